@@ -1,0 +1,39 @@
+import { asc, eq } from "drizzle-orm";
+import { createInbox } from "../conversations/inbox.ts";
+import { createWorkspace } from "../conversations/workspace.ts";
+import { inboxes, workspaces } from "../db/schema/index.ts";
+import { createAgent, createTeam, setAgentSkill } from "../routing/agent.ts";
+import type { Runtime } from "./runtime.ts";
+
+/**
+ * Demo data for a first start on an empty database: a workspace, agents with skills, teams and a web
+ * chat inbox. Returns the widget key to print; does nothing if any workspace exists.
+ */
+export async function seedDemo(rt: Runtime): Promise<{ created: boolean; widgetKey: string | null }> {
+  const db = rt.core.db;
+  const [existing] = await db.select({ id: workspaces.id }).from(workspaces).limit(1);
+  if (existing) {
+    const [inbox] = await db.select({ key: inboxes.publicKey }).from(inboxes).where(eq(inboxes.channel, "webchat")).orderBy(asc(inboxes.createdAt)).limit(1);
+    return { created: false, widgetKey: inbox?.key ?? null };
+  }
+  const ws = await createWorkspace(db, "Demo");
+  const w = ws.id;
+  await createAgent(db, { workspaceId: w, email: "admin@demo.test", name: "Ada Admin", role: "admin", password: "demo" });
+  await createAgent(db, { workspaceId: w, email: "supervisor@demo.test", name: "Sam Supervisor", role: "supervisor", password: "demo" });
+  await createAgent(db, { workspaceId: w, email: "editor@demo.test", name: "Kim Editor", role: "knowledge_editor", password: "demo" });
+  const lina = await createAgent(db, { workspaceId: w, email: "lina@demo.test", name: "李娜", role: "agent", password: "demo", locale: "zh-CN" });
+  const tom = await createAgent(db, { workspaceId: w, email: "tom@demo.test", name: "Tom Baker", role: "agent", password: "demo" });
+  await setAgentSkill(db, w, lina.id, "billing", 4);
+  await setAgentSkill(db, w, lina.id, "chinese", 5);
+  await setAgentSkill(db, w, tom.id, "technical", 3);
+  await setAgentSkill(db, w, tom.id, "english", 5);
+  await createTeam(db, w, "Billing", [lina.id]);
+  await createTeam(db, w, "Technical support", [tom.id]);
+  const inbox = await createInbox(db, rt.keyring, {
+    workspaceId: w,
+    channel: "webchat",
+    name: "Website chat",
+    settings: { greeting: { en: "Hi! How can we help?", "zh-CN": "您好！有什么可以帮您？" }, preChatForm: false },
+  });
+  return { created: true, widgetKey: inbox.publicKey };
+}

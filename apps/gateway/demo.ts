@@ -1,0 +1,32 @@
+import { and, asc, eq, isNotNull } from "drizzle-orm";
+import type { Context } from "hono";
+import { inboxes } from "../../db/schema/index.ts";
+import { NotFound } from "../../platform/errors.ts";
+import type { Runtime } from "../runtime.ts";
+
+function escapeHtml(s: string) {
+  return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+/** `GET /demo[?key=…]`: a plain page with the chat widget on it, for trying the product at once. */
+export async function demoPage(rt: Runtime, c: Context) {
+  const key = c.req.query("key");
+  const [inbox] = await rt.core.db
+    .select({ publicKey: inboxes.publicKey, name: inboxes.name })
+    .from(inboxes)
+    .where(and(eq(inboxes.channel, "webchat"), isNotNull(inboxes.publicKey), key ? eq(inboxes.publicKey, key) : undefined))
+    .orderBy(asc(inboxes.createdAt))
+    .limit(1);
+  if (!inbox?.publicKey) throw new NotFound("Web chat inbox", "key");
+  const k = escapeHtml(inbox.publicKey);
+  return c.html(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(inbox.name)} — Switchboard demo</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1f2933}</style></head>
+<body><h1>Switchboard demo shop</h1>
+<p>This page embeds the chat widget of the inbox <b>${escapeHtml(inbox.name)}</b>. Click the bubble at the bottom right
+and write; sign in to the agent API as <code>admin@demo.test</code> / <code>demo</code> to answer.</p>
+<pre>&lt;script src="${escapeHtml(new URL(c.req.url).origin)}/widget.js" data-inbox="${k}" async&gt;&lt;/script&gt;</pre>
+<script src="/widget.js" data-inbox="${k}" async></script>
+</body></html>`);
+}

@@ -1,0 +1,258 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, desc, eq, gt, inArray, isNotNull, lt, sql } from "drizzle-orm";
+import { Hono } from "hono";
+import { upgradeWebSocket } from "hono/bun";
+import { isVisitorClaims, parseWidgetMessage, verifyVisitorIdentity, WidgetMessage, type VisitorClaims } from "../../channels/webchat/index.ts";
+import { mergeContacts, resolveContact } from "../../conversations/contact.ts";
+import { ingestInbound, openConversationOf } from "../../conversations/conversation.ts";
+import { loadTimelineItem, publicView, type TimelineView } from "../../conversations/timeline.ts";
+import type { Executor } from "../../db/connect.ts";
+import { contacts, conversations, inboxes, timelineItems, users, type Inbox } from "../../db/schema/index.ts";
+import { errorBody, Invalid, NotFound, TooManyRequests, Unauthorized } from "../../platform/errors.ts";
+import { RateLimiter } from "../../platform/rate-limit.ts";
+import { errorResponses, router } from "../http.ts";
+import { publishTyping } from "../inbox/typing.ts";
+import type { Runtime } from "../runtime.ts";
+import { feedSocket, parseAfter } from "../socket.ts";
+
+const Json = z.record(z.string(), z.unknown());
+const ok = (description: string) => ({ 200: { description, content: { "application/json": { schema: Json } } }, ...errorResponses });
+const created = (description: string) => ({ 201: { description, content: { "application/json": { schema: Json } } }, ...errorResponses });
+
+const SessionBody = z
+  .object({
+    inboxKey: z.string().min(1).max(100),
+    name: z.string().trim().min(1).max(200).optional(),
+    email: z.email().max(320).optional(),
+    visitorToken: z.string().max(2000).optional(),
+    userId: z.string().min(1).max(200).optional(),
+    userHash: z.string().max(128).optional(),
+    locale: z.string().max(20).optional(),
+  })
+  .openapi("WidgetSession");
+const ContactBody = z.object({ email: z.email().max(320), name: z.string().trim().min(1).max(200).optional() });
+const HistoryQuery = z.object({ before: z.coerce.number().int().min(0).optional(), limit: z.coerce.number().int().min(1).max(100).default(50) });
+
+type WidgetEnv = { Variables: { visitor: VisitorClaims; inbox: Inbox } };
+
+const ONLINE_WINDOW_MS = 60_000;
+
+/** Public, per-inbox widget settings plus whether an agent is online (any node: last_seen_at). */
+async function inboxInfo(db: Executor, inbox: Inbox, locale: string | undefined) {
+  const [online] = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.workspaceId, inbox.workspaceId), isNotNull(users.lastSeenAt), gt(users.lastSeenAt, new Date(Date.now() - ONLINE_WINDOW_MS))))
+    .limit(1);
+  const s = inbox.settings;
+  return {
+    name: inbox.name,
+    preChatForm: s.preChatForm === true,
+    agentsOnline: !!online,
+    greeting: (locale?.toLowerCase().startsWith("zh") ? s.greeting?.["zh-CN"] : s.greeting?.en) ?? s.greeting?.en ?? null,
+    color: typeof s.color === "string" ? s.color : null,
+    locale: typeof s.locale === "string" ? s.locale : null,
+  };
+}
+
+/**
+ * The public web chat API (/widget/v1): visitor sessions, messages, uploads, typing, and the
+ * visitor's socket. Everything is throttled per IP and per visitor; 429 carries Retry-After.
+ */
+export function widgetApi(rt: Runtime, opts: { burst?: number; perSecond?: number } = {}) {
+  const db = rt.core.db;
+  const app = router<WidgetEnv>();
+  const limiter = new RateLimiter(opts.burst ?? 30, opts.perSecond ?? 2);
+
+  const throttle = (key: string) => {
+    const wait = limiter.take(key);
+    if (wait) throw new TooManyRequests(wait);
+  };
+  const clientIp = (c: { req: { header(n: string): string | undefined } }, fallback: string) =>
+    c.req.header("x-forwarded-for")?.split(",")[0]?.trim() || fallback;
+
+  async function visitorFrom(token: string | undefined) {
+    const claims = token ? rt.keyring.verifyToken<unknown>(token) : undefined;
+    if (!isVisitorClaims(claims)) throw new Unauthorized("Invalid visitor token");
+    const [inbox] = await db.select().from(inboxes).where(and(eq(inboxes.id, claims.i), eq(inboxes.workspaceId, claims.w)));
+    if (!inbox) throw new Unauthorized("Invalid visitor token");
+    return { claims, inbox };
+  }
+
+  app.use("/*", async (c, next) => {
+    throttle(`ip:${clientIp(c, (c.env as { ip?: string } | undefined)?.ip ?? "local")}`);
+    if (c.req.path.endsWith("/sessions")) return next();
+    const header = c.req.header("authorization");
+    const { claims, inbox } = await visitorFrom(header?.toLowerCase().startsWith("bearer ") ? header.slice(7).trim() : undefined);
+    throttle(`visitor:${claims.c}`);
+    c.set("visitor", claims);
+    c.set("inbox", inbox);
+    await next();
+  });
+
+  app.openapi(
+    createRoute({ method: "post", path: "/sessions", request: { body: { content: { "application/json": { schema: SessionBody } }, required: true } }, responses: ok("A visitor session"), tags: ["widget"] }),
+    async (c) => {
+      const input = c.req.valid("json");
+      const [inbox] = await db.select().from(inboxes).where(and(eq(inboxes.publicKey, input.inboxKey), eq(inboxes.channel, "webchat")));
+      if (!inbox) throw new NotFound("Inbox", "inboxKey");
+      const secret = inbox.credentials ? (JSON.parse(rt.keyring.open(inbox.credentials)) as { hmacSecret?: string }).hmacSecret : undefined;
+      let claims: VisitorClaims | undefined;
+      if (input.userId) {
+        if (!secret || !input.userHash || !verifyVisitorIdentity(secret, input.userId, input.userHash))
+          throw new Unauthorized("User identity could not be verified", "userHash");
+        const value = `user:${input.userId}`;
+        const contactId = await db.transaction(
+          async (tx) => (await resolveContact(tx, inbox.workspaceId, { kind: "visitor", value, displayName: input.name, verified: true })).contactId,
+        );
+        // The visitor chatted anonymously before signing in: that chat joins the verified contact.
+        const previous = input.visitorToken ? rt.keyring.verifyToken<unknown>(input.visitorToken) : undefined;
+        if (isVisitorClaims(previous) && previous.i === inbox.id && previous.c !== contactId && previous.v.startsWith("anon:"))
+          await mergeContacts(rt.core, inbox.workspaceId, contactId, previous.c);
+        claims = { w: inbox.workspaceId, i: inbox.id, c: contactId, v: value };
+      } else if (inbox.settings.requireIdentityVerification) {
+        throw new Unauthorized("This chat requires a signed-in user");
+      } else {
+        const previous = input.visitorToken ? rt.keyring.verifyToken<unknown>(input.visitorToken) : undefined;
+        if (isVisitorClaims(previous) && previous.i === inbox.id) claims = previous;
+        else {
+          const value = `anon:${crypto.randomUUID()}`;
+          const contactId = await db.transaction(
+            async (tx) => (await resolveContact(tx, inbox.workspaceId, { kind: "visitor", value, displayName: input.name, verified: false })).contactId,
+          );
+          claims = { w: inbox.workspaceId, i: inbox.id, c: contactId, v: value };
+        }
+      }
+      // What a visitor types into the pre-chat form is kept on the contact, not as an identity: an
+      // unverified email must never pull someone else's email history into this chat.
+      if (input.name || input.email) await rememberVisitorDetails(db, claims.c, input.name, input.email);
+      const [contact] = await db.select({ id: contacts.id, name: contacts.name }).from(contacts).where(eq(contacts.id, claims.c));
+      return c.json(
+        {
+          visitorToken: rt.keyring.signToken(claims),
+          conversationId: await openConversationOf(db, inbox.workspaceId, claims.c),
+          contact: contact ?? { id: claims.c, name: null },
+          inbox: await inboxInfo(db, inbox, input.locale ?? (typeof inbox.settings.locale === "string" ? inbox.settings.locale : undefined)),
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "get", path: "/messages", request: { query: HistoryQuery }, responses: ok("The visitor's chat history, oldest first"), tags: ["widget"] }),
+    async (c) => {
+      const visitor = c.get("visitor");
+      const { before, limit } = c.req.valid("query");
+      const rows = await db
+        .select({ id: timelineItems.id })
+        .from(timelineItems)
+        .innerJoin(conversations, eq(conversations.id, timelineItems.conversationId))
+        .where(
+          and(
+            eq(conversations.workspaceId, visitor.w),
+            eq(conversations.contactId, visitor.c),
+            eq(timelineItems.type, "message"),
+            eq(timelineItems.channel, "webchat"),
+            before !== undefined ? lt(timelineItems.seq, before) : undefined,
+          ),
+        )
+        .orderBy(desc(timelineItems.seq))
+        .limit(limit + 1);
+      const page = rows.slice(0, limit).reverse();
+      const items = (await Promise.all(page.map((r) => loadTimelineItem(db, r.id)))).filter((i): i is TimelineView => !!i);
+      return c.json({ items: items.map(publicView), nextCursor: rows.length > limit && items[0] ? String(items[0].seq) : null }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: "/messages", request: { body: { content: { "application/json": { schema: WidgetMessage } }, required: true } }, responses: created("The stored message"), tags: ["widget"] }),
+    async (c) => {
+      const body = c.req.valid("json");
+      if (!body.text?.trim() && !body.attachments?.length) throw new Invalid("A message needs text or an attachment", "text");
+      const result = await ingestInbound(rt.core, c.get("visitor").w, parseWidgetMessage(body, c.get("visitor")));
+      return c.json({ item: publicView(result.item), conversationId: result.conversation.id, duplicate: result.duplicate }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: "/attachments", responses: created("The stored file"), tags: ["widget"] }),
+    async (c) => {
+      const visitor = c.get("visitor");
+      const form = await c.req.formData().catch(() => undefined);
+      const file = form?.get("file");
+      if (!(file instanceof File)) throw new Invalid("Send the file as multipart field 'file'", "file");
+      return c.json(await rt.files.save(db, visitor.w, { contactId: visitor.c }, file), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: "/typing", request: { body: { content: { "application/json": { schema: z.object({ typing: z.boolean() }) } }, required: true } }, responses: ok("Sent"), tags: ["widget"] }),
+    async (c) => {
+      const visitor = c.get("visitor");
+      const [conversation] = await db
+        .select()
+        .from(conversations)
+        .where(and(eq(conversations.workspaceId, visitor.w), eq(conversations.contactId, visitor.c), inArray(conversations.status, ["open", "pending", "snoozed"])))
+        .orderBy(desc(conversations.lastActivityAt))
+        .limit(1);
+      if (conversation) {
+        const [contact] = await db.select({ name: contacts.name }).from(contacts).where(eq(contacts.id, visitor.c));
+        publishTyping(rt, conversation, { type: "contact", name: contact?.name ?? null }, c.req.valid("json").typing);
+      }
+      return c.json({ ok: true }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: "/contact", request: { body: { content: { "application/json": { schema: ContactBody } }, required: true } }, responses: ok("Saved"), tags: ["widget"] }),
+    async (c) => {
+      const { email, name } = c.req.valid("json");
+      await rememberVisitorDetails(db, c.get("visitor").c, name, email);
+      return c.json({ ok: true }, 200);
+    },
+  );
+
+  return app;
+}
+
+/** Unverified details a visitor typed: kept as contact attributes, never as identities. */
+async function rememberVisitorDetails(db: Executor, contactId: string, name?: string, email?: string) {
+  await db
+    .update(contacts)
+    .set({
+      ...(name ? { name: sql`coalesce(${contacts.name}, ${name})` } : {}),
+      ...(email ? { attributes: sql`${contacts.attributes} || ${JSON.stringify({ email })}::jsonb` } : {}),
+      updatedAt: new Date(),
+    })
+    .where(eq(contacts.id, contactId));
+}
+
+/** The visitor's socket: `/widget/v1/ws?token=…[&after=seq]`, public web chat events of their contact. */
+export function widgetSocket(rt: Runtime) {
+  const app = new Hono();
+  app.get("/ws", async (c, next) => {
+    const claims = rt.keyring.verifyToken<unknown>(c.req.query("token") ?? "");
+    if (!isVisitorClaims(claims)) return c.json(errorBody("unauthorized", "Invalid visitor token"), 401);
+    const after = parseAfter(c.req.query("after"));
+    if (after === "invalid") return c.json(errorBody("invalid", "after must be a non-negative integer seq", "after"), 400);
+    return upgradeWebSocket(() =>
+      feedSocket(rt, {
+        workspaceId: claims.w,
+        after,
+        filter: (e) => e.public && e.payload.scope?.contactId === claims.c,
+        frame: (e) => {
+          if (e.type === "typing") return JSON.stringify({ seq: e.seq, type: e.type, conversationId: e.conversationId, typing: e.payload.typing, sender: { name: (e.payload.sender as { name?: string }).name ?? null } });
+          const item = e.payload.item as TimelineView | undefined;
+          if (!item || item.channel !== "webchat") return undefined;
+          return JSON.stringify({ seq: e.seq, type: e.type, conversationId: e.conversationId, item: publicView(item) });
+        },
+        hello: {},
+        onOpen: () => void rt.metrics.sockets.widgets++,
+        onClose: () => void rt.metrics.sockets.widgets--,
+      }),
+    )(c, next);
+  });
+  return app;
+}
+

@@ -1,0 +1,53 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context, Env } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { DomainError, TooManyRequests, errorBody } from "../platform/errors.ts";
+import { log } from "../platform/log.ts";
+
+/**
+ * The one mapping from errors to HTTP. Validation failures name the field; domain errors carry their
+ * own status; anything else is a 500 with no internals in the body.
+ */
+export function errorResponse(err: unknown, c: Context) {
+  if (err instanceof TooManyRequests) {
+    c.header("Retry-After", String(err.retryAfterSeconds));
+  }
+  if (err instanceof DomainError) return c.json(errorBody(err.code, err.message, err.field), err.status);
+  if (err instanceof HTTPException) {
+    const status = err.status;
+    if (status === 400 && /json/i.test(err.message)) return c.json(errorBody("invalid_json", "Request body is not valid JSON"), 400);
+    if (status === 413) return c.json(errorBody("too_large", "Request body is too large"), 413);
+    return c.json(errorBody(status === 401 ? "unauthorized" : "bad_request", err.message || "Bad request"), status);
+  }
+  log.error("http: unhandled error", { err, path: c.req.path });
+  return c.json(errorBody("internal", "Internal error"), 500);
+}
+
+type ZodIssueLike = { path: PropertyKey[]; message: string };
+
+/** Hook for every zod-validated input: the first issue becomes `{error:{code:"invalid", field}}`. */
+export function validationHook(
+  result: { success: true } | { success: false; error: { issues: ZodIssueLike[] } },
+  c: Context,
+) {
+  if (result.success) return;
+  const issue = result.error.issues[0];
+  const field = issue?.path.map(String).join(".") || undefined;
+  return c.json(errorBody("invalid", issue ? `${field ? field + ": " : ""}${issue.message}` : "Invalid input", field), 400);
+}
+
+/** An OpenAPIHono router wired to the shared validation hook. */
+export function router<E extends Env>() {
+  return new OpenAPIHono<E>({ defaultHook: validationHook as never });
+}
+
+/** The error shape, documented on every route of the OpenAPI document. */
+export const ErrorSchema = z
+  .object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }) })
+  .openapi("Error");
+
+export const errorResponses = {
+  400: { description: "Invalid input", content: { "application/json": { schema: ErrorSchema } } },
+  401: { description: "Not signed in", content: { "application/json": { schema: ErrorSchema } } },
+  404: { description: "Not found", content: { "application/json": { schema: ErrorSchema } } },
+} as const;

@@ -1,0 +1,216 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { contactProfile, mergeContacts, updateContact } from "../../conversations/contact.ts";
+import {
+  assign, getConversation, listConversations, reply, requireConversation, setLabels, setStatus, transferToTeam,
+} from "../../conversations/conversation.ts";
+import { MAX_TEXT } from "../../conversations/channel.ts";
+import { OutboxWorker } from "../../conversations/outbox.ts";
+import { timelinePage } from "../../conversations/timeline.ts";
+import { channels, conversationStatuses } from "../../db/schema/index.ts";
+import { Invalid, NotFound } from "../../platform/errors.ts";
+import { agentSkillsOf } from "../../routing/agent.ts";
+import { errorResponses, router } from "../http.ts";
+import type { Runtime } from "../runtime.ts";
+import { login, logout, requireActor, requireRole, type AuthEnv } from "./auth.ts";
+import { publishTyping } from "./typing.ts";
+
+const Json = z.record(z.string(), z.unknown());
+const ok = (description: string) => ({ 200: { description, content: { "application/json": { schema: Json } } }, ...errorResponses });
+const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
+const IdParam = z.object({ id: z.uuid() });
+
+const LoginBody = z.object({ email: z.string().min(1).max(320), password: z.string().min(1).max(200) }).openapi("Login");
+const ConversationQuery = z.object({
+  status: z.enum(conversationStatuses).optional(),
+  assignee: z.union([z.literal("me"), z.literal("none"), z.uuid()]).optional(),
+  inboxId: z.uuid().optional(),
+  channel: z.enum(channels).optional(),
+  teamId: z.uuid().optional(),
+  label: z.string().max(100).optional(),
+  contactId: z.uuid().optional(),
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+});
+const TimelineQuery = z.object({
+  before: z.coerce.number().int().min(0).optional(),
+  after: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+const ReplyBody = z
+  .object({
+    text: z.string().max(MAX_TEXT, `must be at most ${MAX_TEXT} characters`).optional(),
+    private: z.boolean().optional(),
+    attachments: z.array(z.uuid()).max(10).optional(),
+    inboxId: z.uuid().optional(),
+  })
+  .openapi("Reply");
+const StatusBody = z.object({ status: z.enum(conversationStatuses), snoozedUntil: z.coerce.date().optional() });
+const AssignBody = z.object({ assigneeId: z.uuid().nullable() });
+const TransferBody = z.object({ teamId: z.uuid(), note: z.string().max(2000).optional() });
+const LabelsBody = z.object({ labels: z.array(z.string().min(1).max(100)).max(50) });
+const ContactPatch = z.object({ name: z.string().min(1).max(200).optional(), attributes: Json.optional() });
+const MergeBody = z.object({ mergeId: z.uuid() });
+const TypingBody = z.object({ typing: z.boolean() });
+
+/** The agent/supervisor API under /api/v1; every route's input is a zod schema that is also its doc. */
+export function inboxApi(rt: Runtime) {
+  const db = rt.core.db;
+  const app = router<AuthEnv>();
+
+  app.openapi(
+    createRoute({ method: "post", path: "/auth/login", request: body(LoginBody), responses: ok("A session token"), tags: ["auth"] }),
+    async (c) => {
+      const { email, password } = c.req.valid("json");
+      const { token, user } = await login(db, email, password);
+      return c.json({ token, user: { id: user.id, name: user.name, email: user.email, role: user.role } }, 200);
+    },
+  );
+
+  // Everything below needs a signed-in user.
+  app.use("/*", async (c, next) => (c.req.path.endsWith("/auth/login") || c.req.path.endsWith("/openapi.json") ? next() : requireActor(db)(c, next)));
+
+  app.openapi(createRoute({ method: "post", path: "/auth/logout", responses: ok("Signed out"), tags: ["auth"] }), async (c) => {
+    await logout(db, c.get("token"));
+    return c.json({ ok: true }, 200);
+  });
+
+  app.openapi(createRoute({ method: "get", path: "/me", responses: ok("The signed-in user"), tags: ["auth"] }), async (c) => {
+    const a = c.get("actor");
+    return c.json({ id: a.userId, name: a.name, role: a.role, workspaceId: a.workspaceId, teamIds: a.teamIds, skills: await agentSkillsOf(db, a.userId) }, 200);
+  });
+
+  app.openapi(
+    createRoute({ method: "get", path: "/conversations", request: { query: ConversationQuery }, responses: ok("A page of conversations"), tags: ["conversations"] }),
+    async (c) => c.json(await listConversations(db, c.get("actor"), c.req.valid("query")), 200),
+  );
+
+  app.openapi(
+    createRoute({ method: "get", path: "/conversations/{id}", request: { params: IdParam }, responses: ok("A conversation"), tags: ["conversations"] }),
+    async (c) => c.json(await getConversation(db, c.get("actor"), c.req.valid("param").id), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/conversations/{id}/timeline",
+      request: { params: IdParam, query: TimelineQuery },
+      responses: ok("Timeline items, oldest first; nextCursor pages back (before=)"),
+      tags: ["conversations"],
+    }),
+    async (c) => {
+      const conversation = await requireConversation(db, c.get("actor"), c.req.valid("param").id);
+      return c.json(await timelinePage(db, conversation.id, c.req.valid("query")), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/conversations/{id}/messages",
+      request: { params: IdParam, ...body(ReplyBody) },
+      responses: { 201: { description: "The stored message or note", content: { "application/json": { schema: Json } } }, ...errorResponses },
+      tags: ["conversations"],
+    }),
+    async (c) => c.json(await reply(rt.core, c.get("actor"), c.req.valid("param").id, c.req.valid("json")), 201),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/conversations/{id}/messages/{itemId}/retry",
+      request: { params: z.object({ id: z.uuid(), itemId: z.uuid() }) },
+      responses: ok("Queued again"),
+      tags: ["conversations"],
+    }),
+    async (c) => {
+      const { id, itemId } = c.req.valid("param");
+      const conversation = await requireConversation(db, c.get("actor"), id);
+      if (!(await OutboxWorker.retry(rt.core, conversation.workspaceId, itemId))) throw new NotFound("Failed message", "itemId");
+      rt.outbox.wake();
+      return c.json({ ok: true }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: "/conversations/{id}/status", request: { params: IdParam, ...body(StatusBody) }, responses: ok("Updated"), tags: ["conversations"] }),
+    async (c) => {
+      const { status, snoozedUntil } = c.req.valid("json");
+      return c.json(await setStatus(rt.core, c.get("actor"), c.req.valid("param").id, status, snoozedUntil), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: "/conversations/{id}/assign", request: { params: IdParam, ...body(AssignBody) }, responses: ok("Updated"), tags: ["conversations"] }),
+    async (c) => c.json(await assign(rt.core, c.get("actor"), c.req.valid("param").id, c.req.valid("json").assigneeId), 200),
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: "/conversations/{id}/transfer", request: { params: IdParam, ...body(TransferBody) }, responses: ok("Updated"), tags: ["conversations"] }),
+    async (c) => {
+      const { teamId, note } = c.req.valid("json");
+      return c.json(await transferToTeam(rt.core, c.get("actor"), c.req.valid("param").id, teamId, note), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "put", path: "/conversations/{id}/labels", request: { params: IdParam, ...body(LabelsBody) }, responses: ok("Updated"), tags: ["conversations"] }),
+    async (c) => c.json(await setLabels(rt.core, c.get("actor"), c.req.valid("param").id, c.req.valid("json").labels), 200),
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: "/conversations/{id}/typing", request: { params: IdParam, ...body(TypingBody) }, responses: ok("Sent"), tags: ["conversations"] }),
+    async (c) => {
+      const actor = c.get("actor");
+      const conversation = await requireConversation(db, actor, c.req.valid("param").id);
+      publishTyping(rt, conversation, { type: "agent", name: actor.name }, c.req.valid("json").typing);
+      return c.json({ ok: true }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "get", path: "/contacts/{id}", request: { params: IdParam }, responses: ok("Contact with identities and past conversations"), tags: ["contacts"] }),
+    async (c) => {
+      const actor = c.get("actor");
+      requireRole(actor, "admin", "supervisor", "agent");
+      return c.json(await contactProfile(db, actor.workspaceId, c.req.valid("param").id), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "patch", path: "/contacts/{id}", request: { params: IdParam, ...body(ContactPatch) }, responses: ok("Updated"), tags: ["contacts"] }),
+    async (c) => {
+      const actor = c.get("actor");
+      requireRole(actor, "admin", "supervisor", "agent");
+      await updateContact(rt.core, actor.workspaceId, c.req.valid("param").id, c.req.valid("json"));
+      return c.json(await contactProfile(db, actor.workspaceId, c.req.valid("param").id), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: "/contacts/{id}/merge", request: { params: IdParam, ...body(MergeBody) }, responses: ok("The merged contact"), tags: ["contacts"] }),
+    async (c) => {
+      const actor = c.get("actor");
+      requireRole(actor, "admin", "supervisor", "agent");
+      return c.json(await mergeContacts(rt.core, actor.workspaceId, c.req.valid("param").id, c.req.valid("json").mergeId), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: "/attachments", responses: { 201: { description: "Stored file", content: { "application/json": { schema: Json } } }, ...errorResponses }, tags: ["conversations"] }),
+    async (c) => {
+      const actor = c.get("actor");
+      const form = await c.req.formData().catch(() => undefined);
+      const file = form?.get("file");
+      if (!(file instanceof File)) throw new Invalid("Send the file as multipart field 'file'", "file");
+      return c.json(await rt.files.save(db, actor.workspaceId, { userId: actor.userId }, file), 201);
+    },
+  );
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "Switchboard agent API", version: "1" },
+    servers: [{ url: "/api/v1" }],
+  });
+
+  return app;
+}

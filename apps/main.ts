@@ -1,0 +1,42 @@
+import { ConfigError, parseConfig } from "../platform/config.ts";
+import { log, setLogLevel } from "../platform/log.ts";
+import { seedDemo } from "./demo.ts";
+import { createRuntime } from "./runtime.ts";
+import { createApp, serve } from "./server.ts";
+
+/** `bun run start`: one process running gateway, inbox API, realtime and the outbox worker. */
+async function main() {
+  let config;
+  try {
+    config = parseConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  setLogLevel(config.logLevel);
+  const rt = await createRuntime(config);
+  const demo = config.demo ? await seedDemo(rt) : undefined;
+  const server = serve(rt, createApp(rt));
+  rt.outbox.start();
+  const url = config.publicUrl ?? `http://localhost:${server.port}`;
+  log.info("switchboard started", { url, database: rt.database.driver, dataDir: config.databaseUrl ? undefined : config.dataDir });
+  // Printed plainly (not only as a log line): the first thing a new user needs.
+  console.log(`\nSwitchboard is running at ${url}`);
+  if (demo?.widgetKey) {
+    console.log(`  Demo page with the chat widget: ${url}/demo`);
+    console.log(`  Web chat inbox public key:      ${demo.widgetKey}`);
+    console.log(`  Agent API sign-in:              admin@demo.test / demo  (POST ${url}/api/v1/auth/login)`);
+  }
+  const stop = async () => {
+    server.stop();
+    await rt.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+await main();

@@ -1,0 +1,115 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { count, eq } from "drizzle-orm";
+import { adapters as defaultAdapters } from "../channels/index.ts";
+import { AttachmentStore } from "../conversations/attachment.ts";
+import { InProcessBus, PostgresBus, type EventBus } from "../conversations/bus.ts";
+import type { ChannelAdapter } from "../conversations/channel.ts";
+import { EventFeed } from "../conversations/feed.ts";
+import { OutboxWorker, type OutboxOptions } from "../conversations/outbox.ts";
+import type { Core } from "../conversations/transaction.ts";
+import { connect, type Database } from "../db/connect.ts";
+import { outbox } from "../db/schema/index.ts";
+import type { Config } from "../platform/config.ts";
+import { Keyring, randomToken } from "../platform/crypto.ts";
+import { log } from "../platform/log.ts";
+import { Counter, Gauge, Histogram, Registry } from "../platform/metrics.ts";
+
+/** Everything one node runs, wired once: database, bus, realtime feed, outbox worker, metrics. */
+export type Runtime = {
+  config: Config;
+  database: Database;
+  core: Core;
+  feed: EventFeed;
+  keyring: Keyring;
+  outbox: OutboxWorker;
+  files: AttachmentStore;
+  metrics: {
+    registry: Registry;
+    httpDuration: Histogram;
+    events: Counter;
+    sockets: { agents: number; widgets: number };
+  };
+  close(): Promise<void>;
+};
+
+export type RuntimeOptions = {
+  /** An already connected database (tests share one per process). */
+  database?: Database;
+  adapters?: Partial<Record<string, ChannelAdapter>>;
+  outbox?: Partial<Omit<OutboxOptions, "adapters" | "keyring">>;
+};
+
+/**
+ * SECRET_KEY, or a key generated once and kept in DATA_DIR so tokens and sealed credentials survive
+ * restarts of a one-machine install. A cluster must set SECRET_KEY: every node needs the same key.
+ */
+function secretKey(config: Config) {
+  if (config.secretKey) return config.secretKey;
+  const file = join(config.dataDir, "secret.key");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(config.dataDir, { recursive: true });
+  const key = randomToken(48);
+  writeFileSync(file, key, { mode: 0o600 });
+  log.warn("SECRET_KEY is not set: generated one in DATA_DIR/secret.key (set SECRET_KEY on every node of a cluster)");
+  return key;
+}
+
+export async function createRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const database =
+    options.database ??
+    (await connect(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir }));
+  let bus: EventBus;
+  if (database.pg) {
+    const pgBus = new PostgresBus(database.pg);
+    await pgBus.ready();
+    bus = pgBus;
+  } else {
+    bus = new InProcessBus();
+  }
+  const core: Core = { db: database.db, bus };
+  const feed = new EventFeed(database.db, bus);
+  if (bus instanceof PostgresBus) bus.setReconnectHandler(() => feed.catchUp());
+  const keyring = new Keyring(secretKey(config));
+  const worker = new OutboxWorker(core, { ...options.outbox, adapters: options.adapters ?? defaultAdapters, keyring });
+
+  const registry = new Registry();
+  const sockets = { agents: 0, widgets: 0 };
+  const events = registry.register(new Counter("switchboard_events_total", "Domain events published, by type"));
+  bus.subscribe((m) => {
+    if ("type" in m) events.inc({ type: m.type });
+  });
+  const httpDuration = registry.register(
+    new Histogram("switchboard_http_request_duration_seconds", "HTTP request latency", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
+  );
+  registry.register(
+    new Gauge("switchboard_outbox_backlog", "Outbound messages waiting to be sent", async () => {
+      const [row] = await database.db.select({ n: count() }).from(outbox).where(eq(outbox.status, "pending"));
+      return Number(row?.n ?? 0);
+    }),
+  );
+  registry.register(new Gauge("switchboard_websocket_connections_agents", "Open agent realtime sockets", () => sockets.agents));
+  registry.register(new Gauge("switchboard_websocket_connections_widgets", "Open widget sockets", () => sockets.widgets));
+
+  // Wake the sender right after a reply commits instead of waiting for its next poll.
+  bus.subscribe((m) => {
+    if ("type" in m && m.type === "item.created" && (m.payload.item as { direction?: string }).direction === "out") worker.wake();
+  });
+
+  return {
+    config,
+    database,
+    core,
+    feed,
+    keyring,
+    outbox: worker,
+    files: new AttachmentStore(join(config.dataDir, "files")),
+    metrics: { registry, httpDuration, events, sockets },
+    async close() {
+      await worker.stop();
+      feed.close();
+      await bus.close();
+      if (!options.database) await database.close();
+    },
+  };
+}

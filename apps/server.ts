@@ -1,0 +1,107 @@
+import { and, eq } from "drizzle-orm";
+import { Hono } from "hono";
+import { websocket } from "hono/bun";
+import { bodyLimit } from "hono/body-limit";
+import { isVisitorClaims } from "../channels/webchat/index.ts";
+import { MAX_ATTACHMENT_BYTES } from "../conversations/attachment.ts";
+import { conversations, timelineItems } from "../db/schema/index.ts";
+import { errorBody, NotFound, TooLarge, Unauthorized } from "../platform/errors.ts";
+import { demoPage } from "./gateway/demo.ts";
+import { widgetApi, widgetSocket } from "./gateway/widget.ts";
+import { errorResponse } from "./http.ts";
+import { inboxApi } from "./inbox/api.ts";
+import { authenticate, tokenFrom } from "./inbox/auth.ts";
+import { agentRealtime } from "./inbox/realtime.ts";
+import type { Runtime } from "./runtime.ts";
+
+export type ServerEnv = { Bindings: { server: Bun.Server<unknown>; ip: string } };
+
+const JSON_LIMIT = 1024 * 1024;
+
+/** The whole HTTP surface of one node: gateway (widget, files), inbox API, realtime, health, metrics. */
+export function createApp(rt: Runtime, options: { widgetScript?: () => Promise<string>; widgetLimits?: { burst?: number; perSecond?: number } } = {}) {
+  const app = new Hono<ServerEnv>();
+
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    // Route patterns, not raw paths, keep the label set bounded.
+    const route = c.req.routePath || "unmatched";
+    rt.metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, (performance.now() - started) / 1000);
+  });
+
+  // Uploads get the attachment limit (plus multipart overhead); everything else a JSON-sized one.
+  app.use("*", async (c, next) => {
+    const upload = c.req.path.endsWith("/attachments");
+    return bodyLimit({
+      maxSize: upload ? MAX_ATTACHMENT_BYTES + 64 * 1024 : JSON_LIMIT,
+      onError: () => {
+        throw new TooLarge(upload ? "File is too large" : "Request body is too large", upload ? "file" : undefined);
+      },
+    })(c, next);
+  });
+
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.get("/metrics", async (c) => c.text(await rt.metrics.registry.render(), 200, { "content-type": "text/plain; version=0.0.4" }));
+
+  app.route("/api/v1", agentRealtime(rt));
+  app.route("/api/v1", inboxApi(rt));
+  app.route("/widget/v1", widgetSocket(rt));
+  app.route("/widget/v1", widgetApi(rt, options.widgetLimits));
+
+  let widgetJs: Promise<string> | undefined;
+  app.get("/widget.js", async (c) => {
+    widgetJs ??= (options.widgetScript ?? (async () => (await import("../channels/webchat/widget/build.ts")).buildWidget()))();
+    return c.body(await widgetJs, 200, {
+      "content-type": "application/javascript; charset=utf-8",
+      "cache-control": "public, max-age=300",
+      "access-control-allow-origin": "*",
+    });
+  });
+  app.get("/demo", (c) => demoPage(rt, c));
+
+  // Files: an agent of the workspace, or the visitor whose conversation the file belongs to.
+  app.get("/files/:id", async (c) => {
+    const id = c.req.param("id");
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw new NotFound("Attachment");
+    const token = tokenFrom(c.req) ?? "";
+    const actor = await authenticate(rt.core.db, token);
+    const visitor = actor ? undefined : rt.keyring.verifyToken<unknown>(token);
+    if (!actor && !isVisitorClaims(visitor)) throw new Unauthorized();
+    const workspaceId = actor?.workspaceId ?? (visitor as { w: string }).w;
+    const { row, file } = await rt.files.open(rt.core.db, workspaceId, id);
+    if (!actor && isVisitorClaims(visitor) && row.contactId !== visitor.c) {
+      const [mine] = row.timelineItemId
+        ? await rt.core.db
+            .select({ id: timelineItems.id })
+            .from(timelineItems)
+            .innerJoin(conversations, eq(conversations.id, timelineItems.conversationId))
+            .where(and(eq(timelineItems.id, row.timelineItemId), eq(conversations.contactId, visitor.c), eq(timelineItems.type, "message")))
+        : [];
+      if (!mine) throw new NotFound("Attachment");
+    }
+    return new Response(file, {
+      headers: {
+        "content-type": row.contentType,
+        // Never rendered inline as the site's own page: uploads are customer-controlled content.
+        "content-disposition": `${row.contentType.startsWith("image/") ? "inline" : "attachment"}; filename*=UTF-8''${encodeURIComponent(row.name)}`,
+        "x-content-type-options": "nosniff",
+      },
+    });
+  });
+
+  app.notFound((c) => c.json(errorBody("not_found", `No route for ${c.req.method} ${c.req.path}`), 404));
+  app.onError(errorResponse);
+  return app;
+}
+
+/** Starts Bun's server on the configured port (0 = any free port). */
+export function serve(rt: Runtime, app: ReturnType<typeof createApp>, port = rt.config.port, hostname = rt.config.host) {
+  const server: Bun.Server<unknown> = Bun.serve({
+    port,
+    hostname,
+    fetch: (req, srv) => app.fetch(req, { server: srv, ip: srv.requestIP(req)?.address ?? "unknown" }),
+    websocket,
+  });
+  return server;
+}

@@ -1,0 +1,5 @@
+import type { ChannelAdapter } from "../conversations/channel.ts";
+import { webchat } from "./webchat/index.ts";
+
+/** Every channel adapter the outbox can send through, by channel name. */
+export const adapters: Partial<Record<ChannelAdapter["channel"], ChannelAdapter>> = { webchat };

@@ -1,0 +1,11 @@
+import type { ChannelAdapter } from "../../conversations/channel.ts";
+import { sendWebchat } from "./send.ts";
+
+export const webchat: ChannelAdapter = {
+  channel: "webchat",
+  capabilities: { text: true, media: true, voice: false, typing: true, readReceipts: false, editWindow: 0 },
+  send: sendWebchat,
+};
+
+export { parseWidgetMessage, WidgetMessage } from "./parse.ts";
+export { verifyVisitorIdentity, isVisitorClaims, type VisitorClaims } from "./verify.ts";

@@ -1,0 +1,56 @@
+import { backoff, type Frame } from "./api.ts";
+
+/**
+ * The realtime connection. It reconnects with backoff for as long as it is wanted; the URL is asked
+ * for anew on every attempt so it carries the latest token and `after` seq, and the server replays
+ * whatever was missed while the socket was down.
+ */
+export class Feed {
+  private socket: WebSocket | null = null;
+  private retry: ReturnType<typeof setTimeout> | undefined;
+  private attempt = 0;
+
+  constructor(
+    private readonly url: () => string,
+    private readonly onFrame: (frame: Frame) => void,
+  ) {
+    // Coming back online is the best moment to retry; no need to wait out the backoff.
+    addEventListener("online", () => {
+      if (this.retry) this.connect();
+    });
+  }
+
+  /** (Re)connects now, dropping any current socket. */
+  connect() {
+    this.stop();
+    const socket = new WebSocket(this.url());
+    this.socket = socket;
+    socket.onmessage = (e) => {
+      const frame = parse(e.data);
+      if (!frame) return;
+      if (frame.type === "hello") this.attempt = 0;
+      this.onFrame(frame);
+    };
+    socket.onclose = () => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.retry = setTimeout(() => this.connect(), backoff(this.attempt++));
+    };
+  }
+
+  stop() {
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close();
+  }
+}
+
+function parse(data: unknown): Frame | null {
+  try {
+    return typeof data === "string" ? (JSON.parse(data) as Frame) : null;
+  } catch {
+    return null;
+  }
+}

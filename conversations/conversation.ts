@@ -1,0 +1,465 @@
+import { and, desc, eq, inArray, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
+import type { Executor, Tx } from "../db/connect.ts";
+import {
+  attachments, contacts, conversations, inboxes, outbox, teams, timelineItems, users,
+  type Conversation, type ConversationStatus, type TimelineItem,
+} from "../db/schema/index.ts";
+import { Forbidden, Invalid, NotFound } from "../platform/errors.ts";
+import { canSeeConversation, visibleConversations, type Actor } from "./actor.ts";
+import { NormalizedInbound, MAX_TEXT, type NormalizedInbound as InboundInput } from "./channel.ts";
+import { resolveContact } from "./contact.ts";
+import type { EventLog, EventScope } from "./event.ts";
+import { nextSeq } from "./event.ts";
+import { isPublicItem, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
+import { withEvents, type Core } from "./transaction.ts";
+
+export type ConversationView = ReturnType<typeof conversationView>;
+
+export function conversationView(c: Conversation, contact: { id: string; name: string | null }) {
+  return {
+    id: c.id,
+    status: c.status,
+    channel: c.channel,
+    inboxId: c.inboxId,
+    priority: c.priority,
+    assigneeId: c.assigneeId,
+    teamId: c.teamId,
+    queueId: c.queueId,
+    labels: c.labels,
+    contact: { id: contact.id, name: contact.name },
+    lastMessage: { text: c.lastMessageText },
+    lastActivityAt: c.lastActivityAt.toISOString(),
+    createdAt: c.createdAt.toISOString(),
+    firstResponseAt: c.firstResponseAt?.toISOString() ?? null,
+    resolvedAt: c.resolvedAt?.toISOString() ?? null,
+    snoozedUntil: c.snoozedUntil?.toISOString() ?? null,
+  };
+}
+
+export function scopeOf(c: Pick<Conversation, "contactId" | "assigneeId" | "teamId">): EventScope {
+  return { contactId: c.contactId, assigneeId: c.assigneeId, teamId: c.teamId };
+}
+
+const OPEN_STATUSES: ConversationStatus[] = ["open", "pending", "snoozed"];
+
+async function contactOf(db: Executor, contactId: string) {
+  const [row] = await db.select({ id: contacts.id, name: contacts.name }).from(contacts).where(eq(contacts.id, contactId));
+  return row!;
+}
+
+/** Appends a timeline item with the next seq and logs its `item.created` event under the same seq. */
+async function appendItem(
+  tx: Tx,
+  events: EventLog,
+  conversation: Conversation,
+  item: Omit<typeof timelineItems.$inferInsert, "workspaceId" | "seq" | "conversationId">,
+): Promise<{ row: TimelineItem; view: TimelineView } | undefined> {
+  const seq = await nextSeq(tx, conversation.workspaceId);
+  const [row] = await tx
+    .insert(timelineItems)
+    .values({ ...item, workspaceId: conversation.workspaceId, conversationId: conversation.id, seq })
+    .onConflictDoNothing()
+    .returning();
+  if (!row) return undefined;
+  const view = timelineView(row);
+  await events.append(conversation.workspaceId, {
+    seq,
+    type: "item.created",
+    conversationId: conversation.id,
+    public: isPublicItem(row),
+    payload: { item: view, scope: scopeOf(conversation) },
+  });
+  return { row, view };
+}
+
+class DuplicateDelivery extends Error {}
+
+export type IngestResult = {
+  duplicate: boolean;
+  conversation: ConversationView;
+  item: TimelineView;
+  contactId: string;
+};
+
+/**
+ * One inbound message, in one transaction: contact by identity, the contact's open conversation (or
+ * a new one), the message, and the events. Idempotent on (inbox, external id): a provider's retry
+ * returns the stored message and changes nothing.
+ */
+export async function ingestInbound(core: Core, workspaceId: string, input: InboundInput): Promise<IngestResult> {
+  const parsed = NormalizedInbound.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Invalid(issue.message, issue.path.join("."));
+  }
+  const inbound = parsed.data;
+  const existing = await findDelivered(core.db, inbound.channelAccountId, inbound.externalId);
+  if (existing) return existing;
+  try {
+    return await withEvents(core, async (tx, events) => {
+      const [inbox] = await tx
+        .select({ id: inboxes.id })
+        .from(inboxes)
+        .where(and(eq(inboxes.id, inbound.channelAccountId), eq(inboxes.workspaceId, workspaceId)));
+      if (!inbox) throw new NotFound("Inbox", "channelAccountId");
+      const { contactId } = await resolveContact(tx, workspaceId, inbound.from);
+      // Serializes ingest per contact, so two first messages racing open one conversation, not two.
+      await tx.select({ id: contacts.id }).from(contacts).where(eq(contacts.id, contactId)).for("update");
+      let [conversation] = await tx
+        .select()
+        .from(conversations)
+        .where(and(eq(conversations.contactId, contactId), inArray(conversations.status, OPEN_STATUSES)))
+        .orderBy(desc(conversations.lastActivityAt))
+        .limit(1);
+      const contact = await contactOf(tx, contactId);
+      if (!conversation) {
+        [conversation] = await tx
+          .insert(conversations)
+          .values({ workspaceId, contactId, inboxId: inbound.channelAccountId, channel: inbound.channel })
+          .returning();
+        await events.append(workspaceId, {
+          type: "conversation.created",
+          conversationId: conversation!.id,
+          payload: { conversation: conversationView(conversation!, contact), scope: scopeOf(conversation!) },
+        });
+      }
+      const text = inbound.text ?? null;
+      const appended = await appendItem(tx, events, conversation!, {
+        type: "message",
+        direction: "in",
+        channel: inbound.channel,
+        inboxId: inbound.channelAccountId,
+        externalId: inbound.externalId,
+        senderType: "contact",
+        senderId: contactId,
+        text,
+        html: inbound.html ?? null,
+        data: { senderName: contact.name ?? inbound.from.displayName ?? null, ...(inbound.threadKey ? { threadKey: inbound.threadKey } : {}) },
+        createdAt: inbound.sentAt,
+      });
+      if (!appended) throw new DuplicateDelivery();
+      const files = await linkAttachments(tx, workspaceId, appended.row.id, inbound.attachments, { contactId });
+      const [updated] = await tx
+        .update(conversations)
+        .set({
+          // A customer writing again reopens a pending or snoozed conversation.
+          status: "open",
+          snoozedUntil: null,
+          inboxId: inbound.channelAccountId,
+          channel: inbound.channel,
+          lastMessageText: summarize(text, files.length),
+          lastActivityAt: new Date(),
+        })
+        .where(eq(conversations.id, conversation!.id))
+        .returning();
+      const view = conversationView(updated!, contact);
+      if (conversation!.status !== "open") {
+        await events.append(workspaceId, {
+          type: "conversation.updated",
+          conversationId: updated!.id,
+          payload: { conversation: view, changes: { status: "open" }, scope: scopeOf(updated!) },
+        });
+      }
+      const item = { ...appended.view, attachments: files };
+      return { duplicate: false, conversation: view, item, contactId };
+    });
+  } catch (err) {
+    // A concurrent delivery of the same external id committed first: answer as for any retry.
+    if (err instanceof DuplicateDelivery) return (await findDelivered(core.db, inbound.channelAccountId, inbound.externalId))!;
+    throw err;
+  }
+}
+
+async function findDelivered(db: Executor, inboxId: string, externalId: string): Promise<IngestResult | undefined> {
+  const [row] = await db
+    .select({ id: timelineItems.id })
+    .from(timelineItems)
+    .where(and(eq(timelineItems.inboxId, inboxId), eq(timelineItems.externalId, externalId)));
+  if (!row) return undefined;
+  const item = (await loadTimelineItem(db, row.id))!;
+  const [c] = await db.select().from(conversations).where(eq(conversations.id, item.conversationId));
+  const contact = await contactOf(db, c!.contactId);
+  return { duplicate: true, conversation: conversationView(c!, contact), item, contactId: contact.id };
+}
+
+function summarize(text: string | null, files: number) {
+  if (text) return text.length > 200 ? text.slice(0, 200) + "…" : text;
+  return files ? `[${files} attachment${files > 1 ? "s" : ""}]` : null;
+}
+
+/** Attaches uploaded files to an item; only files the same uploader stored and not yet used. */
+async function linkAttachments(
+  tx: Tx,
+  workspaceId: string,
+  itemId: string,
+  ids: string[],
+  owner: { contactId?: string; userId?: string },
+) {
+  if (!ids.length) return [];
+  const rows = await tx
+    .update(attachments)
+    .set({ timelineItemId: itemId })
+    .where(
+      and(
+        eq(attachments.workspaceId, workspaceId),
+        inArray(attachments.id, ids),
+        isNull(attachments.timelineItemId),
+        owner.contactId ? eq(attachments.contactId, owner.contactId) : eq(attachments.userId, owner.userId!),
+      ),
+    )
+    .returning();
+  if (rows.length !== new Set(ids).size) throw new Invalid("Unknown or already used attachment", "attachments");
+  return rows.map((a) => ({ id: a.id, name: a.name, contentType: a.contentType, size: a.size, url: `/files/${a.id}` }));
+}
+
+/** A conversation the actor may see, locked for the rest of the transaction when `lock`. */
+async function visibleConversation(db: Executor, actor: Actor, conversationId: string, lock = false) {
+  const q = db
+    .select()
+    .from(conversations)
+    .where(and(eq(conversations.workspaceId, actor.workspaceId), eq(conversations.id, conversationId)));
+  const [c] = lock ? await q.for("update") : await q;
+  if (!c || !canSeeConversation(actor, c)) throw new NotFound("Conversation");
+  return c;
+}
+
+export async function getConversation(db: Executor, actor: Actor, conversationId: string) {
+  const c = await visibleConversation(db, actor, conversationId);
+  return conversationView(c, await contactOf(db, c.contactId));
+}
+
+/** The conversation row for access checks elsewhere (timeline). */
+export async function requireConversation(db: Executor, actor: Actor, conversationId: string) {
+  return visibleConversation(db, actor, conversationId);
+}
+
+export type ReplyInput = { text?: string; private?: boolean; attachments?: string[]; inboxId?: string };
+
+/**
+ * An agent's reply or private note. A reply goes out through the outbox, written in the same
+ * transaction, on the conversation's current inbox or another inbox the agent picks.
+ */
+export async function reply(core: Core, actor: Actor, conversationId: string, input: ReplyInput) {
+  const text = input.text?.trim() ? input.text : null;
+  if (!text && !input.attachments?.length) throw new Invalid("A message needs text or an attachment", "text");
+  if (text && text.length > MAX_TEXT) throw new Invalid(`Text is longer than ${MAX_TEXT} characters`, "text");
+  return withEvents(core, async (tx, events) => {
+    const conversation = await visibleConversation(tx, actor, conversationId, true);
+    const isNote = input.private === true;
+    let inbox = { id: conversation.inboxId, channel: conversation.channel };
+    if (!isNote && input.inboxId && input.inboxId !== conversation.inboxId) {
+      const [other] = await tx
+        .select({ id: inboxes.id, channel: inboxes.channel })
+        .from(inboxes)
+        .where(and(eq(inboxes.workspaceId, actor.workspaceId), eq(inboxes.id, input.inboxId)));
+      if (!other) throw new NotFound("Inbox", "inboxId");
+      inbox = other;
+    }
+    const appended = (await appendItem(tx, events, conversation, {
+      type: isNote ? "note" : "message",
+      direction: isNote ? null : "out",
+      channel: isNote ? null : inbox.channel,
+      inboxId: isNote ? null : inbox.id,
+      senderType: "agent",
+      senderId: actor.userId,
+      text,
+      data: { senderName: actor.name },
+      deliveryStatus: isNote ? null : "pending",
+    }))!;
+    const files = await linkAttachments(tx, actor.workspaceId, appended.row.id, input.attachments ?? [], { userId: actor.userId });
+    if (!isNote) {
+      await tx.insert(outbox).values({
+        workspaceId: actor.workspaceId,
+        timelineItemId: appended.row.id,
+        inboxId: inbox.id,
+        channel: inbox.channel,
+      });
+      await tx
+        .update(conversations)
+        .set({
+          lastMessageText: summarize(text, files.length),
+          lastActivityAt: new Date(),
+          firstResponseAt: conversation.firstResponseAt ?? new Date(),
+        })
+        .where(eq(conversations.id, conversation.id));
+    }
+    return { ...appended.view, attachments: files };
+  });
+}
+
+/** Appends an event item (status changed, assigned…) and the conversation.updated event. */
+async function recordChange(
+  tx: Tx,
+  events: EventLog,
+  actor: Actor,
+  before: Conversation,
+  after: Conversation,
+  eventType: string,
+  data: Record<string, unknown>,
+) {
+  const item = (await appendItem(tx, events, after, {
+    type: "event",
+    senderType: "agent",
+    senderId: actor.userId,
+    eventType,
+    data: { ...data, senderName: actor.name },
+  }))!;
+  const contact = await contactOf(tx, after.contactId);
+  await events.append(actor.workspaceId, {
+    type: "conversation.updated",
+    conversationId: after.id,
+    payload: {
+      conversation: conversationView(after, contact),
+      changes: data,
+      scope: scopeOf(after),
+      previousScope: scopeOf(before),
+    },
+  });
+  return item.view;
+}
+
+export async function setStatus(
+  core: Core,
+  actor: Actor,
+  conversationId: string,
+  status: ConversationStatus,
+  snoozedUntil?: Date,
+) {
+  if (status === "snoozed" && !snoozedUntil) throw new Invalid("Snoozing needs snoozedUntil", "snoozedUntil");
+  return withEvents(core, async (tx, events) => {
+    const before = await visibleConversation(tx, actor, conversationId, true);
+    if (before.status === status && status !== "snoozed") return getConversation(tx, actor, conversationId);
+    const [after] = await tx
+      .update(conversations)
+      .set({
+        status,
+        snoozedUntil: status === "snoozed" ? snoozedUntil : null,
+        resolvedAt: status === "resolved" ? new Date() : null,
+      })
+      .where(eq(conversations.id, conversationId))
+      .returning();
+    await recordChange(tx, events, actor, before, after!, "status_changed", { from: before.status, to: status });
+    return conversationView(after!, await contactOf(tx, after!.contactId));
+  });
+}
+
+/** Assigns to an agent of the workspace, or unassigns with `null`. Agents may only take or drop work. */
+export async function assign(core: Core, actor: Actor, conversationId: string, assigneeId: string | null) {
+  if (actor.role === "agent" && assigneeId !== null && assigneeId !== actor.userId)
+    throw new Forbidden("Agents can assign conversations only to themselves");
+  return withEvents(core, async (tx, events) => {
+    const before = await visibleConversation(tx, actor, conversationId, true);
+    let assigneeName: string | null = null;
+    if (assigneeId) {
+      const [user] = await tx
+        .select({ id: users.id, name: users.name })
+        .from(users)
+        .where(and(eq(users.workspaceId, actor.workspaceId), eq(users.id, assigneeId), isNull(users.disabledAt)));
+      if (!user) throw new NotFound("Agent", "assigneeId");
+      assigneeName = user.name;
+    }
+    if (before.assigneeId === assigneeId) return conversationView(before, await contactOf(tx, before.contactId));
+    const [after] = await tx.update(conversations).set({ assigneeId }).where(eq(conversations.id, conversationId)).returning();
+    await recordChange(tx, events, actor, before, after!, "assigned", { assigneeId, assigneeName, previousAssigneeId: before.assigneeId });
+    return conversationView(after!, await contactOf(tx, after!.contactId));
+  });
+}
+
+/** Hands the conversation to a team: it leaves the current agent and waits for the team. */
+export async function transferToTeam(core: Core, actor: Actor, conversationId: string, teamId: string, note?: string) {
+  return withEvents(core, async (tx, events) => {
+    const before = await visibleConversation(tx, actor, conversationId, true);
+    const [team] = await tx
+      .select({ id: teams.id, name: teams.name })
+      .from(teams)
+      .where(and(eq(teams.workspaceId, actor.workspaceId), eq(teams.id, teamId)));
+    if (!team) throw new NotFound("Team", "teamId");
+    const [after] = await tx
+      .update(conversations)
+      .set({ teamId, assigneeId: null })
+      .where(eq(conversations.id, conversationId))
+      .returning();
+    await recordChange(tx, events, actor, before, after!, "transferred", { teamId, teamName: team.name, note: note ?? null });
+    return conversationView(after!, await contactOf(tx, after!.contactId));
+  });
+}
+
+export async function setLabels(core: Core, actor: Actor, conversationId: string, labels: string[]) {
+  return withEvents(core, async (tx, events) => {
+    const before = await visibleConversation(tx, actor, conversationId, true);
+    const [after] = await tx
+      .update(conversations)
+      .set({ labels: [...new Set(labels)] })
+      .where(eq(conversations.id, conversationId))
+      .returning();
+    await recordChange(tx, events, actor, before, after!, "labels_changed", { labels: after!.labels });
+    return conversationView(after!, await contactOf(tx, after!.contactId));
+  });
+}
+
+export type ConversationFilter = {
+  status?: ConversationStatus;
+  /** An agent id, "me", or "none" for unassigned. */
+  assignee?: string;
+  inboxId?: string;
+  channel?: Conversation["channel"];
+  teamId?: string;
+  label?: string;
+  contactId?: string;
+  cursor?: string;
+  limit: number;
+};
+
+function encodeCursor(c: { lastActivityAt: Date; id: string }) {
+  return Buffer.from(`${c.lastActivityAt.toISOString()}|${c.id}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string) {
+  const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+  const date = new Date(at ?? "");
+  if (!id || Number.isNaN(date.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) throw new Invalid("Malformed cursor", "cursor");
+  return { at: date, id };
+}
+
+/** Conversations by last activity, newest first, with a keyset cursor (stable under inserts). */
+export async function listConversations(db: Executor, actor: Actor, f: ConversationFilter) {
+  const conditions: (SQL | undefined)[] = [eq(conversations.workspaceId, actor.workspaceId), visibleConversations(actor)];
+  if (f.status) conditions.push(eq(conversations.status, f.status));
+  if (f.assignee === "none") conditions.push(isNull(conversations.assigneeId));
+  else if (f.assignee) conditions.push(eq(conversations.assigneeId, f.assignee === "me" ? actor.userId : f.assignee));
+  if (f.inboxId) conditions.push(eq(conversations.inboxId, f.inboxId));
+  if (f.channel) conditions.push(eq(conversations.channel, f.channel));
+  if (f.teamId) conditions.push(eq(conversations.teamId, f.teamId));
+  if (f.label) conditions.push(sql`${f.label} = ANY(${conversations.labels})`);
+  if (f.contactId) conditions.push(eq(conversations.contactId, f.contactId));
+  if (f.cursor) {
+    const c = decodeCursor(f.cursor);
+    conditions.push(
+      or(lt(conversations.lastActivityAt, c.at), and(eq(conversations.lastActivityAt, c.at), lt(conversations.id, c.id))),
+    );
+  }
+  const rows = await db
+    .select({ conversation: conversations, contact: { id: contacts.id, name: contacts.name } })
+    .from(conversations)
+    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+    .where(and(...conditions))
+    .orderBy(desc(conversations.lastActivityAt), desc(conversations.id))
+    .limit(f.limit + 1);
+  const page = rows.slice(0, f.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((r) => conversationView(r.conversation, r.contact)),
+    nextCursor: rows.length > f.limit && last ? encodeCursor(last.conversation) : null,
+  };
+}
+
+/** Used by the widget: the visitor's own conversation, if one is open. */
+export async function openConversationOf(db: Executor, workspaceId: string, contactId: string) {
+  const [c] = await db
+    .select({ id: conversations.id })
+    .from(conversations)
+    .where(and(eq(conversations.workspaceId, workspaceId), eq(conversations.contactId, contactId), ne(conversations.status, "resolved")))
+    .orderBy(desc(conversations.lastActivityAt))
+    .limit(1);
+  return c?.id ?? null;
+}

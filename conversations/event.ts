@@ -1,0 +1,68 @@
+import { eq, sql } from "drizzle-orm";
+import type { Tx } from "../db/connect.ts";
+import { events, workspaceCounters } from "../db/schema/index.ts";
+
+/**
+ * A domain event as it travels: stored with its workspace seq, published after commit, pushed to
+ * sockets as `{seq, type, conversationId, ...payload}`.
+ */
+export type DomainEvent = {
+  workspaceId: string;
+  seq: number;
+  type: string;
+  conversationId: string | null;
+  /** Shown to the customer's widget too (public replies, agent typing). */
+  public: boolean;
+  payload: Record<string, unknown> & { scope?: EventScope; previousScope?: EventScope };
+  /** Typing and other transient signals: not stored, carry the latest seq, never replayed. */
+  ephemeral?: boolean;
+};
+
+/** Who may see an event: checked by the realtime feed for every subscriber. */
+export type EventScope = { contactId?: string; assigneeId?: string | null; teamId?: string | null };
+
+/**
+ * Takes the next seq of the workspace. The counter row stays locked until the transaction commits,
+ * which is what puts seqs in commit order; call it as late in a transaction as possible.
+ */
+export async function nextSeq(tx: Tx, workspaceId: string): Promise<number> {
+  const [row] = await tx
+    .update(workspaceCounters)
+    .set({ seq: sql`${workspaceCounters.seq} + 1` })
+    .where(eq(workspaceCounters.workspaceId, workspaceId))
+    .returning({ seq: workspaceCounters.seq });
+  if (!row) throw new Error(`workspace ${workspaceId} has no counter row`);
+  return row.seq;
+}
+
+/** Collects the events of one transaction so they are published only after it commits. */
+export class EventLog {
+  readonly emitted: DomainEvent[] = [];
+
+  constructor(private readonly tx: Tx) {}
+
+  async append(
+    workspaceId: string,
+    e: { type: string; conversationId?: string | null; public?: boolean; payload: DomainEvent["payload"]; seq?: number },
+  ): Promise<DomainEvent> {
+    const seq = e.seq ?? (await nextSeq(this.tx, workspaceId));
+    const event: DomainEvent = {
+      workspaceId,
+      seq,
+      type: e.type,
+      conversationId: e.conversationId ?? null,
+      public: e.public ?? false,
+      payload: e.payload,
+    };
+    await this.tx.insert(events).values({
+      workspaceId,
+      seq,
+      type: event.type,
+      conversationId: event.conversationId,
+      public: event.public,
+      payload: event.payload,
+    });
+    this.emitted.push(event);
+    return event;
+  }
+}

@@ -1,0 +1,155 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid,
+} from "drizzle-orm/pg-core";
+import { contacts } from "./contact.ts";
+import { channelEnum, inboxes } from "./inbox.ts";
+import { teams, users, workspaces } from "./workspace.ts";
+
+export const conversationStatuses = ["open", "pending", "snoozed", "resolved"] as const;
+export const conversationStatusEnum = pgEnum("conversation_status", conversationStatuses);
+
+export const conversations = pgTable(
+  "conversations",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    contactId: uuid("contact_id").notNull().references(() => contacts.id),
+    // The inbox (and so channel) the customer last wrote through: where a reply goes by default.
+    inboxId: uuid("inbox_id").notNull().references(() => inboxes.id),
+    channel: channelEnum("channel").notNull(),
+    status: conversationStatusEnum("status").notNull().default("open"),
+    priority: integer("priority").notNull().default(0),
+    assigneeId: uuid("assignee_id").references(() => users.id, { onDelete: "set null" }),
+    teamId: uuid("team_id").references(() => teams.id, { onDelete: "set null" }),
+    // Routing queue; the routing issue adds the queues table and its foreign key.
+    queueId: uuid("queue_id"),
+    labels: text("labels").array().notNull().default(sql`'{}'::text[]`),
+    snoozedUntil: timestamp("snoozed_until", { withTimezone: true }),
+    firstResponseAt: timestamp("first_response_at", { withTimezone: true }),
+    resolvedAt: timestamp("resolved_at", { withTimezone: true }),
+    lastMessageText: text("last_message_text"),
+    lastActivityAt: timestamp("last_activity_at", { withTimezone: true }).notNull().defaultNow(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index("conversations_list_idx").on(t.workspaceId, t.status, t.lastActivityAt, t.id),
+    index("conversations_contact_idx").on(t.contactId, t.status),
+    index("conversations_assignee_idx").on(t.workspaceId, t.assigneeId),
+  ],
+);
+
+export const timelineItemTypes = ["message", "note", "call", "event"] as const;
+export const timelineItemTypeEnum = pgEnum("timeline_item_type", timelineItemTypes);
+export const directionEnum = pgEnum("direction", ["in", "out"]);
+export const senderTypes = ["contact", "agent", "system", "bot"] as const;
+export const senderTypeEnum = pgEnum("sender_type", senderTypes);
+export const deliveryStatuses = ["pending", "sent", "delivered", "read", "failed"] as const;
+export const deliveryStatusEnum = pgEnum("delivery_status", deliveryStatuses);
+
+/** Messages in and out, private notes, calls and events: one ordered thread per conversation. */
+export const timelineItems = pgTable(
+  "timeline_items",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    conversationId: uuid("conversation_id").notNull().references(() => conversations.id, { onDelete: "cascade" }),
+    type: timelineItemTypeEnum("type").notNull(),
+    direction: directionEnum("direction"),
+    channel: channelEnum("channel"),
+    inboxId: uuid("inbox_id").references(() => inboxes.id),
+    // The provider's id: with inbox_id, the idempotency key of an ingest (providers retry).
+    externalId: text("external_id"),
+    senderType: senderTypeEnum("sender_type").notNull(),
+    senderId: uuid("sender_id"),
+    text: text("text"),
+    html: text("html"),
+    // Event items: "assigned", "status_changed", "transferred"…; calls and events put details in data.
+    eventType: text("event_type"),
+    data: jsonb("data").$type<Record<string, unknown>>().notNull().default({}),
+    deliveryStatus: deliveryStatusEnum("delivery_status"),
+    deliveryError: text("delivery_error"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("timeline_items_external_key").on(t.inboxId, t.externalId),
+    uniqueIndex("timeline_items_seq_key").on(t.workspaceId, t.seq),
+    index("timeline_items_conversation_idx").on(t.conversationId, t.seq),
+  ],
+);
+
+export const attachments = pgTable(
+  "attachments",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    timelineItemId: uuid("timeline_item_id").references(() => timelineItems.id, { onDelete: "cascade" }),
+    // Who uploaded it before it was sent: a widget visitor's contact, or an agent.
+    contactId: uuid("contact_id").references(() => contacts.id),
+    userId: uuid("user_id").references(() => users.id),
+    name: text("name").notNull(),
+    contentType: text("content_type").notNull(),
+    size: integer("size").notNull(),
+    storageKey: text("storage_key").notNull(),
+    sha256: text("sha256").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("attachments_item_idx").on(t.timelineItemId)],
+);
+
+export const outboxStatuses = ["pending", "sent", "failed"] as const;
+export const outboxStatusEnum = pgEnum("outbox_status", outboxStatuses);
+
+/**
+ * Outbound sends, written in the same transaction as the message. Workers lease rows (locked_until)
+ * instead of holding a transaction open over the network: PGlite has one connection, and a crash
+ * between send and commit can then only cause a resend, which the adapter dedupes by the row id.
+ */
+export const outbox = pgTable(
+  "outbox",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    timelineItemId: uuid("timeline_item_id").notNull().references(() => timelineItems.id, { onDelete: "cascade" }),
+    inboxId: uuid("inbox_id").notNull().references(() => inboxes.id),
+    channel: channelEnum("channel").notNull(),
+    status: outboxStatusEnum("status").notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull().default(6),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull().defaultNow(),
+    lockedUntil: timestamp("locked_until", { withTimezone: true }),
+    lastError: text("last_error"),
+    externalId: text("external_id"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("outbox_due_idx").on(t.status, t.nextAttemptAt)],
+);
+
+/**
+ * The event log behind realtime: every domain event with its workspace seq. A client that reconnects
+ * with `after=N` is served from here, then live.
+ */
+export const events = pgTable(
+  "events",
+  {
+    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    type: text("type").notNull(),
+    conversationId: uuid("conversation_id"),
+    // Visible to the customer's widget (public replies), not only to agents.
+    public: boolean("public").notNull().default(false),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.seq] }), index("events_conversation_idx").on(t.conversationId, t.seq)],
+);
+
+export type Conversation = typeof conversations.$inferSelect;
+export type ConversationStatus = (typeof conversationStatuses)[number];
+export type TimelineItem = typeof timelineItems.$inferSelect;
+export type Attachment = typeof attachments.$inferSelect;
+export type OutboxRow = typeof outbox.$inferSelect;
+export type EventRow = typeof events.$inferSelect;
+export type DeliveryStatus = (typeof deliveryStatuses)[number];

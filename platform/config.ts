@@ -1,0 +1,67 @@
+import { z } from "zod";
+
+/**
+ * The environment, parsed and validated once at start. Everything else reads `Config`, never
+ * `process.env`, so a bad value stops start-up with one message naming the variable.
+ */
+const LogLevel = z.enum(["debug", "info", "warn", "error", "silent"]);
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+    .optional(),
+  DATA_DIR: z.string().min(1).default("./data"),
+  MEILI_HOST: z.url({ message: "must be a URL such as http://127.0.0.1:7700" }).optional(),
+  MEILI_KEY: z.string().optional(),
+  // 32+ characters of entropy; derives the keys for credentials at rest and visitor tokens.
+  SECRET_KEY: z.string().min(32, "must be at least 32 characters").optional(),
+  PUBLIC_URL: z.url({ message: "must be a URL such as https://support.example.com" }).optional(),
+  LOG_LEVEL: LogLevel.default("info"),
+  SWITCHBOARD_DEMO: z.enum(["0", "1"]).default("1"),
+});
+
+export type Config = {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  meili: { host: string; key: string | undefined } | undefined;
+  secretKey: string | undefined;
+  publicUrl: string | undefined;
+  logLevel: z.infer<typeof LogLevel>;
+  demo: boolean;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, detail: string) {
+    super(`Invalid environment variable ${variable}: ${detail}`);
+  }
+}
+
+/** Empty strings count as unset: `FOO= bun run start` should not fail a URL check. */
+function withoutEmpty(env: Record<string, string | undefined>) {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+}
+
+export function parseConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = EnvSchema.safeParse(withoutEmpty(env));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? "environment"), issue.message);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    meili: e.MEILI_HOST ? { host: e.MEILI_HOST, key: e.MEILI_KEY } : undefined,
+    secretKey: e.SECRET_KEY,
+    publicUrl: e.PUBLIC_URL?.replace(/\/$/, ""),
+    logLevel: e.LOG_LEVEL,
+    demo: e.SWITCHBOARD_DEMO === "1",
+  };
+}

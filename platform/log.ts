@@ -1,0 +1,35 @@
+import type { Config } from "./config.ts";
+
+/** The one logger: JSON lines on stderr. Fields named like secrets are masked before printing. */
+const levels = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
+type Level = Exclude<keyof typeof levels, "silent">;
+
+const SECRET_FIELD = /pass(word)?|secret|token|authorization|cookie|credential|key$/i;
+
+function redact(value: unknown, depth = 0): unknown {
+  if (depth > 4 || value === null || typeof value !== "object") return value;
+  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, SECRET_FIELD.test(k) ? "[redacted]" : redact(v, depth + 1)]),
+  );
+}
+
+let threshold: number = levels.info;
+
+export function setLogLevel(level: Config["logLevel"]) {
+  threshold = levels[level];
+}
+
+function write(level: Level, msg: string, fields?: Record<string, unknown>) {
+  if (levels[level] < threshold) return;
+  const line = { t: new Date().toISOString(), level, msg, ...(fields ? (redact(fields) as object) : {}) };
+  process.stderr.write(JSON.stringify(line) + "\n");
+}
+
+export const log = {
+  debug: (msg: string, fields?: Record<string, unknown>) => write("debug", msg, fields),
+  info: (msg: string, fields?: Record<string, unknown>) => write("info", msg, fields),
+  warn: (msg: string, fields?: Record<string, unknown>) => write("warn", msg, fields),
+  error: (msg: string, fields?: Record<string, unknown>) => write("error", msg, fields),
+};
