@@ -38,6 +38,7 @@ ol{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:8px
 a{color:var(--sb-accent);overflow-wrap:anywhere}
 .typing{margin:0;padding:4px 16px;font-size:12px;color:#6b7280;background:#f9fafb}
 .notice{margin:0;padding:8px 16px;font-size:13px;background:#fef3c7;color:#92400e}
+.thanks{background:#dcfce7;color:#166534}
 form{display:flex;gap:8px;padding:10px 12px;border-top:1px solid #e5e7eb}
 .card{flex-direction:column;background:#fff}
 .card p{margin:0}
@@ -46,6 +47,7 @@ textarea{flex:1;resize:none;border:0;outline:0;max-height:120px;padding:8px 0}
 .primary{padding:8px 12px;border-radius:8px;background:var(--sb-accent);color:#fff;font-weight:600}
 .icon{color:#6b7280;align-self:flex-end;padding:6px}
 .icon:hover,.icon:focus-visible{color:var(--sb-accent)}
+header .icon,header .icon:hover{color:#fff;align-self:center}
 .icon svg{width:22px;height:22px}
 :focus-visible{outline:2px solid var(--sb-accent);outline-offset:2px}
 @media (max-width:480px){

@@ -1,0 +1,226 @@
+import { createHmac } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { api, openSocket, startTestServer, wsUrl, type TestServer } from "../test/server.ts";
+
+let s: TestServer;
+let token: string;
+
+beforeAll(async () => {
+  s = await startTestServer();
+  token = await s.login(s.admin.email, s.admin.password);
+});
+afterAll(() => s.stop());
+
+async function visitor(body: Record<string, unknown> = {}) {
+  const r = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey, ...body } });
+  expect(r.status).toBe(200);
+  return r.body as { visitorToken: string; conversationId: string | null; contact: { id: string } };
+}
+
+describe("web chat end to end", () => {
+  it("carries a widget message live to the agent and the agent's reply live back to the widget", async () => {
+    const agentSocket = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${token}`);
+    await agentSocket.waitFor((f) => f.type === "hello");
+    const v = await visitor({ name: "Zhang Wei" });
+    const widgetSocket = await openSocket(`${wsUrl(s.url)}/widget/v1/ws?token=${v.visitorToken}`);
+    await widgetSocket.waitFor((f) => f.type === "hello");
+
+    const sent = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "我的订单还没到 <script>alert(1)</script>" } });
+    expect(sent.status).toBe(201);
+    const live = await agentSocket.waitFor((f) => f.type === "item.created" && f.item.direction === "in");
+    expect(live).toMatchObject({ conversationId: sent.body.conversationId, item: { text: "我的订单还没到 <script>alert(1)</script>", channel: "webchat" } });
+    expect(typeof live.seq).toBe("number");
+
+    const list = await api(`${s.url}/api/v1/conversations?status=open`, { token });
+    expect(list.status).toBe(200);
+    expect(list.body.items[0]).toMatchObject({ id: sent.body.conversationId, status: "open", channel: "webchat", contact: { name: "Zhang Wei" }, lastMessage: { text: "我的订单还没到 <script>alert(1)</script>" } });
+
+    const replied = await api(`${s.url}/api/v1/conversations/${sent.body.conversationId}/messages`, { token, body: { text: "正在为您查询" } });
+    expect(replied.status).toBe(201);
+    const back = await widgetSocket.waitFor((f) => f.type === "item.created" && f.item.direction === "out");
+    expect(back.item).toMatchObject({ text: "正在为您查询", sender: { type: "agent", name: "Admin" } });
+    expect(back.item.senderId).toBeUndefined();
+    // The web chat "send" completes through the outbox and the widget hears the status change.
+    const delivered = await widgetSocket.waitFor((f) => f.type === "item.updated" && f.item.id === replied.body.id);
+    expect(delivered.item.status).toBe("sent");
+
+    const note = await api(`${s.url}/api/v1/conversations/${sent.body.conversationId}/messages`, { token, body: { text: "internal only", private: true } });
+    expect(note.status).toBe(201);
+    await agentSocket.waitFor((f) => f.type === "item.created" && f.item.text === "internal only");
+    await Bun.sleep(100);
+    expect(widgetSocket.frames.some((f) => f.item?.text === "internal only")).toBe(false);
+
+    const timeline = await api(`${s.url}/api/v1/conversations/${sent.body.conversationId}/timeline`, { token });
+    expect(timeline.body.items.map((i: any) => [i.type, i.direction, i.channel, i.text])).toEqual([
+      ["message", "in", "webchat", "我的订单还没到 <script>alert(1)</script>"],
+      ["message", "out", "webchat", "正在为您查询"],
+      ["note", null, null, "internal only"],
+    ]);
+    const history = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken });
+    expect(history.body.items.map((i: any) => i.text)).toEqual(["我的订单还没到 <script>alert(1)</script>", "正在为您查询"]);
+    agentSocket.close();
+    widgetSocket.close();
+  });
+
+  it("replays everything missed after a seq when the agent reconnects, in order, exactly once", async () => {
+    const first = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${token}`);
+    const hello = await first.waitFor((f) => f.type === "hello");
+    first.close();
+    const v = await visitor();
+    for (let i = 0; i < 5; i++) await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: `missed ${i}` } });
+    const again = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${token}&after=${hello.seq}`);
+    await again.waitFor((f) => f.type === "item.created" && f.item.text === "missed 4");
+    await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "live again" } });
+    await again.waitFor((f) => f.item?.text === "live again");
+    const seqs = again.frames.filter((f) => f.type !== "hello").map((f) => f.seq);
+    expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => a - b));
+    expect(again.frames.filter((f) => f.type === "item.created").map((f) => f.item.text)).toEqual([
+      "missed 0", "missed 1", "missed 2", "missed 3", "missed 4", "live again",
+    ]);
+    again.close();
+  });
+
+  it("stores a retried widget message once (same clientId)", async () => {
+    const v = await visitor();
+    const a = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "once", clientId: "c-1" } });
+    const b = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "once", clientId: "c-1" } });
+    expect(b.body.item.id).toBe(a.body.item.id);
+    expect(b.body.duplicate).toBe(true);
+    const history = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken });
+    expect(history.body.items).toHaveLength(1);
+  });
+
+  it("resumes a visitor's conversation from the stored token", async () => {
+    const v = await visitor();
+    const sent = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "remember me" } });
+    const resumed = await visitor({ visitorToken: v.visitorToken });
+    expect(resumed.conversationId).toBe(sent.body.conversationId);
+    expect(resumed.contact.id).toBe(v.contact.id);
+  });
+
+  it("joins a verified visitor to the existing contact and rejects a bad signature", async () => {
+    const hash = createHmac("sha256", s.inbox.secret).update("customer-42").digest("hex");
+    const anon = await visitor();
+    await api(`${s.url}/widget/v1/messages`, { token: anon.visitorToken, body: { text: "before sign-in" } });
+    const first = await visitor({ userId: "customer-42", userHash: hash, visitorToken: anon.visitorToken });
+    const second = await visitor({ userId: "customer-42", userHash: hash });
+    expect(second.contact.id).toBe(first.contact.id);
+    expect(second.conversationId).toBe(first.conversationId);
+    const history = await api(`${s.url}/widget/v1/messages`, { token: second.visitorToken });
+    expect(history.body.items.map((i: any) => i.text)).toEqual(["before sign-in"]);
+    const forged = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey, userId: "customer-42", userHash: "0".repeat(64) } });
+    expect(forged.status).toBe(401);
+    expect(forged.body.error.field).toBe("userHash");
+  });
+
+  it("uploads an attachment and sends it; rejects disallowed and oversized files", async () => {
+    const v = await visitor();
+    const form = new FormData();
+    form.append("file", new File([new Uint8Array([137, 80, 78, 71])], "receipt.png", { type: "image/png" }));
+    const up = await fetch(`${s.url}/widget/v1/attachments`, { method: "POST", headers: { authorization: `Bearer ${v.visitorToken}` }, body: form });
+    expect(up.status).toBe(201);
+    const file = (await up.json()) as { id: string; url: string };
+    const sent = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { attachments: [file.id] } });
+    expect(sent.status).toBe(201);
+    expect(sent.body.item.attachments[0]).toMatchObject({ name: "receipt.png", contentType: "image/png", size: 4 });
+    const fetched = await fetch(`${s.url}${file.url}?token=${token}`);
+    expect(new Uint8Array(await fetched.arrayBuffer())).toEqual(new Uint8Array([137, 80, 78, 71]));
+    const stranger = await visitor();
+    expect((await fetch(`${s.url}${file.url}?token=${stranger.visitorToken}`)).status).toBe(404);
+    // Reusing the attachment in another message is refused.
+    const reuse = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { attachments: [file.id] } });
+    expect(reuse.status).toBe(400);
+
+    const exe = new FormData();
+    exe.append("file", new File(["MZ"], "tool.exe", { type: "application/x-msdownload" }));
+    const bad = await fetch(`${s.url}/widget/v1/attachments`, { method: "POST", headers: { authorization: `Bearer ${v.visitorToken}` }, body: exe });
+    expect(bad.status).toBe(415);
+    const big = new FormData();
+    big.append("file", new File([new Uint8Array(11 * 1024 * 1024)], "huge.pdf", { type: "application/pdf" }));
+    const tooBig = await fetch(`${s.url}/widget/v1/attachments`, { method: "POST", headers: { authorization: `Bearer ${v.visitorToken}` }, body: big });
+    expect(tooBig.status).toBe(413);
+    expect(((await tooBig.json()) as any).error.code).toBe("too_large");
+  });
+});
+
+describe("bad input", () => {
+  it("answers with the error shape and stores nothing half-way", async () => {
+    const unknown = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: "wc_nope" } });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toEqual({ error: { code: "not_found", message: "Inbox not found", field: "inboxKey" } });
+
+    const badToken = await api(`${s.url}/widget/v1/messages`, { token: "forged.token", body: { text: "hi" } });
+    expect(badToken.status).toBe(401);
+    expect(badToken.body.error.code).toBe("unauthorized");
+
+    const v = await visitor();
+    const tooLong = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "x".repeat(10_001) } });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.error.field).toBe("text");
+    const wrongType = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: 42 } });
+    expect(wrongType.status).toBe(400);
+    expect(wrongType.body.error.field).toBe("text");
+    const notJson = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: "{not json" });
+    expect(notJson.status).toBe(400);
+    expect(notJson.body.error.code).toBe("invalid_json");
+    const empty = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "   " } });
+    expect(empty.status).toBe(400);
+    const sqlish = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "'); DROP TABLE contacts; --" } });
+    expect(sqlish.status).toBe(201);
+    const history = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken });
+    expect(history.body.items.map((i: any) => i.text)).toEqual(["'); DROP TABLE contacts; --"]);
+
+    const badId = await api(`${s.url}/api/v1/conversations/not-a-uuid/timeline`, { token });
+    expect(badId.status).toBe(400);
+    expect(badId.body.error.field).toBe("id");
+    const badStatus = await api(`${s.url}/api/v1/conversations?status=closed`, { token });
+    expect(badStatus.status).toBe(400);
+    expect(badStatus.body.error.field).toBe("status");
+    const noAuth = await api(`${s.url}/api/v1/conversations`);
+    expect(noAuth.status).toBe(401);
+    const badLogin = await api(`${s.url}/api/v1/auth/login`, { body: { email: s.admin.email, password: "wrong" } });
+    expect(badLogin.status).toBe(401);
+    const badAfter = await fetch(`${s.url}/api/v1/realtime?token=${token}&after=-3`);
+    expect(badAfter.status).toBe(400);
+  });
+
+  it("throttles a flooding visitor with 429 and Retry-After", async () => {
+    const limited = await startTestServer({ widgetLimits: { burst: 5, perSecond: 0.5 } });
+    try {
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let i = 0; i < 8; i++) {
+        const r = await api(`${limited.url}/widget/v1/sessions`, { body: { inboxKey: limited.inbox.publicKey } });
+        statuses.push(r.status);
+        if (r.status === 429) retryAfter = r.headers.get("retry-after");
+      }
+      expect(statuses.slice(0, 5).every((x) => x === 200)).toBe(true);
+      expect(statuses.slice(5)).toEqual([429, 429, 429]);
+      expect(Number(retryAfter)).toBeGreaterThan(0);
+    } finally {
+      await limited.stop();
+    }
+  });
+});
+
+describe("public contract", () => {
+  it("serves health, metrics, the OpenAPI document, the widget script and the demo page", async () => {
+    expect((await api(`${s.url}/healthz`)).body).toEqual({ ok: true });
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    for (const name of ["switchboard_http_request_duration_seconds_bucket", "switchboard_events_total", "switchboard_outbox_backlog", "switchboard_websocket_connections_agents"])
+      expect(metrics).toContain(name);
+    const doc = await api(`${s.url}/api/v1/openapi.json`);
+    expect(doc.body.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(["/auth/login", "/conversations", "/conversations/{id}/timeline", "/conversations/{id}/messages"]));
+    expect(doc.body.paths["/conversations/{id}/messages"].post.requestBody.content["application/json"].schema).toBeDefined();
+    const demo = await fetch(`${s.url}/demo?key=${s.inbox.publicKey}`);
+    expect(await demo.text()).toContain(`data-inbox="${s.inbox.publicKey}"`);
+  });
+
+  it("exposes contact profiles with identities and past conversations", async () => {
+    const v = await visitor({ name: "Li Lei" });
+    const sent = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "profile" } });
+    const profile = await api(`${s.url}/api/v1/contacts/${v.contact.id}`, { token });
+    expect(profile.body).toMatchObject({ id: v.contact.id, name: "Li Lei", identities: [{ kind: "visitor" }], conversations: [{ id: sent.body.conversationId }] });
+  });
+});

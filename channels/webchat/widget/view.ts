@@ -1,0 +1,429 @@
+import type { Attachment, Inbox, Item } from "./api.ts";
+import { catalog, type Locale, type MessageKey } from "./catalog.ts";
+import { styles } from "./styles.ts";
+
+/** What the view asks of the widget: user actions, and how to turn a file path into a safe URL. */
+export type ViewEvents = {
+  toggle(): void;
+  close(): void;
+  send(text: string): void;
+  attach(file: File): void;
+  typing(): void;
+  retry(id: string): void;
+  prechat(profile: { name: string; email: string }): void;
+  leaveEmail(email: string): void;
+  scrolledToTop(): void;
+  fileUrl(path: string): string | null;
+};
+
+export type OfflineState = "ask" | "thanks" | "none";
+
+type Vars = Record<string, string | number>;
+type Child = Node | string | null | undefined | false;
+type Attrs = Record<string, string | boolean | undefined | ((e: never) => void)>;
+
+/** Creates an element. Strings become text nodes, never markup, so server data cannot inject HTML. */
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (typeof value === "function") el.addEventListener(name.slice(2), value as EventListener);
+    else if (value === true) el.setAttribute(name, "");
+    else if (value) el.setAttribute(name, value);
+  }
+  el.append(...children.filter((c): c is Node | string => !!c));
+  return el;
+}
+
+const ICONS = {
+  chat: "M20 2H4a2 2 0 0 0-2 2v18l4-4h14a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2z",
+  close: "M19 6.4 17.6 5 12 10.6 6.4 5 5 6.4 10.6 12 5 17.6 6.4 19 12 13.4 17.6 19 19 17.6 13.4 12z",
+  send: "M2 21l21-9L2 3v7l15 2-15 2z",
+  attach:
+    "M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6z",
+};
+
+function icon(name: keyof typeof ICONS): SVGSVGElement {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", `i-${name}`);
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", ICONS[name]);
+  svg.append(path);
+  return svg;
+}
+
+const URL_PATTERN = /https?:\/\/[^\s<>"]*[^\s<>"'.,;:!?)\]]/g;
+
+/** Message text with its web addresses as links; the href is always http(s) by construction. */
+function linkify(text: string): Child[] {
+  const parts: Child[] = [];
+  let last = 0;
+  for (const match of text.matchAll(URL_PATTERN)) {
+    parts.push(text.slice(last, match.index), h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer" }, match[0]));
+    last = match.index + match[0].length;
+  }
+  parts.push(text.slice(last));
+  return parts;
+}
+
+/** How close to the end of the message list counts as "reading the latest", in pixels. */
+const STICK_DISTANCE = 80;
+const NOTICE_MS = 6000;
+
+/** The widget's DOM, inside a shadow root on a host element appended to the page's body. */
+export class View {
+  readonly host = document.createElement("switchboard-widget");
+  private locale: Locale;
+  private formats: Intl.DateTimeFormat[] = [];
+  /** Translated texts, redone when the locale changes: element → attribute ("" = text) → key and values. */
+  private texts = new Map<Element, Map<string, [MessageKey, Vars | undefined]>>();
+  private rows = new Map<string, { item: Item; el: HTMLLIElement }>();
+  private noticeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  private root: HTMLDivElement;
+  private bubble: HTMLButtonElement;
+  private badge: HTMLSpanElement;
+  private panel: HTMLDivElement;
+  private title: HTMLHeadingElement;
+  private status: HTMLParagraphElement;
+  private greeting: HTMLDivElement;
+  private scroller: HTMLDivElement;
+  private list: HTMLOListElement;
+  private typing: HTMLParagraphElement;
+  private notice: HTMLParagraphElement;
+  private prechat: HTMLFormElement;
+  private offline: HTMLFormElement;
+  private thanks: HTMLParagraphElement;
+  private composer: HTMLFormElement;
+  private input: HTMLTextAreaElement;
+
+  constructor(
+    locale: Locale,
+    private readonly on: ViewEvents,
+  ) {
+    this.locale = locale;
+    this.setFormats();
+    this.badge = this.tx(h("span", { class: "badge", "data-testid": "switchboard-unread", hidden: true }), "unread", "aria-label", { n: 0 });
+    this.bubble = this.tx(
+      h(
+        "button",
+        { class: "bubble", "data-testid": "switchboard-bubble", "aria-expanded": "false", "aria-controls": "sb-panel", onclick: () => on.toggle() },
+        icon("chat"),
+        icon("close"),
+        this.badge,
+      ),
+      "open",
+      "aria-label",
+    );
+    this.title = this.tx(h("h2"), "title");
+    this.status = h("p", { class: "status" });
+    this.greeting = h("div", { class: "greeting", hidden: true });
+    this.list = this.tx(h("ol", { "aria-live": "polite" }), "messages", "aria-label");
+    this.scroller = h("div", { class: "scroll", onscroll: () => this.scroller.scrollTop < STICK_DISTANCE && on.scrolledToTop() }, this.greeting, this.list);
+    this.typing = h("p", { class: "typing", hidden: true });
+    this.notice = h("p", { class: "notice", role: "alert", hidden: true });
+    this.prechat = this.buildPrechat();
+    this.thanks = h("p", { class: "notice thanks", hidden: true });
+    this.offline = this.buildOffline();
+    this.input = this.buildInput();
+    this.composer = this.buildComposer();
+    this.panel = this.tx(
+      h(
+        "div",
+        { class: "panel", id: "sb-panel", role: "dialog", "data-testid": "switchboard-panel", hidden: true, onkeydown: (e: KeyboardEvent) => e.key === "Escape" && on.close() },
+        this.buildHeader(),
+        this.scroller,
+        this.typing,
+        this.notice,
+        this.thanks,
+        this.offline,
+        this.prechat,
+        this.composer,
+      ),
+      "title",
+      "aria-label",
+    );
+    this.root = h("div", { class: "sb", lang: locale }, this.bubble, this.panel);
+    this.host.dataset.state = "loading";
+    this.host.attachShadow({ mode: "open" }).append(h("style", {}, styles), this.root);
+    document.body.append(this.host);
+  }
+
+  setState(state: "ready" | "error") {
+    this.host.dataset.state = state;
+  }
+
+  setLocale(locale: Locale) {
+    this.locale = locale;
+    this.root.lang = locale;
+    this.setFormats();
+    for (const [el, attrs] of this.texts) for (const [attr, [key, vars]] of attrs) this.apply(el, attr, key, vars);
+    for (const { item } of this.rows.values()) this.put(item);
+  }
+
+  setInbox(inbox: Inbox) {
+    this.texts.delete(this.title);
+    this.title.textContent = inbox.name;
+    this.tx(this.panel, "dialog", "aria-label", { name: inbox.name });
+    this.tx(this.status, inbox.agentsOnline ? "online" : "offline");
+    this.status.classList.toggle("on", inbox.agentsOnline);
+    this.greeting.hidden = !inbox.greeting;
+    this.greeting.replaceChildren(h("div", { class: "text" }, ...linkify(inbox.greeting ?? "")));
+    if (inbox.color && CSS.supports("color", inbox.color)) this.root.style.setProperty("--sb-accent", inbox.color);
+  }
+
+  setOpen(open: boolean) {
+    this.panel.hidden = !open;
+    this.root.classList.toggle("open", open);
+    this.bubble.setAttribute("aria-expanded", String(open));
+    this.tx(this.bubble, open ? "close" : "open", "aria-label");
+    if (open) {
+      this.scrollToEnd();
+      (this.prechat.hidden ? this.input : this.prechat.querySelector("input"))?.focus();
+    } else if (this.host.shadowRoot?.activeElement) {
+      this.bubble.focus();
+    }
+  }
+
+  setUnread(count: number) {
+    this.badge.hidden = count === 0;
+    this.badge.textContent = count > 99 ? "99+" : String(count);
+    this.tx(this.badge, "unread", "aria-label", { n: count });
+  }
+
+  setTyping(typing: boolean, name?: string | null) {
+    this.typing.hidden = !typing;
+    if (typing) this.tx(this.typing, "typing", "", { name: name || this.t("agent") });
+  }
+
+  /** Shows a short notice (upload progress, errors); `null` hides it. */
+  showNotice(key: MessageKey | null, vars?: Vars, sticky = false) {
+    clearTimeout(this.noticeTimer);
+    this.notice.hidden = !key;
+    if (!key) return;
+    this.tx(this.notice, key, "", vars);
+    if (!sticky) this.noticeTimer = setTimeout(() => (this.notice.hidden = true), NOTICE_MS);
+  }
+
+  showPrechat(show: boolean) {
+    this.prechat.hidden = !show;
+    this.composer.hidden = show;
+  }
+
+  setOffline(state: OfflineState, email = "") {
+    this.offline.hidden = state !== "ask";
+    this.thanks.hidden = state !== "thanks";
+    if (state === "thanks") this.tx(this.thanks, "thanks", "", { email });
+  }
+
+  has(id: string) {
+    return this.rows.has(id);
+  }
+
+  /** Adds a message in seq order, or redraws it in place if it is already shown. */
+  put(item: Item) {
+    const row = this.rows.get(item.id);
+    const stick = this.atEnd();
+    const el = this.renderItem(item);
+    this.rows.set(item.id, { item, el });
+    if (row) {
+      row.el.replaceWith(el);
+      return;
+    }
+    // New messages nearly always go last, so look for their place from the end.
+    let before = this.list.lastElementChild as HTMLElement | null;
+    while (before && Number(before.dataset.seq) > item.seq) before = before.previousElementSibling as HTMLElement | null;
+    if (before) before.after(el);
+    else this.list.prepend(el);
+    if (stick || item.direction === "in") this.scrollToEnd();
+  }
+
+  remove(id: string) {
+    this.rows.get(id)?.el.remove();
+    this.rows.delete(id);
+  }
+
+  clear() {
+    this.rows.clear();
+    this.list.replaceChildren();
+  }
+
+  /** Runs `change` (adding older messages above) without moving what the visitor is looking at. */
+  keepScroll(change: () => void) {
+    const fromEnd = this.scroller.scrollHeight - this.scroller.scrollTop;
+    change();
+    this.scroller.scrollTop = this.scroller.scrollHeight - fromEnd;
+  }
+
+  private renderItem(item: Item): HTMLLIElement {
+    const out = item.direction === "out";
+    const failed = item.status === "failed";
+    const el = h(
+      "li",
+      {
+        class: `msg ${out ? "out" : "in"} ${failed || item.status === "pending" ? item.status : ""}`,
+        "data-testid": "switchboard-message",
+        "data-direction": item.direction,
+        "data-seq": String(item.seq),
+      },
+      out && h("span", { class: "who" }, item.sender.name || this.t("agent")),
+      item.text && h("div", { class: "text" }, ...linkify(item.text)),
+      item.attachments.length > 0 && h("div", { class: "files" }, ...item.attachments.map((a) => this.renderFile(a))),
+      failed
+        ? h("button", { class: "retry", type: "button", onclick: () => this.on.retry(item.id) }, this.t("failed"))
+        : h("time", { datetime: item.createdAt }, this.formatTime(item.createdAt)),
+    );
+    return el;
+  }
+
+  private renderFile(file: Attachment) {
+    const href = this.on.fileUrl(file.url);
+    if (!href) return h("span", {}, file.name);
+    const image = file.contentType.startsWith("image/");
+    return h("a", { href, target: "_blank", rel: "noopener noreferrer" }, image ? h("img", { src: href, alt: file.name, loading: "lazy" }) : file.name);
+  }
+
+  private buildHeader() {
+    return h(
+      "header",
+      {},
+      h("div", {}, this.title, this.status),
+      this.tx(h("button", { class: "icon", type: "button", onclick: () => this.on.close() }, icon("close")), "close", "aria-label"),
+    );
+  }
+
+  private buildInput() {
+    const input = this.tx(h("textarea", { rows: "1", "data-testid": "switchboard-input" }), "placeholder", "placeholder");
+    this.tx(input, "placeholder", "aria-label");
+    input.addEventListener("keydown", (e) => {
+      // While an IME is composing (Chinese input), Enter picks a candidate; Safari reports that as keyCode 229.
+      if (e.key !== "Enter" || e.shiftKey || e.isComposing || e.keyCode === 229) return;
+      e.preventDefault();
+      this.submit();
+    });
+    input.addEventListener("input", () => {
+      this.autosize();
+      if (input.value) this.on.typing();
+    });
+    return input;
+  }
+
+  private buildComposer() {
+    const file = h("input", { type: "file", hidden: true });
+    file.addEventListener("change", () => {
+      const chosen = file.files?.[0];
+      file.value = "";
+      if (chosen) this.on.attach(chosen);
+    });
+    return h(
+      "form",
+      {
+        onsubmit: (e: SubmitEvent) => {
+          e.preventDefault();
+          this.submit();
+        },
+      },
+      this.tx(h("button", { class: "icon", type: "button", onclick: () => file.click() }, icon("attach")), "attach", "aria-label"),
+      file,
+      this.input,
+      this.tx(h("button", { class: "icon", "data-testid": "switchboard-send" }, icon("send")), "send", "aria-label"),
+    );
+  }
+
+  private buildPrechat() {
+    const name = this.field("text", "name", "name");
+    const email = this.field("email", "email", "email");
+    return h(
+      "form",
+      {
+        class: "card",
+        hidden: true,
+        onsubmit: (e: SubmitEvent) => {
+          e.preventDefault();
+          this.on.prechat({ name: name.value.trim(), email: email.value.trim() });
+        },
+      },
+      this.tx(h("p"), "prechatIntro"),
+      name,
+      email,
+      this.tx(h("button", { class: "primary" }), "start"),
+    );
+  }
+
+  private buildOffline() {
+    const email = this.field("email", "email", "email");
+    return h(
+      "form",
+      {
+        class: "card",
+        hidden: true,
+        onsubmit: (e: SubmitEvent) => {
+          e.preventDefault();
+          this.on.leaveEmail(email.value.trim());
+        },
+      },
+      this.tx(h("p"), "offlineIntro"),
+      email,
+      this.tx(h("button", { class: "primary" }), "leaveEmail"),
+    );
+  }
+
+  private field(type: string, key: MessageKey, autocomplete: string) {
+    const input = this.tx(h("input", { type, name: key, autocomplete, required: true }), key, "placeholder");
+    return this.tx(input, key, "aria-label");
+  }
+
+  private submit() {
+    const text = this.input.value.trim();
+    if (!text) return;
+    this.input.value = "";
+    this.autosize();
+    this.on.send(text);
+  }
+
+  private autosize() {
+    this.input.style.height = "auto";
+    this.input.style.height = `${this.input.scrollHeight}px`;
+  }
+
+  private atEnd() {
+    const s = this.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < STICK_DISTANCE;
+  }
+
+  private scrollToEnd() {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  private t(key: MessageKey, vars?: Vars): string {
+    return catalog[this.locale][key].replace(/\{(\w+)\}/g, (_, name: string) => String(vars?.[name] ?? ""));
+  }
+
+  /** Sets a translated text or attribute and remembers it for the next locale change. */
+  private tx<E extends Element>(el: E, key: MessageKey, attr = "", vars?: Vars): E {
+    let attrs = this.texts.get(el);
+    if (!attrs) this.texts.set(el, (attrs = new Map()));
+    attrs.set(attr, [key, vars]);
+    this.apply(el, attr, key, vars);
+    return el;
+  }
+
+  private apply(el: Element, attr: string, key: MessageKey, vars?: Vars) {
+    if (attr) el.setAttribute(attr, this.t(key, vars));
+    else el.textContent = this.t(key, vars);
+  }
+
+  private setFormats() {
+    const time: Intl.DateTimeFormatOptions = { hour: "numeric", minute: "2-digit" };
+    this.formats = [new Intl.DateTimeFormat(this.locale, time), new Intl.DateTimeFormat(this.locale, { ...time, month: "short", day: "numeric" })];
+  }
+
+  /** Today's messages show the time only; older ones the date too. */
+  private formatTime(iso: string): string {
+    const date = new Date(iso);
+    const today = date.toDateString() === new Date().toDateString();
+    return this.formats[today ? 0 : 1]?.format(date) ?? "";
+  }
+}

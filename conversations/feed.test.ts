@@ -1,0 +1,106 @@
+import { describe, expect, it } from "bun:test";
+import type { BusMessage, EventBus } from "./bus.ts";
+import type { DomainEvent } from "./event.ts";
+import { EventFeed } from "./feed.ts";
+import { ingestInbound } from "./conversation.ts";
+import { testWorkspace } from "../test/workspace.ts";
+
+/** A bus under test control: what ingest publishes is held back, reordered or dropped at will. */
+class ManualBus implements EventBus {
+  held: DomainEvent[] = [];
+  private handlers = new Set<(m: BusMessage) => void>();
+  publish(events: DomainEvent[]) {
+    this.held.push(...events);
+  }
+  subscribe(h: (m: BusMessage) => void) {
+    this.handlers.add(h);
+    return () => void this.handlers.delete(h);
+  }
+  deliver(m: BusMessage) {
+    for (const h of this.handlers) h(m);
+  }
+  async close() {}
+}
+
+async function setup() {
+  const w = await testWorkspace();
+  const bus = new ManualBus();
+  const core = { db: w.core.db, bus };
+  const feed = new EventFeed(w.core.db, bus);
+  const inbox = await w.inbox();
+  const send = (n: number) =>
+    ingestInbound(core, w.workspaceId, { channel: "webchat", channelAccountId: inbox.id, externalId: `m${n}`, from: { kind: "visitor", value: "v" }, text: `m${n}` });
+  const received: number[] = [];
+  const sub = await feed.subscribe(w.workspaceId, { filter: () => true, deliver: (e) => received.push(e.seq) });
+  return { w, bus, feed, send, received, sub };
+}
+
+const settle = () => Bun.sleep(30);
+
+describe("event feed", () => {
+  it("delivers events that arrive out of order in seq order, exactly once", async () => {
+    const { bus, feed, send, received, sub } = await setup();
+    await send(1);
+    await send(2);
+    await send(3);
+    const [a, b, c, d] = bus.held;
+    // Another node's NOTIFY overtook ours: 3 arrives first, then the earlier ones, then 3 again.
+    for (const m of [d!, a!, b!, c!, d!]) bus.deliver(m);
+    await settle();
+    expect(received).toEqual([a!.seq, b!.seq, c!.seq, d!.seq]);
+    expect(received).toEqual([...received].sort((x, y) => x - y));
+    sub.unsubscribe();
+    feed.close();
+  });
+
+  it("fills events lost by the bus from the events table", async () => {
+    const { bus, feed, send, received } = await setup();
+    await send(1);
+    await send(2);
+    const last = bus.held[bus.held.length - 1]!;
+    bus.deliver(last);
+    await settle();
+    expect(received).toEqual(bus.held.map((e) => e.seq));
+    feed.close();
+  });
+
+  it("loads an event sent only as a reference (too big for NOTIFY)", async () => {
+    const { bus, feed, send, received } = await setup();
+    await send(1);
+    const ref = bus.held[bus.held.length - 1]!;
+    bus.deliver({ workspaceId: ref.workspaceId, seq: ref.seq, ref: true });
+    await settle();
+    expect(received).toEqual(bus.held.map((e) => e.seq));
+    feed.close();
+  });
+
+  it("replays what a subscriber missed after a seq, then continues live without a repeat", async () => {
+    const { w, bus, feed, send } = await setup();
+    await send(1);
+    await send(2);
+    const firstSeq = bus.held[0]!.seq;
+    const replayed: number[] = [];
+    let hello = -1;
+    await feed.subscribe(w.workspaceId, { filter: () => true, deliver: (e) => replayed.push(e.seq), start: (s) => (hello = s) }, firstSeq);
+    expect(hello).toBe(bus.held[bus.held.length - 1]!.seq);
+    expect(replayed).toEqual(bus.held.slice(1).map((e) => e.seq));
+    for (const e of bus.held) bus.deliver(e);
+    await send(3);
+    for (const e of bus.held.slice(-1)) bus.deliver(e);
+    await settle();
+    expect(replayed).toEqual(bus.held.slice(1).map((e) => e.seq));
+    feed.close();
+  });
+
+  it("applies the subscriber's filter to live and replayed events", async () => {
+    const { w, bus, feed, send } = await setup();
+    await send(1);
+    const seen: string[] = [];
+    await feed.subscribe(w.workspaceId, { filter: (e) => e.type === "item.created", deliver: (e) => seen.push(e.type) }, 0);
+    await send(2);
+    for (const e of bus.held) bus.deliver(e);
+    await settle();
+    expect(seen).toEqual(["item.created", "item.created"]);
+    feed.close();
+  });
+});
