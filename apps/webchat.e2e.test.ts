@@ -184,8 +184,8 @@ describe("bad input", () => {
     expect(badAfter.status).toBe(400);
   });
 
-  it("throttles a flooding visitor with 429 and Retry-After", async () => {
-    const limited = await startTestServer({ widgetLimits: { burst: 5, perSecond: 0.5 } });
+  it("throttles a flooding IP and a flooding visitor with 429 and Retry-After", async () => {
+    const limited = await startTestServer({ widgetIpRate: 1, widgetLimits: { burst: 3, perSecond: 0.5 } });
     try {
       const statuses: number[] = [];
       let retryAfter: string | null = null;
@@ -199,6 +199,17 @@ describe("bad input", () => {
       expect(Number(retryAfter)).toBeGreaterThan(0);
     } finally {
       await limited.stop();
+    }
+    const chatty = await startTestServer({ widgetLimits: { burst: 3, perSecond: 0.5 } });
+    try {
+      const session = await api(`${chatty.url}/widget/v1/sessions`, { body: { inboxKey: chatty.inbox.publicKey } });
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await api(`${chatty.url}/widget/v1/messages`, { token: session.body.visitorToken, body: { text: `spam ${i}` } })).status);
+      expect(statuses).toEqual([201, 201, 201, 429, 429]);
+      const history = await api(`${chatty.url}/widget/v1/messages`, { token: session.body.visitorToken });
+      expect(history.status).toBe(429);
+    } finally {
+      await chatty.stop();
     }
   });
 });

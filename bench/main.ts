@@ -2,13 +2,15 @@
  * `bun run bench <name> [--json]`. Each benchmark lives in its own module, loaded only when asked
  * for, so one benchmark's imports never slow down or break another.
  */
+export {}; // a module: top-level await and file-scoped names
+
 const USAGE = "usage: bun run bench <ingest|widget> [--json]";
 
 const args = process.argv.slice(2);
-const name = args.find((a) => !a.startsWith("--"));
+const benchmark = args.find((a) => !a.startsWith("--"));
 const json = args.includes("--json");
 
-switch (name) {
+switch (benchmark) {
   case "ingest":
     await (await import("./ingest.ts")).benchIngest({ json });
     break;

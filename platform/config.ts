@@ -21,6 +21,11 @@ const EnvSchema = z.object({
   PUBLIC_URL: z.url({ message: "must be a URL such as https://support.example.com" }).optional(),
   LOG_LEVEL: LogLevel.default("info"),
   SWITCHBOARD_DEMO: z.enum(["0", "1"]).default("1"),
+  // Public widget API requests per second per client IP (bursts of 5 s worth are allowed). Raise it
+  // when many visitors share one address (a corporate NAT, a reverse proxy without X-Forwarded-For).
+  WIDGET_IP_RATE: z.coerce.number().positive().default(20),
+  // Behind a reverse proxy: take the client address from X-Forwarded-For (otherwise it is spoofable).
+  TRUST_PROXY: z.enum(["0", "1"]).default("0"),
 });
 
 export type Config = {
@@ -33,6 +38,8 @@ export type Config = {
   publicUrl: string | undefined;
   logLevel: z.infer<typeof LogLevel>;
   demo: boolean;
+  widgetIpRate: number;
+  trustProxy: boolean;
 };
 
 export class ConfigError extends Error {
@@ -63,5 +70,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     publicUrl: e.PUBLIC_URL?.replace(/\/$/, ""),
     logLevel: e.LOG_LEVEL,
     demo: e.SWITCHBOARD_DEMO === "1",
+    widgetIpRate: e.WIDGET_IP_RATE,
+    trustProxy: e.TRUST_PROXY === "1",
   };
 }

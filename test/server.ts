@@ -23,11 +23,12 @@ export async function startTestServer(
   options: {
     adapters?: Partial<Record<string, ChannelAdapter>>;
     widgetLimits?: { burst?: number; perSecond?: number };
+    widgetIpRate?: number;
     inboxSettings?: InboxSettings;
   } = {},
 ) {
   const { database } = await testDatabase();
-  const config = parseConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "switchboard-")), SECRET_KEY: TEST_SECRET, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent" });
+  const config = parseConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "switchboard-")), SECRET_KEY: TEST_SECRET, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", WIDGET_IP_RATE: String(options.widgetIpRate ?? 100_000) });
   const rt: Runtime = await createRuntime(config, {
     database,
     adapters: options.adapters,
@@ -102,7 +103,7 @@ export async function openSocket(url: string) {
   };
   await new Promise<void>((resolve, reject) => {
     ws.onopen = () => resolve();
-    ws.onerror = () => reject(new Error(`socket failed: ${url}`));
+    ws.onerror = (e) => reject(new Error(`socket failed: ${url} ${(e as ErrorEvent).message ?? ""}`));
   });
   return {
     ws,

@@ -59,17 +59,20 @@ async function inboxInfo(db: Executor, inbox: Inbox, locale: string | undefined)
  * The public web chat API (/widget/v1): visitor sessions, messages, uploads, typing, and the
  * visitor's socket. Everything is throttled per IP and per visitor; 429 carries Retry-After.
  */
-export function widgetApi(rt: Runtime, opts: { burst?: number; perSecond?: number } = {}) {
+export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond?: number } = {}) {
   const db = rt.core.db;
   const app = router<WidgetEnv>();
-  const limiter = new RateLimiter(opts.burst ?? 30, opts.perSecond ?? 2);
+  const perIp = new RateLimiter(rt.config.widgetIpRate * 5, rt.config.widgetIpRate);
+  // One visitor types at human speed; 30 at once covers a burst of retries after a reconnect.
+  const perVisitor = new RateLimiter(visitorLimit.burst ?? 30, visitorLimit.perSecond ?? 2);
 
-  const throttle = (key: string) => {
+  const throttle = (limiter: RateLimiter, key: string) => {
     const wait = limiter.take(key);
     if (wait) throw new TooManyRequests(wait);
   };
-  const clientIp = (c: { req: { header(n: string): string | undefined } }, fallback: string) =>
-    c.req.header("x-forwarded-for")?.split(",")[0]?.trim() || fallback;
+  const clientIp = (c: { req: { header(n: string): string | undefined }; env: unknown }) =>
+    (rt.config.trustProxy && c.req.header("x-forwarded-for")?.split(",")[0]?.trim()) ||
+    ((c.env as { ip?: string } | undefined)?.ip ?? "unknown");
 
   async function visitorFrom(token: string | undefined) {
     const claims = token ? rt.keyring.verifyToken<unknown>(token) : undefined;
@@ -80,11 +83,11 @@ export function widgetApi(rt: Runtime, opts: { burst?: number; perSecond?: numbe
   }
 
   app.use("/*", async (c, next) => {
-    throttle(`ip:${clientIp(c, (c.env as { ip?: string } | undefined)?.ip ?? "local")}`);
+    throttle(perIp, clientIp(c));
     if (c.req.path.endsWith("/sessions")) return next();
     const header = c.req.header("authorization");
     const { claims, inbox } = await visitorFrom(header?.toLowerCase().startsWith("bearer ") ? header.slice(7).trim() : undefined);
-    throttle(`visitor:${claims.c}`);
+    throttle(perVisitor, claims.c);
     c.set("visitor", claims);
     c.set("inbox", inbox);
     await next();

@@ -78,7 +78,8 @@ export class Api {
     return this.request<Page>("GET", `/widget/v1/messages${before ? `?before=${encodeURIComponent(before)}` : ""}`);
   }
 
-  send(body: { text?: string; attachments?: string[] }) {
+  /** `clientId` makes a retried POST store the message once. */
+  send(body: { clientId: string; text?: string; attachments?: string[] }) {
     return this.request<{ item: Item; conversationId: string }>("POST", "/widget/v1/messages", body);
   }
 
@@ -104,10 +105,15 @@ export class Api {
     return url.href;
   }
 
-  /** Resolves a server-given file URL against the API base; anything but http(s) is refused. */
+  /**
+   * Resolves a server-given file URL against the API base; anything but http(s) is refused. Our own
+   * files get the visitor token as `?token=`, since an <img> or a link cannot send a bearer header.
+   */
   fileUrl(path: string): string | null {
     const url = new URL(path, this.base);
-    return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+    if (url.protocol !== "https:" && url.protocol !== "http:") return null;
+    if (url.origin === new URL(this.base).origin && this.token && !url.searchParams.has("token")) url.searchParams.set("token", this.token);
+    return url.href;
   }
 
   private async request<T>(method: string, path: string, body?: object, retries = RATE_LIMIT_RETRIES): Promise<T> {

@@ -1,0 +1,370 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { createRuntime } from "../apps/runtime.ts";
+import { createApp, serve } from "../apps/server.ts";
+import { createInbox } from "../conversations/inbox.ts";
+import { createWorkspace } from "../conversations/workspace.ts";
+import { connect, type Database } from "../db/connect.ts";
+import { parseConfig } from "../platform/config.ts";
+import { randomToken } from "../platform/crypto.ts";
+import { setLogLevel } from "../platform/log.ts";
+import { createAgent } from "../routing/agent.ts";
+import { summarize } from "./stats.ts";
+
+/**
+ * Web chat ingest: visitor POSTs a message → stored → pushed to the agent's socket, measured end to
+ * end over real HTTP and WebSocket against an in-process server, next to the plain-SQL insert rate
+ * of the same row shape on the same database.
+ */
+
+const VISITORS = 200;
+const OFFERED_RATE = 1000; // msg/s in the fixed-rate run
+const RUN_MS = 5000;
+const GRACE_MS = 10_000; // a fixed-rate message not pushed this long after the run counts as lost
+const CONCURRENCY = 32;
+// Bounds every request, so a stuck server cannot hang the run.
+const REQUEST_TIMEOUT_MS = 15_000;
+const TARGET_P99_MS = 50;
+const TARGET_INGEST_TO_RAW = 0.5;
+const DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres";
+
+type Driver = "pglite" | "postgres";
+type Opened = { database: Database; dispose(): Promise<void> };
+type Server = Awaited<ReturnType<typeof startServer>>;
+type AgentSocket = Awaited<ReturnType<typeof openAgentSocket>>;
+
+export async function benchIngest({ json }: { json: boolean }) {
+  const drivers: Partial<Record<Driver, Awaited<ReturnType<typeof benchDriver>>>> = {};
+  // One driver at a time: they would otherwise compete for the same CPUs.
+  for (const driver of ["pglite", "postgres"] as const) drivers[driver] = await benchDriver(driver);
+  if (json) console.log(JSON.stringify({ drivers }));
+  else printTable(drivers);
+}
+
+async function benchDriver(driver: Driver) {
+  let opened: Opened;
+  try {
+    opened = driver === "pglite" ? await openPglite() : await openPostgres();
+  } catch (err) {
+    return { skipped: err instanceof Error ? err.message : String(err) };
+  }
+  try {
+    return await measure(opened.database);
+  } finally {
+    await opened.dispose();
+  }
+}
+
+async function openPglite(): Promise<Opened> {
+  const database = await connect({ memory: true });
+  return { database, dispose: () => database.close() };
+}
+
+/** A fresh database per run: never touches real data, always starts empty, and is dropped after. */
+async function openPostgres(): Promise<Opened> {
+  const base = process.env.DATABASE_URL || DEFAULT_POSTGRES;
+  const name = `switchboard_bench_${process.pid}`;
+  await adminStatement(base, `CREATE DATABASE ${name}`);
+  const drop = () => adminStatement(base, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  try {
+    const database = await connect({ databaseUrl: url.toString() });
+    return {
+      database,
+      async dispose() {
+        await database.close();
+        await drop();
+      },
+    };
+  } catch (err) {
+    await drop();
+    throw err;
+  }
+}
+
+async function adminStatement(url: string, statement: string) {
+  const sql = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {} });
+  try {
+    await sql.unsafe(statement);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function measure(database: Database) {
+  const server = await startServer(database);
+  let socket: AgentSocket | undefined;
+  try {
+    socket = await openAgentSocket(server.url, server.agentToken);
+    const visitors = await createVisitors(server.url, server.inboxKey);
+    await warmUp(server.url, socket, visitors);
+    const fixedRate = await runFixedRate(server.url, socket, visitors);
+    const maxThroughput = await runMaxThroughput(server.url, socket, visitors);
+    const raw = await runRawInserts(database, server.workspaceId, server.inboxId);
+    const ingestToRaw = maxThroughput.pushedPerSec / raw.rowsPerSec;
+    return {
+      fixedRate,
+      maxThroughput,
+      raw,
+      ingestToRaw,
+      duplicateFrames: socket.duplicates(),
+      targets: {
+        p99Under50ms: fixedRate.p99Ms < TARGET_P99_MS && fixedRate.lost === 0,
+        ingestAtLeastHalfOfRaw: ingestToRaw >= TARGET_INGEST_TO_RAW,
+      },
+    };
+  } finally {
+    socket?.close();
+    await server.stop();
+  }
+}
+
+/** A real server on a loopback port with one workspace, an admin signed in, and a web chat inbox. */
+async function startServer(database: Database) {
+  const dataDir = mkdtempSync(join(tmpdir(), "switchboard-bench-"));
+  // Every visitor shares 127.0.0.1: the per-IP limit is lifted like the per-visitor one below.
+  const config = parseConfig({ DATA_DIR: dataDir, SECRET_KEY: randomToken(36), PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", WIDGET_IP_RATE: "1e9" });
+  setLogLevel(config.logLevel);
+  const rt = await createRuntime(config, { database });
+  const workspace = await createWorkspace(rt.core.db, "Bench");
+  const password = randomToken(16);
+  const admin = await createAgent(rt.core.db, { workspaceId: workspace.id, email: "bench-admin@example.test", name: "Bench Admin", role: "admin", password });
+  const inbox = await createInbox(rt.core.db, rt.keyring, { workspaceId: workspace.id, channel: "webchat", name: "Bench chat" });
+  // The benchmark measures ingest, not the throttle.
+  const server = serve(rt, createApp(rt, { widgetLimits: { burst: 1e9, perSecond: 1e9 } }), 0, "127.0.0.1");
+  rt.outbox.start();
+  const url = `http://127.0.0.1:${server.port}`;
+  const { token } = await postJson<{ token: string }>(`${url}/api/v1/auth/login`, { email: admin.email, password }, 200);
+  return {
+    url,
+    workspaceId: workspace.id,
+    inboxId: inbox.id,
+    inboxKey: inbox.publicKey!,
+    agentToken: token,
+    async stop() {
+      server.stop(true);
+      await rt.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function postJson<T>(url: string, body: unknown, expected: number): Promise<T> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  if (res.status !== expected) throw new Error(`POST ${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** The admin's realtime socket; remembers when each message text's `item.created` frame arrived. */
+async function openAgentSocket(url: string, token: string) {
+  const arrivals = new Map<string, number>();
+  let duplicates = 0;
+  const ws = new WebSocket(`${url.replace(/^http/, "ws")}/api/v1/realtime?token=${encodeURIComponent(token)}`);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hello = new Promise<void>((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error("agent socket: no hello within 5 s")), 5000);
+    ws.onmessage = (e) => {
+      const at = performance.now();
+      if (typeof e.data !== "string" || e.data === "pong") return;
+      const frame = JSON.parse(e.data) as { type: string; item?: { text?: string | null } };
+      if (frame.type === "hello") resolve();
+      const text = frame.type === "item.created" ? frame.item?.text : undefined;
+      if (!text) return;
+      // The feed promises each event once: a second frame for the same message is a server bug.
+      if (arrivals.has(text)) duplicates++;
+      else arrivals.set(text, at);
+    };
+    ws.onerror = () => reject(new Error("agent socket failed"));
+  });
+  await hello.finally(() => clearTimeout(timer));
+  return { arrivals, duplicates: () => duplicates, close: () => ws.close() };
+}
+
+async function createVisitors(url: string, inboxKey: string) {
+  const tokens: string[] = [];
+  // A few at a time: set-up, not what is measured.
+  while (tokens.length < VISITORS) {
+    const batch = Math.min(20, VISITORS - tokens.length);
+    const sessions = await Promise.all(
+      Array.from({ length: batch }, () => postJson<{ visitorToken: string }>(`${url}/widget/v1/sessions`, { inboxKey }, 200)),
+    );
+    tokens.push(...sessions.map((s) => s.visitorToken));
+  }
+  return tokens;
+}
+
+/** One visitor message; true when the server stored it (201). Failures count, they do not throw. */
+async function sendMessage(url: string, visitorToken: string, text: string) {
+  try {
+    const res = await fetch(`${url}/widget/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${visitorToken}` },
+      body: JSON.stringify({ text }),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    await res.arrayBuffer();
+    return res.status === 201;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until `done` or the deadline (performance.now() time). */
+async function waitUntil(done: () => boolean, deadline: number) {
+  while (!done() && performance.now() < deadline) await Bun.sleep(20);
+}
+
+/**
+ * Each visitor's first message opens a conversation (extra rows and events): done before measuring,
+ * so the runs measure the steady state of messages into open conversations.
+ */
+async function warmUp(url: string, socket: AgentSocket, visitors: string[]) {
+  const texts = visitors.map((_, i) => `warmup-${i}`);
+  await Promise.all(visitors.map((v, i) => sendMessage(url, v, texts[i]!)));
+  await waitUntil(() => texts.every((t) => socket.arrivals.has(t)), performance.now() + GRACE_MS);
+}
+
+/**
+ * Open loop at OFFERED_RATE: on every timer tick it sends whatever the schedule says is due by now,
+ * regardless of how many earlier sends are still in flight, so a slow server cannot lower the
+ * offered load (and a late tick sends a burst rather than fewer messages).
+ */
+async function runFixedRate(url: string, socket: AgentSocket, visitors: string[]) {
+  const total = (OFFERED_RATE * RUN_MS) / 1000;
+  const sentAt: number[] = [];
+  const sends: Promise<boolean>[] = [];
+  const start = performance.now();
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * OFFERED_RATE));
+      while (sends.length < due) {
+        const i = sends.length;
+        sentAt.push(performance.now());
+        sends.push(sendMessage(url, visitors[i % visitors.length]!, `fixed-${i}`));
+      }
+      if (sends.length >= total) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 1);
+  });
+  const sentEnd = performance.now();
+  const deadline = sentEnd + GRACE_MS;
+  const [accepted] = await Promise.all([
+    Promise.all(sends).then((r) => r.filter(Boolean).length),
+    waitUntil(() => sentAt.every((_, i) => socket.arrivals.has(`fixed-${i}`)), deadline),
+  ]);
+  const arrivals = sentAt.map((_, i) => socket.arrivals.get(`fixed-${i}`)).map((at) => (at !== undefined && at <= deadline ? at : undefined));
+  const latencies = arrivals.flatMap((at, i) => (at === undefined ? [] : [at - sentAt[i]!]));
+  const lastArrival = Math.max(start, ...arrivals.filter((at): at is number => at !== undefined));
+  const latency = summarize(latencies);
+  return {
+    offeredPerSec: OFFERED_RATE,
+    sent: total,
+    sentPerSec: total / ((sentEnd - start) / 1000),
+    accepted,
+    pushed: latencies.length,
+    pushedPerSec: latencies.length / ((lastArrival - start) / 1000),
+    p50Ms: latency.p50,
+    p99Ms: latency.p99,
+    maxMs: latency.max,
+    lost: total - latencies.length,
+  };
+}
+
+/** Closed loop: CONCURRENCY senders, each sending its next message as soon as the last returns. */
+async function runMaxThroughput(url: string, socket: AgentSocket, visitors: string[]) {
+  let next = 0;
+  let accepted = 0;
+  let failed = 0;
+  const start = performance.now();
+  const end = start + RUN_MS;
+  const sender = async () => {
+    while (performance.now() < end) {
+      const i = next++;
+      if (await sendMessage(url, visitors[i % visitors.length]!, `max-${i}`)) accepted++;
+      else failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, sender));
+  const elapsed = (performance.now() - start) / 1000;
+  // Only what reached the agent inside the window counts as ingested-and-pushed.
+  let pushed = 0;
+  for (let i = 0; i < next; i++) {
+    const at = socket.arrivals.get(`max-${i}`);
+    if (at !== undefined && at <= end) pushed++;
+  }
+  return { concurrency: CONCURRENCY, acceptedPerSec: accepted / elapsed, pushedPerSec: pushed / (RUN_MS / 1000), failed };
+}
+
+const RAW_INSERT = `INSERT INTO bench_raw
+  (workspace_id, seq, conversation_id, type, direction, channel, inbox_id, external_id, sender_type, sender_id, text, html, data, created_at)
+  VALUES ($1, $2, $3, 'message', 'in', 'webchat', $4, $5, 'contact', $6, $7, NULL, $8, $9)`;
+
+/**
+ * The ceiling ingest is compared with: one timeline_items-shaped row per autocommit INSERT, with the
+ * same concurrency, into a scratch table without constraints or indexes, on the same database.
+ */
+async function runRawInserts(database: Database, workspaceId: string, inboxId: string) {
+  const { exec, insert } = rawClient(database);
+  await exec("CREATE TABLE bench_raw (LIKE timeline_items INCLUDING DEFAULTS)");
+  const conversationId = crypto.randomUUID();
+  const senderId = crypto.randomUUID();
+  let seq = 0;
+  const start = performance.now();
+  const end = start + RUN_MS;
+  const worker = async () => {
+    while (performance.now() < end) {
+      const n = ++seq;
+      const data = JSON.stringify({ senderName: null });
+      await insert([workspaceId, n, conversationId, inboxId, `${senderId}:${crypto.randomUUID()}`, senderId, `raw-${n}`, data, new Date().toISOString()]);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return { rowsPerSec: seq / ((performance.now() - start) / 1000) };
+}
+
+/** The driver's own client, below drizzle: what a hand-written insert would cost. */
+function rawClient(database: Database) {
+  const { pg, pglite } = database;
+  if (pg) return { exec: (s: string) => pg.unsafe(s).then(() => {}), insert: (p: unknown[]) => pg.unsafe(RAW_INSERT, p as never[], { prepare: true }).then(() => {}) };
+  if (pglite) return { exec: (s: string) => pglite.exec(s).then(() => {}), insert: (p: unknown[]) => pglite.query(RAW_INSERT, p).then(() => {}) };
+  throw new Error(`no raw client for driver ${database.driver}`);
+}
+
+type Report = Partial<Record<Driver, Awaited<ReturnType<typeof benchDriver>>>>;
+
+function printTable(drivers: Report) {
+  const rows: [string, string, string][] = [];
+  for (const [driver, report] of Object.entries(drivers)) {
+    if ("skipped" in report) {
+      rows.push([driver, "skipped", report.skipped]);
+      continue;
+    }
+    for (const [metric, value] of flatten(report)) rows.push([driver, metric, value]);
+  }
+  const header: [string, string, string] = ["driver", "metric", "value"];
+  const widths = [0, 1].map((c) => Math.max(header[c]!.length, ...rows.map((r) => r[c]!.length)));
+  const line = (r: [string, string, string]) => `${r[0].padEnd(widths[0]!)} | ${r[1].padEnd(widths[1]!)} | ${r[2]}`;
+  console.log([line(header), `${"-".repeat(widths[0]!)}-+-${"-".repeat(widths[1]!)}-+-------`, ...rows.map(line)].join("\n"));
+  console.log(`\ntargets (issue, on Postgres): p99 < ${TARGET_P99_MS} ms at ${OFFERED_RATE} msg/s with nothing lost; ingest >= ${TARGET_INGEST_TO_RAW * 100}% of raw inserts`);
+}
+
+/** `{a: {b: 1}}` → `[["a.b", "1"]]`, numbers rounded for reading, booleans as met / NOT met. */
+function flatten(value: object, prefix = ""): [string, string][] {
+  return Object.entries(value).flatMap(([k, v]): [string, string][] => {
+    const key = prefix + k;
+    if (typeof v === "object" && v !== null) return flatten(v, `${key}.`);
+    if (typeof v === "boolean") return [[key, v ? "met" : "NOT met"]];
+    if (typeof v === "number") return [[key, k === "ingestToRaw" ? `${(v * 100).toFixed(1)}%` : Number.isInteger(v) ? String(v) : v.toFixed(1)]];
+    return [[key, String(v)]];
+  });
+}
