@@ -5,6 +5,8 @@ import { adapters as defaultAdapters } from "../channels/index.ts";
 import { AttachmentStore } from "../conversations/attachment.ts";
 import { InProcessBus, PostgresBus, type EventBus } from "../conversations/bus.ts";
 import type { ChannelAdapter } from "../conversations/channel.ts";
+import { wakeSnoozed } from "../conversations/conversation.ts";
+import { pruneEvents } from "../conversations/event.ts";
 import { EventFeed } from "../conversations/feed.ts";
 import { OutboxWorker, type OutboxOptions } from "../conversations/outbox.ts";
 import type { Core } from "../conversations/transaction.ts";
@@ -14,6 +16,9 @@ import type { Config } from "../platform/config.ts";
 import { Keyring, randomToken } from "../platform/crypto.ts";
 import { log } from "../platform/log.ts";
 import { Counter, Gauge, Histogram, Registry } from "../platform/metrics.ts";
+
+/** How long the realtime replay log keeps events; resuming from older seqs asks the client to reload. */
+const EVENT_RETENTION_DAYS = 7;
 
 /** Everything one node runs, wired once: database, bus, realtime feed, outbox worker, metrics. */
 export type Runtime = {
@@ -96,6 +101,15 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     if ("type" in m && m.type === "item.created" && (m.payload.item as { direction?: string }).direction === "out") worker.wake();
   });
 
+  // Housekeeping every node may run: the updates are idempotent and row-locked.
+  const housekeeping = setInterval(() => {
+    wakeSnoozed(core).catch((err: unknown) => log.error("wake snoozed failed", { err }));
+    pruneEvents(database.db, new Date(Date.now() - EVENT_RETENTION_DAYS * 86_400_000)).catch((err: unknown) =>
+      log.error("prune events failed", { err }),
+    );
+  }, 30_000);
+  housekeeping.unref?.();
+
   return {
     config,
     database,
@@ -106,6 +120,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     files: new AttachmentStore(join(config.dataDir, "files")),
     metrics: { registry, httpDuration, events, sockets },
     async close() {
+      clearInterval(housekeeping);
       await worker.stop();
       feed.close();
       await bus.close();

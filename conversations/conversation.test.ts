@@ -4,7 +4,7 @@ import { contactIdentities, conversations, outbox, timelineItems } from "../db/s
 import { createTeam } from "../routing/agent.ts";
 import { testWorkspace } from "../test/workspace.ts";
 import { contactProfile, mergeContacts } from "./contact.ts";
-import { assign, ingestInbound, listConversations, reply, setStatus, transferToTeam } from "./conversation.ts";
+import { assign, ingestInbound, listConversations, reply, setStatus, transferToTeam, wakeSnoozed } from "./conversation.ts";
 import { timelinePage } from "./timeline.ts";
 
 const inbound = (inboxId: string, externalId: string, value: string, text = "hello") => ({
@@ -162,5 +162,33 @@ describe("contact merge", () => {
     expect(c.contactId).toBe(a.contactId);
     const ids = await w.core.db.select().from(contactIdentities).where(eq(contactIdentities.contactId, b.contactId));
     expect(ids).toHaveLength(0);
+  });
+});
+
+describe("snooze", () => {
+  it("wakes a snoozed conversation when its time comes, once", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const agent = await w.actor("agent");
+    const r = await ingestInbound(w.core, w.workspaceId, inbound(inbox.id, "s", "v"));
+    const until = new Date(Date.now() + 60_000);
+    const snoozed = await setStatus(w.core, agent, r.conversation.id, "snoozed", until);
+    expect(snoozed).toMatchObject({ status: "snoozed", snoozedUntil: until.toISOString() });
+    expect(await wakeSnoozed(w.core, new Date(Date.now() + 30_000))).toBe(0);
+    expect(await wakeSnoozed(w.core, new Date(Date.now() + 61_000))).toBeGreaterThanOrEqual(1);
+    const [row] = await w.core.db.select().from(conversations).where(eq(conversations.id, r.conversation.id));
+    expect(row).toMatchObject({ status: "open", snoozedUntil: null });
+    const page = await timelinePage(w.core.db, r.conversation.id, { limit: 10 });
+    expect(page.items.at(-1)).toMatchObject({ type: "event", eventType: "status_changed", sender: { type: "system" }, data: { to: "open", reason: "snooze_ended" } });
+  });
+
+  it("reopens a snoozed conversation when the customer writes", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const agent = await w.actor("agent");
+    const r = await ingestInbound(w.core, w.workspaceId, inbound(inbox.id, "s1", "v"));
+    await setStatus(w.core, agent, r.conversation.id, "snoozed", new Date(Date.now() + 3_600_000));
+    const again = await ingestInbound(w.core, w.workspaceId, inbound(inbox.id, "s2", "v"));
+    expect(again.conversation).toMatchObject({ id: r.conversation.id, status: "open", snoozedUntil: null });
   });
 });

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt, lte, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Executor, Tx } from "../db/connect.ts";
 import {
   attachments, contacts, conversations, inboxes, outbox, teams, timelineItems, users,
@@ -110,7 +110,10 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
         .from(conversations)
         .where(and(eq(conversations.contactId, contactId), inArray(conversations.status, OPEN_STATUSES)))
         .orderBy(desc(conversations.lastActivityAt))
-        .limit(1);
+        .limit(1)
+        // Locks are always taken contact → conversation → workspace counter (nextSeq), the order
+        // agent actions use too, so an inbound message and an agent's change cannot deadlock.
+        .for("update");
       const contact = await contactOf(tx, contactId);
       if (!conversation) {
         [conversation] = await tx
@@ -291,7 +294,7 @@ export async function reply(core: Core, actor: Actor, conversationId: string, in
 async function recordChange(
   tx: Tx,
   events: EventLog,
-  actor: Actor,
+  by: Actor | "system",
   before: Conversation,
   after: Conversation,
   eventType: string,
@@ -299,13 +302,13 @@ async function recordChange(
 ) {
   const item = (await appendItem(tx, events, after, {
     type: "event",
-    senderType: "agent",
-    senderId: actor.userId,
+    senderType: by === "system" ? "system" : "agent",
+    senderId: by === "system" ? null : by.userId,
     eventType,
-    data: { ...data, senderName: actor.name },
+    data: { ...data, senderName: by === "system" ? null : by.name },
   }))!;
   const contact = await contactOf(tx, after.contactId);
-  await events.append(actor.workspaceId, {
+  await events.append(after.workspaceId, {
     type: "conversation.updated",
     conversationId: after.id,
     payload: {
@@ -394,6 +397,25 @@ export async function setLabels(core: Core, actor: Actor, conversationId: string
       .returning();
     await recordChange(tx, events, actor, before, after!, "labels_changed", { labels: after!.labels });
     return conversationView(after!, await contactOf(tx, after!.contactId));
+  });
+}
+
+/**
+ * Reopens snoozed conversations whose time has come. Safe on many nodes at once: the UPDATE's row
+ * locks let each conversation wake exactly once.
+ */
+export async function wakeSnoozed(core: Core, now = new Date()) {
+  return withEvents(core, async (tx, events) => {
+    const woken = await tx
+      .update(conversations)
+      .set({ status: "open", snoozedUntil: null })
+      .where(and(eq(conversations.status, "snoozed"), lte(conversations.snoozedUntil, now)))
+      .returning();
+    for (const after of woken) {
+      const before = { ...after, status: "snoozed" as const };
+      await recordChange(tx, events, "system", before, after, "status_changed", { from: "snoozed", to: "open", reason: "snooze_ended" });
+    }
+    return woken.length;
   });
 }
 

@@ -1,4 +1,5 @@
-import { eq, sql } from "drizzle-orm";
+import { eq, lt, sql } from "drizzle-orm";
+import type { Db } from "../db/connect.ts";
 import type { Tx } from "../db/connect.ts";
 import { events, workspaceCounters } from "../db/schema/index.ts";
 
@@ -65,4 +66,12 @@ export class EventLog {
     this.emitted.push(event);
     return event;
   }
+}
+
+/**
+ * Drops events older than the retention window. Timeline items stay; only the replay log is trimmed,
+ * and a client resuming from before the oldest kept event is told to reload (feed.ts).
+ */
+export async function pruneEvents(db: Db, olderThan: Date) {
+  await db.delete(events).where(lt(events.createdAt, olderThan));
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "bun:test";
 import type { BusMessage, EventBus } from "./bus.ts";
 import type { DomainEvent } from "./event.ts";
+import { eq } from "drizzle-orm";
+import { events } from "../db/schema/index.ts";
 import { EventFeed } from "./feed.ts";
 import { ingestInbound } from "./conversation.ts";
 import { testWorkspace } from "../test/workspace.ts";
@@ -101,6 +103,20 @@ describe("event feed", () => {
     for (const e of bus.held) bus.deliver(e);
     await settle();
     expect(seen).toEqual(["item.created", "item.created"]);
+    feed.close();
+  });
+});
+
+describe("event retention", () => {
+  it("tells a client resuming from before the oldest kept event to reload", async () => {
+    const { w, send, feed } = await setup();
+    await send(1);
+    await send(2);
+    // What pruneEvents does to old events, limited to this test's workspace (the database is shared).
+    await w.core.db.delete(events).where(eq(events.workspaceId, w.workspaceId));
+    await send(3);
+    const replay = await feed.subscribe(w.workspaceId, { filter: () => true, deliver: () => {} }, 0);
+    expect(replay.truncated).toBe(true);
     feed.close();
   });
 });

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, lte, max } from "drizzle-orm";
+import { and, asc, eq, gt, lte, max, min } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { events } from "../db/schema/index.ts";
 import { log } from "../platform/log.ts";
@@ -152,12 +152,16 @@ export class EventFeed {
     try {
       // Run in the workspace's chain, so no live dispatch interleaves with the replay.
       await this.enqueue(workspaceId, stream, async () => {
-        const [row] = await this.db.select({ seq: max(events.seq) }).from(events).where(eq(events.workspaceId, workspaceId));
-        const latest = Number(row?.seq ?? 0);
+        const [row] = await this.db
+          .select({ latest: max(events.seq), oldest: min(events.seq) })
+          .from(events)
+          .where(eq(events.workspaceId, workspaceId));
+        const latest = Number(row?.latest ?? 0);
         subscriber.start?.(latest);
         if (after !== undefined && after < latest) {
           const backlog = await this.load(workspaceId, after, latest);
-          truncated = backlog.length === BACKLOG_LIMIT;
+          // Too much missed for one replay, or what was missed has been pruned: the client reloads.
+          truncated = backlog.length === BACKLOG_LIMIT || Number(row?.oldest ?? 0) > after + 1;
           for (const e of backlog) if (subscriber.filter(e)) subscriber.deliver(e);
         }
         // Bring the other subscribers up to `latest` first (this one is not ready, so it only buffers),

@@ -43,7 +43,11 @@ form{display:flex;gap:8px;padding:10px 12px;border-top:1px solid #e5e7eb}
 .card{flex-direction:column;background:#fff}
 .card p{margin:0}
 input{padding:8px 10px;border:1px solid #d1d5db;border-radius:8px}
-textarea{flex:1;resize:none;border:0;outline:0;max-height:120px;padding:8px 0}
+textarea{flex:1;resize:none;border:0;max-height:120px;padding:8px 0}
+textarea:focus-visible{outline:0}
+.composer:focus-within{border-top-color:var(--sb-accent)}
+.row{display:flex;gap:8px}
+.row input{flex:1;min-width:0}
 .primary{padding:8px 12px;border-radius:8px;background:var(--sb-accent);color:#fff;font-weight:600}
 .icon{color:#6b7280;align-self:flex-end;padding:6px}
 .icon:hover,.icon:focus-visible{color:var(--sb-accent)}

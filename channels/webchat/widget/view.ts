@@ -320,6 +320,7 @@ export class View {
     return h(
       "form",
       {
+        class: "composer",
         onsubmit: (e: SubmitEvent) => {
           e.preventDefault();
           this.submit();
@@ -365,8 +366,7 @@ export class View {
         },
       },
       this.tx(h("p"), "offlineIntro"),
-      email,
-      this.tx(h("button", { class: "primary" }), "leaveEmail"),
+      h("div", { class: "row" }, email, this.tx(h("button", { class: "primary" }), "leaveEmail")),
     );
   }
 
