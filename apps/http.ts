@@ -1,7 +1,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context, Env } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { DomainError, TooManyRequests, errorBody } from "../platform/errors.ts";
+import { DomainError, Invalid, TooManyRequests, errorBody } from "../platform/errors.ts";
 import { log } from "../platform/log.ts";
 
 /**
@@ -51,3 +51,11 @@ export const errorResponses = {
   401: { description: "Not signed in", content: { "application/json": { schema: ErrorSchema } } },
   404: { description: "Not found", content: { "application/json": { schema: ErrorSchema } } },
 } as const;
+
+/** The `file` field of a multipart upload, or a 400 naming it. */
+export async function uploadedFile(req: Request): Promise<File> {
+  const form = await req.formData().catch(() => undefined);
+  const file = form?.get("file");
+  if (!(file instanceof File)) throw new Invalid("Send the file as multipart field 'file'", "file");
+  return file;
+}

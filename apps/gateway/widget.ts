@@ -10,7 +10,7 @@ import type { Executor } from "../../db/connect.ts";
 import { contacts, conversations, inboxes, timelineItems, users, type Inbox } from "../../db/schema/index.ts";
 import { errorBody, Invalid, NotFound, TooManyRequests, Unauthorized } from "../../platform/errors.ts";
 import { RateLimiter } from "../../platform/rate-limit.ts";
-import { errorResponses, router } from "../http.ts";
+import { errorResponses, router, uploadedFile } from "../http.ts";
 import { publishTyping } from "../inbox/typing.ts";
 import type { Runtime } from "../runtime.ts";
 import { feedSocket, parseAfter } from "../socket.ts";
@@ -182,10 +182,7 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
     createRoute({ method: "post", path: "/attachments", responses: created("The stored file"), tags: ["widget"] }),
     async (c) => {
       const visitor = c.get("visitor");
-      const form = await c.req.formData().catch(() => undefined);
-      const file = form?.get("file");
-      if (!(file instanceof File)) throw new Invalid("Send the file as multipart field 'file'", "file");
-      return c.json(await rt.files.save(db, visitor.w, { contactId: visitor.c }, file), 201);
+      return c.json(await rt.files.save(db, visitor.w, { contactId: visitor.c }, await uploadedFile(c.req.raw)), 201);
     },
   );
 

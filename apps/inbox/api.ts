@@ -7,9 +7,9 @@ import { MAX_TEXT } from "../../conversations/channel.ts";
 import { OutboxWorker } from "../../conversations/outbox.ts";
 import { timelinePage } from "../../conversations/timeline.ts";
 import { channels, conversationStatuses } from "../../db/schema/index.ts";
-import { Invalid, NotFound } from "../../platform/errors.ts";
+import { NotFound } from "../../platform/errors.ts";
 import { agentSkillsOf } from "../../routing/agent.ts";
-import { errorResponses, router } from "../http.ts";
+import { errorResponses, router, uploadedFile } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { login, logout, requireActor, requireRole, type AuthEnv } from "./auth.ts";
 import { publishTyping } from "./typing.ts";
@@ -199,10 +199,7 @@ export function inboxApi(rt: Runtime) {
     createRoute({ method: "post", path: "/attachments", responses: { 201: { description: "Stored file", content: { "application/json": { schema: Json } } }, ...errorResponses }, tags: ["conversations"] }),
     async (c) => {
       const actor = c.get("actor");
-      const form = await c.req.formData().catch(() => undefined);
-      const file = form?.get("file");
-      if (!(file instanceof File)) throw new Invalid("Send the file as multipart field 'file'", "file");
-      return c.json(await rt.files.save(db, actor.workspaceId, { userId: actor.userId }, file), 201);
+      return c.json(await rt.files.save(db, actor.workspaceId, { userId: actor.userId }, await uploadedFile(c.req.raw)), 201);
     },
   );
 
