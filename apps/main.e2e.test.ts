@@ -1,0 +1,56 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect, it } from "bun:test";
+import { api } from "../test/server.ts";
+
+const root = join(import.meta.dir, "..");
+
+/** The README's first command, as a new user runs it: embedded database, demo data, one process. */
+function start(env: Record<string, string>) {
+  const { DATABASE_URL: _ignored, ...inherited } = process.env;
+  return Bun.spawn(["bun", "run", "start"], { cwd: root, env: { ...inherited, ...env }, stdout: "pipe", stderr: "pipe" });
+}
+
+async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp, ms: number) {
+  const reader = stream.getReader();
+  let out = "";
+  const deadline = Date.now() + ms;
+  while (!pattern.test(out) && Date.now() < deadline) {
+    const next = await Promise.race([reader.read(), Bun.sleep(deadline - Date.now()).then(() => ({ done: true, value: undefined }))]);
+    if (next.done || !next.value) break;
+    out += new TextDecoder().decode(next.value);
+  }
+  reader.releaseLock();
+  return out;
+}
+
+it("starts on embedded PGlite with demo data, the demo page and a working sign-in", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "switchboard-start-"));
+  const proc = start({ DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "warn" });
+  try {
+    const out = await readUntil(proc.stdout, /Agent API sign-in/, 30_000);
+    const url = /running at (http:\/\/\S+)/.exec(out)![1]!.replace("localhost", "127.0.0.1");
+    const key = /public key:\s+(\S+)/.exec(out)![1]!;
+    expect((await api(`${url}/healthz`)).body).toEqual({ ok: true });
+    const page = await (await fetch(`${url}/demo`)).text();
+    expect(page).toContain(`data-inbox="${key}"`);
+    const login = await api(`${url}/api/v1/auth/login`, { body: { email: "admin@demo.test", password: "demo" } });
+    expect(login.status).toBe(200);
+    const me = await api(`${url}/api/v1/me`, { token: login.body.token });
+    expect(me.body).toMatchObject({ role: "admin" });
+    const session = await api(`${url}/widget/v1/sessions`, { body: { inboxKey: key } });
+    expect(session.status).toBe(200);
+  } finally {
+    proc.kill();
+    await proc.exited;
+  }
+}, 40_000);
+
+it("refuses to start on a bad setting and names the variable", async () => {
+  const proc = start({ PORT: "eighty", DATA_DIR: mkdtempSync(join(tmpdir(), "switchboard-bad-")) });
+  const code = await proc.exited;
+  const stderr = await new Response(proc.stderr).text();
+  expect(code).toBe(2);
+  expect(stderr).toContain("PORT");
+});
