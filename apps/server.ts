@@ -2,6 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { websocket } from "hono/bun";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { isVisitorClaims } from "../channels/webchat/index.ts";
 import { MAX_ATTACHMENT_BYTES } from "../conversations/attachment.ts";
 import { conversations, timelineItems } from "../db/schema/index.ts";
@@ -40,6 +41,13 @@ export function createApp(rt: Runtime, options: { widgetScript?: () => Promise<s
       },
     })(c, next);
   });
+
+  // The widget runs on customers' own sites: any origin may call the widget API. Visitors authenticate
+  // with a bearer token, never cookies, so allowing every origin grants nothing extra.
+  app.use(
+    "/widget/v1/*",
+    cors({ origin: "*", allowMethods: ["GET", "POST"], allowHeaders: ["Authorization", "Content-Type"], exposeHeaders: ["Retry-After"], maxAge: 600 }),
+  );
 
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.get("/metrics", async (c) => c.text(await rt.metrics.registry.render(), 200, { "content-type": "text/plain; version=0.0.4" }));

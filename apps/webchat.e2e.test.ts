@@ -120,9 +120,16 @@ describe("web chat end to end", () => {
     const up = await fetch(`${s.url}/widget/v1/attachments`, { method: "POST", headers: { authorization: `Bearer ${v.visitorToken}` }, body: form });
     expect(up.status).toBe(201);
     const file = (await up.json()) as { id: string; url: string };
+    const agentSocket = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${token}`);
+    await agentSocket.waitFor((f) => f.type === "hello");
     const sent = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { attachments: [file.id] } });
     expect(sent.status).toBe(201);
     expect(sent.body.item.attachments[0]).toMatchObject({ name: "receipt.png", contentType: "image/png", size: 4 });
+    // The live event carries the file too, not only a later reload.
+    const live = await agentSocket.waitFor((f) => f.type === "item.created" && f.item.id === sent.body.item.id);
+    expect(live.item.attachments).toEqual([sent.body.item.attachments[0]]);
+    expect(live.item.text).toBeNull();
+    agentSocket.close();
     const fetched = await fetch(`${s.url}${file.url}?token=${token}`);
     expect(new Uint8Array(await fetched.arrayBuffer())).toEqual(new Uint8Array([137, 80, 78, 71]));
     const stranger = await visitor();
@@ -226,6 +233,23 @@ describe("public contract", () => {
     expect(doc.body.paths["/conversations/{id}/messages"].post.requestBody.content["application/json"].schema).toBeDefined();
     const demo = await fetch(`${s.url}/demo?key=${s.inbox.publicKey}`);
     expect(await demo.text()).toContain(`data-inbox="${s.inbox.publicKey}"`);
+  });
+
+  it("lets the widget call the API from a customer's own site (CORS)", async () => {
+    const preflight = await fetch(`${s.url}/widget/v1/sessions`, {
+      method: "OPTIONS",
+      headers: { origin: "https://shop.example.cn", "access-control-request-method": "POST", "access-control-request-headers": "content-type,authorization" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+    expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
+    const session = await fetch(`${s.url}/widget/v1/sessions`, {
+      method: "POST",
+      headers: { origin: "https://shop.example.cn", "content-type": "application/json" },
+      body: JSON.stringify({ inboxKey: s.inbox.publicKey }),
+    });
+    expect(session.headers.get("access-control-allow-origin")).toBe("*");
+    expect(session.headers.get("access-control-expose-headers")).toContain("Retry-After");
   });
 
   it("exposes contact profiles with identities and past conversations", async () => {

@@ -24,19 +24,19 @@ const OFFERED_RATE = 1000; // msg/s in the fixed-rate run
 const RUN_MS = 5000;
 const GRACE_MS = 10_000; // a fixed-rate message not pushed this long after the run counts as lost
 const CONCURRENCY = 32;
-// Bounds every request, so a stuck server cannot hang the run.
-const REQUEST_TIMEOUT_MS = 15_000;
+// Bounds every request, so a stuck server cannot hang the run; no message could still count later.
+const REQUEST_TIMEOUT_MS = RUN_MS + GRACE_MS;
 const TARGET_P99_MS = 50;
-const TARGET_INGEST_TO_RAW = 0.5;
+const TARGET_INGEST_PERCENT_OF_RAW = 50;
 const DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres";
 
 type Driver = "pglite" | "postgres";
 type Opened = { database: Database; dispose(): Promise<void> };
-type Server = Awaited<ReturnType<typeof startServer>>;
 type AgentSocket = Awaited<ReturnType<typeof openAgentSocket>>;
+type Report = Partial<Record<Driver, Awaited<ReturnType<typeof benchDriver>>>>;
 
 export async function benchIngest({ json }: { json: boolean }) {
-  const drivers: Partial<Record<Driver, Awaited<ReturnType<typeof benchDriver>>>> = {};
+  const drivers: Report = {};
   // One driver at a time: they would otherwise compete for the same CPUs.
   for (const driver of ["pglite", "postgres"] as const) drivers[driver] = await benchDriver(driver);
   if (json) console.log(JSON.stringify({ drivers }));
@@ -104,16 +104,16 @@ async function measure(database: Database) {
     const fixedRate = await runFixedRate(server.url, socket, visitors);
     const maxThroughput = await runMaxThroughput(server.url, socket, visitors);
     const raw = await runRawInserts(database, server.workspaceId, server.inboxId);
-    const ingestToRaw = maxThroughput.pushedPerSec / raw.rowsPerSec;
+    const ingestPercentOfRaw = (100 * maxThroughput.pushedPerSec) / raw.rowsPerSec;
     return {
       fixedRate,
       maxThroughput,
       raw,
-      ingestToRaw,
+      ingestPercentOfRaw,
       duplicateFrames: socket.duplicates(),
       targets: {
         p99Under50ms: fixedRate.p99Ms < TARGET_P99_MS && fixedRate.lost === 0,
-        ingestAtLeastHalfOfRaw: ingestToRaw >= TARGET_INGEST_TO_RAW,
+        ingestAtLeastHalfOfRaw: ingestPercentOfRaw >= TARGET_INGEST_PERCENT_OF_RAW,
       },
     };
   } finally {
@@ -127,6 +127,7 @@ async function startServer(database: Database) {
   const dataDir = mkdtempSync(join(tmpdir(), "switchboard-bench-"));
   // Every visitor shares 127.0.0.1: the per-IP limit is lifted like the per-visitor one below.
   const config = parseConfig({ DATA_DIR: dataDir, SECRET_KEY: randomToken(36), PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", WIDGET_IP_RATE: "1e9" });
+  // createRuntime leaves the log level to its caller, as apps/main.ts does.
   setLogLevel(config.logLevel);
   const rt = await createRuntime(config, { database });
   const workspace = await createWorkspace(rt.core.db, "Bench");
@@ -305,6 +306,7 @@ async function runMaxThroughput(url: string, socket: AgentSocket, visitors: stri
   return { concurrency: CONCURRENCY, acceptedPerSec: accepted / elapsed, pushedPerSec: pushed / (RUN_MS / 1000), failed };
 }
 
+type RawParams = (string | number)[];
 const RAW_INSERT = `INSERT INTO bench_raw
   (workspace_id, seq, conversation_id, type, direction, channel, inbox_id, external_id, sender_type, sender_id, text, html, data, created_at)
   VALUES ($1, $2, $3, 'message', 'in', 'webchat', $4, $5, 'contact', $6, $7, NULL, $8, $9)`;
@@ -318,13 +320,14 @@ async function runRawInserts(database: Database, workspaceId: string, inboxId: s
   await exec("CREATE TABLE bench_raw (LIKE timeline_items INCLUDING DEFAULTS)");
   const conversationId = crypto.randomUUID();
   const senderId = crypto.randomUUID();
+  const data = JSON.stringify({ senderName: null });
   let seq = 0;
   const start = performance.now();
   const end = start + RUN_MS;
   const worker = async () => {
     while (performance.now() < end) {
       const n = ++seq;
-      const data = JSON.stringify({ senderName: null });
+      // Timestamps go as ISO text, as drizzle sends them.
       await insert([workspaceId, n, conversationId, inboxId, `${senderId}:${crypto.randomUUID()}`, senderId, `raw-${n}`, data, new Date().toISOString()]);
     }
   };
@@ -335,12 +338,10 @@ async function runRawInserts(database: Database, workspaceId: string, inboxId: s
 /** The driver's own client, below drizzle: what a hand-written insert would cost. */
 function rawClient(database: Database) {
   const { pg, pglite } = database;
-  if (pg) return { exec: (s: string) => pg.unsafe(s).then(() => {}), insert: (p: unknown[]) => pg.unsafe(RAW_INSERT, p as never[], { prepare: true }).then(() => {}) };
-  if (pglite) return { exec: (s: string) => pglite.exec(s).then(() => {}), insert: (p: unknown[]) => pglite.query(RAW_INSERT, p).then(() => {}) };
+  if (pg) return { exec: (s: string) => pg.unsafe(s).then(() => {}), insert: (p: RawParams) => pg.unsafe(RAW_INSERT, p, { prepare: true }).then(() => {}) };
+  if (pglite) return { exec: (s: string) => pglite.exec(s).then(() => {}), insert: (p: RawParams) => pglite.query(RAW_INSERT, p).then(() => {}) };
   throw new Error(`no raw client for driver ${database.driver}`);
 }
-
-type Report = Partial<Record<Driver, Awaited<ReturnType<typeof benchDriver>>>>;
 
 function printTable(drivers: Report) {
   const rows: [string, string, string][] = [];
@@ -355,7 +356,7 @@ function printTable(drivers: Report) {
   const widths = [0, 1].map((c) => Math.max(header[c]!.length, ...rows.map((r) => r[c]!.length)));
   const line = (r: [string, string, string]) => `${r[0].padEnd(widths[0]!)} | ${r[1].padEnd(widths[1]!)} | ${r[2]}`;
   console.log([line(header), `${"-".repeat(widths[0]!)}-+-${"-".repeat(widths[1]!)}-+-------`, ...rows.map(line)].join("\n"));
-  console.log(`\ntargets (issue, on Postgres): p99 < ${TARGET_P99_MS} ms at ${OFFERED_RATE} msg/s with nothing lost; ingest >= ${TARGET_INGEST_TO_RAW * 100}% of raw inserts`);
+  console.log(`\ntargets (from the issue, for Postgres; PGlite is judged by the same bar): p99 < ${TARGET_P99_MS} ms at ${OFFERED_RATE} msg/s with nothing lost; ingest >= ${TARGET_INGEST_PERCENT_OF_RAW}% of raw inserts`);
 }
 
 /** `{a: {b: 1}}` → `[["a.b", "1"]]`, numbers rounded for reading, booleans as met / NOT met. */
@@ -364,7 +365,7 @@ function flatten(value: object, prefix = ""): [string, string][] {
     const key = prefix + k;
     if (typeof v === "object" && v !== null) return flatten(v, `${key}.`);
     if (typeof v === "boolean") return [[key, v ? "met" : "NOT met"]];
-    if (typeof v === "number") return [[key, k === "ingestToRaw" ? `${(v * 100).toFixed(1)}%` : Number.isInteger(v) ? String(v) : v.toFixed(1)]];
+    if (typeof v === "number") return [[key, Number.isInteger(v) ? String(v) : v.toFixed(1)]];
     return [[key, String(v)]];
   });
 }

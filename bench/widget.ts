@@ -1,5 +1,6 @@
 import { chromium, type Browser, type Page } from "playwright-core";
 import { buildWidget } from "../channels/webchat/widget/build.ts";
+import { percentile } from "./stats.ts";
 
 /**
  * The chat widget's weight and its time to first render on a blank page: from navigation start to
@@ -48,7 +49,9 @@ async function realServer(): Promise<Target | null> {
   return {
     server: "real",
     pageUrl,
-    prepare: (page) => page.route(pageUrl, (route) => route.fulfill({ contentType: "text/html", body: blankPage(s.inbox.publicKey) })),
+    async prepare(page) {
+      await page.route(pageUrl, (route) => route.fulfill({ contentType: "text/html", body: blankPage(s.inbox.publicKey) }));
+    },
     async stop() {
       await s.stop();
       await closeTestDatabase();
@@ -92,10 +95,6 @@ async function firstRender(browser: Browser, target: Target): Promise<number> {
   }
 }
 
-function percentile(sorted: number[], p: number) {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
-
 const round = (n: number) => Math.round(n * 10) / 10;
 
 export async function benchWidget(opts: { json: boolean }): Promise<WidgetBenchResult> {
@@ -111,13 +110,17 @@ export async function benchWidget(opts: { json: boolean }): Promise<WidgetBenchR
     await browser.close();
     await target.stop();
   }
-  const sorted = times.sort((a, b) => a - b);
   const result: WidgetBenchResult = {
     server: target.server,
     runs: RUNS,
     rawBytes: Buffer.byteLength(js),
     gzipBytes: Bun.gzipSync(js).length,
-    firstRenderMs: { median: round(percentile(sorted, 50)), p90: round(percentile(sorted, 90)), min: round(sorted[0] ?? NaN), max: round(sorted.at(-1) ?? NaN) },
+    firstRenderMs: {
+      median: round(percentile(times, 50)),
+      p90: round(percentile(times, 90)),
+      min: round(percentile(times, 0)),
+      max: round(percentile(times, 100)),
+    },
   };
   if (opts.json) console.log(JSON.stringify(result));
   else printTable(result);
@@ -139,5 +142,3 @@ function printTable(r: WidgetBenchResult) {
   console.log(`${"-".repeat(width)}-|-${"-".repeat(24)}`);
   for (const [metric, value] of rows) console.log(`${metric.padEnd(width)} | ${value}`);
 }
-
-if (import.meta.main) await benchWidget({ json: process.argv.includes("--json") });

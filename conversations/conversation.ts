@@ -10,7 +10,7 @@ import { NormalizedInbound, MAX_TEXT, type NormalizedInbound as InboundInput } f
 import { resolveContact } from "./contact.ts";
 import type { EventLog, EventScope } from "./event.ts";
 import { nextSeq } from "./event.ts";
-import { isPublicItem, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
+import { attachmentView, isPublicItem, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
 
 export type ConversationView = ReturnType<typeof conversationView>;
@@ -47,12 +47,16 @@ async function contactOf(db: Executor, contactId: string) {
   return row!;
 }
 
-/** Appends a timeline item with the next seq and logs its `item.created` event under the same seq. */
+/**
+ * Appends a timeline item with the next seq, attaches the uploaded files, and logs its `item.created`
+ * event under the same seq — with the files, so live clients see exactly what a reload shows.
+ */
 async function appendItem(
   tx: Tx,
   events: EventLog,
   conversation: Conversation,
   item: Omit<typeof timelineItems.$inferInsert, "workspaceId" | "seq" | "conversationId">,
+  files: { ids: string[]; owner: { contactId?: string; userId?: string } } = { ids: [], owner: {} },
 ): Promise<{ row: TimelineItem; view: TimelineView } | undefined> {
   const seq = await nextSeq(tx, conversation.workspaceId);
   const [row] = await tx
@@ -61,7 +65,7 @@ async function appendItem(
     .onConflictDoNothing()
     .returning();
   if (!row) return undefined;
-  const view = timelineView(row);
+  const view = timelineView(row, await linkAttachments(tx, conversation.workspaceId, row.id, files.ids, files.owner));
   await events.append(conversation.workspaceId, {
     seq,
     type: "item.created",
@@ -139,9 +143,9 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
         html: inbound.html ?? null,
         data: { senderName: contact.name ?? inbound.from.displayName ?? null, ...(inbound.threadKey ? { threadKey: inbound.threadKey } : {}) },
         createdAt: inbound.sentAt,
-      });
+      }, { ids: inbound.attachments, owner: { contactId } });
       if (!appended) throw new DuplicateDelivery();
-      const files = await linkAttachments(tx, workspaceId, appended.row.id, inbound.attachments, { contactId });
+      const files = appended.view.attachments;
       const [updated] = await tx
         .update(conversations)
         .set({
@@ -163,8 +167,7 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
           payload: { conversation: view, changes: { status: "open" }, scope: scopeOf(updated!) },
         });
       }
-      const item = { ...appended.view, attachments: files };
-      return { duplicate: false, conversation: view, item, contactId };
+      return { duplicate: false, conversation: view, item: appended.view, contactId };
     });
   } catch (err) {
     // A concurrent delivery of the same external id committed first: answer as for any retry.
@@ -212,7 +215,7 @@ async function linkAttachments(
     )
     .returning();
   if (rows.length !== new Set(ids).size) throw new Invalid("Unknown or already used attachment", "attachments");
-  return rows.map((a) => ({ id: a.id, name: a.name, contentType: a.contentType, size: a.size, url: `/files/${a.id}` }));
+  return rows.map(attachmentView);
 }
 
 /** A conversation the actor may see, locked for the rest of the transaction when `lock`. */
@@ -268,8 +271,8 @@ export async function reply(core: Core, actor: Actor, conversationId: string, in
       text,
       data: { senderName: actor.name },
       deliveryStatus: isNote ? null : "pending",
-    }))!;
-    const files = await linkAttachments(tx, actor.workspaceId, appended.row.id, input.attachments ?? [], { userId: actor.userId });
+    }, { ids: input.attachments ?? [], owner: { userId: actor.userId } }))!;
+    const files = appended.view.attachments;
     if (!isNote) {
       await tx.insert(outbox).values({
         workspaceId: actor.workspaceId,
@@ -286,7 +289,7 @@ export async function reply(core: Core, actor: Actor, conversationId: string, in
         })
         .where(eq(conversations.id, conversation.id));
     }
-    return { ...appended.view, attachments: files };
+    return appended.view;
   });
 }
 

@@ -7,7 +7,7 @@ import type { Keyring } from "../platform/crypto.ts";
 import { log } from "../platform/log.ts";
 import { PermanentSendError, type ChannelAdapter, type OutboundMessage } from "./channel.ts";
 import { scopeOf } from "./conversation.ts";
-import { isPublicItem, loadTimelineItem } from "./timeline.ts";
+import { attachmentView, isPublicItem, loadTimelineItem } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
 
 export type OutboxOptions = {
@@ -149,7 +149,7 @@ export class OutboxWorker {
       to,
       text: item.text,
       html: item.html,
-      attachments: files.map((f) => ({ id: f.id, name: f.name, contentType: f.contentType, size: f.size, url: `/files/${f.id}` })),
+      attachments: files.map(attachmentView),
       threadKey: typeof item.data.threadKey === "string" ? item.data.threadKey : undefined,
     };
   }

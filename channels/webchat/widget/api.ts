@@ -98,7 +98,7 @@ export class Api {
   }
 
   socketUrl(after: number) {
-    const url = new URL("/widget/v1/ws", this.base);
+    const url = new URL(`${this.base}/widget/v1/ws`);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("token", this.token ?? "");
     if (after) url.searchParams.set("after", String(after));
@@ -106,13 +106,18 @@ export class Api {
   }
 
   /**
-   * Resolves a server-given file URL against the API base; anything but http(s) is refused. Our own
-   * files get the visitor token as `?token=`, since an <img> or a link cannot send a bearer header.
+   * A server-given file URL ("/files/…" is relative to the API base); anything but http(s) is refused.
+   * Our own files get the visitor token as `?token=`, since an <img> or a link cannot send a header.
    */
   fileUrl(path: string): string | null {
-    const url = new URL(path, this.base);
+    let url: URL;
+    try {
+      url = new URL(path.startsWith("/") ? this.base + path : path);
+    } catch {
+      return null;
+    }
     if (url.protocol !== "https:" && url.protocol !== "http:") return null;
-    if (url.origin === new URL(this.base).origin && this.token && !url.searchParams.has("token")) url.searchParams.set("token", this.token);
+    if (url.href.startsWith(`${this.base}/`) && this.token && !url.searchParams.has("token")) url.searchParams.set("token", this.token);
     return url.href;
   }
 

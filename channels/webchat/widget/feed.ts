@@ -1,5 +1,8 @@
 import { backoff, type Frame } from "./api.ts";
 
+/** How often the socket is checked; one silent interval after a ping means the connection is dead. */
+const HEARTBEAT_MS = 25_000;
+
 /**
  * The realtime connection. It reconnects with backoff for as long as it is wanted; the URL is asked
  * for anew on every attempt so it carries the latest token and `after` seq, and the server replays
@@ -8,7 +11,9 @@ import { backoff, type Frame } from "./api.ts";
 export class Feed {
   private socket: WebSocket | null = null;
   private retry: ReturnType<typeof setTimeout> | undefined;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
   private attempt = 0;
+  private heard = false;
 
   constructor(
     private readonly url: () => string,
@@ -25,7 +30,17 @@ export class Feed {
     this.stop();
     const socket = new WebSocket(this.url());
     this.socket = socket;
+    socket.onopen = () => {
+      this.heard = true;
+      // A connection dropped by a phone network or a NAT often closes no socket: only silence tells.
+      this.heartbeat = setInterval(() => {
+        if (!this.heard) return this.connect();
+        this.heard = false;
+        socket.send("ping");
+      }, HEARTBEAT_MS);
+    };
     socket.onmessage = (e) => {
+      this.heard = true;
       const frame = parse(e.data);
       if (!frame) return;
       if (frame.type === "hello") this.attempt = 0;
@@ -33,6 +48,7 @@ export class Feed {
     };
     socket.onclose = () => {
       if (this.socket !== socket) return;
+      clearInterval(this.heartbeat);
       this.socket = null;
       this.retry = setTimeout(() => this.connect(), backoff(this.attempt++));
     };
@@ -40,6 +56,7 @@ export class Feed {
 
   stop() {
     clearTimeout(this.retry);
+    clearInterval(this.heartbeat);
     this.retry = undefined;
     const socket = this.socket;
     this.socket = null;

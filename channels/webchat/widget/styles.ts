@@ -23,7 +23,7 @@ h2{margin:0;font-size:16px;font-weight:600;white-space:nowrap;overflow:hidden;te
 .status.on:before{background:#22c55e}
 .scroll{flex:1;overflow-y:auto;padding:12px 16px;background:#f9fafb}
 ol{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:8px}
-.msg,.greeting{max-width:80%;display:flex;flex-direction:column;gap:2px}
+.msg,.greeting{max-width:80%;display:flex;flex-direction:column;align-self:flex-start;align-items:flex-start;gap:2px}
 .greeting{margin-bottom:8px}
 .in{align-self:flex-end;align-items:flex-end}
 .who,time{font-size:11px;color:#6b7280}

@@ -76,7 +76,8 @@ const NOTICE_MS = 6000;
 export class View {
   readonly host = document.createElement("switchboard-widget");
   private locale: Locale;
-  private formats: Intl.DateTimeFormat[] = [];
+  /** [today, other days]; made on first use, since creating one costs tens of ms on a cold page. */
+  private formats: Intl.DateTimeFormat[] | undefined;
   /** Translated texts, redone when the locale changes: element → attribute ("" = text) → key and values. */
   private texts = new Map<Element, Map<string, [MessageKey, Vars | undefined]>>();
   private rows = new Map<string, { item: Item; el: HTMLLIElement }>();
@@ -104,7 +105,6 @@ export class View {
     private readonly on: ViewEvents,
   ) {
     this.locale = locale;
-    this.setFormats();
     this.badge = this.tx(h("span", { class: "badge", "data-testid": "switchboard-unread", hidden: true }), "unread", "aria-label", { n: 0 });
     this.bubble = this.tx(
       h(
@@ -158,7 +158,7 @@ export class View {
   setLocale(locale: Locale) {
     this.locale = locale;
     this.root.lang = locale;
-    this.setFormats();
+    this.formats = undefined;
     for (const [el, attrs] of this.texts) for (const [attr, [key, vars]] of attrs) this.apply(el, attr, key, vars);
     for (const { item } of this.rows.values()) this.put(item);
   }
@@ -232,10 +232,10 @@ export class View {
       row.el.replaceWith(el);
       return;
     }
-    // New messages nearly always go last, so look for their place from the end.
-    let before = this.list.lastElementChild as HTMLElement | null;
-    while (before && Number(before.dataset.seq) > item.seq) before = before.previousElementSibling as HTMLElement | null;
-    if (before) before.after(el);
+    // New messages nearly always go last, so look for the row to follow from the end.
+    let anchor = this.list.lastElementChild as HTMLElement | null;
+    while (anchor && Number(anchor.dataset.seq) > item.seq) anchor = anchor.previousElementSibling as HTMLElement | null;
+    if (anchor) anchor.after(el);
     else this.list.prepend(el);
     if (stick || item.direction === "in") this.scrollToEnd();
   }
@@ -260,7 +260,7 @@ export class View {
   private renderItem(item: Item): HTMLLIElement {
     const out = item.direction === "out";
     const failed = item.status === "failed";
-    const el = h(
+    return h(
       "li",
       {
         class: `msg ${out ? "out" : "in"} ${failed || item.status === "pending" ? item.status : ""}`,
@@ -275,7 +275,6 @@ export class View {
         ? h("button", { class: "retry", type: "button", onclick: () => this.on.retry(item.id) }, this.t("failed"))
         : h("time", { datetime: item.createdAt }, this.formatTime(item.createdAt)),
     );
-    return el;
   }
 
   private renderFile(file: Attachment) {
@@ -415,13 +414,10 @@ export class View {
     else el.textContent = this.t(key, vars);
   }
 
-  private setFormats() {
-    const time: Intl.DateTimeFormatOptions = { hour: "numeric", minute: "2-digit" };
-    this.formats = [new Intl.DateTimeFormat(this.locale, time), new Intl.DateTimeFormat(this.locale, { ...time, month: "short", day: "numeric" })];
-  }
-
   /** Today's messages show the time only; older ones the date too. */
   private formatTime(iso: string): string {
+    const time: Intl.DateTimeFormatOptions = { hour: "numeric", minute: "2-digit" };
+    this.formats ??= [new Intl.DateTimeFormat(this.locale, time), new Intl.DateTimeFormat(this.locale, { ...time, month: "short", day: "numeric" })];
     const date = new Date(iso);
     const today = date.toDateString() === new Date().toDateString();
     return this.formats[today ? 0 : 1]?.format(date) ?? "";

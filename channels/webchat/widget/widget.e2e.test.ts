@@ -26,6 +26,11 @@ afterAll(async () => {
   await s?.stop();
 }, SETUP_MS);
 
+/** With its key: without one, /demo shows the oldest web chat inbox of the shared test database. */
+function demoUrl(server: TestServer) {
+  return `${server.url}/demo?key=${server.inbox.publicKey}`;
+}
+
 async function whenReady(page: Page) {
   await page.waitForSelector("switchboard-widget[data-state=ready]", { state: "attached" });
 }
@@ -35,6 +40,9 @@ function messages(page: Page) {
   return page.getByTestId("switchboard-message").evaluateAll((els) => els.map((el) => [el.getAttribute("data-direction"), el.querySelector(".text")?.textContent]));
 }
 
+/** A 1×1 PNG. */
+const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
+
 async function reply(conversationId: string, text: string) {
   const r = await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, { token: agentToken, body: { text } });
   expect(r.status).toBe(201);
@@ -43,12 +51,13 @@ async function reply(conversationId: string, text: string) {
 describe("chat widget in a browser", () => {
   it("sends text literally, shows agent replies live, counts unread and restores history on reload", async () => {
     const page = await browser.newPage();
-    await page.goto(`${s.url}/demo`);
+    await page.goto(demoUrl(s));
     await whenReady(page);
     await page.evaluate(() => {
-      const w = window as unknown as { Switchboard: { on(e: string, fn: (n: unknown) => void): void }; unreadSeen: unknown[] };
-      w.unreadSeen = [];
-      w.Switchboard.on("unread", (n) => w.unreadSeen.push(n));
+      const w = window as unknown as { Switchboard: { on(e: string, fn: (arg: unknown) => void): void }; seen: unknown[] };
+      w.seen = [];
+      w.Switchboard.on("unread", (n) => w.seen.push(n));
+      w.Switchboard.on("message", (item) => w.seen.push((item as { text: string }).text));
     });
 
     await page.getByTestId("switchboard-bubble").click();
@@ -66,12 +75,23 @@ describe("chat widget in a browser", () => {
     expect(await mine.locator("script").count()).toBe(0);
     expect(await input.inputValue()).toBe("");
 
+    const typed = await api(`${s.url}/api/v1/conversations/${conversationId}/typing`, { token: agentToken, body: { typing: true } });
+    expect(typed.status).toBeLessThan(300);
+    const typing = page.getByText("Agent Ann is typing…");
+    await typing.waitFor();
+
     await reply(conversationId, "hi from agent");
     const agentMessage = page.getByTestId("switchboard-message").filter({ hasText: "hi from agent" });
     await agentMessage.waitFor();
     expect(await agentMessage.getAttribute("data-direction")).toBe("out");
     expect(await agentMessage.textContent()).toContain("Agent Ann");
+    expect(await typing.isVisible()).toBe(false);
     expect(await page.getByTestId("switchboard-unread").isVisible()).toBe(false);
+
+    // Now that there is a conversation, agents hear the visitor typing.
+    const [typingSent] = await Promise.all([page.waitForRequest((r) => r.url().endsWith("/widget/v1/typing")), input.pressSequentially("s")]);
+    expect(typingSent.postDataJSON()).toEqual({ typing: true });
+    await input.fill("");
 
     await page.getByTestId("switchboard-bubble").click();
     await page.getByTestId("switchboard-panel").waitFor({ state: "hidden" });
@@ -79,7 +99,8 @@ describe("chat widget in a browser", () => {
     const badge = page.getByTestId("switchboard-unread");
     await badge.waitFor({ state: "visible" });
     expect(await badge.textContent()).toBe("1");
-    expect(await page.evaluate(() => (window as unknown as { unreadSeen: unknown[] }).unreadSeen)).toEqual([1]);
+    // Each message once (the visitor's own despite its socket echo), and the unread count as it changed.
+    expect(await page.evaluate(() => (window as unknown as { seen: unknown[] }).seen)).toEqual(["hello <script>x</script>", "hi from agent", "still there?", 1]);
     // The socket's echo of the visitor's own message and the POST response made one row, not two.
     expect(await messages(page)).toEqual([
       ["in", "hello <script>x</script>"],
@@ -125,5 +146,116 @@ describe("chat widget in a browser", () => {
     const conversation = (list.body.items as { contact: { name: string }; lastMessage: { text: string } }[]).find((c) => c.lastMessage?.text === "第一行\n第二行");
     expect(conversation?.contact.name).toBe("Li Lei");
     await page.close();
+  });
+
+  it("catches up on what it missed while its socket was down, without repeats", async () => {
+    const page = await browser.newPage();
+    // Keep a handle on the widget's sockets so the test can cut the connection.
+    await page.addInitScript(() => {
+      const Native = WebSocket;
+      const w = window as unknown as { sockets: WebSocket[] };
+      w.sockets = [];
+      window.WebSocket = class extends Native {
+        constructor(url: string | URL, protocols?: string | string[]) {
+          super(url, protocols);
+          w.sockets.push(this);
+        }
+      };
+    });
+    await page.goto(demoUrl(s));
+    await whenReady(page);
+    await page.getByTestId("switchboard-bubble").click();
+    const input = page.getByTestId("switchboard-input");
+    await input.fill("first");
+    const [posted] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/widget/v1/messages") && r.request().method() === "POST"),
+      input.press("Enter"),
+    ]);
+    const { conversationId } = (await posted.json()) as { conversationId: string };
+    await page.getByTestId("switchboard-message").filter({ hasText: "first" }).waitFor();
+
+    const reconnected = page.waitForEvent("websocket");
+    await page.evaluate(() => (window as unknown as { sockets: WebSocket[] }).sockets.at(-1)?.close());
+    // The widget waits at least half a second before reconnecting: this reply lands in the gap.
+    await reply(conversationId, "sent while you were away");
+    expect((await reconnected).url()).toMatch(/[?&]after=\d+/);
+    await page.getByTestId("switchboard-message").filter({ hasText: "sent while you were away" }).waitFor();
+    expect(await messages(page)).toEqual([
+      ["in", "first"],
+      ["out", "sent while you were away"],
+    ]);
+    await page.close();
+  });
+
+  it("uploads an image, shows it as a thumbnail, and explains a refused file", async () => {
+    const page = await browser.newPage();
+    await page.goto(demoUrl(s));
+    await whenReady(page);
+    await page.getByTestId("switchboard-bubble").click();
+    const file = page.locator("switchboard-widget input[type=file]");
+
+    const [sent] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/widget/v1/messages") && r.request().method() === "POST"),
+      file.setInputFiles({ name: "dot.png", mimeType: "image/png", buffer: PNG }),
+    ]);
+    expect(sent.status()).toBe(201);
+    // Give the socket's echo of the message time to arrive: it must not lose the attachment.
+    await page.waitForTimeout(300);
+    const thumbnail = page.getByTestId("switchboard-message").locator("img[alt='dot.png']");
+    await thumbnail.waitFor({ timeout: 1000 });
+    // Loaded through the visitor token in the URL, since an <img> cannot send a bearer header.
+    expect(await thumbnail.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(1);
+
+    await file.setInputFiles({ name: "tool.exe", mimeType: "application/x-msdownload", buffer: Buffer.from("MZ") });
+    await page.getByText("That file type isn't allowed.").waitFor();
+    await page.close();
+  });
+
+  it("offers to leave an email while no agent is online, and still lets the visitor write", async () => {
+    const page = await browser.newPage();
+    await page.goto(demoUrl(s));
+    await whenReady(page);
+    await page.getByTestId("switchboard-bubble").click();
+    await page.getByText("Away", { exact: true }).waitFor();
+    const email = page.getByRole("textbox", { name: "Email" });
+    await email.fill("visitor@example.test");
+    const [saved] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/widget/v1/contact")),
+      page.getByRole("button", { name: "Notify me" }).click(),
+    ]);
+    expect(saved.status()).toBe(200);
+    await page.getByText("Thanks! We'll reply to visitor@example.test.").waitFor();
+    expect(await email.isVisible()).toBe(false);
+    expect(await page.getByTestId("switchboard-input").isVisible()).toBe(true);
+    await page.close();
+  });
+
+  it("asks for name and email before the first message when the inbox wants it", async () => {
+    const forms = await startTestServer({ inboxSettings: { preChatForm: true } });
+    try {
+      const page = await browser.newPage();
+      await page.goto(demoUrl(forms));
+      await whenReady(page);
+      await page.getByTestId("switchboard-bubble").click();
+      const input = page.getByTestId("switchboard-input");
+      expect(await input.isVisible()).toBe(false);
+      // One form at a time: the pre-chat form asks for the email the offline form would.
+      expect(await page.getByRole("button", { name: "Notify me" }).isVisible()).toBe(false);
+
+      await page.getByRole("textbox", { name: "Name" }).fill("Wang Fang");
+      await page.getByRole("textbox", { name: "Email" }).fill("fang@example.test");
+      await page.getByRole("button", { name: "Start chat" }).click();
+      await input.waitFor({ state: "visible" });
+      await input.fill("where is my parcel?");
+      await input.press("Enter");
+      await page.getByTestId("switchboard-message").filter({ hasText: "where is my parcel?" }).waitFor();
+
+      const token = await forms.login(forms.admin.email, forms.admin.password);
+      const list = await api(`${forms.url}/api/v1/conversations?status=open`, { token });
+      expect(list.body.items[0]).toMatchObject({ contact: { name: "Wang Fang" }, lastMessage: { text: "where is my parcel?" } });
+      await page.close();
+    } finally {
+      await forms.stop();
+    }
   });
 });

@@ -24,7 +24,7 @@ const AGENT_TYPING_MS = 7000;
 /** The server's limit; checked here too so a visitor is not made to wait for a doomed upload. */
 const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 
-const page = window as Window & { Switchboard?: unknown; __switchboardReadyAt?: number };
+const globals = window as Window & { Switchboard?: unknown; __switchboardReadyAt?: number };
 
 class Widget {
   private readonly api: Api;
@@ -84,7 +84,7 @@ class Widget {
       try {
         return await this.refresh();
       } catch (err) {
-        if (err instanceof ApiError && err.status < 500) {
+        if (err instanceof ApiError && err.status < 500 && err.status !== 429) {
           console.error(`[switchboard] ${err.message}`);
           return this.view.setState("error");
         }
@@ -116,7 +116,8 @@ class Widget {
 
   /** Identifies the visitor as a user of the host site; `hash` is HMAC-SHA256(id) made by the host's server. */
   async setUser(user: User) {
-    if (!user?.id) return;
+    // Host pages tend to call this on every page view; the same user again changes nothing.
+    if (!user?.id || (user.id === this.user?.id && user.hash === this.user.hash)) return;
     this.user = user;
     if (this.started) await this.refresh().catch((err: unknown) => console.error("[switchboard] setUser failed", err));
   }
@@ -169,7 +170,7 @@ class Widget {
     if (this.ready) return;
     this.ready = true;
     this.view.setState("ready");
-    page.__switchboardReadyAt = performance.now();
+    globals.__switchboardReadyAt = performance.now();
     this.emit("ready");
   }
 
@@ -286,6 +287,8 @@ class Widget {
     const id = `local-${draft.clientId}`;
     this.view.put(this.localItem(id, draft, "pending"));
     this.stopTyping();
+    // A message written while the session is still being created waits for it.
+    await this.sessions.catch(ignore);
     try {
       const { item, conversationId } = await this.api.send({
         clientId: draft.clientId,
@@ -381,8 +384,11 @@ class Widget {
     const session = this.session;
     if (!session) return;
     const known = Boolean(this.user || this.profile.email);
-    this.view.showPrechat(session.inbox.preChatForm && !session.conversationId && !known);
-    this.view.setOffline(this.leftEmail ? "thanks" : !session.inbox.agentsOnline && !known ? "ask" : "none", this.leftEmail);
+    const prechat = session.inbox.preChatForm && !session.conversationId && !known;
+    this.view.showPrechat(prechat);
+    // The pre-chat form asks for the email already; one form at a time.
+    const askEmail = !session.inbox.agentsOnline && !known && !prechat;
+    this.view.setOffline(this.leftEmail ? "thanks" : askEmail ? "ask" : "none", this.leftEmail);
   }
 }
 
@@ -392,7 +398,7 @@ function draft(content: { text?: string; attachments?: Attachment[] }): Draft {
   return { clientId, text: content.text, attachments: content.attachments ?? [] };
 }
 
-/** Typing signals are best effort; a lost one is corrected by the next or by the timeout. */
+/** For best-effort calls (typing signals): a lost one is corrected by the next or by a timeout. */
 function ignore() {}
 
 function readStorage(key: string): string | null {
@@ -422,7 +428,7 @@ function findScript(): HTMLScriptElement | null {
 function readConfig(script: HTMLScriptElement | null): Config | null {
   const inboxKey = script?.dataset.inbox;
   if (!script || !inboxKey) return null;
-  const apiBase = script.dataset.api || new URL(script.src || location.href, location.href).origin;
+  const apiBase = script.dataset.api || new URL(script.src || location.href).origin;
   return { inboxKey, apiBase: apiBase.replace(/\/+$/, ""), locale: script.dataset.locale };
 }
 
@@ -454,14 +460,14 @@ function replay(queue: unknown, api: ReturnType<typeof publicApi>) {
 function boot(config: Config) {
   const widget = new Widget(config);
   const api = publicApi(widget);
-  const queue = page.Switchboard;
-  page.Switchboard = api;
+  const queue = globals.Switchboard;
+  globals.Switchboard = api;
   replay(queue, api);
   void widget.start();
 }
 
 const config = readConfig(findScript());
-const installed = typeof (page.Switchboard as { open?: unknown } | undefined)?.open === "function";
+const installed = typeof (globals.Switchboard as { open?: unknown } | undefined)?.open === "function";
 if (!config) {
   console.error("[switchboard] the widget script tag needs a data-inbox attribute");
 } else if (!installed) {
