@@ -142,8 +142,12 @@ describe("chat widget in a browser", () => {
     await page.getByTestId("switchboard-message").filter({ hasText: "第二行" }).waitFor();
     expect(await messages(page)).toEqual([["in", "第一行\n第二行"]]);
 
-    const list = await api(`${s.url}/api/v1/conversations?status=open`, { token: agentToken });
-    const conversation = (list.body.items as { contact: { name: string }; lastMessage: { text: string } }[]).find((c) => c.lastMessage?.text === "第一行\n第二行");
+    // The widget shows the message as soon as it is sent; the server may still be storing it.
+    let conversation: { contact: { name: string } } | undefined;
+    for (let i = 0; i < 50 && !conversation; i++, await Bun.sleep(100)) {
+      const list = await api(`${s.url}/api/v1/conversations?status=open`, { token: agentToken });
+      conversation = (list.body.items as { contact: { name: string }; lastMessage: { text: string } }[]).find((c) => c.lastMessage?.text === "第一行\n第二行");
+    }
     expect(conversation?.contact.name).toBe("Li Lei");
     await page.close();
   });
