@@ -8,6 +8,7 @@ import type { ChannelAdapter } from "../conversations/channel.ts";
 import { wakeSnoozed } from "../conversations/conversation.ts";
 import { pruneEvents } from "../conversations/event.ts";
 import { EventFeed } from "../conversations/feed.ts";
+import { InboundQueue } from "../conversations/inbound-queue.ts";
 import { OutboxWorker, type OutboxOptions } from "../conversations/outbox.ts";
 import type { Core } from "../conversations/transaction.ts";
 import { connect, type Database } from "../db/connect.ts";
@@ -26,6 +27,8 @@ export type Runtime = {
   database: Database;
   core: Core;
   feed: EventFeed;
+  /** Where gateways hand inbound messages: batched ingest (inbound-queue.ts). */
+  inbound: InboundQueue;
   keyring: Keyring;
   outbox: OutboxWorker;
   files: AttachmentStore;
@@ -96,6 +99,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   registry.register(new Gauge("switchboard_websocket_connections_agents", "Open agent realtime sockets", () => sockets.agents));
   registry.register(new Gauge("switchboard_websocket_connections_widgets", "Open widget sockets", () => sockets.widgets));
 
+  const inbound = new InboundQueue(core);
+  registry.register(new Gauge("switchboard_ingest_batches_total", "Inbound batches committed", () => inbound.stats.batches, "counter"));
+  registry.register(new Gauge("switchboard_ingest_messages_total", "Inbound messages committed in batches", () => inbound.stats.messages, "counter"));
+  registry.register(new Gauge("switchboard_ingest_fallbacks_total", "Inbound batches retried message by message", () => inbound.stats.fallbacks, "counter"));
+
   // Wake the sender right after a reply commits instead of waiting for its next poll.
   bus.subscribe((m) => {
     if ("type" in m && m.type === "item.created" && (m.payload.item as { direction?: string }).direction === "out") worker.wake();
@@ -115,6 +123,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     database,
     core,
     feed,
+    inbound,
     keyring,
     outbox: worker,
     files: new AttachmentStore(join(config.dataDir, "files")),

@@ -20,10 +20,14 @@ export interface EventBus {
 
 /** One node: events go straight from the committing code to the subscribers. */
 export class InProcessBus implements EventBus {
-  private handlers = new Set<(message: BusMessage) => void>();
+  protected handlers = new Set<(message: BusMessage) => void>();
 
   publish(events: DomainEvent[]) {
-    for (const e of events) for (const h of this.handlers) h(e);
+    for (const e of events) this.deliver(e);
+  }
+
+  protected deliver(message: BusMessage) {
+    for (const h of this.handlers) h(message);
   }
 
   subscribe(handler: (message: BusMessage) => void) {
@@ -37,19 +41,26 @@ export class InProcessBus implements EventBus {
 }
 
 const CHANNEL = "switchboard_events";
-// NOTIFY payloads are limited to 8000 bytes; leave room for multi-byte text.
+// NOTIFY payloads are limited to 8000 bytes; leave room for the envelope.
 const MAX_NOTIFY = 7000;
 
+type Envelope = { node: string; events: BusMessage[] };
+
 /**
- * Many nodes on one PostgreSQL: every node (the publisher too) hears events through LISTEN, so there
- * is one delivery path. A payload too large for NOTIFY travels as a reference the feed loads.
+ * Many nodes on one PostgreSQL. A node hands its own events to its subscribers at once and tells the
+ * other nodes with NOTIFY: a transaction's events go in as few notifications as fit, on a connection
+ * of their own so they never queue behind the pool's transactions. An event too large for NOTIFY
+ * travels as a reference the feed loads from the events table.
  */
-export class PostgresBus implements EventBus {
-  private handlers = new Set<(message: BusMessage) => void>();
+export class PostgresBus extends InProcessBus {
+  private readonly node = crypto.randomUUID();
   private listening: Promise<{ unlisten(): Promise<void> }>;
+  private notifier: Promise<postgres.ReservedSql>;
   private onReconnect: (() => void) | undefined;
 
-  constructor(private readonly pg: postgres.Sql) {
+  constructor(pg: postgres.Sql) {
+    super();
+    this.notifier = pg.reserve();
     this.listening = pg.listen(
       CHANNEL,
       (payload) => this.receive(payload),
@@ -59,8 +70,8 @@ export class PostgresBus implements EventBus {
     );
   }
 
-  ready() {
-    return this.listening.then(() => undefined);
+  async ready() {
+    await Promise.all([this.listening, this.notifier]);
   }
 
   /** The feed registers its catch-up here. */
@@ -69,31 +80,51 @@ export class PostgresBus implements EventBus {
   }
 
   private receive(payload: string) {
-    let message: BusMessage;
+    let envelope: Envelope;
     try {
-      message = JSON.parse(payload) as BusMessage;
+      envelope = JSON.parse(payload) as Envelope;
     } catch {
       log.warn("bus: unreadable notification dropped");
       return;
     }
-    for (const h of this.handlers) h(message);
+    if (envelope.node === this.node) return;
+    for (const m of envelope.events) this.deliver(m);
   }
 
-  publish(events: DomainEvent[]) {
-    for (const e of events) {
-      let body = JSON.stringify(e);
-      if (Buffer.byteLength(body) > MAX_NOTIFY) body = JSON.stringify({ workspaceId: e.workspaceId, seq: e.seq, ref: true });
-      this.pg.notify(CHANNEL, body).catch((err: unknown) => log.warn("bus: notify failed", { err }));
+  override publish(events: DomainEvent[]) {
+    super.publish(events);
+    for (const payload of envelopes(this.node, events)) {
+      void this.notifier
+        .then((sql) => sql.notify(CHANNEL, payload))
+        .catch((err: unknown) => log.warn("bus: notify failed", { err }));
     }
   }
 
-  subscribe(handler: (message: BusMessage) => void) {
-    this.handlers.add(handler);
-    return () => void this.handlers.delete(handler);
-  }
-
-  async close() {
-    this.handlers.clear();
+  override async close() {
+    await super.close();
     await (await this.listening).unlisten().catch(() => {});
+    (await this.notifier).release();
   }
+}
+
+/** Packs events into as few NOTIFY payloads as fit; oversized ones become references. */
+export function envelopes(node: string, events: DomainEvent[]): string[] {
+  const out: string[] = [];
+  let batch: string[] = [];
+  let size = 0;
+  const flush = () => {
+    if (batch.length) out.push(`{"node":${JSON.stringify(node)},"events":[${batch.join(",")}]}`);
+    batch = [];
+    size = 0;
+  };
+  for (const e of events) {
+    let body = JSON.stringify(e);
+    if (Buffer.byteLength(body) > MAX_NOTIFY - 100) body = JSON.stringify({ workspaceId: e.workspaceId, seq: e.seq, ref: true });
+    const bytes = Buffer.byteLength(body) + 1;
+    if (size + bytes > MAX_NOTIFY - 100) flush();
+    batch.push(body);
+    size += bytes;
+  }
+  flush();
+  return out;
 }

@@ -40,7 +40,7 @@ export function scopeOf(c: Pick<Conversation, "contactId" | "assigneeId" | "team
   return { contactId: c.contactId, assigneeId: c.assigneeId, teamId: c.teamId };
 }
 
-const OPEN_STATUSES: ConversationStatus[] = ["open", "pending", "snoozed"];
+export const OPEN_STATUSES: ConversationStatus[] = ["open", "pending", "snoozed"];
 
 async function contactOf(db: Executor, contactId: string) {
   const [row] = await db.select({ id: contacts.id, name: contacts.name }).from(contacts).where(eq(contacts.id, contactId));
@@ -90,13 +90,17 @@ export type IngestResult = {
  * a new one), the message, and the events. Idempotent on (inbox, external id): a provider's retry
  * returns the stored message and changes nothing.
  */
-export async function ingestInbound(core: Core, workspaceId: string, input: InboundInput): Promise<IngestResult> {
+export function validateInbound(input: InboundInput) {
   const parsed = NormalizedInbound.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new Invalid(issue.message, issue.path.join("."));
   }
-  const inbound = parsed.data;
+  return parsed.data;
+}
+
+export async function ingestInbound(core: Core, workspaceId: string, input: InboundInput): Promise<IngestResult> {
+  const inbound = validateInbound(input);
   const existing = await findDelivered(core.db, inbound.channelAccountId, inbound.externalId);
   if (existing) return existing;
   try {
@@ -176,7 +180,7 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
   }
 }
 
-async function findDelivered(db: Executor, inboxId: string, externalId: string): Promise<IngestResult | undefined> {
+export async function findDelivered(db: Executor, inboxId: string, externalId: string): Promise<IngestResult | undefined> {
   const [row] = await db
     .select({ id: timelineItems.id })
     .from(timelineItems)
@@ -188,7 +192,7 @@ async function findDelivered(db: Executor, inboxId: string, externalId: string):
   return { duplicate: true, conversation: conversationView(c!, contact), item, contactId: contact.id };
 }
 
-function summarize(text: string | null, files: number) {
+export function summarize(text: string | null, files: number) {
   if (text) return text.length > 200 ? text.slice(0, 200) + "…" : text;
   return files ? `[${files} attachment${files > 1 ? "s" : ""}]` : null;
 }

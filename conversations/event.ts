@@ -27,13 +27,18 @@ export type EventScope = { contactId?: string; assigneeId?: string | null; teamI
  * which is what puts seqs in commit order; call it as late in a transaction as possible.
  */
 export async function nextSeq(tx: Tx, workspaceId: string): Promise<number> {
+  return takeSeqs(tx, workspaceId, 1);
+}
+
+/** Takes `count` seqs at once and returns the first; a batch numbers its events from it. */
+export async function takeSeqs(tx: Tx, workspaceId: string, count: number): Promise<number> {
   const [row] = await tx
     .update(workspaceCounters)
-    .set({ seq: sql`${workspaceCounters.seq} + 1` })
+    .set({ seq: sql`${workspaceCounters.seq} + ${count}` })
     .where(eq(workspaceCounters.workspaceId, workspaceId))
     .returning({ seq: workspaceCounters.seq });
   if (!row) throw new Error(`workspace ${workspaceId} has no counter row`);
-  return row.seq;
+  return row.seq - count + 1;
 }
 
 /** Collects the events of one transaction so they are published only after it commits. */
@@ -55,16 +60,17 @@ export class EventLog {
       public: e.public ?? false,
       payload: e.payload,
     };
-    await this.tx.insert(events).values({
-      workspaceId,
-      seq,
-      type: event.type,
-      conversationId: event.conversationId,
-      public: event.public,
-      payload: event.payload,
-    });
-    this.emitted.push(event);
+    await this.record([event]);
     return event;
+  }
+
+  /** Stores events whose seqs the caller already took (a batch's range), in one statement. */
+  async record(list: DomainEvent[]) {
+    if (!list.length) return;
+    await this.tx.insert(events).values(
+      list.map((e) => ({ workspaceId: e.workspaceId, seq: e.seq, type: e.type, conversationId: e.conversationId, public: e.public, payload: e.payload })),
+    );
+    this.emitted.push(...list);
   }
 }
 

@@ -33,10 +33,10 @@ export class Counter extends Metric {
   }
 }
 
-/** A gauge read when scraped (connections open, outbox backlog). */
+/** A value read when scraped: a gauge (connections open, outbox backlog) or a counter kept elsewhere. */
 export class Gauge extends Metric {
-  constructor(name: string, help: string, private readonly read: () => number | Promise<number>) {
-    super(name, help, "gauge");
+  constructor(name: string, help: string, private readonly read: () => number | Promise<number>, kind: "gauge" | "counter" = "gauge") {
+    super(name, help, kind);
   }
   async lines() {
     return [`${this.name} ${await this.read()}`];

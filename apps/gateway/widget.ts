@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/bun";
 import { isVisitorClaims, parseWidgetMessage, verifyVisitorIdentity, WidgetMessage, type VisitorClaims } from "../../channels/webchat/index.ts";
 import { mergeContacts, resolveContact } from "../../conversations/contact.ts";
-import { ingestInbound, openConversationOf } from "../../conversations/conversation.ts";
+import { openConversationOf } from "../../conversations/conversation.ts";
 import { loadTimelineItem, publicView, type TimelineView } from "../../conversations/timeline.ts";
 import type { Executor } from "../../db/connect.ts";
 import { contacts, conversations, inboxes, timelineItems, users, type Inbox } from "../../db/schema/index.ts";
@@ -36,6 +36,7 @@ const HistoryQuery = z.object({ before: z.coerce.number().int().min(0).optional(
 type WidgetEnv = { Variables: { visitor: VisitorClaims; inbox: Inbox } };
 
 const ONLINE_WINDOW_MS = 60_000;
+const INBOX_CACHE_MS = 30_000;
 
 /** Public, per-inbox widget settings plus whether an agent is online (any node: last_seen_at). */
 async function inboxInfo(db: Executor, inbox: Inbox, locale: string | undefined) {
@@ -74,11 +75,18 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
     (rt.config.trustProxy && c.req.header("x-forwarded-for")?.split(",")[0]?.trim()) ||
     ((c.env as { ip?: string } | undefined)?.ip ?? "unknown");
 
+  // Every widget request names its inbox; a short-lived cache keeps that off the database's hot path.
+  const inboxCache = new Map<string, { inbox: Inbox; until: number }>();
   async function visitorFrom(token: string | undefined) {
     const claims = token ? rt.keyring.verifyToken<unknown>(token) : undefined;
     if (!isVisitorClaims(claims)) throw new Unauthorized("Invalid visitor token");
-    const [inbox] = await db.select().from(inboxes).where(and(eq(inboxes.id, claims.i), eq(inboxes.workspaceId, claims.w)));
-    if (!inbox) throw new Unauthorized("Invalid visitor token");
+    let inbox = inboxCache.get(claims.i)?.until! > Date.now() ? inboxCache.get(claims.i)!.inbox : undefined;
+    if (!inbox) {
+      [inbox] = await db.select().from(inboxes).where(eq(inboxes.id, claims.i));
+      if (inbox) inboxCache.set(claims.i, { inbox, until: Date.now() + INBOX_CACHE_MS });
+      if (inboxCache.size > 10_000) inboxCache.clear();
+    }
+    if (!inbox || inbox.workspaceId !== claims.w) throw new Unauthorized("Invalid visitor token");
     return { claims, inbox };
   }
 
@@ -173,7 +181,7 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
     async (c) => {
       const body = c.req.valid("json");
       if (!body.text?.trim() && !body.attachments?.length) throw new Invalid("A message needs text or an attachment", "text");
-      const result = await ingestInbound(rt.core, c.get("visitor").w, parseWidgetMessage(body, c.get("visitor")));
+      const result = await rt.inbound.submit(c.get("visitor").w, parseWidgetMessage(body, c.get("visitor")));
       return c.json({ item: publicView(result.item), conversationId: result.conversation.id, duplicate: result.duplicate }, 201);
     },
   );

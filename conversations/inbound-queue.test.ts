@@ -1,0 +1,94 @@
+import { describe, expect, it } from "bun:test";
+import { and, asc, eq } from "drizzle-orm";
+import { conversations, events, timelineItems } from "../db/schema/index.ts";
+import { testWorkspace } from "../test/workspace.ts";
+import { ingestInbound, setStatus } from "./conversation.ts";
+import { ingestBatch, InboundQueue } from "./inbound-queue.ts";
+import { validateInbound } from "./conversation.ts";
+
+const message = (inboxId: string, externalId: string, from: string, text = externalId) =>
+  validateInbound({ channel: "webchat", channelAccountId: inboxId, externalId, from: { kind: "visitor", value: from, displayName: from }, text });
+
+describe("batched ingest", () => {
+  it("stores a batch like one-by-one ingest: contacts, conversations, items and events in seq order", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const results = await ingestBatch(w.core, w.workspaceId, [
+      message(inbox.id, "a1", "alice"),
+      message(inbox.id, "b1", "bob"),
+      message(inbox.id, "a2", "alice"),
+    ]);
+    expect(results.map((r) => r.duplicate)).toEqual([false, false, false]);
+    expect(results[0]!.conversation.id).toBe(results[2]!.conversation.id);
+    expect(results[0]!.conversation.id).not.toBe(results[1]!.conversation.id);
+    expect(results[2]!.conversation.lastMessage.text).toBe("a2");
+    expect(results.map((r) => r.item.text)).toEqual(["a1", "b1", "a2"]);
+    const log = await w.core.db.select().from(events).where(eq(events.workspaceId, w.workspaceId)).orderBy(asc(events.seq));
+    expect(log.map((e) => e.type)).toEqual(["conversation.created", "item.created", "conversation.created", "item.created", "item.created"]);
+    expect(log.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(w.published.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    const [stored] = await w.core.db.select().from(conversations).where(eq(conversations.id, results[0]!.conversation.id));
+    expect(stored!.lastMessageText).toBe("a2");
+  });
+
+  it("answers duplicates inside a batch and of earlier deliveries with the stored message", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const earlier = await ingestInbound(w.core, w.workspaceId, message(inbox.id, "old", "carol"));
+    const results = await ingestBatch(w.core, w.workspaceId, [message(inbox.id, "new", "carol"), message(inbox.id, "old", "carol"), message(inbox.id, "new", "carol")]);
+    expect(results.map((r) => r.duplicate)).toEqual([false, true, true]);
+    expect(results[1]!.item.id).toBe(earlier.item.id);
+    expect(results[2]!.item.id).toBe(results[0]!.item.id);
+    const items = await w.core.db.select().from(timelineItems).where(eq(timelineItems.conversationId, earlier.conversation.id));
+    expect(items).toHaveLength(2);
+  });
+
+  it("reopens a snoozed conversation and says so", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const agent = await w.actor("agent");
+    const first = await ingestInbound(w.core, w.workspaceId, message(inbox.id, "1", "dave"));
+    await setStatus(w.core, agent, first.conversation.id, "snoozed", new Date(Date.now() + 3_600_000));
+    const [again] = await ingestBatch(w.core, w.workspaceId, [message(inbox.id, "2", "dave")]);
+    expect(again!.conversation).toMatchObject({ id: first.conversation.id, status: "open", snoozedUntil: null });
+    expect(w.published.slice(-2).map((e) => [e.type, e.payload.changes])).toEqual([["conversation.updated", { status: "open" }], ["item.created", undefined]]);
+  });
+
+  it("takes many concurrent messages in few transactions without losing or doubling any", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const queue = new InboundQueue(w.core);
+    const sends = Array.from({ length: 120 }, (_, n) => queue.submit(w.workspaceId, message(inbox.id, `m${n}`, `person${n % 12}`)));
+    // A provider retry racing the original lands in the same queue and is stored once.
+    sends.push(queue.submit(w.workspaceId, message(inbox.id, "m5", "person5")));
+    const results = await Promise.all(sends);
+    expect(results.filter((r) => !r.duplicate)).toHaveLength(120);
+    expect(queue.stats.fallbacks).toBe(0);
+    expect(queue.stats.batches).toBeLessThan(20);
+    const rows = await w.core.db.select().from(conversations).where(eq(conversations.workspaceId, w.workspaceId));
+    expect(rows).toHaveLength(12);
+    const log = await w.core.db.select({ seq: events.seq }).from(events).where(and(eq(events.workspaceId, w.workspaceId), eq(events.type, "item.created")));
+    expect(log).toHaveLength(120);
+    const seqs = w.published.map((e) => e.seq);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+  });
+
+  it("fails only the bad message of a batch", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const other = await testWorkspace();
+    const foreign = await other.inbox();
+    const queue = new InboundQueue(w.core);
+    // The first message runs at once; the next two queue and share one batch.
+    const [, good, bad] = await Promise.allSettled([
+      queue.submit(w.workspaceId, message(inbox.id, "first", "erin")),
+      queue.submit(w.workspaceId, message(inbox.id, "ok", "erin")),
+      queue.submit(w.workspaceId, message(foreign.id, "x", "erin")),
+    ]);
+    expect(queue.stats.fallbacks).toBe(1);
+    expect(good.status).toBe("fulfilled");
+    expect(bad.status).toBe("rejected");
+    expect(String((bad as PromiseRejectedResult).reason)).toContain("Inbox not found");
+    expect(() => queue.submit(w.workspaceId, { ...message(inbox.id, "t", "erin"), text: "x".repeat(10_001) })).toThrow(/10000/);
+  });
+});

@@ -1,0 +1,288 @@
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { Tx } from "../db/connect.ts";
+import {
+  contactIdentities, contacts, conversations, inboxes, timelineItems, type Conversation, type TimelineItem,
+} from "../db/schema/index.ts";
+import { NotFound } from "../platform/errors.ts";
+import { log } from "../platform/log.ts";
+import type { NormalizedInbound as InboundInput } from "./channel.ts";
+import { normalizeIdentity } from "./contact.ts";
+import {
+  conversationView, findDelivered, ingestInbound, OPEN_STATUSES, scopeOf, summarize, validateInbound, type IngestResult,
+} from "./conversation.ts";
+import { takeSeqs, type DomainEvent } from "./event.ts";
+import { timelineView } from "./timeline.ts";
+import { withEvents, type Core } from "./transaction.ts";
+
+type Inbound = ReturnType<typeof validateInbound>;
+type Pending = { inbound: Inbound; resolve(result: IngestResult): void; reject(err: unknown): void };
+
+const MAX_BATCH = 200;
+
+/**
+ * Inbound messages of a workspace, ingested in batches: while one transaction runs, the next
+ * messages queue, and the following transaction takes them all. Every message costs the same few
+ * statements whatever the batch size, and the workspace counter row — which serializes a workspace's
+ * commits — is locked once per batch instead of once per message. A batch that fails for any reason
+ * is retried message by message, so one bad message never fails its neighbours.
+ */
+export class InboundQueue {
+  private queues = new Map<string, Pending[]>();
+  private running = new Set<string>();
+  /** Batches committed, and batches that had to be retried one by one (exported as metrics). */
+  readonly stats = { batches: 0, messages: 0, fallbacks: 0 };
+
+  constructor(private readonly core: Core) {}
+
+  /** Ingests one message; resolves once it is committed (so the provider can be acked). */
+  submit(workspaceId: string, input: InboundInput): Promise<IngestResult> {
+    const inbound = validateInbound(input);
+    // Files need per-message ownership checks; they take the one-by-one path.
+    if (inbound.attachments.length) return ingestInbound(this.core, workspaceId, inbound);
+    return new Promise((resolve, reject) => {
+      let queue = this.queues.get(workspaceId);
+      if (!queue) this.queues.set(workspaceId, (queue = []));
+      queue.push({ inbound, resolve, reject });
+      this.drain(workspaceId);
+    });
+  }
+
+  private drain(workspaceId: string) {
+    const queue = this.queues.get(workspaceId);
+    if (this.running.has(workspaceId) || !queue?.length) return;
+    const batch = queue.splice(0, MAX_BATCH);
+    if (!queue.length) this.queues.delete(workspaceId);
+    this.running.add(workspaceId);
+    void this.process(workspaceId, batch).finally(() => {
+      this.running.delete(workspaceId);
+      this.drain(workspaceId);
+    });
+  }
+
+  private async process(workspaceId: string, batch: Pending[]) {
+    try {
+      const results = await ingestBatch(this.core, workspaceId, batch.map((p) => p.inbound));
+      this.stats.batches++;
+      this.stats.messages += batch.length;
+      batch.forEach((p, i) => p.resolve(results[i]!));
+    } catch (err) {
+      this.stats.fallbacks++;
+      log.warn("inbound: batch failed, ingesting one by one", { workspaceId, size: batch.length, err });
+      for (const p of batch) await ingestInbound(this.core, workspaceId, p.inbound).then(p.resolve, p.reject);
+    }
+  }
+}
+
+const key = (inboxId: string, externalId: string) => `${inboxId}\u0000${externalId}`;
+const identityKey = (kind: string, value: string) => `${kind}\u0000${value}`;
+
+/**
+ * The set-based twin of `ingestInbound`: the same rules (contact by identity, the contact's open
+ * conversation or a new one, idempotent on inbox + external id, locks taken contact → conversation →
+ * counter) for many messages in one transaction of about ten statements.
+ */
+export async function ingestBatch(core: Core, workspaceId: string, batch: Inbound[]): Promise<IngestResult[]> {
+  const firstOf = new Map<string, number>();
+  batch.forEach((m, i) => firstOf.has(key(m.channelAccountId, m.externalId)) || firstOf.set(key(m.channelAccountId, m.externalId), i));
+  const now = new Date();
+
+  const outcome = await withEvents(core, async (tx, eventLog) => {
+    const inboxIds = [...new Set(batch.map((m) => m.channelAccountId))];
+    const known = await tx.select({ id: inboxes.id }).from(inboxes).where(and(eq(inboxes.workspaceId, workspaceId), inArray(inboxes.id, inboxIds)));
+    if (known.length !== inboxIds.length) throw new NotFound("Inbox", "channelAccountId");
+
+    const stored = await tx
+      .select({ inboxId: timelineItems.inboxId, externalId: timelineItems.externalId })
+      .from(timelineItems)
+      .where(sql`(${timelineItems.inboxId}, ${timelineItems.externalId}) IN (VALUES ${sql.join(
+        [...firstOf.keys()].map((k) => {
+          const [inbox, ext] = k.split("\u0000");
+          return sql`(${inbox}::uuid, ${ext})`;
+        }),
+        sql`, `,
+      )})`);
+    const already = new Set(stored.map((r) => key(r.inboxId!, r.externalId!)));
+    const fresh = [...firstOf.entries()].filter(([k]) => !already.has(k)).map(([, i]) => i);
+    if (!fresh.length) return { items: new Map<number, { item: TimelineItem; conversation: Conversation; contactName: string | null }>(), already };
+
+    const contactOf = await resolveContacts(tx, workspaceId, fresh.map((i) => batch[i]!));
+    const contactIds = [...new Set(contactOf.values())].sort();
+    const locked = await tx
+      .select({ id: contacts.id, name: contacts.name })
+      .from(contacts)
+      .where(inArray(contacts.id, contactIds))
+      .orderBy(contacts.id)
+      .for("update");
+    const nameOf = new Map(locked.map((c) => [c.id, c.name]));
+
+    const open = await tx
+      .select()
+      .from(conversations)
+      .where(and(inArray(conversations.contactId, contactIds), inArray(conversations.status, OPEN_STATUSES)))
+      .orderBy(conversations.id)
+      .for("update");
+    const conversationOf = new Map<string, Conversation>();
+    for (const c of open) {
+      const current = conversationOf.get(c.contactId);
+      if (!current || c.lastActivityAt > current.lastActivityAt) conversationOf.set(c.contactId, c);
+    }
+    const created = new Set<string>();
+    const toCreate = contactIds
+      .filter((id) => !conversationOf.has(id))
+      .map((contactId) => {
+        const first = batch[fresh.find((i) => contactOf.get(identityKeyOf(batch[i]!)) === contactId)!]!;
+        return { id: crypto.randomUUID(), workspaceId, contactId, inboxId: first.channelAccountId, channel: first.channel };
+      });
+    if (toCreate.length) {
+      for (const c of await tx.insert(conversations).values(toCreate).returning()) {
+        conversationOf.set(c.contactId, c);
+        created.add(c.id);
+      }
+    }
+
+    // Number the events: per message, its conversation's creation or reopening first, then the item.
+    type Planned = { type: string; conversation: Conversation; index?: number };
+    const plan: Planned[] = [];
+    const announced = new Set<string>();
+    for (const i of fresh) {
+      const conversation = conversationOf.get(contactOf.get(identityKeyOf(batch[i]!))!)!;
+      if (!announced.has(conversation.id)) {
+        announced.add(conversation.id);
+        if (created.has(conversation.id)) plan.push({ type: "conversation.created", conversation });
+        else if (conversation.status !== "open") plan.push({ type: "conversation.updated", conversation });
+      }
+      plan.push({ type: "item.created", conversation, index: i });
+    }
+    const first = await takeSeqs(tx, workspaceId, plan.length);
+    const seqOf = new Map<number, number>();
+    plan.forEach((p, n) => p.index !== undefined && seqOf.set(p.index, first + n));
+
+    const rows = await tx
+      .insert(timelineItems)
+      .values(
+        fresh.map((i) => {
+          const m = batch[i]!;
+          const contactId = contactOf.get(identityKeyOf(m))!;
+          return {
+            workspaceId,
+            seq: seqOf.get(i)!,
+            conversationId: conversationOf.get(contactId)!.id,
+            type: "message" as const,
+            direction: "in" as const,
+            channel: m.channel,
+            inboxId: m.channelAccountId,
+            externalId: m.externalId,
+            senderType: "contact" as const,
+            senderId: contactId,
+            text: m.text ?? null,
+            html: m.html ?? null,
+            data: { senderName: nameOf.get(contactId) ?? m.from.displayName ?? null, ...(m.threadKey ? { threadKey: m.threadKey } : {}) },
+            createdAt: m.sentAt ?? now,
+          };
+        }),
+      )
+      .onConflictDoNothing()
+      .returning();
+    // Another node stored one of these meanwhile: let the one-by-one path sort out who was first.
+    if (rows.length !== fresh.length) throw new Error("concurrent duplicate delivery");
+    const itemOf = new Map(rows.map((r) => [r.seq, r]));
+
+    // The conversation's last message is the batch's last message for it.
+    const lastOf = new Map<string, Inbound>();
+    for (const i of fresh) lastOf.set(conversationOf.get(contactOf.get(identityKeyOf(batch[i]!))!)!.id, batch[i]!);
+    await tx.execute(sql`
+      UPDATE ${conversations} AS c SET status = 'open', snoozed_until = NULL, inbox_id = v.inbox_id,
+        channel = v.channel::channel, last_message_text = v.text, last_activity_at = ${now.toISOString()}::timestamptz
+      FROM (VALUES ${sql.join(
+        [...lastOf].map(([id, m]) => sql`(${id}::uuid, ${m.channelAccountId}::uuid, ${m.channel}, ${summarize(m.text ?? null, 0)})`),
+        sql`, `,
+      )}) AS v(id, inbox_id, channel, text)
+      WHERE c.id = v.id`);
+    const byId = new Map([...conversationOf.values()].map((c) => [c.id, c]));
+    const after = new Map<string, Conversation>();
+    for (const [id, m] of lastOf) {
+      const before = byId.get(id)!;
+      after.set(id, { ...before, status: "open", snoozedUntil: null, inboxId: m.channelAccountId, channel: m.channel, lastMessageText: summarize(m.text ?? null, 0), lastActivityAt: now });
+    }
+
+    await eventLog.record(
+      plan.map((p, n): DomainEvent => {
+        const seq = first + n;
+        const scope = scopeOf(p.conversation);
+        const base = { workspaceId, seq, conversationId: p.conversation.id, type: p.type };
+        if (p.type === "item.created") return { ...base, public: true, payload: { item: timelineView(itemOf.get(seq)!), scope } };
+        const contact = { id: p.conversation.contactId, name: nameOf.get(p.conversation.contactId) ?? null };
+        if (p.type === "conversation.created") return { ...base, public: false, payload: { conversation: conversationView(p.conversation, contact), scope } };
+        return { ...base, public: false, payload: { conversation: conversationView(after.get(p.conversation.id)!, contact), changes: { status: "open" }, scope } };
+      }),
+    );
+
+    const items = new Map<number, { item: TimelineItem; conversation: Conversation; contactName: string | null }>();
+    for (const i of fresh) {
+      const item = itemOf.get(seqOf.get(i)!)!;
+      const contactId = contactOf.get(identityKeyOf(batch[i]!))!;
+      items.set(i, { item, conversation: after.get(item.conversationId)!, contactName: nameOf.get(contactId) ?? null });
+    }
+    return { items, already };
+  });
+
+  return Promise.all(
+    batch.map(async (m, i) => {
+      const done = outcome.items.get(i);
+      if (done) {
+        return {
+          duplicate: false,
+          conversation: conversationView(done.conversation, { id: done.conversation.contactId, name: done.contactName }),
+          item: timelineView(done.item),
+          contactId: done.conversation.contactId,
+        };
+      }
+      // Stored before this batch, or earlier in it: answered like any provider retry.
+      return (await findDelivered(core.db, m.channelAccountId, m.externalId))!;
+    }),
+  );
+}
+
+function identityKeyOf(m: Inbound) {
+  const id = normalizeIdentity(m.from);
+  return identityKey(id.kind, id.value);
+}
+
+/** Contact ids by identity for a batch, creating contacts for new identities (race-safe like resolveContact). */
+async function resolveContacts(tx: Tx, workspaceId: string, messages: Inbound[]) {
+  const wanted = new Map<string, { kind: Inbound["from"]["kind"]; value: string; displayName?: string; verified?: boolean }>();
+  for (const m of messages) {
+    const id = normalizeIdentity(m.from);
+    if (!wanted.has(identityKey(id.kind, id.value))) wanted.set(identityKey(id.kind, id.value), id);
+  }
+  const lookup = () =>
+    tx
+      .select({ kind: contactIdentities.kind, value: contactIdentities.value, contactId: contactIdentities.contactId })
+      .from(contactIdentities)
+      .where(
+        and(
+          eq(contactIdentities.workspaceId, workspaceId),
+          sql`(${contactIdentities.kind}, ${contactIdentities.value}) IN (VALUES ${sql.join(
+            [...wanted.values()].map((w) => sql`(${w.kind}::identity_kind, ${w.value})`),
+            sql`, `,
+          )})`,
+        ),
+      );
+  const found = new Map((await lookup()).map((r) => [identityKey(r.kind, r.value), r.contactId]));
+  const missing = [...wanted.entries()].filter(([k]) => !found.has(k));
+  if (missing.length) {
+    const fresh = missing.map(([k, w]) => ({ key: k, w, id: crypto.randomUUID() }));
+    await tx.insert(contacts).values(fresh.map((f) => ({ id: f.id, workspaceId, name: f.w.displayName ?? null })));
+    const won = await tx
+      .insert(contactIdentities)
+      .values(fresh.map((f) => ({ workspaceId, contactId: f.id, kind: f.w.kind, value: f.w.value, verified: f.w.verified ?? true })))
+      .onConflictDoNothing()
+      .returning({ contactId: contactIdentities.contactId });
+    const used = new Set(won.map((r) => r.contactId));
+    const lost = fresh.filter((f) => !used.has(f.id));
+    if (lost.length) await tx.delete(contacts).where(inArray(contacts.id, lost.map((f) => f.id)));
+    for (const f of fresh) if (used.has(f.id)) found.set(f.key, f.id);
+    if (lost.length) for (const r of await lookup()) found.set(identityKey(r.kind, r.value), r.contactId);
+  }
+  return found;
+}
