@@ -48,14 +48,19 @@ export class InboundQueue {
   }
 
   private drain(workspaceId: string) {
-    const queue = this.queues.get(workspaceId);
-    if (this.running.has(workspaceId) || !queue?.length) return;
-    const batch = queue.splice(0, MAX_BATCH);
-    if (!queue.length) this.queues.delete(workspaceId);
+    if (this.running.has(workspaceId) || !this.queues.get(workspaceId)?.length) return;
     this.running.add(workspaceId);
-    void this.process(workspaceId, batch).finally(() => {
-      this.running.delete(workspaceId);
-      this.drain(workspaceId);
+    // Start on the next turn of the event loop, after pending I/O: requests that already arrived
+    // join this batch. PGlite runs queries without yielding to I/O, so without this every batch
+    // there would hold exactly one message.
+    setImmediate(() => {
+      const queue = this.queues.get(workspaceId) ?? [];
+      const batch = queue.splice(0, MAX_BATCH);
+      if (!queue.length) this.queues.delete(workspaceId);
+      void this.process(workspaceId, batch).finally(() => {
+        this.running.delete(workspaceId);
+        this.drain(workspaceId);
+      });
     });
   }
 

@@ -80,7 +80,8 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
   async function visitorFrom(token: string | undefined) {
     const claims = token ? rt.keyring.verifyToken<unknown>(token) : undefined;
     if (!isVisitorClaims(claims)) throw new Unauthorized("Invalid visitor token");
-    let inbox = inboxCache.get(claims.i)?.until! > Date.now() ? inboxCache.get(claims.i)!.inbox : undefined;
+    const cached = inboxCache.get(claims.i);
+    let inbox = cached && cached.until > Date.now() ? cached.inbox : undefined;
     if (!inbox) {
       [inbox] = await db.select().from(inboxes).where(eq(inboxes.id, claims.i));
       if (inbox) inboxCache.set(claims.i, { inbox, until: Date.now() + INBOX_CACHE_MS });
