@@ -99,7 +99,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   registry.register(new Gauge("switchboard_websocket_connections_agents", "Open agent realtime sockets", () => sockets.agents));
   registry.register(new Gauge("switchboard_websocket_connections_widgets", "Open widget sockets", () => sockets.widgets));
 
-  const inbound = new InboundQueue(core);
+  const inbound = new InboundQueue(core, database.driver === "postgres" ? 2 : 1);
   registry.register(new Gauge("switchboard_ingest_batches_total", "Inbound batches committed", () => inbound.stats.batches, "counter"));
   registry.register(new Gauge("switchboard_ingest_messages_total", "Inbound messages committed in batches", () => inbound.stats.messages, "counter"));
   registry.register(new Gauge("switchboard_ingest_fallbacks_total", "Inbound batches retried message by message", () => inbound.stats.fallbacks, "counter"));

@@ -117,14 +117,18 @@ async function measure(target: Target) {
   const database = await target.open();
   try {
     const raw = await runRawInserts(database);
+    const rawMessageWrites = await runRawMessageWrites(database);
     const ingestPercentOfRaw = (100 * measured.maxThroughput.pushedPerSec) / raw.rowsPerSec;
     return {
       ...measured,
       raw,
+      rawMessageWrites,
       ingestPercentOfRaw,
+      ingestPercentOfRawMessageWrites: (100 * measured.maxThroughput.pushedPerSec) / rawMessageWrites.messagesPerSec,
       targets: {
         p99Under50ms: measured.fixedRate.p99Ms < TARGET_P99_MS && measured.fixedRate.lost === 0,
         ingestAtLeastHalfOfRaw: ingestPercentOfRaw >= TARGET_INGEST_PERCENT_OF_RAW,
+        ingestAtLeastHalfOfRawMessageWrites: (100 * measured.maxThroughput.pushedPerSec) / rawMessageWrites.messagesPerSec >= TARGET_INGEST_PERCENT_OF_RAW,
       },
     };
   } finally {
@@ -377,6 +381,45 @@ async function runRawInserts(database: Database) {
   return { rowsPerSec: seq / ((performance.now() - start) / 1000) };
 }
 
+/**
+ * A second, stricter reference: the rows ingest itself writes for one message into an open
+ * conversation — the timeline item, its event, the conversation's last message — as plain SQL in one
+ * transaction per message, into the real tables with their indexes. The gap to ingest is what the
+ * product adds: HTTP, identity and conversation lookups, locks, seqs and the push.
+ */
+async function runRawMessageWrites(database: Database) {
+  const { pg, pglite } = database;
+  const rows = pg
+    ? await pg`SELECT id, workspace_id, inbox_id, contact_id FROM conversations LIMIT 1`
+    : (await pglite!.query<Record<string, string>>("SELECT id, workspace_id, inbox_id, contact_id FROM conversations LIMIT 1")).rows;
+  const c = rows[0] as { id: string; workspace_id: string; inbox_id: string; contact_id: string };
+  const item = `INSERT INTO timeline_items (workspace_id, seq, conversation_id, type, direction, channel, inbox_id, external_id, sender_type, sender_id, text, data)
+    VALUES ($1, $2, $3, 'message', 'in', 'webchat', $4, $5, 'contact', $6, $7, '{}')`;
+  const event = `INSERT INTO events (workspace_id, seq, type, conversation_id, public, payload) VALUES ($1, $2, 'item.created', $3, true, $4)`;
+  const touch = `UPDATE conversations SET last_message_text = $2, last_activity_at = now() WHERE id = $1`;
+  // Far above any seq the run produced, so these rows never collide with the ingested ones.
+  let seq = 1_000_000_000;
+  let done = 0;
+  const write = async (run: (q: string, p: (string | number)[]) => Promise<unknown>) => {
+    const n = ++seq;
+    const text = `raw-message-${n}`;
+    await run(item, [c.workspace_id, n, c.id, c.inbox_id, `raw-${n}`, c.contact_id, text]);
+    await run(event, [c.workspace_id, n, c.id, JSON.stringify({ item: { text } })]);
+    await run(touch, [c.id, text]);
+  };
+  const start = performance.now();
+  const end = start + RUN_MS;
+  const worker = async () => {
+    while (performance.now() < end) {
+      if (pg) await pg.begin((sql) => write((q, p) => sql.unsafe(q, p, { prepare: true })));
+      else await pglite!.transaction((tx) => write((q, p) => tx.query(q, p)));
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return { messagesPerSec: done / ((performance.now() - start) / 1000) };
+}
+
 /** The driver's own client, below drizzle: what a hand-written insert would cost. */
 function rawClient(database: Database) {
   const { pg, pglite } = database;
@@ -398,7 +441,8 @@ function printTable(drivers: Report) {
   const widths = [0, 1].map((c) => Math.max(header[c]!.length, ...rows.map((r) => r[c]!.length)));
   const line = (r: [string, string, string]) => `${r[0].padEnd(widths[0]!)} | ${r[1].padEnd(widths[1]!)} | ${r[2]}`;
   console.log([line(header), `${"-".repeat(widths[0]!)}-+-${"-".repeat(widths[1]!)}-+-------`, ...rows.map(line)].join("\n"));
-  console.log(`\ntargets (from the issue, for Postgres; PGlite is judged by the same bar): p99 < ${TARGET_P99_MS} ms at ${OFFERED_RATE} msg/s with nothing lost; ingest >= ${TARGET_INGEST_PERCENT_OF_RAW}% of raw inserts`);
+  console.log(`\ntargets (from the issue, for Postgres; PGlite is judged by the same bar): p99 < ${TARGET_P99_MS} ms at ${OFFERED_RATE} msg/s with nothing lost; ingest >= ${TARGET_INGEST_PERCENT_OF_RAW}% of raw inserts
+raw = one-row autocommit INSERTs into an unindexed copy of timeline_items; rawMessageWrites = the item, event and conversation writes of one message as plain SQL, one transaction each`);
 }
 
 /** `{a: {b: 1}}` → `[["a.b", "1"]]`, numbers rounded for reading, booleans as met / NOT met. */

@@ -54,10 +54,11 @@ describe("batched ingest", () => {
     expect(w.published.slice(-2).map((e) => [e.type, e.payload.changes])).toEqual([["conversation.updated", { status: "open" }], ["item.created", undefined]]);
   });
 
-  it("takes many concurrent messages in few transactions without losing or doubling any", async () => {
+  for (const parallel of [1, 2])
+  it(`takes many concurrent messages in few transactions without losing or doubling any (${parallel} in flight)`, async () => {
     const w = await testWorkspace();
     const inbox = await w.inbox();
-    const queue = new InboundQueue(w.core);
+    const queue = new InboundQueue(w.core, parallel);
     const sends = Array.from({ length: 120 }, (_, n) => queue.submit(w.workspaceId, message(inbox.id, `m${n}`, `person${n % 12}`)));
     // A provider retry racing the original lands in the same queue and is stored once.
     sends.push(queue.submit(w.workspaceId, message(inbox.id, "m5", "person5")));
@@ -79,7 +80,7 @@ describe("batched ingest", () => {
     const other = await testWorkspace();
     const foreign = await other.inbox();
     const queue = new InboundQueue(w.core);
-    // The first message runs at once; the next two queue and share one batch.
+    // Submitted in one turn of the event loop, the three share one batch.
     const [, good, bad] = await Promise.allSettled([
       queue.submit(w.workspaceId, message(inbox.id, "first", "erin")),
       queue.submit(w.workspaceId, message(inbox.id, "ok", "erin")),
