@@ -90,6 +90,19 @@ describe("web chat end to end", () => {
     expect(history.body.items).toHaveLength(1);
   });
 
+  it("follows a visitor an agent merged into another contact when the widget resumes", async () => {
+    const known = await visitor({ name: "Known customer" });
+    await api(`${s.url}/widget/v1/messages`, { token: known.visitorToken, body: { text: "from my laptop" } });
+    const stranger = await visitor();
+    await api(`${s.url}/widget/v1/messages`, { token: stranger.visitorToken, body: { text: "from my phone" } });
+    const merged = await api(`${s.url}/api/v1/contacts/${known.contact.id}/merge`, { token, body: { mergeId: stranger.contact.id } });
+    expect(merged.status).toBe(200);
+    const resumed = await visitor({ visitorToken: stranger.visitorToken });
+    expect(resumed.contact.id).toBe(known.contact.id);
+    const history = await api(`${s.url}/widget/v1/messages`, { token: resumed.visitorToken });
+    expect(history.body.items.map((i: any) => i.text).sort()).toEqual(["from my laptop", "from my phone"]);
+  });
+
   it("resumes a visitor's conversation from the stored token", async () => {
     const v = await visitor();
     const sent = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "remember me" } });
@@ -103,6 +116,9 @@ describe("web chat end to end", () => {
     const anon = await visitor();
     await api(`${s.url}/widget/v1/messages`, { token: anon.visitorToken, body: { text: "before sign-in" } });
     const first = await visitor({ userId: "customer-42", userHash: hash, visitorToken: anon.visitorToken });
+    // The page sends the old anonymous token again (say, from another tab): nothing to merge twice.
+    const again = await visitor({ userId: "customer-42", userHash: hash, visitorToken: anon.visitorToken });
+    expect(again.contact.id).toBe(first.contact.id);
     const second = await visitor({ userId: "customer-42", userHash: hash });
     expect(second.contact.id).toBe(first.contact.id);
     expect(second.conversationId).toBe(first.conversationId);

@@ -33,7 +33,7 @@ const SessionBody = z
 const ContactBody = z.object({ email: z.email().max(320), name: z.string().trim().min(1).max(200).optional() });
 const HistoryQuery = z.object({ before: z.coerce.number().int().min(0).optional(), limit: z.coerce.number().int().min(1).max(100).default(50) });
 
-type WidgetEnv = { Variables: { visitor: VisitorClaims; inbox: Inbox } };
+type WidgetEnv = { Variables: { visitor: VisitorClaims } };
 
 const ONLINE_WINDOW_MS = 60_000;
 const INBOX_CACHE_MS = 30_000;
@@ -88,17 +88,16 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
       if (inboxCache.size > 10_000) inboxCache.clear();
     }
     if (!inbox || inbox.workspaceId !== claims.w) throw new Unauthorized("Invalid visitor token");
-    return { claims, inbox };
+    return claims;
   }
 
   app.use("/*", async (c, next) => {
     throttle(perIp, clientIp(c));
     if (c.req.path.endsWith("/sessions")) return next();
     const header = c.req.header("authorization");
-    const { claims, inbox } = await visitorFrom(header?.toLowerCase().startsWith("bearer ") ? header.slice(7).trim() : undefined);
+    const claims = await visitorFrom(header?.toLowerCase().startsWith("bearer ") ? header.slice(7).trim() : undefined);
     throttle(perVisitor, claims.c);
     c.set("visitor", claims);
-    c.set("inbox", inbox);
     await next();
   });
 
@@ -117,17 +116,24 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
         const contactId = await db.transaction(
           async (tx) => (await resolveContact(tx, inbox.workspaceId, { kind: "visitor", value, displayName: input.name, verified: true })).contactId,
         );
-        // The visitor chatted anonymously before signing in: that chat joins the verified contact.
+        // The visitor chatted anonymously before signing in: that chat joins the verified contact
+        // (once: a page that sends the same old token again finds it already merged).
         const previous = input.visitorToken ? rt.keyring.verifyToken<unknown>(input.visitorToken) : undefined;
-        if (isVisitorClaims(previous) && previous.i === inbox.id && previous.c !== contactId && previous.v.startsWith("anon:"))
-          await mergeContacts(rt.core, inbox.workspaceId, contactId, previous.c);
+        if (isVisitorClaims(previous) && previous.i === inbox.id && previous.c !== contactId && previous.v.startsWith("anon:")) {
+          const [anonymous] = await db.select({ mergedIntoId: contacts.mergedIntoId }).from(contacts).where(eq(contacts.id, previous.c));
+          if (anonymous && !anonymous.mergedIntoId) await mergeContacts(rt.core, inbox.workspaceId, contactId, previous.c);
+        }
         claims = { w: inbox.workspaceId, i: inbox.id, c: contactId, v: value };
       } else if (inbox.settings.requireIdentityVerification) {
         throw new Unauthorized("This chat requires a signed-in user");
       } else {
         const previous = input.visitorToken ? rt.keyring.verifyToken<unknown>(input.visitorToken) : undefined;
-        if (isVisitorClaims(previous) && previous.i === inbox.id) claims = previous;
-        else {
+        if (isVisitorClaims(previous) && previous.i === inbox.id) {
+          // An agent may have merged this visitor into another contact since: follow it, so the
+          // widget keeps seeing its conversation.
+          const [resumed] = await db.select({ mergedIntoId: contacts.mergedIntoId }).from(contacts).where(eq(contacts.id, previous.c));
+          claims = { ...previous, c: resumed?.mergedIntoId ?? previous.c };
+        } else {
           const value = `anon:${crypto.randomUUID()}`;
           const contactId = await db.transaction(
             async (tx) => (await resolveContact(tx, inbox.workspaceId, { kind: "visitor", value, displayName: input.name, verified: false })).contactId,
