@@ -52,7 +52,7 @@ export class EventFeed {
   catchUp() {
     for (const [workspaceId, stream] of this.streams) {
       if (stream.subscribers.size === 0) continue;
-      this.enqueue(workspaceId, stream, async () => {
+      void this.enqueue(workspaceId, stream, async () => {
         const [row] = await this.db.select({ seq: max(events.seq) }).from(events).where(eq(events.workspaceId, workspaceId));
         const latest = Number(row?.seq ?? 0);
         if (stream.cursor !== undefined && latest > stream.cursor) await this.fill(workspaceId, stream, latest);
@@ -69,9 +69,14 @@ export class EventFeed {
     return s;
   }
 
+  /**
+   * Runs `work` after everything queued for the workspace. A failure is logged and does not stop the
+   * chain; the returned promise still rejects, for a caller that waits on it (subscribe).
+   */
   private enqueue(workspaceId: string, stream: WorkspaceStream, work: () => Promise<void>) {
-    stream.chain = stream.chain.then(work).catch((err: unknown) => log.error("feed: dispatch failed", { workspaceId, err }));
-    return stream.chain;
+    const run = stream.chain.then(work);
+    stream.chain = run.catch((err: unknown) => log.error("feed: dispatch failed", { workspaceId, err }));
+    return run;
   }
 
   private receive(message: BusMessage) {
@@ -85,7 +90,7 @@ export class EventFeed {
       stream.cursor = Math.max(stream.cursor ?? 0, message.seq);
       return;
     }
-    this.enqueue(message.workspaceId, stream, async () => {
+    void this.enqueue(message.workspaceId, stream, async () => {
       if (stream.cursor !== undefined && message.seq <= stream.cursor) return;
       if ("ref" in message || (stream.cursor !== undefined && message.seq > stream.cursor + 1)) {
         await this.fill(message.workspaceId, stream, message.seq);
