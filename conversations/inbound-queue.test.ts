@@ -2,7 +2,7 @@ import { describe, expect, it } from "bun:test";
 import { and, asc, eq } from "drizzle-orm";
 import { conversations, events, timelineItems } from "../db/schema/index.ts";
 import { testWorkspace } from "../test/workspace.ts";
-import { ingestInbound, setStatus } from "./conversation.ts";
+import { assign, ingestInbound, setStatus } from "./conversation.ts";
 import { ingestBatch, InboundQueue } from "./inbound-queue.ts";
 import { validateInbound } from "./conversation.ts";
 
@@ -91,5 +91,33 @@ describe("batched ingest", () => {
     expect(bad.status).toBe("rejected");
     expect(String((bad as PromiseRejectedResult).reason)).toContain("Inbox not found");
     expect(() => queue.submit(w.workspaceId, { ...message(inbox.id, "t", "erin"), text: "x".repeat(10_001) })).toThrow(/10000/);
+  });
+});
+
+describe("batched ingest beside agent work", () => {
+  it("runs inbound batches and agent changes on the same conversations at once without deadlock", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const agent = await w.actor("supervisor");
+    const queue = new InboundQueue(w.core, 2);
+    const people = Array.from({ length: 6 }, (_, i) => `p${i}`);
+    const first = await Promise.all(people.map((p) => queue.submit(w.workspaceId, message(inbox.id, `${p}-0`, p))));
+    const work: Promise<unknown>[] = [];
+    for (let round = 1; round <= 8; round++) {
+      for (const [i, p] of people.entries()) {
+        work.push(queue.submit(w.workspaceId, message(inbox.id, `${p}-${round}`, p)));
+        const conversationId = first[i]!.conversation.id;
+        work.push(round % 2 ? setStatus(w.core, agent, conversationId, "pending") : assign(w.core, agent, conversationId, round % 4 ? agent.userId : null));
+      }
+    }
+    const settled = await Promise.allSettled(work);
+    expect(settled.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    const messages = await w.core.db
+      .select({ id: timelineItems.id })
+      .from(timelineItems)
+      .where(and(eq(timelineItems.workspaceId, w.workspaceId), eq(timelineItems.type, "message")));
+    expect(messages).toHaveLength(6 + 48);
+    const log = await w.core.db.select({ seq: events.seq }).from(events).where(eq(events.workspaceId, w.workspaceId)).orderBy(asc(events.seq));
+    expect(log.map((e) => e.seq)).toEqual(Array.from({ length: log.length }, (_, i) => i + 1));
   });
 });
