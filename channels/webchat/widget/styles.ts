@@ -5,7 +5,7 @@
 export const styles = `
 :host{all:initial!important}
 :host([data-state=error]){display:none!important}
-.sb{--sb-accent:#2563eb;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"PingFang SC","Microsoft YaHei",sans-serif;color:#111827}
+.sb{--sb-accent:#2563eb;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"PingFang SC","Microsoft YaHei","Noto Sans CJK SC","Source Han Sans SC",sans-serif;color:#111827}
 *{box-sizing:border-box}
 [hidden]{display:none!important}
 button,input,textarea{font:inherit;color:inherit}
