@@ -1,4 +1,5 @@
 import { asc, eq } from "drizzle-orm";
+import { ingestInbound } from "../conversations/conversation.ts";
 import { createInbox } from "../conversations/inbox.ts";
 import { createWorkspace } from "../conversations/workspace.ts";
 import { inboxes, workspaces } from "../db/schema/index.ts";
@@ -35,5 +36,19 @@ export async function seedDemo(rt: Runtime): Promise<{ created: boolean; widgetK
     name: "Website chat",
     settings: { greeting: { en: "Hi! How can we help?", "zh-CN": "您好！有什么可以帮您？" }, preChatForm: false },
   });
+  // Two customers already waiting, so the inbox is not empty on first sign-in.
+  const samples = [
+    { visitor: "demo-wang", name: "王芳", text: "你好，我的订单 #10086 三天了还没发货，能帮我查一下吗？" },
+    { visitor: "demo-emma", name: "Emma Clark", text: "Hi! Can I change the delivery address of my order?" },
+  ];
+  for (const [n, s] of samples.entries()) {
+    await ingestInbound(rt.core, w, {
+      channel: "webchat",
+      channelAccountId: inbox.id,
+      externalId: `demo-${n}`,
+      from: { kind: "visitor", value: s.visitor, displayName: s.name },
+      text: s.text,
+    });
+  }
   return { created: true, widgetKey: inbox.publicKey };
 }

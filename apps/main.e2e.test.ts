@@ -39,6 +39,8 @@ it("starts on embedded PGlite with demo data, the demo page and a working sign-i
     expect(login.status).toBe(200);
     const me = await api(`${url}/api/v1/me`, { token: login.body.token });
     expect(me.body).toMatchObject({ role: "admin" });
+    const waiting = await api(`${url}/api/v1/conversations?status=open`, { token: login.body.token });
+    expect(waiting.body.items.map((c: any) => c.contact.name).sort()).toEqual(["Emma Clark", "王芳"]);
     const session = await api(`${url}/widget/v1/sessions`, { body: { inboxKey: key } });
     expect(session.status).toBe(200);
   } finally {

@@ -14,13 +14,17 @@ afterAll(() => s.stop());
 async function visitor(body: Record<string, unknown> = {}) {
   const r = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey, ...body } });
   expect(r.status).toBe(200);
-  return r.body as { visitorToken: string; conversationId: string | null; contact: { id: string } };
+  return r.body as { visitorToken: string; conversationId: string | null; contact: { id: string }; inbox: { agentsOnline: boolean } };
 }
 
 describe("web chat end to end", () => {
   it("carries a widget message live to the agent and the agent's reply live back to the widget", async () => {
     const agentSocket = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${token}`);
     await agentSocket.waitFor((f) => f.type === "hello");
+    // An agent with an open socket counts as online for the widget (any node: users.last_seen_at).
+    let online = false;
+    for (let i = 0; i < 20 && !online; i++, await Bun.sleep(50)) online = (await visitor()).inbox.agentsOnline;
+    expect(online).toBe(true);
     const v = await visitor({ name: "Zhang Wei" });
     const widgetSocket = await openSocket(`${wsUrl(s.url)}/widget/v1/ws?token=${v.visitorToken}`);
     await widgetSocket.waitFor((f) => f.type === "hello");
