@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../db/connect.ts";
 import { contactIdentities, contacts, conversations } from "../db/schema/index.ts";
 import { Invalid, NotFound } from "../platform/errors.ts";
@@ -127,6 +127,8 @@ export async function mergeContacts(core: Core, workspaceId: string, keepId: str
       .select()
       .from(contacts)
       .where(and(eq(contacts.workspaceId, workspaceId), inArray(contacts.id, [keepId, mergeId])))
+      // By id, the order batched ingest locks contacts in, so the two cannot deadlock.
+      .orderBy(asc(contacts.id))
       .for("update");
     const keep = pair.find((c) => c.id === keepId);
     const merged = pair.find((c) => c.id === mergeId);

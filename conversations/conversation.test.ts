@@ -65,7 +65,10 @@ describe("ingest", () => {
     const w = await testWorkspace();
     const other = await testWorkspace();
     const foreign = await other.inbox();
+    await ingestInbound(other.core, other.workspaceId, inbound(foreign.id, "x1", "v", "other workspace's secret"));
+    // Naming the other workspace's inbox and message id neither stores nor reveals anything.
     await expect(ingestInbound(w.core, w.workspaceId, inbound(foreign.id, "x1", "v"))).rejects.toThrow(/Inbox not found/);
+    await expect(ingestInbound(w.core, w.workspaceId, inbound(foreign.id, "x2", "v"))).rejects.toThrow(/Inbox not found/);
     const rows = await w.core.db.select().from(conversations).where(eq(conversations.workspaceId, w.workspaceId));
     expect(rows).toHaveLength(0);
   });

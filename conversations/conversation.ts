@@ -101,7 +101,7 @@ export function validateInbound(input: InboundInput) {
 
 export async function ingestInbound(core: Core, workspaceId: string, input: InboundInput): Promise<IngestResult> {
   const inbound = validateInbound(input);
-  const existing = await findDelivered(core.db, inbound.channelAccountId, inbound.externalId);
+  const existing = await findDelivered(core.db, workspaceId, inbound.channelAccountId, inbound.externalId);
   if (existing) return existing;
   try {
     return await withEvents(core, async (tx, events) => {
@@ -175,16 +175,16 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
     });
   } catch (err) {
     // A concurrent delivery of the same external id committed first: answer as for any retry.
-    if (err instanceof DuplicateDelivery) return (await findDelivered(core.db, inbound.channelAccountId, inbound.externalId))!;
+    if (err instanceof DuplicateDelivery) return (await findDelivered(core.db, workspaceId, inbound.channelAccountId, inbound.externalId))!;
     throw err;
   }
 }
 
-export async function findDelivered(db: Executor, inboxId: string, externalId: string): Promise<IngestResult | undefined> {
+export async function findDelivered(db: Executor, workspaceId: string, inboxId: string, externalId: string): Promise<IngestResult | undefined> {
   const [row] = await db
     .select({ id: timelineItems.id })
     .from(timelineItems)
-    .where(and(eq(timelineItems.inboxId, inboxId), eq(timelineItems.externalId, externalId)));
+    .where(and(eq(timelineItems.workspaceId, workspaceId), eq(timelineItems.inboxId, inboxId), eq(timelineItems.externalId, externalId)));
   if (!row) return undefined;
   const item = (await loadTimelineItem(db, row.id))!;
   const [c] = await db.select().from(conversations).where(eq(conversations.id, item.conversationId));

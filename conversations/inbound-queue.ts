@@ -255,7 +255,7 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
         };
       }
       // Stored before this batch, or earlier in it: answered like any provider retry.
-      return (await findDelivered(core.db, m.channelAccountId, m.externalId))!;
+      return (await findDelivered(core.db, workspaceId, m.channelAccountId, m.externalId))!;
     }),
   );
 }
