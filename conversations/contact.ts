@@ -50,15 +50,6 @@ async function findIdentity(db: Executor, workspaceId: string, identity: Identit
   return row?.contactId;
 }
 
-/** Adds an identity to an existing contact (a verified widget user who also gave an email, say). */
-export async function addIdentity(tx: Tx, workspaceId: string, contactId: string, raw: Identity) {
-  const identity = normalizeIdentity(raw);
-  await tx
-    .insert(contactIdentities)
-    .values({ workspaceId, contactId, kind: identity.kind, value: identity.value, verified: identity.verified ?? true })
-    .onConflictDoNothing();
-}
-
 export async function contactProfile(db: Executor, workspaceId: string, contactId: string) {
   const [contact] = await db
     .select()
