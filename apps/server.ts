@@ -20,7 +20,7 @@ export type ServerEnv = { Bindings: { server: Bun.Server<unknown>; ip: string } 
 const JSON_LIMIT = 1024 * 1024;
 
 /** The whole HTTP surface of one node: gateway (widget, files), inbox API, realtime, health, metrics. */
-export function createApp(rt: Runtime, options: { widgetScript?: () => Promise<string>; widgetLimits?: { burst?: number; perSecond?: number } } = {}) {
+export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: number; perSecond?: number } } = {}) {
   const app = new Hono<ServerEnv>();
 
   app.use("*", async (c, next) => {
@@ -32,15 +32,19 @@ export function createApp(rt: Runtime, options: { widgetScript?: () => Promise<s
   });
 
   // Uploads get the attachment limit (plus multipart overhead); everything else a JSON-sized one.
-  app.use("*", async (c, next) => {
-    const upload = c.req.path.endsWith("/attachments");
-    return bodyLimit({
-      maxSize: upload ? MAX_ATTACHMENT_BYTES + 64 * 1024 : JSON_LIMIT,
-      onError: () => {
-        throw new TooLarge(upload ? "File is too large" : "Request body is too large", upload ? "file" : undefined);
-      },
-    })(c, next);
+  const uploadLimit = bodyLimit({
+    maxSize: MAX_ATTACHMENT_BYTES + 64 * 1024,
+    onError: () => {
+      throw new TooLarge("File is too large", "file");
+    },
   });
+  const jsonLimit = bodyLimit({
+    maxSize: JSON_LIMIT,
+    onError: () => {
+      throw new TooLarge("Request body is too large");
+    },
+  });
+  app.use("*", (c, next) => (c.req.path.endsWith("/attachments") ? uploadLimit : jsonLimit)(c, next));
 
   // The widget runs on customers' own sites: any origin may call the widget API. Visitors authenticate
   // with a bearer token, never cookies, so allowing every origin grants nothing extra.
@@ -59,7 +63,8 @@ export function createApp(rt: Runtime, options: { widgetScript?: () => Promise<s
 
   let widgetJs: Promise<string> | undefined;
   app.get("/widget.js", async (c) => {
-    widgetJs ??= (options.widgetScript ?? (async () => (await import("../channels/webchat/widget/build.ts")).buildWidget()))();
+    // Bundled on first request, then served from memory.
+    widgetJs ??= import("../channels/webchat/widget/build.ts").then((m) => m.buildWidget());
     return c.body(await widgetJs, 200, {
       "content-type": "application/javascript; charset=utf-8",
       "cache-control": "public, max-age=300",

@@ -89,6 +89,8 @@ describe("web chat end to end", () => {
     const a = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "once", clientId: "c-1" } });
     const b = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "once", clientId: "c-1" } });
     expect(b.body.item.id).toBe(a.body.item.id);
+    // The widget matches its pending copy by this id, whichever of POST and socket answers first.
+    expect(a.body.item.clientId).toBe("c-1");
     expect(b.body.duplicate).toBe(true);
     const history = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken });
     expect(history.body.items).toHaveLength(1);

@@ -13,6 +13,8 @@ export type TimelineView = {
   direction: TimelineItem["direction"];
   channel: TimelineItem["channel"];
   inboxId: string | null;
+  /** The provider's id of the message (inbound), or of the delivery (outbound once sent). */
+  externalId: string | null;
   private: boolean;
   text: string | null;
   html: string | null;
@@ -39,6 +41,7 @@ export function timelineView(item: TimelineItem, files: AttachmentView[] = []): 
     direction: item.direction,
     channel: item.channel,
     inboxId: item.inboxId,
+    externalId: item.externalId,
     private: item.type === "note",
     text: item.text,
     html: item.html,

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, gt, inArray, isNotNull, lt, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/bun";
-import { isVisitorClaims, parseWidgetMessage, verifyVisitorIdentity, WidgetMessage, type VisitorClaims } from "../../channels/webchat/index.ts";
+import { clientIdOf, isVisitorClaims, parseWidgetMessage, verifyVisitorIdentity, WidgetMessage, type VisitorClaims } from "../../channels/webchat/index.ts";
 import { mergeContacts, resolveContact } from "../../conversations/contact.ts";
 import { openConversationOf } from "../../conversations/conversation.ts";
 import { loadTimelineItem, publicView, type TimelineView } from "../../conversations/timeline.ts";
@@ -34,6 +34,11 @@ const ContactBody = z.object({ email: z.email().max(320), name: z.string().trim(
 const HistoryQuery = z.object({ before: z.coerce.number().int().min(0).optional(), limit: z.coerce.number().int().min(1).max(100).default(50) });
 
 type WidgetEnv = { Variables: { visitor: VisitorClaims } };
+
+/** An item as the visitor sees it, with the widget's own id on the visitor's messages. */
+function visitorView(item: TimelineView) {
+  return { ...publicView(item), clientId: clientIdOf(item) };
+}
 
 const ONLINE_WINDOW_MS = 60_000;
 const INBOX_CACHE_MS = 30_000;
@@ -179,7 +184,7 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
         .limit(limit + 1);
       const page = rows.slice(0, limit).reverse();
       const items = (await Promise.all(page.map((r) => loadTimelineItem(db, r.id)))).filter((i): i is TimelineView => !!i);
-      return c.json({ items: items.map(publicView), nextCursor: rows.length > limit && items[0] ? String(items[0].seq) : null }, 200);
+      return c.json({ items: items.map(visitorView), nextCursor: rows.length > limit && items[0] ? String(items[0].seq) : null }, 200);
     },
   );
 
@@ -189,7 +194,7 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
       const body = c.req.valid("json");
       if (!body.text?.trim() && !body.attachments?.length) throw new Invalid("A message needs text or an attachment", "text");
       const result = await rt.inbound.submit(c.get("visitor").w, parseWidgetMessage(body, c.get("visitor")));
-      return c.json({ item: publicView(result.item), conversationId: result.conversation.id, duplicate: result.duplicate }, 201);
+      return c.json({ item: visitorView(result.item), conversationId: result.conversation.id, duplicate: result.duplicate }, 201);
     },
   );
 
@@ -260,7 +265,7 @@ export function widgetSocket(rt: Runtime) {
           if (e.type === "typing") return JSON.stringify({ seq: e.seq, type: e.type, conversationId: e.conversationId, typing: e.payload.typing, sender: { name: (e.payload.sender as { name?: string }).name ?? null } });
           const item = e.payload.item as TimelineView | undefined;
           if (!item || item.channel !== "webchat") return undefined;
-          return JSON.stringify({ seq: e.seq, type: e.type, conversationId: e.conversationId, item: publicView(item) });
+          return JSON.stringify({ seq: e.seq, type: e.type, conversationId: e.conversationId, item: visitorView(item) });
         },
         hello: {},
         onOpen: () => void rt.metrics.sockets.widgets++,

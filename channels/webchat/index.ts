@@ -7,5 +7,5 @@ export const webchat: ChannelAdapter = {
   send: sendWebchat,
 };
 
-export { parseWidgetMessage, WidgetMessage } from "./parse.ts";
+export { clientIdOf, parseWidgetMessage, WidgetMessage } from "./parse.ts";
 export { verifyVisitorIdentity, isVisitorClaims, type VisitorClaims } from "./verify.ts";

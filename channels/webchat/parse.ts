@@ -23,3 +23,9 @@ export function parseWidgetMessage(body: z.infer<typeof WidgetMessage>, visitor:
     sentAt: new Date(),
   };
 }
+
+/** The widget's own id for one of its visitor's messages, from the external id made above. */
+export function clientIdOf(item: { channel: string | null; direction: string | null; externalId?: string | null }) {
+  if (item.channel !== "webchat" || item.direction !== "in" || !item.externalId) return null;
+  return item.externalId.slice(item.externalId.indexOf(":") + 1);
+}

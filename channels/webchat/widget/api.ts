@@ -14,6 +14,8 @@ export type Item = {
   status: string;
   attachments: Attachment[];
   createdAt: string;
+  /** On the visitor's own messages: the id the widget chose when sending. */
+  clientId?: string | null;
 };
 
 export type Inbox = {

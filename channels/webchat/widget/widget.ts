@@ -261,6 +261,9 @@ class Widget {
   /** Shows a new message once: the visitor's own come back over the socket as well as from the POST. */
   private add(item: Item, live: boolean) {
     if (item.type !== "message" || this.view.has(item.id)) return;
+    // The socket can bring the visitor's own message before the POST answers: it replaces the
+    // pending copy, matched by the clientId the widget chose.
+    if (item.clientId) this.view.remove(`local-${item.clientId}`);
     this.view.put(item);
     if (!live) return;
     this.emit("message", item);
