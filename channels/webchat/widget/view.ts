@@ -335,16 +335,8 @@ export class View {
   private buildPrechat() {
     const name = this.field("text", "name", "name");
     const email = this.field("email", "email", "email");
-    return h(
-      "form",
-      {
-        class: "card",
-        hidden: true,
-        onsubmit: (e: SubmitEvent) => {
-          e.preventDefault();
-          this.on.prechat({ name: name.value.trim(), email: email.value.trim() });
-        },
-      },
+    return this.card(
+      () => this.on.prechat({ name: name.value.trim(), email: email.value.trim() }),
       this.tx(h("p"), "prechatIntro"),
       name,
       email,
@@ -354,19 +346,20 @@ export class View {
 
   private buildOffline() {
     const email = this.field("email", "email", "email");
-    return h(
-      "form",
-      {
-        class: "card",
-        hidden: true,
-        onsubmit: (e: SubmitEvent) => {
-          e.preventDefault();
-          this.on.leaveEmail(email.value.trim());
-        },
-      },
+    return this.card(
+      () => this.on.leaveEmail(email.value.trim()),
       this.tx(h("p"), "offlineIntro"),
       h("div", { class: "row" }, email, this.tx(h("button", { class: "primary" }), "leaveEmail")),
     );
+  }
+
+  /** A hidden form card that hands its values to `submit` instead of navigating. */
+  private card(submit: () => void, ...children: Node[]) {
+    const onsubmit = (e: SubmitEvent) => {
+      e.preventDefault();
+      submit();
+    };
+    return h("form", { class: "card", hidden: true, onsubmit }, ...children);
   }
 
   private field(type: string, key: MessageKey, autocomplete: string) {
