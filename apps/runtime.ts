@@ -12,6 +12,7 @@ import { InboundQueue } from "../conversations/inbound-queue.ts";
 import { OutboxWorker, type OutboxOptions } from "../conversations/outbox.ts";
 import type { Core } from "../conversations/transaction.ts";
 import { connect, type Database } from "../db/connect.ts";
+import { markDisconnectedOffline } from "../routing/presence.ts";
 import { outbox } from "../db/schema/index.ts";
 import type { Config } from "../platform/config.ts";
 import { Keyring, randomToken } from "../platform/crypto.ts";
@@ -20,6 +21,8 @@ import { Counter, Gauge, Histogram, Registry } from "../platform/metrics.ts";
 
 /** How long the realtime replay log keeps events; resuming from older seqs asks the client to reload. */
 const EVENT_RETENTION_DAYS = 7;
+/** An agent whose realtime socket has been gone this long (no heartbeat on any node) goes offline. */
+const DISCONNECT_GRACE_MS = 90_000;
 
 /** Everything one node runs, wired once: database, bus, realtime feed, outbox worker, metrics. */
 export type Runtime = {
@@ -112,6 +115,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   // Housekeeping every node may run: the updates are idempotent and row-locked.
   const housekeeping = setInterval(() => {
     wakeSnoozed(core).catch((err: unknown) => log.error("wake snoozed failed", { err }));
+    markDisconnectedOffline(core, DISCONNECT_GRACE_MS).catch((err: unknown) => log.error("presence sweep failed", { err }));
     pruneEvents(database.db, new Date(Date.now() - EVENT_RETENTION_DAYS * 86_400_000)).catch((err: unknown) =>
       log.error("prune events failed", { err }),
     );

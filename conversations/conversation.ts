@@ -5,6 +5,7 @@ import {
   type Conversation, type ConversationStatus, type TimelineItem,
 } from "../db/schema/index.ts";
 import { Forbidden, Invalid, NotFound } from "../platform/errors.ts";
+import { parseInput } from "../platform/validation.ts";
 import { canSeeConversation, visibleConversations, type Actor } from "./actor.ts";
 import { NormalizedInbound, MAX_TEXT, type NormalizedInbound as InboundInput } from "./channel.ts";
 import { resolveContact } from "./contact.ts";
@@ -91,12 +92,7 @@ export type IngestResult = {
  * returns the stored message and changes nothing.
  */
 export function validateInbound(input: InboundInput) {
-  const parsed = NormalizedInbound.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new Invalid(issue.message, issue.path.join("."));
-  }
-  return parsed.data;
+  return parseInput(NormalizedInbound, input);
 }
 
 export async function ingestInbound(core: Core, workspaceId: string, input: InboundInput): Promise<IngestResult> {

@@ -12,6 +12,7 @@ import { agentSkillsOf } from "../../routing/agent.ts";
 import { errorResponses, router, uploadedFile } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { login, logout, requireActor, requireRole, type AuthEnv } from "./auth.ts";
+import { routingApi } from "./routing.ts";
 import { publishTyping } from "./typing.ts";
 
 const Json = z.record(z.string(), z.unknown());
@@ -202,6 +203,8 @@ export function inboxApi(rt: Runtime) {
       return c.json(await rt.files.save(db, actor.workspaceId, { userId: actor.userId }, await uploadedFile(c.req.raw)), 201);
     },
   );
+
+  app.route("/", routingApi(rt));
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

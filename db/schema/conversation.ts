@@ -22,7 +22,8 @@ export const conversations = pgTable(
     priority: integer("priority").notNull().default(0),
     assigneeId: uuid("assignee_id").references(() => users.id, { onDelete: "set null" }),
     teamId: uuid("team_id").references(() => teams.id, { onDelete: "set null" }),
-    // Routing queue; the routing issue adds the queues table and its foreign key.
+    // Routing queue (queues in routing.ts); no foreign key, so the two schema files need not import
+    // each other.
     queueId: uuid("queue_id"),
     labels: text("labels").array().notNull().default(sql`'{}'::text[]`),
     snoozedUntil: timestamp("snoozed_until", { withTimezone: true }),

@@ -2,3 +2,4 @@ export * from "./workspace.ts";
 export * from "./inbox.ts";
 export * from "./contact.ts";
 export * from "./conversation.ts";
+export * from "./routing.ts";

@@ -1,0 +1,159 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, asc, eq, inArray, isNull } from "drizzle-orm";
+import { agentSkills, skills, users } from "../../db/schema/index.ts";
+import { Invalid, NotFound } from "../../platform/errors.ts";
+import { agentSkillsOf, setAgentSkill } from "../../routing/agent.ts";
+import { agentState, choosePresence, chosenPresences, presenceOf, presenceView, setCapacity } from "../../routing/presence.ts";
+import {
+  createQueue, deleteQueue, EntryRuleInput, listEntryRules, listQueues, QueueInput, replaceEntryRules, updateQueue,
+} from "../../routing/queue.ts";
+import { errorResponses, router } from "../http.ts";
+import type { Runtime } from "../runtime.ts";
+import { requireRole, type AuthEnv } from "./auth.ts";
+
+const Json = z.record(z.string(), z.unknown());
+const ok = (description: string) => ({ 200: { description, content: { "application/json": { schema: Json } } }, ...errorResponses });
+const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
+const IdParam = z.object({ id: z.uuid() });
+
+const PresenceBody = z.object({ presence: z.enum(chosenPresences), reason: z.string().trim().min(1).max(100).optional() });
+const AgentPatch = z.object({
+  capacity: z
+    .object({ voice: z.number().int(), chat: z.number().int(), email: z.number().int(), messaging: z.number().int() })
+    .partial()
+    .optional(),
+  skills: z.array(z.object({ skill: z.string().min(1).max(100), level: z.number().int().min(1).max(5) })).max(50).optional(),
+});
+const SkillBody = z.object({ name: z.string().trim().min(1).max(100) });
+
+/**
+ * Routing's API: an agent's own presence, and — for supervisors and admins — agents' skills and
+ * capacity, skills, queues and entry rules. Mounted under /api/v1 behind the sign-in middleware.
+ */
+export function routingApi(rt: Runtime) {
+  const db = rt.core.db;
+  const app = router<AuthEnv>();
+
+  app.openapi(createRoute({ method: "get", path: "/me/presence", responses: ok("My routing state"), tags: ["routing"] }), async (c) => {
+    const a = c.get("actor");
+    return c.json(presenceView(await agentState(db, a.workspaceId, a.userId)), 200);
+  });
+
+  app.openapi(
+    createRoute({ method: "put", path: "/me/presence", request: body(PresenceBody), responses: ok("My routing state"), tags: ["routing"] }),
+    async (c) => {
+      const { presence, reason } = c.req.valid("json");
+      return c.json(presenceView(await choosePresence(rt.core, c.get("actor"), presence, reason)), 200);
+    },
+  );
+
+  app.openapi(createRoute({ method: "get", path: "/agents", responses: ok("Agents with presence, skills and capacity"), tags: ["routing"] }), async (c) => {
+    const a = c.get("actor");
+    requireRole(a, "admin", "supervisor");
+    const people = await db
+      .select({ id: users.id, name: users.name, email: users.email, role: users.role })
+      .from(users)
+      .where(and(eq(users.workspaceId, a.workspaceId), isNull(users.disabledAt)))
+      .orderBy(asc(users.name));
+    const states = await presenceOf(db, a.workspaceId, people.map((p) => p.id));
+    const levels = people.length
+      ? await db
+          .select({ userId: agentSkills.userId, skill: skills.name, level: agentSkills.level })
+          .from(agentSkills)
+          .innerJoin(skills, eq(skills.id, agentSkills.skillId))
+          .where(inArray(agentSkills.userId, people.map((p) => p.id)))
+      : [];
+    return c.json(
+      {
+        items: people.map((p) => ({
+          ...p,
+          ...presenceView(states.get(p.id)!),
+          skills: levels.filter((l) => l.userId === p.id).map(({ skill, level }) => ({ skill, level })),
+        })),
+      },
+      200,
+    );
+  });
+
+  app.openapi(
+    createRoute({ method: "patch", path: "/agents/{id}", request: { params: IdParam, ...body(AgentPatch) }, responses: ok("The agent"), tags: ["routing"] }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin", "supervisor");
+      const { id } = c.req.valid("param");
+      const patch = c.req.valid("json");
+      const [user] = await db.select({ id: users.id }).from(users).where(and(eq(users.workspaceId, a.workspaceId), eq(users.id, id)));
+      if (!user) throw new NotFound("Agent", "id");
+      if (patch.skills?.length) {
+        const names = patch.skills.map((s) => s.skill);
+        const known = await db.select({ name: skills.name }).from(skills).where(and(eq(skills.workspaceId, a.workspaceId), inArray(skills.name, names)));
+        const missing = names.find((n) => !known.some((k) => k.name === n));
+        if (missing) throw new Invalid(`Unknown skill "${missing}"`, "skills");
+      }
+      const state = patch.capacity ? await setCapacity(db, a.workspaceId, id, patch.capacity) : await agentState(db, a.workspaceId, id);
+      for (const s of patch.skills ?? []) await setAgentSkill(db, a.workspaceId, id, s.skill, s.level);
+      return c.json({ ...presenceView(state), skills: await agentSkillsOf(db, id) }, 200);
+    },
+  );
+
+  app.openapi(createRoute({ method: "get", path: "/skills", responses: ok("The workspace's skills"), tags: ["routing"] }), async (c) => {
+    const rows = await db.select({ id: skills.id, name: skills.name }).from(skills).where(eq(skills.workspaceId, c.get("actor").workspaceId)).orderBy(asc(skills.name));
+    return c.json({ items: rows }, 200);
+  });
+
+  app.openapi(
+    createRoute({ method: "post", path: "/skills", request: body(SkillBody), responses: { 201: { description: "Created", content: { "application/json": { schema: Json } } }, ...errorResponses }, tags: ["routing"] }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin", "supervisor");
+      const name = c.req.valid("json").name;
+      await db.insert(skills).values({ workspaceId: a.workspaceId, name }).onConflictDoNothing();
+      const [row] = await db.select({ id: skills.id, name: skills.name }).from(skills).where(and(eq(skills.workspaceId, a.workspaceId), eq(skills.name, name)));
+      return c.json(row!, 201);
+    },
+  );
+
+  app.openapi(createRoute({ method: "get", path: "/queues", responses: ok("Queues"), tags: ["routing"] }), async (c) => {
+    return c.json({ items: await listQueues(db, c.get("actor").workspaceId) }, 200);
+  });
+
+  app.openapi(
+    createRoute({ method: "post", path: "/queues", request: body(QueueInput), responses: { 201: { description: "Created", content: { "application/json": { schema: Json } } }, ...errorResponses }, tags: ["routing"] }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin", "supervisor");
+      return c.json(await createQueue(db, a.workspaceId, c.req.valid("json")), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "put", path: "/queues/{id}", request: { params: IdParam, ...body(QueueInput) }, responses: ok("Updated"), tags: ["routing"] }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin", "supervisor");
+      return c.json(await updateQueue(db, a.workspaceId, c.req.valid("param").id, c.req.valid("json")), 200);
+    },
+  );
+
+  app.openapi(createRoute({ method: "delete", path: "/queues/{id}", request: { params: IdParam }, responses: ok("Deleted"), tags: ["routing"] }), async (c) => {
+    const a = c.get("actor");
+    requireRole(a, "admin", "supervisor");
+    await deleteQueue(db, a.workspaceId, c.req.valid("param").id);
+    return c.json({ ok: true }, 200);
+  });
+
+  app.openapi(createRoute({ method: "get", path: "/entry-rules", responses: ok("Entry rules in order"), tags: ["routing"] }), async (c) => {
+    return c.json({ items: await listEntryRules(db, c.get("actor").workspaceId) }, 200);
+  });
+
+  app.openapi(
+    createRoute({ method: "put", path: "/entry-rules", request: body(z.object({ rules: z.array(EntryRuleInput).max(200) })), responses: ok("Entry rules in order"), tags: ["routing"] }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin", "supervisor");
+      return c.json({ items: await replaceEntryRules(db, a.workspaceId, c.req.valid("json").rules) }, 200);
+    },
+  );
+
+  return app;
+}

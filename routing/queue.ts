@@ -1,0 +1,174 @@
+import { z } from "@hono/zod-openapi";
+import { and, asc, eq, inArray } from "drizzle-orm";
+import type { Executor } from "../db/connect.ts";
+import { channels, entryRules, queues, skills, workItems, type OverflowStep, type Queue } from "../db/schema/index.ts";
+import { DomainError, Invalid, NotFound } from "../platform/errors.ts";
+import { parseInput } from "../platform/validation.ts";
+
+const SkillRequirement = z.object({ skill: z.string().min(1).max(100), minLevel: z.number().int().min(1).max(5) });
+const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM");
+const weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
+
+export const QueueInput = z
+  .object({
+    name: z.string().trim().min(1).max(100),
+    channels: z.array(z.enum(channels)).max(channels.length).default([]),
+    requiredSkills: z.array(SkillRequirement).max(20).default([]),
+    priorityRules: z
+      .array(z.object({ attribute: z.string().min(1).max(100), equals: z.union([z.string(), z.number(), z.boolean()]), priority: z.number().int().min(-100).max(100) }))
+      .max(50)
+      .default([]),
+    businessHours: z
+      .object({
+        timeZone: z.string().min(1).max(64),
+        weekly: z.partialRecord(z.enum(weekdays), z.array(z.tuple([HHMM, HHMM])).max(6)),
+        holidays: z.array(z.iso.date()).max(366).default([]),
+      })
+      .nullable()
+      .default(null),
+    maxWaitSeconds: z.number().int().min(1).max(86_400).nullable().default(null),
+    serviceLevelSeconds: z.number().int().min(1).max(3_600).default(20),
+    overflow: z
+      .array(
+        z.discriminatedUnion("action", [
+          z.object({ afterSeconds: z.number().int().min(1), action: z.literal("widen_skills"), skills: z.array(SkillRequirement).max(20) }),
+          z.object({ afterSeconds: z.number().int().min(1), action: z.literal("move_queue"), queueId: z.uuid() }),
+          z.object({ afterSeconds: z.number().int().min(1), action: z.literal("offer_callback") }),
+          z.object({ afterSeconds: z.number().int().min(1), action: z.literal("auto_reply"), message: z.string().min(1).max(2000) }),
+        ]),
+      )
+      .max(10)
+      .default([]),
+  })
+  .openapi("Queue");
+export type QueueInput = z.infer<typeof QueueInput>;
+
+export const EntryRuleInput = z.object({
+  queueId: z.uuid(),
+  conditions: z
+    .object({
+      inboxIds: z.array(z.uuid()).max(50).optional(),
+      channels: z.array(z.enum(channels)).optional(),
+      keywords: z.array(z.string().trim().min(1).max(100)).max(100).optional(),
+      attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+      languages: z.array(z.string().min(2).max(20)).max(20).optional(),
+    })
+    .default({}),
+});
+export type EntryRuleInput = z.infer<typeof EntryRuleInput>;
+
+export function queueView(q: Queue) {
+  return {
+    id: q.id,
+    name: q.name,
+    channels: q.channels,
+    requiredSkills: q.requiredSkills,
+    priorityRules: q.priorityRules,
+    businessHours: q.businessHours,
+    maxWaitSeconds: q.maxWaitSeconds,
+    serviceLevelSeconds: q.serviceLevelSeconds,
+    overflow: q.overflow,
+  };
+}
+
+/** A queue's rules must only name what exists: skills of the workspace, queues without a move cycle. */
+async function checkQueue(db: Executor, workspaceId: string, input: QueueInput, selfId: string | undefined) {
+  const named = [...input.requiredSkills, ...input.overflow.flatMap((s) => (s.action === "widen_skills" ? s.skills : []))].map((s) => s.skill);
+  if (named.length) {
+    const known = await db.select({ name: skills.name }).from(skills).where(and(eq(skills.workspaceId, workspaceId), inArray(skills.name, named)));
+    const missing = named.find((n) => !known.some((k) => k.name === n));
+    if (missing) throw new Invalid(`Unknown skill "${missing}"`, "requiredSkills");
+  }
+  if (input.businessHours) {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: input.businessHours.timeZone });
+    } catch {
+      throw new Invalid(`Unknown time zone "${input.businessHours.timeZone}"`, "businessHours.timeZone");
+    }
+    for (const [day, spans] of Object.entries(input.businessHours.weekly))
+      for (const [from, to] of spans ?? []) if (from >= to) throw new Invalid(`Opening hours on ${day} must end after they start`, `businessHours.weekly.${day}`);
+  }
+  const steps = input.overflow.map((s) => s.afterSeconds);
+  if (steps.some((t, i) => i > 0 && t <= steps[i - 1]!)) throw new Invalid("Overflow steps must come in increasing afterSeconds", "overflow");
+
+  // Overflow moves between queues must not loop: follow every move edge with this queue's new rules.
+  const all = await db.select({ id: queues.id, overflow: queues.overflow }).from(queues).where(eq(queues.workspaceId, workspaceId));
+  const movesOf = (steps: OverflowStep[]) => steps.flatMap((s) => (s.action === "move_queue" ? [s.queueId] : []));
+  const edges = new Map(all.map((q) => [q.id, movesOf(q.overflow)]));
+  const self = selfId ?? "new";
+  edges.set(self, movesOf(input.overflow));
+  for (const target of edges.get(self)!) {
+    if (!edges.has(target)) throw new Invalid(`Unknown queue ${target} in overflow`, "overflow");
+  }
+  const stack = [...edges.get(self)!];
+  const seen = new Set<string>();
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (id === self) throw new Invalid("Overflow moves between queues would loop", "overflow");
+    if (seen.has(id)) continue;
+    seen.add(id);
+    stack.push(...(edges.get(id) ?? []));
+  }
+}
+
+export async function listQueues(db: Executor, workspaceId: string) {
+  return (await db.select().from(queues).where(eq(queues.workspaceId, workspaceId)).orderBy(asc(queues.name))).map(queueView);
+}
+
+async function assertNameFree(db: Executor, workspaceId: string, name: string, selfId?: string) {
+  const [other] = await db.select({ id: queues.id }).from(queues).where(and(eq(queues.workspaceId, workspaceId), eq(queues.name, name)));
+  if (other && other.id !== selfId) throw new DomainError(409, "conflict", `A queue named "${name}" exists`, "name");
+}
+
+export async function createQueue(db: Executor, workspaceId: string, raw: z.input<typeof QueueInput>) {
+  const input = parseInput(QueueInput, raw);
+  await checkQueue(db, workspaceId, input, undefined);
+  await assertNameFree(db, workspaceId, input.name);
+  const [row] = await db.insert(queues).values({ workspaceId, ...input }).returning();
+  return queueView(row!);
+}
+
+export async function updateQueue(db: Executor, workspaceId: string, id: string, raw: z.input<typeof QueueInput>) {
+  const input = parseInput(QueueInput, raw);
+  const [current] = await db.select({ id: queues.id }).from(queues).where(and(eq(queues.workspaceId, workspaceId), eq(queues.id, id)));
+  if (!current) throw new NotFound("Queue", "id");
+  await checkQueue(db, workspaceId, input, id);
+  await assertNameFree(db, workspaceId, input.name, id);
+  const [row] = await db.update(queues).set(input).where(eq(queues.id, id)).returning();
+  return queueView(row!);
+}
+
+/** A queue with work in it, or named by another queue's overflow, cannot be deleted. */
+export async function deleteQueue(db: Executor, workspaceId: string, id: string) {
+  const [current] = await db.select({ id: queues.id }).from(queues).where(and(eq(queues.workspaceId, workspaceId), eq(queues.id, id)));
+  if (!current) throw new NotFound("Queue", "id");
+  const [busy] = await db
+    .select({ id: workItems.id })
+    .from(workItems)
+    .where(and(eq(workItems.queueId, id), inArray(workItems.state, ["waiting", "reserved", "assigned"])))
+    .limit(1);
+  if (busy) throw new DomainError(409, "conflict", "The queue still holds work", "id");
+  const others = await db.select({ name: queues.name, overflow: queues.overflow }).from(queues).where(eq(queues.workspaceId, workspaceId));
+  const referrer = others.find((q) => q.overflow.some((s) => s.action === "move_queue" && s.queueId === id));
+  if (referrer) throw new DomainError(409, "conflict", `Queue "${referrer.name}" overflows into this queue`, "id");
+  await db.delete(queues).where(eq(queues.id, id));
+}
+
+/** Replaces the ordered entry rules; every rule must name a queue of the workspace. */
+export async function replaceEntryRules(db: Executor, workspaceId: string, raw: z.input<typeof EntryRuleInput>[]) {
+  const rules = raw.map((r) => parseInput(EntryRuleInput, r));
+  const ids = [...new Set(rules.map((r) => r.queueId))];
+  const known = ids.length ? await db.select({ id: queues.id }).from(queues).where(and(eq(queues.workspaceId, workspaceId), inArray(queues.id, ids))) : [];
+  const missing = ids.findIndex((id) => !known.some((k) => k.id === id));
+  if (missing >= 0) throw new Invalid(`Unknown queue ${ids[missing]}`, `rules.${rules.findIndex((r) => r.queueId === ids[missing])}.queueId`);
+  return db.transaction(async (tx) => {
+    await tx.delete(entryRules).where(eq(entryRules.workspaceId, workspaceId));
+    if (rules.length) await tx.insert(entryRules).values(rules.map((r, position) => ({ workspaceId, queueId: r.queueId, position, conditions: r.conditions })));
+    return listEntryRules(tx, workspaceId);
+  });
+}
+
+export async function listEntryRules(db: Executor, workspaceId: string) {
+  const rows = await db.select().from(entryRules).where(eq(entryRules.workspaceId, workspaceId)).orderBy(asc(entryRules.position));
+  return rows.map((r) => ({ id: r.id, queueId: r.queueId, position: r.position, conditions: r.conditions }));
+}
