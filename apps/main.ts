@@ -21,6 +21,7 @@ async function main() {
   const demo = config.demo ? await seedDemo(rt) : undefined;
   const server = serve(rt, createApp(rt));
   rt.outbox.start();
+  rt.router.start();
   const url = config.publicUrl ?? `http://localhost:${server.port}`;
   log.info("switchboard started", { url, database: rt.database.driver, dataDir: config.databaseUrl ? undefined : config.dataDir });
   // Printed plainly (not only as a log line): the first thing a new user needs.

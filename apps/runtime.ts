@@ -13,6 +13,7 @@ import { OutboxWorker, type OutboxOptions } from "../conversations/outbox.ts";
 import type { Core } from "../conversations/transaction.ts";
 import { connect, type Database } from "../db/connect.ts";
 import { markDisconnectedOffline } from "../routing/presence.ts";
+import { Router } from "../routing/router.ts";
 import { outbox } from "../db/schema/index.ts";
 import type { Config } from "../platform/config.ts";
 import { Keyring, randomToken } from "../platform/crypto.ts";
@@ -34,6 +35,7 @@ export type Runtime = {
   inbound: InboundQueue;
   keyring: Keyring;
   outbox: OutboxWorker;
+  router: Router;
   files: AttachmentStore;
   metrics: {
     registry: Registry;
@@ -112,6 +114,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     if ("type" in m && m.type === "item.created" && (m.payload.item as { direction?: string }).direction === "out") worker.wake();
   });
 
+  const router = new Router(core, bus);
+
   // Housekeeping every node may run: the updates are idempotent and row-locked.
   const housekeeping = setInterval(() => {
     wakeSnoozed(core).catch((err: unknown) => log.error("wake snoozed failed", { err }));
@@ -130,10 +134,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     inbound,
     keyring,
     outbox: worker,
+    router,
     files: new AttachmentStore(join(config.dataDir, "files")),
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       clearInterval(housekeeping);
+      await router.stop();
       await worker.stop();
       feed.close();
       await bus.close();

@@ -4,7 +4,7 @@
  */
 export {}; // a module: top-level await and file-scoped names
 
-const USAGE = "usage: bun run bench <ingest|widget> [--json]";
+const USAGE = "usage: bun run bench <ingest|widget|simulate> [--json]";
 
 const args = process.argv.slice(2);
 const benchmark = args.find((a) => !a.startsWith("--"));
@@ -16,6 +16,9 @@ switch (benchmark) {
     break;
   case "widget":
     await (await import("./widget.ts")).benchWidget({ json });
+    break;
+  case "simulate":
+    await (await import("./simulate.ts")).benchSimulate({ json });
     break;
   default:
     console.error(USAGE);

@@ -324,6 +324,16 @@ async function recordChange(
   return item.view;
 }
 
+/**
+ * A system event on a conversation's timeline (queued, offered, offer missed…) with its event, for
+ * other domains such as routing, inside their transaction.
+ */
+export async function appendSystemEvent(tx: Tx, events: EventLog, conversationId: string, eventType: string, data: Record<string, unknown>) {
+  const [conversation] = await tx.select().from(conversations).where(eq(conversations.id, conversationId));
+  if (!conversation) throw new NotFound("Conversation");
+  return (await appendItem(tx, events, conversation, { type: "event", senderType: "system", eventType, data }))!.view;
+}
+
 export async function setStatus(
   core: Core,
   actor: Actor,
@@ -354,21 +364,31 @@ export async function assign(core: Core, actor: Actor, conversationId: string, a
   if (actor.role === "agent" && assigneeId !== null && assigneeId !== actor.userId)
     throw new Forbidden("Agents can assign conversations only to themselves");
   return withEvents(core, async (tx, events) => {
-    const before = await visibleConversation(tx, actor, conversationId, true);
-    let assigneeName: string | null = null;
-    if (assigneeId) {
-      const [user] = await tx
-        .select({ id: users.id, name: users.name })
-        .from(users)
-        .where(and(eq(users.workspaceId, actor.workspaceId), eq(users.id, assigneeId), isNull(users.disabledAt)));
-      if (!user) throw new NotFound("Agent", "assigneeId");
-      assigneeName = user.name;
-    }
-    if (before.assigneeId === assigneeId) return conversationView(before, await contactOf(tx, before.contactId));
-    const [after] = await tx.update(conversations).set({ assigneeId }).where(eq(conversations.id, conversationId)).returning();
-    await recordChange(tx, events, actor, before, after!, "assigned", { assigneeId, assigneeName, previousAssigneeId: before.assigneeId });
-    return conversationView(after!, await contactOf(tx, after!.contactId));
+    await visibleConversation(tx, actor, conversationId, true);
+    return assignWithin(tx, events, actor, conversationId, assigneeId);
   });
+}
+
+/**
+ * The assignment itself, inside a caller's transaction: routing uses it when an agent accepts an
+ * offer, so the work item and the conversation change together. `by` is who assigned.
+ */
+export async function assignWithin(tx: Tx, events: EventLog, by: Actor | "system", conversationId: string, assigneeId: string | null) {
+  const [before] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
+  if (!before) throw new NotFound("Conversation");
+  let assigneeName: string | null = null;
+  if (assigneeId) {
+    const [user] = await tx
+      .select({ id: users.id, name: users.name })
+      .from(users)
+      .where(and(eq(users.workspaceId, before.workspaceId), eq(users.id, assigneeId), isNull(users.disabledAt)));
+    if (!user) throw new NotFound("Agent", "assigneeId");
+    assigneeName = user.name;
+  }
+  if (before.assigneeId === assigneeId) return conversationView(before, await contactOf(tx, before.contactId));
+  const [after] = await tx.update(conversations).set({ assigneeId }).where(eq(conversations.id, conversationId)).returning();
+  await recordChange(tx, events, by, before, after!, "assigned", { assigneeId, assigneeName, previousAssigneeId: before.assigneeId });
+  return conversationView(after!, await contactOf(tx, after!.contactId));
 }
 
 /** Hands the conversation to a team: it leaves the current agent and waits for the team. */

@@ -4,8 +4,7 @@ import { agentStates, users, type AgentState, type Capacity, type Presence } fro
 import type { Actor } from "../conversations/actor.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import { Invalid } from "../platform/errors.ts";
-
-export const DEFAULT_CAPACITY: Capacity = { voice: 1, chat: 3, email: 5, messaging: 4 };
+import { DEFAULT_CAPACITY } from "./acd.ts";
 
 /** What an agent may choose; "busy" and "wrap_up" follow from work and are set by the system. */
 export const chosenPresences = ["available", "away", "offline"] as const;

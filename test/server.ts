@@ -43,6 +43,7 @@ export async function startTestServer(
   const secret = (JSON.parse(rt.keyring.open(inbox.credentials!)) as { hmacSecret: string }).hmacSecret;
   const server = serve(rt, createApp(rt, { widgetLimits: options.widgetLimits ?? { burst: 10_000, perSecond: 10_000 } }), 0, "127.0.0.1");
   rt.outbox.start();
+  rt.router.start();
   const url = `http://127.0.0.1:${server.port}`;
 
   async function login(email: string, pw: string) {

@@ -7,6 +7,8 @@ import { agentState, choosePresence, chosenPresences, presenceOf, presenceView, 
 import {
   createQueue, deleteQueue, EntryRuleInput, listEntryRules, listQueues, QueueInput, replaceEntryRules, updateQueue,
 } from "../../routing/queue.ts";
+import { liveQueues } from "../../routing/live.ts";
+import { acceptOffer, offersFor, rejectOffer } from "../../routing/work.ts";
 import { errorResponses, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { requireRole, type AuthEnv } from "./auth.ts";
@@ -44,6 +46,25 @@ export function routingApi(rt: Runtime) {
     async (c) => {
       const { presence, reason } = c.req.valid("json");
       return c.json(presenceView(await choosePresence(rt.core, c.get("actor"), presence, reason)), 200);
+    },
+  );
+
+  app.openapi(createRoute({ method: "get", path: "/me/offers", responses: ok("Work offered to me, waiting for my answer"), tags: ["routing"] }), async (c) => {
+    const a = c.get("actor");
+    return c.json({ items: await offersFor(db, a.workspaceId, a.userId) }, 200);
+  });
+
+  app.openapi(
+    createRoute({ method: "post", path: "/offers/{id}/accept", request: { params: IdParam }, responses: ok("Accepted: the conversation is mine"), tags: ["routing"] }),
+    async (c) => c.json(await acceptOffer(rt.core, c.get("actor"), c.req.valid("param").id), 200),
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: "/offers/{id}/reject", request: { params: IdParam }, responses: ok("Turned down: it goes to someone else"), tags: ["routing"] }),
+    async (c) => {
+      await rejectOffer(rt.core, c.get("actor"), c.req.valid("param").id);
+      rt.router.schedule(c.get("actor").workspaceId);
+      return c.json({ ok: true }, 200);
     },
   );
 
@@ -110,6 +131,15 @@ export function routingApi(rt: Runtime) {
       await db.insert(skills).values({ workspaceId: a.workspaceId, name }).onConflictDoNothing();
       const [row] = await db.select({ id: skills.id, name: skills.name }).from(skills).where(and(eq(skills.workspaceId, a.workspaceId), eq(skills.name, name)));
       return c.json(row!, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "get", path: "/queues/live", responses: ok("Per queue: waiting, longest wait, service level, ASA, AHT, agents available"), tags: ["routing"] }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin", "supervisor");
+      return c.json({ items: await liveQueues(db, a.workspaceId) }, 200);
     },
   );
 

@@ -45,6 +45,7 @@ CREATE TABLE "work_items" (
 	"state" "work_item_state" DEFAULT 'waiting' NOT NULL,
 	"agent_id" uuid,
 	"sticky_agent_id" uuid,
+	"sticky_until" timestamp with time zone,
 	"reservation_expires_at" timestamp with time zone,
 	"enqueued_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"answered_at" timestamp with time zone,
@@ -65,4 +66,4 @@ ALTER TABLE "work_items" ADD CONSTRAINT "work_items_sticky_agent_id_users_id_fk"
 CREATE INDEX "entry_rules_workspace_idx" ON "entry_rules" USING btree ("workspace_id","position");--> statement-breakpoint
 CREATE UNIQUE INDEX "queues_workspace_name_key" ON "queues" USING btree ("workspace_id","name");--> statement-breakpoint
 CREATE INDEX "work_items_waiting_idx" ON "work_items" USING btree ("workspace_id","state","priority","enqueued_at");--> statement-breakpoint
-CREATE INDEX "work_items_conversation_idx" ON "work_items" USING btree ("conversation_id");
+CREATE UNIQUE INDEX "work_items_live_key" ON "work_items" USING btree ("conversation_id") WHERE state IN ('waiting', 'reserved', 'assigned');

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { conversations } from "./conversation.ts";
 import { users, workspaces } from "./workspace.ts";
@@ -95,7 +96,9 @@ export const workItems = pgTable(
     requiredSkills: jsonb("required_skills").$type<SkillRequirement[]>().notNull().default([]),
     state: workItemStateEnum("state").notNull().default("waiting"),
     agentId: uuid("agent_id").references(() => users.id, { onDelete: "set null" }),
+    // The last agent who served this contact, preferred until sticky_until if they become free.
     stickyAgentId: uuid("sticky_agent_id").references(() => users.id, { onDelete: "set null" }),
+    stickyUntil: timestamp("sticky_until", { withTimezone: true }),
     reservationExpiresAt: timestamp("reservation_expires_at", { withTimezone: true }),
     enqueuedAt: timestamp("enqueued_at", { withTimezone: true }).notNull().defaultNow(),
     answeredAt: timestamp("answered_at", { withTimezone: true }),
@@ -105,7 +108,8 @@ export const workItems = pgTable(
   },
   (t) => [
     index("work_items_waiting_idx").on(t.workspaceId, t.state, t.priority, t.enqueuedAt),
-    index("work_items_conversation_idx").on(t.conversationId),
+    // One live work item per conversation: enqueueing twice (two nodes, a retry) is a no-op.
+    uniqueIndex("work_items_live_key").on(t.conversationId).where(sql`state IN ('waiting', 'reserved', 'assigned')`),
   ],
 );
 

@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, expect, it } from "bun:test";
+import { and, eq } from "drizzle-orm";
+import { workItems } from "../db/schema/index.ts";
+import { createAgent } from "../routing/agent.ts";
+import { expireOffers } from "../routing/work.ts";
+import { api, openSocket, startTestServer, wsUrl, type TestServer } from "../test/server.ts";
+
+let s: TestServer;
+let admin: string;
+let ann: string;
+let bob: string;
+let bobId: string;
+
+beforeAll(async () => {
+  s = await startTestServer();
+  admin = await s.login(s.admin.email, s.admin.password);
+  ann = await s.login(s.agent.email, s.agent.password);
+  const bobUser = await createAgent(s.rt.core.db, { workspaceId: s.workspaceId, email: `bob-${crypto.randomUUID()}@example.test`, name: "Bob", role: "agent", password: "pw-bob-123" });
+  bobId = bobUser.id;
+  bob = await s.login(bobUser.email, "pw-bob-123");
+  await api(`${s.url}/api/v1/skills`, { token: admin, body: { name: "billing" } });
+  await api(`${s.url}/api/v1/agents/${s.agent.id}`, { method: "PATCH", token: admin, body: { skills: [{ skill: "billing", level: 4 }] } });
+  await api(`${s.url}/api/v1/agents/${bobId}`, { method: "PATCH", token: admin, body: { skills: [{ skill: "billing", level: 2 }] } });
+  const queue = await api(`${s.url}/api/v1/queues`, { token: admin, body: { name: "Billing", requiredSkills: [{ skill: "billing", minLevel: 2 }] } });
+  await api(`${s.url}/api/v1/entry-rules`, { method: "PUT", token: admin, body: { rules: [{ queueId: queue.body.id, conditions: { keywords: ["退款", "refund"] } }] } });
+});
+afterAll(() => s.stop());
+
+async function customerWrites(text: string) {
+  const session = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey } });
+  const sent = await api(`${s.url}/widget/v1/messages`, { token: session.body.visitorToken, body: { text } });
+  return sent.body.conversationId as string;
+}
+
+it("queues a refund chat by its entry rule and offers it to the best-skilled agent; a refusal passes it on", async () => {
+  const annSocket = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${ann}`);
+  const bobSocket = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${bob}`);
+  await Promise.all([annSocket.waitFor((f) => f.type === "hello"), bobSocket.waitFor((f) => f.type === "hello")]);
+  await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: ann, body: { presence: "available" } });
+  await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: bob, body: { presence: "available" } });
+
+  const conversationId = await customerWrites("你好，我要退款");
+  const offer = await annSocket.waitFor((f) => f.type === "offer.created" && f.conversationId === conversationId);
+  expect(offer.offer).toMatchObject({ agentId: s.agent.id, state: "reserved", channel: "webchat" });
+  expect((await api(`${s.url}/api/v1/me/offers`, { token: ann })).body.items.map((o: any) => o.conversationId)).toEqual([conversationId]);
+  // Only Ann is told; Bob cannot take what was offered to her.
+  await Bun.sleep(100);
+  expect(bobSocket.frames.some((f) => f.type === "offer.created")).toBe(false);
+  const stolen = await api(`${s.url}/api/v1/offers/${offer.offer.workItemId}/accept`, { token: bob, body: {} });
+  expect(stolen.status).toBe(409);
+  expect(stolen.body.error.code).toBe("not_yours");
+
+  expect((await api(`${s.url}/api/v1/offers/${offer.offer.workItemId}/reject`, { token: ann, body: {} })).status).toBe(200);
+  expect((await api(`${s.url}/api/v1/me/presence`, { token: ann })).body).toMatchObject({ presence: "away", reason: "missed offer" });
+  const second = await bobSocket.waitFor((f) => f.type === "offer.created" && f.conversationId === conversationId);
+  const accepted = await api(`${s.url}/api/v1/offers/${second.offer.workItemId}/accept`, { token: bob, body: {} });
+  expect(accepted.status).toBe(200);
+  expect(accepted.body.state).toBe("assigned");
+  const late = await api(`${s.url}/api/v1/offers/${offer.offer.workItemId}/accept`, { token: ann, body: {} });
+  expect(late.status).toBe(409);
+
+  const conversation = await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: admin });
+  expect(conversation.body).toMatchObject({ assigneeId: bobId });
+  const timeline = await api(`${s.url}/api/v1/conversations/${conversationId}/timeline`, { token: admin });
+  expect(timeline.body.items.filter((i: any) => i.type === "event").map((i: any) => i.eventType)).toEqual(["queued", "offer_missed", "assigned"]);
+  annSocket.close();
+  bobSocket.close();
+});
+
+it("leaves a chat no entry rule matches for agents to pick by hand", async () => {
+  const conversationId = await customerWrites("just saying hello");
+  await Bun.sleep(100);
+  const items = await s.rt.core.db.select().from(workItems).where(eq(workItems.conversationId, conversationId));
+  expect(items).toEqual([]);
+  expect((await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: admin })).body.assigneeId).toBeNull();
+});
+
+it("takes back an offer nobody answers in time and marks the agent away", async () => {
+  await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: ann, body: { presence: "available" } });
+  const conversationId = await customerWrites("refund please");
+  let offered: typeof workItems.$inferSelect | undefined;
+  for (let i = 0; i < 50 && !offered; i++, await Bun.sleep(20))
+    [offered] = await s.rt.core.db.select().from(workItems).where(and(eq(workItems.conversationId, conversationId), eq(workItems.state, "reserved")));
+  expect(offered).toBeDefined();
+  const who = offered!.agentId === s.agent.id ? ann : bob;
+  await expireOffers(s.rt.core, new Date(Date.now() + 60_000));
+  expect((await api(`${s.url}/api/v1/me/presence`, { token: who })).body).toMatchObject({ presence: "away", reason: "missed offer" });
+  const expired = await api(`${s.url}/api/v1/offers/${offered!.id}/accept`, { token: who, body: {} });
+  expect(expired.status).toBe(409);
+  expect(expired.body.error.code).toBe("expired");
+});
+
+it("frees the agent's capacity when the conversation is resolved", async () => {
+  const [held] = await s.rt.core.db.select().from(workItems).where(and(eq(workItems.agentId, bobId), eq(workItems.state, "assigned")));
+  expect(held).toBeDefined();
+  await api(`${s.url}/api/v1/conversations/${held!.conversationId}/status`, { token: admin, body: { status: "resolved" } });
+  let state = held!.state as string;
+  for (let i = 0; i < 50 && state !== "done"; i++, await Bun.sleep(20))
+    state = (await s.rt.core.db.select().from(workItems).where(eq(workItems.id, held!.id)))[0]!.state;
+  expect(state).toBe("done");
+});
+
+it("shows supervisors each queue live: waiting, longest wait, service level, ASA, agents available", async () => {
+  await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: ann, body: { presence: "offline" } });
+  await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: bob, body: { presence: "offline" } });
+  await customerWrites("退款还没到账");
+  const live = await api(`${s.url}/api/v1/queues/live`, { token: admin });
+  expect(live.status).toBe(200);
+  const billing = live.body.items.find((q: any) => q.name === "Billing");
+  expect(billing).toMatchObject({ agentsAvailable: 0, answered: 1 });
+  expect(billing.waiting).toBeGreaterThanOrEqual(1);
+  expect(billing.longestWaitS).toBeGreaterThanOrEqual(0);
+  expect(billing.serviceLevel).toBeGreaterThanOrEqual(0);
+  expect(billing.asaS).toBeGreaterThanOrEqual(0);
+  await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: ann, body: { presence: "available" } });
+  expect((await api(`${s.url}/api/v1/queues/live`, { token: admin })).body.items.find((q: any) => q.name === "Billing").agentsAvailable).toBe(1);
+  expect((await api(`${s.url}/api/v1/queues/live`, { token: ann })).status).toBe(403);
+});

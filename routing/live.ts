@@ -1,0 +1,69 @@
+import { and, eq, gte, inArray, or } from "drizzle-orm";
+import type { Executor } from "../db/connect.ts";
+import { agentSkills, agentStates, queues, skills, workItems, type SkillRequirement } from "../db/schema/index.ts";
+
+type ItemTimes = { state: string; enqueuedAt: Date; answeredAt: Date | null; endedAt: Date | null };
+
+/**
+ * A queue's figures for the supervisor's live view, from its work items since `since` (today) and
+ * those still waiting. Pure: the caller loads the rows.
+ */
+export function queueFigures(items: ItemTimes[], serviceLevelSeconds: number, now: Date) {
+  const waiting = items.filter((i) => i.state === "waiting" || i.state === "reserved");
+  const answered = items.filter((i) => i.answeredAt);
+  const abandoned = items.filter((i) => i.state === "abandoned");
+  const waitOf = (i: ItemTimes) => ((i.answeredAt ?? now).getTime() - i.enqueuedAt.getTime()) / 1000;
+  const withinTarget = answered.filter((i) => waitOf(i) <= serviceLevelSeconds).length;
+  // Still waiting past the target already counts against the service level.
+  const overdue = waiting.filter((i) => waitOf(i) > serviceLevelSeconds).length;
+  const judged = answered.length + abandoned.length + overdue;
+  const handled = answered.filter((i) => i.endedAt);
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+  return {
+    waiting: waiting.length,
+    longestWaitS: waiting.length ? Math.max(...waiting.map(waitOf)) : 0,
+    offered: items.length,
+    answered: answered.length,
+    abandoned: abandoned.length,
+    serviceLevel: judged ? withinTarget / judged : null,
+    asaS: mean(answered.map(waitOf)),
+    ahtS: mean(handled.map((i) => (i.endedAt!.getTime() - i.answeredAt!.getTime()) / 1000)),
+  };
+}
+
+function meetsSkills(levels: Map<string, number>, required: SkillRequirement[]) {
+  return required.every((r) => (levels.get(r.skill) ?? 0) >= r.minLevel);
+}
+
+/** Every queue of the workspace with its live figures and the agents available to it. */
+export async function liveQueues(db: Executor, workspaceId: string, now = new Date()) {
+  const startOfDay = new Date(now);
+  startOfDay.setHours(0, 0, 0, 0);
+  const [qs, items, routable, levels] = await Promise.all([
+    db.select().from(queues).where(eq(queues.workspaceId, workspaceId)),
+    db
+      .select({ queueId: workItems.queueId, state: workItems.state, enqueuedAt: workItems.enqueuedAt, answeredAt: workItems.answeredAt, endedAt: workItems.endedAt })
+      .from(workItems)
+      .where(and(eq(workItems.workspaceId, workspaceId), or(gte(workItems.enqueuedAt, startOfDay), inArray(workItems.state, ["waiting", "reserved"])))),
+    db.select({ userId: agentStates.userId }).from(agentStates).where(and(eq(agentStates.workspaceId, workspaceId), eq(agentStates.presence, "available"))),
+    db
+      .select({ userId: agentSkills.userId, skill: skills.name, level: agentSkills.level })
+      .from(agentSkills)
+      .innerJoin(skills, eq(skills.id, agentSkills.skillId))
+      .where(eq(agentSkills.workspaceId, workspaceId)),
+  ]);
+  const levelsOf = new Map<string, Map<string, number>>();
+  for (const l of levels) {
+    if (!levelsOf.has(l.userId)) levelsOf.set(l.userId, new Map());
+    levelsOf.get(l.userId)!.set(l.skill, l.level);
+  }
+  return qs
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((q) => ({
+      id: q.id,
+      name: q.name,
+      serviceLevelSeconds: q.serviceLevelSeconds,
+      ...queueFigures(items.filter((i) => i.queueId === q.id), q.serviceLevelSeconds, now),
+      agentsAvailable: routable.filter((a) => meetsSkills(levelsOf.get(a.userId) ?? new Map(), q.requiredSkills)).length,
+    }));
+}

@@ -1,0 +1,75 @@
+import type { EventBus } from "../conversations/bus.ts";
+import type { Core } from "../conversations/transaction.ts";
+import { log } from "../platform/log.ts";
+import { DEFAULT_ROUTING, enqueueConversation, expireOffers, finishWork, routeWorkspace, workspacesWaiting, type RoutingSettings } from "./work.ts";
+
+/**
+ * The node's router: puts arriving conversations into queues, runs routing passes when work arrives or
+ * capacity frees, and expires unanswered offers. Every node may run one: passes claim with SKIP
+ * LOCKED, so routers never offer the same work twice (on PGlite there is one node and one router).
+ */
+export class Router {
+  private pending = new Set<string>();
+  private running = new Set<string>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly core: Core,
+    private readonly bus: EventBus,
+    private readonly settings: RoutingSettings = DEFAULT_ROUTING,
+    private readonly tickMs = 1000,
+  ) {}
+
+  start() {
+    this.unsubscribe = this.bus.subscribe((m) => {
+      if (!("type" in m) || !m.conversationId) {
+        if ("type" in m && m.type === "agent.presence") this.schedule(m.workspaceId);
+        return;
+      }
+      const changes = m.payload.changes as { to?: string; status?: string } | undefined;
+      if (m.type === "conversation.created" || (m.type === "conversation.updated" && (changes?.to === "open" || changes?.status === "open")))
+        this.run(() => enqueueConversation(this.core, m.conversationId!, this.settings).then((item) => item && this.schedule(item.workspaceId)));
+      else if (m.type === "conversation.updated" && changes?.to === "resolved")
+        this.run(() => finishWork(this.core, m.conversationId!).then((w) => w && this.schedule(w.workspaceId)));
+    });
+    // The safety net: offers that ran out, and work that a missed event or another node left waiting.
+    this.timer = setInterval(() => this.run(() => this.tick()), this.tickMs);
+    this.timer.unref?.();
+  }
+
+  async stop() {
+    clearInterval(this.timer);
+    this.unsubscribe?.();
+    while (this.running.size || this.pending.size) await Bun.sleep(5);
+  }
+
+  private async tick() {
+    for (const ws of await expireOffers(this.core)) this.schedule(ws);
+    for (const ws of await workspacesWaiting(this.core)) this.schedule(ws);
+  }
+
+  /** One pass per workspace at a time on this node; a request during a pass runs right after it. */
+  schedule(workspaceId: string) {
+    if (this.pending.has(workspaceId)) return;
+    this.pending.add(workspaceId);
+    setImmediate(() => void this.pass(workspaceId));
+  }
+
+  private async pass(workspaceId: string) {
+    if (this.running.has(workspaceId)) return setTimeout(() => void this.pass(workspaceId), 5);
+    this.pending.delete(workspaceId);
+    this.running.add(workspaceId);
+    try {
+      await routeWorkspace(this.core, workspaceId, this.settings);
+    } catch (err) {
+      log.error("router: pass failed", { workspaceId, err });
+    } finally {
+      this.running.delete(workspaceId);
+    }
+  }
+
+  private run(work: () => Promise<unknown>) {
+    work().catch((err: unknown) => log.error("router: failed", { err }));
+  }
+}

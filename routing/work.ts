@@ -1,0 +1,293 @@
+import { and, asc, count, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import type { Actor } from "../conversations/actor.ts";
+import { appendSystemEvent, assignWithin, scopeOf } from "../conversations/conversation.ts";
+import { withEvents, type Core } from "../conversations/transaction.ts";
+import type { Tx } from "../db/connect.ts";
+import {
+  agentSkills, agentStates, contacts, conversations, entryRules, queues, skills, timelineItems, workItems, type WorkItemRow,
+} from "../db/schema/index.ts";
+import { NotFound } from "../platform/errors.ts";
+import { channelClass, DEFAULT_CAPACITY, route, type Agent, type ChannelClass, type WorkItem } from "./acd.ts";
+import { chooseQueue, priorityFor } from "./entry.ts";
+import { accept, OFFER_TIMEOUT_MS, reject, ReservationError, type Reservation } from "./reservation.ts";
+import { setPresence } from "./presence.ts";
+
+/**
+ * How long the last agent of a contact is preferred, which channels skip the offer, and how long an
+ * offer waits (reservation.ts has the defaults per channel).
+ */
+export type RoutingSettings = { stickyMs: number; autoAccept: ChannelClass[]; offerTimeoutMs: Record<ChannelClass, number> };
+export const DEFAULT_ROUTING: RoutingSettings = { stickyMs: 30_000, autoAccept: [], offerTimeoutMs: { ...OFFER_TIMEOUT_MS } };
+
+const LIVE = ["waiting", "reserved", "assigned"] as const;
+
+function offerView(w: WorkItemRow) {
+  return {
+    workItemId: w.id,
+    conversationId: w.conversationId,
+    queueId: w.queueId,
+    channel: w.channel,
+    agentId: w.agentId,
+    state: w.state,
+    expiresAt: w.reservationExpiresAt?.toISOString() ?? null,
+  };
+}
+
+/**
+ * Puts an open, unassigned conversation into the queue its entry rules choose (nothing happens when
+ * no rule matches: the conversation stays for agents to pick by hand). Idempotent: the live work item
+ * is unique per conversation, so every node may call this for the same event.
+ */
+export async function enqueueConversation(core: Core, conversationId: string, settings = DEFAULT_ROUTING, now = new Date()) {
+  return withEvents(core, async (tx, events) => {
+    const [c] = await tx.select().from(conversations).where(eq(conversations.id, conversationId));
+    if (!c || c.status !== "open" || c.assigneeId) return undefined;
+    const [contact] = await tx.select({ attributes: contacts.attributes }).from(contacts).where(eq(contacts.id, c.contactId));
+    const [last] = await tx
+      .select({ text: timelineItems.text })
+      .from(timelineItems)
+      .where(and(eq(timelineItems.conversationId, c.id), eq(timelineItems.direction, "in")))
+      .orderBy(desc(timelineItems.seq))
+      .limit(1);
+    const rules = await tx.select().from(entryRules).where(eq(entryRules.workspaceId, c.workspaceId)).orderBy(asc(entryRules.position));
+    const attributes = contact?.attributes ?? {};
+    const rule = chooseQueue(rules, {
+      inboxId: c.inboxId,
+      channel: c.channel,
+      text: last?.text ?? null,
+      attributes,
+      language: typeof attributes.language === "string" ? attributes.language : null,
+    });
+    if (!rule) return undefined;
+    const [queue] = await tx.select().from(queues).where(eq(queues.id, rule.queueId));
+    if (!queue) return undefined;
+    // The agent who last served this contact gets the first chance while the sticky window is open.
+    const [previous] = await tx
+      .select({ agentId: workItems.agentId })
+      .from(workItems)
+      .innerJoin(conversations, eq(conversations.id, workItems.conversationId))
+      .where(and(eq(conversations.contactId, c.contactId), eq(workItems.state, "done")))
+      .orderBy(desc(workItems.endedAt))
+      .limit(1);
+    const [item] = await tx
+      .insert(workItems)
+      .values({
+        workspaceId: c.workspaceId,
+        conversationId: c.id,
+        queueId: queue.id,
+        channel: c.channel,
+        priority: priorityFor(queue.priorityRules, attributes),
+        requiredSkills: queue.requiredSkills,
+        stickyAgentId: previous?.agentId ?? null,
+        stickyUntil: previous?.agentId ? new Date(now.getTime() + settings.stickyMs) : null,
+        enqueuedAt: now,
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (!item) return undefined;
+    await tx.update(conversations).set({ queueId: queue.id, priority: item.priority }).where(eq(conversations.id, c.id));
+    await appendSystemEvent(tx, events, c.id, "queued", { queueId: queue.id, queueName: queue.name, priority: item.priority });
+    return item;
+  });
+}
+
+/** Routable agents of a workspace as the ACD sees them, locked (skipping ones another router holds). */
+async function lockAgents(tx: Tx, workspaceId: string): Promise<Agent[]> {
+  const states = await tx
+    .select()
+    .from(agentStates)
+    .where(and(eq(agentStates.workspaceId, workspaceId), inArray(agentStates.presence, ["available", "busy"])))
+    .orderBy(asc(agentStates.userId))
+    .for("update", { skipLocked: true });
+  if (!states.length) return [];
+  const ids = states.map((s) => s.userId);
+  const [levels, held] = await Promise.all([
+    tx
+      .select({ userId: agentSkills.userId, skill: skills.name, level: agentSkills.level })
+      .from(agentSkills)
+      .innerJoin(skills, eq(skills.id, agentSkills.skillId))
+      .where(inArray(agentSkills.userId, ids)),
+    tx
+      .select({ agentId: workItems.agentId, channel: workItems.channel, n: count() })
+      .from(workItems)
+      .where(and(inArray(workItems.agentId, ids), inArray(workItems.state, ["reserved", "assigned"])))
+      .groupBy(workItems.agentId, workItems.channel),
+  ]);
+  return states.map((s) => {
+    const load: Record<ChannelClass, number> = { voice: 0, chat: 0, email: 0, messaging: 0 };
+    for (const h of held) if (h.agentId === s.userId) load[channelClass(h.channel)] += Number(h.n);
+    return {
+      id: s.userId,
+      presence: s.presence,
+      skills: Object.fromEntries(levels.filter((l) => l.userId === s.userId).map((l) => [l.skill, l.level])),
+      capacity: { ...DEFAULT_CAPACITY, ...s.capacity },
+      load,
+      idleSince: s.idleSince.getTime(),
+    };
+  });
+}
+
+/**
+ * One routing pass over a workspace: claims waiting work and free agents with SKIP LOCKED (so routers
+ * on other nodes take disjoint sets and nothing is offered twice), lets the ACD match them, and
+ * reserves each match for its agent — or assigns it at once where the channel auto-accepts.
+ */
+export async function routeWorkspace(core: Core, workspaceId: string, settings = DEFAULT_ROUTING, now = new Date()) {
+  return withEvents(core, async (tx, events) => {
+    const waiting = await tx
+      .select()
+      .from(workItems)
+      .where(and(eq(workItems.workspaceId, workspaceId), eq(workItems.state, "waiting")))
+      .orderBy(desc(workItems.priority), asc(workItems.enqueuedAt))
+      .limit(1000)
+      .for("update", { skipLocked: true });
+    if (!waiting.length) return [];
+    const agents = await lockAgents(tx, workspaceId);
+    if (!agents.length) return [];
+    const items: WorkItem[] = waiting.map((w) => ({
+      id: w.id,
+      queueId: w.queueId,
+      channel: w.channel,
+      priority: w.priority,
+      enqueuedAt: w.enqueuedAt.getTime(),
+      requiredSkills: w.requiredSkills,
+      stickyAgentId: w.stickyAgentId,
+      stickyUntil: w.stickyUntil?.getTime() ?? null,
+    }));
+    const matches = route(items, agents, now.getTime());
+    const byId = new Map(waiting.map((w) => [w.id, w]));
+    for (const m of matches) {
+      const w = byId.get(m.itemId)!;
+      const auto = settings.autoAccept.includes(channelClass(w.channel));
+      const [offered] = await tx
+        .update(workItems)
+        .set(
+          auto
+            ? { state: "assigned", agentId: m.agentId, answeredAt: now, reservationExpiresAt: null }
+            : { state: "reserved", agentId: m.agentId, reservationExpiresAt: new Date(now.getTime() + settings.offerTimeoutMs[channelClass(w.channel)]) },
+        )
+        .where(eq(workItems.id, w.id))
+        .returning();
+      if (auto) await assignWithin(tx, events, "system", w.conversationId, m.agentId);
+      else await announceOffer(tx, events, offered!);
+    }
+    // Agents who just got work are no longer idle: the next pass starts with someone else.
+    if (matches.length)
+      await tx.update(agentStates).set({ idleSince: now }).where(inArray(agentStates.userId, [...new Set(matches.map((m) => m.agentId))]));
+    return matches;
+  });
+}
+
+async function announceOffer(tx: Tx, events: Parameters<typeof assignWithin>[1], w: WorkItemRow) {
+  const [c] = await tx.select().from(conversations).where(eq(conversations.id, w.conversationId));
+  // Scoped to the offered agent (and supervisors): the conversation is theirs to take.
+  await events.append(w.workspaceId, {
+    type: "offer.created",
+    conversationId: w.conversationId,
+    payload: { offer: offerView(w), scope: { ...scopeOf(c!), assigneeId: w.agentId } },
+  });
+}
+
+/** The work item behind an offer, locked, as the pure reservation state machine sees it. */
+async function lockOffer(tx: Tx, actor: Actor, workItemId: string) {
+  const [w] = await tx
+    .select()
+    .from(workItems)
+    .where(and(eq(workItems.workspaceId, actor.workspaceId), eq(workItems.id, workItemId)))
+    .for("update");
+  if (!w) throw new NotFound("Offer", "workItemId");
+  // The agent's own offer lapsed and the work moved on (back to the queue or to someone else): say
+  // so, rather than that it belongs to another agent.
+  if (w.agentId !== actor.userId) {
+    const [missed] = await tx
+      .select({ id: timelineItems.id })
+      .from(timelineItems)
+      .where(and(eq(timelineItems.conversationId, w.conversationId), eq(timelineItems.eventType, "offer_missed"), sql`${timelineItems.data}->>'agentId' = ${actor.userId}`))
+      .limit(1);
+    if (missed || w.state === "waiting") throw new ReservationError("expired", "This offer is no longer open");
+  }
+  const reservation: Reservation = {
+    id: w.id,
+    itemId: w.id,
+    agentId: w.agentId ?? "",
+    createdAt: w.enqueuedAt.getTime(),
+    expiresAt: w.reservationExpiresAt?.getTime() ?? Number.POSITIVE_INFINITY,
+    state: w.state === "reserved" ? "pending" : w.state === "assigned" ? "accepted" : "expired",
+  };
+  return { w, reservation };
+}
+
+/** The offered agent takes the work: the conversation is assigned to them in the same transaction. */
+export async function acceptOffer(core: Core, actor: Actor, workItemId: string, now = new Date()) {
+  return withEvents(core, async (tx, events) => {
+    const { w, reservation } = await lockOffer(tx, actor, workItemId);
+    accept(reservation, actor.userId, now.getTime());
+    const [taken] = await tx
+      .update(workItems)
+      .set({ state: "assigned", answeredAt: now, reservationExpiresAt: null })
+      .where(eq(workItems.id, w.id))
+      .returning();
+    await assignWithin(tx, events, actor, w.conversationId, actor.userId);
+    return offerView(taken!);
+  });
+}
+
+/**
+ * Back to the queue: the agent said no, or let the offer run out. Either way they are marked away,
+ * so the next offer goes to someone who is there.
+ */
+async function returnToQueue(tx: Tx, events: Parameters<typeof assignWithin>[1], w: WorkItemRow, reason: "rejected" | "expired") {
+  await tx.update(workItems).set({ state: "waiting", agentId: null, reservationExpiresAt: null }).where(eq(workItems.id, w.id));
+  await appendSystemEvent(tx, events, w.conversationId, "offer_missed", { agentId: w.agentId, reason });
+}
+
+export async function rejectOffer(core: Core, actor: Actor, workItemId: string, now = new Date()) {
+  await withEvents(core, async (tx, events) => {
+    const { w, reservation } = await lockOffer(tx, actor, workItemId);
+    reject(reservation, actor.userId, now.getTime());
+    await returnToQueue(tx, events, w, "rejected");
+  });
+  await setPresence(core, actor.workspaceId, actor.userId, { presence: "away", reason: "missed offer" });
+}
+
+/** Offers nobody answered in time go back to the queue; their agents are marked away. */
+export async function expireOffers(core: Core, now = new Date()) {
+  const missed = await withEvents(core, async (tx, events) => {
+    const due = await tx
+      .select()
+      .from(workItems)
+      .where(and(eq(workItems.state, "reserved"), lt(workItems.reservationExpiresAt, now)))
+      .for("update", { skipLocked: true });
+    for (const w of due) await returnToQueue(tx, events, w, "expired");
+    return due;
+  });
+  for (const w of missed) await setPresence(core, w.workspaceId, w.agentId!, { presence: "away", reason: "missed offer" });
+  return missed.map((w) => w.workspaceId);
+}
+
+/** Work that ended (the conversation was resolved) frees the agent's capacity. */
+export async function finishWork(core: Core, conversationId: string, now = new Date()) {
+  const [w] = await core.db
+    .update(workItems)
+    .set({ state: "done", endedAt: now, reservationExpiresAt: null })
+    .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])))
+    .returning();
+  return w;
+}
+
+/** Offers waiting for an agent's answer, oldest first. */
+export async function offersFor(db: Core["db"], workspaceId: string, agentId: string) {
+  const rows = await db
+    .select()
+    .from(workItems)
+    .where(and(eq(workItems.workspaceId, workspaceId), eq(workItems.agentId, agentId), eq(workItems.state, "reserved")))
+    .orderBy(asc(workItems.reservationExpiresAt));
+  return rows.map(offerView);
+}
+
+/** Workspaces with work waiting: what a router's periodic pass looks at. */
+export async function workspacesWaiting(core: Core) {
+  const rows = await core.db.selectDistinct({ workspaceId: workItems.workspaceId }).from(workItems).where(eq(workItems.state, "waiting"));
+  return rows.map((r) => r.workspaceId);
+}
+
