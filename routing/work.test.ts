@@ -1,0 +1,62 @@
+import { describe, expect, it } from "bun:test";
+import { and, eq, inArray } from "drizzle-orm";
+import { ingestBatch } from "../conversations/inbound-queue.ts";
+import { validateInbound } from "../conversations/conversation.ts";
+import { agentStates, workItems } from "../db/schema/index.ts";
+import { testWorkspace } from "../test/workspace.ts";
+import { createQueue, replaceEntryRules } from "./queue.ts";
+import { enqueueConversation, routeWorkspace } from "./work.ts";
+
+/** A small deterministic generator, so a failing interleaving can be replayed. */
+function prng(seed: number) {
+  return () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed / 2_147_483_648;
+  };
+}
+
+describe("routers running at once", () => {
+  it("never offer one conversation twice nor an agent more than its capacity (4 routers, random interleavings)", async () => {
+    for (const seed of [1, 2, 3]) {
+      const random = prng(seed);
+      const w = await testWorkspace();
+      const inbox = await w.inbox();
+      const queue = await createQueue(w.core.db, w.workspaceId, { name: "All" });
+      await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
+      const agents = await Promise.all(Array.from({ length: 12 }, (_, i) => w.actor("agent", `A${i}`)));
+      await w.core.db.insert(agentStates).values(
+        agents.map((a) => ({ userId: a.userId, workspaceId: w.workspaceId, presence: "available" as const, capacity: { voice: 1, chat: 1 + Math.floor(random() * 3), email: 5, messaging: 4 } })),
+      );
+      const stored = await ingestBatch(
+        w.core,
+        w.workspaceId,
+        Array.from({ length: 60 }, (_, n) => validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: `m${n}`, from: { kind: "visitor", value: `c${n}` }, text: "hi" })),
+      );
+      for (const r of stored) await enqueueConversation(w.core, r.conversation.id);
+
+      // Four routers, each starting passes at random moments until nobody can take more.
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          for (let pass = 0; pass < 15; pass++) {
+            await Bun.sleep(Math.floor(random() * 5));
+            await routeWorkspace(w.core, w.workspaceId);
+          }
+        }),
+      );
+
+      const live = await w.core.db
+        .select()
+        .from(workItems)
+        .where(and(eq(workItems.workspaceId, w.workspaceId), inArray(workItems.state, ["waiting", "reserved", "assigned"])));
+      expect(live).toHaveLength(60);
+      expect(new Set(live.map((i) => i.conversationId)).size).toBe(60);
+      const capacity = new Map((await w.core.db.select().from(agentStates).where(eq(agentStates.workspaceId, w.workspaceId))).map((s) => [s.userId, s.capacity.chat]));
+      const held = new Map<string, number>();
+      for (const i of live) if (i.agentId) held.set(i.agentId, (held.get(i.agentId) ?? 0) + 1);
+      for (const [agentId, n] of held) expect(n).toBeLessThanOrEqual(capacity.get(agentId)!);
+      // Everyone who had room got work: as many offers as seats.
+      const seats = [...capacity.values()].reduce((a, b) => a + b, 0);
+      expect(live.filter((i) => i.state === "reserved")).toHaveLength(Math.min(60, seats));
+    }
+  }, 60_000);
+});
