@@ -63,6 +63,11 @@ it("queues a refund chat by its entry rule and offers it to the best-skilled age
   expect(conversation.body).toMatchObject({ assigneeId: bobId });
   const timeline = await api(`${s.url}/api/v1/conversations/${conversationId}/timeline`, { token: admin });
   expect(timeline.body.items.filter((i: any) => i.type === "event").map((i: any) => i.eventType)).toEqual(["queued", "offer_missed", "assigned"]);
+  // Queued first in line with two agents of 3 chats each: the estimate given is kept on the work item.
+  const queued = timeline.body.items.find((i: any) => i.eventType === "queued");
+  expect(queued.data).toMatchObject({ queueName: "Billing", position: 1, estimatedWaitS: 30 });
+  const [item] = await s.rt.core.db.select().from(workItems).where(eq(workItems.conversationId, conversationId));
+  expect(item!.estimatedWaitSeconds).toBe(30);
   annSocket.close();
   bobSocket.close();
 });
@@ -103,7 +108,12 @@ it("frees the agent's capacity when the conversation is resolved", async () => {
 it("shows supervisors each queue live: waiting, longest wait, service level, ASA, agents available", async () => {
   await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: ann, body: { presence: "offline" } });
   await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: bob, body: { presence: "offline" } });
-  await customerWrites("退款还没到账");
+  const waitingSession = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey } });
+  await api(`${s.url}/widget/v1/messages`, { token: waitingSession.body.visitorToken, body: { text: "退款还没到账" } });
+  // With nobody signed in who could take it, the widget says where the visitor stands, not a made-up wait.
+  const place = await api(`${s.url}/widget/v1/queue`, { token: waitingSession.body.visitorToken });
+  expect(place.body).toMatchObject({ queued: true, estimatedWaitS: null });
+  expect(place.body.position).toBeGreaterThanOrEqual(1);
   const live = await api(`${s.url}/api/v1/queues/live`, { token: admin });
   expect(live.status).toBe(200);
   const billing = live.body.items.find((q: any) => q.name === "Billing");
@@ -114,5 +124,9 @@ it("shows supervisors each queue live: waiting, longest wait, service level, ASA
   expect(billing.asaS).toBeGreaterThanOrEqual(0);
   await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: ann, body: { presence: "available" } });
   expect((await api(`${s.url}/api/v1/queues/live`, { token: admin })).body.items.find((q: any) => q.name === "Billing").agentsAvailable).toBe(1);
+  // Offered to Ann now: the visitor is next.
+  let next = place.body;
+  for (let i = 0; i < 50 && next.position !== 0; i++, await Bun.sleep(20)) next = (await api(`${s.url}/widget/v1/queue`, { token: waitingSession.body.visitorToken })).body;
+  expect(next).toMatchObject({ queued: true, position: 0, estimatedWaitS: 0 });
   expect((await api(`${s.url}/api/v1/queues/live`, { token: ann })).status).toBe(403);
 });

@@ -2,7 +2,7 @@ import { and, eq, gte, inArray, or } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
 import { agentSkills, agentStates, queues, skills, workItems, type SkillRequirement } from "../db/schema/index.ts";
 
-type ItemTimes = { state: string; enqueuedAt: Date; answeredAt: Date | null; endedAt: Date | null };
+type ItemTimes = { state: string; enqueuedAt: Date; answeredAt: Date | null; endedAt: Date | null; estimatedWaitSeconds?: number | null };
 
 /**
  * A queue's figures for the supervisor's live view, from its work items since `since` (today) and
@@ -19,6 +19,7 @@ export function queueFigures(items: ItemTimes[], serviceLevelSeconds: number, no
   const judged = answered.length + abandoned.length + overdue;
   const handled = answered.filter((i) => i.endedAt);
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+  const estimated = answered.filter((i) => i.estimatedWaitSeconds != null);
   return {
     waiting: waiting.length,
     longestWaitS: waiting.length ? Math.max(...waiting.map(waitOf)) : 0,
@@ -28,6 +29,8 @@ export function queueFigures(items: ItemTimes[], serviceLevelSeconds: number, no
     serviceLevel: judged ? withinTarget / judged : null,
     asaS: mean(answered.map(waitOf)),
     ahtS: mean(handled.map((i) => (i.endedAt!.getTime() - i.answeredAt!.getTime()) / 1000)),
+    // How far the waits announced were from the waits that followed (mean absolute error).
+    estimateErrorS: mean(estimated.map((i) => Math.abs(waitOf(i) - i.estimatedWaitSeconds!))),
   };
 }
 
@@ -42,7 +45,14 @@ export async function liveQueues(db: Executor, workspaceId: string, now = new Da
   const [qs, items, routable, levels] = await Promise.all([
     db.select().from(queues).where(eq(queues.workspaceId, workspaceId)),
     db
-      .select({ queueId: workItems.queueId, state: workItems.state, enqueuedAt: workItems.enqueuedAt, answeredAt: workItems.answeredAt, endedAt: workItems.endedAt })
+      .select({
+        queueId: workItems.queueId,
+        state: workItems.state,
+        enqueuedAt: workItems.enqueuedAt,
+        answeredAt: workItems.answeredAt,
+        endedAt: workItems.endedAt,
+        estimatedWaitSeconds: workItems.estimatedWaitSeconds,
+      })
       .from(workItems)
       .where(and(eq(workItems.workspaceId, workspaceId), or(gte(workItems.enqueuedAt, startOfDay), inArray(workItems.state, ["waiting", "reserved"])))),
     db.select({ userId: agentStates.userId }).from(agentStates).where(and(eq(agentStates.workspaceId, workspaceId), eq(agentStates.presence, "available"))),

@@ -9,6 +9,7 @@ import {
 import { NotFound } from "../platform/errors.ts";
 import { channelClass, DEFAULT_CAPACITY, route, type Agent, type ChannelClass, type WorkItem } from "./acd.ts";
 import { chooseQueue, priorityFor } from "./entry.ts";
+import { queuePosition } from "./estimate.ts";
 import { accept, OFFER_TIMEOUT_MS, reject, ReservationError, type Reservation } from "./reservation.ts";
 import { setPresence } from "./presence.ts";
 
@@ -85,8 +86,18 @@ export async function enqueueConversation(core: Core, conversationId: string, se
       .onConflictDoNothing()
       .returning();
     if (!item) return undefined;
+    // The estimate given now is kept beside the wait that follows, so accuracy can be reported.
+    const eta = await queuePosition(tx, c.id, now);
+    if (eta?.estimatedWaitS != null)
+      await tx.update(workItems).set({ estimatedWaitSeconds: eta.estimatedWaitS }).where(eq(workItems.id, item.id));
     await tx.update(conversations).set({ queueId: queue.id, priority: item.priority }).where(eq(conversations.id, c.id));
-    await appendSystemEvent(tx, events, c.id, "queued", { queueId: queue.id, queueName: queue.name, priority: item.priority });
+    await appendSystemEvent(tx, events, c.id, "queued", {
+      queueId: queue.id,
+      queueName: queue.name,
+      priority: item.priority,
+      position: eta?.position ?? null,
+      estimatedWaitS: eta?.estimatedWaitS ?? null,
+    });
     return item;
   });
 }

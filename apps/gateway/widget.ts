@@ -10,6 +10,7 @@ import type { Executor } from "../../db/connect.ts";
 import { contacts, conversations, inboxes, timelineItems, users, type Inbox } from "../../db/schema/index.ts";
 import { errorBody, Invalid, NotFound, TooManyRequests, Unauthorized } from "../../platform/errors.ts";
 import { RateLimiter } from "../../platform/rate-limit.ts";
+import { queuePosition } from "../../routing/estimate.ts";
 import { errorResponses, router, uploadedFile } from "../http.ts";
 import { publishTyping } from "../inbox/typing.ts";
 import type { Runtime } from "../runtime.ts";
@@ -221,6 +222,16 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
         publishTyping(rt, conversation, { type: "contact", name: contact?.name ?? null }, c.req.valid("json").typing);
       }
       return c.json({ ok: true }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "get", path: "/queue", responses: ok("Where the visitor stands: position and estimated wait, while queued"), tags: ["widget"] }),
+    async (c) => {
+      const visitor = c.get("visitor");
+      const conversationId = await openConversationOf(db, visitor.w, visitor.c);
+      const place = conversationId ? await queuePosition(db, conversationId) : undefined;
+      return c.json({ queued: !!place, position: place?.position ?? null, estimatedWaitS: place?.estimatedWaitS ?? null }, 200);
     },
   );
 

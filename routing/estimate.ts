@@ -1,0 +1,78 @@
+import { and, desc, eq, inArray, isNotNull } from "drizzle-orm";
+import type { Executor } from "../db/connect.ts";
+import { agentSkills, agentStates, skills, workItems, type WorkItemRow } from "../db/schema/index.ts";
+import { canTake, channelClass, DEFAULT_CAPACITY, orderQueue, type Agent, type WorkItem } from "./acd.ts";
+
+/** Used until a queue has handled enough work to know its own handle time. */
+export const DEFAULT_AHT_S = 180;
+
+/**
+ * Expected wait of a waiting item: the work ahead of it (and itself) shared over the seats that can
+ * take it, each turning over once per average handle time. `null` when nobody who could take it is
+ * signed in: an honest "unknown" beats a made-up number.
+ */
+export function estimateWait(input: { position: number; ahtSeconds: number; seats: number }) {
+  if (input.seats <= 0) return null;
+  return Math.round((input.position * input.ahtSeconds) / input.seats);
+}
+
+/** 1-based place of `item` among the waiting work of its queue, in the order the ACD takes it. */
+export function positionOf(item: WorkItem, waiting: WorkItem[], now: number) {
+  return orderQueue(waiting, now).findIndex((w) => w.id === item.id) + 1;
+}
+
+const toWorkItem = (w: WorkItemRow): WorkItem => ({
+  id: w.id,
+  queueId: w.queueId,
+  channel: w.channel,
+  priority: w.priority,
+  enqueuedAt: w.enqueuedAt.getTime(),
+  requiredSkills: w.requiredSkills,
+  stickyAgentId: w.stickyAgentId,
+  stickyUntil: w.stickyUntil?.getTime() ?? null,
+});
+
+/** Position and estimated wait of a conversation's waiting work, for the widget, IVR and supervisors. */
+export async function queuePosition(db: Executor, conversationId: string, now = new Date()) {
+  const [mine] = await db
+    .select()
+    .from(workItems)
+    .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, ["waiting", "reserved"])));
+  if (!mine) return undefined;
+  if (mine.state === "reserved") return { position: 0, estimatedWaitS: 0 };
+  const [waiting, recent, states] = await Promise.all([
+    db.select().from(workItems).where(and(eq(workItems.queueId, mine.queueId), eq(workItems.state, "waiting"))),
+    db
+      .select({ answeredAt: workItems.answeredAt, endedAt: workItems.endedAt })
+      .from(workItems)
+      .where(and(eq(workItems.queueId, mine.queueId), eq(workItems.state, "done"), isNotNull(workItems.answeredAt)))
+      .orderBy(desc(workItems.endedAt))
+      .limit(50),
+    db.select().from(agentStates).where(and(eq(agentStates.workspaceId, mine.workspaceId), inArray(agentStates.presence, ["available", "busy"]))),
+  ]);
+  const levels = states.length
+    ? await db
+        .select({ userId: agentSkills.userId, skill: skills.name, level: agentSkills.level })
+        .from(agentSkills)
+        .innerJoin(skills, eq(skills.id, agentSkills.skillId))
+        .where(inArray(agentSkills.userId, states.map((s) => s.userId)))
+    : [];
+  const item = toWorkItem(mine);
+  const cls = channelClass(mine.channel);
+  // Seats: capacity for this kind of work among agents who could take it if they were free.
+  const seats = states
+    .map((s): Agent => ({
+      id: s.userId,
+      presence: "available",
+      skills: Object.fromEntries(levels.filter((l) => l.userId === s.userId).map((l) => [l.skill, l.level])),
+      capacity: { ...DEFAULT_CAPACITY, ...s.capacity },
+      load: { voice: 0, chat: 0, email: 0, messaging: 0 },
+      idleSince: s.idleSince.getTime(),
+    }))
+    .filter((a) => canTake(a, item))
+    .reduce((sum, a) => sum + a.capacity[cls], 0);
+  const handled = recent.filter((r) => r.endedAt).map((r) => (r.endedAt!.getTime() - r.answeredAt!.getTime()) / 1000);
+  const ahtSeconds = handled.length >= 5 ? handled.reduce((a, b) => a + b, 0) / handled.length : DEFAULT_AHT_S;
+  const position = positionOf(item, waiting.map(toWorkItem), now.getTime());
+  return { position, estimatedWaitS: estimateWait({ position, ahtSeconds, seats }) };
+}
