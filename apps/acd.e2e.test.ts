@@ -111,7 +111,9 @@ it("shows supervisors each queue live: waiting, longest wait, service level, ASA
   const waitingSession = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey } });
   await api(`${s.url}/widget/v1/messages`, { token: waitingSession.body.visitorToken, body: { text: "退款还没到账" } });
   // With nobody signed in who could take it, the widget says where the visitor stands, not a made-up wait.
-  const place = await api(`${s.url}/widget/v1/queue`, { token: waitingSession.body.visitorToken });
+  // Queueing follows the conversation's creation (the router hears the event), so ask until it shows.
+  let place = await api(`${s.url}/widget/v1/queue`, { token: waitingSession.body.visitorToken });
+  for (let i = 0; i < 50 && !place.body.queued; i++, await Bun.sleep(20)) place = await api(`${s.url}/widget/v1/queue`, { token: waitingSession.body.visitorToken });
   expect(place.body).toMatchObject({ queued: true, estimatedWaitS: null });
   expect(place.body.position).toBeGreaterThanOrEqual(1);
   const live = await api(`${s.url}/api/v1/queues/live`, { token: admin });
