@@ -55,9 +55,9 @@ async function benchDriver(driver: Driver) {
  * a fresh PostgreSQL database. `open()` connects this process to the same data for the raw inserts,
  * once the server has stopped (PGlite allows one process at a time).
  */
-type Target = { env: Record<string, string>; open(): Promise<Database>; dispose(): Promise<void> };
+export type Target = { env: Record<string, string>; open(): Promise<Database>; dispose(): Promise<void> };
 
-function openPglite(): Target {
+export function openPglite(): Target {
   const dataDir = mkdtempSync(join(tmpdir(), "switchboard-bench-"));
   return {
     env: { DATA_DIR: dataDir },
@@ -67,7 +67,7 @@ function openPglite(): Target {
 }
 
 /** A fresh database per run: never touches real data, always starts empty, and is dropped after. */
-async function openPostgres(): Promise<Target> {
+export async function openPostgres(): Promise<Target> {
   const base = process.env.DATABASE_URL || DEFAULT_POSTGRES;
   const name = `switchboard_bench_${process.pid}`;
   await adminStatement(base, `CREATE DATABASE ${name}`);

@@ -4,7 +4,7 @@
  */
 export {}; // a module: top-level await and file-scoped names
 
-const USAGE = "usage: bun run bench <ingest|widget|simulate> [--json]";
+const USAGE = "usage: bun run bench <ingest|widget|simulate|routing> [--json]";
 
 const args = process.argv.slice(2);
 const benchmark = args.find((a) => !a.startsWith("--"));
@@ -19,6 +19,9 @@ switch (benchmark) {
     break;
   case "simulate":
     await (await import("./simulate.ts")).benchSimulate({ json });
+    break;
+  case "routing":
+    await (await import("./routing.ts")).benchRouting({ json });
     break;
   default:
     console.error(USAGE);

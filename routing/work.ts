@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Actor } from "../conversations/actor.ts";
 import { appendSystemEvent, assignWithin, scopeOf } from "../conversations/conversation.ts";
+import { takeSeqs } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import type { Tx } from "../db/connect.ts";
 import {
@@ -167,35 +168,47 @@ export async function routeWorkspace(core: Core, workspaceId: string, settings =
     }));
     const matches = route(items, agents, now.getTime());
     const byId = new Map(waiting.map((w) => [w.id, w]));
+    const offers: WorkItemRow[] = [];
     for (const m of matches) {
       const w = byId.get(m.itemId)!;
-      const auto = settings.autoAccept.includes(channelClass(w.channel));
-      const [offered] = await tx
-        .update(workItems)
-        .set(
-          auto
-            ? { state: "assigned", agentId: m.agentId, answeredAt: now, reservationExpiresAt: null }
-            : { state: "reserved", agentId: m.agentId, reservationExpiresAt: new Date(now.getTime() + settings.offerTimeoutMs[channelClass(w.channel)]) },
-        )
-        .where(eq(workItems.id, w.id))
-        .returning();
-      if (auto) await assignWithin(tx, events, "system", w.conversationId, m.agentId);
-      else await announceOffer(tx, events, offered!);
+      if (settings.autoAccept.includes(channelClass(w.channel))) {
+        await tx.update(workItems).set({ state: "assigned", agentId: m.agentId, answeredAt: now }).where(eq(workItems.id, w.id));
+        await assignWithin(tx, events, "system", w.conversationId, m.agentId);
+      } else {
+        offers.push({ ...w, state: "reserved", agentId: m.agentId, reservationExpiresAt: new Date(now.getTime() + settings.offerTimeoutMs[channelClass(w.channel)]) });
+      }
+    }
+    // Offers are written and announced together: a pass costs a few statements, not a few per match.
+    if (offers.length) {
+      await tx.execute(sql`
+        UPDATE ${workItems} AS w SET state = 'reserved', agent_id = v.agent_id, reservation_expires_at = v.expires_at
+        FROM (VALUES ${sql.join(
+          offers.map((o) => sql`(${o.id}::uuid, ${o.agentId}::uuid, ${o.reservationExpiresAt!.toISOString()}::timestamptz)`),
+          sql`, `,
+        )}) AS v(id, agent_id, expires_at)
+        WHERE w.id = v.id`);
+      const scopes = await tx
+        .select({ id: conversations.id, contactId: conversations.contactId, assigneeId: conversations.assigneeId, teamId: conversations.teamId })
+        .from(conversations)
+        .where(inArray(conversations.id, offers.map((o) => o.conversationId)));
+      const scopeOfConversation = new Map(scopes.map((c) => [c.id, scopeOf(c)]));
+      const first = await takeSeqs(tx, workspaceId, offers.length);
+      // Scoped to the offered agent (and supervisors): the conversation is theirs to take.
+      await events.record(
+        offers.map((o, n) => ({
+          workspaceId,
+          seq: first + n,
+          type: "offer.created",
+          conversationId: o.conversationId,
+          public: false,
+          payload: { offer: offerView(o), scope: { ...scopeOfConversation.get(o.conversationId)!, assigneeId: o.agentId } },
+        })),
+      );
     }
     // Agents who just got work are no longer idle: the next pass starts with someone else.
     if (matches.length)
       await tx.update(agentStates).set({ idleSince: now }).where(inArray(agentStates.userId, [...new Set(matches.map((m) => m.agentId))]));
     return matches;
-  });
-}
-
-async function announceOffer(tx: Tx, events: Parameters<typeof assignWithin>[1], w: WorkItemRow) {
-  const [c] = await tx.select().from(conversations).where(eq(conversations.id, w.conversationId));
-  // Scoped to the offered agent (and supervisors): the conversation is theirs to take.
-  await events.append(w.workspaceId, {
-    type: "offer.created",
-    conversationId: w.conversationId,
-    payload: { offer: offerView(w), scope: { ...scopeOf(c!), assigneeId: w.agentId } },
   });
 }
 
