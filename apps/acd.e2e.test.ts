@@ -132,3 +132,23 @@ it("shows supervisors each queue live: waiting, longest wait, service level, ASA
   expect(next).toMatchObject({ queued: true, position: 0, estimatedWaitS: 0 });
   expect((await api(`${s.url}/api/v1/queues/live`, { token: ann })).status).toBe(403);
 });
+
+it("pushes the live view to supervisors every few seconds, with an alert when work waits too long", async () => {
+  const strict = await api(`${s.url}/api/v1/queues`, { token: admin, body: { name: "Strict", maxWaitSeconds: 1 } });
+  const rules = (await api(`${s.url}/api/v1/entry-rules`, { token: admin })).body.items;
+  await api(`${s.url}/api/v1/entry-rules`, {
+    method: "PUT",
+    token: admin,
+    body: { rules: [...rules.map((r: any) => ({ queueId: r.queueId, conditions: r.conditions })), { queueId: strict.body.id, conditions: { keywords: ["urgent"] } }] },
+  });
+  await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: ann, body: { presence: "offline" } });
+  await customerWrites("urgent: where is my order?");
+  const supervisor = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${admin}`);
+  const frame = await supervisor.waitFor(
+    (f) => f.type === "queues.live" && f.queues.some((q: any) => q.name === "Strict" && q.alerts.some((a: any) => a.kind === "longest_wait")),
+    8000,
+  );
+  const live = frame.queues.find((q: any) => q.name === "Strict");
+  expect(live).toMatchObject({ waiting: 1, alerts: [{ kind: "longest_wait", threshold: 1 }] });
+  supervisor.close();
+});

@@ -114,7 +114,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     if ("type" in m && m.type === "item.created" && (m.payload.item as { direction?: string }).direction === "out") worker.wake();
   });
 
-  const router = new Router(core, bus);
+  const router = new Router(core, bus, (e) => feed.publishLocal(e));
 
   // Housekeeping every node may run: the updates are idempotent and row-locked.
   const housekeeping = setInterval(() => {

@@ -79,6 +79,11 @@ export class EventFeed {
     return run;
   }
 
+  /** Hands an event to this node's subscribers only (a view each node computes for itself). */
+  publishLocal(event: DomainEvent) {
+    this.receive(event);
+  }
+
   private receive(message: BusMessage) {
     const stream = this.stream(message.workspaceId);
     if ("ephemeral" in message && message.ephemeral) {

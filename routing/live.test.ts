@@ -1,5 +1,5 @@
 import { expect, it } from "bun:test";
-import { queueFigures } from "./live.ts";
+import { alertsFor, queueFigures } from "./live.ts";
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 25, 9, 0, s));
 
@@ -30,4 +30,13 @@ it("reports waiting, longest wait, service level, ASA and AHT the way a wallboar
     estimateErrorS: 7.5,
   });
   expect(queueFigures([], 20, now)).toMatchObject({ waiting: 0, longestWaitS: 0, serviceLevel: null, asaS: null });
+});
+
+it("alerts when a queue grows past 10 or its longest wait passes the queue's limit (60 s by default)", () => {
+  expect(alertsFor({ waiting: 3, longestWaitS: 30 }, null)).toEqual([]);
+  expect(alertsFor({ waiting: 11, longestWaitS: 61.4 }, null)).toEqual([
+    { kind: "waiting", value: 11, threshold: 10 },
+    { kind: "longest_wait", value: 61, threshold: 60 },
+  ]);
+  expect(alertsFor({ waiting: 1, longestWaitS: 20 }, 15)).toEqual([{ kind: "longest_wait", value: 20, threshold: 15 }]);
 });

@@ -75,5 +75,22 @@ export async function liveQueues(db: Executor, workspaceId: string, now = new Da
       serviceLevelSeconds: q.serviceLevelSeconds,
       ...queueFigures(items.filter((i) => i.queueId === q.id), q.serviceLevelSeconds, now),
       agentsAvailable: routable.filter((a) => meetsSkills(levelsOf.get(a.userId) ?? new Map(), q.requiredSkills)).length,
-    }));
+      maxWaitSeconds: q.maxWaitSeconds,
+    }))
+    .map(({ maxWaitSeconds, ...q }) => ({ ...q, alerts: alertsFor(q, maxWaitSeconds) }));
+}
+
+/** The default thresholds a supervisor is alerted at: a queue longer than this, or waiting too long. */
+export const ALERT_WAITING = 10;
+export const ALERT_LONGEST_WAIT_S = 60;
+
+export type QueueAlert = { kind: "waiting" | "longest_wait"; value: number; threshold: number };
+
+/** Alerts for one queue's figures; a queue's own max wait replaces the default wait threshold. */
+export function alertsFor(figures: { waiting: number; longestWaitS: number }, maxWaitSeconds: number | null): QueueAlert[] {
+  const alerts: QueueAlert[] = [];
+  if (figures.waiting > ALERT_WAITING) alerts.push({ kind: "waiting", value: figures.waiting, threshold: ALERT_WAITING });
+  const limit = maxWaitSeconds ?? ALERT_LONGEST_WAIT_S;
+  if (figures.longestWaitS > limit) alerts.push({ kind: "longest_wait", value: Math.round(figures.longestWaitS), threshold: limit });
+  return alerts;
 }

@@ -1,7 +1,9 @@
 import type { EventBus } from "../conversations/bus.ts";
 import type { Core } from "../conversations/transaction.ts";
 import { log } from "../platform/log.ts";
-import { DEFAULT_ROUTING, enqueueConversation, expireOffers, finishWork, routeWorkspace, workspacesWaiting, type RoutingSettings } from "./work.ts";
+import type { DomainEvent } from "../conversations/event.ts";
+import { liveQueues } from "./live.ts";
+import { DEFAULT_ROUTING, enqueueConversation, expireOffers, finishWork, routeWorkspace, workspacesWaiting, workspacesWithWork, type RoutingSettings } from "./work.ts";
 
 /**
  * The node's router: puts arriving conversations into queues, runs routing passes when work arrives or
@@ -14,11 +16,19 @@ export class Router {
   private timer: ReturnType<typeof setInterval> | undefined;
   private unsubscribe: (() => void) | undefined;
 
+  private lastLive = 0;
+
+  /**
+   * `pushLive` hands the periodic `queues.live` view (with threshold alerts) to this node's own
+   * sockets: every node computes it for its own supervisors, so it never needs to cross nodes.
+   */
   constructor(
     private readonly core: Core,
     private readonly bus: EventBus,
+    private readonly pushLive: (event: DomainEvent) => void = () => {},
     private readonly settings: RoutingSettings = DEFAULT_ROUTING,
     private readonly tickMs = 1000,
+    private readonly liveEveryMs = 2000,
   ) {}
 
   start() {
@@ -47,6 +57,13 @@ export class Router {
   private async tick() {
     for (const ws of await expireOffers(this.core)) this.schedule(ws);
     for (const ws of await workspacesWaiting(this.core)) this.schedule(ws);
+    if (Date.now() - this.lastLive >= this.liveEveryMs) {
+      this.lastLive = Date.now();
+      for (const workspaceId of await workspacesWithWork(this.core)) {
+        const queues = await liveQueues(this.core.db, workspaceId);
+        this.pushLive({ workspaceId, seq: 0, type: "queues.live", conversationId: null, public: false, ephemeral: true, payload: { queues } });
+      }
+    }
   }
 
   /** One pass per workspace at a time on this node; a request during a pass runs right after it. */

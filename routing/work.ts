@@ -315,3 +315,9 @@ export async function workspacesWaiting(core: Core) {
   return rows.map((r) => r.workspaceId);
 }
 
+
+/** Workspaces with work in their queues: the ones whose supervisors get the live view pushed. */
+export async function workspacesWithWork(core: Core) {
+  const rows = await core.db.selectDistinct({ workspaceId: workItems.workspaceId }).from(workItems).where(inArray(workItems.state, [...LIVE]));
+  return rows.map((r) => r.workspaceId);
+}
