@@ -293,6 +293,27 @@ export async function reply(core: Core, actor: Actor, conversationId: string, in
   });
 }
 
+/**
+ * An automatic message to the customer (a queue's "we are busy" reply), sent like an agent's reply
+ * through the outbox, inside a caller's transaction. It is not a first response: no agent wrote it.
+ */
+export async function sendSystemMessage(tx: Tx, events: EventLog, conversationId: string, text: string) {
+  const [conversation] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
+  if (!conversation) throw new NotFound("Conversation");
+  const appended = (await appendItem(tx, events, conversation, {
+    type: "message",
+    direction: "out",
+    channel: conversation.channel,
+    inboxId: conversation.inboxId,
+    senderType: "system",
+    text,
+    data: {},
+    deliveryStatus: "pending",
+  }))!;
+  await tx.insert(outbox).values({ workspaceId: conversation.workspaceId, timelineItemId: appended.row.id, inboxId: conversation.inboxId, channel: conversation.channel });
+  return appended.view;
+}
+
 /** Appends an event item (status changed, assigned…) and the conversation.updated event. */
 async function recordChange(
   tx: Tx,

@@ -3,7 +3,7 @@ import type { Core } from "../conversations/transaction.ts";
 import { log } from "../platform/log.ts";
 import type { DomainEvent } from "../conversations/event.ts";
 import { liveQueues } from "./live.ts";
-import { DEFAULT_ROUTING, enqueueConversation, expireOffers, finishWork, routeWorkspace, workspacesWaiting, workspacesWithWork, type RoutingSettings } from "./work.ts";
+import { applyOverflow, DEFAULT_ROUTING, enqueueConversation, expireOffers, finishWork, routeWorkspace, workspacesWaiting, workspacesWithWork, type RoutingSettings } from "./work.ts";
 
 /**
  * The node's router: puts arriving conversations into queues, runs routing passes when work arrives or
@@ -56,6 +56,7 @@ export class Router {
 
   private async tick() {
     for (const ws of await expireOffers(this.core)) this.schedule(ws);
+    for (const ws of await applyOverflow(this.core)) this.schedule(ws);
     for (const ws of await workspacesWaiting(this.core)) this.schedule(ws);
     if (Date.now() - this.lastLive >= this.liveEveryMs) {
       this.lastLive = Date.now();

@@ -2,10 +2,11 @@ import { describe, expect, it } from "bun:test";
 import { and, eq, inArray } from "drizzle-orm";
 import { ingestBatch } from "../conversations/inbound-queue.ts";
 import { validateInbound } from "../conversations/conversation.ts";
-import { agentStates, workItems } from "../db/schema/index.ts";
+import { agentStates, outbox, skills, workItems } from "../db/schema/index.ts";
+import { timelinePage } from "../conversations/timeline.ts";
 import { testWorkspace } from "../test/workspace.ts";
 import { createQueue, replaceEntryRules } from "./queue.ts";
-import { enqueueConversation, routeWorkspace } from "./work.ts";
+import { applyOverflow, enqueueConversation, routeWorkspace } from "./work.ts";
 
 /** A small deterministic generator, so a failing interleaving can be replayed. */
 function prng(seed: number) {
@@ -59,4 +60,44 @@ describe("routers running at once", () => {
       expect(live.filter((i) => i.state === "reserved")).toHaveLength(Math.min(60, seats));
     }
   }, 60_000);
+});
+
+describe("overflow", () => {
+  it("widens skills, replies to the customer and moves the work as its wait passes each step, once each", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    await w.core.db.insert(skills).values({ workspaceId: w.workspaceId, name: "rare" });
+    const backup = await createQueue(w.core.db, w.workspaceId, { name: "Backup" });
+    const main = await createQueue(w.core.db, w.workspaceId, {
+      name: "Main",
+      requiredSkills: [{ skill: "rare", minLevel: 5 }],
+      overflow: [
+        { afterSeconds: 30, action: "widen_skills", skills: [] },
+        { afterSeconds: 60, action: "auto_reply", message: "我们正忙，稍后回复您 / We are busy and will answer soon" },
+        { afterSeconds: 90, action: "move_queue", queueId: backup.id },
+      ],
+    });
+    await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: main.id }]);
+    const [stored] = await ingestBatch(w.core, w.workspaceId, [validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: "o1", from: { kind: "visitor", value: "o" }, text: "hello" })]);
+    const t0 = new Date();
+    await enqueueConversation(w.core, stored!.conversation.id, undefined, t0);
+    const at = (s: number) => new Date(t0.getTime() + s * 1000);
+    const item = async () => (await w.core.db.select().from(workItems).where(eq(workItems.conversationId, stored!.conversation.id)))[0]!;
+
+    await applyOverflow(w.core, at(10));
+    expect((await item()).requiredSkills).toEqual([{ skill: "rare", minLevel: 5 }]);
+    await applyOverflow(w.core, at(31));
+    expect(await item()).toMatchObject({ requiredSkills: [], overflowStep: 1 });
+    await applyOverflow(w.core, at(61));
+    await applyOverflow(w.core, at(62));
+    const page = await timelinePage(w.core.db, stored!.conversation.id, { limit: 20 });
+    const replies = page.items.filter((i) => i.type === "message" && i.direction === "out");
+    expect(replies).toHaveLength(1);
+    expect(replies[0]).toMatchObject({ sender: { type: "system" }, status: "pending" });
+    expect(await w.core.db.select().from(outbox).where(eq(outbox.timelineItemId, replies[0]!.id))).toHaveLength(1);
+    await applyOverflow(w.core, at(91));
+    expect(await item()).toMatchObject({ queueId: backup.id, overflowStep: 0 });
+    const events = (await timelinePage(w.core.db, stored!.conversation.id, { limit: 20 })).items.filter((i) => i.eventType === "overflow");
+    expect(events.map((e) => e.data.action)).toEqual(["widen_skills", "auto_reply", "move_queue"]);
+  });
 });

@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Actor } from "../conversations/actor.ts";
-import { appendSystemEvent, assignWithin, scopeOf } from "../conversations/conversation.ts";
+import { appendSystemEvent, assignWithin, scopeOf, sendSystemMessage } from "../conversations/conversation.ts";
 import { takeSeqs } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import type { Tx } from "../db/connect.ts";
@@ -11,6 +11,7 @@ import { NotFound } from "../platform/errors.ts";
 import { channelClass, DEFAULT_CAPACITY, route, type Agent, type ChannelClass, type WorkItem } from "./acd.ts";
 import { chooseQueue, priorityFor } from "./entry.ts";
 import { queuePosition } from "./estimate.ts";
+import { dueSteps } from "./overflow.ts";
 import { accept, OFFER_TIMEOUT_MS, reject, ReservationError, type Reservation } from "./reservation.ts";
 import { setPresence } from "./presence.ts";
 
@@ -320,4 +321,47 @@ export async function workspacesWaiting(core: Core) {
 export async function workspacesWithWork(core: Core) {
   const rows = await core.db.selectDistinct({ workspaceId: workItems.workspaceId }).from(workItems).where(inArray(workItems.state, [...LIVE]));
   return rows.map((r) => r.workspaceId);
+}
+
+/**
+ * Runs the overflow steps of waiting work whose time has come: widen the skills it needs, move it to
+ * another queue, offer a callback, or send the customer an automatic reply. Each item changes in its
+ * own transaction with its row locked, so routers on several nodes apply each step once.
+ */
+export async function applyOverflow(core: Core, now = new Date()) {
+  const candidates = await core.db
+    .select({ id: workItems.id, workspaceId: workItems.workspaceId })
+    .from(workItems)
+    .innerJoin(queues, eq(queues.id, workItems.queueId))
+    .where(and(eq(workItems.state, "waiting"), sql`jsonb_array_length(${queues.overflow}) > ${workItems.overflowStep}`));
+  const changed = new Set<string>();
+  for (const candidate of candidates) {
+    const applied = await withEvents(core, async (tx, events) => {
+      const [w] = await tx
+        .select()
+        .from(workItems)
+        .where(and(eq(workItems.id, candidate.id), eq(workItems.state, "waiting")))
+        .for("update", { skipLocked: true });
+      if (!w) return 0;
+      const [queue] = await tx.select().from(queues).where(eq(queues.id, w.queueId));
+      const due = dueSteps(queue!.overflow, w.overflowStep, (now.getTime() - w.enqueuedAt.getTime()) / 1000);
+      if (!due.length) return 0;
+      let patch: Partial<typeof workItems.$inferInsert> = { overflowStep: w.overflowStep + due.length };
+      for (const step of due) {
+        if (step.action === "widen_skills") patch = { ...patch, requiredSkills: step.skills };
+        else if (step.action === "move_queue") {
+          const [target] = await tx.select().from(queues).where(eq(queues.id, step.queueId));
+          if (!target) continue;
+          // The new queue's steps count from the original enqueue time: the customer's wait goes on.
+          patch = { ...patch, queueId: target.id, requiredSkills: target.requiredSkills, overflowStep: 0 };
+          await tx.update(conversations).set({ queueId: target.id }).where(eq(conversations.id, w.conversationId));
+        } else if (step.action === "auto_reply") await sendSystemMessage(tx, events, w.conversationId, step.message);
+        await appendSystemEvent(tx, events, w.conversationId, "overflow", { action: step.action, afterSeconds: step.afterSeconds, queueId: w.queueId, ...(step.action === "move_queue" ? { toQueueId: step.queueId } : {}) });
+      }
+      await tx.update(workItems).set(patch).where(eq(workItems.id, w.id));
+      return due.length;
+    });
+    if (applied) changed.add(candidate.workspaceId);
+  }
+  return [...changed];
 }

@@ -50,6 +50,7 @@ CREATE TABLE "work_items" (
 	"enqueued_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"answered_at" timestamp with time zone,
 	"ended_at" timestamp with time zone,
+	"overflow_step" integer DEFAULT 0 NOT NULL,
 	"estimated_wait_seconds" integer
 );
 --> statement-breakpoint

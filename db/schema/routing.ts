@@ -103,6 +103,8 @@ export const workItems = pgTable(
     enqueuedAt: timestamp("enqueued_at", { withTimezone: true }).notNull().defaultNow(),
     answeredAt: timestamp("answered_at", { withTimezone: true }),
     endedAt: timestamp("ended_at", { withTimezone: true }),
+    // How many of its queue's overflow steps have been applied (they run in order, once each).
+    overflowStep: integer("overflow_step").notNull().default(0),
     // The wait announced when it was queued, kept to report how good estimates are.
     estimatedWaitSeconds: integer("estimated_wait_seconds"),
   },
