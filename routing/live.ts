@@ -1,5 +1,6 @@
 import { and, eq, gte, inArray, or } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
+import { isOpen } from "./hours.ts";
 import { agentSkills, agentStates, queues, skills, workItems, type SkillRequirement } from "../db/schema/index.ts";
 
 type ItemTimes = { state: string; enqueuedAt: Date; answeredAt: Date | null; endedAt: Date | null; estimatedWaitSeconds?: number | null };
@@ -75,6 +76,7 @@ export async function liveQueues(db: Executor, workspaceId: string, now = new Da
       serviceLevelSeconds: q.serviceLevelSeconds,
       ...queueFigures(items.filter((i) => i.queueId === q.id), q.serviceLevelSeconds, now),
       agentsAvailable: routable.filter((a) => meetsSkills(levelsOf.get(a.userId) ?? new Map(), q.requiredSkills)).length,
+      open: isOpen(q.businessHours, now),
       maxWaitSeconds: q.maxWaitSeconds,
     }))
     .map(({ maxWaitSeconds, ...q }) => ({ ...q, alerts: alertsFor(q, maxWaitSeconds) }));

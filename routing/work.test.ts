@@ -101,3 +101,21 @@ describe("overflow", () => {
     expect(events.map((e) => e.data.action)).toEqual(["widen_skills", "auto_reply", "move_queue"]);
   });
 });
+
+describe("business hours", () => {
+  it("offers a closed queue's work to nobody until it opens", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const agent = await w.actor("agent");
+    await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "available" });
+    // Open Mondays 09:00–18:00 in Shanghai only.
+    const queue = await createQueue(w.core.db, w.workspaceId, { name: "Office hours", businessHours: { timeZone: "Asia/Shanghai", weekly: { mon: [["09:00", "18:00"]] }, holidays: [] } });
+    await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
+    const [stored] = await ingestBatch(w.core, w.workspaceId, [validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: "h1", from: { kind: "visitor", value: "h" }, text: "hi" })]);
+    await enqueueConversation(w.core, stored!.conversation.id);
+    // Sunday 2026-11-22 11:00 in Shanghai: closed.
+    expect(await routeWorkspace(w.core, w.workspaceId, undefined, new Date("2026-11-22T03:00:00Z"))).toEqual([]);
+    // Monday 10:00 in Shanghai: open, offered.
+    expect(await routeWorkspace(w.core, w.workspaceId, undefined, new Date("2026-11-23T02:00:00Z"))).toHaveLength(1);
+  });
+});

@@ -11,6 +11,7 @@ import { NotFound } from "../platform/errors.ts";
 import { channelClass, DEFAULT_CAPACITY, route, type Agent, type ChannelClass, type WorkItem } from "./acd.ts";
 import { chooseQueue, priorityFor } from "./entry.ts";
 import { queuePosition } from "./estimate.ts";
+import { isOpen } from "./hours.ts";
 import { dueSteps } from "./overflow.ts";
 import { accept, OFFER_TIMEOUT_MS, reject, ReservationError, type Reservation } from "./reservation.ts";
 import { setPresence } from "./presence.ts";
@@ -155,9 +156,17 @@ export async function routeWorkspace(core: Core, workspaceId: string, settings =
       .limit(1000)
       .for("update", { skipLocked: true });
     if (!waiting.length) return [];
+    // A closed queue's work waits for opening hours; nobody is offered it now.
+    const hours = await tx
+      .select({ id: queues.id, businessHours: queues.businessHours })
+      .from(queues)
+      .where(inArray(queues.id, [...new Set(waiting.map((w) => w.queueId))]));
+    const open = new Set(hours.filter((q) => isOpen(q.businessHours, now)).map((q) => q.id));
+    const routable = waiting.filter((w) => open.has(w.queueId));
+    if (!routable.length) return [];
     const agents = await lockAgents(tx, workspaceId);
     if (!agents.length) return [];
-    const items: WorkItem[] = waiting.map((w) => ({
+    const items: WorkItem[] = routable.map((w) => ({
       id: w.id,
       queueId: w.queueId,
       channel: w.channel,

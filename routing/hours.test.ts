@@ -1,0 +1,29 @@
+import { expect, it } from "bun:test";
+import { isOpen } from "./hours.ts";
+
+const shanghai = {
+  timeZone: "Asia/Shanghai",
+  weekly: { mon: [["09:00", "12:00"], ["13:00", "18:00"]] as [string, string][], sat: [["10:00", "16:00"]] as [string, string][] },
+  holidays: ["2026-10-01"],
+};
+
+it("opens on the queue's local hours, not the server's", () => {
+  // Monday 2026-11-23, 10:30 in Shanghai = 02:30 UTC.
+  expect(isOpen(shanghai, new Date("2026-11-23T02:30:00Z"))).toBe(true);
+  // 12:30 Shanghai: the lunch gap.
+  expect(isOpen(shanghai, new Date("2026-11-23T04:30:00Z"))).toBe(false);
+  // 18:00 Shanghai: closed at the end of the span.
+  expect(isOpen(shanghai, new Date("2026-11-23T10:00:00Z"))).toBe(false);
+  // Sunday: no hours listed.
+  expect(isOpen(shanghai, new Date("2026-11-22T03:00:00Z"))).toBe(false);
+  // Saturday 2026-11-21 at 01:00 UTC is Saturday 09:00 in Shanghai — before opening.
+  expect(isOpen(shanghai, new Date("2026-11-21T01:00:00Z"))).toBe(false);
+  expect(isOpen(shanghai, new Date("2026-11-21T03:00:00Z"))).toBe(true);
+});
+
+it("stays closed on a holiday and is always open without hours", () => {
+  // Thursday 2026-10-01 (National Day), but Thursdays are not listed anyway: use a Monday holiday.
+  const withMondayHoliday = { ...shanghai, holidays: ["2026-11-23"] };
+  expect(isOpen(withMondayHoliday, new Date("2026-11-23T02:30:00Z"))).toBe(false);
+  expect(isOpen(null, new Date())).toBe(true);
+});
