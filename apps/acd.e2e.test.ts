@@ -152,3 +152,27 @@ it("pushes the live view to supervisors every few seconds, with an alert when wo
   expect(live).toMatchObject({ waiting: 1, alerts: [{ kind: "longest_wait", threshold: 1 }] });
   supervisor.close();
 });
+
+it("transfers a conversation to another queue, or to one agent who must accept it", async () => {
+  await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: bob, body: { presence: "offline" } });
+  await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: ann, body: { presence: "offline" } });
+  const conversationId = await customerWrites("refund for order 42");
+  const queues = (await api(`${s.url}/api/v1/queues`, { token: admin })).body.items;
+  const strict = queues.find((q: any) => q.name === "Strict");
+  const moved = await api(`${s.url}/api/v1/conversations/${conversationId}/transfer`, { token: admin, body: { queueId: strict.id, note: "needs a fast answer" } });
+  expect(moved.status).toBe(200);
+  expect(moved.body.offer).toMatchObject({ queueId: strict.id, state: "waiting" });
+  const toBob = await api(`${s.url}/api/v1/conversations/${conversationId}/transfer`, { token: admin, body: { agentId: bobId, note: "you know this customer" } });
+  expect(toBob.body.offer).toMatchObject({ agentId: bobId, state: "reserved" });
+  const accepted = await api(`${s.url}/api/v1/offers/${toBob.body.offer.workItemId}/accept`, { token: bob, body: {} });
+  expect(accepted.status).toBe(200);
+  expect((await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: admin })).body.assigneeId).toBe(bobId);
+  const timeline = await api(`${s.url}/api/v1/conversations/${conversationId}/timeline`, { token: admin });
+  expect(timeline.body.items.filter((i: any) => i.eventType === "transferred").map((i: any) => i.data.note)).toEqual(["needs a fast answer", "you know this customer"]);
+
+  const both = await api(`${s.url}/api/v1/conversations/${conversationId}/transfer`, { token: admin, body: { queueId: strict.id, agentId: bobId } });
+  expect(both.status).toBe(400);
+  const nobody = await api(`${s.url}/api/v1/conversations/${conversationId}/transfer`, { token: admin, body: { agentId: crypto.randomUUID() } });
+  expect(nobody.status).toBe(404);
+  expect(nobody.body.error.field).toBe("agentId");
+});

@@ -1,11 +1,11 @@
-import { and, asc, count, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Actor } from "../conversations/actor.ts";
-import { appendSystemEvent, assignWithin, scopeOf, sendSystemMessage } from "../conversations/conversation.ts";
+import { appendSystemEvent, assignWithin, requireConversation, scopeOf, sendSystemMessage } from "../conversations/conversation.ts";
 import { takeSeqs } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import type { Tx } from "../db/connect.ts";
 import {
-  agentSkills, agentStates, contacts, conversations, entryRules, queues, skills, timelineItems, workItems, type WorkItemRow,
+  agentSkills, agentStates, contacts, conversations, entryRules, queues, skills, timelineItems, users, workItems, type WorkItemRow,
 } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import { channelClass, DEFAULT_CAPACITY, route, type Agent, type ChannelClass, type WorkItem } from "./acd.ts";
@@ -44,7 +44,8 @@ function offerView(w: WorkItemRow) {
  */
 export async function enqueueConversation(core: Core, conversationId: string, settings = DEFAULT_ROUTING, now = new Date()) {
   return withEvents(core, async (tx, events) => {
-    const [c] = await tx.select().from(conversations).where(eq(conversations.id, conversationId));
+    // Locked, so a transfer of the same conversation and this enqueue happen one after the other.
+    const [c] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
     if (!c || c.status !== "open" || c.assigneeId) return undefined;
     const [contact] = await tx.select({ attributes: contacts.attributes }).from(contacts).where(eq(contacts.id, c.contactId));
     const [last] = await tx
@@ -224,11 +225,14 @@ export async function routeWorkspace(core: Core, workspaceId: string, settings =
 
 /** The work item behind an offer, locked, as the pure reservation state machine sees it. */
 async function lockOffer(tx: Tx, actor: Actor, workItemId: string) {
-  const [w] = await tx
-    .select()
+  const [ref] = await tx
+    .select({ conversationId: workItems.conversationId })
     .from(workItems)
-    .where(and(eq(workItems.workspaceId, actor.workspaceId), eq(workItems.id, workItemId)))
-    .for("update");
+    .where(and(eq(workItems.workspaceId, actor.workspaceId), eq(workItems.id, workItemId)));
+  if (!ref) throw new NotFound("Offer", "workItemId");
+  // Conversation before work item: the order transfers and enqueueing lock in too.
+  await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, ref.conversationId)).for("update");
+  const [w] = await tx.select().from(workItems).where(eq(workItems.id, workItemId)).for("update");
   if (!w) throw new NotFound("Offer", "workItemId");
   // The agent's own offer lapsed and the work moved on (back to the queue or to someone else): say
   // so, rather than that it belongs to another agent.
@@ -373,4 +377,84 @@ export async function applyOverflow(core: Core, now = new Date()) {
     if (applied) changed.add(candidate.workspaceId);
   }
   return [...changed];
+}
+
+/** Ends the conversation's live work item, if any, and returns it (a transfer starts a new one). */
+async function endLiveWork(tx: Tx, conversationId: string, now: Date) {
+  const [w] = await tx
+    .update(workItems)
+    .set({ state: "done", endedAt: now, reservationExpiresAt: null })
+    .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])))
+    .returning();
+  return w;
+}
+
+/**
+ * Sends a conversation back to a queue (the same or another) with a note: it leaves its agent and
+ * waits to be routed again by that queue's rules.
+ */
+export async function transferToQueue(core: Core, actor: Actor, conversationId: string, queueId: string, note?: string, now = new Date()) {
+  await requireConversation(core.db, actor, conversationId);
+  return withEvents(core, async (tx, events) => {
+    const [queue] = await tx.select().from(queues).where(and(eq(queues.workspaceId, actor.workspaceId), eq(queues.id, queueId)));
+    if (!queue) throw new NotFound("Queue", "queueId");
+    await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, conversationId)).for("update");
+    const previous = await endLiveWork(tx, conversationId, now);
+    await assignWithin(tx, events, actor, conversationId, null);
+    const [c] = await tx.update(conversations).set({ queueId: queue.id }).where(eq(conversations.id, conversationId)).returning();
+    const [item] = await tx
+      .insert(workItems)
+      .values({
+        workspaceId: actor.workspaceId,
+        conversationId,
+        queueId: queue.id,
+        channel: c!.channel,
+        priority: previous?.priority ?? priorityFor(queue.priorityRules, {}),
+        requiredSkills: queue.requiredSkills,
+        enqueuedAt: now,
+      })
+      .returning();
+    await appendSystemEvent(tx, events, conversationId, "transferred", { queueId: queue.id, queueName: queue.name, note: note ?? null, by: actor.name });
+    return offerView(item!);
+  });
+}
+
+/**
+ * Hands a queued conversation to one agent: they get an offer (a reservation) to accept like any
+ * other; if they let it pass, the work goes back to its queue. Conversations outside the queues are
+ * simply assigned.
+ */
+export async function transferToAgent(core: Core, actor: Actor, conversationId: string, agentId: string, note?: string, now = new Date()) {
+  await requireConversation(core.db, actor, conversationId);
+  return withEvents(core, async (tx, events) => {
+    const [target] = await tx
+      .select({ id: users.id })
+      .from(users)
+      .where(and(eq(users.workspaceId, actor.workspaceId), eq(users.id, agentId), isNull(users.disabledAt)));
+    if (!target) throw new NotFound("Agent", "agentId");
+    await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, conversationId)).for("update");
+    const [live] = await tx
+      .select()
+      .from(workItems)
+      .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])))
+      .for("update");
+    await appendSystemEvent(tx, events, conversationId, "transferred", { agentId, note: note ?? null, by: actor.name });
+    if (!live) {
+      await assignWithin(tx, events, actor, conversationId, agentId);
+      return undefined;
+    }
+    await assignWithin(tx, events, actor, conversationId, null);
+    const [offered] = await tx
+      .update(workItems)
+      .set({ state: "reserved", agentId, answeredAt: null, reservationExpiresAt: new Date(now.getTime() + DEFAULT_ROUTING.offerTimeoutMs[channelClass(live.channel)]) })
+      .where(eq(workItems.id, live.id))
+      .returning();
+    const [c] = await tx.select().from(conversations).where(eq(conversations.id, conversationId));
+    await events.append(actor.workspaceId, {
+      type: "offer.created",
+      conversationId,
+      payload: { offer: offerView(offered!), scope: { ...scopeOf(c!), assigneeId: agentId } },
+    });
+    return offerView(offered!);
+  });
 }

@@ -13,6 +13,7 @@ import { errorResponses, router, uploadedFile } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { login, logout, requireActor, requireRole, type AuthEnv } from "./auth.ts";
 import { routingApi } from "./routing.ts";
+import { transferToAgent, transferToQueue } from "../../routing/work.ts";
 import { publishTyping } from "./typing.ts";
 
 const Json = z.record(z.string(), z.unknown());
@@ -47,7 +48,9 @@ const ReplyBody = z
   .openapi("Reply");
 const StatusBody = z.object({ status: z.enum(conversationStatuses), snoozedUntil: z.coerce.date().optional() });
 const AssignBody = z.object({ assigneeId: z.uuid().nullable() });
-const TransferBody = z.object({ teamId: z.uuid(), note: z.string().max(2000).optional() });
+const TransferBody = z
+  .object({ teamId: z.uuid().optional(), queueId: z.uuid().optional(), agentId: z.uuid().optional(), note: z.string().max(2000).optional() })
+  .refine((b) => [b.teamId, b.queueId, b.agentId].filter(Boolean).length === 1, { message: "Give exactly one of teamId, queueId, agentId", path: ["teamId"] });
 const LabelsBody = z.object({ labels: z.array(z.string().min(1).max(100)).max(50) });
 const ContactPatch = z.object({ name: z.string().min(1).max(200).optional(), attributes: Json.optional() });
 const MergeBody = z.object({ mergeId: z.uuid() });
@@ -148,8 +151,13 @@ export function inboxApi(rt: Runtime) {
   app.openapi(
     createRoute({ method: "post", path: "/conversations/{id}/transfer", request: { params: IdParam, ...body(TransferBody) }, responses: ok("Updated"), tags: ["conversations"] }),
     async (c) => {
-      const { teamId, note } = c.req.valid("json");
-      return c.json(await transferToTeam(rt.core, c.get("actor"), c.req.valid("param").id, teamId, note), 200);
+      const { teamId, queueId, agentId, note } = c.req.valid("json");
+      const actor = c.get("actor");
+      const id = c.req.valid("param").id;
+      if (teamId) return c.json(await transferToTeam(rt.core, actor, id, teamId, note), 200);
+      const offer = queueId ? await transferToQueue(rt.core, actor, id, queueId, note) : await transferToAgent(rt.core, actor, id, agentId!, note);
+      rt.router.schedule(actor.workspaceId);
+      return c.json({ conversation: await getConversation(db, actor, id).catch(() => null), offer: offer ?? null }, 200);
     },
   );
 
