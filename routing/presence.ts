@@ -4,7 +4,7 @@ import { agentStates, users, type AgentState, type Capacity, type Presence } fro
 import type { Actor } from "../conversations/actor.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import { Invalid } from "../platform/errors.ts";
-import { DEFAULT_CAPACITY } from "./acd.ts";
+import { DEFAULT_CAPACITY, type ChannelClass } from "./acd.ts";
 
 /** What an agent may choose; "busy" and "wrap_up" follow from work and are set by the system. */
 export const chosenPresences = ["available", "away", "offline"] as const;
@@ -38,7 +38,7 @@ export async function setPresence(
   core: Core,
   workspaceId: string,
   userId: string,
-  change: { presence: Presence; reason?: string | null },
+  change: { presence: Presence; reason?: string | null; wrapUpUntil?: Date | null },
 ) {
   return withEvents(core, async (tx, events) => {
     const before = await agentState(tx, workspaceId, userId);
@@ -50,7 +50,7 @@ export async function setPresence(
         presence: change.presence,
         reason: change.reason ?? null,
         since: now,
-        wrapUpUntil: null,
+        wrapUpUntil: change.wrapUpUntil ?? null,
         // Becoming free starts the idle clock that "longest idle first" reads.
         ...(change.presence === "available" && before.presence !== "available" ? { idleSince: now } : {}),
       })
@@ -108,3 +108,21 @@ export async function presenceOf(db: Executor, workspaceId: string, userIds: str
   return new Map(rows.map((r) => [r.userId, r]));
 }
 
+
+/** After-contact work: the agent is held out of routing for a while after finishing work. */
+export const WRAP_UP_SECONDS: Record<ChannelClass, number> = { voice: 30, chat: 0, email: 0, messaging: 0 };
+
+export async function startWrapUp(core: Core, workspaceId: string, userId: string, seconds: number, now = new Date()) {
+  if (seconds <= 0) return;
+  await setPresence(core, workspaceId, userId, { presence: "wrap_up", wrapUpUntil: new Date(now.getTime() + seconds * 1000) });
+}
+
+/** Agents whose wrap-up time is over become available again. */
+export async function endWrapUps(core: Core, now = new Date()) {
+  const due = await core.db
+    .select({ userId: agentStates.userId, workspaceId: agentStates.workspaceId })
+    .from(agentStates)
+    .where(and(eq(agentStates.presence, "wrap_up"), lt(agentStates.wrapUpUntil, now)));
+  for (const d of due) await setPresence(core, d.workspaceId, d.userId, { presence: "available" });
+  return [...new Set(due.map((d) => d.workspaceId))];
+}

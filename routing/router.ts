@@ -2,7 +2,9 @@ import type { EventBus } from "../conversations/bus.ts";
 import type { Core } from "../conversations/transaction.ts";
 import { log } from "../platform/log.ts";
 import type { DomainEvent } from "../conversations/event.ts";
+import { channelClass } from "./acd.ts";
 import { liveQueues } from "./live.ts";
+import { endWrapUps, startWrapUp, WRAP_UP_SECONDS } from "./presence.ts";
 import { applyOverflow, DEFAULT_ROUTING, enqueueConversation, expireOffers, finishWork, routeWorkspace, workspacesWaiting, workspacesWithWork, type RoutingSettings } from "./work.ts";
 
 /**
@@ -41,7 +43,12 @@ export class Router {
       if (m.type === "conversation.created" || (m.type === "conversation.updated" && (changes?.to === "open" || changes?.status === "open")))
         this.run(() => enqueueConversation(this.core, m.conversationId!, this.settings).then((item) => item && this.schedule(item.workspaceId)));
       else if (m.type === "conversation.updated" && changes?.to === "resolved")
-        this.run(() => finishWork(this.core, m.conversationId!).then((w) => w && this.schedule(w.workspaceId)));
+        this.run(async () => {
+          const w = await finishWork(this.core, m.conversationId!);
+          if (!w) return;
+          if (w.agentId && w.answeredAt) await startWrapUp(this.core, w.workspaceId, w.agentId, WRAP_UP_SECONDS[channelClass(w.channel)]);
+          this.schedule(w.workspaceId);
+        });
     });
     // The safety net: offers that ran out, and work that a missed event or another node left waiting.
     this.timer = setInterval(() => this.run(() => this.tick()), this.tickMs);
@@ -57,6 +64,7 @@ export class Router {
   private async tick() {
     for (const ws of await expireOffers(this.core)) this.schedule(ws);
     for (const ws of await applyOverflow(this.core)) this.schedule(ws);
+    for (const ws of await endWrapUps(this.core)) this.schedule(ws);
     for (const ws of await workspacesWaiting(this.core)) this.schedule(ws);
     if (Date.now() - this.lastLive >= this.liveEveryMs) {
       this.lastLive = Date.now();

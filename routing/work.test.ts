@@ -6,6 +6,7 @@ import { agentStates, outbox, skills, workItems } from "../db/schema/index.ts";
 import { timelinePage } from "../conversations/timeline.ts";
 import { testWorkspace } from "../test/workspace.ts";
 import { createQueue, replaceEntryRules } from "./queue.ts";
+import { endWrapUps, setPresence, startWrapUp, WRAP_UP_SECONDS } from "./presence.ts";
 import { applyOverflow, enqueueConversation, routeWorkspace } from "./work.ts";
 
 /** A small deterministic generator, so a failing interleaving can be replayed. */
@@ -117,5 +118,22 @@ describe("business hours", () => {
     expect(await routeWorkspace(w.core, w.workspaceId, undefined, new Date("2026-11-22T03:00:00Z"))).toEqual([]);
     // Monday 10:00 in Shanghai: open, offered.
     expect(await routeWorkspace(w.core, w.workspaceId, undefined, new Date("2026-11-23T02:00:00Z"))).toHaveLength(1);
+  });
+});
+
+describe("wrap-up", () => {
+  it("holds an agent out of routing after a call until the wrap-up time is over", async () => {
+    const w = await testWorkspace();
+    const agent = await w.actor("agent");
+    await setPresence(w.core, w.workspaceId, agent.userId, { presence: "available" });
+    const t0 = new Date();
+    await startWrapUp(w.core, w.workspaceId, agent.userId, WRAP_UP_SECONDS.voice, t0);
+    const [held] = await w.core.db.select().from(agentStates).where(eq(agentStates.userId, agent.userId));
+    expect(held).toMatchObject({ presence: "wrap_up" });
+    expect(held!.wrapUpUntil!.getTime()).toBe(t0.getTime() + 30_000);
+    expect(await endWrapUps(w.core, new Date(t0.getTime() + 10_000))).toEqual([]);
+    expect(await endWrapUps(w.core, new Date(t0.getTime() + 31_000))).toEqual([w.workspaceId]);
+    const [after] = await w.core.db.select().from(agentStates).where(eq(agentStates.userId, agent.userId));
+    expect(after).toMatchObject({ presence: "available", wrapUpUntil: null });
   });
 });
