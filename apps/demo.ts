@@ -4,6 +4,7 @@ import { createInbox } from "../conversations/inbox.ts";
 import { createWorkspace } from "../conversations/workspace.ts";
 import { inboxes, workspaces } from "../db/schema/index.ts";
 import { createAgent, createTeam, setAgentSkill } from "../routing/agent.ts";
+import { createQueue, replaceEntryRules } from "../routing/queue.ts";
 import type { Runtime } from "./runtime.ts";
 
 /**
@@ -36,6 +37,15 @@ export async function seedDemo(rt: Runtime): Promise<{ created: boolean; widgetK
     name: "Website chat",
     settings: { greeting: { en: "Hi! How can we help?", "zh-CN": "您好！有什么可以帮您？" }, preChatForm: false },
   });
+  // Routing: refund questions (either language) to agents who know billing, the rest to everyone.
+  const vip = [{ attribute: "vip", equals: true, priority: 10 }];
+  const refunds = await createQueue(db, w, { name: "退款 Refunds", requiredSkills: [{ skill: "billing", minLevel: 2 }], priorityRules: vip, serviceLevelSeconds: 20 });
+  const general = await createQueue(db, w, { name: "General", priorityRules: vip, serviceLevelSeconds: 30 });
+  await replaceEntryRules(db, w, [
+    { queueId: refunds.id, conditions: { keywords: ["退款", "refund"] } },
+    { queueId: general.id, conditions: {} },
+  ]);
+
   // Two customers already waiting, so the inbox is not empty on first sign-in.
   const samples = [
     { visitor: "demo-wang", name: "王芳", text: "你好，我的订单 #10086 三天了还没发货，能帮我查一下吗？" },
