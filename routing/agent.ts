@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
 import { agentSkills, skills, teamMembers, teams, users, type Role } from "../db/schema/index.ts";
 
@@ -52,4 +52,17 @@ export async function agentSkillsOf(db: Executor, userId: string) {
     .from(agentSkills)
     .innerJoin(skills, eq(skills.id, agentSkills.skillId))
     .where(eq(agentSkills.userId, userId));
+}
+
+/** Skill levels of many agents at once: agent id → { skill name → level }. */
+export async function skillLevelsOf(db: Executor, userIds: string[]) {
+  const levels = new Map<string, Record<string, number>>(userIds.map((id) => [id, {}]));
+  if (!userIds.length) return levels;
+  const rows = await db
+    .select({ userId: agentSkills.userId, skill: skills.name, level: agentSkills.level })
+    .from(agentSkills)
+    .innerJoin(skills, eq(skills.id, agentSkills.skillId))
+    .where(inArray(agentSkills.userId, userIds));
+  for (const r of rows) levels.get(r.userId)![r.skill] = r.level;
+  return levels;
 }

@@ -1,7 +1,8 @@
 import { and, desc, eq, inArray, isNotNull } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
-import { agentSkills, agentStates, skills, workItems, type WorkItemRow } from "../db/schema/index.ts";
+import { agentStates, workItems, type WorkItemRow } from "../db/schema/index.ts";
 import { canTake, channelClass, DEFAULT_CAPACITY, orderQueue, type Agent, type WorkItem } from "./acd.ts";
+import { skillLevelsOf } from "./agent.ts";
 
 /** Used until a queue has handled enough work to know its own handle time. */
 export const DEFAULT_AHT_S = 180;
@@ -21,7 +22,8 @@ export function positionOf(item: WorkItem, waiting: WorkItem[], now: number) {
   return orderQueue(waiting, now).findIndex((w) => w.id === item.id) + 1;
 }
 
-const toWorkItem = (w: WorkItemRow): WorkItem => ({
+/** A work item row as the ACD sees it. */
+export const toWorkItem = (w: WorkItemRow): WorkItem => ({
   id: w.id,
   queueId: w.queueId,
   channel: w.channel,
@@ -50,13 +52,7 @@ export async function queuePosition(db: Executor, conversationId: string, now = 
       .limit(50),
     db.select().from(agentStates).where(and(eq(agentStates.workspaceId, mine.workspaceId), inArray(agentStates.presence, ["available", "busy"]))),
   ]);
-  const levels = states.length
-    ? await db
-        .select({ userId: agentSkills.userId, skill: skills.name, level: agentSkills.level })
-        .from(agentSkills)
-        .innerJoin(skills, eq(skills.id, agentSkills.skillId))
-        .where(inArray(agentSkills.userId, states.map((s) => s.userId)))
-    : [];
+  const levels = await skillLevelsOf(db, states.map((s) => s.userId));
   const item = toWorkItem(mine);
   const cls = channelClass(mine.channel);
   // Seats: capacity for this kind of work among agents who could take it if they were free.
@@ -64,7 +60,7 @@ export async function queuePosition(db: Executor, conversationId: string, now = 
     .map((s): Agent => ({
       id: s.userId,
       presence: "available",
-      skills: Object.fromEntries(levels.filter((l) => l.userId === s.userId).map((l) => [l.skill, l.level])),
+      skills: levels.get(s.userId)!,
       capacity: { ...DEFAULT_CAPACITY, ...s.capacity },
       load: { voice: 0, chat: 0, email: 0, messaging: 0 },
       idleSince: s.idleSince.getTime(),

@@ -1,7 +1,8 @@
 import { and, eq, gte, inArray, or } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
 import { isOpen } from "./hours.ts";
-import { agentSkills, agentStates, queues, skills, workItems, type SkillRequirement } from "../db/schema/index.ts";
+import { agentStates, queues, workItems, type SkillRequirement } from "../db/schema/index.ts";
+import { skillLevelsOf } from "./agent.ts";
 
 type ItemTimes = { state: string; enqueuedAt: Date; answeredAt: Date | null; endedAt: Date | null; estimatedWaitSeconds?: number | null };
 
@@ -35,15 +36,15 @@ export function queueFigures(items: ItemTimes[], serviceLevelSeconds: number, no
   };
 }
 
-function meetsSkills(levels: Map<string, number>, required: SkillRequirement[]) {
-  return required.every((r) => (levels.get(r.skill) ?? 0) >= r.minLevel);
+function meetsSkills(levels: Record<string, number>, required: SkillRequirement[]) {
+  return required.every((r) => (levels[r.skill] ?? 0) >= r.minLevel);
 }
 
 /** Every queue of the workspace with its live figures and the agents available to it. */
 export async function liveQueues(db: Executor, workspaceId: string, now = new Date()) {
   const startOfDay = new Date(now);
   startOfDay.setHours(0, 0, 0, 0);
-  const [qs, items, routable, levels] = await Promise.all([
+  const [qs, items, routable] = await Promise.all([
     db.select().from(queues).where(eq(queues.workspaceId, workspaceId)),
     db
       .select({
@@ -57,17 +58,8 @@ export async function liveQueues(db: Executor, workspaceId: string, now = new Da
       .from(workItems)
       .where(and(eq(workItems.workspaceId, workspaceId), or(gte(workItems.enqueuedAt, startOfDay), inArray(workItems.state, ["waiting", "reserved"])))),
     db.select({ userId: agentStates.userId }).from(agentStates).where(and(eq(agentStates.workspaceId, workspaceId), eq(agentStates.presence, "available"))),
-    db
-      .select({ userId: agentSkills.userId, skill: skills.name, level: agentSkills.level })
-      .from(agentSkills)
-      .innerJoin(skills, eq(skills.id, agentSkills.skillId))
-      .where(eq(agentSkills.workspaceId, workspaceId)),
   ]);
-  const levelsOf = new Map<string, Map<string, number>>();
-  for (const l of levels) {
-    if (!levelsOf.has(l.userId)) levelsOf.set(l.userId, new Map());
-    levelsOf.get(l.userId)!.set(l.skill, l.level);
-  }
+  const levelsOf = await skillLevelsOf(db, routable.map((a) => a.userId));
   return qs
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((q) => ({
@@ -75,7 +67,7 @@ export async function liveQueues(db: Executor, workspaceId: string, now = new Da
       name: q.name,
       serviceLevelSeconds: q.serviceLevelSeconds,
       ...queueFigures(items.filter((i) => i.queueId === q.id), q.serviceLevelSeconds, now),
-      agentsAvailable: routable.filter((a) => meetsSkills(levelsOf.get(a.userId) ?? new Map(), q.requiredSkills)).length,
+      agentsAvailable: routable.filter((a) => meetsSkills(levelsOf.get(a.userId)!, q.requiredSkills)).length,
       open: isOpen(q.businessHours, now),
       maxWaitSeconds: q.maxWaitSeconds,
     }))

@@ -5,12 +5,13 @@ import { takeSeqs } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import type { Tx } from "../db/connect.ts";
 import {
-  agentSkills, agentStates, contacts, conversations, entryRules, queues, skills, timelineItems, users, workItems, type WorkItemRow,
+  agentStates, contacts, conversations, entryRules, queues, timelineItems, users, workItems, type WorkItemRow,
 } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
-import { channelClass, DEFAULT_CAPACITY, route, type Agent, type ChannelClass, type WorkItem } from "./acd.ts";
+import { channelClass, DEFAULT_CAPACITY, route, type Agent, type ChannelClass } from "./acd.ts";
+import { skillLevelsOf } from "./agent.ts";
 import { chooseQueue, priorityFor } from "./entry.ts";
-import { queuePosition } from "./estimate.ts";
+import { queuePosition, toWorkItem } from "./estimate.ts";
 import { isOpen } from "./hours.ts";
 import { dueSteps } from "./overflow.ts";
 import { accept, OFFER_TIMEOUT_MS, reject, ReservationError, type Reservation } from "./reservation.ts";
@@ -117,11 +118,7 @@ async function lockAgents(tx: Tx, workspaceId: string): Promise<Agent[]> {
   if (!states.length) return [];
   const ids = states.map((s) => s.userId);
   const [levels, held] = await Promise.all([
-    tx
-      .select({ userId: agentSkills.userId, skill: skills.name, level: agentSkills.level })
-      .from(agentSkills)
-      .innerJoin(skills, eq(skills.id, agentSkills.skillId))
-      .where(inArray(agentSkills.userId, ids)),
+    skillLevelsOf(tx, ids),
     tx
       .select({ agentId: workItems.agentId, channel: workItems.channel, n: count() })
       .from(workItems)
@@ -134,7 +131,7 @@ async function lockAgents(tx: Tx, workspaceId: string): Promise<Agent[]> {
     return {
       id: s.userId,
       presence: s.presence,
-      skills: Object.fromEntries(levels.filter((l) => l.userId === s.userId).map((l) => [l.skill, l.level])),
+      skills: levels.get(s.userId)!,
       capacity: { ...DEFAULT_CAPACITY, ...s.capacity },
       load,
       idleSince: s.idleSince.getTime(),
@@ -167,17 +164,7 @@ export async function routeWorkspace(core: Core, workspaceId: string, settings =
     if (!routable.length) return [];
     const agents = await lockAgents(tx, workspaceId);
     if (!agents.length) return [];
-    const items: WorkItem[] = routable.map((w) => ({
-      id: w.id,
-      queueId: w.queueId,
-      channel: w.channel,
-      priority: w.priority,
-      enqueuedAt: w.enqueuedAt.getTime(),
-      requiredSkills: w.requiredSkills,
-      stickyAgentId: w.stickyAgentId,
-      stickyUntil: w.stickyUntil?.getTime() ?? null,
-    }));
-    const matches = route(items, agents, now.getTime());
+    const matches = route(routable.map(toWorkItem), agents, now.getTime());
     const byId = new Map(waiting.map((w) => [w.id, w]));
     const offers: WorkItemRow[] = [];
     for (const m of matches) {

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq, inArray, isNull } from "drizzle-orm";
-import { agentSkills, skills, users } from "../../db/schema/index.ts";
+import { skills, users } from "../../db/schema/index.ts";
 import { Invalid, NotFound } from "../../platform/errors.ts";
-import { agentSkillsOf, setAgentSkill } from "../../routing/agent.ts";
+import { agentSkillsOf, setAgentSkill, skillLevelsOf } from "../../routing/agent.ts";
 import { agentState, choosePresence, chosenPresences, presenceOf, presenceView, setCapacity } from "../../routing/presence.ts";
 import {
   createQueue, deleteQueue, EntryRuleInput, listEntryRules, listQueues, QueueInput, replaceEntryRules, updateQueue,
@@ -77,19 +77,13 @@ export function routingApi(rt: Runtime) {
       .where(and(eq(users.workspaceId, a.workspaceId), isNull(users.disabledAt)))
       .orderBy(asc(users.name));
     const states = await presenceOf(db, a.workspaceId, people.map((p) => p.id));
-    const levels = people.length
-      ? await db
-          .select({ userId: agentSkills.userId, skill: skills.name, level: agentSkills.level })
-          .from(agentSkills)
-          .innerJoin(skills, eq(skills.id, agentSkills.skillId))
-          .where(inArray(agentSkills.userId, people.map((p) => p.id)))
-      : [];
+    const levels = await skillLevelsOf(db, people.map((p) => p.id));
     return c.json(
       {
         items: people.map((p) => ({
           ...p,
           ...presenceView(states.get(p.id)!),
-          skills: levels.filter((l) => l.userId === p.id).map(({ skill, level }) => ({ skill, level })),
+          skills: Object.entries(levels.get(p.id)!).map(([skill, level]) => ({ skill, level })),
         })),
       },
       200,
