@@ -61,6 +61,11 @@ it("queues a refund chat by its entry rule and offers it to the best-skilled age
 
   const conversation = await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: admin });
   expect(conversation.body).toMatchObject({ assigneeId: bobId });
+  // The supervisor's per-agent view: Bob is busy with one of his three chats.
+  const bobNow = (await api(`${s.url}/api/v1/agents`, { token: admin })).body.items.find((a: any) => a.id === bobId);
+  expect(bobNow).toMatchObject({ presence: "busy", work: [{ conversationId, state: "assigned", channel: "webchat" }] });
+  expect(bobNow.occupancy).toBeCloseTo(1 / 3);
+  expect(bobNow.timeInStateS).toBeGreaterThanOrEqual(0);
   const timeline = await api(`${s.url}/api/v1/conversations/${conversationId}/timeline`, { token: admin });
   expect(timeline.body.items.filter((i: any) => i.type === "event").map((i: any) => i.eventType)).toEqual(["queued", "offer_missed", "assigned"]);
   // Queued first in line with two agents of 3 chats each: the estimate given is kept on the work item.
@@ -103,6 +108,12 @@ it("frees the agent's capacity when the conversation is resolved", async () => {
   for (let i = 0; i < 50 && state !== "done"; i++, await Bun.sleep(20))
     state = (await s.rt.core.db.select().from(workItems).where(eq(workItems.id, held!.id)))[0]!.state;
   expect(state).toBe("done");
+  // No wrap-up for chat: Bob stays busy only while he still holds other work.
+  const bobAfter = async () => (await api(`${s.url}/api/v1/agents`, { token: admin })).body.items.find((a: any) => a.id === bobId);
+  let after = await bobAfter();
+  for (let i = 0; i < 50 && after.presence !== (after.work.length ? "busy" : "available"); i++, await Bun.sleep(20)) after = await bobAfter();
+  expect(after.presence).toBe(after.work.length ? "busy" : "available");
+  expect(after.work.map((w: any) => w.conversationId)).not.toContain(held!.conversationId);
 });
 
 it("shows supervisors each queue live: waiting, longest wait, service level, ASA, agents available", async () => {

@@ -5,7 +5,7 @@ import type { DomainEvent } from "../conversations/event.ts";
 import { channelClass } from "./acd.ts";
 import { liveQueues } from "./live.ts";
 import { endWrapUps, startWrapUp, WRAP_UP_SECONDS } from "./presence.ts";
-import { applyOverflow, DEFAULT_ROUTING, enqueueConversation, expireOffers, finishWork, routeWorkspace, workspacesWaiting, workspacesWithWork, type RoutingSettings } from "./work.ts";
+import { applyOverflow, DEFAULT_ROUTING, enqueueConversation, expireOffers, finishWork, freeIfIdle, routeWorkspace, workspacesWaiting, workspacesWithWork, type RoutingSettings } from "./work.ts";
 
 /**
  * The node's router: puts arriving conversations into queues, runs routing passes when work arrives or
@@ -46,7 +46,11 @@ export class Router {
         this.run(async () => {
           const w = await finishWork(this.core, m.conversationId!);
           if (!w) return;
-          if (w.agentId && w.answeredAt) await startWrapUp(this.core, w.workspaceId, w.agentId, WRAP_UP_SECONDS[channelClass(w.channel)]);
+          if (w.agentId && w.answeredAt) {
+            const wrapUp = WRAP_UP_SECONDS[channelClass(w.channel)];
+            if (wrapUp > 0) await startWrapUp(this.core, w.workspaceId, w.agentId, wrapUp);
+            else await freeIfIdle(this.core, w.workspaceId, w.agentId);
+          }
           this.schedule(w.workspaceId);
         });
     });

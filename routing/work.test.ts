@@ -7,7 +7,7 @@ import { timelinePage } from "../conversations/timeline.ts";
 import { testWorkspace } from "../test/workspace.ts";
 import { createQueue, replaceEntryRules } from "./queue.ts";
 import { endWrapUps, setPresence, startWrapUp, WRAP_UP_SECONDS } from "./presence.ts";
-import { applyOverflow, enqueueConversation, routeWorkspace } from "./work.ts";
+import { applyOverflow, enqueueConversation, finishWork, freeIfIdle, routeWorkspace } from "./work.ts";
 
 /** A small deterministic generator, so a failing interleaving can be replayed. */
 function prng(seed: number) {
@@ -135,5 +135,25 @@ describe("wrap-up", () => {
     expect(await endWrapUps(w.core, new Date(t0.getTime() + 31_000))).toEqual([w.workspaceId]);
     const [after] = await w.core.db.select().from(agentStates).where(eq(agentStates.userId, agent.userId));
     expect(after).toMatchObject({ presence: "available", wrapUpUntil: null });
+  });
+});
+
+describe("busy and available", () => {
+  it("makes a busy agent available once the last work in hand has ended", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const agent = await w.actor("agent");
+    await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "busy" });
+    const queue = await createQueue(w.core.db, w.workspaceId, { name: "Q" });
+    await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
+    const [stored] = await ingestBatch(w.core, w.workspaceId, [validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: "b1", from: { kind: "visitor", value: "b" }, text: "hi" })]);
+    const item = await enqueueConversation(w.core, stored!.conversation.id);
+    await w.core.db.update(workItems).set({ state: "assigned", agentId: agent.userId }).where(eq(workItems.id, item!.id));
+    const presence = async () => (await w.core.db.select().from(agentStates).where(eq(agentStates.userId, agent.userId)))[0]!.presence;
+    await freeIfIdle(w.core, w.workspaceId, agent.userId);
+    expect(await presence()).toBe("busy");
+    await finishWork(w.core, stored!.conversation.id);
+    await freeIfIdle(w.core, w.workspaceId, agent.userId);
+    expect(await presence()).toBe("available");
   });
 });

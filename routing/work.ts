@@ -244,7 +244,7 @@ async function lockOffer(tx: Tx, actor: Actor, workItemId: string) {
 
 /** The offered agent takes the work: the conversation is assigned to them in the same transaction. */
 export async function acceptOffer(core: Core, actor: Actor, workItemId: string, now = new Date()) {
-  return withEvents(core, async (tx, events) => {
+  const offer = await withEvents(core, async (tx, events) => {
     const { w, reservation } = await lockOffer(tx, actor, workItemId);
     accept(reservation, actor.userId, now.getTime());
     const [taken] = await tx
@@ -255,6 +255,10 @@ export async function acceptOffer(core: Core, actor: Actor, workItemId: string, 
     await assignWithin(tx, events, actor, w.conversationId, actor.userId);
     return offerView(taken!);
   });
+  // On work now: "busy" tells supervisors so (the ACD still offers more while capacity is left).
+  const [state] = await core.db.select({ presence: agentStates.presence }).from(agentStates).where(eq(agentStates.userId, actor.userId));
+  if (state?.presence === "available") await setPresence(core, actor.workspaceId, actor.userId, { presence: "busy" });
+  return offer;
 }
 
 /**
@@ -298,6 +302,25 @@ export async function finishWork(core: Core, conversationId: string, now = new D
     .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])))
     .returning();
   return w;
+}
+
+/** A busy agent whose last piece of work ended is available again. */
+export async function freeIfIdle(core: Core, workspaceId: string, agentId: string) {
+  const [held] = await core.db
+    .select({ n: count() })
+    .from(workItems)
+    .where(and(eq(workItems.agentId, agentId), inArray(workItems.state, ["reserved", "assigned"])));
+  const [state] = await core.db.select({ presence: agentStates.presence }).from(agentStates).where(eq(agentStates.userId, agentId));
+  if (Number(held?.n ?? 0) === 0 && state?.presence === "busy") await setPresence(core, workspaceId, agentId, { presence: "available" });
+}
+
+/** The work agents hold now (offered or assigned): the supervisor's per-agent view. */
+export async function liveWorkOf(db: Core["db"], agentIds: string[]) {
+  if (!agentIds.length) return [];
+  return db
+    .select({ agentId: workItems.agentId, workItemId: workItems.id, conversationId: workItems.conversationId, channel: workItems.channel, state: workItems.state, queueId: workItems.queueId })
+    .from(workItems)
+    .where(and(inArray(workItems.agentId, agentIds), inArray(workItems.state, ["reserved", "assigned"])));
 }
 
 /** Offers waiting for an agent's answer, oldest first. */

@@ -2,13 +2,14 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import { skills, users } from "../../db/schema/index.ts";
 import { Invalid, NotFound } from "../../platform/errors.ts";
+import { channelClass, type ChannelClass } from "../../routing/acd.ts";
 import { agentSkillsOf, setAgentSkill, skillLevelsOf } from "../../routing/agent.ts";
 import { agentState, choosePresence, chosenPresences, presenceOf, presenceView, setCapacity } from "../../routing/presence.ts";
 import {
   createQueue, deleteQueue, EntryRuleInput, listEntryRules, listQueues, QueueInput, replaceEntryRules, updateQueue,
 } from "../../routing/queue.ts";
 import { liveQueues } from "../../routing/live.ts";
-import { acceptOffer, offersFor, rejectOffer } from "../../routing/work.ts";
+import { acceptOffer, liveWorkOf, offersFor, rejectOffer } from "../../routing/work.ts";
 import { errorResponses, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { requireRole, type AuthEnv } from "./auth.ts";
@@ -78,13 +79,30 @@ export function routingApi(rt: Runtime) {
       .orderBy(asc(users.name));
     const states = await presenceOf(db, a.workspaceId, people.map((p) => p.id));
     const levels = await skillLevelsOf(db, people.map((p) => p.id));
+    const held = await liveWorkOf(db, people.map((p) => p.id));
+    const now = Date.now();
     return c.json(
       {
-        items: people.map((p) => ({
-          ...p,
-          ...presenceView(states.get(p.id)!),
-          skills: Object.entries(levels.get(p.id)!).map(([skill, level]) => ({ skill, level })),
-        })),
+        items: people.map((p) => {
+          const state = states.get(p.id)!;
+          const work = held.filter((w) => w.agentId === p.id);
+          // How full the agent's fullest channel is: 2 of 3 chats is 0.67, a call is 1.
+          const occupancy = Math.max(
+            0,
+            ...(Object.keys(state.capacity) as ChannelClass[]).map((cls) => {
+              const load = work.filter((w) => channelClass(w.channel) === cls).length;
+              return load && state.capacity[cls] ? Math.min(1, load / state.capacity[cls]) : cls === "voice" && load ? 1 : 0;
+            }),
+          );
+          return {
+            ...p,
+            ...presenceView(state),
+            timeInStateS: Math.round((now - state.since.getTime()) / 1000),
+            skills: Object.entries(levels.get(p.id)!).map(([skill, level]) => ({ skill, level })),
+            work: work.map(({ agentId: _agent, ...w }) => w),
+            occupancy,
+          };
+        }),
       },
       200,
     );
