@@ -95,6 +95,11 @@ export class Api {
     return this.request<void>("POST", "/widget/v1/typing", { typing });
   }
 
+  /** Where the visitor stands while their chat waits for an agent. */
+  queue() {
+    return this.request<{ queued: boolean; position: number | null; estimatedWaitS: number | null }>("GET", "/widget/v1/queue");
+  }
+
   leaveEmail(body: { email: string; name?: string }) {
     return this.request<void>("POST", "/widget/v1/contact", body);
   }

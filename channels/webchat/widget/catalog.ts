@@ -25,6 +25,9 @@ const en = {
   badType: "That file type isn't allowed.",
   failed: "Not sent. Click to retry.",
   error: "Something went wrong. Please try again.",
+  queued: "You are number {n} in line, about {min} min.",
+  queuedUnknown: "You are number {n} in line. We'll be with you as soon as we can.",
+  queueNext: "You're next: an agent will be with you shortly.",
 };
 
 export type MessageKey = keyof typeof en;
@@ -52,6 +55,9 @@ const zhCN: Record<MessageKey, string> = {
   thanks: "谢谢！我们会回复到 {email}。",
   uploading: "正在上传 {name}…",
   tooLarge: "文件过大（最大 10 MB）。",
+  queued: "您在队列中排第 {n} 位，预计等待约 {min} 分钟。",
+  queuedUnknown: "您在队列中排第 {n} 位，我们会尽快为您服务。",
+  queueNext: "马上轮到您了，客服即将为您服务。",
   badType: "不支持此文件类型。",
   failed: "发送失败，点击重试。",
   error: "出错了，请稍后重试。",

@@ -53,7 +53,7 @@ async function reply(conversationId: string, text: string) {
  * sent, so the server may still be storing it: ask again for a few seconds.
  */
 async function openConversationWith(url: string, token: string, text: string) {
-  type Row = { contact: { name: string }; lastMessage: { text: string | null } };
+  type Row = { id: string; contact: { name: string }; lastMessage: { text: string | null } };
   for (let i = 0; i < 50; i++, await Bun.sleep(100)) {
     const list = await api(`${url}/api/v1/conversations?status=open`, { token });
     const found = (list.body.items as Row[]).find((c) => c.lastMessage.text === text);
@@ -241,6 +241,31 @@ describe("chat widget in a browser", () => {
     expect(await email.isVisible()).toBe(false);
     expect(await page.getByTestId("switchboard-input").isVisible()).toBe(true);
     await page.close();
+  });
+
+  it("tells a queued visitor where they stand, and stops once an agent answers", async () => {
+    const queued = await startTestServer();
+    try {
+      const admin = await queued.login(queued.admin.email, queued.admin.password);
+      const queue = await api(`${queued.url}/api/v1/queues`, { token: admin, body: { name: "Everyone" } });
+      await api(`${queued.url}/api/v1/entry-rules`, { method: "PUT", token: admin, body: { rules: [{ queueId: queue.body.id }] } });
+      const page = await browser.newPage();
+      await page.goto(demoUrl(queued));
+      await whenReady(page);
+      await page.getByTestId("switchboard-bubble").click();
+      const input = page.getByTestId("switchboard-input");
+      await input.fill("anyone there?");
+      await input.press("Enter");
+      // Nobody who could take it is signed in: a place in line, no made-up wait.
+      await page.getByText("You are number 1 in line. We'll be with you as soon as we can.").waitFor();
+      const conversation = await openConversationWith(queued.url, admin, "anyone there?");
+      await api(`${queued.url}/api/v1/conversations/${conversation!.id}/messages`, { token: admin, body: { text: "Hi, I'm here" } });
+      await page.getByTestId("switchboard-message").filter({ hasText: "Hi, I'm here" }).waitFor();
+      await page.getByText("You are number 1 in line").waitFor({ state: "hidden" });
+      await page.close();
+    } finally {
+      await queued.stop();
+    }
   });
 
   it("asks for name and email before the first message when the inbox wants it", async () => {

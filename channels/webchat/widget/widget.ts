@@ -21,6 +21,9 @@ const TYPING_THROTTLE_MS = 3000;
 const TYPING_IDLE_MS = 4000;
 /** An agent's "typing" fades on its own in case the "stopped" signal never comes. */
 const AGENT_TYPING_MS = 7000;
+/** How soon after sending the widget first asks where it stands in the queue, and how often after. */
+const QUEUE_FIRST_LOOK_MS = 1000;
+const QUEUE_REFRESH_MS = 15_000;
 /** The server's limit; checked here too so a visitor is not made to wait for a doomed upload. */
 const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 
@@ -53,6 +56,8 @@ class Widget {
   private typingIdle: ReturnType<typeof setTimeout> | undefined;
   private agentTyping: ReturnType<typeof setTimeout> | undefined;
   private failed = new Map<string, Draft>();
+  private watchingQueue = false;
+  private agentAnswered = false;
 
   constructor(private readonly config: Config) {
     this.api = new Api(config.apiBase);
@@ -268,8 +273,37 @@ class Widget {
     if (!live) return;
     this.emit("message", item);
     if (item.direction !== "out") return;
+    if (item.sender.type === "agent") {
+      this.agentAnswered = true;
+      if (this.watchingQueue) this.view.showNotice(null);
+    }
     this.showAgentTyping(false);
     if (!this.isOpen) this.setUnread(this.unread + 1);
+  }
+
+  /**
+   * While the chat waits for an agent, tells the visitor where they stand and roughly how long it
+   * will be ("you are number 3 in line, about 2 min"), refreshed until an agent answers.
+   */
+  private async watchQueue() {
+    if (this.watchingQueue || this.agentAnswered) return;
+    this.watchingQueue = true;
+    try {
+      // The server queues a new chat just after storing its first message: look again shortly.
+      for (let round = 0; round < 120 && !this.agentAnswered; round++) {
+        const place = await this.api.queue().catch(() => undefined);
+        if (this.agentAnswered) break;
+        if (place?.queued && place.position !== null) {
+          if (place.position === 0) this.view.showNotice("queueNext", undefined, true);
+          else if (place.estimatedWaitS === null) this.view.showNotice("queuedUnknown", { n: place.position }, true);
+          else this.view.showNotice("queued", { n: place.position, min: Math.max(1, Math.round(place.estimatedWaitS / 60)) }, true);
+        } else if (round > 0) break;
+        await sleep(round === 0 ? QUEUE_FIRST_LOOK_MS : QUEUE_REFRESH_MS);
+      }
+    } finally {
+      this.watchingQueue = false;
+    }
+    if (this.agentAnswered) this.view.showNotice(null);
   }
 
   private setUnread(count: number) {
@@ -302,6 +336,7 @@ class Widget {
       if (this.session) this.session.conversationId = conversationId;
       this.add(item, true);
       this.updateForms();
+      void this.watchQueue();
     } catch {
       this.failed.set(id, draft);
       this.view.put(this.localItem(id, draft, "failed"));
