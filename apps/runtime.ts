@@ -14,6 +14,7 @@ import type { Core } from "../conversations/transaction.ts";
 import { connect, type Database } from "../db/connect.ts";
 import { markDisconnectedOffline } from "../routing/presence.ts";
 import { Router } from "../routing/router.ts";
+import { DEFAULT_ROUTING } from "../routing/work.ts";
 import { outbox } from "../db/schema/index.ts";
 import type { Config } from "../platform/config.ts";
 import { Keyring, randomToken } from "../platform/crypto.ts";
@@ -114,7 +115,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     if ("type" in m && m.type === "item.created" && (m.payload.item as { direction?: string }).direction === "out") worker.wake();
   });
 
-  const router = new Router(core, bus, (e) => feed.publishLocal(e));
+  const router = new Router(core, bus, (e) => feed.publishLocal(e), { ...DEFAULT_ROUTING, autoAccept: config.autoAccept });
 
   // Housekeeping every node may run: the updates are idempotent and row-locked.
   const housekeeping = setInterval(() => {

@@ -14,6 +14,7 @@ describe("config", () => {
     expect(() => parseConfig({ SECRET_KEY: "short" })).toThrow(/SECRET_KEY/);
     expect(() => parseConfig({ MEILI_HOST: "not a url" })).toThrow(/MEILI_HOST/);
     expect(() => parseConfig({ LOG_LEVEL: "loud" })).toThrow(/LOG_LEVEL/);
+    expect(() => parseConfig({ ROUTING_AUTO_ACCEPT: "chat,fax" })).toThrow(/ROUTING_AUTO_ACCEPT/);
   });
 
   it("reads Postgres, Meilisearch and public URL settings", () => {
@@ -22,5 +23,7 @@ describe("config", () => {
     expect(c.meili).toEqual({ host: "http://127.0.0.1:7700", key: "k" });
     expect(c.publicUrl).toBe("https://x.test");
     expect(c.demo).toBe(false);
+    expect(parseConfig({ ROUTING_AUTO_ACCEPT: "chat,email" }).autoAccept).toEqual(["chat", "email"]);
+    expect(parseConfig({}).autoAccept).toEqual([]);
   });
 });

@@ -24,6 +24,11 @@ const EnvSchema = z.object({
   // Public widget API requests per second per client IP (bursts of 5 s worth are allowed). Raise it
   // when many visitors share one address (a corporate NAT, a reverse proxy without X-Forwarded-For).
   WIDGET_IP_RATE: z.coerce.number().positive().default(20),
+  // Channel classes whose offers are accepted for the agent at once (comma list: voice,chat,email,messaging).
+  ROUTING_AUTO_ACCEPT: z
+    .string()
+    .regex(/^((voice|chat|email|messaging)(,(voice|chat|email|messaging))*)?$/, "must be a comma list of voice, chat, email, messaging")
+    .default(""),
   // Behind a reverse proxy: take the client address from X-Forwarded-For (otherwise it is spoofable).
   TRUST_PROXY: z.enum(["0", "1"]).default("0"),
 });
@@ -40,6 +45,7 @@ export type Config = {
   demo: boolean;
   widgetIpRate: number;
   trustProxy: boolean;
+  autoAccept: ("voice" | "chat" | "email" | "messaging")[];
 };
 
 export class ConfigError extends Error {
@@ -72,5 +78,6 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     demo: e.SWITCHBOARD_DEMO === "1",
     widgetIpRate: e.WIDGET_IP_RATE,
     trustProxy: e.TRUST_PROXY === "1",
+    autoAccept: e.ROUTING_AUTO_ACCEPT ? (e.ROUTING_AUTO_ACCEPT.split(",") as Config["autoAccept"]) : [],
   };
 }

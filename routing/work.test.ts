@@ -2,12 +2,12 @@ import { describe, expect, it } from "bun:test";
 import { and, eq, inArray } from "drizzle-orm";
 import { ingestBatch } from "../conversations/inbound-queue.ts";
 import { validateInbound } from "../conversations/conversation.ts";
-import { agentStates, outbox, skills, workItems } from "../db/schema/index.ts";
+import { agentStates, conversations, outbox, skills, workItems } from "../db/schema/index.ts";
 import { timelinePage } from "../conversations/timeline.ts";
 import { testWorkspace } from "../test/workspace.ts";
 import { createQueue, replaceEntryRules } from "./queue.ts";
 import { endWrapUps, setPresence, startWrapUp, WRAP_UP_SECONDS } from "./presence.ts";
-import { applyOverflow, enqueueConversation, finishWork, freeIfIdle, routeWorkspace } from "./work.ts";
+import { applyOverflow, DEFAULT_ROUTING, enqueueConversation, finishWork, freeIfIdle, routeWorkspace } from "./work.ts";
 
 /** A small deterministic generator, so a failing interleaving can be replayed. */
 function prng(seed: number) {
@@ -155,5 +155,24 @@ describe("busy and available", () => {
     await finishWork(w.core, stored!.conversation.id);
     await freeIfIdle(w.core, w.workspaceId, agent.userId);
     expect(await presence()).toBe("available");
+  });
+});
+
+describe("auto-accept", () => {
+  it("assigns at once, without an offer, on channels set to auto-accept", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const agent = await w.actor("agent");
+    await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "available" });
+    const queue = await createQueue(w.core.db, w.workspaceId, { name: "Q" });
+    await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
+    const [stored] = await ingestBatch(w.core, w.workspaceId, [validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: "a1", from: { kind: "visitor", value: "a" }, text: "hi" })]);
+    await enqueueConversation(w.core, stored!.conversation.id);
+    expect(await routeWorkspace(w.core, w.workspaceId, { ...DEFAULT_ROUTING, autoAccept: ["chat"] })).toHaveLength(1);
+    const [item] = await w.core.db.select().from(workItems).where(eq(workItems.conversationId, stored!.conversation.id));
+    expect(item).toMatchObject({ state: "assigned", agentId: agent.userId });
+    expect(item!.answeredAt).not.toBeNull();
+    const [c] = await w.core.db.select().from(conversations).where(eq(conversations.id, stored!.conversation.id));
+    expect(c!.assigneeId).toBe(agent.userId);
   });
 });
