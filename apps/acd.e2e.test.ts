@@ -136,7 +136,11 @@ it("shows supervisors each queue live: waiting, longest wait, service level, ASA
   expect(billing.serviceLevel).toBeGreaterThanOrEqual(0);
   expect(billing.asaS).toBeGreaterThanOrEqual(0);
   await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: ann, body: { presence: "available" } });
-  expect((await api(`${s.url}/api/v1/queues/live`, { token: admin })).body.items.find((q: any) => q.name === "Billing").agentsAvailable).toBe(1);
+  const withAnn = (await api(`${s.url}/api/v1/queues/live`, { token: admin })).body.items.find((q: any) => q.name === "Billing");
+  expect(withAnn.agentsAvailable).toBe(1);
+  // A customer arriving now would be told a wait: Ann's 3 chat seats turn over at the queue's handle time.
+  expect(withAnn.estimatedWaitS).toBeGreaterThan(0);
+  expect(billing.estimatedWaitS).toBeNull();
   // Offered to Ann now: the visitor is next.
   let next = place.body;
   for (let i = 0; i < 50 && next.position !== 0; i++, await Bun.sleep(20)) next = (await api(`${s.url}/widget/v1/queue`, { token: waitingSession.body.visitorToken })).body;

@@ -4,8 +4,9 @@ import { agentStates, workItems, type WorkItemRow } from "../db/schema/index.ts"
 import { canTake, channelClass, DEFAULT_CAPACITY, orderQueue, type Agent, type WorkItem } from "./acd.ts";
 import { skillLevelsOf } from "./agent.ts";
 
-/** Used until a queue has handled enough work to know its own handle time. */
+/** Used until a queue has handled enough work (MIN_HANDLED_FOR_AHT) to know its own handle time. */
 export const DEFAULT_AHT_S = 180;
+export const MIN_HANDLED_FOR_AHT = 5;
 
 /**
  * Expected wait of a waiting item: the work ahead of it (and itself) shared over the seats that can
@@ -68,7 +69,7 @@ export async function queuePosition(db: Executor, conversationId: string, now = 
     .filter((a) => canTake(a, item))
     .reduce((sum, a) => sum + a.capacity[cls], 0);
   const handled = recent.filter((r) => r.endedAt).map((r) => (r.endedAt!.getTime() - r.answeredAt!.getTime()) / 1000);
-  const ahtSeconds = handled.length >= 5 ? handled.reduce((a, b) => a + b, 0) / handled.length : DEFAULT_AHT_S;
+  const ahtSeconds = handled.length >= MIN_HANDLED_FOR_AHT ? handled.reduce((a, b) => a + b, 0) / handled.length : DEFAULT_AHT_S;
   const position = positionOf(item, waiting.map(toWorkItem), now.getTime());
   return { position, estimatedWaitS: estimateWait({ position, ahtSeconds, seats }) };
 }

@@ -22,6 +22,7 @@ it("reports waiting, longest wait, service level, ASA and AHT the way a wallboar
     offered: 5,
     answered: 2,
     abandoned: 1,
+    handled: 1,
     // 1 answered within 20 s, of 2 answered + 1 abandoned + 1 waiting past 20 s.
     serviceLevel: 0.25,
     asaS: 20,

@@ -2,7 +2,9 @@ import { and, eq, gte, inArray, or } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
 import { isOpen } from "./hours.ts";
 import { agentStates, queues, workItems, type SkillRequirement } from "../db/schema/index.ts";
+import { channelClass, DEFAULT_CAPACITY } from "./acd.ts";
 import { skillLevelsOf } from "./agent.ts";
+import { DEFAULT_AHT_S, estimateWait, MIN_HANDLED_FOR_AHT } from "./estimate.ts";
 
 type ItemTimes = { state: string; enqueuedAt: Date; answeredAt: Date | null; endedAt: Date | null; estimatedWaitSeconds?: number | null };
 
@@ -28,6 +30,7 @@ export function queueFigures(items: ItemTimes[], serviceLevelSeconds: number, no
     offered: items.length,
     answered: answered.length,
     abandoned: abandoned.length,
+    handled: handled.length,
     serviceLevel: judged ? withinTarget / judged : null,
     asaS: mean(answered.map(waitOf)),
     ahtS: mean(handled.map((i) => (i.endedAt!.getTime() - i.answeredAt!.getTime()) / 1000)),
@@ -57,20 +60,32 @@ export async function liveQueues(db: Executor, workspaceId: string, now = new Da
       })
       .from(workItems)
       .where(and(eq(workItems.workspaceId, workspaceId), or(gte(workItems.enqueuedAt, startOfDay), inArray(workItems.state, ["waiting", "reserved"])))),
-    db.select({ userId: agentStates.userId }).from(agentStates).where(and(eq(agentStates.workspaceId, workspaceId), eq(agentStates.presence, "available"))),
+    db
+      .select({ userId: agentStates.userId, presence: agentStates.presence, capacity: agentStates.capacity })
+      .from(agentStates)
+      .where(and(eq(agentStates.workspaceId, workspaceId), inArray(agentStates.presence, ["available", "busy"]))),
   ]);
   const levelsOf = await skillLevelsOf(db, routable.map((a) => a.userId));
   return qs
     .sort((a, b) => a.name.localeCompare(b.name))
-    .map((q) => ({
-      id: q.id,
-      name: q.name,
-      serviceLevelSeconds: q.serviceLevelSeconds,
-      ...queueFigures(items.filter((i) => i.queueId === q.id), q.serviceLevelSeconds, now),
-      agentsAvailable: routable.filter((a) => meetsSkills(levelsOf.get(a.userId)!, q.requiredSkills)).length,
-      open: isOpen(q.businessHours, now),
-      maxWaitSeconds: q.maxWaitSeconds,
-    }))
+    .map((q) => {
+      const figures = queueFigures(items.filter((i) => i.queueId === q.id), q.serviceLevelSeconds, now);
+      const able = routable.filter((a) => meetsSkills(levelsOf.get(a.userId)!, q.requiredSkills));
+      // Seats for the queue's (first) channel among signed-in agents who could take its work.
+      const cls = channelClass(q.channels[0] ?? "webchat");
+      const seats = able.reduce((n, a) => n + ({ ...DEFAULT_CAPACITY, ...a.capacity })[cls], 0);
+      return {
+        id: q.id,
+        name: q.name,
+        serviceLevelSeconds: q.serviceLevelSeconds,
+        ...figures,
+        agentsAvailable: able.filter((a) => a.presence === "available").length,
+        // What a customer arriving now would be told.
+        estimatedWaitS: estimateWait({ position: figures.waiting + 1, ahtSeconds: figures.handled >= MIN_HANDLED_FOR_AHT ? figures.ahtS! : DEFAULT_AHT_S, seats }),
+        open: isOpen(q.businessHours, now),
+        maxWaitSeconds: q.maxWaitSeconds,
+      };
+    })
     .map(({ maxWaitSeconds, ...q }) => ({ ...q, alerts: alertsFor(q, maxWaitSeconds) }));
 }
 
