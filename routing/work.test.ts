@@ -176,3 +176,18 @@ describe("auto-accept", () => {
     expect(c!.assigneeId).toBe(agent.userId);
   });
 });
+
+describe("queue channels and abandonment", () => {
+  it("puts work only in a queue that serves its channel, and counts work closed unanswered as abandoned", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const mail = await createQueue(w.core.db, w.workspaceId, { name: "Mail", channels: ["email"] });
+    const chat = await createQueue(w.core.db, w.workspaceId, { name: "Chat", channels: ["webchat"] });
+    await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: mail.id }, { queueId: chat.id }]);
+    const [stored] = await ingestBatch(w.core, w.workspaceId, [validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: "c1", from: { kind: "visitor", value: "c" }, text: "hi" })]);
+    const item = await enqueueConversation(w.core, stored!.conversation.id);
+    expect(item!.queueId).toBe(chat.id);
+    const ended = await finishWork(w.core, stored!.conversation.id);
+    expect(ended).toMatchObject({ state: "abandoned", agentId: null });
+  });
+});

@@ -57,16 +57,15 @@ export async function enqueueConversation(core: Core, conversationId: string, se
       .limit(1);
     const rules = await tx.select().from(entryRules).where(eq(entryRules.workspaceId, c.workspaceId)).orderBy(asc(entryRules.position));
     const attributes = contact?.attributes ?? {};
-    const rule = chooseQueue(rules, {
-      inboxId: c.inboxId,
-      channel: c.channel,
-      text: last?.text ?? null,
-      attributes,
-      language: typeof attributes.language === "string" ? attributes.language : null,
-    });
+    // A rule counts only if its queue serves this channel (a queue with no channels serves all).
+    const served = await tx.select().from(queues).where(eq(queues.workspaceId, c.workspaceId));
+    const serving = new Map(served.filter((q) => !q.channels.length || q.channels.includes(c.channel)).map((q) => [q.id, q]));
+    const rule = chooseQueue(
+      rules.filter((r) => serving.has(r.queueId)),
+      { inboxId: c.inboxId, channel: c.channel, text: last?.text ?? null, attributes, language: typeof attributes.language === "string" ? attributes.language : null },
+    );
     if (!rule) return undefined;
-    const [queue] = await tx.select().from(queues).where(eq(queues.id, rule.queueId));
-    if (!queue) return undefined;
+    const queue = serving.get(rule.queueId)!;
     // The agent who last served this contact gets the first chance while the sticky window is open.
     const [previous] = await tx
       .select({ agentId: workItems.agentId })
@@ -296,9 +295,10 @@ export async function expireOffers(core: Core, now = new Date()) {
 
 /** Work that ended (the conversation was resolved) frees the agent's capacity. */
 export async function finishWork(core: Core, conversationId: string, now = new Date()) {
+  // Closed before anyone answered (the customer gave up, or it was settled another way): abandoned.
   const [w] = await core.db
     .update(workItems)
-    .set({ state: "done", endedAt: now, reservationExpiresAt: null })
+    .set({ state: sql`CASE WHEN ${workItems.answeredAt} IS NULL THEN 'abandoned' ELSE 'done' END::work_item_state`, endedAt: now, reservationExpiresAt: null, agentId: sql`CASE WHEN ${workItems.answeredAt} IS NULL THEN NULL ELSE ${workItems.agentId} END` })
     .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])))
     .returning();
   return w;
