@@ -28,6 +28,7 @@ export const QueueInput = z
       .default(null),
     maxWaitSeconds: z.number().int().min(1).max(86_400).nullable().default(null),
     serviceLevelSeconds: z.number().int().min(1).max(3_600).default(20),
+    offerTimeoutSeconds: z.number().int().min(5).max(3_600).nullable().default(null),
     overflow: z
       .array(
         z.discriminatedUnion("action", [
@@ -67,6 +68,7 @@ export function queueView(q: Queue) {
     businessHours: q.businessHours,
     maxWaitSeconds: q.maxWaitSeconds,
     serviceLevelSeconds: q.serviceLevelSeconds,
+    offerTimeoutSeconds: q.offerTimeoutSeconds,
     overflow: q.overflow,
   };
 }

@@ -191,3 +191,20 @@ describe("queue channels and abandonment", () => {
     expect(ended).toMatchObject({ state: "abandoned", agentId: null });
   });
 });
+
+describe("offer timeout per queue", () => {
+  it("gives agents the queue's own time to accept, or the channel's default", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const agent = await w.actor("agent");
+    await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "available" });
+    const queue = await createQueue(w.core.db, w.workspaceId, { name: "Patient", offerTimeoutSeconds: 45 });
+    await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
+    const [stored] = await ingestBatch(w.core, w.workspaceId, [validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: "t1", from: { kind: "visitor", value: "t" }, text: "hi" })]);
+    await enqueueConversation(w.core, stored!.conversation.id);
+    const now = new Date();
+    await routeWorkspace(w.core, w.workspaceId, undefined, now);
+    const [item] = await w.core.db.select().from(workItems).where(eq(workItems.conversationId, stored!.conversation.id));
+    expect(item!.reservationExpiresAt!.getTime() - now.getTime()).toBe(45_000);
+  });
+});

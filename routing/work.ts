@@ -154,11 +154,13 @@ export async function routeWorkspace(core: Core, workspaceId: string, settings =
       .for("update", { skipLocked: true });
     if (!waiting.length) return [];
     // A closed queue's work waits for opening hours; nobody is offered it now.
-    const hours = await tx
-      .select({ id: queues.id, businessHours: queues.businessHours })
+    const queueRows = await tx
+      .select({ id: queues.id, businessHours: queues.businessHours, offerTimeoutSeconds: queues.offerTimeoutSeconds })
       .from(queues)
       .where(inArray(queues.id, [...new Set(waiting.map((w) => w.queueId))]));
-    const open = new Set(hours.filter((q) => isOpen(q.businessHours, now)).map((q) => q.id));
+    const open = new Set(queueRows.filter((q) => isOpen(q.businessHours, now)).map((q) => q.id));
+    const timeoutOf = new Map(queueRows.map((q) => [q.id, q.offerTimeoutSeconds]));
+    const offerTimeoutMs = (w: WorkItemRow) => (timeoutOf.get(w.queueId) ?? 0) * 1000 || settings.offerTimeoutMs[channelClass(w.channel)];
     const routable = waiting.filter((w) => open.has(w.queueId));
     if (!routable.length) return [];
     const agents = await lockAgents(tx, workspaceId);
@@ -172,7 +174,7 @@ export async function routeWorkspace(core: Core, workspaceId: string, settings =
         await tx.update(workItems).set({ state: "assigned", agentId: m.agentId, answeredAt: now }).where(eq(workItems.id, w.id));
         await assignWithin(tx, events, "system", w.conversationId, m.agentId);
       } else {
-        offers.push({ ...w, state: "reserved", agentId: m.agentId, reservationExpiresAt: new Date(now.getTime() + settings.offerTimeoutMs[channelClass(w.channel)]) });
+        offers.push({ ...w, state: "reserved", agentId: m.agentId, reservationExpiresAt: new Date(now.getTime() + offerTimeoutMs(w)) });
       }
     }
     // Offers are written and announced together: a pass costs a few statements, not a few per match.
@@ -454,9 +456,11 @@ export async function transferToAgent(core: Core, actor: Actor, conversationId: 
       return undefined;
     }
     await assignWithin(tx, events, actor, conversationId, null);
+    const [queue] = await tx.select({ offerTimeoutSeconds: queues.offerTimeoutSeconds }).from(queues).where(eq(queues.id, live.queueId));
+    const timeoutMs = (queue?.offerTimeoutSeconds ?? 0) * 1000 || DEFAULT_ROUTING.offerTimeoutMs[channelClass(live.channel)];
     const [offered] = await tx
       .update(workItems)
-      .set({ state: "reserved", agentId, answeredAt: null, reservationExpiresAt: new Date(now.getTime() + DEFAULT_ROUTING.offerTimeoutMs[channelClass(live.channel)]) })
+      .set({ state: "reserved", agentId, answeredAt: null, reservationExpiresAt: new Date(now.getTime() + timeoutMs) })
       .where(eq(workItems.id, live.id))
       .returning();
     const [c] = await tx.select().from(conversations).where(eq(conversations.id, conversationId));

@@ -29,6 +29,7 @@ CREATE TABLE "queues" (
 	"priority_rules" jsonb DEFAULT '[]'::jsonb NOT NULL,
 	"business_hours" jsonb,
 	"max_wait_seconds" integer,
+	"offer_timeout_seconds" integer,
 	"service_level_seconds" integer DEFAULT 20 NOT NULL,
 	"overflow" jsonb DEFAULT '[]'::jsonb NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL

@@ -27,6 +27,8 @@ export const queues = pgTable(
     priorityRules: jsonb("priority_rules").$type<PriorityRule[]>().notNull().default([]),
     businessHours: jsonb("business_hours").$type<BusinessHours | null>(),
     maxWaitSeconds: integer("max_wait_seconds"),
+    // How long an agent has to accept this queue's offers; unset = the channel's default.
+    offerTimeoutSeconds: integer("offer_timeout_seconds"),
     // "Answered within T seconds" for this queue's service level.
     serviceLevelSeconds: integer("service_level_seconds").notNull().default(20),
     overflow: jsonb("overflow").$type<OverflowStep[]>().notNull().default([]),
