@@ -188,6 +188,20 @@ describe("choosing the agent", () => {
     expect(route([returning], [other, usual], later)).toEqual([{ itemId: "returning", agentId: "other" }]);
   });
 
+  it("holds work for a sticky agent who is busy or wrapping up while the window is open, then lets it go", () => {
+    const returning = item("returning", { stickyAgentId: "usual", stickyUntil: NOW + MINUTE });
+    const full = agent("usual", { presence: "busy", load: { voice: 0, chat: 3, email: 0, messaging: 0 } });
+    const wrapping = agent("usual", { presence: "wrap_up" });
+    for (const usual of [full, wrapping]) {
+      expect(pickAgent(returning, [usual, agent("other")], NOW)).toBeUndefined();
+      expect(route([returning], [usual, agent("other")], NOW)).toEqual([]);
+      expect(route([returning], [usual, agent("other")], NOW + MINUTE)).toEqual([{ itemId: "returning", agentId: "other" }]);
+    }
+    // Work the sticky agent could never do does not wait for them.
+    const skilled = item("skilled", { stickyAgentId: "usual", stickyUntil: NOW + MINUTE, requiredSkills: [{ skill: "billing", minLevel: 5 }] });
+    expect(route([skilled], [full, agent("other", { skills: { billing: 5 } })], NOW)).toEqual([{ itemId: "skilled", agentId: "other" }]);
+  });
+
   it("skips a sticky agent who cannot take the item now", () => {
     const returning = item("returning", { stickyAgentId: "usual", stickyUntil: NOW + MINUTE });
     const usual = agent("usual", { presence: "away" });
@@ -317,9 +331,14 @@ describe("route", () => {
           for (const c of CLASSES) expect(a.load[c]).toBeLessThanOrEqual(a.capacity[c]);
           if (a.load.voice) expect(a.load.chat + a.load.email + a.load.messaging).toBe(0);
         }
-        // Greedy leaves nothing on the table: whatever stayed unrouted no one can take now.
+        // Greedy leaves nothing on the table: whatever stayed unrouted no one can take now — except
+        // work held for its sticky agent, who is signed in and able but has no room yet.
         const routed = new Set(itemIds);
-        for (const it of items) if (!routed.has(it.id)) expect([...byId.values()].some((a) => canTake(a, it))).toBe(false);
+        const heldForSticky = (it: WorkItem) => {
+          const sticky = it.stickyAgentId && it.stickyUntil && NOW < it.stickyUntil ? byId.get(it.stickyAgentId) : undefined;
+          return !!sticky && ["available", "busy", "wrap_up"].includes(sticky.presence) && it.requiredSkills.every((r) => (sticky.skills[r.skill] ?? 0) >= r.minLevel);
+        };
+        for (const it of items) if (!routed.has(it.id) && !heldForSticky(it)) expect([...byId.values()].some((a) => canTake(a, it))).toBe(false);
       }
     });
 

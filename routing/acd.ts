@@ -131,6 +131,11 @@ function stickyWindowOpen(item: WorkItem, now: number): boolean {
   return item.stickyAgentId != null && item.stickyUntil != null && now < item.stickyUntil;
 }
 
+/** Signed in and soon free: whom an open sticky window waits for (routable, or in wrap-up). */
+function present(presence: Presence): boolean {
+  return routable(presence) || presence === "wrap_up";
+}
+
 /** What ranks one eligible agent against another for the same item. */
 type Rank = { id: string; score: number; idleSince: number; occupancy: number };
 
@@ -160,6 +165,9 @@ export function pickAgent(item: WorkItem, agents: readonly Agent[], now: number)
   if (stickyWindowOpen(item, now)) {
     const sticky = agents.find((a) => a.id === item.stickyAgentId);
     if (sticky && canTake(sticky, item)) return sticky;
+    // "If available within N seconds": while the window is open, work waits for a sticky agent who
+    // is signed in and able to do it (busy now, or wrapping up) rather than going to someone else.
+    if (sticky && present(sticky.presence) && hasSkills(sticky, item.requiredSkills)) return undefined;
   }
   let best: Agent | undefined;
   let bestRank: Rank | undefined;
@@ -276,6 +284,7 @@ export function route(
     seats.push({ agent, load, totalLoad: totalOf(load), totalCapacity: totalOf(agent.capacity), version: 0 });
   }
   let seatById: Map<string, Seat> | undefined;
+  let presentById: Map<string, Agent> | undefined;
   let seatsBySkill: Map<string, Seat[]> | undefined;
   const pools = new Map<string, Pool>();
   const matched = new Set<string>();
@@ -317,6 +326,10 @@ export function route(
       const sticky = seatById.get(item.stickyAgentId!);
       if (sticky && hasSkills(sticky.agent, item.requiredSkills) && hasRoom(sticky.agent.capacity, sticky.load, sticky.totalLoad, cls)) {
         seat = sticky;
+      } else {
+        presentById ??= new Map(agents.filter((a) => present(a.presence)).map((a) => [a.id, a]));
+        const awaited = presentById.get(item.stickyAgentId!);
+        if (awaited && hasSkills(awaited, item.requiredSkills)) continue; // held for the sticky agent
       }
     }
     if (!seat) {

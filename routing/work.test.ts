@@ -1,7 +1,7 @@
 import { describe, expect, it } from "bun:test";
 import { and, eq, inArray } from "drizzle-orm";
 import { ingestBatch } from "../conversations/inbound-queue.ts";
-import { validateInbound } from "../conversations/conversation.ts";
+import { setStatus, validateInbound } from "../conversations/conversation.ts";
 import { agentStates, conversations, outbox, skills, workItems } from "../db/schema/index.ts";
 import { timelinePage } from "../conversations/timeline.ts";
 import { testWorkspace } from "../test/workspace.ts";
@@ -206,5 +206,28 @@ describe("offer timeout per queue", () => {
     await routeWorkspace(w.core, w.workspaceId, undefined, now);
     const [item] = await w.core.db.select().from(workItems).where(eq(workItems.conversationId, stored!.conversation.id));
     expect(item!.reservationExpiresAt!.getTime() - now.getTime()).toBe(45_000);
+  });
+});
+
+describe("sticky agent", () => {
+  it("remembers who last served a contact when the contact comes back, for the sticky window", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const agent = await w.actor("agent");
+    const supervisor = await w.actor("supervisor");
+    await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "available" });
+    const queue = await createQueue(w.core.db, w.workspaceId, { name: "Q" });
+    await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
+    const say = (id: string) => ingestBatch(w.core, w.workspaceId, [validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: id, from: { kind: "visitor", value: "regular" }, text: "hi" })]);
+    const [first] = await say("s1");
+    await enqueueConversation(w.core, first!.conversation.id);
+    await routeWorkspace(w.core, w.workspaceId, { ...DEFAULT_ROUTING, autoAccept: ["chat"] });
+    await setStatus(w.core, supervisor, first!.conversation.id, "resolved");
+    await finishWork(w.core, first!.conversation.id);
+    const [again] = await say("s2");
+    const t0 = new Date();
+    const item = await enqueueConversation(w.core, again!.conversation.id, DEFAULT_ROUTING, t0);
+    expect(item).toMatchObject({ stickyAgentId: agent.userId });
+    expect(item!.stickyUntil!.getTime()).toBe(t0.getTime() + DEFAULT_ROUTING.stickyMs);
   });
 });

@@ -106,12 +106,13 @@ export async function enqueueConversation(core: Core, conversationId: string, se
   });
 }
 
-/** Routable agents of a workspace as the ACD sees them, locked (skipping ones another router holds). */
+/** Signed-in agents of a workspace as the ACD sees them, locked (skipping ones another router holds). */
 async function lockAgents(tx: Tx, workspaceId: string): Promise<Agent[]> {
   const states = await tx
     .select()
     .from(agentStates)
-    .where(and(eq(agentStates.workspaceId, workspaceId), inArray(agentStates.presence, ["available", "busy"])))
+    // Agents in wrap-up are listed too: work can wait for one who is its contact's sticky agent.
+    .where(and(eq(agentStates.workspaceId, workspaceId), inArray(agentStates.presence, ["available", "busy", "wrap_up"])))
     .orderBy(asc(agentStates.userId))
     .for("update", { skipLocked: true });
   if (!states.length) return [];
