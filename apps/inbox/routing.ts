@@ -147,11 +147,17 @@ export function routingApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "get", path: "/queues/live", responses: ok("Per queue: waiting, longest wait, service level, ASA, AHT, agents available"), tags: ["routing"] }),
+    createRoute({
+      method: "get",
+      path: "/queues/live",
+      // A plain array, one object per queue, as the public contract has it.
+      responses: { 200: { description: "Per queue: waiting, longest wait, service level, ASA, AHT, agents available, alerts", content: { "application/json": { schema: z.array(Json) } } }, ...errorResponses },
+      tags: ["routing"],
+    }),
     async (c) => {
       const a = c.get("actor");
       requireRole(a, "admin", "supervisor");
-      return c.json({ items: await liveQueues(db, a.workspaceId) }, 200);
+      return c.json(await liveQueues(db, a.workspaceId), 200);
     },
   );
 
