@@ -17,6 +17,14 @@ function prng(seed: number) {
   };
 }
 
+/** A customer's web chat message, stored: the conversation routing then works on. */
+async function customerSays(w: Awaited<ReturnType<typeof testWorkspace>>, inboxId: string, externalId: string, visitor: string, text = "hi") {
+  const [stored] = await ingestBatch(w.core, w.workspaceId, [
+    validateInbound({ channel: "webchat", channelAccountId: inboxId, externalId, from: { kind: "visitor", value: visitor }, text }),
+  ]);
+  return stored!;
+}
+
 describe("routers running at once", () => {
   it("never offer one conversation twice nor an agent more than its capacity (4 routers, six seeded random interleavings)", async () => {
     for (const seed of [1, 2, 3, 4, 5, 6]) {
@@ -79,11 +87,11 @@ describe("overflow", () => {
       ],
     });
     await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: main.id }]);
-    const [stored] = await ingestBatch(w.core, w.workspaceId, [validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: "o1", from: { kind: "visitor", value: "o" }, text: "hello" })]);
+    const stored = await customerSays(w, inbox.id, "o1", "o", "hello");
     const t0 = new Date();
-    await enqueueConversation(w.core, stored!.conversation.id, undefined, t0);
+    await enqueueConversation(w.core, stored.conversation.id, undefined, t0);
     const at = (s: number) => new Date(t0.getTime() + s * 1000);
-    const item = async () => (await w.core.db.select().from(workItems).where(eq(workItems.conversationId, stored!.conversation.id)))[0]!;
+    const item = async () => (await w.core.db.select().from(workItems).where(eq(workItems.conversationId, stored.conversation.id)))[0]!;
 
     await applyOverflow(w.core, at(10));
     expect((await item()).requiredSkills).toEqual([{ skill: "rare", minLevel: 5 }]);
@@ -91,14 +99,14 @@ describe("overflow", () => {
     expect(await item()).toMatchObject({ requiredSkills: [], overflowStep: 1 });
     await applyOverflow(w.core, at(61));
     await applyOverflow(w.core, at(62));
-    const page = await timelinePage(w.core.db, stored!.conversation.id, { limit: 20 });
+    const page = await timelinePage(w.core.db, stored.conversation.id, { limit: 20 });
     const replies = page.items.filter((i) => i.type === "message" && i.direction === "out");
     expect(replies).toHaveLength(1);
     expect(replies[0]).toMatchObject({ sender: { type: "system" }, status: "pending" });
     expect(await w.core.db.select().from(outbox).where(eq(outbox.timelineItemId, replies[0]!.id))).toHaveLength(1);
     await applyOverflow(w.core, at(91));
     expect(await item()).toMatchObject({ queueId: backup.id, overflowStep: 0 });
-    const events = (await timelinePage(w.core.db, stored!.conversation.id, { limit: 20 })).items.filter((i) => i.eventType === "overflow");
+    const events = (await timelinePage(w.core.db, stored.conversation.id, { limit: 20 })).items.filter((i) => i.eventType === "overflow");
     expect(events.map((e) => e.data.action)).toEqual(["widen_skills", "auto_reply", "move_queue"]);
   });
 });
@@ -112,8 +120,8 @@ describe("business hours", () => {
     // Open Mondays 09:00–18:00 in Shanghai only.
     const queue = await createQueue(w.core.db, w.workspaceId, { name: "Office hours", businessHours: { timeZone: "Asia/Shanghai", weekly: { mon: [["09:00", "18:00"]] }, holidays: [] } });
     await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
-    const [stored] = await ingestBatch(w.core, w.workspaceId, [validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: "h1", from: { kind: "visitor", value: "h" }, text: "hi" })]);
-    await enqueueConversation(w.core, stored!.conversation.id);
+    const stored = await customerSays(w, inbox.id, "h1", "h");
+    await enqueueConversation(w.core, stored.conversation.id);
     // Sunday 2026-11-22 11:00 in Shanghai: closed.
     expect(await routeWorkspace(w.core, w.workspaceId, undefined, new Date("2026-11-22T03:00:00Z"))).toEqual([]);
     // Monday 10:00 in Shanghai: open, offered.
@@ -146,13 +154,13 @@ describe("busy and available", () => {
     await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "busy" });
     const queue = await createQueue(w.core.db, w.workspaceId, { name: "Q" });
     await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
-    const [stored] = await ingestBatch(w.core, w.workspaceId, [validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: "b1", from: { kind: "visitor", value: "b" }, text: "hi" })]);
-    const item = await enqueueConversation(w.core, stored!.conversation.id);
+    const stored = await customerSays(w, inbox.id, "b1", "b");
+    const item = await enqueueConversation(w.core, stored.conversation.id);
     await w.core.db.update(workItems).set({ state: "assigned", agentId: agent.userId }).where(eq(workItems.id, item!.id));
     const presence = async () => (await w.core.db.select().from(agentStates).where(eq(agentStates.userId, agent.userId)))[0]!.presence;
     await freeIfIdle(w.core, w.workspaceId, agent.userId);
     expect(await presence()).toBe("busy");
-    await finishWork(w.core, stored!.conversation.id);
+    await finishWork(w.core, stored.conversation.id);
     await freeIfIdle(w.core, w.workspaceId, agent.userId);
     expect(await presence()).toBe("available");
   });
@@ -166,13 +174,13 @@ describe("auto-accept", () => {
     await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "available" });
     const queue = await createQueue(w.core.db, w.workspaceId, { name: "Q" });
     await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
-    const [stored] = await ingestBatch(w.core, w.workspaceId, [validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: "a1", from: { kind: "visitor", value: "a" }, text: "hi" })]);
-    await enqueueConversation(w.core, stored!.conversation.id);
+    const stored = await customerSays(w, inbox.id, "a1", "a");
+    await enqueueConversation(w.core, stored.conversation.id);
     expect(await routeWorkspace(w.core, w.workspaceId, { ...DEFAULT_ROUTING, autoAccept: ["chat"] })).toHaveLength(1);
-    const [item] = await w.core.db.select().from(workItems).where(eq(workItems.conversationId, stored!.conversation.id));
+    const [item] = await w.core.db.select().from(workItems).where(eq(workItems.conversationId, stored.conversation.id));
     expect(item).toMatchObject({ state: "assigned", agentId: agent.userId });
     expect(item!.answeredAt).not.toBeNull();
-    const [c] = await w.core.db.select().from(conversations).where(eq(conversations.id, stored!.conversation.id));
+    const [c] = await w.core.db.select().from(conversations).where(eq(conversations.id, stored.conversation.id));
     expect(c!.assigneeId).toBe(agent.userId);
   });
 });
@@ -184,10 +192,10 @@ describe("queue channels and abandonment", () => {
     const mail = await createQueue(w.core.db, w.workspaceId, { name: "Mail", channels: ["email"] });
     const chat = await createQueue(w.core.db, w.workspaceId, { name: "Chat", channels: ["webchat"] });
     await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: mail.id }, { queueId: chat.id }]);
-    const [stored] = await ingestBatch(w.core, w.workspaceId, [validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: "c1", from: { kind: "visitor", value: "c" }, text: "hi" })]);
-    const item = await enqueueConversation(w.core, stored!.conversation.id);
+    const stored = await customerSays(w, inbox.id, "c1", "c");
+    const item = await enqueueConversation(w.core, stored.conversation.id);
     expect(item!.queueId).toBe(chat.id);
-    const ended = await finishWork(w.core, stored!.conversation.id);
+    const ended = await finishWork(w.core, stored.conversation.id);
     expect(ended).toMatchObject({ state: "abandoned", agentId: null });
   });
 });
@@ -200,11 +208,11 @@ describe("offer timeout per queue", () => {
     await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "available" });
     const queue = await createQueue(w.core.db, w.workspaceId, { name: "Patient", offerTimeoutSeconds: 45 });
     await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
-    const [stored] = await ingestBatch(w.core, w.workspaceId, [validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: "t1", from: { kind: "visitor", value: "t" }, text: "hi" })]);
-    await enqueueConversation(w.core, stored!.conversation.id);
+    const stored = await customerSays(w, inbox.id, "t1", "t");
+    await enqueueConversation(w.core, stored.conversation.id);
     const now = new Date();
     await routeWorkspace(w.core, w.workspaceId, undefined, now);
-    const [item] = await w.core.db.select().from(workItems).where(eq(workItems.conversationId, stored!.conversation.id));
+    const [item] = await w.core.db.select().from(workItems).where(eq(workItems.conversationId, stored.conversation.id));
     expect(item!.reservationExpiresAt!.getTime() - now.getTime()).toBe(45_000);
   });
 });
@@ -218,15 +226,14 @@ describe("sticky agent", () => {
     await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "available" });
     const queue = await createQueue(w.core.db, w.workspaceId, { name: "Q" });
     await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
-    const say = (id: string) => ingestBatch(w.core, w.workspaceId, [validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: id, from: { kind: "visitor", value: "regular" }, text: "hi" })]);
-    const [first] = await say("s1");
-    await enqueueConversation(w.core, first!.conversation.id);
+    const first = await customerSays(w, inbox.id, "s1", "regular");
+    await enqueueConversation(w.core, first.conversation.id);
     await routeWorkspace(w.core, w.workspaceId, { ...DEFAULT_ROUTING, autoAccept: ["chat"] });
-    await setStatus(w.core, supervisor, first!.conversation.id, "resolved");
-    await finishWork(w.core, first!.conversation.id);
-    const [again] = await say("s2");
+    await setStatus(w.core, supervisor, first.conversation.id, "resolved");
+    await finishWork(w.core, first.conversation.id);
+    const again = await customerSays(w, inbox.id, "s2", "regular");
     const t0 = new Date();
-    const item = await enqueueConversation(w.core, again!.conversation.id, DEFAULT_ROUTING, t0);
+    const item = await enqueueConversation(w.core, again.conversation.id, DEFAULT_ROUTING, t0);
     expect(item).toMatchObject({ stickyAgentId: agent.userId });
     expect(item!.stickyUntil!.getTime()).toBe(t0.getTime() + DEFAULT_ROUTING.stickyMs);
   });
