@@ -1,7 +1,7 @@
-import { and, desc, eq, inArray, isNotNull } from "drizzle-orm";
+import { and, count, desc, eq, inArray, isNotNull, sql } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
 import { agentStates, workItems, type WorkItemRow } from "../db/schema/index.ts";
-import { canTake, channelClass, DEFAULT_CAPACITY, orderQueue, type Agent, type WorkItem } from "./acd.ts";
+import { canTake, channelClass, DEFAULT_CAPACITY, DEFAULT_ROUTING_OPTIONS, orderQueue, type Agent, type WorkItem } from "./acd.ts";
 import { skillLevelsOf } from "./agent.ts";
 
 /** Used until a queue has handled enough work (MIN_HANDLED_FOR_AHT) to know its own handle time. */
@@ -17,6 +17,9 @@ export function estimateWait(input: { position: number; ahtSeconds: number; seat
   if (input.seats <= 0) return null;
   return Math.round((input.position * input.ahtSeconds) / input.seats);
 }
+
+/** With the ACD's default aging of one priority point a minute. */
+const MS_PER_PRIORITY_POINT = 60_000 / DEFAULT_ROUTING_OPTIONS.agingPerMinute;
 
 /** 1-based place of `item` among the waiting work of its queue, in the order the ACD takes it. */
 export function positionOf(item: WorkItem, waiting: WorkItem[], now: number) {
@@ -36,15 +39,28 @@ export const toWorkItem = (w: WorkItemRow): WorkItem => ({
 });
 
 /** Position and estimated wait of a conversation's waiting work, for the widget, IVR and supervisors. */
-export async function queuePosition(db: Executor, conversationId: string, now = new Date()) {
+export async function queuePosition(db: Executor, conversationId: string) {
   const [mine] = await db
     .select()
     .from(workItems)
     .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, ["waiting", "reserved"])));
   if (!mine) return undefined;
   if (mine.state === "reserved") return { position: 0, estimatedWaitS: 0 };
-  const [waiting, recent, states] = await Promise.all([
-    db.select().from(workItems).where(and(eq(workItems.queueId, mine.queueId), eq(workItems.state, "waiting"))),
+  // Aging adds the same points per minute to everyone, so the ACD's order is fixed by
+  // priority·60 s − enqueue time: count who is ahead in SQL instead of loading the whole queue.
+  const key = sql`${workItems.priority} * ${MS_PER_PRIORITY_POINT}::bigint - (extract(epoch from ${workItems.enqueuedAt}) * 1000)::bigint`;
+  const mineKey = mine.priority * MS_PER_PRIORITY_POINT - mine.enqueuedAt.getTime();
+  const [[ahead], recent, states] = await Promise.all([
+    db
+      .select({ n: count() })
+      .from(workItems)
+      .where(
+        and(
+          eq(workItems.queueId, mine.queueId),
+          eq(workItems.state, "waiting"),
+          sql`(${key} > ${mineKey} OR (${key} = ${mineKey} AND ${workItems.id} < ${mine.id}))`,
+        ),
+      ),
     db
       .select({ answeredAt: workItems.answeredAt, endedAt: workItems.endedAt })
       .from(workItems)
@@ -70,6 +86,6 @@ export async function queuePosition(db: Executor, conversationId: string, now = 
     .reduce((sum, a) => sum + a.capacity[cls], 0);
   const handled = recent.filter((r) => r.endedAt).map((r) => (r.endedAt!.getTime() - r.answeredAt!.getTime()) / 1000);
   const ahtSeconds = handled.length >= MIN_HANDLED_FOR_AHT ? handled.reduce((a, b) => a + b, 0) / handled.length : DEFAULT_AHT_S;
-  const position = positionOf(item, waiting.map(toWorkItem), now.getTime());
+  const position = Number(ahead?.n ?? 0) + 1;
   return { position, estimatedWaitS: estimateWait({ position, ahtSeconds, seats }) };
 }

@@ -2,7 +2,9 @@ import { describe, expect, it } from "bun:test";
 import { and, eq, inArray } from "drizzle-orm";
 import { ingestBatch } from "../conversations/inbound-queue.ts";
 import { setStatus, validateInbound } from "../conversations/conversation.ts";
-import { agentStates, conversations, outbox, skills, workItems } from "../db/schema/index.ts";
+import { agentStates, contacts, conversations, outbox, skills, workItems } from "../db/schema/index.ts";
+import { queuePosition } from "./estimate.ts";
+import { loadTotals, totalsOf } from "./live.ts";
 import { timelinePage } from "../conversations/timeline.ts";
 import { testWorkspace } from "../test/workspace.ts";
 import { createQueue, replaceEntryRules } from "./queue.ts";
@@ -236,5 +238,50 @@ describe("sticky agent", () => {
     const item = await enqueueConversation(w.core, again.conversation.id, DEFAULT_ROUTING, t0);
     expect(item).toMatchObject({ stickyAgentId: agent.userId });
     expect(item!.stickyUntil!.getTime()).toBe(t0.getTime() + DEFAULT_ROUTING.stickyMs);
+  });
+});
+
+describe("place in line", () => {
+  it("counts who is ahead the way the ACD orders the queue: a new VIP before older normal work", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const queue = await createQueue(w.core.db, w.workspaceId, { name: "Q", priorityRules: [{ attribute: "vip", equals: true, priority: 10 }] });
+    await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
+    const t0 = Date.now();
+    const old = await customerSays(w, inbox.id, "p1", "old");
+    await enqueueConversation(w.core, old.conversation.id, DEFAULT_ROUTING, new Date(t0 - 5 * 60_000));
+    const newer = await customerSays(w, inbox.id, "p2", "newer");
+    await enqueueConversation(w.core, newer.conversation.id, DEFAULT_ROUTING, new Date(t0 - 60_000));
+    const vip = await customerSays(w, inbox.id, "p3", "vip");
+    await w.core.db.update(contacts).set({ attributes: { vip: true } }).where(eq(contacts.id, vip.contactId));
+    await enqueueConversation(w.core, vip.conversation.id, DEFAULT_ROUTING, new Date(t0));
+    const place = async (id: string) => (await queuePosition(w.core.db, id))!.position;
+    // VIP: 10 points, waited 0 min; old: 0 points, 5 min; newer: 0 points, 1 min.
+    expect([await place(vip.conversation.id), await place(old.conversation.id), await place(newer.conversation.id)]).toEqual([1, 2, 3]);
+  });
+});
+
+describe("live figures in SQL", () => {
+  it("sums in the database exactly what the definition sums over the rows", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const queue = await createQueue(w.core.db, w.workspaceId, { name: "Q", serviceLevelSeconds: 20 });
+    const now = new Date();
+    const at = (s: number) => new Date(now.getTime() - 100_000 + s * 1000);
+    const shapes = [
+      { state: "done" as const, enqueuedAt: at(0), answeredAt: at(10), endedAt: at(70), estimatedWaitSeconds: 20 },
+      { state: "assigned" as const, enqueuedAt: at(5), answeredAt: at(35), endedAt: null, estimatedWaitSeconds: 25 },
+      { state: "abandoned" as const, enqueuedAt: at(20), answeredAt: null, endedAt: at(50), estimatedWaitSeconds: null },
+      { state: "waiting" as const, enqueuedAt: at(40), answeredAt: null, endedAt: null, estimatedWaitSeconds: null },
+      { state: "reserved" as const, enqueuedAt: at(95), answeredAt: null, endedAt: null, estimatedWaitSeconds: 3 },
+    ];
+    for (const [n, shape] of shapes.entries()) {
+      const c = await customerSays(w, inbox.id, `f${n}`, `f${n}`);
+      await w.core.db.insert(workItems).values({ workspaceId: w.workspaceId, conversationId: c.conversation.id, queueId: queue.id, channel: "webchat", ...shape });
+    }
+    const totals = await loadTotals(w.core.db, w.workspaceId, new Date(now.getTime() - 3_600_000), now);
+    const expected = totalsOf(shapes, 20, now);
+    const got = totals.get(queue.id)!;
+    for (const [k, v] of Object.entries(expected)) expect(got[k as keyof typeof got]).toBeCloseTo(v, 3);
   });
 });

@@ -91,7 +91,7 @@ export async function enqueueConversation(core: Core, conversationId: string, se
       .returning();
     if (!item) return undefined;
     // The estimate given now is kept beside the wait that follows, so accuracy can be reported.
-    const eta = await queuePosition(tx, c.id, now);
+    const eta = await queuePosition(tx, c.id);
     if (eta?.estimatedWaitS != null)
       await tx.update(workItems).set({ estimatedWaitSeconds: eta.estimatedWaitS }).where(eq(workItems.id, item.id));
     await tx.update(conversations).set({ queueId: queue.id, priority: item.priority }).where(eq(conversations.id, c.id));
@@ -145,6 +145,13 @@ async function lockAgents(tx: Tx, workspaceId: string): Promise<Agent[]> {
  * reserves each match for its agent — or assigns it at once where the channel auto-accepts.
  */
 export async function routeWorkspace(core: Core, workspaceId: string, settings = DEFAULT_ROUTING, now = new Date()) {
+  // Nobody signed in to take work: skip the pass before locking anything.
+  const [anyone] = await core.db
+    .select({ id: agentStates.userId })
+    .from(agentStates)
+    .where(and(eq(agentStates.workspaceId, workspaceId), inArray(agentStates.presence, ["available", "busy"])))
+    .limit(1);
+  if (!anyone) return [];
   return withEvents(core, async (tx, events) => {
     const waiting = await tx
       .select()
