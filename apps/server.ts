@@ -71,7 +71,8 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
       "access-control-allow-origin": "*",
     });
   });
-  app.get("/demo", (c) => demoPage(rt, c));
+  // Only where the demo was asked for: on a real install the page would show a tenant's widget.
+  app.get("/demo", (c) => (rt.config.demo ? demoPage(rt, c) : c.json(errorBody("not_found", "The demo page is off (SWITCHBOARD_DEMO=0)"), 404)));
 
   // Files: an agent of the workspace, or the visitor whose conversation the file belongs to.
   app.get("/files/:id", async (c) => {

@@ -209,6 +209,11 @@ describe("bad input", () => {
     expect(noAuth.status).toBe(401);
     const badLogin = await api(`${s.url}/api/v1/auth/login`, { body: { email: s.admin.email, password: "wrong" } });
     expect(badLogin.status).toBe(401);
+    // Guessing passwords for one account is slowed down after a handful of tries.
+    const guesses: number[] = [];
+    for (let i = 0; i < 12; i++) guesses.push((await api(`${s.url}/api/v1/auth/login`, { body: { email: "nobody@example.test", password: `guess${i}` } })).status);
+    expect(guesses.slice(0, 10).every((x) => x === 401)).toBe(true);
+    expect(guesses.slice(10)).toEqual([429, 429]);
     const badAfter = await fetch(`${s.url}/api/v1/realtime?token=${token}&after=-3`);
     expect(badAfter.status).toBe(400);
   });
@@ -255,6 +260,17 @@ describe("public contract", () => {
     expect(doc.body.paths["/conversations/{id}/messages"].post.requestBody.content["application/json"].schema).toBeDefined();
     const demo = await fetch(`${s.url}/demo?key=${s.inbox.publicKey}`);
     expect(await demo.text()).toContain(`data-inbox="${s.inbox.publicKey}"`);
+  });
+
+  it("serves the demo page only where the demo is on", async () => {
+    const real = await startTestServer({ demo: false });
+    try {
+      const page = await api(`${real.url}/demo?key=${real.inbox.publicKey}`);
+      expect(page.status).toBe(404);
+      expect(page.body.error.code).toBe("not_found");
+    } finally {
+      await real.stop();
+    }
   });
 
   it("lets the widget call the API from a customer's own site (CORS)", async () => {

@@ -24,11 +24,13 @@ export async function startTestServer(
     adapters?: Partial<Record<string, ChannelAdapter>>;
     widgetLimits?: { burst?: number; perSecond?: number };
     widgetIpRate?: number;
+    /** SWITCHBOARD_DEMO: on by default, as for a new user. */
+    demo?: boolean;
     inboxSettings?: InboxSettings;
   } = {},
 ) {
   const { database } = await testDatabase();
-  const config = parseConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "switchboard-")), SECRET_KEY: TEST_SECRET, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", WIDGET_IP_RATE: String(options.widgetIpRate ?? 100_000) });
+  const config = parseConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "switchboard-")), SECRET_KEY: TEST_SECRET, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", WIDGET_IP_RATE: String(options.widgetIpRate ?? 100_000), SWITCHBOARD_DEMO: options.demo === false ? "0" : "1" });
   const rt: Runtime = await createRuntime(config, {
     database,
     adapters: options.adapters,

@@ -7,7 +7,8 @@ import { MAX_TEXT } from "../../conversations/channel.ts";
 import { OutboxWorker } from "../../conversations/outbox.ts";
 import { timelinePage } from "../../conversations/timeline.ts";
 import { channels, conversationStatuses } from "../../db/schema/index.ts";
-import { NotFound } from "../../platform/errors.ts";
+import { NotFound, TooManyRequests } from "../../platform/errors.ts";
+import { RateLimiter } from "../../platform/rate-limit.ts";
 import { agentSkillsOf } from "../../routing/agent.ts";
 import { errorResponses, router, uploadedFile } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
@@ -60,11 +61,15 @@ const TypingBody = z.object({ typing: z.boolean() });
 export function inboxApi(rt: Runtime) {
   const db = rt.core.db;
   const app = router<AuthEnv>();
+  const loginAttempts = new RateLimiter(10, 0.2);
 
   app.openapi(
     createRoute({ method: "post", path: "/auth/login", request: body(LoginBody), responses: ok("A session token"), tags: ["auth"] }),
     async (c) => {
       const { email, password } = c.req.valid("json");
+      // Password guessing: a handful of tries per account, then one every few seconds.
+      const wait = loginAttempts.take(email.trim().toLowerCase());
+      if (wait) throw new TooManyRequests(wait);
       const { token, user } = await login(db, email, password);
       return c.json({ token, user: { id: user.id, name: user.name, email: user.email, role: user.role } }, 200);
     },
