@@ -59,3 +59,10 @@ export async function uploadedFile(req: Request): Promise<File> {
   if (!(file instanceof File)) throw new Invalid("Send the file as multipart field 'file'", "file");
   return file;
 }
+
+/** Route documentation pieces shared by every router: a JSON body in, a JSON answer out. */
+export const Json = z.record(z.string(), z.unknown());
+export const ok = (description: string) => ({ 200: { description, content: { "application/json": { schema: Json } } }, ...errorResponses });
+export const created = (description: string) => ({ 201: { description, content: { "application/json": { schema: Json } } }, ...errorResponses });
+export const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
+export const IdParam = z.object({ id: z.uuid() });

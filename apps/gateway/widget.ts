@@ -11,14 +11,11 @@ import { contacts, conversations, inboxes, timelineItems, users, type Inbox } fr
 import { errorBody, Invalid, NotFound, TooManyRequests, Unauthorized } from "../../platform/errors.ts";
 import { RateLimiter } from "../../platform/rate-limit.ts";
 import { queuePosition } from "../../routing/estimate.ts";
-import { errorResponses, router, uploadedFile } from "../http.ts";
+import { created, ok, router, uploadedFile } from "../http.ts";
 import { publishTyping } from "../inbox/typing.ts";
 import type { Runtime } from "../runtime.ts";
 import { feedSocket, parseAfter } from "../socket.ts";
 
-const Json = z.record(z.string(), z.unknown());
-const ok = (description: string) => ({ 200: { description, content: { "application/json": { schema: Json } } }, ...errorResponses });
-const created = (description: string) => ({ 201: { description, content: { "application/json": { schema: Json } } }, ...errorResponses });
 
 const SessionBody = z
   .object({

@@ -10,17 +10,13 @@ import { channels, conversationStatuses } from "../../db/schema/index.ts";
 import { NotFound, TooManyRequests } from "../../platform/errors.ts";
 import { RateLimiter } from "../../platform/rate-limit.ts";
 import { agentSkillsOf } from "../../routing/agent.ts";
-import { errorResponses, router, uploadedFile } from "../http.ts";
+import { body, created, IdParam, Json, ok, router, uploadedFile } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { login, logout, requireActor, requireRole, type AuthEnv } from "./auth.ts";
 import { routingApi } from "./routing.ts";
 import { transferToAgent, transferToQueue } from "../../routing/work.ts";
 import { publishTyping } from "./typing.ts";
 
-const Json = z.record(z.string(), z.unknown());
-const ok = (description: string) => ({ 200: { description, content: { "application/json": { schema: Json } } }, ...errorResponses });
-const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
-const IdParam = z.object({ id: z.uuid() });
 
 const LoginBody = z.object({ email: z.string().min(1).max(320), password: z.string().min(1).max(200) }).openapi("Login");
 const ConversationQuery = z.object({
@@ -117,7 +113,7 @@ export function inboxApi(rt: Runtime) {
       method: "post",
       path: "/conversations/{id}/messages",
       request: { params: IdParam, ...body(ReplyBody) },
-      responses: { 201: { description: "The stored message or note", content: { "application/json": { schema: Json } } }, ...errorResponses },
+      responses: created("The stored message or note"),
       tags: ["conversations"],
     }),
     async (c) => c.json(await reply(rt.core, c.get("actor"), c.req.valid("param").id, c.req.valid("json")), 201),
@@ -210,7 +206,7 @@ export function inboxApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/attachments", responses: { 201: { description: "Stored file", content: { "application/json": { schema: Json } } }, ...errorResponses }, tags: ["conversations"] }),
+    createRoute({ method: "post", path: "/attachments", responses: created("Stored file"), tags: ["conversations"] }),
     async (c) => {
       const actor = c.get("actor");
       return c.json(await rt.files.save(db, actor.workspaceId, { userId: actor.userId }, await uploadedFile(c.req.raw)), 201);

@@ -10,14 +10,10 @@ import {
 } from "../../routing/queue.ts";
 import { liveQueues } from "../../routing/live.ts";
 import { acceptOffer, liveWorkOf, offersFor, rejectOffer } from "../../routing/work.ts";
-import { errorResponses, router } from "../http.ts";
+import { body, created, errorResponses, IdParam, Json, ok, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { requireRole, type AuthEnv } from "./auth.ts";
 
-const Json = z.record(z.string(), z.unknown());
-const ok = (description: string) => ({ 200: { description, content: { "application/json": { schema: Json } } }, ...errorResponses });
-const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
-const IdParam = z.object({ id: z.uuid() });
 
 const PresenceBody = z.object({ presence: z.enum(chosenPresences), reason: z.string().trim().min(1).max(100).optional() });
 const AgentPatch = z.object({
@@ -135,7 +131,7 @@ export function routingApi(rt: Runtime) {
   });
 
   app.openapi(
-    createRoute({ method: "post", path: "/skills", request: body(SkillBody), responses: { 201: { description: "Created", content: { "application/json": { schema: Json } } }, ...errorResponses }, tags: ["routing"] }),
+    createRoute({ method: "post", path: "/skills", request: body(SkillBody), responses: created("Created"), tags: ["routing"] }),
     async (c) => {
       const a = c.get("actor");
       requireRole(a, "admin", "supervisor");
@@ -166,7 +162,7 @@ export function routingApi(rt: Runtime) {
   });
 
   app.openapi(
-    createRoute({ method: "post", path: "/queues", request: body(QueueInput), responses: { 201: { description: "Created", content: { "application/json": { schema: Json } } }, ...errorResponses }, tags: ["routing"] }),
+    createRoute({ method: "post", path: "/queues", request: body(QueueInput), responses: created("Created"), tags: ["routing"] }),
     async (c) => {
       const a = c.get("actor");
       requireRole(a, "admin", "supervisor");
