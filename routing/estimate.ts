@@ -1,7 +1,7 @@
 import { and, count, desc, eq, inArray, isNotNull, sql } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
 import { agentStates, workItems, type WorkItemRow } from "../db/schema/index.ts";
-import { canTake, channelClass, DEFAULT_CAPACITY, DEFAULT_ROUTING_OPTIONS, orderQueue, type Agent, type WorkItem } from "./acd.ts";
+import { canTake, channelClass, DEFAULT_CAPACITY, DEFAULT_ROUTING_OPTIONS, type Agent, type WorkItem } from "./acd.ts";
 import { skillLevelsOf } from "./agent.ts";
 
 /** Used until a queue has handled enough work (MIN_HANDLED_FOR_AHT) to know its own handle time. */
@@ -20,11 +20,6 @@ export function estimateWait(input: { position: number; ahtSeconds: number; seat
 
 /** With the ACD's default aging of one priority point a minute. */
 const MS_PER_PRIORITY_POINT = 60_000 / DEFAULT_ROUTING_OPTIONS.agingPerMinute;
-
-/** 1-based place of `item` among the waiting work of its queue, in the order the ACD takes it. */
-export function positionOf(item: WorkItem, waiting: WorkItem[], now: number) {
-  return orderQueue(waiting, now).findIndex((w) => w.id === item.id) + 1;
-}
 
 /** A work item row as the ACD sees it. */
 export const toWorkItem = (w: WorkItemRow): WorkItem => ({
