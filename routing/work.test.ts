@@ -27,6 +27,17 @@ async function customerSays(w: Awaited<ReturnType<typeof testWorkspace>>, inboxI
   return stored!;
 }
 
+/** A workspace whose chats all go to one queue, and one agent in the given presence. */
+async function oneQueue(queueInput: Parameters<typeof createQueue>[2], presence: "available" | "busy") {
+  const w = await testWorkspace();
+  const inbox = await w.inbox();
+  const agent = await w.actor("agent");
+  await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence });
+  const queue = await createQueue(w.core.db, w.workspaceId, queueInput);
+  await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
+  return { w, inbox, agent, queue };
+}
+
 describe("routers running at once", () => {
   it("never offer one conversation twice nor an agent more than its capacity (4 routers, six seeded random interleavings)", async () => {
     for (const seed of [1, 2, 3, 4, 5, 6]) {
@@ -115,13 +126,8 @@ describe("overflow", () => {
 
 describe("business hours", () => {
   it("offers a closed queue's work to nobody until it opens", async () => {
-    const w = await testWorkspace();
-    const inbox = await w.inbox();
-    const agent = await w.actor("agent");
-    await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "available" });
     // Open Mondays 09:00–18:00 in Shanghai only.
-    const queue = await createQueue(w.core.db, w.workspaceId, { name: "Office hours", businessHours: { timeZone: "Asia/Shanghai", weekly: { mon: [["09:00", "18:00"]] }, holidays: [] } });
-    await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
+    const { w, inbox } = await oneQueue({ name: "Office hours", businessHours: { timeZone: "Asia/Shanghai", weekly: { mon: [["09:00", "18:00"]] }, holidays: [] } }, "available");
     const stored = await customerSays(w, inbox.id, "h1", "h");
     await enqueueConversation(w.core, stored.conversation.id);
     // Sunday 2026-11-22 11:00 in Shanghai: closed.
@@ -150,12 +156,7 @@ describe("wrap-up", () => {
 
 describe("busy and available", () => {
   it("makes a busy agent available once the last work in hand has ended", async () => {
-    const w = await testWorkspace();
-    const inbox = await w.inbox();
-    const agent = await w.actor("agent");
-    await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "busy" });
-    const queue = await createQueue(w.core.db, w.workspaceId, { name: "Q" });
-    await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
+    const { w, inbox, agent } = await oneQueue({ name: "Q" }, "busy");
     const stored = await customerSays(w, inbox.id, "b1", "b");
     const item = await enqueueConversation(w.core, stored.conversation.id);
     await w.core.db.update(workItems).set({ state: "assigned", agentId: agent.userId }).where(eq(workItems.id, item!.id));
@@ -170,12 +171,7 @@ describe("busy and available", () => {
 
 describe("auto-accept", () => {
   it("assigns at once, without an offer, on channels set to auto-accept", async () => {
-    const w = await testWorkspace();
-    const inbox = await w.inbox();
-    const agent = await w.actor("agent");
-    await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "available" });
-    const queue = await createQueue(w.core.db, w.workspaceId, { name: "Q" });
-    await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
+    const { w, inbox, agent } = await oneQueue({ name: "Q" }, "available");
     const stored = await customerSays(w, inbox.id, "a1", "a");
     await enqueueConversation(w.core, stored.conversation.id);
     expect(await routeWorkspace(w.core, w.workspaceId, { ...DEFAULT_ROUTING, autoAccept: ["chat"] })).toHaveLength(1);
@@ -204,12 +200,7 @@ describe("queue channels and abandonment", () => {
 
 describe("offer timeout per queue", () => {
   it("gives agents the queue's own time to accept, or the channel's default", async () => {
-    const w = await testWorkspace();
-    const inbox = await w.inbox();
-    const agent = await w.actor("agent");
-    await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "available" });
-    const queue = await createQueue(w.core.db, w.workspaceId, { name: "Patient", offerTimeoutSeconds: 45 });
-    await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
+    const { w, inbox } = await oneQueue({ name: "Patient", offerTimeoutSeconds: 45 }, "available");
     const stored = await customerSays(w, inbox.id, "t1", "t");
     await enqueueConversation(w.core, stored.conversation.id);
     const now = new Date();
@@ -221,13 +212,8 @@ describe("offer timeout per queue", () => {
 
 describe("sticky agent", () => {
   it("remembers who last served a contact when the contact comes back, for the sticky window", async () => {
-    const w = await testWorkspace();
-    const inbox = await w.inbox();
-    const agent = await w.actor("agent");
+    const { w, inbox, agent } = await oneQueue({ name: "Q" }, "available");
     const supervisor = await w.actor("supervisor");
-    await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "available" });
-    const queue = await createQueue(w.core.db, w.workspaceId, { name: "Q" });
-    await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
     const first = await customerSays(w, inbox.id, "s1", "regular");
     await enqueueConversation(w.core, first.conversation.id);
     await routeWorkspace(w.core, w.workspaceId, { ...DEFAULT_ROUTING, autoAccept: ["chat"] });
