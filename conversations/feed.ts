@@ -79,6 +79,11 @@ export class EventFeed {
     return run;
   }
 
+  /** Whether anyone on this node is subscribed to the workspace. */
+  watched(workspaceId: string) {
+    return (this.streams.get(workspaceId)?.subscribers.size ?? 0) > 0;
+  }
+
   /** Hands an event to this node's subscribers only (a view each node computes for itself). */
   publishLocal(event: DomainEvent) {
     this.receive(event);

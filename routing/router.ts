@@ -12,6 +12,8 @@ import { applyOverflow, DEFAULT_ROUTING, enqueueConversation, expireOffers, fini
  * capacity frees, and expires unanswered offers. Every node may run one: passes claim with SKIP
  * LOCKED, so routers never offer the same work twice (on PGlite there is one node and one router).
  */
+export type LiveView = { watched(workspaceId: string): boolean; push(event: DomainEvent): void };
+
 export class Router {
   private pending = new Set<string>();
   private running = new Set<string>();
@@ -19,15 +21,17 @@ export class Router {
   private unsubscribe: (() => void) | undefined;
 
   private lastLive = 0;
+  private ticking = false;
 
   /**
-   * `pushLive` hands the periodic `queues.live` view (with threshold alerts) to this node's own
-   * sockets: every node computes it for its own supervisors, so it never needs to cross nodes.
+   * `live` hands the periodic `queues.live` view (with threshold alerts) to this node's own sockets,
+   * for the workspaces someone here is watching: every node computes it for its own supervisors, so
+   * it never crosses nodes and costs nothing where nobody looks.
    */
   constructor(
     private readonly core: Core,
     private readonly bus: EventBus,
-    private readonly pushLive: (event: DomainEvent) => void = () => {},
+    private readonly live: LiveView = { watched: () => false, push: () => {} },
     private readonly settings: RoutingSettings = DEFAULT_ROUTING,
     private readonly tickMs = 1000,
     private readonly liveEveryMs = 2000,
@@ -55,7 +59,12 @@ export class Router {
         });
     });
     // The safety net: offers that ran out, and work that a missed event or another node left waiting.
-    this.timer = setInterval(() => this.run(() => this.tick()), this.tickMs);
+    this.timer = setInterval(() => {
+      // A slow tick (a busy database) is not overlapped by the next one.
+      if (this.ticking) return;
+      this.ticking = true;
+      this.run(() => this.tick().finally(() => (this.ticking = false)));
+    }, this.tickMs);
     this.timer.unref?.();
   }
 
@@ -73,8 +82,9 @@ export class Router {
     if (Date.now() - this.lastLive >= this.liveEveryMs) {
       this.lastLive = Date.now();
       for (const workspaceId of await workspacesWithWork(this.core)) {
+        if (!this.live.watched(workspaceId)) continue;
         const queues = await liveQueues(this.core.db, workspaceId);
-        this.pushLive({ workspaceId, seq: 0, type: "queues.live", conversationId: null, public: false, ephemeral: true, payload: { queues } });
+        this.live.push({ workspaceId, seq: 0, type: "queues.live", conversationId: null, public: false, ephemeral: true, payload: { queues } });
       }
     }
   }
