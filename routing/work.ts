@@ -48,17 +48,21 @@ export async function enqueueConversation(core: Core, conversationId: string, se
     // Locked, so a transfer of the same conversation and this enqueue happen one after the other.
     const [c] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
     if (!c || c.status !== "open" || c.assigneeId) return undefined;
-    const [contact] = await tx.select({ attributes: contacts.attributes }).from(contacts).where(eq(contacts.id, c.contactId));
-    const [last] = await tx
-      .select({ text: timelineItems.text })
-      .from(timelineItems)
-      .where(and(eq(timelineItems.conversationId, c.id), eq(timelineItems.direction, "in")))
-      .orderBy(desc(timelineItems.seq))
-      .limit(1);
+    // A workspace without entry rules does not route: nothing more to read.
     const rules = await tx.select().from(entryRules).where(eq(entryRules.workspaceId, c.workspaceId)).orderBy(asc(entryRules.position));
+    if (!rules.length) return undefined;
+    const [[contact], [last], served] = await Promise.all([
+      tx.select({ attributes: contacts.attributes }).from(contacts).where(eq(contacts.id, c.contactId)),
+      tx
+        .select({ text: timelineItems.text })
+        .from(timelineItems)
+        .where(and(eq(timelineItems.conversationId, c.id), eq(timelineItems.direction, "in")))
+        .orderBy(desc(timelineItems.seq))
+        .limit(1),
+      tx.select().from(queues).where(eq(queues.workspaceId, c.workspaceId)),
+    ]);
     const attributes = contact?.attributes ?? {};
     // A rule counts only if its queue serves this channel (a queue with no channels serves all).
-    const served = await tx.select().from(queues).where(eq(queues.workspaceId, c.workspaceId));
     const serving = new Map(served.filter((q) => !q.channels.length || q.channels.includes(c.channel)).map((q) => [q.id, q]));
     const rule = chooseQueue(
       rules.filter((r) => serving.has(r.queueId)),
