@@ -26,6 +26,7 @@ async function main() {
   log.info("switchboard started", { url, database: rt.database.driver, dataDir: config.databaseUrl ? undefined : config.dataDir });
   // Printed plainly (not only as a log line): the first thing a new user needs.
   console.log(`\nSwitchboard is running at ${url}`);
+  console.log(`  Agent inbox in the browser:     ${url}/app/`);
   if (demo?.widgetKey) {
     console.log(`  Demo page with the chat widget: ${url}/demo`);
     console.log(`  Web chat inbox public key:      ${demo.widgetKey}`);

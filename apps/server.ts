@@ -13,6 +13,7 @@ import { errorResponse } from "./http.ts";
 import { inboxApi } from "./inbox/api.ts";
 import { authenticate, tokenFrom } from "./inbox/auth.ts";
 import { agentRealtime } from "./inbox/realtime.ts";
+import { inboxWeb } from "./inbox/web/serve.ts";
 import type { Runtime } from "./runtime.ts";
 
 export type ServerEnv = { Bindings: { server: Bun.Server<unknown>; ip: string } };
@@ -56,6 +57,7 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.get("/metrics", async (c) => c.text(await rt.metrics.registry.render(), 200, { "content-type": "text/plain; version=0.0.4" }));
 
+  app.route("/", inboxWeb());
   app.route("/api/v1", agentRealtime(rt));
   app.route("/api/v1", inboxApi(rt));
   app.route("/widget/v1", widgetSocket(rt));

@@ -148,7 +148,7 @@ async function batchCounters(url: string) {
  * The server under test is the product itself (`bun apps/main.ts`) in a process of its own, as a
  * user runs it, with its demo workspace; this process only plays the visitors and the agent.
  */
-async function startServer(target: Target) {
+export async function startServer(target: Target) {
   const proc = Bun.spawn(["bun", "apps/main.ts"], {
     cwd: join(import.meta.dir, ".."),
     env: {
@@ -198,7 +198,7 @@ async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp, ms
   return out;
 }
 
-async function postJson<T>(url: string, body: unknown, expected: number): Promise<T> {
+export async function postJson<T>(url: string, body: unknown, expected: number): Promise<T> {
   const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -234,11 +234,11 @@ async function openAgentSocket(url: string, token: string) {
   return { arrivals, duplicates: () => duplicates, close: () => ws.close() };
 }
 
-async function createVisitors(url: string, inboxKey: string) {
+export async function createVisitors(url: string, inboxKey: string, count = VISITORS) {
   const tokens: string[] = [];
   // A few at a time: set-up, not what is measured.
-  while (tokens.length < VISITORS) {
-    const batch = Math.min(20, VISITORS - tokens.length);
+  while (tokens.length < count) {
+    const batch = Math.min(20, count - tokens.length);
     const sessions = await Promise.all(
       Array.from({ length: batch }, () => postJson<{ visitorToken: string }>(`${url}/widget/v1/sessions`, { inboxKey }, 200)),
     );
@@ -248,7 +248,7 @@ async function createVisitors(url: string, inboxKey: string) {
 }
 
 /** One visitor message; true when the server stored it (201). Failures count, they do not throw. */
-async function sendMessage(url: string, visitorToken: string, text: string) {
+export async function sendMessage(url: string, visitorToken: string, text: string) {
   try {
     const res = await fetch(`${url}/widget/v1/messages`, {
       method: "POST",

@@ -4,7 +4,7 @@
  */
 export {}; // a module: top-level await and file-scoped names
 
-const USAGE = "usage: bun run bench <ingest|widget|simulate|routing> [--json]";
+const USAGE = "usage: bun run bench <ingest|widget|simulate|routing|ui> [--json]";
 
 const args = process.argv.slice(2);
 const benchmark = args.find((a) => !a.startsWith("--"));
@@ -22,6 +22,9 @@ switch (benchmark) {
     break;
   case "routing":
     await (await import("./routing.ts")).benchRouting({ json });
+    break;
+  case "ui":
+    await (await import("./ui.ts")).benchUi({ json });
     break;
   default:
     console.error(USAGE);

@@ -1,0 +1,155 @@
+import { createContext, useCallback, useContext, useEffect, useMemo, useState } from "react";
+import { AdminPage } from "./admin.tsx";
+import { ApiError, request, session } from "./client.ts";
+import { I18nContext, initialLocale, makeFormatters, saveLocale, useI18n, type Locale } from "./i18n.ts";
+import { InboxPage } from "./inbox.tsx";
+import { InvitePage, LoginPage } from "./login.tsx";
+import type { Inbox, Me, Person, Queue, Team } from "./model.ts";
+import { OfferToasts } from "./offers.tsx";
+import { PresenceMenu } from "./presence.tsx";
+import { Realtime, type Frame } from "./realtime.ts";
+import { href, useRoute } from "./route.ts";
+import { WallboardPage } from "./wallboard.tsx";
+
+/** What every screen of a signed-in user shares: who they are, the socket, and the workspace's names. */
+export type Workspace = {
+  me: Me;
+  realtime: Realtime;
+  users: Person[];
+  teams: Team[];
+  queues: Queue[];
+  inboxes: Inbox[];
+  reload(): Promise<void>;
+};
+const WorkspaceContext = createContext<Workspace | null>(null);
+
+export function useWorkspace() {
+  const ctx = useContext(WorkspaceContext);
+  if (!ctx) throw new Error("useWorkspace outside a signed-in app");
+  return ctx;
+}
+
+/** Subscribes to realtime frames for the life of the component. */
+export function useFrames(fn: (f: Frame) => void, deps: unknown[]) {
+  const { realtime } = useWorkspace();
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const handler = useCallback(fn, deps);
+  useEffect(() => realtime.on(handler), [realtime, handler]);
+}
+
+export function App() {
+  const [locale, setLocaleState] = useState<Locale>(initialLocale);
+  const i18n = useMemo(() => ({ ...makeFormatters(locale), locale, setLocale: (l: Locale) => (saveLocale(l), setLocaleState(l)) }), [locale]);
+  useEffect(() => saveLocale(locale), [locale]);
+  const [me, setMe] = useState<Me | null>(null);
+  const [checking, setChecking] = useState(Boolean(session.token));
+  const [expired, setExpired] = useState(false);
+  const route = useRoute();
+
+  useEffect(() => session.onExpired(() => (setMe(null), setExpired(true))), []);
+  useEffect(() => {
+    if (!session.token) return;
+    request<Me>("/me")
+      .then(setMe)
+      .catch(() => session.clear())
+      .finally(() => setChecking(false));
+  }, []);
+
+  const signedIn = async (token: string) => {
+    session.set(token);
+    setExpired(false);
+    setMe(await request<Me>("/me"));
+    if (route.page === "invite") location.hash = href({ page: "inbox", view: "mine", conversationId: null });
+  };
+
+  let content;
+  if (checking) content = <div className="splash" aria-busy="true" />;
+  else if (route.page === "invite" && !me) content = <InvitePage token={route.token} onSignedIn={signedIn} />;
+  else if (!me) content = <LoginPage expired={expired} onSignedIn={signedIn} />;
+  else content = <SignedIn key={me.id} me={me} onSignOut={() => setMe(null)} />;
+  return <I18nContext.Provider value={i18n}>{content}</I18nContext.Provider>;
+}
+
+function SignedIn({ me, onSignOut }: { me: Me; onSignOut(): void }) {
+  const realtime = useMemo(() => new Realtime(session.token!), []);
+  const [names, setNames] = useState<Pick<Workspace, "users" | "teams" | "queues" | "inboxes">>({ users: [], teams: [], queues: [], inboxes: [] });
+  const reload = useCallback(async () => {
+    const list = <T,>(path: string) => request<{ items: T[] }>(path).then((r) => r.items).catch(() => [] as T[]);
+    const [users, teams, queues, inboxes] = await Promise.all([list<Person>("/users"), list<Team>("/teams"), list<Queue>("/queues"), list<Inbox>("/inboxes")]);
+    setNames({ users, teams, queues, inboxes });
+  }, []);
+  useEffect(() => {
+    realtime.start();
+    void reload();
+    return () => realtime.stop();
+  }, [realtime, reload]);
+  const workspace = useMemo(() => ({ me, realtime, ...names, reload }), [me, realtime, names, reload]);
+  return (
+    <WorkspaceContext.Provider value={workspace}>
+      <Shell onSignOut={onSignOut} />
+    </WorkspaceContext.Provider>
+  );
+}
+
+function Shell({ onSignOut }: { onSignOut(): void }) {
+  const { t, locale, setLocale } = useI18n();
+  const { me } = useWorkspace();
+  const route = useRoute();
+  const supervises = me.role === "admin" || me.role === "supervisor";
+  const signOut = async () => {
+    await request("/auth/logout", { method: "POST" }).catch((e) => (e instanceof ApiError ? undefined : Promise.reject(e)));
+    session.clear();
+    onSignOut();
+  };
+  const nav = [
+    { page: "inbox", label: t("nav.inbox"), to: href({ page: "inbox", view: "mine", conversationId: null }), show: me.role !== "knowledge_editor" },
+    { page: "wallboard", label: t("nav.wallboard"), to: href({ page: "wallboard" }), show: supervises },
+    { page: "admin", label: t("nav.admin"), to: href({ page: "admin", tab: me.role === "admin" ? "inboxes" : "canned" }), show: supervises },
+  ];
+  return (
+    <div className="app" data-page={route.page}>
+      <header className="topbar">
+        <a className="brand" href={nav[0]!.to}>
+          Switchboard
+        </a>
+        <nav aria-label={t("nav.label")}>
+          {nav
+            .filter((n) => n.show)
+            .map((n) => (
+              <a key={n.page} href={n.to} aria-current={route.page === n.page ? "page" : undefined}>
+                {n.label}
+              </a>
+            ))}
+        </nav>
+        <div className="topbar-end">
+          {me.role !== "knowledge_editor" && <PresenceMenu />}
+          <label className="visually-hidden" htmlFor="locale">
+            {t("nav.language")}
+          </label>
+          <select id="locale" data-testid="locale" value={locale} onChange={(e) => setLocale(e.target.value as Locale)}>
+            <option value="en">English</option>
+            <option value="zh-CN">中文</option>
+          </select>
+          <span className="me" title={me.email}>
+            {me.name} · {t(`role.${me.role}`)}
+          </span>
+          <button type="button" onClick={signOut} data-testid="sign-out">
+            {t("nav.signOut")}
+          </button>
+        </div>
+      </header>
+      <main>
+        {route.page === "wallboard" && supervises ? (
+          <WallboardPage />
+        ) : route.page === "admin" && supervises ? (
+          <AdminPage tab={route.tab} />
+        ) : me.role === "knowledge_editor" ? (
+          <p className="empty">{t("nav.editorHome")}</p>
+        ) : (
+          <InboxPage view={route.page === "inbox" ? route.view : "mine"} conversationId={route.page === "inbox" ? route.conversationId : null} />
+        )}
+      </main>
+      <OfferToasts />
+    </div>
+  );
+}

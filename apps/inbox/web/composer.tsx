@@ -1,0 +1,245 @@
+import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { renderTemplate } from "../../../conversations/canned-template.ts";
+import { useWorkspace } from "./app.tsx";
+import { ApiError, request } from "./client.ts";
+import { useI18n } from "./i18n.ts";
+import type { MessageKey } from "./catalog.ts";
+import { channelsFor, type Canned, type ContactProfile, type Conversation, type Me } from "./model.ts";
+import type { Realtime } from "./realtime.ts";
+
+type Draft = { text: string; mode: "reply" | "note" };
+type Uploaded = { id: string; name: string };
+
+/** Drafts live in localStorage per conversation: a reload or an expired session keeps them. */
+export const drafts = {
+  key: (id: string) => `sb.draft.${id}`,
+  load(id: string): Draft {
+    try {
+      const d = JSON.parse(localStorage.getItem(this.key(id)) ?? "null") as Draft | null;
+      return d && typeof d.text === "string" ? { text: d.text, mode: d.mode === "note" ? "note" : "reply" } : { text: "", mode: "reply" };
+    } catch {
+      return { text: "", mode: "reply" };
+    }
+  },
+  save(id: string, d: Draft) {
+    if (d.text) localStorage.setItem(this.key(id), JSON.stringify(d));
+    else localStorage.removeItem(this.key(id));
+  },
+};
+
+const TYPING_EVERY_MS = 3000;
+
+export function Composer({ conversation, me }: { conversation: Conversation; me: Me; realtime: Realtime }) {
+  const { t } = useI18n();
+  const { inboxes } = useWorkspace();
+  const id = conversation.id;
+  const [draft, setDraft] = useState<Draft>(() => drafts.load(id));
+  const [inboxId, setInboxId] = useState(conversation.inboxId);
+  const [files, setFiles] = useState<Uploaded[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [sending, setSending] = useState(false);
+  const [contact, setContact] = useState<ContactProfile | null>(null);
+  const [canned, setCanned] = useState<Canned[] | null>(null);
+  const [pick, setPick] = useState(0);
+  const input = useRef<HTMLTextAreaElement>(null);
+  const typingSent = useRef(0);
+  const typingStop = useRef<ReturnType<typeof setTimeout>>(undefined);
+
+  useEffect(() => drafts.save(id, draft), [id, draft]);
+  useEffect(() => setInboxId(conversation.inboxId), [conversation.inboxId]);
+  useEffect(() => {
+    request<ContactProfile>(`/contacts/${conversation.contact.id}`).then(setContact, () => {});
+  }, [conversation.contact.id]);
+
+  // Reply through the conversation's own inbox, or any other inbox the contact can be reached on.
+  const routes = useMemo(() => {
+    const reachable = new Set((contact?.identities ?? []).flatMap((i) => channelsFor[i.kind]));
+    return inboxes.filter((i) => i.id === conversation.inboxId || reachable.has(i.channel));
+  }, [inboxes, contact, conversation.inboxId]);
+  const channel = inboxes.find((i) => i.id === inboxId)?.channel ?? conversation.channel;
+
+  // "/" at the start of the text opens canned responses, filtered by what follows it.
+  const slash = /^\/(\S*)$/.exec(draft.text)?.[1];
+  useEffect(() => {
+    if (slash !== undefined && canned === null) request<{ items: Canned[] }>("/canned-responses").then((r) => setCanned(r.items), () => setCanned([]));
+  }, [slash, canned]);
+  const matches = useMemo(() => {
+    if (slash === undefined || !canned) return [];
+    const q = slash.toLowerCase();
+    return canned.filter((c) => c.shortcut.toLowerCase().includes(q) || c.title.toLowerCase().includes(q)).slice(0, 8);
+  }, [slash, canned]);
+
+  const vars = () => {
+    const identity = (kind: string) => contact?.identities.find((i) => i.kind === kind)?.value ?? null;
+    return {
+      "contact.name": contact?.name ?? conversation.contact.name ?? "",
+      "contact.email": identity("email"),
+      "contact.phone": identity("phone"),
+      "agent.name": me.name,
+      "conversation.id": conversation.id,
+    };
+  };
+  const insertCanned = (c: Canned) => {
+    setDraft((d) => ({ ...d, text: renderTemplate(c.body, vars()) }));
+    setPick(0);
+    input.current?.focus();
+  };
+
+  const typing = (on: boolean) => {
+    if (channel !== "webchat" || draft.mode === "note") return;
+    const now = Date.now();
+    clearTimeout(typingStop.current);
+    if (on) {
+      if (now - typingSent.current > TYPING_EVERY_MS) {
+        typingSent.current = now;
+        void request(`/conversations/${id}/typing`, { body: { typing: true } }).catch(() => {});
+      }
+      typingStop.current = setTimeout(() => typing(false), TYPING_EVERY_MS + 1000);
+    } else if (typingSent.current) {
+      typingSent.current = 0;
+      void request(`/conversations/${id}/typing`, { body: { typing: false } }).catch(() => {});
+    }
+  };
+
+  const upload = async (list: FileList | null) => {
+    for (const file of list ?? []) {
+      const form = new FormData();
+      form.set("file", file);
+      try {
+        const stored = await request<Uploaded>("/attachments", { form });
+        setFiles((f) => [...f, { id: stored.id, name: stored.name }]);
+      } catch (e) {
+        setError(e instanceof ApiError ? e.message : t("error.generic"));
+      }
+    }
+  };
+
+  const send = async () => {
+    const text = draft.text.trim();
+    if ((!text && !files.length) || sending) return;
+    setSending(true);
+    setError(null);
+    try {
+      await request(`/conversations/${id}/messages`, {
+        body: {
+          text: text || undefined,
+          private: draft.mode === "note",
+          attachments: files.length ? files.map((f) => f.id) : undefined,
+          inboxId: draft.mode === "reply" && inboxId !== conversation.inboxId ? inboxId : undefined,
+        },
+      });
+      setDraft({ text: "", mode: draft.mode });
+      setFiles([]);
+      typing(false);
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : t("error.generic"));
+    } finally {
+      setSending(false);
+      input.current?.focus();
+    }
+  };
+
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (matches.length) {
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        setPick((p) => (p + (e.key === "ArrowDown" ? 1 : matches.length - 1)) % matches.length);
+        return;
+      }
+      if (e.key === "Enter" || e.key === "Tab") {
+        e.preventDefault();
+        insertCanned(matches[Math.min(pick, matches.length - 1)]!);
+        return;
+      }
+    }
+    if (e.key === "Escape") {
+      e.currentTarget.blur();
+      return;
+    }
+    if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      void send();
+    }
+  };
+
+  const note = draft.mode === "note";
+  return (
+    <form className={`composer ${note ? "composer-note" : ""}`} data-testid="composer" onSubmit={(e) => (e.preventDefault(), void send())}>
+      <div className="composer-bar" role="tablist" aria-label={t("composer.mode")}>
+        <button type="button" role="tab" aria-selected={!note} onClick={() => setDraft((d) => ({ ...d, mode: "reply" }))} data-testid="mode-reply">
+          {t("composer.reply")}
+        </button>
+        <button type="button" role="tab" aria-selected={note} onClick={() => setDraft((d) => ({ ...d, mode: "note" }))} data-testid="mode-note">
+          {t("composer.note")}
+        </button>
+        {!note && routes.length > 1 && (
+          <label className="field inline">
+            <span>{t("composer.via")}</span>
+            <select value={inboxId} onChange={(e) => setInboxId(e.target.value)} data-testid="reply-via">
+              {routes.map((i) => (
+                <option key={i.id} value={i.id}>
+                  {t(`channel.${i.channel}` as MessageKey)} · {i.name}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+      </div>
+      {matches.length > 0 && (
+        <ul className="canned" role="listbox" aria-label={t("composer.canned")} data-testid="canned-list">
+          {matches.map((c, i) => (
+            <li key={c.id} role="option" aria-selected={i === pick} onMouseDown={(e) => (e.preventDefault(), insertCanned(c))}>
+              <strong>/{c.shortcut}</strong> {c.title}
+            </li>
+          ))}
+        </ul>
+      )}
+      <label className="visually-hidden" htmlFor={`composer-${id}`}>
+        {note ? t("composer.notePlaceholder") : t("composer.placeholder")}
+      </label>
+      <textarea
+        id={`composer-${id}`}
+        ref={input}
+        data-testid="composer-input"
+        dir="auto"
+        rows={3}
+        value={draft.text}
+        placeholder={note ? t("composer.notePlaceholder") : t("composer.placeholder")}
+        onChange={(e) => {
+          setDraft((d) => ({ ...d, text: e.target.value }));
+          typing(e.target.value.length > 0);
+        }}
+        onBlur={() => typing(false)}
+        onKeyDown={onKeyDown}
+        maxLength={20_000}
+      />
+      {files.length > 0 && (
+        <ul className="pending-files">
+          {files.map((f) => (
+            <li key={f.id}>
+              📎 {f.name}
+              <button type="button" aria-label={t("composer.removeFile", { name: f.name })} onClick={() => setFiles((all) => all.filter((x) => x.id !== f.id))}>
+                ×
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="composer-actions">
+        <label className="attach">
+          📎 <span>{t("composer.attach")}</span>
+          <input type="file" multiple onChange={(e) => (void upload(e.target.files), (e.target.value = ""))} data-testid="attach" />
+        </label>
+        <span className="hint">{t("composer.hint")}</span>
+        <button type="submit" className="primary" disabled={sending} data-testid="send">
+          {note ? t("composer.addNote") : t("composer.send")}
+        </button>
+      </div>
+    </form>
+  );
+}

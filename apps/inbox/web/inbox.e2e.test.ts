@@ -1,0 +1,198 @@
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium, openWidget, signIn } from "../../../test/browser.ts";
+import { api, startTestServer, type TestServer } from "../../../test/server.ts";
+
+let s: TestServer;
+let browser: Browser;
+let adminToken: string;
+const SETUP_MS = 60_000;
+
+beforeAll(async () => {
+  s = await startTestServer();
+  adminToken = await s.login(s.admin.email, s.admin.password);
+  browser = await launchChromium();
+}, SETUP_MS);
+
+afterAll(async () => {
+  await browser?.close();
+  await s?.stop();
+}, SETUP_MS);
+
+async function agentPage(viewport = { width: 1280, height: 800 }) {
+  const page = await (await browser.newContext({ viewport })).newPage();
+  await signIn(page, s.url, s.agent.email, s.agent.password);
+  return page;
+}
+
+const row = (page: Page, text: string) => page.getByTestId("conversation-row").filter({ hasText: text });
+const item = (page: Page, text: string) => page.getByTestId("timeline-item").filter({ hasText: text });
+
+describe("agent inbox in a browser", () => {
+  it("shows a widget message live, replies to the widget, keeps private notes private, and resolves", async () => {
+    const page = await agentPage();
+    await page.getByTestId("view-unassigned").click();
+    const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
+
+    const conversationId = await visitor.send("Hello from the widget 你好");
+    await row(page, "Hello from the widget 你好").waitFor();
+    await row(page, "Hello from the widget 你好").click();
+    await item(page, "Hello from the widget 你好").waitFor();
+    expect(await page.getByTestId("conversation").getAttribute("data-conversation-id")).toBe(conversationId);
+
+    // A second message lands in the open timeline without a reload.
+    await visitor.send("Where is my order?");
+    await item(page, "Where is my order?").waitFor();
+
+    const composer = page.getByTestId("composer-input");
+    await composer.fill("Let me check that for you");
+    await composer.press("Enter");
+    await item(page, "Let me check that for you").waitFor();
+    await visitor.messages().filter({ hasText: "Let me check that for you" }).waitFor();
+    expect(await visitor.messages().filter({ hasText: "Let me check that for you" }).getAttribute("data-direction")).toBe("out");
+    await page.getByTestId("delivery").last().and(page.locator("[data-status=sent],[data-status=delivered]")).waitFor();
+
+    await page.getByTestId("mode-note").click();
+    await composer.fill("VIP customer, be nice (internal)");
+    await composer.press("Enter");
+    const note = item(page, "VIP customer, be nice (internal)");
+    await note.waitFor();
+    expect(await note.getAttribute("data-type")).toBe("note");
+    // Another public reply after the note: once it shows in the widget, the note had its chance.
+    await page.getByTestId("mode-reply").click();
+    await composer.fill("Found it: it ships today");
+    await composer.press("Enter");
+    await visitor.messages().filter({ hasText: "Found it: it ships today" }).waitFor();
+    expect(await visitor.messages().filter({ hasText: "VIP customer" }).count()).toBe(0);
+    await visitor.page.reload();
+    await visitor.page.getByTestId("switchboard-bubble").click();
+    await visitor.messages().filter({ hasText: "Found it: it ships today" }).waitFor();
+    expect(await visitor.messages().filter({ hasText: "VIP customer" }).count()).toBe(0);
+
+    await page.getByTestId("resolve").click();
+    await page.locator("[data-testid=conversation][data-status=resolved]").waitFor();
+    const stored = await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken });
+    expect(stored.body.status).toBe("resolved");
+    await visitor.close();
+    await page.context().close();
+  });
+
+  it("renders customers' markup, scripts, RTL text, emoji and long messages as inert text", async () => {
+    const page = await agentPage();
+    await page.getByTestId("view-unassigned").click();
+    const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
+    const payloads = [
+      `<img src=x onerror="window.__pwned='img'">`,
+      `<script>window.__pwned='script'</script>`,
+      "مرحبا، أين طلبي؟ 😀👍🏽",
+      `long ${"很长的消息 ".repeat(800)}end`,
+    ];
+    for (const p of payloads) await visitor.send(p);
+    await row(page, "long").first().click();
+    for (const p of payloads) {
+      const text = item(page, p.slice(0, 30)).getByTestId("item-text");
+      await text.waitFor();
+      expect(await text.textContent()).toBe(p);
+    }
+    const timeline = page.getByTestId("timeline");
+    expect(await timeline.locator("img[src=x], script").count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: string }).__pwned)).toBeUndefined();
+    // The long message wraps inside the pane instead of widening the page.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
+    await visitor.close();
+    await page.context().close();
+  });
+
+  it("moves with j / k and Enter, replies with r and resolves with e", async () => {
+    const page = await agentPage();
+    await page.getByTestId("view-unassigned").click();
+    const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
+    await visitor.send("keyboard user here");
+    await row(page, "keyboard user here").waitFor();
+    // The newest conversation is first: k to the top, Enter opens it.
+    await page.locator("body").click({ position: { x: 700, y: 400 } });
+    await page.keyboard.press("j");
+    await page.keyboard.press("k");
+    await page.keyboard.press("Enter");
+    await item(page, "keyboard user here").waitFor();
+    await page.keyboard.press("r");
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("data-testid"))).toBe("composer-input");
+    await page.keyboard.type("typed after r");
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("e");
+    await page.locator("[data-testid=conversation][data-status=resolved]").waitFor();
+    await visitor.close();
+    await page.context().close();
+  });
+
+  it("switches the whole UI to Chinese and remembers it", async () => {
+    const page = await agentPage();
+    await page.locator("#locale").selectOption("zh-CN");
+    await page.getByRole("link", { name: "收件箱" }).waitFor();
+    await page.getByTestId("view-mine").and(page.getByText("我的")).waitFor();
+    expect(await page.getByTestId("sign-out").textContent()).toBe("退出登录");
+    expect(await page.evaluate(() => document.documentElement.lang)).toBe("zh-CN");
+    await page.reload();
+    await page.getByTestId("view-unassigned").and(page.getByText("未分配")).waitFor();
+    await page.getByTestId("sign-out").click();
+    await page.getByRole("button", { name: "登录" }).waitFor();
+    await page.context().close();
+  });
+
+  it("returns to sign-in when the session expires and keeps the typed draft", async () => {
+    const page = await agentPage();
+    await page.getByTestId("view-unassigned").click();
+    const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
+    const conversationId = await visitor.send("draft keeper");
+    await row(page, "draft keeper").click();
+    await page.getByTestId("composer-input").fill("half-written answer 半句话");
+    // The session ends on the server (expired, or signed out elsewhere).
+    const token = await page.evaluate(() => localStorage.getItem("sb.token"));
+    expect((await api(`${s.url}/api/v1/auth/logout`, { token: token!, body: {} })).status).toBe(200);
+    await page.getByTestId("view-all").click();
+    await page.getByText("Your session has ended").waitFor();
+    await page.getByLabel("Email").fill(s.agent.email);
+    await page.getByLabel("Password").fill(s.agent.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.goto(`${s.url}/app/#/inbox/all/${conversationId}`);
+    await item(page, "draft keeper").waitFor();
+    expect(await page.getByTestId("composer-input").inputValue()).toBe("half-written answer 半句话");
+    await visitor.close();
+    await page.context().close();
+  });
+
+  it("fits a 390 px phone screen: list first, then the conversation with a way back", async () => {
+    const page = await agentPage({ width: 390, height: 844 });
+    await page.getByTestId("view-unassigned").click();
+    const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
+    await visitor.send("from my phone");
+    await row(page, "from my phone").click();
+    await item(page, "from my phone").waitFor();
+    expect(await page.getByTestId("conversation-list").isVisible()).toBe(false);
+    expect(await page.getByTestId("composer-input").isVisible()).toBe(true);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.getByRole("link", { name: "Back to the list" }).click();
+    await page.getByTestId("conversation-list").waitFor({ state: "visible" });
+    await visitor.close();
+    await page.context().close();
+  });
+
+  it("counts unread messages on a conversation that is not open", async () => {
+    const page = await agentPage();
+    await page.getByTestId("view-unassigned").click();
+    const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
+    await visitor.send("unread one");
+    await row(page, "unread one").waitFor();
+    await visitor.send("unread two");
+    await row(page, "unread two").getByTestId("unread").and(page.getByText("2", { exact: true })).waitFor();
+    await row(page, "unread two").click();
+    await item(page, "unread two").waitFor();
+    expect(await row(page, "unread two").getByTestId("unread").count()).toBe(0);
+    // The server knows it was read: a fresh list shows no badge either.
+    await page.reload();
+    await row(page, "unread two").waitFor();
+    expect(await row(page, "unread two").getByTestId("unread").count()).toBe(0);
+    await visitor.close();
+    await page.context().close();
+  });
+});
