@@ -1,12 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { contactProfile, mergeContacts, updateContact } from "../../conversations/contact.ts";
 import {
-  assign, getConversation, listConversations, reply, requireConversation, setLabels, setStatus, transferToTeam,
+  assign, getConversation, reply, requireConversation, setLabels, setStatus, transferToTeam,
 } from "../../conversations/conversation.ts";
+import { conversationItem, listConversations, markRead } from "../../conversations/conversation-list.ts";
 import { MAX_TEXT } from "../../conversations/channel.ts";
 import { OutboxWorker } from "../../conversations/outbox.ts";
 import { timelinePage } from "../../conversations/timeline.ts";
-import { channels, conversationStatuses } from "../../db/schema/index.ts";
+import { channels, conversationStatuses, type ConversationStatus } from "../../db/schema/index.ts";
 import { NotFound, TooManyRequests } from "../../platform/errors.ts";
 import { RateLimiter } from "../../platform/rate-limit.ts";
 import { agentSkillsOf } from "../../routing/agent.ts";
@@ -19,14 +20,23 @@ import { publishTyping } from "./typing.ts";
 
 
 const LoginBody = z.object({ email: z.string().min(1).max(320), password: z.string().min(1).max(200) }).openapi("Login");
+const isStatus = (s: string): s is ConversationStatus => (conversationStatuses as readonly string[]).includes(s);
 const ConversationQuery = z.object({
-  status: z.enum(conversationStatuses).optional(),
+  // One status or several, comma-separated: status=open,pending
+  status: z
+    .string()
+    .max(100)
+    .refine((s) => s.split(",").every(isStatus), { message: `each of ${conversationStatuses.join(", ")}, separated by commas` })
+    .transform((s) => s.split(",").filter(isStatus))
+    .optional(),
   assignee: z.union([z.literal("me"), z.literal("none"), z.uuid()]).optional(),
   inboxId: z.uuid().optional(),
   channel: z.enum(channels).optional(),
   teamId: z.uuid().optional(),
   label: z.string().max(100).optional(),
+  queueId: z.uuid().optional(),
   contactId: z.uuid().optional(),
+  q: z.string().min(1).max(200).optional(),
   cursor: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(25),
 });
@@ -52,6 +62,7 @@ const LabelsBody = z.object({ labels: z.array(z.string().min(1).max(100)).max(50
 const ContactPatch = z.object({ name: z.string().min(1).max(200).optional(), attributes: Json.optional() });
 const MergeBody = z.object({ mergeId: z.uuid() });
 const TypingBody = z.object({ typing: z.boolean() });
+const ReadBody = z.object({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
 
 /** The agent/supervisor API under /api/v1; every route's input is a zod schema that is also its doc. */
 export function inboxApi(rt: Runtime) {
@@ -90,8 +101,19 @@ export function inboxApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "get", path: "/conversations/{id}", request: { params: IdParam }, responses: ok("A conversation"), tags: ["conversations"] }),
-    async (c) => c.json(await getConversation(db, c.get("actor"), c.req.valid("param").id), 200),
+    createRoute({ method: "get", path: "/conversations/{id}", request: { params: IdParam }, responses: ok("A conversation, as in the list"), tags: ["conversations"] }),
+    async (c) => c.json(await conversationItem(db, c.get("actor"), c.req.valid("param").id), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/conversations/{id}/read",
+      request: { params: IdParam, ...body(ReadBody) },
+      responses: ok("Read up to seq (never moves back): {lastReadSeq}"),
+      tags: ["conversations"],
+    }),
+    async (c) => c.json(await markRead(db, c.get("actor"), c.req.valid("param").id, c.req.valid("json").seq), 200),
   );
 
   app.openapi(
