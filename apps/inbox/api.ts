@@ -14,6 +14,7 @@ import { agentSkillsOf } from "../../routing/agent.ts";
 import { body, created, IdParam, Json, ok, router, uploadedFile } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { login, logout, requireActor, requireRole, type AuthEnv } from "./auth.ts";
+import { cannedApi } from "./canned.ts";
 import { routingApi } from "./routing.ts";
 import { transferToAgent, transferToQueue } from "../../routing/work.ts";
 import { publishTyping } from "./typing.ts";
@@ -235,6 +236,7 @@ export function inboxApi(rt: Runtime) {
     },
   );
 
+  app.route("/", cannedApi(rt));
   app.route("/", routingApi(rt));
 
   app.doc31("/openapi.json", {
