@@ -1,5 +1,4 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { contactProfile, mergeContacts, updateContact } from "../../conversations/contact.ts";
 import {
   assign, getConversation, reply, requireConversation, setLabels, setStatus, transferToTeam,
 } from "../../conversations/conversation.ts";
@@ -11,10 +10,11 @@ import { channels, conversationStatuses, type ConversationStatus } from "../../d
 import { NotFound, TooManyRequests } from "../../platform/errors.ts";
 import { RateLimiter } from "../../platform/rate-limit.ts";
 import { agentSkillsOf } from "../../routing/agent.ts";
-import { body, created, IdParam, Json, ok, router, uploadedFile } from "../http.ts";
+import { body, created, IdParam, ok, router, uploadedFile } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
-import { login, logout, requireActor, requireRole, type AuthEnv } from "./auth.ts";
+import { login, logout, requireActor, type AuthEnv } from "./auth.ts";
 import { cannedApi } from "./canned.ts";
+import { contactsApi } from "./contacts.ts";
 import { routingApi } from "./routing.ts";
 import { transferToAgent, transferToQueue } from "../../routing/work.ts";
 import { publishTyping } from "./typing.ts";
@@ -60,8 +60,6 @@ const TransferBody = z
   .object({ teamId: z.uuid().optional(), queueId: z.uuid().optional(), agentId: z.uuid().optional(), note: z.string().max(2000).optional() })
   .refine((b) => [b.teamId, b.queueId, b.agentId].filter(Boolean).length === 1, { message: "Give exactly one of teamId, queueId, agentId", path: ["teamId"] });
 const LabelsBody = z.object({ labels: z.array(z.string().min(1).max(100)).max(50) });
-const ContactPatch = z.object({ name: z.string().min(1).max(200).optional(), attributes: Json.optional() });
-const MergeBody = z.object({ mergeId: z.uuid() });
 const TypingBody = z.object({ typing: z.boolean() });
 const ReadBody = z.object({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
 
@@ -201,34 +199,6 @@ export function inboxApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "get", path: "/contacts/{id}", request: { params: IdParam }, responses: ok("Contact with identities and past conversations"), tags: ["contacts"] }),
-    async (c) => {
-      const actor = c.get("actor");
-      requireRole(actor, "admin", "supervisor", "agent");
-      return c.json(await contactProfile(db, actor.workspaceId, c.req.valid("param").id), 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({ method: "patch", path: "/contacts/{id}", request: { params: IdParam, ...body(ContactPatch) }, responses: ok("Updated"), tags: ["contacts"] }),
-    async (c) => {
-      const actor = c.get("actor");
-      requireRole(actor, "admin", "supervisor", "agent");
-      await updateContact(rt.core, actor.workspaceId, c.req.valid("param").id, c.req.valid("json"));
-      return c.json(await contactProfile(db, actor.workspaceId, c.req.valid("param").id), 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({ method: "post", path: "/contacts/{id}/merge", request: { params: IdParam, ...body(MergeBody) }, responses: ok("The merged contact"), tags: ["contacts"] }),
-    async (c) => {
-      const actor = c.get("actor");
-      requireRole(actor, "admin", "supervisor", "agent");
-      return c.json(await mergeContacts(rt.core, actor.workspaceId, c.req.valid("param").id, c.req.valid("json").mergeId), 200);
-    },
-  );
-
-  app.openapi(
     createRoute({ method: "post", path: "/attachments", responses: created("Stored file"), tags: ["conversations"] }),
     async (c) => {
       const actor = c.get("actor");
@@ -236,6 +206,7 @@ export function inboxApi(rt: Runtime) {
     },
   );
 
+  app.route("/", contactsApi(rt));
   app.route("/", cannedApi(rt));
   app.route("/", routingApi(rt));
 
