@@ -1,8 +1,13 @@
-import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../db/connect.ts";
-import { contactIdentities, contacts, conversations } from "../db/schema/index.ts";
-import { Invalid, NotFound } from "../platform/errors.ts";
+import {
+  contactIdentities, contactNotes, contacts, conversations, users, type Contact, type IdentityKind,
+} from "../db/schema/index.ts";
+import { containsText } from "../db/text-search.ts";
+import { Conflict, Forbidden, Invalid, NotFound } from "../platform/errors.ts";
+import type { Actor } from "./actor.ts";
 import type { Identity } from "./channel.ts";
+import type { EventLog } from "./event.ts";
 import { withEvents, type Core } from "./transaction.ts";
 
 /** Identity values compare case-insensitively where the channel does (email), and without spaces. */
@@ -56,11 +61,12 @@ export async function contactProfile(db: Executor, workspaceId: string, contactI
     .from(contacts)
     .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.id, contactId)));
   if (!contact) throw new NotFound("Contact");
-  const [identities, history] = await Promise.all([
+  const [identities, history, notes] = await Promise.all([
     db
       .select({ id: contactIdentities.id, kind: contactIdentities.kind, value: contactIdentities.value, verified: contactIdentities.verified })
       .from(contactIdentities)
-      .where(and(eq(contactIdentities.workspaceId, workspaceId), eq(contactIdentities.contactId, contactId))),
+      .where(and(eq(contactIdentities.workspaceId, workspaceId), eq(contactIdentities.contactId, contactId)))
+      .orderBy(asc(contactIdentities.createdAt), asc(contactIdentities.id)),
     db
       .select({
         id: conversations.id,
@@ -73,6 +79,7 @@ export async function contactProfile(db: Executor, workspaceId: string, contactI
       .from(conversations)
       .where(and(eq(conversations.workspaceId, workspaceId), eq(conversations.contactId, contactId)))
       .orderBy(desc(conversations.lastActivityAt)),
+    notesOf(db, workspaceId, contactId),
   ]);
   return {
     id: contact.id,
@@ -82,7 +89,110 @@ export async function contactProfile(db: Executor, workspaceId: string, contactI
     createdAt: contact.createdAt,
     identities,
     conversations: history,
+    notes,
   };
+}
+
+/**
+ * Contacts whose name or any identity contains `q` (every contact without it), by name; merged
+ * contacts are pointers and never listed.
+ */
+export async function searchContacts(db: Executor, workspaceId: string, q: string | undefined, limit: number) {
+  const found = await db
+    .select({ id: contacts.id, name: contacts.name })
+    .from(contacts)
+    .where(
+      and(
+        eq(contacts.workspaceId, workspaceId),
+        isNull(contacts.mergedIntoId),
+        q
+          ? or(
+              containsText(contacts.name, q),
+              sql`EXISTS (SELECT 1 FROM ${contactIdentities} WHERE ${contactIdentities.contactId} = ${contacts.id}
+                AND ${containsText(contactIdentities.value, q)})`,
+            )
+          : undefined,
+      ),
+    )
+    .orderBy(sql`${contacts.name} ASC NULLS LAST`, asc(contacts.id))
+    .limit(limit);
+  if (!found.length) return [];
+  const identities = await db
+    .select({ id: contactIdentities.id, contactId: contactIdentities.contactId, kind: contactIdentities.kind, value: contactIdentities.value })
+    .from(contactIdentities)
+    .where(inArray(contactIdentities.contactId, found.map((c) => c.id)))
+    .orderBy(asc(contactIdentities.createdAt), asc(contactIdentities.id));
+  return found.map((c) => ({
+    ...c,
+    identities: identities.filter((i) => i.contactId === c.id).map(({ id, kind, value }) => ({ id, kind, value })),
+  }));
+}
+
+/** Tells every agent's open view of the contact to refresh. */
+export async function announceContactUpdated(events: EventLog, contact: Pick<Contact, "id" | "workspaceId" | "name" | "attributes">) {
+  await events.append(contact.workspaceId, {
+    type: "contact.updated",
+    payload: { contact: { id: contact.id, name: contact.name, attributes: contact.attributes } },
+  });
+}
+
+/** The contact, locked for the rest of the transaction: identity changes on one contact go one at a time. */
+async function lockContact(tx: Tx, workspaceId: string, contactId: string) {
+  const [contact] = await tx
+    .select()
+    .from(contacts)
+    .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.id, contactId)))
+    .for("update");
+  if (!contact) throw new NotFound("Contact");
+  if (contact.mergedIntoId) throw new Invalid("This contact was merged into another; change that one", "id");
+  return contact;
+}
+
+/**
+ * An identity an agent adds by hand (a phone number the customer gave in chat): later messages from
+ * it join this contact. One identity belongs to one contact, so taking another contact's is refused:
+ * the two are one person and should be merged.
+ */
+export async function addIdentity(core: Core, workspaceId: string, contactId: string, raw: { kind: IdentityKind; value: string }) {
+  // Typed by an agent, not proved by a channel or a signature.
+  const identity = normalizeIdentity({ ...raw, verified: false });
+  if (!identity.value) throw new Invalid("value must not be empty", "value");
+  return withEvents(core, async (tx, events) => {
+    const contact = await lockContact(tx, workspaceId, contactId);
+    const [added] = await tx
+      .insert(contactIdentities)
+      .values({ workspaceId, contactId, kind: identity.kind, value: identity.value, verified: false })
+      .onConflictDoNothing()
+      .returning({ id: contactIdentities.id, kind: contactIdentities.kind, value: contactIdentities.value });
+    if (added) {
+      await announceContactUpdated(events, contact);
+      return { identity: added, created: true };
+    }
+    const [owner] = await tx
+      .select({ id: contactIdentities.id, contactId: contactIdentities.contactId, kind: contactIdentities.kind, value: contactIdentities.value })
+      .from(contactIdentities)
+      .where(and(eq(contactIdentities.workspaceId, workspaceId), eq(contactIdentities.kind, identity.kind), eq(contactIdentities.value, identity.value)));
+    if (owner?.contactId === contactId) return { identity: { id: owner.id, kind: owner.kind, value: owner.value }, created: false };
+    throw new Conflict(`This ${identity.kind} belongs to another contact (${owner?.contactId}); merge the two contacts instead`, "value");
+  });
+}
+
+/** Removes an identity; a contact keeps at least one, or nothing could ever reach it again. */
+export async function removeIdentity(core: Core, workspaceId: string, contactId: string, identityId: string) {
+  return withEvents(core, async (tx, events) => {
+    const contact = await lockContact(tx, workspaceId, contactId);
+    const [[identity], [held]] = await Promise.all([
+      tx
+        .select({ id: contactIdentities.id })
+        .from(contactIdentities)
+        .where(and(eq(contactIdentities.workspaceId, workspaceId), eq(contactIdentities.contactId, contactId), eq(contactIdentities.id, identityId))),
+      tx.select({ n: count() }).from(contactIdentities).where(eq(contactIdentities.contactId, contactId)),
+    ]);
+    if (!identity) throw new NotFound("Identity", "identityId");
+    if ((held?.n ?? 0) <= 1) throw new Invalid("A contact keeps at least one identity", "identityId");
+    await tx.delete(contactIdentities).where(eq(contactIdentities.id, identityId));
+    await announceContactUpdated(events, contact);
+  });
 }
 
 export async function updateContact(
@@ -102,7 +212,7 @@ export async function updateContact(
       .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.id, contactId)))
       .returning();
     if (!row) throw new NotFound("Contact");
-    await events.append(workspaceId, { type: "contact.updated", payload: { contact: { id: row.id, name: row.name, attributes: row.attributes } } });
+    await announceContactUpdated(events, row);
     return row;
   });
 }
@@ -127,6 +237,7 @@ export async function mergeContacts(core: Core, workspaceId: string, keepId: str
     if (!merged || merged.mergedIntoId) throw new NotFound("Contact", "mergeId");
     await tx.update(contactIdentities).set({ contactId: keepId }).where(eq(contactIdentities.contactId, mergeId));
     await tx.update(conversations).set({ contactId: keepId }).where(eq(conversations.contactId, mergeId));
+    await tx.update(contactNotes).set({ contactId: keepId }).where(eq(contactNotes.contactId, mergeId));
     await tx
       .update(contacts)
       .set({ name: keep.name ?? merged.name, attributes: { ...merged.attributes, ...keep.attributes }, updatedAt: new Date() })
@@ -134,5 +245,47 @@ export async function mergeContacts(core: Core, workspaceId: string, keepId: str
     await tx.update(contacts).set({ mergedIntoId: keepId, updatedAt: new Date() }).where(eq(contacts.id, mergeId));
     await events.append(workspaceId, { type: "contact.merged", payload: { contactId: keepId, mergedId: mergeId } });
     return contactProfile(tx, workspaceId, keepId);
+  });
+}
+
+/** Agents' notes on a contact, newest first, with who wrote each (null once that user is gone). */
+async function notesOf(db: Executor, workspaceId: string, contactId: string) {
+  const rows = await db
+    .select({ id: contactNotes.id, text: contactNotes.text, authorId: users.id, authorName: users.name, createdAt: contactNotes.createdAt })
+    .from(contactNotes)
+    .leftJoin(users, eq(users.id, contactNotes.authorId))
+    .where(and(eq(contactNotes.workspaceId, workspaceId), eq(contactNotes.contactId, contactId)))
+    .orderBy(desc(contactNotes.createdAt), desc(contactNotes.id));
+  return rows.map((r) => ({
+    id: r.id,
+    text: r.text,
+    author: r.authorId ? { id: r.authorId, name: r.authorName! } : null,
+    createdAt: r.createdAt.toISOString(),
+  }));
+}
+
+export async function addContactNote(core: Core, actor: Actor, contactId: string, text: string) {
+  return withEvents(core, async (tx, events) => {
+    const contact = await lockContact(tx, actor.workspaceId, contactId);
+    const [note] = await tx.insert(contactNotes).values({ workspaceId: actor.workspaceId, contactId, authorId: actor.userId, text }).returning();
+    await announceContactUpdated(events, contact);
+    return { id: note!.id, text: note!.text, author: { id: actor.userId, name: actor.name }, createdAt: note!.createdAt.toISOString() };
+  });
+}
+
+/** Its author may take a note back; supervisors and admins may remove anyone's. */
+export async function deleteContactNote(core: Core, actor: Actor, contactId: string, noteId: string) {
+  return withEvents(core, async (tx, events) => {
+    const [contact] = await tx.select().from(contacts).where(and(eq(contacts.workspaceId, actor.workspaceId), eq(contacts.id, contactId)));
+    if (!contact) throw new NotFound("Contact");
+    const [note] = await tx
+      .select({ authorId: contactNotes.authorId })
+      .from(contactNotes)
+      .where(and(eq(contactNotes.workspaceId, actor.workspaceId), eq(contactNotes.contactId, contactId), eq(contactNotes.id, noteId)));
+    if (!note) throw new NotFound("Note", "noteId");
+    if (note.authorId !== actor.userId && actor.role !== "admin" && actor.role !== "supervisor")
+      throw new Forbidden("Only the note's author, a supervisor or an admin may delete it");
+    await tx.delete(contactNotes).where(eq(contactNotes.id, noteId));
+    await announceContactUpdated(events, contact);
   });
 }

@@ -4,7 +4,8 @@ import { contactIdentities, conversations, outbox, timelineItems } from "../db/s
 import { createTeam } from "../routing/agent.ts";
 import { testWorkspace } from "../test/workspace.ts";
 import { contactProfile, mergeContacts } from "./contact.ts";
-import { assign, ingestInbound, listConversations, reply, setStatus, transferToTeam, wakeSnoozed } from "./conversation.ts";
+import { assign, ingestInbound, reply, setStatus, transferToTeam, wakeSnoozed } from "./conversation.ts";
+import { listConversations } from "./conversation-list.ts";
 import { timelinePage } from "./timeline.ts";
 
 const inbound = (inboxId: string, externalId: string, value: string, text = "hello") => ({
@@ -193,5 +194,36 @@ describe("snooze", () => {
     await setStatus(w.core, agent, r.conversation.id, "snoozed", new Date(Date.now() + 3_600_000));
     const again = await ingestInbound(w.core, w.workspaceId, inbound(inbox.id, "s2", "v"));
     expect(again.conversation).toMatchObject({ id: r.conversation.id, status: "open", snoozedUntil: null });
+  });
+});
+
+describe("waiting customer", () => {
+  const waitingSinceOf = async (w: Awaited<ReturnType<typeof testWorkspace>>, id: string) =>
+    (await w.core.db.select().from(conversations).where(eq(conversations.id, id)))[0]!.waitingSince?.toISOString() ?? null;
+
+  it("waits from the first unanswered message; a note does not answer, a public reply does", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const agent = await w.actor("agent");
+    const first = await ingestInbound(w.core, w.workspaceId, { ...inbound(inbox.id, "w1", "v"), sentAt: new Date("2030-01-01T10:00:00Z") });
+    expect(first.conversation.waitingSince).toBe("2030-01-01T10:00:00.000Z");
+    const second = await ingestInbound(w.core, w.workspaceId, { ...inbound(inbox.id, "w2", "v"), sentAt: new Date("2030-01-01T10:05:00Z") });
+    expect(second.conversation.waitingSince).toBe("2030-01-01T10:00:00.000Z");
+    await reply(w.core, agent, first.conversation.id, { text: "customer sounds upset", private: true });
+    expect(await waitingSinceOf(w, first.conversation.id)).toBe("2030-01-01T10:00:00.000Z");
+    await reply(w.core, agent, first.conversation.id, { text: "Sorry for the wait" });
+    expect(await waitingSinceOf(w, first.conversation.id)).toBeNull();
+    const third = await ingestInbound(w.core, w.workspaceId, { ...inbound(inbox.id, "w3", "v"), sentAt: new Date("2030-01-01T11:00:00Z") });
+    expect(third.conversation.waitingSince).toBe("2030-01-01T11:00:00.000Z");
+  });
+
+  it("stops waiting when the conversation is resolved, and not when it is set pending", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const agent = await w.actor("agent");
+    const r = await ingestInbound(w.core, w.workspaceId, inbound(inbox.id, "r1", "v"));
+    expect(r.conversation.waitingSince).not.toBeNull();
+    expect((await setStatus(w.core, agent, r.conversation.id, "pending")).waitingSince).toBe(r.conversation.waitingSince);
+    expect((await setStatus(w.core, agent, r.conversation.id, "resolved")).waitingSince).toBeNull();
   });
 });

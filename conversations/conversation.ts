@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNull, lt, lte, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lte, ne, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../db/connect.ts";
 import {
   attachments, contacts, conversations, inboxes, outbox, teams, timelineItems, users,
@@ -6,7 +6,7 @@ import {
 } from "../db/schema/index.ts";
 import { Forbidden, Invalid, NotFound } from "../platform/errors.ts";
 import { parseInput } from "../platform/validation.ts";
-import { canSeeConversation, visibleConversations, type Actor } from "./actor.ts";
+import { canSeeConversation, type Actor } from "./actor.ts";
 import { NormalizedInbound, MAX_TEXT, type NormalizedInbound as InboundInput } from "./channel.ts";
 import { resolveContact } from "./contact.ts";
 import type { EventLog, EventScope } from "./event.ts";
@@ -30,6 +30,7 @@ export function conversationView(c: Conversation, contact: { id: string; name: s
     contact: { id: contact.id, name: contact.name },
     lastMessage: { text: c.lastMessageText },
     lastActivityAt: c.lastActivityAt.toISOString(),
+    waitingSince: c.waitingSince?.toISOString() ?? null,
     createdAt: c.createdAt.toISOString(),
     firstResponseAt: c.firstResponseAt?.toISOString() ?? null,
     resolvedAt: c.resolvedAt?.toISOString() ?? null,
@@ -156,6 +157,8 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
           channel: inbound.channel,
           lastMessageText: summarize(text, files.length),
           lastActivityAt: new Date(),
+          // The customer waits from their first message that no agent has answered yet.
+          waitingSince: sql`COALESCE(${conversations.waitingSince}, ${appended.row.createdAt.toISOString()}::timestamptz)`,
         })
         .where(eq(conversations.id, conversation!.id))
         .returning();
@@ -286,6 +289,8 @@ export async function reply(core: Core, actor: Actor, conversationId: string, in
           lastMessageText: summarize(text, files.length),
           lastActivityAt: new Date(),
           firstResponseAt: conversation.firstResponseAt ?? new Date(),
+          // Answered: a private note is not, nor is an automatic message (sendSystemMessage).
+          waitingSince: null,
         })
         .where(eq(conversations.id, conversation.id));
     }
@@ -372,6 +377,7 @@ export async function setStatus(
         status,
         snoozedUntil: status === "snoozed" ? snoozedUntil : null,
         resolvedAt: status === "resolved" ? new Date() : null,
+        ...(status === "resolved" ? { waitingSince: null } : {}),
       })
       .where(eq(conversations.id, conversationId))
       .returning();
@@ -461,62 +467,6 @@ export async function wakeSnoozed(core: Core, now = new Date()) {
     }
     return woken.length;
   });
-}
-
-export type ConversationFilter = {
-  status?: ConversationStatus;
-  /** An agent id, "me", or "none" for unassigned. */
-  assignee?: string;
-  inboxId?: string;
-  channel?: Conversation["channel"];
-  teamId?: string;
-  label?: string;
-  contactId?: string;
-  cursor?: string;
-  limit: number;
-};
-
-function encodeCursor(c: { lastActivityAt: Date; id: string }) {
-  return Buffer.from(`${c.lastActivityAt.toISOString()}|${c.id}`).toString("base64url");
-}
-
-function decodeCursor(cursor: string) {
-  const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
-  const date = new Date(at ?? "");
-  if (!id || Number.isNaN(date.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) throw new Invalid("Malformed cursor", "cursor");
-  return { at: date, id };
-}
-
-/** Conversations by last activity, newest first, with a keyset cursor (stable under inserts). */
-export async function listConversations(db: Executor, actor: Actor, f: ConversationFilter) {
-  const conditions: (SQL | undefined)[] = [eq(conversations.workspaceId, actor.workspaceId), visibleConversations(actor)];
-  if (f.status) conditions.push(eq(conversations.status, f.status));
-  if (f.assignee === "none") conditions.push(isNull(conversations.assigneeId));
-  else if (f.assignee) conditions.push(eq(conversations.assigneeId, f.assignee === "me" ? actor.userId : f.assignee));
-  if (f.inboxId) conditions.push(eq(conversations.inboxId, f.inboxId));
-  if (f.channel) conditions.push(eq(conversations.channel, f.channel));
-  if (f.teamId) conditions.push(eq(conversations.teamId, f.teamId));
-  if (f.label) conditions.push(sql`${f.label} = ANY(${conversations.labels})`);
-  if (f.contactId) conditions.push(eq(conversations.contactId, f.contactId));
-  if (f.cursor) {
-    const c = decodeCursor(f.cursor);
-    conditions.push(
-      or(lt(conversations.lastActivityAt, c.at), and(eq(conversations.lastActivityAt, c.at), lt(conversations.id, c.id))),
-    );
-  }
-  const rows = await db
-    .select({ conversation: conversations, contact: { id: contacts.id, name: contacts.name } })
-    .from(conversations)
-    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
-    .where(and(...conditions))
-    .orderBy(desc(conversations.lastActivityAt), desc(conversations.id))
-    .limit(f.limit + 1);
-  const page = rows.slice(0, f.limit);
-  const last = page[page.length - 1];
-  return {
-    items: page.map((r) => conversationView(r.conversation, r.contact)),
-    nextCursor: rows.length > f.limit && last ? encodeCursor(last.conversation) : null,
-  };
 }
 
 /** Used by the widget: the visitor's own conversation, if one is open. */

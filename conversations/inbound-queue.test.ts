@@ -2,7 +2,7 @@ import { describe, expect, it } from "bun:test";
 import { and, asc, eq } from "drizzle-orm";
 import { conversations, events, timelineItems } from "../db/schema/index.ts";
 import { testWorkspace } from "../test/workspace.ts";
-import { assign, ingestInbound, setStatus } from "./conversation.ts";
+import { assign, ingestInbound, reply, setStatus } from "./conversation.ts";
 import { ingestBatch, InboundQueue } from "./inbound-queue.ts";
 import { validateInbound } from "./conversation.ts";
 
@@ -52,6 +52,29 @@ describe("batched ingest", () => {
     const [again] = await ingestBatch(w.core, w.workspaceId, [message(inbox.id, "2", "dave")]);
     expect(again!.conversation).toMatchObject({ id: first.conversation.id, status: "open", snoozedUntil: null });
     expect(w.published.slice(-2).map((e) => [e.type, e.payload.changes])).toEqual([["conversation.updated", { status: "open" }], ["item.created", undefined]]);
+  });
+
+  it("sets waitingSince from the first message of a waiting customer, like one-by-one ingest", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const agent = await w.actor("agent");
+    const at = (iso: string, m: ReturnType<typeof message>) => ({ ...m, sentAt: new Date(iso) });
+    const [first, second] = await ingestBatch(w.core, w.workspaceId, [
+      at("2030-01-01T10:00:00Z", message(inbox.id, "e1", "erin")),
+      at("2030-01-01T10:01:00Z", message(inbox.id, "e2", "erin")),
+    ]);
+    expect(first!.conversation.waitingSince).toBe("2030-01-01T10:00:00.000Z");
+    expect(second!.conversation.waitingSince).toBe("2030-01-01T10:00:00.000Z");
+    const stored = async () =>
+      (await w.core.db.select().from(conversations).where(eq(conversations.id, first!.conversation.id)))[0]!.waitingSince?.toISOString();
+    expect(await stored()).toBe("2030-01-01T10:00:00.000Z");
+    // Still waiting: a later batch keeps the older time.
+    await ingestBatch(w.core, w.workspaceId, [at("2030-01-01T10:02:00Z", message(inbox.id, "e3", "erin"))]);
+    expect(await stored()).toBe("2030-01-01T10:00:00.000Z");
+    await reply(w.core, agent, first!.conversation.id, { text: "Hello Erin" });
+    expect(await stored()).toBeUndefined();
+    await ingestBatch(w.core, w.workspaceId, [at("2030-01-01T10:30:00Z", message(inbox.id, "e4", "erin"))]);
+    expect(await stored()).toBe("2030-01-01T10:30:00.000Z");
   });
 
   for (const parallel of [1, 2])

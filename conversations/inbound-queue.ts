@@ -199,11 +199,13 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
         createdAt: m.sentAt ?? now,
       });
     });
-    // The conversation's last message is the batch's last message for it.
+    // The conversation's last message is the batch's last message for it; the customer waits from
+    // the first one, unless they were already waiting (as ingestInbound decides).
     const after = new Map<string, Conversation>();
     for (const i of fresh) {
       const m = batch[i]!;
       const before = conversationOf.get(contactIdOf(i))!;
+      const waitingSince = (after.get(before.id) ?? before).waitingSince ?? itemOf.get(i)!.createdAt;
       after.set(before.id, {
         ...before,
         status: "open",
@@ -212,6 +214,7 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
         channel: m.channel,
         lastMessageText: summarize(m.text ?? null, 0),
         lastActivityAt: now,
+        waitingSince,
       });
     }
     const events = plan.map((p, n): DomainEvent => {
@@ -229,11 +232,14 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
       eventLog.record(events),
       tx.execute(sql`
         UPDATE ${conversations} AS c SET status = 'open', snoozed_until = NULL, inbox_id = v.inbox_id,
-          channel = v.channel::channel, last_message_text = v.text, last_activity_at = ${now.toISOString()}::timestamptz
+          channel = v.channel::channel, last_message_text = v.text, last_activity_at = ${now.toISOString()}::timestamptz,
+          waiting_since = COALESCE(c.waiting_since, v.waiting_since)
         FROM (VALUES ${sql.join(
-          [...after.values()].map((c) => sql`(${c.id}::uuid, ${c.inboxId}::uuid, ${c.channel}, ${c.lastMessageText})`),
+          [...after.values()].map(
+            (c) => sql`(${c.id}::uuid, ${c.inboxId}::uuid, ${c.channel}, ${c.lastMessageText}, ${c.waitingSince!.toISOString()}::timestamptz)`,
+          ),
           sql`, `,
-        )}) AS v(id, inbox_id, channel, text)
+        )}) AS v(id, inbox_id, channel, text, waiting_since)
         WHERE c.id = v.id`),
     ]);
     // Another node stored one of these meanwhile: let the one-by-one path sort out who was first.

@@ -33,6 +33,11 @@ export class NotFound extends DomainError {
     super(404, "not_found", `${what} not found`, field);
   }
 }
+export class Conflict extends DomainError {
+  constructor(message: string, field?: string) {
+    super(409, "conflict", message, field);
+  }
+}
 export class TooLarge extends DomainError {
   constructor(message: string, field?: string) {
     super(413, "too_large", message, field);

@@ -1,32 +1,43 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { contactProfile, mergeContacts, updateContact } from "../../conversations/contact.ts";
 import {
-  assign, getConversation, listConversations, reply, requireConversation, setLabels, setStatus, transferToTeam,
+  assign, getConversation, reply, requireConversation, setLabels, setStatus, transferToTeam,
 } from "../../conversations/conversation.ts";
+import { conversationItem, listConversations, markRead } from "../../conversations/conversation-list.ts";
 import { MAX_TEXT } from "../../conversations/channel.ts";
 import { OutboxWorker } from "../../conversations/outbox.ts";
 import { timelinePage } from "../../conversations/timeline.ts";
-import { channels, conversationStatuses } from "../../db/schema/index.ts";
+import { channels, conversationStatuses, type ConversationStatus } from "../../db/schema/index.ts";
 import { NotFound, TooManyRequests } from "../../platform/errors.ts";
 import { RateLimiter } from "../../platform/rate-limit.ts";
 import { agentSkillsOf } from "../../routing/agent.ts";
-import { body, created, IdParam, Json, ok, router, uploadedFile } from "../http.ts";
+import { body, created, IdParam, ok, router, uploadedFile } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
-import { login, logout, requireActor, requireRole, type AuthEnv } from "./auth.ts";
+import { login, logout, requireActor, type AuthEnv } from "./auth.ts";
+import { cannedApi } from "./canned.ts";
+import { contactsApi } from "./contacts.ts";
 import { routingApi } from "./routing.ts";
 import { transferToAgent, transferToQueue } from "../../routing/work.ts";
 import { publishTyping } from "./typing.ts";
 
 
 const LoginBody = z.object({ email: z.string().min(1).max(320), password: z.string().min(1).max(200) }).openapi("Login");
+const isStatus = (s: string): s is ConversationStatus => (conversationStatuses as readonly string[]).includes(s);
 const ConversationQuery = z.object({
-  status: z.enum(conversationStatuses).optional(),
+  // One status or several, comma-separated: status=open,pending
+  status: z
+    .string()
+    .max(100)
+    .refine((s) => s.split(",").every(isStatus), { message: `each of ${conversationStatuses.join(", ")}, separated by commas` })
+    .transform((s) => s.split(",").filter(isStatus))
+    .optional(),
   assignee: z.union([z.literal("me"), z.literal("none"), z.uuid()]).optional(),
   inboxId: z.uuid().optional(),
   channel: z.enum(channels).optional(),
   teamId: z.uuid().optional(),
   label: z.string().max(100).optional(),
+  queueId: z.uuid().optional(),
   contactId: z.uuid().optional(),
+  q: z.string().min(1).max(200).optional(),
   cursor: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(25),
 });
@@ -49,9 +60,8 @@ const TransferBody = z
   .object({ teamId: z.uuid().optional(), queueId: z.uuid().optional(), agentId: z.uuid().optional(), note: z.string().max(2000).optional() })
   .refine((b) => [b.teamId, b.queueId, b.agentId].filter(Boolean).length === 1, { message: "Give exactly one of teamId, queueId, agentId", path: ["teamId"] });
 const LabelsBody = z.object({ labels: z.array(z.string().min(1).max(100)).max(50) });
-const ContactPatch = z.object({ name: z.string().min(1).max(200).optional(), attributes: Json.optional() });
-const MergeBody = z.object({ mergeId: z.uuid() });
 const TypingBody = z.object({ typing: z.boolean() });
+const ReadBody = z.object({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
 
 /** The agent/supervisor API under /api/v1; every route's input is a zod schema that is also its doc. */
 export function inboxApi(rt: Runtime) {
@@ -90,8 +100,19 @@ export function inboxApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "get", path: "/conversations/{id}", request: { params: IdParam }, responses: ok("A conversation"), tags: ["conversations"] }),
-    async (c) => c.json(await getConversation(db, c.get("actor"), c.req.valid("param").id), 200),
+    createRoute({ method: "get", path: "/conversations/{id}", request: { params: IdParam }, responses: ok("A conversation, as in the list"), tags: ["conversations"] }),
+    async (c) => c.json(await conversationItem(db, c.get("actor"), c.req.valid("param").id), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/conversations/{id}/read",
+      request: { params: IdParam, ...body(ReadBody) },
+      responses: ok("Read up to seq (never moves back): {lastReadSeq}"),
+      tags: ["conversations"],
+    }),
+    async (c) => c.json(await markRead(db, c.get("actor"), c.req.valid("param").id, c.req.valid("json").seq), 200),
   );
 
   app.openapi(
@@ -178,34 +199,6 @@ export function inboxApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "get", path: "/contacts/{id}", request: { params: IdParam }, responses: ok("Contact with identities and past conversations"), tags: ["contacts"] }),
-    async (c) => {
-      const actor = c.get("actor");
-      requireRole(actor, "admin", "supervisor", "agent");
-      return c.json(await contactProfile(db, actor.workspaceId, c.req.valid("param").id), 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({ method: "patch", path: "/contacts/{id}", request: { params: IdParam, ...body(ContactPatch) }, responses: ok("Updated"), tags: ["contacts"] }),
-    async (c) => {
-      const actor = c.get("actor");
-      requireRole(actor, "admin", "supervisor", "agent");
-      await updateContact(rt.core, actor.workspaceId, c.req.valid("param").id, c.req.valid("json"));
-      return c.json(await contactProfile(db, actor.workspaceId, c.req.valid("param").id), 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({ method: "post", path: "/contacts/{id}/merge", request: { params: IdParam, ...body(MergeBody) }, responses: ok("The merged contact"), tags: ["contacts"] }),
-    async (c) => {
-      const actor = c.get("actor");
-      requireRole(actor, "admin", "supervisor", "agent");
-      return c.json(await mergeContacts(rt.core, actor.workspaceId, c.req.valid("param").id, c.req.valid("json").mergeId), 200);
-    },
-  );
-
-  app.openapi(
     createRoute({ method: "post", path: "/attachments", responses: created("Stored file"), tags: ["conversations"] }),
     async (c) => {
       const actor = c.get("actor");
@@ -213,6 +206,8 @@ export function inboxApi(rt: Runtime) {
     },
   );
 
+  app.route("/", contactsApi(rt));
+  app.route("/", cannedApi(rt));
   app.route("/", routingApi(rt));
 
   app.doc31("/openapi.json", {

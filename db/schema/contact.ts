@@ -1,5 +1,5 @@
 import { boolean, index, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid, type AnyPgColumn } from "drizzle-orm/pg-core";
-import { workspaces } from "./workspace.ts";
+import { users, workspaces } from "./workspace.ts";
 
 export const contacts = pgTable(
   "contacts",
@@ -41,6 +41,21 @@ export const contactIdentities = pgTable(
   ],
 );
 
+/** What agents wrote down about a contact, shown beside every conversation with them. */
+export const contactNotes = pgTable(
+  "contact_notes",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    contactId: uuid("contact_id").notNull().references(() => contacts.id, { onDelete: "cascade" }),
+    authorId: uuid("author_id").references(() => users.id, { onDelete: "set null" }),
+    text: text("text").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("contact_notes_contact_idx").on(t.contactId, t.createdAt)],
+);
+
 export type Contact = typeof contacts.$inferSelect;
 export type ContactIdentity = typeof contactIdentities.$inferSelect;
+export type ContactNote = typeof contactNotes.$inferSelect;
 export type IdentityKind = (typeof identityKinds)[number];

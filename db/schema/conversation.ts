@@ -31,6 +31,9 @@ export const conversations = pgTable(
     resolvedAt: timestamp("resolved_at", { withTimezone: true }),
     lastMessageText: text("last_message_text"),
     lastActivityAt: timestamp("last_activity_at", { withTimezone: true }).notNull().defaultNow(),
+    // When the customer's oldest unanswered message arrived; cleared by a public reply or resolving.
+    // The inbox sorts and times its service level by it.
+    waitingSince: timestamp("waiting_since", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
@@ -38,6 +41,18 @@ export const conversations = pgTable(
     index("conversations_contact_idx").on(t.contactId, t.status),
     index("conversations_assignee_idx").on(t.workspaceId, t.assigneeId),
   ],
+);
+
+/** How far each agent has read each conversation: items with a higher seq are unread for them. */
+export const conversationReads = pgTable(
+  "conversation_reads",
+  {
+    userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    conversationId: uuid("conversation_id").notNull().references(() => conversations.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    lastReadSeq: bigint("last_read_seq", { mode: "number" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.conversationId] })],
 );
 
 export const timelineItemTypes = ["message", "note", "call", "event"] as const;
@@ -152,5 +167,6 @@ export type ConversationStatus = (typeof conversationStatuses)[number];
 export type TimelineItem = typeof timelineItems.$inferSelect;
 export type Attachment = typeof attachments.$inferSelect;
 export type OutboxRow = typeof outbox.$inferSelect;
+export type ConversationRead = typeof conversationReads.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type DeliveryStatus = (typeof deliveryStatuses)[number];

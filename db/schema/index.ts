@@ -3,3 +3,4 @@ export * from "./inbox.ts";
 export * from "./contact.ts";
 export * from "./conversation.ts";
 export * from "./routing.ts";
+export * from "./canned.ts";
