@@ -29,6 +29,7 @@ export const QueueInput = z
     maxWaitSeconds: z.number().int().min(1).max(86_400).nullable().default(null),
     serviceLevelSeconds: z.number().int().min(1).max(3_600).default(20),
     offerTimeoutSeconds: z.number().int().min(5).max(3_600).nullable().default(null),
+    wrapUpSeconds: z.number().int().min(0).max(3_600).nullable().default(null),
     overflow: z
       .array(
         z.discriminatedUnion("action", [
@@ -69,6 +70,7 @@ export function queueView(q: Queue) {
     maxWaitSeconds: q.maxWaitSeconds,
     serviceLevelSeconds: q.serviceLevelSeconds,
     offerTimeoutSeconds: q.offerTimeoutSeconds,
+    wrapUpSeconds: q.wrapUpSeconds,
     overflow: q.overflow,
   };
 }

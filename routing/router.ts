@@ -1,4 +1,6 @@
+import { eq } from "drizzle-orm";
 import type { EventBus } from "../conversations/bus.ts";
+import { queues } from "../db/schema/index.ts";
 import type { Core } from "../conversations/transaction.ts";
 import { log } from "../platform/log.ts";
 import type { DomainEvent } from "../conversations/event.ts";
@@ -51,7 +53,8 @@ export class Router {
           const w = await finishWork(this.core, m.conversationId!);
           if (!w) return;
           if (w.agentId && w.answeredAt) {
-            const wrapUp = WRAP_UP_SECONDS[channelClass(w.channel)];
+            const [queue] = await this.core.db.select({ wrapUpSeconds: queues.wrapUpSeconds }).from(queues).where(eq(queues.id, w.queueId));
+            const wrapUp = queue?.wrapUpSeconds ?? WRAP_UP_SECONDS[channelClass(w.channel)];
             if (wrapUp > 0) await startWrapUp(this.core, w.workspaceId, w.agentId, wrapUp);
             else await freeIfIdle(this.core, w.workspaceId, w.agentId);
           }

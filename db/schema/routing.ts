@@ -29,6 +29,8 @@ export const queues = pgTable(
     maxWaitSeconds: integer("max_wait_seconds"),
     // How long an agent has to accept this queue's offers; unset = the channel's default.
     offerTimeoutSeconds: integer("offer_timeout_seconds"),
+    // After-work time once a conversation of this queue ends; null takes the channel's default.
+    wrapUpSeconds: integer("wrap_up_seconds"),
     // "Answered within T seconds" for this queue's service level.
     serviceLevelSeconds: integer("service_level_seconds").notNull().default(20),
     overflow: jsonb("overflow").$type<OverflowStep[]>().notNull().default([]),

@@ -373,6 +373,7 @@ function Queues() {
         serviceLevelSeconds: num("serviceLevelSeconds") ?? 20,
         maxWaitSeconds: num("maxWaitSeconds"),
         offerTimeoutSeconds: num("offerTimeoutSeconds"),
+        wrapUpSeconds: num("wrapUpSeconds"),
       };
       if (editing === "new") await request("/queues", { body });
       else await request(`/queues/${(editing as Queue).id}`, { method: "PUT", body });
@@ -458,6 +459,9 @@ function Queues() {
           </Field>
           <Field label={t("admin.offerTimeout")}>
             <input name="offerTimeoutSeconds" type="number" min={5} max={3600} defaultValue={q?.offerTimeoutSeconds ?? ""} />
+          </Field>
+          <Field label={t("admin.wrapUp")}>
+            <input name="wrapUpSeconds" type="number" min={0} max={3600} defaultValue={q?.wrapUpSeconds ?? ""} />
           </Field>
           <Field label={t("admin.advanced")}>
             <textarea

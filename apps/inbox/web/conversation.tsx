@@ -105,7 +105,10 @@ function AssignSelect({ c, onAssign }: { c: Conversation; onAssign(id: string | 
   const { me, users } = useWorkspace();
   const agentOnly = me.role === "agent";
   // Agents may only take or drop work; supervisors and admins pick anyone.
-  const people = agentOnly ? users.filter((u) => u.id === me.id || u.id === c.assigneeId) : users.filter((u) => u.role !== "knowledge_editor");
+  const everyone = users.some((u) => u.id === me.id) ? users : [{ id: me.id, name: me.name, role: me.role }, ...users];
+  const people = agentOnly ? everyone.filter((u) => u.id === me.id || u.id === c.assigneeId) : everyone.filter((u) => u.role !== "knowledge_editor");
+  // Someone the list does not know yet (just invited): still shown as the assignee.
+  if (c.assigneeId && !people.some((u) => u.id === c.assigneeId)) people.push({ id: c.assigneeId, name: "…", role: "agent" });
   return (
     <label className="field inline">
       <span className="visually-hidden">{t("conversation.assignee")}</span>

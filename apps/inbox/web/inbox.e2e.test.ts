@@ -195,4 +195,136 @@ describe("agent inbox in a browser", () => {
     await visitor.close();
     await page.context().close();
   });
+
+  it("finds conversations by contact name, identity or message text, in Chinese too", async () => {
+    const page = await agentPage();
+    await page.getByTestId("view-all").click();
+    const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
+    const conversationId = await visitor.send("我想申请退款，商品坏了");
+    const other = await openWidget(browser, s.url, s.inbox.publicKey);
+    await other.send("Just browsing, thanks");
+    await row(page, "Just browsing").waitFor();
+    const contact = (await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken })).body.contact;
+    await api(`${s.url}/api/v1/contacts/${contact.id}`, { token: adminToken, method: "PATCH", body: { name: "周杰" } });
+
+    const search = page.getByTestId("conversation-search");
+    await search.fill("退款");
+    await row(page, "商品坏了").waitFor();
+    await expectOnlyRows(page, 1);
+    await search.fill("周杰");
+    await row(page, "商品坏了").waitFor();
+    await expectOnlyRows(page, 1);
+    await search.fill("");
+    await row(page, "Just browsing").waitFor();
+    await visitor.close();
+    await other.close();
+    await page.context().close();
+  });
+
+  it("inserts a canned response with / and fills its variables", async () => {
+    const created = await api(`${s.url}/api/v1/canned-responses`, {
+      token: adminToken,
+      body: { shortcut: "thanks", title: "Thank the customer", body: "Thank you {{contact.name}}! — {{ agent.name }}" },
+    });
+    expect(created.status).toBe(201);
+    const page = await agentPage();
+    await page.getByTestId("view-unassigned").click();
+    const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
+    const conversationId = await visitor.send("canned please");
+    const contact = (await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken })).body.contact;
+    await api(`${s.url}/api/v1/contacts/${contact.id}`, { token: adminToken, method: "PATCH", body: { name: "Li Lei" } });
+    await row(page, "canned please").click();
+    await item(page, "canned please").waitFor();
+    const composer = page.getByTestId("composer-input");
+    await composer.pressSequentially("/tha");
+    await page.getByTestId("canned-list").getByText("/thanks").waitFor();
+    await composer.press("Enter");
+    expect(await composer.inputValue()).toBe("Thank you Li Lei! — Agent Ann");
+    await composer.press("Enter");
+    await visitor.messages().filter({ hasText: "Thank you Li Lei! — Agent Ann" }).waitFor();
+    await visitor.close();
+    await page.context().close();
+  });
+
+  it("edits the contact: name, VIP, a note, another identity, and merges a duplicate", async () => {
+    const page = await agentPage();
+    await page.getByTestId("view-unassigned").click();
+    const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
+    const conversationId = await visitor.send("contact panel check");
+    const duplicate = await openWidget(browser, s.url, s.inbox.publicKey);
+    const duplicateConversation = await duplicate.send("same person, other browser");
+    const dupContact = (await api(`${s.url}/api/v1/conversations/${duplicateConversation}`, { token: adminToken })).body.contact;
+    await api(`${s.url}/api/v1/contacts/${dupContact.id}`, { token: adminToken, method: "PATCH", body: { name: "Zhang Wei (dup)" } });
+
+    await row(page, "contact panel check").click();
+    const panel = page.getByTestId("contact-panel");
+    // Wide screens open the panel by default; narrower ones need the button.
+    if ((await page.getByTestId("toggle-contact").getAttribute("aria-pressed")) !== "true") await page.getByTestId("toggle-contact").click();
+    await panel.waitFor();
+    await page.getByTestId("contact-name").fill("Zhang Wei 张伟");
+    await panel.getByRole("button", { name: "Save" }).first().click();
+    await page.locator(".conversation-header h2").and(page.getByText("Zhang Wei 张伟")).waitFor();
+    await page.getByTestId("vip").check();
+    await panel.getByPlaceholder("Add a note about this contact").fill("Prefers phone calls after 18:00");
+    await panel.getByPlaceholder("Add a note about this contact").locator("xpath=..").getByRole("button", { name: "Add" }).click();
+    await page.getByTestId("contact-notes").getByText("Prefers phone calls after 18:00").waitFor();
+    await panel.getByLabel("Kind").selectOption("email");
+    await panel.getByPlaceholder("Phone, email, ID…").fill("Zhang.Wei@Example.com");
+    await panel.getByPlaceholder("Phone, email, ID…").locator("xpath=..").getByRole("button", { name: "Add" }).click();
+    await page.getByTestId("identities").getByText("zhang.wei@example.com").waitFor();
+
+    page.once("dialog", (d) => void d.accept());
+    await page.getByTestId("merge-search").fill("dup");
+    await panel.getByRole("button", { name: "Merge into this contact" }).click();
+    await page.getByTestId("contact-history").locator("a[href$='" + duplicateConversation + "']").waitFor();
+
+    const contact = (await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken })).body.contact;
+    const profile = (await api(`${s.url}/api/v1/contacts/${contact.id}`, { token: adminToken })).body;
+    expect(profile.name).toBe("Zhang Wei 张伟");
+    expect(profile.attributes.vip).toBe(true);
+    expect(profile.notes.map((n: { text: string }) => n.text)).toContain("Prefers phone calls after 18:00");
+    expect(profile.identities.map((i: { value: string }) => i.value)).toContain("zhang.wei@example.com");
+    expect(profile.conversations.map((c: { id: string }) => c.id)).toContain(duplicateConversation);
+    await visitor.close();
+    await duplicate.close();
+    await page.context().close();
+  });
+
+  // Last: it turns on routing for the test workspace, which the tests above do not expect.
+  it("pops a reservation with a countdown; accepting opens the conversation, resolving starts wrap-up", async () => {
+    const queue = await api(`${s.url}/api/v1/queues`, { token: adminToken, body: { name: "Chat", channels: ["webchat"], offerTimeoutSeconds: 60, wrapUpSeconds: 30 } });
+    expect(queue.status).toBe(201);
+    expect((await api(`${s.url}/api/v1/entry-rules`, { token: adminToken, method: "PUT", body: { rules: [{ queueId: queue.body.id, conditions: {} }] } })).status).toBe(200);
+    const page = await agentPage();
+    await page.getByTestId("presence-select").selectOption("available");
+    await page.locator("[data-testid=presence][data-presence=available]").waitFor();
+
+    const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
+    const conversationId = await visitor.send("please route me");
+    const offer = page.getByTestId("offer");
+    await offer.waitFor({ timeout: 15_000 });
+    const countdown = Number(/\d+/.exec((await page.getByTestId("offer-countdown").textContent()) ?? "")?.[0]);
+    expect(countdown).toBeGreaterThan(0);
+    expect(countdown).toBeLessThanOrEqual(60);
+    await page.getByTestId("offer-accept").click();
+    await page.locator(`[data-testid=conversation][data-conversation-id="${conversationId}"]`).waitFor();
+    await item(page, "please route me").waitFor();
+    expect(await offer.count()).toBe(0);
+    const assigned = await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken });
+    expect(assigned.body.assigneeId).toBe(s.agent.id);
+    expect(await page.getByTestId("assignee").inputValue()).toBe(s.agent.id);
+
+    await page.getByTestId("resolve").click();
+    await page.getByTestId("wrap-up").waitFor();
+    expect(await page.getByTestId("wrap-up").textContent()).toMatch(/Wrap-up 0:(2\d|30)/);
+    await page.getByTestId("wrap-up").getByRole("button").click();
+    await page.locator("[data-testid=presence][data-presence=available]").waitFor();
+    await visitor.close();
+    await page.context().close();
+  });
 });
+
+async function expectOnlyRows(page: Page, n: number) {
+  // The list settles after the debounced search answers: wait for it to stop changing.
+  await page.waitForFunction((want) => document.querySelectorAll("[data-testid=conversation-row]").length === want, n);
+}

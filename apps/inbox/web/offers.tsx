@@ -42,7 +42,8 @@ function OfferToast({ offer, now, onDone }: { offer: Offer; now: number; onDone(
   useEffect(() => {
     request<Conversation>(`/conversations/${offer.conversationId}`).then(setC, () => {});
   }, [offer.conversationId]);
-  const left = offer.expiresAt ? Math.max(0, Math.ceil((new Date(offer.expiresAt).getTime() - now) / 1000)) : null;
+  // The tick only re-renders; the seconds are read from the clock now, never from a stale tick.
+  const left = offer.expiresAt ? Math.max(0, Math.ceil((new Date(offer.expiresAt).getTime() - Math.max(now, Date.now())) / 1000)) : null;
   const answer = async (accept: boolean) => {
     try {
       await request(`/offers/${offer.workItemId}/${accept ? "accept" : "reject"}`, { method: "POST" });

@@ -1,0 +1,1 @@
+ALTER TABLE "queues" ADD COLUMN "wrap_up_seconds" integer;
