@@ -318,6 +318,31 @@ export async function finishWork(core: Core, conversationId: string, now = new D
   return w;
 }
 
+/**
+ * A conversation assigned by hand (a supervisor moving it, an agent taking it from the list): its
+ * queued work follows, so capacity and the wallboard count it against the agent who now has it.
+ * Unassigned, it goes back to waiting in its queue. Returns the agent who had it, to be freed.
+ */
+export async function followAssignment(core: Core, conversationId: string, assigneeId: string | null, now = new Date()) {
+  return core.db.transaction(async (tx) => {
+    const [live] = await tx
+      .select()
+      .from(workItems)
+      .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])))
+      .for("update");
+    if (!live || live.agentId === assigneeId) return null;
+    await tx
+      .update(workItems)
+      .set(
+        assigneeId
+          ? { state: "assigned", agentId: assigneeId, answeredAt: live.answeredAt ?? now, reservationExpiresAt: null }
+          : { state: "waiting", agentId: null, reservationExpiresAt: null },
+      )
+      .where(eq(workItems.id, live.id));
+    return { workspaceId: live.workspaceId, previousAgentId: live.agentId };
+  });
+}
+
 /** A busy agent whose last piece of work ended is available again. */
 export async function freeIfIdle(core: Core, workspaceId: string, agentId: string) {
   const [held] = await core.db

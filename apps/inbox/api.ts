@@ -16,7 +16,7 @@ import { login, logout, requireActor, type AuthEnv } from "./auth.ts";
 import { cannedApi } from "./canned.ts";
 import { contactsApi } from "./contacts.ts";
 import { routingApi } from "./routing.ts";
-import { transferToAgent, transferToQueue } from "../../routing/work.ts";
+import { followAssignment, freeIfIdle, transferToAgent, transferToQueue } from "../../routing/work.ts";
 import { publishTyping } from "./typing.ts";
 
 
@@ -167,7 +167,15 @@ export function inboxApi(rt: Runtime) {
 
   app.openapi(
     createRoute({ method: "post", path: "/conversations/{id}/assign", request: { params: IdParam, ...body(AssignBody) }, responses: ok("Updated"), tags: ["conversations"] }),
-    async (c) => c.json(await assign(rt.core, c.get("actor"), c.req.valid("param").id, c.req.valid("json").assigneeId), 200),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { assigneeId } = c.req.valid("json");
+      const conversation = await assign(rt.core, c.get("actor"), id, assigneeId);
+      const moved = await followAssignment(rt.core, id, assigneeId);
+      if (moved?.previousAgentId) await freeIfIdle(rt.core, moved.workspaceId, moved.previousAgentId);
+      if (moved) rt.router.schedule(moved.workspaceId);
+      return c.json(conversation, 200);
+    },
   );
 
   app.openapi(
