@@ -82,7 +82,17 @@ export function ContactPanel({ contactId, currentConversationId, onClose }: { co
       <section aria-labelledby="attributes-h">
         <h3 id="attributes-h">{t("contact.attributes")}</h3>
         <label className="field inline">
-          <input type="checkbox" checked={p.attributes.vip === true} onChange={(e) => run(() => request(`/contacts/${p.id}`, { method: "PATCH", body: { attributes: { vip: e.target.checked } } }))} data-testid="vip" />
+          <input
+            type="checkbox"
+            checked={p.attributes.vip === true}
+            onChange={(e) => {
+              const vip = e.target.checked;
+              // Shown at once; the reload after the save confirms it (or puts it back on an error).
+              setP({ ...p, attributes: { ...p.attributes, vip } });
+              void run(() => request(`/contacts/${p.id}`, { method: "PATCH", body: { attributes: { vip } } }));
+            }}
+            data-testid="vip"
+          />
           <span>VIP</span>
         </label>
         <dl className="attributes">
