@@ -10,7 +10,7 @@ export type FeedSocketOptions = {
   /** The frame a client gets for an event; undefined drops it. */
   frame(e: DomainEvent): string | undefined;
   hello: Record<string, unknown>;
-  onOpen?(): void;
+  onOpen?(ws: WSContext): void;
   onClose?(): void;
   onMessage?(data: string, ws: WSContext): void;
 };
@@ -24,7 +24,7 @@ export function feedSocket(rt: Runtime, o: FeedSocketOptions): WSEvents {
   let closed = false;
   return {
     async onOpen(_evt, ws) {
-      o.onOpen?.();
+      o.onOpen?.(ws);
       try {
         const sub = await rt.feed.subscribe(
           o.workspaceId,

@@ -1,6 +1,8 @@
+import { and, asc, eq } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
 import { inboxes, type Channel, type InboxSettings } from "../db/schema/index.ts";
 import { randomToken, type Keyring } from "../platform/crypto.ts";
+import { NotFound } from "../platform/errors.ts";
 
 /**
  * Creates an inbox. Credentials are sealed before they reach the database; a web chat inbox gets a
@@ -24,4 +26,18 @@ export async function createInbox(
     })
     .returning();
   return inbox!;
+}
+
+const listed = { id: inboxes.id, name: inboxes.name, channel: inboxes.channel, publicKey: inboxes.publicKey, createdAt: inboxes.createdAt };
+export type ListedInbox = { id: string; name: string; channel: Channel; publicKey: string | null; createdAt: Date };
+
+/** A workspace's inboxes, oldest first, without their sealed credentials. */
+export async function listInboxes(db: Executor, workspaceId: string): Promise<ListedInbox[]> {
+  return db.select(listed).from(inboxes).where(eq(inboxes.workspaceId, workspaceId)).orderBy(asc(inboxes.createdAt), asc(inboxes.id));
+}
+
+export async function renameInbox(db: Executor, workspaceId: string, id: string, name: string): Promise<ListedInbox> {
+  const [row] = await db.update(inboxes).set({ name }).where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, id))).returning(listed);
+  if (!row) throw new NotFound("Inbox", "id");
+  return row;
 }

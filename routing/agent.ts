@@ -1,31 +1,156 @@
-import { and, eq, inArray } from "drizzle-orm";
-import type { Executor } from "../db/connect.ts";
-import { agentSkills, skills, teamMembers, teams, users, type Role } from "../db/schema/index.ts";
+import { and, asc, eq, inArray, isNull } from "drizzle-orm";
+import { isUniqueViolation, type Executor } from "../db/connect.ts";
+import { agentSkills, sessions, skills, teamMembers, teams, users, type Role, type User } from "../db/schema/index.ts";
+import { withEvents, type Core } from "../conversations/transaction.ts";
+import { randomToken } from "../platform/crypto.ts";
+import { Conflict, Invalid, NotFound } from "../platform/errors.ts";
+import { setPresence } from "./presence.ts";
 
-/** Agents are the workspace's users; what routing needs of them (teams, skill levels) lives here. */
+/**
+ * Agents are the workspace's users; what routing needs of them (teams, skill levels) lives here.
+ * Without a password the account gets the hash of a random one nobody knows: it can only be
+ * claimed through an invitation (apps/inbox/auth.ts).
+ */
 export async function createAgent(
   db: Executor,
-  input: { workspaceId: string; email: string; name: string; role: Role; password: string; locale?: string },
+  input: { workspaceId: string; email: string; name: string; role: Role; password?: string; locale?: string },
 ) {
+  const email = input.email.trim().toLowerCase();
   const [user] = await db
     .insert(users)
     .values({
       workspaceId: input.workspaceId,
-      email: input.email.trim().toLowerCase(),
+      email,
       name: input.name,
       role: input.role,
       locale: input.locale ?? "en",
-      passwordHash: await Bun.password.hash(input.password),
+      passwordHash: await Bun.password.hash(input.password ?? randomToken(32)),
     })
+    .onConflictDoNothing({ target: users.email })
     .returning();
-  return user!;
+  if (!user) throw new Conflict(`A user with the email ${email} exists`, "email");
+  return user;
+}
+
+/** Active users of a workspace by name: who can be picked for assignment, transfer or a team. */
+export async function activeUsers(db: Executor, workspaceId: string) {
+  return db
+    .select({ id: users.id, name: users.name, role: users.role })
+    .from(users)
+    .where(and(eq(users.workspaceId, workspaceId), isNull(users.disabledAt)))
+    .orderBy(asc(users.name), asc(users.id));
+}
+
+export type AccountChange = { name?: string; role?: Role; disabled?: boolean };
+
+/**
+ * Renames, changes the role of, disables or re-enables a user. A workspace always keeps one active
+ * admin, and nobody disables themselves. Disabling ends the user's sessions at once, takes them out
+ * of routing, and (event `agent.updated`) closes their open realtime sockets.
+ */
+export async function changeAccount(core: Core, workspaceId: string, actorId: string, userId: string, change: AccountChange): Promise<User> {
+  const user = await withEvents(core, async (tx, events) => {
+    // The admins are locked first, in one order, so two admins demoting each other at once are
+    // serialized: the second sees the first's change and is refused instead of leaving none.
+    const admins =
+      change.role !== undefined || change.disabled
+        ? await tx
+            .select({ id: users.id })
+            .from(users)
+            .where(and(eq(users.workspaceId, workspaceId), eq(users.role, "admin"), isNull(users.disabledAt)))
+            .orderBy(asc(users.id))
+            .for("update")
+        : [];
+    const [before] = await tx.select().from(users).where(and(eq(users.workspaceId, workspaceId), eq(users.id, userId))).for("update");
+    if (!before) throw new NotFound("Agent", "id");
+    if (change.disabled && userId === actorId) throw new Invalid("You cannot disable your own account", "disabled");
+    const demoted = change.role !== undefined && change.role !== "admin";
+    if (admins.some((a) => a.id === userId) && (demoted || change.disabled) && admins.length <= 1)
+      throw new Invalid("The workspace must keep at least one active admin", demoted ? "role" : "disabled");
+    const disabledAt = change.disabled === undefined ? before.disabledAt : change.disabled ? (before.disabledAt ?? new Date()) : null;
+    const [after] = await tx
+      .update(users)
+      .set({ name: change.name ?? before.name, role: change.role ?? before.role, disabledAt })
+      .where(eq(users.id, userId))
+      .returning();
+    if (disabledAt) await tx.delete(sessions).where(eq(sessions.userId, userId));
+    await events.append(workspaceId, { type: "agent.updated", payload: { agent: { id: userId, name: after!.name, role: after!.role, disabled: !!disabledAt } } });
+    return after!;
+  });
+  if (user.disabledAt) await setPresence(core, workspaceId, userId, { presence: "offline", reason: "disabled" });
+  return user;
+}
+
+/** One row a team listing shows: the team and its active members by name. */
+export type TeamView = { id: string; name: string; members: { id: string; name: string }[] };
+
+export async function listTeams(db: Executor, workspaceId: string, teamId?: string): Promise<TeamView[]> {
+  const rows = await db
+    .select({ id: teams.id, name: teams.name })
+    .from(teams)
+    .where(and(eq(teams.workspaceId, workspaceId), teamId ? eq(teams.id, teamId) : undefined))
+    .orderBy(asc(teams.name));
+  if (!rows.length) return [];
+  const members = await db
+    .select({ teamId: teamMembers.teamId, id: users.id, name: users.name })
+    .from(teamMembers)
+    .innerJoin(users, eq(users.id, teamMembers.userId))
+    .where(and(inArray(teamMembers.teamId, rows.map((t) => t.id)), isNull(users.disabledAt)))
+    .orderBy(asc(users.name), asc(users.id));
+  return rows.map((t) => ({ ...t, members: members.filter((m) => m.teamId === t.id).map(({ id, name }) => ({ id, name })) }));
+}
+
+export async function teamView(db: Executor, workspaceId: string, teamId: string): Promise<TeamView> {
+  const [team] = await listTeams(db, workspaceId, teamId);
+  if (!team) throw new NotFound("Team", "id");
+  return team;
 }
 
 export async function createTeam(db: Executor, workspaceId: string, name: string, memberIds: string[] = []) {
-  const [team] = await db.insert(teams).values({ workspaceId, name }).returning();
+  const [team] = await db.insert(teams).values({ workspaceId, name }).onConflictDoNothing({ target: [teams.workspaceId, teams.name] }).returning();
+  if (!team) throw new Conflict(`A team named "${name}" exists`, "name");
   if (memberIds.length)
-    await db.insert(teamMembers).values(memberIds.map((userId) => ({ workspaceId, teamId: team!.id, userId })));
-  return team!;
+    await db.insert(teamMembers).values(memberIds.map((userId) => ({ workspaceId, teamId: team.id, userId })));
+  return team;
+}
+
+export async function renameTeam(db: Executor, workspaceId: string, teamId: string, name: string) {
+  const renamed = await db
+    .update(teams)
+    .set({ name })
+    .where(and(eq(teams.workspaceId, workspaceId), eq(teams.id, teamId)))
+    .returning({ id: teams.id })
+    .catch((err: unknown) => {
+      throw isUniqueViolation(err) ? new Conflict(`A team named "${name}" exists`, "name") : err;
+    });
+  if (!renamed.length) throw new NotFound("Team", "id");
+  return teamView(db, workspaceId, teamId);
+}
+
+/** Replaces a team's members; each must be an active user of the same workspace. */
+export async function setTeamMembers(db: Executor, workspaceId: string, teamId: string, userIds: string[]) {
+  const wanted = [...new Set(userIds)];
+  return db.transaction(async (tx) => {
+    const [team] = await tx.select({ id: teams.id }).from(teams).where(and(eq(teams.workspaceId, workspaceId), eq(teams.id, teamId))).for("update");
+    if (!team) throw new NotFound("Team", "id");
+    const known = wanted.length
+      ? await tx
+          .select({ id: users.id })
+          .from(users)
+          .where(and(eq(users.workspaceId, workspaceId), inArray(users.id, wanted), isNull(users.disabledAt)))
+      : [];
+    const unknown = wanted.find((id) => !known.some((k) => k.id === id));
+    if (unknown) throw new Invalid(`Unknown user ${unknown}`, "userIds");
+    await tx.delete(teamMembers).where(eq(teamMembers.teamId, teamId));
+    if (wanted.length) await tx.insert(teamMembers).values(wanted.map((userId) => ({ workspaceId, teamId, userId })));
+    return teamView(tx, workspaceId, teamId);
+  });
+}
+
+/** Conversations of a deleted team keep going, without a team (the foreign key sets it null). */
+export async function deleteTeam(db: Executor, workspaceId: string, teamId: string) {
+  const deleted = await db.delete(teams).where(and(eq(teams.workspaceId, workspaceId), eq(teams.id, teamId))).returning({ id: teams.id });
+  if (!deleted.length) throw new NotFound("Team", "id");
 }
 
 export async function teamIdsOf(db: Executor, userId: string) {

@@ -1,5 +1,6 @@
 import { and, asc, eq, isNotNull } from "drizzle-orm";
 import type { Context } from "hono";
+import { embedSnippet } from "../../channels/webchat/index.ts";
 import { inboxes } from "../../db/schema/index.ts";
 import { NotFound } from "../../platform/errors.ts";
 import type { Runtime } from "../runtime.ts";
@@ -26,7 +27,7 @@ export async function demoPage(rt: Runtime, c: Context) {
 <body><h1>Switchboard demo shop</h1>
 <p>This page embeds the chat widget of the inbox <b>${escapeHtml(inbox.name)}</b>. Click the bubble at the bottom right
 and write; sign in to the agent API as <code>admin@demo.test</code> / <code>demo</code> to answer.</p>
-<pre>&lt;script src="${escapeHtml(new URL(c.req.url).origin)}/widget.js" data-inbox="${k}" async&gt;&lt;/script&gt;</pre>
+<pre>${escapeHtml(embedSnippet(new URL(c.req.url).origin, inbox.publicKey))}</pre>
 <script src="/widget.js" data-inbox="${k}" async></script>
 </body></html>`);
 }

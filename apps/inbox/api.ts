@@ -12,7 +12,8 @@ import { RateLimiter } from "../../platform/rate-limit.ts";
 import { agentSkillsOf } from "../../routing/agent.ts";
 import { body, created, IdParam, ok, router, uploadedFile } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
-import { login, logout, requireActor, type AuthEnv } from "./auth.ts";
+import { accountOf, login, logout, requireActor, type AuthEnv } from "./auth.ts";
+import { adminApi } from "./admin.ts";
 import { cannedApi } from "./canned.ts";
 import { contactsApi } from "./contacts.ts";
 import { routingApi } from "./routing.ts";
@@ -82,7 +83,8 @@ export function inboxApi(rt: Runtime) {
   );
 
   // Everything below needs a signed-in user.
-  app.use("/*", async (c, next) => (c.req.path.endsWith("/auth/login") || c.req.path.endsWith("/openapi.json") ? next() : requireActor(db)(c, next)));
+  const signedOut = ["/auth/login", "/auth/invite/accept", "/openapi.json"];
+  app.use("/*", async (c, next) => (signedOut.some((p) => c.req.path.endsWith(p)) ? next() : requireActor(db)(c, next)));
 
   app.openapi(createRoute({ method: "post", path: "/auth/logout", responses: ok("Signed out"), tags: ["auth"] }), async (c) => {
     await logout(db, c.get("token"));
@@ -91,7 +93,11 @@ export function inboxApi(rt: Runtime) {
 
   app.openapi(createRoute({ method: "get", path: "/me", responses: ok("The signed-in user"), tags: ["auth"] }), async (c) => {
     const a = c.get("actor");
-    return c.json({ id: a.userId, name: a.name, role: a.role, workspaceId: a.workspaceId, teamIds: a.teamIds, skills: await agentSkillsOf(db, a.userId) }, 200);
+    const { email, workspace } = await accountOf(db, a);
+    return c.json(
+      { id: a.userId, name: a.name, email, role: a.role, workspaceId: a.workspaceId, workspace, teamIds: a.teamIds, skills: await agentSkillsOf(db, a.userId) },
+      200,
+    );
   });
 
   app.openapi(
@@ -217,6 +223,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", contactsApi(rt));
   app.route("/", cannedApi(rt));
   app.route("/", routingApi(rt));
+  app.route("/", adminApi(rt));
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

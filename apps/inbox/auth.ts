@@ -1,9 +1,9 @@
 import { and, eq, gt, isNull } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import type { Executor } from "../../db/connect.ts";
-import { sessions, users, type Role } from "../../db/schema/index.ts";
+import { sessions, users, workspaces, type Role, type User } from "../../db/schema/index.ts";
 import type { Actor } from "../../conversations/actor.ts";
-import { randomToken, sha256Hex } from "../../platform/crypto.ts";
+import { randomToken, sha256Hex, type Keyring } from "../../platform/crypto.ts";
 import { Forbidden, Unauthorized } from "../../platform/errors.ts";
 import { teamIdsOf } from "../../routing/agent.ts";
 
@@ -21,6 +21,10 @@ export async function login(db: Executor, email: string, password: string) {
     .where(and(eq(users.email, email.trim().toLowerCase()), isNull(users.disabledAt)));
   const ok = await Bun.password.verify(password, user?.passwordHash ?? (await decoyHash));
   if (!user || !ok) throw new Unauthorized("Wrong email or password");
+  return { token: await startSession(db, user), user };
+}
+
+async function startSession(db: Executor, user: User) {
   const token = randomToken();
   await db.insert(sessions).values({
     workspaceId: user.workspaceId,
@@ -28,7 +32,48 @@ export async function login(db: Executor, email: string, password: string) {
     tokenHash: sha256Hex(token),
     expiresAt: new Date(Date.now() + SESSION_DAYS * 86_400_000),
   });
-  return { token, user };
+  return token;
+}
+
+/** What sign-in answers with, beside the token. */
+export function signedInUser(user: User) {
+  return { id: user.id, name: user.name, email: user.email, role: user.role };
+}
+
+const INVITE_DAYS = 7;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+type InviteClaims = { k: "invite"; u: string; exp: number; p: string };
+
+// The invitation names the password hash it was issued against: once the invitee sets a password
+// (or an admin's reset changes it) the link is spent, with nothing stored to remember it by.
+const passwordFingerprint = (hash: string) => sha256Hex(hash).slice(0, 24);
+
+/** A signed link token that lets the user set their first password, valid for seven days. */
+export function inviteToken(keyring: Keyring, user: Pick<User, "id" | "passwordHash">, now = Date.now()) {
+  const claims: InviteClaims = { k: "invite", u: user.id, exp: Math.floor(now / 1000) + INVITE_DAYS * 86_400, p: passwordFingerprint(user.passwordHash) };
+  return keyring.signToken(claims);
+}
+
+export function inviteUrl(publicUrl: string, token: string) {
+  return `${publicUrl}/app/#/invite/${token}`;
+}
+
+/** Sets the invitee's password and signs them in; a forged, expired or spent token is refused. */
+export async function acceptInvite(db: Executor, keyring: Keyring, token: string, password: string) {
+  const refused = new Unauthorized("The invitation is invalid, expired or already used", "token");
+  const claims = keyring.verifyToken<Partial<InviteClaims>>(token);
+  if (claims?.k !== "invite" || typeof claims.u !== "string" || !UUID.test(claims.u) || typeof claims.exp !== "number" || claims.exp * 1000 <= Date.now())
+    throw refused;
+  const [user] = await db.select().from(users).where(and(eq(users.id, claims.u), isNull(users.disabledAt)));
+  if (!user || passwordFingerprint(user.passwordHash) !== claims.p) throw refused;
+  // Guarded by the old hash, so two tabs accepting at once set one password, not the later one.
+  const [updated] = await db
+    .update(users)
+    .set({ passwordHash: await Bun.password.hash(password) })
+    .where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash)))
+    .returning();
+  if (!updated) throw refused;
+  return { token: await startSession(db, updated), user: updated };
 }
 
 export async function logout(db: Executor, token: string) {
@@ -43,6 +88,17 @@ export async function authenticate(db: Executor, token: string): Promise<Actor |
     .where(and(eq(sessions.tokenHash, sha256Hex(token)), gt(sessions.expiresAt, new Date()), isNull(users.disabledAt)));
   if (!row) return undefined;
   return { userId: row.id, workspaceId: row.workspaceId, role: row.role, name: row.name, teamIds: await teamIdsOf(db, row.id) };
+}
+
+/** The signed-in user's email and workspace, for the inbox's header. */
+export async function accountOf(db: Executor, actor: Actor) {
+  const [row] = await db
+    .select({ email: users.email, workspace: { id: workspaces.id, name: workspaces.name } })
+    .from(users)
+    .innerJoin(workspaces, eq(workspaces.id, users.workspaceId))
+    .where(and(eq(users.id, actor.userId), eq(users.workspaceId, actor.workspaceId)));
+  if (!row) throw new Unauthorized();
+  return row;
 }
 
 /** Bearer header, or `?token=` where a header cannot be sent (WebSocket, <img src>). */

@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/bun";
+import type { WSContext } from "hono/ws";
 import { canSeeEvent } from "../../conversations/actor.ts";
 import type { DomainEvent } from "../../conversations/event.ts";
 import { users } from "../../db/schema/index.ts";
@@ -17,6 +18,11 @@ export function agentFrame(e: DomainEvent) {
 
 const HEARTBEAT_MS = 30_000;
 
+function isDisabled(e: DomainEvent, userId: string) {
+  const agent = e.payload.agent as { id?: string; disabled?: boolean } | undefined;
+  return agent?.id === userId && agent.disabled === true;
+}
+
 /**
  * Agents' realtime socket: `/api/v1/realtime?token=…[&after=<seq>]`, filtered to what the agent may
  * see. Keeps `users.last_seen_at` fresh while open, so every node knows the agent is online.
@@ -31,15 +37,25 @@ export function agentRealtime(rt: Runtime) {
     const after = parseAfter(c.req.query("after"));
     if (after === "invalid") return c.json(errorBody("invalid", "after must be a non-negative integer seq", "after"), 400);
     let heartbeat: ReturnType<typeof setInterval> | undefined;
+    let socket: WSContext | undefined;
     const touch = () => void db.update(users).set({ lastSeenAt: new Date() }).where(eq(users.id, actor.userId)).catch(() => {});
     return upgradeWebSocket(() =>
       feedSocket(rt, {
         workspaceId: actor.workspaceId,
         after,
-        filter: (e) => canSeeEvent(actor, e),
+        filter: (e) => {
+          // Disabling an account ends its sessions; a socket opened before must not outlive them. The
+          // session is checked again because a replayed event may predate a re-enable.
+          if (e.type === "agent.updated" && isDisabled(e, actor.userId)) {
+            void authenticate(db, token!).then((still) => still || socket?.close(4401, "Account disabled"), () => {});
+            return false;
+          }
+          return canSeeEvent(actor, e);
+        },
         frame: agentFrame,
         hello: { user: { id: actor.userId, role: actor.role } },
-        onOpen() {
+        onOpen(ws) {
+          socket = ws;
           rt.metrics.sockets.agents++;
           touch();
           heartbeat = setInterval(touch, HEARTBEAT_MS);

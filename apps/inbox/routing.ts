@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq, inArray, isNull } from "drizzle-orm";
-import { skills, users } from "../../db/schema/index.ts";
+import { roles, skills, users } from "../../db/schema/index.ts";
 import { Invalid, NotFound } from "../../platform/errors.ts";
 import { channelClass, type ChannelClass } from "../../routing/acd.ts";
-import { agentSkillsOf, setAgentSkill, skillLevelsOf } from "../../routing/agent.ts";
-import { agentState, choosePresence, chosenPresences, presenceOf, presenceView, setCapacity } from "../../routing/presence.ts";
+import { agentSkillsOf, changeAccount, setAgentSkill, skillLevelsOf } from "../../routing/agent.ts";
+import { agentState, choosePresence, chosenPresences, presenceOf, presenceView, setCapacity, validateCapacity } from "../../routing/presence.ts";
 import {
   createQueue, deleteQueue, EntryRuleInput, listEntryRules, listQueues, QueueInput, replaceEntryRules, updateQueue,
 } from "../../routing/queue.ts";
@@ -22,6 +22,10 @@ const AgentPatch = z.object({
     .partial()
     .optional(),
   skills: z.array(z.object({ skill: z.string().min(1).max(100), level: z.number().int().min(1).max(5) })).max(50).optional(),
+  // The account itself: admins only.
+  name: z.string().trim().min(1).max(200).optional(),
+  role: z.enum(roles).optional(),
+  disabled: z.boolean().optional(),
 });
 const SkillBody = z.object({ name: z.string().trim().min(1).max(100) });
 
@@ -111,7 +115,10 @@ export function routingApi(rt: Runtime) {
       requireRole(a, "admin", "supervisor");
       const { id } = c.req.valid("param");
       const patch = c.req.valid("json");
-      const [user] = await db.select({ id: users.id }).from(users).where(and(eq(users.workspaceId, a.workspaceId), eq(users.id, id)));
+      const { name, role, disabled } = patch;
+      const accountChange = name !== undefined || role !== undefined || disabled !== undefined;
+      if (accountChange) requireRole(a, "admin");
+      const [user] = await db.select().from(users).where(and(eq(users.workspaceId, a.workspaceId), eq(users.id, id)));
       if (!user) throw new NotFound("Agent", "id");
       if (patch.skills?.length) {
         const names = patch.skills.map((s) => s.skill);
@@ -119,9 +126,23 @@ export function routingApi(rt: Runtime) {
         const missing = names.find((n) => !known.some((k) => k.name === n));
         if (missing) throw new Invalid(`Unknown skill "${missing}"`, "skills");
       }
+      // Everything is checked before anything changes.
+      if (patch.capacity) validateCapacity(patch.capacity);
+      const account = accountChange ? await changeAccount(rt.core, a.workspaceId, a.userId, id, { name, role, disabled }) : user;
       const state = patch.capacity ? await setCapacity(db, a.workspaceId, id, patch.capacity) : await agentState(db, a.workspaceId, id);
       for (const s of patch.skills ?? []) await setAgentSkill(db, a.workspaceId, id, s.skill, s.level);
-      return c.json({ ...presenceView(state), skills: await agentSkillsOf(db, id) }, 200);
+      return c.json(
+        {
+          id: account.id,
+          name: account.name,
+          email: account.email,
+          role: account.role,
+          disabled: account.disabledAt !== null,
+          ...presenceView(state),
+          skills: await agentSkillsOf(db, id),
+        },
+        200,
+      );
     },
   );
 

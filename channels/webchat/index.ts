@@ -9,3 +9,4 @@ export const webchat: ChannelAdapter = {
 
 export { clientIdOf, parseWidgetMessage, WidgetMessage } from "./parse.ts";
 export { verifyVisitorIdentity, isVisitorClaims, type VisitorClaims } from "./verify.ts";
+export { embedSnippet } from "./embed.ts";

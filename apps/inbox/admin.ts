@@ -1,0 +1,156 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { embedSnippet } from "../../channels/webchat/index.ts";
+import { createInbox, listInboxes, renameInbox, type ListedInbox } from "../../conversations/inbox.ts";
+import { channels, roles, type Role } from "../../db/schema/index.ts";
+import { Invalid } from "../../platform/errors.ts";
+import { activeUsers, createAgent, createTeam, deleteTeam, listTeams, renameTeam, setTeamMembers } from "../../routing/agent.ts";
+import { queueHistory } from "../../routing/history.ts";
+import { body, created, IdParam, ok, router } from "../http.ts";
+import type { Runtime } from "../runtime.ts";
+import { acceptInvite, inviteToken, inviteUrl, requireRole, signedInUser, type AuthEnv } from "./auth.ts";
+
+const InboxName = z.string().trim().min(1).max(100);
+const InboxBody = z.object({ name: InboxName, channel: z.enum(channels) }).openapi("NewInbox");
+const AgentBody = z
+  .object({
+    email: z.email().max(320),
+    name: z.string().trim().min(1).max(200),
+    role: z.enum(roles),
+    password: z.string().min(8).max(200).optional(),
+  })
+  .openapi("NewAgent");
+const InviteAcceptBody = z.object({ token: z.string().min(1).max(2000), password: z.string().min(8).max(200) }).openapi("InviteAccept");
+const TeamBody = z.object({ name: z.string().trim().min(1).max(100) });
+const MembersBody = z.object({ userIds: z.array(z.uuid()).max(500) });
+const HistoryQuery = z.object({
+  minutes: z.coerce.number().int().min(5).max(1440).default(60),
+  step: z.coerce.number().int().min(10).max(3600).default(60),
+});
+
+/**
+ * Workspace administration: users and invitations, inboxes, teams, and the wallboard's queue
+ * history. Mounted under /api/v1 behind the sign-in middleware (which lets the invitation through).
+ */
+export function adminApi(rt: Runtime) {
+  const db = rt.core.db;
+  const app = router<AuthEnv>();
+  // Links and snippets point where users reach this server: PUBLIC_URL, else the address asked.
+  const publicUrl = (c: Context) => rt.config.publicUrl ?? new URL(c.req.url).origin;
+
+  const inboxView = (c: Context, inbox: ListedInbox, role: Role) => {
+    const webchat = inbox.channel === "webchat" && inbox.publicKey;
+    return {
+      id: inbox.id,
+      name: inbox.name,
+      channel: inbox.channel,
+      createdAt: inbox.createdAt.toISOString(),
+      ...(webchat ? { publicKey: inbox.publicKey } : {}),
+      ...(webchat && role === "admin" ? { embedSnippet: embedSnippet(publicUrl(c), inbox.publicKey!) } : {}),
+    };
+  };
+
+  app.openapi(
+    createRoute({ method: "post", path: "/auth/invite/accept", request: body(InviteAcceptBody), responses: ok("A session token, as sign-in gives"), tags: ["auth"] }),
+    async (c) => {
+      const { token, password } = c.req.valid("json");
+      const session = await acceptInvite(db, rt.keyring, token, password);
+      return c.json({ token: session.token, user: signedInUser(session.user) }, 200);
+    },
+  );
+
+  app.openapi(createRoute({ method: "get", path: "/users", responses: ok("Active users by name, for pickers"), tags: ["admin"] }), async (c) =>
+    c.json({ items: await activeUsers(db, c.get("actor").workspaceId) }, 200),
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: "/agents", request: body(AgentBody), responses: created("The user, with an invitation link when no password was given"), tags: ["admin"] }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin");
+      const input = c.req.valid("json");
+      const user = await createAgent(db, { workspaceId: a.workspaceId, ...input });
+      const invite = input.password === undefined ? inviteUrl(publicUrl(c), inviteToken(rt.keyring, user)) : null;
+      return c.json({ id: user.id, email: user.email, name: user.name, role: user.role, inviteUrl: invite }, 201);
+    },
+  );
+
+  app.openapi(createRoute({ method: "get", path: "/inboxes", responses: ok("The workspace's inboxes"), tags: ["admin"] }), async (c) => {
+    const a = c.get("actor");
+    return c.json({ items: (await listInboxes(db, a.workspaceId)).map((i) => inboxView(c, i, a.role)) }, 200);
+  });
+
+  app.openapi(
+    createRoute({ method: "post", path: "/inboxes", request: body(InboxBody), responses: created("The inbox with its embed snippet"), tags: ["admin"] }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin");
+      const { name, channel } = c.req.valid("json");
+      if (channel !== "webchat") throw new Invalid(`Only webchat inboxes can be created here for now; ${channel} gets its own setup`, "channel");
+      const inbox = await createInbox(db, rt.keyring, { workspaceId: a.workspaceId, channel, name });
+      return c.json(inboxView(c, inbox, a.role), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "patch", path: "/inboxes/{id}", request: { params: IdParam, ...body(z.object({ name: InboxName })) }, responses: ok("Renamed"), tags: ["admin"] }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin");
+      return c.json(inboxView(c, await renameInbox(db, a.workspaceId, c.req.valid("param").id, c.req.valid("json").name), a.role), 200);
+    },
+  );
+
+  app.openapi(createRoute({ method: "get", path: "/teams", responses: ok("Teams with their members"), tags: ["admin"] }), async (c) =>
+    c.json({ items: await listTeams(db, c.get("actor").workspaceId) }, 200),
+  );
+
+  app.openapi(createRoute({ method: "post", path: "/teams", request: body(TeamBody), responses: created("The team"), tags: ["admin"] }), async (c) => {
+    const a = c.get("actor");
+    requireRole(a, "admin");
+    const team = await createTeam(db, a.workspaceId, c.req.valid("json").name);
+    return c.json({ id: team.id, name: team.name, members: [] }, 201);
+  });
+
+  app.openapi(
+    createRoute({ method: "patch", path: "/teams/{id}", request: { params: IdParam, ...body(TeamBody) }, responses: ok("The team"), tags: ["admin"] }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin");
+      return c.json(await renameTeam(db, a.workspaceId, c.req.valid("param").id, c.req.valid("json").name), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "put", path: "/teams/{id}/members", request: { params: IdParam, ...body(MembersBody) }, responses: ok("The team"), tags: ["admin"] }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin", "supervisor");
+      return c.json(await setTeamMembers(db, a.workspaceId, c.req.valid("param").id, c.req.valid("json").userIds), 200);
+    },
+  );
+
+  app.openapi(createRoute({ method: "delete", path: "/teams/{id}", request: { params: IdParam }, responses: ok("Deleted"), tags: ["admin"] }), async (c) => {
+    const a = c.get("actor");
+    requireRole(a, "admin");
+    await deleteTeam(db, a.workspaceId, c.req.valid("param").id);
+    return c.json({ ok: true }, 200);
+  });
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/queues/history",
+      request: { query: HistoryQuery },
+      responses: ok("Work waiting per queue at each step of the last minutes"),
+      tags: ["routing"],
+    }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin", "supervisor");
+      return c.json(await queueHistory(db, a.workspaceId, c.req.valid("query")), 200);
+    },
+  );
+
+  return app;
+}
