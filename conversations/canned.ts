@@ -1,5 +1,5 @@
 import { and, asc, eq, or } from "drizzle-orm";
-import type { Executor } from "../db/connect.ts";
+import { isUniqueViolation, type Executor } from "../db/connect.ts";
 import { cannedResponses, type CannedResponse } from "../db/schema/index.ts";
 import { containsText } from "../db/text-search.ts";
 import { Conflict, NotFound } from "../platform/errors.ts";
@@ -44,15 +44,6 @@ export async function updateCanned(db: Executor, actor: Actor, id: string, input
     });
   if (!rows[0]) throw new NotFound("Canned response");
   return cannedView(rows[0]);
-}
-
-/** Postgres' unique_violation, on either driver (drizzle wraps the driver's error as its cause). */
-function isUniqueViolation(err: unknown): boolean {
-  let e: unknown = err;
-  for (let depth = 0; e instanceof Error && depth < 5; depth++, e = e.cause) {
-    if ((e as { code?: unknown }).code === "23505") return true;
-  }
-  return false;
 }
 
 export async function deleteCanned(db: Executor, actor: Actor, id: string) {
