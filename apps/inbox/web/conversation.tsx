@@ -7,7 +7,7 @@ import { isTyping } from "./hooks.ts";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
 import { ChannelBadge } from "./inbox.tsx";
-import type { Conversation } from "./model.ts";
+import { contactLabel, type Conversation } from "./model.ts";
 import { navigate } from "./route.ts";
 import { Timeline } from "./timeline.tsx";
 
@@ -70,7 +70,7 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
             ←
           </a>
           <ChannelBadge channel={c.channel} />
-          <h2 dir="auto">{c.contact.name ?? c.contact.handle ?? t("contact.anonymous")}</h2>
+          <h2 dir="auto">{contactLabel(c.contact, t("contact.anonymous"))}</h2>
           <span className={`status status-${c.status}`} data-testid="conversation-status">
             {t(`status.${c.status}` as MessageKey)}
           </span>

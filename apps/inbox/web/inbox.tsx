@@ -5,7 +5,7 @@ import { ConversationPane } from "./conversation.tsx";
 import { isTyping, useNow } from "./hooks.ts";
 import { clock, useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
-import { channelIcon, type Channel, type Conversation, type Item, type Me } from "./model.ts";
+import { contactLabel, channelIcon, type Channel, type Conversation, type Item, type Me } from "./model.ts";
 import { navigate } from "./route.ts";
 
 export const VIEWS = ["mine", "unassigned", "all", "snoozed", "resolved"] as const;
@@ -261,7 +261,7 @@ function ConversationRow({ c, index, active, selected, onOpen }: { c: Conversati
       <button type="button" onClick={onOpen}>
         <span className="row-top">
           <ChannelBadge channel={c.channel} />
-          <span className="contact-name" dir="auto">{c.contact.name ?? c.contact.handle ?? t("contact.anonymous")}</span>
+          <span className="contact-name" dir="auto">{contactLabel(c.contact, t("contact.anonymous"))}</span>
           <time dateTime={c.lastActivityAt}>{ago(c.lastActivityAt, now)}</time>
         </span>
         <span className="row-bottom">

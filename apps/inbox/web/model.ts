@@ -73,3 +73,13 @@ export const channelIcon: Record<Channel, string> = {
   sms: "✆",
   whatsapp: "🟩",
 };
+
+/**
+ * What to call a contact: their name, else a handle a person can read (phone, email); a web
+ * visitor's generated id ("anon:…") means nothing to an agent, so it reads as "Visitor".
+ */
+export function contactLabel(contact: { name: string | null; handle?: string | null }, anonymous: string) {
+  if (contact.name) return contact.name;
+  if (contact.handle && !contact.handle.startsWith("anon:")) return contact.handle;
+  return anonymous;
+}

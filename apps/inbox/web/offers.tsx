@@ -4,7 +4,7 @@ import { ApiError, request } from "./client.ts";
 import { useNow } from "./hooks.ts";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
-import type { Conversation, Offer } from "./model.ts";
+import { contactLabel, type Conversation, type Offer } from "./model.ts";
 import { navigate } from "./route.ts";
 
 /** Work offered to me pops up with accept / reject and the seconds left before it goes to someone else. */
@@ -59,7 +59,7 @@ function OfferToast({ offer, now, onDone }: { offer: Offer; now: number; onDone(
         {t("offer.title", { channel: t(`channel.${offer.channel}` as MessageKey) })}
       </strong>
       <p dir="auto">
-        {c ? (c.contact.name ?? c.contact.handle ?? t("contact.anonymous")) : ""}
+        {c ? (contactLabel(c.contact, t("contact.anonymous"))) : ""}
         {queues.find((q) => q.id === offer.queueId) ? ` · ${queues.find((q) => q.id === offer.queueId)!.name}` : ""}
       </p>
       {c?.lastMessage.text && <p className="quote" dir="auto">{c.lastMessage.text}</p>}
