@@ -24,7 +24,7 @@ switch (benchmark) {
     await (await import("./routing.ts")).benchRouting({ json });
     break;
   case "ui":
-    await (await import("./ui.ts")).benchUi({ json });
+    await (await import("./ui.ts")).benchUi({ json, only: args.includes("--paint") ? "paint" : args.includes("--list") ? "list" : undefined });
     break;
   default:
     console.error(USAGE);
