@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, expect, it } from "bun:test";
-import { createAgent } from "../routing/agent.ts";
 import { api, startTestServer, type TestServer } from "../test/server.ts";
 
 let s: TestServer;
@@ -15,12 +14,8 @@ beforeAll(async () => {
   other = await startTestServer();
   admin = await s.login(s.admin.email, s.admin.password);
   agent = await s.login(s.agent.email, s.agent.password);
-  const as = async (role: "supervisor" | "knowledge_editor") => {
-    const user = await createAgent(s.rt.core.db, { workspaceId: s.workspaceId, email: `${role}-${crypto.randomUUID()}@example.test`, name: role, role, password: "pw-12345678" });
-    return s.login(user.email, "pw-12345678");
-  };
-  supervisor = await as("supervisor");
-  editor = await as("knowledge_editor");
+  supervisor = await s.signInAs("supervisor");
+  editor = await s.signInAs("knowledge_editor");
   otherAdmin = await other.login(other.admin.email, other.admin.password);
   // The first server of a test process also migrates its database: slow on a busy machine.
 }, 60_000);

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { ingestInbound } from "../conversations/conversation.ts";
 import type { Identity } from "../conversations/channel.ts";
-import { createAgent } from "../routing/agent.ts";
 import { api, openSocket, startTestServer, wsUrl, type TestServer } from "../test/server.ts";
 
 let s: TestServer;
@@ -18,13 +17,9 @@ beforeAll(async () => {
   other = await startTestServer();
   admin = await s.login(s.admin.email, s.admin.password);
   agent = await s.login(s.agent.email, s.agent.password);
-  const as = async (role: "supervisor" | "agent" | "knowledge_editor", name: string) => {
-    const user = await createAgent(s.rt.core.db, { workspaceId: s.workspaceId, email: `${role}-${crypto.randomUUID()}@example.test`, name, role, password: "pw-12345678" });
-    return s.login(user.email, "pw-12345678");
-  };
-  supervisor = await as("supervisor", "Sue");
-  bob = await as("agent", "Bob");
-  editor = await as("knowledge_editor", "Ed");
+  supervisor = await s.signInAs("supervisor", "Sue");
+  bob = await s.signInAs("agent", "Bob");
+  editor = await s.signInAs("knowledge_editor", "Ed");
   otherAdmin = await other.login(other.admin.email, other.admin.password);
   // The first server of a test process also migrates its database: slow on a busy machine.
 }, 60_000);

@@ -1,4 +1,5 @@
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../test/browser.ts";
 import { buildWidget } from "../channels/webchat/widget/build.ts";
 import { percentile } from "./stats.ts";
 
@@ -9,12 +10,6 @@ import { percentile } from "./stats.ts";
  */
 
 const RUNS = 10;
-/** Debian's chromium; the benchmark never downloads a browser. */
-const CHROMIUM = {
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-};
-
 type Target = {
   server: "real" | "stub";
   pageUrl: string;
@@ -100,7 +95,7 @@ const round = (n: number) => Math.round(n * 10) / 10;
 export async function benchWidget(opts: { json: boolean }): Promise<WidgetBenchResult> {
   const js = await buildWidget();
   const target = (await realServer()) ?? stubServer(js);
-  const browser = await chromium.launch(CHROMIUM);
+  const browser = await launchChromium();
   const times: number[] = [];
   try {
     // One unmeasured visit, so the server's first-request costs (JIT, first queries) are not counted.

@@ -8,7 +8,7 @@ import { createAgent } from "../routing/agent.ts";
 import { createRuntime, type Runtime } from "../apps/runtime.ts";
 import { createApp, serve } from "../apps/server.ts";
 import { parseConfig } from "../platform/config.ts";
-import type { InboxSettings } from "../db/schema/index.ts";
+import type { InboxSettings, Role } from "../db/schema/index.ts";
 import { testDatabase } from "./db.ts";
 
 export const TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789";
@@ -62,6 +62,11 @@ export async function startTestServer(
     admin: { id: admin.id, email: admin.email, password },
     agent: { id: agentUser.id, email: agentUser.email, password },
     login,
+    /** A new user of the workspace with `role`, signed in: their token. */
+    async signInAs(role: Role, name: string = role) {
+      const user = await createAgent(rt.core.db, { workspaceId: ws.id, email: `${role}-${crypto.randomUUID()}@example.test`, name, role, password });
+      return login(user.email, password);
+    },
     async stop() {
       server.stop(true);
       await rt.close();

@@ -1,13 +1,8 @@
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../../../test/browser.ts";
 import { api, startTestServer, type TestServer } from "../../../test/server.ts";
-
-/** Debian's chromium; tests never download a browser. */
-const CHROMIUM = {
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-};
 
 let s: TestServer;
 let browser: Browser;
@@ -18,7 +13,7 @@ const SETUP_MS = 60_000;
 beforeAll(async () => {
   s = await startTestServer();
   agentToken = await s.login(s.agent.email, s.agent.password);
-  browser = await chromium.launch(CHROMIUM);
+  browser = await launchChromium();
 }, SETUP_MS);
 
 afterAll(async () => {
