@@ -32,7 +32,6 @@ export function useWorkspace() {
 /** Subscribes to realtime frames for the life of the component. */
 export function useFrames(fn: (f: Frame) => void, deps: unknown[]) {
   const { realtime } = useWorkspace();
-  // eslint-disable-next-line react-hooks/exhaustive-deps
   const handler = useCallback(fn, deps);
   useEffect(() => realtime.on(handler), [realtime, handler]);
 }

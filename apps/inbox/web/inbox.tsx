@@ -146,7 +146,6 @@ export function InboxPage({ view, conversationId }: { view: string; conversation
         document.getElementById("conversation-search")?.focus();
       }
     },
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [items, selected, view],
   );
   useEffect(() => {
