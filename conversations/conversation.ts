@@ -44,7 +44,7 @@ export function scopeOf(c: Pick<Conversation, "contactId" | "assigneeId" | "team
 
 export const OPEN_STATUSES: ConversationStatus[] = ["open", "pending", "snoozed"];
 
-async function contactOf(db: Executor, contactId: string) {
+export async function contactOf(db: Executor, contactId: string) {
   const [row] = await db.select({ id: contacts.id, name: contacts.name }).from(contacts).where(eq(contacts.id, contactId));
   return row!;
 }
@@ -53,7 +53,7 @@ async function contactOf(db: Executor, contactId: string) {
  * Appends a timeline item with the next seq, attaches the uploaded files, and logs its `item.created`
  * event under the same seq — with the files, so live clients see exactly what a reload shows.
  */
-async function appendItem(
+export async function appendItem(
   tx: Tx,
   events: EventLog,
   conversation: Conversation,

@@ -45,7 +45,10 @@ export class Router {
         if ("type" in m && m.type === "agent.presence") this.schedule(m.workspaceId);
         return;
       }
-      const changes = m.payload.changes as { to?: string; status?: string } | undefined;
+      const changes = m.payload.changes as { to?: string; status?: string; call?: boolean } | undefined;
+      // A call opened it: the IVR decides where (and whether) a caller waits, not the entry rules.
+      const byCall = m.payload.call === true || changes?.call === true;
+      if (byCall) return;
       if (m.type === "conversation.created" || (m.type === "conversation.updated" && (changes?.to === "open" || changes?.status === "open")))
         this.run(() => enqueueConversation(this.core, m.conversationId!, this.settings).then((item) => item && this.schedule(item.workspaceId)));
       else if (m.type === "conversation.updated" && changes?.to === "resolved")

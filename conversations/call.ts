@@ -1,0 +1,262 @@
+import { and, desc, eq, inArray } from "drizzle-orm";
+import type { Executor, Tx } from "../db/connect.ts";
+import {
+  calls, contacts, conversations, FINAL_CALL_STATUSES, inboxes, timelineItems,
+  type Call, type CallStatus, type IvrState,
+} from "../db/schema/index.ts";
+import { NotFound } from "../platform/errors.ts";
+import type { Identity } from "./channel.ts";
+import { resolveContact } from "./contact.ts";
+import { appendItem, contactOf, conversationView, OPEN_STATUSES, scopeOf, type ConversationView } from "./conversation.ts";
+import type { EventLog } from "./event.ts";
+import { loadTimelineItem, type TimelineView } from "./timeline.ts";
+import { withEvents, type Core } from "./transaction.ts";
+
+/**
+ * Calls are timeline items of the customer's one conversation, like messages: a phone call, a
+ * browser call escalated from chat, a callback. The `calls` row keeps the working state (provider
+ * legs, timings); every change is mirrored into the item's data so the inbox shows it live.
+ */
+export type CallStart = {
+  provider: "twilio" | "webrtc";
+  inboxId: string;
+  /** The provider's call id (Twilio CallSid); for browser calls one we make. */
+  externalId: string;
+  direction: "in" | "out";
+  /** Who the customer is: the caller's number, or the chatting visitor. */
+  customer: Identity;
+  from?: string | null;
+  to?: string | null;
+  /** The call continues this conversation (chat → voice, click-to-call) instead of the contact's open one. */
+  conversationId?: string;
+  agentId?: string | null;
+  status: CallStatus;
+  ivr?: IvrState | null;
+};
+
+export type CallChange = Partial<
+  Pick<Call, "status" | "agentId" | "agentLegId" | "queueId" | "conferenceSid" | "ivr" | "recordingId" | "recordingSid" | "transcript" | "callbackNumber" | "enqueuedAt" | "answeredAt" | "endedAt">
+> & { hold?: boolean };
+
+const seconds = (from: Date | null, to: Date | null) => (from && to ? Math.max(0, Math.round((to.getTime() - from.getTime()) / 1000)) : 0);
+
+/** What the inbox shows of a call (the call item's data): status, parties, timings, recording. */
+export function callData(call: Call, now = new Date()) {
+  const end = call.endedAt ?? now;
+  return {
+    callId: call.id,
+    provider: call.provider,
+    status: call.status,
+    from: call.fromAddress,
+    to: call.toAddress,
+    agentId: call.agentId,
+    queueId: call.queueId,
+    waitS: call.enqueuedAt ? seconds(call.enqueuedAt, call.answeredAt ?? call.endedAt ?? now) : 0,
+    durationS: seconds(call.answeredAt, call.answeredAt ? end : null),
+    holdS: call.holdSeconds + (call.holdStartedAt ? seconds(call.holdStartedAt, end) : 0),
+    recordingUrl: call.recordingId ? `/files/${call.recordingId}` : null,
+    transcript: call.transcript,
+    ivrPath: call.ivr?.path ?? [],
+    callbackNumber: call.callbackNumber,
+    startedAt: call.startedAt.toISOString(),
+    answeredAt: call.answeredAt?.toISOString() ?? null,
+    endedAt: call.endedAt?.toISOString() ?? null,
+  };
+}
+
+export const isFinal = (status: CallStatus) => FINAL_CALL_STATUSES.includes(status);
+
+/**
+ * The row after a change, as pure data. A final status sticks (a late or retried "ringing" after
+ * "completed" changes nothing), first times are kept (a retried "answered" keeps the first answer),
+ * and hold time accumulates across holds.
+ */
+export function applyCallChange(call: Call, change: CallChange, now = new Date()): Call {
+  if (isFinal(call.status)) {
+    // Only what arrives after the end may still land: the recording and its transcript.
+    return { ...call, recordingId: change.recordingId ?? call.recordingId, recordingSid: change.recordingSid ?? call.recordingSid, transcript: change.transcript ?? call.transcript };
+  }
+  const { hold, ...rest } = change;
+  const next: Call = { ...call, ...rest, updatedAt: now };
+  next.enqueuedAt = call.enqueuedAt ?? change.enqueuedAt ?? null;
+  next.answeredAt = call.answeredAt ?? change.answeredAt ?? null;
+  if (change.status && isFinal(change.status)) next.endedAt = call.endedAt ?? change.endedAt ?? now;
+  const holding = hold ?? (change.status ? change.status === "on_hold" : !!call.holdStartedAt);
+  if (holding && !call.holdStartedAt) next.holdStartedAt = now;
+  if ((!holding || next.endedAt) && call.holdStartedAt) {
+    next.holdSeconds = call.holdSeconds + seconds(call.holdStartedAt, next.endedAt ?? now);
+    next.holdStartedAt = null;
+  }
+  if (hold !== undefined && !change.status && (next.status === "connected" || next.status === "on_hold")) next.status = hold ? "on_hold" : "connected";
+  return next;
+}
+
+export async function findCall(db: Executor, inboxId: string, externalId: string) {
+  const [call] = await db.select().from(calls).where(and(eq(calls.inboxId, inboxId), eq(calls.externalId, externalId)));
+  return call;
+}
+
+export async function callById(db: Executor, workspaceId: string, callId: string) {
+  const [call] = await db.select().from(calls).where(and(eq(calls.workspaceId, workspaceId), eq(calls.id, callId)));
+  if (!call) throw new NotFound("Call", "callId");
+  return call;
+}
+
+/** The call an agent's or supervisor's own leg belongs to (Twilio's callbacks for that leg). */
+export async function callOfAgentLeg(db: Executor, agentLegId: string) {
+  const [call] = await db.select().from(calls).where(eq(calls.agentLegId, agentLegId));
+  return call;
+}
+
+/** Live calls of a workspace (not ended), newest first: the wallboard and the softphone read them. */
+export async function liveCalls(db: Executor, workspaceId: string) {
+  return db
+    .select()
+    .from(calls)
+    .where(and(eq(calls.workspaceId, workspaceId), inArray(calls.status, ["ringing", "ivr", "queued", "callback", "connecting", "connected", "on_hold"])))
+    .orderBy(desc(calls.startedAt));
+}
+
+export type StartedCall = { call: Call; item: TimelineView; conversation: ConversationView; duplicate: boolean; conversationCreated: boolean };
+
+/**
+ * A new call, in one transaction: the customer's contact (by number, or the chat's contact), their
+ * open conversation (or a new one), the call item and the call row. Idempotent on the provider's
+ * call id: Twilio retries its first webhook, and the retry finds the call already there.
+ */
+export async function startCall(core: Core, workspaceId: string, input: CallStart): Promise<StartedCall> {
+  const existing = await findCall(core.db, input.inboxId, input.externalId);
+  if (existing) return startedView(core.db, existing, false);
+  return withEvents(core, async (tx, events) => {
+    const [inbox] = await tx.select({ id: inboxes.id }).from(inboxes).where(and(eq(inboxes.id, input.inboxId), eq(inboxes.workspaceId, workspaceId)));
+    if (!inbox) throw new NotFound("Inbox", "inboxId");
+    let conversation;
+    let created = false;
+    if (input.conversationId) {
+      [conversation] = await tx
+        .select()
+        .from(conversations)
+        .where(and(eq(conversations.id, input.conversationId), eq(conversations.workspaceId, workspaceId)))
+        .for("update");
+      if (!conversation) throw new NotFound("Conversation", "conversationId");
+    } else {
+      const { contactId } = await resolveContact(tx, workspaceId, input.customer);
+      // Same lock order as message ingest (contact → conversation → counter): no deadlock between them.
+      await tx.select({ id: contacts.id }).from(contacts).where(eq(contacts.id, contactId)).for("update");
+      [conversation] = await tx
+        .select()
+        .from(conversations)
+        .where(and(eq(conversations.contactId, contactId), inArray(conversations.status, OPEN_STATUSES)))
+        .orderBy(desc(conversations.lastActivityAt))
+        .limit(1)
+        .for("update");
+      if (!conversation) {
+        created = true;
+        [conversation] = await tx
+          .insert(conversations)
+          .values({ workspaceId, contactId, inboxId: input.inboxId, channel: "voice" })
+          .returning();
+        await events.append(workspaceId, {
+          type: "conversation.created",
+          conversationId: conversation!.id,
+          payload: { conversation: conversationView(conversation!, await contactOf(tx, contactId)), scope: scopeOf(conversation!), call: true },
+        });
+      }
+    }
+    const c = conversation!;
+    const now = new Date();
+    const draft: Call = {
+      id: crypto.randomUUID(),
+      workspaceId,
+      conversationId: c.id,
+      inboxId: input.inboxId,
+      timelineItemId: crypto.randomUUID(),
+      provider: input.provider,
+      externalId: input.externalId,
+      direction: input.direction,
+      fromAddress: input.from ?? null,
+      toAddress: input.to ?? null,
+      status: input.status,
+      agentId: input.agentId ?? null,
+      agentLegId: null,
+      queueId: null,
+      conferenceSid: null,
+      ivr: input.ivr ?? null,
+      startedAt: now,
+      enqueuedAt: null,
+      answeredAt: null,
+      endedAt: null,
+      holdStartedAt: null,
+      holdSeconds: 0,
+      recordingId: null,
+      recordingSid: null,
+      transcript: null,
+      callbackNumber: null,
+      updatedAt: now,
+    };
+    const appended = await appendItem(tx, events, c, {
+      id: draft.timelineItemId,
+      type: "call",
+      direction: input.direction,
+      channel: "voice",
+      inboxId: input.inboxId,
+      externalId: input.externalId,
+      senderType: input.direction === "in" ? "contact" : "agent",
+      senderId: input.direction === "in" ? c.contactId : (input.agentId ?? null),
+      data: { ...callData(draft, now), senderName: input.customer.displayName ?? null },
+    });
+    if (!appended) throw new Error("call item already exists");
+    const [call] = await tx.insert(calls).values(draft).returning();
+    const reopened = c.status !== "open";
+    const [updated] = await tx
+      .update(conversations)
+      .set({ status: "open", snoozedUntil: null, lastActivityAt: now, lastMessageText: `📞 ${input.direction === "in" ? (input.from ?? "") : (input.to ?? "")}`.trim() })
+      .where(eq(conversations.id, c.id))
+      .returning();
+    const view = conversationView(updated!, await contactOf(tx, updated!.contactId));
+    if (reopened && !created) {
+      // `call: true` tells the router not to queue it by entry rules: the IVR decides where a call waits.
+      await events.append(workspaceId, {
+        type: "conversation.updated",
+        conversationId: c.id,
+        payload: { conversation: view, changes: { status: "open", call: true }, scope: scopeOf(updated!) },
+      });
+    }
+    return { call: call!, item: appended.view, conversation: view, duplicate: false, conversationCreated: created };
+  });
+}
+
+async function startedView(db: Executor, call: Call, created: boolean): Promise<StartedCall> {
+  const item = (await loadTimelineItem(db, call.timelineItemId))!;
+  const [c] = await db.select().from(conversations).where(eq(conversations.id, call.conversationId));
+  return { call, item, conversation: conversationView(c!, await contactOf(db, c!.contactId)), duplicate: true, conversationCreated: created };
+}
+
+/**
+ * Changes a call inside a caller's transaction: locks the row, applies the change, mirrors it into
+ * the call item and tells the inbox (`item.updated`). Returns the call before and after.
+ */
+export async function changeCallWithin(tx: Tx, events: EventLog, callId: string, change: CallChange | ((call: Call) => CallChange | null), now = new Date()) {
+  const [before] = await tx.select().from(calls).where(eq(calls.id, callId)).for("update");
+  if (!before) throw new NotFound("Call", "callId");
+  const wanted = typeof change === "function" ? change(before) : change;
+  if (!wanted) return { before, after: before };
+  const after = applyCallChange(before, wanted, now);
+  const [saved] = await tx.update(calls).set(after).where(eq(calls.id, callId)).returning();
+  const [item] = await tx.select().from(timelineItems).where(eq(timelineItems.id, before.timelineItemId));
+  if (item) {
+    const { senderName } = item.data as { senderName?: string };
+    await tx.update(timelineItems).set({ data: { ...callData(saved!, now), senderName } }).where(eq(timelineItems.id, item.id));
+    const [c] = await tx.select().from(conversations).where(eq(conversations.id, saved!.conversationId));
+    await events.append(saved!.workspaceId, {
+      type: "item.updated",
+      conversationId: saved!.conversationId,
+      payload: { item: (await loadTimelineItem(tx, item.id))!, scope: scopeOf(c!) },
+    });
+  }
+  return { before, after: saved! };
+}
+
+export function changeCall(core: Core, callId: string, change: CallChange | ((call: Call) => CallChange | null), now = new Date()) {
+  return withEvents(core, (tx, events) => changeCallWithin(tx, events, callId, change, now));
+}
