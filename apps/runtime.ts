@@ -20,6 +20,8 @@ import type { Config } from "../platform/config.ts";
 import { Keyring, randomToken } from "../platform/crypto.ts";
 import { log } from "../platform/log.ts";
 import { Counter, Gauge, Histogram, Registry } from "../platform/metrics.ts";
+import { CallControl } from "./voice/call-control.ts";
+import { pruneRecordings } from "./voice/recording.ts";
 
 /** How long the realtime replay log keeps events; resuming from older seqs asks the client to reload. */
 const EVENT_RETENTION_DAYS = 7;
@@ -37,6 +39,8 @@ export type Runtime = {
   keyring: Keyring;
   outbox: OutboxWorker;
   router: Router;
+  /** Phone calls: Twilio's webhooks and agents' call control. */
+  calls: CallControl;
   files: AttachmentStore;
   metrics: {
     registry: Registry;
@@ -124,10 +128,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     pruneEvents(database.db, new Date(Date.now() - EVENT_RETENTION_DAYS * 86_400_000)).catch((err: unknown) =>
       log.error("prune events failed", { err }),
     );
+    rt.calls.retryRecordings().catch((err: unknown) => log.error("recording retry failed", { err }));
+    pruneRecordings(rt).catch((err: unknown) => log.error("prune recordings failed", { err }));
   }, 30_000);
   housekeeping.unref?.();
 
-  return {
+  const rt: Runtime = {
     config,
     database,
     core,
@@ -136,10 +142,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     keyring,
     outbox: worker,
     router,
+    calls: undefined as unknown as CallControl,
     files: new AttachmentStore(join(config.dataDir, "files")),
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       clearInterval(housekeeping);
+      rt.calls.stop();
       await router.stop();
       await worker.stop();
       feed.close();
@@ -147,4 +155,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       if (!options.database) await database.close();
     },
   };
+  rt.calls = new CallControl(rt);
+  rt.calls.start();
+  return rt;
 }
