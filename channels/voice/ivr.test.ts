@@ -1,7 +1,7 @@
 import { describe, expect, it } from "bun:test";
 import { IvrFlow } from "./flow.ts";
 import { exampleFlow } from "./example-flow.ts";
-import { runIvr, spokenMatch, startState, type IvrContext } from "./ivr.ts";
+import { runIvr, spokenMatch, startState, type IvrContext, type Prompt } from "./ivr.ts";
 
 const queues = { refunds: "00000000-0000-4000-8000-00000000000a", general: "00000000-0000-4000-8000-00000000000b" };
 const flow = exampleFlow(queues);
@@ -13,7 +13,7 @@ const ctx = (over: Partial<IvrContext> = {}): IvrContext => ({
   lookup: async () => ({}),
   ...over,
 });
-const say = (p: { say?: string }[]) => p.map((x) => x.say).join(" ");
+const say = (p: Prompt[]) => p.map((x) => ("say" in x ? x.say : "")).join(" ");
 
 describe("IVR interpreter", () => {
   it("greets and asks the menu, then a key press routes a refund to the billing queue with its skills and priority", async () => {
