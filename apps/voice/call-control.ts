@@ -77,7 +77,9 @@ export class CallControl {
 
   rest(inbox: VoiceInbox) {
     if (!inbox.account) throw new Invalid("This voice inbox has no Twilio account (accountSid and authToken)", "inboxId");
-    return new TwilioRest(inbox.account);
+    const base = inbox.account.apiBaseUrl;
+    // A path (the demo's "/simulator/twilio") is this node's own built-in simulator.
+    return new TwilioRest({ ...inbox.account, apiBaseUrl: base?.startsWith("/") ? `${this.baseUrl}${base}` : base });
   }
 
   // ── Webhooks ────────────────────────────────────────────────────────────────────────────────
