@@ -29,6 +29,7 @@ const Monitor = z.object({ mode: z.enum(["listen", "whisper", "barge"]) });
 const DialOut = z.object({ inboxId: z.uuid().optional(), number: z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number like +8613800000000").optional() });
 
 /** What the API shows of a call (the timeline item's data, plus the ids an agent's controls need). */
+export type CallView = ReturnType<typeof callView>;
 const callView = (call: Call) => ({ ...callData(call), conversationId: call.conversationId, inboxId: call.inboxId, monitors: call.monitors, consult: call.consult });
 
 /**
