@@ -69,3 +69,29 @@ it("an agent takes a phone call from the offer, holds and hangs up in the softph
   await sup.context().close();
   await agent.context().close();
 });
+
+it("an admin adds a phone line and edits its IVR; a broken flow is refused naming the node", async () => {
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  await signIn(page, s.url, s.admin.email, s.admin.password);
+  await page.goto(`${s.url}/app/#/admin/inboxes`);
+  const form = page.getByTestId("phone-form");
+  await form.getByLabel("Inbox name").fill("售后热线 After-sales");
+  await form.getByLabel("Phone number (E.164)").fill("+15005550199");
+  await form.getByLabel("Twilio Account SID").fill(`AC${"a".repeat(32)}`);
+  await form.getByLabel("Twilio auth token").fill("a-long-enough-auth-token");
+  await form.getByRole("button").click();
+  expect(await page.getByTestId("phone-webhooks").textContent()).toContain("/webhooks/twilio/voice");
+  const card = page.getByTestId("inbox-list").locator("li").filter({ hasText: "售后热线 After-sales" });
+  await card.getByTestId("ivr-editor").locator("summary").click();
+  const editor = card.getByTestId("ivr-json");
+  await editor.fill(JSON.stringify({ start: "hi", nodes: { hi: { type: "say", text: "你好", next: "menu" } } }));
+  await card.getByTestId("ivr-save").click();
+  expect(await card.locator("[role=alert]").getAttribute("data-field")).toBe("flow.nodes.hi.next");
+  await editor.fill(JSON.stringify({ start: "hi", nodes: { hi: { type: "say", text: "你好", next: "q" }, q: { type: "enqueue", queueId: v.queues.general } } }));
+  await card.getByTestId("ivr-save").click();
+  await card.getByRole("status").waitFor();
+  const inbox = (await api(`${s.url}/api/v1/inboxes`, { token: await s.login(s.admin.email, s.admin.password) })).body.items.find((i: { name: string }) => i.name === "售后热线 After-sales");
+  const saved = await api(`${s.url}/api/v1/inboxes/${inbox.id}/ivr-flow`, { token: await s.login(s.admin.email, s.admin.password) });
+  expect(saved.body.flow.nodes.q.queueId).toBe(v.queues.general);
+  await page.context().close();
+});
