@@ -32,6 +32,11 @@ export type CallStart = {
   agentId?: string | null;
   status: CallStatus;
   ivr?: IvrState | null;
+  /** Chosen by the caller when the answer to Twilio (its URLs) is made before the row exists. */
+  id?: string;
+  queueId?: string | null;
+  enqueuedAt?: Date | null;
+  callbackNumber?: string | null;
 };
 
 export type CallChange = Partial<
@@ -128,7 +133,13 @@ export type StartedCall = { call: Call; item: TimelineView; conversation: Conver
  * open conversation (or a new one), the call item and the call row. Idempotent on the provider's
  * call id: Twilio retries its first webhook, and the retry finds the call already there.
  */
-export async function startCall(core: Core, workspaceId: string, input: CallStart): Promise<StartedCall> {
+export async function startCall(
+  core: Core,
+  workspaceId: string,
+  input: CallStart,
+  /** More writes of the same transaction (the IVR's first turn: its events, the queue). */
+  within?: (tx: Tx, events: EventLog, call: Call) => Promise<void>,
+): Promise<StartedCall> {
   const existing = await findCall(core.db, input.inboxId, input.externalId);
   if (existing) return startedView(core.db, existing, false);
   return withEvents(core, async (tx, events) => {
@@ -170,7 +181,7 @@ export async function startCall(core: Core, workspaceId: string, input: CallStar
     const c = conversation!;
     const now = new Date();
     const draft: Call = {
-      id: crypto.randomUUID(),
+      id: input.id ?? crypto.randomUUID(),
       workspaceId,
       conversationId: c.id,
       inboxId: input.inboxId,
@@ -186,11 +197,11 @@ export async function startCall(core: Core, workspaceId: string, input: CallStar
       customerLegId: null,
       consult: null,
       monitors: [],
-      queueId: null,
+      queueId: input.queueId ?? null,
       conferenceSid: null,
       ivr: input.ivr ?? null,
       startedAt: now,
-      enqueuedAt: null,
+      enqueuedAt: input.enqueuedAt ?? null,
       answeredAt: null,
       endedAt: null,
       holdStartedAt: null,
@@ -198,7 +209,7 @@ export async function startCall(core: Core, workspaceId: string, input: CallStar
       recordingId: null,
       recordingSid: null,
       transcript: null,
-      callbackNumber: null,
+      callbackNumber: input.callbackNumber ?? null,
       updatedAt: now,
     };
     const appended = await appendItem(tx, events, c, {
@@ -214,6 +225,7 @@ export async function startCall(core: Core, workspaceId: string, input: CallStar
     });
     if (!appended) throw new Error("call item already exists");
     const [call] = await tx.insert(calls).values(draft).returning();
+    if (within) await within(tx, events, call!);
     const reopened = c.status !== "open";
     const [updated] = await tx
       .update(conversations)
