@@ -96,7 +96,20 @@ export function validateInbound(input: InboundInput) {
   return parseInput(NormalizedInbound, input);
 }
 
-export async function ingestInbound(core: Core, workspaceId: string, input: InboundInput): Promise<IngestResult> {
+/**
+ * How a channel with threading of its own (email) places a message, decided inside the ingest
+ * transaction once the contact is known and locked: an existing conversation (reopened if resolved),
+ * or a new one. Without it, the contact's open conversation is used, as for chat.
+ */
+export type Placement = { conversationId: string } | { newConversation: true } | undefined;
+
+export type IngestOptions = {
+  place?: (tx: Tx, contactId: string) => Promise<Placement>;
+  /** Runs in the same transaction once the message is stored (a channel's own index of it). */
+  stored?: (tx: Tx, stored: { conversationId: string; itemId: string; contactId: string }) => Promise<void>;
+};
+
+export async function ingestInbound(core: Core, workspaceId: string, input: InboundInput, options: IngestOptions = {}): Promise<IngestResult> {
   const inbound = validateInbound(input);
   const existing = await findDelivered(core.db, workspaceId, inbound.channelAccountId, inbound.externalId);
   if (existing) return existing;
@@ -110,15 +123,24 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
       const { contactId } = await resolveContact(tx, workspaceId, inbound.from);
       // Serializes ingest per contact, so two first messages racing open one conversation, not two.
       await tx.select({ id: contacts.id }).from(contacts).where(eq(contacts.id, contactId)).for("update");
-      let [conversation] = await tx
-        .select()
-        .from(conversations)
-        .where(and(eq(conversations.contactId, contactId), inArray(conversations.status, OPEN_STATUSES)))
-        .orderBy(desc(conversations.lastActivityAt))
-        .limit(1)
-        // Locks are always taken contact → conversation → workspace counter (nextSeq), the order
-        // agent actions use too, so an inbound message and an agent's change cannot deadlock.
-        .for("update");
+      const placement = options.place ? await options.place(tx, contactId) : undefined;
+      let [conversation] = !placement
+        ? await tx
+            .select()
+            .from(conversations)
+            .where(and(eq(conversations.contactId, contactId), inArray(conversations.status, OPEN_STATUSES)))
+            .orderBy(desc(conversations.lastActivityAt))
+            .limit(1)
+            // Locks are always taken contact → conversation → workspace counter (nextSeq), the order
+            // agent actions use too, so an inbound message and an agent's change cannot deadlock.
+            .for("update")
+        : "conversationId" in placement
+          ? await tx
+              .select()
+              .from(conversations)
+              .where(and(eq(conversations.workspaceId, workspaceId), eq(conversations.id, placement.conversationId)))
+              .for("update")
+          : [];
       const contact = await contactOf(tx, contactId);
       if (!conversation) {
         [conversation] = await tx
@@ -142,10 +164,11 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
         senderId: contactId,
         text,
         html: inbound.html ?? null,
-        data: { senderName: contact.name ?? inbound.from.displayName ?? null, ...(inbound.threadKey ? { threadKey: inbound.threadKey } : {}) },
+        data: { senderName: contact.name ?? inbound.from.displayName ?? null, ...(inbound.threadKey ? { threadKey: inbound.threadKey } : {}), ...inbound.data },
         createdAt: inbound.sentAt,
       }, { ids: inbound.attachments, owner: { contactId } });
       if (!appended) throw new DuplicateDelivery();
+      await options.stored?.(tx, { conversationId: conversation!.id, itemId: appended.row.id, contactId });
       const files = appended.view.attachments;
       const [updated] = await tx
         .update(conversations)
@@ -153,6 +176,7 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
           // A customer writing again reopens a pending or snoozed conversation.
           status: "open",
           snoozedUntil: null,
+          resolvedAt: null,
           inboxId: inbound.channelAccountId,
           channel: inbound.channel,
           lastMessageText: summarize(text, files.length),
@@ -305,6 +329,14 @@ export async function reply(core: Core, actor: Actor, conversationId: string, in
 export async function sendSystemMessage(tx: Tx, events: EventLog, conversationId: string, text: string) {
   const [conversation] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
   if (!conversation) throw new NotFound("Conversation");
+  // Mail-loop protection: an automatic message never answers one (an auto-reply, a bounce, a list).
+  const [last] = await tx
+    .select({ data: timelineItems.data })
+    .from(timelineItems)
+    .where(and(eq(timelineItems.conversationId, conversationId), eq(timelineItems.type, "message"), eq(timelineItems.direction, "in")))
+    .orderBy(desc(timelineItems.seq))
+    .limit(1);
+  if (last?.data.automated) return undefined;
   const appended = (await appendItem(tx, events, conversation, {
     type: "message",
     direction: "out",
