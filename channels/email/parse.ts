@@ -102,6 +102,7 @@ export async function parseEmail(source: Readable | Uint8Array, sink?: Attachmen
 
   const parser = new MailParser({ skipImageLinks: true, skipTextToHtml: true, maxHtmlLengthToParse: 5 * 1024 * 1024 });
   let headers = new Map<string, unknown>();
+  const rawHeaders = new Map<string, string>();
   let text = "";
   let html: string | null = null;
   const stored: { id: string; name: string; url: string; contentId?: string }[] = [];
@@ -111,6 +112,10 @@ export async function parseEmail(source: Readable | Uint8Array, sink?: Attachmen
 
   await new Promise<void>((resolve, reject) => {
     parser.on("headers", (h) => (headers = h as Map<string, unknown>));
+    // mailparser folds some headers (List-*) into structures: the raw lines are what safety reads.
+    parser.on("headerLines", (lines: { key: string; line: string }[]) => {
+      for (const { key, line } of lines) if (!rawHeaders.has(key)) rawHeaders.set(key, line.slice(line.indexOf(":") + 1).trim());
+    });
     parser.on("data", (data) => {
       if (data.type === "text") {
         text = data.text ?? "";
@@ -156,13 +161,13 @@ export async function parseEmail(source: Readable | Uint8Array, sink?: Attachmen
   });
   await Promise.all(pending);
 
-  const header = (name: string) => headerText(headers.get(name.toLowerCase()));
+  const header = (name: string) => headerText(headers.get(name.toLowerCase())) ?? rawHeaders.get(name.toLowerCase());
   const from = addresses(headers.get("from"))[0];
   const messageId = normalizeMessageId(header("message-id"));
   const inReplyTo = messageIdList(header("in-reply-to"));
   const references = messageIdList(headers.get("references") as string | string[] | undefined);
   const ct = headers.get("content-type") as { value?: string; params?: Record<string, string> } | undefined;
-  const mailClass = classifyMail(header, from?.address, ct?.value?.toLowerCase(), ct?.params?.["report-type"]);
+  const mailClass = classifyMail((name) => rawHeaders.get(name.toLowerCase()), from?.address, ct?.value?.toLowerCase(), ct?.params?.["report-type"]);
 
   const inline = Object.fromEntries(stored.filter((s) => s.contentId).map((s) => [s.contentId!, s.url]));
   const cleanHtml = html ? sanitizeEmailHtml(html, inline) : null;
