@@ -266,7 +266,14 @@ export async function requireConversation(db: Executor, actor: Actor, conversati
   return visibleConversation(db, actor, conversationId);
 }
 
-export type ReplyInput = { text?: string; private?: boolean; attachments?: string[]; inboxId?: string };
+export type ReplyInput = {
+  text?: string;
+  private?: boolean;
+  attachments?: string[];
+  inboxId?: string;
+  /** Email addressing (recipients, subject, reply-all, forward), kept on the item for the sender. */
+  email?: { to?: string[]; cc?: string[]; subject?: string; replyAll?: boolean; forward?: boolean };
+};
 
 /**
  * An agent's reply or private note. A reply goes out through the outbox, written in the same
@@ -296,7 +303,7 @@ export async function reply(core: Core, actor: Actor, conversationId: string, in
       senderType: "agent",
       senderId: actor.userId,
       text,
-      data: { senderName: actor.name },
+      data: { senderName: actor.name, ...(!isNote && inbox.channel === "email" ? input.email : {}) },
       deliveryStatus: isNote ? null : "pending",
     }, { ids: input.attachments ?? [], owner: { userId: actor.userId } }))!;
     const files = appended.view.attachments;
