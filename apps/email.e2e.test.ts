@@ -42,11 +42,6 @@ async function mail(options: { from: string; subject: string; text: string; mess
   return transport().sendMail({ to: support, ...options });
 }
 
-async function conversationsOf(address: string) {
-  const contacts = await api(`${server.url}/api/v1/conversations?inboxId=${inboxId}&status=open,pending,snoozed,resolved&limit=100`, { token });
-  return (contacts.body.items as any[]).filter((c) => c.contact.name === address || c.lastMessage);
-}
-
 async function timelineOf(conversationId: string) {
   return (await api(`${server.url}/api/v1/conversations/${conversationId}/timeline`, { token })).body.items as any[];
 }

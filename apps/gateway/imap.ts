@@ -67,9 +67,11 @@ export class MailboxImporter {
       doSTARTTLS: imap.security === "starttls" ? true : imap.security === "none" ? false : undefined,
       auth: { user: imap.user, pass: this.credentials.imapPassword ?? "" },
       logger: false,
-      // IDLE is re-entered after every command; the server pushes EXISTS when mail arrives.
+      // IDLE starts a second after the last command (imapflow waits 15 s by default, which would
+      // leave new mail waiting that long after each import); the server then pushes EXISTS.
       maxIdleTime: 5 * 60_000,
-    });
+      autoIdleDelay: 1000,
+    } as ConstructorParameters<typeof ImapFlow>[0]);
     this.client = client;
     client.on("error", (err: unknown) => log.warn("imap: connection error", { inboxId: this.inbox.id, err: err instanceof Error ? err.message : String(err) }));
     client.on("close", () => {
