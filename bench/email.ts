@@ -59,7 +59,7 @@ export async function benchEmail({ json }: { json: boolean }) {
 
 async function smtpRun(rt: Runtime, workspaceId: string, port: number, name: string, mails: number, body: () => Record<string, unknown>) {
   const address = `${name}-${crypto.randomUUID().slice(0, 8)}@bench.test`;
-  const inbox = await createInbox(rt.core.db, rt.keyring, { workspaceId, channel: "email", name, settings: { address, floodPerHour: 1_000_000 } });
+  const inbox = await createInbox(rt.core.db, rt.keyring, { workspaceId, channel: "email", name, settings: { address, floodPerHour: 10_000 } });
   const transports = Array.from({ length: CONNECTIONS }, () => nodemailer.createTransport({ host: "127.0.0.1", port, secure: false, ignoreTLS: true, pool: true, maxConnections: 1 }));
   let next = 0;
   const started = performance.now();
@@ -94,7 +94,7 @@ async function imapRun(rt: Runtime, workspaceId: string) {
       workspaceId,
       channel: "email",
       name: "IMAP backlog",
-      settings: { address: user, floodPerHour: 1_000_000, imap: { host: "127.0.0.1", port: dovecot.port, security: "none", user, mailbox: "INBOX", pollSeconds: 60 } },
+      settings: { address: user, floodPerHour: 10_000, imap: { host: "127.0.0.1", port: dovecot.port, security: "none", user, mailbox: "INBOX", pollSeconds: 60 } },
       credentials: { imapPassword: "pw" },
     });
     Bun.gc(true);

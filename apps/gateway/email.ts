@@ -45,8 +45,14 @@ export async function emailInboxes(db: Executor): Promise<(EmailInbox & { creden
 /** The inbox a recipient address delivers to (its address, an alias, or either with a +tag). */
 export async function inboxForAddress(db: Executor, address: string): Promise<EmailInbox | undefined> {
   const { base } = splitPlusAddress(address);
-  const all = await emailInboxes(db);
-  return all.find((i) => i.settings.address === base || i.settings.aliases.includes(base));
+  const [row] = await db
+    .select({ id: inboxes.id, workspaceId: inboxes.workspaceId, name: inboxes.name, settings: inboxes.settings })
+    .from(inboxes)
+    .where(and(eq(inboxes.channel, "email"), sql`(${inboxes.settings}->>'address' = ${base} OR ${inboxes.settings}->'aliases' ? ${base})`))
+    .orderBy(asc(inboxes.createdAt))
+    .limit(1);
+  const settings = row && emailSettingsOf(row.settings);
+  return row && settings ? { ...row, settings } : undefined;
 }
 
 /** A secret for reply tokens, derived from the runtime's token key: stable across restarts and nodes. */
@@ -168,8 +174,12 @@ async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, r
   const participants = [...mail.to, ...mail.cc].filter((a) => !own.has(splitPlusAddress(a.address).base) && a.address !== from.address).slice(0, 50);
 
   const inbound = toInbound({ ...mail, from }, inbox.id);
-  const { contactId: senderId } = await db.transaction((tx) => resolveContact(tx, inbox.workspaceId, inbound.from));
-  await rt.files.claim(db, inbox.workspaceId, files, senderId);
+  if (files.length) {
+    // Files were stored while the mail streamed in, before its sender was known: give them to the
+    // sender's contact so ingest may attach them.
+    const { contactId: senderId } = await db.transaction((tx) => resolveContact(tx, inbox.workspaceId, inbound.from));
+    await rt.files.claim(db, inbox.workspaceId, files, senderId);
+  }
   inbound.attachments = mail.attachments.map((a) => a.id);
 
   let decision: ReturnType<typeof chooseThread> | undefined;
