@@ -285,17 +285,39 @@ export function prepareEmail(rt: Runtime) {
     const domain = settings.address.slice(settings.address.lastIndexOf("@") + 1);
     const messageId = `<${row.id}@${domain}>`;
     const lastSubject = [...chain].reverse().find((m) => m.subject)?.subject;
+    const forward = data.forward === true;
     const subject =
       typeof data.subject === "string" && data.subject.trim()
         ? data.subject.trim()
-        : lastSubject
+        : forward && lastSubject
+          ? `Fwd: ${lastSubject.replace(/^\s*(re|aw|回复|答复)\s*[:：]\s*/i, "")}`
+          : lastSubject
           ? normalizeSubject(lastSubject) === lastSubject.trim().toLowerCase() ? `Re: ${lastSubject}` : lastSubject
           : `${inboxRow?.name ?? "Support"}`;
     const files = await db.select().from(attachments).where(eq(attachments.timelineItemId, row.timelineItemId));
     const to = explicitTo?.length ? explicitTo : contactEmails.slice(0, 1);
     const own = new Set([settings.address, ...settings.aliases]);
     const cc = [...new Set([...(explicitCc ?? []), ...participants])].filter((a) => !to.includes(a) && !own.has(splitPlusAddress(a).base));
-    const forward = data.forward === true;
+    // A forward carries the customer's latest mail below the agent's words, as mail clients do.
+    let text = message.text;
+    if (forward) {
+      const [original] = await db
+        .select({ text: timelineItems.text, data: timelineItems.data, createdAt: timelineItems.createdAt })
+        .from(timelineItems)
+        .where(and(eq(timelineItems.conversationId, message.conversationId), eq(timelineItems.direction, "in"), eq(timelineItems.type, "message")))
+        .orderBy(desc(timelineItems.seq))
+        .limit(1);
+      if (original)
+        text = [
+          message.text ?? "",
+          "---------- Forwarded message ----------",
+          `From: ${String(original.data.from ?? "")}`,
+          `Date: ${original.createdAt.toUTCString()}`,
+          `Subject: ${String(original.data.subject ?? "")}`,
+          "",
+          original.text ?? "",
+        ].join("\n");
+    }
     const envelope: EmailEnvelope = {
       messageId,
       from: {
@@ -331,7 +353,7 @@ export function prepareEmail(rt: Runtime) {
       .update(timelineItems)
       .set({ data: sql`${timelineItems.data} || ${JSON.stringify({ subject, from: `${envelope.from.name} <${envelope.from.address}>`, to, cc, messageId: messageId.slice(1, -1) })}::jsonb` })
       .where(eq(timelineItems.id, row.timelineItemId));
-    return { ...message, channelData: { ...data, email: envelope } };
+    return { ...message, text, channelData: { ...data, email: envelope } };
   };
 }
 

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { useWorkspace } from "./app.tsx";
 import { ApiError, request } from "./client.ts";
+import { EmailInboxForm } from "./email-admin.tsx";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
 import type { Canned, Channel, Queue, Role } from "./model.ts";
@@ -16,7 +17,7 @@ const ROLES: Role[] = ["agent", "supervisor", "knowledge_editor", "admin"];
 const CHANNELS: Channel[] = ["webchat", "email", "voice", "wechat", "slack", "sms", "whatsapp"];
 
 /** Runs a form's request and shows the server's error next to the field it names. */
-function useSubmit() {
+export function useSubmit() {
   const { t } = useI18n();
   const [error, setError] = useState<{ message: string; field?: string } | null>(null);
   const submit = useCallback(
@@ -65,7 +66,7 @@ export function AdminPage({ tab }: { tab: string }) {
   );
 }
 
-function Field({ label, children }: { label: string; children: ReactNode }) {
+export function Field({ label, children }: { label: string; children: ReactNode }) {
   return (
     <label className="field">
       <span>{label}</span>
@@ -79,6 +80,8 @@ function Inboxes() {
   const { inboxes, reload } = useWorkspace();
   const { submit, error } = useSubmit();
   const [created, setCreated] = useState<string | null>(null);
+  const [addingEmail, setAddingEmail] = useState(false);
+  const [editing, setEditing] = useState<string | null>(null);
   const create = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const form = e.currentTarget;
@@ -100,13 +103,26 @@ function Inboxes() {
         <button type="submit" className="primary">
           {t("admin.createWebchat")}
         </button>
+        <button type="button" onClick={() => setAddingEmail((v) => !v)} aria-expanded={addingEmail} data-testid="add-email-inbox">
+          {t("email.admin.add")}
+        </button>
       </form>
       {error}
+      {addingEmail && <EmailInboxForm onSaved={() => (setAddingEmail(false), void reload())} />}
       <ul className="cards" data-testid="inbox-list">
         {inboxes.map((i) => (
           <li key={i.id} className={i.id === created ? "highlight" : ""} data-inbox-id={i.id}>
             <strong>{i.name}</strong> · {t(`channel.${i.channel}` as MessageKey)}
             {i.embedSnippet && <Snippet code={i.embedSnippet} />}
+            {i.channel === "email" && (
+              <>
+                {" "}
+                <button type="button" onClick={() => setEditing(editing === i.id ? null : i.id)} aria-expanded={editing === i.id} data-testid="email-settings">
+                  {t("email.admin.settings")}
+                </button>
+                {editing === i.id && <EmailInboxForm inboxId={i.id} onSaved={() => void reload()} />}
+              </>
+            )}
           </li>
         ))}
       </ul>
