@@ -278,6 +278,29 @@ describe("email over SMTP-in", () => {
   });
 });
 
+describe("new outbound email", () => {
+  it("starts a conversation with a contact by email, assigned to the agent, and the answer threads into it", async () => {
+    const from = `liz-${tag}@x.test`;
+    await mail({ from, subject: "Old topic", text: "x", messageId: `<l1-${tag}@x.test>` });
+    const old = (await conversationOfMessage(`l1-${tag}@x.test`))!;
+    const contactId = (await api(`${server.url}/api/v1/conversations/${old}`, { token })).body.contact.id;
+    const before = sink.received.length;
+    const started = await api(`${server.url}/api/v1/conversations/email`, { token, body: { contactId, inboxId, subject: "Your replacement part", text: "It ships today." } });
+    expect(started.status).toBe(201);
+    expect(started.body.conversation).toMatchObject({ assigneeId: server.admin.id, channel: "email" });
+    expect(started.body.conversation.id).not.toBe(old);
+    const sent = await sink.waitFor(before + 1);
+    expect(sent.envelope.to).toEqual([from]);
+    expect(sent.mail.subject).toBe("Your replacement part");
+    expect(sent.mail.inReplyTo).toBeUndefined();
+    await mail({ from, subject: "Re: Your replacement part", text: "Great", messageId: `<l2-${tag}@x.test>`, inReplyTo: sent.mail.messageId });
+    expect(await conversationOfMessage(`l2-${tag}@x.test`)).toBe(started.body.conversation.id);
+    const bad = await api(`${server.url}/api/v1/conversations/email`, { token, body: { contactId, inboxId: server.inbox.id, subject: "x", text: "y" } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toBe("inboxId");
+  });
+});
+
 describe("email inbox administration", () => {
   it("validates settings naming the field, and never returns credentials", async () => {
     const bad = await api(`${server.url}/api/v1/inboxes`, { token, body: { name: "x", channel: "email", email: { address: "not an address" } } });

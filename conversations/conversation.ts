@@ -330,6 +330,38 @@ export async function reply(core: Core, actor: Actor, conversationId: string, in
 }
 
 /**
+ * A conversation an agent starts (a new outbound email to a contact): created assigned to the agent,
+ * so routing leaves it with them, then the first message goes out as any reply does.
+ */
+export async function startConversation(core: Core, actor: Actor, input: { contactId: string; inboxId: string } & ReplyInput) {
+  if (!input.text?.trim() && !input.attachments?.length) throw new Invalid("A message needs text or an attachment", "text");
+  const conversation = await withEvents(core, async (tx, events) => {
+    const [inbox] = await tx
+      .select({ id: inboxes.id, channel: inboxes.channel })
+      .from(inboxes)
+      .where(and(eq(inboxes.workspaceId, actor.workspaceId), eq(inboxes.id, input.inboxId)));
+    if (!inbox) throw new NotFound("Inbox", "inboxId");
+    const [contact] = await tx
+      .select({ id: contacts.id, name: contacts.name })
+      .from(contacts)
+      .where(and(eq(contacts.workspaceId, actor.workspaceId), eq(contacts.id, input.contactId)));
+    if (!contact) throw new NotFound("Contact", "contactId");
+    const [created] = await tx
+      .insert(conversations)
+      .values({ workspaceId: actor.workspaceId, contactId: contact.id, inboxId: inbox.id, channel: inbox.channel, assigneeId: actor.userId })
+      .returning();
+    await events.append(actor.workspaceId, {
+      type: "conversation.created",
+      conversationId: created!.id,
+      payload: { conversation: conversationView(created!, contact), scope: scopeOf(created!) },
+    });
+    return created!;
+  });
+  const item = await reply(core, actor, conversation.id, { ...input, private: false, inboxId: undefined });
+  return { conversation: await getConversation(core.db, actor, conversation.id), item };
+}
+
+/**
  * An automatic message to the customer (a queue's "we are busy" reply), sent like an agent's reply
  * through the outbox, inside a caller's transaction. It is not a first response: no agent wrote it.
  */

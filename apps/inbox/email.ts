@@ -1,12 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import { EmailCredentials, EmailSettings } from "../../channels/email/index.ts";
+import { MAX_TEXT } from "../../conversations/channel.ts";
+import { startConversation } from "../../conversations/conversation.ts";
 import { inboxSettings, updateInboxSettings } from "../../conversations/inbox.ts";
-import { emailMailboxState } from "../../db/schema/index.ts";
+import { emailMailboxState, inboxes } from "../../db/schema/index.ts";
 import { Invalid } from "../../platform/errors.ts";
 import { parseInput } from "../../platform/validation.ts";
 import { quarantined } from "../gateway/email.ts";
-import { body, IdParam, Json, ok, router } from "../http.ts";
+import { body, created, IdParam, Json, ok, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { requireRole, type AuthEnv } from "./auth.ts";
 
@@ -21,6 +23,18 @@ const CredentialsPatch = z.object({
 export function parseEmailSetup(raw: { email?: unknown; credentials?: unknown }) {
   return parseInput(z.object({ email: EmailSettings, credentials: CredentialsPatch.default({ dkim: undefined }) }), raw);
 }
+
+const NewEmailBody = z
+  .object({
+    contactId: z.uuid(),
+    inboxId: z.uuid(),
+    subject: z.string().trim().min(1).max(998),
+    text: z.string().min(1).max(MAX_TEXT),
+    to: z.array(z.email()).max(50).optional(),
+    cc: z.array(z.email()).max(50).optional(),
+    attachments: z.array(z.uuid()).max(10).optional(),
+  })
+  .openapi("NewEmail");
 
 const SetupBody = z.object({ email: Json, credentials: Json.optional() }).openapi("EmailSetup");
 
@@ -78,6 +92,29 @@ export function emailAdminApi(rt: Runtime) {
       requireRole(a, "admin", "supervisor");
       const rows = await quarantined(db, a.workspaceId, c.req.valid("param").id);
       return c.json({ items: rows.map((r) => ({ id: r.id, messageId: r.messageId, from: r.address, subject: r.subject, reason: r.reason, receivedAt: r.createdAt.toISOString() })) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/conversations/email",
+      request: body(NewEmailBody),
+      responses: created("The new conversation and its first message, on its way through the outbox"),
+      tags: ["conversations"],
+    }),
+    async (c) => {
+      const input = c.req.valid("json");
+      const [inbox] = await db.select({ channel: inboxes.channel }).from(inboxes).where(and(eq(inboxes.workspaceId, c.get("actor").workspaceId), eq(inboxes.id, input.inboxId)));
+      if (inbox && inbox.channel !== "email") throw new Invalid("New emails go out through an email inbox", "inboxId");
+      const started = await startConversation(rt.core, c.get("actor"), {
+        contactId: input.contactId,
+        inboxId: input.inboxId,
+        text: input.text,
+        attachments: input.attachments,
+        email: { subject: input.subject, ...(input.to?.length ? { to: input.to } : {}), ...(input.cc?.length ? { cc: input.cc } : {}) },
+      });
+      return c.json(started, 201);
     },
   );
 
