@@ -5,6 +5,7 @@ import { withEvents } from "../conversations/transaction.ts";
 import { outbox } from "../db/schema/index.ts";
 import { eq } from "drizzle-orm";
 import { api, startTestServer, type TestServer } from "../test/server.ts";
+import { startSmtpIn } from "./gateway/smtp.ts";
 import { startSmtpSink } from "../test/smtp-sink.ts";
 
 let server: TestServer;
@@ -145,6 +146,21 @@ describe("email over SMTP-in", () => {
     });
     expect(conn.join("")).toContain("SIZE");
     expect(conn.at(-1)).toMatch(/^552 /);
+  });
+
+  it("refuses a mail that grows past the size limit while it is sent, and stores nothing of it", async () => {
+    const small = await startSmtpIn(server.rt, { port: 0, host: "127.0.0.1", maxBytes: 1024 * 1024 });
+    try {
+      const t = nodemailer.createTransport({ host: "127.0.0.1", port: small.port, secure: false, ignoreTLS: true });
+      const err = await t
+        .sendMail({ from: `big-${tag}@x.test`, to: support, subject: "Too big", text: "x", messageId: `<big-${tag}@x.test>`, attachments: [{ filename: "a.pdf", content: Buffer.alloc(2 * 1024 * 1024, 1) }] })
+        .catch((e: { responseCode?: number; response?: string }) => e);
+      expect(err).toMatchObject({ responseCode: 552 });
+      expect(String((err as { response?: string }).response)).toContain("larger than 1 MB");
+      expect(await conversationOfMessage(`big-${tag}@x.test`)).toBeUndefined();
+    } finally {
+      await small.stop();
+    }
   });
 
   it("stores a 26 MB attachment, streamed to disk, with the message", async () => {
