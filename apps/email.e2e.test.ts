@@ -277,6 +277,15 @@ describe("email over SMTP-in", () => {
     const items = await timelineOf(id);
     expect(items.filter((i) => i.direction === "out")).toEqual([]);
     expect(rows.every((r) => r.timelineItemId !== undefined)).toBe(true);
+
+    // An out-of-office answer to a resolved conversation joins it but does not reopen it.
+    const from = `pat-${tag}@x.test`;
+    await mail({ from, subject: "Question", text: "?", messageId: `<p1-${tag}@x.test>` });
+    const pid = (await conversationOfMessage(`p1-${tag}@x.test`))!;
+    await api(`${server.url}/api/v1/conversations/${pid}/status`, { method: "POST", token, body: { status: "resolved" } });
+    await mail({ from, subject: "Automatic reply: Question", text: "Away until Monday", messageId: `<p2-${tag}@x.test>`, inReplyTo: `<p1-${tag}@x.test>`, headers: { "Auto-Submitted": "auto-replied" } });
+    expect(await conversationOfMessage(`p2-${tag}@x.test`)).toBe(pid);
+    expect((await api(`${server.url}/api/v1/conversations/${pid}`, { token })).body.status).toBe("resolved");
   });
 
   it("keeps spam and a flooding sender out of the inbox, listed in the spam view", async () => {

@@ -101,7 +101,7 @@ export function validateInbound(input: InboundInput) {
  * transaction once the contact is known and locked: an existing conversation (reopened if resolved),
  * or a new one. Without it, the contact's open conversation is used, as for chat.
  */
-export type Placement = { conversationId: string } | { newConversation: true } | undefined;
+export type Placement = { conversationId: string; keepStatus?: boolean } | { newConversation: true } | undefined;
 
 export type IngestOptions = {
   place?: (tx: Tx, contactId: string) => Promise<Placement>;
@@ -170,24 +170,30 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
       if (!appended) throw new DuplicateDelivery();
       await options.stored?.(tx, { conversationId: conversation!.id, itemId: appended.row.id, contactId });
       const files = appended.view.attachments;
+      // An automatic message (an out-of-office reply) joins its conversation without reopening it.
+      const keep = !!placement && "conversationId" in placement && placement.keepStatus === true;
       const [updated] = await tx
         .update(conversations)
         .set({
-          // A customer writing again reopens a pending or snoozed conversation.
-          status: "open",
-          snoozedUntil: null,
-          resolvedAt: null,
+          ...(keep
+            ? {}
+            : {
+                // A customer writing again reopens a pending or snoozed conversation.
+                status: "open" as const,
+                snoozedUntil: null,
+                resolvedAt: null,
+                // The customer waits from their first message that no agent has answered yet.
+                waitingSince: sql`COALESCE(${conversations.waitingSince}, ${appended.row.createdAt.toISOString()}::timestamptz)`,
+              }),
           inboxId: inbound.channelAccountId,
           channel: inbound.channel,
           lastMessageText: summarize(text, files.length),
           lastActivityAt: new Date(),
-          // The customer waits from their first message that no agent has answered yet.
-          waitingSince: sql`COALESCE(${conversations.waitingSince}, ${appended.row.createdAt.toISOString()}::timestamptz)`,
         })
         .where(eq(conversations.id, conversation!.id))
         .returning();
       const view = conversationView(updated!, contact);
-      if (conversation!.status !== "open") {
+      if (conversation!.status !== updated!.status) {
         await events.append(workspaceId, {
           type: "conversation.updated",
           conversationId: updated!.id,

@@ -214,7 +214,8 @@ async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, r
         bySubject: bySubjectRows.flatMap((r) => (known.get(r.conversationId) ? [known.get(r.conversationId)!] : [])),
         settings: { subjectWindowDays: inbox.settings.subjectWindowDays, reopenWithinDays: inbox.settings.reopenWithinDays },
       });
-      return "conversationId" in decision ? { conversationId: decision.conversationId } : { newConversation: true };
+      // Automatic mail (an out-of-office, a list) is kept with its thread but reopens nothing.
+      return "conversationId" in decision ? { conversationId: decision.conversationId, keepStatus: !!mail.class.automated } : { newConversation: true };
     },
     stored: async (tx, stored) => {
       await tx
