@@ -103,10 +103,10 @@ function Inboxes() {
         <button type="submit" className="primary">
           {t("admin.createWebchat")}
         </button>
-        <button type="button" onClick={() => setAddingEmail((v) => !v)} aria-expanded={addingEmail} data-testid="add-email-inbox">
-          {t("email.admin.add")}
-        </button>
       </form>
+      <button type="button" onClick={() => setAddingEmail((v) => !v)} aria-expanded={addingEmail} data-testid="add-email-inbox">
+        {t("email.admin.add")}
+      </button>
       {error}
       {addingEmail && <EmailInboxForm onSaved={() => (setAddingEmail(false), void reload())} />}
       <ul className="cards" data-testid="inbox-list">
