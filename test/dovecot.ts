@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,6 +51,7 @@ export async function startDovecot(users: { user: string; password: string }[]) 
     async stop() {
       proc.kill();
       await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
