@@ -1,7 +1,7 @@
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../db/connect.ts";
 import {
-  calls, contacts, conversations, FINAL_CALL_STATUSES, inboxes, timelineItems,
+  attachments, calls, contacts, conversations, FINAL_CALL_STATUSES, inboxes, timelineItems,
   type Call, type CallStatus, type IvrState,
 } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
@@ -9,7 +9,7 @@ import type { Identity } from "./channel.ts";
 import { resolveContact } from "./contact.ts";
 import { appendItem, contactOf, conversationView, OPEN_STATUSES, scopeOf, type ConversationView } from "./conversation.ts";
 import type { EventLog } from "./event.ts";
-import { loadTimelineItem, type TimelineView } from "./timeline.ts";
+import { attachmentView, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
 
 /**
@@ -262,15 +262,22 @@ export async function changeCallWithin(tx: Tx, events: EventLog, callId: string,
   if (!wanted) return { before, after: before };
   const after = applyCallChange(before, wanted, now);
   const [saved] = await tx.update(calls).set(after).where(eq(calls.id, callId)).returning();
-  const [item] = await tx.select().from(timelineItems).where(eq(timelineItems.id, before.timelineItemId));
+  // The item's data is the call's view plus the caller's name kept from when it was created; one
+  // statement, since every webhook of a call comes through here.
+  const [item] = await tx
+    .update(timelineItems)
+    .set({ data: sql`${JSON.stringify(callData(saved!, now))}::jsonb || jsonb_strip_nulls(jsonb_build_object('senderName', ${timelineItems.data}->'senderName'))` })
+    .where(eq(timelineItems.id, before.timelineItemId))
+    .returning();
   if (item) {
-    const { senderName } = item.data as { senderName?: string };
-    await tx.update(timelineItems).set({ data: { ...callData(saved!, now), senderName } }).where(eq(timelineItems.id, item.id));
-    const [c] = await tx.select().from(conversations).where(eq(conversations.id, saved!.conversationId));
+    const [[c], files] = await Promise.all([
+      tx.select({ contactId: conversations.contactId, assigneeId: conversations.assigneeId, teamId: conversations.teamId }).from(conversations).where(eq(conversations.id, saved!.conversationId)),
+      saved!.recordingId ? tx.select().from(attachments).where(eq(attachments.timelineItemId, item.id)) : Promise.resolve([]),
+    ]);
     await events.append(saved!.workspaceId, {
       type: "item.updated",
       conversationId: saved!.conversationId,
-      payload: { item: (await loadTimelineItem(tx, item.id))!, scope: scopeOf(c!) },
+      payload: { item: timelineView(item, files.map(attachmentView)), scope: scopeOf(c!) },
     });
   }
   return { before, after: saved! };
