@@ -12,6 +12,7 @@ import { InboundQueue } from "../conversations/inbound-queue.ts";
 import { OutboxWorker, type OutboxOptions } from "../conversations/outbox.ts";
 import type { Core } from "../conversations/transaction.ts";
 import { connect, type Database } from "../db/connect.ts";
+import { createKnowledgeBase, type KnowledgeBase } from "../knowledge/base.ts";
 import { markDisconnectedOffline } from "../routing/presence.ts";
 import { Router } from "../routing/router.ts";
 import { DEFAULT_ROUTING } from "../routing/work.ts";
@@ -38,6 +39,7 @@ export type Runtime = {
   outbox: OutboxWorker;
   router: Router;
   files: AttachmentStore;
+  knowledge: KnowledgeBase;
   metrics: {
     registry: Registry;
     httpDuration: Histogram;
@@ -117,6 +119,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 
   const router = new Router(core, bus, { watched: (ws) => feed.watched(ws), push: (e) => feed.publishLocal(e) }, { ...DEFAULT_ROUTING, autoAccept: config.autoAccept });
 
+  const knowledge = createKnowledgeBase(database.db, config.meili);
+  knowledge.start();
+
   // Housekeeping every node may run: the updates are idempotent and row-locked.
   const housekeeping = setInterval(() => {
     wakeSnoozed(core).catch((err: unknown) => log.error("wake snoozed failed", { err }));
@@ -137,11 +142,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     outbox: worker,
     router,
     files: new AttachmentStore(join(config.dataDir, "files")),
+    knowledge,
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       clearInterval(housekeeping);
       await router.stop();
       await worker.stop();
+      await knowledge.stop();
       feed.close();
       await bus.close();
       if (!options.database) await database.close();

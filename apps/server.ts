@@ -8,6 +8,7 @@ import { MAX_ATTACHMENT_BYTES } from "../conversations/attachment.ts";
 import { conversations, timelineItems } from "../db/schema/index.ts";
 import { errorBody, NotFound, TooLarge, Unauthorized } from "../platform/errors.ts";
 import { demoPage } from "./gateway/demo.ts";
+import { helpCenter } from "./gateway/help.ts";
 import { widgetApi, widgetSocket } from "./gateway/widget.ts";
 import { errorResponse } from "./http.ts";
 import { inboxApi } from "./inbox/api.ts";
@@ -62,6 +63,7 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   app.route("/api/v1", inboxApi(rt));
   app.route("/widget/v1", widgetSocket(rt));
   app.route("/widget/v1", widgetApi(rt, options.widgetLimits));
+  app.route("/", helpCenter(rt));
 
   let widgetJs: Promise<string> | undefined;
   app.get("/widget.js", async (c) => {

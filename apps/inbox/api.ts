@@ -16,6 +16,7 @@ import { accountOf, login, logout, requireActor, type AuthEnv } from "./auth.ts"
 import { adminApi } from "./admin.ts";
 import { cannedApi } from "./canned.ts";
 import { contactsApi } from "./contacts.ts";
+import { knowledgeApi } from "./knowledge.ts";
 import { routingApi } from "./routing.ts";
 import { followAssignment, freeIfIdle, transferToAgent, transferToQueue } from "../../routing/work.ts";
 import { publishTyping } from "./typing.ts";
@@ -224,6 +225,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", cannedApi(rt));
   app.route("/", routingApi(rt));
   app.route("/", adminApi(rt));
+  app.route("/", knowledgeApi(rt));
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -4,3 +4,4 @@ export * from "./contact.ts";
 export * from "./conversation.ts";
 export * from "./routing.ts";
 export * from "./canned.ts";
+export * from "./knowledge.ts";
