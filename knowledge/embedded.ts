@@ -88,11 +88,11 @@ export class EmbeddedBackend implements SearchBackend {
     const rows = rowsOf<{ id: string; title: string; summary: string; body: string; locale: string; score: number }>(
       await this.db.execute(sql`
         WITH q AS (SELECT ${tsq} AS query)
-        SELECT a.id, a.title, a.summary, left(a.body_text, 4000) AS body, a.locale,
-               ts_rank(a.search_vector, q.query) AS score
-        FROM knowledge_articles a, q
-        WHERE a.search_vector @@ q.query AND ${filtersSql(q)}
-        ORDER BY score DESC, a.updated_at DESC
+        SELECT knowledge_articles.id, title, summary, left(body_text, 4000) AS body, locale,
+               ts_rank(search_vector, q.query) AS score
+        FROM knowledge_articles, q
+        WHERE search_vector @@ q.query AND ${filtersSql(q)}
+        ORDER BY score DESC, updated_at DESC
         LIMIT ${q.limit}`),
     );
     return rows.map((r) => toHit(r, terms));

@@ -17,7 +17,7 @@ const MAX_QUERY_TERMS = 32;
 
 /** Words the coverage score ignores: they say nothing about which article is meant. */
 const STOP = new Set(
-  ("a an and are can could do does for from have how i in is it me my of on or please the this to was what when where which why will with you your " +
+  ("a am an and are be can could do does for from get got have hello help hi how i in is it me my need of on or please the there this to want was what when where which why will with would you your " +
     "的 了 吗 呢 吧 啊 我 你 您 是 在 有 和 就 都 要 想 我想 怎么 怎样 如何 什么 请问 可以 能 能不能 帮 帮我 一下 好 你好 您好 谢谢 请").split(" "),
 );
 
@@ -120,7 +120,12 @@ export function snippetOf(text: string, terms: QueryTerms, width = 160): Snippet
   const hay = snippet.toLowerCase();
   const ranges: [number, number][] = [];
   for (const n of needles) {
-    for (let at = hay.indexOf(n); at >= 0; at = hay.indexOf(n, at + n.length)) ranges.push([at, at + n.length]);
+    for (let at = hay.indexOf(n); at >= 0; at = hay.indexOf(n, at + n.length)) {
+      let end = at + n.length;
+      // A Latin stem is marked to the end of its word: "deliv" marks "delivery".
+      if (!CJK.test(n)) while (end < hay.length && /[\p{L}\p{N}]/u.test(hay[end]!) && !CJK.test(hay[end]!)) end++;
+      ranges.push([at, end]);
+    }
   }
   ranges.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
   const merged: [number, number][] = [];
