@@ -49,6 +49,8 @@ async function corrections(db: Db, workspaceId: string, words: string[]): Promis
         LEFT JOIN LATERAL (
           SELECT k.term FROM knowledge_terms k
           WHERE k.workspace_id = ${workspaceId} AND k.term % w.word AND k.term <> w.word
+            -- a typo changes a letter or two, not the word's length: "subscription" is not "script"
+            AND abs(length(k.term) - length(w.word)) <= 2
           ORDER BY similarity(k.term, w.word) DESC LIMIT 2
         ) c ON true`),
     );
