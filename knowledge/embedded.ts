@@ -1,5 +1,5 @@
 import { and, eq, sql, type SQL } from "drizzle-orm";
-import { rowsOf, type Db, type Executor } from "../db/connect.ts";
+import { rowsOf, type Db, type Executor, type Tx } from "../db/connect.ts";
 import { articles, knowledgeTerms, type Article } from "../db/schema/index.ts";
 import { indexText, queryTerms, snippetOf, vocabulary, type QueryTerms } from "./segment.ts";
 import type { SearchBackend, SearchHit, SearchQuery } from "./search.ts";
@@ -8,19 +8,23 @@ import type { SearchBackend, SearchHit, SearchQuery } from "./search.ts";
 const MAX_INDEXED_BODY = 60_000;
 /** A query word outside the vocabulary is read as the closest known word at least this similar. */
 const TYPO_SIMILARITY = 0.25;
+/** Matches ranked by the full vector after the cheap head ranking. */
+const RERANK = 200;
 
-/** The weighted vector of one article: title A, summary and tags B, body C. */
-function vectorSql(a: Pick<Article, "title" | "summary" | "bodyText" | "tags">): SQL {
-  const part = (text: string, weight: "A" | "B" | "C") => {
-    const { latin, cjk } = indexText(text);
-    return sql`setweight(to_tsvector('english', ${latin}) || to_tsvector('simple', ${cjk}), ${weight})`;
-  };
-  return sql`${part(a.title, "A")} || ${part(`${a.summary} ${a.tags.join(" ")}`, "B")} || ${part(a.bodyText.slice(0, MAX_INDEXED_BODY), "C")}`;
+const part = (text: string, weight: "A" | "B" | "C") => {
+  const { latin, cjk } = indexText(text);
+  return sql`setweight(to_tsvector('english', ${latin}) || to_tsvector('simple', ${cjk}), ${weight})`;
+};
+
+/** The weighted vectors of one article: title A, summary and tags B, body C; the head without the body. */
+export function vectorsSql(a: Pick<Article, "title" | "summary" | "bodyText" | "tags">): { searchVector: never; headVector: never } {
+  const head = sql`${part(a.title, "A")} || ${part(`${a.summary} ${a.tags.join(" ")}`, "B")}`;
+  return { headVector: head as never, searchVector: sql`${head} || ${part(a.bodyText.slice(0, MAX_INDEXED_BODY), "C")}` as never };
 }
 
 /** Writes the article's search vector and vocabulary; called in the transaction that saves it. */
 export async function indexArticle(tx: Executor, a: Pick<Article, "id" | "workspaceId" | "title" | "summary" | "bodyText" | "tags">) {
-  await tx.update(articles).set({ searchVector: vectorSql(a) as never }).where(eq(articles.id, a.id));
+  await tx.update(articles).set(vectorsSql(a)).where(eq(articles.id, a.id));
   const words = vocabulary(`${a.title} ${a.summary} ${a.tags.join(" ")} ${a.bodyText.slice(0, MAX_INDEXED_BODY)}`);
   for (let i = 0; i < words.length; i += 500) {
     await tx
@@ -34,12 +38,11 @@ export async function indexArticle(tx: Executor, a: Pick<Article, "id" | "worksp
  * Query words the workspace never used, each with its closest known words: "refnud" → "refund".
  * Known words are kept as they are (no correction of a word that exists).
  */
-async function corrections(db: Db, workspaceId: string, words: string[]): Promise<string[]> {
+async function corrections(tx: Tx, workspaceId: string, words: string[]): Promise<string[]> {
   const candidates = words.filter((w) => w.length >= 4 && !/^\d+$/.test(w));
   if (!candidates.length) return [];
-  return db.transaction(async (tx) => {
-    // The % operator reads its threshold from the session: set for this transaction only.
-    await tx.execute(sql`SELECT set_config('pg_trgm.similarity_threshold', ${String(TYPO_SIMILARITY)}, true)`);
+  {
+    // The % operator reads its threshold from the transaction (set by the caller).
     const rows = rowsOf<{ word: string; term: string | null; known: boolean }>(
       await tx.execute(sql`
         SELECT w.word,
@@ -56,7 +59,7 @@ async function corrections(db: Db, workspaceId: string, words: string[]): Promis
     );
     const known = new Set(rows.filter((r) => r.known).map((r) => r.word));
     return rows.filter((r) => !known.has(r.word) && r.term).map((r) => r.term!);
-  });
+  }
 }
 
 /** The tsquery for the terms: any of them may match; ranking rewards matching more and in titles. */
@@ -84,19 +87,29 @@ export class EmbeddedBackend implements SearchBackend {
 
   async search(q: SearchQuery): Promise<SearchHit[]> {
     const terms = queryTerms(q.q);
-    const latin = [...terms.latin, ...(await corrections(this.db, q.workspaceId, terms.latin))];
-    const tsq = tsquerySql([...new Set(latin)], terms.cjk);
-    if (!tsq) return [];
-    const rows = rowsOf<{ id: string; title: string; summary: string; body: string; locale: string; score: number }>(
-      await this.db.execute(sql`
-        WITH q AS (SELECT ${tsq} AS query)
-        SELECT knowledge_articles.id, title, summary, left(body_text, 4000) AS body, locale,
-               ts_rank(search_vector, q.query) AS score
-        FROM knowledge_articles, q
-        WHERE search_vector @@ q.query AND ${filtersSql(q)}
-        ORDER BY score DESC, updated_at DESC
-        LIMIT ${q.limit}`),
-    );
+    if (!terms.latin.length && !terms.cjk.length) return [];
+    const rows = await this.db.transaction(async (tx) => {
+      // Matching rows' vectors are large: reading every row (a sequential scan) costs far more than
+      // the planner thinks, so this transaction always goes through the GIN index.
+      await tx.execute(sql`SELECT set_config('enable_seqscan', 'off', true), set_config('pg_trgm.similarity_threshold', ${String(TYPO_SIMILARITY)}, true)`);
+      const latin = [...new Set([...terms.latin, ...(await corrections(tx, q.workspaceId, terms.latin))])];
+      const tsq = tsquerySql(latin, terms.cjk)!;
+      // Every match is ranked by its small head vector (title, summary); the best few hundred are then
+      // ranked by the full weighted vector, body included.
+      return rowsOf<{ id: string; title: string; summary: string; body: string; locale: string; score: number }>(
+        await tx.execute(sql`
+          SELECT id, title, summary, left(body_text, 4000) AS body, locale, ts_rank(search_vector, ${tsq}) AS score
+          FROM (
+            SELECT id, title, summary, body_text, locale, search_vector, updated_at
+            FROM knowledge_articles
+            WHERE search_vector @@ (${tsq}) AND ${filtersSql(q)}
+            ORDER BY ts_rank(head_vector, ${tsq}) DESC, updated_at DESC
+            LIMIT ${RERANK}
+          ) candidates
+          ORDER BY score DESC, updated_at DESC
+          LIMIT ${q.limit}`),
+      );
+    });
     return rows.map((r) => toHit(r, terms));
   }
 }

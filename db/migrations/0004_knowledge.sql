@@ -38,6 +38,7 @@ CREATE TABLE "knowledge_articles" (
 	"author_id" uuid,
 	"version" integer DEFAULT 1 NOT NULL,
 	"search_vector" "tsvector",
+	"head_vector" "tsvector",
 	"views" integer DEFAULT 0 NOT NULL,
 	"helpful_yes" integer DEFAULT 0 NOT NULL,
 	"helpful_no" integer DEFAULT 0 NOT NULL,

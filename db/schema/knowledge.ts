@@ -52,6 +52,9 @@ export const articles = pgTable(
     version: integer("version").notNull().default(1),
     // Embedded search: weighted title (A) > summary (B) > body (C); Chinese segmented in TypeScript.
     searchVector: tsvector("search_vector"),
+    // Title and summary alone: small enough to rank thousands of matches quickly; the full vector
+    // then orders the best few hundred (knowledge/embedded.ts).
+    headVector: tsvector("head_vector"),
     views: integer("views").notNull().default(0),
     helpfulYes: integer("helpful_yes").notNull().default(0),
     helpfulNo: integer("helpful_no").notNull().default(0),
