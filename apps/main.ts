@@ -32,6 +32,7 @@ async function main() {
     console.log(`  Web chat inbox public key:      ${demo.widgetKey}`);
     console.log(`  Agent API sign-in:              admin@demo.test / demo  (POST ${url}/api/v1/auth/login)`);
   }
+  if (demo?.helpSlug) console.log(`  Help center:                    ${url}/help/${demo.helpSlug}`);
   const stop = async () => {
     server.stop();
     await rt.close();

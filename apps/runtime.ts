@@ -13,6 +13,7 @@ import { OutboxWorker, type OutboxOptions } from "../conversations/outbox.ts";
 import type { Core } from "../conversations/transaction.ts";
 import { connect, type Database } from "../db/connect.ts";
 import { createKnowledgeBase, type KnowledgeBase } from "../knowledge/base.ts";
+import { startKnowledgeBot } from "./knowledge-bot.ts";
 import { markDisconnectedOffline } from "../routing/presence.ts";
 import { Router } from "../routing/router.ts";
 import { DEFAULT_ROUTING } from "../routing/work.ts";
@@ -132,7 +133,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   }, 30_000);
   housekeeping.unref?.();
 
-  return {
+  let stopBot = () => {};
+  const runtime: Runtime = {
     config,
     database,
     core,
@@ -148,10 +150,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       clearInterval(housekeeping);
       await router.stop();
       await worker.stop();
+      stopBot();
       await knowledge.stop();
       feed.close();
       await bus.close();
       if (!options.database) await database.close();
     },
   };
+  stopBot = startKnowledgeBot(runtime);
+  return runtime;
 }

@@ -1,7 +1,7 @@
 CREATE EXTENSION IF NOT EXISTS pg_trgm;--> statement-breakpoint
 CREATE TYPE "public"."article_status" AS ENUM('draft', 'in_review', 'published', 'archived');--> statement-breakpoint
 CREATE TYPE "public"."article_visibility" AS ENUM('public', 'agents');--> statement-breakpoint
-CREATE TYPE "public"."knowledge_bot_state" AS ENUM('answered', 'handed_over', 'solved');--> statement-breakpoint
+CREATE TYPE "public"."knowledge_bot_state" AS ENUM('deciding', 'answered', 'handed_over', 'solved');--> statement-breakpoint
 CREATE TYPE "public"."knowledge_event_kind" AS ENUM('search_empty', 'view', 'vote_up', 'vote_down', 'insert', 'bot_answer', 'deflection', 'handover');--> statement-breakpoint
 CREATE TABLE "knowledge_article_versions" (
 	"workspace_id" uuid NOT NULL,
@@ -53,6 +53,7 @@ CREATE TABLE "knowledge_bot_sessions" (
 	"state" "knowledge_bot_state" NOT NULL,
 	"question" text NOT NULL,
 	"article_id" uuid,
+	"handled_item_id" uuid,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint

@@ -151,7 +151,9 @@ export const knowledgeEvents = pgTable(
   (t) => [index("knowledge_events_kind_idx").on(t.workspaceId, t.kind, t.createdAt)],
 );
 
-export const botStates = ["answered", "handed_over", "solved"] as const;
+// deciding: a node claimed the customer's message and is choosing; answered: waiting for "did this
+// solve it?"; handed_over: agents own the chat; solved: deflected.
+export const botStates = ["deciding", "answered", "handed_over", "solved"] as const;
 export const botStateEnum = pgEnum("knowledge_bot_state", botStates);
 
 /** The self-service bot's state per conversation: while `answered`, routing holds the chat back. */
@@ -161,6 +163,8 @@ export const knowledgeBotSessions = pgTable("knowledge_bot_sessions", {
   state: botStateEnum("state").notNull(),
   question: text("question").notNull(),
   articleId: uuid("article_id"),
+  // The customer message the bot last acted on: every node sees each event, one claims it.
+  handledItemId: uuid("handled_item_id"),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
