@@ -165,3 +165,22 @@ it("lists searches that found nothing as knowledge gaps, with counts, for editor
   expect(gaps.body.items).toContainEqual(expect.objectContaining({ query: "cancel subscription", kind: "search_empty", count: 3 }));
   expect((await api(url("/gaps"), { token: agent })).status).toBe(403);
 });
+
+it("suggests articles for the customer's latest messages and records an insertion of summary or link", async () => {
+  const { ingestInbound } = await import("../conversations/conversation.ts");
+  const a = await publish(editor, { title: "Lost parcel claims", summary: "File a claim if the parcel is lost.", body: "If your parcel is lost in transit, file a claim from your order page." });
+  const r = await ingestInbound(s.rt.core, s.workspaceId, { channel: "webchat", channelAccountId: s.inbox.id, externalId: `kb-${Date.now()}`, from: { kind: "visitor", value: "kb-visitor" }, text: "Hi, my parcel seems lost, what can I do?" });
+  const sug = await api(`${s.url}/api/v1/conversations/${r.conversation.id}/knowledge`, { token: agent });
+  expect(sug.status).toBe(200);
+  expect(sug.body.question).toContain("parcel seems lost");
+  expect(sug.body.items[0]).toMatchObject({ id: a.body.id, title: "Lost parcel claims" });
+
+  const summary = await api(url(`/articles/${a.body.id}/insertions`), { token: agent, body: { conversationId: r.conversation.id, as: "summary" } });
+  expect(summary.body.text).toBe("File a claim if the parcel is lost.");
+  const link = await api(url(`/articles/${a.body.id}/insertions`), { token: agent, body: { conversationId: r.conversation.id, as: "link" } });
+  expect(link.body.text).toBe(`Lost parcel claims: ${s.url}/help/${slug}/articles/${a.body.id}`);
+  const report = await api(url("/report"), { token: editor });
+  expect(report.body.articles.find((x: any) => x.articleId === a.body.id).counts.insert).toBe(2);
+  // Knowledge editors see no conversations, so they get no suggestions for one.
+  expect((await api(`${s.url}/api/v1/conversations/${r.conversation.id}/knowledge`, { token: editor })).status).toBe(404);
+});
