@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { ingestInbound } from "../../../conversations/conversation.ts";
-import { launchChromium, signIn } from "../../../test/browser.ts";
+import { launchChromium, openWidget, signIn } from "../../../test/browser.ts";
 import { api, startTestServer, type TestServer } from "../../../test/server.ts";
 
 let s: TestServer;
@@ -60,5 +60,21 @@ describe("knowledge base in the browser", () => {
     await panel.getByTestId("kb-insert-summary").first().click();
     await page.waitForFunction(() => (document.querySelector("[data-testid=composer-input]") as HTMLTextAreaElement | null)?.value.includes("签收后 30 天内可申请退款"));
     await page.context().close();
+  });
+
+  it("shows a visitor public articles while they type in the widget, never agents-only ones", async () => {
+    const editor = await s.signInAs("knowledge_editor");
+    await api(`${s.url}/api/v1/knowledge/articles`, { token: editor, body: { title: "Battery care tips", body: "Charge the battery to 80 percent.", locale: "en", status: "published" } });
+    await api(`${s.url}/api/v1/knowledge/articles`, { token: editor, body: { title: "Battery recall (internal)", body: "Battery recall steps for agents.", locale: "en", status: "published", visibility: "agents" } });
+    const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
+    await visitor.page.getByTestId("switchboard-input").pressSequentially("battery", { delay: 20 });
+    const link = visitor.page.getByTestId("switchboard-article");
+    await link.first().waitFor();
+    expect(await link.allTextContents()).toEqual(["Battery care tips"]);
+    expect(await link.first().getAttribute("href")).toMatch(/\/help\/[a-z0-9-]+\/articles\/[0-9a-f-]{36}$/);
+    // Sending the message clears the suggestions.
+    await visitor.page.getByTestId("switchboard-input").press("Enter");
+    await visitor.page.getByTestId("switchboard-articles").waitFor({ state: "hidden" });
+    await visitor.close();
   });
 });
