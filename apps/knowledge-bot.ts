@@ -21,7 +21,13 @@ export function startKnowledgeBot(rt: Runtime): () => void {
     if (!("type" in m) || m.type !== "item.created" || !m.conversationId) return;
     const item = m.payload.item as TimelineView;
     if (item.type !== "message" || item.sender.type !== "contact" || !item.text?.trim()) return;
-    handleMessage(rt, m.workspaceId, m.conversationId, item).catch((err: unknown) => log.error("knowledge bot failed", { err, conversationId: m.conversationId }));
+    handleMessage(rt, m.workspaceId, m.conversationId, item).catch(async (err: unknown) => {
+      log.error("knowledge bot failed; handing the chat to routing", { err, conversationId: m.conversationId });
+      // Fail open: a chat the bot cannot answer must still reach an agent.
+      await saveBotSession(rt.core.db, { conversationId: m.conversationId!, workspaceId: m.workspaceId, state: "handed_over", question: item.text ?? "", articleId: null }).catch(() => {});
+      const queued = await enqueueConversation(rt.core, m.conversationId!).catch(() => undefined);
+      if (queued) rt.router.schedule(queued.workspaceId);
+    });
   });
 }
 
