@@ -184,3 +184,12 @@ it("suggests articles for the customer's latest messages and records an insertio
   // Knowledge editors see no conversations, so they get no suggestions for one.
   expect((await api(`${s.url}/api/v1/conversations/${r.conversation.id}/knowledge`, { token: editor })).status).toBe(404);
 });
+
+it("lets agents suggest an edit that editors read, and nobody but editors change the article", async () => {
+  const a = await publish(editor, { title: "Opening hours", body: "We answer 9–17." });
+  expect((await api(url(`/articles/${a.body.id}/suggestions`), { token: agent, body: { text: "We now answer until 20:00 on weekdays." } })).status).toBe(201);
+  expect((await api(url(`/articles/${a.body.id}/suggestions`), { token: agent, body: { text: "  " } })).body.error.field).toBe("text");
+  const list = await api(url(`/articles/${a.body.id}/suggestions`), { token: editor });
+  expect(list.body.items.map((i: any) => i.detail)).toEqual(["We now answer until 20:00 on weekdays."]);
+  expect((await api(url(`/articles/${a.body.id}/suggestions`), { token: agent })).status).toBe(403);
+});

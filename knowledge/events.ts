@@ -9,7 +9,7 @@ export function normalizeQuery(q: string) {
 
 export async function recordEvent(
   db: Executor,
-  e: { workspaceId: string; kind: KnowledgeEventKind; articleId?: string | null; query?: string | null; conversationId?: string | null; userId?: string | null },
+  e: { workspaceId: string; kind: KnowledgeEventKind; articleId?: string | null; query?: string | null; detail?: string | null; conversationId?: string | null; userId?: string | null },
 ) {
   await db.insert(knowledgeEvents).values({ ...e, query: e.query == null ? null : normalizeQuery(e.query) });
 }
@@ -48,4 +48,14 @@ export async function articleReport(db: Executor, workspaceId: string, since: Da
     .from(knowledgeEvents)
     .where(and(eq(knowledgeEvents.workspaceId, workspaceId), eq(knowledgeEvents.kind, "deflection"), gte(knowledgeEvents.createdAt, since)));
   return { articles: [...byArticle.values()], deflections: Number(deflections?.n ?? 0) };
+}
+
+/** Agents' suggested edits to one article, newest first (editors act on them). */
+export async function editSuggestions(db: Executor, workspaceId: string, articleId: string) {
+  return db
+    .select({ id: knowledgeEvents.id, detail: knowledgeEvents.detail, userId: knowledgeEvents.userId, createdAt: knowledgeEvents.createdAt })
+    .from(knowledgeEvents)
+    .where(and(eq(knowledgeEvents.workspaceId, workspaceId), eq(knowledgeEvents.kind, "edit_suggestion"), eq(knowledgeEvents.articleId, articleId)))
+    .orderBy(desc(knowledgeEvents.id))
+    .limit(200);
 }

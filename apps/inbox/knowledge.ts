@@ -4,7 +4,7 @@ import {
   ArticleListQuery, articleView, canEdit, CategoryInput, createArticle, createCategory, diffVersions, getArticle, getVersion,
   listArticles, listCategories, listVersions, Locale, restoreVersion, translationsOf, updateArticle,
 } from "../../knowledge/article.ts";
-import { articleReport, knowledgeGaps, recordEvent } from "../../knowledge/events.ts";
+import { articleReport, editSuggestions, knowledgeGaps, recordEvent } from "../../knowledge/events.ts";
 import { renderMarkdown } from "../../knowledge/markdown.ts";
 import { MAX_QUERY_INPUT, type SearchHit } from "../../knowledge/search.ts";
 import { suggestForConversation } from "../../knowledge/suggest.ts";
@@ -25,6 +25,7 @@ const VersionParams = z.object({ id: z.uuid(), version: z.coerce.number().int().
 const DiffQuery = z.object({ from: z.coerce.number().int().min(1), to: z.coerce.number().int().min(1) });
 const PeriodQuery = z.object({ days: z.coerce.number().int().min(1).max(365).default(30) });
 const PreviewBody = z.object({ body: z.string().max(500_000) });
+const SuggestionBody = z.object({ text: z.string().trim().min(1).max(5000) });
 const InsertionBody = z.object({ conversationId: z.uuid(), as: z.enum(["summary", "link"]) });
 
 export const searchItem = (h: SearchHit) => ({ id: h.id, title: h.title, snippet: h.snippet, score: h.score, highlights: h.highlights, summary: h.summary, locale: h.locale });
@@ -98,6 +99,26 @@ export function knowledgeApi(rt: Runtime) {
       const a = await restoreVersion(db, c.get("actor"), id, version, kb.saveOptions);
       saved();
       return c.json(articleView(a), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: "/knowledge/articles/{id}/suggestions", request: { params: IdParam, ...body(SuggestionBody) }, responses: created("Recorded for the editors"), tags: ["knowledge"] }),
+    async (c) => {
+      const actor = c.get("actor");
+      const a = await getArticle(db, actor.workspaceId, c.req.valid("param").id);
+      await recordEvent(db, { workspaceId: actor.workspaceId, kind: "edit_suggestion", articleId: a.id, userId: actor.userId, detail: c.req.valid("json").text });
+      return c.json({ ok: true }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "get", path: "/knowledge/articles/{id}/suggestions", request: { params: IdParam }, responses: ok("{items:[{id, detail, userId, createdAt}]} newest first"), tags: ["knowledge"] }),
+    async (c) => {
+      const actor = c.get("actor");
+      if (!canEdit(actor)) throw new Forbidden("Requires role knowledge_editor or admin");
+      const a = await getArticle(db, actor.workspaceId, c.req.valid("param").id);
+      return c.json({ items: await editSuggestions(db, actor.workspaceId, a.id) }, 200);
     },
   );
 

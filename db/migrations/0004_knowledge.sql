@@ -2,7 +2,7 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;--> statement-breakpoint
 CREATE TYPE "public"."article_status" AS ENUM('draft', 'in_review', 'published', 'archived');--> statement-breakpoint
 CREATE TYPE "public"."article_visibility" AS ENUM('public', 'agents');--> statement-breakpoint
 CREATE TYPE "public"."knowledge_bot_state" AS ENUM('deciding', 'answered', 'handed_over', 'solved');--> statement-breakpoint
-CREATE TYPE "public"."knowledge_event_kind" AS ENUM('search_empty', 'view', 'vote_up', 'vote_down', 'insert', 'bot_answer', 'deflection', 'handover');--> statement-breakpoint
+CREATE TYPE "public"."knowledge_event_kind" AS ENUM('search_empty', 'view', 'vote_up', 'vote_down', 'insert', 'bot_answer', 'deflection', 'handover', 'edit_suggestion');--> statement-breakpoint
 CREATE TABLE "knowledge_article_versions" (
 	"workspace_id" uuid NOT NULL,
 	"article_id" uuid NOT NULL,
@@ -74,6 +74,7 @@ CREATE TABLE "knowledge_events" (
 	"kind" "knowledge_event_kind" NOT NULL,
 	"article_id" uuid,
 	"query" text,
+	"detail" text,
 	"conversation_id" uuid,
 	"user_id" uuid,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL

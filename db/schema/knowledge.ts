@@ -131,6 +131,7 @@ export const knowledgeEventKinds = [
   "bot_answer", // the bot answered with an article
   "deflection", // the customer said the bot's answer solved it: no agent needed
   "handover", // the bot handed the chat to an agent: a gap when no article fit
+  "edit_suggestion", // an agent proposed a change to an article (detail) for the editors
 ] as const;
 export const knowledgeEventKindEnum = pgEnum("knowledge_event_kind", knowledgeEventKinds);
 
@@ -144,6 +145,8 @@ export const knowledgeEvents = pgTable(
     articleId: uuid("article_id"),
     // Normalized (trimmed, lower-cased, first 200 characters) so gaps group by question.
     query: text("query"),
+    // Free text: an agent's suggested edit.
+    detail: text("detail"),
     conversationId: uuid("conversation_id"),
     userId: uuid("user_id"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
