@@ -100,16 +100,21 @@ export async function benchSearch({ json }: { json: boolean }) {
   const rows: Row[] = [];
   const log = (m: string) => !json && console.error(m);
 
-  log(`PGlite: generating and importing ${ARTICLES} articles…`);
-  const lite = await connect({ memory: true });
-  try {
-    const { workspaceId, seconds } = await loadInto(lite);
-    rows.push(await measure("embedded (PGlite)", new EmbeddedBackend(lite.db), workspaceId, seconds));
-  } finally {
-    await lite.close();
+  // BENCH_DRIVERS=postgres (or pglite) runs one driver only.
+  const drivers = (process.env.BENCH_DRIVERS ?? "pglite,postgres").split(",");
+  if (drivers.includes("pglite")) {
+    log(`PGlite: generating and importing ${ARTICLES} articles…`);
+    const lite = await connect({ memory: true });
+    try {
+      const { workspaceId, seconds } = await loadInto(lite);
+      rows.push(await measure("embedded (PGlite)", new EmbeddedBackend(lite.db), workspaceId, seconds));
+    } finally {
+      await lite.close();
+    }
   }
 
   const base = process.env.DATABASE_URL ?? DEFAULT_POSTGRES;
+  if (drivers.includes("postgres")) {
   const name = `switchboard_bench_${process.pid}`;
   const admin = postgres(base, { max: 1, onnotice: () => {} });
   try {
@@ -139,6 +144,7 @@ export async function benchSearch({ json }: { json: boolean }) {
   } finally {
     await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
     await admin.end();
+  }
   }
 
   if (json) {

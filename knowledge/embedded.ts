@@ -8,8 +8,10 @@ import type { SearchBackend, SearchHit, SearchQuery } from "./search.ts";
 const MAX_INDEXED_BODY = 60_000;
 /** A query word outside the vocabulary is read as the closest known word at least this similar. */
 const TYPO_SIMILARITY = 0.25;
-/** Matches ranked by the full vector after the cheap head ranking. */
-const RERANK = 200;
+/** Candidates read per tier (title/summary matches, body-only matches) and re-ranked by the full vector. */
+const HEAD_CANDIDATES = 1000;
+const BODY_CANDIDATES = 300;
+const RERANK = 50;
 
 const part = (text: string, weight: "A" | "B" | "C") => {
   const { latin, cjk } = indexText(text);
@@ -94,21 +96,25 @@ export class EmbeddedBackend implements SearchBackend {
       await tx.execute(sql`SELECT set_config('enable_seqscan', 'off', true), set_config('pg_trgm.similarity_threshold', ${String(TYPO_SIMILARITY)}, true)`);
       const latin = [...new Set([...terms.latin, ...(await corrections(tx, q.workspaceId, terms.latin))])];
       const tsq = tsquerySql(latin, terms.cjk)!;
-      // Every match is ranked by its small head vector (title, summary); the best few hundred are then
-      // ranked by the full weighted vector, body included.
-      return rowsOf<{ id: string; title: string; summary: string; body: string; locale: string; score: number }>(
-        await tx.execute(sql`
-          SELECT id, title, summary, left(body_text, 4000) AS body, locale, ts_rank(search_vector, ${tsq}) AS score
-          FROM (
-            SELECT id, title, summary, body_text, locale, search_vector, updated_at
-            FROM knowledge_articles
-            WHERE search_vector @@ (${tsq}) AND ${filtersSql(q)}
+      // Ranking every match costs time in proportion to the matches, and a common word can match a
+      // large share of 100,000 articles. So candidates are bounded: first title/summary matches (the
+      // head vector, small and cheap to rank), then — only when those are too few — body matches;
+      // each tier is capped before ranking, and the best are ordered by the full weighted vector.
+      type Row = { id: string; title: string; summary: string; body: string; locale: string; score: number };
+      const tier = async (where: SQL, cap: number) =>
+        rowsOf<Row>(
+          await tx.execute(sql`
+            SELECT id, title, summary, left(body_text, 4000) AS body, locale, ts_rank(search_vector, ${tsq}) AS score
+            FROM (
+              SELECT id, title, summary, body_text, locale, search_vector, head_vector, updated_at
+              FROM knowledge_articles WHERE ${where} AND ${filtersSql(q)} LIMIT ${cap}
+            ) candidates
             ORDER BY ts_rank(head_vector, ${tsq}) DESC, updated_at DESC
-            LIMIT ${RERANK}
-          ) candidates
-          ORDER BY score DESC, updated_at DESC
-          LIMIT ${q.limit}`),
-      );
+            LIMIT ${RERANK}`),
+        );
+      const head = await tier(sql`head_vector @@ (${tsq})`, HEAD_CANDIDATES);
+      const body = head.length >= q.limit ? [] : await tier(sql`search_vector @@ (${tsq}) AND NOT (head_vector @@ (${tsq}))`, BODY_CANDIDATES);
+      return [...head, ...body].sort((a, b) => Number(b.score) - Number(a.score)).slice(0, q.limit);
     });
     return rows.map((r) => toHit(r, terms));
   }

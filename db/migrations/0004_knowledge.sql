@@ -111,6 +111,7 @@ ALTER TABLE "knowledge_index_outbox" ADD CONSTRAINT "knowledge_index_outbox_work
 ALTER TABLE "knowledge_terms" ADD CONSTRAINT "knowledge_terms_workspace_id_workspaces_id_fk" FOREIGN KEY ("workspace_id") REFERENCES "public"."workspaces"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "knowledge_articles_list_idx" ON "knowledge_articles" USING btree ("workspace_id","status","updated_at");--> statement-breakpoint
 CREATE INDEX "knowledge_articles_search_idx" ON "knowledge_articles" USING gin ("search_vector");--> statement-breakpoint
+CREATE INDEX "knowledge_articles_head_idx" ON "knowledge_articles" USING gin ("head_vector");--> statement-breakpoint
 CREATE INDEX "knowledge_articles_group_idx" ON "knowledge_articles" USING btree ("translation_group_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "knowledge_categories_slug_key" ON "knowledge_categories" USING btree ("workspace_id","slug");--> statement-breakpoint
 CREATE INDEX "knowledge_events_kind_idx" ON "knowledge_events" USING btree ("workspace_id","kind","created_at");--> statement-breakpoint

@@ -65,6 +65,7 @@ export const articles = pgTable(
   (t) => [
     index("knowledge_articles_list_idx").on(t.workspaceId, t.status, t.updatedAt),
     index("knowledge_articles_search_idx").using("gin", t.searchVector),
+    index("knowledge_articles_head_idx").using("gin", t.headVector),
     index("knowledge_articles_group_idx").on(t.translationGroupId),
   ],
 );
