@@ -115,36 +115,36 @@ export async function benchSearch({ json }: { json: boolean }) {
 
   const base = process.env.DATABASE_URL ?? DEFAULT_POSTGRES;
   if (drivers.includes("postgres")) {
-  const name = `switchboard_bench_${process.pid}`;
-  const admin = postgres(base, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`CREATE DATABASE ${name}`);
-    const url = new URL(base);
-    url.pathname = `/${name}`;
-    log(`PostgreSQL: importing ${ARTICLES} articles…`);
-    const pg = await connect({ databaseUrl: url.toString() });
+    const name = `switchboard_bench_${process.pid}`;
+    const admin = postgres(base, { max: 1, onnotice: () => {} });
     try {
-      const { workspaceId, seconds } = await loadInto(pg);
-      rows.push(await measure("embedded (PostgreSQL)", new EmbeddedBackend(pg.db), workspaceId, seconds));
-      if (process.env.MEILI_HOST) {
-        log("Meilisearch: syncing through the outbox…");
-        const meili = new MeilisearchBackend({ host: process.env.MEILI_HOST, key: process.env.MEILI_KEY, indexName: `bench_${process.pid}` });
-        const sync = new IndexSyncWorker(pg.db, meili, { batch: 5000 });
-        const started = performance.now();
-        await enqueueAll(pg.db, workspaceId);
-        while ((await sync.drainOnce()) > 0);
-        rows.push(await measure("meilisearch", meili, workspaceId, (performance.now() - started) / 1000));
-        await meili.client.deleteIndex(`bench_${process.pid}`).waitTask();
+      await admin.unsafe(`CREATE DATABASE ${name}`);
+      const url = new URL(base);
+      url.pathname = `/${name}`;
+      log(`PostgreSQL: importing ${ARTICLES} articles…`);
+      const pg = await connect({ databaseUrl: url.toString() });
+      try {
+        const { workspaceId, seconds } = await loadInto(pg);
+        rows.push(await measure("embedded (PostgreSQL)", new EmbeddedBackend(pg.db), workspaceId, seconds));
+        if (process.env.MEILI_HOST) {
+          log("Meilisearch: syncing through the outbox…");
+          const meili = new MeilisearchBackend({ host: process.env.MEILI_HOST, key: process.env.MEILI_KEY, indexName: `bench_${process.pid}` });
+          const sync = new IndexSyncWorker(pg.db, meili, { batch: 5000 });
+          const started = performance.now();
+          await enqueueAll(pg.db, workspaceId);
+          while ((await sync.drainOnce()) > 0);
+          rows.push(await measure("meilisearch", meili, workspaceId, (performance.now() - started) / 1000));
+          await meili.client.deleteIndex(`bench_${process.pid}`).waitTask();
+        }
+      } finally {
+        await pg.close();
       }
+    } catch (err) {
+      log(`PostgreSQL skipped: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
-      await pg.close();
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+      await admin.end();
     }
-  } catch (err) {
-    log(`PostgreSQL skipped: ${err instanceof Error ? err.message : String(err)}`);
-  } finally {
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
-    await admin.end();
-  }
   }
 
   if (json) {
