@@ -58,11 +58,11 @@ export async function enqueueConversation(core: Core, conversationId: string, se
     // Locked, so a transfer of the same conversation and this enqueue happen one after the other.
     const [c] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
     if (!c || c.status !== "open" || c.assigneeId) return undefined;
-    // The knowledge bot answers first where it is on: no agent is offered the chat until it hands over.
-    if (await heldByBot(tx, c)) return undefined;
     // A workspace without entry rules does not route: nothing more to read.
     const rules = await tx.select().from(entryRules).where(eq(entryRules.workspaceId, c.workspaceId)).orderBy(asc(entryRules.position));
     if (!rules.length) return undefined;
+    // The knowledge bot answers first where it is on: no agent is offered the chat until it hands over.
+    if (await heldByBot(tx, c)) return undefined;
     const [[contact], [last], served] = await Promise.all([
       tx.select({ attributes: contacts.attributes }).from(contacts).where(eq(contacts.id, c.contactId)),
       tx
