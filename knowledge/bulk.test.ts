@@ -13,12 +13,12 @@ it("imports articles searchable at once, and the re-index rebuilds a lost index 
   ]);
   const search = new EmbeddedBackend(w.core.db);
   const find = (q: string) => search.search({ workspaceId: w.workspaceId, q, publicOnly: true, limit: 5 }).then((h) => h.map((x) => x.id));
-  expect(await find("包邮")).toEqual([ids[0]]);
-  expect(await find("shipped")).toEqual([ids[1]]);
+  expect(await find("包邮")).toEqual([ids[0]!]);
+  expect(await find("shipped")).toEqual([ids[1]!]);
   // An index lost (or built by an older segmentation) is rebuilt from the stored Markdown.
   await w.core.db.update(articles).set({ searchVector: null, headVector: null, bodyText: "" }).where(eq(articles.workspaceId, w.workspaceId));
   expect(await find("包邮")).toEqual([]);
   expect(await reindexEmbedded(w.core.db, w.workspaceId)).toBe(2);
-  expect(await find("包邮")).toEqual([ids[0]]);
-  expect(await find("shipping")).toEqual([ids[1]]);
+  expect(await find("包邮")).toEqual([ids[0]!]);
+  expect(await find("shipping")).toEqual([ids[1]!]);
 });

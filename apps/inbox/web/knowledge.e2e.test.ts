@@ -45,6 +45,7 @@ describe("knowledge base in the browser", () => {
     await page.getByTestId("kb-restore-1").click();
     await page.getByText("Version 1 restored as a new version.").waitFor();
     expect(await page.getByTestId("kb-title").inputValue()).toBe("Exchange a wrong size");
+    await page.getByTestId("kb-version").nth(2).waitFor();
     expect(await page.getByTestId("kb-version").count()).toBe(3);
     await page.context().close();
   });

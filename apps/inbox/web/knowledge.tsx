@@ -122,10 +122,10 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
     const payload = { ...form, tags: form.tags.split(",").map((s) => s.trim()).filter(Boolean) };
     try {
       const saved = await request<Article>(id ? `/knowledge/articles/${id}` : "/knowledge/articles", { method: id ? "PUT" : "POST", body: payload });
-      setMessage({ error: false, text: t("kb.saved", { version: saved.version }) });
+      if (id) await load(id);
       onSaved();
+      setMessage({ error: false, text: t("kb.saved", { version: saved.version }) });
       if (!id) navigate({ page: "knowledge", articleId: saved.id });
-      else await load(id);
     } catch (err) {
       setMessage({ error: true, text: err instanceof ApiError ? err.message : String(err) });
     } finally {
@@ -136,9 +136,10 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
   const restore = async (version: number) => {
     if (!id) return;
     await request(`/knowledge/articles/${id}/versions/${version}/restore`, { method: "POST" });
-    setMessage({ error: false, text: t("kb.restored", { version }) });
-    onSaved();
+    // The form and the version list show the restored state before the confirmation does.
     await load(id);
+    onSaved();
+    setMessage({ error: false, text: t("kb.restored", { version }) });
   };
 
   const onKeyDown = (e: KeyboardEvent) => {
