@@ -13,6 +13,8 @@ import { OutboxWorker, type OutboxOptions } from "../conversations/outbox.ts";
 import type { Core } from "../conversations/transaction.ts";
 import { prepareEmail } from "./gateway/email.ts";
 import { connect, type Database } from "../db/connect.ts";
+import { createKnowledgeBase, type KnowledgeBase } from "../knowledge/base.ts";
+import { startKnowledgeBot } from "./knowledge-bot.ts";
 import { markDisconnectedOffline } from "../routing/presence.ts";
 import { Router } from "../routing/router.ts";
 import { DEFAULT_ROUTING } from "../routing/work.ts";
@@ -43,6 +45,7 @@ export type Runtime = {
   /** Phone calls: Twilio's webhooks and agents' call control. */
   calls: CallControl;
   files: AttachmentStore;
+  knowledge: KnowledgeBase;
   metrics: {
     registry: Registry;
     httpDuration: Histogram;
@@ -124,6 +127,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 
   const router = new Router(core, bus, { watched: (ws) => feed.watched(ws), push: (e) => feed.publishLocal(e) }, { ...DEFAULT_ROUTING, autoAccept: config.autoAccept });
 
+  const knowledge = createKnowledgeBase(database.db, config.meili);
+  knowledge.start();
+
   // Housekeeping every node may run: the updates are idempotent and row-locked.
   const housekeeping = setInterval(() => {
     wakeSnoozed(core).catch((err: unknown) => log.error("wake snoozed failed", { err }));
@@ -136,6 +142,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   }, 30_000);
   housekeeping.unref?.();
 
+  let stopBot = () => {};
   const rt: Runtime = {
     config,
     database,
@@ -147,12 +154,15 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     router,
     calls: undefined as unknown as CallControl,
     files: new AttachmentStore(join(config.dataDir, "files")),
+    knowledge,
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       clearInterval(housekeeping);
       rt.calls.stop();
       await router.stop();
       await worker.stop();
+      stopBot();
+      await knowledge.stop();
       feed.close();
       await bus.close();
       if (!options.database) await database.close();
@@ -161,5 +171,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   prepare.email = prepareEmail(rt);
   rt.calls = new CallControl(rt);
   rt.calls.start();
+  stopBot = startKnowledgeBot(rt);
   return rt;
 }
