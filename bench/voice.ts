@@ -15,7 +15,7 @@ import { summarize } from "./stats.ts";
 const RATE = 200; // requests per second, incoming and gathers together
 const RUN_S = 12;
 const ANNOUNCE_EVERY_S = 30;
-const ANNOUNCE_RUN_S = 20;
+const ANNOUNCE_RUN_S = 30;
 const TARGET_P99_MS = 20;
 const TARGET_QUEUED = 1000;
 const NUMBER = "+15005550006";
