@@ -13,6 +13,7 @@ import { OutboxWorker, type OutboxOptions } from "../conversations/outbox.ts";
 import type { Core } from "../conversations/transaction.ts";
 import { connect, type Database } from "../db/connect.ts";
 import { markDisconnectedOffline } from "../routing/presence.ts";
+import { BrowserCallWatch } from "./browser-call-watch.ts";
 import { Router } from "../routing/router.ts";
 import { DEFAULT_ROUTING } from "../routing/work.ts";
 import { outbox } from "../db/schema/index.ts";
@@ -38,6 +39,8 @@ export type Runtime = {
   outbox: OutboxWorker;
   router: Router;
   files: AttachmentStore;
+  /** Browser calls (chat → voice): timeouts, and ending the calls of a browser that went away. */
+  browserCalls: BrowserCallWatch;
   metrics: {
     registry: Registry;
     httpDuration: Histogram;
@@ -126,6 +129,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     );
   }, 30_000);
   housekeeping.unref?.();
+  const browserCalls = new BrowserCallWatch(core);
 
   return {
     config,
@@ -137,9 +141,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     outbox: worker,
     router,
     files: new AttachmentStore(join(config.dataDir, "files")),
+    browserCalls,
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       clearInterval(housekeeping);
+      browserCalls.close();
       await router.stop();
       await worker.stop();
       feed.close();

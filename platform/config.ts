@@ -31,7 +31,34 @@ const EnvSchema = z.object({
     .default(""),
   // Behind a reverse proxy: take the client address from X-Forwarded-For (otherwise it is spoofable).
   TRUST_PROXY: z.enum(["0", "1"]).default("0"),
+  // STUN/TURN servers for browser calls (chat → voice): a comma list of stun:/turn: URLs, or a JSON
+  // array of RTCIceServer objects when a TURN server needs a username and credential. Empty: host
+  // candidates only, enough on one network.
+  WEBRTC_ICE_SERVERS: z.string().optional(),
 });
+
+const IceUrl = z.string().regex(/^(stun|stuns|turn|turns):\S+$/, "each URL must start with stun:, stuns:, turn: or turns:");
+const IceServers = z.array(
+  z.object({ urls: z.union([IceUrl, z.array(IceUrl).min(1)]), username: z.string().optional(), credential: z.string().optional() }).strict(),
+);
+export type IceServer = z.infer<typeof IceServers>[number];
+
+/** `stun:a,turn:b` or `[{"urls":"turn:b","username":"u","credential":"p"}]`. */
+function parseIceServers(raw: string | undefined): IceServer[] | string {
+  if (!raw?.trim()) return [];
+  let value: unknown;
+  if (raw.trim().startsWith("[")) {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return "is not valid JSON";
+    }
+  } else {
+    value = raw.split(",").map((u) => ({ urls: u.trim() }));
+  }
+  const parsed = IceServers.safeParse(value);
+  return parsed.success ? parsed.data : parsed.error.issues[0]!.message;
+}
 
 export type Config = {
   port: number;
@@ -46,6 +73,7 @@ export type Config = {
   widgetIpRate: number;
   trustProxy: boolean;
   autoAccept: ("voice" | "chat" | "email" | "messaging")[];
+  iceServers: IceServer[];
 };
 
 export class ConfigError extends Error {
@@ -66,6 +94,8 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     throw new ConfigError(String(issue.path[0] ?? "environment"), issue.message);
   }
   const e = parsed.data;
+  const iceServers = parseIceServers(e.WEBRTC_ICE_SERVERS);
+  if (typeof iceServers === "string") throw new ConfigError("WEBRTC_ICE_SERVERS", iceServers);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -79,5 +109,6 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     widgetIpRate: e.WIDGET_IP_RATE,
     trustProxy: e.TRUST_PROXY === "1",
     autoAccept: e.ROUTING_AUTO_ACCEPT ? (e.ROUTING_AUTO_ACCEPT.split(",") as Config["autoAccept"]) : [],
+    iceServers,
   };
 }

@@ -15,6 +15,7 @@ import { created, ok, router, uploadedFile } from "../http.ts";
 import { publishTyping } from "../inbox/typing.ts";
 import type { Runtime } from "../runtime.ts";
 import { feedSocket, parseAfter } from "../socket.ts";
+import { widgetCallApi, widgetCallFrame } from "./widget-call.ts";
 
 
 const SessionBody = z
@@ -241,6 +242,7 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
     },
   );
 
+  app.route("/", widgetCallApi(rt));
   return app;
 }
 
@@ -270,14 +272,21 @@ export function widgetSocket(rt: Runtime) {
         after,
         filter: (e) => e.public && e.payload.scope?.contactId === claims.c,
         frame: (e) => {
+          if (e.type.startsWith("call.")) return widgetCallFrame(e);
           if (e.type === "typing") return JSON.stringify({ seq: e.seq, type: e.type, conversationId: e.conversationId, typing: e.payload.typing, sender: { name: (e.payload.sender as { name?: string }).name ?? null } });
           const item = e.payload.item as TimelineView | undefined;
           if (!item || item.channel !== "webchat") return undefined;
           return JSON.stringify({ seq: e.seq, type: e.type, conversationId: e.conversationId, item: visitorView(item) });
         },
         hello: {},
-        onOpen: () => void rt.metrics.sockets.widgets++,
-        onClose: () => void rt.metrics.sockets.widgets--,
+        onOpen: () => {
+          rt.metrics.sockets.widgets++;
+          rt.browserCalls.opened({ kind: "visitor", workspaceId: claims.w, contactId: claims.c });
+        },
+        onClose: () => {
+          rt.metrics.sockets.widgets--;
+          rt.browserCalls.closed({ kind: "visitor", workspaceId: claims.w, contactId: claims.c });
+        },
       }),
     )(c, next);
   });

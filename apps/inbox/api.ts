@@ -14,6 +14,7 @@ import { body, created, IdParam, ok, router, uploadedFile } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { accountOf, login, logout, requireActor, type AuthEnv } from "./auth.ts";
 import { adminApi } from "./admin.ts";
+import { browserCallApi } from "./browser-call.ts";
 import { cannedApi } from "./canned.ts";
 import { contactsApi } from "./contacts.ts";
 import { routingApi } from "./routing.ts";
@@ -224,6 +225,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", cannedApi(rt));
   app.route("/", routingApi(rt));
   app.route("/", adminApi(rt));
+  app.route("/", browserCallApi(rt));
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

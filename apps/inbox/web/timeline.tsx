@@ -3,6 +3,7 @@ import { useFrames, useWorkspace } from "./app.tsx";
 import { fileUrl, request } from "./client.ts";
 import { clock, useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
+import { CallStatus } from "./browser-call.tsx";
 import { ChannelBadge } from "./inbox.tsx";
 import type { Conversation, Item } from "./model.ts";
 
@@ -137,6 +138,7 @@ function TimelineItem({ item, conversationId }: { item: Item; conversationId: st
       {item.type === "call" && (
         <div className="call">
           <span>📞 {t("call.duration", { d: clock(data.durationS ?? 0) })}</span>
+          <CallStatus data={item.data} />
           {data.recordingUrl && <Recording url={data.recordingUrl} />}
           {data.transcript && (
             <details>
