@@ -167,7 +167,6 @@ export async function requestCall(core: Core, visitor: { workspaceId: string; co
  * conversation if nobody has it. Only web chat conversations have a browser on the other end.
  */
 export async function inviteToCall(core: Core, actor: Actor, conversationId: string, callId: string) {
-  if (actor.role === "knowledge_editor") throw new Forbidden("Knowledge editors do not take calls");
   const [row] = await core.db
     .select({ c: conversations, channel: inboxes.channel, contactName: contacts.name })
     .from(conversations)
@@ -204,7 +203,6 @@ export async function inviteToCall(core: Core, actor: Actor, conversationId: str
  * the others get 409. An unassigned conversation becomes theirs in the same transaction.
  */
 export async function answerCall(core: Core, actor: Actor, conversationId: string, callId: string) {
-  if (actor.role === "knowledge_editor") throw new Forbidden("Knowledge editors do not take calls");
   const found = await callOfParty(core.db, { kind: "agent", actor }, callId, conversationId);
   const { after, assigned } = await withEvents(core, async (tx, events) => {
     const changed = await changeCallWithin(tx, events, found.id, (call) => {
