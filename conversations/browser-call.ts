@@ -25,8 +25,12 @@ import { withEvents, type Core } from "./transaction.ts";
 export const RING_TIMEOUT_MS = 30_000;
 /** Answered but media never came up this long → failed. */
 export const CONNECT_TIMEOUT_MS = 30_000;
-/** SDP for one audio stream is a few KB; bound it well above that. */
-const MAX_SDP = 20_000;
+/**
+ * Chromium's SDP for one audio stream is about 1.3 KB (ICE candidates trickle separately). The bound
+ * keeps a relayed signal inside one Postgres NOTIFY (conversations/bus.ts, ~7 KB), since ephemeral
+ * events are not stored and could not travel to another node as a reference.
+ */
+const MAX_SDP = 6000;
 
 /** The external id of a browser call: the id the calling browser chose, so a retried request starts one call. */
 export const browserCallExternalId = (callId: string) => `webrtc:${callId}`;

@@ -47,7 +47,8 @@ export class WidgetCall {
 
   /** A call continues a chat: the button shows once the visitor has a conversation. */
   setAvailable(available: boolean) {
-    this.available = available;
+    // A host page on plain http has no microphone API (it needs a secure context): no button there.
+    this.available = available && !!navigator.mediaDevices?.getUserMedia && typeof RTCPeerConnection === "function";
     this.render();
   }
 
