@@ -281,6 +281,20 @@ describe("browser calls (chat → voice over WebRTC)", () => {
     let status = "connected";
     for (let i = 0; i < 40 && status === "connected"; i++, await Bun.sleep(50)) status = (await callItem(a.conversationId)).call.data.status;
     expect(status).toBe("completed");
+
+    // The same for the agent's side: their inbox tab went away, on no node did it come back.
+    const kaiToken = await s.signInAs("agent", "Kai");
+    const kai = (await api(`${s.url}/api/v1/me`, { token: kaiToken })).body.id as string;
+    const kaiSocket = await agentSocket(kaiToken);
+    const b = await chattingVisitor("Lea");
+    await assignTo(b.conversationId, kai);
+    const second = (await widget(b.token, "", { callId: crypto.randomUUID() })).body.call.id as string;
+    await agentCall(kaiToken, b.conversationId, `/${second}/answer`);
+    await widget(b.token, `/${second}/connected`);
+    kaiSocket.close();
+    await b.socket.waitFor((f) => f.type === "call.state" && f.call.id === second && f.call.status === "completed", 5000);
+    expect((await callItem(b.conversationId)).call.data).toMatchObject({ status: "completed", agentId: kai });
+    b.socket.close();
     s.rt.browserCalls.graceMs = 10_000;
   });
 
