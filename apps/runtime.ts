@@ -21,6 +21,8 @@ import type { Config } from "../platform/config.ts";
 import { Keyring, randomToken } from "../platform/crypto.ts";
 import { log } from "../platform/log.ts";
 import { Counter, Gauge, Histogram, Registry } from "../platform/metrics.ts";
+import { CallControl } from "./voice/call-control.ts";
+import { pruneRecordings } from "./voice/recording.ts";
 
 /** How long the realtime replay log keeps events; resuming from older seqs asks the client to reload. */
 const EVENT_RETENTION_DAYS = 7;
@@ -38,6 +40,8 @@ export type Runtime = {
   keyring: Keyring;
   outbox: OutboxWorker;
   router: Router;
+  /** Phone calls: Twilio's webhooks and agents' call control. */
+  calls: CallControl;
   files: AttachmentStore;
   /** Browser calls (chat → voice): timeouts, and ending the calls of a browser that went away. */
   browserCalls: BrowserCallWatch;
@@ -127,11 +131,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     pruneEvents(database.db, new Date(Date.now() - EVENT_RETENTION_DAYS * 86_400_000)).catch((err: unknown) =>
       log.error("prune events failed", { err }),
     );
+    rt.calls.retryRecordings().catch((err: unknown) => log.error("recording retry failed", { err }));
+    pruneRecordings(rt).catch((err: unknown) => log.error("prune recordings failed", { err }));
   }, 30_000);
   housekeeping.unref?.();
   const browserCalls = new BrowserCallWatch(core);
 
-  return {
+  const rt: Runtime = {
     config,
     database,
     core,
@@ -140,12 +146,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     keyring,
     outbox: worker,
     router,
+    calls: undefined as unknown as CallControl,
     files: new AttachmentStore(join(config.dataDir, "files")),
     browserCalls,
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       clearInterval(housekeeping);
       browserCalls.close();
+      rt.calls.stop();
       await router.stop();
       await worker.stop();
       feed.close();
@@ -153,4 +161,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       if (!options.database) await database.close();
     },
   };
+  rt.calls = new CallControl(rt);
+  rt.calls.start();
+  return rt;
 }

@@ -8,6 +8,8 @@ import { MAX_ATTACHMENT_BYTES } from "../conversations/attachment.ts";
 import { conversations, timelineItems } from "../db/schema/index.ts";
 import { errorBody, NotFound, TooLarge, Unauthorized } from "../platform/errors.ts";
 import { demoPage } from "./gateway/demo.ts";
+import { twilioVoiceWebhooks } from "./gateway/voice.ts";
+import { openSealed, SEALED_SUFFIX } from "./voice/recording.ts";
 import { widgetApi, widgetSocket } from "./gateway/widget.ts";
 import { errorResponse } from "./http.ts";
 import { inboxApi } from "./inbox/api.ts";
@@ -62,6 +64,7 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   app.route("/api/v1", inboxApi(rt));
   app.route("/widget/v1", widgetSocket(rt));
   app.route("/widget/v1", widgetApi(rt, options.widgetLimits));
+  app.route("/", twilioVoiceWebhooks(rt));
 
   let widgetJs: Promise<string> | undefined;
   app.get("/widget.js", async (c) => {
@@ -96,7 +99,9 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
         : [];
       if (!mine) throw new NotFound("Attachment");
     }
-    return new Response(file, {
+    // Call recordings are sealed at rest: decrypted only here, for a reader the checks above allowed.
+    const body = row.storageKey.endsWith(SEALED_SUFFIX) ? await openSealed(rt, row.storageKey) : file;
+    return new Response(body, {
       headers: {
         "content-type": row.contentType,
         // Never rendered inline as the site's own page: uploads are customer-controlled content.
@@ -119,5 +124,6 @@ export function serve(rt: Runtime, app: ReturnType<typeof createApp>, port = rt.
     fetch: (req, srv) => app.fetch(req, { server: srv, ip: srv.requestIP(req)?.address ?? "unknown" }),
     websocket,
   });
+  rt.calls.setBaseUrl(`http://${hostname === "0.0.0.0" || hostname === "::" ? "localhost" : hostname}:${server.port}`);
   return server;
 }

@@ -35,8 +35,11 @@ export type CallStart = {
 };
 
 export type CallChange = Partial<
-  Pick<Call, "status" | "agentId" | "agentLegId" | "queueId" | "conferenceSid" | "ivr" | "recordingId" | "recordingSid" | "transcript" | "callbackNumber" | "enqueuedAt" | "answeredAt" | "endedAt">
+  Pick<Call, "status" | "agentId" | "agentLegId" | "customerLegId" | "consult" | "monitors" | "queueId" | "conferenceSid" | "ivr" | "recordingId" | "recordingSid" | "transcript" | "callbackNumber" | "enqueuedAt" | "answeredAt" | "endedAt">
 > & { hold?: boolean };
+
+/** What may still change once a call has ended: its recording (stored, or pruned) and transcript. */
+const AFTER_THE_END: (keyof Call)[] = ["recordingId", "recordingSid", "transcript", "monitors", "consult"];
 
 const seconds = (from: Date | null, to: Date | null) => (from && to ? Math.max(0, Math.round((to.getTime() - from.getTime()) / 1000)) : 0);
 
@@ -74,7 +77,8 @@ export const isFinal = (status: CallStatus) => FINAL_CALL_STATUSES.includes(stat
 export function applyCallChange(call: Call, change: CallChange, now = new Date()): Call {
   if (isFinal(call.status)) {
     // Only what arrives after the end may still land: the recording and its transcript.
-    return { ...call, recordingId: change.recordingId ?? call.recordingId, recordingSid: change.recordingSid ?? call.recordingSid, transcript: change.transcript ?? call.transcript };
+    const late = Object.fromEntries(Object.entries(change).filter(([k]) => AFTER_THE_END.includes(k as keyof Call)));
+    return { ...call, ...late };
   }
   const { hold, ...rest } = change;
   const next: Call = { ...call, ...rest, updatedAt: now };
@@ -179,6 +183,9 @@ export async function startCall(core: Core, workspaceId: string, input: CallStar
       status: input.status,
       agentId: input.agentId ?? null,
       agentLegId: null,
+      customerLegId: null,
+      consult: null,
+      monitors: [],
       queueId: null,
       conferenceSid: null,
       ivr: input.ivr ?? null,

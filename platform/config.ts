@@ -29,6 +29,8 @@ const EnvSchema = z.object({
     .string()
     .regex(/^((voice|chat|email|messaging)(,(voice|chat|email|messaging))*)?$/, "must be a comma list of voice, chat, email, messaging")
     .default(""),
+  // Twilio auth token for voice inboxes that keep none of their own (the demo's +15005550006 inbox).
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   // Behind a reverse proxy: take the client address from X-Forwarded-For (otherwise it is spoofable).
   TRUST_PROXY: z.enum(["0", "1"]).default("0"),
   // STUN/TURN servers for browser calls (chat → voice): a comma list of stun:/turn: URLs, or a JSON
@@ -74,6 +76,8 @@ export type Config = {
   trustProxy: boolean;
   autoAccept: ("voice" | "chat" | "email" | "messaging")[];
   iceServers: IceServer[];
+  /** Twilio auth token for voice inboxes without their own; "demo-twilio-token" in demo mode. */
+  twilioAuthToken: string | undefined;
 };
 
 export class ConfigError extends Error {
@@ -108,6 +112,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     demo: e.SWITCHBOARD_DEMO === "1",
     widgetIpRate: e.WIDGET_IP_RATE,
     trustProxy: e.TRUST_PROXY === "1",
+    twilioAuthToken: e.TWILIO_AUTH_TOKEN ?? (e.SWITCHBOARD_DEMO === "1" ? "demo-twilio-token" : undefined),
     autoAccept: e.ROUTING_AUTO_ACCEPT ? (e.ROUTING_AUTO_ACCEPT.split(",") as Config["autoAccept"]) : [],
     iceServers,
   };

@@ -29,6 +29,21 @@ export class Keyring {
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8");
   }
 
+  /** Bytes sealed the same way (recordings at rest): iv ‖ tag ‖ ciphertext. */
+  sealBytes(plain: Uint8Array): Uint8Array {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", this.sealKey, iv);
+    const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+    return Buffer.concat([iv, cipher.getAuthTag(), body]);
+  }
+
+  openBytes(sealed: Uint8Array): Uint8Array<ArrayBuffer> {
+    const raw = Buffer.from(sealed);
+    const decipher = createDecipheriv("aes-256-gcm", this.sealKey, raw.subarray(0, 12));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    return new Uint8Array(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]));
+  }
+
   /** A compact signed token: base64url(JSON).base64url(HMAC). Not encrypted: holds ids only. */
   signToken(claims: Record<string, unknown>): string {
     const body = Buffer.from(JSON.stringify(claims)).toString("base64url");

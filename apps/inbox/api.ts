@@ -15,6 +15,7 @@ import type { Runtime } from "../runtime.ts";
 import { accountOf, login, logout, requireActor, type AuthEnv } from "./auth.ts";
 import { adminApi } from "./admin.ts";
 import { browserCallApi } from "./browser-call.ts";
+import { voiceApi } from "./voice.ts";
 import { cannedApi } from "./canned.ts";
 import { contactsApi } from "./contacts.ts";
 import { routingApi } from "./routing.ts";
@@ -226,6 +227,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", routingApi(rt));
   app.route("/", adminApi(rt));
   app.route("/", browserCallApi(rt));
+  app.route("/", voiceApi(rt));
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

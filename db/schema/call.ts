@@ -52,6 +52,12 @@ export const calls = pgTable(
     agentId: uuid("agent_id").references(() => users.id, { onDelete: "set null" }),
     // The agent's own leg (Twilio call to their softphone), for hold, transfer and hang-up.
     agentLegId: text("agent_leg_id"),
+    // The customer's leg when it is not the call that came in (a callback dials them anew).
+    customerLegId: text("customer_leg_id"),
+    // A second agent dialled in for a warm transfer, until they take over.
+    consult: jsonb("consult").$type<{ agentId: string; legId: string } | null>(),
+    // Supervisors listening, whispering or barged in, with their legs.
+    monitors: jsonb("monitors").$type<{ userId: string; legId: string; mode: "listen" | "whisper" | "barge" }[]>().notNull().default([]),
     queueId: uuid("queue_id"),
     conferenceSid: text("conference_sid"),
     ivr: jsonb("ivr").$type<IvrState>(),

@@ -1,0 +1,181 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, asc, eq } from "drizzle-orm";
+import twilio from "twilio";
+import { callById, callData, liveCalls } from "../../conversations/call.ts";
+import { requireConversation } from "../../conversations/conversation.ts";
+import { contactIdentities, conversations, inboxes, ivrFlows, queues, type Call } from "../../db/schema/index.ts";
+import { checkFlow, IvrFlow, queuesOf } from "../../channels/voice/flow.ts";
+import { Forbidden, Invalid, NotFound } from "../../platform/errors.ts";
+import type { Actor } from "../../conversations/actor.ts";
+import { body, IdParam, ok, router } from "../http.ts";
+import type { Runtime } from "../runtime.ts";
+import { clientIdentity } from "../voice/call-control.ts";
+import { voiceInbox } from "../voice/inbox.ts";
+import { requireRole, type AuthEnv } from "./auth.ts";
+
+const TOKEN_TTL_S = 3600;
+const Hold = z.object({ hold: z.boolean() });
+const Mute = z.object({ muted: z.boolean() });
+const Transfer = z
+  .object({
+    agentId: z.uuid().optional(),
+    teamId: z.uuid().optional(),
+    queueId: z.uuid().optional(),
+    warm: z.boolean().default(false),
+    note: z.string().trim().max(2000).optional(),
+  })
+  .refine((t) => [t.agentId, t.teamId, t.queueId].filter(Boolean).length === 1, { message: "give exactly one of agentId, teamId or queueId", path: ["agentId"] });
+const Monitor = z.object({ mode: z.enum(["listen", "whisper", "barge"]) });
+const DialOut = z.object({ inboxId: z.uuid().optional(), number: z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number like +8613800000000").optional() });
+
+/** What the API shows of a call (the timeline item's data, plus the ids an agent's controls need). */
+const callView = (call: Call) => ({ ...callData(call), conversationId: call.conversationId, inboxId: call.inboxId, monitors: call.monitors, consult: call.consult });
+
+/**
+ * Calls for agents and supervisors: softphone tokens, the live calls, call control (hold, mute,
+ * transfer, hang up, record), monitoring, click-to-call, and the IVR flow editor's API.
+ */
+export function voiceApi(rt: Runtime) {
+  const db = rt.core.db;
+  const app = router<AuthEnv>();
+  const control = rt.calls;
+
+  /** Agents control their own calls; supervisors and admins any call of the workspace. */
+  async function controllable(actor: Actor, callId: string) {
+    const call = await callById(db, actor.workspaceId, callId);
+    if (actor.role === "agent" && call.agentId !== actor.userId && call.consult?.agentId !== actor.userId) throw new Forbidden("This is not your call");
+    return call;
+  }
+
+  app.openapi(createRoute({ method: "get", path: "/voice/token", responses: ok("{mode:'twilio', identity, token, expiresAt} for the Voice SDK, or {mode:'simulated'|'none'}"), tags: ["voice"] }), async (c) => {
+    const actor = c.get("actor");
+    const rows = await db.select().from(inboxes).where(and(eq(inboxes.workspaceId, actor.workspaceId), eq(inboxes.channel, "voice"))).orderBy(asc(inboxes.createdAt));
+    const all = rows.map((r) => voiceInbox(r, rt.keyring, rt.config.twilioAuthToken));
+    const real = all.find((i) => i.credentials.accountSid && i.credentials.apiKeySid && i.credentials.apiKeySecret && !i.settings.apiBaseUrl);
+    if (real) {
+      const { AccessToken } = twilio.jwt;
+      const token = new AccessToken(real.credentials.accountSid!, real.credentials.apiKeySid!, real.credentials.apiKeySecret!, { identity: clientIdentity(actor.userId), ttl: TOKEN_TTL_S });
+      token.addGrant(new AccessToken.VoiceGrant({ incomingAllow: true, ...(real.credentials.twimlAppSid ? { outgoingApplicationSid: real.credentials.twimlAppSid } : {}) }));
+      return c.json({ mode: "twilio" as const, identity: clientIdentity(actor.userId), token: token.toJwt(), expiresAt: new Date(Date.now() + TOKEN_TTL_S * 1000).toISOString() }, 200);
+    }
+    return c.json({ mode: all.length ? ("simulated" as const) : ("none" as const), identity: clientIdentity(actor.userId) }, 200);
+  });
+
+  app.openapi(createRoute({ method: "get", path: "/calls/live", responses: ok("{items:[call]} calls not yet ended, newest first (agents: their own)"), tags: ["voice"] }), async (c) => {
+    const actor = c.get("actor");
+    const rows = await liveCalls(db, actor.workspaceId);
+    const mine = actor.role === "agent" ? rows.filter((r) => r.agentId === actor.userId || r.consult?.agentId === actor.userId) : rows;
+    return c.json({ items: mine.map(callView) }, 200);
+  });
+
+  app.openapi(createRoute({ method: "get", path: "/calls/{id}", request: { params: IdParam }, responses: ok("The call"), tags: ["voice"] }), async (c) => {
+    const actor = c.get("actor");
+    const call = await callById(db, actor.workspaceId, c.req.valid("param").id);
+    await requireConversation(db, actor, call.conversationId);
+    return c.json(callView(call), 200);
+  });
+
+  app.openapi(createRoute({ method: "post", path: "/calls/{id}/hold", request: { params: IdParam, ...body(Hold) }, responses: ok("The call"), tags: ["voice"] }), async (c) => {
+    const actor = c.get("actor");
+    const call = await controllable(actor, c.req.valid("param").id);
+    return c.json(callView(await control.hold(actor.workspaceId, call.id, c.req.valid("json").hold)), 200);
+  });
+
+  app.openapi(createRoute({ method: "post", path: "/calls/{id}/mute", request: { params: IdParam, ...body(Mute) }, responses: ok("The call"), tags: ["voice"] }), async (c) => {
+    const actor = c.get("actor");
+    const call = await controllable(actor, c.req.valid("param").id);
+    await control.mute(actor.workspaceId, call.id, c.req.valid("json").muted);
+    return c.json({ ...callView(call), muted: c.req.valid("json").muted }, 200);
+  });
+
+  app.openapi(createRoute({ method: "post", path: "/calls/{id}/hangup", request: { params: IdParam }, responses: ok("The call (it ends when Twilio confirms)"), tags: ["voice"] }), async (c) => {
+    const actor = c.get("actor");
+    const call = await controllable(actor, c.req.valid("param").id);
+    return c.json(callView(await control.hangup(actor.workspaceId, call.id)), 200);
+  });
+
+  app.openapi(createRoute({ method: "post", path: "/calls/{id}/record", request: { params: IdParam }, responses: ok("Recording started"), tags: ["voice"] }), async (c) => {
+    const actor = c.get("actor");
+    const call = await controllable(actor, c.req.valid("param").id);
+    return c.json(callView(await control.record(actor.workspaceId, call.id)), 200);
+  });
+
+  app.openapi(createRoute({ method: "post", path: "/calls/{id}/transfer", request: { params: IdParam, ...body(Transfer) }, responses: ok("The call"), tags: ["voice"] }), async (c) => {
+    const actor = c.get("actor");
+    const call = await controllable(actor, c.req.valid("param").id);
+    const t = c.req.valid("json");
+    return c.json(callView(await control.transfer(actor.workspaceId, call.id, { userId: actor.userId, name: actor.name }, t, t.warm, t.note)), 200);
+  });
+
+  app.openapi(createRoute({ method: "post", path: "/calls/{id}/transfer/complete", request: { params: IdParam }, responses: ok("The second agent has the call"), tags: ["voice"] }), async (c) => {
+    const actor = c.get("actor");
+    const call = await controllable(actor, c.req.valid("param").id);
+    return c.json(callView(await control.completeWarmTransfer(actor.workspaceId, call.id)), 200);
+  });
+
+  app.openapi(createRoute({ method: "post", path: "/calls/{id}/monitor", request: { params: IdParam, ...body(Monitor) }, responses: ok("The call with the supervisor's leg"), tags: ["voice"] }), async (c) => {
+    const actor = c.get("actor");
+    requireRole(actor, "supervisor", "admin");
+    return c.json(callView(await control.monitor(actor.workspaceId, c.req.valid("param").id, actor.userId, c.req.valid("json").mode)), 200);
+  });
+
+  app.openapi(
+    createRoute({ method: "post", path: "/conversations/{id}/calls", request: { params: IdParam, ...body(DialOut) }, responses: ok("The outbound call: the agent's softphone rings first"), tags: ["voice"] }),
+    async (c) => {
+      const actor = c.get("actor");
+      const conversation = await requireConversation(db, actor, c.req.valid("param").id);
+      const input = c.req.valid("json");
+      let number = input.number;
+      if (!number) {
+        const [c0] = await db.select({ contactId: conversations.contactId }).from(conversations).where(eq(conversations.id, conversation.id));
+        const [phone] = await db.select().from(contactIdentities).where(and(eq(contactIdentities.contactId, c0!.contactId), eq(contactIdentities.kind, "phone"))).limit(1);
+        if (!phone) throw new Invalid("The contact has no phone number: give one", "number");
+        number = phone.value;
+      }
+      const [inbox] = await db
+        .select({ id: inboxes.id })
+        .from(inboxes)
+        .where(and(eq(inboxes.workspaceId, actor.workspaceId), eq(inboxes.channel, "voice"), input.inboxId ? eq(inboxes.id, input.inboxId) : undefined))
+        .orderBy(asc(inboxes.createdAt))
+        .limit(1);
+      if (!inbox) throw new NotFound("Voice inbox", "inboxId");
+      const call = await control.dialOut(actor.workspaceId, { userId: actor.userId }, { conversationId: conversation.id, inboxId: inbox.id, number });
+      return c.json(callView(call), 200);
+    },
+  );
+
+  app.openapi(createRoute({ method: "get", path: "/inboxes/{id}/ivr-flow", request: { params: IdParam }, responses: ok("{flow, updatedAt} or {flow:null}"), tags: ["voice"] }), async (c) => {
+    const actor = c.get("actor");
+    requireRole(actor, "admin", "supervisor");
+    const [row] = await db.select().from(ivrFlows).where(and(eq(ivrFlows.workspaceId, actor.workspaceId), eq(ivrFlows.inboxId, c.req.valid("param").id)));
+    return c.json({ flow: row?.flow ?? null, updatedAt: row?.updatedAt.toISOString() ?? null }, 200);
+  });
+
+  app.openapi(
+    createRoute({ method: "put", path: "/inboxes/{id}/ivr-flow", request: { params: IdParam, ...body(z.object({ flow: z.unknown() })) }, responses: ok("The saved flow; 400 names the first problem"), tags: ["voice"] }),
+    async (c) => {
+      const actor = c.get("actor");
+      requireRole(actor, "admin");
+      const inboxId = c.req.valid("param").id;
+      const [inbox] = await db.select().from(inboxes).where(and(eq(inboxes.workspaceId, actor.workspaceId), eq(inboxes.id, inboxId), eq(inboxes.channel, "voice")));
+      if (!inbox) throw new NotFound("Voice inbox", "id");
+      const parsed = IvrFlow.safeParse(c.req.valid("json").flow);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        const field = ["flow", ...issue.path.map(String)].join(".");
+        throw new Invalid(`${field}: ${issue.message}`, field);
+      }
+      const problem = checkFlow(parsed.data)[0];
+      if (problem) throw new Invalid(`flow.${problem.path}: ${problem.message}`, `flow.${problem.path}`);
+      for (const ref of queuesOf(parsed.data)) {
+        const [q] = await db.select({ id: queues.id }).from(queues).where(and(eq(queues.workspaceId, actor.workspaceId), eq(queues.id, ref.queueId)));
+        if (!q) throw new Invalid(`flow.${ref.path}: no such queue`, `flow.${ref.path}`);
+      }
+      const values = { inboxId, workspaceId: actor.workspaceId, flow: parsed.data as Record<string, unknown>, updatedBy: actor.userId, updatedAt: new Date() };
+      const [saved] = await db.insert(ivrFlows).values(values).onConflictDoUpdate({ target: ivrFlows.inboxId, set: { flow: values.flow, updatedBy: actor.userId, updatedAt: values.updatedAt } }).returning();
+      return c.json({ flow: saved!.flow, updatedAt: saved!.updatedAt.toISOString() }, 200);
+    },
+  );
+
+  return app;
+}

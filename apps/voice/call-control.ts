@@ -1,0 +1,595 @@
+import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
+import { appendSystemEvent } from "../../conversations/conversation.ts";
+import { callById, changeCall, changeCallWithin, isFinal, startCall } from "../../conversations/call.ts";
+import { withEvents } from "../../conversations/transaction.ts";
+import { calls, conversations, users, type Call } from "../../db/schema/index.ts";
+import type { IvrFlow } from "../../channels/voice/flow.ts";
+import { runIvr, startState, type IvrInput, type IvrStep } from "../../channels/voice/ivr.ts";
+import { customerStatus, type StatusCallback } from "../../channels/voice/parse.ts";
+import { phrases } from "../../channels/voice/phrases.ts";
+import { TwilioRest } from "../../channels/voice/rest.ts";
+import { apologyTwiml, conferenceTwiml, ivrTwiml, sayTwiml, waitTwiml, type CallUrls } from "../../channels/voice/twiml.ts";
+import { Conflict, Invalid } from "../../platform/errors.ts";
+import { log } from "../../platform/log.ts";
+import { abandonCallWork, enqueueCall, finishCallWork } from "../../routing/call.ts";
+import { queuePosition } from "../../routing/estimate.ts";
+import { listTeams } from "../../routing/agent.ts";
+import { isOpen } from "../../routing/hours.ts";
+import { presenceOf } from "../../routing/presence.ts";
+import { listQueues } from "../../routing/queue.ts";
+import { DEFAULT_ROUTING, followAssignment, transferToAgent } from "../../routing/work.ts";
+import type { Runtime } from "../runtime.ts";
+import { flowOf, voiceInbox, voiceInboxRow, type VoiceInbox } from "./inbox.ts";
+import { storeRecording } from "./recording.ts";
+
+const WEBHOOKS = "/webhooks/twilio/voice";
+/** A transferred call is not offered back to the agent who just let it go. */
+const NOT_STICKY = { ...DEFAULT_ROUTING, stickyMs: 0 };
+
+/** The conference a call's legs meet in: one per call. */
+export const conferenceName = (call: Pick<Call, "id">) => `call-${call.id}`;
+/** The softphone identity Twilio rings for an agent (the Voice SDK registers under it). */
+export const clientIdentity = (userId: string) => `agent-${userId}`;
+
+/**
+ * Drives phone calls: answers Twilio's webhooks from the IVR flow and the call's state, and moves
+ * calls with Twilio's REST API when agents act (answer, hold, transfer, hang up, monitor). Every
+ * piece of state is in the database, so any node can answer any webhook.
+ */
+export class CallControl {
+  private unsubscribe: (() => void) | undefined;
+  private baseUrl: string;
+
+  constructor(private readonly rt: Runtime) {
+    this.baseUrl = rt.config.publicUrl ?? `http://localhost:${rt.config.port}`;
+  }
+
+  /** Where Twilio reaches this node (for the absolute URLs REST calls need). */
+  setBaseUrl(url: string) {
+    if (!this.rt.config.publicUrl) this.baseUrl = url.replace(/\/$/, "");
+  }
+
+  get publicBase() {
+    return this.baseUrl;
+  }
+
+  async inbox(inboxId: string) {
+    const row = await voiceInboxRow(this.rt.core.db, inboxId);
+    return row ? voiceInbox(row, this.rt.keyring, this.rt.config.twilioAuthToken) : undefined;
+  }
+
+  urls(inbox: VoiceInbox, call: Pick<Call, "id">, absolute = false): CallUrls {
+    const at = (path: string, extra = "") => `${absolute ? this.baseUrl : ""}${WEBHOOKS}/${path}?inbox=${inbox.row.id}&call=${call.id}${extra}`;
+    return {
+      gather: (step) => at("gather", `&step=${step}`),
+      wait: () => at("wait"),
+      waitKey: () => at("wait-key"),
+      voicemail: () => at("voicemail"),
+      recording: () => at("recording"),
+      transcription: () => at("transcription"),
+      conference: () => at("conference"),
+    };
+  }
+
+  private at(inbox: VoiceInbox, call: Pick<Call, "id">, path: string, extra = "") {
+    return `${this.baseUrl}${WEBHOOKS}/${path}?inbox=${inbox.row.id}&call=${call.id}${extra}`;
+  }
+
+  rest(inbox: VoiceInbox) {
+    if (!inbox.account) throw new Invalid("This voice inbox has no Twilio account (accountSid and authToken)", "inboxId");
+    return new TwilioRest(inbox.account);
+  }
+
+  // ── Webhooks ────────────────────────────────────────────────────────────────────────────────
+
+  /** A new call (or Twilio retrying the first webhook of one): start the IVR. */
+  async incoming(inbox: VoiceInbox, p: { CallSid: string; From: string; To: string; CallerName?: string }) {
+    const flow = await flowOf(this.rt.core.db, inbox.row.id);
+    const started = await startCall(this.rt.core, inbox.row.workspaceId, {
+      provider: "twilio",
+      inboxId: inbox.row.id,
+      externalId: p.CallSid,
+      direction: "in",
+      customer: { kind: "phone", value: p.From, ...(p.CallerName ? { displayName: p.CallerName } : {}) },
+      from: p.From,
+      to: p.To,
+      status: "ivr",
+      ivr: startState(flow),
+    });
+    if (started.duplicate) return this.current(inbox, started.call);
+    return this.turn(inbox, started.call, flow, null);
+  }
+
+  /** The caller answered a gather. A retry of an answered step gets the same reply again. */
+  async gather(inbox: VoiceInbox, call: Call, step: number, input: IvrInput) {
+    if (call.status !== "ivr" || !call.ivr || call.ivr.step !== step) return this.current(inbox, call);
+    return this.turn(inbox, call, await flowOf(this.rt.core.db, inbox.row.id), input);
+  }
+
+  /** What Twilio should do with this call now, from its stored state (retries, unknown steps). */
+  async current(inbox: VoiceInbox, call: Call): Promise<string> {
+    const language = call.ivr?.language ?? inbox.language;
+    if (call.status === "ivr" && call.ivr?.reply) return call.ivr.reply;
+    if (call.status === "queued") return this.waitTwiml(inbox, call);
+    if (call.status === "connecting" || call.status === "connected" || call.status === "on_hold") return this.customerConference(inbox, call);
+    if (call.status === "callback") return sayTwiml(language, [phrases(language).callbackConfirmed]);
+    return apologyTwiml(language);
+  }
+
+  private async turn(inbox: VoiceInbox, call: Call, flow: IvrFlow, input: IvrInput | null) {
+    const state = call.ivr ?? startState(flow);
+    const { state: next, step } = await runIvr(flow, state, input, {
+      now: new Date(),
+      from: call.fromAddress ?? "",
+      to: call.toAddress ?? "",
+      isOpen: (hours, now) => isOpen({ ...hours, holidays: hours.holidays ?? [] }, now),
+      lookup: (url, timeoutMs, query) => lookupJson(url, timeoutMs, query),
+    });
+    const language = next.language;
+    let reply: string;
+    let status: Call["status"] = "ivr";
+    let enqueue: { queueId: string } | undefined;
+    let callbackNumber: string | null = null;
+    switch (step.kind) {
+      case "enqueue":
+        enqueue = { queueId: step.node.queueId };
+        status = "queued";
+        reply = "";
+        break;
+      case "callback":
+        enqueue = { queueId: step.node.queueId };
+        status = "callback";
+        callbackNumber = call.fromAddress;
+        reply = ivrTwiml(step, language, this.urls(inbox, call), next.step);
+        break;
+      case "transfer":
+        status = "transferred_out";
+        reply = ivrTwiml(step, language, this.urls(inbox, call), next.step, inbox.settings.phoneNumber);
+        break;
+      default:
+        reply = ivrTwiml(step, language, this.urls(inbox, call), next.step);
+    }
+    const newPath = next.path.slice(state.path.length);
+    // Saved only if nobody answered this step meanwhile (a concurrent retry): then theirs stands.
+    const saved = await withEvents(this.rt.core, async (tx, events) => {
+      const { before, after } = await changeCallWithin(tx, events, call.id, (c) =>
+        c.status !== "ivr" || (c.ivr?.step ?? 0) !== state.step ? null : { ivr: { ...next, reply }, status, ...(callbackNumber ? { callbackNumber } : {}) },
+      );
+      if (after === before) return undefined;
+      if (newPath.length) await appendSystemEvent(tx, events, call.conversationId, "ivr", { callId: call.id, steps: newPath });
+      if (step.kind === "transfer") await appendSystemEvent(tx, events, call.conversationId, "call_transferred_out", { callId: call.id, number: step.node.number });
+      return after;
+    });
+    if (!saved) return this.current(inbox, (await callById(this.rt.core.db, call.workspaceId, call.id))!);
+    if (enqueue) {
+      try {
+        await enqueueCall(this.rt.core, call.conversationId, { queueId: enqueue.queueId, priority: next.priority, skills: next.skills, attributes: next.attributes });
+        await changeCall(this.rt.core, call.id, { queueId: enqueue.queueId, enqueuedAt: new Date() });
+        this.rt.router.schedule(call.workspaceId);
+      } catch (err) {
+        // A queue deleted after the flow was saved: the caller still hears a polite goodbye.
+        log.error("voice: enqueue failed", { callId: call.id, err });
+        await changeCall(this.rt.core, call.id, { status: "failed" });
+        return apologyTwiml(language);
+      }
+      if (step.kind === "enqueue") {
+        const recordNotice = inbox.settings.recording === "always" ? [{ say: phrases(language).recording, language }] : [];
+        return this.waitTwiml(inbox, { ...saved, status: "queued" }, [...step.prompts, ...recordNotice]);
+      }
+    }
+    return reply;
+  }
+
+  /** One round of waiting music with the caller's position and estimated wait. */
+  async waitTwiml(inbox: VoiceInbox, call: Call, prompts: IvrStep["prompts"] = []) {
+    const language = call.ivr?.language ?? inbox.language;
+    const eta = await queuePosition(this.rt.core.db, call.conversationId);
+    const flow = await flowOf(this.rt.core.db, inbox.row.id);
+    const node = Object.values(flow.nodes).find((n) => n.type === "enqueue" && n.queueId === call.queueId) as Extract<IvrFlow["nodes"][string], { type: "enqueue" }> | undefined;
+    return waitTwiml({
+      language,
+      prompts,
+      position: eta?.position ?? null,
+      waitMinutes: eta?.estimatedWaitS != null ? Math.ceil(eta.estimatedWaitS / 60) : null,
+      offerCallback: node?.offerCallback ?? true,
+      musicUrl: node?.holdMusicUrl,
+      urls: this.urls(inbox, call),
+    });
+  }
+
+  /** Twilio asks again after each round of music: the wait goes on, or the agent is ready. */
+  async wait(inbox: VoiceInbox, call: Call) {
+    return this.current(inbox, call);
+  }
+
+  /** A key pressed while waiting: 1 asks for a callback (the place in line is kept). */
+  async waitKey(inbox: VoiceInbox, call: Call, digits: string | undefined) {
+    const language = call.ivr?.language ?? inbox.language;
+    if (call.status !== "queued" || digits !== "1") return this.current(inbox, call);
+    await withEvents(this.rt.core, async (tx, events) => {
+      const { before, after } = await changeCallWithin(tx, events, call.id, (c) => (c.status === "queued" ? { status: "callback", callbackNumber: c.fromAddress } : null));
+      if (after !== before) await appendSystemEvent(tx, events, call.conversationId, "callback_requested", { callId: call.id, number: call.fromAddress });
+    });
+    return sayTwiml(language, [phrases(language).callbackConfirmed]);
+  }
+
+  customerConference(inbox: VoiceInbox, call: Call) {
+    const language = call.ivr?.language ?? inbox.language;
+    return conferenceTwiml({
+      name: conferenceName(call),
+      language,
+      announce: [phrases(language).connecting],
+      endOnExit: true,
+      // The customer waits with music until the agent's leg starts the conference.
+      record: inbox.settings.recording === "always",
+      urls: this.urls(inbox, call),
+    });
+  }
+
+  agentConference(inbox: VoiceInbox, call: Call, monitor?: { mode: "listen" | "whisper" | "barge" }) {
+    return conferenceTwiml({
+      name: conferenceName(call),
+      language: inbox.language,
+      endOnExit: false,
+      record: false,
+      muted: monitor?.mode === "listen",
+      coach: monitor?.mode === "whisper" ? (call.agentLegId ?? undefined) : undefined,
+      urls: this.urls(inbox, call),
+    });
+  }
+
+  /** Twilio's status callback for one of the call's legs. */
+  async status(inbox: VoiceInbox, call: Call, leg: "customer" | "agent" | "consult" | "monitor", p: StatusCallback) {
+    if (leg === "customer") return this.customerLegStatus(inbox, call, p);
+    if (leg === "agent" && p.CallSid === call.agentLegId) return this.agentLegStatus(inbox, call, p);
+    if (leg === "consult" && call.consult?.legId === p.CallSid) return this.consultLegStatus(inbox, call, p);
+    if (leg === "monitor" && ["completed", "failed", "no-answer", "busy", "canceled"].includes(p.CallStatus))
+      await changeCall(this.rt.core, call.id, (c) => ({ monitors: c.monitors.filter((m) => m.legId !== p.CallSid) }));
+  }
+
+  private async customerLegStatus(inbox: VoiceInbox, call: Call, p: StatusCallback) {
+    // A callback dials the customer anew: only that leg's callbacks count then.
+    if (call.customerLegId && p.CallSid !== call.customerLegId) return;
+    if (!call.customerLegId && p.CallSid !== call.externalId) return;
+    if (p.CallStatus === "in-progress" && call.customerLegId && call.status === "connecting") {
+      await changeCall(this.rt.core, call.id, { status: "connected", answeredAt: new Date() });
+      return;
+    }
+    const next = customerStatus(p.CallStatus, call.status);
+    if (!next) return;
+    const { before, after } = await withEvents(this.rt.core, async (tx, events) => {
+      const r = await changeCallWithin(tx, events, call.id, (c) => (isFinal(c.status) ? null : { status: customerStatus(p.CallStatus, c.status) ?? c.status }));
+      if (r.after !== r.before && r.after.status === "abandoned")
+        await appendSystemEvent(tx, events, call.conversationId, "call_abandoned", { callId: call.id, waitS: waitSeconds(r.after) });
+      return r;
+    });
+    if (after === before) return;
+    if (after.status === "abandoned") {
+      await abandonCallWork(this.rt.core, call.conversationId);
+      return;
+    }
+    if (before.status === "connected" || before.status === "on_hold" || before.status === "connecting") {
+      await finishCallWork(this.rt.core, call.conversationId);
+      // The customer hung up: the agent's softphone leg ends too.
+      for (const leg of [before.agentLegId, before.consult?.legId, ...before.monitors.map((m) => m.legId)]) if (leg) await this.quietly(() => this.rest(inbox).hangup(leg));
+    }
+  }
+
+  private async agentLegStatus(inbox: VoiceInbox, call: Call, p: StatusCallback) {
+    if (p.CallStatus === "in-progress") {
+      if (call.status === "callback" || (call.status === "connecting" && call.callbackNumber && !call.customerLegId)) {
+        // Callback: the agent is on the line; now call the customer into the same conference.
+        const legId = await this.rest(inbox).dial({
+          to: call.callbackNumber!,
+          from: inbox.settings.phoneNumber ?? call.toAddress ?? "",
+          url: this.at(inbox, call, "connect"),
+          statusCallback: this.at(inbox, call, "status", "&leg=customer"),
+          timeoutS: 30,
+        });
+        await changeCall(this.rt.core, call.id, { customerLegId: legId, status: "connecting" });
+        return;
+      }
+      if (call.status === "connecting") await changeCall(this.rt.core, call.id, { status: "connected", answeredAt: new Date() });
+      return;
+    }
+    if (!["completed", "failed", "no-answer", "busy", "canceled"].includes(p.CallStatus)) return;
+    if (call.status === "connected" || call.status === "on_hold") {
+      // The agent hung up: the call is over for the customer too (a transfer clears the leg first).
+      await this.quietly(() => this.rest(inbox).hangup(call.customerLegId ?? call.externalId));
+      return;
+    }
+    if (call.status === "connecting" || call.status === "callback") {
+      // The agent's softphone did not answer: the caller goes back to the front of the queue.
+      await withEvents(this.rt.core, async (tx, events) => {
+        await changeCallWithin(tx, events, call.id, { status: call.callbackNumber ? "callback" : "queued", agentId: null, agentLegId: null });
+        await appendSystemEvent(tx, events, call.conversationId, "agent_leg_failed", { callId: call.id, agentId: call.agentId, status: p.CallStatus });
+      });
+      await followAssignment(this.rt.core, call.conversationId, null);
+      await this.rt.core.db.update(conversations).set({ assigneeId: null }).where(eq(conversations.id, call.conversationId));
+      if (!call.callbackNumber) await this.quietly(() => this.rest(inbox).redirect(call.externalId, this.at(inbox, call, "wait")));
+      this.rt.router.schedule(call.workspaceId);
+    }
+  }
+
+  private async consultLegStatus(inbox: VoiceInbox, call: Call, p: StatusCallback) {
+    if (p.CallStatus === "in-progress") return;
+    if (["completed", "failed", "no-answer", "busy", "canceled"].includes(p.CallStatus))
+      await withEvents(this.rt.core, async (tx, events) => {
+        await changeCallWithin(tx, events, call.id, { consult: null });
+        await appendSystemEvent(tx, events, call.conversationId, "consult_ended", { callId: call.id, agentId: call.consult?.agentId ?? null });
+      });
+  }
+
+  /** Conference events: its id (for hold and monitoring) and the customer's hold state. */
+  async conference(call: Call, p: { ConferenceSid: string; StatusCallbackEvent: string; CallSid?: string }) {
+    const customerLeg = call.customerLegId ?? call.externalId;
+    const change: Parameters<typeof changeCall>[2] = {};
+    if (!call.conferenceSid) Object.assign(change, { conferenceSid: p.ConferenceSid });
+    if (p.CallSid === customerLeg && p.StatusCallbackEvent === "participant-hold") Object.assign(change, { hold: true });
+    if (p.CallSid === customerLeg && p.StatusCallbackEvent === "participant-unhold") Object.assign(change, { hold: false });
+    if (Object.keys(change).length) await changeCall(this.rt.core, call.id, change);
+  }
+
+  /** A recording is ready at Twilio: fetch it, store it sealed, and delete Twilio's copy. */
+  async recording(inbox: VoiceInbox, call: Call, p: { RecordingSid: string; RecordingStatus?: string }) {
+    if (p.RecordingStatus && p.RecordingStatus !== "completed") return;
+    if (call.recordingSid === p.RecordingSid && call.recordingId) return;
+    await changeCall(this.rt.core, call.id, { recordingSid: p.RecordingSid });
+    await storeRecording(this.rt, this, inbox, { ...call, recordingSid: p.RecordingSid });
+  }
+
+  async voicemail(inbox: VoiceInbox, call: Call) {
+    const language = call.ivr?.language ?? inbox.language;
+    await withEvents(this.rt.core, async (tx, events) => {
+      const { before, after } = await changeCallWithin(tx, events, call.id, (c) => (c.status === "ivr" ? { status: "voicemail" } : null));
+      if (after !== before) await appendSystemEvent(tx, events, call.conversationId, "voicemail", { callId: call.id });
+    });
+    return sayTwiml(language, [phrases(language).voicemailThanks]);
+  }
+
+  async transcription(call: Call, text: string | undefined) {
+    if (text) await changeCall(this.rt.core, call.id, { transcript: text });
+  }
+
+  // ── Agents' actions ─────────────────────────────────────────────────────────────────────────
+
+  start() {
+    this.unsubscribe = this.rt.core.bus.subscribe((m) => {
+      if (!("type" in m) || m.type !== "conversation.updated" || !m.conversationId) return;
+      const changes = m.payload.changes as { assigneeId?: string | null } | undefined;
+      if (!changes?.assigneeId) return;
+      void this.connectWaitingCall(m.conversationId, changes.assigneeId).catch((err: unknown) => log.error("voice: connecting the agent failed", { err, conversationId: m.conversationId }));
+    });
+  }
+
+  stop() {
+    this.unsubscribe?.();
+  }
+
+  /**
+   * The conversation of a waiting call was assigned (offer accepted, auto-accept, a supervisor's
+   * move): ring the agent's softphone and bring the caller into the call's conference.
+   */
+  async connectWaitingCall(conversationId: string, agentId: string) {
+    const [call] = await this.rt.core.db
+      .select()
+      .from(calls)
+      .where(and(eq(calls.conversationId, conversationId), eq(calls.provider, "twilio"), inArray(calls.status, ["queued", "callback"])));
+    if (!call) return;
+    const inbox = (await this.inbox(call.inboxId))!;
+    const rest = this.rest(inbox);
+    const claimed = await changeCall(this.rt.core, call.id, (c) => (c.status === "queued" || c.status === "callback" ? { status: c.status === "callback" ? "callback" : "connecting", agentId } : null));
+    if (claimed.after === claimed.before) return;
+    const legId = await rest.dial({
+      to: `client:${clientIdentity(agentId)}`,
+      from: inbox.settings.phoneNumber ?? call.toAddress ?? "",
+      url: this.at(inbox, call, "agent"),
+      statusCallback: this.at(inbox, call, "status", "&leg=agent"),
+    });
+    await changeCall(this.rt.core, call.id, { agentLegId: legId });
+    // A caller on the line joins now (hearing music until the agent's leg starts the conference);
+    // a callback waits for the agent to answer first.
+    if (call.status === "queued") await rest.redirect(call.externalId, this.at(inbox, call, "connect"));
+  }
+
+  private async liveCall(workspaceId: string, callId: string) {
+    const call = await callById(this.rt.core.db, workspaceId, callId);
+    if (isFinal(call.status)) throw new Conflict("The call has ended", "callId");
+    const inbox = await this.inbox(call.inboxId);
+    if (!inbox) throw new Invalid("Only phone calls support this", "callId");
+    return { call, inbox };
+  }
+
+  async hold(workspaceId: string, callId: string, hold: boolean) {
+    const { call, inbox } = await this.liveCall(workspaceId, callId);
+    if (!call.conferenceSid || (call.status !== "connected" && call.status !== "on_hold")) throw new Conflict("The call is not connected", "callId");
+    await this.rest(inbox).hold(call.conferenceSid, call.customerLegId ?? call.externalId, hold);
+    return (await changeCall(this.rt.core, call.id, { hold })).after;
+  }
+
+  async mute(workspaceId: string, callId: string, muted: boolean) {
+    const { call, inbox } = await this.liveCall(workspaceId, callId);
+    if (!call.conferenceSid || !call.agentLegId) throw new Conflict("The call is not connected", "callId");
+    await this.rest(inbox).mute(call.conferenceSid, call.agentLegId, muted);
+    return call;
+  }
+
+  async hangup(workspaceId: string, callId: string) {
+    const { call, inbox } = await this.liveCall(workspaceId, callId);
+    await this.rest(inbox).hangup(call.customerLegId ?? call.externalId);
+    return call;
+  }
+
+  /** Starts recording an on-demand call (the policy "never" refuses). */
+  async record(workspaceId: string, callId: string) {
+    const { call, inbox } = await this.liveCall(workspaceId, callId);
+    if (inbox.settings.recording === "never") throw new Conflict("Recording is turned off for this inbox", "callId");
+    if (call.status !== "connected" && call.status !== "on_hold") throw new Conflict("The call is not connected", "callId");
+    await this.rest(inbox).startRecording(call.customerLegId ?? call.externalId, this.at(inbox, call, "recording"));
+    await withEvents(this.rt.core, (tx, events) => appendSystemEvent(tx, events, call.conversationId, "recording_started", { callId: call.id }));
+    return call;
+  }
+
+  /** A supervisor joins a live call: listening (muted), whispering to the agent, or barging in. */
+  async monitor(workspaceId: string, callId: string, supervisorId: string, mode: "listen" | "whisper" | "barge") {
+    const { call, inbox } = await this.liveCall(workspaceId, callId);
+    if (call.status !== "connected" && call.status !== "on_hold") throw new Conflict("The call is not connected", "callId");
+    const rest = this.rest(inbox);
+    const existing = call.monitors.find((m) => m.userId === supervisorId);
+    if (existing) {
+      if (!call.conferenceSid) throw new Conflict("The call is not connected", "callId");
+      await rest.monitorMode(call.conferenceSid, existing.legId, mode, call.agentLegId);
+      return (await changeCall(this.rt.core, call.id, (c) => ({ monitors: c.monitors.map((m) => (m.userId === supervisorId ? { ...m, mode } : m)) }))).after;
+    }
+    const legId = await rest.dial({
+      to: `client:${clientIdentity(supervisorId)}`,
+      from: inbox.settings.phoneNumber ?? call.toAddress ?? "",
+      url: this.at(inbox, call, "monitor", `&mode=${mode}`),
+      statusCallback: this.at(inbox, call, "status", "&leg=monitor"),
+    });
+    return withEvents(this.rt.core, async (tx, events) => {
+      const { after } = await changeCallWithin(tx, events, call.id, (c) => ({ monitors: [...c.monitors, { userId: supervisorId, legId, mode }] }));
+      await appendSystemEvent(tx, events, call.conversationId, "call_monitored", { callId: call.id, supervisorId, mode });
+      return after;
+    });
+  }
+
+  /**
+   * Transfers a connected call. Cold: the agent's leg ends and the caller waits for the target (an
+   * offer to an agent or team member, or the queue). Warm: the target is dialled into the same
+   * conference while the agent stays, and takes over when the agent leaves.
+   */
+  async transfer(workspaceId: string, callId: string, by: { userId: string; name: string }, target: { agentId?: string; queueId?: string; teamId?: string }, warm: boolean, note?: string) {
+    const { call, inbox } = await this.liveCall(workspaceId, callId);
+    if (call.status !== "connected" && call.status !== "on_hold") throw new Conflict("The call is not connected", "callId");
+    const rest = this.rest(inbox);
+    let agentId = target.agentId;
+    if (target.teamId) agentId = await this.freeTeamMember(workspaceId, target.teamId);
+    if (warm) {
+      if (!agentId) throw new Invalid("A warm transfer goes to an agent or a team", "agentId");
+      const legId = await rest.dial({
+        to: `client:${clientIdentity(agentId)}`,
+        from: inbox.settings.phoneNumber ?? call.toAddress ?? "",
+        url: this.at(inbox, call, "agent"),
+        statusCallback: this.at(inbox, call, "status", "&leg=consult"),
+      });
+      return withEvents(this.rt.core, async (tx, events) => {
+        const { after } = await changeCallWithin(tx, events, call.id, { consult: { agentId: agentId!, legId } });
+        await appendSystemEvent(tx, events, call.conversationId, "transferred", { callId: call.id, agentId, warm: true, note: note ?? null, by: by.name });
+        return after;
+      });
+    }
+    // Cold: the caller goes back to waiting music before the agent's leg is dropped, so hanging up
+    // that leg cannot end the call.
+    await withEvents(this.rt.core, (tx, events) => changeCallWithin(tx, events, call.id, { status: "queued", agentId: null, agentLegId: null, hold: false }));
+    await rest.redirect(call.customerLegId ?? call.externalId, this.at(inbox, call, "wait"));
+    if (call.agentLegId) await this.quietly(() => rest.hangup(call.agentLegId!));
+    await finishCallWork(this.rt.core, call.conversationId);
+    const actor = { workspaceId, userId: by.userId, name: by.name, role: "supervisor" as const };
+    if (agentId) {
+      await this.rt.core.db.update(conversations).set({ assigneeId: null }).where(eq(conversations.id, call.conversationId));
+      await enqueueCall(this.rt.core, call.conversationId, { queueId: call.queueId ?? target.queueId ?? (await this.anyVoiceQueue(workspaceId)) }, new Date(), NOT_STICKY);
+      await transferToAgent(this.rt.core, actor as never, call.conversationId, agentId, note);
+    } else if (target.queueId) {
+      await this.rt.core.db.update(conversations).set({ assigneeId: null }).where(eq(conversations.id, call.conversationId));
+      await enqueueCall(this.rt.core, call.conversationId, { queueId: target.queueId }, new Date(), NOT_STICKY);
+      await withEvents(this.rt.core, (tx, events) => appendSystemEvent(tx, events, call.conversationId, "transferred", { callId: call.id, queueId: target.queueId, note: note ?? null, by: by.name }));
+    } else throw new Invalid("Transfer to an agent, a team or a queue", "agentId");
+    this.rt.router.schedule(workspaceId);
+    return callById(this.rt.core.db, workspaceId, call.id);
+  }
+
+  /** The warm transfer's second agent takes over: the first agent's leg is dropped. */
+  async completeWarmTransfer(workspaceId: string, callId: string) {
+    const { call, inbox } = await this.liveCall(workspaceId, callId);
+    if (!call.consult) throw new Conflict("No warm transfer is in progress", "callId");
+    const previous = call.agentLegId;
+    const consult = call.consult;
+    await withEvents(this.rt.core, async (tx, events) => {
+      await changeCallWithin(tx, events, call.id, { agentId: consult.agentId, agentLegId: consult.legId, consult: null });
+    });
+    await followAssignment(this.rt.core, call.conversationId, consult.agentId);
+    await this.rt.core.db.update(conversations).set({ assigneeId: consult.agentId }).where(eq(conversations.id, call.conversationId));
+    if (previous) await this.quietly(() => this.rest(inbox).hangup(previous));
+    return callById(this.rt.core.db, workspaceId, call.id);
+  }
+
+  private async freeTeamMember(workspaceId: string, teamId: string): Promise<string> {
+    const [team] = await listTeams(this.rt.core.db, workspaceId, teamId);
+    if (!team) throw new Invalid("Unknown team", "teamId");
+    const states = await presenceOf(this.rt.core.db, workspaceId, team.members.map((m) => m.id));
+    const free = team.members.map((m) => states.get(m.id)!).filter((s) => s.presence === "available").sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime());
+    if (!free[0]) throw new Conflict("Nobody in this team is available", "teamId");
+    return free[0].userId;
+  }
+
+  private async anyVoiceQueue(workspaceId: string): Promise<string> {
+    const all = await listQueues(this.rt.core.db, workspaceId);
+    const q = all.find((x) => !x.channels.length || x.channels.includes("voice"));
+    if (!q) throw new Invalid("No queue takes calls", "queueId");
+    return q.id;
+  }
+
+  /** Click-to-call: the agent's softphone rings first, then the customer, from the inbox's number. */
+  async dialOut(workspaceId: string, agent: { userId: string }, input: { conversationId?: string; inboxId: string; number: string; name?: string }) {
+    const inbox = await this.inbox(input.inboxId);
+    if (!inbox || inbox.row.workspaceId !== workspaceId) throw new Invalid("Unknown voice inbox", "inboxId");
+    const rest = this.rest(inbox);
+    const started = await startCall(this.rt.core, workspaceId, {
+      provider: "twilio",
+      inboxId: inbox.row.id,
+      externalId: `out-${crypto.randomUUID()}`,
+      direction: "out",
+      customer: { kind: "phone", value: input.number, ...(input.name ? { displayName: input.name } : {}) },
+      from: inbox.settings.phoneNumber ?? null,
+      to: input.number,
+      conversationId: input.conversationId,
+      agentId: agent.userId,
+      status: "callback",
+    });
+    const call = started.call;
+    await changeCall(this.rt.core, call.id, { callbackNumber: input.number, agentId: agent.userId });
+    const legId = await rest.dial({
+      to: `client:${clientIdentity(agent.userId)}`,
+      from: inbox.settings.phoneNumber ?? "",
+      url: this.at(inbox, call, "agent"),
+      statusCallback: this.at(inbox, call, "status", "&leg=agent"),
+    });
+    return (await changeCall(this.rt.core, call.id, { agentLegId: legId })).after;
+  }
+
+  /** Calls whose recording is known at Twilio but not yet stored with us (a crash, an outage). */
+  async retryRecordings() {
+    const due = await this.rt.core.db.select().from(calls).where(and(isNotNull(calls.recordingSid), isNull(calls.recordingId)));
+    for (const call of due) {
+      const inbox = await this.inbox(call.inboxId);
+      if (inbox) await this.quietly(() => storeRecording(this.rt, this, inbox, call));
+    }
+  }
+
+  private async quietly(work: () => Promise<unknown>) {
+    try {
+      await work();
+    } catch (err) {
+      log.warn("voice: Twilio request failed", { err: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  async agentName(userId: string) {
+    const [u] = await this.rt.core.db.select({ name: users.name }).from(users).where(eq(users.id, userId));
+    return u?.name ?? null;
+  }
+}
+
+function waitSeconds(call: Call) {
+  return call.enqueuedAt && call.endedAt ? Math.round((call.endedAt.getTime() - call.enqueuedAt.getTime()) / 1000) : 0;
+}
+
+/** The IVR's HTTP lookup: GET with the caller's number and attributes, JSON back, within the timeout. */
+export async function lookupJson(url: string, timeoutMs: number, query: Record<string, string>) {
+  const u = new URL(url);
+  for (const [k, v] of Object.entries(query)) u.searchParams.set(k, v);
+  const res = await fetch(u, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } });
+  if (!res.ok) throw new Error(`lookup answered ${res.status}`);
+  return (await res.json()) as unknown;
+}

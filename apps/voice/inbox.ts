@@ -1,0 +1,73 @@
+import { and, eq, sql } from "drizzle-orm";
+import type { Executor } from "../../db/connect.ts";
+import { inboxes, ivrFlows, type Inbox } from "../../db/schema/index.ts";
+import { IvrFlow, type IvrLanguage } from "../../channels/voice/flow.ts";
+import type { TwilioAccount } from "../../channels/voice/rest.ts";
+import type { Keyring } from "../../platform/crypto.ts";
+
+/** A voice inbox's settings: its number, recording policy, and (for the simulator) the REST base. */
+export type VoiceSettings = {
+  phoneNumber?: string;
+  recording?: "always" | "on_demand" | "never";
+  recordingRetentionDays?: number;
+  language?: IvrLanguage;
+  /** Where Twilio's REST API is reached; only set for the built-in simulator or a test stand-in. */
+  apiBaseUrl?: string;
+};
+
+/** Sealed in `inboxes.credentials`. The auth token signs webhooks; the API key makes softphone tokens. */
+export type VoiceCredentials = { accountSid?: string; authToken?: string; apiKeySid?: string; apiKeySecret?: string; twimlAppSid?: string };
+
+export type VoiceInbox = {
+  row: Inbox;
+  settings: VoiceSettings;
+  credentials: VoiceCredentials;
+  /** The token webhooks are verified with: the inbox's own, else TWILIO_AUTH_TOKEN. */
+  authToken: string | undefined;
+  /** REST access, when the inbox has an account. */
+  account: TwilioAccount | undefined;
+  language: IvrLanguage;
+};
+
+export function voiceInbox(row: Inbox, keyring: Keyring, envToken: string | undefined): VoiceInbox {
+  const credentials: VoiceCredentials = row.credentials ? JSON.parse(keyring.open(row.credentials)) : {};
+  const settings = row.settings as VoiceSettings;
+  const authToken = credentials.authToken ?? envToken;
+  const accountSid = credentials.accountSid;
+  return {
+    row,
+    settings,
+    credentials,
+    authToken,
+    account: accountSid && authToken ? { accountSid, authToken, apiBaseUrl: settings.apiBaseUrl } : undefined,
+    language: settings.language ?? "en",
+  };
+}
+
+/** The voice inbox Twilio's incoming call is for, by the number called (`To`). */
+export async function inboxByNumber(db: Executor, number: string) {
+  const [row] = await db
+    .select()
+    .from(inboxes)
+    .where(and(eq(inboxes.channel, "voice"), sql`${inboxes.settings}->>'phoneNumber' = ${number}`))
+    .limit(1);
+  return row;
+}
+
+export async function voiceInboxRow(db: Executor, inboxId: string) {
+  const [row] = await db.select().from(inboxes).where(and(eq(inboxes.id, inboxId), eq(inboxes.channel, "voice")));
+  return row;
+}
+
+/** A flow for an inbox nobody has designed one for yet: take a message, never an error tone. */
+export const VOICEMAIL_ONLY: IvrFlow = IvrFlow.parse({
+  start: "voicemail",
+  nodes: { voicemail: { type: "voicemail", prompt: { en: "Thank you for calling. Nobody can take your call right now.", "zh-CN": "感谢您的来电，目前无人接听。" } } },
+});
+
+export async function flowOf(db: Executor, inboxId: string): Promise<IvrFlow> {
+  const [row] = await db.select().from(ivrFlows).where(eq(ivrFlows.inboxId, inboxId));
+  if (!row) return VOICEMAIL_ONLY;
+  const parsed = IvrFlow.safeParse(row.flow);
+  return parsed.success ? parsed.data : VOICEMAIL_ONLY;
+}
