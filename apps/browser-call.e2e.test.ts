@@ -43,7 +43,7 @@ async function agentSocket(token: string) {
 
 const widget = (token: string, path: string, body: unknown = {}) => api(`${s.url}/widget/v1/calls${path}`, { token, body });
 const agentCall = (token: string, conversationId: string, path: string, body: unknown = {}) =>
-  api(`${s.url}/api/v1/conversations/${conversationId}/calls${path}`, { token, body });
+  api(`${s.url}/api/v1/conversations/${conversationId}/browser-calls${path}`, { token, body });
 
 async function assignTo(conversationId: string, userId: string) {
   const r = await api(`${s.url}/api/v1/conversations/${conversationId}/assign`, { token: adminToken, body: { assigneeId: userId } });

@@ -31,7 +31,7 @@ export function browserCallApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/conversations/{id}/calls", request: { params: IdParam, ...body(InviteBody) }, responses: created("The call, ringing in the visitor's chat"), tags: ["calls"] }),
+    createRoute({ method: "post", path: "/conversations/{id}/browser-calls", request: { params: IdParam, ...body(InviteBody) }, responses: created("The call, ringing in the visitor's chat"), tags: ["calls"] }),
     async (c) => {
       const { id } = c.req.valid("param");
       const actor = c.get("actor");
@@ -42,7 +42,7 @@ export function browserCallApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/conversations/{id}/calls/{callId}/answer", request: { params: CallParams }, responses: ok("The call, now mine"), tags: ["calls"] }),
+    createRoute({ method: "post", path: "/conversations/{id}/browser-calls/{callId}/answer", request: { params: CallParams }, responses: ok("The call, now mine"), tags: ["calls"] }),
     async (c) => {
       const { id, callId } = c.req.valid("param");
       const actor = c.get("actor");
@@ -53,7 +53,7 @@ export function browserCallApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/conversations/{id}/calls/{callId}/connected", request: { params: CallParams }, responses: ok("Talk time started"), tags: ["calls"] }),
+    createRoute({ method: "post", path: "/conversations/{id}/browser-calls/{callId}/connected", request: { params: CallParams }, responses: ok("Talk time started"), tags: ["calls"] }),
     async (c) => {
       const { id, callId } = c.req.valid("param");
       return c.json({ call: await markConnected(rt.core, agent(c), callId, id) }, 200);
@@ -61,7 +61,7 @@ export function browserCallApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/conversations/{id}/calls/{callId}/signal", request: { params: CallParams, ...body(CallSignal) }, responses: ok("Relayed to the visitor"), tags: ["calls"] }),
+    createRoute({ method: "post", path: "/conversations/{id}/browser-calls/{callId}/signal", request: { params: CallParams, ...body(CallSignal) }, responses: ok("Relayed to the visitor"), tags: ["calls"] }),
     async (c) => {
       const { id, callId } = c.req.valid("param");
       await relaySignal(rt.core, agent(c), callId, c.req.valid("json"), id);
@@ -70,7 +70,7 @@ export function browserCallApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/conversations/{id}/calls/{callId}/hangup", request: { params: CallParams, ...body(HangUpBody) }, responses: ok("The call, ended"), tags: ["calls"] }),
+    createRoute({ method: "post", path: "/conversations/{id}/browser-calls/{callId}/hangup", request: { params: CallParams, ...body(HangUpBody) }, responses: ok("The call, ended"), tags: ["calls"] }),
     async (c) => {
       const { id, callId } = c.req.valid("param");
       return c.json({ call: await hangUp(rt.core, agent(c), callId, c.req.valid("json").reason, id) }, 200);

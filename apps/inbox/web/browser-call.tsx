@@ -54,7 +54,7 @@ class BrowserPhone {
   private onPageHide = () => {
     const call = this.active?.call;
     if (!call) return;
-    void fetch(`/api/v1/conversations/${call.conversationId}/calls/${call.id}/hangup`, {
+    void fetch(`/api/v1/conversations/${call.conversationId}/browser-calls/${call.id}/hangup`, {
       method: "POST",
       keepalive: true,
       headers: { authorization: `Bearer ${session.token ?? ""}`, "content-type": "application/json" },
@@ -117,7 +117,7 @@ class BrowserPhone {
     const stream = await microphone();
     if (!stream) return this.fail("browserCall.noMic");
     try {
-      const r = await request<{ call: BrowserCallView; iceServers: IceServerConfig[] }>(`/conversations/${call.conversationId}/calls/${call.id}/answer`, { method: "POST" });
+      const r = await request<{ call: BrowserCallView; iceServers: IceServerConfig[] }>(`/conversations/${call.conversationId}/browser-calls/${call.id}/answer`, { method: "POST" });
       this.iceServers = r.iceServers;
       this.ringing.delete(call.id);
       const active: Active = { call: r.call, peer: null, stream, reported: false, early: [] };
@@ -137,7 +137,7 @@ class BrowserPhone {
     const stream = await microphone();
     if (!stream) return this.fail("browserCall.noMic");
     try {
-      const r = await request<{ call: BrowserCallView; iceServers: IceServerConfig[] }>(`/conversations/${conversationId}/calls`, { body: { callId: uuid() } });
+      const r = await request<{ call: BrowserCallView; iceServers: IceServerConfig[] }>(`/conversations/${conversationId}/browser-calls`, { body: { callId: uuid() } });
       this.iceServers = r.iceServers;
       this.active = { call: r.call, peer: null, stream, reported: false, early: [] };
       this.changed();
@@ -152,13 +152,13 @@ class BrowserPhone {
     this.ringing.delete(call.id);
     this.changed();
     // Ringing for me alone (my conversation): declining ends it; otherwise the others still ring.
-    if (call.agentId === this.me) void request(`/conversations/${call.conversationId}/calls/${call.id}/hangup`, { body: {} }).catch(() => {});
+    if (call.agentId === this.me) void request(`/conversations/${call.conversationId}/browser-calls/${call.id}/hangup`, { body: {} }).catch(() => {});
   }
 
   hangUp(reason: "hangup" | "failed" = "hangup") {
     const call = this.active?.call;
     if (!call) return;
-    void request(`/conversations/${call.conversationId}/calls/${call.id}/hangup`, { body: { reason } }).catch(() => {});
+    void request(`/conversations/${call.conversationId}/browser-calls/${call.id}/hangup`, { body: { reason } }).catch(() => {});
     this.release();
   }
 
@@ -170,7 +170,7 @@ class BrowserPhone {
 
   private connect(active: Active) {
     const { id, conversationId } = active.call;
-    const base = `/conversations/${conversationId}/calls/${id}`;
+    const base = `/conversations/${conversationId}/browser-calls/${id}`;
     const peer = new AudioPeer(this.iceServers, active.stream, this.audio, (signal) => request(`${base}/signal`, { body: signal }), (state) => {
       if (this.active !== active) return;
       this.peerState = state;
