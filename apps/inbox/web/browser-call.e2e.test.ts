@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium, openWidget, signIn } from "../../../test/browser.ts";
 import { api, startTestServer, type TestServer } from "../../../test/server.ts";
+import { startVoice } from "../../../test/voice.ts";
 
 let s: TestServer;
 let browser: Browser;
@@ -147,5 +148,28 @@ describe("chat → voice in two browsers", () => {
     expect((await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken })).body.assigneeId).toBe(s.agent.id);
     await visitor.close();
     await agent.context().close();
+  }, 60_000);
+
+  it("offers a call back on the phone in a web chat whose customer has a number, and the phone call lands in the same conversation", async () => {
+    const voice = await startVoice(s);
+    try {
+      const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
+      const conversationId = await visitor.send("Please ring me on my mobile");
+      const conversation = await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken });
+      await api(`${s.url}/api/v1/contacts/${conversation.body.contact.id}/identities`, { token: adminToken, body: { kind: "phone", value: "+8613800000088" } });
+      const agent = await agentPage();
+      await agent.goto(`${s.url}/app/#/inbox/unassigned/${conversationId}`);
+      await agent.getByTestId("call-back-on-phone").click();
+      await agent.getByRole("status").filter({ hasText: "+8613800000088" }).waitFor();
+      await agent.locator("[data-testid=timeline-item][data-type=call]").waitFor();
+      const [call] = await calls(conversationId);
+      expect(call).toMatchObject({ direction: "out", channel: "voice", data: { provider: "twilio", to: "+8613800000088", agentId: s.agent.id } });
+      expect(voice.sim.requests.some((r) => r.path.endsWith("/Calls.json") && r.form.To === `client:agent-${s.agent.id}`)).toBe(true);
+      await api(`${s.url}/api/v1/calls/${call.data.callId}/hangup`, { token: adminToken, body: {} });
+      await visitor.close();
+      await agent.context().close();
+    } finally {
+      voice.stop();
+    }
   }, 60_000);
 });

@@ -6,7 +6,7 @@ import { ApiError, request, session } from "./client.ts";
 import type { MessageKey } from "./catalog.ts";
 import { useNow } from "./hooks.ts";
 import { useI18n } from "./i18n.ts";
-import { contactLabel, type Conversation, type Item } from "./model.ts";
+import { contactLabel, type ContactProfile, type Conversation, type Item } from "./model.ts";
 import type { Frame } from "./realtime.ts";
 import { navigate } from "./route.ts";
 
@@ -342,6 +342,48 @@ export function CallStatus({ data }: { data: Record<string, unknown> }) {
         {t(`browserCall.status.${status}` as MessageKey)}
       </span>
       {agent && <span className="call-agent">{t("browserCall.takenBy", { name: agent })}</span>}
+    </>
+  );
+}
+
+/**
+ * "Call back on phone" in a web chat conversation: when the customer has a phone number and the
+ * workspace a voice inbox, the call goes through it (the agent's softphone rings first, then the
+ * customer) and lands in this same conversation.
+ */
+export function CallBackOnPhone({ conversation, contact }: { conversation: Conversation; contact: ContactProfile | null }) {
+  const { t } = useI18n();
+  const { inboxes } = useWorkspace();
+  const [note, setNote] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const phone = contact?.identities.find((i) => i.kind === "phone")?.value;
+  if (conversation.channel !== "webchat" || conversation.status === "resolved" || !phone || !inboxes.some((i) => i.channel === "voice")) return null;
+  return (
+    <>
+      <button
+        type="button"
+        title={t("browserCall.callBackHelp", { number: phone })}
+        disabled={busy}
+        onClick={async () => {
+          setBusy(true);
+          try {
+            await request(`/conversations/${conversation.id}/calls`, { body: {} });
+            setNote(t("browserCall.callingBack", { number: phone }));
+          } catch (e) {
+            setNote(e instanceof ApiError ? e.message : t("error.generic"));
+          } finally {
+            setBusy(false);
+          }
+        }}
+        data-testid="call-back-on-phone"
+      >
+        📱 {t("browserCall.callBack")}
+      </button>
+      {note && (
+        <span className="hint" role="status">
+          {note}
+        </span>
+      )}
     </>
   );
 }

@@ -249,6 +249,9 @@ const en = {
   "browserCall.status.voicemail": "Voicemail",
   "browserCall.status.transferred_out": "Transferred out",
   "browserCall.takenBy": "Taken by {name}",
+  "browserCall.callBack": "Call back on phone",
+  "browserCall.callBackHelp": "Call {number} through the phone inbox: your softphone rings first",
+  "browserCall.callingBack": "Calling {number}: answer your softphone first.",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -500,6 +503,9 @@ const zhCN: Record<MessageKey, string> = {
   "browserCall.status.voicemail": "语音留言",
   "browserCall.status.transferred_out": "已转出",
   "browserCall.takenBy": "由 {name} 接听",
+  "browserCall.callBack": "电话回拨",
+  "browserCall.callBackHelp": "通过电话收件箱拨打 {number}：先接通您的软电话",
+  "browserCall.callingBack": "正在拨打 {number}：请先接听您的软电话。",
 };
 
 export const catalog = { en: en as Record<MessageKey, string>, "zh-CN": zhCN };
