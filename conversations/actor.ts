@@ -28,8 +28,8 @@ export function visibleConversations(actor: Actor): SQL | undefined {
 export function canSeeEvent(actor: Actor, event: DomainEvent) {
   const { scope, previousScope } = event.payload;
   // Addressed to one person (a browser call's signalling): nobody else, whatever else they may see.
-  const to = event.payload.to as { userId?: string } | undefined;
-  if (to) return to.userId === actor.userId;
+  const onlyFor = event.payload.onlyFor as { userId?: string } | undefined;
+  if (onlyFor) return onlyFor.userId === actor.userId;
   if (!event.conversationId || !scope) return actor.role !== "knowledge_editor";
   // An agent who could see the conversation before a reassignment is told it moved away.
   return [scope, previousScope].some(

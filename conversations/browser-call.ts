@@ -1,7 +1,7 @@
 import { and, desc, eq, inArray, isNull, lt, or } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor } from "../db/connect.ts";
-import { calls, contacts, conversations, inboxes, users, type Call, type CallStatus } from "../db/schema/index.ts";
+import { calls, contacts, conversations, inboxes, users, workspaces, type Call, type CallStatus } from "../db/schema/index.ts";
 import { Conflict, Forbidden, Invalid, NotFound } from "../platform/errors.ts";
 import { canSeeConversation, type Actor } from "./actor.ts";
 import { changeCallWithin, isFinal, startCall } from "./call.ts";
@@ -85,7 +85,7 @@ async function agentName(db: Executor, agentId: string | null) {
 /**
  * Tells the call's visitor where the call stands (their widget rings, connects or hangs up on it).
  * Ephemeral and public, addressed to the conversation's contact: the widget socket's filter lets
- * only that contact's sockets have it, and `to` keeps it from agents' sockets.
+ * only that contact's sockets have it, and `onlyFor` keeps it from agents' sockets.
  */
 async function tellVisitor(core: Core, call: Call) {
   const [c] = await core.db.select().from(conversations).where(eq(conversations.id, call.conversationId));
@@ -98,7 +98,7 @@ async function tellVisitor(core: Core, call: Call) {
       conversationId: c.id,
       public: true,
       ephemeral: true,
-      payload: { call: browserCallView(call, await agentName(core.db, call.agentId)), to: { contactId: c.contactId }, scope: scopeOf(c) },
+      payload: { call: browserCallView(call, await agentName(core.db, call.agentId)), onlyFor: { contactId: c.contactId }, scope: scopeOf(c) },
     },
   ]);
 }
@@ -271,7 +271,7 @@ export async function relaySignal(core: Core, party: CallParty, callId: string, 
     conversationId: call.conversationId,
     public: toVisitor,
     ephemeral: true,
-    payload: { callId: call.id, signal, to: toVisitor ? { contactId: c!.contactId } : { userId: call.agentId }, scope: scopeOf(c!) },
+    payload: { callId: call.id, signal, onlyFor: toVisitor ? { contactId: c!.contactId } : { userId: call.agentId }, scope: scopeOf(c!) },
   };
   core.bus.publish([event]);
 }
@@ -309,6 +309,9 @@ export async function expireCalls(core: Core, now = new Date()) {
     .from(calls)
     .where(
       and(
+        // Per workspace, so the (workspace_id, status) index finds the few live calls among all calls ever made.
+        inArray(calls.workspaceId, core.db.select({ id: workspaces.id }).from(workspaces)),
+        inArray(calls.status, ["ringing", "connecting"]),
         eq(calls.provider, "webrtc"),
         or(
           and(eq(calls.status, "ringing"), lt(calls.startedAt, new Date(now.getTime() - RING_TIMEOUT_MS))),
