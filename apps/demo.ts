@@ -2,10 +2,16 @@ import { asc, eq } from "drizzle-orm";
 import { ingestInbound } from "../conversations/conversation.ts";
 import { createInbox } from "../conversations/inbox.ts";
 import { createWorkspace } from "../conversations/workspace.ts";
-import { inboxes, workspaces } from "../db/schema/index.ts";
+import { inboxes, ivrFlows, workspaces } from "../db/schema/index.ts";
+import { exampleFlow } from "../channels/voice/example-flow.ts";
+import { fakeSid } from "../channels/voice/simulator.ts";
+import { SIMULATOR_PATH } from "./gateway/simulator.ts";
 import { createAgent, createTeam, setAgentSkill } from "../routing/agent.ts";
 import { createQueue, replaceEntryRules } from "../routing/queue.ts";
 import type { Runtime } from "./runtime.ts";
+
+/** The demo voice inbox's number (Twilio's test number for "a valid number"). */
+export const DEMO_PHONE_NUMBER = "+15005550006";
 
 /**
  * Demo data for a first start on an empty database: a workspace, agents with skills, teams and a web
@@ -45,6 +51,17 @@ export async function seedDemo(rt: Runtime): Promise<{ created: boolean; widgetK
     { queueId: refunds.id, conditions: { keywords: ["退款", "refund"] } },
     { queueId: general.id, conditions: {} },
   ]);
+
+  // A phone line without a Twilio account: its webhooks are signed with TWILIO_AUTH_TOKEN (demo
+  // default "demo-twilio-token") and its REST requests go to the built-in simulator.
+  const phone = await createInbox(db, rt.keyring, {
+    workspaceId: w,
+    channel: "voice",
+    name: "Hotline +1 500-555-0006",
+    settings: { phoneNumber: DEMO_PHONE_NUMBER, apiBaseUrl: SIMULATOR_PATH, recording: "on_demand", recordingRetentionDays: 90, language: "zh-CN" },
+    credentials: { accountSid: fakeSid("AC") },
+  });
+  await db.insert(ivrFlows).values({ inboxId: phone.id, workspaceId: w, flow: exampleFlow({ refunds: refunds.id, general: general.id }) });
 
   // Two customers already waiting, so the inbox is not empty on first sign-in.
   const samples = [

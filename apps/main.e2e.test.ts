@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "bun:test";
 import { api } from "../test/server.ts";
+import { readTwiml } from "../channels/voice/twiml-read.ts";
+import { twilioSignature } from "../channels/voice/verify.ts";
 
 const root = join(import.meta.dir, "..");
 
@@ -43,6 +45,24 @@ it("starts on embedded PGlite with demo data, the demo page and a working sign-i
     expect(waiting.body.items.map((c: any) => c.contact.name).sort()).toEqual(["Emma Clark", "王芳"]);
     const session = await api(`${url}/widget/v1/sessions`, { body: { inboxKey: key } });
     expect(session.status).toBe(200);
+
+    // The voice contract: the demo number answers a webhook signed with the demo token, refuses others.
+    const hook = `${url}/webhooks/twilio/voice`;
+    const params = { CallSid: `CA${"0".repeat(31)}1`, From: "+8613800000099", To: "+15005550006", CallStatus: "ringing" };
+    const post = (signature?: string) =>
+      fetch(hook, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...(signature ? { "x-twilio-signature": signature } : {}) }, body: new URLSearchParams(params).toString() });
+    expect((await post()).status).toBe(403);
+    expect((await post(twilioSignature("wrong-token", hook, params))).status).toBe(403);
+    const answered = await post(twilioSignature("demo-twilio-token", hook, params));
+    expect(answered.status).toBe(200);
+    expect(readTwiml(await answered.text())[0]!.verb).toBe("Gather");
+
+    // The built-in simulator plays a whole call into the inbox without Twilio.
+    const simulated = await api(`${url}/simulator/calls`, { body: { say: "我想退款", callerName: "Demo caller" } });
+    expect(simulated.status).toBe(201);
+    expect(simulated.body.heard.join(" ")).toContain("下一位就是您");
+    const calls = await api(`${url}/api/v1/calls/live`, { token: login.body.token });
+    expect(calls.body.items.some((c: any) => c.status === "queued" && c.from === "+8613800138000")).toBe(true);
   } finally {
     proc.kill();
     await proc.exited;

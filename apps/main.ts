@@ -31,6 +31,7 @@ async function main() {
     console.log(`  Demo page with the chat widget: ${url}/demo`);
     console.log(`  Web chat inbox public key:      ${demo.widgetKey}`);
     console.log(`  Agent API sign-in:              admin@demo.test / demo  (POST ${url}/api/v1/auth/login)`);
+    console.log(`  Demo phone line (simulated):    +15005550006 — try: bun run call:simulate --say 我想退款 --answer-as lina@demo.test`);
   }
   const stop = async () => {
     server.stop();

@@ -8,6 +8,7 @@ import { MAX_ATTACHMENT_BYTES } from "../conversations/attachment.ts";
 import { conversations, timelineItems } from "../db/schema/index.ts";
 import { errorBody, NotFound, TooLarge, Unauthorized } from "../platform/errors.ts";
 import { demoPage } from "./gateway/demo.ts";
+import { simulatorRoutes } from "./gateway/simulator.ts";
 import { twilioVoiceWebhooks } from "./gateway/voice.ts";
 import { openSealed, SEALED_SUFFIX } from "./voice/recording.ts";
 import { widgetApi, widgetSocket } from "./gateway/widget.ts";
@@ -65,6 +66,8 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   app.route("/widget/v1", widgetSocket(rt));
   app.route("/widget/v1", widgetApi(rt, options.widgetLimits));
   app.route("/", twilioVoiceWebhooks(rt));
+  // Calls without a Twilio account, for trying the product: only where the demo was asked for.
+  if (rt.config.demo) app.route("/", simulatorRoutes(rt));
 
   let widgetJs: Promise<string> | undefined;
   app.get("/widget.js", async (c) => {

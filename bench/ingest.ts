@@ -178,6 +178,7 @@ export async function startServer(target: Target) {
     url,
     inboxKey,
     agentToken: token,
+    pid: proc.pid,
     async stop() {
       proc.kill();
       await proc.exited;

@@ -4,7 +4,7 @@
  */
 export {}; // a module: top-level await and file-scoped names
 
-const USAGE = "usage: bun run bench <ingest|widget|simulate|routing|ui> [--json]";
+const USAGE = "usage: bun run bench <ingest|widget|simulate|routing|ui|voice> [--json]";
 
 const args = process.argv.slice(2);
 const benchmark = args.find((a) => !a.startsWith("--"));
@@ -25,6 +25,9 @@ switch (benchmark) {
     break;
   case "ui":
     await (await import("./ui.ts")).benchUi({ json, only: args.includes("--paint") ? "paint" : args.includes("--list") ? "list" : undefined });
+    break;
+  case "voice":
+    await (await import("./voice.ts")).benchVoice({ json });
     break;
   default:
     console.error(USAGE);

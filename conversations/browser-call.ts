@@ -161,6 +161,8 @@ export async function requestCall(core: Core, visitor: { workspaceId: string; co
     conversationId: c.id,
     agentId: c.assigneeId,
     status: "ringing",
+    // Browser calls have no numbers: the inbox names the caller instead.
+    from: contact?.name ?? null,
   });
   if (!started.duplicate) await tellVisitor(core, started.call);
   return browserCallView(started.call, await agentName(core.db, started.call.agentId));
@@ -192,6 +194,7 @@ export async function inviteToCall(core: Core, actor: Actor, conversationId: str
     conversationId,
     agentId: actor.userId,
     status: "ringing",
+    to: row.contactName ?? null,
   });
   let assigned = false;
   if (!started.duplicate && row.c.assigneeId === null) {

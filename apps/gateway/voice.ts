@@ -17,7 +17,7 @@ const twiml = (c: Context, body: string) => c.body(body, 200, { "content-type": 
 const forbidden = (c: Context) => c.json(errorBody("forbidden", "Invalid Twilio signature", "X-Twilio-Signature"), 403);
 
 const FollowUp = z.object({ inbox: z.uuid(), call: z.uuid() });
-const Leg = z.enum(["customer", "agent", "consult", "monitor"]);
+const Leg = z.enum(["customer", "callee", "agent", "consult", "monitor"]);
 const Mode = z.enum(["listen", "whisper", "barge"]);
 
 /**
@@ -104,8 +104,8 @@ export function twilioVoiceWebhooks(rt: Runtime) {
       case "monitor":
         return control.agentConference(inbox, call, { mode: parseInput(z.object({ mode: Mode }), { mode: c.req.query("mode") }).mode });
       case "status": {
-        const leg = parseInput(z.object({ leg: Leg }), { leg: c.req.query("leg") ?? "customer" }).leg;
-        await control.status(inbox, call, leg, parseInput(StatusCallback, params));
+        const { leg, agent } = parseInput(z.object({ leg: Leg, agent: z.uuid().optional() }), { leg: c.req.query("leg") ?? "customer", agent: c.req.query("agent") });
+        await control.status(inbox, call, leg, parseInput(StatusCallback, params), agent);
         return emptyTwiml();
       }
       case "conference":

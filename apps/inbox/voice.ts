@@ -1,11 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
+import { createInbox } from "../../conversations/inbox.ts";
 import twilio from "twilio";
 import { callById, callData, liveCalls } from "../../conversations/call.ts";
 import { requireConversation } from "../../conversations/conversation.ts";
 import { contactIdentities, conversations, inboxes, ivrFlows, queues, type Call } from "../../db/schema/index.ts";
 import { checkFlow, IvrFlow, queuesOf } from "../../channels/voice/flow.ts";
-import { Forbidden, Invalid, NotFound } from "../../platform/errors.ts";
+import { Conflict, Forbidden, Invalid, NotFound } from "../../platform/errors.ts";
 import type { Actor } from "../../conversations/actor.ts";
 import { body, IdParam, ok, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
@@ -26,9 +27,23 @@ const Transfer = z
   })
   .refine((t) => [t.agentId, t.teamId, t.queueId].filter(Boolean).length === 1, { message: "give exactly one of agentId, teamId or queueId", path: ["agentId"] });
 const Monitor = z.object({ mode: z.enum(["listen", "whisper", "barge"]) });
-const DialOut = z.object({ inboxId: z.uuid().optional(), number: z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number like +8613800000000").optional() });
+const E164 = z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number like +8613800000000");
+const VoiceInboxBody = z.object({
+  name: z.string().trim().min(1).max(100),
+  phoneNumber: E164,
+  accountSid: z.string().regex(/^AC[0-9a-fA-F]{32}$/, "must be a Twilio Account SID (AC…)"),
+  authToken: z.string().min(16).max(100),
+  apiKeySid: z.string().regex(/^SK[0-9a-fA-F]{32}$/, "must be a Twilio API key SID (SK…)").optional(),
+  apiKeySecret: z.string().min(16).max(100).optional(),
+  twimlAppSid: z.string().regex(/^AP[0-9a-fA-F]{32}$/, "must be a TwiML app SID (AP…)").optional(),
+  recording: z.enum(["always", "on_demand", "never"]).default("on_demand"),
+  recordingRetentionDays: z.number().int().min(1).max(3650).optional(),
+  language: z.enum(["en", "zh-CN"]).default("en"),
+});
+const DialOut = z.object({ inboxId: z.uuid().optional(), number: E164.optional() });
 
 /** What the API shows of a call (the timeline item's data, plus the ids an agent's controls need). */
+export type CallView = ReturnType<typeof callView>;
 const callView = (call: Call) => ({ ...callData(call), conversationId: call.conversationId, inboxId: call.inboxId, monitors: call.monitors, consult: call.consult });
 
 /**
@@ -141,6 +156,26 @@ export function voiceApi(rt: Runtime) {
       if (!inbox) throw new NotFound("Voice inbox", "inboxId");
       const call = await control.dialOut(actor.workspaceId, { userId: actor.userId }, { conversationId: conversation.id, inboxId: inbox.id, number });
       return c.json(callView(call), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: "/inboxes/voice", request: body(VoiceInboxBody), responses: ok("The phone line's inbox; its credentials are sealed and never shown again"), tags: ["voice"] }),
+    async (c) => {
+      const actor = c.get("actor");
+      requireRole(actor, "admin");
+      const input = c.req.valid("json");
+      const [taken] = await db.select({ id: inboxes.id }).from(inboxes).where(and(eq(inboxes.channel, "voice"), sql`${inboxes.settings}->>'phoneNumber' = ${input.phoneNumber}`));
+      if (taken) throw new Conflict("Another voice inbox already answers this number", "phoneNumber");
+      const { name, phoneNumber, recording, recordingRetentionDays, language, ...credentials } = input;
+      const inbox = await createInbox(db, rt.keyring, {
+        workspaceId: actor.workspaceId,
+        channel: "voice",
+        name,
+        settings: { phoneNumber, recording, language, ...(recordingRetentionDays ? { recordingRetentionDays } : {}) },
+        credentials,
+      });
+      return c.json({ id: inbox.id, name: inbox.name, channel: inbox.channel, phoneNumber, webhooks: { incoming: `${control.publicBase}/webhooks/twilio/voice`, status: `${control.publicBase}/webhooks/twilio/voice/status` } }, 200);
     },
   );
 

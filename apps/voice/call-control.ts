@@ -77,7 +77,9 @@ export class CallControl {
 
   rest(inbox: VoiceInbox) {
     if (!inbox.account) throw new Invalid("This voice inbox has no Twilio account (accountSid and authToken)", "inboxId");
-    return new TwilioRest(inbox.account);
+    const base = inbox.account.apiBaseUrl;
+    // A path (the demo's "/simulator/twilio") is this node's own built-in simulator.
+    return new TwilioRest({ ...inbox.account, apiBaseUrl: base?.startsWith("/") ? `${this.baseUrl}${base}` : base });
   }
 
   // ── Webhooks ────────────────────────────────────────────────────────────────────────────────
@@ -239,10 +241,21 @@ export class CallControl {
   }
 
   /** Twilio's status callback for one of the call's legs. */
-  async status(inbox: VoiceInbox, call: Call, leg: "customer" | "agent" | "consult" | "monitor", p: StatusCallback) {
+  async status(inbox: VoiceInbox, call: Call, leg: "customer" | "callee" | "agent" | "consult" | "monitor", p: StatusCallback, agentId?: string) {
     if (leg === "customer") return this.customerLegStatus(inbox, call, p);
-    if (leg === "agent" && p.CallSid === call.agentLegId) return this.agentLegStatus(inbox, call, p);
-    if (leg === "consult" && call.consult?.legId === p.CallSid) return this.consultLegStatus(inbox, call, p);
+    // A leg we dialled may report before the REST answer that named it was saved: the first report
+    // for the expected party names it; reports for any other leg (one replaced since) are stale.
+    if (leg === "callee") {
+      const { after } = await changeCall(this.rt.core, call.id, (c) => (c.customerLegId ? null : { customerLegId: p.CallSid }));
+      if (after.customerLegId === p.CallSid) return this.customerLegStatus(inbox, after, p);
+      return;
+    }
+    if (leg === "agent" && agentId && call.agentId === agentId) {
+      const { after } = await changeCall(this.rt.core, call.id, (c) => (c.agentLegId || c.agentId !== agentId ? null : { agentLegId: p.CallSid }));
+      if (after.agentLegId === p.CallSid) return this.agentLegStatus(inbox, after, p);
+      return;
+    }
+    if (leg === "consult" && call.consult?.agentId === agentId) return this.consultLegStatus(inbox, call, p);
     if (leg === "monitor" && ["completed", "failed", "no-answer", "busy", "canceled"].includes(p.CallStatus))
       await changeCall(this.rt.core, call.id, (c) => ({ monitors: c.monitors.filter((m) => m.legId !== p.CallSid) }));
   }
@@ -277,19 +290,23 @@ export class CallControl {
 
   private async agentLegStatus(inbox: VoiceInbox, call: Call, p: StatusCallback) {
     if (p.CallStatus === "in-progress") {
-      if (call.status === "callback" || (call.status === "connecting" && call.callbackNumber && !call.customerLegId)) {
-        // Callback: the agent is on the line; now call the customer into the same conference.
+      if (call.status === "callback") {
+        // Callback: the agent is on the line; now call the customer into the same conference. Claimed
+        // first, so a repeated report never dials the customer twice.
+        const claim = await changeCall(this.rt.core, call.id, (c) => (c.status === "callback" ? { status: "connecting" } : null));
+        if (claim.after === claim.before) return;
         const legId = await this.rest(inbox).dial({
           to: call.callbackNumber!,
           from: inbox.settings.phoneNumber ?? call.toAddress ?? "",
           url: this.at(inbox, call, "connect"),
-          statusCallback: this.at(inbox, call, "status", "&leg=customer"),
+          statusCallback: this.at(inbox, call, "status", "&leg=callee"),
           timeoutS: 30,
         });
-        await changeCall(this.rt.core, call.id, { customerLegId: legId, status: "connecting" });
+        await changeCall(this.rt.core, call.id, (c) => (c.customerLegId ? null : { customerLegId: legId }));
         return;
       }
-      if (call.status === "connecting") await changeCall(this.rt.core, call.id, { status: "connected", answeredAt: new Date() });
+      // For a callback, "connected" waits for the customer to answer (their leg reports it).
+      if (call.status === "connecting" && !call.callbackNumber) await changeCall(this.rt.core, call.id, (c) => (c.status === "connecting" ? { status: "connected", answeredAt: new Date() } : null));
       return;
     }
     if (!["completed", "failed", "no-answer", "busy", "canceled"].includes(p.CallStatus)) return;
@@ -378,15 +395,18 @@ export class CallControl {
     if (!call) return;
     const inbox = (await this.inbox(call.inboxId))!;
     const rest = this.rest(inbox);
-    const claimed = await changeCall(this.rt.core, call.id, (c) => (c.status === "queued" || c.status === "callback" ? { status: c.status === "callback" ? "callback" : "connecting", agentId } : null));
+    // Every node hears the assignment: the one whose claim lands dials, the others see it taken.
+    const claimed = await changeCall(this.rt.core, call.id, (c) =>
+      c.status === "queued" ? { status: "connecting", agentId } : c.status === "callback" && c.agentId !== agentId ? { agentId } : null,
+    );
     if (claimed.after === claimed.before) return;
     const legId = await rest.dial({
       to: `client:${clientIdentity(agentId)}`,
       from: inbox.settings.phoneNumber ?? call.toAddress ?? "",
       url: this.at(inbox, call, "agent"),
-      statusCallback: this.at(inbox, call, "status", "&leg=agent"),
+      statusCallback: this.at(inbox, call, "status", `&leg=agent&agent=${agentId}`),
     });
-    await changeCall(this.rt.core, call.id, { agentLegId: legId });
+    await changeCall(this.rt.core, call.id, (c) => (c.agentLegId ? null : { agentLegId: legId }));
     // A caller on the line joins now (hearing music until the agent's leg starts the conference);
     // a callback waits for the agent to answer first.
     if (call.status === "queued") await rest.redirect(call.externalId, this.at(inbox, call, "connect"));
@@ -471,7 +491,7 @@ export class CallControl {
         to: `client:${clientIdentity(agentId)}`,
         from: inbox.settings.phoneNumber ?? call.toAddress ?? "",
         url: this.at(inbox, call, "agent"),
-        statusCallback: this.at(inbox, call, "status", "&leg=consult"),
+        statusCallback: this.at(inbox, call, "status", `&leg=consult&agent=${agentId}`),
       });
       return withEvents(this.rt.core, async (tx, events) => {
         const { after } = await changeCallWithin(tx, events, call.id, { consult: { agentId: agentId!, legId } });
@@ -553,9 +573,9 @@ export class CallControl {
       to: `client:${clientIdentity(agent.userId)}`,
       from: inbox.settings.phoneNumber ?? "",
       url: this.at(inbox, call, "agent"),
-      statusCallback: this.at(inbox, call, "status", "&leg=agent"),
+      statusCallback: this.at(inbox, call, "status", `&leg=agent&agent=${agent.userId}`),
     });
-    return (await changeCall(this.rt.core, call.id, { agentLegId: legId })).after;
+    return (await changeCall(this.rt.core, call.id, (c) => (c.agentLegId ? null : { agentLegId: legId }))).after;
   }
 
   /** Calls whose recording is known at Twilio but not yet stored with us (a crash, an outage). */

@@ -3,6 +3,7 @@ import { useWorkspace } from "./app.tsx";
 import { ApiError, request } from "./client.ts";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
+import { IvrEditor, PhoneLineForm } from "./admin-voice.tsx";
 import type { Canned, Channel, Queue, Role } from "./model.ts";
 
 const TABS = [
@@ -16,7 +17,7 @@ const ROLES: Role[] = ["agent", "supervisor", "knowledge_editor", "admin"];
 const CHANNELS: Channel[] = ["webchat", "email", "voice", "wechat", "slack", "sms", "whatsapp"];
 
 /** Runs a form's request and shows the server's error next to the field it names. */
-function useSubmit() {
+export function useSubmit() {
   const { t } = useI18n();
   const [error, setError] = useState<{ message: string; field?: string } | null>(null);
   const submit = useCallback(
@@ -65,7 +66,7 @@ export function AdminPage({ tab }: { tab: string }) {
   );
 }
 
-function Field({ label, children }: { label: string; children: ReactNode }) {
+export function Field({ label, children }: { label: string; children: ReactNode }) {
   return (
     <label className="field">
       <span>{label}</span>
@@ -102,11 +103,13 @@ function Inboxes() {
         </button>
       </form>
       {error}
+      <PhoneLineForm onCreated={(id) => (setCreated(id), reload())} />
       <ul className="cards" data-testid="inbox-list">
         {inboxes.map((i) => (
           <li key={i.id} className={i.id === created ? "highlight" : ""} data-inbox-id={i.id}>
             <strong>{i.name}</strong> · {t(`channel.${i.channel}` as MessageKey)}
             {i.embedSnippet && <Snippet code={i.embedSnippet} />}
+            {i.channel === "voice" && <IvrEditor inbox={i} />}
           </li>
         ))}
       </ul>

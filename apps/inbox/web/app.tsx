@@ -7,6 +7,7 @@ import { InboxPage } from "./inbox.tsx";
 import { InvitePage, LoginPage } from "./login.tsx";
 import type { Inbox, Me, Person, Queue, Team } from "./model.ts";
 import { OfferToasts } from "./offers.tsx";
+import { Softphone } from "./softphone.tsx";
 import { PresenceMenu } from "./presence.tsx";
 import { Realtime, type Frame } from "./realtime.ts";
 import { href, useRoute } from "./route.ts";
@@ -151,6 +152,7 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
       </main>
       <OfferToasts />
       {me.role !== "knowledge_editor" && <BrowserCalls />}
+      {me.role !== "knowledge_editor" && <Softphone />}
     </div>
   );
 }

@@ -98,7 +98,7 @@ describe("chat → voice in two browsers", () => {
     // The call item sits in the same conversation, below the chat, and shows it is live.
     await agent.locator("[data-testid=browser-call][data-call-status=connected]").waitFor();
     const callItem = agent.locator("[data-testid=timeline-item][data-type=call]");
-    await callItem.locator("[data-testid=call-status][data-status=connected]").waitFor();
+    await callItem.locator("[data-testid=call-item][data-status=connected]").waitFor();
     const chatSeq = Number(await agent.getByTestId("timeline-item").filter({ hasText: "Can we talk on the phone instead?" }).getAttribute("data-seq"));
     expect(Number(await callItem.getAttribute("data-seq"))).toBeGreaterThan(chatSeq);
     await visitor.page.getByTestId("switchboard-call").filter({ hasText: "Agent Ann" }).waitFor();
@@ -107,7 +107,8 @@ describe("chat → voice in two browsers", () => {
     await visitor.page.getByTestId("switchboard-call-hangup").click();
     // Hanging up on one side ends both.
     await agent.getByTestId("browser-call").waitFor({ state: "detached" });
-    await callItem.locator("[data-testid=call-status][data-status=completed]").waitFor();
+    await callItem.locator("[data-testid=call-item][data-status=completed]").waitFor();
+    expect(await callItem.getByTestId("call-agent").textContent()).toBe("Taken by Agent Ann");
     await visitor.page.waitForSelector("switchboard-widget[data-last-call-status=completed][data-call-status=none]", { state: "attached" });
     expect(await peerStats(visitor.page)).toMatchObject({ state: "closed" });
     expect(await peerStats(agent)).toMatchObject({ state: "closed" });
@@ -134,12 +135,12 @@ describe("chat → voice in two browsers", () => {
     await agent.locator("[data-testid=browser-call][data-peer-state=connected]").waitFor();
     await visitor.page.waitForSelector("switchboard-widget[data-peer-state=connected]", { state: "attached" });
     await expectAudioBothWays(agent, visitor.page);
-    await agent.locator("[data-testid=timeline-item][data-type=call] [data-testid=call-status][data-status=connected]").waitFor();
+    await agent.locator("[data-testid=timeline-item][data-type=call] [data-testid=call-item][data-status=connected]").waitFor();
 
     await Bun.sleep(1200);
     await agent.getByTestId("browser-call-hangup").click();
     await visitor.page.waitForSelector("switchboard-widget[data-last-call-status=completed][data-call-status=none]", { state: "attached" });
-    await agent.locator("[data-testid=timeline-item][data-type=call] [data-testid=call-status][data-status=completed]").waitFor();
+    await agent.locator("[data-testid=timeline-item][data-type=call] [data-testid=call-item][data-status=completed]").waitFor();
 
     const [call] = await calls(conversationId);
     expect(call).toMatchObject({ direction: "out", data: { provider: "webrtc", status: "completed", agentId: s.agent.id } });
@@ -150,7 +151,7 @@ describe("chat → voice in two browsers", () => {
     await agent.context().close();
   }, 60_000);
 
-  it("offers a call back on the phone in a web chat whose customer has a number, and the phone call lands in the same conversation", async () => {
+  it("calls a web chat customer back on their phone from the chat, and the phone call lands in the same conversation", async () => {
     const voice = await startVoice(s);
     try {
       const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
@@ -159,8 +160,8 @@ describe("chat → voice in two browsers", () => {
       await api(`${s.url}/api/v1/contacts/${conversation.body.contact.id}/identities`, { token: adminToken, body: { kind: "phone", value: "+8613800000088" } });
       const agent = await agentPage();
       await agent.goto(`${s.url}/app/#/inbox/unassigned/${conversationId}`);
-      await agent.getByTestId("call-back-on-phone").click();
-      await agent.getByRole("status").filter({ hasText: "+8613800000088" }).waitFor();
+      // The conversation header's Call (the voice inbox's click-to-call) works in a web chat too.
+      await agent.getByTestId("dial").click();
       await agent.locator("[data-testid=timeline-item][data-type=call]").waitFor();
       const [call] = await calls(conversationId);
       expect(call).toMatchObject({ direction: "out", channel: "voice", data: { provider: "twilio", to: "+8613800000088", agentId: s.agent.id } });

@@ -6,7 +6,7 @@ import { ApiError, request, session } from "./client.ts";
 import type { MessageKey } from "./catalog.ts";
 import { useNow } from "./hooks.ts";
 import { useI18n } from "./i18n.ts";
-import { contactLabel, type ContactProfile, type Conversation, type Item } from "./model.ts";
+import { contactLabel, type Conversation, type Item } from "./model.ts";
 import type { Frame } from "./realtime.ts";
 import { navigate } from "./route.ts";
 
@@ -288,7 +288,7 @@ function ActiveCall({ phone }: { phone: BrowserPhone }) {
     <div className="toast" role="region" aria-label={t("browserCall.label", { name })} data-testid="browser-call" data-call-id={call.id} data-call-status={call.status} data-peer-state={phone.peerState ?? "new"}>
       <strong dir="auto">📞 {name}</strong>
       <p>
-        {t(`browserCall.status.${call.status}` as MessageKey)}
+        {t(`call.status.${call.status}` as MessageKey)}
         {talk !== null && ` · ${Math.floor(talk / 60)}:${String(talk % 60).padStart(2, "0")}`}
       </p>
       <div className="toast-actions">
@@ -328,62 +328,11 @@ export function InviteToCall({ conversation }: { conversation: Conversation }) {
   );
 }
 
-/** A call item's status and who took it, in the timeline (any call, phone or browser). */
-export function CallStatus({ data }: { data: Record<string, unknown> }) {
+/** Who took a call, beside its status in the timeline (any call, phone or browser). */
+export function CallTakenBy({ data }: { data: Record<string, unknown> }) {
   const { t } = useI18n();
   const { users, me } = useWorkspace();
-  const status = typeof data.status === "string" ? data.status : null;
-  if (!status) return null;
   const agentId = typeof data.agentId === "string" ? data.agentId : null;
   const agent = agentId === me.id ? me.name : users.find((u) => u.id === agentId)?.name;
-  return (
-    <>
-      <span className="call-status" data-testid="call-status" data-status={status}>
-        {t(`browserCall.status.${status}` as MessageKey)}
-      </span>
-      {agent && <span className="call-agent">{t("browserCall.takenBy", { name: agent })}</span>}
-    </>
-  );
-}
-
-/**
- * "Call back on phone" in a web chat conversation: when the customer has a phone number and the
- * workspace a voice inbox, the call goes through it (the agent's softphone rings first, then the
- * customer) and lands in this same conversation.
- */
-export function CallBackOnPhone({ conversation, contact }: { conversation: Conversation; contact: ContactProfile | null }) {
-  const { t } = useI18n();
-  const { inboxes } = useWorkspace();
-  const [note, setNote] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const phone = contact?.identities.find((i) => i.kind === "phone")?.value;
-  if (conversation.channel !== "webchat" || conversation.status === "resolved" || !phone || !inboxes.some((i) => i.channel === "voice")) return null;
-  return (
-    <>
-      <button
-        type="button"
-        title={t("browserCall.callBackHelp", { number: phone })}
-        disabled={busy}
-        onClick={async () => {
-          setBusy(true);
-          try {
-            await request(`/conversations/${conversation.id}/calls`, { body: {} });
-            setNote(t("browserCall.callingBack", { number: phone }));
-          } catch (e) {
-            setNote(e instanceof ApiError ? e.message : t("error.generic"));
-          } finally {
-            setBusy(false);
-          }
-        }}
-        data-testid="call-back-on-phone"
-      >
-        📱 {t("browserCall.callBack")}
-      </button>
-      {note && (
-        <span className="hint" role="status">
-          {note}
-        </span>
-      )}
-    </>
-  );
+  return agent ? <span className="call-agent" data-testid="call-agent">{t("browserCall.takenBy", { name: agent })}</span> : null;
 }

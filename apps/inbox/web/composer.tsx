@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import { renderTemplate } from "../../../conversations/canned-template.ts";
 import { useWorkspace } from "./app.tsx";
-import { CallBackOnPhone, InviteToCall } from "./browser-call.tsx";
+import { InviteToCall } from "./browser-call.tsx";
 import { ApiError, request } from "./client.ts";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
@@ -238,7 +238,6 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
         </label>
         <span className="hint">{t("composer.hint")}</span>
         <InviteToCall conversation={conversation} />
-        <CallBackOnPhone conversation={conversation} contact={contact} />
         <button type="submit" className="primary" disabled={sending} data-testid="send">
           {note ? t("composer.addNote") : t("composer.send")}
         </button>

@@ -14,7 +14,9 @@ import { Timeline } from "./timeline.tsx";
 /** One conversation: header with its actions, the timeline, the composer and the contact panel. */
 export function ConversationPane({ id, view }: { id: string; view: string }) {
   const { t } = useI18n();
-  const { me, realtime } = useWorkspace();
+  const { me, realtime, inboxes } = useWorkspace();
+  // Click-to-call needs a phone line; the server rings the agent's softphone, then the contact.
+  const hasPhone = inboxes.some((i) => i.channel === "voice");
   const [c, setC] = useState<Conversation | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [showContact, setShowContact] = useState(() => matchMedia("(min-width: 1100px)").matches);
@@ -77,6 +79,11 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
           <div className="actions">
             <AssignSelect c={c} onAssign={(assigneeId) => act("assign", { assigneeId })} />
             <TransferMenu onTransfer={(target) => act("transfer", target)} />
+            {hasPhone && (
+              <button type="button" onClick={() => act("calls", {})} data-testid="dial" title={t("call.callBack")}>
+                📞 {t("call.dial")}
+              </button>
+            )}
             <SnoozeMenu onSnooze={(until) => act("status", { status: "snoozed", snoozedUntil: until })} disabled={c.status === "resolved"} />
             <button type="button" className={c.status === "resolved" ? "" : "primary"} onClick={resolve} data-testid="resolve" title={c.status === "resolved" ? "" : "e"}>
               {c.status === "resolved" ? t("conversation.reopen") : t("conversation.resolve")}

@@ -4,6 +4,7 @@
  */
 import type { conversationView } from "../../../conversations/conversation.ts";
 import type { TimelineView } from "../../../conversations/timeline.ts";
+import type { CallView } from "../voice.ts";
 import type { channels, identityKinds, presences, roles } from "../../../db/schema/index.ts";
 
 export type Channel = (typeof channels)[number];
@@ -11,6 +12,7 @@ export type IdentityKind = (typeof identityKinds)[number];
 export type Presence = (typeof presences)[number];
 export type Role = (typeof roles)[number];
 export type Item = TimelineView;
+export type Call = CallView;
 
 export type Conversation = ReturnType<typeof conversationView> & {
   waitingSince?: string | null;

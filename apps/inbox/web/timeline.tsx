@@ -3,7 +3,7 @@ import { useFrames, useWorkspace } from "./app.tsx";
 import { fileUrl, request } from "./client.ts";
 import { clock, useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
-import { CallStatus } from "./browser-call.tsx";
+import { CallTakenBy } from "./browser-call.tsx";
 import { ChannelBadge } from "./inbox.tsx";
 import type { Conversation, Item } from "./model.ts";
 
@@ -119,6 +119,7 @@ function TimelineItem({ item, conversationId }: { item: Item; conversationId: st
   const kind = item.type === "note" ? "note" : item.type === "call" ? "call" : item.direction === "in" ? "in" : "out";
   const sender = item.sender.name ?? (item.sender.type === "contact" ? t("contact.anonymous") : item.sender.type === "bot" ? t("timeline.bot") : t("timeline.system"));
   const data = item.data as { subject?: string; quotedText?: string; durationS?: number; recordingUrl?: string; transcript?: string; to?: string[]; cc?: string[]; from?: string };
+  const call = item.data as { status?: string; from?: string | null; to?: string | null; waitS?: number; holdS?: number };
   return (
     <li className={`item item-${kind}`} data-testid="timeline-item" data-seq={item.seq} data-type={item.type} data-direction={item.direction ?? ""} data-item-id={item.id}>
       <div className="item-head">
@@ -136,9 +137,15 @@ function TimelineItem({ item, conversationId }: { item: Item; conversationId: st
         </div>
       )}
       {item.type === "call" && (
-        <div className="call">
-          <span>📞 {t("call.duration", { d: clock(data.durationS ?? 0) })}</span>
-          <CallStatus data={item.data} />
+        <div className="call" data-testid="call-item" data-status={call.status ?? ""}>
+          <span>📞 {item.direction === "out" ? t("call.out", { to: call.to ?? "" }) : t("call.in", { from: call.from ?? "" })}</span>
+          <span className="call-status">{call.status ? t(`call.status.${call.status}` as MessageKey) : ""}</span>
+          <span>
+            {t("call.duration", { d: clock(data.durationS ?? 0) })}
+            {call.waitS ? ` · ${t("call.wait", { d: clock(call.waitS) })}` : ""}
+            {call.holdS ? ` · ${t("call.hold", { d: clock(call.holdS) })}` : ""}
+          </span>
+          <CallTakenBy data={item.data} />
           {data.recordingUrl && <Recording url={data.recordingUrl} />}
           {data.transcript && (
             <details>
@@ -263,6 +270,33 @@ function EventItem({ item }: { item: Item }) {
       break;
     case "queued":
       text = t("event.queued", { queue: queueName(d.queueId) });
+      break;
+    case "ivr":
+      text = t("event.ivr", { path: ((d.steps ?? []) as { node: string; input?: string }[]).map((x) => (x.input ? `${x.node} (${x.input})` : x.node)).join(" → ") });
+      break;
+    case "call_abandoned":
+      text = t("event.callAbandoned", { d: clock(d.waitS ?? 0) });
+      break;
+    case "callback_requested":
+      text = t("event.callbackRequested", { number: d.number ?? "" });
+      break;
+    case "voicemail":
+      text = t("event.voicemail");
+      break;
+    case "recording_started":
+      text = t("event.recordingStarted");
+      break;
+    case "call_monitored":
+      text = t("event.callMonitored", { who: nameOf(d.supervisorId), mode: t(`call.monitor.${d.mode}` as MessageKey) });
+      break;
+    case "consult_ended":
+      text = t("event.consultEnded");
+      break;
+    case "agent_leg_failed":
+      text = t("event.agentLegFailed", { agent: nameOf(d.agentId) });
+      break;
+    case "call_transferred_out":
+      text = t("event.callTransferredOut", { number: d.number ?? "" });
       break;
     case "offer_missed":
       text = t("event.offerMissed", { agent: nameOf(d.agentId) });

@@ -5,6 +5,7 @@ import { useNow } from "./hooks.ts";
 import { clock, useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
 import type { Channel, Presence } from "./model.ts";
+import { LiveCalls } from "./softphone.tsx";
 
 type LiveQueue = {
   id: string;
@@ -94,6 +95,7 @@ export function WallboardPage() {
         </table>
       </section>
       <WaitingChart queues={queues} />
+      <LiveCalls />
       <section aria-labelledby="wall-agents">
         <h2 id="wall-agents">{t("wall.agents")}</h2>
         <table className="grid" data-testid="wall-agents">

@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { eq } from "drizzle-orm";
+import { calls, timelineItems, type Call } from "../db/schema/index.ts";
+import { pruneRecordings } from "./voice/recording.ts";
+import { readTwiml } from "../channels/voice/twiml-read.ts";
+import type { SimLeg } from "../channels/voice/simulator.ts";
+import { createAgent } from "../routing/agent.ts";
+import { api, startTestServer, type TestServer } from "../test/server.ts";
+import { startVoice, until } from "../test/voice.ts";
+
+let s: TestServer;
+let v: Awaited<ReturnType<typeof startVoice>>;
+let ann: string;
+let bob: string;
+let bobId: string;
+let admin: string;
+let supervisor: string;
+
+beforeAll(async () => {
+  s = await startTestServer();
+  v = await startVoice(s, { recording: "always", retentionDays: 30 });
+  ann = await s.login(s.agent.email, s.agent.password);
+  admin = await s.login(s.admin.email, s.admin.password);
+  supervisor = await s.signInAs("supervisor", "Sue");
+  const b = await createAgent(s.rt.core.db, { workspaceId: s.workspaceId, email: `bob-${crypto.randomUUID()}@example.test`, name: "Bob", role: "agent", password: "pw-bob-123" });
+  bobId = b.id;
+  bob = await s.login(b.email, "pw-bob-123");
+});
+afterAll(async () => {
+  v.stop();
+  await s.stop();
+});
+
+const reload = async (id: string) => (await s.rt.core.db.select().from(calls).where(eq(calls.id, id)))[0]!;
+const presence = (token: string, p: "available" | "away") => api(`${s.url}/api/v1/me/presence`, { method: "PUT", token, body: { presence: p, ...(p === "away" ? { reason: "test" } : {}) } });
+const settled = async (id: string, status: Call["status"]) => until(async () => (await v.sim.settle(), (await reload(id)).status === status ? reload(id) : undefined), 8000, status);
+
+/** A caller pressed 0 and the agent behind `token` took the call. */
+async function connectedCall(token: string, from: string): Promise<{ leg: SimLeg; call: Call }> {
+  const leg = await v.sim.placeCall({ from, to: v.number });
+  await v.sim.press(leg, "0");
+  const call = await until(async () => (await s.rt.core.db.select().from(calls).where(eq(calls.externalId, leg.sid)))[0], 5000, "call");
+  await presence(token, "available");
+  const offer = await until(async () => (await api(`${s.url}/api/v1/me/offers`, { token })).body.items.find((o: any) => o.conversationId === call.conversationId), 5000, "offer");
+  await api(`${s.url}/api/v1/offers/${offer.workItemId}/accept`, { token, body: {} });
+  return { leg, call: await settled(call.id, "connected") };
+}
+
+describe("call control", () => {
+  it("records every call from the start when the inbox says always, and announces it", async () => {
+    await presence(bob, "away");
+    const { leg, call } = await connectedCall(ann, "+8613800000020");
+    expect(leg.heard.join(" ")).toContain("录音");
+    const joined = v.sim.requests.find((r) => r.path.endsWith(`/Calls/${leg.sid}.json`))!;
+    const twiml = await v.sim.post(joined.form.Url!, { CallSid: leg.sid });
+    expect(readTwiml(twiml).find((x) => x.verb === "Dial")!.children[0]!.attrs).toMatchObject({ record: "record-from-start", endConferenceOnExit: "true" });
+    await api(`${s.url}/api/v1/calls/${call.id}/hangup`, { token: ann, body: {} });
+    await settled(call.id, "completed");
+    await v.sim.recordingReady(`/webhooks/twilio/voice/recording?inbox=${v.inbox.id}&call=${call.id}`, leg.sid);
+    const stored = await until(async () => (await reload(call.id)).recordingId, 5000, "recording");
+    // Retention: once older than the inbox's 30 days, the recording is deleted.
+    expect(await pruneRecordings(s.rt, new Date(Date.now() + 29 * 86_400_000))).toBe(0);
+    expect(await pruneRecordings(s.rt, new Date(Date.now() + 31 * 86_400_000))).toBe(1);
+    expect((await reload(call.id)).recordingId).toBeNull();
+    expect((await fetch(`${s.url}/files/${stored}`, { headers: { authorization: `Bearer ${ann}` } })).status).toBe(404);
+    const [item] = await s.rt.core.db.select().from(timelineItems).where(eq(timelineItems.id, call.timelineItemId));
+    expect(item!.data.recordingUrl).toBeNull();
+    await presence(ann, "available");
+  });
+
+  it("cold-transfers a call to another agent: the first agent's leg ends, the caller waits, the second agent gets an offer", async () => {
+    await presence(bob, "away");
+    const { leg, call } = await connectedCall(ann, "+8613800000021");
+    const firstLeg = call.agentLegId!;
+    await presence(bob, "available");
+    const t = await api(`${s.url}/api/v1/calls/${call.id}/transfer`, { token: ann, body: { agentId: bobId, note: "billing question" } });
+    expect(t.status).toBe(200);
+    await v.sim.settle();
+    expect(v.sim.legs.get(firstLeg)!.status).toBe("completed");
+    expect(leg.status).toBe("in-progress");
+    const offer = await until(async () => (await api(`${s.url}/api/v1/me/offers`, { token: bob })).body.items.find((o: any) => o.conversationId === call.conversationId), 5000, "bob's offer");
+    await api(`${s.url}/api/v1/offers/${offer.workItemId}/accept`, { token: bob, body: {} });
+    const now = await settled(call.id, "connected");
+    expect(now.agentId).toBe(bobId);
+    const events = (await s.rt.core.db.select().from(timelineItems).where(eq(timelineItems.conversationId, call.conversationId))).map((i) => i.eventType);
+    expect(events).toContain("transferred");
+    // Ann is in wrap-up after her part, not stuck busy.
+    expect((await api(`${s.url}/api/v1/me/presence`, { token: ann })).body.presence).toBe("wrap_up");
+    await api(`${s.url}/api/v1/calls/${call.id}/hangup`, { token: bob, body: {} });
+    await settled(call.id, "completed");
+    await presence(ann, "available");
+    await presence(bob, "away");
+  });
+
+  it("warm-transfers: the second agent joins the same conference and takes over when the first leaves", async () => {
+    const { leg, call } = await connectedCall(ann, "+8613800000022");
+    const warm = await api(`${s.url}/api/v1/calls/${call.id}/transfer`, { token: ann, body: { agentId: bobId, warm: true } });
+    expect(warm.status).toBe(200);
+    const consulting = await until(async () => (await v.sim.settle(), (await reload(call.id)).consult), 5000, "consult leg");
+    expect(v.sim.legs.get(consulting.legId)!.conference).toBe(leg.conference);
+    const done = await api(`${s.url}/api/v1/calls/${call.id}/transfer/complete`, { token: ann, body: {} });
+    expect(done.body).toMatchObject({ agentId: bobId, consult: null });
+    await v.sim.settle();
+    expect((await reload(call.id)).status).toBe("connected");
+    expect(leg.status).toBe("in-progress");
+    // Bob controls it now; Ann no longer can.
+    expect((await api(`${s.url}/api/v1/calls/${call.id}/hold`, { token: ann, body: { hold: true } })).status).toBe(403);
+    await api(`${s.url}/api/v1/calls/${call.id}/hangup`, { token: bob, body: {} });
+    await settled(call.id, "completed");
+    await presence(ann, "available");
+  });
+
+  it("lets a supervisor listen, then whisper, then barge in; agents may not", async () => {
+    await presence(bob, "away");
+    const { call } = await connectedCall(ann, "+8613800000023");
+    expect((await api(`${s.url}/api/v1/calls/${call.id}/monitor`, { token: bob, body: { mode: "listen" } })).status).toBe(403);
+    const listen = await api(`${s.url}/api/v1/calls/${call.id}/monitor`, { token: supervisor, body: { mode: "listen" } });
+    expect(listen.status).toBe(200);
+    const legId = listen.body.monitors[0].legId as string;
+    await v.sim.settle();
+    const twiml = await v.sim.post(`/webhooks/twilio/voice/monitor?inbox=${v.inbox.id}&call=${call.id}&mode=listen`, { CallSid: legId });
+    expect(readTwiml(twiml).find((x) => x.verb === "Dial")!.children[0]!.attrs).toMatchObject({ muted: "true" });
+    const whisper = await api(`${s.url}/api/v1/calls/${call.id}/monitor`, { token: supervisor, body: { mode: "whisper" } });
+    expect(whisper.body.monitors).toEqual([expect.objectContaining({ mode: "whisper", legId })]);
+    const coach = v.sim.requests.filter((r) => r.path.includes(`/Participants/${legId}.json`)).at(-1)!;
+    expect(coach.form).toMatchObject({ Coaching: "true", CallSidToCoach: call.agentLegId, Muted: "false" });
+    await api(`${s.url}/api/v1/calls/${call.id}/monitor`, { token: supervisor, body: { mode: "barge" } });
+    expect(v.sim.requests.filter((r) => r.path.includes(`/Participants/${legId}.json`)).at(-1)!.form).toMatchObject({ Coaching: "false", Muted: "false" });
+    await api(`${s.url}/api/v1/calls/${call.id}/hangup`, { token: ann, body: {} });
+    await settled(call.id, "completed");
+    // The customer hanging up ends the supervisor's leg too.
+    expect(v.sim.legs.get(legId)!.status).toBe("completed");
+    await presence(ann, "available");
+  });
+
+  it("click-to-call rings the agent first, then the contact's number, from the inbox's number", async () => {
+    const { leg, call } = await connectedCall(ann, "+8613800000024");
+    await api(`${s.url}/api/v1/calls/${call.id}/hangup`, { token: ann, body: {} });
+    await settled(call.id, "completed");
+    await presence(ann, "available");
+    const before = v.sim.requests.length;
+    const out = await api(`${s.url}/api/v1/conversations/${call.conversationId}/calls`, { token: ann, body: {} });
+    expect(out.status).toBe(200);
+    const outCall = await settled(out.body.callId, "connected");
+    const dials = v.sim.requests.slice(before).filter((r) => r.path.endsWith("/Calls.json")).map((r) => [r.form.To, r.form.From]);
+    expect(dials).toEqual([[`client:agent-${s.agent.id}`, v.number], [leg.from, v.number]]);
+    expect(outCall.conversationId).toBe(call.conversationId);
+    await api(`${s.url}/api/v1/calls/${outCall.id}/hangup`, { token: ann, body: {} });
+    await settled(outCall.id, "completed");
+    const bad = await api(`${s.url}/api/v1/conversations/${call.conversationId}/calls`, { token: ann, body: { number: "12345" } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toBe("number");
+    await presence(ann, "available");
+  });
+});
+
+describe("IVR flow editor API", () => {
+  it("saves a valid flow, and rejects a broken one with 400 naming the field", async () => {
+    const good = { start: "q", nodes: { q: { type: "enqueue", queueId: v.queues.general } } };
+    const saved = await api(`${s.url}/api/v1/inboxes/${v.inbox.id}/ivr-flow`, { method: "PUT", token: admin, body: { flow: good } });
+    expect(saved.status).toBe(200);
+    const cases: [unknown, string][] = [
+      [{ start: "a", nodes: { a: { type: "say", text: "hi", next: "nowhere" } } }, "flow.nodes.a.next"],
+      [{ start: "q", nodes: { q: { type: "enqueue", queueId: crypto.randomUUID() } } }, "flow.nodes.q.queueId"],
+      [{ start: "q", nodes: { q: { type: "enqueue", queueId: v.queues.general }, island: { type: "hangup" } } }, "flow.nodes.island"],
+      [{ start: "a", nodes: { a: { type: "say", text: "x", next: "b" }, b: { type: "say", text: "y", next: "a" } } }, "flow.nodes.a"],
+      [{ start: "m", nodes: { m: { type: "gather", prompt: "p", branches: [{ digits: "1", next: "m" }] } } }, "flow.nodes.m.fallback"],
+    ];
+    for (const [flow, field] of cases) {
+      const res = await api(`${s.url}/api/v1/inboxes/${v.inbox.id}/ivr-flow`, { method: "PUT", token: admin, body: { flow } });
+      expect(res.status).toBe(400);
+      expect(res.body.error.field).toBe(field);
+    }
+    expect((await api(`${s.url}/api/v1/inboxes/${v.inbox.id}/ivr-flow`, { token: admin })).body.flow).toEqual(saved.body.flow);
+    expect((await api(`${s.url}/api/v1/inboxes/${v.inbox.id}/ivr-flow`, { method: "PUT", token: ann, body: { flow: good } })).status).toBe(403);
+  });
+});

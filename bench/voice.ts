@@ -1,0 +1,159 @@
+import { readFileSync } from "node:fs";
+import { twilioSignature } from "../channels/voice/verify.ts";
+import { openPglite, openPostgres, startServer, type Target } from "./ingest.ts";
+import { summarize } from "./stats.ts";
+
+/**
+ * Voice webhooks against the server in its own process, on the demo's phone line (+15005550006,
+ * signed with the demo token, as Twilio would):
+ * 1. TwiML answer latency at a fixed 200 requests/s: each new call's incoming webhook, then its
+ *    gather result (key 0: the caller is queued, with the routing work that takes).
+ * 2. Everyone from part 1 is then waiting in the queue (the demo's agents are offline): every caller's
+ *    music ends in turn and their next announcement (position and estimated wait) is fetched,
+ *    at the rate announcements every 30 s would make for that many callers.
+ */
+const RATE = 200; // requests per second, incoming and gathers together
+const RUN_S = 12;
+const ANNOUNCE_EVERY_S = 30;
+const ANNOUNCE_RUN_S = 20;
+const TARGET_P99_MS = 20;
+const TARGET_QUEUED = 1000;
+const NUMBER = "+15005550006";
+const TOKEN = "demo-twilio-token";
+
+type Driver = "pglite" | "postgres";
+
+export async function benchVoice({ json }: { json: boolean }) {
+  const drivers: Partial<Record<Driver, unknown>> = {};
+  for (const driver of ["pglite", "postgres"] as const) {
+    let target: Target;
+    try {
+      target = driver === "pglite" ? openPglite() : await openPostgres();
+    } catch (err) {
+      drivers[driver] = { skipped: err instanceof Error ? err.message : String(err) };
+      continue;
+    }
+    try {
+      drivers[driver] = await measure(target);
+    } finally {
+      await target.dispose();
+    }
+  }
+  if (json) console.log(JSON.stringify({ drivers }));
+  else print(drivers as Record<Driver, Awaited<ReturnType<typeof measure>>>);
+}
+
+async function post(url: string, params: Record<string, string>) {
+  const started = performance.now();
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": twilioSignature(TOKEN, url, params) },
+    body: new URLSearchParams(params).toString(),
+  });
+  const body = await res.text();
+  if (res.status !== 200) throw new Error(`${url}: ${res.status} ${body.slice(0, 200)}`);
+  return { ms: performance.now() - started, body };
+}
+
+const attr = (xml: string, verb: string, name: string) => new RegExp(`<${verb}[^>]*\\s${name}="([^"]+)"`).exec(xml)?.[1]?.replace(/&amp;/g, "&");
+const sid = (n: number) => `CA${n.toString(16).padStart(32, "0")}`;
+const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+
+async function measure(target: Target) {
+  const server = await startServer(target);
+  try {
+    const base = server.url;
+    const incoming: number[] = [];
+    const gathers: number[] = [];
+    const waitUrls: string[] = [];
+    const errors: string[] = [];
+    // Warm-up: a few calls so the first measured requests do not pay for compiling queries.
+    for (let n = 0; n < 20; n++) await post(`${base}/webhooks/twilio/voice`, { CallSid: sid(1_000_000 + n), From: "+8613900000000", To: NUMBER, CallStatus: "ringing" });
+
+    const calls = (RATE / 2) * RUN_S;
+    const started = performance.now();
+    const inFlight: Promise<void>[] = [];
+    for (let n = 0; n < calls; n++) {
+      const due = started + (n * 1000 * 2) / RATE;
+      const wait = due - performance.now();
+      if (wait > 0) await Bun.sleep(wait);
+      inFlight.push(
+        (async () => {
+          const params = { CallSid: sid(n + 1), From: `+86139${String(n).padStart(8, "0")}`, To: NUMBER, CallStatus: "ringing" };
+          const first = await post(`${base}/webhooks/twilio/voice`, params);
+          incoming.push(first.ms);
+          const action = attr(first.body, "Gather", "action");
+          if (!action) throw new Error("no gather in the answer");
+          const second = await post(new URL(action, base).toString(), { ...params, CallStatus: "in-progress", Digits: "0" });
+          gathers.push(second.ms);
+          const wait = /<Redirect[^>]*>([^<]+)<\/Redirect>/.exec(second.body)?.[1]?.replace(/&amp;/g, "&");
+          if (!wait) throw new Error("caller was not queued");
+          waitUrls.push(new URL(wait, base).toString());
+        })().catch((err: unknown) => void errors.push(err instanceof Error ? err.message : String(err))),
+      );
+    }
+    await Promise.all(inFlight);
+    const answerSeconds = (performance.now() - started) / 1000;
+    const rssAfterCalls = rss(server.pid);
+
+    // Part 2: everybody waits; announcements come round at the rate 30-second rounds make.
+    const queued = waitUrls.length;
+    const announceRate = queued / ANNOUNCE_EVERY_S;
+    const announcements: number[] = [];
+    const positions: number[] = [];
+    const total = Math.round(announceRate * ANNOUNCE_RUN_S);
+    const t0 = performance.now();
+    const round: Promise<void>[] = [];
+    for (let n = 0; n < total; n++) {
+      const due = t0 + (n * 1000) / announceRate;
+      const wait = due - performance.now();
+      if (wait > 0) await Bun.sleep(wait);
+      const url = waitUrls[n % queued]!;
+      const callSid = sid((n % queued) + 1);
+      round.push(
+        post(url, { CallSid: callSid, From: "+8613900000000", To: NUMBER, CallStatus: "in-progress" })
+          .then((r) => {
+            announcements.push(r.ms);
+            const pos = /您排在第(\d+)位/.exec(r.body)?.[1];
+            if (pos) positions.push(Number(pos));
+            else if (!r.body.includes("下一位就是您")) errors.push("announcement without a position");
+          })
+          .catch((err: unknown) => void errors.push(err instanceof Error ? err.message : String(err))),
+      );
+    }
+    await Promise.all(round);
+    return {
+      calls,
+      answerSeconds: Math.round(answerSeconds * 10) / 10,
+      offeredRate: RATE,
+      incoming: summarize(incoming),
+      gather: summarize(gathers),
+      queued,
+      announcementRate: Math.round(announceRate * 10) / 10,
+      announcements: summarize(announcements),
+      highestPosition: positions.length ? Math.max(...positions) : 0,
+      serverRssMb: Math.round(rss(server.pid)),
+      serverRssAfterCallsMb: Math.round(rssAfterCalls),
+      errors: errors.length,
+      firstError: errors[0] ?? null,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+function print(drivers: Record<Driver, Awaited<ReturnType<typeof measure>> | { skipped: string }>) {
+  const f = (n: number) => n.toFixed(1);
+  for (const [driver, r] of Object.entries(drivers)) {
+    if ("skipped" in r) {
+      console.log(`${driver}: skipped (${r.skipped})`);
+      continue;
+    }
+    console.log(`\n${driver}: ${r.calls} calls at ${r.offeredRate} webhooks/s (answered in ${r.answerSeconds} s), ${r.errors} errors${r.firstError ? ` (first: ${r.firstError})` : ""}`);
+    console.log(`  incoming call TwiML   p50 ${f(r.incoming.p50)} ms   p99 ${f(r.incoming.p99)} ms   max ${f(r.incoming.max)} ms   (target p99 < ${TARGET_P99_MS} ms)`);
+    console.log(`  gather → queue TwiML  p50 ${f(r.gather.p50)} ms   p99 ${f(r.gather.p99)} ms   max ${f(r.gather.max)} ms`);
+    console.log(`  ${r.queued} callers waiting in queue at once (target ≥ ${TARGET_QUEUED}); highest position announced ${r.highestPosition}`);
+    console.log(`  announcements at ${r.announcementRate}/s: p50 ${f(r.announcements.p50)} ms   p99 ${f(r.announcements.p99)} ms   max ${f(r.announcements.max)} ms`);
+    console.log(`  server RSS ${r.serverRssAfterCallsMb} MB after the calls, ${r.serverRssMb} MB at the end`);
+  }
+}
