@@ -102,6 +102,8 @@ describe("chat → voice in two browsers", () => {
     const chatSeq = Number(await agent.getByTestId("timeline-item").filter({ hasText: "Can we talk on the phone instead?" }).getAttribute("data-seq"));
     expect(Number(await callItem.getAttribute("data-seq"))).toBeGreaterThan(chatSeq);
     await visitor.page.getByTestId("switchboard-call").filter({ hasText: "Agent Ann" }).waitFor();
+    // One strip for the call: the Twilio softphone leaves browser calls alone.
+    expect(await agent.getByTestId("softphone").count()).toBe(0);
 
     await Bun.sleep(1200);
     await visitor.page.getByTestId("switchboard-call-hangup").click();
