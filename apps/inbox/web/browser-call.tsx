@@ -77,7 +77,7 @@ class BrowserPhone {
     const r = await request<{ items: BrowserCallView[]; iceServers: IceServerConfig[] }>("/browser-calls").catch(() => null);
     if (!r) return;
     this.iceServers = r.iceServers;
-    this.ringing = new Map(r.items.filter((c) => c.status === "ringing" && c.direction === "in").map((c) => [c.id, c]));
+    this.ringing = new Map(r.items.filter((c) => c.status === "ringing" && c.direction === "in" && !this.dismissed.has(c.id)).map((c) => [c.id, c]));
     const mine = this.active && r.items.find((c) => c.id === this.active!.call.id);
     if (this.active && !mine) this.release();
     else if (mine) this.update(mine);
