@@ -1,4 +1,4 @@
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import { ingestInbound } from "../conversations/conversation.ts";
 import { createInbox } from "../conversations/inbox.ts";
 import { createWorkspace } from "../conversations/workspace.ts";
@@ -12,6 +12,8 @@ import type { Runtime } from "./runtime.ts";
 
 /** The demo voice inbox's number (Twilio's test number for "a valid number"). */
 export const DEMO_PHONE_NUMBER = "+15005550006";
+/** Mail sent to this address on SMTP_IN_PORT becomes a conversation in the demo (a public contract). */
+export const DEMO_EMAIL_ADDRESS = "support@demo.test";
 
 /**
  * Demo data for a first start on an empty database: a workspace, agents with skills, teams and a web
@@ -21,6 +23,7 @@ export async function seedDemo(rt: Runtime): Promise<{ created: boolean; widgetK
   const db = rt.core.db;
   const [existing] = await db.select({ id: workspaces.id }).from(workspaces).limit(1);
   if (existing) {
+    await ensureDemoEmailInbox(rt, existing.id);
     const [inbox] = await db.select({ key: inboxes.publicKey }).from(inboxes).where(eq(inboxes.channel, "webchat")).orderBy(asc(inboxes.createdAt)).limit(1);
     return { created: false, widgetKey: inbox?.key ?? null };
   }
@@ -43,6 +46,7 @@ export async function seedDemo(rt: Runtime): Promise<{ created: boolean; widgetK
     name: "Website chat",
     settings: { greeting: { en: "Hi! How can we help?", "zh-CN": "您好！有什么可以帮您？" }, preChatForm: false },
   });
+  await ensureDemoEmailInbox(rt, w);
   // Routing: refund questions (either language) to agents who know billing, the rest to everyone.
   const vip = [{ attribute: "vip", equals: true, priority: 10 }];
   const refunds = await createQueue(db, w, { name: "退款 Refunds", requiredSkills: [{ skill: "billing", minLevel: 2 }], priorityRules: vip, serviceLevelSeconds: 20 });
@@ -78,4 +82,21 @@ export async function seedDemo(rt: Runtime): Promise<{ created: boolean; widgetK
     });
   }
   return { created: true, widgetKey: inbox.publicKey };
+}
+
+/** The demo's email inbox (support@demo.test), also added to a demo database seeded before it existed. */
+async function ensureDemoEmailInbox(rt: Runtime, workspaceId: string) {
+  const [found] = await rt.core.db
+    .select({ id: inboxes.id })
+    .from(inboxes)
+    .where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.channel, "email")))
+    .limit(1);
+  if (found) return;
+  // No outgoing server: replies fail with that reason until one is set in the admin screen.
+  await createInbox(rt.core.db, rt.keyring, {
+    workspaceId,
+    channel: "email",
+    name: "Support email",
+    settings: { address: DEMO_EMAIL_ADDRESS, displayName: "Demo Support", signature: "Demo Support · support@demo.test" },
+  });
 }

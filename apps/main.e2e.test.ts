@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "bun:test";
 import { api } from "../test/server.ts";
+import { launchChromium } from "../test/browser.ts";
 import { readTwiml } from "../channels/voice/twiml-read.ts";
 import { twilioSignature } from "../channels/voice/verify.ts";
 
@@ -31,7 +32,7 @@ it("starts on embedded PGlite with demo data, the demo page and a working sign-i
   const dataDir = mkdtempSync(join(tmpdir(), "switchboard-start-"));
   const proc = start({ DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "warn" });
   try {
-    const out = await readUntil(proc.stdout, /Agent API sign-in/, 30_000);
+    const out = await readUntil(proc.stdout, /Agent API sign-in/, 60_000);
     const url = /running at (http:\/\/\S+)/.exec(out)![1]!.replace("localhost", "127.0.0.1");
     const key = /public key:\s+(\S+)/.exec(out)![1]!;
     expect((await api(`${url}/healthz`)).body).toEqual({ ok: true });
@@ -63,11 +64,22 @@ it("starts on embedded PGlite with demo data, the demo page and a working sign-i
     expect(simulated.body.heard.join(" ")).toContain("下一位就是您");
     const calls = await api(`${url}/api/v1/calls/live`, { token: login.body.token });
     expect(calls.body.items.some((c: any) => c.status === "queued" && c.from === "+8613800138000")).toBe(true);
+
+    // The demo page's button does the same in a browser.
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${url}/demo`);
+      await page.getByRole("button", { name: "Simulate a phone call" }).click();
+      await page.locator("#call-log", { hasText: "caller hears: 感谢致电" }).waitFor({ timeout: 15_000 });
+    } finally {
+      await browser.close();
+    }
   } finally {
     proc.kill();
     await proc.exited;
   }
-}, 40_000);
+}, 120_000);
 
 it("refuses to start on a bad setting and names the variable", async () => {
   const proc = start({ PORT: "eighty", DATA_DIR: mkdtempSync(join(tmpdir(), "switchboard-bad-")) });

@@ -1,6 +1,7 @@
 import { ConfigError, parseConfig } from "../platform/config.ts";
 import { log, setLogLevel } from "../platform/log.ts";
 import { seedDemo } from "./demo.ts";
+import { startEmailListeners } from "./gateway/email-listeners.ts";
 import { createRuntime } from "./runtime.ts";
 import { createApp, serve } from "./server.ts";
 
@@ -22,6 +23,11 @@ async function main() {
   const server = serve(rt, createApp(rt));
   rt.outbox.start();
   rt.router.start();
+  const email = await startEmailListeners(rt, { smtp: config.smtpIn, imap: config.imapImport }).catch((err: unknown) => {
+    // A taken SMTP port must not take the inbox down with it: say so, and run without SMTP-in.
+    log.error("SMTP-in could not start", { port: config.smtpIn?.port, err: err instanceof Error ? err.message : String(err) });
+    return startEmailListeners(rt, { imap: config.imapImport });
+  });
   const url = config.publicUrl ?? `http://localhost:${server.port}`;
   log.info("switchboard started", { url, database: rt.database.driver, dataDir: config.databaseUrl ? undefined : config.dataDir });
   // Printed plainly (not only as a log line): the first thing a new user needs.
@@ -33,8 +39,10 @@ async function main() {
     console.log(`  Agent API sign-in:              admin@demo.test / demo  (POST ${url}/api/v1/auth/login)`);
     console.log(`  Demo phone line (simulated):    +15005550006 — try: bun run call:simulate --say 我想退款 --answer-as lina@demo.test`);
   }
+  if (email.smtpPort !== undefined) console.log(`  SMTP-in (mail to support@demo.test in the demo): ${config.smtpIn!.host}:${email.smtpPort}`);
   const stop = async () => {
     server.stop();
+    await email.stop();
     await rt.close();
     process.exit(0);
   };

@@ -11,6 +11,7 @@ import { EventFeed } from "../conversations/feed.ts";
 import { InboundQueue } from "../conversations/inbound-queue.ts";
 import { OutboxWorker, type OutboxOptions } from "../conversations/outbox.ts";
 import type { Core } from "../conversations/transaction.ts";
+import { prepareEmail } from "./gateway/email.ts";
 import { connect, type Database } from "../db/connect.ts";
 import { markDisconnectedOffline } from "../routing/presence.ts";
 import { BrowserCallWatch } from "./browser-call-watch.ts";
@@ -92,7 +93,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const feed = new EventFeed(database.db, bus);
   if (bus instanceof PostgresBus) bus.setReconnectHandler(() => feed.catchUp());
   const keyring = new Keyring(secretKey(config));
-  const worker = new OutboxWorker(core, { ...options.outbox, adapters: options.adapters ?? defaultAdapters, keyring });
+  // Email replies get their threading headers from the database just before sending (gateway/email.ts).
+  const prepare: OutboxOptions["prepare"] = {};
+  const worker = new OutboxWorker(core, { ...options.outbox, adapters: options.adapters ?? defaultAdapters, keyring, prepare });
 
   const registry = new Registry();
   const sockets = { agents: 0, widgets: 0 };
@@ -161,6 +164,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       if (!options.database) await database.close();
     },
   };
+  prepare.email = prepareEmail(rt);
   rt.calls = new CallControl(rt);
   rt.calls.start();
   return rt;

@@ -175,3 +175,28 @@ describe("IVR flow editor API", () => {
     expect((await api(`${s.url}/api/v1/inboxes/${v.inbox.id}/ivr-flow`, { method: "PUT", token: ann, body: { flow: good } })).status).toBe(403);
   });
 });
+
+describe("softphone access tokens", () => {
+  it("an admin adds a Twilio line with an API key; agents then get a short-lived Voice SDK token for their own identity", async () => {
+    const hex = (c: string) => c.repeat(32);
+    const bad = await api(`${s.url}/api/v1/inboxes/voice`, { token: admin, body: { name: "Line", phoneNumber: "555", accountSid: `AC${hex("1")}`, authToken: "x".repeat(20) } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toBe("phoneNumber");
+    const line = await api(`${s.url}/api/v1/inboxes/voice`, {
+      token: admin,
+      body: { name: "Sales line", phoneNumber: "+15005550123", accountSid: `AC${hex("1")}`, authToken: "x".repeat(20), apiKeySid: `SK${hex("2")}`, apiKeySecret: "s".repeat(32), twimlAppSid: `AP${hex("3")}` },
+    });
+    expect(line.status).toBe(200);
+    expect(line.body.webhooks.incoming).toEndWith("/webhooks/twilio/voice");
+    const taken = await api(`${s.url}/api/v1/inboxes/voice`, { token: admin, body: { name: "Again", phoneNumber: "+15005550123", accountSid: `AC${hex("1")}`, authToken: "x".repeat(20) } });
+    expect(taken.status).toBe(409);
+    expect((await api(`${s.url}/api/v1/inboxes/voice`, { token: ann, body: { name: "Mine", phoneNumber: "+15005550124", accountSid: `AC${hex("1")}`, authToken: "x".repeat(20) } })).status).toBe(403);
+
+    const answer = await api(`${s.url}/api/v1/voice/token`, { token: ann });
+    expect(answer.body).toMatchObject({ mode: "twilio", identity: `agent-${s.agent.id}` });
+    const [header, payload] = (answer.body.token as string).split(".").slice(0, 2).map((p) => JSON.parse(Buffer.from(p, "base64url").toString()));
+    expect(header).toMatchObject({ alg: "HS256", cty: "twilio-fpa;v=1" });
+    expect(payload).toMatchObject({ iss: `SK${hex("2")}`, sub: `AC${hex("1")}`, grants: { identity: `agent-${s.agent.id}`, voice: { incoming: { allow: true }, outgoing: { application_sid: `AP${hex("3")}` } } } });
+    expect(payload.exp - payload.iat).toBe(3600);
+  });
+});

@@ -1,6 +1,7 @@
 import type { ChannelAdapter } from "../conversations/channel.ts";
+import { email } from "./email/index.ts";
 import { voice } from "./voice/index.ts";
 import { webchat } from "./webchat/index.ts";
 
 /** Every channel adapter the outbox can send through, by channel name. */
-export const adapters: Partial<Record<ChannelAdapter["channel"], ChannelAdapter>> = { webchat, voice };
+export const adapters: Partial<Record<ChannelAdapter["channel"], ChannelAdapter>> = { webchat, voice, email };

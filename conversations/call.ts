@@ -1,7 +1,7 @@
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../db/connect.ts";
 import {
-  calls, contacts, conversations, FINAL_CALL_STATUSES, inboxes, timelineItems,
+  attachments, calls, contacts, conversations, FINAL_CALL_STATUSES, inboxes, timelineItems,
   type Call, type CallStatus, type IvrState,
 } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
@@ -9,7 +9,7 @@ import type { Identity } from "./channel.ts";
 import { resolveContact } from "./contact.ts";
 import { appendItem, contactOf, conversationView, OPEN_STATUSES, scopeOf, type ConversationView } from "./conversation.ts";
 import type { EventLog } from "./event.ts";
-import { loadTimelineItem, type TimelineView } from "./timeline.ts";
+import { attachmentView, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
 
 /**
@@ -32,6 +32,11 @@ export type CallStart = {
   agentId?: string | null;
   status: CallStatus;
   ivr?: IvrState | null;
+  /** Chosen by the caller when the answer to Twilio (its URLs) is made before the row exists. */
+  id?: string;
+  queueId?: string | null;
+  enqueuedAt?: Date | null;
+  callbackNumber?: string | null;
 };
 
 export type CallChange = Partial<
@@ -128,7 +133,13 @@ export type StartedCall = { call: Call; item: TimelineView; conversation: Conver
  * open conversation (or a new one), the call item and the call row. Idempotent on the provider's
  * call id: Twilio retries its first webhook, and the retry finds the call already there.
  */
-export async function startCall(core: Core, workspaceId: string, input: CallStart): Promise<StartedCall> {
+export async function startCall(
+  core: Core,
+  workspaceId: string,
+  input: CallStart,
+  /** More writes of the same transaction (the IVR's first turn: its events, the queue). */
+  within?: (tx: Tx, events: EventLog, call: Call) => Promise<void>,
+): Promise<StartedCall> {
   const existing = await findCall(core.db, input.inboxId, input.externalId);
   if (existing) return startedView(core.db, existing, false);
   return withEvents(core, async (tx, events) => {
@@ -170,7 +181,7 @@ export async function startCall(core: Core, workspaceId: string, input: CallStar
     const c = conversation!;
     const now = new Date();
     const draft: Call = {
-      id: crypto.randomUUID(),
+      id: input.id ?? crypto.randomUUID(),
       workspaceId,
       conversationId: c.id,
       inboxId: input.inboxId,
@@ -186,11 +197,11 @@ export async function startCall(core: Core, workspaceId: string, input: CallStar
       customerLegId: null,
       consult: null,
       monitors: [],
-      queueId: null,
+      queueId: input.queueId ?? null,
       conferenceSid: null,
       ivr: input.ivr ?? null,
       startedAt: now,
-      enqueuedAt: null,
+      enqueuedAt: input.enqueuedAt ?? null,
       answeredAt: null,
       endedAt: null,
       holdStartedAt: null,
@@ -198,7 +209,7 @@ export async function startCall(core: Core, workspaceId: string, input: CallStar
       recordingId: null,
       recordingSid: null,
       transcript: null,
-      callbackNumber: null,
+      callbackNumber: input.callbackNumber ?? null,
       updatedAt: now,
     };
     const appended = await appendItem(tx, events, c, {
@@ -214,6 +225,7 @@ export async function startCall(core: Core, workspaceId: string, input: CallStar
     });
     if (!appended) throw new Error("call item already exists");
     const [call] = await tx.insert(calls).values(draft).returning();
+    if (within) await within(tx, events, call!);
     const reopened = c.status !== "open";
     const [updated] = await tx
       .update(conversations)
@@ -250,15 +262,22 @@ export async function changeCallWithin(tx: Tx, events: EventLog, callId: string,
   if (!wanted) return { before, after: before };
   const after = applyCallChange(before, wanted, now);
   const [saved] = await tx.update(calls).set(after).where(eq(calls.id, callId)).returning();
-  const [item] = await tx.select().from(timelineItems).where(eq(timelineItems.id, before.timelineItemId));
+  // The item's data is the call's view plus the caller's name kept from when it was created; one
+  // statement, since every webhook of a call comes through here.
+  const [item] = await tx
+    .update(timelineItems)
+    .set({ data: sql`${JSON.stringify(callData(saved!, now))}::jsonb || jsonb_strip_nulls(jsonb_build_object('senderName', ${timelineItems.data}->'senderName'))` })
+    .where(eq(timelineItems.id, before.timelineItemId))
+    .returning();
   if (item) {
-    const { senderName } = item.data as { senderName?: string };
-    await tx.update(timelineItems).set({ data: { ...callData(saved!, now), senderName } }).where(eq(timelineItems.id, item.id));
-    const [c] = await tx.select().from(conversations).where(eq(conversations.id, saved!.conversationId));
+    const [[c], files] = await Promise.all([
+      tx.select({ contactId: conversations.contactId, assigneeId: conversations.assigneeId, teamId: conversations.teamId }).from(conversations).where(eq(conversations.id, saved!.conversationId)),
+      saved!.recordingId ? tx.select().from(attachments).where(eq(attachments.timelineItemId, item.id)) : Promise.resolve([]),
+    ]);
     await events.append(saved!.workspaceId, {
       type: "item.updated",
       conversationId: saved!.conversationId,
-      payload: { item: (await loadTimelineItem(tx, item.id))!, scope: scopeOf(c!) },
+      payload: { item: timelineView(item, files.map(attachmentView)), scope: scopeOf(c!) },
     });
   }
   return { before, after: saved! };

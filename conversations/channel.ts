@@ -31,6 +31,8 @@ export const NormalizedInbound = z.object({
   attachments: z.array(z.uuid()).max(20).default([]),
   sentAt: z.date().optional(),
   raw: z.unknown().optional(),
+  /** Channel fields the timeline shows with the message (an email's subject, from/to/cc, quote). */
+  data: z.record(z.string(), z.unknown()).optional(),
 });
 export type NormalizedInbound = z.input<typeof NormalizedInbound>;
 
@@ -44,6 +46,10 @@ export type OutboundMessage = {
   html: string | null;
   attachments: { id: string; name: string; contentType: string; size: number; url: string }[];
   threadKey?: string;
+  /** Who wrote it (the agent's name), for channels that show a sender. */
+  senderName?: string | null;
+  /** Channel-specific details prepared before sending (OutboxOptions.prepare), e.g. email headers. */
+  channelData?: Record<string, unknown>;
 };
 
 export type SendResult = { externalId: string; status: "sent" | "delivered" };

@@ -96,7 +96,20 @@ export function validateInbound(input: InboundInput) {
   return parseInput(NormalizedInbound, input);
 }
 
-export async function ingestInbound(core: Core, workspaceId: string, input: InboundInput): Promise<IngestResult> {
+/**
+ * How a channel with threading of its own (email) places a message, decided inside the ingest
+ * transaction once the contact is known and locked: an existing conversation (reopened if resolved),
+ * or a new one. Without it, the contact's open conversation is used, as for chat.
+ */
+export type Placement = { conversationId: string; keepStatus?: boolean } | { newConversation: true } | undefined;
+
+export type IngestOptions = {
+  place?: (tx: Tx, contactId: string) => Promise<Placement>;
+  /** Runs in the same transaction once the message is stored (a channel's own index of it). */
+  stored?: (tx: Tx, stored: { conversationId: string; itemId: string; contactId: string }) => Promise<void>;
+};
+
+export async function ingestInbound(core: Core, workspaceId: string, input: InboundInput, options: IngestOptions = {}): Promise<IngestResult> {
   const inbound = validateInbound(input);
   const existing = await findDelivered(core.db, workspaceId, inbound.channelAccountId, inbound.externalId);
   if (existing) return existing;
@@ -110,15 +123,24 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
       const { contactId } = await resolveContact(tx, workspaceId, inbound.from);
       // Serializes ingest per contact, so two first messages racing open one conversation, not two.
       await tx.select({ id: contacts.id }).from(contacts).where(eq(contacts.id, contactId)).for("update");
-      let [conversation] = await tx
-        .select()
-        .from(conversations)
-        .where(and(eq(conversations.contactId, contactId), inArray(conversations.status, OPEN_STATUSES)))
-        .orderBy(desc(conversations.lastActivityAt))
-        .limit(1)
-        // Locks are always taken contact → conversation → workspace counter (nextSeq), the order
-        // agent actions use too, so an inbound message and an agent's change cannot deadlock.
-        .for("update");
+      const placement = options.place ? await options.place(tx, contactId) : undefined;
+      let [conversation] = !placement
+        ? await tx
+            .select()
+            .from(conversations)
+            .where(and(eq(conversations.contactId, contactId), inArray(conversations.status, OPEN_STATUSES)))
+            .orderBy(desc(conversations.lastActivityAt))
+            .limit(1)
+            // Locks are always taken contact → conversation → workspace counter (nextSeq), the order
+            // agent actions use too, so an inbound message and an agent's change cannot deadlock.
+            .for("update")
+        : "conversationId" in placement
+          ? await tx
+              .select()
+              .from(conversations)
+              .where(and(eq(conversations.workspaceId, workspaceId), eq(conversations.id, placement.conversationId)))
+              .for("update")
+          : [];
       const contact = await contactOf(tx, contactId);
       if (!conversation) {
         [conversation] = await tx
@@ -142,28 +164,36 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
         senderId: contactId,
         text,
         html: inbound.html ?? null,
-        data: { senderName: contact.name ?? inbound.from.displayName ?? null, ...(inbound.threadKey ? { threadKey: inbound.threadKey } : {}) },
+        data: { senderName: contact.name ?? inbound.from.displayName ?? null, ...(inbound.threadKey ? { threadKey: inbound.threadKey } : {}), ...inbound.data },
         createdAt: inbound.sentAt,
       }, { ids: inbound.attachments, owner: { contactId } });
       if (!appended) throw new DuplicateDelivery();
+      await options.stored?.(tx, { conversationId: conversation!.id, itemId: appended.row.id, contactId });
       const files = appended.view.attachments;
+      // An automatic message (an out-of-office reply) joins its conversation without reopening it.
+      const keep = !!placement && "conversationId" in placement && placement.keepStatus === true;
       const [updated] = await tx
         .update(conversations)
         .set({
-          // A customer writing again reopens a pending or snoozed conversation.
-          status: "open",
-          snoozedUntil: null,
+          ...(keep
+            ? {}
+            : {
+                // A customer writing again reopens a pending or snoozed conversation.
+                status: "open" as const,
+                snoozedUntil: null,
+                resolvedAt: null,
+                // The customer waits from their first message that no agent has answered yet.
+                waitingSince: sql`COALESCE(${conversations.waitingSince}, ${appended.row.createdAt.toISOString()}::timestamptz)`,
+              }),
           inboxId: inbound.channelAccountId,
           channel: inbound.channel,
           lastMessageText: summarize(text, files.length),
           lastActivityAt: new Date(),
-          // The customer waits from their first message that no agent has answered yet.
-          waitingSince: sql`COALESCE(${conversations.waitingSince}, ${appended.row.createdAt.toISOString()}::timestamptz)`,
         })
         .where(eq(conversations.id, conversation!.id))
         .returning();
       const view = conversationView(updated!, contact);
-      if (conversation!.status !== "open") {
+      if (conversation!.status !== updated!.status) {
         await events.append(workspaceId, {
           type: "conversation.updated",
           conversationId: updated!.id,
@@ -242,7 +272,14 @@ export async function requireConversation(db: Executor, actor: Actor, conversati
   return visibleConversation(db, actor, conversationId);
 }
 
-export type ReplyInput = { text?: string; private?: boolean; attachments?: string[]; inboxId?: string };
+export type ReplyInput = {
+  text?: string;
+  private?: boolean;
+  attachments?: string[];
+  inboxId?: string;
+  /** Email addressing (recipients, subject, reply-all, forward), kept on the item for the sender. */
+  email?: { to?: string[]; cc?: string[]; subject?: string; replyAll?: boolean; forward?: boolean };
+};
 
 /**
  * An agent's reply or private note. A reply goes out through the outbox, written in the same
@@ -272,7 +309,7 @@ export async function reply(core: Core, actor: Actor, conversationId: string, in
       senderType: "agent",
       senderId: actor.userId,
       text,
-      data: { senderName: actor.name },
+      data: { senderName: actor.name, ...(!isNote && inbox.channel === "email" ? input.email : {}) },
       deliveryStatus: isNote ? null : "pending",
     }, { ids: input.attachments ?? [], owner: { userId: actor.userId } }))!;
     const files = appended.view.attachments;
@@ -299,12 +336,52 @@ export async function reply(core: Core, actor: Actor, conversationId: string, in
 }
 
 /**
+ * A conversation an agent starts (a new outbound email to a contact): created assigned to the agent,
+ * so routing leaves it with them, then the first message goes out as any reply does.
+ */
+export async function startConversation(core: Core, actor: Actor, input: { contactId: string; inboxId: string } & ReplyInput) {
+  if (!input.text?.trim() && !input.attachments?.length) throw new Invalid("A message needs text or an attachment", "text");
+  const conversation = await withEvents(core, async (tx, events) => {
+    const [inbox] = await tx
+      .select({ id: inboxes.id, channel: inboxes.channel })
+      .from(inboxes)
+      .where(and(eq(inboxes.workspaceId, actor.workspaceId), eq(inboxes.id, input.inboxId)));
+    if (!inbox) throw new NotFound("Inbox", "inboxId");
+    const [contact] = await tx
+      .select({ id: contacts.id, name: contacts.name })
+      .from(contacts)
+      .where(and(eq(contacts.workspaceId, actor.workspaceId), eq(contacts.id, input.contactId)));
+    if (!contact) throw new NotFound("Contact", "contactId");
+    const [created] = await tx
+      .insert(conversations)
+      .values({ workspaceId: actor.workspaceId, contactId: contact.id, inboxId: inbox.id, channel: inbox.channel, assigneeId: actor.userId })
+      .returning();
+    await events.append(actor.workspaceId, {
+      type: "conversation.created",
+      conversationId: created!.id,
+      payload: { conversation: conversationView(created!, contact), scope: scopeOf(created!) },
+    });
+    return created!;
+  });
+  const item = await reply(core, actor, conversation.id, { ...input, private: false, inboxId: undefined });
+  return { conversation: await getConversation(core.db, actor, conversation.id), item };
+}
+
+/**
  * An automatic message to the customer (a queue's "we are busy" reply), sent like an agent's reply
  * through the outbox, inside a caller's transaction. It is not a first response: no agent wrote it.
  */
 export async function sendSystemMessage(tx: Tx, events: EventLog, conversationId: string, text: string) {
   const [conversation] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
   if (!conversation) throw new NotFound("Conversation");
+  // Mail-loop protection: an automatic message never answers one (an auto-reply, a bounce, a list).
+  const [last] = await tx
+    .select({ data: timelineItems.data })
+    .from(timelineItems)
+    .where(and(eq(timelineItems.conversationId, conversationId), eq(timelineItems.type, "message"), eq(timelineItems.direction, "in")))
+    .orderBy(desc(timelineItems.seq))
+    .limit(1);
+  if (last?.data.automated) return undefined;
   const appended = (await appendItem(tx, events, conversation, {
     type: "message",
     direction: "out",

@@ -193,7 +193,7 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
         text: m.text ?? null,
         html: m.html ?? null,
         eventType: null,
-        data: { senderName: nameOf.get(contactId) ?? m.from.displayName ?? null, ...(m.threadKey ? { threadKey: m.threadKey } : {}) },
+        data: { senderName: nameOf.get(contactId) ?? m.from.displayName ?? null, ...(m.threadKey ? { threadKey: m.threadKey } : {}), ...m.data },
         deliveryStatus: null,
         deliveryError: null,
         createdAt: m.sentAt ?? now,

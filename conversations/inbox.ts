@@ -41,3 +41,35 @@ export async function renameInbox(db: Executor, workspaceId: string, id: string,
   if (!row) throw new NotFound("Inbox", "id");
   return row;
 }
+
+/**
+ * Replaces an inbox's settings and changes some of its sealed credentials: a key given a value is
+ * set, a key given null is removed, keys not given are kept (an admin need not retype passwords).
+ */
+export async function updateInboxSettings(
+  db: Executor,
+  keyring: Keyring,
+  workspaceId: string,
+  id: string,
+  settings: InboxSettings,
+  credentials: Record<string, unknown> = {},
+) {
+  const [row] = await db.select().from(inboxes).where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, id)));
+  if (!row) throw new NotFound("Inbox", "id");
+  const current = row.credentials ? (JSON.parse(keyring.open(row.credentials)) as Record<string, unknown>) : {};
+  const merged = Object.fromEntries(Object.entries({ ...current, ...credentials }).filter(([, v]) => v !== null && v !== undefined));
+  const [updated] = await db
+    .update(inboxes)
+    .set({ settings, credentials: Object.keys(merged).length ? keyring.seal(JSON.stringify(merged)) : null })
+    .where(eq(inboxes.id, id))
+    .returning();
+  return { inbox: updated!, credentials: merged };
+}
+
+/** An inbox with its settings and which credentials it has (never their values). */
+export async function inboxSettings(db: Executor, keyring: Keyring, workspaceId: string, id: string) {
+  const [row] = await db.select().from(inboxes).where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, id)));
+  if (!row) throw new NotFound("Inbox", "id");
+  const credentials = row.credentials ? (JSON.parse(keyring.open(row.credentials)) as Record<string, unknown>) : {};
+  return { inbox: row, credentialKeys: Object.keys(credentials) };
+}

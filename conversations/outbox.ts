@@ -20,6 +20,11 @@ export type OutboxOptions = {
   leaseMs?: number;
   batch?: number;
   pollMs?: number;
+  /**
+   * Per channel: completes a message before its adapter sends it, with what only the database knows
+   * (an email's Message-ID, In-Reply-To, References and recipients). Adapters never query the database.
+   */
+  prepare?: Partial<Record<string, (message: OutboundMessage, row: OutboxRow) => Promise<OutboundMessage>>>;
 };
 
 /** Exponential backoff with ±20% jitter so a provider outage does not make every row retry in step. */
@@ -38,7 +43,7 @@ export class OutboxWorker {
   private running = false;
   private again = false;
   private stopped = false;
-  private readonly o: Required<Omit<OutboxOptions, "adapters" | "keyring">>;
+  private readonly o: Required<Omit<OutboxOptions, "adapters" | "keyring" | "prepare">>;
 
   constructor(private readonly core: Core, private readonly options: OutboxOptions) {
     this.o = {
@@ -113,7 +118,8 @@ export class OutboxWorker {
     const adapter = this.options.adapters[row.channel];
     try {
       if (!adapter) throw new PermanentSendError(`No adapter for channel ${row.channel}`);
-      const message = await this.outboundFor(row);
+      const prepare = this.options.prepare?.[row.channel];
+      const message = prepare ? await prepare(await this.outboundFor(row), row) : await this.outboundFor(row);
       const result = await adapter.send(message);
       await this.settle(row, { ok: true, externalId: result.externalId, status: result.status });
     } catch (err) {
@@ -151,6 +157,8 @@ export class OutboxWorker {
       html: item.html,
       attachments: files.map(attachmentView),
       threadKey: typeof item.data.threadKey === "string" ? item.data.threadKey : undefined,
+      senderName: typeof item.data.senderName === "string" ? item.data.senderName : null,
+      channelData: item.data,
     };
   }
 
@@ -200,6 +208,30 @@ export class OutboxWorker {
           scope: scopeOf(conversation!),
         },
       });
+    });
+  }
+
+  /**
+   * A message the provider accepted but later reported undeliverable (an email bounce): marked failed
+   * with the reason, and the timeline told.
+   */
+  static async markFailed(core: Core, workspaceId: string, timelineItemId: string, reason: string) {
+    return withEvents(core, async (tx, events) => {
+      const [item] = await tx
+        .update(timelineItems)
+        .set({ deliveryStatus: "failed", deliveryError: reason.slice(0, 1000) })
+        .where(and(eq(timelineItems.workspaceId, workspaceId), eq(timelineItems.id, timelineItemId), eq(timelineItems.direction, "out")))
+        .returning();
+      if (!item) return false;
+      await tx.update(outbox).set({ status: "failed", lastError: reason.slice(0, 1000), updatedAt: new Date() }).where(eq(outbox.timelineItemId, timelineItemId));
+      const [conversation] = await tx.select().from(conversations).where(eq(conversations.id, item.conversationId));
+      await events.append(workspaceId, {
+        type: "item.updated",
+        conversationId: item.conversationId,
+        public: isPublicItem(item),
+        payload: { item: (await loadTimelineItem(tx, item.id))!, scope: scopeOf(conversation!) },
+      });
+      return true;
     });
   }
 

@@ -37,6 +37,11 @@ const EnvSchema = z.object({
   // array of RTCIceServer objects when a TURN server needs a username and credential. Empty: host
   // candidates only, enough on one network.
   WEBRTC_ICE_SERVERS: z.string().optional(),
+  // SMTP-in (mail forwarded to Switchboard): runs in demo mode, or wherever SMTP_IN_PORT is set.
+  SMTP_IN_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  SMTP_IN_HOST: z.string().min(1).default("127.0.0.1"),
+  // IMAP import of email inboxes' mailboxes ("0" turns it off on a node, e.g. all but one of a cluster).
+  IMAP_IMPORT: z.enum(["0", "1"]).default("1"),
 });
 
 const IceUrl = z.string().regex(/^(stun|stuns|turn|turns):\S+$/, "each URL must start with stun:, stuns:, turn: or turns:");
@@ -78,6 +83,9 @@ export type Config = {
   iceServers: IceServer[];
   /** Twilio auth token for voice inboxes without their own; "demo-twilio-token" in demo mode. */
   twilioAuthToken: string | undefined;
+  /** SMTP-in listener, when it runs: SMTP_IN_PORT (default 2525) on SMTP_IN_HOST (default loopback). */
+  smtpIn: { port: number; host: string } | undefined;
+  imapImport: boolean;
 };
 
 export class ConfigError extends Error {
@@ -115,5 +123,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     twilioAuthToken: e.TWILIO_AUTH_TOKEN ?? (e.SWITCHBOARD_DEMO === "1" ? "demo-twilio-token" : undefined),
     autoAccept: e.ROUTING_AUTO_ACCEPT ? (e.ROUTING_AUTO_ACCEPT.split(",") as Config["autoAccept"]) : [],
     iceServers,
+    smtpIn: e.SMTP_IN_PORT !== undefined || e.SWITCHBOARD_DEMO === "1" ? { port: e.SMTP_IN_PORT ?? 2525, host: e.SMTP_IN_HOST } : undefined,
+    imapImport: e.IMAP_IMPORT === "1",
   };
 }

@@ -1,6 +1,8 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { appendSystemEvent } from "../conversations/conversation.ts";
+import type { EventLog } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
+import type { Tx } from "../db/connect.ts";
 import { conversations, queues, workItems, type SkillRequirement } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import { queuePosition } from "./estimate.ts";
@@ -18,52 +20,55 @@ export type CallTarget = { queueId: string; priority?: number; skills?: SkillReq
 const LIVE = ["waiting", "reserved", "assigned"] as const;
 
 export async function enqueueCall(core: Core, conversationId: string, target: CallTarget, now = new Date(), settings = DEFAULT_ROUTING) {
-  return withEvents(core, async (tx, events) => {
-    const [c] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
-    if (!c) throw new NotFound("Conversation");
-    const [queue] = await tx.select().from(queues).where(and(eq(queues.workspaceId, c.workspaceId), eq(queues.id, target.queueId)));
-    if (!queue) throw new NotFound("Queue", "queueId");
-    // Skills the IVR set add to the queue's own; for a skill named twice the higher level counts.
-    const skills = new Map(queue.requiredSkills.map((s) => [s.skill, s.minLevel]));
-    for (const s of target.skills ?? []) skills.set(s.skill, Math.max(skills.get(s.skill) ?? 0, s.minLevel));
-    const requiredSkills = [...skills].map(([skill, minLevel]) => ({ skill, minLevel }));
-    const priority = Math.max(target.priority ?? 0, priorityFor(queue.priorityRules, target.attributes ?? {}));
-    const [live] = await tx
-      .select()
-      .from(workItems)
-      .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])))
-      .for("update");
-    let item;
-    const fields = { queueId: queue.id, channel: "voice", priority, requiredSkills, state: "waiting" as const, agentId: null, reservationExpiresAt: null, enqueuedAt: now, overflowStep: 0 };
-    if (live && live.state !== "assigned") {
-      [item] = await tx.update(workItems).set(fields).where(eq(workItems.id, live.id)).returning();
-    } else {
-      if (live) await tx.update(workItems).set({ state: "done", endedAt: now }).where(eq(workItems.id, live.id));
-      [item] = await tx
-        .insert(workItems)
-        .values({
-          workspaceId: c.workspaceId,
-          conversationId,
-          ...fields,
-          // The agent already chatting with this customer gets the first chance at their call.
-          stickyAgentId: live?.agentId ?? null,
-          stickyUntil: live?.agentId ? new Date(now.getTime() + settings.stickyMs) : null,
-        })
-        .returning();
-    }
-    const eta = await queuePosition(tx, conversationId);
-    if (eta?.estimatedWaitS != null) await tx.update(workItems).set({ estimatedWaitSeconds: eta.estimatedWaitS }).where(eq(workItems.id, item!.id));
-    await tx.update(conversations).set({ queueId: queue.id, priority }).where(eq(conversations.id, conversationId));
-    await appendSystemEvent(tx, events, conversationId, "queued", {
-      queueId: queue.id,
-      queueName: queue.name,
-      priority,
-      channel: "voice",
-      position: eta?.position ?? null,
-      estimatedWaitS: eta?.estimatedWaitS ?? null,
-    });
-    return item!;
+  return (await withEvents(core, (tx, events) => enqueueCallWithin(tx, events, conversationId, target, now, settings))).item;
+}
+
+/** The same inside a caller's transaction (the IVR's turn commits with it); returns the item and the estimate given. */
+export async function enqueueCallWithin(tx: Tx, events: EventLog, conversationId: string, target: CallTarget, now = new Date(), settings = DEFAULT_ROUTING) {
+  const [c] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
+  if (!c) throw new NotFound("Conversation");
+  const [queue] = await tx.select().from(queues).where(and(eq(queues.workspaceId, c.workspaceId), eq(queues.id, target.queueId)));
+  if (!queue) throw new NotFound("Queue", "queueId");
+  // Skills the IVR set add to the queue's own; for a skill named twice the higher level counts.
+  const skills = new Map(queue.requiredSkills.map((s) => [s.skill, s.minLevel]));
+  for (const s of target.skills ?? []) skills.set(s.skill, Math.max(skills.get(s.skill) ?? 0, s.minLevel));
+  const requiredSkills = [...skills].map(([skill, minLevel]) => ({ skill, minLevel }));
+  const priority = Math.max(target.priority ?? 0, priorityFor(queue.priorityRules, target.attributes ?? {}));
+  const [live] = await tx
+    .select()
+    .from(workItems)
+    .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])))
+    .for("update");
+  let item;
+  const fields = { queueId: queue.id, channel: "voice", priority, requiredSkills, state: "waiting" as const, agentId: null, reservationExpiresAt: null, enqueuedAt: now, overflowStep: 0 };
+  if (live && live.state !== "assigned") {
+    [item] = await tx.update(workItems).set(fields).where(eq(workItems.id, live.id)).returning();
+  } else {
+    if (live) await tx.update(workItems).set({ state: "done", endedAt: now }).where(eq(workItems.id, live.id));
+    [item] = await tx
+      .insert(workItems)
+      .values({
+        workspaceId: c.workspaceId,
+        conversationId,
+        ...fields,
+        // The agent already chatting with this customer gets the first chance at their call.
+        stickyAgentId: live?.agentId ?? null,
+        stickyUntil: live?.agentId ? new Date(now.getTime() + settings.stickyMs) : null,
+      })
+      .returning();
+  }
+  const eta = await queuePosition(tx, conversationId);
+  if (eta?.estimatedWaitS != null) await tx.update(workItems).set({ estimatedWaitSeconds: eta.estimatedWaitS }).where(eq(workItems.id, item!.id));
+  await tx.update(conversations).set({ queueId: queue.id, priority }).where(eq(conversations.id, conversationId));
+  await appendSystemEvent(tx, events, conversationId, "queued", {
+    queueId: queue.id,
+    queueName: queue.name,
+    priority,
+    channel: "voice",
+    position: eta?.position ?? null,
+    estimatedWaitS: eta?.estimatedWaitS ?? null,
   });
+  return { item: item!, eta };
 }
 
 /** The caller hung up before anyone answered: the call's work is abandoned, with how long they waited. */

@@ -7,6 +7,7 @@ import { createWorkspace } from "../conversations/workspace.ts";
 import { createAgent } from "../routing/agent.ts";
 import { createRuntime, type Runtime } from "../apps/runtime.ts";
 import { createApp, serve } from "../apps/server.ts";
+import { startEmailListeners } from "../apps/gateway/email-listeners.ts";
 import { parseConfig } from "../platform/config.ts";
 import type { InboxSettings, Role } from "../db/schema/index.ts";
 import { testDatabase } from "./db.ts";
@@ -27,6 +28,8 @@ export async function startTestServer(
     /** SWITCHBOARD_DEMO: on by default, as for a new user. */
     demo?: boolean;
     inboxSettings?: InboxSettings;
+    /** Email listeners: SMTP-in on a free loopback port, IMAP import of the email inboxes. */
+    email?: { smtp?: boolean; imap?: boolean; imapRescanMs?: number };
   } = {},
 ) {
   const { database } = await testDatabase();
@@ -47,6 +50,9 @@ export async function startTestServer(
   rt.outbox.start();
   rt.router.start();
   const url = `http://127.0.0.1:${server.port}`;
+  const email = options.email
+    ? await startEmailListeners(rt, { smtp: options.email.smtp ? { port: 0, host: "127.0.0.1" } : undefined, imap: options.email.imap, imapRescanMs: options.email.imapRescanMs })
+    : undefined;
 
   async function login(email: string, pw: string) {
     const res = await fetch(`${url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: pw }) });
@@ -62,6 +68,8 @@ export async function startTestServer(
     admin: { id: admin.id, email: admin.email, password },
     agent: { id: agentUser.id, email: agentUser.email, password },
     login,
+    /** The email listeners when asked for: SMTP-in's port, the IMAP importers. */
+    email,
     /** A new user of the workspace with `role`, signed in: their token. */
     async signInAs(role: Role, name: string = role) {
       const user = await createAgent(rt.core.db, { workspaceId: ws.id, email: `${role}-${crypto.randomUUID()}@example.test`, name, role, password });
@@ -69,6 +77,7 @@ export async function startTestServer(
     },
     async stop() {
       server.stop(true);
+      await email?.stop();
       await rt.close();
     },
   };

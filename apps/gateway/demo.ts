@@ -28,6 +28,27 @@ export async function demoPage(rt: Runtime, c: Context) {
 <p>This page embeds the chat widget of the inbox <b>${escapeHtml(inbox.name)}</b>. Click the bubble at the bottom right
 and write; sign in to the agent API as <code>admin@demo.test</code> / <code>demo</code> to answer.</p>
 <pre>${escapeHtml(embedSnippet(new URL(c.req.url).origin, inbox.publicKey))}</pre>
+<h2>Call the demo hotline</h2>
+<p>No Twilio account needed: the built-in simulator plays a caller who dials <b>+1 500-555-0006</b>
+and says “我想退款” (I want a refund). Set yourself <i>Available</i> in the inbox and the call rings there.</p>
+<button id="simulate-call" type="button">📞 Simulate a phone call</button>
+<pre id="call-log" aria-live="polite"></pre>
+<script>
+document.getElementById("simulate-call").addEventListener("click", async () => {
+  const out = document.getElementById("call-log");
+  out.textContent = "Calling…";
+  const res = await fetch("/simulator/calls", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ say: "我想退款", callerName: "Demo caller", talkSeconds: 20 }) });
+  const call = await res.json();
+  if (!res.ok) { out.textContent = call.error ? call.error.message : "The simulator is not available"; return; }
+  const show = (c) => { out.textContent = c.heard.map((h) => "caller hears: " + h).concat(c.log.map((l) => "twilio: " + l)).join("\\n"); };
+  show(call);
+  const timer = setInterval(async () => {
+    const c = await (await fetch("/simulator/calls/" + call.callSid)).json();
+    show(c);
+    if (c.status === "completed") clearInterval(timer);
+  }, 1000);
+});
+</script>
 <script src="/widget.js" data-inbox="${k}" async></script>
 </body></html>`);
 }

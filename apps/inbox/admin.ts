@@ -6,12 +6,15 @@ import { channels, roles, type Role } from "../../db/schema/index.ts";
 import { Invalid } from "../../platform/errors.ts";
 import { activeUsers, createAgent, createTeam, deleteTeam, listTeams, renameTeam, setTeamMembers } from "../../routing/agent.ts";
 import { queueHistory } from "../../routing/history.ts";
-import { body, created, IdParam, ok, router } from "../http.ts";
+import { body, created, IdParam, Json, ok, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
+import { parseEmailSetup } from "./email.ts";
 import { acceptInvite, inviteToken, inviteUrl, requireRole, signedInUser, type AuthEnv } from "./auth.ts";
 
 const InboxName = z.string().trim().min(1).max(100);
-const InboxBody = z.object({ name: InboxName, channel: z.enum(channels) }).openapi("NewInbox");
+const InboxBody = z
+  .object({ name: InboxName, channel: z.enum(channels), email: Json.optional(), credentials: Json.optional() })
+  .openapi("NewInbox");
 const AgentBody = z
   .object({
     email: z.email().max(320),
@@ -85,7 +88,13 @@ export function adminApi(rt: Runtime) {
     async (c) => {
       const a = c.get("actor");
       requireRole(a, "admin");
-      const { name, channel } = c.req.valid("json");
+      const { name, channel, ...setup } = c.req.valid("json");
+      if (channel === "email") {
+        const { email, credentials } = parseEmailSetup(setup);
+        const given = Object.fromEntries(Object.entries(credentials).filter(([, v]) => v !== null && v !== undefined));
+        const inbox = await createInbox(db, rt.keyring, { workspaceId: a.workspaceId, channel, name, settings: email, credentials: Object.keys(given).length ? given : undefined });
+        return c.json({ ...inboxView(c, inbox, a.role), email: inbox.settings }, 201);
+      }
       if (channel !== "webchat") throw new Invalid(`Only webchat inboxes can be created here for now; ${channel} gets its own setup`, "channel");
       const inbox = await createInbox(db, rt.keyring, { workspaceId: a.workspaceId, channel, name });
       return c.json(inboxView(c, inbox, a.role), 201);

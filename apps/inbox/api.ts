@@ -16,6 +16,7 @@ import { accountOf, login, logout, requireActor, type AuthEnv } from "./auth.ts"
 import { adminApi } from "./admin.ts";
 import { browserCallApi } from "./browser-call.ts";
 import { voiceApi } from "./voice.ts";
+import { emailAdminApi } from "./email.ts";
 import { cannedApi } from "./canned.ts";
 import { contactsApi } from "./contacts.ts";
 import { routingApi } from "./routing.ts";
@@ -55,6 +56,17 @@ const ReplyBody = z
     private: z.boolean().optional(),
     attachments: z.array(z.uuid()).max(10).optional(),
     inboxId: z.uuid().optional(),
+    /** Email only: reply-all (Cc the conversation's participants), forward, or other recipients/subject. */
+    email: z
+      .object({
+        to: z.array(z.email()).max(50).optional(),
+        cc: z.array(z.email()).max(50).optional(),
+        subject: z.string().trim().max(998).optional(),
+        replyAll: z.boolean().optional(),
+        forward: z.boolean().optional(),
+      })
+      .refine((e) => !e.forward || !!e.to?.length, { message: "a forward needs a recipient", path: ["to"] })
+      .optional(),
   })
   .openapi("Reply");
 const StatusBody = z.object({ status: z.enum(conversationStatuses), snoozedUntil: z.coerce.date().optional() });
@@ -228,6 +240,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", adminApi(rt));
   app.route("/", browserCallApi(rt));
   app.route("/", voiceApi(rt));
+  app.route("/", emailAdminApi(rt));
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

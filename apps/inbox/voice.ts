@@ -208,6 +208,7 @@ export function voiceApi(rt: Runtime) {
       }
       const values = { inboxId, workspaceId: actor.workspaceId, flow: parsed.data as Record<string, unknown>, updatedBy: actor.userId, updatedAt: new Date() };
       const [saved] = await db.insert(ivrFlows).values(values).onConflictDoUpdate({ target: ivrFlows.inboxId, set: { flow: values.flow, updatedBy: actor.userId, updatedAt: values.updatedAt } }).returning();
+      control.forgetFlow(inboxId);
       return c.json({ flow: saved!.flow, updatedAt: saved!.updatedAt.toISOString() }, 200);
     },
   );

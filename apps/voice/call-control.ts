@@ -1,9 +1,11 @@
 import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
 import { appendSystemEvent } from "../../conversations/conversation.ts";
-import { callById, changeCall, changeCallWithin, isFinal, startCall } from "../../conversations/call.ts";
+import { callById, changeCall, changeCallWithin, findCall, isFinal, startCall } from "../../conversations/call.ts";
+import type { EventLog } from "../../conversations/event.ts";
+import type { Tx } from "../../db/connect.ts";
 import { withEvents } from "../../conversations/transaction.ts";
-import { calls, conversations, users, type Call } from "../../db/schema/index.ts";
-import type { IvrFlow } from "../../channels/voice/flow.ts";
+import { calls, conversations, users, type Call, type CallStatus, type IvrState } from "../../db/schema/index.ts";
+import type { IvrFlow, IvrLanguage } from "../../channels/voice/flow.ts";
 import { runIvr, startState, type IvrInput, type IvrStep } from "../../channels/voice/ivr.ts";
 import { customerStatus, type StatusCallback } from "../../channels/voice/parse.ts";
 import { phrases } from "../../channels/voice/phrases.ts";
@@ -11,7 +13,7 @@ import { TwilioRest } from "../../channels/voice/rest.ts";
 import { apologyTwiml, conferenceTwiml, ivrTwiml, sayTwiml, waitTwiml, type CallUrls } from "../../channels/voice/twiml.ts";
 import { Conflict, Invalid } from "../../platform/errors.ts";
 import { log } from "../../platform/log.ts";
-import { abandonCallWork, enqueueCall, finishCallWork } from "../../routing/call.ts";
+import { abandonCallWork, enqueueCall, enqueueCallWithin, finishCallWork } from "../../routing/call.ts";
 import { queuePosition } from "../../routing/estimate.ts";
 import { listTeams } from "../../routing/agent.ts";
 import { isOpen } from "../../routing/hours.ts";
@@ -23,6 +25,20 @@ import { flowOf, voiceInbox, voiceInboxRow, type VoiceInbox } from "./inbox.ts";
 import { storeRecording } from "./recording.ts";
 
 const WEBHOOKS = "/webhooks/twilio/voice";
+/** How long a node reuses an inbox's settings and IVR flow before reading them again. */
+const FLOW_CACHE_MS = 5000;
+
+type Eta = { position: number; estimatedWaitS: number | null } | undefined;
+type Turn = {
+  next: IvrState;
+  step: IvrStep;
+  reply: string;
+  status: CallStatus;
+  language: IvrLanguage;
+  newPath: IvrState["path"];
+  callbackNumber: string | null;
+  enqueue: { queueId: string } | undefined;
+};
 /** A transferred call is not offered back to the agent who just let it go. */
 const NOT_STICKY = { ...DEFAULT_ROUTING, stickyMs: 0 };
 
@@ -38,6 +54,8 @@ export const clientIdentity = (userId: string) => `agent-${userId}`;
  */
 export class CallControl {
   private unsubscribe: (() => void) | undefined;
+  private readonly flows = new Map<string, { at: number; flow: IvrFlow }>();
+  private readonly inboxes = new Map<string, { at: number; inbox: VoiceInbox }>();
   private baseUrl: string;
 
   constructor(private readonly rt: Runtime) {
@@ -53,9 +71,14 @@ export class CallControl {
     return this.baseUrl;
   }
 
+  /** A voice inbox with its opened credentials, reused for a few seconds (every webhook needs it). */
   async inbox(inboxId: string) {
+    const cached = this.inboxes.get(inboxId);
+    if (cached && Date.now() - cached.at < FLOW_CACHE_MS) return cached.inbox;
     const row = await voiceInboxRow(this.rt.core.db, inboxId);
-    return row ? voiceInbox(row, this.rt.keyring, this.rt.config.twilioAuthToken) : undefined;
+    const inbox = row ? voiceInbox(row, this.rt.keyring, this.rt.config.twilioAuthToken) : undefined;
+    if (inbox) this.inboxes.set(inboxId, { at: Date.now(), inbox });
+    return inbox;
   }
 
   urls(inbox: VoiceInbox, call: Pick<Call, "id">, absolute = false): CallUrls {
@@ -86,26 +109,65 @@ export class CallControl {
 
   /** A new call (or Twilio retrying the first webhook of one): start the IVR. */
   async incoming(inbox: VoiceInbox, p: { CallSid: string; From: string; To: string; CallerName?: string }) {
-    const flow = await flowOf(this.rt.core.db, inbox.row.id);
-    const started = await startCall(this.rt.core, inbox.row.workspaceId, {
-      provider: "twilio",
+    const known = await findCall(this.rt.core.db, inbox.row.id, p.CallSid);
+    if (known) return this.current(inbox, known);
+    const flow = await this.flow(inbox.row.id);
+    const id = crypto.randomUUID();
+    const turn = await this.compute(inbox, { id, fromAddress: p.From, toAddress: p.To }, flow, startState(flow), null);
+    const start = {
+      provider: "twilio" as const,
       inboxId: inbox.row.id,
       externalId: p.CallSid,
-      direction: "in",
-      customer: { kind: "phone", value: p.From, ...(p.CallerName ? { displayName: p.CallerName } : {}) },
+      direction: "in" as const,
+      customer: { kind: "phone" as const, value: p.From, ...(p.CallerName ? { displayName: p.CallerName } : {}) },
       from: p.From,
       to: p.To,
-      status: "ivr",
-      ivr: startState(flow),
-    });
-    if (started.duplicate) return this.current(inbox, started.call);
-    return this.turn(inbox, started.call, flow, null);
+      id,
+    };
+    let eta: Eta;
+    try {
+      // The call, its first IVR answer and (when the flow queues at once) its work: one transaction.
+      const started = await startCall(
+        this.rt.core,
+        inbox.row.workspaceId,
+        { ...start, status: turn.status, ivr: { ...turn.next, reply: turn.reply }, callbackNumber: turn.callbackNumber, queueId: turn.enqueue?.queueId ?? null, enqueuedAt: turn.enqueue ? new Date() : null },
+        async (tx, events, call) => void (eta = await this.recordTurn(tx, events, call, turn)),
+      );
+      if (started.duplicate) return this.current(inbox, started.call);
+      return this.answer(inbox, started.call, turn, eta);
+    } catch (err) {
+      if (!turn.enqueue) throw err;
+      // A queue deleted after the flow was saved: the call is still logged, the caller hears goodbye.
+      log.error("voice: enqueue failed", { err });
+      await startCall(this.rt.core, inbox.row.workspaceId, { ...start, status: "failed" });
+      return apologyTwiml(turn.language);
+    }
   }
 
   /** The caller answered a gather. A retry of an answered step gets the same reply again. */
   async gather(inbox: VoiceInbox, call: Call, step: number, input: IvrInput) {
     if (call.status !== "ivr" || !call.ivr || call.ivr.step !== step) return this.current(inbox, call);
-    return this.turn(inbox, call, await flowOf(this.rt.core.db, inbox.row.id), input);
+    const turn = await this.compute(inbox, call, await this.flow(inbox.row.id), call.ivr, input);
+    let saved: { call: Call; eta: Eta } | undefined;
+    try {
+      saved = await withEvents(this.rt.core, async (tx, events) => {
+        // Saved only if nobody answered this step meanwhile (a concurrent retry): then theirs stands.
+        const { before, after } = await changeCallWithin(tx, events, call.id, (c) =>
+          c.status !== "ivr" || c.ivr?.step !== step
+            ? null
+            : { ivr: { ...turn.next, reply: turn.reply }, status: turn.status, callbackNumber: turn.callbackNumber ?? c.callbackNumber, ...(turn.enqueue ? { queueId: turn.enqueue.queueId, enqueuedAt: new Date() } : {}) },
+        );
+        if (after === before) return undefined;
+        return { call: after, eta: await this.recordTurn(tx, events, after, turn) };
+      });
+    } catch (err) {
+      if (!turn.enqueue) throw err;
+      log.error("voice: enqueue failed", { callId: call.id, err });
+      await changeCall(this.rt.core, call.id, { status: "failed" });
+      return apologyTwiml(turn.language);
+    }
+    if (!saved) return this.current(inbox, await callById(this.rt.core.db, call.workspaceId, call.id));
+    return this.answer(inbox, saved.call, turn, saved.eta);
   }
 
   /** What Twilio should do with this call now, from its stored state (retries, unknown steps). */
@@ -118,8 +180,22 @@ export class CallControl {
     return apologyTwiml(language);
   }
 
-  private async turn(inbox: VoiceInbox, call: Call, flow: IvrFlow, input: IvrInput | null) {
-    const state = call.ivr ?? startState(flow);
+  /** The flow of an inbox, read at most every few seconds per node: every webhook of a call needs it. */
+  private async flow(inboxId: string) {
+    const cached = this.flows.get(inboxId);
+    if (cached && Date.now() - cached.at < FLOW_CACHE_MS) return cached.flow;
+    const flow = await flowOf(this.rt.core.db, inboxId);
+    this.flows.set(inboxId, { at: Date.now(), flow });
+    return flow;
+  }
+
+  /** A saved flow applies at once on this node (others pick it up within FLOW_CACHE_MS). */
+  forgetFlow(inboxId: string) {
+    this.flows.delete(inboxId);
+  }
+
+  /** Runs the IVR one turn and decides what it means for the call, before anything is written. */
+  private async compute(inbox: VoiceInbox, call: Pick<Call, "id" | "fromAddress" | "toAddress">, flow: IvrFlow, state: IvrState, input: IvrInput | null): Promise<Turn> {
     const { state: next, step } = await runIvr(flow, state, input, {
       now: new Date(),
       from: call.fromAddress ?? "",
@@ -128,65 +204,42 @@ export class CallControl {
       lookup: (url, timeoutMs, query) => lookupJson(url, timeoutMs, query),
     });
     const language = next.language;
-    let reply: string;
-    let status: Call["status"] = "ivr";
-    let enqueue: { queueId: string } | undefined;
-    let callbackNumber: string | null = null;
+    const urls = this.urls(inbox, call);
+    const base = { next, step, language, newPath: next.path.slice(state.path.length), callbackNumber: null as string | null, enqueue: undefined as { queueId: string } | undefined };
     switch (step.kind) {
       case "enqueue":
-        enqueue = { queueId: step.node.queueId };
-        status = "queued";
-        reply = "";
-        break;
+        return { ...base, status: "queued", reply: "", enqueue: { queueId: step.node.queueId } };
       case "callback":
-        enqueue = { queueId: step.node.queueId };
-        status = "callback";
-        callbackNumber = call.fromAddress;
-        reply = ivrTwiml(step, language, this.urls(inbox, call), next.step);
-        break;
+        return { ...base, status: "callback", callbackNumber: call.fromAddress, enqueue: { queueId: step.node.queueId }, reply: ivrTwiml(step, language, urls, next.step) };
       case "transfer":
-        status = "transferred_out";
-        reply = ivrTwiml(step, language, this.urls(inbox, call), next.step, inbox.settings.phoneNumber);
-        break;
+        return { ...base, status: "transferred_out", reply: ivrTwiml(step, language, urls, next.step, inbox.settings.phoneNumber) };
       default:
-        reply = ivrTwiml(step, language, this.urls(inbox, call), next.step);
+        return { ...base, status: "ivr", reply: ivrTwiml(step, language, urls, next.step) };
     }
-    const newPath = next.path.slice(state.path.length);
-    // Saved only if nobody answered this step meanwhile (a concurrent retry): then theirs stands.
-    const saved = await withEvents(this.rt.core, async (tx, events) => {
-      const { before, after } = await changeCallWithin(tx, events, call.id, (c) =>
-        c.status !== "ivr" || (c.ivr?.step ?? 0) !== state.step ? null : { ivr: { ...next, reply }, status, ...(callbackNumber ? { callbackNumber } : {}) },
-      );
-      if (after === before) return undefined;
-      if (newPath.length) await appendSystemEvent(tx, events, call.conversationId, "ivr", { callId: call.id, steps: newPath });
-      if (step.kind === "transfer") await appendSystemEvent(tx, events, call.conversationId, "call_transferred_out", { callId: call.id, number: step.node.number });
-      return after;
-    });
-    if (!saved) return this.current(inbox, (await callById(this.rt.core.db, call.workspaceId, call.id))!);
-    if (enqueue) {
-      try {
-        await enqueueCall(this.rt.core, call.conversationId, { queueId: enqueue.queueId, priority: next.priority, skills: next.skills, attributes: next.attributes });
-        await changeCall(this.rt.core, call.id, { queueId: enqueue.queueId, enqueuedAt: new Date() });
-        this.rt.router.schedule(call.workspaceId);
-      } catch (err) {
-        // A queue deleted after the flow was saved: the caller still hears a polite goodbye.
-        log.error("voice: enqueue failed", { callId: call.id, err });
-        await changeCall(this.rt.core, call.id, { status: "failed" });
-        return apologyTwiml(language);
-      }
-      if (step.kind === "enqueue") {
-        const recordNotice = inbox.settings.recording === "always" ? [{ say: phrases(language).recording, language }] : [];
-        return this.waitTwiml(inbox, { ...saved, status: "queued" }, [...step.prompts, ...recordNotice]);
-      }
-    }
-    return reply;
+  }
+
+  /** The turn's events and queue entry, in the transaction that saved the call's new state. */
+  private async recordTurn(tx: Tx, events: EventLog, call: Call, turn: Turn): Promise<Eta> {
+    if (turn.newPath.length) await appendSystemEvent(tx, events, call.conversationId, "ivr", { callId: call.id, steps: turn.newPath });
+    if (turn.step.kind === "transfer") await appendSystemEvent(tx, events, call.conversationId, "call_transferred_out", { callId: call.id, number: turn.step.node.number });
+    if (!turn.enqueue) return undefined;
+    const { eta } = await enqueueCallWithin(tx, events, call.conversationId, { queueId: turn.enqueue.queueId, priority: turn.next.priority, skills: turn.next.skills, attributes: turn.next.attributes });
+    return eta;
+  }
+
+  /** The TwiML for a saved turn: the IVR's own answer, or the first round of waiting. */
+  private async answer(inbox: VoiceInbox, call: Call, turn: Turn, eta: Eta) {
+    if (turn.enqueue) this.rt.router.schedule(call.workspaceId);
+    if (turn.step.kind !== "enqueue") return turn.reply;
+    const recordNotice = inbox.settings.recording === "always" ? [{ say: phrases(turn.language).recording, language: turn.language }] : [];
+    return this.waitTwiml(inbox, call, [...turn.step.prompts, ...recordNotice], eta);
   }
 
   /** One round of waiting music with the caller's position and estimated wait. */
-  async waitTwiml(inbox: VoiceInbox, call: Call, prompts: IvrStep["prompts"] = []) {
+  async waitTwiml(inbox: VoiceInbox, call: Call, prompts: IvrStep["prompts"] = [], known?: Eta) {
     const language = call.ivr?.language ?? inbox.language;
-    const eta = await queuePosition(this.rt.core.db, call.conversationId);
-    const flow = await flowOf(this.rt.core.db, inbox.row.id);
+    const eta = known ?? (await queuePosition(this.rt.core.db, call.conversationId));
+    const flow = await this.flow(inbox.row.id);
     const node = Object.values(flow.nodes).find((n) => n.type === "enqueue" && n.queueId === call.queueId) as Extract<IvrFlow["nodes"][string], { type: "enqueue" }> | undefined;
     return waitTwiml({
       language,

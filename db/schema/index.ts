@@ -5,3 +5,4 @@ export * from "./conversation.ts";
 export * from "./routing.ts";
 export * from "./canned.ts";
 export * from "./call.ts";
+export * from "./email.ts";

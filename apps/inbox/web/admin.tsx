@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { useWorkspace } from "./app.tsx";
 import { ApiError, request } from "./client.ts";
+import { EmailInboxForm } from "./email-admin.tsx";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
 import { IvrEditor, PhoneLineForm } from "./admin-voice.tsx";
@@ -80,6 +81,8 @@ function Inboxes() {
   const { inboxes, reload } = useWorkspace();
   const { submit, error } = useSubmit();
   const [created, setCreated] = useState<string | null>(null);
+  const [addingEmail, setAddingEmail] = useState(false);
+  const [editing, setEditing] = useState<string | null>(null);
   const create = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const form = e.currentTarget;
@@ -102,14 +105,27 @@ function Inboxes() {
           {t("admin.createWebchat")}
         </button>
       </form>
+      <button type="button" onClick={() => setAddingEmail((v) => !v)} aria-expanded={addingEmail} data-testid="add-email-inbox">
+        {t("email.admin.add")}
+      </button>
       {error}
       <PhoneLineForm onCreated={(id) => (setCreated(id), reload())} />
+      {addingEmail && <EmailInboxForm onSaved={() => (setAddingEmail(false), void reload())} />}
       <ul className="cards" data-testid="inbox-list">
         {inboxes.map((i) => (
           <li key={i.id} className={i.id === created ? "highlight" : ""} data-inbox-id={i.id}>
             <strong>{i.name}</strong> · {t(`channel.${i.channel}` as MessageKey)}
             {i.embedSnippet && <Snippet code={i.embedSnippet} />}
             {i.channel === "voice" && <IvrEditor inbox={i} />}
+            {i.channel === "email" && (
+              <>
+                {" "}
+                <button type="button" onClick={() => setEditing(editing === i.id ? null : i.id)} aria-expanded={editing === i.id} data-testid="email-settings">
+                  {t("email.admin.settings")}
+                </button>
+                {editing === i.id && <EmailInboxForm inboxId={i.id} onSaved={() => void reload()} />}
+              </>
+            )}
           </li>
         ))}
       </ul>

@@ -7,6 +7,7 @@ import { InboxPage } from "./inbox.tsx";
 import { InvitePage, LoginPage } from "./login.tsx";
 import type { Inbox, Me, Person, Queue, Team } from "./model.ts";
 import { OfferToasts } from "./offers.tsx";
+import { PhoneDevice } from "./phone-device.tsx";
 import { Softphone } from "./softphone.tsx";
 import { PresenceMenu } from "./presence.tsx";
 import { Realtime, type Frame } from "./realtime.ts";
@@ -123,6 +124,7 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
             ))}
         </nav>
         <div className="topbar-end">
+          {me.role !== "knowledge_editor" && <PhoneDevice />}
           {me.role !== "knowledge_editor" && <PresenceMenu />}
           <label className="visually-hidden" htmlFor="locale">
             {t("nav.language")}

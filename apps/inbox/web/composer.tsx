@@ -42,6 +42,10 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
   const [contact, setContact] = useState<ContactProfile | null>(null);
   const [canned, setCanned] = useState<Canned[] | null>(null);
   const [pick, setPick] = useState(0);
+  // Email only: how the reply is addressed.
+  const [emailKind, setEmailKind] = useState<"reply" | "replyAll" | "forward">("reply");
+  const [forwardTo, setForwardTo] = useState("");
+  const [subject, setSubject] = useState("");
   const input = useRef<HTMLTextAreaElement>(null);
   const typingSent = useRef(0);
   const typingStop = useRef<ReturnType<typeof setTimeout>>(undefined);
@@ -118,6 +122,12 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
   const send = async () => {
     const text = draft.text.trim();
     if ((!text && !files.length) || sending) return;
+    const isEmail = channel === "email" && draft.mode === "reply";
+    const to = forwardTo.split(/[,;\s]+/).map((a) => a.trim()).filter(Boolean);
+    if (isEmail && emailKind === "forward" && !to.length) {
+      setError(t("email.forwardNeedsTo"));
+      return;
+    }
     setSending(true);
     setError(null);
     try {
@@ -127,10 +137,16 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
           private: draft.mode === "note",
           attachments: files.length ? files.map((f) => f.id) : undefined,
           inboxId: draft.mode === "reply" && inboxId !== conversation.inboxId ? inboxId : undefined,
+          email: isEmail
+            ? { replyAll: emailKind === "replyAll" || undefined, forward: emailKind === "forward" || undefined, to: emailKind === "forward" ? to : undefined, subject: subject.trim() || undefined }
+            : undefined,
         },
       });
       setDraft({ text: "", mode: draft.mode });
       setFiles([]);
+      setForwardTo("");
+      setSubject("");
+      setEmailKind("reply");
       typing(false);
     } catch (e) {
       setError(e instanceof ApiError ? e.message : t("error.generic"));
@@ -186,6 +202,27 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
           </label>
         )}
       </div>
+      {!note && channel === "email" && (
+        <div className="composer-email" data-testid="email-options">
+          <div role="radiogroup" aria-label={t("email.kind")}>
+            {(["reply", "replyAll", "forward"] as const).map((k) => (
+              <label key={k} className="inline">
+                <input type="radio" name={`email-kind-${id}`} checked={emailKind === k} onChange={() => setEmailKind(k)} data-testid={`email-${k}`} /> {t(`email.${k}`)}
+              </label>
+            ))}
+          </div>
+          {emailKind === "forward" && (
+            <label className="field">
+              <span>{t("email.forwardTo")}</span>
+              <input type="text" value={forwardTo} onChange={(e) => setForwardTo(e.target.value)} data-testid="email-forward-to" />
+            </label>
+          )}
+          <label className="field">
+            <span>{t("email.subject")}</span>
+            <input type="text" value={subject} maxLength={998} onChange={(e) => setSubject(e.target.value)} data-testid="email-subject" />
+          </label>
+        </div>
+      )}
       {matches.length > 0 && (
         <ul className="canned" role="listbox" aria-label={t("composer.canned")} data-testid="canned-list">
           {matches.map((c, i) => (

@@ -4,6 +4,7 @@ import { ApiError, request } from "./client.ts";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
 import { ChannelBadge } from "./inbox.tsx";
+import { NewEmail } from "./new-email.tsx";
 import type { ContactProfile, IdentityKind } from "./model.ts";
 
 const KINDS: IdentityKind[] = ["phone", "email", "wechat", "slack", "visitor"];
@@ -44,6 +45,7 @@ export function ContactPanel({ contactId, currentConversationId, onClose }: { co
       )}
       <EditableName name={p.name} onSave={(name) => run(() => request(`/contacts/${p.id}`, { method: "PATCH", body: { name } }))} />
 
+      <NewEmail contactId={p.id} addresses={p.identities.filter((i) => i.kind === "email").map((i) => i.value)} />
       <section aria-labelledby="identities-h">
         <h3 id="identities-h">{t("contact.identities")}</h3>
         <ul className="identities" data-testid="identities">

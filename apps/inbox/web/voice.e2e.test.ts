@@ -26,6 +26,9 @@ afterAll(async () => {
 it("an agent takes a phone call from the offer, holds and hangs up in the softphone; the call item shows it; a supervisor listens in from the wallboard", async () => {
   const agent = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
   await signIn(agent, s.url, s.agent.email, s.agent.password);
+  // The demo-style line is simulated: the topbar says so (no Voice SDK is loaded for it).
+  await agent.getByTestId("phone-state").waitFor();
+  expect(await agent.getByTestId("phone-state").getAttribute("data-state")).toBe("simulated");
   await agent.getByTestId("presence-select").selectOption("available");
   await until(async () => (await api(`${s.url}/api/v1/me/presence`, { token: await s.login(s.agent.email, s.agent.password) })).body.presence === "available", 5000, "available");
 

@@ -1,0 +1,365 @@
+import type { Readable } from "node:stream";
+import { and, asc, count, desc, eq, gte, inArray, sql } from "drizzle-orm";
+import {
+  chooseThread, conversationOfToken, parseEmail, splitPlusAddress, toInbound, emailSettingsOf, replyAddress,
+  normalizeSubject, type EmailEnvelope, type EmailSettings, type ParsedEmail,
+} from "../../channels/email/index.ts";
+import type { ThreadCandidate } from "../../channels/email/threading.ts";
+import type { OutboundMessage } from "../../conversations/channel.ts";
+import { resolveContact } from "../../conversations/contact.ts";
+import { ingestInbound, type Placement } from "../../conversations/conversation.ts";
+import { OutboxWorker } from "../../conversations/outbox.ts";
+import type { Executor, Tx } from "../../db/connect.ts";
+import {
+  attachments, conversations, emailMessages, emailParticipants, emailQuarantine, inboxes, timelineItems, type Inbox, type OutboxRow,
+} from "../../db/schema/index.ts";
+import { log } from "../../platform/log.ts";
+import type { Runtime } from "../runtime.ts";
+
+/**
+ * The email pipeline every listener (SMTP-in, IMAP) hands raw mail to: parse (attachments streamed
+ * to the store), classify (bounce, spam, flood), thread, and ingest in one transaction with the
+ * Message-ID index that makes later replies thread. Also prepares outbound mail for the sender.
+ */
+
+export type EmailInbox = Pick<Inbox, "id" | "workspaceId" | "name"> & { settings: EmailSettings };
+
+export type Receipt =
+  | { status: "stored" | "duplicate"; conversationId: string; itemId: string }
+  | { status: "bounce"; itemId?: string; reason: string }
+  | { status: "quarantined" | "refused"; reason: string };
+
+/** The email inboxes of every workspace, with valid settings. */
+export async function emailInboxes(db: Executor): Promise<(EmailInbox & { credentials: string | null })[]> {
+  const rows = await db
+    .select({ id: inboxes.id, workspaceId: inboxes.workspaceId, name: inboxes.name, settings: inboxes.settings, credentials: inboxes.credentials })
+    .from(inboxes)
+    .where(eq(inboxes.channel, "email"))
+    .orderBy(asc(inboxes.createdAt));
+  return rows.flatMap((r) => {
+    const settings = emailSettingsOf(r.settings);
+    return settings ? [{ ...r, settings }] : [];
+  });
+}
+
+/** The inbox a recipient address delivers to (its address, an alias, or either with a +tag). */
+export async function inboxForAddress(db: Executor, address: string): Promise<EmailInbox | undefined> {
+  const { base } = splitPlusAddress(address);
+  const [row] = await db
+    .select({ id: inboxes.id, workspaceId: inboxes.workspaceId, name: inboxes.name, settings: inboxes.settings })
+    .from(inboxes)
+    .where(and(eq(inboxes.channel, "email"), sql`(${inboxes.settings}->>'address' = ${base} OR ${inboxes.settings}->'aliases' ? ${base})`))
+    .orderBy(asc(inboxes.createdAt))
+    .limit(1);
+  const settings = row && emailSettingsOf(row.settings);
+  return row && settings ? { ...row, settings } : undefined;
+}
+
+/** A secret for reply tokens, derived from the runtime's token key: stable across restarts and nodes. */
+export function replySecret(rt: Runtime) {
+  return rt.keyring.signToken({ purpose: "email-reply-token" });
+}
+
+async function quarantine(db: Executor, inbox: EmailInbox, mail: ParsedEmail, reason: string, details: Record<string, unknown> = {}): Promise<Receipt> {
+  await db
+    .insert(emailQuarantine)
+    .values({
+      workspaceId: inbox.workspaceId,
+      inboxId: inbox.id,
+      messageId: mail.externalId.slice(0, 900),
+      address: mail.from?.address ?? "",
+      subject: mail.subject.slice(0, 998),
+      reason,
+      details: { ...details, to: mail.to.slice(0, 10).map((a) => a.address), size: mail.size },
+    })
+    .onConflictDoNothing();
+  log.info("email: quarantined", { inboxId: inbox.id, reason });
+  return { status: "quarantined", reason };
+}
+
+async function candidates(tx: Tx, ids: string[]): Promise<Map<string, ThreadCandidate>> {
+  if (!ids.length) return new Map();
+  const rows = await tx
+    .select({
+      conversationId: conversations.id,
+      contactId: conversations.contactId,
+      status: conversations.status,
+      resolvedAt: conversations.resolvedAt,
+      lastActivityAt: conversations.lastActivityAt,
+    })
+    .from(conversations)
+    .where(inArray(conversations.id, [...new Set(ids)]));
+  const people = await tx
+    .select({ conversationId: emailParticipants.conversationId, address: emailParticipants.address })
+    .from(emailParticipants)
+    .where(inArray(emailParticipants.conversationId, [...new Set(ids)]));
+  return new Map(rows.map((r) => [r.conversationId, { ...r, participants: people.filter((p) => p.conversationId === r.conversationId).map((p) => p.address) }]));
+}
+
+/**
+ * Receives one raw mail for an inbox. `recipients` are the envelope's (SMTP RCPT TO), where a reply
+ * token may hide even when the headers do not show it. Never throws for bad mail: it is stored,
+ * quarantined with a reason, or (malformed beyond parsing) the error names why.
+ */
+export async function receiveEmail(
+  rt: Runtime,
+  inbox: EmailInbox,
+  source: Readable | Uint8Array,
+  recipients: string[] = [],
+  /** Checked once the mail is read, before anything is stored: a reason to refuse it (over the size limit). */
+  refuse?: () => string | undefined,
+): Promise<Receipt> {
+  const db = rt.core.db;
+  const maxBytes = inbox.settings.maxAttachmentMb * 1024 * 1024;
+  const files: string[] = [];
+  const mail = await parseEmail(source, async (file, content) => {
+    try {
+      const saved = await rt.files.saveStream(db, inbox.workspaceId, {}, { name: file.name, contentType: file.contentType }, content, maxBytes);
+      files.push(saved.id);
+      return { id: saved.id, url: saved.url };
+    } catch (err) {
+      return { skipped: err instanceof Error ? err.message : String(err) };
+    }
+  });
+  try {
+    const refused = refuse?.();
+    if (refused) return { status: "refused", reason: refused };
+    return await ingestParsed(rt, inbox, mail, recipients, files);
+  } finally {
+    // Whatever no message took (a duplicate, a quarantined or bounced mail) is removed again.
+    await rt.files.discard(db, inbox.workspaceId, files);
+  }
+}
+
+async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, recipients: string[], files: string[]): Promise<Receipt> {
+  const db = rt.core.db;
+  const already = await db
+    .select({ id: timelineItems.id, conversationId: timelineItems.conversationId })
+    .from(timelineItems)
+    .where(and(eq(timelineItems.inboxId, inbox.id), eq(timelineItems.externalId, mail.externalId.slice(0, 512))));
+  if (already[0]) return { status: "duplicate", conversationId: already[0].conversationId, itemId: already[0].id };
+
+  if (mail.class.bounce) {
+    const original = mail.bounce?.originalMessageId;
+    const [sent] = original
+      ? await db
+          .select({ itemId: emailMessages.timelineItemId })
+          .from(emailMessages)
+          .where(and(eq(emailMessages.inboxId, inbox.id), eq(emailMessages.messageId, original), eq(emailMessages.direction, "out")))
+      : [];
+    if (!sent?.itemId) return quarantine(db, inbox, mail, "bounce for a message this inbox did not send", { bounce: mail.bounce });
+    const reason = `Bounced: ${mail.bounce?.reason ?? "undeliverable"}${mail.bounce?.recipient ? ` (${mail.bounce.recipient})` : ""}`;
+    await OutboxWorker.markFailed(rt.core, inbox.workspaceId, sent.itemId, reason);
+    return { status: "bounce", itemId: sent.itemId, reason };
+  }
+  if (!mail.from) return quarantine(db, inbox, mail, "no valid sender address (From)");
+  if (mail.class.spam) return quarantine(db, inbox, mail, "flagged as spam");
+  const from = mail.from;
+  const since = new Date(Date.now() - 3_600_000);
+  const [recent] = await db
+    .select({ n: count() })
+    .from(emailMessages)
+    .where(and(eq(emailMessages.inboxId, inbox.id), eq(emailMessages.address, from.address), eq(emailMessages.direction, "in"), gte(emailMessages.createdAt, since)));
+  if (Number(recent?.n ?? 0) >= inbox.settings.floodPerHour)
+    return quarantine(db, inbox, mail, `sender over the limit of ${inbox.settings.floodPerHour} mails an hour`);
+
+  const own = new Set([inbox.settings.address, ...inbox.settings.aliases]);
+  const secret = replySecret(rt);
+  const headerIds = [...new Set([...mail.inReplyTo, ...[...mail.references].reverse()])].slice(0, 100);
+  const tokenConversation = [...recipients.map((address) => ({ address })), ...mail.to, ...mail.cc]
+    .map((a) => splitPlusAddress(a.address))
+    .filter((a) => own.has(a.base) && a.tag)
+    .map((a) => conversationOfToken(a.tag!, secret))
+    .find((id): id is string => !!id);
+  const participants = [...mail.to, ...mail.cc].filter((a) => !own.has(splitPlusAddress(a.address).base) && a.address !== from.address).slice(0, 50);
+
+  const inbound = toInbound({ ...mail, from }, inbox.id);
+  if (files.length) {
+    // Files were stored while the mail streamed in, before its sender was known: give them to the
+    // sender's contact so ingest may attach them.
+    const { contactId: senderId } = await db.transaction((tx) => resolveContact(tx, inbox.workspaceId, inbound.from));
+    await rt.files.claim(db, inbox.workspaceId, files, senderId);
+  }
+  inbound.attachments = mail.attachments.map((a) => a.id);
+
+  let decision: ReturnType<typeof chooseThread> | undefined;
+  const result = await ingestInbound(rt.core, inbox.workspaceId, inbound, {
+    place: async (tx, contactId): Promise<Placement> => {
+      const byHeaderRows = headerIds.length
+        ? await tx
+            .select({ messageId: emailMessages.messageId, conversationId: emailMessages.conversationId })
+            .from(emailMessages)
+            .where(and(eq(emailMessages.inboxId, inbox.id), inArray(emailMessages.messageId, headerIds)))
+        : [];
+      const bySubjectRows = mail.subjectKey
+        ? await tx
+            .selectDistinct({ conversationId: emailMessages.conversationId })
+            .from(emailMessages)
+            .innerJoin(conversations, eq(conversations.id, emailMessages.conversationId))
+            .where(and(eq(emailMessages.inboxId, inbox.id), eq(emailMessages.subjectKey, mail.subjectKey), eq(conversations.contactId, contactId)))
+        : [];
+      const tokenRows = tokenConversation
+        ? await tx.select({ id: conversations.id }).from(conversations).where(and(eq(conversations.id, tokenConversation), eq(conversations.workspaceId, inbox.workspaceId)))
+        : [];
+      const known = await candidates(tx, [...byHeaderRows.map((r) => r.conversationId), ...bySubjectRows.map((r) => r.conversationId), ...tokenRows.map((r) => r.id)]);
+      const order = new Map(headerIds.map((id, i) => [id, i]));
+      decision = chooseThread({
+        contactId,
+        fromAddress: from.address,
+        now: new Date(),
+        byHeader: byHeaderRows
+          .sort((a, b) => order.get(a.messageId)! - order.get(b.messageId)!)
+          .flatMap((r) => (known.get(r.conversationId) ? [{ messageId: r.messageId, candidate: known.get(r.conversationId)! }] : [])),
+        byToken: tokenRows[0] ? known.get(tokenRows[0].id) : undefined,
+        bySubject: bySubjectRows.flatMap((r) => (known.get(r.conversationId) ? [known.get(r.conversationId)!] : [])),
+        settings: { subjectWindowDays: inbox.settings.subjectWindowDays, reopenWithinDays: inbox.settings.reopenWithinDays },
+      });
+      // Automatic mail (an out-of-office, a list) is kept with its thread but reopens nothing.
+      return "conversationId" in decision ? { conversationId: decision.conversationId, keepStatus: !!mail.class.automated } : { newConversation: true };
+    },
+    stored: async (tx, stored) => {
+      await tx
+        .insert(emailMessages)
+        .values({
+          workspaceId: inbox.workspaceId,
+          inboxId: inbox.id,
+          conversationId: stored.conversationId,
+          timelineItemId: stored.itemId,
+          messageId: mail.externalId.slice(0, 900),
+          direction: "in",
+          subjectKey: mail.subjectKey,
+          subject: mail.subject,
+          address: from.address,
+        })
+        .onConflictDoNothing();
+      if (participants.length)
+        await tx
+          .insert(emailParticipants)
+          .values(participants.map((p) => ({ workspaceId: inbox.workspaceId, conversationId: stored.conversationId, address: p.address, name: p.name || null })))
+          .onConflictDoNothing();
+    },
+  });
+  if (decision && !result.duplicate) log.debug("email: threaded", { inboxId: inbox.id, rule: decision.rule, conversationId: result.conversation.id });
+  return { status: result.duplicate ? "duplicate" : "stored", conversationId: result.conversation.id, itemId: result.item.id };
+}
+
+/** Mail this inbox held back (spam, flood, unusable), newest first: the spam view. */
+export async function quarantined(db: Executor, workspaceId: string, inboxId: string, limit = 100) {
+  return db
+    .select()
+    .from(emailQuarantine)
+    .where(and(eq(emailQuarantine.workspaceId, workspaceId), eq(emailQuarantine.inboxId, inboxId)))
+    .orderBy(desc(emailQuarantine.createdAt))
+    .limit(limit);
+}
+
+function addressOf(value: string) {
+  return /<([^>]+)>\s*$/.exec(value)?.[1]?.trim().toLowerCase() ?? value.trim().toLowerCase();
+}
+
+/**
+ * OutboxOptions.prepare for email: completes an agent's reply with the headers that thread it — our
+ * Message-ID (stable per outbox row), In-Reply-To the customer's latest mail, References the
+ * conversation's chain, Reply-To with its token — and records the Message-ID so the customer's answer
+ * threads back. Recipients are the contact, plus participants on reply-all, or what the agent chose.
+ */
+export function prepareEmail(rt: Runtime) {
+  return async (message: OutboundMessage, row: OutboxRow): Promise<OutboundMessage> => {
+    const db = rt.core.db;
+    const settings = emailSettingsOf(message.inbox.settings);
+    if (!settings) return message;
+    const data = message.channelData ?? {};
+    const [inboxRow] = await db.select({ name: inboxes.name }).from(inboxes).where(eq(inboxes.id, message.inbox.id));
+    const [item] = await db.select({ senderType: timelineItems.senderType }).from(timelineItems).where(eq(timelineItems.id, row.timelineItemId));
+    const chain = await db
+      .select({ messageId: emailMessages.messageId, direction: emailMessages.direction, subject: emailMessages.subject })
+      .from(emailMessages)
+      .where(eq(emailMessages.conversationId, message.conversationId))
+      .orderBy(asc(emailMessages.createdAt), asc(emailMessages.id));
+    const lastIn = [...chain].reverse().find((m) => m.direction === "in");
+    const contactEmails = message.to.filter((i) => i.kind === "email").map((i) => i.value.toLowerCase());
+    const explicitTo = Array.isArray(data.to) ? (data.to as string[]).map(addressOf) : undefined;
+    const explicitCc = Array.isArray(data.cc) ? (data.cc as string[]).map(addressOf) : undefined;
+    const participants = data.replyAll
+      ? (await db.select({ address: emailParticipants.address }).from(emailParticipants).where(eq(emailParticipants.conversationId, message.conversationId))).map((p) => p.address)
+      : [];
+    const domain = settings.address.slice(settings.address.lastIndexOf("@") + 1);
+    const messageId = `<${row.id}@${domain}>`;
+    const lastSubject = [...chain].reverse().find((m) => m.subject)?.subject;
+    const forward = data.forward === true;
+    const subject =
+      typeof data.subject === "string" && data.subject.trim()
+        ? data.subject.trim()
+        : forward && lastSubject
+          ? `Fwd: ${lastSubject.replace(/^\s*(re|aw|回复|答复)\s*[:：]\s*/i, "")}`
+          : lastSubject
+          ? normalizeSubject(lastSubject) === lastSubject.trim().toLowerCase() ? `Re: ${lastSubject}` : lastSubject
+          : `${inboxRow?.name ?? "Support"}`;
+    const files = await db.select().from(attachments).where(eq(attachments.timelineItemId, row.timelineItemId));
+    const to = explicitTo?.length ? explicitTo : contactEmails.slice(0, 1);
+    const own = new Set([settings.address, ...settings.aliases]);
+    const cc = [...new Set([...(explicitCc ?? []), ...participants])].filter((a) => !to.includes(a) && !own.has(splitPlusAddress(a).base));
+    // A forward carries the customer's latest mail below the agent's words, as mail clients do.
+    let text = message.text;
+    if (forward) {
+      const [original] = await db
+        .select({ text: timelineItems.text, data: timelineItems.data, createdAt: timelineItems.createdAt })
+        .from(timelineItems)
+        .where(and(eq(timelineItems.conversationId, message.conversationId), eq(timelineItems.direction, "in"), eq(timelineItems.type, "message")))
+        .orderBy(desc(timelineItems.seq))
+        .limit(1);
+      if (original)
+        text = [
+          message.text ?? "",
+          "---------- Forwarded message ----------",
+          `From: ${String(original.data.from ?? "")}`,
+          `Date: ${original.createdAt.toUTCString()}`,
+          `Subject: ${String(original.data.subject ?? "")}`,
+          "",
+          original.text ?? "",
+        ].join("\n");
+    }
+    const envelope: EmailEnvelope = {
+      messageId,
+      from: {
+        name: message.senderName ? `${message.senderName} (${settings.displayName ?? inboxRow?.name ?? "Support"})` : (settings.displayName ?? inboxRow?.name ?? "Support"),
+        address: settings.address,
+      },
+      to,
+      cc,
+      replyTo: replyAddress(settings.address, message.conversationId, replySecret(rt)),
+      subject,
+      inReplyTo: forward ? undefined : lastIn ? `<${lastIn.messageId}>` : undefined,
+      references: forward ? [] : chain.slice(-20).map((m) => `<${m.messageId}>`),
+      signature: settings.signature,
+      automatic: item?.senderType === "system",
+      attachments: files.map((f) => ({ filename: f.name, path: rt.files.localPath(f.storageKey), contentType: f.contentType })),
+    };
+    await db
+      .insert(emailMessages)
+      .values({
+        workspaceId: row.workspaceId,
+        inboxId: message.inbox.id,
+        conversationId: message.conversationId,
+        timelineItemId: row.timelineItemId,
+        messageId: messageId.slice(1, -1).toLowerCase(),
+        direction: "out",
+        subjectKey: normalizeSubject(subject),
+        subject,
+        address: to[0] ?? "",
+      })
+      .onConflictDoNothing();
+    // The timeline shows a sent mail's headers like a received one's.
+    await db
+      .update(timelineItems)
+      .set({ data: sql`${timelineItems.data} || ${JSON.stringify({ subject, from: `${envelope.from.name} <${envelope.from.address}>`, to, cc, messageId: messageId.slice(1, -1) })}::jsonb` })
+      .where(eq(timelineItems.id, row.timelineItemId));
+    return { ...message, text, channelData: { ...data, email: envelope } };
+  };
+}
+
+/** Counts used by the bench and tests: stored Message-IDs of an inbox. */
+export async function storedMessageIds(db: Executor, inboxId: string) {
+  const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(emailMessages).where(eq(emailMessages.inboxId, inboxId));
+  return row?.n ?? 0;
+}

@@ -1,0 +1,122 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, eq } from "drizzle-orm";
+import { EmailCredentials, EmailSettings } from "../../channels/email/index.ts";
+import { MAX_TEXT } from "../../conversations/channel.ts";
+import { startConversation } from "../../conversations/conversation.ts";
+import { inboxSettings, updateInboxSettings } from "../../conversations/inbox.ts";
+import { emailMailboxState, inboxes } from "../../db/schema/index.ts";
+import { Invalid } from "../../platform/errors.ts";
+import { parseInput } from "../../platform/validation.ts";
+import { quarantined } from "../gateway/email.ts";
+import { body, created, IdParam, Json, ok, router } from "../http.ts";
+import type { Runtime } from "../runtime.ts";
+import { requireRole, type AuthEnv } from "./auth.ts";
+
+/** Credentials may be set, or removed with null; omitted ones are kept. */
+const CredentialsPatch = z.object({
+  imapPassword: z.string().max(1000).nullable().optional(),
+  smtpPassword: z.string().max(1000).nullable().optional(),
+  dkim: EmailCredentials.shape.dkim.nullable(),
+});
+
+/** Validates an email inbox's settings and credentials; errors name the field (`email.imap.port`). */
+export function parseEmailSetup(raw: { email?: unknown; credentials?: unknown }) {
+  return parseInput(z.object({ email: EmailSettings, credentials: CredentialsPatch.default({ dkim: undefined }) }), raw);
+}
+
+const NewEmailBody = z
+  .object({
+    contactId: z.uuid(),
+    inboxId: z.uuid(),
+    subject: z.string().trim().min(1).max(998),
+    text: z.string().min(1).max(MAX_TEXT),
+    to: z.array(z.email()).max(50).optional(),
+    cc: z.array(z.email()).max(50).optional(),
+    attachments: z.array(z.uuid()).max(10).optional(),
+  })
+  .openapi("NewEmail");
+
+const SetupBody = z.object({ email: Json, credentials: Json.optional() }).openapi("EmailSetup");
+
+/**
+ * Email inbox configuration for admins: settings (address, IMAP, SMTP, signature, threading windows),
+ * sealed credentials (never returned), import progress, and the spam view of held-back mail.
+ */
+export function emailAdminApi(rt: Runtime) {
+  const db = rt.core.db;
+  const app = router<AuthEnv>();
+
+  const view = async (workspaceId: string, id: string) => {
+    const { inbox, credentialKeys } = await inboxSettings(db, rt.keyring, workspaceId, id);
+    if (inbox.channel !== "email") throw new Invalid("This inbox is not an email inbox", "id");
+    const mailboxes = await db
+      .select({ mailbox: emailMailboxState.mailbox, uidValidity: emailMailboxState.uidValidity, lastUid: emailMailboxState.lastUid, updatedAt: emailMailboxState.updatedAt })
+      .from(emailMailboxState)
+      .where(and(eq(emailMailboxState.workspaceId, workspaceId), eq(emailMailboxState.inboxId, id)));
+    return {
+      id: inbox.id,
+      name: inbox.name,
+      email: inbox.settings,
+      credentials: { imapPassword: credentialKeys.includes("imapPassword"), smtpPassword: credentialKeys.includes("smtpPassword"), dkim: credentialKeys.includes("dkim") },
+      import: mailboxes.map((m) => ({ ...m, updatedAt: m.updatedAt.toISOString() })),
+    };
+  };
+
+  app.openapi(
+    createRoute({ method: "get", path: "/inboxes/{id}/email", request: { params: IdParam }, responses: ok("Email settings, which credentials are set, import progress"), tags: ["admin"] }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin");
+      return c.json(await view(a.workspaceId, c.req.valid("param").id), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "put", path: "/inboxes/{id}/email", request: { params: IdParam, ...body(SetupBody) }, responses: ok("The saved settings"), tags: ["admin"] }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin");
+      const id = c.req.valid("param").id;
+      const { inbox } = await inboxSettings(db, rt.keyring, a.workspaceId, id);
+      if (inbox.channel !== "email") throw new Invalid("This inbox is not an email inbox", "id");
+      const setup = parseEmailSetup(c.req.valid("json"));
+      await updateInboxSettings(db, rt.keyring, a.workspaceId, id, setup.email, setup.credentials);
+      return c.json(await view(a.workspaceId, id), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "get", path: "/inboxes/{id}/email/spam", request: { params: IdParam }, responses: ok("Mail held back: spam, floods, unusable mail"), tags: ["admin"] }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin", "supervisor");
+      const rows = await quarantined(db, a.workspaceId, c.req.valid("param").id);
+      return c.json({ items: rows.map((r) => ({ id: r.id, messageId: r.messageId, from: r.address, subject: r.subject, reason: r.reason, receivedAt: r.createdAt.toISOString() })) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/conversations/email",
+      request: body(NewEmailBody),
+      responses: created("The new conversation and its first message, on its way through the outbox"),
+      tags: ["conversations"],
+    }),
+    async (c) => {
+      const input = c.req.valid("json");
+      const [inbox] = await db.select({ channel: inboxes.channel }).from(inboxes).where(and(eq(inboxes.workspaceId, c.get("actor").workspaceId), eq(inboxes.id, input.inboxId)));
+      if (inbox && inbox.channel !== "email") throw new Invalid("New emails go out through an email inbox", "inboxId");
+      const started = await startConversation(rt.core, c.get("actor"), {
+        contactId: input.contactId,
+        inboxId: input.inboxId,
+        text: input.text,
+        attachments: input.attachments,
+        email: { subject: input.subject, ...(input.to?.length ? { to: input.to } : {}), ...(input.cc?.length ? { cc: input.cc } : {}) },
+      });
+      return c.json(started, 201);
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,148 @@
+import { useEffect, useState, type FormEvent } from "react";
+import { request } from "./client.ts";
+import { useI18n } from "./i18n.ts";
+import { Field, useSubmit } from "./admin.tsx";
+
+type Security = "tls" | "starttls" | "none";
+type EmailSetup = {
+  address: string;
+  displayName?: string;
+  signature?: string;
+  imap?: { host: string; port: number; security: Security; user: string; mailbox: string; moveTo?: string };
+  smtp?: { host: string; port: number; security: Security; user?: string };
+  subjectWindowDays: number;
+  reopenWithinDays: number;
+  [key: string]: unknown;
+};
+type Loaded = { email: EmailSetup; credentials: { imapPassword: boolean; smtpPassword: boolean; dkim: boolean } };
+
+const text = (form: FormData, name: string) => String(form.get(name) ?? "").trim();
+const num = (form: FormData, name: string, fallback: number) => {
+  const n = Number(text(form, name));
+  return text(form, name) && Number.isFinite(n) ? n : fallback;
+};
+
+/**
+ * Creates an email inbox (no `inboxId`) or edits one: address, incoming IMAP, outgoing SMTP, signature
+ * and threading windows. Passwords are write-only: left empty, the stored one is kept.
+ */
+export function EmailInboxForm({ inboxId, onSaved }: { inboxId?: string; onSaved: () => void }) {
+  const { t } = useI18n();
+  const { submit, error } = useSubmit();
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  const [saved, setSaved] = useState(false);
+  useEffect(() => {
+    if (inboxId) request<Loaded>(`/inboxes/${inboxId}/email`).then(setLoaded, () => {});
+  }, [inboxId]);
+  if (inboxId && !loaded) return <p className="muted">{t("email.admin.loading")}</p>;
+  const e = loaded?.email;
+
+  const save = async (ev: FormEvent<HTMLFormElement>) => {
+    ev.preventDefault();
+    const f = new FormData(ev.currentTarget);
+    const imapHost = text(f, "imapHost");
+    const smtpHost = text(f, "smtpHost");
+    const email: EmailSetup = {
+      ...(e ?? {}),
+      address: text(f, "address"),
+      displayName: text(f, "displayName") || undefined,
+      signature: text(f, "signature") || undefined,
+      imap: imapHost
+        ? { host: imapHost, port: num(f, "imapPort", 993), security: text(f, "imapSecurity") as Security, user: text(f, "imapUser"), mailbox: text(f, "imapMailbox") || "INBOX", moveTo: text(f, "imapMoveTo") || undefined }
+        : undefined,
+      smtp: smtpHost ? { host: smtpHost, port: num(f, "smtpPort", 587), security: text(f, "smtpSecurity") as Security, user: text(f, "smtpUser") || undefined } : undefined,
+      subjectWindowDays: num(f, "subjectWindowDays", 14),
+      reopenWithinDays: num(f, "reopenWithinDays", 30),
+    };
+    const credentials = {
+      ...(text(f, "imapPassword") ? { imapPassword: String(f.get("imapPassword")) } : {}),
+      ...(text(f, "smtpPassword") ? { smtpPassword: String(f.get("smtpPassword")) } : {}),
+    };
+    setSaved(false);
+    const ok = await submit(() =>
+      inboxId
+        ? request(`/inboxes/${inboxId}/email`, { method: "PUT", body: { email, credentials } })
+        : request("/inboxes", { body: { name: text(f, "name"), channel: "email", email, credentials } }),
+    );
+    if (ok) {
+      setSaved(true);
+      onSaved();
+    }
+  };
+
+  const security = (name: string, value: Security | undefined, fallback: Security) => (
+    <select name={name} defaultValue={value ?? fallback}>
+      <option value="tls">{t("email.admin.tls")}</option>
+      <option value="starttls">STARTTLS</option>
+      <option value="none">{t("email.admin.plain")}</option>
+    </select>
+  );
+
+  return (
+    <form className="email-form" onSubmit={save} data-testid="email-inbox-form">
+      {!inboxId && (
+        <Field label={t("admin.inboxName")}>
+          <input name="name" required maxLength={100} />
+        </Field>
+      )}
+      <Field label={t("email.admin.address")}>
+        <input name="address" type="email" required defaultValue={e?.address} />
+      </Field>
+      <Field label={t("email.admin.displayName")}>
+        <input name="displayName" maxLength={100} defaultValue={e?.displayName} />
+      </Field>
+      <fieldset>
+        <legend>{t("email.admin.incoming")}</legend>
+        <Field label={t("email.admin.host")}>
+          <input name="imapHost" defaultValue={e?.imap?.host} placeholder="imap.example.com" />
+        </Field>
+        <Field label={t("email.admin.port")}>
+          <input name="imapPort" type="number" defaultValue={e?.imap?.port ?? 993} />
+        </Field>
+        <Field label={t("email.admin.security")}>{security("imapSecurity", e?.imap?.security, "tls")}</Field>
+        <Field label={t("email.admin.user")}>
+          <input name="imapUser" defaultValue={e?.imap?.user} />
+        </Field>
+        <Field label={loaded?.credentials.imapPassword ? t("email.admin.passwordKept") : t("email.admin.password")}>
+          <input name="imapPassword" type="password" autoComplete="new-password" />
+        </Field>
+        <Field label={t("email.admin.mailbox")}>
+          <input name="imapMailbox" defaultValue={e?.imap?.mailbox ?? "INBOX"} />
+        </Field>
+        <Field label={t("email.admin.moveTo")}>
+          <input name="imapMoveTo" defaultValue={e?.imap?.moveTo} />
+        </Field>
+      </fieldset>
+      <fieldset>
+        <legend>{t("email.admin.outgoing")}</legend>
+        <Field label={t("email.admin.host")}>
+          <input name="smtpHost" defaultValue={e?.smtp?.host} placeholder="smtp.example.com" />
+        </Field>
+        <Field label={t("email.admin.port")}>
+          <input name="smtpPort" type="number" defaultValue={e?.smtp?.port ?? 587} />
+        </Field>
+        <Field label={t("email.admin.security")}>{security("smtpSecurity", e?.smtp?.security, "starttls")}</Field>
+        <Field label={t("email.admin.user")}>
+          <input name="smtpUser" defaultValue={e?.smtp?.user} />
+        </Field>
+        <Field label={loaded?.credentials.smtpPassword ? t("email.admin.passwordKept") : t("email.admin.password")}>
+          <input name="smtpPassword" type="password" autoComplete="new-password" />
+        </Field>
+      </fieldset>
+      <Field label={t("email.admin.signature")}>
+        <textarea name="signature" rows={2} maxLength={5000} defaultValue={e?.signature} />
+      </Field>
+      <Field label={t("email.admin.subjectWindow")}>
+        <input name="subjectWindowDays" type="number" min={0} max={365} defaultValue={e?.subjectWindowDays ?? 14} />
+      </Field>
+      <Field label={t("email.admin.reopenWithin")}>
+        <input name="reopenWithinDays" type="number" min={0} max={3650} defaultValue={e?.reopenWithinDays ?? 30} />
+      </Field>
+      {error}
+      {saved && <p className="muted" role="status">{t("email.admin.saved")}</p>}
+      <button type="submit" className="primary" data-testid="email-inbox-save">
+        {inboxId ? t("email.admin.save") : t("email.admin.create")}
+      </button>
+    </form>
+  );
+}
