@@ -8,6 +8,8 @@ import { fakeSid } from "../channels/voice/simulator.ts";
 import { SIMULATOR_PATH } from "./gateway/simulator.ts";
 import { createAgent, createTeam, setAgentSkill } from "../routing/agent.ts";
 import { createQueue, replaceEntryRules } from "../routing/queue.ts";
+import { createArticle } from "../knowledge/article.ts";
+import { SAMPLE_ARTICLES } from "../knowledge/fixtures.ts";
 import type { Runtime } from "./runtime.ts";
 
 /** The demo voice inbox's number (Twilio's test number for "a valid number"). */
@@ -19,19 +21,19 @@ export const DEMO_EMAIL_ADDRESS = "support@demo.test";
  * Demo data for a first start on an empty database: a workspace, agents with skills, teams and a web
  * chat inbox. Returns the widget key to print; does nothing if any workspace exists.
  */
-export async function seedDemo(rt: Runtime): Promise<{ created: boolean; widgetKey: string | null }> {
+export async function seedDemo(rt: Runtime): Promise<{ created: boolean; widgetKey: string | null; helpSlug: string | null }> {
   const db = rt.core.db;
-  const [existing] = await db.select({ id: workspaces.id }).from(workspaces).limit(1);
+  const [existing] = await db.select({ id: workspaces.id, slug: workspaces.slug }).from(workspaces).orderBy(asc(workspaces.createdAt)).limit(1);
   if (existing) {
     await ensureDemoEmailInbox(rt, existing.id);
     const [inbox] = await db.select({ key: inboxes.publicKey }).from(inboxes).where(eq(inboxes.channel, "webchat")).orderBy(asc(inboxes.createdAt)).limit(1);
-    return { created: false, widgetKey: inbox?.key ?? null };
+    return { created: false, widgetKey: inbox?.key ?? null, helpSlug: existing.slug };
   }
   const ws = await createWorkspace(db, "Demo");
   const w = ws.id;
   await createAgent(db, { workspaceId: w, email: "admin@demo.test", name: "Ada Admin", role: "admin", password: "demo" });
   await createAgent(db, { workspaceId: w, email: "supervisor@demo.test", name: "Sam Supervisor", role: "supervisor", password: "demo" });
-  await createAgent(db, { workspaceId: w, email: "editor@demo.test", name: "Kim Editor", role: "knowledge_editor", password: "demo" });
+  const editor = await createAgent(db, { workspaceId: w, email: "editor@demo.test", name: "Kim Editor", role: "knowledge_editor", password: "demo" });
   const lina = await createAgent(db, { workspaceId: w, email: "lina@demo.test", name: "李娜", role: "agent", password: "demo", locale: "zh-CN" });
   const tom = await createAgent(db, { workspaceId: w, email: "tom@demo.test", name: "Tom Baker", role: "agent", password: "demo" });
   await setAgentSkill(db, w, lina.id, "billing", 4);
@@ -81,7 +83,16 @@ export async function seedDemo(rt: Runtime): Promise<{ created: boolean; widgetK
       text: s.text,
     });
   }
-  return { created: true, widgetKey: inbox.publicKey };
+  // The knowledge base: refund, order status and address articles in English and Chinese, each
+  // pair linked as translations, so the help center, suggestions and the bot work at once.
+  const author = { userId: editor.id, workspaceId: w, role: editor.role };
+  const byTopic = new Map<string, string>();
+  for (const a of SAMPLE_ARTICLES) {
+    const topic = a.key.replace(/-(en|zh)$/, "");
+    const saved = await createArticle(db, author, { ...a, status: "published", translationOf: byTopic.get(topic) }, rt.knowledge.saveOptions);
+    byTopic.set(topic, byTopic.get(topic) ?? saved.id);
+  }
+  return { created: true, widgetKey: inbox.publicKey, helpSlug: ws.slug };
 }
 
 /** The demo's email inbox (support@demo.test), also added to a demo database seeded before it existed. */

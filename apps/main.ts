@@ -40,6 +40,7 @@ async function main() {
     console.log(`  Demo phone line (simulated):    +15005550006 — try: bun run call:simulate --say 我想退款 --answer-as lina@demo.test`);
   }
   if (email.smtpPort !== undefined) console.log(`  SMTP-in (mail to support@demo.test in the demo): ${config.smtpIn!.host}:${email.smtpPort}`);
+  if (demo?.helpSlug) console.log(`  Help center:                    ${url}/help/${demo.helpSlug}`);
   const stop = async () => {
     server.stop();
     await email.stop();

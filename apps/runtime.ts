@@ -13,6 +13,8 @@ import { OutboxWorker, type OutboxOptions } from "../conversations/outbox.ts";
 import type { Core } from "../conversations/transaction.ts";
 import { prepareEmail } from "./gateway/email.ts";
 import { connect, type Database } from "../db/connect.ts";
+import { createKnowledgeBase, type KnowledgeBase } from "../knowledge/base.ts";
+import { startKnowledgeBot } from "./knowledge-bot.ts";
 import { markDisconnectedOffline } from "../routing/presence.ts";
 import { BrowserCallWatch } from "./browser-call-watch.ts";
 import { Router } from "../routing/router.ts";
@@ -46,6 +48,7 @@ export type Runtime = {
   files: AttachmentStore;
   /** Browser calls (chat → voice): timeouts, and ending the calls of a browser that went away. */
   browserCalls: BrowserCallWatch;
+  knowledge: KnowledgeBase;
   metrics: {
     registry: Registry;
     httpDuration: Histogram;
@@ -127,6 +130,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 
   const router = new Router(core, bus, { watched: (ws) => feed.watched(ws), push: (e) => feed.publishLocal(e) }, { ...DEFAULT_ROUTING, autoAccept: config.autoAccept });
 
+  const knowledge = createKnowledgeBase(database.db, config.meili);
+  knowledge.start();
+
   // Housekeeping every node may run: the updates are idempotent and row-locked.
   const housekeeping = setInterval(() => {
     wakeSnoozed(core).catch((err: unknown) => log.error("wake snoozed failed", { err }));
@@ -140,6 +146,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   housekeeping.unref?.();
   const browserCalls = new BrowserCallWatch(core);
 
+  let stopBot = () => {};
   const rt: Runtime = {
     config,
     database,
@@ -152,6 +159,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     calls: undefined as unknown as CallControl,
     files: new AttachmentStore(join(config.dataDir, "files")),
     browserCalls,
+    knowledge,
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       clearInterval(housekeeping);
@@ -159,6 +167,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       rt.calls.stop();
       await router.stop();
       await worker.stop();
+      stopBot();
+      await knowledge.stop();
       feed.close();
       await bus.close();
       if (!options.database) await database.close();
@@ -167,5 +177,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   prepare.email = prepareEmail(rt);
   rt.calls = new CallControl(rt);
   rt.calls.start();
+  stopBot = startKnowledgeBot(rt);
   return rt;
 }

@@ -11,6 +11,7 @@ import { demoPage } from "./gateway/demo.ts";
 import { simulatorRoutes } from "./gateway/simulator.ts";
 import { twilioVoiceWebhooks } from "./gateway/voice.ts";
 import { openSealed, SEALED_SUFFIX } from "./voice/recording.ts";
+import { helpCenter } from "./gateway/help.ts";
 import { widgetApi, widgetSocket } from "./gateway/widget.ts";
 import { errorResponse } from "./http.ts";
 import { inboxApi } from "./inbox/api.ts";
@@ -68,6 +69,7 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   app.route("/", twilioVoiceWebhooks(rt));
   // Calls without a Twilio account, for trying the product: only where the demo was asked for.
   if (rt.config.demo) app.route("/", simulatorRoutes(rt));
+  app.route("/", helpCenter(rt));
 
   let widgetJs: Promise<string> | undefined;
   app.get("/widget.js", async (c) => {

@@ -4,7 +4,7 @@
  */
 export {}; // a module: top-level await and file-scoped names
 
-const USAGE = "usage: bun run bench <ingest|widget|simulate|routing|ui|voice|email> [--json]";
+const USAGE = "usage: bun run bench <ingest|widget|simulate|routing|ui|voice|email|search> [--json]";
 
 const args = process.argv.slice(2);
 const benchmark = args.find((a) => !a.startsWith("--"));
@@ -31,6 +31,9 @@ switch (benchmark) {
     break;
   case "email":
     await (await import("./email.ts")).benchEmail({ json });
+    break;
+  case "search":
+    await (await import("./search.ts")).benchSearch({ json });
     break;
   default:
     console.error(USAGE);

@@ -371,7 +371,14 @@ export async function startConversation(core: Core, actor: Actor, input: { conta
  * An automatic message to the customer (a queue's "we are busy" reply), sent like an agent's reply
  * through the outbox, inside a caller's transaction. It is not a first response: no agent wrote it.
  */
-export async function sendSystemMessage(tx: Tx, events: EventLog, conversationId: string, text: string) {
+export async function sendSystemMessage(
+  tx: Tx,
+  events: EventLog,
+  conversationId: string,
+  text: string,
+  // The knowledge bot's answers are "bot" messages, with the article they quote in data.
+  from: { senderType: "system" | "bot"; data?: Record<string, unknown> } = { senderType: "system" },
+) {
   const [conversation] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
   if (!conversation) throw new NotFound("Conversation");
   // Mail-loop protection: an automatic message never answers one (an auto-reply, a bounce, a list).
@@ -387,9 +394,9 @@ export async function sendSystemMessage(tx: Tx, events: EventLog, conversationId
     direction: "out",
     channel: conversation.channel,
     inboxId: conversation.inboxId,
-    senderType: "system",
+    senderType: from.senderType,
     text,
-    data: {},
+    data: from.data ?? {},
     deliveryStatus: "pending",
   }))!;
   await tx.insert(outbox).values({ workspaceId: conversation.workspaceId, timelineItemId: appended.row.id, inboxId: conversation.inboxId, channel: conversation.channel });

@@ -5,7 +5,7 @@ import { takeSeqs } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import type { Tx } from "../db/connect.ts";
 import {
-  agentStates, contacts, conversations, entryRules, queues, timelineItems, users, workItems, type WorkItemRow,
+  agentStates, contacts, conversations, entryRules, inboxes, knowledgeBotSessions, queues, timelineItems, users, workItems, type WorkItemRow,
 } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import { channelClass, DEFAULT_CAPACITY, route, type Agent, type ChannelClass } from "./acd.ts";
@@ -43,6 +43,16 @@ function offerView(w: WorkItemRow) {
  * no rule matches: the conversation stays for agents to pick by hand). Idempotent: the live work item
  * is unique per conversation, so every node may call this for the same event.
  */
+/** The inbox has the knowledge bot on and the bot has not handed this conversation over. */
+async function heldByBot(tx: Tx, c: { id: string; inboxId: string }) {
+  const [row] = await tx
+    .select({ settings: inboxes.settings, state: knowledgeBotSessions.state })
+    .from(inboxes)
+    .leftJoin(knowledgeBotSessions, eq(knowledgeBotSessions.conversationId, c.id))
+    .where(eq(inboxes.id, c.inboxId));
+  return row?.settings.knowledgeBot === true && row.state !== "handed_over";
+}
+
 export async function enqueueConversation(core: Core, conversationId: string, settings = DEFAULT_ROUTING, now = new Date()) {
   return withEvents(core, async (tx, events) => {
     // Locked, so a transfer of the same conversation and this enqueue happen one after the other.
@@ -51,6 +61,8 @@ export async function enqueueConversation(core: Core, conversationId: string, se
     // A workspace without entry rules does not route: nothing more to read.
     const rules = await tx.select().from(entryRules).where(eq(entryRules.workspaceId, c.workspaceId)).orderBy(asc(entryRules.position));
     if (!rules.length) return undefined;
+    // The knowledge bot answers first where it is on: no agent is offered the chat until it hands over.
+    if (await heldByBot(tx, c)) return undefined;
     const [[contact], [last], served] = await Promise.all([
       tx.select({ attributes: contacts.attributes }).from(contacts).where(eq(contacts.id, c.contactId)),
       tx

@@ -14,6 +14,7 @@ import { queuePosition } from "../../routing/estimate.ts";
 import { created, ok, router, uploadedFile } from "../http.ts";
 import { publishTyping } from "../inbox/typing.ts";
 import type { Runtime } from "../runtime.ts";
+import { articleUrl } from "./help.ts";
 import { feedSocket, parseAfter } from "../socket.ts";
 import { widgetCallApi, widgetCallFrame } from "./widget-call.ts";
 
@@ -29,6 +30,7 @@ const SessionBody = z
     locale: z.string().max(20).optional(),
   })
   .openapi("WidgetSession");
+const ArticlesQuery = z.object({ q: z.string().max(500) });
 const ContactBody = z.object({ email: z.email().max(320), name: z.string().trim().min(1).max(200).optional() });
 const HistoryQuery = z.object({ before: z.coerce.number().int().min(0).optional(), limit: z.coerce.number().int().min(1).max(100).default(50) });
 
@@ -243,6 +245,18 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
   );
 
   app.route("/", widgetCallApi(rt));
+  // Self-service: public articles for what the visitor is typing (partial words are no knowledge gap).
+  app.openapi(
+    createRoute({ method: "get", path: "/articles", request: { query: ArticlesQuery }, responses: ok("{items:[{id,title,snippet,url}]}"), tags: ["widget"] }),
+    async (c) => {
+      const visitor = c.get("visitor");
+      const hits = await rt.knowledge.search.search({ workspaceId: visitor.w, q: c.req.valid("query").q, publicOnly: true, limit: 5 }, { recordGap: false });
+      const base = rt.config.publicUrl ?? new URL(c.req.url).origin;
+      const links = await Promise.all(hits.map((h) => articleUrl(db, base, visitor.w, h.id)));
+      return c.json({ items: hits.map((h, i) => ({ id: h.id, title: h.title, snippet: h.summary || h.snippet, url: links[i] })) }, 200);
+    },
+  );
+
   return app;
 }
 

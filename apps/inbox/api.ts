@@ -19,6 +19,7 @@ import { voiceApi } from "./voice.ts";
 import { emailAdminApi } from "./email.ts";
 import { cannedApi } from "./canned.ts";
 import { contactsApi } from "./contacts.ts";
+import { knowledgeApi } from "./knowledge.ts";
 import { routingApi } from "./routing.ts";
 import { followAssignment, freeIfIdle, transferToAgent, transferToQueue } from "../../routing/work.ts";
 import { publishTyping } from "./typing.ts";
@@ -241,6 +242,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", browserCallApi(rt));
   app.route("/", voiceApi(rt));
   app.route("/", emailAdminApi(rt));
+  app.route("/", knowledgeApi(rt));
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

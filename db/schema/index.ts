@@ -6,3 +6,4 @@ export * from "./routing.ts";
 export * from "./canned.ts";
 export * from "./call.ts";
 export * from "./email.ts";
+export * from "./knowledge.ts";

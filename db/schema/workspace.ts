@@ -3,8 +3,10 @@ import { bigint, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, u
 export const workspaces = pgTable("workspaces", {
   id: uuid("id").primaryKey().defaultRandom(),
   name: text("name").notNull(),
+  // URL name of the public help center (/help/<slug>/); set by createWorkspace.
+  slug: text("slug"),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-});
+}, (t) => [uniqueIndex("workspaces_slug_key").on(t.slug)]);
 
 /**
  * One row per workspace, bumped in the same transaction as every event it numbers. The row lock

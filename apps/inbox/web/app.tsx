@@ -13,6 +13,7 @@ import { PresenceMenu } from "./presence.tsx";
 import { Realtime, type Frame } from "./realtime.ts";
 import { href, useRoute } from "./route.ts";
 import { WallboardPage } from "./wallboard.tsx";
+import { KnowledgePage } from "./knowledge.tsx";
 
 /** What every screen of a signed-in user shares: who they are, the socket, and the workspace's names. */
 export type Workspace = {
@@ -107,6 +108,7 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
     { page: "inbox", label: t("nav.inbox"), to: href({ page: "inbox", view: "mine", conversationId: null }), show: me.role !== "knowledge_editor" },
     { page: "wallboard", label: t("nav.wallboard"), to: href({ page: "wallboard" }), show: supervises },
     { page: "admin", label: t("nav.admin"), to: href({ page: "admin", tab: me.role === "admin" ? "inboxes" : "canned" }), show: supervises },
+    { page: "knowledge", label: t("nav.knowledge"), to: href({ page: "knowledge", articleId: null }), show: true },
   ];
   return (
     <div className="app" data-page={route.page}>
@@ -146,8 +148,8 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
           <WallboardPage />
         ) : route.page === "admin" && supervises ? (
           <AdminPage tab={route.tab} />
-        ) : me.role === "knowledge_editor" ? (
-          <p className="empty">{t("nav.editorHome")}</p>
+        ) : route.page === "knowledge" || me.role === "knowledge_editor" ? (
+          <KnowledgePage articleId={route.page === "knowledge" ? route.articleId : null} />
         ) : (
           <InboxPage view={route.page === "inbox" ? route.view : "mine"} conversationId={route.page === "inbox" ? route.conversationId : null} />
         )}

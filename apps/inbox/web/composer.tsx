@@ -4,6 +4,7 @@ import { useWorkspace } from "./app.tsx";
 import { InviteToCall } from "./browser-call.tsx";
 import { ApiError, request } from "./client.ts";
 import { useI18n } from "./i18n.ts";
+import { KnowledgeSuggestions } from "./knowledge-panel.tsx";
 import type { MessageKey } from "./catalog.ts";
 import { channelsFor, type Canned, type ContactProfile, type Conversation, type Me } from "./model.ts";
 import type { Realtime } from "./realtime.ts";
@@ -202,6 +203,13 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
           </label>
         )}
       </div>
+      {!note && (
+        <KnowledgeSuggestions
+          conversationId={id}
+          lastActivity={conversation.lastActivityAt}
+          onInsert={(text) => (setDraft((d) => ({ ...d, text: d.text.trim() ? `${d.text.trimEnd()}\n${text}` : text })), input.current?.focus())}
+        />
+      )}
       {!note && channel === "email" && (
         <div className="composer-email" data-testid="email-options">
           <div role="radiogroup" aria-label={t("email.kind")}>

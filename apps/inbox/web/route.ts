@@ -8,11 +8,13 @@ export type Route =
   | { page: "inbox"; view: string; conversationId: string | null }
   | { page: "wallboard" }
   | { page: "admin"; tab: string }
+  | { page: "knowledge"; articleId: string | null }
   | { page: "invite"; token: string };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "wallboard") return { page: "wallboard" };
+  if (parts[0] === "knowledge") return { page: "knowledge", articleId: parts[1] ?? null };
   if (parts[0] === "admin") return { page: "admin", tab: parts[1] ?? "inboxes" };
   if (parts[0] === "invite" && parts[1]) return { page: "invite", token: parts[1] };
   return { page: "inbox", view: parts[1] ?? "mine", conversationId: parts[2] ?? null };
@@ -26,6 +28,8 @@ export function href(route: Route) {
       return "#/wallboard";
     case "admin":
       return `#/admin/${route.tab}`;
+    case "knowledge":
+      return `#/knowledge${route.articleId ? `/${route.articleId}` : ""}`;
     case "invite":
       return `#/invite/${route.token}`;
   }

@@ -44,6 +44,8 @@ export type SessionRequest = {
   email?: string;
 };
 
+export type Article = { id: string; title: string; snippet: string; url: string | null };
+
 export type Page = { items: Item[]; nextCursor: string | null };
 
 /** A frame from /widget/v1/ws. */
@@ -116,6 +118,11 @@ export class Api {
   /** Where the visitor stands while their chat waits for an agent. */
   queue() {
     return this.request<{ queued: boolean; position: number | null; estimatedWaitS: number | null }>("GET", "/widget/v1/queue");
+  }
+
+  /** Public help articles for what the visitor is typing. */
+  articles(q: string) {
+    return this.request<{ items: Article[] }>("GET", `/widget/v1/articles?q=${encodeURIComponent(q)}`, undefined, 0);
   }
 
   leaveEmail(body: { email: string; name?: string }) {

@@ -59,6 +59,11 @@ textarea:focus-visible{outline:0}
 header .icon,header .icon:hover{color:#fff;align-self:center}
 .icon svg{width:22px;height:22px}
 :focus-visible{outline:2px solid var(--sb-accent);outline-offset:2px}
+.articles{border-top:1px solid #e4e7eb;padding:6px 12px;max-height:40%;overflow-y:auto;font-size:13px}
+.articles-title{margin:0 0 4px;color:#52606d}
+.articles ul{list-style:none;margin:0;padding:0}
+.articles li{display:grid;padding:3px 0}
+.articles li span{color:#616e7c}
 @media (max-width:480px){
 .panel{inset:0;width:100%;height:100%;border-radius:0}
 .open .bubble{display:none}

@@ -1,4 +1,4 @@
-import type { Attachment, Inbox, Item } from "./api.ts";
+import type { Article, Attachment, Inbox, Item } from "./api.ts";
 import { catalog, type Locale, type MessageKey } from "./catalog.ts";
 import { styles } from "./styles.ts";
 
@@ -9,6 +9,8 @@ export type ViewEvents = {
   send(text: string): void;
   attach(file: File): void;
   typing(): void;
+  /** The draft changed: the widget may look up help articles for it. */
+  lookup(text: string): void;
   retry(id: string): void;
   prechat(profile: { name: string; email: string }): void;
   leaveEmail(email: string): void;
@@ -105,6 +107,7 @@ export class View {
   /** The "call" button in the header and the strip under it where a browser call shows (call.ts). */
   readonly callButton: HTMLButtonElement;
   readonly callBar = h("div", { class: "callbar", "data-testid": "switchboard-call", hidden: true });
+  private articles: HTMLElement;
 
   constructor(
     locale: Locale,
@@ -140,6 +143,7 @@ export class View {
     this.thanks = h("p", { class: "notice thanks", hidden: true });
     this.offline = this.buildOffline();
     this.input = this.buildInput();
+    this.articles = h("section", { class: "articles", "data-testid": "switchboard-articles", hidden: true });
     this.composer = this.buildComposer();
     this.panel = this.tx(
       h(
@@ -153,6 +157,7 @@ export class View {
         this.thanks,
         this.offline,
         this.prechat,
+        this.articles,
         this.composer,
       ),
       "title",
@@ -204,6 +209,21 @@ export class View {
     this.badge.hidden = count === 0;
     this.badge.textContent = count > 99 ? "99+" : String(count);
     this.tx(this.badge, "unread", "aria-label", { n: count });
+  }
+
+  /** Help articles that may answer the draft; an empty list hides the box. */
+  showArticles(items: Article[]) {
+    this.articles.hidden = items.length === 0;
+    this.articles.replaceChildren(
+      h("p", { class: "articles-title" }, this.t("articles")),
+      h(
+        "ul",
+        {},
+        ...items.map((a) =>
+          h("li", {}, a.url ? h("a", { href: a.url, target: "_blank", rel: "noopener noreferrer", "data-testid": "switchboard-article" }, a.title) : h("strong", {}, a.title), h("span", {}, a.snippet)),
+        ),
+      ),
+    );
   }
 
   setTyping(typing: boolean, name?: string | null) {
@@ -319,6 +339,7 @@ export class View {
     input.addEventListener("input", () => {
       this.autosize();
       if (input.value) this.on.typing();
+      this.on.lookup(input.value);
     });
     return input;
   }

@@ -17,6 +17,9 @@ type Draft = { clientId: string; text?: string; attachments: Attachment[] };
 type EventName = "ready" | "message" | "open" | "close" | "unread";
 type Listener = (arg?: unknown) => void;
 
+/** Article lookups wait for a pause in typing and a couple of characters (one Chinese word). */
+const LOOKUP_DEBOUNCE_MS = 350;
+const LOOKUP_MIN_CHARS = 2;
 /** Visitor typing is announced at most this often, and counts as stopped after TYPING_IDLE_MS. */
 const TYPING_THROTTLE_MS = 3000;
 const TYPING_IDLE_MS = 4000;
@@ -75,6 +78,7 @@ class Widget {
       send: (text) => void this.send(draft({ text })),
       attach: (file) => void this.attach(file),
       typing: () => this.typing(),
+      lookup: (text) => this.lookup(text),
       retry: (id) => this.retry(id),
       prechat: (profile) => void this.submitProfile(profile),
       leaveEmail: (email) => void this.leaveEmail(email),
@@ -330,6 +334,7 @@ class Widget {
   /** Shows the message at once as pending, then swaps in the server's item (or marks it failed). */
   private async send(draft: Draft) {
     const id = `local-${draft.clientId}`;
+    this.lookup("");
     this.view.put(this.localItem(id, draft, "pending"));
     this.stopTyping();
     // A message written while the session is still being created waits for it.
@@ -389,6 +394,23 @@ class Widget {
   }
 
   /** Lets agents see the visitor typing: at most once per throttle period, with a "stopped" after a pause. */
+  private lookupTimer: ReturnType<typeof setTimeout> | undefined;
+  private lookupSeq = 0;
+
+  /** As the visitor types, public help articles that may answer them before an agent does. */
+  private lookup(text: string) {
+    clearTimeout(this.lookupTimer);
+    const q = text.trim();
+    const seq = ++this.lookupSeq;
+    if ([...q].length < LOOKUP_MIN_CHARS || !this.api.token) return this.view.showArticles([]);
+    this.lookupTimer = setTimeout(() => {
+      this.api.articles(q).then(
+        (r) => seq === this.lookupSeq && this.view.showArticles(r.items),
+        () => seq === this.lookupSeq && this.view.showArticles([]),
+      );
+    }, LOOKUP_DEBOUNCE_MS);
+  }
+
   private typing() {
     // Before the first message there is no conversation, so no agent to tell.
     if (!this.session?.conversationId) return;

@@ -1,0 +1,235 @@
+import { useEffect, useRef, useState, type KeyboardEvent } from "react";
+import { useWorkspace } from "./app.tsx";
+import { ApiError, request } from "./client.ts";
+import { useI18n } from "./i18n.ts";
+import type { MessageKey } from "./catalog.ts";
+import { href, navigate } from "./route.ts";
+
+type ListItem = { id: string; title: string; locale: string; status: string; visibility: string; version: number; updatedAt: string };
+type Article = ListItem & { summary: string; body: string; bodyHtml: string; tags: string[] };
+type Version = { version: number; title: string; status: string; note: string | null; createdAt: string };
+type Form = { title: string; summary: string; body: string; locale: string; status: string; visibility: string; tags: string };
+
+const STATUSES = ["draft", "in_review", "published", "archived"] as const;
+const EMPTY: Form = { title: "", summary: "", body: "", locale: "en", status: "draft", visibility: "public", tags: "" };
+
+/**
+ * The knowledge base in the inbox app: a list to filter, an editor with a live preview (rendered by
+ * the server, exactly as the help center will show it), versions with restore. Ctrl/⌘+S saves,
+ * Escape goes back to the list. Agents read; editors and admins write.
+ */
+export function KnowledgePage({ articleId }: { articleId: string | null }) {
+  const { t } = useI18n();
+  const { me } = useWorkspace();
+  const canEdit = me.role === "admin" || me.role === "knowledge_editor";
+  const [items, setItems] = useState<ListItem[]>([]);
+  const [q, setQ] = useState("");
+  const [status, setStatus] = useState("");
+  const [reload, setReload] = useState(0);
+  // Kept here, not in the editor: creating an article moves to its own URL (a new editor).
+  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+
+  useEffect(() => {
+    const params = new URLSearchParams({ limit: "200" });
+    if (q.trim()) params.set("q", q.trim());
+    if (status) params.set("status", status);
+    let live = true;
+    request<{ items: ListItem[] }>(`/knowledge/articles?${params}`).then((r) => live && setItems(r.items), () => live && setItems([]));
+    return () => {
+      live = false;
+    };
+  }, [q, status, reload]);
+
+  return (
+    <div className="kb-page" data-testid="kb-page">
+      <aside className="kb-list">
+        <div className="kb-filters">
+          <input type="search" placeholder={t("kb.filter")} aria-label={t("kb.filter")} value={q} onChange={(e) => setQ(e.target.value)} data-testid="kb-filter" />
+          <select aria-label={t("kb.status")} value={status} onChange={(e) => setStatus(e.target.value)}>
+            <option value="">{t("kb.allStatuses")}</option>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {t(`kb.status.${s}` as MessageKey)}
+              </option>
+            ))}
+          </select>
+          {canEdit && (
+            <a className="button primary" href={href({ page: "knowledge", articleId: "new" })} data-testid="kb-new">
+              {t("kb.new")}
+            </a>
+          )}
+        </div>
+        <ul>
+          {items.map((a) => (
+            <li key={a.id} aria-current={a.id === articleId ? "true" : undefined}>
+              <a href={href({ page: "knowledge", articleId: a.id })}>
+                <strong lang={a.locale}>{a.title}</strong>
+                <span className="meta">
+                  {a.locale} · {t(`kb.status.${a.status}` as MessageKey)} · v{a.version}
+                  {a.visibility === "agents" ? ` · ${t("kb.agentsOnly")}` : ""}
+                </span>
+              </a>
+            </li>
+          ))}
+        </ul>
+      </aside>
+      <section className="kb-editor">
+        {articleId ? (
+          <Editor key={articleId} id={articleId === "new" ? null : articleId} canEdit={canEdit} message={message} setMessage={setMessage} onSaved={() => setReload((n) => n + 1)} />
+        ) : (
+          <p className="empty">{t("kb.pick")}</p>
+        )}
+      </section>
+    </div>
+  );
+}
+
+type Message = { error: boolean; text: string } | null;
+
+function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | null; canEdit: boolean; onSaved: () => void; message: Message; setMessage: (m: Message) => void }) {
+  const { t } = useI18n();
+  const [form, setForm] = useState<Form>(EMPTY);
+  const [preview, setPreview] = useState("");
+  const [versions, setVersions] = useState<Version[]>([]);
+  const [saving, setSaving] = useState(false);
+  const title = useRef<HTMLInputElement>(null);
+
+  const load = (articleId: string) =>
+    Promise.all([request<Article>(`/knowledge/articles/${articleId}`), request<{ items: Version[] }>(`/knowledge/articles/${articleId}/versions`)]).then(([a, v]) => {
+      setForm({ title: a.title, summary: a.summary, body: a.body, locale: a.locale, status: a.status, visibility: a.visibility, tags: a.tags.join(", ") });
+      setPreview(a.bodyHtml);
+      setVersions(v.items);
+    });
+
+  useEffect(() => {
+    if (id) void load(id).catch(() => setMessage({ error: true, text: t("kb.notFound") }));
+    else title.current?.focus();
+  }, [id]);
+
+  // Preview as the server renders it (sanitized), a moment after typing stops.
+  useEffect(() => {
+    if (!canEdit) return;
+    const timer = setTimeout(() => {
+      request<{ html: string }>("/knowledge/preview", { body: { body: form.body } }).then((r) => setPreview(r.html), () => {});
+    }, 300);
+    return () => clearTimeout(timer);
+  }, [form.body, canEdit]);
+
+  const save = async () => {
+    if (!canEdit || saving) return;
+    setSaving(true);
+    setMessage(null);
+    const payload = { ...form, tags: form.tags.split(",").map((s) => s.trim()).filter(Boolean) };
+    try {
+      const saved = await request<Article>(id ? `/knowledge/articles/${id}` : "/knowledge/articles", { method: id ? "PUT" : "POST", body: payload });
+      if (id) await load(id);
+      onSaved();
+      setMessage({ error: false, text: t("kb.saved", { version: saved.version }) });
+      if (!id) navigate({ page: "knowledge", articleId: saved.id });
+    } catch (err) {
+      setMessage({ error: true, text: err instanceof ApiError ? err.message : String(err) });
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const restore = async (version: number) => {
+    if (!id) return;
+    await request(`/knowledge/articles/${id}/versions/${version}/restore`, { method: "POST" });
+    // The form and the version list show the restored state before the confirmation does.
+    await load(id);
+    onSaved();
+    setMessage({ error: false, text: t("kb.restored", { version }) });
+  };
+
+  const onKeyDown = (e: KeyboardEvent) => {
+    if ((e.ctrlKey || e.metaKey) && e.key === "s") {
+      e.preventDefault();
+      void save();
+    } else if (e.key === "Escape") navigate({ page: "knowledge", articleId: null });
+  };
+  const set = (k: keyof Form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
+
+  return (
+    <form className="kb-form" onKeyDown={onKeyDown} onSubmit={(e) => (e.preventDefault(), void save())} data-testid="kb-form">
+      <fieldset disabled={!canEdit}>
+        <label className="field">
+          <span>{t("kb.title")}</span>
+          <input ref={title} value={form.title} onChange={set("title")} required maxLength={300} data-testid="kb-title" />
+        </label>
+        <label className="field">
+          <span>{t("kb.summary")}</span>
+          <input value={form.summary} onChange={set("summary")} maxLength={1000} data-testid="kb-summary" />
+        </label>
+        <div className="kb-row">
+          <label className="field inline">
+            <span>{t("kb.locale")}</span>
+            <select value={form.locale} onChange={set("locale")} data-testid="kb-locale">
+              <option value="en">English</option>
+              <option value="zh-CN">中文</option>
+            </select>
+          </label>
+          <label className="field inline">
+            <span>{t("kb.status")}</span>
+            <select value={form.status} onChange={set("status")} data-testid="kb-status">
+              {STATUSES.map((s) => (
+                <option key={s} value={s}>
+                  {t(`kb.status.${s}` as MessageKey)}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="field inline">
+            <span>{t("kb.visibility")}</span>
+            <select value={form.visibility} onChange={set("visibility")}>
+              <option value="public">{t("kb.public")}</option>
+              <option value="agents">{t("kb.agentsOnly")}</option>
+            </select>
+          </label>
+          <label className="field inline">
+            <span>{t("kb.tags")}</span>
+            <input value={form.tags} onChange={set("tags")} />
+          </label>
+        </div>
+        <div className="kb-split">
+          <label className="field">
+            <span>{t("kb.body")}</span>
+            <textarea value={form.body} onChange={set("body")} rows={18} dir="auto" data-testid="kb-body" />
+          </label>
+          <div className="kb-preview" aria-label={t("kb.preview")} data-testid="kb-preview" dangerouslySetInnerHTML={{ __html: preview }} />
+        </div>
+      </fieldset>
+      {message && (
+        <p className={message.error ? "error" : "ok"} role={message.error ? "alert" : "status"}>
+          {message.text}
+        </p>
+      )}
+      {canEdit && (
+        <div className="kb-actions">
+          <button type="submit" className="primary" disabled={saving} data-testid="kb-save">
+            {t("kb.save")}
+          </button>
+          <span className="hint">{t("kb.keys")}</span>
+        </div>
+      )}
+      {versions.length > 0 && (
+        <details className="kb-versions" open>
+          <summary>{t("kb.versions")}</summary>
+          <ol>
+            {versions.map((v) => (
+              <li key={v.version} data-testid="kb-version">
+                v{v.version} · {new Date(v.createdAt).toLocaleString()} · {t(`kb.status.${v.status}` as MessageKey)}
+                {v.note ? ` · ${v.note}` : ""}
+                {canEdit && v.version !== versions[0]!.version && (
+                  <button type="button" onClick={() => void restore(v.version)} data-testid={`kb-restore-${v.version}`}>
+                    {t("kb.restore")}
+                  </button>
+                )}
+              </li>
+            ))}
+          </ol>
+        </details>
+      )}
+    </form>
+  );
+}
