@@ -16,6 +16,7 @@ import { connect, type Database } from "../db/connect.ts";
 import { createKnowledgeBase, type KnowledgeBase } from "../knowledge/base.ts";
 import { startKnowledgeBot } from "./knowledge-bot.ts";
 import { markDisconnectedOffline } from "../routing/presence.ts";
+import { BrowserCallWatch } from "./browser-call-watch.ts";
 import { Router } from "../routing/router.ts";
 import { DEFAULT_ROUTING } from "../routing/work.ts";
 import { outbox } from "../db/schema/index.ts";
@@ -45,6 +46,8 @@ export type Runtime = {
   /** Phone calls: Twilio's webhooks and agents' call control. */
   calls: CallControl;
   files: AttachmentStore;
+  /** Browser calls (chat → voice): timeouts, and ending the calls of a browser that went away. */
+  browserCalls: BrowserCallWatch;
   knowledge: KnowledgeBase;
   metrics: {
     registry: Registry;
@@ -141,6 +144,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     pruneRecordings(rt).catch((err: unknown) => log.error("prune recordings failed", { err }));
   }, 30_000);
   housekeeping.unref?.();
+  const browserCalls = new BrowserCallWatch(core);
 
   let stopBot = () => {};
   const rt: Runtime = {
@@ -154,10 +158,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     router,
     calls: undefined as unknown as CallControl,
     files: new AttachmentStore(join(config.dataDir, "files")),
+    browserCalls,
     knowledge,
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       clearInterval(housekeeping);
+      browserCalls.close();
       rt.calls.stop();
       await router.stop();
       await worker.stop();

@@ -27,6 +27,9 @@ export function visibleConversations(actor: Actor): SQL | undefined {
 /** Realtime: an event reaches an agent only if its conversation scope would be visible to them. */
 export function canSeeEvent(actor: Actor, event: DomainEvent) {
   const { scope, previousScope } = event.payload;
+  // Addressed to one person (a browser call's signalling): nobody else, whatever else they may see.
+  const onlyFor = event.payload.onlyFor as { userId?: string } | undefined;
+  if (onlyFor) return onlyFor.userId === actor.userId;
   if (!event.conversationId || !scope) return actor.role !== "knowledge_editor";
   // An agent who could see the conversation before a reassignment is told it moved away.
   return [scope, previousScope].some(

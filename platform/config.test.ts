@@ -26,4 +26,16 @@ describe("config", () => {
     expect(parseConfig({ ROUTING_AUTO_ACCEPT: "chat,email" }).autoAccept).toEqual(["chat", "email"]);
     expect(parseConfig({}).autoAccept).toEqual([]);
   });
+
+  it("reads STUN/TURN servers for browser calls as a URL list or JSON, empty by default", () => {
+    expect(parseConfig({}).iceServers).toEqual([]);
+    expect(parseConfig({ WEBRTC_ICE_SERVERS: "stun:stun.example.org:3478, turn:turn.example.org" }).iceServers).toEqual([
+      { urls: "stun:stun.example.org:3478" },
+      { urls: "turn:turn.example.org" },
+    ]);
+    const json = '[{"urls":["turn:turn.example.org:3478"],"username":"u","credential":"p"}]';
+    expect(parseConfig({ WEBRTC_ICE_SERVERS: json }).iceServers).toEqual([{ urls: ["turn:turn.example.org:3478"], username: "u", credential: "p" }]);
+    expect(() => parseConfig({ WEBRTC_ICE_SERVERS: "http://example.org" })).toThrow(/WEBRTC_ICE_SERVERS/);
+    expect(() => parseConfig({ WEBRTC_ICE_SERVERS: "[{" })).toThrow(/WEBRTC_ICE_SERVERS/);
+  });
 });

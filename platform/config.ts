@@ -33,12 +33,39 @@ const EnvSchema = z.object({
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   // Behind a reverse proxy: take the client address from X-Forwarded-For (otherwise it is spoofable).
   TRUST_PROXY: z.enum(["0", "1"]).default("0"),
+  // STUN/TURN servers for browser calls (chat → voice): a comma list of stun:/turn: URLs, or a JSON
+  // array of RTCIceServer objects when a TURN server needs a username and credential. Empty: host
+  // candidates only, enough on one network.
+  WEBRTC_ICE_SERVERS: z.string().optional(),
   // SMTP-in (mail forwarded to Switchboard): runs in demo mode, or wherever SMTP_IN_PORT is set.
   SMTP_IN_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   SMTP_IN_HOST: z.string().min(1).default("127.0.0.1"),
   // IMAP import of email inboxes' mailboxes ("0" turns it off on a node, e.g. all but one of a cluster).
   IMAP_IMPORT: z.enum(["0", "1"]).default("1"),
 });
+
+const IceUrl = z.string().regex(/^(stun|stuns|turn|turns):\S+$/, "each URL must start with stun:, stuns:, turn: or turns:");
+const IceServers = z.array(
+  z.object({ urls: z.union([IceUrl, z.array(IceUrl).min(1)]), username: z.string().optional(), credential: z.string().optional() }).strict(),
+);
+export type IceServer = z.infer<typeof IceServers>[number];
+
+/** `stun:a,turn:b` or `[{"urls":"turn:b","username":"u","credential":"p"}]`. */
+function parseIceServers(raw: string | undefined): IceServer[] | string {
+  if (!raw?.trim()) return [];
+  let value: unknown;
+  if (raw.trim().startsWith("[")) {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return "is not valid JSON";
+    }
+  } else {
+    value = raw.split(",").map((u) => ({ urls: u.trim() }));
+  }
+  const parsed = IceServers.safeParse(value);
+  return parsed.success ? parsed.data : parsed.error.issues[0]!.message;
+}
 
 export type Config = {
   port: number;
@@ -53,6 +80,7 @@ export type Config = {
   widgetIpRate: number;
   trustProxy: boolean;
   autoAccept: ("voice" | "chat" | "email" | "messaging")[];
+  iceServers: IceServer[];
   /** Twilio auth token for voice inboxes without their own; "demo-twilio-token" in demo mode. */
   twilioAuthToken: string | undefined;
   /** SMTP-in listener, when it runs: SMTP_IN_PORT (default 2525) on SMTP_IN_HOST (default loopback). */
@@ -78,6 +106,8 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     throw new ConfigError(String(issue.path[0] ?? "environment"), issue.message);
   }
   const e = parsed.data;
+  const iceServers = parseIceServers(e.WEBRTC_ICE_SERVERS);
+  if (typeof iceServers === "string") throw new ConfigError("WEBRTC_ICE_SERVERS", iceServers);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -92,6 +122,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     trustProxy: e.TRUST_PROXY === "1",
     twilioAuthToken: e.TWILIO_AUTH_TOKEN ?? (e.SWITCHBOARD_DEMO === "1" ? "demo-twilio-token" : undefined),
     autoAccept: e.ROUTING_AUTO_ACCEPT ? (e.ROUTING_AUTO_ACCEPT.split(",") as Config["autoAccept"]) : [],
+    iceServers,
     smtpIn: e.SMTP_IN_PORT !== undefined || e.SWITCHBOARD_DEMO === "1" ? { port: e.SMTP_IN_PORT ?? 2525, host: e.SMTP_IN_HOST } : undefined,
     imapImport: e.IMAP_IMPORT === "1",
   };

@@ -16,6 +16,7 @@ import { publishTyping } from "../inbox/typing.ts";
 import type { Runtime } from "../runtime.ts";
 import { articleUrl } from "./help.ts";
 import { feedSocket, parseAfter } from "../socket.ts";
+import { widgetCallApi, widgetCallFrame } from "./widget-call.ts";
 
 
 const SessionBody = z
@@ -243,6 +244,7 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
     },
   );
 
+  app.route("/", widgetCallApi(rt));
   // Self-service: public articles for what the visitor is typing (partial words are no knowledge gap).
   app.openapi(
     createRoute({ method: "get", path: "/articles", request: { query: ArticlesQuery }, responses: ok("{items:[{id,title,snippet,url}]}"), tags: ["widget"] }),
@@ -284,14 +286,21 @@ export function widgetSocket(rt: Runtime) {
         after,
         filter: (e) => e.public && e.payload.scope?.contactId === claims.c,
         frame: (e) => {
+          if (e.type.startsWith("call.")) return widgetCallFrame(e);
           if (e.type === "typing") return JSON.stringify({ seq: e.seq, type: e.type, conversationId: e.conversationId, typing: e.payload.typing, sender: { name: (e.payload.sender as { name?: string }).name ?? null } });
           const item = e.payload.item as TimelineView | undefined;
           if (!item || item.channel !== "webchat") return undefined;
           return JSON.stringify({ seq: e.seq, type: e.type, conversationId: e.conversationId, item: visitorView(item) });
         },
         hello: {},
-        onOpen: () => void rt.metrics.sockets.widgets++,
-        onClose: () => void rt.metrics.sockets.widgets--,
+        onOpen: () => {
+          rt.metrics.sockets.widgets++;
+          rt.browserCalls.opened({ kind: "visitor", workspaceId: claims.w, contactId: claims.c });
+        },
+        onClose: () => {
+          rt.metrics.sockets.widgets--;
+          rt.browserCalls.closed({ kind: "visitor", workspaceId: claims.w, contactId: claims.c });
+        },
       }),
     )(c, next);
   });

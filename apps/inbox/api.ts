@@ -14,6 +14,7 @@ import { body, created, IdParam, ok, router, uploadedFile } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { accountOf, login, logout, requireActor, type AuthEnv } from "./auth.ts";
 import { adminApi } from "./admin.ts";
+import { browserCallApi } from "./browser-call.ts";
 import { voiceApi } from "./voice.ts";
 import { emailAdminApi } from "./email.ts";
 import { cannedApi } from "./canned.ts";
@@ -238,6 +239,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", cannedApi(rt));
   app.route("/", routingApi(rt));
   app.route("/", adminApi(rt));
+  app.route("/", browserCallApi(rt));
   app.route("/", voiceApi(rt));
   app.route("/", emailAdminApi(rt));
   app.route("/", knowledgeApi(rt));

@@ -57,11 +57,13 @@ export function agentRealtime(rt: Runtime) {
         onOpen(ws) {
           socket = ws;
           rt.metrics.sockets.agents++;
+          rt.browserCalls.opened({ kind: "agent", actor });
           touch();
           heartbeat = setInterval(touch, HEARTBEAT_MS);
         },
         onClose() {
           rt.metrics.sockets.agents--;
+          rt.browserCalls.closed({ kind: "agent", actor });
           clearInterval(heartbeat);
         },
       }),

@@ -1,5 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState } from "react";
 import { AdminPage } from "./admin.tsx";
+import { BrowserCalls } from "./browser-call.tsx";
 import { ApiError, request, session } from "./client.ts";
 import { I18nContext, initialLocale, makeFormatters, saveLocale, useI18n, type Locale } from "./i18n.ts";
 import { InboxPage } from "./inbox.tsx";
@@ -154,6 +155,7 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
         )}
       </main>
       <OfferToasts />
+      {me.role !== "knowledge_editor" && <BrowserCalls />}
       {me.role !== "knowledge_editor" && <Softphone />}
     </div>
   );

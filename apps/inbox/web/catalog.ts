@@ -348,6 +348,18 @@ const en = {
   "admin.shortcut": "Shortcut",
   "admin.title": "Title",
   "admin.body": "Text",
+  "browserCall.invite": "Invite to call",
+  "browserCall.inviteHelp": "Call the visitor in their chat window, browser to browser",
+  "browserCall.incoming": "Incoming call",
+  "browserCall.answer": "Answer",
+  "browserCall.decline": "Decline",
+  "browserCall.hangUp": "Hang up",
+  "browserCall.mute": "Mute",
+  "browserCall.unmute": "Unmute",
+  "browserCall.open": "Open the chat",
+  "browserCall.noMic": "The call needs your microphone: allow it in the browser and try again.",
+  "browserCall.label": "Call with {name}",
+  "browserCall.takenBy": "Taken by {name}",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -698,6 +710,18 @@ const zhCN: Record<MessageKey, string> = {
   "admin.shortcut": "快捷码",
   "admin.title": "标题",
   "admin.body": "内容",
+  "browserCall.invite": "邀请通话",
+  "browserCall.inviteHelp": "在访客的聊天窗口中发起浏览器语音通话",
+  "browserCall.incoming": "来电",
+  "browserCall.answer": "接听",
+  "browserCall.decline": "拒绝",
+  "browserCall.hangUp": "挂断",
+  "browserCall.mute": "静音",
+  "browserCall.unmute": "取消静音",
+  "browserCall.open": "打开会话",
+  "browserCall.noMic": "通话需要麦克风：请在浏览器中允许后重试。",
+  "browserCall.label": "与 {name} 通话",
+  "browserCall.takenBy": "由 {name} 接听",
 };
 
 export const catalog = { en: en as Record<MessageKey, string>, "zh-CN": zhCN };

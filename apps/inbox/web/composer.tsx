@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import { renderTemplate } from "../../../conversations/canned-template.ts";
 import { useWorkspace } from "./app.tsx";
+import { InviteToCall } from "./browser-call.tsx";
 import { ApiError, request } from "./client.ts";
 import { useI18n } from "./i18n.ts";
 import { KnowledgeSuggestions } from "./knowledge-panel.tsx";
@@ -281,6 +282,7 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
           <input type="file" multiple onChange={(e) => (void upload(e.target.files), (e.target.value = ""))} data-testid="attach" />
         </label>
         <span className="hint">{t("composer.hint")}</span>
+        <InviteToCall conversation={conversation} />
         <button type="submit" className="primary" disabled={sending} data-testid="send">
           {note ? t("composer.addNote") : t("composer.send")}
         </button>

@@ -32,7 +32,8 @@ export function useLiveCalls() {
 export function Softphone() {
   const { me } = useWorkspace();
   const { calls, refresh } = useLiveCalls();
-  const mine = calls.filter((c) => (c.agentId === me.id || c.consult?.agentId === me.id) && ON_THE_LINE.includes(c.status));
+  // Browser calls (chat → voice) have their own strip (browser-call.tsx): Twilio's controls do not apply.
+  const mine = calls.filter((c) => (c.agentId === me.id || c.consult?.agentId === me.id) && ON_THE_LINE.includes(c.status) && c.provider !== "webrtc");
   if (!mine.length) return null;
   return (
     <aside className="softphone" aria-label="Softphone" data-testid="softphone">

@@ -3,6 +3,7 @@ import { useFrames, useWorkspace } from "./app.tsx";
 import { fileUrl, request } from "./client.ts";
 import { clock, useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
+import { CallTakenBy } from "./browser-call.tsx";
 import { ChannelBadge } from "./inbox.tsx";
 import type { Conversation, Item } from "./model.ts";
 
@@ -137,13 +138,14 @@ function TimelineItem({ item, conversationId }: { item: Item; conversationId: st
       )}
       {item.type === "call" && (
         <div className="call" data-testid="call-item" data-status={call.status ?? ""}>
-          <span>📞 {item.direction === "out" ? t("call.out", { to: call.to ?? "" }) : t("call.in", { from: call.from ?? "" })}</span>
+          <span>📞 {item.direction === "out" ? t("call.out", { to: call.to ?? "" }) : t("call.in", { from: call.from ?? sender })}</span>
           <span className="call-status">{call.status ? t(`call.status.${call.status}` as MessageKey) : ""}</span>
           <span>
             {t("call.duration", { d: clock(data.durationS ?? 0) })}
             {call.waitS ? ` · ${t("call.wait", { d: clock(call.waitS) })}` : ""}
             {call.holdS ? ` · ${t("call.hold", { d: clock(call.holdS) })}` : ""}
           </span>
+          <CallTakenBy data={item.data} />
           {data.recordingUrl && <Recording url={data.recordingUrl} />}
           {data.transcript && (
             <details>

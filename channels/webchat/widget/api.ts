@@ -1,4 +1,5 @@
 /** The widget's side of the /widget/v1 API. */
+import type { IceServerConfig, PeerSignal } from "./peer.ts";
 
 export type Attachment = { id: string; name: string; contentType: string; size: number; url: string };
 
@@ -55,7 +56,24 @@ export type Frame = {
   item?: Item;
   typing?: boolean;
   sender?: { name: string | null };
+  /** call.state */
+  call?: CallView;
+  /** call.signal */
+  callId?: string;
+  signal?: PeerSignal;
 };
+
+/** A browser call as the server tells the widget about it (conversations/browser-call.ts). */
+export type CallView = {
+  id: string;
+  conversationId: string;
+  direction: "in" | "out";
+  status: string;
+  agentName: string | null;
+  answeredAt: string | null;
+};
+
+export type CallAnswer = { call: CallView; iceServers: IceServerConfig[] };
 
 export class ApiError extends Error {
   constructor(
@@ -109,6 +127,21 @@ export class Api {
 
   leaveEmail(body: { email: string; name?: string }) {
     return this.request<void>("POST", "/widget/v1/contact", body);
+  }
+
+  /** Browser calls (call.ts): `/widget/v1/calls…`. */
+  calls<T>(method: "GET" | "POST", path: string, body?: object) {
+    return this.request<T>(method, `/widget/v1/calls${path}`, body);
+  }
+
+  /** A hang-up that still goes out while the page unloads (closing the tab ends the call at once). */
+  hangUpOnUnload(callId: string) {
+    fetch(`${this.base}/widget/v1/calls/${callId}/hangup`, {
+      method: "POST",
+      keepalive: true,
+      headers: { Authorization: `Bearer ${this.token ?? ""}`, "Content-Type": "application/json" },
+      body: "{}",
+    }).catch(() => {});
   }
 
   socketUrl(after: number) {

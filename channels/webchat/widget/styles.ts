@@ -37,6 +37,11 @@ ol{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:8px
 .files img{display:block;max-width:200px;max-height:160px;border-radius:8px}
 a{color:var(--sb-accent);overflow-wrap:anywhere}
 .typing{margin:0;padding:4px 16px;font-size:12px;color:#6b7280;background:#f9fafb}
+.callbar{display:flex;flex-wrap:wrap;align-items:center;gap:8px;padding:8px 16px;background:#ecfdf5;color:#065f46;font-size:13px}
+.callbar p{flex:1;margin:0;min-width:0}
+.callbar button{padding:6px 10px;border-radius:8px;font-weight:600;background:#fff;border:1px solid #d1d5db}
+.callbar .hang{background:#dc2626;color:#fff;border-color:#dc2626}
+.callbar .take{background:#16a34a;color:#fff;border-color:#16a34a}
 .notice{margin:0;padding:8px 16px;font-size:13px;background:#fef3c7;color:#92400e}
 .thanks{background:#dcfce7;color:#166534}
 form{display:flex;gap:8px;padding:10px 12px;border-top:1px solid #e5e7eb}

@@ -16,6 +16,7 @@ export type ViewEvents = {
   leaveEmail(email: string): void;
   scrolledToTop(): void;
   fileUrl(path: string): string | null;
+  call(): void;
 };
 
 export type OfflineState = "ask" | "thanks" | "none";
@@ -25,7 +26,7 @@ type Child = Node | string | null | undefined | false;
 type Attrs = Record<string, string | boolean | undefined | ((e: never) => void)>;
 
 /** Creates an element. Strings become text nodes, never markup, so server data cannot inject HTML. */
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (typeof value === "function") el.addEventListener(name.slice(2), value as EventListener);
@@ -40,11 +41,13 @@ const ICONS = {
   chat: "M20 2H4a2 2 0 0 0-2 2v18l4-4h14a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2z",
   close: "M19 6.4 17.6 5 12 10.6 6.4 5 5 6.4 10.6 12 5 17.6 6.4 19 12 13.4 17.6 19 19 17.6 13.4 12z",
   send: "M2 21l21-9L2 3v7l15 2-15 2z",
+  phone:
+    "M6.6 10.8a15.1 15.1 0 0 0 6.6 6.6l2.2-2.2a1 1 0 0 1 1-.25 11.4 11.4 0 0 0 3.6.57 1 1 0 0 1 1 1V20a1 1 0 0 1-1 1A17 17 0 0 1 3 4a1 1 0 0 1 1-1h3.5a1 1 0 0 1 1 1c0 1.25.2 2.45.57 3.57a1 1 0 0 1-.25 1z",
   attach:
     "M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6z",
 };
 
-function icon(name: keyof typeof ICONS): SVGSVGElement {
+export function icon(name: keyof typeof ICONS): SVGSVGElement {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", "0 0 24 24");
@@ -101,6 +104,9 @@ export class View {
   private thanks: HTMLParagraphElement;
   private composer: HTMLFormElement;
   private input: HTMLTextAreaElement;
+  /** The "call" button in the header and the strip under it where a browser call shows (call.ts). */
+  readonly callButton: HTMLButtonElement;
+  readonly callBar = h("div", { class: "callbar", "data-testid": "switchboard-call", hidden: true });
   private articles: HTMLElement;
 
   constructor(
@@ -121,6 +127,12 @@ export class View {
       "aria-label",
     );
     this.title = this.tx(h("h2"), "title");
+    this.callButton = this.tx(
+      h("button", { class: "icon", type: "button", "data-testid": "switchboard-call-start", hidden: true, onclick: () => on.call() }, icon("phone")),
+      "callStart",
+      "aria-label",
+    );
+    this.tx(this.callButton, "callStart", "title");
     this.status = h("p", { class: "status" });
     this.greeting = h("div", { class: "greeting", hidden: true });
     this.list = this.tx(h("ol", { "aria-live": "polite" }), "messages", "aria-label");
@@ -138,6 +150,7 @@ export class View {
         "div",
         { class: "panel", id: "sb-panel", role: "dialog", "data-testid": "switchboard-panel", hidden: true, onkeydown: (e: KeyboardEvent) => e.key === "Escape" && on.close() },
         this.buildHeader(),
+        this.callBar,
         this.scroller,
         this.typing,
         this.notice,
@@ -309,6 +322,7 @@ export class View {
       "header",
       {},
       h("div", {}, this.title, this.status),
+      this.callButton,
       this.tx(h("button", { class: "icon", type: "button", onclick: () => this.on.close() }, icon("close")), "close", "aria-label"),
     );
   }
@@ -410,7 +424,7 @@ export class View {
     this.scroller.scrollTop = this.scroller.scrollHeight;
   }
 
-  private t(key: MessageKey, vars?: Vars): string {
+  t(key: MessageKey, vars?: Vars): string {
     return catalog[this.locale][key].replace(/\{(\w+)\}/g, (_, name: string) => String(vars?.[name] ?? ""));
   }
 

@@ -5,6 +5,7 @@
  */
 import { Api, ApiError, backoff, sleep, type Attachment, type Frame, type Item, type Session } from "./api.ts";
 import { toLocale, type Locale } from "./catalog.ts";
+import { WidgetCall } from "./call.ts";
 import { Feed } from "./feed.ts";
 import { View } from "./view.ts";
 
@@ -36,6 +37,7 @@ class Widget {
   private readonly api: Api;
   private readonly view: View;
   private readonly feed: Feed;
+  private readonly call: WidgetCall;
   private readonly storageKey: string;
   private readonly listeners = new Map<EventName, Set<Listener>>();
   private locale: Locale;
@@ -82,7 +84,9 @@ class Widget {
       leaveEmail: (email) => void this.leaveEmail(email),
       scrolledToTop: () => void this.loadOlder(),
       fileUrl: (path) => this.api.fileUrl(path),
+      call: () => void this.call.start(),
     });
+    this.call = new WidgetCall(this.api, this.view, () => this.open());
   }
 
   /** Connects, retrying network and server errors; a refused inbox key hides the widget for good. */
@@ -134,6 +138,7 @@ class Widget {
   setLocale(tag: string) {
     this.locale = toLocale(tag);
     this.view.setLocale(this.locale);
+    this.call.render();
   }
 
   on(event: EventName, fn: Listener) {
@@ -244,8 +249,11 @@ class Widget {
     if (frame.type === "hello") {
       // Connected without `after` (nothing seen yet): the server starts us at its current seq.
       if (!this.lastSeq) this.lastSeq = frame.seq;
+      void this.call.refresh();
       return;
     }
+    // Call frames are ephemeral (they carry the latest seq, which is no place to resume from).
+    if (frame.type.startsWith("call.")) return this.call.receive(frame);
     this.lastSeq = Math.max(this.lastSeq, frame.seq);
     if (frame.conversationId && this.session) this.session.conversationId = frame.conversationId;
     if (frame.type === "resync") void this.resync();
@@ -446,6 +454,7 @@ class Widget {
     const known = Boolean(this.user || this.profile.email);
     const prechat = session.inbox.preChatForm && !session.conversationId && !known;
     this.view.showPrechat(prechat);
+    this.call.setAvailable(!!session.conversationId);
     // The pre-chat form asks for the email already; one form at a time.
     const askEmail = !session.inbox.agentsOnline && !known && !prechat;
     this.view.setOffline(this.leftEmail ? "thanks" : askEmail ? "ask" : "none", this.leftEmail);

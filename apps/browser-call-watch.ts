@@ -1,0 +1,72 @@
+import { and, eq, gt } from "drizzle-orm";
+import { endCallsOf, expireCalls, type CallParty } from "../conversations/browser-call.ts";
+import type { Core } from "../conversations/transaction.ts";
+import { users } from "../db/schema/index.ts";
+import { log } from "../platform/log.ts";
+
+/** How often ringing and connecting browser calls are checked for their timeouts. */
+const SWEEP_MS = 5_000;
+
+/**
+ * Ends browser calls whose browser went away. A closed tab closes its socket: when a party has no
+ * socket left on this node for `graceMs` (long enough to ride out a reconnect), their live calls
+ * end. Normally the closing page has already said so (a keep-alive hang-up on `pagehide`) and the
+ * other browser sees its peer connection drop; this catches a crashed tab or a lost network. Also
+ * runs the ring and connect timeouts (conversations/browser-call.ts `expireCalls`).
+ */
+export class BrowserCallWatch {
+  graceMs = 10_000;
+  private sockets = new Map<string, number>();
+  private pending = new Map<string, ReturnType<typeof setTimeout>>();
+  private sweep: ReturnType<typeof setInterval>;
+
+  constructor(private readonly core: Core) {
+    this.sweep = setInterval(() => {
+      expireCalls(core).catch((err: unknown) => log.error("browser calls: expiry sweep failed", { err }));
+    }, SWEEP_MS);
+    this.sweep.unref?.();
+  }
+
+  opened(party: CallParty) {
+    const key = keyOf(party);
+    this.sockets.set(key, (this.sockets.get(key) ?? 0) + 1);
+    clearTimeout(this.pending.get(key));
+    this.pending.delete(key);
+  }
+
+  closed(party: CallParty) {
+    const key = keyOf(party);
+    const left = (this.sockets.get(key) ?? 1) - 1;
+    if (left > 0) return void this.sockets.set(key, left);
+    this.sockets.delete(key);
+    const closedAt = new Date();
+    clearTimeout(this.pending.get(key));
+    const timer = setTimeout(() => {
+      this.pending.delete(key);
+      if (this.sockets.has(key)) return;
+      void this.endIfGone(party, closedAt).catch((err: unknown) => log.error("browser calls: ending a departed party's calls failed", { err }));
+    }, this.graceMs);
+    timer.unref?.();
+    this.pending.set(key, timer);
+  }
+
+  private async endIfGone(party: CallParty, closedAt: Date) {
+    // An agent's socket on any node keeps users.last_seen_at fresh: back on another node, stay.
+    if (party.kind === "agent") {
+      const [back] = await this.core.db
+        .select({ id: users.id })
+        .from(users)
+        .where(and(eq(users.id, party.actor.userId), gt(users.lastSeenAt, closedAt)));
+      if (back) return;
+    }
+    await endCallsOf(this.core, party);
+  }
+
+  close() {
+    clearInterval(this.sweep);
+    for (const t of this.pending.values()) clearTimeout(t);
+    this.pending.clear();
+  }
+}
+
+const keyOf = (p: CallParty) => (p.kind === "visitor" ? `v:${p.workspaceId}:${p.contactId}` : `a:${p.actor.userId}`);
