@@ -36,8 +36,7 @@ it("an agent takes a phone call from the offer, holds and hangs up in the softph
   await v.sim.say(leg, "我想退款");
   // Screen pop: the offer names the caller before the agent answers.
   const offer = agent.getByTestId("offer");
-  await offer.waitFor();
-  expect(await offer.textContent()).toContain("李雷");
+  await offer.filter({ hasText: "李雷" }).waitFor();
   await offer.getByTestId("offer-accept").click();
 
   const card = agent.getByTestId("call-card");
