@@ -1,10 +1,10 @@
 import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
-import { appendSystemEvent } from "../../conversations/conversation.ts";
+import { appendSystemEvent, assignWithin } from "../../conversations/conversation.ts";
 import { callById, changeCall, changeCallWithin, findCall, isFinal, startCall } from "../../conversations/call.ts";
 import type { EventLog } from "../../conversations/event.ts";
 import type { Tx } from "../../db/connect.ts";
 import { withEvents } from "../../conversations/transaction.ts";
-import { calls, conversations, users, type Call, type CallStatus, type IvrState } from "../../db/schema/index.ts";
+import { calls, users, type Call, type CallStatus, type IvrState } from "../../db/schema/index.ts";
 import type { IvrFlow, IvrLanguage } from "../../channels/voice/flow.ts";
 import { runIvr, startState, type IvrInput, type IvrStep } from "../../channels/voice/ivr.ts";
 import { customerStatus, type StatusCallback } from "../../channels/voice/parse.ts";
@@ -375,7 +375,7 @@ export class CallControl {
         await appendSystemEvent(tx, events, call.conversationId, "agent_leg_failed", { callId: call.id, agentId: call.agentId, status: p.CallStatus });
       });
       await followAssignment(this.rt.core, call.conversationId, null);
-      await this.rt.core.db.update(conversations).set({ assigneeId: null }).where(eq(conversations.id, call.conversationId));
+      await this.reassign(call.conversationId, null);
       if (!call.callbackNumber) await this.quietly(() => this.rest(inbox).redirect(call.externalId, this.at(inbox, call, "wait")));
       this.rt.router.schedule(call.workspaceId);
     }
@@ -560,11 +560,11 @@ export class CallControl {
     await finishCallWork(this.rt.core, call.conversationId);
     const actor = { workspaceId, userId: by.userId, name: by.name, role: "supervisor" as const };
     if (agentId) {
-      await this.rt.core.db.update(conversations).set({ assigneeId: null }).where(eq(conversations.id, call.conversationId));
+      await this.reassign(call.conversationId, null);
       await enqueueCall(this.rt.core, call.conversationId, { queueId: call.queueId ?? target.queueId ?? (await this.anyVoiceQueue(workspaceId)) }, new Date(), NOT_STICKY);
       await transferToAgent(this.rt.core, actor as never, call.conversationId, agentId, note);
     } else if (target.queueId) {
-      await this.rt.core.db.update(conversations).set({ assigneeId: null }).where(eq(conversations.id, call.conversationId));
+      await this.reassign(call.conversationId, null);
       await enqueueCall(this.rt.core, call.conversationId, { queueId: target.queueId }, new Date(), NOT_STICKY);
       await withEvents(this.rt.core, (tx, events) => appendSystemEvent(tx, events, call.conversationId, "transferred", { callId: call.id, queueId: target.queueId, note: note ?? null, by: by.name }));
     } else throw new Invalid("Transfer to an agent, a team or a queue", "agentId");
@@ -582,7 +582,7 @@ export class CallControl {
       await changeCallWithin(tx, events, call.id, { agentId: consult.agentId, agentLegId: consult.legId, consult: null });
     });
     await followAssignment(this.rt.core, call.conversationId, consult.agentId);
-    await this.rt.core.db.update(conversations).set({ assigneeId: consult.agentId }).where(eq(conversations.id, call.conversationId));
+    await this.reassign(call.conversationId, consult.agentId);
     if (previous) await this.quietly(() => this.rest(inbox).hangup(previous));
     return callById(this.rt.core.db, workspaceId, call.id);
   }
@@ -638,6 +638,11 @@ export class CallControl {
       const inbox = await this.inbox(call.inboxId);
       if (inbox) await this.quietly(() => storeRecording(this.rt, this, inbox, call));
     }
+  }
+
+  /** The conversation follows the call's agent, with its timeline event, so every inbox sees it. */
+  private reassign(conversationId: string, agentId: string | null) {
+    return withEvents(this.rt.core, (tx, events) => assignWithin(tx, events, "system", conversationId, agentId));
   }
 
   private async quietly(work: () => Promise<unknown>) {
