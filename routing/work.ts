@@ -38,11 +38,6 @@ function offerView(w: WorkItemRow) {
   };
 }
 
-/**
- * Puts an open, unassigned conversation into the queue its entry rules choose (nothing happens when
- * no rule matches: the conversation stays for agents to pick by hand). Idempotent: the live work item
- * is unique per conversation, so every node may call this for the same event.
- */
 /** The inbox has the knowledge bot on and the bot has not handed this conversation over. */
 async function heldByBot(tx: Tx, c: { id: string; inboxId: string }) {
   const [row] = await tx
@@ -53,6 +48,11 @@ async function heldByBot(tx: Tx, c: { id: string; inboxId: string }) {
   return row?.settings.knowledgeBot === true && row.state !== "handed_over";
 }
 
+/**
+ * Puts an open, unassigned conversation into the queue its entry rules choose (nothing happens when
+ * no rule matches: the conversation stays for agents to pick by hand). Idempotent: the live work item
+ * is unique per conversation, so every node may call this for the same event.
+ */
 export async function enqueueConversation(core: Core, conversationId: string, settings = DEFAULT_ROUTING, now = new Date()) {
   return withEvents(core, async (tx, events) => {
     // Locked, so a transfer of the same conversation and this enqueue happen one after the other.
