@@ -77,7 +77,8 @@ export function IvrEditor({ inbox }: { inbox: Inbox }) {
   const [saved, setSaved] = useState(false);
   useEffect(() => {
     if (!open) return;
-    request<{ flow: unknown }>(`/inboxes/${inbox.id}/ivr-flow`).then((r) => setText(JSON.stringify(r.flow ?? { start: "", nodes: {} }, null, 2)), () => {});
+    // What was saved, unless the admin has already started typing: never overwrite their edit.
+    request<{ flow: unknown }>(`/inboxes/${inbox.id}/ivr-flow`).then((r) => setText((typed) => typed || JSON.stringify(r.flow ?? { start: "", nodes: {} }, null, 2)), () => {});
   }, [open, inbox.id]);
   const save = async () => {
     setSaved(false);

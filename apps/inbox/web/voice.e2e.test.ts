@@ -86,6 +86,8 @@ it("an admin adds a phone line and edits its IVR; a broken flow is refused namin
   const card = page.getByTestId("inbox-list").locator("li").filter({ hasText: "售后热线 After-sales" });
   await card.getByTestId("ivr-editor").locator("summary").click();
   const editor = card.getByTestId("ivr-json");
+  // The saved flow (none yet) has loaded into the editor before the admin types.
+  await until(async () => (await editor.inputValue()).includes('"nodes"'), 5000, "flow loaded");
   await editor.fill(JSON.stringify({ start: "hi", nodes: { hi: { type: "say", text: "你好", next: "menu" } } }));
   await card.getByTestId("ivr-save").click();
   expect(await card.locator("[role=alert]").getAttribute("data-field")).toBe("flow.nodes.hi.next");
