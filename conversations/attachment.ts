@@ -29,21 +29,7 @@ export class AttachmentStore {
     await mkdir(join(this.root, workspaceId), { recursive: true });
     const bytes = new Uint8Array(await file.arrayBuffer());
     await Bun.write(this.path(workspaceId, id), bytes);
-    const [row] = await db
-      .insert(attachments)
-      .values({
-        id,
-        workspaceId,
-        contactId: owner.contactId ?? null,
-        userId: owner.userId ?? null,
-        name: (file.name || "file").slice(0, 255),
-        contentType,
-        size: bytes.byteLength,
-        storageKey: `${workspaceId}/${id}`,
-        sha256: new Bun.CryptoHasher("sha256").update(bytes).digest("hex"),
-      })
-      .returning();
-    return attachmentView(row!);
+    return this.record(db, workspaceId, owner, { id, name: file.name, contentType, size: bytes.byteLength, sha256: new Bun.CryptoHasher("sha256").update(bytes).digest("hex") });
   }
 
   /**
@@ -84,18 +70,25 @@ export class AttachmentStore {
       await rm(path, { force: true });
       throw new TooLarge(`File is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`, "file");
     }
+    return this.record(db, workspaceId, owner, { id, name: meta.name, contentType, size, sha256: hash.digest("hex") });
+  }
+
+  /** The row for a file just written under its id: what both ways of saving end with. */
+  private async record(
+    db: Executor,
+    workspaceId: string,
+    owner: { contactId?: string; userId?: string },
+    file: { id: string; name: string; contentType: string; size: number; sha256: string },
+  ) {
     const [row] = await db
       .insert(attachments)
       .values({
-        id,
+        ...file,
         workspaceId,
         contactId: owner.contactId ?? null,
         userId: owner.userId ?? null,
-        name: (meta.name || "file").slice(0, 255),
-        contentType,
-        size,
-        storageKey: `${workspaceId}/${id}`,
-        sha256: hash.digest("hex"),
+        name: (file.name || "file").slice(0, 255),
+        storageKey: `${workspaceId}/${file.id}`,
       })
       .returning();
     return attachmentView(row!);

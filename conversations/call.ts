@@ -111,12 +111,6 @@ export async function callById(db: Executor, workspaceId: string, callId: string
   return call;
 }
 
-/** The call an agent's or supervisor's own leg belongs to (Twilio's callbacks for that leg). */
-export async function callOfAgentLeg(db: Executor, agentLegId: string) {
-  const [call] = await db.select().from(calls).where(eq(calls.agentLegId, agentLegId));
-  return call;
-}
-
 /** Live calls of a workspace (not ended), newest first: the wallboard and the softphone read them. */
 export async function liveCalls(db: Executor, workspaceId: string) {
   return db

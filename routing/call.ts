@@ -98,12 +98,3 @@ export async function finishCallWork(core: Core, conversationId: string, now = n
   else await freeIfIdle(core, w.workspaceId, w.agentId);
   return w;
 }
-
-/** For tests and the wallboard: the call's live work item. */
-export async function liveCallWork(core: Core, conversationId: string) {
-  const [w] = await core.db
-    .select()
-    .from(workItems)
-    .where(and(eq(workItems.conversationId, conversationId), eq(workItems.channel, "voice"), inArray(workItems.state, [...LIVE])));
-  return w;
-}

@@ -93,8 +93,9 @@ export function twilioVoiceWebhooks(rt: Runtime) {
         const n = Number(c.req.query("step"));
         return control.gather(inbox, call, Number.isInteger(n) ? n : -1, { digits: p.Digits, speech: p.SpeechResult });
       }
+      // Twilio asks again after each round of music: the wait goes on, or the agent is ready.
       case "wait":
-        return control.wait(inbox, call);
+        return control.current(inbox, call);
       case "wait-key":
         return control.waitKey(inbox, call, parseInput(GatherResult, params).Digits);
       case "connect":

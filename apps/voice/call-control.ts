@@ -4,7 +4,7 @@ import { callById, changeCall, changeCallWithin, findCall, isFinal, startCall } 
 import type { EventLog } from "../../conversations/event.ts";
 import type { Tx } from "../../db/connect.ts";
 import { withEvents } from "../../conversations/transaction.ts";
-import { calls, users, type Call, type CallStatus, type IvrState } from "../../db/schema/index.ts";
+import { calls, type Call, type CallStatus, type IvrState } from "../../db/schema/index.ts";
 import type { IvrFlow, IvrLanguage } from "../../channels/voice/flow.ts";
 import { runIvr, startState, type IvrInput, type IvrStep } from "../../channels/voice/ivr.ts";
 import { customerStatus, type StatusCallback } from "../../channels/voice/parse.ts";
@@ -81,8 +81,9 @@ export class CallControl {
     return inbox;
   }
 
-  urls(inbox: VoiceInbox, call: Pick<Call, "id">, absolute = false): CallUrls {
-    const at = (path: string, extra = "") => `${absolute ? this.baseUrl : ""}${WEBHOOKS}/${path}?inbox=${inbox.row.id}&call=${call.id}${extra}`;
+  /** TwiML's own links, relative: Twilio resolves them against the request it made. */
+  urls(inbox: VoiceInbox, call: Pick<Call, "id">): CallUrls {
+    const at = (path: string, extra = "") => `${WEBHOOKS}/${path}?inbox=${inbox.row.id}&call=${call.id}${extra}`;
     return {
       gather: (step) => at("gather", `&step=${step}`),
       wait: () => at("wait"),
@@ -94,6 +95,7 @@ export class CallControl {
     };
   }
 
+  /** Absolute links, for what we hand Twilio's REST API. */
   private at(inbox: VoiceInbox, call: Pick<Call, "id">, path: string, extra = "") {
     return `${this.baseUrl}${WEBHOOKS}/${path}?inbox=${inbox.row.id}&call=${call.id}${extra}`;
   }
@@ -250,11 +252,6 @@ export class CallControl {
       musicUrl: node?.holdMusicUrl,
       urls: this.urls(inbox, call),
     });
-  }
-
-  /** Twilio asks again after each round of music: the wait goes on, or the agent is ready. */
-  async wait(inbox: VoiceInbox, call: Call) {
-    return this.current(inbox, call);
   }
 
   /** A key pressed while waiting: 1 asks for a callback (the place in line is kept). */
@@ -619,9 +616,9 @@ export class CallControl {
       conversationId: input.conversationId,
       agentId: agent.userId,
       status: "callback",
+      callbackNumber: input.number,
     });
     const call = started.call;
-    await changeCall(this.rt.core, call.id, { callbackNumber: input.number, agentId: agent.userId });
     const legId = await rest.dial({
       to: `client:${clientIdentity(agent.userId)}`,
       from: inbox.settings.phoneNumber ?? "",
@@ -653,10 +650,6 @@ export class CallControl {
     }
   }
 
-  async agentName(userId: string) {
-    const [u] = await this.rt.core.db.select({ name: users.name }).from(users).where(eq(users.id, userId));
-    return u?.name ?? null;
-  }
 }
 
 function waitSeconds(call: Call) {
