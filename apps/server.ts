@@ -1,3 +1,4 @@
+import { dirname } from "node:path";
 import { and, eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { websocket } from "hono/bun";
@@ -78,6 +79,17 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
     return c.body(await widgetJs, 200, {
       "content-type": "application/javascript; charset=utf-8",
       "cache-control": "public, max-age=300",
+      "access-control-allow-origin": "*",
+    });
+  });
+  // Twilio's Voice SDK for widgets whose calls go through a phone line (channels/webchat/widget/phone-line.ts):
+  // the package's own browser build, served from here so host pages load nothing from elsewhere.
+  let voiceSdk: Promise<string> | undefined;
+  app.get("/widget/voice-sdk.js", async (c) => {
+    voiceSdk ??= Bun.file(`${dirname(Bun.resolveSync("@twilio/voice-sdk", import.meta.dir))}/../dist/twilio.min.js`).text();
+    return c.body(await voiceSdk, 200, {
+      "content-type": "application/javascript; charset=utf-8",
+      "cache-control": "public, max-age=86400",
       "access-control-allow-origin": "*",
     });
   });

@@ -1,5 +1,5 @@
 import { and, eq, inArray } from "drizzle-orm";
-import { appendSystemEvent } from "../conversations/conversation.ts";
+import { appendSystemEvent, assignWithin } from "../conversations/conversation.ts";
 import type { EventLog } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import type { Tx } from "../db/connect.ts";
@@ -39,6 +39,7 @@ export async function enqueueCallWithin(tx: Tx, events: EventLog, conversationId
     .from(workItems)
     .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])))
     .for("update");
+  const chatting = live?.agentId ?? c.assigneeId;
   let item;
   const fields = { queueId: queue.id, channel: "voice", priority, requiredSkills, state: "waiting" as const, agentId: null, reservationExpiresAt: null, enqueuedAt: now, overflowStep: 0 };
   if (live && live.state !== "assigned") {
@@ -52,14 +53,17 @@ export async function enqueueCallWithin(tx: Tx, events: EventLog, conversationId
         conversationId,
         ...fields,
         // The agent already chatting with this customer gets the first chance at their call.
-        stickyAgentId: live?.agentId ?? null,
-        stickyUntil: live?.agentId ? new Date(now.getTime() + settings.stickyMs) : null,
+        stickyAgentId: chatting,
+        stickyUntil: chatting ? new Date(now.getTime() + settings.stickyMs) : null,
       })
       .returning();
   }
   const eta = await queuePosition(tx, conversationId);
   if (eta?.estimatedWaitS != null) await tx.update(workItems).set({ estimatedWaitSeconds: eta.estimatedWaitS }).where(eq(workItems.id, item!.id));
   await tx.update(conversations).set({ queueId: queue.id, priority }).where(eq(conversations.id, conversationId));
+  // Whoever answers the call takes the chat with it, and it is that assignment which connects the
+  // call (apps/voice): the agent who was chatting gets it back through the sticky first chance.
+  if (c.assigneeId) await assignWithin(tx, events, "system", conversationId, null);
   await appendSystemEvent(tx, events, conversationId, "queued", {
     queueId: queue.id,
     queueName: queue.name,

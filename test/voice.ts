@@ -11,9 +11,10 @@ import type { TestServer } from "./server.ts";
  * A voice inbox in the test server's workspace with its own Twilio account, whose REST API is the
  * simulator's stand-in (recording every request) on a loopback port, and the demo IVR flow.
  */
-export async function startVoice(s: TestServer, options: { recording?: "always" | "on_demand" | "never"; flow?: (q: { refunds: string; general: string }) => IvrFlow; retentionDays?: number } = {}) {
+export async function startVoice(s: TestServer, options: { recording?: "always" | "on_demand" | "never"; flow?: (q: { refunds: string; general: string }) => IvrFlow; retentionDays?: number; apiKey?: boolean } = {}) {
   const accountSid = fakeSid("AC");
   const authToken = `token-${crypto.randomUUID()}`;
+  const apiKeySecret = `secret-${crypto.randomUUID()}`;
   const sim = new TwilioSimulator({ gatewayUrl: s.url, authToken, accountSid });
   const rest = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => sim.rest(req) });
   const number = `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`;
@@ -23,7 +24,8 @@ export async function startVoice(s: TestServer, options: { recording?: "always" 
     channel: "voice",
     name: "Phone",
     settings: { phoneNumber: number, apiBaseUrl: `http://127.0.0.1:${rest.port}`, recording: options.recording ?? "on_demand", ...(options.retentionDays ? { recordingRetentionDays: options.retentionDays } : {}) },
-    credentials: { accountSid, authToken },
+    // An API key and a TwiML app make the line able to mint Voice SDK tokens (widget calls).
+    credentials: { accountSid, authToken, ...(options.apiKey ? { apiKeySid: fakeSid("SK"), apiKeySecret: apiKeySecret, twimlAppSid: fakeSid("AP") } : {}) },
   });
   await setAgentSkill(db, s.workspaceId, s.agent.id, "billing", 3);
   const refunds = await createQueue(db, s.workspaceId, { name: `Refunds ${number}`, channels: ["voice"], requiredSkills: [{ skill: "billing", minLevel: 2 }] });
@@ -37,6 +39,7 @@ export async function startVoice(s: TestServer, options: { recording?: "always" 
     queues,
     authToken,
     accountSid,
+    apiKeySecret,
     restUrl: `http://127.0.0.1:${rest.port}`,
     stop: () => rest.stop(true),
   };

@@ -53,6 +53,8 @@ export function twilioVoiceWebhooks(rt: Runtime) {
       return twiml(c, apologyTwiml("en"));
     }
     const p = parseInput(IncomingCall, params);
+    // A chatting visitor's browser (Voice SDK through the inbox's TwiML app) continues their chat.
+    if (p.From.startsWith("client:")) return twiml(c, await control.widgetIncoming(inbox, p, params.conversationId));
     return twiml(c, await control.incoming(inbox, p));
   });
 

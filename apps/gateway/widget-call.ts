@@ -4,7 +4,11 @@ import {
   acceptCall, CallSignal, hangUp, HangUpReason, liveCallViews, markConnected, relaySignal, requestCall, type CallParty,
 } from "../../conversations/browser-call.ts";
 import type { DomainEvent } from "../../conversations/event.ts";
+import { and, desc, eq, inArray } from "drizzle-orm";
+import { conversations, inboxes } from "../../db/schema/index.ts";
+import { Conflict } from "../../platform/errors.ts";
 import { body, created, ok, router } from "../http.ts";
+import { callLineOf, noCallLine, visitorCallTicket } from "../voice/call-line.ts";
 import type { Runtime } from "../runtime.ts";
 
 type WidgetEnv = { Variables: { visitor: VisitorClaims } };
@@ -29,6 +33,25 @@ export function widgetCallApi(rt: Runtime) {
       const v = c.get("visitor");
       const call = await requestCall(rt.core, { workspaceId: v.w, contactId: v.c, inboxId: v.i, visitorId: v.v }, c.req.valid("json").callId);
       return c.json({ call, iceServers: rt.config.iceServers }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "post", path: "/calls/twilio", responses: created("{identity, token, expiresAt, params}: what Twilio's Voice SDK needs to call the chat's phone line"), tags: ["widget"] }),
+    async (c) => {
+      const v = c.get("visitor");
+      const db = rt.core.db;
+      const [chat] = await db.select().from(inboxes).where(eq(inboxes.id, v.i));
+      const found = chat && (await callLineOf(db, rt.keyring, chat, rt.config.twilioAuthToken));
+      if (!found) throw noCallLine();
+      const [conversation] = await db
+        .select({ id: conversations.id })
+        .from(conversations)
+        .where(and(eq(conversations.workspaceId, v.w), eq(conversations.contactId, v.c), eq(conversations.inboxId, v.i), inArray(conversations.status, ["open", "pending", "snoozed"])))
+        .orderBy(desc(conversations.lastActivityAt))
+        .limit(1);
+      if (!conversation) throw new Conflict("Write a message first: a call continues a chat", "conversationId");
+      return c.json(visitorCallTicket(found.line, v.c, conversation.id), 201);
     },
   );
 

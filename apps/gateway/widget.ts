@@ -59,6 +59,8 @@ async function inboxInfo(db: Executor, inbox: Inbox, locale: string | undefined)
     greeting: (locale?.toLowerCase().startsWith("zh") ? s.greeting?.["zh-CN"] : s.greeting?.en) ?? s.greeting?.en ?? null,
     color: typeof s.color === "string" ? s.color : null,
     locale: typeof s.locale === "string" ? s.locale : null,
+    // Which way the call button goes: Twilio's Voice SDK to the inbox's phone line, or WebRTC.
+    calls: s.callLine ? ("phone" as const) : ("browser" as const),
   };
 }
 

@@ -1,7 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq, sql } from "drizzle-orm";
 import { createInbox } from "../../conversations/inbox.ts";
-import twilio from "twilio";
 import { callById, callData, liveCalls } from "../../conversations/call.ts";
 import { requireConversation } from "../../conversations/conversation.ts";
 import { contactIdentities, conversations, inboxes, ivrFlows, queues, type Call } from "../../db/schema/index.ts";
@@ -11,7 +10,8 @@ import type { Actor } from "../../conversations/actor.ts";
 import { body, IdParam, ok, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { clientIdentity } from "../voice/call-control.ts";
-import { voiceInbox } from "../voice/inbox.ts";
+import { CallLineBody, setCallLine } from "../voice/call-line.ts";
+import { mintsTokens, voiceInbox, voiceToken } from "../voice/inbox.ts";
 import { requireRole, type AuthEnv } from "./auth.ts";
 
 const TOKEN_TTL_S = 3600;
@@ -66,13 +66,9 @@ export function voiceApi(rt: Runtime) {
     const actor = c.get("actor");
     const rows = await db.select().from(inboxes).where(and(eq(inboxes.workspaceId, actor.workspaceId), eq(inboxes.channel, "voice"))).orderBy(asc(inboxes.createdAt));
     const all = rows.map((r) => voiceInbox(r, rt.keyring, rt.config.twilioAuthToken));
-    const real = all.find((i) => i.credentials.accountSid && i.credentials.apiKeySid && i.credentials.apiKeySecret && !i.settings.apiBaseUrl);
-    if (real) {
-      const { AccessToken } = twilio.jwt;
-      const token = new AccessToken(real.credentials.accountSid!, real.credentials.apiKeySid!, real.credentials.apiKeySecret!, { identity: clientIdentity(actor.userId), ttl: TOKEN_TTL_S });
-      token.addGrant(new AccessToken.VoiceGrant({ incomingAllow: true, ...(real.credentials.twimlAppSid ? { outgoingApplicationSid: real.credentials.twimlAppSid } : {}) }));
-      return c.json({ mode: "twilio" as const, identity: clientIdentity(actor.userId), token: token.toJwt(), expiresAt: new Date(Date.now() + TOKEN_TTL_S * 1000).toISOString() }, 200);
-    }
+    // A line whose REST API is a stand-in (the demo's simulator) has no cloud for a softphone to register with.
+    const real = all.find((i) => mintsTokens(i) && !i.settings.apiBaseUrl);
+    if (real) return c.json({ mode: "twilio" as const, ...voiceToken(real, clientIdentity(actor.userId), { incoming: true, ttlS: TOKEN_TTL_S }) }, 200);
     return c.json({ mode: all.length ? ("simulated" as const) : ("none" as const), identity: clientIdentity(actor.userId) }, 200);
   });
 
@@ -176,6 +172,26 @@ export function voiceApi(rt: Runtime) {
         credentials,
       });
       return c.json({ id: inbox.id, name: inbox.name, channel: inbox.channel, phoneNumber, webhooks: { incoming: `${control.publicBase}/webhooks/twilio/voice`, status: `${control.publicBase}/webhooks/twilio/voice/status` } }, 200);
+    },
+  );
+
+  app.openapi(createRoute({ method: "get", path: "/inboxes/{id}/call-line", request: { params: IdParam }, responses: ok("{voiceInboxId, queueId}: where a web chat inbox's widget calls go; nulls for browser calls"), tags: ["voice"] }), async (c) => {
+    const actor = c.get("actor");
+    requireRole(actor, "admin");
+    const [inbox] = await db.select().from(inboxes).where(and(eq(inboxes.workspaceId, actor.workspaceId), eq(inboxes.id, c.req.valid("param").id)));
+    if (!inbox) throw new NotFound("Inbox", "id");
+    const line = inbox.settings.callLine;
+    return c.json({ voiceInboxId: line?.voiceInboxId ?? null, queueId: line?.queueId ?? null }, 200);
+  });
+
+  app.openapi(
+    createRoute({ method: "put", path: "/inboxes/{id}/call-line", request: { params: IdParam, ...body(CallLineBody) }, responses: ok("Saved; 400 names what the line lacks"), tags: ["voice"] }),
+    async (c) => {
+      const actor = c.get("actor");
+      requireRole(actor, "admin");
+      const saved = await setCallLine(db, rt.keyring, actor.workspaceId, c.req.valid("param").id, c.req.valid("json"), rt.config.twilioAuthToken);
+      const line = saved.settings.callLine;
+      return c.json({ voiceInboxId: line?.voiceInboxId ?? null, queueId: line?.queueId ?? null }, 200);
     },
   );
 

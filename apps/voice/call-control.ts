@@ -21,6 +21,7 @@ import { presenceOf } from "../../routing/presence.ts";
 import { listQueues } from "../../routing/queue.ts";
 import { DEFAULT_ROUTING, followAssignment, transferToAgent } from "../../routing/work.ts";
 import type { Runtime } from "../runtime.ts";
+import { visitorOfCaller, widgetCallTarget } from "./call-line.ts";
 import { flowOf, voiceInbox, voiceInboxRow, type VoiceInbox } from "./inbox.ts";
 import { storeRecording } from "./recording.ts";
 
@@ -146,6 +147,44 @@ export class CallControl {
     }
   }
 
+  /**
+   * A chatting visitor's browser calls through the chat's phone line (call-line.ts): no IVR — the
+   * chat already said what it is about — straight into the line's queue, in the chat's conversation.
+   */
+  async widgetIncoming(inbox: VoiceInbox, p: { CallSid: string; From: string; To: string }, conversationId: string | undefined) {
+    const known = await findCall(this.rt.core.db, inbox.row.id, p.CallSid);
+    if (known) return this.current(inbox, known);
+    const contactId = visitorOfCaller(p.From);
+    const target = contactId && (await widgetCallTarget(this.rt.core.db, inbox, contactId, conversationId));
+    if (!target) {
+      log.warn("voice: a widget call for a chat it cannot continue", { conversationId });
+      return apologyTwiml(inbox.language);
+    }
+    let eta: Eta;
+    const started = await startCall(
+      this.rt.core,
+      inbox.row.workspaceId,
+      {
+        provider: "twilio",
+        inboxId: inbox.row.id,
+        externalId: p.CallSid,
+        direction: "in",
+        customer: { kind: "visitor", value: contactId },
+        conversationId: target.conversationId,
+        status: "queued",
+        from: p.From,
+        to: p.To,
+        queueId: target.queueId,
+        enqueuedAt: new Date(),
+      },
+      async (tx, events) => void (eta = (await enqueueCallWithin(tx, events, target.conversationId, { queueId: target.queueId })).eta),
+    );
+    if (started.duplicate) return this.current(inbox, started.call);
+    this.rt.router.schedule(inbox.row.workspaceId);
+    const recordNotice = inbox.settings.recording === "always" ? [{ say: phrases(inbox.language).recording, language: inbox.language }] : [];
+    return this.waitTwiml(inbox, started.call, recordNotice, eta);
+  }
+
   /** The caller answered a gather. A retry of an answered step gets the same reply again. */
   async gather(inbox: VoiceInbox, call: Call, step: number, input: IvrInput) {
     if (call.status !== "ivr" || !call.ivr || call.ivr.step !== step) return this.current(inbox, call);
@@ -248,7 +287,8 @@ export class CallControl {
       prompts,
       position: eta?.position ?? null,
       waitMinutes: eta?.estimatedWaitS != null ? Math.ceil(eta.estimatedWaitS / 60) : null,
-      offerCallback: node?.offerCallback ?? true,
+      // A browser caller (client:…) has no number to call back.
+      offerCallback: (node?.offerCallback ?? true) && !call.fromAddress?.startsWith("client:"),
       musicUrl: node?.holdMusicUrl,
       urls: this.urls(inbox, call),
     });
@@ -257,7 +297,7 @@ export class CallControl {
   /** A key pressed while waiting: 1 asks for a callback (the place in line is kept). */
   async waitKey(inbox: VoiceInbox, call: Call, digits: string | undefined) {
     const language = call.ivr?.language ?? inbox.language;
-    if (call.status !== "queued" || digits !== "1") return this.current(inbox, call);
+    if (call.status !== "queued" || digits !== "1" || call.fromAddress?.startsWith("client:")) return this.current(inbox, call);
     await withEvents(this.rt.core, async (tx, events) => {
       const { before, after } = await changeCallWithin(tx, events, call.id, (c) => (c.status === "queued" ? { status: "callback", callbackNumber: c.fromAddress } : null));
       if (after !== before) await appendSystemEvent(tx, events, call.conversationId, "callback_requested", { callId: call.id, number: call.fromAddress });

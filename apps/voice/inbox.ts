@@ -1,4 +1,5 @@
 import { and, eq, sql } from "drizzle-orm";
+import twilio from "twilio";
 import type { Executor } from "../../db/connect.ts";
 import { inboxes, ivrFlows, type Inbox } from "../../db/schema/index.ts";
 import { IvrFlow, type IvrLanguage } from "../../channels/voice/flow.ts";
@@ -42,6 +43,21 @@ export function voiceInbox(row: Inbox, keyring: Keyring, envToken: string | unde
     account: accountSid && authToken ? { accountSid, authToken, apiBaseUrl: settings.apiBaseUrl } : undefined,
     language: settings.language ?? "en",
   };
+}
+
+/** Whether the inbox can mint Voice SDK access tokens: it has an API key. */
+export const mintsTokens = (i: VoiceInbox) => !!(i.credentials.accountSid && i.credentials.apiKeySid && i.credentials.apiKeySecret);
+
+/**
+ * A Voice SDK access token for `identity`, signed with the inbox's API key: `incoming` lets Twilio
+ * ring the identity (agents' softphones); outgoing calls go to the inbox's TwiML app.
+ */
+export function voiceToken(inbox: VoiceInbox, identity: string, options: { incoming: boolean; ttlS: number }) {
+  const { accountSid, apiKeySid, apiKeySecret, twimlAppSid } = inbox.credentials;
+  const { AccessToken } = twilio.jwt;
+  const token = new AccessToken(accountSid!, apiKeySid!, apiKeySecret!, { identity, ttl: options.ttlS });
+  token.addGrant(new AccessToken.VoiceGrant({ incomingAllow: options.incoming, ...(twimlAppSid ? { outgoingApplicationSid: twimlAppSid } : {}) }));
+  return { identity, token: token.toJwt(), expiresAt: new Date(Date.now() + options.ttlS * 1000).toISOString() };
 }
 
 /** The voice inbox Twilio's incoming call is for, by the number called (`To`). */

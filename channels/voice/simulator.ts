@@ -56,8 +56,11 @@ export class TwilioSimulator {
     return body;
   }
 
-  /** A caller dials the inbox's number: Twilio's first webhook, and whatever the TwiML leads to. */
-  async placeCall(input: { from: string; to: string; callerName?: string }) {
+  /**
+   * A caller dials the inbox's number (or, with `from: "client:…"`, a Voice SDK browser calls the TwiML
+   * app with its custom `params`): Twilio's first webhook, and whatever the TwiML leads to.
+   */
+  async placeCall(input: { from: string; to: string; callerName?: string; params?: Record<string, string> }) {
     const leg: SimLeg = {
       sid: fakeSid("CA"),
       from: input.from,
@@ -71,7 +74,7 @@ export class TwilioSimulator {
     };
     this.legs.set(leg.sid, leg);
     leg.log.push(`incoming call from ${input.from} to ${input.to}`);
-    const twiml = await this.post("/webhooks/twilio/voice", this.callParams(leg, { CallStatus: "ringing", Direction: "inbound", ...(input.callerName ? { CallerName: input.callerName } : {}) }));
+    const twiml = await this.post("/webhooks/twilio/voice", this.callParams(leg, { CallStatus: "ringing", Direction: "inbound", ...(input.callerName ? { CallerName: input.callerName } : {}), ...input.params }));
     await this.play(leg, twiml, "/webhooks/twilio/voice");
     return leg;
   }

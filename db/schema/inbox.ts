@@ -12,6 +12,11 @@ export type InboxSettings = {
   color?: string;
   /** Web chat: only a visitor whose user id is signed with the inbox secret may claim it. */
   requireIdentityVerification?: boolean;
+  /**
+   * Web chat: the widget's call button goes through this Twilio phone line (the visitor's browser
+   * joins with Twilio's Voice SDK) and the call waits in this queue. Unset: browser-to-browser WebRTC.
+   */
+  callLine?: { voiceInboxId: string; queueId: string };
   [key: string]: unknown;
 };
 

@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Field, useSubmit } from "./admin.tsx";
+import { useWorkspace } from "./app.tsx";
 import { ApiError, request } from "./client.ts";
 import { useI18n } from "./i18n.ts";
 import type { Inbox } from "./model.ts";
@@ -17,7 +18,17 @@ export function PhoneLineForm({ onCreated }: { onCreated(id: string): void }) {
     let created: { id: string; webhooks: { incoming: string; status: string } } | undefined;
     const ok = await submit(async () => {
       created = await request("/inboxes/voice", {
-        body: { name: text("name"), phoneNumber: text("phoneNumber"), accountSid: text("accountSid"), authToken: text("authToken"), recording: text("recording"), language: text("language") },
+        body: {
+          name: text("name"),
+          phoneNumber: text("phoneNumber"),
+          accountSid: text("accountSid"),
+          authToken: text("authToken"),
+          apiKeySid: text("apiKeySid"),
+          apiKeySecret: text("apiKeySecret"),
+          twimlAppSid: text("twimlAppSid"),
+          recording: text("recording"),
+          language: text("language"),
+        },
       });
     });
     if (ok && created) {
@@ -39,6 +50,15 @@ export function PhoneLineForm({ onCreated }: { onCreated(id: string): void }) {
       </Field>
       <Field label={t("call.inbox.authToken")}>
         <input name="authToken" type="password" required autoComplete="off" />
+      </Field>
+      <Field label={t("call.inbox.apiKeySid")}>
+        <input name="apiKeySid" placeholder="SK…" />
+      </Field>
+      <Field label={t("call.inbox.apiKeySecret")}>
+        <input name="apiKeySecret" type="password" autoComplete="off" />
+      </Field>
+      <Field label={t("call.inbox.twimlAppSid")}>
+        <input name="twimlAppSid" placeholder="AP…" />
       </Field>
       <Field label={t("call.inbox.recording")}>
         <select name="recording" defaultValue="on_demand">
@@ -104,5 +124,62 @@ export function IvrEditor({ inbox }: { inbox: Inbox }) {
       {saved && <span role="status">{t("call.ivr.saved")}</span>}
       {error}
     </details>
+  );
+}
+
+type CallLine = { voiceInboxId: string | null; queueId: string | null };
+
+/**
+ * Where a web chat inbox's call button goes: browser to browser (WebRTC, no Twilio needed), or
+ * through one of the workspace's phone lines into a queue (the visitor joins with Twilio's SDK).
+ */
+export function CallLinePicker({ inbox }: { inbox: Inbox }) {
+  const { t } = useI18n();
+  const { inboxes, queues } = useWorkspace();
+  const { submit, error } = useSubmit();
+  const [line, setLine] = useState<CallLine | null>(null);
+  const [saved, setSaved] = useState(false);
+  const lines = inboxes.filter((i) => i.channel === "voice");
+  useEffect(() => {
+    request<CallLine>(`/inboxes/${inbox.id}/call-line`).then(setLine, () => {});
+  }, [inbox.id]);
+  if (!line || !lines.length) return null;
+  const save = async (next: CallLine) => {
+    setSaved(false);
+    setLine(next);
+    // A line needs a queue: saving waits until both are chosen (the server would say so too).
+    if (next.voiceInboxId && !next.queueId) return;
+    const ok = await submit(async () => setLine(await request<CallLine>(`/inboxes/${inbox.id}/call-line`, { method: "PUT", body: next.voiceInboxId ? next : { voiceInboxId: null } })));
+    setSaved(ok);
+  };
+  return (
+    <div className="row-form" data-testid="call-line">
+      <Field label={t("call.line.via")}>
+        <select value={line.voiceInboxId ?? ""} onChange={(e) => void save({ voiceInboxId: e.target.value || null, queueId: e.target.value ? line.queueId : null })}>
+          <option value="">{t("call.line.browser")}</option>
+          {lines.map((l) => (
+            <option key={l.id} value={l.id}>
+              {t("call.line.phone", { name: l.name })}
+            </option>
+          ))}
+        </select>
+      </Field>
+      {line.voiceInboxId && (
+        <Field label={t("call.line.queue")}>
+          <select value={line.queueId ?? ""} onChange={(e) => void save({ ...line, queueId: e.target.value || null })}>
+            <option value="" disabled>
+              {t("call.line.chooseQueue")}
+            </option>
+            {queues.map((q) => (
+              <option key={q.id} value={q.id}>
+                {q.name}
+              </option>
+            ))}
+          </select>
+        </Field>
+      )}
+      {saved && <span role="status">{t("call.line.saved")}</span>}
+      {error}
+    </div>
   );
 }

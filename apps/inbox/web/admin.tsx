@@ -4,7 +4,7 @@ import { ApiError, request } from "./client.ts";
 import { EmailInboxForm } from "./email-admin.tsx";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
-import { IvrEditor, PhoneLineForm } from "./admin-voice.tsx";
+import { CallLinePicker, IvrEditor, PhoneLineForm } from "./admin-voice.tsx";
 import type { Canned, Channel, Queue, Role } from "./model.ts";
 
 const TABS = [
@@ -116,6 +116,7 @@ function Inboxes() {
           <li key={i.id} className={i.id === created ? "highlight" : ""} data-inbox-id={i.id}>
             <strong>{i.name}</strong> · {t(`channel.${i.channel}` as MessageKey)}
             {i.embedSnippet && <Snippet code={i.embedSnippet} />}
+            {i.channel === "webchat" && <CallLinePicker inbox={i} />}
             {i.channel === "voice" && <IvrEditor inbox={i} />}
             {i.channel === "email" && (
               <>

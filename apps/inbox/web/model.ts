@@ -85,3 +85,12 @@ export function contactLabel(contact: { name: string | null; handle?: string | n
   if (contact.handle && !contact.handle.startsWith("anon:")) return contact.handle;
   return anonymous;
 }
+
+/**
+ * Who a call is with, for headings: the number, or — for a chat visitor calling from the widget
+ * through Twilio, whose address is a Voice SDK identity (`client:…`) — `visitor`.
+ */
+export const callParty = (call: { from?: string | null; to?: string | null }, visitor: string) => {
+  const party = call.from ?? call.to ?? "";
+  return party.startsWith("client:") ? visitor : party;
+};

@@ -4,7 +4,7 @@ import { ApiError, request } from "./client.ts";
 import { useNow } from "./hooks.ts";
 import { clock, useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
-import type { Call } from "./model.ts";
+import { callParty, type Call } from "./model.ts";
 import { href } from "./route.ts";
 
 const ON_THE_LINE = ["connecting", "connected", "on_hold", "callback"];
@@ -73,7 +73,7 @@ function CallCard({ call, onChange }: { call: Call; onChange(): void }) {
   return (
     <section className="call-card" data-testid="call-card" data-status={call.status}>
       <header>
-        <strong>📞 {call.from ?? call.to}</strong>
+        <strong>📞 {callParty(call, t("call.webVisitor"))}</strong>
         <span data-testid="call-status">{t(`call.status.${call.status}` as MessageKey)}</span>
         {connected && <span role="timer">{clock(talking)}</span>}
       </header>
@@ -179,7 +179,7 @@ export function LiveCalls() {
             {calls.map((c) => (
               <tr key={c.callId} data-testid="live-call" data-status={c.status}>
                 <td>
-                  <a href={href({ page: "inbox", view: "all", conversationId: c.conversationId })}>{c.from ?? c.to}</a>
+                  <a href={href({ page: "inbox", view: "all", conversationId: c.conversationId })}>{callParty(c, t("call.webVisitor"))}</a>
                 </td>
                 <td>{users.find((u) => u.id === c.agentId)?.name ?? queues.find((q) => q.id === c.queueId)?.name ?? "—"}</td>
                 <td>{t(`call.status.${c.status}` as MessageKey)}</td>

@@ -138,7 +138,7 @@ function TimelineItem({ item, conversationId }: { item: Item; conversationId: st
       )}
       {item.type === "call" && (
         <div className="call" data-testid="call-item" data-status={call.status ?? ""}>
-          <span>📞 {item.direction === "out" ? t("call.out", { to: call.to ?? "" }) : t("call.in", { from: call.from ?? sender })}</span>
+          <span>📞 {item.direction === "out" ? t("call.out", { to: call.to ?? "" }) : t("call.in", { from: call.from?.startsWith("client:") ? sender : (call.from ?? sender) })}</span>
           <span className="call-status">{call.status ? t(`call.status.${call.status}` as MessageKey) : ""}</span>
           <span>
             {t("call.duration", { d: clock(data.durationS ?? 0) })}

@@ -25,6 +25,8 @@ export type Inbox = {
   agentsOnline: boolean;
   greeting: string | null;
   color: string | null;
+  /** Where the call button goes (apps/gateway/widget.ts); older servers say nothing: browser. */
+  calls?: "browser" | "phone";
 };
 
 export type Session = {

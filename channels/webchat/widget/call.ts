@@ -1,6 +1,7 @@
 import type { Api, CallAnswer, CallView, Frame } from "./api.ts";
 import type { MessageKey } from "./catalog.ts";
 import { AudioPeer, DISCONNECT_GRACE_MS, microphone, uuid, type IceServerConfig, type PeerSignal } from "./peer.ts";
+import { PhoneLine, type PhoneTicket } from "./phone-line.ts";
 import { h, type View } from "./view.ts";
 
 const FINAL = ["completed", "abandoned", "no_answer", "busy", "failed", "voicemail", "transferred_out"];
@@ -24,6 +25,9 @@ export class WidgetCall {
   /** Signals that came before this tab's peer connection existed. */
   private early: PeerSignal[] = [];
   private available = false;
+  /** Which way the call button goes: browser to browser, or through the inbox's Twilio phone line. */
+  private via: "browser" | "phone" = "browser";
+  private line: PhoneLine | null = null;
   private muted = false;
   private busy = false;
   private reportedConnected = false;
@@ -42,11 +46,13 @@ export class WidgetCall {
     // Closing the tab ends the call at once rather than when the server notices the socket gone.
     addEventListener("pagehide", () => {
       if (this.stream && this.call && !isFinal(this.call.status)) this.api.hangUpOnUnload(this.call.id);
+      this.line?.hangUp();
     });
   }
 
   /** A call continues a chat: the button shows once the visitor has a conversation. */
-  setAvailable(available: boolean) {
+  setAvailable(available: boolean, via: "browser" | "phone" = "browser") {
+    this.via = via;
     // A host page on plain http has no microphone API (it needs a secure context): no button there.
     this.available = available && !!navigator.mediaDevices?.getUserMedia && typeof RTCPeerConnection === "function";
     this.render();
@@ -78,7 +84,8 @@ export class WidgetCall {
 
   /** The visitor's "call" button. */
   async start() {
-    if (this.call || this.busy) return;
+    if (this.call || this.line || this.busy) return;
+    if (this.via === "phone") return this.startLine();
     this.busy = true;
     try {
       const stream = await microphone();
@@ -90,6 +97,40 @@ export class WidgetCall {
     } catch {
       this.release();
       this.view.showNotice("error");
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** The call through Twilio: a ticket from the server, then the SDK places it. */
+  private async startLine() {
+    this.busy = true;
+    try {
+      // Asked here (and let go at once) so a refusal gets the same notice as a browser call; the SDK asks again.
+      const probe = await microphone();
+      if (!probe) return this.view.showNotice("callNoMic");
+      for (const t of probe.getTracks()) t.stop();
+      const line = new PhoneLine(
+        this.api.base,
+        () => this.render(),
+        (how) => {
+          if (this.line !== line) return;
+          this.line = null;
+          this.muted = false;
+          this.ended = how === "failed" ? "callFailed" : "callEnded";
+          this.view.host.dataset.lastCallStatus = how;
+          clearTimeout(this.endedTimer);
+          this.endedTimer = setTimeout(() => ((this.ended = null), this.render()), ENDED_MS);
+          this.render();
+        },
+      );
+      this.line = line;
+      this.ended = null;
+      this.render();
+      const ticket = await this.api.calls<PhoneTicket>("POST", "/twilio");
+      await line.start(ticket);
+    } catch {
+      this.line?.end("failed");
     } finally {
       this.busy = false;
     }
@@ -195,23 +236,19 @@ export class WidgetCall {
     const { callBar, callButton, host } = this.view;
     const call = this.call;
     const t = (key: MessageKey, vars?: Record<string, string | number>) => this.view.t(key, vars);
-    host.dataset.callStatus = call?.status ?? "none";
-    callButton.hidden = !this.available || !!call;
+    host.dataset.callStatus = this.line?.state ?? call?.status ?? "none";
+    callButton.hidden = !this.available || !!call || !!this.line;
     clearInterval(this.clock);
+    if (this.line) return this.renderLine(this.line);
     if (!call) {
       callBar.hidden = !this.ended;
       callBar.replaceChildren(this.ended ? h("p", { role: "status" }, t(this.ended)) : "");
       return;
     }
     const agent = call.agentName || t("agent");
-    const button = (key: MessageKey, onclick: () => void, cls = "", testid = "") =>
-      h("button", { type: "button", class: cls, "data-testid": testid || undefined, onclick }, t(key));
+    const button = (key: MessageKey, onclick: () => void, cls = "", testid = "") => this.button(key, onclick, cls, testid);
     const hang = button("callHangUp", () => this.hangUp(), "hang", "switchboard-call-hangup");
-    const mute = button(this.muted ? "callUnmute" : "callMute", () => {
-      this.muted = !this.muted;
-      this.peer?.setMuted(this.muted);
-      this.render();
-    });
+    const mute = this.muteButton();
     let text: string;
     let actions: HTMLButtonElement[];
     let ticking: string | null = null;
@@ -234,6 +271,30 @@ export class WidgetCall {
     callBar.replaceChildren(status, ...actions);
     // Only the clock's text changes each second; the buttons stay put under the visitor's pointer.
     if (ticking) this.clock = setInterval(() => (status.textContent = t("callConnected", { name: agent, time: elapsed(ticking) })), 1000);
+  }
+
+  /** Through the phone line the caller first hears the queue's announcements, then the agent. */
+  private renderLine(line: PhoneLine) {
+    const { callBar } = this.view;
+    const since = line.answeredAt;
+    const text = () => (since ? this.view.t("callOnLine", { time: elapsed(since) }) : this.view.t("callConnecting"));
+    const status = h("p", { role: "status" }, text());
+    callBar.hidden = false;
+    callBar.replaceChildren(status, this.muteButton(), this.button("callHangUp", () => line.hangUp(), "hang", "switchboard-call-hangup"));
+    if (since) this.clock = setInterval(() => (status.textContent = text()), 1000);
+  }
+
+  private button(key: MessageKey, onclick: () => void, cls = "", testid = "") {
+    return h("button", { type: "button", class: cls, "data-testid": testid || undefined, onclick }, this.view.t(key));
+  }
+
+  private muteButton() {
+    return this.button(this.muted ? "callUnmute" : "callMute", () => {
+      this.muted = !this.muted;
+      this.peer?.setMuted(this.muted);
+      this.line?.mute(this.muted);
+      this.render();
+    });
   }
 }
 

@@ -454,7 +454,7 @@ class Widget {
     const known = Boolean(this.user || this.profile.email);
     const prechat = session.inbox.preChatForm && !session.conversationId && !known;
     this.view.showPrechat(prechat);
-    this.call.setAvailable(!!session.conversationId);
+    this.call.setAvailable(!!session.conversationId, session.inbox.calls === "phone" ? "phone" : "browser");
     // The pre-chat form asks for the email already; one form at a time.
     const askEmail = !session.inbox.agentsOnline && !known && !prechat;
     this.view.setOffline(this.leftEmail ? "thanks" : askEmail ? "ask" : "none", this.leftEmail);
