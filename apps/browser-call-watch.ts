@@ -1,8 +1,9 @@
 import { and, eq, gt } from "drizzle-orm";
-import { endCallsOf, expireCalls, type CallParty } from "../conversations/browser-call.ts";
+import { endCallsOf, expireCalls, type BrowserCallView, type CallParty } from "../conversations/browser-call.ts";
 import type { Core } from "../conversations/transaction.ts";
-import { users } from "../db/schema/index.ts";
+import { agentStates, conversations, queues, users } from "../db/schema/index.ts";
 import { log } from "../platform/log.ts";
+import { setPresence, startWrapUp, WRAP_UP_SECONDS } from "../routing/presence.ts";
 
 /** How often ringing and connecting browser calls are checked for their timeouts. */
 const SWEEP_MS = 5_000;
@@ -12,19 +13,45 @@ const SWEEP_MS = 5_000;
  * socket left on this node for `graceMs` (long enough to ride out a reconnect), their live calls
  * end. Normally the closing page has already said so (a keep-alive hang-up on `pagehide`) and the
  * other browser sees its peer connection drop; this catches a crashed tab or a lost network. Also
- * runs the ring and connect timeouts (conversations/browser-call.ts `expireCalls`).
+ * runs the ring and connect timeouts (conversations/browser-call.ts `expireCalls`), and keeps the
+ * agent's presence with the call as phone calls do: busy while talking, wrap-up after.
  */
 export class BrowserCallWatch {
   graceMs = 10_000;
   private sockets = new Map<string, number>();
   private pending = new Map<string, ReturnType<typeof setTimeout>>();
   private sweep: ReturnType<typeof setInterval>;
+  private unsubscribe: () => void;
 
   constructor(private readonly core: Core) {
     this.sweep = setInterval(() => {
       expireCalls(core).catch((err: unknown) => log.error("browser calls: expiry sweep failed", { err }));
     }, SWEEP_MS);
     this.sweep.unref?.();
+    // Every change of a browser call is told to its visitor as `call.state`; the agent's presence
+    // follows the same news. Every node hears it: setPresence leaves an unchanged presence alone.
+    this.unsubscribe = core.bus.subscribe((m) => {
+      if (!("type" in m) || m.type !== "call.state") return;
+      void this.followPresence(m.workspaceId, m.payload.call as BrowserCallView).catch((err: unknown) => log.error("browser calls: presence update failed", { err }));
+    });
+  }
+
+  private async followPresence(workspaceId: string, call: BrowserCallView) {
+    if (!call.agentId) return;
+    const [state] = await this.core.db.select({ presence: agentStates.presence }).from(agentStates).where(eq(agentStates.userId, call.agentId));
+    // Talking: busy, as an accepted phone call makes them (an agent who set themselves away stays so).
+    if (call.status === "connected") {
+      if (state?.presence === "available") await setPresence(this.core, workspaceId, call.agentId, { presence: "busy" });
+      return;
+    }
+    // A call that was talked ends in wrap-up: the conversation's queue's time, else the voice default.
+    if (call.status !== "completed" || !call.answeredAt || (state?.presence !== "busy" && state?.presence !== "available")) return;
+    const [q] = await this.core.db
+      .select({ wrapUpSeconds: queues.wrapUpSeconds })
+      .from(conversations)
+      .innerJoin(queues, eq(queues.id, conversations.queueId))
+      .where(eq(conversations.id, call.conversationId));
+    await startWrapUp(this.core, workspaceId, call.agentId, q?.wrapUpSeconds ?? WRAP_UP_SECONDS.voice);
   }
 
   opened(party: CallParty) {
@@ -63,6 +90,7 @@ export class BrowserCallWatch {
   }
 
   close() {
+    this.unsubscribe();
     clearInterval(this.sweep);
     for (const t of this.pending.values()) clearTimeout(t);
     this.pending.clear();

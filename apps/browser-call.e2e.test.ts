@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { expireCalls } from "../conversations/browser-call.ts";
 import { api, openSocket, startTestServer, wsUrl, type TestServer } from "../test/server.ts";
+import { until } from "../test/voice.ts";
 
 let s: TestServer;
 let agentToken: string;
@@ -63,6 +64,8 @@ describe("browser calls (chat → voice over WebRTC)", () => {
     const agent = await agentSocket(agentToken);
     const admin = await agentSocket(adminToken);
 
+    const presence = async () => (await api(`${s.url}/api/v1/me/presence`, { token: agentToken })).body.presence as string;
+    await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: agentToken, body: { presence: "available" } });
     const callId = crypto.randomUUID();
     const asked = await widget(a.token, "", { callId });
     expect(asked.status).toBe(201);
@@ -98,9 +101,12 @@ describe("browser calls (chat → voice over WebRTC)", () => {
     expect(connected.status).toBe(200);
     expect(connected.body.call.status).toBe("connected");
     expect(connected.body.call.answeredAt).not.toBeNull();
+    // On the call the agent is busy, as on a phone call; after it, in wrap-up.
+    await until(async () => (await presence()) === "busy", 5000, "busy");
     await Bun.sleep(1100);
     const ended = await agentCall(agentToken, a.conversationId, `/${id}/hangup`);
     expect(ended.body.call.status).toBe("completed");
+    await until(async () => (await presence()) === "wrap_up", 5000, "wrap-up");
     await a.socket.waitFor((f) => f.type === "call.state" && f.call.status === "completed");
     // After the end there is nothing left to signal into.
     expect((await widget(a.token, `/${id}/signal`, { kind: "candidate", candidate: CANDIDATE })).status).toBe(409);
