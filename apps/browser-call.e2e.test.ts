@@ -176,6 +176,55 @@ describe("browser calls (chat → voice over WebRTC)", () => {
     other.socket.close();
   });
 
+  it("lets a supervisor listen, whisper and barge on a talking browser call: signalling only between them and the agent, never the visitor", async () => {
+    const a = await chattingVisitor("Ivy");
+    await assignTo(a.conversationId, s.agent.id);
+    const agent = await agentSocket(agentToken);
+    const id = (await widget(a.token, "", { callId: crypto.randomUUID() })).body.call.id as string;
+    const supervisorToken = await s.signInAs("supervisor", "Sue");
+    const supervisor = await agentSocket(supervisorToken);
+    const supervisorId = (await api(`${s.url}/api/v1/me`, { token: supervisorToken })).body.id as string;
+    const monitor = (token: string, body: unknown) => api(`${s.url}/api/v1/calls/${id}/monitor`, { token, body });
+    const signal = (token: string, body: unknown) => api(`${s.url}/api/v1/calls/${id}/monitor/signal`, { token, body });
+    // Nothing to listen to before the call talks; agents may not monitor at all.
+    expect((await monitor(supervisorToken, { mode: "listen" })).status).toBe(409);
+    await agentCall(agentToken, a.conversationId, `/${id}/answer`);
+    await widget(a.token, `/${id}/connected`);
+    expect((await monitor(agentToken, { mode: "listen" })).status).toBe(403);
+    expect((await monitor(supervisorToken, { mode: "shout" })).body.error.field).toBe("mode");
+
+    const listening = await monitor(supervisorToken, { mode: "listen" });
+    expect(listening.status).toBe(200);
+    expect(listening.body).toMatchObject({ joined: true, monitors: [{ userId: supervisorId, mode: "listen" }] });
+    const told = await agent.waitFor((f) => f.type === "call.monitor");
+    expect(told).toMatchObject({ callId: id, supervisorId, supervisorName: "Sue", mode: "listen" });
+    // The supervisor's browser offers, the agent's answers; candidates both ways.
+    expect((await signal(supervisorToken, { kind: "offer", sdp: OFFER })).status).toBe(200);
+    expect(await agent.waitFor((f) => f.type === "call.monitor.signal")).toMatchObject({ callId: id, supervisorId, signal: { kind: "offer", sdp: OFFER } });
+    expect((await signal(agentToken, { kind: "answer", sdp: ANSWER, supervisorId })).status).toBe(200);
+    expect(await supervisor.waitFor((f) => f.type === "call.monitor.signal")).toMatchObject({ callId: id, signal: { kind: "answer", sdp: ANSWER } });
+    expect((await signal(agentToken, { kind: "candidate", candidate: CANDIDATE, supervisorId })).status).toBe(200);
+    // Roles in the negotiation are fixed, and nobody else takes part.
+    expect((await signal(agentToken, { kind: "offer", sdp: OFFER, supervisorId })).status).toBe(400);
+    expect((await signal(adminToken, { kind: "offer", sdp: OFFER })).status).toBe(403);
+    expect((await signal(agentToken, { kind: "answer", sdp: ANSWER, supervisorId: crypto.randomUUID() })).status).toBe(403);
+
+    // A mode change is the same link: the agent is told, the timeline has one "monitored" event.
+    expect((await monitor(supervisorToken, { mode: "barge" })).body).toMatchObject({ joined: false, monitors: [{ userId: supervisorId, mode: "barge" }] });
+    await agent.waitFor((f) => f.type === "call.monitor" && f.mode === "barge");
+    const { items } = await callItem(a.conversationId);
+    expect(items.filter((i) => i.type === "event" && i.eventType === "call_monitored")).toHaveLength(1);
+    const stopped = await api(`${s.url}/api/v1/calls/${id}/monitor/stop`, { token: supervisorToken, body: {} });
+    expect(stopped.body.monitors).toEqual([]);
+    await agent.waitFor((f) => f.type === "call.monitor" && f.mode === null);
+    expect((await signal(supervisorToken, { kind: "offer", sdp: OFFER })).status).toBe(403);
+
+    await Bun.sleep(100);
+    expect(a.socket.frames.some((f) => f.type.startsWith("call.monitor"))).toBe(false);
+    await agentCall(agentToken, a.conversationId, `/${id}/hangup`);
+    for (const x of [a.socket, agent, supervisor]) x.close();
+  });
+
   it("answers bad input with 400 naming the field", async () => {
     const a = await chattingVisitor("Gus");
     await assignTo(a.conversationId, s.agent.id);

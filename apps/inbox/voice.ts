@@ -11,6 +11,7 @@ import { body, IdParam, ok, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { clientIdentity } from "../voice/call-control.ts";
 import { CallLineBody, setCallLine } from "../voice/call-line.ts";
+import { CallSignal, MonitorMode, monitorBrowserCall, relayMonitorSignal, stopMonitoringBrowserCall } from "../../conversations/browser-call.ts";
 import { mintsTokens, voiceInbox, voiceToken } from "../voice/inbox.ts";
 import { requireRole, type AuthEnv } from "./auth.ts";
 
@@ -26,7 +27,9 @@ const Transfer = z
     note: z.string().trim().max(2000).optional(),
   })
   .refine((t) => [t.agentId, t.teamId, t.queueId].filter(Boolean).length === 1, { message: "give exactly one of agentId, teamId or queueId", path: ["agentId"] });
-const Monitor = z.object({ mode: z.enum(["listen", "whisper", "barge"]) });
+const Monitor = z.object({ mode: MonitorMode });
+/** A browser call's monitoring signal; the agent names the supervisor it answers. */
+const MonitorSignal = z.intersection(CallSignal, z.object({ supervisorId: z.uuid().optional() }));
 const E164 = z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number like +8613800000000");
 const VoiceInboxBody = z.object({
   name: z.string().trim().min(1).max(100),
@@ -124,11 +127,36 @@ export function voiceApi(rt: Runtime) {
     return c.json(callView(await control.completeWarmTransfer(actor.workspaceId, call.id)), 200);
   });
 
-  app.openapi(createRoute({ method: "post", path: "/calls/{id}/monitor", request: { params: IdParam, ...body(Monitor) }, responses: ok("The call with the supervisor's leg"), tags: ["voice"] }), async (c) => {
+  app.openapi(createRoute({ method: "post", path: "/calls/{id}/monitor", request: { params: IdParam, ...body(Monitor) }, responses: ok("The call with the supervisor's leg (a browser call: the supervisor's browser then connects to the agent's)"), tags: ["voice"] }), async (c) => {
     const actor = c.get("actor");
     requireRole(actor, "supervisor", "admin");
-    return c.json(callView(await control.monitor(actor.workspaceId, c.req.valid("param").id, actor.userId, c.req.valid("json").mode)), 200);
+    const { id } = c.req.valid("param");
+    const { mode } = c.req.valid("json");
+    const call = await callById(db, actor.workspaceId, id);
+    if (call.provider === "webrtc") {
+      const { call: after, joined } = await monitorBrowserCall(rt.core, actor, id, mode);
+      return c.json({ ...callView(after), joined, iceServers: rt.config.iceServers }, 200);
+    }
+    return c.json(callView(await control.monitor(actor.workspaceId, id, actor.userId, mode)), 200);
   });
+
+  app.openapi(createRoute({ method: "post", path: "/calls/{id}/monitor/stop", request: { params: IdParam }, responses: ok("The call, without this supervisor"), tags: ["voice"] }), async (c) => {
+    const actor = c.get("actor");
+    requireRole(actor, "supervisor", "admin");
+    const { id } = c.req.valid("param");
+    const call = await callById(db, actor.workspaceId, id);
+    if (call.provider === "webrtc") return c.json(callView(await stopMonitoringBrowserCall(rt.core, actor, id)), 200);
+    return c.json(callView(await control.stopMonitor(actor.workspaceId, id, actor.userId)), 200);
+  });
+
+  app.openapi(
+    createRoute({ method: "post", path: "/calls/{id}/monitor/signal", request: { params: IdParam, ...body(MonitorSignal) }, responses: ok("Relayed (browser calls: between the agent's and the supervisor's browsers)"), tags: ["voice"] }),
+    async (c) => {
+      const { supervisorId, ...signal } = c.req.valid("json");
+      await relayMonitorSignal(rt.core, c.get("actor"), c.req.valid("param").id, signal as CallSignal, supervisorId);
+      return c.json({ ok: true }, 200);
+    },
+  );
 
   app.openapi(
     createRoute({ method: "post", path: "/conversations/{id}/calls", request: { params: IdParam, ...body(DialOut) }, responses: ok("The outbound call: the agent's softphone rings first"), tags: ["voice"] }),

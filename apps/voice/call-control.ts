@@ -564,6 +564,16 @@ export class CallControl {
     });
   }
 
+  /** A supervisor leaves a phone call they were monitoring: their leg hangs up. */
+  async stopMonitor(workspaceId: string, callId: string, supervisorId: string) {
+    const call = await callById(this.rt.core.db, workspaceId, callId);
+    const mine = call.monitors.find((m) => m.userId === supervisorId);
+    if (!mine) return call;
+    const inbox = await this.inbox(call.inboxId);
+    if (inbox && !isFinal(call.status)) await this.quietly(() => this.rest(inbox).hangup(mine.legId));
+    return (await changeCall(this.rt.core, call.id, (c) => ({ monitors: c.monitors.filter((m) => m.userId !== supervisorId) }))).after;
+  }
+
   /**
    * Transfers a connected call. Cold: the agent's leg ends and the caller waits for the target (an
    * offer to an agent or team member, or the queue). Warm: the target is dialled into the same

@@ -122,6 +122,58 @@ describe("chat → voice in two browsers", () => {
     await agent.context().close();
   }, 60_000);
 
+  it("lets a supervisor listen in from the wallboard, barge in (the visitor hears them) and whisper (only the agent does), then leave", async () => {
+    const agent = await agentPage();
+    const visitor = await openWidget(browser, s.url, s.inbox.publicKey, { initScript: CAPTURE_PEERS });
+    const conversationId = await visitor.send("Please call me");
+    await api(`${s.url}/api/v1/conversations/${conversationId}/assign`, { token: adminToken, body: { assigneeId: s.agent.id } });
+    await visitor.page.getByTestId("switchboard-call-start").click();
+    await agent.getByTestId("browser-call-answer").click();
+    await agent.locator("[data-testid=browser-call][data-call-status=connected]").waitFor();
+
+    const supContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await supContext.addInitScript(CAPTURE_PEERS);
+    const sup = await supContext.newPage();
+    const supervisor = await api(`${s.url}/api/v1/agents`, { token: adminToken, body: { email: `sue-${crypto.randomUUID()}@example.test`, name: "Sue", role: "supervisor", password: s.agent.password } });
+    await signIn(sup, s.url, supervisor.body.email, s.agent.password);
+    await sup.goto(`${s.url}/app/#/wallboard`);
+    const row = sup.locator("[data-testid=live-call][data-provider=webrtc][data-status=connected]");
+    await row.getByTestId("monitor-listen").click();
+    await sup.locator("[data-testid=live-call][data-monitor-state=connected]").waitFor();
+    await agent.getByTestId("browser-call-monitor").filter({ hasText: "Sue is listening" }).waitFor();
+    // The supervisor hears the call (the agent's tab sends the visitor and the agent, mixed).
+    for (let i = 0; i < 50 && (await peerStats(sup)).received === 0; i++) await Bun.sleep(100);
+    expect((await peerStats(sup)).received).toBeGreaterThan(0);
+
+    // What the agent's tab sends the visitor: its microphone, or a mix with the supervisor in it.
+    const visitorTrack = () =>
+      agent.evaluate(() => {
+        const pc = (window as unknown as { __peers: RTCPeerConnection[] }).__peers[0]!;
+        const sent = pc.getSenders().find((x) => x.track)?.track;
+        return { label: sent?.label ?? "", fromMic: !!sent && sent.label !== "MediaStreamAudioDestinationNode" };
+      });
+    expect((await visitorTrack()).fromMic).toBe(true);
+    await row.getByTestId("monitor-barge").click();
+    await agent.locator("[data-testid=browser-call-monitor][data-mode=barge]").waitFor();
+    for (let i = 0; i < 50 && (await visitorTrack()).fromMic; i++) await Bun.sleep(100);
+    expect((await visitorTrack()).fromMic).toBe(false);
+    await row.getByTestId("monitor-whisper").click();
+    await agent.getByTestId("browser-call-monitor").filter({ hasText: "Sue is whispering to you" }).waitFor();
+    for (let i = 0; i < 50 && !(await visitorTrack()).fromMic; i++) await Bun.sleep(100);
+    expect((await visitorTrack()).fromMic).toBe(true);
+    // The visitor's browser was never part of it: still one peer connection there.
+    expect(await visitor.page.evaluate(() => (window as unknown as { __peers: unknown[] }).__peers.length)).toBe(1);
+
+    await row.getByTestId("monitor-leave").click();
+    await agent.getByTestId("browser-call-monitor").waitFor({ state: "detached" });
+    expect(await row.getByTestId("monitor-leave").count()).toBe(0);
+    await visitor.page.getByTestId("switchboard-call-hangup").click();
+    await agent.getByTestId("browser-call").waitFor({ state: "detached" });
+    await supContext.close();
+    await visitor.close();
+    await agent.context().close();
+  }, 90_000);
+
   it("lets the agent invite the visitor to a call from the conversation: the widget rings, the visitor accepts, and the agent's hang-up ends it for both", async () => {
     const agent = await agentPage();
     const visitor = await openWidget(browser, s.url, s.inbox.publicKey, { initScript: CAPTURE_PEERS });

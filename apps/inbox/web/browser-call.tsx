@@ -9,9 +9,19 @@ import { useI18n } from "./i18n.ts";
 import { contactLabel, type Conversation, type Item } from "./model.ts";
 import type { Frame } from "./realtime.ts";
 import { navigate } from "./route.ts";
+import { MonitorHost } from "./call-monitor.ts";
 
 type CallInfo = Pick<BrowserCallView, "id" | "conversationId" | "direction" | "status" | "agentId" | "answeredAt">;
-type Active = { call: CallInfo; peer: AudioPeer | null; stream: MediaStream; reported: boolean; drop?: ReturnType<typeof setTimeout>; early: PeerSignal[] };
+type Active = {
+  call: CallInfo;
+  peer: AudioPeer | null;
+  stream: MediaStream;
+  reported: boolean;
+  drop?: ReturnType<typeof setTimeout>;
+  early: PeerSignal[];
+  /** Supervisors listening, whispering or barging (call-monitor.ts). */
+  monitor?: MonitorHost;
+};
 
 const FINAL = ["completed", "abandoned", "voicemail", "no_answer", "busy", "failed", "transferred_out"];
 const isFinal = (status: string) => FINAL.includes(status);
@@ -92,6 +102,10 @@ class BrowserPhone {
       const signal = f.signal as PeerSignal;
       if (this.active.peer) void this.active.peer.receive(signal).catch(() => this.hangUp("failed"));
       else this.active.early.push(signal);
+    } else if (f.type === "call.monitor" && this.active?.peer && f.callId === this.active.call.id) {
+      this.monitorOf(this.active).mode(f.supervisorId, f.supervisorName ?? "", f.mode ?? null);
+    } else if (f.type === "call.monitor.signal" && this.active?.peer && f.callId === this.active.call.id) {
+      void this.monitorOf(this.active).signal(f.supervisorId, f.signal as PeerSignal).catch(() => {});
     } else if ((f.type === "connection" && f.connected) || f.type === "resync") {
       void this.load();
     }
@@ -109,6 +123,17 @@ class BrowserPhone {
       if (call.status === "connecting" && !active.peer) this.connect(active);
     }
     this.changed();
+  }
+
+  private monitorOf(active: Active) {
+    active.monitor ??= new MonitorHost(
+      active.peer!,
+      active.stream,
+      this.iceServers,
+      (supervisorId, signal) => request(`/calls/${active.call.id}/monitor/signal`, { body: { ...signal, supervisorId } }),
+      () => this.changed(),
+    );
+    return active.monitor;
   }
 
   async answer(call: CallInfo) {
@@ -198,6 +223,7 @@ class BrowserPhone {
     this.peerState = null;
     if (active) {
       clearTimeout(active.drop);
+      active.monitor?.close();
       active.peer?.close();
       for (const t of active.stream.getTracks()) t.stop();
     }
@@ -291,6 +317,11 @@ function ActiveCall({ phone }: { phone: BrowserPhone }) {
         {t(`call.status.${call.status}` as MessageKey)}
         {talk !== null && ` · ${Math.floor(talk / 60)}:${String(talk % 60).padStart(2, "0")}`}
       </p>
+      {phone.active!.monitor?.monitors.map((m, i) => (
+        <p key={i} className="hint" data-testid="browser-call-monitor" data-mode={m.mode}>
+          {t(`browserCall.monitor.${m.mode}` as MessageKey, { name: m.name })}
+        </p>
+      ))}
       <div className="toast-actions">
         <button type="button" aria-pressed={phone.muted} onClick={() => phone.toggleMute()} data-testid="browser-call-mute">
           {phone.muted ? t("browserCall.unmute") : t("browserCall.mute")}

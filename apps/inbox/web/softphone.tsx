@@ -1,4 +1,6 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { IceServerConfig, PeerSignal } from "../../../channels/webchat/widget/peer.ts";
+import { MonitorClient, type MonitorMode } from "./call-monitor.ts";
 import { useFrames, useWorkspace } from "./app.tsx";
 import { ApiError, request } from "./client.ts";
 import { useNow } from "./hooks.ts";
@@ -145,19 +147,50 @@ function CallCard({ call, onChange }: { call: Call; onChange(): void }) {
 /** Supervisors: every live call, with listen, whisper and barge. */
 export function LiveCalls() {
   const { t } = useI18n();
-  const { users, queues } = useWorkspace();
+  const { users, queues, me } = useWorkspace();
   const { calls, refresh } = useLiveCalls();
   const [error, setError] = useState<string | null>(null);
   const now = useNow(1000);
-  const monitor = async (call: Call, mode: "listen" | "whisper" | "barge") => {
+  // Browser calls are monitored over a link from this tab to the agent's (call-monitor.ts).
+  const links = useRef(new Map<string, MonitorClient>());
+  const [linkState, setLinkState] = useState<Record<string, RTCPeerConnectionState>>({});
+  useFrames((f) => {
+    if (f.type === "call.monitor.signal") void links.current.get(f.callId)?.receive(f.signal as PeerSignal).catch(() => {});
+  }, []);
+  useEffect(() => () => links.current.forEach((l) => l.close()), []);
+  useEffect(() => {
+    for (const [id, link] of links.current)
+      if (!calls.some((c) => c.callId === id && (c.status === "connected" || c.status === "on_hold"))) {
+        link.close();
+        links.current.delete(id);
+      }
+  }, [calls]);
+  const act = async (fn: () => Promise<void>) => {
     setError(null);
     try {
-      await request(`/calls/${call.callId}/monitor`, { method: "POST", body: { mode } });
-      void refresh();
+      await fn();
     } catch (e) {
       setError(e instanceof ApiError ? e.message : t("error.generic"));
     }
+    void refresh();
   };
+  const monitor = (call: Call, mode: MonitorMode) =>
+    act(async () => {
+      const r = await request<{ iceServers?: IceServerConfig[] }>(`/calls/${call.callId}/monitor`, { method: "POST", body: { mode } });
+      if (call.provider !== "webrtc") return;
+      const existing = links.current.get(call.callId);
+      if (existing) return existing.setMode(mode);
+      const send = (signal: PeerSignal) => request(`/calls/${call.callId}/monitor/signal`, { body: signal });
+      const link = await MonitorClient.open(call.callId, mode, r.iceServers ?? [], send, (state) => setLinkState((s) => ({ ...s, [call.callId]: state })));
+      links.current.set(call.callId, link);
+      await link.offer();
+    });
+  const leave = (call: Call) =>
+    act(async () => {
+      await request(`/calls/${call.callId}/monitor/stop`, { method: "POST" });
+      links.current.get(call.callId)?.close();
+      links.current.delete(call.callId);
+    });
   return (
     <section aria-labelledby="live-calls" data-testid="live-calls">
       <h2 id="live-calls">{t("call.live")}</h2>
@@ -170,14 +203,14 @@ export function LiveCalls() {
             <tr>
               <th>{t("call.caller")}</th>
               <th>{t("call.agent")}</th>
-              <th>Status</th>
+              <th>{t("call.statusColumn")}</th>
               <th />
               <th />
             </tr>
           </thead>
           <tbody>
             {calls.map((c) => (
-              <tr key={c.callId} data-testid="live-call" data-status={c.status}>
+              <tr key={c.callId} data-testid="live-call" data-status={c.status} data-provider={c.provider} data-monitor-state={linkState[c.callId]}>
                 <td>
                   <a href={href({ page: "inbox", view: "all", conversationId: c.conversationId })}>{callParty(c, t("call.webVisitor"))}</a>
                 </td>
@@ -187,10 +220,15 @@ export function LiveCalls() {
                 <td className="call-actions">
                   {(c.status === "connected" || c.status === "on_hold") &&
                     (["listen", "whisper", "barge"] as const).map((mode) => (
-                      <button key={mode} type="button" onClick={() => monitor(c, mode)} aria-pressed={c.monitors.some((m) => m.mode === mode)} data-testid={`monitor-${mode}`}>
+                      <button key={mode} type="button" onClick={() => monitor(c, mode)} aria-pressed={c.monitors.some((m) => m.userId === me.id && m.mode === mode)} data-testid={`monitor-${mode}`}>
                         {t(`call.monitor.${mode}` as MessageKey)}
                       </button>
                     ))}
+                  {c.monitors.some((m) => m.userId === me.id) && (
+                    <button type="button" onClick={() => leave(c)} data-testid="monitor-leave">
+                      {t("call.monitor.leave")}
+                    </button>
+                  )}
                 </td>
               </tr>
             ))}
