@@ -126,10 +126,17 @@ describe("call control", () => {
     expect(coach.form).toMatchObject({ Coaching: "true", CallSidToCoach: call.agentLegId, Muted: "false" });
     await api(`${s.url}/api/v1/calls/${call.id}/monitor`, { token: supervisor, body: { mode: "barge" } });
     expect(v.sim.requests.filter((r) => r.path.includes(`/Participants/${legId}.json`)).at(-1)!.form).toMatchObject({ Coaching: "false", Muted: "false" });
+    // Leave: the supervisor's leg hangs up at Twilio and the call goes on without them.
+    const left = await api(`${s.url}/api/v1/calls/${call.id}/monitor/stop`, { token: supervisor, body: {} });
+    expect(left.body.monitors).toEqual([]);
+    expect(v.sim.requests.filter((r) => r.path.endsWith(`/Calls/${legId}.json`)).at(-1)!.form).toMatchObject({ Status: "completed" });
+    const rejoined = (await api(`${s.url}/api/v1/calls/${call.id}/monitor`, { token: supervisor, body: { mode: "listen" } })).body.monitors[0].legId as string;
+    expect(rejoined).not.toBe(legId);
+    await v.sim.settle();
     await api(`${s.url}/api/v1/calls/${call.id}/hangup`, { token: ann, body: {} });
     await settled(call.id, "completed");
     // The customer hanging up ends the supervisor's leg too.
-    expect(v.sim.legs.get(legId)!.status).toBe("completed");
+    expect(v.sim.legs.get(rejoined)!.status).toBe("completed");
     await presence(ann, "available");
   });
 
