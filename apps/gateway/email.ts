@@ -142,22 +142,22 @@ async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, r
       return { status: "bounce", itemId: sent.itemId, reason };
     }
     // Released by an admin, a report on mail we never sent is kept like any other message.
-    if (!released) return holdBack(rt, inbox, mail, raw, recipients, "bounce for a message this inbox did not send", { bounce: mail.bounce });
+    if (!released) return holdBack(rt, inbox, mail, raw, recipients, { kind: "unknown_bounce", reason: "bounce for a message this inbox did not send" }, { bounce: mail.bounce });
   }
   if (!mail.from) {
     if (released) return { status: "refused", reason: "The mail has no valid sender address (From): there is nobody to file it under; delete it instead" };
-    return holdBack(rt, inbox, mail, raw, recipients, "no valid sender address (From)");
+    return holdBack(rt, inbox, mail, raw, recipients, { kind: "no_sender", reason: "no valid sender address (From)" });
   }
   const from = mail.from;
   if (!released) {
-    if (mail.class.spam) return holdBack(rt, inbox, mail, raw, recipients, "flagged as spam");
+    if (mail.class.spam) return holdBack(rt, inbox, mail, raw, recipients, { kind: "spam", reason: "flagged as spam" });
     const since = new Date(Date.now() - 3_600_000);
     const [recent] = await db
       .select({ n: count() })
       .from(emailMessages)
       .where(and(eq(emailMessages.inboxId, inbox.id), eq(emailMessages.address, from.address), eq(emailMessages.direction, "in"), gte(emailMessages.createdAt, since)));
     if (Number(recent?.n ?? 0) >= inbox.settings.floodPerHour)
-      return holdBack(rt, inbox, mail, raw, recipients, `sender over the limit of ${inbox.settings.floodPerHour} mails an hour`);
+      return holdBack(rt, inbox, mail, raw, recipients, { kind: "flood", reason: `sender over the limit of ${inbox.settings.floodPerHour} mails an hour` }, { limit: inbox.settings.floodPerHour });
   }
 
   const own = new Set([inbox.settings.address, ...inbox.settings.aliases]);

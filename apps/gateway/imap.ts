@@ -5,6 +5,7 @@ import { emailMailboxState, emailQuarantine } from "../../db/schema/index.ts";
 import { log } from "../../platform/log.ts";
 import type { Runtime } from "../runtime.ts";
 import { emailInboxes, receiveEmail, type EmailInbox } from "./email.ts";
+import type { HoldKind } from "./quarantine.ts";
 
 /** Mail up to this size is fetched in batches; larger mail is streamed one by one (never whole in memory twice). */
 const SMALL_MAIL_BYTES = 256 * 1024;
@@ -179,7 +180,7 @@ export class MailboxImporter {
           log.error("imap: mail held back after repeated failures", { inboxId: this.inbox.id, uid, reason });
           await this.rt.core.db
             .insert(emailQuarantine)
-            .values({ workspaceId: this.inbox.workspaceId, inboxId: this.inbox.id, messageId: `imap:${uidValidity}:${uid}`, address: "", reason: `import failed: ${reason}`.slice(0, 1000), details: { uid, mailbox: this.imap.mailbox } })
+            .values({ workspaceId: this.inbox.workspaceId, inboxId: this.inbox.id, messageId: `imap:${uidValidity}:${uid}`, address: "", reason: `import failed: ${reason}`.slice(0, 1000), details: { kind: "import_failed" satisfies HoldKind, uid, mailbox: this.imap.mailbox } })
             .onConflictDoNothing();
         }
         await this.advance(uid);

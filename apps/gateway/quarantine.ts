@@ -6,6 +6,9 @@ import type { Runtime } from "../runtime.ts";
 import type { EmailInbox, Receipt } from "./email.ts";
 import type { RawMailCopy } from "./raw-mail.ts";
 
+/** Why a mail was held back, as a code the spam view translates (the reason text says it in English). */
+export type HoldKind = "spam" | "flood" | "no_sender" | "unknown_bounce" | "import_failed";
+
 /** Envelope recipients kept with a held-back mail: a reply token among them still threads it on release. */
 const KEPT_RECIPIENTS = 20;
 
@@ -14,7 +17,15 @@ const KEPT_RECIPIENTS = 20;
  * attachment store, so the spam view can release it later exactly as it arrived. The same mail held
  * back twice (a redelivery) keeps its first row and copy.
  */
-export async function holdBack(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, raw: RawMailCopy | undefined, recipients: string[], reason: string, details: Record<string, unknown> = {}): Promise<Receipt> {
+export async function holdBack(
+  rt: Runtime,
+  inbox: EmailInbox,
+  mail: ParsedEmail,
+  raw: RawMailCopy | undefined,
+  recipients: string[],
+  hold: { kind: HoldKind; reason: string },
+  details: Record<string, unknown> = {},
+): Promise<Receipt> {
   const db = rt.core.db;
   const [row] = await db
     .insert(emailQuarantine)
@@ -24,12 +35,12 @@ export async function holdBack(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail
       messageId: mail.externalId.slice(0, 900),
       address: mail.from?.address ?? "",
       subject: mail.subject.slice(0, 998),
-      reason,
-      details: { ...details, to: mail.to.slice(0, 10).map((a) => a.address), recipients: recipients.slice(0, KEPT_RECIPIENTS), size: mail.size },
+      reason: hold.reason,
+      details: { ...details, kind: hold.kind, to: mail.to.slice(0, 10).map((a) => a.address), recipients: recipients.slice(0, KEPT_RECIPIENTS), size: mail.size },
     })
     .onConflictDoNothing()
     .returning({ id: emailQuarantine.id });
   if (row && raw) await db.update(emailQuarantine).set({ rawId: await raw.keep(db) }).where(eq(emailQuarantine.id, row.id));
-  log.info("email: quarantined", { inboxId: inbox.id, reason });
-  return { status: "quarantined", reason };
+  log.info("email: quarantined", { inboxId: inbox.id, reason: hold.reason });
+  return { status: "quarantined", reason: hold.reason };
 }

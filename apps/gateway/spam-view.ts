@@ -5,6 +5,7 @@ import { Conflict, Invalid, NotFound } from "../../platform/errors.ts";
 import { log } from "../../platform/log.ts";
 import type { Runtime } from "../runtime.ts";
 import { receiveEmail, type EmailInbox } from "./email.ts";
+import type { HoldKind } from "./quarantine.ts";
 
 /**
  * The spam view: mail an inbox held back (spam, flood, no sender, reports on mail it never sent),
@@ -46,6 +47,7 @@ export async function listHeldBack(rt: Runtime, workspaceId: string, inboxId: st
     from: r.address,
     subject: r.subject,
     reason: r.reason,
+    kind: (typeof r.details.kind === "string" ? r.details.kind : "other") as HoldKind | "other",
     receivedAt: r.createdAt.toISOString(),
     size: typeof r.details.size === "number" ? r.details.size : null,
     // Mail that could not be read (an import that kept failing) or has no sender can only be deleted.

@@ -4,13 +4,29 @@ import { EmailCredentials, EmailSettings } from "../../channels/email/index.ts";
 import { MAX_TEXT } from "../../conversations/channel.ts";
 import { requireConversation, startConversation } from "../../conversations/conversation.ts";
 import { inboxSettings, updateInboxSettings } from "../../conversations/inbox.ts";
-import { contacts, emailMailboxState, emailParticipants, inboxes } from "../../db/schema/index.ts";
+import type { Executor } from "../../db/connect.ts";
+import { contacts, emailMailboxState, emailParticipants, inboxes, type Conversation } from "../../db/schema/index.ts";
 import { Invalid } from "../../platform/errors.ts";
 import { parseInput } from "../../platform/validation.ts";
 import { deleteHeldBack, listHeldBack, releaseHeldBack } from "../gateway/spam-view.ts";
 import { body, created, IdParam, Json, ok, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { requireRole, type AuthEnv } from "./auth.ts";
+
+/**
+ * The people on a conversation besides its contact — everyone a customer's mail was also addressed
+ * to — as the contacts they are (a merged contact shown as the one it was merged into).
+ */
+export async function participantsOf(db: Executor, conversation: Pick<Conversation, "id" | "workspaceId" | "contactId">) {
+  const contactId = sql<string>`COALESCE(${contacts.mergedIntoId}, ${contacts.id})`;
+  const rows = await db
+    .select({ address: emailParticipants.address, name: emailParticipants.name, contactId, contactName: contacts.name })
+    .from(emailParticipants)
+    .innerJoin(contacts, eq(contacts.id, emailParticipants.contactId))
+    .where(and(eq(emailParticipants.workspaceId, conversation.workspaceId), eq(emailParticipants.conversationId, conversation.id)))
+    .orderBy(asc(emailParticipants.createdAt), asc(emailParticipants.address));
+  return rows.filter((r) => r.contactId !== conversation.contactId).map((r) => ({ contactId: r.contactId, name: r.contactName ?? r.name, address: r.address }));
+}
 
 /** Credentials may be set, or removed with null; omitted ones are kept. */
 const CredentialsPatch = z.object({
@@ -135,17 +151,7 @@ export function emailAdminApi(rt: Runtime) {
     }),
     async (c) => {
       const conversation = await requireConversation(db, c.get("actor"), c.req.valid("param").id);
-      // A merged contact is a pointer: show the contact it was merged into.
-      const contactId = sql<string>`COALESCE(${contacts.mergedIntoId}, ${contacts.id})`;
-      const rows = await db
-        .select({ address: emailParticipants.address, name: emailParticipants.name, contactId, contactName: contacts.name })
-        .from(emailParticipants)
-        .innerJoin(contacts, eq(contacts.id, emailParticipants.contactId))
-        .where(and(eq(emailParticipants.workspaceId, conversation.workspaceId), eq(emailParticipants.conversationId, conversation.id)))
-        .orderBy(asc(emailParticipants.createdAt), asc(emailParticipants.address));
-      const items = rows
-        .filter((r) => r.contactId !== conversation.contactId)
-        .map((r) => ({ contactId: r.contactId, name: r.contactName ?? r.name, address: r.address }));
+      const items = await participantsOf(db, conversation);
       return c.json({ items }, 200);
     },
   );
