@@ -211,6 +211,54 @@ describe("email over SMTP-in", () => {
     expect(all.mail.references).toContain(`<i1-${tag}@x.test>`);
   });
 
+  it("makes Cc'd people contacts of their own, linked as participants, never merged with anyone, and still copied on reply-all", async () => {
+    // Dave already wrote to support: he is a contact, and stays the one contact he is.
+    await mail({ from: `Dave Old <dave-${tag}@x.test>`, subject: "Earlier", text: "earlier", messageId: `<dv1-${tag}@x.test>` });
+    const daveConversation = (await conversationOfMessage(`dv1-${tag}@x.test`))!;
+    const daveId = (await api(`${server.url}/api/v1/conversations/${daveConversation}`, { token })).body.contact.id;
+
+    const from = `nia-${tag}@x.test`;
+    await mail({
+      from,
+      to: `${support}, Bo Other <bo-${tag}@x.test>`,
+      cc: `"Carol Chen" <carol-${tag}@x.test>, dave-${tag}@x.test, Nia Again <${from}>`,
+      subject: "Team order",
+      text: "For all of us",
+      messageId: `<n1-${tag}@x.test>`,
+    });
+    const id = (await conversationOfMessage(`n1-${tag}@x.test`))!;
+    const conversation = (await api(`${server.url}/api/v1/conversations/${id}`, { token })).body;
+    const people = (await api(`${server.url}/api/v1/conversations/${id}/participants`, { token })).body.items as { contactId: string; name: string | null; address: string }[];
+    expect(people.map((p) => p.address).sort()).toEqual([`bo-${tag}@x.test`, `carol-${tag}@x.test`, `dave-${tag}@x.test`]);
+    const carol = people.find((p) => p.address === `carol-${tag}@x.test`)!;
+    expect(carol.name).toBe("Carol Chen");
+    expect(people.find((p) => p.address === `dave-${tag}@x.test`)!.contactId).toBe(daveId);
+    expect(new Set(people.map((p) => p.contactId)).size).toBe(3);
+    expect(people.map((p) => p.contactId)).not.toContain(conversation.contact.id);
+    // Each is a contact of this workspace with exactly their own address; the sender's contact has only hers.
+    const carolProfile = (await api(`${server.url}/api/v1/contacts/${carol.contactId}`, { token })).body;
+    expect(carolProfile.identities.map((i: any) => i.value)).toEqual([`carol-${tag}@x.test`]);
+    const daveProfile = (await api(`${server.url}/api/v1/contacts/${daveId}`, { token })).body;
+    expect(daveProfile).toMatchObject({ name: "Dave Old", identities: [{ kind: "email", value: `dave-${tag}@x.test` }] });
+    const niaProfile = (await api(`${server.url}/api/v1/contacts/${conversation.contact.id}`, { token })).body;
+    expect(niaProfile.identities.map((i: any) => i.value)).toEqual([from]);
+
+    // Carol answers with reply-all: a participant's mail joins the thread; she is still her own contact.
+    await mail({ from: `carol-${tag}@x.test`, cc: from, subject: "Re: Team order", text: "Count me in", messageId: `<n2-${tag}@x.test>`, inReplyTo: `<n1-${tag}@x.test>` });
+    expect(await conversationOfMessage(`n2-${tag}@x.test`)).toBe(id);
+    expect((await api(`${server.url}/api/v1/conversations/${id}`, { token })).body.contact.id).toBe(conversation.contact.id);
+
+    const before = sink.received.length;
+    await api(`${server.url}/api/v1/conversations/${id}/messages`, { token, body: { text: "Noted for all.", email: { replyAll: true } } });
+    const sent = await sink.waitFor(before + 1);
+    expect(sent.envelope.to.sort()).toEqual([`bo-${tag}@x.test`, `carol-${tag}@x.test`, `dave-${tag}@x.test`, from].sort());
+
+    // A malformed conversation id is named in the error.
+    const bad = await api(`${server.url}/api/v1/conversations/not-an-id/participants`, { token });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toBe("id");
+  });
+
   it("reopens a resolved conversation on a reply, and opens a new one after the reopen window", async () => {
     const from = `jon-${tag}@x.test`;
     await mail({ from, subject: "Warranty", text: "broken", messageId: `<j1-${tag}@x.test>` });
