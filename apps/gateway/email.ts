@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { and, asc, count, desc, eq, gte, inArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import {
   chooseThread, conversationOfToken, parseEmail, splitPlusAddress, toInbound, emailSettingsOf, replyAddress,
   normalizeSubject, type Address, type EmailEnvelope, type EmailSettings, type ParsedEmail,
@@ -9,7 +9,7 @@ import type { OutboundMessage } from "../../conversations/channel.ts";
 import { contactsOfIdentities, resolveContact } from "../../conversations/contact.ts";
 import { ingestInbound, type Placement } from "../../conversations/conversation.ts";
 import { OutboxWorker } from "../../conversations/outbox.ts";
-import type { Executor, Tx } from "../../db/connect.ts";
+import { rowsOf, type Executor, type Tx } from "../../db/connect.ts";
 import {
   attachments, conversations, emailMessages, emailParticipants, inboxes, timelineItems, type Inbox, type OutboxRow,
 } from "../../db/schema/index.ts";
@@ -122,11 +122,17 @@ export async function receiveEmail(rt: Runtime, inbox: EmailInbox, source: Reada
 
 async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, recipients: string[], files: string[], raw: RawMailCopy | undefined, released: boolean): Promise<Receipt> {
   const db = rt.core.db;
-  const already = await db
-    .select({ id: timelineItems.id, conversationId: timelineItems.conversationId })
-    .from(timelineItems)
-    .where(and(eq(timelineItems.inboxId, inbox.id), eq(timelineItems.externalId, mail.externalId.slice(0, 512))));
-  if (already[0]) return { status: "duplicate", conversationId: already[0].conversationId, itemId: already[0].id };
+  // One round trip for two questions asked of every mail: stored already (a redelivery)? and how
+  // many mails has its sender brought in the last hour (the flood limit)?
+  const [seen] = rowsOf<{ item_id: string | null; conversation_id: string | null; recent: number }>(
+    await db.execute(sql`
+      SELECT t.id AS item_id, t.conversation_id,
+        (SELECT count(*)::int FROM ${emailMessages} m WHERE m.inbox_id = ${inbox.id} AND m.address = ${mail.from?.address ?? ""}
+          AND m.direction = 'in' AND m.created_at >= ${new Date(Date.now() - 3_600_000).toISOString()}::timestamptz) AS recent
+      FROM (SELECT 1) AS one
+      LEFT JOIN ${timelineItems} t ON t.inbox_id = ${inbox.id} AND t.external_id = ${mail.externalId.slice(0, 512)}`),
+  );
+  if (seen?.item_id && seen.conversation_id) return { status: "duplicate", conversationId: seen.conversation_id, itemId: seen.item_id };
 
   if (mail.class.bounce) {
     const original = mail.bounce?.originalMessageId;
@@ -151,12 +157,7 @@ async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, r
   const from = mail.from;
   if (!released) {
     if (mail.class.spam) return holdBack(rt, inbox, mail, raw, recipients, { kind: "spam", reason: "flagged as spam" });
-    const since = new Date(Date.now() - 3_600_000);
-    const [recent] = await db
-      .select({ n: count() })
-      .from(emailMessages)
-      .where(and(eq(emailMessages.inboxId, inbox.id), eq(emailMessages.address, from.address), eq(emailMessages.direction, "in"), gte(emailMessages.createdAt, since)));
-    if (Number(recent?.n ?? 0) >= inbox.settings.floodPerHour)
+    if (Number(seen?.recent ?? 0) >= inbox.settings.floodPerHour)
       return holdBack(rt, inbox, mail, raw, recipients, { kind: "flood", reason: `sender over the limit of ${inbox.settings.floodPerHour} mails an hour` }, { limit: inbox.settings.floodPerHour });
   }
 
@@ -186,6 +187,7 @@ async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, r
 
   let decision: ReturnType<typeof chooseThread> | undefined;
   const result = await ingestInbound(rt.core, inbox.workspaceId, inbound, {
+    checked: true,
     place: async (tx, contactId): Promise<Placement> => {
       const byHeaderRows = headerIds.length
         ? await tx
