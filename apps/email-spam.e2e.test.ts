@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { and, eq } from "drizzle-orm";
 import nodemailer from "nodemailer";
 import { createWorkspace } from "../conversations/workspace.ts";
-import { attachments, emailQuarantine } from "../db/schema/index.ts";
+import { attachments, emailQuarantine, timelineItems } from "../db/schema/index.ts";
 import { createAgent } from "../routing/agent.ts";
 import { api, startTestServer, type TestServer } from "../test/server.ts";
 
@@ -149,6 +149,21 @@ describe("the spam view", () => {
     const refused = await api(spamUrl(`/${orphan.id}/release`), { method: "POST", token });
     expect(refused.status).toBe(409);
     expect(refused.body.error).toMatchObject({ field: "itemId", message: expect.stringContaining("delete it instead") });
+  });
+
+  it("refuses to release a copy that was altered on disk, storing nothing of it", async () => {
+    await transport().sendMail({ from: `tam-${tag}@x.test`, to: support, subject: "Tampered", text: "original words", messageId: `<tam-${tag}@x.test>`, headers: { "X-Spam-Flag": "YES" } });
+    const item = await heldBySubject("Tampered");
+    const path = (await rawFileOf(item.id))!;
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 10]! ^= 1;
+    writeFileSync(path, bytes);
+    const refused = await api(spamUrl(`/${item.id}/release`), { method: "POST", token });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ field: "itemId", message: expect.stringContaining("cannot be read") });
+    const [stored] = await server.rt.core.db.select().from(timelineItems).where(eq(timelineItems.externalId, `tam-${tag}@x.test`));
+    expect(stored).toBeUndefined();
+    expect((await held()).some((i) => i.id === item.id)).toBe(true);
   });
 
   it("validates ids naming the field, and keeps agents and other workspaces out", async () => {

@@ -83,7 +83,14 @@ export async function releaseHeldBack(rt: Runtime, workspaceId: string, inboxId:
   const source = await rt.files.openSealedStream(rt.keyring, raw.storageKey).catch(() => undefined);
   if (!source) return gone();
   const recipients = Array.isArray(row.details.recipients) ? (row.details.recipients as unknown[]).filter((r): r is string => typeof r === "string") : [];
-  const receipt = await receiveEmail(rt, inbox, source, { recipients, released: true });
+  // The copy is authenticated as it is read: a damaged file (or one sealed under another SECRET_KEY)
+  // fails before anything is stored, and says so instead of failing as a server error.
+  let damaged = false;
+  source.once("error", () => (damaged = true));
+  const receipt = await receiveEmail(rt, inbox, source, { recipients, released: true }).catch((err: unknown) => {
+    if (damaged) throw new Conflict("The stored copy of this mail cannot be read (damaged, or sealed with another SECRET_KEY); delete it instead", "itemId");
+    throw err;
+  });
   if (receipt.status !== "stored" && receipt.status !== "duplicate") throw new Conflict(`This mail cannot be released: ${"reason" in receipt ? receipt.reason : receipt.status}`, "itemId");
   // Marked only if no other release got there first; either way the answer names the one message.
   const [marked] = await db
