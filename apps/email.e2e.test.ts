@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { generateKeyPairSync } from "node:crypto";
+import { dkimVerify } from "mailauth/lib/dkim/verify";
 import nodemailer from "nodemailer";
 import { sendSystemMessage } from "../conversations/conversation.ts";
 import { withEvents } from "../conversations/transaction.ts";
@@ -209,6 +211,99 @@ describe("email over SMTP-in", () => {
     const all = await sink.waitFor(before + 2);
     expect(all.envelope.to.sort()).toEqual([`boss-${tag}@x.test`, from].sort());
     expect(all.mail.references).toContain(`<i1-${tag}@x.test>`);
+  });
+
+  it("makes Cc'd people contacts of their own, linked as participants, never merged with anyone, and still copied on reply-all", async () => {
+    // Dave already wrote to support: he is a contact, and stays the one contact he is.
+    await mail({ from: `Dave Old <dave-${tag}@x.test>`, subject: "Earlier", text: "earlier", messageId: `<dv1-${tag}@x.test>` });
+    const daveConversation = (await conversationOfMessage(`dv1-${tag}@x.test`))!;
+    const daveId = (await api(`${server.url}/api/v1/conversations/${daveConversation}`, { token })).body.contact.id;
+
+    const from = `nia-${tag}@x.test`;
+    await mail({
+      from,
+      to: `${support}, Bo Other <bo-${tag}@x.test>`,
+      cc: `"Carol Chen" <carol-${tag}@x.test>, dave-${tag}@x.test, Nia Again <${from}>`,
+      subject: "Team order",
+      text: "For all of us",
+      messageId: `<n1-${tag}@x.test>`,
+    });
+    const id = (await conversationOfMessage(`n1-${tag}@x.test`))!;
+    const conversation = (await api(`${server.url}/api/v1/conversations/${id}`, { token })).body;
+    const people = (await api(`${server.url}/api/v1/conversations/${id}/participants`, { token })).body.items as { contactId: string; name: string | null; address: string }[];
+    expect(people.map((p) => p.address).sort()).toEqual([`bo-${tag}@x.test`, `carol-${tag}@x.test`, `dave-${tag}@x.test`]);
+    const carol = people.find((p) => p.address === `carol-${tag}@x.test`)!;
+    expect(carol.name).toBe("Carol Chen");
+    expect(people.find((p) => p.address === `dave-${tag}@x.test`)!.contactId).toBe(daveId);
+    expect(new Set(people.map((p) => p.contactId)).size).toBe(3);
+    expect(people.map((p) => p.contactId)).not.toContain(conversation.contact.id);
+    // Each is a contact of this workspace with exactly their own address; the sender's contact has only hers.
+    const carolProfile = (await api(`${server.url}/api/v1/contacts/${carol.contactId}`, { token })).body;
+    expect(carolProfile.identities.map((i: any) => i.value)).toEqual([`carol-${tag}@x.test`]);
+    const daveProfile = (await api(`${server.url}/api/v1/contacts/${daveId}`, { token })).body;
+    expect(daveProfile).toMatchObject({ name: "Dave Old", identities: [{ kind: "email", value: `dave-${tag}@x.test` }] });
+    const niaProfile = (await api(`${server.url}/api/v1/contacts/${conversation.contact.id}`, { token })).body;
+    expect(niaProfile.identities.map((i: any) => i.value)).toEqual([from]);
+
+    // Carol answers with reply-all: a participant's mail joins the thread; she is still her own contact.
+    await mail({ from: `carol-${tag}@x.test`, cc: from, subject: "Re: Team order", text: "Count me in", messageId: `<n2-${tag}@x.test>`, inReplyTo: `<n1-${tag}@x.test>` });
+    expect(await conversationOfMessage(`n2-${tag}@x.test`)).toBe(id);
+    expect((await api(`${server.url}/api/v1/conversations/${id}`, { token })).body.contact.id).toBe(conversation.contact.id);
+
+    const before = sink.received.length;
+    await api(`${server.url}/api/v1/conversations/${id}/messages`, { token, body: { text: "Noted for all.", email: { replyAll: true } } });
+    const sent = await sink.waitFor(before + 1);
+    expect(sent.envelope.to.sort()).toEqual([`bo-${tag}@x.test`, `carol-${tag}@x.test`, `dave-${tag}@x.test`, from].sort());
+
+    // A malformed conversation id is named in the error.
+    const bad = await api(`${server.url}/api/v1/conversations/not-an-id/participants`, { token });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toBe("id");
+  });
+
+  it("signs outbound mail with the inbox's DKIM key so that a real verifier passes it, and fails it once altered", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const domain = `dkim-${tag}.test`;
+    const address = `help@${domain}`;
+    const created = await api(`${server.url}/api/v1/inboxes`, {
+      token,
+      body: {
+        name: "Signed mail",
+        channel: "email",
+        email: { address, smtp: { host: "127.0.0.1", port: sink.port, security: "none" } },
+        credentials: { dkim: { domainName: domain, keySelector: "sb2026", privateKey: privateKey.export({ type: "pkcs8", format: "pem" }).toString() } },
+      },
+    });
+    expect(created.status).toBe(201);
+    // DNS as the verifier sees it: the selector's TXT record holds the public key, nothing else exists.
+    const txt = `v=DKIM1; k=rsa; p=${publicKey.export({ type: "spki", format: "der" }).toString("base64")}`;
+    const lookups: string[] = [];
+    const resolver = async (name: string, type: string) => {
+      lookups.push(`${type} ${name}`);
+      if (type === "TXT" && name === `sb2026._domainkey.${domain}`) return [[txt]];
+      throw Object.assign(new Error(`no ${type} record for ${name}`), { code: "ENOTFOUND" });
+    };
+
+    const from = `sig-${tag}@x.test`;
+    await transport().sendMail({ from, to: address, subject: "Signed?", text: "Please answer", messageId: `<sig1-${tag}@x.test>` });
+    const list = await api(`${server.url}/api/v1/conversations?inboxId=${created.body.id}&limit=10`, { token });
+    const id = (list.body.items as any[])[0].id;
+    const before = sink.received.length;
+    await api(`${server.url}/api/v1/conversations/${id}/messages`, { token, body: { text: "Signed answer, 签名的回复." } });
+    const sent = await sink.waitFor(before + 1);
+    expect(sent.raw.toString()).toContain("DKIM-Signature:");
+
+    const verified = await dkimVerify(sent.raw, { resolver: resolver as never });
+    expect(lookups).toContain(`TXT sb2026._domainkey.${domain}`);
+    expect(verified.results.length).toBe(1);
+    expect(verified.results[0]!.status.result).toBe("pass");
+    expect(verified.results[0]!.signingDomain).toBe(domain);
+
+    // The verifier is no rubber stamp: a changed byte in the body or a signed header fails it.
+    const body = await dkimVerify(Buffer.from(sent.raw.toString().replace("Signed answer", "Signed answeR")), { resolver: resolver as never });
+    expect(body.results[0]!.status).toMatchObject({ result: "neutral", comment: "body hash did not verify" });
+    const header = await dkimVerify(Buffer.from(sent.raw.toString().replace("Subject: Re: Signed?", "Subject: Re: Signed!")), { resolver: resolver as never });
+    expect(header.results[0]!.status.result).toBe("fail");
   });
 
   it("reopens a resolved conversation on a reply, and opens a new one after the reopen window", async () => {

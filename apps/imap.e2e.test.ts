@@ -123,6 +123,40 @@ describe("IMAP import from Dovecot", () => {
     expect(list.body.items.length).toBe(3);
   }, 60_000);
 
+  it("holds back a spam-flagged mail with its raw copy, and releases it from the spam view into its thread", async () => {
+    await append([{ id: `sp0-${tag}@x.test`, from: `sam-${tag}@x.test`, subject: "Quote request", text: "How much?" }], "Spam-src");
+    const client = await imap();
+    await client.append(
+      "Spam-src",
+      [`From: sam-${tag}@x.test`, `To: ${user}`, "Subject: Re: Quote request", `Message-ID: <sp1-${tag}@x.test>`, `In-Reply-To: <sp0-${tag}@x.test>`, "X-Spam-Flag: YES", "", "Any news?", ""].join("\r\n"),
+    );
+    await client.logout();
+    const res = await api(`${server.url}/api/v1/inboxes`, {
+      token,
+      body: {
+        name: "IMAP spam",
+        channel: "email",
+        email: { address: `spam-${tag}@example.test`, imap: { host: "127.0.0.1", port: dovecot.port, security: "none", user, mailbox: "Spam-src", pollSeconds: 5 } },
+        credentials: { imapPassword: password },
+      },
+    });
+    const importer = startImap(server.rt, { rescanMs: 60_000 });
+    try {
+      const spamUrl = `${server.url}/api/v1/inboxes/${res.body.id}/email/spam`;
+      const held = await until(async () => (await api(spamUrl, { token })).body.items as any[], (r) => r.length === 1);
+      expect(held[0]).toMatchObject({ from: `sam-${tag}@x.test`, subject: "Re: Quote request", reason: "flagged as spam", releasable: true });
+      expect((await items(res.body.id)).length).toBe(1);
+      const released = await api(`${spamUrl}/${held[0].id}/release`, { method: "POST", token });
+      expect(released.status).toBe(200);
+      const all = await items(res.body.id);
+      expect(all.map((r) => r.externalId).sort()).toEqual([`sp0-${tag}@x.test`, `sp1-${tag}@x.test`]);
+      expect(new Set(all.map((r) => r.conversationId)).size).toBe(1);
+      expect(released.body.conversationId).toBe(all[0]!.conversationId);
+    } finally {
+      await importer.stop();
+    }
+  }, 30_000);
+
   it("moves imported mail to a folder when asked", async () => {
     const client = await imap();
     await client.mailboxCreate("Processed").catch(() => {});

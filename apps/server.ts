@@ -11,7 +11,8 @@ import { errorBody, NotFound, TooLarge, Unauthorized } from "../platform/errors.
 import { demoPage } from "./gateway/demo.ts";
 import { simulatorRoutes } from "./gateway/simulator.ts";
 import { twilioVoiceWebhooks } from "./gateway/voice.ts";
-import { openSealed, SEALED_SUFFIX } from "./voice/recording.ts";
+import { SEALED_SUFFIX } from "../conversations/attachment.ts";
+import { openSealed } from "./voice/recording.ts";
 import { helpCenter } from "./gateway/help.ts";
 import { widgetApi, widgetSocket } from "./gateway/widget.ts";
 import { errorResponse } from "./http.ts";

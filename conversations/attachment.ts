@@ -1,14 +1,29 @@
-import { createWriteStream } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
-import type { Readable } from "node:stream";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, open, rm } from "node:fs/promises";
+import { pipeline, type Readable } from "node:stream";
 import { join } from "node:path";
 import { and, eq, inArray, isNull } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
 import { attachments } from "../db/schema/index.ts";
+import { SEALED_HEADER_BYTES, type Keyring } from "../platform/crypto.ts";
 import { DomainError, NotFound, TooLarge } from "../platform/errors.ts";
 import { attachmentView } from "./timeline.ts";
 
 export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
+
+/** Sealed files (recordings, held-back raw mail) carry this suffix: readers must open them with the keyring. */
+export const SEALED_SUFFIX = ".sealed";
+
+/**
+ * A sealed file being written chunk by chunk (AES-256-GCM, the keyring's key, the recordings'
+ * format). Nothing is recorded until `keep`; `drop` removes what was written.
+ */
+export type SealedWriter = {
+  write(chunk: Uint8Array): Promise<void>;
+  /** Finishes the file and records its row: the attachment id. */
+  keep(db: Executor, meta: { name: string; contentType: string }): Promise<string>;
+  drop(): Promise<void>;
+};
 
 // What a customer or agent may upload: documents and media people send support, nothing executable.
 const ALLOWED = /^(image\/(png|jpeg|gif|webp)|application\/pdf|text\/plain|text\/csv|audio\/(mpeg|ogg|wav|webm)|video\/(mp4|webm)|application\/(zip|msword|vnd\.openxmlformats-officedocument\.[a-z.]+|vnd\.ms-excel))$/;
@@ -92,6 +107,72 @@ export class AttachmentStore {
       })
       .returning();
     return attachmentView(row!);
+  }
+
+  /** Starts a sealed file under a new id (streamed, so a large file never sits whole in memory). */
+  async createSealed(workspaceId: string, keyring: Keyring): Promise<SealedWriter> {
+    const id = crypto.randomUUID();
+    const storageKey = `${workspaceId}/${id}${SEALED_SUFFIX}`;
+    const path = join(this.root, storageKey);
+    await mkdir(join(this.root, workspaceId), { recursive: true });
+    const { iv, cipher } = keyring.sealer();
+    const hash = new Bun.CryptoHasher("sha256");
+    const out = createWriteStream(path);
+    let size = 0;
+    let failed: Error | undefined;
+    out.on("error", (err) => (failed = err));
+    const put = async (bytes: Uint8Array) => {
+      if (failed) throw failed;
+      if (bytes.length && !out.write(bytes)) await new Promise((r) => out.once("drain", r));
+    };
+    // The tag is known only at the end: its place after the iv is filled in once the body is written.
+    await put(Buffer.concat([iv, Buffer.alloc(SEALED_HEADER_BYTES - iv.length)]));
+    const close = () => new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    return {
+      async write(chunk) {
+        size += chunk.length;
+        hash.update(chunk);
+        await put(cipher.update(chunk));
+      },
+      keep: async (db, meta) => {
+        await put(cipher.final());
+        await close();
+        const file = await open(path, "r+");
+        try {
+          await file.write(cipher.getAuthTag(), 0, 16, iv.length);
+        } finally {
+          await file.close();
+        }
+        const [row] = await db
+          .insert(attachments)
+          .values({ id, workspaceId, name: meta.name.slice(0, 255), contentType: meta.contentType, size, storageKey, sha256: hash.digest("hex") })
+          .returning({ id: attachments.id });
+        return row!.id;
+      },
+      drop: async () => {
+        if (!out.closed) await close().catch(() => {});
+        await rm(path, { force: true });
+      },
+    };
+  }
+
+  /** A sealed file's plain bytes as a stream; it errors (never ends cleanly) if the file was altered. */
+  async openSealedStream(keyring: Keyring, storageKey: string): Promise<Readable> {
+    const path = join(this.root, storageKey);
+    const file = await open(path, "r");
+    const header = Buffer.alloc(SEALED_HEADER_BYTES);
+    try {
+      await file.read(header, 0, SEALED_HEADER_BYTES, 0);
+    } finally {
+      await file.close();
+    }
+    return pipeline(createReadStream(path, { start: SEALED_HEADER_BYTES }), keyring.opener(header), () => {});
+  }
+
+  /** Removes one file and its row, whoever held it (a held-back mail deleted from the spam view). */
+  async remove(db: Executor, workspaceId: string, id: string) {
+    const [row] = await db.delete(attachments).where(and(eq(attachments.workspaceId, workspaceId), eq(attachments.id, id))).returning();
+    if (row) await rm(join(this.root, row.storageKey), { force: true });
   }
 
   /** Gives files stored before their sender was known (streamed mail) to that contact, for ingest. */

@@ -41,6 +41,26 @@ export async function resolveContact(tx: Tx, workspaceId: string, raw: Identity)
   return { contactId: (await findIdentity(tx, workspaceId, identity))!, created: false };
 }
 
+/**
+ * The contacts behind several identities of one kind (the people Cc'd on a mail), created where new:
+ * one lookup for all, then resolveContact (race-safe) for each one nobody has yet. Each identity
+ * keeps its own contact: nothing here ever merges two people.
+ */
+export async function contactsOfIdentities(tx: Tx, workspaceId: string, raw: Identity[]): Promise<Map<string, string>> {
+  const wanted = new Map(raw.map((r) => normalizeIdentity(r)).map((i) => [i.value, i]));
+  const byValue = new Map<string, string>();
+  const kinds = [...new Set([...wanted.values()].map((i) => i.kind))];
+  if (!wanted.size) return byValue;
+  if (kinds.length !== 1) throw new Invalid("Identities of one kind at a time", "identities");
+  const found = await tx
+    .select({ value: contactIdentities.value, contactId: contactIdentities.contactId })
+    .from(contactIdentities)
+    .where(and(eq(contactIdentities.workspaceId, workspaceId), eq(contactIdentities.kind, kinds[0]!), inArray(contactIdentities.value, [...wanted.keys()])));
+  for (const f of found) byValue.set(f.value, f.contactId);
+  for (const [value, identity] of wanted) if (!byValue.has(value)) byValue.set(value, (await resolveContact(tx, workspaceId, identity)).contactId);
+  return byValue;
+}
+
 async function findIdentity(db: Executor, workspaceId: string, identity: Identity) {
   const [row] = await db
     .select({ contactId: contactIdentities.contactId })

@@ -10,7 +10,7 @@ import { canSeeConversation, type Actor } from "./actor.ts";
 import { NormalizedInbound, MAX_TEXT, type NormalizedInbound as InboundInput } from "./channel.ts";
 import { resolveContact } from "./contact.ts";
 import type { EventLog, EventScope } from "./event.ts";
-import { nextSeq } from "./event.ts";
+import { nextSeq, takeSeqs } from "./event.ts";
 import { attachmentView, isPublicItem, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
 
@@ -59,8 +59,10 @@ export async function appendItem(
   conversation: Conversation,
   item: Omit<typeof timelineItems.$inferInsert, "workspaceId" | "seq" | "conversationId">,
   files: { ids: string[]; owner: { contactId?: string; userId?: string } } = { ids: [], owner: {} },
+  /** A seq the caller already took (with its neighbours, in one bump of the counter). */
+  takenSeq?: number,
 ): Promise<{ row: TimelineItem; view: TimelineView } | undefined> {
-  const seq = await nextSeq(tx, conversation.workspaceId);
+  const seq = takenSeq ?? (await nextSeq(tx, conversation.workspaceId));
   const [row] = await tx
     .insert(timelineItems)
     .values({ ...item, workspaceId: conversation.workspaceId, conversationId: conversation.id, seq })
@@ -104,6 +106,11 @@ export function validateInbound(input: InboundInput) {
 export type Placement = { conversationId: string; keepStatus?: boolean } | { newConversation: true } | undefined;
 
 export type IngestOptions = {
+  /**
+   * The caller has just looked and found nothing stored under this external id (email does, before
+   * its own rules): the first look is skipped. A concurrent delivery is still caught by the unique key.
+   */
+  checked?: boolean;
   place?: (tx: Tx, contactId: string) => Promise<Placement>;
   /** Runs in the same transaction once the message is stored (a channel's own index of it). */
   stored?: (tx: Tx, stored: { conversationId: string; itemId: string; contactId: string }) => Promise<void>;
@@ -111,7 +118,7 @@ export type IngestOptions = {
 
 export async function ingestInbound(core: Core, workspaceId: string, input: InboundInput, options: IngestOptions = {}): Promise<IngestResult> {
   const inbound = validateInbound(input);
-  const existing = await findDelivered(core.db, workspaceId, inbound.channelAccountId, inbound.externalId);
+  const existing = options.checked ? undefined : await findDelivered(core.db, workspaceId, inbound.channelAccountId, inbound.externalId);
   if (existing) return existing;
   try {
     return await withEvents(core, async (tx, events) => {
@@ -122,7 +129,8 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
       if (!inbox) throw new NotFound("Inbox", "channelAccountId");
       const { contactId } = await resolveContact(tx, workspaceId, inbound.from);
       // Serializes ingest per contact, so two first messages racing open one conversation, not two.
-      await tx.select({ id: contacts.id }).from(contacts).where(eq(contacts.id, contactId)).for("update");
+      const [locked] = await tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(eq(contacts.id, contactId)).for("update");
+      const contact = locked!;
       const placement = options.place ? await options.place(tx, contactId) : undefined;
       let [conversation] = !placement
         ? await tx
@@ -141,13 +149,17 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
               .where(and(eq(conversations.workspaceId, workspaceId), eq(conversations.id, placement.conversationId)))
               .for("update")
           : [];
-      const contact = await contactOf(tx, contactId);
+      // A new conversation takes its event's seq and the message's in one bump of the counter.
+      let itemSeq: number | undefined;
       if (!conversation) {
         [conversation] = await tx
           .insert(conversations)
           .values({ workspaceId, contactId, inboxId: inbound.channelAccountId, channel: inbound.channel })
           .returning();
+        const seq = await takeSeqs(tx, workspaceId, 2);
+        itemSeq = seq + 1;
         await events.append(workspaceId, {
+          seq,
           type: "conversation.created",
           conversationId: conversation!.id,
           payload: { conversation: conversationView(conversation!, contact), scope: scopeOf(conversation!) },
@@ -166,7 +178,7 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
         html: inbound.html ?? null,
         data: { senderName: contact.name ?? inbound.from.displayName ?? null, ...(inbound.threadKey ? { threadKey: inbound.threadKey } : {}), ...inbound.data },
         createdAt: inbound.sentAt,
-      }, { ids: inbound.attachments, owner: { contactId } });
+      }, { ids: inbound.attachments, owner: { contactId } }, itemSeq);
       if (!appended) throw new DuplicateDelivery();
       await options.stored?.(tx, { conversationId: conversation!.id, itemId: appended.row.id, contactId });
       const files = appended.view.attachments;

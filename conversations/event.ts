@@ -41,9 +41,14 @@ export async function takeSeqs(tx: Tx, workspaceId: string, count: number): Prom
   return row.seq - count + 1;
 }
 
-/** Collects the events of one transaction so they are published only after it commits. */
+/**
+ * Collects the events of one transaction so they are published only after it commits. They are
+ * written in one statement when the transaction's work is done (`flush`), not one per event: a new
+ * conversation's first message logs two events, a batch hundreds.
+ */
 export class EventLog {
   readonly emitted: DomainEvent[] = [];
+  private unwritten: DomainEvent[] = [];
 
   constructor(private readonly tx: Tx) {}
 
@@ -64,13 +69,19 @@ export class EventLog {
     return event;
   }
 
-  /** Stores events whose seqs the caller already took (a batch's range), in one statement. */
+  /** Logs events whose seqs the caller already took (a batch's range). */
   async record(list: DomainEvent[]) {
+    this.unwritten.push(...list);
+    this.emitted.push(...list);
+  }
+
+  /** Writes what was logged, inside the transaction (withEvents calls it before committing). */
+  async flush() {
+    const list = this.unwritten.splice(0);
     if (!list.length) return;
     await this.tx.insert(events).values(
       list.map((e) => ({ workspaceId: e.workspaceId, seq: e.seq, type: e.type, conversationId: e.conversationId, public: e.public, payload: e.payload })),
     );
-    this.emitted.push(...list);
   }
 }
 

@@ -13,7 +13,9 @@ export async function withEvents<T>(core: Core, work: (tx: Tx, log: EventLog) =>
   let log!: EventLog;
   const result = await core.db.transaction(async (tx) => {
     log = new EventLog(tx);
-    return work(tx, log);
+    const result = await work(tx, log);
+    await log.flush();
+    return result;
   });
   if (log.emitted.length) core.bus.publish(log.emitted);
   return result;

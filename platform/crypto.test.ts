@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "bun:test";
-import { Keyring, verifyHmacHex } from "./crypto.ts";
+import { Keyring, SEALED_HEADER_BYTES, verifyHmacHex } from "./crypto.ts";
 
 describe("keyring", () => {
   const keyring = new Keyring("a".repeat(40));
@@ -18,6 +18,22 @@ describe("keyring", () => {
     raw[raw.length - 1]! ^= 1;
     expect(() => keyring.open(`v1.${raw.toString("base64url")}`)).toThrow();
     expect(() => new Keyring("b".repeat(40)).open(sealed)).toThrow();
+  });
+
+  it("seals a file chunk by chunk in the recordings' format, and opens it as a stream that fails when altered", () => {
+    const chunks = [Buffer.from("From: a@x.test\r\n"), Buffer.alloc(100_000, 7), Buffer.from("end")];
+    const { iv, cipher } = keyring.sealer();
+    const body = Buffer.concat([...chunks.map((c) => cipher.update(c)), cipher.final()]);
+    const sealed = Buffer.concat([iv, cipher.getAuthTag(), body]);
+    // Whole or streamed, the same bytes open to the same plain text.
+    expect(Buffer.from(keyring.openBytes(sealed))).toEqual(Buffer.concat(chunks));
+    const opener = keyring.opener(sealed.subarray(0, SEALED_HEADER_BYTES));
+    expect(Buffer.concat([opener.update(sealed.subarray(SEALED_HEADER_BYTES)), opener.final()])).toEqual(Buffer.concat(chunks));
+    const altered = Buffer.from(sealed);
+    altered[SEALED_HEADER_BYTES + 50]! ^= 1;
+    const check = keyring.opener(altered.subarray(0, SEALED_HEADER_BYTES));
+    check.update(altered.subarray(SEALED_HEADER_BYTES));
+    expect(() => check.final()).toThrow();
   });
 
   it("verifies signed tokens and rejects forged ones", () => {

@@ -1,4 +1,7 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual, type CipherGCM, type DecipherGCM } from "node:crypto";
+
+/** Sealed bytes begin with iv (12) and the GCM tag (16); the ciphertext follows. */
+export const SEALED_HEADER_BYTES = 28;
 
 /**
  * Secrets at rest (inbox credentials, recordings) are sealed with AES-256-GCM under a key derived
@@ -42,6 +45,23 @@ export class Keyring {
     const decipher = createDecipheriv("aes-256-gcm", this.sealKey, raw.subarray(0, 12));
     decipher.setAuthTag(raw.subarray(12, 28));
     return new Uint8Array(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]));
+  }
+
+  /**
+   * Sealing for files too large to hold in memory (a raw 50 MB mail): the same format as sealBytes,
+   * but the tag is known only after the last byte, so the writer leaves its 16 bytes to fill in.
+   */
+  sealer(): { iv: Buffer; cipher: CipherGCM } {
+    const iv = randomBytes(12);
+    return { iv, cipher: createCipheriv("aes-256-gcm", this.sealKey, iv) };
+  }
+
+  /** The streaming twin of openBytes: `final()` throws if the file was altered or truncated. */
+  opener(header: Uint8Array): DecipherGCM {
+    const raw = Buffer.from(header);
+    const decipher = createDecipheriv("aes-256-gcm", this.sealKey, raw.subarray(0, 12));
+    decipher.setAuthTag(raw.subarray(12, SEALED_HEADER_BYTES));
+    return decipher;
   }
 
   /** A compact signed token: base64url(JSON).base64url(HMAC). Not encrypted: holds ids only. */

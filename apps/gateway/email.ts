@@ -1,20 +1,22 @@
 import type { Readable } from "node:stream";
-import { and, asc, count, desc, eq, gte, inArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import {
   chooseThread, conversationOfToken, parseEmail, splitPlusAddress, toInbound, emailSettingsOf, replyAddress,
-  normalizeSubject, type EmailEnvelope, type EmailSettings, type ParsedEmail,
+  normalizeSubject, type Address, type EmailEnvelope, type EmailSettings, type ParsedEmail,
 } from "../../channels/email/index.ts";
 import type { ThreadCandidate } from "../../channels/email/threading.ts";
 import type { OutboundMessage } from "../../conversations/channel.ts";
-import { resolveContact } from "../../conversations/contact.ts";
+import { contactsOfIdentities, resolveContact } from "../../conversations/contact.ts";
 import { ingestInbound, type Placement } from "../../conversations/conversation.ts";
 import { OutboxWorker } from "../../conversations/outbox.ts";
-import type { Executor, Tx } from "../../db/connect.ts";
+import { rowsOf, type Executor, type Tx } from "../../db/connect.ts";
 import {
-  attachments, conversations, emailMessages, emailParticipants, emailQuarantine, inboxes, timelineItems, type Inbox, type OutboxRow,
+  attachments, conversations, emailMessages, emailParticipants, inboxes, timelineItems, type Inbox, type OutboxRow,
 } from "../../db/schema/index.ts";
 import { log } from "../../platform/log.ts";
 import type { Runtime } from "../runtime.ts";
+import { holdBack } from "./quarantine.ts";
+import { RawMailCopy } from "./raw-mail.ts";
 
 /**
  * The email pipeline every listener (SMTP-in, IMAP) hands raw mail to: parse (attachments streamed
@@ -60,23 +62,6 @@ export function replySecret(rt: Runtime) {
   return rt.keyring.signToken({ purpose: "email-reply-token" });
 }
 
-async function quarantine(db: Executor, inbox: EmailInbox, mail: ParsedEmail, reason: string, details: Record<string, unknown> = {}): Promise<Receipt> {
-  await db
-    .insert(emailQuarantine)
-    .values({
-      workspaceId: inbox.workspaceId,
-      inboxId: inbox.id,
-      messageId: mail.externalId.slice(0, 900),
-      address: mail.from?.address ?? "",
-      subject: mail.subject.slice(0, 998),
-      reason,
-      details: { ...details, to: mail.to.slice(0, 10).map((a) => a.address), size: mail.size },
-    })
-    .onConflictDoNothing();
-  log.info("email: quarantined", { inboxId: inbox.id, reason });
-  return { status: "quarantined", reason };
-}
-
 async function candidates(tx: Tx, ids: string[]): Promise<Map<string, ThreadCandidate>> {
   if (!ids.length) return new Map();
   const rows = await tx
@@ -96,48 +81,58 @@ async function candidates(tx: Tx, ids: string[]): Promise<Map<string, ThreadCand
   return new Map(rows.map((r) => [r.conversationId, { ...r, participants: people.filter((p) => p.conversationId === r.conversationId).map((p) => p.address) }]));
 }
 
-/**
- * Receives one raw mail for an inbox. `recipients` are the envelope's (SMTP RCPT TO), where a reply
- * token may hide even when the headers do not show it. Never throws for bad mail: it is stored,
- * quarantined with a reason, or (malformed beyond parsing) the error names why.
- */
-export async function receiveEmail(
-  rt: Runtime,
-  inbox: EmailInbox,
-  source: Readable | Uint8Array,
-  recipients: string[] = [],
+export type ReceiveOptions = {
+  /** The envelope's recipients (SMTP RCPT TO), where a reply token may hide even when the headers do not show it. */
+  recipients?: string[];
   /** Checked once the mail is read, before anything is stored: a reason to refuse it (over the size limit). */
-  refuse?: () => string | undefined,
-): Promise<Receipt> {
+  refuse?: () => string | undefined;
+  /** Released from the spam view: the checks that held it back (spam flag, flood) are not applied again. */
+  released?: boolean;
+};
+
+/**
+ * Receives one raw mail for an inbox. Never throws for bad mail: it is stored, quarantined with a
+ * reason (and its raw bytes, to be released later), or (malformed beyond parsing) the error names why.
+ */
+export async function receiveEmail(rt: Runtime, inbox: EmailInbox, source: Readable | Uint8Array, options: ReceiveOptions = {}): Promise<Receipt> {
   const db = rt.core.db;
   const maxBytes = inbox.settings.maxAttachmentMb * 1024 * 1024;
   const files: string[] = [];
-  const mail = await parseEmail(source, async (file, content) => {
-    try {
-      const saved = await rt.files.saveStream(db, inbox.workspaceId, {}, { name: file.name, contentType: file.contentType }, content, maxBytes);
-      files.push(saved.id);
-      return { id: saved.id, url: saved.url };
-    } catch (err) {
-      return { skipped: err instanceof Error ? err.message : String(err) };
-    }
-  });
+  // A released mail's raw copy is already in the store; any other may yet be held back and needs one.
+  const raw = options.released ? undefined : source instanceof Uint8Array ? { copy: RawMailCopy.of(rt, inbox.workspaceId, source), stream: source } : RawMailCopy.tee(rt, inbox.workspaceId, source);
   try {
-    const refused = refuse?.();
+    const mail = await parseEmail(raw?.stream ?? source, async (file, content) => {
+      try {
+        const saved = await rt.files.saveStream(db, inbox.workspaceId, {}, { name: file.name, contentType: file.contentType }, content, maxBytes);
+        files.push(saved.id);
+        return { id: saved.id, url: saved.url };
+      } catch (err) {
+        return { skipped: err instanceof Error ? err.message : String(err) };
+      }
+    });
+    const refused = options.refuse?.();
     if (refused) return { status: "refused", reason: refused };
-    return await ingestParsed(rt, inbox, mail, recipients, files);
+    return await ingestParsed(rt, inbox, mail, options.recipients ?? [], files, raw?.copy, options.released === true);
   } finally {
     // Whatever no message took (a duplicate, a quarantined or bounced mail) is removed again.
     await rt.files.discard(db, inbox.workspaceId, files);
+    await raw?.copy.drop();
   }
 }
 
-async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, recipients: string[], files: string[]): Promise<Receipt> {
+async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, recipients: string[], files: string[], raw: RawMailCopy | undefined, released: boolean): Promise<Receipt> {
   const db = rt.core.db;
-  const already = await db
-    .select({ id: timelineItems.id, conversationId: timelineItems.conversationId })
-    .from(timelineItems)
-    .where(and(eq(timelineItems.inboxId, inbox.id), eq(timelineItems.externalId, mail.externalId.slice(0, 512))));
-  if (already[0]) return { status: "duplicate", conversationId: already[0].conversationId, itemId: already[0].id };
+  // One round trip for two questions asked of every mail: stored already (a redelivery)? and how
+  // many mails has its sender brought in the last hour (the flood limit)?
+  const [seen] = rowsOf<{ item_id: string | null; conversation_id: string | null; recent: number }>(
+    await db.execute(sql`
+      SELECT t.id AS item_id, t.conversation_id,
+        (SELECT count(*)::int FROM ${emailMessages} m WHERE m.inbox_id = ${inbox.id} AND m.address = ${mail.from?.address ?? ""}
+          AND m.direction = 'in' AND m.created_at >= ${new Date(Date.now() - 3_600_000).toISOString()}::timestamptz) AS recent
+      FROM (SELECT 1) AS one
+      LEFT JOIN ${timelineItems} t ON t.inbox_id = ${inbox.id} AND t.external_id = ${mail.externalId.slice(0, 512)}`),
+  );
+  if (seen?.item_id && seen.conversation_id) return { status: "duplicate", conversationId: seen.conversation_id, itemId: seen.item_id };
 
   if (mail.class.bounce) {
     const original = mail.bounce?.originalMessageId;
@@ -147,21 +142,24 @@ async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, r
           .from(emailMessages)
           .where(and(eq(emailMessages.inboxId, inbox.id), eq(emailMessages.messageId, original), eq(emailMessages.direction, "out")))
       : [];
-    if (!sent?.itemId) return quarantine(db, inbox, mail, "bounce for a message this inbox did not send", { bounce: mail.bounce });
-    const reason = `Bounced: ${mail.bounce?.reason ?? "undeliverable"}${mail.bounce?.recipient ? ` (${mail.bounce.recipient})` : ""}`;
-    await OutboxWorker.markFailed(rt.core, inbox.workspaceId, sent.itemId, reason);
-    return { status: "bounce", itemId: sent.itemId, reason };
+    if (sent?.itemId) {
+      const reason = `Bounced: ${mail.bounce?.reason ?? "undeliverable"}${mail.bounce?.recipient ? ` (${mail.bounce.recipient})` : ""}`;
+      await OutboxWorker.markFailed(rt.core, inbox.workspaceId, sent.itemId, reason);
+      return { status: "bounce", itemId: sent.itemId, reason };
+    }
+    // Released by an admin, a report on mail we never sent is kept like any other message.
+    if (!released) return holdBack(rt, inbox, mail, raw, recipients, { kind: "unknown_bounce", reason: "bounce for a message this inbox did not send" }, { bounce: mail.bounce });
   }
-  if (!mail.from) return quarantine(db, inbox, mail, "no valid sender address (From)");
-  if (mail.class.spam) return quarantine(db, inbox, mail, "flagged as spam");
+  if (!mail.from) {
+    if (released) return { status: "refused", reason: "The mail has no valid sender address (From): there is nobody to file it under; delete it instead" };
+    return holdBack(rt, inbox, mail, raw, recipients, { kind: "no_sender", reason: "no valid sender address (From)" });
+  }
   const from = mail.from;
-  const since = new Date(Date.now() - 3_600_000);
-  const [recent] = await db
-    .select({ n: count() })
-    .from(emailMessages)
-    .where(and(eq(emailMessages.inboxId, inbox.id), eq(emailMessages.address, from.address), eq(emailMessages.direction, "in"), gte(emailMessages.createdAt, since)));
-  if (Number(recent?.n ?? 0) >= inbox.settings.floodPerHour)
-    return quarantine(db, inbox, mail, `sender over the limit of ${inbox.settings.floodPerHour} mails an hour`);
+  if (!released) {
+    if (mail.class.spam) return holdBack(rt, inbox, mail, raw, recipients, { kind: "spam", reason: "flagged as spam" });
+    if (Number(seen?.recent ?? 0) >= inbox.settings.floodPerHour)
+      return holdBack(rt, inbox, mail, raw, recipients, { kind: "flood", reason: `sender over the limit of ${inbox.settings.floodPerHour} mails an hour` }, { limit: inbox.settings.floodPerHour });
+  }
 
   const own = new Set([inbox.settings.address, ...inbox.settings.aliases]);
   const secret = replySecret(rt);
@@ -171,7 +169,12 @@ async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, r
     .filter((a) => own.has(a.base) && a.tag)
     .map((a) => conversationOfToken(a.tag!, secret))
     .find((id): id is string => !!id);
-  const participants = [...mail.to, ...mail.cc].filter((a) => !own.has(splitPlusAddress(a.address).base) && a.address !== from.address).slice(0, 50);
+  // One row per address: the same person in To and Cc is one participant.
+  const participants = new Map<string, Address>();
+  for (const a of [...mail.to, ...mail.cc]) {
+    if (participants.size >= 50) break;
+    if (!own.has(splitPlusAddress(a.address).base) && a.address !== from.address) participants.set(a.address, a);
+  }
 
   const inbound = toInbound({ ...mail, from }, inbox.id);
   if (files.length) {
@@ -184,6 +187,7 @@ async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, r
 
   let decision: ReturnType<typeof chooseThread> | undefined;
   const result = await ingestInbound(rt.core, inbox.workspaceId, inbound, {
+    checked: true,
     place: async (tx, contactId): Promise<Placement> => {
       const byHeaderRows = headerIds.length
         ? await tx
@@ -232,25 +236,23 @@ async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, r
           address: from.address,
         })
         .onConflictDoNothing();
-      if (participants.length)
+      if (participants.size) {
+        // Cc'd people become contacts of their own (found by their address, or new), linked to the
+        // conversation; a row stored before participants were contacts gets its contact now.
+        const contactOf = await contactsOfIdentities(
+          tx,
+          inbox.workspaceId,
+          [...participants.values()].map((p) => ({ kind: "email", value: p.address, ...(p.name ? { displayName: p.name.slice(0, 200) } : {}) })),
+        );
         await tx
           .insert(emailParticipants)
-          .values(participants.map((p) => ({ workspaceId: inbox.workspaceId, conversationId: stored.conversationId, address: p.address, name: p.name || null })))
-          .onConflictDoNothing();
+          .values([...participants.values()].map((p) => ({ workspaceId: inbox.workspaceId, conversationId: stored.conversationId, address: p.address, name: p.name || null, contactId: contactOf.get(p.address)! })))
+          .onConflictDoUpdate({ target: [emailParticipants.conversationId, emailParticipants.address], set: { contactId: sql`COALESCE(${emailParticipants.contactId}, excluded.contact_id)` } });
+      }
     },
   });
   if (decision && !result.duplicate) log.debug("email: threaded", { inboxId: inbox.id, rule: decision.rule, conversationId: result.conversation.id });
   return { status: result.duplicate ? "duplicate" : "stored", conversationId: result.conversation.id, itemId: result.item.id };
-}
-
-/** Mail this inbox held back (spam, flood, unusable), newest first: the spam view. */
-export async function quarantined(db: Executor, workspaceId: string, inboxId: string, limit = 100) {
-  return db
-    .select()
-    .from(emailQuarantine)
-    .where(and(eq(emailQuarantine.workspaceId, workspaceId), eq(emailQuarantine.inboxId, inboxId)))
-    .orderBy(desc(emailQuarantine.createdAt))
-    .limit(limit);
 }
 
 function addressOf(value: string) {

@@ -5,6 +5,7 @@ import { emailMailboxState, emailQuarantine } from "../../db/schema/index.ts";
 import { log } from "../../platform/log.ts";
 import type { Runtime } from "../runtime.ts";
 import { emailInboxes, receiveEmail, type EmailInbox } from "./email.ts";
+import type { HoldKind } from "./quarantine.ts";
 
 /** Mail up to this size is fetched in batches; larger mail is streamed one by one (never whole in memory twice). */
 const SMALL_MAIL_BYTES = 256 * 1024;
@@ -147,45 +148,60 @@ export class MailboxImporter {
     if (!client?.usable || !client.mailbox) return;
     const uidValidity = Number(client.mailbox.uidValidity);
     let lastUid = await this.state(uidValidity);
-    for (;;) {
-      if (this.stopped || !client.usable) return;
-      // `n:*` always matches the last message, even below n: filter.
-      const found = ((await client.search({ uid: `${lastUid + 1}:*` }, { uid: true })) || []).filter((u) => u > lastUid).sort((a, b) => a - b);
-      if (!found.length) return;
-      const batch = found.slice(0, BATCH);
-      const sizes = new Map<number, number>();
-      for await (const m of client.fetch(batch.join(","), { uid: true, size: true }, { uid: true })) sizes.set(m.uid, m.size ?? 0);
-      const small = batch.filter((u) => (sizes.get(u) ?? 0) <= SMALL_MAIL_BYTES);
-      const sources = new Map<number, Buffer>();
-      if (small.length) for await (const m of client.fetch(small.join(","), { uid: true, source: true }, { uid: true })) if (m.source) sources.set(m.uid, m.source);
-      for (const uid of batch) {
+    // Progress is saved once per batch (and whenever the sync stops or fails), not per mail: a crash
+    // in between reads at most one batch again, and Message-ID idempotency imports none of it twice.
+    let saved = lastUid;
+    const save = async () => {
+      if (lastUid > saved) await this.advance(lastUid);
+      saved = lastUid;
+    };
+    try {
+      for (;;) {
         if (this.stopped || !client.usable) return;
-        if (!sizes.has(uid)) {
+        // `n:*` always matches the last message, even below n: filter.
+        const found = ((await client.search({ uid: `${lastUid + 1}:*` }, { uid: true })) || []).filter((u) => u > lastUid).sort((a, b) => a - b);
+        if (!found.length) return;
+        const batch = found.slice(0, BATCH);
+        const sizes = new Map<number, number>();
+        for await (const m of client.fetch(batch.join(","), { uid: true, size: true }, { uid: true })) sizes.set(m.uid, m.size ?? 0);
+        const small = batch.filter((u) => (sizes.get(u) ?? 0) <= SMALL_MAIL_BYTES);
+        const sources = new Map<number, Buffer>();
+        if (small.length) for await (const m of client.fetch(small.join(","), { uid: true, source: true }, { uid: true })) if (m.source) sources.set(m.uid, m.source);
+        for (const uid of batch) {
+          if (this.stopped || !client.usable) return;
           // Expunged meanwhile: nothing to import.
-          await this.advance(uid);
+          if (sizes.has(uid)) await this.importOne(client, uid, sources.get(uid), uidValidity);
           lastUid = uid;
-          continue;
+          if (sizes.has(uid) && this.imap.moveTo) {
+            // Moved only once its progress is saved: a moved mail is never read from this mailbox again.
+            await save();
+            await client.messageMove(String(uid), this.imap.moveTo, { uid: true }).catch((err: unknown) => log.warn("imap: move failed", { inboxId: this.inbox.id, uid, err: String(err) }));
+          }
         }
-        try {
-          const source = sources.get(uid) ?? (await client.download(String(uid), undefined, { uid: true })).content;
-          if (!source) throw new Error("the server returned no content");
-          await receiveEmail(this.rt, this.inbox, source);
-          this.failures.delete(uid);
-        } catch (err) {
-          const n = (this.failures.get(uid) ?? 0) + 1;
-          this.failures.set(uid, n);
-          const reason = err instanceof Error ? err.message : String(err);
-          if (n < MAX_FAILURES) throw err;
-          log.error("imap: mail held back after repeated failures", { inboxId: this.inbox.id, uid, reason });
-          await this.rt.core.db
-            .insert(emailQuarantine)
-            .values({ workspaceId: this.inbox.workspaceId, inboxId: this.inbox.id, messageId: `imap:${uidValidity}:${uid}`, address: "", reason: `import failed: ${reason}`.slice(0, 1000), details: { uid, mailbox: this.imap.mailbox } })
-            .onConflictDoNothing();
-        }
-        await this.advance(uid);
-        lastUid = uid;
-        if (this.imap.moveTo) await client.messageMove(String(uid), this.imap.moveTo, { uid: true }).catch((err: unknown) => log.warn("imap: move failed", { inboxId: this.inbox.id, uid, err: String(err) }));
+        await save();
       }
+    } finally {
+      await save();
+    }
+  }
+
+  /** One mail: received, or after repeated failures held back so the mailbox moves on. Throws to retry later. */
+  private async importOne(client: ImapFlow, uid: number, fetched: Buffer | undefined, uidValidity: number) {
+    try {
+      const source = fetched ?? (await client.download(String(uid), undefined, { uid: true })).content;
+      if (!source) throw new Error("the server returned no content");
+      await receiveEmail(this.rt, this.inbox, source);
+      this.failures.delete(uid);
+    } catch (err) {
+      const n = (this.failures.get(uid) ?? 0) + 1;
+      this.failures.set(uid, n);
+      const reason = err instanceof Error ? err.message : String(err);
+      if (n < MAX_FAILURES) throw err;
+      log.error("imap: mail held back after repeated failures", { inboxId: this.inbox.id, uid, reason });
+      await this.rt.core.db
+        .insert(emailQuarantine)
+        .values({ workspaceId: this.inbox.workspaceId, inboxId: this.inbox.id, messageId: `imap:${uidValidity}:${uid}`, address: "", reason: `import failed: ${reason}`.slice(0, 1000), details: { kind: "import_failed" satisfies HoldKind, uid, mailbox: this.imap.mailbox } })
+        .onConflictDoNothing();
     }
   }
 }

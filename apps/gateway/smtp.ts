@@ -55,7 +55,7 @@ export async function startSmtpIn(rt: Runtime, options: { port: number; host: st
         // its second and further inboxes (rare), so a single inbox parses straight from the socket.
         const tooLarge = `5.3.4 Message is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`;
         if (targets.length === 1) {
-          const receipt = await receiveEmail(rt, targets[0]!, stream, s.recipients ?? [], () => (stream.sizeExceeded ? tooLarge : undefined));
+          const receipt = await receiveEmail(rt, targets[0]!, stream, { recipients: s.recipients ?? [], refuse: () => (stream.sizeExceeded ? tooLarge : undefined) });
           if (receipt.status === "refused") return callback(smtpError(receipt.reason, 552));
           return callback(null, describe(receipt));
         }
@@ -64,7 +64,7 @@ export async function startSmtpIn(rt: Runtime, options: { port: number; host: st
         if (stream.sizeExceeded) return callback(smtpError(tooLarge, 552));
         const raw = Buffer.concat(chunks);
         const receipts: Receipt[] = [];
-        for (const inbox of targets) receipts.push(await receiveEmail(rt, inbox, raw, s.recipients ?? []));
+        for (const inbox of targets) receipts.push(await receiveEmail(rt, inbox, raw, { recipients: s.recipients ?? [] }));
         callback(null, receipts.map(describe).join("; "));
       })().catch((err: unknown) => {
         log.error("smtp-in: delivery failed", { err });

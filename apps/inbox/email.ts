@@ -1,16 +1,32 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import { EmailCredentials, EmailSettings } from "../../channels/email/index.ts";
 import { MAX_TEXT } from "../../conversations/channel.ts";
-import { startConversation } from "../../conversations/conversation.ts";
+import { requireConversation, startConversation } from "../../conversations/conversation.ts";
 import { inboxSettings, updateInboxSettings } from "../../conversations/inbox.ts";
-import { emailMailboxState, inboxes } from "../../db/schema/index.ts";
+import type { Executor } from "../../db/connect.ts";
+import { contacts, emailMailboxState, emailParticipants, inboxes, type Conversation } from "../../db/schema/index.ts";
 import { Invalid } from "../../platform/errors.ts";
 import { parseInput } from "../../platform/validation.ts";
-import { quarantined } from "../gateway/email.ts";
+import { deleteHeldBack, listHeldBack, releaseHeldBack } from "../gateway/spam-view.ts";
 import { body, created, IdParam, Json, ok, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { requireRole, type AuthEnv } from "./auth.ts";
+
+/**
+ * The people on a conversation besides its contact — everyone a customer's mail was also addressed
+ * to — as the contacts they are (a merged contact shown as the one it was merged into).
+ */
+export async function participantsOf(db: Executor, conversation: Pick<Conversation, "id" | "workspaceId" | "contactId">) {
+  const contactId = sql<string>`COALESCE(${contacts.mergedIntoId}, ${contacts.id})`;
+  const rows = await db
+    .select({ address: emailParticipants.address, name: emailParticipants.name, contactId, contactName: contacts.name })
+    .from(emailParticipants)
+    .innerJoin(contacts, eq(contacts.id, emailParticipants.contactId))
+    .where(and(eq(emailParticipants.workspaceId, conversation.workspaceId), eq(emailParticipants.conversationId, conversation.id)))
+    .orderBy(asc(emailParticipants.createdAt), asc(emailParticipants.address));
+  return rows.filter((r) => r.contactId !== conversation.contactId).map((r) => ({ contactId: r.contactId, name: r.contactName ?? r.name, address: r.address }));
+}
 
 /** Credentials may be set, or removed with null; omitted ones are kept. */
 const CredentialsPatch = z.object({
@@ -35,6 +51,8 @@ const NewEmailBody = z
     attachments: z.array(z.uuid()).max(10).optional(),
   })
   .openapi("NewEmail");
+
+const SpamItemParams = z.object({ id: z.uuid(), itemId: z.uuid() });
 
 const SetupBody = z.object({ email: Json, credentials: Json.optional() }).openapi("EmailSetup");
 
@@ -85,13 +103,56 @@ export function emailAdminApi(rt: Runtime) {
     },
   );
 
+  // The spam view is for admins and supervisors: held-back mail is unvetted (phishing, floods), and
+  // releasing it puts it in front of every agent, so it is a moderation decision, not an agent's.
   app.openapi(
     createRoute({ method: "get", path: "/inboxes/{id}/email/spam", request: { params: IdParam }, responses: ok("Mail held back: spam, floods, unusable mail"), tags: ["admin"] }),
     async (c) => {
       const a = c.get("actor");
       requireRole(a, "admin", "supervisor");
-      const rows = await quarantined(db, a.workspaceId, c.req.valid("param").id);
-      return c.json({ items: rows.map((r) => ({ id: r.id, messageId: r.messageId, from: r.address, subject: r.subject, reason: r.reason, receivedAt: r.createdAt.toISOString() })) }, 200);
+      return c.json({ items: await listHeldBack(rt, a.workspaceId, c.req.valid("param").id) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/inboxes/{id}/email/spam/{itemId}/release",
+      request: { params: SpamItemParams },
+      responses: ok("Not spam: the mail is received into its conversation as if it had just arrived: {conversationId, itemId}"),
+      tags: ["admin"],
+    }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin", "supervisor");
+      const { id, itemId } = c.req.valid("param");
+      return c.json(await releaseHeldBack(rt, a.workspaceId, id, itemId), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: "delete", path: "/inboxes/{id}/email/spam/{itemId}", request: { params: SpamItemParams }, responses: ok("Deleted for good, with its stored copy"), tags: ["admin"] }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin", "supervisor");
+      const { id, itemId } = c.req.valid("param");
+      await deleteHeldBack(rt, a.workspaceId, id, itemId);
+      return c.json({ deleted: true }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/conversations/{id}/participants",
+      request: { params: IdParam },
+      responses: ok("People on the conversation besides its contact (Cc'd on its mail), each a contact"),
+      tags: ["conversations"],
+    }),
+    async (c) => {
+      const conversation = await requireConversation(db, c.get("actor"), c.req.valid("param").id);
+      const items = await participantsOf(db, conversation);
+      return c.json({ items }, 200);
     },
   );
 

@@ -1,6 +1,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { and, eq, inArray, isNotNull, lt } from "drizzle-orm";
+import { SEALED_SUFFIX } from "../../conversations/attachment.ts";
 import { changeCall } from "../../conversations/call.ts";
 import { attachments, calls, inboxes, type Call } from "../../db/schema/index.ts";
 import { log } from "../../platform/log.ts";
@@ -8,8 +9,6 @@ import type { Runtime } from "../runtime.ts";
 import type { CallControl } from "./call-control.ts";
 import type { VoiceInbox, VoiceSettings } from "./inbox.ts";
 
-/** Sealed files carry this suffix: the file route decrypts them for an authorized reader. */
-export const SEALED_SUFFIX = ".sealed";
 
 const filesRoot = (rt: Runtime) => join(rt.config.dataDir, "files");
 

@@ -1,6 +1,6 @@
 import { bigint, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
-import { conversations, timelineItems } from "./conversation.ts";
-import { directionEnum } from "./conversation.ts";
+import { contacts } from "./contact.ts";
+import { attachments, conversations, directionEnum, timelineItems } from "./conversation.ts";
 import { inboxes } from "./inbox.ts";
 import { workspaces } from "./workspace.ts";
 
@@ -33,7 +33,11 @@ export const emailMessages = pgTable(
   ],
 );
 
-/** People on a conversation besides its contact (Cc'd, or other To addresses): reply-all goes to them. */
+/**
+ * People on a conversation besides its contact (Cc'd, or other To addresses): reply-all goes to the
+ * address they were written at, and each is a contact of their own (found or created by that email
+ * identity), so agents see who they are.
+ */
 export const emailParticipants = pgTable(
   "email_participants",
   {
@@ -41,6 +45,8 @@ export const emailParticipants = pgTable(
     conversationId: uuid("conversation_id").notNull().references(() => conversations.id, { onDelete: "cascade" }),
     address: text("address").notNull(),
     name: text("name"),
+    // Null only for rows stored before participants became contacts.
+    contactId: uuid("contact_id").references(() => contacts.id, { onDelete: "cascade" }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.conversationId, t.address] })],
@@ -66,7 +72,8 @@ export const emailMailboxState = pgTable(
 
 /**
  * Mail kept out of the inbox: flagged as spam, from a sender over the flood limit, or unusable (no
- * sender). Nothing is lost: IMAP leaves the mail in the mailbox, and admins list it in the spam view.
+ * sender). Nothing is lost: the raw mail is kept sealed in the attachment store (`rawId`), so the spam
+ * view can release it ("not spam") into the inbox as if it had just arrived, or delete it.
  */
 export const emailQuarantine = pgTable(
   "email_quarantine",
@@ -79,6 +86,11 @@ export const emailQuarantine = pgTable(
     subject: text("subject").notNull().default(""),
     reason: text("reason").notNull(),
     details: jsonb("details").$type<Record<string, unknown>>().notNull().default({}),
+    // The raw RFC 5322 message, sealed; null for mail that could not be read (an import that failed).
+    rawId: uuid("raw_id").references(() => attachments.id, { onDelete: "set null" }),
+    // Set once released: a second release answers with the same message instead of storing it again.
+    releasedAt: timestamp("released_at", { withTimezone: true }),
+    releasedItemId: uuid("released_item_id").references(() => timelineItems.id, { onDelete: "set null" }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex("email_quarantine_inbox_message_key").on(t.inboxId, t.messageId), index("email_quarantine_inbox_idx").on(t.inboxId, t.createdAt)],

@@ -5,6 +5,7 @@ import { EmailInboxForm } from "./email-admin.tsx";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
 import { CallLinePicker, IvrEditor, PhoneLineForm } from "./admin-voice.tsx";
+import { SpamView } from "./spam.tsx";
 import type { Canned, Channel, Queue, Role } from "./model.ts";
 
 const TABS = [
@@ -13,6 +14,7 @@ const TABS = [
   { id: "teams", adminOnly: false },
   { id: "queues", adminOnly: false },
   { id: "canned", adminOnly: false },
+  { id: "spam", adminOnly: false },
 ] as const;
 const ROLES: Role[] = ["agent", "supervisor", "knowledge_editor", "admin"];
 const CHANNELS: Channel[] = ["webchat", "email", "voice", "wechat", "slack", "sms", "whatsapp"];
@@ -62,6 +64,7 @@ export function AdminPage({ tab }: { tab: string }) {
         {current === "teams" && <Teams />}
         {current === "queues" && <Queues />}
         {current === "canned" && <CannedResponses />}
+        {current === "spam" && <SpamView />}
       </section>
     </div>
   );

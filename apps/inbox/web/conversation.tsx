@@ -8,6 +8,7 @@ import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
 import { ChannelBadge } from "./inbox.tsx";
 import { contactLabel, type Conversation } from "./model.ts";
+import { Participants } from "./participants.tsx";
 import { navigate } from "./route.ts";
 import { Timeline } from "./timeline.tsx";
 
@@ -20,6 +21,9 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
   const [c, setC] = useState<Conversation | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [showContact, setShowContact] = useState(() => matchMedia("(min-width: 1100px)").matches);
+  // The side panel shows the conversation's contact, or a participant someone clicked.
+  const [panelContactId, setPanelContactId] = useState<string | null>(null);
+  useEffect(() => setPanelContactId(null), [id]);
 
   useEffect(() => {
     request<Conversation>(`/conversations/${id}`).then(setC, (e) => setError(e instanceof ApiError && e.status === 404 ? t("conversation.gone") : t("error.generic")));
@@ -88,11 +92,12 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
             <button type="button" className={c.status === "resolved" ? "" : "primary"} onClick={resolve} data-testid="resolve" title={c.status === "resolved" ? "" : "e"}>
               {c.status === "resolved" ? t("conversation.reopen") : t("conversation.resolve")}
             </button>
-            <button type="button" aria-pressed={showContact} onClick={() => setShowContact((s) => !s)} data-testid="toggle-contact">
+            <button type="button" aria-pressed={showContact} onClick={() => (setPanelContactId(null), setShowContact((s) => !s))} data-testid="toggle-contact">
               {t("contact.title")}
             </button>
           </div>
         </header>
+        <Participants conversation={c} onOpen={(contactId) => (setPanelContactId(contactId), setShowContact(true))} />
         <Labels c={c} onChange={(labels) => act("labels", labels, "PUT")} />
         {error && (
           <p className="error" role="alert">
@@ -102,7 +107,7 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
         <Timeline conversation={c} />
         <Composer conversation={c} me={me} realtime={realtime} />
       </section>
-      {showContact && <ContactPanel contactId={c.contact.id} currentConversationId={c.id} onClose={() => setShowContact(false)} />}
+      {showContact && <ContactPanel key={panelContactId ?? c.contact.id} contactId={panelContactId ?? c.contact.id} currentConversationId={c.id} onClose={() => setShowContact(false)} />}
     </div>
   );
 }

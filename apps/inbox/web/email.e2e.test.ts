@@ -52,6 +52,12 @@ it("sets up a mailbox in the admin screen, shows a customer's mail with its head
   expect(await mailItem.innerText()).toContain(`lee-${tag}@x.test`);
   expect(await mailItem.locator("details.quoted").getAttribute("open")).toBeNull();
   expect(await mailItem.getByTestId("item-text").innerText()).toBe("The hinge broke again.");
+  // The Cc'd person is a participant, a contact of their own: a click shows them in the side panel.
+  const participant = page.getByTestId("participant").filter({ hasText: `lee-${tag}@x.test` });
+  await participant.waitFor();
+  await participant.click();
+  await page.getByTestId("identities").getByText(`lee-${tag}@x.test`).waitFor();
+  expect(await page.getByTestId("identities").innerText()).not.toContain(`mia-${tag}@x.test`);
 
   await page.getByTestId("email-replyAll").check();
   await page.getByTestId("composer-input").fill("We will send a new one.");
@@ -62,4 +68,54 @@ it("sets up a mailbox in the admin screen, shows a customer's mail with its head
   await page.getByTestId("delivery").last().and(page.locator("[data-status=sent]")).waitFor();
   const token = await s.login(s.admin.email, s.admin.password);
   expect((await api(`${s.url}/api/v1/inboxes`, { token })).body.items.some((i: any) => i.channel === "email")).toBe(true);
+}, 60_000);
+
+it("lists held-back mail in the spam view, and 'Not spam' files it into the conversation it answers", async () => {
+  const token = await s.login(s.admin.email, s.admin.password);
+  const address = `spam-${tag}@acme.test`;
+  const created = await api(`${s.url}/api/v1/inboxes`, { token, body: { name: "Spam check", channel: "email", email: { address } } });
+  expect(created.status).toBe(201);
+  const transport = nodemailer.createTransport({ host: "127.0.0.1", port: s.email!.smtpPort!, secure: false, ignoreTLS: true });
+  const from = `ola-${tag}@x.test`;
+  await transport.sendMail({ from, to: address, subject: "Lost parcel", text: "My parcel is lost.", messageId: `<lp1-${tag}@x.test>` });
+  await transport.sendMail({
+    from,
+    to: address,
+    subject: "Re: Lost parcel",
+    text: "Found it at the neighbour's.",
+    messageId: `<lp2-${tag}@x.test>`,
+    inReplyTo: `<lp1-${tag}@x.test>`,
+    headers: { "X-Spam-Flag": "YES" },
+  });
+
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await signIn(page, s.url, s.admin.email, s.admin.password);
+  await page.goto(`${s.url}/app/#/admin/spam`);
+  await page.getByTestId("spam-inbox").selectOption({ label: "Spam check" });
+  const row = page.getByTestId("spam-row").filter({ hasText: "Re: Lost parcel" });
+  await row.waitFor();
+  const cells = await row.locator("td").allInnerTexts();
+  expect(cells.slice(0, 3)).toEqual([from, "Re: Lost parcel", "Flagged as spam"]);
+  expect(cells[3]!.length).toBeGreaterThan(0);
+
+  await row.getByTestId("spam-release").click();
+  await page.getByTestId("spam-released").waitFor();
+  await row.waitFor({ state: "detached" });
+  await page.getByTestId("spam-open-conversation").click();
+  // The released mail is in the conversation it answers, after the first one.
+  const timeline = page.getByTestId("timeline-item");
+  await timeline.filter({ hasText: "Found it at the neighbour's." }).waitFor();
+  const texts = await page.getByTestId("item-text").allInnerTexts();
+  expect(texts.indexOf("My parcel is lost.")).toBeGreaterThanOrEqual(0);
+  expect(texts.indexOf("Found it at the neighbour's.")).toBeGreaterThan(texts.indexOf("My parcel is lost."));
+  // And the conversation list shows it as the latest message.
+  await page.goto(`${s.url}/app/#/inbox/all`);
+  await page.getByTestId("conversation-row").filter({ hasText: "Found it at the neighbour's." }).waitFor();
+
+  // In Chinese the screen speaks Chinese.
+  await page.getByTestId("locale").selectOption("zh-CN");
+  await page.goto(`${s.url}/app/#/admin/spam`);
+  await page.getByTestId("spam-inbox").selectOption({ label: "Spam check" });
+  await page.getByTestId("spam-empty").waitFor();
+  expect(await page.getByTestId("spam-empty").innerText()).toBe("没有被拦下的邮件。");
 }, 60_000);

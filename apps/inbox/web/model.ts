@@ -5,6 +5,8 @@
 import type { conversationView } from "../../../conversations/conversation.ts";
 import type { TimelineView } from "../../../conversations/timeline.ts";
 import type { CallView } from "../voice.ts";
+import type { participantsOf } from "../email.ts";
+import type { listHeldBack } from "../../gateway/spam-view.ts";
 import type { channels, identityKinds, presences, roles } from "../../../db/schema/index.ts";
 
 export type Channel = (typeof channels)[number];
@@ -12,6 +14,10 @@ export type IdentityKind = (typeof identityKinds)[number];
 export type Presence = (typeof presences)[number];
 export type Role = (typeof roles)[number];
 export type Item = TimelineView;
+/** Someone else on an email conversation (Cc'd), a contact of their own. */
+export type Participant = Awaited<ReturnType<typeof participantsOf>>[number];
+/** A mail the spam view lists. */
+export type HeldBackMail = Awaited<ReturnType<typeof listHeldBack>>[number];
 export type Call = CallView;
 
 export type Conversation = ReturnType<typeof conversationView> & {
