@@ -83,6 +83,14 @@ describe("the spam view", () => {
     expect(onDisk).not.toContain("Quarantined words");
     expect(onDisk).not.toContain("Order 7");
 
+    // Through the file route the copy is for admins and supervisors only, like the spam view.
+    const [{ rawId }] = (await server.rt.core.db.select({ rawId: emailQuarantine.rawId }).from(emailQuarantine).where(eq(emailQuarantine.id, item.id))) as [{ rawId: string }];
+    const agentToken = await server.login(server.agent.email, server.agent.password);
+    expect((await fetch(`${server.url}/files/${rawId}`, { headers: { authorization: `Bearer ${agentToken}` } })).status).toBe(404);
+    const asAdmin = await fetch(`${server.url}/files/${rawId}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(asAdmin.status).toBe(200);
+    expect(await asAdmin.text()).toContain("Quarantined words");
+
     const released = await api(spamUrl(`/${item.id}/release`), { method: "POST", token });
     expect(released.status).toBe(200);
     expect(released.body).toMatchObject({ status: "released", conversationId });

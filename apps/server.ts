@@ -6,7 +6,7 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { isVisitorClaims } from "../channels/webchat/index.ts";
 import { MAX_ATTACHMENT_BYTES } from "../conversations/attachment.ts";
-import { conversations, timelineItems } from "../db/schema/index.ts";
+import { conversations, emailQuarantine, timelineItems } from "../db/schema/index.ts";
 import { errorBody, NotFound, TooLarge, Unauthorized } from "../platform/errors.ts";
 import { demoPage } from "./gateway/demo.ts";
 import { simulatorRoutes } from "./gateway/simulator.ts";
@@ -107,6 +107,11 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
     if (!actor && !isVisitorClaims(visitor)) throw new Unauthorized();
     const workspaceId = actor?.workspaceId ?? (visitor as { w: string }).w;
     const { row, file } = await rt.files.open(rt.core.db, workspaceId, id);
+    // A held-back mail's raw copy is for those who may see the spam view (admins and supervisors).
+    if (actor && actor.role !== "admin" && actor.role !== "supervisor") {
+      const [held] = await rt.core.db.select({ id: emailQuarantine.id }).from(emailQuarantine).where(eq(emailQuarantine.rawId, row.id)).limit(1);
+      if (held) throw new NotFound("Attachment");
+    }
     if (!actor && isVisitorClaims(visitor) && row.contactId !== visitor.c) {
       const [mine] = row.timelineItemId
         ? await rt.core.db
