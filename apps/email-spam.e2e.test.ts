@@ -7,6 +7,7 @@ import { createWorkspace } from "../conversations/workspace.ts";
 import { attachments, emailQuarantine, timelineItems } from "../db/schema/index.ts";
 import { createAgent } from "../routing/agent.ts";
 import { api, startTestServer, type TestServer } from "../test/server.ts";
+import { pruneHeldBack } from "./gateway/spam-view.ts";
 
 let server: TestServer;
 let token: string;
@@ -203,5 +204,16 @@ describe("the spam view", () => {
     expect((await api(spamUrl(`/${item.id}`), { method: "DELETE", token: strangerToken })).status).toBe(404);
     const [still] = await server.rt.core.db.select().from(emailQuarantine).where(and(eq(emailQuarantine.id, item.id), eq(emailQuarantine.workspaceId, server.workspaceId)));
     expect(still?.releasedAt).toBeNull();
+  });
+
+  it("deletes held-back mail nobody dealt with after 30 days, with its sealed copy", async () => {
+    await transport().sendMail({ from: `old-${tag}@x.test`, to: support, subject: "Forgotten", text: "nobody looked", messageId: `<fg-${tag}@x.test>`, headers: { "X-Spam-Flag": "YES" } });
+    const item = await heldBySubject("Forgotten");
+    const path = (await rawFileOf(item.id))!;
+    expect(existsSync(path)).toBe(true);
+    expect(await pruneHeldBack(server.rt, new Date(Date.now() + 29 * 86_400_000))).toBe(0);
+    expect(await pruneHeldBack(server.rt, new Date(Date.now() + 31 * 86_400_000))).toBeGreaterThanOrEqual(1);
+    expect((await held()).some((i) => i.id === item.id)).toBe(false);
+    expect(existsSync(path)).toBe(false);
   });
 });

@@ -25,6 +25,7 @@ import { Keyring, randomToken } from "../platform/crypto.ts";
 import { log } from "../platform/log.ts";
 import { Counter, Gauge, Histogram, Registry } from "../platform/metrics.ts";
 import { CallControl } from "./voice/call-control.ts";
+import { pruneHeldBack } from "./gateway/spam-view.ts";
 import { pruneRecordings } from "./voice/recording.ts";
 
 /** How long the realtime replay log keeps events; resuming from older seqs asks the client to reload. */
@@ -142,6 +143,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     );
     rt.calls.retryRecordings().catch((err: unknown) => log.error("recording retry failed", { err }));
     pruneRecordings(rt).catch((err: unknown) => log.error("prune recordings failed", { err }));
+    pruneHeldBack(rt).catch((err: unknown) => log.error("prune held-back mail failed", { err }));
   }, 30_000);
   housekeeping.unref?.();
   const browserCalls = new BrowserCallWatch(core);

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, isNull, lt } from "drizzle-orm";
 import { emailSettingsOf } from "../../channels/email/index.ts";
 import { attachments, emailQuarantine, inboxes, timelineItems } from "../../db/schema/index.ts";
 import { Conflict, Invalid, NotFound } from "../../platform/errors.ts";
@@ -112,4 +112,17 @@ export async function deleteHeldBack(rt: Runtime, workspaceId: string, inboxId: 
     .returning({ rawId: emailQuarantine.rawId });
   if (!row) throw new NotFound("Held-back mail", "itemId");
   if (row.rawId) await rt.files.remove(rt.core.db, workspaceId, row.rawId);
+}
+
+/** Held-back mail nobody released or deleted is deleted after this long, with its sealed copy. */
+export const HELD_BACK_RETENTION_DAYS = 30;
+
+/** Housekeeping (every node may run it: a row deleted twice is deleted once). */
+export async function pruneHeldBack(rt: Runtime, now = new Date(), days = HELD_BACK_RETENTION_DAYS) {
+  const old = await rt.core.db
+    .delete(emailQuarantine)
+    .where(lt(emailQuarantine.createdAt, new Date(now.getTime() - days * 86_400_000)))
+    .returning({ workspaceId: emailQuarantine.workspaceId, rawId: emailQuarantine.rawId });
+  for (const row of old) if (row.rawId) await rt.files.remove(rt.core.db, row.workspaceId, row.rawId);
+  return old.length;
 }
