@@ -157,7 +157,7 @@ export async function getArticle(db: Executor, workspaceId: string, id: string) 
 
 /** The article as the API shows it (no search vector). */
 export function articleView(a: Article) {
-  const { searchVector: _vector, headVector: _head, ...rest } = a;
+  const { searchVector: _vector, ...rest } = a;
   return rest;
 }
 
