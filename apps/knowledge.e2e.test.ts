@@ -113,6 +113,40 @@ it("saves every change as a version, diffs two versions and restores an old one 
   expect((await api(url(`/articles/${id}/versions/9/restore`), { method: "POST", token: editor })).status).toBe(404);
 });
 
+it("keeps a category tree: editors rename, move (never into a loop) and delete, and nothing in a deleted category is lost", async () => {
+  const make = (body: object) => api(url("/categories"), { token: editor, body });
+  const billing = await make({ name: "Billing", slug: "cat-billing" });
+  const refunds = await make({ name: "Refunds", slug: "cat-refunds", parentId: billing.body.id });
+  const cards = await make({ name: "Cards", slug: "cat-cards", parentId: refunds.body.id });
+  expect([billing.status, refunds.status, cards.status]).toEqual([201, 201, 201]);
+  expect((await api(url("/categories"), { token: agent, body: { name: "X", slug: "cat-x" } })).status).toBe(403);
+
+  const renamed = await api(url(`/categories/${refunds.body.id}`), { method: "PATCH", token: editor, body: { name: "Refunds and returns" } });
+  expect(renamed.body).toMatchObject({ name: "Refunds and returns", parentId: billing.body.id });
+  const loop = await api(url(`/categories/${billing.body.id}`), { method: "PATCH", token: editor, body: { parentId: cards.body.id } });
+  expect(loop.status).toBe(400);
+  expect(loop.body.error.field).toBe("parentId");
+  const taken = await api(url(`/categories/${cards.body.id}`), { method: "PATCH", token: editor, body: { slug: "cat-billing" } });
+  expect(taken.body.error.field).toBe("slug");
+  const moved = await api(url(`/categories/${cards.body.id}`), { method: "PATCH", token: editor, body: { parentId: null } });
+  expect(moved.body.parentId).toBeNull();
+  expect((await api(url(`/categories/${cards.body.id}`), { method: "PATCH", token: agent, body: { name: "Mine" } })).status).toBe(403);
+
+  const article = await publish(editor, { title: "Partial refund for a damaged item", body: "We refund part of the price.", categoryId: refunds.body.id });
+  const inCategory = (id: string) => api(url(`/search?q=partial+refund&categoryId=${id}`), { token: agent }).then((r) => r.body.items.map((i: any) => i.id));
+  expect(await inCategory(refunds.body.id)).toEqual([article.body.id]);
+  // Its articles and subcategories move up to the parent, the search index with them.
+  await make({ name: "Chargebacks", slug: "cat-chargebacks", parentId: refunds.body.id });
+  expect((await api(url(`/categories/${refunds.body.id}`), { method: "DELETE", token: editor })).status).toBe(200);
+  const all = (await api(url("/categories"), { token: agent })).body.items;
+  expect(all.find((c: any) => c.id === refunds.body.id)).toBeUndefined();
+  expect(all.find((c: any) => c.slug === "cat-chargebacks").parentId).toBe(billing.body.id);
+  expect((await api(url(`/articles/${article.body.id}`), { token: agent })).body.categoryId).toBe(billing.body.id);
+  expect(await inCategory(billing.body.id)).toEqual([article.body.id]);
+  expect(await inCategory(refunds.body.id)).toEqual([]);
+  expect((await api(url(`/categories/${refunds.body.id}`), { method: "DELETE", token: editor })).status).toBe(404);
+});
+
 it("links translations of one article", async () => {
   const en = await publish(editor, { title: "Gift cards", body: "Gift cards never expire." });
   const zh = await publish(editor, { title: "礼品卡", body: "礼品卡永久有效。", locale: "zh-CN", translationOf: en.body.id });

@@ -6,7 +6,7 @@ import {
   type Article, type Role,
 } from "../db/schema/index.ts";
 import { likeContains } from "../db/text-search.ts";
-import { Forbidden, Invalid, NotFound } from "../platform/errors.ts";
+import { Forbidden, NotFound } from "../platform/errors.ts";
 import { parseInput } from "../platform/validation.ts";
 import { indexArticle } from "./embedded.ts";
 import { plainText, renderMarkdown } from "./markdown.ts";
@@ -18,7 +18,7 @@ export type KnowledgeActor = { userId: string; workspaceId: string; role: Role }
 export function canEdit(actor: Pick<KnowledgeActor, "role">) {
   return actor.role === "knowledge_editor" || actor.role === "admin";
 }
-function requireEditor(actor: KnowledgeActor) {
+export function requireEditor(actor: KnowledgeActor) {
   if (!canEdit(actor)) throw new Forbidden("Requires role knowledge_editor or admin");
 }
 
@@ -43,16 +43,17 @@ export type ArticleInput = z.input<typeof ArticleInput>;
 export const ArticlePatch = ArticleInput.omit({ translationOf: true }).partial().extend({ note: z.string().max(500).optional() });
 export type ArticlePatch = z.input<typeof ArticlePatch>;
 
+/** The category exists in the workspace (a body's categoryId is checked before it is stored). */
+export async function checkCategory(tx: Executor, workspaceId: string, categoryId: string | null | undefined, field = "categoryId") {
+  if (!categoryId) return;
+  const [c] = await tx.select({ id: knowledgeCategories.id }).from(knowledgeCategories).where(and(eq(knowledgeCategories.id, categoryId), eq(knowledgeCategories.workspaceId, workspaceId)));
+  if (!c) throw new NotFound("Category", field);
+}
+
 export type SaveOptions = {
   /** An external index (Meilisearch) is fed from the outbox: write a row with each save. */
   externalIndex: boolean;
 };
-
-async function checkCategory(tx: Executor, workspaceId: string, categoryId: string | null | undefined) {
-  if (!categoryId) return;
-  const [c] = await tx.select({ id: knowledgeCategories.id }).from(knowledgeCategories).where(and(eq(knowledgeCategories.id, categoryId), eq(knowledgeCategories.workspaceId, workspaceId)));
-  if (!c) throw new NotFound("Category", "categoryId");
-}
 
 /** Everything derived from the source on each save: HTML, plain text, search vector, version row. */
 async function afterSave(tx: Executor, a: Article, authorId: string, note: string | undefined, options: SaveOptions) {
@@ -248,31 +249,3 @@ export async function diffVersions(db: Executor, workspaceId: string, id: string
     body: diffLines(a.body, b.body),
   };
 }
-
-// ---- categories ----
-
-export const CategoryInput = z.object({
-  name: z.string().trim().min(1).max(120),
-  slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,60}$/, "lower-case letters, digits and -"),
-  parentId: z.uuid().nullable().default(null),
-  locale: Locale.default("en"),
-  position: z.number().int().min(0).max(10_000).default(0),
-});
-
-export async function createCategory(db: Executor, actor: KnowledgeActor, raw: unknown) {
-  requireEditor(actor);
-  const input = parseInput(CategoryInput, raw);
-  if (input.parentId) await checkCategory(db, actor.workspaceId, input.parentId).catch(() => {
-    throw new NotFound("Parent category", "parentId");
-  });
-  const [taken] = await db.select({ id: knowledgeCategories.id }).from(knowledgeCategories).where(and(eq(knowledgeCategories.workspaceId, actor.workspaceId), eq(knowledgeCategories.slug, input.slug)));
-  if (taken) throw new Invalid("A category with this slug exists", "slug");
-  const [c] = await db.insert(knowledgeCategories).values({ ...input, workspaceId: actor.workspaceId }).returning();
-  return c!;
-}
-
-export async function listCategories(db: Executor, workspaceId: string) {
-  return db.select().from(knowledgeCategories).where(eq(knowledgeCategories.workspaceId, workspaceId)).orderBy(asc(knowledgeCategories.position), asc(knowledgeCategories.name));
-}
-
-

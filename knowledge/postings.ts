@@ -48,12 +48,12 @@ export async function writePostings(tx: Executor, workspaceId: string, articleId
 }
 
 /**
- * A category is being deleted (its articles' category_id is then set null by the foreign key): their
- * postings stop carrying it. Called before the delete, while the articles still name the category.
+ * A category's articles move to another category (or none) without a save: their postings follow.
+ * Called before the articles themselves are moved, while they still name the old category.
  */
-export async function uncategorizePostings(tx: Executor, workspaceId: string, categoryId: string) {
+export async function moveCategoryPostings(tx: Executor, workspaceId: string, from: string, to: string | null) {
   await tx.execute(sql`
-    UPDATE knowledge_postings SET category_id = NULL
+    UPDATE knowledge_postings SET category_id = ${to}
     WHERE workspace_id = ${workspaceId}
-      AND article_id IN (SELECT id FROM knowledge_articles WHERE workspace_id = ${workspaceId} AND category_id = ${categoryId})`);
+      AND article_id IN (SELECT id FROM knowledge_articles WHERE workspace_id = ${workspaceId} AND category_id = ${from})`);
 }
