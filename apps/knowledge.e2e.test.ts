@@ -191,6 +191,45 @@ it("serves the help center: only published public articles in search, article pa
   expect((await html(`/help/${slug}/search?q=${encodeURIComponent("<script>x</script>")}`)).text).not.toContain("<script>x");
 });
 
+it("answers help-center addresses that lead nowhere with a localized HTML 404 page, home link and search box; the API keeps JSON", async () => {
+  const draft = await api(url("/articles"), { token: editor, body: { title: "Unpublished plans", body: "Soon.", locale: "en" } });
+  const cases = [
+    { path: `/help/${slug}/articles/${draft.body.id}`, en: "This article does not exist", zh: "该文章不存在" },
+    { path: `/help/${slug}/articles/not-a-uuid`, en: "This article does not exist", zh: "该文章不存在" },
+    { path: `/help/${slug}/categories/no-such-category`, en: "This category does not exist", zh: "该分类不存在" },
+    { path: `/help/${slug}/no/such/page`, en: "There is no page at this address", zh: "这个地址没有页面" },
+  ];
+  for (const { path, en, zh } of cases) {
+    const page = await html(path);
+    expect(page.status).toBe(404);
+    expect(page.type).toContain("text/html");
+    expect(page.text).toContain(en);
+    expect(page.text).toContain('<html lang="en">');
+    expect(page.text).toContain(`<a href="/help/${slug}?lang=en">Back to the help center home</a>`);
+    expect(page.text).toMatch(new RegExp(`<form class="search" action="/help/${slug}/search"[^>]*>`));
+    const chinese = await html(path, { "accept-language": "zh-CN,zh;q=0.9" });
+    expect(chinese.status).toBe(404);
+    expect(chinese.text).toContain(zh);
+    expect(chinese.text).toContain("返回帮助中心首页");
+    expect(chinese.text).toContain('placeholder="搜索文章…"');
+  }
+  const vote = await fetch(`${s.url}/help/${slug}/articles/${draft.body.id}/vote`, { method: "POST", body: new URLSearchParams({ helpful: "yes" }), redirect: "manual" });
+  expect(vote.status).toBe(404);
+  expect(vote.headers.get("content-type")).toContain("text/html");
+
+  const unknown = await html("/help/no-such-help-center?lang=zh-CN");
+  expect(unknown.status).toBe(404);
+  expect(unknown.type).toContain("text/html");
+  expect(unknown.text).toContain("这个地址没有帮助中心");
+  expect(unknown.text).toContain('<a href="/">');
+  expect((await html("/help/no-such-help-center/articles/00000000-0000-0000-0000-000000000000")).text).toContain("There is no help center at this address");
+
+  // The API under /api keeps its JSON errors.
+  const apiMissing = await api(url("/articles/00000000-0000-0000-0000-000000000000"), { token: agent });
+  expect(apiMissing.status).toBe(404);
+  expect(apiMissing.body.error.code).toBe("not_found");
+});
+
 it("lists searches that found nothing as knowledge gaps, with counts, for editors", async () => {
   await html(`/help/${slug}/search?q=${encodeURIComponent("Cancel subscription")}`);
   await html(`/help/${slug}/search?q=${encodeURIComponent("cancel subscription ")}`);
