@@ -62,12 +62,15 @@ function correctionsSql(workspaceId: string, words: string[]): SQL {
     WHERE NOT EXISTS (SELECT 1 FROM knowledge_terms k WHERE k.workspace_id = ${workspaceId} AND k.term = w.word)`;
 }
 
+/** The language of a locale, as knowledge_postings and knowledge_term_counts store it: zh for zh-CN. */
+const languageOf = (locale: string) => locale.split("-")[0]!;
+
 /** Conditions on a knowledge_postings row `p` for the query's filters (status: only published articles have postings). */
 function postingFilters(q: SearchQuery): SQL {
   const conditions: SQL[] = [];
   if (q.publicOnly) conditions.push(sql`p.public`);
   // zh-CN asks for Chinese: zh, zh-CN and zh-TW articles all match.
-  if (q.locale) conditions.push(sql`p.locale LIKE ${q.locale.split("-")[0] + "%"}`);
+  if (q.locale) conditions.push(sql`p.language = ${languageOf(q.locale)}`);
   if (q.categoryId) conditions.push(sql`p.category_id = ${q.categoryId}`);
   return conditions.length ? sql`AND ${sql.join(conditions, sql` AND `)}` : sql``;
 }
@@ -83,6 +86,7 @@ export class EmbeddedBackend implements SearchBackend {
   async search(q: SearchQuery): Promise<SearchHit[]> {
     const terms = queryTerms(q.q);
     if (!terms.latin.length && !terms.cjk.length) return [];
+    const language = q.locale ? languageOf(q.locale) : undefined;
     const rows = await this.db.transaction(async (tx) => {
       // Each term's postings must be read best first straight from the index and stopped at
       // PER_TERM. Without fresh statistics (PGlite never analyzes by itself) the planner prefers a
@@ -91,7 +95,8 @@ export class EmbeddedBackend implements SearchBackend {
       await tx.execute(sql`SELECT set_config('pg_trgm.similarity_threshold', ${String(TYPO_SIMILARITY)}, true), set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`);
       // Query words become lexemes exactly as article text did (vectorSql): the same configurations
       // read plain words, never tsquery syntax. Each term weighs its idf (BM25's, from
-      // knowledge_term_counts; the empty term counts the articles). Terms in more than half of the
+      // knowledge_term_counts, within the language asked for; the empty term counts the articles: a
+      // term the language never uses is dropped before any posting is read). Terms in more than half of the
       // articles are dropped while a rarer one is asked for: they would cost a read and move no
       // ranking. Each remaining term contributes its best postings that pass the filters; an
       // article's score is the idf-weighted sum of its impacts.
@@ -103,10 +108,18 @@ export class EmbeddedBackend implements SearchBackend {
               || to_tsvector('english', coalesce((SELECT string_agg(term, ' ') FROM (${correctionsSql(q.workspaceId, terms.latin)}) fixes), ''))
             )) AS term
           ), counted AS (
-            SELECT c.term, c.articles, n.articles AS total
+            -- A lookup per query term (a lateral aggregate): the term counts of a whole language are
+            -- never read, whatever plan statistics would suggest.
+            SELECT t.term, c.articles, (
+              SELECT sum(articles) FROM knowledge_term_counts
+              WHERE workspace_id = ${q.workspaceId} AND term = '' ${language ? sql`AND language = ${language}` : sql``}
+            ) AS total
             FROM lexemes t
-            JOIN knowledge_term_counts c ON c.workspace_id = ${q.workspaceId} AND c.term = t.term AND c.articles > 0
-            CROSS JOIN (SELECT articles FROM knowledge_term_counts WHERE workspace_id = ${q.workspaceId} AND term = '') n
+            CROSS JOIN LATERAL (
+              SELECT sum(articles) AS articles FROM knowledge_term_counts c
+              WHERE c.workspace_id = ${q.workspaceId} AND c.term = t.term ${language ? sql`AND c.language = ${language}` : sql``}
+            ) c
+            WHERE c.articles > 0
           ), weighted AS MATERIALIZED (
             SELECT term, ln(1 + (total - articles + 0.5)::float8 / (articles + 0.5)) AS idf
             FROM counted

@@ -28,23 +28,23 @@ export async function writePostings(tx: Executor, workspaceId: string, articleId
   await tx.execute(sql`
     WITH gone AS (
       DELETE FROM knowledge_postings WHERE workspace_id = ${workspaceId} AND article_id = ANY(${ids})
-      RETURNING term, article_id
+      RETURNING term, language, article_id
     ), fresh AS (
-      INSERT INTO knowledge_postings (workspace_id, term, article_id, impact, locale, public, category_id)
-      SELECT a.workspace_id, v.lexeme, a.id, ${IMPACT}, a.locale, a.visibility = 'public', a.category_id
+      INSERT INTO knowledge_postings (workspace_id, term, article_id, impact, language, public, category_id)
+      SELECT a.workspace_id, v.lexeme, a.id, ${IMPACT}, split_part(a.locale, '-', 1), a.visibility = 'public', a.category_id
       FROM knowledge_articles a, unnest(a.search_vector) v
       WHERE a.workspace_id = ${workspaceId} AND a.id = ANY(${ids}) AND a.status = 'published'
-      RETURNING term, article_id
+      RETURNING term, language, article_id
     ), delta AS (
-      SELECT term, sum(d)::int AS d FROM (
-        SELECT term, 1 AS d FROM fresh UNION ALL SELECT term, -1 FROM gone
-        UNION ALL SELECT '', 1 FROM (SELECT DISTINCT article_id FROM fresh) f
-        UNION ALL SELECT '', -1 FROM (SELECT DISTINCT article_id FROM gone) g
-      ) changes GROUP BY term HAVING sum(d) <> 0
+      SELECT term, language, sum(d)::int AS d FROM (
+        SELECT term, language, 1 AS d FROM fresh UNION ALL SELECT term, language, -1 FROM gone
+        UNION ALL SELECT '', language, 1 FROM (SELECT DISTINCT article_id, language FROM fresh) f
+        UNION ALL SELECT '', language, -1 FROM (SELECT DISTINCT article_id, language FROM gone) g
+      ) changes GROUP BY term, language HAVING sum(d) <> 0
     )
-    INSERT INTO knowledge_term_counts (workspace_id, term, articles)
-    SELECT ${workspaceId}, term, d FROM delta ORDER BY term
-    ON CONFLICT (workspace_id, term) DO UPDATE SET articles = knowledge_term_counts.articles + excluded.articles`);
+    INSERT INTO knowledge_term_counts (workspace_id, term, language, articles)
+    SELECT ${workspaceId}, term, language, d FROM delta ORDER BY term, language
+    ON CONFLICT (workspace_id, term, language) DO UPDATE SET articles = knowledge_term_counts.articles + excluded.articles`);
 }
 
 /**

@@ -3,7 +3,7 @@ CREATE TABLE "knowledge_postings" (
 	"term" text NOT NULL,
 	"article_id" uuid NOT NULL,
 	"impact" real NOT NULL,
-	"locale" text NOT NULL,
+	"language" text NOT NULL,
 	"public" boolean NOT NULL,
 	"category_id" uuid
 );
@@ -11,8 +11,9 @@ CREATE TABLE "knowledge_postings" (
 CREATE TABLE "knowledge_term_counts" (
 	"workspace_id" uuid NOT NULL,
 	"term" text NOT NULL,
+	"language" text NOT NULL,
 	"articles" integer NOT NULL,
-	CONSTRAINT "knowledge_term_counts_workspace_id_term_pk" PRIMARY KEY("workspace_id","term")
+	CONSTRAINT "knowledge_term_counts_workspace_id_term_language_pk" PRIMARY KEY("workspace_id","term","language")
 );
 --> statement-breakpoint
 DROP INDEX "knowledge_articles_search_idx";--> statement-breakpoint
@@ -23,15 +24,15 @@ CREATE INDEX "knowledge_postings_term_idx" ON "knowledge_postings" USING btree (
 CREATE INDEX "knowledge_postings_article_idx" ON "knowledge_postings" USING btree ("article_id");--> statement-breakpoint
 ALTER TABLE "knowledge_articles" DROP COLUMN "head_vector";--> statement-breakpoint
 -- Hand-written: the postings and term counts of the articles already published (knowledge/postings.ts writes them from now on).
-INSERT INTO "knowledge_postings" ("workspace_id", "term", "article_id", "impact", "locale", "public", "category_id")
+INSERT INTO "knowledge_postings" ("workspace_id", "term", "article_id", "impact", "language", "public", "category_id")
 SELECT a."workspace_id", v.lexeme, a."id",
        1 * 2.0 * cardinality(array_positions(v.weights, 'A')) / (cardinality(array_positions(v.weights, 'A')) + 1)
        + 0.4 * 2.0 * cardinality(array_positions(v.weights, 'B')) / (cardinality(array_positions(v.weights, 'B')) + 1)
        + 0.1 * 2.0 * cardinality(array_positions(v.weights, 'C')) / (cardinality(array_positions(v.weights, 'C')) + 1),
-       a."locale", a."visibility" = 'public', a."category_id"
+       split_part(a."locale", '-', 1), a."visibility" = 'public', a."category_id"
 FROM "knowledge_articles" a, unnest(a."search_vector") v
 WHERE a."status" = 'published';--> statement-breakpoint
-INSERT INTO "knowledge_term_counts" ("workspace_id", "term", "articles")
-SELECT "workspace_id", "term", count(*) FROM "knowledge_postings" GROUP BY "workspace_id", "term"
+INSERT INTO "knowledge_term_counts" ("workspace_id", "term", "language", "articles")
+SELECT "workspace_id", "term", "language", count(*) FROM "knowledge_postings" GROUP BY "workspace_id", "term", "language"
 UNION ALL
-SELECT "workspace_id", '', count(DISTINCT "article_id") FROM "knowledge_postings" GROUP BY "workspace_id";
+SELECT "workspace_id", '', "language", count(DISTINCT "article_id") FROM "knowledge_postings" GROUP BY "workspace_id", "language";

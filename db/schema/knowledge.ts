@@ -106,7 +106,7 @@ export const knowledgeTerms = pgTable(
  * lexeme of the article's search vector (an English stem, a Chinese word or bigram). `impact` is how
  * much the term says about the article (title > summary and tags > body, repeated occurrences
  * saturating), so a query reads only the best few hundred rows of each of its terms, from one index,
- * however many articles contain the term. The filters a search applies (locale, public, category)
+ * however many articles contain the term. The filters a search applies (language, public, category)
  * are copied here so they are checked in that same index scan. Rewritten with every save.
  */
 export const knowledgePostings = pgTable(
@@ -117,7 +117,8 @@ export const knowledgePostings = pgTable(
     // The workspace's rows go with it through the article.
     articleId: uuid("article_id").notNull().references(() => articles.id, { onDelete: "cascade" }),
     impact: real("impact").notNull(),
-    locale: text("locale").notNull(),
+    // The article's language, the first part of its locale (zh for zh-CN): what a locale filter asks for.
+    language: text("language").notNull(),
     public: boolean("public").notNull(),
     categoryId: uuid("category_id"),
   },
@@ -130,17 +131,19 @@ export const knowledgePostings = pgTable(
 );
 
 /**
- * In how many published articles each term occurs (its document frequency), for the idf weight that
- * makes a rare term count more than a common one. The empty term counts the articles themselves.
+ * In how many published articles of each language each term occurs (its document frequency), for the
+ * idf weight that makes a rare term count more than a common one — and so a search filtered to one
+ * language skips at once the terms only other languages use. The empty term counts the articles.
  */
 export const knowledgeTermCounts = pgTable(
   "knowledge_term_counts",
   {
     workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
     term: text("term").notNull(),
+    language: text("language").notNull(),
     articles: integer("articles").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.workspaceId, t.term] })],
+  (t) => [primaryKey({ columns: [t.workspaceId, t.term, t.language] })],
 );
 
 /**
