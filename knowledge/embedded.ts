@@ -10,9 +10,9 @@ const MAX_INDEXED_BODY = 60_000;
 /** A query word outside the vocabulary is read as the closest known word at least this similar. */
 const TYPO_SIMILARITY = 0.25;
 /**
- * Postings read per query term, best impact first. A term in 10,000 articles costs the same as one in
- * ten: the best-scoring articles for a query are nearly always among the best few hundred for one of
- * its terms (a title match outweighs any number of body mentions).
+ * Postings read per query term, best impact first (three times the limit when that is more). A term
+ * in 10,000 articles costs the same as one in ten: the best articles for a query are nearly always
+ * among the best hundred for one of its terms, as a title match outweighs any number of body mentions.
  */
 const PER_TERM = 100;
 
@@ -95,11 +95,11 @@ export class EmbeddedBackend implements SearchBackend {
       await tx.execute(sql`SELECT set_config('pg_trgm.similarity_threshold', ${String(TYPO_SIMILARITY)}, true), set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`);
       // Query words become lexemes exactly as article text did (vectorSql): the same configurations
       // read plain words, never tsquery syntax. Each term weighs its idf (BM25's, from
-      // knowledge_term_counts, within the language asked for; the empty term counts the articles: a
-      // term the language never uses is dropped before any posting is read). Terms in more than half of the
-      // articles are dropped while a rarer one is asked for: they would cost a read and move no
-      // ranking. Each remaining term contributes its best postings that pass the filters; an
-      // article's score is the idf-weighted sum of its impacts.
+      // knowledge_term_counts within the language asked for; the empty term counts the articles),
+      // and a term that language never uses is dropped before any posting is read. Terms in more
+      // than half of the articles are dropped while a rarer one is asked for: they would cost a read
+      // and move no ranking. Each remaining term contributes its best postings that pass the
+      // filters; an article's score is the idf-weighted sum of its impacts.
       return rowsOf<{ id: string; title: string; summary: string; body: string; locale: string; score: number }>(
         await tx.execute(sql`
           WITH lexemes AS (
