@@ -94,7 +94,8 @@ it("saves every change as a version, diffs two versions and restores an old one 
   const a = await publish(editor, { title: "Return policy", body: "Returns within 14 days.\nKeep the receipt." });
   const id = a.body.id;
   const v2 = await api(url(`/articles/${id}`), { method: "PUT", token: editor, body: { body: "Returns within 30 days.\nKeep the receipt.", note: "longer window" } });
-  expect(v2).toMatchObject({ status: 200, body: { version: 2 } });
+  // A save names only what changed: the rest (published, locale) stays as it was.
+  expect(v2).toMatchObject({ status: 200, body: { version: 2, status: "published", locale: "en", title: "Return policy" } });
   expect((await api(url(`/articles/${id}`), { method: "PUT", token: agent, body: { title: "hacked" } })).status).toBe(403);
   const versions = await api(url(`/articles/${id}/versions`), { token: agent });
   expect(versions.body.items.map((v: any) => [v.version, v.note])).toEqual([[2, "longer window"], [1, null]]);

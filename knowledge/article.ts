@@ -26,21 +26,32 @@ export function requireEditor(actor: KnowledgeActor) {
 export const MAX_BODY_CHARS = 500_000;
 export const Locale = z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, "a locale such as en or zh-CN");
 
-export const ArticleInput = z.object({
+/** An article's editable fields, without defaults: a save changes only the fields it names. */
+const ArticleFields = z.object({
   title: z.string().trim().min(1).max(300),
   body: z.string().max(MAX_BODY_CHARS, `must be at most ${MAX_BODY_CHARS} characters`).refine((b) => b.trim().length > 0, { message: "must not be blank" }),
-  locale: Locale.default("en"),
-  status: z.enum(articleStatuses).default("draft"),
-  summary: z.string().trim().max(1000).default(""),
-  visibility: z.enum(articleVisibilities).default("public"),
-  tags: z.array(z.string().trim().min(1).max(50)).max(20).default([]),
-  categoryId: z.uuid().nullable().default(null),
-  /** Another article this one translates: they share a translation group. */
-  translationOf: z.uuid().optional(),
+  locale: Locale,
+  status: z.enum(articleStatuses),
+  summary: z.string().trim().max(1000),
+  visibility: z.enum(articleVisibilities),
+  tags: z.array(z.string().trim().min(1).max(50)).max(20),
+  categoryId: z.uuid().nullable(),
   note: z.string().max(500).optional(),
 });
+export const ArticleInput = ArticleFields.extend({
+  locale: ArticleFields.shape.locale.default("en"),
+  status: ArticleFields.shape.status.default("draft"),
+  summary: ArticleFields.shape.summary.default(""),
+  visibility: ArticleFields.shape.visibility.default("public"),
+  tags: ArticleFields.shape.tags.default([]),
+  categoryId: ArticleFields.shape.categoryId.default(null),
+  /** Another article this one translates: they share a translation group. */
+  translationOf: z.uuid().optional(),
+});
 export type ArticleInput = z.input<typeof ArticleInput>;
-export const ArticlePatch = ArticleInput.omit({ translationOf: true }).partial().extend({ note: z.string().max(500).optional() });
+// Not ArticleInput.partial(): zod fills a missing field's default even in a partial object, and a
+// save of the body alone would quietly unpublish the article and clear its category.
+export const ArticlePatch = ArticleFields.partial();
 export type ArticlePatch = z.input<typeof ArticlePatch>;
 
 /** The category exists in the workspace (a body's categoryId is checked before it is stored). */
