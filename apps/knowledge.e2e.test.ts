@@ -129,6 +129,9 @@ it("keeps a category tree: editors rename, move (never into a loop) and delete, 
   expect(loop.body.error.field).toBe("parentId");
   const taken = await api(url(`/categories/${cards.body.id}`), { method: "PATCH", token: editor, body: { slug: "cat-billing" } });
   expect(taken.body.error.field).toBe("slug");
+  const empty = await api(url(`/categories/${cards.body.id}`), { method: "PATCH", token: editor, body: {} });
+  expect(empty.status).toBe(400);
+  expect((await api(url(`/categories/${cards.body.id}`), { method: "PATCH", token: editor, body: { name: "" } })).body.error.field).toBe("name");
   const moved = await api(url(`/categories/${cards.body.id}`), { method: "PATCH", token: editor, body: { parentId: null } });
   expect(moved.body.parentId).toBeNull();
   expect((await api(url(`/categories/${cards.body.id}`), { method: "PATCH", token: agent, body: { name: "Mine" } })).status).toBe(403);

@@ -9,20 +9,20 @@ import { moveCategoryPostings } from "./postings.ts";
 
 /** The category tree: editors create, rename, move (a new parent) and delete categories. */
 
-export const CategoryInput = z.object({
+/** A category's fields, without defaults: a change names only what it changes (see ArticlePatch). */
+const CategoryFields = z.object({
   name: z.string().trim().min(1).max(120),
   slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,60}$/, "lower-case letters, digits and -"),
-  parentId: z.uuid().nullable().default(null),
-  locale: Locale.default("en"),
-  position: z.number().int().min(0).max(10_000).default(0),
+  parentId: z.uuid().nullable(),
+  locale: Locale,
+  position: z.number().int().min(0).max(10_000),
 });
-export const CategoryPatch = z.object({
-  name: CategoryInput.shape.name.optional(),
-  slug: CategoryInput.shape.slug.optional(),
-  parentId: z.uuid().nullable().optional(),
-  locale: Locale.optional(),
-  position: CategoryInput.shape.position.optional(),
+export const CategoryInput = CategoryFields.extend({
+  parentId: CategoryFields.shape.parentId.default(null),
+  locale: CategoryFields.shape.locale.default("en"),
+  position: CategoryFields.shape.position.default(0),
 });
+export const CategoryPatch = CategoryFields.partial();
 
 async function checkSlugFree(db: Executor, workspaceId: string, slug: string, except?: string) {
   const [taken] = await db
@@ -68,6 +68,7 @@ async function subtreeOf(db: Executor, workspaceId: string, id: string): Promise
 export async function updateCategory(db: Db, actor: KnowledgeActor, id: string, raw: unknown) {
   requireEditor(actor);
   const patch = parseInput(CategoryPatch, raw);
+  if (!Object.values(patch).some((v) => v !== undefined)) throw new Invalid("Name at least one of name, slug, parentId, locale, position", "name");
   return db.transaction(async (tx) => {
     await getCategory(tx, actor.workspaceId, id);
     if (patch.slug) await checkSlugFree(tx, actor.workspaceId, patch.slug, id);
