@@ -27,7 +27,10 @@ export async function writePostings(tx: Executor, workspaceId: string, articleId
   const ids = sql`ARRAY[${sql.join(articleIds.map((id) => sql`${id}`), sql`, `)}]::uuid[]`;
   await tx.execute(sql`
     WITH gone AS (
-      DELETE FROM knowledge_postings WHERE workspace_id = ${workspaceId} AND article_id = ANY(${ids})
+      -- "IS TRUE": without statistics the planner would find the article's rows by walking all of
+      -- the workspace's postings in the term index (130 ms for 20,000 articles, per save); this way
+      -- only the article index can answer.
+      DELETE FROM knowledge_postings WHERE (workspace_id = ${workspaceId}) IS TRUE AND article_id = ANY(${ids})
       RETURNING term, language, article_id
     ), fresh AS (
       INSERT INTO knowledge_postings (workspace_id, term, article_id, impact, language, public, category_id)
@@ -54,6 +57,6 @@ export async function writePostings(tx: Executor, workspaceId: string, articleId
 export async function moveCategoryPostings(tx: Executor, workspaceId: string, from: string, to: string | null) {
   await tx.execute(sql`
     UPDATE knowledge_postings SET category_id = ${to}
-    WHERE workspace_id = ${workspaceId}
+    WHERE (workspace_id = ${workspaceId}) IS TRUE -- by the article index (see writePostings)
       AND article_id IN (SELECT id FROM knowledge_articles WHERE workspace_id = ${workspaceId} AND category_id = ${from})`);
 }
