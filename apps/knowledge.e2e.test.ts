@@ -94,7 +94,8 @@ it("saves every change as a version, diffs two versions and restores an old one 
   const a = await publish(editor, { title: "Return policy", body: "Returns within 14 days.\nKeep the receipt." });
   const id = a.body.id;
   const v2 = await api(url(`/articles/${id}`), { method: "PUT", token: editor, body: { body: "Returns within 30 days.\nKeep the receipt.", note: "longer window" } });
-  expect(v2).toMatchObject({ status: 200, body: { version: 2 } });
+  // A save names only what changed: the rest (published, locale) stays as it was.
+  expect(v2).toMatchObject({ status: 200, body: { version: 2, status: "published", locale: "en", title: "Return policy" } });
   expect((await api(url(`/articles/${id}`), { method: "PUT", token: agent, body: { title: "hacked" } })).status).toBe(403);
   const versions = await api(url(`/articles/${id}/versions`), { token: agent });
   expect(versions.body.items.map((v: any) => [v.version, v.note])).toEqual([[2, "longer window"], [1, null]]);
@@ -111,6 +112,43 @@ it("saves every change as a version, diffs two versions and restores an old one 
   const hits = await api(url("/search?q=returns"), { token: agent });
   expect(hits.body.items.find((i: any) => i.id === id).snippet).toContain("14 days");
   expect((await api(url(`/articles/${id}/versions/9/restore`), { method: "POST", token: editor })).status).toBe(404);
+});
+
+it("keeps a category tree: editors rename, move (never into a loop) and delete, and nothing in a deleted category is lost", async () => {
+  const make = (body: object) => api(url("/categories"), { token: editor, body });
+  const billing = await make({ name: "Billing", slug: "cat-billing" });
+  const refunds = await make({ name: "Refunds", slug: "cat-refunds", parentId: billing.body.id });
+  const cards = await make({ name: "Cards", slug: "cat-cards", parentId: refunds.body.id });
+  expect([billing.status, refunds.status, cards.status]).toEqual([201, 201, 201]);
+  expect((await api(url("/categories"), { token: agent, body: { name: "X", slug: "cat-x" } })).status).toBe(403);
+
+  const renamed = await api(url(`/categories/${refunds.body.id}`), { method: "PATCH", token: editor, body: { name: "Refunds and returns" } });
+  expect(renamed.body).toMatchObject({ name: "Refunds and returns", parentId: billing.body.id });
+  const loop = await api(url(`/categories/${billing.body.id}`), { method: "PATCH", token: editor, body: { parentId: cards.body.id } });
+  expect(loop.status).toBe(400);
+  expect(loop.body.error.field).toBe("parentId");
+  const taken = await api(url(`/categories/${cards.body.id}`), { method: "PATCH", token: editor, body: { slug: "cat-billing" } });
+  expect(taken.body.error.field).toBe("slug");
+  const empty = await api(url(`/categories/${cards.body.id}`), { method: "PATCH", token: editor, body: {} });
+  expect(empty.status).toBe(400);
+  expect((await api(url(`/categories/${cards.body.id}`), { method: "PATCH", token: editor, body: { name: "" } })).body.error.field).toBe("name");
+  const moved = await api(url(`/categories/${cards.body.id}`), { method: "PATCH", token: editor, body: { parentId: null } });
+  expect(moved.body.parentId).toBeNull();
+  expect((await api(url(`/categories/${cards.body.id}`), { method: "PATCH", token: agent, body: { name: "Mine" } })).status).toBe(403);
+
+  const article = await publish(editor, { title: "Partial refund for a damaged item", body: "We refund part of the price.", categoryId: refunds.body.id });
+  const inCategory = (id: string) => api(url(`/search?q=partial+refund&categoryId=${id}`), { token: agent }).then((r) => r.body.items.map((i: any) => i.id));
+  expect(await inCategory(refunds.body.id)).toEqual([article.body.id]);
+  // Its articles and subcategories move up to the parent, the search index with them.
+  await make({ name: "Chargebacks", slug: "cat-chargebacks", parentId: refunds.body.id });
+  expect((await api(url(`/categories/${refunds.body.id}`), { method: "DELETE", token: editor })).status).toBe(200);
+  const all = (await api(url("/categories"), { token: agent })).body.items;
+  expect(all.find((c: any) => c.id === refunds.body.id)).toBeUndefined();
+  expect(all.find((c: any) => c.slug === "cat-chargebacks").parentId).toBe(billing.body.id);
+  expect((await api(url(`/articles/${article.body.id}`), { token: agent })).body.categoryId).toBe(billing.body.id);
+  expect(await inCategory(billing.body.id)).toEqual([article.body.id]);
+  expect(await inCategory(refunds.body.id)).toEqual([]);
+  expect((await api(url(`/categories/${refunds.body.id}`), { method: "DELETE", token: editor })).status).toBe(404);
 });
 
 it("links translations of one article", async () => {
@@ -155,6 +193,45 @@ it("serves the help center: only published public articles in search, article pa
   expect(sitemap.text).not.toContain(internal.body.id);
   expect((await html(`/help/no-such-workspace/search?q=x`)).status).toBe(404);
   expect((await html(`/help/${slug}/search?q=${encodeURIComponent("<script>x</script>")}`)).text).not.toContain("<script>x");
+});
+
+it("answers help-center addresses that lead nowhere with a localized HTML 404 page, home link and search box; the API keeps JSON", async () => {
+  const draft = await api(url("/articles"), { token: editor, body: { title: "Unpublished plans", body: "Soon.", locale: "en" } });
+  const cases = [
+    { path: `/help/${slug}/articles/${draft.body.id}`, en: "This article does not exist", zh: "该文章不存在" },
+    { path: `/help/${slug}/articles/not-a-uuid`, en: "This article does not exist", zh: "该文章不存在" },
+    { path: `/help/${slug}/categories/no-such-category`, en: "This category does not exist", zh: "该分类不存在" },
+    { path: `/help/${slug}/no/such/page`, en: "There is no page at this address", zh: "这个地址没有页面" },
+  ];
+  for (const { path, en, zh } of cases) {
+    const page = await html(path);
+    expect(page.status).toBe(404);
+    expect(page.type).toContain("text/html");
+    expect(page.text).toContain(en);
+    expect(page.text).toContain('<html lang="en">');
+    expect(page.text).toContain(`<a href="/help/${slug}?lang=en">Back to the help center home</a>`);
+    expect(page.text).toMatch(new RegExp(`<form class="search" action="/help/${slug}/search"[^>]*>`));
+    const chinese = await html(path, { "accept-language": "zh-CN,zh;q=0.9" });
+    expect(chinese.status).toBe(404);
+    expect(chinese.text).toContain(zh);
+    expect(chinese.text).toContain("返回帮助中心首页");
+    expect(chinese.text).toContain('placeholder="搜索文章…"');
+  }
+  const vote = await fetch(`${s.url}/help/${slug}/articles/${draft.body.id}/vote`, { method: "POST", body: new URLSearchParams({ helpful: "yes" }), redirect: "manual" });
+  expect(vote.status).toBe(404);
+  expect(vote.headers.get("content-type")).toContain("text/html");
+
+  const unknown = await html("/help/no-such-help-center?lang=zh-CN");
+  expect(unknown.status).toBe(404);
+  expect(unknown.type).toContain("text/html");
+  expect(unknown.text).toContain("这个地址没有帮助中心");
+  expect(unknown.text).toContain('<a href="/">');
+  expect((await html("/help/no-such-help-center/articles/00000000-0000-0000-0000-000000000000")).text).toContain("There is no help center at this address");
+
+  // The API under /api keeps its JSON errors.
+  const apiMissing = await api(url("/articles/00000000-0000-0000-0000-000000000000"), { token: agent });
+  expect(apiMissing.status).toBe(404);
+  expect(apiMissing.body.error.code).toBe("not_found");
 });
 
 it("lists searches that found nothing as knowledge gaps, with counts, for editors", async () => {

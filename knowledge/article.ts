@@ -6,7 +6,7 @@ import {
   type Article, type Role,
 } from "../db/schema/index.ts";
 import { likeContains } from "../db/text-search.ts";
-import { Forbidden, Invalid, NotFound } from "../platform/errors.ts";
+import { Forbidden, NotFound } from "../platform/errors.ts";
 import { parseInput } from "../platform/validation.ts";
 import { indexArticle } from "./embedded.ts";
 import { plainText, renderMarkdown } from "./markdown.ts";
@@ -18,7 +18,7 @@ export type KnowledgeActor = { userId: string; workspaceId: string; role: Role }
 export function canEdit(actor: Pick<KnowledgeActor, "role">) {
   return actor.role === "knowledge_editor" || actor.role === "admin";
 }
-function requireEditor(actor: KnowledgeActor) {
+export function requireEditor(actor: KnowledgeActor) {
   if (!canEdit(actor)) throw new Forbidden("Requires role knowledge_editor or admin");
 }
 
@@ -26,33 +26,45 @@ function requireEditor(actor: KnowledgeActor) {
 export const MAX_BODY_CHARS = 500_000;
 export const Locale = z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, "a locale such as en or zh-CN");
 
-export const ArticleInput = z.object({
+/** An article's editable fields, without defaults: a save changes only the fields it names. */
+const ArticleFields = z.object({
   title: z.string().trim().min(1).max(300),
   body: z.string().max(MAX_BODY_CHARS, `must be at most ${MAX_BODY_CHARS} characters`).refine((b) => b.trim().length > 0, { message: "must not be blank" }),
-  locale: Locale.default("en"),
-  status: z.enum(articleStatuses).default("draft"),
-  summary: z.string().trim().max(1000).default(""),
-  visibility: z.enum(articleVisibilities).default("public"),
-  tags: z.array(z.string().trim().min(1).max(50)).max(20).default([]),
-  categoryId: z.uuid().nullable().default(null),
-  /** Another article this one translates: they share a translation group. */
-  translationOf: z.uuid().optional(),
+  locale: Locale,
+  status: z.enum(articleStatuses),
+  summary: z.string().trim().max(1000),
+  visibility: z.enum(articleVisibilities),
+  tags: z.array(z.string().trim().min(1).max(50)).max(20),
+  categoryId: z.uuid().nullable(),
   note: z.string().max(500).optional(),
 });
+export const ArticleInput = ArticleFields.extend({
+  locale: ArticleFields.shape.locale.default("en"),
+  status: ArticleFields.shape.status.default("draft"),
+  summary: ArticleFields.shape.summary.default(""),
+  visibility: ArticleFields.shape.visibility.default("public"),
+  tags: ArticleFields.shape.tags.default([]),
+  categoryId: ArticleFields.shape.categoryId.default(null),
+  /** Another article this one translates: they share a translation group. */
+  translationOf: z.uuid().optional(),
+});
 export type ArticleInput = z.input<typeof ArticleInput>;
-export const ArticlePatch = ArticleInput.omit({ translationOf: true }).partial().extend({ note: z.string().max(500).optional() });
+// Not ArticleInput.partial(): zod fills a missing field's default even in a partial object, and a
+// save of the body alone would quietly unpublish the article and clear its category.
+export const ArticlePatch = ArticleFields.partial();
 export type ArticlePatch = z.input<typeof ArticlePatch>;
+
+/** The category exists in the workspace (a body's categoryId is checked before it is stored). */
+export async function checkCategory(tx: Executor, workspaceId: string, categoryId: string | null | undefined, field = "categoryId") {
+  if (!categoryId) return;
+  const [c] = await tx.select({ id: knowledgeCategories.id }).from(knowledgeCategories).where(and(eq(knowledgeCategories.id, categoryId), eq(knowledgeCategories.workspaceId, workspaceId)));
+  if (!c) throw new NotFound("Category", field);
+}
 
 export type SaveOptions = {
   /** An external index (Meilisearch) is fed from the outbox: write a row with each save. */
   externalIndex: boolean;
 };
-
-async function checkCategory(tx: Executor, workspaceId: string, categoryId: string | null | undefined) {
-  if (!categoryId) return;
-  const [c] = await tx.select({ id: knowledgeCategories.id }).from(knowledgeCategories).where(and(eq(knowledgeCategories.id, categoryId), eq(knowledgeCategories.workspaceId, workspaceId)));
-  if (!c) throw new NotFound("Category", "categoryId");
-}
 
 /** Everything derived from the source on each save: HTML, plain text, search vector, version row. */
 async function afterSave(tx: Executor, a: Article, authorId: string, note: string | undefined, options: SaveOptions) {
@@ -157,7 +169,7 @@ export async function getArticle(db: Executor, workspaceId: string, id: string) 
 
 /** The article as the API shows it (no search vector). */
 export function articleView(a: Article) {
-  const { searchVector: _vector, headVector: _head, ...rest } = a;
+  const { searchVector: _vector, ...rest } = a;
   return rest;
 }
 
@@ -248,31 +260,3 @@ export async function diffVersions(db: Executor, workspaceId: string, id: string
     body: diffLines(a.body, b.body),
   };
 }
-
-// ---- categories ----
-
-export const CategoryInput = z.object({
-  name: z.string().trim().min(1).max(120),
-  slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,60}$/, "lower-case letters, digits and -"),
-  parentId: z.uuid().nullable().default(null),
-  locale: Locale.default("en"),
-  position: z.number().int().min(0).max(10_000).default(0),
-});
-
-export async function createCategory(db: Executor, actor: KnowledgeActor, raw: unknown) {
-  requireEditor(actor);
-  const input = parseInput(CategoryInput, raw);
-  if (input.parentId) await checkCategory(db, actor.workspaceId, input.parentId).catch(() => {
-    throw new NotFound("Parent category", "parentId");
-  });
-  const [taken] = await db.select({ id: knowledgeCategories.id }).from(knowledgeCategories).where(and(eq(knowledgeCategories.workspaceId, actor.workspaceId), eq(knowledgeCategories.slug, input.slug)));
-  if (taken) throw new Invalid("A category with this slug exists", "slug");
-  const [c] = await db.insert(knowledgeCategories).values({ ...input, workspaceId: actor.workspaceId }).returning();
-  return c!;
-}
-
-export async function listCategories(db: Executor, workspaceId: string) {
-  return db.select().from(knowledgeCategories).where(eq(knowledgeCategories.workspaceId, workspaceId)).orderBy(asc(knowledgeCategories.position), asc(knowledgeCategories.name));
-}
-
-

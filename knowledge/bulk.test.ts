@@ -1,6 +1,6 @@
 import { expect, it } from "bun:test";
 import { eq } from "drizzle-orm";
-import { articles } from "../db/schema/index.ts";
+import { articles, knowledgePostings, knowledgeTermCounts } from "../db/schema/index.ts";
 import { testWorkspace } from "../test/workspace.ts";
 import { importArticles, reindexEmbedded } from "./bulk.ts";
 import { EmbeddedBackend } from "./embedded.ts";
@@ -16,7 +16,9 @@ it("imports articles searchable at once, and the re-index rebuilds a lost index 
   expect(await find("包邮")).toEqual([ids[0]!]);
   expect(await find("shipped")).toEqual([ids[1]!]);
   // An index lost (or built by an older segmentation) is rebuilt from the stored Markdown.
-  await w.core.db.update(articles).set({ searchVector: null, headVector: null, bodyText: "" }).where(eq(articles.workspaceId, w.workspaceId));
+  await w.core.db.update(articles).set({ searchVector: null, bodyText: "" }).where(eq(articles.workspaceId, w.workspaceId));
+  await w.core.db.delete(knowledgePostings).where(eq(knowledgePostings.workspaceId, w.workspaceId));
+  await w.core.db.delete(knowledgeTermCounts).where(eq(knowledgeTermCounts.workspaceId, w.workspaceId));
   expect(await find("包邮")).toEqual([]);
   expect(await reindexEmbedded(w.core.db, w.workspaceId)).toBe(2);
   expect(await find("包邮")).toEqual([ids[0]!]);

@@ -1,7 +1,8 @@
 import { eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
-import { articles, articleVersions, knowledgeTerms, type ArticleStatus, type ArticleVisibility } from "../db/schema/index.ts";
-import { vectorsSql } from "./embedded.ts";
+import { articles, articleVersions, type ArticleStatus, type ArticleVisibility } from "../db/schema/index.ts";
+import { rememberWords, vectorSql } from "./embedded.ts";
+import { writePostings } from "./postings.ts";
 import { plainText, renderMarkdown } from "./markdown.ts";
 import { vocabulary } from "./segment.ts";
 
@@ -32,16 +33,14 @@ export async function importArticles(db: Db, workspaceId: string, items: Importe
       return {
         id, workspaceId, translationGroupId: id, locale: a.locale, title: a.title, summary, body: a.body, bodyHtml, bodyText, tags, status,
         visibility: a.visibility ?? "public", publishedAt: status === "published" ? new Date() : null,
-        ...vectorsSql({ title: a.title, summary, bodyText, tags }),
+        ...vectorSql({ title: a.title, summary, bodyText, tags }),
       };
     });
     await db.transaction(async (tx) => {
       await tx.insert(articles).values(rows);
       await tx.insert(articleVersions).values(rows.map((r) => ({ workspaceId, articleId: r.id, version: 1, title: r.title, summary: r.summary, body: r.body, tags: r.tags, status: r.status, visibility: r.visibility, locale: r.locale, note: "imported" })));
-      const words = new Set<string>();
-      for (const r of rows) for (const w of vocabulary(`${r.title} ${r.summary} ${r.bodyText}`, 500)) words.add(w);
-      const list = [...words];
-      for (let j = 0; j < list.length; j += 1000) await tx.insert(knowledgeTerms).values(list.slice(j, j + 1000).map((term) => ({ workspaceId, term }))).onConflictDoNothing();
+      await writePostings(tx, workspaceId, rows.map((r) => r.id));
+      await rememberWords(tx, workspaceId, rows.flatMap((r) => vocabulary(`${r.title} ${r.summary} ${r.bodyText}`, 500)));
     });
     ids.push(...rows.map((r) => r.id));
   }
@@ -66,13 +65,15 @@ export async function reindexEmbedded(db: Db, workspaceId?: string, batch = 200,
     after = page[page.length - 1]!.id;
     await db.transaction(async (tx) => {
       const rows = await tx.select().from(articles).where(inArray(articles.id, page.map((p) => p.id)));
+      const byWorkspace = new Map<string, string[]>();
       for (const a of rows) {
         const bodyHtml = renderMarkdown(a.body);
         const bodyText = plainText(bodyHtml);
-        await tx.update(articles).set({ bodyHtml, bodyText, ...vectorsSql({ ...a, bodyText }) }).where(eq(articles.id, a.id));
-        const words = vocabulary(`${a.title} ${a.summary} ${bodyText}`);
-        if (words.length) await tx.insert(knowledgeTerms).values(words.map((term) => ({ workspaceId: a.workspaceId, term }))).onConflictDoNothing();
+        await tx.update(articles).set({ bodyHtml, bodyText, ...vectorSql({ ...a, bodyText }) }).where(eq(articles.id, a.id));
+        await rememberWords(tx, a.workspaceId, vocabulary(`${a.title} ${a.summary} ${bodyText}`));
+        byWorkspace.set(a.workspaceId, [...(byWorkspace.get(a.workspaceId) ?? []), a.id]);
       }
+      for (const [ws, ids] of byWorkspace) await writePostings(tx, ws, ids);
     });
     done += page.length;
     onProgress?.(done);

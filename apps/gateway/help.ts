@@ -5,6 +5,7 @@ import { articles, knowledgeCategories, workspaces } from "../../db/schema/index
 import { recordEvent } from "../../knowledge/events.ts";
 import { MAX_QUERY_INPUT, type SearchHit } from "../../knowledge/search.ts";
 import { NotFound } from "../../platform/errors.ts";
+import { errorResponse } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 
 /**
@@ -18,11 +19,17 @@ const TEXT = {
     title: "Help center", search: "Search", placeholder: "Search articles…", results: (n: number, q: string) => `${n} result${n === 1 ? "" : "s"} for “${q}”`,
     none: "No article matched. Try other words, or contact us.", categories: "Categories", popular: "Popular articles", helpful: "Was this helpful?",
     yes: "Yes", no: "No", thanks: "Thanks for your feedback.", other: "Also in", updated: "Updated", empty: "No articles yet.", home: "Home", tooShort: "Type at least two characters.",
+    notFound: "Page not found", backHome: "Back to the help center home",
+    missing: { "Help center": "There is no help center at this address.", Category: "This category does not exist or was removed.", Article: "This article does not exist, was unpublished or moved.", Page: "There is no page at this address." },
+    siteHome: "Go to the home page",
   },
   "zh-CN": {
     title: "帮助中心", search: "搜索", placeholder: "搜索文章…", results: (n: number, q: string) => `“${q}” 的搜索结果：${n} 条`,
     none: "没有找到相关文章。请换个说法，或联系我们。", categories: "分类", popular: "热门文章", helpful: "这篇文章有帮助吗？",
     yes: "有帮助", no: "没帮助", thanks: "感谢您的反馈。", other: "其他语言", updated: "更新于", empty: "暂无文章。", home: "首页", tooShort: "请至少输入两个字符。",
+    notFound: "页面不存在", backHome: "返回帮助中心首页",
+    missing: { "Help center": "这个地址没有帮助中心。", Category: "该分类不存在或已被删除。", Article: "该文章不存在、已下线或已移动。", Page: "这个地址没有页面。" },
+    siteHome: "前往首页",
   },
 } as const;
 type Lang = keyof typeof TEXT;
@@ -65,7 +72,13 @@ ul.list{list-style:none;padding:0}ul.list li{background:#fff;margin:.5rem 0;padd
 mark{background:#fde68a}article{background:#fff;padding:1rem 1.5rem;border-radius:8px}nav.lang a{color:#fff;margin-left:1rem}
 .meta{color:#616e7c;font-size:.9rem}pre{background:#f0f2f5;padding:.8rem;overflow:auto}table{border-collapse:collapse}td,th{border:1px solid #d9dee3;padding:.3rem .6rem}img{max-width:100%}`;
 
-function page(c: Context, o: { lang: Lang; ws: { name: string; slug: string | null }; title: string; canonical: string; description?: string; body: string; status?: 200 | 404 }) {
+function searchForm(base: string, lang: Lang) {
+  const t = TEXT[lang];
+  return `<form class="search" action="${base}/search" method="get" role="search"><input type="hidden" name="lang" value="${lang}">
+<input name="q" type="search" placeholder="${t.placeholder}" aria-label="${t.search}" maxlength="500"><button>${t.search}</button></form>`;
+}
+
+function page(c: Context, o: { lang: Lang; ws: { name: string; slug: string | null }; title: string; canonical?: string; description?: string; body: string; status?: 200 | 404 }) {
   const t = TEXT[o.lang];
   const base = `/help/${o.ws.slug}`;
   const origin = new URL(c.req.url).origin;
@@ -73,17 +86,44 @@ function page(c: Context, o: { lang: Lang; ws: { name: string; slug: string | nu
     `<!doctype html>
 <html lang="${o.lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(o.title)}</title>
-<link rel="canonical" href="${escapeHtml(origin + o.canonical)}">
+${o.canonical ? `<link rel="canonical" href="${escapeHtml(origin + o.canonical)}">` : `<meta name="robots" content="noindex">`}
 ${o.description ? `<meta name="description" content="${escapeHtml(o.description.slice(0, 300))}">` : ""}
 <style>${CSS}</style></head>
 <body><header><a href="${base}?lang=${o.lang}"><b>${escapeHtml(o.ws.name)}</b> · ${t.title}</a>
 <nav class="lang" style="float:right"><a href="?lang=en" hreflang="en">English</a><a href="?lang=zh-CN" hreflang="zh-CN">中文</a></nav></header>
-<main><form class="search" action="${base}/search" method="get" role="search"><input type="hidden" name="lang" value="${o.lang}">
-<input name="q" type="search" placeholder="${t.placeholder}" aria-label="${t.search}" maxlength="500"><button>${t.search}</button></form>
+<main>${searchForm(base, o.lang)}
 ${o.body}</main></body></html>`,
     o.status ?? 200,
-    { "cache-control": "public, max-age=60" },
+    // A missing page may exist a minute later (an article being published): not cached.
+    { "cache-control": o.status === 404 ? "no-store" : "public, max-age=60" },
   );
+}
+
+/**
+ * What a reader gets for a help-center address that leads nowhere: an HTML page (never the API's
+ * JSON) with status 404, in the reader's language, with the search box every page has and the way
+ * back home. An unknown workspace has neither a home nor anything to search: its page links to the
+ * site's root.
+ */
+async function notFoundPage(c: Context, db: Executor, what: string) {
+  const lang = langOf(c);
+  const t = TEXT[lang];
+  const slug = c.req.param("slug") ?? "";
+  const [ws] = slug ? await db.select({ name: workspaces.name, slug: workspaces.slug }).from(workspaces).where(eq(workspaces.slug, slug)) : [];
+  const reason = t.missing[what as keyof typeof t.missing] ?? t.missing.Page;
+  if (!ws) {
+    return c.html(
+      `<!doctype html>
+<html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${t.notFound} — ${t.title}</title><meta name="robots" content="noindex"><style>${CSS}</style></head>
+<body><header><b>${t.title}</b></header><main><h1>${t.notFound}</h1><p>${t.missing["Help center"]}</p><p><a href="/">${t.siteHome}</a></p></main></body></html>`,
+      404,
+      { "cache-control": "no-store" },
+    );
+  }
+  const base = `/help/${ws.slug}`;
+  const body = `<h1>${t.notFound}</h1><p>${reason}</p><p><a href="${base}?lang=${lang}">${t.backHome}</a></p>`;
+  return page(c, { lang, ws, title: `${t.notFound} — ${ws.name}`, body, status: 404 });
 }
 
 const publicArticle = (workspaceId: string) => and(eq(articles.workspaceId, workspaceId), eq(articles.status, "published"), eq(articles.visibility, "public"));
@@ -96,6 +136,8 @@ function articleList(lang: Lang, base: string, items: { id: string; title: strin
 export function helpCenter(rt: Runtime) {
   const db = rt.core.db;
   const app = new Hono();
+  // Readers are people with browsers: a missing workspace, category or article is a page, not JSON.
+  app.onError((err, c) => (err instanceof NotFound ? notFoundPage(c, db, err.message.replace(/ not found$/, "")) : errorResponse(err, c)));
   const summaryCols = { id: articles.id, title: articles.title, summary: articles.summary };
   const langFilter = (lang: Lang) => sql`${articles.locale} LIKE ${lang === "zh-CN" ? "zh%" : "en%"}`;
 
@@ -189,6 +231,9 @@ ${voted ? `<p>${t.thanks}</p>` : `<form method="post" action="${base}/articles/$
     const urls = [`<url><loc>${escapeHtml(`${origin}/help/${ws.slug}`)}</loc></url>`, ...rows.map((r) => `<url><loc>${escapeHtml(`${origin}/help/${ws.slug}/articles/${r.id}`)}</loc><lastmod>${r.updatedAt.toISOString()}</lastmod></url>`)];
     return c.body(`<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">${urls.join("")}</urlset>`, 200, { "content-type": "application/xml; charset=utf-8" });
   });
+
+  // Any other address under a help center (a mistyped link) is the same page.
+  app.get("/help/:slug/*", (c) => notFoundPage(c, db, "Page"));
 
   return app;
 }

@@ -1,9 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireConversation } from "../../conversations/conversation.ts";
 import {
-  ArticleListQuery, articleView, canEdit, CategoryInput, createArticle, createCategory, diffVersions, getArticle, getVersion,
-  listArticles, listCategories, listVersions, Locale, restoreVersion, translationsOf, updateArticle,
+  ArticleListQuery, articleView, canEdit, createArticle, diffVersions, getArticle, getVersion,
+  listArticles, listVersions, Locale, restoreVersion, translationsOf, updateArticle,
 } from "../../knowledge/article.ts";
+import { CategoryInput, CategoryPatch, createCategory, deleteCategory, listCategories, updateCategory } from "../../knowledge/category.ts";
 import { articleReport, editSuggestions, knowledgeGaps, recordEvent } from "../../knowledge/events.ts";
 import { renderMarkdown } from "../../knowledge/markdown.ts";
 import { MAX_QUERY_INPUT, type SearchHit } from "../../knowledge/search.ts";
@@ -147,6 +148,20 @@ export function knowledgeApi(rt: Runtime) {
   app.openapi(
     createRoute({ method: "post", path: "/knowledge/categories", request: body(CategoryInput), responses: created("The category"), tags: ["knowledge"] }),
     async (c) => c.json(await createCategory(db, c.get("actor"), c.req.valid("json")), 201),
+  );
+
+  app.openapi(
+    createRoute({ method: "patch", path: "/knowledge/categories/{id}", request: { params: IdParam, ...body(CategoryPatch) }, responses: ok("The category renamed or moved"), tags: ["knowledge"] }),
+    async (c) => c.json(await updateCategory(db, c.get("actor"), c.req.valid("param").id, c.req.valid("json")), 200),
+  );
+
+  app.openapi(
+    createRoute({ method: "delete", path: "/knowledge/categories/{id}", request: { params: IdParam }, responses: ok("Deleted; its subcategories and articles moved up to its parent"), tags: ["knowledge"] }),
+    async (c) => {
+      await deleteCategory(db, c.get("actor"), c.req.valid("param").id, kb.saveOptions);
+      saved();
+      return c.json({ ok: true }, 200);
+    },
   );
 
   app.openapi(

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import {
-  bigserial, customType, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid,
+  bigserial, boolean, customType, index, integer, pgEnum, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid,
 } from "drizzle-orm/pg-core";
 import { users, workspaces } from "./workspace.ts";
 
@@ -51,10 +51,8 @@ export const articles = pgTable(
     authorId: uuid("author_id").references(() => users.id, { onDelete: "set null" }),
     version: integer("version").notNull().default(1),
     // Embedded search: weighted title (A) > summary (B) > body (C); Chinese segmented in TypeScript.
+    // Not searched itself: knowledge_postings are derived from it (knowledge/postings.ts).
     searchVector: tsvector("search_vector"),
-    // Title and summary alone: small enough to rank thousands of matches quickly; the full vector
-    // then orders the best few hundred (knowledge/embedded.ts).
-    headVector: tsvector("head_vector"),
     views: integer("views").notNull().default(0),
     helpfulYes: integer("helpful_yes").notNull().default(0),
     helpfulNo: integer("helpful_no").notNull().default(0),
@@ -64,9 +62,9 @@ export const articles = pgTable(
   },
   (t) => [
     index("knowledge_articles_list_idx").on(t.workspaceId, t.status, t.updatedAt),
-    index("knowledge_articles_search_idx").using("gin", t.searchVector),
-    index("knowledge_articles_head_idx").using("gin", t.headVector),
     index("knowledge_articles_group_idx").on(t.translationGroupId),
+    // A category's page and its deletion find its articles without reading the workspace's.
+    index("knowledge_articles_category_idx").on(t.categoryId),
   ],
 );
 
@@ -103,6 +101,51 @@ export const knowledgeTerms = pgTable(
     term: text("term").notNull(),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.term] }), index("knowledge_terms_trgm_idx").using("gin", sql`${t.term} gin_trgm_ops`)],
+);
+
+/**
+ * The embedded engine's inverted index: one row per (published article, term), where a term is a
+ * lexeme of the article's search vector (an English stem, a Chinese word or bigram). `impact` is how
+ * much the term says about the article (title > summary and tags > body, repeated occurrences
+ * saturating), so a query reads only the best few hundred rows of each of its terms, from one index,
+ * however many articles contain the term. The filters a search applies (language, public, category)
+ * are copied here so they are checked in that same index scan. Rewritten with every save.
+ */
+export const knowledgePostings = pgTable(
+  "knowledge_postings",
+  {
+    workspaceId: uuid("workspace_id").notNull(),
+    term: text("term").notNull(),
+    // The workspace's rows go with it through the article.
+    articleId: uuid("article_id").notNull().references(() => articles.id, { onDelete: "cascade" }),
+    impact: real("impact").notNull(),
+    // The article's language, the first part of its locale (zh for zh-CN): what a locale filter asks for.
+    language: text("language").notNull(),
+    public: boolean("public").notNull(),
+    categoryId: uuid("category_id"),
+  },
+  (t) => [
+    // article_id last: among equal impacts every term lists the same articles first, so the best
+    // rows of two terms overlap and articles matching both are found.
+    index("knowledge_postings_term_idx").on(t.workspaceId, t.term, t.impact.desc(), t.articleId),
+    index("knowledge_postings_article_idx").on(t.articleId),
+  ],
+);
+
+/**
+ * In how many published articles of each language each term occurs (its document frequency), for the
+ * idf weight that makes a rare term count more than a common one — and so a search filtered to one
+ * language skips at once the terms only other languages use. The empty term counts the articles.
+ */
+export const knowledgeTermCounts = pgTable(
+  "knowledge_term_counts",
+  {
+    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    term: text("term").notNull(),
+    language: text("language").notNull(),
+    articles: integer("articles").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.term, t.language] })],
 );
 
 /**

@@ -50,6 +50,85 @@ describe("knowledge base in the browser", () => {
     await page.context().close();
   });
 
+  it("lets an editor build the category tree — add, rename, move, delete — and file an article in it", async () => {
+    const page = await pageAs(s.admin.email);
+    page.on("dialog", (d) => void d.accept());
+    await page.goto(`${s.url}/app/#/knowledge/categories`);
+    const tree = page.getByTestId("kb-categories");
+    const add = async (name: string, slug: string, parent?: string) => {
+      await tree.getByTestId("kb-cat-name").fill(name);
+      await tree.getByTestId("kb-cat-slug").fill(slug);
+      await tree.getByTestId("kb-cat-parent").selectOption(parent ? { label: parent } : { value: "" });
+      await tree.getByTestId("kb-cat-add").click();
+      await tree.locator(`[data-testid=kb-category][data-name="${name}"]`).waitFor();
+    };
+    const item = (name: string) => tree.locator(`[data-testid=kb-category][data-name="${name}"]`);
+    await add("Shipping", "ui-shipping");
+    await add("Billing", "ui-billing");
+    await add("Refunds", "ui-refunds", "Billing");
+    expect(await item("Refunds").getAttribute("aria-level")).toBe("2");
+
+    await item("Refunds").getByTestId("kb-cat-rename").click();
+    await tree.getByTestId("kb-cat-rename-input").fill("Refunds and returns");
+    await tree.getByTestId("kb-cat-rename-input").press("Enter");
+    await item("Refunds and returns").waitFor();
+    // A category's own subtree is not offered as its new parent.
+    const moveBilling = item("Billing").getByTestId("kb-cat-move");
+    expect(await moveBilling.locator("option").allTextContents()).not.toContain("\u00a0\u00a0Refunds and returns");
+    await item("Refunds and returns").getByTestId("kb-cat-move").selectOption({ label: "Shipping" });
+    await page.waitForFunction(() => document.querySelector('[data-testid=kb-category][data-name="Refunds and returns"]')?.getAttribute("aria-level") === "2" && document.querySelector('[data-testid=kb-category][data-name="Refunds and returns"]')?.previousElementSibling?.getAttribute("data-name") === "Shipping");
+
+    await item("Billing").getByTestId("kb-cat-delete").click();
+    await item("Billing").waitFor({ state: "detached" });
+    expect(await tree.getByTestId("kb-category").count()).toBe(2);
+
+    // Filing an article: the editor's category picker shows the tree.
+    await page.getByTestId("kb-new").click();
+    await page.getByTestId("kb-title").fill("Return labels");
+    await page.getByTestId("kb-body").fill("Print the label from your order page.");
+    await page.getByTestId("kb-category-select").selectOption({ label: "\u00a0\u00a0Refunds and returns" });
+    await page.getByTestId("kb-save").click();
+    await page.getByText("Saved as version 1.").waitFor();
+    const id = page.url().split("/").pop()!;
+    const token = await s.signInAs("knowledge_editor");
+    const article = await api(`${s.url}/api/v1/knowledge/articles/${id}`, { token });
+    const categories = (await api(`${s.url}/api/v1/knowledge/categories`, { token })).body.items;
+    expect(categories.find((c: any) => c.id === article.body.categoryId)?.name).toBe("Refunds and returns");
+    await page.context().close();
+  });
+
+  it("shows what changed between a version and the current one, or any two, and restores from there", async () => {
+    const token = await s.signInAs("knowledge_editor");
+    const created = await api(`${s.url}/api/v1/knowledge/articles`, { token, body: { title: "Opening hours", body: "Mon–Fri 9–17\nSat closed\nSun closed", locale: "en" } });
+    const id = created.body.id;
+    await api(`${s.url}/api/v1/knowledge/articles/${id}`, { method: "PUT", token, body: { body: "Mon–Fri 9–18\nSat closed\nSun closed" } });
+    await api(`${s.url}/api/v1/knowledge/articles/${id}`, { method: "PUT", token, body: { title: "Opening hours and holidays", body: "Mon–Fri 9–18\nSat 10–14\nSun closed" } });
+    const page = await pageAs(s.admin.email);
+    await page.goto(`${s.url}/app/#/knowledge/${id}`);
+    await page.getByTestId("kb-compare-1").click();
+    const diff = page.getByTestId("kb-diff");
+    await diff.getByText("Changes from version 1 to version 3").waitFor();
+    expect(await diff.getByTestId("kb-diff-remove").allTextContents()).toEqual(["- Mon–Fri 9–17\n", "- Sat closed\n"]);
+    expect(await diff.getByTestId("kb-diff-add").allTextContents()).toEqual(["+ Mon–Fri 9–18\n", "+ Sat 10–14\n"]);
+    expect(await diff.getByTestId("kb-diff-title").innerText()).toContain("Opening hours and holidays");
+    expect(await diff.locator("ins").count()).toBeGreaterThan(0);
+
+    // Two old versions against each other.
+    await page.getByTestId("kb-diff-to").selectOption("2");
+    await diff.getByText("Changes from version 1 to version 2").waitFor();
+    expect(await diff.getByTestId("kb-diff-add").allTextContents()).toEqual(["+ Mon–Fri 9–18\n"]);
+    expect(await diff.getByTestId("kb-diff-title").count()).toBe(0);
+
+    // Restoring version 1 makes it current: compared with the new current version, nothing differs.
+    await page.getByTestId("kb-compare-1").click();
+    await page.getByTestId("kb-restore-1").click();
+    await page.getByText("Version 1 restored as a new version.").waitFor();
+    await diff.getByText("Changes from version 1 to version 4").waitFor();
+    await diff.getByText("No differences.").waitFor();
+    expect(await page.getByTestId("kb-body").inputValue()).toBe("Mon–Fri 9–17\nSat closed\nSun closed");
+    await page.context().close();
+  });
+
   it("shows an agent suggested articles for the customer's message and inserts the summary into the reply", async () => {
     const editor = await s.signInAs("knowledge_editor");
     await api(`${s.url}/api/v1/knowledge/articles`, { token: editor, body: { title: "如何申请退款", summary: "签收后 30 天内可申请退款。", body: "在订单详情页点击申请退款。", locale: "zh-CN", status: "published" } });

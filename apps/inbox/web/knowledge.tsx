@@ -3,20 +3,23 @@ import { useWorkspace } from "./app.tsx";
 import { ApiError, request } from "./client.ts";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
+import { CategorySelect, CategoryTree, useCategories } from "./knowledge-categories.tsx";
+import { VersionHistory, type Version } from "./knowledge-versions.tsx";
 import { href, navigate } from "./route.ts";
 
 type ListItem = { id: string; title: string; locale: string; status: string; visibility: string; version: number; updatedAt: string };
-type Article = ListItem & { summary: string; body: string; bodyHtml: string; tags: string[] };
-type Version = { version: number; title: string; status: string; note: string | null; createdAt: string };
-type Form = { title: string; summary: string; body: string; locale: string; status: string; visibility: string; tags: string };
+type Article = ListItem & { summary: string; body: string; bodyHtml: string; tags: string[]; categoryId: string | null };
+type Form = { title: string; summary: string; body: string; locale: string; status: string; visibility: string; tags: string; categoryId: string | null };
 
 const STATUSES = ["draft", "in_review", "published", "archived"] as const;
-const EMPTY: Form = { title: "", summary: "", body: "", locale: "en", status: "draft", visibility: "public", tags: "" };
+const EMPTY: Form = { title: "", summary: "", body: "", locale: "en", status: "draft", visibility: "public", tags: "", categoryId: null };
+/** `#/knowledge/categories` is the category tree; any other second segment is an article ("new" a blank one). */
+const CATEGORIES = "categories";
 
 /**
  * The knowledge base in the inbox app: a list to filter, an editor with a live preview (rendered by
- * the server, exactly as the help center will show it), versions with restore. Ctrl/⌘+S saves,
- * Escape goes back to the list. Agents read; editors and admins write.
+ * the server, exactly as the help center will show it), versions with diff and restore, and the
+ * category tree. Ctrl/⌘+S saves, Escape goes back to the list. Agents read; editors and admins write.
  */
 export function KnowledgePage({ articleId }: { articleId: string | null }) {
   const { t } = useI18n();
@@ -58,6 +61,9 @@ export function KnowledgePage({ articleId }: { articleId: string | null }) {
               {t("kb.new")}
             </a>
           )}
+          <a className="button" href={href({ page: "knowledge", articleId: CATEGORIES })} aria-current={articleId === CATEGORIES ? "page" : undefined} data-testid="kb-categories-link">
+            {t("kb.cat.title")}
+          </a>
         </div>
         <ul>
           {items.map((a) => (
@@ -74,7 +80,9 @@ export function KnowledgePage({ articleId }: { articleId: string | null }) {
         </ul>
       </aside>
       <section className="kb-editor">
-        {articleId ? (
+        {articleId === CATEGORIES ? (
+          <CategoryTree canEdit={canEdit} />
+        ) : articleId ? (
           <Editor key={articleId} id={articleId === "new" ? null : articleId} canEdit={canEdit} message={message} setMessage={setMessage} onSaved={() => setReload((n) => n + 1)} />
         ) : (
           <p className="empty">{t("kb.pick")}</p>
@@ -92,11 +100,12 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
   const [preview, setPreview] = useState("");
   const [versions, setVersions] = useState<Version[]>([]);
   const [saving, setSaving] = useState(false);
+  const categories = useCategories();
   const title = useRef<HTMLInputElement>(null);
 
   const load = (articleId: string) =>
     Promise.all([request<Article>(`/knowledge/articles/${articleId}`), request<{ items: Version[] }>(`/knowledge/articles/${articleId}/versions`)]).then(([a, v]) => {
-      setForm({ title: a.title, summary: a.summary, body: a.body, locale: a.locale, status: a.status, visibility: a.visibility, tags: a.tags.join(", ") });
+      setForm({ title: a.title, summary: a.summary, body: a.body, locale: a.locale, status: a.status, visibility: a.visibility, tags: a.tags.join(", "), categoryId: a.categoryId });
       setPreview(a.bodyHtml);
       setVersions(v.items);
     });
@@ -190,6 +199,10 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
             <span>{t("kb.tags")}</span>
             <input value={form.tags} onChange={set("tags")} />
           </label>
+          <label className="field inline">
+            <span>{t("kb.category")}</span>
+            <CategorySelect categories={categories} value={form.categoryId} onChange={(categoryId) => setForm((f) => ({ ...f, categoryId }))} label={t("kb.category")} none={t("kb.cat.none")} testId="kb-category-select" />
+          </label>
         </div>
         <div className="kb-split">
           <label className="field">
@@ -212,24 +225,7 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
           <span className="hint">{t("kb.keys")}</span>
         </div>
       )}
-      {versions.length > 0 && (
-        <details className="kb-versions" open>
-          <summary>{t("kb.versions")}</summary>
-          <ol>
-            {versions.map((v) => (
-              <li key={v.version} data-testid="kb-version">
-                v{v.version} · {new Date(v.createdAt).toLocaleString()} · {t(`kb.status.${v.status}` as MessageKey)}
-                {v.note ? ` · ${v.note}` : ""}
-                {canEdit && v.version !== versions[0]!.version && (
-                  <button type="button" onClick={() => void restore(v.version)} data-testid={`kb-restore-${v.version}`}>
-                    {t("kb.restore")}
-                  </button>
-                )}
-              </li>
-            ))}
-          </ol>
-        </details>
-      )}
+      {id && versions.length > 0 && <VersionHistory articleId={id} versions={versions} canEdit={canEdit} onRestore={(v) => void restore(v)} />}
     </form>
   );
 }
