@@ -2,12 +2,12 @@ import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../db/connect.ts";
 import {
   attachments, calls, contacts, conversations, FINAL_CALL_STATUSES, inboxes, timelineItems,
-  type Call, type CallStatus, type IvrState,
+  type Call, type CallStatus, type Conversation, type IvrState,
 } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import type { Identity } from "./channel.ts";
-import { resolveContact } from "./contact.ts";
-import { appendItem, contactOf, conversationView, OPEN_STATUSES, scopeOf, type ConversationView } from "./conversation.ts";
+import { normalizeIdentity, resolveContact } from "./contact.ts";
+import { appendItems, contactOf, conversationView, OPEN_STATUSES, scopeOf, type ConversationView, type NewItem } from "./conversation.ts";
 import type { EventLog } from "./event.ts";
 import { attachmentView, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
@@ -37,6 +37,8 @@ export type CallStart = {
   queueId?: string | null;
   enqueuedAt?: Date | null;
   callbackNumber?: string | null;
+  /** Timeline events of the call's first moments (the IVR's first turn), written with its item. */
+  events?: { eventType: string; data: Record<string, unknown> }[];
 };
 
 export type CallChange = Partial<
@@ -122,24 +124,41 @@ export async function liveCalls(db: Executor, workspaceId: string) {
 
 export type StartedCall = { call: Call; item: TimelineView; conversation: ConversationView; duplicate: boolean; conversationCreated: boolean };
 
+/** What the caller of `startCall` has already made sure of (the voice webhook, before it starts a call). */
+export type StartChecks = {
+  /** The inbox was read from the database as this workspace's: no need to look again. */
+  inboxOfWorkspace?: boolean;
+  /** No call with this external id existed a moment ago: a racing retry still fails on the item's unique key. */
+  notYetStarted?: boolean;
+};
+
 /**
  * A new call, in one transaction: the customer's contact (by number, or the chat's contact), their
- * open conversation (or a new one), the call item and the call row. Idempotent on the provider's
- * call id: Twilio retries its first webhook, and the retry finds the call already there.
+ * open conversation (or a new one), the call item (with `events`, the first moments' timeline
+ * events) and the call row. Idempotent on the provider's call id: Twilio retries its first webhook,
+ * and the retry finds the call already there.
  */
 export async function startCall(
   core: Core,
   workspaceId: string,
   input: CallStart,
-  /** More writes of the same transaction (the IVR's first turn: its events, the queue). */
+  /** More writes of the same transaction (the IVR's first turn: its queue entry). */
   within?: (tx: Tx, events: EventLog, call: Call) => Promise<void>,
+  checks: StartChecks = {},
 ): Promise<StartedCall> {
-  const existing = await findCall(core.db, input.inboxId, input.externalId);
-  if (existing) return startedView(core.db, existing, false);
+  if (!checks.notYetStarted) {
+    const existing = await findCall(core.db, input.inboxId, input.externalId);
+    if (existing) return startedView(core.db, existing, false);
+  }
   return withEvents(core, async (tx, events) => {
-    const [inbox] = await tx.select({ id: inboxes.id }).from(inboxes).where(and(eq(inboxes.id, input.inboxId), eq(inboxes.workspaceId, workspaceId)));
-    if (!inbox) throw new NotFound("Inbox", "inboxId");
-    let conversation;
+    if (!checks.inboxOfWorkspace) {
+      const [inbox] = await tx.select({ id: inboxes.id }).from(inboxes).where(and(eq(inboxes.id, input.inboxId), eq(inboxes.workspaceId, workspaceId)));
+      if (!inbox) throw new NotFound("Inbox", "inboxId");
+    }
+    const now = new Date();
+    const lastMessageText = `📞 ${input.direction === "in" ? (input.from ?? "") : (input.to ?? "")}`.trim();
+    let conversation: Conversation | undefined;
+    let contact: { id: string; name: string | null };
     let created = false;
     if (input.conversationId) {
       [conversation] = await tx
@@ -148,32 +167,33 @@ export async function startCall(
         .where(and(eq(conversations.id, input.conversationId), eq(conversations.workspaceId, workspaceId)))
         .for("update");
       if (!conversation) throw new NotFound("Conversation", "conversationId");
+      contact = await contactOf(tx, conversation.contactId);
     } else {
-      const { contactId } = await resolveContact(tx, workspaceId, input.customer);
-      // Same lock order as message ingest (contact → conversation → counter): no deadlock between them.
-      await tx.select({ id: contacts.id }).from(contacts).where(eq(contacts.id, contactId)).for("update");
-      [conversation] = await tx
-        .select()
-        .from(conversations)
-        .where(and(eq(conversations.contactId, contactId), inArray(conversations.status, OPEN_STATUSES)))
-        .orderBy(desc(conversations.lastActivityAt))
-        .limit(1)
-        .for("update");
+      const resolved = await resolveContact(tx, workspaceId, input.customer);
+      if (resolved.created) {
+        // Nobody else sees a contact before this transaction commits: it has no conversation to find or lock.
+        contact = { id: resolved.contactId, name: normalizeIdentity(input.customer).displayName ?? null };
+      } else {
+        // Same lock order as message ingest (contact → conversation → counter): no deadlock between them.
+        const [locked] = await tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(eq(contacts.id, resolved.contactId)).for("update");
+        contact = locked!;
+        [conversation] = await tx
+          .select()
+          .from(conversations)
+          .where(and(eq(conversations.contactId, contact.id), inArray(conversations.status, OPEN_STATUSES)))
+          .orderBy(desc(conversations.lastActivityAt))
+          .limit(1)
+          .for("update");
+      }
       if (!conversation) {
         created = true;
         [conversation] = await tx
           .insert(conversations)
-          .values({ workspaceId, contactId, inboxId: input.inboxId, channel: "voice" })
+          .values({ workspaceId, contactId: contact.id, inboxId: input.inboxId, channel: "voice", lastActivityAt: now, lastMessageText })
           .returning();
-        await events.append(workspaceId, {
-          type: "conversation.created",
-          conversationId: conversation!.id,
-          payload: { conversation: conversationView(conversation!, await contactOf(tx, contactId)), scope: scopeOf(conversation!), call: true },
-        });
       }
     }
     const c = conversation!;
-    const now = new Date();
     const draft: Call = {
       id: input.id ?? crypto.randomUUID(),
       workspaceId,
@@ -206,36 +226,39 @@ export async function startCall(
       callbackNumber: input.callbackNumber ?? null,
       updatedAt: now,
     };
-    const appended = await appendItem(tx, events, c, {
-      id: draft.timelineItemId,
-      type: "call",
-      direction: input.direction,
-      channel: "voice",
-      inboxId: input.inboxId,
-      externalId: input.externalId,
-      senderType: input.direction === "in" ? "contact" : "agent",
-      senderId: input.direction === "in" ? c.contactId : (input.agentId ?? null),
-      data: { ...callData(draft, now), senderName: input.customer.displayName ?? null },
-    });
-    if (!appended) throw new Error("call item already exists");
-    const [call] = await tx.insert(calls).values(draft).returning();
-    if (within) await within(tx, events, call!);
-    const reopened = c.status !== "open";
-    const [updated] = await tx
-      .update(conversations)
-      .set({ status: "open", snoozedUntil: null, lastActivityAt: now, lastMessageText: `📞 ${input.direction === "in" ? (input.from ?? "") : (input.to ?? "")}`.trim() })
-      .where(eq(conversations.id, c.id))
-      .returning();
-    const view = conversationView(updated!, await contactOf(tx, updated!.contactId));
-    if (reopened && !created) {
-      // `call: true` tells the router not to queue it by entry rules: the IVR decides where a call waits.
-      await events.append(workspaceId, {
-        type: "conversation.updated",
-        conversationId: c.id,
-        payload: { conversation: view, changes: { status: "open", call: true }, scope: scopeOf(updated!) },
-      });
-    }
-    return { call: call!, item: appended.view, conversation: view, duplicate: false, conversationCreated: created };
+    const reopened = !created && c.status !== "open";
+    const updated: Conversation = created ? c : { ...c, status: "open", snoozedUntil: null, lastActivityAt: now, lastMessageText };
+    const view = conversationView(updated, contact);
+    // `call: true` tells the router not to queue it by entry rules: the IVR decides where a call waits.
+    const lead = created
+      ? [{ type: "conversation.created", payload: { conversation: view, scope: scopeOf(c), call: true } }]
+      : reopened
+        ? [{ type: "conversation.updated", payload: { conversation: view, changes: { status: "open", call: true }, scope: scopeOf(c) } }]
+        : [];
+    const items: NewItem[] = [
+      {
+        id: draft.timelineItemId,
+        type: "call",
+        direction: input.direction,
+        channel: "voice",
+        inboxId: input.inboxId,
+        externalId: input.externalId,
+        senderType: input.direction === "in" ? "contact" : "agent",
+        senderId: input.direction === "in" ? c.contactId : (input.agentId ?? null),
+        data: { ...callData(draft, now), senderName: input.customer.displayName ?? null },
+      },
+      ...(input.events ?? []).map((e): NewItem => ({ id: crypto.randomUUID(), type: "event", senderType: "system", eventType: e.eventType, data: { callId: draft.id, ...e.data } })),
+    ];
+    const [views] = await Promise.all([
+      appendItems(tx, events, c, items, lead, now),
+      tx.insert(calls).values(draft),
+      created
+        ? undefined
+        : tx.update(conversations).set({ status: "open", snoozedUntil: null, lastActivityAt: now, lastMessageText }).where(eq(conversations.id, c.id)),
+    ]);
+    if (!views) throw new Error("call item already exists");
+    if (within) await within(tx, events, draft);
+    return { call: draft, item: views[0]!, conversation: view, duplicate: false, conversationCreated: created };
   });
 }
 

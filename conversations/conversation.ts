@@ -9,8 +9,8 @@ import { parseInput } from "../platform/validation.ts";
 import { canSeeConversation, type Actor } from "./actor.ts";
 import { NormalizedInbound, MAX_TEXT, type NormalizedInbound as InboundInput } from "./channel.ts";
 import { resolveContact } from "./contact.ts";
-import type { EventLog, EventScope } from "./event.ts";
-import { nextSeq } from "./event.ts";
+import type { DomainEvent, EventLog, EventScope } from "./event.ts";
+import { nextSeq, takeSeqs } from "./event.ts";
 import { attachmentView, isPublicItem, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
 
@@ -76,6 +76,48 @@ export async function appendItem(
     payload: { item: view, scope: scopeOf(conversation) },
   });
   return { row, view };
+}
+
+/** An item `appendItems` writes: everything but what the conversation and the seq decide. */
+export type NewItem = Pick<TimelineItem, "id" | "type" | "senderType"> &
+  Partial<Pick<TimelineItem, "direction" | "channel" | "inboxId" | "externalId" | "senderId" | "text" | "eventType" | "data">>;
+
+/**
+ * Several items of one conversation (no files), after `lead` events about the conversation itself
+ * (its creation or reopening), in three statements whatever their number: the seqs taken at once,
+ * one insert of the items, one of the events. For hot paths that append a few items in a row (a
+ * call's start with its IVR turn). Returns undefined if an item's (inbox, external id) was taken.
+ */
+export async function appendItems(
+  tx: Tx,
+  events: EventLog,
+  conversation: Conversation,
+  items: NewItem[],
+  lead: { type: string; payload: DomainEvent["payload"] }[] = [],
+  now = new Date(),
+): Promise<TimelineView[] | undefined> {
+  const workspaceId = conversation.workspaceId;
+  const first = await takeSeqs(tx, workspaceId, lead.length + items.length);
+  const rows: TimelineItem[] = items.map((item, n) => ({
+    direction: null, channel: null, inboxId: null, externalId: null, senderId: null, text: null, eventType: null, data: {},
+    ...item,
+    workspaceId,
+    conversationId: conversation.id,
+    seq: first + lead.length + n,
+    html: null,
+    deliveryStatus: null,
+    deliveryError: null,
+    createdAt: now,
+  }));
+  const views = rows.map((row) => timelineView(row));
+  const scope = scopeOf(conversation);
+  const logged: DomainEvent[] = [
+    ...lead.map((e, n) => ({ workspaceId, seq: first + n, type: e.type, conversationId: conversation.id, public: false, payload: e.payload })),
+    ...rows.map((row, n) => ({ workspaceId, seq: row.seq, type: "item.created", conversationId: conversation.id, public: isPublicItem(row), payload: { item: views[n]!, scope } })),
+  ];
+  // Independent statements, issued together so the Postgres driver pipelines them.
+  const [inserted] = await Promise.all([tx.insert(timelineItems).values(rows).onConflictDoNothing().returning({ id: timelineItems.id }), events.record(logged)]);
+  return inserted.length === rows.length ? views : undefined;
 }
 
 class DuplicateDelivery extends Error {}

@@ -21,7 +21,7 @@ import { presenceOf } from "../../routing/presence.ts";
 import { listQueues } from "../../routing/queue.ts";
 import { DEFAULT_ROUTING, followAssignment, transferToAgent } from "../../routing/work.ts";
 import type { Runtime } from "../runtime.ts";
-import { flowOf, voiceInbox, voiceInboxRow, type VoiceInbox } from "./inbox.ts";
+import { flowOf, inboxByNumber, voiceInbox, voiceInboxRow, type VoiceInbox } from "./inbox.ts";
 import { storeRecording } from "./recording.ts";
 
 const WEBHOOKS = "/webhooks/twilio/voice";
@@ -56,6 +56,7 @@ export class CallControl {
   private unsubscribe: (() => void) | undefined;
   private readonly flows = new Map<string, { at: number; flow: IvrFlow }>();
   private readonly inboxes = new Map<string, { at: number; inbox: VoiceInbox }>();
+  private readonly numbers = new Map<string, { at: number; inbox: VoiceInbox }>();
   private baseUrl: string;
 
   constructor(private readonly rt: Runtime) {
@@ -78,6 +79,18 @@ export class CallControl {
     const row = await voiceInboxRow(this.rt.core.db, inboxId);
     const inbox = row ? voiceInbox(row, this.rt.keyring, this.rt.config.twilioAuthToken) : undefined;
     if (inbox) this.inboxes.set(inboxId, { at: Date.now(), inbox });
+    return inbox;
+  }
+
+  /** The voice inbox a number belongs to, reused like `inbox` (every incoming call looks it up). */
+  async inboxByNumber(number: string) {
+    const cached = this.numbers.get(number);
+    if (cached && Date.now() - cached.at < FLOW_CACHE_MS) return cached.inbox;
+    const row = await inboxByNumber(this.rt.core.db, number);
+    // Unknown numbers are not remembered: a line added a moment ago answers at once.
+    if (!row) return undefined;
+    const inbox = voiceInbox(row, this.rt.keyring, this.rt.config.twilioAuthToken);
+    this.numbers.set(number, { at: Date.now(), inbox });
     return inbox;
   }
 
@@ -132,8 +145,17 @@ export class CallControl {
       const started = await startCall(
         this.rt.core,
         inbox.row.workspaceId,
-        { ...start, status: turn.status, ivr: { ...turn.next, reply: turn.reply }, callbackNumber: turn.callbackNumber, queueId: turn.enqueue?.queueId ?? null, enqueuedAt: turn.enqueue ? new Date() : null },
-        async (tx, events, call) => void (eta = await this.recordTurn(tx, events, call, turn)),
+        {
+          ...start,
+          status: turn.status,
+          ivr: { ...turn.next, reply: turn.reply },
+          callbackNumber: turn.callbackNumber,
+          queueId: turn.enqueue?.queueId ?? null,
+          enqueuedAt: turn.enqueue ? new Date() : null,
+          events: turnEvents(turn),
+        },
+        turn.enqueue ? async (tx, events, call) => void (eta = await this.enqueueTurn(tx, events, call, turn)) : undefined,
+        { inboxOfWorkspace: true, notYetStarted: true },
       );
       if (started.duplicate) return this.current(inbox, started.call);
       return this.answer(inbox, started.call, turn, eta);
@@ -222,8 +244,12 @@ export class CallControl {
 
   /** The turn's events and queue entry, in the transaction that saved the call's new state. */
   private async recordTurn(tx: Tx, events: EventLog, call: Call, turn: Turn): Promise<Eta> {
-    if (turn.newPath.length) await appendSystemEvent(tx, events, call.conversationId, "ivr", { callId: call.id, steps: turn.newPath });
-    if (turn.step.kind === "transfer") await appendSystemEvent(tx, events, call.conversationId, "call_transferred_out", { callId: call.id, number: turn.step.node.number });
+    for (const e of turnEvents(turn)) await appendSystemEvent(tx, events, call.conversationId, e.eventType, { callId: call.id, ...e.data });
+    return this.enqueueTurn(tx, events, call, turn);
+  }
+
+  /** The turn's queue entry, when the flow reached an enqueue (or callback) node. */
+  private async enqueueTurn(tx: Tx, events: EventLog, call: Call, turn: Turn): Promise<Eta> {
     if (!turn.enqueue) return undefined;
     const { eta } = await enqueueCallWithin(tx, events, call.conversationId, { queueId: turn.enqueue.queueId, priority: turn.next.priority, skills: turn.next.skills, attributes: turn.next.attributes });
     return eta;
@@ -650,6 +676,14 @@ export class CallControl {
     }
   }
 
+}
+
+/** The timeline events one IVR turn adds to its call: the nodes it went through, a transfer out. */
+function turnEvents(turn: Turn) {
+  return [
+    ...(turn.newPath.length ? [{ eventType: "ivr", data: { steps: turn.newPath } }] : []),
+    ...(turn.step.kind === "transfer" ? [{ eventType: "call_transferred_out", data: { number: turn.step.node.number } }] : []),
+  ];
 }
 
 function waitSeconds(call: Call) {
