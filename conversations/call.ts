@@ -7,7 +7,7 @@ import {
 import { NotFound } from "../platform/errors.ts";
 import type { Identity } from "./channel.ts";
 import { normalizeIdentity, resolveContact } from "./contact.ts";
-import { appendItems, contactOf, conversationView, OPEN_STATUSES, scopeOf, type ConversationView, type NewItem } from "./conversation.ts";
+import { appendItems, contactOf, conversationView, OPEN_STATUSES, scopeOf, systemItem, type ConversationView, type NewItem } from "./conversation.ts";
 import type { EventLog } from "./event.ts";
 import { attachmentView, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
@@ -247,7 +247,7 @@ export async function startCall(
         senderId: input.direction === "in" ? c.contactId : (input.agentId ?? null),
         data: { ...callData(draft, now), senderName: input.customer.displayName ?? null },
       },
-      ...(input.events ?? []).map((e): NewItem => ({ id: crypto.randomUUID(), type: "event", senderType: "system", eventType: e.eventType, data: { callId: draft.id, ...e.data } })),
+      ...(input.events ?? []).map((e) => systemItem(e.eventType, { callId: draft.id, ...e.data })),
     ];
     const [views] = await Promise.all([
       appendItems(tx, events, c, items, lead, now),
@@ -279,25 +279,55 @@ export async function changeCallWithin(tx: Tx, events: EventLog, callId: string,
   if (!wanted) return { before, after: before };
   const after = applyCallChange(before, wanted, now);
   const [saved] = await tx.update(calls).set(after).where(eq(calls.id, callId)).returning();
-  // The item's data is the call's view plus the caller's name kept from when it was created; one
-  // statement, since every webhook of a call comes through here.
+  const [item, [c]] = await Promise.all([
+    mirrorIntoItem(tx, saved!, now),
+    tx.select({ contactId: conversations.contactId, assigneeId: conversations.assigneeId, teamId: conversations.teamId }).from(conversations).where(eq(conversations.id, saved!.conversationId)),
+  ]);
+  if (item) await events.append(saved!.workspaceId, { type: "item.updated", conversationId: saved!.conversationId, payload: { item, scope: scopeOf(c!) } });
+  return { before, after: saved! };
+}
+
+/**
+ * The call item's data is the call's view plus the caller's name kept from when it was created; one
+ * statement, since every webhook of a call comes through here. Returns the item as the inbox shows it.
+ */
+async function mirrorIntoItem(tx: Tx, call: Call, now: Date) {
   const [item] = await tx
     .update(timelineItems)
-    .set({ data: sql`${JSON.stringify(callData(saved!, now))}::jsonb || jsonb_strip_nulls(jsonb_build_object('senderName', ${timelineItems.data}->'senderName'))` })
-    .where(eq(timelineItems.id, before.timelineItemId))
+    .set({ data: sql`${JSON.stringify(callData(call, now))}::jsonb || jsonb_strip_nulls(jsonb_build_object('senderName', ${timelineItems.data}->'senderName'))` })
+    .where(eq(timelineItems.id, call.timelineItemId))
     .returning();
-  if (item) {
-    const [[c], files] = await Promise.all([
-      tx.select({ contactId: conversations.contactId, assigneeId: conversations.assigneeId, teamId: conversations.teamId }).from(conversations).where(eq(conversations.id, saved!.conversationId)),
-      saved!.recordingId ? tx.select().from(attachments).where(eq(attachments.timelineItemId, item.id)) : Promise.resolve([]),
-    ]);
-    await events.append(saved!.workspaceId, {
-      type: "item.updated",
-      conversationId: saved!.conversationId,
-      payload: { item: timelineView(item, files.map(attachmentView)), scope: scopeOf(c!) },
-    });
-  }
-  return { before, after: saved! };
+  if (!item) return undefined;
+  const files = call.recordingId ? await tx.select().from(attachments).where(eq(attachments.timelineItemId, item.id)) : [];
+  return timelineView(item, files.map(attachmentView));
+}
+
+/** What an IVR turn changes on its call. */
+export type IvrAdvance = { ivr: IvrState; status: CallStatus; callbackNumber: string | null; queueId?: string; enqueuedAt?: Date };
+
+/**
+ * Saves the IVR's next step of a call, only if the call still stands at `step` of its IVR: one
+ * conditional update, so of two deliveries of the same gather (Twilio retries) one applies and the
+ * other finds it done. The call item's mirror is updated too; its `item.updated` event comes back
+ * for the caller to log with the turn's other events. Undefined when the call had moved on.
+ */
+export async function advanceIvrWithin(tx: Tx, callId: string, step: number, change: IvrAdvance, now = new Date()) {
+  const final = isFinal(change.status);
+  const [call] = await tx
+    .update(calls)
+    .set({
+      ivr: change.ivr,
+      status: change.status,
+      callbackNumber: sql`coalesce(${change.callbackNumber}, ${calls.callbackNumber})`,
+      ...(change.queueId ? { queueId: change.queueId } : {}),
+      ...(change.enqueuedAt ? { enqueuedAt: sql`coalesce(${calls.enqueuedAt}, ${change.enqueuedAt.toISOString()}::timestamptz)` } : {}),
+      ...(final ? { endedAt: now } : {}),
+      updatedAt: now,
+    })
+    .where(and(eq(calls.id, callId), eq(calls.status, "ivr"), sql`(${calls.ivr}->>'step')::int = ${step}`))
+    .returning();
+  if (!call) return undefined;
+  return { call, item: await mirrorIntoItem(tx, call, now) };
 }
 
 export function changeCall(core: Core, callId: string, change: CallChange | ((call: Call) => CallChange | null), now = new Date()) {

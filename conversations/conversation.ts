@@ -82,6 +82,9 @@ export async function appendItem(
 export type NewItem = Pick<TimelineItem, "id" | "type" | "senderType"> &
   Partial<Pick<TimelineItem, "direction" | "channel" | "inboxId" | "externalId" | "senderId" | "text" | "eventType" | "data">>;
 
+/** A system event item (IVR steps, queued, transferred…) for `appendItems`. */
+export const systemItem = (eventType: string, data: Record<string, unknown>): NewItem => ({ id: crypto.randomUUID(), type: "event", senderType: "system", eventType, data });
+
 /**
  * Several items of one conversation (no files), after `lead` events about the conversation itself
  * (its creation or reopening), in three statements whatever their number: the seqs taken at once,
@@ -97,6 +100,7 @@ export async function appendItems(
   now = new Date(),
 ): Promise<TimelineView[] | undefined> {
   const workspaceId = conversation.workspaceId;
+  if (!lead.length && !items.length) return [];
   const first = await takeSeqs(tx, workspaceId, lead.length + items.length);
   const rows: TimelineItem[] = items.map((item, n) => ({
     direction: null, channel: null, inboxId: null, externalId: null, senderId: null, text: null, eventType: null, data: {},
@@ -116,7 +120,10 @@ export async function appendItems(
     ...rows.map((row, n) => ({ workspaceId, seq: row.seq, type: "item.created", conversationId: conversation.id, public: isPublicItem(row), payload: { item: views[n]!, scope } })),
   ];
   // Independent statements, issued together so the Postgres driver pipelines them.
-  const [inserted] = await Promise.all([tx.insert(timelineItems).values(rows).onConflictDoNothing().returning({ id: timelineItems.id }), events.record(logged)]);
+  const [inserted] = await Promise.all([
+    rows.length ? tx.insert(timelineItems).values(rows).onConflictDoNothing().returning({ id: timelineItems.id }) : [],
+    events.record(logged),
+  ]);
   return inserted.length === rows.length ? views : undefined;
 }
 

@@ -3,9 +3,9 @@ import { appendSystemEvent } from "../conversations/conversation.ts";
 import type { EventLog } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import type { Tx } from "../db/connect.ts";
-import { conversations, queues, workItems, type SkillRequirement } from "../db/schema/index.ts";
+import { conversations, queues, workItems, type Conversation, type SkillRequirement } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
-import { queuePosition } from "./estimate.ts";
+import { queuePositionOf } from "./estimate.ts";
 import { priorityFor } from "./entry.ts";
 import { startWrapUp, WRAP_UP_SECONDS } from "./presence.ts";
 import { DEFAULT_ROUTING, freeIfIdle } from "./work.ts";
@@ -27,6 +27,17 @@ export async function enqueueCall(core: Core, conversationId: string, target: Ca
 export async function enqueueCallWithin(tx: Tx, events: EventLog, conversationId: string, target: CallTarget, now = new Date(), settings = DEFAULT_ROUTING) {
   const [c] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
   if (!c) throw new NotFound("Conversation");
+  const { item, eta, queued } = await placeCallWithin(tx, c, target, now, settings);
+  await appendSystemEvent(tx, events, conversationId, "queued", queued);
+  return { item, eta };
+}
+
+/**
+ * The queue entry of a call whose conversation the caller has locked, without its timeline event:
+ * the `queued` event's data comes back for the caller to append with its own events.
+ */
+export async function placeCallWithin(tx: Tx, c: Conversation, target: CallTarget, now = new Date(), settings = DEFAULT_ROUTING) {
+  const conversationId = c.id;
   const [queue] = await tx.select().from(queues).where(and(eq(queues.workspaceId, c.workspaceId), eq(queues.id, target.queueId)));
   if (!queue) throw new NotFound("Queue", "queueId");
   // Skills the IVR set add to the queue's own; for a skill named twice the higher level counts.
@@ -57,18 +68,20 @@ export async function enqueueCallWithin(tx: Tx, events: EventLog, conversationId
       })
       .returning();
   }
-  const eta = await queuePosition(tx, conversationId);
-  if (eta?.estimatedWaitS != null) await tx.update(workItems).set({ estimatedWaitSeconds: eta.estimatedWaitS }).where(eq(workItems.id, item!.id));
-  await tx.update(conversations).set({ queueId: queue.id, priority }).where(eq(conversations.id, conversationId));
-  await appendSystemEvent(tx, events, conversationId, "queued", {
+  const [eta] = await Promise.all([
+    queuePositionOf(tx, item!),
+    tx.update(conversations).set({ queueId: queue.id, priority }).where(eq(conversations.id, conversationId)),
+  ]);
+  if (eta.estimatedWaitS != null) await tx.update(workItems).set({ estimatedWaitSeconds: eta.estimatedWaitS }).where(eq(workItems.id, item!.id));
+  const queued = {
     queueId: queue.id,
     queueName: queue.name,
     priority,
     channel: "voice",
-    position: eta?.position ?? null,
-    estimatedWaitS: eta?.estimatedWaitS ?? null,
-  });
-  return { item: item!, eta };
+    position: eta.position,
+    estimatedWaitS: eta.estimatedWaitS,
+  };
+  return { item: item!, eta, queued };
 }
 
 /** The caller hung up before anyone answered: the call's work is abandoned, with how long they waited. */

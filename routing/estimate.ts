@@ -39,7 +39,11 @@ export async function queuePosition(db: Executor, conversationId: string) {
     .select()
     .from(workItems)
     .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, ["waiting", "reserved"])));
-  if (!mine) return undefined;
+  return mine ? queuePositionOf(db, mine) : undefined;
+}
+
+/** The same for a work item the caller already has (it has just queued it). */
+export async function queuePositionOf(db: Executor, mine: WorkItemRow) {
   if (mine.state === "reserved") return { position: 0, estimatedWaitS: 0 };
   // Aging adds the same points per minute to everyone, so the ACD's order is fixed by
   // priority·60 s − enqueue time: count who is ahead in SQL instead of loading the whole queue.

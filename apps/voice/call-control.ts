@@ -1,10 +1,10 @@
 import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
-import { appendSystemEvent, assignWithin } from "../../conversations/conversation.ts";
-import { callById, changeCall, changeCallWithin, findCall, isFinal, startCall } from "../../conversations/call.ts";
+import { appendItems, appendSystemEvent, assignWithin, scopeOf, systemItem } from "../../conversations/conversation.ts";
+import { advanceIvrWithin, callById, changeCall, changeCallWithin, findCall, isFinal, startCall } from "../../conversations/call.ts";
 import type { EventLog } from "../../conversations/event.ts";
 import type { Tx } from "../../db/connect.ts";
 import { withEvents } from "../../conversations/transaction.ts";
-import { calls, type Call, type CallStatus, type IvrState } from "../../db/schema/index.ts";
+import { calls, conversations, type Call, type CallStatus, type IvrState } from "../../db/schema/index.ts";
 import type { IvrFlow, IvrLanguage } from "../../channels/voice/flow.ts";
 import { runIvr, startState, type IvrInput, type IvrStep } from "../../channels/voice/ivr.ts";
 import { customerStatus, type StatusCallback } from "../../channels/voice/parse.ts";
@@ -13,7 +13,7 @@ import { TwilioRest } from "../../channels/voice/rest.ts";
 import { apologyTwiml, conferenceTwiml, ivrTwiml, sayTwiml, waitTwiml, type CallUrls } from "../../channels/voice/twiml.ts";
 import { Conflict, Invalid } from "../../platform/errors.ts";
 import { log } from "../../platform/log.ts";
-import { abandonCallWork, enqueueCall, enqueueCallWithin, finishCallWork } from "../../routing/call.ts";
+import { abandonCallWork, enqueueCall, enqueueCallWithin, finishCallWork, placeCallWithin } from "../../routing/call.ts";
 import { queuePosition } from "../../routing/estimate.ts";
 import { listTeams } from "../../routing/agent.ts";
 import { isOpen } from "../../routing/hours.ts";
@@ -175,14 +175,32 @@ export class CallControl {
     let saved: { call: Call; eta: Eta } | undefined;
     try {
       saved = await withEvents(this.rt.core, async (tx, events) => {
+        const now = new Date();
         // Saved only if nobody answered this step meanwhile (a concurrent retry): then theirs stands.
-        const { before, after } = await changeCallWithin(tx, events, call.id, (c) =>
-          c.status !== "ivr" || c.ivr?.step !== step
-            ? null
-            : { ivr: { ...turn.next, reply: turn.reply }, status: turn.status, callbackNumber: turn.callbackNumber ?? c.callbackNumber, ...(turn.enqueue ? { queueId: turn.enqueue.queueId, enqueuedAt: new Date() } : {}) },
+        const moved = await advanceIvrWithin(tx, call.id, step, {
+          ivr: { ...turn.next, reply: turn.reply },
+          status: turn.status,
+          callbackNumber: turn.callbackNumber,
+          ...(turn.enqueue ? { queueId: turn.enqueue.queueId, enqueuedAt: now } : {}),
+        }, now);
+        if (!moved) return undefined;
+        const conversationId = moved.call.conversationId;
+        // Locked before the queue entry, as enqueueing does everywhere.
+        const read = tx.select().from(conversations).where(eq(conversations.id, conversationId));
+        const [conversation] = turn.enqueue ? await read.for("update") : await read;
+        const placed = turn.enqueue
+          ? await placeCallWithin(tx, conversation!, { queueId: turn.enqueue.queueId, priority: turn.next.priority, skills: turn.next.skills, attributes: turn.next.attributes }, now)
+          : undefined;
+        // The call item's change, the turn's events and the queue entry's: numbered and written together.
+        await appendItems(
+          tx,
+          events,
+          conversation!,
+          [...turnEvents(turn).map((e) => systemItem(e.eventType, { callId: call.id, ...e.data })), ...(placed ? [systemItem("queued", placed.queued)] : [])],
+          moved.item ? [{ type: "item.updated", payload: { item: moved.item, scope: scopeOf(conversation!) } }] : [],
+          now,
         );
-        if (after === before) return undefined;
-        return { call: after, eta: await this.recordTurn(tx, events, after, turn) };
+        return { call: moved.call, eta: placed?.eta };
       });
     } catch (err) {
       if (!turn.enqueue) throw err;
@@ -242,13 +260,7 @@ export class CallControl {
     }
   }
 
-  /** The turn's events and queue entry, in the transaction that saved the call's new state. */
-  private async recordTurn(tx: Tx, events: EventLog, call: Call, turn: Turn): Promise<Eta> {
-    for (const e of turnEvents(turn)) await appendSystemEvent(tx, events, call.conversationId, e.eventType, { callId: call.id, ...e.data });
-    return this.enqueueTurn(tx, events, call, turn);
-  }
-
-  /** The turn's queue entry, when the flow reached an enqueue (or callback) node. */
+  /** A new call's queue entry, when its flow reaches an enqueue (or callback) node at once. */
   private async enqueueTurn(tx: Tx, events: EventLog, call: Call, turn: Turn): Promise<Eta> {
     if (!turn.enqueue) return undefined;
     const { eta } = await enqueueCallWithin(tx, events, call.conversationId, { queueId: turn.enqueue.queueId, priority: turn.next.priority, skills: turn.next.skills, attributes: turn.next.attributes });
