@@ -7,7 +7,7 @@ import {
 import { NotFound } from "../platform/errors.ts";
 import type { Identity } from "./channel.ts";
 import { normalizeIdentity, resolveContact } from "./contact.ts";
-import { appendItems, contactOf, conversationView, OPEN_STATUSES, scopeOf, systemItem, type ConversationView, type NewItem } from "./conversation.ts";
+import { appendItems, contactOf, conversationView, OPEN_STATUSES, scopeOf, systemItem, type ConversationView, type ItemWrites, type NewItem } from "./conversation.ts";
 import type { EventLog } from "./event.ts";
 import { attachmentView, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
@@ -151,115 +151,125 @@ export async function startCall(
     if (existing) return startedView(core.db, existing, false);
   }
   return withEvents(core, async (tx, events) => {
-    if (!checks.inboxOfWorkspace) {
-      const [inbox] = await tx.select({ id: inboxes.id }).from(inboxes).where(and(eq(inboxes.id, input.inboxId), eq(inboxes.workspaceId, workspaceId)));
-      if (!inbox) throw new NotFound("Inbox", "inboxId");
-    }
     const now = new Date();
-    const lastMessageText = `📞 ${input.direction === "in" ? (input.from ?? "") : (input.to ?? "")}`.trim();
-    let conversation: Conversation | undefined;
-    let contact: { id: string; name: string | null };
-    let created = false;
-    if (input.conversationId) {
+    const { started, writes } = await startCallWithin(tx, workspaceId, input, checks, now);
+    const views = await appendItems(tx, events, [writes], now);
+    if (!views) throw new Error("call item already exists");
+    if (within) await within(tx, events, started.call);
+    return { ...started, item: views[0]![0]! };
+  });
+}
+
+/**
+ * `startCall`'s rows, in a caller's transaction, but for its timeline items and events: they come
+ * back for the caller to write (`appendItems`) with others, as a batch of call starts does.
+ */
+export async function startCallWithin(tx: Tx, workspaceId: string, input: CallStart, checks: StartChecks, now: Date) {
+  if (!checks.inboxOfWorkspace) {
+    const [inbox] = await tx.select({ id: inboxes.id }).from(inboxes).where(and(eq(inboxes.id, input.inboxId), eq(inboxes.workspaceId, workspaceId)));
+    if (!inbox) throw new NotFound("Inbox", "inboxId");
+  }
+  const lastMessageText = `📞 ${input.direction === "in" ? (input.from ?? "") : (input.to ?? "")}`.trim();
+  let conversation: Conversation | undefined;
+  let contact: { id: string; name: string | null };
+  let created = false;
+  if (input.conversationId) {
+    [conversation] = await tx
+      .select()
+      .from(conversations)
+      .where(and(eq(conversations.id, input.conversationId), eq(conversations.workspaceId, workspaceId)))
+      .for("update");
+    if (!conversation) throw new NotFound("Conversation", "conversationId");
+    contact = await contactOf(tx, conversation.contactId);
+  } else {
+    const resolved = await resolveContact(tx, workspaceId, input.customer);
+    if (resolved.created) {
+      // Nobody else sees a contact before this transaction commits: it has no conversation to find or lock.
+      contact = { id: resolved.contactId, name: normalizeIdentity(input.customer).displayName ?? null };
+    } else {
+      // Same lock order as message ingest (contact → conversation → counter): no deadlock between them.
+      const [locked] = await tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(eq(contacts.id, resolved.contactId)).for("update");
+      contact = locked!;
       [conversation] = await tx
         .select()
         .from(conversations)
-        .where(and(eq(conversations.id, input.conversationId), eq(conversations.workspaceId, workspaceId)))
+        .where(and(eq(conversations.contactId, contact.id), inArray(conversations.status, OPEN_STATUSES)))
+        .orderBy(desc(conversations.lastActivityAt))
+        .limit(1)
         .for("update");
-      if (!conversation) throw new NotFound("Conversation", "conversationId");
-      contact = await contactOf(tx, conversation.contactId);
-    } else {
-      const resolved = await resolveContact(tx, workspaceId, input.customer);
-      if (resolved.created) {
-        // Nobody else sees a contact before this transaction commits: it has no conversation to find or lock.
-        contact = { id: resolved.contactId, name: normalizeIdentity(input.customer).displayName ?? null };
-      } else {
-        // Same lock order as message ingest (contact → conversation → counter): no deadlock between them.
-        const [locked] = await tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(eq(contacts.id, resolved.contactId)).for("update");
-        contact = locked!;
-        [conversation] = await tx
-          .select()
-          .from(conversations)
-          .where(and(eq(conversations.contactId, contact.id), inArray(conversations.status, OPEN_STATUSES)))
-          .orderBy(desc(conversations.lastActivityAt))
-          .limit(1)
-          .for("update");
-      }
-      if (!conversation) {
-        created = true;
-        [conversation] = await tx
-          .insert(conversations)
-          .values({ workspaceId, contactId: contact.id, inboxId: input.inboxId, channel: "voice", lastActivityAt: now, lastMessageText })
-          .returning();
-      }
     }
-    const c = conversation!;
-    const draft: Call = {
-      id: input.id ?? crypto.randomUUID(),
-      workspaceId,
-      conversationId: c.id,
-      inboxId: input.inboxId,
-      timelineItemId: crypto.randomUUID(),
-      provider: input.provider,
-      externalId: input.externalId,
+    if (!conversation) {
+      created = true;
+      [conversation] = await tx
+        .insert(conversations)
+        .values({ workspaceId, contactId: contact.id, inboxId: input.inboxId, channel: "voice", lastActivityAt: now, lastMessageText })
+        .returning();
+    }
+  }
+  const c = conversation!;
+  const draft: Call = {
+    id: input.id ?? crypto.randomUUID(),
+    workspaceId,
+    conversationId: c.id,
+    inboxId: input.inboxId,
+    timelineItemId: crypto.randomUUID(),
+    provider: input.provider,
+    externalId: input.externalId,
+    direction: input.direction,
+    fromAddress: input.from ?? null,
+    toAddress: input.to ?? null,
+    status: input.status,
+    agentId: input.agentId ?? null,
+    agentLegId: null,
+    customerLegId: null,
+    consult: null,
+    monitors: [],
+    queueId: input.queueId ?? null,
+    conferenceSid: null,
+    ivr: input.ivr ?? null,
+    startedAt: now,
+    enqueuedAt: input.enqueuedAt ?? null,
+    answeredAt: null,
+    endedAt: null,
+    holdStartedAt: null,
+    holdSeconds: 0,
+    recordingId: null,
+    recordingSid: null,
+    transcript: null,
+    callbackNumber: input.callbackNumber ?? null,
+    updatedAt: now,
+  };
+  const reopened = !created && c.status !== "open";
+  const updated: Conversation = created ? c : { ...c, status: "open", snoozedUntil: null, lastActivityAt: now, lastMessageText };
+  const view = conversationView(updated, contact);
+  // `call: true` tells the router not to queue it by entry rules: the IVR decides where a call waits.
+  const lead = created
+    ? [{ type: "conversation.created", payload: { conversation: view, scope: scopeOf(c), call: true } }]
+    : reopened
+      ? [{ type: "conversation.updated", payload: { conversation: view, changes: { status: "open", call: true }, scope: scopeOf(c) } }]
+      : [];
+  const items: NewItem[] = [
+    {
+      id: draft.timelineItemId,
+      type: "call",
       direction: input.direction,
-      fromAddress: input.from ?? null,
-      toAddress: input.to ?? null,
-      status: input.status,
-      agentId: input.agentId ?? null,
-      agentLegId: null,
-      customerLegId: null,
-      consult: null,
-      monitors: [],
-      queueId: input.queueId ?? null,
-      conferenceSid: null,
-      ivr: input.ivr ?? null,
-      startedAt: now,
-      enqueuedAt: input.enqueuedAt ?? null,
-      answeredAt: null,
-      endedAt: null,
-      holdStartedAt: null,
-      holdSeconds: 0,
-      recordingId: null,
-      recordingSid: null,
-      transcript: null,
-      callbackNumber: input.callbackNumber ?? null,
-      updatedAt: now,
-    };
-    const reopened = !created && c.status !== "open";
-    const updated: Conversation = created ? c : { ...c, status: "open", snoozedUntil: null, lastActivityAt: now, lastMessageText };
-    const view = conversationView(updated, contact);
-    // `call: true` tells the router not to queue it by entry rules: the IVR decides where a call waits.
-    const lead = created
-      ? [{ type: "conversation.created", payload: { conversation: view, scope: scopeOf(c), call: true } }]
-      : reopened
-        ? [{ type: "conversation.updated", payload: { conversation: view, changes: { status: "open", call: true }, scope: scopeOf(c) } }]
-        : [];
-    const items: NewItem[] = [
-      {
-        id: draft.timelineItemId,
-        type: "call",
-        direction: input.direction,
-        channel: "voice",
-        inboxId: input.inboxId,
-        externalId: input.externalId,
-        senderType: input.direction === "in" ? "contact" : "agent",
-        senderId: input.direction === "in" ? c.contactId : (input.agentId ?? null),
-        data: { ...callData(draft, now), senderName: input.customer.displayName ?? null },
-      },
-      ...(input.events ?? []).map((e) => systemItem(e.eventType, { callId: draft.id, ...e.data })),
-    ];
-    const [views] = await Promise.all([
-      appendItems(tx, events, c, items, lead, now),
-      tx.insert(calls).values(draft),
-      created
-        ? undefined
-        : tx.update(conversations).set({ status: "open", snoozedUntil: null, lastActivityAt: now, lastMessageText }).where(eq(conversations.id, c.id)),
-    ]);
-    if (!views) throw new Error("call item already exists");
-    if (within) await within(tx, events, draft);
-    return { call: draft, item: views[0]!, conversation: view, duplicate: false, conversationCreated: created };
-  });
+      channel: "voice",
+      inboxId: input.inboxId,
+      externalId: input.externalId,
+      senderType: input.direction === "in" ? "contact" : "agent",
+      senderId: input.direction === "in" ? c.contactId : (input.agentId ?? null),
+      data: { ...callData(draft, now), senderName: input.customer.displayName ?? null },
+    },
+    ...(input.events ?? []).map((e) => systemItem(e.eventType, { callId: draft.id, ...e.data })),
+  ];
+  await Promise.all([
+    tx.insert(calls).values(draft),
+    created
+      ? undefined
+      : tx.update(conversations).set({ status: "open", snoozedUntil: null, lastActivityAt: now, lastMessageText }).where(eq(conversations.id, c.id)),
+  ]);
+  const writes: ItemWrites = { conversation: c, items, lead };
+  return { started: { call: draft, conversation: view, duplicate: false, conversationCreated: created }, writes };
 }
 
 async function startedView(db: Executor, call: Call, created: boolean): Promise<StartedCall> {

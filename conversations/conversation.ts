@@ -85,40 +85,43 @@ export type NewItem = Pick<TimelineItem, "id" | "type" | "senderType"> &
 /** A system event item (IVR steps, queued, transferred…) for `appendItems`. */
 export const systemItem = (eventType: string, data: Record<string, unknown>): NewItem => ({ id: crypto.randomUUID(), type: "event", senderType: "system", eventType, data });
 
+/** Items of one conversation, after `lead` events about the conversation itself (its creation or reopening). */
+export type ItemWrites = { conversation: Conversation; items: NewItem[]; lead?: { type: string; payload: DomainEvent["payload"] }[] };
+
 /**
- * Several items of one conversation (no files), after `lead` events about the conversation itself
- * (its creation or reopening), in three statements whatever their number: the seqs taken at once,
- * one insert of the items, one of the events. For hot paths that append a few items in a row (a
- * call's start with its IVR turn). Returns undefined if an item's (inbox, external id) was taken.
+ * Items (no files) and events of one or several conversations in three statements whatever their
+ * number: the seqs taken at once, one insert of the items, one of the events. For hot paths that
+ * append a few items in a row (a call's start with its IVR turn) and for batches of them. Returns
+ * each write's item views, or undefined if an item's (inbox, external id) was taken.
  */
-export async function appendItems(
-  tx: Tx,
-  events: EventLog,
-  conversation: Conversation,
-  items: NewItem[],
-  lead: { type: string; payload: DomainEvent["payload"] }[] = [],
-  now = new Date(),
-): Promise<TimelineView[] | undefined> {
-  const workspaceId = conversation.workspaceId;
-  if (!lead.length && !items.length) return [];
-  const first = await takeSeqs(tx, workspaceId, lead.length + items.length);
-  const rows: TimelineItem[] = items.map((item, n) => ({
-    direction: null, channel: null, inboxId: null, externalId: null, senderId: null, text: null, eventType: null, data: {},
-    ...item,
-    workspaceId,
-    conversationId: conversation.id,
-    seq: first + lead.length + n,
-    html: null,
-    deliveryStatus: null,
-    deliveryError: null,
-    createdAt: now,
-  }));
-  const views = rows.map((row) => timelineView(row));
-  const scope = scopeOf(conversation);
-  const logged: DomainEvent[] = [
-    ...lead.map((e, n) => ({ workspaceId, seq: first + n, type: e.type, conversationId: conversation.id, public: false, payload: e.payload })),
-    ...rows.map((row, n) => ({ workspaceId, seq: row.seq, type: "item.created", conversationId: conversation.id, public: isPublicItem(row), payload: { item: views[n]!, scope } })),
-  ];
+export async function appendItems(tx: Tx, events: EventLog, writes: ItemWrites[], now = new Date()): Promise<TimelineView[][] | undefined> {
+  const count = writes.reduce((n, w) => n + (w.lead?.length ?? 0) + w.items.length, 0);
+  if (!count) return writes.map(() => []);
+  const workspaceId = writes[0]!.conversation.workspaceId;
+  let seq = await takeSeqs(tx, workspaceId, count);
+  const rows: TimelineItem[] = [];
+  const logged: DomainEvent[] = [];
+  const views = writes.map(({ conversation, items, lead = [] }) => {
+    const scope = scopeOf(conversation);
+    for (const e of lead) logged.push({ workspaceId, seq: seq++, type: e.type, conversationId: conversation.id, public: false, payload: e.payload });
+    return items.map((item) => {
+      const row: TimelineItem = {
+        direction: null, channel: null, inboxId: null, externalId: null, senderId: null, text: null, eventType: null, data: {},
+        ...item,
+        workspaceId,
+        conversationId: conversation.id,
+        seq: seq++,
+        html: null,
+        deliveryStatus: null,
+        deliveryError: null,
+        createdAt: now,
+      };
+      const view = timelineView(row);
+      rows.push(row);
+      logged.push({ workspaceId, seq: row.seq, type: "item.created", conversationId: conversation.id, public: isPublicItem(row), payload: { item: view, scope } });
+      return view;
+    });
+  });
   // Independent statements, issued together so the Postgres driver pipelines them.
   const [inserted] = await Promise.all([
     rows.length ? tx.insert(timelineItems).values(rows).onConflictDoNothing().returning({ id: timelineItems.id }) : [],

@@ -4,7 +4,7 @@ import {
   contactIdentities, contacts, conversations, inboxes, timelineItems, type Conversation, type TimelineItem,
 } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
-import { log } from "../platform/log.ts";
+import { BatchQueue } from "./batch-queue.ts";
 import type { NormalizedInbound as InboundInput } from "./channel.ts";
 import { normalizeIdentity } from "./contact.ts";
 import {
@@ -15,75 +15,36 @@ import { timelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
 
 type Inbound = ReturnType<typeof validateInbound>;
-type Pending = { inbound: Inbound; resolve(result: IngestResult): void; reject(err: unknown): void };
-
-const MAX_BATCH = 200;
 
 /**
- * Inbound messages of a workspace, ingested in batches: while one transaction runs, the next
- * messages queue, and the following transaction takes them all. Every message costs the same few
- * statements whatever the batch size, and the workspace counter row — which serializes a workspace's
- * commits — is locked once per batch instead of once per message. A batch that fails for any reason
- * is retried message by message, so one bad message never fails its neighbours.
+ * Inbound messages of a workspace, ingested in batches (batch-queue.ts): every message costs the
+ * same few statements whatever the batch size, and the workspace counter row — which serializes a
+ * workspace's commits — is locked once per batch instead of once per message. A batch that fails
+ * for any reason is retried message by message, so one bad message never fails its neighbours.
  */
 export class InboundQueue {
-  private queues = new Map<string, Pending[]>();
-  private inFlight = new Map<string, number>();
-  /** Batches committed, and batches that had to be retried one by one (exported as metrics). */
-  readonly stats = { batches: 0, messages: 0, fallbacks: 0 };
+  private readonly queue: BatchQueue<Inbound, IngestResult>;
 
-  /**
-   * `parallel`: batches of one workspace in flight at once. On PostgreSQL two overlap usefully (one
-   * reads and locks while the other holds the counter row through its commit); PGlite runs one
-   * transaction at a time, so more would only make batches smaller.
-   */
-  constructor(private readonly core: Core, private readonly parallel = 1) {}
+  /** `parallel`: batches of one workspace in flight at once (see BatchQueue). */
+  constructor(private readonly core: Core, parallel = 1) {
+    this.queue = new BatchQueue(
+      { name: "inbound", batch: (workspaceId, batch) => ingestBatch(core, workspaceId, batch), one: (workspaceId, inbound) => ingestInbound(core, workspaceId, inbound) },
+      parallel,
+    );
+  }
+
+  /** Batches committed, and batches that had to be retried one by one (exported as metrics). */
+  get stats() {
+    const { batches, items, fallbacks } = this.queue.stats;
+    return { batches, messages: items, fallbacks };
+  }
 
   /** Ingests one message; resolves once it is committed (so the provider can be acked). */
   submit(workspaceId: string, input: InboundInput): Promise<IngestResult> {
     const inbound = validateInbound(input);
     // Files need per-message ownership checks; they take the one-by-one path.
     if (inbound.attachments.length) return ingestInbound(this.core, workspaceId, inbound);
-    return new Promise((resolve, reject) => {
-      let queue = this.queues.get(workspaceId);
-      if (!queue) this.queues.set(workspaceId, (queue = []));
-      queue.push({ inbound, resolve, reject });
-      this.drain(workspaceId);
-    });
-  }
-
-  private drain(workspaceId: string) {
-    const running = this.inFlight.get(workspaceId) ?? 0;
-    if (running >= this.parallel || !this.queues.get(workspaceId)?.length) return;
-    this.inFlight.set(workspaceId, running + 1);
-    // Start on the next turn of the event loop, after pending I/O: requests that already arrived
-    // join this batch. PGlite runs queries without yielding to I/O, so without this every batch
-    // there would hold exactly one message.
-    setImmediate(() => {
-      const queue = this.queues.get(workspaceId) ?? [];
-      const batch = queue.splice(0, MAX_BATCH);
-      if (!queue.length) this.queues.delete(workspaceId);
-      void this.process(workspaceId, batch).finally(() => {
-        const left = (this.inFlight.get(workspaceId) ?? 1) - 1;
-        if (left) this.inFlight.set(workspaceId, left);
-        else this.inFlight.delete(workspaceId);
-        this.drain(workspaceId);
-      });
-    });
-  }
-
-  private async process(workspaceId: string, batch: Pending[]) {
-    if (!batch.length) return;
-    try {
-      const results = await ingestBatch(this.core, workspaceId, batch.map((p) => p.inbound));
-      this.stats.batches++;
-      this.stats.messages += batch.length;
-      batch.forEach((p, i) => p.resolve(results[i]!));
-    } catch (err) {
-      this.stats.fallbacks++;
-      log.warn("inbound: batch failed, ingesting one by one", { workspaceId, size: batch.length, err });
-      for (const p of batch) await ingestInbound(this.core, workspaceId, p.inbound).then(p.resolve, p.reject);
-    }
+    return this.queue.submit(workspaceId, inbound);
   }
 }
 

@@ -1,6 +1,7 @@
 import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
-import { appendItems, appendSystemEvent, assignWithin, scopeOf, systemItem } from "../../conversations/conversation.ts";
-import { advanceIvrWithin, callById, changeCall, changeCallWithin, findCall, isFinal, startCall } from "../../conversations/call.ts";
+import { appendSystemEvent, assignWithin, scopeOf, systemItem } from "../../conversations/conversation.ts";
+import { advanceIvrWithin, callById, changeCall, changeCallWithin, findCall, isFinal, startCall, startCallWithin } from "../../conversations/call.ts";
+import { CallBatch } from "../../conversations/call-batch.ts";
 import type { EventLog } from "../../conversations/event.ts";
 import type { Tx } from "../../db/connect.ts";
 import { withEvents } from "../../conversations/transaction.ts";
@@ -58,9 +59,12 @@ export class CallControl {
   private readonly inboxes = new Map<string, { at: number; inbox: VoiceInbox }>();
   private readonly numbers = new Map<string, { at: number; inbox: VoiceInbox }>();
   private baseUrl: string;
+  /** Call starts and IVR turns, written in batches (on PostgreSQL two in flight, as inbound messages). */
+  private readonly batch: CallBatch;
 
   constructor(private readonly rt: Runtime) {
     this.baseUrl = rt.config.publicUrl ?? `http://localhost:${rt.config.port}`;
+    this.batch = new CallBatch(rt.core, rt.database.driver === "postgres" ? 2 : 1);
   }
 
   /** Where Twilio reaches this node (for the absolute URLs REST calls need). */
@@ -139,25 +143,28 @@ export class CallControl {
       to: p.To,
       id,
     };
-    let eta: Eta;
+    const begun = {
+      ...start,
+      status: turn.status,
+      ivr: { ...turn.next, reply: turn.reply },
+      callbackNumber: turn.callbackNumber,
+      queueId: turn.enqueue?.queueId ?? null,
+      enqueuedAt: turn.enqueue ? new Date() : null,
+      events: turnEvents(turn),
+    };
+    const checks = { inboxOfWorkspace: true, notYetStarted: true };
     try {
-      // The call, its first IVR answer and (when the flow queues at once) its work: one transaction.
-      const started = await startCall(
-        this.rt.core,
-        inbox.row.workspaceId,
-        {
-          ...start,
-          status: turn.status,
-          ivr: { ...turn.next, reply: turn.reply },
-          callbackNumber: turn.callbackNumber,
-          queueId: turn.enqueue?.queueId ?? null,
-          enqueuedAt: turn.enqueue ? new Date() : null,
-          events: turnEvents(turn),
-        },
-        turn.enqueue ? async (tx, events, call) => void (eta = await this.enqueueTurn(tx, events, call, turn)) : undefined,
-        { inboxOfWorkspace: true, notYetStarted: true },
-      );
-      if (started.duplicate) return this.current(inbox, started.call);
+      if (!turn.enqueue) {
+        // Most calls begin in the IVR: their start joins the next batch of call writes.
+        const started = await this.batch.submit(inbox.row.workspaceId, async (tx, now) => {
+          const { started, writes } = await startCallWithin(tx, inbox.row.workspaceId, begun, checks, now);
+          return { result: started, writes: [writes] };
+        });
+        return this.answer(inbox, started.call, turn, undefined);
+      }
+      // A flow that queues at once: the call, its first IVR answer and its work in one transaction.
+      let eta: Eta;
+      const started = await startCall(this.rt.core, inbox.row.workspaceId, begun, async (tx, events, call) => void (eta = await this.enqueueTurn(tx, events, call, turn)), checks);
       return this.answer(inbox, started.call, turn, eta);
     } catch (err) {
       if (!turn.enqueue) throw err;
@@ -174,8 +181,7 @@ export class CallControl {
     const turn = await this.compute(inbox, call, await this.flow(inbox.row.id), call.ivr, input);
     let saved: { call: Call; eta: Eta } | undefined;
     try {
-      saved = await withEvents(this.rt.core, async (tx, events) => {
-        const now = new Date();
+      saved = await this.batch.submit(call.workspaceId, async (tx, now) => {
         // Saved only if nobody answered this step meanwhile (a concurrent retry): then theirs stands.
         const moved = await advanceIvrWithin(tx, call.id, step, {
           ivr: { ...turn.next, reply: turn.reply },
@@ -183,24 +189,17 @@ export class CallControl {
           callbackNumber: turn.callbackNumber,
           ...(turn.enqueue ? { queueId: turn.enqueue.queueId, enqueuedAt: now } : {}),
         }, now);
-        if (!moved) return undefined;
-        const conversationId = moved.call.conversationId;
+        if (!moved) return { result: undefined, writes: [] };
         // Locked before the queue entry, as enqueueing does everywhere.
-        const read = tx.select().from(conversations).where(eq(conversations.id, conversationId));
+        const read = tx.select().from(conversations).where(eq(conversations.id, moved.call.conversationId));
         const [conversation] = turn.enqueue ? await read.for("update") : await read;
         const placed = turn.enqueue
           ? await placeCallWithin(tx, conversation!, { queueId: turn.enqueue.queueId, priority: turn.next.priority, skills: turn.next.skills, attributes: turn.next.attributes }, now)
           : undefined;
-        // The call item's change, the turn's events and the queue entry's: numbered and written together.
-        await appendItems(
-          tx,
-          events,
-          conversation!,
-          [...turnEvents(turn).map((e) => systemItem(e.eventType, { callId: call.id, ...e.data })), ...(placed ? [systemItem("queued", placed.queued)] : [])],
-          moved.item ? [{ type: "item.updated", payload: { item: moved.item, scope: scopeOf(conversation!) } }] : [],
-          now,
-        );
-        return { call: moved.call, eta: placed?.eta };
+        // The call item's change, the turn's events and the queue entry's: numbered with the batch.
+        const items = [...turnEvents(turn).map((e) => systemItem(e.eventType, { callId: call.id, ...e.data })), ...(placed ? [systemItem("queued", placed.queued)] : [])];
+        const lead = moved.item ? [{ type: "item.updated", payload: { item: moved.item, scope: scopeOf(conversation!) } }] : [];
+        return { result: { call: moved.call, eta: placed?.eta as Eta }, writes: [{ conversation: conversation!, items, lead }] };
       });
     } catch (err) {
       if (!turn.enqueue) throw err;
