@@ -1,8 +1,7 @@
-import { and, count, desc, eq, inArray, isNotNull, sql } from "drizzle-orm";
-import type { Executor } from "../db/connect.ts";
-import { agentStates, workItems, type WorkItemRow } from "../db/schema/index.ts";
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { rowsOf, type Executor } from "../db/connect.ts";
+import { agentSkills, agentStates, skills, workItems, type Capacity, type WorkItemRow } from "../db/schema/index.ts";
 import { canTake, channelClass, DEFAULT_CAPACITY, DEFAULT_ROUTING_OPTIONS, type Agent, type WorkItem } from "./acd.ts";
-import { skillLevelsOf } from "./agent.ts";
 
 /** Used until a queue has handled enough work (MIN_HANDLED_FOR_AHT) to know its own handle time. */
 export const DEFAULT_AHT_S = 180;
@@ -49,42 +48,38 @@ export async function queuePositionOf(db: Executor, mine: WorkItemRow) {
   // priority·60 s − enqueue time: count who is ahead in SQL instead of loading the whole queue.
   const key = sql`${workItems.priority} * ${MS_PER_PRIORITY_POINT}::bigint - (extract(epoch from ${workItems.enqueuedAt}) * 1000)::bigint`;
   const mineKey = mine.priority * MS_PER_PRIORITY_POINT - mine.enqueuedAt.getTime();
-  const [[ahead], recent, states] = await Promise.all([
-    db
-      .select({ n: count() })
-      .from(workItems)
-      .where(
-        and(
-          eq(workItems.queueId, mine.queueId),
-          eq(workItems.state, "waiting"),
-          sql`(${key} > ${mineKey} OR (${key} = ${mineKey} AND ${workItems.id} < ${mine.id}))`,
-        ),
-      ),
-    db
-      .select({ answeredAt: workItems.answeredAt, endedAt: workItems.endedAt })
-      .from(workItems)
-      .where(and(eq(workItems.queueId, mine.queueId), eq(workItems.state, "done"), isNotNull(workItems.answeredAt)))
-      .orderBy(desc(workItems.endedAt))
-      .limit(50),
-    db.select().from(agentStates).where(and(eq(agentStates.workspaceId, mine.workspaceId), inArray(agentStates.presence, ["available", "busy"]))),
-  ]);
-  const levels = await skillLevelsOf(db, states.map((s) => s.userId));
+  // Who is ahead, how long the queue's recent work took, and who could take it, in one statement:
+  // every caller's announcement asks, every few seconds.
+  const [row] = rowsOf<{ ahead: number | string; handled: number[] | null; agents: { userId: string; capacity: Partial<Capacity>; idleSince: number; skills: Record<string, number> | null }[] | null }>(
+    await db.execute(sql`
+      SELECT
+        (SELECT count(*) FROM ${workItems} WHERE ${workItems.queueId} = ${mine.queueId} AND ${workItems.state} = 'waiting'
+          AND (${key} > ${mineKey} OR (${key} = ${mineKey} AND ${workItems.id} < ${mine.id}))) AS ahead,
+        (SELECT json_agg(extract(epoch FROM r.ended_at - r.answered_at)) FROM (
+          SELECT ${workItems.answeredAt} AS answered_at, ${workItems.endedAt} AS ended_at FROM ${workItems}
+          WHERE ${workItems.queueId} = ${mine.queueId} AND ${workItems.state} = 'done' AND ${workItems.answeredAt} IS NOT NULL
+          ORDER BY ${workItems.endedAt} DESC LIMIT 50) r WHERE r.ended_at IS NOT NULL) AS handled,
+        (SELECT json_agg(json_build_object(
+            'userId', s.user_id, 'capacity', s.capacity, 'idleSince', extract(epoch FROM s.idle_since) * 1000,
+            'skills', (SELECT json_object_agg(k.name, a.level) FROM ${agentSkills} a JOIN ${skills} k ON k.id = a.skill_id WHERE a.user_id = s.user_id)))
+          FROM ${agentStates} s WHERE s.workspace_id = ${mine.workspaceId} AND s.presence IN ('available', 'busy')) AS agents`),
+  );
   const item = toWorkItem(mine);
   const cls = channelClass(mine.channel);
   // Seats: capacity for this kind of work among agents who could take it if they were free.
-  const seats = states
+  const seats = (row?.agents ?? [])
     .map((s): Agent => ({
       id: s.userId,
       presence: "available",
-      skills: levels.get(s.userId)!,
+      skills: s.skills ?? {},
       capacity: { ...DEFAULT_CAPACITY, ...s.capacity },
       load: { voice: 0, chat: 0, email: 0, messaging: 0 },
-      idleSince: s.idleSince.getTime(),
+      idleSince: Number(s.idleSince),
     }))
     .filter((a) => canTake(a, item))
     .reduce((sum, a) => sum + a.capacity[cls], 0);
-  const handled = recent.filter((r) => r.endedAt).map((r) => (r.endedAt!.getTime() - r.answeredAt!.getTime()) / 1000);
+  const handled = (row?.handled ?? []).map(Number);
   const ahtSeconds = handled.length >= MIN_HANDLED_FOR_AHT ? handled.reduce((a, b) => a + b, 0) / handled.length : DEFAULT_AHT_S;
-  const position = Number(ahead?.n ?? 0) + 1;
+  const position = Number(row?.ahead ?? 0) + 1;
   return { position, estimatedWaitS: estimateWait({ position, ahtSeconds, seats }) };
 }
