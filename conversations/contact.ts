@@ -1,5 +1,5 @@
 import { and, asc, count, desc, eq, inArray, isNull, or, sql } from "drizzle-orm";
-import type { Executor, Tx } from "../db/connect.ts";
+import { rowsOf, type Executor, type Tx } from "../db/connect.ts";
 import {
   contactIdentities, contactNotes, contacts, conversations, users, type Contact, type IdentityKind,
 } from "../db/schema/index.ts";
@@ -27,17 +27,17 @@ export async function resolveContact(tx: Tx, workspaceId: string, raw: Identity)
   const identity = normalizeIdentity(raw);
   const found = await findIdentity(tx, workspaceId, identity);
   if (found) return { contactId: found, created: false };
-  const [contact] = await tx
-    .insert(contacts)
-    .values({ workspaceId, name: identity.displayName ?? null })
-    .returning({ id: contacts.id });
-  const [inserted] = await tx
-    .insert(contactIdentities)
-    .values({ workspaceId, contactId: contact!.id, kind: identity.kind, value: identity.value, verified: identity.verified ?? true })
-    .onConflictDoNothing()
-    .returning({ contactId: contactIdentities.contactId });
-  if (inserted) return { contactId: inserted.contactId, created: true };
-  await tx.delete(contacts).where(eq(contacts.id, contact!.id));
+  // The identity and its contact in one statement: the contact row is made only if the identity's
+  // insert won (foreign keys are checked at the end of the statement, so the order is free).
+  const [inserted] = rowsOf<{ id: string }>(
+    await tx.execute(sql`
+      WITH won AS (
+        INSERT INTO ${contactIdentities} (workspace_id, contact_id, kind, value, verified)
+        VALUES (${workspaceId}, ${crypto.randomUUID()}, ${identity.kind}, ${identity.value}, ${identity.verified ?? true})
+        ON CONFLICT DO NOTHING RETURNING contact_id)
+      INSERT INTO ${contacts} (id, workspace_id, name) SELECT contact_id, ${workspaceId}, ${identity.displayName ?? null} FROM won RETURNING id`),
+  );
+  if (inserted) return { contactId: inserted.id, created: true };
   return { contactId: (await findIdentity(tx, workspaceId, identity))!, created: false };
 }
 
