@@ -38,18 +38,17 @@ export async function enqueueCallWithin(tx: Tx, events: EventLog, conversationId
  */
 export async function placeCallWithin(tx: Tx, c: Conversation, target: CallTarget, now = new Date(), settings = DEFAULT_ROUTING) {
   const conversationId = c.id;
-  const [queue] = await tx.select().from(queues).where(and(eq(queues.workspaceId, c.workspaceId), eq(queues.id, target.queueId)));
+  // Independent reads, issued together so the Postgres driver pipelines them.
+  const [[queue], [live]] = await Promise.all([
+    tx.select().from(queues).where(and(eq(queues.workspaceId, c.workspaceId), eq(queues.id, target.queueId))),
+    tx.select().from(workItems).where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE]))).for("update"),
+  ]);
   if (!queue) throw new NotFound("Queue", "queueId");
   // Skills the IVR set add to the queue's own; for a skill named twice the higher level counts.
   const skills = new Map(queue.requiredSkills.map((s) => [s.skill, s.minLevel]));
   for (const s of target.skills ?? []) skills.set(s.skill, Math.max(skills.get(s.skill) ?? 0, s.minLevel));
   const requiredSkills = [...skills].map(([skill, minLevel]) => ({ skill, minLevel }));
   const priority = Math.max(target.priority ?? 0, priorityFor(queue.priorityRules, target.attributes ?? {}));
-  const [live] = await tx
-    .select()
-    .from(workItems)
-    .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])))
-    .for("update");
   let item;
   const fields = { queueId: queue.id, channel: "voice", priority, requiredSkills, state: "waiting" as const, agentId: null, reservationExpiresAt: null, enqueuedAt: now, overflowStep: 0 };
   if (live && live.state !== "assigned") {
