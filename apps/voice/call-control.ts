@@ -67,6 +67,11 @@ export class CallControl {
     this.batch = new CallBatch(rt.core, rt.database.driver === "postgres" ? 2 : 1);
   }
 
+  /** Batches of call writes committed, steps in them, and batches retried one by one (metrics). */
+  get batchStats() {
+    return this.batch.stats;
+  }
+
   /** Where Twilio reaches this node (for the absolute URLs REST calls need). */
   setBaseUrl(url: string) {
     if (!this.rt.config.publicUrl) this.baseUrl = url.replace(/\/$/, "");
