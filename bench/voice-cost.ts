@@ -4,7 +4,7 @@ import { createApp } from "../apps/server.ts";
 import { twilioSignature } from "../channels/voice/verify.ts";
 import { parseConfig } from "../platform/config.ts";
 import { setLogLevel } from "../platform/log.ts";
-import { openPglite, openPostgres, type Target } from "./ingest.ts";
+import { onEachDriver, type Target } from "./ingest.ts";
 
 /**
  * What one call's webhooks cost the server, measured in-process (no HTTP, no client sharing the
@@ -22,21 +22,7 @@ type Cost = { statements: number; cpuUs: number; ms: number };
 
 export async function benchVoiceCost({ json }: { json: boolean }) {
   setLogLevel("warn");
-  const drivers: Partial<Record<Driver, unknown>> = {};
-  for (const driver of ["pglite", "postgres"] as const) {
-    let target: Target;
-    try {
-      target = driver === "pglite" ? openPglite() : await openPostgres();
-    } catch (err) {
-      drivers[driver] = { skipped: err instanceof Error ? err.message : String(err) };
-      continue;
-    }
-    try {
-      drivers[driver] = await measure(target);
-    } finally {
-      await target.dispose();
-    }
-  }
+  const drivers = await onEachDriver(measure);
   if (json) console.log(JSON.stringify({ drivers }));
   else
     for (const [driver, r] of Object.entries(drivers) as [Driver, Awaited<ReturnType<typeof measure>> | { skipped: string }][]) {

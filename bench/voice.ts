@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { twilioSignature } from "../channels/voice/verify.ts";
-import { openPglite, openPostgres, startServer, type Target } from "./ingest.ts";
+import { onEachDriver, startServer, type Target } from "./ingest.ts";
 import { summarize } from "./stats.ts";
 
 /**
@@ -25,21 +25,7 @@ const TOKEN = "demo-twilio-token";
 type Driver = "pglite" | "postgres";
 
 export async function benchVoice({ json }: { json: boolean }) {
-  const drivers: Partial<Record<Driver, unknown>> = {};
-  for (const driver of ["pglite", "postgres"] as const) {
-    let target: Target;
-    try {
-      target = driver === "pglite" ? openPglite() : await openPostgres();
-    } catch (err) {
-      drivers[driver] = { skipped: err instanceof Error ? err.message : String(err) };
-      continue;
-    }
-    try {
-      drivers[driver] = await measure(target);
-    } finally {
-      await target.dispose();
-    }
-  }
+  const drivers = await onEachDriver(measure);
   if (json) console.log(JSON.stringify({ drivers }));
   else print(drivers as Record<Driver, Awaited<ReturnType<typeof measure>>>);
 }
