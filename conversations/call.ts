@@ -6,7 +6,7 @@ import {
 } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import type { Identity } from "./channel.ts";
-import { normalizeIdentity, resolveContact } from "./contact.ts";
+import { identityKey, normalizeIdentity, resolveContacts } from "./contact.ts";
 import { appendItems, contactOf, conversationView, OPEN_STATUSES, scopeOf, systemItem, type ConversationView, type ItemWrites, type NewItem } from "./conversation.ts";
 import type { EventLog } from "./event.ts";
 import { attachmentView, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
@@ -152,7 +152,7 @@ export async function startCall(
   }
   return withEvents(core, async (tx, events) => {
     const now = new Date();
-    const { started, writes } = await startCallWithin(tx, workspaceId, input, checks, now);
+    const { started, writes } = (await startCallsWithin(tx, workspaceId, [input], checks, now))[0]!;
     const views = await appendItems(tx, events, [writes], now);
     if (!views) throw new Error("call item already exists");
     if (within) await within(tx, events, started.call);
@@ -161,115 +161,144 @@ export async function startCall(
 }
 
 /**
- * `startCall`'s rows, in a caller's transaction, but for its timeline items and events: they come
- * back for the caller to write (`appendItems`) with others, as a batch of call starts does.
+ * `startCall`'s rows for one or many calls (a batch of webhooks), in a caller's transaction, but for
+ * their timeline items and events: those come back for the caller to write (`appendItems`) with
+ * others. Set-based, so a batch costs the same few statements as one call; locks are taken contact
+ * → conversation (sorted), as message ingest takes them.
  */
-export async function startCallWithin(tx: Tx, workspaceId: string, input: CallStart, checks: StartChecks, now: Date) {
+export async function startCallsWithin(tx: Tx, workspaceId: string, inputs: CallStart[], checks: StartChecks, now: Date) {
   if (!checks.inboxOfWorkspace) {
-    const [inbox] = await tx.select({ id: inboxes.id }).from(inboxes).where(and(eq(inboxes.id, input.inboxId), eq(inboxes.workspaceId, workspaceId)));
-    if (!inbox) throw new NotFound("Inbox", "inboxId");
+    const inboxIds = [...new Set(inputs.map((i) => i.inboxId))];
+    const known = await tx.select({ id: inboxes.id }).from(inboxes).where(and(eq(inboxes.workspaceId, workspaceId), inArray(inboxes.id, inboxIds)));
+    if (known.length !== inboxIds.length) throw new NotFound("Inbox", "inboxId");
   }
-  const lastMessageText = `📞 ${input.direction === "in" ? (input.from ?? "") : (input.to ?? "")}`.trim();
-  let conversation: Conversation | undefined;
-  let contact: { id: string; name: string | null };
-  let created = false;
-  if (input.conversationId) {
-    [conversation] = await tx
-      .select()
-      .from(conversations)
-      .where(and(eq(conversations.id, input.conversationId), eq(conversations.workspaceId, workspaceId)))
-      .for("update");
-    if (!conversation) throw new NotFound("Conversation", "conversationId");
-    contact = await contactOf(tx, conversation.contactId);
-  } else {
-    const resolved = await resolveContact(tx, workspaceId, input.customer);
-    if (resolved.created) {
-      // Nobody else sees a contact before this transaction commits: it has no conversation to find or lock.
-      contact = { id: resolved.contactId, name: normalizeIdentity(input.customer).displayName ?? null };
-    } else {
-      // Same lock order as message ingest (contact → conversation → counter): no deadlock between them.
-      const [locked] = await tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(eq(contacts.id, resolved.contactId)).for("update");
-      contact = locked!;
-      [conversation] = await tx
-        .select()
-        .from(conversations)
-        .where(and(eq(conversations.contactId, contact.id), inArray(conversations.status, OPEN_STATUSES)))
-        .orderBy(desc(conversations.lastActivityAt))
-        .limit(1)
-        .for("update");
-    }
-    if (!conversation) {
-      created = true;
-      [conversation] = await tx
-        .insert(conversations)
-        .values({ workspaceId, contactId: contact.id, inboxId: input.inboxId, channel: "voice", lastActivityAt: now, lastMessageText })
-        .returning();
-    }
-  }
-  const c = conversation!;
-  const draft: Call = {
-    id: input.id ?? crypto.randomUUID(),
-    workspaceId,
-    conversationId: c.id,
-    inboxId: input.inboxId,
-    timelineItemId: crypto.randomUUID(),
-    provider: input.provider,
-    externalId: input.externalId,
-    direction: input.direction,
-    fromAddress: input.from ?? null,
-    toAddress: input.to ?? null,
-    status: input.status,
-    agentId: input.agentId ?? null,
-    agentLegId: null,
-    customerLegId: null,
-    consult: null,
-    monitors: [],
-    queueId: input.queueId ?? null,
-    conferenceSid: null,
-    ivr: input.ivr ?? null,
-    startedAt: now,
-    enqueuedAt: input.enqueuedAt ?? null,
-    answeredAt: null,
-    endedAt: null,
-    holdStartedAt: null,
-    holdSeconds: 0,
-    recordingId: null,
-    recordingSid: null,
-    transcript: null,
-    callbackNumber: input.callbackNumber ?? null,
-    updatedAt: now,
-  };
-  const reopened = !created && c.status !== "open";
-  const updated: Conversation = created ? c : { ...c, status: "open", snoozedUntil: null, lastActivityAt: now, lastMessageText };
-  const view = conversationView(updated, contact);
-  // `call: true` tells the router not to queue it by entry rules: the IVR decides where a call waits.
-  const lead = created
-    ? [{ type: "conversation.created", payload: { conversation: view, scope: scopeOf(c), call: true } }]
-    : reopened
-      ? [{ type: "conversation.updated", payload: { conversation: view, changes: { status: "open", call: true }, scope: scopeOf(c) } }]
-      : [];
-  const items: NewItem[] = [
-    {
-      id: draft.timelineItemId,
-      type: "call",
-      direction: input.direction,
-      channel: "voice",
-      inboxId: input.inboxId,
-      externalId: input.externalId,
-      senderType: input.direction === "in" ? "contact" : "agent",
-      senderId: input.direction === "in" ? c.contactId : (input.agentId ?? null),
-      data: { ...callData(draft, now), senderName: input.customer.displayName ?? null },
-    },
-    ...(input.events ?? []).map((e) => systemItem(e.eventType, { callId: draft.id, ...e.data })),
-  ];
-  await Promise.all([
-    tx.insert(calls).values(draft),
-    created
-      ? undefined
-      : tx.update(conversations).set({ status: "open", snoozedUntil: null, lastActivityAt: now, lastMessageText }).where(eq(conversations.id, c.id)),
+  // Calls that continue a conversation they name (chat → voice, click-to-call); the others go to
+  // their customer's open conversation, or a new one.
+  const named = [...new Set(inputs.flatMap((i) => (i.conversationId ? [i.conversationId] : [])))].sort();
+  const byCustomer = inputs.filter((i) => !i.conversationId);
+  const { contactOf, created: newContacts } = byCustomer.length
+    ? await resolveContacts(tx, workspaceId, byCustomer.map((i) => i.customer))
+    : { contactOf: new Map<string, string>(), created: new Set<string>() };
+  // A contact made here needs no lock and has no conversation: nobody else sees it before commit.
+  const known = [...new Set(contactOf.values())].filter((id) => !newContacts.has(id)).sort();
+  const [locked, open, namedRows] = await Promise.all([
+    known.length ? tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(inArray(contacts.id, known)).orderBy(contacts.id).for("update") : [],
+    known.length
+      ? tx.select().from(conversations).where(and(inArray(conversations.contactId, known), inArray(conversations.status, OPEN_STATUSES))).orderBy(conversations.id).for("update")
+      : [],
+    named.length
+      ? tx.select().from(conversations).where(and(inArray(conversations.id, named), eq(conversations.workspaceId, workspaceId))).orderBy(conversations.id).for("update")
+      : [],
   ]);
-  const writes: ItemWrites = { conversation: c, items, lead };
-  return { started: { call: draft, conversation: view, duplicate: false, conversationCreated: created }, writes };
+  if (namedRows.length !== named.length) throw new NotFound("Conversation", "conversationId");
+  const nameOf = new Map<string, string | null>(locked.map((c) => [c.id, c.name]));
+  for (const i of byCustomer) {
+    const contactId = contactOf.get(identityKey(i.customer))!;
+    if (!nameOf.has(contactId)) nameOf.set(contactId, normalizeIdentity(i.customer).displayName ?? null);
+  }
+  const namedContacts = namedRows.map((c) => c.contactId).filter((id) => !nameOf.has(id));
+  if (namedContacts.length) for (const c of await tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(inArray(contacts.id, namedContacts))) nameOf.set(c.id, c.name);
+
+  // The contact's most recently active open conversation, as for messages.
+  const conversationOfContact = new Map<string, Conversation>();
+  for (const c of open) {
+    const current = conversationOfContact.get(c.contactId);
+    if (!current || c.lastActivityAt > current.lastActivityAt) conversationOfContact.set(c.contactId, c);
+  }
+  const summary = (i: CallStart) => `📞 ${i.direction === "in" ? (i.from ?? "") : (i.to ?? "")}`.trim();
+  const created = new Set<string>();
+  const toCreate = new Map<string, CallStart>();
+  for (const i of byCustomer) {
+    const contactId = contactOf.get(identityKey(i.customer))!;
+    if (!conversationOfContact.has(contactId) && !toCreate.has(contactId)) toCreate.set(contactId, i);
+  }
+  if (toCreate.size) {
+    const rows = [...toCreate].map(([contactId, i]) => ({ workspaceId, contactId, inboxId: i.inboxId, channel: "voice" as const, lastActivityAt: now, lastMessageText: summary(i) }));
+    for (const c of await tx.insert(conversations).values(rows).returning()) {
+      conversationOfContact.set(c.contactId, c);
+      created.add(c.id);
+    }
+  }
+  const namedById = new Map(namedRows.map((c) => [c.id, c]));
+
+  const seen = new Set<string>();
+  const lastText = new Map<string, string>();
+  const begun = inputs.map((input) => {
+    const c = input.conversationId ? namedById.get(input.conversationId)! : conversationOfContact.get(contactOf.get(identityKey(input.customer))!)!;
+    const first = !seen.has(c.id);
+    seen.add(c.id);
+    const isNew = created.has(c.id);
+    if (!isNew) lastText.set(c.id, summary(input));
+    const draft: Call = {
+      id: input.id ?? crypto.randomUUID(),
+      workspaceId,
+      conversationId: c.id,
+      inboxId: input.inboxId,
+      timelineItemId: crypto.randomUUID(),
+      provider: input.provider,
+      externalId: input.externalId,
+      direction: input.direction,
+      fromAddress: input.from ?? null,
+      toAddress: input.to ?? null,
+      status: input.status,
+      agentId: input.agentId ?? null,
+      agentLegId: null,
+      customerLegId: null,
+      consult: null,
+      monitors: [],
+      queueId: input.queueId ?? null,
+      conferenceSid: null,
+      ivr: input.ivr ?? null,
+      startedAt: now,
+      enqueuedAt: input.enqueuedAt ?? null,
+      answeredAt: null,
+      endedAt: null,
+      holdStartedAt: null,
+      holdSeconds: 0,
+      recordingId: null,
+      recordingSid: null,
+      transcript: null,
+      callbackNumber: input.callbackNumber ?? null,
+      updatedAt: now,
+    };
+    const updated: Conversation = isNew ? c : { ...c, status: "open", snoozedUntil: null, lastActivityAt: now, lastMessageText: summary(input) };
+    const view = conversationView(updated, { id: c.contactId, name: nameOf.get(c.contactId) ?? null });
+    // `call: true` tells the router not to queue it by entry rules: the IVR decides where a call waits.
+    const lead = !first
+      ? []
+      : isNew
+        ? [{ type: "conversation.created", payload: { conversation: view, scope: scopeOf(c), call: true } }]
+        : c.status !== "open"
+          ? [{ type: "conversation.updated", payload: { conversation: view, changes: { status: "open", call: true }, scope: scopeOf(c) } }]
+          : [];
+    const items: NewItem[] = [
+      {
+        id: draft.timelineItemId,
+        type: "call",
+        direction: input.direction,
+        channel: "voice",
+        inboxId: input.inboxId,
+        externalId: input.externalId,
+        senderType: input.direction === "in" ? "contact" : "agent",
+        senderId: input.direction === "in" ? c.contactId : (input.agentId ?? null),
+        data: { ...callData(draft, now), senderName: input.customer.displayName ?? null },
+      },
+      ...(input.events ?? []).map((e) => systemItem(e.eventType, { callId: draft.id, ...e.data })),
+    ];
+    const writes: ItemWrites = { conversation: c, items, lead };
+    return { started: { call: draft, conversation: view, duplicate: false, conversationCreated: isNew && first }, writes };
+  });
+  // Independent statements, issued together so the Postgres driver pipelines them.
+  await Promise.all([
+    tx.insert(calls).values(begun.map((b) => b.started.call)),
+    lastText.size
+      ? tx.execute(sql`
+          UPDATE ${conversations} AS c SET status = 'open', snoozed_until = NULL, last_activity_at = ${now.toISOString()}::timestamptz, last_message_text = v.text
+          FROM (VALUES ${sql.join([...lastText].map(([id, text]) => sql`(${id}::uuid, ${text})`), sql`, `)}) AS v(id, text)
+          WHERE c.id = v.id`)
+      : undefined,
+  ]);
+  return begun;
 }
 
 async function startedView(db: Executor, call: Call, created: boolean): Promise<StartedCall> {

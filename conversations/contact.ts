@@ -41,6 +41,56 @@ export async function resolveContact(tx: Tx, workspaceId: string, raw: Identity)
   return { contactId: (await findIdentity(tx, workspaceId, identity))!, created: false };
 }
 
+/** An identity's key as stored (normalized): batches look their contacts up by it. */
+export function identityKey(raw: Identity) {
+  const identity = normalizeIdentity(raw);
+  return `${identity.kind}\u0000${identity.value}`;
+}
+
+/**
+ * `resolveContact` for many identities at once (batched ingest, batched call starts): contact ids
+ * by `identityKey`, and which of them this transaction created (nobody else can see those yet).
+ */
+export async function resolveContacts(tx: Tx, workspaceId: string, identities: Identity[]) {
+  const wanted = new Map<string, Identity>();
+  for (const raw of identities) {
+    const key = identityKey(raw);
+    if (!wanted.has(key)) wanted.set(key, normalizeIdentity(raw));
+  }
+  const lookup = () =>
+    tx
+      .select({ kind: contactIdentities.kind, value: contactIdentities.value, contactId: contactIdentities.contactId })
+      .from(contactIdentities)
+      .where(
+        and(
+          eq(contactIdentities.workspaceId, workspaceId),
+          sql`(${contactIdentities.kind}, ${contactIdentities.value}) IN (VALUES ${sql.join(
+            [...wanted.values()].map((w) => sql`(${w.kind}::identity_kind, ${w.value})`),
+            sql`, `,
+          )})`,
+        ),
+      );
+  const contactOf = new Map((await lookup()).map((r) => [identityKey(r), r.contactId]));
+  const created = new Set<string>();
+  // Sorted, so two batches inserting the same new identities wait on each other in one order only.
+  const missing = [...wanted.entries()].filter(([k]) => !contactOf.has(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (missing.length) {
+    const fresh = missing.map(([k, w]) => ({ key: k, w, id: crypto.randomUUID() }));
+    await tx.insert(contacts).values(fresh.map((f) => ({ id: f.id, workspaceId, name: f.w.displayName ?? null })));
+    const won = await tx
+      .insert(contactIdentities)
+      .values(fresh.map((f) => ({ workspaceId, contactId: f.id, kind: f.w.kind, value: f.w.value, verified: f.w.verified ?? true })))
+      .onConflictDoNothing()
+      .returning({ contactId: contactIdentities.contactId });
+    const used = new Set(won.map((r) => r.contactId));
+    const lost = fresh.filter((f) => !used.has(f.id));
+    if (lost.length) await tx.delete(contacts).where(inArray(contacts.id, lost.map((f) => f.id)));
+    for (const f of fresh) if (used.has(f.id)) (contactOf.set(f.key, f.id), created.add(f.id));
+    if (lost.length) for (const r of await lookup()) contactOf.set(identityKey(r), r.contactId);
+  }
+  return { contactOf, created };
+}
+
 async function findIdentity(db: Executor, workspaceId: string, identity: Identity) {
   const [row] = await db
     .select({ contactId: contactIdentities.contactId })

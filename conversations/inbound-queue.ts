@@ -1,12 +1,9 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
-import type { Tx } from "../db/connect.ts";
-import {
-  contactIdentities, contacts, conversations, inboxes, timelineItems, type Conversation, type TimelineItem,
-} from "../db/schema/index.ts";
+import { contacts, conversations, inboxes, timelineItems, type Conversation, type TimelineItem } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import { BatchQueue } from "./batch-queue.ts";
 import type { NormalizedInbound as InboundInput } from "./channel.ts";
-import { normalizeIdentity } from "./contact.ts";
+import { identityKey, resolveContacts } from "./contact.ts";
 import {
   conversationView, findDelivered, ingestInbound, OPEN_STATUSES, scopeOf, summarize, validateInbound, type IngestResult,
 } from "./conversation.ts";
@@ -49,7 +46,6 @@ export class InboundQueue {
 }
 
 const key = (inboxId: string, externalId: string) => `${inboxId}\u0000${externalId}`;
-const identityKey = (kind: string, value: string) => `${kind}\u0000${value}`;
 
 type Stored = { item: TimelineItem; conversation: Conversation; contactName: string | null };
 
@@ -78,14 +74,14 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
           }),
           sql`, `,
         )})`),
-      resolveContacts(tx, workspaceId, batch),
+      resolveContacts(tx, workspaceId, batch.map((m) => m.from)).then((r) => r.contactOf),
     ]);
     if (known.length !== inboxIds.length) throw new NotFound("Inbox", "channelAccountId");
     const already = new Set(delivered.map((r) => key(r.inboxId!, r.externalId!)));
     const fresh = [...firstOf.entries()].filter(([k]) => !already.has(k)).map(([, i]) => i);
     const result = new Map<number, Stored>();
     if (!fresh.length) return result;
-    const contactIdOf = (i: number) => contactOf.get(identityKeyOf(batch[i]!))!;
+    const contactIdOf = (i: number) => contactOf.get(identityKey(batch[i]!.from))!;
 
     const contactIds = [...new Set(fresh.map(contactIdOf))].sort();
     const [locked, open] = await Promise.all([
@@ -225,49 +221,4 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
       return (await findDelivered(core.db, workspaceId, m.channelAccountId, m.externalId))!;
     }),
   );
-}
-
-function identityKeyOf(m: Inbound) {
-  const id = normalizeIdentity(m.from);
-  return identityKey(id.kind, id.value);
-}
-
-/** Contact ids by identity for a batch, creating contacts for new identities (race-safe like resolveContact). */
-async function resolveContacts(tx: Tx, workspaceId: string, messages: Inbound[]) {
-  const wanted = new Map<string, { kind: Inbound["from"]["kind"]; value: string; displayName?: string; verified?: boolean }>();
-  for (const m of messages) {
-    const id = normalizeIdentity(m.from);
-    if (!wanted.has(identityKey(id.kind, id.value))) wanted.set(identityKey(id.kind, id.value), id);
-  }
-  const lookup = () =>
-    tx
-      .select({ kind: contactIdentities.kind, value: contactIdentities.value, contactId: contactIdentities.contactId })
-      .from(contactIdentities)
-      .where(
-        and(
-          eq(contactIdentities.workspaceId, workspaceId),
-          sql`(${contactIdentities.kind}, ${contactIdentities.value}) IN (VALUES ${sql.join(
-            [...wanted.values()].map((w) => sql`(${w.kind}::identity_kind, ${w.value})`),
-            sql`, `,
-          )})`,
-        ),
-      );
-  const found = new Map((await lookup()).map((r) => [identityKey(r.kind, r.value), r.contactId]));
-  // Sorted, so two batches inserting the same new identities wait on each other in one order only.
-  const missing = [...wanted.entries()].filter(([k]) => !found.has(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (missing.length) {
-    const fresh = missing.map(([k, w]) => ({ key: k, w, id: crypto.randomUUID() }));
-    await tx.insert(contacts).values(fresh.map((f) => ({ id: f.id, workspaceId, name: f.w.displayName ?? null })));
-    const won = await tx
-      .insert(contactIdentities)
-      .values(fresh.map((f) => ({ workspaceId, contactId: f.id, kind: f.w.kind, value: f.w.value, verified: f.w.verified ?? true })))
-      .onConflictDoNothing()
-      .returning({ contactId: contactIdentities.contactId });
-    const used = new Set(won.map((r) => r.contactId));
-    const lost = fresh.filter((f) => !used.has(f.id));
-    if (lost.length) await tx.delete(contacts).where(inArray(contacts.id, lost.map((f) => f.id)));
-    for (const f of fresh) if (used.has(f.id)) found.set(f.key, f.id);
-    if (lost.length) for (const r of await lookup()) found.set(identityKey(r.kind, r.value), r.contactId);
-  }
-  return found;
 }

@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
 import { appendSystemEvent, assignWithin, scopeOf, systemItem } from "../../conversations/conversation.ts";
-import { advanceIvrWithin, callById, changeCall, changeCallWithin, findCall, isFinal, startCall, startCallWithin } from "../../conversations/call.ts";
+import { advanceIvrWithin, callById, changeCall, changeCallWithin, findCall, isFinal, startCall } from "../../conversations/call.ts";
 import { CallBatch } from "../../conversations/call-batch.ts";
 import type { EventLog } from "../../conversations/event.ts";
 import type { Tx } from "../../db/connect.ts";
@@ -161,10 +161,7 @@ export class CallControl {
     try {
       if (!turn.enqueue) {
         // Most calls begin in the IVR: their start joins the next batch of call writes.
-        const started = await this.batch.submit(inbox.row.workspaceId, async (tx, now) => {
-          const { started, writes } = await startCallWithin(tx, inbox.row.workspaceId, begun, checks, now);
-          return { result: started, writes: [writes] };
-        });
+        const started = await this.batch.start(inbox.row.workspaceId, begun);
         return this.answer(inbox, started.call, turn, undefined);
       }
       // A flow that queues at once: the call, its first IVR answer and its work in one transaction.
