@@ -1,0 +1,82 @@
+import { describe, expect, it } from "bun:test";
+import { asc, eq } from "drizzle-orm";
+import { calls, conversations, events, timelineItems } from "../db/schema/index.ts";
+import { testWorkspace } from "../test/workspace.ts";
+import { CallBatch } from "./call-batch.ts";
+import type { CallStart } from "./call.ts";
+import { ingestInbound, setStatus } from "./conversation.ts";
+
+const incoming = (inboxId: string, sid: string, from: string): CallStart => ({
+  provider: "twilio",
+  inboxId,
+  externalId: sid,
+  direction: "in",
+  customer: { kind: "phone", value: from },
+  from,
+  to: "+15005550006",
+  status: "ivr",
+  events: [{ eventType: "ivr", data: { steps: [{ node: "hours", input: "open" }] } }],
+});
+
+describe("batched call starts", () => {
+  it("starts many concurrent calls in few transactions: one call each, one conversation per caller, events in seq order", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox("voice");
+    const batch = new CallBatch(w.core);
+    const callers = ["+8613800000001", "+8613800000002", "+8613800000001", "+8613800000003"];
+    const started = await Promise.all(callers.map((from, n) => batch.start(w.workspaceId, incoming(inbox.id, `CA${n}`, from))));
+    expect(batch.stats.batches).toBeLessThan(callers.length);
+    expect(started[0]!.conversation.id).toBe(started[2]!.conversation.id);
+    expect(new Set(started.map((s) => s.conversation.id)).size).toBe(3);
+    expect(started.filter((s) => s.conversationCreated)).toHaveLength(3);
+    const rows = await w.core.db.select().from(calls).where(eq(calls.workspaceId, w.workspaceId));
+    expect(rows.map((r) => r.externalId).sort()).toEqual(["CA0", "CA1", "CA2", "CA3"]);
+    // Each call's item, and its IVR event after it, in the caller's conversation.
+    const items = await w.core.db.select().from(timelineItems).where(eq(timelineItems.conversationId, started[0]!.conversation.id)).orderBy(asc(timelineItems.seq));
+    expect(items.map((i) => i.type)).toEqual(["call", "event", "call", "event"]);
+    const log = await w.core.db.select().from(events).where(eq(events.workspaceId, w.workspaceId)).orderBy(asc(events.seq));
+    expect(log.map((e) => e.seq)).toEqual(log.map((_, n) => n + 1));
+    expect(log.filter((e) => e.type === "conversation.created")).toHaveLength(3);
+    expect(w.published.map((e) => e.seq)).toEqual(log.map((e) => e.seq));
+    // The router must not queue a caller by entry rules: the IVR decides.
+    expect(w.published.filter((e) => e.type === "conversation.created").every((e) => e.payload.call === true)).toBe(true);
+  });
+
+  it("continues a known caller's open conversation, and opens a new one for a caller whose conversation was resolved", async () => {
+    const w = await testWorkspace();
+    const voice = await w.inbox("voice");
+    const chat = await w.inbox("webchat");
+    const actor = await w.actor();
+    // A caller who chatted before (their phone number is their identity), and one whose conversation was resolved.
+    const chatting = await ingestInbound(w.core, w.workspaceId, { channel: "webchat", channelAccountId: chat.id, externalId: "m1", from: { kind: "phone", value: "+8613900000001" }, text: "hi" });
+    const done = await ingestInbound(w.core, w.workspaceId, { channel: "webchat", channelAccountId: chat.id, externalId: "m2", from: { kind: "phone", value: "+8613900000002" }, text: "bye" });
+    await setStatus(w.core, actor, done.conversation.id, "resolved");
+    const batch = new CallBatch(w.core);
+    const [known, returning] = await Promise.all([
+      batch.start(w.workspaceId, incoming(voice.id, "CAk", "+8613900000001")),
+      batch.start(w.workspaceId, incoming(voice.id, "CAr", "+8613900000002")),
+    ]);
+    expect(known.conversation.id).toBe(chatting.conversation.id);
+    expect(known.conversationCreated).toBe(false);
+    expect(returning.conversation.id).not.toBe(done.conversation.id);
+    expect(returning.conversation.contact.id).toBe(done.contactId);
+    const [row] = await w.core.db.select().from(conversations).where(eq(conversations.id, chatting.conversation.id));
+    expect(row!.lastMessageText).toBe("📞 +8613900000001");
+  });
+
+  it("fails only the call whose start is refused, and starts the others of its batch", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox("voice");
+    const batch = new CallBatch(w.core);
+    await batch.start(w.workspaceId, incoming(inbox.id, "CAdup", "+8613700000001"));
+    // The same CallSid again (a retry racing past the webhook's check) beside two new calls.
+    const results = await Promise.allSettled([
+      batch.start(w.workspaceId, incoming(inbox.id, "CAnew1", "+8613700000002")),
+      batch.start(w.workspaceId, incoming(inbox.id, "CAdup", "+8613700000001")),
+      batch.start(w.workspaceId, incoming(inbox.id, "CAnew2", "+8613700000003")),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    const rows = await w.core.db.select().from(calls).where(eq(calls.workspaceId, w.workspaceId));
+    expect(rows.map((r) => r.externalId).sort()).toEqual(["CAdup", "CAnew1", "CAnew2"]);
+  });
+});
