@@ -20,25 +20,12 @@ export function normalizeIdentity(identity: Identity): Identity {
 
 /**
  * The contact behind an identity, created if new. Two first messages from one new person racing
- * each other end with one contact: the identity's unique key decides, and the loser's contact row is
- * removed in its own transaction.
+ * each other end with one contact: the identity's unique key decides.
  */
 export async function resolveContact(tx: Tx, workspaceId: string, raw: Identity): Promise<{ contactId: string; created: boolean }> {
-  const identity = normalizeIdentity(raw);
-  const found = await findIdentity(tx, workspaceId, identity);
-  if (found) return { contactId: found, created: false };
-  // The identity and its contact in one statement: the contact row is made only if the identity's
-  // insert won (foreign keys are checked at the end of the statement, so the order is free).
-  const [inserted] = rowsOf<{ id: string }>(
-    await tx.execute(sql`
-      WITH won AS (
-        INSERT INTO ${contactIdentities} (workspace_id, contact_id, kind, value, verified)
-        VALUES (${workspaceId}, ${crypto.randomUUID()}, ${identity.kind}, ${identity.value}, ${identity.verified ?? true})
-        ON CONFLICT DO NOTHING RETURNING contact_id)
-      INSERT INTO ${contacts} (id, workspace_id, name) SELECT contact_id, ${workspaceId}, ${identity.displayName ?? null} FROM won RETURNING id`),
-  );
-  if (inserted) return { contactId: inserted.id, created: true };
-  return { contactId: (await findIdentity(tx, workspaceId, identity))!, created: false };
+  const { contactOf, created } = await resolveContacts(tx, workspaceId, [raw]);
+  const contactId = contactOf.get(identityKey(raw))!;
+  return { contactId, created: created.has(contactId) };
 }
 
 /** An identity's key as stored (normalized): batches look their contacts up by it. */
@@ -57,7 +44,7 @@ export async function resolveContacts(tx: Tx, workspaceId: string, identities: I
     const key = identityKey(raw);
     if (!wanted.has(key)) wanted.set(key, normalizeIdentity(raw));
   }
-  const lookup = () =>
+  const lookup = (keys: string[]) =>
     tx
       .select({ kind: contactIdentities.kind, value: contactIdentities.value, contactId: contactIdentities.contactId })
       .from(contactIdentities)
@@ -65,44 +52,35 @@ export async function resolveContacts(tx: Tx, workspaceId: string, identities: I
         and(
           eq(contactIdentities.workspaceId, workspaceId),
           sql`(${contactIdentities.kind}, ${contactIdentities.value}) IN (VALUES ${sql.join(
-            [...wanted.values()].map((w) => sql`(${w.kind}::identity_kind, ${w.value})`),
+            keys.map((k) => wanted.get(k)!).map((w) => sql`(${w.kind}::identity_kind, ${w.value})`),
             sql`, `,
           )})`,
         ),
       );
-  const contactOf = new Map((await lookup()).map((r) => [identityKey(r), r.contactId]));
+  const contactOf = new Map((await lookup([...wanted.keys()])).map((r) => [identityKey(r), r.contactId]));
   const created = new Set<string>();
-  // Sorted, so two batches inserting the same new identities wait on each other in one order only.
-  const missing = [...wanted.entries()].filter(([k]) => !contactOf.has(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (missing.length) {
-    const fresh = missing.map(([k, w]) => ({ key: k, w, id: crypto.randomUUID() }));
-    await tx.insert(contacts).values(fresh.map((f) => ({ id: f.id, workspaceId, name: f.w.displayName ?? null })));
-    const won = await tx
-      .insert(contactIdentities)
-      .values(fresh.map((f) => ({ workspaceId, contactId: f.id, kind: f.w.kind, value: f.w.value, verified: f.w.verified ?? true })))
-      .onConflictDoNothing()
-      .returning({ contactId: contactIdentities.contactId });
-    const used = new Set(won.map((r) => r.contactId));
-    const lost = fresh.filter((f) => !used.has(f.id));
-    if (lost.length) await tx.delete(contacts).where(inArray(contacts.id, lost.map((f) => f.id)));
-    for (const f of fresh) if (used.has(f.id)) (contactOf.set(f.key, f.id), created.add(f.id));
-    if (lost.length) for (const r of await lookup()) contactOf.set(identityKey(r), r.contactId);
-  }
+  // Sorted, so two transactions inserting the same new identities wait on each other in one order only.
+  const missing = [...wanted.keys()].filter((k) => !contactOf.has(k)).sort();
+  if (!missing.length) return { contactOf, created };
+  const fresh = missing.map((key) => ({ key, id: crypto.randomUUID(), identity: wanted.get(key)! }));
+  // Identities and their contacts in one statement: a contact row is made only where its identity's
+  // insert won (foreign keys are checked at the end of the statement, so the order is free).
+  const won = rowsOf<{ id: string }>(
+    await tx.execute(sql`
+      WITH won AS (
+        INSERT INTO ${contactIdentities} (workspace_id, contact_id, kind, value, verified)
+        VALUES ${sql.join(fresh.map((f) => sql`(${workspaceId}::uuid, ${f.id}::uuid, ${f.identity.kind}::identity_kind, ${f.identity.value}, ${f.identity.verified ?? true})`), sql`, `)}
+        ON CONFLICT DO NOTHING RETURNING contact_id)
+      INSERT INTO ${contacts} (id, workspace_id, name)
+      SELECT v.id, ${workspaceId}::uuid, v.name FROM won JOIN (VALUES ${sql.join(fresh.map((f) => sql`(${f.id}::uuid, ${f.identity.displayName ?? null}::text)`), sql`, `)}) AS v(id, name) ON v.id = won.contact_id
+      RETURNING id`),
+  );
+  for (const { id } of won) created.add(id);
+  for (const f of fresh) if (created.has(f.id)) contactOf.set(f.key, f.id);
+  // Identities another transaction stored first: theirs.
+  const lost = fresh.filter((f) => !created.has(f.id)).map((f) => f.key);
+  if (lost.length) for (const r of await lookup(lost)) contactOf.set(identityKey(r), r.contactId);
   return { contactOf, created };
-}
-
-async function findIdentity(db: Executor, workspaceId: string, identity: Identity) {
-  const [row] = await db
-    .select({ contactId: contactIdentities.contactId })
-    .from(contactIdentities)
-    .where(
-      and(
-        eq(contactIdentities.workspaceId, workspaceId),
-        eq(contactIdentities.kind, identity.kind),
-        eq(contactIdentities.value, identity.value),
-      ),
-    );
-  return row?.contactId;
 }
 
 export async function contactProfile(db: Executor, workspaceId: string, contactId: string) {
