@@ -2,7 +2,7 @@ import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../db/connect.ts";
 import {
   attachments, calls, contacts, conversations, FINAL_CALL_STATUSES, inboxes, timelineItems,
-  type Call, type CallStatus, type Conversation, type IvrState,
+  type Call, type CallStatus, type Conversation, type IvrState, type TimelineItem,
 } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import type { Identity } from "./channel.ts";
@@ -318,55 +318,79 @@ export async function changeCallWithin(tx: Tx, events: EventLog, callId: string,
   if (!wanted) return { before, after: before };
   const after = applyCallChange(before, wanted, now);
   const [saved] = await tx.update(calls).set(after).where(eq(calls.id, callId)).returning();
-  const [item, [c]] = await Promise.all([
-    mirrorIntoItem(tx, saved!, now),
+  const [items, [c]] = await Promise.all([
+    mirrorIntoItems(tx, [saved!], now),
     tx.select({ contactId: conversations.contactId, assigneeId: conversations.assigneeId, teamId: conversations.teamId }).from(conversations).where(eq(conversations.id, saved!.conversationId)),
   ]);
+  const item = items.get(saved!.id);
   if (item) await events.append(saved!.workspaceId, { type: "item.updated", conversationId: saved!.conversationId, payload: { item, scope: scopeOf(c!) } });
   return { before, after: saved! };
 }
 
 /**
- * The call item's data is the call's view plus the caller's name kept from when it was created; one
- * statement, since every webhook of a call comes through here. Returns the item as the inbox shows it.
+ * The call items' data is each call's view plus the caller's name kept from when it was created;
+ * one statement for all, since every webhook of a call comes through here. Returns the items as the
+ * inbox shows them, by call id.
  */
-async function mirrorIntoItem(tx: Tx, call: Call, now: Date) {
-  const [item] = await tx
+async function mirrorIntoItems(tx: Tx, changed: Call[], now: Date) {
+  const views = new Map<string, TimelineView>();
+  if (!changed.length) return views;
+  const items = (await tx
     .update(timelineItems)
-    .set({ data: sql`${JSON.stringify(callData(call, now))}::jsonb || jsonb_strip_nulls(jsonb_build_object('senderName', ${timelineItems.data}->'senderName'))` })
-    .where(eq(timelineItems.id, call.timelineItemId))
-    .returning();
-  if (!item) return undefined;
-  const files = call.recordingId ? await tx.select().from(attachments).where(eq(attachments.timelineItemId, item.id)) : [];
-  return timelineView(item, files.map(attachmentView));
+    .set({ data: sql`v.data || jsonb_strip_nulls(jsonb_build_object('senderName', ${timelineItems.data}->'senderName'))` })
+    .from(sql`(VALUES ${sql.join(changed.map((c) => sql`(${c.timelineItemId}::uuid, ${JSON.stringify(callData(c, now))}::jsonb)`), sql`, `)}) AS v(id, data)`)
+    .where(sql`${timelineItems.id} = v.id`)
+    .returning()) as unknown as TimelineItem[];
+  const recorded = changed.filter((c) => c.recordingId).map((c) => c.timelineItemId);
+  const files = recorded.length ? await tx.select().from(attachments).where(inArray(attachments.timelineItemId, recorded)) : [];
+  const itemOf = new Map(items.map((i) => [i.id, i]));
+  for (const c of changed) {
+    const item = itemOf.get(c.timelineItemId);
+    if (item) views.set(c.id, timelineView(item, files.filter((f) => f.timelineItemId === item.id).map(attachmentView)));
+  }
+  return views;
 }
 
 /** What an IVR turn changes on its call. */
 export type IvrAdvance = { ivr: IvrState; status: CallStatus; callbackNumber: string | null; queueId?: string; enqueuedAt?: Date };
 
 /**
- * Saves the IVR's next step of a call, only if the call still stands at `step` of its IVR: one
- * conditional update, so of two deliveries of the same gather (Twilio retries) one applies and the
- * other finds it done. The call item's mirror is updated too; its `item.updated` event comes back
- * for the caller to log with the turn's other events. Undefined when the call had moved on.
+ * Saves the IVR's next step of calls (a batch's turns), each only if its call still stands at
+ * `step` of its IVR: one conditional update for all, so of two deliveries of the same gather
+ * (Twilio retries) one applies and the other finds it done. The call items' mirrors are updated
+ * too; their `item.updated` events come back for the caller to log with the turns' other events.
+ * Calls that had moved on are missing from the result.
  */
-export async function advanceIvrWithin(tx: Tx, callId: string, step: number, change: IvrAdvance, now = new Date()) {
-  const final = isFinal(change.status);
-  const [call] = await tx
+export async function advanceIvrsWithin(tx: Tx, advances: { callId: string; step: number; change: IvrAdvance }[], now = new Date()) {
+  const result = new Map<string, { call: Call; item: TimelineView | undefined }>();
+  // The same call twice in one batch (a retry beside the original): the first is the one tried.
+  const once = advances.filter((a, n) => advances.findIndex((b) => b.callId === a.callId) === n);
+  if (!once.length) return result;
+  const values = sql.join(
+    once.map(
+      ({ callId, step, change }) =>
+        sql`(${callId}::uuid, ${step}::int, ${JSON.stringify(change.ivr)}::jsonb, ${change.status}::text, ${change.callbackNumber}::text, ${change.queueId ?? null}::uuid, ${change.enqueuedAt?.toISOString() ?? null}::timestamptz, ${isFinal(change.status)}::boolean)`,
+    ),
+    sql`, `,
+  );
+  const moved = (await tx
     .update(calls)
     .set({
-      ivr: change.ivr,
-      status: change.status,
-      callbackNumber: sql`coalesce(${change.callbackNumber}, ${calls.callbackNumber})`,
-      ...(change.queueId ? { queueId: change.queueId } : {}),
-      ...(change.enqueuedAt ? { enqueuedAt: sql`coalesce(${calls.enqueuedAt}, ${change.enqueuedAt.toISOString()}::timestamptz)` } : {}),
-      ...(final ? { endedAt: now } : {}),
+      ivr: sql`v.ivr`,
+      status: sql`v.status`,
+      callbackNumber: sql`coalesce(v.callback_number, ${calls.callbackNumber})`,
+      queueId: sql`coalesce(v.queue_id, ${calls.queueId})`,
+      enqueuedAt: sql`coalesce(${calls.enqueuedAt}, v.enqueued_at)`,
+      endedAt: sql`CASE WHEN v.final THEN ${now.toISOString()}::timestamptz ELSE ${calls.endedAt} END`,
       updatedAt: now,
     })
-    .where(and(eq(calls.id, callId), eq(calls.status, "ivr"), sql`(${calls.ivr}->>'step')::int = ${step}`))
-    .returning();
-  if (!call) return undefined;
-  return { call, item: await mirrorIntoItem(tx, call, now) };
+    .from(sql`(VALUES ${values}) AS v(id, step, ivr, status, callback_number, queue_id, enqueued_at, final)`)
+    .where(sql`${calls.id} = v.id AND ${calls.status} = 'ivr' AND (${calls.ivr}->>'step')::int = v.step`)
+    // drizzle cannot type a raw FROM; the rows are the table's own.
+    .returning()) as unknown as Call[];
+  const items = await mirrorIntoItems(tx, moved, now);
+  for (const call of moved) result.set(call.id, { call, item: items.get(call.id) });
+  return result;
 }
 
 export function changeCall(core: Core, callId: string, change: CallChange | ((call: Call) => CallChange | null), now = new Date()) {

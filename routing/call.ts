@@ -36,7 +36,7 @@ export async function enqueueCallWithin(tx: Tx, events: EventLog, conversationId
  * The queue entry of a call whose conversation the caller has locked, without its timeline event:
  * the `queued` event's data comes back for the caller to append with its own events.
  */
-export async function placeCallWithin(tx: Tx, c: Conversation, target: CallTarget, now = new Date(), settings = DEFAULT_ROUTING) {
+async function placeCallWithin(tx: Tx, c: Conversation, target: CallTarget, now = new Date(), settings = DEFAULT_ROUTING) {
   return (await placeCallsWithin(tx, [{ conversation: c, target, at: now }], settings))[0]!;
 }
 

@@ -1,11 +1,11 @@
 import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
-import { appendSystemEvent, assignWithin, scopeOf, systemItem } from "../../conversations/conversation.ts";
-import { advanceIvrWithin, callById, changeCall, changeCallWithin, findCall, isFinal, startCall } from "../../conversations/call.ts";
-import { CallBatch } from "../../conversations/call-batch.ts";
+import { appendSystemEvent, assignWithin } from "../../conversations/conversation.ts";
+import { callById, changeCall, changeCallWithin, findCall, isFinal, startCall } from "../../conversations/call.ts";
+import { CallBatch } from "./call-batch.ts";
 import type { EventLog } from "../../conversations/event.ts";
 import type { Tx } from "../../db/connect.ts";
 import { withEvents } from "../../conversations/transaction.ts";
-import { calls, conversations, type Call, type CallStatus, type IvrState } from "../../db/schema/index.ts";
+import { calls, type Call, type CallStatus, type IvrState } from "../../db/schema/index.ts";
 import type { IvrFlow, IvrLanguage } from "../../channels/voice/flow.ts";
 import { runIvr, startState, type IvrInput, type IvrStep } from "../../channels/voice/ivr.ts";
 import { customerStatus, type StatusCallback } from "../../channels/voice/parse.ts";
@@ -14,7 +14,7 @@ import { TwilioRest } from "../../channels/voice/rest.ts";
 import { apologyTwiml, conferenceTwiml, ivrTwiml, sayTwiml, waitTwiml, type CallUrls } from "../../channels/voice/twiml.ts";
 import { Conflict, Invalid } from "../../platform/errors.ts";
 import { log } from "../../platform/log.ts";
-import { abandonCallWork, enqueueCall, enqueueCallWithin, finishCallWork, placeCallWithin } from "../../routing/call.ts";
+import { abandonCallWork, enqueueCall, enqueueCallWithin, finishCallWork } from "../../routing/call.ts";
 import { queuePosition } from "../../routing/estimate.ts";
 import { listTeams } from "../../routing/agent.ts";
 import { isOpen } from "../../routing/hours.ts";
@@ -183,25 +183,15 @@ export class CallControl {
     const turn = await this.compute(inbox, call, await this.flow(inbox.row.id), call.ivr, input);
     let saved: { call: Call; eta: Eta } | undefined;
     try {
-      saved = await this.batch.submit(call.workspaceId, async (tx, now) => {
-        // Saved only if nobody answered this step meanwhile (a concurrent retry): then theirs stands.
-        const moved = await advanceIvrWithin(tx, call.id, step, {
-          ivr: { ...turn.next, reply: turn.reply },
-          status: turn.status,
-          callbackNumber: turn.callbackNumber,
-          ...(turn.enqueue ? { queueId: turn.enqueue.queueId, enqueuedAt: now } : {}),
-        }, now);
-        if (!moved) return { result: undefined, writes: [] };
-        // Locked before the queue entry, as enqueueing does everywhere.
-        const read = tx.select().from(conversations).where(eq(conversations.id, moved.call.conversationId));
-        const [conversation] = turn.enqueue ? await read.for("update") : await read;
-        const placed = turn.enqueue
-          ? await placeCallWithin(tx, conversation!, { queueId: turn.enqueue.queueId, priority: turn.next.priority, skills: turn.next.skills, attributes: turn.next.attributes }, now)
-          : undefined;
-        // The call item's change, the turn's events and the queue entry's: numbered with the batch.
-        const items = [...turnEvents(turn).map((e) => systemItem(e.eventType, { callId: call.id, ...e.data })), ...(placed ? [systemItem("queued", placed.queued)] : [])];
-        const lead = moved.item ? [{ type: "item.updated", payload: { item: moved.item, scope: scopeOf(conversation!) } }] : [];
-        return { result: { call: moved.call, eta: placed?.eta as Eta }, writes: [{ conversation: conversation!, items, lead }] };
+      // Saved with the batch's other turns, only if nobody answered this step meanwhile (a
+      // concurrent retry): then theirs stands.
+      saved = await this.batch.turn(call.workspaceId, {
+        call,
+        step,
+        change: { ivr: { ...turn.next, reply: turn.reply }, status: turn.status, callbackNumber: turn.callbackNumber },
+        enqueue: turn.enqueue ? { queueId: turn.enqueue.queueId, priority: turn.next.priority, skills: turn.next.skills, attributes: turn.next.attributes } : undefined,
+        events: turnEvents(turn),
+        at: new Date(),
       });
     } catch (err) {
       if (!turn.enqueue) throw err;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "bun:test";
 import { asc, eq } from "drizzle-orm";
-import { calls, conversations, events, timelineItems } from "../db/schema/index.ts";
-import { testWorkspace } from "../test/workspace.ts";
+import { calls, conversations, events, timelineItems } from "../../db/schema/index.ts";
+import { testWorkspace } from "../../test/workspace.ts";
 import { CallBatch } from "./call-batch.ts";
-import type { CallStart } from "./call.ts";
-import { ingestInbound, setStatus } from "./conversation.ts";
+import type { CallStart } from "../../conversations/call.ts";
+import { ingestInbound, setStatus } from "../../conversations/conversation.ts";
 
 const incoming = (inboxId: string, sid: string, from: string): CallStart => ({
   provider: "twilio",
