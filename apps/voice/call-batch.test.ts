@@ -1,10 +1,13 @@
 import { describe, expect, it } from "bun:test";
 import { asc, eq } from "drizzle-orm";
-import { calls, conversations, events, timelineItems } from "../../db/schema/index.ts";
+import { calls, conversations, events, timelineItems, workItems, type IvrState } from "../../db/schema/index.ts";
+import { createQueue } from "../../routing/queue.ts";
 import { testWorkspace } from "../../test/workspace.ts";
 import { CallBatch } from "./call-batch.ts";
 import type { CallStart } from "../../conversations/call.ts";
 import { ingestInbound, setStatus } from "../../conversations/conversation.ts";
+
+const menu: IvrState = { node: "menu", step: 1, reply: "<Response/>", attempts: 0, attributes: {}, priority: 0, skills: [], language: "en", path: [] };
 
 const incoming = (inboxId: string, sid: string, from: string): CallStart => ({
   provider: "twilio",
@@ -15,6 +18,7 @@ const incoming = (inboxId: string, sid: string, from: string): CallStart => ({
   from,
   to: "+15005550006",
   status: "ivr",
+  ivr: menu,
   events: [{ eventType: "ivr", data: { steps: [{ node: "hours", input: "open" }] } }],
 });
 
@@ -78,5 +82,38 @@ describe("batched call starts", () => {
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
     const rows = await w.core.db.select().from(calls).where(eq(calls.workspaceId, w.workspaceId));
     expect(rows.map((r) => r.externalId).sort()).toEqual(["CAdup", "CAnew1", "CAnew2"]);
+  });
+});
+
+describe("batched IVR turns", () => {
+  it("queues callers who answered at once in the order they answered, each with their position, and applies a retried turn once", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox("voice");
+    const queue = await createQueue(w.core.db, w.workspaceId, { name: "Phones", channels: ["voice"] });
+    const batch = new CallBatch(w.core);
+    const started = await Promise.all(["+8613600000001", "+8613600000002", "+8613600000003"].map((from, n) => batch.start(w.workspaceId, incoming(inbox.id, `CAq${n}`, from))));
+    const t0 = Date.now();
+    const turn = (n: number) => ({
+      call: started[n]!.call,
+      step: 1,
+      change: { ivr: { ...menu, node: null, step: 2, path: [{ node: "menu", input: "0" }] }, status: "queued" as const, callbackNumber: null },
+      enqueue: { queueId: queue.id },
+      events: [{ eventType: "ivr", data: { steps: [{ node: "menu", input: "0" }] } }],
+      at: new Date(t0 + n),
+    });
+    // Submitted together, the third caller first; a retry of the second's turn beside it.
+    const [third, first, second, retry] = await Promise.all([batch.turn(w.workspaceId, turn(2)), batch.turn(w.workspaceId, turn(0)), batch.turn(w.workspaceId, turn(1)), batch.turn(w.workspaceId, turn(1))]);
+    expect([first, second, third].map((t) => t?.eta?.position)).toEqual([1, 2, 3]);
+    expect(retry).toBeUndefined();
+    expect(third!.call.status).toBe("queued");
+    expect(third!.call.enqueuedAt?.getTime()).toBe(t0 + 2);
+    const waiting = await w.core.db.select().from(workItems).where(eq(workItems.queueId, queue.id));
+    expect(waiting).toHaveLength(3);
+    // Each call item shows its new state; each conversation has the turn's events once.
+    const items = await w.core.db.select().from(timelineItems).where(eq(timelineItems.conversationId, started[1]!.conversation.id)).orderBy(asc(timelineItems.seq));
+    expect(items.find((i) => i.type === "call")!.data).toMatchObject({ status: "queued", queueId: queue.id });
+    expect(items.filter((i) => i.type === "event").map((i) => i.eventType)).toEqual(["ivr", "ivr", "queued"]);
+    expect(items.find((i) => i.eventType === "queued")!.data).toMatchObject({ position: 2, queueName: "Phones" });
+    expect(w.published.filter((e) => e.type === "item.updated")).toHaveLength(3);
   });
 });
