@@ -179,6 +179,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   prepare.email = prepareEmail(rt);
   rt.calls = new CallControl(rt);
   rt.calls.start();
+  registry.register(new Gauge("switchboard_voice_batches_total", "Batches of call starts and IVR turns committed", () => rt.calls.batchStats.batches, "counter"));
+  registry.register(new Gauge("switchboard_voice_batch_steps_total", "Call starts and IVR turns committed in batches", () => rt.calls.batchStats.items, "counter"));
+  registry.register(new Gauge("switchboard_voice_batch_fallbacks_total", "Batches of call writes retried one by one", () => rt.calls.batchStats.fallbacks, "counter"));
   stopBot = startKnowledgeBot(rt);
   return rt;
 }

@@ -66,6 +66,29 @@ export function openPglite(): Target {
   };
 }
 
+/**
+ * Runs `measure` on each driver in turn (one at a time: they would otherwise compete for the same
+ * CPUs), each on a fresh database; a driver that cannot be opened (no PostgreSQL here) is skipped.
+ */
+export async function onEachDriver<T>(measure: (target: Target) => Promise<T>) {
+  const drivers: Partial<Record<"pglite" | "postgres", T | { skipped: string }>> = {};
+  for (const driver of ["pglite", "postgres"] as const) {
+    let target: Target;
+    try {
+      target = driver === "pglite" ? openPglite() : await openPostgres();
+    } catch (err) {
+      drivers[driver] = { skipped: err instanceof Error ? err.message : String(err) };
+      continue;
+    }
+    try {
+      drivers[driver] = await measure(target);
+    } finally {
+      await target.dispose();
+    }
+  }
+  return drivers;
+}
+
 /** A fresh database per run: never touches real data, always starts empty, and is dropped after. */
 export async function openPostgres(): Promise<Target> {
   const base = process.env.DATABASE_URL || DEFAULT_POSTGRES;

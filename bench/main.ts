@@ -4,7 +4,7 @@
  */
 export {}; // a module: top-level await and file-scoped names
 
-const USAGE = "usage: bun run bench <ingest|widget|simulate|routing|ui|voice|email|search> [--json]";
+const USAGE = "usage: bun run bench <ingest|widget|simulate|routing|ui|voice|voice-cost|email|search> [--json]";
 
 const args = process.argv.slice(2);
 const benchmark = args.find((a) => !a.startsWith("--"));
@@ -28,6 +28,9 @@ switch (benchmark) {
     break;
   case "voice":
     await (await import("./voice.ts")).benchVoice({ json });
+    break;
+  case "voice-cost":
+    await (await import("./voice-cost.ts")).benchVoiceCost({ json });
     break;
   case "email":
     await (await import("./email.ts")).benchEmail({ json });

@@ -1,6 +1,6 @@
 import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "../test/browser.ts";
-import { createVisitors, openPglite, openPostgres, sendMessage, startServer, type Target } from "./ingest.ts";
+import { createVisitors, onEachDriver, sendMessage, startServer, type Target } from "./ingest.ts";
 import { summarize } from "./stats.ts";
 
 /**
@@ -20,24 +20,9 @@ const CONVERSATIONS = 10_000;
 const LOADS = 5;
 const SEND_CONCURRENCY = 32;
 
-type Driver = "pglite" | "postgres";
 
 export async function benchUi({ json, only }: { json: boolean; only?: "paint" | "list" }) {
-  const report: Partial<Record<Driver, unknown>> = {};
-  for (const driver of ["pglite", "postgres"] as const) {
-    let target: Target;
-    try {
-      target = driver === "pglite" ? openPglite() : await openPostgres();
-    } catch (err) {
-      report[driver] = { skipped: err instanceof Error ? err.message : String(err) };
-      continue;
-    }
-    try {
-      report[driver] = await measure(target, only);
-    } finally {
-      await target.dispose();
-    }
-  }
+  const report = await onEachDriver((target) => measure(target, only));
   if (json) console.log(JSON.stringify(report));
   else console.log(JSON.stringify(report, null, 2));
 }

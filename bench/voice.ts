@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { twilioSignature } from "../channels/voice/verify.ts";
-import { openPglite, openPostgres, startServer, type Target } from "./ingest.ts";
+import { onEachDriver, startServer, type Target } from "./ingest.ts";
 import { summarize } from "./stats.ts";
 
 /**
@@ -24,21 +25,7 @@ const TOKEN = "demo-twilio-token";
 type Driver = "pglite" | "postgres";
 
 export async function benchVoice({ json }: { json: boolean }) {
-  const drivers: Partial<Record<Driver, unknown>> = {};
-  for (const driver of ["pglite", "postgres"] as const) {
-    let target: Target;
-    try {
-      target = driver === "pglite" ? openPglite() : await openPostgres();
-    } catch (err) {
-      drivers[driver] = { skipped: err instanceof Error ? err.message : String(err) };
-      continue;
-    }
-    try {
-      drivers[driver] = await measure(target);
-    } finally {
-      await target.dispose();
-    }
-  }
+  const drivers = await onEachDriver(measure);
   if (json) console.log(JSON.stringify({ drivers }));
   else print(drivers as Record<Driver, Awaited<ReturnType<typeof measure>>>);
 }
@@ -58,6 +45,17 @@ async function post(url: string, params: Record<string, string>) {
 const attr = (xml: string, verb: string, name: string) => new RegExp(`<${verb}[^>]*\\s${name}="([^"]+)"`).exec(xml)?.[1]?.replace(/&amp;/g, "&");
 const sid = (n: number) => `CA${n.toString(16).padStart(32, "0")}`;
 const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+/** CPU seconds the server process has used (user + system), from /proc: clock ticks of 10 ms. */
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
+/** The server's batches of call writes, from its Prometheus metrics. */
+async function batchCounters(url: string) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+  return { batches: read("switchboard_voice_batches_total"), steps: read("switchboard_voice_batch_steps_total"), fallbacks: read("switchboard_voice_batch_fallbacks_total") };
+}
 
 async function measure(target: Target) {
   const server = await startServer(target);
@@ -71,6 +69,9 @@ async function measure(target: Target) {
     for (let n = 0; n < 20; n++) await post(`${base}/webhooks/twilio/voice`, { CallSid: sid(1_000_000 + n), From: "+8613900000000", To: NUMBER, CallStatus: "ringing" });
 
     const calls = (RATE / 2) * RUN_S;
+    const loadBefore = loadavg()[0]!;
+    const cpuBefore = cpuSeconds(server.pid);
+    const batchesBefore = await batchCounters(base);
     const started = performance.now();
     const inFlight: Promise<void>[] = [];
     for (let n = 0; n < calls; n++) {
@@ -94,6 +95,10 @@ async function measure(target: Target) {
     }
     await Promise.all(inFlight);
     const answerSeconds = (performance.now() - started) / 1000;
+    // The server's own CPU per webhook (on PostgreSQL the database's processes come on top).
+    const serverCpuMsPerWebhook = ((cpuSeconds(server.pid) - cpuBefore) * 1000) / (incoming.length + gathers.length);
+    const batchesAfter = await batchCounters(base);
+    const loadAfter = loadavg()[0]!;
     const rssAfterCalls = rss(server.pid);
 
     // Part 2: everybody waits; announcements come round at the rate 30-second rounds make.
@@ -126,6 +131,10 @@ async function measure(target: Target) {
       calls,
       answerSeconds: Math.round(answerSeconds * 10) / 10,
       offeredRate: RATE,
+      serverCpuMsPerWebhook: Math.round(serverCpuMsPerWebhook * 100) / 100,
+      stepsPerBatch: Math.round(((batchesAfter.steps - batchesBefore.steps) / Math.max(1, batchesAfter.batches - batchesBefore.batches)) * 10) / 10,
+      batchFallbacks: batchesAfter.fallbacks - batchesBefore.fallbacks,
+      loadAverage: [Math.round(loadBefore * 100) / 100, Math.round(loadAfter * 100) / 100],
       incoming: summarize(incoming),
       gather: summarize(gathers),
       queued,
@@ -150,6 +159,7 @@ function print(drivers: Record<Driver, Awaited<ReturnType<typeof measure>> | { s
       continue;
     }
     console.log(`\n${driver}: ${r.calls} calls at ${r.offeredRate} webhooks/s (answered in ${r.answerSeconds} s), ${r.errors} errors${r.firstError ? ` (first: ${r.firstError})` : ""}`);
+    console.log(`  load average ${r.loadAverage[0]} → ${r.loadAverage[1]}; server CPU ${f(r.serverCpuMsPerWebhook)} ms per webhook; ${r.stepsPerBatch} call writes per batch (${r.batchFallbacks} batches retried one by one)`);
     console.log(`  incoming call TwiML   p50 ${f(r.incoming.p50)} ms   p99 ${f(r.incoming.p99)} ms   max ${f(r.incoming.max)} ms   (target p99 < ${TARGET_P99_MS} ms)`);
     console.log(`  gather → queue TwiML  p50 ${f(r.gather.p50)} ms   p99 ${f(r.gather.p99)} ms   max ${f(r.gather.max)} ms`);
     console.log(`  ${r.queued} callers waiting in queue at once (target ≥ ${TARGET_QUEUED}); highest position announced ${r.highestPosition}`);

@@ -2,12 +2,12 @@ import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../db/connect.ts";
 import {
   attachments, calls, contacts, conversations, FINAL_CALL_STATUSES, inboxes, timelineItems,
-  type Call, type CallStatus, type IvrState,
+  type Call, type CallStatus, type Conversation, type IvrState, type TimelineItem,
 } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import type { Identity } from "./channel.ts";
-import { resolveContact } from "./contact.ts";
-import { appendItem, contactOf, conversationView, OPEN_STATUSES, scopeOf, type ConversationView } from "./conversation.ts";
+import { identityKey, normalizeIdentity, resolveContacts } from "./contact.ts";
+import { appendItems, contactOf, conversationView, OPEN_STATUSES, scopeOf, systemItem, type ConversationView, type ItemWrites, type NewItem } from "./conversation.ts";
 import type { EventLog } from "./event.ts";
 import { attachmentView, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
@@ -37,6 +37,8 @@ export type CallStart = {
   queueId?: string | null;
   enqueuedAt?: Date | null;
   callbackNumber?: string | null;
+  /** Timeline events of the call's first moments (the IVR's first turn), written with its item. */
+  events?: { eventType: string; data: Record<string, unknown> }[];
 };
 
 export type CallChange = Partial<
@@ -122,58 +124,111 @@ export async function liveCalls(db: Executor, workspaceId: string) {
 
 export type StartedCall = { call: Call; item: TimelineView; conversation: ConversationView; duplicate: boolean; conversationCreated: boolean };
 
+/** What the caller of `startCall` has already made sure of (the voice webhook, before it starts a call). */
+export type StartChecks = {
+  /** The inbox was read from the database as this workspace's: no need to look again. */
+  inboxOfWorkspace?: boolean;
+  /** No call with this external id existed a moment ago: a racing retry still fails on the item's unique key. */
+  notYetStarted?: boolean;
+};
+
 /**
  * A new call, in one transaction: the customer's contact (by number, or the chat's contact), their
- * open conversation (or a new one), the call item and the call row. Idempotent on the provider's
- * call id: Twilio retries its first webhook, and the retry finds the call already there.
+ * open conversation (or a new one), the call item (with `events`, the first moments' timeline
+ * events) and the call row. Idempotent on the provider's call id: Twilio retries its first webhook,
+ * and the retry finds the call already there.
  */
 export async function startCall(
   core: Core,
   workspaceId: string,
   input: CallStart,
-  /** More writes of the same transaction (the IVR's first turn: its events, the queue). */
+  /** More writes of the same transaction (the IVR's first turn: its queue entry). */
   within?: (tx: Tx, events: EventLog, call: Call) => Promise<void>,
+  checks: StartChecks = {},
 ): Promise<StartedCall> {
-  const existing = await findCall(core.db, input.inboxId, input.externalId);
-  if (existing) return startedView(core.db, existing, false);
+  if (!checks.notYetStarted) {
+    const existing = await findCall(core.db, input.inboxId, input.externalId);
+    if (existing) return startedView(core.db, existing, false);
+  }
   return withEvents(core, async (tx, events) => {
-    const [inbox] = await tx.select({ id: inboxes.id }).from(inboxes).where(and(eq(inboxes.id, input.inboxId), eq(inboxes.workspaceId, workspaceId)));
-    if (!inbox) throw new NotFound("Inbox", "inboxId");
-    let conversation;
-    let created = false;
-    if (input.conversationId) {
-      [conversation] = await tx
-        .select()
-        .from(conversations)
-        .where(and(eq(conversations.id, input.conversationId), eq(conversations.workspaceId, workspaceId)))
-        .for("update");
-      if (!conversation) throw new NotFound("Conversation", "conversationId");
-    } else {
-      const { contactId } = await resolveContact(tx, workspaceId, input.customer);
-      // Same lock order as message ingest (contact → conversation → counter): no deadlock between them.
-      await tx.select({ id: contacts.id }).from(contacts).where(eq(contacts.id, contactId)).for("update");
-      [conversation] = await tx
-        .select()
-        .from(conversations)
-        .where(and(eq(conversations.contactId, contactId), inArray(conversations.status, OPEN_STATUSES)))
-        .orderBy(desc(conversations.lastActivityAt))
-        .limit(1)
-        .for("update");
-      if (!conversation) {
-        created = true;
-        [conversation] = await tx
-          .insert(conversations)
-          .values({ workspaceId, contactId, inboxId: input.inboxId, channel: "voice" })
-          .returning();
-        await events.append(workspaceId, {
-          type: "conversation.created",
-          conversationId: conversation!.id,
-          payload: { conversation: conversationView(conversation!, await contactOf(tx, contactId)), scope: scopeOf(conversation!), call: true },
-        });
-      }
-    }
-    const c = conversation!;
     const now = new Date();
+    const { started, writes } = (await startCallsWithin(tx, workspaceId, [input], checks, now))[0]!;
+    const views = await appendItems(tx, events, [writes], now);
+    if (!views) throw new Error("call item already exists");
+    if (within) await within(tx, events, started.call);
+    return { ...started, item: views[0]![0]! };
+  });
+}
+
+/**
+ * `startCall`'s rows for one or many calls (a batch of webhooks), in a caller's transaction, but for
+ * their timeline items and events: those come back for the caller to write (`appendItems`) with
+ * others. Set-based, so a batch costs the same few statements as one call; locks are taken contact
+ * → conversation (sorted), as message ingest takes them.
+ */
+export async function startCallsWithin(tx: Tx, workspaceId: string, inputs: CallStart[], checks: StartChecks, now: Date) {
+  if (!checks.inboxOfWorkspace) {
+    const inboxIds = [...new Set(inputs.map((i) => i.inboxId))];
+    const known = await tx.select({ id: inboxes.id }).from(inboxes).where(and(eq(inboxes.workspaceId, workspaceId), inArray(inboxes.id, inboxIds)));
+    if (known.length !== inboxIds.length) throw new NotFound("Inbox", "inboxId");
+  }
+  // Calls that continue a conversation they name (chat → voice, click-to-call); the others go to
+  // their customer's open conversation, or a new one.
+  const named = [...new Set(inputs.flatMap((i) => (i.conversationId ? [i.conversationId] : [])))].sort();
+  const byCustomer = inputs.filter((i) => !i.conversationId);
+  const { contactOf, created: newContacts } = byCustomer.length
+    ? await resolveContacts(tx, workspaceId, byCustomer.map((i) => i.customer))
+    : { contactOf: new Map<string, string>(), created: new Set<string>() };
+  // A contact made here needs no lock and has no conversation: nobody else sees it before commit.
+  const known = [...new Set(contactOf.values())].filter((id) => !newContacts.has(id)).sort();
+  const [locked, open, namedRows] = await Promise.all([
+    known.length ? tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(inArray(contacts.id, known)).orderBy(contacts.id).for("update") : [],
+    known.length
+      ? tx.select().from(conversations).where(and(inArray(conversations.contactId, known), inArray(conversations.status, OPEN_STATUSES))).orderBy(conversations.id).for("update")
+      : [],
+    named.length
+      ? tx.select().from(conversations).where(and(inArray(conversations.id, named), eq(conversations.workspaceId, workspaceId))).orderBy(conversations.id).for("update")
+      : [],
+  ]);
+  if (namedRows.length !== named.length) throw new NotFound("Conversation", "conversationId");
+  const nameOf = new Map<string, string | null>(locked.map((c) => [c.id, c.name]));
+  for (const i of byCustomer) {
+    const contactId = contactOf.get(identityKey(i.customer))!;
+    if (!nameOf.has(contactId)) nameOf.set(contactId, normalizeIdentity(i.customer).displayName ?? null);
+  }
+  const namedContacts = namedRows.map((c) => c.contactId).filter((id) => !nameOf.has(id));
+  if (namedContacts.length) for (const c of await tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(inArray(contacts.id, namedContacts))) nameOf.set(c.id, c.name);
+
+  // The contact's most recently active open conversation, as for messages.
+  const conversationOfContact = new Map<string, Conversation>();
+  for (const c of open) {
+    const current = conversationOfContact.get(c.contactId);
+    if (!current || c.lastActivityAt > current.lastActivityAt) conversationOfContact.set(c.contactId, c);
+  }
+  const summary = (i: CallStart) => `📞 ${i.direction === "in" ? (i.from ?? "") : (i.to ?? "")}`.trim();
+  const created = new Set<string>();
+  const toCreate = new Map<string, CallStart>();
+  for (const i of byCustomer) {
+    const contactId = contactOf.get(identityKey(i.customer))!;
+    if (!conversationOfContact.has(contactId) && !toCreate.has(contactId)) toCreate.set(contactId, i);
+  }
+  if (toCreate.size) {
+    const rows = [...toCreate].map(([contactId, i]) => ({ workspaceId, contactId, inboxId: i.inboxId, channel: "voice" as const, lastActivityAt: now, lastMessageText: summary(i) }));
+    for (const c of await tx.insert(conversations).values(rows).returning()) {
+      conversationOfContact.set(c.contactId, c);
+      created.add(c.id);
+    }
+  }
+  const namedById = new Map(namedRows.map((c) => [c.id, c]));
+
+  const seen = new Set<string>();
+  const lastText = new Map<string, string>();
+  const begun = inputs.map((input) => {
+    const c = input.conversationId ? namedById.get(input.conversationId)! : conversationOfContact.get(contactOf.get(identityKey(input.customer))!)!;
+    const first = !seen.has(c.id);
+    seen.add(c.id);
+    const isNew = created.has(c.id);
+    if (!isNew) lastText.set(c.id, summary(input));
     const draft: Call = {
       id: input.id ?? crypto.randomUUID(),
       workspaceId,
@@ -206,37 +261,44 @@ export async function startCall(
       callbackNumber: input.callbackNumber ?? null,
       updatedAt: now,
     };
-    const appended = await appendItem(tx, events, c, {
-      id: draft.timelineItemId,
-      type: "call",
-      direction: input.direction,
-      channel: "voice",
-      inboxId: input.inboxId,
-      externalId: input.externalId,
-      senderType: input.direction === "in" ? "contact" : "agent",
-      senderId: input.direction === "in" ? c.contactId : (input.agentId ?? null),
-      data: { ...callData(draft, now), senderName: input.customer.displayName ?? null },
-    });
-    if (!appended) throw new Error("call item already exists");
-    const [call] = await tx.insert(calls).values(draft).returning();
-    if (within) await within(tx, events, call!);
-    const reopened = c.status !== "open";
-    const [updated] = await tx
-      .update(conversations)
-      .set({ status: "open", snoozedUntil: null, lastActivityAt: now, lastMessageText: `📞 ${input.direction === "in" ? (input.from ?? "") : (input.to ?? "")}`.trim() })
-      .where(eq(conversations.id, c.id))
-      .returning();
-    const view = conversationView(updated!, await contactOf(tx, updated!.contactId));
-    if (reopened && !created) {
-      // `call: true` tells the router not to queue it by entry rules: the IVR decides where a call waits.
-      await events.append(workspaceId, {
-        type: "conversation.updated",
-        conversationId: c.id,
-        payload: { conversation: view, changes: { status: "open", call: true }, scope: scopeOf(updated!) },
-      });
-    }
-    return { call: call!, item: appended.view, conversation: view, duplicate: false, conversationCreated: created };
+    const updated: Conversation = isNew ? c : { ...c, status: "open", snoozedUntil: null, lastActivityAt: now, lastMessageText: summary(input) };
+    const view = conversationView(updated, { id: c.contactId, name: nameOf.get(c.contactId) ?? null });
+    // `call: true` tells the router not to queue it by entry rules: the IVR decides where a call waits.
+    const lead = !first
+      ? []
+      : isNew
+        ? [{ type: "conversation.created", payload: { conversation: view, scope: scopeOf(c), call: true } }]
+        : c.status !== "open"
+          ? [{ type: "conversation.updated", payload: { conversation: view, changes: { status: "open", call: true }, scope: scopeOf(c) } }]
+          : [];
+    const items: NewItem[] = [
+      {
+        id: draft.timelineItemId,
+        type: "call",
+        direction: input.direction,
+        channel: "voice",
+        inboxId: input.inboxId,
+        externalId: input.externalId,
+        senderType: input.direction === "in" ? "contact" : "agent",
+        senderId: input.direction === "in" ? c.contactId : (input.agentId ?? null),
+        data: { ...callData(draft, now), senderName: input.customer.displayName ?? null },
+      },
+      ...(input.events ?? []).map((e) => systemItem(e.eventType, { callId: draft.id, ...e.data })),
+    ];
+    const writes: ItemWrites = { conversation: c, items, lead };
+    return { started: { call: draft, conversation: view, duplicate: false, conversationCreated: isNew && first }, writes };
   });
+  // Independent statements, issued together so the Postgres driver pipelines them.
+  await Promise.all([
+    tx.insert(calls).values(begun.map((b) => b.started.call)),
+    lastText.size
+      ? tx.execute(sql`
+          UPDATE ${conversations} AS c SET status = 'open', snoozed_until = NULL, last_activity_at = ${now.toISOString()}::timestamptz, last_message_text = v.text
+          FROM (VALUES ${sql.join([...lastText].map(([id, text]) => sql`(${id}::uuid, ${text})`), sql`, `)}) AS v(id, text)
+          WHERE c.id = v.id`)
+      : undefined,
+  ]);
+  return begun;
 }
 
 async function startedView(db: Executor, call: Call, created: boolean): Promise<StartedCall> {
@@ -256,25 +318,79 @@ export async function changeCallWithin(tx: Tx, events: EventLog, callId: string,
   if (!wanted) return { before, after: before };
   const after = applyCallChange(before, wanted, now);
   const [saved] = await tx.update(calls).set(after).where(eq(calls.id, callId)).returning();
-  // The item's data is the call's view plus the caller's name kept from when it was created; one
-  // statement, since every webhook of a call comes through here.
-  const [item] = await tx
-    .update(timelineItems)
-    .set({ data: sql`${JSON.stringify(callData(saved!, now))}::jsonb || jsonb_strip_nulls(jsonb_build_object('senderName', ${timelineItems.data}->'senderName'))` })
-    .where(eq(timelineItems.id, before.timelineItemId))
-    .returning();
-  if (item) {
-    const [[c], files] = await Promise.all([
-      tx.select({ contactId: conversations.contactId, assigneeId: conversations.assigneeId, teamId: conversations.teamId }).from(conversations).where(eq(conversations.id, saved!.conversationId)),
-      saved!.recordingId ? tx.select().from(attachments).where(eq(attachments.timelineItemId, item.id)) : Promise.resolve([]),
-    ]);
-    await events.append(saved!.workspaceId, {
-      type: "item.updated",
-      conversationId: saved!.conversationId,
-      payload: { item: timelineView(item, files.map(attachmentView)), scope: scopeOf(c!) },
-    });
-  }
+  const [items, [c]] = await Promise.all([
+    mirrorIntoItems(tx, [saved!], now),
+    tx.select({ contactId: conversations.contactId, assigneeId: conversations.assigneeId, teamId: conversations.teamId }).from(conversations).where(eq(conversations.id, saved!.conversationId)),
+  ]);
+  const item = items.get(saved!.id);
+  if (item) await events.append(saved!.workspaceId, { type: "item.updated", conversationId: saved!.conversationId, payload: { item, scope: scopeOf(c!) } });
   return { before, after: saved! };
+}
+
+/**
+ * The call items' data is each call's view plus the caller's name kept from when it was created;
+ * one statement for all, since every webhook of a call comes through here. Returns the items as the
+ * inbox shows them, by call id.
+ */
+async function mirrorIntoItems(tx: Tx, changed: Call[], now: Date) {
+  const views = new Map<string, TimelineView>();
+  if (!changed.length) return views;
+  const items = (await tx
+    .update(timelineItems)
+    .set({ data: sql`v.data || jsonb_strip_nulls(jsonb_build_object('senderName', ${timelineItems.data}->'senderName'))` })
+    .from(sql`(VALUES ${sql.join(changed.map((c) => sql`(${c.timelineItemId}::uuid, ${JSON.stringify(callData(c, now))}::jsonb)`), sql`, `)}) AS v(id, data)`)
+    .where(sql`${timelineItems.id} = v.id`)
+    .returning()) as unknown as TimelineItem[];
+  const recorded = changed.filter((c) => c.recordingId).map((c) => c.timelineItemId);
+  const files = recorded.length ? await tx.select().from(attachments).where(inArray(attachments.timelineItemId, recorded)) : [];
+  const itemOf = new Map(items.map((i) => [i.id, i]));
+  for (const c of changed) {
+    const item = itemOf.get(c.timelineItemId);
+    if (item) views.set(c.id, timelineView(item, files.filter((f) => f.timelineItemId === item.id).map(attachmentView)));
+  }
+  return views;
+}
+
+/** What an IVR turn changes on its call. */
+export type IvrAdvance = { ivr: IvrState; status: CallStatus; callbackNumber: string | null; queueId?: string; enqueuedAt?: Date };
+
+/**
+ * Saves the IVR's next step of calls (a batch's turns), each only if its call still stands at
+ * `step` of its IVR: one conditional update for all, so of two deliveries of the same gather
+ * (Twilio retries) one applies and the other finds it done. The call items' mirrors are updated
+ * too; their `item.updated` events come back for the caller to log with the turns' other events.
+ * Calls that had moved on are missing from the result.
+ */
+export async function advanceIvrsWithin(tx: Tx, advances: { callId: string; step: number; change: IvrAdvance }[], now = new Date()) {
+  const result = new Map<string, { call: Call; item: TimelineView | undefined }>();
+  // The same call twice in one batch (a retry beside the original): the first is the one tried.
+  const once = advances.filter((a, n) => advances.findIndex((b) => b.callId === a.callId) === n);
+  if (!once.length) return result;
+  const values = sql.join(
+    once.map(
+      ({ callId, step, change }) =>
+        sql`(${callId}::uuid, ${step}::int, ${JSON.stringify(change.ivr)}::jsonb, ${change.status}::text, ${change.callbackNumber}::text, ${change.queueId ?? null}::uuid, ${change.enqueuedAt?.toISOString() ?? null}::timestamptz, ${isFinal(change.status)}::boolean)`,
+    ),
+    sql`, `,
+  );
+  const moved = (await tx
+    .update(calls)
+    .set({
+      ivr: sql`v.ivr`,
+      status: sql`v.status`,
+      callbackNumber: sql`coalesce(v.callback_number, ${calls.callbackNumber})`,
+      queueId: sql`coalesce(v.queue_id, ${calls.queueId})`,
+      enqueuedAt: sql`coalesce(${calls.enqueuedAt}, v.enqueued_at)`,
+      endedAt: sql`CASE WHEN v.final THEN ${now.toISOString()}::timestamptz ELSE ${calls.endedAt} END`,
+      updatedAt: now,
+    })
+    .from(sql`(VALUES ${values}) AS v(id, step, ivr, status, callback_number, queue_id, enqueued_at, final)`)
+    .where(sql`${calls.id} = v.id AND ${calls.status} = 'ivr' AND (${calls.ivr}->>'step')::int = v.step`)
+    // drizzle cannot type a raw FROM; the rows are the table's own.
+    .returning()) as unknown as Call[];
+  const items = await mirrorIntoItems(tx, moved, now);
+  for (const call of moved) result.set(call.id, { call, item: items.get(call.id) });
+  return result;
 }
 
 export function changeCall(core: Core, callId: string, change: CallChange | ((call: Call) => CallChange | null), now = new Date()) {

@@ -1,5 +1,5 @@
 import { and, asc, count, desc, eq, inArray, isNull, or, sql } from "drizzle-orm";
-import type { Executor, Tx } from "../db/connect.ts";
+import { rowsOf, type Executor, type Tx } from "../db/connect.ts";
 import {
   contactIdentities, contactNotes, contacts, conversations, users, type Contact, type IdentityKind,
 } from "../db/schema/index.ts";
@@ -20,59 +20,78 @@ export function normalizeIdentity(identity: Identity): Identity {
 
 /**
  * The contact behind an identity, created if new. Two first messages from one new person racing
- * each other end with one contact: the identity's unique key decides, and the loser's contact row is
- * removed in its own transaction.
+ * each other end with one contact: the identity's unique key decides.
  */
 export async function resolveContact(tx: Tx, workspaceId: string, raw: Identity): Promise<{ contactId: string; created: boolean }> {
-  const identity = normalizeIdentity(raw);
-  const found = await findIdentity(tx, workspaceId, identity);
-  if (found) return { contactId: found, created: false };
-  const [contact] = await tx
-    .insert(contacts)
-    .values({ workspaceId, name: identity.displayName ?? null })
-    .returning({ id: contacts.id });
-  const [inserted] = await tx
-    .insert(contactIdentities)
-    .values({ workspaceId, contactId: contact!.id, kind: identity.kind, value: identity.value, verified: identity.verified ?? true })
-    .onConflictDoNothing()
-    .returning({ contactId: contactIdentities.contactId });
-  if (inserted) return { contactId: inserted.contactId, created: true };
-  await tx.delete(contacts).where(eq(contacts.id, contact!.id));
-  return { contactId: (await findIdentity(tx, workspaceId, identity))!, created: false };
+  const { contactOf, created } = await resolveContacts(tx, workspaceId, [raw]);
+  const contactId = contactOf.get(identityKey(raw))!;
+  return { contactId, created: created.has(contactId) };
 }
 
 /**
- * The contacts behind several identities of one kind (the people Cc'd on a mail), created where new:
- * one lookup for all, then resolveContact (race-safe) for each one nobody has yet. Each identity
- * keeps its own contact: nothing here ever merges two people.
+ * The contacts behind several identities of one kind (the people Cc'd on a mail), created where new,
+ * by their normalized value. Each identity keeps its own contact: nothing here ever merges two people.
  */
 export async function contactsOfIdentities(tx: Tx, workspaceId: string, raw: Identity[]): Promise<Map<string, string>> {
-  const wanted = new Map(raw.map((r) => normalizeIdentity(r)).map((i) => [i.value, i]));
-  const byValue = new Map<string, string>();
-  const kinds = [...new Set([...wanted.values()].map((i) => i.kind))];
-  if (!wanted.size) return byValue;
-  if (kinds.length !== 1) throw new Invalid("Identities of one kind at a time", "identities");
-  const found = await tx
-    .select({ value: contactIdentities.value, contactId: contactIdentities.contactId })
-    .from(contactIdentities)
-    .where(and(eq(contactIdentities.workspaceId, workspaceId), eq(contactIdentities.kind, kinds[0]!), inArray(contactIdentities.value, [...wanted.keys()])));
-  for (const f of found) byValue.set(f.value, f.contactId);
-  for (const [value, identity] of wanted) if (!byValue.has(value)) byValue.set(value, (await resolveContact(tx, workspaceId, identity)).contactId);
-  return byValue;
+  if (!raw.length) return new Map();
+  if (new Set(raw.map((r) => normalizeIdentity(r).kind)).size !== 1) throw new Invalid("Identities of one kind at a time", "identities");
+  const { contactOf } = await resolveContacts(tx, workspaceId, raw);
+  return new Map(raw.map((r) => [normalizeIdentity(r).value, contactOf.get(identityKey(r))!]));
 }
 
-async function findIdentity(db: Executor, workspaceId: string, identity: Identity) {
-  const [row] = await db
-    .select({ contactId: contactIdentities.contactId })
-    .from(contactIdentities)
-    .where(
-      and(
-        eq(contactIdentities.workspaceId, workspaceId),
-        eq(contactIdentities.kind, identity.kind),
-        eq(contactIdentities.value, identity.value),
-      ),
-    );
-  return row?.contactId;
+/** An identity's key as stored (normalized): batches look their contacts up by it. */
+export function identityKey(raw: Identity) {
+  const identity = normalizeIdentity(raw);
+  return `${identity.kind}\u0000${identity.value}`;
+}
+
+/**
+ * `resolveContact` for many identities at once (batched ingest, batched call starts): contact ids
+ * by `identityKey`, and which of them this transaction created (nobody else can see those yet).
+ */
+export async function resolveContacts(tx: Tx, workspaceId: string, identities: Identity[]) {
+  const wanted = new Map<string, Identity>();
+  for (const raw of identities) {
+    const key = identityKey(raw);
+    if (!wanted.has(key)) wanted.set(key, normalizeIdentity(raw));
+  }
+  const lookup = (keys: string[]) =>
+    tx
+      .select({ kind: contactIdentities.kind, value: contactIdentities.value, contactId: contactIdentities.contactId })
+      .from(contactIdentities)
+      .where(
+        and(
+          eq(contactIdentities.workspaceId, workspaceId),
+          sql`(${contactIdentities.kind}, ${contactIdentities.value}) IN (VALUES ${sql.join(
+            keys.map((k) => wanted.get(k)!).map((w) => sql`(${w.kind}::identity_kind, ${w.value})`),
+            sql`, `,
+          )})`,
+        ),
+      );
+  const contactOf = new Map((await lookup([...wanted.keys()])).map((r) => [identityKey(r), r.contactId]));
+  const created = new Set<string>();
+  // Sorted, so two transactions inserting the same new identities wait on each other in one order only.
+  const missing = [...wanted.keys()].filter((k) => !contactOf.has(k)).sort();
+  if (!missing.length) return { contactOf, created };
+  const fresh = missing.map((key) => ({ key, id: crypto.randomUUID(), identity: wanted.get(key)! }));
+  // Identities and their contacts in one statement: a contact row is made only where its identity's
+  // insert won (foreign keys are checked at the end of the statement, so the order is free).
+  const won = rowsOf<{ id: string }>(
+    await tx.execute(sql`
+      WITH won AS (
+        INSERT INTO ${contactIdentities} (workspace_id, contact_id, kind, value, verified)
+        VALUES ${sql.join(fresh.map((f) => sql`(${workspaceId}::uuid, ${f.id}::uuid, ${f.identity.kind}::identity_kind, ${f.identity.value}, ${f.identity.verified ?? true})`), sql`, `)}
+        ON CONFLICT DO NOTHING RETURNING contact_id)
+      INSERT INTO ${contacts} (id, workspace_id, name)
+      SELECT v.id, ${workspaceId}::uuid, v.name FROM won JOIN (VALUES ${sql.join(fresh.map((f) => sql`(${f.id}::uuid, ${f.identity.displayName ?? null}::text)`), sql`, `)}) AS v(id, name) ON v.id = won.contact_id
+      RETURNING id`),
+  );
+  for (const { id } of won) created.add(id);
+  for (const f of fresh) if (created.has(f.id)) contactOf.set(f.key, f.id);
+  // Identities another transaction stored first: theirs.
+  const lost = fresh.filter((f) => !created.has(f.id)).map((f) => f.key);
+  if (lost.length) for (const r of await lookup(lost)) contactOf.set(identityKey(r), r.contactId);
+  return { contactOf, created };
 }
 
 export async function contactProfile(db: Executor, workspaceId: string, contactId: string) {

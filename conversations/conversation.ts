@@ -9,7 +9,7 @@ import { parseInput } from "../platform/validation.ts";
 import { canSeeConversation, type Actor } from "./actor.ts";
 import { NormalizedInbound, MAX_TEXT, type NormalizedInbound as InboundInput } from "./channel.ts";
 import { resolveContact } from "./contact.ts";
-import type { EventLog, EventScope } from "./event.ts";
+import type { DomainEvent, EventLog, EventScope } from "./event.ts";
 import { nextSeq, takeSeqs } from "./event.ts";
 import { attachmentView, isPublicItem, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
@@ -78,6 +78,58 @@ export async function appendItem(
     payload: { item: view, scope: scopeOf(conversation) },
   });
   return { row, view };
+}
+
+/** An item `appendItems` writes: everything but what the conversation and the seq decide. */
+export type NewItem = Pick<TimelineItem, "id" | "type" | "senderType"> &
+  Partial<Pick<TimelineItem, "direction" | "channel" | "inboxId" | "externalId" | "senderId" | "text" | "eventType" | "data">>;
+
+/** A system event item (IVR steps, queued, transferred…) for `appendItems`. */
+export const systemItem = (eventType: string, data: Record<string, unknown>): NewItem => ({ id: crypto.randomUUID(), type: "event", senderType: "system", eventType, data });
+
+/** Items of one conversation, after `lead` events about the conversation itself (its creation or reopening). */
+export type ItemWrites = { conversation: Conversation; items: NewItem[]; lead?: { type: string; payload: DomainEvent["payload"] }[] };
+
+/**
+ * Items (no files) and events of one or several conversations in three statements whatever their
+ * number: the seqs taken at once, one insert of the items, one of the events. For hot paths that
+ * append a few items in a row (a call's start with its IVR turn) and for batches of them. Returns
+ * each write's item views, or undefined if an item's (inbox, external id) was taken.
+ */
+export async function appendItems(tx: Tx, events: EventLog, writes: ItemWrites[], now = new Date()): Promise<TimelineView[][] | undefined> {
+  const count = writes.reduce((n, w) => n + (w.lead?.length ?? 0) + w.items.length, 0);
+  if (!count) return writes.map(() => []);
+  const workspaceId = writes[0]!.conversation.workspaceId;
+  let seq = await takeSeqs(tx, workspaceId, count);
+  const rows: TimelineItem[] = [];
+  const logged: DomainEvent[] = [];
+  const views = writes.map(({ conversation, items, lead = [] }) => {
+    const scope = scopeOf(conversation);
+    for (const e of lead) logged.push({ workspaceId, seq: seq++, type: e.type, conversationId: conversation.id, public: false, payload: e.payload });
+    return items.map((item) => {
+      const row: TimelineItem = {
+        direction: null, channel: null, inboxId: null, externalId: null, senderId: null, text: null, eventType: null, data: {},
+        ...item,
+        workspaceId,
+        conversationId: conversation.id,
+        seq: seq++,
+        html: null,
+        deliveryStatus: null,
+        deliveryError: null,
+        createdAt: now,
+      };
+      const view = timelineView(row);
+      rows.push(row);
+      logged.push({ workspaceId, seq: row.seq, type: "item.created", conversationId: conversation.id, public: isPublicItem(row), payload: { item: view, scope } });
+      return view;
+    });
+  });
+  // Independent statements, issued together so the Postgres driver pipelines them.
+  const [inserted] = await Promise.all([
+    rows.length ? tx.insert(timelineItems).values(rows).onConflictDoNothing().returning({ id: timelineItems.id }) : [],
+    events.record(logged),
+  ]);
+  return inserted.length === rows.length ? views : undefined;
 }
 
 class DuplicateDelivery extends Error {}

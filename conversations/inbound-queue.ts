@@ -1,12 +1,9 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
-import type { Tx } from "../db/connect.ts";
-import {
-  contactIdentities, contacts, conversations, inboxes, timelineItems, type Conversation, type TimelineItem,
-} from "../db/schema/index.ts";
+import { contacts, conversations, inboxes, timelineItems, type Conversation, type TimelineItem } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
-import { log } from "../platform/log.ts";
+import { BatchQueue } from "./batch-queue.ts";
 import type { NormalizedInbound as InboundInput } from "./channel.ts";
-import { normalizeIdentity } from "./contact.ts";
+import { identityKey, resolveContacts } from "./contact.ts";
 import {
   conversationView, findDelivered, ingestInbound, OPEN_STATUSES, scopeOf, summarize, validateInbound, type IngestResult,
 } from "./conversation.ts";
@@ -15,80 +12,40 @@ import { timelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
 
 type Inbound = ReturnType<typeof validateInbound>;
-type Pending = { inbound: Inbound; resolve(result: IngestResult): void; reject(err: unknown): void };
-
-const MAX_BATCH = 200;
 
 /**
- * Inbound messages of a workspace, ingested in batches: while one transaction runs, the next
- * messages queue, and the following transaction takes them all. Every message costs the same few
- * statements whatever the batch size, and the workspace counter row — which serializes a workspace's
- * commits — is locked once per batch instead of once per message. A batch that fails for any reason
- * is retried message by message, so one bad message never fails its neighbours.
+ * Inbound messages of a workspace, ingested in batches (batch-queue.ts): every message costs the
+ * same few statements whatever the batch size, and the workspace counter row — which serializes a
+ * workspace's commits — is locked once per batch instead of once per message. A batch that fails
+ * for any reason is retried message by message, so one bad message never fails its neighbours.
  */
 export class InboundQueue {
-  private queues = new Map<string, Pending[]>();
-  private inFlight = new Map<string, number>();
-  /** Batches committed, and batches that had to be retried one by one (exported as metrics). */
-  readonly stats = { batches: 0, messages: 0, fallbacks: 0 };
+  private readonly queue: BatchQueue<Inbound, IngestResult>;
 
-  /**
-   * `parallel`: batches of one workspace in flight at once. On PostgreSQL two overlap usefully (one
-   * reads and locks while the other holds the counter row through its commit); PGlite runs one
-   * transaction at a time, so more would only make batches smaller.
-   */
-  constructor(private readonly core: Core, private readonly parallel = 1) {}
+  /** `parallel`: batches of one workspace in flight at once (see BatchQueue). */
+  constructor(private readonly core: Core, parallel = 1) {
+    this.queue = new BatchQueue(
+      { name: "inbound", batch: (workspaceId, batch) => ingestBatch(core, workspaceId, batch), one: (workspaceId, inbound) => ingestInbound(core, workspaceId, inbound) },
+      parallel,
+    );
+  }
+
+  /** Batches committed, and batches that had to be retried one by one (exported as metrics). */
+  get stats() {
+    const { batches, items, fallbacks } = this.queue.stats;
+    return { batches, messages: items, fallbacks };
+  }
 
   /** Ingests one message; resolves once it is committed (so the provider can be acked). */
   submit(workspaceId: string, input: InboundInput): Promise<IngestResult> {
     const inbound = validateInbound(input);
     // Files need per-message ownership checks; they take the one-by-one path.
     if (inbound.attachments.length) return ingestInbound(this.core, workspaceId, inbound);
-    return new Promise((resolve, reject) => {
-      let queue = this.queues.get(workspaceId);
-      if (!queue) this.queues.set(workspaceId, (queue = []));
-      queue.push({ inbound, resolve, reject });
-      this.drain(workspaceId);
-    });
-  }
-
-  private drain(workspaceId: string) {
-    const running = this.inFlight.get(workspaceId) ?? 0;
-    if (running >= this.parallel || !this.queues.get(workspaceId)?.length) return;
-    this.inFlight.set(workspaceId, running + 1);
-    // Start on the next turn of the event loop, after pending I/O: requests that already arrived
-    // join this batch. PGlite runs queries without yielding to I/O, so without this every batch
-    // there would hold exactly one message.
-    setImmediate(() => {
-      const queue = this.queues.get(workspaceId) ?? [];
-      const batch = queue.splice(0, MAX_BATCH);
-      if (!queue.length) this.queues.delete(workspaceId);
-      void this.process(workspaceId, batch).finally(() => {
-        const left = (this.inFlight.get(workspaceId) ?? 1) - 1;
-        if (left) this.inFlight.set(workspaceId, left);
-        else this.inFlight.delete(workspaceId);
-        this.drain(workspaceId);
-      });
-    });
-  }
-
-  private async process(workspaceId: string, batch: Pending[]) {
-    if (!batch.length) return;
-    try {
-      const results = await ingestBatch(this.core, workspaceId, batch.map((p) => p.inbound));
-      this.stats.batches++;
-      this.stats.messages += batch.length;
-      batch.forEach((p, i) => p.resolve(results[i]!));
-    } catch (err) {
-      this.stats.fallbacks++;
-      log.warn("inbound: batch failed, ingesting one by one", { workspaceId, size: batch.length, err });
-      for (const p of batch) await ingestInbound(this.core, workspaceId, p.inbound).then(p.resolve, p.reject);
-    }
+    return this.queue.submit(workspaceId, inbound);
   }
 }
 
 const key = (inboxId: string, externalId: string) => `${inboxId}\u0000${externalId}`;
-const identityKey = (kind: string, value: string) => `${kind}\u0000${value}`;
 
 type Stored = { item: TimelineItem; conversation: Conversation; contactName: string | null };
 
@@ -117,14 +74,14 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
           }),
           sql`, `,
         )})`),
-      resolveContacts(tx, workspaceId, batch),
+      resolveContacts(tx, workspaceId, batch.map((m) => m.from)).then((r) => r.contactOf),
     ]);
     if (known.length !== inboxIds.length) throw new NotFound("Inbox", "channelAccountId");
     const already = new Set(delivered.map((r) => key(r.inboxId!, r.externalId!)));
     const fresh = [...firstOf.entries()].filter(([k]) => !already.has(k)).map(([, i]) => i);
     const result = new Map<number, Stored>();
     if (!fresh.length) return result;
-    const contactIdOf = (i: number) => contactOf.get(identityKeyOf(batch[i]!))!;
+    const contactIdOf = (i: number) => contactOf.get(identityKey(batch[i]!.from))!;
 
     const contactIds = [...new Set(fresh.map(contactIdOf))].sort();
     const [locked, open] = await Promise.all([
@@ -264,49 +221,4 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
       return (await findDelivered(core.db, workspaceId, m.channelAccountId, m.externalId))!;
     }),
   );
-}
-
-function identityKeyOf(m: Inbound) {
-  const id = normalizeIdentity(m.from);
-  return identityKey(id.kind, id.value);
-}
-
-/** Contact ids by identity for a batch, creating contacts for new identities (race-safe like resolveContact). */
-async function resolveContacts(tx: Tx, workspaceId: string, messages: Inbound[]) {
-  const wanted = new Map<string, { kind: Inbound["from"]["kind"]; value: string; displayName?: string; verified?: boolean }>();
-  for (const m of messages) {
-    const id = normalizeIdentity(m.from);
-    if (!wanted.has(identityKey(id.kind, id.value))) wanted.set(identityKey(id.kind, id.value), id);
-  }
-  const lookup = () =>
-    tx
-      .select({ kind: contactIdentities.kind, value: contactIdentities.value, contactId: contactIdentities.contactId })
-      .from(contactIdentities)
-      .where(
-        and(
-          eq(contactIdentities.workspaceId, workspaceId),
-          sql`(${contactIdentities.kind}, ${contactIdentities.value}) IN (VALUES ${sql.join(
-            [...wanted.values()].map((w) => sql`(${w.kind}::identity_kind, ${w.value})`),
-            sql`, `,
-          )})`,
-        ),
-      );
-  const found = new Map((await lookup()).map((r) => [identityKey(r.kind, r.value), r.contactId]));
-  // Sorted, so two batches inserting the same new identities wait on each other in one order only.
-  const missing = [...wanted.entries()].filter(([k]) => !found.has(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (missing.length) {
-    const fresh = missing.map(([k, w]) => ({ key: k, w, id: crypto.randomUUID() }));
-    await tx.insert(contacts).values(fresh.map((f) => ({ id: f.id, workspaceId, name: f.w.displayName ?? null })));
-    const won = await tx
-      .insert(contactIdentities)
-      .values(fresh.map((f) => ({ workspaceId, contactId: f.id, kind: f.w.kind, value: f.w.value, verified: f.w.verified ?? true })))
-      .onConflictDoNothing()
-      .returning({ contactId: contactIdentities.contactId });
-    const used = new Set(won.map((r) => r.contactId));
-    const lost = fresh.filter((f) => !used.has(f.id));
-    if (lost.length) await tx.delete(contacts).where(inArray(contacts.id, lost.map((f) => f.id)));
-    for (const f of fresh) if (used.has(f.id)) found.set(f.key, f.id);
-    if (lost.length) for (const r of await lookup()) found.set(identityKey(r.kind, r.value), r.contactId);
-  }
-  return found;
 }

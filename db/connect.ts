@@ -8,6 +8,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import postgres from "postgres";
+import { drizzleReadyPglite } from "./pglite-client.ts";
 import * as schema from "./schema/index.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -41,7 +42,7 @@ export async function connect(options: ConnectOptions): Promise<Database> {
         new PGlite(join(options.dataDir, "pglite"), { extensions: { pg_trgm } }))
       : new PGlite({ extensions: { pg_trgm }, loadDataDir: options.loadDataDir });
   await client.waitReady;
-  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const db = drizzlePglite(drizzleReadyPglite(client), { schema }) as unknown as Db;
   await migratePglite(db as never, { migrationsFolder });
   return { db, driver: "pglite", pglite: client, close: () => client.close() };
 }

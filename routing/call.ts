@@ -1,11 +1,11 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { appendSystemEvent, assignWithin } from "../conversations/conversation.ts";
 import type { EventLog } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import type { Tx } from "../db/connect.ts";
-import { conversations, queues, workItems, type SkillRequirement } from "../db/schema/index.ts";
+import { conversations, queues, workItems, type Conversation, type SkillRequirement, type WorkItemRow } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
-import { queuePosition } from "./estimate.ts";
+import { queuePositionsOf } from "./estimate.ts";
 import { priorityFor } from "./entry.ts";
 import { startWrapUp, WRAP_UP_SECONDS } from "./presence.ts";
 import { DEFAULT_ROUTING, freeIfIdle } from "./work.ts";
@@ -27,52 +27,98 @@ export async function enqueueCall(core: Core, conversationId: string, target: Ca
 export async function enqueueCallWithin(tx: Tx, events: EventLog, conversationId: string, target: CallTarget, now = new Date(), settings = DEFAULT_ROUTING) {
   const [c] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
   if (!c) throw new NotFound("Conversation");
-  const [queue] = await tx.select().from(queues).where(and(eq(queues.workspaceId, c.workspaceId), eq(queues.id, target.queueId)));
-  if (!queue) throw new NotFound("Queue", "queueId");
-  // Skills the IVR set add to the queue's own; for a skill named twice the higher level counts.
-  const skills = new Map(queue.requiredSkills.map((s) => [s.skill, s.minLevel]));
-  for (const s of target.skills ?? []) skills.set(s.skill, Math.max(skills.get(s.skill) ?? 0, s.minLevel));
-  const requiredSkills = [...skills].map(([skill, minLevel]) => ({ skill, minLevel }));
-  const priority = Math.max(target.priority ?? 0, priorityFor(queue.priorityRules, target.attributes ?? {}));
-  const [live] = await tx
-    .select()
-    .from(workItems)
-    .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])))
-    .for("update");
-  const chatting = live?.agentId ?? c.assigneeId;
-  let item;
-  const fields = { queueId: queue.id, channel: "voice", priority, requiredSkills, state: "waiting" as const, agentId: null, reservationExpiresAt: null, enqueuedAt: now, overflowStep: 0 };
-  if (live && live.state !== "assigned") {
-    [item] = await tx.update(workItems).set(fields).where(eq(workItems.id, live.id)).returning();
-  } else {
-    if (live) await tx.update(workItems).set({ state: "done", endedAt: now }).where(eq(workItems.id, live.id));
-    [item] = await tx
-      .insert(workItems)
-      .values({
-        workspaceId: c.workspaceId,
-        conversationId,
-        ...fields,
-        // The agent already chatting with this customer gets the first chance at their call.
-        stickyAgentId: chatting,
-        stickyUntil: chatting ? new Date(now.getTime() + settings.stickyMs) : null,
-      })
-      .returning();
-  }
-  const eta = await queuePosition(tx, conversationId);
-  if (eta?.estimatedWaitS != null) await tx.update(workItems).set({ estimatedWaitSeconds: eta.estimatedWaitS }).where(eq(workItems.id, item!.id));
-  await tx.update(conversations).set({ queueId: queue.id, priority }).where(eq(conversations.id, conversationId));
   // Whoever answers the call takes the chat with it, and it is that assignment which connects the
   // call (apps/voice): the agent who was chatting gets it back through the sticky first chance.
   if (c.assigneeId) await assignWithin(tx, events, "system", conversationId, null);
-  await appendSystemEvent(tx, events, conversationId, "queued", {
-    queueId: queue.id,
-    queueName: queue.name,
-    priority,
-    channel: "voice",
-    position: eta?.position ?? null,
-    estimatedWaitS: eta?.estimatedWaitS ?? null,
+  const { item, eta, queued } = await placeCallWithin(tx, c, target, now, settings);
+  await appendSystemEvent(tx, events, conversationId, "queued", queued);
+  return { item, eta };
+}
+
+/**
+ * The queue entry of a call whose conversation the caller has locked, without its timeline event:
+ * the `queued` event's data comes back for the caller to append with its own events.
+ */
+async function placeCallWithin(tx: Tx, c: Conversation, target: CallTarget, now = new Date(), settings = DEFAULT_ROUTING) {
+  return (await placeCallsWithin(tx, [{ conversation: c, target, at: now }], settings))[0]!;
+}
+
+/**
+ * `placeCallWithin` for the calls of a batch (one workspace's, one entry per conversation, the
+ * conversations locked by the caller), set-based: a handful of statements whatever their number.
+ * `at` is when each caller asked to wait: it orders them in the queue.
+ */
+export async function placeCallsWithin(tx: Tx, places: { conversation: Conversation; target: CallTarget; at: Date }[], settings = DEFAULT_ROUTING) {
+  if (!places.length) return [];
+  if (new Set(places.map((p) => p.conversation.id)).size !== places.length) throw new Error("one queue entry per conversation at a time");
+  const workspaceId = places[0]!.conversation.workspaceId;
+  // Independent reads, issued together so the Postgres driver pipelines them.
+  const [found, lives] = await Promise.all([
+    tx.select().from(queues).where(and(eq(queues.workspaceId, workspaceId), inArray(queues.id, [...new Set(places.map((p) => p.target.queueId))]))),
+    tx
+      .select()
+      .from(workItems)
+      .where(and(inArray(workItems.conversationId, places.map((p) => p.conversation.id)), inArray(workItems.state, [...LIVE])))
+      .orderBy(workItems.id)
+      .for("update"),
+  ]);
+  const queueOf = new Map(found.map((q) => [q.id, q]));
+  const liveOf = new Map(lives.map((w) => [w.conversationId, w]));
+  const planned = places.map((p) => {
+    const queue = queueOf.get(p.target.queueId);
+    if (!queue) throw new NotFound("Queue", "queueId");
+    // Skills the IVR set add to the queue's own; for a skill named twice the higher level counts.
+    const skills = new Map(queue.requiredSkills.map((s) => [s.skill, s.minLevel]));
+    for (const s of p.target.skills ?? []) skills.set(s.skill, Math.max(skills.get(s.skill) ?? 0, s.minLevel));
+    const requiredSkills = [...skills].map(([skill, minLevel]) => ({ skill, minLevel }));
+    const priority = Math.max(p.target.priority ?? 0, priorityFor(queue.priorityRules, p.target.attributes ?? {}));
+    const fields = { queueId: queue.id, channel: "voice", priority, requiredSkills, state: "waiting" as const, agentId: null, reservationExpiresAt: null, enqueuedAt: p.at, overflowStep: 0 };
+    const live = liveOf.get(p.conversation.id);
+    // The agent already chatting with this customer gets the first chance at their call.
+    const chatting = live?.agentId ?? p.conversation.assigneeId;
+    return { conversationId: p.conversation.id, at: p.at, queue, priority, fields, live, chatting };
   });
-  return { item: item!, eta };
+  const items = new Map<string, WorkItemRow>();
+  // A conversation whose chat was waiting: its entry becomes the call's (rare on a phone line).
+  for (const x of planned.filter((x) => x.live && x.live.state !== "assigned")) {
+    const [updated] = await tx.update(workItems).set(x.fields).where(eq(workItems.id, x.live!.id)).returning();
+    items.set(x.conversationId, updated!);
+  }
+  // Held by an agent (a chat in progress): that work is done, and the call waits anew.
+  for (const x of planned.filter((x) => x.live?.state === "assigned")) await tx.update(workItems).set({ state: "done", endedAt: x.at }).where(eq(workItems.id, x.live!.id));
+  const fresh = planned.filter((x) => !x.live || x.live.state === "assigned");
+  if (fresh.length) {
+    const rows = fresh.map((x) => ({
+      workspaceId,
+      conversationId: x.conversationId,
+      ...x.fields,
+      stickyAgentId: x.chatting,
+      stickyUntil: x.chatting ? new Date(x.at.getTime() + settings.stickyMs) : null,
+    }));
+    for (const w of await tx.insert(workItems).values(rows).returning()) items.set(w.conversationId, w);
+  }
+  // A waiting call's conversation belongs to nobody until someone answers (enqueueCallWithin says why;
+  // a batch's IVR turns clear it here, the timeline shows the queued event).
+  const [etas] = await Promise.all([
+    queuePositionsOf(tx, [...items.values()]),
+    tx.execute(sql`
+      UPDATE ${conversations} AS c SET queue_id = v.queue_id, priority = v.priority, assignee_id = NULL
+      FROM (VALUES ${sql.join(planned.map((x) => sql`(${x.conversationId}::uuid, ${x.queue.id}::uuid, ${x.priority}::int)`), sql`, `)}) AS v(id, queue_id, priority)
+      WHERE c.id = v.id`),
+  ]);
+  const estimated = [...items.values()].filter((w) => etas.get(w.id)!.estimatedWaitS != null);
+  if (estimated.length) {
+    await tx.execute(sql`
+      UPDATE ${workItems} AS w SET estimated_wait_seconds = v.s
+      FROM (VALUES ${sql.join(estimated.map((w) => sql`(${w.id}::uuid, ${etas.get(w.id)!.estimatedWaitS}::int)`), sql`, `)}) AS v(id, s)
+      WHERE w.id = v.id`);
+  }
+  return planned.map((x) => {
+    const item = items.get(x.conversationId)!;
+    const eta = etas.get(item.id)!;
+    const queued = { queueId: x.queue.id, queueName: x.queue.name, priority: x.priority, channel: "voice", position: eta.position, estimatedWaitS: eta.estimatedWaitS };
+    return { item, eta, queued };
+  });
 }
 
 /** The caller hung up before anyone answered: the call's work is abandoned, with how long they waited. */

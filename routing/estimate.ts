@@ -1,8 +1,7 @@
-import { and, count, desc, eq, inArray, isNotNull, sql } from "drizzle-orm";
-import type { Executor } from "../db/connect.ts";
-import { agentStates, workItems, type WorkItemRow } from "../db/schema/index.ts";
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { rowsOf, type Executor } from "../db/connect.ts";
+import { agentSkills, agentStates, skills, workItems, type Capacity, type WorkItemRow } from "../db/schema/index.ts";
 import { canTake, channelClass, DEFAULT_CAPACITY, DEFAULT_ROUTING_OPTIONS, type Agent, type WorkItem } from "./acd.ts";
-import { skillLevelsOf } from "./agent.ts";
 
 /** Used until a queue has handled enough work (MIN_HANDLED_FOR_AHT) to know its own handle time. */
 export const DEFAULT_AHT_S = 180;
@@ -39,48 +38,68 @@ export async function queuePosition(db: Executor, conversationId: string) {
     .select()
     .from(workItems)
     .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, ["waiting", "reserved"])));
-  if (!mine) return undefined;
-  if (mine.state === "reserved") return { position: 0, estimatedWaitS: 0 };
+  return mine ? queuePositionOf(db, mine) : undefined;
+}
+
+/** The same for a work item the caller already has (it has just queued it). */
+export async function queuePositionOf(db: Executor, mine: WorkItemRow) {
+  return (await queuePositionsOf(db, [mine])).get(mine.id)!;
+}
+
+type Eta = { position: number; estimatedWaitS: number | null };
+type SeatRow = { userId: string; capacity: Partial<Capacity>; idleSince: number; skills: Record<string, number> | null };
+
+/**
+ * Positions and estimated waits of work items the caller has, one workspace's, in one statement
+ * whatever their number: who is ahead of each, how long each queue's recent work took, and who could
+ * take it. Every caller's announcement asks, every few seconds, and a batch of IVR turns asks for all
+ * the callers it queued.
+ */
+export async function queuePositionsOf(db: Executor, items: WorkItemRow[]): Promise<Map<string, Eta>> {
+  const result = new Map<string, Eta>();
+  for (const w of items) if (w.state === "reserved") result.set(w.id, { position: 0, estimatedWaitS: 0 });
+  const waiting = items.filter((w) => w.state !== "reserved");
+  if (!waiting.length) return result;
   // Aging adds the same points per minute to everyone, so the ACD's order is fixed by
   // priority·60 s − enqueue time: count who is ahead in SQL instead of loading the whole queue.
-  const key = sql`${workItems.priority} * ${MS_PER_PRIORITY_POINT}::bigint - (extract(epoch from ${workItems.enqueuedAt}) * 1000)::bigint`;
-  const mineKey = mine.priority * MS_PER_PRIORITY_POINT - mine.enqueuedAt.getTime();
-  const [[ahead], recent, states] = await Promise.all([
-    db
-      .select({ n: count() })
-      .from(workItems)
-      .where(
-        and(
-          eq(workItems.queueId, mine.queueId),
-          eq(workItems.state, "waiting"),
-          sql`(${key} > ${mineKey} OR (${key} = ${mineKey} AND ${workItems.id} < ${mine.id}))`,
-        ),
-      ),
-    db
-      .select({ answeredAt: workItems.answeredAt, endedAt: workItems.endedAt })
-      .from(workItems)
-      .where(and(eq(workItems.queueId, mine.queueId), eq(workItems.state, "done"), isNotNull(workItems.answeredAt)))
-      .orderBy(desc(workItems.endedAt))
-      .limit(50),
-    db.select().from(agentStates).where(and(eq(agentStates.workspaceId, mine.workspaceId), inArray(agentStates.presence, ["available", "busy"]))),
-  ]);
-  const levels = await skillLevelsOf(db, states.map((s) => s.userId));
-  const item = toWorkItem(mine);
-  const cls = channelClass(mine.channel);
-  // Seats: capacity for this kind of work among agents who could take it if they were free.
-  const seats = states
-    .map((s): Agent => ({
-      id: s.userId,
-      presence: "available",
-      skills: levels.get(s.userId)!,
-      capacity: { ...DEFAULT_CAPACITY, ...s.capacity },
-      load: { voice: 0, chat: 0, email: 0, messaging: 0 },
-      idleSince: s.idleSince.getTime(),
-    }))
-    .filter((a) => canTake(a, item))
-    .reduce((sum, a) => sum + a.capacity[cls], 0);
-  const handled = recent.filter((r) => r.endedAt).map((r) => (r.endedAt!.getTime() - r.answeredAt!.getTime()) / 1000);
-  const ahtSeconds = handled.length >= MIN_HANDLED_FOR_AHT ? handled.reduce((a, b) => a + b, 0) / handled.length : DEFAULT_AHT_S;
-  const position = Number(ahead?.n ?? 0) + 1;
-  return { position, estimatedWaitS: estimateWait({ position, ahtSeconds, seats }) };
+  const key = (t: string) => sql.raw(`(${t}.priority * ${MS_PER_PRIORITY_POINT}::bigint - (extract(epoch from ${t}.enqueued_at) * 1000)::bigint)`);
+  const ids = sql.join(waiting.map((w) => sql`${w.id}::uuid`), sql`, `);
+  const queueIds = sql.join([...new Set(waiting.map((w) => w.queueId))].map((q) => sql`(${q}::uuid)`), sql`, `);
+  const [row] = rowsOf<{ ahead: [string, number | string][] | null; handled: Record<string, number[] | null> | null; agents: SeatRow[] | null }>(
+    await db.execute(sql`
+      SELECT
+        (SELECT json_agg(json_build_array(m.id, (SELECT count(*) FROM ${workItems} w WHERE w.queue_id = m.queue_id AND w.state = 'waiting'
+          AND (${key("w")} > ${key("m")} OR (${key("w")} = ${key("m")} AND w.id < m.id))))) FROM ${workItems} m WHERE m.id IN (${ids})) AS ahead,
+        (SELECT json_object_agg(q.id, (SELECT json_agg(extract(epoch FROM r.ended_at - r.answered_at)) FROM (
+            SELECT d.answered_at, d.ended_at FROM ${workItems} d
+            WHERE d.queue_id = q.id AND d.state = 'done' AND d.answered_at IS NOT NULL
+            ORDER BY d.ended_at DESC LIMIT 50) r WHERE r.ended_at IS NOT NULL))
+          FROM (VALUES ${queueIds}) AS q(id)) AS handled,
+        (SELECT json_agg(json_build_object(
+            'userId', s.user_id, 'capacity', s.capacity, 'idleSince', extract(epoch FROM s.idle_since) * 1000,
+            'skills', (SELECT json_object_agg(k.name, a.level) FROM ${agentSkills} a JOIN ${skills} k ON k.id = a.skill_id WHERE a.user_id = s.user_id)))
+          FROM ${agentStates} s WHERE s.workspace_id = ${waiting[0]!.workspaceId} AND s.presence IN ('available', 'busy')) AS agents`),
+  );
+  const ahead = new Map((row?.ahead ?? []).map(([id, n]) => [id, Number(n)]));
+  for (const mine of waiting) {
+    const item = toWorkItem(mine);
+    const cls = channelClass(mine.channel);
+    // Seats: capacity for this kind of work among agents who could take it if they were free.
+    const seats = (row?.agents ?? [])
+      .map((s): Agent => ({
+        id: s.userId,
+        presence: "available",
+        skills: s.skills ?? {},
+        capacity: { ...DEFAULT_CAPACITY, ...s.capacity },
+        load: { voice: 0, chat: 0, email: 0, messaging: 0 },
+        idleSince: Number(s.idleSince),
+      }))
+      .filter((a) => canTake(a, item))
+      .reduce((sum, a) => sum + a.capacity[cls], 0);
+    const handled = (row?.handled?.[mine.queueId] ?? []).map(Number);
+    const ahtSeconds = handled.length >= MIN_HANDLED_FOR_AHT ? handled.reduce((a, b) => a + b, 0) / handled.length : DEFAULT_AHT_S;
+    const position = (ahead.get(mine.id) ?? 0) + 1;
+    result.set(mine.id, { position, estimatedWaitS: estimateWait({ position, ahtSeconds, seats }) });
+  }
+  return result;
 }

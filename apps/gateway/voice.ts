@@ -11,7 +11,7 @@ import { errorBody } from "../../platform/errors.ts";
 import { log } from "../../platform/log.ts";
 import { parseInput } from "../../platform/validation.ts";
 import type { Runtime } from "../runtime.ts";
-import { voiceInbox, inboxByNumber, type VoiceInbox } from "../voice/inbox.ts";
+import type { VoiceInbox } from "../voice/inbox.ts";
 
 const twiml = (c: Context, body: string) => c.body(body, 200, { "content-type": "text/xml; charset=utf-8" });
 const forbidden = (c: Context) => c.json(errorBody("forbidden", "Invalid Twilio signature", "X-Twilio-Signature"), 403);
@@ -43,8 +43,7 @@ export function twilioVoiceWebhooks(rt: Runtime) {
 
   app.post("/webhooks/twilio/voice", async (c) => {
     const raw = formParams(await c.req.parseBody());
-    const row = raw.To ? await inboxByNumber(rt.core.db, raw.To) : undefined;
-    const inbox = row ? voiceInbox(row, rt.keyring, rt.config.twilioAuthToken) : undefined;
+    const inbox = raw.To ? await control.inboxByNumber(raw.To) : undefined;
     // A number we do not serve can only be checked against the deployment's own token.
     const params = await verified(c, inbox?.authToken ?? rt.config.twilioAuthToken);
     if (!params) return forbidden(c);
@@ -63,8 +62,7 @@ export function twilioVoiceWebhooks(rt: Runtime) {
   app.post("/webhooks/twilio/voice/status", async (c, next) => {
     if (c.req.query("inbox")) return next();
     const raw = formParams(await c.req.parseBody());
-    const row = raw.To ? await inboxByNumber(rt.core.db, raw.To) : undefined;
-    const inbox = row ? voiceInbox(row, rt.keyring, rt.config.twilioAuthToken) : undefined;
+    const inbox = raw.To ? await control.inboxByNumber(raw.To) : undefined;
     const params = await verified(c, inbox?.authToken ?? rt.config.twilioAuthToken);
     if (!params) return forbidden(c);
     const p = parseInput(StatusCallback, params);

@@ -1,6 +1,7 @@
 import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
 import { appendSystemEvent, assignWithin } from "../../conversations/conversation.ts";
 import { callById, changeCall, changeCallWithin, findCall, isFinal, startCall } from "../../conversations/call.ts";
+import { CallBatch } from "./call-batch.ts";
 import type { EventLog } from "../../conversations/event.ts";
 import type { Tx } from "../../db/connect.ts";
 import { withEvents } from "../../conversations/transaction.ts";
@@ -22,7 +23,7 @@ import { listQueues } from "../../routing/queue.ts";
 import { DEFAULT_ROUTING, followAssignment, transferToAgent } from "../../routing/work.ts";
 import type { Runtime } from "../runtime.ts";
 import { visitorOfCaller, widgetCallTarget } from "./call-line.ts";
-import { flowOf, voiceInbox, voiceInboxRow, type VoiceInbox } from "./inbox.ts";
+import { flowOf, inboxByNumber, voiceInbox, voiceInboxRow, type VoiceInbox } from "./inbox.ts";
 import { storeRecording } from "./recording.ts";
 
 const WEBHOOKS = "/webhooks/twilio/voice";
@@ -57,10 +58,19 @@ export class CallControl {
   private unsubscribe: (() => void) | undefined;
   private readonly flows = new Map<string, { at: number; flow: IvrFlow }>();
   private readonly inboxes = new Map<string, { at: number; inbox: VoiceInbox }>();
+  private readonly numbers = new Map<string, { at: number; inbox: VoiceInbox }>();
   private baseUrl: string;
+  /** Call starts and IVR turns, written in batches (on PostgreSQL two in flight, as inbound messages). */
+  private readonly batch: CallBatch;
 
   constructor(private readonly rt: Runtime) {
     this.baseUrl = rt.config.publicUrl ?? `http://localhost:${rt.config.port}`;
+    this.batch = new CallBatch(rt.core, rt.database.driver === "postgres" ? 2 : 1);
+  }
+
+  /** Batches of call writes committed, steps in them, and batches retried one by one (metrics). */
+  get batchStats() {
+    return this.batch.stats;
   }
 
   /** Where Twilio reaches this node (for the absolute URLs REST calls need). */
@@ -79,6 +89,18 @@ export class CallControl {
     const row = await voiceInboxRow(this.rt.core.db, inboxId);
     const inbox = row ? voiceInbox(row, this.rt.keyring, this.rt.config.twilioAuthToken) : undefined;
     if (inbox) this.inboxes.set(inboxId, { at: Date.now(), inbox });
+    return inbox;
+  }
+
+  /** The voice inbox a number belongs to, reused like `inbox` (every incoming call looks it up). */
+  async inboxByNumber(number: string) {
+    const cached = this.numbers.get(number);
+    if (cached && Date.now() - cached.at < FLOW_CACHE_MS) return cached.inbox;
+    const row = await inboxByNumber(this.rt.core.db, number);
+    // Unknown numbers are not remembered: a line added a moment ago answers at once.
+    if (!row) return undefined;
+    const inbox = voiceInbox(row, this.rt.keyring, this.rt.config.twilioAuthToken);
+    this.numbers.set(number, { at: Date.now(), inbox });
     return inbox;
   }
 
@@ -127,16 +149,25 @@ export class CallControl {
       to: p.To,
       id,
     };
-    let eta: Eta;
+    const begun = {
+      ...start,
+      status: turn.status,
+      ivr: { ...turn.next, reply: turn.reply },
+      callbackNumber: turn.callbackNumber,
+      queueId: turn.enqueue?.queueId ?? null,
+      enqueuedAt: turn.enqueue ? new Date() : null,
+      events: turnEvents(turn),
+    };
+    const checks = { inboxOfWorkspace: true, notYetStarted: true };
     try {
-      // The call, its first IVR answer and (when the flow queues at once) its work: one transaction.
-      const started = await startCall(
-        this.rt.core,
-        inbox.row.workspaceId,
-        { ...start, status: turn.status, ivr: { ...turn.next, reply: turn.reply }, callbackNumber: turn.callbackNumber, queueId: turn.enqueue?.queueId ?? null, enqueuedAt: turn.enqueue ? new Date() : null },
-        async (tx, events, call) => void (eta = await this.recordTurn(tx, events, call, turn)),
-      );
-      if (started.duplicate) return this.current(inbox, started.call);
+      if (!turn.enqueue) {
+        // Most calls begin in the IVR: their start joins the next batch of call writes.
+        const started = await this.batch.start(inbox.row.workspaceId, begun);
+        return this.answer(inbox, started.call, turn, undefined);
+      }
+      // A flow that queues at once: the call, its first IVR answer and its work in one transaction.
+      let eta: Eta;
+      const started = await startCall(this.rt.core, inbox.row.workspaceId, begun, async (tx, events, call) => void (eta = await this.enqueueTurn(tx, events, call, turn)), checks);
       return this.answer(inbox, started.call, turn, eta);
     } catch (err) {
       if (!turn.enqueue) throw err;
@@ -191,15 +222,15 @@ export class CallControl {
     const turn = await this.compute(inbox, call, await this.flow(inbox.row.id), call.ivr, input);
     let saved: { call: Call; eta: Eta } | undefined;
     try {
-      saved = await withEvents(this.rt.core, async (tx, events) => {
-        // Saved only if nobody answered this step meanwhile (a concurrent retry): then theirs stands.
-        const { before, after } = await changeCallWithin(tx, events, call.id, (c) =>
-          c.status !== "ivr" || c.ivr?.step !== step
-            ? null
-            : { ivr: { ...turn.next, reply: turn.reply }, status: turn.status, callbackNumber: turn.callbackNumber ?? c.callbackNumber, ...(turn.enqueue ? { queueId: turn.enqueue.queueId, enqueuedAt: new Date() } : {}) },
-        );
-        if (after === before) return undefined;
-        return { call: after, eta: await this.recordTurn(tx, events, after, turn) };
+      // Saved with the batch's other turns, only if nobody answered this step meanwhile (a
+      // concurrent retry): then theirs stands.
+      saved = await this.batch.turn(call.workspaceId, {
+        call,
+        step,
+        change: { ivr: { ...turn.next, reply: turn.reply }, status: turn.status, callbackNumber: turn.callbackNumber },
+        enqueue: turn.enqueue ? { queueId: turn.enqueue.queueId, priority: turn.next.priority, skills: turn.next.skills, attributes: turn.next.attributes } : undefined,
+        events: turnEvents(turn),
+        at: new Date(),
       });
     } catch (err) {
       if (!turn.enqueue) throw err;
@@ -259,10 +290,8 @@ export class CallControl {
     }
   }
 
-  /** The turn's events and queue entry, in the transaction that saved the call's new state. */
-  private async recordTurn(tx: Tx, events: EventLog, call: Call, turn: Turn): Promise<Eta> {
-    if (turn.newPath.length) await appendSystemEvent(tx, events, call.conversationId, "ivr", { callId: call.id, steps: turn.newPath });
-    if (turn.step.kind === "transfer") await appendSystemEvent(tx, events, call.conversationId, "call_transferred_out", { callId: call.id, number: turn.step.node.number });
+  /** A new call's queue entry, when its flow reaches an enqueue (or callback) node at once. */
+  private async enqueueTurn(tx: Tx, events: EventLog, call: Call, turn: Turn): Promise<Eta> {
     if (!turn.enqueue) return undefined;
     const { eta } = await enqueueCallWithin(tx, events, call.conversationId, { queueId: turn.enqueue.queueId, priority: turn.next.priority, skills: turn.next.skills, attributes: turn.next.attributes });
     return eta;
@@ -700,6 +729,14 @@ export class CallControl {
     }
   }
 
+}
+
+/** The timeline events one IVR turn adds to its call: the nodes it went through, a transfer out. */
+function turnEvents(turn: Turn) {
+  return [
+    ...(turn.newPath.length ? [{ eventType: "ivr", data: { steps: turn.newPath } }] : []),
+    ...(turn.step.kind === "transfer" ? [{ eventType: "call_transferred_out", data: { number: turn.step.node.number } }] : []),
+  ];
 }
 
 function waitSeconds(call: Call) {

@@ -1,0 +1,99 @@
+import { seedDemo } from "../apps/demo.ts";
+import { createRuntime } from "../apps/runtime.ts";
+import { createApp } from "../apps/server.ts";
+import { twilioSignature } from "../channels/voice/verify.ts";
+import { parseConfig } from "../platform/config.ts";
+import { setLogLevel } from "../platform/log.ts";
+import { onEachDriver, type Target } from "./ingest.ts";
+
+/**
+ * What one call's webhooks cost the server, measured in-process (no HTTP, no client sharing the
+ * CPU), one call after another: SQL statements and CPU time per incoming-call, gather (key 0: the
+ * caller is queued) and announcement webhook. On a shared machine these move far less than
+ * latencies do, so they are what `bench voice` figures are best read against.
+ */
+const CALLS = Number(process.env.VOICE_COST_CALLS ?? 200);
+const NUMBER = "+15005550006";
+const TOKEN = "demo-twilio-token";
+const BASE = "http://localhost";
+
+type Driver = "pglite" | "postgres";
+type Cost = { statements: number; cpuUs: number; ms: number };
+
+export async function benchVoiceCost({ json }: { json: boolean }) {
+  setLogLevel("warn");
+  const drivers = await onEachDriver(measure);
+  if (json) console.log(JSON.stringify({ drivers }));
+  else
+    for (const [driver, r] of Object.entries(drivers) as [Driver, Awaited<ReturnType<typeof measure>> | { skipped: string }][]) {
+      if ("skipped" in r) {
+        console.log(`${driver}: skipped (${r.skipped})`);
+        continue;
+      }
+      console.log(`\n${driver}: ${CALLS} calls one after another, in-process`);
+      for (const [name, c] of Object.entries(r.webhooks)) console.log(`  ${name.padEnd(13)} ${c.statements.toFixed(1).padStart(5)} statements   ${c.cpuMs.toFixed(2).padStart(6)} ms CPU   wall p50 ${c.p50Ms.toFixed(2)} ms`);
+      console.log(`  per call, with the work after the answers (routing passes): ${r.perCall.statements.toFixed(1)} statements, ${r.perCall.cpuMs.toFixed(2)} ms CPU`);
+    }
+}
+
+async function measure(target: Target) {
+  const config = parseConfig({ ...target.env, DATABASE_URL: target.env.DATABASE_URL ?? "", SECRET_KEY: "voice-cost-secret-key-long-enough-0123456789", LOG_LEVEL: "warn", SWITCHBOARD_DEMO: "1" });
+  const rt = await createRuntime(config);
+  try {
+    await seedDemo(rt);
+    const app = createApp(rt);
+    rt.router.start();
+    // Counts every statement, transactions' included: drizzle hands its logger to each session.
+    let statements = 0;
+    const logger = { logQuery: () => void statements++ };
+    const session = (rt.core.db as unknown as { session: { logger: unknown; options: { logger?: unknown } } }).session;
+    session.logger = logger;
+    session.options.logger = logger;
+
+    const post = async (path: string, params: Record<string, string>) => {
+      const url = `${BASE}${path}`;
+      const res = await app.request(url, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": twilioSignature(TOKEN, url, params) },
+        body: new URLSearchParams(params).toString(),
+      });
+      const body = await res.text();
+      if (res.status !== 200) throw new Error(`${path}: ${res.status} ${body.slice(0, 200)}`);
+      return body;
+    };
+    const costs = { incoming: [] as Cost[], gather: [] as Cost[], announcement: [] as Cost[] };
+    const measured = async (into: Cost[] | undefined, work: () => Promise<string>) => {
+      const [s0, c0, t0] = [statements, process.cpuUsage(), performance.now()];
+      const out = await work();
+      const c = process.cpuUsage(c0);
+      into?.push({ statements: statements - s0, cpuUs: c.user + c.system, ms: performance.now() - t0 });
+      return out;
+    };
+    const call = async (n: number, record: boolean) => {
+      const params = { CallSid: `CA${n.toString(16).padStart(32, "0")}`, From: `+86139${String(n).padStart(8, "0")}`, To: NUMBER, CallStatus: "ringing" };
+      const first = await measured(record ? costs.incoming : undefined, () => post("/webhooks/twilio/voice", params));
+      const action = /<Gather[^>]*\saction="([^"]+)"/.exec(first)?.[1]?.replace(/&amp;/g, "&");
+      if (!action) throw new Error("no gather in the answer");
+      const second = await measured(record ? costs.gather : undefined, () => post(action, { ...params, CallStatus: "in-progress", Digits: "0" }));
+      const wait = /<Redirect[^>]*>([^<]+)<\/Redirect>/.exec(second)?.[1]?.replace(/&amp;/g, "&");
+      if (!wait) throw new Error("caller was not queued");
+      await measured(record ? costs.announcement : undefined, () => post(wait, { ...params, CallStatus: "in-progress" }));
+    };
+
+    // Warm-up: the first calls pay for compiling code and queries.
+    for (let n = 0; n < 20; n++) await call(1_000_000 + n, false);
+    const [s0, c0] = [statements, process.cpuUsage()];
+    for (let n = 1; n <= CALLS; n++) await call(n, true);
+    // The routing passes the queued callers started run after the answers: counted per call too.
+    await Bun.sleep(1000);
+    const c = process.cpuUsage(c0);
+    const avg = (xs: Cost[], k: keyof Cost) => xs.reduce((a, x) => a + x[k], 0) / xs.length;
+    const p50 = (xs: Cost[]) => [...xs].sort((a, b) => a.ms - b.ms)[Math.floor(xs.length / 2)]!.ms;
+    const webhooks = Object.fromEntries(
+      Object.entries(costs).map(([k, xs]) => [k, { statements: avg(xs, "statements"), cpuMs: avg(xs, "cpuUs") / 1000, p50Ms: p50(xs) }]),
+    );
+    return { calls: CALLS, webhooks, perCall: { statements: (statements - s0) / CALLS, cpuMs: (c.user + c.system) / 1000 / CALLS } };
+  } finally {
+    await rt.close();
+  }
+}
