@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import type { Browser, Page } from "playwright-core";
+import { eq } from "drizzle-orm";
 import { ingestInbound } from "../../../conversations/conversation.ts";
+import { workspaces } from "../../../db/schema/index.ts";
 import { launchChromium, openWidget, signIn } from "../../../test/browser.ts";
 import { api, startTestServer, type TestServer } from "../../../test/server.ts";
 
@@ -156,5 +158,43 @@ describe("knowledge base in the browser", () => {
     await visitor.page.getByTestId("switchboard-input").press("Enter");
     await visitor.page.getByTestId("switchboard-articles").waitFor({ state: "hidden" });
     await visitor.close();
+  });
+
+  it("lets an agent suggest an edit that editors see on the article, and shows editors the gaps and what readers did", async () => {
+    const admin = await api(`${s.url}/api/v1/auth/login`, { body: { email: s.admin.email, password: s.admin.password } });
+    const token = admin.body.token as string;
+    const made = await api(`${s.url}/api/v1/knowledge/articles`, { token, body: { title: "Track a parcel", body: "Use the tracking number from your email.", locale: "en", status: "published" } });
+    expect(made.status).toBe(201);
+    const [ws] = await s.rt.core.db.select({ slug: workspaces.slug }).from(workspaces).where(eq(workspaces.id, s.workspaceId));
+    // Readers: two views of the article in the help center, one helpful vote, and a search that finds nothing.
+    for (let i = 0; i < 2; i++) expect((await fetch(`${s.url}/help/${ws!.slug}/articles/${made.body.id}`)).status).toBe(200);
+    await fetch(`${s.url}/help/${ws!.slug}/articles/${made.body.id}/vote`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "helpful=yes", redirect: "manual" });
+    await fetch(`${s.url}/help/${ws!.slug}/search?q=${encodeURIComponent("发票抬头怎么改")}`);
+
+    const agent = await pageAs(s.agent.email);
+    await agent.goto(`${s.url}/app/#/knowledge/${made.body.id}`);
+    await agent.getByTestId("kb-suggest-text").fill("Mention that tracking starts a day after shipping.");
+    await agent.getByTestId("kb-suggest-send").click();
+    await agent.getByText("Sent to the knowledge editors.").waitFor();
+    // Agents have no insights screen.
+    expect(await agent.getByTestId("kb-insights-link").count()).toBe(0);
+    await agent.context().close();
+
+    const editor = await pageAs(s.admin.email);
+    await editor.goto(`${s.url}/app/#/knowledge/${made.body.id}`);
+    const suggestion = editor.getByTestId("kb-edit-suggestion");
+    await suggestion.filter({ hasText: "Mention that tracking starts a day after shipping." }).waitFor();
+    expect(await suggestion.textContent()).toContain("Agent Ann");
+    expect(await editor.getByTestId("kb-suggest").count()).toBe(0);
+
+    await editor.getByTestId("kb-insights-link").click();
+    await editor.getByTestId("kb-gap").filter({ hasText: "发票抬头怎么改" }).filter({ hasText: "Search found nothing" }).waitFor();
+    const row = editor.locator(`[data-testid=kb-report-row][data-article-id="${made.body.id}"]`);
+    await row.waitFor();
+    expect(await row.locator("[data-column=view]").textContent()).toBe("2");
+    expect(await row.locator("[data-column=vote_up]").textContent()).toBe("1");
+    await editor.getByTestId("kb-insights-period").selectOption("7");
+    await row.waitFor();
+    await editor.context().close();
   });
 });

@@ -4,6 +4,7 @@ import { ApiError, request } from "./client.ts";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
 import { CategorySelect, CategoryTree, useCategories } from "./knowledge-categories.tsx";
+import { EditSuggestions, KnowledgeInsights } from "./knowledge-insights.tsx";
 import { VersionHistory, type Version } from "./knowledge-versions.tsx";
 import { href, navigate } from "./route.ts";
 
@@ -13,8 +14,12 @@ type Form = { title: string; summary: string; body: string; locale: string; stat
 
 const STATUSES = ["draft", "in_review", "published", "archived"] as const;
 const EMPTY: Form = { title: "", summary: "", body: "", locale: "en", status: "draft", visibility: "public", tags: "", categoryId: null };
-/** `#/knowledge/categories` is the category tree; any other second segment is an article ("new" a blank one). */
+/**
+ * `#/knowledge/categories` is the category tree, `#/knowledge/insights` the gaps and article report;
+ * any other second segment is an article ("new" a blank one).
+ */
 const CATEGORIES = "categories";
+const INSIGHTS = "insights";
 
 /**
  * The knowledge base in the inbox app: a list to filter, an editor with a live preview (rendered by
@@ -25,6 +30,7 @@ export function KnowledgePage({ articleId }: { articleId: string | null }) {
   const { t } = useI18n();
   const { me } = useWorkspace();
   const canEdit = me.role === "admin" || me.role === "knowledge_editor";
+  const seesInsights = canEdit || me.role === "supervisor";
   const [items, setItems] = useState<ListItem[]>([]);
   const [q, setQ] = useState("");
   const [status, setStatus] = useState("");
@@ -64,6 +70,11 @@ export function KnowledgePage({ articleId }: { articleId: string | null }) {
           <a className="button" href={href({ page: "knowledge", articleId: CATEGORIES })} aria-current={articleId === CATEGORIES ? "page" : undefined} data-testid="kb-categories-link">
             {t("kb.cat.title")}
           </a>
+          {seesInsights && (
+            <a className="button" href={href({ page: "knowledge", articleId: INSIGHTS })} aria-current={articleId === INSIGHTS ? "page" : undefined} data-testid="kb-insights-link">
+              {t("kb.insights.title")}
+            </a>
+          )}
         </div>
         <ul>
           {items.map((a) => (
@@ -82,6 +93,8 @@ export function KnowledgePage({ articleId }: { articleId: string | null }) {
       <section className="kb-editor">
         {articleId === CATEGORIES ? (
           <CategoryTree canEdit={canEdit} />
+        ) : articleId === INSIGHTS && seesInsights ? (
+          <KnowledgeInsights />
         ) : articleId ? (
           <Editor key={articleId} id={articleId === "new" ? null : articleId} canEdit={canEdit} message={message} setMessage={setMessage} onSaved={() => setReload((n) => n + 1)} />
         ) : (
@@ -160,72 +173,76 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
   const set = (k: keyof Form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
 
   return (
-    <form className="kb-form" onKeyDown={onKeyDown} onSubmit={(e) => (e.preventDefault(), void save())} data-testid="kb-form">
-      <fieldset disabled={!canEdit}>
-        <label className="field">
-          <span>{t("kb.title")}</span>
-          <input ref={title} value={form.title} onChange={set("title")} required maxLength={300} data-testid="kb-title" />
-        </label>
-        <label className="field">
-          <span>{t("kb.summary")}</span>
-          <input value={form.summary} onChange={set("summary")} maxLength={1000} data-testid="kb-summary" />
-        </label>
-        <div className="kb-row">
-          <label className="field inline">
-            <span>{t("kb.locale")}</span>
-            <select value={form.locale} onChange={set("locale")} data-testid="kb-locale">
-              <option value="en">English</option>
-              <option value="zh-CN">中文</option>
-            </select>
-          </label>
-          <label className="field inline">
-            <span>{t("kb.status")}</span>
-            <select value={form.status} onChange={set("status")} data-testid="kb-status">
-              {STATUSES.map((s) => (
-                <option key={s} value={s}>
-                  {t(`kb.status.${s}` as MessageKey)}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="field inline">
-            <span>{t("kb.visibility")}</span>
-            <select value={form.visibility} onChange={set("visibility")}>
-              <option value="public">{t("kb.public")}</option>
-              <option value="agents">{t("kb.agentsOnly")}</option>
-            </select>
-          </label>
-          <label className="field inline">
-            <span>{t("kb.tags")}</span>
-            <input value={form.tags} onChange={set("tags")} />
-          </label>
-          <label className="field inline">
-            <span>{t("kb.category")}</span>
-            <CategorySelect categories={categories} value={form.categoryId} onChange={(categoryId) => setForm((f) => ({ ...f, categoryId }))} label={t("kb.category")} none={t("kb.cat.none")} testId="kb-category-select" />
-          </label>
-        </div>
-        <div className="kb-split">
+    <>
+      <form className="kb-form" onKeyDown={onKeyDown} onSubmit={(e) => (e.preventDefault(), void save())} data-testid="kb-form">
+        <fieldset disabled={!canEdit}>
           <label className="field">
-            <span>{t("kb.body")}</span>
-            <textarea value={form.body} onChange={set("body")} rows={18} dir="auto" data-testid="kb-body" />
+            <span>{t("kb.title")}</span>
+            <input ref={title} value={form.title} onChange={set("title")} required maxLength={300} data-testid="kb-title" />
           </label>
-          <div className="kb-preview" aria-label={t("kb.preview")} data-testid="kb-preview" dangerouslySetInnerHTML={{ __html: preview }} />
-        </div>
-      </fieldset>
-      {message && (
-        <p className={message.error ? "error" : "ok"} role={message.error ? "alert" : "status"}>
-          {message.text}
-        </p>
-      )}
-      {canEdit && (
-        <div className="kb-actions">
-          <button type="submit" className="primary" disabled={saving} data-testid="kb-save">
-            {t("kb.save")}
-          </button>
-          <span className="hint">{t("kb.keys")}</span>
-        </div>
-      )}
-      {id && versions.length > 0 && <VersionHistory articleId={id} versions={versions} canEdit={canEdit} onRestore={(v) => void restore(v)} />}
-    </form>
+          <label className="field">
+            <span>{t("kb.summary")}</span>
+            <input value={form.summary} onChange={set("summary")} maxLength={1000} data-testid="kb-summary" />
+          </label>
+          <div className="kb-row">
+            <label className="field inline">
+              <span>{t("kb.locale")}</span>
+              <select value={form.locale} onChange={set("locale")} data-testid="kb-locale">
+                <option value="en">English</option>
+                <option value="zh-CN">中文</option>
+              </select>
+            </label>
+            <label className="field inline">
+              <span>{t("kb.status")}</span>
+              <select value={form.status} onChange={set("status")} data-testid="kb-status">
+                {STATUSES.map((s) => (
+                  <option key={s} value={s}>
+                    {t(`kb.status.${s}` as MessageKey)}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label className="field inline">
+              <span>{t("kb.visibility")}</span>
+              <select value={form.visibility} onChange={set("visibility")}>
+                <option value="public">{t("kb.public")}</option>
+                <option value="agents">{t("kb.agentsOnly")}</option>
+              </select>
+            </label>
+            <label className="field inline">
+              <span>{t("kb.tags")}</span>
+              <input value={form.tags} onChange={set("tags")} />
+            </label>
+            <label className="field inline">
+              <span>{t("kb.category")}</span>
+              <CategorySelect categories={categories} value={form.categoryId} onChange={(categoryId) => setForm((f) => ({ ...f, categoryId }))} label={t("kb.category")} none={t("kb.cat.none")} testId="kb-category-select" />
+            </label>
+          </div>
+          <div className="kb-split">
+            <label className="field">
+              <span>{t("kb.body")}</span>
+              <textarea value={form.body} onChange={set("body")} rows={18} dir="auto" data-testid="kb-body" />
+            </label>
+            <div className="kb-preview" aria-label={t("kb.preview")} data-testid="kb-preview" dangerouslySetInnerHTML={{ __html: preview }} />
+          </div>
+        </fieldset>
+        {message && (
+          <p className={message.error ? "error" : "ok"} role={message.error ? "alert" : "status"}>
+            {message.text}
+          </p>
+        )}
+        {canEdit && (
+          <div className="kb-actions">
+            <button type="submit" className="primary" disabled={saving} data-testid="kb-save">
+              {t("kb.save")}
+            </button>
+            <span className="hint">{t("kb.keys")}</span>
+          </div>
+        )}
+        {id && versions.length > 0 && <VersionHistory articleId={id} versions={versions} canEdit={canEdit} onRestore={(v) => void restore(v)} />}
+      </form>
+      {/* Its own form, beside the article's (forms do not nest). */}
+      {id && <EditSuggestions articleId={id} canEdit={canEdit} />}
+    </>
   );
 }
