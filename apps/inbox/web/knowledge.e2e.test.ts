@@ -197,4 +197,25 @@ describe("knowledge base in the browser", () => {
     await row.waitFor();
     await editor.context().close();
   });
+
+  it("lets an editor translate an article: a linked draft in the other language, and each lists the other", async () => {
+    const token = (await api(`${s.url}/api/v1/auth/login`, { body: { email: s.admin.email, password: s.admin.password } })).body.token as string;
+    const made = await api(`${s.url}/api/v1/knowledge/articles`, { token, body: { title: "Change your delivery address", body: "Open the order and choose Edit address.", locale: "en", status: "published" } });
+    const page = await pageAs(s.admin.email);
+    await page.goto(`${s.url}/app/#/knowledge/${made.body.id}`);
+    await page.getByTestId("kb-translate-zh-CN").click();
+    await page.waitForURL((u) => /#\/knowledge\/[0-9a-f-]{36}$/.test(u.hash) && !u.hash.endsWith(made.body.id));
+    await page.getByTestId("kb-translation").filter({ hasText: "Change your delivery address" }).waitFor();
+    expect(await page.getByTestId("kb-locale").inputValue()).toBe("zh-CN");
+    expect(await page.getByTestId("kb-status").inputValue()).toBe("draft");
+    // Already translated both ways: no button for a language it has.
+    expect(await page.getByTestId("kb-translate-en").count()).toBe(0);
+    await page.getByTestId("kb-title").fill("修改收货地址");
+    await page.getByTestId("kb-save").click();
+    await page.getByText("Saved as version 2.").waitFor();
+    await page.goto(`${s.url}/app/#/knowledge/${made.body.id}`);
+    await page.getByTestId("kb-translation").filter({ hasText: "修改收货地址" }).waitFor();
+    expect(await page.getByTestId("kb-translate-zh-CN").count()).toBe(0);
+    await page.context().close();
+  });
 });

@@ -9,7 +9,12 @@ import { VersionHistory, type Version } from "./knowledge-versions.tsx";
 import { href, navigate } from "./route.ts";
 
 type ListItem = { id: string; title: string; locale: string; status: string; visibility: string; version: number; updatedAt: string };
-type Article = ListItem & { summary: string; body: string; bodyHtml: string; tags: string[]; categoryId: string | null };
+type Translation = { id: string; locale: string; title: string; status: string };
+type Article = ListItem & { summary: string; body: string; bodyHtml: string; tags: string[]; categoryId: string | null; translations: Translation[] };
+const LOCALES = [
+  { code: "en", name: "English" },
+  { code: "zh-CN", name: "中文" },
+] as const;
 type Form = { title: string; summary: string; body: string; locale: string; status: string; visibility: string; tags: string; categoryId: string | null };
 
 const STATUSES = ["draft", "in_review", "published", "archived"] as const;
@@ -112,6 +117,7 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
   const [form, setForm] = useState<Form>(EMPTY);
   const [preview, setPreview] = useState("");
   const [versions, setVersions] = useState<Version[]>([]);
+  const [translations, setTranslations] = useState<Translation[]>([]);
   const [saving, setSaving] = useState(false);
   const categories = useCategories();
   const title = useRef<HTMLInputElement>(null);
@@ -121,7 +127,24 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
       setForm({ title: a.title, summary: a.summary, body: a.body, locale: a.locale, status: a.status, visibility: a.visibility, tags: a.tags.join(", "), categoryId: a.categoryId });
       setPreview(a.bodyHtml);
       setVersions(v.items);
+      setTranslations(a.translations ?? []);
     });
+
+  /** A draft in the other language, linked to this article, starting from its text for the translator. */
+  const translate = async (locale: string) => {
+    if (!id) return;
+    setMessage(null);
+    try {
+      const draft = await request<Article>("/knowledge/articles", {
+        body: { title: form.title, summary: form.summary, body: form.body, locale, status: "draft", visibility: form.visibility, categoryId: form.categoryId, translationOf: id },
+      });
+      navigate({ page: "knowledge", articleId: draft.id });
+      onSaved();
+    } catch (err) {
+      setMessage({ error: true, text: err instanceof ApiError ? err.message : String(err) });
+    }
+  };
+  const missing = LOCALES.filter((l) => l.code !== form.locale && !translations.some((tr) => tr.locale === l.code));
 
   useEffect(() => {
     if (id) void load(id).catch(() => setMessage({ error: true, text: t("kb.notFound") }));
@@ -188,8 +211,11 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
             <label className="field inline">
               <span>{t("kb.locale")}</span>
               <select value={form.locale} onChange={set("locale")} data-testid="kb-locale">
-                <option value="en">English</option>
-                <option value="zh-CN">中文</option>
+                {LOCALES.map((l) => (
+                  <option key={l.code} value={l.code}>
+                    {l.name}
+                  </option>
+                ))}
               </select>
             </label>
             <label className="field inline">
@@ -238,6 +264,22 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
             </button>
             <span className="hint">{t("kb.keys")}</span>
           </div>
+        )}
+        {id && (translations.length > 0 || (canEdit && missing.length > 0)) && (
+          <p className="kb-translations" data-testid="kb-translations">
+            {t("kb.translations")}:{" "}
+            {translations.map((tr) => (
+              <a key={tr.id} href={href({ page: "knowledge", articleId: tr.id })} lang={tr.locale} data-testid="kb-translation">
+                {tr.title} ({tr.locale} · {t(`kb.status.${tr.status}` as MessageKey)})
+              </a>
+            ))}
+            {canEdit &&
+              missing.map((l) => (
+                <button key={l.code} type="button" onClick={() => void translate(l.code)} data-testid={`kb-translate-${l.code}`}>
+                  {t("kb.translateTo", { language: l.name })}
+                </button>
+              ))}
+          </p>
         )}
         {id && versions.length > 0 && <VersionHistory articleId={id} versions={versions} canEdit={canEdit} onRestore={(v) => void restore(v)} />}
       </form>
