@@ -166,7 +166,7 @@ describe("chat → voice in two browsers", () => {
 
     await row.getByTestId("monitor-leave").click();
     await agent.getByTestId("browser-call-monitor").waitFor({ state: "detached" });
-    expect(await row.getByTestId("monitor-leave").count()).toBe(0);
+    await row.getByTestId("monitor-leave").waitFor({ state: "detached" });
     await visitor.page.getByTestId("switchboard-call-hangup").click();
     await agent.getByTestId("browser-call").waitFor({ state: "detached" });
     await supContext.close();
