@@ -130,15 +130,17 @@ describe("the widget's call button through the inbox's Twilio phone line", () =>
     const picker = page.locator(`[data-inbox-id="${s.inbox.id}"]`).getByTestId("call-line");
     const via = picker.getByLabel("Calls from the chat widget");
     expect(await via.inputValue()).toBe(v.inbox.id);
+    const saved = () => api(`${s.url}/api/v1/inboxes/${s.inbox.id}/call-line`, { token: adminToken }).then((r) => r.body as { voiceInboxId: string | null; queueId: string | null });
     await via.selectOption({ label: "In the browser (WebRTC, no Twilio)" });
+    await until(async () => (await saved()).voiceInboxId === null, 5000, "browser calls saved");
     await picker.getByRole("status").waitFor();
-    expect((await api(`${s.url}/api/v1/inboxes/${s.inbox.id}/call-line`, { token: adminToken })).body).toEqual({ voiceInboxId: null, queueId: null });
     // A line needs a queue: nothing is saved until one is chosen.
     await via.selectOption(v.inbox.id);
-    expect((await api(`${s.url}/api/v1/inboxes/${s.inbox.id}/call-line`, { token: adminToken })).body.voiceInboxId).toBeNull();
+    await Bun.sleep(300);
+    expect((await saved()).voiceInboxId).toBeNull();
     await picker.getByLabel("Calls wait in").selectOption(v.queues.refunds);
-    await picker.getByRole("status").waitFor();
-    expect((await api(`${s.url}/api/v1/inboxes/${s.inbox.id}/call-line`, { token: adminToken })).body).toEqual({ voiceInboxId: v.inbox.id, queueId: v.queues.refunds });
+    await until(async () => (await saved()).queueId === v.queues.refunds, 5000, "line and queue saved");
+    expect(await saved()).toEqual({ voiceInboxId: v.inbox.id, queueId: v.queues.refunds });
     // The phone line form takes the API key and TwiML app that softphones and widget calls need.
     for (const label of ["API key SID (softphones, widget calls)", "API key secret", "TwiML app SID (widget calls)"]) await page.getByTestId("phone-form").getByLabel(label).waitFor();
     await context.close();
