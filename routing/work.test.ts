@@ -81,7 +81,7 @@ describe("routers running at once", () => {
       const seats = [...capacity.values()].reduce((a, b) => a + b, 0);
       expect(live.filter((i) => i.state === "reserved")).toHaveLength(Math.min(60, seats));
     }
-  }, 60_000);
+  }, 180_000); // a correctness test: slow machines only make it slower
 });
 
 describe("overflow", () => {
