@@ -114,6 +114,21 @@ it("saves every change as a version, diffs two versions and restores an old one 
   expect((await api(url(`/articles/${id}/versions/9/restore`), { method: "POST", token: editor })).status).toBe(404);
 });
 
+it("brings an article's category back with a restored version, unless that category is gone", async () => {
+  const shipping = await api(url("/categories"), { token: editor, body: { name: "Shipping", slug: `ship-${crypto.randomUUID().slice(0, 6)}` } });
+  const billing = await api(url("/categories"), { token: editor, body: { name: "Billing", slug: `bill-${crypto.randomUUID().slice(0, 6)}` } });
+  const a = await publish(editor, { title: "Delivery times", body: "Two to five days.", categoryId: shipping.body.id });
+  const id = a.body.id;
+  await api(url(`/articles/${id}`), { method: "PUT", token: editor, body: { categoryId: billing.body.id } });
+  const back = await api(url(`/articles/${id}/versions/1/restore`), { method: "POST", token: editor });
+  expect(back.body).toMatchObject({ version: 3, categoryId: shipping.body.id });
+  // The version's category deleted since: the article stays in the one it has.
+  await api(url(`/articles/${id}`), { method: "PUT", token: editor, body: { categoryId: billing.body.id } });
+  expect((await api(url(`/categories/${shipping.body.id}`), { method: "DELETE", token: editor })).status).toBe(200);
+  const kept = await api(url(`/articles/${id}/versions/1/restore`), { method: "POST", token: editor });
+  expect(kept).toMatchObject({ status: 200, body: { categoryId: billing.body.id, body: "Two to five days." } });
+});
+
 it("keeps a category tree: editors rename, move (never into a loop) and delete, and nothing in a deleted category is lost", async () => {
   const make = (body: object) => api(url("/categories"), { token: editor, body });
   const billing = await make({ name: "Billing", slug: "cat-billing" });

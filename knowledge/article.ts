@@ -152,11 +152,25 @@ export async function updateArticle(db: Db, actor: KnowledgeActor, id: string, r
 /** Restoring writes the old version's content as a new version: history only ever grows. */
 export async function restoreVersion(db: Db, actor: KnowledgeActor, id: string, version: number, options: SaveOptions) {
   const old = await getVersion(db, actor.workspaceId, id, version);
+  // Its category comes back too, unless that category has been deleted since (then the article stays where it is).
+  const [category] = old.categoryId
+    ? await db.select({ id: knowledgeCategories.id }).from(knowledgeCategories).where(and(eq(knowledgeCategories.workspaceId, actor.workspaceId), eq(knowledgeCategories.id, old.categoryId)))
+    : [{ id: null }];
   return updateArticle(
     db,
     actor,
     id,
-    { title: old.title, summary: old.summary, body: old.body, tags: old.tags, status: old.status, visibility: old.visibility, locale: old.locale, note: `Restored version ${version}` },
+    {
+      title: old.title,
+      summary: old.summary,
+      body: old.body,
+      tags: old.tags,
+      status: old.status,
+      visibility: old.visibility,
+      locale: old.locale,
+      ...(category ? { categoryId: category.id } : {}),
+      note: `Restored version ${version}`,
+    },
     options,
   );
 }
