@@ -102,7 +102,11 @@ describe("IMAP import from Dovecot", () => {
     importer = startImap(server.rt, { rescanMs: 60_000 });
     const after = await until(() => items(inboxId), (r) => r.length === 5);
     expect(after.map((r) => r.externalId).sort()).toEqual([`a1-${tag}@x.test`, `a2-${tag}@x.test`, `b1-${tag}@x.test`, `c1-${tag}@x.test`, `c2-${tag}@x.test`]);
-    const [state] = await server.rt.core.db.select().from(emailMailboxState).where(eq(emailMailboxState.inboxId, inboxId));
+    // Progress is saved once per batch, just after the batch's mail is committed: it follows shortly.
+    const [state] = await until(
+      () => server.rt.core.db.select().from(emailMailboxState).where(eq(emailMailboxState.inboxId, inboxId)),
+      (r) => r[0]?.lastUid === 5,
+    );
     expect(state!.lastUid).toBe(5);
 
     // The server renumbers the mailbox (a changed UIDVALIDITY): everything is read again, nothing
