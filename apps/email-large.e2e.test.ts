@@ -7,6 +7,7 @@ import { startImap } from "./gateway/imap.ts";
 import { startDovecot } from "../test/dovecot.ts";
 import { badMails, largeMail, watchMemory } from "../test/large-mail.ts";
 import { api, startTestServer, type TestServer } from "../test/server.ts";
+import { until } from "../test/poll.ts";
 
 let server: TestServer;
 let dovecot: Awaited<ReturnType<typeof startDovecot>>;
@@ -48,15 +49,6 @@ async function item(externalId: string, inbox = inboxId) {
     .from(timelineItems)
     .where(and(eq(timelineItems.inboxId, inbox), eq(timelineItems.externalId, externalId)));
   return row;
-}
-
-async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (ok(v) || Date.now() > deadline) return v;
-    await Bun.sleep(100);
-  }
 }
 
 /** What each of badMails() must have become in an inbox: stored readable, or held back with the reason. */

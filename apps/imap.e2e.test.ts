@@ -5,6 +5,7 @@ import { emailMailboxState, timelineItems } from "../db/schema/index.ts";
 import { startImap } from "./gateway/imap.ts";
 import { startDovecot } from "../test/dovecot.ts";
 import { api, startTestServer, type TestServer } from "../test/server.ts";
+import { until } from "../test/poll.ts";
 
 let dovecot: Awaited<ReturnType<typeof startDovecot>>;
 let server: TestServer;
@@ -62,15 +63,6 @@ async function items(inboxId: string) {
     .select({ externalId: timelineItems.externalId, conversationId: timelineItems.conversationId })
     .from(timelineItems)
     .where(and(eq(timelineItems.inboxId, inboxId), eq(timelineItems.direction, "in")));
-}
-
-async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (ok(v) || Date.now() > deadline) return v;
-    await Bun.sleep(100);
-  }
 }
 
 describe("IMAP import from Dovecot", () => {

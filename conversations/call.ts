@@ -7,7 +7,7 @@ import {
 import { NotFound } from "../platform/errors.ts";
 import type { Identity } from "./channel.ts";
 import { identityKey, normalizeIdentity, resolveContacts } from "./contact.ts";
-import { appendItems, contactOf, conversationView, OPEN_STATUSES, scopeOf, systemItem, type ConversationView, type ItemWrites, type NewItem } from "./conversation.ts";
+import { appendItems, contactOf, conversationView, openConversationsOf, scopeOf, systemItem, type ConversationView, type ItemWrites, type NewItem } from "./conversation.ts";
 import type { EventLog } from "./event.ts";
 import { attachmentView, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
@@ -179,46 +179,29 @@ export async function startCallsWithin(tx: Tx, workspaceId: string, inputs: Call
   const { contactOf, created: newContacts } = byCustomer.length
     ? await resolveContacts(tx, workspaceId, byCustomer.map((i) => i.customer))
     : { contactOf: new Map<string, string>(), created: new Set<string>() };
+  const summary = (i: CallStart) => `📞 ${i.direction === "in" ? (i.from ?? "") : (i.to ?? "")}`.trim();
+  const firstFor = new Map<string, CallStart>();
+  for (const i of byCustomer) {
+    const contactId = contactOf.get(identityKey(i.customer))!;
+    if (!firstFor.has(contactId)) firstFor.set(contactId, i);
+  }
   // A contact made here needs no lock and has no conversation: nobody else sees it before commit.
-  const known = [...new Set(contactOf.values())].filter((id) => !newContacts.has(id)).sort();
-  const [locked, open, namedRows] = await Promise.all([
-    known.length ? tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(inArray(contacts.id, known)).orderBy(contacts.id).for("update") : [],
-    known.length
-      ? tx.select().from(conversations).where(and(inArray(conversations.contactId, known), inArray(conversations.status, OPEN_STATUSES))).orderBy(conversations.id).for("update")
-      : [],
+  const [{ nameOf, conversationOf: conversationOfContact, created }, namedRows] = await Promise.all([
+    openConversationsOf(
+      tx,
+      workspaceId,
+      [...firstFor.keys()],
+      (contactId) => ({ inboxId: firstFor.get(contactId)!.inboxId, channel: "voice" as const, lastActivityAt: now, lastMessageText: summary(firstFor.get(contactId)!) }),
+      newContacts,
+    ),
     named.length
       ? tx.select().from(conversations).where(and(inArray(conversations.id, named), eq(conversations.workspaceId, workspaceId))).orderBy(conversations.id).for("update")
       : [],
   ]);
   if (namedRows.length !== named.length) throw new NotFound("Conversation", "conversationId");
-  const nameOf = new Map<string, string | null>(locked.map((c) => [c.id, c.name]));
-  for (const i of byCustomer) {
-    const contactId = contactOf.get(identityKey(i.customer))!;
-    if (!nameOf.has(contactId)) nameOf.set(contactId, normalizeIdentity(i.customer).displayName ?? null);
-  }
+  for (const [contactId, i] of firstFor) if (!nameOf.has(contactId)) nameOf.set(contactId, normalizeIdentity(i.customer).displayName ?? null);
   const namedContacts = namedRows.map((c) => c.contactId).filter((id) => !nameOf.has(id));
   if (namedContacts.length) for (const c of await tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(inArray(contacts.id, namedContacts))) nameOf.set(c.id, c.name);
-
-  // The contact's most recently active open conversation, as for messages.
-  const conversationOfContact = new Map<string, Conversation>();
-  for (const c of open) {
-    const current = conversationOfContact.get(c.contactId);
-    if (!current || c.lastActivityAt > current.lastActivityAt) conversationOfContact.set(c.contactId, c);
-  }
-  const summary = (i: CallStart) => `📞 ${i.direction === "in" ? (i.from ?? "") : (i.to ?? "")}`.trim();
-  const created = new Set<string>();
-  const toCreate = new Map<string, CallStart>();
-  for (const i of byCustomer) {
-    const contactId = contactOf.get(identityKey(i.customer))!;
-    if (!conversationOfContact.has(contactId) && !toCreate.has(contactId)) toCreate.set(contactId, i);
-  }
-  if (toCreate.size) {
-    const rows = [...toCreate].map(([contactId, i]) => ({ workspaceId, contactId, inboxId: i.inboxId, channel: "voice" as const, lastActivityAt: now, lastMessageText: summary(i) }));
-    for (const c of await tx.insert(conversations).values(rows).returning()) {
-      conversationOfContact.set(c.contactId, c);
-      created.add(c.id);
-    }
-  }
   const namedById = new Map(namedRows.map((c) => [c.id, c]));
 
   const seen = new Set<string>();

@@ -80,6 +80,45 @@ export async function appendItem(
   return { row, view };
 }
 
+/**
+ * The open conversations of many contacts at once (batched ingest, batched call starts), locked in
+ * the order message ingest takes its locks (contacts, then conversations, each sorted): per contact
+ * its most recently active open conversation, else a new one made from `fresh(contactId)`; and the
+ * contacts' names. Contacts this transaction has just created (`newContacts`) need no lock and have
+ * no conversation yet.
+ */
+export async function openConversationsOf(
+  tx: Tx,
+  workspaceId: string,
+  contactIds: string[],
+  fresh: (contactId: string) => Omit<typeof conversations.$inferInsert, "workspaceId" | "contactId">,
+  newContacts: Set<string> = new Set(),
+) {
+  const all = [...new Set(contactIds)].sort();
+  const known = all.filter((id) => !newContacts.has(id));
+  const [locked, open] = await Promise.all([
+    known.length ? tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(inArray(contacts.id, known)).orderBy(contacts.id).for("update") : [],
+    known.length
+      ? tx.select().from(conversations).where(and(inArray(conversations.contactId, known), inArray(conversations.status, OPEN_STATUSES))).orderBy(conversations.id).for("update")
+      : [],
+  ]);
+  const nameOf = new Map<string, string | null>(locked.map((c) => [c.id, c.name]));
+  const conversationOf = new Map<string, Conversation>();
+  for (const c of open) {
+    const current = conversationOf.get(c.contactId);
+    if (!current || c.lastActivityAt > current.lastActivityAt) conversationOf.set(c.contactId, c);
+  }
+  const created = new Set<string>();
+  const missing = all.filter((id) => !conversationOf.has(id));
+  if (missing.length) {
+    for (const c of await tx.insert(conversations).values(missing.map((contactId) => ({ ...fresh(contactId), workspaceId, contactId }))).returning()) {
+      conversationOf.set(c.contactId, c);
+      created.add(c.id);
+    }
+  }
+  return { nameOf, conversationOf, created };
+}
+
 /** An item `appendItems` writes: everything but what the conversation and the seq decide. */
 export type NewItem = Pick<TimelineItem, "id" | "type" | "senderType"> &
   Partial<Pick<TimelineItem, "direction" | "channel" | "inboxId" | "externalId" | "senderId" | "text" | "eventType" | "data">>;

@@ -1,11 +1,11 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
-import { contacts, conversations, inboxes, timelineItems, type Conversation, type TimelineItem } from "../db/schema/index.ts";
+import { conversations, inboxes, timelineItems, type Conversation, type TimelineItem } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import { BatchQueue } from "./batch-queue.ts";
 import type { NormalizedInbound as InboundInput } from "./channel.ts";
 import { identityKey, resolveContacts } from "./contact.ts";
 import {
-  conversationView, findDelivered, ingestInbound, OPEN_STATUSES, scopeOf, summarize, validateInbound, type IngestResult,
+  conversationView, findDelivered, ingestInbound, openConversationsOf, scopeOf, summarize, validateInbound, type IngestResult,
 } from "./conversation.ts";
 import { takeSeqs, type DomainEvent } from "./event.ts";
 import { timelineView } from "./timeline.ts";
@@ -83,35 +83,12 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
     if (!fresh.length) return result;
     const contactIdOf = (i: number) => contactOf.get(identityKey(batch[i]!.from))!;
 
-    const contactIds = [...new Set(fresh.map(contactIdOf))].sort();
-    const [locked, open] = await Promise.all([
-      tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(inArray(contacts.id, contactIds)).orderBy(contacts.id).for("update"),
-      tx
-        .select()
-        .from(conversations)
-        .where(and(inArray(conversations.contactId, contactIds), inArray(conversations.status, OPEN_STATUSES)))
-        .orderBy(conversations.id)
-        .for("update"),
-    ]);
-    const nameOf = new Map(locked.map((c) => [c.id, c.name]));
-    const conversationOf = new Map<string, Conversation>();
-    for (const c of open) {
-      const current = conversationOf.get(c.contactId);
-      if (!current || c.lastActivityAt > current.lastActivityAt) conversationOf.set(c.contactId, c);
-    }
-    const created = new Set<string>();
-    const toCreate = contactIds
-      .filter((id) => !conversationOf.has(id))
-      .map((contactId) => {
-        const first = batch[fresh.find((i) => contactIdOf(i) === contactId)!]!;
-        return { id: crypto.randomUUID(), workspaceId, contactId, inboxId: first.channelAccountId, channel: first.channel };
-      });
-    if (toCreate.length) {
-      for (const c of await tx.insert(conversations).values(toCreate).returning()) {
-        conversationOf.set(c.contactId, c);
-        created.add(c.id);
-      }
-    }
+    const firstFor = new Map<string, Inbound>();
+    for (const i of fresh) if (!firstFor.has(contactIdOf(i))) firstFor.set(contactIdOf(i), batch[i]!);
+    const { nameOf, conversationOf, created } = await openConversationsOf(tx, workspaceId, [...firstFor.keys()], (contactId) => ({
+      inboxId: firstFor.get(contactId)!.channelAccountId,
+      channel: firstFor.get(contactId)!.channel,
+    }));
 
     // Number the events: per message, its conversation's creation or reopening first, then the item.
     type Planned = { type: string; conversation: Conversation; index?: number };

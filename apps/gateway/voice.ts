@@ -11,6 +11,7 @@ import { errorBody } from "../../platform/errors.ts";
 import { log } from "../../platform/log.ts";
 import { parseInput } from "../../platform/validation.ts";
 import type { Runtime } from "../runtime.ts";
+import { fromBrowser } from "../voice/call-line.ts";
 import type { VoiceInbox } from "../voice/inbox.ts";
 
 const twiml = (c: Context, body: string) => c.body(body, 200, { "content-type": "text/xml; charset=utf-8" });
@@ -53,7 +54,7 @@ export function twilioVoiceWebhooks(rt: Runtime) {
     }
     const p = parseInput(IncomingCall, params);
     // A chatting visitor's browser (Voice SDK through the inbox's TwiML app) continues their chat.
-    if (p.From.startsWith("client:")) return twiml(c, await control.widgetIncoming(inbox, p, params.conversationId));
+    if (fromBrowser(p.From)) return twiml(c, await control.widgetIncoming(inbox, p, params.conversationId));
     return twiml(c, await control.incoming(inbox, p));
   });
 

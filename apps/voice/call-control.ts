@@ -22,7 +22,7 @@ import { presenceOf } from "../../routing/presence.ts";
 import { listQueues } from "../../routing/queue.ts";
 import { DEFAULT_ROUTING, followAssignment, transferToAgent } from "../../routing/work.ts";
 import type { Runtime } from "../runtime.ts";
-import { visitorOfCaller, widgetCallTarget } from "./call-line.ts";
+import { fromBrowser, visitorOfCaller, widgetCallTarget } from "./call-line.ts";
 import { flowOf, inboxByNumber, voiceInbox, voiceInboxRow, type VoiceInbox } from "./inbox.ts";
 import { storeRecording } from "./recording.ts";
 
@@ -209,11 +209,11 @@ export class CallControl {
         enqueuedAt: new Date(),
       },
       async (tx, events) => void (eta = (await enqueueCallWithin(tx, events, target.conversationId, { queueId: target.queueId })).eta),
+      // Looked up just above; a racing retry still fails on the call item's unique key.
+      { inboxOfWorkspace: true, notYetStarted: true },
     );
-    if (started.duplicate) return this.current(inbox, started.call);
     this.rt.router.schedule(inbox.row.workspaceId);
-    const recordNotice = inbox.settings.recording === "always" ? [{ say: phrases(inbox.language).recording, language: inbox.language }] : [];
-    return this.waitTwiml(inbox, started.call, recordNotice, eta);
+    return this.waitTwiml(inbox, started.call, recordingNotice(inbox, inbox.language), eta);
   }
 
   /** The caller answered a gather. A retry of an answered step gets the same reply again. */
@@ -301,8 +301,7 @@ export class CallControl {
   private async answer(inbox: VoiceInbox, call: Call, turn: Turn, eta: Eta) {
     if (turn.enqueue) this.rt.router.schedule(call.workspaceId);
     if (turn.step.kind !== "enqueue") return turn.reply;
-    const recordNotice = inbox.settings.recording === "always" ? [{ say: phrases(turn.language).recording, language: turn.language }] : [];
-    return this.waitTwiml(inbox, call, [...turn.step.prompts, ...recordNotice], eta);
+    return this.waitTwiml(inbox, call, [...turn.step.prompts, ...recordingNotice(inbox, turn.language)], eta);
   }
 
   /** One round of waiting music with the caller's position and estimated wait. */
@@ -317,7 +316,7 @@ export class CallControl {
       position: eta?.position ?? null,
       waitMinutes: eta?.estimatedWaitS != null ? Math.ceil(eta.estimatedWaitS / 60) : null,
       // A browser caller (client:…) has no number to call back.
-      offerCallback: (node?.offerCallback ?? true) && !call.fromAddress?.startsWith("client:"),
+      offerCallback: (node?.offerCallback ?? true) && !fromBrowser(call.fromAddress),
       musicUrl: node?.holdMusicUrl,
       urls: this.urls(inbox, call),
     });
@@ -326,7 +325,7 @@ export class CallControl {
   /** A key pressed while waiting: 1 asks for a callback (the place in line is kept). */
   async waitKey(inbox: VoiceInbox, call: Call, digits: string | undefined) {
     const language = call.ivr?.language ?? inbox.language;
-    if (call.status !== "queued" || digits !== "1" || call.fromAddress?.startsWith("client:")) return this.current(inbox, call);
+    if (call.status !== "queued" || digits !== "1" || fromBrowser(call.fromAddress)) return this.current(inbox, call);
     await withEvents(this.rt.core, async (tx, events) => {
       const { before, after } = await changeCallWithin(tx, events, call.id, (c) => (c.status === "queued" ? { status: "callback", callbackNumber: c.fromAddress } : null));
       if (after !== before) await appendSystemEvent(tx, events, call.conversationId, "callback_requested", { callId: call.id, number: call.fromAddress });
@@ -728,7 +727,11 @@ export class CallControl {
       log.warn("voice: Twilio request failed", { err: err instanceof Error ? err.message : String(err) });
     }
   }
+}
 
+/** Said before the waiting music when the inbox records every call. */
+function recordingNotice(inbox: VoiceInbox, language: IvrLanguage) {
+  return inbox.settings.recording === "always" ? [{ say: phrases(language).recording, language }] : [];
 }
 
 /** The timeline events one IVR turn adds to its call: the nodes it went through, a transfer out. */

@@ -27,6 +27,9 @@ const VISITOR = "visitor-";
 /** The Voice SDK identity of a chatting visitor: Twilio vouches for it as `client:<identity>` on the call. */
 export const visitorIdentity = (contactId: string) => `${VISITOR}${contactId}`;
 
+/** A call from a browser (a Voice SDK identity, `client:…`) rather than a phone: it has no number to call back. */
+export const fromBrowser = (address: string | null | undefined) => !!address?.startsWith("client:");
+
 /** The contact a Twilio client call comes from, when `From` is a visitor's identity. */
 export function visitorOfCaller(from: string): string | undefined {
   const m = /^client:visitor-([0-9a-f-]{36})$/i.exec(from);
