@@ -72,7 +72,10 @@ export function openPglite(): Target {
  */
 export async function onEachDriver<T>(measure: (target: Target) => Promise<T>) {
   const drivers: Partial<Record<"pglite" | "postgres", T | { skipped: string }>> = {};
+  // BENCH_DRIVERS=pglite (or postgres) measures one driver only, e.g. while profiling.
+  const only = process.env.BENCH_DRIVERS?.split(",");
   for (const driver of ["pglite", "postgres"] as const) {
+    if (only && !only.includes(driver)) continue;
     let target: Target;
     try {
       target = driver === "pglite" ? openPglite() : await openPostgres();
@@ -172,7 +175,9 @@ async function batchCounters(url: string) {
  * user runs it, with its demo workspace; this process only plays the visitors and the agent.
  */
 export async function startServer(target: Target) {
-  const proc = Bun.spawn(["bun", "apps/main.ts"], {
+  // BENCH_SERVER_FLAGS passes flags to the server's bun, e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/prof".
+  const flags = process.env.BENCH_SERVER_FLAGS?.split(" ").filter(Boolean) ?? [];
+  const proc = Bun.spawn(["bun", ...flags, "apps/main.ts"], {
     cwd: join(import.meta.dir, ".."),
     env: {
       ...process.env,
