@@ -23,7 +23,7 @@ import { outbox } from "../db/schema/index.ts";
 import type { Config } from "../platform/config.ts";
 import { Keyring, randomToken } from "../platform/crypto.ts";
 import { log } from "../platform/log.ts";
-import { Counter, Gauge, Histogram, Registry } from "../platform/metrics.ts";
+import { Counter, Gauge, Histogram, Registry, watchEventLoopLag } from "../platform/metrics.ts";
 import { CallControl } from "./voice/call-control.ts";
 import { pruneHeldBack } from "./gateway/spam-view.ts";
 import { pruneRecordings } from "./voice/recording.ts";
@@ -108,7 +108,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     if ("type" in m) events.inc({ type: m.type });
   });
   const httpDuration = registry.register(
-    new Histogram("switchboard_http_request_duration_seconds", "HTTP request latency", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
+    new Histogram("switchboard_http_request_duration_seconds", "HTTP request latency", [0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
+  );
+  const stopLagWatch = watchEventLoopLag(
+    registry.register(new Histogram("switchboard_event_loop_lag_seconds", "How late the event loop ran a timer due every 100 ms", [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1])),
   );
   registry.register(
     new Gauge("switchboard_outbox_backlog", "Outbound messages waiting to be sent", async () => {
@@ -165,6 +168,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       clearInterval(housekeeping);
+      stopLagWatch();
       browserCalls.close();
       rt.calls.stop();
       await router.stop();

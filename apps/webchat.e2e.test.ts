@@ -255,7 +255,7 @@ describe("public contract", () => {
   it("serves health, metrics, the OpenAPI document, the widget script and the demo page", async () => {
     expect((await api(`${s.url}/healthz`)).body).toEqual({ ok: true });
     const metrics = await (await fetch(`${s.url}/metrics`)).text();
-    for (const name of ["switchboard_http_request_duration_seconds_bucket", "switchboard_events_total", "switchboard_outbox_backlog", "switchboard_websocket_connections_agents"])
+    for (const name of ["switchboard_http_request_duration_seconds_bucket", "switchboard_event_loop_lag_seconds_bucket", "switchboard_events_total", "switchboard_outbox_backlog", "switchboard_websocket_connections_agents"])
       expect(metrics).toContain(name);
     const doc = await api(`${s.url}/api/v1/openapi.json`);
     expect(doc.body.openapi).toBe("3.1.0");

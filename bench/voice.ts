@@ -50,6 +50,22 @@ const cpuSeconds = (pid: number) => {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
 };
+/**
+ * From the server's own histograms: how many voice webhooks it answered, and within 20 ms of their
+ * handler starting; how many of its 100 ms event-loop samples ran more than 20 ms late.
+ */
+async function serverTimings(url: string) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const sum = (pattern: RegExp) => [...text.matchAll(pattern)].reduce((n, m) => n + Number(m[1]), 0);
+  const webhook = `switchboard_http_request_duration_seconds_bucket\\{method="POST",route="/webhooks/twilio/voice(?:/:step)?",status="200",le="`;
+  return {
+    webhooks: sum(new RegExp(`^${webhook}\\+Inf"\\} (\\d+)`, "gm")),
+    webhooksWithin20ms: sum(new RegExp(`^${webhook}0\\.02"\\} (\\d+)`, "gm")),
+    lagSamples: sum(/^switchboard_event_loop_lag_seconds_bucket\{le="\+Inf"\} (\d+)/gm),
+    lagSamplesWithin20ms: sum(/^switchboard_event_loop_lag_seconds_bucket\{le="0\.02"\} (\d+)/gm),
+  };
+}
+
 /** The server's batches of call writes, from its Prometheus metrics. */
 async function batchCounters(url: string) {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -72,6 +88,7 @@ async function measure(target: Target) {
     const loadBefore = loadavg()[0]!;
     const cpuBefore = cpuSeconds(server.pid);
     const batchesBefore = await batchCounters(base);
+    const timingsBefore = await serverTimings(base);
     const started = performance.now();
     const inFlight: Promise<void>[] = [];
     for (let n = 0; n < calls; n++) {
@@ -98,6 +115,14 @@ async function measure(target: Target) {
     // The server's own CPU per webhook (on PostgreSQL the database's processes come on top).
     const serverCpuMsPerWebhook = ((cpuSeconds(server.pid) - cpuBefore) * 1000) / (incoming.length + gathers.length);
     const batchesAfter = await batchCounters(base);
+    const timingsAfter = await serverTimings(base);
+    const share = (part: number, whole: number) => (whole ? Math.round((1000 * part) / whole) / 10 : 0);
+    const inServer = {
+      // Inside the server, from handler start to answer: what the server itself adds.
+      webhooksWithin20msPercent: share(timingsAfter.webhooksWithin20ms - timingsBefore.webhooksWithin20ms, timingsAfter.webhooks - timingsBefore.webhooks),
+      // Before a handler starts: a request arriving during a stalled event loop waits for it.
+      eventLoopLateOver20msPercent: 100 - share(timingsAfter.lagSamplesWithin20ms - timingsBefore.lagSamplesWithin20ms, timingsAfter.lagSamples - timingsBefore.lagSamples),
+    };
     const loadAfter = loadavg()[0]!;
     const rssAfterCalls = rss(server.pid);
 
@@ -134,6 +159,7 @@ async function measure(target: Target) {
       serverCpuMsPerWebhook: Math.round(serverCpuMsPerWebhook * 100) / 100,
       stepsPerBatch: Math.round(((batchesAfter.steps - batchesBefore.steps) / Math.max(1, batchesAfter.batches - batchesBefore.batches)) * 10) / 10,
       batchFallbacks: batchesAfter.fallbacks - batchesBefore.fallbacks,
+      inServer,
       loadAverage: [Math.round(loadBefore * 100) / 100, Math.round(loadAfter * 100) / 100],
       incoming: summarize(incoming),
       gather: summarize(gathers),
@@ -162,6 +188,8 @@ function print(drivers: Record<Driver, Awaited<ReturnType<typeof measure>> | { s
     console.log(`  load average ${r.loadAverage[0]} → ${r.loadAverage[1]}; server CPU ${f(r.serverCpuMsPerWebhook)} ms per webhook; ${r.stepsPerBatch} call writes per batch (${r.batchFallbacks} batches retried one by one)`);
     console.log(`  incoming call TwiML   p50 ${f(r.incoming.p50)} ms   p99 ${f(r.incoming.p99)} ms   max ${f(r.incoming.max)} ms   (target p99 < ${TARGET_P99_MS} ms)`);
     console.log(`  gather → queue TwiML  p50 ${f(r.gather.p50)} ms   p99 ${f(r.gather.p99)} ms   max ${f(r.gather.max)} ms`);
+    const late = Math.round(r.inServer.eventLoopLateOver20msPercent * 10) / 10;
+    console.log(`  inside the server: ${r.inServer.webhooksWithin20msPercent}% of these webhooks answered within 20 ms of their handler starting; event loop more than 20 ms late in ${late}% of its 100 ms samples`);
     console.log(`  ${r.queued} callers waiting in queue at once (target ≥ ${TARGET_QUEUED}); highest position announced ${r.highestPosition}`);
     console.log(`  announcements at ${r.announcementRate}/s: p50 ${f(r.announcements.p50)} ms   p99 ${f(r.announcements.p99)} ms   max ${f(r.announcements.max)} ms`);
     console.log(`  server RSS ${r.serverRssAfterCallsMb} MB after the calls, ${r.serverRssMb} MB at the end`);

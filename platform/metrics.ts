@@ -83,3 +83,21 @@ export class Registry {
     return parts.join("\n") + "\n";
   }
 }
+
+const LAG_SAMPLE_MS = 100;
+
+/**
+ * How late the event loop runs a timer due every 100 ms: the time a request arriving then would
+ * wait before its handler starts. Long synchronous work (a large PGlite statement, a garbage
+ * collection) shows here and in no request's own duration.
+ */
+export function watchEventLoopLag(histogram: Histogram) {
+  let due = performance.now() + LAG_SAMPLE_MS;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    histogram.observe({}, Math.max(0, now - due) / 1000);
+    due = now + LAG_SAMPLE_MS;
+  }, LAG_SAMPLE_MS);
+  timer.unref?.();
+  return () => clearInterval(timer);
+}
