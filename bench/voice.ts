@@ -51,26 +51,24 @@ const cpuSeconds = (pid: number) => {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 };
 /**
- * From the server's own histograms: how many voice webhooks it answered, and within 20 ms of their
- * handler starting; how many of its 100 ms event-loop samples ran more than 20 ms late.
+ * What the server's Prometheus metrics say, read once: its batches of call writes; how many voice
+ * webhooks it answered, and within 20 ms of their handler starting; how many of its 100 ms
+ * event-loop samples ran more than 20 ms late.
  */
-async function serverTimings(url: string) {
+async function serverCounters(url: string) {
   const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? 0);
   const sum = (pattern: RegExp) => [...text.matchAll(pattern)].reduce((n, m) => n + Number(m[1]), 0);
   const webhook = `switchboard_http_request_duration_seconds_bucket\\{method="POST",route="/webhooks/twilio/voice(?:/:step)?",status="200",le="`;
   return {
+    batches: read("switchboard_voice_batches_total"),
+    steps: read("switchboard_voice_batch_steps_total"),
+    fallbacks: read("switchboard_voice_batch_fallbacks_total"),
     webhooks: sum(new RegExp(`^${webhook}\\+Inf"\\} (\\d+)`, "gm")),
     webhooksWithin20ms: sum(new RegExp(`^${webhook}0\\.02"\\} (\\d+)`, "gm")),
     lagSamples: sum(/^switchboard_event_loop_lag_seconds_bucket\{le="\+Inf"\} (\d+)/gm),
     lagSamplesWithin20ms: sum(/^switchboard_event_loop_lag_seconds_bucket\{le="0\.02"\} (\d+)/gm),
   };
-}
-
-/** The server's batches of call writes, from its Prometheus metrics. */
-async function batchCounters(url: string) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? 0);
-  return { batches: read("switchboard_voice_batches_total"), steps: read("switchboard_voice_batch_steps_total"), fallbacks: read("switchboard_voice_batch_fallbacks_total") };
 }
 
 async function measure(target: Target) {
@@ -87,8 +85,7 @@ async function measure(target: Target) {
     const calls = (RATE / 2) * RUN_S;
     const loadBefore = loadavg()[0]!;
     const cpuBefore = cpuSeconds(server.pid);
-    const batchesBefore = await batchCounters(base);
-    const timingsBefore = await serverTimings(base);
+    const before = await serverCounters(base);
     const started = performance.now();
     const inFlight: Promise<void>[] = [];
     for (let n = 0; n < calls; n++) {
@@ -114,14 +111,13 @@ async function measure(target: Target) {
     const answerSeconds = (performance.now() - started) / 1000;
     // The server's own CPU per webhook (on PostgreSQL the database's processes come on top).
     const serverCpuMsPerWebhook = ((cpuSeconds(server.pid) - cpuBefore) * 1000) / (incoming.length + gathers.length);
-    const batchesAfter = await batchCounters(base);
-    const timingsAfter = await serverTimings(base);
+    const after = await serverCounters(base);
     const share = (part: number, whole: number) => (whole ? Math.round((1000 * part) / whole) / 10 : 0);
     const inServer = {
       // Inside the server, from handler start to answer: what the server itself adds.
-      webhooksWithin20msPercent: share(timingsAfter.webhooksWithin20ms - timingsBefore.webhooksWithin20ms, timingsAfter.webhooks - timingsBefore.webhooks),
+      webhooksWithin20msPercent: share(after.webhooksWithin20ms - before.webhooksWithin20ms, after.webhooks - before.webhooks),
       // Before a handler starts: a request arriving during a stalled event loop waits for it.
-      eventLoopLateOver20msPercent: 100 - share(timingsAfter.lagSamplesWithin20ms - timingsBefore.lagSamplesWithin20ms, timingsAfter.lagSamples - timingsBefore.lagSamples),
+      eventLoopLateOver20msPercent: 100 - share(after.lagSamplesWithin20ms - before.lagSamplesWithin20ms, after.lagSamples - before.lagSamples),
     };
     const loadAfter = loadavg()[0]!;
     const rssAfterCalls = rss(server.pid);
@@ -157,8 +153,8 @@ async function measure(target: Target) {
       answerSeconds: Math.round(answerSeconds * 10) / 10,
       offeredRate: RATE,
       serverCpuMsPerWebhook: Math.round(serverCpuMsPerWebhook * 100) / 100,
-      stepsPerBatch: Math.round(((batchesAfter.steps - batchesBefore.steps) / Math.max(1, batchesAfter.batches - batchesBefore.batches)) * 10) / 10,
-      batchFallbacks: batchesAfter.fallbacks - batchesBefore.fallbacks,
+      stepsPerBatch: Math.round(((after.steps - before.steps) / Math.max(1, after.batches - before.batches)) * 10) / 10,
+      batchFallbacks: after.fallbacks - before.fallbacks,
       inServer,
       loadAverage: [Math.round(loadBefore * 100) / 100, Math.round(loadAfter * 100) / 100],
       incoming: summarize(incoming),

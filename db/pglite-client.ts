@@ -23,17 +23,17 @@ type Locks = { _runExclusiveQuery<T>(fn: () => Promise<T>): Promise<T>; _runExcl
 export function drizzleReadyPglite(client: PGlite, cachedStatements = CACHED_STATEMENTS): PGlite {
   // After start-up, which fills in the array types' parsers (the timestamp arrays among them).
   Object.assign(client.parsers, DRIZZLE_PARSERS);
-  const statements = new PreparedStatements(client, cachedStatements);
-  return withPreparedQueries(client, (text, params, options) => statements.query(text, params, options, false), statements);
+  return withPreparedQueries(client, new PreparedStatements(client, cachedStatements));
 }
 
-function withPreparedQueries<T extends Queryable>(client: T, query: Query, statements: PreparedStatements): T {
+/** The client (or, with `tx`, one of its transactions) with its queries through `statements`. */
+function withPreparedQueries<T extends Queryable>(client: T, statements: PreparedStatements, tx?: Transaction): T {
+  const query: Query = (text, params, options) => statements.query(text, params, options, tx);
   return new Proxy(client, {
     get(target, prop) {
       if (prop === "query") return query;
       if (prop === "transaction") {
-        return (work: (tx: Transaction) => Promise<unknown>) =>
-          (target as unknown as PGlite).transaction((tx) => work(withPreparedQueries(tx, (text, params, options) => statements.query(text, params, options, true, tx), statements)));
+        return (work: (tx: Transaction) => Promise<unknown>) => (target as unknown as PGlite).transaction((tx) => work(withPreparedQueries(tx, statements, tx)));
       }
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
@@ -58,13 +58,14 @@ class PreparedStatements {
     private readonly capacity = CACHED_STATEMENTS,
   ) {}
 
-  query<R>(text: string, params: unknown[] | undefined, options: QueryOptions | undefined, inTransaction: boolean, tx?: Transaction): Promise<Results<R>> {
+  /** A statement on the client, or inside its transaction `tx`. */
+  query<R>(text: string, params: unknown[] | undefined, options: QueryOptions | undefined, tx?: Transaction): Promise<Results<R>> {
     const { parsers: _, ...rest } = options ?? {};
     if (!params?.length || options?.blob) return (tx ?? this.pg).query<R>(text, params, rest);
     const locks = this.pg as unknown as Locks;
-    const run = () => locks._runExclusiveQuery(() => this.run<R>(text, params, rest, inTransaction));
+    const run = () => locks._runExclusiveQuery(() => this.run<R>(text, params, rest, !!tx));
     // Outside a transaction a statement also waits for any transaction to end, as PGlite's own does.
-    return inTransaction ? run() : locks._runExclusiveTransaction(run);
+    return tx ? run() : locks._runExclusiveTransaction(run);
   }
 
   private async run<R>(text: string, params: unknown[], options: QueryOptions, inTransaction: boolean, retried = false): Promise<Results<R>> {
