@@ -4,7 +4,23 @@ import { createApp } from "../apps/server.ts";
 import { twilioSignature } from "../channels/voice/verify.ts";
 import { parseConfig } from "../platform/config.ts";
 import { setLogLevel } from "../platform/log.ts";
+import { eq, sql } from "drizzle-orm";
+import type { Db } from "../db/connect.ts";
+import { calls, workItems } from "../db/schema/index.ts";
 import { onEachDriver, type Target } from "./ingest.ts";
+
+/**
+ * Handled work items in the demo's voice queue, as if `count` calls had been answered and finished
+ * over the past days (one statement: this is a benchmark's setup, not how work is recorded).
+ */
+async function addHandledHistory(db: Db, count: number) {
+  await db.execute(sql`
+    INSERT INTO ${workItems} (workspace_id, conversation_id, queue_id, channel, state, enqueued_at, answered_at, ended_at)
+    SELECT w.workspace_id, w.conversation_id, w.queue_id, 'voice', 'done', t - interval '30 seconds', t, t + interval '4 minutes'
+    FROM (SELECT * FROM ${workItems} WHERE channel = 'voice' LIMIT 1) w,
+      LATERAL (SELECT now() - make_interval(secs => g * 5) AS t FROM generate_series(1, ${count}::int) g) h`);
+  await db.execute(sql`ANALYZE ${workItems}`);
+}
 
 /**
  * What one call's webhooks cost the server, measured in-process (no HTTP, no client sharing the
@@ -13,6 +29,8 @@ import { onEachDriver, type Target } from "./ingest.ts";
  * latencies do, so they are what `bench voice` figures are best read against.
  */
 const CALLS = Number(process.env.VOICE_COST_CALLS ?? 200);
+/** Handled calls put behind the queue before the announcements are measured a second time. */
+const HISTORY = Number(process.env.VOICE_COST_HISTORY ?? 100_000);
 const NUMBER = "+15005550006";
 const TOKEN = "demo-twilio-token";
 const BASE = "http://localhost";
@@ -31,7 +49,8 @@ export async function benchVoiceCost({ json }: { json: boolean }) {
         continue;
       }
       console.log(`\n${driver}: ${CALLS} calls one after another, in-process`);
-      for (const [name, c] of Object.entries(r.webhooks)) console.log(`  ${name.padEnd(13)} ${c.statements.toFixed(1).padStart(5)} statements   ${c.cpuMs.toFixed(2).padStart(6)} ms CPU   wall p50 ${c.p50Ms.toFixed(2)} ms`);
+      const names: Record<string, string> = { announcementWithHistory: `announcement, ${r.history.toLocaleString("en")} handled calls in history` };
+      for (const [name, c] of Object.entries(r.webhooks)) console.log(`  ${(names[name] ?? name).padEnd(13)} ${c.statements.toFixed(1).padStart(5)} statements   ${c.cpuMs.toFixed(2).padStart(6)} ms CPU   wall p50 ${c.p50Ms.toFixed(2)} ms`);
       console.log(`  per call, with the work after the answers (routing passes): ${r.perCall.statements.toFixed(1)} statements, ${r.perCall.cpuMs.toFixed(2)} ms CPU`);
     }
 }
@@ -61,7 +80,7 @@ async function measure(target: Target) {
       if (res.status !== 200) throw new Error(`${path}: ${res.status} ${body.slice(0, 200)}`);
       return body;
     };
-    const costs = { incoming: [] as Cost[], gather: [] as Cost[], announcement: [] as Cost[] };
+    const costs = { incoming: [] as Cost[], gather: [] as Cost[], announcement: [] as Cost[], announcementWithHistory: [] as Cost[] };
     const measured = async (into: Cost[] | undefined, work: () => Promise<string>) => {
       const [s0, c0, t0] = [statements, process.cpuUsage(), performance.now()];
       const out = await work();
@@ -87,12 +106,22 @@ async function measure(target: Target) {
     // The routing passes the queued callers started run after the answers: counted per call too.
     await Bun.sleep(1000);
     const c = process.cpuUsage(c0);
+
+    // A center that has run for a while: the same callers' announcements again, once the queue has
+    // HISTORY handled calls behind it (their handle times feed every estimated wait).
+    await addHandledHistory(rt.core.db, HISTORY);
+    for (let n = 1; n <= CALLS; n++) {
+      const params = { CallSid: `CA${n.toString(16).padStart(32, "0")}`, From: `+86139${String(n).padStart(8, "0")}`, To: NUMBER, CallStatus: "in-progress" };
+      const [call] = await rt.core.db.select({ id: calls.id, inboxId: calls.inboxId }).from(calls).where(eq(calls.externalId, params.CallSid));
+      await measured(costs.announcementWithHistory, () => post(`/webhooks/twilio/voice/wait?inbox=${call!.inboxId}&call=${call!.id}`, params));
+    }
+
     const avg = (xs: Cost[], k: keyof Cost) => xs.reduce((a, x) => a + x[k], 0) / xs.length;
     const p50 = (xs: Cost[]) => [...xs].sort((a, b) => a.ms - b.ms)[Math.floor(xs.length / 2)]!.ms;
     const webhooks = Object.fromEntries(
       Object.entries(costs).map(([k, xs]) => [k, { statements: avg(xs, "statements"), cpuMs: avg(xs, "cpuUs") / 1000, p50Ms: p50(xs) }]),
     );
-    return { calls: CALLS, webhooks, perCall: { statements: (statements - s0) / CALLS, cpuMs: (c.user + c.system) / 1000 / CALLS } };
+    return { calls: CALLS, history: HISTORY, webhooks, perCall: { statements: (statements - s0) / CALLS, cpuMs: (c.user + c.system) / 1000 / CALLS } };
   } finally {
     await rt.close();
   }

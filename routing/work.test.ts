@@ -1,9 +1,10 @@
 import { describe, expect, it } from "bun:test";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { rowsOf, type Executor } from "../db/connect.ts";
 import { ingestBatch } from "../conversations/inbound-queue.ts";
 import { setStatus, validateInbound } from "../conversations/conversation.ts";
 import { agentStates, contacts, conversations, outbox, skills, workItems } from "../db/schema/index.ts";
-import { queuePosition } from "./estimate.ts";
+import { queuePosition, queuePositionsOf } from "./estimate.ts";
 import { loadTotals, totalsOf } from "./live.ts";
 import { timelinePage } from "../conversations/timeline.ts";
 import { testWorkspace } from "../test/workspace.ts";
@@ -247,6 +248,31 @@ describe("place in line", () => {
     const place = async (id: string) => (await queuePosition(w.core.db, id))!.position;
     // VIP: 10 points, waited 0 min; old: 0 points, 5 min; newer: 0 points, 1 min.
     expect([await place(vip.conversation.id), await place(old.conversation.id), await place(newer.conversation.id)]).toEqual([1, 2, 3]);
+  });
+
+  it("estimates from the queue's latest 50 handled items, read through an index whatever the history", async () => {
+    const { w, inbox, queue } = await oneQueue({ name: "Q" }, "available");
+    const caller = await customerSays(w, inbox.id, "h1", "caller");
+    const mine = (await enqueueConversation(w.core, caller.conversation.id))!;
+    const ago = (s: number) => new Date(Date.now() - s * 1000);
+    const handled = (n: number, from: number, handleS: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        workspaceId: w.workspaceId, conversationId: caller.conversation.id, queueId: queue.id, channel: "webchat",
+        state: "done" as const, enqueuedAt: ago(from + i + handleS + 30), answeredAt: ago(from + i + handleS), endedAt: ago(from + i),
+      }));
+    // Last week's 10-minute chats, then this morning's 50 one-minute chats: only the latest 50 count.
+    await w.core.db.insert(workItems).values([...handled(60, 7 * 86_400, 600), ...handled(50, 3_600, 60)]);
+    // One agent with room for three chats: first in line waits a third of a one-minute chat.
+    expect(await queuePosition(w.core.db, caller.conversation.id)).toEqual({ position: 1, estimatedWaitS: 20 });
+
+    // Every caller's announcement asks this: without an index it reads all finished work, ever.
+    const statements: SQL[] = [];
+    await queuePositionsOf({ execute: (q: SQL) => (statements.push(q), w.core.db.execute(q)) } as unknown as Executor, [mine]);
+    const plan = await w.core.db.transaction(async (tx) => {
+      await tx.execute(sql`SET LOCAL enable_seqscan = off`);
+      return rowsOf<{ "QUERY PLAN": string }>(await tx.execute(sql`EXPLAIN ${statements[0]!}`)).map((r) => r["QUERY PLAN"]).join("\n");
+    });
+    expect(plan).toContain("work_items_handled_idx");
   });
 });
 

@@ -114,6 +114,11 @@ export const workItems = pgTable(
   },
   (t) => [
     index("work_items_waiting_idx").on(t.workspaceId, t.state, t.priority, t.enqueuedAt),
+    // Finished work piles up day after day; what reads it per call or chat must not scan it all: a
+    // queue's latest handled work gives its handle time (every caller's announcement asks), a
+    // contact's last finished work its sticky agent (every enqueue asks).
+    index("work_items_handled_idx").on(t.queueId, t.endedAt).where(sql`state = 'done' AND answered_at IS NOT NULL`),
+    index("work_items_conversation_idx").on(t.conversationId),
     // One live work item per conversation: enqueueing twice (two nodes, a retry) is a no-op.
     uniqueIndex("work_items_live_key").on(t.conversationId).where(sql`state IN ('waiting', 'reserved', 'assigned')`),
   ],

@@ -1,0 +1,2 @@
+CREATE INDEX "work_items_handled_idx" ON "work_items" USING btree ("queue_id","ended_at") WHERE state = 'done' AND answered_at IS NOT NULL;--> statement-breakpoint
+CREATE INDEX "work_items_conversation_idx" ON "work_items" USING btree ("conversation_id");
