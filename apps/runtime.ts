@@ -138,16 +138,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   knowledge.start();
 
   // Housekeeping every node may run: the updates are idempotent and row-locked.
-  const housekeeping = setInterval(() => {
-    wakeSnoozed(core).catch((err: unknown) => log.error("wake snoozed failed", { err }));
-    markDisconnectedOffline(core, DISCONNECT_GRACE_MS).catch((err: unknown) => log.error("presence sweep failed", { err }));
-    pruneEvents(database.db, new Date(Date.now() - EVENT_RETENTION_DAYS * 86_400_000)).catch((err: unknown) =>
-      log.error("prune events failed", { err }),
-    );
-    rt.calls.retryRecordings().catch((err: unknown) => log.error("recording retry failed", { err }));
-    pruneRecordings(rt).catch((err: unknown) => log.error("prune recordings failed", { err }));
-    pruneHeldBack(rt).catch((err: unknown) => log.error("prune held-back mail failed", { err }));
-  }, 30_000);
+  const housekeeping = setInterval(() => void housekeep(rt), 30_000);
   housekeeping.unref?.();
   const browserCalls = new BrowserCallWatch(core);
 
@@ -188,4 +179,21 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   registry.register(new Gauge("switchboard_voice_batch_fallbacks_total", "Batches of call writes retried one by one", () => rt.calls.batchStats.fallbacks, "counter"));
   stopBot = startKnowledgeBot(rt);
   return rt;
+}
+
+/**
+ * The node's periodic chores (every 30 s): snoozed conversations that are due, agents whose
+ * browser went away, events past retention, recordings to fetch again or past retention, held-back
+ * mail past retention. Each failure is logged and leaves the others running.
+ */
+export function housekeep(rt: Runtime) {
+  const chore = (name: string, work: () => Promise<unknown>) => work().catch((err: unknown) => log.error(`${name} failed`, { err }));
+  return Promise.all([
+    chore("wake snoozed", () => wakeSnoozed(rt.core)),
+    chore("presence sweep", () => markDisconnectedOffline(rt.core, DISCONNECT_GRACE_MS)),
+    chore("prune events", () => pruneEvents(rt.database.db, new Date(Date.now() - EVENT_RETENTION_DAYS * 86_400_000))),
+    chore("recording retry", () => rt.calls.retryRecordings()),
+    chore("prune recordings", () => pruneRecordings(rt)),
+    chore("prune held-back mail", () => pruneHeldBack(rt)),
+  ]);
 }

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { eq } from "drizzle-orm";
 import { calls, timelineItems, type Call } from "../db/schema/index.ts";
-import { pruneRecordings } from "./voice/recording.ts";
+import { pruneRecordings, recordingsPastRetention, recordingsToFetch } from "./voice/recording.ts";
+import { indexPlan } from "../test/plan.ts";
 import { readTwiml } from "../channels/voice/twiml-read.ts";
 import type { SimLeg } from "../channels/voice/simulator.ts";
 import { createAgent } from "../routing/agent.ts";
@@ -66,6 +67,12 @@ describe("call control", () => {
     const [item] = await s.rt.core.db.select().from(timelineItems).where(eq(timelineItems.id, call.timelineItemId));
     expect(item!.data.recordingUrl).toBeNull();
     await presence(ann, "available");
+  });
+
+  it("finds recordings to fetch again and to prune through indexes, not by reading every call ever taken", async () => {
+    // Both run every 30 s; on PGlite a scan of all calls would stall the node's event loop each time.
+    expect(await indexPlan(s.rt.core.db, recordingsToFetch(s.rt.core.db).getSQL())).toContain("calls_recording_due_idx");
+    expect(await indexPlan(s.rt.core.db, recordingsPastRetention(s.rt.core.db, v.inbox.id, new Date()).getSQL())).toContain("calls_recorded_idx");
   });
 
   it("cold-transfers a call to another agent: the first agent's leg ends, the caller waits, the second agent gets an offer", async () => {

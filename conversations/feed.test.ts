@@ -1,10 +1,11 @@
 import { describe, expect, it } from "bun:test";
 import type { BusMessage, EventBus } from "./bus.ts";
-import type { DomainEvent } from "./event.ts";
+import { expiredEvents, pruneEvents, type DomainEvent } from "./event.ts";
 import { eq } from "drizzle-orm";
 import { events } from "../db/schema/index.ts";
 import { EventFeed } from "./feed.ts";
 import { ingestInbound } from "./conversation.ts";
+import { indexPlan } from "../test/plan.ts";
 import { testWorkspace } from "../test/workspace.ts";
 
 /** A bus under test control: what ingest publishes is held back, reordered or dropped at will. */
@@ -118,5 +119,20 @@ describe("event retention", () => {
     const replay = await feed.subscribe(w.workspaceId, { filter: () => true, deliver: () => {} }, 0);
     expect(replay.truncated).toBe(true);
     feed.close();
+  });
+});
+
+describe("event pruning", () => {
+  it("drops events past retention, found through the age index rather than a scan of the whole log", async () => {
+    const w = await testWorkspace();
+    const day = 86_400_000;
+    await w.core.db.insert(events).values([
+      { workspaceId: w.workspaceId, seq: 1_000_000_001, type: "item.created", createdAt: new Date(Date.now() - 40 * day) },
+      { workspaceId: w.workspaceId, seq: 1_000_000_002, type: "item.created" },
+    ]);
+    await pruneEvents(w.core.db, new Date(Date.now() - 30 * day));
+    const kept = await w.core.db.select({ seq: events.seq }).from(events).where(eq(events.workspaceId, w.workspaceId));
+    expect(kept.map((e) => e.seq)).toEqual([1_000_000_002]);
+    expect(await indexPlan(w.core.db, expiredEvents(w.core.db, new Date()).getSQL())).toContain("events_created_brin");
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "bun:test";
-import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
-import { rowsOf, type Executor } from "../db/connect.ts";
+import { and, eq, inArray, type SQL } from "drizzle-orm";
+import type { Executor } from "../db/connect.ts";
+import { indexPlan } from "../test/plan.ts";
 import { ingestBatch } from "../conversations/inbound-queue.ts";
 import { setStatus, validateInbound } from "../conversations/conversation.ts";
 import { agentStates, contacts, conversations, outbox, skills, workItems } from "../db/schema/index.ts";
@@ -268,11 +269,7 @@ describe("place in line", () => {
     // Every caller's announcement asks this: without an index it reads all finished work, ever.
     const statements: SQL[] = [];
     await queuePositionsOf({ execute: (q: SQL) => (statements.push(q), w.core.db.execute(q)) } as unknown as Executor, [mine]);
-    const plan = await w.core.db.transaction(async (tx) => {
-      await tx.execute(sql`SET LOCAL enable_seqscan = off`);
-      return rowsOf<{ "QUERY PLAN": string }>(await tx.execute(sql`EXPLAIN ${statements[0]!}`)).map((r) => r["QUERY PLAN"]).join("\n");
-    });
-    expect(plan).toContain("work_items_handled_idx");
+    expect(await indexPlan(w.core.db, statements[0]!)).toContain("work_items_handled_idx");
   });
 });
 

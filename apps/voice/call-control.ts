@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { appendSystemEvent, assignWithin } from "../../conversations/conversation.ts";
 import { callById, changeCall, changeCallWithin, findCall, isFinal, startCall } from "../../conversations/call.ts";
 import { CallBatch } from "./call-batch.ts";
@@ -24,7 +24,7 @@ import { DEFAULT_ROUTING, followAssignment, transferToAgent } from "../../routin
 import type { Runtime } from "../runtime.ts";
 import { fromBrowser, visitorOfCaller, widgetCallTarget } from "./call-line.ts";
 import { flowOf, inboxByNumber, voiceInbox, voiceInboxRow, type VoiceInbox } from "./inbox.ts";
-import { storeRecording } from "./recording.ts";
+import { recordingsToFetch, storeRecording } from "./recording.ts";
 
 const WEBHOOKS = "/webhooks/twilio/voice";
 /** How long a node reuses an inbox's settings and IVR flow before reading them again. */
@@ -708,7 +708,7 @@ export class CallControl {
 
   /** Calls whose recording is known at Twilio but not yet stored with us (a crash, an outage). */
   async retryRecordings() {
-    const due = await this.rt.core.db.select().from(calls).where(and(isNotNull(calls.recordingSid), isNull(calls.recordingId)));
+    const due = await recordingsToFetch(this.rt.core.db);
     for (const call of due) {
       const inbox = await this.inbox(call.inboxId);
       if (inbox) await this.quietly(() => storeRecording(this.rt, this, inbox, call));

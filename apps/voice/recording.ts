@@ -1,8 +1,9 @@
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { and, eq, inArray, isNotNull, lt } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lt } from "drizzle-orm";
 import { SEALED_SUFFIX } from "../../conversations/attachment.ts";
 import { changeCall } from "../../conversations/call.ts";
+import type { Executor } from "../../db/connect.ts";
 import { attachments, calls, inboxes, type Call } from "../../db/schema/index.ts";
 import { log } from "../../platform/log.ts";
 import type { Runtime } from "../runtime.ts";
@@ -58,6 +59,13 @@ export async function openSealed(rt: Runtime, storageKey: string) {
   return rt.keyring.openBytes(new Uint8Array(await Bun.file(join(filesRoot(rt), storageKey)).arrayBuffer()));
 }
 
+/** Calls whose recording Twilio announced but we have not stored yet (a crash, an outage). */
+export const recordingsToFetch = (db: Executor) => db.select().from(calls).where(and(isNotNull(calls.recordingSid), isNull(calls.recordingId)));
+
+/** An inbox's calls with a stored recording, started before `before`. */
+export const recordingsPastRetention = (db: Executor, inboxId: string, before: Date) =>
+  db.select().from(calls).where(and(eq(calls.inboxId, inboxId), isNotNull(calls.recordingId), lt(calls.startedAt, before)));
+
 /** Deletes recordings older than their inbox's retention period (settings.recordingRetentionDays). */
 export async function pruneRecordings(rt: Runtime, now = new Date()) {
   const voice = await rt.core.db.select({ id: inboxes.id, settings: inboxes.settings }).from(inboxes).where(eq(inboxes.channel, "voice"));
@@ -65,10 +73,7 @@ export async function pruneRecordings(rt: Runtime, now = new Date()) {
   for (const inbox of voice) {
     const days = (inbox.settings as VoiceSettings).recordingRetentionDays;
     if (!days) continue;
-    const old = await rt.core.db
-      .select()
-      .from(calls)
-      .where(and(eq(calls.inboxId, inbox.id), isNotNull(calls.recordingId), lt(calls.startedAt, new Date(now.getTime() - days * 86_400_000))));
+    const old = await recordingsPastRetention(rt.core.db, inbox.id, new Date(now.getTime() - days * 86_400_000));
     if (!old.length) continue;
     const files = await rt.core.db.select().from(attachments).where(inArray(attachments.id, old.map((c) => c.recordingId!)));
     for (const f of files) await rm(join(filesRoot(rt), f.storageKey), { force: true });

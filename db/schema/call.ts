@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { conversations } from "./conversation.ts";
 import { inboxes } from "./inbox.ts";
@@ -79,6 +80,10 @@ export const calls = pgTable(
     index("calls_conversation_idx").on(t.conversationId),
     index("calls_agent_leg_idx").on(t.agentLegId),
     index("calls_live_idx").on(t.workspaceId, t.status),
+    // Housekeeping every 30 s (recordings to fetch again, recordings past retention) must not read
+    // every call ever taken: on PGlite such a scan stalls the node's event loop.
+    index("calls_recording_due_idx").on(t.inboxId).where(sql`recording_sid IS NOT NULL AND recording_id IS NULL`),
+    index("calls_recorded_idx").on(t.inboxId, t.startedAt).where(sql`recording_id IS NOT NULL`),
   ],
 );
 
