@@ -44,7 +44,10 @@ async function addCallHistory(db: Db, count: number) {
  * latencies do, so they are what `bench voice` figures are best read against.
  */
 const CALLS = Number(process.env.VOICE_COST_CALLS ?? 200);
-/** Handled calls put behind the queue before the announcements are measured a second time. */
+/**
+ * History put behind the demo line after the calls: handled work items before the announcements are
+ * measured a second time, then finished calls (three events each) before the housekeeping passes.
+ */
 const HISTORY = Number(process.env.VOICE_COST_HISTORY ?? 100_000);
 const NUMBER = "+15005550006";
 const TOKEN = "demo-twilio-token";
