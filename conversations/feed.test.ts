@@ -135,4 +135,12 @@ describe("event pruning", () => {
     expect(kept.map((e) => e.seq)).toEqual([1_000_000_002]);
     expect(await indexPlan(w.core.db, expiredEvents(w.core.db, new Date()).getSQL())).toContain("events_created_brin");
   });
+
+  it("still prunes when the database refuses to summarize the age index (a role that does not own it)", async () => {
+    const w = await testWorkspace();
+    await w.core.db.insert(events).values({ workspaceId: w.workspaceId, seq: 1_000_000_001, type: "item.created", createdAt: new Date(Date.now() - 40 * 86_400_000) });
+    const refusing = new Proxy(w.core.db, { get: (db, key) => (key === "execute" ? () => Promise.reject(new Error("must be owner of index")) : Reflect.get(db, key)) });
+    await pruneEvents(refusing, new Date(Date.now() - 30 * 86_400_000));
+    expect(await w.core.db.select().from(events).where(eq(events.workspaceId, w.workspaceId))).toEqual([]);
+  });
 });
