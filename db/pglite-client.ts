@@ -55,7 +55,7 @@ class PreparedStatements {
 
   constructor(
     private readonly pg: PGlite,
-    private readonly capacity = CACHED_STATEMENTS,
+    private readonly capacity: number,
   ) {}
 
   /** A statement on the client, or inside its transaction `tx`. */
