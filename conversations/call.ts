@@ -152,8 +152,9 @@ export async function startCall(
   }
   return withEvents(core, async (tx, events) => {
     const now = new Date();
-    const { started, writes } = (await startCallsWithin(tx, workspaceId, [input], checks, now))[0]!;
-    const views = await appendItems(tx, events, [writes], now);
+    const { begun, pending } = await startCallsWithin(tx, workspaceId, [input], checks, now);
+    const { started, writes } = begun[0]!;
+    const views = await appendItems(tx, events, [writes], now, pending);
     if (!views) throw new Error("call item already exists");
     if (within) await within(tx, events, started.call);
     return { ...started, item: views[0]![0]! };
@@ -164,7 +165,8 @@ export async function startCall(
  * `startCall`'s rows for one or many calls (a batch of webhooks), in a caller's transaction, but for
  * their timeline items and events: those come back for the caller to write (`appendItems`) with
  * others. Set-based, so a batch costs the same few statements as one call; locks are taken contact
- * → conversation (sorted), as message ingest takes them.
+ * → conversation (sorted), as message ingest takes them. The last statements (the calls' insert)
+ * come back unsent, as `pending`: the caller must send them, with its own next ones.
  */
 export async function startCallsWithin(tx: Tx, workspaceId: string, inputs: CallStart[], checks: StartChecks, now: Date) {
   if (!checks.inboxOfWorkspace) {
@@ -271,17 +273,17 @@ export async function startCallsWithin(tx: Tx, workspaceId: string, inputs: Call
     const writes: ItemWrites = { conversation: c, items, lead };
     return { started: { call: draft, conversation: view, duplicate: false, conversationCreated: isNew && first }, writes };
   });
-  // Independent statements, issued together so the Postgres driver pipelines them.
-  await Promise.all([
-    tx.insert(calls).values(begun.map((b) => b.started.call)),
-    lastText.size
-      ? tx.execute(sql`
-          UPDATE ${conversations} AS c SET status = 'open', snoozed_until = NULL, last_activity_at = ${now.toISOString()}::timestamptz, last_message_text = v.text
-          FROM (VALUES ${sql.join([...lastText].map(([id, text]) => sql`(${id}::uuid, ${text})`), sql`, `)}) AS v(id, text)
-          WHERE c.id = v.id`)
-      : undefined,
-  ]);
-  return begun;
+  // Not sent here: the caller sends them with its next statements, in one round trip.
+  const pending: PromiseLike<unknown>[] = [tx.insert(calls).values(begun.map((b) => b.started.call))];
+  if (lastText.size) {
+    pending.push(
+      tx.execute(sql`
+        UPDATE ${conversations} AS c SET status = 'open', snoozed_until = NULL, last_activity_at = ${now.toISOString()}::timestamptz, last_message_text = v.text
+        FROM (VALUES ${sql.join([...lastText].map(([id, text]) => sql`(${id}::uuid, ${text})`), sql`, `)}) AS v(id, text)
+        WHERE c.id = v.id`),
+    );
+  }
+  return { begun, pending };
 }
 
 async function startedView(db: Executor, call: Call, created: boolean): Promise<StartedCall> {
@@ -316,14 +318,23 @@ export async function changeCallWithin(tx: Tx, events: EventLog, callId: string,
  * inbox shows them, by call id.
  */
 async function mirrorIntoItems(tx: Tx, changed: Call[], now: Date) {
-  const views = new Map<string, TimelineView>();
-  if (!changed.length) return views;
-  const items = (await tx
+  if (!changed.length) return new Map<string, TimelineView>();
+  return mirroredViews(tx, changed, await mirrorQuery(tx, changed, now));
+}
+
+/** `mirrorIntoItems`' statement, not yet sent (a batch sends it with others); `mirroredViews` reads its result. */
+export function mirrorQuery(tx: Tx, changed: Call[], now: Date) {
+  return tx
     .update(timelineItems)
     .set({ data: sql`v.data || jsonb_strip_nulls(jsonb_build_object('senderName', ${timelineItems.data}->'senderName'))` })
     .from(sql`(VALUES ${sql.join(changed.map((c) => sql`(${c.timelineItemId}::uuid, ${JSON.stringify(callData(c, now))}::jsonb)`), sql`, `)}) AS v(id, data)`)
     .where(sql`${timelineItems.id} = v.id`)
-    .returning()) as unknown as TimelineItem[];
+    .returning() as unknown as PromiseLike<TimelineItem[]>;
+}
+
+/** The call items `mirrorQuery` updated, as the inbox shows them (with a recording's file), by call id. */
+export async function mirroredViews(tx: Tx, changed: Call[], items: TimelineItem[]) {
+  const views = new Map<string, TimelineView>();
   const recorded = changed.filter((c) => c.recordingId).map((c) => c.timelineItemId);
   const files = recorded.length ? await tx.select().from(attachments).where(inArray(attachments.timelineItemId, recorded)) : [];
   const itemOf = new Map(items.map((i) => [i.id, i]));
@@ -340,15 +351,13 @@ export type IvrAdvance = { ivr: IvrState; status: CallStatus; callbackNumber: st
 /**
  * Saves the IVR's next step of calls (a batch's turns), each only if its call still stands at
  * `step` of its IVR: one conditional update for all, so of two deliveries of the same gather
- * (Twilio retries) one applies and the other finds it done. The call items' mirrors are updated
- * too; their `item.updated` events come back for the caller to log with the turns' other events.
- * Calls that had moved on are missing from the result.
+ * (Twilio retries) one applies and the other finds it done. The statement comes back unsent (a batch
+ * sends it with its locks and reads); its result is the calls that moved, without those that had
+ * moved on. The caller mirrors them into their items (`mirrorQuery`).
  */
-export async function advanceIvrsWithin(tx: Tx, advances: { callId: string; step: number; change: IvrAdvance }[], now = new Date()) {
-  const result = new Map<string, { call: Call; item: TimelineView | undefined }>();
+export function advanceIvrsQuery(tx: Tx, advances: { callId: string; step: number; change: IvrAdvance }[], now = new Date()) {
   // The same call twice in one batch (a retry beside the original): the first is the one tried.
   const once = advances.filter((a, n) => advances.findIndex((b) => b.callId === a.callId) === n);
-  if (!once.length) return result;
   const values = sql.join(
     once.map(
       ({ callId, step, change }) =>
@@ -356,7 +365,7 @@ export async function advanceIvrsWithin(tx: Tx, advances: { callId: string; step
     ),
     sql`, `,
   );
-  const moved = (await tx
+  return tx
     .update(calls)
     .set({
       ivr: sql`v.ivr`,
@@ -370,10 +379,7 @@ export async function advanceIvrsWithin(tx: Tx, advances: { callId: string; step
     .from(sql`(VALUES ${values}) AS v(id, step, ivr, status, callback_number, queue_id, enqueued_at, final)`)
     .where(sql`${calls.id} = v.id AND ${calls.status} = 'ivr' AND (${calls.ivr}->>'step')::int = v.step`)
     // drizzle cannot type a raw FROM; the rows are the table's own.
-    .returning()) as unknown as Call[];
-  const items = await mirrorIntoItems(tx, moved, now);
-  for (const call of moved) result.set(call.id, { call, item: items.get(call.id) });
-  return result;
+    .returning() as unknown as PromiseLike<Call[]>;
 }
 
 export function changeCall(core: Core, callId: string, change: CallChange | ((call: Call) => CallChange | null), now = new Date()) {

@@ -10,7 +10,7 @@ import { canSeeConversation, type Actor } from "./actor.ts";
 import { NormalizedInbound, MAX_TEXT, type NormalizedInbound as InboundInput } from "./channel.ts";
 import { resolveContact } from "./contact.ts";
 import type { DomainEvent, EventLog, EventScope } from "./event.ts";
-import { nextSeq, takeSeqs } from "./event.ts";
+import { firstSeq, nextSeq, seqsQuery, takeSeqs } from "./event.ts";
 import { attachmentView, isPublicItem, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
 
@@ -129,20 +129,38 @@ export const systemItem = (eventType: string, data: Record<string, unknown>): Ne
 /** Items of one conversation, after `lead` events about the conversation itself (its creation or reopening). */
 export type ItemWrites = { conversation: Conversation; items: NewItem[]; lead?: { type: string; payload: DomainEvent["payload"] }[] };
 
+/** How many seqs `writes` take: their lead events and their items. */
+export const seqsFor = (writes: ItemWrites[]) => writes.reduce((n, w) => n + (w.lead?.length ?? 0) + w.items.length, 0);
+
 /**
  * Items (no files) and events of one or several conversations in three statements whatever their
  * number: the seqs taken at once, one insert of the items, one of the events. For hot paths that
- * append a few items in a row (a call's start with its IVR turn) and for batches of them. Returns
- * each write's item views, or undefined if an item's (inbox, external id) was taken.
+ * append a few items in a row (a call's start with its IVR turn) and for batches of them. `before`:
+ * the caller's last writes, not yet sent, which go out with the seqs' statement in one round trip.
+ * Returns each write's item views, or undefined if an item's (inbox, external id) was taken.
  */
-export async function appendItems(tx: Tx, events: EventLog, writes: ItemWrites[], now = new Date()): Promise<TimelineView[][] | undefined> {
-  const count = writes.reduce((n, w) => n + (w.lead?.length ?? 0) + w.items.length, 0);
-  if (!count) return writes.map(() => []);
+export async function appendItems(tx: Tx, events: EventLog, writes: ItemWrites[], now = new Date(), before: PromiseLike<unknown>[] = []): Promise<TimelineView[][] | undefined> {
+  const count = seqsFor(writes);
+  if (!count) {
+    await Promise.all(before);
+    return writes.map(() => []);
+  }
   const workspaceId = writes[0]!.conversation.workspaceId;
-  let seq = await takeSeqs(tx, workspaceId, count);
+  // The counter's statement goes last: its row is the last lock a transaction takes.
+  const sent = await Promise.all([...before, seqsQuery(tx, workspaceId, count)]);
+  return writeItems(tx, events, writes, firstSeq(sent.at(-1) as { seq: number }[], workspaceId, count), now);
+}
+
+/**
+ * `appendItems` once its seqs are taken (`first` on, `seqsFor(writes)` of them): the items and the
+ * events, with `alongside` (more statements not yet sent), in one round trip.
+ */
+export async function writeItems(tx: Tx, events: EventLog, writes: ItemWrites[], first: number, now: Date, alongside: PromiseLike<unknown>[] = []): Promise<TimelineView[][] | undefined> {
+  let seq = first;
   const rows: TimelineItem[] = [];
   const logged: DomainEvent[] = [];
   const views = writes.map(({ conversation, items, lead = [] }) => {
+    const { workspaceId } = conversation;
     const scope = scopeOf(conversation);
     for (const e of lead) logged.push({ workspaceId, seq: seq++, type: e.type, conversationId: conversation.id, public: false, payload: e.payload });
     return items.map((item) => {
@@ -163,10 +181,11 @@ export async function appendItems(tx: Tx, events: EventLog, writes: ItemWrites[]
       return view;
     });
   });
-  // Independent statements, issued together so the Postgres driver pipelines them.
+  await events.record(logged);
   const [inserted] = await Promise.all([
     rows.length ? tx.insert(timelineItems).values(rows).onConflictDoNothing().returning({ id: timelineItems.id }) : [],
-    events.record(logged),
+    events.flush(),
+    ...alongside,
   ]);
   return inserted.length === rows.length ? views : undefined;
 }

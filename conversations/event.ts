@@ -33,11 +33,24 @@ export async function nextSeq(tx: Tx, workspaceId: string): Promise<number> {
 
 /** Takes `count` seqs at once and returns the first; a batch numbers its events from it. */
 export async function takeSeqs(tx: Tx, workspaceId: string, count: number): Promise<number> {
-  const [row] = await tx
+  return firstSeq(await seqsQuery(tx, workspaceId, count), workspaceId, count);
+}
+
+/**
+ * `takeSeqs`'s statement, not yet sent: a caller sends it last in a round trip of its own writes,
+ * then reads the first seq from its result with `firstSeq`.
+ */
+export function seqsQuery(tx: Tx, workspaceId: string, count: number) {
+  return tx
     .update(workspaceCounters)
     .set({ seq: sql`${workspaceCounters.seq} + ${count}` })
     .where(eq(workspaceCounters.workspaceId, workspaceId))
     .returning({ seq: workspaceCounters.seq });
+}
+
+/** The first of the `count` seqs `seqsQuery` took, from its result. */
+export function firstSeq(rows: { seq: number }[], workspaceId: string, count: number) {
+  const [row] = rows;
   if (!row) throw new Error(`workspace ${workspaceId} has no counter row`);
   return row.seq - count + 1;
 }

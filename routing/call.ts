@@ -3,9 +3,9 @@ import { appendSystemEvent, assignWithin } from "../conversations/conversation.t
 import type { EventLog } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import type { Tx } from "../db/connect.ts";
-import { conversations, queues, workItems, type Conversation, type SkillRequirement, type WorkItemRow } from "../db/schema/index.ts";
+import { conversations, queues, workItems, type Conversation, type Queue, type SkillRequirement, type WorkItemRow } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
-import { queuePositionsOf } from "./estimate.ts";
+import { positionsFrom, positionsQuery } from "./estimate.ts";
 import { priorityFor } from "./entry.ts";
 import { startWrapUp, WRAP_UP_SECONDS } from "./presence.ts";
 import { DEFAULT_ROUTING, freeIfIdle } from "./work.ts";
@@ -43,25 +43,50 @@ async function placeCallWithin(tx: Tx, c: Conversation, target: CallTarget, now 
   return (await placeCallsWithin(tx, [{ conversation: c, target, at: now }], settings))[0]!;
 }
 
+type Place = { conversation: Conversation; target: CallTarget; at: Date };
+
 /**
  * `placeCallWithin` for the calls of a batch (one workspace's, one entry per conversation, the
  * conversations locked by the caller), set-based: a handful of statements whatever their number.
  * `at` is when each caller asked to wait: it orders them in the queue.
  */
-export async function placeCallsWithin(tx: Tx, places: { conversation: Conversation; target: CallTarget; at: Date }[], settings = DEFAULT_ROUTING) {
+export async function placeCallsWithin(tx: Tx, places: Place[], settings = DEFAULT_ROUTING) {
   if (!places.length) return [];
-  if (new Set(places.map((p) => p.conversation.id)).size !== places.length) throw new Error("one queue entry per conversation at a time");
-  const workspaceId = places[0]!.conversation.workspaceId;
-  // Independent reads, issued together so the Postgres driver pipelines them.
-  const [found, lives] = await Promise.all([
+  const [found, lives] = await Promise.all(placementReads(tx, places[0]!.conversation.workspaceId, places.map((p) => ({ conversationId: p.conversation.id, target: p.target }))));
+  const placing = placeCalls(tx, places, found, lives, settings);
+  const results = await Promise.all([...placing.writes, placing.positions]);
+  const { placed, estimated } = placing.finish(results.at(-1));
+  if (estimated) await estimated;
+  return placed;
+}
+
+/**
+ * What placing calls reads, as statements not yet sent: the target queues, and the live work of the
+ * conversations (locked). A batch of IVR turns sends them in the round trip that locks its
+ * conversations, right behind that lock.
+ */
+export function placementReads(tx: Tx, workspaceId: string, places: { conversationId: string; target: CallTarget }[]) {
+  return [
     tx.select().from(queues).where(and(eq(queues.workspaceId, workspaceId), inArray(queues.id, [...new Set(places.map((p) => p.target.queueId))]))),
     tx
       .select()
       .from(workItems)
-      .where(and(inArray(workItems.conversationId, places.map((p) => p.conversation.id)), inArray(workItems.state, [...LIVE])))
+      .where(and(inArray(workItems.conversationId, places.map((p) => p.conversationId)), inArray(workItems.state, [...LIVE])))
       .orderBy(workItems.id)
       .for("update"),
-  ]);
+  ] as const;
+}
+
+/**
+ * The queue entries of `places` from what `placementReads` found, as statements not yet sent: the
+ * writes, then the positions query that reads them back (so both go in one round trip, in this order;
+ * the entries' rows are made here, ids and all). `finish` takes the positions query's result and
+ * gives each place its entry, estimate and `queued` event data, plus the statement that keeps the
+ * estimates given (not yet sent; undefined when nobody could give one).
+ */
+export function placeCalls(tx: Tx, places: Place[], found: Queue[], lives: WorkItemRow[], settings = DEFAULT_ROUTING) {
+  if (new Set(places.map((p) => p.conversation.id)).size !== places.length) throw new Error("one queue entry per conversation at a time");
+  const workspaceId = places[0]!.conversation.workspaceId;
   const queueOf = new Map(found.map((q) => [q.id, q]));
   const liveOf = new Map(lives.map((w) => [w.conversationId, w]));
   const planned = places.map((p) => {
@@ -79,46 +104,67 @@ export async function placeCallsWithin(tx: Tx, places: { conversation: Conversat
     return { conversationId: p.conversation.id, at: p.at, queue, priority, fields, live, chatting };
   });
   const items = new Map<string, WorkItemRow>();
-  // A conversation whose chat was waiting: its entry becomes the call's (rare on a phone line).
-  for (const x of planned.filter((x) => x.live && x.live.state !== "assigned")) {
-    const [updated] = await tx.update(workItems).set(x.fields).where(eq(workItems.id, x.live!.id)).returning();
-    items.set(x.conversationId, updated!);
+  const writes: PromiseLike<unknown>[] = [];
+  for (const x of planned) {
+    if (!x.live) continue;
+    if (x.live.state !== "assigned") {
+      // A conversation whose chat was waiting: its entry becomes the call's (rare on a phone line).
+      items.set(x.conversationId, { ...x.live, ...x.fields });
+      writes.push(tx.update(workItems).set(x.fields).where(eq(workItems.id, x.live.id)));
+    } else {
+      // Held by an agent (a chat in progress): that work is done, and the call waits anew.
+      writes.push(tx.update(workItems).set({ state: "done", endedAt: x.at }).where(eq(workItems.id, x.live.id)));
+    }
   }
-  // Held by an agent (a chat in progress): that work is done, and the call waits anew.
-  for (const x of planned.filter((x) => x.live?.state === "assigned")) await tx.update(workItems).set({ state: "done", endedAt: x.at }).where(eq(workItems.id, x.live!.id));
-  const fresh = planned.filter((x) => !x.live || x.live.state === "assigned");
-  if (fresh.length) {
-    const rows = fresh.map((x) => ({
-      workspaceId,
-      conversationId: x.conversationId,
-      ...x.fields,
-      stickyAgentId: x.chatting,
-      stickyUntil: x.chatting ? new Date(x.at.getTime() + settings.stickyMs) : null,
-    }));
-    for (const w of await tx.insert(workItems).values(rows).returning()) items.set(w.conversationId, w);
-  }
+  const fresh = planned
+    .filter((x) => !x.live || x.live.state === "assigned")
+    .map(
+      (x): WorkItemRow => ({
+        id: crypto.randomUUID(),
+        workspaceId,
+        conversationId: x.conversationId,
+        ...x.fields,
+        stickyAgentId: x.chatting,
+        stickyUntil: x.chatting ? new Date(x.at.getTime() + settings.stickyMs) : null,
+        answeredAt: null,
+        endedAt: null,
+        estimatedWaitSeconds: null,
+      }),
+    );
+  for (const w of fresh) items.set(w.conversationId, w);
+  if (fresh.length) writes.push(tx.insert(workItems).values(fresh));
   // A waiting call's conversation belongs to nobody until someone answers (enqueueCallWithin says why;
   // a batch's IVR turns clear it here, the timeline shows the queued event).
-  const [etas] = await Promise.all([
-    queuePositionsOf(tx, [...items.values()]),
+  writes.push(
     tx.execute(sql`
       UPDATE ${conversations} AS c SET queue_id = v.queue_id, priority = v.priority, assignee_id = NULL
       FROM (VALUES ${sql.join(planned.map((x) => sql`(${x.conversationId}::uuid, ${x.queue.id}::uuid, ${x.priority}::int)`), sql`, `)}) AS v(id, queue_id, priority)
       WHERE c.id = v.id`),
-  ]);
-  const estimated = [...items.values()].filter((w) => etas.get(w.id)!.estimatedWaitS != null);
-  if (estimated.length) {
-    await tx.execute(sql`
-      UPDATE ${workItems} AS w SET estimated_wait_seconds = v.s
-      FROM (VALUES ${sql.join(estimated.map((w) => sql`(${w.id}::uuid, ${etas.get(w.id)!.estimatedWaitS}::int)`), sql`, `)}) AS v(id, s)
-      WHERE w.id = v.id`);
-  }
-  return planned.map((x) => {
-    const item = items.get(x.conversationId)!;
-    const eta = etas.get(item.id)!;
-    const queued = { queueId: x.queue.id, queueName: x.queue.name, priority: x.priority, channel: "voice", position: eta.position, estimatedWaitS: eta.estimatedWaitS };
-    return { item, eta, queued };
-  });
+  );
+  const entries = [...items.values()];
+  return {
+    writes,
+    positions: positionsQuery(tx, entries)!,
+    finish(positionsResult: unknown) {
+      const etas = positionsFrom(entries, positionsResult);
+      const estimated = entries.filter((w) => etas.get(w.id)!.estimatedWaitS != null);
+      const placed = planned.map((x) => {
+        const item = items.get(x.conversationId)!;
+        const eta = etas.get(item.id)!;
+        const queued = { queueId: x.queue.id, queueName: x.queue.name, priority: x.priority, channel: "voice", position: eta.position, estimatedWaitS: eta.estimatedWaitS };
+        return { item, eta, queued };
+      });
+      return {
+        placed,
+        estimated: estimated.length
+          ? tx.execute(sql`
+              UPDATE ${workItems} AS w SET estimated_wait_seconds = v.s
+              FROM (VALUES ${sql.join(estimated.map((w) => sql`(${w.id}::uuid, ${etas.get(w.id)!.estimatedWaitS}::int)`), sql`, `)}) AS v(id, s)
+              WHERE w.id = v.id`)
+          : undefined,
+      };
+    },
+  };
 }
 
 /** The caller hung up before anyone answered: the call's work is abandoned, with how long they waited. */

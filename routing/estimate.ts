@@ -56,17 +56,25 @@ type SeatRow = { userId: string; capacity: Partial<Capacity>; idleSince: number;
  * the callers it queued.
  */
 export async function queuePositionsOf(db: Executor, items: WorkItemRow[]): Promise<Map<string, Eta>> {
-  const result = new Map<string, Eta>();
-  for (const w of items) if (w.state === "reserved") result.set(w.id, { position: 0, estimatedWaitS: 0 });
+  const query = positionsQuery(db, items);
+  return positionsFrom(items, query && (await query));
+}
+
+type PositionsRow = { ahead: [string, number | string][] | null; handled: Record<string, number[] | null> | null; agents: SeatRow[] | null };
+
+/**
+ * `queuePositionsOf`'s statement, not yet sent (undefined when no item waits): a batch sends it right
+ * behind the inserts of the items it asks about, in the same round trip.
+ */
+export function positionsQuery(db: Executor, items: WorkItemRow[]) {
   const waiting = items.filter((w) => w.state !== "reserved");
-  if (!waiting.length) return result;
+  if (!waiting.length) return undefined;
   // Aging adds the same points per minute to everyone, so the ACD's order is fixed by
   // priority·60 s − enqueue time: count who is ahead in SQL instead of loading the whole queue.
   const key = (t: string) => sql.raw(`(${t}.priority * ${MS_PER_PRIORITY_POINT}::bigint - (extract(epoch from ${t}.enqueued_at) * 1000)::bigint)`);
   const ids = sql.join(waiting.map((w) => sql`${w.id}::uuid`), sql`, `);
   const queueIds = sql.join([...new Set(waiting.map((w) => w.queueId))].map((q) => sql`(${q}::uuid)`), sql`, `);
-  const [row] = rowsOf<{ ahead: [string, number | string][] | null; handled: Record<string, number[] | null> | null; agents: SeatRow[] | null }>(
-    await db.execute(sql`
+  return db.execute(sql`
       SELECT
         (SELECT json_agg(json_build_array(m.id, (SELECT count(*) FROM ${workItems} w WHERE w.queue_id = m.queue_id AND w.state = 'waiting'
           AND (${key("w")} > ${key("m")} OR (${key("w")} = ${key("m")} AND w.id < m.id))))) FROM ${workItems} m WHERE m.id IN (${ids})) AS ahead,
@@ -78,8 +86,15 @@ export async function queuePositionsOf(db: Executor, items: WorkItemRow[]): Prom
         (SELECT json_agg(json_build_object(
             'userId', s.user_id, 'capacity', s.capacity, 'idleSince', extract(epoch FROM s.idle_since) * 1000,
             'skills', (SELECT json_object_agg(k.name, a.level) FROM ${agentSkills} a JOIN ${skills} k ON k.id = a.skill_id WHERE a.user_id = s.user_id)))
-          FROM ${agentStates} s WHERE s.workspace_id = ${waiting[0]!.workspaceId} AND s.presence IN ('available', 'busy')) AS agents`),
-  );
+          FROM ${agentStates} s WHERE s.workspace_id = ${waiting[0]!.workspaceId} AND s.presence IN ('available', 'busy')) AS agents`);
+}
+
+/** The positions and estimates `positionsQuery`'s result gives `items`. */
+export function positionsFrom(items: WorkItemRow[], queried: unknown): Map<string, Eta> {
+  const row = queried ? rowsOf<PositionsRow>(queried)[0] : undefined;
+  const result = new Map<string, Eta>();
+  for (const w of items) if (w.state === "reserved") result.set(w.id, { position: 0, estimatedWaitS: 0 });
+  const waiting = items.filter((w) => w.state !== "reserved");
   const ahead = new Map((row?.ahead ?? []).map(([id, n]) => [id, Number(n)]));
   for (const mine of waiting) {
     const item = toWorkItem(mine);

@@ -1,11 +1,12 @@
 import { inArray } from "drizzle-orm";
 import { BatchQueue } from "../../conversations/batch-queue.ts";
-import { advanceIvrsWithin, startCallsWithin, type CallStart, type IvrAdvance, type StartedCall } from "../../conversations/call.ts";
-import { appendItems, scopeOf, systemItem, type ItemWrites } from "../../conversations/conversation.ts";
+import { advanceIvrsQuery, mirroredViews, mirrorQuery, startCallsWithin, type CallStart, type IvrAdvance, type StartedCall } from "../../conversations/call.ts";
+import { scopeOf, seqsFor, systemItem, writeItems, type ItemWrites } from "../../conversations/conversation.ts";
+import { firstSeq, seqsQuery } from "../../conversations/event.ts";
 import { withEvents, type Core } from "../../conversations/transaction.ts";
 import type { Tx } from "../../db/connect.ts";
-import { conversations, type Call } from "../../db/schema/index.ts";
-import { placeCallsWithin, type CallTarget } from "../../routing/call.ts";
+import { conversations, type Call, type TimelineItem } from "../../db/schema/index.ts";
+import { placeCalls, placementReads, type CallTarget } from "../../routing/call.ts";
 
 /** An IVR turn to save: the call as the webhook read it, the step it answered, and what follows. */
 export type IvrTurn = {
@@ -33,7 +34,9 @@ const WEBHOOK_CHECKS = { inboxOfWorkspace: true, notYetStarted: true };
  * starts and its IVR turns are each written set-based (a handful of statements for all of them);
  * its timeline items and events are numbered and written together at the end, so the workspace
  * counter row is taken once per batch and last, as the lock order (contact → conversation →
- * counter) wants.
+ * counter) wants. Statements that do not wait for each other's results go out together, in one
+ * round trip (the driver pipelines them in the order given): on a busy machine each round trip
+ * waits for a core, and a batch's round trips are what every webhook in it waits for.
  */
 export class CallBatch {
   private readonly queue: BatchQueue<Entry, unknown>;
@@ -69,61 +72,90 @@ function run(core: Core, workspaceId: string, entries: Entry[]) {
     const now = new Date();
     const results: unknown[] = new Array(entries.length);
     const writes: ItemWrites[] = [];
+    const unsent: PromiseLike<unknown>[] = [];
     const starts = entries.flatMap((e, at) => ("start" in e ? [{ at, input: e.start }] : []));
     if (starts.length) {
-      const begun = await startCallsWithin(tx, workspaceId, starts.map((s) => s.input), WEBHOOK_CHECKS, now);
+      const { begun, pending } = await startCallsWithin(tx, workspaceId, starts.map((s) => s.input), WEBHOOK_CHECKS, now);
       begun.forEach((b, n) => {
         results[starts[n]!.at] = b.started;
         writes.push(b.writes);
       });
+      unsent.push(...pending);
     }
     const turns = entries.flatMap((e, at) => ("turn" in e ? [{ at, turn: e.turn }] : []));
-    if (turns.length) {
-      const saved = await saveTurns(tx, turns.map((t) => t.turn), now);
-      saved.forEach((s, n) => {
+    const saving = turns.length ? await readTurns(tx, workspaceId, turns.map((t) => t.turn), now) : undefined;
+    // One round trip: the starts' inserts, the turns' writes, and last the seqs of all their items.
+    const seqs = seqsFor(writes) + (saving?.seqs ?? 0);
+    const sent = await Promise.all([...unsent, ...(saving?.statements ?? []), ...(seqs ? [seqsQuery(tx, workspaceId, seqs)] : [])]);
+    const alongside: PromiseLike<unknown>[] = [];
+    if (saving) {
+      const done = await saving.finish(sent.slice(unsent.length, unsent.length + saving.statements.length));
+      done.saved.forEach((s, n) => {
         results[turns[n]!.at] = s?.result;
         if (s) writes.push(s.writes);
       });
+      if (done.estimated) alongside.push(done.estimated);
     }
+    if (seqsFor(writes) !== seqs) throw new Error("a call's item is missing");
+    const first = seqs ? firstSeq(sent.at(-1) as { seq: number }[], workspaceId, seqs) : 0;
     // A call's item is keyed by its provider id: a racing first webhook of the same call got here first.
-    if (!(await appendItems(tx, events, writes, now))) throw new Error("a call item already exists");
+    if (!(await writeItems(tx, events, writes, first, now, alongside))) throw new Error("a call item already exists");
     return results;
   });
 }
 
 /**
- * A batch's IVR turns, set-based: the calls' conditional updates, their conversations locked (sorted)
- * before their queue entries, and the queue entries, each in one statement for all.
+ * A batch's IVR turns, set-based. One round trip: the calls' conditional update, then their
+ * conversations locked (sorted), then what queueing reads (the queues, the conversations' live work).
+ * What that allows comes back unsent, for the batch's next round trip: the call items' mirrors and
+ * the queue entries with the query of their positions; `seqs` is how many seqs the turns' items take,
+ * and `finish` reads that round trip's results into each turn's result and items.
  */
-async function saveTurns(tx: Tx, turns: IvrTurn[], now: Date) {
-  const moved = await advanceIvrsWithin(
-    tx,
-    turns.map((t) => ({ callId: t.call.id, step: t.step, change: { ...t.change, ...(t.enqueue ? { queueId: t.enqueue.queueId, enqueuedAt: t.at } : {}) } })),
-    now,
-  );
-  // Of a call's turns in one batch only the first was tried; a retry beside it finds it done.
-  const tried = new Set<string>();
-  const applied = turns.map((t) => {
-    const first = !tried.has(t.call.id);
-    tried.add(t.call.id);
-    return first ? moved.get(t.call.id) : undefined;
-  });
-  const conversationIds = [...new Set(applied.flatMap((m) => (m ? [m.call.conversationId] : [])))].sort();
-  const locked = conversationIds.length
-    ? await tx.select().from(conversations).where(inArray(conversations.id, conversationIds)).orderBy(conversations.id).for("update")
-    : [];
+async function readTurns(tx: Tx, workspaceId: string, turns: IvrTurn[], now: Date) {
+  // Of a call's turns in one batch only the first is tried; a retry beside it finds it done.
+  const first = turns.map((t, n) => turns.findIndex((u) => u.call.id === t.call.id) === n);
+  const tried = turns.filter((_, n) => first[n]);
+  // A call's conversation never changes: the webhook's read of the call names the one to lock.
+  const conversationIds = [...new Set(tried.map((t) => t.call.conversationId))].sort();
+  const queuing = tried.filter((t) => t.enqueue);
+  const reads = queuing.length ? placementReads(tx, workspaceId, queuing.map((t) => ({ conversationId: t.call.conversationId, target: t.enqueue! }))) : undefined;
+  const [moved, locked, found, lives] = await Promise.all([
+    advanceIvrsQuery(
+      tx,
+      tried.map((t) => ({ callId: t.call.id, step: t.step, change: { ...t.change, ...(t.enqueue ? { queueId: t.enqueue.queueId, enqueuedAt: t.at } : {}) } })),
+      now,
+    ),
+    tx.select().from(conversations).where(inArray(conversations.id, conversationIds)).orderBy(conversations.id).for("update"),
+    reads?.[0] ?? [],
+    reads?.[1] ?? [],
+  ]);
+  const movedOf = new Map(moved.map((c) => [c.id, c]));
+  const applied = turns.map((t, n) => (first[n] ? movedOf.get(t.call.id) : undefined));
   const conversationOf = new Map(locked.map((c) => [c.id, c]));
-  const queued = turns.flatMap((t, n) => (applied[n] && t.enqueue ? [{ n, conversation: conversationOf.get(applied[n]!.call.conversationId)!, target: t.enqueue, at: t.at }] : []));
-  const placed = await placeCallsWithin(tx, queued);
-  const placedOf = new Map(queued.map((q, i) => [q.n, placed[i]!]));
-  return turns.map((t, n) => {
-    const m = applied[n];
-    if (!m) return undefined;
-    const conversation = conversationOf.get(m.call.conversationId)!;
-    const place = placedOf.get(n);
-    const items = [...t.events.map((e) => systemItem(e.eventType, { callId: t.call.id, ...e.data })), ...(place ? [systemItem("queued", place.queued)] : [])];
-    const lead = m.item ? [{ type: "item.updated", payload: { item: m.item, scope: scopeOf(conversation) } }] : [];
-    const writes: ItemWrites = { conversation, items, lead };
-    return { result: { call: m.call, eta: place?.eta } as SavedTurn, writes };
-  });
+  const places = turns.flatMap((t, n) => (applied[n] && t.enqueue ? [{ n, conversation: conversationOf.get(applied[n]!.conversationId)!, target: t.enqueue, at: t.at }] : []));
+  const placing = places.length ? placeCalls(tx, places, found, lives) : undefined;
+  const changed = applied.filter((c): c is Call => !!c);
+  const statements: PromiseLike<unknown>[] = [changed.length ? mirrorQuery(tx, changed, now) : Promise.resolve([]), ...(placing ? [...placing.writes, placing.positions] : [])];
+  // Each saved turn: its item's update, its IVR events and its queued event.
+  const seqs = turns.reduce((sum, t, n) => sum + (applied[n] ? 1 + t.events.length + (t.enqueue ? 1 : 0) : 0), 0);
+
+  async function finish(results: unknown[]) {
+    const views = await mirroredViews(tx, changed, results[0] as TimelineItem[]);
+    const placement = placing?.finish(results.at(-1));
+    const placedOf = new Map(places.map((p, i) => [p.n, placement!.placed[i]!]));
+    const saved = turns.map((t, n) => {
+      const call = applied[n];
+      if (!call) return undefined;
+      const item = views.get(call.id);
+      const conversation = conversationOf.get(call.conversationId)!;
+      const place = placedOf.get(n);
+      const items = [...t.events.map((e) => systemItem(e.eventType, { callId: t.call.id, ...e.data })), ...(place ? [systemItem("queued", place.queued)] : [])];
+      // Without its item (never expected) the seqs taken do not match: the batch fails.
+      const lead = item ? [{ type: "item.updated", payload: { item, scope: scopeOf(conversation) } }] : [];
+      const writes: ItemWrites = { conversation, items, lead };
+      return { result: { call, eta: place?.eta } as SavedTurn, writes };
+    });
+    return { saved, estimated: placement?.estimated };
+  }
+  return { statements, seqs, finish };
 }
