@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, sql, type SQLWrapper } from "drizzle-orm";
 import type { Executor, Tx } from "../db/connect.ts";
 import {
   attachments, calls, contacts, conversations, FINAL_CALL_STATUSES, inboxes, timelineItems,
@@ -165,8 +165,8 @@ export async function startCall(
  * `startCall`'s rows for one or many calls (a batch of webhooks), in a caller's transaction, but for
  * their timeline items and events: those come back for the caller to write (`appendItems`) with
  * others. Set-based, so a batch costs the same few statements as one call; locks are taken contact
- * → conversation (sorted), as message ingest takes them. The last statements (the calls' insert)
- * come back unsent, as `pending`: the caller must send them, with its own next ones.
+ * → conversation (sorted), as message ingest takes them. The last writes (the calls' insert) come
+ * back unsent, as `pending`: the caller must send them, with its own next ones.
  */
 export async function startCallsWithin(tx: Tx, workspaceId: string, inputs: CallStart[], checks: StartChecks, now: Date) {
   if (!checks.inboxOfWorkspace) {
@@ -273,8 +273,8 @@ export async function startCallsWithin(tx: Tx, workspaceId: string, inputs: Call
     const writes: ItemWrites = { conversation: c, items, lead };
     return { started: { call: draft, conversation: view, duplicate: false, conversationCreated: isNew && first }, writes };
   });
-  // Not sent here: the caller sends them with its next statements, in one round trip.
-  const pending: PromiseLike<unknown>[] = [tx.insert(calls).values(begun.map((b) => b.started.call))];
+  // Not sent here: the caller sends them with its own next writes, as one statement.
+  const pending: SQLWrapper[] = [tx.insert(calls).values(begun.map((b) => b.started.call))];
   if (lastText.size) {
     pending.push(
       tx.execute(sql`

@@ -1,5 +1,5 @@
-import { and, desc, eq, inArray, isNull, lte, ne, sql } from "drizzle-orm";
-import type { Executor, Tx } from "../db/connect.ts";
+import { and, desc, eq, inArray, isNull, lte, ne, sql, type SQLWrapper } from "drizzle-orm";
+import { combined, rowsOf, type Executor, type Tx } from "../db/connect.ts";
 import {
   attachments, contacts, conversations, inboxes, outbox, teams, timelineItems, users,
   type Conversation, type ConversationStatus, type TimelineItem,
@@ -139,23 +139,24 @@ export const seqsFor = (writes: ItemWrites[]) => writes.reduce((n, w) => n + (w.
  * the caller's last writes, not yet sent, which go out with the seqs' statement in one round trip.
  * Returns each write's item views, or undefined if an item's (inbox, external id) was taken.
  */
-export async function appendItems(tx: Tx, events: EventLog, writes: ItemWrites[], now = new Date(), before: PromiseLike<unknown>[] = []): Promise<TimelineView[][] | undefined> {
+export async function appendItems(tx: Tx, events: EventLog, writes: ItemWrites[], now = new Date(), before: SQLWrapper[] = []): Promise<TimelineView[][] | undefined> {
   const count = seqsFor(writes);
   if (!count) {
-    await Promise.all(before);
+    if (before.length) await tx.execute(combined(before));
     return writes.map(() => []);
   }
   const workspaceId = writes[0]!.conversation.workspaceId;
-  // The counter's statement goes last: its row is the last lock a transaction takes.
-  const sent = await Promise.all([...before, seqsQuery(tx, workspaceId, count)]);
-  return writeItems(tx, events, writes, firstSeq(sent.at(-1) as { seq: number }[], workspaceId, count), now);
+  // The caller's last writes and the seqs in one statement: the counter's row is the last lock a
+  // transaction takes, and the statement's own rows are the counter's.
+  const taken = rowsOf<{ seq: number | string }>(await tx.execute(combined(before, seqsQuery(tx, workspaceId, count))));
+  return writeItems(tx, events, writes, firstSeq(taken, workspaceId, count), now);
 }
 
 /**
- * `appendItems` once its seqs are taken (`first` on, `seqsFor(writes)` of them): the items and the
- * events, with `alongside` (more statements not yet sent), in one round trip.
+ * `appendItems` once its seqs are taken (`first` on, `seqsFor(writes)` of them): the items, the
+ * events logged so far and `alongside` (more writes, not yet sent), in one statement.
  */
-export async function writeItems(tx: Tx, events: EventLog, writes: ItemWrites[], first: number, now: Date, alongside: PromiseLike<unknown>[] = []): Promise<TimelineView[][] | undefined> {
+export async function writeItems(tx: Tx, events: EventLog, writes: ItemWrites[], first: number, now: Date, alongside: SQLWrapper[] = []): Promise<TimelineView[][] | undefined> {
   let seq = first;
   const rows: TimelineItem[] = [];
   const logged: DomainEvent[] = [];
@@ -182,11 +183,13 @@ export async function writeItems(tx: Tx, events: EventLog, writes: ItemWrites[],
     });
   });
   await events.record(logged);
-  const [inserted] = await Promise.all([
-    rows.length ? tx.insert(timelineItems).values(rows).onConflictDoNothing().returning({ id: timelineItems.id }) : [],
-    events.flush(),
-    ...alongside,
-  ]);
+  const others = [events.unwrittenInsert(), ...alongside].filter((w) => w !== undefined);
+  if (!rows.length) {
+    if (others.length) await tx.execute(combined(others));
+    return views;
+  }
+  // The items' ids come back: one whose (inbox, external id) was taken is missing.
+  const inserted = rowsOf<{ id: string }>(await tx.execute(combined(others, tx.insert(timelineItems).values(rows).onConflictDoNothing().returning({ id: timelineItems.id }))));
   return inserted.length === rows.length ? views : undefined;
 }
 

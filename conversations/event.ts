@@ -48,11 +48,11 @@ export function seqsQuery(tx: Tx, workspaceId: string, count: number) {
     .returning({ seq: workspaceCounters.seq });
 }
 
-/** The first of the `count` seqs `seqsQuery` took, from its result. */
-export function firstSeq(rows: { seq: number }[], workspaceId: string, count: number) {
+/** The first of the `count` seqs `seqsQuery` took, from its rows (raw rows carry a bigint as text). */
+export function firstSeq(rows: { seq: number | string }[], workspaceId: string, count: number) {
   const [row] = rows;
   if (!row) throw new Error(`workspace ${workspaceId} has no counter row`);
-  return row.seq - count + 1;
+  return Number(row.seq) - count + 1;
 }
 
 /**
@@ -91,11 +91,20 @@ export class EventLog {
 
   /** Writes what was logged, inside the transaction (withEvents calls it before committing). */
   async flush() {
+    const insert = this.unwrittenInsert();
+    if (insert) await insert;
+  }
+
+  /**
+   * The insert `flush` would send, not yet sent, for a caller that sends it with its own statements
+   * (undefined when nothing is unwritten); the events count as written from here on.
+   */
+  unwrittenInsert() {
     const list = this.unwritten.splice(0);
-    if (!list.length) return;
-    await this.tx.insert(events).values(
-      list.map((e) => ({ workspaceId: e.workspaceId, seq: e.seq, type: e.type, conversationId: e.conversationId, public: e.public, payload: e.payload })),
-    );
+    if (!list.length) return undefined;
+    return this.tx
+      .insert(events)
+      .values(list.map((e) => ({ workspaceId: e.workspaceId, seq: e.seq, type: e.type, conversationId: e.conversationId, public: e.public, payload: e.payload })));
   }
 }
 

@@ -6,6 +6,7 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import { sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import postgres from "postgres";
 import { drizzleReadyPglite } from "./pglite-client.ts";
@@ -61,6 +62,19 @@ async function connectPostgres(url: string, poolSize: number): Promise<Database>
   const pg = postgres(url, { max: poolSize, onnotice: () => {} });
   const db = drizzlePostgres(pg, { schema }) as unknown as Db;
   return { db, driver: "postgres", pg, close: () => pg.end({ timeout: 5 }) };
+}
+
+/**
+ * Writes sent as one statement, as data-modifying WITH clauses ahead of `last`, whose rows come
+ * back: one statement's overhead on both ends of the connection instead of one each. Every clause
+ * runs to completion on the same snapshot, so none may read what another writes (a statement that
+ * must see them goes after, as a statement of its own).
+ */
+export function combined(writes: SQLWrapper[], last?: SQLWrapper): SQL {
+  // Without `last`, the final write is the statement itself.
+  const [clauses, main] = last ? [writes, last] : [writes.slice(0, -1), writes.at(-1)!];
+  if (!clauses.length) return main.getSQL();
+  return sql`WITH ${sql.join(clauses.map((w, n) => sql`${sql.identifier(`w${n}`)} AS (${w.getSQL()})`), sql`, `)} ${main.getSQL()}`;
 }
 
 /** `db.execute` returns `{rows}` on PGlite and an array on postgres-js; callers want rows. */

@@ -1,8 +1,8 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, sql, type SQLWrapper } from "drizzle-orm";
 import { appendSystemEvent, assignWithin } from "../conversations/conversation.ts";
 import type { EventLog } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
-import type { Tx } from "../db/connect.ts";
+import { combined, type Tx } from "../db/connect.ts";
 import { conversations, queues, workItems, type Conversation, type Queue, type SkillRequirement, type WorkItemRow } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import { positionsFrom, positionsQuery } from "./estimate.ts";
@@ -54,8 +54,9 @@ export async function placeCallsWithin(tx: Tx, places: Place[], settings = DEFAU
   if (!places.length) return [];
   const [found, lives] = await Promise.all(placementReads(tx, places[0]!.conversation.workspaceId, places.map((p) => ({ conversationId: p.conversation.id, target: p.target }))));
   const placing = placeCalls(tx, places, found, lives, settings);
-  const results = await Promise.all([...placing.writes, placing.positions]);
-  const { placed, estimated } = placing.finish(results.at(-1));
+  // The writes as one statement, and the positions right behind it: they must see its rows.
+  const [, positioned] = await Promise.all([tx.execute(combined(placing.writes)), placing.positions]);
+  const { placed, estimated } = placing.finish(positioned);
   if (estimated) await estimated;
   return placed;
 }
@@ -79,8 +80,8 @@ export function placementReads(tx: Tx, workspaceId: string, places: { conversati
 
 /**
  * The queue entries of `places` from what `placementReads` found, as statements not yet sent: the
- * writes, then the positions query that reads them back (so both go in one round trip, in this order;
- * the entries' rows are made here, ids and all). `finish` takes the positions query's result and
+ * writes (never empty; sent as one statement, `combined`), then the positions query that reads them
+ * back, as a statement of its own right behind them (the entries' rows are made here, ids and all). `finish` takes the positions query's result and
  * gives each place its entry, estimate and `queued` event data, plus the statement that keeps the
  * estimates given (not yet sent; undefined when nobody could give one).
  */
@@ -104,7 +105,7 @@ export function placeCalls(tx: Tx, places: Place[], found: Queue[], lives: WorkI
     return { conversationId: p.conversation.id, at: p.at, queue, priority, fields, live, chatting };
   });
   const items = new Map<string, WorkItemRow>();
-  const writes: PromiseLike<unknown>[] = [];
+  const writes: SQLWrapper[] = [];
   for (const x of planned) {
     if (!x.live) continue;
     if (x.live.state !== "assigned") {

@@ -116,4 +116,32 @@ describe("batched IVR turns", () => {
     expect(items.find((i) => i.eventType === "queued")!.data).toMatchObject({ position: 2, queueName: "Phones" });
     expect(w.published.filter((e) => e.type === "item.updated")).toHaveLength(3);
   });
+
+  it("queues a call and starts another in the same conversation in one batch, keeping both changes to the conversation", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox("voice");
+    const queue = await createQueue(w.core.db, w.workspaceId, { name: "Phones", channels: ["voice"] });
+    const batch = new CallBatch(w.core);
+    const first = await batch.start(w.workspaceId, incoming(inbox.id, "CAone", "+8613500000001"));
+    const before = (await w.core.db.select().from(conversations).where(eq(conversations.id, first.conversation.id)))[0]!;
+    await Bun.sleep(5);
+    // The caller calls again from another line while the first call's key press is saved.
+    const [queued, second] = await Promise.all([
+      batch.turn(w.workspaceId, {
+        call: first.call,
+        step: 1,
+        change: { ivr: { ...menu, node: null, step: 2, path: [{ node: "menu", input: "0" }] }, status: "queued", callbackNumber: null },
+        enqueue: { queueId: queue.id },
+        events: [],
+        at: new Date(),
+      }),
+      batch.start(w.workspaceId, incoming(inbox.id, "CAtwo", "+8613500000001")),
+    ]);
+    expect(second.conversation.id).toBe(first.conversation.id);
+    expect(queued?.eta?.position).toBe(1);
+    const [row] = await w.core.db.select().from(conversations).where(eq(conversations.id, first.conversation.id));
+    // The queue's change (the turn) and the new call's (its activity) both stand.
+    expect(row!.queueId).toBe(queue.id);
+    expect(row!.lastActivityAt.getTime()).toBeGreaterThan(before.lastActivityAt.getTime());
+  });
 });

@@ -1,10 +1,10 @@
-import { inArray } from "drizzle-orm";
+import { inArray, type SQLWrapper } from "drizzle-orm";
 import { BatchQueue } from "../../conversations/batch-queue.ts";
 import { advanceIvrsQuery, mirroredViews, mirrorQuery, startCallsWithin, type CallStart, type IvrAdvance, type StartedCall } from "../../conversations/call.ts";
 import { scopeOf, seqsFor, systemItem, writeItems, type ItemWrites } from "../../conversations/conversation.ts";
 import { firstSeq, seqsQuery } from "../../conversations/event.ts";
 import { withEvents, type Core } from "../../conversations/transaction.ts";
-import type { Tx } from "../../db/connect.ts";
+import { combined, rowsOf, type Tx } from "../../db/connect.ts";
 import { conversations, type Call, type TimelineItem } from "../../db/schema/index.ts";
 import { placeCalls, placementReads, type CallTarget } from "../../routing/call.ts";
 
@@ -35,8 +35,9 @@ const WEBHOOK_CHECKS = { inboxOfWorkspace: true, notYetStarted: true };
  * its timeline items and events are numbered and written together at the end, so the workspace
  * counter row is taken once per batch and last, as the lock order (contact → conversation →
  * counter) wants. Statements that do not wait for each other's results go out together, in one
- * round trip (the driver pipelines them in the order given): on a busy machine each round trip
- * waits for a core, and a batch's round trips are what every webhook in it waits for.
+ * round trip (the driver pipelines them in the order given), and writes whose rows nothing reads
+ * back share one statement (`combined`): on a busy machine each round trip waits for a core, and
+ * each statement costs both ends of the connection, whatever it writes.
  */
 export class CallBatch {
   private readonly queue: BatchQueue<Entry, unknown>;
@@ -72,24 +73,37 @@ function run(core: Core, workspaceId: string, entries: Entry[]) {
     const now = new Date();
     const results: unknown[] = new Array(entries.length);
     const writes: ItemWrites[] = [];
-    const unsent: PromiseLike<unknown>[] = [];
+    const unsent: SQLWrapper[] = [];
+    const startedIn = new Set<string>();
     const starts = entries.flatMap((e, at) => ("start" in e ? [{ at, input: e.start }] : []));
     if (starts.length) {
       const { begun, pending } = await startCallsWithin(tx, workspaceId, starts.map((s) => s.input), WEBHOOK_CHECKS, now);
       begun.forEach((b, n) => {
         results[starts[n]!.at] = b.started;
         writes.push(b.writes);
+        startedIn.add(b.started.call.conversationId);
       });
       unsent.push(...pending);
     }
     const turns = entries.flatMap((e, at) => ("turn" in e ? [{ at, turn: e.turn }] : []));
     const saving = turns.length ? await readTurns(tx, workspaceId, turns.map((t) => t.turn), now) : undefined;
-    // One round trip: the starts' inserts, the turns' writes, and last the seqs of all their items.
+    // One round trip: the call items' mirrors; the starts' and turns' writes with the seqs of all
+    // their items, as one statement; and the positions of the queue entries, which must see them.
     const seqs = seqsFor(writes) + (saving?.seqs ?? 0);
-    const sent = await Promise.all([...unsent, ...(saving?.statements ?? []), ...(seqs ? [seqsQuery(tx, workspaceId, seqs)] : [])]);
-    const alongside: PromiseLike<unknown>[] = [];
+    // One statement must not change a row twice (only one change would stand): a call starting in
+    // the conversation where another call of the batch is queued sends the starts' writes apart.
+    const apart = !!saving?.queuedIn.some((id) => startedIn.has(id));
+    const written = [...(apart ? [] : unsent), ...(saving?.writes ?? [])];
+    const counted = seqs ? combined(written, seqsQuery(tx, workspaceId, seqs)) : written.length ? combined(written) : undefined;
+    const [, mirrored, taken, positioned] = await Promise.all([
+      apart ? tx.execute(combined(unsent)) : undefined,
+      saving?.mirror ?? [],
+      counted ? tx.execute(counted) : undefined,
+      saving?.positions,
+    ]);
+    const alongside: SQLWrapper[] = [];
     if (saving) {
-      const done = await saving.finish(sent.slice(unsent.length, unsent.length + saving.statements.length));
+      const done = await saving.finish(mirrored, positioned);
       done.saved.forEach((s, n) => {
         results[turns[n]!.at] = s?.result;
         if (s) writes.push(s.writes);
@@ -97,7 +111,7 @@ function run(core: Core, workspaceId: string, entries: Entry[]) {
       if (done.estimated) alongside.push(done.estimated);
     }
     if (seqsFor(writes) !== seqs) throw new Error("a call's item is missing");
-    const first = seqs ? firstSeq(sent.at(-1) as { seq: number }[], workspaceId, seqs) : 0;
+    const first = seqs ? firstSeq(rowsOf<{ seq: number | string }>(taken), workspaceId, seqs) : 0;
     // A call's item is keyed by its provider id: a racing first webhook of the same call got here first.
     if (!(await writeItems(tx, events, writes, first, now, alongside))) throw new Error("a call item already exists");
     return results;
@@ -107,9 +121,9 @@ function run(core: Core, workspaceId: string, entries: Entry[]) {
 /**
  * A batch's IVR turns, set-based. One round trip: the calls' conditional update, then their
  * conversations locked (sorted), then what queueing reads (the queues, the conversations' live work).
- * What that allows comes back unsent, for the batch's next round trip: the call items' mirrors and
- * the queue entries with the query of their positions; `seqs` is how many seqs the turns' items take,
- * and `finish` reads that round trip's results into each turn's result and items.
+ * What that allows comes back unsent, for the batch's next round trip: the call items' mirrors, the
+ * queue entries' writes and the query of their positions; `seqs` is how many seqs the turns' items
+ * take, and `finish` reads the mirrors and positions into each turn's result and items.
  */
 async function readTurns(tx: Tx, workspaceId: string, turns: IvrTurn[], now: Date) {
   // Of a call's turns in one batch only the first is tried; a retry beside it finds it done.
@@ -135,13 +149,12 @@ async function readTurns(tx: Tx, workspaceId: string, turns: IvrTurn[], now: Dat
   const places = turns.flatMap((t, n) => (applied[n] && t.enqueue ? [{ n, conversation: conversationOf.get(applied[n]!.conversationId)!, target: t.enqueue, at: t.at }] : []));
   const placing = places.length ? placeCalls(tx, places, found, lives) : undefined;
   const changed = applied.filter((c): c is Call => !!c);
-  const statements: PromiseLike<unknown>[] = [changed.length ? mirrorQuery(tx, changed, now) : Promise.resolve([]), ...(placing ? [...placing.writes, placing.positions] : [])];
   // Each saved turn: its item's update, its IVR events and its queued event.
   const seqs = turns.reduce((sum, t, n) => sum + (applied[n] ? 1 + t.events.length + (t.enqueue ? 1 : 0) : 0), 0);
 
-  async function finish(results: unknown[]) {
-    const views = await mirroredViews(tx, changed, results[0] as TimelineItem[]);
-    const placement = placing?.finish(results.at(-1));
+  async function finish(mirrored: TimelineItem[], positioned: unknown) {
+    const views = await mirroredViews(tx, changed, mirrored);
+    const placement = placing?.finish(positioned);
     const placedOf = new Map(places.map((p, i) => [p.n, placement!.placed[i]!]));
     const saved = turns.map((t, n) => {
       const call = applied[n];
@@ -157,5 +170,13 @@ async function readTurns(tx: Tx, workspaceId: string, turns: IvrTurn[], now: Dat
     });
     return { saved, estimated: placement?.estimated };
   }
-  return { statements, seqs, finish };
+  return {
+    mirror: changed.length ? mirrorQuery(tx, changed, now) : undefined,
+    writes: placing?.writes ?? [],
+    positions: placing?.positions,
+    /** The conversations whose call this batch queues (their rows are among `writes`). */
+    queuedIn: places.map((p) => p.conversation.id),
+    seqs,
+    finish,
+  };
 }
