@@ -35,30 +35,21 @@ export async function enqueueCallWithin(tx: Tx, events: EventLog, conversationId
   return { item, eta };
 }
 
-/**
- * The queue entry of a call whose conversation the caller has locked, without its timeline event:
- * the `queued` event's data comes back for the caller to append with its own events.
- */
-async function placeCallWithin(tx: Tx, c: Conversation, target: CallTarget, now = new Date(), settings = DEFAULT_ROUTING) {
-  return (await placeCallsWithin(tx, [{ conversation: c, target, at: now }], settings))[0]!;
-}
-
 type Place = { conversation: Conversation; target: CallTarget; at: Date };
 
 /**
- * `placeCallWithin` for the calls of a batch (one workspace's, one entry per conversation, the
- * conversations locked by the caller), set-based: a handful of statements whatever their number.
- * `at` is when each caller asked to wait: it orders them in the queue.
+ * The queue entry of a call whose conversation the caller has locked, without its timeline event:
+ * the `queued` event's data comes back for the caller to append with its own events. (A batch of IVR
+ * turns places its calls with the same pieces, set-based, sharing their round trips.)
  */
-export async function placeCallsWithin(tx: Tx, places: Place[], settings = DEFAULT_ROUTING) {
-  if (!places.length) return [];
-  const [found, lives] = await Promise.all(placementReads(tx, places[0]!.conversation.workspaceId, places.map((p) => ({ conversationId: p.conversation.id, target: p.target }))));
-  const placing = placeCalls(tx, places, found, lives, settings);
+async function placeCallWithin(tx: Tx, c: Conversation, target: CallTarget, now = new Date(), settings = DEFAULT_ROUTING) {
+  const [found, lives] = await Promise.all(placementReads(tx, c.workspaceId, [{ conversationId: c.id, target }]));
+  const placing = placeCalls(tx, [{ conversation: c, target, at: now }], found, lives, settings);
   // The writes as one statement, and the positions right behind it: they must see its rows.
   const [, positioned] = await Promise.all([tx.execute(combined(placing.writes)), placing.positions]);
   const { placed, estimated } = placing.finish(positioned);
   if (estimated) await estimated;
-  return placed;
+  return placed[0]!;
 }
 
 /**
@@ -79,11 +70,13 @@ export function placementReads(tx: Tx, workspaceId: string, places: { conversati
 }
 
 /**
- * The queue entries of `places` from what `placementReads` found, as statements not yet sent: the
- * writes (never empty; sent as one statement, `combined`), then the positions query that reads them
- * back, as a statement of its own right behind them (the entries' rows are made here, ids and all). `finish` takes the positions query's result and
- * gives each place its entry, estimate and `queued` event data, plus the statement that keeps the
- * estimates given (not yet sent; undefined when nobody could give one).
+ * The queue entries of `places` (one workspace's, one per conversation, the conversations locked by
+ * the caller; `at` orders them in the queue) from what `placementReads` found, as statements not yet
+ * sent: the writes (never empty; sent as one statement, `combined`), then the positions query that
+ * reads them back, as a statement of its own right behind them (the entries' rows are made here,
+ * ids and all). `finish` takes the positions query's result and gives each place its entry,
+ * estimate and `queued` event data, plus the statement that keeps the estimates given (not yet
+ * sent; undefined when nobody could give one).
  */
 export function placeCalls(tx: Tx, places: Place[], found: Queue[], lives: WorkItemRow[], settings = DEFAULT_ROUTING) {
   if (new Set(places.map((p) => p.conversation.id)).size !== places.length) throw new Error("one queue entry per conversation at a time");

@@ -1,11 +1,10 @@
 import { describe, expect, it } from "bun:test";
-import { and, eq, inArray, type SQL } from "drizzle-orm";
-import type { Executor } from "../db/connect.ts";
+import { and, eq, inArray } from "drizzle-orm";
 import { indexPlan } from "../test/plan.ts";
 import { ingestBatch } from "../conversations/inbound-queue.ts";
 import { setStatus, validateInbound } from "../conversations/conversation.ts";
 import { agentStates, contacts, conversations, outbox, skills, workItems } from "../db/schema/index.ts";
-import { queuePosition, queuePositionsOf } from "./estimate.ts";
+import { positionsQuery, queuePosition } from "./estimate.ts";
 import { loadTotals, totalsOf } from "./live.ts";
 import { timelinePage } from "../conversations/timeline.ts";
 import { testWorkspace } from "../test/workspace.ts";
@@ -267,9 +266,7 @@ describe("place in line", () => {
     expect(await queuePosition(w.core.db, caller.conversation.id)).toEqual({ position: 1, estimatedWaitS: 20 });
 
     // Every caller's announcement asks this: without an index it reads all finished work, ever.
-    const statements: SQL[] = [];
-    await queuePositionsOf({ execute: (q: SQL) => (statements.push(q), w.core.db.execute(q)) } as unknown as Executor, [mine]);
-    expect(await indexPlan(w.core.db, statements[0]!)).toContain("work_items_handled_idx");
+    expect(await indexPlan(w.core.db, positionsQuery(w.core.db, [mine])!.getSQL())).toContain("work_items_handled_idx");
   });
 });
 
