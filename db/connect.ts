@@ -10,6 +10,7 @@ import { sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import postgres from "postgres";
 import { drizzleReadyPglite } from "./pglite-client.ts";
+import { preparedPostgres } from "./postgres-client.ts";
 import * as schema from "./schema/index.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -60,7 +61,7 @@ async function connectPostgres(url: string, poolSize: number): Promise<Database>
     await migrator.end();
   }
   const pg = postgres(url, { max: poolSize, onnotice: () => {} });
-  const db = drizzlePostgres(pg, { schema }) as unknown as Db;
+  const db = drizzlePostgres(preparedPostgres(pg), { schema }) as unknown as Db;
   return { db, driver: "postgres", pg, close: () => pg.end({ timeout: 5 }) };
 }
 
