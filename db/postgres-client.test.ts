@@ -3,7 +3,7 @@ import { eq, sql } from "drizzle-orm";
 import postgres from "postgres";
 import { onPostgres, testDatabase } from "../test/db.ts";
 import { connect, rowsOf, type Database } from "./connect.ts";
-import { preparedPostgres, StatementTexts } from "./postgres-client.ts";
+import { preparedPostgres, StatementTexts, transaction } from "./postgres-client.ts";
 import { workspaces } from "./schema/index.ts";
 
 describe("which statement texts are prepared", () => {
@@ -28,6 +28,60 @@ describe("which statement texts are prepared", () => {
     texts.prepare("b");
     expect(texts.prepare("b")).toBe(true);
     expect(texts.prepare("a")).toBe(false);
+  });
+});
+
+/**
+ * A client that records what is sent, in order. Like postgres.js, a statement is sent when executed
+ * or first awaited; BEGIN is answered only once something has been sent behind it.
+ */
+function recordingClient() {
+  const sent: string[] = [];
+  let answerBegin: (() => void) | undefined;
+  const statement = (text: string) => {
+    let isSent = false;
+    const send = () => {
+      if (isSent) return;
+      isSent = true;
+      sent.push(text);
+      if (text !== "BEGIN") answerBegin?.();
+    };
+    const answered = new Promise<unknown[]>((resolve) => {
+      if (text === "BEGIN") answerBegin = () => resolve([]);
+      else resolve([]);
+    });
+    const query = {
+      execute: () => (send(), query),
+      then: (onFulfilled?: (rows: unknown[]) => unknown, onRejected?: (err: unknown) => unknown) => (send(), answered.then(onFulfilled, onRejected)),
+      catch: (onRejected: (err: unknown) => unknown) => answered.catch(onRejected),
+    };
+    return query;
+  };
+  const connection = { unsafe: statement, release: () => void sent.push("(released)") };
+  return { sent, pg: { reserve: async () => connection } as unknown as postgres.Sql };
+}
+
+describe("a transaction's BEGIN", () => {
+  it("goes out with the first statement: the work starts before BEGIN is answered, COMMIT after it", async () => {
+    const { sent, pg } = recordingClient();
+    let beganBeforeWork: string[] = [];
+    const result = await transaction(pg, "", async (tx) => {
+      beganBeforeWork = [...sent];
+      await (tx as postgres.Sql).unsafe("UPDATE t SET n = 1");
+      return 7;
+    });
+    expect(result).toBe(7);
+    expect(beganBeforeWork).toEqual(["BEGIN"]);
+    expect(sent).toEqual(["BEGIN", "UPDATE t SET n = 1", "COMMIT", "(released)"]);
+  });
+
+  it("rolls back when the work fails, and hands the connection back", async () => {
+    const { sent, pg } = recordingClient();
+    const failed = await transaction(pg, "", async () => {
+      throw new Error("no");
+    }).catch((err: unknown) => err);
+    expect(failed).toMatchObject({ message: "no" });
+    expect(sent).toEqual(["BEGIN", "ROLLBACK", "(released)"]);
   });
 });
 
@@ -96,6 +150,20 @@ describe.skipIf(!onPostgres)("PostgreSQL prepared statements", () => {
     expect(await prepared("INSERT INTO prep_item (id, name) VALUES ($1, $2)")).toBe(1);
     expect(await prepared()).toBe(before);
     expect(await pg.unsafe("SELECT count(*)::int AS n FROM prep_item WHERE name = $1", ["kept"])).toEqual([{ n: 3 }] as never);
+  });
+
+  it("nests a transaction as a savepoint: the inner one rolls back alone", async () => {
+    await pg.begin(async (tx) => {
+      await tx.unsafe("INSERT INTO prep_item (id, name) VALUES ($1, $2)", [40, "outer"]);
+      const inner = await (tx as unknown as { savepoint: (work: (t: postgres.Sql) => Promise<unknown>) => Promise<unknown> })
+        .savepoint(async (t) => {
+          await t.unsafe("INSERT INTO prep_item (id, name) VALUES ($1, $2)", [41, "inner"]);
+          throw new Error("inner fails");
+        })
+        .catch((err: unknown) => err);
+      expect(inner).toMatchObject({ message: "inner fails" });
+    });
+    expect(await pg.unsafe("SELECT id FROM prep_item WHERE id = ANY($1::int[]) ORDER BY id", [[40, 41]])).toEqual([{ id: 40 }] as never);
   });
 
   it("prepares a statement again when its table has changed", async () => {

@@ -16,13 +16,14 @@ const PERIOD_MS = 30 * 60_000;
  *   webhook fell by a quarter to two fifths, and p50 by half or more.
  * - Each connection keeps what it prepared until it closes, so which texts are prepared is bounded
  *   (StatementTexts). A statement whose table changed is prepared again by postgres.js itself.
+ * - A transaction's BEGIN goes out with its first statement (`transaction` below).
  */
 export function preparedPostgres(pg: postgres.Sql, texts = new StatementTexts()): postgres.Sql {
   return withPreparedStatements(pg, texts);
 }
 
-/** The client, or a transaction's (or savepoint's) client within it, deciding per statement. */
-function withPreparedStatements<T extends object>(client: T, texts: StatementTexts): T {
+/** The client, or a transaction's client within it, deciding per statement. */
+function withPreparedStatements<T extends object>(client: T, texts: StatementTexts, inTransaction = false): T {
   const sql = client as unknown as postgres.Sql;
   const own = new Map<PropertyKey, unknown>([
     [
@@ -31,13 +32,13 @@ function withPreparedStatements<T extends object>(client: T, texts: StatementTex
         sql.unsafe(text, params as never, { ...options, prepare: options?.prepare || (!!params?.length && texts.prepare(text)) }),
     ],
   ]);
-  // drizzle runs a transaction's statements on the client postgres.js hands its callback.
-  for (const name of ["begin", "savepoint"]) {
-    const open = (client as Record<string, unknown>)[name];
-    if (typeof open !== "function") continue;
-    own.set(name, (...args: unknown[]) => {
+  // drizzle runs a transaction's statements on the client its callback is handed.
+  if (inTransaction) own.set("savepoint", (work: (inner: object) => unknown) => savepoint(sql, work, (inner) => withPreparedStatements(inner, texts, true)));
+  else {
+    own.set("begin", (...args: unknown[]) => {
       const work = args.at(-1) as (inner: object) => unknown;
-      return (open as (...a: unknown[]) => unknown).apply(client, [...args.slice(0, -1), (inner: object) => work(withPreparedStatements(inner, texts))]);
+      const options = args.length > 1 ? String(args[0]) : "";
+      return transaction(sql, options, work, (inner) => withPreparedStatements(inner, texts, true));
     });
   }
   // Every statement reads a property or two of the client: bound once, not per read (postgres.js
@@ -53,6 +54,52 @@ function withPreparedStatements<T extends object>(client: T, texts: StatementTex
       return fn;
     },
   });
+}
+
+/**
+ * A transaction on a connection of its own whose BEGIN goes out with its first statement. postgres.js's
+ * own `begin` sends BEGIN and waits for its answer before the first statement: a round trip of its
+ * own, each time, which on a busy machine waits for a core. A BEGIN refused would leave the
+ * statements behind it outside a transaction, but a plain BEGIN on a connection in no transaction
+ * (a reserved one never is in one) is refused only when the connection is lost, and that fails
+ * them too.
+ */
+export async function transaction<T>(pg: postgres.Sql, options: string, work: (tx: object) => T | Promise<T>, wrap: (tx: object) => object = (tx) => tx): Promise<T> {
+  const connection = await pg.reserve();
+  try {
+    const begun = connection.unsafe(options ? `BEGIN ${options.replace(/[^a-z ]/gi, "")}` : "BEGIN").execute();
+    // Read with the answers to the statements behind it; a failure surfaces below. BEGIN with
+    // options (an isolation level) could be refused for them: then nothing goes out behind it.
+    begun.catch(() => undefined);
+    if (options) await begun;
+    let result: T;
+    try {
+      result = await work(wrap(connection));
+      await begun;
+    } catch (err) {
+      await connection.unsafe("ROLLBACK");
+      throw err;
+    }
+    await connection.unsafe("COMMIT");
+    return result;
+  } finally {
+    connection.release();
+  }
+}
+
+let savepoints = 0;
+/** A nested transaction (drizzle's `tx.transaction`): a savepoint, released or rolled back to. */
+async function savepoint<T>(tx: postgres.Sql, work: (inner: object) => T | Promise<T>, wrap: (tx: object) => object): Promise<T> {
+  const name = `sp${savepoints++}`;
+  await tx.unsafe(`SAVEPOINT ${name}`);
+  try {
+    const result = await work(wrap(tx));
+    await tx.unsafe(`RELEASE SAVEPOINT ${name}`);
+    return result;
+  } catch (err) {
+    await tx.unsafe(`ROLLBACK TO SAVEPOINT ${name}`);
+    throw err;
+  }
 }
 
 /**
