@@ -87,8 +87,8 @@ describe("a transaction's BEGIN", () => {
 
 /**
  * PostgreSQL's statements through prepared statements (postgres-client.ts): the same rows and errors
- * as unnamed statements, each statement that comes back prepared once per connection. Runs on
- * PostgreSQL only (the suite's PostgreSQL pass).
+ * as unnamed statements, each statement sent again prepared once per connection, and transactions
+ * and savepoints as postgres.js's own. Runs on PostgreSQL only (the suite's PostgreSQL pass).
  */
 describe.skipIf(!onPostgres)("PostgreSQL prepared statements", () => {
   let url: string;
