@@ -353,13 +353,12 @@ export type IvrAdvance = { ivr: IvrState; status: CallStatus; callbackNumber: st
  * `step` of its IVR: one conditional update for all, so of two deliveries of the same gather
  * (Twilio retries) one applies and the other finds it done. The statement comes back unsent (a batch
  * sends it with its locks and reads); its result is the calls that moved, without those that had
- * moved on. The caller mirrors them into their items (`mirrorQuery`).
+ * moved on. The caller mirrors them into their items (`mirrorQuery`). One advance per call: of a
+ * retry beside its original in one batch, the caller tries the first only.
  */
 export function advanceIvrsQuery(tx: Tx, advances: { callId: string; step: number; change: IvrAdvance }[], now = new Date()) {
-  // The same call twice in one batch (a retry beside the original): the first is the one tried.
-  const once = advances.filter((a, n) => advances.findIndex((b) => b.callId === a.callId) === n);
   const values = sql.join(
-    once.map(
+    advances.map(
       ({ callId, step, change }) =>
         sql`(${callId}::uuid, ${step}::int, ${JSON.stringify(change.ivr)}::jsonb, ${change.status}::text, ${change.callbackNumber}::text, ${change.queueId ?? null}::uuid, ${change.enqueuedAt?.toISOString() ?? null}::timestamptz, ${isFinal(change.status)}::boolean)`,
     ),

@@ -18,8 +18,8 @@ const PERIOD_MS = 30 * 60_000;
  *   (StatementTexts). A statement whose table changed is prepared again by postgres.js itself.
  * - A transaction's BEGIN goes out with its first statement (`transaction` below).
  */
-export function preparedPostgres(pg: postgres.Sql, texts = new StatementTexts()): postgres.Sql {
-  return withPreparedStatements(pg, texts);
+export function preparedPostgres(pg: postgres.Sql): postgres.Sql {
+  return withPreparedStatements(pg, new StatementTexts());
 }
 
 /** The client, or a transaction's client within it, deciding per statement. */
