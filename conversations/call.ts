@@ -1,5 +1,6 @@
 import { and, desc, eq, inArray, sql, type SQLWrapper } from "drizzle-orm";
 import type { Executor, Tx } from "../db/connect.ts";
+import { preparedQuery } from "../db/prepared-query.ts";
 import {
   attachments, calls, contacts, conversations, FINAL_CALL_STATUSES, inboxes, timelineItems,
   type Call, type CallStatus, type Conversation, type IvrState, type TimelineItem,
@@ -102,13 +103,27 @@ export function applyCallChange(call: Call, change: CallChange, now = new Date()
   return next;
 }
 
-export async function findCall(db: Executor, inboxId: string, externalId: string) {
-  const [call] = await db.select().from(calls).where(and(eq(calls.inboxId, inboxId), eq(calls.externalId, externalId)));
-  return call;
+// Every webhook of a call reads it first: built once (prepared-query.ts).
+const byExternalId = preparedQuery("call_by_external_id", (db) =>
+  db.select().from(calls).where(and(eq(calls.inboxId, sql.placeholder("inboxId")), eq(calls.externalId, sql.placeholder("externalId")))),
+);
+const ofInbox = preparedQuery("call_of_inbox", (db) => db.select().from(calls).where(and(eq(calls.inboxId, sql.placeholder("inboxId")), eq(calls.id, sql.placeholder("callId")))));
+const ofWorkspace = preparedQuery("call_of_workspace", (db) =>
+  db.select().from(calls).where(and(eq(calls.workspaceId, sql.placeholder("workspaceId")), eq(calls.id, sql.placeholder("callId")))),
+);
+
+/** The call Twilio knows by `externalId` (its CallSid) on a line. */
+export async function findCall(db: Executor, inboxId: string, externalId: string): Promise<Call | undefined> {
+  return (await byExternalId(db, { inboxId, externalId }))[0];
+}
+
+/** A line's call by our id (a webhook's link names both). */
+export async function callOfInbox(db: Executor, inboxId: string, callId: string): Promise<Call | undefined> {
+  return (await ofInbox(db, { inboxId, callId }))[0];
 }
 
 export async function callById(db: Executor, workspaceId: string, callId: string) {
-  const [call] = await db.select().from(calls).where(and(eq(calls.workspaceId, workspaceId), eq(calls.id, callId)));
+  const [call] = await ofWorkspace(db, { workspaceId, callId });
   if (!call) throw new NotFound("Call", "callId");
   return call;
 }

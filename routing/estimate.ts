@@ -1,5 +1,6 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { rowsOf, type Executor } from "../db/connect.ts";
+import { preparedQuery } from "../db/prepared-query.ts";
 import { agentSkills, agentStates, skills, workItems, type Capacity, type WorkItemRow } from "../db/schema/index.ts";
 import { canTake, channelClass, DEFAULT_CAPACITY, DEFAULT_ROUTING_OPTIONS, type Agent, type WorkItem } from "./acd.ts";
 
@@ -32,12 +33,17 @@ export const toWorkItem = (w: WorkItemRow): WorkItem => ({
   stickyUntil: w.stickyUntil?.getTime() ?? null,
 });
 
-/** Position and estimated wait of a conversation's waiting work, for the widget, IVR and supervisors. */
-export async function queuePosition(db: Executor, conversationId: string) {
-  const [mine] = await db
+// Every waiting caller's announcement asks: built once (prepared-query.ts).
+const queuedWork = preparedQuery("queued_work", (db) =>
+  db
     .select()
     .from(workItems)
-    .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, ["waiting", "reserved"])));
+    .where(and(eq(workItems.conversationId, sql.placeholder("conversationId")), inArray(workItems.state, ["waiting", "reserved"]))),
+);
+
+/** Position and estimated wait of a conversation's waiting work, for the widget, IVR and supervisors. */
+export async function queuePosition(db: Executor, conversationId: string) {
+  const [mine] = await queuedWork(db, { conversationId });
   return mine ? queuePositionOf(db, mine) : undefined;
 }
 

@@ -1,7 +1,7 @@
-import { and, eq } from "drizzle-orm";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import { calls, type Call } from "../../db/schema/index.ts";
+import { callOfInbox, findCall } from "../../conversations/call.ts";
+import type { Call } from "../../db/schema/index.ts";
 import {
   ConferenceEvent, formParams, GatherResult, IncomingCall, RecordingEvent, StatusCallback, TranscriptionEvent,
 } from "../../channels/voice/parse.ts";
@@ -67,7 +67,7 @@ export function twilioVoiceWebhooks(rt: Runtime) {
     const params = await verified(c, inbox?.authToken ?? rt.config.twilioAuthToken);
     if (!params) return forbidden(c);
     const p = parseInput(StatusCallback, params);
-    const [call] = inbox ? await rt.core.db.select().from(calls).where(and(eq(calls.inboxId, inbox.row.id), eq(calls.externalId, p.CallSid))) : [];
+    const call = inbox ? await findCall(rt.core.db, inbox.row.id, p.CallSid) : undefined;
     if (inbox && call) await control.status(inbox, call, "customer", p);
     return twiml(c, emptyTwiml());
   });
@@ -77,7 +77,7 @@ export function twilioVoiceWebhooks(rt: Runtime) {
     const inbox = ids.success ? await control.inbox(ids.data.inbox) : undefined;
     const params = await verified(c, inbox?.authToken);
     if (!params || !inbox || !ids.success) return forbidden(c);
-    const [call] = await rt.core.db.select().from(calls).where(and(eq(calls.inboxId, inbox.row.id), eq(calls.id, ids.data.call)));
+    const call = await callOfInbox(rt.core.db, inbox.row.id, ids.data.call);
     const step = c.req.param("step");
     if (!call) {
       // A webhook for a call we do not know: a polite goodbye, never a dead line.
