@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, sql, type SQLWrapper } from "drizzle-orm";
 import type { Executor, Tx } from "../db/connect.ts";
 import { preparedQuery } from "../db/prepared-query.ts";
+import { insertRecords } from "../db/records.ts";
 import {
   attachments, calls, contacts, conversations, FINAL_CALL_STATUSES, inboxes, timelineItems,
   type Call, type CallStatus, type Conversation, type IvrState, type TimelineItem,
@@ -289,7 +290,7 @@ export async function startCallsWithin(tx: Tx, workspaceId: string, inputs: Call
     return { started: { call: draft, conversation: view, duplicate: false, conversationCreated: isNew && first }, writes };
   });
   // Not sent here: the caller sends them with its own next writes, as one statement.
-  const pending: SQLWrapper[] = [tx.insert(calls).values(begun.map((b) => b.started.call))];
+  const pending: SQLWrapper[] = [insertRecords(calls, begun.map((b) => b.started.call))];
   if (lastText.size) {
     pending.push(
       tx.execute(sql`

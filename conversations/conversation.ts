@@ -1,5 +1,6 @@
 import { and, desc, eq, inArray, isNull, lte, ne, sql, type SQLWrapper } from "drizzle-orm";
 import { combined, rowsOf, type Executor, type Tx } from "../db/connect.ts";
+import { insertRecords } from "../db/records.ts";
 import {
   attachments, contacts, conversations, inboxes, outbox, teams, timelineItems, users,
   type Conversation, type ConversationStatus, type TimelineItem,
@@ -189,7 +190,7 @@ export async function writeItems(tx: Tx, events: EventLog, writes: ItemWrites[],
     return views;
   }
   // The items' ids come back: one whose (inbox, external id) was taken is missing.
-  const inserted = rowsOf<{ id: string }>(await tx.execute(combined(others, tx.insert(timelineItems).values(rows).onConflictDoNothing().returning({ id: timelineItems.id }))));
+  const inserted = rowsOf<{ id: string }>(await tx.execute(combined(others, sql`${insertRecords(timelineItems, rows)} ON CONFLICT DO NOTHING RETURNING id`)));
   return inserted.length === rows.length ? views : undefined;
 }
 

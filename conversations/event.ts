@@ -1,6 +1,7 @@
 import { eq, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import type { Tx } from "../db/connect.ts";
+import { insertRecords } from "../db/records.ts";
 import { events, workspaceCounters } from "../db/schema/index.ts";
 import { log } from "../platform/log.ts";
 
@@ -92,7 +93,7 @@ export class EventLog {
   /** Writes what was logged, inside the transaction (withEvents calls it before committing). */
   async flush() {
     const insert = this.unwrittenInsert();
-    if (insert) await insert;
+    if (insert) await this.tx.execute(insert);
   }
 
   /**
@@ -102,9 +103,10 @@ export class EventLog {
   unwrittenInsert() {
     const list = this.unwritten.splice(0);
     if (!list.length) return undefined;
-    return this.tx
-      .insert(events)
-      .values(list.map((e) => ({ workspaceId: e.workspaceId, seq: e.seq, type: e.type, conversationId: e.conversationId, public: e.public, payload: e.payload })));
+    return insertRecords(
+      events,
+      list.map((e) => ({ workspaceId: e.workspaceId, seq: e.seq, type: e.type, conversationId: e.conversationId, public: e.public, payload: e.payload })),
+    );
   }
 }
 

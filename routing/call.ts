@@ -3,6 +3,7 @@ import { appendSystemEvent, assignWithin } from "../conversations/conversation.t
 import type { EventLog } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import { combined, type Tx } from "../db/connect.ts";
+import { insertRecords } from "../db/records.ts";
 import { conversations, queues, workItems, type Conversation, type Queue, type SkillRequirement, type WorkItemRow } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import { positionsFrom, positionsQuery } from "./estimate.ts";
@@ -126,7 +127,7 @@ export function placeCalls(tx: Tx, places: Place[], found: Queue[], lives: WorkI
       }),
     );
   for (const w of fresh) items.set(w.conversationId, w);
-  if (fresh.length) writes.push(tx.insert(workItems).values(fresh));
+  if (fresh.length) writes.push(insertRecords(workItems, fresh));
   // A waiting call's conversation belongs to nobody until someone answers (enqueueCallWithin says why;
   // a batch's IVR turns clear it here, the timeline shows the queued event).
   writes.push(
