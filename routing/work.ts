@@ -4,6 +4,7 @@ import { appendSystemEvent, assignWithin, requireConversation, scopeOf, sendSyst
 import { takeSeqs } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import type { Tx } from "../db/connect.ts";
+import { preparedQuery } from "../db/prepared-query.ts";
 import {
   agentStates, contacts, conversations, entryRules, inboxes, knowledgeBotSessions, queues, timelineItems, users, workItems, type WorkItemRow,
 } from "../db/schema/index.ts";
@@ -155,6 +156,15 @@ async function lockAgents(tx: Tx, workspaceId: string): Promise<Agent[]> {
   });
 }
 
+// Asked before every routing pass (each queued caller or chat starts one): built once (prepared-query.ts).
+const signedIn = preparedQuery("agent_signed_in", (db) =>
+  db
+    .select({ id: agentStates.userId })
+    .from(agentStates)
+    .where(and(eq(agentStates.workspaceId, sql.placeholder("workspaceId")), inArray(agentStates.presence, ["available", "busy"])))
+    .limit(1),
+);
+
 /**
  * One routing pass over a workspace: claims waiting work and free agents with SKIP LOCKED (so routers
  * on other nodes take disjoint sets and nothing is offered twice), lets the ACD match them, and
@@ -162,11 +172,7 @@ async function lockAgents(tx: Tx, workspaceId: string): Promise<Agent[]> {
  */
 export async function routeWorkspace(core: Core, workspaceId: string, settings = DEFAULT_ROUTING, now = new Date()) {
   // Nobody signed in to take work: skip the pass before locking anything.
-  const [anyone] = await core.db
-    .select({ id: agentStates.userId })
-    .from(agentStates)
-    .where(and(eq(agentStates.workspaceId, workspaceId), inArray(agentStates.presence, ["available", "busy"])))
-    .limit(1);
+  const [anyone] = await signedIn(core.db, { workspaceId });
   if (!anyone) return [];
   return withEvents(core, async (tx, events) => {
     const waiting = await tx
