@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, getTableName, inArray, sql, type SQL } from "drizzle-orm";
 import { rowsOf, type Executor } from "../db/connect.ts";
 import { preparedQuery } from "../db/prepared-query.ts";
 import { agentSkills, agentStates, skills, workItems, type Capacity, type WorkItemRow } from "../db/schema/index.ts";
@@ -75,24 +75,37 @@ type PositionsRow = { ahead: [string, number | string][] | null; handled: Record
 export function positionsQuery(db: Executor, items: WorkItemRow[]) {
   const waiting = items.filter((w) => w.state !== "reserved");
   if (!waiting.length) return undefined;
+  // The text never changes (the ids travel as JSON): built once, not for every announcement.
+  positionsText ??= positionsStatement();
+  const ids = JSON.stringify(waiting.map((w) => w.id));
+  const queueIds = JSON.stringify([...new Set(waiting.map((w) => w.queueId))]);
+  return db.execute(sql`${positionsText[0]}${ids}${positionsText[1]}${queueIds}${positionsText[2]}${waiting[0]!.workspaceId}${positionsText[3]}`);
+}
+
+let positionsText: SQL[] | undefined;
+
+/** `positionsQuery`'s text around its parameters: the items' ids, their queues' ids (JSON), the workspace. */
+function positionsStatement() {
+  const name = (table: Parameters<typeof getTableName>[0]) => `"${getTableName(table)}"`;
   // Aging adds the same points per minute to everyone, so the ACD's order is fixed by
   // priority·60 s − enqueue time: count who is ahead in SQL instead of loading the whole queue.
-  const key = (t: string) => sql.raw(`(${t}.priority * ${MS_PER_PRIORITY_POINT}::bigint - (extract(epoch from ${t}.enqueued_at) * 1000)::bigint)`);
-  const ids = sql.join(waiting.map((w) => sql`${w.id}::uuid`), sql`, `);
-  const queueIds = sql.join([...new Set(waiting.map((w) => w.queueId))].map((q) => sql`(${q}::uuid)`), sql`, `);
-  return db.execute(sql`
+  const key = (t: string) => `(${t}.priority * ${MS_PER_PRIORITY_POINT}::bigint - (extract(epoch from ${t}.enqueued_at) * 1000)::bigint)`;
+  const text = `
       SELECT
-        (SELECT json_agg(json_build_array(m.id, (SELECT count(*) FROM ${workItems} w WHERE w.queue_id = m.queue_id AND w.state = 'waiting'
-          AND (${key("w")} > ${key("m")} OR (${key("w")} = ${key("m")} AND w.id < m.id))))) FROM ${workItems} m WHERE m.id IN (${ids})) AS ahead,
+        (SELECT json_agg(json_build_array(m.id, (SELECT count(*) FROM ${name(workItems)} w WHERE w.queue_id = m.queue_id AND w.state = 'waiting'
+          AND (${key("w")} > ${key("m")} OR (${key("w")} = ${key("m")} AND w.id < m.id)))))
+          FROM ${name(workItems)} m WHERE m.id = ANY (ARRAY(SELECT value::uuid FROM jsonb_array_elements_text($?::jsonb)))) AS ahead,
         (SELECT json_object_agg(q.id, (SELECT json_agg(extract(epoch FROM r.ended_at - r.answered_at)) FROM (
-            SELECT d.answered_at, d.ended_at FROM ${workItems} d
+            SELECT d.answered_at, d.ended_at FROM ${name(workItems)} d
             WHERE d.queue_id = q.id AND d.state = 'done' AND d.answered_at IS NOT NULL
             ORDER BY d.ended_at DESC LIMIT 50) r WHERE r.ended_at IS NOT NULL))
-          FROM (VALUES ${queueIds}) AS q(id)) AS handled,
+          FROM (SELECT value::uuid AS id FROM jsonb_array_elements_text($?::jsonb)) AS q) AS handled,
         (SELECT json_agg(json_build_object(
             'userId', s.user_id, 'capacity', s.capacity, 'idleSince', extract(epoch FROM s.idle_since) * 1000,
-            'skills', (SELECT json_object_agg(k.name, a.level) FROM ${agentSkills} a JOIN ${skills} k ON k.id = a.skill_id WHERE a.user_id = s.user_id)))
-          FROM ${agentStates} s WHERE s.workspace_id = ${waiting[0]!.workspaceId} AND s.presence IN ('available', 'busy')) AS agents`);
+            'skills', (SELECT json_object_agg(k.name, a.level) FROM ${name(agentSkills)} a JOIN ${name(skills)} k ON k.id = a.skill_id WHERE a.user_id = s.user_id)))
+          FROM ${name(agentStates)} s WHERE s.workspace_id = $?::uuid AND s.presence IN ('available', 'busy')) AS agents`;
+  // Each `$?` is where a parameter goes.
+  return text.split("$?").map((part) => sql.raw(part));
 }
 
 /** The positions and estimates `positionsQuery`'s result gives `items`. */
