@@ -144,7 +144,10 @@ export type StartedCall = { call: Call; item: TimelineView; conversation: Conver
 export type StartChecks = {
   /** The inbox was read from the database as this workspace's: no need to look again. */
   inboxOfWorkspace?: boolean;
-  /** No call with this external id existed a moment ago: a racing retry still fails on the item's unique key. */
+  /**
+   * Take the call as new without looking for one with its external id: the caller has looked, or
+   * lets a retry of a started call fail on the unique keys and looks then.
+   */
   notYetStarted?: boolean;
 };
 

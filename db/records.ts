@@ -9,8 +9,8 @@ import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
  * columns and its single parameter is encoded by JSON.stringify.
  *
  * Takes what drizzle's insert takes: the table's rows as its own types (camelCase keys; Dates, objects
- * for jsonb), and a column no row gives gets its default. The statement has no ON CONFLICT or
- * RETURNING: callers add what they need behind it.
+ * for jsonb; plain values, not sql`` expressions), and a column no row gives gets its default. The
+ * statement has no ON CONFLICT or RETURNING: callers add what they need behind it.
  */
 export function insertRecords<T extends PgTable>(table: T, rows: T["$inferInsert"][]): SQL {
   if (!rows.length) throw new Error(`insertRecords(${getTableName(table)}): no rows`);

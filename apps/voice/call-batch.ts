@@ -25,7 +25,7 @@ export type SavedTurn = { call: Call; eta: { position: number; estimatedWaitS: n
 type Entry = { start: CallStart } | { turn: IvrTurn };
 type Started = Omit<StartedCall, "item">;
 
-/** What the voice webhook has made sure of before it hands a call start to the batch. */
+/** What the voice webhook has made sure of (the inbox) or leaves to the unique keys (a retried start). */
 const WEBHOOK_CHECKS = { inboxOfWorkspace: true, notYetStarted: true };
 
 /**

@@ -132,10 +132,11 @@ export class CallControl {
 
   // ── Webhooks ────────────────────────────────────────────────────────────────────────────────
 
-  /** A new call (or Twilio retrying the first webhook of one): start the IVR. */
+  /**
+   * A new call (or Twilio retrying the first webhook of one): start the IVR. Nothing is read first:
+   * a retry fails on the call's unique key when it is written, and is then answered from the call.
+   */
   async incoming(inbox: VoiceInbox, p: { CallSid: string; From: string; To: string; CallerName?: string }) {
-    const known = await findCall(this.rt.core.db, inbox.row.id, p.CallSid);
-    if (known) return this.current(inbox, known);
     const flow = await this.flow(inbox.row.id);
     const id = crypto.randomUUID();
     const turn = await this.compute(inbox, { id, fromAddress: p.From, toAddress: p.To }, flow, startState(flow), null);
@@ -170,6 +171,9 @@ export class CallControl {
       const started = await startCall(this.rt.core, inbox.row.workspaceId, begun, async (tx, events, call) => void (eta = await this.enqueueTurn(tx, events, call, turn)), checks);
       return this.answer(inbox, started.call, turn, eta);
     } catch (err) {
+      // Twilio's retry of a call started meanwhile: the call's current step, as the first answer gave.
+      const known = await findCall(this.rt.core.db, inbox.row.id, p.CallSid);
+      if (known) return this.current(inbox, known);
       if (!turn.enqueue) throw err;
       // A queue deleted after the flow was saved: the call is still logged, the caller hears goodbye.
       log.error("voice: enqueue failed", { err });
