@@ -148,7 +148,7 @@ export type StartChecks = {
    * Take the call as new without looking for one with its external id: the caller has looked, or
    * lets a retry of a started call fail on the unique keys and looks then.
    */
-  notYetStarted?: boolean;
+  skipLookup?: boolean;
 };
 
 /**
@@ -165,7 +165,7 @@ export async function startCall(
   within?: (tx: Tx, events: EventLog, call: Call) => Promise<void>,
   checks: StartChecks = {},
 ): Promise<StartedCall> {
-  if (!checks.notYetStarted) {
+  if (!checks.skipLookup) {
     const existing = await findCall(core.db, input.inboxId, input.externalId);
     if (existing) return startedView(core.db, existing, false);
   }

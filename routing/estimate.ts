@@ -75,17 +75,16 @@ type PositionsRow = { ahead: [string, number | string][] | null; handled: Record
 export function positionsQuery(db: Executor, items: WorkItemRow[]) {
   const waiting = items.filter((w) => w.state !== "reserved");
   if (!waiting.length) return undefined;
-  // The text never changes (the ids travel as JSON): built once, not for every announcement.
-  positionsText ??= positionsStatement();
   const ids = JSON.stringify(waiting.map((w) => w.id));
   const queueIds = JSON.stringify([...new Set(waiting.map((w) => w.queueId))]);
-  return db.execute(sql`${positionsText[0]}${ids}${positionsText[1]}${queueIds}${positionsText[2]}${waiting[0]!.workspaceId}${positionsText[3]}`);
+  return db.execute(sql`${POSITIONS[0]}${ids}${POSITIONS[1]}${queueIds}${POSITIONS[2]}${waiting[0]!.workspaceId}${POSITIONS[3]}`);
 }
 
-let positionsText: SQL[] | undefined;
-
-/** `positionsQuery`'s text around its parameters: the items' ids, their queues' ids (JSON), the workspace. */
-function positionsStatement() {
+/**
+ * `positionsQuery`'s text around its parameters (the items' ids and their queues' ids as JSON, the
+ * workspace): it never changes, so it is built once, not for every announcement and IVR turn.
+ */
+const POSITIONS: SQL[] = (() => {
   const name = (table: Parameters<typeof getTableName>[0]) => `"${getTableName(table)}"`;
   // Aging adds the same points per minute to everyone, so the ACD's order is fixed by
   // priority·60 s − enqueue time: count who is ahead in SQL instead of loading the whole queue.
@@ -106,7 +105,7 @@ function positionsStatement() {
           FROM ${name(agentStates)} s WHERE s.workspace_id = $?::uuid AND s.presence IN ('available', 'busy')) AS agents`;
   // Each `$?` is where a parameter goes.
   return text.split("$?").map((part) => sql.raw(part));
-}
+})();
 
 /** The positions and estimates `positionsQuery`'s result gives `items`. */
 export function positionsFrom(items: WorkItemRow[], queried: unknown): Map<string, Eta> {

@@ -25,8 +25,11 @@ export type SavedTurn = { call: Call; eta: { position: number; estimatedWaitS: n
 type Entry = { start: CallStart } | { turn: IvrTurn };
 type Started = Omit<StartedCall, "item">;
 
-/** What the voice webhook has made sure of (the inbox) or leaves to the unique keys (a retried start). */
-const WEBHOOK_CHECKS = { inboxOfWorkspace: true, notYetStarted: true };
+/**
+ * What the voice webhook has made sure of before it hands a call start to the batch. It does not
+ * look for the call first: a retried start fails on the unique keys.
+ */
+const WEBHOOK_CHECKS = { inboxOfWorkspace: true };
 
 /**
  * Call webhooks that write (a call's start, an IVR turn), batched as inbound messages are

@@ -159,7 +159,7 @@ export class CallControl {
       enqueuedAt: turn.enqueue ? new Date() : null,
       events: turnEvents(turn),
     };
-    const checks = { inboxOfWorkspace: true, notYetStarted: true };
+    const checks = { inboxOfWorkspace: true, skipLookup: true };
     try {
       if (!turn.enqueue) {
         // Most calls begin in the IVR: their start joins the next batch of call writes.
@@ -214,7 +214,7 @@ export class CallControl {
       },
       async (tx, events) => void (eta = (await enqueueCallWithin(tx, events, target.conversationId, { queueId: target.queueId })).eta),
       // Looked up just above; a racing retry still fails on the call item's unique key.
-      { inboxOfWorkspace: true, notYetStarted: true },
+      { inboxOfWorkspace: true, skipLookup: true },
     );
     this.rt.router.schedule(inbox.row.workspaceId);
     return this.waitTwiml(inbox, started.call, recordingNotice(inbox, inbox.language), eta);
