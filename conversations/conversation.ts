@@ -443,6 +443,7 @@ export async function reply(core: Core, actor: Actor, conversationId: string, in
       await tx.insert(outbox).values({
         workspaceId: actor.workspaceId,
         timelineItemId: appended.row.id,
+        conversationId: conversation.id,
         inboxId: inbox.id,
         channel: inbox.channel,
       });
@@ -525,7 +526,13 @@ export async function sendSystemMessage(
     data: from.data ?? {},
     deliveryStatus: "pending",
   }))!;
-  await tx.insert(outbox).values({ workspaceId: conversation.workspaceId, timelineItemId: appended.row.id, inboxId: conversation.inboxId, channel: conversation.channel });
+  await tx.insert(outbox).values({
+    workspaceId: conversation.workspaceId,
+    timelineItemId: appended.row.id,
+    conversationId: conversation.id,
+    inboxId: conversation.inboxId,
+    channel: conversation.channel,
+  });
   return appended.view;
 }
 
@@ -565,7 +572,9 @@ async function recordChange(
  * other domains such as routing, inside their transaction.
  */
 export async function appendSystemEvent(tx: Tx, events: EventLog, conversationId: string, eventType: string, data: Record<string, unknown>) {
-  const [conversation] = await tx.select().from(conversations).where(eq(conversations.id, conversationId));
+  // Locked before the item takes a seq (a no-op where the caller holds it, as it should): the item's
+  // foreign key would otherwise wait on the conversation while holding the workspace counter.
+  const [conversation] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
   if (!conversation) throw new NotFound("Conversation");
   return (await appendItem(tx, events, conversation, { type: "event", senderType: "system", eventType, data }))!.view;
 }

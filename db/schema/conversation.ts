@@ -121,6 +121,8 @@ export const outboxStatusEnum = pgEnum("outbox_status", outboxStatuses);
  * Outbound sends, written in the same transaction as the message. Workers lease rows (locked_until)
  * instead of holding a transaction open over the network: PGlite has one connection, and a crash
  * between send and commit can then only cause a resend, which the adapter dedupes by the row id.
+ * Each claim draws a fresh lease_id, and a result is written only while the row still carries it, so
+ * a worker whose lease ran out cannot overwrite the result of the one that claimed the row after it.
  */
 export const outbox = pgTable(
   "outbox",
@@ -128,6 +130,8 @@ export const outbox = pgTable(
     id: uuid("id").primaryKey().defaultRandom(),
     workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
     timelineItemId: uuid("timeline_item_id").notNull().references(() => timelineItems.id, { onDelete: "cascade" }),
+    // Copied from the message: a row waits while an earlier one of its conversation is unsent.
+    conversationId: uuid("conversation_id").notNull().references(() => conversations.id, { onDelete: "cascade" }),
     inboxId: uuid("inbox_id").notNull().references(() => inboxes.id),
     channel: channelEnum("channel").notNull(),
     status: outboxStatusEnum("status").notNull().default("pending"),
@@ -135,12 +139,17 @@ export const outbox = pgTable(
     maxAttempts: integer("max_attempts").notNull().default(6),
     nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull().defaultNow(),
     lockedUntil: timestamp("locked_until", { withTimezone: true }),
+    leaseId: uuid("lease_id"),
     lastError: text("last_error"),
     externalId: text("external_id"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index("outbox_due_idx").on(t.status, t.nextAttemptAt)],
+  (t) => [
+    index("outbox_due_idx").on(t.status, t.nextAttemptAt),
+    index("outbox_conversation_idx").on(t.conversationId, t.status),
+    index("outbox_item_idx").on(t.timelineItemId),
+  ],
 );
 
 /**
