@@ -8,7 +8,21 @@ export const SMTP_MAX_BYTES = 60 * 1024 * 1024;
 /** A mail to more of our addresses than this is refused: nobody writes to support that way. */
 const MAX_RECIPIENTS = 100;
 
-type Session = { inboxes?: Map<string, EmailInbox>; recipients?: string[] };
+/** What one mail transaction (MAIL FROM … DATA) collected at RCPT: the inboxes and addresses it goes to. */
+type Transaction = { inboxes: Map<string, EmailInbox>; recipients: string[] };
+
+/**
+ * smtp-server keeps one session object for a whole connection and replaces `session.envelope` at every
+ * MAIL FROM, RSET, HELO/EHLO and after DATA: state keyed by the envelope belongs to one transaction, so a
+ * relay sending several mails over one connection never carries one mail's recipients into the next.
+ */
+const transactions = new WeakMap<object, Transaction>();
+
+function transactionOf(session: { envelope: object }): Transaction {
+  let t = transactions.get(session.envelope);
+  if (!t) transactions.set(session.envelope, (t = { inboxes: new Map(), recipients: [] }));
+  return t;
+}
 
 function smtpError(message: string, code: number) {
   return Object.assign(new Error(message), { responseCode: code });
@@ -31,15 +45,13 @@ export async function startSmtpIn(rt: Runtime, options: { port: number; host: st
     logger: false,
     maxClients: 50,
     onRcptTo(address, session, callback) {
-      const s = session as unknown as Session;
+      const t = transactionOf(session);
       void (async () => {
         const inbox = await inboxForAddress(rt.core.db, address.address);
         if (!inbox) return callback(smtpError(`5.1.1 <${address.address}>: no inbox here has this address`, 550));
-        s.inboxes ??= new Map();
-        s.recipients ??= [];
-        if (s.recipients.length >= MAX_RECIPIENTS) return callback(smtpError("4.5.3 Too many recipients", 452));
-        s.inboxes.set(inbox.id, inbox);
-        s.recipients.push(address.address.toLowerCase());
+        if (t.recipients.length >= MAX_RECIPIENTS) return callback(smtpError("4.5.3 Too many recipients", 452));
+        t.inboxes.set(inbox.id, inbox);
+        t.recipients.push(address.address.toLowerCase());
         callback();
       })().catch((err: unknown) => {
         log.error("smtp-in: recipient check failed", { err });
@@ -47,15 +59,15 @@ export async function startSmtpIn(rt: Runtime, options: { port: number; host: st
       });
     },
     onData(stream: SMTPServerDataStream, session, callback) {
-      const s = session as unknown as Session;
-      const targets = [...(s.inboxes?.values() ?? [])];
+      const t = transactionOf(session);
+      const targets = [...t.inboxes.values()];
       void (async () => {
         // Read into memory only up to the limit; a mail over it is drained and refused with 552.
         // Attachments are streamed to disk by the parser: the one buffered copy is the raw mail for
         // its second and further inboxes (rare), so a single inbox parses straight from the socket.
         const tooLarge = `5.3.4 Message is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`;
         if (targets.length === 1) {
-          const receipt = await receiveEmail(rt, targets[0]!, stream, { recipients: s.recipients ?? [], refuse: () => (stream.sizeExceeded ? tooLarge : undefined) });
+          const receipt = await receiveEmail(rt, targets[0]!, stream, { recipients: t.recipients, refuse: () => (stream.sizeExceeded ? tooLarge : undefined) });
           if (receipt.status === "refused") return callback(smtpError(receipt.reason, 552));
           return callback(null, describe(receipt));
         }
@@ -64,7 +76,7 @@ export async function startSmtpIn(rt: Runtime, options: { port: number; host: st
         if (stream.sizeExceeded) return callback(smtpError(tooLarge, 552));
         const raw = Buffer.concat(chunks);
         const receipts: Receipt[] = [];
-        for (const inbox of targets) receipts.push(await receiveEmail(rt, inbox, raw, { recipients: s.recipients ?? [] }));
+        for (const inbox of targets) receipts.push(await receiveEmail(rt, inbox, raw, { recipients: t.recipients }));
         callback(null, receipts.map(describe).join("; "));
       })().catch((err: unknown) => {
         log.error("smtp-in: delivery failed", { err });
