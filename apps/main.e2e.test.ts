@@ -88,3 +88,15 @@ it("refuses to start on a bad setting and names the variable", async () => {
   expect(code).toBe(2);
   expect(stderr).toContain("PORT");
 });
+
+it("refuses to start on PostgreSQL without SECRET_KEY, naming the variable", async () => {
+  const { SECRET_KEY: _unset, ...env } = process.env;
+  const proc = Bun.spawn(["bun", "run", "start"], {
+    cwd: root,
+    env: { ...env, DATABASE_URL: "postgres://postgres@127.0.0.1:5432/postgres", PORT: "0", LOG_LEVEL: "warn" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(await proc.exited).toBe(2);
+  expect(await new Response(proc.stderr).text()).toContain("SECRET_KEY: must be set on PostgreSQL");
+});

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "bun:test";
 import { ConfigError, parseConfig } from "./config.ts";
 
+const KEY = "a-secret-key-of-at-least-32-characters-0123";
+
 describe("config", () => {
   it("defaults to embedded PGlite under ./data on port 3000", () => {
     const c = parseConfig({});
@@ -18,13 +20,30 @@ describe("config", () => {
   });
 
   it("reads Postgres, Meilisearch and public URL settings", () => {
-    const c = parseConfig({ DATABASE_URL: "postgres://u@h/db", MEILI_HOST: "http://127.0.0.1:7700", MEILI_KEY: "k", PUBLIC_URL: "https://x.test/", SWITCHBOARD_DEMO: "0" });
+    const c = parseConfig({ DATABASE_URL: "postgres://u@h/db", SECRET_KEY: KEY, MEILI_HOST: "http://127.0.0.1:7700", MEILI_KEY: "k", PUBLIC_URL: "https://x.test/", SWITCHBOARD_DEMO: "0" });
     expect(c.databaseUrl).toBe("postgres://u@h/db");
     expect(c.meili).toEqual({ host: "http://127.0.0.1:7700", key: "k" });
     expect(c.publicUrl).toBe("https://x.test");
     expect(c.demo).toBe(false);
     expect(parseConfig({ ROUTING_AUTO_ACCEPT: "chat,email" }).autoAccept).toEqual(["chat", "email"]);
     expect(parseConfig({}).autoAccept).toEqual([]);
+  });
+
+  it("makes demo data by default only on the embedded database; SWITCHBOARD_DEMO=1 asks for it on PostgreSQL", () => {
+    const pg = { DATABASE_URL: "postgres://u@h/db", SECRET_KEY: KEY };
+    expect(parseConfig({}).demo).toBe(true);
+    expect(parseConfig({ SWITCHBOARD_DEMO: "0" }).demo).toBe(false);
+    expect(parseConfig(pg)).toMatchObject({ demo: false, twilioAuthToken: undefined, smtpIn: undefined });
+    expect(parseConfig({ ...pg, SWITCHBOARD_DEMO: "1" })).toMatchObject({ demo: true, twilioAuthToken: "demo-twilio-token" });
+    expect(parseConfig({ ...pg, SWITCHBOARD_DEMO: "0" }).demo).toBe(false);
+  });
+
+  it("refuses PostgreSQL without SECRET_KEY, naming the variable, and reads the previous key", () => {
+    expect(() => parseConfig({ DATABASE_URL: "postgres://u@h/db" })).toThrow(/SECRET_KEY.*PostgreSQL/);
+    expect(parseConfig({}).secretKey).toBeUndefined();
+    const rotated = parseConfig({ DATABASE_URL: "postgres://u@h/db", SECRET_KEY: KEY, SECRET_KEY_PREVIOUS: KEY.replace("a", "b") });
+    expect(rotated.secretKeyPrevious).toBe(KEY.replace("a", "b"));
+    expect(() => parseConfig({ SECRET_KEY_PREVIOUS: "short" })).toThrow(/SECRET_KEY_PREVIOUS/);
   });
 
   it("reads STUN/TURN servers for browser calls as a URL list or JSON, empty by default", () => {

@@ -16,11 +16,17 @@ const EnvSchema = z.object({
   DATA_DIR: z.string().min(1).default("./data"),
   MEILI_HOST: z.url({ message: "must be a URL such as http://127.0.0.1:7700" }).optional(),
   MEILI_KEY: z.string().optional(),
-  // 32+ characters of entropy; derives the keys for credentials at rest and visitor tokens.
+  // 32+ characters of entropy; derives the keys for credentials at rest and visitor tokens. Required
+  // on PostgreSQL: every node and every new container must open what the others sealed.
   SECRET_KEY: z.string().min(32, "must be at least 32 characters").optional(),
+  // The key SECRET_KEY replaced: values sealed and tokens signed with it still open (and are re-sealed
+  // with SECRET_KEY when read), so a rotation takes nothing down.
+  SECRET_KEY_PREVIOUS: z.string().min(32, "must be at least 32 characters").optional(),
   PUBLIC_URL: z.url({ message: "must be a URL such as https://support.example.com" }).optional(),
   LOG_LEVEL: LogLevel.default("info"),
-  SWITCHBOARD_DEMO: z.enum(["0", "1"]).default("1"),
+  // Demo data on an empty database: by default only on the embedded database (PGlite), never with
+  // known credentials on a PostgreSQL (production) start unless asked for with 1.
+  SWITCHBOARD_DEMO: z.enum(["0", "1"]).optional(),
   // Public widget API requests per second per client IP (bursts of 5 s worth are allowed). Raise it
   // when many visitors share one address (a corporate NAT, a reverse proxy without X-Forwarded-For).
   WIDGET_IP_RATE: z.coerce.number().positive().default(20),
@@ -31,8 +37,33 @@ const EnvSchema = z.object({
     .default(""),
   // Twilio auth token for voice inboxes that keep none of their own (the demo's +15005550006 inbox).
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
-  // Behind a reverse proxy: take the client address from X-Forwarded-For (otherwise it is spoofable).
-  TRUST_PROXY: z.enum(["0", "1"]).default("0"),
+  // Behind N reverse proxies (TRUST_PROXY=1 for one): the client address is the X-Forwarded-For entry
+  // the outermost trusted proxy appended, the Nth from the right. 0: the socket's peer address.
+  TRUST_PROXY: z.coerce.number().int("must be 0, 1 or a number of proxy hops").min(0).max(10).default(0),
+  // Anonymous uploads (web chat visitors): megabytes per 24 hours per visitor, per client IP and per
+  // workspace; files no message took are deleted after UPLOAD_ORPHAN_HOURS.
+  UPLOAD_VISITOR_MB: z.coerce.number().positive().default(100),
+  UPLOAD_IP_MB: z.coerce.number().positive().default(300),
+  UPLOAD_WORKSPACE_MB: z.coerce.number().positive().default(5000),
+  UPLOAD_ORPHAN_HOURS: z.coerce.number().positive().default(24),
+  // Sign-in: attempts per minute per client IP (any account), failed attempts per hour per account
+  // from one IP and from everywhere (the last high, so nobody can lock a user out cheaply), and how
+  // many password hashes one node verifies at once (argon2id costs a core for most of a second).
+  LOGIN_IP_PER_MINUTE: z.coerce.number().positive().default(20),
+  LOGIN_ACCOUNT_IP_FAILURES_PER_HOUR: z.coerce.number().positive().default(20),
+  LOGIN_ACCOUNT_FAILURES_PER_HOUR: z.coerce.number().positive().default(500),
+  LOGIN_CONCURRENT_HASHES: z.coerce.number().int().min(1).default(2),
+  // Help center: knowledge-gap entries (searches with no result) per minute per client IP, and the
+  // window within which one reader's views of an article count once.
+  HELP_GAPS_PER_MINUTE: z.coerce.number().positive().default(5),
+  HELP_VIEW_WINDOW_MINUTES: z.coerce.number().positive().default(60),
+  // Web chat visitor tokens expire after this many days (a returning visitor gets a new session).
+  VISITOR_TOKEN_DAYS: z.coerce.number().positive().default(30),
+  // /metrics: with a token only `Authorization: Bearer <METRICS_TOKEN>`; without, loopback clients only.
+  METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  // Server-side fetches (IVR lookups…) refuse private, loopback and link-local addresses except these
+  // hosts or IP literals (comma list), e.g. an internal CRM: OUTBOUND_ALLOW_HOSTS=crm.internal,10.0.0.5
+  OUTBOUND_ALLOW_HOSTS: z.string().regex(/^[^\s,]+(,[^\s,]+)*$/, "must be a comma list of host names or IP addresses").optional(),
   // STUN/TURN servers for browser calls (chat → voice): a comma list of stun:/turn: URLs, or a JSON
   // array of RTCIceServer objects when a TURN server needs a username and credential. Empty: host
   // candidates only, enough on one network.
@@ -74,11 +105,21 @@ export type Config = {
   dataDir: string;
   meili: { host: string; key: string | undefined } | undefined;
   secretKey: string | undefined;
+  secretKeyPrevious: string | undefined;
   publicUrl: string | undefined;
   logLevel: z.infer<typeof LogLevel>;
   demo: boolean;
   widgetIpRate: number;
-  trustProxy: boolean;
+  /** Trusted reverse-proxy hops in front of this node (0: none); see apps/client-ip.ts. */
+  trustProxy: number;
+  /** Anonymous upload quotas in bytes per 24 hours, and the age at which unattached uploads go. */
+  uploads: { visitorBytes: number; ipBytes: number; workspaceBytes: number; orphanAfterMs: number };
+  login: { ipPerMinute: number; accountIpFailuresPerHour: number; accountFailuresPerHour: number; concurrentHashes: number };
+  help: { gapsPerMinute: number; viewWindowMs: number };
+  visitorTokenDays: number;
+  metricsToken: string | undefined;
+  /** Hosts (names or IP literals, lower case) server-side fetches may reach although private. */
+  outboundAllowHosts: string[];
   autoAccept: ("voice" | "chat" | "email" | "messaging")[];
   iceServers: IceServer[];
   /** Twilio auth token for voice inboxes without their own; "demo-twilio-token" in demo mode. */
@@ -87,6 +128,8 @@ export type Config = {
   smtpIn: { port: number; host: string } | undefined;
   imapImport: boolean;
 };
+
+const MB = 1024 * 1024;
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, detail: string) {
@@ -106,6 +149,9 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     throw new ConfigError(String(issue.path[0] ?? "environment"), issue.message);
   }
   const e = parsed.data;
+  if (e.DATABASE_URL && !e.SECRET_KEY)
+    throw new ConfigError("SECRET_KEY", "must be set on PostgreSQL (DATABASE_URL is set): every node and every restart needs the same key");
+  const demo = e.SWITCHBOARD_DEMO ? e.SWITCHBOARD_DEMO === "1" : !e.DATABASE_URL;
   const iceServers = parseIceServers(e.WEBRTC_ICE_SERVERS);
   if (typeof iceServers === "string") throw new ConfigError("WEBRTC_ICE_SERVERS", iceServers);
   return {
@@ -115,15 +161,32 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     dataDir: e.DATA_DIR,
     meili: e.MEILI_HOST ? { host: e.MEILI_HOST, key: e.MEILI_KEY } : undefined,
     secretKey: e.SECRET_KEY,
+    secretKeyPrevious: e.SECRET_KEY_PREVIOUS,
     publicUrl: e.PUBLIC_URL?.replace(/\/$/, ""),
     logLevel: e.LOG_LEVEL,
-    demo: e.SWITCHBOARD_DEMO === "1",
+    demo,
     widgetIpRate: e.WIDGET_IP_RATE,
-    trustProxy: e.TRUST_PROXY === "1",
-    twilioAuthToken: e.TWILIO_AUTH_TOKEN ?? (e.SWITCHBOARD_DEMO === "1" ? "demo-twilio-token" : undefined),
+    trustProxy: e.TRUST_PROXY,
+    uploads: {
+      visitorBytes: e.UPLOAD_VISITOR_MB * MB,
+      ipBytes: e.UPLOAD_IP_MB * MB,
+      workspaceBytes: e.UPLOAD_WORKSPACE_MB * MB,
+      orphanAfterMs: e.UPLOAD_ORPHAN_HOURS * 3_600_000,
+    },
+    login: {
+      ipPerMinute: e.LOGIN_IP_PER_MINUTE,
+      accountIpFailuresPerHour: e.LOGIN_ACCOUNT_IP_FAILURES_PER_HOUR,
+      accountFailuresPerHour: e.LOGIN_ACCOUNT_FAILURES_PER_HOUR,
+      concurrentHashes: e.LOGIN_CONCURRENT_HASHES,
+    },
+    help: { gapsPerMinute: e.HELP_GAPS_PER_MINUTE, viewWindowMs: e.HELP_VIEW_WINDOW_MINUTES * 60_000 },
+    visitorTokenDays: e.VISITOR_TOKEN_DAYS,
+    metricsToken: e.METRICS_TOKEN,
+    outboundAllowHosts: e.OUTBOUND_ALLOW_HOSTS ? e.OUTBOUND_ALLOW_HOSTS.toLowerCase().split(",") : [],
+    twilioAuthToken: e.TWILIO_AUTH_TOKEN ?? (demo ? "demo-twilio-token" : undefined),
     autoAccept: e.ROUTING_AUTO_ACCEPT ? (e.ROUTING_AUTO_ACCEPT.split(",") as Config["autoAccept"]) : [],
     iceServers,
-    smtpIn: e.SMTP_IN_PORT !== undefined || e.SWITCHBOARD_DEMO === "1" ? { port: e.SMTP_IN_PORT ?? 2525, host: e.SMTP_IN_HOST } : undefined,
+    smtpIn: e.SMTP_IN_PORT !== undefined || demo ? { port: e.SMTP_IN_PORT ?? 2525, host: e.SMTP_IN_HOST } : undefined,
     imapImport: e.IMAP_IMPORT === "1",
   };
 }
