@@ -1,4 +1,5 @@
-import { index, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { check, index, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { workspaces } from "./workspace.ts";
 
 export const channels = ["webchat", "voice", "email", "wechat", "slack", "sms", "whatsapp"] as const;
@@ -40,3 +41,38 @@ export const inboxes = pgTable(
 
 export type Inbox = typeof inboxes.$inferSelect;
 export type Channel = (typeof channels)[number];
+
+/**
+ * Channel families whose keys come from outside and pick the inbox a message or call is for. A phone
+ * number may serve voice and SMS at once, so uniqueness is per family, not per key.
+ */
+export const routeKinds = ["email", "voice", "sms", "whatsapp", "wechat_app"] as const;
+export type RouteKind = (typeof routeKinds)[number];
+
+/**
+ * Every routing key (an email address or alias, a phone number, an app id) belongs to one inbox of one
+ * workspace: the primary key makes a second claim fail, whichever workspace makes it. A claim carries
+ * no mail or calls until its owner is proven (`verified_at`): an email address by a one-time code
+ * mailed to it, a number by the Twilio account that holds it.
+ */
+export const inboxRoutes = pgTable(
+  "inbox_routes",
+  {
+    kind: text("kind").$type<RouteKind>().notNull(),
+    // Lower case (email addresses), or E.164 (numbers).
+    key: text("key").notNull(),
+    inboxId: uuid("inbox_id").notNull().references(() => inboxes.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    verifiedAt: timestamp("verified_at", { withTimezone: true }),
+    // SHA-256 of the one-time code mailed to the address, and when it stops counting.
+    codeHash: text("code_hash"),
+    codeExpiresAt: timestamp("code_expires_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.kind, t.key], name: "inbox_routes_pkey" }),
+    index("inbox_routes_inbox_idx").on(t.inboxId),
+    check("inbox_routes_key_lower", sql`${t.key} = lower(${t.key})`),
+  ],
+);
+export type InboxRoute = typeof inboxRoutes.$inferSelect;
