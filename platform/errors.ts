@@ -44,8 +44,9 @@ export class TooLarge extends DomainError {
   }
 }
 export class TooManyRequests extends DomainError {
-  constructor(readonly retryAfterSeconds: number) {
-    super(429, "rate_limited", `Too many requests; retry after ${retryAfterSeconds}s`);
+  /** `field` names the limit that was reached when it is not the request rate (an upload quota). */
+  constructor(readonly retryAfterSeconds: number, message?: string, field?: string) {
+    super(429, "rate_limited", message ?? `Too many requests; retry after ${retryAfterSeconds}s`, field);
   }
 }
 

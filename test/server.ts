@@ -30,10 +30,12 @@ export async function startTestServer(
     inboxSettings?: InboxSettings;
     /** Email listeners: SMTP-in on a free loopback port, IMAP import of the email inboxes. */
     email?: { smtp?: boolean; imap?: boolean; imapRescanMs?: number };
+    /** More environment variables (TRUST_PROXY, limits…); they win over the test defaults. */
+    env?: Record<string, string>;
   } = {},
 ) {
   const { database } = await testDatabase();
-  const config = parseConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "switchboard-")), SECRET_KEY: TEST_SECRET, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", WIDGET_IP_RATE: String(options.widgetIpRate ?? 100_000), SWITCHBOARD_DEMO: options.demo === false ? "0" : "1" });
+  const config = parseConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "switchboard-")), SECRET_KEY: TEST_SECRET, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", WIDGET_IP_RATE: String(options.widgetIpRate ?? 100_000), SWITCHBOARD_DEMO: options.demo === false ? "0" : "1", OUTBOUND_ALLOW_HOSTS: "127.0.0.1,localhost", LOGIN_IP_PER_MINUTE: "100000", ...options.env });
   const rt: Runtime = await createRuntime(config, {
     database,
     adapters: options.adapters,

@@ -10,6 +10,7 @@ import type { Executor } from "../../db/connect.ts";
 import { contacts, conversations, inboxes, timelineItems, users, type Inbox } from "../../db/schema/index.ts";
 import { errorBody, Invalid, NotFound, TooManyRequests, Unauthorized } from "../../platform/errors.ts";
 import { RateLimiter } from "../../platform/rate-limit.ts";
+import { clientIp } from "../client-ip.ts";
 import { queuePosition } from "../../routing/estimate.ts";
 import { created, ok, router, uploadedFile } from "../http.ts";
 import { publishTyping } from "../inbox/typing.ts";
@@ -79,9 +80,6 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
     const wait = limiter.take(key);
     if (wait) throw new TooManyRequests(wait);
   };
-  const clientIp = (c: { req: { header(n: string): string | undefined }; env: unknown }) =>
-    (rt.config.trustProxy && c.req.header("x-forwarded-for")?.split(",")[0]?.trim()) ||
-    ((c.env as { ip?: string } | undefined)?.ip ?? "unknown");
 
   // Every widget request names its inbox; a short-lived cache keeps that off the database's hot path.
   const inboxCache = new Map<string, { inbox: Inbox; until: number }>();
@@ -100,7 +98,7 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
   }
 
   app.use("/*", async (c, next) => {
-    throttle(perIp, clientIp(c));
+    throttle(perIp, clientIp(rt.config.trustProxy, c));
     if (c.req.path.endsWith("/sessions")) return next();
     const header = c.req.header("authorization");
     const claims = await visitorFrom(header?.toLowerCase().startsWith("bearer ") ? header.slice(7).trim() : undefined);
