@@ -10,6 +10,9 @@ export const contacts = pgTable(
     attributes: jsonb("attributes").$type<Record<string, unknown>>().notNull().default({}),
     // Set when this contact was merged into another; kept so old links can be followed.
     mergedIntoId: uuid("merged_into_id").references((): AnyPgColumn => contacts.id),
+    // Web chat visitor tokens issued before this instant are refused (an agent ended the visitor's
+    // sessions): the token carries its issue time, so nothing per token is stored.
+    visitorTokensRevokedAt: timestamp("visitor_tokens_revoked_at", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },

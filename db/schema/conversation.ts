@@ -109,9 +109,18 @@ export const attachments = pgTable(
     size: integer("size").notNull(),
     storageKey: text("storage_key").notNull(),
     sha256: text("sha256").notNull(),
+    // Set on files uploaded over HTTP (widget, agent API), which are what quotas count and what the
+    // orphan sweep deletes when no message took them; mail attachments, recordings and held-back raw
+    // mail never carry it.
+    uploaderIp: text("uploader_ip"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index("attachments_item_idx").on(t.timelineItemId)],
+  (t) => [
+    index("attachments_item_idx").on(t.timelineItemId),
+    index("attachments_upload_ip_idx").on(t.uploaderIp, t.createdAt).where(sql`${t.uploaderIp} IS NOT NULL`),
+    index("attachments_upload_contact_idx").on(t.contactId, t.createdAt).where(sql`${t.uploaderIp} IS NOT NULL`),
+    index("attachments_upload_workspace_idx").on(t.workspaceId, t.createdAt).where(sql`${t.uploaderIp} IS NOT NULL`),
+  ],
 );
 
 export const outboxStatuses = ["pending", "sent", "failed"] as const;

@@ -198,6 +198,21 @@ export const knowledgeEvents = pgTable(
   (t) => [index("knowledge_events_kind_idx").on(t.workspaceId, t.kind, t.createdAt)],
 );
 
+/**
+ * One help-center vote per article per reader (a hash of the reader's address, never the address
+ * itself): a second vote from the same reader changes nothing.
+ */
+export const articleVotes = pgTable(
+  "article_votes",
+  {
+    articleId: uuid("article_id").notNull().references(() => articles.id, { onDelete: "cascade" }),
+    voter: text("voter").notNull(),
+    helpful: boolean("helpful").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.articleId, t.voter] })],
+);
+
 // deciding: a node claimed the customer's message and is choosing; answered: waiting for "did this
 // solve it?"; handed_over: agents own the chat; solved: deflected.
 export const botStates = ["deciding", "answered", "handed_over", "solved"] as const;
