@@ -1,10 +1,12 @@
 import { Marked, type Tokens } from "marked";
+import sanitize from "sanitize-html";
 
 /**
  * Markdown → HTML that is safe to serve as the help center's own page. Raw HTML in the source is
- * shown as text (never interpreted), links and images keep only http(s), mailto and relative URLs,
- * and an allow-list pass over the output drops any tag or attribute not listed here — a second line
- * of defence should the renderer ever emit something unexpected.
+ * shown as text (never interpreted); then one sanitizer pass over the whole output keeps only the tags
+ * and attributes listed here and checks every href and src *as the browser will read it*: after the
+ * HTML parser has decoded entities (`&#106;avascript:`), with the control characters and whitespace a
+ * browser ignores inside a scheme removed. A URL checked before a later decoding is a URL not checked.
  */
 const ALLOWED: Record<string, string[]> = {
   p: [], br: [], hr: [], h1: ["id"], h2: ["id"], h3: ["id"], h4: ["id"], h5: ["id"], h6: ["id"],
@@ -14,18 +16,34 @@ const ALLOWED: Record<string, string[]> = {
   table: [], thead: [], tbody: [], tr: [], th: ["align"], td: ["align"],
 };
 
+/** Schemes a link or image may use; a URL without a scheme (relative, `#anchor`, `?query`) is fine too. */
+const SCHEMES = ["http", "https", "mailto", "tel"];
+
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** http(s), mailto, in-page and relative URLs; anything with another scheme (javascript:, data:) is dropped. */
+/**
+ * The URL if a browser would follow it to an allowed scheme or a same-site address, else undefined.
+ * `url` is the final value (entities already decoded). Browsers drop tabs and newlines anywhere in a
+ * URL and control characters and spaces at its ends ("java\tscript:"), and read a backslash as a
+ * slash (`/\\evil.example` is another host).
+ */
 export function safeUrl(url: string): string | undefined {
   const trimmed = url.trim();
-  // Browsers ignore control characters and whitespace inside a scheme ("java\tscript:").
-  const squashed = trimmed.replace(/[\u0000-\u0020]/g, "").toLowerCase();
+  const squashed = trimmed.replace(/[\u0000-\u0020\u007f]/g, "").replace(/\\/g, "/").toLowerCase();
   const scheme = /^([a-z][a-z0-9+.-]*):/.exec(squashed)?.[1];
-  if (scheme && !["http", "https", "mailto"].includes(scheme)) return undefined;
+  if (scheme) return SCHEMES.includes(scheme) ? trimmed : undefined;
+  // Not a scheme as written, but a colon before any / ? # would still make it one to some parser.
+  if (/^[^/?#]*:/.test(squashed)) return undefined;
   if (squashed.startsWith("//")) return undefined;
   return trimmed;
 }
+
+/**
+ * Attribute text for the renderer: quotes and brackets escaped, `&` left alone, so an entity in a
+ * Markdown link means what CommonMark says it means; the sanitizer below decodes it and checks the
+ * result.
+ */
+const attribute = (s: string) => s.replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 const marked = new Marked({ gfm: true, async: false });
 marked.use({
@@ -35,45 +53,45 @@ marked.use({
     },
     link(token: Tokens.Link) {
       const text = this.parser.parseInline(token.tokens);
-      const href = safeUrl(token.href);
-      if (!href) return text;
-      const title = token.title ? ` title="${escapeHtml(token.title)}"` : "";
-      return `<a href="${escapeHtml(href)}"${title} rel="nofollow noopener">${text}</a>`;
+      const title = token.title ? ` title="${attribute(token.title)}"` : "";
+      return `<a href="${attribute(token.href)}"${title} rel="nofollow noopener">${text}</a>`;
     },
     image(token: Tokens.Image) {
-      const src = safeUrl(token.href);
-      if (!src) return escapeHtml(token.text);
-      const title = token.title ? ` title="${escapeHtml(token.title)}"` : "";
-      return `<img src="${escapeHtml(src)}" alt="${escapeHtml(token.text)}"${title}>`;
+      const title = token.title ? ` title="${attribute(token.title)}"` : "";
+      return `<img src="${attribute(token.href)}" alt="${attribute(token.text)}"${title}>`;
     },
   },
 });
 
-const TAG = /<(\/?)([a-zA-Z][a-zA-Z0-9]*)([^>]*)>/g;
-const ATTR = /([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?/g;
+/**
+ * A link whose URL is refused keeps its text and no address; an image whose URL is refused keeps only
+ * its alt text, which the browser shows in its place. (Renaming the tag instead trips sanitize-html
+ * into emitting a stray closing tag after the next void element.)
+ */
+const checked = (attr: "href" | "src") => (tagName: string, attribs: sanitize.Attributes): sanitize.Tag => {
+  const url = attribs[attr] === undefined ? undefined : safeUrl(attribs[attr]);
+  if (url !== undefined) return { tagName, attribs: { ...attribs, [attr]: url } };
+  const kept: sanitize.Attributes = tagName === "img" && attribs.alt ? { alt: attribs.alt } : {};
+  return { tagName, attribs: kept };
+};
 
-/** Keeps allow-listed tags and attributes only; URLs in href/src are checked again. */
+const OPTIONS: sanitize.IOptions = {
+  allowedTags: Object.keys(ALLOWED),
+  allowedAttributes: ALLOWED,
+  allowedClasses: { code: ["language-*"] },
+  // sanitize-html checks schemes too (after its own decoding): a second look at the same final value.
+  allowedSchemes: SCHEMES,
+  allowedSchemesAppliedToAttributes: ["href", "src"],
+  allowProtocolRelative: false,
+  disallowedTagsMode: "discard",
+  transformTags: { a: checked("href"), img: checked("src") },
+  // Task-list checkboxes are the only input Markdown makes.
+  exclusiveFilter: (frame) => frame.tag === "input" && frame.attribs.type !== "checkbox",
+};
+
+/** Keeps allow-listed tags and attributes only; every href and src is checked as the browser will read it. */
 export function sanitizeHtml(html: string): string {
-  return html.replace(TAG, (_, close: string, rawName: string, rest: string) => {
-    const name = rawName.toLowerCase();
-    const allowed = ALLOWED[name];
-    if (!allowed) return "";
-    if (close) return `</${name}>`;
-    const attrs: string[] = [];
-    for (const m of rest.matchAll(ATTR)) {
-      const attr = m[1]!.toLowerCase();
-      if (!allowed.includes(attr)) continue;
-      let value = m[2] ?? m[3] ?? m[4] ?? "";
-      if (attr === "href" || attr === "src") {
-        const safe = safeUrl(value.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n))).replace(/&amp;/g, "&"));
-        if (!safe) continue;
-        value = safe;
-      }
-      if (name === "input" && attr === "type" && value !== "checkbox") return "";
-      attrs.push(m[2] === undefined && m[3] === undefined && m[4] === undefined ? attr : `${attr}="${escapeHtml(value.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n))).replace(/&amp;/g, "&").replace(/&quot;/g, '"'))}"`);
-    }
-    return `<${name}${attrs.length ? " " + attrs.join(" ") : ""}>`;
-  });
+  return sanitize(html, OPTIONS);
 }
 
 /** Rendered, sanitized HTML of an article body. Never throws: Markdown has no invalid input. */
