@@ -1,9 +1,10 @@
 import { describe, expect, it } from "bun:test";
 import type { BusMessage, EventBus } from "./bus.ts";
 import { expiredEvents, pruneEvents, type DomainEvent } from "./event.ts";
-import { eq } from "drizzle-orm";
-import { events } from "../db/schema/index.ts";
-import { EventFeed } from "./feed.ts";
+import { eq, sql } from "drizzle-orm";
+import { events, workspaceCounters } from "../db/schema/index.ts";
+import { insertRecords } from "../db/records.ts";
+import { EventFeed, type FeedOptions } from "./feed.ts";
 import { ingestInbound } from "./conversation.ts";
 import { indexPlan } from "../test/plan.ts";
 import { testWorkspace } from "../test/workspace.ts";
@@ -25,11 +26,11 @@ class ManualBus implements EventBus {
   async close() {}
 }
 
-async function setup() {
+async function setup(options: FeedOptions = {}) {
   const w = await testWorkspace();
   const bus = new ManualBus();
   const core = { db: w.core.db, bus };
-  const feed = new EventFeed(w.core.db, bus);
+  const feed = new EventFeed(w.core.db, bus, options);
   const inbox = await w.inbox();
   const send = (n: number) =>
     ingestInbound(core, w.workspaceId, { channel: "webchat", channelAccountId: inbox.id, externalId: `m${n}`, from: { kind: "visitor", value: "v" }, text: `m${n}` });
@@ -39,6 +40,27 @@ async function setup() {
 }
 
 const settle = () => Bun.sleep(30);
+
+/** Stores `count` events after the workspace's head, as a busy workspace's log holds them; their seqs. */
+async function seedEvents(w: Awaited<ReturnType<typeof testWorkspace>>, count: number) {
+  const db = w.core.db;
+  const [row] = await db
+    .update(workspaceCounters)
+    .set({ seq: sql`${workspaceCounters.seq} + ${count}` })
+    .where(eq(workspaceCounters.workspaceId, w.workspaceId))
+    .returning({ seq: workspaceCounters.seq });
+  const seqs = Array.from({ length: count }, (_, i) => Number(row!.seq) - count + 1 + i);
+  for (let i = 0; i < count; i += 1000) {
+    const page = seqs.slice(i, i + 1000).map((seq) => ({ workspaceId: w.workspaceId, seq, type: "contact.updated", conversationId: null, public: false, payload: {} }));
+    await db.execute(insertRecords(events, page));
+  }
+  return seqs;
+}
+
+/** Resolves once everything queued for the workspace so far has run: subscribing waits its turn. */
+async function drained(feed: EventFeed, workspaceId: string) {
+  (await feed.subscribe(workspaceId, { filter: () => false, deliver: () => {} })).unsubscribe();
+}
 
 describe("event feed", () => {
   it("delivers events that arrive out of order in seq order, exactly once", async () => {
@@ -83,9 +105,11 @@ describe("event feed", () => {
     await send(2);
     const firstSeq = bus.held[0]!.seq;
     const replayed: number[] = [];
-    let hello = -1;
-    await feed.subscribe(w.workspaceId, { filter: () => true, deliver: (e) => replayed.push(e.seq), start: (s) => (hello = s) }, firstSeq);
-    expect(hello).toBe(bus.held[bus.held.length - 1]!.seq);
+    let hello = { seq: -1, head: -1 };
+    await feed.subscribe(w.workspaceId, { filter: () => true, deliver: (e) => replayed.push(e.seq), start: (seq, head) => (hello = { seq, head }) }, firstSeq);
+    // The resume point is where the replay starts, so a client that resumes from the highest seq of
+    // any frame (hello included) cannot skip what the replay was about to bring.
+    expect(hello).toEqual({ seq: firstSeq, head: bus.held[bus.held.length - 1]!.seq });
     expect(replayed).toEqual(bus.held.slice(1).map((e) => e.seq));
     for (const e of bus.held) bus.deliver(e);
     await send(3);
@@ -108,7 +132,84 @@ describe("event feed", () => {
   });
 });
 
+describe("gaps and replays longer than a page", () => {
+  it("fills a gap of more than 5,000 events page by page: every event exactly once, in order", async () => {
+    const { w, bus, feed, received } = await setup({ pageSize: 700 });
+    const seqs = await seedEvents(w, 5_100);
+    // One reference for the newest: everything before it is a gap to read from the table.
+    bus.deliver({ workspaceId: w.workspaceId, seq: seqs[seqs.length - 1]!, ref: true });
+    await drained(feed, w.workspaceId);
+    expect(received.length).toBe(seqs.length);
+    expect(received).toEqual(seqs);
+    feed.close();
+  });
+
+  it("replays more than 5,000 missed events page by page when the replay limit allows it", async () => {
+    const { w, feed } = await setup({ pageSize: 700, replayLimit: 10_000 });
+    const seqs = await seedEvents(w, 5_100);
+    const replayed: number[] = [];
+    let resynced = false;
+    const sub = await feed.subscribe(w.workspaceId, { filter: () => true, deliver: (e) => replayed.push(e.seq), resync: () => (resynced = true) }, 0);
+    expect(resynced).toBe(false);
+    expect(sub.truncated).toBe(false);
+    expect(replayed).toEqual(seqs);
+    feed.close();
+  });
+
+  it("says resync instead of a replay longer than the limit, sends none of it, then goes on live", async () => {
+    const { w, bus, feed, send } = await setup({ pageSize: 700, replayLimit: 5_000 });
+    const seqs = await seedEvents(w, 5_100);
+    const frames: string[] = [];
+    const sub = await feed.subscribe(
+      w.workspaceId,
+      { filter: () => true, deliver: (e) => frames.push(`event ${e.seq}`), resync: (seq) => frames.push(`resync ${seq}`) },
+      0,
+    );
+    expect(sub.truncated).toBe(true);
+    expect(frames).toEqual([`resync ${seqs[seqs.length - 1]}`]);
+    await send(1);
+    for (const e of bus.held) bus.deliver(e);
+    await drained(feed, w.workspaceId);
+    expect(frames.slice(1)).toEqual(bus.held.map((e) => `event ${e.seq}`));
+    feed.close();
+  });
+
+  it("reads a replay only from the conversations the subscriber names", async () => {
+    const { w, bus, feed, send } = await setup({ replayLimit: 10 });
+    await seedEvents(w, 50);
+    await send(1);
+    const mine = bus.held.filter((e) => e.conversationId);
+    const replayed: number[] = [];
+    const sub = await feed.subscribe(
+      w.workspaceId,
+      { filter: () => true, deliver: (e) => replayed.push(e.seq), replayConversations: async () => [mine[0]!.conversationId!] },
+      0,
+    );
+    // 50 other events would be over the limit of 10; the conversation's own are not.
+    expect(sub.truncated).toBe(false);
+    expect(replayed).toEqual(mine.map((e) => e.seq));
+    feed.close();
+  });
+});
+
 describe("event retention", () => {
+  it("starts a quiet workspace whose events were all pruned at its newest seq, not at 0", async () => {
+    const { w, bus, feed, send } = await setup();
+    await send(1);
+    await send(2);
+    const head = bus.held[bus.held.length - 1]!.seq;
+    await w.core.db.delete(events).where(eq(events.workspaceId, w.workspaceId));
+    let hello = { seq: -1, head: -1 };
+    await feed.subscribe(w.workspaceId, { filter: () => true, deliver: () => {}, start: (seq, h) => (hello = { seq, head: h }) });
+    expect(hello).toEqual({ seq: head, head });
+    // A client that saw only the first of the pruned events cannot be replayed the rest: resync.
+    const resyncs: number[] = [];
+    const resumed = await feed.subscribe(w.workspaceId, { filter: () => true, deliver: () => {}, resync: (seq) => resyncs.push(seq) }, bus.held[0]!.seq);
+    expect(resumed.truncated).toBe(true);
+    expect(resyncs).toEqual([head]);
+    feed.close();
+  });
+
   it("tells a client resuming from before the oldest kept event to reload", async () => {
     const { w, send, feed } = await setup();
     await send(1);

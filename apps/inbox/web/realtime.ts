@@ -52,12 +52,10 @@ export class Realtime {
     ws.onmessage = (e) => {
       if (typeof e.data !== "string" || e.data === "pong") return;
       const f = JSON.parse(e.data) as Frame;
-      if (f.type === "hello") {
-        // First connection: start from now. A reconnect keeps its own place (the server replays).
-        if (this.lastSeq === undefined) this.lastSeq = f.seq;
-        return;
-      }
-      if (f.seq > 0) this.lastSeq = Math.max(this.lastSeq ?? 0, f.seq);
+      // Every frame's seq is a safe resume point (hello: where the replay starts; others: the seq last
+      // delivered), so a reconnect resumes after the highest one seen.
+      if (typeof f.seq === "number") this.lastSeq = Math.max(this.lastSeq ?? 0, f.seq);
+      if (f.type === "hello") return;
       this.emit(f);
     };
     ws.onclose = () => {

@@ -246,15 +246,14 @@ class Widget {
   }
 
   private receive(frame: Frame) {
+    // Every frame's seq is a safe resume point (hello: where the replay starts, the head when nothing
+    // was seen yet; others: the seq last delivered), so a reconnect resumes after the highest one.
+    if (typeof frame.seq === "number") this.lastSeq = Math.max(this.lastSeq, frame.seq);
     if (frame.type === "hello") {
-      // Connected without `after` (nothing seen yet): the server starts us at its current seq.
-      if (!this.lastSeq) this.lastSeq = frame.seq;
       void this.call.refresh();
       return;
     }
-    // Call frames are ephemeral (they carry the latest seq, which is no place to resume from).
     if (frame.type.startsWith("call.")) return this.call.receive(frame);
-    this.lastSeq = Math.max(this.lastSeq, frame.seq);
     if (frame.conversationId && this.session) this.session.conversationId = frame.conversationId;
     if (frame.type === "resync") void this.resync();
     else if (frame.type === "typing") this.showAgentTyping(!!frame.typing, frame.sender?.name);
