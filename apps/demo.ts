@@ -2,7 +2,7 @@ import { and, asc, eq } from "drizzle-orm";
 import { ingestInbound } from "../conversations/conversation.ts";
 import { createInbox } from "../conversations/inbox.ts";
 import { createWorkspace } from "../conversations/workspace.ts";
-import { inboxes, ivrFlows, workspaces } from "../db/schema/index.ts";
+import { inboxes, inboxRoutes, ivrFlows, workspaces } from "../db/schema/index.ts";
 import { exampleFlow } from "../channels/voice/example-flow.ts";
 import { fakeSid } from "../channels/voice/simulator.ts";
 import { SIMULATOR_PATH } from "./gateway/simulator.ts";
@@ -102,8 +102,11 @@ async function ensureDemoEmailInbox(rt: Runtime, workspaceId: string) {
     .from(inboxes)
     .where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.channel, "email")))
     .limit(1);
-  if (found) return;
-  // No outgoing server: replies fail with that reason until one is set in the admin screen.
+  // The address is a routing key: if another inbox holds it, that one keeps it.
+  const [held] = await rt.core.db.select({ key: inboxRoutes.key }).from(inboxRoutes).where(and(eq(inboxRoutes.kind, "email"), eq(inboxRoutes.key, DEMO_EMAIL_ADDRESS)));
+  if (found || held) return;
+  // No outgoing server: replies fail with that reason until one is set in the admin screen. Seeded,
+  // so its address is live at once (createInbox trusts seeds); addresses admins add must be proven.
   await createInbox(rt.core.db, rt.keyring, {
     workspaceId,
     channel: "email",

@@ -7,6 +7,7 @@ import { InProcessBus, PostgresBus, type EventBus } from "../conversations/bus.t
 import type { ChannelAdapter } from "../conversations/channel.ts";
 import { wakeSnoozed } from "../conversations/conversation.ts";
 import { pruneEvents } from "../conversations/event.ts";
+import { resealCredentials } from "../conversations/inbox.ts";
 import { EventFeed } from "../conversations/feed.ts";
 import { InboundQueue } from "../conversations/inbound-queue.ts";
 import { OutboxWorker, type OutboxOptions } from "../conversations/outbox.ts";
@@ -20,7 +21,7 @@ import { BrowserCallWatch } from "./browser-call-watch.ts";
 import { Router } from "../routing/router.ts";
 import { DEFAULT_ROUTING } from "../routing/work.ts";
 import { outbox } from "../db/schema/index.ts";
-import type { Config } from "../platform/config.ts";
+import { ConfigError, type Config } from "../platform/config.ts";
 import { Keyring, randomToken } from "../platform/crypto.ts";
 import { log } from "../platform/log.ts";
 import { Counter, Gauge, Histogram, Registry, watchEventLoopLag } from "../platform/metrics.ts";
@@ -67,11 +68,13 @@ export type RuntimeOptions = {
 };
 
 /**
- * SECRET_KEY, or a key generated once and kept in DATA_DIR so tokens and sealed credentials survive
- * restarts of a one-machine install. A cluster must set SECRET_KEY: every node needs the same key.
+ * SECRET_KEY, or (embedded database only) a key generated once and kept in DATA_DIR so tokens and
+ * sealed credentials survive restarts of a one-machine install. On PostgreSQL a generated key would
+ * differ per node and per new container, and what one sealed the others could not open: refused.
  */
-function secretKey(config: Config) {
+export function secretKey(config: Config, driver: Database["driver"]) {
   if (config.secretKey) return config.secretKey;
+  if (driver === "postgres") throw new ConfigError("SECRET_KEY", "must be set on PostgreSQL: every node and every restart needs the same key");
   const file = join(config.dataDir, "secret.key");
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
   mkdirSync(config.dataDir, { recursive: true });
@@ -96,7 +99,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const core: Core = { db: database.db, bus };
   const feed = new EventFeed(database.db, bus);
   if (bus instanceof PostgresBus) bus.setReconnectHandler(() => feed.catchUp());
-  const keyring = new Keyring(secretKey(config));
+  const keyring = new Keyring(secretKey(config, database.driver), [config.secretKeyPrevious]);
+  // After a rotation, what the previous key sealed is sealed again at once, so it can be retired.
+  if (config.secretKeyPrevious) {
+    const resealed = await resealCredentials(database.db, keyring);
+    if (resealed) log.info("inbox credentials sealed again with the current SECRET_KEY", { inboxes: resealed });
+  }
   // Email replies get their threading headers from the database just before sending (gateway/email.ts).
   const prepare: OutboxOptions["prepare"] = {};
   const worker = new OutboxWorker(core, { ...options.outbox, adapters: options.adapters ?? defaultAdapters, keyring, prepare });

@@ -38,6 +38,12 @@ describe("config", () => {
     expect(parseConfig({ ...pg, SWITCHBOARD_DEMO: "0" }).demo).toBe(false);
   });
 
+  it("reads the Twilio API base a voice inbox's number is checked against", () => {
+    expect(parseConfig({}).twilioApiBaseUrl).toBeUndefined();
+    expect(parseConfig({ TWILIO_API_BASE_URL: "http://127.0.0.1:9" }).twilioApiBaseUrl).toBe("http://127.0.0.1:9");
+    expect(() => parseConfig({ TWILIO_API_BASE_URL: "api.twilio.com" })).toThrow(/TWILIO_API_BASE_URL/);
+  });
+
   it("refuses PostgreSQL without SECRET_KEY, naming the variable, and reads the previous key", () => {
     expect(() => parseConfig({ DATABASE_URL: "postgres://u@h/db" })).toThrow(/SECRET_KEY.*PostgreSQL/);
     expect(parseConfig({}).secretKey).toBeUndefined();

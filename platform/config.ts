@@ -37,6 +37,9 @@ const EnvSchema = z.object({
     .default(""),
   // Twilio auth token for voice inboxes that keep none of their own (the demo's +15005550006 inbox).
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  // Twilio's REST API for checking that an account holds a number a new voice inbox claims: a
+  // regional edge, or a local stand-in in tests. Default https://api.twilio.com.
+  TWILIO_API_BASE_URL: z.url({ message: "must be a URL such as https://api.twilio.com" }).optional(),
   // Behind N reverse proxies (TRUST_PROXY=1 for one): the client address is the X-Forwarded-For entry
   // the outermost trusted proxy appended, the Nth from the right. 0: the socket's peer address.
   TRUST_PROXY: z.coerce.number().int("must be 0, 1 or a number of proxy hops").min(0).max(10).default(0),
@@ -124,6 +127,7 @@ export type Config = {
   iceServers: IceServer[];
   /** Twilio auth token for voice inboxes without their own; "demo-twilio-token" in demo mode. */
   twilioAuthToken: string | undefined;
+  twilioApiBaseUrl: string | undefined;
   /** SMTP-in listener, when it runs: SMTP_IN_PORT (default 2525) on SMTP_IN_HOST (default loopback). */
   smtpIn: { port: number; host: string } | undefined;
   imapImport: boolean;
@@ -184,6 +188,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     metricsToken: e.METRICS_TOKEN,
     outboundAllowHosts: e.OUTBOUND_ALLOW_HOSTS ? e.OUTBOUND_ALLOW_HOSTS.toLowerCase().split(",") : [],
     twilioAuthToken: e.TWILIO_AUTH_TOKEN ?? (demo ? "demo-twilio-token" : undefined),
+    twilioApiBaseUrl: e.TWILIO_API_BASE_URL,
     autoAccept: e.ROUTING_AUTO_ACCEPT ? (e.ROUTING_AUTO_ACCEPT.split(",") as Config["autoAccept"]) : [],
     iceServers,
     smtpIn: e.SMTP_IN_PORT !== undefined || demo ? { port: e.SMTP_IN_PORT ?? 2525, host: e.SMTP_IN_HOST } : undefined,

@@ -2,7 +2,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChannelAdapter } from "../conversations/channel.ts";
-import { createInbox } from "../conversations/inbox.ts";
+import { createInbox, readCredentials } from "../conversations/inbox.ts";
+import { verifyRoutes } from "../conversations/inbox-route.ts";
 import { createWorkspace } from "../conversations/workspace.ts";
 import { createAgent } from "../routing/agent.ts";
 import { createRuntime, type Runtime } from "../apps/runtime.ts";
@@ -47,7 +48,7 @@ export async function startTestServer(
   const admin = await createAgent(rt.core.db, { workspaceId: ws.id, email: `admin-${tag}@example.test`, name: "Admin", role: "admin", password });
   const agentUser = await createAgent(rt.core.db, { workspaceId: ws.id, email: `agent-${tag}@example.test`, name: "Agent Ann", role: "agent", password });
   const inbox = await createInbox(rt.core.db, rt.keyring, { workspaceId: ws.id, channel: "webchat", name: "Site chat", settings: options.inboxSettings });
-  const secret = (JSON.parse(rt.keyring.open(inbox.credentials!)) as { hmacSecret: string }).hmacSecret;
+  const secret = readCredentials(rt.keyring, inbox).hmacSecret as string;
   const server = serve(rt, createApp(rt, { widgetLimits: options.widgetLimits ?? { burst: 10_000, perSecond: 10_000 } }), 0, "127.0.0.1");
   rt.outbox.start();
   rt.router.start();
@@ -72,6 +73,11 @@ export async function startTestServer(
     login,
     /** The email listeners when asked for: SMTP-in's port, the IMAP importers. */
     email,
+    /**
+     * Proves the routing keys (email address and aliases) of an inbox made through the admin API, as its
+     * verification code would: SMTP-in delivers mail only for proven addresses.
+     */
+    proveRoutes: (inboxId: string) => verifyRoutes(rt.core.db, inboxId),
     /** A new user of the workspace with `role`, signed in: their token. */
     async signInAs(role: Role, name: string = role) {
       const user = await createAgent(rt.core.db, { workspaceId: ws.id, email: `${role}-${crypto.randomUUID()}@example.test`, name, role, password });

@@ -2,11 +2,12 @@ import type { Readable } from "node:stream";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import {
   chooseThread, conversationOfToken, parseEmail, splitPlusAddress, toInbound, emailSettingsOf, replyAddress,
-  normalizeSubject, UnreadableMail, type Address, type EmailEnvelope, type EmailSettings, type ParsedEmail,
+  normalizeSubject, type Address, type EmailEnvelope, type EmailSettings, type ParsedEmail,
 } from "../../channels/email/index.ts";
 import type { ThreadCandidate } from "../../channels/email/threading.ts";
 import type { OutboundMessage } from "../../conversations/channel.ts";
 import { contactsOfIdentities, resolveContact } from "../../conversations/contact.ts";
+import { confirmEmailRoute, provenRoute, VERIFY_TAG } from "../../conversations/inbox-route.ts";
 import { ingestInbound, type Placement } from "../../conversations/conversation.ts";
 import { OutboxWorker } from "../../conversations/outbox.ts";
 import { rowsOf, type Executor, type Tx } from "../../db/connect.ts";
@@ -44,22 +45,30 @@ export async function emailInboxes(db: Executor): Promise<(EmailInbox & { creden
   });
 }
 
-/** The inbox a recipient address delivers to (its address, an alias, or either with a +tag). */
+/**
+ * The inbox a recipient address delivers to (its address, an alias, or either with a +tag), through
+ * the one table of routing keys: only a proven claim receives mail. The verification mail itself
+ * (`address+verify-<code>`) proves an unproven claim on arrival, and is then delivered like any mail.
+ */
 export async function inboxForAddress(db: Executor, address: string): Promise<EmailInbox | undefined> {
-  const { base } = splitPlusAddress(address);
+  const { base, tag } = splitPlusAddress(address);
+  let route = await provenRoute(db, "email", base);
+  if (!route && tag?.startsWith(VERIFY_TAG) && (await confirmEmailRoute(db, base, tag.slice(VERIFY_TAG.length)))) route = await provenRoute(db, "email", base);
+  if (!route) return undefined;
   const [row] = await db
     .select({ id: inboxes.id, workspaceId: inboxes.workspaceId, name: inboxes.name, settings: inboxes.settings })
     .from(inboxes)
-    .where(and(eq(inboxes.channel, "email"), sql`(${inboxes.settings}->>'address' = ${base} OR ${inboxes.settings}->'aliases' ? ${base})`))
-    .orderBy(asc(inboxes.createdAt))
-    .limit(1);
+    .where(and(eq(inboxes.id, route.inboxId), eq(inboxes.channel, "email")));
   const settings = row && emailSettingsOf(row.settings);
   return row && settings ? { ...row, settings } : undefined;
 }
 
-/** A secret for reply tokens, derived from the runtime's token key: stable across restarts and nodes. */
-export function replySecret(rt: Runtime) {
-  return rt.keyring.signToken({ purpose: "email-reply-token" });
+/**
+ * Secrets for reply tokens, derived from the runtime's token keys: stable across restarts and nodes;
+ * the current key's first (new tokens), the previous key's still accepted during a rotation.
+ */
+export function replySecrets(rt: Runtime) {
+  return rt.keyring.purposeSecrets("email-reply-token");
 }
 
 async function candidates(tx: Tx, ids: string[]): Promise<Map<string, ThreadCandidate>> {
@@ -109,18 +118,9 @@ export async function receiveEmail(rt: Runtime, inbox: EmailInbox, source: Reada
       } catch (err) {
         return { skipped: err instanceof Error ? err.message : String(err) };
       }
-    }).catch((err: unknown) => {
-      if (!(err instanceof UnreadableMail)) throw err;
-      return err;
     });
     const refused = options.refuse?.();
     if (refused) return { status: "refused", reason: refused };
-    if (mail instanceof UnreadableMail) {
-      // Answering 4xx would have the sender retry the same bytes for days: the mail is held back with
-      // its raw copy instead, and the next mail goes on.
-      if (options.released) return { status: "refused", reason: `The mail cannot be read (${mail.message}); delete it instead` };
-      return await holdBack(rt, inbox, mail.mail, raw?.copy, options.recipients ?? [], { kind: "unreadable", reason: mail.message.slice(0, 500) });
-    }
     return await ingestParsed(rt, inbox, mail, options.recipients ?? [], files, raw?.copy, options.released === true);
   } finally {
     // Whatever no message took (a duplicate, a quarantined or bounced mail) is removed again.
@@ -171,12 +171,12 @@ async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, r
   }
 
   const own = new Set([inbox.settings.address, ...inbox.settings.aliases]);
-  const secret = replySecret(rt);
+  const secrets = replySecrets(rt);
   const headerIds = [...new Set([...mail.inReplyTo, ...[...mail.references].reverse()])].slice(0, 100);
   const tokenConversation = [...recipients.map((address) => ({ address })), ...mail.to, ...mail.cc]
     .map((a) => splitPlusAddress(a.address))
     .filter((a) => own.has(a.base) && a.tag)
-    .map((a) => conversationOfToken(a.tag!, secret))
+    .map((a) => secrets.map((secret) => conversationOfToken(a.tag!, secret)).find((id) => !!id))
     .find((id): id is string => !!id);
   // One row per address: the same person in To and Cc is one participant.
   const participants = new Map<string, Address>();
@@ -283,7 +283,7 @@ export function prepareEmail(rt: Runtime) {
     const [inboxRow] = await db.select({ name: inboxes.name }).from(inboxes).where(eq(inboxes.id, message.inbox.id));
     const [item] = await db.select({ senderType: timelineItems.senderType }).from(timelineItems).where(eq(timelineItems.id, row.timelineItemId));
     const chain = await db
-      .select({ messageId: emailMessages.messageId, direction: emailMessages.direction, subject: emailMessages.subject, address: emailMessages.address })
+      .select({ messageId: emailMessages.messageId, direction: emailMessages.direction, subject: emailMessages.subject })
       .from(emailMessages)
       .where(eq(emailMessages.conversationId, message.conversationId))
       .orderBy(asc(emailMessages.createdAt), asc(emailMessages.id));
@@ -307,10 +307,7 @@ export function prepareEmail(rt: Runtime) {
           ? normalizeSubject(lastSubject) === lastSubject.trim().toLowerCase() ? `Re: ${lastSubject}` : lastSubject
           : `${inboxRow?.name ?? "Support"}`;
     const files = await db.select().from(attachments).where(eq(attachments.timelineItemId, row.timelineItemId));
-    // A merged contact has several addresses: the reply goes to the one the customer wrote from in this
-    // conversation (its latest mail from one of them), never to whichever identity a query lists first.
-    const wroteFrom = [...chain].reverse().find((m) => m.direction === "in" && contactEmails.includes(m.address))?.address;
-    const to = explicitTo?.length ? explicitTo : wroteFrom ? [wroteFrom] : contactEmails.slice(0, 1);
+    const to = explicitTo?.length ? explicitTo : contactEmails.slice(0, 1);
     const own = new Set([settings.address, ...settings.aliases]);
     const cc = [...new Set([...(explicitCc ?? []), ...participants])].filter((a) => !to.includes(a) && !own.has(splitPlusAddress(a).base));
     // A forward carries the customer's latest mail below the agent's words, as mail clients do.
@@ -341,7 +338,7 @@ export function prepareEmail(rt: Runtime) {
       },
       to,
       cc,
-      replyTo: replyAddress(settings.address, message.conversationId, replySecret(rt)),
+      replyTo: replyAddress(settings.address, message.conversationId, replySecrets(rt)[0]!),
       subject,
       inReplyTo: forward ? undefined : lastIn ? `<${lastIn.messageId}>` : undefined,
       references: forward ? [] : chain.slice(-20).map((m) => `<${m.messageId}>`),

@@ -92,7 +92,15 @@ export function adminApi(rt: Runtime) {
       if (channel === "email") {
         const { email, credentials } = parseEmailSetup(setup);
         const given = Object.fromEntries(Object.entries(credentials).filter(([, v]) => v !== null && v !== undefined));
-        const inbox = await createInbox(db, rt.keyring, { workspaceId: a.workspaceId, channel, name, settings: email, credentials: Object.keys(given).length ? given : undefined });
+        // Its address and aliases receive nothing until proven (POST /inboxes/{id}/email/verification).
+        const inbox = await createInbox(db, rt.keyring, {
+          workspaceId: a.workspaceId,
+          channel,
+          name,
+          settings: email,
+          credentials: Object.keys(given).length ? given : undefined,
+          ownerProven: false,
+        });
         return c.json({ ...inboxView(c, inbox, a.role), email: inbox.settings }, 201);
       }
       if (channel !== "webchat") throw new Invalid(`Only webchat inboxes can be created here for now; ${channel} gets its own setup`, "channel");

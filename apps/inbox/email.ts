@@ -3,14 +3,16 @@ import { and, asc, eq, sql } from "drizzle-orm";
 import { EmailCredentials, EmailSettings } from "../../channels/email/index.ts";
 import { MAX_TEXT } from "../../conversations/channel.ts";
 import { requireConversation, startConversation } from "../../conversations/conversation.ts";
-import { inboxSettings, updateInboxSettings } from "../../conversations/inbox.ts";
+import { inboxSettings, requireInbox, updateInboxSettings } from "../../conversations/inbox.ts";
+import { confirmEmailRoute, routesOf } from "../../conversations/inbox-route.ts";
 import type { Executor } from "../../db/connect.ts";
 import { contacts, emailMailboxState, emailParticipants, inboxes, type Conversation } from "../../db/schema/index.ts";
-import { Invalid } from "../../platform/errors.ts";
+import { Conflict, Invalid } from "../../platform/errors.ts";
 import { parseInput } from "../../platform/validation.ts";
 import { deleteHeldBack, listHeldBack, releaseHeldBack } from "../gateway/spam-view.ts";
 import { body, created, IdParam, Json, ok, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
+import { mailVerificationCodes } from "./email-verification.ts";
 import { requireRole, type AuthEnv } from "./auth.ts";
 
 /**
@@ -55,6 +57,7 @@ const NewEmailBody = z
 const SpamItemParams = z.object({ id: z.uuid(), itemId: z.uuid() });
 
 const SetupBody = z.object({ email: Json, credentials: Json.optional() }).openapi("EmailSetup");
+const VerificationCode = z.object({ address: z.email().max(320), code: z.string().trim().min(1).max(100) }).openapi("EmailVerificationCode");
 
 /**
  * Email inbox configuration for admins: settings (address, IMAP, SMTP, signature, threading windows),
@@ -76,6 +79,8 @@ export function emailAdminApi(rt: Runtime) {
       name: inbox.name,
       email: inbox.settings,
       credentials: { imapPassword: credentialKeys.includes("imapPassword"), smtpPassword: credentialKeys.includes("smtpPassword"), dkim: credentialKeys.includes("dkim") },
+      // SMTP-in delivers mail only for proven addresses (docs/security.md, "Tenancy and routing keys").
+      addresses: (await routesOf(db, workspaceId, id)).map((r) => ({ address: r.key, verified: r.verified })),
       import: mailboxes.map((m) => ({ ...m, updatedAt: m.updatedAt.toISOString() })),
     };
   };
@@ -95,10 +100,47 @@ export function emailAdminApi(rt: Runtime) {
       const a = c.get("actor");
       requireRole(a, "admin");
       const id = c.req.valid("param").id;
-      const { inbox } = await inboxSettings(db, rt.keyring, a.workspaceId, id);
+      // Not opened here: credentials sealed with a lost key are replaced by what the admin enters.
+      const inbox = await requireInbox(db, a.workspaceId, id);
       if (inbox.channel !== "email") throw new Invalid("This inbox is not an email inbox", "id");
       const setup = parseEmailSetup(c.req.valid("json"));
       await updateInboxSettings(db, rt.keyring, a.workspaceId, id, setup.email, setup.credentials);
+      return c.json(await view(a.workspaceId, id), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/inboxes/{id}/email/verification",
+      request: { params: IdParam },
+      responses: ok("{sent:[address]}: a one-time code mailed to each unverified address, through the inbox's outgoing server"),
+      tags: ["admin"],
+    }),
+    async (c) => {
+      requireRole(c.get("actor"), "admin");
+      const inbox = await requireInbox(db, c.get("actor").workspaceId, c.req.valid("param").id);
+      if (inbox.channel !== "email") throw new Invalid("This inbox is not an email inbox", "id");
+      return c.json({ sent: await mailVerificationCodes(rt, inbox) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/inboxes/{id}/email/verification/confirm",
+      request: { params: IdParam, ...body(VerificationCode) },
+      responses: ok("The settings, the address now verified; 409 for a wrong or expired code"),
+      tags: ["admin"],
+    }),
+    async (c) => {
+      const a = c.get("actor");
+      requireRole(a, "admin");
+      const id = c.req.valid("param").id;
+      const { address, code } = c.req.valid("json");
+      await requireInbox(db, a.workspaceId, id);
+      const owned = (await routesOf(db, a.workspaceId, id)).some((r) => r.kind === "email" && r.key === address.toLowerCase());
+      if (!owned || !(await confirmEmailRoute(db, address, code, a.workspaceId))) throw new Conflict("Wrong or expired code for this address", "code");
       return c.json(await view(a.workspaceId, id), 200);
     },
   );

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import { createInbox } from "../../conversations/inbox.ts";
 import { callById, callData, liveCalls } from "../../conversations/call.ts";
 import { requireConversation } from "../../conversations/conversation.ts";
@@ -9,6 +9,7 @@ import { Conflict, Forbidden, Invalid, NotFound } from "../../platform/errors.ts
 import type { Actor } from "../../conversations/actor.ts";
 import { body, IdParam, ok, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
+import { accountHoldsNumber } from "../../channels/voice/rest.ts";
 import { clientIdentity } from "../voice/call-control.ts";
 import { CallLineBody, setCallLine } from "../voice/call-line.ts";
 import { CallSignal, MonitorMode, monitorBrowserCall, relayMonitorSignal, stopMonitoringBrowserCall } from "../../conversations/browser-call.ts";
@@ -68,7 +69,15 @@ export function voiceApi(rt: Runtime) {
   app.openapi(createRoute({ method: "get", path: "/voice/token", responses: ok("{mode:'twilio', identity, token, expiresAt} for the Voice SDK, or {mode:'simulated'|'none'}"), tags: ["voice"] }), async (c) => {
     const actor = c.get("actor");
     const rows = await db.select().from(inboxes).where(and(eq(inboxes.workspaceId, actor.workspaceId), eq(inboxes.channel, "voice"))).orderBy(asc(inboxes.createdAt));
-    const all = rows.map((r) => voiceInbox(r, rt.keyring, rt.config.twilioAuthToken));
+    // A line whose credentials were sealed with a lost key is left out (logged), not a 409 for everyone.
+    const all = rows.flatMap((r) => {
+      try {
+        return [voiceInbox(r, rt.keyring, rt.config.twilioAuthToken)];
+      } catch (err) {
+        if (err instanceof Conflict) return [];
+        throw err;
+      }
+    });
     // A line whose REST API is a stand-in (the demo's simulator) has no cloud for a softphone to register with.
     const real = all.find((i) => mintsTokens(i) && !i.settings.apiBaseUrl);
     if (real) return c.json({ mode: "twilio" as const, ...voiceToken(real, clientIdentity(actor.userId), { incoming: true, ttlS: TOKEN_TTL_S }) }, 200);
@@ -189,15 +198,22 @@ export function voiceApi(rt: Runtime) {
       const actor = c.get("actor");
       requireRole(actor, "admin");
       const input = c.req.valid("json");
-      const [taken] = await db.select({ id: inboxes.id }).from(inboxes).where(and(eq(inboxes.channel, "voice"), sql`${inboxes.settings}->>'phoneNumber' = ${input.phoneNumber}`));
-      if (taken) throw new Conflict("Another voice inbox already answers this number", "phoneNumber");
       const { name, phoneNumber, recording, recordingRetentionDays, language, ...credentials } = input;
+      // The owner is proven before anything is claimed: Twilio must list the number in this account.
+      const account = { accountSid: input.accountSid, authToken: input.authToken, apiBaseUrl: rt.config.twilioApiBaseUrl };
+      const holds = await accountHoldsNumber(account, phoneNumber).catch((err: unknown) => {
+        throw new Conflict(`Twilio could not be asked whether this account holds the number: ${err instanceof Error ? err.message : String(err)}`, "phoneNumber");
+      });
+      if (holds === "unauthorized") throw new Invalid("Twilio refused this Account SID and auth token", "authToken");
+      if (!holds) throw new Invalid("This Twilio account does not hold this number (Phone Numbers in the Twilio console)", "phoneNumber");
+      // The routing key's constraint answers a number another inbox (any workspace) holds with a 409.
       const inbox = await createInbox(db, rt.keyring, {
         workspaceId: actor.workspaceId,
         channel: "voice",
         name,
         settings: { phoneNumber, recording, language, ...(recordingRetentionDays ? { recordingRetentionDays } : {}) },
         credentials,
+        ownerProven: true,
       });
       return c.json({ id: inbox.id, name: inbox.name, channel: inbox.channel, phoneNumber, webhooks: { incoming: `${control.publicBase}/webhooks/twilio/voice`, status: `${control.publicBase}/webhooks/twilio/voice/status` } }, 200);
     },

@@ -1,6 +1,8 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import twilio from "twilio";
 import type { Executor } from "../../db/connect.ts";
+import { readCredentials } from "../../conversations/inbox.ts";
+import { provenRoute } from "../../conversations/inbox-route.ts";
 import { inboxes, ivrFlows, type Inbox } from "../../db/schema/index.ts";
 import { IvrFlow, type IvrLanguage } from "../../channels/voice/flow.ts";
 import type { TwilioAccount } from "../../channels/voice/rest.ts";
@@ -30,8 +32,9 @@ export type VoiceInbox = {
   language: IvrLanguage;
 };
 
+/** A voice inbox with its credentials opened; sealed with a lost key: a 409 naming it (readCredentials). */
 export function voiceInbox(row: Inbox, keyring: Keyring, envToken: string | undefined): VoiceInbox {
-  const credentials: VoiceCredentials = row.credentials ? JSON.parse(keyring.open(row.credentials)) : {};
+  const credentials: VoiceCredentials = readCredentials(keyring, row);
   const settings = row.settings as VoiceSettings;
   const authToken = credentials.authToken ?? envToken;
   const accountSid = credentials.accountSid;
@@ -60,13 +63,11 @@ export function voiceToken(inbox: VoiceInbox, identity: string, options: { incom
   return { identity, token: token.toJwt(), expiresAt: new Date(Date.now() + options.ttlS * 1000).toISOString() };
 }
 
-/** The voice inbox Twilio's incoming call is for, by the number called (`To`). */
+/** The voice inbox Twilio's incoming call is for, by the number called (`To`): its proven route. */
 export async function inboxByNumber(db: Executor, number: string) {
-  const [row] = await db
-    .select()
-    .from(inboxes)
-    .where(and(eq(inboxes.channel, "voice"), sql`${inboxes.settings}->>'phoneNumber' = ${number}`))
-    .limit(1);
+  const route = await provenRoute(db, "voice", number);
+  if (!route) return undefined;
+  const [row] = await db.select().from(inboxes).where(and(eq(inboxes.id, route.inboxId), eq(inboxes.channel, "voice")));
   return row;
 }
 
