@@ -8,6 +8,7 @@ import { isVisitorClaims } from "../channels/webchat/index.ts";
 import { MAX_ATTACHMENT_BYTES } from "../conversations/attachment.ts";
 import { conversations, emailQuarantine, timelineItems } from "../db/schema/index.ts";
 import { errorBody, NotFound, TooLarge, Unauthorized } from "../platform/errors.ts";
+import { pathId } from "../platform/validation.ts";
 import { demoPage } from "./gateway/demo.ts";
 import { simulatorRoutes } from "./gateway/simulator.ts";
 import { twilioVoiceWebhooks } from "./gateway/voice.ts";
@@ -15,7 +16,7 @@ import { SEALED_SUFFIX } from "../conversations/attachment.ts";
 import { openSealed } from "./voice/recording.ts";
 import { helpCenter } from "./gateway/help.ts";
 import { widgetApi, widgetSocket } from "./gateway/widget.ts";
-import { errorResponse } from "./http.ts";
+import { errorResponse, rejectNul } from "./http.ts";
 import { inboxApi } from "./inbox/api.ts";
 import { authenticate, tokenFrom } from "./inbox/auth.ts";
 import { agentRealtime } from "./inbox/realtime.ts";
@@ -52,6 +53,7 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
     },
   });
   app.use("*", (c, next) => (c.req.path.endsWith("/attachments") ? uploadLimit : jsonLimit)(c, next));
+  app.use("*", rejectNul);
 
   // The widget runs on customers' own sites: any origin may call the widget API. Visitors authenticate
   // with a bearer token, never cookies, so allowing every origin grants nothing extra.
@@ -99,8 +101,7 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
 
   // Files: an agent of the workspace, or the visitor whose conversation the file belongs to.
   app.get("/files/:id", async (c) => {
-    const id = c.req.param("id");
-    if (!/^[0-9a-f-]{36}$/.test(id)) throw new NotFound("Attachment");
+    const id = pathId(c.req.param("id"), "Attachment");
     const token = tokenFrom(c.req) ?? "";
     const actor = await authenticate(rt.core.db, token);
     const visitor = actor ? undefined : rt.keyring.verifyToken<unknown>(token);

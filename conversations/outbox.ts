@@ -5,7 +5,7 @@ import {
 } from "../db/schema/index.ts";
 import type { Keyring } from "../platform/crypto.ts";
 import { log } from "../platform/log.ts";
-import { PermanentSendError, type ChannelAdapter, type OutboundMessage } from "./channel.ts";
+import { PermanentSendError, type ChannelAdapter, type OutboundMessage, type SendResult } from "./channel.ts";
 import { readCredentials } from "./inbox.ts";
 import { scopeOf } from "./conversation.ts";
 import { attachmentView, isPublicItem, loadTimelineItem } from "./timeline.ts";
@@ -27,6 +27,13 @@ export type OutboxOptions = {
    */
   prepare?: Partial<Record<string, (message: OutboundMessage, row: OutboxRow) => Promise<OutboundMessage>>>;
 };
+
+type Outcome = { ok: true; externalId: string; status: SendResult["status"] } | { ok: false; reason: string; final: boolean };
+
+/** A provider's error text as the database can hold it: a NUL byte would fail the write that records it. */
+function storable(reason: string) {
+  return reason.replaceAll("\0", "").slice(0, 1000);
+}
 
 /** Exponential backoff with ±20% jitter so a provider outage does not make every row retry in step. */
 export function retryDelay(attempt: number, baseMs: number, maxMs: number, random = Math.random) {
@@ -96,38 +103,94 @@ export class OutboxWorker {
     this.schedule(more ? 0 : this.o.pollMs);
   }
 
-  /** Claims and delivers one batch of due rows; returns how many were claimed. */
+  /**
+   * Claims and delivers one batch of due rows; returns how many were claimed. A row is claimed only
+   * while no earlier message of its conversation is still pending (in flight or backing off), so a
+   * batch holds at most one row per conversation and replies leave in the order they were written.
+   * A failed (dead-lettered) earlier row no longer blocks the ones after it.
+   */
   async runOnce(): Promise<number> {
-    const claimed = rowsOf<{ id: string }>(
+    await this.deadLetter();
+    const claimed = rowsOf<{ id: string; lease_id: string }>(
       await this.core.db.execute(sql`
         UPDATE ${outbox} SET locked_until = now() + (${this.o.leaseMs} * interval '1 millisecond'),
-          attempts = attempts + 1, updated_at = now()
+          lease_id = gen_random_uuid(), attempts = attempts + 1, updated_at = now()
         WHERE id IN (
-          SELECT id FROM ${outbox}
-          WHERE status = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
-          ORDER BY next_attempt_at LIMIT ${this.o.batch}
-          FOR UPDATE SKIP LOCKED)
-        RETURNING id`),
+          SELECT o.id FROM ${outbox} o JOIN ${timelineItems} i ON i.id = o.timeline_item_id
+          WHERE o.status = 'pending' AND o.next_attempt_at <= now() AND o.attempts < o.max_attempts
+            AND (o.locked_until IS NULL OR o.locked_until < now())
+            AND NOT EXISTS (
+              SELECT 1 FROM ${outbox} e JOIN ${timelineItems} ei ON ei.id = e.timeline_item_id
+              WHERE e.conversation_id = o.conversation_id AND e.status = 'pending' AND ei.seq < i.seq)
+          ORDER BY o.next_attempt_at LIMIT ${this.o.batch}
+          FOR UPDATE OF o SKIP LOCKED)
+        RETURNING id, lease_id`),
     );
     if (!claimed.length) return 0;
-    const rows = await this.core.db.select().from(outbox).where(inArray(outbox.id, claimed.map((r) => r.id)));
-    await Promise.all(rows.map((row) => this.deliver(row)));
+    const leases = new Map(claimed.map((r) => [r.id, r.lease_id]));
+    const rows = await this.core.db.select().from(outbox).where(inArray(outbox.id, [...leases.keys()]));
+    // The lease this worker drew, not whatever the row holds by now, fences every result it writes.
+    await Promise.all(rows.map((row) => this.deliver({ ...row, leaseId: leases.get(row.id)! })));
     return rows.length;
+  }
+
+  /**
+   * A poison row: its attempts ran out without any of the last ones recording a result (the worker
+   * died mid-send, or the result could not be stored). It ends as failed with the reason instead of
+   * being claimed forever; an agent can retry it from the timeline.
+   */
+  private async deadLetter() {
+    const dead = rowsOf<{ id: string; lease_id: string }>(
+      await this.core.db.execute(sql`
+        UPDATE ${outbox} SET locked_until = now() + (${this.o.leaseMs} * interval '1 millisecond'),
+          lease_id = gen_random_uuid(), updated_at = now()
+        WHERE id IN (
+          SELECT id FROM ${outbox}
+          WHERE status = 'pending' AND attempts >= max_attempts AND (locked_until IS NULL OR locked_until < now())
+          LIMIT ${this.o.batch}
+          FOR UPDATE SKIP LOCKED)
+        RETURNING id, lease_id`),
+    );
+    if (!dead.length) return;
+    const leases = new Map(dead.map((r) => [r.id, r.lease_id]));
+    for (const row of await this.core.db.select().from(outbox).where(inArray(outbox.id, [...leases.keys()]))) {
+      const reason =
+        `Gave up after ${row.attempts} attempts: no result could be recorded` +
+        (row.lastError ? ` (last error: ${row.lastError})` : "");
+      log.warn("outbox: dead-lettered", { outboxId: row.id, channel: row.channel, attempts: row.attempts });
+      await this.record({ ...row, leaseId: leases.get(row.id)! }, { ok: false, reason, final: true });
+    }
   }
 
   private async deliver(row: OutboxRow) {
     const adapter = this.options.adapters[row.channel];
+    let result: SendResult;
     try {
       if (!adapter) throw new PermanentSendError(`No adapter for channel ${row.channel}`);
       const prepare = this.options.prepare?.[row.channel];
       const message = prepare ? await prepare(await this.outboundFor(row), row) : await this.outboundFor(row);
-      const result = await adapter.send(message);
-      await this.settle(row, { ok: true, externalId: result.externalId, status: result.status });
+      result = await adapter.send(message);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       const final = err instanceof PermanentSendError || row.attempts >= row.maxAttempts;
       log.warn("outbox: send failed", { outboxId: row.id, channel: row.channel, attempt: row.attempts, final, reason });
-      await this.settle(row, { ok: false, reason, final });
+      await this.record(row, { ok: false, reason, final });
+      return;
+    }
+    // The provider has it. Whatever happens while recording that must not make the row pending again:
+    // if it cannot be stored the lease stays, and only its expiry brings a resend, with the same key.
+    await this.record(row, { ok: true, externalId: result.externalId, status: result.status });
+  }
+
+  private async record(row: OutboxRow, outcome: Outcome) {
+    try {
+      if (!(await this.settle(row, outcome)))
+        log.warn("outbox: result discarded, the row was claimed again after this lease ran out", { outboxId: row.id });
+    } catch (err) {
+      log.error("outbox: could not record a send's result; the row stays leased until the lease runs out", {
+        outboxId: row.id,
+        err,
+      });
     }
   }
 
@@ -143,7 +206,9 @@ export class OutboxWorker {
     const to = await db
       .select({ kind: contactIdentities.kind, value: contactIdentities.value })
       .from(contactIdentities)
-      .where(eq(contactIdentities.contactId, conversation!.contactId));
+      .where(eq(contactIdentities.contactId, conversation!.contactId))
+      // Oldest first: a merged contact's own first identity leads, the same on every read.
+      .orderBy(contactIdentities.createdAt, contactIdentities.id);
     return {
       idempotencyKey: row.id,
       inbox: {
@@ -164,42 +229,44 @@ export class OutboxWorker {
     };
   }
 
-  /** Records the outcome on the outbox row and on the message, and tells the timeline. */
-  private async settle(
-    row: OutboxRow,
-    outcome: { ok: true; externalId: string; status: "sent" | "delivered" } | { ok: false; reason: string; final: boolean },
-  ) {
+  /**
+   * Records the outcome on the outbox row and on the message, and tells the timeline; only while the
+   * row still holds this worker's lease (returns false when it does not, and writes nothing).
+   */
+  private async settle(row: OutboxRow, outcome: Outcome): Promise<boolean> {
     const delay = retryDelay(row.attempts, this.o.baseDelayMs, this.o.maxDelayMs);
-    await withEvents(this.core, async (tx, events) => {
-      if (outcome.ok) {
-        await tx
-          .update(outbox)
-          .set({ status: "sent", externalId: outcome.externalId, lockedUntil: null, lastError: null, updatedAt: new Date() })
-          .where(eq(outbox.id, row.id));
-      } else {
-        await tx
-          .update(outbox)
-          .set({
-            status: outcome.final ? "failed" : "pending",
-            lastError: outcome.reason.slice(0, 1000),
-            lockedUntil: null,
-            nextAttemptAt: new Date(Date.now() + delay),
-            updatedAt: new Date(),
-          })
-          .where(eq(outbox.id, row.id));
-        // Intermediate failures stay "pending" on the message: the customer-facing state has not changed.
-        if (!outcome.final) return;
-      }
+    const reason = outcome.ok ? null : storable(outcome.reason);
+    const fenced = and(eq(outbox.id, row.id), eq(outbox.leaseId, row.leaseId!), eq(outbox.status, "pending"));
+    return withEvents(this.core, async (tx, events) => {
+      const [held] = await tx
+        .update(outbox)
+        .set(
+          outcome.ok
+            ? { status: "sent", externalId: outcome.externalId, lockedUntil: null, leaseId: null, lastError: null, updatedAt: new Date() }
+            : {
+                status: outcome.final ? "failed" : "pending",
+                lastError: reason,
+                lockedUntil: null,
+                leaseId: null,
+                nextAttemptAt: new Date(Date.now() + delay),
+                updatedAt: new Date(),
+              },
+        )
+        .where(fenced)
+        .returning({ id: outbox.id });
+      if (!held) return false;
+      // Intermediate failures stay "pending" on the message: the customer-facing state has not changed.
+      if (!outcome.ok && !outcome.final) return true;
       const [item] = await tx
         .update(timelineItems)
         .set(
           outcome.ok
             ? { deliveryStatus: outcome.status, deliveryError: null, externalId: outcome.externalId }
-            : { deliveryStatus: "failed", deliveryError: outcome.reason.slice(0, 1000) },
+            : { deliveryStatus: "failed", deliveryError: reason },
         )
         .where(eq(timelineItems.id, row.timelineItemId))
         .returning();
-      if (!item) return;
+      if (!item) return true;
       const [conversation] = await tx.select().from(conversations).where(eq(conversations.id, item.conversationId));
       await events.append(row.workspaceId, {
         type: "item.updated",
@@ -210,6 +277,7 @@ export class OutboxWorker {
           scope: scopeOf(conversation!),
         },
       });
+      return true;
     });
   }
 
@@ -237,16 +305,46 @@ export class OutboxWorker {
     });
   }
 
-  /** An agent's "retry" on a failed message: back to pending, due now. */
-  static async retry(core: Core, workspaceId: string, timelineItemId: string) {
-    return withEvents(core, async (tx) => {
+  /**
+   * An agent's "retry" on a failed message, dead-lettered ones included: back to pending with fresh
+   * attempts, due now, and the timeline told. Only a message of `conversationId`, which the caller
+   * has checked the agent may see.
+   */
+  static async retry(core: Core, workspaceId: string, conversationId: string, timelineItemId: string) {
+    return withEvents(core, async (tx, events) => {
       const [row] = await tx
         .update(outbox)
-        .set({ status: "pending", attempts: 0, nextAttemptAt: new Date(), lockedUntil: null, updatedAt: new Date() })
-        .where(and(eq(outbox.workspaceId, workspaceId), eq(outbox.timelineItemId, timelineItemId), eq(outbox.status, "failed")))
+        .set({
+          status: "pending",
+          attempts: 0,
+          nextAttemptAt: new Date(),
+          lockedUntil: null,
+          leaseId: null,
+          lastError: null,
+          updatedAt: new Date(),
+        })
+        .where(
+          and(
+            eq(outbox.workspaceId, workspaceId),
+            eq(outbox.conversationId, conversationId),
+            eq(outbox.timelineItemId, timelineItemId),
+            eq(outbox.status, "failed"),
+          ),
+        )
         .returning();
       if (!row) return false;
-      await tx.update(timelineItems).set({ deliveryStatus: "pending", deliveryError: null }).where(eq(timelineItems.id, timelineItemId));
+      const [item] = await tx
+        .update(timelineItems)
+        .set({ deliveryStatus: "pending", deliveryError: null })
+        .where(eq(timelineItems.id, timelineItemId))
+        .returning();
+      const [conversation] = await tx.select().from(conversations).where(eq(conversations.id, conversationId));
+      await events.append(workspaceId, {
+        type: "item.updated",
+        conversationId,
+        public: isPublicItem(item!),
+        payload: { item: (await loadTimelineItem(tx, timelineItemId))!, scope: scopeOf(conversation!) },
+      });
       return true;
     });
   }

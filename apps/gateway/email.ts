@@ -2,7 +2,7 @@ import type { Readable } from "node:stream";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import {
   chooseThread, conversationOfToken, parseEmail, splitPlusAddress, toInbound, emailSettingsOf, replyAddress,
-  normalizeSubject, type Address, type EmailEnvelope, type EmailSettings, type ParsedEmail,
+  normalizeSubject, UnreadableMail, type Address, type EmailEnvelope, type EmailSettings, type ParsedEmail,
 } from "../../channels/email/index.ts";
 import type { ThreadCandidate } from "../../channels/email/threading.ts";
 import type { OutboundMessage } from "../../conversations/channel.ts";
@@ -118,9 +118,18 @@ export async function receiveEmail(rt: Runtime, inbox: EmailInbox, source: Reada
       } catch (err) {
         return { skipped: err instanceof Error ? err.message : String(err) };
       }
+    }).catch((err: unknown) => {
+      if (!(err instanceof UnreadableMail)) throw err;
+      return err;
     });
     const refused = options.refuse?.();
     if (refused) return { status: "refused", reason: refused };
+    if (mail instanceof UnreadableMail) {
+      // Answering 4xx would have the sender retry the same bytes for days: the mail is held back with
+      // its raw copy instead, and the next mail goes on.
+      if (options.released) return { status: "refused", reason: `The mail cannot be read (${mail.message}); delete it instead` };
+      return await holdBack(rt, inbox, mail.mail, raw?.copy, options.recipients ?? [], { kind: "unreadable", reason: mail.message.slice(0, 500) });
+    }
     return await ingestParsed(rt, inbox, mail, options.recipients ?? [], files, raw?.copy, options.released === true);
   } finally {
     // Whatever no message took (a duplicate, a quarantined or bounced mail) is removed again.
@@ -283,7 +292,7 @@ export function prepareEmail(rt: Runtime) {
     const [inboxRow] = await db.select({ name: inboxes.name }).from(inboxes).where(eq(inboxes.id, message.inbox.id));
     const [item] = await db.select({ senderType: timelineItems.senderType }).from(timelineItems).where(eq(timelineItems.id, row.timelineItemId));
     const chain = await db
-      .select({ messageId: emailMessages.messageId, direction: emailMessages.direction, subject: emailMessages.subject })
+      .select({ messageId: emailMessages.messageId, direction: emailMessages.direction, subject: emailMessages.subject, address: emailMessages.address })
       .from(emailMessages)
       .where(eq(emailMessages.conversationId, message.conversationId))
       .orderBy(asc(emailMessages.createdAt), asc(emailMessages.id));
@@ -307,7 +316,10 @@ export function prepareEmail(rt: Runtime) {
           ? normalizeSubject(lastSubject) === lastSubject.trim().toLowerCase() ? `Re: ${lastSubject}` : lastSubject
           : `${inboxRow?.name ?? "Support"}`;
     const files = await db.select().from(attachments).where(eq(attachments.timelineItemId, row.timelineItemId));
-    const to = explicitTo?.length ? explicitTo : contactEmails.slice(0, 1);
+    // A merged contact has several addresses: the reply goes to the one the customer wrote from in this
+    // conversation (its latest mail from one of them), never to whichever identity a query lists first.
+    const wroteFrom = [...chain].reverse().find((m) => m.direction === "in" && contactEmails.includes(m.address))?.address;
+    const to = explicitTo?.length ? explicitTo : wroteFrom ? [wroteFrom] : contactEmails.slice(0, 1);
     const own = new Set([settings.address, ...settings.aliases]);
     const cc = [...new Set([...(explicitCc ?? []), ...participants])].filter((a) => !to.includes(a) && !own.has(splitPlusAddress(a).base));
     // A forward carries the customer's latest mail below the agent's words, as mail clients do.

@@ -1,10 +1,13 @@
+import { createHash } from "node:crypto";
 import { and, desc, eq, sql } from "drizzle-orm";
 import { Hono, type Context } from "hono";
 import type { Executor } from "../../db/connect.ts";
 import { articles, knowledgeCategories, workspaces } from "../../db/schema/index.ts";
 import { recordEvent } from "../../knowledge/events.ts";
+import { sanitizeHtml } from "../../knowledge/markdown.ts";
 import { MAX_QUERY_INPUT, type SearchHit } from "../../knowledge/search.ts";
 import { NotFound } from "../../platform/errors.ts";
+import { pathId } from "../../platform/validation.ts";
 import { errorResponse } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 
@@ -69,8 +72,23 @@ header{background:#1d4ed8;color:#fff;padding:1.5rem 1rem}header a{color:#fff;tex
 form.search{display:flex;gap:.5rem;margin:1rem 0}form.search input{flex:1;padding:.6rem;font-size:1rem;border:1px solid #cbd2d9;border-radius:6px}
 button{padding:.6rem 1rem;font-size:1rem;border:0;border-radius:6px;background:#1d4ed8;color:#fff;cursor:pointer}
 ul.list{list-style:none;padding:0}ul.list li{background:#fff;margin:.5rem 0;padding:.8rem 1rem;border-radius:8px;box-shadow:0 1px 2px #0001}
-mark{background:#fde68a}article{background:#fff;padding:1rem 1.5rem;border-radius:8px}nav.lang a{color:#fff;margin-left:1rem}
+mark{background:#fde68a}article{background:#fff;padding:1rem 1.5rem;border-radius:8px}nav.lang{float:right}nav.lang a{color:#fff;margin-left:1rem}
 .meta{color:#616e7c;font-size:.9rem}pre{background:#f0f2f5;padding:.8rem;overflow:auto}table{border-collapse:collapse}td,th{border:1px solid #d9dee3;padding:.3rem .6rem}img{max-width:100%}`;
+
+/**
+ * Help pages are public and share the origin of /app, whose sign-in token sits in localStorage: they
+ * run no script at all (not even one an article smuggled past the sanitizer), style only with the one
+ * stylesheet above (allowed by its hash, so an injected <style> or style attribute does nothing), show
+ * images from https (articles embed them), submit forms only to us, and may not be framed.
+ */
+export const HELP_CSP = [
+  "default-src 'none'",
+  `style-src 'sha256-${createHash("sha256").update(CSS).digest("base64")}'`,
+  "img-src 'self' https:",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join("; ");
 
 function searchForm(base: string, lang: Lang) {
   const t = TEXT[lang];
@@ -90,7 +108,7 @@ ${o.canonical ? `<link rel="canonical" href="${escapeHtml(origin + o.canonical)}
 ${o.description ? `<meta name="description" content="${escapeHtml(o.description.slice(0, 300))}">` : ""}
 <style>${CSS}</style></head>
 <body><header><a href="${base}?lang=${o.lang}"><b>${escapeHtml(o.ws.name)}</b> · ${t.title}</a>
-<nav class="lang" style="float:right"><a href="?lang=en" hreflang="en">English</a><a href="?lang=zh-CN" hreflang="zh-CN">中文</a></nav></header>
+<nav class="lang"><a href="?lang=en" hreflang="en">English</a><a href="?lang=zh-CN" hreflang="zh-CN">中文</a></nav></header>
 <main>${searchForm(base, o.lang)}
 ${o.body}</main></body></html>`,
     o.status ?? 200,
@@ -138,6 +156,11 @@ export function helpCenter(rt: Runtime) {
   const app = new Hono();
   // Readers are people with browsers: a missing workspace, category or article is a page, not JSON.
   app.onError((err, c) => (err instanceof NotFound ? notFoundPage(c, db, err.message.replace(/ not found$/, "")) : errorResponse(err, c)));
+  app.use("/help/*", async (c, next) => {
+    await next();
+    c.header("content-security-policy", HELP_CSP);
+    c.header("x-content-type-options", "nosniff");
+  });
   const summaryCols = { id: articles.id, title: articles.title, summary: articles.summary };
   const langFilter = (lang: Lang) => sql`${articles.locale} LIKE ${lang === "zh-CN" ? "zh%" : "en%"}`;
 
@@ -174,8 +197,7 @@ ${articleList(lang, base, items)}`;
 
   app.get("/help/:slug/articles/:id", async (c) => {
     const ws = await workspaceBySlug(db, c.req.param("slug"));
-    const id = c.req.param("id");
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw new NotFound("Article");
+    const id = pathId(c.req.param("id"), "Article");
     const lang = langOf(c);
     const t = TEXT[lang];
     const [a] = await db.update(articles).set({ views: sql`${articles.views} + 1` }).where(and(publicArticle(ws.id), eq(articles.id, id))).returning();
@@ -184,8 +206,10 @@ ${articleList(lang, base, items)}`;
     const base = `/help/${ws.slug}`;
     const translations = await db.select({ id: articles.id, locale: articles.locale, title: articles.title }).from(articles).where(and(publicArticle(ws.id), eq(articles.translationGroupId, a.translationGroupId), sql`${articles.id} <> ${a.id}`));
     const voted = c.req.query("voted") === "1";
+    // The stored HTML is sanitized again on the way out: rows rendered before the sanitizer checked URLs
+    // after decoding may still hold a javascript: link.
     const body = `<p class="meta"><a href="${base}?lang=${lang}">${t.home}</a> ›</p>
-<article lang="${escapeHtml(a.locale)}"><h1>${escapeHtml(a.title)}</h1><p class="meta">${t.updated} ${a.updatedAt.toISOString().slice(0, 10)}</p>${a.bodyHtml}</article>
+<article lang="${escapeHtml(a.locale)}"><h1>${escapeHtml(a.title)}</h1><p class="meta">${t.updated} ${a.updatedAt.toISOString().slice(0, 10)}</p>${sanitizeHtml(a.bodyHtml)}</article>
 ${translations.length ? `<p class="meta">${t.other}: ${translations.map((tr) => `<a href="${base}/articles/${tr.id}" hreflang="${escapeHtml(tr.locale)}">${escapeHtml(tr.title)}</a>`).join(" · ")}</p>` : ""}
 ${voted ? `<p>${t.thanks}</p>` : `<form method="post" action="${base}/articles/${a.id}/vote?lang=${lang}"><p>${t.helpful} <button name="helpful" value="yes">${t.yes}</button> <button name="helpful" value="no">${t.no}</button></p></form>`}`;
     return page(c, { lang, ws, title: `${a.title} — ${ws.name}`, canonical: `${base}/articles/${a.id}`, description: a.summary || a.bodyText.slice(0, 160), body });
@@ -193,8 +217,7 @@ ${voted ? `<p>${t.thanks}</p>` : `<form method="post" action="${base}/articles/$
 
   app.post("/help/:slug/articles/:id/vote", async (c) => {
     const ws = await workspaceBySlug(db, c.req.param("slug"));
-    const id = c.req.param("id");
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw new NotFound("Article");
+    const id = pathId(c.req.param("id"), "Article");
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const yes = form.helpful === "yes";
     const [a] = await db

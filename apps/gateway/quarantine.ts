@@ -7,7 +7,10 @@ import type { EmailInbox, Receipt } from "./email.ts";
 import type { RawMailCopy } from "./raw-mail.ts";
 
 /** Why a mail was held back, as a code the spam view translates (the reason text says it in English). */
-export type HoldKind = "spam" | "flood" | "no_sender" | "unknown_bounce" | "import_failed";
+export type HoldKind = "spam" | "flood" | "no_sender" | "unknown_bounce" | "unverified_bounce" | "unreadable" | "import_failed";
+
+/** What holding a mail back needs of it: a parsed mail, or the top headers of one the parser gave up on. */
+export type HeldMail = Pick<ParsedEmail, "externalId" | "from" | "subject" | "to" | "size">;
 
 /** Envelope recipients kept with a held-back mail: a reply token among them still threads it on release. */
 const KEPT_RECIPIENTS = 20;
@@ -20,7 +23,7 @@ const KEPT_RECIPIENTS = 20;
 export async function holdBack(
   rt: Runtime,
   inbox: EmailInbox,
-  mail: ParsedEmail,
+  mail: HeldMail,
   raw: RawMailCopy | undefined,
   recipients: string[],
   hold: { kind: HoldKind; reason: string },

@@ -50,8 +50,9 @@ export async function listHeldBack(rt: Runtime, workspaceId: string, inboxId: st
     kind: (typeof r.details.kind === "string" ? r.details.kind : "other") as HoldKind | "other",
     receivedAt: r.createdAt.toISOString(),
     size: typeof r.details.size === "number" ? r.details.size : null,
-    // Mail that could not be read (an import that kept failing) or has no sender can only be deleted.
-    releasable: r.rawId !== null && r.address !== "",
+    // Mail the parser cannot read, or without a sender, can only be deleted; an import that kept failing
+    // is released from its raw copy (the failure may have passed).
+    releasable: r.rawId !== null && r.details.kind !== "unreadable" && (r.address !== "" || r.details.kind === "import_failed"),
   }));
 }
 
@@ -71,7 +72,7 @@ export async function releaseHeldBack(rt: Runtime, workspaceId: string, inboxId:
     return { id: row.id, status: "released" as const, conversationId: item.conversationId, itemId };
   };
   if (row.releasedItemId) return answer(row.releasedItemId);
-  if (!row.rawId || !row.address) throw new Conflict(`This mail cannot be released (${row.reason}); delete it instead`, "itemId");
+  if (!row.rawId || (!row.address && row.details.kind !== "import_failed")) throw new Conflict(`This mail cannot be released (${row.reason}); delete it instead`, "itemId");
   // A release running alongside may have finished and removed the copy: then its message is the answer.
   const gone = async () => {
     const again = await heldBack(rt, workspaceId, inboxId, id);

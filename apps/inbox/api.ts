@@ -172,7 +172,8 @@ export function inboxApi(rt: Runtime) {
     async (c) => {
       const { id, itemId } = c.req.valid("param");
       const conversation = await requireConversation(db, c.get("actor"), id);
-      if (!(await OutboxWorker.retry(rt.core, conversation.workspaceId, itemId))) throw new NotFound("Failed message", "itemId");
+      if (!(await OutboxWorker.retry(rt.core, conversation.workspaceId, conversation.id, itemId)))
+        throw new NotFound("Failed message", "itemId");
       rt.outbox.wake();
       return c.json({ ok: true }, 200);
     },

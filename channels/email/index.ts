@@ -7,7 +7,7 @@ export const email: ChannelAdapter = {
   send: sendEmail,
 };
 
-export { parseEmail, toInbound, type AttachmentSink, type ParsedEmail, type Address } from "./parse.ts";
+export { parseEmail, toInbound, UnreadableMail, type AttachmentSink, type ParsedEmail, type Address } from "./parse.ts";
 export { EmailEnvelope, closeTransports, textToHtml } from "./send.ts";
 export { EmailSettings, EmailCredentials, emailSettingsOf } from "./settings.ts";
 export { chooseThread, conversationOfToken, messageIdList, normalizeMessageId, normalizeSubject, replyAddress, splitPlusAddress, DEFAULT_THREAD_SETTINGS } from "./threading.ts";

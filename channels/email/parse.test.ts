@@ -137,4 +137,36 @@ describe("parseEmail", () => {
     expect((inbound.data!.to as string[]).length).toBe(50);
     expect(inbound.data!.recipientCount).toBe(10_000);
   });
+
+  it("strips NUL bytes from every text a mail yields: raw 8-bit, quoted-printable, encoded words, names and ids", async () => {
+    const mail = await parseEmail(
+      Buffer.from(crlf([
+        "From: =?utf-8?Q?Ann=00_Lee?= <ann@x.test>",
+        "To: support@acme.test",
+        "Subject: Order\u0000 42",
+        "Message-ID: <nul\u0000-1@x.test>",
+        "In-Reply-To: <o1\u0000@acme.test>",
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/alternative; boundary="b"',
+        "",
+        "--b",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+        "",
+        "Where\u0000 is it?",
+        "--b",
+        "Content-Type: text/html; charset=utf-8",
+        "Content-Transfer-Encoding: quoted-printable",
+        "",
+        "<p>Where=00 is it?</p>",
+        "--b--",
+        "",
+      ])),
+    );
+    const inbound = toInbound({ ...mail, from: mail.from! }, "00000000-0000-4000-8000-000000000000");
+    expect(JSON.stringify({ inbound, mail })).not.toContain("\\u0000");
+    expect(mail).toMatchObject({ subject: "Order 42", text: "Where is it?", messageId: "nul-1@x.test", inReplyTo: ["o1@acme.test"] });
+    expect(mail.from).toEqual({ address: "ann@x.test", name: "Ann Lee" });
+    expect(mail.html).toContain("Where is it?");
+  });
 });

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { PassThrough, Readable } from "node:stream";
 import { MailParser, type AddressObject, type EmailAddress } from "mailparser";
 import { MAX_TEXT, type NormalizedInbound } from "../../conversations/channel.ts";
@@ -52,12 +52,20 @@ const MAX_LISTED_ADDRESSES = 50;
 /** The report parts of a bounce are read into memory, but only this much of them. */
 const REPORT_BYTES = 64 * 1024;
 
+/**
+ * A NUL byte can hide anywhere in mail (raw 8-bit text, =00 in quoted-printable, encoded words) and no
+ * PostgreSQL text or jsonb value may hold one: every text taken from a mail passes through here.
+ */
+function withoutNul(text: string) {
+  return text.includes("\0") ? text.replaceAll("\0", "") : text;
+}
+
 function addresses(value: unknown): Address[] {
   const list = (Array.isArray(value) ? value : value ? [value] : []) as AddressObject[];
   const out: Address[] = [];
   const walk = (a: EmailAddress) => {
     if (a.group) a.group.forEach(walk);
-    else if (a.address && /^[^\s@]+@[^\s@]+$/.test(a.address)) out.push({ address: a.address.toLowerCase(), name: (a.name ?? "").trim() });
+    else if (a.address && /^[^\s@\0]+@[^\s@\0]+$/.test(a.address)) out.push({ address: a.address.toLowerCase(), name: withoutNul(a.name ?? "").trim() });
   };
   for (const obj of list) for (const a of obj?.value ?? []) walk(a);
   return out;
@@ -80,13 +88,33 @@ async function readCapped(stream: Readable, max: number) {
     if (size < max) chunks.push(Buffer.from(chunk as Buffer).subarray(0, max - size));
     size += (chunk as Buffer).length;
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return withoutNul(Buffer.concat(chunks).toString("utf8"));
+}
+
+/** What is known of a mail the parser gave up on: enough to hold it back and list it in the spam view. */
+export type UnreadablePart = Pick<ParsedEmail, "messageId" | "externalId" | "from" | "to" | "subject" | "size">;
+
+/** A mail that cannot be parsed: it was read to its end, and `mail` says what its top headers said. */
+export class UnreadableMail extends Error {
+  constructor(
+    reason: string,
+    readonly mail: UnreadablePart,
+  ) {
+    super(`unreadable mail: ${reason}`);
+  }
+}
+
+function identify(headers: Map<string, unknown>, hash: Hash, size: number): UnreadablePart {
+  const messageId = normalizeMessageId(headerText(headers.get("message-id")));
+  const subject = withoutNul(headerText(headers.get("subject")) ?? "").slice(0, 998);
+  return { messageId, externalId: messageId ?? `sha256:${hash.digest("hex")}`, from: addresses(headers.get("from"))[0], to: addresses(headers.get("to")), subject, size };
 }
 
 /**
  * Parses a raw RFC 5322 message as it streams in (SMTP DATA, an IMAP download). Charsets (GBK, GB2312,
  * Big5, ISO-2022-JP…) and encoded words are decoded by mailparser; an unknown charset falls back
- * rather than failing. Attachments go to `sink` one by one.
+ * rather than failing. Attachments go to `sink` one by one. Mail the parser cannot read at all throws
+ * UnreadableMail once it has been read to its end; a failing source throws its own error.
  */
 export async function parseEmail(source: Readable | Uint8Array, sink?: AttachmentSink): Promise<ParsedEmail> {
   const hash = createHash("sha256");
@@ -109,21 +137,27 @@ export async function parseEmail(source: Readable | Uint8Array, sink?: Attachmen
   const skipped: { name: string; reason: string }[] = [];
   const reports: { type: string; body: string }[] = [];
   const pending: Promise<void>[] = [];
+  let unreadable: Error | undefined;
+  /** Attachment streams still being read: a parser that gives up never ends them, so they are ended here. */
+  const open = new Set<Readable>();
 
   await new Promise<void>((resolve, reject) => {
     parser.on("headers", (h) => (headers = h as Map<string, unknown>));
     // mailparser folds some headers (List-*) into structures: the raw lines are what safety reads.
     parser.on("headerLines", (lines: { key: string; line: string }[]) => {
-      for (const { key, line } of lines) if (!rawHeaders.has(key)) rawHeaders.set(key, line.slice(line.indexOf(":") + 1).trim());
+      for (const { key, line } of lines) if (!rawHeaders.has(key)) rawHeaders.set(key, withoutNul(line.slice(line.indexOf(":") + 1)).trim());
     });
     parser.on("data", (data) => {
       if (data.type === "text") {
-        text = data.text ?? "";
-        html = typeof data.html === "string" ? data.html : null;
+        text = withoutNul(data.text ?? "");
+        html = typeof data.html === "string" ? withoutNul(data.html) : null;
         return;
       }
-      const name = (data.filename ?? (data.contentType === "message/rfc822" ? "message.eml" : "attachment")).slice(0, 255);
-      const contentType = (data.contentType || "application/octet-stream").toLowerCase();
+      const name = withoutNul(data.filename ?? (data.contentType === "message/rfc822" ? "message.eml" : "attachment")).slice(0, 255);
+      const contentType = withoutNul(data.contentType || "application/octet-stream").toLowerCase();
+      open.add(data.content);
+      data.content.once("close", () => open.delete(data.content));
+      data.content.once("end", () => open.delete(data.content));
       const work = (async () => {
         try {
           if (contentType === "message/delivery-status" || contentType === "text/rfc822-headers" || contentType === "message/rfc822" && reports.length) {
@@ -155,13 +189,27 @@ export async function parseEmail(source: Readable | Uint8Array, sink?: Attachmen
       pending.push(work);
     });
     parser.on("end", () => resolve());
-    parser.on("error", reject);
+    parser.on("error", (err: Error) => {
+      // The mail cannot be parsed (more MIME parts than the parser allows, a header block over its
+      // limit): the rest is still read to its end, so the caller's raw copy is whole and the
+      // connection is ready for the next mail.
+      unreadable = err;
+      for (const content of open) content.destroy(err);
+      tee.unpipe(parser);
+      tee.resume();
+      if (tee.readableEnded) resolve();
+      else tee.once("end", () => resolve());
+    });
     tee.on("error", reject);
     tee.pipe(parser);
   });
   await Promise.all(pending);
+  if (unreadable) throw new UnreadableMail(unreadable.message, identify(headers, hash, size));
 
-  const header = (name: string) => headerText(headers.get(name.toLowerCase())) ?? rawHeaders.get(name.toLowerCase());
+  const header = (name: string) => {
+    const value = headerText(headers.get(name.toLowerCase())) ?? rawHeaders.get(name.toLowerCase());
+    return value === undefined ? undefined : withoutNul(value);
+  };
   const from = addresses(headers.get("from"))[0];
   const messageId = normalizeMessageId(header("message-id"));
   const inReplyTo = messageIdList(header("in-reply-to"));

@@ -8,7 +8,8 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 
 /** Message-IDs compare without angle brackets and case-insensitively: clients quote them back both ways. */
 export function normalizeMessageId(id: string | undefined | null): string | undefined {
-  const v = id?.trim().replace(/^<+|>+$/g, "").trim().toLowerCase();
+  // A NUL byte could not be stored (nor matched): it is no part of any id.
+  const v = id?.replaceAll("\0", "").trim().replace(/^<+|>+$/g, "").trim().toLowerCase();
   return v ? v.slice(0, 900) : undefined;
 }
 
