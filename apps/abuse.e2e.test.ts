@@ -1,4 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { existsSync } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { eq } from "drizzle-orm";
+import { attachments } from "../db/schema/index.ts";
+import { housekeep } from "./runtime.ts";
 import { api, startTestServer, type TestServer } from "../test/server.ts";
 
 /** Anonymous limits over real HTTP: client addresses, sign-in, uploads, help center, tokens, metrics. */
@@ -26,5 +32,144 @@ describe("client address behind a trusted proxy", () => {
     // Another client behind the same proxy has its own allowance.
     const other = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey }, headers: { "x-forwarded-for": "203.0.113.8" } });
     expect(other.status).toBe(200);
+  });
+});
+
+describe("sign-in limits", () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({
+      env: { TRUST_PROXY: "1", LOGIN_IP_PER_MINUTE: "6", LOGIN_ACCOUNT_IP_FAILURES_PER_HOUR: "4", LOGIN_CONCURRENT_HASHES: "1" },
+    });
+  });
+  afterAll(() => s.stop());
+
+  const signIn = (email: string, password: string, ip: string) =>
+    api(`${s.url}/api/v1/auth/login`, { body: { email, password }, headers: { "x-forwarded-for": ip } });
+
+  it("stops wrong tries from one address without locking the user out from theirs", async () => {
+    const statuses: number[] = [];
+    // More than the old per-account limit of ten, spread over addresses' own per-IP budgets.
+    for (let i = 0; i < 12; i++) statuses.push((await signIn(s.admin.email, `guess-${i}`, `198.51.100.${Math.floor(i / 4)}`)).status);
+    expect(statuses.slice(0, 4)).toEqual([401, 401, 401, 401]);
+    const fromA = await signIn(s.admin.email, "guess-again", "198.51.100.0");
+    expect(fromA.status).toBe(429);
+    expect(fromA.body.error.code).toBe("rate_limited");
+    expect(Number(fromA.headers.get("retry-after"))).toBeGreaterThan(0);
+    const fromB = await signIn(s.admin.email, s.admin.password, "203.0.113.20");
+    expect(fromB.status).toBe(200);
+  });
+
+  it("answers 429 to many sign-ins with random emails from one address", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 9; i++) statuses.push((await signIn(`nobody-${crypto.randomUUID()}@example.test`, "whatever1", "203.0.113.30")).status);
+    expect(statuses.slice(0, 6)).toEqual([401, 401, 401, 401, 401, 401]);
+    expect(statuses.slice(6)).toEqual([429, 429, 429]);
+  });
+
+  it("verifies a bounded number of passwords at once and refuses the rest quickly", async () => {
+    // LOGIN_CONCURRENT_HASHES=1: one verification, eight waiting, the others refused at once.
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => signIn(`nobody-${crypto.randomUUID()}@example.test`, "whatever1", `192.0.2.${i + 1}`)),
+    );
+    const refused = answers.filter((a) => a.status === 429);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const a of refused) expect(a.body.error).toMatchObject({ code: "rate_limited" });
+  });
+});
+
+describe("anonymous uploads", () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    // About 100 KB a visitor, 200 KB an address, 300 KB the workspace, each per 24 hours.
+    s = await startTestServer({ env: { TRUST_PROXY: "1", UPLOAD_VISITOR_MB: "0.1", UPLOAD_IP_MB: "0.2", UPLOAD_WORKSPACE_MB: "0.3" } });
+  });
+  afterAll(() => s.stop());
+
+  const visitor = async (ip: string) =>
+    (await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey }, headers: { "x-forwarded-for": ip } })).body.visitorToken as string;
+  const upload = async (token: string, ip: string, bytes: number) => {
+    const form = new FormData();
+    form.append("file", new File([new Uint8Array(bytes).fill(65)], "notes.txt", { type: "text/plain" }));
+    const res = await fetch(`${s.url}/widget/v1/attachments`, { method: "POST", headers: { authorization: `Bearer ${token}`, "x-forwarded-for": ip }, body: form });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  it("refuses past the quotas per visitor, per address and per workspace with a 429 naming the field", async () => {
+    const kb60 = 60 * 1024;
+    const v1 = await visitor("198.51.100.1");
+    expect((await upload(v1, "198.51.100.1", kb60)).status).toBe(201);
+    const perVisitor = await upload(v1, "198.51.100.1", kb60);
+    expect(perVisitor.status).toBe(429);
+    expect(perVisitor.body.error).toMatchObject({ code: "rate_limited", field: "file" });
+    expect(perVisitor.body.error.message).toContain("per visitor");
+
+    // New visitors from the same address: the address's 200 KB run out on the fourth file.
+    expect((await upload(await visitor("198.51.100.1"), "198.51.100.1", kb60)).status).toBe(201);
+    expect((await upload(await visitor("198.51.100.1"), "198.51.100.1", kb60)).status).toBe(201);
+    const perIp = await upload(await visitor("198.51.100.1"), "198.51.100.1", kb60);
+    expect(perIp.status).toBe(429);
+    expect(perIp.body.error.message).toContain("per address");
+
+    // New addresses: the workspace's 300 KB run out on the sixth file in all.
+    expect((await upload(await visitor("198.51.100.2"), "198.51.100.2", kb60)).status).toBe(201);
+    expect((await upload(await visitor("198.51.100.3"), "198.51.100.3", kb60)).status).toBe(201);
+    const perWorkspace = await upload(await visitor("198.51.100.4"), "198.51.100.4", kb60);
+    expect(perWorkspace.status).toBe(429);
+    expect(perWorkspace.body.error).toMatchObject({ field: "file" });
+    expect(perWorkspace.body.error.message).toContain("for this workspace");
+  });
+
+  it("refuses a file over the size limit with a 413 naming the field, keeping nothing", async () => {
+    const big = await startTestServer();
+    try {
+      const v = (await api(`${big.url}/widget/v1/sessions`, { body: { inboxKey: big.inbox.publicKey } })).body.visitorToken as string;
+      const form = new FormData();
+      form.append("file", new File([new Uint8Array(10 * 1024 * 1024 + 1)], "big.txt", { type: "text/plain" }));
+      const res = await fetch(`${big.url}/widget/v1/attachments`, { method: "POST", headers: { authorization: `Bearer ${v}` }, body: form });
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as any).error).toMatchObject({ code: "too_large", field: "file" });
+      const left = await readdir(join(big.rt.config.dataDir, "files", big.workspaceId)).catch(() => []);
+      expect(left).toEqual([]);
+    } finally {
+      await big.stop();
+    }
+  });
+});
+
+describe("uploads no message took", () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ env: { UPLOAD_ORPHAN_HOURS: "24" } });
+  });
+  afterAll(() => s.stop());
+
+  it("are deleted by the housekeeping chore after the grace period; sent ones stay; all owner-only on disk", async () => {
+    const v = (await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey } })).body.visitorToken as string;
+    const put = async (name: string) => {
+      const form = new FormData();
+      form.append("file", new File(["hello"], name, { type: "text/plain" }));
+      const res = await fetch(`${s.url}/widget/v1/attachments`, { method: "POST", headers: { authorization: `Bearer ${v}` }, body: form });
+      expect(res.status).toBe(201);
+      const id = ((await res.json()) as { id: string }).id;
+      const [row] = await s.rt.core.db.select().from(attachments).where(eq(attachments.id, id));
+      return { id, path: s.rt.files.localPath(row!.storageKey) };
+    };
+    const sent = await put("sent.txt");
+    const orphan = await put("orphan.txt");
+    expect((await api(`${s.url}/widget/v1/messages`, { token: v, body: { attachments: [sent.id] } })).status).toBe(201);
+
+    expect((await stat(s.rt.config.dataDir)).mode & 0o777).toBe(0o700);
+    expect((await stat(dirname(orphan.path))).mode & 0o777).toBe(0o700);
+    expect((await stat(orphan.path)).mode & 0o777).toBe(0o600);
+
+    // Within the grace period nothing goes.
+    await housekeep(s.rt, new Date(Date.now() + 23 * 3_600_000));
+    expect(existsSync(orphan.path)).toBe(true);
+    await housekeep(s.rt, new Date(Date.now() + 25 * 3_600_000));
+    expect(existsSync(orphan.path)).toBe(false);
+    expect(await s.rt.core.db.select().from(attachments).where(eq(attachments.id, orphan.id))).toEqual([]);
+    expect(existsSync(sent.path)).toBe(true);
+    expect((await s.rt.core.db.select().from(attachments).where(eq(attachments.id, sent.id))).length).toBe(1);
   });
 });

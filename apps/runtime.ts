@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { count, eq } from "drizzle-orm";
 import { adapters as defaultAdapters } from "../channels/index.ts";
@@ -77,14 +77,26 @@ export function secretKey(config: Config, driver: Database["driver"]) {
   if (driver === "postgres") throw new ConfigError("SECRET_KEY", "must be set on PostgreSQL: every node and every restart needs the same key");
   const file = join(config.dataDir, "secret.key");
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  mkdirSync(config.dataDir, { recursive: true });
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const key = randomToken(48);
   writeFileSync(file, key, { mode: 0o600 });
   log.warn("SECRET_KEY is not set: generated one in DATA_DIR/secret.key (set SECRET_KEY on every node of a cluster)");
   return key;
 }
 
+/**
+ * DATA_DIR holds the database, customers' files and the generated key: owner-only (0700). One made
+ * by an older version or by hand with wider rights is narrowed, with a warning.
+ */
+function ownerOnlyDataDir(dir: string) {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if ((statSync(dir).mode & 0o077) === 0) return;
+  chmodSync(dir, 0o700);
+  log.warn("DATA_DIR was readable by other users: narrowed to owner-only (0700)", { dir });
+}
+
 export async function createRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  ownerOnlyDataDir(config.dataDir);
   const database =
     options.database ??
     (await connect(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir }));
@@ -192,9 +204,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 /**
  * The node's periodic chores (every 30 s): snoozed conversations that are due, agents whose
  * browser went away, events past retention, recordings to fetch again or past retention, held-back
- * mail past retention. Each failure is logged and leaves the others running.
+ * mail past retention, uploads no message took (UPLOAD_ORPHAN_HOURS). Each failure is logged and
+ * leaves the others running.
  */
-export function housekeep(rt: Runtime) {
+export function housekeep(rt: Runtime, now = new Date()) {
   const chore = (name: string, work: () => Promise<unknown>) => work().catch((err: unknown) => log.error(`${name} failed`, { err }));
   return Promise.all([
     chore("wake snoozed", () => wakeSnoozed(rt.core)),
@@ -203,5 +216,6 @@ export function housekeep(rt: Runtime) {
     chore("recording retry", () => rt.calls.retryRecordings()),
     chore("prune recordings", () => pruneRecordings(rt)),
     chore("prune held-back mail", () => pruneHeldBack(rt)),
+    chore("prune orphaned uploads", () => rt.files.pruneOrphans(rt.database.db, new Date(now.getTime() - rt.config.uploads.orphanAfterMs))),
   ]);
 }

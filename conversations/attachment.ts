@@ -8,6 +8,7 @@ import { attachments } from "../db/schema/index.ts";
 import { SEALED_HEADER_BYTES, type Keyring } from "../platform/crypto.ts";
 import { DomainError, NotFound, TooLarge } from "../platform/errors.ts";
 import { attachmentView } from "./timeline.ts";
+import { orphanedUploads } from "./upload-quota.ts";
 
 export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
 
@@ -36,15 +37,64 @@ export class AttachmentStore {
     return join(this.root, workspaceId, id);
   }
 
-  async save(db: Executor, workspaceId: string, owner: { contactId?: string; userId?: string }, file: File) {
-    if (file.size > MAX_ATTACHMENT_BYTES) throw new TooLarge(`File is larger than ${MAX_ATTACHMENT_BYTES / 1024 / 1024} MB`, "file");
-    const contentType = (file.type || "application/octet-stream").split(";")[0]!.trim().toLowerCase();
+  /**
+   * Stores a file uploaded over HTTP as it streams in, refusing types outside the upload list before
+   * writing anything. Past `maxBytes` the partial file is removed and `overLimit(size)` thrown (413 by
+   * default; a quota that allowed less than the size limit answers 429). The row remembers the
+   * uploader's address: quotas count it, and the orphan sweep deletes it if no message takes it.
+   */
+  async saveUpload(
+    db: Executor,
+    workspaceId: string,
+    owner: { contactId?: string; userId?: string },
+    upload: { name: string; contentType: string; content: AsyncIterable<Uint8Array> },
+    limit: { maxBytes: number; uploaderIp: string; overLimit?: () => Error },
+  ) {
+    const contentType = (upload.contentType || "application/octet-stream").split(";")[0]!.trim().toLowerCase();
     if (!ALLOWED.test(contentType)) throw new DomainError(415, "unsupported_type", `Files of type ${contentType} are not accepted`, "file");
     const id = crypto.randomUUID();
-    await mkdir(join(this.root, workspaceId), { recursive: true });
-    const bytes = new Uint8Array(await file.arrayBuffer());
-    await Bun.write(this.path(workspaceId, id), bytes);
-    return this.record(db, workspaceId, owner, { id, name: file.name, contentType, size: bytes.byteLength, sha256: new Bun.CryptoHasher("sha256").update(bytes).digest("hex") });
+    const written = await this.write(workspaceId, id, upload.content, limit.maxBytes);
+    if (!written) throw limit.overLimit?.() ?? new TooLarge(`File is larger than ${Math.round(limit.maxBytes / 1024 / 1024)} MB`, "file");
+    try {
+      return await this.record(db, workspaceId, owner, { id, name: upload.name, contentType, ...written }, limit.uploaderIp);
+    } catch (err) {
+      await rm(this.path(workspaceId, id), { force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Writes a stream to the file of `id`, owner-only (0600 in a 0700 directory: DATA_DIR holds
+   * customers' files). Past `maxBytes` the partial file is removed, the rest of the stream drained,
+   * and the answer is undefined.
+   */
+  private async write(workspaceId: string, id: string, content: AsyncIterable<Uint8Array>, maxBytes: number) {
+    await mkdir(join(this.root, workspaceId), { recursive: true, mode: 0o700 });
+    const path = this.path(workspaceId, id);
+    const hash = new Bun.CryptoHasher("sha256");
+    const out = createWriteStream(path, { mode: 0o600 });
+    let size = 0;
+    let tooLarge = false;
+    try {
+      for await (const bytes of content) {
+        size += bytes.length;
+        if (size > maxBytes) tooLarge = true;
+        if (tooLarge) continue;
+        hash.update(bytes);
+        if (!out.write(bytes)) await new Promise((r) => out.once("drain", r));
+      }
+    } catch (err) {
+      out.destroy();
+      await rm(path, { force: true });
+      throw err;
+    } finally {
+      if (!out.destroyed) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    }
+    if (tooLarge) {
+      await rm(path, { force: true });
+      return undefined;
+    }
+    return { size, sha256: hash.digest("hex") };
   }
 
   /**
@@ -57,35 +107,15 @@ export class AttachmentStore {
     workspaceId: string,
     owner: { contactId?: string; userId?: string },
     meta: { name: string; contentType: string },
-    content: Readable,
+    content: AsyncIterable<Uint8Array>,
     maxBytes: number,
   ) {
     const given = (meta.contentType || "application/octet-stream").split(";")[0]!.trim().toLowerCase();
     const contentType = ALLOWED.test(given) ? given : "application/octet-stream";
     const id = crypto.randomUUID();
-    await mkdir(join(this.root, workspaceId), { recursive: true });
-    const path = this.path(workspaceId, id);
-    const hash = new Bun.CryptoHasher("sha256");
-    const out = createWriteStream(path);
-    let size = 0;
-    let tooLarge = false;
-    try {
-      for await (const chunk of content) {
-        const bytes = chunk as Buffer;
-        size += bytes.length;
-        if (size > maxBytes) tooLarge = true;
-        if (tooLarge) continue;
-        hash.update(bytes);
-        if (!out.write(bytes)) await new Promise((r) => out.once("drain", r));
-      }
-    } finally {
-      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    }
-    if (tooLarge) {
-      await rm(path, { force: true });
-      throw new TooLarge(`File is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`, "file");
-    }
-    return this.record(db, workspaceId, owner, { id, name: meta.name, contentType, size, sha256: hash.digest("hex") });
+    const written = await this.write(workspaceId, id, content, maxBytes);
+    if (!written) throw new TooLarge(`File is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`, "file");
+    return this.record(db, workspaceId, owner, { id, name: meta.name, contentType, ...written });
   }
 
   /** The row for a file just written under its id: what both ways of saving end with. */
@@ -94,6 +124,7 @@ export class AttachmentStore {
     workspaceId: string,
     owner: { contactId?: string; userId?: string },
     file: { id: string; name: string; contentType: string; size: number; sha256: string },
+    uploaderIp?: string,
   ) {
     const [row] = await db
       .insert(attachments)
@@ -102,6 +133,7 @@ export class AttachmentStore {
         workspaceId,
         contactId: owner.contactId ?? null,
         userId: owner.userId ?? null,
+        uploaderIp: uploaderIp ?? null,
         name: (file.name || "file").slice(0, 255),
         storageKey: `${workspaceId}/${file.id}`,
       })
@@ -114,10 +146,10 @@ export class AttachmentStore {
     const id = crypto.randomUUID();
     const storageKey = `${workspaceId}/${id}${SEALED_SUFFIX}`;
     const path = join(this.root, storageKey);
-    await mkdir(join(this.root, workspaceId), { recursive: true });
+    await mkdir(join(this.root, workspaceId), { recursive: true, mode: 0o700 });
     const { iv, cipher } = keyring.sealer();
     const hash = new Bun.CryptoHasher("sha256");
-    const out = createWriteStream(path);
+    const out = createWriteStream(path, { mode: 0o600 });
     let size = 0;
     let failed: Error | undefined;
     out.on("error", (err) => (failed = err));
@@ -173,6 +205,16 @@ export class AttachmentStore {
   async remove(db: Executor, workspaceId: string, id: string) {
     const [row] = await db.delete(attachments).where(and(eq(attachments.workspaceId, workspaceId), eq(attachments.id, id))).returning();
     if (row) await rm(join(this.root, row.storageKey), { force: true });
+  }
+
+  /**
+   * Deletes uploads no message took within the grace period (a visitor who uploaded and left, or an
+   * upload flood): rows first, then files, so a message cannot take a file that is being removed.
+   */
+  async pruneOrphans(db: Executor, olderThan: Date) {
+    const rows = await db.delete(attachments).where(orphanedUploads(olderThan)).returning({ storageKey: attachments.storageKey });
+    for (const row of rows) await rm(join(this.root, row.storageKey), { force: true });
+    return rows.length;
   }
 
   /** Gives files stored before their sender was known (streamed mail) to that contact, for ingest. */

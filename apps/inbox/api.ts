@@ -7,13 +7,16 @@ import { MAX_TEXT } from "../../conversations/channel.ts";
 import { OutboxWorker } from "../../conversations/outbox.ts";
 import { timelinePage } from "../../conversations/timeline.ts";
 import { channels, conversationStatuses, type ConversationStatus } from "../../db/schema/index.ts";
-import { NotFound, TooManyRequests } from "../../platform/errors.ts";
-import { RateLimiter } from "../../platform/rate-limit.ts";
+import { NotFound } from "../../platform/errors.ts";
+import { clientIp } from "../client-ip.ts";
 import { agentSkillsOf } from "../../routing/agent.ts";
-import { body, created, IdParam, ok, router, uploadedFile } from "../http.ts";
+import { body, created, IdParam, ok, router } from "../http.ts";
+import { streamedUpload } from "../upload.ts";
+import { MAX_ATTACHMENT_BYTES } from "../../conversations/attachment.ts";
 import type { Runtime } from "../runtime.ts";
 import { accountOf, login, logout, requireActor, type AuthEnv } from "./auth.ts";
 import { adminApi } from "./admin.ts";
+import { SignInGuard } from "./sign-in-guard.ts";
 import { browserCallApi } from "./browser-call.ts";
 import { voiceApi } from "./voice.ts";
 import { emailAdminApi } from "./email.ts";
@@ -83,16 +86,13 @@ const ReadBody = z.object({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INT
 export function inboxApi(rt: Runtime) {
   const db = rt.core.db;
   const app = router<AuthEnv>();
-  const loginAttempts = new RateLimiter(10, 0.2);
+  const signIn = new SignInGuard(rt.config.login);
 
   app.openapi(
     createRoute({ method: "post", path: "/auth/login", request: body(LoginBody), responses: ok("A session token"), tags: ["auth"] }),
     async (c) => {
       const { email, password } = c.req.valid("json");
-      // Password guessing: a handful of tries per account, then one every few seconds.
-      const wait = loginAttempts.take(email.trim().toLowerCase());
-      if (wait) throw new TooManyRequests(wait);
-      const { token, user } = await login(db, email, password);
+      const { token, user } = await signIn.attempt(clientIp(rt.config.trustProxy, c), email, () => login(db, email, password));
       return c.json({ token, user: { id: user.id, name: user.name, email: user.email, role: user.role } }, 200);
     },
   );
@@ -232,7 +232,9 @@ export function inboxApi(rt: Runtime) {
     createRoute({ method: "post", path: "/attachments", responses: created("Stored file"), tags: ["conversations"] }),
     async (c) => {
       const actor = c.get("actor");
-      return c.json(await rt.files.save(db, actor.workspaceId, { userId: actor.userId }, await uploadedFile(c.req.raw)), 201);
+      const upload = await streamedUpload(c.req.raw);
+      const limit = { maxBytes: MAX_ATTACHMENT_BYTES, uploaderIp: clientIp(rt.config.trustProxy, c) };
+      return c.json(await rt.files.saveUpload(db, actor.workspaceId, { userId: actor.userId }, upload, limit), 201);
     },
   );
 
