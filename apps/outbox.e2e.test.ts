@@ -8,6 +8,8 @@ import { ingestInbound } from "../conversations/conversation.ts";
 import { OutboxWorker, type OutboxOptions } from "../conversations/outbox.ts";
 import { outbox, timelineItems } from "../db/schema/index.ts";
 import { until } from "../test/poll.ts";
+import { startSmtpSink } from "../test/smtp-sink.ts";
+import { EmailSettings } from "../channels/email/settings.ts";
 import { api, openSocket, startTestServer, wsUrl, type TestServer } from "../test/server.ts";
 
 /** An SMS adapter whose provider fails a set number of times, recording every attempt. */
@@ -139,20 +141,32 @@ async function manualOutbox() {
   return { server, token, worker, reply, rowOf, itemOf, expireLease };
 }
 
+/**
+ * The database refuses to record one outbox row as sent (a full disk, a lost connection, a failover),
+ * until the returned function lifts that.
+ */
+async function refuseToRecordSent(server: TestServer, rowId: string) {
+  const db = server.rt.core.db;
+  const name = `refuse_sent_${rowId.replaceAll("-", "")}`;
+  await db.execute(sql.raw(`
+    CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN IF NEW.status = 'sent' THEN RAISE EXCEPTION 'cannot record'; END IF; RETURN NEW; END $$`));
+  await db.execute(sql.raw(`
+    CREATE TRIGGER ${name} BEFORE UPDATE ON outbox FOR EACH ROW
+    WHEN (NEW.id = '${rowId}') EXECUTE FUNCTION ${name}()`));
+  return async () => {
+    await db.execute(sql.raw(`DROP TRIGGER ${name} ON outbox`));
+    await db.execute(sql.raw(`DROP FUNCTION ${name}()`));
+  };
+}
+
 it("never makes a send the provider accepted pending again when its result cannot be stored", async () => {
   const m = await manualOutbox();
   s = m.server;
   const conversationId = await smsConversation(s);
   const itemId = await m.reply(conversationId, "Your parcel is at the depot");
   const { id: rowId } = await m.rowOf(itemId);
-  // The database refuses to record this row as sent (a full disk, a lost connection, a failover).
-  const tag = rowId.replaceAll("-", "");
-  await s.rt.core.db.execute(sql.raw(`
-    CREATE FUNCTION refuse_sent_${tag}() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN IF NEW.status = 'sent' THEN RAISE EXCEPTION 'cannot record'; END IF; RETURN NEW; END $$`));
-  await s.rt.core.db.execute(sql.raw(`
-    CREATE TRIGGER refuse_sent_${tag} BEFORE UPDATE ON outbox FOR EACH ROW
-    WHEN (NEW.id = '${rowId}') EXECUTE FUNCTION refuse_sent_${tag}()`));
+  const allowRecording = await refuseToRecordSent(s, rowId);
   const sms = scriptedSms((_, n) => ({ externalId: `SM${n}`, status: "delivered" }));
   const worker = m.worker(sms.adapter, { baseDelayMs: 0, leaseMs: 60_000 });
 
@@ -165,14 +179,53 @@ it("never makes a send the provider accepted pending again when its result canno
   await worker.runOnce();
   expect(sms.sends).toHaveLength(1);
 
-  await s.rt.core.db.execute(sql.raw(`DROP TRIGGER refuse_sent_${tag} ON outbox`));
-  await s.rt.core.db.execute(sql.raw(`DROP FUNCTION refuse_sent_${tag}()`));
+  await allowRecording();
   // Only once the lease has run out is it sent again, with the same idempotency key for the provider.
   await m.expireLease(itemId);
   await worker.runOnce();
   expect(sms.sends.map((x) => x.idempotencyKey)).toEqual([rowId, rowId]);
   expect(await m.rowOf(itemId)).toMatchObject({ status: "sent", externalId: "SM2", attempts: 2 });
   expect((await m.itemOf(itemId)).deliveryStatus).toBe("delivered");
+});
+
+it("resends a mail whose result could not be stored only after the lease, with the same Message-ID", async () => {
+  const sink = await startSmtpSink();
+  try {
+    const m = await manualOutbox();
+    s = m.server;
+    const tag = crypto.randomUUID().slice(0, 8);
+    const settings = EmailSettings.parse({
+      address: `support-${tag}@acme.test`,
+      smtp: { host: "127.0.0.1", port: sink.port, security: "none" },
+    });
+    const inbox = await createInbox(s.rt.core.db, s.rt.keyring, { workspaceId: s.workspaceId, channel: "email", name: "Acme", settings });
+    const customer = `kim-${tag}@example.test`;
+    const { conversation } = await ingestInbound(s.rt.core, s.workspaceId, {
+      channel: "email",
+      channelAccountId: inbox.id,
+      externalId: `<q-${tag}@example.test>`,
+      from: { kind: "email", value: customer },
+      text: "Where is my order?",
+    });
+    const itemId = await m.reply(conversation.id, "It ships tomorrow.");
+    const { id: rowId } = await m.rowOf(itemId);
+    const allowRecording = await refuseToRecordSent(s, rowId);
+    // The runtime's own worker: the email adapter with its Message-ID and threading preparation.
+    await s.rt.outbox.runOnce();
+    await sink.waitFor(1);
+    await s.rt.outbox.runOnce();
+    expect(sink.received).toHaveLength(1);
+    await allowRecording();
+    await m.expireLease(itemId);
+    await s.rt.outbox.runOnce();
+    await sink.waitFor(2);
+    const ids = sink.received.map((r) => r.mail.messageId);
+    expect(ids).toEqual([`<${rowId}@acme.test>`, `<${rowId}@acme.test>`]);
+    expect(sink.received.map((r) => r.envelope.to)).toEqual([[customer], [customer]]);
+    expect(await m.rowOf(itemId)).toMatchObject({ status: "sent", attempts: 2 });
+  } finally {
+    await sink.stop();
+  }
 });
 
 for (const late of ["fails", "succeeds"] as const)
