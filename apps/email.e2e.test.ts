@@ -277,6 +277,7 @@ describe("email over SMTP-in", () => {
       },
     });
     expect(created.status).toBe(201);
+    await server.proveRoutes(created.body.id);
     // DNS as the verifier sees it: the selector's TXT record holds the public key, nothing else exists.
     const txt = `v=DKIM1; k=rsa; p=${publicKey.export({ type: "spki", format: "der" }).toString("base64")}`;
     const lookups: string[] = [];
