@@ -1,9 +1,9 @@
 import { describe, expect, it } from "bun:test";
 import type { BusMessage, EventBus } from "./bus.ts";
 import { expiredEvents, pruneEvents, type DomainEvent } from "./event.ts";
-import { eq, sql } from "drizzle-orm";
-import { events, workspaceCounters } from "../db/schema/index.ts";
-import { insertRecords } from "../db/records.ts";
+import { eq } from "drizzle-orm";
+import { events } from "../db/schema/index.ts";
+import { seedEvents as seedStoredEvents } from "../test/events.ts";
 import { EventFeed, type FeedOptions } from "./feed.ts";
 import { ingestInbound } from "./conversation.ts";
 import { indexPlan } from "../test/plan.ts";
@@ -41,21 +41,7 @@ async function setup(options: FeedOptions = {}) {
 
 const settle = () => Bun.sleep(30);
 
-/** Stores `count` events after the workspace's head, as a busy workspace's log holds them; their seqs. */
-async function seedEvents(w: Awaited<ReturnType<typeof testWorkspace>>, count: number) {
-  const db = w.core.db;
-  const [row] = await db
-    .update(workspaceCounters)
-    .set({ seq: sql`${workspaceCounters.seq} + ${count}` })
-    .where(eq(workspaceCounters.workspaceId, w.workspaceId))
-    .returning({ seq: workspaceCounters.seq });
-  const seqs = Array.from({ length: count }, (_, i) => Number(row!.seq) - count + 1 + i);
-  for (let i = 0; i < count; i += 1000) {
-    const page = seqs.slice(i, i + 1000).map((seq) => ({ workspaceId: w.workspaceId, seq, type: "contact.updated", conversationId: null, public: false, payload: {} }));
-    await db.execute(insertRecords(events, page));
-  }
-  return seqs;
-}
+const seedEvents = (w: Awaited<ReturnType<typeof testWorkspace>>, count: number) => seedStoredEvents(w.core.db, w.workspaceId, count);
 
 /** Resolves once everything queued for the workspace so far has run: subscribing waits its turn. */
 async function drained(feed: EventFeed, workspaceId: string) {

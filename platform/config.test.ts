@@ -63,4 +63,13 @@ describe("config", () => {
     expect(() => parseConfig({ WEBRTC_ICE_SERVERS: "http://example.org" })).toThrow(/WEBRTC_ICE_SERVERS/);
     expect(() => parseConfig({ WEBRTC_ICE_SERVERS: "[{" })).toThrow(/WEBRTC_ICE_SERVERS/);
   });
+
+  it("bounds web chat sockets per visitor and per IP and the events of one widget replay", () => {
+    expect(parseConfig({}).widgetSockets).toEqual({ perVisitor: 5, perIp: 50, replayLimit: 500 });
+    const raised = parseConfig({ WIDGET_SOCKETS_PER_VISITOR: "100", WIDGET_SOCKETS_PER_IP: "1000", WIDGET_REPLAY_LIMIT: "50" });
+    expect(raised.widgetSockets).toEqual({ perVisitor: 100, perIp: 1000, replayLimit: 50 });
+    expect(() => parseConfig({ WIDGET_SOCKETS_PER_VISITOR: "0" })).toThrow(/WIDGET_SOCKETS_PER_VISITOR/);
+    expect(() => parseConfig({ WIDGET_SOCKETS_PER_IP: "many" })).toThrow(/WIDGET_SOCKETS_PER_IP/);
+    expect(() => parseConfig({ WIDGET_REPLAY_LIMIT: "-1" })).toThrow(/WIDGET_REPLAY_LIMIT/);
+  });
 });

@@ -30,6 +30,11 @@ const EnvSchema = z.object({
   // Public widget API requests per second per client IP (bursts of 5 s worth are allowed). Raise it
   // when many visitors share one address (a corporate NAT, a reverse proxy without X-Forwarded-For).
   WIDGET_IP_RATE: z.coerce.number().positive().default(20),
+  // Web chat sockets open at once on a node per visitor and per client IP (over either: 429), and the
+  // events one socket's replay may hold before the widget is told to reload by HTTP instead (resync).
+  WIDGET_SOCKETS_PER_VISITOR: z.coerce.number().int().positive().default(5),
+  WIDGET_SOCKETS_PER_IP: z.coerce.number().int().positive().default(50),
+  WIDGET_REPLAY_LIMIT: z.coerce.number().int().positive().default(500),
   // Channel classes whose offers are accepted for the agent at once (comma list: voice,chat,email,messaging).
   ROUTING_AUTO_ACCEPT: z
     .string()
@@ -113,6 +118,8 @@ export type Config = {
   logLevel: z.infer<typeof LogLevel>;
   demo: boolean;
   widgetIpRate: number;
+  /** Open widget sockets per visitor and per client IP on one node; events one widget replay may hold. */
+  widgetSockets: { perVisitor: number; perIp: number; replayLimit: number };
   /** Trusted reverse-proxy hops in front of this node (0: none); see apps/client-ip.ts. */
   trustProxy: number;
   /** Anonymous upload quotas in bytes per 24 hours, and the age at which unattached uploads go. */
@@ -170,6 +177,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     logLevel: e.LOG_LEVEL,
     demo,
     widgetIpRate: e.WIDGET_IP_RATE,
+    widgetSockets: { perVisitor: e.WIDGET_SOCKETS_PER_VISITOR, perIp: e.WIDGET_SOCKETS_PER_IP, replayLimit: e.WIDGET_REPLAY_LIMIT },
     trustProxy: e.TRUST_PROXY,
     uploads: {
       visitorBytes: e.UPLOAD_VISITOR_MB * MB,

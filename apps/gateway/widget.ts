@@ -13,14 +13,11 @@ import { errorBody, Invalid, NotFound, TooManyRequests, Unauthorized } from "../
 import { RateLimiter } from "../../platform/rate-limit.ts";
 import { clientIp } from "../client-ip.ts";
 import { queuePosition } from "../../routing/estimate.ts";
-import { created, ok, router } from "../http.ts";
-import { streamedUpload } from "../upload.ts";
-import { MAX_ATTACHMENT_BYTES } from "../../conversations/attachment.ts";
-import { UploadQuota } from "../../conversations/upload-quota.ts";
+import { created, ok, router, uploadedFile } from "../http.ts";
 import { publishTyping } from "../inbox/typing.ts";
 import type { Runtime } from "../runtime.ts";
 import { articleUrl } from "./help.ts";
-import { feedSocket, parseAfter } from "../socket.ts";
+import { feedSocket, parseAfter, SocketSlots } from "../socket.ts";
 import { widgetCallApi, widgetCallFrame } from "./widget-call.ts";
 
 
@@ -79,7 +76,6 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
   const perIp = new RateLimiter(rt.config.widgetIpRate * 5, rt.config.widgetIpRate);
   // One visitor types at human speed; 30 at once covers a burst of retries after a reconnect.
   const perVisitor = new RateLimiter(visitorLimit.burst ?? 30, visitorLimit.perSecond ?? 2);
-  const uploadQuota = new UploadQuota(rt.config.uploads);
 
   const throttle = (limiter: RateLimiter, key: string) => {
     const wait = limiter.take(key);
@@ -210,17 +206,7 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
     createRoute({ method: "post", path: "/attachments", responses: created("The stored file"), tags: ["widget"] }),
     async (c) => {
       const visitor = c.get("visitor");
-      const ip = clientIp(rt.config.trustProxy, c);
-      // The multipart body is a little larger than the file: its length bounds what to reserve.
-      const wanted = Math.min(MAX_ATTACHMENT_BYTES, Number(c.req.header("content-length")) || MAX_ATTACHMENT_BYTES);
-      const allowance = await uploadQuota.reserve(db, { workspaceId: visitor.w, contactId: visitor.c, ip }, wanted);
-      try {
-        const { limitedBy } = allowance;
-        const limit = { maxBytes: allowance.bytes, uploaderIp: ip, overLimit: limitedBy ? () => new TooManyRequests(3600, limitedBy, "file") : undefined };
-        return c.json(await rt.files.saveUpload(db, visitor.w, { contactId: visitor.c }, await streamedUpload(c.req.raw), limit), 201);
-      } finally {
-        allowance.release();
-      }
+      return c.json(await rt.files.save(db, visitor.w, { contactId: visitor.c }, await uploadedFile(c.req.raw)), 201);
     },
   );
 
@@ -289,18 +275,45 @@ async function rememberVisitorDetails(db: Executor, contactId: string, name?: st
     .where(eq(contacts.id, contactId));
 }
 
-/** The visitor's socket: `/widget/v1/ws?token=…[&after=seq]`, public web chat events of their contact. */
+/**
+ * The visitor's socket: `/widget/v1/ws?token=…[&after=seq]`, public web chat events of their contact.
+ * Anonymous and cheap to open, so bounded: sockets per visitor and per client IP (429 beyond), and a
+ * replay reads only the visitor's own conversations' events, at most `WIDGET_REPLAY_LIMIT` of them
+ * (beyond, `resync`: the widget reloads its history by HTTP).
+ */
 export function widgetSocket(rt: Runtime) {
   const app = new Hono();
+  const db = rt.core.db;
+  const limits = rt.config.widgetSockets;
+  const perVisitor = new SocketSlots(limits.perVisitor);
+  const perIp = new SocketSlots(limits.perIp);
   app.get("/ws", async (c, next) => {
     const claims = rt.keyring.verifyToken<unknown>(c.req.query("token") ?? "");
     if (!isVisitorClaims(claims)) return c.json(errorBody("unauthorized", "Invalid visitor token"), 401);
     const after = parseAfter(c.req.query("after"));
     if (after === "invalid") return c.json(errorBody("invalid", "after must be a non-negative integer seq", "after"), 400);
-    return upgradeWebSocket(() =>
+    const ip = clientIp(rt.config.trustProxy, c);
+    if (!perIp.take(ip)) return c.json(errorBody("rate_limited", `At most ${limits.perIp} chat sockets per address`), 429);
+    if (!perVisitor.take(claims.c)) {
+      perIp.release(ip);
+      return c.json(errorBody("rate_limited", `At most ${limits.perVisitor} chat sockets per visitor`), 429);
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      perIp.release(ip);
+      perVisitor.release(claims.c);
+    };
+    const upgraded = await upgradeWebSocket(() =>
       feedSocket(rt, {
         workspaceId: claims.w,
         after,
+        replayConversations: async () =>
+          (await db.select({ id: conversations.id }).from(conversations).where(and(eq(conversations.workspaceId, claims.w), eq(conversations.contactId, claims.c)))).map(
+            (r) => r.id,
+          ),
+        replayLimit: limits.replayLimit,
         filter: (e) => e.public && e.payload.scope?.contactId === claims.c,
         frame: (e) => {
           if (e.type.startsWith("call.")) return widgetCallFrame(e);
@@ -315,11 +328,15 @@ export function widgetSocket(rt: Runtime) {
           rt.browserCalls.opened({ kind: "visitor", workspaceId: claims.w, contactId: claims.c });
         },
         onClose: () => {
+          release();
           rt.metrics.sockets.widgets--;
           rt.browserCalls.closed({ kind: "visitor", workspaceId: claims.w, contactId: claims.c });
         },
       }),
     )(c, next);
+    // Not a WebSocket handshake: no socket will close to give the slots back.
+    if (!upgraded) release();
+    return upgraded;
   });
   return app;
 }
