@@ -1,3 +1,4 @@
+import { finished } from "node:stream/promises";
 import { and, eq, sql } from "drizzle-orm";
 import { ImapFlow } from "imapflow";
 import { EmailCredentials } from "../../channels/email/index.ts";
@@ -6,6 +7,7 @@ import { log } from "../../platform/log.ts";
 import type { Runtime } from "../runtime.ts";
 import { emailInboxes, receiveEmail, type EmailInbox } from "./email.ts";
 import type { HoldKind } from "./quarantine.ts";
+import { RawMailCopy } from "./raw-mail.ts";
 
 /** Mail up to this size is fetched in batches; larger mail is streamed one by one (never whole in memory twice). */
 const SMALL_MAIL_BYTES = 256 * 1024;
@@ -185,11 +187,21 @@ export class MailboxImporter {
     }
   }
 
-  /** One mail: received, or after repeated failures held back so the mailbox moves on. Throws to retry later. */
+  /** The mail's bytes from the server; a failure here is the server's or the network's, retried by the next sync. */
+  private async download(client: ImapFlow, uid: number) {
+    const { content } = await client.download(String(uid), undefined, { uid: true });
+    if (!content) throw new Error("the server returned no content");
+    return content;
+  }
+
+  /**
+   * One mail: received, or after repeated failures to receive it held back with its raw copy (the
+   * spam view can release it once the cause is fixed) so the mailbox moves on. Throws to retry later:
+   * a failed download is never counted, and a mail whose copy cannot be kept is never held back.
+   */
   private async importOne(client: ImapFlow, uid: number, fetched: Buffer | undefined, uidValidity: number) {
+    const source = fetched ?? (await this.download(client, uid));
     try {
-      const source = fetched ?? (await client.download(String(uid), undefined, { uid: true })).content;
-      if (!source) throw new Error("the server returned no content");
       await receiveEmail(this.rt, this.inbox, source);
       this.failures.delete(uid);
     } catch (err) {
@@ -197,12 +209,30 @@ export class MailboxImporter {
       this.failures.set(uid, n);
       const reason = err instanceof Error ? err.message : String(err);
       if (n < MAX_FAILURES) throw err;
-      log.error("imap: mail held back after repeated failures", { inboxId: this.inbox.id, uid, reason });
-      await this.rt.core.db
-        .insert(emailQuarantine)
-        .values({ workspaceId: this.inbox.workspaceId, inboxId: this.inbox.id, messageId: `imap:${uidValidity}:${uid}`, address: "", reason: `import failed: ${reason}`.slice(0, 1000), details: { kind: "import_failed" satisfies HoldKind, uid, mailbox: this.imap.mailbox } })
-        .onConflictDoNothing();
+      await this.holdBack(client, uid, fetched, uidValidity, reason);
+      this.failures.delete(uid);
     }
+  }
+
+  private async holdBack(client: ImapFlow, uid: number, fetched: Buffer | undefined, uidValidity: number, reason: string) {
+    const db = this.rt.core.db;
+    // A streamed (large) mail was consumed by the failed attempt: it is read once more into the copy.
+    let copy: RawMailCopy;
+    if (fetched) copy = RawMailCopy.of(this.rt, this.inbox.workspaceId, fetched);
+    else {
+      const tee = RawMailCopy.tee(this.rt, this.inbox.workspaceId, await this.download(client, uid));
+      await finished(tee.stream.resume());
+      copy = tee.copy;
+    }
+    const rawId = await copy.keep(db);
+    const [row] = await db
+      .insert(emailQuarantine)
+      .values({ workspaceId: this.inbox.workspaceId, inboxId: this.inbox.id, messageId: `imap:${uidValidity}:${uid}`, address: "", reason: `import failed: ${reason}`.slice(0, 1000), rawId, details: { kind: "import_failed" satisfies HoldKind, uid, mailbox: this.imap.mailbox } })
+      .onConflictDoNothing()
+      .returning({ id: emailQuarantine.id });
+    // Held back before (the same UID after a restart): that row keeps its own copy.
+    if (!row) await this.rt.files.remove(db, this.inbox.workspaceId, rawId);
+    log.error("imap: mail held back with its raw copy after repeated failures", { inboxId: this.inbox.id, uid, reason });
   }
 }
 
