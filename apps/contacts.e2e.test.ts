@@ -60,7 +60,9 @@ describe("contact search", () => {
     expect((await contacts(`q=${tag}`)).body.items).toHaveLength(2);
     // A contact merged into another is only a pointer now, never a search result; its notes move.
     await api(`${s.url}/api/v1/contacts/${li}/notes`, { token: agent, body: { text: "wrote from a second number" } });
-    await api(`${s.url}/api/v1/contacts/${wang}/merge`, { token: agent, body: { mergeId: li } });
+    // Merging is a supervisor's (contacts.merge): it decides who reads the moved conversations.
+    expect((await api(`${s.url}/api/v1/contacts/${wang}/merge`, { token: agent, body: { mergeId: li } })).status).toBe(403);
+    expect((await api(`${s.url}/api/v1/contacts/${wang}/merge`, { token: supervisor, body: { mergeId: li } })).status).toBe(200);
     expect((await contacts(`q=${tag}`)).body.items.map((c: any) => c.id)).toEqual([wang]);
     expect((await profile(wang)).body.notes.map((n: any) => n.text)).toEqual(["wrote from a second number"]);
     // Another workspace finds none of it.

@@ -6,7 +6,8 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { isVisitorClaims } from "../channels/webchat/index.ts";
 import { MAX_ATTACHMENT_BYTES } from "../conversations/attachment.ts";
-import { conversations, emailQuarantine, timelineItems } from "../db/schema/index.ts";
+import { canReadFile } from "../conversations/actor.ts";
+import { conversations, timelineItems } from "../db/schema/index.ts";
 import { errorBody, NotFound, TooLarge, Unauthorized } from "../platform/errors.ts";
 import { pathId } from "../platform/validation.ts";
 import { demoPage } from "./gateway/demo.ts";
@@ -99,7 +100,7 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   // Only where the demo was asked for: on a real install the page would show a tenant's widget.
   app.get("/demo", (c) => (rt.config.demo ? demoPage(rt, c) : c.json(errorBody("not_found", "The demo page is off (SWITCHBOARD_DEMO=0)"), 404)));
 
-  // Files: an agent of the workspace, or the visitor whose conversation the file belongs to.
+  // Files: a user who may see what the file belongs to, or the visitor whose conversation it is in.
   app.get("/files/:id", async (c) => {
     const id = pathId(c.req.param("id"), "Attachment");
     const token = tokenFrom(c.req) ?? "";
@@ -108,11 +109,8 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
     if (!actor && !isVisitorClaims(visitor)) throw new Unauthorized();
     const workspaceId = actor?.workspaceId ?? (visitor as { w: string }).w;
     const { row, file } = await rt.files.open(rt.core.db, workspaceId, id);
-    // A held-back mail's raw copy is for those who may see the spam view (admins and supervisors).
-    if (actor && actor.role !== "admin" && actor.role !== "supervisor") {
-      const [held] = await rt.core.db.select({ id: emailQuarantine.id }).from(emailQuarantine).where(eq(emailQuarantine.rawId, row.id)).limit(1);
-      if (held) throw new NotFound("Attachment");
-    }
+    // The visibility rule: a conversation's file only for who may see that conversation.
+    if (actor && !(await canReadFile(rt.core.db, actor, row))) throw new NotFound("Attachment");
     if (!actor && isVisitorClaims(visitor) && row.contactId !== visitor.c) {
       const [mine] = row.timelineItemId
         ? await rt.core.db

@@ -96,17 +96,22 @@ describe("web chat end to end", () => {
     expect(history.body.items).toHaveLength(1);
   });
 
-  it("follows a visitor an agent merged into another contact when the widget resumes", async () => {
+  it("retires a visitor's token once a supervisor merged its contact into another: a fresh session, never the other's history", async () => {
     const known = await visitor({ name: "Known customer" });
     await api(`${s.url}/widget/v1/messages`, { token: known.visitorToken, body: { text: "from my laptop" } });
     const stranger = await visitor();
     await api(`${s.url}/widget/v1/messages`, { token: stranger.visitorToken, body: { text: "from my phone" } });
     const merged = await api(`${s.url}/api/v1/contacts/${known.contact.id}/merge`, { token, body: { mergeId: stranger.contact.id } });
     expect(merged.status).toBe(200);
+    // The merge was a person's judgement, not the visitor's proof: the browser holding the old token
+    // must not read (or write as) the known customer (docs/security.md, "Roles and visibility").
     const resumed = await visitor({ visitorToken: stranger.visitorToken });
-    expect(resumed.contact.id).toBe(known.contact.id);
-    const history = await api(`${s.url}/widget/v1/messages`, { token: resumed.visitorToken });
-    expect(history.body.items.map((i: any) => i.text).sort()).toEqual(["from my laptop", "from my phone"]);
+    expect(resumed.contact.id).not.toBe(known.contact.id);
+    expect(resumed.conversationId).toBeNull();
+    expect((await api(`${s.url}/widget/v1/messages`, { token: resumed.visitorToken })).body.items).toEqual([]);
+    expect((await api(`${s.url}/widget/v1/messages`, { token: stranger.visitorToken })).status).toBe(401);
+    const history = await api(`${s.url}/api/v1/contacts/${known.contact.id}`, { token });
+    expect(history.body.conversations).toHaveLength(2);
   });
 
   it("resumes a visitor's conversation from the stored token", async () => {

@@ -5,7 +5,8 @@ import {
 } from "../db/schema/index.ts";
 import { containsText } from "../db/text-search.ts";
 import { Conflict, Forbidden, Invalid, NotFound } from "../platform/errors.ts";
-import type { Actor } from "./actor.ts";
+import { can } from "../platform/permission.ts";
+import { visibleConversations, type Actor } from "./actor.ts";
 import type { Identity } from "./channel.ts";
 import type { EventLog } from "./event.ts";
 import { withEvents, type Core } from "./transaction.ts";
@@ -94,7 +95,13 @@ export async function resolveContacts(tx: Tx, workspaceId: string, identities: I
   return { contactOf, created };
 }
 
-export async function contactProfile(db: Executor, workspaceId: string, contactId: string) {
+/**
+ * A contact with identities, notes and past conversations. An actor's profile lists only the
+ * conversations the visibility rule lets them see (an agent must not read every conversation's last
+ * message through its contact); `{ workspaceId }` alone is the system's view, with all of them.
+ */
+export async function contactProfile(db: Executor, reader: Actor | { workspaceId: string }, contactId: string) {
+  const workspaceId = reader.workspaceId;
   const [contact] = await db
     .select()
     .from(contacts)
@@ -116,7 +123,13 @@ export async function contactProfile(db: Executor, workspaceId: string, contactI
         createdAt: conversations.createdAt,
       })
       .from(conversations)
-      .where(and(eq(conversations.workspaceId, workspaceId), eq(conversations.contactId, contactId)))
+      .where(
+        and(
+          eq(conversations.workspaceId, workspaceId),
+          eq(conversations.contactId, contactId),
+          "role" in reader ? visibleConversations(reader) : undefined,
+        ),
+      )
       .orderBy(desc(conversations.lastActivityAt)),
     notesOf(db, workspaceId, contactId),
   ]);
@@ -283,7 +296,7 @@ export async function mergeContacts(core: Core, workspaceId: string, keepId: str
       .where(eq(contacts.id, keepId));
     await tx.update(contacts).set({ mergedIntoId: keepId, updatedAt: new Date() }).where(eq(contacts.id, mergeId));
     await events.append(workspaceId, { type: "contact.merged", payload: { contactId: keepId, mergedId: mergeId } });
-    return contactProfile(tx, workspaceId, keepId);
+    return contactProfile(tx, { workspaceId }, keepId);
   });
 }
 
@@ -322,7 +335,7 @@ export async function deleteContactNote(core: Core, actor: Actor, contactId: str
       .from(contactNotes)
       .where(and(eq(contactNotes.workspaceId, actor.workspaceId), eq(contactNotes.contactId, contactId), eq(contactNotes.id, noteId)));
     if (!note) throw new NotFound("Note", "noteId");
-    if (note.authorId !== actor.userId && actor.role !== "admin" && actor.role !== "supervisor")
+    if (note.authorId !== actor.userId && !can(actor, "contacts.moderate"))
       throw new Forbidden("Only the note's author, a supervisor or an admin may delete it");
     await tx.delete(contactNotes).where(eq(contactNotes.id, noteId));
     await announceContactUpdated(events, contact);

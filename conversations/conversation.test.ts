@@ -82,7 +82,7 @@ describe("ingest", () => {
     await setStatus(w.core, admin, first.conversation.id, "resolved");
     const second = await ingestInbound(w.core, w.workspaceId, inbound(inbox.id, "b", "v"));
     expect(second.conversation.id).not.toBe(first.conversation.id);
-    const profile = await contactProfile(w.core.db, w.workspaceId, second.contactId);
+    const profile = await contactProfile(w.core.db, { workspaceId: w.workspaceId }, second.contactId);
     expect(profile.conversations).toHaveLength(2);
   });
 });

@@ -6,6 +6,7 @@ import {
   type Conversation, type ConversationStatus, type TimelineItem,
 } from "../db/schema/index.ts";
 import { Forbidden, Invalid, NotFound } from "../platform/errors.ts";
+import { can } from "../platform/permission.ts";
 import { parseInput } from "../platform/validation.ts";
 import { canSeeConversation, type Actor } from "./actor.ts";
 import { NormalizedInbound, MAX_TEXT, type NormalizedInbound as InboundInput } from "./channel.ts";
@@ -607,7 +608,7 @@ export async function setStatus(
 
 /** Assigns to an agent of the workspace, or unassigns with `null`. Agents may only take or drop work. */
 export async function assign(core: Core, actor: Actor, conversationId: string, assigneeId: string | null) {
-  if (actor.role === "agent" && assigneeId !== null && assigneeId !== actor.userId)
+  if (!can(actor, "conversations.assign_any") && assigneeId !== null && assigneeId !== actor.userId)
     throw new Forbidden("Agents can assign conversations only to themselves");
   return withEvents(core, async (tx, events) => {
     await visibleConversation(tx, actor, conversationId, true);

@@ -6,7 +6,8 @@ import {
   type Article, type Role,
 } from "../db/schema/index.ts";
 import { likeContains } from "../db/text-search.ts";
-import { Forbidden, NotFound } from "../platform/errors.ts";
+import { NotFound } from "../platform/errors.ts";
+import { can, requirePermission } from "../platform/permission.ts";
 import { parseInput } from "../platform/validation.ts";
 import { indexArticle } from "./embedded.ts";
 import { plainText, renderMarkdown } from "./markdown.ts";
@@ -14,12 +15,12 @@ import { plainText, renderMarkdown } from "./markdown.ts";
 /** Who is acting on the knowledge base (any signed-in user of the workspace). */
 export type KnowledgeActor = { userId: string; workspaceId: string; role: Role };
 
-/** Knowledge editors and admins write and publish; everyone else reads. */
+/** Who writes and publishes: the roles holding knowledge.edit (knowledge editors, admins). */
 export function canEdit(actor: Pick<KnowledgeActor, "role">) {
-  return actor.role === "knowledge_editor" || actor.role === "admin";
+  return can(actor, "knowledge.edit");
 }
 export function requireEditor(actor: KnowledgeActor) {
-  if (!canEdit(actor)) throw new Forbidden("Requires role knowledge_editor or admin");
+  requirePermission(actor, "knowledge.edit");
 }
 
 /** Longest body accepted: long manuals fit, a pasted database dump does not. */

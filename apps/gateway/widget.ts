@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, desc, eq, gt, inArray, isNotNull, lt, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/bun";
 import { clientIdOf, isVisitorClaims, parseWidgetMessage, verifyVisitorIdentity, WidgetMessage, type VisitorClaims } from "../../channels/webchat/index.ts";
@@ -95,6 +95,7 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
       if (inboxCache.size > 10_000) inboxCache.clear();
     }
     if (!inbox || inbox.workspaceId !== claims.w) throw new Unauthorized("Invalid visitor token");
+    if (!(await visitorContact(db, claims))) throw new Unauthorized("This chat session has ended; start a new one");
     return claims;
   }
 
@@ -126,23 +127,22 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
           async (tx) => (await resolveContact(tx, inbox.workspaceId, { kind: "visitor", value, displayName: input.name, verified: true })).contactId,
         );
         // The visitor chatted anonymously before signing in: that chat joins the verified contact
-        // (once: a page that sends the same old token again finds it already merged).
+        // (once: a page that sends the same old token again finds it already merged). The old token
+        // is retired by the merge (visitorContact): it never resumes as the verified contact.
         const previous = input.visitorToken ? rt.keyring.verifyToken<unknown>(input.visitorToken) : undefined;
         if (isVisitorClaims(previous) && previous.i === inbox.id && previous.c !== contactId && previous.v.startsWith("anon:")) {
-          const [anonymous] = await db.select({ mergedIntoId: contacts.mergedIntoId }).from(contacts).where(eq(contacts.id, previous.c));
-          if (anonymous && !anonymous.mergedIntoId) await mergeContacts(rt.core, inbox.workspaceId, contactId, previous.c);
+          if (await visitorContact(db, previous)) await mergeContacts(rt.core, inbox.workspaceId, contactId, previous.c);
         }
         claims = { w: inbox.workspaceId, i: inbox.id, c: contactId, v: value };
       } else if (inbox.settings.requireIdentityVerification) {
         throw new Unauthorized("This chat requires a signed-in user");
       } else {
+        // Only an anonymous session resumes without proof, and only as its own contact: a verified one
+        // is proved again (userId and userHash), and one whose contact was merged starts afresh.
         const previous = input.visitorToken ? rt.keyring.verifyToken<unknown>(input.visitorToken) : undefined;
-        if (isVisitorClaims(previous) && previous.i === inbox.id) {
-          // An agent may have merged this visitor into another contact since: follow it, so the
-          // widget keeps seeing its conversation.
-          const [resumed] = await db.select({ mergedIntoId: contacts.mergedIntoId }).from(contacts).where(eq(contacts.id, previous.c));
-          claims = { ...previous, c: resumed?.mergedIntoId ?? previous.c };
-        } else {
+        if (isVisitorClaims(previous) && previous.i === inbox.id && previous.v.startsWith("anon:") && (await visitorContact(db, previous)))
+          claims = previous;
+        else {
           const value = `anon:${crypto.randomUUID()}`;
           const contactId = await db.transaction(
             async (tx) => (await resolveContact(tx, inbox.workspaceId, { kind: "visitor", value, displayName: input.name, verified: false })).contactId,
@@ -263,6 +263,20 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
   return app;
 }
 
+/**
+ * The contact a visitor token names, while the token is good: a token is issued for one contact and
+ * never follows a merge. Once its contact was merged into another (the visitor signed in, or a
+ * supervisor found them to be a known customer) the token is retired, because following the merge
+ * would hand an unproven browser the other contact's whole history and let it write as them.
+ */
+async function visitorContact(db: Executor, claims: VisitorClaims) {
+  const [contact] = await db
+    .select({ id: contacts.id })
+    .from(contacts)
+    .where(and(eq(contacts.id, claims.c), eq(contacts.workspaceId, claims.w), isNull(contacts.mergedIntoId)));
+  return contact;
+}
+
 /** Unverified details a visitor typed: kept as contact attributes, never as identities. */
 async function rememberVisitorDetails(db: Executor, contactId: string, name?: string, email?: string) {
   await db
@@ -340,4 +354,3 @@ export function widgetSocket(rt: Runtime) {
   });
   return app;
 }
-

@@ -4,12 +4,13 @@ import { embedSnippet } from "../../channels/webchat/index.ts";
 import { createInbox, listInboxes, renameInbox, type ListedInbox } from "../../conversations/inbox.ts";
 import { channels, roles, type Role } from "../../db/schema/index.ts";
 import { Invalid } from "../../platform/errors.ts";
+import { can } from "../../platform/permission.ts";
 import { activeUsers, createAgent, createTeam, deleteTeam, listTeams, renameTeam, setTeamMembers } from "../../routing/agent.ts";
 import { queueHistory } from "../../routing/history.ts";
 import { body, created, IdParam, Json, ok, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { parseEmailSetup } from "./email.ts";
-import { acceptInvite, inviteToken, inviteUrl, requireRole, signedInUser, type AuthEnv } from "./auth.ts";
+import { acceptInvite, inviteToken, inviteUrl, signedInUser, type AuthEnv } from "./auth.ts";
 
 const InboxName = z.string().trim().min(1).max(100);
 const InboxBody = z
@@ -49,7 +50,7 @@ export function adminApi(rt: Runtime) {
       channel: inbox.channel,
       createdAt: inbox.createdAt.toISOString(),
       ...(webchat ? { publicKey: inbox.publicKey } : {}),
-      ...(webchat && role === "admin" ? { embedSnippet: embedSnippet(publicUrl(c), inbox.publicKey!) } : {}),
+      ...(webchat && can({ role }, "inboxes.manage") ? { embedSnippet: embedSnippet(publicUrl(c), inbox.publicKey!) } : {}),
     };
   };
 
@@ -70,7 +71,6 @@ export function adminApi(rt: Runtime) {
     createRoute({ method: "post", path: "/agents", request: body(AgentBody), responses: created("The user, with an invitation link when no password was given"), tags: ["admin"] }),
     async (c) => {
       const a = c.get("actor");
-      requireRole(a, "admin");
       const input = c.req.valid("json");
       const user = await createAgent(db, { workspaceId: a.workspaceId, ...input });
       const invite = input.password === undefined ? inviteUrl(publicUrl(c), inviteToken(rt.keyring, user)) : null;
@@ -87,7 +87,6 @@ export function adminApi(rt: Runtime) {
     createRoute({ method: "post", path: "/inboxes", request: body(InboxBody), responses: created("The inbox with its embed snippet"), tags: ["admin"] }),
     async (c) => {
       const a = c.get("actor");
-      requireRole(a, "admin");
       const { name, channel, ...setup } = c.req.valid("json");
       if (channel === "email") {
         const { email, credentials } = parseEmailSetup(setup);
@@ -113,7 +112,6 @@ export function adminApi(rt: Runtime) {
     createRoute({ method: "patch", path: "/inboxes/{id}", request: { params: IdParam, ...body(z.object({ name: InboxName })) }, responses: ok("Renamed"), tags: ["admin"] }),
     async (c) => {
       const a = c.get("actor");
-      requireRole(a, "admin");
       return c.json(inboxView(c, await renameInbox(db, a.workspaceId, c.req.valid("param").id, c.req.valid("json").name), a.role), 200);
     },
   );
@@ -124,7 +122,6 @@ export function adminApi(rt: Runtime) {
 
   app.openapi(createRoute({ method: "post", path: "/teams", request: body(TeamBody), responses: created("The team"), tags: ["admin"] }), async (c) => {
     const a = c.get("actor");
-    requireRole(a, "admin");
     const team = await createTeam(db, a.workspaceId, c.req.valid("json").name);
     return c.json({ id: team.id, name: team.name, members: [] }, 201);
   });
@@ -133,7 +130,6 @@ export function adminApi(rt: Runtime) {
     createRoute({ method: "patch", path: "/teams/{id}", request: { params: IdParam, ...body(TeamBody) }, responses: ok("The team"), tags: ["admin"] }),
     async (c) => {
       const a = c.get("actor");
-      requireRole(a, "admin");
       return c.json(await renameTeam(db, a.workspaceId, c.req.valid("param").id, c.req.valid("json").name), 200);
     },
   );
@@ -142,14 +138,12 @@ export function adminApi(rt: Runtime) {
     createRoute({ method: "put", path: "/teams/{id}/members", request: { params: IdParam, ...body(MembersBody) }, responses: ok("The team"), tags: ["admin"] }),
     async (c) => {
       const a = c.get("actor");
-      requireRole(a, "admin", "supervisor");
       return c.json(await setTeamMembers(db, a.workspaceId, c.req.valid("param").id, c.req.valid("json").userIds), 200);
     },
   );
 
   app.openapi(createRoute({ method: "delete", path: "/teams/{id}", request: { params: IdParam }, responses: ok("Deleted"), tags: ["admin"] }), async (c) => {
     const a = c.get("actor");
-    requireRole(a, "admin");
     await deleteTeam(db, a.workspaceId, c.req.valid("param").id);
     return c.json({ ok: true }, 200);
   });
@@ -164,7 +158,6 @@ export function adminApi(rt: Runtime) {
     }),
     async (c) => {
       const a = c.get("actor");
-      requireRole(a, "admin", "supervisor");
       return c.json(await queueHistory(db, a.workspaceId, c.req.valid("query")), 200);
     },
   );

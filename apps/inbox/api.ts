@@ -14,7 +14,8 @@ import { body, created, IdParam, ok, router } from "../http.ts";
 import { streamedUpload } from "../upload.ts";
 import { MAX_ATTACHMENT_BYTES } from "../../conversations/attachment.ts";
 import type { Runtime } from "../runtime.ts";
-import { accountOf, login, logout, requireActor, type AuthEnv } from "./auth.ts";
+import { accountOf, login, logout, type AuthEnv } from "./auth.ts";
+import { routeAccess } from "./route-permission.ts";
 import { adminApi } from "./admin.ts";
 import { SignInGuard } from "./sign-in-guard.ts";
 import { browserCallApi } from "./browser-call.ts";
@@ -97,9 +98,8 @@ export function inboxApi(rt: Runtime) {
     },
   );
 
-  // Everything below needs a signed-in user.
-  const signedOut = ["/auth/login", "/auth/invite/accept", "/openapi.json"];
-  app.use("/*", async (c, next) => (signedOut.some((p) => c.req.path.endsWith(p)) ? next() : requireActor(db)(c, next)));
+  // Everything below needs a signed-in user holding the route's permission (route-permission.ts).
+  app.use("/*", routeAccess(db));
 
   app.openapi(createRoute({ method: "post", path: "/auth/logout", responses: ok("Signed out"), tags: ["auth"] }), async (c) => {
     await logout(db, c.get("token"));

@@ -1,10 +1,10 @@
 import { and, eq, gt, isNull } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import type { Executor } from "../../db/connect.ts";
-import { sessions, users, workspaces, type Role, type User } from "../../db/schema/index.ts";
+import { sessions, users, workspaces, type User } from "../../db/schema/index.ts";
 import type { Actor } from "../../conversations/actor.ts";
 import { randomToken, sha256Hex, type Keyring } from "../../platform/crypto.ts";
-import { Forbidden, Unauthorized } from "../../platform/errors.ts";
+import { Unauthorized } from "../../platform/errors.ts";
 import { teamIdsOf } from "../../routing/agent.ts";
 
 const SESSION_DAYS = 30;
@@ -119,8 +119,4 @@ export function requireActor(db: Executor) {
     c.set("token", token);
     await next();
   });
-}
-
-export function requireRole(actor: Actor, ...roles: Role[]) {
-  if (!roles.includes(actor.role)) throw new Forbidden(`Requires role ${roles.join(" or ")}`);
 }

@@ -12,7 +12,8 @@ import { liveQueues } from "../../routing/live.ts";
 import { acceptOffer, liveWorkOf, offersFor, rejectOffer } from "../../routing/work.ts";
 import { body, created, errorResponses, IdParam, Json, ok, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
-import { requireRole, type AuthEnv } from "./auth.ts";
+import { requirePermission } from "../../platform/permission.ts";
+import type { AuthEnv } from "./auth.ts";
 
 
 const PresenceBody = z.object({ presence: z.enum(chosenPresences), reason: z.string().trim().min(1).max(100).optional() });
@@ -71,7 +72,6 @@ export function routingApi(rt: Runtime) {
 
   app.openapi(createRoute({ method: "get", path: "/agents", responses: ok("Agents with presence, skills and capacity"), tags: ["routing"] }), async (c) => {
     const a = c.get("actor");
-    requireRole(a, "admin", "supervisor");
     const people = await db
       .select({ id: users.id, name: users.name, email: users.email, role: users.role })
       .from(users)
@@ -112,12 +112,11 @@ export function routingApi(rt: Runtime) {
     createRoute({ method: "patch", path: "/agents/{id}", request: { params: IdParam, ...body(AgentPatch) }, responses: ok("The agent"), tags: ["routing"] }),
     async (c) => {
       const a = c.get("actor");
-      requireRole(a, "admin", "supervisor");
       const { id } = c.req.valid("param");
       const patch = c.req.valid("json");
       const { name, role, disabled } = patch;
       const accountChange = name !== undefined || role !== undefined || disabled !== undefined;
-      if (accountChange) requireRole(a, "admin");
+      if (accountChange) requirePermission(a, "users.manage");
       const [user] = await db.select().from(users).where(and(eq(users.workspaceId, a.workspaceId), eq(users.id, id)));
       if (!user) throw new NotFound("Agent", "id");
       if (patch.skills?.length) {
@@ -155,7 +154,6 @@ export function routingApi(rt: Runtime) {
     createRoute({ method: "post", path: "/skills", request: body(SkillBody), responses: created("Created"), tags: ["routing"] }),
     async (c) => {
       const a = c.get("actor");
-      requireRole(a, "admin", "supervisor");
       const name = c.req.valid("json").name;
       await db.insert(skills).values({ workspaceId: a.workspaceId, name }).onConflictDoNothing();
       const [row] = await db.select({ id: skills.id, name: skills.name }).from(skills).where(and(eq(skills.workspaceId, a.workspaceId), eq(skills.name, name)));
@@ -173,7 +171,6 @@ export function routingApi(rt: Runtime) {
     }),
     async (c) => {
       const a = c.get("actor");
-      requireRole(a, "admin", "supervisor");
       return c.json(await liveQueues(db, a.workspaceId), 200);
     },
   );
@@ -186,7 +183,6 @@ export function routingApi(rt: Runtime) {
     createRoute({ method: "post", path: "/queues", request: body(QueueInput), responses: created("Created"), tags: ["routing"] }),
     async (c) => {
       const a = c.get("actor");
-      requireRole(a, "admin", "supervisor");
       return c.json(await createQueue(db, a.workspaceId, c.req.valid("json")), 201);
     },
   );
@@ -195,14 +191,12 @@ export function routingApi(rt: Runtime) {
     createRoute({ method: "put", path: "/queues/{id}", request: { params: IdParam, ...body(QueueInput) }, responses: ok("Updated"), tags: ["routing"] }),
     async (c) => {
       const a = c.get("actor");
-      requireRole(a, "admin", "supervisor");
       return c.json(await updateQueue(db, a.workspaceId, c.req.valid("param").id, c.req.valid("json")), 200);
     },
   );
 
   app.openapi(createRoute({ method: "delete", path: "/queues/{id}", request: { params: IdParam }, responses: ok("Deleted"), tags: ["routing"] }), async (c) => {
     const a = c.get("actor");
-    requireRole(a, "admin", "supervisor");
     await deleteQueue(db, a.workspaceId, c.req.valid("param").id);
     return c.json({ ok: true }, 200);
   });
@@ -215,7 +209,6 @@ export function routingApi(rt: Runtime) {
     createRoute({ method: "put", path: "/entry-rules", request: body(z.object({ rules: z.array(EntryRuleInput).max(200) })), responses: ok("Entry rules in order"), tags: ["routing"] }),
     async (c) => {
       const a = c.get("actor");
-      requireRole(a, "admin", "supervisor");
       return c.json({ items: await replaceEntryRules(db, a.workspaceId, c.req.valid("json").rules) }, 200);
     },
   );

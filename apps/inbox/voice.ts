@@ -7,6 +7,7 @@ import { contactIdentities, conversations, inboxes, ivrFlows, queues, type Call 
 import { checkFlow, IvrFlow, queuesOf } from "../../channels/voice/flow.ts";
 import { Conflict, Forbidden, Invalid, NotFound } from "../../platform/errors.ts";
 import type { Actor } from "../../conversations/actor.ts";
+import { can } from "../../platform/permission.ts";
 import { body, IdParam, ok, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import { accountHoldsNumber } from "../../channels/voice/rest.ts";
@@ -14,7 +15,7 @@ import { clientIdentity } from "../voice/call-control.ts";
 import { CallLineBody, setCallLine } from "../voice/call-line.ts";
 import { CallSignal, MonitorMode, monitorBrowserCall, relayMonitorSignal, stopMonitoringBrowserCall } from "../../conversations/browser-call.ts";
 import { mintsTokens, voiceInbox, voiceToken } from "../voice/inbox.ts";
-import { requireRole, type AuthEnv } from "./auth.ts";
+import type { AuthEnv } from "./auth.ts";
 
 const TOKEN_TTL_S = 3600;
 const Hold = z.object({ hold: z.boolean() });
@@ -59,10 +60,10 @@ export function voiceApi(rt: Runtime) {
   const app = router<AuthEnv>();
   const control = rt.calls;
 
-  /** Agents control their own calls; supervisors and admins any call of the workspace. */
+  /** Agents control their own calls; with calls.control_any (supervisors, admins) any call of the workspace. */
   async function controllable(actor: Actor, callId: string) {
     const call = await callById(db, actor.workspaceId, callId);
-    if (actor.role === "agent" && call.agentId !== actor.userId && call.consult?.agentId !== actor.userId) throw new Forbidden("This is not your call");
+    if (!can(actor, "calls.control_any") && call.agentId !== actor.userId && call.consult?.agentId !== actor.userId) throw new Forbidden("This is not your call");
     return call;
   }
 
@@ -87,7 +88,7 @@ export function voiceApi(rt: Runtime) {
   app.openapi(createRoute({ method: "get", path: "/calls/live", responses: ok("{items:[call]} calls not yet ended, newest first (agents: their own)"), tags: ["voice"] }), async (c) => {
     const actor = c.get("actor");
     const rows = await liveCalls(db, actor.workspaceId);
-    const mine = actor.role === "agent" ? rows.filter((r) => r.agentId === actor.userId || r.consult?.agentId === actor.userId) : rows;
+    const mine = !can(actor, "calls.control_any") ? rows.filter((r) => r.agentId === actor.userId || r.consult?.agentId === actor.userId) : rows;
     return c.json({ items: mine.map(callView) }, 200);
   });
 
@@ -138,7 +139,6 @@ export function voiceApi(rt: Runtime) {
 
   app.openapi(createRoute({ method: "post", path: "/calls/{id}/monitor", request: { params: IdParam, ...body(Monitor) }, responses: ok("The call with the supervisor's leg (a browser call: the supervisor's browser then connects to the agent's)"), tags: ["voice"] }), async (c) => {
     const actor = c.get("actor");
-    requireRole(actor, "supervisor", "admin");
     const { id } = c.req.valid("param");
     const { mode } = c.req.valid("json");
     const call = await callById(db, actor.workspaceId, id);
@@ -151,7 +151,6 @@ export function voiceApi(rt: Runtime) {
 
   app.openapi(createRoute({ method: "post", path: "/calls/{id}/monitor/stop", request: { params: IdParam }, responses: ok("The call, without this supervisor"), tags: ["voice"] }), async (c) => {
     const actor = c.get("actor");
-    requireRole(actor, "supervisor", "admin");
     const { id } = c.req.valid("param");
     const call = await callById(db, actor.workspaceId, id);
     if (call.provider === "webrtc") return c.json(callView(await stopMonitoringBrowserCall(rt.core, actor, id)), 200);
@@ -196,7 +195,6 @@ export function voiceApi(rt: Runtime) {
     createRoute({ method: "post", path: "/inboxes/voice", request: body(VoiceInboxBody), responses: ok("The phone line's inbox; its credentials are sealed and never shown again"), tags: ["voice"] }),
     async (c) => {
       const actor = c.get("actor");
-      requireRole(actor, "admin");
       const input = c.req.valid("json");
       const { name, phoneNumber, recording, recordingRetentionDays, language, ...credentials } = input;
       // The owner is proven before anything is claimed: Twilio must list the number in this account.
@@ -221,7 +219,6 @@ export function voiceApi(rt: Runtime) {
 
   app.openapi(createRoute({ method: "get", path: "/inboxes/{id}/call-line", request: { params: IdParam }, responses: ok("{voiceInboxId, queueId}: where a web chat inbox's widget calls go; nulls for browser calls"), tags: ["voice"] }), async (c) => {
     const actor = c.get("actor");
-    requireRole(actor, "admin");
     const [inbox] = await db.select().from(inboxes).where(and(eq(inboxes.workspaceId, actor.workspaceId), eq(inboxes.id, c.req.valid("param").id)));
     if (!inbox) throw new NotFound("Inbox", "id");
     const line = inbox.settings.callLine;
@@ -232,7 +229,6 @@ export function voiceApi(rt: Runtime) {
     createRoute({ method: "put", path: "/inboxes/{id}/call-line", request: { params: IdParam, ...body(CallLineBody) }, responses: ok("Saved; 400 names what the line lacks"), tags: ["voice"] }),
     async (c) => {
       const actor = c.get("actor");
-      requireRole(actor, "admin");
       const saved = await setCallLine(db, rt.keyring, actor.workspaceId, c.req.valid("param").id, c.req.valid("json"), rt.config.twilioAuthToken);
       const line = saved.settings.callLine;
       return c.json({ voiceInboxId: line?.voiceInboxId ?? null, queueId: line?.queueId ?? null }, 200);
@@ -241,7 +237,6 @@ export function voiceApi(rt: Runtime) {
 
   app.openapi(createRoute({ method: "get", path: "/inboxes/{id}/ivr-flow", request: { params: IdParam }, responses: ok("{flow, updatedAt} or {flow:null}"), tags: ["voice"] }), async (c) => {
     const actor = c.get("actor");
-    requireRole(actor, "admin", "supervisor");
     const [row] = await db.select().from(ivrFlows).where(and(eq(ivrFlows.workspaceId, actor.workspaceId), eq(ivrFlows.inboxId, c.req.valid("param").id)));
     return c.json({ flow: row?.flow ?? null, updatedAt: row?.updatedAt.toISOString() ?? null }, 200);
   });
@@ -250,7 +245,6 @@ export function voiceApi(rt: Runtime) {
     createRoute({ method: "put", path: "/inboxes/{id}/ivr-flow", request: { params: IdParam, ...body(z.object({ flow: z.unknown() })) }, responses: ok("The saved flow; 400 names the first problem"), tags: ["voice"] }),
     async (c) => {
       const actor = c.get("actor");
-      requireRole(actor, "admin");
       const inboxId = c.req.valid("param").id;
       const [inbox] = await db.select().from(inboxes).where(and(eq(inboxes.workspaceId, actor.workspaceId), eq(inboxes.id, inboxId), eq(inboxes.channel, "voice")));
       if (!inbox) throw new NotFound("Voice inbox", "id");

@@ -1,4 +1,5 @@
 import { bigint, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { roles } from "../../platform/permission.ts";
 
 export const workspaces = pgTable("workspaces", {
   id: uuid("id").primaryKey().defaultRandom(),
@@ -18,7 +19,8 @@ export const workspaceCounters = pgTable("workspace_counters", {
   seq: bigint("seq", { mode: "number" }).notNull().default(0),
 });
 
-export const roles = ["admin", "supervisor", "agent", "knowledge_editor"] as const;
+// The role list lives with the permission matrix, so a new role cannot exist without its row there.
+export { roles };
 export const roleEnum = pgEnum("role", roles);
 
 export const users = pgTable(
