@@ -104,9 +104,17 @@ describe("a rotated SECRET_KEY (the old one as SECRET_KEY_PREVIOUS)", () => {
 describe("a SECRET_KEY that opens nothing stored", () => {
   let lost: TestServer;
   let admin: string;
+  // Twilio's number list, asked when the line's credentials are entered again: the line's own account.
+  const numberList = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: (req) =>
+      Response.json({ incoming_phone_numbers: req.url.includes(voice.accountSid) ? [{ phone_number: new URL(req.url).searchParams.get("PhoneNumber") }] : [] }),
+  });
+  afterAll(() => numberList.stop(true));
 
   beforeAll(async () => {
-    lost = await startTestServer({ env: { SECRET_KEY: STRANGER } });
+    lost = await startTestServer({ env: { SECRET_KEY: STRANGER, TWILIO_API_BASE_URL: `http://127.0.0.1:${numberList.port}` } });
     servers.push(lost);
     admin = await lost.login(first.admin.email, first.admin.password);
   });
@@ -140,5 +148,14 @@ describe("a SECRET_KEY that opens nothing stored", () => {
     expect(put.body.credentials).toMatchObject({ smtpPassword: true });
     const [row] = await lost.rt.core.db.select({ credentials: inboxes.credentials }).from(inboxes).where(eq(inboxes.id, emailInboxId));
     expect(JSON.parse(new Keyring(STRANGER).open(row!.credentials!))).toEqual({ smtpPassword: "entered again" });
+
+    // The phone line too: its credentials entered again (checked with Twilio), its webhooks verify.
+    const line = await api(`${lost.url}/api/v1/inboxes/${voice.inbox.id}/voice/credentials`, {
+      token: admin,
+      method: "PUT",
+      body: { accountSid: voice.accountSid, authToken: voice.authToken },
+    });
+    expect(line.status).toBe(200);
+    expect((await statusCallback(lost)).status).toBe(200);
   });
 });

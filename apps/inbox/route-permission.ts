@@ -93,6 +93,7 @@ export const routePermissions: Record<string, Permission | typeof PUBLIC> = {
   "POST /inboxes/{id}/email/verification": "inboxes.manage",
   "POST /inboxes/{id}/email/verification/confirm": "inboxes.manage",
   "POST /inboxes/voice": "inboxes.manage",
+  "PUT /inboxes/{id}/voice/credentials": "inboxes.manage",
   "GET /inboxes/{id}/call-line": "inboxes.manage",
   "PUT /inboxes/{id}/call-line": "inboxes.manage",
   "PUT /inboxes/{id}/ivr-flow": "inboxes.manage",

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
-import { createInbox } from "../../conversations/inbox.ts";
+import { createInbox, requireInbox, updateInboxSettings } from "../../conversations/inbox.ts";
 import { callById, callData, liveCalls } from "../../conversations/call.ts";
 import { requireConversation } from "../../conversations/conversation.ts";
 import { contactIdentities, conversations, inboxes, ivrFlows, queues, type Call } from "../../db/schema/index.ts";
@@ -45,6 +45,8 @@ const VoiceInboxBody = z.object({
   recordingRetentionDays: z.number().int().min(1).max(3650).optional(),
   language: z.enum(["en", "zh-CN"]).default("en"),
 });
+/** A phone line's credentials entered again (lost with a SECRET_KEY, or changed at Twilio). */
+const VoiceCredentialsBody = VoiceInboxBody.pick({ accountSid: true, authToken: true, apiKeySid: true, apiKeySecret: true, twimlAppSid: true });
 const DialOut = z.object({ inboxId: z.uuid().optional(), number: E164.optional() });
 
 /** What the API shows of a call (the timeline item's data, plus the ids an agent's controls need). */
@@ -59,6 +61,15 @@ export function voiceApi(rt: Runtime) {
   const db = rt.core.db;
   const app = router<AuthEnv>();
   const control = rt.calls;
+
+  /** The proof that a workspace may answer a number: Twilio lists it in the account it gave. */
+  async function proveNumber(account: { accountSid: string; authToken: string }, phoneNumber: string) {
+    const holds = await accountHoldsNumber({ ...account, apiBaseUrl: rt.config.twilioApiBaseUrl }, phoneNumber).catch((err: unknown) => {
+      throw new Conflict(`Twilio could not be asked whether this account holds the number: ${err instanceof Error ? err.message : String(err)}`, "phoneNumber");
+    });
+    if (holds === "unauthorized") throw new Invalid("Twilio refused this Account SID and auth token", "authToken");
+    if (!holds) throw new Invalid("This Twilio account does not hold this number (Phone Numbers in the Twilio console)", "phoneNumber");
+  }
 
   /** Agents control their own calls; with calls.control_any (supervisors, admins) any call of the workspace. */
   async function controllable(actor: Actor, callId: string) {
@@ -198,12 +209,7 @@ export function voiceApi(rt: Runtime) {
       const input = c.req.valid("json");
       const { name, phoneNumber, recording, recordingRetentionDays, language, ...credentials } = input;
       // The owner is proven before anything is claimed: Twilio must list the number in this account.
-      const account = { accountSid: input.accountSid, authToken: input.authToken, apiBaseUrl: rt.config.twilioApiBaseUrl };
-      const holds = await accountHoldsNumber(account, phoneNumber).catch((err: unknown) => {
-        throw new Conflict(`Twilio could not be asked whether this account holds the number: ${err instanceof Error ? err.message : String(err)}`, "phoneNumber");
-      });
-      if (holds === "unauthorized") throw new Invalid("Twilio refused this Account SID and auth token", "authToken");
-      if (!holds) throw new Invalid("This Twilio account does not hold this number (Phone Numbers in the Twilio console)", "phoneNumber");
+      await proveNumber(input, phoneNumber);
       // The routing key's constraint answers a number another inbox (any workspace) holds with a 409.
       const inbox = await createInbox(db, rt.keyring, {
         workspaceId: actor.workspaceId,
@@ -214,6 +220,26 @@ export function voiceApi(rt: Runtime) {
         ownerProven: true,
       });
       return c.json({ id: inbox.id, name: inbox.name, channel: inbox.channel, phoneNumber, webhooks: { incoming: `${control.publicBase}/webhooks/twilio/voice`, status: `${control.publicBase}/webhooks/twilio/voice/status` } }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/inboxes/{id}/voice/credentials",
+      request: { params: IdParam, ...body(VoiceCredentialsBody) },
+      responses: ok("Saved: the account holds the line's number. Works when the old credentials cannot be opened"),
+      tags: ["voice"],
+    }),
+    async (c) => {
+      const actor = c.get("actor");
+      const inbox = await requireInbox(db, actor.workspaceId, c.req.valid("param").id);
+      const phoneNumber = (inbox.settings as { phoneNumber?: string }).phoneNumber;
+      if (inbox.channel !== "voice" || !phoneNumber) throw new Invalid("This inbox is not a phone line", "id");
+      const credentials = c.req.valid("json");
+      await proveNumber(credentials, phoneNumber);
+      await updateInboxSettings(db, rt.keyring, actor.workspaceId, inbox.id, inbox.settings, credentials);
+      return c.json({ id: inbox.id, name: inbox.name, channel: inbox.channel, phoneNumber }, 200);
     },
   );
 
