@@ -130,14 +130,17 @@ async function manualOutbox() {
   const worker = (adapter: ChannelAdapter, options: Partial<OutboxOptions> = {}) =>
     new OutboxWorker(server.rt.core, { adapters: { sms: adapter }, keyring: server.rt.keyring, ...options });
   const reply = async (conversationId: string, text: string) =>
-    (await api(`${server.url}/api/v1/conversations/${conversationId}/messages`, { token, body: { text } })).body.id as string;
+    (await api(`${server.url}/api/v1/conversations/${conversationId}/messages`, { token, body: { text } })).body
+      .id as string;
   const rowOf = async (itemId: string) =>
     (await server.rt.core.db.select().from(outbox).where(eq(outbox.timelineItemId, itemId)))[0]!;
   const itemOf = async (itemId: string) =>
     (await server.rt.core.db.select().from(timelineItems).where(eq(timelineItems.id, itemId)))[0]!;
   /** What another node sees once a lease has run out (a worker died or is stuck mid-send). */
   const expireLease = (itemId: string) =>
-    server.rt.core.db.execute(sql`UPDATE ${outbox} SET locked_until = now() - interval '1 second' WHERE timeline_item_id = ${itemId}`);
+    server.rt.core.db.execute(
+      sql`UPDATE ${outbox} SET locked_until = now() - interval '1 second' WHERE timeline_item_id = ${itemId}`,
+    );
   return { server, token, worker, reply, rowOf, itemOf, expireLease };
 }
 
@@ -198,7 +201,12 @@ it("resends a mail whose result could not be stored only after the lease, with t
       address: `support-${tag}@acme.test`,
       smtp: { host: "127.0.0.1", port: sink.port, security: "none" },
     });
-    const inbox = await createInbox(s.rt.core.db, s.rt.keyring, { workspaceId: s.workspaceId, channel: "email", name: "Acme", settings });
+    const inbox = await createInbox(s.rt.core.db, s.rt.keyring, {
+      workspaceId: s.workspaceId,
+      channel: "email",
+      name: "Acme",
+      settings,
+    });
     const customer = `kim-${tag}@example.test`;
     const { conversation } = await ingestInbound(s.rt.core, s.workspaceId, {
       channel: "email",
@@ -229,7 +237,8 @@ it("resends a mail whose result could not be stored only after the lease, with t
 });
 
 for (const late of ["fails", "succeeds"] as const)
-  it(`keeps the result of the worker that claimed a row after a slow one's lease ran out (the slow send ${late})`, async () => {
+  it(`keeps the result of the worker that claimed a row after a slow one's lease ran out (the slow send ${late})`,
+    async () => {
     const m = await manualOutbox();
     s = m.server;
     const conversationId = await smsConversation(s);
@@ -279,13 +288,15 @@ it("dead-letters a row whose attempts ran out with no result recorded, visibly a
   const reason = "Gave up after 3 attempts: no result could be recorded";
   expect(await m.rowOf(itemId)).toMatchObject({ status: "failed", attempts: 3, lastError: reason });
   const timeline = await api(`${s.url}/api/v1/conversations/${conversationId}/timeline`, { token: m.token });
-  expect(timeline.body.items.find((i: { id: string }) => i.id === itemId)).toMatchObject({ status: "failed", error: reason });
+  const shown = timeline.body.items.find((i: { id: string }) => i.id === itemId);
+  expect(shown).toMatchObject({ status: "failed", error: reason });
 
   // Retry is for the conversation the message belongs to, and brings it back for a fresh set of tries.
   const other = await smsConversation(s, "+8613900139000");
-  const wrong = await api(`${s.url}/api/v1/conversations/${other}/messages/${itemId}/retry`, { token: m.token, body: {} });
-  expect(wrong.status).toBe(404);
-  const retry = await api(`${s.url}/api/v1/conversations/${conversationId}/messages/${itemId}/retry`, { token: m.token, body: {} });
+  const retryIn = (id: string) =>
+    api(`${m.server.url}/api/v1/conversations/${id}/messages/${itemId}/retry`, { token: m.token, body: {} });
+  expect((await retryIn(other)).status).toBe(404);
+  const retry = await retryIn(conversationId);
   expect(retry.status).toBe(200);
   expect((await m.itemOf(itemId)).deliveryStatus).toBe("pending");
   await worker.runOnce();
@@ -298,14 +309,15 @@ it("dead-letters a row whose attempts ran out with no result recorded, visibly a
   expect(await m.rowOf(itemId)).toMatchObject({ status: "sent", lastError: null });
 });
 
-it("sends one conversation's replies in order while the first is slow, without holding up other conversations", async () => {
+it("sends one conversation's replies in order while the first is slow, others' in the meantime", async () => {
   const m = await manualOutbox();
   s = m.server;
   const first = await smsConversation(s);
   const elsewhere = await smsConversation(s, "+8613900139000");
   await m.reply(first, "one");
   await m.reply(first, "two");
-  const sms = scriptedSms((message) => (message.text === "one" ? undefined : { externalId: `SM-${message.text}`, status: "delivered" }));
+  const sms = scriptedSms((message) =>
+    message.text === "one" ? undefined : { externalId: `SM-${message.text}`, status: "delivered" });
   const worker = m.worker(sms.adapter);
   const another = m.worker(sms.adapter);
 
@@ -342,7 +354,10 @@ it("holds a later reply while an earlier one backs off, and lets it go once the 
   expect((await m.rowOf(secondId)).attempts).toBe(0);
 
   permanent = true;
-  await s.rt.core.db.update(outbox).set({ nextAttemptAt: new Date(Date.now() - 1000) }).where(eq(outbox.timelineItemId, firstId));
+  await s.rt.core.db
+    .update(outbox)
+    .set({ nextAttemptAt: new Date(Date.now() - 1000) })
+    .where(eq(outbox.timelineItemId, firstId));
   await worker.runOnce();
   expect(await m.rowOf(firstId)).toMatchObject({ status: "failed", lastError: "number unreachable" });
   await worker.runOnce();

@@ -28,7 +28,9 @@ export type OutboxOptions = {
   prepare?: Partial<Record<string, (message: OutboundMessage, row: OutboxRow) => Promise<OutboundMessage>>>;
 };
 
-type Outcome = { ok: true; externalId: string; status: SendResult["status"] } | { ok: false; reason: string; final: boolean };
+type Outcome =
+  | { ok: true; externalId: string; status: SendResult["status"] }
+  | { ok: false; reason: string; final: boolean };
 
 /** A provider's error text as the database can hold it: a NUL byte would fail the write that records it. */
 function storable(reason: string) {
@@ -242,7 +244,14 @@ export class OutboxWorker {
         .update(outbox)
         .set(
           outcome.ok
-            ? { status: "sent", externalId: outcome.externalId, lockedUntil: null, leaseId: null, lastError: null, updatedAt: new Date() }
+            ? {
+                status: "sent",
+                externalId: outcome.externalId,
+                lockedUntil: null,
+                leaseId: null,
+                lastError: null,
+                updatedAt: new Date(),
+              }
             : {
                 status: outcome.final ? "failed" : "pending",
                 lastError: reason,

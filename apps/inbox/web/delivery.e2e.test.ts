@@ -34,7 +34,11 @@ it("shows a dead-lettered reply as not delivered with its reason, and Retry send
   // Written while no worker runs, then left as workers that died mid-send leave a row: attempts used
   // up, lease run out, no result recorded.
   await s.rt.outbox.stop();
-  const inbox = await createInbox(s.rt.core.db, s.rt.keyring, { workspaceId: s.workspaceId, channel: "sms", name: "SMS" });
+  const inbox = await createInbox(s.rt.core.db, s.rt.keyring, {
+    workspaceId: s.workspaceId,
+    channel: "sms",
+    name: "SMS",
+  });
   const { conversation } = await ingestInbound(s.rt.core, s.workspaceId, {
     channel: "sms",
     channelAccountId: inbox.id,
@@ -43,10 +47,17 @@ it("shows a dead-lettered reply as not delivered with its reason, and Retry send
     text: "Is my order on its way?",
   });
   const token = await s.login(s.admin.email, s.admin.password);
-  const reply = await api(`${s.url}/api/v1/conversations/${conversation.id}/messages`, { token, body: { text: "It left today" } });
+  const reply = await api(`${s.url}/api/v1/conversations/${conversation.id}/messages`, {
+    token,
+    body: { text: "It left today" },
+  });
   await s.rt.core.db
     .update(outbox)
-    .set({ attempts: sql`${outbox.maxAttempts}`, lockedUntil: new Date(Date.now() - 1000), leaseId: crypto.randomUUID() })
+    .set({
+      attempts: sql`${outbox.maxAttempts}`,
+      lockedUntil: new Date(Date.now() - 1000),
+      leaseId: crypto.randomUUID(),
+    })
     .where(eq(outbox.timelineItemId, reply.body.id));
   s.rt.outbox.start();
 
