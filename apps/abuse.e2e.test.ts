@@ -1,11 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { eq } from "drizzle-orm";
-import { attachments } from "../db/schema/index.ts";
-import { housekeep } from "./runtime.ts";
-import { api, startTestServer, type TestServer } from "../test/server.ts";
+import { and, eq } from "drizzle-orm";
+import { articles, attachments, knowledgeEvents, workspaces } from "../db/schema/index.ts";
+import { parseConfig } from "../platform/config.ts";
+import { OutboundRefused } from "../platform/outbound.ts";
+import { testDatabase } from "../test/db.ts";
+import { api, startTestServer, TEST_SECRET, type TestServer } from "../test/server.ts";
+import { createRuntime, housekeep } from "./runtime.ts";
+import { lookupJson } from "./voice/call-control.ts";
 
 /** Anonymous limits over real HTTP: client addresses, sign-in, uploads, help center, tokens, metrics. */
 
@@ -171,5 +176,108 @@ describe("uploads no message took", () => {
     expect(await s.rt.core.db.select().from(attachments).where(eq(attachments.id, orphan.id))).toEqual([]);
     expect(existsSync(sent.path)).toBe(true);
     expect((await s.rt.core.db.select().from(attachments).where(eq(attachments.id, sent.id))).length).toBe(1);
+  });
+});
+
+describe("help center writes from anonymous readers", () => {
+  let s: TestServer;
+  let slug: string;
+  let articleId: string;
+  beforeAll(async () => {
+    s = await startTestServer({ env: { TRUST_PROXY: "1", HELP_GAPS_PER_MINUTE: "3" } });
+    const editor = await s.signInAs("admin");
+    const [ws] = await s.rt.core.db.select({ slug: workspaces.slug }).from(workspaces).where(eq(workspaces.id, s.workspaceId));
+    slug = ws!.slug!;
+    const a = await api(`${s.url}/api/v1/knowledge/articles`, { token: editor, body: { status: "published", locale: "en", title: "Parcel tracking", body: "Track parcels here." } });
+    articleId = a.body.id;
+  });
+  afterAll(() => s.stop());
+
+  const counts = async () => (await s.rt.core.db.select().from(articles).where(eq(articles.id, articleId)))[0]!;
+  const vote = (ip: string, helpful: "yes" | "no") =>
+    fetch(`${s.url}/help/${slug}/articles/${articleId}/vote`, { method: "POST", redirect: "manual", headers: { "x-forwarded-for": ip }, body: new URLSearchParams({ helpful }) });
+
+  it("counts one vote per article and reader", async () => {
+    for (let i = 0; i < 5; i++) expect((await vote("198.51.100.50", "no")).status).toBe(303);
+    expect((await vote("198.51.100.51", "yes")).status).toBe(303);
+    expect(await counts()).toMatchObject({ helpfulNo: 1, helpfulYes: 1 });
+  });
+
+  it("counts a reader's views of an article once per window", async () => {
+    const before = (await counts()).views;
+    for (let i = 0; i < 5; i++) expect((await fetch(`${s.url}/help/${slug}/articles/${articleId}`, { headers: { "x-forwarded-for": "198.51.100.60" } })).status).toBe(200);
+    await fetch(`${s.url}/help/${slug}/articles/${articleId}`, { headers: { "x-forwarded-for": "198.51.100.61" } });
+    expect((await counts()).views).toBe(before + 2);
+  });
+
+  it("records at most HELP_GAPS_PER_MINUTE knowledge gaps per reader", async () => {
+    for (let i = 0; i < 8; i++)
+      expect((await fetch(`${s.url}/help/${slug}/search?q=${encodeURIComponent(`flux capacitor ${i}`)}`, { headers: { "x-forwarded-for": "198.51.100.70" } })).status).toBe(200);
+    await fetch(`${s.url}/help/${slug}/search?q=warp+drive`, { headers: { "x-forwarded-for": "198.51.100.71" } });
+    const gaps = await s.rt.core.db
+      .select({ query: knowledgeEvents.query })
+      .from(knowledgeEvents)
+      .where(and(eq(knowledgeEvents.workspaceId, s.workspaceId), eq(knowledgeEvents.kind, "search_empty")));
+    expect(gaps.filter((g) => g.query?.startsWith("flux capacitor")).length).toBe(3);
+    expect(gaps.map((g) => g.query)).toContain("warp drive");
+  });
+});
+
+describe("/metrics", () => {
+  it("answers loopback clients only when no METRICS_TOKEN is set", async () => {
+    const s = await startTestServer({ env: { TRUST_PROXY: "1" } });
+    try {
+      expect((await fetch(`${s.url}/metrics`)).status).toBe(200);
+      const remote = await api(`${s.url}/metrics`, { headers: { "x-forwarded-for": "203.0.113.9" } });
+      expect(remote.status).toBe(403);
+      expect(remote.body.error.code).toBe("forbidden");
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it("answers only Authorization: Bearer <METRICS_TOKEN> when one is set, loopback included", async () => {
+    const token = "metrics-token-for-the-test-0123";
+    const s = await startTestServer({ env: { METRICS_TOKEN: token } });
+    try {
+      expect((await api(`${s.url}/metrics`)).status).toBe(401);
+      expect((await api(`${s.url}/metrics`, { token: "wrong-token" })).status).toBe(401);
+      const ok = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain("switchboard_http_request_duration_seconds");
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe("IVR lookups under the outbound policy", () => {
+  let crm: ReturnType<typeof Bun.serve>;
+  beforeAll(() => {
+    crm = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => Response.json({ tier: "gold", from: new URL(req.url).searchParams.get("from") }) });
+  });
+  afterAll(() => crm.stop(true));
+
+  it("refuses metadata, loopback and private addresses unless OUTBOUND_ALLOW_HOSTS lists them", async () => {
+    await expect(lookupJson("http://169.254.169.254/latest/meta-data/", 2000, {}, [])).rejects.toBeInstanceOf(OutboundRefused);
+    await expect(lookupJson("http://[::ffff:127.0.0.1]:1/", 2000, {}, [])).rejects.toBeInstanceOf(OutboundRefused);
+    await expect(lookupJson(`http://127.0.0.1:${crm.port}/customer`, 2000, { from: "+15550100" }, [])).rejects.toBeInstanceOf(OutboundRefused);
+    expect(await lookupJson(`http://127.0.0.1:${crm.port}/customer`, 2000, { from: "+15550100" }, ["127.0.0.1"])).toEqual({ tier: "gold", from: "+15550100" });
+  });
+});
+
+describe("DATA_DIR", () => {
+  it("is created owner-only, and a world-readable one is narrowed", async () => {
+    const { database } = await testDatabase();
+    const parent = mkdtempSync(join(tmpdir(), "switchboard-datadir-"));
+    for (const dir of [join(parent, "fresh"), join(parent, "wide")]) {
+      if (dir.endsWith("wide")) mkdirSync(dir, { mode: 0o755 });
+      const rt = await createRuntime(parseConfig({ DATA_DIR: dir, SECRET_KEY: TEST_SECRET, LOG_LEVEL: "silent" }), { database });
+      try {
+        expect((await stat(dir)).mode & 0o777).toBe(0o700);
+      } finally {
+        await rt.close();
+      }
+    }
   });
 });

@@ -23,6 +23,8 @@ import { authenticate, tokenFrom } from "./inbox/auth.ts";
 import { agentRealtime } from "./inbox/realtime.ts";
 import { inboxWeb } from "./inbox/web/serve.ts";
 import type { Runtime } from "./runtime.ts";
+import { clientIp, isLoopback } from "./client-ip.ts";
+import { mayReadMetrics } from "../platform/metrics.ts";
 
 export type ServerEnv = { Bindings: { server: Bun.Server<unknown>; ip: string } };
 
@@ -64,7 +66,13 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   );
 
   app.get("/healthz", (c) => c.json({ ok: true }));
-  app.get("/metrics", async (c) => c.text(await rt.metrics.registry.render(), 200, { "content-type": "text/plain; version=0.0.4" }));
+  app.get("/metrics", async (c) => {
+    if (!mayReadMetrics(rt.config.metricsToken, c.req.header("authorization"), isLoopback(clientIp(rt.config.trustProxy, c)))) {
+      const why = rt.config.metricsToken ? "Send Authorization: Bearer <METRICS_TOKEN>" : "Metrics are served to this machine only; set METRICS_TOKEN";
+      return c.json(errorBody(rt.config.metricsToken ? "unauthorized" : "forbidden", why), rt.config.metricsToken ? 401 : 403);
+    }
+    return c.text(await rt.metrics.registry.render(), 200, { "content-type": "text/plain; version=0.0.4" });
+  });
 
   app.route("/", inboxWeb());
   app.route("/api/v1", agentRealtime(rt));

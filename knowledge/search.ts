@@ -47,7 +47,8 @@ export class KnowledgeSearch {
     private readonly fallback?: SearchBackend,
   ) {}
 
-  async search(query: SearchQuery, options: { recordGap?: boolean } = {}): Promise<SearchHit[]> {
+  /** `recordGap`: false never records an empty search; a function decides when one is empty (a rate limit). */
+  async search(query: SearchQuery, options: { recordGap?: boolean | (() => boolean) } = {}): Promise<SearchHit[]> {
     const q = query.q.trim();
     if ([...q].length < MIN_QUERY_CHARS && !/[\u3400-\u9fff]/.test(q)) return [];
     let hits: SearchHit[];
@@ -58,7 +59,8 @@ export class KnowledgeSearch {
       log.warn("knowledge: search backend failed, answering from the embedded index", { backend: this.primary.name, err: String(err) });
       hits = await this.fallback.search({ ...query, q });
     }
-    if (!hits.length && options.recordGap !== false) await recordEvent(this.db, { workspaceId: query.workspaceId, kind: "search_empty", query: q });
+    const record = typeof options.recordGap === "function" ? options.recordGap : () => options.recordGap !== false;
+    if (!hits.length && record()) await recordEvent(this.db, { workspaceId: query.workspaceId, kind: "search_empty", query: q });
     return hits;
   }
 }

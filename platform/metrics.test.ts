@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { Histogram, watchEventLoopLag } from "./metrics.ts";
+import { Histogram, mayReadMetrics, watchEventLoopLag } from "./metrics.ts";
 
 const count = (lines: string[], le: string) => Number(lines.find((l) => l.includes(`le="${le}"`))?.split(" ").pop());
 
@@ -23,5 +23,21 @@ describe("event loop lag", () => {
     // The timer due during the block ran at least 250 ms late; the others on time.
     expect(count(lines, "0.1")).toBeLessThan(samples);
     expect(count(lines, "0.02")).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("who may read /metrics", () => {
+  it("without METRICS_TOKEN: loopback clients only", () => {
+    expect(mayReadMetrics(undefined, undefined, true)).toBe(true);
+    expect(mayReadMetrics(undefined, "Bearer anything", false)).toBe(false);
+  });
+
+  it("with METRICS_TOKEN: only that bearer token, from anywhere, loopback included", () => {
+    const token = "metrics-token-0123456789";
+    expect(mayReadMetrics(token, `Bearer ${token}`, false)).toBe(true);
+    expect(mayReadMetrics(token, `bearer ${token}`, false)).toBe(true);
+    expect(mayReadMetrics(token, undefined, true)).toBe(false);
+    expect(mayReadMetrics(token, "Bearer wrong", true)).toBe(false);
+    expect(mayReadMetrics(token, token, false)).toBe(false);
   });
 });

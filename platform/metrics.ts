@@ -1,3 +1,5 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+
 /**
  * Prometheus metrics in the text exposition format, kept by hand: a few counters, gauges and one
  * histogram are all `GET /metrics` needs, and no client library is required for that.
@@ -100,4 +102,16 @@ export function watchEventLoopLag(histogram: Histogram) {
   }, LAG_SAMPLE_MS);
   timer.unref?.();
   return () => clearInterval(timer);
+}
+
+/**
+ * Who may read `GET /metrics` (it names routes, queue sizes and traffic): with METRICS_TOKEN set only
+ * `Authorization: Bearer <METRICS_TOKEN>`, from anywhere; without one only a client on this machine.
+ */
+export function mayReadMetrics(metricsToken: string | undefined, authorization: string | undefined, fromLoopback: boolean) {
+  if (!metricsToken) return fromLoopback;
+  const given = authorization?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim() ?? "";
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(metricsToken).digest();
+  return timingSafeEqual(a, b);
 }

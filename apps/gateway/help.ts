@@ -4,6 +4,10 @@ import { Hono, type Context } from "hono";
 import type { Executor } from "../../db/connect.ts";
 import { articles, knowledgeCategories, workspaces } from "../../db/schema/index.ts";
 import { recordEvent } from "../../knowledge/events.ts";
+import { RecentViews } from "../../knowledge/recent-views.ts";
+import { voteOnce } from "../../knowledge/votes.ts";
+import { RateLimiter } from "../../platform/rate-limit.ts";
+import { clientIp } from "../client-ip.ts";
 import { sanitizeHtml } from "../../knowledge/markdown.ts";
 import { MAX_QUERY_INPUT, type SearchHit } from "../../knowledge/search.ts";
 import { NotFound } from "../../platform/errors.ts";
@@ -153,6 +157,11 @@ function articleList(lang: Lang, base: string, items: { id: string; title: strin
 
 export function helpCenter(rt: Runtime) {
   const db = rt.core.db;
+  const recentViews = new RecentViews(rt.config.help.viewWindowMs);
+  const gapLimit = new RateLimiter(rt.config.help.gapsPerMinute, rt.config.help.gapsPerMinute / 60);
+  // Readers are anonymous: their address stands for them, hashed with the workspace so votes never store it.
+  const readerOf = (c: Context, workspaceId: string) =>
+    createHash("sha256").update(`${workspaceId}\n${clientIp(rt.config.trustProxy, c)}`).digest("base64url").slice(0, 32);
   const app = new Hono();
   // Readers are people with browsers: a missing workspace, category or article is a page, not JSON.
   app.onError((err, c) => (err instanceof NotFound ? notFoundPage(c, db, err.message.replace(/ not found$/, "")) : errorResponse(err, c)));
@@ -200,9 +209,13 @@ ${articleList(lang, base, items)}`;
     const id = pathId(c.req.param("id"), "Article");
     const lang = langOf(c);
     const t = TEXT[lang];
-    const [a] = await db.update(articles).set({ views: sql`${articles.views} + 1` }).where(and(publicArticle(ws.id), eq(articles.id, id))).returning();
+    // A reader's reloads (or a script's loop) count as one view per HELP_VIEW_WINDOW_MINUTES.
+    const counted = recentViews.first(readerOf(c, ws.id), id);
+    const [a] = counted
+      ? await db.update(articles).set({ views: sql`${articles.views} + 1` }).where(and(publicArticle(ws.id), eq(articles.id, id))).returning()
+      : await db.select().from(articles).where(and(publicArticle(ws.id), eq(articles.id, id)));
     if (!a) throw new NotFound("Article");
-    await recordEvent(db, { workspaceId: ws.id, kind: "view", articleId: a.id });
+    if (counted) await recordEvent(db, { workspaceId: ws.id, kind: "view", articleId: a.id });
     const base = `/help/${ws.slug}`;
     const translations = await db.select({ id: articles.id, locale: articles.locale, title: articles.title }).from(articles).where(and(publicArticle(ws.id), eq(articles.translationGroupId, a.translationGroupId), sql`${articles.id} <> ${a.id}`));
     const voted = c.req.query("voted") === "1";
@@ -219,15 +232,9 @@ ${voted ? `<p>${t.thanks}</p>` : `<form method="post" action="${base}/articles/$
     const ws = await workspaceBySlug(db, c.req.param("slug"));
     const id = pathId(c.req.param("id"), "Article");
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-    const yes = form.helpful === "yes";
-    const [a] = await db
-      .update(articles)
-      .set(yes ? { helpfulYes: sql`${articles.helpfulYes} + 1` } : { helpfulNo: sql`${articles.helpfulNo} + 1` })
-      .where(and(publicArticle(ws.id), eq(articles.id, id)))
-      .returning({ id: articles.id });
-    if (!a) throw new NotFound("Article");
-    await recordEvent(db, { workspaceId: ws.id, kind: yes ? "vote_up" : "vote_down", articleId: a.id });
-    return c.redirect(`/help/${ws.slug}/articles/${a.id}?lang=${langOf(c)}&voted=1`, 303);
+    // One vote per article and reader: a repeated one is thanked for and not counted.
+    await voteOnce(db, { workspaceId: ws.id, articleId: id, voter: readerOf(c, ws.id), helpful: form.helpful === "yes" });
+    return c.redirect(`/help/${ws.slug}/articles/${id}?lang=${langOf(c)}&voted=1`, 303);
   });
 
   app.get("/help/:slug/search", async (c) => {
@@ -238,7 +245,10 @@ ${voted ? `<p>${t.thanks}</p>` : `<form method="post" action="${base}/articles/$
     const base = `/help/${ws.slug}`;
     // The reader's interface language does not filter: a Chinese question finds Chinese articles by itself.
     const locale = c.req.query("locale");
-    const hits = q ? await rt.knowledge.search.search({ workspaceId: ws.id, q, publicOnly: true, limit: 20, locale: locale && /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(locale) ? locale : undefined }) : [];
+    const asked = { workspaceId: ws.id, q, publicOnly: true, limit: 20, locale: locale && /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(locale) ? locale : undefined };
+    // An empty search is a knowledge gap, but only HELP_GAPS_PER_MINUTE of them per reader: a script
+    // must not be able to fill the editors' gap report.
+    const hits = q ? await rt.knowledge.search.search(asked, { recordGap: () => gapLimit.take(readerOf(c, ws.id)) === 0 }) : [];
     const shown = q.slice(0, 200);
     const list = hits.length
       ? `<ul class="list">${hits.map((h) => `<li><a href="${base}/articles/${h.id}?lang=${lang}">${escapeHtml(h.title)}</a><div class="meta">${highlighted(h)}</div></li>`).join("")}</ul>`

@@ -25,6 +25,7 @@ import type { Runtime } from "../runtime.ts";
 import { fromBrowser, visitorOfCaller, widgetCallTarget } from "./call-line.ts";
 import { flowOf, inboxByNumber, voiceInbox, voiceInboxRow, type VoiceInbox } from "./inbox.ts";
 import { recordingsToFetch, storeRecording } from "./recording.ts";
+import { fetchOutbound } from "../../platform/outbound.ts";
 
 const WEBHOOKS = "/webhooks/twilio/voice";
 /** How long a node reuses an inbox's settings and IVR flow before reading them again. */
@@ -277,7 +278,7 @@ export class CallControl {
       from: call.fromAddress ?? "",
       to: call.toAddress ?? "",
       isOpen: (hours, now) => isOpen({ ...hours, holidays: hours.holidays ?? [] }, now),
-      lookup: (url, timeoutMs, query) => lookupJson(url, timeoutMs, query),
+      lookup: (url, timeoutMs, query) => lookupJson(url, timeoutMs, query, this.rt.config.outboundAllowHosts),
     });
     const language = next.language;
     const urls = this.urls(inbox, call);
@@ -750,11 +751,15 @@ function waitSeconds(call: Call) {
   return call.enqueuedAt && call.endedAt ? Math.round((call.endedAt.getTime() - call.enqueuedAt.getTime()) / 1000) : 0;
 }
 
-/** The IVR's HTTP lookup: GET with the caller's number and attributes, JSON back, within the timeout. */
-export async function lookupJson(url: string, timeoutMs: number, query: Record<string, string>) {
+/**
+ * The IVR's HTTP lookup: GET with the caller's number and attributes, JSON back, within the timeout.
+ * The URL is an admin's, but the request leaves from the server: the outbound policy keeps it off
+ * loopback, private and metadata addresses unless OUTBOUND_ALLOW_HOSTS lists the host.
+ */
+export async function lookupJson(url: string, timeoutMs: number, query: Record<string, string>, allowHosts: string[]) {
   const u = new URL(url);
   for (const [k, v] of Object.entries(query)) u.searchParams.set(k, v);
-  const res = await fetch(u, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } });
+  const res = await fetchOutbound(u, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } }, { allowHosts });
   if (!res.ok) throw new Error(`lookup answered ${res.status}`);
   return (await res.json()) as unknown;
 }
