@@ -111,7 +111,12 @@ describe("ids in paths", () => {
   });
 });
 
-describe("the public API description", () => {
+describe("addresses open without sign-in", () => {
+  it("opens a widget session only at /widget/v1/sessions; other widget paths ending so need a visitor token", async () => {
+    expectRefused(await api(`${s.url}/widget/v1/x/sessions`, { body: { inboxKey: s.inbox.publicKey } }), 401);
+    expect((await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey } })).status).toBe(200);
+  });
+
   it("is public only at /api/v1/openapi.json; other paths ending so need sign-in", async () => {
     expect((await api(`${s.url}/api/v1/openapi.json`)).status).toBe(200);
     for (const path of ["/api/v1/contacts/openapi.json", `/api/v1/conversations/${conversationId}/openapi.json`, "/api/v1/x/auth/login"]) {

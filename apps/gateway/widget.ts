@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/bun";
+import { routePath } from "hono/route";
 import { clientIdOf, isVisitorClaims, parseWidgetMessage, verifyVisitorIdentity, WidgetMessage, type VisitorClaims } from "../../channels/webchat/index.ts";
 import { mergeContacts, resolveContact } from "../../conversations/contact.ts";
 import { openConversationOf } from "../../conversations/conversation.ts";
@@ -13,10 +14,7 @@ import { errorBody, Invalid, NotFound, TooManyRequests, Unauthorized } from "../
 import { RateLimiter } from "../../platform/rate-limit.ts";
 import { clientIp } from "../client-ip.ts";
 import { queuePosition } from "../../routing/estimate.ts";
-import { created, ok, router } from "../http.ts";
-import { streamedUpload } from "../upload.ts";
-import { MAX_ATTACHMENT_BYTES } from "../../conversations/attachment.ts";
-import { UploadQuota } from "../../conversations/upload-quota.ts";
+import { created, ok, router, uploadedFile } from "../http.ts";
 import { publishTyping } from "../inbox/typing.ts";
 import type { Runtime } from "../runtime.ts";
 import { articleUrl } from "./help.ts";
@@ -79,7 +77,6 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
   const perIp = new RateLimiter(rt.config.widgetIpRate * 5, rt.config.widgetIpRate);
   // One visitor types at human speed; 30 at once covers a burst of retries after a reconnect.
   const perVisitor = new RateLimiter(visitorLimit.burst ?? 30, visitorLimit.perSecond ?? 2);
-  const uploadQuota = new UploadQuota(rt.config.uploads);
 
   const throttle = (limiter: RateLimiter, key: string) => {
     const wait = limiter.take(key);
@@ -105,7 +102,9 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
 
   app.use("/*", async (c, next) => {
     throttle(perIp, clientIp(rt.config.trustProxy, c));
-    if (c.req.path.endsWith("/sessions")) return next();
+    // Only the exact /sessions of this router opens a session without a token: a suffix match would
+    // leave any later route whose path ends so open to anyone.
+    if (c.req.path === `${routePath(c).replace(/\/\*$/, "")}/sessions`) return next();
     const header = c.req.header("authorization");
     const claims = await visitorFrom(header?.toLowerCase().startsWith("bearer ") ? header.slice(7).trim() : undefined);
     throttle(perVisitor, claims.c);
@@ -210,17 +209,7 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
     createRoute({ method: "post", path: "/attachments", responses: created("The stored file"), tags: ["widget"] }),
     async (c) => {
       const visitor = c.get("visitor");
-      const ip = clientIp(rt.config.trustProxy, c);
-      // The multipart body is a little larger than the file: its length bounds what to reserve.
-      const wanted = Math.min(MAX_ATTACHMENT_BYTES, Number(c.req.header("content-length")) || MAX_ATTACHMENT_BYTES);
-      const allowance = await uploadQuota.reserve(db, { workspaceId: visitor.w, contactId: visitor.c, ip }, wanted);
-      try {
-        const { limitedBy } = allowance;
-        const limit = { maxBytes: allowance.bytes, uploaderIp: ip, overLimit: limitedBy ? () => new TooManyRequests(3600, limitedBy, "file") : undefined };
-        return c.json(await rt.files.saveUpload(db, visitor.w, { contactId: visitor.c }, await streamedUpload(c.req.raw), limit), 201);
-      } finally {
-        allowance.release();
-      }
+      return c.json(await rt.files.save(db, visitor.w, { contactId: visitor.c }, await uploadedFile(c.req.raw)), 201);
     },
   );
 
