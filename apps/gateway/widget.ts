@@ -14,7 +14,10 @@ import { errorBody, Invalid, NotFound, TooManyRequests, Unauthorized } from "../
 import { RateLimiter } from "../../platform/rate-limit.ts";
 import { clientIp } from "../client-ip.ts";
 import { queuePosition } from "../../routing/estimate.ts";
-import { created, ok, router, uploadedFile } from "../http.ts";
+import { created, ok, router } from "../http.ts";
+import { streamedUpload } from "../upload.ts";
+import { MAX_ATTACHMENT_BYTES } from "../../conversations/attachment.ts";
+import { UploadQuota } from "../../conversations/upload-quota.ts";
 import { publishTyping } from "../inbox/typing.ts";
 import type { Runtime } from "../runtime.ts";
 import { articleUrl } from "./help.ts";
@@ -77,6 +80,7 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
   const perIp = new RateLimiter(rt.config.widgetIpRate * 5, rt.config.widgetIpRate);
   // One visitor types at human speed; 30 at once covers a burst of retries after a reconnect.
   const perVisitor = new RateLimiter(visitorLimit.burst ?? 30, visitorLimit.perSecond ?? 2);
+  const uploadQuota = new UploadQuota(rt.config.uploads);
 
   const throttle = (limiter: RateLimiter, key: string) => {
     const wait = limiter.take(key);
@@ -209,7 +213,17 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
     createRoute({ method: "post", path: "/attachments", responses: created("The stored file"), tags: ["widget"] }),
     async (c) => {
       const visitor = c.get("visitor");
-      return c.json(await rt.files.save(db, visitor.w, { contactId: visitor.c }, await uploadedFile(c.req.raw)), 201);
+      const ip = clientIp(rt.config.trustProxy, c);
+      // The multipart body is a little larger than the file: its length bounds what to reserve.
+      const wanted = Math.min(MAX_ATTACHMENT_BYTES, Number(c.req.header("content-length")) || MAX_ATTACHMENT_BYTES);
+      const allowance = await uploadQuota.reserve(db, { workspaceId: visitor.w, contactId: visitor.c, ip }, wanted);
+      try {
+        const { limitedBy } = allowance;
+        const limit = { maxBytes: allowance.bytes, uploaderIp: ip, overLimit: limitedBy ? () => new TooManyRequests(3600, limitedBy, "file") : undefined };
+        return c.json(await rt.files.saveUpload(db, visitor.w, { contactId: visitor.c }, await streamedUpload(c.req.raw), limit), 201);
+      } finally {
+        allowance.release();
+      }
     },
   );
 
