@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, lt, ne, sql } from "drizzle-orm";
+import { and, eq, gt, isNotNull, isNull, lt, ne } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
 import { inboxRoutes, type Channel, type InboxRoute, type RouteKind } from "../db/schema/index.ts";
 import { sha256Hex } from "../platform/crypto.ts";
@@ -23,13 +23,14 @@ export const VERIFY_TAG = "verify-";
 /** The keys an inbox's settings claim: an email inbox's address and aliases, a voice inbox's number. */
 export function routeKeysOf(channel: Channel, settings: Record<string, unknown>): RouteKey[] {
   const keys: RouteKey[] = [];
+  const add = (kind: RouteKind, key: unknown, field: string) => {
+    if (typeof key === "string") keys.push({ kind, key: key.toLowerCase(), field });
+  };
   if (channel === "email") {
-    if (typeof settings.address === "string") keys.push({ kind: "email", key: settings.address.toLowerCase(), field: "email.address" });
-    const aliases = Array.isArray(settings.aliases) ? settings.aliases : [];
-    aliases.forEach((a, i) => typeof a === "string" && keys.push({ kind: "email", key: a.toLowerCase(), field: `email.aliases.${i}` }));
+    add("email", settings.address, "email.address");
+    (Array.isArray(settings.aliases) ? settings.aliases : []).forEach((a, i) => add("email", a, `email.aliases.${i}`));
   }
-  if (channel === "voice" && typeof settings.phoneNumber === "string") keys.push({ kind: "voice", key: settings.phoneNumber.toLowerCase(), field: "phoneNumber" });
-  if (channel === "sms" && typeof settings.phoneNumber === "string") keys.push({ kind: "sms", key: settings.phoneNumber.toLowerCase(), field: "phoneNumber" });
+  if (channel === "voice" || channel === "sms") add(channel, settings.phoneNumber, "phoneNumber");
   const seen = new Set<string>();
   return keys.filter((k) => !seen.has(`${k.kind}:${k.key}`) && seen.add(`${k.kind}:${k.key}`));
 }
@@ -40,20 +41,36 @@ export function routeKeysOf(channel: Channel, settings: Record<string, unknown>)
  * another inbox holds — in any workspace — is a 409 naming the field. Run it in the transaction that
  * saves the settings, so a refused claim saves nothing.
  */
-export async function claimRoutes(db: Executor, inbox: { id: string; workspaceId: string }, keys: RouteKey[], options: { verified: boolean }) {
+export async function claimRoutes(
+  db: Executor,
+  inbox: { id: string; workspaceId: string },
+  keys: RouteKey[],
+  options: { verified: boolean },
+) {
+  const id = (k: { kind: string; key: string }) => `${k.kind}:${k.key}`;
   const current = await db.select().from(inboxRoutes).where(eq(inboxRoutes.inboxId, inbox.id));
-  const wanted = new Set(keys.map((k) => `${k.kind}:${k.key}`));
-  const released = current.filter((r) => !wanted.has(`${r.kind}:${r.key}`));
-  for (const r of released) await db.delete(inboxRoutes).where(and(eq(inboxRoutes.kind, r.kind), eq(inboxRoutes.key, r.key), eq(inboxRoutes.inboxId, inbox.id)));
-  const held = new Set(current.map((r) => `${r.kind}:${r.key}`));
-  const fresh = keys.filter((k) => !held.has(`${k.kind}:${k.key}`));
+  const wanted = new Set(keys.map(id));
+  for (const r of current.filter((r) => !wanted.has(id(r)))) {
+    const same = and(eq(inboxRoutes.kind, r.kind), eq(inboxRoutes.key, r.key), eq(inboxRoutes.inboxId, inbox.id));
+    await db.delete(inboxRoutes).where(same);
+  }
+  const held = new Set(current.map(id));
+  const fresh = keys.filter((k) => !held.has(id(k)));
   const verifiedAt = options.verified ? new Date() : null;
   for (const k of fresh) {
     // A claim nobody proved within the window no longer blocks the key's real owner.
     const stale = new Date(Date.now() - UNVERIFIED_CLAIM_DAYS * 86_400_000);
     await db
       .delete(inboxRoutes)
-      .where(and(eq(inboxRoutes.kind, k.kind), eq(inboxRoutes.key, k.key), isNull(inboxRoutes.verifiedAt), lt(inboxRoutes.createdAt, stale), ne(inboxRoutes.inboxId, inbox.id)));
+      .where(
+        and(
+          eq(inboxRoutes.kind, k.kind),
+          eq(inboxRoutes.key, k.key),
+          isNull(inboxRoutes.verifiedAt),
+          lt(inboxRoutes.createdAt, stale),
+          ne(inboxRoutes.inboxId, inbox.id),
+        ),
+      );
     const [claimed] = await db
       .insert(inboxRoutes)
       .values({ kind: k.kind, key: k.key, inboxId: inbox.id, workspaceId: inbox.workspaceId, verifiedAt })
@@ -61,12 +78,15 @@ export async function claimRoutes(db: Executor, inbox: { id: string; workspaceId
       .returning({ key: inboxRoutes.key });
     if (!claimed) throw new Conflict(`${k.key} is already used by another inbox`, k.field);
   }
-  if (options.verified && current.some((r) => wanted.has(`${r.kind}:${r.key}`) && !r.verifiedAt)) await verifyRoutes(db, inbox.id);
+  if (options.verified && current.some((r) => wanted.has(id(r)) && !r.verifiedAt)) await verifyRoutes(db, inbox.id);
 }
 
 /** Marks every key of the inbox proven: the caller checked the owner (Twilio's number list, a seed). */
 export async function verifyRoutes(db: Executor, inboxId: string) {
-  await db.update(inboxRoutes).set({ verifiedAt: new Date(), codeHash: null, codeExpiresAt: null }).where(and(eq(inboxRoutes.inboxId, inboxId), isNull(inboxRoutes.verifiedAt)));
+  await db
+    .update(inboxRoutes)
+    .set({ verifiedAt: new Date(), codeHash: null, codeExpiresAt: null })
+    .where(and(eq(inboxRoutes.inboxId, inboxId), isNull(inboxRoutes.verifiedAt)));
 }
 
 /** An inbox's keys and whether each is proven, for the admin screen. */
@@ -82,17 +102,27 @@ export async function routesOf(db: Executor, workspaceId: string, inboxId: strin
  * New one-time codes for the inbox's unproven email keys (a code replaces the last one sent): the
  * caller mails each to its address. Only a hash is kept.
  */
-export async function startEmailVerification(db: Executor, workspaceId: string, inboxId: string): Promise<{ key: string; code: string }[]> {
+export async function startEmailVerification(db: Executor, workspaceId: string, inboxId: string) {
   const pending = await db
     .select({ key: inboxRoutes.key })
     .from(inboxRoutes)
-    .where(and(eq(inboxRoutes.workspaceId, workspaceId), eq(inboxRoutes.inboxId, inboxId), eq(inboxRoutes.kind, "email"), isNull(inboxRoutes.verifiedAt)));
+    .where(
+      and(
+        eq(inboxRoutes.workspaceId, workspaceId),
+        eq(inboxRoutes.inboxId, inboxId),
+        eq(inboxRoutes.kind, "email"),
+        isNull(inboxRoutes.verifiedAt),
+      ),
+    );
   const expires = new Date(Date.now() + VERIFICATION_CODE_HOURS * 3_600_000);
   const codes: { key: string; code: string }[] = [];
   for (const { key } of pending) {
     // Lower-case hex: it survives the lower-casing of a plus-addressed recipient.
     const code = Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString("hex");
-    await db.update(inboxRoutes).set({ codeHash: sha256Hex(code), codeExpiresAt: expires }).where(and(eq(inboxRoutes.kind, "email"), eq(inboxRoutes.key, key), eq(inboxRoutes.inboxId, inboxId)));
+    await db
+      .update(inboxRoutes)
+      .set({ codeHash: sha256Hex(code), codeExpiresAt: expires })
+      .where(and(eq(inboxRoutes.kind, "email"), eq(inboxRoutes.key, key), eq(inboxRoutes.inboxId, inboxId)));
     codes.push({ key, code });
   }
   return codes;
@@ -102,7 +132,7 @@ export async function startEmailVerification(db: Executor, workspaceId: string, 
  * Proves an email key with the code mailed to it (typed by an admin, or arriving through SMTP-in as
  * `+verify-<code>`). `workspaceId` limits it to one workspace's keys when an admin enters it.
  */
-export async function confirmEmailRoute(db: Executor, key: string, code: string, workspaceId?: string): Promise<boolean> {
+export async function confirmEmailRoute(db: Executor, key: string, code: string, workspaceId?: string) {
   const [row] = await db
     .update(inboxRoutes)
     .set({ verifiedAt: new Date(), codeHash: null, codeExpiresAt: null })
@@ -120,11 +150,13 @@ export async function confirmEmailRoute(db: Executor, key: string, code: string,
   return !!row;
 }
 
+type ProvenRoute = Pick<InboxRoute, "inboxId" | "workspaceId">;
+
 /** The proven route for a key, or undefined: unproven claims receive nothing. */
-export async function provenRoute(db: Executor, kind: RouteKind, key: string): Promise<Pick<InboxRoute, "inboxId" | "workspaceId"> | undefined> {
+export async function provenRoute(db: Executor, kind: RouteKind, key: string): Promise<ProvenRoute | undefined> {
   const [row] = await db
     .select({ inboxId: inboxRoutes.inboxId, workspaceId: inboxRoutes.workspaceId })
     .from(inboxRoutes)
-    .where(and(eq(inboxRoutes.kind, kind), eq(inboxRoutes.key, key.toLowerCase()), sql`${inboxRoutes.verifiedAt} IS NOT NULL`));
+    .where(and(eq(inboxRoutes.kind, kind), eq(inboxRoutes.key, key.toLowerCase()), isNotNull(inboxRoutes.verifiedAt)));
   return row;
 }

@@ -16,7 +16,14 @@ import { claimRoutes, routeKeysOf } from "./inbox-route.ts";
 export async function createInbox(
   db: Executor,
   keyring: Keyring,
-  input: { workspaceId: string; channel: Channel; name: string; settings?: InboxSettings; credentials?: Record<string, unknown>; ownerProven?: boolean },
+  input: {
+    workspaceId: string;
+    channel: Channel;
+    name: string;
+    settings?: InboxSettings;
+    credentials?: Record<string, unknown>;
+    ownerProven?: boolean;
+  },
 ) {
   const credentials = input.channel === "webchat" ? { hmacSecret: randomToken(32), ...input.credentials } : input.credentials;
   return db.transaction(async (tx) => {
@@ -36,28 +43,37 @@ export async function createInbox(
   });
 }
 
+const UNREADABLE = "inbox credentials sealed with an unknown key: an admin must enter them again";
+
 /**
  * An inbox's credentials, opened. Sealed with a key this server no longer has (SECRET_KEY changed
  * without SECRET_KEY_PREVIOUS): a 409 naming the inbox, logged, for this inbox alone — an admin
  * enters them again. Sealed with the previous key: sealed again with the current one when `db` is
  * given (guarded by the old value, so a concurrent change wins).
  */
-export function readCredentials(keyring: Keyring, row: Pick<Inbox, "id" | "workspaceId" | "name" | "credentials">, db?: Executor): Record<string, unknown> {
+export function readCredentials(
+  keyring: Keyring,
+  row: Pick<Inbox, "id" | "workspaceId" | "name" | "credentials">,
+  db?: Executor,
+): Record<string, unknown> {
   if (!row.credentials) return {};
   let opened: { plaintext: string; stale: boolean };
   try {
     opened = keyring.openSealed(row.credentials);
   } catch (err) {
     if (!(err instanceof UnknownKeyError)) throw err;
-    log.error("inbox credentials sealed with an unknown key: an admin must enter them again", { inboxId: row.id, workspaceId: row.workspaceId, inbox: row.name });
-    throw new Conflict(`The credentials of inbox "${row.name}" were sealed with a key this server does not have: an admin must enter them again`, "credentials");
+    log.error(UNREADABLE, { inboxId: row.id, workspaceId: row.workspaceId, inbox: row.name });
+    throw new Conflict(
+      `The credentials of inbox "${row.name}" were sealed with a key this server does not have: an admin must enter them again`,
+      "credentials",
+    );
   }
   if (opened.stale && db) {
     const old = row.credentials;
     db.update(inboxes)
       .set({ credentials: keyring.seal(opened.plaintext) })
       .where(and(eq(inboxes.id, row.id), eq(inboxes.credentials, old)))
-      .catch((err: unknown) => log.warn("re-sealing inbox credentials failed; tried again on the next read", { inboxId: row.id, err }));
+      .catch((err: unknown) => log.warn("re-sealing inbox credentials failed (tried again when read)", { inboxId: row.id, err }));
   }
   return JSON.parse(opened.plaintext) as Record<string, unknown>;
 }
@@ -73,11 +89,12 @@ export async function resealCredentials(db: Executor, keyring: Keyring) {
     if (!row.credentials || keyring.isCurrent(row.credentials)) continue;
     try {
       const { plaintext } = keyring.openSealed(row.credentials);
-      await db.update(inboxes).set({ credentials: keyring.seal(plaintext) }).where(and(eq(inboxes.id, row.id), eq(inboxes.credentials, row.credentials)));
+      const unchanged = and(eq(inboxes.id, row.id), eq(inboxes.credentials, row.credentials));
+      await db.update(inboxes).set({ credentials: keyring.seal(plaintext) }).where(unchanged);
       resealed++;
     } catch (err) {
       if (!(err instanceof UnknownKeyError)) throw err;
-      log.error("inbox credentials sealed with an unknown key: an admin must enter them again", { inboxId: row.id });
+      log.error(UNREADABLE, { inboxId: row.id });
     }
   }
   return resealed;
@@ -112,7 +129,11 @@ export async function updateInboxSettings(
   credentials: Record<string, unknown> = {},
 ) {
   return db.transaction(async (tx) => {
-    const [row] = await tx.select().from(inboxes).where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, id))).for("update");
+    const [row] = await tx
+      .select()
+      .from(inboxes)
+      .where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, id)))
+      .for("update");
     if (!row) throw new NotFound("Inbox", "id");
     let current: Record<string, unknown> = {};
     try {

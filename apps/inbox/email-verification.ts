@@ -13,7 +13,9 @@ import type { Runtime } from "../runtime.ts";
  */
 export async function mailVerificationCodes(rt: Runtime, inbox: Inbox): Promise<string[]> {
   const settings = inbox.settings as { address?: string; smtp?: unknown; displayName?: string };
-  if (!settings.smtp) throw new Conflict("Set an outgoing mail server (email.smtp) first: the verification code is mailed through it", "email.smtp");
+  if (!settings.smtp) {
+    throw new Conflict("Set an outgoing mail server (email.smtp) first: the code is mailed through it", "email.smtp");
+  }
   const credentials = readCredentials(rt.keyring, inbox, rt.core.db);
   const codes = await startEmailVerification(rt.core.db, inbox.workspaceId, inbox.id);
   for (const { key, code } of codes) {
@@ -21,8 +23,8 @@ export async function mailVerificationCodes(rt: Runtime, inbox: Inbox): Promise<
     const to = `${key.slice(0, at)}+${VERIFY_TAG}${code}${key.slice(at)}`;
     const text = [
       `Switchboard was asked to receive mail for ${key} in the inbox "${inbox.name}".`,
-      `If this mail reaches Switchboard through its SMTP-in, the address is verified already. Otherwise enter this code`,
-      `in the inbox's email settings within ${VERIFICATION_CODE_HOURS} hours: ${code}`,
+      "If this mail reaches Switchboard through its SMTP-in, the address is verified already.",
+      `Otherwise enter this code in the inbox's email settings within ${VERIFICATION_CODE_HOURS} hours: ${code}`,
       "If you did not ask for this, ignore this mail: nothing is delivered anywhere for this address.",
     ].join("\n\n");
     const sent = email.send({
@@ -45,7 +47,8 @@ export async function mailVerificationCodes(rt: Runtime, inbox: Inbox): Promise<
       },
     });
     await sent.catch((err: unknown) => {
-      throw new Conflict(`The verification mail to ${key} could not be sent: ${err instanceof Error ? err.message : String(err)}`, "email.smtp");
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new Conflict(`The verification mail to ${key} could not be sent: ${reason}`, "email.smtp");
     });
   }
   return codes.map((c) => c.key);

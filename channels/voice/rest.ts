@@ -122,8 +122,10 @@ export class TwilioRest {
  */
 export async function accountHoldsNumber(account: TwilioAccount, number: string): Promise<boolean | "unauthorized"> {
   const base = (account.apiBaseUrl ?? "https://api.twilio.com").replace(/\/$/, "");
-  const url = `${base}/2010-04-01/Accounts/${encodeURIComponent(account.accountSid)}/IncomingPhoneNumbers.json?PhoneNumber=${encodeURIComponent(number)}`;
-  const res = await fetch(url, { headers: { Authorization: `Basic ${btoa(`${account.accountSid}:${account.authToken}`)}` }, signal: AbortSignal.timeout(15_000) });
+  const sid = encodeURIComponent(account.accountSid);
+  const url = `${base}/2010-04-01/Accounts/${sid}/IncomingPhoneNumbers.json?PhoneNumber=${encodeURIComponent(number)}`;
+  const auth = `Basic ${btoa(`${account.accountSid}:${account.authToken}`)}`;
+  const res = await fetch(url, { headers: { Authorization: auth }, signal: AbortSignal.timeout(15_000) });
   if (res.status === 401 || res.status === 403 || res.status === 404) return "unauthorized";
   if (!res.ok) throw new Error(`Twilio answered ${res.status}`);
   const page = (await res.json()) as { incoming_phone_numbers?: { phone_number?: string }[] };
