@@ -127,10 +127,13 @@ export async function renameTeam(db: Executor, workspaceId: string, teamId: stri
   return teamView(db, workspaceId, teamId);
 }
 
-/** Replaces a team's members; each must be an active user of the same workspace. */
-export async function setTeamMembers(db: Executor, workspaceId: string, teamId: string, userIds: string[]) {
+/**
+ * Replaces a team's members; each must be an active user of the same workspace. Event `team.updated`
+ * (the new member ids) re-authorizes open sockets: who left stops seeing the team's conversations.
+ */
+export async function setTeamMembers(core: Core, workspaceId: string, teamId: string, userIds: string[]) {
   const wanted = [...new Set(userIds)];
-  return db.transaction(async (tx) => {
+  return withEvents(core, async (tx, events) => {
     const [team] = await tx.select({ id: teams.id }).from(teams).where(and(eq(teams.workspaceId, workspaceId), eq(teams.id, teamId))).for("update");
     if (!team) throw new NotFound("Team", "id");
     const known = wanted.length
@@ -143,14 +146,21 @@ export async function setTeamMembers(db: Executor, workspaceId: string, teamId: 
     if (unknown) throw new Invalid(`Unknown user ${unknown}`, "userIds");
     await tx.delete(teamMembers).where(eq(teamMembers.teamId, teamId));
     if (wanted.length) await tx.insert(teamMembers).values(wanted.map((userId) => ({ workspaceId, teamId, userId })));
+    await events.append(workspaceId, { type: "team.updated", payload: { team: { id: teamId, memberIds: wanted } } });
     return teamView(tx, workspaceId, teamId);
   });
 }
 
-/** Conversations of a deleted team keep going, without a team (the foreign key sets it null). */
-export async function deleteTeam(db: Executor, workspaceId: string, teamId: string) {
-  const deleted = await db.delete(teams).where(and(eq(teams.workspaceId, workspaceId), eq(teams.id, teamId))).returning({ id: teams.id });
-  if (!deleted.length) throw new NotFound("Team", "id");
+/**
+ * Conversations of a deleted team keep going, without a team (the foreign key sets it null); its
+ * members' sockets drop it (`team.updated` with no members).
+ */
+export async function deleteTeam(core: Core, workspaceId: string, teamId: string) {
+  await withEvents(core, async (tx, events) => {
+    const deleted = await tx.delete(teams).where(and(eq(teams.workspaceId, workspaceId), eq(teams.id, teamId))).returning({ id: teams.id });
+    if (!deleted.length) throw new NotFound("Team", "id");
+    await events.append(workspaceId, { type: "team.updated", payload: { team: { id: teamId, memberIds: [], deleted: true } } });
+  });
 }
 
 export async function teamIdsOf(db: Executor, userId: string) {

@@ -138,13 +138,13 @@ export function adminApi(rt: Runtime) {
     createRoute({ method: "put", path: "/teams/{id}/members", request: { params: IdParam, ...body(MembersBody) }, responses: ok("The team"), tags: ["admin"] }),
     async (c) => {
       const a = c.get("actor");
-      return c.json(await setTeamMembers(db, a.workspaceId, c.req.valid("param").id, c.req.valid("json").userIds), 200);
+      return c.json(await setTeamMembers(rt.core, a.workspaceId, c.req.valid("param").id, c.req.valid("json").userIds), 200);
     },
   );
 
   app.openapi(createRoute({ method: "delete", path: "/teams/{id}", request: { params: IdParam }, responses: ok("Deleted"), tags: ["admin"] }), async (c) => {
     const a = c.get("actor");
-    await deleteTeam(db, a.workspaceId, c.req.valid("param").id);
+    await deleteTeam(rt.core, a.workspaceId, c.req.valid("param").id);
     return c.json({ ok: true }, 200);
   });
 

@@ -102,7 +102,7 @@ export function inboxApi(rt: Runtime) {
   app.use("/*", routeAccess(db));
 
   app.openapi(createRoute({ method: "post", path: "/auth/logout", responses: ok("Signed out"), tags: ["auth"] }), async (c) => {
-    await logout(db, c.get("token"));
+    await logout(rt.core, c.get("token"));
     return c.json({ ok: true }, 200);
   });
 

@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import type { Executor } from "../../db/connect.ts";
 import { sessions, users, workspaces, type User } from "../../db/schema/index.ts";
 import type { Actor } from "../../conversations/actor.ts";
+import { withEvents, type Core } from "../../conversations/transaction.ts";
 import { randomToken, sha256Hex, type Keyring } from "../../platform/crypto.ts";
 import { Unauthorized } from "../../platform/errors.ts";
 import { teamIdsOf } from "../../routing/agent.ts";
@@ -76,8 +77,18 @@ export async function acceptInvite(db: Executor, keyring: Keyring, token: string
   return { token: await startSession(db, updated), user: updated };
 }
 
-export async function logout(db: Executor, token: string) {
-  await db.delete(sessions).where(eq(sessions.tokenHash, sha256Hex(token)));
+/**
+ * Ends one session. Its open sockets, on whichever node, hear `session.ended` (addressed to the user
+ * alone) and close once their token no longer signs in (apps/inbox/realtime.ts).
+ */
+export async function logout(core: Core, token: string) {
+  await withEvents(core, async (tx, events) => {
+    const [ended] = await tx
+      .delete(sessions)
+      .where(eq(sessions.tokenHash, sha256Hex(token)))
+      .returning({ userId: sessions.userId, workspaceId: sessions.workspaceId });
+    if (ended) await events.append(ended.workspaceId, { type: "session.ended", payload: { onlyFor: { userId: ended.userId } } });
+  });
 }
 
 export async function authenticate(db: Executor, token: string): Promise<Actor | undefined> {
