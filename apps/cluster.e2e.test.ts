@@ -55,6 +55,15 @@ describe.if(onPostgres)("two nodes on one PostgreSQL", () => {
     socket.close();
   });
 
+  it("closes a socket on the other node when its session signs out", async () => {
+    const token = await one.login(one.agent.email, one.agent.password);
+    const socket = await openSocket(`${wsUrl(twoUrl)}/api/v1/realtime?token=${token}`);
+    await socket.waitFor((f) => f.type === "hello");
+    const closed = new Promise<number>((resolve) => socket.ws.addEventListener("close", (e) => resolve(e.code)));
+    expect((await api(`${one.url}/api/v1/auth/logout`, { token, body: {} })).status).toBe(200);
+    expect(await closed).toBe(4401);
+  });
+
   it("loses nothing for a reader that keeps dropping and resuming while many senders write on both nodes", async () => {
     const token = await one.login(one.admin.email, one.admin.password);
     const visitors = await Promise.all(
