@@ -156,11 +156,12 @@ describe("browser calls (chat → voice over WebRTC)", () => {
     const id = (await widget(a.token, "", { callId: crypto.randomUUID() })).body.call.id as string;
     const outsider = await s.signInAs("agent", "Outsider");
     const editor = await s.signInAs("knowledge_editor", "Editor");
-    // An agent who cannot see the chat (assigned to someone else, not their team) learns nothing of it.
-    for (const token of [outsider, editor]) {
-      expect((await agentCall(token, a.conversationId, `/${id}/answer`)).status).toBe(404);
-      expect((await agentCall(token, a.conversationId, `/${id}/signal`, { kind: "offer", sdp: OFFER })).status).toBe(404);
-      expect((await agentCall(token, a.conversationId, `/${id}/hangup`)).status).toBe(404);
+    // An agent who cannot see the chat (assigned to someone else, not their team) learns nothing of it;
+    // a knowledge editor has no calls.control at all (403).
+    for (const [token, status] of [[outsider, 404], [editor, 403]] as const) {
+      expect((await agentCall(token, a.conversationId, `/${id}/answer`)).status).toBe(status);
+      expect((await agentCall(token, a.conversationId, `/${id}/signal`, { kind: "offer", sdp: OFFER })).status).toBe(status);
+      expect((await agentCall(token, a.conversationId, `/${id}/hangup`)).status).toBe(status);
     }
     // The admin sees the chat but the call rings for its agent.
     const taken = await agentCall(adminToken, a.conversationId, `/${id}/answer`);

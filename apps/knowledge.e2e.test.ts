@@ -273,8 +273,8 @@ it("suggests articles for the customer's latest messages and records an insertio
   expect(link.body.text).toBe(`Lost parcel claims: ${s.url}/help/${slug}/articles/${a.body.id}`);
   const report = await api(url("/report"), { token: editor });
   expect(report.body.articles.find((x: any) => x.articleId === a.body.id).counts.insert).toBe(2);
-  // Knowledge editors see no conversations, so they get no suggestions for one.
-  expect((await api(`${s.url}/api/v1/conversations/${r.conversation.id}/knowledge`, { token: editor })).status).toBe(404);
+  // Knowledge editors see no conversations (no conversations.read), so they get no suggestions for one.
+  expect((await api(`${s.url}/api/v1/conversations/${r.conversation.id}/knowledge`, { token: editor })).status).toBe(403);
 });
 
 it("lets agents suggest an edit that editors read, and nobody but editors change the article", async () => {

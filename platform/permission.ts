@@ -62,7 +62,7 @@ export const rolePermissions: Record<Role, readonly Permission[]> = {
   supervisor: [...agentWork, ...supervision],
   agent: agentWork,
   knowledge_editor: [
-    "account.self", "users.read", "inboxes.read", "queues.read", "knowledge.read", "knowledge.edit",
+    "account.self", "users.read", "inboxes.read", "queues.read", "canned.read", "knowledge.read", "knowledge.edit",
     "knowledge.reports",
   ],
 };

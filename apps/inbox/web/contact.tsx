@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { useFrames } from "./app.tsx";
+import { can } from "../../../platform/permission.ts";
+import { useFrames, useWorkspace } from "./app.tsx";
 import { ApiError, request } from "./client.ts";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
@@ -13,6 +14,7 @@ type Found = { id: string; name: string | null; identities: { kind: IdentityKind
 /** Contact 360: identities on every channel, attributes, notes, past conversations; edit and merge. */
 export function ContactPanel({ contactId, currentConversationId, onClose }: { contactId: string; currentConversationId: string; onClose(): void }) {
   const { t, ago } = useI18n();
+  const { me } = useWorkspace();
   const [p, setP] = useState<ContactProfile | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(() => request<ContactProfile>(`/contacts/${contactId}`).then(setP, () => setError(t("error.generic"))), [contactId, t]);
@@ -167,7 +169,8 @@ export function ContactPanel({ contactId, currentConversationId, onClose }: { co
         </ul>
       </section>
 
-      <Merge contactId={p.id} onMerged={load} />
+      {/* Merging decides who reads the moved conversations: supervisors and admins (contacts.merge). */}
+      {can(me, "contacts.merge") && <Merge contactId={p.id} onMerged={load} />}
     </aside>
   );
 }
