@@ -196,6 +196,20 @@ describe("event retention", () => {
     feed.close();
   });
 
+  it("resumes a client ahead of the head (a seq from a restored database) at the head, with a resync", async () => {
+    const { w, bus, feed, send } = await setup();
+    await send(1);
+    const head = bus.held[bus.held.length - 1]!.seq;
+    const frames: string[] = [];
+    await feed.subscribe(
+      w.workspaceId,
+      { filter: () => true, deliver: (e) => frames.push(`event ${e.seq}`), start: (seq, h) => frames.push(`hello ${seq} ${h}`), resync: (seq) => frames.push(`resync ${seq}`) },
+      head + 100,
+    );
+    expect(frames).toEqual([`hello ${head} ${head}`, `resync ${head}`]);
+    feed.close();
+  });
+
   it("tells a client resuming from before the oldest kept event to reload", async () => {
     const { w, send, feed } = await setup();
     await send(1);

@@ -234,7 +234,8 @@ export class EventFeed {
       // Run in the workspace's chain, so no live dispatch interleaves with the replay.
       await this.enqueue(workspaceId, stream, async () => {
         const head = await this.head(workspaceId);
-        subscriber.start?.(after ?? head, head);
+        // A client ahead of the head (a seq from a database since restored) resumes at the head, after a resync.
+        subscriber.start?.(after !== undefined && after <= head ? after : head, head);
         if (after !== undefined && after !== head) {
           const conversationIds = await subscriber.replayConversations?.();
           truncated = await this.replayTooLong(workspaceId, after, head, conversationIds, subscriber.replayLimit ?? this.replayLimit);

@@ -54,7 +54,8 @@ export class Realtime {
       const f = JSON.parse(e.data) as Frame;
       // Every frame's seq is a safe resume point (hello: where the replay starts; others: the seq last
       // delivered), so a reconnect resumes after the highest one seen.
-      if (typeof f.seq === "number") this.lastSeq = Math.max(this.lastSeq ?? 0, f.seq);
+      // `resync` names the seq to continue after, even below one a client remembers from elsewhere.
+      if (typeof f.seq === "number") this.lastSeq = f.type === "resync" ? f.seq : Math.max(this.lastSeq ?? 0, f.seq);
       if (f.type === "hello") return;
       this.emit(f);
     };

@@ -248,7 +248,8 @@ class Widget {
   private receive(frame: Frame) {
     // Every frame's seq is a safe resume point (hello: where the replay starts, the head when nothing
     // was seen yet; others: the seq last delivered), so a reconnect resumes after the highest one.
-    if (typeof frame.seq === "number") this.lastSeq = Math.max(this.lastSeq, frame.seq);
+    // `resync` names the seq to continue after, even below one remembered from elsewhere.
+    if (typeof frame.seq === "number") this.lastSeq = frame.type === "resync" ? frame.seq : Math.max(this.lastSeq, frame.seq);
     if (frame.type === "hello") {
       void this.call.refresh();
       return;
