@@ -145,6 +145,20 @@ describe("email addresses and aliases", () => {
     expect(await conversationsOf(inboxId)).toHaveLength(3);
   });
 
+  it("stop blocking an address when nobody proved the claim within a week (no squatting)", async () => {
+    const address = `squat-${tag}@victim.test`;
+    const squatter = await emailInbox(tokenB, { address });
+    expect(squatter.status).toBe(201);
+    expect((await emailInbox(tokenA, { address })).status).toBe(409);
+    // Eight days later, still unproven: the owner's claim takes it over.
+    const old = new Date(Date.now() - 8 * 86_400_000);
+    await server.rt.core.db.update(inboxRoutes).set({ createdAt: old }).where(and(eq(inboxRoutes.kind, "email"), eq(inboxRoutes.key, address)));
+    const owner = await emailInbox(tokenA, { address });
+    expect(owner.status).toBe(201);
+    const [route] = await server.rt.core.db.select().from(inboxRoutes).where(and(eq(inboxRoutes.kind, "email"), eq(inboxRoutes.key, address)));
+    expect(route!.inboxId).toBe(owner.body.id);
+  });
+
   it("refuses to mail a code without an outgoing server, naming the setting", async () => {
     const created = await emailInbox(tokenA, { address: `nosmtp-${tag}@acme.test` });
     const sent = await api(`${server.url}/api/v1/inboxes/${created.body.id}/email/verification`, { token: tokenA, method: "POST" });
