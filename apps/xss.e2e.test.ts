@@ -60,8 +60,8 @@ function dangerIn({ selector, shadowHost }: { selector: string; shadowHost?: str
       for (const attr of el.getAttributeNames()) {
         if (attr.startsWith("on")) found.push(`${el.tagName}@${attr}`);
         if (["href", "src", "action", "formaction", "xlink:href"].includes(attr)) {
-          const url = new URL(el.getAttribute(attr)!, location.href);
-          if (!ok.has(url.protocol)) found.push(`${el.tagName}@${attr}=${url.protocol}`);
+          const url = URL.parse(el.getAttribute(attr)!, location.href);
+          if (url && !ok.has(url.protocol)) found.push(`${el.tagName}@${attr}=${url.protocol}`);
         }
       }
     }
