@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, expect, it } from "bun:test";
 import { and, eq } from "drizzle-orm";
-import { workItems } from "../db/schema/index.ts";
+import { agentStates, workItems } from "../db/schema/index.ts";
 import { createAgent } from "../routing/agent.ts";
 import { expireOffers } from "../routing/work.ts";
 import { api, openSocket, startTestServer, wsUrl, type TestServer } from "../test/server.ts";
+import { until } from "../test/voice.ts";
 
 let s: TestServer;
 let admin: string;
@@ -170,7 +171,8 @@ it("pushes the live view to supervisors every few seconds, with an alert when wo
 });
 
 it("transfers a conversation to another queue, or to one agent who must accept it", async () => {
-  await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: bob, body: { presence: "offline" } });
+  // Bob is signed in but away: no routed work reaches him, a transfer does.
+  await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: bob, body: { presence: "away" } });
   await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: ann, body: { presence: "offline" } });
   const conversationId = await customerWrites("refund for order 42");
   const queues = (await api(`${s.url}/api/v1/queues`, { token: admin })).body.items;
@@ -191,4 +193,50 @@ it("transfers a conversation to another queue, or to one agent who must accept i
   const nobody = await api(`${s.url}/api/v1/conversations/${conversationId}/transfer`, { token: admin, body: { agentId: crypto.randomUUID() } });
   expect(nobody.status).toBe(404);
   expect(nobody.body.error.field).toBe("agentId");
+  // Queued work offered to someone signed out would be withdrawn at once: refused instead.
+  const waiting = await customerWrites("refund for order 43");
+  await until(async () => (await s.rt.core.db.select().from(workItems).where(eq(workItems.conversationId, waiting)))[0], 5000, "queue entry");
+  const signedOutAgent = await api(`${s.url}/api/v1/conversations/${waiting}/transfer`, { token: admin, body: { agentId: s.agent.id } });
+  expect(signedOutAgent.status).toBe(409);
+  expect(signedOutAgent.body.error.field).toBe("agentId");
+});
+
+it("withdraws a signed-out agent's open offer at once and leaves them offline, not away", async () => {
+  await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: bob, body: { presence: "offline" } });
+  await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: ann, body: { presence: "offline" } });
+  const cat = await createAgent(s.rt.core.db, { workspaceId: s.workspaceId, email: `cat-${crypto.randomUUID()}@example.test`, name: "Cat", role: "agent", password: "pw-cat-123" });
+  const catToken = await s.login(cat.email, "pw-cat-123");
+  await api(`${s.url}/api/v1/agents/${cat.id}`, { method: "PATCH", token: admin, body: { skills: [{ skill: "billing", level: 5 }] } });
+  // Signed in with the inbox open (without a socket she would soon count as disconnected).
+  const catSocket = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${catToken}`);
+  await catSocket.waitFor((f) => f.type === "hello");
+  await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: catToken, body: { presence: "available" } });
+  await customerWrites("refund, and quickly");
+  // Cat is offered what waits (the oldest first, up to her three chats).
+  const offersOfCat = () => s.rt.core.db.select().from(workItems).where(and(eq(workItems.agentId, cat.id), eq(workItems.state, "reserved")));
+  const offered = await until(async () => (await offersOfCat()).length > 0 && offersOfCat(), 5000, "Cat's offers");
+
+  expect((await api(`${s.url}/api/v1/auth/logout`, { token: catToken, body: {} })).status).toBe(200);
+  // Back in the queue well before the offers' 20 s are up, and Cat is offline, not marked away.
+  await until(async () => (await offersOfCat()).length === 0, 5000, "offers withdrawn");
+  const [back] = await s.rt.core.db.select().from(workItems).where(eq(workItems.id, offered[0]!.id));
+  expect(back).toMatchObject({ state: "waiting", agentId: null });
+  const [state] = await s.rt.core.db.select().from(agentStates).where(eq(agentStates.userId, cat.id));
+  expect(state).toMatchObject({ presence: "offline", reason: "signed out" });
+  const timeline = (await api(`${s.url}/api/v1/conversations/${back!.conversationId}/timeline`, { token: admin })).body.items;
+  expect(timeline.filter((i: any) => i.eventType === "offer_missed").at(-1).data).toMatchObject({ agentId: cat.id, reason: "withdrawn" });
+  catSocket.close();
+});
+
+it("refuses with 409, not a 500, to delete a queue that has handled work; an unused one goes", async () => {
+  const old = await api(`${s.url}/api/v1/queues`, { token: admin, body: { name: "Old" } });
+  const unused = await api(`${s.url}/api/v1/queues`, { token: admin, body: { name: "Unused" } });
+  const conversationId = await customerWrites("moving this one");
+  expect((await api(`${s.url}/api/v1/conversations/${conversationId}/transfer`, { token: admin, body: { queueId: old.body.id } })).status).toBe(200);
+  await api(`${s.url}/api/v1/conversations/${conversationId}/status`, { token: admin, body: { status: "resolved" } });
+  await until(async () => (await s.rt.core.db.select().from(workItems).where(and(eq(workItems.queueId, old.body.id), eq(workItems.state, "abandoned"))))[0], 5000, "history");
+  const refused = await api(`${s.url}/api/v1/queues/${old.body.id}`, { method: "DELETE", token: admin });
+  expect(refused.status).toBe(409);
+  expect(refused.body.error).toMatchObject({ code: "conflict", field: "id" });
+  expect((await api(`${s.url}/api/v1/queues/${unused.body.id}`, { method: "DELETE", token: admin })).status).toBe(200);
 });

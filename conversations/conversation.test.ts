@@ -4,7 +4,8 @@ import { contactIdentities, conversations, outbox, timelineItems } from "../db/s
 import { createTeam } from "../routing/agent.ts";
 import { testWorkspace } from "../test/workspace.ts";
 import { contactProfile, mergeContacts } from "./contact.ts";
-import { assign, ingestInbound, reply, setStatus, transferToTeam, wakeSnoozed } from "./conversation.ts";
+import { assign, ingestInbound, reply, setStatus, wakeSnoozed } from "./conversation.ts";
+import { transferToTeam } from "../routing/work.ts";
 import { listConversations } from "./conversation-list.ts";
 import { timelinePage } from "./timeline.ts";
 

@@ -638,23 +638,24 @@ export async function assignWithin(tx: Tx, events: EventLog, by: Actor | "system
   return conversationView(after!, await contactOf(tx, after!.contactId));
 }
 
-/** Hands the conversation to a team: it leaves the current agent and waits for the team. */
-export async function transferToTeam(core: Core, actor: Actor, conversationId: string, teamId: string, note?: string) {
-  return withEvents(core, async (tx, events) => {
-    const before = await visibleConversation(tx, actor, conversationId, true);
-    const [team] = await tx
-      .select({ id: teams.id, name: teams.name })
-      .from(teams)
-      .where(and(eq(teams.workspaceId, actor.workspaceId), eq(teams.id, teamId)));
-    if (!team) throw new NotFound("Team", "teamId");
-    const [after] = await tx
-      .update(conversations)
-      .set({ teamId, assigneeId: null })
-      .where(eq(conversations.id, conversationId))
-      .returning();
-    await recordChange(tx, events, actor, before, after!, "transferred", { teamId, teamName: team.name, note: note ?? null });
-    return conversationView(after!, await contactOf(tx, after!.contactId));
-  });
+/**
+ * Hands the conversation to a team, inside a caller's transaction: it leaves the current agent and
+ * waits for the team. Routing (routing/work.ts `transferToTeam`) ends its queue entry first.
+ */
+export async function transferToTeamWithin(tx: Tx, events: EventLog, actor: Actor, conversationId: string, teamId: string, note?: string) {
+  const before = await visibleConversation(tx, actor, conversationId, true);
+  const [team] = await tx
+    .select({ id: teams.id, name: teams.name })
+    .from(teams)
+    .where(and(eq(teams.workspaceId, actor.workspaceId), eq(teams.id, teamId)));
+  if (!team) throw new NotFound("Team", "teamId");
+  const [after] = await tx
+    .update(conversations)
+    .set({ teamId, assigneeId: null })
+    .where(eq(conversations.id, conversationId))
+    .returning();
+  await recordChange(tx, events, actor, before, after!, "transferred", { teamId, teamName: team.name, note: note ?? null });
+  return conversationView(after!, await contactOf(tx, after!.contactId));
 }
 
 export async function setLabels(core: Core, actor: Actor, conversationId: string, labels: string[]) {

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import { isUniqueViolation, type Executor } from "../db/connect.ts";
-import { agentSkills, sessions, skills, teamMembers, teams, users, type Role, type User } from "../db/schema/index.ts";
+import { agentSkills, agentStates, sessions, skills, teamMembers, teams, users, type Role, type User } from "../db/schema/index.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import { randomToken } from "../platform/crypto.ts";
 import { Conflict, Invalid, NotFound } from "../platform/errors.ts";
@@ -39,6 +39,21 @@ export async function activeUsers(db: Executor, workspaceId: string) {
     .from(users)
     .where(and(eq(users.workspaceId, workspaceId), isNull(users.disabledAt)))
     .orderBy(asc(users.name), asc(users.id));
+}
+
+/**
+ * The agent a transfer hands work to: of the workspace and enabled (404 naming `agentId` otherwise);
+ * with `signedIn`, also signed in (409), since an offer to someone signed out is withdrawn at once.
+ */
+export async function transferTarget(db: Executor, workspaceId: string, agentId: string, signedIn: boolean) {
+  const [row] = await db
+    .select({ id: users.id, name: users.name, presence: agentStates.presence })
+    .from(users)
+    .leftJoin(agentStates, eq(agentStates.userId, users.id))
+    .where(and(eq(users.workspaceId, workspaceId), eq(users.id, agentId), isNull(users.disabledAt)));
+  if (!row) throw new NotFound("Agent", "agentId");
+  if (signedIn && (!row.presence || row.presence === "offline")) throw new Conflict(`${row.name} is signed out`, "agentId");
+  return row;
 }
 
 export type AccountChange = { name?: string; role?: Role; disabled?: boolean };

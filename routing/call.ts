@@ -28,10 +28,11 @@ export async function enqueueCall(core: Core, conversationId: string, target: Ca
 export async function enqueueCallWithin(tx: Tx, events: EventLog, conversationId: string, target: CallTarget, now = new Date(), settings = DEFAULT_ROUTING) {
   const [c] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
   if (!c) throw new NotFound("Conversation");
+  const { item, eta, queued } = await placeCallWithin(tx, c, target, now, settings);
   // Whoever answers the call takes the chat with it, and it is that assignment which connects the
   // call (apps/voice): the agent who was chatting gets it back through the sticky first chance.
+  // After the work item is locked: the unassignment's event takes the counter, the last lock.
   if (c.assigneeId) await assignWithin(tx, events, "system", conversationId, null);
-  const { item, eta, queued } = await placeCallWithin(tx, c, target, now, settings);
   await appendSystemEvent(tx, events, conversationId, "queued", queued);
   return { item, eta };
 }

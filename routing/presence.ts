@@ -1,6 +1,6 @@
-import { and, eq, inArray, isNull, lt, ne, or } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, lt, ne, or } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
-import { agentStates, users, type AgentState, type Capacity, type Presence } from "../db/schema/index.ts";
+import { agentStates, sessions, users, type AgentState, type Capacity, type Presence } from "../db/schema/index.ts";
 import type { Actor } from "../conversations/actor.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import { Invalid } from "../platform/errors.ts";
@@ -59,6 +59,19 @@ export async function setPresence(
     await events.append(workspaceId, { type: "agent.presence", payload: { agent: presenceView(after!), previous: before.presence } });
     return after!;
   });
+}
+
+/**
+ * The user signed out (logout) and has no other session left: they are offline, not away, and the
+ * router withdraws any offer they still had (on the event, and in its sweep if a node missed it).
+ */
+export async function signedOut(core: Core, workspaceId: string, userId: string, now = new Date()) {
+  const [left] = await core.db
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), gt(sessions.expiresAt, now)))
+    .limit(1);
+  if (!left) await setPresence(core, workspaceId, userId, { presence: "offline", reason: "signed out" });
 }
 
 /** An agent's own choice from the status menu. */

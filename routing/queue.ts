@@ -143,19 +143,31 @@ export async function updateQueue(db: Executor, workspaceId: string, id: string,
 }
 
 /** A queue with work in it, or named by another queue's overflow, cannot be deleted. */
+/**
+ * Deletes a queue that never took work. One that did keeps its history (reports, handle times and
+ * estimates read it), so deleting it is refused with 409: taking it out of the entry rules and of
+ * other queues' overflow stops new work reaching it instead.
+ */
 export async function deleteQueue(db: Executor, workspaceId: string, id: string) {
-  const [current] = await db.select({ id: queues.id }).from(queues).where(and(eq(queues.workspaceId, workspaceId), eq(queues.id, id)));
-  if (!current) throw new NotFound("Queue", "id");
-  const [busy] = await db
-    .select({ id: workItems.id })
-    .from(workItems)
-    .where(and(eq(workItems.queueId, id), inArray(workItems.state, ["waiting", "reserved", "assigned"])))
-    .limit(1);
-  if (busy) throw new DomainError(409, "conflict", "The queue still holds work", "id");
-  const others = await db.select({ name: queues.name, overflow: queues.overflow }).from(queues).where(eq(queues.workspaceId, workspaceId));
-  const referrer = others.find((q) => q.overflow.some((s) => s.action === "move_queue" && s.queueId === id));
-  if (referrer) throw new DomainError(409, "conflict", `Queue "${referrer.name}" overflows into this queue`, "id");
-  await db.delete(queues).where(eq(queues.id, id));
+  await db.transaction(async (tx) => {
+    // Locked: a work item being queued into it (its foreign key) waits, then fails, rather than
+    // landing between the check and the delete.
+    const [current] = await tx.select({ id: queues.id }).from(queues).where(and(eq(queues.workspaceId, workspaceId), eq(queues.id, id))).for("update");
+    if (!current) throw new NotFound("Queue", "id");
+    const [busy] = await tx
+      .select({ id: workItems.id })
+      .from(workItems)
+      .where(and(eq(workItems.queueId, id), inArray(workItems.state, ["waiting", "reserved", "assigned"])))
+      .limit(1);
+    if (busy) throw new DomainError(409, "conflict", "The queue still holds work", "id");
+    const [handled] = await tx.select({ id: workItems.id }).from(workItems).where(eq(workItems.queueId, id)).limit(1);
+    if (handled)
+      throw new DomainError(409, "conflict", "The queue has handled work that reports still count: remove it from the entry rules instead", "id");
+    const others = await tx.select({ name: queues.name, overflow: queues.overflow }).from(queues).where(eq(queues.workspaceId, workspaceId));
+    const referrer = others.find((q) => q.overflow.some((s) => s.action === "move_queue" && s.queueId === id));
+    if (referrer) throw new DomainError(409, "conflict", `Queue "${referrer.name}" overflows into this queue`, "id");
+    await tx.delete(queues).where(eq(queues.id, id));
+  });
 }
 
 /** Replaces the ordered entry rules; every rule must name a queue of the workspace. */

@@ -1,13 +1,20 @@
-import { eq } from "drizzle-orm";
 import type { EventBus } from "../conversations/bus.ts";
-import { queues } from "../db/schema/index.ts";
 import type { Core } from "../conversations/transaction.ts";
 import { log } from "../platform/log.ts";
 import type { DomainEvent } from "../conversations/event.ts";
-import { channelClass } from "./acd.ts";
 import { liveQueues } from "./live.ts";
-import { endWrapUps, startWrapUp, WRAP_UP_SECONDS } from "./presence.ts";
-import { applyOverflow, DEFAULT_ROUTING, enqueueConversation, expireOffers, finishWork, freeIfIdle, routeWorkspace, workspacesWaiting, workspacesWithWork, type RoutingSettings } from "./work.ts";
+import { endWrapUps } from "./presence.ts";
+import { resolvedButHeld, unqueuedConversations } from "./reconcile.ts";
+import {
+  applyOverflow, DEFAULT_ROUTING, enqueueConversation, expireOffers, releaseFinishedWork, routeWorkspace, workspacesWaiting, workspacesWithWork,
+  type RoutingSettings,
+} from "./work.ts";
+
+/**
+ * How often the reconciliation runs, how long a conversation stays quiet before it counts as missed
+ * (the event path queues it within milliseconds), and when one no rule took is asked again.
+ */
+export const RECONCILE = { everyMs: 10_000, graceMs: 10_000, recheckMs: 300_000 };
 
 /**
  * The node's router: puts arriving conversations into queues, runs routing passes when work arrives or
@@ -23,7 +30,10 @@ export class Router {
   private unsubscribe: (() => void) | undefined;
 
   private lastLive = 0;
+  private lastReconcile = 0;
   private ticking = false;
+  /** Conversations the reconciliation found no queue for, and when to ask again. */
+  private unroutable = new Map<string, number>();
 
   /**
    * `live` hands the periodic `queues.live` view (with threshold alerts) to this node's own sockets,
@@ -37,31 +47,30 @@ export class Router {
     private readonly settings: RoutingSettings = DEFAULT_ROUTING,
     private readonly tickMs = 1000,
     private readonly liveEveryMs = 2000,
+    private readonly reconcile = RECONCILE,
   ) {}
 
   start() {
     this.unsubscribe = this.bus.subscribe((m) => {
       if (!("type" in m) || !m.conversationId) {
-        if ("type" in m && m.type === "agent.presence") this.schedule(m.workspaceId);
+        if (!("type" in m) || m.type !== "agent.presence") return;
+        // A signed-out agent's offers go back to the queue now, not when they time out.
+        const signedOut = (m.payload.agent as { presence?: string } | undefined)?.presence === "offline";
+        if (signedOut) this.run(() => this.expire());
+        else this.schedule(m.workspaceId);
         return;
       }
       const changes = m.payload.changes as { to?: string; status?: string; call?: boolean } | undefined;
       // A call opened it: the IVR decides where (and whether) a caller waits, not the entry rules.
       const byCall = m.payload.call === true || changes?.call === true;
       if (byCall) return;
-      if (m.type === "conversation.created" || (m.type === "conversation.updated" && (changes?.to === "open" || changes?.status === "open")))
-        this.run(() => enqueueConversation(this.core, m.conversationId!, this.settings).then((item) => item && this.schedule(item.workspaceId)));
+      const reopened = m.type === "conversation.updated" && (changes?.to === "open" || changes?.status === "open");
+      if (m.type === "conversation.created" || reopened)
+        this.run(() => enqueueConversation(this.core, m.conversationId!, this.settings, new Date(), reopened).then((item) => item && this.schedule(item.workspaceId)));
       else if (m.type === "conversation.updated" && changes?.to === "resolved")
         this.run(async () => {
-          const w = await finishWork(this.core, m.conversationId!);
-          if (!w) return;
-          if (w.agentId && w.answeredAt) {
-            const [queue] = await this.core.db.select({ wrapUpSeconds: queues.wrapUpSeconds }).from(queues).where(eq(queues.id, w.queueId));
-            const wrapUp = queue?.wrapUpSeconds ?? WRAP_UP_SECONDS[channelClass(w.channel)];
-            if (wrapUp > 0) await startWrapUp(this.core, w.workspaceId, w.agentId, wrapUp);
-            else await freeIfIdle(this.core, w.workspaceId, w.agentId);
-          }
-          this.schedule(w.workspaceId);
+          const w = await releaseFinishedWork(this.core, m.conversationId!);
+          if (w) this.schedule(w.workspaceId);
         });
     });
     // The safety net: offers that ran out, and work that a missed event or another node left waiting.
@@ -80,11 +89,19 @@ export class Router {
     while (this.running.size || this.pending.size) await Bun.sleep(5);
   }
 
-  private async tick() {
+  private async expire() {
     for (const ws of await expireOffers(this.core)) this.schedule(ws);
+  }
+
+  private async tick() {
+    await this.expire();
     for (const ws of await applyOverflow(this.core)) this.schedule(ws);
     for (const ws of await endWrapUps(this.core)) this.schedule(ws);
     for (const ws of await workspacesWaiting(this.core)) this.schedule(ws);
+    if (Date.now() - this.lastReconcile >= this.reconcile.everyMs) {
+      this.lastReconcile = Date.now();
+      await this.reconcileNow();
+    }
     if (Date.now() - this.lastLive >= this.liveEveryMs) {
       this.lastLive = Date.now();
       for (const workspaceId of await workspacesWithWork(this.core)) {
@@ -92,6 +109,24 @@ export class Router {
         const queues = await liveQueues(this.core.db, workspaceId);
         this.live.push({ workspaceId, seq: 0, type: "queues.live", conversationId: null, public: false, ephemeral: true, payload: { queues } });
       }
+    }
+  }
+
+  /**
+   * Repairs what a missed event left (routing/reconcile.ts): resolved work still live is finished
+   * and its agent released; open conversations without a queue entry are queued. Ones no entry rule
+   * takes are not asked again for a while (this node's memory only spares work: any node may ask).
+   */
+  async reconcileNow(now = new Date()) {
+    for (const conversationId of await resolvedButHeld(this.core.db)) {
+      const w = await releaseFinishedWork(this.core, conversationId, now);
+      if (w) this.schedule(w.workspaceId);
+    }
+    for (const [id, until] of this.unroutable) if (until <= now.getTime()) this.unroutable.delete(id);
+    for (const c of await unqueuedConversations(this.core.db, this.reconcile.graceMs, [...this.unroutable.keys()], now)) {
+      const item = await enqueueConversation(this.core, c.id, this.settings, now, true);
+      if (item) this.schedule(item.workspaceId);
+      else this.unroutable.set(c.id, now.getTime() + this.reconcile.recheckMs);
     }
   }
 

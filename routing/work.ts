@@ -1,6 +1,8 @@
-import { and, asc, count, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { Actor } from "../conversations/actor.ts";
-import { appendSystemEvent, assignWithin, requireConversation, scopeOf, sendSystemMessage } from "../conversations/conversation.ts";
+import {
+  appendSystemEvent, assignWithin, requireConversation, scopeOf, sendSystemMessage, transferToTeamWithin,
+} from "../conversations/conversation.ts";
 import { takeSeqs } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import type { Tx } from "../db/connect.ts";
@@ -10,13 +12,13 @@ import {
 } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import { channelClass, DEFAULT_CAPACITY, route, type Agent, type ChannelClass } from "./acd.ts";
-import { skillLevelsOf } from "./agent.ts";
+import { skillLevelsOf, transferTarget } from "./agent.ts";
 import { chooseQueue, priorityFor } from "./entry.ts";
 import { queuePosition, toWorkItem } from "./estimate.ts";
 import { isOpen } from "./hours.ts";
 import { dueSteps } from "./overflow.ts";
 import { accept, OFFER_TIMEOUT_MS, reject, ReservationError, type Reservation } from "./reservation.ts";
-import { setPresence } from "./presence.ts";
+import { setPresence, startWrapUp, WRAP_UP_SECONDS } from "./presence.ts";
 
 /**
  * How long the last agent of a contact is preferred, which channels skip the offer, and how long an
@@ -50,15 +52,32 @@ async function heldByBot(tx: Tx, c: { id: string; inboxId: string }) {
 }
 
 /**
- * Puts an open, unassigned conversation into the queue its entry rules choose (nothing happens when
- * no rule matches: the conversation stays for agents to pick by hand). Idempotent: the live work item
- * is unique per conversation, so every node may call this for the same event.
+ * The assignee of a reopened conversation still takes it while they can: enabled and signed in
+ * (available, busy, in wrap-up or briefly away). A disabled or signed-out assignee does not, and the
+ * conversation is routed again, that agent preferred (sticky) if they come back in time.
  */
-export async function enqueueConversation(core: Core, conversationId: string, settings = DEFAULT_ROUTING, now = new Date()) {
+async function assigneeAtWork(tx: Tx, userId: string) {
+  const [row] = await tx
+    .select({ disabledAt: users.disabledAt, presence: agentStates.presence })
+    .from(users)
+    .leftJoin(agentStates, eq(agentStates.userId, users.id))
+    .where(eq(users.id, userId));
+  return !!row && !row.disabledAt && !!row.presence && row.presence !== "offline";
+}
+
+/**
+ * Puts an open, unassigned conversation into the queue its entry rules choose (nothing happens when
+ * no rule matches: the conversation stays for agents to pick by hand). `reopened` (a customer wrote
+ * again, a snooze ended, the reconciliation found it): an assignee who is no longer at work does not
+ * keep it. Idempotent: the live work item is unique per conversation, so every node may call this
+ * for the same event.
+ */
+export async function enqueueConversation(core: Core, conversationId: string, settings = DEFAULT_ROUTING, now = new Date(), reopened = false) {
   return withEvents(core, async (tx, events) => {
     // Locked, so a transfer of the same conversation and this enqueue happen one after the other.
     const [c] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
-    if (!c || c.status !== "open" || c.assigneeId) return undefined;
+    if (!c || c.status !== "open") return undefined;
+    if (c.assigneeId && (!reopened || (await assigneeAtWork(tx, c.assigneeId)))) return undefined;
     // A workspace without entry rules does not route: nothing more to read.
     const rules = await tx.select().from(entryRules).where(eq(entryRules.workspaceId, c.workspaceId)).orderBy(asc(entryRules.position));
     if (!rules.length) return undefined;
@@ -91,6 +110,11 @@ export async function enqueueConversation(core: Core, conversationId: string, se
       .where(and(eq(conversations.contactId, c.contactId), eq(workItems.state, "done")))
       .orderBy(desc(workItems.endedAt))
       .limit(1);
+    // The absent assignee of a reopened conversation gets the first chance, if still enabled.
+    const [absent] = c.assigneeId
+      ? await tx.select({ id: users.id }).from(users).where(and(eq(users.id, c.assigneeId), isNull(users.disabledAt)))
+      : [];
+    const sticky = absent?.id ?? previous?.agentId ?? null;
     const [item] = await tx
       .insert(workItems)
       .values({
@@ -100,8 +124,8 @@ export async function enqueueConversation(core: Core, conversationId: string, se
         channel: c.channel,
         priority: priorityFor(queue.priorityRules, attributes),
         requiredSkills: queue.requiredSkills,
-        stickyAgentId: previous?.agentId ?? null,
-        stickyUntil: previous?.agentId ? new Date(now.getTime() + settings.stickyMs) : null,
+        stickyAgentId: sticky,
+        stickyUntil: sticky ? new Date(now.getTime() + settings.stickyMs) : null,
         enqueuedAt: now,
       })
       .onConflictDoNothing()
@@ -112,6 +136,8 @@ export async function enqueueConversation(core: Core, conversationId: string, se
     if (eta?.estimatedWaitS != null)
       await tx.update(workItems).set({ estimatedWaitSeconds: eta.estimatedWaitS }).where(eq(workItems.id, item.id));
     await tx.update(conversations).set({ queueId: queue.id, priority: item.priority }).where(eq(conversations.id, c.id));
+    // After the work item: the unassignment's event takes the counter, the last lock of all.
+    if (c.assigneeId) await assignWithin(tx, events, "system", c.id, null);
     await appendSystemEvent(tx, events, c.id, "queued", {
       queueId: queue.id,
       queueName: queue.name,
@@ -175,12 +201,16 @@ export async function routeWorkspace(core: Core, workspaceId: string, settings =
   const [anyone] = await signedIn(core.db, { workspaceId });
   if (!anyone) return [];
   return withEvents(core, async (tx, events) => {
+    // Conversations first, then their work (the lock order of invariant 4): an auto-accept assigns
+    // and a pass's events take the counter, while a customer's message holds its conversation and
+    // then wants the counter. Work whose conversation is busy that way waits for the next pass.
+    const held = await lockConversationsOf(tx, and(eq(workItems.workspaceId, workspaceId), eq(workItems.state, "waiting"))!, 1000);
+    if (!held.length) return [];
     const waiting = await tx
       .select()
       .from(workItems)
-      .where(and(eq(workItems.workspaceId, workspaceId), eq(workItems.state, "waiting")))
+      .where(and(inArray(workItems.conversationId, held), eq(workItems.state, "waiting")))
       .orderBy(desc(workItems.priority), asc(workItems.enqueuedAt))
-      .limit(1000)
       .for("update", { skipLocked: true });
     if (!waiting.length) return [];
     // A closed queue's work waits for opening hours; nobody is offered it now.
@@ -241,6 +271,25 @@ export async function routeWorkspace(core: Core, workspaceId: string, settings =
   });
 }
 
+/**
+ * Locks, skipping those another transaction holds, the conversations of the work items `where`
+ * picks (the most urgent `limit` of them): what a claim takes before it locks the work items.
+ */
+async function lockConversationsOf(tx: Tx, where: SQL, limit: number) {
+  const picked = tx
+    .select({ id: workItems.conversationId })
+    .from(workItems)
+    .where(where)
+    .orderBy(desc(workItems.priority), asc(workItems.enqueuedAt))
+    .limit(limit);
+  const rows = await tx
+    .select({ id: conversations.id })
+    .from(conversations)
+    .where(inArray(conversations.id, picked))
+    .for("update", { skipLocked: true });
+  return rows.map((r) => r.id);
+}
+
 /** The work item behind an offer, locked, as the pure reservation state machine sees it. */
 async function lockOffer(tx: Tx, actor: Actor, workItemId: string) {
   const [ref] = await tx
@@ -296,7 +345,7 @@ export async function acceptOffer(core: Core, actor: Actor, workItemId: string, 
  * Back to the queue: the agent said no, or let the offer run out. Either way they are marked away,
  * so the next offer goes to someone who is there.
  */
-async function returnToQueue(tx: Tx, events: Parameters<typeof assignWithin>[1], w: WorkItemRow, reason: "rejected" | "expired") {
+async function returnToQueue(tx: Tx, events: Parameters<typeof assignWithin>[1], w: WorkItemRow, reason: "rejected" | "expired" | "withdrawn") {
   await tx.update(workItems).set({ state: "waiting", agentId: null, reservationExpiresAt: null }).where(eq(workItems.id, w.id));
   await appendSystemEvent(tx, events, w.conversationId, "offer_missed", { agentId: w.agentId, reason });
 }
@@ -310,19 +359,32 @@ export async function rejectOffer(core: Core, actor: Actor, workItemId: string, 
   await setPresence(core, actor.workspaceId, actor.userId, { presence: "away", reason: "missed offer" });
 }
 
-/** Offers nobody answered in time go back to the queue; their agents are marked away. */
+/** The offered agent is gone: deleted, disabled, or signed out (by choice, logout or a lost connection). */
+const offeredAgentGone = sql<boolean>`(${workItems.agentId} IS NULL OR NOT EXISTS (
+  SELECT 1 FROM ${agentStates} JOIN ${users} ON ${users.id} = ${agentStates.userId}
+  WHERE ${agentStates.userId} = ${workItems.agentId} AND ${agentStates.presence} <> 'offline' AND ${users.disabledAt} IS NULL))`;
+
+/**
+ * Offers nobody answered in time go back to the queue, and so, without waiting for their time, do
+ * offers of agents who are gone (the periodic sweep, so an event a node missed cannot strand them).
+ * Agents who let an offer run out while signed in are marked away; gone ones stay offline.
+ */
 export async function expireOffers(core: Core, now = new Date()) {
   const missed = await withEvents(core, async (tx, events) => {
+    // Conversations before work items, as everywhere: each offer's timeline event takes the counter.
+    const lapsed = and(eq(workItems.state, "reserved"), or(lt(workItems.reservationExpiresAt, now), offeredAgentGone))!;
+    const held = await lockConversationsOf(tx, lapsed, 1000);
+    if (!held.length) return [];
     const due = await tx
-      .select()
+      .select({ w: workItems, gone: offeredAgentGone })
       .from(workItems)
-      .where(and(eq(workItems.state, "reserved"), lt(workItems.reservationExpiresAt, now)))
+      .where(and(inArray(workItems.conversationId, held), lapsed))
       .for("update", { skipLocked: true });
-    for (const w of due) await returnToQueue(tx, events, w, "expired");
+    for (const { w, gone } of due) await returnToQueue(tx, events, w, gone ? "withdrawn" : "expired");
     return due;
   });
-  for (const w of missed) await setPresence(core, w.workspaceId, w.agentId!, { presence: "away", reason: "missed offer" });
-  return missed.map((w) => w.workspaceId);
+  for (const { w, gone } of missed) if (!gone) await setPresence(core, w.workspaceId, w.agentId!, { presence: "away", reason: "missed offer" });
+  return [...new Set(missed.map(({ w }) => w.workspaceId))];
 }
 
 /** Work that ended (the conversation was resolved) frees the agent's capacity. */
@@ -333,6 +395,20 @@ export async function finishWork(core: Core, conversationId: string, now = new D
     .set({ state: sql`CASE WHEN ${workItems.answeredAt} IS NULL THEN 'abandoned' ELSE 'done' END::work_item_state`, endedAt: now, reservationExpiresAt: null, agentId: sql`CASE WHEN ${workItems.answeredAt} IS NULL THEN NULL ELSE ${workItems.agentId} END` })
     .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])))
     .returning();
+  return w;
+}
+
+/**
+ * Ends a resolved conversation's work and releases its agent: wrap-up for the queue's (or channel's)
+ * time, else available again if nothing else is in hand. Returns the work item it ended, if any.
+ */
+export async function releaseFinishedWork(core: Core, conversationId: string, now = new Date()) {
+  const w = await finishWork(core, conversationId, now);
+  if (!w?.agentId || !w.answeredAt) return w;
+  const [queue] = await core.db.select({ wrapUpSeconds: queues.wrapUpSeconds }).from(queues).where(eq(queues.id, w.queueId));
+  const wrapUp = queue?.wrapUpSeconds ?? WRAP_UP_SECONDS[channelClass(w.channel)];
+  if (wrapUp > 0) await startWrapUp(core, w.workspaceId, w.agentId, wrapUp, now);
+  else await freeIfIdle(core, w.workspaceId, w.agentId);
   return w;
 }
 
@@ -410,13 +486,21 @@ export async function workspacesWithWork(core: Core) {
  */
 export async function applyOverflow(core: Core, now = new Date()) {
   const candidates = await core.db
-    .select({ id: workItems.id, workspaceId: workItems.workspaceId })
+    .select({ id: workItems.id, workspaceId: workItems.workspaceId, conversationId: workItems.conversationId })
     .from(workItems)
     .innerJoin(queues, eq(queues.id, workItems.queueId))
     .where(and(eq(workItems.state, "waiting"), sql`jsonb_array_length(${queues.overflow}) > ${workItems.overflowStep}`));
   const changed = new Set<string>();
   for (const candidate of candidates) {
     const applied = await withEvents(core, async (tx, events) => {
+      // The conversation first: a step's event takes the counter, and a later step (a move, a reply)
+      // writes the conversation; a customer's message holds the conversation and wants the counter.
+      const [c] = await tx
+        .select({ id: conversations.id })
+        .from(conversations)
+        .where(eq(conversations.id, candidate.conversationId))
+        .for("update", { skipLocked: true });
+      if (!c) return 0;
       const [w] = await tx
         .select()
         .from(workItems)
@@ -487,6 +571,21 @@ export async function transferToQueue(core: Core, actor: Actor, conversationId: 
 }
 
 /**
+ * Hands a conversation to a team: it leaves its queue and its agent in one transaction (the work
+ * item ends, so the agent's capacity is free again), and waits for the team's members to take it.
+ */
+export async function transferToTeam(core: Core, actor: Actor, conversationId: string, teamId: string, note?: string, now = new Date()) {
+  await requireConversation(core.db, actor, conversationId);
+  const { conversation, previous } = await withEvents(core, async (tx, events) => {
+    await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, conversationId)).for("update");
+    const previous = await endLiveWork(tx, conversationId, now);
+    return { conversation: await transferToTeamWithin(tx, events, actor, conversationId, teamId, note), previous };
+  });
+  if (previous?.agentId) await freeIfIdle(core, actor.workspaceId, previous.agentId);
+  return conversation;
+}
+
+/**
  * Hands a queued conversation to one agent: they get an offer (a reservation) to accept like any
  * other; if they let it pass, the work goes back to its queue. Conversations outside the queues are
  * simply assigned.
@@ -494,17 +593,14 @@ export async function transferToQueue(core: Core, actor: Actor, conversationId: 
 export async function transferToAgent(core: Core, actor: Actor, conversationId: string, agentId: string, note?: string, now = new Date()) {
   await requireConversation(core.db, actor, conversationId);
   return withEvents(core, async (tx, events) => {
-    const [target] = await tx
-      .select({ id: users.id })
-      .from(users)
-      .where(and(eq(users.workspaceId, actor.workspaceId), eq(users.id, agentId), isNull(users.disabledAt)));
-    if (!target) throw new NotFound("Agent", "agentId");
     await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, conversationId)).for("update");
     const [live] = await tx
       .select()
       .from(workItems)
       .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])))
       .for("update");
+    // Queued work becomes an offer, which only a signed-in agent can answer; the rest is assigned.
+    await transferTarget(tx, actor.workspaceId, agentId, !!live);
     await appendSystemEvent(tx, events, conversationId, "transferred", { agentId, note: note ?? null, by: actor.name });
     if (!live) {
       await assignWithin(tx, events, actor, conversationId, agentId);

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
-  assign, getConversation, reply, requireConversation, setLabels, setStatus, transferToTeam,
+  assign, getConversation, reply, requireConversation, setLabels, setStatus,
 } from "../../conversations/conversation.ts";
 import { conversationItem, listConversations, markRead } from "../../conversations/conversation-list.ts";
 import { MAX_TEXT } from "../../conversations/channel.ts";
@@ -25,7 +25,8 @@ import { cannedApi } from "./canned.ts";
 import { contactsApi } from "./contacts.ts";
 import { knowledgeApi } from "./knowledge.ts";
 import { routingApi } from "./routing.ts";
-import { followAssignment, freeIfIdle, transferToAgent, transferToQueue } from "../../routing/work.ts";
+import { followAssignment, freeIfIdle, transferToAgent, transferToQueue, transferToTeam } from "../../routing/work.ts";
+import { signedOut } from "../../routing/presence.ts";
 import { publishTyping } from "./typing.ts";
 
 
@@ -103,6 +104,8 @@ export function inboxApi(rt: Runtime) {
 
   app.openapi(createRoute({ method: "post", path: "/auth/logout", responses: ok("Signed out"), tags: ["auth"] }), async (c) => {
     await logout(rt.core, c.get("token"));
+    const actor = c.get("actor");
+    await signedOut(rt.core, actor.workspaceId, actor.userId);
     return c.json({ ok: true }, 200);
   });
 
@@ -206,7 +209,11 @@ export function inboxApi(rt: Runtime) {
       const { teamId, queueId, agentId, note } = c.req.valid("json");
       const actor = c.get("actor");
       const id = c.req.valid("param").id;
-      if (teamId) return c.json(await transferToTeam(rt.core, actor, id, teamId, note), 200);
+      if (teamId) {
+        const moved = await transferToTeam(rt.core, actor, id, teamId, note);
+        rt.router.schedule(actor.workspaceId);
+        return c.json(moved, 200);
+      }
       const offer = queueId ? await transferToQueue(rt.core, actor, id, queueId, note) : await transferToAgent(rt.core, actor, id, agentId!, note);
       rt.router.schedule(actor.workspaceId);
       return c.json({ conversation: await getConversation(db, actor, id).catch(() => null), offer: offer ?? null }, 200);
