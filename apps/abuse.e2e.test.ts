@@ -281,3 +281,67 @@ describe("DATA_DIR", () => {
     }
   });
 });
+
+describe("visitor tokens", () => {
+  let s: TestServer;
+  let admin: string;
+  beforeAll(async () => {
+    s = await startTestServer({ env: { VISITOR_TOKEN_DAYS: "30" } });
+    admin = await s.login(s.admin.email, s.admin.password);
+  });
+  afterAll(() => s.stop());
+
+  const session = async (visitorToken?: string) =>
+    (await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey, visitorToken } })).body as { visitorToken: string; contact: { id: string } };
+  const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString()) as Record<string, unknown>;
+
+  it("expire after VISITOR_TOKEN_DAYS; a token without an expiry is refused", async () => {
+    const v = await session();
+    const claims = claimsOf(v.visitorToken);
+    expect(Number(claims.exp) - Number(claims.iat)).toBe(30 * 86_400_000);
+    expect((await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken })).status).toBe(200);
+    const expired = s.rt.keyring.signToken({ ...claims, exp: Date.now() - 1 });
+    expect((await api(`${s.url}/widget/v1/messages`, { token: expired })).status).toBe(401);
+    const { exp: _exp, iat: _iat, ...forever } = claims;
+    expect((await api(`${s.url}/widget/v1/messages`, { token: s.rt.keyring.signToken(forever) })).status).toBe(401);
+    const socket = await fetch(`${s.url}/widget/v1/ws?token=${encodeURIComponent(expired)}`);
+    expect(socket.status).toBe(401);
+  });
+
+  it("are revoked by an agent for a contact: HTTP and socket refuse them, the widget starts afresh", async () => {
+    const v = await session();
+    expect((await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "hello" } })).status).toBe(201);
+    const revoked = await api(`${s.url}/api/v1/contacts/${v.contact.id}/visitor-sessions/revoke`, { token: admin, method: "POST" });
+    expect(revoked.status).toBe(200);
+    const refused = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken });
+    expect(refused.status).toBe(401);
+    expect((await fetch(`${s.url}/widget/v1/ws?token=${encodeURIComponent(v.visitorToken)}`)).status).toBe(401);
+    // Resuming with the revoked token is a new anonymous visitor, with a token that works.
+    const fresh = await session(v.visitorToken);
+    expect(fresh.contact.id).not.toBe(v.contact.id);
+    expect((await api(`${s.url}/widget/v1/messages`, { token: fresh.visitorToken })).status).toBe(200);
+    expect((await api(`${s.url}/api/v1/contacts/${crypto.randomUUID()}/visitor-sessions/revoke`, { token: admin, method: "POST" })).status).toBe(404);
+  });
+});
+
+describe("passwords", () => {
+  let s: TestServer;
+  let admin: string;
+  beforeAll(async () => {
+    s = await startTestServer();
+    admin = await s.login(s.admin.email, s.admin.password);
+  });
+  afterAll(() => s.stop());
+
+  it("must be eight characters, not only whitespace, without NUL, wherever one is set", async () => {
+    for (const password of ["        ", "\t \t \t \t ", "short", "abc\u0000defgh"]) {
+      const r = await api(`${s.url}/api/v1/agents`, { token: admin, body: { email: `p-${crypto.randomUUID()}@example.test`, name: "P", role: "agent", password } });
+      expect([password, r.status, r.body.error?.field]).toEqual([password, 400, "password"]);
+    }
+    const invited = await api(`${s.url}/api/v1/agents`, { token: admin, body: { email: `i-${crypto.randomUUID()}@example.test`, name: "I", role: "agent" } });
+    const token = decodeURIComponent(String(invited.body.inviteUrl).split("/invite/")[1]!);
+    const spaces = await api(`${s.url}/api/v1/auth/invite/accept`, { body: { token, password: "        " } });
+    expect([spaces.status, spaces.body.error.field]).toEqual([400, "password"]);
+    expect((await api(`${s.url}/api/v1/auth/invite/accept`, { body: { token, password: "a real passphrase" } })).status).toBe(200);
+  });
+});

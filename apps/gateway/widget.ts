@@ -1,9 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/bun";
 import { routePath } from "hono/route";
-import { clientIdOf, isVisitorClaims, parseWidgetMessage, verifyVisitorIdentity, WidgetMessage, type VisitorClaims } from "../../channels/webchat/index.ts";
+import {
+  clientIdOf, isVisitorClaims, parseWidgetMessage, verifyVisitorIdentity, visitorClaims, WidgetMessage, type VisitorClaims,
+} from "../../channels/webchat/index.ts";
 import { mergeContacts, resolveContact } from "../../conversations/contact.ts";
 import { openConversationOf } from "../../conversations/conversation.ts";
 import { readCredentials } from "../../conversations/inbox.ts";
@@ -140,7 +142,7 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
         if (isVisitorClaims(previous) && previous.i === inbox.id && previous.c !== contactId && previous.v.startsWith("anon:")) {
           if (await visitorContact(db, previous)) await mergeContacts(rt.core, inbox.workspaceId, contactId, previous.c);
         }
-        claims = { w: inbox.workspaceId, i: inbox.id, c: contactId, v: value };
+        claims = visitorClaims({ w: inbox.workspaceId, i: inbox.id, c: contactId, v: value }, rt.config.visitorTokenDays);
       } else if (inbox.settings.requireIdentityVerification) {
         throw new Unauthorized("This chat requires a signed-in user");
       } else {
@@ -148,13 +150,14 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
         // is proved again (userId and userHash), and one whose contact was merged starts afresh.
         const previous = input.visitorToken ? rt.keyring.verifyToken<unknown>(input.visitorToken) : undefined;
         if (isVisitorClaims(previous) && previous.i === inbox.id && previous.v.startsWith("anon:") && (await visitorContact(db, previous)))
-          claims = previous;
+          // Resumed: a fresh token, so a visitor who keeps coming back is never cut off mid-chat.
+          claims = visitorClaims(previous, rt.config.visitorTokenDays);
         else {
           const value = `anon:${crypto.randomUUID()}`;
           const contactId = await db.transaction(
             async (tx) => (await resolveContact(tx, inbox.workspaceId, { kind: "visitor", value, displayName: input.name, verified: false })).contactId,
           );
-          claims = { w: inbox.workspaceId, i: inbox.id, c: contactId, v: value };
+          claims = visitorClaims({ w: inbox.workspaceId, i: inbox.id, c: contactId, v: value }, rt.config.visitorTokenDays);
         }
       }
       // What a visitor types into the pre-chat form is kept on the contact, not as an identity: an
@@ -290,7 +293,15 @@ async function visitorContact(db: Executor, claims: VisitorClaims) {
   const [contact] = await db
     .select({ id: contacts.id })
     .from(contacts)
-    .where(and(eq(contacts.id, claims.c), eq(contacts.workspaceId, claims.w), isNull(contacts.mergedIntoId)));
+    .where(
+      and(
+        eq(contacts.id, claims.c),
+        eq(contacts.workspaceId, claims.w),
+        isNull(contacts.mergedIntoId),
+        // An agent ended this contact's sessions after the token was issued (visitor-tokens.ts).
+        or(isNull(contacts.visitorTokensRevokedAt), lt(contacts.visitorTokensRevokedAt, new Date(claims.iat))),
+      ),
+    );
   return contact;
 }
 
@@ -321,6 +332,7 @@ export function widgetSocket(rt: Runtime) {
   app.get("/ws", async (c, next) => {
     const claims = rt.keyring.verifyToken<unknown>(c.req.query("token") ?? "");
     if (!isVisitorClaims(claims)) return c.json(errorBody("unauthorized", "Invalid visitor token"), 401);
+    if (!(await visitorContact(db, claims))) return c.json(errorBody("unauthorized", "This chat session has ended; start a new one"), 401);
     const after = parseAfter(c.req.query("after"));
     if (after === "invalid") return c.json(errorBody("invalid", "after must be a non-negative integer seq", "after"), 400);
     const ip = clientIp(rt.config.trustProxy, c);
@@ -371,3 +383,4 @@ export function widgetSocket(rt: Runtime) {
   });
   return app;
 }
+

@@ -4,6 +4,7 @@ import { embedSnippet } from "../../channels/webchat/index.ts";
 import { createInbox, listInboxes, renameInbox, type ListedInbox } from "../../conversations/inbox.ts";
 import { channels, roles, type Role } from "../../db/schema/index.ts";
 import { Invalid } from "../../platform/errors.ts";
+import { NewPassword } from "../../platform/password.ts";
 import { can } from "../../platform/permission.ts";
 import { activeUsers, createAgent, createTeam, deleteTeam, listTeams, renameTeam, setTeamMembers } from "../../routing/agent.ts";
 import { queueHistory } from "../../routing/history.ts";
@@ -21,10 +22,10 @@ const AgentBody = z
     email: z.email().max(320),
     name: z.string().trim().min(1).max(200),
     role: z.enum(roles),
-    password: z.string().min(8).max(200).optional(),
+    password: NewPassword.optional(),
   })
   .openapi("NewAgent");
-const InviteAcceptBody = z.object({ token: z.string().min(1).max(2000), password: z.string().min(8).max(200) }).openapi("InviteAccept");
+const InviteAcceptBody = z.object({ token: z.string().min(1).max(2000), password: NewPassword }).openapi("InviteAccept");
 const TeamBody = z.object({ name: z.string().trim().min(1).max(100) });
 const MembersBody = z.object({ userIds: z.array(z.uuid()).max(500) });
 const HistoryQuery = z.object({

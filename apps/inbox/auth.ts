@@ -5,7 +5,8 @@ import { sessions, users, workspaces, type User } from "../../db/schema/index.ts
 import type { Actor } from "../../conversations/actor.ts";
 import { withEvents, type Core } from "../../conversations/transaction.ts";
 import { randomToken, sha256Hex, type Keyring } from "../../platform/crypto.ts";
-import { Unauthorized } from "../../platform/errors.ts";
+import { Invalid, Unauthorized } from "../../platform/errors.ts";
+import { NewPassword } from "../../platform/password.ts";
 import { teamIdsOf } from "../../routing/agent.ts";
 
 const SESSION_DAYS = 30;
@@ -67,6 +68,7 @@ export async function acceptInvite(db: Executor, keyring: Keyring, token: string
     throw refused;
   const [user] = await db.select().from(users).where(and(eq(users.id, claims.u), isNull(users.disabledAt)));
   if (!user || passwordFingerprint(user.passwordHash) !== claims.p) throw refused;
+  if (!NewPassword.safeParse(password).success) throw new Invalid("The password must be at least 8 characters, not only spaces", "password");
   // Guarded by the old hash, so two tabs accepting at once set one password, not the later one.
   const [updated] = await db
     .update(users)

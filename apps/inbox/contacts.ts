@@ -6,6 +6,7 @@ import { identityKinds } from "../../db/schema/index.ts";
 import { body, created, IdParam, Json, ok, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
 import type { AuthEnv } from "./auth.ts";
+import { revokeVisitorTokens } from "../../conversations/visitor-tokens.ts";
 
 const ContactQuery = z.object({
   q: z.string().max(200).optional(),
@@ -61,6 +62,23 @@ export function contactsApi(rt: Runtime) {
       const actor = c.get("actor");
       await mergeContacts(rt.core, actor.workspaceId, c.req.valid("param").id, c.req.valid("json").mergeId);
       return c.json(await contactProfile(db, actor, c.req.valid("param").id), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/contacts/{id}/visitor-sessions/revoke",
+      request: { params: IdParam },
+      responses: ok("Every web chat token issued to the contact so far is refused"),
+      tags: ["contacts"],
+    }),
+    async (c) => {
+      const actor = c.get("actor");
+      // Visible contacts only: the same rule as reading the profile.
+      await contactProfile(db, actor, c.req.valid("param").id);
+      await revokeVisitorTokens(db, actor.workspaceId, c.req.valid("param").id);
+      return c.json({ ok: true }, 200);
     },
   );
 

@@ -47,6 +47,7 @@ export const routePermissions: Record<string, Permission | typeof PUBLIC> = {
   "POST /contacts/{id}/identities": "contacts.write",
   "DELETE /contacts/{id}/identities/{identityId}": "contacts.write",
   "POST /contacts/{id}/merge": "contacts.merge",
+  "POST /contacts/{id}/visitor-sessions/revoke": "contacts.write",
 
   "GET /voice/token": "calls.read",
   "GET /calls/live": "calls.read",

@@ -8,5 +8,5 @@ export const webchat: ChannelAdapter = {
 };
 
 export { clientIdOf, parseWidgetMessage, WidgetMessage } from "./parse.ts";
-export { verifyVisitorIdentity, isVisitorClaims, type VisitorClaims } from "./verify.ts";
+export { verifyVisitorIdentity, isVisitorClaims, visitorClaims, type VisitorClaims } from "./verify.ts";
 export { embedSnippet } from "./embed.ts";
