@@ -31,7 +31,8 @@ afterAll(async () => {
 /** Every route the agent API serves, as the table names them (`GET /conversations/{id}`). */
 function servedRoutes() {
   const apps = [inboxApi(s.rt), agentRealtime(s.rt)];
-  return [...new Set(apps.flatMap((app) => app.routes.filter((r) => r.method !== "ALL").map((r) => routeKey(r.method, r.path))))];
+  const handlers = apps.flatMap((app) => app.routes.filter((r) => r.method !== "ALL"));
+  return [...new Set(handlers.map((r) => routeKey(r.method, r.path)))];
 }
 
 describe("the permission matrix", () => {
@@ -47,8 +48,10 @@ describe("the permission matrix", () => {
 
   it("keeps knowledge editors away from customers, calls and taking work", () => {
     const editor = { role: "knowledge_editor" as const };
-    for (const p of ["calls.read", "calls.control", "presence.take_work", "offers.accept", "contacts.read", "conversations.read"] as const)
-      expect(can(editor, p)).toBe(false);
+    const never = [
+      "calls.read", "calls.control", "presence.take_work", "offers.accept", "contacts.read", "conversations.read",
+    ] as const;
+    for (const p of never) expect(can(editor, p)).toBe(false);
     expect(can(editor, "knowledge.edit")).toBe(true);
     expect(can({ role: "agent" }, "contacts.merge")).toBe(false);
   });
@@ -64,7 +67,8 @@ describe("the permission matrix", () => {
       for (const role of roles) {
         // Signing out ends the session it is sent with: a session of its own.
         const t = path === "/auth/logout" ? await s.signInAs(role) : token[role];
-        const res = await api(`${s.url}/api/v1${fill(path)}`, { method, token: t, ...(method === "GET" || method === "DELETE" ? {} : { body: {} }) });
+        const body = method === "GET" || method === "DELETE" ? {} : { body: {} };
+        const res = await api(`${s.url}/api/v1${fill(path)}`, { method, token: t, ...body });
         const allowed = can({ role }, permission);
         const ok = allowed ? res.status !== 403 && res.status !== 401 && res.status < 500 : res.status === 403;
         if (!ok) wrong.push(`${role} ${key}: ${res.status} ${JSON.stringify(res.body?.error ?? "")}`);
@@ -73,7 +77,7 @@ describe("the permission matrix", () => {
     expect(wrong).toEqual([]);
   }, 120_000);
 
-  it("asks for sign-in first: no token is 401 on every route but the public ones, whatever the path ends in", async () => {
+  it("asks for sign-in first: 401 without a token on every route but the public ones, whatever the path", async () => {
     for (const [key, permission] of Object.entries(routePermissions)) {
       const [method, path] = key.split(" ") as [string, string];
       if (permission === "public" || path === "/realtime") continue;
@@ -90,14 +94,20 @@ async function conversationOf(server: TestServer, text: string) {
   const visitorToken = session.body.visitorToken as string;
   const form = new FormData();
   form.append("file", new File(["secret file"], "secret.txt", { type: "text/plain" }));
-  const upload = await fetch(`${server.url}/widget/v1/attachments`, { method: "POST", headers: { authorization: `Bearer ${visitorToken}` }, body: form });
+  const authorization = `Bearer ${visitorToken}`;
+  const upload = await fetch(`${server.url}/widget/v1/attachments`, {
+    method: "POST",
+    headers: { authorization },
+    body: form,
+  });
   const fileId = ((await upload.json()) as { id: string }).id;
-  const sent = await api(`${server.url}/widget/v1/messages`, { token: visitorToken, body: { text, attachments: [fileId] } });
+  const message = { text, attachments: [fileId] };
+  const sent = await api(`${server.url}/widget/v1/messages`, { token: visitorToken, body: message });
   expect(sent.status).toBe(201);
   return { id: sent.body.conversationId as string, contactId: session.body.contact.id as string, fileId, visitorToken };
 }
 
-describe("visibility: every reading route × role × whose conversation", () => {
+describe("visibility: every reading (and writing) route × role × whose conversation", () => {
   type Case = "mine" | "unassigned" | "myTeam" | "otherAgent" | "otherTeam" | "otherWorkspace";
   // Who sees what, written out rather than derived, so the rule's code is checked against it.
   const sees: Record<Role, Case[]> = {
@@ -131,19 +141,46 @@ describe("visibility: every reading route × role × whose conversation", () => 
 
   // The agent of these cases is `me` (member of "mine"); the other roles see by role alone.
   const as = (role: Role) => (role === "agent" ? me.token : token[role]);
+  /** The agent API as `role`. */
+  const v1 = (role: Role, path: string, init: Parameters<typeof api>[1] = {}) =>
+    api(`${s.url}/api/v1${path}`, { token: as(role), ...init });
   const reads: { name: string; visible: (role: Role, c: (typeof cases)[Case]) => Promise<boolean> }[] = [
-    { name: "GET /conversations/{id}", visible: async (role, c) => status(await api(`${s.url}/api/v1/conversations/${c.id}`, { token: as(role) })) },
-    { name: "GET /conversations/{id}/timeline", visible: async (role, c) => status(await api(`${s.url}/api/v1/conversations/${c.id}/timeline`, { token: as(role) })) },
-    { name: "GET /conversations/{id}/participants", visible: async (role, c) => status(await api(`${s.url}/api/v1/conversations/${c.id}/participants`, { token: as(role) })) },
+    { name: "GET /conversations/{id}", visible: async (role, c) => status(await v1(role, `/conversations/${c.id}`)) },
+    {
+      name: "GET /conversations/{id}/timeline",
+      visible: async (role, c) => status(await v1(role, `/conversations/${c.id}/timeline`)),
+    },
+    {
+      name: "GET /conversations/{id}/participants",
+      visible: async (role, c) => status(await v1(role, `/conversations/${c.id}/participants`)),
+    },
     {
       name: "GET /conversations?q= (message text search)",
-      visible: async (role, c) => listed(await api(`${s.url}/api/v1/conversations?q=${c.word}`, { token: as(role) }), c.id),
+      visible: async (role, c) => listed(await v1(role, `/conversations?q=${c.word}`), c.id),
     },
     {
       name: "GET /contacts/{id} (the contact's conversations)",
-      visible: async (role, c) => listed(await api(`${s.url}/api/v1/contacts/${c.contactId}`, { token: as(role) }), c.id, "conversations"),
+      visible: async (role, c) => listed(await v1(role, `/contacts/${c.contactId}`), c.id, "conversations"),
     },
-    { name: "GET /files/{id}", visible: async (role, c) => status(await api(`${s.url}/files/${c.fileId}`, { token: as(role) }), "secret file") },
+    {
+      name: "GET /files/{id}",
+      visible: async (role, c) => status(await api(`${s.url}/files/${c.fileId}`, { token: as(role) }), "secret file"),
+    },
+    // Writing follows reading: what a user may not see, they cannot touch either.
+    {
+      name: "POST /conversations/{id}/messages (a private note)",
+      visible: async (role, c) =>
+        status(await v1(role, `/conversations/${c.id}/messages`, { body: { text: "n", private: true } })),
+    },
+    {
+      name: "PUT /conversations/{id}/labels",
+      visible: async (role, c) =>
+        status(await v1(role, `/conversations/${c.id}/labels`, { method: "PUT", body: { labels: ["seen"] } })),
+    },
+    {
+      name: "POST /conversations/{id}/typing",
+      visible: async (role, c) => status(await v1(role, `/conversations/${c.id}/typing`, { body: { typing: true } })),
+    },
   ];
 
   for (const read of reads)
@@ -159,9 +196,11 @@ describe("visibility: every reading route × role × whose conversation", () => 
 
   function status(res: { status: number; body: unknown }, body?: string) {
     // Not visible is 404 (never "exists but forbidden"), or 403 where the role lacks the route.
-    if (res.status !== 200 && res.status !== 404 && res.status !== 403) throw new Error(`unexpected ${res.status}`);
-    if (res.status === 200 && body !== undefined) expect(res.body).toBe(body);
-    return res.status === 200;
+    const ok = res.status === 200 || res.status === 201;
+    if (!ok && res.status !== 404 && res.status !== 403)
+      throw new Error(`unexpected ${res.status} ${JSON.stringify(res.body)}`);
+    if (ok && body !== undefined) expect(res.body).toBe(body);
+    return ok;
   }
   function listed(res: { status: number; body: any }, id: string, field = "items") {
     if (res.status === 404 || res.status === 403) return false;
@@ -170,50 +209,59 @@ describe("visibility: every reading route × role × whose conversation", () => 
   }
 });
 
+/** A widget session for the test inbox, resumed with `visitorToken` or proved with `userId`. */
+const session = (input: { visitorToken?: string; userId?: string; userHash?: string } = {}) =>
+  api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey, ...input } });
+const widgetMessages = (visitorToken: string) => api(`${s.url}/widget/v1/messages`, { token: visitorToken });
+
 describe("contact merge", () => {
-  it("is for supervisors and admins: an agent cannot pull a customer's chat into their own widget contact", async () => {
+  it("is for supervisors and admins: an agent cannot pull a customer's chat into their widget contact", async () => {
     const customer = await conversationOf(s, "my order number is 4711");
-    const spy = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey } });
-    const merged = await api(`${s.url}/api/v1/contacts/${customer.contactId}/merge`, { token: me.token, body: { mergeId: spy.body.contact.id } });
-    expect(merged.status).toBe(403);
+    const spy = await session();
+    const merge = (as: string) =>
+      api(`${s.url}/api/v1/contacts/${customer.contactId}/merge`, {
+        token: as,
+        body: { mergeId: spy.body.contact.id },
+      });
+    expect((await merge(me.token)).status).toBe(403);
     // Even merged by a supervisor, the spy's own token never becomes the customer: it is retired.
-    const done = await api(`${s.url}/api/v1/contacts/${customer.contactId}/merge`, { token: token.supervisor, body: { mergeId: spy.body.contact.id } });
-    expect(done.status).toBe(200);
-    expect((await api(`${s.url}/widget/v1/messages`, { token: spy.body.visitorToken })).status).toBe(401);
-    const resumed = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey, visitorToken: spy.body.visitorToken } });
+    expect((await merge(token.supervisor)).status).toBe(200);
+    expect((await widgetMessages(spy.body.visitorToken)).status).toBe(401);
+    const resumed = await session({ visitorToken: spy.body.visitorToken });
     expect(resumed.status).toBe(200);
     expect(resumed.body.contact.id).not.toBe(customer.contactId);
     expect(resumed.body.conversationId).toBeNull();
-    expect((await api(`${s.url}/widget/v1/messages`, { token: resumed.body.visitorToken })).body.items).toEqual([]);
+    expect((await widgetMessages(resumed.body.visitorToken)).body.items).toEqual([]);
   });
 });
 
 describe("a visitor who signs in (widget identity verification)", () => {
   const signIn = (userId: string, visitorToken?: string) => {
     const userHash = new Bun.CryptoHasher("sha256", s.inbox.secret).update(userId).digest("hex");
-    return api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey, userId, userHash, ...(visitorToken ? { visitorToken } : {}) } });
+    return session({ userId, userHash, ...(visitorToken ? { visitorToken } : {}) });
   };
 
-  it("brings the anonymous chat along, and the old anonymous token never resumes as the verified customer", async () => {
+  it("brings the anonymous chat along; the old anonymous token never resumes as the verified customer", async () => {
     const userId = `customer-${crypto.randomUUID()}`;
     // The verified customer's history from another day.
     const earlier = await signIn(userId);
-    await api(`${s.url}/widget/v1/messages`, { token: earlier.body.visitorToken, body: { text: "my card ends in 4242" } });
+    const card = { text: "my card ends in 4242" };
+    await api(`${s.url}/widget/v1/messages`, { token: earlier.body.visitorToken, body: card });
     // Today: anonymous first, then signed in on the same page.
     const anonymous = await conversationOf(s, "hello before signing in");
     const verified = await signIn(userId, anonymous.visitorToken);
     expect(verified.status).toBe(200);
-    const texts = (await api(`${s.url}/widget/v1/messages`, { token: verified.body.visitorToken })).body.items.map((i: any) => i.text);
+    const texts = (await widgetMessages(verified.body.visitorToken)).body.items.map((i: any) => i.text);
     expect(texts).toEqual(expect.arrayContaining(["my card ends in 4242", "hello before signing in"]));
 
     // Whoever kept the anonymous token (a shared computer) gets a fresh, empty session.
-    const replayed = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey, visitorToken: anonymous.visitorToken } });
+    const replayed = await session({ visitorToken: anonymous.visitorToken });
     expect(replayed.status).toBe(200);
     expect(replayed.body.contact.id).not.toBe(verified.body.contact.id);
-    expect((await api(`${s.url}/widget/v1/messages`, { token: replayed.body.visitorToken })).body.items).toEqual([]);
-    expect((await api(`${s.url}/widget/v1/messages`, { token: anonymous.visitorToken })).status).toBe(401);
+    expect((await widgetMessages(replayed.body.visitorToken)).body.items).toEqual([]);
+    expect((await widgetMessages(anonymous.visitorToken)).status).toBe(401);
     // A verified token without the proof does not resume either.
-    const unproven = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey, visitorToken: verified.body.visitorToken } });
+    const unproven = await session({ visitorToken: verified.body.visitorToken });
     expect(unproven.body.contact.id).not.toBe(verified.body.contact.id);
   });
 
@@ -221,10 +269,14 @@ describe("a visitor who signs in (widget identity verification)", () => {
     const userId = `customer-${crypto.randomUUID()}`;
     const anonymous = await conversationOf(s, "question before signing in");
     const verified = await signIn(userId, anonymous.visitorToken);
-    const socket = await openSocket(`${wsUrl(s.url)}/widget/v1/ws?token=${encodeURIComponent(verified.body.visitorToken)}`);
+    const socket = await openSocket(`${wsUrl(s.url)}/widget/v1/ws?token=${verified.body.visitorToken}`);
     try {
       await socket.waitFor((f) => f.type === "hello");
-      const reply = await api(`${s.url}/api/v1/conversations/${anonymous.id}/messages`, { token: token.admin, body: { text: "answer after the merge" } });
+      const text = "answer after the merge";
+      const reply = await api(`${s.url}/api/v1/conversations/${anonymous.id}/messages`, {
+        token: token.admin,
+        body: { text },
+      });
       expect(reply.status).toBe(201);
       await socket.waitFor((f) => f.item?.text === "answer after the merge", 15_000);
     } finally {
