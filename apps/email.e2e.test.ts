@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { generateKeyPairSync } from "node:crypto";
+import { dkimSign } from "mailauth";
 import { dkimVerify } from "mailauth/lib/dkim/verify";
 import nodemailer from "nodemailer";
 import { sendSystemMessage } from "../conversations/conversation.ts";
@@ -356,7 +357,22 @@ describe("email over SMTP-in", () => {
       "--d", "Content-Type: text/rfc822-headers", "", `Message-ID: ${sent.mail.messageId}`, "Subject: Re: Bounce me",
       "--d--", "",
     ].join("\r\n");
-    await transport().sendMail({ envelope: { from: "", to: [support] }, raw: dsn });
+    // A bounce fails a delivery only if its sender's domain vouches for it: signed by the reporting
+    // server's domain, whose key this listener's DNS knows.
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const key = { signingDomain: `mx.${tag}.test`, selector: "s1", privateKey: privateKey.export({ type: "pkcs8", format: "pem" }).toString() };
+    const txt = `v=DKIM1; k=rsa; p=${publicKey.export({ type: "spki", format: "der" }).toString("base64")}`;
+    const resolver = async (name: string, type: string) => {
+      if (type === "TXT" && name === `s1._domainkey.mx.${tag}.test`) return [[txt]];
+      throw Object.assign(new Error(`no ${type} record for ${name}`), { code: "ENOTFOUND" });
+    };
+    const verifying = await startSmtpIn(server.rt, { port: 0, host: "127.0.0.1", resolver });
+    try {
+      const { signatures } = await dkimSign(dsn, { ...key, signatureData: [key] });
+      await nodemailer.createTransport({ host: "127.0.0.1", port: verifying.port, secure: false, ignoreTLS: true }).sendMail({ envelope: { from: "", to: [support] }, raw: signatures + dsn });
+    } finally {
+      await verifying.stop();
+    }
     const bounced = (await timelineOf(kid)).at(-1);
     expect(bounced).toMatchObject({ direction: "out", status: "failed" });
     expect(bounced.error).toContain("mailbox full");

@@ -5,6 +5,7 @@ import {
   normalizeSubject, UnreadableMail, type Address, type EmailEnvelope, type EmailSettings, type ParsedEmail,
 } from "../../channels/email/index.ts";
 import type { ThreadCandidate } from "../../channels/email/threading.ts";
+import { verifySender, type MailResolver, type SenderAuth, type SmtpPeer } from "../../channels/email/verify.ts";
 import type { OutboundMessage } from "../../conversations/channel.ts";
 import { contactsOfIdentities, resolveContact } from "../../conversations/contact.ts";
 import { confirmEmailRoute, provenRoute, VERIFY_TAG } from "../../conversations/inbox-route.ts";
@@ -16,7 +17,7 @@ import {
 } from "../../db/schema/index.ts";
 import { log } from "../../platform/log.ts";
 import type { Runtime } from "../runtime.ts";
-import { holdBack } from "./quarantine.ts";
+import { holdBack, type HoldKind } from "./quarantine.ts";
 import { RawMailCopy } from "./raw-mail.ts";
 
 /**
@@ -97,7 +98,16 @@ export type ReceiveOptions = {
   refuse?: () => string | undefined;
   /** Released from the spam view: the checks that held it back (spam flag, flood) are not applied again. */
   released?: boolean;
+  /** DNS for the sender checks (DKIM, SPF, DMARC); the system's resolver when absent. */
+  resolver?: MailResolver;
+  /** The SMTP client that delivered the mail (SPF checks it where it is the sender's own server). */
+  peer?: SmtpPeer;
+  /** The sender check made when the mail arrived (a released mail keeps the verdict it came with). */
+  auth?: SenderAuth;
 };
+
+/** What the sender check says when it could not run at all: nothing either way. */
+const UNCHECKED: SenderAuth = { verdict: "none", domain: null, dkim: "temperror", spf: null, dmarc: "temperror", policy: null };
 
 /**
  * Receives one raw mail for an inbox. Never throws for bad mail: it is stored, quarantined with a
@@ -109,8 +119,16 @@ export async function receiveEmail(rt: Runtime, inbox: EmailInbox, source: Reada
   const files: string[] = [];
   // A released mail's raw copy is already in the store; any other may yet be held back and needs one.
   const raw = options.released ? undefined : source instanceof Uint8Array ? { copy: RawMailCopy.of(rt, inbox.workspaceId, source), stream: source } : RawMailCopy.tee(rt, inbox.workspaceId, source);
+  const input = raw?.stream ?? source;
+  // The sender check reads the same bytes as the parser, side by side: the mail is read once.
+  const checking = options.auth
+    ? Promise.resolve(options.auth)
+    : verifySender(input, { resolver: options.resolver, peer: options.peer }).catch((err: unknown) => {
+        log.warn("email: sender check failed", { inboxId: inbox.id, err: err instanceof Error ? err.message : String(err) });
+        return UNCHECKED;
+      });
   try {
-    const mail = await parseEmail(raw?.stream ?? source, async (file, content) => {
+    const mail = await parseEmail(input, async (file, content) => {
       try {
         const saved = await rt.files.saveStream(db, inbox.workspaceId, {}, { name: file.name, contentType: file.contentType }, content, maxBytes);
         files.push(saved.id);
@@ -122,15 +140,16 @@ export async function receiveEmail(rt: Runtime, inbox: EmailInbox, source: Reada
       if (!(err instanceof UnreadableMail)) throw err;
       return err;
     });
+    const auth = await checking;
     const refused = options.refuse?.();
     if (refused) return { status: "refused", reason: refused };
     if (mail instanceof UnreadableMail) {
       // Answering 4xx would have the sender retry the same bytes for days: the mail is held back with
       // its raw copy instead, and the next mail goes on.
       if (options.released) return { status: "refused", reason: `The mail cannot be read (${mail.message}); delete it instead` };
-      return await holdBack(rt, inbox, mail.mail, raw?.copy, options.recipients ?? [], { kind: "unreadable", reason: mail.message.slice(0, 500) });
+      return await holdBack(rt, inbox, mail.mail, raw?.copy, options.recipients ?? [], { kind: "unreadable", reason: mail.message.slice(0, 500) }, { senderAuth: auth });
     }
-    return await ingestParsed(rt, inbox, mail, options.recipients ?? [], files, raw?.copy, options.released === true);
+    return await ingestParsed(rt, inbox, mail, options.recipients ?? [], files, raw?.copy, options.released === true, auth);
   } finally {
     // Whatever no message took (a duplicate, a quarantined or bounced mail) is removed again.
     await rt.files.discard(db, inbox.workspaceId, files);
@@ -138,7 +157,18 @@ export async function receiveEmail(rt: Runtime, inbox: EmailInbox, source: Reada
   }
 }
 
-async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, recipients: string[], files: string[], raw: RawMailCopy | undefined, released: boolean): Promise<Receipt> {
+async function ingestParsed(
+  rt: Runtime,
+  inbox: EmailInbox,
+  mail: ParsedEmail,
+  recipients: string[],
+  files: string[],
+  raw: RawMailCopy | undefined,
+  released: boolean,
+  auth: SenderAuth,
+): Promise<Receipt> {
+  const hold = (kind: HoldKind, reason: string, details: Record<string, unknown> = {}) =>
+    holdBack(rt, inbox, mail, raw, recipients, { kind, reason }, { ...details, senderAuth: auth });
   const db = rt.core.db;
   // One round trip for two questions asked of every mail: stored already (a redelivery)? and how
   // many mails has its sender brought in the last hour (the flood limit)?
@@ -160,23 +190,27 @@ async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, r
           .from(emailMessages)
           .where(and(eq(emailMessages.inboxId, inbox.id), eq(emailMessages.messageId, original), eq(emailMessages.direction, "out")))
       : [];
+    // Anyone can write a "bounce": only one its sender's domain vouches for (or an admin released) fails
+    // a delivery; an unverified one waits in the spam view.
+    if (sent?.itemId && auth.verdict !== "pass" && !released)
+      return hold("unverified_bounce", "bounce whose sender could not be verified", { bounce: mail.bounce, itemId: sent.itemId });
     if (sent?.itemId) {
       const reason = `Bounced: ${mail.bounce?.reason ?? "undeliverable"}${mail.bounce?.recipient ? ` (${mail.bounce.recipient})` : ""}`;
       await OutboxWorker.markFailed(rt.core, inbox.workspaceId, sent.itemId, reason);
       return { status: "bounce", itemId: sent.itemId, reason };
     }
     // Released by an admin, a report on mail we never sent is kept like any other message.
-    if (!released) return holdBack(rt, inbox, mail, raw, recipients, { kind: "unknown_bounce", reason: "bounce for a message this inbox did not send" }, { bounce: mail.bounce });
+    if (!released) return hold("unknown_bounce", "bounce for a message this inbox did not send", { bounce: mail.bounce });
   }
   if (!mail.from) {
     if (released) return { status: "refused", reason: "The mail has no valid sender address (From): there is nobody to file it under; delete it instead" };
-    return holdBack(rt, inbox, mail, raw, recipients, { kind: "no_sender", reason: "no valid sender address (From)" });
+    return hold("no_sender", "no valid sender address (From)");
   }
   const from = mail.from;
   if (!released) {
-    if (mail.class.spam) return holdBack(rt, inbox, mail, raw, recipients, { kind: "spam", reason: "flagged as spam" });
+    if (mail.class.spam) return hold("spam", "flagged as spam");
     if (Number(seen?.recent ?? 0) >= inbox.settings.floodPerHour)
-      return holdBack(rt, inbox, mail, raw, recipients, { kind: "flood", reason: `sender over the limit of ${inbox.settings.floodPerHour} mails an hour` }, { limit: inbox.settings.floodPerHour });
+      return hold("flood", `sender over the limit of ${inbox.settings.floodPerHour} mails an hour`, { limit: inbox.settings.floodPerHour });
   }
 
   const own = new Set([inbox.settings.address, ...inbox.settings.aliases]);
@@ -187,14 +221,18 @@ async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, r
     .filter((a) => own.has(a.base) && a.tag)
     .map((a) => secrets.map((secret) => conversationOfToken(a.tag!, secret)).find((id) => !!id))
     .find((id): id is string => !!id);
+  // A forged sender (DMARC fail) neither joins anyone's thread nor copies anyone on reply-all.
+  const forged = auth.verdict === "fail";
   // One row per address: the same person in To and Cc is one participant.
   const participants = new Map<string, Address>();
-  for (const a of [...mail.to, ...mail.cc]) {
+  for (const a of forged ? [] : [...mail.to, ...mail.cc]) {
     if (participants.size >= 50) break;
     if (!own.has(splitPlusAddress(a.address).base) && a.address !== from.address) participants.set(a.address, a);
   }
 
   const inbound = toInbound({ ...mail, from }, inbox.id);
+  // The timeline marks mail whose sender is not verified; the check's details stay with the item.
+  inbound.data = { ...inbound.data, senderAuth: auth };
   if (files.length) {
     // Files were stored while the mail streamed in, before its sender was known: give them to the
     // sender's contact so ingest may attach them.
@@ -207,6 +245,10 @@ async function ingestParsed(rt: Runtime, inbox: EmailInbox, mail: ParsedEmail, r
   const result = await ingestInbound(rt.core, inbox.workspaceId, inbound, {
     checked: true,
     place: async (tx, contactId): Promise<Placement> => {
+      if (forged) {
+        decision = { newConversation: true, rule: "none" };
+        return { newConversation: true };
+      }
       const byHeaderRows = headerIds.length
         ? await tx
             .select({ messageId: emailMessages.messageId, conversationId: emailMessages.conversationId })

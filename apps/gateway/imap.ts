@@ -2,6 +2,7 @@ import { finished } from "node:stream/promises";
 import { and, eq, sql } from "drizzle-orm";
 import { ImapFlow } from "imapflow";
 import { EmailCredentials } from "../../channels/email/index.ts";
+import type { MailResolver } from "../../channels/email/verify.ts";
 import { emailMailboxState, emailQuarantine } from "../../db/schema/index.ts";
 import { log } from "../../platform/log.ts";
 import type { Runtime } from "../runtime.ts";
@@ -38,6 +39,8 @@ export class MailboxImporter {
     private readonly rt: Runtime,
     private readonly inbox: EmailInbox,
     private readonly credentials: EmailCredentials,
+    /** DNS for the sender checks; IMAP knows no connecting host, so only DKIM and DMARC are checked. */
+    private readonly resolver?: MailResolver,
   ) {}
 
   private get imap() {
@@ -202,7 +205,7 @@ export class MailboxImporter {
   private async importOne(client: ImapFlow, uid: number, fetched: Buffer | undefined, uidValidity: number) {
     const source = fetched ?? (await this.download(client, uid));
     try {
-      await receiveEmail(this.rt, this.inbox, source);
+      await receiveEmail(this.rt, this.inbox, source, { resolver: this.resolver });
       this.failures.delete(uid);
     } catch (err) {
       const n = (this.failures.get(uid) ?? 0) + 1;
@@ -241,7 +244,7 @@ export class MailboxImporter {
  * `rescanMs` the inbox list is read again, so a mailbox configured in the admin screen starts
  * importing without a restart, and a changed one reconnects with its new settings.
  */
-export function startImap(rt: Runtime, options: { rescanMs?: number } = {}) {
+export function startImap(rt: Runtime, options: { rescanMs?: number; resolver?: MailResolver } = {}) {
   const running = new Map<string, Importer & { importer: MailboxImporter }>();
   let stopped = false;
   const scan = async () => {
@@ -260,7 +263,7 @@ export function startImap(rt: Runtime, options: { rescanMs?: number } = {}) {
       } catch {
         log.warn("imap: credentials cannot be read; importing without a password", { inboxId: inbox.id });
       }
-      const importer = new MailboxImporter(rt, inbox, credentials);
+      const importer = new MailboxImporter(rt, inbox, credentials, options.resolver);
       importer.start();
       running.set(inbox.id, { key, importer, stop: () => importer.stop() });
     }

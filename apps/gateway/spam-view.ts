@@ -1,5 +1,6 @@
 import { and, desc, eq, isNull, lt } from "drizzle-orm";
 import { emailSettingsOf } from "../../channels/email/index.ts";
+import type { SenderAuth } from "../../channels/email/verify.ts";
 import { attachments, emailQuarantine, inboxes, timelineItems } from "../../db/schema/index.ts";
 import { Conflict, Invalid, NotFound } from "../../platform/errors.ts";
 import { log } from "../../platform/log.ts";
@@ -30,6 +31,10 @@ async function heldBack(rt: Runtime, workspaceId: string, inboxId: string, id: s
     .where(and(eq(emailQuarantine.workspaceId, workspaceId), eq(emailQuarantine.inboxId, inboxId), eq(emailQuarantine.id, id)));
   if (!row) throw new NotFound("Held-back mail", "itemId");
   return row;
+}
+
+function isSenderAuth(value: unknown): value is SenderAuth {
+  return typeof value === "object" && value !== null && ["pass", "none", "fail"].includes(String((value as { verdict?: unknown }).verdict));
 }
 
 /** What is still held back, newest first. */
@@ -88,7 +93,9 @@ export async function releaseHeldBack(rt: Runtime, workspaceId: string, inboxId:
   // fails before anything is stored, and says so instead of failing as a server error.
   let damaged = false;
   source.once("error", () => (damaged = true));
-  const receipt = await receiveEmail(rt, inbox, source, { recipients, released: true }).catch((err: unknown) => {
+  // The sender check made on arrival stays the mail's verdict (DNS may have changed since).
+  const auth = isSenderAuth(row.details.senderAuth) ? row.details.senderAuth : undefined;
+  const receipt = await receiveEmail(rt, inbox, source, { recipients, released: true, auth }).catch((err: unknown) => {
     if (damaged) throw new Conflict("The stored copy of this mail cannot be read (damaged, or sealed with another SECRET_KEY); delete it instead", "itemId");
     throw err;
   });

@@ -118,7 +118,11 @@ function TimelineItem({ item, conversationId }: { item: Item; conversationId: st
   if (item.type === "event") return <EventItem item={item} />;
   const kind = item.type === "note" ? "note" : item.type === "call" ? "call" : item.direction === "in" ? "in" : "out";
   const sender = item.sender.name ?? (item.sender.type === "contact" ? t("contact.anonymous") : item.sender.type === "bot" ? t("timeline.bot") : t("timeline.system"));
-  const data = item.data as { subject?: string; quotedText?: string; durationS?: number; recordingUrl?: string; transcript?: string; to?: string[]; cc?: string[]; from?: string };
+  const data = item.data as {
+    subject?: string; quotedText?: string; durationS?: number; recordingUrl?: string; transcript?: string; to?: string[]; cc?: string[]; from?: string;
+    senderAuth?: { verdict: "pass" | "none" | "fail"; dkim: string; spf: string | null; dmarc: string };
+  };
+  const auth = item.direction === "in" ? data.senderAuth : undefined;
   const call = item.data as { status?: string; from?: string | null; to?: string | null; waitS?: number; holdS?: number };
   return (
     <li className={`item item-${kind}`} data-testid="timeline-item" data-seq={item.seq} data-type={item.type} data-direction={item.direction ?? ""} data-item-id={item.id}>
@@ -132,6 +136,12 @@ function TimelineItem({ item, conversationId }: { item: Item; conversationId: st
         <div className="email-head">
           <strong dir="auto">{data.subject}</strong>
           {data.from && <span>{t("email.from")}: {data.from}</span>}
+          {/* Anyone can write any From: mail its domain did not vouch for says so, forged mail loudly. */}
+          {auth && auth.verdict !== "pass" && (
+            <span className={`sender-auth sender-auth-${auth.verdict}`} data-testid="sender-auth" data-verdict={auth.verdict} title={`DKIM ${auth.dkim} · SPF ${auth.spf ?? "-"} · DMARC ${auth.dmarc}`}>
+              {t(auth.verdict === "fail" ? "email.senderFailed" : "email.senderUnverified")}
+            </span>
+          )}
           {data.to?.length ? <span>{t("email.to")}: {data.to.join(", ")}</span> : null}
           {data.cc?.length ? <span>{t("email.cc")}: {data.cc.join(", ")}</span> : null}
         </div>
