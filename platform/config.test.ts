@@ -72,4 +72,22 @@ describe("config", () => {
     expect(() => parseConfig({ WIDGET_SOCKETS_PER_IP: "many" })).toThrow(/WIDGET_SOCKETS_PER_IP/);
     expect(() => parseConfig({ WIDGET_REPLAY_LIMIT: "-1" })).toThrow(/WIDGET_REPLAY_LIMIT/);
   });
+
+  it("reads the anonymous limits: proxy hops, upload quotas, sign-in, help center, tokens, metrics, outbound hosts", () => {
+    const d = parseConfig({});
+    expect(d).toMatchObject({ trustProxy: 0, visitorTokenDays: 30, metricsToken: undefined, outboundAllowHosts: [] });
+    expect(d.uploads).toEqual({ visitorBytes: 100 * 1024 * 1024, ipBytes: 300 * 1024 * 1024, workspaceBytes: 5000 * 1024 * 1024, orphanAfterMs: 24 * 3_600_000 });
+    expect(d.login).toEqual({ ipPerMinute: 20, accountIpFailuresPerHour: 20, accountFailuresPerHour: 500, concurrentHashes: 2 });
+    expect(d.help).toEqual({ gapsPerMinute: 5, viewWindowMs: 3_600_000 });
+    const c = parseConfig({
+      TRUST_PROXY: "2", UPLOAD_VISITOR_MB: "1", UPLOAD_ORPHAN_HOURS: "0.5", LOGIN_CONCURRENT_HASHES: "4", HELP_GAPS_PER_MINUTE: "1",
+      VISITOR_TOKEN_DAYS: "7", METRICS_TOKEN: "a-long-metrics-token", OUTBOUND_ALLOW_HOSTS: "CRM.internal,10.0.0.5",
+    });
+    expect(c).toMatchObject({ trustProxy: 2, visitorTokenDays: 7, metricsToken: "a-long-metrics-token", outboundAllowHosts: ["crm.internal", "10.0.0.5"] });
+    expect(c.uploads).toMatchObject({ visitorBytes: 1024 * 1024, orphanAfterMs: 1_800_000 });
+    expect(c.login.concurrentHashes).toBe(4);
+    for (const [name, value] of [["TRUST_PROXY", "yes"], ["UPLOAD_IP_MB", "0"], ["LOGIN_CONCURRENT_HASHES", "0"], ["VISITOR_TOKEN_DAYS", "-1"],
+      ["METRICS_TOKEN", "short"], ["OUTBOUND_ALLOW_HOSTS", "a, b"], ["HELP_VIEW_WINDOW_MINUTES", "x"]] as const)
+      expect(() => parseConfig({ [name]: value })).toThrow(name);
+  });
 });
