@@ -6,6 +6,8 @@ import { indexPlan } from "../test/plan.ts";
 import { readTwiml } from "../channels/voice/twiml-read.ts";
 import type { SimLeg } from "../channels/voice/simulator.ts";
 import { createAgent } from "../routing/agent.ts";
+import { createQueue } from "../routing/queue.ts";
+import { createWorkspace } from "../conversations/workspace.ts";
 import { api, startTestServer, type TestServer } from "../test/server.ts";
 import { startVoice, until } from "../test/voice.ts";
 
@@ -120,6 +122,42 @@ describe("call control", () => {
     // Bob controls it now; Ann no longer can.
     expect((await api(`${s.url}/api/v1/calls/${call.id}/hold`, { token: ann, body: { hold: true } })).status).toBe(403);
     await api(`${s.url}/api/v1/calls/${call.id}/hangup`, { token: bob, body: {} });
+    await settled(call.id, "completed");
+    await presence(ann, "available");
+  });
+
+  it("checks a cold transfer's queue before any leg moves: a bad one is a 404 and the caller stays with the agent", async () => {
+    const { leg, call } = await connectedCall(ann, "+8613800000023");
+    for (const queueId of [crypto.randomUUID(), (await createQueue(s.rt.core.db, s.workspaceId, { name: "Chat only", channels: ["webchat"] })).id]) {
+      const bad = await api(`${s.url}/api/v1/calls/${call.id}/transfer`, { token: ann, body: { queueId } });
+      expect(bad.status).toBe(404);
+      expect(bad.body.error.field).toBe("queueId");
+    }
+    await v.sim.settle();
+    expect(await reload(call.id)).toMatchObject({ status: "connected", agentId: s.agent.id, agentLegId: call.agentLegId });
+    expect(v.sim.legs.get(call.agentLegId!)!.status).toBe("in-progress");
+    expect(leg.status).toBe("in-progress");
+    await api(`${s.url}/api/v1/calls/${call.id}/hangup`, { token: ann, body: {} });
+    await settled(call.id, "completed");
+    await presence(ann, "available");
+  });
+
+  it("checks a warm transfer's agent: unknown, disabled or another workspace's is a 404 and nobody is dialled", async () => {
+    const { call } = await connectedCall(ann, "+8613800000024");
+    const elsewhere = await createWorkspace(s.rt.core.db, "Elsewhere " + crypto.randomUUID().slice(0, 6));
+    const stranger = await createAgent(s.rt.core.db, { workspaceId: elsewhere.id, email: `x-${crypto.randomUUID()}@example.test`, name: "X", role: "agent", password: "pw-x-12345" });
+    const gone = await createAgent(s.rt.core.db, { workspaceId: s.workspaceId, email: `gone-${crypto.randomUUID()}@example.test`, name: "Gone", role: "agent", password: "pw-gone-123" });
+    expect((await api(`${s.url}/api/v1/agents/${gone.id}`, { method: "PATCH", token: admin, body: { disabled: true } })).status).toBe(200);
+    const dials = () => v.sim.requests.filter((r) => r.method === "POST" && r.path.endsWith("/Calls.json")).length;
+    const before = dials();
+    for (const agentId of [crypto.randomUUID(), stranger.id, gone.id]) {
+      const refused = await api(`${s.url}/api/v1/calls/${call.id}/transfer`, { token: ann, body: { agentId, warm: true } });
+      expect(refused.status).toBe(404);
+      expect(refused.body.error.field).toBe("agentId");
+    }
+    expect(dials()).toBe(before);
+    expect((await reload(call.id)).consult).toBeNull();
+    await api(`${s.url}/api/v1/calls/${call.id}/hangup`, { token: ann, body: {} });
     await settled(call.id, "completed");
     await presence(ann, "available");
   });

@@ -5,18 +5,18 @@ import { CallBatch } from "./call-batch.ts";
 import type { EventLog } from "../../conversations/event.ts";
 import type { Tx } from "../../db/connect.ts";
 import { withEvents } from "../../conversations/transaction.ts";
-import { calls, type Call, type CallStatus, type IvrState } from "../../db/schema/index.ts";
+import { calls, queues, type Call, type CallStatus, type IvrState } from "../../db/schema/index.ts";
 import type { IvrFlow, IvrLanguage } from "../../channels/voice/flow.ts";
 import { runIvr, startState, type IvrInput, type IvrStep } from "../../channels/voice/ivr.ts";
 import { customerStatus, type StatusCallback } from "../../channels/voice/parse.ts";
 import { phrases } from "../../channels/voice/phrases.ts";
 import { TwilioRest } from "../../channels/voice/rest.ts";
 import { apologyTwiml, conferenceTwiml, ivrTwiml, sayTwiml, waitTwiml, type CallUrls } from "../../channels/voice/twiml.ts";
-import { Conflict, Invalid } from "../../platform/errors.ts";
+import { Conflict, Invalid, NotFound } from "../../platform/errors.ts";
 import { log } from "../../platform/log.ts";
 import { abandonCallWork, enqueueCall, enqueueCallWithin, finishCallWork } from "../../routing/call.ts";
 import { queuePosition } from "../../routing/estimate.ts";
-import { listTeams } from "../../routing/agent.ts";
+import { listTeams, transferTarget } from "../../routing/agent.ts";
 import { isOpen } from "../../routing/hours.ts";
 import { presenceOf } from "../../routing/presence.ts";
 import { listQueues } from "../../routing/queue.ts";
@@ -618,6 +618,9 @@ export class CallControl {
     const rest = this.rest(inbox);
     let agentId = target.agentId;
     if (target.teamId) agentId = await this.freeTeamMember(workspaceId, target.teamId);
+    // Everything the transfer names is checked before any leg moves: a bad target must never leave
+    // the caller on hold with neither an agent nor a queue (404/409 naming the field instead).
+    if (agentId) await transferTarget(this.rt.core.db, workspaceId, agentId, true);
     if (warm) {
       if (!agentId) throw new Invalid("A warm transfer goes to an agent or a team", "agentId");
       const legId = await rest.dial({
@@ -632,6 +635,9 @@ export class CallControl {
         return after;
       });
     }
+    if (!agentId && !target.queueId) throw new Invalid("Transfer to an agent, a team or a queue", "agentId");
+    const queueId = agentId ? (call.queueId ?? target.queueId ?? (await this.anyVoiceQueue(workspaceId))) : target.queueId!;
+    await this.voiceQueue(workspaceId, queueId);
     // Cold: the caller goes back to waiting music before the agent's leg is dropped, so hanging up
     // that leg cannot end the call.
     await withEvents(this.rt.core, (tx, events) => changeCallWithin(tx, events, call.id, { status: "queued", agentId: null, agentLegId: null, hold: false }));
@@ -639,15 +645,10 @@ export class CallControl {
     if (call.agentLegId) await this.quietly(() => rest.hangup(call.agentLegId!));
     await finishCallWork(this.rt.core, call.conversationId);
     const actor = { workspaceId, userId: by.userId, name: by.name, role: "supervisor" as const };
-    if (agentId) {
-      await this.reassign(call.conversationId, null);
-      await enqueueCall(this.rt.core, call.conversationId, { queueId: call.queueId ?? target.queueId ?? (await this.anyVoiceQueue(workspaceId)) }, new Date(), NOT_STICKY);
-      await transferToAgent(this.rt.core, actor as never, call.conversationId, agentId, note);
-    } else if (target.queueId) {
-      await this.reassign(call.conversationId, null);
-      await enqueueCall(this.rt.core, call.conversationId, { queueId: target.queueId }, new Date(), NOT_STICKY);
-      await withEvents(this.rt.core, (tx, events) => appendSystemEvent(tx, events, call.conversationId, "transferred", { callId: call.id, queueId: target.queueId, note: note ?? null, by: by.name }));
-    } else throw new Invalid("Transfer to an agent, a team or a queue", "agentId");
+    await this.reassign(call.conversationId, null);
+    await enqueueCall(this.rt.core, call.conversationId, { queueId }, new Date(), NOT_STICKY);
+    if (agentId) await transferToAgent(this.rt.core, actor as never, call.conversationId, agentId, note);
+    else await withEvents(this.rt.core, (tx, events) => appendSystemEvent(tx, events, call.conversationId, "transferred", { callId: call.id, queueId, note: note ?? null, by: by.name }));
     this.rt.router.schedule(workspaceId);
     return callById(this.rt.core.db, workspaceId, call.id);
   }
@@ -674,6 +675,13 @@ export class CallControl {
     const free = team.members.map((m) => states.get(m.id)!).filter((s) => s.presence === "available").sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime());
     if (!free[0]) throw new Conflict("Nobody in this team is available", "teamId");
     return free[0].userId;
+  }
+
+  /** A queue of the workspace that takes calls, or 404 naming `queueId`. */
+  private async voiceQueue(workspaceId: string, queueId: string) {
+    const [q] = await this.rt.core.db.select().from(queues).where(and(eq(queues.workspaceId, workspaceId), eq(queues.id, queueId)));
+    if (!q || (q.channels.length && !q.channels.includes("voice"))) throw new NotFound("Queue", "queueId");
+    return q;
   }
 
   private async anyVoiceQueue(workspaceId: string): Promise<string> {
