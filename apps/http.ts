@@ -104,14 +104,6 @@ export const errorResponses = {
   404: { description: "Not found", content: { "application/json": { schema: ErrorSchema } } },
 } as const;
 
-/** The `file` field of a multipart upload, or a 400 naming it. */
-export async function uploadedFile(req: Request): Promise<File> {
-  const form = await req.formData().catch(() => undefined);
-  const file = form?.get("file");
-  if (!(file instanceof File)) throw new Invalid("Send the file as multipart field 'file'", "file");
-  return file;
-}
-
 /** Route documentation pieces shared by every router: a JSON body in, a JSON answer out. */
 export const Json = z.record(z.string(), z.unknown());
 export const ok = (description: string) => ({ 200: { description, content: { "application/json": { schema: Json } } }, ...errorResponses });
