@@ -9,6 +9,7 @@ import { startSmtpIn } from "./gateway/smtp.ts";
 import { api, startTestServer, type TestServer } from "../test/server.ts";
 import { startSmtpSink } from "../test/smtp-sink.ts";
 import { until } from "../test/poll.ts";
+import { launchChromium, signIn } from "../test/browser.ts";
 
 let server: TestServer;
 let sink: Awaited<ReturnType<typeof startSmtpSink>>;
@@ -93,7 +94,26 @@ describe("sender authenticity of inbound mail", () => {
     // The agent sees it marked.
     const timeline = (await api(`${server.url}/api/v1/conversations/${forged.conversationId}/timeline`, { token })).body.items as any[];
     expect(timeline.find((i) => i.id === forged.id).data.senderAuth.verdict).toBe("fail");
-  });
+
+    // In the inbox the forged mail says so; the verified one shows nothing.
+    const browser = await launchChromium();
+    try {
+      const page = await (await browser.newContext()).newPage();
+      await signIn(page, server.url, server.admin.email, server.admin.password);
+      const marker = (conversationId: string, text: string) =>
+        page.goto(`${server.url}/app/#/inbox/all/${conversationId}`).then(async () => {
+          const item = page.getByTestId("timeline-item").filter({ hasText: text });
+          await item.waitFor();
+          return item.getByTestId("sender-auth");
+        });
+      const warned = await marker(forged.conversationId, "Send the new PIN");
+      expect(await warned.getAttribute("data-verdict")).toBe("fail");
+      expect(await warned.textContent()).toBe("Sender verification failed: possibly forged");
+      expect(await (await marker(real.conversationId, "Please help")).count()).toBe(0);
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
 
   it("still threads mail from a domain without a DMARC policy, marked as not verified", async () => {
     const from = `bo@${shop}`;
