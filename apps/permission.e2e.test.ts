@@ -7,6 +7,7 @@ import { inboxApi } from "./inbox/api.ts";
 import { permissionsDoc } from "./inbox/permissions-doc.ts";
 import { agentRealtime } from "./inbox/realtime.ts";
 import { routeKey, routePermissions } from "./inbox/route-permission.ts";
+import { launchChromium, openWidget } from "../test/browser.ts";
 import { api, openSocket, startTestServer, wsUrl, type TestServer } from "../test/server.ts";
 
 let s: TestServer;
@@ -283,4 +284,28 @@ describe("a visitor who signs in (widget identity verification)", () => {
       socket.close();
     }
   });
+});
+
+describe("a widget whose session was retired by a merge", () => {
+  it("starts a new session at its next message and sends it there, never as the customer merged into", async () => {
+    const browser = await launchChromium();
+    try {
+      const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
+      const first = await visitor.send("before the merge");
+      const mine = (await api(`${s.url}/api/v1/conversations/${first}`, { token: token.admin })).body.contact.id;
+      const known = await conversationOf(s, "the known customer's chat");
+      const merge = { token: token.supervisor, body: { mergeId: mine } };
+      expect((await api(`${s.url}/api/v1/contacts/${known.contactId}/merge`, merge)).status).toBe(200);
+      // The old session's send is refused; the widget starts a new session and keeps the draft to retry.
+      expect(await visitor.send("after the merge")).toBeUndefined();
+      const sent = visitor.page.waitForResponse((r) => r.url().endsWith("/widget/v1/messages") && r.status() === 201);
+      await visitor.page.locator("button.retry").click();
+      const second = ((await (await sent).json()) as { conversationId: string }).conversationId;
+      const contact = (await api(`${s.url}/api/v1/conversations/${second}`, { token: token.admin })).body.contact.id;
+      expect([mine, known.contactId]).not.toContain(contact);
+      await visitor.close();
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 });

@@ -350,9 +350,13 @@ class Widget {
       this.add(item, true);
       this.updateForms();
       void this.watchQueue();
-    } catch {
+    } catch (err) {
       this.failed.set(id, draft);
       this.view.put(this.localItem(id, draft, "failed"));
+      // The session ended (its contact was merged into another, or its tokens revoked): start a new
+      // one, where retrying the draft sends it. Starting over clears the view, so the draft is put back.
+      if (err instanceof ApiError && err.status === 401)
+        await this.refresh().then(() => this.view.put(this.localItem(id, draft, "failed")), ignore);
     }
   }
 
