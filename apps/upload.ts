@@ -13,7 +13,8 @@ const CRLF2 = Buffer.from("\r\n\r\n");
  */
 export async function streamedUpload(req: Request): Promise<StreamedUpload> {
   const missing = () => new Invalid("Send the file as multipart field 'file'", "file");
-  const boundary = /^multipart\/form-data\s*;.*\bboundary=(?:"([^"]{1,70})"|([^\s;]{1,70}))/i.exec(req.headers.get("content-type") ?? "");
+  const type = req.headers.get("content-type") ?? "";
+  const boundary = /^multipart\/form-data\s*;.*\bboundary=(?:"([^"]{1,70})"|([^\s;]{1,70}))/i.exec(type);
   if (!boundary || !req.body) throw missing();
   const reader = req.body.getReader();
   // Every boundary line but the first follows a CRLF; starting the buffer with one makes them alike.
@@ -43,7 +44,7 @@ export async function streamedUpload(req: Request): Promise<StreamedUpload> {
     if (buf[0] === 0x2d && buf[1] === 0x2d) throw await fail(missing());
     let end: number;
     while ((end = buf.indexOf(CRLF2)) < 0) {
-      if (buf.length > MAX_PART_HEADER_BYTES) throw await fail(new Invalid("Multipart part headers are too long", "file"));
+      if (buf.length > MAX_PART_HEADER_BYTES) throw await fail(new Invalid("Multipart headers are too long", "file"));
       if (!(await more())) throw await fail(missing());
     }
     const headers = partHeaders(buf.subarray(0, end).toString("utf8"));
@@ -70,7 +71,8 @@ export async function streamedUpload(req: Request): Promise<StreamedUpload> {
         await reader.cancel().catch(() => {});
       }
     }
-    return { name: headers.filename, contentType: headers.contentType ?? "application/octet-stream", content: content() };
+    const contentType = headers.contentType ?? "application/octet-stream";
+    return { name: headers.filename, contentType, content: content() };
   }
 }
 

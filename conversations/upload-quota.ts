@@ -26,25 +26,46 @@ export class UploadQuota {
   constructor(private readonly limits: UploadLimits) {}
 
   /** Reserves up to `wanted` bytes, or refuses with a 429 naming the quota that is used up. */
-  async reserve(db: Executor, who: { workspaceId: string; contactId: string; ip: string }, wanted: number, now = new Date()): Promise<UploadAllowance> {
+  async reserve(
+    db: Executor,
+    who: { workspaceId: string; contactId: string; ip: string },
+    wanted: number,
+    now = new Date(),
+  ): Promise<UploadAllowance> {
     const since = new Date(now.getTime() - WINDOW_MS);
     // Visitors' uploads only: agents' files are not anonymous.
-    const visitors = and(isNotNull(attachments.uploaderIp), isNull(attachments.userId), gt(attachments.createdAt, since));
+    const visitors = (own: SQL) =>
+      and(own, isNotNull(attachments.uploaderIp), isNull(attachments.userId), gt(attachments.createdAt, since));
+    const { visitorBytes, ipBytes, workspaceBytes } = this.limits;
     const quotas: { key: string; limit: number; what: string; where: SQL | undefined }[] = [
-      { key: `visitor:${who.contactId}`, limit: this.limits.visitorBytes, what: "per visitor", where: and(visitors, eq(attachments.contactId, who.contactId)) },
-      { key: `ip:${who.ip}`, limit: this.limits.ipBytes, what: "per address", where: and(visitors, eq(attachments.uploaderIp, who.ip)) },
-      { key: `workspace:${who.workspaceId}`, limit: this.limits.workspaceBytes, what: "for this workspace", where: and(visitors, eq(attachments.workspaceId, who.workspaceId)) },
+      {
+        key: `visitor:${who.contactId}`,
+        limit: visitorBytes,
+        what: "per visitor",
+        where: visitors(eq(attachments.contactId, who.contactId)),
+      },
+      { key: `ip:${who.ip}`, limit: ipBytes, what: "per address", where: visitors(eq(attachments.uploaderIp, who.ip)) },
+      {
+        key: `workspace:${who.workspaceId}`,
+        limit: workspaceBytes,
+        what: "for this workspace",
+        where: visitors(eq(attachments.workspaceId, who.workspaceId)),
+      },
     ];
     let bytes = wanted;
     let limitedBy: string | undefined;
     for (const q of quotas) {
-      const [used] = await db.select({ bytes: sum(attachments.size), oldest: min(attachments.createdAt) }).from(attachments).where(q.where);
+      const [used] = await db
+        .select({ bytes: sum(attachments.size), oldest: min(attachments.createdAt) })
+        .from(attachments)
+        .where(q.where);
       const left = q.limit - Number(used?.bytes ?? 0) - (this.inFlight.get(q.key) ?? 0);
       if (left <= 0) {
         // The quota frees up as the oldest counted upload leaves the window (or a running one ends).
         const oldest = used?.oldest ? new Date(used.oldest).getTime() : now.getTime();
         const retryAfter = Math.max(1, Math.ceil((oldest + WINDOW_MS - now.getTime()) / 1000));
-        throw new TooManyRequests(retryAfter, `Upload quota ${q.what} reached (${megabytes(q.limit)} MB a day)`, "file");
+        const message = `Upload quota ${q.what} reached (${megabytes(q.limit)} MB a day)`;
+        throw new TooManyRequests(retryAfter, message, "file");
       }
       if (left < bytes) {
         bytes = left;

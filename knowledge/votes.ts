@@ -9,12 +9,22 @@ import { recordEvent } from "./events.ts";
  * opaque key such as a hash of the reader's address). A repeated vote changes nothing, so a script
  * cannot push an article up or down. Only published, public articles take votes.
  */
-export async function voteOnce(db: Executor, vote: { workspaceId: string; articleId: string; voter: string; helpful: boolean }) {
+export async function voteOnce(
+  db: Executor,
+  vote: { workspaceId: string; articleId: string; voter: string; helpful: boolean },
+) {
   return db.transaction(async (tx) => {
     const [article] = await tx
       .select({ id: articles.id })
       .from(articles)
-      .where(and(eq(articles.workspaceId, vote.workspaceId), eq(articles.id, vote.articleId), eq(articles.status, "published"), eq(articles.visibility, "public")));
+      .where(
+        and(
+          eq(articles.workspaceId, vote.workspaceId),
+          eq(articles.id, vote.articleId),
+          eq(articles.status, "published"),
+          eq(articles.visibility, "public"),
+        ),
+      );
     if (!article) throw new NotFound("Article");
     const [fresh] = await tx
       .insert(articleVotes)
@@ -24,9 +34,12 @@ export async function voteOnce(db: Executor, vote: { workspaceId: string; articl
     if (!fresh) return false;
     await tx
       .update(articles)
-      .set(vote.helpful ? { helpfulYes: sql`${articles.helpfulYes} + 1` } : { helpfulNo: sql`${articles.helpfulNo} + 1` })
+      .set(
+        vote.helpful ? { helpfulYes: sql`${articles.helpfulYes} + 1` } : { helpfulNo: sql`${articles.helpfulNo} + 1` },
+      )
       .where(eq(articles.id, article.id));
-    await recordEvent(tx, { workspaceId: vote.workspaceId, kind: vote.helpful ? "vote_up" : "vote_down", articleId: article.id });
+    const kind = vote.helpful ? "vote_up" : "vote_down";
+    await recordEvent(tx, { workspaceId: vote.workspaceId, kind, articleId: article.id });
     return true;
   });
 }

@@ -23,7 +23,8 @@ const resolveAll = async (host: string) => (await lookup(host, { all: true, verb
 
 /** Refuses (OutboundRefused) a URL the policy does not allow; resolves to its checked addresses. */
 export async function checkOutboundUrl(url: URL, policy: OutboundPolicy) {
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new OutboundRefused(`Only http and https URLs may be fetched, not ${url.protocol}`);
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new OutboundRefused(`Only http and https URLs may be fetched, not ${url.protocol}`);
   const host = url.hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1");
   const allowed = (name: string) => policy.allowHosts.includes(name);
   if (allowed(host)) return;
@@ -36,7 +37,9 @@ export async function checkOutboundUrl(url: URL, policy: OutboundPolicy) {
   if (!addresses.length) throw new OutboundRefused(`${host} does not resolve`);
   for (const address of addresses)
     if (!isPublicAddress(address) && !allowed(address.toLowerCase()))
-      throw new OutboundRefused(`${host} is a private, loopback or link-local address (${address}); list it in OUTBOUND_ALLOW_HOSTS to allow it`);
+      throw new OutboundRefused(
+        `${host} is a private, loopback or link-local address (${address}); OUTBOUND_ALLOW_HOSTS may list it`,
+      );
 }
 
 /** `fetch` under the policy: the URL and every redirect it leads to are checked before they are requested. */

@@ -48,7 +48,11 @@ export class Semaphore {
   private running = 0;
   private readonly queue: (() => void)[] = [];
 
-  constructor(private readonly permits: number, private readonly maxWaiting: number, private readonly maxWaitMs = 5_000) {}
+  constructor(
+    private readonly permits: number,
+    private readonly maxWaiting: number,
+    private readonly maxWaitMs = 5_000,
+  ) {}
 
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.running >= this.permits) await this.admission();

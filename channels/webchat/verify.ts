@@ -28,6 +28,10 @@ export function isVisitorClaims(x: unknown, now = Date.now()): x is VisitorClaim
 }
 
 /** Claims for a new token for this visitor, valid for `days` (VISITOR_TOKEN_DAYS). */
-export function visitorClaims(ids: Pick<VisitorClaims, "w" | "i" | "c" | "v">, days: number, now = Date.now()): VisitorClaims {
+export function visitorClaims(
+  ids: Pick<VisitorClaims, "w" | "i" | "c" | "v">,
+  days: number,
+  now = Date.now(),
+): VisitorClaims {
   return { w: ids.w, i: ids.i, c: ids.c, v: ids.v, iat: now, exp: now + Math.round(days * 86_400_000) };
 }
