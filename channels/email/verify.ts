@@ -35,9 +35,12 @@ export type SmtpPeer = { ip: string; helo?: string; envelopeFrom?: string };
 
 /** Loopback, private, link-local and unique-local peers are our own relays, never the sender's server. */
 const localNetworks = new BlockList();
-for (const [net, bits] of [["127.0.0.0", 8], ["10.0.0.0", 8], ["172.16.0.0", 12], ["192.168.0.0", 16], ["169.254.0.0", 16], ["100.64.0.0", 10]] as const)
-  localNetworks.addSubnet(net, bits, "ipv4");
-for (const [net, bits] of [["::1", 128], ["fc00::", 7], ["fe80::", 10]] as const) localNetworks.addSubnet(net, bits, "ipv6");
+const IPV4_LOCAL = [
+  ["127.0.0.0", 8], ["10.0.0.0", 8], ["172.16.0.0", 12], ["192.168.0.0", 16], ["169.254.0.0", 16], ["100.64.0.0", 10],
+];
+const IPV6_LOCAL = [["::1", 128], ["fc00::", 7], ["fe80::", 10]];
+for (const [net, bits] of IPV4_LOCAL) localNetworks.addSubnet(String(net), Number(bits), "ipv4");
+for (const [net, bits] of IPV6_LOCAL) localNetworks.addSubnet(String(net), Number(bits), "ipv6");
 
 /** SPF means something only when the host that connected is the sender's own outgoing server. */
 export function peerIsSender(ip: string) {
@@ -47,19 +50,30 @@ export function peerIsSender(ip: string) {
   return !localNetworks.check(plain, family === 4 ? "ipv4" : "ipv6");
 }
 
-export async function verifySender(input: Readable | Uint8Array, options: { resolver?: MailResolver; peer?: SmtpPeer } = {}): Promise<SenderAuth> {
+export async function verifySender(
+  input: Readable | Uint8Array,
+  options: { resolver?: MailResolver; peer?: SmtpPeer } = {},
+): Promise<SenderAuth> {
   const { resolver, peer } = options;
-  const dkim = await dkimVerify(input instanceof Uint8Array ? Buffer.from(input.buffer, input.byteOffset, input.byteLength) : input, { resolver });
+  const bytes = input instanceof Uint8Array ? Buffer.from(input.buffer, input.byteOffset, input.byteLength) : input;
+  const dkim = await dkimVerify(bytes, { resolver });
   const signatures = dkim.results ?? [];
-  const spfResult = peer && peerIsSender(peer.ip) ? await spf({ ip: peer.ip, helo: peer.helo, sender: peer.envelopeFrom, resolver }) : undefined;
-  const fromDomain = dkim.headerFrom?.length === 1 ? dkim.headerFrom[0]!.slice(dkim.headerFrom[0]!.lastIndexOf("@") + 1).toLowerCase() : null;
+  const spfResult = peer && peerIsSender(peer.ip)
+    ? await spf({ ip: peer.ip, helo: peer.helo, sender: peer.envelopeFrom, resolver })
+    : undefined;
+  const author = dkim.headerFrom?.length === 1 ? dkim.headerFrom[0]! : undefined;
+  const fromDomain = author ? author.slice(author.lastIndexOf("@") + 1).toLowerCase() : null;
   const policy = fromDomain
     ? await dmarc({
         headerFrom: dkim.headerFrom,
         fromFields: dkim.fromFields,
         spfDomains: spfResult?.status.result === "pass" && spfResult.domain ? [spfResult.domain] : [],
         dkimDomains: signatures
-          .flatMap((r) => (r.status.result === "pass" && r.signingDomain ? [{ id: r.id, domain: r.signingDomain, aligned: r.status.aligned, underSized: r.status.underSized }] : [])),
+          .flatMap((r) =>
+            r.status.result === "pass" && r.signingDomain
+              ? [{ id: r.id, domain: r.signingDomain, aligned: r.status.aligned, underSized: r.status.underSized }]
+              : [],
+          ),
         resolver,
       })
     : false;
@@ -74,7 +88,9 @@ export async function verifySender(input: Readable | Uint8Array, options: { reso
   return {
     verdict,
     domain: fromDomain,
-    dkim: signatures.length ? signatures.map((r) => `${r.status.result}${r.signingDomain ? ` (${r.signingDomain})` : ""}`).join(", ") : "none",
+    dkim: signatures.length
+      ? signatures.map((r) => `${r.status.result}${r.signingDomain ? ` (${r.signingDomain})` : ""}`).join(", ")
+      : "none",
     spf: spfResult ? spfResult.status.result : null,
     dmarc: dmarcResult,
     policy: policy ? policy.policy : null,
