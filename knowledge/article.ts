@@ -10,7 +10,7 @@ import { NotFound } from "../platform/errors.ts";
 import { can, requirePermission } from "../platform/permission.ts";
 import { parseInput } from "../platform/validation.ts";
 import { indexArticle } from "./embedded.ts";
-import { plainText, renderMarkdown } from "./markdown.ts";
+import { plainText, renderMarkdown, sanitizeHtml } from "./markdown.ts";
 
 /** Who is acting on the knowledge base (any signed-in user of the workspace). */
 export type KnowledgeActor = { userId: string; workspaceId: string; role: Role };
@@ -182,10 +182,14 @@ export async function getArticle(db: Executor, workspaceId: string, id: string) 
   return a;
 }
 
-/** The article as the API shows it (no search vector). */
+/**
+ * The article as the API shows it (no search vector). Its HTML is sanitized again on the way out, as
+ * the help center does: rows rendered before the sanitizer checked decoded URLs may hold a
+ * `javascript:` link, and the editor's preview puts this HTML in the page.
+ */
 export function articleView(a: Article) {
   const { searchVector: _vector, ...rest } = a;
-  return rest;
+  return { ...rest, bodyHtml: sanitizeHtml(rest.bodyHtml) };
 }
 
 export const ArticleListQuery = z.object({
