@@ -99,3 +99,24 @@ describe("widget socket limits", () => {
     for (const ws of flood) ws!.close();
   }, 120_000);
 });
+
+describe("a widget socket whose token is retired", () => {
+  it("is closed with 4401 when a supervisor merges its contact into another, so the widget starts afresh", async () => {
+    const anonymous = await visitor(raised);
+    const known = await visitor(raised);
+    await say(raised, anonymous.visitorToken, "it's me again");
+    await say(raised, known.visitorToken, "my order 1042");
+    const socket = await openSocket(socketUrl(raised, anonymous.visitorToken));
+    await socket.waitFor((f) => f.type === "hello");
+    const closed = new Promise<number>((resolve) => socket.ws.addEventListener("close", (e) => resolve(e.code)));
+    const merged = await api(`${raised.url}/api/v1/contacts/${known.contact.id}/merge`, {
+      token: agentToken,
+      body: { mergeId: anonymous.contact.id },
+    });
+    expect(merged.status).toBe(200);
+    // Before the fix the socket stayed open, waiting for replies its retired token could no longer get.
+    expect(await closed).toBe(4401);
+    const again = await fetch(socketUrl(raised, anonymous.visitorToken).replace(/^ws/, "http"));
+    expect(again.status).toBe(401);
+  });
+});

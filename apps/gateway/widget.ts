@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/bun";
+import type { WSContext } from "hono/ws";
 import { routePath } from "hono/route";
 import {
   clientIdOf, isVisitorClaims, parseWidgetMessage, verifyVisitorIdentity, visitorClaims, WidgetMessage, type VisitorClaims,
@@ -51,6 +52,8 @@ function visitorView(item: TimelineView) {
 
 const ONLINE_WINDOW_MS = 60_000;
 const INBOX_CACHE_MS = 30_000;
+/** How often an open widget socket checks that its token still names a live contact (revocation). */
+const VISITOR_RECHECK_MS = 30_000;
 
 /** Public, per-inbox widget settings plus whether an agent is online (any node: last_seen_at). */
 async function inboxInfo(db: Executor, inbox: Inbox, locale: string | undefined) {
@@ -348,6 +351,12 @@ export function widgetSocket(rt: Runtime) {
       perIp.release(ip);
       perVisitor.release(claims.c);
     };
+    // A socket must not outlive its token: a merge retires it at once (the event), a revocation by an
+    // agent within a check interval. 4401 tells the widget to start a fresh session, not to reconnect.
+    let socket: WSContext | undefined;
+    let recheck: ReturnType<typeof setInterval> | undefined;
+    const ended = () => socket?.close(4401, "Session ended");
+    const stillValid = () => void visitorContact(db, claims).then((still) => still || ended(), () => {});
     const upgraded = await upgradeWebSocket(() =>
       feedSocket(rt, {
         workspaceId: claims.w,
@@ -357,7 +366,10 @@ export function widgetSocket(rt: Runtime) {
             (r) => r.id,
           ),
         replayLimit: limits.replayLimit,
-        filter: (e) => e.public && e.payload.scope?.contactId === claims.c,
+        filter: (e) => {
+          if (e.type === "contact.merged" && e.payload.mergedId === claims.c) ended();
+          return e.public && e.payload.scope?.contactId === claims.c;
+        },
         frame: (e) => {
           if (e.type.startsWith("call.")) return widgetCallFrame(e);
           if (e.type === "typing") return JSON.stringify({ seq: e.seq, type: e.type, conversationId: e.conversationId, typing: e.payload.typing, sender: { name: (e.payload.sender as { name?: string }).name ?? null } });
@@ -366,11 +378,14 @@ export function widgetSocket(rt: Runtime) {
           return JSON.stringify({ seq: e.seq, type: e.type, conversationId: e.conversationId, item: visitorView(item) });
         },
         hello: {},
-        onOpen: () => {
+        onOpen: (ws) => {
+          socket = ws;
+          recheck = setInterval(stillValid, VISITOR_RECHECK_MS);
           rt.metrics.sockets.widgets++;
           rt.browserCalls.opened({ kind: "visitor", workspaceId: claims.w, contactId: claims.c });
         },
         onClose: () => {
+          clearInterval(recheck);
           release();
           rt.metrics.sockets.widgets--;
           rt.browserCalls.closed({ kind: "visitor", workspaceId: claims.w, contactId: claims.c });

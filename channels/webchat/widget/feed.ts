@@ -2,6 +2,8 @@ import { backoff, type Frame } from "./api.ts";
 
 /** How often the socket is checked; one silent interval after a ping means the connection is dead. */
 const HEARTBEAT_MS = 25_000;
+/** The close code the server gives a socket whose visitor token was retired. */
+const SESSION_ENDED = 4401;
 
 /**
  * The realtime connection. It reconnects with backoff for as long as it is wanted; the URL is asked
@@ -18,6 +20,8 @@ export class Feed {
   constructor(
     private readonly url: () => string,
     private readonly onFrame: (frame: Frame) => void,
+    /** The server closed with 4401: the session ended (merged or revoked); reconnecting cannot help. */
+    private readonly onEnded: () => void = () => {},
   ) {
     // Coming back online is the best moment to retry; no need to wait out the backoff.
     addEventListener("online", () => {
@@ -46,10 +50,11 @@ export class Feed {
       if (frame.type === "hello") this.attempt = 0;
       this.onFrame(frame);
     };
-    socket.onclose = () => {
+    socket.onclose = (e) => {
       if (this.socket !== socket) return;
       clearInterval(this.heartbeat);
       this.socket = null;
+      if (e.code === SESSION_ENDED) return this.onEnded();
       this.retry = setTimeout(() => this.connect(), backoff(this.attempt++));
     };
   }

@@ -71,6 +71,8 @@ class Widget {
     this.feed = new Feed(
       () => this.api.socketUrl(this.lastSeq),
       (frame) => this.receive(frame),
+      // The token was retired (its contact merged away, or revoked): a fresh session, not a reconnect.
+      () => void this.refresh().catch(ignore),
     );
     this.view = new View(this.locale, {
       toggle: () => this.toggle(),
