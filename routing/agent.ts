@@ -52,7 +52,8 @@ export async function transferTarget(db: Executor, workspaceId: string, agentId:
     .leftJoin(agentStates, eq(agentStates.userId, users.id))
     .where(and(eq(users.workspaceId, workspaceId), eq(users.id, agentId), isNull(users.disabledAt)));
   if (!row) throw new NotFound("Agent", "agentId");
-  if (signedIn && (!row.presence || row.presence === "offline")) throw new Conflict(`${row.name} is signed out`, "agentId");
+  if (signedIn && (!row.presence || row.presence === "offline"))
+    throw new Conflict(`${row.name} is signed out`, "agentId");
   return row;
 }
 

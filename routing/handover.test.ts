@@ -11,6 +11,7 @@ import { Router } from "./router.ts";
 import { DEFAULT_ROUTING, enqueueConversation, liveWorkOf, routeWorkspace, transferToTeam } from "./work.ts";
 
 const AUTO = { ...DEFAULT_ROUTING, autoAccept: ["chat" as const] };
+const LIVE = ["waiting", "reserved", "assigned"] as const;
 
 async function routedWorkspace() {
   const w = await testWorkspace();
@@ -37,7 +38,13 @@ describe("transfer to a team", () => {
     const { w, inbox, admin, agent } = await routedWorkspace();
     const ann = await agent("Ann", "busy");
     const team = await createTeam(w.core.db, w.workspaceId, "Billing");
-    const r = await ingestInbound(w.core, w.workspaceId, { channel: "webchat", channelAccountId: inbox.id, externalId: "t1", from: { kind: "visitor", value: "v-team" }, text: "hi" });
+    const r = await ingestInbound(w.core, w.workspaceId, {
+      channel: "webchat",
+      channelAccountId: inbox.id,
+      externalId: "t1",
+      from: { kind: "visitor", value: "v-team" },
+      text: "hi",
+    });
     await enqueueConversation(w.core, r.conversation.id);
     expect(await routeWorkspace(w.core, w.workspaceId, AUTO)).toHaveLength(1);
     expect(await liveWorkOf(w.core.db, [ann.userId])).toHaveLength(1);
@@ -49,7 +56,7 @@ describe("transfer to a team", () => {
     const live = await w.core.db
       .select()
       .from(workItems)
-      .where(and(eq(workItems.conversationId, r.conversation.id), inArray(workItems.state, ["waiting", "reserved", "assigned"])));
+      .where(and(eq(workItems.conversationId, r.conversation.id), inArray(workItems.state, [...LIVE])));
     expect(live).toEqual([]);
     const [state] = await w.core.db.select().from(agentStates).where(eq(agentStates.userId, ann.userId));
     expect(state!.presence).toBe("available");
@@ -57,7 +64,7 @@ describe("transfer to a team", () => {
 });
 
 describe("a reopened conversation", () => {
-  it("is routed again when its assignee is disabled or signed out (that agent preferred), and stays with one at work", async () => {
+  it("is routed again when its assignee is disabled or signed out (sticky), and stays with one at work", async () => {
     const { w, inbox, admin, agent } = await routedWorkspace();
     const ann = await agent("Ann", "available");
     router = new Router(w.core, w.core.bus, undefined, AUTO);
@@ -66,11 +73,18 @@ describe("a reopened conversation", () => {
       ingestInbound(
         w.core,
         w.workspaceId,
-        { channel: "webchat", channelAccountId: inbox.id, externalId: `m${n}`, from: { kind: "visitor", value: "v-reopen" }, text: `message ${n}` },
+        {
+          channel: "webchat",
+          channelAccountId: inbox.id,
+          externalId: `m${n}`,
+          from: { kind: "visitor", value: "v-reopen" },
+          text: `message ${n}`,
+        },
         // As email threading places a reply to an old thread: into that conversation, even resolved.
         conversationId ? { place: async () => ({ conversationId }) } : {},
       );
-    const assigneeOf = async (id: string) => (await w.core.db.select().from(conversations).where(eq(conversations.id, id)))[0]!.assigneeId;
+    const assigneeOf = async (id: string) =>
+      (await w.core.db.select().from(conversations).where(eq(conversations.id, id)))[0]!.assigneeId;
     const first = await write(1);
     const id = first.conversation.id;
     expect(await until(() => assigneeOf(id), (a) => a === ann.userId)).toBe(ann.userId);
@@ -90,7 +104,12 @@ describe("a reopened conversation", () => {
     await setPresence(w.core, w.workspaceId, cat.userId, { presence: "available" });
     await write(3, id);
     expect(await until(() => assigneeOf(id), (a) => a === cat.userId)).toBe(cat.userId);
-    const [latest] = await w.core.db.select().from(workItems).where(eq(workItems.conversationId, id)).orderBy(desc(workItems.enqueuedAt)).limit(1);
+    const [latest] = await w.core.db
+      .select()
+      .from(workItems)
+      .where(eq(workItems.conversationId, id))
+      .orderBy(desc(workItems.enqueuedAt))
+      .limit(1);
     expect(latest!.stickyAgentId).toBe(bob.userId);
     await setStatus(w.core, admin, id, "resolved");
     await until(() => liveWorkOf(w.core.db, [cat.userId]), (l) => l.length === 0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, inArray } from "drizzle-orm";
 import { ingestInbound, validateInbound } from "../conversations/conversation.ts";
 import { ingestBatch } from "../conversations/inbound-queue.ts";
 import { agentStates, conversations, workItems } from "../db/schema/index.ts";
@@ -18,13 +18,20 @@ type Workspace = Awaited<ReturnType<typeof testWorkspace>>;
 
 const ROUNDS = 3;
 const CHATS = 12;
+const CAPACITY = { voice: 1, chat: ROUNDS, email: 1, messaging: 1 };
 
 async function chats(w: Workspace, inboxId: string, round: number) {
   const stored = await ingestBatch(
     w.core,
     w.workspaceId,
     Array.from({ length: CHATS }, (_, n) =>
-      validateInbound({ channel: "webchat", channelAccountId: inboxId, externalId: `r${round}-m${n}`, from: { kind: "visitor", value: `r${round}-v${n}` }, text: "hi" }),
+      validateInbound({
+        channel: "webchat",
+        channelAccountId: inboxId,
+        externalId: `r${round}-m${n}`,
+        from: { kind: "visitor", value: `r${round}-v${n}` },
+        text: "hi",
+      }),
     ),
   );
   for (const s of stored) await enqueueConversation(w.core, s.conversation.id);
@@ -34,7 +41,13 @@ async function chats(w: Workspace, inboxId: string, round: number) {
 /** Each customer writes again, all at once: each message locks its conversation, then the counter. */
 function customersWriteAgain(w: Workspace, inboxId: string, round: number, tag: string) {
   return Array.from({ length: CHATS }, (_, n) =>
-    ingestInbound(w.core, w.workspaceId, { channel: "webchat", channelAccountId: inboxId, externalId: `r${round}-${tag}${n}`, from: { kind: "visitor", value: `r${round}-v${n}` }, text: "still there?" }),
+    ingestInbound(w.core, w.workspaceId, {
+      channel: "webchat",
+      channelAccountId: inboxId,
+      externalId: `r${round}-${tag}${n}`,
+      from: { kind: "visitor", value: `r${round}-v${n}` },
+      text: "still there?",
+    }),
   );
 }
 
@@ -58,7 +71,12 @@ describe("one lock order (routing against message ingest)", () => {
     await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
     const agents = await Promise.all(Array.from({ length: CHATS }, (_, i) => w.actor("agent", `A${i}`)));
     await w.core.db.insert(agentStates).values(
-      agents.map((a) => ({ userId: a.userId, workspaceId: w.workspaceId, presence: "available" as const, capacity: { voice: 1, chat: ROUNDS, email: 1, messaging: 1 } })),
+      agents.map((a) => ({
+        userId: a.userId,
+        workspaceId: w.workspaceId,
+        presence: "available" as const,
+        capacity: CAPACITY,
+      })),
     );
     const settings = { ...DEFAULT_ROUTING, autoAccept: ["chat" as const] };
     const all: string[] = [];
@@ -78,11 +96,14 @@ describe("one lock order (routing against message ingest)", () => {
     const live = await liveItems(w, all);
     expect(live).toHaveLength(ROUNDS * CHATS);
     expect(live.every((i) => i.state === "assigned" && i.agentId)).toBe(true);
-    const assigned = await w.core.db.select({ assigneeId: conversations.assigneeId }).from(conversations).where(inArray(conversations.id, all));
+    const assigned = await w.core.db
+      .select({ assigneeId: conversations.assigneeId })
+      .from(conversations)
+      .where(inArray(conversations.id, all));
     expect(assigned.every((c) => c.assigneeId)).toBe(true);
   }, 120_000);
 
-  it("applies two overflow steps at once and expires offers while customers keep writing, with no deadlock", async () => {
+  it("applies two overflow steps and expires offers while customers keep writing, with no deadlock", async () => {
     const w = await testWorkspace();
     const inbox = await w.inbox();
     const spare = await createQueue(w.core.db, w.workspaceId, { name: "Spare" });
@@ -99,7 +120,10 @@ describe("one lock order (routing against message ingest)", () => {
       const ids = await chats(w, inbox.id, round);
       all.push(...ids);
       const later = new Date(Date.now() + 60_000);
-      const outcomes = await Promise.allSettled([applyOverflow(w.core, later), ...customersWriteAgain(w, inbox.id, round, "a")]);
+      const outcomes = await Promise.allSettled([
+        applyOverflow(w.core, later),
+        ...customersWriteAgain(w, inbox.id, round, "a"),
+      ]);
       expect(failuresOf(outcomes)).toEqual([]);
       while ((await applyOverflow(w.core, later)).length);
     }
@@ -110,7 +134,9 @@ describe("one lock order (routing against message ingest)", () => {
     // Offers that ran out go back to the queue the same way.
     const agents = await Promise.all(Array.from({ length: CHATS }, (_, i) => w.actor("agent", `B${i}`)));
     for (const a of agents) {
-      await w.core.db.insert(agentStates).values({ userId: a.userId, workspaceId: w.workspaceId, presence: "available", capacity: { voice: 1, chat: ROUNDS, email: 1, messaging: 1 } });
+      await w.core.db
+        .insert(agentStates)
+        .values({ userId: a.userId, workspaceId: w.workspaceId, presence: "available", capacity: CAPACITY });
     }
     while ((await routeWorkspace(w.core, w.workspaceId)).length);
     expect((await liveItems(w, all)).every((i) => i.state === "reserved")).toBe(true);
@@ -119,6 +145,10 @@ describe("one lock order (routing against message ingest)", () => {
     expect(failuresOf(expired)).toEqual([]);
     while ((await expireOffers(w.core, new Date(Date.now() + 3_600_000))).length);
     expect((await liveItems(w, all)).every((i) => i.state === "waiting" && !i.agentId)).toBe(true);
-    for (const a of agents) expect((await w.core.db.select().from(agentStates).where(eq(agentStates.userId, a.userId)))[0]!.presence).toBe("away");
+    const states = await w.core.db
+      .select()
+      .from(agentStates)
+      .where(inArray(agentStates.userId, agents.map((a) => a.userId)));
+    expect(states.map((s) => s.presence)).toEqual(agents.map(() => "away"));
   }, 120_000);
 });

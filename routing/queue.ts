@@ -152,7 +152,11 @@ export async function deleteQueue(db: Executor, workspaceId: string, id: string)
   await db.transaction(async (tx) => {
     // Locked: a work item being queued into it (its foreign key) waits, then fails, rather than
     // landing between the check and the delete.
-    const [current] = await tx.select({ id: queues.id }).from(queues).where(and(eq(queues.workspaceId, workspaceId), eq(queues.id, id))).for("update");
+    const [current] = await tx
+      .select({ id: queues.id })
+      .from(queues)
+      .where(and(eq(queues.workspaceId, workspaceId), eq(queues.id, id)))
+      .for("update");
     if (!current) throw new NotFound("Queue", "id");
     const [busy] = await tx
       .select({ id: workItems.id })
@@ -162,8 +166,11 @@ export async function deleteQueue(db: Executor, workspaceId: string, id: string)
     if (busy) throw new DomainError(409, "conflict", "The queue still holds work", "id");
     const [handled] = await tx.select({ id: workItems.id }).from(workItems).where(eq(workItems.queueId, id)).limit(1);
     if (handled)
-      throw new DomainError(409, "conflict", "The queue has handled work that reports still count: remove it from the entry rules instead", "id");
-    const others = await tx.select({ name: queues.name, overflow: queues.overflow }).from(queues).where(eq(queues.workspaceId, workspaceId));
+      throw new DomainError(409, "conflict", "The queue has handled work that reports still count: take it out of the entry rules", "id");
+    const others = await tx
+      .select({ name: queues.name, overflow: queues.overflow })
+      .from(queues)
+      .where(eq(queues.workspaceId, workspaceId));
     const referrer = others.find((q) => q.overflow.some((s) => s.action === "move_queue" && s.queueId === id));
     if (referrer) throw new DomainError(409, "conflict", `Queue "${referrer.name}" overflows into this queue`, "id");
     await tx.delete(queues).where(eq(queues.id, id));

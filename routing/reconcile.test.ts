@@ -21,13 +21,25 @@ async function routedWorkspace() {
   const queue = await createQueue(w.core.db, w.workspaceId, { name: "All" });
   await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
   const agent = await w.actor("agent", "Ann");
-  await w.core.db.insert(agentStates).values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "available" });
+  await w.core.db
+    .insert(agentStates)
+    .values({ userId: agent.userId, workspaceId: w.workspaceId, presence: "available" });
   // Never started: nothing reacts to events; only the sweep runs, with no grace period.
-  const router = new Router(w.core, w.core.bus, undefined, DEFAULT_ROUTING, 1000, 2000, { everyMs: 0, graceMs: 0, recheckMs: 60_000 });
+  const sweepAtOnce = { everyMs: 0, graceMs: 0, recheckMs: 60_000 };
+  const router = new Router(w.core, w.core.bus, undefined, DEFAULT_ROUTING, 1000, 2000, sweepAtOnce);
   const chat = (visitor: string) =>
-    ingestInbound(w.core, w.workspaceId, { channel: "webchat", channelAccountId: inbox.id, externalId: visitor, from: { kind: "visitor", value: visitor }, text: "hi" });
+    ingestInbound(w.core, w.workspaceId, {
+      channel: "webchat",
+      channelAccountId: inbox.id,
+      externalId: visitor,
+      from: { kind: "visitor", value: visitor },
+      text: "hi",
+    });
   const liveOf = (conversationId: string) =>
-    w.core.db.select().from(workItems).where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])));
+    w.core.db
+      .select()
+      .from(workItems)
+      .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])));
   return { w, queue, agent, router, chat, liveOf };
 }
 
@@ -37,10 +49,16 @@ describe("the router's reconciliation", () => {
     const { conversation } = await chat("v-missed");
     expect(await liveOf(conversation.id)).toEqual([]);
     // Oldest first in the sweep, whatever other tests left behind.
-    await w.core.db.update(conversations).set({ lastActivityAt: new Date("2001-01-01") }).where(eq(conversations.id, conversation.id));
+    await w.core.db
+      .update(conversations)
+      .set({ lastActivityAt: new Date("2001-01-01") })
+      .where(eq(conversations.id, conversation.id));
     const live = await until(async () => (await router.reconcileNow(), liveOf(conversation.id)), (l) => l.length === 1);
     expect(live).toMatchObject([{ state: "waiting", queueId: queue.id }]);
-    const events = await w.core.db.select().from(timelineItems).where(eq(timelineItems.conversationId, conversation.id));
+    const events = await w.core.db
+      .select()
+      .from(timelineItems)
+      .where(eq(timelineItems.conversationId, conversation.id));
     expect(events.map((e) => e.eventType)).toContain("queued");
   });
 

@@ -15,7 +15,13 @@ import { conversations, entryRules, users, workItems } from "../db/schema/index.
  * entry rules), and they have been quiet for `graceMs`, so the event path had its chance first.
  * `skip`: ones a recent sweep found no entry rule for (or held by the knowledge bot).
  */
-export async function unqueuedConversations(db: Executor, graceMs: number, skip: string[], now = new Date(), limit = 100) {
+export async function unqueuedConversations(
+  db: Executor,
+  graceMs: number,
+  skip: string[],
+  now = new Date(),
+  limit = 100,
+) {
   return db
     .select({ id: conversations.id, workspaceId: conversations.workspaceId })
     .from(conversations)

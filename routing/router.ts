@@ -6,7 +6,8 @@ import { liveQueues } from "./live.ts";
 import { endWrapUps } from "./presence.ts";
 import { resolvedButHeld, unqueuedConversations } from "./reconcile.ts";
 import {
-  applyOverflow, DEFAULT_ROUTING, enqueueConversation, expireOffers, releaseFinishedWork, routeWorkspace, workspacesWaiting, workspacesWithWork,
+  applyOverflow, DEFAULT_ROUTING, enqueueConversation, expireOffers, releaseFinishedWork, routeWorkspace, workspacesWaiting,
+  workspacesWithWork,
   type RoutingSettings,
 } from "./work.ts";
 
@@ -66,7 +67,10 @@ export class Router {
       if (byCall) return;
       const reopened = m.type === "conversation.updated" && (changes?.to === "open" || changes?.status === "open");
       if (m.type === "conversation.created" || reopened)
-        this.run(() => enqueueConversation(this.core, m.conversationId!, this.settings, new Date(), reopened).then((item) => item && this.schedule(item.workspaceId)));
+        this.run(async () => {
+          const item = await enqueueConversation(this.core, m.conversationId!, this.settings, new Date(), reopened);
+          if (item) this.schedule(item.workspaceId);
+        });
       else if (m.type === "conversation.updated" && changes?.to === "resolved")
         this.run(async () => {
           const w = await releaseFinishedWork(this.core, m.conversationId!);
@@ -123,7 +127,8 @@ export class Router {
       if (w) this.schedule(w.workspaceId);
     }
     for (const [id, until] of this.unroutable) if (until <= now.getTime()) this.unroutable.delete(id);
-    for (const c of await unqueuedConversations(this.core.db, this.reconcile.graceMs, [...this.unroutable.keys()], now)) {
+    const unqueued = await unqueuedConversations(this.core.db, this.reconcile.graceMs, [...this.unroutable.keys()], now);
+    for (const c of unqueued) {
       const item = await enqueueConversation(this.core, c.id, this.settings, now, true);
       if (item) this.schedule(item.workspaceId);
       else this.unroutable.set(c.id, now.getTime() + this.reconcile.recheckMs);

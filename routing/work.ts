@@ -72,7 +72,13 @@ async function assigneeAtWork(tx: Tx, userId: string) {
  * keep it. Idempotent: the live work item is unique per conversation, so every node may call this
  * for the same event.
  */
-export async function enqueueConversation(core: Core, conversationId: string, settings = DEFAULT_ROUTING, now = new Date(), reopened = false) {
+export async function enqueueConversation(
+  core: Core,
+  conversationId: string,
+  settings = DEFAULT_ROUTING,
+  now = new Date(),
+  reopened = false,
+) {
   return withEvents(core, async (tx, events) => {
     // Locked, so a transfer of the same conversation and this enqueue happen one after the other.
     const [c] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
@@ -204,7 +210,8 @@ export async function routeWorkspace(core: Core, workspaceId: string, settings =
     // Conversations first, then their work (the lock order of invariant 4): an auto-accept assigns
     // and a pass's events take the counter, while a customer's message holds its conversation and
     // then wants the counter. Work whose conversation is busy that way waits for the next pass.
-    const held = await lockConversationsOf(tx, and(eq(workItems.workspaceId, workspaceId), eq(workItems.state, "waiting"))!, 1000);
+    const waitingHere = and(eq(workItems.workspaceId, workspaceId), eq(workItems.state, "waiting"))!;
+    const held = await lockConversationsOf(tx, waitingHere, 1000);
     if (!held.length) return [];
     const waiting = await tx
       .select()
@@ -345,7 +352,9 @@ export async function acceptOffer(core: Core, actor: Actor, workItemId: string, 
  * Back to the queue: the agent said no, or let the offer run out. Either way they are marked away,
  * so the next offer goes to someone who is there.
  */
-async function returnToQueue(tx: Tx, events: Parameters<typeof assignWithin>[1], w: WorkItemRow, reason: "rejected" | "expired" | "withdrawn") {
+type MissReason = "rejected" | "expired" | "withdrawn";
+
+async function returnToQueue(tx: Tx, events: Parameters<typeof assignWithin>[1], w: WorkItemRow, reason: MissReason) {
   await tx.update(workItems).set({ state: "waiting", agentId: null, reservationExpiresAt: null }).where(eq(workItems.id, w.id));
   await appendSystemEvent(tx, events, w.conversationId, "offer_missed", { agentId: w.agentId, reason });
 }
@@ -362,7 +371,8 @@ export async function rejectOffer(core: Core, actor: Actor, workItemId: string, 
 /** The offered agent is gone: deleted, disabled, or signed out (by choice, logout or a lost connection). */
 const offeredAgentGone = sql<boolean>`(${workItems.agentId} IS NULL OR NOT EXISTS (
   SELECT 1 FROM ${agentStates} JOIN ${users} ON ${users.id} = ${agentStates.userId}
-  WHERE ${agentStates.userId} = ${workItems.agentId} AND ${agentStates.presence} <> 'offline' AND ${users.disabledAt} IS NULL))`;
+  WHERE ${agentStates.userId} = ${workItems.agentId} AND ${agentStates.presence} <> 'offline'
+    AND ${users.disabledAt} IS NULL))`;
 
 /**
  * Offers nobody answered in time go back to the queue, and so, without waiting for their time, do
@@ -383,7 +393,8 @@ export async function expireOffers(core: Core, now = new Date()) {
     for (const { w, gone } of due) await returnToQueue(tx, events, w, gone ? "withdrawn" : "expired");
     return due;
   });
-  for (const { w, gone } of missed) if (!gone) await setPresence(core, w.workspaceId, w.agentId!, { presence: "away", reason: "missed offer" });
+  for (const { w, gone } of missed)
+    if (!gone) await setPresence(core, w.workspaceId, w.agentId!, { presence: "away", reason: "missed offer" });
   return [...new Set(missed.map(({ w }) => w.workspaceId))];
 }
 
@@ -405,7 +416,10 @@ export async function finishWork(core: Core, conversationId: string, now = new D
 export async function releaseFinishedWork(core: Core, conversationId: string, now = new Date()) {
   const w = await finishWork(core, conversationId, now);
   if (!w?.agentId || !w.answeredAt) return w;
-  const [queue] = await core.db.select({ wrapUpSeconds: queues.wrapUpSeconds }).from(queues).where(eq(queues.id, w.queueId));
+  const [queue] = await core.db
+    .select({ wrapUpSeconds: queues.wrapUpSeconds })
+    .from(queues)
+    .where(eq(queues.id, w.queueId));
   const wrapUp = queue?.wrapUpSeconds ?? WRAP_UP_SECONDS[channelClass(w.channel)];
   if (wrapUp > 0) await startWrapUp(core, w.workspaceId, w.agentId, wrapUp, now);
   else await freeIfIdle(core, w.workspaceId, w.agentId);
@@ -574,10 +588,18 @@ export async function transferToQueue(core: Core, actor: Actor, conversationId: 
  * Hands a conversation to a team: it leaves its queue and its agent in one transaction (the work
  * item ends, so the agent's capacity is free again), and waits for the team's members to take it.
  */
-export async function transferToTeam(core: Core, actor: Actor, conversationId: string, teamId: string, note?: string, now = new Date()) {
+export async function transferToTeam(
+  core: Core,
+  actor: Actor,
+  conversationId: string,
+  teamId: string,
+  note?: string,
+  now = new Date(),
+) {
   await requireConversation(core.db, actor, conversationId);
   const { conversation, previous } = await withEvents(core, async (tx, events) => {
-    await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, conversationId)).for("update");
+    await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, conversationId))
+      .for("update");
     const previous = await endLiveWork(tx, conversationId, now);
     return { conversation: await transferToTeamWithin(tx, events, actor, conversationId, teamId, note), previous };
   });
