@@ -286,23 +286,44 @@ describe("a visitor who signs in (widget identity verification)", () => {
   });
 });
 
-describe("a widget whose session was retired by a merge", () => {
-  it("starts a new session at its next message and sends it there, never as the customer merged into", async () => {
+describe("a widget whose session was retired", () => {
+  it("starts a new session as soon as a merge retires it, never writing as the customer merged into", async () => {
     const browser = await launchChromium();
     try {
       const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
       const first = await visitor.send("before the merge");
       const mine = (await api(`${s.url}/api/v1/conversations/${first}`, { token: token.admin })).body.contact.id;
       const known = await conversationOf(s, "the known customer's chat");
+      const renewed = visitor.page.waitForResponse((r) => r.url().endsWith("/widget/v1/sessions") && r.status() === 200);
       const merge = { token: token.supervisor, body: { mergeId: mine } };
       expect((await api(`${s.url}/api/v1/contacts/${known.contactId}/merge`, merge)).status).toBe(200);
-      // The old session's send is refused; the widget starts a new session and keeps the draft to retry.
-      expect(await visitor.send("after the merge")).toBeUndefined();
+      // The merge closes the widget's socket (4401): it starts a new session without waiting for a message.
+      await renewed;
+      const second = await visitor.send("after the merge");
+      expect(second).toBeDefined();
+      const contact = (await api(`${s.url}/api/v1/conversations/${second}`, { token: token.admin })).body.contact.id;
+      expect([mine, known.contactId]).not.toContain(contact);
+      await visitor.close();
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+
+  it("starts a new session at its next message after its tokens were revoked, keeping the draft to retry", async () => {
+    const browser = await launchChromium();
+    try {
+      const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
+      const first = await visitor.send("before the revocation");
+      const mine = (await api(`${s.url}/api/v1/conversations/${first}`, { token: token.admin })).body.contact.id;
+      const revoked = await api(`${s.url}/api/v1/contacts/${mine}/visitor-sessions/revoke`, { token: token.admin, body: {} });
+      expect(revoked.status).toBeLessThan(300);
+      // The open socket learns it only at its next check; the send is refused and the draft kept.
+      expect(await visitor.send("after the revocation")).toBeUndefined();
       const sent = visitor.page.waitForResponse((r) => r.url().endsWith("/widget/v1/messages") && r.status() === 201);
       await visitor.page.locator("button.retry").click();
       const second = ((await (await sent).json()) as { conversationId: string }).conversationId;
       const contact = (await api(`${s.url}/api/v1/conversations/${second}`, { token: token.admin })).body.contact.id;
-      expect([mine, known.contactId]).not.toContain(contact);
+      expect(contact).not.toBe(mine);
       await visitor.close();
     } finally {
       await browser.close();
