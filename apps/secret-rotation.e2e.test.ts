@@ -5,7 +5,7 @@ import { inboxes } from "../db/schema/index.ts";
 import { Keyring } from "../platform/crypto.ts";
 import { until } from "../test/poll.ts";
 import { api, startTestServer, TEST_SECRET, type TestServer } from "../test/server.ts";
-import { startVoice } from "../test/voice.ts";
+import { startTwilioNumberList, startVoice } from "../test/voice.ts";
 
 /**
  * SECRET_KEY rotation and loss (issue 18 item 24), on one database: a node with the first key seals
@@ -105,12 +105,7 @@ describe("a SECRET_KEY that opens nothing stored", () => {
   let lost: TestServer;
   let admin: string;
   // Twilio's number list, asked when the line's credentials are entered again: the line's own account.
-  const numberList = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    fetch: (req) =>
-      Response.json({ incoming_phone_numbers: req.url.includes(voice.accountSid) ? [{ phone_number: new URL(req.url).searchParams.get("PhoneNumber") }] : [] }),
-  });
+  const numberList = startTwilioNumberList((sid) => sid === voice.accountSid);
   afterAll(() => numberList.stop(true));
 
   beforeAll(async () => {

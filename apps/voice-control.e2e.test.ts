@@ -9,7 +9,7 @@ import { createAgent } from "../routing/agent.ts";
 import { createQueue } from "../routing/queue.ts";
 import { createWorkspace } from "../conversations/workspace.ts";
 import { api, startTestServer, type TestServer } from "../test/server.ts";
-import { startVoice, until } from "../test/voice.ts";
+import { startTwilioNumberList, startVoice, until } from "../test/voice.ts";
 
 let s: TestServer;
 let v: Awaited<ReturnType<typeof startVoice>>;
@@ -19,11 +19,7 @@ let bobId: string;
 let admin: string;
 let supervisor: string;
 // Twilio's number list, which a new line is checked against: here every account holds every number.
-const numberList = Bun.serve({
-  port: 0,
-  hostname: "127.0.0.1",
-  fetch: (req) => Response.json({ incoming_phone_numbers: [{ phone_number: new URL(req.url).searchParams.get("PhoneNumber") }] }),
-});
+const numberList = startTwilioNumberList();
 
 beforeAll(async () => {
   s = await startTestServer({ env: { TWILIO_API_BASE_URL: `http://127.0.0.1:${numberList.port}` } });

@@ -55,3 +55,21 @@ export async function until<T>(check: () => Promise<T | undefined | null | false
     await Bun.sleep(25);
   }
 }
+
+/**
+ * Twilio's number list (`IncomingPhoneNumbers.json?PhoneNumber=`), which a new phone line is checked
+ * against before its number routes calls: a local stand-in where an account holds a number when
+ * `holds` says so (every number by default). Point `TWILIO_API_BASE_URL` at it.
+ */
+export function startTwilioNumberList(holds: (accountSid: string, number: string) => boolean = () => true) {
+  return Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch(req) {
+      const url = new URL(req.url);
+      const sid = /\/Accounts\/([^/]+)\//.exec(url.pathname)?.[1] ?? "";
+      const number = url.searchParams.get("PhoneNumber") ?? "";
+      return Response.json({ incoming_phone_numbers: holds(sid, number) ? [{ phone_number: number }] : [] });
+    },
+  });
+}

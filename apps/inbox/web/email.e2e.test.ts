@@ -36,6 +36,10 @@ it("sets up a mailbox in the admin screen, shows a customer's mail with its head
   await form.locator("select[name=smtpSecurity]").selectOption("none");
   await page.getByTestId("email-inbox-save").click();
   await page.getByTestId("inbox-list").getByText("Support mail").waitFor();
+  // An address an admin gives routes mail once proven (its own test proves it through the screen).
+  const admin = await s.login(s.admin.email, s.admin.password);
+  const made = (await api(`${s.url}/api/v1/inboxes`, { token: admin })).body.items.find((i: any) => i.name === "Support mail");
+  await s.proveRoutes(made.id);
 
   const transport = nodemailer.createTransport({ host: "127.0.0.1", port: s.email!.smtpPort!, secure: false, ignoreTLS: true });
   await transport.sendMail({
@@ -75,6 +79,7 @@ it("lists held-back mail in the spam view, and 'Not spam' files it into the conv
   const address = `spam-${tag}@acme.test`;
   const created = await api(`${s.url}/api/v1/inboxes`, { token, body: { name: "Spam check", channel: "email", email: { address } } });
   expect(created.status).toBe(201);
+  await s.proveRoutes(created.body.id);
   const transport = nodemailer.createTransport({ host: "127.0.0.1", port: s.email!.smtpPort!, secure: false, ignoreTLS: true });
   const from = `ola-${tag}@x.test`;
   await transport.sendMail({ from, to: address, subject: "Lost parcel", text: "My parcel is lost.", messageId: `<lp1-${tag}@x.test>` });

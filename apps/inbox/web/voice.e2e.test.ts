@@ -4,15 +4,17 @@ import type { Browser } from "playwright-core";
 import { calls } from "../../../db/schema/index.ts";
 import { launchChromium, signIn } from "../../../test/browser.ts";
 import { api, startTestServer, type TestServer } from "../../../test/server.ts";
-import { startVoice, until } from "../../../test/voice.ts";
+import { startTwilioNumberList, startVoice, until } from "../../../test/voice.ts";
 
 let s: TestServer;
 let v: Awaited<ReturnType<typeof startVoice>>;
 let browser: Browser;
 const SETUP_MS = 60_000;
+// A phone line added in Settings is checked with Twilio's number list first: here every account holds it.
+const numberList = startTwilioNumberList();
 
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startTestServer({ env: { TWILIO_API_BASE_URL: `http://127.0.0.1:${numberList.port}` } });
   v = await startVoice(s);
   browser = await launchChromium();
 }, SETUP_MS);
@@ -20,6 +22,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   v?.stop();
+  numberList.stop(true);
   await s?.stop();
 }, SETUP_MS);
 
