@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from "bun:test";
 import nodemailer from "nodemailer";
 import type { Browser } from "playwright-core";
 import { launchChromium, signIn } from "../../../test/browser.ts";
+import { until } from "../../../test/poll.ts";
 import { api, startTestServer, type TestServer } from "../../../test/server.ts";
 import { startSmtpSink } from "../../../test/smtp-sink.ts";
 
@@ -123,4 +124,57 @@ it("lists held-back mail in the spam view, and 'Not spam' files it into the conv
   await page.getByTestId("spam-inbox").selectOption({ label: "Spam check" });
   await page.getByTestId("spam-empty").waitFor();
   expect(await page.getByTestId("spam-empty").innerText()).toBe("没有被拦下的邮件。");
+}, 60_000);
+
+it("proves an address in the admin screen: the mailed code is entered there, then mail for it arrives", async () => {
+  const address = `proof-${tag}@acme.test`;
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await signIn(page, s.url, s.admin.email, s.admin.password);
+  await page.goto(`${s.url}/app/#/admin/inboxes`);
+  await page.getByTestId("add-email-inbox").click();
+  const form = page.getByTestId("email-inbox-form");
+  await form.locator("input[name=name]").fill("Proof mail");
+  await form.locator("input[name=address]").fill(address);
+  await form.locator("input[name=smtpHost]").fill("127.0.0.1");
+  await form.locator("input[name=smtpPort]").fill(String(sink.port));
+  await form.locator("select[name=smtpSecurity]").selectOption("none");
+  await page.getByTestId("email-inbox-save").click();
+  const card = page.getByTestId("inbox-list").locator("li[data-inbox-id]").filter({ hasText: "Proof mail" });
+  await card.getByTestId("email-settings").click();
+  const row = card.getByTestId("email-address").filter({ hasText: address });
+  await row.getByTestId("email-address-status").getByText("Not verified", { exact: true }).waitFor();
+
+  // Unproven: SMTP-in refuses the address.
+  const port = s.email!.smtpPort!;
+  const smtpIn = nodemailer.createTransport({ host: "127.0.0.1", port, secure: false, ignoreTLS: true });
+  const mail = (subject: string, text: string) =>
+    smtpIn.sendMail({ from: `kai-${tag}@x.test`, to: address, subject, text });
+  const refused = await mail("Too early", "x").catch((e) => e);
+  expect((refused as { responseCode?: number }).responseCode).toBe(550);
+
+  // The code goes out through the inbox's own server (the sink) to proof-…+verify-<code>@acme.test.
+  await card.getByTestId("email-send-code").click();
+  expect(await card.getByTestId("email-code-sent").innerText()).toContain(address);
+  const mailed = await until(
+    async () => sink.received.find((m) => m.envelope.to[0]!.startsWith(`proof-${tag}+verify-`)),
+    (m) => m !== undefined,
+  );
+  const code = /\+verify-([0-9a-f]+)@/.exec(mailed!.envelope.to[0]!)![1]!;
+  expect(mailed!.mail.text).toContain(code);
+
+  // A wrong code is the server's 409, shown; the address stays unproven.
+  await row.locator("input[name=code]").fill("0".repeat(code.length));
+  await row.getByRole("button", { name: "Confirm" }).click();
+  expect(await row.getByRole("alert").innerText()).toContain("Wrong or expired code");
+  expect(await row.getAttribute("data-verified")).toBe("false");
+
+  await row.locator("input[name=code]").fill(code);
+  await row.getByRole("button", { name: "Confirm" }).click();
+  await row.getByTestId("email-address-status").getByText("Verified", { exact: true }).waitFor();
+  expect(await row.locator("input[name=code]").count()).toBe(0);
+
+  // Proven: the same address now receives, and the mail shows in the inbox.
+  await mail("Proven", "Now my mail arrives.");
+  await page.goto(`${s.url}/app/#/inbox/all`);
+  await page.getByTestId("conversation-row").filter({ hasText: "Now my mail arrives." }).waitFor();
 }, 60_000);
