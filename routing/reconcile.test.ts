@@ -54,7 +54,9 @@ describe("the router's reconciliation", () => {
       .set({ lastActivityAt: new Date("2001-01-01") })
       .where(eq(conversations.id, conversation.id));
     const live = await until(async () => (await router.reconcileNow(), liveOf(conversation.id)), (l) => l.length === 1);
-    expect(live).toMatchObject([{ state: "waiting", queueId: queue.id }]);
+    // Queued, and perhaps already offered to the available agent by the pass the enqueue starts.
+    expect(live).toMatchObject([{ queueId: queue.id }]);
+    expect(["waiting", "reserved"]).toContain(live[0]!.state);
     const events = await w.core.db
       .select()
       .from(timelineItems)
