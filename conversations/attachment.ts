@@ -198,7 +198,11 @@ export class AttachmentStore {
     } finally {
       await file.close();
     }
-    return pipeline(createReadStream(path, { start: SEALED_HEADER_BYTES }), keyring.opener(header), () => {});
+    const body = () => createReadStream(path, { start: SEALED_HEADER_BYTES });
+    // During a key rotation the file may have been sealed with the previous key (a held-back mail's
+    // raw copy kept from before): find the key its tag matches, reading the file once per key tried.
+    const key = keyring.keyCount > 1 ? await sealedWith(keyring, header, body) : 0;
+    return pipeline(body(), keyring.opener(header, key), () => {});
   }
 
   /** Removes one file and its row, whoever held it (a held-back mail deleted from the spam view). */
@@ -251,4 +255,19 @@ export class AttachmentStore {
     if (!row) throw new NotFound("Attachment");
     return { row, file: Bun.file(join(this.root, row.storageKey)) };
   }
+}
+
+/** The index of the key a sealed file's tag matches; the current key's (0) when none does. */
+async function sealedWith(keyring: Keyring, header: Uint8Array, body: () => Readable) {
+  for (let key = 0; key < keyring.keyCount; key++) {
+    const decipher = keyring.opener(header, key);
+    try {
+      for await (const chunk of body()) decipher.update(chunk as Buffer);
+      decipher.final();
+      return key;
+    } catch {
+      // Another key's, or altered: the next key decides; with none, the stream errors as it reads.
+    }
+  }
+  return 0;
 }

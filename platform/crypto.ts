@@ -117,14 +117,21 @@ export class Keyring {
     return { iv, cipher: createCipheriv("aes-256-gcm", this.current.seal, iv) };
   }
 
+  /** How many keys open values: SECRET_KEY, then SECRET_KEY_PREVIOUS. */
+  get keyCount() {
+    return this.keys.length;
+  }
+
   /**
-   * The streaming twin of openBytes: `final()` throws if the file was altered or truncated. Only the
-   * current key: a stream cannot be tried again, so files sealed before a rotation (held-back mail's
-   * raw copies, pruned with the spam view's retention) open whole with openBytes instead.
+   * The streaming twin of openBytes, with the key at `keyIndex` (0: the current one): `final()`
+   * throws if the file was altered or truncated, or sealed with another key. A stream cannot be tried
+   * again, so the reader of a file sealed before a rotation picks the key first
+   * (AttachmentStore.openSealedStream).
    */
-  opener(header: Uint8Array): DecipherGCM {
+  opener(header: Uint8Array, keyIndex = 0): DecipherGCM {
     const raw = Buffer.from(header);
-    const decipher = createDecipheriv("aes-256-gcm", this.current.seal, raw.subarray(0, 12));
+    const key = this.keys[keyIndex] ?? this.current;
+    const decipher = createDecipheriv("aes-256-gcm", key.seal, raw.subarray(0, 12));
     decipher.setAuthTag(raw.subarray(12, SEALED_HEADER_BYTES));
     return decipher;
   }
