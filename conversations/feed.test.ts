@@ -39,7 +39,15 @@ async function setup(options: FeedOptions = {}) {
   return { w, bus, feed, send, received, sub };
 }
 
-const settle = () => Bun.sleep(30);
+/**
+ * Waits until `done` holds (the feed delivers asynchronously, after database reads), then until the
+ * feed has run everything queued for the workspace, so a repeat delivered late would be seen too.
+ * A condition, not a fixed pause: on a busy machine a pause is too short and the test fails by luck.
+ */
+async function settled(feed: EventFeed, workspaceId: string, done: () => boolean) {
+  for (const deadline = Date.now() + 10_000; !done() && Date.now() < deadline; ) await Bun.sleep(10);
+  await drained(feed, workspaceId);
+}
 
 const seedEvents = (w: Awaited<ReturnType<typeof testWorkspace>>, count: number) => seedStoredEvents(w.core.db, w.workspaceId, count);
 
@@ -57,7 +65,7 @@ describe("event feed", () => {
     const [a, b, c, d] = bus.held;
     // Another node's NOTIFY overtook ours: 3 arrives first, then the earlier ones, then 3 again.
     for (const m of [d!, a!, b!, c!, d!]) bus.deliver(m);
-    await settle();
+    await settled(feed, a!.workspaceId, () => received.length >= 4);
     expect(received).toEqual([a!.seq, b!.seq, c!.seq, d!.seq]);
     expect(received).toEqual([...received].sort((x, y) => x - y));
     sub.unsubscribe();
@@ -70,7 +78,7 @@ describe("event feed", () => {
     await send(2);
     const last = bus.held[bus.held.length - 1]!;
     bus.deliver(last);
-    await settle();
+    await settled(feed, last.workspaceId, () => received.length >= bus.held.length);
     expect(received).toEqual(bus.held.map((e) => e.seq));
     feed.close();
   });
@@ -80,7 +88,7 @@ describe("event feed", () => {
     await send(1);
     const ref = bus.held[bus.held.length - 1]!;
     bus.deliver({ workspaceId: ref.workspaceId, seq: ref.seq, ref: true });
-    await settle();
+    await settled(feed, ref.workspaceId, () => received.length >= bus.held.length);
     expect(received).toEqual(bus.held.map((e) => e.seq));
     feed.close();
   });
@@ -100,7 +108,7 @@ describe("event feed", () => {
     for (const e of bus.held) bus.deliver(e);
     await send(3);
     for (const e of bus.held.slice(-1)) bus.deliver(e);
-    await settle();
+    await settled(feed, w.workspaceId, () => replayed.length >= bus.held.length - 1);
     expect(replayed).toEqual(bus.held.slice(1).map((e) => e.seq));
     feed.close();
   });
@@ -112,7 +120,7 @@ describe("event feed", () => {
     await feed.subscribe(w.workspaceId, { filter: (e) => e.type === "item.created", deliver: (e) => seen.push(e.type) }, 0);
     await send(2);
     for (const e of bus.held) bus.deliver(e);
-    await settle();
+    await settled(feed, w.workspaceId, () => seen.length >= 2);
     expect(seen).toEqual(["item.created", "item.created"]);
     feed.close();
   });
