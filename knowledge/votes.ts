@@ -28,7 +28,7 @@ export async function voteOnce(
     if (!article) throw new NotFound("Article");
     const [fresh] = await tx
       .insert(articleVotes)
-      .values({ articleId: article.id, voter: vote.voter, helpful: vote.helpful })
+      .values({ workspaceId: vote.workspaceId, articleId: article.id, voter: vote.voter, helpful: vote.helpful })
       .onConflictDoNothing()
       .returning({ articleId: articleVotes.articleId });
     if (!fresh) return false;

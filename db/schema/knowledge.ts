@@ -205,6 +205,7 @@ export const knowledgeEvents = pgTable(
 export const articleVotes = pgTable(
   "article_votes",
   {
+    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
     articleId: uuid("article_id").notNull().references(() => articles.id, { onDelete: "cascade" }),
     voter: text("voter").notNull(),
     helpful: boolean("helpful").notNull(),
