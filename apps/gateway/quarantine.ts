@@ -29,21 +29,30 @@ export async function holdBack(
   hold: { kind: HoldKind; reason: string },
   details: Record<string, unknown> = {},
 ): Promise<Receipt> {
-  const db = rt.core.db;
-  const [row] = await db
-    .insert(emailQuarantine)
-    .values({
-      workspaceId: inbox.workspaceId,
-      inboxId: inbox.id,
-      messageId: mail.externalId.slice(0, 900),
-      address: mail.from?.address ?? "",
-      subject: mail.subject.slice(0, 998),
-      reason: hold.reason,
-      details: { ...details, kind: hold.kind, to: mail.to.slice(0, 10).map((a) => a.address), recipients: recipients.slice(0, KEPT_RECIPIENTS), size: mail.size },
-    })
-    .onConflictDoNothing()
-    .returning({ id: emailQuarantine.id });
-  if (row && raw) await db.update(emailQuarantine).set({ rawId: await raw.keep(db) }).where(eq(emailQuarantine.id, row.id));
+  // The row and its raw copy commit together: the spam view never lists a mail it could not release
+  // for want of a copy that is still being written.
+  await rt.core.db.transaction(async (db) => {
+    const [row] = await db
+      .insert(emailQuarantine)
+      .values({
+        workspaceId: inbox.workspaceId,
+        inboxId: inbox.id,
+        messageId: mail.externalId.slice(0, 900),
+        address: mail.from?.address ?? "",
+        subject: mail.subject.slice(0, 998),
+        reason: hold.reason,
+        details: {
+          ...details,
+          kind: hold.kind,
+          to: mail.to.slice(0, 10).map((a) => a.address),
+          recipients: recipients.slice(0, KEPT_RECIPIENTS),
+          size: mail.size,
+        },
+      })
+      .onConflictDoNothing()
+      .returning({ id: emailQuarantine.id });
+    if (row && raw) await db.update(emailQuarantine).set({ rawId: await raw.keep(db) }).where(eq(emailQuarantine.id, row.id));
+  });
   log.info("email: quarantined", { inboxId: inbox.id, reason: hold.reason });
   return { status: "quarantined", reason: hold.reason };
 }

@@ -294,6 +294,11 @@ describe("agent inbox in a browser", () => {
 
   // Last: it turns on routing for the test workspace, which the tests above do not expect.
   it("pops a reservation with a countdown; accepting opens the conversation, resolving starts wrap-up", async () => {
+    // The chats the tests above left open would be queued too under a catch-all rule (the router's sweep
+    // queues open conversations nobody has): resolve them first, so the one offer is this test's chat.
+    const left = await api(`${s.url}/api/v1/conversations?status=open,pending&limit=100`, { token: adminToken });
+    for (const c of left.body.items as { id: string }[])
+      await api(`${s.url}/api/v1/conversations/${c.id}/status`, { token: adminToken, body: { status: "resolved" } });
     const queue = await api(`${s.url}/api/v1/queues`, { token: adminToken, body: { name: "Chat", channels: ["webchat"], offerTimeoutSeconds: 60, wrapUpSeconds: 30 } });
     expect(queue.status).toBe(201);
     expect((await api(`${s.url}/api/v1/entry-rules`, { token: adminToken, method: "PUT", body: { rules: [{ queueId: queue.body.id, conditions: {} }] } })).status).toBe(200);
