@@ -35,7 +35,10 @@ describe("client address behind a trusted proxy", () => {
     expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
     expect(statuses.filter((st) => st === 429).length).toBeGreaterThan(3);
     // Another client behind the same proxy has its own allowance.
-    const other = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey }, headers: { "x-forwarded-for": "203.0.113.8" } });
+    const other = await api(`${s.url}/widget/v1/sessions`, {
+      body: { inboxKey: s.inbox.publicKey },
+      headers: { "x-forwarded-for": "203.0.113.8" },
+    });
     expect(other.status).toBe(200);
   });
 });
@@ -44,7 +47,12 @@ describe("sign-in limits", () => {
   let s: TestServer;
   beforeAll(async () => {
     s = await startTestServer({
-      env: { TRUST_PROXY: "1", LOGIN_IP_PER_MINUTE: "6", LOGIN_ACCOUNT_IP_FAILURES_PER_HOUR: "4", LOGIN_CONCURRENT_HASHES: "1" },
+      env: {
+        TRUST_PROXY: "1",
+        LOGIN_IP_PER_MINUTE: "6",
+        LOGIN_ACCOUNT_IP_FAILURES_PER_HOUR: "4",
+        LOGIN_CONCURRENT_HASHES: "1",
+      },
     });
   });
   afterAll(() => s.stop());
@@ -55,7 +63,8 @@ describe("sign-in limits", () => {
   it("stops wrong tries from one address without locking the user out from theirs", async () => {
     const statuses: number[] = [];
     // More than the old per-account limit of ten, spread over addresses' own per-IP budgets.
-    for (let i = 0; i < 12; i++) statuses.push((await signIn(s.admin.email, `guess-${i}`, `198.51.100.${Math.floor(i / 4)}`)).status);
+    for (let i = 0; i < 12; i++)
+      statuses.push((await signIn(s.admin.email, `guess-${i}`, `198.51.100.${Math.floor(i / 4)}`)).status);
     expect(statuses.slice(0, 4)).toEqual([401, 401, 401, 401]);
     const fromA = await signIn(s.admin.email, "guess-again", "198.51.100.0");
     expect(fromA.status).toBe(429);
@@ -67,7 +76,8 @@ describe("sign-in limits", () => {
 
   it("answers 429 to many sign-ins with random emails from one address", async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 9; i++) statuses.push((await signIn(`nobody-${crypto.randomUUID()}@example.test`, "whatever1", "203.0.113.30")).status);
+    for (let i = 0; i < 9; i++)
+      statuses.push((await signIn(`nobody-${crypto.randomUUID()}@example.test`, "whatever1", "203.0.113.30")).status);
     expect(statuses.slice(0, 6)).toEqual([401, 401, 401, 401, 401, 401]);
     expect(statuses.slice(6)).toEqual([429, 429, 429]);
   });
@@ -75,7 +85,9 @@ describe("sign-in limits", () => {
   it("verifies a bounded number of passwords at once and refuses the rest quickly", async () => {
     // LOGIN_CONCURRENT_HASHES=1: one verification, eight waiting, the others refused at once.
     const answers = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => signIn(`nobody-${crypto.randomUUID()}@example.test`, "whatever1", `192.0.2.${i + 1}`)),
+      Array.from({ length: 30 }, (_, i) =>
+        signIn(`nobody-${crypto.randomUUID()}@example.test`, "whatever1", `192.0.2.${i + 1}`),
+      ),
     );
     const refused = answers.filter((a) => a.status === 429);
     expect(refused.length).toBeGreaterThan(0);
@@ -87,16 +99,27 @@ describe("anonymous uploads", () => {
   let s: TestServer;
   beforeAll(async () => {
     // About 100 KB a visitor, 200 KB an address, 300 KB the workspace, each per 24 hours.
-    s = await startTestServer({ env: { TRUST_PROXY: "1", UPLOAD_VISITOR_MB: "0.1", UPLOAD_IP_MB: "0.2", UPLOAD_WORKSPACE_MB: "0.3" } });
+    s = await startTestServer({
+      env: { TRUST_PROXY: "1", UPLOAD_VISITOR_MB: "0.1", UPLOAD_IP_MB: "0.2", UPLOAD_WORKSPACE_MB: "0.3" },
+    });
   });
   afterAll(() => s.stop());
 
   const visitor = async (ip: string) =>
-    (await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey }, headers: { "x-forwarded-for": ip } })).body.visitorToken as string;
+    (
+      await api(`${s.url}/widget/v1/sessions`, {
+        body: { inboxKey: s.inbox.publicKey },
+        headers: { "x-forwarded-for": ip },
+      })
+    ).body.visitorToken as string;
   const upload = async (token: string, ip: string, bytes: number) => {
     const form = new FormData();
     form.append("file", new File([new Uint8Array(bytes).fill(65)], "notes.txt", { type: "text/plain" }));
-    const res = await fetch(`${s.url}/widget/v1/attachments`, { method: "POST", headers: { authorization: `Bearer ${token}`, "x-forwarded-for": ip }, body: form });
+    const res = await fetch(`${s.url}/widget/v1/attachments`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "x-forwarded-for": ip },
+      body: form,
+    });
     return { status: res.status, body: (await res.json()) as any };
   };
 
@@ -128,10 +151,15 @@ describe("anonymous uploads", () => {
   it("refuses a file over the size limit with a 413 naming the field, keeping nothing", async () => {
     const big = await startTestServer();
     try {
-      const v = (await api(`${big.url}/widget/v1/sessions`, { body: { inboxKey: big.inbox.publicKey } })).body.visitorToken as string;
+      const v = (await api(`${big.url}/widget/v1/sessions`, { body: { inboxKey: big.inbox.publicKey } })).body
+        .visitorToken as string;
       const form = new FormData();
       form.append("file", new File([new Uint8Array(10 * 1024 * 1024 + 1)], "big.txt", { type: "text/plain" }));
-      const res = await fetch(`${big.url}/widget/v1/attachments`, { method: "POST", headers: { authorization: `Bearer ${v}` }, body: form });
+      const res = await fetch(`${big.url}/widget/v1/attachments`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${v}` },
+        body: form,
+      });
       expect(res.status).toBe(413);
       expect(((await res.json()) as any).error).toMatchObject({ code: "too_large", field: "file" });
       const left = await readdir(join(big.rt.config.dataDir, "files", big.workspaceId)).catch(() => []);
@@ -150,11 +178,16 @@ describe("uploads no message took", () => {
   afterAll(() => s.stop());
 
   it("are deleted by the housekeeping chore after the grace period; sent ones stay; all owner-only on disk", async () => {
-    const v = (await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey } })).body.visitorToken as string;
+    const v = (await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey } })).body
+      .visitorToken as string;
     const put = async (name: string) => {
       const form = new FormData();
       form.append("file", new File(["hello"], name, { type: "text/plain" }));
-      const res = await fetch(`${s.url}/widget/v1/attachments`, { method: "POST", headers: { authorization: `Bearer ${v}` }, body: form });
+      const res = await fetch(`${s.url}/widget/v1/attachments`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${v}` },
+        body: form,
+      });
       expect(res.status).toBe(201);
       const id = ((await res.json()) as { id: string }).id;
       const [row] = await s.rt.core.db.select().from(attachments).where(eq(attachments.id, id));
@@ -186,16 +219,27 @@ describe("help center writes from anonymous readers", () => {
   beforeAll(async () => {
     s = await startTestServer({ env: { TRUST_PROXY: "1", HELP_GAPS_PER_MINUTE: "3" } });
     const editor = await s.signInAs("admin");
-    const [ws] = await s.rt.core.db.select({ slug: workspaces.slug }).from(workspaces).where(eq(workspaces.id, s.workspaceId));
+    const [ws] = await s.rt.core.db
+      .select({ slug: workspaces.slug })
+      .from(workspaces)
+      .where(eq(workspaces.id, s.workspaceId));
     slug = ws!.slug!;
-    const a = await api(`${s.url}/api/v1/knowledge/articles`, { token: editor, body: { status: "published", locale: "en", title: "Parcel tracking", body: "Track parcels here." } });
+    const a = await api(`${s.url}/api/v1/knowledge/articles`, {
+      token: editor,
+      body: { status: "published", locale: "en", title: "Parcel tracking", body: "Track parcels here." },
+    });
     articleId = a.body.id;
   });
   afterAll(() => s.stop());
 
   const counts = async () => (await s.rt.core.db.select().from(articles).where(eq(articles.id, articleId)))[0]!;
   const vote = (ip: string, helpful: "yes" | "no") =>
-    fetch(`${s.url}/help/${slug}/articles/${articleId}/vote`, { method: "POST", redirect: "manual", headers: { "x-forwarded-for": ip }, body: new URLSearchParams({ helpful }) });
+    fetch(`${s.url}/help/${slug}/articles/${articleId}/vote`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "x-forwarded-for": ip },
+      body: new URLSearchParams({ helpful }),
+    });
 
   it("counts one vote per article and reader", async () => {
     for (let i = 0; i < 5; i++) expect((await vote("198.51.100.50", "no")).status).toBe(303);
@@ -205,14 +249,27 @@ describe("help center writes from anonymous readers", () => {
 
   it("counts a reader's views of an article once per window", async () => {
     const before = (await counts()).views;
-    for (let i = 0; i < 5; i++) expect((await fetch(`${s.url}/help/${slug}/articles/${articleId}`, { headers: { "x-forwarded-for": "198.51.100.60" } })).status).toBe(200);
+    for (let i = 0; i < 5; i++)
+      expect(
+        (
+          await fetch(`${s.url}/help/${slug}/articles/${articleId}`, {
+            headers: { "x-forwarded-for": "198.51.100.60" },
+          })
+        ).status,
+      ).toBe(200);
     await fetch(`${s.url}/help/${slug}/articles/${articleId}`, { headers: { "x-forwarded-for": "198.51.100.61" } });
     expect((await counts()).views).toBe(before + 2);
   });
 
   it("records at most HELP_GAPS_PER_MINUTE knowledge gaps per reader", async () => {
     for (let i = 0; i < 8; i++)
-      expect((await fetch(`${s.url}/help/${slug}/search?q=${encodeURIComponent(`flux capacitor ${i}`)}`, { headers: { "x-forwarded-for": "198.51.100.70" } })).status).toBe(200);
+      expect(
+        (
+          await fetch(`${s.url}/help/${slug}/search?q=${encodeURIComponent(`flux capacitor ${i}`)}`, {
+            headers: { "x-forwarded-for": "198.51.100.70" },
+          })
+        ).status,
+      ).toBe(200);
     await fetch(`${s.url}/help/${slug}/search?q=warp+drive`, { headers: { "x-forwarded-for": "198.51.100.71" } });
     const gaps = await s.rt.core.db
       .select({ query: knowledgeEvents.query })
@@ -254,15 +311,25 @@ describe("/metrics", () => {
 describe("IVR lookups under the outbound policy", () => {
   let crm: ReturnType<typeof Bun.serve>;
   beforeAll(() => {
-    crm = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => Response.json({ tier: "gold", from: new URL(req.url).searchParams.get("from") }) });
+    crm = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: (req) => Response.json({ tier: "gold", from: new URL(req.url).searchParams.get("from") }),
+    });
   });
   afterAll(() => crm.stop(true));
 
   it("refuses metadata, loopback and private addresses unless OUTBOUND_ALLOW_HOSTS lists them", async () => {
-    await expect(lookupJson("http://169.254.169.254/latest/meta-data/", 2000, {}, [])).rejects.toBeInstanceOf(OutboundRefused);
+    await expect(lookupJson("http://169.254.169.254/latest/meta-data/", 2000, {}, [])).rejects.toBeInstanceOf(
+      OutboundRefused,
+    );
     await expect(lookupJson("http://[::ffff:127.0.0.1]:1/", 2000, {}, [])).rejects.toBeInstanceOf(OutboundRefused);
-    await expect(lookupJson(`http://127.0.0.1:${crm.port}/customer`, 2000, { from: "+15550100" }, [])).rejects.toBeInstanceOf(OutboundRefused);
-    expect(await lookupJson(`http://127.0.0.1:${crm.port}/customer`, 2000, { from: "+15550100" }, ["127.0.0.1"])).toEqual({ tier: "gold", from: "+15550100" });
+    await expect(
+      lookupJson(`http://127.0.0.1:${crm.port}/customer`, 2000, { from: "+15550100" }, []),
+    ).rejects.toBeInstanceOf(OutboundRefused);
+    expect(
+      await lookupJson(`http://127.0.0.1:${crm.port}/customer`, 2000, { from: "+15550100" }, ["127.0.0.1"]),
+    ).toEqual({ tier: "gold", from: "+15550100" });
   });
 });
 
@@ -272,7 +339,9 @@ describe("DATA_DIR", () => {
     const parent = mkdtempSync(join(tmpdir(), "switchboard-datadir-"));
     for (const dir of [join(parent, "fresh"), join(parent, "wide")]) {
       if (dir.endsWith("wide")) mkdirSync(dir, { mode: 0o755 });
-      const rt = await createRuntime(parseConfig({ DATA_DIR: dir, SECRET_KEY: TEST_SECRET, LOG_LEVEL: "silent" }), { database });
+      const rt = await createRuntime(parseConfig({ DATA_DIR: dir, SECRET_KEY: TEST_SECRET, LOG_LEVEL: "silent" }), {
+        database,
+      });
       try {
         expect((await stat(dir)).mode & 0o777).toBe(0o700);
       } finally {
@@ -292,8 +361,12 @@ describe("visitor tokens", () => {
   afterAll(() => s.stop());
 
   const session = async (visitorToken?: string) =>
-    (await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey, visitorToken } })).body as { visitorToken: string; contact: { id: string } };
-  const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString()) as Record<string, unknown>;
+    (await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey, visitorToken } })).body as {
+      visitorToken: string;
+      contact: { id: string };
+    };
+  const claimsOf = (token: string) =>
+    JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString()) as Record<string, unknown>;
 
   it("expire after VISITOR_TOKEN_DAYS; a token without an expiry is refused", async () => {
     const v = await session();
@@ -310,8 +383,13 @@ describe("visitor tokens", () => {
 
   it("are revoked by an agent for a contact: HTTP and socket refuse them, the widget starts afresh", async () => {
     const v = await session();
-    expect((await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "hello" } })).status).toBe(201);
-    const revoked = await api(`${s.url}/api/v1/contacts/${v.contact.id}/visitor-sessions/revoke`, { token: admin, method: "POST" });
+    expect((await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "hello" } })).status).toBe(
+      201,
+    );
+    const revoked = await api(`${s.url}/api/v1/contacts/${v.contact.id}/visitor-sessions/revoke`, {
+      token: admin,
+      method: "POST",
+    });
     expect(revoked.status).toBe(200);
     const refused = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken });
     expect(refused.status).toBe(401);
@@ -320,7 +398,14 @@ describe("visitor tokens", () => {
     const fresh = await session(v.visitorToken);
     expect(fresh.contact.id).not.toBe(v.contact.id);
     expect((await api(`${s.url}/widget/v1/messages`, { token: fresh.visitorToken })).status).toBe(200);
-    expect((await api(`${s.url}/api/v1/contacts/${crypto.randomUUID()}/visitor-sessions/revoke`, { token: admin, method: "POST" })).status).toBe(404);
+    expect(
+      (
+        await api(`${s.url}/api/v1/contacts/${crypto.randomUUID()}/visitor-sessions/revoke`, {
+          token: admin,
+          method: "POST",
+        })
+      ).status,
+    ).toBe(404);
   });
 });
 
@@ -335,13 +420,21 @@ describe("passwords", () => {
 
   it("must be eight characters, not only whitespace, without NUL, wherever one is set", async () => {
     for (const password of ["        ", "\t \t \t \t ", "short", "abc\u0000defgh"]) {
-      const r = await api(`${s.url}/api/v1/agents`, { token: admin, body: { email: `p-${crypto.randomUUID()}@example.test`, name: "P", role: "agent", password } });
+      const r = await api(`${s.url}/api/v1/agents`, {
+        token: admin,
+        body: { email: `p-${crypto.randomUUID()}@example.test`, name: "P", role: "agent", password },
+      });
       expect([password, r.status, r.body.error?.field]).toEqual([password, 400, "password"]);
     }
-    const invited = await api(`${s.url}/api/v1/agents`, { token: admin, body: { email: `i-${crypto.randomUUID()}@example.test`, name: "I", role: "agent" } });
+    const invited = await api(`${s.url}/api/v1/agents`, {
+      token: admin,
+      body: { email: `i-${crypto.randomUUID()}@example.test`, name: "I", role: "agent" },
+    });
     const token = decodeURIComponent(String(invited.body.inviteUrl).split("/invite/")[1]!);
     const spaces = await api(`${s.url}/api/v1/auth/invite/accept`, { body: { token, password: "        " } });
     expect([spaces.status, spaces.body.error.field]).toEqual([400, "password"]);
-    expect((await api(`${s.url}/api/v1/auth/invite/accept`, { body: { token, password: "a real passphrase" } })).status).toBe(200);
+    expect(
+      (await api(`${s.url}/api/v1/auth/invite/accept`, { body: { token, password: "a real passphrase" } })).status,
+    ).toBe(200);
   });
 });

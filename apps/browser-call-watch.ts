@@ -32,20 +32,31 @@ export class BrowserCallWatch {
     // follows the same news. Every node hears it: setPresence leaves an unchanged presence alone.
     this.unsubscribe = core.bus.subscribe((m) => {
       if (!("type" in m) || m.type !== "call.state") return;
-      void this.followPresence(m.workspaceId, m.payload.call as BrowserCallView).catch((err: unknown) => log.error("browser calls: presence update failed", { err }));
+      void this.followPresence(m.workspaceId, m.payload.call as BrowserCallView).catch((err: unknown) =>
+        log.error("browser calls: presence update failed", { err }),
+      );
     });
   }
 
   private async followPresence(workspaceId: string, call: BrowserCallView) {
     if (!call.agentId) return;
-    const [state] = await this.core.db.select({ presence: agentStates.presence }).from(agentStates).where(eq(agentStates.userId, call.agentId));
+    const [state] = await this.core.db
+      .select({ presence: agentStates.presence })
+      .from(agentStates)
+      .where(eq(agentStates.userId, call.agentId));
     // Talking: busy, as an accepted phone call makes them (an agent who set themselves away stays so).
     if (call.status === "connected") {
-      if (state?.presence === "available") await setPresence(this.core, workspaceId, call.agentId, { presence: "busy" });
+      if (state?.presence === "available")
+        await setPresence(this.core, workspaceId, call.agentId, { presence: "busy" });
       return;
     }
     // A call that was talked ends in wrap-up: the conversation's queue's time, else the voice default.
-    if (call.status !== "completed" || !call.answeredAt || (state?.presence !== "busy" && state?.presence !== "available")) return;
+    if (
+      call.status !== "completed" ||
+      !call.answeredAt ||
+      (state?.presence !== "busy" && state?.presence !== "available")
+    )
+      return;
     const [q] = await this.core.db
       .select({ wrapUpSeconds: queues.wrapUpSeconds })
       .from(conversations)
@@ -71,7 +82,9 @@ export class BrowserCallWatch {
     const timer = setTimeout(() => {
       this.pending.delete(key);
       if (this.sockets.has(key)) return;
-      void this.endIfGone(party, closedAt).catch((err: unknown) => log.error("browser calls: ending a departed party's calls failed", { err }));
+      void this.endIfGone(party, closedAt).catch((err: unknown) =>
+        log.error("browser calls: ending a departed party's calls failed", { err }),
+      );
     }, this.graceMs);
     timer.unref?.();
     this.pending.set(key, timer);

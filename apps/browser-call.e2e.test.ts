@@ -33,7 +33,12 @@ async function chattingVisitor(name = "Visitor") {
   expect(sent.status).toBe(201);
   const socket = await openSocket(`${wsUrl(s.url)}/widget/v1/ws?token=${token}`);
   await socket.waitFor((f) => f.type === "hello");
-  return { token, conversationId: sent.body.conversationId as string, contactId: session.body.contact.id as string, socket };
+  return {
+    token,
+    conversationId: sent.body.conversationId as string,
+    contactId: session.body.contact.id as string,
+    socket,
+  };
 }
 
 async function agentSocket(token: string) {
@@ -42,12 +47,16 @@ async function agentSocket(token: string) {
   return socket;
 }
 
-const widget = (token: string, path: string, body: unknown = {}) => api(`${s.url}/widget/v1/calls${path}`, { token, body });
+const widget = (token: string, path: string, body: unknown = {}) =>
+  api(`${s.url}/widget/v1/calls${path}`, { token, body });
 const agentCall = (token: string, conversationId: string, path: string, body: unknown = {}) =>
   api(`${s.url}/api/v1/conversations/${conversationId}/browser-calls${path}`, { token, body });
 
 async function assignTo(conversationId: string, userId: string) {
-  const r = await api(`${s.url}/api/v1/conversations/${conversationId}/assign`, { token: adminToken, body: { assigneeId: userId } });
+  const r = await api(`${s.url}/api/v1/conversations/${conversationId}/assign`, {
+    token: adminToken,
+    body: { assigneeId: userId },
+  });
   expect(r.status).toBe(200);
 }
 
@@ -64,12 +73,19 @@ describe("browser calls (chat → voice over WebRTC)", () => {
     const agent = await agentSocket(agentToken);
     const admin = await agentSocket(adminToken);
 
-    const presence = async () => (await api(`${s.url}/api/v1/me/presence`, { token: agentToken })).body.presence as string;
+    const presence = async () =>
+      (await api(`${s.url}/api/v1/me/presence`, { token: agentToken })).body.presence as string;
     await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: agentToken, body: { presence: "available" } });
     const callId = crypto.randomUUID();
     const asked = await widget(a.token, "", { callId });
     expect(asked.status).toBe(201);
-    expect(asked.body.call).toMatchObject({ conversationId: a.conversationId, direction: "in", status: "ringing", agentId: s.agent.id, agentName: "Agent Ann" });
+    expect(asked.body.call).toMatchObject({
+      conversationId: a.conversationId,
+      direction: "in",
+      status: "ringing",
+      agentId: s.agent.id,
+      agentName: "Agent Ann",
+    });
     expect(asked.body.iceServers).toEqual([]);
     const id = asked.body.call.id as string;
     // A retried request (same id from the browser) is the same call; a second call in the chat is not allowed.
@@ -78,7 +94,11 @@ describe("browser calls (chat → voice over WebRTC)", () => {
 
     const ring = await agent.waitFor((f) => f.type === "item.created" && f.item.type === "call");
     expect(ring.conversationId).toBe(a.conversationId);
-    expect(ring.item).toMatchObject({ direction: "in", channel: "voice", data: { callId: id, provider: "webrtc", status: "ringing", agentId: s.agent.id } });
+    expect(ring.item).toMatchObject({
+      direction: "in",
+      channel: "voice",
+      data: { callId: id, provider: "webrtc", status: "ringing", agentId: s.agent.id },
+    });
     await a.socket.waitFor((f) => f.type === "call.state" && f.call.id === id && f.call.status === "ringing");
 
     const answered = await agentCall(agentToken, a.conversationId, `/${id}/answer`);
@@ -86,14 +106,23 @@ describe("browser calls (chat → voice over WebRTC)", () => {
     expect(answered.body.call.status).toBe("connecting");
     await a.socket.waitFor((f) => f.type === "call.state" && f.call.status === "connecting");
 
-    expect((await agentCall(agentToken, a.conversationId, `/${id}/signal`, { kind: "offer", sdp: OFFER })).status).toBe(200);
+    expect((await agentCall(agentToken, a.conversationId, `/${id}/signal`, { kind: "offer", sdp: OFFER })).status).toBe(
+      200,
+    );
     const offer = await a.socket.waitFor((f) => f.type === "call.signal");
-    expect(offer).toMatchObject({ callId: id, conversationId: a.conversationId, signal: { kind: "offer", sdp: OFFER } });
+    expect(offer).toMatchObject({
+      callId: id,
+      conversationId: a.conversationId,
+      signal: { kind: "offer", sdp: OFFER },
+    });
     expect((await widget(a.token, `/${id}/signal`, { kind: "answer", sdp: ANSWER })).status).toBe(200);
     const answer = await agent.waitFor((f) => f.type === "call.signal");
     expect(answer).toMatchObject({ callId: id, signal: { kind: "answer", sdp: ANSWER } });
     expect((await widget(a.token, `/${id}/signal`, { kind: "candidate", candidate: CANDIDATE })).status).toBe(200);
-    expect((await agentCall(agentToken, a.conversationId, `/${id}/signal`, { kind: "candidate", candidate: CANDIDATE })).status).toBe(200);
+    expect(
+      (await agentCall(agentToken, a.conversationId, `/${id}/signal`, { kind: "candidate", candidate: CANDIDATE }))
+        .status,
+    ).toBe(200);
     await agent.waitFor((f) => f.type === "call.signal" && f.signal.kind === "candidate");
     await a.socket.waitFor((f) => f.type === "call.signal" && f.signal.kind === "candidate");
 
@@ -122,9 +151,16 @@ describe("browser calls (chat → voice over WebRTC)", () => {
     expect(b.socket.frames.some((f) => f.type.startsWith("call."))).toBe(false);
     expect(admin.frames.some((f) => f.type === "call.signal" || f.type === "call.state")).toBe(false);
     expect(agent.frames.some((f) => f.type === "call.state")).toBe(false);
-    expect(a.socket.frames.filter((f) => f.type === "call.signal").map((f) => f.signal.kind)).toEqual(["offer", "candidate"]);
+    expect(a.socket.frames.filter((f) => f.type === "call.signal").map((f) => f.signal.kind)).toEqual([
+      "offer",
+      "candidate",
+    ]);
     // The admin still sees the call item itself: it is part of the conversation.
-    expect(admin.frames.some((f) => f.type === "item.updated" && f.item.type === "call" && f.item.data.status === "completed")).toBe(true);
+    expect(
+      admin.frames.some(
+        (f) => f.type === "item.updated" && f.item.type === "call" && f.item.data.status === "completed",
+      ),
+    ).toBe(true);
     for (const x of [a.socket, b.socket, agent, admin]) x.close();
   });
 
@@ -133,7 +169,8 @@ describe("browser calls (chat → voice over WebRTC)", () => {
     const b = await chattingVisitor("Dee");
     const asked = await widget(a.token, "", { callId: crypto.randomUUID() });
     const id = asked.body.call.id as string;
-    for (const path of [`/${id}/accept`, `/${id}/connected`, `/${id}/hangup`]) expect((await widget(b.token, path)).status).toBe(404);
+    for (const path of [`/${id}/accept`, `/${id}/connected`, `/${id}/hangup`])
+      expect((await widget(b.token, path)).status).toBe(404);
     const forged = await widget(b.token, `/${id}/signal`, { kind: "answer", sdp: ANSWER });
     expect(forged.status).toBe(404);
     expect(forged.body.error.field).toBe("callId");
@@ -158,20 +195,29 @@ describe("browser calls (chat → voice over WebRTC)", () => {
     const editor = await s.signInAs("knowledge_editor", "Editor");
     // An agent who cannot see the chat (assigned to someone else, not their team) learns nothing of it;
     // a knowledge editor has no calls.control at all (403).
-    for (const [token, status] of [[outsider, 404], [editor, 403]] as const) {
+    for (const [token, status] of [
+      [outsider, 404],
+      [editor, 403],
+    ] as const) {
       expect((await agentCall(token, a.conversationId, `/${id}/answer`)).status).toBe(status);
-      expect((await agentCall(token, a.conversationId, `/${id}/signal`, { kind: "offer", sdp: OFFER })).status).toBe(status);
+      expect((await agentCall(token, a.conversationId, `/${id}/signal`, { kind: "offer", sdp: OFFER })).status).toBe(
+        status,
+      );
       expect((await agentCall(token, a.conversationId, `/${id}/hangup`)).status).toBe(status);
     }
     // The admin sees the chat but the call rings for its agent.
     const taken = await agentCall(adminToken, a.conversationId, `/${id}/answer`);
     expect(taken.status).toBe(409);
     expect((await agentCall(agentToken, a.conversationId, `/${id}/answer`)).status).toBe(200);
-    expect((await agentCall(adminToken, a.conversationId, `/${id}/signal`, { kind: "offer", sdp: OFFER })).status).toBe(403);
+    expect((await agentCall(adminToken, a.conversationId, `/${id}/signal`, { kind: "offer", sdp: OFFER })).status).toBe(
+      403,
+    );
     expect((await agentCall(adminToken, a.conversationId, `/${id}/hangup`)).status).toBe(403);
     // The call id must belong to the conversation in the path.
     const other = await chattingVisitor("Fay");
-    expect((await agentCall(agentToken, other.conversationId, `/${id}/signal`, { kind: "offer", sdp: OFFER })).status).toBe(404);
+    expect(
+      (await agentCall(agentToken, other.conversationId, `/${id}/signal`, { kind: "offer", sdp: OFFER })).status,
+    ).toBe(404);
     expect((await agentCall(agentToken, a.conversationId, `/${id}/hangup`)).body.call.status).toBe("completed");
     a.socket.close();
     other.socket.close();
@@ -201,17 +247,29 @@ describe("browser calls (chat → voice over WebRTC)", () => {
     expect(told).toMatchObject({ callId: id, supervisorId, supervisorName: "Sue", mode: "listen" });
     // The supervisor's browser offers, the agent's answers; candidates both ways.
     expect((await signal(supervisorToken, { kind: "offer", sdp: OFFER })).status).toBe(200);
-    expect(await agent.waitFor((f) => f.type === "call.monitor.signal")).toMatchObject({ callId: id, supervisorId, signal: { kind: "offer", sdp: OFFER } });
+    expect(await agent.waitFor((f) => f.type === "call.monitor.signal")).toMatchObject({
+      callId: id,
+      supervisorId,
+      signal: { kind: "offer", sdp: OFFER },
+    });
     expect((await signal(agentToken, { kind: "answer", sdp: ANSWER, supervisorId })).status).toBe(200);
-    expect(await supervisor.waitFor((f) => f.type === "call.monitor.signal")).toMatchObject({ callId: id, signal: { kind: "answer", sdp: ANSWER } });
+    expect(await supervisor.waitFor((f) => f.type === "call.monitor.signal")).toMatchObject({
+      callId: id,
+      signal: { kind: "answer", sdp: ANSWER },
+    });
     expect((await signal(agentToken, { kind: "candidate", candidate: CANDIDATE, supervisorId })).status).toBe(200);
     // Roles in the negotiation are fixed, and nobody else takes part.
     expect((await signal(agentToken, { kind: "offer", sdp: OFFER, supervisorId })).status).toBe(400);
     expect((await signal(adminToken, { kind: "offer", sdp: OFFER })).status).toBe(403);
-    expect((await signal(agentToken, { kind: "answer", sdp: ANSWER, supervisorId: crypto.randomUUID() })).status).toBe(403);
+    expect((await signal(agentToken, { kind: "answer", sdp: ANSWER, supervisorId: crypto.randomUUID() })).status).toBe(
+      403,
+    );
 
     // A mode change is the same link: the agent is told, the timeline has one "monitored" event.
-    expect((await monitor(supervisorToken, { mode: "barge" })).body).toMatchObject({ joined: false, monitors: [{ userId: supervisorId, mode: "barge" }] });
+    expect((await monitor(supervisorToken, { mode: "barge" })).body).toMatchObject({
+      joined: false,
+      monitors: [{ userId: supervisorId, mode: "barge" }],
+    });
     await agent.waitFor((f) => f.type === "call.monitor" && f.mode === "barge");
     const { items } = await callItem(a.conversationId);
     expect(items.filter((i) => i.type === "event" && i.eventType === "call_monitored")).toHaveLength(1);
@@ -242,11 +300,19 @@ describe("browser calls (chat → voice over WebRTC)", () => {
     expect(await field(widget(a.token, `/${id}/signal`, { kind: "bye" }))).toBe("kind");
     expect(await field(widget(a.token, `/${id}/signal`, { kind: "answer" }))).toBe("sdp");
     expect(await field(widget(a.token, `/${id}/signal`, { kind: "answer", sdp: "x".repeat(6001) }))).toBe("sdp");
-    expect(await field(widget(a.token, `/${id}/signal`, { kind: "candidate", candidate: { candidate: 5 } }))).toBe("candidate.candidate");
-    expect(await field(widget(a.token, `/${id}/signal`, { kind: "candidate", candidate: { candidate: "c", sdpMLineIndex: -1 } }))).toBe("candidate.sdpMLineIndex");
+    expect(await field(widget(a.token, `/${id}/signal`, { kind: "candidate", candidate: { candidate: 5 } }))).toBe(
+      "candidate.candidate",
+    );
+    expect(
+      await field(
+        widget(a.token, `/${id}/signal`, { kind: "candidate", candidate: { candidate: "c", sdpMLineIndex: -1 } }),
+      ),
+    ).toBe("candidate.sdpMLineIndex");
     // Roles of the negotiation: the agent offers, the visitor answers.
     expect(await field(widget(a.token, `/${id}/signal`, { kind: "offer", sdp: OFFER }))).toBe("kind");
-    expect(await field(agentCall(agentToken, a.conversationId, `/${id}/signal`, { kind: "answer", sdp: ANSWER }))).toBe("kind");
+    expect(await field(agentCall(agentToken, a.conversationId, `/${id}/signal`, { kind: "answer", sdp: ANSWER }))).toBe(
+      "kind",
+    );
     expect(await field(widget(a.token, `/${id}/hangup`, { reason: "bored" }))).toBe("reason");
     expect(await field(agentCall(agentToken, a.conversationId, "", { callId: "nope" }))).toBe("callId");
     const bad = await api(`${s.url}/widget/v1/calls/${id}/signal`, { token: a.token, body: "{not json" });
@@ -264,7 +330,10 @@ describe("browser calls (chat → voice over WebRTC)", () => {
       const ring = await socket.waitFor((f) => f.type === "item.created" && f.item.type === "call");
       expect(ring.item.data).toMatchObject({ callId: id, status: "ringing", agentId: null });
     }
-    const [x, y] = await Promise.all([agentCall(agentToken, a.conversationId, `/${id}/answer`), agentCall(secondToken, a.conversationId, `/${id}/answer`)]);
+    const [x, y] = await Promise.all([
+      agentCall(agentToken, a.conversationId, `/${id}/answer`),
+      agentCall(secondToken, a.conversationId, `/${id}/answer`),
+    ]);
     const statuses = [x.status, y.status].sort();
     expect(statuses[0]).toBe(200);
     // The loser finds it taken (409), or no longer sees the conversation at all (404).
@@ -301,21 +370,28 @@ describe("browser calls (chat → voice over WebRTC)", () => {
     expect(invited.body.call).toMatchObject({ direction: "out", status: "ringing", agentId: s.agent.id });
     const id = invited.body.call.id as string;
     // Inviting takes the unassigned chat.
-    expect((await api(`${s.url}/api/v1/conversations/${a.conversationId}`, { token: adminToken })).body.assigneeId).toBe(s.agent.id);
+    expect(
+      (await api(`${s.url}/api/v1/conversations/${a.conversationId}`, { token: adminToken })).body.assigneeId,
+    ).toBe(s.agent.id);
     const rings = await a.socket.waitFor((f) => f.type === "call.state" && f.call.id === id);
     expect(rings.call).toMatchObject({ direction: "out", status: "ringing", agentName: "Agent Ann" });
     // A widget that was away finds the invitation when it comes back.
-    expect((await api(`${s.url}/widget/v1/calls/live`, { token: a.token })).body.items.map((c: any) => c.id)).toEqual([id]);
+    expect((await api(`${s.url}/widget/v1/calls/live`, { token: a.token })).body.items.map((c: any) => c.id)).toEqual([
+      id,
+    ]);
     // Only the visitor answers an invitation.
     expect((await agentCall(agentToken, a.conversationId, `/${id}/answer`)).status).toBe(409);
     expect((await widget(a.token, `/${id}/accept`)).body.call.status).toBe("connecting");
-    await agent.waitFor((f) => f.type === "item.updated" && f.item.data?.callId === id && f.item.data.status === "connecting");
+    await agent.waitFor(
+      (f) => f.type === "item.updated" && f.item.data?.callId === id && f.item.data.status === "connecting",
+    );
     await agentCall(agentToken, a.conversationId, `/${id}/signal`, { kind: "offer", sdp: OFFER });
     await a.socket.waitFor((f) => f.type === "call.signal" && f.signal.kind === "offer");
     expect((await widget(a.token, `/${id}/hangup`)).body.call.status).toBe("completed");
 
     // Declining an invitation: the agent's call item says nobody answered.
-    const again = (await agentCall(agentToken, a.conversationId, "", { callId: crypto.randomUUID() })).body.call.id as string;
+    const again = (await agentCall(agentToken, a.conversationId, "", { callId: crypto.randomUUID() })).body.call
+      .id as string;
     expect((await widget(a.token, `/${again}/hangup`)).body.call.status).toBe("no_answer");
     agent.close();
     a.socket.close();
@@ -335,7 +411,8 @@ describe("browser calls (chat → voice over WebRTC)", () => {
     expect((await callItem(a.conversationId)).call.data.status).toBe("connected");
     back.close();
     let status = "connected";
-    for (let i = 0; i < 40 && status === "connected"; i++, await Bun.sleep(50)) status = (await callItem(a.conversationId)).call.data.status;
+    for (let i = 0; i < 40 && status === "connected"; i++, await Bun.sleep(50))
+      status = (await callItem(a.conversationId)).call.data.status;
     expect(status).toBe("completed");
 
     // The same for the agent's side: their inbox tab went away, on no node did it come back.
@@ -348,7 +425,10 @@ describe("browser calls (chat → voice over WebRTC)", () => {
     await agentCall(kaiToken, b.conversationId, `/${second}/answer`);
     await widget(b.token, `/${second}/connected`);
     kaiSocket.close();
-    await b.socket.waitFor((f) => f.type === "call.state" && f.call.id === second && f.call.status === "completed", 5000);
+    await b.socket.waitFor(
+      (f) => f.type === "call.state" && f.call.id === second && f.call.status === "completed",
+      5000,
+    );
     expect((await callItem(b.conversationId)).call.data).toMatchObject({ status: "completed", agentId: kai });
     b.socket.close();
     s.rt.browserCalls.graceMs = 10_000;
@@ -356,7 +436,10 @@ describe("browser calls (chat → voice over WebRTC)", () => {
 
   it("keeps browser calls to web chat conversations", async () => {
     const a = await chattingVisitor("Lou");
-    await api(`${s.url}/api/v1/conversations/${a.conversationId}/status`, { token: adminToken, body: { status: "resolved" } });
+    await api(`${s.url}/api/v1/conversations/${a.conversationId}/status`, {
+      token: adminToken,
+      body: { status: "resolved" },
+    });
     const resolved = await agentCall(agentToken, a.conversationId, "", { callId: crypto.randomUUID() });
     expect(resolved.status).toBe(409);
     expect(resolved.body.error.field).toBe("id");

@@ -9,7 +9,10 @@
 export function clientIpOf(trustedHops: number, forwardedFor: string | undefined, peer: string | undefined) {
   const fallback = peer || "unknown";
   if (trustedHops <= 0 || !forwardedFor) return fallback;
-  const entries = forwardedFor.split(",").map((e) => e.trim()).filter(Boolean);
+  const entries = forwardedFor
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean);
   if (!entries.length) return fallback;
   // Fewer entries than hops: the request skipped an outer proxy; the leftmost is the farthest address seen.
   return entries[Math.max(0, entries.length - trustedHops)]!;

@@ -17,7 +17,16 @@ describe.if(onPostgres)("two nodes on one PostgreSQL", () => {
     const { url } = await testDatabase();
     two = Bun.spawn(["bun", "apps/main.ts"], {
       cwd: `${import.meta.dir}/..`,
-      env: { ...process.env, DATABASE_URL: url!, SECRET_KEY: TEST_SECRET, PORT: "0", HOST: "127.0.0.1", SWITCHBOARD_DEMO: "0", LOG_LEVEL: "warn", WIDGET_IP_RATE: "100000" },
+      env: {
+        ...process.env,
+        DATABASE_URL: url!,
+        SECRET_KEY: TEST_SECRET,
+        PORT: "0",
+        HOST: "127.0.0.1",
+        SWITCHBOARD_DEMO: "0",
+        LOG_LEVEL: "warn",
+        WIDGET_IP_RATE: "100000",
+      },
       stdout: "pipe",
       stderr: "pipe",
     });
@@ -38,7 +47,8 @@ describe.if(onPostgres)("two nodes on one PostgreSQL", () => {
   });
 
   afterAll(async () => {
-    if (two?.exitCode !== null) console.error("second node exited:", two?.exitCode, await new Response(two!.stderr).text());
+    if (two?.exitCode !== null)
+      console.error("second node exited:", two?.exitCode, await new Response(two!.stderr).text());
     two?.kill();
     await two?.exited;
     await one?.stop();

@@ -26,7 +26,9 @@ afterAll(async () => {
 
 /** A widget visitor's message, through the gateway's batched ingest. */
 async function visitorWrites(server: TestServer, text: string, name?: string) {
-  const session = await api(`${server.url}/widget/v1/sessions`, { body: { inboxKey: server.inbox.publicKey, ...(name ? { name } : {}) } });
+  const session = await api(`${server.url}/widget/v1/sessions`, {
+    body: { inboxKey: server.inbox.publicKey, ...(name ? { name } : {}) },
+  });
   const sent = await api(`${server.url}/widget/v1/messages`, { token: session.body.visitorToken, body: { text } });
   expect(sent.status).toBe(201);
   return { conversationId: sent.body.conversationId as string, visitorToken: session.body.visitorToken as string };
@@ -49,7 +51,10 @@ describe("search (q)", () => {
       from: { kind: "phone", value: "+86 139 1234 5678", displayName: "Han Meimei" },
       text: "hello",
     });
-    await api(`${s.url}/api/v1/conversations/${sale.conversationId}/messages`, { token: admin, body: { text: "VIP 客户，优先处理", private: true } });
+    await api(`${s.url}/api/v1/conversations/${sale.conversationId}/messages`, {
+      token: admin,
+      body: { text: "VIP 客户，优先处理", private: true },
+    });
 
     expect(ids(await list(`q=${encodeURIComponent("退款")}`))).toEqual([refund.conversationId]);
     expect(ids(await list(`q=${encodeURIComponent("李")}`))).toEqual([refund.conversationId]);
@@ -64,7 +69,10 @@ describe("search (q)", () => {
     // Filters still apply alongside the search; an agent sees only what they may see.
     expect(ids(await list(`q=${encodeURIComponent("退款")}&status=resolved`))).toEqual([]);
     expect(ids(await list(`q=${encodeURIComponent("退款")}`, agent))).toEqual([refund.conversationId]);
-    await api(`${s.url}/api/v1/conversations/${refund.conversationId}/assign`, { token: admin, body: { assigneeId: s.admin.id } });
+    await api(`${s.url}/api/v1/conversations/${refund.conversationId}/assign`, {
+      token: admin,
+      body: { assigneeId: s.admin.id },
+    });
     expect(ids(await list(`q=${encodeURIComponent("退款")}`, agent))).toEqual([]);
     // Another workspace's search never finds this one's conversations.
     expect(ids(await list(`q=${encodeURIComponent("退款")}`, otherAdmin, other))).toEqual([]);
@@ -83,7 +91,10 @@ describe("filters", () => {
   it("takes several statuses at once and rejects an unknown one naming the field", async () => {
     const open = await visitorWrites(s, "status test one");
     const pending = await visitorWrites(s, "status test two");
-    await api(`${s.url}/api/v1/conversations/${pending.conversationId}/status`, { token: admin, body: { status: "pending" } });
+    await api(`${s.url}/api/v1/conversations/${pending.conversationId}/status`, {
+      token: admin,
+      body: { status: "pending" },
+    });
     const both = ids(await list("status=open,pending&limit=100"));
     expect(both).toContain(open.conversationId);
     expect(both).toContain(pending.conversationId);
@@ -98,10 +109,16 @@ describe("filters", () => {
   });
 
   it("filters by queue", async () => {
-    const queue = await api(`${s.url}/api/v1/queues`, { token: admin, body: { name: `Filter ${crypto.randomUUID().slice(0, 6)}` } });
+    const queue = await api(`${s.url}/api/v1/queues`, {
+      token: admin,
+      body: { name: `Filter ${crypto.randomUUID().slice(0, 6)}` },
+    });
     const queued = await visitorWrites(s, "in a queue");
     await visitorWrites(s, "in no queue");
-    await s.rt.core.db.update(conversations).set({ queueId: queue.body.id }).where(eq(conversations.id, queued.conversationId));
+    await s.rt.core.db
+      .update(conversations)
+      .set({ queueId: queue.body.id })
+      .where(eq(conversations.id, queued.conversationId));
     expect(ids(await list(`queueId=${queue.body.id}`))).toEqual([queued.conversationId]);
     const bad = await list("queueId=nope");
     expect(bad.status).toBe(400);
@@ -113,17 +130,29 @@ describe("unread and read", () => {
   it("counts the customer's messages after what the caller has read, per agent; reading never moves back", async () => {
     const { conversationId, visitorToken } = await visitorWrites(s, "first question");
     await api(`${s.url}/widget/v1/messages`, { token: visitorToken, body: { text: "second question" } });
-    await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, { token: admin, body: { text: "an answer" } });
-    await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, { token: admin, body: { text: "a note", private: true } });
-    const item = async (token: string) => (await api(`${s.url}/api/v1/conversations/${conversationId}`, { token })).body;
-    const inList = async (token: string) => (await list("limit=100", token)).body.items.find((i: any) => i.id === conversationId);
+    await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, {
+      token: admin,
+      body: { text: "an answer" },
+    });
+    await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, {
+      token: admin,
+      body: { text: "a note", private: true },
+    });
+    const item = async (token: string) =>
+      (await api(`${s.url}/api/v1/conversations/${conversationId}`, { token })).body;
+    const inList = async (token: string) =>
+      (await list("limit=100", token)).body.items.find((i: any) => i.id === conversationId);
     // Agent replies and notes are not unread; both customer messages are, with no read mark yet.
     expect((await inList(agent)).unread).toBe(2);
     expect((await item(agent)).unread).toBe(2);
 
-    const timeline = (await api(`${s.url}/api/v1/conversations/${conversationId}/timeline`, { token: agent })).body.items;
+    const timeline = (await api(`${s.url}/api/v1/conversations/${conversationId}/timeline`, { token: agent })).body
+      .items;
     const [firstSeq, secondSeq] = timeline.filter((i: any) => i.direction === "in").map((i: any) => i.seq);
-    const read = await api(`${s.url}/api/v1/conversations/${conversationId}/read`, { token: agent, body: { seq: firstSeq } });
+    const read = await api(`${s.url}/api/v1/conversations/${conversationId}/read`, {
+      token: agent,
+      body: { seq: firstSeq },
+    });
     expect(read).toMatchObject({ status: 200, body: { lastReadSeq: firstSeq } });
     expect((await inList(agent)).unread).toBe(1);
     // An older tab reporting an earlier seq does not make read messages unread again.
@@ -143,9 +172,17 @@ describe("unread and read", () => {
       expect(r.status).toBe(400);
       expect(r.body.error.field).toBe("seq");
     }
-    await api(`${s.url}/api/v1/conversations/${conversationId}/assign`, { token: admin, body: { assigneeId: s.admin.id } });
-    expect((await api(`${s.url}/api/v1/conversations/${conversationId}/read`, { token: agent, body: { seq: 1 } })).status).toBe(404);
-    const foreign = await api(`${other.url}/api/v1/conversations/${conversationId}/read`, { token: otherAdmin, body: { seq: 1 } });
+    await api(`${s.url}/api/v1/conversations/${conversationId}/assign`, {
+      token: admin,
+      body: { assigneeId: s.admin.id },
+    });
+    expect(
+      (await api(`${s.url}/api/v1/conversations/${conversationId}/read`, { token: agent, body: { seq: 1 } })).status,
+    ).toBe(404);
+    const foreign = await api(`${other.url}/api/v1/conversations/${conversationId}/read`, {
+      token: otherAdmin,
+      body: { seq: 1 },
+    });
     expect(foreign.status).toBe(404);
   });
 });
@@ -159,16 +196,33 @@ describe("waiting and service level", () => {
     expect(Date.parse(waiting.slaDueAt) - Date.parse(waiting.waitingSince)).toBe(DEFAULT_SLA_SECONDS * 1000);
     expect(waiting.contact.handle).toMatch(/^anon:/);
     const listed = (await list("limit=100")).body.items.find((i: any) => i.id === conversationId);
-    expect(listed).toMatchObject({ waitingSince: waiting.waitingSince, slaDueAt: waiting.slaDueAt, unread: 1, contact: waiting.contact });
+    expect(listed).toMatchObject({
+      waitingSince: waiting.waitingSince,
+      slaDueAt: waiting.slaDueAt,
+      unread: 1,
+      contact: waiting.contact,
+    });
 
-    const queue = await api(`${s.url}/api/v1/queues`, { token: admin, body: { name: `SLA ${crypto.randomUUID().slice(0, 6)}`, serviceLevelSeconds: 30 } });
-    await s.rt.core.db.update(conversations).set({ queueId: queue.body.id }).where(eq(conversations.id, conversationId));
+    const queue = await api(`${s.url}/api/v1/queues`, {
+      token: admin,
+      body: { name: `SLA ${crypto.randomUUID().slice(0, 6)}`, serviceLevelSeconds: 30 },
+    });
+    await s.rt.core.db
+      .update(conversations)
+      .set({ queueId: queue.body.id })
+      .where(eq(conversations.id, conversationId));
     expect(Date.parse((await get()).slaDueAt) - Date.parse(waiting.waitingSince)).toBe(30_000);
 
     // A private note is not an answer; a public reply is.
-    await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, { token: admin, body: { text: "checking stock", private: true } });
+    await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, {
+      token: admin,
+      body: { text: "checking stock", private: true },
+    });
     expect((await get()).waitingSince).toBe(waiting.waitingSince);
-    await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, { token: admin, body: { text: "Yes, how can I help?" } });
+    await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, {
+      token: admin,
+      body: { text: "Yes, how can I help?" },
+    });
     expect(await get()).toMatchObject({ waitingSince: null, slaDueAt: null });
   });
 

@@ -21,21 +21,63 @@ export const DEMO_EMAIL_ADDRESS = "support@demo.test";
  * Demo data for a first start on an empty database: a workspace, agents with skills, teams and a web
  * chat inbox. Returns the widget key to print; does nothing if any workspace exists.
  */
-export async function seedDemo(rt: Runtime): Promise<{ created: boolean; widgetKey: string | null; helpSlug: string | null }> {
+export async function seedDemo(
+  rt: Runtime,
+): Promise<{ created: boolean; widgetKey: string | null; helpSlug: string | null }> {
   const db = rt.core.db;
-  const [existing] = await db.select({ id: workspaces.id, slug: workspaces.slug }).from(workspaces).orderBy(asc(workspaces.createdAt)).limit(1);
+  const [existing] = await db
+    .select({ id: workspaces.id, slug: workspaces.slug })
+    .from(workspaces)
+    .orderBy(asc(workspaces.createdAt))
+    .limit(1);
   if (existing) {
     await ensureDemoEmailInbox(rt, existing.id);
-    const [inbox] = await db.select({ key: inboxes.publicKey }).from(inboxes).where(eq(inboxes.channel, "webchat")).orderBy(asc(inboxes.createdAt)).limit(1);
+    const [inbox] = await db
+      .select({ key: inboxes.publicKey })
+      .from(inboxes)
+      .where(eq(inboxes.channel, "webchat"))
+      .orderBy(asc(inboxes.createdAt))
+      .limit(1);
     return { created: false, widgetKey: inbox?.key ?? null, helpSlug: existing.slug };
   }
   const ws = await createWorkspace(db, "Demo");
   const w = ws.id;
-  await createAgent(db, { workspaceId: w, email: "admin@demo.test", name: "Ada Admin", role: "admin", password: "demo" });
-  await createAgent(db, { workspaceId: w, email: "supervisor@demo.test", name: "Sam Supervisor", role: "supervisor", password: "demo" });
-  const editor = await createAgent(db, { workspaceId: w, email: "editor@demo.test", name: "Kim Editor", role: "knowledge_editor", password: "demo" });
-  const lina = await createAgent(db, { workspaceId: w, email: "lina@demo.test", name: "李娜", role: "agent", password: "demo", locale: "zh-CN" });
-  const tom = await createAgent(db, { workspaceId: w, email: "tom@demo.test", name: "Tom Baker", role: "agent", password: "demo" });
+  await createAgent(db, {
+    workspaceId: w,
+    email: "admin@demo.test",
+    name: "Ada Admin",
+    role: "admin",
+    password: "demo",
+  });
+  await createAgent(db, {
+    workspaceId: w,
+    email: "supervisor@demo.test",
+    name: "Sam Supervisor",
+    role: "supervisor",
+    password: "demo",
+  });
+  const editor = await createAgent(db, {
+    workspaceId: w,
+    email: "editor@demo.test",
+    name: "Kim Editor",
+    role: "knowledge_editor",
+    password: "demo",
+  });
+  const lina = await createAgent(db, {
+    workspaceId: w,
+    email: "lina@demo.test",
+    name: "李娜",
+    role: "agent",
+    password: "demo",
+    locale: "zh-CN",
+  });
+  const tom = await createAgent(db, {
+    workspaceId: w,
+    email: "tom@demo.test",
+    name: "Tom Baker",
+    role: "agent",
+    password: "demo",
+  });
   await setAgentSkill(db, w, lina.id, "billing", 4);
   await setAgentSkill(db, w, lina.id, "chinese", 5);
   await setAgentSkill(db, w, tom.id, "technical", 3);
@@ -51,7 +93,12 @@ export async function seedDemo(rt: Runtime): Promise<{ created: boolean; widgetK
   await ensureDemoEmailInbox(rt, w);
   // Routing: refund questions (either language) to agents who know billing, the rest to everyone.
   const vip = [{ attribute: "vip", equals: true, priority: 10 }];
-  const refunds = await createQueue(db, w, { name: "退款 Refunds", requiredSkills: [{ skill: "billing", minLevel: 2 }], priorityRules: vip, serviceLevelSeconds: 20 });
+  const refunds = await createQueue(db, w, {
+    name: "退款 Refunds",
+    requiredSkills: [{ skill: "billing", minLevel: 2 }],
+    priorityRules: vip,
+    serviceLevelSeconds: 20,
+  });
   const general = await createQueue(db, w, { name: "General", priorityRules: vip, serviceLevelSeconds: 30 });
   await replaceEntryRules(db, w, [
     { queueId: refunds.id, conditions: { keywords: ["退款", "refund"] } },
@@ -64,10 +111,18 @@ export async function seedDemo(rt: Runtime): Promise<{ created: boolean; widgetK
     workspaceId: w,
     channel: "voice",
     name: "Hotline +1 500-555-0006",
-    settings: { phoneNumber: DEMO_PHONE_NUMBER, apiBaseUrl: SIMULATOR_PATH, recording: "on_demand", recordingRetentionDays: 90, language: "zh-CN" },
+    settings: {
+      phoneNumber: DEMO_PHONE_NUMBER,
+      apiBaseUrl: SIMULATOR_PATH,
+      recording: "on_demand",
+      recordingRetentionDays: 90,
+      language: "zh-CN",
+    },
     credentials: { accountSid: fakeSid("AC") },
   });
-  await db.insert(ivrFlows).values({ inboxId: phone.id, workspaceId: w, flow: exampleFlow({ refunds: refunds.id, general: general.id }) });
+  await db
+    .insert(ivrFlows)
+    .values({ inboxId: phone.id, workspaceId: w, flow: exampleFlow({ refunds: refunds.id, general: general.id }) });
 
   // Two customers already waiting, so the inbox is not empty on first sign-in.
   const samples = [
@@ -89,7 +144,12 @@ export async function seedDemo(rt: Runtime): Promise<{ created: boolean; widgetK
   const byTopic = new Map<string, string>();
   for (const a of SAMPLE_ARTICLES) {
     const topic = a.key.replace(/-(en|zh)$/, "");
-    const saved = await createArticle(db, author, { ...a, status: "published", translationOf: byTopic.get(topic) }, rt.knowledge.saveOptions);
+    const saved = await createArticle(
+      db,
+      author,
+      { ...a, status: "published", translationOf: byTopic.get(topic) },
+      rt.knowledge.saveOptions,
+    );
     byTopic.set(topic, byTopic.get(topic) ?? saved.id);
   }
   return { created: true, widgetKey: inbox.publicKey, helpSlug: ws.slug };
@@ -103,7 +163,10 @@ async function ensureDemoEmailInbox(rt: Runtime, workspaceId: string) {
     .where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.channel, "email")))
     .limit(1);
   // The address is a routing key: if another inbox holds it, that one keeps it.
-  const [held] = await rt.core.db.select({ key: inboxRoutes.key }).from(inboxRoutes).where(and(eq(inboxRoutes.kind, "email"), eq(inboxRoutes.key, DEMO_EMAIL_ADDRESS)));
+  const [held] = await rt.core.db
+    .select({ key: inboxRoutes.key })
+    .from(inboxRoutes)
+    .where(and(eq(inboxRoutes.kind, "email"), eq(inboxRoutes.key, DEMO_EMAIL_ADDRESS)));
   if (found || held) return;
   // No outgoing server: replies fail with that reason until one is set in the admin screen. Seeded,
   // so its address is live at once (createInbox trusts seeds); addresses admins add must be proven.
@@ -111,6 +174,10 @@ async function ensureDemoEmailInbox(rt: Runtime, workspaceId: string) {
     workspaceId,
     channel: "email",
     name: "Support email",
-    settings: { address: DEMO_EMAIL_ADDRESS, displayName: "Demo Support", signature: "Demo Support · support@demo.test" },
+    settings: {
+      address: DEMO_EMAIL_ADDRESS,
+      displayName: "Demo Support",
+      signature: "Demo Support · support@demo.test",
+    },
   });
 }

@@ -42,8 +42,19 @@ beforeAll(async () => {
   sink = await startSmtpSink();
   smtpIn = await startSmtpIn(server.rt, { port: 0, host: "127.0.0.1", resolver });
   token = await server.login(server.admin.email, server.admin.password);
-  const settings = { address: support, smtp: { host: "127.0.0.1", port: sink.port, security: "none" }, floodPerHour: 1000 };
-  inboxId = (await createInbox(server.rt.core.db, server.rt.keyring, { workspaceId: server.workspaceId, channel: "email", name: "Auth", settings })).id;
+  const settings = {
+    address: support,
+    smtp: { host: "127.0.0.1", port: sink.port, security: "none" },
+    floodPerHour: 1000,
+  };
+  inboxId = (
+    await createInbox(server.rt.core.db, server.rt.keyring, {
+      workspaceId: server.workspaceId,
+      channel: "email",
+      name: "Auth",
+      settings,
+    })
+  ).id;
 });
 
 afterAll(async () => {
@@ -54,13 +65,26 @@ afterAll(async () => {
 
 function rawMail(h: { from: string; subject: string; id: string; inReplyTo?: string; cc?: string; text: string }) {
   return [
-    `From: ${h.from}`, `To: ${support}`, ...(h.cc ? [`Cc: ${h.cc}`] : []), `Subject: ${h.subject}`, `Message-ID: <${h.id}>`,
-    ...(h.inReplyTo ? [`In-Reply-To: <${h.inReplyTo}>`] : []), "Date: Mon, 7 Dec 2026 10:00:00 +0000", "Content-Type: text/plain; charset=utf-8", "", h.text, "",
+    `From: ${h.from}`,
+    `To: ${support}`,
+    ...(h.cc ? [`Cc: ${h.cc}`] : []),
+    `Subject: ${h.subject}`,
+    `Message-ID: <${h.id}>`,
+    ...(h.inReplyTo ? [`In-Reply-To: <${h.inReplyTo}>`] : []),
+    "Date: Mon, 7 Dec 2026 10:00:00 +0000",
+    "Content-Type: text/plain; charset=utf-8",
+    "",
+    h.text,
+    "",
   ].join("\r\n");
 }
 
 async function signed(raw: string, domain: string) {
-  const key = { signingDomain: domain, selector: "s1", privateKey: privateKey.export({ type: "pkcs8", format: "pem" }).toString() };
+  const key = {
+    signingDomain: domain,
+    selector: "s1",
+    privateKey: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+  };
   // mailauth signs what signatureData lists (the top-level fields alone sign nothing).
   const { signatures } = await dkimSign(raw, { ...key, signatureData: [key] });
   expect(signatures).toStartWith("DKIM-Signature:");
@@ -68,31 +92,59 @@ async function signed(raw: string, domain: string) {
 }
 
 async function send(raw: string, envelopeFrom = "") {
-  const transport = nodemailer.createTransport({ host: "127.0.0.1", port: smtpIn.port, secure: false, ignoreTLS: true });
+  const transport = nodemailer.createTransport({
+    host: "127.0.0.1",
+    port: smtpIn.port,
+    secure: false,
+    ignoreTLS: true,
+  });
   return transport.sendMail({ envelope: { from: envelopeFrom, to: [support] }, raw });
 }
 
 async function item(externalId: string) {
-  const [row] = await server.rt.core.db.select().from(timelineItems).where(and(eq(timelineItems.inboxId, inboxId), eq(timelineItems.externalId, externalId)));
+  const [row] = await server.rt.core.db
+    .select()
+    .from(timelineItems)
+    .where(and(eq(timelineItems.inboxId, inboxId), eq(timelineItems.externalId, externalId)));
   return row;
 }
 
 describe("sender authenticity of inbound mail", () => {
   it("keeps a forged mail from a DMARC-enforcing domain out of the customer's thread, copies nobody, and marks it", async () => {
     const customer = `ann@${bank}`;
-    await send(await signed(rawMail({ from: `Ann <${customer}>`, subject: "Card blocked", id: `real-${tag}@${bank}`, text: "Please help" }), bank), customer);
+    await send(
+      await signed(
+        rawMail({ from: `Ann <${customer}>`, subject: "Card blocked", id: `real-${tag}@${bank}`, text: "Please help" }),
+        bank,
+      ),
+      customer,
+    );
     const real = (await item(`real-${tag}@${bank}`))!;
     expect(real.data.senderAuth).toMatchObject({ verdict: "pass", dmarc: "pass", domain: bank });
 
     // The same From, unsigned: a reply by header and by subject, copying the forger.
-    await send(rawMail({ from: `Ann <${customer}>`, cc: `mallory-${tag}@evil.test`, subject: "Re: Card blocked", id: `forged-${tag}@evil.test`, inReplyTo: `real-${tag}@${bank}`, text: "Send the new PIN to mallory" }), `x@evil.test`);
+    await send(
+      rawMail({
+        from: `Ann <${customer}>`,
+        cc: `mallory-${tag}@evil.test`,
+        subject: "Re: Card blocked",
+        id: `forged-${tag}@evil.test`,
+        inReplyTo: `real-${tag}@${bank}`,
+        text: "Send the new PIN to mallory",
+      }),
+      `x@evil.test`,
+    );
     const forged = (await item(`forged-${tag}@evil.test`))!;
     expect(forged.conversationId).not.toBe(real.conversationId);
     expect(forged.data.senderAuth).toMatchObject({ verdict: "fail", dmarc: "fail", policy: "reject" });
-    const copied = await server.rt.core.db.select().from(emailParticipants).where(eq(emailParticipants.conversationId, forged.conversationId));
+    const copied = await server.rt.core.db
+      .select()
+      .from(emailParticipants)
+      .where(eq(emailParticipants.conversationId, forged.conversationId));
     expect(copied).toEqual([]);
     // The agent sees it marked.
-    const timeline = (await api(`${server.url}/api/v1/conversations/${forged.conversationId}/timeline`, { token })).body.items as any[];
+    const timeline = (await api(`${server.url}/api/v1/conversations/${forged.conversationId}/timeline`, { token })).body
+      .items as any[];
     expect(timeline.find((i) => i.id === forged.id).data.senderAuth.verdict).toBe("fail");
 
     // In the inbox the forged mail says so; the verified one shows nothing.
@@ -118,11 +170,24 @@ describe("sender authenticity of inbound mail", () => {
   it("still threads mail from a domain without a DMARC policy, marked as not verified", async () => {
     const from = `bo@${shop}`;
     await send(rawMail({ from, subject: "Where is my parcel", id: `p1-${tag}@${shop}`, text: "?" }), from);
-    await send(rawMail({ from, subject: "Re: Where is my parcel", id: `p2-${tag}@${shop}`, inReplyTo: `p1-${tag}@${shop}`, cc: `partner-${tag}@${shop}`, text: "any news?" }), from);
+    await send(
+      rawMail({
+        from,
+        subject: "Re: Where is my parcel",
+        id: `p2-${tag}@${shop}`,
+        inReplyTo: `p1-${tag}@${shop}`,
+        cc: `partner-${tag}@${shop}`,
+        text: "any news?",
+      }),
+      from,
+    );
     const [first, second] = [(await item(`p1-${tag}@${shop}`))!, (await item(`p2-${tag}@${shop}`))!];
     expect(second.conversationId).toBe(first.conversationId);
     expect(second.data.senderAuth).toMatchObject({ verdict: "none", dkim: "none", dmarc: "none", spf: null });
-    const copied = await server.rt.core.db.select().from(emailParticipants).where(eq(emailParticipants.conversationId, first.conversationId));
+    const copied = await server.rt.core.db
+      .select()
+      .from(emailParticipants)
+      .where(eq(emailParticipants.conversationId, first.conversationId));
     expect(copied.map((p) => p.address)).toEqual([`partner-${tag}@${shop}`]);
   });
 
@@ -131,24 +196,61 @@ describe("sender authenticity of inbound mail", () => {
     await send(rawMail({ from, subject: "Returns", id: `r1-${tag}@${shop}`, text: "return label?" }), from);
     const conversationId = (await item(`r1-${tag}@${shop}`))!.conversationId;
     const before = sink.received.length;
-    expect((await api(`${server.url}/api/v1/conversations/${conversationId}/messages`, { token, body: { text: "Here it is" } })).status).toBe(201);
-    await until(async () => sink.received.length, (n) => n > before);
+    expect(
+      (
+        await api(`${server.url}/api/v1/conversations/${conversationId}/messages`, {
+          token,
+          body: { text: "Here it is" },
+        })
+      ).status,
+    ).toBe(201);
+    await until(
+      async () => sink.received.length,
+      (n) => n > before,
+    );
     const sentId = sink.received[before]!.mail.messageId!;
-    const reply = async () => (await api(`${server.url}/api/v1/conversations/${conversationId}/timeline`, { token })).body.items.find((i: any) => i.direction === "out");
+    const reply = async () =>
+      (await api(`${server.url}/api/v1/conversations/${conversationId}/timeline`, { token })).body.items.find(
+        (i: any) => i.direction === "out",
+      );
     await until(reply, (r) => r.status === "sent");
     const dsn = (id: string) =>
       [
-        `From: MAILER-DAEMON@${mx}`, `To: ${support}`, "Subject: Undelivered Mail Returned to Sender", `Message-ID: <${id}>`, "MIME-Version: 1.0",
-        'Content-Type: multipart/report; report-type=delivery-status; boundary="d"', "",
-        "--d", "Content-Type: text/plain", "", "Could not deliver.",
-        "--d", "Content-Type: message/delivery-status", "", `Reporting-MTA: dns; ${mx}`, "", `Final-Recipient: rfc822; ${from}`, "Action: failed", "Status: 5.1.1", "Diagnostic-Code: smtp; 550 no such user",
-        "--d", "Content-Type: text/rfc822-headers", "", `Message-ID: ${sentId}`, "Subject: Re: Returns",
-        "--d--", "",
+        `From: MAILER-DAEMON@${mx}`,
+        `To: ${support}`,
+        "Subject: Undelivered Mail Returned to Sender",
+        `Message-ID: <${id}>`,
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="d"',
+        "",
+        "--d",
+        "Content-Type: text/plain",
+        "",
+        "Could not deliver.",
+        "--d",
+        "Content-Type: message/delivery-status",
+        "",
+        `Reporting-MTA: dns; ${mx}`,
+        "",
+        `Final-Recipient: rfc822; ${from}`,
+        "Action: failed",
+        "Status: 5.1.1",
+        "Diagnostic-Code: smtp; 550 no such user",
+        "--d",
+        "Content-Type: text/rfc822-headers",
+        "",
+        `Message-ID: ${sentId}`,
+        "Subject: Re: Returns",
+        "--d--",
+        "",
       ].join("\r\n");
 
     // Unsigned: anyone could have sent it.
     await send(dsn(`dsn1-${tag}@${mx}`));
-    const [held] = await server.rt.core.db.select().from(emailQuarantine).where(eq(emailQuarantine.messageId, `dsn1-${tag}@${mx}`));
+    const [held] = await server.rt.core.db
+      .select()
+      .from(emailQuarantine)
+      .where(eq(emailQuarantine.messageId, `dsn1-${tag}@${mx}`));
     expect(held).toMatchObject({ inboxId, details: expect.objectContaining({ kind: "unverified_bounce" }) });
     expect((await reply()).status).toBe("sent");
 

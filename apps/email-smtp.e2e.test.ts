@@ -22,9 +22,23 @@ beforeAll(async () => {
   token = await server.login(server.admin.email, server.admin.password);
   const db = server.rt.core.db;
   const smtp = { host: "127.0.0.1", port: sink.port, security: "none" };
-  first.id = (await createInbox(db, server.rt.keyring, { workspaceId: server.workspaceId, channel: "email", name: "One", settings: { address: first.address, smtp } })).id;
+  first.id = (
+    await createInbox(db, server.rt.keyring, {
+      workspaceId: server.workspaceId,
+      channel: "email",
+      name: "One",
+      settings: { address: first.address, smtp },
+    })
+  ).id;
   const other = await createWorkspace(db, `Other ${tag}`);
-  second.id = (await createInbox(db, server.rt.keyring, { workspaceId: other.id, channel: "email", name: "Two", settings: { address: second.address } })).id;
+  second.id = (
+    await createInbox(db, server.rt.keyring, {
+      workspaceId: other.id,
+      channel: "email",
+      name: "Two",
+      settings: { address: second.address },
+    })
+  ).id;
 });
 
 afterAll(async () => {
@@ -112,24 +126,60 @@ describe("SMTP-in transactions", () => {
 
 describe("replies after a contact merge", () => {
   it("go to the address the customer wrote from in that conversation, not another address of the merged contact", async () => {
-    const transport = nodemailer.createTransport({ host: "127.0.0.1", port: server.email!.smtpPort!, secure: false, ignoreTLS: true });
+    const transport = nodemailer.createTransport({
+      host: "127.0.0.1",
+      port: server.email!.smtpPort!,
+      secure: false,
+      ignoreTLS: true,
+    });
     const work = `pat-work-${tag}@x.test`;
     const home = `pat-home-${tag}@y.test`;
-    await transport.sendMail({ from: work, to: first.address, subject: "Invoice", text: "from work", messageId: `<m1-${tag}@x.test>` });
-    await transport.sendMail({ from: home, to: first.address, subject: "Delivery", text: "from home", messageId: `<m2-${tag}@y.test>` });
+    await transport.sendMail({
+      from: work,
+      to: first.address,
+      subject: "Invoice",
+      text: "from work",
+      messageId: `<m1-${tag}@x.test>`,
+    });
+    await transport.sendMail({
+      from: home,
+      to: first.address,
+      subject: "Delivery",
+      text: "from home",
+      messageId: `<m2-${tag}@y.test>`,
+    });
     const items = await itemsOf(first.id);
-    const [atWork, atHome] = [`m1-${tag}@x.test`, `m2-${tag}@y.test`].map((id) => items.find((i) => i.externalId === id)!);
-    const contactOf = async (conversationId: string) => (await api(`${server.url}/api/v1/conversations/${conversationId}`, { token })).body.contact.id as string;
+    const [atWork, atHome] = [`m1-${tag}@x.test`, `m2-${tag}@y.test`].map(
+      (id) => items.find((i) => i.externalId === id)!,
+    );
+    const contactOf = async (conversationId: string) =>
+      (await api(`${server.url}/api/v1/conversations/${conversationId}`, { token })).body.contact.id as string;
     const keep = await contactOf(atWork!.conversationId);
     // The older contact is kept, so its own address is the first identity of the merged contact.
-    const merged = await api(`${server.url}/api/v1/contacts/${keep}/merge`, { token, body: { mergeId: await contactOf(atHome!.conversationId) } });
+    const merged = await api(`${server.url}/api/v1/contacts/${keep}/merge`, {
+      token,
+      body: { mergeId: await contactOf(atHome!.conversationId) },
+    });
     expect(merged.status).toBe(200);
     expect(merged.body.identities.map((i: { value: string }) => i.value).sort()).toEqual([home, work].sort());
 
-    for (const [conversationId, address] of [[atHome!.conversationId, home], [atWork!.conversationId, work]] as const) {
+    for (const [conversationId, address] of [
+      [atHome!.conversationId, home],
+      [atWork!.conversationId, work],
+    ] as const) {
       const before = sink.received.length;
-      expect((await api(`${server.url}/api/v1/conversations/${conversationId}/messages`, { token, body: { text: "On it." } })).status).toBe(201);
-      await until(async () => sink.received.length, (n) => n > before);
+      expect(
+        (
+          await api(`${server.url}/api/v1/conversations/${conversationId}/messages`, {
+            token,
+            body: { text: "On it." },
+          })
+        ).status,
+      ).toBe(201);
+      await until(
+        async () => sink.received.length,
+        (n) => n > before,
+      );
       expect(sink.received[before]!.envelope.to).toEqual([address]);
     }
   });
@@ -138,7 +188,9 @@ describe("replies after a contact merge", () => {
 describe("mail the parser or the database would choke on", () => {
   it("stores a mail with NUL bytes without them, holds back one with too many MIME parts with its raw copy, answers 250 to both, and the next mail arrives", async () => {
     const sender = `odd-${tag}@x.test`;
-    const parts = Array.from({ length: 1_200 }, (_, i) => `--p\r\nContent-Type: text/plain\r\n\r\npart ${i}\r\n`).join("");
+    const parts = Array.from({ length: 1_200 }, (_, i) => `--p\r\nContent-Type: text/plain\r\n\r\npart ${i}\r\n`).join(
+      "",
+    );
     const manyParts =
       `From: ${sender}\r\nTo: ${first.address}\r\nSubject: Many parts ${tag}\r\nMessage-ID: <parts-${tag}@x.test>\r\n` +
       `MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="p"\r\n\r\n${parts}--p--\r\n.\r\n`;
@@ -162,14 +214,27 @@ describe("mail the parser or the database would choke on", () => {
     expect(replies.filter((r) => !r.startsWith("2") && !r.startsWith("354"))).toEqual([]);
     expect(replies.filter((r) => /^250 (Queued as|Accepted and held for review)/.test(r)).length).toBe(3);
     const items = await itemsOf(first.id);
-    expect(items.find((i) => i.externalId === `nul-${tag}@x.test`)).toMatchObject({ text: "a NUL in the body", data: { subject: "Nul subject" } });
+    expect(items.find((i) => i.externalId === `nul-${tag}@x.test`)).toMatchObject({
+      text: "a NUL in the body",
+      data: { subject: "Nul subject" },
+    });
     expect(items.some((i) => i.externalId === `next-${tag}@x.test`)).toBe(true);
     expect(items.some((i) => i.externalId === `parts-${tag}@x.test`)).toBe(false);
 
-    const [held] = await server.rt.core.db.select().from(emailQuarantine).where(eq(emailQuarantine.messageId, `parts-${tag}@x.test`));
-    expect(held).toMatchObject({ inboxId: first.id, address: sender, subject: `Many parts ${tag}`, details: expect.objectContaining({ kind: "unreadable" }) });
+    const [held] = await server.rt.core.db
+      .select()
+      .from(emailQuarantine)
+      .where(eq(emailQuarantine.messageId, `parts-${tag}@x.test`));
+    expect(held).toMatchObject({
+      inboxId: first.id,
+      address: sender,
+      subject: `Many parts ${tag}`,
+      details: expect.objectContaining({ kind: "unreadable" }),
+    });
     expect(held!.rawId).not.toBeNull();
     const spam = await api(`${server.url}/api/v1/inboxes/${first.id}/email/spam`, { token });
-    expect(spam.body.items).toContainEqual(expect.objectContaining({ id: held!.id, kind: "unreadable", releasable: false }));
+    expect(spam.body.items).toContainEqual(
+      expect.objectContaining({ id: held!.id, kind: "unreadable", releasable: false }),
+    );
   });
 });

@@ -16,7 +16,8 @@ export function errorResponse(err: unknown, c: Context) {
   if (err instanceof DomainError) return c.json(errorBody(err.code, err.message, err.field), err.status);
   if (err instanceof HTTPException) {
     const status = err.status;
-    if (status === 400 && /json/i.test(err.message)) return c.json(errorBody("invalid_json", "Request body is not valid JSON"), 400);
+    if (status === 400 && /json/i.test(err.message))
+      return c.json(errorBody("invalid_json", "Request body is not valid JSON"), 400);
     if (status === 413) return c.json(errorBody("too_large", "Request body is too large"), 413);
     return c.json(errorBody(status === 401 ? "unauthorized" : "bad_request", err.message || "Bad request"), status);
   }
@@ -69,7 +70,8 @@ export const rejectNul: MiddlewareHandler = async (c, next) => {
         parsed = undefined; // malformed JSON: the route's validator answers invalid_json
       }
       const field = nulPath(parsed);
-      if (field !== undefined) throw new Invalid(field ? `${field}: ${NUL_MESSAGE}` : `body: ${NUL_MESSAGE}`, field || "body");
+      if (field !== undefined)
+        throw new Invalid(field ? `${field}: ${NUL_MESSAGE}` : `body: ${NUL_MESSAGE}`, field || "body");
     }
   }
   await next();
@@ -85,7 +87,10 @@ export function validationHook(
   if (result.success) return;
   const issue = result.error.issues[0];
   const field = issue?.path.map(String).join(".") || undefined;
-  return c.json(errorBody("invalid", issue ? `${field ? field + ": " : ""}${issue.message}` : "Invalid input", field), 400);
+  return c.json(
+    errorBody("invalid", issue ? `${field ? field + ": " : ""}${issue.message}` : "Invalid input", field),
+    400,
+  );
 }
 
 /** An OpenAPIHono router wired to the shared validation hook. */
@@ -106,7 +111,15 @@ export const errorResponses = {
 
 /** Route documentation pieces shared by every router: a JSON body in, a JSON answer out. */
 export const Json = z.record(z.string(), z.unknown());
-export const ok = (description: string) => ({ 200: { description, content: { "application/json": { schema: Json } } }, ...errorResponses });
-export const created = (description: string) => ({ 201: { description, content: { "application/json": { schema: Json } } }, ...errorResponses });
-export const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
+export const ok = (description: string) => ({
+  200: { description, content: { "application/json": { schema: Json } } },
+  ...errorResponses,
+});
+export const created = (description: string) => ({
+  201: { description, content: { "application/json": { schema: Json } } },
+  ...errorResponses,
+});
+export const body = <T extends z.ZodType>(schema: T) => ({
+  body: { content: { "application/json": { schema } }, required: true },
+});
 export const IdParam = z.object({ id: z.uuid() });

@@ -27,19 +27,39 @@ afterAll(async () => {
 });
 
 async function imap() {
-  const client = new ImapFlow({ host: "127.0.0.1", port: dovecot.port, secure: false, doSTARTTLS: false, auth: { user, pass: password }, logger: false });
+  const client = new ImapFlow({
+    host: "127.0.0.1",
+    port: dovecot.port,
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user, pass: password },
+    logger: false,
+  });
   await client.connect();
   return client;
 }
 
 /** Delivers mail into the mailbox the way a mail server would: IMAP APPEND. */
-async function append(mails: { id: string; from: string; subject: string; text: string; inReplyTo?: string }[], mailbox = "INBOX") {
+async function append(
+  mails: { id: string; from: string; subject: string; text: string; inReplyTo?: string }[],
+  mailbox = "INBOX",
+) {
   const client = await imap();
   if (mailbox !== "INBOX") await client.mailboxCreate(mailbox).catch(() => {});
   for (const m of mails)
     await client.append(
       mailbox,
-      [`From: ${m.from}`, `To: ${user}`, `Subject: ${m.subject}`, `Message-ID: <${m.id}>`, ...(m.inReplyTo ? [`In-Reply-To: <${m.inReplyTo}>`] : []), "Content-Type: text/plain; charset=utf-8", "", m.text, ""].join("\r\n"),
+      [
+        `From: ${m.from}`,
+        `To: ${user}`,
+        `Subject: ${m.subject}`,
+        `Message-ID: <${m.id}>`,
+        ...(m.inReplyTo ? [`In-Reply-To: <${m.inReplyTo}>`] : []),
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        m.text,
+        "",
+      ].join("\r\n"),
     );
   await client.logout();
 }
@@ -50,7 +70,10 @@ async function createInbox(extra: Record<string, unknown> = {}) {
     body: {
       name: "IMAP support",
       channel: "email",
-      email: { address: user, imap: { host: "127.0.0.1", port: dovecot.port, security: "none", user, pollSeconds: 5, ...extra } },
+      email: {
+        address: user,
+        imap: { host: "127.0.0.1", port: dovecot.port, security: "none", user, pollSeconds: 5, ...extra },
+      },
       credentials: { imapPassword: password },
     },
   });
@@ -73,13 +96,27 @@ describe("IMAP import from Dovecot", () => {
     ]);
     const inboxId = await createInbox();
     let importer = startImap(server.rt, { rescanMs: 60_000 });
-    const first = await until(() => items(inboxId), (r) => r.length === 2);
+    const first = await until(
+      () => items(inboxId),
+      (r) => r.length === 2,
+    );
     expect(first.map((r) => r.externalId).sort()).toEqual([`a1-${tag}@x.test`, `b1-${tag}@x.test`]);
 
     // New mail while connected arrives through IDLE (EXISTS), well before the 5 s poll.
     const started = Date.now();
-    await append([{ id: `a2-${tag}@x.test`, from: `ann-${tag}@x.test`, subject: "Re: Printer broken", text: "Still jams.", inReplyTo: `a1-${tag}@x.test` }]);
-    const pushed = await until(() => items(inboxId), (r) => r.length === 3);
+    await append([
+      {
+        id: `a2-${tag}@x.test`,
+        from: `ann-${tag}@x.test`,
+        subject: "Re: Printer broken",
+        text: "Still jams.",
+        inReplyTo: `a1-${tag}@x.test`,
+      },
+    ]);
+    const pushed = await until(
+      () => items(inboxId),
+      (r) => r.length === 3,
+    );
     expect(pushed.length).toBe(3);
     expect(Date.now() - started).toBeLessThan(4_000);
     const byId = new Map(pushed.map((r) => [r.externalId, r.conversationId]));
@@ -92,8 +129,17 @@ describe("IMAP import from Dovecot", () => {
       { id: `c2-${tag}@x.test`, from: `cy-${tag}@x.test`, subject: "While you were away", text: "2" },
     ]);
     importer = startImap(server.rt, { rescanMs: 60_000 });
-    const after = await until(() => items(inboxId), (r) => r.length === 5);
-    expect(after.map((r) => r.externalId).sort()).toEqual([`a1-${tag}@x.test`, `a2-${tag}@x.test`, `b1-${tag}@x.test`, `c1-${tag}@x.test`, `c2-${tag}@x.test`]);
+    const after = await until(
+      () => items(inboxId),
+      (r) => r.length === 5,
+    );
+    expect(after.map((r) => r.externalId).sort()).toEqual([
+      `a1-${tag}@x.test`,
+      `a2-${tag}@x.test`,
+      `b1-${tag}@x.test`,
+      `c1-${tag}@x.test`,
+      `c2-${tag}@x.test`,
+    ]);
     // Progress is saved once per batch, just after the batch's mail is committed: it follows shortly.
     const [state] = await until(
       () => server.rt.core.db.select().from(emailMailboxState).where(eq(emailMailboxState.inboxId, inboxId)),
@@ -104,7 +150,10 @@ describe("IMAP import from Dovecot", () => {
     // The server renumbers the mailbox (a changed UIDVALIDITY): everything is read again, nothing
     // is imported twice.
     await importer.stop();
-    await server.rt.core.db.update(emailMailboxState).set({ uidValidity: 1, lastUid: 3 }).where(eq(emailMailboxState.inboxId, inboxId));
+    await server.rt.core.db
+      .update(emailMailboxState)
+      .set({ uidValidity: 1, lastUid: 3 })
+      .where(eq(emailMailboxState.inboxId, inboxId));
     importer = startImap(server.rt, { rescanMs: 60_000 });
     const reread = await until(
       () => server.rt.core.db.select().from(emailMailboxState).where(eq(emailMailboxState.inboxId, inboxId)),
@@ -120,11 +169,24 @@ describe("IMAP import from Dovecot", () => {
   }, 60_000);
 
   it("holds back a spam-flagged mail with its raw copy, and releases it from the spam view into its thread", async () => {
-    await append([{ id: `sp0-${tag}@x.test`, from: `sam-${tag}@x.test`, subject: "Quote request", text: "How much?" }], "Spam-src");
+    await append(
+      [{ id: `sp0-${tag}@x.test`, from: `sam-${tag}@x.test`, subject: "Quote request", text: "How much?" }],
+      "Spam-src",
+    );
     const client = await imap();
     await client.append(
       "Spam-src",
-      [`From: sam-${tag}@x.test`, `To: ${user}`, "Subject: Re: Quote request", `Message-ID: <sp1-${tag}@x.test>`, `In-Reply-To: <sp0-${tag}@x.test>`, "X-Spam-Flag: YES", "", "Any news?", ""].join("\r\n"),
+      [
+        `From: sam-${tag}@x.test`,
+        `To: ${user}`,
+        "Subject: Re: Quote request",
+        `Message-ID: <sp1-${tag}@x.test>`,
+        `In-Reply-To: <sp0-${tag}@x.test>`,
+        "X-Spam-Flag: YES",
+        "",
+        "Any news?",
+        "",
+      ].join("\r\n"),
     );
     await client.logout();
     const res = await api(`${server.url}/api/v1/inboxes`, {
@@ -132,7 +194,10 @@ describe("IMAP import from Dovecot", () => {
       body: {
         name: "IMAP spam",
         channel: "email",
-        email: { address: `spam-${tag}@example.test`, imap: { host: "127.0.0.1", port: dovecot.port, security: "none", user, mailbox: "Spam-src", pollSeconds: 5 } },
+        email: {
+          address: `spam-${tag}@example.test`,
+          imap: { host: "127.0.0.1", port: dovecot.port, security: "none", user, mailbox: "Spam-src", pollSeconds: 5 },
+        },
         credentials: { imapPassword: password },
       },
     });
@@ -140,8 +205,17 @@ describe("IMAP import from Dovecot", () => {
     try {
       const spamUrl = `${server.url}/api/v1/inboxes/${res.body.id}/email/spam`;
       // Import runs in the background: on a busy machine it may take a while, so wait long (on the condition).
-      const held = await until(async () => (await api(spamUrl, { token })).body.items as any[], (r) => r.length === 1, 90_000);
-      expect(held[0]).toMatchObject({ from: `sam-${tag}@x.test`, subject: "Re: Quote request", reason: "flagged as spam", releasable: true });
+      const held = await until(
+        async () => (await api(spamUrl, { token })).body.items as any[],
+        (r) => r.length === 1,
+        90_000,
+      );
+      expect(held[0]).toMatchObject({
+        from: `sam-${tag}@x.test`,
+        subject: "Re: Quote request",
+        reason: "flagged as spam",
+        releasable: true,
+      });
       expect((await items(res.body.id)).length).toBe(1);
       const released = await api(`${spamUrl}/${held[0].id}/release`, { method: "POST", token });
       expect(released.status).toBe(200);
@@ -165,18 +239,36 @@ describe("IMAP import from Dovecot", () => {
       body: {
         name: "IMAP folder",
         channel: "email",
-        email: { address: `folder-${tag}@example.test`, imap: { host: "127.0.0.1", port: dovecot.port, security: "none", user, mailbox: "Moved-src", moveTo: "Processed", pollSeconds: 5 } },
+        email: {
+          address: `folder-${tag}@example.test`,
+          imap: {
+            host: "127.0.0.1",
+            port: dovecot.port,
+            security: "none",
+            user,
+            mailbox: "Moved-src",
+            moveTo: "Processed",
+            pollSeconds: 5,
+          },
+        },
         credentials: { imapPassword: password },
       },
     });
     const importer = startImap(server.rt, { rescanMs: 60_000 });
-    await until(() => items(res.body.id), (r) => r.length === 1);
+    await until(
+      () => items(res.body.id),
+      (r) => r.length === 1,
+    );
     const check = await imap();
     const count = async (mailbox: string) => {
       const status = await check.status(mailbox, { messages: true });
       return status ? status.messages : -1;
     };
-    const src = await until(() => count("Moved-src"), (n) => n === 0, 5_000);
+    const src = await until(
+      () => count("Moved-src"),
+      (n) => n === 0,
+      5_000,
+    );
     const dst = await count("Processed");
     await check.logout();
     await importer.stop();

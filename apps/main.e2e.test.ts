@@ -12,7 +12,12 @@ const root = join(import.meta.dir, "..");
 /** The README's first command, as a new user runs it: embedded database, demo data, one process. */
 function start(env: Record<string, string>) {
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  return Bun.spawn(["bun", "run", "start"], { cwd: root, env: { ...inherited, ...env }, stdout: "pipe", stderr: "pipe" });
+  return Bun.spawn(["bun", "run", "start"], {
+    cwd: root,
+    env: { ...inherited, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
 }
 
 async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp, ms: number) {
@@ -20,7 +25,10 @@ async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp, ms
   let out = "";
   const deadline = Date.now() + ms;
   while (!pattern.test(out) && Date.now() < deadline) {
-    const next = await Promise.race([reader.read(), Bun.sleep(deadline - Date.now()).then(() => ({ done: true, value: undefined }))]);
+    const next = await Promise.race([
+      reader.read(),
+      Bun.sleep(deadline - Date.now()).then(() => ({ done: true, value: undefined })),
+    ]);
     if (next.done || !next.value) break;
     out += new TextDecoder().decode(next.value);
   }
@@ -49,9 +57,21 @@ it("starts on embedded PGlite with demo data, the demo page and a working sign-i
 
     // The voice contract: the demo number answers a webhook signed with the demo token, refuses others.
     const hook = `${url}/webhooks/twilio/voice`;
-    const params = { CallSid: `CA${"0".repeat(31)}1`, From: "+8613800000099", To: "+15005550006", CallStatus: "ringing" };
+    const params = {
+      CallSid: `CA${"0".repeat(31)}1`,
+      From: "+8613800000099",
+      To: "+15005550006",
+      CallStatus: "ringing",
+    };
     const post = (signature?: string) =>
-      fetch(hook, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...(signature ? { "x-twilio-signature": signature } : {}) }, body: new URLSearchParams(params).toString() });
+      fetch(hook, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          ...(signature ? { "x-twilio-signature": signature } : {}),
+        },
+        body: new URLSearchParams(params).toString(),
+      });
     expect((await post()).status).toBe(403);
     expect((await post(twilioSignature("wrong-token", hook, params))).status).toBe(403);
     const answered = await post(twilioSignature("demo-twilio-token", hook, params));

@@ -1,7 +1,10 @@
 import { afterEach, expect, it } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import {
-  PermanentSendError, type ChannelAdapter, type OutboundMessage, type SendResult,
+  PermanentSendError,
+  type ChannelAdapter,
+  type OutboundMessage,
+  type SendResult,
 } from "../conversations/channel.ts";
 import { createInbox } from "../conversations/inbox.ts";
 import { ingestInbound } from "../conversations/conversation.ts";
@@ -34,7 +37,12 @@ afterEach(async () => {
 });
 
 async function smsConversation(server: TestServer, phone = "+8613800138000") {
-  const inbox = await createInbox(server.rt.core.db, server.rt.keyring, { workspaceId: server.workspaceId, channel: "sms", name: "SMS", credentials: { authToken: "sealed" } });
+  const inbox = await createInbox(server.rt.core.db, server.rt.keyring, {
+    workspaceId: server.workspaceId,
+    channel: "sms",
+    name: "SMS",
+    credentials: { authToken: "sealed" },
+  });
   const r = await ingestInbound(server.rt.core, server.workspaceId, {
     channel: "sms",
     channelAccountId: inbox.id,
@@ -51,7 +59,10 @@ it("retries a failing send with backoff until it goes through, then records deli
   const token = await s.login(s.admin.email, s.admin.password);
   const socket = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${token}`);
   const conversationId = await smsConversation(s);
-  const sent = await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, { token, body: { text: "It left the depot today" } });
+  const sent = await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, {
+    token,
+    body: { text: "It left the depot today" },
+  });
   expect(sent.body.status).toBe("pending");
   const done = await socket.waitFor((f) => f.type === "item.updated" && f.item.id === sent.body.id);
   expect(done.item).toMatchObject({ status: "delivered", error: null });
@@ -71,16 +82,25 @@ it("records failure with the reason after the last try, and sends again on retry
   const token = await s.login(s.admin.email, s.admin.password);
   const socket = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${token}`);
   const conversationId = await smsConversation(s);
-  const sent = await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, { token, body: { text: "Sorry for the wait" } });
+  const sent = await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, {
+    token,
+    body: { text: "Sorry for the wait" },
+  });
   const failed = await socket.waitFor((f) => f.type === "item.updated" && f.item.id === sent.body.id, 10_000);
   expect(failed.item).toMatchObject({ status: "failed", error: "provider unavailable (attempt 6)" });
   expect(sms.attempts).toHaveLength(6);
   const timeline = await api(`${s.url}/api/v1/conversations/${conversationId}/timeline`, { token });
   expect(timeline.body.items.at(-1)).toMatchObject({ id: sent.body.id, status: "failed" });
 
-  const retry = await api(`${s.url}/api/v1/conversations/${conversationId}/messages/${sent.body.id}/retry`, { token, body: {} });
+  const retry = await api(`${s.url}/api/v1/conversations/${conversationId}/messages/${sent.body.id}/retry`, {
+    token,
+    body: {},
+  });
   expect(retry.status).toBe(200);
-  const after = await socket.waitFor((f) => f.type === "item.updated" && f.item.id === sent.body.id && f.item.status === "delivered", 10_000);
+  const after = await socket.waitFor(
+    (f) => f.type === "item.updated" && f.item.id === sent.body.id && f.item.status === "delivered",
+    10_000,
+  );
   expect(after.item.error).toBeNull();
   expect(sms.attempts).toHaveLength(7);
   socket.close();
@@ -151,12 +171,16 @@ async function manualOutbox() {
 async function refuseToRecordSent(server: TestServer, rowId: string) {
   const db = server.rt.core.db;
   const name = `refuse_sent_${rowId.replaceAll("-", "")}`;
-  await db.execute(sql.raw(`
+  await db.execute(
+    sql.raw(`
     CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN IF NEW.status = 'sent' THEN RAISE EXCEPTION 'cannot record'; END IF; RETURN NEW; END $$`));
-  await db.execute(sql.raw(`
+    BEGIN IF NEW.status = 'sent' THEN RAISE EXCEPTION 'cannot record'; END IF; RETURN NEW; END $$`),
+  );
+  await db.execute(
+    sql.raw(`
     CREATE TRIGGER ${name} BEFORE UPDATE ON outbox FOR EACH ROW
-    WHEN (NEW.id = '${rowId}') EXECUTE FUNCTION ${name}()`));
+    WHEN (NEW.id = '${rowId}') EXECUTE FUNCTION ${name}()`),
+  );
   return async () => {
     await db.execute(sql.raw(`DROP TRIGGER ${name} ON outbox`));
     await db.execute(sql.raw(`DROP FUNCTION ${name}()`));
@@ -237,8 +261,7 @@ it("resends a mail whose result could not be stored only after the lease, with t
 });
 
 for (const late of ["fails", "succeeds"] as const)
-  it(`keeps the result of the worker that claimed a row after a slow one's lease ran out (the slow send ${late})`,
-    async () => {
+  it(`keeps the result of the worker that claimed a row after a slow one's lease ran out (the slow send ${late})`, async () => {
     const m = await manualOutbox();
     s = m.server;
     const conversationId = await smsConversation(s);
@@ -248,12 +271,18 @@ for (const late of ["fails", "succeeds"] as const)
     const second = m.worker(sms.adapter, { leaseMs: 60_000 });
 
     const slowRun = slow.runOnce();
-    await until(async () => sms.sends.length, (n) => n === 1);
+    await until(
+      async () => sms.sends.length,
+      (n) => n === 1,
+    );
     // The second worker takes the row as soon as the slow one's short lease has run out.
-    await until(async () => {
-      await second.runOnce();
-      return (await m.rowOf(itemId)).status;
-    }, (status) => status === "sent");
+    await until(
+      async () => {
+        await second.runOnce();
+        return (await m.rowOf(itemId)).status;
+      },
+      (status) => status === "sent",
+    );
     expect(await m.rowOf(itemId)).toMatchObject({ status: "sent", externalId: "SM-second" });
 
     if (late === "fails") sms.fail(new Error("provider timed out"));
@@ -278,7 +307,10 @@ it("dead-letters a row whose attempts ran out with no result recorded, visibly a
   const stuckRuns: Promise<number>[] = [];
   for (let attempt = 1; attempt <= 3; attempt++) {
     stuckRuns.push(m.worker(stuck.adapter, { leaseMs: 60_000 }).runOnce());
-    await until(async () => stuck.sends.length, (n) => n === attempt);
+    await until(
+      async () => stuck.sends.length,
+      (n) => n === attempt,
+    );
     await m.expireLease(itemId);
   }
   const healthy = scriptedSms((_, n) => ({ externalId: `SM${n}`, status: "delivered" }));
@@ -317,12 +349,16 @@ it("sends one conversation's replies in order while the first is slow, others' i
   await m.reply(first, "one");
   await m.reply(first, "two");
   const sms = scriptedSms((message) =>
-    message.text === "one" ? undefined : { externalId: `SM-${message.text}`, status: "delivered" });
+    message.text === "one" ? undefined : { externalId: `SM-${message.text}`, status: "delivered" },
+  );
   const worker = m.worker(sms.adapter);
   const another = m.worker(sms.adapter);
 
   const firstRun = worker.runOnce();
-  await until(async () => sms.sends.length, (n) => n === 1);
+  await until(
+    async () => sms.sends.length,
+    (n) => n === 1,
+  );
   // "two" waits for "one"; a reply in another conversation does not.
   await m.reply(elsewhere, "elsewhere");
   await another.runOnce();
@@ -342,8 +378,11 @@ it("holds a later reply while an earlier one backs off, and lets it go once the 
   let permanent = false;
   const sms = scriptedSms((message) =>
     message.text === "one"
-      ? permanent ? new PermanentSendError("number unreachable") : new Error("provider busy")
-      : { externalId: "SM-two", status: "delivered" });
+      ? permanent
+        ? new PermanentSendError("number unreachable")
+        : new Error("provider busy")
+      : { externalId: "SM-two", status: "delivered" },
+  );
   const worker = m.worker(sms.adapter, { baseDelayMs: 60_000, maxDelayMs: 60_000 });
 
   await worker.runOnce();

@@ -50,7 +50,12 @@ describe("the permission matrix", () => {
   it("keeps knowledge editors away from customers, calls and taking work", () => {
     const editor = { role: "knowledge_editor" as const };
     const never = [
-      "calls.read", "calls.control", "presence.take_work", "offers.accept", "contacts.read", "conversations.read",
+      "calls.read",
+      "calls.control",
+      "presence.take_work",
+      "offers.accept",
+      "contacts.read",
+      "conversations.read",
     ] as const;
     for (const p of never) expect(can(editor, p)).toBe(false);
     expect(can(editor, "knowledge.edit")).toBe(true);
@@ -294,7 +299,9 @@ describe("a widget whose session was retired", () => {
       const first = await visitor.send("before the merge");
       const mine = (await api(`${s.url}/api/v1/conversations/${first}`, { token: token.admin })).body.contact.id;
       const known = await conversationOf(s, "the known customer's chat");
-      const renewed = visitor.page.waitForResponse((r) => r.url().endsWith("/widget/v1/sessions") && r.status() === 200);
+      const renewed = visitor.page.waitForResponse(
+        (r) => r.url().endsWith("/widget/v1/sessions") && r.status() === 200,
+      );
       const merge = { token: token.supervisor, body: { mergeId: mine } };
       expect((await api(`${s.url}/api/v1/contacts/${known.contactId}/merge`, merge)).status).toBe(200);
       // The merge closes the widget's socket (4401): it starts a new session without waiting for a message.
@@ -315,7 +322,10 @@ describe("a widget whose session was retired", () => {
       const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
       const first = await visitor.send("before the revocation");
       const mine = (await api(`${s.url}/api/v1/conversations/${first}`, { token: token.admin })).body.contact.id;
-      const revoked = await api(`${s.url}/api/v1/contacts/${mine}/visitor-sessions/revoke`, { token: token.admin, body: {} });
+      const revoked = await api(`${s.url}/api/v1/contacts/${mine}/visitor-sessions/revoke`, {
+        token: token.admin,
+        body: {},
+      });
       expect(revoked.status).toBeLessThan(300);
       // The open socket learns it only at its next check; the send is refused and the draft kept.
       expect(await visitor.send("after the revocation")).toBeUndefined();

@@ -13,13 +13,16 @@ afterAll(() => s.stop());
 type Socket = Awaited<ReturnType<typeof openSocket>>;
 
 const realtime = async (token: string, after?: number) => {
-  const socket = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${token}${after === undefined ? "" : `&after=${after}`}`);
+  const socket = await openSocket(
+    `${wsUrl(s.url)}/api/v1/realtime?token=${token}${after === undefined ? "" : `&after=${after}`}`,
+  );
   await socket.waitFor((f) => f.type === "hello");
   return socket;
 };
 
 /** Resolves with the close code once the server closes the socket. */
-const closed = (socket: Socket) => new Promise<number>((resolve) => socket.ws.addEventListener("close", (e) => resolve(e.code)));
+const closed = (socket: Socket) =>
+  new Promise<number>((resolve) => socket.ws.addEventListener("close", (e) => resolve(e.code)));
 
 /**
  * Waits until the server has sent this socket everything it dispatched so far: the feed hands an event
@@ -43,7 +46,9 @@ async function agent() {
 }
 
 async function customerSays(text: string, visitorToken?: string) {
-  const token = visitorToken ?? (await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey } })).body.visitorToken;
+  const token =
+    visitorToken ??
+    (await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey } })).body.visitorToken;
   const sent = await api(`${s.url}/widget/v1/messages`, { token, body: { text } });
   expect(sent.status).toBe(201);
   return { visitorToken: token as string, conversationId: sent.body.conversationId as string };
@@ -74,7 +79,11 @@ describe("agent sockets follow the session", () => {
     const watcher = await realtime(admin);
     await customerSays("before the change");
     await socket.waitFor(itemFrame("before the change"));
-    const changed = await api(`${s.url}/api/v1/agents/${a.id}`, { method: "PATCH", token: admin, body: { role: "knowledge_editor" } });
+    const changed = await api(`${s.url}/api/v1/agents/${a.id}`, {
+      method: "PATCH",
+      token: admin,
+      body: { role: "knowledge_editor" },
+    });
     expect(changed.status).toBe(200);
     await customerSays("after the change");
     await watcher.waitFor(itemFrame("after the change"));
@@ -89,14 +98,32 @@ describe("agent sockets follow the session", () => {
   it("stops a team's conversation events for an agent taken out of the team, and starts them for one put in", async () => {
     const a = await agent();
     const b = await agent();
-    const team = await api(`${s.url}/api/v1/teams`, { token: admin, body: { name: `Team ${crypto.randomUUID().slice(0, 6)}` } });
+    const team = await api(`${s.url}/api/v1/teams`, {
+      token: admin,
+      body: { name: `Team ${crypto.randomUUID().slice(0, 6)}` },
+    });
     expect(team.status).toBe(201);
-    const members = (userIds: string[]) => api(`${s.url}/api/v1/teams/${team.body.id}/members`, { method: "PUT", token: admin, body: { userIds } });
+    const members = (userIds: string[]) =>
+      api(`${s.url}/api/v1/teams/${team.body.id}/members`, { method: "PUT", token: admin, body: { userIds } });
     expect((await members([a.id, b.id])).status).toBe(200);
     // The conversation belongs to the team and to b: a sees it only as a member of the team.
     const chat = await customerSays("for the team");
-    expect((await api(`${s.url}/api/v1/conversations/${chat.conversationId}/transfer`, { token: admin, body: { teamId: team.body.id } })).status).toBe(200);
-    expect((await api(`${s.url}/api/v1/conversations/${chat.conversationId}/assign`, { token: admin, body: { assigneeId: b.id } })).status).toBe(200);
+    expect(
+      (
+        await api(`${s.url}/api/v1/conversations/${chat.conversationId}/transfer`, {
+          token: admin,
+          body: { teamId: team.body.id },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await api(`${s.url}/api/v1/conversations/${chat.conversationId}/assign`, {
+          token: admin,
+          body: { assigneeId: b.id },
+        })
+      ).status,
+    ).toBe(200);
     const socket = await realtime(a.token);
     const watcher = await realtime(admin);
     await customerSays("while a is in the team", chat.visitorToken);

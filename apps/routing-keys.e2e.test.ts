@@ -34,17 +34,30 @@ beforeAll(async () => {
       twilioRequests.push({ path: url.pathname, number, auth: req.headers.get("authorization") });
       const sid = /\/Accounts\/([^/]+)\/IncomingPhoneNumbers\.json$/.exec(url.pathname)?.[1];
       const [user, password] = atob((req.headers.get("authorization") ?? "").replace(/^Basic /, "")).split(":");
-      if (!sid || user !== sid || password !== "t".repeat(32)) return Response.json({ code: 20003, message: "Authenticate" }, { status: 401 });
+      if (!sid || user !== sid || password !== "t".repeat(32))
+        return Response.json({ code: 20003, message: "Authenticate" }, { status: 401 });
       const held = (holdings.get(sid) ?? []).filter((n) => n === number);
-      return Response.json({ incoming_phone_numbers: held.map((n) => ({ phone_number: n, sid: `PN${"0".repeat(32)}` })), next_page_uri: null });
+      return Response.json({
+        incoming_phone_numbers: held.map((n) => ({ phone_number: n, sid: `PN${"0".repeat(32)}` })),
+        next_page_uri: null,
+      });
     },
   });
-  server = await startTestServer({ email: { smtp: true }, env: { TWILIO_API_BASE_URL: `http://127.0.0.1:${twilio.port}` } });
+  server = await startTestServer({
+    email: { smtp: true },
+    env: { TWILIO_API_BASE_URL: `http://127.0.0.1:${twilio.port}` },
+  });
   sink = await startSmtpSink();
   tokenA = await server.login(server.admin.email, server.admin.password);
   // A second workspace on the same installation, with its own admin.
   const other = await createWorkspace(server.rt.core.db, `Other ${tag}`);
-  const adminB = await createAgent(server.rt.core.db, { workspaceId: other.id, email: `admin-b-${tag}@example.test`, name: "B", role: "admin", password: "correct horse battery staple" });
+  const adminB = await createAgent(server.rt.core.db, {
+    workspaceId: other.id,
+    email: `admin-b-${tag}@example.test`,
+    name: "B",
+    role: "admin",
+    password: "correct horse battery staple",
+  });
   tokenB = await server.login(adminB.email, "correct horse battery staple");
 });
 
@@ -54,11 +67,19 @@ afterAll(async () => {
   twilio?.stop(true);
 });
 
-const smtp = () => nodemailer.createTransport({ host: "127.0.0.1", port: server.email!.smtpPort!, secure: false, ignoreTLS: true });
+const smtp = () =>
+  nodemailer.createTransport({ host: "127.0.0.1", port: server.email!.smtpPort!, secure: false, ignoreTLS: true });
 const emailInbox = (token: string, email: Record<string, unknown>) =>
-  api(`${server.url}/api/v1/inboxes`, { token, body: { name: `Mail ${crypto.randomUUID().slice(0, 4)}`, channel: "email", email } });
+  api(`${server.url}/api/v1/inboxes`, {
+    token,
+    body: { name: `Mail ${crypto.randomUUID().slice(0, 4)}`, channel: "email", email },
+  });
 const conversationsOf = async (inboxId: string) =>
-  (await api(`${server.url}/api/v1/conversations?inboxId=${inboxId}&status=open,pending,snoozed,resolved`, { token: tokenA })).body.items as { id: string }[];
+  (
+    await api(`${server.url}/api/v1/conversations?inboxId=${inboxId}&status=open,pending,snoozed,resolved`, {
+      token: tokenA,
+    })
+  ).body.items as { id: string }[];
 
 describe("email addresses and aliases", () => {
   it("are unique across workspaces: another workspace's address, alias or case variant is a 409 naming the field", async () => {
@@ -81,7 +102,11 @@ describe("email addresses and aliases", () => {
 
     // Taking it over later through the settings is refused too, and leaves the settings as they were.
     const bInbox = await emailInbox(tokenB, { address: `later-${tag}@b.test` });
-    const put = await api(`${server.url}/api/v1/inboxes/${bInbox.body.id}/email`, { token: tokenB, method: "PUT", body: { email: { address: `later-${tag}@b.test`, aliases: [alias] } } });
+    const put = await api(`${server.url}/api/v1/inboxes/${bInbox.body.id}/email`, {
+      token: tokenB,
+      method: "PUT",
+      body: { email: { address: `later-${tag}@b.test`, aliases: [alias] } },
+    });
     expect(put.status).toBe(409);
     expect(put.body.error.field).toBe("email.aliases.0");
     const after = await api(`${server.url}/api/v1/inboxes/${bInbox.body.id}/email`, { token: tokenB });
@@ -91,25 +116,41 @@ describe("email addresses and aliases", () => {
 
   it("let exactly one of two concurrent claims win (the database constraint decides)", async () => {
     const address = `race-${tag}@acme.test`;
-    const results = await Promise.all([emailInbox(tokenA, { address }), emailInbox(tokenB, { address }), emailInbox(tokenA, { aliases: [address], address: `r2-${tag}@acme.test` })]);
+    const results = await Promise.all([
+      emailInbox(tokenA, { address }),
+      emailInbox(tokenB, { address }),
+      emailInbox(tokenA, { aliases: [address], address: `r2-${tag}@acme.test` }),
+    ]);
     expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409]);
-    const rows = await server.rt.core.db.select().from(inboxRoutes).where(and(eq(inboxRoutes.kind, "email"), eq(inboxRoutes.key, address)));
+    const rows = await server.rt.core.db
+      .select()
+      .from(inboxRoutes)
+      .where(and(eq(inboxRoutes.kind, "email"), eq(inboxRoutes.key, address)));
     expect(rows).toHaveLength(1);
   });
 
   it("receive no mail through SMTP-in until proven, by the mailed code arriving or typed by an admin", async () => {
     const address = `help-${tag}@acme.test`;
     const alias = `hilfe-${tag}@acme.test`;
-    const created = await emailInbox(tokenA, { address, aliases: [alias], smtp: { host: "127.0.0.1", port: sink.port, security: "none" } });
+    const created = await emailInbox(tokenA, {
+      address,
+      aliases: [alias],
+      smtp: { host: "127.0.0.1", port: sink.port, security: "none" },
+    });
     expect(created.status).toBe(201);
     const inboxId = created.body.id as string;
     // Unproven: refused at RCPT, so nothing reaches the inbox.
-    const refused = await smtp().sendMail({ from: "lee@customer.test", to: address, subject: "Too early", text: "hello" }).catch((e: { responseCode?: number }) => e);
+    const refused = await smtp()
+      .sendMail({ from: "lee@customer.test", to: address, subject: "Too early", text: "hello" })
+      .catch((e: { responseCode?: number }) => e);
     expect((refused as { responseCode?: number }).responseCode).toBe(550);
     expect(await conversationsOf(inboxId)).toEqual([]);
 
     // The verification mail goes out through the inbox's own server, one per unproven address.
-    const sent = await api(`${server.url}/api/v1/inboxes/${inboxId}/email/verification`, { token: tokenA, method: "POST" });
+    const sent = await api(`${server.url}/api/v1/inboxes/${inboxId}/email/verification`, {
+      token: tokenA,
+      method: "POST",
+    });
     expect(sent.status).toBe(200);
     expect(sent.body.sent.sort()).toEqual([address, alias].sort());
     await sink.waitFor(2);
@@ -127,13 +168,19 @@ describe("email addresses and aliases", () => {
     await smtp().sendMail({ from: "lee@customer.test", to: address, subject: "Now it arrives", text: "hello" });
     expect(await conversationsOf(inboxId)).toHaveLength(2);
     // The alias is still unproven: still refused.
-    const aliasRefused = await smtp().sendMail({ from: "lee@customer.test", to: alias, subject: "Alias", text: "x" }).catch((e: { responseCode?: number }) => e);
+    const aliasRefused = await smtp()
+      .sendMail({ from: "lee@customer.test", to: alias, subject: "Alias", text: "x" })
+      .catch((e: { responseCode?: number }) => e);
     expect((aliasRefused as { responseCode?: number }).responseCode).toBe(550);
 
     // An admin types the code read in the mailbox: a wrong one, another workspace's admin, then the right one.
     const code = /\+verify-([0-9a-f]+)@/.exec(toAlias.envelope.to[0]!)![1]!;
     const confirm = (token: string, c: string) =>
-      api(`${server.url}/api/v1/inboxes/${inboxId}/email/verification/confirm`, { token, method: "POST", body: { address: alias, code: c } });
+      api(`${server.url}/api/v1/inboxes/${inboxId}/email/verification/confirm`, {
+        token,
+        method: "POST",
+        body: { address: alias, code: c },
+      });
     expect((await confirm(tokenA, "0".repeat(12))).status).toBe(409);
     expect((await confirm(tokenB, code)).status).toBe(404);
     const ok = await confirm(tokenA, code);
@@ -152,16 +199,25 @@ describe("email addresses and aliases", () => {
     expect((await emailInbox(tokenA, { address })).status).toBe(409);
     // Eight days later, still unproven: the owner's claim takes it over.
     const old = new Date(Date.now() - 8 * 86_400_000);
-    await server.rt.core.db.update(inboxRoutes).set({ createdAt: old }).where(and(eq(inboxRoutes.kind, "email"), eq(inboxRoutes.key, address)));
+    await server.rt.core.db
+      .update(inboxRoutes)
+      .set({ createdAt: old })
+      .where(and(eq(inboxRoutes.kind, "email"), eq(inboxRoutes.key, address)));
     const owner = await emailInbox(tokenA, { address });
     expect(owner.status).toBe(201);
-    const [route] = await server.rt.core.db.select().from(inboxRoutes).where(and(eq(inboxRoutes.kind, "email"), eq(inboxRoutes.key, address)));
+    const [route] = await server.rt.core.db
+      .select()
+      .from(inboxRoutes)
+      .where(and(eq(inboxRoutes.kind, "email"), eq(inboxRoutes.key, address)));
     expect(route!.inboxId).toBe(owner.body.id);
   });
 
   it("refuses to mail a code without an outgoing server, naming the setting", async () => {
     const created = await emailInbox(tokenA, { address: `nosmtp-${tag}@acme.test` });
-    const sent = await api(`${server.url}/api/v1/inboxes/${created.body.id}/email/verification`, { token: tokenA, method: "POST" });
+    const sent = await api(`${server.url}/api/v1/inboxes/${created.body.id}/email/verification`, {
+      token: tokenA,
+      method: "POST",
+    });
     expect(sent.status).toBe(409);
     expect(sent.body.error.field).toBe("email.smtp");
   });
@@ -172,7 +228,10 @@ describe("phone numbers", () => {
   const sidA = `AC${"a".repeat(24)}${tag}`;
   const sidB = `AC${"b".repeat(24)}${tag}`;
   const line = (token: string, accountSid: string, phoneNumber = number) =>
-    api(`${server.url}/api/v1/inboxes/voice`, { token, body: { name: "Line", phoneNumber, accountSid, authToken: "t".repeat(32) } });
+    api(`${server.url}/api/v1/inboxes/voice`, {
+      token,
+      body: { name: "Line", phoneNumber, accountSid, authToken: "t".repeat(32) },
+    });
 
   it("are claimed only when Twilio lists the number in the inbox's account, and only once in the installation", async () => {
     holdings.set(sidA, [number]);
@@ -181,9 +240,15 @@ describe("phone numbers", () => {
     expect(notHeld.status).toBe(400);
     expect(notHeld.body.error.field).toBe("phoneNumber");
     const asked = twilioRequests.at(-1)!;
-    expect(asked).toMatchObject({ path: `/2010-04-01/Accounts/${sidA}/IncomingPhoneNumbers.json`, number: "+15550000001" });
+    expect(asked).toMatchObject({
+      path: `/2010-04-01/Accounts/${sidA}/IncomingPhoneNumbers.json`,
+      number: "+15550000001",
+    });
     expect(asked.auth).toBe(`Basic ${btoa(`${sidA}:${"t".repeat(32)}`)}`);
-    const wrongToken = await api(`${server.url}/api/v1/inboxes/voice`, { token: tokenA, body: { name: "Line", phoneNumber: number, accountSid: sidA, authToken: "w".repeat(32) } });
+    const wrongToken = await api(`${server.url}/api/v1/inboxes/voice`, {
+      token: tokenA,
+      body: { name: "Line", phoneNumber: number, accountSid: sidA, authToken: "w".repeat(32) },
+    });
     expect(wrongToken.status).toBe(400);
     expect(wrongToken.body.error.field).toBe("authToken");
 
@@ -205,7 +270,11 @@ describe("phone numbers", () => {
     const results = await Promise.all([line(tokenA, sidA, racing), line(tokenB, sidB, racing)]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
     const rows = await until(
-      () => server.rt.core.db.select().from(inboxRoutes).where(and(eq(inboxRoutes.kind, "voice"), eq(inboxRoutes.key, racing))),
+      () =>
+        server.rt.core.db
+          .select()
+          .from(inboxRoutes)
+          .where(and(eq(inboxRoutes.kind, "voice"), eq(inboxRoutes.key, racing))),
       (r) => r.length === 1,
     );
     expect(rows).toHaveLength(1);

@@ -74,7 +74,8 @@ export type RuntimeOptions = {
  */
 export function secretKey(config: Config, driver: Database["driver"]) {
   if (config.secretKey) return config.secretKey;
-  if (driver === "postgres") throw new ConfigError("SECRET_KEY", "must be set on PostgreSQL: every node and every restart needs the same key");
+  if (driver === "postgres")
+    throw new ConfigError("SECRET_KEY", "must be set on PostgreSQL: every node and every restart needs the same key");
   const file = join(config.dataDir, "secret.key");
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -119,7 +120,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   }
   // Email replies get their threading headers from the database just before sending (gateway/email.ts).
   const prepare: OutboxOptions["prepare"] = {};
-  const worker = new OutboxWorker(core, { ...options.outbox, adapters: options.adapters ?? defaultAdapters, keyring, prepare });
+  const worker = new OutboxWorker(core, {
+    ...options.outbox,
+    adapters: options.adapters ?? defaultAdapters,
+    keyring,
+    prepare,
+  });
 
   const registry = new Registry();
   const sockets = { agents: 0, widgets: 0 };
@@ -128,10 +134,20 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     if ("type" in m) events.inc({ type: m.type });
   });
   const httpDuration = registry.register(
-    new Histogram("switchboard_http_request_duration_seconds", "HTTP request latency", [0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
+    new Histogram(
+      "switchboard_http_request_duration_seconds",
+      "HTTP request latency",
+      [0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    ),
   );
   const stopLagWatch = watchEventLoopLag(
-    registry.register(new Histogram("switchboard_event_loop_lag_seconds", "How late the event loop ran a timer due every 100 ms", [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1])),
+    registry.register(
+      new Histogram(
+        "switchboard_event_loop_lag_seconds",
+        "How late the event loop ran a timer due every 100 ms",
+        [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+      ),
+    ),
   );
   registry.register(
     new Gauge("switchboard_outbox_backlog", "Outbound messages waiting to be sent", async () => {
@@ -139,20 +155,46 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       return Number(row?.n ?? 0);
     }),
   );
-  registry.register(new Gauge("switchboard_websocket_connections_agents", "Open agent realtime sockets", () => sockets.agents));
-  registry.register(new Gauge("switchboard_websocket_connections_widgets", "Open widget sockets", () => sockets.widgets));
+  registry.register(
+    new Gauge("switchboard_websocket_connections_agents", "Open agent realtime sockets", () => sockets.agents),
+  );
+  registry.register(
+    new Gauge("switchboard_websocket_connections_widgets", "Open widget sockets", () => sockets.widgets),
+  );
 
   const inbound = new InboundQueue(core, database.driver === "postgres" ? 2 : 1);
-  registry.register(new Gauge("switchboard_ingest_batches_total", "Inbound batches committed", () => inbound.stats.batches, "counter"));
-  registry.register(new Gauge("switchboard_ingest_messages_total", "Inbound messages committed in batches", () => inbound.stats.messages, "counter"));
-  registry.register(new Gauge("switchboard_ingest_fallbacks_total", "Inbound batches retried message by message", () => inbound.stats.fallbacks, "counter"));
+  registry.register(
+    new Gauge("switchboard_ingest_batches_total", "Inbound batches committed", () => inbound.stats.batches, "counter"),
+  );
+  registry.register(
+    new Gauge(
+      "switchboard_ingest_messages_total",
+      "Inbound messages committed in batches",
+      () => inbound.stats.messages,
+      "counter",
+    ),
+  );
+  registry.register(
+    new Gauge(
+      "switchboard_ingest_fallbacks_total",
+      "Inbound batches retried message by message",
+      () => inbound.stats.fallbacks,
+      "counter",
+    ),
+  );
 
   // Wake the sender right after a reply commits instead of waiting for its next poll.
   bus.subscribe((m) => {
-    if ("type" in m && m.type === "item.created" && (m.payload.item as { direction?: string }).direction === "out") worker.wake();
+    if ("type" in m && m.type === "item.created" && (m.payload.item as { direction?: string }).direction === "out")
+      worker.wake();
   });
 
-  const router = new Router(core, bus, { watched: (ws) => feed.watched(ws), push: (e) => feed.publishLocal(e) }, { ...DEFAULT_ROUTING, autoAccept: config.autoAccept });
+  const router = new Router(
+    core,
+    bus,
+    { watched: (ws) => feed.watched(ws), push: (e) => feed.publishLocal(e) },
+    { ...DEFAULT_ROUTING, autoAccept: config.autoAccept },
+  );
 
   const knowledge = createKnowledgeBase(database.db, config.meili);
   knowledge.start();
@@ -194,9 +236,30 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   prepare.email = prepareEmail(rt);
   rt.calls = new CallControl(rt);
   rt.calls.start();
-  registry.register(new Gauge("switchboard_voice_batches_total", "Batches of call starts and IVR turns committed", () => rt.calls.batchStats.batches, "counter"));
-  registry.register(new Gauge("switchboard_voice_batch_steps_total", "Call starts and IVR turns committed in batches", () => rt.calls.batchStats.items, "counter"));
-  registry.register(new Gauge("switchboard_voice_batch_fallbacks_total", "Batches of call writes retried one by one", () => rt.calls.batchStats.fallbacks, "counter"));
+  registry.register(
+    new Gauge(
+      "switchboard_voice_batches_total",
+      "Batches of call starts and IVR turns committed",
+      () => rt.calls.batchStats.batches,
+      "counter",
+    ),
+  );
+  registry.register(
+    new Gauge(
+      "switchboard_voice_batch_steps_total",
+      "Call starts and IVR turns committed in batches",
+      () => rt.calls.batchStats.items,
+      "counter",
+    ),
+  );
+  registry.register(
+    new Gauge(
+      "switchboard_voice_batch_fallbacks_total",
+      "Batches of call writes retried one by one",
+      () => rt.calls.batchStats.fallbacks,
+      "counter",
+    ),
+  );
   stopBot = startKnowledgeBot(rt);
   return rt;
 }
@@ -208,7 +271,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
  * leaves the others running.
  */
 export function housekeep(rt: Runtime, now = new Date()) {
-  const chore = (name: string, work: () => Promise<unknown>) => work().catch((err: unknown) => log.error(`${name} failed`, { err }));
+  const chore = (name: string, work: () => Promise<unknown>) =>
+    work().catch((err: unknown) => log.error(`${name} failed`, { err }));
   return Promise.all([
     chore("wake snoozed", () => wakeSnoozed(rt.core)),
     chore("presence sweep", () => markDisconnectedOffline(rt.core, DISCONNECT_GRACE_MS)),
@@ -216,6 +280,8 @@ export function housekeep(rt: Runtime, now = new Date()) {
     chore("recording retry", () => rt.calls.retryRecordings()),
     chore("prune recordings", () => pruneRecordings(rt)),
     chore("prune held-back mail", () => pruneHeldBack(rt)),
-    chore("prune orphaned uploads", () => rt.files.pruneOrphans(rt.database.db, new Date(now.getTime() - rt.config.uploads.orphanAfterMs))),
+    chore("prune orphaned uploads", () =>
+      rt.files.pruneOrphans(rt.database.db, new Date(now.getTime() - rt.config.uploads.orphanAfterMs)),
+    ),
   ]);
 }

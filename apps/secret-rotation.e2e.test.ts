@@ -27,15 +27,29 @@ const tag = crypto.randomUUID().slice(0, 8);
 const emailSettings = { address: `keys-${tag}@acme.test`, smtp: { host: "127.0.0.1", port: 2599, security: "none" } };
 
 const credentialsOf = async (db: TestServer["rt"]["core"]["db"], workspaceId: string) =>
-  (await db.select({ name: inboxes.name, credentials: inboxes.credentials }).from(inboxes).where(eq(inboxes.workspaceId, workspaceId))).filter((r) => r.credentials);
+  (
+    await db
+      .select({ name: inboxes.name, credentials: inboxes.credentials })
+      .from(inboxes)
+      .where(eq(inboxes.workspaceId, workspaceId))
+  ).filter((r) => r.credentials);
 
 /** Twilio's status callback for the line's number, signed with its auth token (which must be opened). */
 const statusCallback = (s: TestServer) => {
   const url = `${s.url}/webhooks/twilio/voice/status`;
-  const params = { CallSid: `CA${"7".repeat(32)}`, From: "+8613800000001", To: voice.number, CallStatus: "completed", AccountSid: voice.accountSid };
+  const params = {
+    CallSid: `CA${"7".repeat(32)}`,
+    From: "+8613800000001",
+    To: voice.number,
+    CallStatus: "completed",
+    AccountSid: voice.accountSid,
+  };
   return fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": twilioSignature(voice.authToken, url, params) },
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      "x-twilio-signature": twilioSignature(voice.authToken, url, params),
+    },
     body: new URLSearchParams(params).toString(),
   });
 };
@@ -44,7 +58,10 @@ beforeAll(async () => {
   first = await startTestServer();
   voice = await startVoice(first);
   const admin = await first.login(first.admin.email, first.admin.password);
-  const created = await api(`${first.url}/api/v1/inboxes`, { token: admin, body: { name: "Keys mail", channel: "email", email: emailSettings, credentials: { smtpPassword: "hunter2" } } });
+  const created = await api(`${first.url}/api/v1/inboxes`, {
+    token: admin,
+    body: { name: "Keys mail", channel: "email", email: emailSettings, credentials: { smtpPassword: "hunter2" } },
+  });
   expect(created.status).toBe(201);
   emailInboxId = created.body.id;
   const session = await api(`${first.url}/widget/v1/sessions`, { body: { inboxKey: first.inbox.publicKey } });
@@ -74,7 +91,9 @@ describe("a rotated SECRET_KEY (the old one as SECRET_KEY_PREVIOUS)", () => {
   it("keeps visitors, admins and phone lines working", async () => {
     // The visitor's token, signed with the old key, still works, and resumes the same contact.
     expect((await api(`${rotated.url}/widget/v1/messages`, { token: visitor.token })).status).toBe(200);
-    const resumed = await api(`${rotated.url}/widget/v1/sessions`, { body: { inboxKey: first.inbox.publicKey, visitorToken: visitor.token } });
+    const resumed = await api(`${rotated.url}/widget/v1/sessions`, {
+      body: { inboxKey: first.inbox.publicKey, visitorToken: visitor.token },
+    });
     expect(resumed.status).toBe(200);
     expect(resumed.body.contact.id).toBe(visitor.contactId);
     expect(resumed.body.visitorToken.split(".")[2]).toBe(keyId(ROTATED));
@@ -93,7 +112,11 @@ describe("a rotated SECRET_KEY (the old one as SECRET_KEY_PREVIOUS)", () => {
     const admin = await rotated.login(first.admin.email, first.admin.password);
     expect((await api(`${rotated.url}/api/v1/inboxes/${emailInboxId}/email`, { token: admin })).status).toBe(200);
     const [row] = await until(
-      () => rotated.rt.core.db.select({ credentials: inboxes.credentials }).from(inboxes).where(eq(inboxes.id, emailInboxId)),
+      () =>
+        rotated.rt.core.db
+          .select({ credentials: inboxes.credentials })
+          .from(inboxes)
+          .where(eq(inboxes.id, emailInboxId)),
       (rows) => rows[0]!.credentials!.startsWith(`v2.${keyId(ROTATED)}.`),
     );
     expect(row!.credentials!.startsWith(`v2.${keyId(ROTATED)}.`)).toBe(true);
@@ -109,7 +132,9 @@ describe("a SECRET_KEY that opens nothing stored", () => {
   afterAll(() => numberList.stop(true));
 
   beforeAll(async () => {
-    lost = await startTestServer({ env: { SECRET_KEY: STRANGER, TWILIO_API_BASE_URL: `http://127.0.0.1:${numberList.port}` } });
+    lost = await startTestServer({
+      env: { SECRET_KEY: STRANGER, TWILIO_API_BASE_URL: `http://127.0.0.1:${numberList.port}` },
+    });
     servers.push(lost);
     admin = await lost.login(first.admin.email, first.admin.password);
   });
@@ -121,13 +146,17 @@ describe("a SECRET_KEY that opens nothing stored", () => {
     expect(view.body.error.message).toContain('"Keys mail"');
     expect((await statusCallback(lost)).status).toBe(409);
     // Everything else still works: this node's own inboxes, and the softphone token route.
-    expect((await api(`${lost.url}/widget/v1/sessions`, { body: { inboxKey: lost.inbox.publicKey } })).status).toBe(200);
+    expect((await api(`${lost.url}/widget/v1/sessions`, { body: { inboxKey: lost.inbox.publicKey } })).status).toBe(
+      200,
+    );
     expect((await api(`${lost.url}/api/v1/voice/token`, { token: admin })).status).toBe(200);
   });
 
   it("starts a fresh anonymous session for a visitor whose token no key signed", async () => {
     expect((await api(`${lost.url}/widget/v1/messages`, { token: visitor.token })).status).toBe(401);
-    const session = await api(`${lost.url}/widget/v1/sessions`, { body: { inboxKey: first.inbox.publicKey, visitorToken: visitor.token } });
+    const session = await api(`${lost.url}/widget/v1/sessions`, {
+      body: { inboxKey: first.inbox.publicKey, visitorToken: visitor.token },
+    });
     expect(session.status).toBe(200);
     expect(session.body.contact.id).not.toBe(visitor.contactId);
     expect((await api(`${lost.url}/widget/v1/messages`, { token: session.body.visitorToken })).status).toBe(200);
@@ -141,7 +170,10 @@ describe("a SECRET_KEY that opens nothing stored", () => {
     });
     expect(put.status).toBe(200);
     expect(put.body.credentials).toMatchObject({ smtpPassword: true });
-    const [row] = await lost.rt.core.db.select({ credentials: inboxes.credentials }).from(inboxes).where(eq(inboxes.id, emailInboxId));
+    const [row] = await lost.rt.core.db
+      .select({ credentials: inboxes.credentials })
+      .from(inboxes)
+      .where(eq(inboxes.id, emailInboxId));
     expect(JSON.parse(new Keyring(STRANGER).open(row!.credentials!))).toEqual({ smtpPassword: "entered again" });
 
     // The phone line too: its credentials entered again (checked with Twilio), its webhooks verify.

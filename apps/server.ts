@@ -39,7 +39,10 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
     await next();
     // Route patterns, not raw paths, keep the label set bounded.
     const route = c.req.routePath || "unmatched";
-    rt.metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, (performance.now() - started) / 1000);
+    rt.metrics.httpDuration.observe(
+      { method: c.req.method, route, status: String(c.res.status) },
+      (performance.now() - started) / 1000,
+    );
   });
 
   // Uploads get the attachment limit (plus multipart overhead); everything else a JSON-sized one.
@@ -62,14 +65,31 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   // with a bearer token, never cookies, so allowing every origin grants nothing extra.
   app.use(
     "/widget/v1/*",
-    cors({ origin: "*", allowMethods: ["GET", "POST"], allowHeaders: ["Authorization", "Content-Type"], exposeHeaders: ["Retry-After"], maxAge: 600 }),
+    cors({
+      origin: "*",
+      allowMethods: ["GET", "POST"],
+      allowHeaders: ["Authorization", "Content-Type"],
+      exposeHeaders: ["Retry-After"],
+      maxAge: 600,
+    }),
   );
 
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.get("/metrics", async (c) => {
-    if (!mayReadMetrics(rt.config.metricsToken, c.req.header("authorization"), isLoopback(clientIp(rt.config.trustProxy, c)))) {
-      const why = rt.config.metricsToken ? "Send Authorization: Bearer <METRICS_TOKEN>" : "Metrics are served to this machine only; set METRICS_TOKEN";
-      return c.json(errorBody(rt.config.metricsToken ? "unauthorized" : "forbidden", why), rt.config.metricsToken ? 401 : 403);
+    if (
+      !mayReadMetrics(
+        rt.config.metricsToken,
+        c.req.header("authorization"),
+        isLoopback(clientIp(rt.config.trustProxy, c)),
+      )
+    ) {
+      const why = rt.config.metricsToken
+        ? "Send Authorization: Bearer <METRICS_TOKEN>"
+        : "Metrics are served to this machine only; set METRICS_TOKEN";
+      return c.json(
+        errorBody(rt.config.metricsToken ? "unauthorized" : "forbidden", why),
+        rt.config.metricsToken ? 401 : 403,
+      );
     }
     return c.text(await rt.metrics.registry.render(), 200, { "content-type": "text/plain; version=0.0.4" });
   });
@@ -98,7 +118,9 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   // the package's own browser build, served from here so host pages load nothing from elsewhere.
   let voiceSdk: Promise<string> | undefined;
   app.get("/widget/voice-sdk.js", async (c) => {
-    voiceSdk ??= Bun.file(`${dirname(Bun.resolveSync("@twilio/voice-sdk", import.meta.dir))}/../dist/twilio.min.js`).text();
+    voiceSdk ??= Bun.file(
+      `${dirname(Bun.resolveSync("@twilio/voice-sdk", import.meta.dir))}/../dist/twilio.min.js`,
+    ).text();
     return c.body(await voiceSdk, 200, {
       "content-type": "application/javascript; charset=utf-8",
       "cache-control": "public, max-age=86400",
@@ -106,7 +128,9 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
     });
   });
   // Only where the demo was asked for: on a real install the page would show a tenant's widget.
-  app.get("/demo", (c) => (rt.config.demo ? demoPage(rt, c) : c.json(errorBody("not_found", "The demo page is off (SWITCHBOARD_DEMO=0)"), 404)));
+  app.get("/demo", (c) =>
+    rt.config.demo ? demoPage(rt, c) : c.json(errorBody("not_found", "The demo page is off (SWITCHBOARD_DEMO=0)"), 404),
+  );
 
   // Files: a user who may see what the file belongs to, or the visitor whose conversation it is in.
   app.get("/files/:id", async (c) => {
@@ -125,7 +149,13 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
             .select({ id: timelineItems.id })
             .from(timelineItems)
             .innerJoin(conversations, eq(conversations.id, timelineItems.conversationId))
-            .where(and(eq(timelineItems.id, row.timelineItemId), eq(conversations.contactId, visitor.c), eq(timelineItems.type, "message")))
+            .where(
+              and(
+                eq(timelineItems.id, row.timelineItemId),
+                eq(conversations.contactId, visitor.c),
+                eq(timelineItems.type, "message"),
+              ),
+            )
         : [];
       if (!mine) throw new NotFound("Attachment");
     }
@@ -147,7 +177,12 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
 }
 
 /** Starts Bun's server on the configured port (0 = any free port). */
-export function serve(rt: Runtime, app: ReturnType<typeof createApp>, port = rt.config.port, hostname = rt.config.host) {
+export function serve(
+  rt: Runtime,
+  app: ReturnType<typeof createApp>,
+  port = rt.config.port,
+  hostname = rt.config.host,
+) {
   const server: Bun.Server<unknown> = Bun.serve({
     port,
     hostname,

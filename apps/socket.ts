@@ -40,7 +40,8 @@ export function feedSocket(rt: Runtime, o: FeedSocketOptions): WSEvents {
               const f = o.frame(e);
               if (f !== undefined) ws.send(f);
             },
-            start: (seq, head) => ws.send(JSON.stringify({ seq, head, type: "hello", conversationId: null, ...o.hello })),
+            start: (seq, head) =>
+              ws.send(JSON.stringify({ seq, head, type: "hello", conversationId: null, ...o.hello })),
             // More was missed than one replay holds: the client reloads its views, then resumes after `seq`.
             resync: (seq) => ws.send(JSON.stringify({ seq, type: "resync", conversationId: null })),
             replayConversations: o.replayConversations,

@@ -26,7 +26,10 @@ it("keeps two workspaces' conversations, contacts and events apart", async () =>
   expect((await api(`${a.url}/api/v1/conversations`, { token: tokenA })).body.items).toHaveLength(1);
   expect((await api(`${b.url}/api/v1/conversations/${conversationId}`, { token: tokenB })).status).toBe(404);
   expect((await api(`${b.url}/api/v1/conversations/${conversationId}/timeline`, { token: tokenB })).status).toBe(404);
-  expect((await api(`${b.url}/api/v1/conversations/${conversationId}/messages`, { token: tokenB, body: { text: "x" } })).status).toBe(404);
+  expect(
+    (await api(`${b.url}/api/v1/conversations/${conversationId}/messages`, { token: tokenB, body: { text: "x" } }))
+      .status,
+  ).toBe(404);
   expect((await api(`${b.url}/api/v1/contacts/${va.body.contact.id}`, { token: tokenB })).status).toBe(404);
   // A visitor token of A cannot read B, and B's widget key is not A's.
   const vb = await api(`${b.url}/widget/v1/sessions`, { body: { inboxKey: b.inbox.publicKey } });

@@ -25,13 +25,17 @@ async function collect(content: AsyncIterable<Uint8Array>) {
 
 describe("streamed multipart upload", () => {
   // Bytes that look like the start of a boundary line, to catch a parser that cuts at "\r\n--".
-  const payload = Buffer.concat([Buffer.from("head\r\n--not-the-boundary\r\n"), Buffer.alloc(70_000, 7), Buffer.from("\r\n-tail")]);
+  const payload = Buffer.concat([
+    Buffer.from("head\r\n--not-the-boundary\r\n"),
+    Buffer.alloc(70_000, 7),
+    Buffer.from("\r\n-tail"),
+  ]);
 
   for (const chunk of [1, 7, 64, 65_536]) {
     it(`yields the file's exact bytes, other fields skipped (chunks of ${chunk})`, async () => {
       const form = new FormData();
       form.append("note", "x".repeat(chunk === 1 ? 10 : 5000));
-      form.append("file", new File([payload], "报告 \"q\".pdf", { type: "application/pdf" }));
+      form.append("file", new File([payload], '报告 "q".pdf', { type: "application/pdf" }));
       form.append("after", "ignored");
       const upload = await streamedUpload(await multipart(form, chunk));
       expect(upload.contentType).toBe("application/pdf");
@@ -46,7 +50,9 @@ describe("streamed multipart upload", () => {
     const err = await streamedUpload(await multipart(form, 100)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidError);
     expect((err as InvalidError).field).toBe("file");
-    const plain = await streamedUpload(new Request("http://x/", { method: "POST", body: "{}", headers: { "content-type": "application/json" } })).catch((e: unknown) => e);
+    const plain = await streamedUpload(
+      new Request("http://x/", { method: "POST", body: "{}", headers: { "content-type": "application/json" } }),
+    ).catch((e: unknown) => e);
     expect(plain).toBeInstanceOf(InvalidError);
   });
 
@@ -56,7 +62,11 @@ describe("streamed multipart upload", () => {
     const whole = await multipart(form, 1_000_000);
     const type = whole.headers.get("content-type")!;
     const bytes = new Uint8Array(await whole.arrayBuffer());
-    const cut = new Request("http://x/", { method: "POST", body: bytes.slice(0, 5000), headers: { "content-type": type } });
+    const cut = new Request("http://x/", {
+      method: "POST",
+      body: bytes.slice(0, 5000),
+      headers: { "content-type": type },
+    });
     const upload = await streamedUpload(cut);
     expect(await collect(upload.content).catch((e: unknown) => e)).toBeInstanceOf(InvalidError);
   });

@@ -14,7 +14,12 @@ afterAll(() => s.stop());
 async function visitor(body: Record<string, unknown> = {}) {
   const r = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey, ...body } });
   expect(r.status).toBe(200);
-  return r.body as { visitorToken: string; conversationId: string | null; contact: { id: string }; inbox: { agentsOnline: boolean } };
+  return r.body as {
+    visitorToken: string;
+    conversationId: string | null;
+    contact: { id: string };
+    inbox: { agentsOnline: boolean };
+  };
 }
 
 describe("web chat end to end", () => {
@@ -29,17 +34,32 @@ describe("web chat end to end", () => {
     const widgetSocket = await openSocket(`${wsUrl(s.url)}/widget/v1/ws?token=${v.visitorToken}`);
     await widgetSocket.waitFor((f) => f.type === "hello");
 
-    const sent = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "我的订单还没到 <script>alert(1)</script>" } });
+    const sent = await api(`${s.url}/widget/v1/messages`, {
+      token: v.visitorToken,
+      body: { text: "我的订单还没到 <script>alert(1)</script>" },
+    });
     expect(sent.status).toBe(201);
     const live = await agentSocket.waitFor((f) => f.type === "item.created" && f.item.direction === "in");
-    expect(live).toMatchObject({ conversationId: sent.body.conversationId, item: { text: "我的订单还没到 <script>alert(1)</script>", channel: "webchat" } });
+    expect(live).toMatchObject({
+      conversationId: sent.body.conversationId,
+      item: { text: "我的订单还没到 <script>alert(1)</script>", channel: "webchat" },
+    });
     expect(typeof live.seq).toBe("number");
 
     const list = await api(`${s.url}/api/v1/conversations?status=open`, { token });
     expect(list.status).toBe(200);
-    expect(list.body.items[0]).toMatchObject({ id: sent.body.conversationId, status: "open", channel: "webchat", contact: { name: "Zhang Wei" }, lastMessage: { text: "我的订单还没到 <script>alert(1)</script>" } });
+    expect(list.body.items[0]).toMatchObject({
+      id: sent.body.conversationId,
+      status: "open",
+      channel: "webchat",
+      contact: { name: "Zhang Wei" },
+      lastMessage: { text: "我的订单还没到 <script>alert(1)</script>" },
+    });
 
-    const replied = await api(`${s.url}/api/v1/conversations/${sent.body.conversationId}/messages`, { token, body: { text: "正在为您查询" } });
+    const replied = await api(`${s.url}/api/v1/conversations/${sent.body.conversationId}/messages`, {
+      token,
+      body: { text: "正在为您查询" },
+    });
     expect(replied.status).toBe(201);
     const back = await widgetSocket.waitFor((f) => f.type === "item.created" && f.item.direction === "out");
     expect(back.item).toMatchObject({ text: "正在为您查询", sender: { type: "agent", name: "Admin" } });
@@ -48,7 +68,10 @@ describe("web chat end to end", () => {
     const delivered = await widgetSocket.waitFor((f) => f.type === "item.updated" && f.item.id === replied.body.id);
     expect(delivered.item.status).toBe("sent");
 
-    const note = await api(`${s.url}/api/v1/conversations/${sent.body.conversationId}/messages`, { token, body: { text: "internal only", private: true } });
+    const note = await api(`${s.url}/api/v1/conversations/${sent.body.conversationId}/messages`, {
+      token,
+      body: { text: "internal only", private: true },
+    });
     expect(note.status).toBe(201);
     await agentSocket.waitFor((f) => f.type === "item.created" && f.item.text === "internal only");
     await Bun.sleep(100);
@@ -61,7 +84,10 @@ describe("web chat end to end", () => {
       ["note", null, null, "internal only"],
     ]);
     const history = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken });
-    expect(history.body.items.map((i: any) => i.text)).toEqual(["我的订单还没到 <script>alert(1)</script>", "正在为您查询"]);
+    expect(history.body.items.map((i: any) => i.text)).toEqual([
+      "我的订单还没到 <script>alert(1)</script>",
+      "正在为您查询",
+    ]);
     agentSocket.close();
     widgetSocket.close();
   });
@@ -71,7 +97,8 @@ describe("web chat end to end", () => {
     const hello = await first.waitFor((f) => f.type === "hello");
     first.close();
     const v = await visitor();
-    for (let i = 0; i < 5; i++) await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: `missed ${i}` } });
+    for (let i = 0; i < 5; i++)
+      await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: `missed ${i}` } });
     const again = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${token}&after=${hello.seq}`);
     await again.waitFor((f) => f.type === "item.created" && f.item.text === "missed 4");
     await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "live again" } });
@@ -79,15 +106,26 @@ describe("web chat end to end", () => {
     const seqs = again.frames.filter((f) => f.type !== "hello").map((f) => f.seq);
     expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => a - b));
     expect(again.frames.filter((f) => f.type === "item.created").map((f) => f.item.text)).toEqual([
-      "missed 0", "missed 1", "missed 2", "missed 3", "missed 4", "live again",
+      "missed 0",
+      "missed 1",
+      "missed 2",
+      "missed 3",
+      "missed 4",
+      "live again",
     ]);
     again.close();
   });
 
   it("stores a retried widget message once (same clientId)", async () => {
     const v = await visitor();
-    const a = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "once", clientId: "c-1" } });
-    const b = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "once", clientId: "c-1" } });
+    const a = await api(`${s.url}/widget/v1/messages`, {
+      token: v.visitorToken,
+      body: { text: "once", clientId: "c-1" },
+    });
+    const b = await api(`${s.url}/widget/v1/messages`, {
+      token: v.visitorToken,
+      body: { text: "once", clientId: "c-1" },
+    });
     expect(b.body.item.id).toBe(a.body.item.id);
     // The widget matches its pending copy by this id, whichever of POST and socket answers first.
     expect(a.body.item.clientId).toBe("c-1");
@@ -101,7 +139,10 @@ describe("web chat end to end", () => {
     await api(`${s.url}/widget/v1/messages`, { token: known.visitorToken, body: { text: "from my laptop" } });
     const stranger = await visitor();
     await api(`${s.url}/widget/v1/messages`, { token: stranger.visitorToken, body: { text: "from my phone" } });
-    const merged = await api(`${s.url}/api/v1/contacts/${known.contact.id}/merge`, { token, body: { mergeId: stranger.contact.id } });
+    const merged = await api(`${s.url}/api/v1/contacts/${known.contact.id}/merge`, {
+      token,
+      body: { mergeId: stranger.contact.id },
+    });
     expect(merged.status).toBe(200);
     // The merge was a person's judgement, not the visitor's proof: the browser holding the old token
     // must not read (or write as) the known customer (docs/security.md, "Roles and visibility").
@@ -135,7 +176,9 @@ describe("web chat end to end", () => {
     expect(second.conversationId).toBe(first.conversationId);
     const history = await api(`${s.url}/widget/v1/messages`, { token: second.visitorToken });
     expect(history.body.items.map((i: any) => i.text)).toEqual(["before sign-in"]);
-    const forged = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey, userId: "customer-42", userHash: "0".repeat(64) } });
+    const forged = await api(`${s.url}/widget/v1/sessions`, {
+      body: { inboxKey: s.inbox.publicKey, userId: "customer-42", userHash: "0".repeat(64) },
+    });
     expect(forged.status).toBe(401);
     expect(forged.body.error.field).toBe("userHash");
   });
@@ -144,7 +187,11 @@ describe("web chat end to end", () => {
     const v = await visitor();
     const form = new FormData();
     form.append("file", new File([new Uint8Array([137, 80, 78, 71])], "receipt.png", { type: "image/png" }));
-    const up = await fetch(`${s.url}/widget/v1/attachments`, { method: "POST", headers: { authorization: `Bearer ${v.visitorToken}` }, body: form });
+    const up = await fetch(`${s.url}/widget/v1/attachments`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${v.visitorToken}` },
+      body: form,
+    });
     expect(up.status).toBe(201);
     const file = (await up.json()) as { id: string; url: string };
     const agentSocket = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${token}`);
@@ -167,11 +214,19 @@ describe("web chat end to end", () => {
 
     const exe = new FormData();
     exe.append("file", new File(["MZ"], "tool.exe", { type: "application/x-msdownload" }));
-    const bad = await fetch(`${s.url}/widget/v1/attachments`, { method: "POST", headers: { authorization: `Bearer ${v.visitorToken}` }, body: exe });
+    const bad = await fetch(`${s.url}/widget/v1/attachments`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${v.visitorToken}` },
+      body: exe,
+    });
     expect(bad.status).toBe(415);
     const big = new FormData();
     big.append("file", new File([new Uint8Array(11 * 1024 * 1024)], "huge.pdf", { type: "application/pdf" }));
-    const tooBig = await fetch(`${s.url}/widget/v1/attachments`, { method: "POST", headers: { authorization: `Bearer ${v.visitorToken}` }, body: big });
+    const tooBig = await fetch(`${s.url}/widget/v1/attachments`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${v.visitorToken}` },
+      body: big,
+    });
     expect(tooBig.status).toBe(413);
     expect(((await tooBig.json()) as any).error.code).toBe("too_large");
   });
@@ -188,7 +243,10 @@ describe("bad input", () => {
     expect(badToken.body.error.code).toBe("unauthorized");
 
     const v = await visitor();
-    const tooLong = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "x".repeat(10_001) } });
+    const tooLong = await api(`${s.url}/widget/v1/messages`, {
+      token: v.visitorToken,
+      body: { text: "x".repeat(10_001) },
+    });
     expect(tooLong.status).toBe(400);
     expect(tooLong.body.error.field).toBe("text");
     const wrongType = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: 42 } });
@@ -199,7 +257,10 @@ describe("bad input", () => {
     expect(notJson.body.error.code).toBe("invalid_json");
     const empty = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "   " } });
     expect(empty.status).toBe(400);
-    const sqlish = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "'); DROP TABLE contacts; --" } });
+    const sqlish = await api(`${s.url}/widget/v1/messages`, {
+      token: v.visitorToken,
+      body: { text: "'); DROP TABLE contacts; --" },
+    });
     expect(sqlish.status).toBe(201);
     const history = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken });
     expect(history.body.items.map((i: any) => i.text)).toEqual(["'); DROP TABLE contacts; --"]);
@@ -218,7 +279,11 @@ describe("bad input", () => {
     // (20) failures (apps/abuse.e2e.test.ts covers the other limits). One comes back every three
     // minutes, so on a slow machine the 429 may come a try or two late.
     const guesses: number[] = [];
-    for (let i = 0; i < 24 && guesses.at(-1) !== 429; i++) guesses.push((await api(`${s.url}/api/v1/auth/login`, { body: { email: "nobody@example.test", password: `guess${i}` } })).status);
+    for (let i = 0; i < 24 && guesses.at(-1) !== 429; i++)
+      guesses.push(
+        (await api(`${s.url}/api/v1/auth/login`, { body: { email: "nobody@example.test", password: `guess${i}` } }))
+          .status,
+      );
     expect(guesses.slice(0, 20).every((x) => x === 401)).toBe(true);
     expect(guesses.at(-1)).toBe(429);
     expect(guesses.slice(20, -1).every((x) => x === 401)).toBe(true);
@@ -246,7 +311,15 @@ describe("bad input", () => {
     try {
       const session = await api(`${chatty.url}/widget/v1/sessions`, { body: { inboxKey: chatty.inbox.publicKey } });
       const statuses: number[] = [];
-      for (let i = 0; i < 5; i++) statuses.push((await api(`${chatty.url}/widget/v1/messages`, { token: session.body.visitorToken, body: { text: `spam ${i}` } })).status);
+      for (let i = 0; i < 5; i++)
+        statuses.push(
+          (
+            await api(`${chatty.url}/widget/v1/messages`, {
+              token: session.body.visitorToken,
+              body: { text: `spam ${i}` },
+            })
+          ).status,
+        );
       expect(statuses).toEqual([201, 201, 201, 429, 429]);
       const history = await api(`${chatty.url}/widget/v1/messages`, { token: session.body.visitorToken });
       expect(history.status).toBe(429);
@@ -260,12 +333,27 @@ describe("public contract", () => {
   it("serves health, metrics, the OpenAPI document, the widget script and the demo page", async () => {
     expect((await api(`${s.url}/healthz`)).body).toEqual({ ok: true });
     const metrics = await (await fetch(`${s.url}/metrics`)).text();
-    for (const name of ["switchboard_http_request_duration_seconds_bucket", "switchboard_event_loop_lag_seconds_bucket", "switchboard_events_total", "switchboard_outbox_backlog", "switchboard_websocket_connections_agents"])
+    for (const name of [
+      "switchboard_http_request_duration_seconds_bucket",
+      "switchboard_event_loop_lag_seconds_bucket",
+      "switchboard_events_total",
+      "switchboard_outbox_backlog",
+      "switchboard_websocket_connections_agents",
+    ])
       expect(metrics).toContain(name);
     const doc = await api(`${s.url}/api/v1/openapi.json`);
     expect(doc.body.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(["/auth/login", "/conversations", "/conversations/{id}/timeline", "/conversations/{id}/messages"]));
-    expect(doc.body.paths["/conversations/{id}/messages"].post.requestBody.content["application/json"].schema).toBeDefined();
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining([
+        "/auth/login",
+        "/conversations",
+        "/conversations/{id}/timeline",
+        "/conversations/{id}/messages",
+      ]),
+    );
+    expect(
+      doc.body.paths["/conversations/{id}/messages"].post.requestBody.content["application/json"].schema,
+    ).toBeDefined();
     const demo = await fetch(`${s.url}/demo?key=${s.inbox.publicKey}`);
     expect(await demo.text()).toContain(`data-inbox="${s.inbox.publicKey}"`);
   });
@@ -284,7 +372,11 @@ describe("public contract", () => {
   it("lets the widget call the API from a customer's own site (CORS)", async () => {
     const preflight = await fetch(`${s.url}/widget/v1/sessions`, {
       method: "OPTIONS",
-      headers: { origin: "https://shop.example.cn", "access-control-request-method": "POST", "access-control-request-headers": "content-type,authorization" },
+      headers: {
+        origin: "https://shop.example.cn",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,authorization",
+      },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
@@ -302,6 +394,11 @@ describe("public contract", () => {
     const v = await visitor({ name: "Li Lei" });
     const sent = await api(`${s.url}/widget/v1/messages`, { token: v.visitorToken, body: { text: "profile" } });
     const profile = await api(`${s.url}/api/v1/contacts/${v.contact.id}`, { token });
-    expect(profile.body).toMatchObject({ id: v.contact.id, name: "Li Lei", identities: [{ kind: "visitor" }], conversations: [{ id: sent.body.conversationId }] });
+    expect(profile.body).toMatchObject({
+      id: v.contact.id,
+      name: "Li Lei",
+      identities: [{ kind: "visitor" }],
+      conversations: [{ id: sent.body.conversationId }],
+    });
   });
 });

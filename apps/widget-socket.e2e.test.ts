@@ -34,7 +34,11 @@ const socketUrl = (s: TestServer, token: string, after?: number) =>
   `${wsUrl(s.url)}/widget/v1/ws?token=${token}${after === undefined ? "" : `&after=${after}`}`;
 
 /** Opens sockets until one opens (slots are given back when the server sees the close, a moment later). */
-const openWhenFree = (url: string) => until(() => openSocket(url).catch(() => undefined), (ws) => ws !== undefined);
+const openWhenFree = (url: string) =>
+  until(
+    () => openSocket(url).catch(() => undefined),
+    (ws) => ws !== undefined,
+  );
 
 describe("widget socket limits", () => {
   it("replays only the visitor's own conversation, not a scan of the workspace's other events", async () => {
@@ -47,18 +51,29 @@ describe("widget socket limits", () => {
       type: "item.created",
       conversationId: theirs.conversationId,
       public: true,
-      payload: { scope: { contactId: other.contact.id }, item: { channel: "webchat", type: "message", text: "not yours" } },
+      payload: {
+        scope: { contactId: other.contact.id },
+        item: { channel: "webchat", type: "message", text: "not yours" },
+      },
     });
     const socket = await openSocket(socketUrl(raised, me.visitorToken, 0));
     try {
       const hello = await socket.waitFor((f) => f.type === "hello");
       expect(hello.seq).toBe(0);
       // Live events follow the replay: once the agent's answer arrives, the replay is all in.
-      const answer = await api(`${raised.url}/api/v1/conversations/${mine.conversationId}/messages`, { token: agentToken, body: { text: "on its way" } });
+      const answer = await api(`${raised.url}/api/v1/conversations/${mine.conversationId}/messages`, {
+        token: agentToken,
+        body: { text: "on its way" },
+      });
       expect(answer.status).toBe(201);
       await socket.waitFor((f) => f.type === "item.created" && f.item.text === "on its way");
-      const replayed = socket.frames.slice(1, socket.frames.findIndex((f) => f.item?.text === "on its way"));
-      expect(replayed.map((f) => [f.type, f.conversationId, f.item?.text])).toEqual([["item.created", mine.conversationId, "where is my parcel"]]);
+      const replayed = socket.frames.slice(
+        1,
+        socket.frames.findIndex((f) => f.item?.text === "on its way"),
+      );
+      expect(replayed.map((f) => [f.type, f.conversationId, f.item?.text])).toEqual([
+        ["item.created", mine.conversationId, "where is my parcel"],
+      ]);
       expect(replayed[0].seq).toBe(mine.item.seq);
     } finally {
       socket.close();
@@ -87,15 +102,22 @@ describe("widget socket limits", () => {
     const first = await say(raised, v.visitorToken, "hello?");
     // Every socket asks for the whole history (after=0) of a workspace with thousands of events.
     await seedEvents(raised.rt.core.db, raised.workspaceId, 5_100);
-    const flood = await Promise.all(Array.from({ length: 100 }, () => openWhenFree(socketUrl(raised, v.visitorToken, 0))));
-    const reply = await api(`${raised.url}/api/v1/conversations/${first.conversationId}/messages`, { token: agentToken, body: { text: "here to help" } });
+    const flood = await Promise.all(
+      Array.from({ length: 100 }, () => openWhenFree(socketUrl(raised, v.visitorToken, 0))),
+    );
+    const reply = await api(`${raised.url}/api/v1/conversations/${first.conversationId}/messages`, {
+      token: agentToken,
+      body: { text: "here to help" },
+    });
     expect(reply.status).toBe(201);
     const back = await flood[99]!.waitFor((f) => f.type === "item.created" && f.item.text === "here to help", 60_000);
     expect(back.conversationId).toBe(first.conversationId);
     // The address has its 100 sockets: the next, even for another visitor, is refused.
     const refused = await fetch(socketUrl(raised, (await visitor(raised)).visitorToken).replace(/^ws/, "http"));
     expect(refused.status).toBe(429);
-    expect(((await refused.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "rate_limited" });
+    expect(((await refused.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: "rate_limited",
+    });
     for (const ws of flood) ws!.close();
   }, 120_000);
 });

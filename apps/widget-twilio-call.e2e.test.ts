@@ -23,13 +23,19 @@ afterAll(async () => {
   await s.stop();
 });
 
-const linkLine = (body: unknown, inboxId = s.inbox.id) => api(`${s.url}/api/v1/inboxes/${inboxId}/call-line`, { method: "PUT", token: admin, body });
+const linkLine = (body: unknown, inboxId = s.inbox.id) =>
+  api(`${s.url}/api/v1/inboxes/${inboxId}/call-line`, { method: "PUT", token: admin, body });
 
 async function chat(name: string, text: string) {
   const session = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey, name } });
   const sent = await api(`${s.url}/widget/v1/messages`, { token: session.body.visitorToken, body: { text } });
   expect(sent.status).toBe(201);
-  return { token: session.body.visitorToken as string, inbox: session.body.inbox, conversationId: sent.body.conversationId as string, contactId: session.body.contact.id as string };
+  return {
+    token: session.body.visitorToken as string,
+    inbox: session.body.inbox,
+    conversationId: sent.body.conversationId as string,
+    contactId: session.body.contact.id as string,
+  };
 }
 
 /** The claims of a Twilio access token, after checking its HS256 signature with the line's API key secret. */
@@ -42,7 +48,13 @@ function verifiedClaims(jwt: string, secret: string) {
 
 describe("chat → voice through Twilio (the widget joins with the Voice SDK)", () => {
   it("links a web chat inbox to a phone line only when the line can mint tokens, naming what is wrong", async () => {
-    const bare = await createInbox(s.rt.core.db, s.rt.keyring, { workspaceId: s.workspaceId, channel: "voice", name: "Bare line", settings: { phoneNumber: "+15550001111" }, credentials: { accountSid: `AC${"0".repeat(32)}`, authToken: "x".repeat(32) } });
+    const bare = await createInbox(s.rt.core.db, s.rt.keyring, {
+      workspaceId: s.workspaceId,
+      channel: "voice",
+      name: "Bare line",
+      settings: { phoneNumber: "+15550001111" },
+      credentials: { accountSid: `AC${"0".repeat(32)}`, authToken: "x".repeat(32) },
+    });
     const noKey = await linkLine({ voiceInboxId: bare.id, queueId: v.queues.general });
     expect(noKey.status).toBe(400);
     expect(noKey.body.error.field).toBe("voiceInboxId");
@@ -52,7 +64,11 @@ describe("chat → voice through Twilio (the widget joins with the Voice SDK)", 
     const notChat = await linkLine({ voiceInboxId: v.inbox.id, queueId: v.queues.general }, v.inbox.id);
     expect(notChat.status).toBe(400);
     expect(notChat.body.error.field).toBe("id");
-    const asAgent = await api(`${s.url}/api/v1/inboxes/${s.inbox.id}/call-line`, { method: "PUT", token: ann, body: { voiceInboxId: null } });
+    const asAgent = await api(`${s.url}/api/v1/inboxes/${s.inbox.id}/call-line`, {
+      method: "PUT",
+      token: ann,
+      body: { voiceInboxId: null },
+    });
     expect(asAgent.status).toBe(403);
     // Unlinked, the widget calls browser to browser and has no Twilio ticket.
     const before = await chat("Li Lei", "hello");
@@ -69,7 +85,10 @@ describe("chat → voice through Twilio (the widget joins with the Voice SDK)", 
     expect((await api(`${s.url}/api/v1/inboxes/${s.inbox.id}/call-line`, { token: admin })).body).toEqual(saved.body);
     const visitor = await chat("Han Meimei", "我想打电话问一下退款");
     expect(visitor.inbox.calls).toBe("phone");
-    await api(`${s.url}/api/v1/conversations/${visitor.conversationId}/assign`, { token: ann, body: { assigneeId: s.agent.id } });
+    await api(`${s.url}/api/v1/conversations/${visitor.conversationId}/assign`, {
+      token: ann,
+      body: { assigneeId: s.agent.id },
+    });
 
     const ticket = await api(`${s.url}/widget/v1/calls/twilio`, { token: visitor.token, body: {} });
     expect(ticket.status).toBe(201);
@@ -86,14 +105,31 @@ describe("chat → voice through Twilio (the widget joins with the Voice SDK)", 
     // Twilio calls the TwiML app's voice URL: From is the identity it vouches for, To and conversationId
     // are the SDK's parameters. No IVR: the caller waits in the line's queue, with no callback offer.
     await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: ann, body: { presence: "available" } });
-    const leg = await v.sim.placeCall({ from: `client:${ticket.body.identity}`, to: v.number, params: { conversationId: visitor.conversationId } });
-    const call = await until(async () => (await s.rt.core.db.select().from(calls).where(eq(calls.externalId, leg.sid)))[0], 5000, "call row");
-    expect(call).toMatchObject({ conversationId: visitor.conversationId, provider: "twilio", direction: "in", queueId: v.queues.general });
+    const leg = await v.sim.placeCall({
+      from: `client:${ticket.body.identity}`,
+      to: v.number,
+      params: { conversationId: visitor.conversationId },
+    });
+    const call = await until(
+      async () => (await s.rt.core.db.select().from(calls).where(eq(calls.externalId, leg.sid)))[0],
+      5000,
+      "call row",
+    );
+    expect(call).toMatchObject({
+      conversationId: visitor.conversationId,
+      provider: "twilio",
+      direction: "in",
+      queueId: v.queues.general,
+    });
     expect(leg.heard.join(" ")).not.toContain("press 1");
     expect(leg.heard.join(" ")).not.toContain("请按1");
 
     // The agent chatting with the visitor gets the call first; the softphone rings, then both meet.
-    const offer = await until(async () => (await api(`${s.url}/api/v1/me/offers`, { token: ann })).body.items[0], 5000, "offer");
+    const offer = await until(
+      async () => (await api(`${s.url}/api/v1/me/offers`, { token: ann })).body.items[0],
+      5000,
+      "offer",
+    );
     expect(offer).toMatchObject({ conversationId: visitor.conversationId, channel: "voice" });
     expect((await api(`${s.url}/api/v1/offers/${offer.workItemId}/accept`, { token: ann, body: {} })).status).toBe(200);
     const reload = async () => (await s.rt.core.db.select().from(calls).where(eq(calls.id, call.id)))[0]!;
@@ -103,7 +139,10 @@ describe("chat → voice through Twilio (the widget joins with the Voice SDK)", 
 
     const timeline = await api(`${s.url}/api/v1/conversations/${visitor.conversationId}/timeline`, { token: ann });
     const kinds = (timeline.body.items as any[]).filter((i) => i.type !== "event").map((i) => [i.type, i.channel]);
-    expect(kinds).toEqual([["message", "webchat"], ["call", "voice"]]);
+    expect(kinds).toEqual([
+      ["message", "webchat"],
+      ["call", "voice"],
+    ]);
     await v.sim.hangup(leg);
     await until(async () => (await v.sim.settle(), (await reload()).status === "completed"), 5000, "completed");
   });
@@ -111,15 +150,29 @@ describe("chat → voice through Twilio (the widget joins with the Voice SDK)", 
   it("refuses a client call for someone else's chat, or with no chat, with a polite goodbye and no call", async () => {
     const victim = await chat("Wang Wu", "private matter");
     const intruder = await chat("Zhao Liu", "hi");
-    const forged = await v.sim.placeCall({ from: `client:visitor-${intruder.contactId}`, to: v.number, params: { conversationId: victim.conversationId } });
+    const forged = await v.sim.placeCall({
+      from: `client:visitor-${intruder.contactId}`,
+      to: v.number,
+      params: { conversationId: victim.conversationId },
+    });
     const missing = await v.sim.placeCall({ from: `client:visitor-${intruder.contactId}`, to: v.number });
-    const junk = await v.sim.placeCall({ from: "client:someone-else", to: v.number, params: { conversationId: "not-a-uuid" } });
+    const junk = await v.sim.placeCall({
+      from: "client:someone-else",
+      to: v.number,
+      params: { conversationId: "not-a-uuid" },
+    });
     for (const leg of [forged, missing, junk]) {
       expect(leg.heard.join(" ")).toContain("cannot take your call");
       expect(await s.rt.core.db.select().from(calls).where(eq(calls.externalId, leg.sid))).toHaveLength(0);
     }
     // Twilio retrying a refused call's first webhook gets the same goodbye.
-    const again = await v.sim.post("/webhooks/twilio/voice", { AccountSid: v.accountSid, CallSid: forged.sid, From: forged.from, To: v.number, conversationId: victim.conversationId });
+    const again = await v.sim.post("/webhooks/twilio/voice", {
+      AccountSid: v.accountSid,
+      CallSid: forged.sid,
+      From: forged.from,
+      To: v.number,
+      conversationId: victim.conversationId,
+    });
     expect(spoken(readTwiml(again)).join(" ")).toContain("cannot take your call");
   });
 

@@ -15,7 +15,12 @@ describe("the first workspace of a production start (bun run workspace:create)",
     const { database } = await testDatabase();
     const keyring = new Keyring(TEST_SECRET);
     const email = `ops-${crypto.randomUUID()}@acme.test`;
-    const made = await createFirstAdmin(database, keyring, { workspace: "Acme Support", email, name: "Ops", publicUrl: "https://support.acme.test" });
+    const made = await createFirstAdmin(database, keyring, {
+      workspace: "Acme Support",
+      email,
+      name: "Ops",
+      publicUrl: "https://support.acme.test",
+    });
     expect(made.admin.role).toBe("admin");
     const [ws] = await database.db.select().from(workspaces).where(eq(workspaces.id, made.workspace.id));
     expect(ws?.name).toBe("Acme Support");
@@ -34,9 +39,9 @@ describe("the first workspace of a production start (bun run workspace:create)",
     const email = `taken-${crypto.randomUUID()}@acme.test`;
     await createFirstAdmin(database, keyring, { workspace: "First", email, name: "A", publicUrl: "http://x" });
     const name = `Second ${crypto.randomUUID()}`;
-    await expect(createFirstAdmin(database, keyring, { workspace: name, email, name: "B", publicUrl: "http://x" })).rejects.toThrow(
-      /exists/,
-    );
+    await expect(
+      createFirstAdmin(database, keyring, { workspace: name, email, name: "B", publicUrl: "http://x" }),
+    ).rejects.toThrow(/exists/);
     expect(await database.db.select().from(workspaces).where(eq(workspaces.name, name))).toEqual([]);
     expect((await database.db.select().from(users).where(eq(users.email, email))).length).toBe(1);
   });
@@ -47,7 +52,13 @@ describe("the first workspace of a production start (bun run workspace:create)",
     const { DATABASE_URL: _unused, ...env } = process.env;
     const run = (args: string[]) =>
       Bun.spawnSync(["bun", join(import.meta.dir, "workspace-create.ts"), ...args], {
-        env: { ...env, DATA_DIR: dataDir, SECRET_KEY: TEST_SECRET, PUBLIC_URL: "https://help.acme.test", LOG_LEVEL: "silent" },
+        env: {
+          ...env,
+          DATA_DIR: dataDir,
+          SECRET_KEY: TEST_SECRET,
+          PUBLIC_URL: "https://help.acme.test",
+          LOG_LEVEL: "silent",
+        },
       });
     const bad = run(["--name", "Acme"]);
     expect(bad.exitCode).toBe(2);
@@ -55,6 +66,8 @@ describe("the first workspace of a production start (bun run workspace:create)",
     const ok = run(["--name", "Acme", "--admin-email", "ops@acme.test"]);
     expect(ok.stderr.toString()).toBe("");
     expect(ok.exitCode).toBe(0);
-    expect(ok.stdout.toString()).toMatch(/Admin ops@acme\.test: choose a password within 7 days at\n {2}https:\/\/help\.acme\.test\/app\/#\/invite\/\S+/);
+    expect(ok.stdout.toString()).toMatch(
+      /Admin ops@acme\.test: choose a password within 7 days at\n {2}https:\/\/help\.acme\.test\/app\/#\/invite\/\S+/,
+    );
   }, 120_000);
 });

@@ -45,7 +45,9 @@ async function main() {
     console.error(err.message);
     process.exit(2);
   }
-  const database = await connect(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
+  const database = await connect(
+    config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir },
+  );
   try {
     const keyring = new Keyring(secretKey(config, database.driver), [config.secretKeyPrevious]);
     const made = await createFirstAdmin(database, keyring, {

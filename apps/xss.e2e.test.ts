@@ -77,7 +77,10 @@ const SETUP_MS = 60_000;
 beforeAll(async () => {
   s = await startTestServer();
   browser = await launchChromium();
-  const [ws] = await s.rt.core.db.select({ slug: workspaces.slug }).from(workspaces).where(eq(workspaces.id, s.workspaceId));
+  const [ws] = await s.rt.core.db
+    .select({ slug: workspaces.slug })
+    .from(workspaces)
+    .where(eq(workspaces.id, s.workspaceId));
   slug = ws!.slug!;
 }, SETUP_MS);
 
@@ -100,7 +103,10 @@ async function trappedPage() {
 }
 
 async function publish(token: string, title: string, body: string) {
-  const made = await api(`${s.url}/api/v1/knowledge/articles`, { token, body: { title, body, locale: "en", status: "published" } });
+  const made = await api(`${s.url}/api/v1/knowledge/articles`, {
+    token,
+    body: { title, body, locale: "en", status: "published" },
+  });
   expect(made.status).toBe(201);
   return made.body.id as string;
 }
@@ -113,7 +119,9 @@ describe("XSS corpus in Chromium", () => {
     const legacy = await publish(editor, "Legacy", "legacy");
     await s.rt.core.db
       .update(articles)
-      .set({ bodyHtml: `<p><a href="javascript:alert('legacy')">x</a><img src=x onerror="alert('legacy-img')"><script>alert('legacy-script')</script></p>` })
+      .set({
+        bodyHtml: `<p><a href="javascript:alert('legacy')">x</a><img src=x onerror="alert('legacy-img')"><script>alert('legacy-script')</script></p>`,
+      })
       .where(eq(articles.id, legacy));
 
     const { page, dialogs, close } = await trappedPage();
@@ -126,7 +134,10 @@ describe("XSS corpus in Chromium", () => {
     }
     // Even a script that got into the page would not run: the policy forbids inline script.
     const violations = page.evaluate(
-      () => new Promise<string>((resolve) => document.addEventListener("securitypolicyviolation", (e) => resolve(e.violatedDirective), { once: true })),
+      () =>
+        new Promise<string>((resolve) =>
+          document.addEventListener("securitypolicyviolation", (e) => resolve(e.violatedDirective), { once: true }),
+        ),
     );
     await page.evaluate(() => {
       const script = document.createElement("script");
@@ -141,9 +152,14 @@ describe("XSS corpus in Chromium", () => {
   });
 
   it("agent inbox: hostile contact names, chat messages, email subjects and HTML bodies show as text", async () => {
-    const session = await api(`${s.url}/widget/v1/sessions`, { body: { inboxKey: s.inbox.publicKey, name: HOSTILE.slice(0, 200) } });
+    const session = await api(`${s.url}/widget/v1/sessions`, {
+      body: { inboxKey: s.inbox.publicKey, name: HOSTILE.slice(0, 200) },
+    });
     expect(session.status).toBe(200);
-    const chat = await api(`${s.url}/widget/v1/messages`, { token: session.body.visitorToken, body: { text: HOSTILE } });
+    const chat = await api(`${s.url}/widget/v1/messages`, {
+      token: session.body.visitorToken,
+      body: { text: HOSTILE },
+    });
     expect(chat.status).toBe(201);
     const email = await ingestInbound(s.rt.core, s.workspaceId, {
       channel: "email",
@@ -163,13 +179,25 @@ describe("XSS corpus in Chromium", () => {
       await page.goto(`${s.url}/app/#/inbox/all/${conversationId}`);
       // The chat message's text, the email's subject: shown as written.
       await page.getByTestId("timeline-item").filter({ hasText: "<svg onload=\"alert('svg')\">" }).first().waitFor();
-      expect(await page.evaluate(dangerIn, { selector: "[data-testid=conversation]" })).toEqual({ found: [], roots: 1, xss: 0 });
-      expect(await page.evaluate(dangerIn, { selector: "[data-testid=conversation-list]" })).toEqual({ found: [], roots: 1, xss: 0 });
+      expect(await page.evaluate(dangerIn, { selector: "[data-testid=conversation]" })).toEqual({
+        found: [],
+        roots: 1,
+        xss: 0,
+      });
+      expect(await page.evaluate(dangerIn, { selector: "[data-testid=conversation-list]" })).toEqual({
+        found: [],
+        roots: 1,
+        xss: 0,
+      });
     }
     // The article editor's preview is the one place the inbox shows HTML.
     await page.goto(`${s.url}/app/#/knowledge/${articleId}`);
     await page.getByTestId("kb-preview").locator("h1", { hasText: "Returns" }).waitFor();
-    expect(await page.evaluate(dangerIn, { selector: "[data-testid=kb-preview]" })).toEqual({ found: [], roots: 1, xss: 0 });
+    expect(await page.evaluate(dangerIn, { selector: "[data-testid=kb-preview]" })).toEqual({
+      found: [],
+      roots: 1,
+      xss: 0,
+    });
     expect(dialogs).toEqual([]);
     await close();
   });
@@ -185,13 +213,19 @@ describe("XSS corpus in Chromium", () => {
       void d.dismiss();
     });
     const conversationId = await visitor.send("hello, where is my parcel?");
-    const reply = await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, { token: agent, body: { text: `${HOSTILE} https://example.com/ok` } });
+    const reply = await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, {
+      token: agent,
+      body: { text: `${HOSTILE} https://example.com/ok` },
+    });
     expect(reply.status).toBe(201);
     await visitor.messages().filter({ hasText: "alert('img')" }).first().waitFor();
     // Article suggestions while the visitor types.
     await visitor.page.getByTestId("switchboard-input").pressSequentially("parcel", { delay: 20 });
     await visitor.page.getByTestId("switchboard-article").first().waitFor();
-    const danger = await visitor.page.evaluate(dangerIn, { selector: "[data-testid=switchboard-panel]", shadowHost: "switchboard-widget" });
+    const danger = await visitor.page.evaluate(dangerIn, {
+      selector: "[data-testid=switchboard-panel]",
+      shadowHost: "switchboard-widget",
+    });
     expect(danger).toEqual({ found: [], roots: 1, xss: 0 });
     expect(dialogs).toEqual([]);
     await visitor.close();

@@ -24,7 +24,10 @@ switch (benchmark) {
     await (await import("./routing.ts")).benchRouting({ json });
     break;
   case "ui":
-    await (await import("./ui.ts")).benchUi({ json, only: args.includes("--paint") ? "paint" : args.includes("--list") ? "list" : undefined });
+    await (await import("./ui.ts")).benchUi({
+      json,
+      only: args.includes("--paint") ? "paint" : args.includes("--list") ? "list" : undefined,
+    });
     break;
   case "voice":
     await (await import("./voice.ts")).benchVoice({ json });

@@ -3,7 +3,17 @@ import { InProcessBus } from "../conversations/bus.ts";
 import type { Core } from "../conversations/transaction.ts";
 import { createWorkspace } from "../conversations/workspace.ts";
 import type { Database } from "../db/connect.ts";
-import { agentSkills, agentStates, contacts, conversations, inboxes, queues, skills, users, workItems } from "../db/schema/index.ts";
+import {
+  agentSkills,
+  agentStates,
+  contacts,
+  conversations,
+  inboxes,
+  queues,
+  skills,
+  users,
+  workItems,
+} from "../db/schema/index.ts";
 import { pickAgent, route, type Agent, type WorkItem } from "../routing/acd.ts";
 import { routeWorkspace } from "../routing/work.ts";
 import { openPglite, openPostgres, type Target } from "./ingest.ts";
@@ -35,7 +45,9 @@ function makeAgents(random: () => number, now: number): Agent[] {
     return {
       id: `agent-${i}`,
       presence: "available" as const,
-      skills: Object.fromEntries((own.length ? own : [SKILLS[i % SKILLS.length]!]).map((s) => [s, 1 + Math.floor(random() * 5)])),
+      skills: Object.fromEntries(
+        (own.length ? own : [SKILLS[i % SKILLS.length]!]).map((s) => [s, 1 + Math.floor(random() * 5)]),
+      ),
       capacity: { voice: 1, chat: 3, email: 5, messaging: 4 },
       load: { voice: 0, chat: 0, email: 0, messaging: 0 },
       idleSince: now - Math.floor(random() * 3_600_000),
@@ -50,7 +62,10 @@ function makeItems(random: () => number, now: number): WorkItem[] {
     channel: "webchat",
     priority: random() < 0.1 ? 10 : 0,
     enqueuedAt: now - Math.floor(random() * 600_000),
-    requiredSkills: random() < 0.7 ? [{ skill: SKILLS[Math.floor(random() * SKILLS.length)]!, minLevel: 1 + Math.floor(random() * 3) }] : [],
+    requiredSkills:
+      random() < 0.7
+        ? [{ skill: SKILLS[Math.floor(random() * SKILLS.length)]!, minLevel: 1 + Math.floor(random() * 3) }]
+        : [],
   }));
 }
 
@@ -69,7 +84,13 @@ function benchPure() {
     one.push(performance.now() - started);
   }
   const latency = summarize(one);
-  return { routeAllMs: routeMs, matched: matches.length, decisionsPerSec: matches.length / (routeMs / 1000), pickAgentP50Ms: latency.p50, pickAgentP99Ms: latency.p99 };
+  return {
+    routeAllMs: routeMs,
+    matched: matches.length,
+    decisionsPerSec: matches.length / (routeMs / 1000),
+    pickAgentP50Ms: latency.p50,
+    pickAgentP99Ms: latency.p99,
+  };
 }
 
 async function chunks<T>(rows: T[], size: number, insert: (chunk: T[]) => Promise<unknown>) {
@@ -84,22 +105,77 @@ async function seed(database: Database) {
   const ws = await createWorkspace(db, "Routing bench");
   const w = ws.id;
   const [inbox] = await db.insert(inboxes).values({ workspaceId: w, channel: "webchat", name: "Chat" }).returning();
-  const skillRows = await db.insert(skills).values(SKILLS.map((name) => ({ workspaceId: w, name }))).returning();
+  const skillRows = await db
+    .insert(skills)
+    .values(SKILLS.map((name) => ({ workspaceId: w, name })))
+    .returning();
   const skillId = new Map(skillRows.map((s) => [s.name, s.id]));
   const [queue] = await db.insert(queues).values({ workspaceId: w, name: "All" }).returning();
   const agents = makeAgents(random, now).map((a) => ({ ...a, id: crypto.randomUUID() }));
   // Sign-in is not measured: one placeholder hash instead of 2,000 slow password hashes.
-  await chunks(agents, 500, (c) => db.insert(users).values(c.map((a, i) => ({ id: a.id, workspaceId: w, email: `${a.id}@bench.test`, name: `Agent ${i}`, role: "agent" as const, passwordHash: "x" }))));
-  await chunks(agents, 500, (c) => db.insert(agentStates).values(c.map((a) => ({ userId: a.id, workspaceId: w, presence: "available" as const, idleSince: new Date(a.idleSince) }))));
-  const levels = agents.flatMap((a) => Object.entries(a.skills).map(([s, level]) => ({ workspaceId: w, userId: a.id, skillId: skillId.get(s)!, level })));
+  await chunks(agents, 500, (c) =>
+    db
+      .insert(users)
+      .values(
+        c.map((a, i) => ({
+          id: a.id,
+          workspaceId: w,
+          email: `${a.id}@bench.test`,
+          name: `Agent ${i}`,
+          role: "agent" as const,
+          passwordHash: "x",
+        })),
+      ),
+  );
+  await chunks(agents, 500, (c) =>
+    db
+      .insert(agentStates)
+      .values(
+        c.map((a) => ({
+          userId: a.id,
+          workspaceId: w,
+          presence: "available" as const,
+          idleSince: new Date(a.idleSince),
+        })),
+      ),
+  );
+  const levels = agents.flatMap((a) =>
+    Object.entries(a.skills).map(([s, level]) => ({ workspaceId: w, userId: a.id, skillId: skillId.get(s)!, level })),
+  );
   await chunks(levels, 1000, (c) => db.insert(agentSkills).values(c));
-  const items = makeItems(random, now).map((i) => ({ ...i, contactId: crypto.randomUUID(), conversationId: crypto.randomUUID() }));
+  const items = makeItems(random, now).map((i) => ({
+    ...i,
+    contactId: crypto.randomUUID(),
+    conversationId: crypto.randomUUID(),
+  }));
   await chunks(items, 1000, (c) => db.insert(contacts).values(c.map((i) => ({ id: i.contactId, workspaceId: w }))));
-  await chunks(items, 1000, (c) => db.insert(conversations).values(c.map((i) => ({ id: i.conversationId, workspaceId: w, contactId: i.contactId, inboxId: inbox!.id, channel: "webchat" as const }))));
   await chunks(items, 1000, (c) =>
-    db.insert(workItems).values(
-      c.map((i) => ({ workspaceId: w, conversationId: i.conversationId, queueId: queue!.id, channel: "webchat", priority: i.priority, requiredSkills: i.requiredSkills, enqueuedAt: new Date(i.enqueuedAt) })),
-    ),
+    db
+      .insert(conversations)
+      .values(
+        c.map((i) => ({
+          id: i.conversationId,
+          workspaceId: w,
+          contactId: i.contactId,
+          inboxId: inbox!.id,
+          channel: "webchat" as const,
+        })),
+      ),
+  );
+  await chunks(items, 1000, (c) =>
+    db
+      .insert(workItems)
+      .values(
+        c.map((i) => ({
+          workspaceId: w,
+          conversationId: i.conversationId,
+          queueId: queue!.id,
+          channel: "webchat",
+          priority: i.priority,
+          requiredSkills: i.requiredSkills,
+          enqueuedAt: new Date(i.enqueuedAt),
+        })),
+      ),
   );
   return w;
 }
@@ -154,7 +230,10 @@ async function benchDatabase(target: Target) {
 export async function benchRouting({ json }: { json: boolean }) {
   const pure = benchPure();
   const drivers: Record<string, unknown> = {};
-  for (const [name, open] of [["pglite", async () => openPglite()], ["postgres", openPostgres]] as const) {
+  for (const [name, open] of [
+    ["pglite", async () => openPglite()],
+    ["postgres", openPostgres],
+  ] as const) {
     try {
       drivers[name] = await benchDatabase(await open());
     } catch (err) {
@@ -165,7 +244,11 @@ export async function benchRouting({ json }: { json: boolean }) {
   if (json) return console.log(JSON.stringify(report));
   const rows: [string, string][] = [];
   const add = (prefix: string, o: Record<string, unknown>) => {
-    for (const [k, v] of Object.entries(o)) rows.push([`${prefix}${k}`, typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v)]);
+    for (const [k, v] of Object.entries(o))
+      rows.push([
+        `${prefix}${k}`,
+        typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v),
+      ]);
   };
   add("pure.", pure);
   for (const [name, r] of Object.entries(drivers)) add(`${name}.`, r as Record<string, unknown>);

@@ -31,12 +31,30 @@ const TOPICS: { en: string[]; zh: string[] }[] = [
   { en: ["subscription", "cancel plan", "renewal"], zh: ["订阅", "取消套餐", "自动续费"] },
   { en: ["international shipping", "customs", "duties"], zh: ["国际运输", "海关", "关税"] },
 ];
-const EN_FILLER = "please note that customers can usually find this option in the account settings page and our support team answers within one business day when something is unclear about the process described above".split(" ");
-const ZH_FILLER = ["请注意", "您可以", "在账户设置", "页面中", "找到", "该选项", "如有疑问", "客服", "将在", "一个工作日内", "回复", "具体流程", "如下所述", "感谢您的耐心"];
+const EN_FILLER =
+  "please note that customers can usually find this option in the account settings page and our support team answers within one business day when something is unclear about the process described above".split(
+    " ",
+  );
+const ZH_FILLER = [
+  "请注意",
+  "您可以",
+  "在账户设置",
+  "页面中",
+  "找到",
+  "该选项",
+  "如有疑问",
+  "客服",
+  "将在",
+  "一个工作日内",
+  "回复",
+  "具体流程",
+  "如下所述",
+  "感谢您的耐心",
+];
 
 function rng(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 export function generateArticles(n: number, seed = 42): ImportedArticle[] {
@@ -48,7 +66,8 @@ export function generateArticles(n: number, seed = 42): ImportedArticle[] {
     const zh = i % 2 === 1;
     const words = zh ? topic.zh : topic.en;
     const filler = zh ? ZH_FILLER : EN_FILLER;
-    const sentence = (len: number) => Array.from({ length: len }, () => (r() < 0.2 ? pick(words) : pick(filler))).join(zh ? "" : " ");
+    const sentence = (len: number) =>
+      Array.from({ length: len }, () => (r() < 0.2 ? pick(words) : pick(filler))).join(zh ? "" : " ");
     const body = Array.from({ length: 4 }, () => sentence(zh ? 12 : 25) + (zh ? "。" : ".")).join("\n\n");
     out.push({
       locale: zh ? "zh-CN" : "en",
@@ -62,15 +81,46 @@ export function generateArticles(n: number, seed = 42): ImportedArticle[] {
 }
 
 export const QUERIES: { q: string; locale?: string }[] = [
-  { q: "退款" }, { q: "怎么查询订单" }, { q: "修改收货地址" }, { q: "发票怎么开" }, { q: "支付失败怎么办" },
-  { q: "refund" }, { q: "order status" }, { q: "change delivery address" }, { q: "password reset" }, { q: "invoices" },
-  { q: "refnud" }, { q: "warrenty repair" }, { q: "cancelling my subscription" }, { q: "gift card voucher" }, { q: "customs duties international" },
-  { q: "退款 refund", locale: "zh-CN" }, { q: "tracking parcel", locale: "en" }, { q: "礼品卡 优惠券" }, { q: "account locked sign in" }, { q: "海关 关税" },
+  { q: "退款" },
+  { q: "怎么查询订单" },
+  { q: "修改收货地址" },
+  { q: "发票怎么开" },
+  { q: "支付失败怎么办" },
+  { q: "refund" },
+  { q: "order status" },
+  { q: "change delivery address" },
+  { q: "password reset" },
+  { q: "invoices" },
+  { q: "refnud" },
+  { q: "warrenty repair" },
+  { q: "cancelling my subscription" },
+  { q: "gift card voucher" },
+  { q: "customs duties international" },
+  { q: "退款 refund", locale: "zh-CN" },
+  { q: "tracking parcel", locale: "en" },
+  { q: "礼品卡 优惠券" },
+  { q: "account locked sign in" },
+  { q: "海关 关税" },
 ];
 
-type Row = { engine: string; articles: number; indexSeconds: number; perSecond: number; p50: number; p95: number; p99: number; max: number; queries: number };
+type Row = {
+  engine: string;
+  articles: number;
+  indexSeconds: number;
+  perSecond: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  queries: number;
+};
 
-async function measure(engine: string, backend: SearchBackend, workspaceId: string, indexSeconds: number): Promise<Row> {
+async function measure(
+  engine: string,
+  backend: SearchBackend,
+  workspaceId: string,
+  indexSeconds: number,
+): Promise<Row> {
   // Warm-up: one pass, not counted (plans, caches).
   for (const { q, locale } of QUERIES) await backend.search({ workspaceId, q, locale, publicOnly: true, limit: 10 });
   const samples: number[] = [];
@@ -84,7 +134,17 @@ async function measure(engine: string, backend: SearchBackend, workspaceId: stri
   const s = summarize(samples);
   const sorted = [...samples].sort((a, b) => a - b);
   const p95 = sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)]!;
-  return { engine, articles: ARTICLES, indexSeconds, perSecond: ARTICLES / indexSeconds, p50: s.p50, p95, p99: s.p99, max: s.max, queries: samples.length };
+  return {
+    engine,
+    articles: ARTICLES,
+    indexSeconds,
+    perSecond: ARTICLES / indexSeconds,
+    p50: s.p50,
+    p95,
+    p99: s.p99,
+    max: s.max,
+    queries: samples.length,
+  };
 }
 
 async function loadInto(database: Database) {
@@ -128,7 +188,11 @@ export async function benchSearch({ json }: { json: boolean }) {
         rows.push(await measure("embedded (PostgreSQL)", new EmbeddedBackend(pg.db), workspaceId, seconds));
         if (process.env.MEILI_HOST) {
           log("Meilisearch: syncing through the outbox…");
-          const meili = new MeilisearchBackend({ host: process.env.MEILI_HOST, key: process.env.MEILI_KEY, indexName: `bench_${process.pid}` });
+          const meili = new MeilisearchBackend({
+            host: process.env.MEILI_HOST,
+            key: process.env.MEILI_KEY,
+            indexName: `bench_${process.pid}`,
+          });
           const sync = new IndexSyncWorker(pg.db, meili, { batch: 5000 });
           const started = performance.now();
           await enqueueAll(pg.db, workspaceId);
@@ -152,9 +216,13 @@ export async function benchSearch({ json }: { json: boolean }) {
     return;
   }
   const f = (n: number) => n.toFixed(1);
-  console.log(`\nsearch: ${ARTICLES} articles (50% zh-CN, 50% en), ${QUERIES.length} queries × ${ROUNDS} rounds, limit 10, target p95 < ${TARGET_P95_MS} ms\n`);
+  console.log(
+    `\nsearch: ${ARTICLES} articles (50% zh-CN, 50% en), ${QUERIES.length} queries × ${ROUNDS} rounds, limit 10, target p95 < ${TARGET_P95_MS} ms\n`,
+  );
   console.log("engine                  index s   articles/s   p50 ms   p95 ms   p99 ms   max ms");
   for (const r of rows) {
-    console.log(`${r.engine.padEnd(22)} ${f(r.indexSeconds).padStart(8)} ${f(r.perSecond).padStart(12)} ${f(r.p50).padStart(8)} ${f(r.p95).padStart(8)} ${f(r.p99).padStart(8)} ${f(r.max).padStart(8)}${r.engine.startsWith("embedded") ? (r.p95 < TARGET_P95_MS ? "  ok" : "  OVER TARGET") : ""}`);
+    console.log(
+      `${r.engine.padEnd(22)} ${f(r.indexSeconds).padStart(8)} ${f(r.perSecond).padStart(12)} ${f(r.p50).padStart(8)} ${f(r.p95).padStart(8)} ${f(r.p99).padStart(8)} ${f(r.max).padStart(8)}${r.engine.startsWith("embedded") ? (r.p95 < TARGET_P95_MS ? "  ok" : "  OVER TARGET") : ""}`,
+    );
   }
 }

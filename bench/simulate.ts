@@ -12,7 +12,10 @@ const TARGET_SECONDS = 20;
 const SCENARIOS: { name: string; input: Omit<SimulationInput, "hours"> }[] = [
   { name: "30 agents, 360/h, AHT 240 s", input: { ratePerHour: 360, ahtSeconds: 240, agents: 30, seed: 1 } },
   // Many free agents per decision, and callers hanging up.
-  { name: "250 agents, 3600/h, AHT 240 s, patience 120 s", input: { ratePerHour: 3600, ahtSeconds: 240, agents: 250, patienceSeconds: 120, seed: 1 } },
+  {
+    name: "250 agents, 3600/h, AHT 240 s, patience 120 s",
+    input: { ratePerHour: 3600, ahtSeconds: 240, agents: 250, patienceSeconds: 120, seed: 1 },
+  },
 ];
 
 export type SimulateBenchRow = {
@@ -52,7 +55,8 @@ function printTable(rows: SimulateBenchRow[]) {
     r.withinTarget ? "yes" : "NO",
   ]);
   const widths = head.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c]!.length)));
-  const line = (row: string[]) => row.map((cell, c) => (c ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join(" | ");
+  const line = (row: string[]) =>
+    row.map((cell, c) => (c ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join(" | ");
   console.log(line(head));
   console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
   for (const row of cells) console.log(line(row));

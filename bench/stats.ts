@@ -6,7 +6,10 @@ function ranked(sorted: readonly number[], p: number): number {
 }
 
 export function percentile(samples: readonly number[], p: number): number {
-  return ranked([...samples].sort((a, b) => a - b), p);
+  return ranked(
+    [...samples].sort((a, b) => a - b),
+    p,
+  );
 }
 
 /** The latency summary the benchmarks report, in the samples' unit (sorted once). */

@@ -20,7 +20,6 @@ const CONVERSATIONS = 10_000;
 const LOADS = 5;
 const SEND_CONCURRENCY = 32;
 
-
 export async function benchUi({ json, only }: { json: boolean; only?: "paint" | "list" }) {
   const report = await onEachDriver((target) => measure(target, only));
   if (json) console.log(JSON.stringify(report));
@@ -33,7 +32,8 @@ async function measure(target: Target, only?: "paint" | "list") {
   const server = await startServer(target);
   const browser = await launchChromium();
   try {
-    const paint = only === "list" ? undefined : await paintLatency(browser, server.url, server.inboxKey, server.agentToken);
+    const paint =
+      only === "list" ? undefined : await paintLatency(browser, server.url, server.inboxKey, server.agentToken);
     if (only === "paint") return { paint };
     const seeded = await seed(server.url, server.inboxKey);
     const list = await listInteractive(browser, server.url, server.agentToken);
@@ -55,13 +55,13 @@ async function agentTab(browser: Browser, url: string, token: string, hash: stri
 
 async function paintLatency(browser: Browser, url: string, inboxKey: string, token: string) {
   const [visitor] = await createVisitors(url, inboxKey, 1);
-  const { conversationId } = await (
+  const { conversationId } = (await (
     await fetch(`${url}/widget/v1/messages`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${visitor}` },
       body: JSON.stringify({ text: "ui-bench-start" }),
     })
-  ).json() as { conversationId: string };
+  ).json()) as { conversationId: string };
   const page = await agentTab(browser, url, token, `#/inbox/all/${conversationId}`);
   await page.getByTestId("timeline-item").filter({ hasText: "ui-bench-start" }).waitFor();
   // Records when each new timeline item is on screen: the task after the frame that drew it.
@@ -72,7 +72,10 @@ async function paintLatency(browser: Browser, url: string, inboxKey: string, tok
       for (const r of records)
         for (const n of r.addedNodes) {
           const text = n instanceof HTMLElement ? n.querySelector("[data-testid=item-text]")?.textContent : undefined;
-          if (text?.startsWith("ui-bench-")) requestAnimationFrame(() => setTimeout(() => (w.painted[text] = performance.timeOrigin + performance.now()), 0));
+          if (text?.startsWith("ui-bench-"))
+            requestAnimationFrame(() =>
+              setTimeout(() => (w.painted[text] = performance.timeOrigin + performance.now()), 0),
+            );
         }
     }).observe(document.querySelector("[data-testid=timeline]")!, { childList: true });
   });
@@ -156,10 +159,19 @@ async function coldLoad(browser: Browser, url: string, token: string) {
   const page = await context.newPage();
   try {
     await page.goto(`${url}/app/#/inbox/all`);
-    await page.waitForFunction(() => (window as unknown as { rowsPaintedAt?: number }).rowsPaintedAt !== undefined, undefined, { timeout: 30_000 });
+    await page.waitForFunction(
+      () => (window as unknown as { rowsPaintedAt?: number }).rowsPaintedAt !== undefined,
+      undefined,
+      { timeout: 30_000 },
+    );
     await page.keyboard.press("j");
-    await page.locator("[data-testid=conversation-row][data-index='1'][data-selected=true]").waitFor({ timeout: 10_000 });
-    const interactiveMs = await page.evaluate(() => new Promise<number>((resolve) => requestAnimationFrame(() => setTimeout(() => resolve(performance.now()), 0))));
+    await page
+      .locator("[data-testid=conversation-row][data-index='1'][data-selected=true]")
+      .waitFor({ timeout: 10_000 });
+    const interactiveMs = await page.evaluate(
+      () =>
+        new Promise<number>((resolve) => requestAnimationFrame(() => setTimeout(() => resolve(performance.now()), 0))),
+    );
     const paintedMs = await page.evaluate(() => (window as unknown as { rowsPaintedAt: number }).rowsPaintedAt);
     return { paintedMs, interactiveMs };
   } finally {

@@ -61,21 +61,39 @@ export async function benchVoiceCost({ json }: { json: boolean }) {
   const drivers = await onEachDriver(measure);
   if (json) console.log(JSON.stringify({ drivers }));
   else
-    for (const [driver, r] of Object.entries(drivers) as [Driver, Awaited<ReturnType<typeof measure>> | { skipped: string }][]) {
+    for (const [driver, r] of Object.entries(drivers) as [
+      Driver,
+      Awaited<ReturnType<typeof measure>> | { skipped: string },
+    ][]) {
       if ("skipped" in r) {
         console.log(`${driver}: skipped (${r.skipped})`);
         continue;
       }
       console.log(`\n${driver}: ${CALLS} calls one after another, in-process`);
-      const names: Record<string, string> = { announcementWithHistory: `announcement, ${r.history.toLocaleString("en")} handled calls in history` };
-      for (const [name, c] of Object.entries(r.webhooks)) console.log(`  ${(names[name] ?? name).padEnd(13)} ${c.statements.toFixed(1).padStart(5)} statements   ${c.cpuMs.toFixed(2).padStart(6)} ms CPU   wall p50 ${c.p50Ms.toFixed(2)} ms`);
-      console.log(`  per call, with the work after the answers (routing passes): ${r.perCall.statements.toFixed(1)} statements, ${r.perCall.cpuMs.toFixed(2)} ms CPU`);
-      console.log(`  housekeeping pass with ${r.history.toLocaleString("en")} calls and ${(3 * r.history).toLocaleString("en")} events in history: ${r.housekeepingMs.join(" / ")} ms (three passes in a row)`);
+      const names: Record<string, string> = {
+        announcementWithHistory: `announcement, ${r.history.toLocaleString("en")} handled calls in history`,
+      };
+      for (const [name, c] of Object.entries(r.webhooks))
+        console.log(
+          `  ${(names[name] ?? name).padEnd(13)} ${c.statements.toFixed(1).padStart(5)} statements   ${c.cpuMs.toFixed(2).padStart(6)} ms CPU   wall p50 ${c.p50Ms.toFixed(2)} ms`,
+        );
+      console.log(
+        `  per call, with the work after the answers (routing passes): ${r.perCall.statements.toFixed(1)} statements, ${r.perCall.cpuMs.toFixed(2)} ms CPU`,
+      );
+      console.log(
+        `  housekeeping pass with ${r.history.toLocaleString("en")} calls and ${(3 * r.history).toLocaleString("en")} events in history: ${r.housekeepingMs.join(" / ")} ms (three passes in a row)`,
+      );
     }
 }
 
 async function measure(target: Target) {
-  const config = parseConfig({ ...target.env, DATABASE_URL: target.env.DATABASE_URL ?? "", SECRET_KEY: "voice-cost-secret-key-long-enough-0123456789", LOG_LEVEL: "warn", SWITCHBOARD_DEMO: "1" });
+  const config = parseConfig({
+    ...target.env,
+    DATABASE_URL: target.env.DATABASE_URL ?? "",
+    SECRET_KEY: "voice-cost-secret-key-long-enough-0123456789",
+    LOG_LEVEL: "warn",
+    SWITCHBOARD_DEMO: "1",
+  });
   const rt = await createRuntime(config);
   try {
     await seedDemo(rt);
@@ -92,14 +110,22 @@ async function measure(target: Target) {
       const url = `${BASE}${path}`;
       const res = await app.request(url, {
         method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": twilioSignature(TOKEN, url, params) },
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          "x-twilio-signature": twilioSignature(TOKEN, url, params),
+        },
         body: new URLSearchParams(params).toString(),
       });
       const body = await res.text();
       if (res.status !== 200) throw new Error(`${path}: ${res.status} ${body.slice(0, 200)}`);
       return body;
     };
-    const costs = { incoming: [] as Cost[], gather: [] as Cost[], announcement: [] as Cost[], announcementWithHistory: [] as Cost[] };
+    const costs = {
+      incoming: [] as Cost[],
+      gather: [] as Cost[],
+      announcement: [] as Cost[],
+      announcementWithHistory: [] as Cost[],
+    };
     const measured = async (into: Cost[] | undefined, work: () => Promise<string>) => {
       const [s0, c0, t0] = [statements, process.cpuUsage(), performance.now()];
       const out = await work();
@@ -110,11 +136,18 @@ async function measure(target: Target) {
     // Each measured caller's announcement: asked again once there is history.
     const announcements: (() => Promise<string>)[] = [];
     const call = async (n: number, record: boolean) => {
-      const params = { CallSid: `CA${n.toString(16).padStart(32, "0")}`, From: `+86139${String(n).padStart(8, "0")}`, To: NUMBER, CallStatus: "ringing" };
+      const params = {
+        CallSid: `CA${n.toString(16).padStart(32, "0")}`,
+        From: `+86139${String(n).padStart(8, "0")}`,
+        To: NUMBER,
+        CallStatus: "ringing",
+      };
       const first = await measured(record ? costs.incoming : undefined, () => post("/webhooks/twilio/voice", params));
       const action = /<Gather[^>]*\saction="([^"]+)"/.exec(first)?.[1]?.replace(/&amp;/g, "&");
       if (!action) throw new Error("no gather in the answer");
-      const second = await measured(record ? costs.gather : undefined, () => post(action, { ...params, CallStatus: "in-progress", Digits: "0" }));
+      const second = await measured(record ? costs.gather : undefined, () =>
+        post(action, { ...params, CallStatus: "in-progress", Digits: "0" }),
+      );
       const wait = /<Redirect[^>]*>([^<]+)<\/Redirect>/.exec(second)?.[1]?.replace(/&amp;/g, "&");
       if (!wait) throw new Error("caller was not queued");
       const announce = () => post(wait, { ...params, CallStatus: "in-progress" });
@@ -149,9 +182,18 @@ async function measure(target: Target) {
     const avg = (xs: Cost[], k: keyof Cost) => xs.reduce((a, x) => a + x[k], 0) / xs.length;
     const p50 = (xs: Cost[]) => [...xs].sort((a, b) => a.ms - b.ms)[Math.floor(xs.length / 2)]!.ms;
     const webhooks = Object.fromEntries(
-      Object.entries(costs).map(([k, xs]) => [k, { statements: avg(xs, "statements"), cpuMs: avg(xs, "cpuUs") / 1000, p50Ms: p50(xs) }]),
+      Object.entries(costs).map(([k, xs]) => [
+        k,
+        { statements: avg(xs, "statements"), cpuMs: avg(xs, "cpuUs") / 1000, p50Ms: p50(xs) },
+      ]),
     );
-    return { calls: CALLS, history: HISTORY, housekeepingMs: chores.map((ms) => Math.round(ms * 10) / 10), webhooks, perCall: { statements: (statements - s0) / CALLS, cpuMs: (c.user + c.system) / 1000 / CALLS } };
+    return {
+      calls: CALLS,
+      history: HISTORY,
+      housekeepingMs: chores.map((ms) => Math.round(ms * 10) / 10),
+      webhooks,
+      perCall: { statements: (statements - s0) / CALLS, cpuMs: (c.user + c.system) / 1000 / CALLS },
+    };
   } finally {
     await rt.close();
   }

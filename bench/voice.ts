@@ -36,7 +36,10 @@ async function post(url: string, params: Record<string, string>) {
   const started = performance.now();
   const res = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": twilioSignature(TOKEN, url, params) },
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      "x-twilio-signature": twilioSignature(TOKEN, url, params),
+    },
     body: new URLSearchParams(params).toString(),
   });
   const body = await res.text();
@@ -44,9 +47,11 @@ async function post(url: string, params: Record<string, string>) {
   return { ms: performance.now() - started, body };
 }
 
-const attr = (xml: string, verb: string, name: string) => new RegExp(`<${verb}[^>]*\\s${name}="([^"]+)"`).exec(xml)?.[1]?.replace(/&amp;/g, "&");
+const attr = (xml: string, verb: string, name: string) =>
+  new RegExp(`<${verb}[^>]*\\s${name}="([^"]+)"`).exec(xml)?.[1]?.replace(/&amp;/g, "&");
 const sid = (n: number) => `CA${n.toString(16).padStart(32, "0")}`;
-const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+const rss = (pid: number) =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 /** CPU seconds the server process has used (user + system), from /proc: clock ticks of 10 ms. */
 const cpuSeconds = (pid: number) => {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
@@ -92,12 +97,21 @@ async function measure(target: Target) {
         const call = first + n;
         inFlight.push(
           (async () => {
-            const params = { CallSid: sid(call + 1), From: `+86139${String(call).padStart(8, "0")}`, To: NUMBER, CallStatus: "ringing" };
+            const params = {
+              CallSid: sid(call + 1),
+              From: `+86139${String(call).padStart(8, "0")}`,
+              To: NUMBER,
+              CallStatus: "ringing",
+            };
             const answer = await post(`${base}/webhooks/twilio/voice`, params);
             incoming.push(answer.ms);
             const action = attr(answer.body, "Gather", "action");
             if (!action) throw new Error("no gather in the answer");
-            const second = await post(new URL(action, base).toString(), { ...params, CallStatus: "in-progress", Digits: "0" });
+            const second = await post(new URL(action, base).toString(), {
+              ...params,
+              CallStatus: "in-progress",
+              Digits: "0",
+            });
             gathers.push(second.ms);
             const wait = /<Redirect[^>]*>([^<]+)<\/Redirect>/.exec(second.body)?.[1]?.replace(/&amp;/g, "&");
             if (!wait) throw new Error("caller was not queued");
@@ -124,9 +138,13 @@ async function measure(target: Target) {
     const share = (part: number, whole: number) => (whole ? Math.round((1000 * part) / whole) / 10 : 0);
     const inServer = {
       // Inside the server, from handler start to answer: what the server itself adds.
-      webhooksWithin20msPercent: share(after.webhooksWithin20ms - before.webhooksWithin20ms, after.webhooks - before.webhooks),
+      webhooksWithin20msPercent: share(
+        after.webhooksWithin20ms - before.webhooksWithin20ms,
+        after.webhooks - before.webhooks,
+      ),
       // Before a handler starts: a request arriving during a stalled event loop waits for it.
-      eventLoopLateOver20msPercent: 100 - share(after.lagSamplesWithin20ms - before.lagSamplesWithin20ms, after.lagSamples - before.lagSamples),
+      eventLoopLateOver20msPercent:
+        100 - share(after.lagSamplesWithin20ms - before.lagSamplesWithin20ms, after.lagSamples - before.lagSamples),
     };
     const loadAfter = loadavg()[0]!;
     const rssAfterCalls = rss(server.pid);
@@ -166,7 +184,11 @@ async function measure(target: Target) {
       batchFallbacks: after.fallbacks - before.fallbacks,
       inServer,
       loadAverage: [Math.round(loadBefore * 100) / 100, Math.round(loadAfter * 100) / 100],
-      warmUp: { calls: warmUp.incoming.length, incoming: summarize(warmUp.incoming), gather: summarize(warmUp.gathers) },
+      warmUp: {
+        calls: warmUp.incoming.length,
+        incoming: summarize(warmUp.incoming),
+        gather: summarize(warmUp.gathers),
+      },
       incoming: summarize(incoming),
       gather: summarize(gathers),
       queued,
@@ -190,15 +212,31 @@ function print(drivers: Record<Driver, Awaited<ReturnType<typeof measure>> | { s
       console.log(`${driver}: skipped (${r.skipped})`);
       continue;
     }
-    console.log(`\n${driver}: ${r.calls} calls at ${r.offeredRate} webhooks/s (answered in ${r.answerSeconds} s), ${r.errors} errors${r.firstError ? ` (first: ${r.firstError})` : ""}`);
-    console.log(`  warm-up before them, not in the figures: ${r.warmUp.calls} calls at the same rate, incoming p50 ${f(r.warmUp.incoming.p50)} / p99 ${f(r.warmUp.incoming.p99)} ms, gather p50 ${f(r.warmUp.gather.p50)} / p99 ${f(r.warmUp.gather.p99)} ms`);
-    console.log(`  load average ${r.loadAverage[0]} → ${r.loadAverage[1]}; server CPU ${f(r.serverCpuMsPerWebhook)} ms per webhook; ${r.stepsPerBatch} call writes per batch (${r.batchFallbacks} batches retried one by one)`);
-    console.log(`  incoming call TwiML   p50 ${f(r.incoming.p50)} ms   p99 ${f(r.incoming.p99)} ms   max ${f(r.incoming.max)} ms   (target p99 < ${TARGET_P99_MS} ms)`);
-    console.log(`  gather → queue TwiML  p50 ${f(r.gather.p50)} ms   p99 ${f(r.gather.p99)} ms   max ${f(r.gather.max)} ms`);
+    console.log(
+      `\n${driver}: ${r.calls} calls at ${r.offeredRate} webhooks/s (answered in ${r.answerSeconds} s), ${r.errors} errors${r.firstError ? ` (first: ${r.firstError})` : ""}`,
+    );
+    console.log(
+      `  warm-up before them, not in the figures: ${r.warmUp.calls} calls at the same rate, incoming p50 ${f(r.warmUp.incoming.p50)} / p99 ${f(r.warmUp.incoming.p99)} ms, gather p50 ${f(r.warmUp.gather.p50)} / p99 ${f(r.warmUp.gather.p99)} ms`,
+    );
+    console.log(
+      `  load average ${r.loadAverage[0]} → ${r.loadAverage[1]}; server CPU ${f(r.serverCpuMsPerWebhook)} ms per webhook; ${r.stepsPerBatch} call writes per batch (${r.batchFallbacks} batches retried one by one)`,
+    );
+    console.log(
+      `  incoming call TwiML   p50 ${f(r.incoming.p50)} ms   p99 ${f(r.incoming.p99)} ms   max ${f(r.incoming.max)} ms   (target p99 < ${TARGET_P99_MS} ms)`,
+    );
+    console.log(
+      `  gather → queue TwiML  p50 ${f(r.gather.p50)} ms   p99 ${f(r.gather.p99)} ms   max ${f(r.gather.max)} ms`,
+    );
     const late = Math.round(r.inServer.eventLoopLateOver20msPercent * 10) / 10;
-    console.log(`  inside the server: ${r.inServer.webhooksWithin20msPercent}% of these webhooks answered within 20 ms of their handler starting; event loop more than 20 ms late in ${late}% of its 100 ms samples`);
-    console.log(`  ${r.queued} callers waiting in queue at once (target ≥ ${TARGET_QUEUED}); highest position announced ${r.highestPosition}`);
-    console.log(`  announcements at ${r.announcementRate}/s: p50 ${f(r.announcements.p50)} ms   p99 ${f(r.announcements.p99)} ms   max ${f(r.announcements.max)} ms`);
+    console.log(
+      `  inside the server: ${r.inServer.webhooksWithin20msPercent}% of these webhooks answered within 20 ms of their handler starting; event loop more than 20 ms late in ${late}% of its 100 ms samples`,
+    );
+    console.log(
+      `  ${r.queued} callers waiting in queue at once (target ≥ ${TARGET_QUEUED}); highest position announced ${r.highestPosition}`,
+    );
+    console.log(
+      `  announcements at ${r.announcementRate}/s: p50 ${f(r.announcements.p50)} ms   p99 ${f(r.announcements.p99)} ms   max ${f(r.announcements.max)} ms`,
+    );
     console.log(`  server RSS ${r.serverRssAfterCallsMb} MB after the calls, ${r.serverRssMb} MB at the end`);
   }
 }

@@ -45,7 +45,9 @@ async function realServer(): Promise<Target | null> {
     server: "real",
     pageUrl,
     async prepare(page) {
-      await page.route(pageUrl, (route) => route.fulfill({ contentType: "text/html", body: blankPage(s.inbox.publicKey) }));
+      await page.route(pageUrl, (route) =>
+        route.fulfill({ contentType: "text/html", body: blankPage(s.inbox.publicKey) }),
+      );
     },
     async stop() {
       await s.stop();
@@ -73,7 +75,12 @@ function stubServer(js: string): Target {
       return new Response(null, { status: 404 });
     },
   });
-  return { server: "stub", pageUrl: `http://127.0.0.1:${server.port}/`, prepare: async () => {}, stop: () => server.stop(true) };
+  return {
+    server: "stub",
+    pageUrl: `http://127.0.0.1:${server.port}/`,
+    prepare: async () => {},
+    stop: () => server.stop(true),
+  };
 }
 
 /** One first visit: a fresh context, so no stored visitor token and no cached widget.js. */

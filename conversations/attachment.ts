@@ -27,7 +27,8 @@ export type SealedWriter = {
 };
 
 // What a customer or agent may upload: documents and media people send support, nothing executable.
-const ALLOWED = /^(image\/(png|jpeg|gif|webp)|application\/pdf|text\/plain|text\/csv|audio\/(mpeg|ogg|wav|webm)|video\/(mp4|webm)|application\/(zip|msword|vnd\.openxmlformats-officedocument\.[a-z.]+|vnd\.ms-excel))$/;
+const ALLOWED =
+  /^(image\/(png|jpeg|gif|webp)|application\/pdf|text\/plain|text\/csv|audio\/(mpeg|ogg|wav|webm)|video\/(mp4|webm)|application\/(zip|msword|vnd\.openxmlformats-officedocument\.[a-z.]+|vnd\.ms-excel))$/;
 
 /** Files on local disk under DATA_DIR/files/<workspace>/<id>; the row holds the metadata. */
 export class AttachmentStore {
@@ -51,12 +52,23 @@ export class AttachmentStore {
     limit: { maxBytes: number; uploaderIp: string; overLimit?: () => Error },
   ) {
     const contentType = (upload.contentType || "application/octet-stream").split(";")[0]!.trim().toLowerCase();
-    if (!ALLOWED.test(contentType)) throw new DomainError(415, "unsupported_type", `Files of type ${contentType} are not accepted`, "file");
+    if (!ALLOWED.test(contentType))
+      throw new DomainError(415, "unsupported_type", `Files of type ${contentType} are not accepted`, "file");
     const id = crypto.randomUUID();
     const written = await this.write(workspaceId, id, upload.content, limit.maxBytes);
-    if (!written) throw limit.overLimit?.() ?? new TooLarge(`File is larger than ${Math.round(limit.maxBytes / 1024 / 1024)} MB`, "file");
+    if (!written)
+      throw (
+        limit.overLimit?.() ??
+        new TooLarge(`File is larger than ${Math.round(limit.maxBytes / 1024 / 1024)} MB`, "file")
+      );
     try {
-      return await this.record(db, workspaceId, owner, { id, name: upload.name, contentType, ...written }, limit.uploaderIp);
+      return await this.record(
+        db,
+        workspaceId,
+        owner,
+        { id, name: upload.name, contentType, ...written },
+        limit.uploaderIp,
+      );
     } catch (err) {
       await rm(this.path(workspaceId, id), { force: true });
       throw err;
@@ -88,7 +100,8 @@ export class AttachmentStore {
       await rm(path, { force: true });
       throw err;
     } finally {
-      if (!out.destroyed) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      if (!out.destroyed)
+        await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     }
     if (tooLarge) {
       await rm(path, { force: true });
@@ -159,7 +172,8 @@ export class AttachmentStore {
     };
     // The tag is known only at the end: its place after the iv is filled in once the body is written.
     await put(Buffer.concat([iv, Buffer.alloc(SEALED_HEADER_BYTES - iv.length)]));
-    const close = () => new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    const close = () =>
+      new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     return {
       async write(chunk) {
         size += chunk.length;
@@ -177,7 +191,15 @@ export class AttachmentStore {
         }
         const [row] = await db
           .insert(attachments)
-          .values({ id, workspaceId, name: meta.name.slice(0, 255), contentType: meta.contentType, size, storageKey, sha256: hash.digest("hex") })
+          .values({
+            id,
+            workspaceId,
+            name: meta.name.slice(0, 255),
+            contentType: meta.contentType,
+            size,
+            storageKey,
+            sha256: hash.digest("hex"),
+          })
           .returning({ id: attachments.id });
         return row!.id;
       },
@@ -207,7 +229,10 @@ export class AttachmentStore {
 
   /** Removes one file and its row, whoever held it (a held-back mail deleted from the spam view). */
   async remove(db: Executor, workspaceId: string, id: string) {
-    const [row] = await db.delete(attachments).where(and(eq(attachments.workspaceId, workspaceId), eq(attachments.id, id))).returning();
+    const [row] = await db
+      .delete(attachments)
+      .where(and(eq(attachments.workspaceId, workspaceId), eq(attachments.id, id)))
+      .returning();
     if (row) await rm(join(this.root, row.storageKey), { force: true });
   }
 
@@ -216,7 +241,10 @@ export class AttachmentStore {
    * upload flood): rows first, then files, so a message cannot take a file that is being removed.
    */
   async pruneOrphans(db: Executor, olderThan: Date) {
-    const rows = await db.delete(attachments).where(orphanedUploads(olderThan)).returning({ storageKey: attachments.storageKey });
+    const rows = await db
+      .delete(attachments)
+      .where(orphanedUploads(olderThan))
+      .returning({ storageKey: attachments.storageKey });
     for (const row of rows) await rm(join(this.root, row.storageKey), { force: true });
     return rows.length;
   }
@@ -227,7 +255,15 @@ export class AttachmentStore {
     await db
       .update(attachments)
       .set({ contactId })
-      .where(and(eq(attachments.workspaceId, workspaceId), inArray(attachments.id, ids), isNull(attachments.contactId), isNull(attachments.userId), isNull(attachments.timelineItemId)));
+      .where(
+        and(
+          eq(attachments.workspaceId, workspaceId),
+          inArray(attachments.id, ids),
+          isNull(attachments.contactId),
+          isNull(attachments.userId),
+          isNull(attachments.timelineItemId),
+        ),
+      );
   }
 
   /** Removes stored files no message took (a mail that turned out to be a duplicate). */
@@ -235,7 +271,9 @@ export class AttachmentStore {
     for (const id of ids) {
       const [row] = await db
         .delete(attachments)
-        .where(and(eq(attachments.workspaceId, workspaceId), eq(attachments.id, id), isNull(attachments.timelineItemId)))
+        .where(
+          and(eq(attachments.workspaceId, workspaceId), eq(attachments.id, id), isNull(attachments.timelineItemId)),
+        )
         .returning();
       if (row) await rm(join(this.root, row.storageKey), { force: true });
     }

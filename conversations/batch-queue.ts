@@ -29,7 +29,10 @@ export class BatchQueue<In, Out> {
    * reads and locks while the other holds the counter row through its commit); PGlite runs one
    * transaction at a time, so more would only make batches smaller.
    */
-  constructor(private readonly writer: BatchWriter<In, Out>, private readonly parallel = 1) {}
+  constructor(
+    private readonly writer: BatchWriter<In, Out>,
+    private readonly parallel = 1,
+  ) {}
 
   submit(workspaceId: string, input: In): Promise<Out> {
     return new Promise((resolve, reject) => {
@@ -63,7 +66,10 @@ export class BatchQueue<In, Out> {
   private async process(workspaceId: string, batch: Pending<In, Out>[]) {
     if (!batch.length) return;
     try {
-      const results = await this.writer.batch(workspaceId, batch.map((p) => p.input));
+      const results = await this.writer.batch(
+        workspaceId,
+        batch.map((p) => p.input),
+      );
       this.stats.batches++;
       this.stats.items += batch.length;
       batch.forEach((p, i) => p.resolve(results[i]!));

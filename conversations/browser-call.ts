@@ -1,7 +1,16 @@
 import { and, desc, eq, inArray, isNull, lt, or } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor } from "../db/connect.ts";
-import { calls, contacts, conversations, inboxes, users, workspaces, type Call, type CallStatus } from "../db/schema/index.ts";
+import {
+  calls,
+  contacts,
+  conversations,
+  inboxes,
+  users,
+  workspaces,
+  type Call,
+  type CallStatus,
+} from "../db/schema/index.ts";
 import { Conflict, Forbidden, Invalid, NotFound } from "../platform/errors.ts";
 import { canSeeConversation, type Actor } from "./actor.ts";
 import { changeCallWithin, isFinal, startCall } from "./call.ts";
@@ -101,7 +110,11 @@ async function tellVisitor(core: Core, call: Call) {
       conversationId: c.id,
       public: true,
       ephemeral: true,
-      payload: { call: browserCallView(call, await agentName(core.db, call.agentId)), onlyFor: { contactId: c.contactId }, scope: scopeOf(c) },
+      payload: {
+        call: browserCallView(call, await agentName(core.db, call.agentId)),
+        onlyFor: { contactId: c.contactId },
+        scope: scopeOf(c),
+      },
     },
   ]);
 }
@@ -115,7 +128,12 @@ async function tellVisitor(core: Core, call: Call) {
 export async function callOfParty(db: Executor, party: CallParty, callId: string, conversationId?: string) {
   const workspaceId = party.kind === "visitor" ? party.workspaceId : party.actor.workspaceId;
   const [row] = await db
-    .select({ call: calls, contactId: conversations.contactId, assigneeId: conversations.assigneeId, teamId: conversations.teamId })
+    .select({
+      call: calls,
+      contactId: conversations.contactId,
+      assigneeId: conversations.assigneeId,
+      teamId: conversations.teamId,
+    })
     .from(calls)
     .innerJoin(conversations, eq(conversations.id, calls.conversationId))
     .where(and(eq(calls.workspaceId, workspaceId), eq(calls.id, callId), eq(calls.provider, "webrtc")));
@@ -127,7 +145,8 @@ export async function callOfParty(db: Executor, party: CallParty, callId: string
 
 /** Signalling and hang-up from the agent side are for the agent on the call only. */
 function requireOnCall(party: CallParty, call: Call) {
-  if (party.kind === "agent" && call.agentId !== party.actor.userId) throw new Forbidden("Only the agent on this call may do that");
+  if (party.kind === "agent" && call.agentId !== party.actor.userId)
+    throw new Forbidden("Only the agent on this call may do that");
 }
 
 /** The live browser call of a conversation, if any. */
@@ -144,17 +163,31 @@ async function liveCallOf(db: Executor, conversationId: string) {
  * the chat, every agent who can see it (the first to answer takes it). A call continues a chat, so
  * the visitor must have written first.
  */
-export async function requestCall(core: Core, visitor: { workspaceId: string; contactId: string; inboxId: string; visitorId: string }, callId: string) {
+export async function requestCall(
+  core: Core,
+  visitor: { workspaceId: string; contactId: string; inboxId: string; visitorId: string },
+  callId: string,
+) {
   const [c] = await core.db
     .select()
     .from(conversations)
-    .where(and(eq(conversations.workspaceId, visitor.workspaceId), eq(conversations.contactId, visitor.contactId), inArray(conversations.status, ["open", "pending", "snoozed"])))
+    .where(
+      and(
+        eq(conversations.workspaceId, visitor.workspaceId),
+        eq(conversations.contactId, visitor.contactId),
+        inArray(conversations.status, ["open", "pending", "snoozed"]),
+      ),
+    )
     .orderBy(desc(conversations.lastActivityAt))
     .limit(1);
   if (!c) throw new Conflict("Write a message first: a call continues a chat", "conversationId");
   const live = await liveCallOf(core.db, c.id);
-  if (live && live.externalId !== browserCallExternalId(callId)) throw new Conflict("A call is already in progress in this chat", "callId");
-  const [contact] = await core.db.select({ name: contacts.name }).from(contacts).where(eq(contacts.id, visitor.contactId));
+  if (live && live.externalId !== browserCallExternalId(callId))
+    throw new Conflict("A call is already in progress in this chat", "callId");
+  const [contact] = await core.db
+    .select({ name: contacts.name })
+    .from(contacts)
+    .where(eq(contacts.id, visitor.contactId));
   const started = await startCall(core, visitor.workspaceId, {
     provider: "webrtc",
     inboxId: visitor.inboxId,
@@ -186,7 +219,8 @@ export async function inviteToCall(core: Core, actor: Actor, conversationId: str
   if (row.channel !== "webchat") throw new Conflict("Browser calls are for web chat conversations", "id");
   if (row.c.status === "resolved") throw new Conflict("The conversation is resolved", "id");
   const live = await liveCallOf(core.db, conversationId);
-  if (live && live.externalId !== browserCallExternalId(callId)) throw new Conflict("A call is already in progress in this chat", "callId");
+  if (live && live.externalId !== browserCallExternalId(callId))
+    throw new Conflict("A call is already in progress in this chat", "callId");
   const started = await startCall(core, actor.workspaceId, {
     provider: "webrtc",
     inboxId: row.c.inboxId,
@@ -216,11 +250,16 @@ export async function answerCall(core: Core, actor: Actor, conversationId: strin
   const found = await callOfParty(core.db, { kind: "agent", actor }, callId, conversationId);
   const { after, assigned } = await withEvents(core, async (tx, events) => {
     const changed = await changeCallWithin(tx, events, found.id, (call) => {
-      if (call.direction !== "in" || call.status !== "ringing") throw new Conflict("This call is not ringing", "callId");
-      if (call.agentId && call.agentId !== actor.userId) throw new Conflict("This call rings for another agent", "callId");
+      if (call.direction !== "in" || call.status !== "ringing")
+        throw new Conflict("This call is not ringing", "callId");
+      if (call.agentId && call.agentId !== actor.userId)
+        throw new Conflict("This call rings for another agent", "callId");
       return { status: "connecting", agentId: actor.userId };
     });
-    const [c] = await tx.select({ assigneeId: conversations.assigneeId }).from(conversations).where(eq(conversations.id, conversationId));
+    const [c] = await tx
+      .select({ assigneeId: conversations.assigneeId })
+      .from(conversations)
+      .where(eq(conversations.id, conversationId));
     const take = c?.assigneeId !== actor.userId;
     if (take) await assignWithin(tx, events, actor, conversationId, actor.userId);
     return { after: changed.after, assigned: take };
@@ -234,7 +273,8 @@ export async function acceptCall(core: Core, visitor: CallParty & { kind: "visit
   const found = await callOfParty(core.db, visitor, callId);
   const { after } = await withEvents(core, (tx, events) =>
     changeCallWithin(tx, events, found.id, (call) => {
-      if (call.direction !== "out" || call.status !== "ringing") throw new Conflict("This call is not ringing", "callId");
+      if (call.direction !== "out" || call.status !== "ringing")
+        throw new Conflict("This call is not ringing", "callId");
       return { status: "connecting" };
     }),
   );
@@ -262,12 +302,21 @@ export async function markConnected(core: Core, party: CallParty, callId: string
  * Relays one signal to the other browser. Agents make offers and visitors answer them (one
  * negotiation, always in that direction, so two offers never cross); both trickle ICE candidates.
  */
-export async function relaySignal(core: Core, party: CallParty, callId: string, signal: CallSignal, conversationId?: string) {
+export async function relaySignal(
+  core: Core,
+  party: CallParty,
+  callId: string,
+  signal: CallSignal,
+  conversationId?: string,
+) {
   const call = await callOfParty(core.db, party, callId, conversationId);
   requireOnCall(party, call);
-  if (call.status !== "connecting" && call.status !== "connected") throw new Conflict("The call is not in progress", "callId");
-  if (signal.kind === "offer" && party.kind !== "agent") throw new Invalid("Only the agent's browser makes the offer", "kind");
-  if (signal.kind === "answer" && party.kind !== "visitor") throw new Invalid("Only the visitor's browser answers", "kind");
+  if (call.status !== "connecting" && call.status !== "connected")
+    throw new Conflict("The call is not in progress", "callId");
+  if (signal.kind === "offer" && party.kind !== "agent")
+    throw new Invalid("Only the agent's browser makes the offer", "kind");
+  if (signal.kind === "answer" && party.kind !== "visitor")
+    throw new Invalid("Only the visitor's browser answers", "kind");
   const [c] = await core.db.select().from(conversations).where(eq(conversations.id, call.conversationId));
   const toVisitor = party.kind === "agent";
   const event: DomainEvent = {
@@ -277,13 +326,22 @@ export async function relaySignal(core: Core, party: CallParty, callId: string, 
     conversationId: call.conversationId,
     public: toVisitor,
     ephemeral: true,
-    payload: { callId: call.id, signal, onlyFor: toVisitor ? { contactId: c!.contactId } : { userId: call.agentId }, scope: scopeOf(c!) },
+    payload: {
+      callId: call.id,
+      signal,
+      onlyFor: toVisitor ? { contactId: c!.contactId } : { userId: call.agentId },
+      scope: scopeOf(c!),
+    },
   };
   core.bus.publish([event]);
 }
 
 /** How a call ends when `by` hangs up, from where it stood. */
-export function endStatus(call: Pick<Call, "status" | "direction">, by: "visitor" | "agent", reason: HangUpReason): CallStatus {
+export function endStatus(
+  call: Pick<Call, "status" | "direction">,
+  by: "visitor" | "agent",
+  reason: HangUpReason,
+): CallStatus {
   if (reason === "failed") return "failed";
   if (call.status === "ringing") {
     const caller = call.direction === "in" ? "visitor" : "agent";
@@ -294,11 +352,19 @@ export function endStatus(call: Pick<Call, "status" | "direction">, by: "visitor
 }
 
 /** Either side hangs up (or declines while it rings): the call ends for both. */
-export async function hangUp(core: Core, party: CallParty, callId: string, reason: HangUpReason = "hangup", conversationId?: string) {
+export async function hangUp(
+  core: Core,
+  party: CallParty,
+  callId: string,
+  reason: HangUpReason = "hangup",
+  conversationId?: string,
+) {
   const found = await callOfParty(core.db, party, callId, conversationId);
   requireOnCall(party, found);
   const { before, after } = await withEvents(core, (tx, events) =>
-    changeCallWithin(tx, events, found.id, (call) => (isFinal(call.status) ? null : { status: endStatus(call, party.kind, reason) })),
+    changeCallWithin(tx, events, found.id, (call) =>
+      isFinal(call.status) ? null : { status: endStatus(call, party.kind, reason) },
+    ),
   );
   if (after.status !== before.status) await tellVisitor(core, after);
   return browserCallView(after, await agentName(core.db, after.agentId));
@@ -332,7 +398,12 @@ export async function expireCalls(core: Core, now = new Date()) {
         tx,
         events,
         id,
-        (call) => (call.status === "ringing" ? { status: "no_answer" } : call.status === "connecting" ? { status: "failed" } : null),
+        (call) =>
+          call.status === "ringing"
+            ? { status: "no_answer" }
+            : call.status === "connecting"
+              ? { status: "failed" }
+              : null,
         now,
       ),
     );
@@ -379,7 +450,14 @@ export async function liveCallsOf(db: Executor, party: CallParty) {
       .select({ call: calls })
       .from(calls)
       .innerJoin(conversations, eq(conversations.id, calls.conversationId))
-      .where(and(eq(calls.workspaceId, party.workspaceId), eq(conversations.contactId, party.contactId), eq(calls.provider, "webrtc"), inArray(calls.status, LIVE)));
+      .where(
+        and(
+          eq(calls.workspaceId, party.workspaceId),
+          eq(conversations.contactId, party.contactId),
+          eq(calls.provider, "webrtc"),
+          inArray(calls.status, LIVE),
+        ),
+      );
     return rows.map((r) => r.call);
   }
   const { actor } = party;
@@ -426,13 +504,22 @@ function tellAgent(core: Core, call: Call, supervisor: { userId: string; name: s
       conversationId: call.conversationId,
       public: false,
       ephemeral: true,
-      payload: { callId: call.id, supervisorId: supervisor.userId, supervisorName: supervisor.name, mode, onlyFor: { userId: call.agentId } },
+      payload: {
+        callId: call.id,
+        supervisorId: supervisor.userId,
+        supervisorName: supervisor.name,
+        mode,
+        onlyFor: { userId: call.agentId },
+      },
     },
   ]);
 }
 
 async function monitoredCall(db: Executor, workspaceId: string, callId: string) {
-  const [call] = await db.select().from(calls).where(and(eq(calls.workspaceId, workspaceId), eq(calls.id, callId), eq(calls.provider, "webrtc")));
+  const [call] = await db
+    .select()
+    .from(calls)
+    .where(and(eq(calls.workspaceId, workspaceId), eq(calls.id, callId), eq(calls.provider, "webrtc")));
   if (!call) throw new NotFound("Call", "callId");
   return call;
 }
@@ -449,7 +536,12 @@ export async function monitorBrowserCall(core: Core, supervisor: Actor, callId: 
       const others = c.monitors.filter((m) => m.userId !== supervisor.userId);
       return { monitors: [...others, { userId: supervisor.userId, legId: BROWSER_LEG, mode }] };
     });
-    if (joined) await appendSystemEvent(tx, events, after.conversationId, "call_monitored", { callId: after.id, supervisorId: supervisor.userId, mode });
+    if (joined)
+      await appendSystemEvent(tx, events, after.conversationId, "call_monitored", {
+        callId: after.id,
+        supervisorId: supervisor.userId,
+        mode,
+      });
     return { after, joined };
   });
   tellAgent(core, after, { userId: supervisor.userId, name: supervisor.name }, mode);
@@ -460,7 +552,11 @@ export async function monitorBrowserCall(core: Core, supervisor: Actor, callId: 
 export async function stopMonitoringBrowserCall(core: Core, supervisor: Actor, callId: string) {
   const found = await monitoredCall(core.db, supervisor.workspaceId, callId);
   const { before, after } = await withEvents(core, (tx, events) =>
-    changeCallWithin(tx, events, found.id, (c) => (c.monitors.some((m) => m.userId === supervisor.userId) ? { monitors: c.monitors.filter((m) => m.userId !== supervisor.userId) } : null)),
+    changeCallWithin(tx, events, found.id, (c) =>
+      c.monitors.some((m) => m.userId === supervisor.userId)
+        ? { monitors: c.monitors.filter((m) => m.userId !== supervisor.userId) }
+        : null,
+    ),
   );
   if (after !== before) tellAgent(core, after, { userId: supervisor.userId, name: supervisor.name }, null);
   return after;
@@ -470,12 +566,19 @@ export async function stopMonitoringBrowserCall(core: Core, supervisor: Actor, c
  * Relays the monitoring connection's signalling: a supervisor monitoring the call to its agent, and
  * the agent on the call to a supervisor who monitors it (`supervisorId`). Nobody else has a part.
  */
-export async function relayMonitorSignal(core: Core, actor: Actor, callId: string, signal: CallSignal, supervisorId?: string) {
+export async function relayMonitorSignal(
+  core: Core,
+  actor: Actor,
+  callId: string,
+  signal: CallSignal,
+  supervisorId?: string,
+) {
   const call = await monitoredCall(core.db, actor.workspaceId, callId);
   if (isFinal(call.status) || !call.agentId) throw new Conflict("The call is not in progress", "callId");
   const isAgent = call.agentId === actor.userId;
   const supervisor = isAgent ? supervisorId : actor.userId;
-  if (!supervisor || !call.monitors.some((m) => m.userId === supervisor)) throw new Forbidden("Only the agent on the call and a supervisor monitoring it take part");
+  if (!supervisor || !call.monitors.some((m) => m.userId === supervisor))
+    throw new Forbidden("Only the agent on the call and a supervisor monitoring it take part");
   if (signal.kind === "offer" && isAgent) throw new Invalid("The supervisor's browser makes the offer", "kind");
   if (signal.kind === "answer" && !isAgent) throw new Invalid("The agent's browser answers", "kind");
   core.bus.publish([
@@ -486,7 +589,12 @@ export async function relayMonitorSignal(core: Core, actor: Actor, callId: strin
       conversationId: call.conversationId,
       public: false,
       ephemeral: true,
-      payload: { callId: call.id, supervisorId: supervisor, signal, onlyFor: { userId: isAgent ? supervisor : call.agentId } },
+      payload: {
+        callId: call.id,
+        supervisorId: supervisor,
+        signal,
+        onlyFor: { userId: isAgent ? supervisor : call.agentId },
+      },
     },
   ]);
 }

@@ -119,7 +119,8 @@ export function envelopes(node: string, events: DomainEvent[]): string[] {
   };
   for (const e of events) {
     let body = JSON.stringify(e);
-    if (Buffer.byteLength(body) > MAX_NOTIFY - 100) body = JSON.stringify({ workspaceId: e.workspaceId, seq: e.seq, ref: true });
+    if (Buffer.byteLength(body) > MAX_NOTIFY - 100)
+      body = JSON.stringify({ workspaceId: e.workspaceId, seq: e.seq, ref: true });
     const bytes = Buffer.byteLength(body) + 1;
     if (size + bytes > MAX_NOTIFY - 100) flush();
     batch.push(body);

@@ -3,13 +3,33 @@ import type { Executor, Tx } from "../db/connect.ts";
 import { preparedQuery } from "../db/prepared-query.ts";
 import { insertRecords } from "../db/records.ts";
 import {
-  attachments, calls, contacts, conversations, FINAL_CALL_STATUSES, inboxes, timelineItems,
-  type Call, type CallStatus, type Conversation, type IvrState, type TimelineItem,
+  attachments,
+  calls,
+  contacts,
+  conversations,
+  FINAL_CALL_STATUSES,
+  inboxes,
+  timelineItems,
+  type Call,
+  type CallStatus,
+  type Conversation,
+  type IvrState,
+  type TimelineItem,
 } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import type { Identity } from "./channel.ts";
 import { identityKey, normalizeIdentity, resolveContacts } from "./contact.ts";
-import { appendItems, contactOf, conversationView, openConversationsOf, scopeOf, systemItem, type ConversationView, type ItemWrites, type NewItem } from "./conversation.ts";
+import {
+  appendItems,
+  contactOf,
+  conversationView,
+  openConversationsOf,
+  scopeOf,
+  systemItem,
+  type ConversationView,
+  type ItemWrites,
+  type NewItem,
+} from "./conversation.ts";
 import type { EventLog } from "./event.ts";
 import { attachmentView, loadTimelineItem, timelineView, type TimelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
@@ -44,13 +64,32 @@ export type CallStart = {
 };
 
 export type CallChange = Partial<
-  Pick<Call, "status" | "agentId" | "agentLegId" | "customerLegId" | "consult" | "monitors" | "queueId" | "conferenceSid" | "ivr" | "recordingId" | "recordingSid" | "transcript" | "callbackNumber" | "enqueuedAt" | "answeredAt" | "endedAt">
+  Pick<
+    Call,
+    | "status"
+    | "agentId"
+    | "agentLegId"
+    | "customerLegId"
+    | "consult"
+    | "monitors"
+    | "queueId"
+    | "conferenceSid"
+    | "ivr"
+    | "recordingId"
+    | "recordingSid"
+    | "transcript"
+    | "callbackNumber"
+    | "enqueuedAt"
+    | "answeredAt"
+    | "endedAt"
+  >
 > & { hold?: boolean };
 
 /** What may still change once a call has ended: its recording (stored, or pruned) and transcript. */
 const AFTER_THE_END: (keyof Call)[] = ["recordingId", "recordingSid", "transcript", "monitors", "consult"];
 
-const seconds = (from: Date | null, to: Date | null) => (from && to ? Math.max(0, Math.round((to.getTime() - from.getTime()) / 1000)) : 0);
+const seconds = (from: Date | null, to: Date | null) =>
+  from && to ? Math.max(0, Math.round((to.getTime() - from.getTime()) / 1000)) : 0;
 
 /** What the inbox shows of a call (the call item's data): status, parties, timings, recording. */
 export function callData(call: Call, now = new Date()) {
@@ -100,17 +139,29 @@ export function applyCallChange(call: Call, change: CallChange, now = new Date()
     next.holdSeconds = call.holdSeconds + seconds(call.holdStartedAt, next.endedAt ?? now);
     next.holdStartedAt = null;
   }
-  if (hold !== undefined && !change.status && (next.status === "connected" || next.status === "on_hold")) next.status = hold ? "on_hold" : "connected";
+  if (hold !== undefined && !change.status && (next.status === "connected" || next.status === "on_hold"))
+    next.status = hold ? "on_hold" : "connected";
   return next;
 }
 
 // Every webhook of a call reads it first: built once (prepared-query.ts).
 const byExternalId = preparedQuery("call_by_external_id", (db) =>
-  db.select().from(calls).where(and(eq(calls.inboxId, sql.placeholder("inboxId")), eq(calls.externalId, sql.placeholder("externalId")))),
+  db
+    .select()
+    .from(calls)
+    .where(and(eq(calls.inboxId, sql.placeholder("inboxId")), eq(calls.externalId, sql.placeholder("externalId")))),
 );
-const ofInbox = preparedQuery("call_of_inbox", (db) => db.select().from(calls).where(and(eq(calls.inboxId, sql.placeholder("inboxId")), eq(calls.id, sql.placeholder("callId")))));
+const ofInbox = preparedQuery("call_of_inbox", (db) =>
+  db
+    .select()
+    .from(calls)
+    .where(and(eq(calls.inboxId, sql.placeholder("inboxId")), eq(calls.id, sql.placeholder("callId")))),
+);
 const ofWorkspace = preparedQuery("call_of_workspace", (db) =>
-  db.select().from(calls).where(and(eq(calls.workspaceId, sql.placeholder("workspaceId")), eq(calls.id, sql.placeholder("callId")))),
+  db
+    .select()
+    .from(calls)
+    .where(and(eq(calls.workspaceId, sql.placeholder("workspaceId")), eq(calls.id, sql.placeholder("callId")))),
 );
 
 /** The call Twilio knows by `externalId` (its CallSid) on a line. */
@@ -134,11 +185,22 @@ export async function liveCalls(db: Executor, workspaceId: string) {
   return db
     .select()
     .from(calls)
-    .where(and(eq(calls.workspaceId, workspaceId), inArray(calls.status, ["ringing", "ivr", "queued", "callback", "connecting", "connected", "on_hold"])))
+    .where(
+      and(
+        eq(calls.workspaceId, workspaceId),
+        inArray(calls.status, ["ringing", "ivr", "queued", "callback", "connecting", "connected", "on_hold"]),
+      ),
+    )
     .orderBy(desc(calls.startedAt));
 }
 
-export type StartedCall = { call: Call; item: TimelineView; conversation: ConversationView; duplicate: boolean; conversationCreated: boolean };
+export type StartedCall = {
+  call: Call;
+  item: TimelineView;
+  conversation: ConversationView;
+  duplicate: boolean;
+  conversationCreated: boolean;
+};
 
 /** What the caller of `startCall` has already made sure of (the voice webhook, before it starts a call). */
 export type StartChecks = {
@@ -187,10 +249,19 @@ export async function startCall(
  * → conversation (sorted), as message ingest takes them. The last writes (the calls' insert) come
  * back unsent, as `pending`: the caller must send them, with its own next ones.
  */
-export async function startCallsWithin(tx: Tx, workspaceId: string, inputs: CallStart[], checks: StartChecks, now: Date) {
+export async function startCallsWithin(
+  tx: Tx,
+  workspaceId: string,
+  inputs: CallStart[],
+  checks: StartChecks,
+  now: Date,
+) {
   if (!checks.inboxOfWorkspace) {
     const inboxIds = [...new Set(inputs.map((i) => i.inboxId))];
-    const known = await tx.select({ id: inboxes.id }).from(inboxes).where(and(eq(inboxes.workspaceId, workspaceId), inArray(inboxes.id, inboxIds)));
+    const known = await tx
+      .select({ id: inboxes.id })
+      .from(inboxes)
+      .where(and(eq(inboxes.workspaceId, workspaceId), inArray(inboxes.id, inboxIds)));
     if (known.length !== inboxIds.length) throw new NotFound("Inbox", "inboxId");
   }
   // Calls that continue a conversation they name (chat → voice, click-to-call); the others go to
@@ -198,7 +269,11 @@ export async function startCallsWithin(tx: Tx, workspaceId: string, inputs: Call
   const named = [...new Set(inputs.flatMap((i) => (i.conversationId ? [i.conversationId] : [])))].sort();
   const byCustomer = inputs.filter((i) => !i.conversationId);
   const { contactOf, created: newContacts } = byCustomer.length
-    ? await resolveContacts(tx, workspaceId, byCustomer.map((i) => i.customer))
+    ? await resolveContacts(
+        tx,
+        workspaceId,
+        byCustomer.map((i) => i.customer),
+      )
     : { contactOf: new Map<string, string>(), created: new Set<string>() };
   const summary = (i: CallStart) => `📞 ${i.direction === "in" ? (i.from ?? "") : (i.to ?? "")}`.trim();
   const firstFor = new Map<string, CallStart>();
@@ -212,23 +287,41 @@ export async function startCallsWithin(tx: Tx, workspaceId: string, inputs: Call
       tx,
       workspaceId,
       [...firstFor.keys()],
-      (contactId) => ({ inboxId: firstFor.get(contactId)!.inboxId, channel: "voice" as const, lastActivityAt: now, lastMessageText: summary(firstFor.get(contactId)!) }),
+      (contactId) => ({
+        inboxId: firstFor.get(contactId)!.inboxId,
+        channel: "voice" as const,
+        lastActivityAt: now,
+        lastMessageText: summary(firstFor.get(contactId)!),
+      }),
       newContacts,
     ),
     named.length
-      ? tx.select().from(conversations).where(and(inArray(conversations.id, named), eq(conversations.workspaceId, workspaceId))).orderBy(conversations.id).for("update")
+      ? tx
+          .select()
+          .from(conversations)
+          .where(and(inArray(conversations.id, named), eq(conversations.workspaceId, workspaceId)))
+          .orderBy(conversations.id)
+          .for("update")
       : [],
   ]);
   if (namedRows.length !== named.length) throw new NotFound("Conversation", "conversationId");
-  for (const [contactId, i] of firstFor) if (!nameOf.has(contactId)) nameOf.set(contactId, normalizeIdentity(i.customer).displayName ?? null);
+  for (const [contactId, i] of firstFor)
+    if (!nameOf.has(contactId)) nameOf.set(contactId, normalizeIdentity(i.customer).displayName ?? null);
   const namedContacts = namedRows.map((c) => c.contactId).filter((id) => !nameOf.has(id));
-  if (namedContacts.length) for (const c of await tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(inArray(contacts.id, namedContacts))) nameOf.set(c.id, c.name);
+  if (namedContacts.length)
+    for (const c of await tx
+      .select({ id: contacts.id, name: contacts.name })
+      .from(contacts)
+      .where(inArray(contacts.id, namedContacts)))
+      nameOf.set(c.id, c.name);
   const namedById = new Map(namedRows.map((c) => [c.id, c]));
 
   const seen = new Set<string>();
   const lastText = new Map<string, string>();
   const begun = inputs.map((input) => {
-    const c = input.conversationId ? namedById.get(input.conversationId)! : conversationOfContact.get(contactOf.get(identityKey(input.customer))!)!;
+    const c = input.conversationId
+      ? namedById.get(input.conversationId)!
+      : conversationOfContact.get(contactOf.get(identityKey(input.customer))!)!;
     const first = !seen.has(c.id);
     seen.add(c.id);
     const isNew = created.has(c.id);
@@ -265,7 +358,9 @@ export async function startCallsWithin(tx: Tx, workspaceId: string, inputs: Call
       callbackNumber: input.callbackNumber ?? null,
       updatedAt: now,
     };
-    const updated: Conversation = isNew ? c : { ...c, status: "open", snoozedUntil: null, lastActivityAt: now, lastMessageText: summary(input) };
+    const updated: Conversation = isNew
+      ? c
+      : { ...c, status: "open", snoozedUntil: null, lastActivityAt: now, lastMessageText: summary(input) };
     const view = conversationView(updated, { id: c.contactId, name: nameOf.get(c.contactId) ?? null });
     // `call: true` tells the router not to queue it by entry rules: the IVR decides where a call waits.
     const lead = !first
@@ -273,7 +368,12 @@ export async function startCallsWithin(tx: Tx, workspaceId: string, inputs: Call
       : isNew
         ? [{ type: "conversation.created", payload: { conversation: view, scope: scopeOf(c), call: true } }]
         : c.status !== "open"
-          ? [{ type: "conversation.updated", payload: { conversation: view, changes: { status: "open", call: true }, scope: scopeOf(c) } }]
+          ? [
+              {
+                type: "conversation.updated",
+                payload: { conversation: view, changes: { status: "open", call: true }, scope: scopeOf(c) },
+              },
+            ]
           : [];
     const items: NewItem[] = [
       {
@@ -290,15 +390,26 @@ export async function startCallsWithin(tx: Tx, workspaceId: string, inputs: Call
       ...(input.events ?? []).map((e) => systemItem(e.eventType, { callId: draft.id, ...e.data })),
     ];
     const writes: ItemWrites = { conversation: c, items, lead };
-    return { started: { call: draft, conversation: view, duplicate: false, conversationCreated: isNew && first }, writes };
+    return {
+      started: { call: draft, conversation: view, duplicate: false, conversationCreated: isNew && first },
+      writes,
+    };
   });
   // Not sent here: the caller sends them with its own next writes, as one statement.
-  const pending: SQLWrapper[] = [insertRecords(calls, begun.map((b) => b.started.call))];
+  const pending: SQLWrapper[] = [
+    insertRecords(
+      calls,
+      begun.map((b) => b.started.call),
+    ),
+  ];
   if (lastText.size) {
     pending.push(
       tx.execute(sql`
         UPDATE ${conversations} AS c SET status = 'open', snoozed_until = NULL, last_activity_at = ${now.toISOString()}::timestamptz, last_message_text = v.text
-        FROM (VALUES ${sql.join([...lastText].map(([id, text]) => sql`(${id}::uuid, ${text})`), sql`, `)}) AS v(id, text)
+        FROM (VALUES ${sql.join(
+          [...lastText].map(([id, text]) => sql`(${id}::uuid, ${text})`),
+          sql`, `,
+        )}) AS v(id, text)
         WHERE c.id = v.id`),
     );
   }
@@ -308,14 +419,26 @@ export async function startCallsWithin(tx: Tx, workspaceId: string, inputs: Call
 async function startedView(db: Executor, call: Call, created: boolean): Promise<StartedCall> {
   const item = (await loadTimelineItem(db, call.timelineItemId))!;
   const [c] = await db.select().from(conversations).where(eq(conversations.id, call.conversationId));
-  return { call, item, conversation: conversationView(c!, await contactOf(db, c!.contactId)), duplicate: true, conversationCreated: created };
+  return {
+    call,
+    item,
+    conversation: conversationView(c!, await contactOf(db, c!.contactId)),
+    duplicate: true,
+    conversationCreated: created,
+  };
 }
 
 /**
  * Changes a call inside a caller's transaction: locks the row, applies the change, mirrors it into
  * the call item and tells the inbox (`item.updated`). Returns the call before and after.
  */
-export async function changeCallWithin(tx: Tx, events: EventLog, callId: string, change: CallChange | ((call: Call) => CallChange | null), now = new Date()) {
+export async function changeCallWithin(
+  tx: Tx,
+  events: EventLog,
+  callId: string,
+  change: CallChange | ((call: Call) => CallChange | null),
+  now = new Date(),
+) {
   const [before] = await tx.select().from(calls).where(eq(calls.id, callId)).for("update");
   if (!before) throw new NotFound("Call", "callId");
   const wanted = typeof change === "function" ? change(before) : change;
@@ -324,10 +447,22 @@ export async function changeCallWithin(tx: Tx, events: EventLog, callId: string,
   const [saved] = await tx.update(calls).set(after).where(eq(calls.id, callId)).returning();
   const [items, [c]] = await Promise.all([
     mirrorIntoItems(tx, [saved!], now),
-    tx.select({ contactId: conversations.contactId, assigneeId: conversations.assigneeId, teamId: conversations.teamId }).from(conversations).where(eq(conversations.id, saved!.conversationId)),
+    tx
+      .select({
+        contactId: conversations.contactId,
+        assigneeId: conversations.assigneeId,
+        teamId: conversations.teamId,
+      })
+      .from(conversations)
+      .where(eq(conversations.id, saved!.conversationId)),
   ]);
   const item = items.get(saved!.id);
-  if (item) await events.append(saved!.workspaceId, { type: "item.updated", conversationId: saved!.conversationId, payload: { item, scope: scopeOf(c!) } });
+  if (item)
+    await events.append(saved!.workspaceId, {
+      type: "item.updated",
+      conversationId: saved!.conversationId,
+      payload: { item, scope: scopeOf(c!) },
+    });
   return { before, after: saved! };
 }
 
@@ -345,8 +480,15 @@ async function mirrorIntoItems(tx: Tx, changed: Call[], now: Date) {
 export function mirrorQuery(tx: Tx, changed: Call[], now: Date) {
   return tx
     .update(timelineItems)
-    .set({ data: sql`v.data || jsonb_strip_nulls(jsonb_build_object('senderName', ${timelineItems.data}->'senderName'))` })
-    .from(sql`(VALUES ${sql.join(changed.map((c) => sql`(${c.timelineItemId}::uuid, ${JSON.stringify(callData(c, now))}::jsonb)`), sql`, `)}) AS v(id, data)`)
+    .set({
+      data: sql`v.data || jsonb_strip_nulls(jsonb_build_object('senderName', ${timelineItems.data}->'senderName'))`,
+    })
+    .from(
+      sql`(VALUES ${sql.join(
+        changed.map((c) => sql`(${c.timelineItemId}::uuid, ${JSON.stringify(callData(c, now))}::jsonb)`),
+        sql`, `,
+      )}) AS v(id, data)`,
+    )
     .where(sql`${timelineItems.id} = v.id`)
     .returning() as unknown as PromiseLike<TimelineItem[]>;
 }
@@ -355,17 +497,26 @@ export function mirrorQuery(tx: Tx, changed: Call[], now: Date) {
 export async function mirroredViews(tx: Tx, changed: Call[], items: TimelineItem[]) {
   const views = new Map<string, TimelineView>();
   const recorded = changed.filter((c) => c.recordingId).map((c) => c.timelineItemId);
-  const files = recorded.length ? await tx.select().from(attachments).where(inArray(attachments.timelineItemId, recorded)) : [];
+  const files = recorded.length
+    ? await tx.select().from(attachments).where(inArray(attachments.timelineItemId, recorded))
+    : [];
   const itemOf = new Map(items.map((i) => [i.id, i]));
   for (const c of changed) {
     const item = itemOf.get(c.timelineItemId);
-    if (item) views.set(c.id, timelineView(item, files.filter((f) => f.timelineItemId === item.id).map(attachmentView)));
+    if (item)
+      views.set(c.id, timelineView(item, files.filter((f) => f.timelineItemId === item.id).map(attachmentView)));
   }
   return views;
 }
 
 /** What an IVR turn changes on its call. */
-export type IvrAdvance = { ivr: IvrState; status: CallStatus; callbackNumber: string | null; queueId?: string; enqueuedAt?: Date };
+export type IvrAdvance = {
+  ivr: IvrState;
+  status: CallStatus;
+  callbackNumber: string | null;
+  queueId?: string;
+  enqueuedAt?: Date;
+};
 
 /**
  * Saves the IVR's next step of calls (a batch's turns), each only if its call still stands at
@@ -375,7 +526,11 @@ export type IvrAdvance = { ivr: IvrState; status: CallStatus; callbackNumber: st
  * moved on. The caller mirrors them into their items (`mirrorQuery`). One advance per call: of a
  * retry beside its original in one batch, the caller tries the first only.
  */
-export function advanceIvrsQuery(tx: Tx, advances: { callId: string; step: number; change: IvrAdvance }[], now = new Date()) {
+export function advanceIvrsQuery(
+  tx: Tx,
+  advances: { callId: string; step: number; change: IvrAdvance }[],
+  now = new Date(),
+) {
   const values = sql.join(
     advances.map(
       ({ callId, step, change }) =>
@@ -383,23 +538,30 @@ export function advanceIvrsQuery(tx: Tx, advances: { callId: string; step: numbe
     ),
     sql`, `,
   );
-  return tx
-    .update(calls)
-    .set({
-      ivr: sql`v.ivr`,
-      status: sql`v.status`,
-      callbackNumber: sql`coalesce(v.callback_number, ${calls.callbackNumber})`,
-      queueId: sql`coalesce(v.queue_id, ${calls.queueId})`,
-      enqueuedAt: sql`coalesce(${calls.enqueuedAt}, v.enqueued_at)`,
-      endedAt: sql`CASE WHEN v.final THEN ${now.toISOString()}::timestamptz ELSE ${calls.endedAt} END`,
-      updatedAt: now,
-    })
-    .from(sql`(VALUES ${values}) AS v(id, step, ivr, status, callback_number, queue_id, enqueued_at, final)`)
-    .where(sql`${calls.id} = v.id AND ${calls.status} = 'ivr' AND (${calls.ivr}->>'step')::int = v.step`)
-    // drizzle cannot type a raw FROM; the rows are the table's own.
-    .returning() as unknown as PromiseLike<Call[]>;
+  return (
+    tx
+      .update(calls)
+      .set({
+        ivr: sql`v.ivr`,
+        status: sql`v.status`,
+        callbackNumber: sql`coalesce(v.callback_number, ${calls.callbackNumber})`,
+        queueId: sql`coalesce(v.queue_id, ${calls.queueId})`,
+        enqueuedAt: sql`coalesce(${calls.enqueuedAt}, v.enqueued_at)`,
+        endedAt: sql`CASE WHEN v.final THEN ${now.toISOString()}::timestamptz ELSE ${calls.endedAt} END`,
+        updatedAt: now,
+      })
+      .from(sql`(VALUES ${values}) AS v(id, step, ivr, status, callback_number, queue_id, enqueued_at, final)`)
+      .where(sql`${calls.id} = v.id AND ${calls.status} = 'ivr' AND (${calls.ivr}->>'step')::int = v.step`)
+      // drizzle cannot type a raw FROM; the rows are the table's own.
+      .returning() as unknown as PromiseLike<Call[]>
+  );
 }
 
-export function changeCall(core: Core, callId: string, change: CallChange | ((call: Call) => CallChange | null), now = new Date()) {
+export function changeCall(
+  core: Core,
+  callId: string,
+  change: CallChange | ((call: Call) => CallChange | null),
+  now = new Date(),
+) {
   return withEvents(core, (tx, events) => changeCallWithin(tx, events, callId, change, now));
 }

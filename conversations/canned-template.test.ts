@@ -3,8 +3,15 @@ import { renderTemplate, SHORTCUT_PATTERN } from "./canned-template.ts";
 
 describe("renderTemplate", () => {
   it("fills placeholders with or without spaces inside the braces, dotted names included", () => {
-    expect(renderTemplate("Hi {{ name }}, this is {{agent.name}}.", { name: "Li Lei", "agent.name": "Ann" })).toBe("Hi Li Lei, this is Ann.");
-    expect(renderTemplate("您好，{{contact.name}}！您的订单{{  order  }}已发货。", { "contact.name": "王伟", order: "#1024" })).toBe("您好，王伟！您的订单#1024已发货。");
+    expect(renderTemplate("Hi {{ name }}, this is {{agent.name}}.", { name: "Li Lei", "agent.name": "Ann" })).toBe(
+      "Hi Li Lei, this is Ann.",
+    );
+    expect(
+      renderTemplate("您好，{{contact.name}}！您的订单{{  order  }}已发货。", {
+        "contact.name": "王伟",
+        order: "#1024",
+      }),
+    ).toBe("您好，王伟！您的订单#1024已发货。");
   });
 
   it("leaves nothing where a value is missing, null or undefined", () => {
@@ -29,7 +36,9 @@ describe("renderTemplate", () => {
 
 describe("shortcut pattern", () => {
   it("takes letters and digits of any script, _ and -, 1 to 50 of them", () => {
-    for (const ok of ["refund", "退款", "退款-2", "order_status", "x", "a".repeat(50), "Ünïcode"]) expect(SHORTCUT_PATTERN.test(ok)).toBe(true);
-    for (const bad of ["", "a".repeat(51), "with space", "slash/", "/refund", "emoji😀"]) expect(SHORTCUT_PATTERN.test(bad)).toBe(false);
+    for (const ok of ["refund", "退款", "退款-2", "order_status", "x", "a".repeat(50), "Ünïcode"])
+      expect(SHORTCUT_PATTERN.test(ok)).toBe(true);
+    for (const bad of ["", "a".repeat(51), "with space", "slash/", "/refund", "emoji😀"])
+      expect(SHORTCUT_PATTERN.test(bad)).toBe(false);
   });
 });

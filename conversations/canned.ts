@@ -16,12 +16,18 @@ export async function listCanned(db: Executor, workspaceId: string, q?: string) 
   const rows = await db
     .select()
     .from(cannedResponses)
-    .where(and(eq(cannedResponses.workspaceId, workspaceId), q ? or(containsText(cannedResponses.shortcut, q), containsText(cannedResponses.title, q)) : undefined))
+    .where(
+      and(
+        eq(cannedResponses.workspaceId, workspaceId),
+        q ? or(containsText(cannedResponses.shortcut, q), containsText(cannedResponses.title, q)) : undefined,
+      ),
+    )
     .orderBy(asc(cannedResponses.shortcut), asc(cannedResponses.id));
   return rows.map(cannedView);
 }
 
-const taken = (shortcut: string) => new Conflict(`The shortcut "${shortcut}" is already used in this workspace`, "shortcut");
+const taken = (shortcut: string) =>
+  new Conflict(`The shortcut "${shortcut}" is already used in this workspace`, "shortcut");
 
 export async function createCanned(db: Executor, actor: Actor, input: CannedInput) {
   const [row] = await db

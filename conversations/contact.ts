@@ -1,7 +1,13 @@
 import { and, asc, count, desc, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import { rowsOf, type Executor, type Tx } from "../db/connect.ts";
 import {
-  contactIdentities, contactNotes, contacts, conversations, users, type Contact, type IdentityKind,
+  contactIdentities,
+  contactNotes,
+  contacts,
+  conversations,
+  users,
+  type Contact,
+  type IdentityKind,
 } from "../db/schema/index.ts";
 import { containsText } from "../db/text-search.ts";
 import { Conflict, Forbidden, Invalid, NotFound } from "../platform/errors.ts";
@@ -23,7 +29,11 @@ export function normalizeIdentity(identity: Identity): Identity {
  * The contact behind an identity, created if new. Two first messages from one new person racing
  * each other end with one contact: the identity's unique key decides.
  */
-export async function resolveContact(tx: Tx, workspaceId: string, raw: Identity): Promise<{ contactId: string; created: boolean }> {
+export async function resolveContact(
+  tx: Tx,
+  workspaceId: string,
+  raw: Identity,
+): Promise<{ contactId: string; created: boolean }> {
   const { contactOf, created } = await resolveContacts(tx, workspaceId, [raw]);
   const contactId = contactOf.get(identityKey(raw))!;
   return { contactId, created: created.has(contactId) };
@@ -35,7 +45,8 @@ export async function resolveContact(tx: Tx, workspaceId: string, raw: Identity)
  */
 export async function contactsOfIdentities(tx: Tx, workspaceId: string, raw: Identity[]): Promise<Map<string, string>> {
   if (!raw.length) return new Map();
-  if (new Set(raw.map((r) => normalizeIdentity(r).kind)).size !== 1) throw new Invalid("Identities of one kind at a time", "identities");
+  if (new Set(raw.map((r) => normalizeIdentity(r).kind)).size !== 1)
+    throw new Invalid("Identities of one kind at a time", "identities");
   const { contactOf } = await resolveContacts(tx, workspaceId, raw);
   return new Map(raw.map((r) => [normalizeIdentity(r).value, contactOf.get(identityKey(r))!]));
 }
@@ -81,10 +92,19 @@ export async function resolveContacts(tx: Tx, workspaceId: string, identities: I
     await tx.execute(sql`
       WITH won AS (
         INSERT INTO ${contactIdentities} (workspace_id, contact_id, kind, value, verified)
-        VALUES ${sql.join(fresh.map((f) => sql`(${workspaceId}::uuid, ${f.id}::uuid, ${f.identity.kind}::identity_kind, ${f.identity.value}, ${f.identity.verified ?? true})`), sql`, `)}
+        VALUES ${sql.join(
+          fresh.map(
+            (f) =>
+              sql`(${workspaceId}::uuid, ${f.id}::uuid, ${f.identity.kind}::identity_kind, ${f.identity.value}, ${f.identity.verified ?? true})`,
+          ),
+          sql`, `,
+        )}
         ON CONFLICT DO NOTHING RETURNING contact_id)
       INSERT INTO ${contacts} (id, workspace_id, name)
-      SELECT v.id, ${workspaceId}::uuid, v.name FROM won JOIN (VALUES ${sql.join(fresh.map((f) => sql`(${f.id}::uuid, ${f.identity.displayName ?? null}::text)`), sql`, `)}) AS v(id, name) ON v.id = won.contact_id
+      SELECT v.id, ${workspaceId}::uuid, v.name FROM won JOIN (VALUES ${sql.join(
+        fresh.map((f) => sql`(${f.id}::uuid, ${f.identity.displayName ?? null}::text)`),
+        sql`, `,
+      )}) AS v(id, name) ON v.id = won.contact_id
       RETURNING id`),
   );
   for (const { id } of won) created.add(id);
@@ -109,7 +129,12 @@ export async function contactProfile(db: Executor, reader: Actor | { workspaceId
   if (!contact) throw new NotFound("Contact");
   const [identities, history, notes] = await Promise.all([
     db
-      .select({ id: contactIdentities.id, kind: contactIdentities.kind, value: contactIdentities.value, verified: contactIdentities.verified })
+      .select({
+        id: contactIdentities.id,
+        kind: contactIdentities.kind,
+        value: contactIdentities.value,
+        verified: contactIdentities.verified,
+      })
       .from(contactIdentities)
       .where(and(eq(contactIdentities.workspaceId, workspaceId), eq(contactIdentities.contactId, contactId)))
       .orderBy(asc(contactIdentities.createdAt), asc(contactIdentities.id)),
@@ -170,9 +195,19 @@ export async function searchContacts(db: Executor, workspaceId: string, q: strin
     .limit(limit);
   if (!found.length) return [];
   const identities = await db
-    .select({ id: contactIdentities.id, contactId: contactIdentities.contactId, kind: contactIdentities.kind, value: contactIdentities.value })
+    .select({
+      id: contactIdentities.id,
+      contactId: contactIdentities.contactId,
+      kind: contactIdentities.kind,
+      value: contactIdentities.value,
+    })
     .from(contactIdentities)
-    .where(inArray(contactIdentities.contactId, found.map((c) => c.id)))
+    .where(
+      inArray(
+        contactIdentities.contactId,
+        found.map((c) => c.id),
+      ),
+    )
     .orderBy(asc(contactIdentities.createdAt), asc(contactIdentities.id));
   return found.map((c) => ({
     ...c,
@@ -181,7 +216,10 @@ export async function searchContacts(db: Executor, workspaceId: string, q: strin
 }
 
 /** Tells every agent's open view of the contact to refresh. */
-export async function announceContactUpdated(events: EventLog, contact: Pick<Contact, "id" | "workspaceId" | "name" | "attributes">) {
+export async function announceContactUpdated(
+  events: EventLog,
+  contact: Pick<Contact, "id" | "workspaceId" | "name" | "attributes">,
+) {
   await events.append(contact.workspaceId, {
     type: "contact.updated",
     payload: { contact: { id: contact.id, name: contact.name, attributes: contact.attributes } },
@@ -205,7 +243,12 @@ async function lockContact(tx: Tx, workspaceId: string, contactId: string) {
  * it join this contact. One identity belongs to one contact, so taking another contact's is refused:
  * the two are one person and should be merged.
  */
-export async function addIdentity(core: Core, workspaceId: string, contactId: string, raw: { kind: IdentityKind; value: string }) {
+export async function addIdentity(
+  core: Core,
+  workspaceId: string,
+  contactId: string,
+  raw: { kind: IdentityKind; value: string },
+) {
   // Typed by an agent, not proved by a channel or a signature.
   const identity = normalizeIdentity({ ...raw, verified: false });
   if (!identity.value) throw new Invalid("value must not be empty", "value");
@@ -221,11 +264,26 @@ export async function addIdentity(core: Core, workspaceId: string, contactId: st
       return { identity: added, created: true };
     }
     const [owner] = await tx
-      .select({ id: contactIdentities.id, contactId: contactIdentities.contactId, kind: contactIdentities.kind, value: contactIdentities.value })
+      .select({
+        id: contactIdentities.id,
+        contactId: contactIdentities.contactId,
+        kind: contactIdentities.kind,
+        value: contactIdentities.value,
+      })
       .from(contactIdentities)
-      .where(and(eq(contactIdentities.workspaceId, workspaceId), eq(contactIdentities.kind, identity.kind), eq(contactIdentities.value, identity.value)));
-    if (owner?.contactId === contactId) return { identity: { id: owner.id, kind: owner.kind, value: owner.value }, created: false };
-    throw new Conflict(`This ${identity.kind} belongs to another contact (${owner?.contactId}); merge the two contacts instead`, "value");
+      .where(
+        and(
+          eq(contactIdentities.workspaceId, workspaceId),
+          eq(contactIdentities.kind, identity.kind),
+          eq(contactIdentities.value, identity.value),
+        ),
+      );
+    if (owner?.contactId === contactId)
+      return { identity: { id: owner.id, kind: owner.kind, value: owner.value }, created: false };
+    throw new Conflict(
+      `This ${identity.kind} belongs to another contact (${owner?.contactId}); merge the two contacts instead`,
+      "value",
+    );
   });
 }
 
@@ -237,7 +295,13 @@ export async function removeIdentity(core: Core, workspaceId: string, contactId:
       tx
         .select({ id: contactIdentities.id })
         .from(contactIdentities)
-        .where(and(eq(contactIdentities.workspaceId, workspaceId), eq(contactIdentities.contactId, contactId), eq(contactIdentities.id, identityId))),
+        .where(
+          and(
+            eq(contactIdentities.workspaceId, workspaceId),
+            eq(contactIdentities.contactId, contactId),
+            eq(contactIdentities.id, identityId),
+          ),
+        ),
       tx.select({ n: count() }).from(contactIdentities).where(eq(contactIdentities.contactId, contactId)),
     ]);
     if (!identity) throw new NotFound("Identity", "identityId");
@@ -258,7 +322,9 @@ export async function updateContact(
       .update(contacts)
       .set({
         ...(patch.name !== undefined ? { name: patch.name } : {}),
-        ...(patch.attributes !== undefined ? { attributes: sql`${contacts.attributes} || ${JSON.stringify(patch.attributes)}::jsonb` } : {}),
+        ...(patch.attributes !== undefined
+          ? { attributes: sql`${contacts.attributes} || ${JSON.stringify(patch.attributes)}::jsonb` }
+          : {}),
         updatedAt: new Date(),
       })
       .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.id, contactId)))
@@ -292,7 +358,11 @@ export async function mergeContacts(core: Core, workspaceId: string, keepId: str
     await tx.update(contactNotes).set({ contactId: keepId }).where(eq(contactNotes.contactId, mergeId));
     await tx
       .update(contacts)
-      .set({ name: keep.name ?? merged.name, attributes: { ...merged.attributes, ...keep.attributes }, updatedAt: new Date() })
+      .set({
+        name: keep.name ?? merged.name,
+        attributes: { ...merged.attributes, ...keep.attributes },
+        updatedAt: new Date(),
+      })
       .where(eq(contacts.id, keepId));
     await tx.update(contacts).set({ mergedIntoId: keepId, updatedAt: new Date() }).where(eq(contacts.id, mergeId));
     await events.append(workspaceId, { type: "contact.merged", payload: { contactId: keepId, mergedId: mergeId } });
@@ -303,7 +373,13 @@ export async function mergeContacts(core: Core, workspaceId: string, keepId: str
 /** Agents' notes on a contact, newest first, with who wrote each (null once that user is gone). */
 async function notesOf(db: Executor, workspaceId: string, contactId: string) {
   const rows = await db
-    .select({ id: contactNotes.id, text: contactNotes.text, authorId: users.id, authorName: users.name, createdAt: contactNotes.createdAt })
+    .select({
+      id: contactNotes.id,
+      text: contactNotes.text,
+      authorId: users.id,
+      authorName: users.name,
+      createdAt: contactNotes.createdAt,
+    })
     .from(contactNotes)
     .leftJoin(users, eq(users.id, contactNotes.authorId))
     .where(and(eq(contactNotes.workspaceId, workspaceId), eq(contactNotes.contactId, contactId)))
@@ -319,21 +395,38 @@ async function notesOf(db: Executor, workspaceId: string, contactId: string) {
 export async function addContactNote(core: Core, actor: Actor, contactId: string, text: string) {
   return withEvents(core, async (tx, events) => {
     const contact = await lockContact(tx, actor.workspaceId, contactId);
-    const [note] = await tx.insert(contactNotes).values({ workspaceId: actor.workspaceId, contactId, authorId: actor.userId, text }).returning();
+    const [note] = await tx
+      .insert(contactNotes)
+      .values({ workspaceId: actor.workspaceId, contactId, authorId: actor.userId, text })
+      .returning();
     await announceContactUpdated(events, contact);
-    return { id: note!.id, text: note!.text, author: { id: actor.userId, name: actor.name }, createdAt: note!.createdAt.toISOString() };
+    return {
+      id: note!.id,
+      text: note!.text,
+      author: { id: actor.userId, name: actor.name },
+      createdAt: note!.createdAt.toISOString(),
+    };
   });
 }
 
 /** Its author may take a note back; supervisors and admins may remove anyone's. */
 export async function deleteContactNote(core: Core, actor: Actor, contactId: string, noteId: string) {
   return withEvents(core, async (tx, events) => {
-    const [contact] = await tx.select().from(contacts).where(and(eq(contacts.workspaceId, actor.workspaceId), eq(contacts.id, contactId)));
+    const [contact] = await tx
+      .select()
+      .from(contacts)
+      .where(and(eq(contacts.workspaceId, actor.workspaceId), eq(contacts.id, contactId)));
     if (!contact) throw new NotFound("Contact");
     const [note] = await tx
       .select({ authorId: contactNotes.authorId })
       .from(contactNotes)
-      .where(and(eq(contactNotes.workspaceId, actor.workspaceId), eq(contactNotes.contactId, contactId), eq(contactNotes.id, noteId)));
+      .where(
+        and(
+          eq(contactNotes.workspaceId, actor.workspaceId),
+          eq(contactNotes.contactId, contactId),
+          eq(contactNotes.id, noteId),
+        ),
+      );
     if (!note) throw new NotFound("Note", "noteId");
     if (note.authorId !== actor.userId && !can(actor, "contacts.moderate"))
       throw new Forbidden("Only the note's author, a supervisor or an admin may delete it");

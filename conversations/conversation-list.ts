@@ -1,8 +1,14 @@
 import { and, desc, eq, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
 import {
-  contactIdentities, contacts, conversationReads, conversations, queues, timelineItems,
-  type Conversation, type ConversationStatus,
+  contactIdentities,
+  contacts,
+  conversationReads,
+  conversations,
+  queues,
+  timelineItems,
+  type Conversation,
+  type ConversationStatus,
 } from "../db/schema/index.ts";
 import { containsText } from "../db/text-search.ts";
 import { Invalid, NotFound } from "../platform/errors.ts";
@@ -43,7 +49,8 @@ function encodeCursor(c: { lastActivityAt: Date; id: string }) {
 function decodeCursor(cursor: string) {
   const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
   const date = new Date(at ?? "");
-  if (!id || Number.isNaN(date.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) throw new Invalid("Malformed cursor", "cursor");
+  if (!id || Number.isNaN(date.getTime()) || !/^[0-9a-f-]{36}$/.test(id))
+    throw new Invalid("Malformed cursor", "cursor");
   return { at: date, id };
 }
 
@@ -68,7 +75,10 @@ async function conversationItems(db: Executor, actor: Actor, where: SQL | undefi
     })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
-    .leftJoin(conversationReads, and(eq(conversationReads.conversationId, conversations.id), eq(conversationReads.userId, actor.userId)))
+    .leftJoin(
+      conversationReads,
+      and(eq(conversationReads.conversationId, conversations.id), eq(conversationReads.userId, actor.userId)),
+    )
     .leftJoin(queues, and(eq(queues.id, conversations.queueId), eq(queues.workspaceId, conversations.workspaceId)))
     .where(where)
     .orderBy(desc(conversations.lastActivityAt), desc(conversations.id))
@@ -96,7 +106,10 @@ function matching(q: string) {
 
 /** Conversations by last activity, newest first, with a keyset cursor (stable under inserts). */
 export async function listConversations(db: Executor, actor: Actor, f: ConversationFilter) {
-  const conditions: (SQL | undefined)[] = [eq(conversations.workspaceId, actor.workspaceId), visibleConversations(actor)];
+  const conditions: (SQL | undefined)[] = [
+    eq(conversations.workspaceId, actor.workspaceId),
+    visibleConversations(actor),
+  ];
   if (f.status?.length) conditions.push(inArray(conversations.status, f.status));
   if (f.assignee === "none") conditions.push(isNull(conversations.assigneeId));
   else if (f.assignee) conditions.push(eq(conversations.assigneeId, f.assignee === "me" ? actor.userId : f.assignee));
@@ -110,7 +123,10 @@ export async function listConversations(db: Executor, actor: Actor, f: Conversat
   if (f.cursor) {
     const c = decodeCursor(f.cursor);
     conditions.push(
-      or(lt(conversations.lastActivityAt, c.at), and(eq(conversations.lastActivityAt, c.at), lt(conversations.id, c.id))),
+      or(
+        lt(conversations.lastActivityAt, c.at),
+        and(eq(conversations.lastActivityAt, c.at), lt(conversations.id, c.id)),
+      ),
     );
   }
   const rows = await conversationItems(db, actor, and(...conditions), f.limit + 1);
@@ -118,7 +134,10 @@ export async function listConversations(db: Executor, actor: Actor, f: Conversat
   const last = page[page.length - 1];
   return {
     items: page,
-    nextCursor: rows.length > f.limit && last ? encodeCursor({ lastActivityAt: new Date(last.lastActivityAt), id: last.id }) : null,
+    nextCursor:
+      rows.length > f.limit && last
+        ? encodeCursor({ lastActivityAt: new Date(last.lastActivityAt), id: last.id })
+        : null,
   };
 }
 
@@ -127,7 +146,11 @@ export async function conversationItem(db: Executor, actor: Actor, conversationI
   const [found] = await conversationItems(
     db,
     actor,
-    and(eq(conversations.workspaceId, actor.workspaceId), eq(conversations.id, conversationId), visibleConversations(actor)),
+    and(
+      eq(conversations.workspaceId, actor.workspaceId),
+      eq(conversations.id, conversationId),
+      visibleConversations(actor),
+    ),
     1,
   );
   if (!found) throw new NotFound("Conversation");
@@ -142,7 +165,12 @@ export async function markRead(db: Executor, actor: Actor, conversationId: strin
   const conversation = await requireConversation(db, actor, conversationId);
   const [row] = await db
     .insert(conversationReads)
-    .values({ userId: actor.userId, conversationId: conversation.id, workspaceId: conversation.workspaceId, lastReadSeq: seq })
+    .values({
+      userId: actor.userId,
+      conversationId: conversation.id,
+      workspaceId: conversation.workspaceId,
+      lastReadSeq: seq,
+    })
     .onConflictDoUpdate({
       target: [conversationReads.userId, conversationReads.conversationId],
       set: { lastReadSeq: sql`GREATEST(${conversationReads.lastReadSeq}, excluded.last_read_seq)` },

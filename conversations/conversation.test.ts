@@ -35,18 +35,25 @@ describe("ingest", () => {
     const inbox = await w.inbox();
     const first = await ingestInbound(w.core, w.workspaceId, inbound(inbox.id, "same", "v1"));
     const again = await ingestInbound(w.core, w.workspaceId, inbound(inbox.id, "same", "v1"));
-    const racing = await Promise.all([1, 2, 3, 4, 5].map(() => ingestInbound(w.core, w.workspaceId, inbound(inbox.id, "race", "v1"))));
+    const racing = await Promise.all(
+      [1, 2, 3, 4, 5].map(() => ingestInbound(w.core, w.workspaceId, inbound(inbox.id, "race", "v1"))),
+    );
     expect(again.duplicate).toBe(true);
     expect(again.item.id).toBe(first.item.id);
     expect(new Set(racing.map((r) => r.item.id)).size).toBe(1);
-    const items = await w.core.db.select().from(timelineItems).where(eq(timelineItems.conversationId, first.conversation.id));
+    const items = await w.core.db
+      .select()
+      .from(timelineItems)
+      .where(eq(timelineItems.conversationId, first.conversation.id));
     expect(items).toHaveLength(2);
   });
 
   it("gives racing first messages from one new person one contact and one conversation", async () => {
     const w = await testWorkspace();
     const inbox = await w.inbox();
-    const results = await Promise.all([1, 2, 3, 4].map((n) => ingestInbound(w.core, w.workspaceId, inbound(inbox.id, `m${n}`, "newcomer"))));
+    const results = await Promise.all(
+      [1, 2, 3, 4].map((n) => ingestInbound(w.core, w.workspaceId, inbound(inbox.id, `m${n}`, "newcomer"))),
+    );
     expect(new Set(results.map((r) => r.contactId)).size).toBe(1);
     expect(new Set(results.map((r) => r.conversation.id)).size).toBe(1);
   });
@@ -55,8 +62,15 @@ describe("ingest", () => {
     const w = await testWorkspace();
     const chat = await w.inbox("webchat");
     const mail = await w.inbox("email");
-    const a = await ingestInbound(w.core, w.workspaceId, { ...inbound(chat.id, "c1", "x"), from: { kind: "email", value: "Li.Lei@Example.com" } });
-    const b = await ingestInbound(w.core, w.workspaceId, { ...inbound(mail.id, "e1", "x"), channel: "email", from: { kind: "email", value: "li.lei@example.com" } });
+    const a = await ingestInbound(w.core, w.workspaceId, {
+      ...inbound(chat.id, "c1", "x"),
+      from: { kind: "email", value: "Li.Lei@Example.com" },
+    });
+    const b = await ingestInbound(w.core, w.workspaceId, {
+      ...inbound(mail.id, "e1", "x"),
+      channel: "email",
+      from: { kind: "email", value: "li.lei@example.com" },
+    });
     expect(b.conversation.id).toBe(a.conversation.id);
     expect(b.conversation.channel).toBe("email");
     const page = await timelinePage(w.core.db, a.conversation.id, { limit: 10 });
@@ -69,8 +83,12 @@ describe("ingest", () => {
     const foreign = await other.inbox();
     await ingestInbound(other.core, other.workspaceId, inbound(foreign.id, "x1", "v", "other workspace's secret"));
     // Naming the other workspace's inbox and message id neither stores nor reveals anything.
-    await expect(ingestInbound(w.core, w.workspaceId, inbound(foreign.id, "x1", "v"))).rejects.toThrow(/Inbox not found/);
-    await expect(ingestInbound(w.core, w.workspaceId, inbound(foreign.id, "x2", "v"))).rejects.toThrow(/Inbox not found/);
+    await expect(ingestInbound(w.core, w.workspaceId, inbound(foreign.id, "x1", "v"))).rejects.toThrow(
+      /Inbox not found/,
+    );
+    await expect(ingestInbound(w.core, w.workspaceId, inbound(foreign.id, "x2", "v"))).rejects.toThrow(
+      /Inbox not found/,
+    );
     const rows = await w.core.db.select().from(conversations).where(eq(conversations.workspaceId, w.workspaceId));
     expect(rows).toHaveLength(0);
   });
@@ -116,7 +134,11 @@ describe("agent work", () => {
     const moved = await transferToTeam(w.core, supervisor, r.conversation.id, team.id, "billing question");
     expect(moved).toMatchObject({ teamId: team.id, assigneeId: null, status: "pending" });
     const page = await timelinePage(w.core.db, r.conversation.id, { limit: 10 });
-    expect(page.items.filter((i) => i.type === "event").map((i) => i.eventType)).toEqual(["assigned", "status_changed", "transferred"]);
+    expect(page.items.filter((i) => i.type === "event").map((i) => i.eventType)).toEqual([
+      "assigned",
+      "status_changed",
+      "transferred",
+    ]);
     await expect(setStatus(w.core, supervisor, r.conversation.id, "snoozed")).rejects.toThrow(/snoozedUntil/);
   });
 
@@ -140,7 +162,8 @@ describe("agent work", () => {
     const w = await testWorkspace();
     const inbox = await w.inbox();
     const admin = await w.actor("admin");
-    for (let i = 0; i < 5; i++) await ingestInbound(w.core, w.workspaceId, inbound(inbox.id, `p${i}`, `person${i}`, `msg ${i}`));
+    for (let i = 0; i < 5; i++)
+      await ingestInbound(w.core, w.workspaceId, inbound(inbox.id, `p${i}`, `person${i}`, `msg ${i}`));
     const first = await listConversations(w.core.db, admin, { limit: 2 });
     const second = await listConversations(w.core.db, admin, { limit: 2, cursor: first.nextCursor! });
     const third = await listConversations(w.core.db, admin, { limit: 2, cursor: second.nextCursor! });
@@ -155,15 +178,26 @@ describe("contact merge", () => {
     const w = await testWorkspace();
     const chat = await w.inbox("webchat");
     const phone = await w.inbox("sms");
-    const a = await ingestInbound(w.core, w.workspaceId, { ...inbound(chat.id, "1", "x"), from: { kind: "email", value: "wang@example.cn", displayName: "王伟" } });
-    const b = await ingestInbound(w.core, w.workspaceId, { ...inbound(phone.id, "2", "x"), channel: "sms", from: { kind: "phone", value: "+86 138 0000 0000" } });
+    const a = await ingestInbound(w.core, w.workspaceId, {
+      ...inbound(chat.id, "1", "x"),
+      from: { kind: "email", value: "wang@example.cn", displayName: "王伟" },
+    });
+    const b = await ingestInbound(w.core, w.workspaceId, {
+      ...inbound(phone.id, "2", "x"),
+      channel: "sms",
+      from: { kind: "phone", value: "+86 138 0000 0000" },
+    });
     expect(a.contactId).not.toBe(b.contactId);
     const merged = await mergeContacts(w.core, w.workspaceId, a.contactId, b.contactId);
     expect(merged.identities.map((i) => i.kind).sort()).toEqual(["email", "phone"]);
     expect(merged.conversations).toHaveLength(2);
     expect(merged.name).toBe("王伟");
     // The next text from that phone number lands on the kept contact.
-    const c = await ingestInbound(w.core, w.workspaceId, { ...inbound(phone.id, "3", "x"), channel: "sms", from: { kind: "phone", value: "+8613800000000" } });
+    const c = await ingestInbound(w.core, w.workspaceId, {
+      ...inbound(phone.id, "3", "x"),
+      channel: "sms",
+      from: { kind: "phone", value: "+8613800000000" },
+    });
     expect(c.contactId).toBe(a.contactId);
     const ids = await w.core.db.select().from(contactIdentities).where(eq(contactIdentities.contactId, b.contactId));
     expect(ids).toHaveLength(0);
@@ -184,7 +218,12 @@ describe("snooze", () => {
     const [row] = await w.core.db.select().from(conversations).where(eq(conversations.id, r.conversation.id));
     expect(row).toMatchObject({ status: "open", snoozedUntil: null });
     const page = await timelinePage(w.core.db, r.conversation.id, { limit: 10 });
-    expect(page.items.at(-1)).toMatchObject({ type: "event", eventType: "status_changed", sender: { type: "system" }, data: { to: "open", reason: "snooze_ended" } });
+    expect(page.items.at(-1)).toMatchObject({
+      type: "event",
+      eventType: "status_changed",
+      sender: { type: "system" },
+      data: { to: "open", reason: "snooze_ended" },
+    });
   });
 
   it("reopens a snoozed conversation when the customer writes", async () => {
@@ -200,21 +239,31 @@ describe("snooze", () => {
 
 describe("waiting customer", () => {
   const waitingSinceOf = async (w: Awaited<ReturnType<typeof testWorkspace>>, id: string) =>
-    (await w.core.db.select().from(conversations).where(eq(conversations.id, id)))[0]!.waitingSince?.toISOString() ?? null;
+    (await w.core.db.select().from(conversations).where(eq(conversations.id, id)))[0]!.waitingSince?.toISOString() ??
+    null;
 
   it("waits from the first unanswered message; a note does not answer, a public reply does", async () => {
     const w = await testWorkspace();
     const inbox = await w.inbox();
     const agent = await w.actor("agent");
-    const first = await ingestInbound(w.core, w.workspaceId, { ...inbound(inbox.id, "w1", "v"), sentAt: new Date("2030-01-01T10:00:00Z") });
+    const first = await ingestInbound(w.core, w.workspaceId, {
+      ...inbound(inbox.id, "w1", "v"),
+      sentAt: new Date("2030-01-01T10:00:00Z"),
+    });
     expect(first.conversation.waitingSince).toBe("2030-01-01T10:00:00.000Z");
-    const second = await ingestInbound(w.core, w.workspaceId, { ...inbound(inbox.id, "w2", "v"), sentAt: new Date("2030-01-01T10:05:00Z") });
+    const second = await ingestInbound(w.core, w.workspaceId, {
+      ...inbound(inbox.id, "w2", "v"),
+      sentAt: new Date("2030-01-01T10:05:00Z"),
+    });
     expect(second.conversation.waitingSince).toBe("2030-01-01T10:00:00.000Z");
     await reply(w.core, agent, first.conversation.id, { text: "customer sounds upset", private: true });
     expect(await waitingSinceOf(w, first.conversation.id)).toBe("2030-01-01T10:00:00.000Z");
     await reply(w.core, agent, first.conversation.id, { text: "Sorry for the wait" });
     expect(await waitingSinceOf(w, first.conversation.id)).toBeNull();
-    const third = await ingestInbound(w.core, w.workspaceId, { ...inbound(inbox.id, "w3", "v"), sentAt: new Date("2030-01-01T11:00:00Z") });
+    const third = await ingestInbound(w.core, w.workspaceId, {
+      ...inbound(inbox.id, "w3", "v"),
+      sentAt: new Date("2030-01-01T11:00:00Z"),
+    });
     expect(third.conversation.waitingSince).toBe("2030-01-01T11:00:00.000Z");
   });
 
@@ -224,7 +273,9 @@ describe("waiting customer", () => {
     const agent = await w.actor("agent");
     const r = await ingestInbound(w.core, w.workspaceId, inbound(inbox.id, "r1", "v"));
     expect(r.conversation.waitingSince).not.toBeNull();
-    expect((await setStatus(w.core, agent, r.conversation.id, "pending")).waitingSince).toBe(r.conversation.waitingSince);
+    expect((await setStatus(w.core, agent, r.conversation.id, "pending")).waitingSince).toBe(
+      r.conversation.waitingSince,
+    );
     expect((await setStatus(w.core, agent, r.conversation.id, "resolved")).waitingSince).toBeNull();
   });
 });

@@ -2,8 +2,17 @@ import { and, desc, eq, inArray, isNull, lte, ne, sql, type SQLWrapper } from "d
 import { combined, rowsOf, type Executor, type Tx } from "../db/connect.ts";
 import { insertRecords } from "../db/records.ts";
 import {
-  attachments, contacts, conversations, inboxes, outbox, teams, timelineItems, users,
-  type Conversation, type ConversationStatus, type TimelineItem,
+  attachments,
+  contacts,
+  conversations,
+  inboxes,
+  outbox,
+  teams,
+  timelineItems,
+  users,
+  type Conversation,
+  type ConversationStatus,
+  type TimelineItem,
 } from "../db/schema/index.ts";
 import { Forbidden, Invalid, NotFound } from "../platform/errors.ts";
 import { can } from "../platform/permission.ts";
@@ -47,7 +56,10 @@ export function scopeOf(c: Pick<Conversation, "contactId" | "assigneeId" | "team
 export const OPEN_STATUSES: ConversationStatus[] = ["open", "pending", "snoozed"];
 
 export async function contactOf(db: Executor, contactId: string) {
-  const [row] = await db.select({ id: contacts.id, name: contacts.name }).from(contacts).where(eq(contacts.id, contactId));
+  const [row] = await db
+    .select({ id: contacts.id, name: contacts.name })
+    .from(contacts)
+    .where(eq(contacts.id, contactId));
   return row!;
 }
 
@@ -99,9 +111,21 @@ export async function openConversationsOf(
   const all = [...new Set(contactIds)].sort();
   const known = all.filter((id) => !newContacts.has(id));
   const [locked, open] = await Promise.all([
-    known.length ? tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(inArray(contacts.id, known)).orderBy(contacts.id).for("update") : [],
     known.length
-      ? tx.select().from(conversations).where(and(inArray(conversations.contactId, known), inArray(conversations.status, OPEN_STATUSES))).orderBy(conversations.id).for("update")
+      ? tx
+          .select({ id: contacts.id, name: contacts.name })
+          .from(contacts)
+          .where(inArray(contacts.id, known))
+          .orderBy(contacts.id)
+          .for("update")
+      : [],
+    known.length
+      ? tx
+          .select()
+          .from(conversations)
+          .where(and(inArray(conversations.contactId, known), inArray(conversations.status, OPEN_STATUSES)))
+          .orderBy(conversations.id)
+          .for("update")
       : [],
   ]);
   const nameOf = new Map<string, string | null>(locked.map((c) => [c.id, c.name]));
@@ -113,7 +137,10 @@ export async function openConversationsOf(
   const created = new Set<string>();
   const missing = all.filter((id) => !conversationOf.has(id));
   if (missing.length) {
-    for (const c of await tx.insert(conversations).values(missing.map((contactId) => ({ ...fresh(contactId), workspaceId, contactId }))).returning()) {
+    for (const c of await tx
+      .insert(conversations)
+      .values(missing.map((contactId) => ({ ...fresh(contactId), workspaceId, contactId })))
+      .returning()) {
       conversationOf.set(c.contactId, c);
       created.add(c.id);
     }
@@ -123,13 +150,25 @@ export async function openConversationsOf(
 
 /** An item `appendItems` writes: everything but what the conversation and the seq decide. */
 export type NewItem = Pick<TimelineItem, "id" | "type" | "senderType"> &
-  Partial<Pick<TimelineItem, "direction" | "channel" | "inboxId" | "externalId" | "senderId" | "text" | "eventType" | "data">>;
+  Partial<
+    Pick<TimelineItem, "direction" | "channel" | "inboxId" | "externalId" | "senderId" | "text" | "eventType" | "data">
+  >;
 
 /** A system event item (IVR steps, queued, transferred…) for `appendItems`. */
-export const systemItem = (eventType: string, data: Record<string, unknown>): NewItem => ({ id: crypto.randomUUID(), type: "event", senderType: "system", eventType, data });
+export const systemItem = (eventType: string, data: Record<string, unknown>): NewItem => ({
+  id: crypto.randomUUID(),
+  type: "event",
+  senderType: "system",
+  eventType,
+  data,
+});
 
 /** Items of one conversation, after `lead` events about the conversation itself (its creation or reopening). */
-export type ItemWrites = { conversation: Conversation; items: NewItem[]; lead?: { type: string; payload: DomainEvent["payload"] }[] };
+export type ItemWrites = {
+  conversation: Conversation;
+  items: NewItem[];
+  lead?: { type: string; payload: DomainEvent["payload"] }[];
+};
 
 /** How many seqs `writes` take: their lead events and their items. */
 export const seqsFor = (writes: ItemWrites[]) => writes.reduce((n, w) => n + (w.lead?.length ?? 0) + w.items.length, 0);
@@ -141,7 +180,13 @@ export const seqsFor = (writes: ItemWrites[]) => writes.reduce((n, w) => n + (w.
  * the caller's last writes, not yet sent, which go out with the seqs' statement in one round trip.
  * Returns each write's item views, or undefined if an item's (inbox, external id) was taken.
  */
-export async function appendItems(tx: Tx, events: EventLog, writes: ItemWrites[], now = new Date(), before: SQLWrapper[] = []): Promise<TimelineView[][] | undefined> {
+export async function appendItems(
+  tx: Tx,
+  events: EventLog,
+  writes: ItemWrites[],
+  now = new Date(),
+  before: SQLWrapper[] = [],
+): Promise<TimelineView[][] | undefined> {
   const count = seqsFor(writes);
   if (!count) {
     if (before.length) await tx.execute(combined(before));
@@ -158,17 +203,39 @@ export async function appendItems(tx: Tx, events: EventLog, writes: ItemWrites[]
  * `appendItems` once its seqs are taken (`first` on, `seqsFor(writes)` of them): the items, the
  * events logged so far and `alongside` (more writes, not yet sent), in one statement.
  */
-export async function writeItems(tx: Tx, events: EventLog, writes: ItemWrites[], first: number, now: Date, alongside: SQLWrapper[] = []): Promise<TimelineView[][] | undefined> {
+export async function writeItems(
+  tx: Tx,
+  events: EventLog,
+  writes: ItemWrites[],
+  first: number,
+  now: Date,
+  alongside: SQLWrapper[] = [],
+): Promise<TimelineView[][] | undefined> {
   let seq = first;
   const rows: TimelineItem[] = [];
   const logged: DomainEvent[] = [];
   const views = writes.map(({ conversation, items, lead = [] }) => {
     const { workspaceId } = conversation;
     const scope = scopeOf(conversation);
-    for (const e of lead) logged.push({ workspaceId, seq: seq++, type: e.type, conversationId: conversation.id, public: false, payload: e.payload });
+    for (const e of lead)
+      logged.push({
+        workspaceId,
+        seq: seq++,
+        type: e.type,
+        conversationId: conversation.id,
+        public: false,
+        payload: e.payload,
+      });
     return items.map((item) => {
       const row: TimelineItem = {
-        direction: null, channel: null, inboxId: null, externalId: null, senderId: null, text: null, eventType: null, data: {},
+        direction: null,
+        channel: null,
+        inboxId: null,
+        externalId: null,
+        senderId: null,
+        text: null,
+        eventType: null,
+        data: {},
         ...item,
         workspaceId,
         conversationId: conversation.id,
@@ -180,7 +247,14 @@ export async function writeItems(tx: Tx, events: EventLog, writes: ItemWrites[],
       };
       const view = timelineView(row);
       rows.push(row);
-      logged.push({ workspaceId, seq: row.seq, type: "item.created", conversationId: conversation.id, public: isPublicItem(row), payload: { item: view, scope } });
+      logged.push({
+        workspaceId,
+        seq: row.seq,
+        type: "item.created",
+        conversationId: conversation.id,
+        public: isPublicItem(row),
+        payload: { item: view, scope },
+      });
       return view;
     });
   });
@@ -191,7 +265,9 @@ export async function writeItems(tx: Tx, events: EventLog, writes: ItemWrites[],
     return views;
   }
   // The items' ids come back: one whose (inbox, external id) was taken is missing.
-  const inserted = rowsOf<{ id: string }>(await tx.execute(combined(others, sql`${insertRecords(timelineItems, rows)} ON CONFLICT DO NOTHING RETURNING id`)));
+  const inserted = rowsOf<{ id: string }>(
+    await tx.execute(combined(others, sql`${insertRecords(timelineItems, rows)} ON CONFLICT DO NOTHING RETURNING id`)),
+  );
   return inserted.length === rows.length ? views : undefined;
 }
 
@@ -231,9 +307,16 @@ export type IngestOptions = {
   stored?: (tx: Tx, stored: { conversationId: string; itemId: string; contactId: string }) => Promise<void>;
 };
 
-export async function ingestInbound(core: Core, workspaceId: string, input: InboundInput, options: IngestOptions = {}): Promise<IngestResult> {
+export async function ingestInbound(
+  core: Core,
+  workspaceId: string,
+  input: InboundInput,
+  options: IngestOptions = {},
+): Promise<IngestResult> {
   const inbound = validateInbound(input);
-  const existing = options.checked ? undefined : await findDelivered(core.db, workspaceId, inbound.channelAccountId, inbound.externalId);
+  const existing = options.checked
+    ? undefined
+    : await findDelivered(core.db, workspaceId, inbound.channelAccountId, inbound.externalId);
   if (existing) return existing;
   try {
     return await withEvents(core, async (tx, events) => {
@@ -244,7 +327,11 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
       if (!inbox) throw new NotFound("Inbox", "channelAccountId");
       const { contactId } = await resolveContact(tx, workspaceId, inbound.from);
       // Serializes ingest per contact, so two first messages racing open one conversation, not two.
-      const [locked] = await tx.select({ id: contacts.id, name: contacts.name }).from(contacts).where(eq(contacts.id, contactId)).for("update");
+      const [locked] = await tx
+        .select({ id: contacts.id, name: contacts.name })
+        .from(contacts)
+        .where(eq(contacts.id, contactId))
+        .for("update");
       const contact = locked!;
       const placement = options.place ? await options.place(tx, contactId) : undefined;
       let [conversation] = !placement
@@ -281,19 +368,30 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
         });
       }
       const text = inbound.text ?? null;
-      const appended = await appendItem(tx, events, conversation!, {
-        type: "message",
-        direction: "in",
-        channel: inbound.channel,
-        inboxId: inbound.channelAccountId,
-        externalId: inbound.externalId,
-        senderType: "contact",
-        senderId: contactId,
-        text,
-        html: inbound.html ?? null,
-        data: { senderName: contact.name ?? inbound.from.displayName ?? null, ...(inbound.threadKey ? { threadKey: inbound.threadKey } : {}), ...inbound.data },
-        createdAt: inbound.sentAt,
-      }, { ids: inbound.attachments, owner: { contactId } }, itemSeq);
+      const appended = await appendItem(
+        tx,
+        events,
+        conversation!,
+        {
+          type: "message",
+          direction: "in",
+          channel: inbound.channel,
+          inboxId: inbound.channelAccountId,
+          externalId: inbound.externalId,
+          senderType: "contact",
+          senderId: contactId,
+          text,
+          html: inbound.html ?? null,
+          data: {
+            senderName: contact.name ?? inbound.from.displayName ?? null,
+            ...(inbound.threadKey ? { threadKey: inbound.threadKey } : {}),
+            ...inbound.data,
+          },
+          createdAt: inbound.sentAt,
+        },
+        { ids: inbound.attachments, owner: { contactId } },
+        itemSeq,
+      );
       if (!appended) throw new DuplicateDelivery();
       await options.stored?.(tx, { conversationId: conversation!.id, itemId: appended.row.id, contactId });
       const files = appended.view.attachments;
@@ -331,16 +429,28 @@ export async function ingestInbound(core: Core, workspaceId: string, input: Inbo
     });
   } catch (err) {
     // A concurrent delivery of the same external id committed first: answer as for any retry.
-    if (err instanceof DuplicateDelivery) return (await findDelivered(core.db, workspaceId, inbound.channelAccountId, inbound.externalId))!;
+    if (err instanceof DuplicateDelivery)
+      return (await findDelivered(core.db, workspaceId, inbound.channelAccountId, inbound.externalId))!;
     throw err;
   }
 }
 
-export async function findDelivered(db: Executor, workspaceId: string, inboxId: string, externalId: string): Promise<IngestResult | undefined> {
+export async function findDelivered(
+  db: Executor,
+  workspaceId: string,
+  inboxId: string,
+  externalId: string,
+): Promise<IngestResult | undefined> {
   const [row] = await db
     .select({ id: timelineItems.id })
     .from(timelineItems)
-    .where(and(eq(timelineItems.workspaceId, workspaceId), eq(timelineItems.inboxId, inboxId), eq(timelineItems.externalId, externalId)));
+    .where(
+      and(
+        eq(timelineItems.workspaceId, workspaceId),
+        eq(timelineItems.inboxId, inboxId),
+        eq(timelineItems.externalId, externalId),
+      ),
+    );
   if (!row) return undefined;
   const item = (await loadTimelineItem(db, row.id))!;
   const [c] = await db.select().from(conversations).where(eq(conversations.id, item.conversationId));
@@ -428,17 +538,23 @@ export async function reply(core: Core, actor: Actor, conversationId: string, in
       if (!other) throw new NotFound("Inbox", "inboxId");
       inbox = other;
     }
-    const appended = (await appendItem(tx, events, conversation, {
-      type: isNote ? "note" : "message",
-      direction: isNote ? null : "out",
-      channel: isNote ? null : inbox.channel,
-      inboxId: isNote ? null : inbox.id,
-      senderType: "agent",
-      senderId: actor.userId,
-      text,
-      data: { senderName: actor.name, ...(!isNote && inbox.channel === "email" ? input.email : {}) },
-      deliveryStatus: isNote ? null : "pending",
-    }, { ids: input.attachments ?? [], owner: { userId: actor.userId } }))!;
+    const appended = (await appendItem(
+      tx,
+      events,
+      conversation,
+      {
+        type: isNote ? "note" : "message",
+        direction: isNote ? null : "out",
+        channel: isNote ? null : inbox.channel,
+        inboxId: isNote ? null : inbox.id,
+        senderType: "agent",
+        senderId: actor.userId,
+        text,
+        data: { senderName: actor.name, ...(!isNote && inbox.channel === "email" ? input.email : {}) },
+        deliveryStatus: isNote ? null : "pending",
+      },
+      { ids: input.attachments ?? [], owner: { userId: actor.userId } },
+    ))!;
     const files = appended.view.attachments;
     if (!isNote) {
       await tx.insert(outbox).values({
@@ -467,8 +583,13 @@ export async function reply(core: Core, actor: Actor, conversationId: string, in
  * A conversation an agent starts (a new outbound email to a contact): created assigned to the agent,
  * so routing leaves it with them, then the first message goes out as any reply does.
  */
-export async function startConversation(core: Core, actor: Actor, input: { contactId: string; inboxId: string } & ReplyInput) {
-  if (!input.text?.trim() && !input.attachments?.length) throw new Invalid("A message needs text or an attachment", "text");
+export async function startConversation(
+  core: Core,
+  actor: Actor,
+  input: { contactId: string; inboxId: string } & ReplyInput,
+) {
+  if (!input.text?.trim() && !input.attachments?.length)
+    throw new Invalid("A message needs text or an attachment", "text");
   const conversation = await withEvents(core, async (tx, events) => {
     const [inbox] = await tx
       .select({ id: inboxes.id, channel: inboxes.channel })
@@ -482,7 +603,13 @@ export async function startConversation(core: Core, actor: Actor, input: { conta
     if (!contact) throw new NotFound("Contact", "contactId");
     const [created] = await tx
       .insert(conversations)
-      .values({ workspaceId: actor.workspaceId, contactId: contact.id, inboxId: inbox.id, channel: inbox.channel, assigneeId: actor.userId })
+      .values({
+        workspaceId: actor.workspaceId,
+        contactId: contact.id,
+        inboxId: inbox.id,
+        channel: inbox.channel,
+        assigneeId: actor.userId,
+      })
       .returning();
     await events.append(actor.workspaceId, {
       type: "conversation.created",
@@ -507,13 +634,23 @@ export async function sendSystemMessage(
   // The knowledge bot's answers are "bot" messages, with the article they quote in data.
   from: { senderType: "system" | "bot"; data?: Record<string, unknown> } = { senderType: "system" },
 ) {
-  const [conversation] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
+  const [conversation] = await tx
+    .select()
+    .from(conversations)
+    .where(eq(conversations.id, conversationId))
+    .for("update");
   if (!conversation) throw new NotFound("Conversation");
   // Mail-loop protection: an automatic message never answers one (an auto-reply, a bounce, a list).
   const [last] = await tx
     .select({ data: timelineItems.data })
     .from(timelineItems)
-    .where(and(eq(timelineItems.conversationId, conversationId), eq(timelineItems.type, "message"), eq(timelineItems.direction, "in")))
+    .where(
+      and(
+        eq(timelineItems.conversationId, conversationId),
+        eq(timelineItems.type, "message"),
+        eq(timelineItems.direction, "in"),
+      ),
+    )
     .orderBy(desc(timelineItems.seq))
     .limit(1);
   if (last?.data.automated) return undefined;
@@ -572,10 +709,20 @@ async function recordChange(
  * A system event on a conversation's timeline (queued, offered, offer missed…) with its event, for
  * other domains such as routing, inside their transaction.
  */
-export async function appendSystemEvent(tx: Tx, events: EventLog, conversationId: string, eventType: string, data: Record<string, unknown>) {
+export async function appendSystemEvent(
+  tx: Tx,
+  events: EventLog,
+  conversationId: string,
+  eventType: string,
+  data: Record<string, unknown>,
+) {
   // Locked before the item takes a seq (a no-op where the caller holds it, as it should): the item's
   // foreign key would otherwise wait on the conversation while holding the workspace counter.
-  const [conversation] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
+  const [conversation] = await tx
+    .select()
+    .from(conversations)
+    .where(eq(conversations.id, conversationId))
+    .for("update");
   if (!conversation) throw new NotFound("Conversation");
   return (await appendItem(tx, events, conversation, { type: "event", senderType: "system", eventType, data }))!.view;
 }
@@ -620,7 +767,13 @@ export async function assign(core: Core, actor: Actor, conversationId: string, a
  * The assignment itself, inside a caller's transaction: routing uses it when an agent accepts an
  * offer, so the work item and the conversation change together. `by` is who assigned.
  */
-export async function assignWithin(tx: Tx, events: EventLog, by: Actor | "system", conversationId: string, assigneeId: string | null) {
+export async function assignWithin(
+  tx: Tx,
+  events: EventLog,
+  by: Actor | "system",
+  conversationId: string,
+  assigneeId: string | null,
+) {
   const [before] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
   if (!before) throw new NotFound("Conversation");
   let assigneeName: string | null = null;
@@ -633,8 +786,16 @@ export async function assignWithin(tx: Tx, events: EventLog, by: Actor | "system
     assigneeName = user.name;
   }
   if (before.assigneeId === assigneeId) return conversationView(before, await contactOf(tx, before.contactId));
-  const [after] = await tx.update(conversations).set({ assigneeId }).where(eq(conversations.id, conversationId)).returning();
-  await recordChange(tx, events, by, before, after!, "assigned", { assigneeId, assigneeName, previousAssigneeId: before.assigneeId });
+  const [after] = await tx
+    .update(conversations)
+    .set({ assigneeId })
+    .where(eq(conversations.id, conversationId))
+    .returning();
+  await recordChange(tx, events, by, before, after!, "assigned", {
+    assigneeId,
+    assigneeName,
+    previousAssigneeId: before.assigneeId,
+  });
   return conversationView(after!, await contactOf(tx, after!.contactId));
 }
 
@@ -642,7 +803,14 @@ export async function assignWithin(tx: Tx, events: EventLog, by: Actor | "system
  * Hands the conversation to a team, inside a caller's transaction: it leaves the current agent and
  * waits for the team. Routing (routing/work.ts `transferToTeam`) ends its queue entry first.
  */
-export async function transferToTeamWithin(tx: Tx, events: EventLog, actor: Actor, conversationId: string, teamId: string, note?: string) {
+export async function transferToTeamWithin(
+  tx: Tx,
+  events: EventLog,
+  actor: Actor,
+  conversationId: string,
+  teamId: string,
+  note?: string,
+) {
   const before = await visibleConversation(tx, actor, conversationId, true);
   const [team] = await tx
     .select({ id: teams.id, name: teams.name })
@@ -654,7 +822,11 @@ export async function transferToTeamWithin(tx: Tx, events: EventLog, actor: Acto
     .set({ teamId, assigneeId: null })
     .where(eq(conversations.id, conversationId))
     .returning();
-  await recordChange(tx, events, actor, before, after!, "transferred", { teamId, teamName: team.name, note: note ?? null });
+  await recordChange(tx, events, actor, before, after!, "transferred", {
+    teamId,
+    teamName: team.name,
+    note: note ?? null,
+  });
   return conversationView(after!, await contactOf(tx, after!.contactId));
 }
 
@@ -684,7 +856,11 @@ export async function wakeSnoozed(core: Core, now = new Date()) {
       .returning();
     for (const after of woken) {
       const before = { ...after, status: "snoozed" as const };
-      await recordChange(tx, events, "system", before, after, "status_changed", { from: "snoozed", to: "open", reason: "snooze_ended" });
+      await recordChange(tx, events, "system", before, after, "status_changed", {
+        from: "snoozed",
+        to: "open",
+        reason: "snooze_ended",
+      });
     }
     return woken.length;
   });
@@ -695,7 +871,13 @@ export async function openConversationOf(db: Executor, workspaceId: string, cont
   const [c] = await db
     .select({ id: conversations.id })
     .from(conversations)
-    .where(and(eq(conversations.workspaceId, workspaceId), eq(conversations.contactId, contactId), ne(conversations.status, "resolved")))
+    .where(
+      and(
+        eq(conversations.workspaceId, workspaceId),
+        eq(conversations.contactId, contactId),
+        ne(conversations.status, "resolved"),
+      ),
+    )
     .orderBy(desc(conversations.lastActivityAt))
     .limit(1);
   return c?.id ?? null;

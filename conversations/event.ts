@@ -69,7 +69,13 @@ export class EventLog {
 
   async append(
     workspaceId: string,
-    e: { type: string; conversationId?: string | null; public?: boolean; payload: DomainEvent["payload"]; seq?: number },
+    e: {
+      type: string;
+      conversationId?: string | null;
+      public?: boolean;
+      payload: DomainEvent["payload"];
+      seq?: number;
+    },
   ): Promise<DomainEvent> {
     const seq = e.seq ?? (await nextSeq(this.tx, workspaceId));
     const event: DomainEvent = {
@@ -105,7 +111,14 @@ export class EventLog {
     if (!list.length) return undefined;
     return insertRecords(
       events,
-      list.map((e) => ({ workspaceId: e.workspaceId, seq: e.seq, type: e.type, conversationId: e.conversationId, public: e.public, payload: e.payload })),
+      list.map((e) => ({
+        workspaceId: e.workspaceId,
+        seq: e.seq,
+        type: e.type,
+        conversationId: e.conversationId,
+        public: e.public,
+        payload: e.payload,
+      })),
     );
   }
 }
@@ -119,7 +132,9 @@ export async function pruneEvents(db: Db, olderThan: Date) {
   // nothing summarizes them on PGlite (no autovacuum). Only the pages since the last pass are new.
   // On PostgreSQL autovacuum summarizes them too, so a role that may not (not the index's owner)
   // still prunes.
-  await db.execute(sql`SELECT brin_summarize_new_values('events_created_brin')`).catch((err: unknown) => log.warn("events: cannot summarize the age index", { err }));
+  await db
+    .execute(sql`SELECT brin_summarize_new_values('events_created_brin')`)
+    .catch((err: unknown) => log.warn("events: cannot summarize the age index", { err }));
   await expiredEvents(db, olderThan);
 }
 

@@ -33,7 +33,13 @@ async function setup(options: FeedOptions = {}) {
   const feed = new EventFeed(w.core.db, bus, options);
   const inbox = await w.inbox();
   const send = (n: number) =>
-    ingestInbound(core, w.workspaceId, { channel: "webchat", channelAccountId: inbox.id, externalId: `m${n}`, from: { kind: "visitor", value: "v" }, text: `m${n}` });
+    ingestInbound(core, w.workspaceId, {
+      channel: "webchat",
+      channelAccountId: inbox.id,
+      externalId: `m${n}`,
+      from: { kind: "visitor", value: "v" },
+      text: `m${n}`,
+    });
   const received: number[] = [];
   const sub = await feed.subscribe(w.workspaceId, { filter: () => true, deliver: (e) => received.push(e.seq) });
   return { w, bus, feed, send, received, sub };
@@ -49,7 +55,8 @@ async function settled(feed: EventFeed, workspaceId: string, done: () => boolean
   await drained(feed, workspaceId);
 }
 
-const seedEvents = (w: Awaited<ReturnType<typeof testWorkspace>>, count: number) => seedStoredEvents(w.core.db, w.workspaceId, count);
+const seedEvents = (w: Awaited<ReturnType<typeof testWorkspace>>, count: number) =>
+  seedStoredEvents(w.core.db, w.workspaceId, count);
 
 /** Resolves once everything queued for the workspace so far has run: subscribing waits its turn. */
 async function drained(feed: EventFeed, workspaceId: string) {
@@ -100,7 +107,11 @@ describe("event feed", () => {
     const firstSeq = bus.held[0]!.seq;
     const replayed: number[] = [];
     let hello = { seq: -1, head: -1 };
-    await feed.subscribe(w.workspaceId, { filter: () => true, deliver: (e) => replayed.push(e.seq), start: (seq, head) => (hello = { seq, head }) }, firstSeq);
+    await feed.subscribe(
+      w.workspaceId,
+      { filter: () => true, deliver: (e) => replayed.push(e.seq), start: (seq, head) => (hello = { seq, head }) },
+      firstSeq,
+    );
     // The resume point is where the replay starts, so a client that resumes from the highest seq of
     // any frame (hello included) cannot skip what the replay was about to bring.
     expect(hello).toEqual({ seq: firstSeq, head: bus.held[bus.held.length - 1]!.seq });
@@ -117,7 +128,11 @@ describe("event feed", () => {
     const { w, bus, feed, send } = await setup();
     await send(1);
     const seen: string[] = [];
-    await feed.subscribe(w.workspaceId, { filter: (e) => e.type === "item.created", deliver: (e) => seen.push(e.type) }, 0);
+    await feed.subscribe(
+      w.workspaceId,
+      { filter: (e) => e.type === "item.created", deliver: (e) => seen.push(e.type) },
+      0,
+    );
     await send(2);
     for (const e of bus.held) bus.deliver(e);
     await settled(feed, w.workspaceId, () => seen.length >= 2);
@@ -143,7 +158,11 @@ describe("gaps and replays longer than a page", () => {
     const seqs = await seedEvents(w, 5_100);
     const replayed: number[] = [];
     let resynced = false;
-    const sub = await feed.subscribe(w.workspaceId, { filter: () => true, deliver: (e) => replayed.push(e.seq), resync: () => (resynced = true) }, 0);
+    const sub = await feed.subscribe(
+      w.workspaceId,
+      { filter: () => true, deliver: (e) => replayed.push(e.seq), resync: () => (resynced = true) },
+      0,
+    );
     expect(resynced).toBe(false);
     expect(sub.truncated).toBe(false);
     expect(replayed).toEqual(seqs);
@@ -156,7 +175,11 @@ describe("gaps and replays longer than a page", () => {
     const frames: string[] = [];
     const sub = await feed.subscribe(
       w.workspaceId,
-      { filter: () => true, deliver: (e) => frames.push(`event ${e.seq}`), resync: (seq) => frames.push(`resync ${seq}`) },
+      {
+        filter: () => true,
+        deliver: (e) => frames.push(`event ${e.seq}`),
+        resync: (seq) => frames.push(`resync ${seq}`),
+      },
       0,
     );
     expect(sub.truncated).toBe(true);
@@ -176,7 +199,11 @@ describe("gaps and replays longer than a page", () => {
     const replayed: number[] = [];
     const sub = await feed.subscribe(
       w.workspaceId,
-      { filter: () => true, deliver: (e) => replayed.push(e.seq), replayConversations: async () => [mine[0]!.conversationId!] },
+      {
+        filter: () => true,
+        deliver: (e) => replayed.push(e.seq),
+        replayConversations: async () => [mine[0]!.conversationId!],
+      },
       0,
     );
     // 50 other events would be over the limit of 10; the conversation's own are not.
@@ -194,11 +221,19 @@ describe("event retention", () => {
     const head = bus.held[bus.held.length - 1]!.seq;
     await w.core.db.delete(events).where(eq(events.workspaceId, w.workspaceId));
     let hello = { seq: -1, head: -1 };
-    await feed.subscribe(w.workspaceId, { filter: () => true, deliver: () => {}, start: (seq, h) => (hello = { seq, head: h }) });
+    await feed.subscribe(w.workspaceId, {
+      filter: () => true,
+      deliver: () => {},
+      start: (seq, h) => (hello = { seq, head: h }),
+    });
     expect(hello).toEqual({ seq: head, head });
     // A client that saw only the first of the pruned events cannot be replayed the rest: resync.
     const resyncs: number[] = [];
-    const resumed = await feed.subscribe(w.workspaceId, { filter: () => true, deliver: () => {}, resync: (seq) => resyncs.push(seq) }, bus.held[0]!.seq);
+    const resumed = await feed.subscribe(
+      w.workspaceId,
+      { filter: () => true, deliver: () => {}, resync: (seq) => resyncs.push(seq) },
+      bus.held[0]!.seq,
+    );
     expect(resumed.truncated).toBe(true);
     expect(resyncs).toEqual([head]);
     feed.close();
@@ -211,7 +246,12 @@ describe("event retention", () => {
     const frames: string[] = [];
     await feed.subscribe(
       w.workspaceId,
-      { filter: () => true, deliver: (e) => frames.push(`event ${e.seq}`), start: (seq, h) => frames.push(`hello ${seq} ${h}`), resync: (seq) => frames.push(`resync ${seq}`) },
+      {
+        filter: () => true,
+        deliver: (e) => frames.push(`event ${e.seq}`),
+        start: (seq, h) => frames.push(`hello ${seq} ${h}`),
+        resync: (seq) => frames.push(`resync ${seq}`),
+      },
       head + 100,
     );
     expect(frames).toEqual([`hello ${head} ${head}`, `resync ${head}`]);
@@ -236,7 +276,12 @@ describe("event pruning", () => {
     const w = await testWorkspace();
     const day = 86_400_000;
     await w.core.db.insert(events).values([
-      { workspaceId: w.workspaceId, seq: 1_000_000_001, type: "item.created", createdAt: new Date(Date.now() - 40 * day) },
+      {
+        workspaceId: w.workspaceId,
+        seq: 1_000_000_001,
+        type: "item.created",
+        createdAt: new Date(Date.now() - 40 * day),
+      },
       { workspaceId: w.workspaceId, seq: 1_000_000_002, type: "item.created" },
     ]);
     await pruneEvents(w.core.db, new Date(Date.now() - 30 * day));
@@ -247,8 +292,18 @@ describe("event pruning", () => {
 
   it("still prunes when the database refuses to summarize the age index (a role that does not own it)", async () => {
     const w = await testWorkspace();
-    await w.core.db.insert(events).values({ workspaceId: w.workspaceId, seq: 1_000_000_001, type: "item.created", createdAt: new Date(Date.now() - 40 * 86_400_000) });
-    const refusing = new Proxy(w.core.db, { get: (db, key) => (key === "execute" ? () => Promise.reject(new Error("must be owner of index")) : Reflect.get(db, key)) });
+    await w.core.db
+      .insert(events)
+      .values({
+        workspaceId: w.workspaceId,
+        seq: 1_000_000_001,
+        type: "item.created",
+        createdAt: new Date(Date.now() - 40 * 86_400_000),
+      });
+    const refusing = new Proxy(w.core.db, {
+      get: (db, key) =>
+        key === "execute" ? () => Promise.reject(new Error("must be owner of index")) : Reflect.get(db, key),
+    });
     await pruneEvents(refusing, new Date(Date.now() - 30 * 86_400_000));
     expect(await w.core.db.select().from(events).where(eq(events.workspaceId, w.workspaceId))).toEqual([]);
   });

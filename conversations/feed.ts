@@ -62,7 +62,11 @@ export class EventFeed {
   private readonly pageSize: number;
   private readonly replayLimit: number;
 
-  constructor(private readonly db: Db, bus: EventBus, options: FeedOptions = {}) {
+  constructor(
+    private readonly db: Db,
+    bus: EventBus,
+    options: FeedOptions = {},
+  ) {
     this.pageSize = options.pageSize ?? PAGE_SIZE;
     this.replayLimit = options.replayLimit ?? REPLAY_LIMIT;
     this.unsubscribe = bus.subscribe((m) => this.receive(m));
@@ -93,7 +97,10 @@ export class EventFeed {
    * transaction that writes the events, so everything up to its value is visible once it is.
    */
   private async head(workspaceId: string) {
-    const [row] = await this.db.select({ seq: workspaceCounters.seq }).from(workspaceCounters).where(eq(workspaceCounters.workspaceId, workspaceId));
+    const [row] = await this.db
+      .select({ seq: workspaceCounters.seq })
+      .from(workspaceCounters)
+      .where(eq(workspaceCounters.workspaceId, workspaceId));
     return Number(row?.seq ?? 0);
   }
 
@@ -130,7 +137,8 @@ export class EventFeed {
     const stream = this.stream(message.workspaceId);
     if ("ephemeral" in message && message.ephemeral) {
       // Not an event of the log: it carries the seq the subscriber was last brought to, a safe resume point.
-      for (const sub of stream.subscribers) if (sub.ready && sub.filter(message)) sub.deliver({ ...message, seq: sub.lastSeq });
+      for (const sub of stream.subscribers)
+        if (sub.ready && sub.filter(message)) sub.deliver({ ...message, seq: sub.lastSeq });
       return;
     }
     if (stream.subscribers.size === 0) {
@@ -168,7 +176,12 @@ export class EventFeed {
     }
   }
 
-  private range(workspaceId: string, after: number, upTo: number, conversationIds: string[] | undefined): SQL | undefined {
+  private range(
+    workspaceId: string,
+    after: number,
+    upTo: number,
+    conversationIds: string[] | undefined,
+  ): SQL | undefined {
     return and(
       eq(events.workspaceId, workspaceId),
       gt(events.seq, after),
@@ -178,7 +191,13 @@ export class EventFeed {
   }
 
   /** Hands every stored event in (after, upTo] to `each`, in seq order, reading `pageSize` rows at a time. */
-  private async pages(workspaceId: string, after: number, upTo: number, conversationIds: string[] | undefined, each: (e: DomainEvent) => void) {
+  private async pages(
+    workspaceId: string,
+    after: number,
+    upTo: number,
+    conversationIds: string[] | undefined,
+    each: (e: DomainEvent) => void,
+  ) {
     if (conversationIds?.length === 0) return;
     for (let from = after; from < upTo; ) {
       const rows = await this.db
@@ -188,7 +207,14 @@ export class EventFeed {
         .orderBy(asc(events.seq))
         .limit(this.pageSize);
       for (const r of rows) {
-        each({ workspaceId: r.workspaceId, seq: Number(r.seq), type: r.type, conversationId: r.conversationId, public: r.public, payload: r.payload });
+        each({
+          workspaceId: r.workspaceId,
+          seq: Number(r.seq),
+          type: r.type,
+          conversationId: r.conversationId,
+          public: r.public,
+          payload: r.payload,
+        });
       }
       if (rows.length < this.pageSize) return;
       from = Number(rows[rows.length - 1]!.seq);
@@ -199,9 +225,18 @@ export class EventFeed {
    * Whether a replay of (after, head] cannot be sent: more than `limit` events (found by an index
    * probe, without reading them), or events there were pruned, or a client ahead of this workspace.
    */
-  private async replayTooLong(workspaceId: string, after: number, head: number, conversationIds: string[] | undefined, limit: number) {
+  private async replayTooLong(
+    workspaceId: string,
+    after: number,
+    head: number,
+    conversationIds: string[] | undefined,
+    limit: number,
+  ) {
     if (after > head) return true;
-    const [kept] = await this.db.select({ oldest: min(events.seq) }).from(events).where(eq(events.workspaceId, workspaceId));
+    const [kept] = await this.db
+      .select({ oldest: min(events.seq) })
+      .from(events)
+      .where(eq(events.workspaceId, workspaceId));
     // Every seq up to the head was handed out; none kept after `after` + 1 means they were pruned.
     if (Number(kept?.oldest ?? head + 1) > after + 1) return true;
     if (conversationIds?.length === 0) return false;
@@ -238,9 +273,22 @@ export class EventFeed {
         subscriber.start?.(after !== undefined && after <= head ? after : head, head);
         if (after !== undefined && after !== head) {
           const conversationIds = await subscriber.replayConversations?.();
-          truncated = await this.replayTooLong(workspaceId, after, head, conversationIds, subscriber.replayLimit ?? this.replayLimit);
+          truncated = await this.replayTooLong(
+            workspaceId,
+            after,
+            head,
+            conversationIds,
+            subscriber.replayLimit ?? this.replayLimit,
+          );
           if (truncated) subscriber.resync?.(head);
-          else await this.pages(workspaceId, after, head, conversationIds, (e) => subscriber.filter(e) && subscriber.deliver(e));
+          else
+            await this.pages(
+              workspaceId,
+              after,
+              head,
+              conversationIds,
+              (e) => subscriber.filter(e) && subscriber.deliver(e),
+            );
         }
         // Bring the other subscribers up to the head first (this one is not ready, so it only buffers),
         // so the stream cursor never jumps past an event someone has not been given.

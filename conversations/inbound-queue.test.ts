@@ -7,7 +7,13 @@ import { ingestBatch, InboundQueue } from "./inbound-queue.ts";
 import { validateInbound } from "./conversation.ts";
 
 const message = (inboxId: string, externalId: string, from: string, text = externalId) =>
-  validateInbound({ channel: "webchat", channelAccountId: inboxId, externalId, from: { kind: "visitor", value: from, displayName: from }, text });
+  validateInbound({
+    channel: "webchat",
+    channelAccountId: inboxId,
+    externalId,
+    from: { kind: "visitor", value: from, displayName: from },
+    text,
+  });
 
 describe("batched ingest", () => {
   it("stores a batch like one-by-one ingest: contacts, conversations, items and events in seq order", async () => {
@@ -23,11 +29,24 @@ describe("batched ingest", () => {
     expect(results[0]!.conversation.id).not.toBe(results[1]!.conversation.id);
     expect(results[2]!.conversation.lastMessage.text).toBe("a2");
     expect(results.map((r) => r.item.text)).toEqual(["a1", "b1", "a2"]);
-    const log = await w.core.db.select().from(events).where(eq(events.workspaceId, w.workspaceId)).orderBy(asc(events.seq));
-    expect(log.map((e) => e.type)).toEqual(["conversation.created", "item.created", "conversation.created", "item.created", "item.created"]);
+    const log = await w.core.db
+      .select()
+      .from(events)
+      .where(eq(events.workspaceId, w.workspaceId))
+      .orderBy(asc(events.seq));
+    expect(log.map((e) => e.type)).toEqual([
+      "conversation.created",
+      "item.created",
+      "conversation.created",
+      "item.created",
+      "item.created",
+    ]);
     expect(log.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(w.published.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
-    const [stored] = await w.core.db.select().from(conversations).where(eq(conversations.id, results[0]!.conversation.id));
+    const [stored] = await w.core.db
+      .select()
+      .from(conversations)
+      .where(eq(conversations.id, results[0]!.conversation.id));
     expect(stored!.lastMessageText).toBe("a2");
   });
 
@@ -35,11 +54,18 @@ describe("batched ingest", () => {
     const w = await testWorkspace();
     const inbox = await w.inbox();
     const earlier = await ingestInbound(w.core, w.workspaceId, message(inbox.id, "old", "carol"));
-    const results = await ingestBatch(w.core, w.workspaceId, [message(inbox.id, "new", "carol"), message(inbox.id, "old", "carol"), message(inbox.id, "new", "carol")]);
+    const results = await ingestBatch(w.core, w.workspaceId, [
+      message(inbox.id, "new", "carol"),
+      message(inbox.id, "old", "carol"),
+      message(inbox.id, "new", "carol"),
+    ]);
     expect(results.map((r) => r.duplicate)).toEqual([false, true, true]);
     expect(results[1]!.item.id).toBe(earlier.item.id);
     expect(results[2]!.item.id).toBe(results[0]!.item.id);
-    const items = await w.core.db.select().from(timelineItems).where(eq(timelineItems.conversationId, earlier.conversation.id));
+    const items = await w.core.db
+      .select()
+      .from(timelineItems)
+      .where(eq(timelineItems.conversationId, earlier.conversation.id));
     expect(items).toHaveLength(2);
   });
 
@@ -51,7 +77,10 @@ describe("batched ingest", () => {
     await setStatus(w.core, agent, first.conversation.id, "snoozed", new Date(Date.now() + 3_600_000));
     const [again] = await ingestBatch(w.core, w.workspaceId, [message(inbox.id, "2", "dave")]);
     expect(again!.conversation).toMatchObject({ id: first.conversation.id, status: "open", snoozedUntil: null });
-    expect(w.published.slice(-2).map((e) => [e.type, e.payload.changes])).toEqual([["conversation.updated", { status: "open" }], ["item.created", undefined]]);
+    expect(w.published.slice(-2).map((e) => [e.type, e.payload.changes])).toEqual([
+      ["conversation.updated", { status: "open" }],
+      ["item.created", undefined],
+    ]);
   });
 
   it("sets waitingSince from the first message of a waiting customer, like one-by-one ingest", async () => {
@@ -66,7 +95,9 @@ describe("batched ingest", () => {
     expect(first!.conversation.waitingSince).toBe("2030-01-01T10:00:00.000Z");
     expect(second!.conversation.waitingSince).toBe("2030-01-01T10:00:00.000Z");
     const stored = async () =>
-      (await w.core.db.select().from(conversations).where(eq(conversations.id, first!.conversation.id)))[0]!.waitingSince?.toISOString();
+      (
+        await w.core.db.select().from(conversations).where(eq(conversations.id, first!.conversation.id))
+      )[0]!.waitingSince?.toISOString();
     expect(await stored()).toBe("2030-01-01T10:00:00.000Z");
     // Still waiting: a later batch keeps the older time.
     await ingestBatch(w.core, w.workspaceId, [at("2030-01-01T10:02:00Z", message(inbox.id, "e3", "erin"))]);
@@ -78,24 +109,29 @@ describe("batched ingest", () => {
   });
 
   for (const parallel of [1, 2])
-  it(`takes many concurrent messages in few transactions without losing or doubling any (${parallel} in flight)`, async () => {
-    const w = await testWorkspace();
-    const inbox = await w.inbox();
-    const queue = new InboundQueue(w.core, parallel);
-    const sends = Array.from({ length: 120 }, (_, n) => queue.submit(w.workspaceId, message(inbox.id, `m${n}`, `person${n % 12}`)));
-    // A provider retry racing the original lands in the same queue and is stored once.
-    sends.push(queue.submit(w.workspaceId, message(inbox.id, "m5", "person5")));
-    const results = await Promise.all(sends);
-    expect(results.filter((r) => !r.duplicate)).toHaveLength(120);
-    expect(queue.stats.fallbacks).toBe(0);
-    expect(queue.stats.batches).toBeLessThan(20);
-    const rows = await w.core.db.select().from(conversations).where(eq(conversations.workspaceId, w.workspaceId));
-    expect(rows).toHaveLength(12);
-    const log = await w.core.db.select({ seq: events.seq }).from(events).where(and(eq(events.workspaceId, w.workspaceId), eq(events.type, "item.created")));
-    expect(log).toHaveLength(120);
-    const seqs = w.published.map((e) => e.seq);
-    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
-  });
+    it(`takes many concurrent messages in few transactions without losing or doubling any (${parallel} in flight)`, async () => {
+      const w = await testWorkspace();
+      const inbox = await w.inbox();
+      const queue = new InboundQueue(w.core, parallel);
+      const sends = Array.from({ length: 120 }, (_, n) =>
+        queue.submit(w.workspaceId, message(inbox.id, `m${n}`, `person${n % 12}`)),
+      );
+      // A provider retry racing the original lands in the same queue and is stored once.
+      sends.push(queue.submit(w.workspaceId, message(inbox.id, "m5", "person5")));
+      const results = await Promise.all(sends);
+      expect(results.filter((r) => !r.duplicate)).toHaveLength(120);
+      expect(queue.stats.fallbacks).toBe(0);
+      expect(queue.stats.batches).toBeLessThan(20);
+      const rows = await w.core.db.select().from(conversations).where(eq(conversations.workspaceId, w.workspaceId));
+      expect(rows).toHaveLength(12);
+      const log = await w.core.db
+        .select({ seq: events.seq })
+        .from(events)
+        .where(and(eq(events.workspaceId, w.workspaceId), eq(events.type, "item.created")));
+      expect(log).toHaveLength(120);
+      const seqs = w.published.map((e) => e.seq);
+      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    });
 
   it("fails only the bad message of a batch", async () => {
     const w = await testWorkspace();
@@ -113,7 +149,9 @@ describe("batched ingest", () => {
     expect(good.status).toBe("fulfilled");
     expect(bad.status).toBe("rejected");
     expect(String((bad as PromiseRejectedResult).reason)).toContain("Inbox not found");
-    expect(() => queue.submit(w.workspaceId, { ...message(inbox.id, "t", "erin"), text: "x".repeat(10_001) })).toThrow(/10000/);
+    expect(() => queue.submit(w.workspaceId, { ...message(inbox.id, "t", "erin"), text: "x".repeat(10_001) })).toThrow(
+      /10000/,
+    );
   });
 });
 
@@ -130,17 +168,27 @@ describe("batched ingest beside agent work", () => {
       for (const [i, p] of people.entries()) {
         work.push(queue.submit(w.workspaceId, message(inbox.id, `${p}-${round}`, p)));
         const conversationId = first[i]!.conversation.id;
-        work.push(round % 2 ? setStatus(w.core, agent, conversationId, "pending") : assign(w.core, agent, conversationId, round % 4 ? agent.userId : null));
+        work.push(
+          round % 2
+            ? setStatus(w.core, agent, conversationId, "pending")
+            : assign(w.core, agent, conversationId, round % 4 ? agent.userId : null),
+        );
       }
     }
     const settled = await Promise.allSettled(work);
-    expect(settled.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    expect(
+      settled.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason)),
+    ).toEqual([]);
     const messages = await w.core.db
       .select({ id: timelineItems.id })
       .from(timelineItems)
       .where(and(eq(timelineItems.workspaceId, w.workspaceId), eq(timelineItems.type, "message")));
     expect(messages).toHaveLength(6 + 48);
-    const log = await w.core.db.select({ seq: events.seq }).from(events).where(eq(events.workspaceId, w.workspaceId)).orderBy(asc(events.seq));
+    const log = await w.core.db
+      .select({ seq: events.seq })
+      .from(events)
+      .where(eq(events.workspaceId, w.workspaceId))
+      .orderBy(asc(events.seq));
     expect(log.map((e) => e.seq)).toEqual(Array.from({ length: log.length }, (_, i) => i + 1));
   });
 });

@@ -5,7 +5,14 @@ import { BatchQueue } from "./batch-queue.ts";
 import type { NormalizedInbound as InboundInput } from "./channel.ts";
 import { identityKey, resolveContacts } from "./contact.ts";
 import {
-  conversationView, findDelivered, ingestInbound, openConversationsOf, scopeOf, summarize, validateInbound, type IngestResult,
+  conversationView,
+  findDelivered,
+  ingestInbound,
+  openConversationsOf,
+  scopeOf,
+  summarize,
+  validateInbound,
+  type IngestResult,
 } from "./conversation.ts";
 import { takeSeqs, type DomainEvent } from "./event.ts";
 import { timelineView } from "./timeline.ts";
@@ -23,9 +30,16 @@ export class InboundQueue {
   private readonly queue: BatchQueue<Inbound, IngestResult>;
 
   /** `parallel`: batches of one workspace in flight at once (see BatchQueue). */
-  constructor(private readonly core: Core, parallel = 1) {
+  constructor(
+    private readonly core: Core,
+    parallel = 1,
+  ) {
     this.queue = new BatchQueue(
-      { name: "inbound", batch: (workspaceId, batch) => ingestBatch(core, workspaceId, batch), one: (workspaceId, inbound) => ingestInbound(core, workspaceId, inbound) },
+      {
+        name: "inbound",
+        batch: (workspaceId, batch) => ingestBatch(core, workspaceId, batch),
+        one: (workspaceId, inbound) => ingestInbound(core, workspaceId, inbound),
+      },
       parallel,
     );
   }
@@ -57,24 +71,36 @@ type Stored = { item: TimelineItem; conversation: Conversation; contactName: str
  */
 export async function ingestBatch(core: Core, workspaceId: string, batch: Inbound[]): Promise<IngestResult[]> {
   const firstOf = new Map<string, number>();
-  batch.forEach((m, i) => firstOf.has(key(m.channelAccountId, m.externalId)) || firstOf.set(key(m.channelAccountId, m.externalId), i));
+  batch.forEach(
+    (m, i) =>
+      firstOf.has(key(m.channelAccountId, m.externalId)) || firstOf.set(key(m.channelAccountId, m.externalId), i),
+  );
   const now = new Date();
 
   const stored = await withEvents(core, async (tx, eventLog) => {
     const inboxIds = [...new Set(batch.map((m) => m.channelAccountId))];
     const [known, delivered, contactOf] = await Promise.all([
-      tx.select({ id: inboxes.id }).from(inboxes).where(and(eq(inboxes.workspaceId, workspaceId), inArray(inboxes.id, inboxIds))),
+      tx
+        .select({ id: inboxes.id })
+        .from(inboxes)
+        .where(and(eq(inboxes.workspaceId, workspaceId), inArray(inboxes.id, inboxIds))),
       tx
         .select({ inboxId: timelineItems.inboxId, externalId: timelineItems.externalId })
         .from(timelineItems)
-        .where(sql`(${timelineItems.inboxId}, ${timelineItems.externalId}) IN (VALUES ${sql.join(
-          [...firstOf.keys()].map((k) => {
-            const [inbox, ext] = k.split("\u0000");
-            return sql`(${inbox}::uuid, ${ext})`;
-          }),
-          sql`, `,
-        )})`),
-      resolveContacts(tx, workspaceId, batch.map((m) => m.from)).then((r) => r.contactOf),
+        .where(
+          sql`(${timelineItems.inboxId}, ${timelineItems.externalId}) IN (VALUES ${sql.join(
+            [...firstOf.keys()].map((k) => {
+              const [inbox, ext] = k.split("\u0000");
+              return sql`(${inbox}::uuid, ${ext})`;
+            }),
+            sql`, `,
+          )})`,
+        ),
+      resolveContacts(
+        tx,
+        workspaceId,
+        batch.map((m) => m.from),
+      ).then((r) => r.contactOf),
     ]);
     if (known.length !== inboxIds.length) throw new NotFound("Inbox", "channelAccountId");
     const already = new Set(delivered.map((r) => key(r.inboxId!, r.externalId!)));
@@ -85,10 +111,15 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
 
     const firstFor = new Map<string, Inbound>();
     for (const i of fresh) if (!firstFor.has(contactIdOf(i))) firstFor.set(contactIdOf(i), batch[i]!);
-    const { nameOf, conversationOf, created } = await openConversationsOf(tx, workspaceId, [...firstFor.keys()], (contactId) => ({
-      inboxId: firstFor.get(contactId)!.channelAccountId,
-      channel: firstFor.get(contactId)!.channel,
-    }));
+    const { nameOf, conversationOf, created } = await openConversationsOf(
+      tx,
+      workspaceId,
+      [...firstFor.keys()],
+      (contactId) => ({
+        inboxId: firstFor.get(contactId)!.channelAccountId,
+        channel: firstFor.get(contactId)!.channel,
+      }),
+    );
 
     // Number the events: per message, its conversation's creation or reopening first, then the item.
     type Planned = { type: string; conversation: Conversation; index?: number };
@@ -127,7 +158,11 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
         text: m.text ?? null,
         html: m.html ?? null,
         eventType: null,
-        data: { senderName: nameOf.get(contactId) ?? m.from.displayName ?? null, ...(m.threadKey ? { threadKey: m.threadKey } : {}), ...m.data },
+        data: {
+          senderName: nameOf.get(contactId) ?? m.from.displayName ?? null,
+          ...(m.threadKey ? { threadKey: m.threadKey } : {}),
+          ...m.data,
+        },
         deliveryStatus: null,
         deliveryError: null,
         createdAt: m.sentAt ?? now,
@@ -155,14 +190,28 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
       const seq = first + n;
       const scope = scopeOf(p.conversation);
       const base = { workspaceId, seq, conversationId: p.conversation.id, type: p.type };
-      if (p.index !== undefined) return { ...base, public: true, payload: { item: timelineView(itemOf.get(p.index)!), scope } };
+      if (p.index !== undefined)
+        return { ...base, public: true, payload: { item: timelineView(itemOf.get(p.index)!), scope } };
       const contact = { id: p.conversation.contactId, name: nameOf.get(p.conversation.contactId) ?? null };
-      if (p.type === "conversation.created") return { ...base, public: false, payload: { conversation: conversationView(p.conversation, contact), scope } };
-      return { ...base, public: false, payload: { conversation: conversationView(after.get(p.conversation.id)!, contact), changes: { status: "open" }, scope } };
+      if (p.type === "conversation.created")
+        return { ...base, public: false, payload: { conversation: conversationView(p.conversation, contact), scope } };
+      return {
+        ...base,
+        public: false,
+        payload: {
+          conversation: conversationView(after.get(p.conversation.id)!, contact),
+          changes: { status: "open" },
+          scope,
+        },
+      };
     });
 
     const [inserted] = await Promise.all([
-      tx.insert(timelineItems).values([...itemOf.values()]).onConflictDoNothing().returning({ id: timelineItems.id }),
+      tx
+        .insert(timelineItems)
+        .values([...itemOf.values()])
+        .onConflictDoNothing()
+        .returning({ id: timelineItems.id }),
       eventLog.record(events),
       tx.execute(sql`
         UPDATE ${conversations} AS c SET status = 'open', snoozed_until = NULL, inbox_id = v.inbox_id,
@@ -170,7 +219,8 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
           waiting_since = COALESCE(c.waiting_since, v.waiting_since)
         FROM (VALUES ${sql.join(
           [...after.values()].map(
-            (c) => sql`(${c.id}::uuid, ${c.inboxId}::uuid, ${c.channel}, ${c.lastMessageText}, ${c.waitingSince!.toISOString()}::timestamptz)`,
+            (c) =>
+              sql`(${c.id}::uuid, ${c.inboxId}::uuid, ${c.channel}, ${c.lastMessageText}, ${c.waitingSince!.toISOString()}::timestamptz)`,
           ),
           sql`, `,
         )}) AS v(id, inbox_id, channel, text, waiting_since)
@@ -179,7 +229,12 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
     // Another node stored one of these meanwhile: let the one-by-one path sort out who was first.
     if (inserted.length !== itemOf.size) throw new Error("concurrent duplicate delivery");
 
-    for (const [i, item] of itemOf) result.set(i, { item, conversation: after.get(item.conversationId)!, contactName: nameOf.get(item.senderId!) ?? null });
+    for (const [i, item] of itemOf)
+      result.set(i, {
+        item,
+        conversation: after.get(item.conversationId)!,
+        contactName: nameOf.get(item.senderId!) ?? null,
+      });
     return result;
   });
 
@@ -189,7 +244,10 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
       if (done) {
         return {
           duplicate: false,
-          conversation: conversationView(done.conversation, { id: done.conversation.contactId, name: done.contactName }),
+          conversation: conversationView(done.conversation, {
+            id: done.conversation.contactId,
+            name: done.contactName,
+          }),
           item: timelineView(done.item),
           contactId: done.conversation.contactId,
         };

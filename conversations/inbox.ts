@@ -25,7 +25,8 @@ export async function createInbox(
     ownerProven?: boolean;
   },
 ) {
-  const credentials = input.channel === "webchat" ? { hmacSecret: randomToken(32), ...input.credentials } : input.credentials;
+  const credentials =
+    input.channel === "webchat" ? { hmacSecret: randomToken(32), ...input.credentials } : input.credentials;
   return db.transaction(async (tx) => {
     const [inbox] = await tx
       .insert(inboxes)
@@ -73,7 +74,9 @@ export function readCredentials(
     db.update(inboxes)
       .set({ credentials: keyring.seal(opened.plaintext) })
       .where(and(eq(inboxes.id, row.id), eq(inboxes.credentials, old)))
-      .catch((err: unknown) => log.warn("re-sealing inbox credentials failed (tried again when read)", { inboxId: row.id, err }));
+      .catch((err: unknown) =>
+        log.warn("re-sealing inbox credentials failed (tried again when read)", { inboxId: row.id, err }),
+      );
   }
   return JSON.parse(opened.plaintext) as Record<string, unknown>;
 }
@@ -90,7 +93,10 @@ export async function resealCredentials(db: Executor, keyring: Keyring) {
     try {
       const { plaintext } = keyring.openSealed(row.credentials);
       const unchanged = and(eq(inboxes.id, row.id), eq(inboxes.credentials, row.credentials));
-      await db.update(inboxes).set({ credentials: keyring.seal(plaintext) }).where(unchanged);
+      await db
+        .update(inboxes)
+        .set({ credentials: keyring.seal(plaintext) })
+        .where(unchanged);
       resealed++;
     } catch (err) {
       if (!(err instanceof UnknownKeyError)) throw err;
@@ -100,16 +106,30 @@ export async function resealCredentials(db: Executor, keyring: Keyring) {
   return resealed;
 }
 
-const listed = { id: inboxes.id, name: inboxes.name, channel: inboxes.channel, publicKey: inboxes.publicKey, createdAt: inboxes.createdAt };
+const listed = {
+  id: inboxes.id,
+  name: inboxes.name,
+  channel: inboxes.channel,
+  publicKey: inboxes.publicKey,
+  createdAt: inboxes.createdAt,
+};
 export type ListedInbox = { id: string; name: string; channel: Channel; publicKey: string | null; createdAt: Date };
 
 /** A workspace's inboxes, oldest first, without their sealed credentials. */
 export async function listInboxes(db: Executor, workspaceId: string): Promise<ListedInbox[]> {
-  return db.select(listed).from(inboxes).where(eq(inboxes.workspaceId, workspaceId)).orderBy(asc(inboxes.createdAt), asc(inboxes.id));
+  return db
+    .select(listed)
+    .from(inboxes)
+    .where(eq(inboxes.workspaceId, workspaceId))
+    .orderBy(asc(inboxes.createdAt), asc(inboxes.id));
 }
 
 export async function renameInbox(db: Executor, workspaceId: string, id: string, name: string): Promise<ListedInbox> {
-  const [row] = await db.update(inboxes).set({ name }).where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, id))).returning(listed);
+  const [row] = await db
+    .update(inboxes)
+    .set({ name })
+    .where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, id)))
+    .returning(listed);
   if (!row) throw new NotFound("Inbox", "id");
   return row;
 }
@@ -141,7 +161,9 @@ export async function updateInboxSettings(
     } catch (err) {
       if (!(err instanceof Conflict)) throw err;
     }
-    const merged = Object.fromEntries(Object.entries({ ...current, ...credentials }).filter(([, v]) => v !== null && v !== undefined));
+    const merged = Object.fromEntries(
+      Object.entries({ ...current, ...credentials }).filter(([, v]) => v !== null && v !== undefined),
+    );
     const [updated] = await tx
       .update(inboxes)
       .set({ settings, credentials: Object.keys(merged).length ? keyring.seal(JSON.stringify(merged)) : null })
@@ -154,14 +176,20 @@ export async function updateInboxSettings(
 
 /** An inbox with its settings and which credentials it has (never their values). */
 export async function inboxSettings(db: Executor, keyring: Keyring, workspaceId: string, id: string) {
-  const [row] = await db.select().from(inboxes).where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, id)));
+  const [row] = await db
+    .select()
+    .from(inboxes)
+    .where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, id)));
   if (!row) throw new NotFound("Inbox", "id");
   return { inbox: row, credentialKeys: Object.keys(readCredentials(keyring, row, db)) };
 }
 
 /** An inbox of the workspace, without opening its credentials (a PUT that may replace them). */
 export async function requireInbox(db: Executor, workspaceId: string, id: string): Promise<Inbox> {
-  const [row] = await db.select().from(inboxes).where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, id)));
+  const [row] = await db
+    .select()
+    .from(inboxes)
+    .where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, id)));
   if (!row) throw new NotFound("Inbox", "id");
   return row;
 }

@@ -1,7 +1,13 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { rowsOf } from "../db/connect.ts";
 import {
-  attachments, contactIdentities, conversations, inboxes, outbox, timelineItems, type OutboxRow,
+  attachments,
+  contactIdentities,
+  conversations,
+  inboxes,
+  outbox,
+  timelineItems,
+  type OutboxRow,
 } from "../db/schema/index.ts";
 import type { Keyring } from "../platform/crypto.ts";
 import { log } from "../platform/log.ts";
@@ -55,7 +61,10 @@ export class OutboxWorker {
   private stopped = false;
   private readonly o: Required<Omit<OutboxOptions, "adapters" | "keyring" | "prepare">>;
 
-  constructor(private readonly core: Core, private readonly options: OutboxOptions) {
+  constructor(
+    private readonly core: Core,
+    private readonly options: OutboxOptions,
+  ) {
     this.o = {
       baseDelayMs: options.baseDelayMs ?? 2000,
       maxDelayMs: options.maxDelayMs ?? 10 * 60_000,
@@ -130,7 +139,10 @@ export class OutboxWorker {
     );
     if (!claimed.length) return 0;
     const leases = new Map(claimed.map((r) => [r.id, r.lease_id]));
-    const rows = await this.core.db.select().from(outbox).where(inArray(outbox.id, [...leases.keys()]));
+    const rows = await this.core.db
+      .select()
+      .from(outbox)
+      .where(inArray(outbox.id, [...leases.keys()]));
     // The lease this worker drew, not whatever the row holds by now, fences every result it writes.
     await Promise.all(rows.map((row) => this.deliver({ ...row, leaseId: leases.get(row.id)! })));
     return rows.length;
@@ -155,7 +167,10 @@ export class OutboxWorker {
     );
     if (!dead.length) return;
     const leases = new Map(dead.map((r) => [r.id, r.lease_id]));
-    for (const row of await this.core.db.select().from(outbox).where(inArray(outbox.id, [...leases.keys()]))) {
+    for (const row of await this.core.db
+      .select()
+      .from(outbox)
+      .where(inArray(outbox.id, [...leases.keys()]))) {
       const reason =
         `Gave up after ${row.attempts} attempts: no result could be recorded` +
         (row.lastError ? ` (last error: ${row.lastError})` : "");
@@ -299,10 +314,19 @@ export class OutboxWorker {
       const [item] = await tx
         .update(timelineItems)
         .set({ deliveryStatus: "failed", deliveryError: reason.slice(0, 1000) })
-        .where(and(eq(timelineItems.workspaceId, workspaceId), eq(timelineItems.id, timelineItemId), eq(timelineItems.direction, "out")))
+        .where(
+          and(
+            eq(timelineItems.workspaceId, workspaceId),
+            eq(timelineItems.id, timelineItemId),
+            eq(timelineItems.direction, "out"),
+          ),
+        )
         .returning();
       if (!item) return false;
-      await tx.update(outbox).set({ status: "failed", lastError: reason.slice(0, 1000), updatedAt: new Date() }).where(eq(outbox.timelineItemId, timelineItemId));
+      await tx
+        .update(outbox)
+        .set({ status: "failed", lastError: reason.slice(0, 1000), updatedAt: new Date() })
+        .where(eq(outbox.timelineItemId, timelineItemId));
       const [conversation] = await tx.select().from(conversations).where(eq(conversations.id, item.conversationId));
       await events.append(workspaceId, {
         type: "item.updated",

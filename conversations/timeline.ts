@@ -81,7 +81,12 @@ async function withAttachments(db: Executor, items: TimelineItem[]): Promise<Tim
   const files = await db
     .select()
     .from(attachments)
-    .where(inArray(attachments.timelineItemId, items.map((i) => i.id)));
+    .where(
+      inArray(
+        attachments.timelineItemId,
+        items.map((i) => i.id),
+      ),
+    );
   return items.map((i) => timelineView(i, files.filter((f) => f.timelineItemId === i.id).map(attachmentView)));
 }
 

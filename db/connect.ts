@@ -75,7 +75,10 @@ export function combined(writes: SQLWrapper[], last?: SQLWrapper): SQL {
   // Without `last`, the final write is the statement itself.
   const [clauses, main] = last ? [writes, last] : [writes.slice(0, -1), writes.at(-1)!];
   if (!clauses.length) return main.getSQL();
-  return sql`WITH ${sql.join(clauses.map((w, n) => sql`${sql.identifier(`w${n}`)} AS (${w.getSQL()})`), sql`, `)} ${main.getSQL()}`;
+  return sql`WITH ${sql.join(
+    clauses.map((w, n) => sql`${sql.identifier(`w${n}`)} AS (${w.getSQL()})`),
+    sql`, `,
+  )} ${main.getSQL()}`;
 }
 
 /** `db.execute` returns `{rows}` on PGlite and an array on postgres-js; callers want rows. */
@@ -86,7 +89,11 @@ export function rowsOf<T>(result: unknown): T[] {
 
 /** A unique index refused the write (SQLSTATE 23505); drizzle wraps the driver's error in `cause`. */
 export function isUniqueViolation(err: unknown): boolean {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+  for (
+    let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    e = e.cause as typeof e, depth++
+  ) {
     if (e.code === "23505") return true;
   }
   return false;

@@ -10,7 +10,8 @@ import { drizzleReadyPglite } from "./pglite-client.ts";
 describe("PGlite prepared statements", () => {
   let raw: PGlite;
   let db: PGlite;
-  const prepared = async () => (await raw.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements")).rows[0]!.n;
+  const prepared = async () =>
+    (await raw.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements")).rows[0]!.n;
 
   beforeAll(async () => {
     raw = new PGlite();
@@ -24,15 +25,24 @@ describe("PGlite prepared statements", () => {
   afterAll(() => raw.close());
 
   it("gives the rows PGlite's own path gives, for every kind of parameter", async () => {
-    const insert = "INSERT INTO item (id, name, data, tags, at, m, flag) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *";
+    const insert =
+      "INSERT INTO item (id, name, data, tags, at, m, flag) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *";
     const at = new Date("2026-11-26T10:00:00Z");
     const mine = await db.query(insert, [1, "李雷", { a: [1, "二"] }, ["x", 'y "q"'], at, "busy", true]);
     const theirs = await raw.query(insert, [2, "李雷", { a: [1, "二"] }, ["x", 'y "q"'], at, "busy", true]);
     expect({ ...mine.rows[0]!, id: 0 }).toEqual({ ...theirs.rows[0]!, id: 0 });
-    expect(mine.rows[0]).toMatchObject({ name: "李雷", data: { a: [1, "二"] }, tags: ["x", 'y "q"'], m: "busy", flag: true });
+    expect(mine.rows[0]).toMatchObject({
+      name: "李雷",
+      data: { a: [1, "二"] },
+      tags: ["x", 'y "q"'],
+      m: "busy",
+      flag: true,
+    });
     const nulls = await db.query<{ name: string | null }>("SELECT $1::text AS name", [null]);
     expect(nulls.rows).toEqual([{ name: null }]);
-    const arrays = await db.query("SELECT id, name FROM item WHERE id = ANY($1::int[]) ORDER BY id", [[1, 2]], { rowMode: "array" });
+    const arrays = await db.query("SELECT id, name FROM item WHERE id = ANY($1::int[]) ORDER BY id", [[1, 2]], {
+      rowMode: "array",
+    });
     expect(arrays.rows).toEqual([
       [1, "李雷"],
       [2, "李雷"],
@@ -42,7 +52,8 @@ describe("PGlite prepared statements", () => {
 
   it("prepares a statement once and runs it many times", async () => {
     const before = await prepared();
-    for (let n = 0; n < 20; n++) expect((await db.query<{ id: number }>("SELECT id FROM item WHERE id = $1", [1])).rows).toEqual([{ id: 1 }]);
+    for (let n = 0; n < 20; n++)
+      expect((await db.query<{ id: number }>("SELECT id FROM item WHERE id = $1", [1])).rows).toEqual([{ id: 1 }]);
     expect(await prepared()).toBe(before + 1);
   });
 

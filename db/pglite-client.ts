@@ -2,14 +2,19 @@ import { parse, protocol, type PGlite, type QueryOptions, type Results, type Tra
 
 /** The type parsers drizzle gives PGlite: dates, times and intervals (and their arrays) stay text. */
 const AS_TEXT = (value: string) => value;
-const DRIZZLE_PARSERS = Object.fromEntries([1114, 1184, 1186, 1082, 1231, 1115, 1185, 1187, 1182].map((oid) => [oid, AS_TEXT]));
+const DRIZZLE_PARSERS = Object.fromEntries(
+  [1114, 1184, 1186, 1082, 1231, 1115, 1185, 1187, 1182].map((oid) => [oid, AS_TEXT]),
+);
 /** Prepared statements kept per database; the least recently used beyond this are closed. */
 const CACHED_STATEMENTS = 500;
 
 type Queryable = Pick<Transaction, "query">;
 type Query = Queryable["query"];
 /** PGlite's own locks: one for transactions (and queries outside them), one for each statement. */
-type Locks = { _runExclusiveQuery<T>(fn: () => Promise<T>): Promise<T>; _runExclusiveTransaction<T>(fn: () => Promise<T>): Promise<T> };
+type Locks = {
+  _runExclusiveQuery<T>(fn: () => Promise<T>): Promise<T>;
+  _runExclusiveTransaction<T>(fn: () => Promise<T>): Promise<T>;
+};
 
 /**
  * PGlite as drizzle should see it.
@@ -33,7 +38,8 @@ function withPreparedQueries<T extends Queryable>(client: T, statements: Prepare
     get(target, prop) {
       if (prop === "query") return query;
       if (prop === "transaction") {
-        return (work: (tx: Transaction) => Promise<unknown>) => (target as unknown as PGlite).transaction((tx) => work(withPreparedQueries(tx, statements, tx)));
+        return (work: (tx: Transaction) => Promise<unknown>) =>
+          (target as unknown as PGlite).transaction((tx) => work(withPreparedQueries(tx, statements, tx)));
       }
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
@@ -59,7 +65,12 @@ class PreparedStatements {
   ) {}
 
   /** A statement on the client, or inside its transaction `tx`. */
-  query<R>(text: string, params: unknown[] | undefined, options: QueryOptions | undefined, tx?: Transaction): Promise<Results<R>> {
+  query<R>(
+    text: string,
+    params: unknown[] | undefined,
+    options: QueryOptions | undefined,
+    tx?: Transaction,
+  ): Promise<Results<R>> {
     const { parsers: _, ...rest } = options ?? {};
     if (!params?.length || options?.blob) return (tx ?? this.pg).query<R>(text, params, rest);
     const locks = this.pg as unknown as Locks;
@@ -68,7 +79,13 @@ class PreparedStatements {
     return tx ? run() : locks._runExclusiveTransaction(run);
   }
 
-  private async run<R>(text: string, params: unknown[], options: QueryOptions, inTransaction: boolean, retried = false): Promise<Results<R>> {
+  private async run<R>(
+    text: string,
+    params: unknown[],
+    options: QueryOptions,
+    inTransaction: boolean,
+    retried = false,
+  ): Promise<Results<R>> {
     const prepared = await this.prepared(text, options);
     const values = params.map((param, i) => {
       if (param === null || param === undefined) return null;
@@ -78,7 +95,15 @@ class PreparedStatements {
     });
     let messages;
     try {
-      messages = await this.send([protocol.serialize.bind({ statement: prepared.name, values }), protocol.serialize.describe({ type: "P" }), protocol.serialize.execute({}), protocol.serialize.sync()], options);
+      messages = await this.send(
+        [
+          protocol.serialize.bind({ statement: prepared.name, values }),
+          protocol.serialize.describe({ type: "P" }),
+          protocol.serialize.execute({}),
+          protocol.serialize.sync(),
+        ],
+        options,
+      );
     } catch (err) {
       // A table changed under the statement ("cached plan must not change result type"): prepare it
       // again. Outside a transaction that can be done at once; inside, the error has ended it.
@@ -103,7 +128,14 @@ class PreparedStatements {
     const name = `sb${this.next++}`;
     let described;
     try {
-      described = await this.send([protocol.serialize.parse({ name, text, types: options.paramTypes }), protocol.serialize.describe({ type: "S", name }), protocol.serialize.sync()], options);
+      described = await this.send(
+        [
+          protocol.serialize.parse({ name, text, types: options.paramTypes }),
+          protocol.serialize.describe({ type: "S", name }),
+          protocol.serialize.sync(),
+        ],
+        options,
+      );
     } catch (err) {
       throw Object.assign(err as object, { query: text });
     }

@@ -52,7 +52,9 @@ function recordingClient() {
     });
     const query = {
       execute: () => (send(), query),
-      then: (onFulfilled?: (rows: unknown[]) => unknown, onRejected?: (err: unknown) => unknown) => (send(), answered.then(onFulfilled, onRejected)),
+      then: (onFulfilled?: (rows: unknown[]) => unknown, onRejected?: (err: unknown) => unknown) => (
+        send(), answered.then(onFulfilled, onRejected)
+      ),
       catch: (onRejected: (err: unknown) => unknown) => answered.catch(onRejected),
     };
     return query;
@@ -96,7 +98,15 @@ describe.skipIf(!onPostgres)("PostgreSQL prepared statements", () => {
   let pg: postgres.Sql;
   /** Statements of this test prepared on the session (postgres.js prepares its own BEGIN and COMMIT). */
   const prepared = async (text?: string) =>
-    Number((await raw.unsafe("SELECT count(*) AS n FROM pg_prepared_statements WHERE statement ~ 'prep_item|\\$1' AND statement = coalesce($1, statement)", [text ?? null], { prepare: false }))[0]!.n);
+    Number(
+      (
+        await raw.unsafe(
+          "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement ~ 'prep_item|\\$1' AND statement = coalesce($1, statement)",
+          [text ?? null],
+          { prepare: false },
+        )
+      )[0]!.n,
+    );
 
   beforeAll(async () => {
     url = (await testDatabase()).url!;
@@ -122,7 +132,8 @@ describe.skipIf(!onPostgres)("PostgreSQL prepared statements", () => {
     for (const id of [2, 3, 4]) mine.push((await pg.unsafe(insert, row(id)))[0]);
     for (const r of mine) expect({ ...r, id: 0 }).toEqual({ ...theirs[0], id: 0 });
     expect(mine[2]).toMatchObject({ name: "李雷", data: { a: [1, "二"] }, tags: ["x", 'y "q"'], flag: true });
-    for (let n = 0; n < 3; n++) expect(await pg.unsafe("SELECT $1::text AS name", [null])).toEqual([{ name: null }] as never);
+    for (let n = 0; n < 3; n++)
+      expect(await pg.unsafe("SELECT $1::text AS name", [null])).toEqual([{ name: null }] as never);
   });
 
   it("prepares a statement on its second run and then reuses it", async () => {
@@ -145,17 +156,22 @@ describe.skipIf(!onPostgres)("PostgreSQL prepared statements", () => {
     expect(failed).toMatchObject({ code: "23505" });
     expect(await pg.unsafe("SELECT id FROM prep_item WHERE id = $1", [10])).toEqual([] as never);
     const before = await prepared();
-    for (const id of [11, 12, 13]) await pg.begin((tx) => tx.unsafe("INSERT INTO prep_item (id, name) VALUES ($1, $2)", [id, "kept"]));
+    for (const id of [11, 12, 13])
+      await pg.begin((tx) => tx.unsafe("INSERT INTO prep_item (id, name) VALUES ($1, $2)", [id, "kept"]));
     // Prepared in the failed transaction (its second run), reused in the later ones.
     expect(await prepared("INSERT INTO prep_item (id, name) VALUES ($1, $2)")).toBe(1);
     expect(await prepared()).toBe(before);
-    expect(await pg.unsafe("SELECT count(*)::int AS n FROM prep_item WHERE name = $1", ["kept"])).toEqual([{ n: 3 }] as never);
+    expect(await pg.unsafe("SELECT count(*)::int AS n FROM prep_item WHERE name = $1", ["kept"])).toEqual([
+      { n: 3 },
+    ] as never);
   });
 
   it("nests a transaction as a savepoint: the inner one rolls back alone", async () => {
     await pg.begin(async (tx) => {
       await tx.unsafe("INSERT INTO prep_item (id, name) VALUES ($1, $2)", [40, "outer"]);
-      const inner = await (tx as unknown as { savepoint: (work: (t: postgres.Sql) => Promise<unknown>) => Promise<unknown> })
+      const inner = await (
+        tx as unknown as { savepoint: (work: (t: postgres.Sql) => Promise<unknown>) => Promise<unknown> }
+      )
         .savepoint(async (t) => {
           await t.unsafe("INSERT INTO prep_item (id, name) VALUES ($1, $2)", [41, "inner"]);
           throw new Error("inner fails");
@@ -163,7 +179,9 @@ describe.skipIf(!onPostgres)("PostgreSQL prepared statements", () => {
         .catch((err: unknown) => err);
       expect(inner).toMatchObject({ message: "inner fails" });
     });
-    expect(await pg.unsafe("SELECT id FROM prep_item WHERE id = ANY($1::int[]) ORDER BY id", [[40, 41]])).toEqual([{ id: 40 }] as never);
+    expect(await pg.unsafe("SELECT id FROM prep_item WHERE id = ANY($1::int[]) ORDER BY id", [[40, 41]])).toEqual([
+      { id: 40 },
+    ] as never);
   });
 
   it("prepares a statement again when its table has changed", async () => {
@@ -178,7 +196,12 @@ describe.skipIf(!onPostgres)("PostgreSQL prepared statements", () => {
     try {
       database = await connect({ databaseUrl: url, poolSize: 1 });
       const db = database.db;
-      const count = async () => Number(rowsOf<{ n: string | number }>(await db.execute(sql`SELECT count(*) AS n FROM pg_prepared_statements WHERE name <> ${""}`))[0]!.n);
+      const count = async () =>
+        Number(
+          rowsOf<{ n: string | number }>(
+            await db.execute(sql`SELECT count(*) AS n FROM pg_prepared_statements WHERE name <> ${""}`),
+          )[0]!.n,
+        );
       const before = await count();
       for (let n = 0; n < 5; n++) await db.select().from(workspaces).where(eq(workspaces.id, crypto.randomUUID()));
       // The counting query itself is prepared from its second run: two more in all.

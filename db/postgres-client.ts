@@ -29,11 +29,17 @@ function withPreparedStatements<T extends object>(client: T, texts: StatementTex
     [
       "unsafe",
       (text: string, params?: unknown[], options?: { prepare?: boolean }) =>
-        sql.unsafe(text, params as never, { ...options, prepare: options?.prepare || (!!params?.length && texts.prepare(text)) }),
+        sql.unsafe(text, params as never, {
+          ...options,
+          prepare: options?.prepare || (!!params?.length && texts.prepare(text)),
+        }),
     ],
   ]);
   // drizzle runs a transaction's statements on the client its callback is handed.
-  if (inTransaction) own.set("savepoint", (work: (inner: object) => unknown) => savepoint(sql, work, (inner) => withPreparedStatements(inner, texts, true)));
+  if (inTransaction)
+    own.set("savepoint", (work: (inner: object) => unknown) =>
+      savepoint(sql, work, (inner) => withPreparedStatements(inner, texts, true)),
+    );
   else {
     own.set("begin", (...args: unknown[]) => {
       const work = args.at(-1) as (inner: object) => unknown;
@@ -64,7 +70,12 @@ function withPreparedStatements<T extends object>(client: T, texts: StatementTex
  * (a reserved one never is in one) is refused only when the connection is lost, and that fails
  * them too.
  */
-export async function transaction<T>(pg: postgres.Sql, options: string, work: (tx: object) => T | Promise<T>, wrap: (tx: object) => object = (tx) => tx): Promise<T> {
+export async function transaction<T>(
+  pg: postgres.Sql,
+  options: string,
+  work: (tx: object) => T | Promise<T>,
+  wrap: (tx: object) => object = (tx) => tx,
+): Promise<T> {
   const connection = await pg.reserve();
   try {
     const begun = connection.unsafe(options ? `BEGIN ${options.replace(/[^a-z ]/gi, "")}` : "BEGIN").execute();
@@ -89,7 +100,11 @@ export async function transaction<T>(pg: postgres.Sql, options: string, work: (t
 
 let savepoints = 0;
 /** A nested transaction (drizzle's `tx.transaction`): a savepoint, released or rolled back to. */
-async function savepoint<T>(tx: postgres.Sql, work: (inner: object) => T | Promise<T>, wrap: (tx: object) => object): Promise<T> {
+async function savepoint<T>(
+  tx: postgres.Sql,
+  work: (inner: object) => T | Promise<T>,
+  wrap: (tx: object) => object,
+): Promise<T> {
   const name = `sp${savepoints++}`;
   await tx.unsafe(`SAVEPOINT ${name}`);
   try {

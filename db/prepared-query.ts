@@ -15,7 +15,10 @@ type Runnable<R> = { execute(values?: Values): Promise<R> };
  * prepared on (the database's own is, on PostgreSQL, any pooled connection, outside the transaction),
  * and a transaction is over before a second run would pay back preparing it.
  */
-export function preparedQuery<R>(name: string, build: (db: Executor) => Runnable<R> & { prepare(name: string): Runnable<R> }) {
+export function preparedQuery<R>(
+  name: string,
+  build: (db: Executor) => Runnable<R> & { prepare(name: string): Runnable<R> },
+) {
   const byDb = new WeakMap<object, Runnable<R>>();
   return (db: Executor, values: Values): Promise<R> => {
     if (is(db, PgTransaction)) return build(db).execute(values);

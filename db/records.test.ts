@@ -18,9 +18,13 @@ describe("rows inserted as one JSON parameter", () => {
     await db.execute(insertRecords(events, rows));
     await db.insert(events).values(rows.map((r) => ({ ...r, type: "x.theirs", seq: r.seq - 10 })));
     const read = async (type: string) =>
-      (await db.select().from(events).where(sql`${events.workspaceId} = ${w.workspaceId} AND ${events.type} = ${type}`).orderBy(asc(events.seq))).map(
-        ({ type: _t, seq: _s, createdAt, ...rest }) => ({ ...rest, createdAt: createdAt instanceof Date }),
-      );
+      (
+        await db
+          .select()
+          .from(events)
+          .where(sql`${events.workspaceId} = ${w.workspaceId} AND ${events.type} = ${type}`)
+          .orderBy(asc(events.seq))
+      ).map(({ type: _t, seq: _s, createdAt, ...rest }) => ({ ...rest, createdAt: createdAt instanceof Date }));
     const mine = await read("x.mine");
     expect(mine).toHaveLength(2);
     expect(mine).toEqual(await read("x.theirs"));
@@ -31,8 +35,16 @@ describe("rows inserted as one JSON parameter", () => {
     const w = await testWorkspace();
     const { db } = w.core;
     const row = { workspaceId: w.workspaceId, seq: -9_000_000_100, type: "x.once", public: false, payload: {} };
-    expect(rowsOf(await db.execute(sql`${insertRecords(events, [row])} ON CONFLICT DO NOTHING RETURNING seq`)).length).toBe(1);
-    expect(rowsOf(await db.execute(sql`${insertRecords(events, [row, { ...row, seq: row.seq - 1 }])} ON CONFLICT DO NOTHING RETURNING seq`)).length).toBe(1);
+    expect(
+      rowsOf(await db.execute(sql`${insertRecords(events, [row])} ON CONFLICT DO NOTHING RETURNING seq`)).length,
+    ).toBe(1);
+    expect(
+      rowsOf(
+        await db.execute(
+          sql`${insertRecords(events, [row, { ...row, seq: row.seq - 1 }])} ON CONFLICT DO NOTHING RETURNING seq`,
+        ),
+      ).length,
+    ).toBe(1);
     expect(() => insertRecords(events, [row, { ...row, createdAt: new Date() }])).toThrow(/createdAt/);
     expect(() => insertRecords(events, [])).toThrow(/no rows/);
     expect(await db.$count(events, eq(events.workspaceId, w.workspaceId))).toBe(2);

@@ -18,8 +18,13 @@ export function insertRecords<T extends PgTable>(table: T, rows: T["$inferInsert
   // The columns some row gives. A row without one of them gets null, which is drizzle's default for
   // a column without a default of its own; for a column with one, rows must agree.
   const keys = Object.keys(columns).filter((k) => rows.some((row: Record<string, unknown>) => row[k] !== undefined));
-  const mixed = keys.find((k) => columns[k]!.hasDefault && rows.some((row: Record<string, unknown>) => row[k] === undefined));
-  if (mixed) throw new Error(`insertRecords(${getTableName(table)}): some rows give ${mixed} and others leave it to its default`);
+  const mixed = keys.find(
+    (k) => columns[k]!.hasDefault && rows.some((row: Record<string, unknown>) => row[k] === undefined),
+  );
+  if (mixed)
+    throw new Error(
+      `insertRecords(${getTableName(table)}): some rows give ${mixed} and others leave it to its default`,
+    );
   const signature = keys.join(",");
   const text = statementOf(table, columns, keys, signature);
   const records = rows.map((row: Record<string, unknown>) => {
@@ -40,7 +45,10 @@ function statementOf(table: PgTable, columns: Record<string, PgColumn>, keys: st
   if (!text) {
     const names = keys.map((k) => `"${columns[k]!.name}"`).join(", ");
     const definitions = keys.map((k) => `"${columns[k]!.name}" ${columns[k]!.getSQLType()}`).join(", ");
-    text = { head: `INSERT INTO "${getTableName(table)}" (${names}) SELECT ${names} FROM jsonb_to_recordset(`, tail: `::jsonb) AS r(${definitions})` };
+    text = {
+      head: `INSERT INTO "${getTableName(table)}" (${names}) SELECT ${names} FROM jsonb_to_recordset(`,
+      tail: `::jsonb) AS r(${definitions})`,
+    };
     byColumns.set(signature, text);
   }
   return text;

@@ -2,8 +2,14 @@ import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Db, Executor } from "../db/connect.ts";
 import {
-  articleStatuses, articleVersions, articleVisibilities, articles, knowledgeCategories, knowledgeIndexOutbox,
-  type Article, type Role,
+  articleStatuses,
+  articleVersions,
+  articleVisibilities,
+  articles,
+  knowledgeCategories,
+  knowledgeIndexOutbox,
+  type Article,
+  type Role,
 } from "../db/schema/index.ts";
 import { likeContains } from "../db/text-search.ts";
 import { NotFound } from "../platform/errors.ts";
@@ -30,7 +36,10 @@ export const Locale = z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, "a lo
 /** An article's editable fields, without defaults: a save changes only the fields it names. */
 const ArticleFields = z.object({
   title: z.string().trim().min(1).max(300),
-  body: z.string().max(MAX_BODY_CHARS, `must be at most ${MAX_BODY_CHARS} characters`).refine((b) => b.trim().length > 0, { message: "must not be blank" }),
+  body: z
+    .string()
+    .max(MAX_BODY_CHARS, `must be at most ${MAX_BODY_CHARS} characters`)
+    .refine((b) => b.trim().length > 0, { message: "must not be blank" }),
   locale: Locale,
   status: z.enum(articleStatuses),
   summary: z.string().trim().max(1000),
@@ -56,9 +65,17 @@ export const ArticlePatch = ArticleFields.partial();
 export type ArticlePatch = z.input<typeof ArticlePatch>;
 
 /** The category exists in the workspace (a body's categoryId is checked before it is stored). */
-export async function checkCategory(tx: Executor, workspaceId: string, categoryId: string | null | undefined, field = "categoryId") {
+export async function checkCategory(
+  tx: Executor,
+  workspaceId: string,
+  categoryId: string | null | undefined,
+  field = "categoryId",
+) {
   if (!categoryId) return;
-  const [c] = await tx.select({ id: knowledgeCategories.id }).from(knowledgeCategories).where(and(eq(knowledgeCategories.id, categoryId), eq(knowledgeCategories.workspaceId, workspaceId)));
+  const [c] = await tx
+    .select({ id: knowledgeCategories.id })
+    .from(knowledgeCategories)
+    .where(and(eq(knowledgeCategories.id, categoryId), eq(knowledgeCategories.workspaceId, workspaceId)));
   if (!c) throw new NotFound("Category", field);
 }
 
@@ -85,7 +102,8 @@ async function afterSave(tx: Executor, a: Article, authorId: string, note: strin
     note: note ?? null,
   });
   await indexArticle(tx, a);
-  if (options.externalIndex) await tx.insert(knowledgeIndexOutbox).values({ workspaceId: a.workspaceId, articleId: a.id });
+  if (options.externalIndex)
+    await tx.insert(knowledgeIndexOutbox).values({ workspaceId: a.workspaceId, articleId: a.id });
 }
 
 function rendered(body: string) {
@@ -93,14 +111,22 @@ function rendered(body: string) {
   return { bodyHtml, bodyText: plainText(bodyHtml) };
 }
 
-export async function createArticle(db: Db, actor: KnowledgeActor, raw: unknown, options: SaveOptions): Promise<Article> {
+export async function createArticle(
+  db: Db,
+  actor: KnowledgeActor,
+  raw: unknown,
+  options: SaveOptions,
+): Promise<Article> {
   requireEditor(actor);
   const input = parseInput(ArticleInput, raw);
   return db.transaction(async (tx) => {
     await checkCategory(tx, actor.workspaceId, input.categoryId);
     let group: string | undefined;
     if (input.translationOf) {
-      const [source] = await tx.select({ group: articles.translationGroupId }).from(articles).where(and(eq(articles.id, input.translationOf), eq(articles.workspaceId, actor.workspaceId)));
+      const [source] = await tx
+        .select({ group: articles.translationGroupId })
+        .from(articles)
+        .where(and(eq(articles.id, input.translationOf), eq(articles.workspaceId, actor.workspaceId)));
       if (!source) throw new NotFound("Article", "translationOf");
       group = source.group;
     }
@@ -130,11 +156,21 @@ export async function createArticle(db: Db, actor: KnowledgeActor, raw: unknown,
 }
 
 /** A save: the changed fields become a new version (numbered after the latest). */
-export async function updateArticle(db: Db, actor: KnowledgeActor, id: string, raw: unknown, options: SaveOptions): Promise<Article> {
+export async function updateArticle(
+  db: Db,
+  actor: KnowledgeActor,
+  id: string,
+  raw: unknown,
+  options: SaveOptions,
+): Promise<Article> {
   requireEditor(actor);
   const patch = parseInput(ArticlePatch, raw);
   return db.transaction(async (tx) => {
-    const [current] = await tx.select().from(articles).where(and(eq(articles.id, id), eq(articles.workspaceId, actor.workspaceId))).for("update");
+    const [current] = await tx
+      .select()
+      .from(articles)
+      .where(and(eq(articles.id, id), eq(articles.workspaceId, actor.workspaceId)))
+      .for("update");
     if (!current) throw new NotFound("Article");
     await checkCategory(tx, actor.workspaceId, patch.categoryId);
     const { note, ...fields } = patch;
@@ -142,7 +178,12 @@ export async function updateArticle(db: Db, actor: KnowledgeActor, id: string, r
     const publishing = fields.status === "published" && current.status !== "published";
     const [a] = await tx
       .update(articles)
-      .set({ ...next, version: current.version + 1, updatedAt: new Date(), ...(publishing ? { publishedAt: new Date() } : {}) })
+      .set({
+        ...next,
+        version: current.version + 1,
+        updatedAt: new Date(),
+        ...(publishing ? { publishedAt: new Date() } : {}),
+      })
       .where(eq(articles.id, id))
       .returning();
     await afterSave(tx, a!, actor.userId, note, options);
@@ -155,7 +196,10 @@ export async function restoreVersion(db: Db, actor: KnowledgeActor, id: string, 
   const old = await getVersion(db, actor.workspaceId, id, version);
   // Its category comes back too, unless that category has been deleted since (then the article stays where it is).
   const [category] = old.categoryId
-    ? await db.select({ id: knowledgeCategories.id }).from(knowledgeCategories).where(and(eq(knowledgeCategories.workspaceId, actor.workspaceId), eq(knowledgeCategories.id, old.categoryId)))
+    ? await db
+        .select({ id: knowledgeCategories.id })
+        .from(knowledgeCategories)
+        .where(and(eq(knowledgeCategories.workspaceId, actor.workspaceId), eq(knowledgeCategories.id, old.categoryId)))
     : [{ id: null }];
   return updateArticle(
     db,
@@ -177,7 +221,10 @@ export async function restoreVersion(db: Db, actor: KnowledgeActor, id: string, 
 }
 
 export async function getArticle(db: Executor, workspaceId: string, id: string) {
-  const [a] = await db.select().from(articles).where(and(eq(articles.id, id), eq(articles.workspaceId, workspaceId)));
+  const [a] = await db
+    .select()
+    .from(articles)
+    .where(and(eq(articles.id, id), eq(articles.workspaceId, workspaceId)));
   if (!a) throw new NotFound("Article");
   return a;
 }
@@ -210,10 +257,20 @@ export async function listArticles(db: Executor, workspaceId: string, query: z.i
   if (query.q) conditions.push(sql`${articles.title} ILIKE ${likeContains(query.q)} ESCAPE '\\'`);
   const rows = await db
     .select({
-      id: articles.id, title: articles.title, summary: articles.summary, locale: articles.locale, status: articles.status,
-      visibility: articles.visibility, categoryId: articles.categoryId, tags: articles.tags, version: articles.version,
-      translationGroupId: articles.translationGroupId, updatedAt: articles.updatedAt, views: articles.views,
-      helpfulYes: articles.helpfulYes, helpfulNo: articles.helpfulNo,
+      id: articles.id,
+      title: articles.title,
+      summary: articles.summary,
+      locale: articles.locale,
+      status: articles.status,
+      visibility: articles.visibility,
+      categoryId: articles.categoryId,
+      tags: articles.tags,
+      version: articles.version,
+      translationGroupId: articles.translationGroupId,
+      updatedAt: articles.updatedAt,
+      views: articles.views,
+      helpfulYes: articles.helpfulYes,
+      helpfulNo: articles.helpfulNo,
     })
     .from(articles)
     .where(and(...conditions))
@@ -226,22 +283,50 @@ export async function listArticles(db: Executor, workspaceId: string, query: z.i
 /** Other-language versions of an article. */
 export async function translationsOf(db: Executor, a: Pick<Article, "id" | "workspaceId" | "translationGroupId">) {
   return db
-    .select({ id: articles.id, locale: articles.locale, title: articles.title, status: articles.status, visibility: articles.visibility })
+    .select({
+      id: articles.id,
+      locale: articles.locale,
+      title: articles.title,
+      status: articles.status,
+      visibility: articles.visibility,
+    })
     .from(articles)
-    .where(and(eq(articles.workspaceId, a.workspaceId), eq(articles.translationGroupId, a.translationGroupId), sql`${articles.id} <> ${a.id}`));
+    .where(
+      and(
+        eq(articles.workspaceId, a.workspaceId),
+        eq(articles.translationGroupId, a.translationGroupId),
+        sql`${articles.id} <> ${a.id}`,
+      ),
+    );
 }
 
 export async function listVersions(db: Executor, workspaceId: string, id: string) {
   await getArticle(db, workspaceId, id);
   return db
-    .select({ version: articleVersions.version, title: articleVersions.title, status: articleVersions.status, authorId: articleVersions.authorId, note: articleVersions.note, createdAt: articleVersions.createdAt })
+    .select({
+      version: articleVersions.version,
+      title: articleVersions.title,
+      status: articleVersions.status,
+      authorId: articleVersions.authorId,
+      note: articleVersions.note,
+      createdAt: articleVersions.createdAt,
+    })
     .from(articleVersions)
     .where(and(eq(articleVersions.articleId, id), eq(articleVersions.workspaceId, workspaceId)))
     .orderBy(desc(articleVersions.version));
 }
 
 export async function getVersion(db: Executor, workspaceId: string, id: string, version: number) {
-  const [v] = await db.select().from(articleVersions).where(and(eq(articleVersions.articleId, id), eq(articleVersions.workspaceId, workspaceId), eq(articleVersions.version, version)));
+  const [v] = await db
+    .select()
+    .from(articleVersions)
+    .where(
+      and(
+        eq(articleVersions.articleId, id),
+        eq(articleVersions.workspaceId, workspaceId),
+        eq(articleVersions.version, version),
+      ),
+    );
   if (!v) throw new NotFound("Version", "version");
   return v;
 }
@@ -255,12 +340,14 @@ export function diffLines(before: string, after: string): DiffLine[] {
   const n = a.length;
   const m = b.length;
   const lcs = Array.from({ length: n + 1 }, () => new Uint16Array(m + 1));
-  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  for (let i = n - 1; i >= 0; i--)
+    for (let j = m - 1; j >= 0; j--)
+      lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
   const out: DiffLine[] = [];
   let i = 0;
   let j = 0;
   while (i < n && j < m) {
-    if (a[i] === b[j]) (out.push({ op: "same", text: a[i]! }), i++, j++);
+    if (a[i] === b[j]) out.push({ op: "same", text: a[i]! }), i++, j++;
     else if (lcs[i + 1]![j]! >= lcs[i]![j + 1]!) out.push({ op: "remove", text: a[i++]! });
     else out.push({ op: "add", text: b[j++]! });
   }

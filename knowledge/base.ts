@@ -18,7 +18,13 @@ export type KnowledgeBase = {
 export function createKnowledgeBase(db: Db, meili?: { host: string; key?: string; indexName?: string }): KnowledgeBase {
   const embedded = new EmbeddedBackend(db);
   if (!meili) {
-    return { search: new KnowledgeSearch(db, embedded), embedded, saveOptions: { externalIndex: false }, start() {}, stop: async () => {} };
+    return {
+      search: new KnowledgeSearch(db, embedded),
+      embedded,
+      saveOptions: { externalIndex: false },
+      start() {},
+      stop: async () => {},
+    };
   }
   const backend = new MeilisearchBackend(meili);
   const sync = new IndexSyncWorker(db, backend);

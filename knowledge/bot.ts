@@ -19,7 +19,8 @@ export type BotAction =
   | { kind: "handover"; reason: "asked_for_human" | "low_confidence" | "not_solved"; confidence: number };
 
 const HUMAN = /\b(human|agent|person|operator|someone real|real person|representative)\b|人工|真人|客服|转人工/i;
-const YES = /^(y|yes|yeah|yep|solved|it did|thanks?|thank you|great|ok|okay|perfect|是|是的|好的?|解决了|可以了|谢谢|有帮助|明白了)[\s!.。！~]*$/i;
+const YES =
+  /^(y|yes|yeah|yep|solved|it did|thanks?|thank you|great|ok|okay|perfect|是|是的|好的?|解决了|可以了|谢谢|有帮助|明白了)[\s!.。！~]*$/i;
 
 export function asksForHuman(text: string) {
   return HUMAN.test(text);
@@ -58,15 +59,22 @@ export function answerText(article: Pick<SearchHit, "title" | "summary" | "snipp
 }
 
 export function handoverText(message: string) {
-  return /[\u3400-\u9fff]/.test(message) ? "好的，正在为您转接人工客服，请稍候。" : "Let me connect you with an agent — one moment please.";
+  return /[\u3400-\u9fff]/.test(message)
+    ? "好的，正在为您转接人工客服，请稍候。"
+    : "Let me connect you with an agent — one moment please.";
 }
 
 export function solvedText(message: string) {
-  return /[\u3400-\u9fff]/.test(message) ? "很高兴能帮到您！如有其他问题，随时留言。" : "Glad that helped! Write again any time.";
+  return /[\u3400-\u9fff]/.test(message)
+    ? "很高兴能帮到您！如有其他问题，随时留言。"
+    : "Glad that helped! Write again any time.";
 }
 
 export async function botSession(db: Executor, conversationId: string) {
-  const [row] = await db.select().from(knowledgeBotSessions).where(eq(knowledgeBotSessions.conversationId, conversationId));
+  const [row] = await db
+    .select()
+    .from(knowledgeBotSessions)
+    .where(eq(knowledgeBotSessions.conversationId, conversationId));
   return row;
 }
 
@@ -74,7 +82,13 @@ export async function botSession(db: Executor, conversationId: string) {
  * Claims a customer message for the bot: true on exactly one node (the others see the event too).
  * A new conversation's session starts as "deciding", which routing also holds back.
  */
-export async function claimMessage(db: Executor, workspaceId: string, conversationId: string, itemId: string, question: string): Promise<boolean> {
+export async function claimMessage(
+  db: Executor,
+  workspaceId: string,
+  conversationId: string,
+  itemId: string,
+  question: string,
+): Promise<boolean> {
   const inserted = await db
     .insert(knowledgeBotSessions)
     .values({ conversationId, workspaceId, state: "deciding", question, handledItemId: itemId })
@@ -84,14 +98,25 @@ export async function claimMessage(db: Executor, workspaceId: string, conversati
   const updated = await db
     .update(knowledgeBotSessions)
     .set({ handledItemId: itemId, updatedAt: new Date() })
-    .where(and(eq(knowledgeBotSessions.conversationId, conversationId), sql`${knowledgeBotSessions.handledItemId} IS DISTINCT FROM ${itemId}`))
+    .where(
+      and(
+        eq(knowledgeBotSessions.conversationId, conversationId),
+        sql`${knowledgeBotSessions.handledItemId} IS DISTINCT FROM ${itemId}`,
+      ),
+    )
     .returning({ id: knowledgeBotSessions.conversationId });
   return updated.length > 0;
 }
 
-export async function saveBotSession(db: Executor, row: { conversationId: string; workspaceId: string; state: BotState; question: string; articleId: string | null }) {
+export async function saveBotSession(
+  db: Executor,
+  row: { conversationId: string; workspaceId: string; state: BotState; question: string; articleId: string | null },
+) {
   await db
     .insert(knowledgeBotSessions)
     .values({ ...row, updatedAt: new Date() })
-    .onConflictDoUpdate({ target: knowledgeBotSessions.conversationId, set: { state: row.state, question: row.question, articleId: row.articleId, updatedAt: new Date() } });
+    .onConflictDoUpdate({
+      target: knowledgeBotSessions.conversationId,
+      set: { state: row.state, question: row.question, articleId: row.articleId, updatedAt: new Date() },
+    });
 }

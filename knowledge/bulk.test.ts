@@ -12,11 +12,15 @@ it("imports articles searchable at once, and the re-index rebuilds a lost index 
     { title: "Shipping fees", body: "Free shipping over 99.", locale: "en" },
   ]);
   const search = new EmbeddedBackend(w.core.db);
-  const find = (q: string) => search.search({ workspaceId: w.workspaceId, q, publicOnly: true, limit: 5 }).then((h) => h.map((x) => x.id));
+  const find = (q: string) =>
+    search.search({ workspaceId: w.workspaceId, q, publicOnly: true, limit: 5 }).then((h) => h.map((x) => x.id));
   expect(await find("包邮")).toEqual([ids[0]!]);
   expect(await find("shipped")).toEqual([ids[1]!]);
   // An index lost (or built by an older segmentation) is rebuilt from the stored Markdown.
-  await w.core.db.update(articles).set({ searchVector: null, bodyText: "" }).where(eq(articles.workspaceId, w.workspaceId));
+  await w.core.db
+    .update(articles)
+    .set({ searchVector: null, bodyText: "" })
+    .where(eq(articles.workspaceId, w.workspaceId));
   await w.core.db.delete(knowledgePostings).where(eq(knowledgePostings.workspaceId, w.workspaceId));
   await w.core.db.delete(knowledgeTermCounts).where(eq(knowledgeTermCounts.workspaceId, w.workspaceId));
   expect(await find("包邮")).toEqual([]);

@@ -20,7 +20,12 @@ export type ImportedArticle = {
  * Many articles at once (imports, the benchmark): the same rendering and search vector as a single
  * save, in batches of one INSERT each. Returns the new ids in input order.
  */
-export async function importArticles(db: Db, workspaceId: string, items: ImportedArticle[], batch = 500): Promise<string[]> {
+export async function importArticles(
+  db: Db,
+  workspaceId: string,
+  items: ImportedArticle[],
+  batch = 500,
+): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < items.length; i += batch) {
     const rows = items.slice(i, i + batch).map((a) => {
@@ -31,16 +36,51 @@ export async function importArticles(db: Db, workspaceId: string, items: Importe
       const tags = a.tags ?? [];
       const status = a.status ?? "published";
       return {
-        id, workspaceId, translationGroupId: id, locale: a.locale, title: a.title, summary, body: a.body, bodyHtml, bodyText, tags, status,
-        visibility: a.visibility ?? "public", publishedAt: status === "published" ? new Date() : null,
+        id,
+        workspaceId,
+        translationGroupId: id,
+        locale: a.locale,
+        title: a.title,
+        summary,
+        body: a.body,
+        bodyHtml,
+        bodyText,
+        tags,
+        status,
+        visibility: a.visibility ?? "public",
+        publishedAt: status === "published" ? new Date() : null,
         ...vectorSql({ title: a.title, summary, bodyText, tags }),
       };
     });
     await db.transaction(async (tx) => {
       await tx.insert(articles).values(rows);
-      await tx.insert(articleVersions).values(rows.map((r) => ({ workspaceId, articleId: r.id, version: 1, title: r.title, summary: r.summary, body: r.body, tags: r.tags, status: r.status, visibility: r.visibility, locale: r.locale, note: "imported" })));
-      await writePostings(tx, workspaceId, rows.map((r) => r.id));
-      await rememberWords(tx, workspaceId, rows.flatMap((r) => vocabulary(`${r.title} ${r.summary} ${r.bodyText}`, 500)));
+      await tx
+        .insert(articleVersions)
+        .values(
+          rows.map((r) => ({
+            workspaceId,
+            articleId: r.id,
+            version: 1,
+            title: r.title,
+            summary: r.summary,
+            body: r.body,
+            tags: r.tags,
+            status: r.status,
+            visibility: r.visibility,
+            locale: r.locale,
+            note: "imported",
+          })),
+        );
+      await writePostings(
+        tx,
+        workspaceId,
+        rows.map((r) => r.id),
+      );
+      await rememberWords(
+        tx,
+        workspaceId,
+        rows.flatMap((r) => vocabulary(`${r.title} ${r.summary} ${r.bodyText}`, 500)),
+      );
     });
     ids.push(...rows.map((r) => r.id));
   }
@@ -51,7 +91,12 @@ export async function importArticles(db: Db, workspaceId: string, items: Importe
  * Rebuilds the embedded index from the articles' Markdown (after a change to segmentation or
  * rendering): HTML, plain text, vector and vocabulary, in batches. Returns how many were rebuilt.
  */
-export async function reindexEmbedded(db: Db, workspaceId?: string, batch = 200, onProgress?: (done: number) => void): Promise<number> {
+export async function reindexEmbedded(
+  db: Db,
+  workspaceId?: string,
+  batch = 200,
+  onProgress?: (done: number) => void,
+): Promise<number> {
   let done = 0;
   let after = "00000000-0000-0000-0000-000000000000";
   for (;;) {
@@ -64,12 +109,23 @@ export async function reindexEmbedded(db: Db, workspaceId?: string, batch = 200,
     if (!page.length) return done;
     after = page[page.length - 1]!.id;
     await db.transaction(async (tx) => {
-      const rows = await tx.select().from(articles).where(inArray(articles.id, page.map((p) => p.id)));
+      const rows = await tx
+        .select()
+        .from(articles)
+        .where(
+          inArray(
+            articles.id,
+            page.map((p) => p.id),
+          ),
+        );
       const byWorkspace = new Map<string, string[]>();
       for (const a of rows) {
         const bodyHtml = renderMarkdown(a.body);
         const bodyText = plainText(bodyHtml);
-        await tx.update(articles).set({ bodyHtml, bodyText, ...vectorSql({ ...a, bodyText }) }).where(eq(articles.id, a.id));
+        await tx
+          .update(articles)
+          .set({ bodyHtml, bodyText, ...vectorSql({ ...a, bodyText }) })
+          .where(eq(articles.id, a.id));
         await rememberWords(tx, a.workspaceId, vocabulary(`${a.title} ${a.summary} ${bodyText}`));
         byWorkspace.set(a.workspaceId, [...(byWorkspace.get(a.workspaceId) ?? []), a.id]);
       }

@@ -28,7 +28,13 @@ async function checkSlugFree(db: Executor, workspaceId: string, slug: string, ex
   const [taken] = await db
     .select({ id: knowledgeCategories.id })
     .from(knowledgeCategories)
-    .where(and(eq(knowledgeCategories.workspaceId, workspaceId), eq(knowledgeCategories.slug, slug), except ? sql`${knowledgeCategories.id} <> ${except}` : undefined));
+    .where(
+      and(
+        eq(knowledgeCategories.workspaceId, workspaceId),
+        eq(knowledgeCategories.slug, slug),
+        except ? sql`${knowledgeCategories.id} <> ${except}` : undefined,
+      ),
+    );
   if (taken) throw new Invalid("A category with this slug exists", "slug");
 }
 
@@ -37,16 +43,26 @@ export async function createCategory(db: Executor, actor: KnowledgeActor, raw: u
   const input = parseInput(CategoryInput, raw);
   await checkCategory(db, actor.workspaceId, input.parentId, "parentId");
   await checkSlugFree(db, actor.workspaceId, input.slug);
-  const [c] = await db.insert(knowledgeCategories).values({ ...input, workspaceId: actor.workspaceId }).returning();
+  const [c] = await db
+    .insert(knowledgeCategories)
+    .values({ ...input, workspaceId: actor.workspaceId })
+    .returning();
   return c!;
 }
 
 export async function listCategories(db: Executor, workspaceId: string) {
-  return db.select().from(knowledgeCategories).where(eq(knowledgeCategories.workspaceId, workspaceId)).orderBy(asc(knowledgeCategories.position), asc(knowledgeCategories.name));
+  return db
+    .select()
+    .from(knowledgeCategories)
+    .where(eq(knowledgeCategories.workspaceId, workspaceId))
+    .orderBy(asc(knowledgeCategories.position), asc(knowledgeCategories.name));
 }
 
 async function getCategory(db: Executor, workspaceId: string, id: string) {
-  const [c] = await db.select().from(knowledgeCategories).where(and(eq(knowledgeCategories.id, id), eq(knowledgeCategories.workspaceId, workspaceId)));
+  const [c] = await db
+    .select()
+    .from(knowledgeCategories)
+    .where(and(eq(knowledgeCategories.id, id), eq(knowledgeCategories.workspaceId, workspaceId)));
   if (!c) throw new NotFound("Category");
   return c;
 }
@@ -68,15 +84,21 @@ async function subtreeOf(db: Executor, workspaceId: string, id: string): Promise
 export async function updateCategory(db: Db, actor: KnowledgeActor, id: string, raw: unknown) {
   requireEditor(actor);
   const patch = parseInput(CategoryPatch, raw);
-  if (!Object.values(patch).some((v) => v !== undefined)) throw new Invalid("Name at least one of name, slug, parentId, locale, position", "name");
+  if (!Object.values(patch).some((v) => v !== undefined))
+    throw new Invalid("Name at least one of name, slug, parentId, locale, position", "name");
   return db.transaction(async (tx) => {
     await getCategory(tx, actor.workspaceId, id);
     if (patch.slug) await checkSlugFree(tx, actor.workspaceId, patch.slug, id);
     if (patch.parentId) {
       await checkCategory(tx, actor.workspaceId, patch.parentId, "parentId");
-      if ((await subtreeOf(tx, actor.workspaceId, id)).has(patch.parentId)) throw new Invalid("A category cannot move under itself or its own subcategory", "parentId");
+      if ((await subtreeOf(tx, actor.workspaceId, id)).has(patch.parentId))
+        throw new Invalid("A category cannot move under itself or its own subcategory", "parentId");
     }
-    const [c] = await tx.update(knowledgeCategories).set(patch).where(and(eq(knowledgeCategories.id, id), eq(knowledgeCategories.workspaceId, actor.workspaceId))).returning();
+    const [c] = await tx
+      .update(knowledgeCategories)
+      .set(patch)
+      .where(and(eq(knowledgeCategories.id, id), eq(knowledgeCategories.workspaceId, actor.workspaceId)))
+      .returning();
     return c!;
   });
 }
@@ -90,14 +112,20 @@ export async function deleteCategory(db: Db, actor: KnowledgeActor, id: string, 
   await db.transaction(async (tx) => {
     const c = await getCategory(tx, actor.workspaceId, id);
     const ws = actor.workspaceId;
-    await tx.update(knowledgeCategories).set({ parentId: c.parentId }).where(and(eq(knowledgeCategories.workspaceId, ws), eq(knowledgeCategories.parentId, id)));
+    await tx
+      .update(knowledgeCategories)
+      .set({ parentId: c.parentId })
+      .where(and(eq(knowledgeCategories.workspaceId, ws), eq(knowledgeCategories.parentId, id)));
     await moveCategoryPostings(tx, ws, id, c.parentId);
     const moved = await tx
       .update(articles)
       .set({ categoryId: c.parentId })
       .where(and(eq(articles.workspaceId, ws), eq(articles.categoryId, id)))
       .returning({ id: articles.id });
-    if (options.externalIndex && moved.length) await tx.insert(knowledgeIndexOutbox).values(moved.map((a) => ({ workspaceId: ws, articleId: a.id })));
-    await tx.delete(knowledgeCategories).where(and(eq(knowledgeCategories.id, id), eq(knowledgeCategories.workspaceId, ws)));
+    if (options.externalIndex && moved.length)
+      await tx.insert(knowledgeIndexOutbox).values(moved.map((a) => ({ workspaceId: ws, articleId: a.id })));
+    await tx
+      .delete(knowledgeCategories)
+      .where(and(eq(knowledgeCategories.id, id), eq(knowledgeCategories.workspaceId, ws)));
   });
 }

@@ -23,22 +23,35 @@ const part = (text: string, weight: "A" | "B" | "C") => {
 
 /** The weighted vector of one article: title A, summary and tags B, body C. */
 export function vectorSql(a: Pick<Article, "title" | "summary" | "bodyText" | "tags">): { searchVector: never } {
-  return { searchVector: sql`${part(a.title, "A")} || ${part(`${a.summary} ${a.tags.join(" ")}`, "B")} || ${part(a.bodyText.slice(0, MAX_INDEXED_BODY), "C")}` as never };
+  return {
+    searchVector:
+      sql`${part(a.title, "A")} || ${part(`${a.summary} ${a.tags.join(" ")}`, "B")} || ${part(a.bodyText.slice(0, MAX_INDEXED_BODY), "C")}` as never,
+  };
 }
 
 /** Remembers the Latin words of these texts for typo correction (knowledge_terms). */
 export async function rememberWords(tx: Executor, workspaceId: string, words: Iterable<string>) {
   const list = [...new Set(words)];
   for (let i = 0; i < list.length; i += 1000) {
-    await tx.insert(knowledgeTerms).values(list.slice(i, i + 1000).map((term) => ({ workspaceId, term }))).onConflictDoNothing();
+    await tx
+      .insert(knowledgeTerms)
+      .values(list.slice(i, i + 1000).map((term) => ({ workspaceId, term })))
+      .onConflictDoNothing();
   }
 }
 
 /** Writes the article's search vector, postings and vocabulary; called in the transaction that saves it. */
-export async function indexArticle(tx: Executor, a: Pick<Article, "id" | "workspaceId" | "title" | "summary" | "bodyText" | "tags">) {
+export async function indexArticle(
+  tx: Executor,
+  a: Pick<Article, "id" | "workspaceId" | "title" | "summary" | "bodyText" | "tags">,
+) {
   await tx.update(articles).set(vectorSql(a)).where(eq(articles.id, a.id));
   await writePostings(tx, a.workspaceId, [a.id]);
-  await rememberWords(tx, a.workspaceId, vocabulary(`${a.title} ${a.summary} ${a.tags.join(" ")} ${a.bodyText.slice(0, MAX_INDEXED_BODY)}`));
+  await rememberWords(
+    tx,
+    a.workspaceId,
+    vocabulary(`${a.title} ${a.summary} ${a.tags.join(" ")} ${a.bodyText.slice(0, MAX_INDEXED_BODY)}`),
+  );
 }
 
 /**
@@ -51,11 +64,16 @@ async function corrections(tx: Tx, workspaceId: string, words: string[]): Promis
   const candidates = words.filter((w) => w.length >= 4 && !/^\d+$/.test(w));
   if (!candidates.length) return [];
   // The % operator reads its threshold from the transaction.
-  await tx.execute(sql`SELECT set_config('pg_trgm.similarity_threshold', ${String(TYPO_SIMILARITY)}, true), set_config('enable_seqscan', 'off', true)`);
+  await tx.execute(
+    sql`SELECT set_config('pg_trgm.similarity_threshold', ${String(TYPO_SIMILARITY)}, true), set_config('enable_seqscan', 'off', true)`,
+  );
   const rows = rowsOf<{ term: string }>(
     await tx.execute(sql`
       SELECT c.term
-      FROM unnest(ARRAY[${sql.join(candidates.map((c) => sql`${c}`), sql`, `)}]::text[]) AS w(word)
+      FROM unnest(ARRAY[${sql.join(
+        candidates.map((c) => sql`${c}`),
+        sql`, `,
+      )}]::text[]) AS w(word)
       CROSS JOIN LATERAL (
         SELECT k.term FROM knowledge_terms k
         -- "IS TRUE" keeps the primary key (whose prefix is the workspace: every word it knows) out of
@@ -101,7 +119,9 @@ export class EmbeddedBackend implements SearchBackend {
       // Each term's postings must be read best first straight from the index and stopped early.
       // Without fresh statistics (PGlite never analyzes by itself) the planner prefers a bitmap scan
       // of all of a common term's rows and a sort — ten times slower — so that is ruled out here.
-      await tx.execute(sql`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`);
+      await tx.execute(
+        sql`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`,
+      );
       // Query words become lexemes exactly as article text did (vectorSql): the same configurations
       // read plain words, never tsquery syntax. Each term weighs its idf (BM25's, from
       // knowledge_term_counts within the language asked for; the empty term counts the articles),
@@ -153,7 +173,18 @@ export class EmbeddedBackend implements SearchBackend {
   }
 }
 
-export function toHit(r: { id: string; title: string; summary: string; body: string; locale: string; score: number }, terms: QueryTerms): SearchHit {
+export function toHit(
+  r: { id: string; title: string; summary: string; body: string; locale: string; score: number },
+  terms: QueryTerms,
+): SearchHit {
   const { snippet, highlights } = snippetOf(r.summary ? `${r.summary} ${r.body}` : r.body, terms);
-  return { id: r.id, title: r.title, snippet, highlights, score: Number(r.score), locale: r.locale, summary: r.summary };
+  return {
+    id: r.id,
+    title: r.title,
+    snippet,
+    highlights,
+    score: Number(r.score),
+    locale: r.locale,
+    summary: r.summary,
+  };
 }

@@ -7,7 +7,8 @@ export const SAMPLE_ARTICLES = [
     key: "refund-en",
     locale: "en",
     title: "How to get a refund",
-    summary: "Request a refund within 30 days from your order page; the money goes back to the original payment method.",
+    summary:
+      "Request a refund within 30 days from your order page; the money goes back to the original payment method.",
     tags: ["refund", "payment"],
     body: "## Requesting a refund\n\nOpen **My orders**, choose the order and click *Request refund*. You can ask for a refund within 30 days of delivery.\n\n## When will I get my money?\n\nRefunds are paid back to the original payment method within 3–5 business days after we receive the returned item.",
   },

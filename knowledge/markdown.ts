@@ -9,11 +9,33 @@ import sanitize from "sanitize-html";
  * browser ignores inside a scheme removed. A URL checked before a later decoding is a URL not checked.
  */
 const ALLOWED: Record<string, string[]> = {
-  p: [], br: [], hr: [], h1: ["id"], h2: ["id"], h3: ["id"], h4: ["id"], h5: ["id"], h6: ["id"],
-  strong: [], em: [], del: [], code: ["class"], pre: [], blockquote: [],
-  ul: [], ol: ["start"], li: [], input: ["type", "checked", "disabled"],
-  a: ["href", "title", "rel"], img: ["src", "alt", "title"],
-  table: [], thead: [], tbody: [], tr: [], th: ["align"], td: ["align"],
+  p: [],
+  br: [],
+  hr: [],
+  h1: ["id"],
+  h2: ["id"],
+  h3: ["id"],
+  h4: ["id"],
+  h5: ["id"],
+  h6: ["id"],
+  strong: [],
+  em: [],
+  del: [],
+  code: ["class"],
+  pre: [],
+  blockquote: [],
+  ul: [],
+  ol: ["start"],
+  li: [],
+  input: ["type", "checked", "disabled"],
+  a: ["href", "title", "rel"],
+  img: ["src", "alt", "title"],
+  table: [],
+  thead: [],
+  tbody: [],
+  tr: [],
+  th: ["align"],
+  td: ["align"],
 };
 
 /** Schemes a link or image may use; a URL without a scheme (relative, `#anchor`, `?query`) is fine too. */
@@ -29,7 +51,10 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
  */
 export function safeUrl(url: string): string | undefined {
   const trimmed = url.trim();
-  const squashed = trimmed.replace(/[\u0000-\u0020\u007f]/g, "").replace(/\\/g, "/").toLowerCase();
+  const squashed = trimmed
+    .replace(/[\u0000-\u0020\u007f]/g, "")
+    .replace(/\\/g, "/")
+    .toLowerCase();
   const scheme = /^([a-z][a-z0-9+.-]*):/.exec(squashed)?.[1];
   if (scheme) return SCHEMES.includes(scheme) ? trimmed : undefined;
   // Not a scheme as written, but a colon before any / ? # would still make it one to some parser.
@@ -68,12 +93,14 @@ marked.use({
  * its alt text, which the browser shows in its place. (Renaming the tag instead trips sanitize-html
  * into emitting a stray closing tag after the next void element.)
  */
-const checked = (attr: "href" | "src") => (tagName: string, attribs: sanitize.Attributes): sanitize.Tag => {
-  const url = attribs[attr] === undefined ? undefined : safeUrl(attribs[attr]);
-  if (url !== undefined) return { tagName, attribs: { ...attribs, [attr]: url } };
-  const kept: sanitize.Attributes = tagName === "img" && attribs.alt ? { alt: attribs.alt } : {};
-  return { tagName, attribs: kept };
-};
+const checked =
+  (attr: "href" | "src") =>
+  (tagName: string, attribs: sanitize.Attributes): sanitize.Tag => {
+    const url = attribs[attr] === undefined ? undefined : safeUrl(attribs[attr]);
+    if (url !== undefined) return { tagName, attribs: { ...attribs, [attr]: url } };
+    const kept: sanitize.Attributes = tagName === "img" && attribs.alt ? { alt: attribs.alt } : {};
+    return { tagName, attribs: kept };
+  };
 
 const OPTIONS: sanitize.IOptions = {
   allowedTags: Object.keys(ALLOWED),

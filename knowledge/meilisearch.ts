@@ -92,9 +92,18 @@ export class MeilisearchBackend implements SearchBackend {
     if (q.publicOnly) filter.push(`visibility = "public"`);
     if (q.locale) filter.push(`(locale = ${quote(q.locale)} OR language = ${quote(q.locale.split("-")[0]!)})`);
     if (q.categoryId) filter.push(`categoryId = ${quote(q.categoryId)}`);
-    const res = await this.index.search(q.q.slice(0, 500), { filter: filter.join(" AND "), limit: q.limit, showRankingScore: true });
+    const res = await this.index.search(q.q.slice(0, 500), {
+      filter: filter.join(" AND "),
+      limit: q.limit,
+      showRankingScore: true,
+    });
     const terms = queryTerms(q.q);
-    return res.hits.map((h) => toHit({ id: h.id, title: h.title, summary: h.summary, body: h.body, locale: h.locale, score: h._rankingScore ?? 0 }, terms));
+    return res.hits.map((h) =>
+      toHit(
+        { id: h.id, title: h.title, summary: h.summary, body: h.body, locale: h.locale, score: h._rankingScore ?? 0 },
+        terms,
+      ),
+    );
   }
 
   async upsert(docs: Article[]) {
@@ -190,7 +199,10 @@ export class IndexSyncWorker {
       return ids.length;
     } catch (err) {
       const attempts = Math.max(...claimed.map((r) => r.attempts));
-      const delay = Math.min(this.options.maxDelayMs ?? 60_000, (this.options.baseDelayMs ?? 500) * 2 ** Math.min(attempts, 16));
+      const delay = Math.min(
+        this.options.maxDelayMs ?? 60_000,
+        (this.options.baseDelayMs ?? 500) * 2 ** Math.min(attempts, 16),
+      );
       await this.db
         .update(knowledgeIndexOutbox)
         .set({ nextAttemptAt: new Date(Date.now() + delay), lastError: String(err).slice(0, 500) })
@@ -202,7 +214,10 @@ export class IndexSyncWorker {
 
   /** Rows still waiting (the re-index command and tests wait for 0). */
   async backlog(): Promise<number> {
-    const [row] = await this.db.select({ n: sql<number>`count(*)::int` }).from(knowledgeIndexOutbox).where(lte(knowledgeIndexOutbox.createdAt, new Date(Date.now() + 1000)));
+    const [row] = await this.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(knowledgeIndexOutbox)
+      .where(lte(knowledgeIndexOutbox.createdAt, new Date(Date.now() + 1000)));
     return Number(row?.n ?? 0);
   }
 }
@@ -213,4 +228,3 @@ export async function enqueueAll(db: Db, workspaceId?: string) {
     INSERT INTO knowledge_index_outbox (workspace_id, article_id)
     SELECT workspace_id, id FROM knowledge_articles ${workspaceId ? sql`WHERE workspace_id = ${workspaceId}` : sql``}`);
 }
-

@@ -12,7 +12,10 @@ import type { Executor } from "../db/connect.ts";
  */
 const IMPACT = sql.raw(
   ["A", "B", "C"]
-    .map((w, i) => `${[1, 0.4, 0.1][i]} * 2.0 * cardinality(array_positions(v.weights, '${w}')) / (cardinality(array_positions(v.weights, '${w}')) + 1)`)
+    .map(
+      (w, i) =>
+        `${[1, 0.4, 0.1][i]} * 2.0 * cardinality(array_positions(v.weights, '${w}')) / (cardinality(array_positions(v.weights, '${w}')) + 1)`,
+    )
     .join(" + "),
 );
 
@@ -24,7 +27,10 @@ const IMPACT = sql.raw(
  */
 export async function writePostings(tx: Executor, workspaceId: string, articleIds: string[]) {
   if (!articleIds.length) return;
-  const ids = sql`ARRAY[${sql.join(articleIds.map((id) => sql`${id}`), sql`, `)}]::uuid[]`;
+  const ids = sql`ARRAY[${sql.join(
+    articleIds.map((id) => sql`${id}`),
+    sql`, `,
+  )}]::uuid[]`;
   await tx.execute(sql`
     WITH gone AS (
       -- "IS TRUE": without statistics the planner would find the article's rows by walking all of

@@ -6,7 +6,10 @@
 export class RecentViews {
   private readonly until = new Map<string, number>();
 
-  constructor(private readonly windowMs: number, private readonly maxEntries = 100_000) {}
+  constructor(
+    private readonly windowMs: number,
+    private readonly maxEntries = 100_000,
+  ) {}
 
   /** True when this reader's view of this article counts (the first in the window), and remembers it. */
   first(reader: string, articleId: string, now = Date.now()): boolean {

@@ -11,10 +11,17 @@ import { enqueueAll, IndexSyncWorker, MeilisearchBackend } from "./meilisearch.t
 export async function reindex(options: { workspaceId?: string; log?: (line: string) => void } = {}) {
   const say = options.log ?? ((line: string) => console.log(line));
   const config = parseConfig();
-  const database = await connect(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
+  const database = await connect(
+    config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir },
+  );
   try {
     const started = performance.now();
-    const n = await reindexEmbedded(database.db, options.workspaceId, 200, (done) => done % 5000 === 0 && say(`embedded: ${done} articles`));
+    const n = await reindexEmbedded(
+      database.db,
+      options.workspaceId,
+      200,
+      (done) => done % 5000 === 0 && say(`embedded: ${done} articles`),
+    );
     say(`embedded: ${n} articles re-indexed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     if (config.meili) {
       const meili = new MeilisearchBackend(config.meili);
@@ -24,7 +31,9 @@ export async function reindex(options: { workspaceId?: string; log?: (line: stri
       let sent = 0;
       for (let n = await sync.drainOnce(); n > 0; n = await sync.drainOnce()) sent += n;
       const left = await sync.backlog();
-      say(`meilisearch: ${sent} updates sent${left ? `, ${left} waiting (the server's sync worker retries them)` : ""}`);
+      say(
+        `meilisearch: ${sent} updates sent${left ? `, ${left} waiting (the server's sync worker retries them)` : ""}`,
+      );
     }
   } finally {
     await database.close();

@@ -10,7 +10,12 @@ import { KnowledgeSearch, type SearchBackend, type SearchQuery } from "./search.
  * One contract for every search backend: the embedded engine always, Meilisearch where MEILI_HOST
  * points at a server. Each backend gets its own workspace (and index) with the same articles.
  */
-type Setup = { backend: SearchBackend; externalIndex: boolean; drain?: (ws: string) => Promise<void>; close?: () => Promise<void> };
+type Setup = {
+  backend: SearchBackend;
+  externalIndex: boolean;
+  drain?: (ws: string) => Promise<void>;
+  close?: () => Promise<void>;
+};
 
 const backends: Record<string, () => Promise<Setup>> = {
   embedded: async () => {
@@ -51,16 +56,34 @@ for (const [name, make] of Object.entries(backends)) {
       search = new KnowledgeSearch(w.core.db, setup.backend);
       const save = (input: object) => createArticle(w.core.db, editor, input, { externalIndex: setup.externalIndex });
       for (const a of SAMPLE_ARTICLES) ids[a.key] = (await save({ ...a, status: "published" })).id;
-      ids.internal = (await save({ title: "Refund escalation for agents", locale: "en", status: "published", visibility: "agents", body: "Refunds above 500 USD need a supervisor's approval in the billing tool." })).id;
-      ids.draft = (await save({ title: "Refund policy (draft)", locale: "en", status: "draft", body: "Refund rules we are still writing." })).id;
-      ids.archived = (await save({ title: "Old refund form", locale: "en", status: "archived", body: "The old refund form is gone." })).id;
+      ids.internal = (
+        await save({
+          title: "Refund escalation for agents",
+          locale: "en",
+          status: "published",
+          visibility: "agents",
+          body: "Refunds above 500 USD need a supervisor's approval in the billing tool.",
+        })
+      ).id;
+      ids.draft = (
+        await save({
+          title: "Refund policy (draft)",
+          locale: "en",
+          status: "draft",
+          body: "Refund rules we are still writing.",
+        })
+      ).id;
+      ids.archived = (
+        await save({ title: "Old refund form", locale: "en", status: "archived", body: "The old refund form is gone." })
+      ).id;
       await setup.drain?.(workspaceId);
     }, 60_000);
     afterAll(async () => {
       await setup.close?.();
     });
 
-    const find = (q: string, more: Partial<SearchQuery> = {}) => search.search({ workspaceId, q, publicOnly: true, limit: 10, ...more });
+    const find = (q: string, more: Partial<SearchQuery> = {}) =>
+      search.search({ workspaceId, q, publicOnly: true, limit: 10, ...more });
     const top = async (q: string, more: Partial<SearchQuery> = {}) => (await find(q, more))[0]?.id;
 
     it("finds the Chinese refund article for 退款", async () => {
@@ -112,7 +135,12 @@ for (const [name, make] of Object.entries(backends)) {
     });
 
     it("reads search syntax as words: operators and quotes neither fail nor widen the search", async () => {
-      for (const q of ["refund & | ! ( ) :* <-> '\"", "refund') OR 1=1 --", "refund* ~ -return", "\\ \\\\ ' '' refund"]) {
+      for (const q of [
+        "refund & | ! ( ) :* <-> '\"",
+        "refund') OR 1=1 --",
+        "refund* ~ -return",
+        "\\ \\\\ ' '' refund",
+      ]) {
         expect(await top(q)).toBe(ids["refund-en"]);
       }
       expect(await find("!!! ||| &&& ((( )))")).toEqual([]);
@@ -128,7 +156,9 @@ for (const [name, make] of Object.entries(backends)) {
 
     it("keeps to its workspace and to the limit", async () => {
       const other = await testWorkspace();
-      expect(await search.search({ workspaceId: other.workspaceId, q: "refund", publicOnly: false, limit: 10 })).toEqual([]);
+      expect(
+        await search.search({ workspaceId: other.workspaceId, q: "refund", publicOnly: false, limit: 10 }),
+      ).toEqual([]);
       expect((await find("order 订单 refund 退款 address 地址", { limit: 2 })).length).toBe(2);
     });
   });

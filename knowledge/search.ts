@@ -56,11 +56,15 @@ export class KnowledgeSearch {
       hits = await this.primary.search({ ...query, q });
     } catch (err) {
       if (!this.fallback) throw err;
-      log.warn("knowledge: search backend failed, answering from the embedded index", { backend: this.primary.name, err: String(err) });
+      log.warn("knowledge: search backend failed, answering from the embedded index", {
+        backend: this.primary.name,
+        err: String(err),
+      });
       hits = await this.fallback.search({ ...query, q });
     }
     const record = typeof options.recordGap === "function" ? options.recordGap : () => options.recordGap !== false;
-    if (!hits.length && record()) await recordEvent(this.db, { workspaceId: query.workspaceId, kind: "search_empty", query: q });
+    if (!hits.length && record())
+      await recordEvent(this.db, { workspaceId: query.workspaceId, kind: "search_empty", query: q });
     return hits;
   }
 }

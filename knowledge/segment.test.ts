@@ -12,7 +12,9 @@ it("turns any query into safe terms: letters and digits only, bounded", () => {
   expect(t.latin).toEqual(["refund", "or", "1"]);
   expect(t.cjk).toEqual(["退款"]);
   expect(queryTerms("word ".repeat(5000)).latin).toEqual(["word"]);
-  expect(queryTerms("a b c d e f g h i j k l m n o p q r s t u v w x y z aa bb cc dd ee ff gg hh").latin.length).toBe(32);
+  expect(queryTerms("a b c d e f g h i j k l m n o p q r s t u v w x y z aa bb cc dd ee ff gg hh").latin.length).toBe(
+    32,
+  );
 });
 
 it("measures how much of a question an article covers, ignoring filler words", () => {

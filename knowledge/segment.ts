@@ -17,8 +17,10 @@ const MAX_QUERY_TERMS = 32;
 
 /** Words the coverage score ignores: they say nothing about which article is meant. */
 const STOP = new Set(
-  ("a am an and are be can could do does for from get got have hello help hi how i in is it me my need of on or please the there this to want was what when where which why will with would you your " +
-    "的 了 吗 呢 吧 啊 我 你 您 是 在 有 和 就 都 要 想 我想 怎么 怎样 如何 什么 请问 可以 能 能不能 帮 帮我 一下 好 你好 您好 谢谢 请").split(" "),
+  (
+    "a am an and are be can could do does for from get got have hello help hi how i in is it me my need of on or please the there this to want was what when where which why will with would you your " +
+    "的 了 吗 呢 吧 啊 我 你 您 是 在 有 和 就 都 要 想 我想 怎么 怎样 如何 什么 请问 可以 能 能不能 帮 帮我 一下 好 你好 您好 谢谢 请"
+  ).split(" "),
 );
 
 function cjkWords(run: string): string[] {
@@ -56,7 +58,9 @@ export type QueryTerms = {
 /** A user's query, however long or odd, as a bounded list of safe terms. */
 export function queryTerms(q: string): QueryTerms {
   const text = q.slice(0, MAX_QUERY_CHARS).normalize("NFKC");
-  const latin = unique((text.replace(CJK_RUN, " ").match(LATIN_WORD) ?? []).map((w) => w.toLowerCase()).filter((w) => w.length <= 40));
+  const latin = unique(
+    (text.replace(CJK_RUN, " ").match(LATIN_WORD) ?? []).map((w) => w.toLowerCase()).filter((w) => w.length <= 40),
+  );
   const cjk: string[] = [];
   const cjkKey: string[] = [];
   for (const run of text.match(CJK_RUN) ?? []) {
@@ -66,7 +70,11 @@ export function queryTerms(q: string): QueryTerms {
     if ([...run].length > 1) cjk.push(...bigrams(run));
   }
   const key = unique([...latin, ...cjkKey]).filter((w) => !STOP.has(w));
-  return { latin: latin.slice(0, MAX_QUERY_TERMS), cjk: unique(cjk).slice(0, MAX_QUERY_TERMS), key: key.slice(0, MAX_QUERY_TERMS) };
+  return {
+    latin: latin.slice(0, MAX_QUERY_TERMS),
+    cjk: unique(cjk).slice(0, MAX_QUERY_TERMS),
+    key: key.slice(0, MAX_QUERY_TERMS),
+  };
 }
 
 function unique<T>(xs: T[]): T[] {
@@ -107,7 +115,9 @@ export type Snippet = { snippet: string; highlights: [number, number][] };
 export function snippetOf(text: string, terms: QueryTerms, width = 160): Snippet {
   const flat = text.replace(/\s+/g, " ").trim();
   const lower = flat.toLowerCase();
-  const needles = unique([...terms.latin.filter((t) => !STOP.has(t)), ...terms.cjk].map(needle)).filter((n) => n.length > 0);
+  const needles = unique([...terms.latin.filter((t) => !STOP.has(t)), ...terms.cjk].map(needle)).filter(
+    (n) => n.length > 0,
+  );
   let first = -1;
   for (const n of needles) {
     const at = lower.indexOf(n);

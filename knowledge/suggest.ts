@@ -12,7 +12,14 @@ export async function latestCustomerText(db: Executor, workspaceId: string, conv
   const rows = await db
     .select({ text: timelineItems.text })
     .from(timelineItems)
-    .where(and(eq(timelineItems.workspaceId, workspaceId), eq(timelineItems.conversationId, conversationId), eq(timelineItems.type, "message"), eq(timelineItems.senderType, "contact")))
+    .where(
+      and(
+        eq(timelineItems.workspaceId, workspaceId),
+        eq(timelineItems.conversationId, conversationId),
+        eq(timelineItems.type, "message"),
+        eq(timelineItems.senderType, "contact"),
+      ),
+    )
     .orderBy(desc(timelineItems.seq))
     .limit(LATEST_MESSAGES);
   return rows

@@ -6,7 +6,14 @@ const KEY = "a-secret-key-of-at-least-32-characters-0123";
 describe("config", () => {
   it("defaults to embedded PGlite under ./data on port 3000", () => {
     const c = parseConfig({});
-    expect(c).toMatchObject({ port: 3000, databaseUrl: undefined, dataDir: "./data", logLevel: "info", demo: true, meili: undefined });
+    expect(c).toMatchObject({
+      port: 3000,
+      databaseUrl: undefined,
+      dataDir: "./data",
+      logLevel: "info",
+      demo: true,
+      meili: undefined,
+    });
   });
 
   it("stops on a bad value and names the variable", () => {
@@ -20,7 +27,14 @@ describe("config", () => {
   });
 
   it("reads Postgres, Meilisearch and public URL settings", () => {
-    const c = parseConfig({ DATABASE_URL: "postgres://u@h/db", SECRET_KEY: KEY, MEILI_HOST: "http://127.0.0.1:7700", MEILI_KEY: "k", PUBLIC_URL: "https://x.test/", SWITCHBOARD_DEMO: "0" });
+    const c = parseConfig({
+      DATABASE_URL: "postgres://u@h/db",
+      SECRET_KEY: KEY,
+      MEILI_HOST: "http://127.0.0.1:7700",
+      MEILI_KEY: "k",
+      PUBLIC_URL: "https://x.test/",
+      SWITCHBOARD_DEMO: "0",
+    });
     expect(c.databaseUrl).toBe("postgres://u@h/db");
     expect(c.meili).toEqual({ host: "http://127.0.0.1:7700", key: "k" });
     expect(c.publicUrl).toBe("https://x.test");
@@ -34,7 +48,10 @@ describe("config", () => {
     expect(parseConfig({}).demo).toBe(true);
     expect(parseConfig({ SWITCHBOARD_DEMO: "0" }).demo).toBe(false);
     expect(parseConfig(pg)).toMatchObject({ demo: false, twilioAuthToken: undefined, smtpIn: undefined });
-    expect(parseConfig({ ...pg, SWITCHBOARD_DEMO: "1" })).toMatchObject({ demo: true, twilioAuthToken: "demo-twilio-token" });
+    expect(parseConfig({ ...pg, SWITCHBOARD_DEMO: "1" })).toMatchObject({
+      demo: true,
+      twilioAuthToken: "demo-twilio-token",
+    });
     expect(parseConfig({ ...pg, SWITCHBOARD_DEMO: "0" }).demo).toBe(false);
   });
 
@@ -47,26 +64,35 @@ describe("config", () => {
   it("refuses PostgreSQL without SECRET_KEY, naming the variable, and reads the previous key", () => {
     expect(() => parseConfig({ DATABASE_URL: "postgres://u@h/db" })).toThrow(/SECRET_KEY.*PostgreSQL/);
     expect(parseConfig({}).secretKey).toBeUndefined();
-    const rotated = parseConfig({ DATABASE_URL: "postgres://u@h/db", SECRET_KEY: KEY, SECRET_KEY_PREVIOUS: KEY.replace("a", "b") });
+    const rotated = parseConfig({
+      DATABASE_URL: "postgres://u@h/db",
+      SECRET_KEY: KEY,
+      SECRET_KEY_PREVIOUS: KEY.replace("a", "b"),
+    });
     expect(rotated.secretKeyPrevious).toBe(KEY.replace("a", "b"));
     expect(() => parseConfig({ SECRET_KEY_PREVIOUS: "short" })).toThrow(/SECRET_KEY_PREVIOUS/);
   });
 
   it("reads STUN/TURN servers for browser calls as a URL list or JSON, empty by default", () => {
     expect(parseConfig({}).iceServers).toEqual([]);
-    expect(parseConfig({ WEBRTC_ICE_SERVERS: "stun:stun.example.org:3478, turn:turn.example.org" }).iceServers).toEqual([
-      { urls: "stun:stun.example.org:3478" },
-      { urls: "turn:turn.example.org" },
-    ]);
+    expect(parseConfig({ WEBRTC_ICE_SERVERS: "stun:stun.example.org:3478, turn:turn.example.org" }).iceServers).toEqual(
+      [{ urls: "stun:stun.example.org:3478" }, { urls: "turn:turn.example.org" }],
+    );
     const json = '[{"urls":["turn:turn.example.org:3478"],"username":"u","credential":"p"}]';
-    expect(parseConfig({ WEBRTC_ICE_SERVERS: json }).iceServers).toEqual([{ urls: ["turn:turn.example.org:3478"], username: "u", credential: "p" }]);
+    expect(parseConfig({ WEBRTC_ICE_SERVERS: json }).iceServers).toEqual([
+      { urls: ["turn:turn.example.org:3478"], username: "u", credential: "p" },
+    ]);
     expect(() => parseConfig({ WEBRTC_ICE_SERVERS: "http://example.org" })).toThrow(/WEBRTC_ICE_SERVERS/);
     expect(() => parseConfig({ WEBRTC_ICE_SERVERS: "[{" })).toThrow(/WEBRTC_ICE_SERVERS/);
   });
 
   it("bounds web chat sockets per visitor and per IP and the events of one widget replay", () => {
     expect(parseConfig({}).widgetSockets).toEqual({ perVisitor: 5, perIp: 50, replayLimit: 500 });
-    const raised = parseConfig({ WIDGET_SOCKETS_PER_VISITOR: "100", WIDGET_SOCKETS_PER_IP: "1000", WIDGET_REPLAY_LIMIT: "50" });
+    const raised = parseConfig({
+      WIDGET_SOCKETS_PER_VISITOR: "100",
+      WIDGET_SOCKETS_PER_IP: "1000",
+      WIDGET_REPLAY_LIMIT: "50",
+    });
     expect(raised.widgetSockets).toEqual({ perVisitor: 100, perIp: 1000, replayLimit: 50 });
     expect(() => parseConfig({ WIDGET_SOCKETS_PER_VISITOR: "0" })).toThrow(/WIDGET_SOCKETS_PER_VISITOR/);
     expect(() => parseConfig({ WIDGET_SOCKETS_PER_IP: "many" })).toThrow(/WIDGET_SOCKETS_PER_IP/);
@@ -76,18 +102,46 @@ describe("config", () => {
   it("reads the anonymous limits: proxy hops, upload quotas, sign-in, help center, tokens, metrics, outbound hosts", () => {
     const d = parseConfig({});
     expect(d).toMatchObject({ trustProxy: 0, visitorTokenDays: 30, metricsToken: undefined, outboundAllowHosts: [] });
-    expect(d.uploads).toEqual({ visitorBytes: 100 * 1024 * 1024, ipBytes: 300 * 1024 * 1024, workspaceBytes: 5000 * 1024 * 1024, orphanAfterMs: 24 * 3_600_000 });
-    expect(d.login).toEqual({ ipPerMinute: 20, accountIpFailuresPerHour: 20, accountFailuresPerHour: 500, concurrentHashes: 2 });
+    expect(d.uploads).toEqual({
+      visitorBytes: 100 * 1024 * 1024,
+      ipBytes: 300 * 1024 * 1024,
+      workspaceBytes: 5000 * 1024 * 1024,
+      orphanAfterMs: 24 * 3_600_000,
+    });
+    expect(d.login).toEqual({
+      ipPerMinute: 20,
+      accountIpFailuresPerHour: 20,
+      accountFailuresPerHour: 500,
+      concurrentHashes: 2,
+    });
     expect(d.help).toEqual({ gapsPerMinute: 5, viewWindowMs: 3_600_000 });
     const c = parseConfig({
-      TRUST_PROXY: "2", UPLOAD_VISITOR_MB: "1", UPLOAD_ORPHAN_HOURS: "0.5", LOGIN_CONCURRENT_HASHES: "4", HELP_GAPS_PER_MINUTE: "1",
-      VISITOR_TOKEN_DAYS: "7", METRICS_TOKEN: "a-long-metrics-token", OUTBOUND_ALLOW_HOSTS: "CRM.internal,10.0.0.5",
+      TRUST_PROXY: "2",
+      UPLOAD_VISITOR_MB: "1",
+      UPLOAD_ORPHAN_HOURS: "0.5",
+      LOGIN_CONCURRENT_HASHES: "4",
+      HELP_GAPS_PER_MINUTE: "1",
+      VISITOR_TOKEN_DAYS: "7",
+      METRICS_TOKEN: "a-long-metrics-token",
+      OUTBOUND_ALLOW_HOSTS: "CRM.internal,10.0.0.5",
     });
-    expect(c).toMatchObject({ trustProxy: 2, visitorTokenDays: 7, metricsToken: "a-long-metrics-token", outboundAllowHosts: ["crm.internal", "10.0.0.5"] });
+    expect(c).toMatchObject({
+      trustProxy: 2,
+      visitorTokenDays: 7,
+      metricsToken: "a-long-metrics-token",
+      outboundAllowHosts: ["crm.internal", "10.0.0.5"],
+    });
     expect(c.uploads).toMatchObject({ visitorBytes: 1024 * 1024, orphanAfterMs: 1_800_000 });
     expect(c.login.concurrentHashes).toBe(4);
-    for (const [name, value] of [["TRUST_PROXY", "yes"], ["UPLOAD_IP_MB", "0"], ["LOGIN_CONCURRENT_HASHES", "0"], ["VISITOR_TOKEN_DAYS", "-1"],
-      ["METRICS_TOKEN", "short"], ["OUTBOUND_ALLOW_HOSTS", "a, b"], ["HELP_VIEW_WINDOW_MINUTES", "x"]] as const)
+    for (const [name, value] of [
+      ["TRUST_PROXY", "yes"],
+      ["UPLOAD_IP_MB", "0"],
+      ["LOGIN_CONCURRENT_HASHES", "0"],
+      ["VISITOR_TOKEN_DAYS", "-1"],
+      ["METRICS_TOKEN", "short"],
+      ["OUTBOUND_ALLOW_HOSTS", "a, b"],
+      ["HELP_VIEW_WINDOW_MINUTES", "x"],
+    ] as const)
       expect(() => parseConfig({ [name]: value })).toThrow(name);
   });
 });

@@ -38,7 +38,10 @@ const EnvSchema = z.object({
   // Channel classes whose offers are accepted for the agent at once (comma list: voice,chat,email,messaging).
   ROUTING_AUTO_ACCEPT: z
     .string()
-    .regex(/^((voice|chat|email|messaging)(,(voice|chat|email|messaging))*)?$/, "must be a comma list of voice, chat, email, messaging")
+    .regex(
+      /^((voice|chat|email|messaging)(,(voice|chat|email|messaging))*)?$/,
+      "must be a comma list of voice, chat, email, messaging",
+    )
     .default(""),
   // Twilio auth token for voice inboxes that keep none of their own (the demo's +15005550006 inbox).
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
@@ -71,7 +74,10 @@ const EnvSchema = z.object({
   METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   // Server-side fetches (IVR lookups…) refuse private, loopback and link-local addresses except these
   // hosts or IP literals (comma list), e.g. an internal CRM: OUTBOUND_ALLOW_HOSTS=crm.internal,10.0.0.5
-  OUTBOUND_ALLOW_HOSTS: z.string().regex(/^[^\s,]+(,[^\s,]+)*$/, "must be a comma list of host names or IP addresses").optional(),
+  OUTBOUND_ALLOW_HOSTS: z
+    .string()
+    .regex(/^[^\s,]+(,[^\s,]+)*$/, "must be a comma list of host names or IP addresses")
+    .optional(),
   // STUN/TURN servers for browser calls (chat → voice): a comma list of stun:/turn: URLs, or a JSON
   // array of RTCIceServer objects when a TURN server needs a username and credential. Empty: host
   // candidates only, enough on one network.
@@ -83,9 +89,17 @@ const EnvSchema = z.object({
   IMAP_IMPORT: z.enum(["0", "1"]).default("1"),
 });
 
-const IceUrl = z.string().regex(/^(stun|stuns|turn|turns):\S+$/, "each URL must start with stun:, stuns:, turn: or turns:");
+const IceUrl = z
+  .string()
+  .regex(/^(stun|stuns|turn|turns):\S+$/, "each URL must start with stun:, stuns:, turn: or turns:");
 const IceServers = z.array(
-  z.object({ urls: z.union([IceUrl, z.array(IceUrl).min(1)]), username: z.string().optional(), credential: z.string().optional() }).strict(),
+  z
+    .object({
+      urls: z.union([IceUrl, z.array(IceUrl).min(1)]),
+      username: z.string().optional(),
+      credential: z.string().optional(),
+    })
+    .strict(),
 );
 export type IceServer = z.infer<typeof IceServers>[number];
 
@@ -124,7 +138,12 @@ export type Config = {
   trustProxy: number;
   /** Anonymous upload quotas in bytes per 24 hours, and the age at which unattached uploads go. */
   uploads: { visitorBytes: number; ipBytes: number; workspaceBytes: number; orphanAfterMs: number };
-  login: { ipPerMinute: number; accountIpFailuresPerHour: number; accountFailuresPerHour: number; concurrentHashes: number };
+  login: {
+    ipPerMinute: number;
+    accountIpFailuresPerHour: number;
+    accountFailuresPerHour: number;
+    concurrentHashes: number;
+  };
   help: { gapsPerMinute: number; viewWindowMs: number };
   visitorTokenDays: number;
   metricsToken: string | undefined;
@@ -143,7 +162,10 @@ export type Config = {
 const MB = 1024 * 1024;
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, detail: string) {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
     super(`Invalid environment variable ${variable}: ${detail}`);
   }
 }
@@ -161,7 +183,10 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
   }
   const e = parsed.data;
   if (e.DATABASE_URL && !e.SECRET_KEY)
-    throw new ConfigError("SECRET_KEY", "must be set on PostgreSQL (DATABASE_URL is set): every node and every restart needs the same key");
+    throw new ConfigError(
+      "SECRET_KEY",
+      "must be set on PostgreSQL (DATABASE_URL is set): every node and every restart needs the same key",
+    );
   const demo = e.SWITCHBOARD_DEMO ? e.SWITCHBOARD_DEMO === "1" : !e.DATABASE_URL;
   const iceServers = parseIceServers(e.WEBRTC_ICE_SERVERS);
   if (typeof iceServers === "string") throw new ConfigError("WEBRTC_ICE_SERVERS", iceServers);
@@ -177,7 +202,11 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     logLevel: e.LOG_LEVEL,
     demo,
     widgetIpRate: e.WIDGET_IP_RATE,
-    widgetSockets: { perVisitor: e.WIDGET_SOCKETS_PER_VISITOR, perIp: e.WIDGET_SOCKETS_PER_IP, replayLimit: e.WIDGET_REPLAY_LIMIT },
+    widgetSockets: {
+      perVisitor: e.WIDGET_SOCKETS_PER_VISITOR,
+      perIp: e.WIDGET_SOCKETS_PER_IP,
+      replayLimit: e.WIDGET_REPLAY_LIMIT,
+    },
     trustProxy: e.TRUST_PROXY,
     uploads: {
       visitorBytes: e.UPLOAD_VISITOR_MB * MB,

@@ -29,7 +29,9 @@ describe("keyring", () => {
     // Whole or streamed, the same bytes open to the same plain text.
     expect(Buffer.from(keyring.openBytes(sealed))).toEqual(Buffer.concat(chunks));
     const opener = keyring.opener(sealed.subarray(0, SEALED_HEADER_BYTES));
-    expect(Buffer.concat([opener.update(sealed.subarray(SEALED_HEADER_BYTES)), opener.final()])).toEqual(Buffer.concat(chunks));
+    expect(Buffer.concat([opener.update(sealed.subarray(SEALED_HEADER_BYTES)), opener.final()])).toEqual(
+      Buffer.concat(chunks),
+    );
     const altered = Buffer.from(sealed);
     altered[SEALED_HEADER_BYTES + 50]! ^= 1;
     const check = keyring.opener(altered.subarray(0, SEALED_HEADER_BYTES));
@@ -88,7 +90,8 @@ describe("keyring", () => {
     it("keeps purpose secrets as they were before key ids, the current key's first", () => {
       const body = Buffer.from(JSON.stringify({ purpose: "email-reply-token" })).toString("base64url");
       const tokenKey = (secret: string) => createHmac("sha256", secret).update("switchboard/token/v1").digest();
-      const legacy = (secret: string) => `${body}.${createHmac("sha256", tokenKey(secret)).update(body).digest("base64url")}`;
+      const legacy = (secret: string) =>
+        `${body}.${createHmac("sha256", tokenKey(secret)).update(body).digest("base64url")}`;
       expect(before.purposeSecrets("email-reply-token")).toEqual([legacy(oldKey)]);
       expect(rotated.purposeSecrets("email-reply-token")).toEqual([legacy("n".repeat(40)), legacy(oldKey)]);
     });

@@ -1,4 +1,13 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual, type CipherGCM, type DecipherGCM } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  randomBytes,
+  timingSafeEqual,
+  type CipherGCM,
+  type DecipherGCM,
+} from "node:crypto";
 
 /** Sealed bytes begin with iv (12) and the GCM tag (16); the ciphertext follows. */
 export const SEALED_HEADER_BYTES = 28;
@@ -6,7 +15,9 @@ export const SEALED_HEADER_BYTES = 28;
 /** A value sealed or a token signed with a key this server does not have (SECRET_KEY changed). */
 export class UnknownKeyError extends Error {
   constructor() {
-    super("sealed or signed with a key this server does not have (was SECRET_KEY changed without SECRET_KEY_PREVIOUS?)");
+    super(
+      "sealed or signed with a key this server does not have (was SECRET_KEY changed without SECRET_KEY_PREVIOUS?)",
+    );
   }
 }
 

@@ -45,7 +45,11 @@ export class TooLarge extends DomainError {
 }
 export class TooManyRequests extends DomainError {
   /** `field` names the limit that was reached when it is not the request rate (an upload quota). */
-  constructor(readonly retryAfterSeconds: number, message?: string, field?: string) {
+  constructor(
+    readonly retryAfterSeconds: number,
+    message?: string,
+    field?: string,
+  ) {
     super(429, "rate_limited", message ?? `Too many requests; retry after ${retryAfterSeconds}s`, field);
   }
 }

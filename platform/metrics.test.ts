@@ -1,7 +1,13 @@
 import { describe, expect, it } from "bun:test";
 import { Histogram, mayReadMetrics, watchEventLoopLag } from "./metrics.ts";
 
-const count = (lines: string[], le: string) => Number(lines.find((l) => l.includes(`le="${le}"`))?.split(" ").pop());
+const count = (lines: string[], le: string) =>
+  Number(
+    lines
+      .find((l) => l.includes(`le="${le}"`))
+      ?.split(" ")
+      .pop(),
+  );
 
 describe("event loop lag", () => {
   it("records how late the loop ran its timer when synchronous work held it", async () => {

@@ -14,7 +14,11 @@ function key(labels: Labels) {
 }
 
 abstract class Metric {
-  constructor(readonly name: string, readonly help: string, readonly kind: "counter" | "gauge" | "histogram") {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly kind: "counter" | "gauge" | "histogram",
+  ) {}
   abstract lines(): string[] | Promise<string[]>;
   header() {
     return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.kind}`];
@@ -37,7 +41,12 @@ export class Counter extends Metric {
 
 /** A value read when scraped: a gauge (connections open, outbox backlog) or a counter kept elsewhere. */
 export class Gauge extends Metric {
-  constructor(name: string, help: string, private readonly read: () => number | Promise<number>, kind: "gauge" | "counter" = "gauge") {
+  constructor(
+    name: string,
+    help: string,
+    private readonly read: () => number | Promise<number>,
+    kind: "gauge" | "counter" = "gauge",
+  ) {
     super(name, help, kind);
   }
   async lines() {
@@ -47,7 +56,11 @@ export class Gauge extends Metric {
 
 export class Histogram extends Metric {
   private series = new Map<string, { buckets: number[]; sum: number; count: number }>();
-  constructor(name: string, help: string, private readonly bounds: number[]) {
+  constructor(
+    name: string,
+    help: string,
+    private readonly bounds: number[],
+  ) {
     super(name, help, "histogram");
   }
   observe(labels: Labels, value: number) {
@@ -108,7 +121,11 @@ export function watchEventLoopLag(histogram: Histogram) {
  * Who may read `GET /metrics` (it names routes, queue sizes and traffic): with METRICS_TOKEN set only
  * `Authorization: Bearer <METRICS_TOKEN>`, from anywhere; without one only a client on this machine.
  */
-export function mayReadMetrics(metricsToken: string | undefined, authorization: string | undefined, fromLoopback: boolean) {
+export function mayReadMetrics(
+  metricsToken: string | undefined,
+  authorization: string | undefined,
+  fromLoopback: boolean,
+) {
   if (!metricsToken) return fromLoopback;
   const given = authorization?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim() ?? "";
   const a = createHash("sha256").update(given).digest();

@@ -41,14 +41,35 @@ export const permissions = {
 export type Permission = keyof typeof permissions;
 
 const agentWork = [
-  "account.self", "conversations.read", "conversations.reply", "contacts.read", "contacts.write", "calls.read",
-  "calls.control", "presence.take_work", "offers.accept", "users.read", "inboxes.read", "queues.read", "canned.read",
+  "account.self",
+  "conversations.read",
+  "conversations.reply",
+  "contacts.read",
+  "contacts.write",
+  "calls.read",
+  "calls.control",
+  "presence.take_work",
+  "offers.accept",
+  "users.read",
+  "inboxes.read",
+  "queues.read",
+  "canned.read",
   "knowledge.read",
 ] as const satisfies readonly Permission[];
 
 const supervision = [
-  "conversations.read_all", "conversations.assign_any", "contacts.merge", "contacts.moderate", "calls.control_any",
-  "calls.monitor", "agents.manage", "ivr.read", "queues.manage", "reports.live", "spam.manage", "canned.manage",
+  "conversations.read_all",
+  "conversations.assign_any",
+  "contacts.merge",
+  "contacts.moderate",
+  "calls.control_any",
+  "calls.monitor",
+  "agents.manage",
+  "ivr.read",
+  "queues.manage",
+  "reports.live",
+  "spam.manage",
+  "canned.manage",
   "knowledge.reports",
 ] as const satisfies readonly Permission[];
 
@@ -62,7 +83,13 @@ export const rolePermissions: Record<Role, readonly Permission[]> = {
   supervisor: [...agentWork, ...supervision],
   agent: agentWork,
   knowledge_editor: [
-    "account.self", "users.read", "inboxes.read", "queues.read", "canned.read", "knowledge.read", "knowledge.edit",
+    "account.self",
+    "users.read",
+    "inboxes.read",
+    "queues.read",
+    "canned.read",
+    "knowledge.read",
+    "knowledge.edit",
     "knowledge.reports",
   ],
 };

@@ -33,7 +33,10 @@ it("runs at most `permits` tasks at once and refuses quickly past the waiting ro
       running--;
     });
   const accepted = [task(), task(), task()];
-  const refused = await task().then(() => undefined, (err: unknown) => err);
+  const refused = await task().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(refused).toBeInstanceOf(TooManyRequests);
   expect(release.length).toBe(2);
   while (release.length) {

@@ -7,7 +7,10 @@ import { TooManyRequests } from "./errors.ts";
 export class RateLimiter {
   private buckets = new Map<string, { tokens: number; at: number }>();
 
-  constructor(private readonly capacity: number, private readonly refillPerSecond: number) {}
+  constructor(
+    private readonly capacity: number,
+    private readonly refillPerSecond: number,
+  ) {}
 
   /** Takes one token; returns 0 when allowed, else the seconds until one is available. */
   take(key: string, now = Date.now()): number {
@@ -35,7 +38,8 @@ export class RateLimiter {
 
   /** Forgets full buckets so memory stays bounded under many distinct keys. */
   private sweep(now: number) {
-    for (const [k, b] of this.buckets) if (b.tokens + ((now - b.at) / 1000) * this.refillPerSecond >= this.capacity) this.buckets.delete(k);
+    for (const [k, b] of this.buckets)
+      if (b.tokens + ((now - b.at) / 1000) * this.refillPerSecond >= this.capacity) this.buckets.delete(k);
   }
 }
 

@@ -75,7 +75,9 @@ describe("queue order", () => {
   });
 
   it("ages at the configured rate", () => {
-    expect(effectivePriority(item("a", { priority: 2, enqueuedAt: NOW - 3 * MINUTE }), NOW, { agingPerMinute: 0.5 })).toBe(3.5);
+    expect(
+      effectivePriority(item("a", { priority: 2, enqueuedAt: NOW - 3 * MINUTE }), NOW, { agingPerMinute: 0.5 }),
+    ).toBe(3.5);
   });
 
   it("breaks ties by time waited, then by id, whatever order the items came in", () => {
@@ -118,8 +120,15 @@ describe("eligibility", () => {
     expect(canTake(agent("junior", { skills: { billing: 2 } }), billing)).toBe(false);
     expect(canTake(agent("exact", { skills: { billing: 3 } }), billing)).toBe(true);
     expect(canTake(agent("none"), billing)).toBe(false);
-    expect(canTake(agent("plain"), item("odd", { requiredSkills: [{ skill: "constructor", minLevel: 1 }] }))).toBe(false);
-    const both = item("both", { requiredSkills: [{ skill: "billing", minLevel: 1 }, { skill: "中文", minLevel: 2 }] });
+    expect(canTake(agent("plain"), item("odd", { requiredSkills: [{ skill: "constructor", minLevel: 1 }] }))).toBe(
+      false,
+    );
+    const both = item("both", {
+      requiredSkills: [
+        { skill: "billing", minLevel: 1 },
+        { skill: "中文", minLevel: 2 },
+      ],
+    });
     expect(canTake(agent("one of two", { skills: { billing: 5 } }), both)).toBe(false);
     expect(canTake(agent("both", { skills: { billing: 1, 中文: 2 } }), both)).toBe(true);
   });
@@ -134,7 +143,8 @@ describe("eligibility", () => {
 
   it("counts every messaging channel against one capacity", () => {
     const a = withLoad(agent("a"), { messaging: 4 });
-    for (const channel of ["wechat", "slack", "sms", "whatsapp"]) expect(canTake(a, item(channel, { channel }))).toBe(false);
+    for (const channel of ["wechat", "slack", "sms", "whatsapp"])
+      expect(canTake(a, item(channel, { channel }))).toBe(false);
   });
 
   it("keeps voice exclusive: no call for an agent holding anything, nothing else for an agent on a call", () => {
@@ -155,7 +165,17 @@ describe("eligibility", () => {
 describe("choosing the agent", () => {
   it("scores how far an agent exceeds the minimum levels, and 0 when no skill is required", () => {
     const a = agent("a", { skills: { billing: 5, 中文: 3 } });
-    expect(skillScore(a, item("x", { requiredSkills: [{ skill: "billing", minLevel: 3 }, { skill: "中文", minLevel: 1 }] }))).toBe(4);
+    expect(
+      skillScore(
+        a,
+        item("x", {
+          requiredSkills: [
+            { skill: "billing", minLevel: 3 },
+            { skill: "中文", minLevel: 1 },
+          ],
+        }),
+      ),
+    ).toBe(4);
     expect(skillScore(a, item("y"))).toBe(0);
   });
 
@@ -195,11 +215,19 @@ describe("choosing the agent", () => {
     for (const usual of [full, wrapping]) {
       expect(pickAgent(returning, [usual, agent("other")], NOW)).toBeUndefined();
       expect(route([returning], [usual, agent("other")], NOW)).toEqual([]);
-      expect(route([returning], [usual, agent("other")], NOW + MINUTE)).toEqual([{ itemId: "returning", agentId: "other" }]);
+      expect(route([returning], [usual, agent("other")], NOW + MINUTE)).toEqual([
+        { itemId: "returning", agentId: "other" },
+      ]);
     }
     // Work the sticky agent could never do does not wait for them.
-    const skilled = item("skilled", { stickyAgentId: "usual", stickyUntil: NOW + MINUTE, requiredSkills: [{ skill: "billing", minLevel: 5 }] });
-    expect(route([skilled], [full, agent("other", { skills: { billing: 5 } })], NOW)).toEqual([{ itemId: "skilled", agentId: "other" }]);
+    const skilled = item("skilled", {
+      stickyAgentId: "usual",
+      stickyUntil: NOW + MINUTE,
+      requiredSkills: [{ skill: "billing", minLevel: 5 }],
+    });
+    expect(route([skilled], [full, agent("other", { skills: { billing: 5 } })], NOW)).toEqual([
+      { itemId: "skilled", agentId: "other" },
+    ]);
   });
 
   it("skips a sticky agent who cannot take the item now", () => {
@@ -217,7 +245,9 @@ describe("route", () => {
       item("vip", { channel: "voice", priority: 10, requiredSkills: [{ skill: "billing", minLevel: 1 }] }),
     ];
     // One senior agent free: whoever is first in the queue gets them.
-    expect(route(items, [agent("senior", { skills: { billing: 5 } })], NOW, AGING)).toEqual([{ itemId: "vip", agentId: "senior" }]);
+    expect(route(items, [agent("senior", { skills: { billing: 5 } })], NOW, AGING)).toEqual([
+      { itemId: "vip", agentId: "senior" },
+    ]);
   });
 
   it("routes a chat waiting behind a call nobody can take", () => {
@@ -335,10 +365,17 @@ describe("route", () => {
         // work held for its sticky agent, who is signed in and able but has no room yet.
         const routed = new Set(itemIds);
         const heldForSticky = (it: WorkItem) => {
-          const sticky = it.stickyAgentId && it.stickyUntil && NOW < it.stickyUntil ? byId.get(it.stickyAgentId) : undefined;
-          return !!sticky && ["available", "busy", "wrap_up"].includes(sticky.presence) && it.requiredSkills.every((r) => (sticky.skills[r.skill] ?? 0) >= r.minLevel);
+          const sticky =
+            it.stickyAgentId && it.stickyUntil && NOW < it.stickyUntil ? byId.get(it.stickyAgentId) : undefined;
+          return (
+            !!sticky &&
+            ["available", "busy", "wrap_up"].includes(sticky.presence) &&
+            it.requiredSkills.every((r) => (sticky.skills[r.skill] ?? 0) >= r.minLevel)
+          );
         };
-        for (const it of items) if (!routed.has(it.id) && !heldForSticky(it)) expect([...byId.values()].some((a) => canTake(a, it))).toBe(false);
+        for (const it of items)
+          if (!routed.has(it.id) && !heldForSticky(it))
+            expect([...byId.values()].some((a) => canTake(a, it))).toBe(false);
       }
     });
 
@@ -358,7 +395,11 @@ describe("route", () => {
     const agents: Agent[] = Array.from({ length: 2000 }, (_, i) => {
       const skills: Record<string, number> = {};
       for (let k = 0; k < 4; k++) skills[SKILLS[int(SKILLS.length)]!] = 1 + int(5);
-      return agent(`agent-${i}`, { skills, presence: random() < 0.8 ? "available" : "away", idleSince: NOW - int(3_600_000) });
+      return agent(`agent-${i}`, {
+        skills,
+        presence: random() < 0.8 ? "available" : "away",
+        idleSince: NOW - int(3_600_000),
+      });
     });
     const items: WorkItem[] = Array.from({ length: 10_000 }, (_, i) =>
       item(`item-${i}`, {
@@ -374,7 +415,9 @@ describe("route", () => {
     const started = performance.now();
     const matches = route(items, agents, NOW);
     const ms = performance.now() - started;
-    console.log(`route: ${items.length} items × ${agents.length} agents → ${matches.length} offers in ${ms.toFixed(1)} ms`);
+    console.log(
+      `route: ${items.length} items × ${agents.length} agents → ${matches.length} offers in ${ms.toFixed(1)} ms`,
+    );
     expect(matches.length).toBeGreaterThan(0);
   });
 });

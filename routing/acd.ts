@@ -76,7 +76,11 @@ export function effectivePriority(item: WorkItem, now: number, opts: RoutingOpti
 }
 
 /** Highest effective priority first, then longest waiting, then id, so every node agrees on the order. */
-export function orderQueue(items: readonly WorkItem[], now: number, opts: RoutingOptions = DEFAULT_ROUTING_OPTIONS): WorkItem[] {
+export function orderQueue(
+  items: readonly WorkItem[],
+  now: number,
+  opts: RoutingOptions = DEFAULT_ROUTING_OPTIONS,
+): WorkItem[] {
   return items
     .map((item) => ({ item, key: effectivePriority(item, now, opts) }))
     .sort(
@@ -109,7 +113,12 @@ function totalOf(counts: Record<ChannelClass, number>): number {
 }
 
 /** Voice is exclusive: a call needs an agent holding nothing, and an agent on a call takes nothing else. */
-function hasRoom(capacity: Record<ChannelClass, number>, load: Record<ChannelClass, number>, totalLoad: number, cls: ChannelClass): boolean {
+function hasRoom(
+  capacity: Record<ChannelClass, number>,
+  load: Record<ChannelClass, number>,
+  totalLoad: number,
+  cls: ChannelClass,
+): boolean {
   // Written so a class missing from stored JSON (undefined) means no room rather than unlimited.
   if (!(load[cls] < capacity[cls])) return false;
   return cls === "voice" ? totalLoad === 0 : load.voice === 0;
@@ -324,7 +333,11 @@ export function route(
     if (stickyWindowOpen(item, now)) {
       seatById ??= new Map(seats.map((s) => [s.agent.id, s]));
       const sticky = seatById.get(item.stickyAgentId!);
-      if (sticky && hasSkills(sticky.agent, item.requiredSkills) && hasRoom(sticky.agent.capacity, sticky.load, sticky.totalLoad, cls)) {
+      if (
+        sticky &&
+        hasSkills(sticky.agent, item.requiredSkills) &&
+        hasRoom(sticky.agent.capacity, sticky.load, sticky.totalLoad, cls)
+      ) {
         seat = sticky;
       } else {
         presentById ??= new Map(agents.filter((a) => present(a.presence)).map((a) => [a.id, a]));

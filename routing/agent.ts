@@ -1,6 +1,16 @@
 import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import { isUniqueViolation, type Executor } from "../db/connect.ts";
-import { agentSkills, agentStates, sessions, skills, teamMembers, teams, users, type Role, type User } from "../db/schema/index.ts";
+import {
+  agentSkills,
+  agentStates,
+  sessions,
+  skills,
+  teamMembers,
+  teams,
+  users,
+  type Role,
+  type User,
+} from "../db/schema/index.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import { randomToken } from "../platform/crypto.ts";
 import { Conflict, Invalid, NotFound } from "../platform/errors.ts";
@@ -64,7 +74,13 @@ export type AccountChange = { name?: string; role?: Role; disabled?: boolean };
  * admin, and nobody disables themselves. Disabling ends the user's sessions at once, takes them out
  * of routing, and (event `agent.updated`) closes their open realtime sockets.
  */
-export async function changeAccount(core: Core, workspaceId: string, actorId: string, userId: string, change: AccountChange): Promise<User> {
+export async function changeAccount(
+  core: Core,
+  workspaceId: string,
+  actorId: string,
+  userId: string,
+  change: AccountChange,
+): Promise<User> {
   const user = await withEvents(core, async (tx, events) => {
     // The admins are locked first, in one order, so two admins demoting each other at once are
     // serialized: the second sees the first's change and is refused instead of leaving none.
@@ -77,20 +93,28 @@ export async function changeAccount(core: Core, workspaceId: string, actorId: st
             .orderBy(asc(users.id))
             .for("update")
         : [];
-    const [before] = await tx.select().from(users).where(and(eq(users.workspaceId, workspaceId), eq(users.id, userId))).for("update");
+    const [before] = await tx
+      .select()
+      .from(users)
+      .where(and(eq(users.workspaceId, workspaceId), eq(users.id, userId)))
+      .for("update");
     if (!before) throw new NotFound("Agent", "id");
     if (change.disabled && userId === actorId) throw new Invalid("You cannot disable your own account", "disabled");
     const demoted = change.role !== undefined && change.role !== "admin";
     if (admins.some((a) => a.id === userId) && (demoted || change.disabled) && admins.length <= 1)
       throw new Invalid("The workspace must keep at least one active admin", demoted ? "role" : "disabled");
-    const disabledAt = change.disabled === undefined ? before.disabledAt : change.disabled ? (before.disabledAt ?? new Date()) : null;
+    const disabledAt =
+      change.disabled === undefined ? before.disabledAt : change.disabled ? (before.disabledAt ?? new Date()) : null;
     const [after] = await tx
       .update(users)
       .set({ name: change.name ?? before.name, role: change.role ?? before.role, disabledAt })
       .where(eq(users.id, userId))
       .returning();
     if (disabledAt) await tx.delete(sessions).where(eq(sessions.userId, userId));
-    await events.append(workspaceId, { type: "agent.updated", payload: { agent: { id: userId, name: after!.name, role: after!.role, disabled: !!disabledAt } } });
+    await events.append(workspaceId, {
+      type: "agent.updated",
+      payload: { agent: { id: userId, name: after!.name, role: after!.role, disabled: !!disabledAt } },
+    });
     return after!;
   });
   if (user.disabledAt) await setPresence(core, workspaceId, userId, { presence: "offline", reason: "disabled" });
@@ -111,9 +135,20 @@ export async function listTeams(db: Executor, workspaceId: string, teamId?: stri
     .select({ teamId: teamMembers.teamId, id: users.id, name: users.name })
     .from(teamMembers)
     .innerJoin(users, eq(users.id, teamMembers.userId))
-    .where(and(inArray(teamMembers.teamId, rows.map((t) => t.id)), isNull(users.disabledAt)))
+    .where(
+      and(
+        inArray(
+          teamMembers.teamId,
+          rows.map((t) => t.id),
+        ),
+        isNull(users.disabledAt),
+      ),
+    )
     .orderBy(asc(users.name), asc(users.id));
-  return rows.map((t) => ({ ...t, members: members.filter((m) => m.teamId === t.id).map(({ id, name }) => ({ id, name })) }));
+  return rows.map((t) => ({
+    ...t,
+    members: members.filter((m) => m.teamId === t.id).map(({ id, name }) => ({ id, name })),
+  }));
 }
 
 export async function teamView(db: Executor, workspaceId: string, teamId: string): Promise<TeamView> {
@@ -123,7 +158,11 @@ export async function teamView(db: Executor, workspaceId: string, teamId: string
 }
 
 export async function createTeam(db: Executor, workspaceId: string, name: string, memberIds: string[] = []) {
-  const [team] = await db.insert(teams).values({ workspaceId, name }).onConflictDoNothing({ target: [teams.workspaceId, teams.name] }).returning();
+  const [team] = await db
+    .insert(teams)
+    .values({ workspaceId, name })
+    .onConflictDoNothing({ target: [teams.workspaceId, teams.name] })
+    .returning();
   if (!team) throw new Conflict(`A team named "${name}" exists`, "name");
   if (memberIds.length)
     await db.insert(teamMembers).values(memberIds.map((userId) => ({ workspaceId, teamId: team.id, userId })));
@@ -150,7 +189,11 @@ export async function renameTeam(db: Executor, workspaceId: string, teamId: stri
 export async function setTeamMembers(core: Core, workspaceId: string, teamId: string, userIds: string[]) {
   const wanted = [...new Set(userIds)];
   return withEvents(core, async (tx, events) => {
-    const [team] = await tx.select({ id: teams.id }).from(teams).where(and(eq(teams.workspaceId, workspaceId), eq(teams.id, teamId))).for("update");
+    const [team] = await tx
+      .select({ id: teams.id })
+      .from(teams)
+      .where(and(eq(teams.workspaceId, workspaceId), eq(teams.id, teamId)))
+      .for("update");
     if (!team) throw new NotFound("Team", "id");
     const known = wanted.length
       ? await tx
@@ -173,9 +216,15 @@ export async function setTeamMembers(core: Core, workspaceId: string, teamId: st
  */
 export async function deleteTeam(core: Core, workspaceId: string, teamId: string) {
   await withEvents(core, async (tx, events) => {
-    const deleted = await tx.delete(teams).where(and(eq(teams.workspaceId, workspaceId), eq(teams.id, teamId))).returning({ id: teams.id });
+    const deleted = await tx
+      .delete(teams)
+      .where(and(eq(teams.workspaceId, workspaceId), eq(teams.id, teamId)))
+      .returning({ id: teams.id });
     if (!deleted.length) throw new NotFound("Team", "id");
-    await events.append(workspaceId, { type: "team.updated", payload: { team: { id: teamId, memberIds: [], deleted: true } } });
+    await events.append(workspaceId, {
+      type: "team.updated",
+      payload: { team: { id: teamId, memberIds: [], deleted: true } },
+    });
   });
 }
 
@@ -185,7 +234,13 @@ export async function teamIdsOf(db: Executor, userId: string) {
 }
 
 /** Sets an agent's level (1–5) in a skill, creating the skill by name if the workspace lacks it. */
-export async function setAgentSkill(db: Executor, workspaceId: string, userId: string, skillName: string, level: number) {
+export async function setAgentSkill(
+  db: Executor,
+  workspaceId: string,
+  userId: string,
+  skillName: string,
+  level: number,
+) {
   await db.insert(skills).values({ workspaceId, name: skillName }).onConflictDoNothing();
   const [skill] = await db
     .select({ id: skills.id })

@@ -4,7 +4,15 @@ import type { EventLog } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import { combined, type Tx } from "../db/connect.ts";
 import { insertRecords } from "../db/records.ts";
-import { conversations, queues, workItems, type Conversation, type Queue, type SkillRequirement, type WorkItemRow } from "../db/schema/index.ts";
+import {
+  conversations,
+  queues,
+  workItems,
+  type Conversation,
+  type Queue,
+  type SkillRequirement,
+  type WorkItemRow,
+} from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import { positionsFrom, positionsQuery } from "./estimate.ts";
 import { priorityFor } from "./entry.ts";
@@ -16,16 +24,35 @@ import { DEFAULT_ROUTING, freeIfIdle } from "./work.ts";
  * may arrive while its conversation already has live chat work: the call takes over that work item
  * (the conversation has one live item), so whoever answers the call has the chat too.
  */
-export type CallTarget = { queueId: string; priority?: number; skills?: SkillRequirement[]; attributes?: Record<string, unknown> };
+export type CallTarget = {
+  queueId: string;
+  priority?: number;
+  skills?: SkillRequirement[];
+  attributes?: Record<string, unknown>;
+};
 
 const LIVE = ["waiting", "reserved", "assigned"] as const;
 
-export async function enqueueCall(core: Core, conversationId: string, target: CallTarget, now = new Date(), settings = DEFAULT_ROUTING) {
-  return (await withEvents(core, (tx, events) => enqueueCallWithin(tx, events, conversationId, target, now, settings))).item;
+export async function enqueueCall(
+  core: Core,
+  conversationId: string,
+  target: CallTarget,
+  now = new Date(),
+  settings = DEFAULT_ROUTING,
+) {
+  return (await withEvents(core, (tx, events) => enqueueCallWithin(tx, events, conversationId, target, now, settings)))
+    .item;
 }
 
 /** The same inside a caller's transaction (the IVR's turn commits with it); returns the item and the estimate given. */
-export async function enqueueCallWithin(tx: Tx, events: EventLog, conversationId: string, target: CallTarget, now = new Date(), settings = DEFAULT_ROUTING) {
+export async function enqueueCallWithin(
+  tx: Tx,
+  events: EventLog,
+  conversationId: string,
+  target: CallTarget,
+  now = new Date(),
+  settings = DEFAULT_ROUTING,
+) {
   const [c] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for("update");
   if (!c) throw new NotFound("Conversation");
   const { item, eta, queued } = await placeCallWithin(tx, c, target, now, settings);
@@ -44,7 +71,13 @@ type Place = { conversation: Conversation; target: CallTarget; at: Date };
  * the `queued` event's data comes back for the caller to append with its own events. (A batch of IVR
  * turns places its calls with the same pieces, set-based, sharing their round trips.)
  */
-async function placeCallWithin(tx: Tx, c: Conversation, target: CallTarget, now = new Date(), settings = DEFAULT_ROUTING) {
+async function placeCallWithin(
+  tx: Tx,
+  c: Conversation,
+  target: CallTarget,
+  now = new Date(),
+  settings = DEFAULT_ROUTING,
+) {
   const [found, lives] = await Promise.all(placementReads(tx, c.workspaceId, [{ conversationId: c.id, target }]));
   const placing = placeCalls(tx, [{ conversation: c, target, at: now }], found, lives, settings);
   // The writes as one statement, and the positions right behind it: they must see its rows.
@@ -61,11 +94,24 @@ async function placeCallWithin(tx: Tx, c: Conversation, target: CallTarget, now 
  */
 export function placementReads(tx: Tx, workspaceId: string, places: { conversationId: string; target: CallTarget }[]) {
   return [
-    tx.select().from(queues).where(and(eq(queues.workspaceId, workspaceId), inArray(queues.id, [...new Set(places.map((p) => p.target.queueId))]))),
+    tx
+      .select()
+      .from(queues)
+      .where(
+        and(eq(queues.workspaceId, workspaceId), inArray(queues.id, [...new Set(places.map((p) => p.target.queueId))])),
+      ),
     tx
       .select()
       .from(workItems)
-      .where(and(inArray(workItems.conversationId, places.map((p) => p.conversationId)), inArray(workItems.state, [...LIVE])))
+      .where(
+        and(
+          inArray(
+            workItems.conversationId,
+            places.map((p) => p.conversationId),
+          ),
+          inArray(workItems.state, [...LIVE]),
+        ),
+      )
       .orderBy(workItems.id)
       .for("update"),
   ] as const;
@@ -81,7 +127,8 @@ export function placementReads(tx: Tx, workspaceId: string, places: { conversati
  * sent; undefined when nobody could give one).
  */
 export function placeCalls(tx: Tx, places: Place[], found: Queue[], lives: WorkItemRow[], settings = DEFAULT_ROUTING) {
-  if (new Set(places.map((p) => p.conversation.id)).size !== places.length) throw new Error("one queue entry per conversation at a time");
+  if (new Set(places.map((p) => p.conversation.id)).size !== places.length)
+    throw new Error("one queue entry per conversation at a time");
   const workspaceId = places[0]!.conversation.workspaceId;
   const queueOf = new Map(found.map((q) => [q.id, q]));
   const liveOf = new Map(lives.map((w) => [w.conversationId, w]));
@@ -93,7 +140,17 @@ export function placeCalls(tx: Tx, places: Place[], found: Queue[], lives: WorkI
     for (const s of p.target.skills ?? []) skills.set(s.skill, Math.max(skills.get(s.skill) ?? 0, s.minLevel));
     const requiredSkills = [...skills].map(([skill, minLevel]) => ({ skill, minLevel }));
     const priority = Math.max(p.target.priority ?? 0, priorityFor(queue.priorityRules, p.target.attributes ?? {}));
-    const fields = { queueId: queue.id, channel: "voice", priority, requiredSkills, state: "waiting" as const, agentId: null, reservationExpiresAt: null, enqueuedAt: p.at, overflowStep: 0 };
+    const fields = {
+      queueId: queue.id,
+      channel: "voice",
+      priority,
+      requiredSkills,
+      state: "waiting" as const,
+      agentId: null,
+      reservationExpiresAt: null,
+      enqueuedAt: p.at,
+      overflowStep: 0,
+    };
     const live = liveOf.get(p.conversation.id);
     // The agent already chatting with this customer gets the first chance at their call.
     const chatting = live?.agentId ?? p.conversation.assigneeId;
@@ -134,7 +191,10 @@ export function placeCalls(tx: Tx, places: Place[], found: Queue[], lives: WorkI
   writes.push(
     tx.execute(sql`
       UPDATE ${conversations} AS c SET queue_id = v.queue_id, priority = v.priority, assignee_id = NULL
-      FROM (VALUES ${sql.join(planned.map((x) => sql`(${x.conversationId}::uuid, ${x.queue.id}::uuid, ${x.priority}::int)`), sql`, `)}) AS v(id, queue_id, priority)
+      FROM (VALUES ${sql.join(
+        planned.map((x) => sql`(${x.conversationId}::uuid, ${x.queue.id}::uuid, ${x.priority}::int)`),
+        sql`, `,
+      )}) AS v(id, queue_id, priority)
       WHERE c.id = v.id`),
   );
   const entries = [...items.values()];
@@ -147,7 +207,14 @@ export function placeCalls(tx: Tx, places: Place[], found: Queue[], lives: WorkI
       const placed = planned.map((x) => {
         const item = items.get(x.conversationId)!;
         const eta = etas.get(item.id)!;
-        const queued = { queueId: x.queue.id, queueName: x.queue.name, priority: x.priority, channel: "voice", position: eta.position, estimatedWaitS: eta.estimatedWaitS };
+        const queued = {
+          queueId: x.queue.id,
+          queueName: x.queue.name,
+          priority: x.priority,
+          channel: "voice",
+          position: eta.position,
+          estimatedWaitS: eta.estimatedWaitS,
+        };
         return { item, eta, queued };
       });
       return {
@@ -155,7 +222,10 @@ export function placeCalls(tx: Tx, places: Place[], found: Queue[], lives: WorkI
         estimated: estimated.length
           ? tx.execute(sql`
               UPDATE ${workItems} AS w SET estimated_wait_seconds = v.s
-              FROM (VALUES ${sql.join(estimated.map((w) => sql`(${w.id}::uuid, ${etas.get(w.id)!.estimatedWaitS}::int)`), sql`, `)}) AS v(id, s)
+              FROM (VALUES ${sql.join(
+                estimated.map((w) => sql`(${w.id}::uuid, ${etas.get(w.id)!.estimatedWaitS}::int)`),
+                sql`, `,
+              )}) AS v(id, s)
               WHERE w.id = v.id`)
           : undefined,
       };
@@ -168,7 +238,13 @@ export async function abandonCallWork(core: Core, conversationId: string, now = 
   const [w] = await core.db
     .update(workItems)
     .set({ state: "abandoned", endedAt: now, agentId: null, reservationExpiresAt: null })
-    .where(and(eq(workItems.conversationId, conversationId), eq(workItems.channel, "voice"), inArray(workItems.state, ["waiting", "reserved"])))
+    .where(
+      and(
+        eq(workItems.conversationId, conversationId),
+        eq(workItems.channel, "voice"),
+        inArray(workItems.state, ["waiting", "reserved"]),
+      ),
+    )
     .returning();
   return w;
 }
@@ -181,10 +257,19 @@ export async function finishCallWork(core: Core, conversationId: string, now = n
   const [w] = await core.db
     .update(workItems)
     .set({ state: "done", endedAt: now, reservationExpiresAt: null })
-    .where(and(eq(workItems.conversationId, conversationId), eq(workItems.channel, "voice"), eq(workItems.state, "assigned")))
+    .where(
+      and(
+        eq(workItems.conversationId, conversationId),
+        eq(workItems.channel, "voice"),
+        eq(workItems.state, "assigned"),
+      ),
+    )
     .returning();
   if (!w?.agentId) return w;
-  const [queue] = await core.db.select({ wrapUpSeconds: queues.wrapUpSeconds }).from(queues).where(eq(queues.id, w.queueId));
+  const [queue] = await core.db
+    .select({ wrapUpSeconds: queues.wrapUpSeconds })
+    .from(queues)
+    .where(eq(queues.id, w.queueId));
   const wrapUp = queue?.wrapUpSeconds ?? WRAP_UP_SECONDS.voice;
   if (wrapUp > 0) await startWrapUp(core, w.workspaceId, w.agentId, wrapUp, now);
   else await freeIfIdle(core, w.workspaceId, w.agentId);

@@ -1,7 +1,13 @@
 import { describe, expect, it } from "bun:test";
 import { chooseQueue, matches, priorityFor, type Arrival } from "./entry.ts";
 
-const arrival = (over: Partial<Arrival> = {}): Arrival => ({ inboxId: "chat", channel: "webchat", text: "hello", attributes: {}, ...over });
+const arrival = (over: Partial<Arrival> = {}): Arrival => ({
+  inboxId: "chat",
+  channel: "webchat",
+  text: "hello",
+  attributes: {},
+  ...over,
+});
 
 describe("entry rules", () => {
   it("finds Chinese and English keywords inside running text", () => {

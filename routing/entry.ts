@@ -28,20 +28,28 @@ export function matches(conditions: EntryConditions, arrival: Arrival) {
   if (c.inboxIds?.length && !c.inboxIds.includes(arrival.inboxId)) return false;
   if (c.channels?.length && !c.channels.includes(arrival.channel)) return false;
   if (c.keywords?.length && !mentions(arrival.text ?? "", c.keywords)) return false;
-  if (c.attributes && !Object.entries(c.attributes).every(([k, v]) => sameValue(arrival.attributes[k], v))) return false;
+  if (c.attributes && !Object.entries(c.attributes).every(([k, v]) => sameValue(arrival.attributes[k], v)))
+    return false;
   if (c.languages?.length) {
     const lang = arrival.language?.toLowerCase();
-    if (!lang || !c.languages.some((l) => lang === l.toLowerCase() || lang.startsWith(`${l.toLowerCase()}-`))) return false;
+    if (!lang || !c.languages.some((l) => lang === l.toLowerCase() || lang.startsWith(`${l.toLowerCase()}-`)))
+      return false;
   }
   return true;
 }
 
 /** The first rule (in order) whose conditions all hold, or undefined. */
-export function chooseQueue<R extends { queueId: string; conditions: EntryConditions }>(rules: R[], arrival: Arrival): R | undefined {
+export function chooseQueue<R extends { queueId: string; conditions: EntryConditions }>(
+  rules: R[],
+  arrival: Arrival,
+): R | undefined {
   return rules.find((r) => matches(r.conditions, arrival));
 }
 
 /** The highest priority any matching rule gives (0 when none matches). */
 export function priorityFor(rules: PriorityRule[], attributes: Record<string, unknown>) {
-  return rules.reduce((best, r) => (sameValue(attributes[r.attribute], r.equals) ? Math.max(best, r.priority) : best), 0);
+  return rules.reduce(
+    (best, r) => (sameValue(attributes[r.attribute], r.equals) ? Math.max(best, r.priority) : best),
+    0,
+  );
 }

@@ -82,7 +82,12 @@ describe("Erlang C", () => {
   });
 
   it("has nobody wait when nothing arrives", () => {
-    expect(erlangC({ arrivalsPerHour: 0, ahtSeconds: 240, agents: 3 })).toMatchObject({ trafficErlangs: 0, pw: 0, asa_s: 0, occupancy: 0 });
+    expect(erlangC({ arrivalsPerHour: 0, ahtSeconds: 240, agents: 3 })).toMatchObject({
+      trafficErlangs: 0,
+      pw: 0,
+      asa_s: 0,
+      occupancy: 0,
+    });
   });
 
   it("rejects impossible inputs", () => {
@@ -117,6 +122,8 @@ describe("staffing", () => {
   });
 
   it("refuses a target no staff can reach", () => {
-    expect(() => agentsFor({ arrivalsPerHour: 360, ahtSeconds: 240, targetServiceLevel: 1, targetSeconds: 20 })).toThrow(Invalid);
+    expect(() =>
+      agentsFor({ arrivalsPerHour: 360, ahtSeconds: 240, targetServiceLevel: 1, targetSeconds: 20 }),
+    ).toThrow(Invalid);
   });
 });

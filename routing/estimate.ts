@@ -38,7 +38,12 @@ const queuedWork = preparedQuery("queued_work", (db) =>
   db
     .select()
     .from(workItems)
-    .where(and(eq(workItems.conversationId, sql.placeholder("conversationId")), inArray(workItems.state, ["waiting", "reserved"]))),
+    .where(
+      and(
+        eq(workItems.conversationId, sql.placeholder("conversationId")),
+        inArray(workItems.state, ["waiting", "reserved"]),
+      ),
+    ),
 );
 
 /** Position and estimated wait of a conversation's waiting work, for the widget, IVR and supervisors. */
@@ -53,7 +58,12 @@ export async function queuePositionOf(db: Executor, mine: WorkItemRow) {
 }
 
 type Eta = { position: number; estimatedWaitS: number | null };
-type SeatRow = { userId: string; capacity: Partial<Capacity>; idleSince: number; skills: Record<string, number> | null };
+type SeatRow = {
+  userId: string;
+  capacity: Partial<Capacity>;
+  idleSince: number;
+  skills: Record<string, number> | null;
+};
 
 /**
  * Positions and estimated waits of work items the caller has, one workspace's, in one statement
@@ -66,7 +76,11 @@ export async function queuePositionsOf(db: Executor, items: WorkItemRow[]): Prom
   return positionsFrom(items, query && (await query));
 }
 
-type PositionsRow = { ahead: [string, number | string][] | null; handled: Record<string, number[] | null> | null; agents: SeatRow[] | null };
+type PositionsRow = {
+  ahead: [string, number | string][] | null;
+  handled: Record<string, number[] | null> | null;
+  agents: SeatRow[] | null;
+};
 
 /**
  * `queuePositionsOf`'s statement, not yet sent (undefined when no item waits): a batch sends it right
@@ -77,7 +91,9 @@ export function positionsQuery(db: Executor, items: WorkItemRow[]) {
   if (!waiting.length) return undefined;
   const ids = JSON.stringify(waiting.map((w) => w.id));
   const queueIds = JSON.stringify([...new Set(waiting.map((w) => w.queueId))]);
-  return db.execute(sql`${POSITIONS[0]}${ids}${POSITIONS[1]}${queueIds}${POSITIONS[2]}${waiting[0]!.workspaceId}${POSITIONS[3]}`);
+  return db.execute(
+    sql`${POSITIONS[0]}${ids}${POSITIONS[1]}${queueIds}${POSITIONS[2]}${waiting[0]!.workspaceId}${POSITIONS[3]}`,
+  );
 }
 
 /**
@@ -88,7 +104,8 @@ const POSITIONS: SQL[] = (() => {
   const name = (table: Parameters<typeof getTableName>[0]) => `"${getTableName(table)}"`;
   // Aging adds the same points per minute to everyone, so the ACD's order is fixed by
   // priority·60 s − enqueue time: count who is ahead in SQL instead of loading the whole queue.
-  const key = (t: string) => `(${t}.priority * ${MS_PER_PRIORITY_POINT}::bigint - (extract(epoch from ${t}.enqueued_at) * 1000)::bigint)`;
+  const key = (t: string) =>
+    `(${t}.priority * ${MS_PER_PRIORITY_POINT}::bigint - (extract(epoch from ${t}.enqueued_at) * 1000)::bigint)`;
   const text = `
       SELECT
         (SELECT json_agg(json_build_array(m.id, (SELECT count(*) FROM ${name(workItems)} w WHERE w.queue_id = m.queue_id AND w.state = 'waiting'
@@ -119,18 +136,21 @@ export function positionsFrom(items: WorkItemRow[], queried: unknown): Map<strin
     const cls = channelClass(mine.channel);
     // Seats: capacity for this kind of work among agents who could take it if they were free.
     const seats = (row?.agents ?? [])
-      .map((s): Agent => ({
-        id: s.userId,
-        presence: "available",
-        skills: s.skills ?? {},
-        capacity: { ...DEFAULT_CAPACITY, ...s.capacity },
-        load: { voice: 0, chat: 0, email: 0, messaging: 0 },
-        idleSince: Number(s.idleSince),
-      }))
+      .map(
+        (s): Agent => ({
+          id: s.userId,
+          presence: "available",
+          skills: s.skills ?? {},
+          capacity: { ...DEFAULT_CAPACITY, ...s.capacity },
+          load: { voice: 0, chat: 0, email: 0, messaging: 0 },
+          idleSince: Number(s.idleSince),
+        }),
+      )
       .filter((a) => canTake(a, item))
       .reduce((sum, a) => sum + a.capacity[cls], 0);
     const handled = (row?.handled?.[mine.queueId] ?? []).map(Number);
-    const ahtSeconds = handled.length >= MIN_HANDLED_FOR_AHT ? handled.reduce((a, b) => a + b, 0) / handled.length : DEFAULT_AHT_S;
+    const ahtSeconds =
+      handled.length >= MIN_HANDLED_FOR_AHT ? handled.reduce((a, b) => a + b, 0) / handled.length : DEFAULT_AHT_S;
     const position = (ahead.get(mine.id) ?? 0) + 1;
     result.set(mine.id, { position, estimatedWaitS: estimateWait({ position, ahtSeconds, seats }) });
   }

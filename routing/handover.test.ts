@@ -87,15 +87,28 @@ describe("a reopened conversation", () => {
       (await w.core.db.select().from(conversations).where(eq(conversations.id, id)))[0]!.assigneeId;
     const first = await write(1);
     const id = first.conversation.id;
-    expect(await until(() => assigneeOf(id), (a) => a === ann.userId)).toBe(ann.userId);
+    expect(
+      await until(
+        () => assigneeOf(id),
+        (a) => a === ann.userId,
+      ),
+    ).toBe(ann.userId);
     await setStatus(w.core, admin, id, "resolved");
-    await until(() => liveWorkOf(w.core.db, [ann.userId]), (l) => l.length === 0);
+    await until(
+      () => liveWorkOf(w.core.db, [ann.userId]),
+      (l) => l.length === 0,
+    );
 
     // Ann leaves the company; the customer writes again into the resolved thread.
     const bob = await agent("Bob", "available");
     await changeAccount(w.core, w.workspaceId, admin.userId, ann.userId, { disabled: true });
     await write(2, id);
-    expect(await until(() => assigneeOf(id), (a) => a === bob.userId)).toBe(bob.userId);
+    expect(
+      await until(
+        () => assigneeOf(id),
+        (a) => a === bob.userId,
+      ),
+    ).toBe(bob.userId);
     await setStatus(w.core, admin, id, "resolved");
 
     // Bob signed out: routed again, Bob remembered as the sticky agent, Cat takes it.
@@ -103,7 +116,12 @@ describe("a reopened conversation", () => {
     await setPresence(w.core, w.workspaceId, bob.userId, { presence: "offline" });
     await setPresence(w.core, w.workspaceId, cat.userId, { presence: "available" });
     await write(3, id);
-    expect(await until(() => assigneeOf(id), (a) => a === cat.userId)).toBe(cat.userId);
+    expect(
+      await until(
+        () => assigneeOf(id),
+        (a) => a === cat.userId,
+      ),
+    ).toBe(cat.userId);
     const [latest] = await w.core.db
       .select()
       .from(workItems)
@@ -112,7 +130,10 @@ describe("a reopened conversation", () => {
       .limit(1);
     expect(latest!.stickyAgentId).toBe(bob.userId);
     await setStatus(w.core, admin, id, "resolved");
-    await until(() => liveWorkOf(w.core.db, [cat.userId]), (l) => l.length === 0);
+    await until(
+      () => liveWorkOf(w.core.db, [cat.userId]),
+      (l) => l.length === 0,
+    );
 
     // Cat is still at work: the thread stays hers, not queued again.
     await router.stop();

@@ -16,14 +16,24 @@ async function conversations(w: Awaited<ReturnType<typeof testWorkspace>>, n: nu
   const stored = await ingestBatch(
     w.core,
     w.workspaceId,
-    Array.from({ length: n }, (_, i) => validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: `h${i}`, from: { kind: "visitor", value: `v${i}` }, text: "hi" })),
+    Array.from({ length: n }, (_, i) =>
+      validateInbound({
+        channel: "webchat",
+        channelAccountId: inbox.id,
+        externalId: `h${i}`,
+        from: { kind: "visitor", value: `v${i}` },
+        text: "hi",
+      }),
+    ),
   );
   return stored.map((s) => s.conversation.id);
 }
 
 describe("sample times", () => {
   it("end at now and go back by the step as far as the minutes reach", () => {
-    expect(historyTimes(now, 5, 60).map((t) => t.toISOString())).toEqual([ago(5), ago(4), ago(3), ago(2), ago(1), now].map((t) => t.toISOString()));
+    expect(historyTimes(now, 5, 60).map((t) => t.toISOString())).toEqual(
+      [ago(5), ago(4), ago(3), ago(2), ago(1), now].map((t) => t.toISOString()),
+    );
     // 10 minutes by 7 s does not divide: the newest point is still now.
     const odd = historyTimes(now, 10, 7);
     expect(odd).toHaveLength(86);
@@ -54,7 +64,13 @@ describe("queue history", () => {
     ];
     const [done, offered, stillWaiting, waitingB, futureB] = await conversations(w, 5);
     const item = (conversationId: string, queueId: string, t: Partial<typeof workItems.$inferInsert>) =>
-      ({ workspaceId: w.workspaceId, conversationId, queueId, channel: "webchat", ...t }) as typeof workItems.$inferInsert;
+      ({
+        workspaceId: w.workspaceId,
+        conversationId,
+        queueId,
+        channel: "webchat",
+        ...t,
+      }) as typeof workItems.$inferInsert;
     await w.core.db.insert(workItems).values([
       // Answered 1.5 min after it came: waits at -9 and -8.
       item(done!, a.id, { state: "done", enqueuedAt: ago(9.5), answeredAt: ago(7.5), endedAt: ago(5) }),
@@ -78,7 +94,15 @@ describe("queue history", () => {
     const other = await testWorkspace();
     const otherQueue = await createQueue(other.core.db, other.workspaceId, { name: "A" });
     const [otherConversation] = await conversations(other, 1);
-    await other.core.db.insert(workItems).values({ workspaceId: other.workspaceId, conversationId: otherConversation!, queueId: otherQueue.id, channel: "webchat", enqueuedAt: ago(5) });
+    await other.core.db
+      .insert(workItems)
+      .values({
+        workspaceId: other.workspaceId,
+        conversationId: otherConversation!,
+        queueId: otherQueue.id,
+        channel: "webchat",
+        enqueuedAt: ago(5),
+      });
 
     const history = await queueHistory(w.core.db, w.workspaceId, { minutes: 10, step: 60, now });
     expect(history.step).toBe(60);

@@ -9,7 +9,10 @@ export const MAX_HISTORY_POINTS = 500;
 export function historyTimes(now: Date, minutes: number, stepS: number) {
   const count = Math.floor((minutes * 60) / stepS) + 1;
   if (count > MAX_HISTORY_POINTS)
-    throw new Invalid(`${minutes} minutes every ${stepS} s is ${count} points; at most ${MAX_HISTORY_POINTS}: take a longer step`, "step");
+    throw new Invalid(
+      `${minutes} minutes every ${stepS} s is ${count} points; at most ${MAX_HISTORY_POINTS}: take a longer step`,
+      "step",
+    );
   return Array.from({ length: count }, (_, i) => new Date(now.getTime() - (count - 1 - i) * stepS * 1000));
 }
 
@@ -23,7 +26,11 @@ export function historyTimes(now: Date, minutes: number, stepS: number) {
  * earlier wait counts for the queue it is in now, and an answered item handed to another agent
  * (its answer time cleared) shows as waiting since it was first queued.
  */
-export async function queueHistory(db: Executor, workspaceId: string, options: { minutes: number; step: number; now?: Date }) {
+export async function queueHistory(
+  db: Executor,
+  workspaceId: string,
+  options: { minutes: number; step: number; now?: Date },
+) {
   const now = options.now ?? new Date();
   const times = historyTimes(now, options.minutes, options.step);
   const first = times[0]!.toISOString();

@@ -3,7 +3,13 @@ import { isOpen } from "./hours.ts";
 
 const shanghai = {
   timeZone: "Asia/Shanghai",
-  weekly: { mon: [["09:00", "12:00"], ["13:00", "18:00"]] as [string, string][], sat: [["10:00", "16:00"]] as [string, string][] },
+  weekly: {
+    mon: [
+      ["09:00", "12:00"],
+      ["13:00", "18:00"],
+    ] as [string, string][],
+    sat: [["10:00", "16:00"]] as [string, string][],
+  },
   holidays: ["2026-10-01"],
 };
 

@@ -6,7 +6,13 @@ import { channelClass, DEFAULT_CAPACITY } from "./acd.ts";
 import { skillLevelsOf } from "./agent.ts";
 import { DEFAULT_AHT_S, estimateWait, MIN_HANDLED_FOR_AHT } from "./estimate.ts";
 
-type ItemTimes = { state: string; enqueuedAt: Date; answeredAt: Date | null; endedAt: Date | null; estimatedWaitSeconds?: number | null };
+type ItemTimes = {
+  state: string;
+  enqueuedAt: Date;
+  answeredAt: Date | null;
+  endedAt: Date | null;
+  estimatedWaitSeconds?: number | null;
+};
 
 /** The sums a queue's figures are made from; the database computes the same ones (loadTotals). */
 export type QueueTotals = {
@@ -75,7 +81,12 @@ export function queueFigures(items: ItemTimes[], serviceLevelSeconds: number, no
  * The same totals summed by the database, per queue: the live view runs every few seconds and must
  * not pull a busy day's work items into the node to count them.
  */
-export async function loadTotals(db: Executor, workspaceId: string, since: Date, now: Date): Promise<Map<string, QueueTotals>> {
+export async function loadTotals(
+  db: Executor,
+  workspaceId: string,
+  since: Date,
+  now: Date,
+): Promise<Map<string, QueueTotals>> {
   const at = sql`${now.toISOString()}::timestamptz`;
   const wait = sql`extract(epoch from (coalesce(w.answered_at, ${at}) - w.enqueued_at))`;
   const live = sql`w.state IN ('waiting', 'reserved')`;
@@ -101,14 +112,28 @@ export async function loadTotals(db: Executor, workspaceId: string, since: Date,
   return new Map(
     rows.map((r) => [
       String(r.queueId),
-      Object.fromEntries(Object.entries(r).filter(([k]) => k !== "queueId").map(([k, v]) => [k, Number(v ?? 0)])) as QueueTotals,
+      Object.fromEntries(
+        Object.entries(r)
+          .filter(([k]) => k !== "queueId")
+          .map(([k, v]) => [k, Number(v ?? 0)]),
+      ) as QueueTotals,
     ]),
   );
 }
 
 const EMPTY: QueueTotals = {
-  waiting: 0, longestWaitS: 0, offered: 0, answered: 0, abandoned: 0, handled: 0, withinTarget: 0, overdue: 0,
-  answerWaitSumS: 0, handleSumS: 0, estimated: 0, estimateErrorSumS: 0,
+  waiting: 0,
+  longestWaitS: 0,
+  offered: 0,
+  answered: 0,
+  abandoned: 0,
+  handled: 0,
+  withinTarget: 0,
+  overdue: 0,
+  answerWaitSumS: 0,
+  handleSumS: 0,
+  estimated: 0,
+  estimateErrorSumS: 0,
 };
 
 function meetsSkills(levels: Record<string, number>, required: SkillRequirement[]) {
@@ -127,7 +152,10 @@ export async function liveQueues(db: Executor, workspaceId: string, now = new Da
       .from(agentStates)
       .where(and(eq(agentStates.workspaceId, workspaceId), inArray(agentStates.presence, ["available", "busy"]))),
   ]);
-  const levelsOf = await skillLevelsOf(db, routable.map((a) => a.userId));
+  const levelsOf = await skillLevelsOf(
+    db,
+    routable.map((a) => a.userId),
+  );
   return qs
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((q) => {
@@ -135,7 +163,7 @@ export async function liveQueues(db: Executor, workspaceId: string, now = new Da
       const able = routable.filter((a) => meetsSkills(levelsOf.get(a.userId)!, q.requiredSkills));
       // Seats for the queue's (first) channel among signed-in agents who could take its work.
       const cls = channelClass(q.channels[0] ?? "webchat");
-      const seats = able.reduce((n, a) => n + ({ ...DEFAULT_CAPACITY, ...a.capacity })[cls], 0);
+      const seats = able.reduce((n, a) => n + { ...DEFAULT_CAPACITY, ...a.capacity }[cls], 0);
       return {
         id: q.id,
         name: q.name,
@@ -143,7 +171,11 @@ export async function liveQueues(db: Executor, workspaceId: string, now = new Da
         ...figures,
         agentsAvailable: able.filter((a) => a.presence === "available").length,
         // What a customer arriving now would be told.
-        estimatedWaitS: estimateWait({ position: figures.waiting + 1, ahtSeconds: figures.handled >= MIN_HANDLED_FOR_AHT ? figures.ahtS! : DEFAULT_AHT_S, seats }),
+        estimatedWaitS: estimateWait({
+          position: figures.waiting + 1,
+          ahtSeconds: figures.handled >= MIN_HANDLED_FOR_AHT ? figures.ahtS! : DEFAULT_AHT_S,
+          seats,
+        }),
         open: isOpen(q.businessHours, now),
         maxWaitSeconds: q.maxWaitSeconds,
       };
@@ -158,10 +190,15 @@ export const ALERT_LONGEST_WAIT_S = 60;
 export type QueueAlert = { kind: "waiting" | "longest_wait"; value: number; threshold: number };
 
 /** Alerts for one queue's figures; a queue's own max wait replaces the default wait threshold. */
-export function alertsFor(figures: { waiting: number; longestWaitS: number }, maxWaitSeconds: number | null): QueueAlert[] {
+export function alertsFor(
+  figures: { waiting: number; longestWaitS: number },
+  maxWaitSeconds: number | null,
+): QueueAlert[] {
   const alerts: QueueAlert[] = [];
-  if (figures.waiting > ALERT_WAITING) alerts.push({ kind: "waiting", value: figures.waiting, threshold: ALERT_WAITING });
+  if (figures.waiting > ALERT_WAITING)
+    alerts.push({ kind: "waiting", value: figures.waiting, threshold: ALERT_WAITING });
   const limit = maxWaitSeconds ?? ALERT_LONGEST_WAIT_S;
-  if (figures.longestWaitS > limit) alerts.push({ kind: "longest_wait", value: Math.round(figures.longestWaitS), threshold: limit });
+  if (figures.longestWaitS > limit)
+    alerts.push({ kind: "longest_wait", value: Math.round(figures.longestWaitS), threshold: limit });
   return alerts;
 }

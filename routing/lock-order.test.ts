@@ -148,7 +148,12 @@ describe("one lock order (routing against message ingest)", () => {
     const states = await w.core.db
       .select()
       .from(agentStates)
-      .where(inArray(agentStates.userId, agents.map((a) => a.userId)));
+      .where(
+        inArray(
+          agentStates.userId,
+          agents.map((a) => a.userId),
+        ),
+      );
     expect(states.map((s) => s.presence)).toEqual(agents.map(() => "away"));
   }, 120_000);
 });

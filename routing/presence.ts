@@ -56,7 +56,10 @@ export async function setPresence(
       })
       .where(eq(agentStates.userId, userId))
       .returning();
-    await events.append(workspaceId, { type: "agent.presence", payload: { agent: presenceView(after!), previous: before.presence } });
+    await events.append(workspaceId, {
+      type: "agent.presence",
+      payload: { agent: presenceView(after!), previous: before.presence },
+    });
     return after!;
   });
 }
@@ -77,13 +80,17 @@ export async function signedOut(core: Core, workspaceId: string, userId: string,
 /** An agent's own choice from the status menu. */
 export async function choosePresence(core: Core, actor: Actor, presence: ChosenPresence, reason?: string) {
   if (presence !== "away" && reason) throw new Invalid("Only 'away' takes a reason", "reason");
-  return setPresence(core, actor.workspaceId, actor.userId, { presence, reason: presence === "away" ? (reason ?? null) : null });
+  return setPresence(core, actor.workspaceId, actor.userId, {
+    presence,
+    reason: presence === "away" ? (reason ?? null) : null,
+  });
 }
 
 export function validateCapacity(capacity: Partial<Capacity>): Capacity {
   const merged = { ...DEFAULT_CAPACITY, ...capacity };
   for (const [channel, n] of Object.entries(merged)) {
-    if (!Number.isInteger(n) || n < 0 || n > 50) throw new Invalid(`Capacity for ${channel} must be a whole number from 0 to 50`, `capacity.${channel}`);
+    if (!Number.isInteger(n) || n < 0 || n > 50)
+      throw new Invalid(`Capacity for ${channel} must be a whole number from 0 to 50`, `capacity.${channel}`);
   }
   return merged;
 }
@@ -106,7 +113,8 @@ export async function markDisconnectedOffline(core: Core, graceMs: number, now =
     .from(agentStates)
     .innerJoin(users, eq(users.id, agentStates.userId))
     .where(and(ne(agentStates.presence, "offline"), or(isNull(users.lastSeenAt), lt(users.lastSeenAt, cutoff))));
-  for (const g of gone) await setPresence(core, g.workspaceId, g.userId, { presence: "offline", reason: "disconnected" });
+  for (const g of gone)
+    await setPresence(core, g.workspaceId, g.userId, { presence: "offline", reason: "disconnected" });
   return gone.length;
 }
 
@@ -117,17 +125,22 @@ export async function presenceOf(db: Executor, workspaceId: string, userIds: str
     .insert(agentStates)
     .values(userIds.map((userId) => ({ userId, workspaceId })))
     .onConflictDoNothing();
-  const rows = await db.select().from(agentStates).where(and(eq(agentStates.workspaceId, workspaceId), inArray(agentStates.userId, userIds)));
+  const rows = await db
+    .select()
+    .from(agentStates)
+    .where(and(eq(agentStates.workspaceId, workspaceId), inArray(agentStates.userId, userIds)));
   return new Map(rows.map((r) => [r.userId, r]));
 }
-
 
 /** After-contact work: the agent is held out of routing for a while after finishing work. */
 export const WRAP_UP_SECONDS: Record<ChannelClass, number> = { voice: 30, chat: 0, email: 0, messaging: 0 };
 
 export async function startWrapUp(core: Core, workspaceId: string, userId: string, seconds: number, now = new Date()) {
   if (seconds <= 0) return;
-  await setPresence(core, workspaceId, userId, { presence: "wrap_up", wrapUpUntil: new Date(now.getTime() + seconds * 1000) });
+  await setPresence(core, workspaceId, userId, {
+    presence: "wrap_up",
+    wrapUpUntil: new Date(now.getTime() + seconds * 1000),
+  });
 }
 
 /** Agents whose wrap-up time is over become available again. */

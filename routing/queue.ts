@@ -15,7 +15,13 @@ export const QueueInput = z
     channels: z.array(z.enum(channels)).max(channels.length).default([]),
     requiredSkills: z.array(SkillRequirement).max(20).default([]),
     priorityRules: z
-      .array(z.object({ attribute: z.string().min(1).max(100), equals: z.union([z.string(), z.number(), z.boolean()]), priority: z.number().int().min(-100).max(100) }))
+      .array(
+        z.object({
+          attribute: z.string().min(1).max(100),
+          equals: z.union([z.string(), z.number(), z.boolean()]),
+          priority: z.number().int().min(-100).max(100),
+        }),
+      )
       .max(50)
       .default([]),
     businessHours: z
@@ -33,10 +39,18 @@ export const QueueInput = z
     overflow: z
       .array(
         z.discriminatedUnion("action", [
-          z.object({ afterSeconds: z.number().int().min(1), action: z.literal("widen_skills"), skills: z.array(SkillRequirement).max(20) }),
+          z.object({
+            afterSeconds: z.number().int().min(1),
+            action: z.literal("widen_skills"),
+            skills: z.array(SkillRequirement).max(20),
+          }),
           z.object({ afterSeconds: z.number().int().min(1), action: z.literal("move_queue"), queueId: z.uuid() }),
           z.object({ afterSeconds: z.number().int().min(1), action: z.literal("offer_callback") }),
-          z.object({ afterSeconds: z.number().int().min(1), action: z.literal("auto_reply"), message: z.string().min(1).max(2000) }),
+          z.object({
+            afterSeconds: z.number().int().min(1),
+            action: z.literal("auto_reply"),
+            message: z.string().min(1).max(2000),
+          }),
         ]),
       )
       .max(10)
@@ -77,9 +91,15 @@ export function queueView(q: Queue) {
 
 /** A queue's rules must only name what exists: skills of the workspace, queues without a move cycle. */
 async function checkQueue(db: Executor, workspaceId: string, input: QueueInput, selfId: string | undefined) {
-  const named = [...input.requiredSkills, ...input.overflow.flatMap((s) => (s.action === "widen_skills" ? s.skills : []))].map((s) => s.skill);
+  const named = [
+    ...input.requiredSkills,
+    ...input.overflow.flatMap((s) => (s.action === "widen_skills" ? s.skills : [])),
+  ].map((s) => s.skill);
   if (named.length) {
-    const known = await db.select({ name: skills.name }).from(skills).where(and(eq(skills.workspaceId, workspaceId), inArray(skills.name, named)));
+    const known = await db
+      .select({ name: skills.name })
+      .from(skills)
+      .where(and(eq(skills.workspaceId, workspaceId), inArray(skills.name, named)));
     const missing = named.find((n) => !known.some((k) => k.name === n));
     if (missing) throw new Invalid(`Unknown skill "${missing}"`, "requiredSkills");
   }
@@ -90,13 +110,19 @@ async function checkQueue(db: Executor, workspaceId: string, input: QueueInput, 
       throw new Invalid(`Unknown time zone "${input.businessHours.timeZone}"`, "businessHours.timeZone");
     }
     for (const [day, spans] of Object.entries(input.businessHours.weekly))
-      for (const [from, to] of spans ?? []) if (from >= to) throw new Invalid(`Opening hours on ${day} must end after they start`, `businessHours.weekly.${day}`);
+      for (const [from, to] of spans ?? [])
+        if (from >= to)
+          throw new Invalid(`Opening hours on ${day} must end after they start`, `businessHours.weekly.${day}`);
   }
   const steps = input.overflow.map((s) => s.afterSeconds);
-  if (steps.some((t, i) => i > 0 && t <= steps[i - 1]!)) throw new Invalid("Overflow steps must come in increasing afterSeconds", "overflow");
+  if (steps.some((t, i) => i > 0 && t <= steps[i - 1]!))
+    throw new Invalid("Overflow steps must come in increasing afterSeconds", "overflow");
 
   // Overflow moves between queues must not loop: follow every move edge with this queue's new rules.
-  const all = await db.select({ id: queues.id, overflow: queues.overflow }).from(queues).where(eq(queues.workspaceId, workspaceId));
+  const all = await db
+    .select({ id: queues.id, overflow: queues.overflow })
+    .from(queues)
+    .where(eq(queues.workspaceId, workspaceId));
   const movesOf = (steps: OverflowStep[]) => steps.flatMap((s) => (s.action === "move_queue" ? [s.queueId] : []));
   const edges = new Map(all.map((q) => [q.id, movesOf(q.overflow)]));
   const self = selfId ?? "new";
@@ -116,11 +142,16 @@ async function checkQueue(db: Executor, workspaceId: string, input: QueueInput, 
 }
 
 export async function listQueues(db: Executor, workspaceId: string) {
-  return (await db.select().from(queues).where(eq(queues.workspaceId, workspaceId)).orderBy(asc(queues.name))).map(queueView);
+  return (await db.select().from(queues).where(eq(queues.workspaceId, workspaceId)).orderBy(asc(queues.name))).map(
+    queueView,
+  );
 }
 
 async function assertNameFree(db: Executor, workspaceId: string, name: string, selfId?: string) {
-  const [other] = await db.select({ id: queues.id }).from(queues).where(and(eq(queues.workspaceId, workspaceId), eq(queues.name, name)));
+  const [other] = await db
+    .select({ id: queues.id })
+    .from(queues)
+    .where(and(eq(queues.workspaceId, workspaceId), eq(queues.name, name)));
   if (other && other.id !== selfId) throw new DomainError(409, "conflict", `A queue named "${name}" exists`, "name");
 }
 
@@ -128,13 +159,19 @@ export async function createQueue(db: Executor, workspaceId: string, raw: z.inpu
   const input = parseInput(QueueInput, raw);
   await checkQueue(db, workspaceId, input, undefined);
   await assertNameFree(db, workspaceId, input.name);
-  const [row] = await db.insert(queues).values({ workspaceId, ...input }).returning();
+  const [row] = await db
+    .insert(queues)
+    .values({ workspaceId, ...input })
+    .returning();
   return queueView(row!);
 }
 
 export async function updateQueue(db: Executor, workspaceId: string, id: string, raw: z.input<typeof QueueInput>) {
   const input = parseInput(QueueInput, raw);
-  const [current] = await db.select({ id: queues.id }).from(queues).where(and(eq(queues.workspaceId, workspaceId), eq(queues.id, id)));
+  const [current] = await db
+    .select({ id: queues.id })
+    .from(queues)
+    .where(and(eq(queues.workspaceId, workspaceId), eq(queues.id, id)));
   if (!current) throw new NotFound("Queue", "id");
   await checkQueue(db, workspaceId, input, id);
   await assertNameFree(db, workspaceId, input.name, id);
@@ -166,7 +203,12 @@ export async function deleteQueue(db: Executor, workspaceId: string, id: string)
     if (busy) throw new DomainError(409, "conflict", "The queue still holds work", "id");
     const [handled] = await tx.select({ id: workItems.id }).from(workItems).where(eq(workItems.queueId, id)).limit(1);
     if (handled)
-      throw new DomainError(409, "conflict", "The queue has handled work that reports still count: take it out of the entry rules", "id");
+      throw new DomainError(
+        409,
+        "conflict",
+        "The queue has handled work that reports still count: take it out of the entry rules",
+        "id",
+      );
     const others = await tx
       .select({ name: queues.name, overflow: queues.overflow })
       .from(queues)
@@ -181,17 +223,33 @@ export async function deleteQueue(db: Executor, workspaceId: string, id: string)
 export async function replaceEntryRules(db: Executor, workspaceId: string, raw: z.input<typeof EntryRuleInput>[]) {
   const rules = raw.map((r) => parseInput(EntryRuleInput, r));
   const ids = [...new Set(rules.map((r) => r.queueId))];
-  const known = ids.length ? await db.select({ id: queues.id }).from(queues).where(and(eq(queues.workspaceId, workspaceId), inArray(queues.id, ids))) : [];
+  const known = ids.length
+    ? await db
+        .select({ id: queues.id })
+        .from(queues)
+        .where(and(eq(queues.workspaceId, workspaceId), inArray(queues.id, ids)))
+    : [];
   const missing = ids.findIndex((id) => !known.some((k) => k.id === id));
-  if (missing >= 0) throw new Invalid(`Unknown queue ${ids[missing]}`, `rules.${rules.findIndex((r) => r.queueId === ids[missing])}.queueId`);
+  if (missing >= 0)
+    throw new Invalid(
+      `Unknown queue ${ids[missing]}`,
+      `rules.${rules.findIndex((r) => r.queueId === ids[missing])}.queueId`,
+    );
   return db.transaction(async (tx) => {
     await tx.delete(entryRules).where(eq(entryRules.workspaceId, workspaceId));
-    if (rules.length) await tx.insert(entryRules).values(rules.map((r, position) => ({ workspaceId, queueId: r.queueId, position, conditions: r.conditions })));
+    if (rules.length)
+      await tx
+        .insert(entryRules)
+        .values(rules.map((r, position) => ({ workspaceId, queueId: r.queueId, position, conditions: r.conditions })));
     return listEntryRules(tx, workspaceId);
   });
 }
 
 export async function listEntryRules(db: Executor, workspaceId: string) {
-  const rows = await db.select().from(entryRules).where(eq(entryRules.workspaceId, workspaceId)).orderBy(asc(entryRules.position));
+  const rows = await db
+    .select()
+    .from(entryRules)
+    .where(eq(entryRules.workspaceId, workspaceId))
+    .orderBy(asc(entryRules.position));
   return rows.map((r) => ({ id: r.id, queueId: r.queueId, position: r.position, conditions: r.conditions }));
 }

@@ -53,7 +53,10 @@ describe("the router's reconciliation", () => {
       .update(conversations)
       .set({ lastActivityAt: new Date("2001-01-01") })
       .where(eq(conversations.id, conversation.id));
-    const live = await until(async () => (await router.reconcileNow(), liveOf(conversation.id)), (l) => l.length === 1);
+    const live = await until(
+      async () => (await router.reconcileNow(), liveOf(conversation.id)),
+      (l) => l.length === 1,
+    );
     // Queued, and perhaps already offered to the available agent by the pass the enqueue starts.
     expect(live).toMatchObject([{ queueId: queue.id }]);
     expect(["waiting", "reserved"]).toContain(live[0]!.state);
@@ -73,7 +76,10 @@ describe("the router's reconciliation", () => {
     expect(await liveOf(conversation.id)).toMatchObject([{ state: "assigned", agentId: agent.userId }]);
     // Resolved with no event: the work item would hold Ann's capacity for ever.
     await w.core.db.update(conversations).set({ status: "resolved" }).where(eq(conversations.id, conversation.id));
-    const live = await until(async () => (await router.reconcileNow(), liveOf(conversation.id)), (l) => l.length === 0);
+    const live = await until(
+      async () => (await router.reconcileNow(), liveOf(conversation.id)),
+      (l) => l.length === 0,
+    );
     expect(live).toEqual([]);
     const [state] = await w.core.db.select().from(agentStates).where(eq(agentStates.userId, agent.userId));
     expect(state!.presence).toBe("available");

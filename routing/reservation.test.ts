@@ -1,6 +1,14 @@
 import { describe, expect, it } from "bun:test";
 import { DEFAULT_CAPACITY, type Agent } from "./acd.ts";
-import { accept, afterMissedOffer, expire, OFFER_TIMEOUT_MS, reject, ReservationError, reserve } from "./reservation.ts";
+import {
+  accept,
+  afterMissedOffer,
+  expire,
+  OFFER_TIMEOUT_MS,
+  reject,
+  ReservationError,
+  reserve,
+} from "./reservation.ts";
 
 const NOW = 1_700_000_000_000;
 const offer = () => reserve("item-1", "alice", NOW, OFFER_TIMEOUT_MS.voice, "res-1");
@@ -19,7 +27,14 @@ describe("reservations", () => {
   it("starts pending and gives a caller or chat visitor's agent 20 seconds", () => {
     expect(OFFER_TIMEOUT_MS.voice).toBe(20_000);
     expect(OFFER_TIMEOUT_MS.chat).toBe(20_000);
-    expect(offer()).toEqual({ id: "res-1", itemId: "item-1", agentId: "alice", createdAt: NOW, expiresAt: NOW + 20_000, state: "pending" });
+    expect(offer()).toEqual({
+      id: "res-1",
+      itemId: "item-1",
+      agentId: "alice",
+      createdAt: NOW,
+      expiresAt: NOW + 20_000,
+      state: "pending",
+    });
   });
 
   it("is accepted by its agent before the deadline, without changing the original", () => {

@@ -45,7 +45,8 @@ export function reserve(itemId: string, agentId: string, now: number, timeoutMs:
  * its deadline is expired even if no sweep has marked it yet.
  */
 function assertAnswerable(r: Reservation, agentId: string, now: number) {
-  if (r.agentId !== agentId) throw new ReservationError("not_yours", `Reservation ${r.id} was offered to another agent`);
+  if (r.agentId !== agentId)
+    throw new ReservationError("not_yours", `Reservation ${r.id} was offered to another agent`);
   if (r.state === "expired" || (r.state === "pending" && now >= r.expiresAt)) {
     throw new ReservationError("expired", `Reservation ${r.id} expired`);
   }

@@ -6,7 +6,13 @@ import { liveQueues } from "./live.ts";
 import { endWrapUps } from "./presence.ts";
 import { resolvedButHeld, unqueuedConversations } from "./reconcile.ts";
 import {
-  applyOverflow, DEFAULT_ROUTING, enqueueConversation, expireOffers, releaseFinishedWork, routeWorkspace, workspacesWaiting,
+  applyOverflow,
+  DEFAULT_ROUTING,
+  enqueueConversation,
+  expireOffers,
+  releaseFinishedWork,
+  routeWorkspace,
+  workspacesWaiting,
   workspacesWithWork,
   type RoutingSettings,
 } from "./work.ts";
@@ -111,7 +117,15 @@ export class Router {
       for (const workspaceId of await workspacesWithWork(this.core)) {
         if (!this.live.watched(workspaceId)) continue;
         const queues = await liveQueues(this.core.db, workspaceId);
-        this.live.push({ workspaceId, seq: 0, type: "queues.live", conversationId: null, public: false, ephemeral: true, payload: { queues } });
+        this.live.push({
+          workspaceId,
+          seq: 0,
+          type: "queues.live",
+          conversationId: null,
+          public: false,
+          ephemeral: true,
+          payload: { queues },
+        });
       }
     }
   }
@@ -127,7 +141,12 @@ export class Router {
       if (w) this.schedule(w.workspaceId);
     }
     for (const [id, until] of this.unroutable) if (until <= now.getTime()) this.unroutable.delete(id);
-    const unqueued = await unqueuedConversations(this.core.db, this.reconcile.graceMs, [...this.unroutable.keys()], now);
+    const unqueued = await unqueuedConversations(
+      this.core.db,
+      this.reconcile.graceMs,
+      [...this.unroutable.keys()],
+      now,
+    );
     for (const c of unqueued) {
       const item = await enqueueConversation(this.core, c.id, this.settings, now, true);
       if (item) this.schedule(item.workspaceId);

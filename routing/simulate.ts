@@ -21,7 +21,9 @@ const FLAG_OF_FIELD: Record<keyof SimulationInput, string> = {
   patienceSeconds: "--patience",
   seed: "--seed",
 };
-const FIELD_OF_FLAG = new Map(Object.entries(FLAG_OF_FIELD).map(([field, flag]) => [flag, field as keyof SimulationInput]));
+const FIELD_OF_FLAG = new Map(
+  Object.entries(FLAG_OF_FIELD).map(([field, flag]) => [flag, field as keyof SimulationInput]),
+);
 
 class UsageError extends Error {}
 
@@ -87,7 +89,8 @@ function printTable(input: SimulationInput, r: SimulationResult) {
   console.log("(Erlang C assumes nobody hangs up)\n");
   const head: [string, string, string] = ["metric", "simulated", "Erlang C"];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
-  const line = (cells: string[]) => cells.map((cell, c) => (c ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join(" | ");
+  const line = (cells: string[]) =>
+    cells.map((cell, c) => (c ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join(" | ");
   console.log(line(head));
   console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
   for (const row of rows) console.log(line(row));
@@ -113,7 +116,11 @@ if (import.meta.main) {
     if (err instanceof Invalid && err.field) {
       // simulate() words its messages with its field names ("agents must be …"); say the flag instead.
       const flag = FLAG_OF_FIELD[err.field as keyof SimulationInput];
-      fail(err.message.startsWith(`${err.field} `) ? `${flag}${err.message.slice(err.field.length)}` : `${flag}: ${err.message}`);
+      fail(
+        err.message.startsWith(`${err.field} `)
+          ? `${flag}${err.message.slice(err.field.length)}`
+          : `${flag}: ${err.message}`,
+      );
     }
     throw err;
   }

@@ -147,7 +147,8 @@ function validate(input: SimulationInput) {
   positive("ahtSeconds", input.ahtSeconds);
   positive("hours", input.hours);
   if (input.patienceSeconds != null) positive("patienceSeconds", input.patienceSeconds);
-  if (!Number.isSafeInteger(input.agents) || input.agents < 1) throw new Invalid("agents must be a whole number ≥ 1", "agents");
+  if (!Number.isSafeInteger(input.agents) || input.agents < 1)
+    throw new Invalid("agents must be a whole number ≥ 1", "agents");
   if (!Number.isSafeInteger(input.seed) || input.seed < 0) throw new Invalid("seed must be a whole number ≥ 0", "seed");
 }
 
@@ -227,7 +228,11 @@ export function simulate(input: SimulationInput): SimulationResult {
     }
     if (!offeredNow.length) return;
 
-    for (const match of route(offeredNow.map((w) => w.item), free, now)) {
+    for (const match of route(
+      offeredNow.map((w) => w.item),
+      free,
+      now,
+    )) {
       const w = offeredNow.find((o) => o.item.id === match.itemId)!;
       const agentIndex = indexOf.get(match.agentId)!;
       const agent = agents[agentIndex]!;
@@ -260,7 +265,14 @@ export function simulate(input: SimulationInput): SimulationResult {
     if (what === ARRIVAL) {
       offered++;
       queue.push({
-        item: { id: `c${offered}`, queueId: "simulated", channel: "voice", priority: 0, enqueuedAt: now, requiredSkills: REQUIRED_SKILLS },
+        item: {
+          id: `c${offered}`,
+          queueId: "simulated",
+          channel: "voice",
+          priority: 0,
+          enqueuedAt: now,
+          requiredSkills: REQUIRED_SKILLS,
+        },
         abandonAt: patienceMs === null ? Infinity : now + exponential(random.patience, patienceMs),
         done: false,
       });

@@ -21,9 +21,21 @@ function prng(seed: number) {
 }
 
 /** A customer's web chat message, stored: the conversation routing then works on. */
-async function customerSays(w: Awaited<ReturnType<typeof testWorkspace>>, inboxId: string, externalId: string, visitor: string, text = "hi") {
+async function customerSays(
+  w: Awaited<ReturnType<typeof testWorkspace>>,
+  inboxId: string,
+  externalId: string,
+  visitor: string,
+  text = "hi",
+) {
   const [stored] = await ingestBatch(w.core, w.workspaceId, [
-    validateInbound({ channel: "webchat", channelAccountId: inboxId, externalId, from: { kind: "visitor", value: visitor }, text }),
+    validateInbound({
+      channel: "webchat",
+      channelAccountId: inboxId,
+      externalId,
+      from: { kind: "visitor", value: visitor },
+      text,
+    }),
   ]);
   return stored!;
 }
@@ -48,13 +60,28 @@ describe("routers running at once", () => {
       const queue = await createQueue(w.core.db, w.workspaceId, { name: "All" });
       await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
       const agents = await Promise.all(Array.from({ length: 12 }, (_, i) => w.actor("agent", `A${i}`)));
-      await w.core.db.insert(agentStates).values(
-        agents.map((a) => ({ userId: a.userId, workspaceId: w.workspaceId, presence: "available" as const, capacity: { voice: 1, chat: 1 + Math.floor(random() * 3), email: 5, messaging: 4 } })),
-      );
+      await w.core.db
+        .insert(agentStates)
+        .values(
+          agents.map((a) => ({
+            userId: a.userId,
+            workspaceId: w.workspaceId,
+            presence: "available" as const,
+            capacity: { voice: 1, chat: 1 + Math.floor(random() * 3), email: 5, messaging: 4 },
+          })),
+        );
       const stored = await ingestBatch(
         w.core,
         w.workspaceId,
-        Array.from({ length: 60 }, (_, n) => validateInbound({ channel: "webchat", channelAccountId: inbox.id, externalId: `m${n}`, from: { kind: "visitor", value: `c${n}` }, text: "hi" })),
+        Array.from({ length: 60 }, (_, n) =>
+          validateInbound({
+            channel: "webchat",
+            channelAccountId: inbox.id,
+            externalId: `m${n}`,
+            from: { kind: "visitor", value: `c${n}` },
+            text: "hi",
+          }),
+        ),
       );
       for (const r of stored) await enqueueConversation(w.core, r.conversation.id);
 
@@ -71,10 +98,17 @@ describe("routers running at once", () => {
       const live = await w.core.db
         .select()
         .from(workItems)
-        .where(and(eq(workItems.workspaceId, w.workspaceId), inArray(workItems.state, ["waiting", "reserved", "assigned"])));
+        .where(
+          and(eq(workItems.workspaceId, w.workspaceId), inArray(workItems.state, ["waiting", "reserved", "assigned"])),
+        );
       expect(live).toHaveLength(60);
       expect(new Set(live.map((i) => i.conversationId)).size).toBe(60);
-      const capacity = new Map((await w.core.db.select().from(agentStates).where(eq(agentStates.workspaceId, w.workspaceId))).map((s) => [s.userId, s.capacity.chat]));
+      const capacity = new Map(
+        (await w.core.db.select().from(agentStates).where(eq(agentStates.workspaceId, w.workspaceId))).map((s) => [
+          s.userId,
+          s.capacity.chat,
+        ]),
+      );
       const held = new Map<string, number>();
       for (const i of live) if (i.agentId) held.set(i.agentId, (held.get(i.agentId) ?? 0) + 1);
       for (const [agentId, n] of held) expect(n).toBeLessThanOrEqual(capacity.get(agentId)!);
@@ -105,7 +139,8 @@ describe("overflow", () => {
     const t0 = new Date();
     await enqueueConversation(w.core, stored.conversation.id, undefined, t0);
     const at = (s: number) => new Date(t0.getTime() + s * 1000);
-    const item = async () => (await w.core.db.select().from(workItems).where(eq(workItems.conversationId, stored.conversation.id)))[0]!;
+    const item = async () =>
+      (await w.core.db.select().from(workItems).where(eq(workItems.conversationId, stored.conversation.id)))[0]!;
 
     await applyOverflow(w.core, at(10));
     expect((await item()).requiredSkills).toEqual([{ skill: "rare", minLevel: 5 }]);
@@ -120,7 +155,9 @@ describe("overflow", () => {
     expect(await w.core.db.select().from(outbox).where(eq(outbox.timelineItemId, replies[0]!.id))).toHaveLength(1);
     await applyOverflow(w.core, at(91));
     expect(await item()).toMatchObject({ queueId: backup.id, overflowStep: 0 });
-    const events = (await timelinePage(w.core.db, stored.conversation.id, { limit: 20 })).items.filter((i) => i.eventType === "overflow");
+    const events = (await timelinePage(w.core.db, stored.conversation.id, { limit: 20 })).items.filter(
+      (i) => i.eventType === "overflow",
+    );
     expect(events.map((e) => e.data.action)).toEqual(["widen_skills", "auto_reply", "move_queue"]);
   });
 });
@@ -128,7 +165,13 @@ describe("overflow", () => {
 describe("business hours", () => {
   it("offers a closed queue's work to nobody until it opens", async () => {
     // Open Mondays 09:00–18:00 in Shanghai only.
-    const { w, inbox } = await oneQueue({ name: "Office hours", businessHours: { timeZone: "Asia/Shanghai", weekly: { mon: [["09:00", "18:00"]] }, holidays: [] } }, "available");
+    const { w, inbox } = await oneQueue(
+      {
+        name: "Office hours",
+        businessHours: { timeZone: "Asia/Shanghai", weekly: { mon: [["09:00", "18:00"]] }, holidays: [] },
+      },
+      "available",
+    );
     const stored = await customerSays(w, inbox.id, "h1", "h");
     await enqueueConversation(w.core, stored.conversation.id);
     // Sunday 2026-11-22 11:00 in Shanghai: closed.
@@ -163,8 +206,12 @@ describe("busy and available", () => {
     const { w, inbox, agent } = await oneQueue({ name: "Q" }, "busy");
     const stored = await customerSays(w, inbox.id, "b1", "b");
     const item = await enqueueConversation(w.core, stored.conversation.id);
-    await w.core.db.update(workItems).set({ state: "assigned", agentId: agent.userId }).where(eq(workItems.id, item!.id));
-    const presence = async () => (await w.core.db.select().from(agentStates).where(eq(agentStates.userId, agent.userId)))[0]!.presence;
+    await w.core.db
+      .update(workItems)
+      .set({ state: "assigned", agentId: agent.userId })
+      .where(eq(workItems.id, item!.id));
+    const presence = async () =>
+      (await w.core.db.select().from(agentStates).where(eq(agentStates.userId, agent.userId)))[0]!.presence;
     await freeIfIdle(w.core, w.workspaceId, agent.userId);
     expect(await presence()).toBe("busy");
     await finishWork(w.core, stored.conversation.id);
@@ -235,7 +282,10 @@ describe("place in line", () => {
   it("counts who is ahead the way the ACD orders the queue: a new VIP before older normal work", async () => {
     const w = await testWorkspace();
     const inbox = await w.inbox();
-    const queue = await createQueue(w.core.db, w.workspaceId, { name: "Q", priorityRules: [{ attribute: "vip", equals: true, priority: 10 }] });
+    const queue = await createQueue(w.core.db, w.workspaceId, {
+      name: "Q",
+      priorityRules: [{ attribute: "vip", equals: true, priority: 10 }],
+    });
     await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
     const t0 = Date.now();
     const old = await customerSays(w, inbox.id, "p1", "old");
@@ -243,11 +293,18 @@ describe("place in line", () => {
     const newer = await customerSays(w, inbox.id, "p2", "newer");
     await enqueueConversation(w.core, newer.conversation.id, DEFAULT_ROUTING, new Date(t0 - 60_000));
     const vip = await customerSays(w, inbox.id, "p3", "vip");
-    await w.core.db.update(contacts).set({ attributes: { vip: true } }).where(eq(contacts.id, vip.contactId));
+    await w.core.db
+      .update(contacts)
+      .set({ attributes: { vip: true } })
+      .where(eq(contacts.id, vip.contactId));
     await enqueueConversation(w.core, vip.conversation.id, DEFAULT_ROUTING, new Date(t0));
     const place = async (id: string) => (await queuePosition(w.core.db, id))!.position;
     // VIP: 10 points, waited 0 min; old: 0 points, 5 min; newer: 0 points, 1 min.
-    expect([await place(vip.conversation.id), await place(old.conversation.id), await place(newer.conversation.id)]).toEqual([1, 2, 3]);
+    expect([
+      await place(vip.conversation.id),
+      await place(old.conversation.id),
+      await place(newer.conversation.id),
+    ]).toEqual([1, 2, 3]);
   });
 
   it("estimates from the queue's latest 50 handled items, read through an index whatever the history", async () => {
@@ -257,8 +314,14 @@ describe("place in line", () => {
     const ago = (s: number) => new Date(Date.now() - s * 1000);
     const handled = (n: number, from: number, handleS: number) =>
       Array.from({ length: n }, (_, i) => ({
-        workspaceId: w.workspaceId, conversationId: caller.conversation.id, queueId: queue.id, channel: "webchat",
-        state: "done" as const, enqueuedAt: ago(from + i + handleS + 30), answeredAt: ago(from + i + handleS), endedAt: ago(from + i),
+        workspaceId: w.workspaceId,
+        conversationId: caller.conversation.id,
+        queueId: queue.id,
+        channel: "webchat",
+        state: "done" as const,
+        enqueuedAt: ago(from + i + handleS + 30),
+        answeredAt: ago(from + i + handleS),
+        endedAt: ago(from + i),
       }));
     // Last week's 10-minute chats, then this morning's 50 one-minute chats: only the latest 50 count.
     await w.core.db.insert(workItems).values([...handled(60, 7 * 86_400, 600), ...handled(50, 3_600, 60)]);
@@ -280,13 +343,27 @@ describe("live figures in SQL", () => {
     const shapes = [
       { state: "done" as const, enqueuedAt: at(0), answeredAt: at(10), endedAt: at(70), estimatedWaitSeconds: 20 },
       { state: "assigned" as const, enqueuedAt: at(5), answeredAt: at(35), endedAt: null, estimatedWaitSeconds: 25 },
-      { state: "abandoned" as const, enqueuedAt: at(20), answeredAt: null, endedAt: at(50), estimatedWaitSeconds: null },
+      {
+        state: "abandoned" as const,
+        enqueuedAt: at(20),
+        answeredAt: null,
+        endedAt: at(50),
+        estimatedWaitSeconds: null,
+      },
       { state: "waiting" as const, enqueuedAt: at(40), answeredAt: null, endedAt: null, estimatedWaitSeconds: null },
       { state: "reserved" as const, enqueuedAt: at(95), answeredAt: null, endedAt: null, estimatedWaitSeconds: 3 },
     ];
     for (const [n, shape] of shapes.entries()) {
       const c = await customerSays(w, inbox.id, `f${n}`, `f${n}`);
-      await w.core.db.insert(workItems).values({ workspaceId: w.workspaceId, conversationId: c.conversation.id, queueId: queue.id, channel: "webchat", ...shape });
+      await w.core.db
+        .insert(workItems)
+        .values({
+          workspaceId: w.workspaceId,
+          conversationId: c.conversation.id,
+          queueId: queue.id,
+          channel: "webchat",
+          ...shape,
+        });
     }
     const totals = await loadTotals(w.core.db, w.workspaceId, new Date(now.getTime() - 3_600_000), now);
     const expected = totalsOf(shapes, 20, now);

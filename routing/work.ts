@@ -1,14 +1,29 @@
 import { and, asc, count, desc, eq, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { Actor } from "../conversations/actor.ts";
 import {
-  appendSystemEvent, assignWithin, requireConversation, scopeOf, sendSystemMessage, transferToTeamWithin,
+  appendSystemEvent,
+  assignWithin,
+  requireConversation,
+  scopeOf,
+  sendSystemMessage,
+  transferToTeamWithin,
 } from "../conversations/conversation.ts";
 import { takeSeqs } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import type { Tx } from "../db/connect.ts";
 import { preparedQuery } from "../db/prepared-query.ts";
 import {
-  agentStates, contacts, conversations, entryRules, inboxes, knowledgeBotSessions, queues, timelineItems, users, workItems, type WorkItemRow,
+  agentStates,
+  contacts,
+  conversations,
+  entryRules,
+  inboxes,
+  knowledgeBotSessions,
+  queues,
+  timelineItems,
+  users,
+  workItems,
+  type WorkItemRow,
 } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import { channelClass, DEFAULT_CAPACITY, route, type Agent, type ChannelClass } from "./acd.ts";
@@ -24,8 +39,16 @@ import { setPresence, startWrapUp, WRAP_UP_SECONDS } from "./presence.ts";
  * How long the last agent of a contact is preferred, which channels skip the offer, and how long an
  * offer waits (reservation.ts has the defaults per channel).
  */
-export type RoutingSettings = { stickyMs: number; autoAccept: ChannelClass[]; offerTimeoutMs: Record<ChannelClass, number> };
-export const DEFAULT_ROUTING: RoutingSettings = { stickyMs: 30_000, autoAccept: [], offerTimeoutMs: { ...OFFER_TIMEOUT_MS } };
+export type RoutingSettings = {
+  stickyMs: number;
+  autoAccept: ChannelClass[];
+  offerTimeoutMs: Record<ChannelClass, number>;
+};
+export const DEFAULT_ROUTING: RoutingSettings = {
+  stickyMs: 30_000,
+  autoAccept: [],
+  offerTimeoutMs: { ...OFFER_TIMEOUT_MS },
+};
 
 const LIVE = ["waiting", "reserved", "assigned"] as const;
 
@@ -85,7 +108,11 @@ export async function enqueueConversation(
     if (!c || c.status !== "open") return undefined;
     if (c.assigneeId && (!reopened || (await assigneeAtWork(tx, c.assigneeId)))) return undefined;
     // A workspace without entry rules does not route: nothing more to read.
-    const rules = await tx.select().from(entryRules).where(eq(entryRules.workspaceId, c.workspaceId)).orderBy(asc(entryRules.position));
+    const rules = await tx
+      .select()
+      .from(entryRules)
+      .where(eq(entryRules.workspaceId, c.workspaceId))
+      .orderBy(asc(entryRules.position));
     if (!rules.length) return undefined;
     // The knowledge bot answers first where it is on: no agent is offered the chat until it hands over.
     if (await heldByBot(tx, c)) return undefined;
@@ -101,10 +128,18 @@ export async function enqueueConversation(
     ]);
     const attributes = contact?.attributes ?? {};
     // A rule counts only if its queue serves this channel (a queue with no channels serves all).
-    const serving = new Map(served.filter((q) => !q.channels.length || q.channels.includes(c.channel)).map((q) => [q.id, q]));
+    const serving = new Map(
+      served.filter((q) => !q.channels.length || q.channels.includes(c.channel)).map((q) => [q.id, q]),
+    );
     const rule = chooseQueue(
       rules.filter((r) => serving.has(r.queueId)),
-      { inboxId: c.inboxId, channel: c.channel, text: last?.text ?? null, attributes, language: typeof attributes.language === "string" ? attributes.language : null },
+      {
+        inboxId: c.inboxId,
+        channel: c.channel,
+        text: last?.text ?? null,
+        attributes,
+        language: typeof attributes.language === "string" ? attributes.language : null,
+      },
     );
     if (!rule) return undefined;
     const queue = serving.get(rule.queueId)!;
@@ -118,7 +153,10 @@ export async function enqueueConversation(
       .limit(1);
     // The absent assignee of a reopened conversation gets the first chance, if still enabled.
     const [absent] = c.assigneeId
-      ? await tx.select({ id: users.id }).from(users).where(and(eq(users.id, c.assigneeId), isNull(users.disabledAt)))
+      ? await tx
+          .select({ id: users.id })
+          .from(users)
+          .where(and(eq(users.id, c.assigneeId), isNull(users.disabledAt)))
       : [];
     const sticky = absent?.id ?? previous?.agentId ?? null;
     const [item] = await tx
@@ -141,7 +179,10 @@ export async function enqueueConversation(
     const eta = await queuePosition(tx, c.id);
     if (eta?.estimatedWaitS != null)
       await tx.update(workItems).set({ estimatedWaitSeconds: eta.estimatedWaitS }).where(eq(workItems.id, item.id));
-    await tx.update(conversations).set({ queueId: queue.id, priority: item.priority }).where(eq(conversations.id, c.id));
+    await tx
+      .update(conversations)
+      .set({ queueId: queue.id, priority: item.priority })
+      .where(eq(conversations.id, c.id));
     // After the work item: the unassignment's event takes the counter, the last lock of all.
     if (c.assigneeId) await assignWithin(tx, events, "system", c.id, null);
     await appendSystemEvent(tx, events, c.id, "queued", {
@@ -161,7 +202,9 @@ async function lockAgents(tx: Tx, workspaceId: string): Promise<Agent[]> {
     .select()
     .from(agentStates)
     // Agents in wrap-up are listed too: work can wait for one who is its contact's sticky agent.
-    .where(and(eq(agentStates.workspaceId, workspaceId), inArray(agentStates.presence, ["available", "busy", "wrap_up"])))
+    .where(
+      and(eq(agentStates.workspaceId, workspaceId), inArray(agentStates.presence, ["available", "busy", "wrap_up"])),
+    )
     .orderBy(asc(agentStates.userId))
     .for("update", { skipLocked: true });
   if (!states.length) return [];
@@ -193,7 +236,12 @@ const signedIn = preparedQuery("agent_signed_in", (db) =>
   db
     .select({ id: agentStates.userId })
     .from(agentStates)
-    .where(and(eq(agentStates.workspaceId, sql.placeholder("workspaceId")), inArray(agentStates.presence, ["available", "busy"])))
+    .where(
+      and(
+        eq(agentStates.workspaceId, sql.placeholder("workspaceId")),
+        inArray(agentStates.presence, ["available", "busy"]),
+      ),
+    )
     .limit(1),
 );
 
@@ -227,7 +275,8 @@ export async function routeWorkspace(core: Core, workspaceId: string, settings =
       .where(inArray(queues.id, [...new Set(waiting.map((w) => w.queueId))]));
     const open = new Set(queueRows.filter((q) => isOpen(q.businessHours, now)).map((q) => q.id));
     const timeoutOf = new Map(queueRows.map((q) => [q.id, q.offerTimeoutSeconds]));
-    const offerTimeoutMs = (w: WorkItemRow) => (timeoutOf.get(w.queueId) ?? 0) * 1000 || settings.offerTimeoutMs[channelClass(w.channel)];
+    const offerTimeoutMs = (w: WorkItemRow) =>
+      (timeoutOf.get(w.queueId) ?? 0) * 1000 || settings.offerTimeoutMs[channelClass(w.channel)];
     const routable = waiting.filter((w) => open.has(w.queueId));
     if (!routable.length) return [];
     const agents = await lockAgents(tx, workspaceId);
@@ -238,10 +287,18 @@ export async function routeWorkspace(core: Core, workspaceId: string, settings =
     for (const m of matches) {
       const w = byId.get(m.itemId)!;
       if (settings.autoAccept.includes(channelClass(w.channel))) {
-        await tx.update(workItems).set({ state: "assigned", agentId: m.agentId, answeredAt: now }).where(eq(workItems.id, w.id));
+        await tx
+          .update(workItems)
+          .set({ state: "assigned", agentId: m.agentId, answeredAt: now })
+          .where(eq(workItems.id, w.id));
         await assignWithin(tx, events, "system", w.conversationId, m.agentId);
       } else {
-        offers.push({ ...w, state: "reserved", agentId: m.agentId, reservationExpiresAt: new Date(now.getTime() + offerTimeoutMs(w)) });
+        offers.push({
+          ...w,
+          state: "reserved",
+          agentId: m.agentId,
+          reservationExpiresAt: new Date(now.getTime() + offerTimeoutMs(w)),
+        });
       }
     }
     // Offers are written and announced together: a pass costs a few statements, not a few per match.
@@ -249,14 +306,26 @@ export async function routeWorkspace(core: Core, workspaceId: string, settings =
       await tx.execute(sql`
         UPDATE ${workItems} AS w SET state = 'reserved', agent_id = v.agent_id, reservation_expires_at = v.expires_at
         FROM (VALUES ${sql.join(
-          offers.map((o) => sql`(${o.id}::uuid, ${o.agentId}::uuid, ${o.reservationExpiresAt!.toISOString()}::timestamptz)`),
+          offers.map(
+            (o) => sql`(${o.id}::uuid, ${o.agentId}::uuid, ${o.reservationExpiresAt!.toISOString()}::timestamptz)`,
+          ),
           sql`, `,
         )}) AS v(id, agent_id, expires_at)
         WHERE w.id = v.id`);
       const scopes = await tx
-        .select({ id: conversations.id, contactId: conversations.contactId, assigneeId: conversations.assigneeId, teamId: conversations.teamId })
+        .select({
+          id: conversations.id,
+          contactId: conversations.contactId,
+          assigneeId: conversations.assigneeId,
+          teamId: conversations.teamId,
+        })
         .from(conversations)
-        .where(inArray(conversations.id, offers.map((o) => o.conversationId)));
+        .where(
+          inArray(
+            conversations.id,
+            offers.map((o) => o.conversationId),
+          ),
+        );
       const scopeOfConversation = new Map(scopes.map((c) => [c.id, scopeOf(c)]));
       const first = await takeSeqs(tx, workspaceId, offers.length);
       // Scoped to the offered agent (and supervisors): the conversation is theirs to take.
@@ -267,13 +336,19 @@ export async function routeWorkspace(core: Core, workspaceId: string, settings =
           type: "offer.created",
           conversationId: o.conversationId,
           public: false,
-          payload: { offer: offerView(o), scope: { ...scopeOfConversation.get(o.conversationId)!, assigneeId: o.agentId } },
+          payload: {
+            offer: offerView(o),
+            scope: { ...scopeOfConversation.get(o.conversationId)!, assigneeId: o.agentId },
+          },
         })),
       );
     }
     // Agents who just got work are no longer idle: the next pass starts with someone else.
     if (matches.length)
-      await tx.update(agentStates).set({ idleSince: now }).where(inArray(agentStates.userId, [...new Set(matches.map((m) => m.agentId))]));
+      await tx
+        .update(agentStates)
+        .set({ idleSince: now })
+        .where(inArray(agentStates.userId, [...new Set(matches.map((m) => m.agentId))]));
     return matches;
   });
 }
@@ -305,7 +380,11 @@ async function lockOffer(tx: Tx, actor: Actor, workItemId: string) {
     .where(and(eq(workItems.workspaceId, actor.workspaceId), eq(workItems.id, workItemId)));
   if (!ref) throw new NotFound("Offer", "workItemId");
   // Conversation before work item: the order transfers and enqueueing lock in too.
-  await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, ref.conversationId)).for("update");
+  await tx
+    .select({ id: conversations.id })
+    .from(conversations)
+    .where(eq(conversations.id, ref.conversationId))
+    .for("update");
   const [w] = await tx.select().from(workItems).where(eq(workItems.id, workItemId)).for("update");
   if (!w) throw new NotFound("Offer", "workItemId");
   // The agent's own offer lapsed and the work moved on (back to the queue or to someone else): say
@@ -314,7 +393,13 @@ async function lockOffer(tx: Tx, actor: Actor, workItemId: string) {
     const [missed] = await tx
       .select({ id: timelineItems.id })
       .from(timelineItems)
-      .where(and(eq(timelineItems.conversationId, w.conversationId), eq(timelineItems.eventType, "offer_missed"), sql`${timelineItems.data}->>'agentId' = ${actor.userId}`))
+      .where(
+        and(
+          eq(timelineItems.conversationId, w.conversationId),
+          eq(timelineItems.eventType, "offer_missed"),
+          sql`${timelineItems.data}->>'agentId' = ${actor.userId}`,
+        ),
+      )
       .limit(1);
     if (missed || w.state === "waiting") throw new ReservationError("expired", "This offer is no longer open");
   }
@@ -343,7 +428,10 @@ export async function acceptOffer(core: Core, actor: Actor, workItemId: string, 
     return offerView(taken!);
   });
   // On work now: "busy" tells supervisors so (the ACD still offers more while capacity is left).
-  const [state] = await core.db.select({ presence: agentStates.presence }).from(agentStates).where(eq(agentStates.userId, actor.userId));
+  const [state] = await core.db
+    .select({ presence: agentStates.presence })
+    .from(agentStates)
+    .where(eq(agentStates.userId, actor.userId));
   if (state?.presence === "available") await setPresence(core, actor.workspaceId, actor.userId, { presence: "busy" });
   return offer;
 }
@@ -355,7 +443,10 @@ export async function acceptOffer(core: Core, actor: Actor, workItemId: string, 
 type MissReason = "rejected" | "expired" | "withdrawn";
 
 async function returnToQueue(tx: Tx, events: Parameters<typeof assignWithin>[1], w: WorkItemRow, reason: MissReason) {
-  await tx.update(workItems).set({ state: "waiting", agentId: null, reservationExpiresAt: null }).where(eq(workItems.id, w.id));
+  await tx
+    .update(workItems)
+    .set({ state: "waiting", agentId: null, reservationExpiresAt: null })
+    .where(eq(workItems.id, w.id));
   await appendSystemEvent(tx, events, w.conversationId, "offer_missed", { agentId: w.agentId, reason });
 }
 
@@ -403,7 +494,12 @@ export async function finishWork(core: Core, conversationId: string, now = new D
   // Closed before anyone answered (the customer gave up, or it was settled another way): abandoned.
   const [w] = await core.db
     .update(workItems)
-    .set({ state: sql`CASE WHEN ${workItems.answeredAt} IS NULL THEN 'abandoned' ELSE 'done' END::work_item_state`, endedAt: now, reservationExpiresAt: null, agentId: sql`CASE WHEN ${workItems.answeredAt} IS NULL THEN NULL ELSE ${workItems.agentId} END` })
+    .set({
+      state: sql`CASE WHEN ${workItems.answeredAt} IS NULL THEN 'abandoned' ELSE 'done' END::work_item_state`,
+      endedAt: now,
+      reservationExpiresAt: null,
+      agentId: sql`CASE WHEN ${workItems.answeredAt} IS NULL THEN NULL ELSE ${workItems.agentId} END`,
+    })
     .where(and(eq(workItems.conversationId, conversationId), inArray(workItems.state, [...LIVE])))
     .returning();
   return w;
@@ -431,7 +527,12 @@ export async function releaseFinishedWork(core: Core, conversationId: string, no
  * queued work follows, so capacity and the wallboard count it against the agent who now has it.
  * Unassigned, it goes back to waiting in its queue. Returns the agent who had it, to be freed.
  */
-export async function followAssignment(core: Core, conversationId: string, assigneeId: string | null, now = new Date()) {
+export async function followAssignment(
+  core: Core,
+  conversationId: string,
+  assigneeId: string | null,
+  now = new Date(),
+) {
   return core.db.transaction(async (tx) => {
     const [live] = await tx
       .select()
@@ -457,15 +558,26 @@ export async function freeIfIdle(core: Core, workspaceId: string, agentId: strin
     .select({ n: count() })
     .from(workItems)
     .where(and(eq(workItems.agentId, agentId), inArray(workItems.state, ["reserved", "assigned"])));
-  const [state] = await core.db.select({ presence: agentStates.presence }).from(agentStates).where(eq(agentStates.userId, agentId));
-  if (Number(held?.n ?? 0) === 0 && state?.presence === "busy") await setPresence(core, workspaceId, agentId, { presence: "available" });
+  const [state] = await core.db
+    .select({ presence: agentStates.presence })
+    .from(agentStates)
+    .where(eq(agentStates.userId, agentId));
+  if (Number(held?.n ?? 0) === 0 && state?.presence === "busy")
+    await setPresence(core, workspaceId, agentId, { presence: "available" });
 }
 
 /** The work agents hold now (offered or assigned): the supervisor's per-agent view. */
 export async function liveWorkOf(db: Core["db"], agentIds: string[]) {
   if (!agentIds.length) return [];
   return db
-    .select({ agentId: workItems.agentId, workItemId: workItems.id, conversationId: workItems.conversationId, channel: workItems.channel, state: workItems.state, queueId: workItems.queueId })
+    .select({
+      agentId: workItems.agentId,
+      workItemId: workItems.id,
+      conversationId: workItems.conversationId,
+      channel: workItems.channel,
+      state: workItems.state,
+      queueId: workItems.queueId,
+    })
     .from(workItems)
     .where(and(inArray(workItems.agentId, agentIds), inArray(workItems.state, ["reserved", "assigned"])));
 }
@@ -482,14 +594,19 @@ export async function offersFor(db: Core["db"], workspaceId: string, agentId: st
 
 /** Workspaces with work waiting: what a router's periodic pass looks at. */
 export async function workspacesWaiting(core: Core) {
-  const rows = await core.db.selectDistinct({ workspaceId: workItems.workspaceId }).from(workItems).where(eq(workItems.state, "waiting"));
+  const rows = await core.db
+    .selectDistinct({ workspaceId: workItems.workspaceId })
+    .from(workItems)
+    .where(eq(workItems.state, "waiting"));
   return rows.map((r) => r.workspaceId);
 }
 
-
 /** Workspaces with work in their queues: the ones whose supervisors get the live view pushed. */
 export async function workspacesWithWork(core: Core) {
-  const rows = await core.db.selectDistinct({ workspaceId: workItems.workspaceId }).from(workItems).where(inArray(workItems.state, [...LIVE]));
+  const rows = await core.db
+    .selectDistinct({ workspaceId: workItems.workspaceId })
+    .from(workItems)
+    .where(inArray(workItems.state, [...LIVE]));
   return rows.map((r) => r.workspaceId);
 }
 
@@ -503,7 +620,9 @@ export async function applyOverflow(core: Core, now = new Date()) {
     .select({ id: workItems.id, workspaceId: workItems.workspaceId, conversationId: workItems.conversationId })
     .from(workItems)
     .innerJoin(queues, eq(queues.id, workItems.queueId))
-    .where(and(eq(workItems.state, "waiting"), sql`jsonb_array_length(${queues.overflow}) > ${workItems.overflowStep}`));
+    .where(
+      and(eq(workItems.state, "waiting"), sql`jsonb_array_length(${queues.overflow}) > ${workItems.overflowStep}`),
+    );
   const changed = new Set<string>();
   for (const candidate of candidates) {
     const applied = await withEvents(core, async (tx, events) => {
@@ -534,7 +653,12 @@ export async function applyOverflow(core: Core, now = new Date()) {
           patch = { ...patch, queueId: target.id, requiredSkills: target.requiredSkills, overflowStep: 0 };
           await tx.update(conversations).set({ queueId: target.id }).where(eq(conversations.id, w.conversationId));
         } else if (step.action === "auto_reply") await sendSystemMessage(tx, events, w.conversationId, step.message);
-        await appendSystemEvent(tx, events, w.conversationId, "overflow", { action: step.action, afterSeconds: step.afterSeconds, queueId: w.queueId, ...(step.action === "move_queue" ? { toQueueId: step.queueId } : {}) });
+        await appendSystemEvent(tx, events, w.conversationId, "overflow", {
+          action: step.action,
+          afterSeconds: step.afterSeconds,
+          queueId: w.queueId,
+          ...(step.action === "move_queue" ? { toQueueId: step.queueId } : {}),
+        });
       }
       await tx.update(workItems).set(patch).where(eq(workItems.id, w.id));
       return due.length;
@@ -558,15 +682,33 @@ async function endLiveWork(tx: Tx, conversationId: string, now: Date) {
  * Sends a conversation back to a queue (the same or another) with a note: it leaves its agent and
  * waits to be routed again by that queue's rules.
  */
-export async function transferToQueue(core: Core, actor: Actor, conversationId: string, queueId: string, note?: string, now = new Date()) {
+export async function transferToQueue(
+  core: Core,
+  actor: Actor,
+  conversationId: string,
+  queueId: string,
+  note?: string,
+  now = new Date(),
+) {
   await requireConversation(core.db, actor, conversationId);
   return withEvents(core, async (tx, events) => {
-    const [queue] = await tx.select().from(queues).where(and(eq(queues.workspaceId, actor.workspaceId), eq(queues.id, queueId)));
+    const [queue] = await tx
+      .select()
+      .from(queues)
+      .where(and(eq(queues.workspaceId, actor.workspaceId), eq(queues.id, queueId)));
     if (!queue) throw new NotFound("Queue", "queueId");
-    await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, conversationId)).for("update");
+    await tx
+      .select({ id: conversations.id })
+      .from(conversations)
+      .where(eq(conversations.id, conversationId))
+      .for("update");
     const previous = await endLiveWork(tx, conversationId, now);
     await assignWithin(tx, events, actor, conversationId, null);
-    const [c] = await tx.update(conversations).set({ queueId: queue.id }).where(eq(conversations.id, conversationId)).returning();
+    const [c] = await tx
+      .update(conversations)
+      .set({ queueId: queue.id })
+      .where(eq(conversations.id, conversationId))
+      .returning();
     const [item] = await tx
       .insert(workItems)
       .values({
@@ -579,7 +721,12 @@ export async function transferToQueue(core: Core, actor: Actor, conversationId: 
         enqueuedAt: now,
       })
       .returning();
-    await appendSystemEvent(tx, events, conversationId, "transferred", { queueId: queue.id, queueName: queue.name, note: note ?? null, by: actor.name });
+    await appendSystemEvent(tx, events, conversationId, "transferred", {
+      queueId: queue.id,
+      queueName: queue.name,
+      note: note ?? null,
+      by: actor.name,
+    });
     return offerView(item!);
   });
 }
@@ -598,7 +745,10 @@ export async function transferToTeam(
 ) {
   await requireConversation(core.db, actor, conversationId);
   const { conversation, previous } = await withEvents(core, async (tx, events) => {
-    await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, conversationId))
+    await tx
+      .select({ id: conversations.id })
+      .from(conversations)
+      .where(eq(conversations.id, conversationId))
       .for("update");
     const previous = await endLiveWork(tx, conversationId, now);
     return { conversation: await transferToTeamWithin(tx, events, actor, conversationId, teamId, note), previous };
@@ -612,10 +762,21 @@ export async function transferToTeam(
  * other; if they let it pass, the work goes back to its queue. Conversations outside the queues are
  * simply assigned.
  */
-export async function transferToAgent(core: Core, actor: Actor, conversationId: string, agentId: string, note?: string, now = new Date()) {
+export async function transferToAgent(
+  core: Core,
+  actor: Actor,
+  conversationId: string,
+  agentId: string,
+  note?: string,
+  now = new Date(),
+) {
   await requireConversation(core.db, actor, conversationId);
   return withEvents(core, async (tx, events) => {
-    await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, conversationId)).for("update");
+    await tx
+      .select({ id: conversations.id })
+      .from(conversations)
+      .where(eq(conversations.id, conversationId))
+      .for("update");
     const [live] = await tx
       .select()
       .from(workItems)
@@ -629,8 +790,12 @@ export async function transferToAgent(core: Core, actor: Actor, conversationId: 
       return undefined;
     }
     await assignWithin(tx, events, actor, conversationId, null);
-    const [queue] = await tx.select({ offerTimeoutSeconds: queues.offerTimeoutSeconds }).from(queues).where(eq(queues.id, live.queueId));
-    const timeoutMs = (queue?.offerTimeoutSeconds ?? 0) * 1000 || DEFAULT_ROUTING.offerTimeoutMs[channelClass(live.channel)];
+    const [queue] = await tx
+      .select({ offerTimeoutSeconds: queues.offerTimeoutSeconds })
+      .from(queues)
+      .where(eq(queues.id, live.queueId));
+    const timeoutMs =
+      (queue?.offerTimeoutSeconds ?? 0) * 1000 || DEFAULT_ROUTING.offerTimeoutMs[channelClass(live.channel)];
     const [offered] = await tx
       .update(workItems)
       .set({ state: "reserved", agentId, answeredAt: null, reservationExpiresAt: new Date(now.getTime() + timeoutMs) })

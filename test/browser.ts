@@ -3,10 +3,26 @@ import { chromium, type Browser, type Page } from "playwright-core";
 /** Debian's chromium with the flags these machines need; tests never download a browser. */
 export function launchChromium(options: { fakeMedia?: boolean } = {}): Promise<Browser> {
   // fakeMedia: a generated microphone (a beep) granted without a prompt, for browser-call tests.
-  const media = options.fakeMedia ? ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required"] : [];
+  const media = options.fakeMedia
+    ? [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        "--autoplay-policy=no-user-gesture-required",
+      ]
+    : [];
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", ...media],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      ...media,
+    ],
   });
 }
 
@@ -20,7 +36,12 @@ export async function signIn(page: Page, baseUrl: string, email: string, passwor
 }
 
 /** A customer on the demo page with the chat widget open, writing as a person would. */
-export async function openWidget(browser: Browser, baseUrl: string, publicKey: string, options: { initScript?: string } = {}) {
+export async function openWidget(
+  browser: Browser,
+  baseUrl: string,
+  publicKey: string,
+  options: { initScript?: string } = {},
+) {
   const context = await browser.newContext();
   if (options.initScript) await context.addInitScript(options.initScript);
   const page = await context.newPage();

@@ -27,13 +27,21 @@ export async function startDovecot(users: { user: string; password: string }[]) 
   for (const sub of ["run", "state", "mail"]) mkdirSync(join(dir, sub), { recursive: true });
   // Mail is owned by the static userdb uid/gid (nobody), as the config says.
   chownSync(join(dir, "mail"), 65534, 65534);
-  const conf = readFileSync(join(import.meta.dir, "dovecot.conf"), "utf8").replaceAll("@DIR@", dir).replace("port = 1143", `port = ${port}`);
+  const conf = readFileSync(join(import.meta.dir, "dovecot.conf"), "utf8")
+    .replaceAll("@DIR@", dir)
+    .replace("port = 1143", `port = ${port}`);
   writeFileSync(join(dir, "dovecot.conf"), conf);
   writeFileSync(join(dir, "users"), users.map((u) => `${u.user}:${u.password}`).join("\n") + "\n");
-  const proc = Bun.spawn(["/usr/sbin/dovecot", "-F", "-c", join(dir, "dovecot.conf")], { stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(["/usr/sbin/dovecot", "-F", "-c", join(dir, "dovecot.conf")], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const up = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then((s) => (s.end(), true), () => false);
+    const up = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then(
+      (s) => (s.end(), true),
+      () => false,
+    );
     if (up) break;
     if (proc.exitCode !== null || Date.now() > deadline) {
       const err = await new Response(proc.stderr).text();

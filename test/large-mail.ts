@@ -11,7 +11,10 @@ const BLOCK_BASE64 = (BLOCK.toString("base64").match(/.{1,76}/g) ?? []).join("\r
  * itself never holds it: what a customer's mail client sends for a huge scan. Returns the stream
  * maker, the attachment's size and SHA-256 to compare with what was stored, and the mail's size.
  */
-export function largeMail(headers: { from: string; to: string; subject: string; messageId: string }, megabytes: number) {
+export function largeMail(
+  headers: { from: string; to: string; subject: string; messageId: string },
+  megabytes: number,
+) {
   const blocks = Math.max(1, Math.floor((megabytes * 1024 * 1024) / BLOCK_BASE64.length));
   const head = [
     `From: ${headers.from}`,
@@ -122,9 +125,29 @@ export function badMails(from: string, to: string, tag: string) {
   return {
     bomb,
     mails: {
-      malformedMime: crlf([`From: ${from}`, `To: ${to}`, `Subject: Malformed ${tag}`, `Message-ID: <mal-${tag}@x.test>`, 'Content-Type: multipart/mixed; boundary="never-closed"', "", "--never-closed", "Content-Type: text/plain", "", "half a mail", "--never-clo"]),
+      malformedMime: crlf([
+        `From: ${from}`,
+        `To: ${to}`,
+        `Subject: Malformed ${tag}`,
+        `Message-ID: <mal-${tag}@x.test>`,
+        'Content-Type: multipart/mixed; boundary="never-closed"',
+        "",
+        "--never-closed",
+        "Content-Type: text/plain",
+        "",
+        "half a mail",
+        "--never-clo",
+      ]),
       missingMessageId: crlf([`From: ${from}`, `To: ${to}`, `Subject: No id ${tag}`, "", `no message id ${tag}`]),
-      invalidCharset: crlf([`From: ${from}`, `To: ${to}`, `Subject: =?x-no-such-charset?B?SGVsbG8=?= ${tag}`, `Message-ID: <cs-${tag}@x.test>`, "Content-Type: text/plain; charset=x-no-such-charset", "", "plain words anyway"]),
+      invalidCharset: crlf([
+        `From: ${from}`,
+        `To: ${to}`,
+        `Subject: =?x-no-such-charset?B?SGVsbG8=?= ${tag}`,
+        `Message-ID: <cs-${tag}@x.test>`,
+        "Content-Type: text/plain; charset=x-no-such-charset",
+        "",
+        "plain words anyway",
+      ]),
       tenThousandRecipients: crlf([
         `From: ${from}`,
         `To: ${to}, ${Array.from({ length: 9_999 }, (_, i) => `r${i}-${tag}@x.test`).join(", ")}`,

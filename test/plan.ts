@@ -9,6 +9,8 @@ import { rowsOf, type Db } from "../db/connect.ts";
 export function indexPlan(db: Db, query: SQL) {
   return db.transaction(async (tx) => {
     await tx.execute(sql`SET LOCAL enable_seqscan = off`);
-    return rowsOf<{ "QUERY PLAN": string }>(await tx.execute(sql`EXPLAIN ${query}`)).map((r) => r["QUERY PLAN"]).join("\n");
+    return rowsOf<{ "QUERY PLAN": string }>(await tx.execute(sql`EXPLAIN ${query}`))
+      .map((r) => r["QUERY PLAN"])
+      .join("\n");
   });
 }

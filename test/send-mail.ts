@@ -7,7 +7,13 @@ import { largeMail } from "./large-mail.ts";
  */
 const [port, from, to, subject, messageId, megabytes] = process.argv.slice(2);
 const mail = largeMail({ from: from!, to: to!, subject: subject!, messageId: messageId! }, Number(megabytes));
-const transport = nodemailer.createTransport({ host: "127.0.0.1", port: Number(port), secure: false, ignoreTLS: true, socketTimeout: 60_000 });
+const transport = nodemailer.createTransport({
+  host: "127.0.0.1",
+  port: Number(port),
+  secure: false,
+  ignoreTLS: true,
+  socketTimeout: 60_000,
+});
 try {
   const info = await transport.sendMail({ envelope: { from: from!, to: [to!] }, raw: mail.stream() });
   console.log(JSON.stringify({ response: info.response }));

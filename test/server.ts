@@ -36,7 +36,18 @@ export async function startTestServer(
   } = {},
 ) {
   const { database } = await testDatabase();
-  const config = parseConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "switchboard-")), SECRET_KEY: TEST_SECRET, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", WIDGET_IP_RATE: String(options.widgetIpRate ?? 100_000), SWITCHBOARD_DEMO: options.demo === false ? "0" : "1", OUTBOUND_ALLOW_HOSTS: "127.0.0.1,localhost", LOGIN_IP_PER_MINUTE: "100000", ...options.env });
+  const config = parseConfig({
+    DATA_DIR: mkdtempSync(join(tmpdir(), "switchboard-")),
+    SECRET_KEY: TEST_SECRET,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "silent",
+    WIDGET_IP_RATE: String(options.widgetIpRate ?? 100_000),
+    SWITCHBOARD_DEMO: options.demo === false ? "0" : "1",
+    OUTBOUND_ALLOW_HOSTS: "127.0.0.1,localhost",
+    LOGIN_IP_PER_MINUTE: "100000",
+    ...options.env,
+  });
   const rt: Runtime = await createRuntime(config, {
     database,
     adapters: options.adapters,
@@ -45,20 +56,50 @@ export async function startTestServer(
   const ws = await createWorkspace(rt.core.db, `Test ${crypto.randomUUID().slice(0, 8)}`);
   const tag = crypto.randomUUID().slice(0, 8);
   const password = "correct horse battery staple";
-  const admin = await createAgent(rt.core.db, { workspaceId: ws.id, email: `admin-${tag}@example.test`, name: "Admin", role: "admin", password });
-  const agentUser = await createAgent(rt.core.db, { workspaceId: ws.id, email: `agent-${tag}@example.test`, name: "Agent Ann", role: "agent", password });
-  const inbox = await createInbox(rt.core.db, rt.keyring, { workspaceId: ws.id, channel: "webchat", name: "Site chat", settings: options.inboxSettings });
+  const admin = await createAgent(rt.core.db, {
+    workspaceId: ws.id,
+    email: `admin-${tag}@example.test`,
+    name: "Admin",
+    role: "admin",
+    password,
+  });
+  const agentUser = await createAgent(rt.core.db, {
+    workspaceId: ws.id,
+    email: `agent-${tag}@example.test`,
+    name: "Agent Ann",
+    role: "agent",
+    password,
+  });
+  const inbox = await createInbox(rt.core.db, rt.keyring, {
+    workspaceId: ws.id,
+    channel: "webchat",
+    name: "Site chat",
+    settings: options.inboxSettings,
+  });
   const secret = readCredentials(rt.keyring, inbox).hmacSecret as string;
-  const server = serve(rt, createApp(rt, { widgetLimits: options.widgetLimits ?? { burst: 10_000, perSecond: 10_000 } }), 0, "127.0.0.1");
+  const server = serve(
+    rt,
+    createApp(rt, { widgetLimits: options.widgetLimits ?? { burst: 10_000, perSecond: 10_000 } }),
+    0,
+    "127.0.0.1",
+  );
   rt.outbox.start();
   rt.router.start();
   const url = `http://127.0.0.1:${server.port}`;
   const email = options.email
-    ? await startEmailListeners(rt, { smtp: options.email.smtp ? { port: 0, host: "127.0.0.1" } : undefined, imap: options.email.imap, imapRescanMs: options.email.imapRescanMs })
+    ? await startEmailListeners(rt, {
+        smtp: options.email.smtp ? { port: 0, host: "127.0.0.1" } : undefined,
+        imap: options.email.imap,
+        imapRescanMs: options.email.imapRescanMs,
+      })
     : undefined;
 
   async function login(email: string, pw: string) {
-    const res = await fetch(`${url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: pw }) });
+    const res = await fetch(`${url}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password: pw }),
+    });
     if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
     return ((await res.json()) as { token: string }).token;
   }
@@ -80,7 +121,13 @@ export async function startTestServer(
     proveRoutes: (inboxId: string) => verifyRoutes(rt.core.db, inboxId),
     /** A new user of the workspace with `role`, signed in: their token. */
     async signInAs(role: Role, name: string = role) {
-      const user = await createAgent(rt.core.db, { workspaceId: ws.id, email: `${role}-${crypto.randomUUID()}@example.test`, name, role, password });
+      const user = await createAgent(rt.core.db, {
+        workspaceId: ws.id,
+        email: `${role}-${crypto.randomUUID()}@example.test`,
+        name,
+        role,
+        password,
+      });
       return login(user.email, password);
     },
     async stop() {
@@ -92,7 +139,10 @@ export async function startTestServer(
 }
 
 /** JSON over HTTP with an optional bearer token; returns status and parsed body. */
-export async function api<T = any>(url: string, init: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+export async function api<T = any>(
+  url: string,
+  init: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> } = {},
+) {
   const res = await fetch(url, {
     method: init.method ?? (init.body === undefined ? "GET" : "POST"),
     headers: {
@@ -121,10 +171,11 @@ export async function openSocket(url: string) {
     if (typeof e.data !== "string" || e.data === "pong") return;
     const f = JSON.parse(e.data);
     frames.push(f);
-    for (const w of [...waiters]) if (w.match(f)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(f);
-    }
+    for (const w of [...waiters])
+      if (w.match(f)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(f);
+      }
   };
   await new Promise<void>((resolve, reject) => {
     ws.onopen = () => resolve();
@@ -137,7 +188,10 @@ export async function openSocket(url: string) {
       const found = frames.find(match);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out waiting for frame; got ${JSON.stringify(frames.slice(-5))}`)), timeoutMs);
+        const t = setTimeout(
+          () => reject(new Error(`timed out waiting for frame; got ${JSON.stringify(frames.slice(-5))}`)),
+          timeoutMs,
+        );
         waiters.push({ match, resolve: (f) => (clearTimeout(t), resolve(f)) });
       });
     },

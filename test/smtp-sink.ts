@@ -16,7 +16,8 @@ export async function startSmtpSink(options: { reject?: RegExp } = {}) {
       callback(null, { user: "sink" });
     },
     onRcptTo(address, _session, callback) {
-      if (options.reject?.test(address.address)) return callback(Object.assign(new Error("5.1.1 user unknown"), { responseCode: 550 }));
+      if (options.reject?.test(address.address))
+        return callback(Object.assign(new Error("5.1.1 user unknown"), { responseCode: 550 }));
       callback();
     },
     onData(stream, session, callback) {
@@ -25,7 +26,10 @@ export async function startSmtpSink(options: { reject?: RegExp } = {}) {
       stream.on("end", async () => {
         const raw = Buffer.concat(chunks);
         received.push({
-          envelope: { from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "", to: session.envelope.rcptTo.map((r) => r.address) },
+          envelope: {
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+            to: session.envelope.rcptTo.map((r) => r.address),
+          },
           raw,
           mail: await simpleParser(raw),
         });

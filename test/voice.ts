@@ -11,7 +11,15 @@ import type { TestServer } from "./server.ts";
  * A voice inbox in the test server's workspace with its own Twilio account, whose REST API is the
  * simulator's stand-in (recording every request) on a loopback port, and the demo IVR flow.
  */
-export async function startVoice(s: TestServer, options: { recording?: "always" | "on_demand" | "never"; flow?: (q: { refunds: string; general: string }) => IvrFlow; retentionDays?: number; apiKey?: boolean } = {}) {
+export async function startVoice(
+  s: TestServer,
+  options: {
+    recording?: "always" | "on_demand" | "never";
+    flow?: (q: { refunds: string; general: string }) => IvrFlow;
+    retentionDays?: number;
+    apiKey?: boolean;
+  } = {},
+) {
   const accountSid = fakeSid("AC");
   const authToken = `token-${crypto.randomUUID()}`;
   const apiKeySecret = `secret-${crypto.randomUUID()}`;
@@ -23,15 +31,30 @@ export async function startVoice(s: TestServer, options: { recording?: "always" 
     workspaceId: s.workspaceId,
     channel: "voice",
     name: "Phone",
-    settings: { phoneNumber: number, apiBaseUrl: `http://127.0.0.1:${rest.port}`, recording: options.recording ?? "on_demand", ...(options.retentionDays ? { recordingRetentionDays: options.retentionDays } : {}) },
+    settings: {
+      phoneNumber: number,
+      apiBaseUrl: `http://127.0.0.1:${rest.port}`,
+      recording: options.recording ?? "on_demand",
+      ...(options.retentionDays ? { recordingRetentionDays: options.retentionDays } : {}),
+    },
     // An API key and a TwiML app make the line able to mint Voice SDK tokens (widget calls).
-    credentials: { accountSid, authToken, ...(options.apiKey ? { apiKeySid: fakeSid("SK"), apiKeySecret: apiKeySecret, twimlAppSid: fakeSid("AP") } : {}) },
+    credentials: {
+      accountSid,
+      authToken,
+      ...(options.apiKey ? { apiKeySid: fakeSid("SK"), apiKeySecret: apiKeySecret, twimlAppSid: fakeSid("AP") } : {}),
+    },
   });
   await setAgentSkill(db, s.workspaceId, s.agent.id, "billing", 3);
-  const refunds = await createQueue(db, s.workspaceId, { name: `Refunds ${number}`, channels: ["voice"], requiredSkills: [{ skill: "billing", minLevel: 2 }] });
+  const refunds = await createQueue(db, s.workspaceId, {
+    name: `Refunds ${number}`,
+    channels: ["voice"],
+    requiredSkills: [{ skill: "billing", minLevel: 2 }],
+  });
   const general = await createQueue(db, s.workspaceId, { name: `General ${number}`, channels: ["voice"] });
   const queues = { refunds: refunds.id, general: general.id };
-  await db.insert(ivrFlows).values({ inboxId: inbox.id, workspaceId: s.workspaceId, flow: (options.flow ?? exampleFlow)(queues) });
+  await db
+    .insert(ivrFlows)
+    .values({ inboxId: inbox.id, workspaceId: s.workspaceId, flow: (options.flow ?? exampleFlow)(queues) });
   return {
     sim,
     inbox,
@@ -46,7 +69,11 @@ export async function startVoice(s: TestServer, options: { recording?: "always" 
 }
 
 /** Polls until `check` returns something truthy (webhooks and routing run asynchronously). */
-export async function until<T>(check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 8000, what = "condition"): Promise<T> {
+export async function until<T>(
+  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 8000,
+  what = "condition",
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

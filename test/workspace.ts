@@ -27,7 +27,8 @@ export async function testWorkspace() {
     keyring,
     published,
     workspaceId: ws.id,
-    inbox: (channel: Channel = "webchat") => createInbox(core.db, keyring, { workspaceId: ws.id, channel, name: `${channel} inbox` }),
+    inbox: (channel: Channel = "webchat") =>
+      createInbox(core.db, keyring, { workspaceId: ws.id, channel, name: `${channel} inbox` }),
     async actor(role: Role = "admin", name = "Agent"): Promise<Actor> {
       const user = await createAgent(core.db, {
         workspaceId: ws.id,

@@ -15,7 +15,9 @@ export async function demoPage(rt: Runtime, c: Context) {
   const [inbox] = await rt.core.db
     .select({ publicKey: inboxes.publicKey, name: inboxes.name })
     .from(inboxes)
-    .where(and(eq(inboxes.channel, "webchat"), isNotNull(inboxes.publicKey), key ? eq(inboxes.publicKey, key) : undefined))
+    .where(
+      and(eq(inboxes.channel, "webchat"), isNotNull(inboxes.publicKey), key ? eq(inboxes.publicKey, key) : undefined),
+    )
     .orderBy(asc(inboxes.createdAt))
     .limit(1);
   if (!inbox?.publicKey) throw new NotFound("Web chat inbox", "key");

@@ -1,8 +1,19 @@
 import type { Readable } from "node:stream";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import {
-  chooseThread, conversationOfToken, parseEmail, splitPlusAddress, toInbound, emailSettingsOf, replyAddress,
-  normalizeSubject, UnreadableMail, type Address, type EmailEnvelope, type EmailSettings, type ParsedEmail,
+  chooseThread,
+  conversationOfToken,
+  parseEmail,
+  splitPlusAddress,
+  toInbound,
+  emailSettingsOf,
+  replyAddress,
+  normalizeSubject,
+  UnreadableMail,
+  type Address,
+  type EmailEnvelope,
+  type EmailSettings,
+  type ParsedEmail,
 } from "../../channels/email/index.ts";
 import type { ThreadCandidate } from "../../channels/email/threading.ts";
 import { verifySender, type MailResolver, type SenderAuth, type SmtpPeer } from "../../channels/email/verify.ts";
@@ -13,7 +24,14 @@ import { ingestInbound, type Placement } from "../../conversations/conversation.
 import { OutboxWorker } from "../../conversations/outbox.ts";
 import { rowsOf, type Executor, type Tx } from "../../db/connect.ts";
 import {
-  attachments, conversations, emailMessages, emailParticipants, inboxes, timelineItems, type Inbox, type OutboxRow,
+  attachments,
+  conversations,
+  emailMessages,
+  emailParticipants,
+  inboxes,
+  timelineItems,
+  type Inbox,
+  type OutboxRow,
 } from "../../db/schema/index.ts";
 import { log } from "../../platform/log.ts";
 import type { Runtime } from "../runtime.ts";
@@ -36,7 +54,13 @@ export type Receipt =
 /** The email inboxes of every workspace, with valid settings. */
 export async function emailInboxes(db: Executor): Promise<(EmailInbox & { credentials: string | null })[]> {
   const rows = await db
-    .select({ id: inboxes.id, workspaceId: inboxes.workspaceId, name: inboxes.name, settings: inboxes.settings, credentials: inboxes.credentials })
+    .select({
+      id: inboxes.id,
+      workspaceId: inboxes.workspaceId,
+      name: inboxes.name,
+      settings: inboxes.settings,
+      credentials: inboxes.credentials,
+    })
     .from(inboxes)
     .where(eq(inboxes.channel, "email"))
     .orderBy(asc(inboxes.createdAt));
@@ -54,7 +78,8 @@ export async function emailInboxes(db: Executor): Promise<(EmailInbox & { creden
 export async function inboxForAddress(db: Executor, address: string): Promise<EmailInbox | undefined> {
   const { base, tag } = splitPlusAddress(address);
   let route = await provenRoute(db, "email", base);
-  if (!route && tag?.startsWith(VERIFY_TAG) && (await confirmEmailRoute(db, base, tag.slice(VERIFY_TAG.length)))) route = await provenRoute(db, "email", base);
+  if (!route && tag?.startsWith(VERIFY_TAG) && (await confirmEmailRoute(db, base, tag.slice(VERIFY_TAG.length))))
+    route = await provenRoute(db, "email", base);
   if (!route) return undefined;
   const [row] = await db
     .select({ id: inboxes.id, workspaceId: inboxes.workspaceId, name: inboxes.name, settings: inboxes.settings })
@@ -88,7 +113,12 @@ async function candidates(tx: Tx, ids: string[]): Promise<Map<string, ThreadCand
     .select({ conversationId: emailParticipants.conversationId, address: emailParticipants.address })
     .from(emailParticipants)
     .where(inArray(emailParticipants.conversationId, [...new Set(ids)]));
-  return new Map(rows.map((r) => [r.conversationId, { ...r, participants: people.filter((p) => p.conversationId === r.conversationId).map((p) => p.address) }]));
+  return new Map(
+    rows.map((r) => [
+      r.conversationId,
+      { ...r, participants: people.filter((p) => p.conversationId === r.conversationId).map((p) => p.address) },
+    ]),
+  );
 }
 
 export type ReceiveOptions = {
@@ -107,30 +137,56 @@ export type ReceiveOptions = {
 };
 
 /** What the sender check says when it could not run at all: nothing either way. */
-const UNCHECKED: SenderAuth = { verdict: "none", domain: null, dkim: "temperror", spf: null, dmarc: "temperror", policy: null };
+const UNCHECKED: SenderAuth = {
+  verdict: "none",
+  domain: null,
+  dkim: "temperror",
+  spf: null,
+  dmarc: "temperror",
+  policy: null,
+};
 
 /**
  * Receives one raw mail for an inbox. Never throws for bad mail: it is stored, quarantined with a
  * reason (and its raw bytes, to be released later), or (malformed beyond parsing) the error names why.
  */
-export async function receiveEmail(rt: Runtime, inbox: EmailInbox, source: Readable | Uint8Array, options: ReceiveOptions = {}): Promise<Receipt> {
+export async function receiveEmail(
+  rt: Runtime,
+  inbox: EmailInbox,
+  source: Readable | Uint8Array,
+  options: ReceiveOptions = {},
+): Promise<Receipt> {
   const db = rt.core.db;
   const maxBytes = inbox.settings.maxAttachmentMb * 1024 * 1024;
   const files: string[] = [];
   // A released mail's raw copy is already in the store; any other may yet be held back and needs one.
-  const raw = options.released ? undefined : source instanceof Uint8Array ? { copy: RawMailCopy.of(rt, inbox.workspaceId, source), stream: source } : RawMailCopy.tee(rt, inbox.workspaceId, source);
+  const raw = options.released
+    ? undefined
+    : source instanceof Uint8Array
+      ? { copy: RawMailCopy.of(rt, inbox.workspaceId, source), stream: source }
+      : RawMailCopy.tee(rt, inbox.workspaceId, source);
   const input = raw?.stream ?? source;
   // The sender check reads the same bytes as the parser, side by side: the mail is read once.
   const checking = options.auth
     ? Promise.resolve(options.auth)
     : verifySender(input, { resolver: options.resolver, peer: options.peer }).catch((err: unknown) => {
-        log.warn("email: sender check failed", { inboxId: inbox.id, err: err instanceof Error ? err.message : String(err) });
+        log.warn("email: sender check failed", {
+          inboxId: inbox.id,
+          err: err instanceof Error ? err.message : String(err),
+        });
         return UNCHECKED;
       });
   try {
     const mail = await parseEmail(input, async (file, content) => {
       try {
-        const saved = await rt.files.saveStream(db, inbox.workspaceId, {}, { name: file.name, contentType: file.contentType }, content, maxBytes);
+        const saved = await rt.files.saveStream(
+          db,
+          inbox.workspaceId,
+          {},
+          { name: file.name, contentType: file.contentType },
+          content,
+          maxBytes,
+        );
         files.push(saved.id);
         return { id: saved.id, url: saved.url };
       } catch (err) {
@@ -146,10 +202,28 @@ export async function receiveEmail(rt: Runtime, inbox: EmailInbox, source: Reada
     if (mail instanceof UnreadableMail) {
       // Answering 4xx would have the sender retry the same bytes for days: the mail is held back with
       // its raw copy instead, and the next mail goes on.
-      if (options.released) return { status: "refused", reason: `The mail cannot be read (${mail.message}); delete it instead` };
-      return await holdBack(rt, inbox, mail.mail, raw?.copy, options.recipients ?? [], { kind: "unreadable", reason: mail.message.slice(0, 500) }, { senderAuth: auth });
+      if (options.released)
+        return { status: "refused", reason: `The mail cannot be read (${mail.message}); delete it instead` };
+      return await holdBack(
+        rt,
+        inbox,
+        mail.mail,
+        raw?.copy,
+        options.recipients ?? [],
+        { kind: "unreadable", reason: mail.message.slice(0, 500) },
+        { senderAuth: auth },
+      );
     }
-    return await ingestParsed(rt, inbox, mail, options.recipients ?? [], files, raw?.copy, options.released === true, auth);
+    return await ingestParsed(
+      rt,
+      inbox,
+      mail,
+      options.recipients ?? [],
+      files,
+      raw?.copy,
+      options.released === true,
+      auth,
+    );
   } finally {
     // Whatever no message took (a duplicate, a quarantined or bounced mail) is removed again.
     await rt.files.discard(db, inbox.workspaceId, files);
@@ -180,7 +254,8 @@ async function ingestParsed(
       FROM (SELECT 1) AS one
       LEFT JOIN ${timelineItems} t ON t.inbox_id = ${inbox.id} AND t.external_id = ${mail.externalId.slice(0, 512)}`),
   );
-  if (seen?.item_id && seen.conversation_id) return { status: "duplicate", conversationId: seen.conversation_id, itemId: seen.item_id };
+  if (seen?.item_id && seen.conversation_id)
+    return { status: "duplicate", conversationId: seen.conversation_id, itemId: seen.item_id };
 
   if (mail.class.bounce) {
     const original = mail.bounce?.originalMessageId;
@@ -188,29 +263,45 @@ async function ingestParsed(
       ? await db
           .select({ itemId: emailMessages.timelineItemId })
           .from(emailMessages)
-          .where(and(eq(emailMessages.inboxId, inbox.id), eq(emailMessages.messageId, original), eq(emailMessages.direction, "out")))
+          .where(
+            and(
+              eq(emailMessages.inboxId, inbox.id),
+              eq(emailMessages.messageId, original),
+              eq(emailMessages.direction, "out"),
+            ),
+          )
       : [];
     // Anyone can write a "bounce": only one its sender's domain vouches for (or an admin released) fails
     // a delivery; an unverified one waits in the spam view.
     if (sent?.itemId && auth.verdict !== "pass" && !released)
-      return hold("unverified_bounce", "bounce whose sender could not be verified", { bounce: mail.bounce, itemId: sent.itemId });
+      return hold("unverified_bounce", "bounce whose sender could not be verified", {
+        bounce: mail.bounce,
+        itemId: sent.itemId,
+      });
     if (sent?.itemId) {
       const reason = `Bounced: ${mail.bounce?.reason ?? "undeliverable"}${mail.bounce?.recipient ? ` (${mail.bounce.recipient})` : ""}`;
       await OutboxWorker.markFailed(rt.core, inbox.workspaceId, sent.itemId, reason);
       return { status: "bounce", itemId: sent.itemId, reason };
     }
     // Released by an admin, a report on mail we never sent is kept like any other message.
-    if (!released) return hold("unknown_bounce", "bounce for a message this inbox did not send", { bounce: mail.bounce });
+    if (!released)
+      return hold("unknown_bounce", "bounce for a message this inbox did not send", { bounce: mail.bounce });
   }
   if (!mail.from) {
-    if (released) return { status: "refused", reason: "The mail has no valid sender address (From): there is nobody to file it under; delete it instead" };
+    if (released)
+      return {
+        status: "refused",
+        reason: "The mail has no valid sender address (From): there is nobody to file it under; delete it instead",
+      };
     return hold("no_sender", "no valid sender address (From)");
   }
   const from = mail.from;
   if (!released) {
     if (mail.class.spam) return hold("spam", "flagged as spam");
     if (Number(seen?.recent ?? 0) >= inbox.settings.floodPerHour)
-      return hold("flood", `sender over the limit of ${inbox.settings.floodPerHour} mails an hour`, { limit: inbox.settings.floodPerHour });
+      return hold("flood", `sender over the limit of ${inbox.settings.floodPerHour} mails an hour`, {
+        limit: inbox.settings.floodPerHour,
+      });
   }
 
   const own = new Set([inbox.settings.address, ...inbox.settings.aliases]);
@@ -260,12 +351,25 @@ async function ingestParsed(
             .selectDistinct({ conversationId: emailMessages.conversationId })
             .from(emailMessages)
             .innerJoin(conversations, eq(conversations.id, emailMessages.conversationId))
-            .where(and(eq(emailMessages.inboxId, inbox.id), eq(emailMessages.subjectKey, mail.subjectKey), eq(conversations.contactId, contactId)))
+            .where(
+              and(
+                eq(emailMessages.inboxId, inbox.id),
+                eq(emailMessages.subjectKey, mail.subjectKey),
+                eq(conversations.contactId, contactId),
+              ),
+            )
         : [];
       const tokenRows = tokenConversation
-        ? await tx.select({ id: conversations.id }).from(conversations).where(and(eq(conversations.id, tokenConversation), eq(conversations.workspaceId, inbox.workspaceId)))
+        ? await tx
+            .select({ id: conversations.id })
+            .from(conversations)
+            .where(and(eq(conversations.id, tokenConversation), eq(conversations.workspaceId, inbox.workspaceId)))
         : [];
-      const known = await candidates(tx, [...byHeaderRows.map((r) => r.conversationId), ...bySubjectRows.map((r) => r.conversationId), ...tokenRows.map((r) => r.id)]);
+      const known = await candidates(tx, [
+        ...byHeaderRows.map((r) => r.conversationId),
+        ...bySubjectRows.map((r) => r.conversationId),
+        ...tokenRows.map((r) => r.id),
+      ]);
       const order = new Map(headerIds.map((id, i) => [id, i]));
       decision = chooseThread({
         contactId,
@@ -273,13 +377,20 @@ async function ingestParsed(
         now: new Date(),
         byHeader: byHeaderRows
           .sort((a, b) => order.get(a.messageId)! - order.get(b.messageId)!)
-          .flatMap((r) => (known.get(r.conversationId) ? [{ messageId: r.messageId, candidate: known.get(r.conversationId)! }] : [])),
+          .flatMap((r) =>
+            known.get(r.conversationId) ? [{ messageId: r.messageId, candidate: known.get(r.conversationId)! }] : [],
+          ),
         byToken: tokenRows[0] ? known.get(tokenRows[0].id) : undefined,
         bySubject: bySubjectRows.flatMap((r) => (known.get(r.conversationId) ? [known.get(r.conversationId)!] : [])),
-        settings: { subjectWindowDays: inbox.settings.subjectWindowDays, reopenWithinDays: inbox.settings.reopenWithinDays },
+        settings: {
+          subjectWindowDays: inbox.settings.subjectWindowDays,
+          reopenWithinDays: inbox.settings.reopenWithinDays,
+        },
       });
       // Automatic mail (an out-of-office, a list) is kept with its thread but reopens nothing.
-      return "conversationId" in decision ? { conversationId: decision.conversationId, keepStatus: !!mail.class.automated } : { newConversation: true };
+      return "conversationId" in decision
+        ? { conversationId: decision.conversationId, keepStatus: !!mail.class.automated }
+        : { newConversation: true };
     },
     stored: async (tx, stored) => {
       await tx
@@ -302,17 +413,37 @@ async function ingestParsed(
         const contactOf = await contactsOfIdentities(
           tx,
           inbox.workspaceId,
-          [...participants.values()].map((p) => ({ kind: "email", value: p.address, ...(p.name ? { displayName: p.name.slice(0, 200) } : {}) })),
+          [...participants.values()].map((p) => ({
+            kind: "email",
+            value: p.address,
+            ...(p.name ? { displayName: p.name.slice(0, 200) } : {}),
+          })),
         );
         await tx
           .insert(emailParticipants)
-          .values([...participants.values()].map((p) => ({ workspaceId: inbox.workspaceId, conversationId: stored.conversationId, address: p.address, name: p.name || null, contactId: contactOf.get(p.address)! })))
-          .onConflictDoUpdate({ target: [emailParticipants.conversationId, emailParticipants.address], set: { contactId: sql`COALESCE(${emailParticipants.contactId}, excluded.contact_id)` } });
+          .values(
+            [...participants.values()].map((p) => ({
+              workspaceId: inbox.workspaceId,
+              conversationId: stored.conversationId,
+              address: p.address,
+              name: p.name || null,
+              contactId: contactOf.get(p.address)!,
+            })),
+          )
+          .onConflictDoUpdate({
+            target: [emailParticipants.conversationId, emailParticipants.address],
+            set: { contactId: sql`COALESCE(${emailParticipants.contactId}, excluded.contact_id)` },
+          });
       }
     },
   });
-  if (decision && !result.duplicate) log.debug("email: threaded", { inboxId: inbox.id, rule: decision.rule, conversationId: result.conversation.id });
-  return { status: result.duplicate ? "duplicate" : "stored", conversationId: result.conversation.id, itemId: result.item.id };
+  if (decision && !result.duplicate)
+    log.debug("email: threaded", { inboxId: inbox.id, rule: decision.rule, conversationId: result.conversation.id });
+  return {
+    status: result.duplicate ? "duplicate" : "stored",
+    conversationId: result.conversation.id,
+    itemId: result.item.id,
+  };
 }
 
 function addressOf(value: string) {
@@ -332,9 +463,17 @@ export function prepareEmail(rt: Runtime) {
     if (!settings) return message;
     const data = message.channelData ?? {};
     const [inboxRow] = await db.select({ name: inboxes.name }).from(inboxes).where(eq(inboxes.id, message.inbox.id));
-    const [item] = await db.select({ senderType: timelineItems.senderType }).from(timelineItems).where(eq(timelineItems.id, row.timelineItemId));
+    const [item] = await db
+      .select({ senderType: timelineItems.senderType })
+      .from(timelineItems)
+      .where(eq(timelineItems.id, row.timelineItemId));
     const chain = await db
-      .select({ messageId: emailMessages.messageId, direction: emailMessages.direction, subject: emailMessages.subject, address: emailMessages.address })
+      .select({
+        messageId: emailMessages.messageId,
+        direction: emailMessages.direction,
+        subject: emailMessages.subject,
+        address: emailMessages.address,
+      })
       .from(emailMessages)
       .where(eq(emailMessages.conversationId, message.conversationId))
       .orderBy(asc(emailMessages.createdAt), asc(emailMessages.id));
@@ -343,7 +482,12 @@ export function prepareEmail(rt: Runtime) {
     const explicitTo = Array.isArray(data.to) ? (data.to as string[]).map(addressOf) : undefined;
     const explicitCc = Array.isArray(data.cc) ? (data.cc as string[]).map(addressOf) : undefined;
     const participants = data.replyAll
-      ? (await db.select({ address: emailParticipants.address }).from(emailParticipants).where(eq(emailParticipants.conversationId, message.conversationId))).map((p) => p.address)
+      ? (
+          await db
+            .select({ address: emailParticipants.address })
+            .from(emailParticipants)
+            .where(eq(emailParticipants.conversationId, message.conversationId))
+        ).map((p) => p.address)
       : [];
     const domain = settings.address.slice(settings.address.lastIndexOf("@") + 1);
     const messageId = `<${row.id}@${domain}>`;
@@ -355,22 +499,34 @@ export function prepareEmail(rt: Runtime) {
         : forward && lastSubject
           ? `Fwd: ${lastSubject.replace(/^\s*(re|aw|回复|答复)\s*[:：]\s*/i, "")}`
           : lastSubject
-          ? normalizeSubject(lastSubject) === lastSubject.trim().toLowerCase() ? `Re: ${lastSubject}` : lastSubject
-          : `${inboxRow?.name ?? "Support"}`;
+            ? normalizeSubject(lastSubject) === lastSubject.trim().toLowerCase()
+              ? `Re: ${lastSubject}`
+              : lastSubject
+            : `${inboxRow?.name ?? "Support"}`;
     const files = await db.select().from(attachments).where(eq(attachments.timelineItemId, row.timelineItemId));
     // A merged contact has several addresses: the reply goes to the one the customer wrote from in this
     // conversation (its latest mail from one of them), never to whichever identity a query lists first.
-    const wroteFrom = [...chain].reverse().find((m) => m.direction === "in" && contactEmails.includes(m.address))?.address;
+    const wroteFrom = [...chain]
+      .reverse()
+      .find((m) => m.direction === "in" && contactEmails.includes(m.address))?.address;
     const to = explicitTo?.length ? explicitTo : wroteFrom ? [wroteFrom] : contactEmails.slice(0, 1);
     const own = new Set([settings.address, ...settings.aliases]);
-    const cc = [...new Set([...(explicitCc ?? []), ...participants])].filter((a) => !to.includes(a) && !own.has(splitPlusAddress(a).base));
+    const cc = [...new Set([...(explicitCc ?? []), ...participants])].filter(
+      (a) => !to.includes(a) && !own.has(splitPlusAddress(a).base),
+    );
     // A forward carries the customer's latest mail below the agent's words, as mail clients do.
     let text = message.text;
     if (forward) {
       const [original] = await db
         .select({ text: timelineItems.text, data: timelineItems.data, createdAt: timelineItems.createdAt })
         .from(timelineItems)
-        .where(and(eq(timelineItems.conversationId, message.conversationId), eq(timelineItems.direction, "in"), eq(timelineItems.type, "message")))
+        .where(
+          and(
+            eq(timelineItems.conversationId, message.conversationId),
+            eq(timelineItems.direction, "in"),
+            eq(timelineItems.type, "message"),
+          ),
+        )
         .orderBy(desc(timelineItems.seq))
         .limit(1);
       if (original)
@@ -387,7 +543,9 @@ export function prepareEmail(rt: Runtime) {
     const envelope: EmailEnvelope = {
       messageId,
       from: {
-        name: message.senderName ? `${message.senderName} (${settings.displayName ?? inboxRow?.name ?? "Support"})` : (settings.displayName ?? inboxRow?.name ?? "Support"),
+        name: message.senderName
+          ? `${message.senderName} (${settings.displayName ?? inboxRow?.name ?? "Support"})`
+          : (settings.displayName ?? inboxRow?.name ?? "Support"),
         address: settings.address,
       },
       to,
@@ -398,7 +556,11 @@ export function prepareEmail(rt: Runtime) {
       references: forward ? [] : chain.slice(-20).map((m) => `<${m.messageId}>`),
       signature: settings.signature,
       automatic: item?.senderType === "system",
-      attachments: files.map((f) => ({ filename: f.name, path: rt.files.localPath(f.storageKey), contentType: f.contentType })),
+      attachments: files.map((f) => ({
+        filename: f.name,
+        path: rt.files.localPath(f.storageKey),
+        contentType: f.contentType,
+      })),
     };
     await db
       .insert(emailMessages)
@@ -417,7 +579,9 @@ export function prepareEmail(rt: Runtime) {
     // The timeline shows a sent mail's headers like a received one's.
     await db
       .update(timelineItems)
-      .set({ data: sql`${timelineItems.data} || ${JSON.stringify({ subject, from: `${envelope.from.name} <${envelope.from.address}>`, to, cc, messageId: messageId.slice(1, -1) })}::jsonb` })
+      .set({
+        data: sql`${timelineItems.data} || ${JSON.stringify({ subject, from: `${envelope.from.name} <${envelope.from.address}>`, to, cc, messageId: messageId.slice(1, -1) })}::jsonb`,
+      })
       .where(eq(timelineItems.id, row.timelineItemId));
     return { ...message, text, channelData: { ...data, email: envelope } };
   };
@@ -425,6 +589,9 @@ export function prepareEmail(rt: Runtime) {
 
 /** Counts used by the bench and tests: stored Message-IDs of an inbox. */
 export async function storedMessageIds(db: Executor, inboxId: string) {
-  const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(emailMessages).where(eq(emailMessages.inboxId, inboxId));
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(emailMessages)
+    .where(eq(emailMessages.inboxId, inboxId));
   return row?.n ?? 0;
 }

@@ -23,19 +23,57 @@ import type { Runtime } from "../runtime.ts";
 
 const TEXT = {
   en: {
-    title: "Help center", search: "Search", placeholder: "Search articles…", results: (n: number, q: string) => `${n} result${n === 1 ? "" : "s"} for “${q}”`,
-    none: "No article matched. Try other words, or contact us.", categories: "Categories", popular: "Popular articles", helpful: "Was this helpful?",
-    yes: "Yes", no: "No", thanks: "Thanks for your feedback.", other: "Also in", updated: "Updated", empty: "No articles yet.", home: "Home", tooShort: "Type at least two characters.",
-    notFound: "Page not found", backHome: "Back to the help center home",
-    missing: { "Help center": "There is no help center at this address.", Category: "This category does not exist or was removed.", Article: "This article does not exist, was unpublished or moved.", Page: "There is no page at this address." },
+    title: "Help center",
+    search: "Search",
+    placeholder: "Search articles…",
+    results: (n: number, q: string) => `${n} result${n === 1 ? "" : "s"} for “${q}”`,
+    none: "No article matched. Try other words, or contact us.",
+    categories: "Categories",
+    popular: "Popular articles",
+    helpful: "Was this helpful?",
+    yes: "Yes",
+    no: "No",
+    thanks: "Thanks for your feedback.",
+    other: "Also in",
+    updated: "Updated",
+    empty: "No articles yet.",
+    home: "Home",
+    tooShort: "Type at least two characters.",
+    notFound: "Page not found",
+    backHome: "Back to the help center home",
+    missing: {
+      "Help center": "There is no help center at this address.",
+      Category: "This category does not exist or was removed.",
+      Article: "This article does not exist, was unpublished or moved.",
+      Page: "There is no page at this address.",
+    },
     siteHome: "Go to the home page",
   },
   "zh-CN": {
-    title: "帮助中心", search: "搜索", placeholder: "搜索文章…", results: (n: number, q: string) => `“${q}” 的搜索结果：${n} 条`,
-    none: "没有找到相关文章。请换个说法，或联系我们。", categories: "分类", popular: "热门文章", helpful: "这篇文章有帮助吗？",
-    yes: "有帮助", no: "没帮助", thanks: "感谢您的反馈。", other: "其他语言", updated: "更新于", empty: "暂无文章。", home: "首页", tooShort: "请至少输入两个字符。",
-    notFound: "页面不存在", backHome: "返回帮助中心首页",
-    missing: { "Help center": "这个地址没有帮助中心。", Category: "该分类不存在或已被删除。", Article: "该文章不存在、已下线或已移动。", Page: "这个地址没有页面。" },
+    title: "帮助中心",
+    search: "搜索",
+    placeholder: "搜索文章…",
+    results: (n: number, q: string) => `“${q}” 的搜索结果：${n} 条`,
+    none: "没有找到相关文章。请换个说法，或联系我们。",
+    categories: "分类",
+    popular: "热门文章",
+    helpful: "这篇文章有帮助吗？",
+    yes: "有帮助",
+    no: "没帮助",
+    thanks: "感谢您的反馈。",
+    other: "其他语言",
+    updated: "更新于",
+    empty: "暂无文章。",
+    home: "首页",
+    tooShort: "请至少输入两个字符。",
+    notFound: "页面不存在",
+    backHome: "返回帮助中心首页",
+    missing: {
+      "Help center": "这个地址没有帮助中心。",
+      Category: "该分类不存在或已被删除。",
+      Article: "该文章不存在、已下线或已移动。",
+      Page: "这个地址没有页面。",
+    },
     siteHome: "前往首页",
   },
 } as const;
@@ -50,7 +88,10 @@ function langOf(c: Context): Lang {
 }
 
 export async function workspaceBySlug(db: Executor, slug: string) {
-  const [ws] = await db.select({ id: workspaces.id, name: workspaces.name, slug: workspaces.slug }).from(workspaces).where(eq(workspaces.slug, slug));
+  const [ws] = await db
+    .select({ id: workspaces.id, name: workspaces.name, slug: workspaces.slug })
+    .from(workspaces)
+    .where(eq(workspaces.slug, slug));
   if (!ws) throw new NotFound("Help center");
   return ws;
 }
@@ -100,7 +141,18 @@ function searchForm(base: string, lang: Lang) {
 <input name="q" type="search" placeholder="${t.placeholder}" aria-label="${t.search}" maxlength="500"><button>${t.search}</button></form>`;
 }
 
-function page(c: Context, o: { lang: Lang; ws: { name: string; slug: string | null }; title: string; canonical?: string; description?: string; body: string; status?: 200 | 404 }) {
+function page(
+  c: Context,
+  o: {
+    lang: Lang;
+    ws: { name: string; slug: string | null };
+    title: string;
+    canonical?: string;
+    description?: string;
+    body: string;
+    status?: 200 | 404;
+  },
+) {
   const t = TEXT[o.lang];
   const base = `/help/${o.ws.slug}`;
   const origin = new URL(c.req.url).origin;
@@ -131,7 +183,12 @@ async function notFoundPage(c: Context, db: Executor, what: string) {
   const lang = langOf(c);
   const t = TEXT[lang];
   const slug = c.req.param("slug") ?? "";
-  const [ws] = slug ? await db.select({ name: workspaces.name, slug: workspaces.slug }).from(workspaces).where(eq(workspaces.slug, slug)) : [];
+  const [ws] = slug
+    ? await db
+        .select({ name: workspaces.name, slug: workspaces.slug })
+        .from(workspaces)
+        .where(eq(workspaces.slug, slug))
+    : [];
   const reason = t.missing[what as keyof typeof t.missing] ?? t.missing.Page;
   if (!ws) {
     return c.html(
@@ -148,7 +205,8 @@ async function notFoundPage(c: Context, db: Executor, what: string) {
   return page(c, { lang, ws, title: `${t.notFound} — ${ws.name}`, body, status: 404 });
 }
 
-const publicArticle = (workspaceId: string) => and(eq(articles.workspaceId, workspaceId), eq(articles.status, "published"), eq(articles.visibility, "public"));
+const publicArticle = (workspaceId: string) =>
+  and(eq(articles.workspaceId, workspaceId), eq(articles.status, "published"), eq(articles.visibility, "public"));
 
 function articleList(lang: Lang, base: string, items: { id: string; title: string; summary: string }[]) {
   if (!items.length) return `<p>${TEXT[lang].empty}</p>`;
@@ -161,10 +219,15 @@ export function helpCenter(rt: Runtime) {
   const gapLimit = new RateLimiter(rt.config.help.gapsPerMinute, rt.config.help.gapsPerMinute / 60);
   // Readers are anonymous: their address stands for them, hashed with the workspace so votes never store it.
   const readerOf = (c: Context, workspaceId: string) =>
-    createHash("sha256").update(`${workspaceId}\n${clientIp(rt.config.trustProxy, c)}`).digest("base64url").slice(0, 32);
+    createHash("sha256")
+      .update(`${workspaceId}\n${clientIp(rt.config.trustProxy, c)}`)
+      .digest("base64url")
+      .slice(0, 32);
   const app = new Hono();
   // Readers are people with browsers: a missing workspace, category or article is a page, not JSON.
-  app.onError((err, c) => (err instanceof NotFound ? notFoundPage(c, db, err.message.replace(/ not found$/, "")) : errorResponse(err, c)));
+  app.onError((err, c) =>
+    err instanceof NotFound ? notFoundPage(c, db, err.message.replace(/ not found$/, "")) : errorResponse(err, c),
+  );
   app.use("/help/*", async (c, next) => {
     await next();
     c.header("content-security-policy", HELP_CSP);
@@ -179,8 +242,17 @@ export function helpCenter(rt: Runtime) {
     const t = TEXT[lang];
     const base = `/help/${ws.slug}`;
     const [categories, popular] = await Promise.all([
-      db.select().from(knowledgeCategories).where(eq(knowledgeCategories.workspaceId, ws.id)).orderBy(knowledgeCategories.position, knowledgeCategories.name),
-      db.select(summaryCols).from(articles).where(and(publicArticle(ws.id), langFilter(lang))).orderBy(desc(articles.views), desc(articles.updatedAt)).limit(20),
+      db
+        .select()
+        .from(knowledgeCategories)
+        .where(eq(knowledgeCategories.workspaceId, ws.id))
+        .orderBy(knowledgeCategories.position, knowledgeCategories.name),
+      db
+        .select(summaryCols)
+        .from(articles)
+        .where(and(publicArticle(ws.id), langFilter(lang)))
+        .orderBy(desc(articles.views), desc(articles.updatedAt))
+        .limit(20),
     ]);
     const cats = categories.filter((c) => !c.parentId);
     const body = `${cats.length ? `<h2>${t.categories}</h2><ul class="list">${cats.map((cat) => `<li><a href="${base}/categories/${escapeHtml(cat.slug)}?lang=${lang}">${escapeHtml(cat.name)}</a></li>`).join("")}</ul>` : ""}
@@ -191,12 +263,23 @@ export function helpCenter(rt: Runtime) {
   app.get("/help/:slug/categories/:category", async (c) => {
     const ws = await workspaceBySlug(db, c.req.param("slug"));
     const lang = langOf(c);
-    const [cat] = await db.select().from(knowledgeCategories).where(and(eq(knowledgeCategories.workspaceId, ws.id), eq(knowledgeCategories.slug, c.req.param("category"))));
+    const [cat] = await db
+      .select()
+      .from(knowledgeCategories)
+      .where(and(eq(knowledgeCategories.workspaceId, ws.id), eq(knowledgeCategories.slug, c.req.param("category"))));
     if (!cat) throw new NotFound("Category");
     const base = `/help/${ws.slug}`;
     const [children, items] = await Promise.all([
-      db.select().from(knowledgeCategories).where(and(eq(knowledgeCategories.workspaceId, ws.id), eq(knowledgeCategories.parentId, cat.id))),
-      db.select(summaryCols).from(articles).where(and(publicArticle(ws.id), eq(articles.categoryId, cat.id))).orderBy(desc(articles.views), articles.title).limit(200),
+      db
+        .select()
+        .from(knowledgeCategories)
+        .where(and(eq(knowledgeCategories.workspaceId, ws.id), eq(knowledgeCategories.parentId, cat.id))),
+      db
+        .select(summaryCols)
+        .from(articles)
+        .where(and(publicArticle(ws.id), eq(articles.categoryId, cat.id)))
+        .orderBy(desc(articles.views), articles.title)
+        .limit(200),
     ]);
     const body = `<p class="meta"><a href="${base}?lang=${lang}">${TEXT[lang].home}</a> ›</p><h1>${escapeHtml(cat.name)}</h1>
 ${children.length ? `<ul class="list">${children.map((ch) => `<li><a href="${base}/categories/${escapeHtml(ch.slug)}?lang=${lang}">${escapeHtml(ch.name)}</a></li>`).join("")}</ul>` : ""}
@@ -212,12 +295,28 @@ ${articleList(lang, base, items)}`;
     // A reader's reloads (or a script's loop) count as one view per HELP_VIEW_WINDOW_MINUTES.
     const counted = recentViews.first(readerOf(c, ws.id), id);
     const [a] = counted
-      ? await db.update(articles).set({ views: sql`${articles.views} + 1` }).where(and(publicArticle(ws.id), eq(articles.id, id))).returning()
-      : await db.select().from(articles).where(and(publicArticle(ws.id), eq(articles.id, id)));
+      ? await db
+          .update(articles)
+          .set({ views: sql`${articles.views} + 1` })
+          .where(and(publicArticle(ws.id), eq(articles.id, id)))
+          .returning()
+      : await db
+          .select()
+          .from(articles)
+          .where(and(publicArticle(ws.id), eq(articles.id, id)));
     if (!a) throw new NotFound("Article");
     if (counted) await recordEvent(db, { workspaceId: ws.id, kind: "view", articleId: a.id });
     const base = `/help/${ws.slug}`;
-    const translations = await db.select({ id: articles.id, locale: articles.locale, title: articles.title }).from(articles).where(and(publicArticle(ws.id), eq(articles.translationGroupId, a.translationGroupId), sql`${articles.id} <> ${a.id}`));
+    const translations = await db
+      .select({ id: articles.id, locale: articles.locale, title: articles.title })
+      .from(articles)
+      .where(
+        and(
+          publicArticle(ws.id),
+          eq(articles.translationGroupId, a.translationGroupId),
+          sql`${articles.id} <> ${a.id}`,
+        ),
+      );
     const voted = c.req.query("voted") === "1";
     // The stored HTML is sanitized again on the way out: rows rendered before the sanitizer checked URLs
     // after decoding may still hold a javascript: link.
@@ -225,7 +324,14 @@ ${articleList(lang, base, items)}`;
 <article lang="${escapeHtml(a.locale)}"><h1>${escapeHtml(a.title)}</h1><p class="meta">${t.updated} ${a.updatedAt.toISOString().slice(0, 10)}</p>${sanitizeHtml(a.bodyHtml)}</article>
 ${translations.length ? `<p class="meta">${t.other}: ${translations.map((tr) => `<a href="${base}/articles/${tr.id}" hreflang="${escapeHtml(tr.locale)}">${escapeHtml(tr.title)}</a>`).join(" · ")}</p>` : ""}
 ${voted ? `<p>${t.thanks}</p>` : `<form method="post" action="${base}/articles/${a.id}/vote?lang=${lang}"><p>${t.helpful} <button name="helpful" value="yes">${t.yes}</button> <button name="helpful" value="no">${t.no}</button></p></form>`}`;
-    return page(c, { lang, ws, title: `${a.title} — ${ws.name}`, canonical: `${base}/articles/${a.id}`, description: a.summary || a.bodyText.slice(0, 160), body });
+    return page(c, {
+      lang,
+      ws,
+      title: `${a.title} — ${ws.name}`,
+      canonical: `${base}/articles/${a.id}`,
+      description: a.summary || a.bodyText.slice(0, 160),
+      body,
+    });
   });
 
   app.post("/help/:slug/articles/:id/vote", async (c) => {
@@ -233,7 +339,12 @@ ${voted ? `<p>${t.thanks}</p>` : `<form method="post" action="${base}/articles/$
     const id = pathId(c.req.param("id"), "Article");
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     // One vote per article and reader: a repeated one is thanked for and not counted.
-    await voteOnce(db, { workspaceId: ws.id, articleId: id, voter: readerOf(c, ws.id), helpful: form.helpful === "yes" });
+    await voteOnce(db, {
+      workspaceId: ws.id,
+      articleId: id,
+      voter: readerOf(c, ws.id),
+      helpful: form.helpful === "yes",
+    });
     return c.redirect(`/help/${ws.slug}/articles/${id}?lang=${langOf(c)}&voted=1`, 303);
   });
 
@@ -245,24 +356,53 @@ ${voted ? `<p>${t.thanks}</p>` : `<form method="post" action="${base}/articles/$
     const base = `/help/${ws.slug}`;
     // The reader's interface language does not filter: a Chinese question finds Chinese articles by itself.
     const locale = c.req.query("locale");
-    const asked = { workspaceId: ws.id, q, publicOnly: true, limit: 20, locale: locale && /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(locale) ? locale : undefined };
+    const asked = {
+      workspaceId: ws.id,
+      q,
+      publicOnly: true,
+      limit: 20,
+      locale: locale && /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(locale) ? locale : undefined,
+    };
     // An empty search is a knowledge gap, but only HELP_GAPS_PER_MINUTE of them per reader: a script
     // must not be able to fill the editors' gap report.
-    const hits = q ? await rt.knowledge.search.search(asked, { recordGap: () => gapLimit.take(readerOf(c, ws.id)) === 0 }) : [];
+    const hits = q
+      ? await rt.knowledge.search.search(asked, { recordGap: () => gapLimit.take(readerOf(c, ws.id)) === 0 })
+      : [];
     const shown = q.slice(0, 200);
     const list = hits.length
       ? `<ul class="list">${hits.map((h) => `<li><a href="${base}/articles/${h.id}?lang=${lang}">${escapeHtml(h.title)}</a><div class="meta">${highlighted(h)}</div></li>`).join("")}</ul>`
       : `<p>${[...q].length === 1 ? t.tooShort : q ? t.none : ""}</p>`;
     const body = `${q ? `<h1>${escapeHtml(t.results(hits.length, shown))}</h1>` : ""}${list}`;
-    return page(c, { lang, ws, title: `${q ? shown + " — " : ""}${t.search} — ${ws.name}`, canonical: `${base}/search`, body });
+    return page(c, {
+      lang,
+      ws,
+      title: `${q ? shown + " — " : ""}${t.search} — ${ws.name}`,
+      canonical: `${base}/search`,
+      body,
+    });
   });
 
   app.get("/help/:slug/sitemap.xml", async (c) => {
     const ws = await workspaceBySlug(db, c.req.param("slug"));
     const origin = rt.config.publicUrl ?? new URL(c.req.url).origin;
-    const rows = await db.select({ id: articles.id, updatedAt: articles.updatedAt }).from(articles).where(publicArticle(ws.id)).orderBy(desc(articles.updatedAt)).limit(50_000);
-    const urls = [`<url><loc>${escapeHtml(`${origin}/help/${ws.slug}`)}</loc></url>`, ...rows.map((r) => `<url><loc>${escapeHtml(`${origin}/help/${ws.slug}/articles/${r.id}`)}</loc><lastmod>${r.updatedAt.toISOString()}</lastmod></url>`)];
-    return c.body(`<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">${urls.join("")}</urlset>`, 200, { "content-type": "application/xml; charset=utf-8" });
+    const rows = await db
+      .select({ id: articles.id, updatedAt: articles.updatedAt })
+      .from(articles)
+      .where(publicArticle(ws.id))
+      .orderBy(desc(articles.updatedAt))
+      .limit(50_000);
+    const urls = [
+      `<url><loc>${escapeHtml(`${origin}/help/${ws.slug}`)}</loc></url>`,
+      ...rows.map(
+        (r) =>
+          `<url><loc>${escapeHtml(`${origin}/help/${ws.slug}/articles/${r.id}`)}</loc><lastmod>${r.updatedAt.toISOString()}</lastmod></url>`,
+      ),
+    ];
+    return c.body(
+      `<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">${urls.join("")}</urlset>`,
+      200,
+      { "content-type": "application/xml; charset=utf-8" },
+    );
   });
 
   // Any other address under a help center (a mistyped link) is the same page.
@@ -270,4 +410,3 @@ ${voted ? `<p>${t.thanks}</p>` : `<form method="post" action="${base}/articles/$
 
   return app;
 }
-

@@ -79,7 +79,12 @@ export class MailboxImporter {
       autoIdleDelay: 1000,
     } as ConstructorParameters<typeof ImapFlow>[0]);
     this.client = client;
-    client.on("error", (err: unknown) => log.warn("imap: connection error", { inboxId: this.inbox.id, err: err instanceof Error ? err.message : String(err) }));
+    client.on("error", (err: unknown) =>
+      log.warn("imap: connection error", {
+        inboxId: this.inbox.id,
+        err: err instanceof Error ? err.message : String(err),
+      }),
+    );
     client.on("close", () => {
       if (this.client === client) this.reconnect();
     });
@@ -93,7 +98,10 @@ export class MailboxImporter {
       this.poll.unref?.();
       this.requestSync();
     } catch (err) {
-      log.warn("imap: connect failed", { inboxId: this.inbox.id, err: err instanceof Error ? err.message : String(err) });
+      log.warn("imap: connect failed", {
+        inboxId: this.inbox.id,
+        err: err instanceof Error ? err.message : String(err),
+      });
       client.close();
       if (this.client === client) this.reconnect();
     }
@@ -116,7 +124,12 @@ export class MailboxImporter {
       return;
     }
     this.syncing = this.sync()
-      .catch((err: unknown) => log.warn("imap: sync failed", { inboxId: this.inbox.id, err: err instanceof Error ? err.message : String(err) }))
+      .catch((err: unknown) =>
+        log.warn("imap: sync failed", {
+          inboxId: this.inbox.id,
+          err: err instanceof Error ? err.message : String(err),
+        }),
+      )
       .finally(() => {
         this.syncing = undefined;
         this.synced.dispatchEvent(new Event("synced"));
@@ -136,8 +149,17 @@ export class MailboxImporter {
     // idempotency makes the re-read import nothing twice.
     await db
       .insert(emailMailboxState)
-      .values({ inboxId: this.inbox.id, mailbox: this.imap.mailbox, workspaceId: this.inbox.workspaceId, uidValidity, lastUid: 0 })
-      .onConflictDoUpdate({ target: [emailMailboxState.inboxId, emailMailboxState.mailbox], set: { uidValidity, lastUid: 0, updatedAt: new Date() } });
+      .values({
+        inboxId: this.inbox.id,
+        mailbox: this.imap.mailbox,
+        workspaceId: this.inbox.workspaceId,
+        uidValidity,
+        lastUid: 0,
+      })
+      .onConflictDoUpdate({
+        target: [emailMailboxState.inboxId, emailMailboxState.mailbox],
+        set: { uidValidity, lastUid: 0, updatedAt: new Date() },
+      });
     return 0;
   }
 
@@ -164,14 +186,19 @@ export class MailboxImporter {
       for (;;) {
         if (this.stopped || !client.usable) return;
         // `n:*` always matches the last message, even below n: filter.
-        const found = ((await client.search({ uid: `${lastUid + 1}:*` }, { uid: true })) || []).filter((u) => u > lastUid).sort((a, b) => a - b);
+        const found = ((await client.search({ uid: `${lastUid + 1}:*` }, { uid: true })) || [])
+          .filter((u) => u > lastUid)
+          .sort((a, b) => a - b);
         if (!found.length) return;
         const batch = found.slice(0, BATCH);
         const sizes = new Map<number, number>();
-        for await (const m of client.fetch(batch.join(","), { uid: true, size: true }, { uid: true })) sizes.set(m.uid, m.size ?? 0);
+        for await (const m of client.fetch(batch.join(","), { uid: true, size: true }, { uid: true }))
+          sizes.set(m.uid, m.size ?? 0);
         const small = batch.filter((u) => (sizes.get(u) ?? 0) <= SMALL_MAIL_BYTES);
         const sources = new Map<number, Buffer>();
-        if (small.length) for await (const m of client.fetch(small.join(","), { uid: true, source: true }, { uid: true })) if (m.source) sources.set(m.uid, m.source);
+        if (small.length)
+          for await (const m of client.fetch(small.join(","), { uid: true, source: true }, { uid: true }))
+            if (m.source) sources.set(m.uid, m.source);
         for (const uid of batch) {
           if (this.stopped || !client.usable) return;
           // Expunged meanwhile: nothing to import.
@@ -180,7 +207,11 @@ export class MailboxImporter {
           if (sizes.has(uid) && this.imap.moveTo) {
             // Moved only once its progress is saved: a moved mail is never read from this mailbox again.
             await save();
-            await client.messageMove(String(uid), this.imap.moveTo, { uid: true }).catch((err: unknown) => log.warn("imap: move failed", { inboxId: this.inbox.id, uid, err: String(err) }));
+            await client
+              .messageMove(String(uid), this.imap.moveTo, { uid: true })
+              .catch((err: unknown) =>
+                log.warn("imap: move failed", { inboxId: this.inbox.id, uid, err: String(err) }),
+              );
           }
         }
         await save();
@@ -217,7 +248,13 @@ export class MailboxImporter {
     }
   }
 
-  private async holdBack(client: ImapFlow, uid: number, fetched: Buffer | undefined, uidValidity: number, reason: string) {
+  private async holdBack(
+    client: ImapFlow,
+    uid: number,
+    fetched: Buffer | undefined,
+    uidValidity: number,
+    reason: string,
+  ) {
     const db = this.rt.core.db;
     // A streamed (large) mail was consumed by the failed attempt: it is read once more into the copy.
     let copy: RawMailCopy;
@@ -230,12 +267,24 @@ export class MailboxImporter {
     const rawId = await copy.keep(db);
     const [row] = await db
       .insert(emailQuarantine)
-      .values({ workspaceId: this.inbox.workspaceId, inboxId: this.inbox.id, messageId: `imap:${uidValidity}:${uid}`, address: "", reason: `import failed: ${reason}`.slice(0, 1000), rawId, details: { kind: "import_failed" satisfies HoldKind, uid, mailbox: this.imap.mailbox } })
+      .values({
+        workspaceId: this.inbox.workspaceId,
+        inboxId: this.inbox.id,
+        messageId: `imap:${uidValidity}:${uid}`,
+        address: "",
+        reason: `import failed: ${reason}`.slice(0, 1000),
+        rawId,
+        details: { kind: "import_failed" satisfies HoldKind, uid, mailbox: this.imap.mailbox },
+      })
       .onConflictDoNothing()
       .returning({ id: emailQuarantine.id });
     // Held back before (the same UID after a restart): that row keeps its own copy.
     if (!row) await this.rt.files.remove(db, this.inbox.workspaceId, rawId);
-    log.error("imap: mail held back with its raw copy after repeated failures", { inboxId: this.inbox.id, uid, reason });
+    log.error("imap: mail held back with its raw copy after repeated failures", {
+      inboxId: this.inbox.id,
+      uid,
+      reason,
+    });
   }
 }
 
@@ -267,10 +316,11 @@ export function startImap(rt: Runtime, options: { rescanMs?: number; resolver?: 
       importer.start();
       running.set(inbox.id, { key, importer, stop: () => importer.stop() });
     }
-    for (const [id, r] of running) if (!seen.has(id)) {
-      running.delete(id);
-      await r.stop();
-    }
+    for (const [id, r] of running)
+      if (!seen.has(id)) {
+        running.delete(id);
+        await r.stop();
+      }
   };
   let scanning = scan().catch((err: unknown) => log.error("imap: scan failed", { err }));
   const timer = setInterval(() => {

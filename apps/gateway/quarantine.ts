@@ -7,7 +7,14 @@ import type { EmailInbox, Receipt } from "./email.ts";
 import type { RawMailCopy } from "./raw-mail.ts";
 
 /** Why a mail was held back, as a code the spam view translates (the reason text says it in English). */
-export type HoldKind = "spam" | "flood" | "no_sender" | "unknown_bounce" | "unverified_bounce" | "unreadable" | "import_failed";
+export type HoldKind =
+  | "spam"
+  | "flood"
+  | "no_sender"
+  | "unknown_bounce"
+  | "unverified_bounce"
+  | "unreadable"
+  | "import_failed";
 
 /** What holding a mail back needs of it: a parsed mail, or the top headers of one the parser gave up on. */
 export type HeldMail = Pick<ParsedEmail, "externalId" | "from" | "subject" | "to" | "size">;
@@ -51,7 +58,11 @@ export async function holdBack(
       })
       .onConflictDoNothing()
       .returning({ id: emailQuarantine.id });
-    if (row && raw) await db.update(emailQuarantine).set({ rawId: await raw.keep(db) }).where(eq(emailQuarantine.id, row.id));
+    if (row && raw)
+      await db
+        .update(emailQuarantine)
+        .set({ rawId: await raw.keep(db) })
+        .where(eq(emailQuarantine.id, row.id));
   });
   log.info("email: quarantined", { inboxId: inbox.id, reason: hold.reason });
   return { status: "quarantined", reason: hold.reason };

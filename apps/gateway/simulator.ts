@@ -13,11 +13,17 @@ import { voiceInbox } from "../voice/inbox.ts";
 export const SIMULATOR_PATH = "/simulator/twilio";
 
 const SimulateCall = z.object({
-  from: z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number").default("+8613800138000"),
+  from: z
+    .string()
+    .regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number")
+    .default("+8613800138000"),
   callerName: z.string().max(100).optional(),
   /** What the caller says at the menu, or keys pressed (say wins). */
   say: z.string().max(200).optional(),
-  digits: z.string().regex(/^[0-9*#]{1,20}$/).optional(),
+  digits: z
+    .string()
+    .regex(/^[0-9*#]{1,20}$/)
+    .optional(),
   /** Seconds the caller talks once connected before hanging up (the agent may hang up first). */
   talkSeconds: z.number().int().min(1).max(600).optional(),
 });
@@ -40,7 +46,11 @@ export function simulatorRoutes(rt: Runtime) {
         .limit(1);
       if (!row) throw new NotFound("Simulated voice inbox");
       const inbox = voiceInbox(row, rt.keyring, rt.config.twilioAuthToken);
-      const sim = new TwilioSimulator({ gatewayUrl: rt.calls.publicBase, authToken: inbox.authToken!, accountSid: inbox.credentials.accountSid! });
+      const sim = new TwilioSimulator({
+        gatewayUrl: rt.calls.publicBase,
+        authToken: inbox.authToken!,
+        accountSid: inbox.credentials.accountSid!,
+      });
       return { sim, number: inbox.settings.phoneNumber! };
     })().catch((err) => {
       simulator = undefined;
@@ -69,7 +79,15 @@ export function simulatorRoutes(rt: Runtime) {
   return app;
 }
 
-const legView = (leg: SimLeg) => ({ callSid: leg.sid, from: leg.from, to: leg.to, status: leg.status, inConference: leg.conference !== null, heard: leg.heard, log: leg.log });
+const legView = (leg: SimLeg) => ({
+  callSid: leg.sid,
+  from: leg.from,
+  to: leg.to,
+  status: leg.status,
+  inConference: leg.conference !== null,
+  heard: leg.heard,
+  log: leg.log,
+});
 
 /** The simulated caller stays on the line for `seconds` once an agent has joined, then hangs up. */
 async function hangUpAfterTalking(sim: TwilioSimulator, leg: SimLeg, seconds: number) {

@@ -34,7 +34,10 @@ function smtpError(message: string, code: number) {
  * (unknown addresses get 550 there, before any data is sent), the size limit is announced and
  * enforced, and the mail is acknowledged only once it is committed (or held back with a reason).
  */
-export async function startSmtpIn(rt: Runtime, options: { port: number; host: string; maxBytes?: number; resolver?: MailResolver }) {
+export async function startSmtpIn(
+  rt: Runtime,
+  options: { port: number; host: string; maxBytes?: number; resolver?: MailResolver },
+) {
   const resolver = options.resolver;
   const maxBytes = options.maxBytes ?? SMTP_MAX_BYTES;
   const server = new SMTPServer({
@@ -64,14 +67,23 @@ export async function startSmtpIn(rt: Runtime, options: { port: number; host: st
       const t = transactionOf(session);
       const targets = [...t.inboxes.values()];
       const { mailFrom } = session.envelope;
-      const peer: SmtpPeer = { ip: session.remoteAddress, helo: session.hostNameAppearsAs || undefined, envelopeFrom: mailFrom ? mailFrom.address : undefined };
+      const peer: SmtpPeer = {
+        ip: session.remoteAddress,
+        helo: session.hostNameAppearsAs || undefined,
+        envelopeFrom: mailFrom ? mailFrom.address : undefined,
+      };
       void (async () => {
         // Read into memory only up to the limit; a mail over it is drained and refused with 552.
         // Attachments are streamed to disk by the parser: the one buffered copy is the raw mail for
         // its second and further inboxes (rare), so a single inbox parses straight from the socket.
         const tooLarge = `5.3.4 Message is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`;
         if (targets.length === 1) {
-          const receipt = await receiveEmail(rt, targets[0]!, stream, { recipients: t.recipients, resolver, peer, refuse: () => (stream.sizeExceeded ? tooLarge : undefined) });
+          const receipt = await receiveEmail(rt, targets[0]!, stream, {
+            recipients: t.recipients,
+            resolver,
+            peer,
+            refuse: () => (stream.sizeExceeded ? tooLarge : undefined),
+          });
           if (receipt.status === "refused") return callback(smtpError(receipt.reason, 552));
           return callback(null, describe(receipt));
         }
@@ -80,7 +92,8 @@ export async function startSmtpIn(rt: Runtime, options: { port: number; host: st
         if (stream.sizeExceeded) return callback(smtpError(tooLarge, 552));
         const raw = Buffer.concat(chunks);
         const receipts: Receipt[] = [];
-        for (const inbox of targets) receipts.push(await receiveEmail(rt, inbox, raw, { recipients: t.recipients, resolver, peer }));
+        for (const inbox of targets)
+          receipts.push(await receiveEmail(rt, inbox, raw, { recipients: t.recipients, resolver, peer }));
         callback(null, receipts.map(describe).join("; "));
       })().catch((err: unknown) => {
         log.error("smtp-in: delivery failed", { err });
@@ -108,7 +121,8 @@ export async function startSmtpIn(rt: Runtime, options: { port: number; host: st
 }
 
 function describe(r: Receipt) {
-  if (r.status === "stored" || r.status === "duplicate") return `Queued as ${r.itemId}${r.status === "duplicate" ? " (already received)" : ""}`;
+  if (r.status === "stored" || r.status === "duplicate")
+    return `Queued as ${r.itemId}${r.status === "duplicate" ? " (already received)" : ""}`;
   if (r.status === "bounce") return "Delivery report recorded";
   return `Accepted and held for review: ${"reason" in r ? r.reason : ""}`;
 }

@@ -15,7 +15,13 @@ import type { HoldKind } from "./quarantine.ts";
 
 async function emailInbox(rt: Runtime, workspaceId: string, inboxId: string): Promise<EmailInbox> {
   const [row] = await rt.core.db
-    .select({ id: inboxes.id, workspaceId: inboxes.workspaceId, name: inboxes.name, channel: inboxes.channel, settings: inboxes.settings })
+    .select({
+      id: inboxes.id,
+      workspaceId: inboxes.workspaceId,
+      name: inboxes.name,
+      channel: inboxes.channel,
+      settings: inboxes.settings,
+    })
     .from(inboxes)
     .where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, inboxId)));
   if (!row) throw new NotFound("Inbox", "id");
@@ -28,13 +34,23 @@ async function heldBack(rt: Runtime, workspaceId: string, inboxId: string, id: s
   const [row] = await rt.core.db
     .select()
     .from(emailQuarantine)
-    .where(and(eq(emailQuarantine.workspaceId, workspaceId), eq(emailQuarantine.inboxId, inboxId), eq(emailQuarantine.id, id)));
+    .where(
+      and(
+        eq(emailQuarantine.workspaceId, workspaceId),
+        eq(emailQuarantine.inboxId, inboxId),
+        eq(emailQuarantine.id, id),
+      ),
+    );
   if (!row) throw new NotFound("Held-back mail", "itemId");
   return row;
 }
 
 function isSenderAuth(value: unknown): value is SenderAuth {
-  return typeof value === "object" && value !== null && ["pass", "none", "fail"].includes(String((value as { verdict?: unknown }).verdict));
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    ["pass", "none", "fail"].includes(String((value as { verdict?: unknown }).verdict))
+  );
 }
 
 /** What is still held back, newest first. */
@@ -43,7 +59,13 @@ export async function listHeldBack(rt: Runtime, workspaceId: string, inboxId: st
   const rows = await rt.core.db
     .select()
     .from(emailQuarantine)
-    .where(and(eq(emailQuarantine.workspaceId, workspaceId), eq(emailQuarantine.inboxId, inboxId), isNull(emailQuarantine.releasedAt)))
+    .where(
+      and(
+        eq(emailQuarantine.workspaceId, workspaceId),
+        eq(emailQuarantine.inboxId, inboxId),
+        isNull(emailQuarantine.releasedAt),
+      ),
+    )
     .orderBy(desc(emailQuarantine.createdAt), desc(emailQuarantine.id))
     .limit(limit);
   return rows.map((r) => ({
@@ -57,7 +79,8 @@ export async function listHeldBack(rt: Runtime, workspaceId: string, inboxId: st
     size: typeof r.details.size === "number" ? r.details.size : null,
     // Mail the parser cannot read, or without a sender, can only be deleted; an import that kept failing
     // is released from its raw copy (the failure may have passed).
-    releasable: r.rawId !== null && r.details.kind !== "unreadable" && (r.address !== "" || r.details.kind === "import_failed"),
+    releasable:
+      r.rawId !== null && r.details.kind !== "unreadable" && (r.address !== "" || r.details.kind === "import_failed"),
   }));
 }
 
@@ -72,23 +95,32 @@ export async function releaseHeldBack(rt: Runtime, workspaceId: string, inboxId:
   const inbox = await emailInbox(rt, workspaceId, inboxId);
   const row = await heldBack(rt, workspaceId, inboxId, id);
   const answer = async (itemId: string) => {
-    const [item] = await db.select({ conversationId: timelineItems.conversationId }).from(timelineItems).where(eq(timelineItems.id, itemId));
+    const [item] = await db
+      .select({ conversationId: timelineItems.conversationId })
+      .from(timelineItems)
+      .where(eq(timelineItems.id, itemId));
     if (!item) throw new NotFound("Released message", "itemId");
     return { id: row.id, status: "released" as const, conversationId: item.conversationId, itemId };
   };
   if (row.releasedItemId) return answer(row.releasedItemId);
-  if (!row.rawId || (!row.address && row.details.kind !== "import_failed")) throw new Conflict(`This mail cannot be released (${row.reason}); delete it instead`, "itemId");
+  if (!row.rawId || (!row.address && row.details.kind !== "import_failed"))
+    throw new Conflict(`This mail cannot be released (${row.reason}); delete it instead`, "itemId");
   // A release running alongside may have finished and removed the copy: then its message is the answer.
   const gone = async () => {
     const again = await heldBack(rt, workspaceId, inboxId, id);
     if (again.releasedItemId) return answer(again.releasedItemId);
     throw new Conflict("The stored copy of this mail is gone; delete it instead", "itemId");
   };
-  const [raw] = await db.select({ storageKey: attachments.storageKey }).from(attachments).where(and(eq(attachments.workspaceId, workspaceId), eq(attachments.id, row.rawId)));
+  const [raw] = await db
+    .select({ storageKey: attachments.storageKey })
+    .from(attachments)
+    .where(and(eq(attachments.workspaceId, workspaceId), eq(attachments.id, row.rawId)));
   if (!raw) return gone();
   const source = await rt.files.openSealedStream(rt.keyring, raw.storageKey).catch(() => undefined);
   if (!source) return gone();
-  const recipients = Array.isArray(row.details.recipients) ? (row.details.recipients as unknown[]).filter((r): r is string => typeof r === "string") : [];
+  const recipients = Array.isArray(row.details.recipients)
+    ? (row.details.recipients as unknown[]).filter((r): r is string => typeof r === "string")
+    : [];
   // The copy is authenticated as it is read: a damaged file (or one sealed under another SECRET_KEY)
   // fails before anything is stored, and says so instead of failing as a server error.
   let damaged = false;
@@ -96,10 +128,18 @@ export async function releaseHeldBack(rt: Runtime, workspaceId: string, inboxId:
   // The sender check made on arrival stays the mail's verdict (DNS may have changed since).
   const auth = isSenderAuth(row.details.senderAuth) ? row.details.senderAuth : undefined;
   const receipt = await receiveEmail(rt, inbox, source, { recipients, released: true, auth }).catch((err: unknown) => {
-    if (damaged) throw new Conflict("The stored copy of this mail cannot be read (damaged, or sealed with another SECRET_KEY); delete it instead", "itemId");
+    if (damaged)
+      throw new Conflict(
+        "The stored copy of this mail cannot be read (damaged, or sealed with another SECRET_KEY); delete it instead",
+        "itemId",
+      );
     throw err;
   });
-  if (receipt.status !== "stored" && receipt.status !== "duplicate") throw new Conflict(`This mail cannot be released: ${"reason" in receipt ? receipt.reason : receipt.status}`, "itemId");
+  if (receipt.status !== "stored" && receipt.status !== "duplicate")
+    throw new Conflict(
+      `This mail cannot be released: ${"reason" in receipt ? receipt.reason : receipt.status}`,
+      "itemId",
+    );
   // Marked only if no other release got there first; either way the answer names the one message.
   const [marked] = await db
     .update(emailQuarantine)
@@ -116,7 +156,13 @@ export async function deleteHeldBack(rt: Runtime, workspaceId: string, inboxId: 
   await emailInbox(rt, workspaceId, inboxId);
   const [row] = await rt.core.db
     .delete(emailQuarantine)
-    .where(and(eq(emailQuarantine.workspaceId, workspaceId), eq(emailQuarantine.inboxId, inboxId), eq(emailQuarantine.id, id)))
+    .where(
+      and(
+        eq(emailQuarantine.workspaceId, workspaceId),
+        eq(emailQuarantine.inboxId, inboxId),
+        eq(emailQuarantine.id, id),
+      ),
+    )
     .returning({ rawId: emailQuarantine.rawId });
   if (!row) throw new NotFound("Held-back mail", "itemId");
   if (row.rawId) await rt.files.remove(rt.core.db, workspaceId, row.rawId);

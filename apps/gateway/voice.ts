@@ -3,7 +3,13 @@ import { z } from "zod";
 import { callOfInbox, findCall } from "../../conversations/call.ts";
 import type { Call } from "../../db/schema/index.ts";
 import {
-  ConferenceEvent, formParams, GatherResult, IncomingCall, RecordingEvent, StatusCallback, TranscriptionEvent,
+  ConferenceEvent,
+  formParams,
+  GatherResult,
+  IncomingCall,
+  RecordingEvent,
+  StatusCallback,
+  TranscriptionEvent,
 } from "../../channels/voice/parse.ts";
 import { apologyTwiml, emptyTwiml } from "../../channels/voice/twiml.ts";
 import { verifyTwilioSignature } from "../../channels/voice/verify.ts";
@@ -82,12 +88,23 @@ export function twilioVoiceWebhooks(rt: Runtime) {
     if (!call) {
       // A webhook for a call we do not know: a polite goodbye, never a dead line.
       log.warn("voice: webhook for an unknown call", { step, callId: ids.data.call });
-      return twiml(c, ["status", "conference", "recording", "transcription"].includes(step) ? emptyTwiml() : apologyTwiml(inbox.language));
+      return twiml(
+        c,
+        ["status", "conference", "recording", "transcription"].includes(step)
+          ? emptyTwiml()
+          : apologyTwiml(inbox.language),
+      );
     }
     return twiml(c, await handle(step, c, inbox, call, params));
   });
 
-  async function handle(step: string, c: Context, inbox: VoiceInbox, call: Call, params: Record<string, string>): Promise<string> {
+  async function handle(
+    step: string,
+    c: Context,
+    inbox: VoiceInbox,
+    call: Call,
+    params: Record<string, string>,
+  ): Promise<string> {
     switch (step) {
       case "gather": {
         const p = parseInput(GatherResult, params);
@@ -104,9 +121,14 @@ export function twilioVoiceWebhooks(rt: Runtime) {
       case "agent":
         return control.agentConference(inbox, call);
       case "monitor":
-        return control.agentConference(inbox, call, { mode: parseInput(z.object({ mode: Mode }), { mode: c.req.query("mode") }).mode });
+        return control.agentConference(inbox, call, {
+          mode: parseInput(z.object({ mode: Mode }), { mode: c.req.query("mode") }).mode,
+        });
       case "status": {
-        const { leg, agent } = parseInput(z.object({ leg: Leg, agent: z.uuid().optional() }), { leg: c.req.query("leg") ?? "customer", agent: c.req.query("agent") });
+        const { leg, agent } = parseInput(z.object({ leg: Leg, agent: z.uuid().optional() }), {
+          leg: c.req.query("leg") ?? "customer",
+          agent: c.req.query("agent"),
+        });
         await control.status(inbox, call, leg, parseInput(StatusCallback, params), agent);
         return emptyTwiml();
       }
@@ -116,7 +138,10 @@ export function twilioVoiceWebhooks(rt: Runtime) {
       case "recording":
         await control.recording(inbox, call, parseInput(RecordingEvent, params)).catch((err: unknown) => {
           // Kept as known-but-not-stored; the housekeeping retry fetches it later.
-          log.warn("voice: storing a recording failed; will retry", { callId: call.id, err: err instanceof Error ? err.message : String(err) });
+          log.warn("voice: storing a recording failed; will retry", {
+            callId: call.id,
+            err: err instanceof Error ? err.message : String(err),
+          });
         });
         return emptyTwiml();
       case "voicemail":

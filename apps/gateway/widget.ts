@@ -5,7 +5,13 @@ import { upgradeWebSocket } from "hono/bun";
 import type { WSContext } from "hono/ws";
 import { routePath } from "hono/route";
 import {
-  clientIdOf, isVisitorClaims, parseWidgetMessage, verifyVisitorIdentity, visitorClaims, WidgetMessage, type VisitorClaims,
+  clientIdOf,
+  isVisitorClaims,
+  parseWidgetMessage,
+  verifyVisitorIdentity,
+  visitorClaims,
+  WidgetMessage,
+  type VisitorClaims,
 } from "../../channels/webchat/index.ts";
 import { mergeContacts, resolveContact } from "../../conversations/contact.ts";
 import { openConversationOf } from "../../conversations/conversation.ts";
@@ -27,7 +33,6 @@ import { articleUrl } from "./help.ts";
 import { feedSocket, parseAfter, SocketSlots } from "../socket.ts";
 import { widgetCallApi, widgetCallFrame } from "./widget-call.ts";
 
-
 const SessionBody = z
   .object({
     inboxKey: z.string().min(1).max(100),
@@ -41,7 +46,10 @@ const SessionBody = z
   .openapi("WidgetSession");
 const ArticlesQuery = z.object({ q: z.string().max(500) });
 const ContactBody = z.object({ email: z.email().max(320), name: z.string().trim().min(1).max(200).optional() });
-const HistoryQuery = z.object({ before: z.coerce.number().int().min(0).optional(), limit: z.coerce.number().int().min(1).max(100).default(50) });
+const HistoryQuery = z.object({
+  before: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
 
 type WidgetEnv = { Variables: { visitor: VisitorClaims } };
 
@@ -60,14 +68,21 @@ async function inboxInfo(db: Executor, inbox: Inbox, locale: string | undefined)
   const [online] = await db
     .select({ id: users.id })
     .from(users)
-    .where(and(eq(users.workspaceId, inbox.workspaceId), isNotNull(users.lastSeenAt), gt(users.lastSeenAt, new Date(Date.now() - ONLINE_WINDOW_MS))))
+    .where(
+      and(
+        eq(users.workspaceId, inbox.workspaceId),
+        isNotNull(users.lastSeenAt),
+        gt(users.lastSeenAt, new Date(Date.now() - ONLINE_WINDOW_MS)),
+      ),
+    )
     .limit(1);
   const s = inbox.settings;
   return {
     name: inbox.name,
     preChatForm: s.preChatForm === true,
     agentsOnline: !!online,
-    greeting: (locale?.toLowerCase().startsWith("zh") ? s.greeting?.["zh-CN"] : s.greeting?.en) ?? s.greeting?.en ?? null,
+    greeting:
+      (locale?.toLowerCase().startsWith("zh") ? s.greeting?.["zh-CN"] : s.greeting?.en) ?? s.greeting?.en ?? null,
     color: typeof s.color === "string" ? s.color : null,
     locale: typeof s.locale === "string" ? s.locale : null,
     // Which way the call button goes: Twilio's Voice SDK to the inbox's phone line, or WebRTC.
@@ -122,57 +137,110 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
   });
 
   app.openapi(
-    createRoute({ method: "post", path: "/sessions", request: { body: { content: { "application/json": { schema: SessionBody } }, required: true } }, responses: ok("A visitor session"), tags: ["widget"] }),
+    createRoute({
+      method: "post",
+      path: "/sessions",
+      request: { body: { content: { "application/json": { schema: SessionBody } }, required: true } },
+      responses: ok("A visitor session"),
+      tags: ["widget"],
+    }),
     async (c) => {
       const input = c.req.valid("json");
-      const [inbox] = await db.select().from(inboxes).where(and(eq(inboxes.publicKey, input.inboxKey), eq(inboxes.channel, "webchat")));
+      const [inbox] = await db
+        .select()
+        .from(inboxes)
+        .where(and(eq(inboxes.publicKey, input.inboxKey), eq(inboxes.channel, "webchat")));
       if (!inbox) throw new NotFound("Inbox", "inboxKey");
       let claims: VisitorClaims | undefined;
       if (input.userId) {
         // Opened only for a signed-in visitor: anonymous chat works even when the inbox's credentials
         // were sealed with a lost key (then identity checks answer 409 naming the inbox).
         const secret = readCredentials(rt.keyring, inbox, db).hmacSecret;
-        if (typeof secret !== "string" || !input.userHash || !verifyVisitorIdentity(secret, input.userId, input.userHash))
+        if (
+          typeof secret !== "string" ||
+          !input.userHash ||
+          !verifyVisitorIdentity(secret, input.userId, input.userHash)
+        )
           throw new Unauthorized("User identity could not be verified", "userHash");
         const value = `user:${input.userId}`;
         const contactId = await db.transaction(
-          async (tx) => (await resolveContact(tx, inbox.workspaceId, { kind: "visitor", value, displayName: input.name, verified: true })).contactId,
+          async (tx) =>
+            (
+              await resolveContact(tx, inbox.workspaceId, {
+                kind: "visitor",
+                value,
+                displayName: input.name,
+                verified: true,
+              })
+            ).contactId,
         );
         // The visitor chatted anonymously before signing in: that chat joins the verified contact
         // (once: a page that sends the same old token again finds it already merged). The old token
         // is retired by the merge (visitorContact): it never resumes as the verified contact.
         const previous = input.visitorToken ? rt.keyring.verifyToken<unknown>(input.visitorToken) : undefined;
-        if (isVisitorClaims(previous) && previous.i === inbox.id && previous.c !== contactId && previous.v.startsWith("anon:")) {
-          if (await visitorContact(db, previous)) await mergeContacts(rt.core, inbox.workspaceId, contactId, previous.c);
+        if (
+          isVisitorClaims(previous) &&
+          previous.i === inbox.id &&
+          previous.c !== contactId &&
+          previous.v.startsWith("anon:")
+        ) {
+          if (await visitorContact(db, previous))
+            await mergeContacts(rt.core, inbox.workspaceId, contactId, previous.c);
         }
-        claims = visitorClaims({ w: inbox.workspaceId, i: inbox.id, c: contactId, v: value }, rt.config.visitorTokenDays);
+        claims = visitorClaims(
+          { w: inbox.workspaceId, i: inbox.id, c: contactId, v: value },
+          rt.config.visitorTokenDays,
+        );
       } else if (inbox.settings.requireIdentityVerification) {
         throw new Unauthorized("This chat requires a signed-in user");
       } else {
         // Only an anonymous session resumes without proof, and only as its own contact: a verified one
         // is proved again (userId and userHash), and one whose contact was merged starts afresh.
         const previous = input.visitorToken ? rt.keyring.verifyToken<unknown>(input.visitorToken) : undefined;
-        if (isVisitorClaims(previous) && previous.i === inbox.id && previous.v.startsWith("anon:") && (await visitorContact(db, previous)))
+        if (
+          isVisitorClaims(previous) &&
+          previous.i === inbox.id &&
+          previous.v.startsWith("anon:") &&
+          (await visitorContact(db, previous))
+        )
           // Resumed: a fresh token, so a visitor who keeps coming back is never cut off mid-chat.
           claims = visitorClaims(previous, rt.config.visitorTokenDays);
         else {
           const value = `anon:${crypto.randomUUID()}`;
           const contactId = await db.transaction(
-            async (tx) => (await resolveContact(tx, inbox.workspaceId, { kind: "visitor", value, displayName: input.name, verified: false })).contactId,
+            async (tx) =>
+              (
+                await resolveContact(tx, inbox.workspaceId, {
+                  kind: "visitor",
+                  value,
+                  displayName: input.name,
+                  verified: false,
+                })
+              ).contactId,
           );
-          claims = visitorClaims({ w: inbox.workspaceId, i: inbox.id, c: contactId, v: value }, rt.config.visitorTokenDays);
+          claims = visitorClaims(
+            { w: inbox.workspaceId, i: inbox.id, c: contactId, v: value },
+            rt.config.visitorTokenDays,
+          );
         }
       }
       // What a visitor types into the pre-chat form is kept on the contact, not as an identity: an
       // unverified email must never pull someone else's email history into this chat.
       if (input.name || input.email) await rememberVisitorDetails(db, claims.c, input.name, input.email);
-      const [contact] = await db.select({ id: contacts.id, name: contacts.name }).from(contacts).where(eq(contacts.id, claims.c));
+      const [contact] = await db
+        .select({ id: contacts.id, name: contacts.name })
+        .from(contacts)
+        .where(eq(contacts.id, claims.c));
       return c.json(
         {
           visitorToken: rt.keyring.signToken(claims),
           conversationId: await openConversationOf(db, inbox.workspaceId, claims.c),
           contact: contact ?? { id: claims.c, name: null },
-          inbox: await inboxInfo(db, inbox, input.locale ?? (typeof inbox.settings.locale === "string" ? inbox.settings.locale : undefined)),
+          inbox: await inboxInfo(
+            db,
+            inbox,
+            input.locale ?? (typeof inbox.settings.locale === "string" ? inbox.settings.locale : undefined),
+          ),
         },
         200,
       );
@@ -180,7 +248,13 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
   );
 
   app.openapi(
-    createRoute({ method: "get", path: "/messages", request: { query: HistoryQuery }, responses: ok("The visitor's chat history, oldest first"), tags: ["widget"] }),
+    createRoute({
+      method: "get",
+      path: "/messages",
+      request: { query: HistoryQuery },
+      responses: ok("The visitor's chat history, oldest first"),
+      tags: ["widget"],
+    }),
     async (c) => {
       const visitor = c.get("visitor");
       const { before, limit } = c.req.valid("query");
@@ -200,18 +274,33 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
         .orderBy(desc(timelineItems.seq))
         .limit(limit + 1);
       const page = rows.slice(0, limit).reverse();
-      const items = (await Promise.all(page.map((r) => loadTimelineItem(db, r.id)))).filter((i): i is TimelineView => !!i);
-      return c.json({ items: items.map(visitorView), nextCursor: rows.length > limit && items[0] ? String(items[0].seq) : null }, 200);
+      const items = (await Promise.all(page.map((r) => loadTimelineItem(db, r.id)))).filter(
+        (i): i is TimelineView => !!i,
+      );
+      return c.json(
+        { items: items.map(visitorView), nextCursor: rows.length > limit && items[0] ? String(items[0].seq) : null },
+        200,
+      );
     },
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/messages", request: { body: { content: { "application/json": { schema: WidgetMessage } }, required: true } }, responses: created("The stored message"), tags: ["widget"] }),
+    createRoute({
+      method: "post",
+      path: "/messages",
+      request: { body: { content: { "application/json": { schema: WidgetMessage } }, required: true } },
+      responses: created("The stored message"),
+      tags: ["widget"],
+    }),
     async (c) => {
       const body = c.req.valid("json");
-      if (!body.text?.trim() && !body.attachments?.length) throw new Invalid("A message needs text or an attachment", "text");
+      if (!body.text?.trim() && !body.attachments?.length)
+        throw new Invalid("A message needs text or an attachment", "text");
       const result = await rt.inbound.submit(c.get("visitor").w, parseWidgetMessage(body, c.get("visitor")));
-      return c.json({ item: visitorView(result.item), conversationId: result.conversation.id, duplicate: result.duplicate }, 201);
+      return c.json(
+        { item: visitorView(result.item), conversationId: result.conversation.id, duplicate: result.duplicate },
+        201,
+      );
     },
   );
 
@@ -225,8 +314,15 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
       const allowance = await uploadQuota.reserve(db, { workspaceId: visitor.w, contactId: visitor.c, ip }, wanted);
       try {
         const { limitedBy } = allowance;
-        const limit = { maxBytes: allowance.bytes, uploaderIp: ip, overLimit: limitedBy ? () => new TooManyRequests(3600, limitedBy, "file") : undefined };
-        return c.json(await rt.files.saveUpload(db, visitor.w, { contactId: visitor.c }, await streamedUpload(c.req.raw), limit), 201);
+        const limit = {
+          maxBytes: allowance.bytes,
+          uploaderIp: ip,
+          overLimit: limitedBy ? () => new TooManyRequests(3600, limitedBy, "file") : undefined,
+        };
+        return c.json(
+          await rt.files.saveUpload(db, visitor.w, { contactId: visitor.c }, await streamedUpload(c.req.raw), limit),
+          201,
+        );
       } finally {
         allowance.release();
       }
@@ -234,13 +330,27 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/typing", request: { body: { content: { "application/json": { schema: z.object({ typing: z.boolean() }) } }, required: true } }, responses: ok("Sent"), tags: ["widget"] }),
+    createRoute({
+      method: "post",
+      path: "/typing",
+      request: {
+        body: { content: { "application/json": { schema: z.object({ typing: z.boolean() }) } }, required: true },
+      },
+      responses: ok("Sent"),
+      tags: ["widget"],
+    }),
     async (c) => {
       const visitor = c.get("visitor");
       const [conversation] = await db
         .select()
         .from(conversations)
-        .where(and(eq(conversations.workspaceId, visitor.w), eq(conversations.contactId, visitor.c), inArray(conversations.status, ["open", "pending", "snoozed"])))
+        .where(
+          and(
+            eq(conversations.workspaceId, visitor.w),
+            eq(conversations.contactId, visitor.c),
+            inArray(conversations.status, ["open", "pending", "snoozed"]),
+          ),
+        )
         .orderBy(desc(conversations.lastActivityAt))
         .limit(1);
       if (conversation) {
@@ -252,17 +362,31 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
   );
 
   app.openapi(
-    createRoute({ method: "get", path: "/queue", responses: ok("Where the visitor stands: position and estimated wait, while queued"), tags: ["widget"] }),
+    createRoute({
+      method: "get",
+      path: "/queue",
+      responses: ok("Where the visitor stands: position and estimated wait, while queued"),
+      tags: ["widget"],
+    }),
     async (c) => {
       const visitor = c.get("visitor");
       const conversationId = await openConversationOf(db, visitor.w, visitor.c);
       const place = conversationId ? await queuePosition(db, conversationId) : undefined;
-      return c.json({ queued: !!place, position: place?.position ?? null, estimatedWaitS: place?.estimatedWaitS ?? null }, 200);
+      return c.json(
+        { queued: !!place, position: place?.position ?? null, estimatedWaitS: place?.estimatedWaitS ?? null },
+        200,
+      );
     },
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/contact", request: { body: { content: { "application/json": { schema: ContactBody } }, required: true } }, responses: ok("Saved"), tags: ["widget"] }),
+    createRoute({
+      method: "post",
+      path: "/contact",
+      request: { body: { content: { "application/json": { schema: ContactBody } }, required: true } },
+      responses: ok("Saved"),
+      tags: ["widget"],
+    }),
     async (c) => {
       const { email, name } = c.req.valid("json");
       await rememberVisitorDetails(db, c.get("visitor").c, name, email);
@@ -273,13 +397,25 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
   app.route("/", widgetCallApi(rt));
   // Self-service: public articles for what the visitor is typing (partial words are no knowledge gap).
   app.openapi(
-    createRoute({ method: "get", path: "/articles", request: { query: ArticlesQuery }, responses: ok("{items:[{id,title,snippet,url}]}"), tags: ["widget"] }),
+    createRoute({
+      method: "get",
+      path: "/articles",
+      request: { query: ArticlesQuery },
+      responses: ok("{items:[{id,title,snippet,url}]}"),
+      tags: ["widget"],
+    }),
     async (c) => {
       const visitor = c.get("visitor");
-      const hits = await rt.knowledge.search.search({ workspaceId: visitor.w, q: c.req.valid("query").q, publicOnly: true, limit: 5 }, { recordGap: false });
+      const hits = await rt.knowledge.search.search(
+        { workspaceId: visitor.w, q: c.req.valid("query").q, publicOnly: true, limit: 5 },
+        { recordGap: false },
+      );
       const base = rt.config.publicUrl ?? new URL(c.req.url).origin;
       const links = await Promise.all(hits.map((h) => articleUrl(db, base, visitor.w, h.id)));
-      return c.json({ items: hits.map((h, i) => ({ id: h.id, title: h.title, snippet: h.summary || h.snippet, url: links[i] })) }, 200);
+      return c.json(
+        { items: hits.map((h, i) => ({ id: h.id, title: h.title, snippet: h.summary || h.snippet, url: links[i] })) },
+        200,
+      );
     },
   );
 
@@ -335,11 +471,14 @@ export function widgetSocket(rt: Runtime) {
   app.get("/ws", async (c, next) => {
     const claims = rt.keyring.verifyToken<unknown>(c.req.query("token") ?? "");
     if (!isVisitorClaims(claims)) return c.json(errorBody("unauthorized", "Invalid visitor token"), 401);
-    if (!(await visitorContact(db, claims))) return c.json(errorBody("unauthorized", "This chat session has ended; start a new one"), 401);
+    if (!(await visitorContact(db, claims)))
+      return c.json(errorBody("unauthorized", "This chat session has ended; start a new one"), 401);
     const after = parseAfter(c.req.query("after"));
-    if (after === "invalid") return c.json(errorBody("invalid", "after must be a non-negative integer seq", "after"), 400);
+    if (after === "invalid")
+      return c.json(errorBody("invalid", "after must be a non-negative integer seq", "after"), 400);
     const ip = clientIp(rt.config.trustProxy, c);
-    if (!perIp.take(ip)) return c.json(errorBody("rate_limited", `At most ${limits.perIp} chat sockets per address`), 429);
+    if (!perIp.take(ip))
+      return c.json(errorBody("rate_limited", `At most ${limits.perIp} chat sockets per address`), 429);
     if (!perVisitor.take(claims.c)) {
       perIp.release(ip);
       return c.json(errorBody("rate_limited", `At most ${limits.perVisitor} chat sockets per visitor`), 429);
@@ -356,15 +495,22 @@ export function widgetSocket(rt: Runtime) {
     let socket: WSContext | undefined;
     let recheck: ReturnType<typeof setInterval> | undefined;
     const ended = () => socket?.close(4401, "Session ended");
-    const stillValid = () => void visitorContact(db, claims).then((still) => still || ended(), () => {});
+    const stillValid = () =>
+      void visitorContact(db, claims).then(
+        (still) => still || ended(),
+        () => {},
+      );
     const upgraded = await upgradeWebSocket(() =>
       feedSocket(rt, {
         workspaceId: claims.w,
         after,
         replayConversations: async () =>
-          (await db.select({ id: conversations.id }).from(conversations).where(and(eq(conversations.workspaceId, claims.w), eq(conversations.contactId, claims.c)))).map(
-            (r) => r.id,
-          ),
+          (
+            await db
+              .select({ id: conversations.id })
+              .from(conversations)
+              .where(and(eq(conversations.workspaceId, claims.w), eq(conversations.contactId, claims.c)))
+          ).map((r) => r.id),
         replayLimit: limits.replayLimit,
         filter: (e) => {
           if (e.type === "contact.merged" && e.payload.mergedId === claims.c) ended();
@@ -372,10 +518,22 @@ export function widgetSocket(rt: Runtime) {
         },
         frame: (e) => {
           if (e.type.startsWith("call.")) return widgetCallFrame(e);
-          if (e.type === "typing") return JSON.stringify({ seq: e.seq, type: e.type, conversationId: e.conversationId, typing: e.payload.typing, sender: { name: (e.payload.sender as { name?: string }).name ?? null } });
+          if (e.type === "typing")
+            return JSON.stringify({
+              seq: e.seq,
+              type: e.type,
+              conversationId: e.conversationId,
+              typing: e.payload.typing,
+              sender: { name: (e.payload.sender as { name?: string }).name ?? null },
+            });
           const item = e.payload.item as TimelineView | undefined;
           if (!item || item.channel !== "webchat") return undefined;
-          return JSON.stringify({ seq: e.seq, type: e.type, conversationId: e.conversationId, item: visitorView(item) });
+          return JSON.stringify({
+            seq: e.seq,
+            type: e.type,
+            conversationId: e.conversationId,
+            item: visitorView(item),
+          });
         },
         hello: {},
         onOpen: (ws) => {
@@ -398,4 +556,3 @@ export function widgetSocket(rt: Runtime) {
   });
   return app;
 }
-

@@ -6,7 +6,15 @@ import { channels, roles, type Role } from "../../db/schema/index.ts";
 import { Invalid } from "../../platform/errors.ts";
 import { NewPassword } from "../../platform/password.ts";
 import { can } from "../../platform/permission.ts";
-import { activeUsers, createAgent, createTeam, deleteTeam, listTeams, renameTeam, setTeamMembers } from "../../routing/agent.ts";
+import {
+  activeUsers,
+  createAgent,
+  createTeam,
+  deleteTeam,
+  listTeams,
+  renameTeam,
+  setTeamMembers,
+} from "../../routing/agent.ts";
 import { queueHistory } from "../../routing/history.ts";
 import { body, created, IdParam, Json, ok, router } from "../http.ts";
 import type { Runtime } from "../runtime.ts";
@@ -25,7 +33,9 @@ const AgentBody = z
     password: NewPassword.optional(),
   })
   .openapi("NewAgent");
-const InviteAcceptBody = z.object({ token: z.string().min(1).max(2000), password: NewPassword }).openapi("InviteAccept");
+const InviteAcceptBody = z
+  .object({ token: z.string().min(1).max(2000), password: NewPassword })
+  .openapi("InviteAccept");
 const TeamBody = z.object({ name: z.string().trim().min(1).max(100) });
 const MembersBody = z.object({ userIds: z.array(z.uuid()).max(500) });
 const HistoryQuery = z.object({
@@ -51,12 +61,20 @@ export function adminApi(rt: Runtime) {
       channel: inbox.channel,
       createdAt: inbox.createdAt.toISOString(),
       ...(webchat ? { publicKey: inbox.publicKey } : {}),
-      ...(webchat && can({ role }, "inboxes.manage") ? { embedSnippet: embedSnippet(publicUrl(c), inbox.publicKey!) } : {}),
+      ...(webchat && can({ role }, "inboxes.manage")
+        ? { embedSnippet: embedSnippet(publicUrl(c), inbox.publicKey!) }
+        : {}),
     };
   };
 
   app.openapi(
-    createRoute({ method: "post", path: "/auth/invite/accept", request: body(InviteAcceptBody), responses: ok("A session token, as sign-in gives"), tags: ["auth"] }),
+    createRoute({
+      method: "post",
+      path: "/auth/invite/accept",
+      request: body(InviteAcceptBody),
+      responses: ok("A session token, as sign-in gives"),
+      tags: ["auth"],
+    }),
     async (c) => {
       const { token, password } = c.req.valid("json");
       const session = await acceptInvite(db, rt.keyring, token, password);
@@ -64,12 +82,19 @@ export function adminApi(rt: Runtime) {
     },
   );
 
-  app.openapi(createRoute({ method: "get", path: "/users", responses: ok("Active users by name, for pickers"), tags: ["admin"] }), async (c) =>
-    c.json({ items: await activeUsers(db, c.get("actor").workspaceId) }, 200),
+  app.openapi(
+    createRoute({ method: "get", path: "/users", responses: ok("Active users by name, for pickers"), tags: ["admin"] }),
+    async (c) => c.json({ items: await activeUsers(db, c.get("actor").workspaceId) }, 200),
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/agents", request: body(AgentBody), responses: created("The user, with an invitation link when no password was given"), tags: ["admin"] }),
+    createRoute({
+      method: "post",
+      path: "/agents",
+      request: body(AgentBody),
+      responses: created("The user, with an invitation link when no password was given"),
+      tags: ["admin"],
+    }),
     async (c) => {
       const a = c.get("actor");
       const input = c.req.valid("json");
@@ -79,13 +104,22 @@ export function adminApi(rt: Runtime) {
     },
   );
 
-  app.openapi(createRoute({ method: "get", path: "/inboxes", responses: ok("The workspace's inboxes"), tags: ["admin"] }), async (c) => {
-    const a = c.get("actor");
-    return c.json({ items: (await listInboxes(db, a.workspaceId)).map((i) => inboxView(c, i, a.role)) }, 200);
-  });
+  app.openapi(
+    createRoute({ method: "get", path: "/inboxes", responses: ok("The workspace's inboxes"), tags: ["admin"] }),
+    async (c) => {
+      const a = c.get("actor");
+      return c.json({ items: (await listInboxes(db, a.workspaceId)).map((i) => inboxView(c, i, a.role)) }, 200);
+    },
+  );
 
   app.openapi(
-    createRoute({ method: "post", path: "/inboxes", request: body(InboxBody), responses: created("The inbox with its embed snippet"), tags: ["admin"] }),
+    createRoute({
+      method: "post",
+      path: "/inboxes",
+      request: body(InboxBody),
+      responses: created("The inbox with its embed snippet"),
+      tags: ["admin"],
+    }),
     async (c) => {
       const a = c.get("actor");
       const { name, channel, ...setup } = c.req.valid("json");
@@ -103,32 +137,58 @@ export function adminApi(rt: Runtime) {
         });
         return c.json({ ...inboxView(c, inbox, a.role), email: inbox.settings }, 201);
       }
-      if (channel !== "webchat") throw new Invalid(`Only webchat inboxes can be created here for now; ${channel} gets its own setup`, "channel");
+      if (channel !== "webchat")
+        throw new Invalid(`Only webchat inboxes can be created here for now; ${channel} gets its own setup`, "channel");
       const inbox = await createInbox(db, rt.keyring, { workspaceId: a.workspaceId, channel, name });
       return c.json(inboxView(c, inbox, a.role), 201);
     },
   );
 
   app.openapi(
-    createRoute({ method: "patch", path: "/inboxes/{id}", request: { params: IdParam, ...body(z.object({ name: InboxName })) }, responses: ok("Renamed"), tags: ["admin"] }),
+    createRoute({
+      method: "patch",
+      path: "/inboxes/{id}",
+      request: { params: IdParam, ...body(z.object({ name: InboxName })) },
+      responses: ok("Renamed"),
+      tags: ["admin"],
+    }),
     async (c) => {
       const a = c.get("actor");
-      return c.json(inboxView(c, await renameInbox(db, a.workspaceId, c.req.valid("param").id, c.req.valid("json").name), a.role), 200);
+      return c.json(
+        inboxView(c, await renameInbox(db, a.workspaceId, c.req.valid("param").id, c.req.valid("json").name), a.role),
+        200,
+      );
     },
   );
 
-  app.openapi(createRoute({ method: "get", path: "/teams", responses: ok("Teams with their members"), tags: ["admin"] }), async (c) =>
-    c.json({ items: await listTeams(db, c.get("actor").workspaceId) }, 200),
+  app.openapi(
+    createRoute({ method: "get", path: "/teams", responses: ok("Teams with their members"), tags: ["admin"] }),
+    async (c) => c.json({ items: await listTeams(db, c.get("actor").workspaceId) }, 200),
   );
 
-  app.openapi(createRoute({ method: "post", path: "/teams", request: body(TeamBody), responses: created("The team"), tags: ["admin"] }), async (c) => {
-    const a = c.get("actor");
-    const team = await createTeam(db, a.workspaceId, c.req.valid("json").name);
-    return c.json({ id: team.id, name: team.name, members: [] }, 201);
-  });
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/teams",
+      request: body(TeamBody),
+      responses: created("The team"),
+      tags: ["admin"],
+    }),
+    async (c) => {
+      const a = c.get("actor");
+      const team = await createTeam(db, a.workspaceId, c.req.valid("json").name);
+      return c.json({ id: team.id, name: team.name, members: [] }, 201);
+    },
+  );
 
   app.openapi(
-    createRoute({ method: "patch", path: "/teams/{id}", request: { params: IdParam, ...body(TeamBody) }, responses: ok("The team"), tags: ["admin"] }),
+    createRoute({
+      method: "patch",
+      path: "/teams/{id}",
+      request: { params: IdParam, ...body(TeamBody) },
+      responses: ok("The team"),
+      tags: ["admin"],
+    }),
     async (c) => {
       const a = c.get("actor");
       return c.json(await renameTeam(db, a.workspaceId, c.req.valid("param").id, c.req.valid("json").name), 200);
@@ -136,18 +196,36 @@ export function adminApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "put", path: "/teams/{id}/members", request: { params: IdParam, ...body(MembersBody) }, responses: ok("The team"), tags: ["admin"] }),
+    createRoute({
+      method: "put",
+      path: "/teams/{id}/members",
+      request: { params: IdParam, ...body(MembersBody) },
+      responses: ok("The team"),
+      tags: ["admin"],
+    }),
     async (c) => {
       const a = c.get("actor");
-      return c.json(await setTeamMembers(rt.core, a.workspaceId, c.req.valid("param").id, c.req.valid("json").userIds), 200);
+      return c.json(
+        await setTeamMembers(rt.core, a.workspaceId, c.req.valid("param").id, c.req.valid("json").userIds),
+        200,
+      );
     },
   );
 
-  app.openapi(createRoute({ method: "delete", path: "/teams/{id}", request: { params: IdParam }, responses: ok("Deleted"), tags: ["admin"] }), async (c) => {
-    const a = c.get("actor");
-    await deleteTeam(rt.core, a.workspaceId, c.req.valid("param").id);
-    return c.json({ ok: true }, 200);
-  });
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/teams/{id}",
+      request: { params: IdParam },
+      responses: ok("Deleted"),
+      tags: ["admin"],
+    }),
+    async (c) => {
+      const a = c.get("actor");
+      await deleteTeam(rt.core, a.workspaceId, c.req.valid("param").id);
+      return c.json({ ok: true }, 200);
+    },
+  );
 
   app.openapi(
     createRoute({

@@ -1,6 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
-  assign, getConversation, reply, requireConversation, setLabels, setStatus,
+  assign,
+  getConversation,
+  reply,
+  requireConversation,
+  setLabels,
+  setStatus,
 } from "../../conversations/conversation.ts";
 import { conversationItem, listConversations, markRead } from "../../conversations/conversation-list.ts";
 import { MAX_TEXT } from "../../conversations/channel.ts";
@@ -29,15 +34,18 @@ import { followAssignment, freeIfIdle, transferToAgent, transferToQueue, transfe
 import { signedOut } from "../../routing/presence.ts";
 import { publishTyping } from "./typing.ts";
 
-
-const LoginBody = z.object({ email: z.string().min(1).max(320), password: z.string().min(1).max(200) }).openapi("Login");
+const LoginBody = z
+  .object({ email: z.string().min(1).max(320), password: z.string().min(1).max(200) })
+  .openapi("Login");
 const isStatus = (s: string): s is ConversationStatus => (conversationStatuses as readonly string[]).includes(s);
 const ConversationQuery = z.object({
   // One status or several, comma-separated: status=open,pending
   status: z
     .string()
     .max(100)
-    .refine((s) => s.split(",").every(isStatus), { message: `each of ${conversationStatuses.join(", ")}, separated by commas` })
+    .refine((s) => s.split(",").every(isStatus), {
+      message: `each of ${conversationStatuses.join(", ")}, separated by commas`,
+    })
     .transform((s) => s.split(",").filter(isStatus))
     .optional(),
   assignee: z.union([z.literal("me"), z.literal("none"), z.uuid()]).optional(),
@@ -78,8 +86,16 @@ const ReplyBody = z
 const StatusBody = z.object({ status: z.enum(conversationStatuses), snoozedUntil: z.coerce.date().optional() });
 const AssignBody = z.object({ assigneeId: z.uuid().nullable() });
 const TransferBody = z
-  .object({ teamId: z.uuid().optional(), queueId: z.uuid().optional(), agentId: z.uuid().optional(), note: z.string().max(2000).optional() })
-  .refine((b) => [b.teamId, b.queueId, b.agentId].filter(Boolean).length === 1, { message: "Give exactly one of teamId, queueId, agentId", path: ["teamId"] });
+  .object({
+    teamId: z.uuid().optional(),
+    queueId: z.uuid().optional(),
+    agentId: z.uuid().optional(),
+    note: z.string().max(2000).optional(),
+  })
+  .refine((b) => [b.teamId, b.queueId, b.agentId].filter(Boolean).length === 1, {
+    message: "Give exactly one of teamId, queueId, agentId",
+    path: ["teamId"],
+  });
 const LabelsBody = z.object({ labels: z.array(z.string().min(1).max(100)).max(50) });
 const TypingBody = z.object({ typing: z.boolean() });
 const ReadBody = z.object({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
@@ -91,10 +107,18 @@ export function inboxApi(rt: Runtime) {
   const signIn = new SignInGuard(rt.config.login);
 
   app.openapi(
-    createRoute({ method: "post", path: "/auth/login", request: body(LoginBody), responses: ok("A session token"), tags: ["auth"] }),
+    createRoute({
+      method: "post",
+      path: "/auth/login",
+      request: body(LoginBody),
+      responses: ok("A session token"),
+      tags: ["auth"],
+    }),
     async (c) => {
       const { email, password } = c.req.valid("json");
-      const { token, user } = await signIn.attempt(clientIp(rt.config.trustProxy, c), email, () => login(db, email, password));
+      const { token, user } = await signIn.attempt(clientIp(rt.config.trustProxy, c), email, () =>
+        login(db, email, password),
+      );
       return c.json({ token, user: { id: user.id, name: user.name, email: user.email, role: user.role } }, 200);
     },
   );
@@ -102,29 +126,56 @@ export function inboxApi(rt: Runtime) {
   // Everything below needs a signed-in user holding the route's permission (route-permission.ts).
   app.use("/*", routeAccess(db));
 
-  app.openapi(createRoute({ method: "post", path: "/auth/logout", responses: ok("Signed out"), tags: ["auth"] }), async (c) => {
-    await logout(rt.core, c.get("token"));
-    const actor = c.get("actor");
-    await signedOut(rt.core, actor.workspaceId, actor.userId);
-    return c.json({ ok: true }, 200);
-  });
-
-  app.openapi(createRoute({ method: "get", path: "/me", responses: ok("The signed-in user"), tags: ["auth"] }), async (c) => {
-    const a = c.get("actor");
-    const { email, workspace } = await accountOf(db, a);
-    return c.json(
-      { id: a.userId, name: a.name, email, role: a.role, workspaceId: a.workspaceId, workspace, teamIds: a.teamIds, skills: await agentSkillsOf(db, a.userId) },
-      200,
-    );
-  });
+  app.openapi(
+    createRoute({ method: "post", path: "/auth/logout", responses: ok("Signed out"), tags: ["auth"] }),
+    async (c) => {
+      await logout(rt.core, c.get("token"));
+      const actor = c.get("actor");
+      await signedOut(rt.core, actor.workspaceId, actor.userId);
+      return c.json({ ok: true }, 200);
+    },
+  );
 
   app.openapi(
-    createRoute({ method: "get", path: "/conversations", request: { query: ConversationQuery }, responses: ok("A page of conversations"), tags: ["conversations"] }),
+    createRoute({ method: "get", path: "/me", responses: ok("The signed-in user"), tags: ["auth"] }),
+    async (c) => {
+      const a = c.get("actor");
+      const { email, workspace } = await accountOf(db, a);
+      return c.json(
+        {
+          id: a.userId,
+          name: a.name,
+          email,
+          role: a.role,
+          workspaceId: a.workspaceId,
+          workspace,
+          teamIds: a.teamIds,
+          skills: await agentSkillsOf(db, a.userId),
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/conversations",
+      request: { query: ConversationQuery },
+      responses: ok("A page of conversations"),
+      tags: ["conversations"],
+    }),
     async (c) => c.json(await listConversations(db, c.get("actor"), c.req.valid("query")), 200),
   );
 
   app.openapi(
-    createRoute({ method: "get", path: "/conversations/{id}", request: { params: IdParam }, responses: ok("A conversation, as in the list"), tags: ["conversations"] }),
+    createRoute({
+      method: "get",
+      path: "/conversations/{id}",
+      request: { params: IdParam },
+      responses: ok("A conversation, as in the list"),
+      tags: ["conversations"],
+    }),
     async (c) => c.json(await conversationItem(db, c.get("actor"), c.req.valid("param").id), 200),
   );
 
@@ -183,7 +234,13 @@ export function inboxApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/conversations/{id}/status", request: { params: IdParam, ...body(StatusBody) }, responses: ok("Updated"), tags: ["conversations"] }),
+    createRoute({
+      method: "post",
+      path: "/conversations/{id}/status",
+      request: { params: IdParam, ...body(StatusBody) },
+      responses: ok("Updated"),
+      tags: ["conversations"],
+    }),
     async (c) => {
       const { status, snoozedUntil } = c.req.valid("json");
       return c.json(await setStatus(rt.core, c.get("actor"), c.req.valid("param").id, status, snoozedUntil), 200);
@@ -191,7 +248,13 @@ export function inboxApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/conversations/{id}/assign", request: { params: IdParam, ...body(AssignBody) }, responses: ok("Updated"), tags: ["conversations"] }),
+    createRoute({
+      method: "post",
+      path: "/conversations/{id}/assign",
+      request: { params: IdParam, ...body(AssignBody) },
+      responses: ok("Updated"),
+      tags: ["conversations"],
+    }),
     async (c) => {
       const { id } = c.req.valid("param");
       const { assigneeId } = c.req.valid("json");
@@ -204,7 +267,13 @@ export function inboxApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/conversations/{id}/transfer", request: { params: IdParam, ...body(TransferBody) }, responses: ok("Updated"), tags: ["conversations"] }),
+    createRoute({
+      method: "post",
+      path: "/conversations/{id}/transfer",
+      request: { params: IdParam, ...body(TransferBody) },
+      responses: ok("Updated"),
+      tags: ["conversations"],
+    }),
     async (c) => {
       const { teamId, queueId, agentId, note } = c.req.valid("json");
       const actor = c.get("actor");
@@ -214,19 +283,37 @@ export function inboxApi(rt: Runtime) {
         rt.router.schedule(actor.workspaceId);
         return c.json(moved, 200);
       }
-      const offer = queueId ? await transferToQueue(rt.core, actor, id, queueId, note) : await transferToAgent(rt.core, actor, id, agentId!, note);
+      const offer = queueId
+        ? await transferToQueue(rt.core, actor, id, queueId, note)
+        : await transferToAgent(rt.core, actor, id, agentId!, note);
       rt.router.schedule(actor.workspaceId);
-      return c.json({ conversation: await getConversation(db, actor, id).catch(() => null), offer: offer ?? null }, 200);
+      return c.json(
+        { conversation: await getConversation(db, actor, id).catch(() => null), offer: offer ?? null },
+        200,
+      );
     },
   );
 
   app.openapi(
-    createRoute({ method: "put", path: "/conversations/{id}/labels", request: { params: IdParam, ...body(LabelsBody) }, responses: ok("Updated"), tags: ["conversations"] }),
-    async (c) => c.json(await setLabels(rt.core, c.get("actor"), c.req.valid("param").id, c.req.valid("json").labels), 200),
+    createRoute({
+      method: "put",
+      path: "/conversations/{id}/labels",
+      request: { params: IdParam, ...body(LabelsBody) },
+      responses: ok("Updated"),
+      tags: ["conversations"],
+    }),
+    async (c) =>
+      c.json(await setLabels(rt.core, c.get("actor"), c.req.valid("param").id, c.req.valid("json").labels), 200),
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/conversations/{id}/typing", request: { params: IdParam, ...body(TypingBody) }, responses: ok("Sent"), tags: ["conversations"] }),
+    createRoute({
+      method: "post",
+      path: "/conversations/{id}/typing",
+      request: { params: IdParam, ...body(TypingBody) },
+      responses: ok("Sent"),
+      tags: ["conversations"],
+    }),
     async (c) => {
       const actor = c.get("actor");
       const conversation = await requireConversation(db, actor, c.req.valid("param").id);

@@ -52,7 +52,12 @@ const passwordFingerprint = (hash: string) => sha256Hex(hash).slice(0, 24);
 
 /** A signed link token that lets the user set their first password, valid for seven days. */
 export function inviteToken(keyring: Keyring, user: Pick<User, "id" | "passwordHash">, now = Date.now()) {
-  const claims: InviteClaims = { k: "invite", u: user.id, exp: Math.floor(now / 1000) + INVITE_DAYS * 86_400, p: passwordFingerprint(user.passwordHash) };
+  const claims: InviteClaims = {
+    k: "invite",
+    u: user.id,
+    exp: Math.floor(now / 1000) + INVITE_DAYS * 86_400,
+    p: passwordFingerprint(user.passwordHash),
+  };
   return keyring.signToken(claims);
 }
 
@@ -64,11 +69,21 @@ export function inviteUrl(publicUrl: string, token: string) {
 export async function acceptInvite(db: Executor, keyring: Keyring, token: string, password: string) {
   const refused = new Unauthorized("The invitation is invalid, expired or already used", "token");
   const claims = keyring.verifyToken<Partial<InviteClaims>>(token);
-  if (claims?.k !== "invite" || typeof claims.u !== "string" || !UUID.test(claims.u) || typeof claims.exp !== "number" || claims.exp * 1000 <= Date.now())
+  if (
+    claims?.k !== "invite" ||
+    typeof claims.u !== "string" ||
+    !UUID.test(claims.u) ||
+    typeof claims.exp !== "number" ||
+    claims.exp * 1000 <= Date.now()
+  )
     throw refused;
-  const [user] = await db.select().from(users).where(and(eq(users.id, claims.u), isNull(users.disabledAt)));
+  const [user] = await db
+    .select()
+    .from(users)
+    .where(and(eq(users.id, claims.u), isNull(users.disabledAt)));
   if (!user || passwordFingerprint(user.passwordHash) !== claims.p) throw refused;
-  if (!NewPassword.safeParse(password).success) throw new Invalid("The password must be at least 8 characters, not only spaces", "password");
+  if (!NewPassword.safeParse(password).success)
+    throw new Invalid("The password must be at least 8 characters, not only spaces", "password");
   // Guarded by the old hash, so two tabs accepting at once set one password, not the later one.
   const [updated] = await db
     .update(users)
@@ -89,7 +104,8 @@ export async function logout(core: Core, token: string) {
       .delete(sessions)
       .where(eq(sessions.tokenHash, sha256Hex(token)))
       .returning({ userId: sessions.userId, workspaceId: sessions.workspaceId });
-    if (ended) await events.append(ended.workspaceId, { type: "session.ended", payload: { onlyFor: { userId: ended.userId } } });
+    if (ended)
+      await events.append(ended.workspaceId, { type: "session.ended", payload: { onlyFor: { userId: ended.userId } } });
   });
 }
 
@@ -100,7 +116,13 @@ export async function authenticate(db: Executor, token: string): Promise<Actor |
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(and(eq(sessions.tokenHash, sha256Hex(token)), gt(sessions.expiresAt, new Date()), isNull(users.disabledAt)));
   if (!row) return undefined;
-  return { userId: row.id, workspaceId: row.workspaceId, role: row.role, name: row.name, teamIds: await teamIdsOf(db, row.id) };
+  return {
+    userId: row.id,
+    workspaceId: row.workspaceId,
+    role: row.role,
+    name: row.name,
+    teamIds: await teamIdsOf(db, row.id),
+  };
 }
 
 /** The signed-in user's email and workspace, for the inbox's header. */

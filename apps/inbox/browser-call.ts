@@ -1,6 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
-  answerCall, CallSignal, hangUp, HangUpReason, inviteToCall, liveCallViews, markConnected, relaySignal, type CallParty,
+  answerCall,
+  CallSignal,
+  hangUp,
+  HangUpReason,
+  inviteToCall,
+  liveCallViews,
+  markConnected,
+  relaySignal,
+  type CallParty,
 } from "../../conversations/browser-call.ts";
 import { followAssignment } from "../../routing/work.ts";
 import { body, created, IdParam, ok, router } from "../http.ts";
@@ -17,7 +25,10 @@ const HangUpBody = z.object({ reason: HangUpReason.optional() });
  */
 export function browserCallApi(rt: Runtime) {
   const app = router<AuthEnv>();
-  const agent = (c: { get(k: "actor"): AuthEnv["Variables"]["actor"] }): CallParty => ({ kind: "agent", actor: c.get("actor") });
+  const agent = (c: { get(k: "actor"): AuthEnv["Variables"]["actor"] }): CallParty => ({
+    kind: "agent",
+    actor: c.get("actor"),
+  });
 
   /** The conversation changed hands with the call: its routed work follows, as with a manual assign. */
   const follow = async (conversationId: string, agentId: string) => {
@@ -26,12 +37,23 @@ export function browserCallApi(rt: Runtime) {
   };
 
   app.openapi(
-    createRoute({ method: "get", path: "/browser-calls", responses: ok("My live browser calls and those ringing for me"), tags: ["calls"] }),
+    createRoute({
+      method: "get",
+      path: "/browser-calls",
+      responses: ok("My live browser calls and those ringing for me"),
+      tags: ["calls"],
+    }),
     async (c) => c.json({ items: await liveCallViews(rt.core.db, agent(c)), iceServers: rt.config.iceServers }, 200),
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/conversations/{id}/browser-calls", request: { params: IdParam, ...body(InviteBody) }, responses: created("The call, ringing in the visitor's chat"), tags: ["calls"] }),
+    createRoute({
+      method: "post",
+      path: "/conversations/{id}/browser-calls",
+      request: { params: IdParam, ...body(InviteBody) },
+      responses: created("The call, ringing in the visitor's chat"),
+      tags: ["calls"],
+    }),
     async (c) => {
       const { id } = c.req.valid("param");
       const actor = c.get("actor");
@@ -42,7 +64,13 @@ export function browserCallApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/conversations/{id}/browser-calls/{callId}/answer", request: { params: CallParams }, responses: ok("The call, now mine"), tags: ["calls"] }),
+    createRoute({
+      method: "post",
+      path: "/conversations/{id}/browser-calls/{callId}/answer",
+      request: { params: CallParams },
+      responses: ok("The call, now mine"),
+      tags: ["calls"],
+    }),
     async (c) => {
       const { id, callId } = c.req.valid("param");
       const actor = c.get("actor");
@@ -53,7 +81,13 @@ export function browserCallApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/conversations/{id}/browser-calls/{callId}/connected", request: { params: CallParams }, responses: ok("Talk time started"), tags: ["calls"] }),
+    createRoute({
+      method: "post",
+      path: "/conversations/{id}/browser-calls/{callId}/connected",
+      request: { params: CallParams },
+      responses: ok("Talk time started"),
+      tags: ["calls"],
+    }),
     async (c) => {
       const { id, callId } = c.req.valid("param");
       return c.json({ call: await markConnected(rt.core, agent(c), callId, id) }, 200);
@@ -61,7 +95,13 @@ export function browserCallApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/conversations/{id}/browser-calls/{callId}/signal", request: { params: CallParams, ...body(CallSignal) }, responses: ok("Relayed to the visitor"), tags: ["calls"] }),
+    createRoute({
+      method: "post",
+      path: "/conversations/{id}/browser-calls/{callId}/signal",
+      request: { params: CallParams, ...body(CallSignal) },
+      responses: ok("Relayed to the visitor"),
+      tags: ["calls"],
+    }),
     async (c) => {
       const { id, callId } = c.req.valid("param");
       await relaySignal(rt.core, agent(c), callId, c.req.valid("json"), id);
@@ -70,7 +110,13 @@ export function browserCallApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/conversations/{id}/browser-calls/{callId}/hangup", request: { params: CallParams, ...body(HangUpBody) }, responses: ok("The call, ended"), tags: ["calls"] }),
+    createRoute({
+      method: "post",
+      path: "/conversations/{id}/browser-calls/{callId}/hangup",
+      request: { params: CallParams, ...body(HangUpBody) },
+      responses: ok("The call, ended"),
+      tags: ["calls"],
+    }),
     async (c) => {
       const { id, callId } = c.req.valid("param");
       return c.json({ call: await hangUp(rt.core, agent(c), callId, c.req.valid("json").reason, id) }, 200);

@@ -10,7 +10,11 @@ const CannedBody = z
   .object({
     shortcut: z.string().regex(SHORTCUT_PATTERN, "1 to 50 letters, digits, _ or -"),
     title: z.string().trim().min(1).max(200),
-    body: z.string().min(1).max(10_000).refine((b) => b.trim().length > 0, { message: "must not be blank" }),
+    body: z
+      .string()
+      .min(1)
+      .max(10_000)
+      .refine((b) => b.trim().length > 0, { message: "must not be blank" }),
   })
   .openapi("CannedResponse");
 
@@ -30,11 +34,18 @@ export function cannedApi(rt: Runtime) {
       responses: ok("{items:[{id, shortcut, title, body, updatedAt}]} by shortcut; q matches shortcut or title"),
       tags: ["canned responses"],
     }),
-    async (c) => c.json({ items: await listCanned(db, c.get("actor").workspaceId, c.req.valid("query").q || undefined) }, 200),
+    async (c) =>
+      c.json({ items: await listCanned(db, c.get("actor").workspaceId, c.req.valid("query").q || undefined) }, 200),
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/canned-responses", request: body(CannedBody), responses: created("The canned response; 409 when the shortcut is taken"), tags: ["canned responses"] }),
+    createRoute({
+      method: "post",
+      path: "/canned-responses",
+      request: body(CannedBody),
+      responses: created("The canned response; 409 when the shortcut is taken"),
+      tags: ["canned responses"],
+    }),
     async (c) => {
       const actor = c.get("actor");
       return c.json(await createCanned(db, actor, c.req.valid("json")), 201);
@@ -42,7 +53,13 @@ export function cannedApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "put", path: "/canned-responses/{id}", request: { params: IdParam, ...body(CannedBody) }, responses: ok("The canned response"), tags: ["canned responses"] }),
+    createRoute({
+      method: "put",
+      path: "/canned-responses/{id}",
+      request: { params: IdParam, ...body(CannedBody) },
+      responses: ok("The canned response"),
+      tags: ["canned responses"],
+    }),
     async (c) => {
       const actor = c.get("actor");
       return c.json(await updateCanned(db, actor, c.req.valid("param").id, c.req.valid("json")), 200);
@@ -50,7 +67,13 @@ export function cannedApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "delete", path: "/canned-responses/{id}", request: { params: IdParam }, responses: ok("Deleted"), tags: ["canned responses"] }),
+    createRoute({
+      method: "delete",
+      path: "/canned-responses/{id}",
+      request: { params: IdParam },
+      responses: ok("Deleted"),
+      tags: ["canned responses"],
+    }),
     async (c) => {
       const actor = c.get("actor");
       await deleteCanned(db, actor, c.req.valid("param").id);

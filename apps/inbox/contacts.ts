@@ -1,6 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
-  addContactNote, addIdentity, contactProfile, deleteContactNote, mergeContacts, removeIdentity, searchContacts, updateContact,
+  addContactNote,
+  addIdentity,
+  contactProfile,
+  deleteContactNote,
+  mergeContacts,
+  removeIdentity,
+  searchContacts,
+  updateContact,
 } from "../../conversations/contact.ts";
 import { identityKinds } from "../../db/schema/index.ts";
 import { body, created, IdParam, Json, ok, router } from "../http.ts";
@@ -15,7 +22,11 @@ const ContactQuery = z.object({
 const ContactPatch = z.object({ name: z.string().min(1).max(200).optional(), attributes: Json.optional() });
 const MergeBody = z.object({ mergeId: z.uuid() });
 const NoteBody = z.object({
-  text: z.string().min(1).max(5000).refine((t) => t.trim().length > 0, { message: "must not be blank" }),
+  text: z
+    .string()
+    .min(1)
+    .max(5000)
+    .refine((t) => t.trim().length > 0, { message: "must not be blank" }),
 });
 const IdentityBody = z.object({ kind: z.enum(identityKinds), value: z.string().min(1).max(320) });
 
@@ -32,7 +43,9 @@ export function contactsApi(rt: Runtime) {
       method: "get",
       path: "/contacts",
       request: { query: ContactQuery },
-      responses: ok("Contacts whose name or an identity contains q: {items:[{id, name, identities:[{id, kind, value}]}]}"),
+      responses: ok(
+        "Contacts whose name or an identity contains q: {items:[{id, name, identities:[{id, kind, value}]}]}",
+      ),
       tags: ["contacts"],
     }),
     async (c) => {
@@ -42,12 +55,24 @@ export function contactsApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "get", path: "/contacts/{id}", request: { params: IdParam }, responses: ok("Contact with identities, past conversations and notes"), tags: ["contacts"] }),
+    createRoute({
+      method: "get",
+      path: "/contacts/{id}",
+      request: { params: IdParam },
+      responses: ok("Contact with identities, past conversations and notes"),
+      tags: ["contacts"],
+    }),
     async (c) => c.json(await contactProfile(db, c.get("actor"), c.req.valid("param").id), 200),
   );
 
   app.openapi(
-    createRoute({ method: "patch", path: "/contacts/{id}", request: { params: IdParam, ...body(ContactPatch) }, responses: ok("Updated"), tags: ["contacts"] }),
+    createRoute({
+      method: "patch",
+      path: "/contacts/{id}",
+      request: { params: IdParam, ...body(ContactPatch) },
+      responses: ok("Updated"),
+      tags: ["contacts"],
+    }),
     async (c) => {
       const actor = c.get("actor");
       await updateContact(rt.core, actor.workspaceId, c.req.valid("param").id, c.req.valid("json"));
@@ -56,7 +81,13 @@ export function contactsApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/contacts/{id}/merge", request: { params: IdParam, ...body(MergeBody) }, responses: ok("The merged contact"), tags: ["contacts"] }),
+    createRoute({
+      method: "post",
+      path: "/contacts/{id}/merge",
+      request: { params: IdParam, ...body(MergeBody) },
+      responses: ok("The merged contact"),
+      tags: ["contacts"],
+    }),
     async (c) => {
       // contacts.merge (supervisors, admins): merging moves conversations, so it decides who reads them.
       const actor = c.get("actor");
@@ -83,8 +114,15 @@ export function contactsApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "post", path: "/contacts/{id}/notes", request: { params: IdParam, ...body(NoteBody) }, responses: created("The note"), tags: ["contacts"] }),
-    async (c) => c.json(await addContactNote(rt.core, c.get("actor"), c.req.valid("param").id, c.req.valid("json").text), 201),
+    createRoute({
+      method: "post",
+      path: "/contacts/{id}/notes",
+      request: { params: IdParam, ...body(NoteBody) },
+      responses: created("The note"),
+      tags: ["contacts"],
+    }),
+    async (c) =>
+      c.json(await addContactNote(rt.core, c.get("actor"), c.req.valid("param").id, c.req.valid("json").text), 201),
   );
 
   app.openapi(
@@ -107,11 +145,19 @@ export function contactsApi(rt: Runtime) {
       method: "post",
       path: "/contacts/{id}/identities",
       request: { params: IdParam, ...body(IdentityBody) },
-      responses: { ...ok("Already this contact's: the identity"), ...created("The identity: {id, kind, value}; 409 when another contact has it") },
+      responses: {
+        ...ok("Already this contact's: the identity"),
+        ...created("The identity: {id, kind, value}; 409 when another contact has it"),
+      },
       tags: ["contacts"],
     }),
     async (c) => {
-      const { identity, created } = await addIdentity(rt.core, c.get("actor").workspaceId, c.req.valid("param").id, c.req.valid("json"));
+      const { identity, created } = await addIdentity(
+        rt.core,
+        c.get("actor").workspaceId,
+        c.req.valid("param").id,
+        c.req.valid("json"),
+      );
       return c.json(identity, created ? 201 : 200);
     },
   );

@@ -19,15 +19,25 @@ import type { AuthEnv } from "./auth.ts";
  * The people on a conversation besides its contact — everyone a customer's mail was also addressed
  * to — as the contacts they are (a merged contact shown as the one it was merged into).
  */
-export async function participantsOf(db: Executor, conversation: Pick<Conversation, "id" | "workspaceId" | "contactId">) {
+export async function participantsOf(
+  db: Executor,
+  conversation: Pick<Conversation, "id" | "workspaceId" | "contactId">,
+) {
   const contactId = sql<string>`COALESCE(${contacts.mergedIntoId}, ${contacts.id})`;
   const rows = await db
     .select({ address: emailParticipants.address, name: emailParticipants.name, contactId, contactName: contacts.name })
     .from(emailParticipants)
     .innerJoin(contacts, eq(contacts.id, emailParticipants.contactId))
-    .where(and(eq(emailParticipants.workspaceId, conversation.workspaceId), eq(emailParticipants.conversationId, conversation.id)))
+    .where(
+      and(
+        eq(emailParticipants.workspaceId, conversation.workspaceId),
+        eq(emailParticipants.conversationId, conversation.id),
+      ),
+    )
     .orderBy(asc(emailParticipants.createdAt), asc(emailParticipants.address));
-  return rows.filter((r) => r.contactId !== conversation.contactId).map((r) => ({ contactId: r.contactId, name: r.contactName ?? r.name, address: r.address }));
+  return rows
+    .filter((r) => r.contactId !== conversation.contactId)
+    .map((r) => ({ contactId: r.contactId, name: r.contactName ?? r.name, address: r.address }));
 }
 
 /** Credentials may be set, or removed with null; omitted ones are kept. */
@@ -39,7 +49,10 @@ const CredentialsPatch = z.object({
 
 /** Validates an email inbox's settings and credentials; errors name the field (`email.imap.port`). */
 export function parseEmailSetup(raw: { email?: unknown; credentials?: unknown }) {
-  return parseInput(z.object({ email: EmailSettings, credentials: CredentialsPatch.default({ dkim: undefined }) }), raw);
+  return parseInput(
+    z.object({ email: EmailSettings, credentials: CredentialsPatch.default({ dkim: undefined }) }),
+    raw,
+  );
 }
 
 const NewEmailBody = z
@@ -57,7 +70,9 @@ const NewEmailBody = z
 const SpamItemParams = z.object({ id: z.uuid(), itemId: z.uuid() });
 
 const SetupBody = z.object({ email: Json, credentials: Json.optional() }).openapi("EmailSetup");
-const VerificationCode = z.object({ address: z.email().max(320), code: z.string().trim().min(1).max(100) }).openapi("EmailVerificationCode");
+const VerificationCode = z
+  .object({ address: z.email().max(320), code: z.string().trim().min(1).max(100) })
+  .openapi("EmailVerificationCode");
 
 /**
  * Email inbox configuration for admins: settings (address, IMAP, SMTP, signature, threading windows),
@@ -71,14 +86,23 @@ export function emailAdminApi(rt: Runtime) {
     const { inbox, credentialKeys } = await inboxSettings(db, rt.keyring, workspaceId, id);
     if (inbox.channel !== "email") throw new Invalid("This inbox is not an email inbox", "id");
     const mailboxes = await db
-      .select({ mailbox: emailMailboxState.mailbox, uidValidity: emailMailboxState.uidValidity, lastUid: emailMailboxState.lastUid, updatedAt: emailMailboxState.updatedAt })
+      .select({
+        mailbox: emailMailboxState.mailbox,
+        uidValidity: emailMailboxState.uidValidity,
+        lastUid: emailMailboxState.lastUid,
+        updatedAt: emailMailboxState.updatedAt,
+      })
       .from(emailMailboxState)
       .where(and(eq(emailMailboxState.workspaceId, workspaceId), eq(emailMailboxState.inboxId, id)));
     return {
       id: inbox.id,
       name: inbox.name,
       email: inbox.settings,
-      credentials: { imapPassword: credentialKeys.includes("imapPassword"), smtpPassword: credentialKeys.includes("smtpPassword"), dkim: credentialKeys.includes("dkim") },
+      credentials: {
+        imapPassword: credentialKeys.includes("imapPassword"),
+        smtpPassword: credentialKeys.includes("smtpPassword"),
+        dkim: credentialKeys.includes("dkim"),
+      },
       // SMTP-in delivers mail only for proven addresses (docs/security.md, "Tenancy and routing keys").
       addresses: (await routesOf(db, workspaceId, id)).map((r) => ({ address: r.key, verified: r.verified })),
       import: mailboxes.map((m) => ({ ...m, updatedAt: m.updatedAt.toISOString() })),
@@ -86,7 +110,13 @@ export function emailAdminApi(rt: Runtime) {
   };
 
   app.openapi(
-    createRoute({ method: "get", path: "/inboxes/{id}/email", request: { params: IdParam }, responses: ok("Email settings, which credentials are set, import progress"), tags: ["admin"] }),
+    createRoute({
+      method: "get",
+      path: "/inboxes/{id}/email",
+      request: { params: IdParam },
+      responses: ok("Email settings, which credentials are set, import progress"),
+      tags: ["admin"],
+    }),
     async (c) => {
       const a = c.get("actor");
       return c.json(await view(a.workspaceId, c.req.valid("param").id), 200);
@@ -94,7 +124,13 @@ export function emailAdminApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "put", path: "/inboxes/{id}/email", request: { params: IdParam, ...body(SetupBody) }, responses: ok("The saved settings"), tags: ["admin"] }),
+    createRoute({
+      method: "put",
+      path: "/inboxes/{id}/email",
+      request: { params: IdParam, ...body(SetupBody) },
+      responses: ok("The saved settings"),
+      tags: ["admin"],
+    }),
     async (c) => {
       const a = c.get("actor");
       const id = c.req.valid("param").id;
@@ -112,7 +148,9 @@ export function emailAdminApi(rt: Runtime) {
       method: "post",
       path: "/inboxes/{id}/email/verification",
       request: { params: IdParam },
-      responses: ok("{sent:[address]}: a one-time code mailed to each unverified address, through the inbox's outgoing server"),
+      responses: ok(
+        "{sent:[address]}: a one-time code mailed to each unverified address, through the inbox's outgoing server",
+      ),
       tags: ["admin"],
     }),
     async (c) => {
@@ -135,8 +173,11 @@ export function emailAdminApi(rt: Runtime) {
       const id = c.req.valid("param").id;
       const { address, code } = c.req.valid("json");
       await requireInbox(db, a.workspaceId, id);
-      const owned = (await routesOf(db, a.workspaceId, id)).some((r) => r.kind === "email" && r.key === address.toLowerCase());
-      if (!owned || !(await confirmEmailRoute(db, address, code, a.workspaceId))) throw new Conflict("Wrong or expired code for this address", "code");
+      const owned = (await routesOf(db, a.workspaceId, id)).some(
+        (r) => r.kind === "email" && r.key === address.toLowerCase(),
+      );
+      if (!owned || !(await confirmEmailRoute(db, address, code, a.workspaceId)))
+        throw new Conflict("Wrong or expired code for this address", "code");
       return c.json(await view(a.workspaceId, id), 200);
     },
   );
@@ -144,7 +185,13 @@ export function emailAdminApi(rt: Runtime) {
   // The spam view is for admins and supervisors: held-back mail is unvetted (phishing, floods), and
   // releasing it puts it in front of every agent, so it is a moderation decision, not an agent's.
   app.openapi(
-    createRoute({ method: "get", path: "/inboxes/{id}/email/spam", request: { params: IdParam }, responses: ok("Mail held back: spam, floods, unusable mail"), tags: ["admin"] }),
+    createRoute({
+      method: "get",
+      path: "/inboxes/{id}/email/spam",
+      request: { params: IdParam },
+      responses: ok("Mail held back: spam, floods, unusable mail"),
+      tags: ["admin"],
+    }),
     async (c) => {
       const a = c.get("actor");
       return c.json({ items: await listHeldBack(rt, a.workspaceId, c.req.valid("param").id) }, 200);
@@ -156,7 +203,9 @@ export function emailAdminApi(rt: Runtime) {
       method: "post",
       path: "/inboxes/{id}/email/spam/{itemId}/release",
       request: { params: SpamItemParams },
-      responses: ok("Not spam: the mail is received into its conversation as if it had just arrived: {conversationId, itemId}"),
+      responses: ok(
+        "Not spam: the mail is received into its conversation as if it had just arrived: {conversationId, itemId}",
+      ),
       tags: ["admin"],
     }),
     async (c) => {
@@ -167,7 +216,13 @@ export function emailAdminApi(rt: Runtime) {
   );
 
   app.openapi(
-    createRoute({ method: "delete", path: "/inboxes/{id}/email/spam/{itemId}", request: { params: SpamItemParams }, responses: ok("Deleted for good, with its stored copy"), tags: ["admin"] }),
+    createRoute({
+      method: "delete",
+      path: "/inboxes/{id}/email/spam/{itemId}",
+      request: { params: SpamItemParams },
+      responses: ok("Deleted for good, with its stored copy"),
+      tags: ["admin"],
+    }),
     async (c) => {
       const a = c.get("actor");
       const { id, itemId } = c.req.valid("param");
@@ -201,14 +256,21 @@ export function emailAdminApi(rt: Runtime) {
     }),
     async (c) => {
       const input = c.req.valid("json");
-      const [inbox] = await db.select({ channel: inboxes.channel }).from(inboxes).where(and(eq(inboxes.workspaceId, c.get("actor").workspaceId), eq(inboxes.id, input.inboxId)));
+      const [inbox] = await db
+        .select({ channel: inboxes.channel })
+        .from(inboxes)
+        .where(and(eq(inboxes.workspaceId, c.get("actor").workspaceId), eq(inboxes.id, input.inboxId)));
       if (inbox && inbox.channel !== "email") throw new Invalid("New emails go out through an email inbox", "inboxId");
       const started = await startConversation(rt.core, c.get("actor"), {
         contactId: input.contactId,
         inboxId: input.inboxId,
         text: input.text,
         attachments: input.attachments,
-        email: { subject: input.subject, ...(input.to?.length ? { to: input.to } : {}), ...(input.cc?.length ? { cc: input.cc } : {}) },
+        email: {
+          subject: input.subject,
+          ...(input.to?.length ? { to: input.to } : {}),
+          ...(input.cc?.length ? { cc: input.cc } : {}),
+        },
       });
       return c.json(started, 201);
     },

@@ -24,7 +24,7 @@ export function permissionsDoc() {
     "history, files, sockets): `conversations.read_all` sees every conversation of the workspace,",
     "`conversations.read` alone sees the user's own, unassigned ones and their teams', and without either",
     "a user sees none. Another workspace's objects are never found (404). See docs/security.md,",
-    "\"Roles and visibility\".",
+    '"Roles and visibility".',
     "",
     "## Roles × permissions",
     "",

@@ -20,7 +20,8 @@ export function agentFrame(e: DomainEvent) {
 const HEARTBEAT_MS = 30_000;
 
 /** Whom an account or team event concerns. */
-const agentOf = (e: DomainEvent) => e.payload.agent as { id?: string; role?: Actor["role"]; disabled?: boolean } | undefined;
+const agentOf = (e: DomainEvent) =>
+  e.payload.agent as { id?: string; role?: Actor["role"]; disabled?: boolean } | undefined;
 const teamOf = (e: DomainEvent) => e.payload.team as { id?: string; memberIds?: string[] } | undefined;
 
 /**
@@ -55,7 +56,9 @@ class SocketSession {
       const team = teamOf(e)!;
       const member = team.memberIds?.includes(me) ?? false;
       if (member !== this.actor.teamIds.includes(team.id!)) {
-        this.actor.teamIds = member ? [...this.actor.teamIds, team.id!] : this.actor.teamIds.filter((t) => t !== team.id);
+        this.actor.teamIds = member
+          ? [...this.actor.teamIds, team.id!]
+          : this.actor.teamIds.filter((t) => t !== team.id);
         this.recheck();
       }
     } else if (e.type === "session.ended" && (e.payload.onlyFor as { userId?: string } | undefined)?.userId === me) {
@@ -93,10 +96,16 @@ export function agentRealtime(rt: Runtime) {
     const actor = token ? await authenticate(db, token) : undefined;
     if (!actor || !token) return c.json(errorBody("unauthorized", "Authentication required"), 401);
     const after = parseAfter(c.req.query("after"));
-    if (after === "invalid") return c.json(errorBody("invalid", "after must be a non-negative integer seq", "after"), 400);
+    if (after === "invalid")
+      return c.json(errorBody("invalid", "after must be a non-negative integer seq", "after"), 400);
     let heartbeat: ReturnType<typeof setInterval> | undefined;
     const session = new SocketSession(db, token, actor);
-    const touch = () => void db.update(users).set({ lastSeenAt: new Date() }).where(eq(users.id, actor.userId)).catch(() => {});
+    const touch = () =>
+      void db
+        .update(users)
+        .set({ lastSeenAt: new Date() })
+        .where(eq(users.id, actor.userId))
+        .catch(() => {});
     return upgradeWebSocket(() =>
       feedSocket(rt, {
         workspaceId: actor.workspaceId,

@@ -1,6 +1,14 @@
 import { inArray, type SQLWrapper } from "drizzle-orm";
 import { BatchQueue } from "../../conversations/batch-queue.ts";
-import { advanceIvrsQuery, mirroredViews, mirrorQuery, startCallsWithin, type CallStart, type IvrAdvance, type StartedCall } from "../../conversations/call.ts";
+import {
+  advanceIvrsQuery,
+  mirroredViews,
+  mirrorQuery,
+  startCallsWithin,
+  type CallStart,
+  type IvrAdvance,
+  type StartedCall,
+} from "../../conversations/call.ts";
 import { scopeOf, seqsFor, systemItem, writeItems, type ItemWrites } from "../../conversations/conversation.ts";
 import { firstSeq, seqsQuery } from "../../conversations/event.ts";
 import { withEvents, type Core } from "../../conversations/transaction.ts";
@@ -20,7 +28,9 @@ export type IvrTurn = {
   /** When the caller answered: their place in the queue. */
   at: Date;
 };
-export type SavedTurn = { call: Call; eta: { position: number; estimatedWaitS: number | null } | undefined } | undefined;
+export type SavedTurn =
+  | { call: Call; eta: { position: number; estimatedWaitS: number | null } | undefined }
+  | undefined;
 
 type Entry = { start: CallStart } | { turn: IvrTurn };
 type Started = Omit<StartedCall, "item">;
@@ -48,7 +58,11 @@ export class CallBatch {
   /** `parallel`: batches of one workspace in flight at once (see BatchQueue). */
   constructor(core: Core, parallel = 1) {
     this.queue = new BatchQueue<Entry, unknown>(
-      { name: "voice", batch: (workspaceId, entries) => run(core, workspaceId, entries), one: async (workspaceId, entry) => (await run(core, workspaceId, [entry]))[0] },
+      {
+        name: "voice",
+        batch: (workspaceId, entries) => run(core, workspaceId, entries),
+        one: async (workspaceId, entry) => (await run(core, workspaceId, [entry]))[0],
+      },
       parallel,
     );
   }
@@ -80,7 +94,13 @@ function run(core: Core, workspaceId: string, entries: Entry[]) {
     const startedIn = new Set<string>();
     const starts = entries.flatMap((e, at) => ("start" in e ? [{ at, input: e.start }] : []));
     if (starts.length) {
-      const { begun, pending } = await startCallsWithin(tx, workspaceId, starts.map((s) => s.input), WEBHOOK_CHECKS, now);
+      const { begun, pending } = await startCallsWithin(
+        tx,
+        workspaceId,
+        starts.map((s) => s.input),
+        WEBHOOK_CHECKS,
+        now,
+      );
       begun.forEach((b, n) => {
         results[starts[n]!.at] = b.started;
         writes.push(b.writes);
@@ -89,7 +109,14 @@ function run(core: Core, workspaceId: string, entries: Entry[]) {
       unsent.push(...pending);
     }
     const turns = entries.flatMap((e, at) => ("turn" in e ? [{ at, turn: e.turn }] : []));
-    const saving = turns.length ? await readTurns(tx, workspaceId, turns.map((t) => t.turn), now) : undefined;
+    const saving = turns.length
+      ? await readTurns(
+          tx,
+          workspaceId,
+          turns.map((t) => t.turn),
+          now,
+        )
+      : undefined;
     // One round trip: the call items' mirrors; the starts' and turns' writes with the seqs of all
     // their items, as one statement; and the positions of the queue entries, which must see them.
     const seqs = seqsFor(writes) + (saving?.seqs ?? 0);
@@ -97,7 +124,11 @@ function run(core: Core, workspaceId: string, entries: Entry[]) {
     // the conversation where another call of the batch is queued sends the starts' writes apart.
     const apart = !!saving?.queuedIn.some((id) => startedIn.has(id));
     const written = [...(apart ? [] : unsent), ...(saving?.writes ?? [])];
-    const counted = seqs ? combined(written, seqsQuery(tx, workspaceId, seqs)) : written.length ? combined(written) : undefined;
+    const counted = seqs
+      ? combined(written, seqsQuery(tx, workspaceId, seqs))
+      : written.length
+        ? combined(written)
+        : undefined;
     const [, mirrored, taken, positioned] = await Promise.all([
       apart ? tx.execute(combined(unsent)) : undefined,
       saving?.mirror ?? [],
@@ -135,21 +166,40 @@ async function readTurns(tx: Tx, workspaceId: string, turns: IvrTurn[], now: Dat
   // A call's conversation never changes: the webhook's read of the call names the one to lock.
   const conversationIds = [...new Set(tried.map((t) => t.call.conversationId))].sort();
   const queuing = tried.filter((t) => t.enqueue);
-  const reads = queuing.length ? placementReads(tx, workspaceId, queuing.map((t) => ({ conversationId: t.call.conversationId, target: t.enqueue! }))) : undefined;
+  const reads = queuing.length
+    ? placementReads(
+        tx,
+        workspaceId,
+        queuing.map((t) => ({ conversationId: t.call.conversationId, target: t.enqueue! })),
+      )
+    : undefined;
   const [moved, locked, found, lives] = await Promise.all([
     advanceIvrsQuery(
       tx,
-      tried.map((t) => ({ callId: t.call.id, step: t.step, change: { ...t.change, ...(t.enqueue ? { queueId: t.enqueue.queueId, enqueuedAt: t.at } : {}) } })),
+      tried.map((t) => ({
+        callId: t.call.id,
+        step: t.step,
+        change: { ...t.change, ...(t.enqueue ? { queueId: t.enqueue.queueId, enqueuedAt: t.at } : {}) },
+      })),
       now,
     ),
-    tx.select().from(conversations).where(inArray(conversations.id, conversationIds)).orderBy(conversations.id).for("update"),
+    tx
+      .select()
+      .from(conversations)
+      .where(inArray(conversations.id, conversationIds))
+      .orderBy(conversations.id)
+      .for("update"),
     reads?.[0] ?? [],
     reads?.[1] ?? [],
   ]);
   const movedOf = new Map(moved.map((c) => [c.id, c]));
   const applied = turns.map((t, n) => (first[n] ? movedOf.get(t.call.id) : undefined));
   const conversationOf = new Map(locked.map((c) => [c.id, c]));
-  const places = turns.flatMap((t, n) => (applied[n] && t.enqueue ? [{ n, conversation: conversationOf.get(applied[n]!.conversationId)!, target: t.enqueue, at: t.at }] : []));
+  const places = turns.flatMap((t, n) =>
+    applied[n] && t.enqueue
+      ? [{ n, conversation: conversationOf.get(applied[n]!.conversationId)!, target: t.enqueue, at: t.at }]
+      : [],
+  );
   const placing = places.length ? placeCalls(tx, places, found, lives) : undefined;
   const changed = applied.filter((c): c is Call => !!c);
   // Each saved turn: its item's update, its IVR events and its queued event.
@@ -165,7 +215,10 @@ async function readTurns(tx: Tx, workspaceId: string, turns: IvrTurn[], now: Dat
       const item = views.get(call.id);
       const conversation = conversationOf.get(call.conversationId)!;
       const place = placedOf.get(n);
-      const items = [...t.events.map((e) => systemItem(e.eventType, { callId: t.call.id, ...e.data })), ...(place ? [systemItem("queued", place.queued)] : [])];
+      const items = [
+        ...t.events.map((e) => systemItem(e.eventType, { callId: t.call.id, ...e.data })),
+        ...(place ? [systemItem("queued", place.queued)] : []),
+      ];
       // Without its item (never expected) the seqs taken do not match: the batch fails.
       const lead = item ? [{ type: "item.updated", payload: { item, scope: scopeOf(conversation) } }] : [];
       const writes: ItemWrites = { conversation, items, lead };

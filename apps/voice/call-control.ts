@@ -11,7 +11,14 @@ import { runIvr, startState, type IvrInput, type IvrStep } from "../../channels/
 import { customerStatus, type StatusCallback } from "../../channels/voice/parse.ts";
 import { phrases } from "../../channels/voice/phrases.ts";
 import { TwilioRest } from "../../channels/voice/rest.ts";
-import { apologyTwiml, conferenceTwiml, ivrTwiml, sayTwiml, waitTwiml, type CallUrls } from "../../channels/voice/twiml.ts";
+import {
+  apologyTwiml,
+  conferenceTwiml,
+  ivrTwiml,
+  sayTwiml,
+  waitTwiml,
+  type CallUrls,
+} from "../../channels/voice/twiml.ts";
 import { Conflict, Invalid, NotFound } from "../../platform/errors.ts";
 import { log } from "../../platform/log.ts";
 import { abandonCallWork, enqueueCall, enqueueCallWithin, finishCallWork } from "../../routing/call.ts";
@@ -125,7 +132,8 @@ export class CallControl {
   }
 
   rest(inbox: VoiceInbox) {
-    if (!inbox.account) throw new Invalid("This voice inbox has no Twilio account (accountSid and authToken)", "inboxId");
+    if (!inbox.account)
+      throw new Invalid("This voice inbox has no Twilio account (accountSid and authToken)", "inboxId");
     const base = inbox.account.apiBaseUrl;
     // A path (the demo's "/simulator/twilio") is this node's own built-in simulator.
     return new TwilioRest({ ...inbox.account, apiBaseUrl: base?.startsWith("/") ? `${this.baseUrl}${base}` : base });
@@ -169,7 +177,13 @@ export class CallControl {
       }
       // A flow that queues at once: the call, its first IVR answer and its work in one transaction.
       let eta: Eta;
-      const started = await startCall(this.rt.core, inbox.row.workspaceId, begun, async (tx, events, call) => void (eta = await this.enqueueTurn(tx, events, call, turn)), checks);
+      const started = await startCall(
+        this.rt.core,
+        inbox.row.workspaceId,
+        begun,
+        async (tx, events, call) => void (eta = await this.enqueueTurn(tx, events, call, turn)),
+        checks,
+      );
       return this.answer(inbox, started.call, turn, eta);
     } catch (err) {
       // Twilio's retry of a call started meanwhile: the call's current step, as the first answer gave.
@@ -187,7 +201,11 @@ export class CallControl {
    * A chatting visitor's browser calls through the chat's phone line (call-line.ts): no IVR — the
    * chat already said what it is about — straight into the line's queue, in the chat's conversation.
    */
-  async widgetIncoming(inbox: VoiceInbox, p: { CallSid: string; From: string; To: string }, conversationId: string | undefined) {
+  async widgetIncoming(
+    inbox: VoiceInbox,
+    p: { CallSid: string; From: string; To: string },
+    conversationId: string | undefined,
+  ) {
     const known = await findCall(this.rt.core.db, inbox.row.id, p.CallSid);
     if (known) return this.current(inbox, known);
     const contactId = visitorOfCaller(p.From);
@@ -213,7 +231,8 @@ export class CallControl {
         queueId: target.queueId,
         enqueuedAt: new Date(),
       },
-      async (tx, events) => void (eta = (await enqueueCallWithin(tx, events, target.conversationId, { queueId: target.queueId })).eta),
+      async (tx, events) =>
+        void (eta = (await enqueueCallWithin(tx, events, target.conversationId, { queueId: target.queueId })).eta),
       // Looked up just above; a racing retry still fails on the call item's unique key.
       { inboxOfWorkspace: true, skipLookup: true },
     );
@@ -233,7 +252,14 @@ export class CallControl {
         call,
         step,
         change: { ivr: { ...turn.next, reply: turn.reply }, status: turn.status, callbackNumber: turn.callbackNumber },
-        enqueue: turn.enqueue ? { queueId: turn.enqueue.queueId, priority: turn.next.priority, skills: turn.next.skills, attributes: turn.next.attributes } : undefined,
+        enqueue: turn.enqueue
+          ? {
+              queueId: turn.enqueue.queueId,
+              priority: turn.next.priority,
+              skills: turn.next.skills,
+              attributes: turn.next.attributes,
+            }
+          : undefined,
         events: turnEvents(turn),
         at: new Date(),
       });
@@ -252,7 +278,8 @@ export class CallControl {
     const language = call.ivr?.language ?? inbox.language;
     if (call.status === "ivr" && call.ivr?.reply) return call.ivr.reply;
     if (call.status === "queued") return this.waitTwiml(inbox, call);
-    if (call.status === "connecting" || call.status === "connected" || call.status === "on_hold") return this.customerConference(inbox, call);
+    if (call.status === "connecting" || call.status === "connected" || call.status === "on_hold")
+      return this.customerConference(inbox, call);
     if (call.status === "callback") return sayTwiml(language, [phrases(language).callbackConfirmed]);
     return apologyTwiml(language);
   }
@@ -272,7 +299,13 @@ export class CallControl {
   }
 
   /** Runs the IVR one turn and decides what it means for the call, before anything is written. */
-  private async compute(inbox: VoiceInbox, call: Pick<Call, "id" | "fromAddress" | "toAddress">, flow: IvrFlow, state: IvrState, input: IvrInput | null): Promise<Turn> {
+  private async compute(
+    inbox: VoiceInbox,
+    call: Pick<Call, "id" | "fromAddress" | "toAddress">,
+    flow: IvrFlow,
+    state: IvrState,
+    input: IvrInput | null,
+  ): Promise<Turn> {
     const { state: next, step } = await runIvr(flow, state, input, {
       now: new Date(),
       from: call.fromAddress ?? "",
@@ -282,14 +315,31 @@ export class CallControl {
     });
     const language = next.language;
     const urls = this.urls(inbox, call);
-    const base = { next, step, language, newPath: next.path.slice(state.path.length), callbackNumber: null as string | null, enqueue: undefined as { queueId: string } | undefined };
+    const base = {
+      next,
+      step,
+      language,
+      newPath: next.path.slice(state.path.length),
+      callbackNumber: null as string | null,
+      enqueue: undefined as { queueId: string } | undefined,
+    };
     switch (step.kind) {
       case "enqueue":
         return { ...base, status: "queued", reply: "", enqueue: { queueId: step.node.queueId } };
       case "callback":
-        return { ...base, status: "callback", callbackNumber: call.fromAddress, enqueue: { queueId: step.node.queueId }, reply: ivrTwiml(step, language, urls, next.step) };
+        return {
+          ...base,
+          status: "callback",
+          callbackNumber: call.fromAddress,
+          enqueue: { queueId: step.node.queueId },
+          reply: ivrTwiml(step, language, urls, next.step),
+        };
       case "transfer":
-        return { ...base, status: "transferred_out", reply: ivrTwiml(step, language, urls, next.step, inbox.settings.phoneNumber) };
+        return {
+          ...base,
+          status: "transferred_out",
+          reply: ivrTwiml(step, language, urls, next.step, inbox.settings.phoneNumber),
+        };
       default:
         return { ...base, status: "ivr", reply: ivrTwiml(step, language, urls, next.step) };
     }
@@ -298,7 +348,12 @@ export class CallControl {
   /** A new call's queue entry, when its flow reaches an enqueue (or callback) node at once. */
   private async enqueueTurn(tx: Tx, events: EventLog, call: Call, turn: Turn): Promise<Eta> {
     if (!turn.enqueue) return undefined;
-    const { eta } = await enqueueCallWithin(tx, events, call.conversationId, { queueId: turn.enqueue.queueId, priority: turn.next.priority, skills: turn.next.skills, attributes: turn.next.attributes });
+    const { eta } = await enqueueCallWithin(tx, events, call.conversationId, {
+      queueId: turn.enqueue.queueId,
+      priority: turn.next.priority,
+      skills: turn.next.skills,
+      attributes: turn.next.attributes,
+    });
     return eta;
   }
 
@@ -314,7 +369,9 @@ export class CallControl {
     const language = call.ivr?.language ?? inbox.language;
     const eta = known ?? (await queuePosition(this.rt.core.db, call.conversationId));
     const flow = await this.flow(inbox.row.id);
-    const node = Object.values(flow.nodes).find((n) => n.type === "enqueue" && n.queueId === call.queueId) as Extract<IvrFlow["nodes"][string], { type: "enqueue" }> | undefined;
+    const node = Object.values(flow.nodes).find((n) => n.type === "enqueue" && n.queueId === call.queueId) as
+      | Extract<IvrFlow["nodes"][string], { type: "enqueue" }>
+      | undefined;
     return waitTwiml({
       language,
       prompts,
@@ -332,8 +389,14 @@ export class CallControl {
     const language = call.ivr?.language ?? inbox.language;
     if (call.status !== "queued" || digits !== "1" || fromBrowser(call.fromAddress)) return this.current(inbox, call);
     await withEvents(this.rt.core, async (tx, events) => {
-      const { before, after } = await changeCallWithin(tx, events, call.id, (c) => (c.status === "queued" ? { status: "callback", callbackNumber: c.fromAddress } : null));
-      if (after !== before) await appendSystemEvent(tx, events, call.conversationId, "callback_requested", { callId: call.id, number: call.fromAddress });
+      const { before, after } = await changeCallWithin(tx, events, call.id, (c) =>
+        c.status === "queued" ? { status: "callback", callbackNumber: c.fromAddress } : null,
+      );
+      if (after !== before)
+        await appendSystemEvent(tx, events, call.conversationId, "callback_requested", {
+          callId: call.id,
+          number: call.fromAddress,
+        });
     });
     return sayTwiml(language, [phrases(language).callbackConfirmed]);
   }
@@ -364,17 +427,27 @@ export class CallControl {
   }
 
   /** Twilio's status callback for one of the call's legs. */
-  async status(inbox: VoiceInbox, call: Call, leg: "customer" | "callee" | "agent" | "consult" | "monitor", p: StatusCallback, agentId?: string) {
+  async status(
+    inbox: VoiceInbox,
+    call: Call,
+    leg: "customer" | "callee" | "agent" | "consult" | "monitor",
+    p: StatusCallback,
+    agentId?: string,
+  ) {
     if (leg === "customer") return this.customerLegStatus(inbox, call, p);
     // A leg we dialled may report before the REST answer that named it was saved: the first report
     // for the expected party names it; reports for any other leg (one replaced since) are stale.
     if (leg === "callee") {
-      const { after } = await changeCall(this.rt.core, call.id, (c) => (c.customerLegId ? null : { customerLegId: p.CallSid }));
+      const { after } = await changeCall(this.rt.core, call.id, (c) =>
+        c.customerLegId ? null : { customerLegId: p.CallSid },
+      );
       if (after.customerLegId === p.CallSid) return this.customerLegStatus(inbox, after, p);
       return;
     }
     if (leg === "agent" && agentId && call.agentId === agentId) {
-      const { after } = await changeCall(this.rt.core, call.id, (c) => (c.agentLegId || c.agentId !== agentId ? null : { agentLegId: p.CallSid }));
+      const { after } = await changeCall(this.rt.core, call.id, (c) =>
+        c.agentLegId || c.agentId !== agentId ? null : { agentLegId: p.CallSid },
+      );
       if (after.agentLegId === p.CallSid) return this.agentLegStatus(inbox, after, p);
       return;
     }
@@ -394,9 +467,14 @@ export class CallControl {
     const next = customerStatus(p.CallStatus, call.status);
     if (!next) return;
     const { before, after } = await withEvents(this.rt.core, async (tx, events) => {
-      const r = await changeCallWithin(tx, events, call.id, (c) => (isFinal(c.status) ? null : { status: customerStatus(p.CallStatus, c.status) ?? c.status }));
+      const r = await changeCallWithin(tx, events, call.id, (c) =>
+        isFinal(c.status) ? null : { status: customerStatus(p.CallStatus, c.status) ?? c.status },
+      );
       if (r.after !== r.before && r.after.status === "abandoned")
-        await appendSystemEvent(tx, events, call.conversationId, "call_abandoned", { callId: call.id, waitS: waitSeconds(r.after) });
+        await appendSystemEvent(tx, events, call.conversationId, "call_abandoned", {
+          callId: call.id,
+          waitS: waitSeconds(r.after),
+        });
       return r;
     });
     if (after === before) return;
@@ -407,7 +485,8 @@ export class CallControl {
     if (before.status === "connected" || before.status === "on_hold" || before.status === "connecting") {
       await finishCallWork(this.rt.core, call.conversationId);
       // The customer hung up: the agent's softphone leg ends too.
-      for (const leg of [before.agentLegId, before.consult?.legId, ...before.monitors.map((m) => m.legId)]) if (leg) await this.quietly(() => this.rest(inbox).hangup(leg));
+      for (const leg of [before.agentLegId, before.consult?.legId, ...before.monitors.map((m) => m.legId)])
+        if (leg) await this.quietly(() => this.rest(inbox).hangup(leg));
     }
   }
 
@@ -416,7 +495,9 @@ export class CallControl {
       if (call.status === "callback") {
         // Callback: the agent is on the line; now call the customer into the same conference. Claimed
         // first, so a repeated report never dials the customer twice.
-        const claim = await changeCall(this.rt.core, call.id, (c) => (c.status === "callback" ? { status: "connecting" } : null));
+        const claim = await changeCall(this.rt.core, call.id, (c) =>
+          c.status === "callback" ? { status: "connecting" } : null,
+        );
         if (claim.after === claim.before) return;
         const legId = await this.rest(inbox).dial({
           to: call.callbackNumber!,
@@ -429,7 +510,10 @@ export class CallControl {
         return;
       }
       // For a callback, "connected" waits for the customer to answer (their leg reports it).
-      if (call.status === "connecting" && !call.callbackNumber) await changeCall(this.rt.core, call.id, (c) => (c.status === "connecting" ? { status: "connected", answeredAt: new Date() } : null));
+      if (call.status === "connecting" && !call.callbackNumber)
+        await changeCall(this.rt.core, call.id, (c) =>
+          c.status === "connecting" ? { status: "connected", answeredAt: new Date() } : null,
+        );
       return;
     }
     if (!["completed", "failed", "no-answer", "busy", "canceled"].includes(p.CallStatus)) return;
@@ -441,12 +525,21 @@ export class CallControl {
     if (call.status === "connecting" || call.status === "callback") {
       // The agent's softphone did not answer: the caller goes back to the front of the queue.
       await withEvents(this.rt.core, async (tx, events) => {
-        await changeCallWithin(tx, events, call.id, { status: call.callbackNumber ? "callback" : "queued", agentId: null, agentLegId: null });
-        await appendSystemEvent(tx, events, call.conversationId, "agent_leg_failed", { callId: call.id, agentId: call.agentId, status: p.CallStatus });
+        await changeCallWithin(tx, events, call.id, {
+          status: call.callbackNumber ? "callback" : "queued",
+          agentId: null,
+          agentLegId: null,
+        });
+        await appendSystemEvent(tx, events, call.conversationId, "agent_leg_failed", {
+          callId: call.id,
+          agentId: call.agentId,
+          status: p.CallStatus,
+        });
       });
       await followAssignment(this.rt.core, call.conversationId, null);
       await this.reassign(call.conversationId, null);
-      if (!call.callbackNumber) await this.quietly(() => this.rest(inbox).redirect(call.externalId, this.at(inbox, call, "wait")));
+      if (!call.callbackNumber)
+        await this.quietly(() => this.rest(inbox).redirect(call.externalId, this.at(inbox, call, "wait")));
       this.rt.router.schedule(call.workspaceId);
     }
   }
@@ -456,7 +549,10 @@ export class CallControl {
     if (["completed", "failed", "no-answer", "busy", "canceled"].includes(p.CallStatus))
       await withEvents(this.rt.core, async (tx, events) => {
         await changeCallWithin(tx, events, call.id, { consult: null });
-        await appendSystemEvent(tx, events, call.conversationId, "consult_ended", { callId: call.id, agentId: call.consult?.agentId ?? null });
+        await appendSystemEvent(tx, events, call.conversationId, "consult_ended", {
+          callId: call.id,
+          agentId: call.consult?.agentId ?? null,
+        });
       });
   }
 
@@ -465,8 +561,10 @@ export class CallControl {
     const customerLeg = call.customerLegId ?? call.externalId;
     const change: Parameters<typeof changeCall>[2] = {};
     if (!call.conferenceSid) Object.assign(change, { conferenceSid: p.ConferenceSid });
-    if (p.CallSid === customerLeg && p.StatusCallbackEvent === "participant-hold") Object.assign(change, { hold: true });
-    if (p.CallSid === customerLeg && p.StatusCallbackEvent === "participant-unhold") Object.assign(change, { hold: false });
+    if (p.CallSid === customerLeg && p.StatusCallbackEvent === "participant-hold")
+      Object.assign(change, { hold: true });
+    if (p.CallSid === customerLeg && p.StatusCallbackEvent === "participant-unhold")
+      Object.assign(change, { hold: false });
     if (Object.keys(change).length) await changeCall(this.rt.core, call.id, change);
   }
 
@@ -481,7 +579,9 @@ export class CallControl {
   async voicemail(inbox: VoiceInbox, call: Call) {
     const language = call.ivr?.language ?? inbox.language;
     await withEvents(this.rt.core, async (tx, events) => {
-      const { before, after } = await changeCallWithin(tx, events, call.id, (c) => (c.status === "ivr" ? { status: "voicemail" } : null));
+      const { before, after } = await changeCallWithin(tx, events, call.id, (c) =>
+        c.status === "ivr" ? { status: "voicemail" } : null,
+      );
       if (after !== before) await appendSystemEvent(tx, events, call.conversationId, "voicemail", { callId: call.id });
     });
     return sayTwiml(language, [phrases(language).voicemailThanks]);
@@ -498,7 +598,9 @@ export class CallControl {
       if (!("type" in m) || m.type !== "conversation.updated" || !m.conversationId) return;
       const changes = m.payload.changes as { assigneeId?: string | null } | undefined;
       if (!changes?.assigneeId) return;
-      void this.connectWaitingCall(m.conversationId, changes.assigneeId).catch((err: unknown) => log.error("voice: connecting the agent failed", { err, conversationId: m.conversationId }));
+      void this.connectWaitingCall(m.conversationId, changes.assigneeId).catch((err: unknown) =>
+        log.error("voice: connecting the agent failed", { err, conversationId: m.conversationId }),
+      );
     });
   }
 
@@ -514,13 +616,23 @@ export class CallControl {
     const [call] = await this.rt.core.db
       .select()
       .from(calls)
-      .where(and(eq(calls.conversationId, conversationId), eq(calls.provider, "twilio"), inArray(calls.status, ["queued", "callback"])));
+      .where(
+        and(
+          eq(calls.conversationId, conversationId),
+          eq(calls.provider, "twilio"),
+          inArray(calls.status, ["queued", "callback"]),
+        ),
+      );
     if (!call) return;
     const inbox = (await this.inbox(call.inboxId))!;
     const rest = this.rest(inbox);
     // Every node hears the assignment: the one whose claim lands dials, the others see it taken.
     const claimed = await changeCall(this.rt.core, call.id, (c) =>
-      c.status === "queued" ? { status: "connecting", agentId } : c.status === "callback" && c.agentId !== agentId ? { agentId } : null,
+      c.status === "queued"
+        ? { status: "connecting", agentId }
+        : c.status === "callback" && c.agentId !== agentId
+          ? { agentId }
+          : null,
     );
     if (claimed.after === claimed.before) return;
     const legId = await rest.dial({
@@ -545,7 +657,8 @@ export class CallControl {
 
   async hold(workspaceId: string, callId: string, hold: boolean) {
     const { call, inbox } = await this.liveCall(workspaceId, callId);
-    if (!call.conferenceSid || (call.status !== "connected" && call.status !== "on_hold")) throw new Conflict("The call is not connected", "callId");
+    if (!call.conferenceSid || (call.status !== "connected" && call.status !== "on_hold"))
+      throw new Conflict("The call is not connected", "callId");
     await this.rest(inbox).hold(call.conferenceSid, call.customerLegId ?? call.externalId, hold);
     return (await changeCall(this.rt.core, call.id, { hold })).after;
   }
@@ -567,22 +680,30 @@ export class CallControl {
   async record(workspaceId: string, callId: string) {
     const { call, inbox } = await this.liveCall(workspaceId, callId);
     if (inbox.settings.recording === "never") throw new Conflict("Recording is turned off for this inbox", "callId");
-    if (call.status !== "connected" && call.status !== "on_hold") throw new Conflict("The call is not connected", "callId");
+    if (call.status !== "connected" && call.status !== "on_hold")
+      throw new Conflict("The call is not connected", "callId");
     await this.rest(inbox).startRecording(call.customerLegId ?? call.externalId, this.at(inbox, call, "recording"));
-    await withEvents(this.rt.core, (tx, events) => appendSystemEvent(tx, events, call.conversationId, "recording_started", { callId: call.id }));
+    await withEvents(this.rt.core, (tx, events) =>
+      appendSystemEvent(tx, events, call.conversationId, "recording_started", { callId: call.id }),
+    );
     return call;
   }
 
   /** A supervisor joins a live call: listening (muted), whispering to the agent, or barging in. */
   async monitor(workspaceId: string, callId: string, supervisorId: string, mode: "listen" | "whisper" | "barge") {
     const { call, inbox } = await this.liveCall(workspaceId, callId);
-    if (call.status !== "connected" && call.status !== "on_hold") throw new Conflict("The call is not connected", "callId");
+    if (call.status !== "connected" && call.status !== "on_hold")
+      throw new Conflict("The call is not connected", "callId");
     const rest = this.rest(inbox);
     const existing = call.monitors.find((m) => m.userId === supervisorId);
     if (existing) {
       if (!call.conferenceSid) throw new Conflict("The call is not connected", "callId");
       await rest.monitorMode(call.conferenceSid, existing.legId, mode, call.agentLegId);
-      return (await changeCall(this.rt.core, call.id, (c) => ({ monitors: c.monitors.map((m) => (m.userId === supervisorId ? { ...m, mode } : m)) }))).after;
+      return (
+        await changeCall(this.rt.core, call.id, (c) => ({
+          monitors: c.monitors.map((m) => (m.userId === supervisorId ? { ...m, mode } : m)),
+        }))
+      ).after;
     }
     const legId = await rest.dial({
       to: `client:${clientIdentity(supervisorId)}`,
@@ -591,8 +712,14 @@ export class CallControl {
       statusCallback: this.at(inbox, call, "status", "&leg=monitor"),
     });
     return withEvents(this.rt.core, async (tx, events) => {
-      const { after } = await changeCallWithin(tx, events, call.id, (c) => ({ monitors: [...c.monitors, { userId: supervisorId, legId, mode }] }));
-      await appendSystemEvent(tx, events, call.conversationId, "call_monitored", { callId: call.id, supervisorId, mode });
+      const { after } = await changeCallWithin(tx, events, call.id, (c) => ({
+        monitors: [...c.monitors, { userId: supervisorId, legId, mode }],
+      }));
+      await appendSystemEvent(tx, events, call.conversationId, "call_monitored", {
+        callId: call.id,
+        supervisorId,
+        mode,
+      });
       return after;
     });
   }
@@ -604,7 +731,11 @@ export class CallControl {
     if (!mine) return call;
     const inbox = await this.inbox(call.inboxId);
     if (inbox && !isFinal(call.status)) await this.quietly(() => this.rest(inbox).hangup(mine.legId));
-    return (await changeCall(this.rt.core, call.id, (c) => ({ monitors: c.monitors.filter((m) => m.userId !== supervisorId) }))).after;
+    return (
+      await changeCall(this.rt.core, call.id, (c) => ({
+        monitors: c.monitors.filter((m) => m.userId !== supervisorId),
+      }))
+    ).after;
   }
 
   /**
@@ -612,9 +743,17 @@ export class CallControl {
    * offer to an agent or team member, or the queue). Warm: the target is dialled into the same
    * conference while the agent stays, and takes over when the agent leaves.
    */
-  async transfer(workspaceId: string, callId: string, by: { userId: string; name: string }, target: { agentId?: string; queueId?: string; teamId?: string }, warm: boolean, note?: string) {
+  async transfer(
+    workspaceId: string,
+    callId: string,
+    by: { userId: string; name: string },
+    target: { agentId?: string; queueId?: string; teamId?: string },
+    warm: boolean,
+    note?: string,
+  ) {
     const { call, inbox } = await this.liveCall(workspaceId, callId);
-    if (call.status !== "connected" && call.status !== "on_hold") throw new Conflict("The call is not connected", "callId");
+    if (call.status !== "connected" && call.status !== "on_hold")
+      throw new Conflict("The call is not connected", "callId");
     const rest = this.rest(inbox);
     let agentId = target.agentId;
     if (target.teamId) agentId = await this.freeTeamMember(workspaceId, target.teamId);
@@ -631,16 +770,26 @@ export class CallControl {
       });
       return withEvents(this.rt.core, async (tx, events) => {
         const { after } = await changeCallWithin(tx, events, call.id, { consult: { agentId: agentId!, legId } });
-        await appendSystemEvent(tx, events, call.conversationId, "transferred", { callId: call.id, agentId, warm: true, note: note ?? null, by: by.name });
+        await appendSystemEvent(tx, events, call.conversationId, "transferred", {
+          callId: call.id,
+          agentId,
+          warm: true,
+          note: note ?? null,
+          by: by.name,
+        });
         return after;
       });
     }
     if (!agentId && !target.queueId) throw new Invalid("Transfer to an agent, a team or a queue", "agentId");
-    const queueId = agentId ? (call.queueId ?? target.queueId ?? (await this.anyVoiceQueue(workspaceId))) : target.queueId!;
+    const queueId = agentId
+      ? (call.queueId ?? target.queueId ?? (await this.anyVoiceQueue(workspaceId)))
+      : target.queueId!;
     await this.voiceQueue(workspaceId, queueId);
     // Cold: the caller goes back to waiting music before the agent's leg is dropped, so hanging up
     // that leg cannot end the call.
-    await withEvents(this.rt.core, (tx, events) => changeCallWithin(tx, events, call.id, { status: "queued", agentId: null, agentLegId: null, hold: false }));
+    await withEvents(this.rt.core, (tx, events) =>
+      changeCallWithin(tx, events, call.id, { status: "queued", agentId: null, agentLegId: null, hold: false }),
+    );
     await rest.redirect(call.customerLegId ?? call.externalId, this.at(inbox, call, "wait"));
     if (call.agentLegId) await this.quietly(() => rest.hangup(call.agentLegId!));
     await finishCallWork(this.rt.core, call.conversationId);
@@ -648,7 +797,15 @@ export class CallControl {
     await this.reassign(call.conversationId, null);
     await enqueueCall(this.rt.core, call.conversationId, { queueId }, new Date(), NOT_STICKY);
     if (agentId) await transferToAgent(this.rt.core, actor as never, call.conversationId, agentId, note);
-    else await withEvents(this.rt.core, (tx, events) => appendSystemEvent(tx, events, call.conversationId, "transferred", { callId: call.id, queueId, note: note ?? null, by: by.name }));
+    else
+      await withEvents(this.rt.core, (tx, events) =>
+        appendSystemEvent(tx, events, call.conversationId, "transferred", {
+          callId: call.id,
+          queueId,
+          note: note ?? null,
+          by: by.name,
+        }),
+      );
     this.rt.router.schedule(workspaceId);
     return callById(this.rt.core.db, workspaceId, call.id);
   }
@@ -660,7 +817,11 @@ export class CallControl {
     const previous = call.agentLegId;
     const consult = call.consult;
     await withEvents(this.rt.core, async (tx, events) => {
-      await changeCallWithin(tx, events, call.id, { agentId: consult.agentId, agentLegId: consult.legId, consult: null });
+      await changeCallWithin(tx, events, call.id, {
+        agentId: consult.agentId,
+        agentLegId: consult.legId,
+        consult: null,
+      });
     });
     await followAssignment(this.rt.core, call.conversationId, consult.agentId);
     await this.reassign(call.conversationId, consult.agentId);
@@ -671,15 +832,25 @@ export class CallControl {
   private async freeTeamMember(workspaceId: string, teamId: string): Promise<string> {
     const [team] = await listTeams(this.rt.core.db, workspaceId, teamId);
     if (!team) throw new Invalid("Unknown team", "teamId");
-    const states = await presenceOf(this.rt.core.db, workspaceId, team.members.map((m) => m.id));
-    const free = team.members.map((m) => states.get(m.id)!).filter((s) => s.presence === "available").sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime());
+    const states = await presenceOf(
+      this.rt.core.db,
+      workspaceId,
+      team.members.map((m) => m.id),
+    );
+    const free = team.members
+      .map((m) => states.get(m.id)!)
+      .filter((s) => s.presence === "available")
+      .sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime());
     if (!free[0]) throw new Conflict("Nobody in this team is available", "teamId");
     return free[0].userId;
   }
 
   /** A queue of the workspace that takes calls, or 404 naming `queueId`. */
   private async voiceQueue(workspaceId: string, queueId: string) {
-    const [q] = await this.rt.core.db.select().from(queues).where(and(eq(queues.workspaceId, workspaceId), eq(queues.id, queueId)));
+    const [q] = await this.rt.core.db
+      .select()
+      .from(queues)
+      .where(and(eq(queues.workspaceId, workspaceId), eq(queues.id, queueId)));
     if (!q || (q.channels.length && !q.channels.includes("voice"))) throw new NotFound("Queue", "queueId");
     return q;
   }
@@ -692,7 +863,11 @@ export class CallControl {
   }
 
   /** Click-to-call: the agent's softphone rings first, then the customer, from the inbox's number. */
-  async dialOut(workspaceId: string, agent: { userId: string }, input: { conversationId?: string; inboxId: string; number: string; name?: string }) {
+  async dialOut(
+    workspaceId: string,
+    agent: { userId: string },
+    input: { conversationId?: string; inboxId: string; number: string; name?: string },
+  ) {
     const inbox = await this.inbox(input.inboxId);
     if (!inbox || inbox.row.workspaceId !== workspaceId) throw new Invalid("Unknown voice inbox", "inboxId");
     const rest = this.rest(inbox);
@@ -751,7 +926,9 @@ function recordingNotice(inbox: VoiceInbox, language: IvrLanguage) {
 function turnEvents(turn: Turn) {
   return [
     ...(turn.newPath.length ? [{ eventType: "ivr", data: { steps: turn.newPath } }] : []),
-    ...(turn.step.kind === "transfer" ? [{ eventType: "call_transferred_out", data: { number: turn.step.node.number } }] : []),
+    ...(turn.step.kind === "transfer"
+      ? [{ eventType: "call_transferred_out", data: { number: turn.step.node.number } }]
+      : []),
   ];
 }
 
@@ -767,7 +944,11 @@ function waitSeconds(call: Call) {
 export async function lookupJson(url: string, timeoutMs: number, query: Record<string, string>, allowHosts: string[]) {
   const u = new URL(url);
   for (const [k, v] of Object.entries(query)) u.searchParams.set(k, v);
-  const res = await fetchOutbound(u, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } }, { allowHosts });
+  const res = await fetchOutbound(
+    u,
+    { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } },
+    { allowHosts },
+  );
   if (!res.ok) throw new Error(`lookup answered ${res.status}`);
   return (await res.json()) as unknown;
 }

@@ -37,20 +37,41 @@ export function visitorOfCaller(from: string): string | undefined {
 }
 
 /** Saves (or clears) a web chat inbox's call line, after checking the line can take widget calls. */
-export async function setCallLine(db: Executor, keyring: Keyring, workspaceId: string, webchatInboxId: string, input: z.infer<typeof CallLineBody>, envToken: string | undefined) {
-  const [chat] = await db.select().from(inboxes).where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, webchatInboxId)));
+export async function setCallLine(
+  db: Executor,
+  keyring: Keyring,
+  workspaceId: string,
+  webchatInboxId: string,
+  input: z.infer<typeof CallLineBody>,
+  envToken: string | undefined,
+) {
+  const [chat] = await db
+    .select()
+    .from(inboxes)
+    .where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, webchatInboxId)));
   if (!chat) throw new NotFound("Inbox", "id");
   if (chat.channel !== "webchat") throw new Invalid("Only web chat inboxes have a call button", "id");
   const { callLine: _previous, ...rest } = chat.settings;
   let settings = rest;
   if (input.voiceInboxId) {
-    const [row] = await db.select().from(inboxes).where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, input.voiceInboxId), eq(inboxes.channel, "voice")));
+    const [row] = await db
+      .select()
+      .from(inboxes)
+      .where(
+        and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.id, input.voiceInboxId), eq(inboxes.channel, "voice")),
+      );
     if (!row) throw new Invalid("No such phone line in this workspace", "voiceInboxId");
     const line = voiceInbox(row, keyring, envToken);
     if (!mintsTokens(line) || !line.credentials.twimlAppSid)
-      throw new Invalid("This phone line needs an API key and a TwiML app (its voice URL: /webhooks/twilio/voice) for calls from the widget", "voiceInboxId");
+      throw new Invalid(
+        "This phone line needs an API key and a TwiML app (its voice URL: /webhooks/twilio/voice) for calls from the widget",
+        "voiceInboxId",
+      );
     if (!input.queueId) throw new Invalid("Choose the queue widget calls wait in", "queueId");
-    const [queue] = await db.select({ id: queues.id }).from(queues).where(and(eq(queues.workspaceId, workspaceId), eq(queues.id, input.queueId)));
+    const [queue] = await db
+      .select({ id: queues.id })
+      .from(queues)
+      .where(and(eq(queues.workspaceId, workspaceId), eq(queues.id, input.queueId)));
     if (!queue) throw new Invalid("No such queue in this workspace", "queueId");
     settings = { ...rest, callLine: { voiceInboxId: row.id, queueId: queue.id } };
   }
@@ -62,7 +83,12 @@ export async function setCallLine(db: Executor, keyring: Keyring, workspaceId: s
 export async function callLineOf(db: Executor, keyring: Keyring, chat: Inbox, envToken: string | undefined) {
   const set = chat.settings.callLine;
   if (!set) return undefined;
-  const [row] = await db.select().from(inboxes).where(and(eq(inboxes.workspaceId, chat.workspaceId), eq(inboxes.id, set.voiceInboxId), eq(inboxes.channel, "voice")));
+  const [row] = await db
+    .select()
+    .from(inboxes)
+    .where(
+      and(eq(inboxes.workspaceId, chat.workspaceId), eq(inboxes.id, set.voiceInboxId), eq(inboxes.channel, "voice")),
+    );
   const line = row && voiceInbox(row, keyring, envToken);
   if (!line || !mintsTokens(line) || !line.settings.phoneNumber) return undefined;
   return { line, queueId: set.queueId };
@@ -73,7 +99,10 @@ export async function callLineOf(db: Executor, keyring: Keyring, chat: Inbox, en
  * never rung) and the parameters the SDK passes on to our webhook.
  */
 export function visitorCallTicket(line: VoiceInbox, contactId: string, conversationId: string) {
-  return { ...voiceToken(line, visitorIdentity(contactId), { incoming: false, ttlS: VISITOR_TOKEN_TTL_S }), params: { To: line.settings.phoneNumber!, conversationId } };
+  return {
+    ...voiceToken(line, visitorIdentity(contactId), { incoming: false, ttlS: VISITOR_TOKEN_TTL_S }),
+    params: { To: line.settings.phoneNumber!, conversationId },
+  };
 }
 
 /**
@@ -81,7 +110,12 @@ export function visitorCallTicket(line: VoiceInbox, contactId: string, conversat
  * that conversation's contact, the conversation is open, and its inbox sends calls to this line.
  * Anything else is refused (the caller hears a polite goodbye).
  */
-export async function widgetCallTarget(db: Executor, line: VoiceInbox, contactId: string, conversationId: string | undefined) {
+export async function widgetCallTarget(
+  db: Executor,
+  line: VoiceInbox,
+  contactId: string,
+  conversationId: string | undefined,
+) {
   if (!conversationId || !z.uuid().safeParse(conversationId).success) return undefined;
   const [row] = await db
     .select({ id: conversations.id, contactId: conversations.contactId, settings: inboxes.settings })

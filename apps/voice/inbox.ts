@@ -19,7 +19,13 @@ export type VoiceSettings = {
 };
 
 /** Sealed in `inboxes.credentials`. The auth token signs webhooks; the API key makes softphone tokens. */
-export type VoiceCredentials = { accountSid?: string; authToken?: string; apiKeySid?: string; apiKeySecret?: string; twimlAppSid?: string };
+export type VoiceCredentials = {
+  accountSid?: string;
+  authToken?: string;
+  apiKeySid?: string;
+  apiKeySecret?: string;
+  twimlAppSid?: string;
+};
 
 export type VoiceInbox = {
   row: Inbox;
@@ -49,7 +55,8 @@ export function voiceInbox(row: Inbox, keyring: Keyring, envToken: string | unde
 }
 
 /** Whether the inbox can mint Voice SDK access tokens: it has an API key. */
-export const mintsTokens = (i: VoiceInbox) => !!(i.credentials.accountSid && i.credentials.apiKeySid && i.credentials.apiKeySecret);
+export const mintsTokens = (i: VoiceInbox) =>
+  !!(i.credentials.accountSid && i.credentials.apiKeySid && i.credentials.apiKeySecret);
 
 /**
  * A Voice SDK access token for `identity`, signed with the inbox's API key: `incoming` lets Twilio
@@ -59,7 +66,12 @@ export function voiceToken(inbox: VoiceInbox, identity: string, options: { incom
   const { accountSid, apiKeySid, apiKeySecret, twimlAppSid } = inbox.credentials;
   const { AccessToken } = twilio.jwt;
   const token = new AccessToken(accountSid!, apiKeySid!, apiKeySecret!, { identity, ttl: options.ttlS });
-  token.addGrant(new AccessToken.VoiceGrant({ incomingAllow: options.incoming, ...(twimlAppSid ? { outgoingApplicationSid: twimlAppSid } : {}) }));
+  token.addGrant(
+    new AccessToken.VoiceGrant({
+      incomingAllow: options.incoming,
+      ...(twimlAppSid ? { outgoingApplicationSid: twimlAppSid } : {}),
+    }),
+  );
   return { identity, token: token.toJwt(), expiresAt: new Date(Date.now() + options.ttlS * 1000).toISOString() };
 }
 
@@ -67,19 +79,33 @@ export function voiceToken(inbox: VoiceInbox, identity: string, options: { incom
 export async function inboxByNumber(db: Executor, number: string) {
   const route = await provenRoute(db, "voice", number);
   if (!route) return undefined;
-  const [row] = await db.select().from(inboxes).where(and(eq(inboxes.id, route.inboxId), eq(inboxes.channel, "voice")));
+  const [row] = await db
+    .select()
+    .from(inboxes)
+    .where(and(eq(inboxes.id, route.inboxId), eq(inboxes.channel, "voice")));
   return row;
 }
 
 export async function voiceInboxRow(db: Executor, inboxId: string) {
-  const [row] = await db.select().from(inboxes).where(and(eq(inboxes.id, inboxId), eq(inboxes.channel, "voice")));
+  const [row] = await db
+    .select()
+    .from(inboxes)
+    .where(and(eq(inboxes.id, inboxId), eq(inboxes.channel, "voice")));
   return row;
 }
 
 /** A flow for an inbox nobody has designed one for yet: take a message, never an error tone. */
 export const VOICEMAIL_ONLY: IvrFlow = IvrFlow.parse({
   start: "voicemail",
-  nodes: { voicemail: { type: "voicemail", prompt: { en: "Thank you for calling. Nobody can take your call right now.", "zh-CN": "感谢您的来电，目前无人接听。" } } },
+  nodes: {
+    voicemail: {
+      type: "voicemail",
+      prompt: {
+        en: "Thank you for calling. Nobody can take your call right now.",
+        "zh-CN": "感谢您的来电，目前无人接听。",
+      },
+    },
+  },
 });
 
 export async function flowOf(db: Executor, inboxId: string): Promise<IvrFlow> {

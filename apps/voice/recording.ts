@@ -10,7 +10,6 @@ import type { Runtime } from "../runtime.ts";
 import type { CallControl } from "./call-control.ts";
 import type { VoiceInbox, VoiceSettings } from "./inbox.ts";
 
-
 const filesRoot = (rt: Runtime) => join(rt.config.dataDir, "files");
 
 /**
@@ -50,7 +49,10 @@ export async function storeRecording(rt: Runtime, control: CallControl, inbox: V
   try {
     await rest.deleteRecording(call.recordingSid);
   } catch (err) {
-    log.warn("voice: could not delete the recording at Twilio", { recordingSid: call.recordingSid, err: err instanceof Error ? err.message : String(err) });
+    log.warn("voice: could not delete the recording at Twilio", {
+      recordingSid: call.recordingSid,
+      err: err instanceof Error ? err.message : String(err),
+    });
   }
 }
 
@@ -60,24 +62,47 @@ export async function openSealed(rt: Runtime, storageKey: string) {
 }
 
 /** Calls whose recording Twilio announced but we have not stored yet (a crash, an outage). */
-export const recordingsToFetch = (db: Executor) => db.select().from(calls).where(and(isNotNull(calls.recordingSid), isNull(calls.recordingId)));
+export const recordingsToFetch = (db: Executor) =>
+  db
+    .select()
+    .from(calls)
+    .where(and(isNotNull(calls.recordingSid), isNull(calls.recordingId)));
 
 /** An inbox's calls with a stored recording, started before `before`. */
 export const recordingsPastRetention = (db: Executor, inboxId: string, before: Date) =>
-  db.select().from(calls).where(and(eq(calls.inboxId, inboxId), isNotNull(calls.recordingId), lt(calls.startedAt, before)));
+  db
+    .select()
+    .from(calls)
+    .where(and(eq(calls.inboxId, inboxId), isNotNull(calls.recordingId), lt(calls.startedAt, before)));
 
 /** Deletes recordings older than their inbox's retention period (settings.recordingRetentionDays). */
 export async function pruneRecordings(rt: Runtime, now = new Date()) {
-  const voice = await rt.core.db.select({ id: inboxes.id, settings: inboxes.settings }).from(inboxes).where(eq(inboxes.channel, "voice"));
+  const voice = await rt.core.db
+    .select({ id: inboxes.id, settings: inboxes.settings })
+    .from(inboxes)
+    .where(eq(inboxes.channel, "voice"));
   let removed = 0;
   for (const inbox of voice) {
     const days = (inbox.settings as VoiceSettings).recordingRetentionDays;
     if (!days) continue;
     const old = await recordingsPastRetention(rt.core.db, inbox.id, new Date(now.getTime() - days * 86_400_000));
     if (!old.length) continue;
-    const files = await rt.core.db.select().from(attachments).where(inArray(attachments.id, old.map((c) => c.recordingId!)));
+    const files = await rt.core.db
+      .select()
+      .from(attachments)
+      .where(
+        inArray(
+          attachments.id,
+          old.map((c) => c.recordingId!),
+        ),
+      );
     for (const f of files) await rm(join(filesRoot(rt), f.storageKey), { force: true });
-    await rt.core.db.delete(attachments).where(inArray(attachments.id, files.map((f) => f.id)));
+    await rt.core.db.delete(attachments).where(
+      inArray(
+        attachments.id,
+        files.map((f) => f.id),
+      ),
+    );
     for (const call of old) await changeCall(rt.core, call.id, { recordingId: null });
     removed += old.length;
   }

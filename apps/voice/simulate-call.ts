@@ -45,12 +45,22 @@ type Leg = { callSid: string; status: string; inConference: boolean; heard: stri
 async function main() {
   let agent: string | undefined;
   if (values["answer-as"]) {
-    agent = (await call<{ token: string }>("/api/v1/auth/login", { body: { email: values["answer-as"], password: values.password } })).token;
+    agent = (
+      await call<{ token: string }>("/api/v1/auth/login", {
+        body: { email: values["answer-as"], password: values.password },
+      })
+    ).token;
     await call("/api/v1/me/presence", { method: "PUT", token: agent, body: { presence: "available" } });
     console.log(`agent ${values["answer-as"]} is available`);
   }
   const leg = await call<Leg>("/simulator/calls", {
-    body: { from: values.from, callerName: values.name, say: values.say, digits: values.digits, talkSeconds: Number(values.talk) },
+    body: {
+      from: values.from,
+      callerName: values.name,
+      say: values.say,
+      digits: values.digits,
+      talkSeconds: Number(values.talk),
+    },
   });
   console.log(`call ${leg.callSid} from ${values.from}`);
   let shownLog = 0;
@@ -67,7 +77,9 @@ async function main() {
       return;
     }
     if (agent && !accepted) {
-      const offers = await call<{ items: { workItemId: string; channel: string }[] }>("/api/v1/me/offers", { token: agent });
+      const offers = await call<{ items: { workItemId: string; channel: string }[] }>("/api/v1/me/offers", {
+        token: agent,
+      });
       const offer = offers.items.find((o) => o.channel === "voice");
       if (offer) {
         await call(`/api/v1/offers/${offer.workItemId}/accept`, { token: agent, body: {} });

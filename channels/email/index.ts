@@ -10,6 +10,15 @@ export const email: ChannelAdapter = {
 export { parseEmail, toInbound, UnreadableMail, type AttachmentSink, type ParsedEmail, type Address } from "./parse.ts";
 export { EmailEnvelope, closeTransports, textToHtml } from "./send.ts";
 export { EmailSettings, EmailCredentials, emailSettingsOf } from "./settings.ts";
-export { chooseThread, conversationOfToken, messageIdList, normalizeMessageId, normalizeSubject, replyAddress, splitPlusAddress, DEFAULT_THREAD_SETTINGS } from "./threading.ts";
+export {
+  chooseThread,
+  conversationOfToken,
+  messageIdList,
+  normalizeMessageId,
+  normalizeSubject,
+  replyAddress,
+  splitPlusAddress,
+  DEFAULT_THREAD_SETTINGS,
+} from "./threading.ts";
 export { sanitizeEmailHtml } from "./sanitize.ts";
 export { splitQuoted } from "./quote.ts";

@@ -16,7 +16,10 @@ export type StoredFile = { id: string; url: string } | { skipped: string };
  * Stores one attachment as it streams past. The parser never holds a whole attachment in memory; the
  * sink writes it to disk (and may refuse it: too large, too many), and must consume `content`.
  */
-export type AttachmentSink = (file: { name: string; contentType: string; contentId?: string; inline: boolean }, content: Readable) => Promise<StoredFile>;
+export type AttachmentSink = (
+  file: { name: string; contentType: string; contentId?: string; inline: boolean },
+  content: Readable,
+) => Promise<StoredFile>;
 
 /** An inbound email, parsed: addresses, threading headers, bodies (HTML already sanitized), files. */
 export type ParsedEmail = {
@@ -65,7 +68,8 @@ function addresses(value: unknown): Address[] {
   const out: Address[] = [];
   const walk = (a: EmailAddress) => {
     if (a.group) a.group.forEach(walk);
-    else if (a.address && /^[^\s@\0]+@[^\s@\0]+$/.test(a.address)) out.push({ address: a.address.toLowerCase(), name: withoutNul(a.name ?? "").trim() });
+    else if (a.address && /^[^\s@\0]+@[^\s@\0]+$/.test(a.address))
+      out.push({ address: a.address.toLowerCase(), name: withoutNul(a.name ?? "").trim() });
   };
   for (const obj of list) for (const a of obj?.value ?? []) walk(a);
   return out;
@@ -107,7 +111,14 @@ export class UnreadableMail extends Error {
 function identify(headers: Map<string, unknown>, hash: Hash, size: number): UnreadablePart {
   const messageId = normalizeMessageId(headerText(headers.get("message-id")));
   const subject = withoutNul(headerText(headers.get("subject")) ?? "").slice(0, 998);
-  return { messageId, externalId: messageId ?? `sha256:${hash.digest("hex")}`, from: addresses(headers.get("from"))[0], to: addresses(headers.get("to")), subject, size };
+  return {
+    messageId,
+    externalId: messageId ?? `sha256:${hash.digest("hex")}`,
+    from: addresses(headers.get("from"))[0],
+    to: addresses(headers.get("to")),
+    subject,
+    size,
+  };
 }
 
 /**
@@ -145,7 +156,8 @@ export async function parseEmail(source: Readable | Uint8Array, sink?: Attachmen
     parser.on("headers", (h) => (headers = h as Map<string, unknown>));
     // mailparser folds some headers (List-*) into structures: the raw lines are what safety reads.
     parser.on("headerLines", (lines: { key: string; line: string }[]) => {
-      for (const { key, line } of lines) if (!rawHeaders.has(key)) rawHeaders.set(key, withoutNul(line.slice(line.indexOf(":") + 1)).trim());
+      for (const { key, line } of lines)
+        if (!rawHeaders.has(key)) rawHeaders.set(key, withoutNul(line.slice(line.indexOf(":") + 1)).trim());
     });
     parser.on("data", (data) => {
       if (data.type === "text") {
@@ -153,14 +165,20 @@ export async function parseEmail(source: Readable | Uint8Array, sink?: Attachmen
         html = typeof data.html === "string" ? withoutNul(data.html) : null;
         return;
       }
-      const name = withoutNul(data.filename ?? (data.contentType === "message/rfc822" ? "message.eml" : "attachment")).slice(0, 255);
+      const name = withoutNul(
+        data.filename ?? (data.contentType === "message/rfc822" ? "message.eml" : "attachment"),
+      ).slice(0, 255);
       const contentType = withoutNul(data.contentType || "application/octet-stream").toLowerCase();
       open.add(data.content);
       data.content.once("close", () => open.delete(data.content));
       data.content.once("end", () => open.delete(data.content));
       const work = (async () => {
         try {
-          if (contentType === "message/delivery-status" || contentType === "text/rfc822-headers" || contentType === "message/rfc822" && reports.length) {
+          if (
+            contentType === "message/delivery-status" ||
+            contentType === "text/rfc822-headers" ||
+            (contentType === "message/rfc822" && reports.length)
+          ) {
             reports.push({ type: contentType, body: await readCapped(data.content, REPORT_BYTES) });
             return;
           }
@@ -175,7 +193,15 @@ export async function parseEmail(source: Readable | Uint8Array, sink?: Attachmen
             await new Promise((r) => data.content.once("end", r));
             return;
           }
-          const result = await sink({ name, contentType, contentId: normalizeMessageId(data.contentId), inline: data.contentDisposition === "inline" || !!data.related }, data.content);
+          const result = await sink(
+            {
+              name,
+              contentType,
+              contentId: normalizeMessageId(data.contentId),
+              inline: data.contentDisposition === "inline" || !!data.related,
+            },
+            data.content,
+          );
           if ("skipped" in result) skipped.push({ name, reason: result.skipped });
           else stored.push({ ...result, name, contentId: normalizeMessageId(data.contentId) });
         } catch (err) {
@@ -215,7 +241,12 @@ export async function parseEmail(source: Readable | Uint8Array, sink?: Attachmen
   const inReplyTo = messageIdList(header("in-reply-to"));
   const references = messageIdList(headers.get("references") as string | string[] | undefined);
   const ct = headers.get("content-type") as { value?: string; params?: Record<string, string> } | undefined;
-  const mailClass = classifyMail((name) => rawHeaders.get(name.toLowerCase()), from?.address, ct?.value?.toLowerCase(), ct?.params?.["report-type"]);
+  const mailClass = classifyMail(
+    (name) => rawHeaders.get(name.toLowerCase()),
+    from?.address,
+    ct?.value?.toLowerCase(),
+    ct?.params?.["report-type"],
+  );
 
   const inline = Object.fromEntries(stored.filter((s) => s.contentId).map((s) => [s.contentId!, s.url]));
   const cleanHtml = html ? sanitizeEmailHtml(html, inline) : null;
@@ -236,7 +267,10 @@ export async function parseEmail(source: Readable | Uint8Array, sink?: Attachmen
     };
   }
   const subject = (header("subject") ?? "").slice(0, 998);
-  const date = headers.get("date") instanceof Date && !Number.isNaN((headers.get("date") as Date).getTime()) ? (headers.get("date") as Date) : undefined;
+  const date =
+    headers.get("date") instanceof Date && !Number.isNaN((headers.get("date") as Date).getTime())
+      ? (headers.get("date") as Date)
+      : undefined;
   return {
     messageId,
     externalId: messageId ?? `sha256:${hash.digest("hex")}`,
@@ -271,14 +305,22 @@ function formatAddress(a: Address) {
  * The core's NormalizedInbound for a parsed mail, with the email fields the inbox timeline shows
  * (subject, from, to, cc, quotedText) in the item's data.
  */
-export function toInbound(mail: ParsedEmail & { from: Address }, inboxId: string, receivedAt = new Date()): NormalizedInbound {
+export function toInbound(
+  mail: ParsedEmail & { from: Address },
+  inboxId: string,
+  receivedAt = new Date(),
+): NormalizedInbound {
   // A sender's clock can be anything: a date in the future would sort the item after later replies.
   const sentAt = mail.date && mail.date.getTime() <= receivedAt.getTime() + 5 * 60_000 ? mail.date : receivedAt;
   return {
     channel: "email",
     channelAccountId: inboxId,
     externalId: mail.externalId.slice(0, 512),
-    from: { kind: "email", value: mail.from.address, ...(mail.from.name ? { displayName: mail.from.name.slice(0, 200) } : {}) },
+    from: {
+      kind: "email",
+      value: mail.from.address,
+      ...(mail.from.name ? { displayName: mail.from.name.slice(0, 200) } : {}),
+    },
     threadKey: (mail.references[0] ?? mail.inReplyTo[0] ?? mail.messageId)?.slice(0, 998),
     kind: mail.attachments.length ? "media" : "text",
     text: mail.text || undefined,
@@ -290,7 +332,9 @@ export function toInbound(mail: ParsedEmail & { from: Address }, inboxId: string
       from: formatAddress(mail.from),
       to: mail.to.slice(0, MAX_LISTED_ADDRESSES).map(formatAddress),
       cc: mail.cc.slice(0, MAX_LISTED_ADDRESSES).map(formatAddress),
-      ...(mail.to.length + mail.cc.length > 2 * MAX_LISTED_ADDRESSES ? { recipientCount: mail.to.length + mail.cc.length } : {}),
+      ...(mail.to.length + mail.cc.length > 2 * MAX_LISTED_ADDRESSES
+        ? { recipientCount: mail.to.length + mail.cc.length }
+        : {}),
       ...(mail.quotedText ? { quotedText: mail.quotedText } : {}),
       ...(mail.signature ? { signature: mail.signature } : {}),
       ...(mail.messageId ? { messageId: mail.messageId } : {}),

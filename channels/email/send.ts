@@ -50,7 +50,13 @@ function transportFor(settings: EmailSettings, credentials: EmailCredentials) {
       requireTLS: smtp.security === "starttls",
       ignoreTLS: smtp.security === "none",
       auth: smtp.user ? { user: smtp.user, pass: credentials.smtpPassword ?? "" } : undefined,
-      dkim: credentials.dkim ? { domainName: credentials.dkim.domainName, keySelector: credentials.dkim.keySelector, privateKey: credentials.dkim.privateKey } : undefined,
+      dkim: credentials.dkim
+        ? {
+            domainName: credentials.dkim.domainName,
+            keySelector: credentials.dkim.keySelector,
+            privateKey: credentials.dkim.privateKey,
+          }
+        : undefined,
       connectionTimeout: 20_000,
       greetingTimeout: 20_000,
       socketTimeout: 60_000,
@@ -100,7 +106,8 @@ export async function sendEmail(outbound: OutboundMessage): Promise<SendResult> 
   } catch (err) {
     const e = err as { responseCode?: number; response?: string; message?: string; code?: string };
     const reason = e.response ?? e.message ?? String(err);
-    if ((e.responseCode ?? 0) >= 500 || e.code === "EENVELOPE" || e.code === "EAUTH") throw new PermanentSendError(reason);
+    if ((e.responseCode ?? 0) >= 500 || e.code === "EENVELOPE" || e.code === "EAUTH")
+      throw new PermanentSendError(reason);
     throw new Error(reason);
   }
 }

@@ -1,6 +1,11 @@
 import { z } from "zod";
 
-const Host = z.string().trim().min(1).max(255).regex(/^[a-z0-9.-]+$|^\[[0-9a-f:]+\]$/i, "must be a host name or address");
+const Host = z
+  .string()
+  .trim()
+  .min(1)
+  .max(255)
+  .regex(/^[a-z0-9.-]+$|^\[[0-9a-f:]+\]$/i, "must be a host name or address");
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/i;
 
 /**
@@ -9,9 +14,20 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/i;
  */
 export const EmailSettings = z
   .object({
-    address: z.email().max(320).transform((a) => a.toLowerCase()),
+    address: z
+      .email()
+      .max(320)
+      .transform((a) => a.toLowerCase()),
     /** Other addresses that deliver to this inbox (SMTP-in). */
-    aliases: z.array(z.email().max(320).transform((a) => a.toLowerCase())).max(20).default([]),
+    aliases: z
+      .array(
+        z
+          .email()
+          .max(320)
+          .transform((a) => a.toLowerCase()),
+      )
+      .max(20)
+      .default([]),
     /** The name customers see, after the agent's: "Ann (Acme Support)". */
     displayName: z.string().trim().max(100).optional(),
     imap: z
@@ -46,9 +62,17 @@ export const EmailSettings = z
   })
   .superRefine((s, ctx) => {
     if (s.imap?.security === "none" && !LOOPBACK.test(s.imap.host))
-      ctx.addIssue({ code: "custom", path: ["imap", "security"], message: "unencrypted IMAP is allowed only on a loopback host" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["imap", "security"],
+        message: "unencrypted IMAP is allowed only on a loopback host",
+      });
     if (s.smtp?.security === "none" && !LOOPBACK.test(s.smtp.host))
-      ctx.addIssue({ code: "custom", path: ["smtp", "security"], message: "unencrypted SMTP is allowed only on a loopback host" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["smtp", "security"],
+        message: "unencrypted SMTP is allowed only on a loopback host",
+      });
   });
 export type EmailSettings = z.infer<typeof EmailSettings>;
 
@@ -59,7 +83,11 @@ export const EmailCredentials = z.object({
     .object({
       domainName: z.string().min(1).max(255),
       keySelector: z.string().min(1).max(100),
-      privateKey: z.string().min(100).max(20_000).regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, "must be a PEM private key"),
+      privateKey: z
+        .string()
+        .min(100)
+        .max(20_000)
+        .regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, "must be a PEM private key"),
     })
     .optional(),
 });

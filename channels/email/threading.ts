@@ -9,7 +9,12 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 /** Message-IDs compare without angle brackets and case-insensitively: clients quote them back both ways. */
 export function normalizeMessageId(id: string | undefined | null): string | undefined {
   // A NUL byte could not be stored (nor matched): it is no part of any id.
-  const v = id?.replaceAll("\0", "").trim().replace(/^<+|>+$/g, "").trim().toLowerCase();
+  const v = id
+    ?.replaceAll("\0", "")
+    .trim()
+    .replace(/^<+|>+$/g, "")
+    .trim()
+    .toLowerCase();
   return v ? v.slice(0, 900) : undefined;
 }
 
@@ -158,8 +163,14 @@ export function chooseThread(input: ThreadInput): ThreadDecision {
     const recent = input.bySubject
       .filter((c) => c.contactId === input.contactId && c.lastActivityAt.getTime() >= since)
       // An open conversation wins over a resolved one, then the most recent.
-      .sort((a, b) => Number(a.status === "resolved") - Number(b.status === "resolved") || b.lastActivityAt.getTime() - a.lastActivityAt.getTime());
+      .sort(
+        (a, b) =>
+          Number(a.status === "resolved") - Number(b.status === "resolved") ||
+          b.lastActivityAt.getTime() - a.lastActivityAt.getTime(),
+      );
     if (recent[0]) return settle(recent[0], "subject", input);
   }
-  return refused ? { newConversation: true, rule: "other_contact", previousConversationId: refused.conversationId } : { newConversation: true, rule: "none" };
+  return refused
+    ? { newConversation: true, rule: "other_contact", previousConversationId: refused.conversationId }
+    : { newConversation: true, rule: "none" };
 }

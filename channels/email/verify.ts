@@ -36,9 +36,18 @@ export type SmtpPeer = { ip: string; helo?: string; envelopeFrom?: string };
 /** Loopback, private, link-local and unique-local peers are our own relays, never the sender's server. */
 const localNetworks = new BlockList();
 const IPV4_LOCAL = [
-  ["127.0.0.0", 8], ["10.0.0.0", 8], ["172.16.0.0", 12], ["192.168.0.0", 16], ["169.254.0.0", 16], ["100.64.0.0", 10],
+  ["127.0.0.0", 8],
+  ["10.0.0.0", 8],
+  ["172.16.0.0", 12],
+  ["192.168.0.0", 16],
+  ["169.254.0.0", 16],
+  ["100.64.0.0", 10],
 ];
-const IPV6_LOCAL = [["::1", 128], ["fc00::", 7], ["fe80::", 10]];
+const IPV6_LOCAL = [
+  ["::1", 128],
+  ["fc00::", 7],
+  ["fe80::", 10],
+];
 for (const [net, bits] of IPV4_LOCAL) localNetworks.addSubnet(String(net), Number(bits), "ipv4");
 for (const [net, bits] of IPV6_LOCAL) localNetworks.addSubnet(String(net), Number(bits), "ipv6");
 
@@ -58,9 +67,10 @@ export async function verifySender(
   const bytes = input instanceof Uint8Array ? Buffer.from(input.buffer, input.byteOffset, input.byteLength) : input;
   const dkim = await dkimVerify(bytes, { resolver });
   const signatures = dkim.results ?? [];
-  const spfResult = peer && peerIsSender(peer.ip)
-    ? await spf({ ip: peer.ip, helo: peer.helo, sender: peer.envelopeFrom, resolver })
-    : undefined;
+  const spfResult =
+    peer && peerIsSender(peer.ip)
+      ? await spf({ ip: peer.ip, helo: peer.helo, sender: peer.envelopeFrom, resolver })
+      : undefined;
   const author = dkim.headerFrom?.length === 1 ? dkim.headerFrom[0]! : undefined;
   const fromDomain = author ? author.slice(author.lastIndexOf("@") + 1).toLowerCase() : null;
   const policy = fromDomain
@@ -68,12 +78,11 @@ export async function verifySender(
         headerFrom: dkim.headerFrom,
         fromFields: dkim.fromFields,
         spfDomains: spfResult?.status.result === "pass" && spfResult.domain ? [spfResult.domain] : [],
-        dkimDomains: signatures
-          .flatMap((r) =>
-            r.status.result === "pass" && r.signingDomain
-              ? [{ id: r.id, domain: r.signingDomain, aligned: r.status.aligned, underSized: r.status.underSized }]
-              : [],
-          ),
+        dkimDomains: signatures.flatMap((r) =>
+          r.status.result === "pass" && r.signingDomain
+            ? [{ id: r.id, domain: r.signingDomain, aligned: r.status.aligned, underSized: r.status.underSized }]
+            : [],
+        ),
         resolver,
       })
     : false;

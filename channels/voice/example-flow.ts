@@ -9,7 +9,11 @@ export function exampleFlow(queues: { refunds: string; general: string }): IvrFl
     start: "welcome",
     language: "zh-CN",
     nodes: {
-      welcome: { type: "say", text: { "zh-CN": "感谢致电 Switchboard 演示商店。", en: "Thank you for calling the Switchboard demo shop." }, next: "menu" },
+      welcome: {
+        type: "say",
+        text: { "zh-CN": "感谢致电 Switchboard 演示商店。", en: "Thank you for calling the Switchboard demo shop." },
+        next: "menu",
+      },
       menu: {
         type: "gather",
         prompt: {
@@ -25,11 +29,20 @@ export function exampleFlow(queues: { refunds: string; general: string }): IvrFl
         ],
         fallback: "general",
       },
-      billing: { type: "set", skills: [{ skill: "billing", minLevel: 2 }], priority: 5, attributes: { topic: "refund" }, next: "refunds_queue" },
+      billing: {
+        type: "set",
+        skills: [{ skill: "billing", minLevel: 2 }],
+        priority: 5,
+        attributes: { topic: "refund" },
+        next: "refunds_queue",
+      },
       orders: { type: "set", attributes: { topic: "order status" }, next: "general" },
       refunds_queue: { type: "enqueue", queueId: queues.refunds },
       general: { type: "enqueue", queueId: queues.general },
-      message: { type: "voicemail", prompt: { "zh-CN": "请留下您的姓名、电话和问题。", en: "Please leave your name, number and question." } },
+      message: {
+        type: "voicemail",
+        prompt: { "zh-CN": "请留下您的姓名、电话和问题。", en: "Please leave your name, number and question." },
+      },
     },
   });
 }

@@ -8,7 +8,9 @@ import { z } from "zod";
 const NodeId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1–64 letters, digits, _ or -");
 const Text = z.union([
   z.string().min(1).max(2000),
-  z.object({ en: z.string().min(1).max(2000).optional(), "zh-CN": z.string().min(1).max(2000).optional() }).refine((t) => t.en || t["zh-CN"], "needs en or zh-CN text"),
+  z
+    .object({ en: z.string().min(1).max(2000).optional(), "zh-CN": z.string().min(1).max(2000).optional() })
+    .refine((t) => t.en || t["zh-CN"], "needs en or zh-CN text"),
 ]);
 export const IVR_LANGUAGES = ["en", "zh-CN"] as const;
 const Language = z.enum(IVR_LANGUAGES);
@@ -20,7 +22,11 @@ const Play = z.object({ type: z.literal("play"), url: z.url({ protocol: /^https?
 const Gather = z.object({
   type: z.literal("gather"),
   prompt: Text,
-  input: z.array(z.enum(["dtmf", "speech"])).min(1).max(2).default(["dtmf", "speech"]),
+  input: z
+    .array(z.enum(["dtmf", "speech"]))
+    .min(1)
+    .max(2)
+    .default(["dtmf", "speech"]),
   timeoutS: z.number().int().min(1).max(30).default(5),
   /** Keys pressed before the caller is taken to mean "no more" (1 for a menu, more for an order number). */
   numDigits: z.number().int().min(1).max(20).default(1),
@@ -28,7 +34,10 @@ const Gather = z.object({
     .array(
       z
         .object({
-          digits: z.string().regex(/^[0-9*#]{1,20}$/, "must be keys 0-9, * or #").optional(),
+          digits: z
+            .string()
+            .regex(/^[0-9*#]{1,20}$/, "must be keys 0-9, * or #")
+            .optional(),
           /** Spoken words that choose this branch; Chinese ones match inside a sentence ("我想退款"). */
           keywords: z.array(z.string().trim().min(1).max(100)).max(50).optional(),
           language: Language.optional(),
@@ -50,7 +59,10 @@ const Hours = z.object({
   type: z.literal("hours"),
   hours: z.object({
     timeZone: z.string().min(1).max(64),
-    weekly: z.partialRecord(z.enum(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]), z.array(z.tuple([HHMM, HHMM])).max(6)),
+    weekly: z.partialRecord(
+      z.enum(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+      z.array(z.tuple([HHMM, HHMM])).max(6),
+    ),
     holidays: z.array(z.iso.date()).max(366).default([]),
   }),
   open: NodeId,
@@ -83,16 +95,40 @@ const Enqueue = z.object({
   /** "Press 1 to be called back" while waiting. */
   offerCallback: z.boolean().default(true),
 });
-const Voicemail = z.object({ type: z.literal("voicemail"), prompt: Text, maxLengthS: z.number().int().min(5).max(600).default(120), transcribe: z.boolean().default(true) });
+const Voicemail = z.object({
+  type: z.literal("voicemail"),
+  prompt: Text,
+  maxLengthS: z.number().int().min(5).max(600).default(120),
+  transcribe: z.boolean().default(true),
+});
 const Callback = z.object({ type: z.literal("callback"), prompt: Text, queueId: z.uuid() });
-const Transfer = z.object({ type: z.literal("transfer"), number: z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number like +8613800000000"), text: Text.optional() });
+const Transfer = z.object({
+  type: z.literal("transfer"),
+  number: z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number like +8613800000000"),
+  text: Text.optional(),
+});
 const Hangup = z.object({ type: z.literal("hangup"), text: Text.optional() });
 
-export const IvrNode = z.discriminatedUnion("type", [Say, Play, Gather, Hours, Lookup, SetNode, Enqueue, Voicemail, Callback, Transfer, Hangup]);
+export const IvrNode = z.discriminatedUnion("type", [
+  Say,
+  Play,
+  Gather,
+  Hours,
+  Lookup,
+  SetNode,
+  Enqueue,
+  Voicemail,
+  Callback,
+  Transfer,
+  Hangup,
+]);
 export const IvrFlow = z.object({
   start: NodeId,
   language: Language.default("en"),
-  nodes: z.record(NodeId, IvrNode).refine((n) => Object.keys(n).length > 0, "a flow needs nodes").refine((n) => Object.keys(n).length <= 200, "a flow has at most 200 nodes"),
+  nodes: z
+    .record(NodeId, IvrNode)
+    .refine((n) => Object.keys(n).length > 0, "a flow needs nodes")
+    .refine((n) => Object.keys(n).length <= 200, "a flow has at most 200 nodes"),
 });
 export type IvrFlow = z.infer<typeof IvrFlow>;
 export type IvrNode = z.infer<typeof IvrNode>;
@@ -115,9 +151,15 @@ export function edgesOf(node: IvrNode): { field: string; to: string }[] {
         ...(node.anyInputNext ? [{ field: "anyInputNext", to: node.anyInputNext }] : []),
       ];
     case "hours":
-      return [{ field: "open", to: node.open }, { field: "closed", to: node.closed }];
+      return [
+        { field: "open", to: node.open },
+        { field: "closed", to: node.closed },
+      ];
     case "lookup":
-      return [{ field: "next", to: node.next }, { field: "fallback", to: node.fallback }];
+      return [
+        { field: "next", to: node.next },
+        { field: "fallback", to: node.fallback },
+      ];
     default:
       return [];
   }
@@ -132,12 +174,17 @@ export function checkFlow(flow: IvrFlow): FlowProblem[] {
   const nodes = flow.nodes;
   if (!nodes[flow.start]) problems.push({ path: "start", message: `start refers to unknown node "${flow.start}"` });
   for (const [id, node] of Object.entries(nodes)) {
-    for (const e of edgesOf(node)) if (!nodes[e.to]) problems.push({ path: `nodes.${id}.${e.field}`, message: `refers to unknown node "${e.to}"` });
+    for (const e of edgesOf(node))
+      if (!nodes[e.to]) problems.push({ path: `nodes.${id}.${e.field}`, message: `refers to unknown node "${e.to}"` });
     if (node.type === "gather") {
       const seen = new Set<string>();
       node.branches.forEach((b, i) => {
         if (!b.digits) return;
-        if (seen.has(b.digits)) problems.push({ path: `nodes.${id}.branches.${i}.digits`, message: `keys "${b.digits}" already choose another branch` });
+        if (seen.has(b.digits))
+          problems.push({
+            path: `nodes.${id}.branches.${i}.digits`,
+            message: `keys "${b.digits}" already choose another branch`,
+          });
         seen.add(b.digits);
       });
     }
@@ -151,7 +198,8 @@ export function checkFlow(flow: IvrFlow): FlowProblem[] {
     reached.add(id);
     for (const e of edgesOf(nodes[id]!)) stack.push(e.to);
   }
-  for (const id of Object.keys(nodes)) if (!reached.has(id)) problems.push({ path: `nodes.${id}`, message: `node "${id}" cannot be reached from start` });
+  for (const id of Object.keys(nodes))
+    if (!reached.has(id)) problems.push({ path: `nodes.${id}`, message: `node "${id}" cannot be reached from start` });
   // Depth-first search for a cycle among non-gather nodes.
   const state = new Map<string, "open" | "done">();
   const visit = (id: string, trail: string[]): string[] | null => {
@@ -178,5 +226,7 @@ export function checkFlow(flow: IvrFlow): FlowProblem[] {
 
 /** Queues a flow sends callers to: the API checks they exist in the inbox's workspace. */
 export function queuesOf(flow: IvrFlow) {
-  return Object.entries(flow.nodes).flatMap(([id, n]) => (n.type === "enqueue" || n.type === "callback" ? [{ path: `nodes.${id}.queueId`, queueId: n.queueId }] : []));
+  return Object.entries(flow.nodes).flatMap(([id, n]) =>
+    n.type === "enqueue" || n.type === "callback" ? [{ path: `nodes.${id}.queueId`, queueId: n.queueId }] : [],
+  );
 }

@@ -8,7 +8,9 @@ export const voice: ChannelAdapter = {
   channel: "voice",
   capabilities: { text: false, media: false, voice: true, typing: false, readReceipts: false, editWindow: 0 },
   async send() {
-    throw new PermanentSendError("A phone call cannot carry a written reply: reply through a chat, email or messaging inbox");
+    throw new PermanentSendError(
+      "A phone call cannot carry a written reply: reply through a chat, email or messaging inbox",
+    );
   },
 };
 

@@ -33,7 +33,17 @@ export type IvrContext = {
 const MAX_NODES_PER_TURN = 100;
 
 export function startState(flow: IvrFlow): IvrState {
-  return { node: flow.start, step: 0, reply: "", attempts: 0, attributes: {}, priority: 0, skills: [], language: flow.language, path: [] };
+  return {
+    node: flow.start,
+    step: 0,
+    reply: "",
+    attempts: 0,
+    attributes: {},
+    priority: 0,
+    skills: [],
+    language: flow.language,
+    path: [],
+  };
 }
 
 export function textFor(text: IvrText, language: IvrLanguage, attributes: Record<string, unknown>) {
@@ -64,17 +74,27 @@ function readPath(value: unknown, path: string): unknown {
  * One turn. With `input` the caller answered the gather the call stands at; without, the flow runs
  * from the current node (a new call). Returns the new state and what to do now.
  */
-export async function runIvr(flow: IvrFlow, state: IvrState, input: IvrInput | null, ctx: IvrContext): Promise<{ state: IvrState; step: IvrStep }> {
+export async function runIvr(
+  flow: IvrFlow,
+  state: IvrState,
+  input: IvrInput | null,
+  ctx: IvrContext,
+): Promise<{ state: IvrState; step: IvrStep }> {
   const s: IvrState = { ...state, attributes: { ...state.attributes }, path: [...state.path], step: state.step + 1 };
   const prompts: Prompt[] = [];
-  const say = (text: IvrText | string) => prompts.push({ say: textFor(text, s.language, s.attributes), language: s.language });
+  const say = (text: IvrText | string) =>
+    prompts.push({ say: textFor(text, s.language, s.attributes), language: s.language });
   let at = s.node;
 
   if (input && at && flow.nodes[at]?.type === "gather") {
     const g = flow.nodes[at] as Node<"gather">;
     const digits = input.digits?.trim() || undefined;
     const speech = input.speech?.trim() || undefined;
-    const branch = g.branches.find((b) => (digits !== undefined && b.digits === digits) || (speech !== undefined && b.keywords?.length && spokenMatch(speech, b.keywords)));
+    const branch = g.branches.find(
+      (b) =>
+        (digits !== undefined && b.digits === digits) ||
+        (speech !== undefined && b.keywords?.length && spokenMatch(speech, b.keywords)),
+    );
     const given = digits ?? speech;
     if (given !== undefined && g.saveAs) s.attributes[g.saveAs] = given;
     if (branch) {
@@ -122,7 +142,11 @@ export async function runIvr(flow: IvrFlow, state: IvrState, input: IvrInput | n
       case "lookup": {
         let ok = false;
         try {
-          const answer = await ctx.lookup(node.url, node.timeoutMs, { from: ctx.from, to: ctx.to, ...Object.fromEntries(Object.entries(s.attributes).map(([k, v]) => [k, String(v)])) });
+          const answer = await ctx.lookup(node.url, node.timeoutMs, {
+            from: ctx.from,
+            to: ctx.to,
+            ...Object.fromEntries(Object.entries(s.attributes).map(([k, v]) => [k, String(v)])),
+          });
           const read = Object.entries(node.assign).map(([name, path]) => [name, readPath(answer, path)] as const);
           // Every assigned field must be there and plain, or the caller would hear "undefined".
           ok = read.every(([, v]) => typeof v === "string" || typeof v === "number" || typeof v === "boolean");

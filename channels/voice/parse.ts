@@ -2,7 +2,8 @@ import { z } from "zod";
 import type { CallStatus } from "../../db/schema/call.ts";
 
 /** Twilio's ids: two letters and 32 hex digits (CA… calls, RE… recordings, CF… conferences). */
-const Sid = (prefix: string) => z.string().regex(new RegExp(`^${prefix}[0-9a-fA-F]{32}$`), `must be a Twilio ${prefix}… id`);
+const Sid = (prefix: string) =>
+  z.string().regex(new RegExp(`^${prefix}[0-9a-fA-F]{32}$`), `must be a Twilio ${prefix}… id`);
 const Phone = z.string().min(1).max(64);
 
 export const IncomingCall = z.object({
@@ -24,7 +25,17 @@ export const GatherResult = z.object({
 
 export const StatusCallback = z.object({
   CallSid: Sid("CA"),
-  CallStatus: z.enum(["queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"]),
+  CallStatus: z.enum([
+    "queued",
+    "initiated",
+    "ringing",
+    "in-progress",
+    "completed",
+    "busy",
+    "failed",
+    "no-answer",
+    "canceled",
+  ]),
   CallDuration: z.string().max(16).optional(),
   ParentCallSid: Sid("CA").optional(),
 });

@@ -7,7 +7,16 @@ import twilio from "twilio";
  */
 export type TwilioAccount = { accountSid: string; authToken: string; apiBaseUrl?: string };
 
-type LibraryRequest = { method: string; uri: string; username?: string; password?: string; headers?: Record<string, string>; params?: Record<string, unknown>; data?: Record<string, unknown>; timeout?: number };
+type LibraryRequest = {
+  method: string;
+  uri: string;
+  username?: string;
+  password?: string;
+  headers?: Record<string, string>;
+  params?: Record<string, unknown>;
+  data?: Record<string, unknown>;
+  timeout?: number;
+};
 
 class FetchClient {
   constructor(private readonly base: string | undefined) {}
@@ -32,10 +41,16 @@ class FetchClient {
       }
       body = form.toString();
     }
-    const res = await fetch(url, { method: opts.method.toUpperCase(), headers, body, signal: AbortSignal.timeout(opts.timeout ?? 15_000) });
+    const res = await fetch(url, {
+      method: opts.method.toUpperCase(),
+      headers,
+      body,
+      signal: AbortSignal.timeout(opts.timeout ?? 15_000),
+    });
     const bytes = new Uint8Array(await res.arrayBuffer());
     // Recordings come back as audio: keep those bytes as they are.
-    if (/^audio\//.test(res.headers.get("content-type") ?? "")) return { statusCode: res.status, body: bytes, headers: Object.fromEntries(res.headers) };
+    if (/^audio\//.test(res.headers.get("content-type") ?? ""))
+      return { statusCode: res.status, body: bytes, headers: Object.fromEntries(res.headers) };
     const text = new TextDecoder().decode(bytes);
     let parsed: unknown = text;
     try {
@@ -51,7 +66,10 @@ export class TwilioRest {
   private readonly client;
 
   constructor(private readonly account: TwilioAccount) {
-    this.client = twilio(account.accountSid, account.authToken, { accountSid: account.accountSid, httpClient: new FetchClient(account.apiBaseUrl) as never });
+    this.client = twilio(account.accountSid, account.authToken, {
+      accountSid: account.accountSid,
+      httpClient: new FetchClient(account.apiBaseUrl) as never,
+    });
   }
 
   /** Points a live call at new TwiML (into the conference, back to the queue…). */
@@ -79,7 +97,10 @@ export class TwilioRest {
   }
 
   async hold(conferenceSid: string, callSid: string, hold: boolean, holdUrl?: string) {
-    await this.client.conferences(conferenceSid).participants(callSid).update({ hold, ...(hold && holdUrl ? { holdUrl, holdMethod: "GET" } : {}) });
+    await this.client
+      .conferences(conferenceSid)
+      .participants(callSid)
+      .update({ hold, ...(hold && holdUrl ? { holdUrl, holdMethod: "GET" } : {}) });
   }
 
   async mute(conferenceSid: string, callSid: string, muted: boolean) {
@@ -87,14 +108,28 @@ export class TwilioRest {
   }
 
   /** Switches a supervisor between listening (muted), whispering (coaching the agent) and barging in. */
-  async monitorMode(conferenceSid: string, callSid: string, mode: "listen" | "whisper" | "barge", agentLegSid: string | null) {
-    await this.client.conferences(conferenceSid).participants(callSid).update(
-      mode === "listen" ? { muted: true, coaching: false } : mode === "whisper" ? { muted: false, coaching: true, callSidToCoach: agentLegSid ?? undefined } : { muted: false, coaching: false },
-    );
+  async monitorMode(
+    conferenceSid: string,
+    callSid: string,
+    mode: "listen" | "whisper" | "barge",
+    agentLegSid: string | null,
+  ) {
+    await this.client
+      .conferences(conferenceSid)
+      .participants(callSid)
+      .update(
+        mode === "listen"
+          ? { muted: true, coaching: false }
+          : mode === "whisper"
+            ? { muted: false, coaching: true, callSidToCoach: agentLegSid ?? undefined }
+            : { muted: false, coaching: false },
+      );
   }
 
   async startRecording(callSid: string, callback: string) {
-    const rec = await this.client.calls(callSid).recordings.create({ recordingStatusCallback: callback, recordingStatusCallbackMethod: "POST" });
+    const rec = await this.client
+      .calls(callSid)
+      .recordings.create({ recordingStatusCallback: callback, recordingStatusCallbackMethod: "POST" });
     return rec.sid;
   }
 
@@ -106,7 +141,8 @@ export class TwilioRest {
       username: this.account.accountSid,
       password: this.account.authToken,
     });
-    if (res.statusCode !== 200 || !(res.body instanceof Uint8Array)) throw new Error(`Twilio answered ${res.statusCode} for recording ${recordingSid}`);
+    if (res.statusCode !== 200 || !(res.body instanceof Uint8Array))
+      throw new Error(`Twilio answered ${res.statusCode} for recording ${recordingSid}`);
     return res.body;
   }
 

@@ -26,7 +26,7 @@ export type RestRequest = { method: string; path: string; form: Record<string, s
 
 type Conference = { sid: string; name: string; statusCallback: string | null; participants: Set<string> };
 
-const hex32 = () => crypto.randomUUID().replace(/-/g, "") ;
+const hex32 = () => crypto.randomUUID().replace(/-/g, "");
 export const fakeSid = (prefix: string) => prefix + hex32();
 
 export class TwilioSimulator {
@@ -37,9 +37,7 @@ export class TwilioSimulator {
   /** Set to false to leave created legs ringing (an agent who does not answer). */
   answerCreatedCalls = true;
 
-  constructor(
-    private readonly o: { gatewayUrl: string; authToken: string; accountSid: string },
-  ) {}
+  constructor(private readonly o: { gatewayUrl: string; authToken: string; accountSid: string }) {}
 
   private abs(url: string) {
     return new URL(url, this.o.gatewayUrl).toString();
@@ -49,7 +47,8 @@ export class TwilioSimulator {
   async post(url: string, params: Record<string, string>, options: { sign?: boolean; token?: string } = {}) {
     const target = this.abs(url);
     const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
-    if (options.sign !== false) headers["x-twilio-signature"] = twilioSignature(options.token ?? this.o.authToken, target, params);
+    if (options.sign !== false)
+      headers["x-twilio-signature"] = twilioSignature(options.token ?? this.o.authToken, target, params);
     const res = await fetch(target, { method: "POST", headers, body: new URLSearchParams(params).toString() });
     const body = await res.text();
     if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${body.slice(0, 200)}`);
@@ -74,13 +73,28 @@ export class TwilioSimulator {
     };
     this.legs.set(leg.sid, leg);
     leg.log.push(`incoming call from ${input.from} to ${input.to}`);
-    const twiml = await this.post("/webhooks/twilio/voice", this.callParams(leg, { CallStatus: "ringing", Direction: "inbound", ...(input.callerName ? { CallerName: input.callerName } : {}), ...input.params }));
+    const twiml = await this.post(
+      "/webhooks/twilio/voice",
+      this.callParams(leg, {
+        CallStatus: "ringing",
+        Direction: "inbound",
+        ...(input.callerName ? { CallerName: input.callerName } : {}),
+        ...input.params,
+      }),
+    );
     await this.play(leg, twiml, "/webhooks/twilio/voice");
     return leg;
   }
 
   private callParams(leg: SimLeg, extra: Record<string, string> = {}) {
-    return { AccountSid: this.o.accountSid, CallSid: leg.sid, From: leg.from, To: leg.to, CallStatus: leg.status, ...extra };
+    return {
+      AccountSid: this.o.accountSid,
+      CallSid: leg.sid,
+      From: leg.from,
+      To: leg.to,
+      CallStatus: leg.status,
+      ...extra,
+    };
   }
 
   /** Runs a TwiML document for a leg until it must wait for the caller, a conference or the end. */
@@ -97,12 +111,19 @@ export class TwilioSimulator {
           continue;
         case "Gather": {
           const next = verbs[verbs.indexOf(v) + 1];
-          leg.pending = { kind: "gather", action: new URL(v.attrs.action ?? requestUrl, this.abs(requestUrl)).toString(), redirect: next?.verb === "Redirect" ? next.text : undefined };
+          leg.pending = {
+            kind: "gather",
+            action: new URL(v.attrs.action ?? requestUrl, this.abs(requestUrl)).toString(),
+            redirect: next?.verb === "Redirect" ? next.text : undefined,
+          };
           leg.log.push(`gather at ${v.attrs.action}`);
           return;
         }
         case "Record":
-          leg.pending = { kind: "record", action: new URL(v.attrs.action ?? requestUrl, this.abs(requestUrl)).toString() };
+          leg.pending = {
+            kind: "record",
+            action: new URL(v.attrs.action ?? requestUrl, this.abs(requestUrl)).toString(),
+          };
           leg.log.push("recording a message");
           return;
         case "Redirect": {
@@ -131,7 +152,9 @@ export class TwilioSimulator {
     leg.pending = null;
     leg.conference = conf.text;
     let room = this.conferences.get(conf.text);
-    const callback = conf.attrs.statusCallback ? new URL(conf.attrs.statusCallback, this.abs(requestUrl)).toString() : null;
+    const callback = conf.attrs.statusCallback
+      ? new URL(conf.attrs.statusCallback, this.abs(requestUrl)).toString()
+      : null;
     if (!room) {
       room = { sid: fakeSid("CF"), name: conf.text, statusCallback: callback, participants: new Set() };
       this.conferences.set(conf.text, room);
@@ -145,7 +168,14 @@ export class TwilioSimulator {
 
   private async conferenceEvent(room: Conference, event: string, callSid: string, extra: Record<string, string> = {}) {
     if (!room.statusCallback) return;
-    await this.post(room.statusCallback, { AccountSid: this.o.accountSid, ConferenceSid: room.sid, FriendlyName: room.name, StatusCallbackEvent: event, CallSid: callSid, ...extra });
+    await this.post(room.statusCallback, {
+      AccountSid: this.o.accountSid,
+      ConferenceSid: room.sid,
+      FriendlyName: room.name,
+      StatusCallbackEvent: event,
+      CallSid: callSid,
+      ...extra,
+    });
   }
 
   private async end(leg: SimLeg, status: "completed" | "no-answer" | "busy" | "failed" | "canceled") {
@@ -199,7 +229,14 @@ export class TwilioSimulator {
     if (p?.kind !== "record") throw new Error(`call ${leg.sid} is not recording`);
     leg.pending = null;
     const url = `https://api.twilio.com/2010-04-01/Accounts/${this.o.accountSid}/Recordings/${recording.sid}`;
-    const twiml = await this.post(p.action, this.callParams(leg, { RecordingSid: recording.sid, RecordingUrl: url, RecordingDuration: String(recording.seconds) }));
+    const twiml = await this.post(
+      p.action,
+      this.callParams(leg, {
+        RecordingSid: recording.sid,
+        RecordingUrl: url,
+        RecordingDuration: String(recording.seconds),
+      }),
+    );
     await this.play(leg, twiml, p.action);
   }
 
@@ -214,7 +251,9 @@ export class TwilioSimulator {
   }
 
   private later(task: () => Promise<unknown>) {
-    const p = task().catch((err: unknown) => console.error("simulator:", err instanceof Error ? err.message : err)).finally(() => this.work.delete(p));
+    const p = task()
+      .catch((err: unknown) => console.error("simulator:", err instanceof Error ? err.message : err))
+      .finally(() => this.work.delete(p));
     this.work.add(p);
   }
 
@@ -224,29 +263,60 @@ export class TwilioSimulator {
   async rest(req: Request, prefix = ""): Promise<Response> {
     const url = new URL(req.url);
     const path = url.pathname.slice(prefix.length);
-    const form = req.method === "GET" || req.method === "DELETE" ? {} : Object.fromEntries(new URLSearchParams(await req.text()));
+    const form =
+      req.method === "GET" || req.method === "DELETE" ? {} : Object.fromEntries(new URLSearchParams(await req.text()));
     this.requests.push({ method: req.method, path, form });
     const auth = req.headers.get("authorization") ?? "";
-    if (auth !== `Basic ${btoa(`${this.o.accountSid}:${this.o.authToken}`)}`) return Response.json({ code: 20003, message: "Authenticate", status: 401 }, { status: 401 });
+    if (auth !== `Basic ${btoa(`${this.o.accountSid}:${this.o.authToken}`)}`)
+      return Response.json({ code: 20003, message: "Authenticate", status: 401 }, { status: 401 });
     const base = `/2010-04-01/Accounts/${this.o.accountSid}`;
     let m: RegExpMatchArray | null;
     if (req.method === "POST" && path === `${base}/Calls.json`) return this.createCall(form);
-    if ((m = path.match(new RegExp(`^${base}/Calls/(CA\\w{32})\\.json$`))) && req.method === "POST") return this.updateCall(m[1]!, form);
-    if ((m = path.match(new RegExp(`^${base}/Calls/(CA\\w{32})/Recordings\\.json$`))) && req.method === "POST") return this.startRecording(m[1]!, form);
-    if ((m = path.match(new RegExp(`^${base}/Conferences/(CF\\w{32})/Participants/(CA\\w{32})\\.json$`))) && req.method === "POST") return this.updateParticipant(m[1]!, m[2]!, form);
+    if ((m = path.match(new RegExp(`^${base}/Calls/(CA\\w{32})\\.json$`))) && req.method === "POST")
+      return this.updateCall(m[1]!, form);
+    if ((m = path.match(new RegExp(`^${base}/Calls/(CA\\w{32})/Recordings\\.json$`))) && req.method === "POST")
+      return this.startRecording(m[1]!, form);
+    if (
+      (m = path.match(new RegExp(`^${base}/Conferences/(CF\\w{32})/Participants/(CA\\w{32})\\.json$`))) &&
+      req.method === "POST"
+    )
+      return this.updateParticipant(m[1]!, m[2]!, form);
     if ((m = path.match(new RegExp(`^${base}/Recordings/(RE\\w{32})\\.mp3$`))) && req.method === "GET")
       return new Response(fakeMp3(m[1]!), { headers: { "content-type": "audio/mpeg" } });
-    if ((m = path.match(new RegExp(`^${base}/Recordings/(RE\\w{32})\\.json$`))) && req.method === "DELETE") return new Response(null, { status: 204 });
-    return Response.json({ code: 20404, message: "The requested resource was not found", status: 404 }, { status: 404 });
+    if ((m = path.match(new RegExp(`^${base}/Recordings/(RE\\w{32})\\.json$`))) && req.method === "DELETE")
+      return new Response(null, { status: 204 });
+    return Response.json(
+      { code: 20404, message: "The requested resource was not found", status: 404 },
+      { status: 404 },
+    );
   }
 
   private callResource(leg: SimLeg) {
-    return { sid: leg.sid, account_sid: this.o.accountSid, from: leg.from, to: leg.to, status: leg.status, direction: "outbound-api", uri: `/2010-04-01/Accounts/${this.o.accountSid}/Calls/${leg.sid}.json` };
+    return {
+      sid: leg.sid,
+      account_sid: this.o.accountSid,
+      from: leg.from,
+      to: leg.to,
+      status: leg.status,
+      direction: "outbound-api",
+      uri: `/2010-04-01/Accounts/${this.o.accountSid}/Calls/${leg.sid}.json`,
+    };
   }
 
   private createCall(form: Record<string, string>) {
-    if (!form.To || !form.From || !form.Url) return Response.json({ code: 21201, message: "To, From and Url are required", status: 400 }, { status: 400 });
-    const leg: SimLeg = { sid: fakeSid("CA"), from: form.From, to: form.To, statusCallback: form.StatusCallback ?? "", status: "ringing", heard: [], pending: null, conference: null, log: [`created by REST to ${form.To}`] };
+    if (!form.To || !form.From || !form.Url)
+      return Response.json({ code: 21201, message: "To, From and Url are required", status: 400 }, { status: 400 });
+    const leg: SimLeg = {
+      sid: fakeSid("CA"),
+      from: form.From,
+      to: form.To,
+      statusCallback: form.StatusCallback ?? "",
+      status: "ringing",
+      heard: [],
+      pending: null,
+      conference: null,
+      log: [`created by REST to ${form.To}`],
+    };
     this.legs.set(leg.sid, leg);
     this.later(async () => {
       if (leg.statusCallback) await this.post(leg.statusCallback, this.callParams(leg, { CallStatus: "ringing" }));
@@ -281,10 +351,23 @@ export class TwilioSimulator {
 
   private updateParticipant(conferenceSid: string, callSid: string, form: Record<string, string>) {
     const room = [...this.conferences.values()].find((c) => c.sid === conferenceSid);
-    if (!room || !room.participants.has(callSid)) return Response.json({ code: 20404, message: "Participant not found", status: 404 }, { status: 404 });
-    if (form.Hold !== undefined) this.later(() => this.conferenceEvent(room, form.Hold === "true" ? "participant-hold" : "participant-unhold", callSid));
-    if (form.Muted !== undefined) this.later(() => this.conferenceEvent(room, form.Muted === "true" ? "participant-mute" : "participant-unmute", callSid));
-    return Response.json({ call_sid: callSid, conference_sid: conferenceSid, hold: form.Hold === "true", muted: form.Muted === "true", coaching: form.Coaching === "true" });
+    if (!room || !room.participants.has(callSid))
+      return Response.json({ code: 20404, message: "Participant not found", status: 404 }, { status: 404 });
+    if (form.Hold !== undefined)
+      this.later(() =>
+        this.conferenceEvent(room, form.Hold === "true" ? "participant-hold" : "participant-unhold", callSid),
+      );
+    if (form.Muted !== undefined)
+      this.later(() =>
+        this.conferenceEvent(room, form.Muted === "true" ? "participant-mute" : "participant-unmute", callSid),
+      );
+    return Response.json({
+      call_sid: callSid,
+      conference_sid: conferenceSid,
+      hold: form.Hold === "true",
+      muted: form.Muted === "true",
+      coaching: form.Coaching === "true",
+    });
   }
 
   private startRecording(callSid: string, form: Record<string, string>) {

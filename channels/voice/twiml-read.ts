@@ -3,7 +3,14 @@ import { XMLParser } from "fast-xml-parser";
 /** A TwiML verb as read back: name, attributes, text and nested verbs (Gather's Say, Dial's Conference). */
 export type Verb = { verb: string; attrs: Record<string, string>; text: string; children: Verb[] };
 
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", preserveOrder: true, textNodeName: "#text", parseTagValue: false, parseAttributeValue: false });
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: "",
+  preserveOrder: true,
+  textNodeName: "#text",
+  parseTagValue: false,
+  parseAttributeValue: false,
+});
 
 type Node = Record<string, unknown> & { ":@"?: Record<string, string> };
 
@@ -13,7 +20,10 @@ function toVerbs(nodes: Node[]): Verb[] {
     const name = Object.keys(n).find((k) => k !== ":@");
     if (!name || name === "#text" || name === "?xml") continue;
     const inner = (n[name] as Node[]) ?? [];
-    const text = inner.filter((c) => "#text" in c).map((c) => String(c["#text"])).join("");
+    const text = inner
+      .filter((c) => "#text" in c)
+      .map((c) => String(c["#text"]))
+      .join("");
     out.push({ verb: name, attrs: n[":@"] ?? {}, text, children: toVerbs(inner) });
   }
   return out;
@@ -34,5 +44,7 @@ export function flatVerbs(verbs: Verb[]): Verb[] {
 
 /** Everything the caller would hear said, in order. */
 export function spoken(verbs: Verb[]) {
-  return flatVerbs(verbs).filter((v) => v.verb === "Say").map((v) => v.text);
+  return flatVerbs(verbs)
+    .filter((v) => v.verb === "Say")
+    .map((v) => v.text);
 }

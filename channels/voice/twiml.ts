@@ -28,7 +28,8 @@ type Sayer = Pick<Response, "say" | "play">;
 function speak(target: Sayer, prompts: Prompt[]) {
   for (const p of prompts) {
     if ("play" in p) target.play({}, p.play);
-    else target.say({ voice: VOICES[p.language].voice as never, language: VOICES[p.language].language as never }, p.say);
+    else
+      target.say({ voice: VOICES[p.language].voice as never, language: VOICES[p.language].language as never }, p.say);
   }
 }
 
@@ -104,12 +105,32 @@ export function ivrTwiml(step: IvrStep, language: IvrLanguage, urls: CallUrls, s
  * during any of it counts), then music; Twilio comes back for the next round when the music ends.
  * A Gather rather than a conference wait URL, because only a Gather hears the caller press 1.
  */
-export function waitTwiml(input: { language: IvrLanguage; prompts?: Prompt[]; position: number | null; waitMinutes: number | null; offerCallback: boolean; musicUrl?: string; urls: CallUrls }) {
+export function waitTwiml(input: {
+  language: IvrLanguage;
+  prompts?: Prompt[];
+  position: number | null;
+  waitMinutes: number | null;
+  offerCallback: boolean;
+  musicUrl?: string;
+  urls: CallUrls;
+}) {
   const r = new VoiceResponse();
   const p = phrases(input.language);
-  const g = r.gather({ input: ["dtmf"], numDigits: 1, timeout: 1, action: input.urls.waitKey(), method: "POST", actionOnEmptyResult: false });
+  const g = r.gather({
+    input: ["dtmf"],
+    numDigits: 1,
+    timeout: 1,
+    action: input.urls.waitKey(),
+    method: "POST",
+    actionOnEmptyResult: false,
+  });
   speak(g, input.prompts ?? []);
-  if (input.position !== null) sayIn(g, input.language, input.position <= 1 ? p.nextInLine : p.position(input.position, Math.max(1, input.waitMinutes ?? 1)));
+  if (input.position !== null)
+    sayIn(
+      g,
+      input.language,
+      input.position <= 1 ? p.nextInLine : p.position(input.position, Math.max(1, input.waitMinutes ?? 1)),
+    );
   if (input.offerCallback) sayIn(g, input.language, p.callbackOffer);
   g.play({}, input.musicUrl ?? DEFAULT_HOLD_MUSIC);
   r.redirect({ method: "POST" }, input.urls.wait());
@@ -140,7 +161,13 @@ export function conferenceTwiml(input: {
       statusCallback: input.urls.conference(),
       statusCallbackMethod: "POST",
       statusCallbackEvent: ["start", "end", "join", "leave", "hold", "mute"],
-      ...(input.record ? { record: "record-from-start", recordingStatusCallback: input.urls.recording(), recordingStatusCallbackMethod: "POST" } : {}),
+      ...(input.record
+        ? {
+            record: "record-from-start",
+            recordingStatusCallback: input.urls.recording(),
+            recordingStatusCallbackMethod: "POST",
+          }
+        : {}),
       ...(input.muted ? { muted: true } : {}),
       ...(input.coach ? { coach: input.coach } : {}),
     },

@@ -5,7 +5,12 @@ import twilio from "twilio";
  * account's auth token). Checked with Twilio's own function, so we verify exactly what Twilio signs.
  * The signature has no timestamp: a replayed webhook verifies, and idempotency makes it harmless.
  */
-export function verifyTwilioSignature(authToken: string, signature: string | undefined, url: string, params: Record<string, string>) {
+export function verifyTwilioSignature(
+  authToken: string,
+  signature: string | undefined,
+  url: string,
+  params: Record<string, string>,
+) {
   if (!signature || !authToken) return false;
   return twilio.validateRequest(authToken, signature, url, params);
 }

@@ -10,11 +10,31 @@ import { users, workspaces } from "./workspace.ts";
  * rest are final.
  */
 export const callStatuses = [
-  "ringing", "ivr", "queued", "callback", "connecting", "connected", "on_hold",
-  "completed", "abandoned", "voicemail", "no_answer", "busy", "failed", "transferred_out",
+  "ringing",
+  "ivr",
+  "queued",
+  "callback",
+  "connecting",
+  "connected",
+  "on_hold",
+  "completed",
+  "abandoned",
+  "voicemail",
+  "no_answer",
+  "busy",
+  "failed",
+  "transferred_out",
 ] as const;
 export type CallStatus = (typeof callStatuses)[number];
-export const FINAL_CALL_STATUSES: CallStatus[] = ["completed", "abandoned", "voicemail", "no_answer", "busy", "failed", "transferred_out"];
+export const FINAL_CALL_STATUSES: CallStatus[] = [
+  "completed",
+  "abandoned",
+  "voicemail",
+  "no_answer",
+  "busy",
+  "failed",
+  "transferred_out",
+];
 
 /** The IVR's place in its flow for one call: what Twilio's next webhook continues from. */
 export type IvrState = {
@@ -38,9 +58,15 @@ export const calls = pgTable(
   "calls",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    conversationId: uuid("conversation_id").notNull().references(() => conversations.id, { onDelete: "cascade" }),
-    inboxId: uuid("inbox_id").notNull().references(() => inboxes.id),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    conversationId: uuid("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    inboxId: uuid("inbox_id")
+      .notNull()
+      .references(() => inboxes.id),
     timelineItemId: uuid("timeline_item_id").notNull(),
     // "twilio" (also the simulator, which speaks Twilio's protocol) or "webrtc" (browser to browser).
     provider: text("provider").notNull(),
@@ -58,7 +84,10 @@ export const calls = pgTable(
     // A second agent dialled in for a warm transfer, until they take over.
     consult: jsonb("consult").$type<{ agentId: string; legId: string } | null>(),
     // Supervisors listening, whispering or barged in, with their legs.
-    monitors: jsonb("monitors").$type<{ userId: string; legId: string; mode: "listen" | "whisper" | "barge" }[]>().notNull().default([]),
+    monitors: jsonb("monitors")
+      .$type<{ userId: string; legId: string; mode: "listen" | "whisper" | "barge" }[]>()
+      .notNull()
+      .default([]),
     queueId: uuid("queue_id"),
     conferenceSid: text("conference_sid"),
     ivr: jsonb("ivr").$type<IvrState>(),
@@ -89,8 +118,12 @@ export const calls = pgTable(
 
 /** The IVR flow of a voice inbox (channels/voice/flow.ts validates it), edited by admins. */
 export const ivrFlows = pgTable("ivr_flows", {
-  inboxId: uuid("inbox_id").primaryKey().references(() => inboxes.id, { onDelete: "cascade" }),
-  workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+  inboxId: uuid("inbox_id")
+    .primaryKey()
+    .references(() => inboxes.id, { onDelete: "cascade" }),
+  workspaceId: uuid("workspace_id")
+    .notNull()
+    .references(() => workspaces.id, { onDelete: "cascade" }),
   flow: jsonb("flow").$type<Record<string, unknown>>().notNull(),
   updatedBy: uuid("updated_by").references(() => users.id, { onDelete: "set null" }),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),

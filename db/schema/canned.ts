@@ -6,7 +6,9 @@ export const cannedResponses = pgTable(
   "canned_responses",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     shortcut: text("shortcut").notNull(),
     title: text("title").notNull(),
     body: text("body").notNull(),

@@ -1,6 +1,17 @@
 import { sql } from "drizzle-orm";
 import {
-  bigint, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid,
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
 } from "drizzle-orm/pg-core";
 import { contacts } from "./contact.ts";
 import { channelEnum, inboxes } from "./inbox.ts";
@@ -13,10 +24,16 @@ export const conversations = pgTable(
   "conversations",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    contactId: uuid("contact_id").notNull().references(() => contacts.id),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    contactId: uuid("contact_id")
+      .notNull()
+      .references(() => contacts.id),
     // The inbox (and so channel) the customer last wrote through: where a reply goes by default.
-    inboxId: uuid("inbox_id").notNull().references(() => inboxes.id),
+    inboxId: uuid("inbox_id")
+      .notNull()
+      .references(() => inboxes.id),
     channel: channelEnum("channel").notNull(),
     status: conversationStatusEnum("status").notNull().default("open"),
     priority: integer("priority").notNull().default(0),
@@ -47,9 +64,15 @@ export const conversations = pgTable(
 export const conversationReads = pgTable(
   "conversation_reads",
   {
-    userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    conversationId: uuid("conversation_id").notNull().references(() => conversations.id, { onDelete: "cascade" }),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    conversationId: uuid("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     lastReadSeq: bigint("last_read_seq", { mode: "number" }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.userId, t.conversationId] })],
@@ -68,9 +91,13 @@ export const timelineItems = pgTable(
   "timeline_items",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     seq: bigint("seq", { mode: "number" }).notNull(),
-    conversationId: uuid("conversation_id").notNull().references(() => conversations.id, { onDelete: "cascade" }),
+    conversationId: uuid("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
     type: timelineItemTypeEnum("type").notNull(),
     direction: directionEnum("direction"),
     channel: channelEnum("channel"),
@@ -99,7 +126,9 @@ export const attachments = pgTable(
   "attachments",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     timelineItemId: uuid("timeline_item_id").references(() => timelineItems.id, { onDelete: "cascade" }),
     // Who uploaded it before it was sent: a widget visitor's contact, or an agent.
     contactId: uuid("contact_id").references(() => contacts.id),
@@ -137,11 +166,19 @@ export const outbox = pgTable(
   "outbox",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    timelineItemId: uuid("timeline_item_id").notNull().references(() => timelineItems.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    timelineItemId: uuid("timeline_item_id")
+      .notNull()
+      .references(() => timelineItems.id, { onDelete: "cascade" }),
     // Copied from the message: a row waits while an earlier one of its conversation is unsent.
-    conversationId: uuid("conversation_id").notNull().references(() => conversations.id, { onDelete: "cascade" }),
-    inboxId: uuid("inbox_id").notNull().references(() => inboxes.id),
+    conversationId: uuid("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    inboxId: uuid("inbox_id")
+      .notNull()
+      .references(() => inboxes.id),
     channel: channelEnum("channel").notNull(),
     status: outboxStatusEnum("status").notNull().default("pending"),
     attempts: integer("attempts").notNull().default(0),
@@ -168,7 +205,9 @@ export const outbox = pgTable(
 export const events = pgTable(
   "events",
   {
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     seq: bigint("seq", { mode: "number" }).notNull(),
     type: text("type").notNull(),
     conversationId: uuid("conversation_id"),

@@ -12,9 +12,15 @@ export const emailMessages = pgTable(
   "email_messages",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    inboxId: uuid("inbox_id").notNull().references(() => inboxes.id, { onDelete: "cascade" }),
-    conversationId: uuid("conversation_id").notNull().references(() => conversations.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    inboxId: uuid("inbox_id")
+      .notNull()
+      .references(() => inboxes.id, { onDelete: "cascade" }),
+    conversationId: uuid("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
     timelineItemId: uuid("timeline_item_id").references(() => timelineItems.id, { onDelete: "cascade" }),
     // Without angle brackets, lower-cased: clients differ in both when they quote it back.
     messageId: text("message_id").notNull(),
@@ -41,8 +47,12 @@ export const emailMessages = pgTable(
 export const emailParticipants = pgTable(
   "email_participants",
   {
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    conversationId: uuid("conversation_id").notNull().references(() => conversations.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    conversationId: uuid("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
     address: text("address").notNull(),
     name: text("name"),
     // Null only for rows stored before participants became contacts.
@@ -60,9 +70,13 @@ export const emailParticipants = pgTable(
 export const emailMailboxState = pgTable(
   "email_mailbox_state",
   {
-    inboxId: uuid("inbox_id").notNull().references(() => inboxes.id, { onDelete: "cascade" }),
+    inboxId: uuid("inbox_id")
+      .notNull()
+      .references(() => inboxes.id, { onDelete: "cascade" }),
     mailbox: text("mailbox").notNull(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     uidValidity: bigint("uid_validity", { mode: "number" }).notNull(),
     lastUid: bigint("last_uid", { mode: "number" }).notNull().default(0),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
@@ -79,8 +93,12 @@ export const emailQuarantine = pgTable(
   "email_quarantine",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    inboxId: uuid("inbox_id").notNull().references(() => inboxes.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    inboxId: uuid("inbox_id")
+      .notNull()
+      .references(() => inboxes.id, { onDelete: "cascade" }),
     messageId: text("message_id").notNull(),
     address: text("address").notNull(),
     subject: text("subject").notNull().default(""),
@@ -93,7 +111,10 @@ export const emailQuarantine = pgTable(
     releasedItemId: uuid("released_item_id").references(() => timelineItems.id, { onDelete: "set null" }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [uniqueIndex("email_quarantine_inbox_message_key").on(t.inboxId, t.messageId), index("email_quarantine_inbox_idx").on(t.inboxId, t.createdAt)],
+  (t) => [
+    uniqueIndex("email_quarantine_inbox_message_key").on(t.inboxId, t.messageId),
+    index("email_quarantine_inbox_idx").on(t.inboxId, t.createdAt),
+  ],
 );
 
 export type EmailMessage = typeof emailMessages.$inferSelect;

@@ -1,5 +1,16 @@
 import { sql } from "drizzle-orm";
-import { check, index, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  check,
+  index,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 import { workspaces } from "./workspace.ts";
 
 export const channels = ["webchat", "voice", "email", "wechat", "slack", "sms", "whatsapp"] as const;
@@ -26,7 +37,9 @@ export const inboxes = pgTable(
   "inboxes",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     channel: channelEnum("channel").notNull(),
     name: text("name").notNull(),
     // Public identifier a web page embeds (widget) — not a secret.
@@ -61,8 +74,12 @@ export const inboxRoutes = pgTable(
     kind: text("kind").$type<RouteKind>().notNull(),
     // Lower case (email addresses), or E.164 (numbers).
     key: text("key").notNull(),
-    inboxId: uuid("inbox_id").notNull().references(() => inboxes.id, { onDelete: "cascade" }),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    inboxId: uuid("inbox_id")
+      .notNull()
+      .references(() => inboxes.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     verifiedAt: timestamp("verified_at", { withTimezone: true }),
     // SHA-256 of the one-time code mailed to the address, and when it stops counting.
     codeHash: text("code_hash"),

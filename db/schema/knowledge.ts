@@ -1,6 +1,18 @@
 import { sql } from "drizzle-orm";
 import {
-  bigserial, boolean, customType, index, integer, pgEnum, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid,
+  bigserial,
+  boolean,
+  customType,
+  index,
+  integer,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  real,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
 } from "drizzle-orm/pg-core";
 import { users, workspaces } from "./workspace.ts";
 
@@ -17,7 +29,9 @@ export const knowledgeCategories = pgTable(
   "knowledge_categories",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     // A tree: top-level categories have no parent.
     parentId: uuid("parent_id"),
     name: text("name").notNull(),
@@ -33,7 +47,9 @@ export const articles = pgTable(
   "knowledge_articles",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     // Translations of one article share a group id (the first article's id).
     translationGroupId: uuid("translation_group_id").notNull(),
     categoryId: uuid("category_id").references(() => knowledgeCategories.id, { onDelete: "set null" }),
@@ -72,8 +88,12 @@ export const articles = pgTable(
 export const articleVersions = pgTable(
   "knowledge_article_versions",
   {
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    articleId: uuid("article_id").notNull().references(() => articles.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    articleId: uuid("article_id")
+      .notNull()
+      .references(() => articles.id, { onDelete: "cascade" }),
     version: integer("version").notNull(),
     title: text("title").notNull(),
     summary: text("summary").notNull(),
@@ -97,10 +117,15 @@ export const articleVersions = pgTable(
 export const knowledgeTerms = pgTable(
   "knowledge_terms",
   {
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     term: text("term").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.workspaceId, t.term] }), index("knowledge_terms_trgm_idx").using("gin", sql`${t.term} gin_trgm_ops`)],
+  (t) => [
+    primaryKey({ columns: [t.workspaceId, t.term] }),
+    index("knowledge_terms_trgm_idx").using("gin", sql`${t.term} gin_trgm_ops`),
+  ],
 );
 
 /**
@@ -117,7 +142,9 @@ export const knowledgePostings = pgTable(
     workspaceId: uuid("workspace_id").notNull(),
     term: text("term").notNull(),
     // The workspace's rows go with it through the article.
-    articleId: uuid("article_id").notNull().references(() => articles.id, { onDelete: "cascade" }),
+    articleId: uuid("article_id")
+      .notNull()
+      .references(() => articles.id, { onDelete: "cascade" }),
     impact: real("impact").notNull(),
     // The article's language, the first part of its locale (zh for zh-CN): what a locale filter asks for.
     language: text("language").notNull(),
@@ -140,7 +167,9 @@ export const knowledgePostings = pgTable(
 export const knowledgeTermCounts = pgTable(
   "knowledge_term_counts",
   {
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     term: text("term").notNull(),
     language: text("language").notNull(),
     articles: integer("articles").notNull(),
@@ -156,7 +185,9 @@ export const knowledgeIndexOutbox = pgTable(
   "knowledge_index_outbox",
   {
     id: bigserial("id", { mode: "number" }).primaryKey(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     articleId: uuid("article_id").notNull(),
     attempts: integer("attempts").notNull().default(0),
     nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull().defaultNow(),
@@ -184,7 +215,9 @@ export const knowledgeEvents = pgTable(
   "knowledge_events",
   {
     id: bigserial("id", { mode: "number" }).primaryKey(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     kind: knowledgeEventKindEnum("kind").notNull(),
     articleId: uuid("article_id"),
     // Normalized (trimmed, lower-cased, first 200 characters) so gaps group by question.
@@ -205,8 +238,12 @@ export const knowledgeEvents = pgTable(
 export const articleVotes = pgTable(
   "article_votes",
   {
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    articleId: uuid("article_id").notNull().references(() => articles.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    articleId: uuid("article_id")
+      .notNull()
+      .references(() => articles.id, { onDelete: "cascade" }),
     voter: text("voter").notNull(),
     helpful: boolean("helpful").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
@@ -222,7 +259,9 @@ export const botStateEnum = pgEnum("knowledge_bot_state", botStates);
 /** The self-service bot's state per conversation: while `answered`, routing holds the chat back. */
 export const knowledgeBotSessions = pgTable("knowledge_bot_sessions", {
   conversationId: uuid("conversation_id").primaryKey(),
-  workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+  workspaceId: uuid("workspace_id")
+    .notNull()
+    .references(() => workspaces.id, { onDelete: "cascade" }),
   state: botStateEnum("state").notNull(),
   question: text("question").notNull(),
   articleId: uuid("article_id"),

@@ -7,7 +7,11 @@ export type SkillRequirement = { skill: string; minLevel: number };
 /** Contact attribute equal to a value → a priority (e.g. vip = true → 10). */
 export type PriorityRule = { attribute: string; equals: string | number | boolean; priority: number };
 /** Opening hours per weekday ("mon".."sun": [["09:00","18:00"]]), in a time zone, minus holidays. */
-export type BusinessHours = { timeZone: string; weekly: Partial<Record<string, [string, string][]>>; holidays: string[] };
+export type BusinessHours = {
+  timeZone: string;
+  weekly: Partial<Record<string, [string, string][]>>;
+  holidays: string[];
+};
 export type OverflowStep =
   | { afterSeconds: number; action: "widen_skills"; skills: SkillRequirement[] }
   | { afterSeconds: number; action: "move_queue"; queueId: string }
@@ -19,7 +23,9 @@ export const queues = pgTable(
   "queues",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     // Channels this queue serves; empty = every channel.
     channels: text("channels").array().notNull().default([]),
@@ -53,8 +59,12 @@ export const entryRules = pgTable(
   "entry_rules",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    queueId: uuid("queue_id").notNull().references(() => queues.id, { onDelete: "cascade" }),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    queueId: uuid("queue_id")
+      .notNull()
+      .references(() => queues.id, { onDelete: "cascade" }),
     position: integer("position").notNull(),
     conditions: jsonb("conditions").$type<EntryConditions>().notNull().default({}),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
@@ -72,8 +82,12 @@ export type Capacity = { voice: number; chat: number; email: number; messaging: 
  * and every node must see the same presence.
  */
 export const agentStates = pgTable("agent_states", {
-  userId: uuid("user_id").primaryKey().references(() => users.id, { onDelete: "cascade" }),
-  workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+  userId: uuid("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  workspaceId: uuid("workspace_id")
+    .notNull()
+    .references(() => workspaces.id, { onDelete: "cascade" }),
   presence: presenceEnum("presence").notNull().default("offline"),
   // Why away ("lunch", "missed offer"); shown to supervisors.
   reason: text("reason"),
@@ -92,9 +106,15 @@ export const workItems = pgTable(
   "work_items",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    workspaceId: uuid("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
-    conversationId: uuid("conversation_id").notNull().references(() => conversations.id, { onDelete: "cascade" }),
-    queueId: uuid("queue_id").notNull().references(() => queues.id),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    conversationId: uuid("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    queueId: uuid("queue_id")
+      .notNull()
+      .references(() => queues.id),
     channel: text("channel").notNull(),
     priority: integer("priority").notNull().default(0),
     requiredSkills: jsonb("required_skills").$type<SkillRequirement[]>().notNull().default([]),

@@ -98,7 +98,10 @@ export function IvrEditor({ inbox }: { inbox: Inbox }) {
   useEffect(() => {
     if (!open) return;
     // What was saved, unless the admin has already started typing: never overwrite their edit.
-    request<{ flow: unknown }>(`/inboxes/${inbox.id}/ivr-flow`).then((r) => setText((typed) => typed || JSON.stringify(r.flow ?? { start: "", nodes: {} }, null, 2)), () => {});
+    request<{ flow: unknown }>(`/inboxes/${inbox.id}/ivr-flow`).then(
+      (r) => setText((typed) => typed || JSON.stringify(r.flow ?? { start: "", nodes: {} }, null, 2)),
+      () => {},
+    );
   }, [open, inbox.id]);
   const save = async () => {
     setSaved(false);
@@ -114,10 +117,21 @@ export function IvrEditor({ inbox }: { inbox: Inbox }) {
     setSaved(ok);
   };
   return (
-    <details className="ivr-editor" onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)} data-testid="ivr-editor">
+    <details
+      className="ivr-editor"
+      onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}
+      data-testid="ivr-editor"
+    >
       <summary>{t("call.ivr.title", { name: inbox.name })}</summary>
       <p className="hint">{t("call.ivr.help")}</p>
-      <textarea aria-label={t("call.ivr.title", { name: inbox.name })} value={text} onChange={(e) => setText(e.target.value)} rows={18} spellCheck={false} data-testid="ivr-json" />
+      <textarea
+        aria-label={t("call.ivr.title", { name: inbox.name })}
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        rows={18}
+        spellCheck={false}
+        data-testid="ivr-json"
+      />
       <button type="button" className="primary" onClick={save} data-testid="ivr-save">
         {t("common.save")}
       </button>
@@ -149,13 +163,25 @@ export function CallLinePicker({ inbox }: { inbox: Inbox }) {
     setLine(next);
     // A line needs a queue: saving waits until both are chosen (the server would say so too).
     if (next.voiceInboxId && !next.queueId) return;
-    const ok = await submit(async () => setLine(await request<CallLine>(`/inboxes/${inbox.id}/call-line`, { method: "PUT", body: next.voiceInboxId ? next : { voiceInboxId: null } })));
+    const ok = await submit(async () =>
+      setLine(
+        await request<CallLine>(`/inboxes/${inbox.id}/call-line`, {
+          method: "PUT",
+          body: next.voiceInboxId ? next : { voiceInboxId: null },
+        }),
+      ),
+    );
     setSaved(ok);
   };
   return (
     <div className="row-form" data-testid="call-line">
       <Field label={t("call.line.via")}>
-        <select value={line.voiceInboxId ?? ""} onChange={(e) => void save({ voiceInboxId: e.target.value || null, queueId: e.target.value ? line.queueId : null })}>
+        <select
+          value={line.voiceInboxId ?? ""}
+          onChange={(e) =>
+            void save({ voiceInboxId: e.target.value || null, queueId: e.target.value ? line.queueId : null })
+          }
+        >
           <option value="">{t("call.line.browser")}</option>
           {lines.map((l) => (
             <option key={l.id} value={l.id}>

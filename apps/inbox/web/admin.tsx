@@ -30,7 +30,11 @@ export function useSubmit() {
         await fn();
         return true;
       } catch (e) {
-        setError(e instanceof ApiError ? { message: e.field ? `${e.field}: ${e.message}` : e.message, field: e.field } : { message: t("error.generic") });
+        setError(
+          e instanceof ApiError
+            ? { message: e.field ? `${e.field}: ${e.message}` : e.message, field: e.field }
+            : { message: t("error.generic") },
+        );
         return false;
       }
     },
@@ -53,7 +57,12 @@ export function AdminPage({ tab }: { tab: string }) {
     <div className="admin">
       <nav className="tabs" aria-label={t("nav.admin")}>
         {tabs.map((x) => (
-          <a key={x.id} href={`#/admin/${x.id}`} aria-current={x.id === current ? "page" : undefined} data-testid={`admin-tab-${x.id}`}>
+          <a
+            key={x.id}
+            href={`#/admin/${x.id}`}
+            aria-current={x.id === current ? "page" : undefined}
+            data-testid={`admin-tab-${x.id}`}
+          >
             {t(`admin.${x.id}` as MessageKey)}
           </a>
         ))}
@@ -91,7 +100,11 @@ function Inboxes() {
     const form = e.currentTarget;
     const name = String(new FormData(form).get("name"));
     let id = "";
-    if (await submit(async () => (id = (await request<{ id: string }>("/inboxes", { body: { name, channel: "webchat" } })).id))) {
+    if (
+      await submit(
+        async () => (id = (await request<{ id: string }>("/inboxes", { body: { name, channel: "webchat" } })).id),
+      )
+    ) {
       form.reset();
       setCreated(id);
       await reload();
@@ -108,7 +121,12 @@ function Inboxes() {
           {t("admin.createWebchat")}
         </button>
       </form>
-      <button type="button" onClick={() => setAddingEmail((v) => !v)} aria-expanded={addingEmail} data-testid="add-email-inbox">
+      <button
+        type="button"
+        onClick={() => setAddingEmail((v) => !v)}
+        aria-expanded={addingEmail}
+        data-testid="add-email-inbox"
+      >
         {t("email.admin.add")}
       </button>
       {error}
@@ -124,7 +142,12 @@ function Inboxes() {
             {i.channel === "email" && (
               <>
                 {" "}
-                <button type="button" onClick={() => setEditing(editing === i.id ? null : i.id)} aria-expanded={editing === i.id} data-testid="email-settings">
+                <button
+                  type="button"
+                  onClick={() => setEditing(editing === i.id ? null : i.id)}
+                  aria-expanded={editing === i.id}
+                  data-testid="email-settings"
+                >
                   {t("email.admin.settings")}
                 </button>
                 {editing === i.id && <EmailInboxForm inboxId={i.id} onSaved={() => void reload()} />}
@@ -157,7 +180,14 @@ function Snippet({ code }: { code: string }) {
   );
 }
 
-type AgentRow = { id: string; name: string; email: string; role: Role; capacity: Record<string, number>; skills: { skill: string; level: number }[] };
+type AgentRow = {
+  id: string;
+  name: string;
+  email: string;
+  role: Role;
+  capacity: Record<string, number>;
+  skills: { skill: string; level: number }[];
+};
 
 function Agents() {
   const { t } = useI18n();
@@ -167,7 +197,10 @@ function Agents() {
   const [invite, setInvite] = useState<string | null>(null);
   const { submit, error } = useSubmit();
   const load = useCallback(async () => {
-    const [a, s] = await Promise.all([request<{ items: AgentRow[] }>("/agents"), request<{ items: { id: string; name: string }[] }>("/skills")]);
+    const [a, s] = await Promise.all([
+      request<{ items: AgentRow[] }>("/agents"),
+      request<{ items: { id: string; name: string }[] }>("/skills"),
+    ]);
     setAgents(a.items);
     setSkills(s.items);
   }, []);
@@ -180,7 +213,11 @@ function Agents() {
     const d = new FormData(form);
     let url: string | null = null;
     const ok = await submit(async () => {
-      url = (await request<{ inviteUrl: string | null }>("/agents", { body: { email: d.get("email"), name: d.get("name"), role: d.get("role") } })).inviteUrl;
+      url = (
+        await request<{ inviteUrl: string | null }>("/agents", {
+          body: { email: d.get("email"), name: d.get("name"), role: d.get("role") },
+        })
+      ).inviteUrl;
     });
     if (ok) {
       form.reset();
@@ -188,7 +225,8 @@ function Agents() {
       await Promise.all([load(), reload()]);
     }
   };
-  const patch = (id: string, body: unknown) => submit(() => request(`/agents/${id}`, { method: "PATCH", body })).then(load);
+  const patch = (id: string, body: unknown) =>
+    submit(() => request(`/agents/${id}`, { method: "PATCH", body })).then(load);
   const addSkill = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const form = e.currentTarget;
@@ -245,7 +283,11 @@ function Agents() {
               </th>
               <td>
                 {isAdmin ? (
-                  <select aria-label={t("admin.role")} value={a.role} onChange={(e) => patch(a.id, { role: e.target.value })}>
+                  <select
+                    aria-label={t("admin.role")}
+                    value={a.role}
+                    onChange={(e) => patch(a.id, { role: e.target.value })}
+                  >
                     {ROLES.map((r) => (
                       <option key={r} value={r}>
                         {t(`role.${r}` as MessageKey)}
@@ -262,7 +304,11 @@ function Agents() {
                   return (
                     <label key={s.id} className="skill">
                       <span>{s.name}</span>
-                      <select aria-label={`${a.name} ${s.name}`} value={level} onChange={(e) => patch(a.id, { skills: [{ skill: s.name, level: Number(e.target.value) }] })}>
+                      <select
+                        aria-label={`${a.name} ${s.name}`}
+                        value={level}
+                        onChange={(e) => patch(a.id, { skills: [{ skill: s.name, level: Number(e.target.value) }] })}
+                      >
                         {[0, 1, 2, 3, 4, 5].map((n) => (
                           <option key={n} value={n}>
                             {n === 0 ? "—" : n}
@@ -283,7 +329,10 @@ function Agents() {
                       max={50}
                       aria-label={`${a.name} ${t(`capacity.${cls}` as MessageKey)}`}
                       defaultValue={a.capacity?.[cls] ?? 0}
-                      onBlur={(e) => Number(e.target.value) !== a.capacity?.[cls] && patch(a.id, { capacity: { [cls]: Number(e.target.value) } })}
+                      onBlur={(e) =>
+                        Number(e.target.value) !== a.capacity?.[cls] &&
+                        patch(a.id, { capacity: { [cls]: Number(e.target.value) } })
+                      }
                     />
                   </label>
                 ))}
@@ -314,7 +363,8 @@ function Teams() {
       await reload();
     }
   };
-  const setMembers = (teamId: string, userIds: string[]) => submit(() => request(`/teams/${teamId}/members`, { method: "PUT", body: { userIds } })).then(reload);
+  const setMembers = (teamId: string, userIds: string[]) =>
+    submit(() => request(`/teams/${teamId}/members`, { method: "PUT", body: { userIds } })).then(reload);
   return (
     <>
       <h2>{t("admin.teams")}</h2>
@@ -344,7 +394,14 @@ function Teams() {
                       <input
                         type="checkbox"
                         checked={member}
-                        onChange={() => setMembers(team.id, member ? team.members.filter((m) => m.id !== u.id).map((m) => m.id) : [...team.members.map((m) => m.id), u.id])}
+                        onChange={() =>
+                          setMembers(
+                            team.id,
+                            member
+                              ? team.members.filter((m) => m.id !== u.id).map((m) => m.id)
+                              : [...team.members.map((m) => m.id), u.id],
+                          )
+                        }
                       />
                       <span>{u.name}</span>
                     </label>
@@ -358,7 +415,16 @@ function Teams() {
   );
 }
 
-type EntryRule = { queueId: string; conditions: { channels?: Channel[]; keywords?: string[]; inboxIds?: string[]; attributes?: Record<string, unknown>; languages?: string[] } };
+type EntryRule = {
+  queueId: string;
+  conditions: {
+    channels?: Channel[];
+    keywords?: string[];
+    inboxIds?: string[];
+    attributes?: Record<string, unknown>;
+    languages?: string[];
+  };
+};
 
 /** Queues: the common settings as a form, the advanced ones (priority rules, hours, overflow) as JSON. */
 function Queues() {
@@ -367,7 +433,14 @@ function Queues() {
   const [editing, setEditing] = useState<Queue | "new" | null>(null);
   const [rules, setRules] = useState<EntryRule[]>([]);
   const { submit, error } = useSubmit();
-  const loadRules = useCallback(() => request<{ items: EntryRule[] }>("/entry-rules").then((r) => setRules(r.items), () => {}), []);
+  const loadRules = useCallback(
+    () =>
+      request<{ items: EntryRule[] }>("/entry-rules").then(
+        (r) => setRules(r.items),
+        () => {},
+      ),
+    [],
+  );
   useEffect(() => void loadRules(), [loadRules]);
 
   const save = async (e: FormEvent<HTMLFormElement>) => {
@@ -446,7 +519,13 @@ function Queues() {
                 <button type="button" onClick={() => setEditing(x)}>
                   {t("common.edit")}
                 </button>
-                <button type="button" onClick={() => confirm(t("admin.deleteQueue", { name: x.name })) && submit(() => request(`/queues/${x.id}`, { method: "DELETE" })).then(reload)}>
+                <button
+                  type="button"
+                  onClick={() =>
+                    confirm(t("admin.deleteQueue", { name: x.name })) &&
+                    submit(() => request(`/queues/${x.id}`, { method: "DELETE" })).then(reload)
+                  }
+                >
                   {t("common.delete")}
                 </button>
               </td>
@@ -472,16 +551,31 @@ function Queues() {
             ))}
           </fieldset>
           <Field label={t("admin.skillsHelp")}>
-            <input name="skills" defaultValue={q?.requiredSkills.map((s) => `${s.skill}:${s.minLevel ?? 1}`).join(", ") ?? ""} />
+            <input
+              name="skills"
+              defaultValue={q?.requiredSkills.map((s) => `${s.skill}:${s.minLevel ?? 1}`).join(", ") ?? ""}
+            />
           </Field>
           <Field label={t("admin.slTarget")}>
-            <input name="serviceLevelSeconds" type="number" min={1} max={3600} defaultValue={q?.serviceLevelSeconds ?? 20} />
+            <input
+              name="serviceLevelSeconds"
+              type="number"
+              min={1}
+              max={3600}
+              defaultValue={q?.serviceLevelSeconds ?? 20}
+            />
           </Field>
           <Field label={t("admin.maxWait")}>
             <input name="maxWaitSeconds" type="number" min={1} max={86400} defaultValue={q?.maxWaitSeconds ?? ""} />
           </Field>
           <Field label={t("admin.offerTimeout")}>
-            <input name="offerTimeoutSeconds" type="number" min={5} max={3600} defaultValue={q?.offerTimeoutSeconds ?? ""} />
+            <input
+              name="offerTimeoutSeconds"
+              type="number"
+              min={5}
+              max={3600}
+              defaultValue={q?.offerTimeoutSeconds ?? ""}
+            />
           </Field>
           <Field label={t("admin.wrapUp")}>
             <input name="wrapUpSeconds" type="number" min={0} max={3600} defaultValue={q?.wrapUpSeconds ?? ""} />
@@ -491,7 +585,15 @@ function Queues() {
               name="advanced"
               rows={6}
               className="code"
-              defaultValue={JSON.stringify({ priorityRules: q?.priorityRules ?? [], businessHours: q?.businessHours ?? null, overflow: q?.overflow ?? [] }, null, 2)}
+              defaultValue={JSON.stringify(
+                {
+                  priorityRules: q?.priorityRules ?? [],
+                  businessHours: q?.businessHours ?? null,
+                  overflow: q?.overflow ?? [],
+                },
+                null,
+                2,
+              )}
             />
           </Field>
           <div className="row-form">
@@ -507,7 +609,17 @@ function Queues() {
       <h3>{t("admin.entryRules")}</h3>
       <p className="hint">{t("admin.entryRulesHelp")}</p>
       <form className="panel-form" onSubmit={saveRules} key={JSON.stringify(rules)}>
-        <textarea name="rules" rows={10} className="code" aria-label={t("admin.entryRules")} defaultValue={JSON.stringify(rules.map(({ queueId, conditions }) => ({ queueId, conditions })), null, 2)} />
+        <textarea
+          name="rules"
+          rows={10}
+          className="code"
+          aria-label={t("admin.entryRules")}
+          defaultValue={JSON.stringify(
+            rules.map(({ queueId, conditions }) => ({ queueId, conditions })),
+            null,
+            2,
+          )}
+        />
         <button type="submit">{t("common.save")}</button>
       </form>
     </>
@@ -519,14 +631,25 @@ function CannedResponses() {
   const [items, setItems] = useState<Canned[]>([]);
   const [editing, setEditing] = useState<Canned | null>(null);
   const { submit, error } = useSubmit();
-  const load = useCallback(() => request<{ items: Canned[] }>("/canned-responses").then((r) => setItems(r.items), () => {}), []);
+  const load = useCallback(
+    () =>
+      request<{ items: Canned[] }>("/canned-responses").then(
+        (r) => setItems(r.items),
+        () => {},
+      ),
+    [],
+  );
   useEffect(() => void load(), [load]);
   const save = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const form = e.currentTarget;
     const d = new FormData(form);
     const body = { shortcut: d.get("shortcut"), title: d.get("title"), body: d.get("body") };
-    const ok = await submit(() => (editing ? request(`/canned-responses/${editing.id}`, { method: "PUT", body }) : request("/canned-responses", { body })));
+    const ok = await submit(() =>
+      editing
+        ? request(`/canned-responses/${editing.id}`, { method: "PUT", body })
+        : request("/canned-responses", { body }),
+    );
     if (ok) {
       form.reset();
       setEditing(null);
@@ -567,7 +690,10 @@ function CannedResponses() {
             <button type="button" onClick={() => setEditing(c)}>
               {t("common.edit")}
             </button>
-            <button type="button" onClick={() => submit(() => request(`/canned-responses/${c.id}`, { method: "DELETE" })).then(load)}>
+            <button
+              type="button"
+              onClick={() => submit(() => request(`/canned-responses/${c.id}`, { method: "DELETE" })).then(load)}
+            >
               {t("common.delete")}
             </button>
           </li>

@@ -42,7 +42,10 @@ export function useFrames(fn: (f: Frame) => void, deps: unknown[]) {
 
 export function App() {
   const [locale, setLocaleState] = useState<Locale>(initialLocale);
-  const i18n = useMemo(() => ({ ...makeFormatters(locale), locale, setLocale: (l: Locale) => (saveLocale(l), setLocaleState(l)) }), [locale]);
+  const i18n = useMemo(
+    () => ({ ...makeFormatters(locale), locale, setLocale: (l: Locale) => (saveLocale(l), setLocaleState(l)) }),
+    [locale],
+  );
   useEffect(() => saveLocale(locale), [locale]);
   const [me, setMe] = useState<Me | null>(null);
   const [checking, setChecking] = useState(Boolean(session.token));
@@ -75,10 +78,23 @@ export function App() {
 
 function SignedIn({ me, onSignOut }: { me: Me; onSignOut(): void }) {
   const realtime = useMemo(() => new Realtime(session.token!), []);
-  const [names, setNames] = useState<Pick<Workspace, "users" | "teams" | "queues" | "inboxes">>({ users: [], teams: [], queues: [], inboxes: [] });
+  const [names, setNames] = useState<Pick<Workspace, "users" | "teams" | "queues" | "inboxes">>({
+    users: [],
+    teams: [],
+    queues: [],
+    inboxes: [],
+  });
   const reload = useCallback(async () => {
-    const list = <T,>(path: string) => request<{ items: T[] }>(path).then((r) => r.items).catch(() => [] as T[]);
-    const [users, teams, queues, inboxes] = await Promise.all([list<Person>("/users"), list<Team>("/teams"), list<Queue>("/queues"), list<Inbox>("/inboxes")]);
+    const list = <T,>(path: string) =>
+      request<{ items: T[] }>(path)
+        .then((r) => r.items)
+        .catch(() => [] as T[]);
+    const [users, teams, queues, inboxes] = await Promise.all([
+      list<Person>("/users"),
+      list<Team>("/teams"),
+      list<Queue>("/queues"),
+      list<Inbox>("/inboxes"),
+    ]);
     setNames({ users, teams, queues, inboxes });
   }, []);
   useEffect(() => {
@@ -100,14 +116,26 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
   const route = useRoute();
   const supervises = me.role === "admin" || me.role === "supervisor";
   const signOut = async () => {
-    await request("/auth/logout", { method: "POST" }).catch((e) => (e instanceof ApiError ? undefined : Promise.reject(e)));
+    await request("/auth/logout", { method: "POST" }).catch((e) =>
+      e instanceof ApiError ? undefined : Promise.reject(e),
+    );
     session.clear();
     onSignOut();
   };
   const nav = [
-    { page: "inbox", label: t("nav.inbox"), to: href({ page: "inbox", view: "mine", conversationId: null }), show: me.role !== "knowledge_editor" },
+    {
+      page: "inbox",
+      label: t("nav.inbox"),
+      to: href({ page: "inbox", view: "mine", conversationId: null }),
+      show: me.role !== "knowledge_editor",
+    },
     { page: "wallboard", label: t("nav.wallboard"), to: href({ page: "wallboard" }), show: supervises },
-    { page: "admin", label: t("nav.admin"), to: href({ page: "admin", tab: me.role === "admin" ? "inboxes" : "canned" }), show: supervises },
+    {
+      page: "admin",
+      label: t("nav.admin"),
+      to: href({ page: "admin", tab: me.role === "admin" ? "inboxes" : "canned" }),
+      show: supervises,
+    },
     { page: "knowledge", label: t("nav.knowledge"), to: href({ page: "knowledge", articleId: null }), show: true },
   ];
   return (
@@ -151,7 +179,10 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
         ) : route.page === "knowledge" || me.role === "knowledge_editor" ? (
           <KnowledgePage articleId={route.page === "knowledge" ? route.articleId : null} />
         ) : (
-          <InboxPage view={route.page === "inbox" ? route.view : "mine"} conversationId={route.page === "inbox" ? route.conversationId : null} />
+          <InboxPage
+            view={route.page === "inbox" ? route.view : "mine"}
+            conversationId={route.page === "inbox" ? route.conversationId : null}
+          />
         )}
       </main>
       <OfferToasts />

@@ -60,7 +60,11 @@ function peerStats(page: Page) {
 async function expectAudioBothWays(agent: Page, visitor: Page) {
   let a = await peerStats(agent);
   let v = await peerStats(visitor);
-  for (let i = 0; i < 100 && !(a.received > 0 && v.received > 0 && a.state === "connected" && v.state === "connected"); i++) {
+  for (
+    let i = 0;
+    i < 100 && !(a.received > 0 && v.received > 0 && a.state === "connected" && v.state === "connected");
+    i++
+  ) {
     await Bun.sleep(100);
     [a, v] = [await peerStats(agent), await peerStats(visitor)];
   }
@@ -82,7 +86,10 @@ describe("chat → voice in two browsers", () => {
     const agent = await agentPage();
     const visitor = await openWidget(browser, s.url, s.inbox.publicKey, { initScript: CAPTURE_PEERS });
     const conversationId = await visitor.send("Can we talk on the phone instead?");
-    await api(`${s.url}/api/v1/conversations/${conversationId}/assign`, { token: adminToken, body: { assigneeId: s.agent.id } });
+    await api(`${s.url}/api/v1/conversations/${conversationId}/assign`, {
+      token: adminToken,
+      body: { assigneeId: s.agent.id },
+    });
     await agent.goto(`${s.url}/app/#/inbox/mine/${conversationId}`);
     await agent.getByTestId("timeline-item").filter({ hasText: "Can we talk on the phone instead?" }).waitFor();
 
@@ -99,7 +106,12 @@ describe("chat → voice in two browsers", () => {
     await agent.locator("[data-testid=browser-call][data-call-status=connected]").waitFor();
     const callItem = agent.locator("[data-testid=timeline-item][data-type=call]");
     await callItem.locator("[data-testid=call-item][data-status=connected]").waitFor();
-    const chatSeq = Number(await agent.getByTestId("timeline-item").filter({ hasText: "Can we talk on the phone instead?" }).getAttribute("data-seq"));
+    const chatSeq = Number(
+      await agent
+        .getByTestId("timeline-item")
+        .filter({ hasText: "Can we talk on the phone instead?" })
+        .getAttribute("data-seq"),
+    );
     expect(Number(await callItem.getAttribute("data-seq"))).toBeGreaterThan(chatSeq);
     await visitor.page.getByTestId("switchboard-call").filter({ hasText: "Agent Ann" }).waitFor();
     // One strip for the call: the Twilio softphone leaves browser calls alone.
@@ -111,12 +123,17 @@ describe("chat → voice in two browsers", () => {
     await agent.getByTestId("browser-call").waitFor({ state: "detached" });
     await callItem.locator("[data-testid=call-item][data-status=completed]").waitFor();
     expect(await callItem.getByTestId("call-agent").textContent()).toBe("Taken by Agent Ann");
-    await visitor.page.waitForSelector("switchboard-widget[data-last-call-status=completed][data-call-status=none]", { state: "attached" });
+    await visitor.page.waitForSelector("switchboard-widget[data-last-call-status=completed][data-call-status=none]", {
+      state: "attached",
+    });
     expect(await peerStats(visitor.page)).toMatchObject({ state: "closed" });
     expect(await peerStats(agent)).toMatchObject({ state: "closed" });
 
     const [call] = await calls(conversationId);
-    expect(call).toMatchObject({ direction: "in", data: { provider: "webrtc", status: "completed", agentId: s.agent.id } });
+    expect(call).toMatchObject({
+      direction: "in",
+      data: { provider: "webrtc", status: "completed", agentId: s.agent.id },
+    });
     expect(call.data.durationS).toBeGreaterThan(0);
     await visitor.close();
     await agent.context().close();
@@ -126,7 +143,10 @@ describe("chat → voice in two browsers", () => {
     const agent = await agentPage();
     const visitor = await openWidget(browser, s.url, s.inbox.publicKey, { initScript: CAPTURE_PEERS });
     const conversationId = await visitor.send("Please call me");
-    await api(`${s.url}/api/v1/conversations/${conversationId}/assign`, { token: adminToken, body: { assigneeId: s.agent.id } });
+    await api(`${s.url}/api/v1/conversations/${conversationId}/assign`, {
+      token: adminToken,
+      body: { assigneeId: s.agent.id },
+    });
     await visitor.page.getByTestId("switchboard-call-start").click();
     await agent.getByTestId("browser-call-answer").click();
     await agent.locator("[data-testid=browser-call][data-call-status=connected]").waitFor();
@@ -134,7 +154,15 @@ describe("chat → voice in two browsers", () => {
     const supContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     await supContext.addInitScript(CAPTURE_PEERS);
     const sup = await supContext.newPage();
-    const supervisor = await api(`${s.url}/api/v1/agents`, { token: adminToken, body: { email: `sue-${crypto.randomUUID()}@example.test`, name: "Sue", role: "supervisor", password: s.agent.password } });
+    const supervisor = await api(`${s.url}/api/v1/agents`, {
+      token: adminToken,
+      body: {
+        email: `sue-${crypto.randomUUID()}@example.test`,
+        name: "Sue",
+        role: "supervisor",
+        password: s.agent.password,
+      },
+    });
     await signIn(sup, s.url, supervisor.body.email, s.agent.password);
     await sup.goto(`${s.url}/app/#/wallboard`);
     const row = sup.locator("[data-testid=live-call][data-provider=webrtc][data-status=connected]");
@@ -189,18 +217,29 @@ describe("chat → voice in two browsers", () => {
     await agent.locator("[data-testid=browser-call][data-peer-state=connected]").waitFor();
     await visitor.page.waitForSelector("switchboard-widget[data-peer-state=connected]", { state: "attached" });
     await expectAudioBothWays(agent, visitor.page);
-    await agent.locator("[data-testid=timeline-item][data-type=call] [data-testid=call-item][data-status=connected]").waitFor();
+    await agent
+      .locator("[data-testid=timeline-item][data-type=call] [data-testid=call-item][data-status=connected]")
+      .waitFor();
 
     await Bun.sleep(1200);
     await agent.getByTestId("browser-call-hangup").click();
-    await visitor.page.waitForSelector("switchboard-widget[data-last-call-status=completed][data-call-status=none]", { state: "attached" });
-    await agent.locator("[data-testid=timeline-item][data-type=call] [data-testid=call-item][data-status=completed]").waitFor();
+    await visitor.page.waitForSelector("switchboard-widget[data-last-call-status=completed][data-call-status=none]", {
+      state: "attached",
+    });
+    await agent
+      .locator("[data-testid=timeline-item][data-type=call] [data-testid=call-item][data-status=completed]")
+      .waitFor();
 
     const [call] = await calls(conversationId);
-    expect(call).toMatchObject({ direction: "out", data: { provider: "webrtc", status: "completed", agentId: s.agent.id } });
+    expect(call).toMatchObject({
+      direction: "out",
+      data: { provider: "webrtc", status: "completed", agentId: s.agent.id },
+    });
     expect(call.data.durationS).toBeGreaterThan(0);
     // Inviting took the unassigned chat.
-    expect((await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken })).body.assigneeId).toBe(s.agent.id);
+    expect((await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken })).body.assigneeId).toBe(
+      s.agent.id,
+    );
     await visitor.close();
     await agent.context().close();
   }, 60_000);
@@ -211,15 +250,24 @@ describe("chat → voice in two browsers", () => {
       const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
       const conversationId = await visitor.send("Please ring me on my mobile");
       const conversation = await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken });
-      await api(`${s.url}/api/v1/contacts/${conversation.body.contact.id}/identities`, { token: adminToken, body: { kind: "phone", value: "+8613800000088" } });
+      await api(`${s.url}/api/v1/contacts/${conversation.body.contact.id}/identities`, {
+        token: adminToken,
+        body: { kind: "phone", value: "+8613800000088" },
+      });
       const agent = await agentPage();
       await agent.goto(`${s.url}/app/#/inbox/unassigned/${conversationId}`);
       // The conversation header's Call (the voice inbox's click-to-call) works in a web chat too.
       await agent.getByTestId("dial").click();
       await agent.locator("[data-testid=timeline-item][data-type=call]").waitFor();
       const [call] = await calls(conversationId);
-      expect(call).toMatchObject({ direction: "out", channel: "voice", data: { provider: "twilio", to: "+8613800000088", agentId: s.agent.id } });
-      expect(voice.sim.requests.some((r) => r.path.endsWith("/Calls.json") && r.form.To === `client:agent-${s.agent.id}`)).toBe(true);
+      expect(call).toMatchObject({
+        direction: "out",
+        channel: "voice",
+        data: { provider: "twilio", to: "+8613800000088", agentId: s.agent.id },
+      });
+      expect(
+        voice.sim.requests.some((r) => r.path.endsWith("/Calls.json") && r.form.To === `client:agent-${s.agent.id}`),
+      ).toBe(true);
       await api(`${s.url}/api/v1/calls/${call.data.callId}/hangup`, { token: adminToken, body: {} });
       await visitor.close();
       await agent.context().close();

@@ -1,5 +1,12 @@
 import { useEffect, useMemo, useState, useSyncExternalStore } from "react";
-import { AudioPeer, DISCONNECT_GRACE_MS, microphone, uuid, type IceServerConfig, type PeerSignal } from "../../../channels/webchat/widget/peer.ts";
+import {
+  AudioPeer,
+  DISCONNECT_GRACE_MS,
+  microphone,
+  uuid,
+  type IceServerConfig,
+  type PeerSignal,
+} from "../../../channels/webchat/widget/peer.ts";
 import type { BrowserCallView } from "../../../conversations/browser-call.ts";
 import { useFrames, useWorkspace } from "./app.tsx";
 import { ApiError, request, session } from "./client.ts";
@@ -28,9 +35,22 @@ const isFinal = (status: string) => FINAL.includes(status);
 
 /** A browser call as a call item's data carries it (conversations/call.ts `callData`). */
 function fromItem(item: Item, conversationId: string): CallInfo | null {
-  const d = item.data as { callId?: string; provider?: string; status?: string; agentId?: string | null; answeredAt?: string | null };
+  const d = item.data as {
+    callId?: string;
+    provider?: string;
+    status?: string;
+    agentId?: string | null;
+    answeredAt?: string | null;
+  };
   if (item.type !== "call" || d.provider !== "webrtc" || !d.callId || !d.status) return null;
-  return { id: d.callId, conversationId, direction: item.direction === "out" ? "out" : "in", status: d.status as CallInfo["status"], agentId: d.agentId ?? null, answeredAt: d.answeredAt ?? null };
+  return {
+    id: d.callId,
+    conversationId,
+    direction: item.direction === "out" ? "out" : "in",
+    status: d.status as CallInfo["status"],
+    agentId: d.agentId ?? null,
+    answeredAt: d.answeredAt ?? null,
+  };
 }
 
 /**
@@ -84,10 +104,16 @@ class BrowserPhone {
 
   /** What rings for me now, and the ICE servers to use (after sign-in and every reconnect). */
   async load() {
-    const r = await request<{ items: BrowserCallView[]; iceServers: IceServerConfig[] }>("/browser-calls").catch(() => null);
+    const r = await request<{ items: BrowserCallView[]; iceServers: IceServerConfig[] }>("/browser-calls").catch(
+      () => null,
+    );
     if (!r) return;
     this.iceServers = r.iceServers;
-    this.ringing = new Map(r.items.filter((c) => c.status === "ringing" && c.direction === "in" && !this.dismissed.has(c.id)).map((c) => [c.id, c]));
+    this.ringing = new Map(
+      r.items
+        .filter((c) => c.status === "ringing" && c.direction === "in" && !this.dismissed.has(c.id))
+        .map((c) => [c.id, c]),
+    );
     const mine = this.active && r.items.find((c) => c.id === this.active!.call.id);
     if (this.active && !mine) this.release();
     else if (mine) this.update(mine);
@@ -105,14 +131,17 @@ class BrowserPhone {
     } else if (f.type === "call.monitor" && this.active?.peer && f.callId === this.active.call.id) {
       this.monitorOf(this.active).mode(f.supervisorId, f.supervisorName ?? "", f.mode ?? null);
     } else if (f.type === "call.monitor.signal" && this.active?.peer && f.callId === this.active.call.id) {
-      void this.monitorOf(this.active).signal(f.supervisorId, f.signal as PeerSignal).catch(() => {});
+      void this.monitorOf(this.active)
+        .signal(f.supervisorId, f.signal as PeerSignal)
+        .catch(() => {});
     } else if ((f.type === "connection" && f.connected) || f.type === "resync") {
       void this.load();
     }
   }
 
   private update(call: CallInfo) {
-    const rings = call.status === "ringing" && call.direction === "in" && (call.agentId === null || call.agentId === this.me);
+    const rings =
+      call.status === "ringing" && call.direction === "in" && (call.agentId === null || call.agentId === this.me);
     if (rings && !this.dismissed.has(call.id)) this.ringing.set(call.id, call);
     else this.ringing.delete(call.id);
     const active = this.active;
@@ -130,7 +159,8 @@ class BrowserPhone {
       active.peer!,
       active.stream,
       this.iceServers,
-      (supervisorId, signal) => request(`/calls/${active.call.id}/monitor/signal`, { body: { ...signal, supervisorId } }),
+      (supervisorId, signal) =>
+        request(`/calls/${active.call.id}/monitor/signal`, { body: { ...signal, supervisorId } }),
       () => this.changed(),
     );
     return active.monitor;
@@ -142,7 +172,10 @@ class BrowserPhone {
     const stream = await microphone();
     if (!stream) return this.fail("browserCall.noMic");
     try {
-      const r = await request<{ call: BrowserCallView; iceServers: IceServerConfig[] }>(`/conversations/${call.conversationId}/browser-calls/${call.id}/answer`, { method: "POST" });
+      const r = await request<{ call: BrowserCallView; iceServers: IceServerConfig[] }>(
+        `/conversations/${call.conversationId}/browser-calls/${call.id}/answer`,
+        { method: "POST" },
+      );
       this.iceServers = r.iceServers;
       this.ringing.delete(call.id);
       const active: Active = { call: r.call, peer: null, stream, reported: false, early: [] };
@@ -162,7 +195,10 @@ class BrowserPhone {
     const stream = await microphone();
     if (!stream) return this.fail("browserCall.noMic");
     try {
-      const r = await request<{ call: BrowserCallView; iceServers: IceServerConfig[] }>(`/conversations/${conversationId}/browser-calls`, { body: { callId: uuid() } });
+      const r = await request<{ call: BrowserCallView; iceServers: IceServerConfig[] }>(
+        `/conversations/${conversationId}/browser-calls`,
+        { body: { callId: uuid() } },
+      );
       this.iceServers = r.iceServers;
       this.active = { call: r.call, peer: null, stream, reported: false, early: [] };
       this.changed();
@@ -177,13 +213,18 @@ class BrowserPhone {
     this.ringing.delete(call.id);
     this.changed();
     // Ringing for me alone (my conversation): declining ends it; otherwise the others still ring.
-    if (call.agentId === this.me) void request(`/conversations/${call.conversationId}/browser-calls/${call.id}/hangup`, { body: {} }).catch(() => {});
+    if (call.agentId === this.me)
+      void request(`/conversations/${call.conversationId}/browser-calls/${call.id}/hangup`, { body: {} }).catch(
+        () => {},
+      );
   }
 
   hangUp(reason: "hangup" | "failed" = "hangup") {
     const call = this.active?.call;
     if (!call) return;
-    void request(`/conversations/${call.conversationId}/browser-calls/${call.id}/hangup`, { body: { reason } }).catch(() => {});
+    void request(`/conversations/${call.conversationId}/browser-calls/${call.id}/hangup`, { body: { reason } }).catch(
+      () => {},
+    );
     this.release();
   }
 
@@ -196,20 +237,29 @@ class BrowserPhone {
   private connect(active: Active) {
     const { id, conversationId } = active.call;
     const base = `/conversations/${conversationId}/browser-calls/${id}`;
-    const peer = new AudioPeer(this.iceServers, active.stream, this.audio, (signal) => request(`${base}/signal`, { body: signal }), (state) => {
-      if (this.active !== active) return;
-      this.peerState = state;
-      clearTimeout(active.drop);
-      if (state === "connected" && !active.reported) {
-        active.reported = true;
-        void request<{ call: BrowserCallView }>(`${base}/connected`, { method: "POST" }).then((r) => this.update(r.call), () => {});
-      } else if (state === "disconnected") {
-        active.drop = setTimeout(() => this.hangUp(), DISCONNECT_GRACE_MS);
-      } else if (state === "failed") {
-        this.hangUp(active.reported ? "hangup" : "failed");
-      }
-      this.changed();
-    });
+    const peer = new AudioPeer(
+      this.iceServers,
+      active.stream,
+      this.audio,
+      (signal) => request(`${base}/signal`, { body: signal }),
+      (state) => {
+        if (this.active !== active) return;
+        this.peerState = state;
+        clearTimeout(active.drop);
+        if (state === "connected" && !active.reported) {
+          active.reported = true;
+          void request<{ call: BrowserCallView }>(`${base}/connected`, { method: "POST" }).then(
+            (r) => this.update(r.call),
+            () => {},
+          );
+        } else if (state === "disconnected") {
+          active.drop = setTimeout(() => this.hangUp(), DISCONNECT_GRACE_MS);
+        } else if (state === "failed") {
+          this.hangUp(active.reported ? "hangup" : "failed");
+        }
+        this.changed();
+      },
+    );
     active.peer = peer;
     peer.setMuted(this.muted);
     for (const s of active.early.splice(0)) void peer.receive(s).catch(() => this.hangUp("failed"));
@@ -271,7 +321,11 @@ export function BrowserCalls() {
           </div>
         </div>
       )}
-      {phone.active ? <ActiveCall phone={phone} /> : ringing.map((c) => <RingingCall key={c.id} phone={phone} call={c} />)}
+      {phone.active ? (
+        <ActiveCall phone={phone} />
+      ) : (
+        ringing.map((c) => <RingingCall key={c.id} phone={phone} call={c} />)
+      )}
     </div>
   );
 }
@@ -289,11 +343,23 @@ function RingingCall({ phone, call }: { phone: BrowserPhone; call: CallInfo }) {
   const { t } = useI18n();
   const name = useContactName(call.conversationId);
   return (
-    <div className="toast" role="alertdialog" aria-labelledby={`ring-${call.id}`} data-testid="browser-call-ringing" data-call-id={call.id}>
+    <div
+      className="toast"
+      role="alertdialog"
+      aria-labelledby={`ring-${call.id}`}
+      data-testid="browser-call-ringing"
+      data-call-id={call.id}
+    >
       <strong id={`ring-${call.id}`}>📞 {t("browserCall.incoming")}</strong>
       <p dir="auto">{name}</p>
       <div className="toast-actions">
-        <button type="button" className="primary" onClick={() => void phone.answer(call)} data-testid="browser-call-answer" autoFocus>
+        <button
+          type="button"
+          className="primary"
+          onClick={() => void phone.answer(call)}
+          data-testid="browser-call-answer"
+          autoFocus
+        >
           {t("browserCall.answer")}
         </button>
         <button type="button" onClick={() => phone.decline(call)} data-testid="browser-call-decline">
@@ -311,7 +377,15 @@ function ActiveCall({ phone }: { phone: BrowserPhone }) {
   const now = useNow(1000);
   const talk = call.answeredAt ? Math.max(0, Math.floor((now - Date.parse(call.answeredAt)) / 1000)) : null;
   return (
-    <div className="toast" role="region" aria-label={t("browserCall.label", { name })} data-testid="browser-call" data-call-id={call.id} data-call-status={call.status} data-peer-state={phone.peerState ?? "new"}>
+    <div
+      className="toast"
+      role="region"
+      aria-label={t("browserCall.label", { name })}
+      data-testid="browser-call"
+      data-call-id={call.id}
+      data-call-status={call.status}
+      data-peer-state={phone.peerState ?? "new"}
+    >
       <strong dir="auto">📞 {name}</strong>
       <p>
         {t(`call.status.${call.status}` as MessageKey)}
@@ -323,7 +397,12 @@ function ActiveCall({ phone }: { phone: BrowserPhone }) {
         </p>
       ))}
       <div className="toast-actions">
-        <button type="button" aria-pressed={phone.muted} onClick={() => phone.toggleMute()} data-testid="browser-call-mute">
+        <button
+          type="button"
+          aria-pressed={phone.muted}
+          onClick={() => phone.toggleMute()}
+          data-testid="browser-call-mute"
+        >
           {phone.muted ? t("browserCall.unmute") : t("browserCall.mute")}
         </button>
         <button type="button" className="danger" onClick={() => phone.hangUp()} data-testid="browser-call-hangup">
@@ -365,5 +444,9 @@ export function CallTakenBy({ data }: { data: Record<string, unknown> }) {
   const { users, me } = useWorkspace();
   const agentId = typeof data.agentId === "string" ? data.agentId : null;
   const agent = agentId === me.id ? me.name : users.find((u) => u.id === agentId)?.name;
-  return agent ? <span className="call-agent" data-testid="call-agent">{t("browserCall.takenBy", { name: agent })}</span> : null;
+  return agent ? (
+    <span className="call-agent" data-testid="call-agent">
+      {t("browserCall.takenBy", { name: agent })}
+    </span>
+  ) : null;
 }

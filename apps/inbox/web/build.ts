@@ -51,7 +51,11 @@ if (import.meta.main) {
   for (const [name, a] of assets) {
     raw += a.body.length;
     gz += Bun.gzipSync(a.body).length;
-    console.log(`${name.padEnd(32)} ${(a.body.length / 1024).toFixed(1).padStart(8)} KB  ${(Bun.gzipSync(a.body).length / 1024).toFixed(1).padStart(7)} KB gz`);
+    console.log(
+      `${name.padEnd(32)} ${(a.body.length / 1024).toFixed(1).padStart(8)} KB  ${(Bun.gzipSync(a.body).length / 1024).toFixed(1).padStart(7)} KB gz`,
+    );
   }
-  console.log(`total ${(raw / 1024).toFixed(1)} KB, ${(gz / 1024).toFixed(1)} KB gzipped, built in ${Math.round(performance.now() - started)} ms`);
+  console.log(
+    `total ${(raw / 1024).toFixed(1)} KB, ${(gz / 1024).toFixed(1)} KB gzipped, built in ${Math.round(performance.now() - started)} ms`,
+  );
 }

@@ -14,7 +14,10 @@ export type MonitorMode = "listen" | "whisper" | "barge";
  * supervisor says, and mixes barging supervisors into the track the visitor gets.
  */
 export class MonitorHost {
-  private readonly links = new Map<string, { peer: AudioPeer; mode: MonitorMode; name: string; remote: MediaStream | null; audio: HTMLAudioElement }>();
+  private readonly links = new Map<
+    string,
+    { peer: AudioPeer; mode: MonitorMode; name: string; remote: MediaStream | null; audio: HTMLAudioElement }
+  >();
   private ctx: AudioContext | null = null;
 
   constructor(
@@ -80,10 +83,16 @@ export class MonitorHost {
     const audio = document.createElement("audio");
     audio.autoplay = true;
     const entry = { peer: null as unknown as AudioPeer, mode, name, remote: null as MediaStream | null, audio };
-    entry.peer = new AudioPeer(this.iceServers, heard, audio, (signal) => this.send(supervisorId, signal), (state) => {
-      if (state === "failed" || state === "closed") this.drop(supervisorId);
-      this.changed();
-    });
+    entry.peer = new AudioPeer(
+      this.iceServers,
+      heard,
+      audio,
+      (signal) => this.send(supervisorId, signal),
+      (state) => {
+        if (state === "failed" || state === "closed") this.drop(supervisorId);
+        this.changed();
+      },
+    );
     entry.peer.pc.addEventListener("track", (e) => {
       entry.remote = e.streams[0] ?? new MediaStream([e.track]);
       this.mixForVisitor();
@@ -135,7 +144,13 @@ export class MonitorClient {
   }
 
   /** A link ready to `offer()`: kept where answers can find it before the offer goes, since they may come back first. */
-  static async open(callId: string, mode: MonitorMode, iceServers: IceServerConfig[], send: (signal: PeerSignal) => Promise<unknown>, onState: (state: RTCPeerConnectionState) => void) {
+  static async open(
+    callId: string,
+    mode: MonitorMode,
+    iceServers: IceServerConfig[],
+    send: (signal: PeerSignal) => Promise<unknown>,
+    onState: (state: RTCPeerConnectionState) => void,
+  ) {
     const mic = (await microphone()) ?? new MediaStream();
     const client = new MonitorClient(callId, mic, iceServers, send, onState);
     client.setMode(mode);

@@ -141,7 +141,8 @@ const en = {
   "email.participants": "Also on this conversation",
   "email.participantOpen": "Open {name}'s contact",
   "admin.spam": "Spam",
-  "spam.help": "Mail this inbox held back: flagged as spam, from a sender over the flood limit, or without a sender. “Not spam” files it into its conversation as if it had just arrived.",
+  "spam.help":
+    "Mail this inbox held back: flagged as spam, from a sender over the flood limit, or without a sender. “Not spam” files it into its conversation as if it had just arrived.",
   "spam.inbox": "Email inbox",
   "spam.noInboxes": "There is no email inbox yet.",
   "spam.refresh": "Refresh",
@@ -212,7 +213,8 @@ const en = {
   "call.caller": "Caller",
   "call.dial": "Call",
   "call.ivr.title": "Phone menu (IVR) of {name}",
-  "call.ivr.help": "The flow as JSON: start, language, nodes (say, play, gather, hours, lookup, set, enqueue, voicemail, callback, transfer, hangup). It is checked when you save.",
+  "call.ivr.help":
+    "The flow as JSON: start, language, nodes (say, play, gather, hours, lookup, set, enqueue, voicemail, callback, transfer, hangup). It is checked when you save.",
   "call.ivr.saved": "Saved.",
   "call.inbox.number": "Phone number (E.164)",
   "call.inbox.accountSid": "Twilio Account SID",
@@ -446,8 +448,10 @@ const en = {
   "admin.newQueue": "New queue",
   "admin.deleteQueue": "Delete queue {name}?",
   "admin.entryRules": "Entry rules",
-  "admin.entryRulesHelp": "In order; the first rule whose conditions match decides the queue (JSON list of {queueId, conditions}).",
-  "admin.cannedHelp": "Type / in the composer to use them. Variables: {{contact.name}}, {{contact.email}}, {{contact.phone}}, {{agent.name}}.",
+  "admin.entryRulesHelp":
+    "In order; the first rule whose conditions match decides the queue (JSON list of {queueId, conditions}).",
+  "admin.cannedHelp":
+    "Type / in the composer to use them. Variables: {{contact.name}}, {{contact.email}}, {{contact.phone}}, {{agent.name}}.",
   "admin.shortcut": "Shortcut",
   "admin.title": "Title",
   "admin.body": "Text",
@@ -605,7 +609,8 @@ const zhCN: Record<MessageKey, string> = {
   "email.participants": "同在此会话中",
   "email.participantOpen": "打开 {name} 的联系人资料",
   "admin.spam": "垃圾邮件",
-  "spam.help": "此收件箱拦下的邮件：被标记为垃圾邮件、发件人超过频率限制或没有发件人。点击“不是垃圾邮件”后，邮件会像刚收到一样归入对应会话。",
+  "spam.help":
+    "此收件箱拦下的邮件：被标记为垃圾邮件、发件人超过频率限制或没有发件人。点击“不是垃圾邮件”后，邮件会像刚收到一样归入对应会话。",
   "spam.inbox": "邮件收件箱",
   "spam.noInboxes": "还没有邮件收件箱。",
   "spam.refresh": "刷新",
@@ -676,7 +681,8 @@ const zhCN: Record<MessageKey, string> = {
   "call.caller": "来电者",
   "call.dial": "拨打",
   "call.ivr.title": "{name} 的语音菜单（IVR）",
-  "call.ivr.help": "以 JSON 表示的流程：start、language、nodes（say、play、gather、hours、lookup、set、enqueue、voicemail、callback、transfer、hangup）。保存时会检查。",
+  "call.ivr.help":
+    "以 JSON 表示的流程：start、language、nodes（say、play、gather、hours、lookup、set、enqueue、voicemail、callback、transfer、hangup）。保存时会检查。",
   "call.ivr.saved": "已保存。",
   "call.inbox.number": "电话号码（E.164）",
   "call.inbox.accountSid": "Twilio 账户 SID",
@@ -911,7 +917,8 @@ const zhCN: Record<MessageKey, string> = {
   "admin.deleteQueue": "删除队列 {name}？",
   "admin.entryRules": "进线规则",
   "admin.entryRulesHelp": "按顺序匹配，第一条满足条件的规则决定队列（{queueId, conditions} 的 JSON 列表）。",
-  "admin.cannedHelp": "在输入框中键入 / 使用。变量：{{contact.name}}、{{contact.email}}、{{contact.phone}}、{{agent.name}}。",
+  "admin.cannedHelp":
+    "在输入框中键入 / 使用。变量：{{contact.name}}、{{contact.email}}、{{contact.phone}}、{{agent.name}}。",
   "admin.shortcut": "快捷码",
   "admin.title": "标题",
   "admin.body": "内容",

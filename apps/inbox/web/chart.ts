@@ -18,7 +18,13 @@ export function drawWaiting(el: HTMLElement, history: History, queues: { id: str
     grid: { left: 40, right: 16, top: 32, bottom: 28 },
     xAxis: { type: "category", data: history.points.map((p) => time.format(new Date(p.at))) },
     yAxis: { type: "value", minInterval: 1 },
-    series: queues.map((q) => ({ name: q.name, type: "line", smooth: true, showSymbol: false, data: history.points.map((p) => p.waiting[q.id] ?? 0) })),
+    series: queues.map((q) => ({
+      name: q.name,
+      type: "line",
+      smooth: true,
+      showSymbol: false,
+      data: history.points.map((p) => p.waiting[q.id] ?? 0),
+    })),
   });
   return chart;
 }

@@ -35,7 +35,10 @@ export const session = {
   },
 };
 
-export async function request<T = any>(path: string, init: { method?: string; body?: unknown; form?: FormData } = {}): Promise<T> {
+export async function request<T = any>(
+  path: string,
+  init: { method?: string; body?: unknown; form?: FormData } = {},
+): Promise<T> {
   const headers: Record<string, string> = {};
   const token = session.token;
   if (token) headers.authorization = `Bearer ${token}`;

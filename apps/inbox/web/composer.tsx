@@ -18,7 +18,9 @@ export const drafts = {
   load(id: string): Draft {
     try {
       const d = JSON.parse(localStorage.getItem(this.key(id)) ?? "null") as Draft | null;
-      return d && typeof d.text === "string" ? { text: d.text, mode: d.mode === "note" ? "note" : "reply" } : { text: "", mode: "reply" };
+      return d && typeof d.text === "string"
+        ? { text: d.text, mode: d.mode === "note" ? "note" : "reply" }
+        : { text: "", mode: "reply" };
     } catch {
       return { text: "", mode: "reply" };
     }
@@ -67,7 +69,11 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
   // "/" at the start of the text opens canned responses, filtered by what follows it.
   const slash = /^\/(\S*)$/.exec(draft.text)?.[1];
   useEffect(() => {
-    if (slash !== undefined && canned === null) request<{ items: Canned[] }>("/canned-responses").then((r) => setCanned(r.items), () => setCanned([]));
+    if (slash !== undefined && canned === null)
+      request<{ items: Canned[] }>("/canned-responses").then(
+        (r) => setCanned(r.items),
+        () => setCanned([]),
+      );
   }, [slash, canned]);
   const matches = useMemo(() => {
     if (slash === undefined || !canned) return [];
@@ -124,7 +130,10 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
     const text = draft.text.trim();
     if ((!text && !files.length) || sending) return;
     const isEmail = channel === "email" && draft.mode === "reply";
-    const to = forwardTo.split(/[,;\s]+/).map((a) => a.trim()).filter(Boolean);
+    const to = forwardTo
+      .split(/[,;\s]+/)
+      .map((a) => a.trim())
+      .filter(Boolean);
     if (isEmail && emailKind === "forward" && !to.length) {
       setError(t("email.forwardNeedsTo"));
       return;
@@ -139,7 +148,12 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
           attachments: files.length ? files.map((f) => f.id) : undefined,
           inboxId: draft.mode === "reply" && inboxId !== conversation.inboxId ? inboxId : undefined,
           email: isEmail
-            ? { replyAll: emailKind === "replyAll" || undefined, forward: emailKind === "forward" || undefined, to: emailKind === "forward" ? to : undefined, subject: subject.trim() || undefined }
+            ? {
+                replyAll: emailKind === "replyAll" || undefined,
+                forward: emailKind === "forward" || undefined,
+                to: emailKind === "forward" ? to : undefined,
+                subject: subject.trim() || undefined,
+              }
             : undefined,
         },
       });
@@ -182,12 +196,28 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
 
   const note = draft.mode === "note";
   return (
-    <form className={`composer ${note ? "composer-note" : ""}`} data-testid="composer" onSubmit={(e) => (e.preventDefault(), void send())}>
+    <form
+      className={`composer ${note ? "composer-note" : ""}`}
+      data-testid="composer"
+      onSubmit={(e) => (e.preventDefault(), void send())}
+    >
       <div className="composer-bar" role="tablist" aria-label={t("composer.mode")}>
-        <button type="button" role="tab" aria-selected={!note} onClick={() => setDraft((d) => ({ ...d, mode: "reply" }))} data-testid="mode-reply">
+        <button
+          type="button"
+          role="tab"
+          aria-selected={!note}
+          onClick={() => setDraft((d) => ({ ...d, mode: "reply" }))}
+          data-testid="mode-reply"
+        >
           {t("composer.reply")}
         </button>
-        <button type="button" role="tab" aria-selected={note} onClick={() => setDraft((d) => ({ ...d, mode: "note" }))} data-testid="mode-note">
+        <button
+          type="button"
+          role="tab"
+          aria-selected={note}
+          onClick={() => setDraft((d) => ({ ...d, mode: "note" }))}
+          data-testid="mode-note"
+        >
           {t("composer.note")}
         </button>
         {!note && routes.length > 1 && (
@@ -207,7 +237,10 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
         <KnowledgeSuggestions
           conversationId={id}
           lastActivity={conversation.lastActivityAt}
-          onInsert={(text) => (setDraft((d) => ({ ...d, text: d.text.trim() ? `${d.text.trimEnd()}\n${text}` : text })), input.current?.focus())}
+          onInsert={(text) => (
+            setDraft((d) => ({ ...d, text: d.text.trim() ? `${d.text.trimEnd()}\n${text}` : text })),
+            input.current?.focus()
+          )}
         />
       )}
       {!note && channel === "email" && (
@@ -215,26 +248,49 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
           <div role="radiogroup" aria-label={t("email.kind")}>
             {(["reply", "replyAll", "forward"] as const).map((k) => (
               <label key={k} className="inline">
-                <input type="radio" name={`email-kind-${id}`} checked={emailKind === k} onChange={() => setEmailKind(k)} data-testid={`email-${k}`} /> {t(`email.${k}`)}
+                <input
+                  type="radio"
+                  name={`email-kind-${id}`}
+                  checked={emailKind === k}
+                  onChange={() => setEmailKind(k)}
+                  data-testid={`email-${k}`}
+                />{" "}
+                {t(`email.${k}`)}
               </label>
             ))}
           </div>
           {emailKind === "forward" && (
             <label className="field">
               <span>{t("email.forwardTo")}</span>
-              <input type="text" value={forwardTo} onChange={(e) => setForwardTo(e.target.value)} data-testid="email-forward-to" />
+              <input
+                type="text"
+                value={forwardTo}
+                onChange={(e) => setForwardTo(e.target.value)}
+                data-testid="email-forward-to"
+              />
             </label>
           )}
           <label className="field">
             <span>{t("email.subject")}</span>
-            <input type="text" value={subject} maxLength={998} onChange={(e) => setSubject(e.target.value)} data-testid="email-subject" />
+            <input
+              type="text"
+              value={subject}
+              maxLength={998}
+              onChange={(e) => setSubject(e.target.value)}
+              data-testid="email-subject"
+            />
           </label>
         </div>
       )}
       {matches.length > 0 && (
         <ul className="canned" role="listbox" aria-label={t("composer.canned")} data-testid="canned-list">
           {matches.map((c, i) => (
-            <li key={c.id} role="option" aria-selected={i === pick} onMouseDown={(e) => (e.preventDefault(), insertCanned(c))}>
+            <li
+              key={c.id}
+              role="option"
+              aria-selected={i === pick}
+              onMouseDown={(e) => (e.preventDefault(), insertCanned(c))}
+            >
               <strong>/{c.shortcut}</strong> {c.title}
             </li>
           ))}
@@ -264,7 +320,11 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
           {files.map((f) => (
             <li key={f.id}>
               📎 {f.name}
-              <button type="button" aria-label={t("composer.removeFile", { name: f.name })} onClick={() => setFiles((all) => all.filter((x) => x.id !== f.id))}>
+              <button
+                type="button"
+                aria-label={t("composer.removeFile", { name: f.name })}
+                onClick={() => setFiles((all) => all.filter((x) => x.id !== f.id))}
+              >
                 ×
               </button>
             </li>
@@ -279,7 +339,12 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
       <div className="composer-actions">
         <label className="attach">
           📎 <span>{t("composer.attach")}</span>
-          <input type="file" multiple onChange={(e) => (void upload(e.target.files), (e.target.value = ""))} data-testid="attach" />
+          <input
+            type="file"
+            multiple
+            onChange={(e) => (void upload(e.target.files), (e.target.value = ""))}
+            data-testid="attach"
+          />
         </label>
         <span className="hint">{t("composer.hint")}</span>
         <InviteToCall conversation={conversation} />

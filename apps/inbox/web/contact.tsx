@@ -12,14 +12,32 @@ const KINDS: IdentityKind[] = ["phone", "email", "wechat", "slack", "visitor"];
 type Found = { id: string; name: string | null; identities: { kind: IdentityKind; value: string }[] };
 
 /** Contact 360: identities on every channel, attributes, notes, past conversations; edit and merge. */
-export function ContactPanel({ contactId, currentConversationId, onClose }: { contactId: string; currentConversationId: string; onClose(): void }) {
+export function ContactPanel({
+  contactId,
+  currentConversationId,
+  onClose,
+}: {
+  contactId: string;
+  currentConversationId: string;
+  onClose(): void;
+}) {
   const { t, ago } = useI18n();
   const { me } = useWorkspace();
   const [p, setP] = useState<ContactProfile | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const load = useCallback(() => request<ContactProfile>(`/contacts/${contactId}`).then(setP, () => setError(t("error.generic"))), [contactId, t]);
+  const load = useCallback(
+    () => request<ContactProfile>(`/contacts/${contactId}`).then(setP, () => setError(t("error.generic"))),
+    [contactId, t],
+  );
   useEffect(() => void load(), [load]);
-  useFrames((f) => (f.type === "contact.updated" && f.contact?.id === contactId) || (f.type === "contact.merged" && f.contactId === contactId) ? void load() : undefined, [contactId, load]);
+  useFrames(
+    (f) =>
+      (f.type === "contact.updated" && f.contact?.id === contactId) ||
+      (f.type === "contact.merged" && f.contactId === contactId)
+        ? void load()
+        : undefined,
+    [contactId, load],
+  );
 
   const run = async (fn: () => Promise<unknown>) => {
     setError(null);
@@ -45,7 +63,10 @@ export function ContactPanel({ contactId, currentConversationId, onClose }: { co
           {error}
         </p>
       )}
-      <EditableName name={p.name} onSave={(name) => run(() => request(`/contacts/${p.id}`, { method: "PATCH", body: { name } }))} />
+      <EditableName
+        name={p.name}
+        onSave={(name) => run(() => request(`/contacts/${p.id}`, { method: "PATCH", body: { name } }))}
+      />
 
       <NewEmail contactId={p.id} addresses={p.identities.filter((i) => i.kind === "email").map((i) => i.value)} />
       <section aria-labelledby="identities-h">
@@ -55,7 +76,11 @@ export function ContactPanel({ contactId, currentConversationId, onClose }: { co
             <li key={i.id}>
               <span className="kind">{t(`identity.${i.kind}` as MessageKey)}</span> <span dir="auto">{i.value}</span>
               {p.identities.length > 1 && (
-                <button type="button" aria-label={t("contact.removeIdentity", { value: i.value })} onClick={() => run(() => request(`/contacts/${p.id}/identities/${i.id}`, { method: "DELETE" }))}>
+                <button
+                  type="button"
+                  aria-label={t("contact.removeIdentity", { value: i.value })}
+                  onClick={() => run(() => request(`/contacts/${p.id}/identities/${i.id}`, { method: "DELETE" }))}
+                >
                   ×
                 </button>
               )}
@@ -68,7 +93,9 @@ export function ContactPanel({ contactId, currentConversationId, onClose }: { co
             e.preventDefault();
             const form = e.currentTarget;
             const data = new FormData(form);
-            void run(() => request(`/contacts/${p.id}/identities`, { body: { kind: data.get("kind"), value: data.get("value") } })).then(() => form.reset());
+            void run(() =>
+              request(`/contacts/${p.id}/identities`, { body: { kind: data.get("kind"), value: data.get("value") } }),
+            ).then(() => form.reset());
           }}
         >
           <select name="kind" aria-label={t("contact.identityKind")}>
@@ -78,7 +105,13 @@ export function ContactPanel({ contactId, currentConversationId, onClose }: { co
               </option>
             ))}
           </select>
-          <input name="value" required maxLength={320} aria-label={t("contact.identityValue")} placeholder={t("contact.identityValue")} />
+          <input
+            name="value"
+            required
+            maxLength={320}
+            aria-label={t("contact.identityValue")}
+            placeholder={t("contact.identityValue")}
+          />
           <button type="submit">{t("common.add")}</button>
         </form>
       </section>
@@ -116,11 +149,27 @@ export function ContactPanel({ contactId, currentConversationId, onClose }: { co
             const form = e.currentTarget;
             const data = new FormData(form);
             const key = String(data.get("key")).trim();
-            if (key) void run(() => request(`/contacts/${p.id}`, { method: "PATCH", body: { attributes: { [key]: String(data.get("value")) } } })).then(() => form.reset());
+            if (key)
+              void run(() =>
+                request(`/contacts/${p.id}`, {
+                  method: "PATCH",
+                  body: { attributes: { [key]: String(data.get("value")) } },
+                }),
+              ).then(() => form.reset());
           }}
         >
-          <input name="key" maxLength={100} aria-label={t("contact.attributeName")} placeholder={t("contact.attributeName")} />
-          <input name="value" maxLength={1000} aria-label={t("contact.attributeValue")} placeholder={t("contact.attributeValue")} />
+          <input
+            name="key"
+            maxLength={100}
+            aria-label={t("contact.attributeName")}
+            placeholder={t("contact.attributeName")}
+          />
+          <input
+            name="value"
+            maxLength={1000}
+            aria-label={t("contact.attributeValue")}
+            placeholder={t("contact.attributeValue")}
+          />
           <button type="submit">{t("common.save")}</button>
         </form>
       </section>
@@ -135,7 +184,13 @@ export function ContactPanel({ contactId, currentConversationId, onClose }: { co
             if (text) void run(() => request(`/contacts/${p.id}/notes`, { body: { text } })).then(() => form.reset());
           }}
         >
-          <textarea name="text" rows={2} maxLength={5000} aria-label={t("contact.addNote")} placeholder={t("contact.addNote")} />
+          <textarea
+            name="text"
+            rows={2}
+            maxLength={5000}
+            aria-label={t("contact.addNote")}
+            placeholder={t("contact.addNote")}
+          />
           <button type="submit">{t("common.add")}</button>
         </form>
         <ul className="notes" data-testid="contact-notes">
@@ -145,7 +200,11 @@ export function ContactPanel({ contactId, currentConversationId, onClose }: { co
               <small>
                 {n.author?.name ?? "—"} · {ago(n.createdAt)}
               </small>
-              <button type="button" aria-label={t("contact.deleteNote")} onClick={() => run(() => request(`/contacts/${p.id}/notes/${n.id}`, { method: "DELETE" }))}>
+              <button
+                type="button"
+                aria-label={t("contact.deleteNote")}
+                onClick={() => run(() => request(`/contacts/${p.id}/notes/${n.id}`, { method: "DELETE" }))}
+              >
                 ×
               </button>
             </li>
@@ -187,7 +246,15 @@ function EditableName({ name, onSave }: { name: string | null; onSave(name: stri
         if (value.trim() && value.trim() !== name) onSave(value.trim());
       }}
     >
-      <input value={value} onChange={(e) => setValue(e.target.value)} maxLength={200} aria-label={t("contact.name")} placeholder={t("contact.name")} data-testid="contact-name" dir="auto" />
+      <input
+        value={value}
+        onChange={(e) => setValue(e.target.value)}
+        maxLength={200}
+        aria-label={t("contact.name")}
+        placeholder={t("contact.name")}
+        data-testid="contact-name"
+        dir="auto"
+      />
       <button type="submit">{t("common.save")}</button>
     </form>
   );
@@ -202,7 +269,10 @@ function Merge({ contactId, onMerged }: { contactId: string; onMerged(): void })
   useEffect(() => {
     if (q.trim().length < 2) return setFound([]);
     const timer = setTimeout(() => {
-      request<{ items: Found[] }>(`/contacts?q=${encodeURIComponent(q.trim())}&limit=10`).then((r) => setFound(r.items.filter((c) => c.id !== contactId)), () => {});
+      request<{ items: Found[] }>(`/contacts?q=${encodeURIComponent(q.trim())}&limit=10`).then(
+        (r) => setFound(r.items.filter((c) => c.id !== contactId)),
+        () => {},
+      );
     }, 250);
     return () => clearTimeout(timer);
   }, [q, contactId]);
@@ -219,12 +289,20 @@ function Merge({ contactId, onMerged }: { contactId: string; onMerged(): void })
   return (
     <section aria-labelledby="merge-h">
       <h3 id="merge-h">{t("contact.merge")}</h3>
-      <input type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder={t("contact.mergeSearch")} aria-label={t("contact.mergeSearch")} data-testid="merge-search" />
+      <input
+        type="search"
+        value={q}
+        onChange={(e) => setQ(e.target.value)}
+        placeholder={t("contact.mergeSearch")}
+        aria-label={t("contact.mergeSearch")}
+        data-testid="merge-search"
+      />
       {error && <p className="error">{error}</p>}
       <ul className="merge-results">
         {found.map((c) => (
           <li key={c.id}>
-            <span dir="auto">{c.name ?? "—"}</span> <small dir="auto">{c.identities.map((i) => i.value).join(", ")}</small>
+            <span dir="auto">{c.name ?? "—"}</span>{" "}
+            <small dir="auto">{c.identities.map((i) => i.value).join(", ")}</small>
             <button type="button" onClick={() => merge(c)}>
               {t("contact.mergeInto")}
             </button>

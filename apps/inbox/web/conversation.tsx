@@ -26,16 +26,30 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
   useEffect(() => setPanelContactId(null), [id]);
 
   useEffect(() => {
-    request<Conversation>(`/conversations/${id}`).then(setC, (e) => setError(e instanceof ApiError && e.status === 404 ? t("conversation.gone") : t("error.generic")));
+    request<Conversation>(`/conversations/${id}`).then(setC, (e) =>
+      setError(e instanceof ApiError && e.status === 404 ? t("conversation.gone") : t("error.generic")),
+    );
   }, [id, t]);
   useFrames(
     (f) => {
       if (f.conversationId !== id) return;
-      if (f.type === "conversation.updated" && f.conversation) setC((old) => ({ ...old, ...(f.conversation as Conversation), contact: { ...old?.contact, ...f.conversation.contact } }));
+      if (f.type === "conversation.updated" && f.conversation)
+        setC((old) => ({
+          ...old,
+          ...(f.conversation as Conversation),
+          contact: { ...old?.contact, ...f.conversation.contact },
+        }));
     },
     [id],
   );
-  useFrames((f) => f.type === "contact.updated" && setC((old) => (old && old.contact.id === f.contact?.id ? { ...old, contact: { ...old.contact, name: f.contact.name } } : old)), []);
+  useFrames(
+    (f) =>
+      f.type === "contact.updated" &&
+      setC((old) =>
+        old && old.contact.id === f.contact?.id ? { ...old, contact: { ...old.contact, name: f.contact.name } } : old,
+      ),
+    [],
+  );
 
   const act = useCallback(
     async (path: string, body: unknown, method = "POST") => {
@@ -50,7 +64,10 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
     },
     [id, t],
   );
-  const resolve = useCallback(() => act("status", { status: c?.status === "resolved" ? "open" : "resolved" }), [act, c?.status]);
+  const resolve = useCallback(
+    () => act("status", { status: c?.status === "resolved" ? "open" : "resolved" }),
+    [act, c?.status],
+  );
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -67,7 +84,18 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
     return () => removeEventListener("keydown", onKey);
   }, [resolve, view]);
 
-  if (!c) return <section className="conversation-pane">{error ? <p className="error" role="alert">{error}</p> : <div aria-busy="true" />}</section>;
+  if (!c)
+    return (
+      <section className="conversation-pane">
+        {error ? (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        ) : (
+          <div aria-busy="true" />
+        )}
+      </section>
+    );
   return (
     <div className="conversation-area" data-testid="conversation" data-conversation-id={c.id} data-status={c.status}>
       <section className="conversation-pane" aria-label={t("conversation.label")}>
@@ -88,11 +116,25 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
                 📞 {t("call.dial")}
               </button>
             )}
-            <SnoozeMenu onSnooze={(until) => act("status", { status: "snoozed", snoozedUntil: until })} disabled={c.status === "resolved"} />
-            <button type="button" className={c.status === "resolved" ? "" : "primary"} onClick={resolve} data-testid="resolve" title={c.status === "resolved" ? "" : "e"}>
+            <SnoozeMenu
+              onSnooze={(until) => act("status", { status: "snoozed", snoozedUntil: until })}
+              disabled={c.status === "resolved"}
+            />
+            <button
+              type="button"
+              className={c.status === "resolved" ? "" : "primary"}
+              onClick={resolve}
+              data-testid="resolve"
+              title={c.status === "resolved" ? "" : "e"}
+            >
               {c.status === "resolved" ? t("conversation.reopen") : t("conversation.resolve")}
             </button>
-            <button type="button" aria-pressed={showContact} onClick={() => (setPanelContactId(null), setShowContact((s) => !s))} data-testid="toggle-contact">
+            <button
+              type="button"
+              aria-pressed={showContact}
+              onClick={() => (setPanelContactId(null), setShowContact((s) => !s))}
+              data-testid="toggle-contact"
+            >
               {t("contact.title")}
             </button>
           </div>
@@ -107,7 +149,14 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
         <Timeline conversation={c} />
         <Composer conversation={c} me={me} realtime={realtime} />
       </section>
-      {showContact && <ContactPanel key={panelContactId ?? c.contact.id} contactId={panelContactId ?? c.contact.id} currentConversationId={c.id} onClose={() => setShowContact(false)} />}
+      {showContact && (
+        <ContactPanel
+          key={panelContactId ?? c.contact.id}
+          contactId={panelContactId ?? c.contact.id}
+          currentConversationId={c.id}
+          onClose={() => setShowContact(false)}
+        />
+      )}
     </div>
   );
 }
@@ -118,13 +167,21 @@ function AssignSelect({ c, onAssign }: { c: Conversation; onAssign(id: string | 
   const agentOnly = me.role === "agent";
   // Agents may only take or drop work; supervisors and admins pick anyone.
   const everyone = users.some((u) => u.id === me.id) ? users : [{ id: me.id, name: me.name, role: me.role }, ...users];
-  const people = agentOnly ? everyone.filter((u) => u.id === me.id || u.id === c.assigneeId) : everyone.filter((u) => u.role !== "knowledge_editor");
+  const people = agentOnly
+    ? everyone.filter((u) => u.id === me.id || u.id === c.assigneeId)
+    : everyone.filter((u) => u.role !== "knowledge_editor");
   // Someone the list does not know yet (just invited): still shown as the assignee.
-  if (c.assigneeId && !people.some((u) => u.id === c.assigneeId)) people.push({ id: c.assigneeId, name: "…", role: "agent" });
+  if (c.assigneeId && !people.some((u) => u.id === c.assigneeId))
+    people.push({ id: c.assigneeId, name: "…", role: "agent" });
   return (
     <label className="field inline">
       <span className="visually-hidden">{t("conversation.assignee")}</span>
-      <select data-testid="assignee" value={c.assigneeId ?? ""} onChange={(e) => onAssign(e.target.value || null)} aria-label={t("conversation.assignee")}>
+      <select
+        data-testid="assignee"
+        value={c.assigneeId ?? ""}
+        onChange={(e) => onAssign(e.target.value || null)}
+        aria-label={t("conversation.assignee")}
+      >
         <option value="">{t("conversation.unassigned")}</option>
         {people.map((u) => (
           <option key={u.id} value={u.id}>
@@ -136,7 +193,11 @@ function AssignSelect({ c, onAssign }: { c: Conversation; onAssign(id: string | 
   );
 }
 
-function TransferMenu({ onTransfer }: { onTransfer(target: { teamId?: string; queueId?: string; agentId?: string }): void }) {
+function TransferMenu({
+  onTransfer,
+}: {
+  onTransfer(target: { teamId?: string; queueId?: string; agentId?: string }): void;
+}) {
   const { t } = useI18n();
   const { teams, queues, users, me } = useWorkspace();
   return (
@@ -196,7 +257,14 @@ function SnoozeMenu({ onSnooze, disabled }: { onSnooze(until: string): void; dis
   return (
     <label className="field inline">
       <span className="visually-hidden">{t("conversation.snooze")}</span>
-      <select aria-label={t("conversation.snooze")} value="" disabled={disabled} onChange={(e) => e.target.value && onSnooze(e.target.value === "tomorrow" ? tomorrow() : at(Number(e.target.value)))}>
+      <select
+        aria-label={t("conversation.snooze")}
+        value=""
+        disabled={disabled}
+        onChange={(e) =>
+          e.target.value && onSnooze(e.target.value === "tomorrow" ? tomorrow() : at(Number(e.target.value)))
+        }
+      >
         <option value="">{t("conversation.snooze")}…</option>
         <option value="1">{t("snooze.hour")}</option>
         <option value="4">{t("snooze.hours4")}</option>
@@ -214,7 +282,11 @@ function Labels({ c, onChange }: { c: Conversation; onChange(body: { labels: str
       {c.labels.map((l) => (
         <span key={l} className="label-chip">
           {l}
-          <button type="button" aria-label={t("conversation.removeLabel", { label: l })} onClick={() => onChange({ labels: c.labels.filter((x) => x !== l) })}>
+          <button
+            type="button"
+            aria-label={t("conversation.removeLabel", { label: l })}
+            onClick={() => onChange({ labels: c.labels.filter((x) => x !== l) })}
+          >
             ×
           </button>
         </span>
@@ -227,7 +299,13 @@ function Labels({ c, onChange }: { c: Conversation; onChange(body: { labels: str
           setAdding("");
         }}
       >
-        <input value={adding} onChange={(e) => setAdding(e.target.value)} placeholder={t("conversation.addLabel")} aria-label={t("conversation.addLabel")} maxLength={100} />
+        <input
+          value={adding}
+          onChange={(e) => setAdding(e.target.value)}
+          placeholder={t("conversation.addLabel")}
+          aria-label={t("conversation.addLabel")}
+          maxLength={100}
+        />
       </form>
     </div>
   );

@@ -54,9 +54,23 @@ export function EmailInboxForm({ inboxId, onSaved }: { inboxId?: string; onSaved
       displayName: text(f, "displayName") || undefined,
       signature: text(f, "signature") || undefined,
       imap: imapHost
-        ? { host: imapHost, port: num(f, "imapPort", 993), security: text(f, "imapSecurity") as Security, user: text(f, "imapUser"), mailbox: text(f, "imapMailbox") || "INBOX", moveTo: text(f, "imapMoveTo") || undefined }
+        ? {
+            host: imapHost,
+            port: num(f, "imapPort", 993),
+            security: text(f, "imapSecurity") as Security,
+            user: text(f, "imapUser"),
+            mailbox: text(f, "imapMailbox") || "INBOX",
+            moveTo: text(f, "imapMoveTo") || undefined,
+          }
         : undefined,
-      smtp: smtpHost ? { host: smtpHost, port: num(f, "smtpPort", 587), security: text(f, "smtpSecurity") as Security, user: text(f, "smtpUser") || undefined } : undefined,
+      smtp: smtpHost
+        ? {
+            host: smtpHost,
+            port: num(f, "smtpPort", 587),
+            security: text(f, "smtpSecurity") as Security,
+            user: text(f, "smtpUser") || undefined,
+          }
+        : undefined,
       subjectWindowDays: num(f, "subjectWindowDays", 14),
       reopenWithinDays: num(f, "reopenWithinDays", 30),
     };
@@ -147,7 +161,11 @@ export function EmailInboxForm({ inboxId, onSaved }: { inboxId?: string; onSaved
           <input name="reopenWithinDays" type="number" min={0} max={3650} defaultValue={e?.reopenWithinDays ?? 30} />
         </Field>
         {error}
-        {saved && <p className="muted" role="status">{t("email.admin.saved")}</p>}
+        {saved && (
+          <p className="muted" role="status">
+            {t("email.admin.saved")}
+          </p>
+        )}
         <button type="submit" className="primary" data-testid="email-inbox-save">
           {inboxId ? t("email.admin.save") : t("email.admin.create")}
         </button>

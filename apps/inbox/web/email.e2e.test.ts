@@ -39,10 +39,17 @@ it("sets up a mailbox in the admin screen, shows a customer's mail with its head
   await page.getByTestId("inbox-list").getByText("Support mail").waitFor();
   // An address an admin gives routes mail once proven (its own test proves it through the screen).
   const admin = await s.login(s.admin.email, s.admin.password);
-  const made = (await api(`${s.url}/api/v1/inboxes`, { token: admin })).body.items.find((i: any) => i.name === "Support mail");
+  const made = (await api(`${s.url}/api/v1/inboxes`, { token: admin })).body.items.find(
+    (i: any) => i.name === "Support mail",
+  );
   await s.proveRoutes(made.id);
 
-  const transport = nodemailer.createTransport({ host: "127.0.0.1", port: s.email!.smtpPort!, secure: false, ignoreTLS: true });
+  const transport = nodemailer.createTransport({
+    host: "127.0.0.1",
+    port: s.email!.smtpPort!,
+    secure: false,
+    ignoreTLS: true,
+  });
   await transport.sendMail({
     from: `"Mia Wong" <mia-${tag}@x.test>`,
     to: `help-${tag}@acme.test`,
@@ -72,18 +79,34 @@ it("sets up a mailbox in the admin screen, shows a customer's mail with its head
   expect(sent.mail.subject).toBe("Re: Broken hinge");
   await page.getByTestId("delivery").last().and(page.locator("[data-status=sent]")).waitFor();
   const token = await s.login(s.admin.email, s.admin.password);
-  expect((await api(`${s.url}/api/v1/inboxes`, { token })).body.items.some((i: any) => i.channel === "email")).toBe(true);
+  expect((await api(`${s.url}/api/v1/inboxes`, { token })).body.items.some((i: any) => i.channel === "email")).toBe(
+    true,
+  );
 }, 60_000);
 
 it("lists held-back mail in the spam view, and 'Not spam' files it into the conversation it answers", async () => {
   const token = await s.login(s.admin.email, s.admin.password);
   const address = `spam-${tag}@acme.test`;
-  const created = await api(`${s.url}/api/v1/inboxes`, { token, body: { name: "Spam check", channel: "email", email: { address } } });
+  const created = await api(`${s.url}/api/v1/inboxes`, {
+    token,
+    body: { name: "Spam check", channel: "email", email: { address } },
+  });
   expect(created.status).toBe(201);
   await s.proveRoutes(created.body.id);
-  const transport = nodemailer.createTransport({ host: "127.0.0.1", port: s.email!.smtpPort!, secure: false, ignoreTLS: true });
+  const transport = nodemailer.createTransport({
+    host: "127.0.0.1",
+    port: s.email!.smtpPort!,
+    secure: false,
+    ignoreTLS: true,
+  });
   const from = `ola-${tag}@x.test`;
-  await transport.sendMail({ from, to: address, subject: "Lost parcel", text: "My parcel is lost.", messageId: `<lp1-${tag}@x.test>` });
+  await transport.sendMail({
+    from,
+    to: address,
+    subject: "Lost parcel",
+    text: "My parcel is lost.",
+    messageId: `<lp1-${tag}@x.test>`,
+  });
   await transport.sendMail({
     from,
     to: address,

@@ -49,7 +49,9 @@ describe("agent inbox in a browser", () => {
     await composer.press("Enter");
     await item(page, "Let me check that for you").waitFor();
     await visitor.messages().filter({ hasText: "Let me check that for you" }).waitFor();
-    expect(await visitor.messages().filter({ hasText: "Let me check that for you" }).getAttribute("data-direction")).toBe("out");
+    expect(
+      await visitor.messages().filter({ hasText: "Let me check that for you" }).getAttribute("data-direction"),
+    ).toBe("out");
     await page.getByTestId("delivery").last().and(page.locator("[data-status=sent],[data-status=delivered]")).waitFor();
 
     await page.getByTestId("mode-note").click();
@@ -185,7 +187,10 @@ describe("agent inbox in a browser", () => {
     await visitor.send("unread one");
     await row(page, "unread one").waitFor();
     await visitor.send("unread two");
-    await row(page, "unread two").getByTestId("unread").and(page.getByText("2", { exact: true })).waitFor();
+    await row(page, "unread two")
+      .getByTestId("unread")
+      .and(page.getByText("2", { exact: true }))
+      .waitFor();
     await row(page, "unread two").click();
     await item(page, "unread two").waitFor();
     expect(await row(page, "unread two").getByTestId("unread").count()).toBe(0);
@@ -233,7 +238,11 @@ describe("agent inbox in a browser", () => {
     const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
     const conversationId = await visitor.send("canned please");
     const contact = (await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken })).body.contact;
-    await api(`${s.url}/api/v1/contacts/${contact.id}`, { token: adminToken, method: "PATCH", body: { name: "Li Lei" } });
+    await api(`${s.url}/api/v1/contacts/${contact.id}`, {
+      token: adminToken,
+      method: "PATCH",
+      body: { name: "Li Lei" },
+    });
     await row(page, "canned please").click();
     await item(page, "canned please").waitFor();
     const composer = page.getByTestId("composer-input");
@@ -254,20 +263,30 @@ describe("agent inbox in a browser", () => {
     const conversationId = await visitor.send("contact panel check");
     const duplicate = await openWidget(browser, s.url, s.inbox.publicKey);
     const duplicateConversation = await duplicate.send("same person, other browser");
-    const dupContact = (await api(`${s.url}/api/v1/conversations/${duplicateConversation}`, { token: adminToken })).body.contact;
-    await api(`${s.url}/api/v1/contacts/${dupContact.id}`, { token: adminToken, method: "PATCH", body: { name: "Zhang Wei (dup)" } });
+    const dupContact = (await api(`${s.url}/api/v1/conversations/${duplicateConversation}`, { token: adminToken })).body
+      .contact;
+    await api(`${s.url}/api/v1/contacts/${dupContact.id}`, {
+      token: adminToken,
+      method: "PATCH",
+      body: { name: "Zhang Wei (dup)" },
+    });
 
     await row(page, "contact panel check").click();
     const panel = page.getByTestId("contact-panel");
     // Wide screens open the panel by default; narrower ones need the button.
-    if ((await page.getByTestId("toggle-contact").getAttribute("aria-pressed")) !== "true") await page.getByTestId("toggle-contact").click();
+    if ((await page.getByTestId("toggle-contact").getAttribute("aria-pressed")) !== "true")
+      await page.getByTestId("toggle-contact").click();
     await panel.waitFor();
     await page.getByTestId("contact-name").fill("Zhang Wei 张伟");
     await panel.getByRole("button", { name: "Save" }).first().click();
     await page.locator(".conversation-header h2").and(page.getByText("Zhang Wei 张伟")).waitFor();
     await page.getByTestId("vip").check();
     await panel.getByPlaceholder("Add a note about this contact").fill("Prefers phone calls after 18:00");
-    await panel.getByPlaceholder("Add a note about this contact").locator("xpath=..").getByRole("button", { name: "Add" }).click();
+    await panel
+      .getByPlaceholder("Add a note about this contact")
+      .locator("xpath=..")
+      .getByRole("button", { name: "Add" })
+      .click();
     await page.getByTestId("contact-notes").getByText("Prefers phone calls after 18:00").waitFor();
     await panel.getByLabel("Kind").selectOption("email");
     await panel.getByPlaceholder("Phone, email, ID…").fill("Zhang.Wei@Example.com");
@@ -278,8 +297,18 @@ describe("agent inbox in a browser", () => {
     // the merge an admin made.
     expect(await page.getByTestId("merge-search").count()).toBe(0);
     const contact = (await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken })).body.contact;
-    expect((await api(`${s.url}/api/v1/contacts/${contact.id}/merge`, { token: adminToken, body: { mergeId: dupContact.id } })).status).toBe(200);
-    await page.getByTestId("contact-history").locator("a[href$='" + duplicateConversation + "']").waitFor();
+    expect(
+      (
+        await api(`${s.url}/api/v1/contacts/${contact.id}/merge`, {
+          token: adminToken,
+          body: { mergeId: dupContact.id },
+        })
+      ).status,
+    ).toBe(200);
+    await page
+      .getByTestId("contact-history")
+      .locator("a[href$='" + duplicateConversation + "']")
+      .waitFor();
 
     const profile = (await api(`${s.url}/api/v1/contacts/${contact.id}`, { token: adminToken })).body;
     expect(profile.name).toBe("Zhang Wei 张伟");
@@ -299,9 +328,20 @@ describe("agent inbox in a browser", () => {
     const left = await api(`${s.url}/api/v1/conversations?status=open,pending&limit=100`, { token: adminToken });
     for (const c of left.body.items as { id: string }[])
       await api(`${s.url}/api/v1/conversations/${c.id}/status`, { token: adminToken, body: { status: "resolved" } });
-    const queue = await api(`${s.url}/api/v1/queues`, { token: adminToken, body: { name: "Chat", channels: ["webchat"], offerTimeoutSeconds: 60, wrapUpSeconds: 30 } });
+    const queue = await api(`${s.url}/api/v1/queues`, {
+      token: adminToken,
+      body: { name: "Chat", channels: ["webchat"], offerTimeoutSeconds: 60, wrapUpSeconds: 30 },
+    });
     expect(queue.status).toBe(201);
-    expect((await api(`${s.url}/api/v1/entry-rules`, { token: adminToken, method: "PUT", body: { rules: [{ queueId: queue.body.id, conditions: {} }] } })).status).toBe(200);
+    expect(
+      (
+        await api(`${s.url}/api/v1/entry-rules`, {
+          token: adminToken,
+          method: "PUT",
+          body: { rules: [{ queueId: queue.body.id, conditions: {} }] },
+        })
+      ).status,
+    ).toBe(200);
     const page = await agentPage();
     await page.getByTestId("presence-select").selectOption("available");
     await page.locator("[data-testid=presence][data-presence=available]").waitFor();

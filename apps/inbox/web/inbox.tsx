@@ -60,7 +60,9 @@ export function InboxPage({ view, conversationId }: { view: string; conversation
     setLoading(true);
     setError(null);
     try {
-      const page = await request<{ items: Conversation[]; nextCursor: string | null }>(`/conversations?${listQuery(view, filters)}`);
+      const page = await request<{ items: Conversation[]; nextCursor: string | null }>(
+        `/conversations?${listQuery(view, filters)}`,
+      );
       setItems(page.items);
       setCursor(page.nextCursor);
     } catch (e) {
@@ -73,13 +75,18 @@ export function InboxPage({ view, conversationId }: { view: string; conversation
 
   // Typing in the search box waits for a pause before asking the server.
   useEffect(() => {
-    const timer = setTimeout(() => setFilters((f) => (f.q === (search.trim() || undefined) ? f : { ...f, q: search.trim() || undefined })), 250);
+    const timer = setTimeout(
+      () => setFilters((f) => (f.q === (search.trim() || undefined) ? f : { ...f, q: search.trim() || undefined })),
+      250,
+    );
     return () => clearTimeout(timer);
   }, [search]);
 
   const more = async () => {
     if (!cursor) return;
-    const page = await request<{ items: Conversation[]; nextCursor: string | null }>(`/conversations?${listQuery(view, filters)}&cursor=${encodeURIComponent(cursor)}`);
+    const page = await request<{ items: Conversation[]; nextCursor: string | null }>(
+      `/conversations?${listQuery(view, filters)}&cursor=${encodeURIComponent(cursor)}`,
+    );
     setItems((old) => [...old, ...page.items.filter((c) => !old.some((o) => o.id === c.id))]);
     setCursor(page.nextCursor);
   };
@@ -99,9 +106,14 @@ export function InboxPage({ view, conversationId }: { view: string; conversation
   useFrames(
     (f) => {
       if (f.type === "resync") void load();
-      if ((f.type === "conversation.created" || f.type === "conversation.updated") && f.conversation) upsert(f.conversation as Conversation);
+      if ((f.type === "conversation.created" || f.type === "conversation.updated") && f.conversation)
+        upsert(f.conversation as Conversation);
       if (f.type === "contact.updated" && f.contact)
-        setItems((old) => old.map((c) => (c.contact.id === f.contact.id ? { ...c, contact: { ...c.contact, name: f.contact.name } } : c)));
+        setItems((old) =>
+          old.map((c) =>
+            c.contact.id === f.contact.id ? { ...c, contact: { ...c.contact, name: f.contact.name } } : c,
+          ),
+        );
       if (f.type === "item.created" && f.conversationId) {
         const item = f.item as Item;
         if (item.type !== "message" && item.type !== "call") return;
@@ -141,7 +153,7 @@ export function InboxPage({ view, conversationId }: { view: string; conversation
         setSelected((n) => Math.max(0, Math.min(items.length - 1, n + (e.key === "j" ? 1 : -1))));
       } else if (e.key === "Enter" && items[selected] && document.activeElement === document.body) {
         open(items[selected]!.id);
-      } else if (e.key === "/" ) {
+      } else if (e.key === "/") {
         e.preventDefault();
         document.getElementById("conversation-search")?.focus();
       }
@@ -181,20 +193,57 @@ export function InboxPage({ view, conversationId }: { view: string; conversation
           />
           <details>
             <summary>{t("list.filters")}</summary>
-            <FilterSelect label={t("filter.queue")} value={filters.queueId} onChange={(v) => setFilter("queueId", v)} options={queues.map((q) => [q.id, q.name])} />
-            <FilterSelect label={t("filter.team")} value={filters.teamId} onChange={(v) => setFilter("teamId", v)} options={teams.map((x) => [x.id, x.name])} />
-            <FilterSelect label={t("filter.inbox")} value={filters.inboxId} onChange={(v) => setFilter("inboxId", v)} options={inboxes.map((x) => [x.id, x.name])} />
-            <FilterSelect label={t("filter.channel")} value={filters.channel} onChange={(v) => setFilter("channel", v)} options={CHANNELS.map((c) => [c, t(`channel.${c}` as MessageKey)])} />
-            <FilterSelect label={t("filter.label")} value={filters.label} onChange={(v) => setFilter("label", v)} options={labels.map((l) => [l, l])} />
+            <FilterSelect
+              label={t("filter.queue")}
+              value={filters.queueId}
+              onChange={(v) => setFilter("queueId", v)}
+              options={queues.map((q) => [q.id, q.name])}
+            />
+            <FilterSelect
+              label={t("filter.team")}
+              value={filters.teamId}
+              onChange={(v) => setFilter("teamId", v)}
+              options={teams.map((x) => [x.id, x.name])}
+            />
+            <FilterSelect
+              label={t("filter.inbox")}
+              value={filters.inboxId}
+              onChange={(v) => setFilter("inboxId", v)}
+              options={inboxes.map((x) => [x.id, x.name])}
+            />
+            <FilterSelect
+              label={t("filter.channel")}
+              value={filters.channel}
+              onChange={(v) => setFilter("channel", v)}
+              options={CHANNELS.map((c) => [c, t(`channel.${c}` as MessageKey)])}
+            />
+            <FilterSelect
+              label={t("filter.label")}
+              value={filters.label}
+              onChange={(v) => setFilter("label", v)}
+              options={labels.map((l) => [l, l])}
+            />
           </details>
         </div>
-        <ul className="conversation-list" ref={listRef} aria-busy={loading} data-testid="conversation-list"
+        <ul
+          className="conversation-list"
+          ref={listRef}
+          aria-busy={loading}
+          data-testid="conversation-list"
           onScroll={(e) => {
             const el = e.currentTarget;
             if (el.scrollTop + el.clientHeight > el.scrollHeight - 80) void more();
-          }}>
+          }}
+        >
           {items.map((c, i) => (
-            <ConversationRow key={c.id} c={c} index={i} active={c.id === conversationId} selected={i === selected} onOpen={() => (setSelected(i), open(c.id))} />
+            <ConversationRow
+              key={c.id}
+              c={c}
+              index={i}
+              active={c.id === conversationId}
+              selected={i === selected}
+              onOpen={() => (setSelected(i), open(c.id))}
+            />
           ))}
           {error && (
             <li className="error" role="alert">
@@ -216,7 +265,17 @@ export function InboxPage({ view, conversationId }: { view: string; conversation
   );
 }
 
-function FilterSelect({ label, value, onChange, options }: { label: string; value?: string; onChange(v: string): void; options: [string, string][] }) {
+function FilterSelect({
+  label,
+  value,
+  onChange,
+  options,
+}: {
+  label: string;
+  value?: string;
+  onChange(v: string): void;
+  options: [string, string][];
+}) {
   const { t } = useI18n();
   return (
     <label className="field inline">
@@ -243,7 +302,19 @@ export function ChannelBadge({ channel }: { channel: Channel }) {
   );
 }
 
-function ConversationRow({ c, index, active, selected, onOpen }: { c: Conversation; index: number; active: boolean; selected: boolean; onOpen(): void }) {
+function ConversationRow({
+  c,
+  index,
+  active,
+  selected,
+  onOpen,
+}: {
+  c: Conversation;
+  index: number;
+  active: boolean;
+  selected: boolean;
+  onOpen(): void;
+}) {
   const { t, ago } = useI18n();
   const now = useNow(1000);
   const waitingS = c.waitingSince ? (now - new Date(c.waitingSince).getTime()) / 1000 : null;
@@ -260,11 +331,15 @@ function ConversationRow({ c, index, active, selected, onOpen }: { c: Conversati
       <button type="button" onClick={onOpen}>
         <span className="row-top">
           <ChannelBadge channel={c.channel} />
-          <span className="contact-name" dir="auto">{contactLabel(c.contact, t("contact.anonymous"))}</span>
+          <span className="contact-name" dir="auto">
+            {contactLabel(c.contact, t("contact.anonymous"))}
+          </span>
           <time dateTime={c.lastActivityAt}>{ago(c.lastActivityAt, now)}</time>
         </span>
         <span className="row-bottom">
-          <span className="last-message" dir="auto">{c.lastMessage.text ?? ""}</span>
+          <span className="last-message" dir="auto">
+            {c.lastMessage.text ?? ""}
+          </span>
           {c.unread ? (
             <span className="unread" data-testid="unread" aria-label={t("list.unread", { n: c.unread })}>
               {c.unread}
@@ -273,14 +348,20 @@ function ConversationRow({ c, index, active, selected, onOpen }: { c: Conversati
         </span>
         {(waitingS !== null || c.status !== "open") && (
           <span className="row-meta">
-            {c.status !== "open" && <span className={`status status-${c.status}`}>{t(`status.${c.status}` as MessageKey)}</span>}
+            {c.status !== "open" && (
+              <span className={`status status-${c.status}`}>{t(`status.${c.status}` as MessageKey)}</span>
+            )}
             {waitingS !== null && (
               <span className="waiting" title={t("list.waiting")}>
                 ⏱ {clock(waitingS)}
               </span>
             )}
             {slaS !== null && (
-              <span className={`sla ${slaS < 0 ? "breached" : slaS < 60 ? "due" : ""}`} title={t("list.sla")} data-testid="sla">
+              <span
+                className={`sla ${slaS < 0 ? "breached" : slaS < 60 ? "due" : ""}`}
+                title={t("list.sla")}
+                data-testid="sla"
+              >
                 {slaS < 0 ? t("list.slaOver", { t: clock(-slaS) }) : t("list.slaLeft", { t: clock(slaS) })}
               </span>
             )}

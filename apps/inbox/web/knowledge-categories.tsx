@@ -24,7 +24,10 @@ export function useCategories(version = 0) {
   const [categories, setCategories] = useState<Category[]>([]);
   useEffect(() => {
     let live = true;
-    request<{ items: Category[] }>("/knowledge/categories").then((r) => live && setCategories(r.items), () => {});
+    request<{ items: Category[] }>("/knowledge/categories").then(
+      (r) => live && setCategories(r.items),
+      () => {},
+    );
     return () => {
       live = false;
     };
@@ -33,8 +36,22 @@ export function useCategories(version = 0) {
 }
 
 /** A category picker showing the tree by indentation; `exclude` hides a category and everything below it. */
-export function CategorySelect({ categories, value, onChange, label, none, exclude, testId }: {
-  categories: Category[]; value: string | null; onChange: (id: string | null) => void; label: string; none: string; exclude?: string; testId?: string;
+export function CategorySelect({
+  categories,
+  value,
+  onChange,
+  label,
+  none,
+  exclude,
+  testId,
+}: {
+  categories: Category[];
+  value: string | null;
+  onChange: (id: string | null) => void;
+  label: string;
+  none: string;
+  exclude?: string;
+  testId?: string;
 }) {
   const rows = treeOrder(categories);
   const hidden = new Set<string>();
@@ -43,7 +60,12 @@ export function CategorySelect({ categories, value, onChange, label, none, exclu
     for (const { category } of rows) if (category.parentId && hidden.has(category.parentId)) hidden.add(category.id);
   }
   return (
-    <select aria-label={label} value={value ?? ""} onChange={(e) => onChange(e.target.value || null)} data-testid={testId}>
+    <select
+      aria-label={label}
+      value={value ?? ""}
+      onChange={(e) => onChange(e.target.value || null)}
+      data-testid={testId}
+    >
       <option value="">{none}</option>
       {rows
         .filter(({ category }) => !hidden.has(category.id))
@@ -56,7 +78,13 @@ export function CategorySelect({ categories, value, onChange, label, none, exclu
   );
 }
 
-const slugOf = (name: string) => name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60);
+const slugOf = (name: string) =>
+  name
+    .toLowerCase()
+    .normalize("NFKD")
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 60);
 
 /**
  * The category tree for editors: add a category under any other, rename it, move it under another
@@ -86,20 +114,38 @@ export function CategoryTree({ canEdit }: { canEdit: boolean }) {
   const add = async (e: FormEvent) => {
     e.preventDefault();
     const slug = draft.slug.trim() || slugOf(draft.name);
-    if (await act(() => request("/knowledge/categories", { body: { name: draft.name.trim(), slug, parentId: draft.parentId } }), t("kb.cat.added", { name: draft.name.trim() }))) {
+    if (
+      await act(
+        () => request("/knowledge/categories", { body: { name: draft.name.trim(), slug, parentId: draft.parentId } }),
+        t("kb.cat.added", { name: draft.name.trim() }),
+      )
+    ) {
       setDraft({ name: "", slug: "", parentId: null });
     }
   };
   const rename = async (e: FormEvent) => {
     e.preventDefault();
     if (!renaming) return;
-    if (await act(() => request(`/knowledge/categories/${renaming.id}`, { method: "PATCH", body: { name: renaming.name.trim() } }), t("kb.cat.renamed", { name: renaming.name.trim() }))) setRenaming(null);
+    if (
+      await act(
+        () =>
+          request(`/knowledge/categories/${renaming.id}`, { method: "PATCH", body: { name: renaming.name.trim() } }),
+        t("kb.cat.renamed", { name: renaming.name.trim() }),
+      )
+    )
+      setRenaming(null);
   };
   const move = (c: Category, parentId: string | null) =>
-    act(() => request(`/knowledge/categories/${c.id}`, { method: "PATCH", body: { parentId } }), t("kb.cat.moved", { name: c.name }));
+    act(
+      () => request(`/knowledge/categories/${c.id}`, { method: "PATCH", body: { parentId } }),
+      t("kb.cat.moved", { name: c.name }),
+    );
   const remove = (c: Category) => {
     if (!confirm(t("kb.cat.deleteConfirm", { name: c.name }))) return;
-    void act(() => request(`/knowledge/categories/${c.id}`, { method: "DELETE" }), t("kb.cat.deleted", { name: c.name }));
+    void act(
+      () => request(`/knowledge/categories/${c.id}`, { method: "DELETE" }),
+      t("kb.cat.deleted", { name: c.name }),
+    );
   };
 
   return (
@@ -113,12 +159,31 @@ export function CategoryTree({ canEdit }: { canEdit: boolean }) {
       {categories.length === 0 && <p className="empty">{t("kb.cat.empty")}</p>}
       <ul className="kb-tree" role="tree" aria-labelledby="kb-categories-title">
         {treeOrder(categories).map(({ category: c, depth }) => (
-          <li key={c.id} role="treeitem" aria-level={depth + 1} style={{ paddingLeft: `${depth * 1.5}rem` }} data-testid="kb-category" data-name={c.name}>
+          <li
+            key={c.id}
+            role="treeitem"
+            aria-level={depth + 1}
+            style={{ paddingLeft: `${depth * 1.5}rem` }}
+            data-testid="kb-category"
+            data-name={c.name}
+          >
             {renaming?.id === c.id ? (
               <form className="kb-inline" onSubmit={rename}>
-                <input value={renaming.name} onChange={(e) => setRenaming({ id: c.id, name: e.target.value })} aria-label={t("kb.cat.name")} required maxLength={120} autoFocus data-testid="kb-cat-rename-input" />
-                <button type="submit" className="primary">{t("common.save")}</button>
-                <button type="button" onClick={() => setRenaming(null)}>{t("common.cancel")}</button>
+                <input
+                  value={renaming.name}
+                  onChange={(e) => setRenaming({ id: c.id, name: e.target.value })}
+                  aria-label={t("kb.cat.name")}
+                  required
+                  maxLength={120}
+                  autoFocus
+                  data-testid="kb-cat-rename-input"
+                />
+                <button type="submit" className="primary">
+                  {t("common.save")}
+                </button>
+                <button type="button" onClick={() => setRenaming(null)}>
+                  {t("common.cancel")}
+                </button>
               </form>
             ) : (
               <span className="kb-cat-name">
@@ -127,10 +192,22 @@ export function CategoryTree({ canEdit }: { canEdit: boolean }) {
             )}
             {canEdit && renaming?.id !== c.id && (
               <span className="kb-cat-actions">
-                <button type="button" onClick={() => setRenaming({ id: c.id, name: c.name })} data-testid="kb-cat-rename">
+                <button
+                  type="button"
+                  onClick={() => setRenaming({ id: c.id, name: c.name })}
+                  data-testid="kb-cat-rename"
+                >
                   {t("kb.cat.rename")}
                 </button>
-                <CategorySelect categories={categories} value={c.parentId} onChange={(p) => void move(c, p)} label={t("kb.cat.moveUnder", { name: c.name })} none={t("kb.cat.topLevel")} exclude={c.id} testId="kb-cat-move" />
+                <CategorySelect
+                  categories={categories}
+                  value={c.parentId}
+                  onChange={(p) => void move(c, p)}
+                  label={t("kb.cat.moveUnder", { name: c.name })}
+                  none={t("kb.cat.topLevel")}
+                  exclude={c.id}
+                  testId="kb-cat-move"
+                />
                 <button type="button" onClick={() => remove(c)} data-testid="kb-cat-delete">
                   {t("common.delete")}
                 </button>
@@ -144,15 +221,34 @@ export function CategoryTree({ canEdit }: { canEdit: boolean }) {
           <h3>{t("kb.cat.add")}</h3>
           <label className="field inline">
             <span>{t("kb.cat.name")}</span>
-            <input value={draft.name} onChange={(e) => setDraft({ ...draft, name: e.target.value })} required maxLength={120} data-testid="kb-cat-name" />
+            <input
+              value={draft.name}
+              onChange={(e) => setDraft({ ...draft, name: e.target.value })}
+              required
+              maxLength={120}
+              data-testid="kb-cat-name"
+            />
           </label>
           <label className="field inline">
             <span>{t("kb.cat.slug")}</span>
-            <input value={draft.slug} placeholder={slugOf(draft.name)} onChange={(e) => setDraft({ ...draft, slug: e.target.value })} pattern="[a-z0-9][a-z0-9\-]{0,60}" data-testid="kb-cat-slug" />
+            <input
+              value={draft.slug}
+              placeholder={slugOf(draft.name)}
+              onChange={(e) => setDraft({ ...draft, slug: e.target.value })}
+              pattern="[a-z0-9][a-z0-9\-]{0,60}"
+              data-testid="kb-cat-slug"
+            />
           </label>
           <label className="field inline">
             <span>{t("kb.cat.parent")}</span>
-            <CategorySelect categories={categories} value={draft.parentId} onChange={(parentId) => setDraft({ ...draft, parentId })} label={t("kb.cat.parent")} none={t("kb.cat.topLevel")} testId="kb-cat-parent" />
+            <CategorySelect
+              categories={categories}
+              value={draft.parentId}
+              onChange={(parentId) => setDraft({ ...draft, parentId })}
+              label={t("kb.cat.parent")}
+              none={t("kb.cat.topLevel")}
+              testId="kb-cat-parent"
+            />
           </label>
           <button type="submit" className="primary" data-testid="kb-cat-add">
             {t("common.add")}

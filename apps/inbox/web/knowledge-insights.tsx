@@ -23,7 +23,10 @@ export function KnowledgeInsights() {
   const [report, setReport] = useState<Report | null>(null);
   useEffect(() => {
     let live = true;
-    Promise.all([request<{ items: Gap[] }>(`/knowledge/gaps?days=${days}`), request<Report>(`/knowledge/report?days=${days}`)]).then(
+    Promise.all([
+      request<{ items: Gap[] }>(`/knowledge/gaps?days=${days}`),
+      request<Report>(`/knowledge/report?days=${days}`),
+    ]).then(
       ([g, r]) => live && (setGaps(g.items), setReport(r)),
       () => live && (setGaps([]), setReport({ articles: [], deflections: 0 })),
     );
@@ -117,7 +120,11 @@ export function EditSuggestions({ articleId, canEdit }: { articleId: string; can
   const [text, setText] = useState("");
   const [note, setNote] = useState<{ error: boolean; text: string } | null>(null);
   useEffect(() => {
-    if (canEdit) request<{ items: Suggestion[] }>(`/knowledge/articles/${articleId}/suggestions`).then((r) => setItems(r.items), () => {});
+    if (canEdit)
+      request<{ items: Suggestion[] }>(`/knowledge/articles/${articleId}/suggestions`).then(
+        (r) => setItems(r.items),
+        () => {},
+      );
   }, [articleId, canEdit]);
   if (canEdit)
     return items.length ? (
@@ -150,7 +157,15 @@ export function EditSuggestions({ articleId, canEdit }: { articleId: string; can
     <form className="kb-suggest" onSubmit={send} data-testid="kb-suggest">
       <label className="field">
         <span>{t("kb.suggest.label")}</span>
-        <textarea value={text} onChange={(e) => setText(e.target.value)} rows={3} maxLength={5000} required dir="auto" data-testid="kb-suggest-text" />
+        <textarea
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+          rows={3}
+          maxLength={5000}
+          required
+          dir="auto"
+          data-testid="kb-suggest-text"
+        />
       </label>
       <button type="submit" data-testid="kb-suggest-send">
         {t("kb.suggest.send")}

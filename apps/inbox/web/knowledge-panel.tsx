@@ -8,7 +8,15 @@ type Suggestion = { id: string; title: string; snippet: string; summary: string;
  * Articles for the customer's latest messages, beside the composer: one click puts the summary (or
  * the help center link) into the reply, and the use is recorded for the knowledge report.
  */
-export function KnowledgeSuggestions({ conversationId, lastActivity, onInsert }: { conversationId: string; lastActivity: string; onInsert: (text: string) => void }) {
+export function KnowledgeSuggestions({
+  conversationId,
+  lastActivity,
+  onInsert,
+}: {
+  conversationId: string;
+  lastActivity: string;
+  onInsert: (text: string) => void;
+}) {
   const { t } = useI18n();
   const [items, setItems] = useState<Suggestion[] | null>(null);
   const [open, setOpen] = useState(true);

@@ -5,13 +5,29 @@ import type { MessageKey } from "./catalog.ts";
 
 export type Version = { version: number; title: string; status: string; note: string | null; createdAt: string };
 type Change = { before: string; after: string } | null;
-type Diff = { from: number; to: number; title: Change; summary: Change; body: { op: "same" | "add" | "remove"; text: string }[] };
+type Diff = {
+  from: number;
+  to: number;
+  title: Change;
+  summary: Change;
+  body: { op: "same" | "add" | "remove"; text: string }[];
+};
 
 /**
  * An article's versions, newest first: compare any version with the current one (or any two), the
  * changes marked as insertions and deletions, and restore an old version (saved as a new one).
  */
-export function VersionHistory({ articleId, versions, canEdit, onRestore }: { articleId: string; versions: Version[]; canEdit: boolean; onRestore: (version: number) => void }) {
+export function VersionHistory({
+  articleId,
+  versions,
+  canEdit,
+  onRestore,
+}: {
+  articleId: string;
+  versions: Version[];
+  canEdit: boolean;
+  onRestore: (version: number) => void;
+}) {
   const { t } = useI18n();
   const current = versions[0]!.version;
   const [pair, setPair] = useState<{ from: number; to: number } | null>(null);
@@ -19,7 +35,10 @@ export function VersionHistory({ articleId, versions, canEdit, onRestore }: { ar
   const [error, setError] = useState<string | null>(null);
 
   // A save or restore adds a version: a comparison with "current" must follow it.
-  useEffect(() => setPair((p) => (p && p.to !== current && p.to === versions[1]?.version ? { ...p, to: current } : p)), [current]);
+  useEffect(
+    () => setPair((p) => (p && p.to !== current && p.to === versions[1]?.version ? { ...p, to: current } : p)),
+    [current],
+  );
 
   useEffect(() => {
     if (!pair) return setDiff(null);
@@ -49,7 +68,11 @@ export function VersionHistory({ articleId, versions, canEdit, onRestore }: { ar
             v{v.version} · {new Date(v.createdAt).toLocaleString()} · {t(`kb.status.${v.status}` as MessageKey)}
             {v.note ? ` · ${v.note}` : ""}
             {v.version !== current && (
-              <button type="button" onClick={() => setPair({ from: v.version, to: current })} data-testid={`kb-compare-${v.version}`}>
+              <button
+                type="button"
+                onClick={() => setPair({ from: v.version, to: current })}
+                data-testid={`kb-compare-${v.version}`}
+              >
                 {t("kb.compareCurrent")}
               </button>
             )}
@@ -65,13 +88,21 @@ export function VersionHistory({ articleId, versions, canEdit, onRestore }: { ar
         <div className="kb-compare">
           <label>
             {t("kb.diffFrom")}{" "}
-            <select value={pair?.from ?? versions[1]!.version} onChange={(e) => setPair({ from: Number(e.target.value), to: pair?.to ?? current })} data-testid="kb-diff-from">
+            <select
+              value={pair?.from ?? versions[1]!.version}
+              onChange={(e) => setPair({ from: Number(e.target.value), to: pair?.to ?? current })}
+              data-testid="kb-diff-from"
+            >
               {options}
             </select>
           </label>
           <label>
             {t("kb.diffTo")}{" "}
-            <select value={pair?.to ?? current} onChange={(e) => setPair({ from: pair?.from ?? versions[1]!.version, to: Number(e.target.value) })} data-testid="kb-diff-to">
+            <select
+              value={pair?.to ?? current}
+              onChange={(e) => setPair({ from: pair?.from ?? versions[1]!.version, to: Number(e.target.value) })}
+              data-testid="kb-diff-to"
+            >
               {options}
             </select>
           </label>
@@ -82,7 +113,11 @@ export function VersionHistory({ articleId, versions, canEdit, onRestore }: { ar
           )}
         </div>
       )}
-      {error && <p className="error" role="alert">{error}</p>}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
       {pair && diff && <DiffView diff={diff} />}
     </details>
   );

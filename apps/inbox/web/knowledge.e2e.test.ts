@@ -79,7 +79,15 @@ describe("knowledge base in the browser", () => {
     const moveBilling = item("Billing").getByTestId("kb-cat-move");
     expect(await moveBilling.locator("option").allTextContents()).not.toContain("\u00a0\u00a0Refunds and returns");
     await item("Refunds and returns").getByTestId("kb-cat-move").selectOption({ label: "Shipping" });
-    await page.waitForFunction(() => document.querySelector('[data-testid=kb-category][data-name="Refunds and returns"]')?.getAttribute("aria-level") === "2" && document.querySelector('[data-testid=kb-category][data-name="Refunds and returns"]')?.previousElementSibling?.getAttribute("data-name") === "Shipping");
+    await page.waitForFunction(
+      () =>
+        document
+          .querySelector('[data-testid=kb-category][data-name="Refunds and returns"]')
+          ?.getAttribute("aria-level") === "2" &&
+        document
+          .querySelector('[data-testid=kb-category][data-name="Refunds and returns"]')
+          ?.previousElementSibling?.getAttribute("data-name") === "Shipping",
+    );
 
     await item("Billing").getByTestId("kb-cat-delete").click();
     await item("Billing").waitFor({ state: "detached" });
@@ -102,10 +110,21 @@ describe("knowledge base in the browser", () => {
 
   it("shows what changed between a version and the current one, or any two, and restores from there", async () => {
     const token = await s.signInAs("knowledge_editor");
-    const created = await api(`${s.url}/api/v1/knowledge/articles`, { token, body: { title: "Opening hours", body: "Mon–Fri 9–17\nSat closed\nSun closed", locale: "en" } });
+    const created = await api(`${s.url}/api/v1/knowledge/articles`, {
+      token,
+      body: { title: "Opening hours", body: "Mon–Fri 9–17\nSat closed\nSun closed", locale: "en" },
+    });
     const id = created.body.id;
-    await api(`${s.url}/api/v1/knowledge/articles/${id}`, { method: "PUT", token, body: { body: "Mon–Fri 9–18\nSat closed\nSun closed" } });
-    await api(`${s.url}/api/v1/knowledge/articles/${id}`, { method: "PUT", token, body: { title: "Opening hours and holidays", body: "Mon–Fri 9–18\nSat 10–14\nSun closed" } });
+    await api(`${s.url}/api/v1/knowledge/articles/${id}`, {
+      method: "PUT",
+      token,
+      body: { body: "Mon–Fri 9–18\nSat closed\nSun closed" },
+    });
+    await api(`${s.url}/api/v1/knowledge/articles/${id}`, {
+      method: "PUT",
+      token,
+      body: { title: "Opening hours and holidays", body: "Mon–Fri 9–18\nSat 10–14\nSun closed" },
+    });
     const page = await pageAs(s.admin.email);
     await page.goto(`${s.url}/app/#/knowledge/${id}`);
     await page.getByTestId("kb-compare-1").click();
@@ -134,21 +153,57 @@ describe("knowledge base in the browser", () => {
 
   it("shows an agent suggested articles for the customer's message and inserts the summary into the reply", async () => {
     const editor = await s.signInAs("knowledge_editor");
-    await api(`${s.url}/api/v1/knowledge/articles`, { token: editor, body: { title: "如何申请退款", summary: "签收后 30 天内可申请退款。", body: "在订单详情页点击申请退款。", locale: "zh-CN", status: "published" } });
-    const r = await ingestInbound(s.rt.core, s.workspaceId, { channel: "webchat", channelAccountId: s.inbox.id, externalId: "kb-ui-1", from: { kind: "visitor", value: "kb-ui" }, text: "我想申请退款" });
+    await api(`${s.url}/api/v1/knowledge/articles`, {
+      token: editor,
+      body: {
+        title: "如何申请退款",
+        summary: "签收后 30 天内可申请退款。",
+        body: "在订单详情页点击申请退款。",
+        locale: "zh-CN",
+        status: "published",
+      },
+    });
+    const r = await ingestInbound(s.rt.core, s.workspaceId, {
+      channel: "webchat",
+      channelAccountId: s.inbox.id,
+      externalId: "kb-ui-1",
+      from: { kind: "visitor", value: "kb-ui" },
+      text: "我想申请退款",
+    });
     const page = await pageAs(s.agent.email);
     await page.goto(`${s.url}/app/#/inbox/all/${r.conversation.id}`);
     const panel = page.getByTestId("kb-suggestions");
     await panel.getByText("如何申请退款").waitFor();
     await panel.getByTestId("kb-insert-summary").first().click();
-    await page.waitForFunction(() => (document.querySelector("[data-testid=composer-input]") as HTMLTextAreaElement | null)?.value.includes("签收后 30 天内可申请退款"));
+    await page.waitForFunction(() =>
+      (document.querySelector("[data-testid=composer-input]") as HTMLTextAreaElement | null)?.value.includes(
+        "签收后 30 天内可申请退款",
+      ),
+    );
     await page.context().close();
   });
 
   it("shows a visitor public articles while they type in the widget, never agents-only ones", async () => {
     const editor = await s.signInAs("knowledge_editor");
-    await api(`${s.url}/api/v1/knowledge/articles`, { token: editor, body: { title: "Battery care tips", body: "Charge the battery to 80 percent.", locale: "en", status: "published" } });
-    await api(`${s.url}/api/v1/knowledge/articles`, { token: editor, body: { title: "Battery recall (internal)", body: "Battery recall steps for agents.", locale: "en", status: "published", visibility: "agents" } });
+    await api(`${s.url}/api/v1/knowledge/articles`, {
+      token: editor,
+      body: {
+        title: "Battery care tips",
+        body: "Charge the battery to 80 percent.",
+        locale: "en",
+        status: "published",
+      },
+    });
+    await api(`${s.url}/api/v1/knowledge/articles`, {
+      token: editor,
+      body: {
+        title: "Battery recall (internal)",
+        body: "Battery recall steps for agents.",
+        locale: "en",
+        status: "published",
+        visibility: "agents",
+      },
+    });
     const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
     await visitor.page.getByTestId("switchboard-input").pressSequentially("battery", { delay: 20 });
     const link = visitor.page.getByTestId("switchboard-article");
@@ -162,18 +217,38 @@ describe("knowledge base in the browser", () => {
   });
 
   it("lets an agent suggest an edit that editors see on the article, and shows editors the gaps and what readers did", async () => {
-    const admin = await api(`${s.url}/api/v1/auth/login`, { body: { email: s.admin.email, password: s.admin.password } });
+    const admin = await api(`${s.url}/api/v1/auth/login`, {
+      body: { email: s.admin.email, password: s.admin.password },
+    });
     const token = admin.body.token as string;
-    const made = await api(`${s.url}/api/v1/knowledge/articles`, { token, body: { title: "Track a parcel", body: "Use the tracking number from your email.", locale: "en", status: "published" } });
+    const made = await api(`${s.url}/api/v1/knowledge/articles`, {
+      token,
+      body: {
+        title: "Track a parcel",
+        body: "Use the tracking number from your email.",
+        locale: "en",
+        status: "published",
+      },
+    });
     expect(made.status).toBe(201);
-    const [ws] = await s.rt.core.db.select({ slug: workspaces.slug }).from(workspaces).where(eq(workspaces.id, s.workspaceId));
+    const [ws] = await s.rt.core.db
+      .select({ slug: workspaces.slug })
+      .from(workspaces)
+      .where(eq(workspaces.id, s.workspaceId));
     // Readers: two readers' views of the article in the help center (the first reader's second view in
     // the same window does not count), one helpful vote, and a search that finds nothing.
     for (const reader of ["203.0.113.1", "203.0.113.2", "203.0.113.1"]) {
-      const view = await fetch(`${s.url}/help/${ws!.slug}/articles/${made.body.id}`, { headers: { "x-forwarded-for": reader } });
+      const view = await fetch(`${s.url}/help/${ws!.slug}/articles/${made.body.id}`, {
+        headers: { "x-forwarded-for": reader },
+      });
       expect(view.status).toBe(200);
     }
-    await fetch(`${s.url}/help/${ws!.slug}/articles/${made.body.id}/vote`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "helpful=yes", redirect: "manual" });
+    await fetch(`${s.url}/help/${ws!.slug}/articles/${made.body.id}/vote`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "helpful=yes",
+      redirect: "manual",
+    });
     await fetch(`${s.url}/help/${ws!.slug}/search?q=${encodeURIComponent("发票抬头怎么改")}`);
 
     const agent = await pageAs(s.agent.email);
@@ -193,7 +268,11 @@ describe("knowledge base in the browser", () => {
     expect(await editor.getByTestId("kb-suggest").count()).toBe(0);
 
     await editor.getByTestId("kb-insights-link").click();
-    await editor.getByTestId("kb-gap").filter({ hasText: "发票抬头怎么改" }).filter({ hasText: "Search found nothing" }).waitFor();
+    await editor
+      .getByTestId("kb-gap")
+      .filter({ hasText: "发票抬头怎么改" })
+      .filter({ hasText: "Search found nothing" })
+      .waitFor();
     const row = editor.locator(`[data-testid=kb-report-row][data-article-id="${made.body.id}"]`);
     await row.waitFor();
     expect(await row.locator("[data-column=view]").textContent()).toBe("2");
@@ -204,8 +283,18 @@ describe("knowledge base in the browser", () => {
   });
 
   it("lets an editor translate an article: a linked draft in the other language, and each lists the other", async () => {
-    const token = (await api(`${s.url}/api/v1/auth/login`, { body: { email: s.admin.email, password: s.admin.password } })).body.token as string;
-    const made = await api(`${s.url}/api/v1/knowledge/articles`, { token, body: { title: "Change your delivery address", body: "Open the order and choose Edit address.", locale: "en", status: "published" } });
+    const token = (
+      await api(`${s.url}/api/v1/auth/login`, { body: { email: s.admin.email, password: s.admin.password } })
+    ).body.token as string;
+    const made = await api(`${s.url}/api/v1/knowledge/articles`, {
+      token,
+      body: {
+        title: "Change your delivery address",
+        body: "Open the order and choose Edit address.",
+        locale: "en",
+        status: "published",
+      },
+    });
     const page = await pageAs(s.admin.email);
     await page.goto(`${s.url}/app/#/knowledge/${made.body.id}`);
     await page.getByTestId("kb-translate-zh-CN").click();

@@ -8,17 +8,50 @@ import { EditSuggestions, KnowledgeInsights } from "./knowledge-insights.tsx";
 import { VersionHistory, type Version } from "./knowledge-versions.tsx";
 import { href, navigate } from "./route.ts";
 
-type ListItem = { id: string; title: string; locale: string; status: string; visibility: string; version: number; updatedAt: string };
+type ListItem = {
+  id: string;
+  title: string;
+  locale: string;
+  status: string;
+  visibility: string;
+  version: number;
+  updatedAt: string;
+};
 type Translation = { id: string; locale: string; title: string; status: string };
-type Article = ListItem & { summary: string; body: string; bodyHtml: string; tags: string[]; categoryId: string | null; translations: Translation[] };
+type Article = ListItem & {
+  summary: string;
+  body: string;
+  bodyHtml: string;
+  tags: string[];
+  categoryId: string | null;
+  translations: Translation[];
+};
 const LOCALES = [
   { code: "en", name: "English" },
   { code: "zh-CN", name: "中文" },
 ] as const;
-type Form = { title: string; summary: string; body: string; locale: string; status: string; visibility: string; tags: string; categoryId: string | null };
+type Form = {
+  title: string;
+  summary: string;
+  body: string;
+  locale: string;
+  status: string;
+  visibility: string;
+  tags: string;
+  categoryId: string | null;
+};
 
 const STATUSES = ["draft", "in_review", "published", "archived"] as const;
-const EMPTY: Form = { title: "", summary: "", body: "", locale: "en", status: "draft", visibility: "public", tags: "", categoryId: null };
+const EMPTY: Form = {
+  title: "",
+  summary: "",
+  body: "",
+  locale: "en",
+  status: "draft",
+  visibility: "public",
+  tags: "",
+  categoryId: null,
+};
 /**
  * `#/knowledge/categories` is the category tree, `#/knowledge/insights` the gaps and article report;
  * any other second segment is an article ("new" a blank one).
@@ -48,7 +81,10 @@ export function KnowledgePage({ articleId }: { articleId: string | null }) {
     if (q.trim()) params.set("q", q.trim());
     if (status) params.set("status", status);
     let live = true;
-    request<{ items: ListItem[] }>(`/knowledge/articles?${params}`).then((r) => live && setItems(r.items), () => live && setItems([]));
+    request<{ items: ListItem[] }>(`/knowledge/articles?${params}`).then(
+      (r) => live && setItems(r.items),
+      () => live && setItems([]),
+    );
     return () => {
       live = false;
     };
@@ -58,7 +94,14 @@ export function KnowledgePage({ articleId }: { articleId: string | null }) {
     <div className="kb-page" data-testid="kb-page">
       <aside className="kb-list">
         <div className="kb-filters">
-          <input type="search" placeholder={t("kb.filter")} aria-label={t("kb.filter")} value={q} onChange={(e) => setQ(e.target.value)} data-testid="kb-filter" />
+          <input
+            type="search"
+            placeholder={t("kb.filter")}
+            aria-label={t("kb.filter")}
+            value={q}
+            onChange={(e) => setQ(e.target.value)}
+            data-testid="kb-filter"
+          />
           <select aria-label={t("kb.status")} value={status} onChange={(e) => setStatus(e.target.value)}>
             <option value="">{t("kb.allStatuses")}</option>
             {STATUSES.map((s) => (
@@ -72,11 +115,21 @@ export function KnowledgePage({ articleId }: { articleId: string | null }) {
               {t("kb.new")}
             </a>
           )}
-          <a className="button" href={href({ page: "knowledge", articleId: CATEGORIES })} aria-current={articleId === CATEGORIES ? "page" : undefined} data-testid="kb-categories-link">
+          <a
+            className="button"
+            href={href({ page: "knowledge", articleId: CATEGORIES })}
+            aria-current={articleId === CATEGORIES ? "page" : undefined}
+            data-testid="kb-categories-link"
+          >
             {t("kb.cat.title")}
           </a>
           {seesInsights && (
-            <a className="button" href={href({ page: "knowledge", articleId: INSIGHTS })} aria-current={articleId === INSIGHTS ? "page" : undefined} data-testid="kb-insights-link">
+            <a
+              className="button"
+              href={href({ page: "knowledge", articleId: INSIGHTS })}
+              aria-current={articleId === INSIGHTS ? "page" : undefined}
+              data-testid="kb-insights-link"
+            >
               {t("kb.insights.title")}
             </a>
           )}
@@ -101,7 +154,14 @@ export function KnowledgePage({ articleId }: { articleId: string | null }) {
         ) : articleId === INSIGHTS && seesInsights ? (
           <KnowledgeInsights />
         ) : articleId ? (
-          <Editor key={articleId} id={articleId === "new" ? null : articleId} canEdit={canEdit} message={message} setMessage={setMessage} onSaved={() => setReload((n) => n + 1)} />
+          <Editor
+            key={articleId}
+            id={articleId === "new" ? null : articleId}
+            canEdit={canEdit}
+            message={message}
+            setMessage={setMessage}
+            onSaved={() => setReload((n) => n + 1)}
+          />
         ) : (
           <p className="empty">{t("kb.pick")}</p>
         )}
@@ -112,7 +172,19 @@ export function KnowledgePage({ articleId }: { articleId: string | null }) {
 
 type Message = { error: boolean; text: string } | null;
 
-function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | null; canEdit: boolean; onSaved: () => void; message: Message; setMessage: (m: Message) => void }) {
+function Editor({
+  id,
+  canEdit,
+  onSaved,
+  message,
+  setMessage,
+}: {
+  id: string | null;
+  canEdit: boolean;
+  onSaved: () => void;
+  message: Message;
+  setMessage: (m: Message) => void;
+}) {
   const { t } = useI18n();
   const [form, setForm] = useState<Form>(EMPTY);
   const [preview, setPreview] = useState("");
@@ -123,8 +195,20 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
   const title = useRef<HTMLInputElement>(null);
 
   const load = (articleId: string) =>
-    Promise.all([request<Article>(`/knowledge/articles/${articleId}`), request<{ items: Version[] }>(`/knowledge/articles/${articleId}/versions`)]).then(([a, v]) => {
-      setForm({ title: a.title, summary: a.summary, body: a.body, locale: a.locale, status: a.status, visibility: a.visibility, tags: a.tags.join(", "), categoryId: a.categoryId });
+    Promise.all([
+      request<Article>(`/knowledge/articles/${articleId}`),
+      request<{ items: Version[] }>(`/knowledge/articles/${articleId}/versions`),
+    ]).then(([a, v]) => {
+      setForm({
+        title: a.title,
+        summary: a.summary,
+        body: a.body,
+        locale: a.locale,
+        status: a.status,
+        visibility: a.visibility,
+        tags: a.tags.join(", "),
+        categoryId: a.categoryId,
+      });
       setPreview(a.bodyHtml);
       setVersions(v.items);
       setTranslations(a.translations ?? []);
@@ -136,7 +220,16 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
     setMessage(null);
     try {
       const draft = await request<Article>("/knowledge/articles", {
-        body: { title: form.title, summary: form.summary, body: form.body, locale, status: "draft", visibility: form.visibility, categoryId: form.categoryId, translationOf: id },
+        body: {
+          title: form.title,
+          summary: form.summary,
+          body: form.body,
+          locale,
+          status: "draft",
+          visibility: form.visibility,
+          categoryId: form.categoryId,
+          translationOf: id,
+        },
       });
       navigate({ page: "knowledge", articleId: draft.id });
       onSaved();
@@ -155,7 +248,10 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
   useEffect(() => {
     if (!canEdit) return;
     const timer = setTimeout(() => {
-      request<{ html: string }>("/knowledge/preview", { body: { body: form.body } }).then((r) => setPreview(r.html), () => {});
+      request<{ html: string }>("/knowledge/preview", { body: { body: form.body } }).then(
+        (r) => setPreview(r.html),
+        () => {},
+      );
     }, 300);
     return () => clearTimeout(timer);
   }, [form.body, canEdit]);
@@ -164,9 +260,18 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
     if (!canEdit || saving) return;
     setSaving(true);
     setMessage(null);
-    const payload = { ...form, tags: form.tags.split(",").map((s) => s.trim()).filter(Boolean) };
+    const payload = {
+      ...form,
+      tags: form.tags
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    };
     try {
-      const saved = await request<Article>(id ? `/knowledge/articles/${id}` : "/knowledge/articles", { method: id ? "PUT" : "POST", body: payload });
+      const saved = await request<Article>(id ? `/knowledge/articles/${id}` : "/knowledge/articles", {
+        method: id ? "PUT" : "POST",
+        body: payload,
+      });
       if (id) await load(id);
       onSaved();
       setMessage({ error: false, text: t("kb.saved", { version: saved.version }) });
@@ -197,11 +302,23 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
 
   return (
     <>
-      <form className="kb-form" onKeyDown={onKeyDown} onSubmit={(e) => (e.preventDefault(), void save())} data-testid="kb-form">
+      <form
+        className="kb-form"
+        onKeyDown={onKeyDown}
+        onSubmit={(e) => (e.preventDefault(), void save())}
+        data-testid="kb-form"
+      >
         <fieldset disabled={!canEdit}>
           <label className="field">
             <span>{t("kb.title")}</span>
-            <input ref={title} value={form.title} onChange={set("title")} required maxLength={300} data-testid="kb-title" />
+            <input
+              ref={title}
+              value={form.title}
+              onChange={set("title")}
+              required
+              maxLength={300}
+              data-testid="kb-title"
+            />
           </label>
           <label className="field">
             <span>{t("kb.summary")}</span>
@@ -241,7 +358,14 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
             </label>
             <label className="field inline">
               <span>{t("kb.category")}</span>
-              <CategorySelect categories={categories} value={form.categoryId} onChange={(categoryId) => setForm((f) => ({ ...f, categoryId }))} label={t("kb.category")} none={t("kb.cat.none")} testId="kb-category-select" />
+              <CategorySelect
+                categories={categories}
+                value={form.categoryId}
+                onChange={(categoryId) => setForm((f) => ({ ...f, categoryId }))}
+                label={t("kb.category")}
+                none={t("kb.cat.none")}
+                testId="kb-category-select"
+              />
             </label>
           </div>
           <div className="kb-split">
@@ -249,7 +373,12 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
               <span>{t("kb.body")}</span>
               <textarea value={form.body} onChange={set("body")} rows={18} dir="auto" data-testid="kb-body" />
             </label>
-            <div className="kb-preview" aria-label={t("kb.preview")} data-testid="kb-preview" dangerouslySetInnerHTML={{ __html: preview }} />
+            <div
+              className="kb-preview"
+              aria-label={t("kb.preview")}
+              data-testid="kb-preview"
+              dangerouslySetInnerHTML={{ __html: preview }}
+            />
           </div>
         </fieldset>
         {message && (
@@ -269,19 +398,31 @@ function Editor({ id, canEdit, onSaved, message, setMessage }: { id: string | nu
           <p className="kb-translations" data-testid="kb-translations">
             {t("kb.translations")}:{" "}
             {translations.map((tr) => (
-              <a key={tr.id} href={href({ page: "knowledge", articleId: tr.id })} lang={tr.locale} data-testid="kb-translation">
+              <a
+                key={tr.id}
+                href={href({ page: "knowledge", articleId: tr.id })}
+                lang={tr.locale}
+                data-testid="kb-translation"
+              >
                 {tr.title} ({tr.locale} · {t(`kb.status.${tr.status}` as MessageKey)})
               </a>
             ))}
             {canEdit &&
               missing.map((l) => (
-                <button key={l.code} type="button" onClick={() => void translate(l.code)} data-testid={`kb-translate-${l.code}`}>
+                <button
+                  key={l.code}
+                  type="button"
+                  onClick={() => void translate(l.code)}
+                  data-testid={`kb-translate-${l.code}`}
+                >
                   {t("kb.translateTo", { language: l.name })}
                 </button>
               ))}
           </p>
         )}
-        {id && versions.length > 0 && <VersionHistory articleId={id} versions={versions} canEdit={canEdit} onRestore={(v) => void restore(v)} />}
+        {id && versions.length > 0 && (
+          <VersionHistory articleId={id} versions={versions} canEdit={canEdit} onRestore={(v) => void restore(v)} />
+        )}
       </form>
       {/* Its own form, beside the article's (forms do not nest). */}
       {id && <EditSuggestions articleId={id} canEdit={canEdit} />}

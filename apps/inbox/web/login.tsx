@@ -25,10 +25,18 @@ export function LoginPage({ expired, onSignedIn }: { expired: boolean; onSignedI
     setBusy(true);
     setError(null);
     try {
-      const { token } = await request<{ token: string }>("/auth/login", { body: { email: form.get("email"), password: form.get("password") } });
+      const { token } = await request<{ token: string }>("/auth/login", {
+        body: { email: form.get("email"), password: form.get("password") },
+      });
       await onSignedIn(token);
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 429 ? t("login.tooMany") : err instanceof ApiError && err.status === 401 ? t("login.wrong") : t("error.generic"));
+      setError(
+        err instanceof ApiError && err.status === 429
+          ? t("login.tooMany")
+          : err instanceof ApiError && err.status === 401
+            ? t("login.wrong")
+            : t("error.generic"),
+      );
     } finally {
       setBusy(false);
     }
@@ -75,7 +83,13 @@ export function InvitePage({ token, onSignedIn }: { token: string; onSignedIn(to
       const res = await request<{ token: string }>("/auth/invite/accept", { body: { token, password } });
       await onSignedIn(res.token);
     } catch (err) {
-      setError(err instanceof ApiError && err.field === "token" ? t("invite.invalid") : err instanceof ApiError ? err.message : t("error.generic"));
+      setError(
+        err instanceof ApiError && err.field === "token"
+          ? t("invite.invalid")
+          : err instanceof ApiError
+            ? err.message
+            : t("error.generic"),
+      );
     }
   };
   return (

@@ -47,11 +47,34 @@ export type Offer = {
   expiresAt: string | null;
 };
 
-export type PresenceState = { userId: string; presence: Presence; reason: string | null; since: string; wrapUpUntil: string | null };
-export type Inbox = { id: string; name: string; channel: Channel; createdAt: string; publicKey?: string; embedSnippet?: string };
+export type PresenceState = {
+  userId: string;
+  presence: Presence;
+  reason: string | null;
+  since: string;
+  wrapUpUntil: string | null;
+};
+export type Inbox = {
+  id: string;
+  name: string;
+  channel: Channel;
+  createdAt: string;
+  publicKey?: string;
+  embedSnippet?: string;
+};
 export type Person = { id: string; name: string; role: Role };
 export type Team = { id: string; name: string; members: { id: string; name: string }[] };
-export type Queue = { id: string; name: string; channels: Channel[]; requiredSkills: { skill: string; minLevel?: number }[]; serviceLevelSeconds: number; maxWaitSeconds: number | null; offerTimeoutSeconds: number | null; wrapUpSeconds: number | null; [k: string]: unknown };
+export type Queue = {
+  id: string;
+  name: string;
+  channels: Channel[];
+  requiredSkills: { skill: string; minLevel?: number }[];
+  serviceLevelSeconds: number;
+  maxWaitSeconds: number | null;
+  offerTimeoutSeconds: number | null;
+  wrapUpSeconds: number | null;
+  [k: string]: unknown;
+};
 export type Canned = { id: string; shortcut: string; title: string; body: string };
 export type Identity = { id: string; kind: IdentityKind; value: string };
 export type ContactProfile = {
@@ -59,7 +82,13 @@ export type ContactProfile = {
   name: string | null;
   attributes: Record<string, unknown>;
   identities: Identity[];
-  conversations: { id: string; status: string; channel: Channel; lastMessageText: string | null; lastActivityAt: string }[];
+  conversations: {
+    id: string;
+    status: string;
+    channel: Channel;
+    lastMessageText: string | null;
+    lastActivityAt: string;
+  }[];
   notes?: { id: string; text: string; author: { id: string; name: string } | null; createdAt: string }[];
 };
 

@@ -24,12 +24,20 @@ export function NewEmail({ contactId, addresses }: { contactId: string; addresse
     setError(null);
     try {
       const started = await request<{ conversation: { id: string } }>("/conversations/email", {
-        body: { contactId, inboxId: f.get("inboxId"), subject: String(f.get("subject") ?? ""), text: String(f.get("text") ?? ""), to: [String(f.get("to"))] },
+        body: {
+          contactId,
+          inboxId: f.get("inboxId"),
+          subject: String(f.get("subject") ?? ""),
+          text: String(f.get("text") ?? ""),
+          to: [String(f.get("to"))],
+        },
       });
       setOpen(false);
       navigate({ page: "inbox", view: "mine", conversationId: started.conversation.id });
     } catch (err) {
-      setError(err instanceof ApiError ? (err.field ? `${err.field}: ${err.message}` : err.message) : t("error.generic"));
+      setError(
+        err instanceof ApiError ? (err.field ? `${err.field}: ${err.message}` : err.message) : t("error.generic"),
+      );
     } finally {
       setSending(false);
     }
@@ -64,7 +72,14 @@ export function NewEmail({ contactId, addresses }: { contactId: string; addresse
             <span>{t("email.newSubject")}</span>
             <input name="subject" required maxLength={998} />
           </label>
-          <textarea name="text" required rows={4} maxLength={10_000} dir="auto" aria-label={t("composer.placeholder")} />
+          <textarea
+            name="text"
+            required
+            rows={4}
+            maxLength={10_000}
+            dir="auto"
+            aria-label={t("composer.placeholder")}
+          />
           {error && (
             <p className="error" role="alert">
               {error}

@@ -11,13 +11,22 @@ import { navigate } from "./route.ts";
 export function OfferToasts() {
   const { me } = useWorkspace();
   const [offers, setOffers] = useState<Offer[]>([]);
-  const refresh = useCallback(() => request<{ items: Offer[] }>("/me/offers").then((r) => setOffers(r.items), () => {}), []);
+  const refresh = useCallback(
+    () =>
+      request<{ items: Offer[] }>("/me/offers").then(
+        (r) => setOffers(r.items),
+        () => {},
+      ),
+    [],
+  );
   useEffect(() => void refresh(), [refresh]);
   useFrames(
     (f) => {
-      if (f.type === "offer.created" && f.offer?.agentId === me.id) setOffers((old) => [...old.filter((o) => o.workItemId !== f.offer.workItemId), f.offer as Offer]);
+      if (f.type === "offer.created" && f.offer?.agentId === me.id)
+        setOffers((old) => [...old.filter((o) => o.workItemId !== f.offer.workItemId), f.offer as Offer]);
       // Someone else took it, or it was withdrawn: ask the server what is still mine to answer.
-      if (f.type === "conversation.updated" && offers.some((o) => o.conversationId === f.conversationId)) void refresh();
+      if (f.type === "conversation.updated" && offers.some((o) => o.conversationId === f.conversationId))
+        void refresh();
       if (f.type === "resync") void refresh();
     },
     [me.id, offers, refresh],
@@ -28,7 +37,12 @@ export function OfferToasts() {
   return (
     <div className="toasts" aria-live="assertive">
       {live.map((o) => (
-        <OfferToast key={o.workItemId} offer={o} now={now} onDone={() => setOffers((old) => old.filter((x) => x.workItemId !== o.workItemId))} />
+        <OfferToast
+          key={o.workItemId}
+          offer={o}
+          now={now}
+          onDone={() => setOffers((old) => old.filter((x) => x.workItemId !== o.workItemId))}
+        />
       ))}
     </div>
   );
@@ -43,7 +57,9 @@ function OfferToast({ offer, now, onDone }: { offer: Offer; now: number; onDone(
     request<Conversation>(`/conversations/${offer.conversationId}`).then(setC, () => {});
   }, [offer.conversationId]);
   // The tick only re-renders; the seconds are read from the clock now, never from a stale tick.
-  const left = offer.expiresAt ? Math.max(0, Math.ceil((new Date(offer.expiresAt).getTime() - Math.max(now, Date.now())) / 1000)) : null;
+  const left = offer.expiresAt
+    ? Math.max(0, Math.ceil((new Date(offer.expiresAt).getTime() - Math.max(now, Date.now())) / 1000))
+    : null;
   const answer = async (accept: boolean) => {
     try {
       await request(`/offers/${offer.workItemId}/${accept ? "accept" : "reject"}`, { method: "POST" });
@@ -59,10 +75,14 @@ function OfferToast({ offer, now, onDone }: { offer: Offer; now: number; onDone(
         {t("offer.title", { channel: t(`channel.${offer.channel}` as MessageKey) })}
       </strong>
       <p dir="auto">
-        {c ? (contactLabel(c.contact, t("contact.anonymous"))) : ""}
+        {c ? contactLabel(c.contact, t("contact.anonymous")) : ""}
         {queues.find((q) => q.id === offer.queueId) ? ` · ${queues.find((q) => q.id === offer.queueId)!.name}` : ""}
       </p>
-      {c?.lastMessage.text && <p className="quote" dir="auto">{c.lastMessage.text}</p>}
+      {c?.lastMessage.text && (
+        <p className="quote" dir="auto">
+          {c.lastMessage.text}
+        </p>
+      )}
       {left !== null && (
         <p className="countdown" role="timer" data-testid="offer-countdown">
           {t("offer.left", { s: left })}

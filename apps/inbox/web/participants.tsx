@@ -8,7 +8,13 @@ import type { Conversation, Participant } from "./model.ts";
  * The people an email conversation's mail was also addressed to (Cc'd), each a contact of their own:
  * shown under the header, a click opens their contact in the side panel. Reply-all writes to them.
  */
-export function Participants({ conversation, onOpen }: { conversation: Conversation; onOpen(contactId: string): void }) {
+export function Participants({
+  conversation,
+  onOpen,
+}: {
+  conversation: Conversation;
+  onOpen(contactId: string): void;
+}) {
   const { t } = useI18n();
   const [people, setPeople] = useState<Participant[]>([]);
   const isEmail = conversation.channel === "email";
@@ -24,7 +30,13 @@ export function Participants({ conversation, onOpen }: { conversation: Conversat
     load();
   }, [load]);
   // A new mail in the thread may copy someone new.
-  useFrames((f) => (f.type === "item.created" && f.conversationId === conversation.id && f.item?.channel === "email" ? load() : undefined), [conversation.id, load]);
+  useFrames(
+    (f) =>
+      f.type === "item.created" && f.conversationId === conversation.id && f.item?.channel === "email"
+        ? load()
+        : undefined,
+    [conversation.id, load],
+  );
   if (!people.length) return null;
   return (
     <div className="participants" data-testid="participants">

@@ -42,7 +42,12 @@ export function PhoneDevice() {
   }, []);
   if (state === "none") return null;
   return (
-    <span className={`phone-state phone-${state}`} data-testid="phone-state" data-state={state} title={t(`phone.${state}`)}>
+    <span
+      className={`phone-state phone-${state}`}
+      data-testid="phone-state"
+      data-state={state}
+      title={t(`phone.${state}`)}
+    >
       📞 {t(`phone.${state}`)}
     </span>
   );

@@ -18,19 +18,28 @@ export function PresenceMenu() {
   useEffect(() => {
     request<PresenceState>("/me/presence").then(setState, () => {});
   }, []);
-  useFrames((f) => f.type === "agent.presence" && f.agent?.userId === me.id && setState(f.agent as PresenceState), [me.id]);
+  useFrames(
+    (f) => f.type === "agent.presence" && f.agent?.userId === me.id && setState(f.agent as PresenceState),
+    [me.id],
+  );
 
   const choose = async (value: string) => {
     const [presence, reason] = value.split(":");
     setError(null);
     try {
-      setState(await request<PresenceState>("/me/presence", { method: "PUT", body: { presence, ...(reason ? { reason } : {}) } }));
+      setState(
+        await request<PresenceState>("/me/presence", {
+          method: "PUT",
+          body: { presence, ...(reason ? { reason } : {}) },
+        }),
+      );
     } catch (e) {
       setError(e instanceof ApiError ? e.message : t("error.generic"));
     }
   };
   if (!state) return null;
-  const wrapLeft = state.presence === "wrap_up" && state.wrapUpUntil ? (new Date(state.wrapUpUntil).getTime() - now) / 1000 : null;
+  const wrapLeft =
+    state.presence === "wrap_up" && state.wrapUpUntil ? (new Date(state.wrapUpUntil).getTime() - now) / 1000 : null;
   const current = state.presence === "away" ? `away:${state.reason ?? ""}` : state.presence;
   return (
     <div className="presence" data-presence={state.presence} data-testid="presence">
@@ -38,10 +47,22 @@ export function PresenceMenu() {
       <label className="visually-hidden" htmlFor="presence-select">
         {t("presence.label")}
       </label>
-      <select id="presence-select" value={current} onChange={(e) => choose(e.target.value)} data-testid="presence-select">
-        {(state.presence === "busy" || state.presence === "wrap_up") && <option value={state.presence}>{t(`presence.${state.presence}` as MessageKey)}</option>}
+      <select
+        id="presence-select"
+        value={current}
+        onChange={(e) => choose(e.target.value)}
+        data-testid="presence-select"
+      >
+        {(state.presence === "busy" || state.presence === "wrap_up") && (
+          <option value={state.presence}>{t(`presence.${state.presence}` as MessageKey)}</option>
+        )}
         <option value="available">{t("presence.available")}</option>
-        {state.presence === "away" && !AWAY_REASONS.includes(state.reason as never) && <option value={current}>{t("presence.away")}{state.reason ? ` · ${state.reason}` : ""}</option>}
+        {state.presence === "away" && !AWAY_REASONS.includes(state.reason as never) && (
+          <option value={current}>
+            {t("presence.away")}
+            {state.reason ? ` · ${state.reason}` : ""}
+          </option>
+        )}
         {AWAY_REASONS.map((r) => (
           <option key={r} value={`away:${r}`}>
             {t("presence.away")} · {t(`away.${r}` as MessageKey)}

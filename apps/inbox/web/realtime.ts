@@ -41,7 +41,9 @@ export class Realtime {
   private open() {
     const proto = location.protocol === "https:" ? "wss" : "ws";
     const after = this.lastSeq === undefined ? "" : `&after=${this.lastSeq}`;
-    const ws = new WebSocket(`${proto}://${location.host}/api/v1/realtime?token=${encodeURIComponent(this.token)}${after}`);
+    const ws = new WebSocket(
+      `${proto}://${location.host}/api/v1/realtime?token=${encodeURIComponent(this.token)}${after}`,
+    );
     this.ws = ws;
     ws.onopen = () => {
       this.retry = 0;

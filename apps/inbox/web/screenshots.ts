@@ -17,7 +17,9 @@ const OUT = join(import.meta.dir, "../../../docs/screenshots");
 const DESKTOP = { width: 1280, height: 800 };
 
 const dataDir = mkdtempSync(join(tmpdir(), "switchboard-shots-"));
-const rt = await createRuntime(parseConfig({ DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "warn", SWITCHBOARD_DEMO: "1" }));
+const rt = await createRuntime(
+  parseConfig({ DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "warn", SWITCHBOARD_DEMO: "1" }),
+);
 const demo = await seedDemo(rt);
 const server = serve(rt, createApp(rt), 0, "127.0.0.1");
 rt.outbox.start();
@@ -27,17 +29,28 @@ mkdirSync(OUT, { recursive: true });
 const browser = await launchChromium();
 
 async function token(email: string) {
-  const res = await fetch(`${url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: "demo" }) });
+  const res = await fetch(`${url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password: "demo" }),
+  });
   return ((await res.json()) as { token: string }).token;
 }
 async function call(t: string, path: string, body?: unknown, method = body === undefined ? "GET" : "POST") {
-  const res = await fetch(`${url}/api/v1${path}`, { method, headers: { authorization: `Bearer ${t}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${t}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return res.json() as Promise<any>;
 }
 async function tab(b: Browser, email: string, viewport = DESKTOP, locale = "en"): Promise<Page> {
   const t = await token(email);
   const context = await b.newContext({ viewport, deviceScaleFactor: 1 });
-  await context.addInitScript(([tk, l]) => (localStorage.setItem("sb.token", tk!), localStorage.setItem("sb.locale", l!)), [t, locale]);
+  await context.addInitScript(
+    ([tk, l]) => (localStorage.setItem("sb.token", tk!), localStorage.setItem("sb.locale", l!)),
+    [t, locale],
+  );
   return context.newPage();
 }
 const shot = (page: Page, name: string) => page.screenshot({ path: join(OUT, `${name}.png`) });
@@ -57,13 +70,27 @@ try {
 
   const admin = await token("admin@demo.test");
   const sara360 = await call(admin, `/conversations/${saraId}`);
-  await call(admin, `/contacts/${sara360.contact.id}`, { name: "Sara Tan", attributes: { vip: true, plan: "Business", city: "Singapore" } }, "PATCH");
+  await call(
+    admin,
+    `/contacts/${sara360.contact.id}`,
+    { name: "Sara Tan", attributes: { vip: true, plan: "Business", city: "Singapore" } },
+    "PATCH",
+  );
   await call(admin, `/contacts/${sara360.contact.id}/identities`, { kind: "email", value: "sara.tan@example.com" });
   await call(admin, `/contacts/${sara360.contact.id}/notes`, { text: "Orders for her whole team; prefers English." });
-  await call(admin, `/conversations/${saraId}/messages`, { text: "Hi Sara! Yes, we ship to Singapore in 3–5 working days." });
-  await call(admin, `/conversations/${saraId}/messages`, { text: "VIP — offer free express shipping if she orders today.", private: true });
+  await call(admin, `/conversations/${saraId}/messages`, {
+    text: "Hi Sara! Yes, we ship to Singapore in 3–5 working days.",
+  });
+  await call(admin, `/conversations/${saraId}/messages`, {
+    text: "VIP — offer free express shipping if she orders today.",
+    private: true,
+  });
   await call(admin, `/conversations/${saraId}/labels`, { labels: ["shipping", "vip"] }, "PUT");
-  await call(admin, "/canned-responses", { shortcut: "ship", title: "Shipping times", body: "Hi {{contact.name}}, orders ship within 24 hours and arrive in 3–5 working days." });
+  await call(admin, "/canned-responses", {
+    shortcut: "ship",
+    title: "Shipping times",
+    body: "Hi {{contact.name}}, orders ship within 24 hours and arrive in 3–5 working days.",
+  });
   await sara.send("Great, thank you! 谢谢");
 
   const inbox = await tab(browser, "admin@demo.test");

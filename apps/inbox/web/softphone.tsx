@@ -14,12 +14,20 @@ const ON_THE_LINE = ["connecting", "connected", "on_hold", "callback"];
 /** The calls of the workspace still going, refreshed whenever a call item changes. */
 export function useLiveCalls() {
   const [calls, setCalls] = useState<Call[]>([]);
-  const refresh = useCallback(() => request<{ items: Call[] }>("/calls/live").then((r) => setCalls(r.items), () => {}), []);
+  const refresh = useCallback(
+    () =>
+      request<{ items: Call[] }>("/calls/live").then(
+        (r) => setCalls(r.items),
+        () => {},
+      ),
+    [],
+  );
   useEffect(() => void refresh(), [refresh]);
   useFrames(
     (f) => {
       const item = f.item as { type?: string } | undefined;
-      if (((f.type === "item.updated" || f.type === "item.created") && item?.type === "call") || f.type === "resync") void refresh();
+      if (((f.type === "item.updated" || f.type === "item.created") && item?.type === "call") || f.type === "resync")
+        void refresh();
     },
     [refresh],
   );
@@ -35,7 +43,12 @@ export function Softphone() {
   const { me } = useWorkspace();
   const { calls, refresh } = useLiveCalls();
   // Browser calls (chat → voice) have their own strip (browser-call.tsx): Twilio's controls do not apply.
-  const mine = calls.filter((c) => (c.agentId === me.id || c.consult?.agentId === me.id) && ON_THE_LINE.includes(c.status) && c.provider !== "webrtc");
+  const mine = calls.filter(
+    (c) =>
+      (c.agentId === me.id || c.consult?.agentId === me.id) &&
+      ON_THE_LINE.includes(c.status) &&
+      c.provider !== "webrtc",
+  );
   if (!mine.length) return null;
   return (
     <aside className="softphone" aria-label="Softphone" data-testid="softphone">
@@ -83,10 +96,19 @@ function CallCard({ call, onChange }: { call: Call; onChange(): void }) {
       <div className="call-actions">
         {connected && (
           <>
-            <button type="button" onClick={() => act("hold", { hold: call.status !== "on_hold" })} data-testid="call-hold">
+            <button
+              type="button"
+              onClick={() => act("hold", { hold: call.status !== "on_hold" })}
+              data-testid="call-hold"
+            >
               {call.status === "on_hold" ? t("call.hold.off") : t("call.hold.on")}
             </button>
-            <button type="button" aria-pressed={muted} onClick={() => act("mute", { muted: !muted }).then(() => setMuted(!muted))} data-testid="call-mute">
+            <button
+              type="button"
+              aria-pressed={muted}
+              onClick={() => act("mute", { muted: !muted }).then(() => setMuted(!muted))}
+              data-testid="call-mute"
+            >
               {muted ? t("call.mute.off") : t("call.mute.on")}
             </button>
             {!call.recordingUrl && (
@@ -94,7 +116,12 @@ function CallCard({ call, onChange }: { call: Call; onChange(): void }) {
                 {t("call.record")}
               </button>
             )}
-            <button type="button" onClick={() => setTransferring(!transferring)} aria-expanded={transferring} data-testid="call-transfer">
+            <button
+              type="button"
+              onClick={() => setTransferring(!transferring)}
+              aria-expanded={transferring}
+              data-testid="call-transfer"
+            >
               {t("call.transfer")}
             </button>
           </>
@@ -115,31 +142,50 @@ function CallCard({ call, onChange }: { call: Call; onChange(): void }) {
             <select value={target} onChange={(e) => setTarget(e.target.value)} data-testid="call-transfer-target">
               <option value="" />
               <optgroup label={t("call.agent")}>
-                {users.filter((u) => u.id !== me.id && u.role !== "knowledge_editor").map((u) => (
-                  <option key={u.id} value={`agent:${u.id}`}>{u.name}</option>
-                ))}
+                {users
+                  .filter((u) => u.id !== me.id && u.role !== "knowledge_editor")
+                  .map((u) => (
+                    <option key={u.id} value={`agent:${u.id}`}>
+                      {u.name}
+                    </option>
+                  ))}
               </optgroup>
               <optgroup label="Teams">
                 {teams.map((x) => (
-                  <option key={x.id} value={`team:${x.id}`}>{x.name}</option>
+                  <option key={x.id} value={`team:${x.id}`}>
+                    {x.name}
+                  </option>
                 ))}
               </optgroup>
               <optgroup label="Queues">
                 {queues.map((q) => (
-                  <option key={q.id} value={`queue:${q.id}`}>{q.name}</option>
+                  <option key={q.id} value={`queue:${q.id}`}>
+                    {q.name}
+                  </option>
                 ))}
               </optgroup>
             </select>
           </label>
           <label>
-            <input type="checkbox" checked={warm} onChange={(e) => setWarm(e.target.checked)} /> {t("call.transfer.warm")}
+            <input type="checkbox" checked={warm} onChange={(e) => setWarm(e.target.checked)} />{" "}
+            {t("call.transfer.warm")}
           </label>
-          <button type="button" className="primary" onClick={transfer} disabled={!target} data-testid="call-transfer-go">
+          <button
+            type="button"
+            className="primary"
+            onClick={transfer}
+            disabled={!target}
+            data-testid="call-transfer-go"
+          >
             {t("call.transfer.go")}
           </button>
         </div>
       )}
-      {error && <p className="error" role="alert">{error}</p>}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
     </section>
   );
 }
@@ -155,7 +201,11 @@ export function LiveCalls() {
   const links = useRef(new Map<string, MonitorClient>());
   const [linkState, setLinkState] = useState<Record<string, RTCPeerConnectionState>>({});
   useFrames((f) => {
-    if (f.type === "call.monitor.signal") void links.current.get(f.callId)?.receive(f.signal as PeerSignal).catch(() => {});
+    if (f.type === "call.monitor.signal")
+      void links.current
+        .get(f.callId)
+        ?.receive(f.signal as PeerSignal)
+        .catch(() => {});
   }, []);
   useEffect(() => () => links.current.forEach((l) => l.close()), []);
   useEffect(() => {
@@ -176,12 +226,17 @@ export function LiveCalls() {
   };
   const monitor = (call: Call, mode: MonitorMode) =>
     act(async () => {
-      const r = await request<{ iceServers?: IceServerConfig[] }>(`/calls/${call.callId}/monitor`, { method: "POST", body: { mode } });
+      const r = await request<{ iceServers?: IceServerConfig[] }>(`/calls/${call.callId}/monitor`, {
+        method: "POST",
+        body: { mode },
+      });
       if (call.provider !== "webrtc") return;
       const existing = links.current.get(call.callId);
       if (existing) return existing.setMode(mode);
       const send = (signal: PeerSignal) => request(`/calls/${call.callId}/monitor/signal`, { body: signal });
-      const link = await MonitorClient.open(call.callId, mode, r.iceServers ?? [], send, (state) => setLinkState((s) => ({ ...s, [call.callId]: state })));
+      const link = await MonitorClient.open(call.callId, mode, r.iceServers ?? [], send, (state) =>
+        setLinkState((s) => ({ ...s, [call.callId]: state })),
+      );
       links.current.set(call.callId, link);
       await link.offer();
     });
@@ -194,7 +249,11 @@ export function LiveCalls() {
   return (
     <section aria-labelledby="live-calls" data-testid="live-calls">
       <h2 id="live-calls">{t("call.live")}</h2>
-      {error && <p className="error" role="alert">{error}</p>}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
       {!calls.length ? (
         <p className="empty">{t("call.none")}</p>
       ) : (
@@ -210,17 +269,33 @@ export function LiveCalls() {
           </thead>
           <tbody>
             {calls.map((c) => (
-              <tr key={c.callId} data-testid="live-call" data-status={c.status} data-provider={c.provider} data-monitor-state={linkState[c.callId]}>
+              <tr
+                key={c.callId}
+                data-testid="live-call"
+                data-status={c.status}
+                data-provider={c.provider}
+                data-monitor-state={linkState[c.callId]}
+              >
                 <td>
-                  <a href={href({ page: "inbox", view: "all", conversationId: c.conversationId })}>{callParty(c, t("call.webVisitor"))}</a>
+                  <a href={href({ page: "inbox", view: "all", conversationId: c.conversationId })}>
+                    {callParty(c, t("call.webVisitor"))}
+                  </a>
                 </td>
-                <td>{users.find((u) => u.id === c.agentId)?.name ?? queues.find((q) => q.id === c.queueId)?.name ?? "—"}</td>
+                <td>
+                  {users.find((u) => u.id === c.agentId)?.name ?? queues.find((q) => q.id === c.queueId)?.name ?? "—"}
+                </td>
                 <td>{t(`call.status.${c.status}` as MessageKey)}</td>
                 <td>{clock(Math.round((now - new Date(c.answeredAt ?? c.startedAt).getTime()) / 1000))}</td>
                 <td className="call-actions">
                   {(c.status === "connected" || c.status === "on_hold") &&
                     (["listen", "whisper", "barge"] as const).map((mode) => (
-                      <button key={mode} type="button" onClick={() => monitor(c, mode)} aria-pressed={c.monitors.some((m) => m.userId === me.id && m.mode === mode)} data-testid={`monitor-${mode}`}>
+                      <button
+                        key={mode}
+                        type="button"
+                        onClick={() => monitor(c, mode)}
+                        aria-pressed={c.monitors.some((m) => m.userId === me.id && m.mode === mode)}
+                        data-testid={`monitor-${mode}`}
+                      >
                         {t(`call.monitor.${mode}` as MessageKey)}
                       </button>
                     ))}

@@ -52,8 +52,13 @@ export function SpamView() {
     }
   };
   const release = (id: string) =>
-    act(id, async () => setReleased(await request<{ conversationId: string }>(`/inboxes/${inboxId}/email/spam/${id}/release`, { method: "POST" })));
-  const remove = (id: string) => act(id, async () => void (await request(`/inboxes/${inboxId}/email/spam/${id}`, { method: "DELETE" })));
+    act(id, async () =>
+      setReleased(
+        await request<{ conversationId: string }>(`/inboxes/${inboxId}/email/spam/${id}/release`, { method: "POST" }),
+      ),
+    );
+  const remove = (id: string) =>
+    act(id, async () => void (await request(`/inboxes/${inboxId}/email/spam/${id}`, { method: "DELETE" })));
 
   if (!email.length) return <p className="muted">{t("spam.noInboxes")}</p>;
   return (
@@ -83,7 +88,10 @@ export function SpamView() {
       {released && (
         <p role="status" data-testid="spam-released">
           {t("spam.released")}{" "}
-          <a href={href({ page: "inbox", view: "all", conversationId: released.conversationId })} data-testid="spam-open-conversation">
+          <a
+            href={href({ page: "inbox", view: "all", conversationId: released.conversationId })}
+            data-testid="spam-open-conversation"
+          >
             {t("spam.open")}
           </a>
         </p>
@@ -117,11 +125,23 @@ export function SpamView() {
                   <time dateTime={m.receivedAt}>{when(m.receivedAt)}</time>
                 </td>
                 <td className="actions">
-                  <button type="button" disabled={!m.releasable || busy === m.id} title={m.releasable ? "" : t("spam.cannotRelease")} onClick={() => void release(m.id)} data-testid="spam-release">
+                  <button
+                    type="button"
+                    disabled={!m.releasable || busy === m.id}
+                    title={m.releasable ? "" : t("spam.cannotRelease")}
+                    onClick={() => void release(m.id)}
+                    data-testid="spam-release"
+                  >
                     {t("spam.release")}
                   </button>{" "}
                   {confirming === m.id ? (
-                    <button type="button" className="danger" disabled={busy === m.id} onClick={() => void remove(m.id)} data-testid="spam-confirm-delete">
+                    <button
+                      type="button"
+                      className="danger"
+                      disabled={busy === m.id}
+                      onClick={() => void remove(m.id)}
+                      data-testid="spam-confirm-delete"
+                    >
                       {t("spam.confirmDelete")}
                     </button>
                   ) : (

@@ -35,7 +35,9 @@ describe("supervisor and admin screens in a browser", () => {
     const card = page.getByTestId("inbox-list").locator("li").filter({ hasText: "帮助中心 Help chat" });
     await card.waitFor();
     const snippet = await card.getByTestId("embed-snippet").textContent();
-    const listed = (await api(`${s.url}/api/v1/inboxes`, { token: adminToken })).body.items.find((i: { name: string }) => i.name === "帮助中心 Help chat");
+    const listed = (await api(`${s.url}/api/v1/inboxes`, { token: adminToken })).body.items.find(
+      (i: { name: string }) => i.name === "帮助中心 Help chat",
+    );
     expect(snippet).toContain("/widget.js");
     expect(snippet).toContain(listed.publicKey);
     // The snippet really embeds the widget: the new inbox answers a visitor.
@@ -65,15 +67,24 @@ describe("supervisor and admin screens in a browser", () => {
     await invited.getByLabel("New password").fill("a-long-new-password");
     await invited.getByRole("button", { name: "Set password and sign in" }).click();
     await invited.getByText("Wang Fang 王芳 · Agent").waitFor();
-    expect((await api(`${s.url}/api/v1/auth/login`, { body: { email, password: "a-long-new-password" } })).status).toBe(200);
+    expect((await api(`${s.url}/api/v1/auth/login`, { body: { email, password: "a-long-new-password" } })).status).toBe(
+      200,
+    );
     await invited.context().close();
     await page.context().close();
   });
 
   it("shows queues, agents and alerts live, draws the last hour, and reassigns work", async () => {
-    const queue = await api(`${s.url}/api/v1/queues`, { token: adminToken, body: { name: "Wallboard queue", channels: ["webchat"], maxWaitSeconds: 1 } });
+    const queue = await api(`${s.url}/api/v1/queues`, {
+      token: adminToken,
+      body: { name: "Wallboard queue", channels: ["webchat"], maxWaitSeconds: 1 },
+    });
     expect(queue.status).toBe(201);
-    await api(`${s.url}/api/v1/entry-rules`, { token: adminToken, method: "PUT", body: { rules: [{ queueId: queue.body.id, conditions: {} }] } });
+    await api(`${s.url}/api/v1/entry-rules`, {
+      token: adminToken,
+      method: "PUT",
+      body: { rules: [{ queueId: queue.body.id, conditions: {} }] },
+    });
     const page = await adminPage();
     await page.goto(`${s.url}/app/#/wallboard`);
     const queueRow = page.locator(`[data-testid=wall-queues] tr[data-queue-id="${queue.body.id}"]`);
@@ -83,7 +94,10 @@ describe("supervisor and admin screens in a browser", () => {
     // A customer waits with nobody available: the count rises live and the wait passes the 1 s limit.
     const visitor = await openWidget(browser, s.url, s.inbox.publicKey);
     const conversationId = await visitor.send("anyone there?");
-    await queueRow.getByTestId("queue-waiting").and(page.getByText("1", { exact: true })).waitFor({ timeout: 15_000 });
+    await queueRow
+      .getByTestId("queue-waiting")
+      .and(page.getByText("1", { exact: true }))
+      .waitFor({ timeout: 15_000 });
     await page.getByTestId("wall-alert").filter({ hasText: "Wallboard queue" }).waitFor({ timeout: 15_000 });
     await page.getByTestId("wall-chart").locator("svg").waitFor();
 
@@ -91,13 +105,21 @@ describe("supervisor and admin screens in a browser", () => {
     const agentToken = await s.login(s.agent.email, s.agent.password);
     await api(`${s.url}/api/v1/me/presence`, { token: agentToken, method: "PUT", body: { presence: "available" } });
     let offerId: string | undefined;
-    for (let i = 0; i < 50 && !offerId; i++, await Bun.sleep(200)) offerId = (await api(`${s.url}/api/v1/me/offers`, { token: agentToken })).body.items[0]?.workItemId;
+    for (let i = 0; i < 50 && !offerId; i++, await Bun.sleep(200))
+      offerId = (await api(`${s.url}/api/v1/me/offers`, { token: agentToken })).body.items[0]?.workItemId;
     expect((await api(`${s.url}/api/v1/offers/${offerId}/accept`, { token: agentToken, body: {} })).status).toBe(200);
     const agentRow = page.locator(`[data-testid=wall-agents] tr[data-agent-id="${s.agent.id}"]`);
     await agentRow.getByTestId("reassign").waitFor({ timeout: 10_000 });
     await agentRow.getByTestId("reassign").selectOption(s.admin.id);
-    for (let i = 0; i < 50; i++, await Bun.sleep(100)) if ((await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken })).body.assigneeId === s.admin.id) break;
-    expect((await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken })).body.assigneeId).toBe(s.admin.id);
+    for (let i = 0; i < 50; i++, await Bun.sleep(100))
+      if (
+        (await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken })).body.assigneeId ===
+        s.admin.id
+      )
+        break;
+    expect((await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken })).body.assigneeId).toBe(
+      s.admin.id,
+    );
     await visitor.close();
     await page.context().close();
   });

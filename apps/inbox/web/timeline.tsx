@@ -30,15 +30,21 @@ export function Timeline({ conversation }: { conversation: Conversation }) {
   const keepOffset = useRef<number | null>(null);
   const loadingOlder = useRef(false);
 
-  const markRead = useCallback((seq: number) => void request(`/conversations/${id}/read`, { body: { seq } }).catch(() => {}), [id]);
+  const markRead = useCallback(
+    (seq: number) => void request(`/conversations/${id}/read`, { body: { seq } }).catch(() => {}),
+    [id],
+  );
 
   useEffect(() => {
-    request<Page>(`/conversations/${id}/timeline?limit=50`).then((page) => {
-      setItems(page.items);
-      setBefore(page.nextCursor);
-      const last = page.items[page.items.length - 1];
-      if (last) markRead(last.seq);
-    }, () => {});
+    request<Page>(`/conversations/${id}/timeline?limit=50`).then(
+      (page) => {
+        setItems(page.items);
+        setBefore(page.nextCursor);
+        const last = page.items[page.items.length - 1];
+        if (last) markRead(last.seq);
+      },
+      () => {},
+    );
   }, [id, markRead]);
 
   useFrames(
@@ -51,7 +57,8 @@ export function Timeline({ conversation }: { conversation: Conversation }) {
           if (document.visibilityState === "visible") markRead((f.item as Item).seq);
         }
       }
-      if (f.type === "typing" && f.sender?.type === "contact") setTyping(f.typing ? (f.sender.name ?? t("contact.anonymous")) : null);
+      if (f.type === "typing" && f.sender?.type === "contact")
+        setTyping(f.typing ? (f.sender.name ?? t("contact.anonymous")) : null);
     },
     [id, markRead, t],
   );
@@ -67,7 +74,9 @@ export function Timeline({ conversation }: { conversation: Conversation }) {
     loadingOlder.current = true;
     const el = scroller.current!;
     keepOffset.current = el.scrollHeight - el.scrollTop;
-    const page = await request<Page>(`/conversations/${id}/timeline?limit=50&before=${before}`).finally(() => (loadingOlder.current = false));
+    const page = await request<Page>(`/conversations/${id}/timeline?limit=50&before=${before}`).finally(
+      () => (loadingOlder.current = false),
+    );
     setItems((old) => merge(old, page.items));
     setBefore(page.nextCursor);
   };
@@ -117,38 +126,88 @@ function TimelineItem({ item, conversationId }: { item: Item; conversationId: st
   const { t, when } = useI18n();
   if (item.type === "event") return <EventItem item={item} />;
   const kind = item.type === "note" ? "note" : item.type === "call" ? "call" : item.direction === "in" ? "in" : "out";
-  const sender = item.sender.name ?? (item.sender.type === "contact" ? t("contact.anonymous") : item.sender.type === "bot" ? t("timeline.bot") : t("timeline.system"));
+  const sender =
+    item.sender.name ??
+    (item.sender.type === "contact"
+      ? t("contact.anonymous")
+      : item.sender.type === "bot"
+        ? t("timeline.bot")
+        : t("timeline.system"));
   const data = item.data as {
-    subject?: string; quotedText?: string; durationS?: number; recordingUrl?: string; transcript?: string; to?: string[]; cc?: string[]; from?: string;
+    subject?: string;
+    quotedText?: string;
+    durationS?: number;
+    recordingUrl?: string;
+    transcript?: string;
+    to?: string[];
+    cc?: string[];
+    from?: string;
     senderAuth?: { verdict: "pass" | "none" | "fail"; dkim: string; spf: string | null; dmarc: string };
   };
   const auth = item.direction === "in" ? data.senderAuth : undefined;
-  const call = item.data as { status?: string; from?: string | null; to?: string | null; waitS?: number; holdS?: number };
+  const call = item.data as {
+    status?: string;
+    from?: string | null;
+    to?: string | null;
+    waitS?: number;
+    holdS?: number;
+  };
   return (
-    <li className={`item item-${kind}`} data-testid="timeline-item" data-seq={item.seq} data-type={item.type} data-direction={item.direction ?? ""} data-item-id={item.id}>
+    <li
+      className={`item item-${kind}`}
+      data-testid="timeline-item"
+      data-seq={item.seq}
+      data-type={item.type}
+      data-direction={item.direction ?? ""}
+      data-item-id={item.id}
+    >
       <div className="item-head">
         {item.channel && <ChannelBadge channel={item.channel} />}
-        <span className="sender" dir="auto">{sender}</span>
+        <span className="sender" dir="auto">
+          {sender}
+        </span>
         {item.private && <span className="note-tag">{t("timeline.note")}</span>}
         <time dateTime={item.createdAt}>{when(item.createdAt)}</time>
       </div>
       {data.subject && (
         <div className="email-head">
           <strong dir="auto">{data.subject}</strong>
-          {data.from && <span>{t("email.from")}: {data.from}</span>}
+          {data.from && (
+            <span>
+              {t("email.from")}: {data.from}
+            </span>
+          )}
           {/* Anyone can write any From: mail its domain did not vouch for says so, forged mail loudly. */}
           {auth && auth.verdict !== "pass" && (
-            <span className={`sender-auth sender-auth-${auth.verdict}`} data-testid="sender-auth" data-verdict={auth.verdict} title={`DKIM ${auth.dkim} · SPF ${auth.spf ?? "-"} · DMARC ${auth.dmarc}`}>
+            <span
+              className={`sender-auth sender-auth-${auth.verdict}`}
+              data-testid="sender-auth"
+              data-verdict={auth.verdict}
+              title={`DKIM ${auth.dkim} · SPF ${auth.spf ?? "-"} · DMARC ${auth.dmarc}`}
+            >
               {t(auth.verdict === "fail" ? "email.senderFailed" : "email.senderUnverified")}
             </span>
           )}
-          {data.to?.length ? <span>{t("email.to")}: {data.to.join(", ")}</span> : null}
-          {data.cc?.length ? <span>{t("email.cc")}: {data.cc.join(", ")}</span> : null}
+          {data.to?.length ? (
+            <span>
+              {t("email.to")}: {data.to.join(", ")}
+            </span>
+          ) : null}
+          {data.cc?.length ? (
+            <span>
+              {t("email.cc")}: {data.cc.join(", ")}
+            </span>
+          ) : null}
         </div>
       )}
       {item.type === "call" && (
         <div className="call" data-testid="call-item" data-status={call.status ?? ""}>
-          <span>📞 {item.direction === "out" ? t("call.out", { to: call.to ?? "" }) : t("call.in", { from: call.from?.startsWith("client:") ? sender : (call.from ?? sender) })}</span>
+          <span>
+            📞{" "}
+            {item.direction === "out"
+              ? t("call.out", { to: call.to ?? "" })
+              : t("call.in", { from: call.from?.startsWith("client:") ? sender : (call.from ?? sender) })}
+          </span>
           <span className="call-status">{call.status ? t(`call.status.${call.status}` as MessageKey) : ""}</span>
           <span>
             {t("call.duration", { d: clock(data.durationS ?? 0) })}
@@ -212,7 +271,9 @@ function Delivery({ item, conversationId }: { item: Item; conversationId: string
             disabled={retrying}
             onClick={() => {
               setRetrying(true);
-              void request(`/conversations/${conversationId}/messages/${item.id}/retry`, { method: "POST" }).finally(() => setRetrying(false));
+              void request(`/conversations/${conversationId}/messages/${item.id}/retry`, { method: "POST" }).finally(
+                () => setRetrying(false),
+              );
             }}
           >
             {t("delivery.retry")}
@@ -231,7 +292,10 @@ function Attachment({ a }: { a: Item["attachments"][number] }) {
   useEffect(() => {
     if (!image && !audio) return;
     let url: string | undefined;
-    fileUrl(a.url).then((u) => setSrc((url = u)), () => {});
+    fileUrl(a.url).then(
+      (u) => setSrc((url = u)),
+      () => {},
+    );
     return () => {
       if (url) URL.revokeObjectURL(url);
     };
@@ -255,7 +319,10 @@ function Recording({ url }: { url: string }) {
   const [src, setSrc] = useState<string | null>(null);
   useEffect(() => {
     let u: string | undefined;
-    fileUrl(url).then((x) => setSrc((u = x)), () => {});
+    fileUrl(url).then(
+      (x) => setSrc((u = x)),
+      () => {},
+    );
     return () => {
       if (u) URL.revokeObjectURL(u);
     };
@@ -282,7 +349,11 @@ function EventItem({ item }: { item: Item }) {
       text = t("event.queued", { queue: queueName(d.queueId) });
       break;
     case "ivr":
-      text = t("event.ivr", { path: ((d.steps ?? []) as { node: string; input?: string }[]).map((x) => (x.input ? `${x.node} (${x.input})` : x.node)).join(" → ") });
+      text = t("event.ivr", {
+        path: ((d.steps ?? []) as { node: string; input?: string }[])
+          .map((x) => (x.input ? `${x.node} (${x.input})` : x.node))
+          .join(" → "),
+      });
       break;
     case "call_abandoned":
       text = t("event.callAbandoned", { d: clock(d.waitS ?? 0) });
@@ -327,7 +398,13 @@ function EventItem({ item }: { item: Item }) {
       text = t("event.other", { who, what: item.eventType ?? "" });
   }
   return (
-    <li className="item item-event" data-testid="timeline-item" data-seq={item.seq} data-type="event" data-event={item.eventType ?? ""}>
+    <li
+      className="item item-event"
+      data-testid="timeline-item"
+      data-seq={item.seq}
+      data-type="event"
+      data-event={item.eventType ?? ""}
+    >
       <span dir="auto">{text}</span>
       {d.note && <q dir="auto">{d.note}</q>}
       <time dateTime={item.createdAt}>{when(item.createdAt)}</time>

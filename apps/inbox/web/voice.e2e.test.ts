@@ -33,7 +33,13 @@ it("an agent takes a phone call from the offer, holds and hangs up in the softph
   await agent.getByTestId("phone-state").waitFor();
   expect(await agent.getByTestId("phone-state").getAttribute("data-state")).toBe("simulated");
   await agent.getByTestId("presence-select").selectOption("available");
-  await until(async () => (await api(`${s.url}/api/v1/me/presence`, { token: await s.login(s.agent.email, s.agent.password) })).body.presence === "available", 5000, "available");
+  await until(
+    async () =>
+      (await api(`${s.url}/api/v1/me/presence`, { token: await s.login(s.agent.email, s.agent.password) })).body
+        .presence === "available",
+    5000,
+    "available",
+  );
 
   const leg = await v.sim.placeCall({ from: "+8613800000077", to: v.number, callerName: "李雷" });
   await v.sim.say(leg, "我想退款");
@@ -43,32 +49,58 @@ it("an agent takes a phone call from the offer, holds and hangs up in the softph
   await offer.getByTestId("offer-accept").click();
 
   const card = agent.getByTestId("call-card");
-  await until(async () => (await v.sim.settle(), (await card.getAttribute("data-status").catch(() => null)) === "connected"), 10_000, "connected card");
+  await until(
+    async () => (await v.sim.settle(), (await card.getAttribute("data-status").catch(() => null)) === "connected"),
+    10_000,
+    "connected card",
+  );
   await card.getByTestId("call-hold").click();
-  await until(async () => (await v.sim.settle(), (await card.getAttribute("data-status")) === "on_hold"), 5000, "on hold");
+  await until(
+    async () => (await v.sim.settle(), (await card.getAttribute("data-status")) === "on_hold"),
+    5000,
+    "on hold",
+  );
   await card.getByTestId("call-hold").click();
-  await until(async () => (await v.sim.settle(), (await card.getAttribute("data-status")) === "connected"), 5000, "resumed");
+  await until(
+    async () => (await v.sim.settle(), (await card.getAttribute("data-status")) === "connected"),
+    5000,
+    "resumed",
+  );
 
   // The supervisor sees the live call on the wallboard and listens in.
   const sup = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
   const supervisorEmail = `sup-${crypto.randomUUID()}@example.test`;
   const { createAgent } = await import("../../../routing/agent.ts");
-  await createAgent(s.rt.core.db, { workspaceId: s.workspaceId, email: supervisorEmail, name: "Sue", role: "supervisor", password: "pw-sue-1234" });
+  await createAgent(s.rt.core.db, {
+    workspaceId: s.workspaceId,
+    email: supervisorEmail,
+    name: "Sue",
+    role: "supervisor",
+    password: "pw-sue-1234",
+  });
   await signIn(sup, s.url, supervisorEmail, "pw-sue-1234");
   await sup.goto(`${s.url}/app/#/wallboard`);
   const row = sup.getByTestId("live-call").filter({ hasText: "+8613800000077" });
   await row.waitFor();
   await row.getByTestId("monitor-listen").click();
-  await until(async () => {
-    const [c] = await s.rt.core.db.select().from(calls).where(eq(calls.externalId, leg.sid));
-    return c!.monitors.length === 1 && c!.monitors[0]!.mode === "listen";
-  }, 5000, "supervisor leg");
+  await until(
+    async () => {
+      const [c] = await s.rt.core.db.select().from(calls).where(eq(calls.externalId, leg.sid));
+      return c!.monitors.length === 1 && c!.monitors[0]!.mode === "listen";
+    },
+    5000,
+    "supervisor leg",
+  );
 
   await card.getByTestId("call-hangup").click();
   await until(async () => (await v.sim.settle(), !(await card.isVisible())), 8000, "card gone");
   // The conversation's timeline has the call item with how it went.
   const item = agent.getByTestId("call-item");
-  await until(async () => (await item.getAttribute("data-status").catch(() => null)) === "completed", 8000, "completed item");
+  await until(
+    async () => (await item.getAttribute("data-status").catch(() => null)) === "completed",
+    8000,
+    "completed item",
+  );
   expect(await item.textContent()).toContain("+8613800000077");
   expect(leg.status).toBe("completed");
   await sup.context().close();
@@ -94,11 +126,20 @@ it("an admin adds a phone line and edits its IVR; a broken flow is refused namin
   await editor.fill(JSON.stringify({ start: "hi", nodes: { hi: { type: "say", text: "你好", next: "menu" } } }));
   await card.getByTestId("ivr-save").click();
   expect(await card.locator("[role=alert]").getAttribute("data-field")).toBe("flow.nodes.hi.next");
-  await editor.fill(JSON.stringify({ start: "hi", nodes: { hi: { type: "say", text: "你好", next: "q" }, q: { type: "enqueue", queueId: v.queues.general } } }));
+  await editor.fill(
+    JSON.stringify({
+      start: "hi",
+      nodes: { hi: { type: "say", text: "你好", next: "q" }, q: { type: "enqueue", queueId: v.queues.general } },
+    }),
+  );
   await card.getByTestId("ivr-save").click();
   await card.getByRole("status").waitFor();
-  const inbox = (await api(`${s.url}/api/v1/inboxes`, { token: await s.login(s.admin.email, s.admin.password) })).body.items.find((i: { name: string }) => i.name === "售后热线 After-sales");
-  const saved = await api(`${s.url}/api/v1/inboxes/${inbox.id}/ivr-flow`, { token: await s.login(s.admin.email, s.admin.password) });
+  const inbox = (
+    await api(`${s.url}/api/v1/inboxes`, { token: await s.login(s.admin.email, s.admin.password) })
+  ).body.items.find((i: { name: string }) => i.name === "售后热线 After-sales");
+  const saved = await api(`${s.url}/api/v1/inboxes/${inbox.id}/ivr-flow`, {
+    token: await s.login(s.admin.email, s.admin.password),
+  });
   expect(saved.body.flow.nodes.q.queueId).toBe(v.queues.general);
   await page.context().close();
 });

@@ -38,7 +38,14 @@ export function WallboardPage() {
   const [queues, setQueues] = useState<LiveQueue[]>([]);
   const [agents, setAgents] = useState<AgentRow[]>([]);
   const now = useNow(1000);
-  const loadAgents = useCallback(() => request<{ items: AgentRow[] }>("/agents").then((r) => setAgents(r.items), () => {}), []);
+  const loadAgents = useCallback(
+    () =>
+      request<{ items: AgentRow[] }>("/agents").then(
+        (r) => setAgents(r.items),
+        () => {},
+      ),
+    [],
+  );
   useEffect(() => {
     request<LiveQueue[]>("/queues/live").then(setQueues, () => {});
     void loadAgents();
@@ -60,7 +67,10 @@ export function WallboardPage() {
         <section className="alerts" role="alert" aria-label={t("wall.alerts")}>
           {alerts.map((a, i) => (
             <p key={i} data-testid="wall-alert">
-              ⚠ {a.queue}: {a.kind === "waiting" ? t("wall.alertWaiting", { n: a.value, max: a.threshold }) : t("wall.alertWait", { t: clock(a.value), max: clock(a.threshold) })}
+              ⚠ {a.queue}:{" "}
+              {a.kind === "waiting"
+                ? t("wall.alertWaiting", { n: a.value, max: a.threshold })
+                : t("wall.alertWait", { t: clock(a.value), max: clock(a.threshold) })}
             </p>
           ))}
         </section>
@@ -85,7 +95,9 @@ export function WallboardPage() {
                 <th scope="row">{q.name}</th>
                 <td data-testid="queue-waiting">{q.waiting}</td>
                 <td>{clock(q.longestWaitS)}</td>
-                <td title={t("wall.slTarget", { s: q.serviceLevelSeconds })}>{q.serviceLevel === null ? "—" : percent(q.serviceLevel)}</td>
+                <td title={t("wall.slTarget", { s: q.serviceLevelSeconds })}>
+                  {q.serviceLevel === null ? "—" : percent(q.serviceLevel)}
+                </td>
                 <td>{q.answered}</td>
                 <td>{q.abandoned}</td>
                 <td>{q.agentsAvailable}</td>
@@ -115,7 +127,8 @@ export function WallboardPage() {
                 <tr key={a.id} data-agent-id={a.id}>
                   <th scope="row">{a.name}</th>
                   <td>
-                    <span className={`dot dot-${a.presence}`} aria-hidden="true" /> {t(`presence.${a.presence}` as MessageKey)}
+                    <span className={`dot dot-${a.presence}`} aria-hidden="true" />{" "}
+                    {t(`presence.${a.presence}` as MessageKey)}
                     {a.reason ? ` · ${a.reason}` : ""}
                   </td>
                   <td>{clock((now - new Date(a.since).getTime()) / 1000)}</td>
@@ -190,7 +203,12 @@ function WaitingChart({ queues }: { queues: LiveQueue[] }) {
     const onResize = () => chart?.resize();
     void import("./chart.ts").then(({ drawWaiting }) => {
       if (disposed || !box.current) return;
-      chart = drawWaiting(box.current, history, queues.map((q) => ({ id: q.id, name: q.name })), locale);
+      chart = drawWaiting(
+        box.current,
+        history,
+        queues.map((q) => ({ id: q.id, name: q.name })),
+        locale,
+      );
       addEventListener("resize", onResize);
     });
     return () => {
@@ -202,7 +220,11 @@ function WaitingChart({ queues }: { queues: LiveQueue[] }) {
   return (
     <section aria-labelledby="wall-chart">
       <h2 id="wall-chart">{t("wall.chart")}</h2>
-      {error ? <p className="error">{t("error.generic")}</p> : <div ref={box} className="chart" role="img" aria-label={t("wall.chart")} data-testid="wall-chart" />}
+      {error ? (
+        <p className="error">{t("error.generic")}</p>
+      ) : (
+        <div ref={box} className="chart" role="img" aria-label={t("wall.chart")} data-testid="wall-chart" />
+      )}
     </section>
   );
 }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "bun:test";
-import { channels, conversationStatuses, deliveryStatuses, identityKinds, presences, roles } from "../../../db/schema/index.ts";
+import {
+  channels,
+  conversationStatuses,
+  deliveryStatuses,
+  identityKinds,
+  presences,
+  roles,
+} from "../../../db/schema/index.ts";
 import { catalog, type MessageKey } from "./catalog.ts";
 import { clock, translate } from "./i18n.ts";
 import { listQuery, VIEWS } from "./inbox.tsx";
@@ -27,7 +34,8 @@ describe("message catalog", () => {
       ...deliveryStatuses.map((d) => `delivery.${d}`),
       ...VIEWS.map((v) => `view.${v}`),
     ];
-    for (const key of keys) expect({ key, has: key in catalog.en && key in catalog["zh-CN"] }).toEqual({ key, has: true });
+    for (const key of keys)
+      expect({ key, has: key in catalog.en && key in catalog["zh-CN"] }).toEqual({ key, has: true });
   });
 
   it("fills placeholders and leaves template variables of canned responses alone", () => {
@@ -60,7 +68,16 @@ describe("routes and list queries", () => {
 
   it("asks the server for what each view shows", () => {
     expect(Object.fromEntries(listQuery("mine", {}))).toEqual({ assignee: "me", status: "open,pending", limit: "50" });
-    expect(Object.fromEntries(listQuery("unassigned", { q: "退款" }))).toEqual({ assignee: "none", status: "open,pending", q: "退款", limit: "50" });
-    expect(Object.fromEntries(listQuery("resolved", { channel: "email", queueId: undefined }))).toEqual({ status: "resolved", channel: "email", limit: "50" });
+    expect(Object.fromEntries(listQuery("unassigned", { q: "退款" }))).toEqual({
+      assignee: "none",
+      status: "open,pending",
+      q: "退款",
+      limit: "50",
+    });
+    expect(Object.fromEntries(listQuery("resolved", { channel: "email", queueId: undefined }))).toEqual({
+      status: "resolved",
+      channel: "email",
+      limit: "50",
+    });
   });
 });

@@ -36,13 +36,20 @@ const FAKE_SDK = `(() => {
   window.Twilio = { Device };
 })();`;
 
-type Sdk = { devices: { token: string; destroyed: boolean }[]; calls: { params: Record<string, string>; muted: boolean; disconnected: boolean }[] };
+type Sdk = {
+  devices: { token: string; destroyed: boolean }[];
+  calls: { params: Record<string, string>; muted: boolean; disconnected: boolean }[];
+};
 
 beforeAll(async () => {
   s = await startTestServer();
   v = await startVoice(s, { apiKey: true });
   adminToken = await s.login(s.admin.email, s.admin.password);
-  const linked = await api(`${s.url}/api/v1/inboxes/${s.inbox.id}/call-line`, { method: "PUT", token: adminToken, body: { voiceInboxId: v.inbox.id, queueId: v.queues.general } });
+  const linked = await api(`${s.url}/api/v1/inboxes/${s.inbox.id}/call-line`, {
+    method: "PUT",
+    token: adminToken,
+    body: { voiceInboxId: v.inbox.id, queueId: v.queues.general },
+  });
   expect(linked.status).toBe(200);
   browser = await launchChromium({ fakeMedia: true });
 }, SETUP_MS);
@@ -66,17 +73,25 @@ describe("the widget's call button through the inbox's Twilio phone line", () =>
     await visitor.page.waitForSelector("switchboard-widget[data-call-status=connecting]", { state: "attached" });
 
     // Twilio's side: the TwiML app's voice URL, from the identity in the token, with the SDK's params.
-    const leg = await v.sim.placeCall({ from: `client:${identity}`, to: placed.params.To!, params: { conversationId: placed.params.conversationId! } });
+    const leg = await v.sim.placeCall({
+      from: `client:${identity}`,
+      to: placed.params.To!,
+      params: { conversationId: placed.params.conversationId! },
+    });
     const [call] = await s.rt.core.db.select().from(calls).where(eq(calls.externalId, leg.sid));
     expect(call).toMatchObject({ conversationId, status: "queued" });
-    await visitor.page.evaluate(() => (window as unknown as { __sdk: { calls: { emit(e: string): void }[] } }).__sdk.calls[0]!.emit("accept"));
+    await visitor.page.evaluate(() =>
+      (window as unknown as { __sdk: { calls: { emit(e: string): void }[] } }).__sdk.calls[0]!.emit("accept"),
+    );
     await visitor.page.waitForSelector("switchboard-widget[data-call-status=connected]", { state: "attached" });
     await visitor.page.getByTestId("switchboard-call").filter({ hasText: "On the line" }).waitFor();
 
     await visitor.page.getByTestId("switchboard-call").getByRole("button", { name: "Mute" }).click();
     expect((await sdk()).calls[0]!.muted).toBe(true);
     await visitor.page.getByTestId("switchboard-call-hangup").click();
-    await visitor.page.waitForSelector("switchboard-widget[data-last-call-status=completed][data-call-status=none]", { state: "attached" });
+    await visitor.page.waitForSelector("switchboard-widget[data-last-call-status=completed][data-call-status=none]", {
+      state: "attached",
+    });
     const after = await sdk();
     expect(after.calls[0]!.disconnected).toBe(true);
     // The device holds the microphone and a socket to Twilio: it goes with the call.
@@ -88,10 +103,15 @@ describe("the widget's call button through the inbox's Twilio phone line", () =>
   }, 60_000);
 
   it("tells the visitor when the call cannot be placed", async () => {
-    const visitor = await openWidget(browser, s.url, s.inbox.publicKey, { initScript: `${FAKE_SDK}; window.__sdk.failConnect = true;` });
+    const visitor = await openWidget(browser, s.url, s.inbox.publicKey, {
+      initScript: `${FAKE_SDK}; window.__sdk.failConnect = true;`,
+    });
     await visitor.send("call please");
     await visitor.page.getByTestId("switchboard-call-start").click();
-    await visitor.page.getByTestId("switchboard-call").filter({ hasText: "The call could not be connected." }).waitFor();
+    await visitor.page
+      .getByTestId("switchboard-call")
+      .filter({ hasText: "The call could not be connected." })
+      .waitFor();
     await visitor.page.waitForSelector("switchboard-widget[data-last-call-status=failed]", { state: "attached" });
     await visitor.close();
   }, 60_000);
@@ -106,8 +126,14 @@ describe("the widget's call button through the inbox's Twilio phone line", () =>
       visitor.page.getByTestId("switchboard-call-start").click(),
     ]);
     expect(sdk.status()).toBe(200);
-    await visitor.page.waitForSelector("switchboard-widget[data-last-call-status=failed]", { state: "attached", timeout: 20_000 });
-    await visitor.page.getByTestId("switchboard-call").filter({ hasText: "The call could not be connected." }).waitFor();
+    await visitor.page.waitForSelector("switchboard-widget[data-last-call-status=failed]", {
+      state: "attached",
+      timeout: 20_000,
+    });
+    await visitor.page
+      .getByTestId("switchboard-call")
+      .filter({ hasText: "The call could not be connected." })
+      .waitFor();
     // The SDK got as far as Twilio's signalling server: it accepted the token and the call's parameters.
     expect(sockets.some((u) => u.startsWith("wss://") && u.includes("twilio.com"))).toBe(true);
     await visitor.close();
@@ -118,7 +144,9 @@ describe("the widget's call button through the inbox's Twilio phone line", () =>
     const page = await context.newPage();
     await page.goto(`${s.url}/healthz`);
     await page.addScriptTag({ url: `${s.url}/widget/voice-sdk.js` });
-    expect(await page.evaluate(() => typeof (window as unknown as { Twilio?: { Device?: unknown } }).Twilio?.Device)).toBe("function");
+    expect(
+      await page.evaluate(() => typeof (window as unknown as { Twilio?: { Device?: unknown } }).Twilio?.Device),
+    ).toBe("function");
     await context.close();
   }, 60_000);
 
@@ -130,7 +158,10 @@ describe("the widget's call button through the inbox's Twilio phone line", () =>
     const picker = page.locator(`[data-inbox-id="${s.inbox.id}"]`).getByTestId("call-line");
     const via = picker.getByLabel("Calls from the chat widget");
     expect(await via.inputValue()).toBe(v.inbox.id);
-    const saved = () => api(`${s.url}/api/v1/inboxes/${s.inbox.id}/call-line`, { token: adminToken }).then((r) => r.body as { voiceInboxId: string | null; queueId: string | null });
+    const saved = () =>
+      api(`${s.url}/api/v1/inboxes/${s.inbox.id}/call-line`, { token: adminToken }).then(
+        (r) => r.body as { voiceInboxId: string | null; queueId: string | null },
+      );
     await via.selectOption({ label: "In the browser (WebRTC, no Twilio)" });
     await until(async () => (await saved()).voiceInboxId === null, 5000, "browser calls saved");
     await picker.getByRole("status").waitFor();
@@ -142,7 +173,8 @@ describe("the widget's call button through the inbox's Twilio phone line", () =>
     await until(async () => (await saved()).queueId === v.queues.refunds, 5000, "line and queue saved");
     expect(await saved()).toEqual({ voiceInboxId: v.inbox.id, queueId: v.queues.refunds });
     // The phone line form takes the API key and TwiML app that softphones and widget calls need.
-    for (const label of ["API key SID (softphones, widget calls)", "API key secret", "TwiML app SID (widget calls)"]) await page.getByTestId("phone-form").getByLabel(label).waitFor();
+    for (const label of ["API key SID (softphones, widget calls)", "API key secret", "TwiML app SID (widget calls)"])
+      await page.getByTestId("phone-form").getByLabel(label).waitFor();
     await context.close();
   }, 60_000);
 });

@@ -119,7 +119,10 @@ export class Api {
 
   /** Where the visitor stands while their chat waits for an agent. */
   queue() {
-    return this.request<{ queued: boolean; position: number | null; estimatedWaitS: number | null }>("GET", "/widget/v1/queue");
+    return this.request<{ queued: boolean; position: number | null; estimatedWaitS: number | null }>(
+      "GET",
+      "/widget/v1/queue",
+    );
   }
 
   /** Public help articles for what the visitor is typing. */
@@ -166,7 +169,8 @@ export class Api {
       return null;
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") return null;
-    if (url.href.startsWith(`${this.base}/`) && this.token && !url.searchParams.has("token")) url.searchParams.set("token", this.token);
+    if (url.href.startsWith(`${this.base}/`) && this.token && !url.searchParams.has("token"))
+      url.searchParams.set("token", this.token);
     return url.href;
   }
 

@@ -201,7 +201,10 @@ export class WidgetCall {
     clearTimeout(this.dropTimer);
     if (state === "connected" && !this.reportedConnected) {
       this.reportedConnected = true;
-      this.api.calls<{ call: CallView }>("POST", `/${callId}/connected`).then((r) => this.update(r.call), () => {});
+      this.api.calls<{ call: CallView }>("POST", `/${callId}/connected`).then(
+        (r) => this.update(r.call),
+        () => {},
+      );
     } else if (state === "disconnected") {
       // The agent's tab closed or the network dropped: give it a moment to come back.
       this.dropTimer = setTimeout(() => this.hangUp(), DISCONNECT_GRACE_MS);
@@ -211,7 +214,12 @@ export class WidgetCall {
   }
 
   private finish(status: string) {
-    this.ended = status === "failed" ? "callFailed" : status === "no_answer" && this.call?.direction === "in" ? "callMissed" : "callEnded";
+    this.ended =
+      status === "failed"
+        ? "callFailed"
+        : status === "no_answer" && this.call?.direction === "in"
+          ? "callMissed"
+          : "callEnded";
     this.view.host.dataset.lastCallStatus = status;
     this.call = null;
     this.release();
@@ -246,7 +254,8 @@ export class WidgetCall {
       return;
     }
     const agent = call.agentName || t("agent");
-    const button = (key: MessageKey, onclick: () => void, cls = "", testid = "") => this.button(key, onclick, cls, testid);
+    const button = (key: MessageKey, onclick: () => void, cls = "", testid = "") =>
+      this.button(key, onclick, cls, testid);
     const hang = button("callHangUp", () => this.hangUp(), "hang", "switchboard-call-hangup");
     const mute = this.muteButton();
     let text: string;
@@ -254,7 +263,10 @@ export class WidgetCall {
     let ticking: string | null = null;
     if (call.status === "ringing" && call.direction === "out") {
       text = t("callInvite", { name: agent });
-      actions = [button("callAccept", () => void this.accept(), "take", "switchboard-call-accept"), button("callDecline", () => this.hangUp(), "", "switchboard-call-decline")];
+      actions = [
+        button("callAccept", () => void this.accept(), "take", "switchboard-call-accept"),
+        button("callDecline", () => this.hangUp(), "", "switchboard-call-decline"),
+      ];
     } else if (call.status === "ringing") {
       text = t("callRinging");
       actions = [hang];
@@ -270,7 +282,11 @@ export class WidgetCall {
     const status = h("p", { role: "status" }, text);
     callBar.replaceChildren(status, ...actions);
     // Only the clock's text changes each second; the buttons stay put under the visitor's pointer.
-    if (ticking) this.clock = setInterval(() => (status.textContent = t("callConnected", { name: agent, time: elapsed(ticking) })), 1000);
+    if (ticking)
+      this.clock = setInterval(
+        () => (status.textContent = t("callConnected", { name: agent, time: elapsed(ticking) })),
+        1000,
+      );
   }
 
   /** Through the phone line the caller first hears the queue's announcements, then the agent. */
@@ -280,7 +296,11 @@ export class WidgetCall {
     const text = () => (since ? this.view.t("callOnLine", { time: elapsed(since) }) : this.view.t("callConnecting"));
     const status = h("p", { role: "status" }, text());
     callBar.hidden = false;
-    callBar.replaceChildren(status, this.muteButton(), this.button("callHangUp", () => line.hangUp(), "hang", "switchboard-call-hangup"));
+    callBar.replaceChildren(
+      status,
+      this.muteButton(),
+      this.button("callHangUp", () => line.hangUp(), "hang", "switchboard-call-hangup"),
+    );
     if (since) this.clock = setInterval(() => (status.textContent = text()), 1000);
   }
 

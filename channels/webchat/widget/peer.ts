@@ -7,7 +7,15 @@
  */
 export type PeerSignal =
   | { kind: "offer" | "answer"; sdp: string }
-  | { kind: "candidate"; candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null; usernameFragment?: string | null } };
+  | {
+      kind: "candidate";
+      candidate: {
+        candidate: string;
+        sdpMid?: string | null;
+        sdpMLineIndex?: number | null;
+        usernameFragment?: string | null;
+      };
+    };
 
 export type IceServerConfig = { urls: string | string[]; username?: string; credential?: string };
 
@@ -31,7 +39,8 @@ export class AudioPeer {
       audio.play().catch(() => {});
     };
     this.pc.onicecandidate = (e) => {
-      if (e.candidate?.candidate) void this.send({ kind: "candidate", candidate: e.candidate.toJSON() as never }).catch(() => {});
+      if (e.candidate?.candidate)
+        void this.send({ kind: "candidate", candidate: e.candidate.toJSON() as never }).catch(() => {});
     };
     this.pc.onconnectionstatechange = () => onState(this.pc.connectionState);
   }

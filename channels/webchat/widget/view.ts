@@ -26,7 +26,11 @@ type Child = Node | string | null | undefined | false;
 type Attrs = Record<string, string | boolean | undefined | ((e: never) => void)>;
 
 /** Creates an element. Strings become text nodes, never markup, so server data cannot inject HTML. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (typeof value === "function") el.addEventListener(name.slice(2), value as EventListener);
@@ -66,7 +70,10 @@ function linkify(text: string): Child[] {
   const parts: Child[] = [];
   let last = 0;
   for (const match of text.matchAll(URL_PATTERN)) {
-    parts.push(text.slice(last, match.index), h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer" }, match[0]));
+    parts.push(
+      text.slice(last, match.index),
+      h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer" }, match[0]),
+    );
     last = match.index + match[0].length;
   }
   parts.push(text.slice(last));
@@ -114,11 +121,22 @@ export class View {
     private readonly on: ViewEvents,
   ) {
     this.locale = locale;
-    this.badge = this.tx(h("span", { class: "badge", "data-testid": "switchboard-unread", hidden: true }), "unread", "aria-label", { n: 0 });
+    this.badge = this.tx(
+      h("span", { class: "badge", "data-testid": "switchboard-unread", hidden: true }),
+      "unread",
+      "aria-label",
+      { n: 0 },
+    );
     this.bubble = this.tx(
       h(
         "button",
-        { class: "bubble", "data-testid": "switchboard-bubble", "aria-expanded": "false", "aria-controls": "sb-panel", onclick: () => on.toggle() },
+        {
+          class: "bubble",
+          "data-testid": "switchboard-bubble",
+          "aria-expanded": "false",
+          "aria-controls": "sb-panel",
+          onclick: () => on.toggle(),
+        },
         icon("chat"),
         icon("close"),
         this.badge,
@@ -128,7 +146,17 @@ export class View {
     );
     this.title = this.tx(h("h2"), "title");
     this.callButton = this.tx(
-      h("button", { class: "icon", type: "button", "data-testid": "switchboard-call-start", hidden: true, onclick: () => on.call() }, icon("phone")),
+      h(
+        "button",
+        {
+          class: "icon",
+          type: "button",
+          "data-testid": "switchboard-call-start",
+          hidden: true,
+          onclick: () => on.call(),
+        },
+        icon("phone"),
+      ),
       "callStart",
       "aria-label",
     );
@@ -136,7 +164,12 @@ export class View {
     this.status = h("p", { class: "status" });
     this.greeting = h("div", { class: "greeting", hidden: true });
     this.list = this.tx(h("ol", { "aria-live": "polite" }), "messages", "aria-label");
-    this.scroller = h("div", { class: "scroll", onscroll: () => this.scroller.scrollTop < STICK_DISTANCE && on.scrolledToTop() }, this.greeting, this.list);
+    this.scroller = h(
+      "div",
+      { class: "scroll", onscroll: () => this.scroller.scrollTop < STICK_DISTANCE && on.scrolledToTop() },
+      this.greeting,
+      this.list,
+    );
     this.typing = h("p", { class: "typing", hidden: true });
     this.notice = h("p", { class: "notice", role: "alert", hidden: true });
     this.prechat = this.buildPrechat();
@@ -148,7 +181,14 @@ export class View {
     this.panel = this.tx(
       h(
         "div",
-        { class: "panel", id: "sb-panel", role: "dialog", "data-testid": "switchboard-panel", hidden: true, onkeydown: (e: KeyboardEvent) => e.key === "Escape" && on.close() },
+        {
+          class: "panel",
+          id: "sb-panel",
+          role: "dialog",
+          "data-testid": "switchboard-panel",
+          hidden: true,
+          onkeydown: (e: KeyboardEvent) => e.key === "Escape" && on.close(),
+        },
         this.buildHeader(),
         this.callBar,
         this.scroller,
@@ -220,7 +260,18 @@ export class View {
         "ul",
         {},
         ...items.map((a) =>
-          h("li", {}, a.url ? h("a", { href: a.url, target: "_blank", rel: "noopener noreferrer", "data-testid": "switchboard-article" }, a.title) : h("strong", {}, a.title), h("span", {}, a.snippet)),
+          h(
+            "li",
+            {},
+            a.url
+              ? h(
+                  "a",
+                  { href: a.url, target: "_blank", rel: "noopener noreferrer", "data-testid": "switchboard-article" },
+                  a.title,
+                )
+              : h("strong", {}, a.title),
+            h("span", {}, a.snippet),
+          ),
         ),
       ),
     );
@@ -267,7 +318,8 @@ export class View {
     }
     // New messages nearly always go last, so look for the row to follow from the end.
     let anchor = this.list.lastElementChild as HTMLElement | null;
-    while (anchor && Number(anchor.dataset.seq) > item.seq) anchor = anchor.previousElementSibling as HTMLElement | null;
+    while (anchor && Number(anchor.dataset.seq) > item.seq)
+      anchor = anchor.previousElementSibling as HTMLElement | null;
     if (anchor) anchor.after(el);
     else this.list.prepend(el);
     if (stick || item.direction === "in") this.scrollToEnd();
@@ -314,7 +366,11 @@ export class View {
     const href = this.on.fileUrl(file.url);
     if (!href) return h("span", {}, file.name);
     const image = file.contentType.startsWith("image/");
-    return h("a", { href, target: "_blank", rel: "noopener noreferrer" }, image ? h("img", { src: href, alt: file.name, loading: "lazy" }) : file.name);
+    return h(
+      "a",
+      { href, target: "_blank", rel: "noopener noreferrer" },
+      image ? h("img", { src: href, alt: file.name, loading: "lazy" }) : file.name,
+    );
   }
 
   private buildHeader() {
@@ -323,12 +379,20 @@ export class View {
       {},
       h("div", {}, this.title, this.status),
       this.callButton,
-      this.tx(h("button", { class: "icon", type: "button", onclick: () => this.on.close() }, icon("close")), "close", "aria-label"),
+      this.tx(
+        h("button", { class: "icon", type: "button", onclick: () => this.on.close() }, icon("close")),
+        "close",
+        "aria-label",
+      ),
     );
   }
 
   private buildInput() {
-    const input = this.tx(h("textarea", { rows: "1", "data-testid": "switchboard-input" }), "placeholder", "placeholder");
+    const input = this.tx(
+      h("textarea", { rows: "1", "data-testid": "switchboard-input" }),
+      "placeholder",
+      "placeholder",
+    );
     this.tx(input, "placeholder", "aria-label");
     input.addEventListener("keydown", (e) => {
       // While an IME is composing (Chinese input), Enter picks a candidate; Safari reports that as keyCode 229.
@@ -360,7 +424,11 @@ export class View {
           this.submit();
         },
       },
-      this.tx(h("button", { class: "icon", type: "button", onclick: () => file.click() }, icon("attach")), "attach", "aria-label"),
+      this.tx(
+        h("button", { class: "icon", type: "button", onclick: () => file.click() }, icon("attach")),
+        "attach",
+        "aria-label",
+      ),
       file,
       this.input,
       this.tx(h("button", { class: "icon", "data-testid": "switchboard-send" }, icon("send")), "send", "aria-label"),
@@ -445,7 +513,10 @@ export class View {
   /** Today's messages show the time only; older ones the date too. */
   private formatTime(iso: string): string {
     const time: Intl.DateTimeFormatOptions = { hour: "numeric", minute: "2-digit" };
-    this.formats ??= [new Intl.DateTimeFormat(this.locale, time), new Intl.DateTimeFormat(this.locale, { ...time, month: "short", day: "numeric" })];
+    this.formats ??= [
+      new Intl.DateTimeFormat(this.locale, time),
+      new Intl.DateTimeFormat(this.locale, { ...time, month: "short", day: "numeric" }),
+    ];
     const date = new Date(iso);
     const today = date.toDateString() === new Date().toDateString();
     return this.formats[today ? 0 : 1]?.format(date) ?? "";

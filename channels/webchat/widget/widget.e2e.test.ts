@@ -32,14 +32,22 @@ async function whenReady(page: Page) {
 
 /** The texts of the widget's messages, as the visitor sees them, with their direction. */
 function messages(page: Page) {
-  return page.getByTestId("switchboard-message").evaluateAll((els) => els.map((el) => [el.getAttribute("data-direction"), el.querySelector(".text")?.textContent]));
+  return page
+    .getByTestId("switchboard-message")
+    .evaluateAll((els) => els.map((el) => [el.getAttribute("data-direction"), el.querySelector(".text")?.textContent]));
 }
 
 /** A 1×1 PNG. */
-const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
+const PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+  "base64",
+);
 
 async function reply(conversationId: string, text: string) {
-  const r = await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, { token: agentToken, body: { text } });
+  const r = await api(`${s.url}/api/v1/conversations/${conversationId}/messages`, {
+    token: agentToken,
+    body: { text },
+  });
   expect(r.status).toBe(201);
 }
 
@@ -63,7 +71,10 @@ describe("chat widget in a browser", () => {
     await page.goto(demoUrl(s));
     await whenReady(page);
     await page.evaluate(() => {
-      const w = window as unknown as { Switchboard: { on(e: string, fn: (arg: unknown) => void): void }; seen: unknown[] };
+      const w = window as unknown as {
+        Switchboard: { on(e: string, fn: (arg: unknown) => void): void };
+        seen: unknown[];
+      };
       w.seen = [];
       w.Switchboard.on("unread", (n) => w.seen.push(n));
       w.Switchboard.on("message", (item) => w.seen.push((item as { text: string }).text));
@@ -84,7 +95,10 @@ describe("chat widget in a browser", () => {
     expect(await mine.locator("script").count()).toBe(0);
     expect(await input.inputValue()).toBe("");
 
-    const typed = await api(`${s.url}/api/v1/conversations/${conversationId}/typing`, { token: agentToken, body: { typing: true } });
+    const typed = await api(`${s.url}/api/v1/conversations/${conversationId}/typing`, {
+      token: agentToken,
+      body: { typing: true },
+    });
     expect(typed.status).toBeLessThan(300);
     const typing = page.getByText("Agent Ann is typing…");
     await typing.waitFor();
@@ -98,7 +112,10 @@ describe("chat widget in a browser", () => {
     expect(await page.getByTestId("switchboard-unread").isVisible()).toBe(false);
 
     // Now that there is a conversation, agents hear the visitor typing.
-    const [typingSent] = await Promise.all([page.waitForRequest((r) => r.url().endsWith("/widget/v1/typing")), input.pressSequentially("s")]);
+    const [typingSent] = await Promise.all([
+      page.waitForRequest((r) => r.url().endsWith("/widget/v1/typing")),
+      input.pressSequentially("s"),
+    ]);
     expect(typingSent.postDataJSON()).toEqual({ typing: true });
     await input.fill("");
 
@@ -109,7 +126,12 @@ describe("chat widget in a browser", () => {
     await badge.waitFor({ state: "visible" });
     expect(await badge.textContent()).toBe("1");
     // Each message once (the visitor's own despite its socket echo), and the unread count as it changed.
-    expect(await page.evaluate(() => (window as unknown as { seen: unknown[] }).seen)).toEqual(["hello <script>x</script>", "hi from agent", "still there?", 1]);
+    expect(await page.evaluate(() => (window as unknown as { seen: unknown[] }).seen)).toEqual([
+      "hello <script>x</script>",
+      "hi from agent",
+      "still there?",
+      1,
+    ]);
     // The socket's echo of the visitor's own message and the POST response made one row, not two.
     expect(await messages(page)).toEqual([
       ["in", "hello <script>x</script>"],
@@ -243,7 +265,11 @@ describe("chat widget in a browser", () => {
     try {
       const admin = await queued.login(queued.admin.email, queued.admin.password);
       const queue = await api(`${queued.url}/api/v1/queues`, { token: admin, body: { name: "Everyone" } });
-      await api(`${queued.url}/api/v1/entry-rules`, { method: "PUT", token: admin, body: { rules: [{ queueId: queue.body.id }] } });
+      await api(`${queued.url}/api/v1/entry-rules`, {
+        method: "PUT",
+        token: admin,
+        body: { rules: [{ queueId: queue.body.id }] },
+      });
       const page = await browser.newPage();
       await page.goto(demoUrl(queued));
       await whenReady(page);
@@ -254,7 +280,10 @@ describe("chat widget in a browser", () => {
       // Nobody who could take it is signed in: a place in line, no made-up wait.
       await page.getByText("You are number 1 in line. We'll be with you as soon as we can.").waitFor();
       const conversation = await openConversationWith(queued.url, admin, "anyone there?");
-      await api(`${queued.url}/api/v1/conversations/${conversation!.id}/messages`, { token: admin, body: { text: "Hi, I'm here" } });
+      await api(`${queued.url}/api/v1/conversations/${conversation!.id}/messages`, {
+        token: admin,
+        body: { text: "Hi, I'm here" },
+      });
       await page.getByTestId("switchboard-message").filter({ hasText: "Hi, I'm here" }).waitFor();
       await page.getByText("You are number 1 in line").waitFor({ state: "hidden" });
       await page.close();

@@ -251,7 +251,8 @@ class Widget {
     // Every frame's seq is a safe resume point (hello: where the replay starts, the head when nothing
     // was seen yet; others: the seq last delivered), so a reconnect resumes after the highest one.
     // `resync` names the seq to continue after, even below one remembered from elsewhere.
-    if (typeof frame.seq === "number") this.lastSeq = frame.type === "resync" ? frame.seq : Math.max(this.lastSeq, frame.seq);
+    if (typeof frame.seq === "number")
+      this.lastSeq = frame.type === "resync" ? frame.seq : Math.max(this.lastSeq, frame.seq);
     if (frame.type === "hello") {
       void this.call.refresh();
       return;
@@ -310,7 +311,12 @@ class Widget {
         if (place?.queued && place.position !== null) {
           if (place.position === 0) this.view.showNotice("queueNext", undefined, true);
           else if (place.estimatedWaitS === null) this.view.showNotice("queuedUnknown", { n: place.position }, true);
-          else this.view.showNotice("queued", { n: place.position, min: Math.max(1, Math.round(place.estimatedWaitS / 60)) }, true);
+          else
+            this.view.showNotice(
+              "queued",
+              { n: place.position, min: Math.max(1, Math.round(place.estimatedWaitS / 60)) },
+              true,
+            );
         } else if (round > 0) break;
         await sleep(round === 0 ? QUEUE_FIRST_LOOK_MS : QUEUE_REFRESH_MS);
       }
@@ -469,7 +475,9 @@ class Widget {
 
 function draft(content: { text?: string; attachments?: Attachment[] }): Draft {
   // crypto.randomUUID() needs a secure context, and host pages may still be plain http.
-  const clientId = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+  const clientId = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(
+    "",
+  );
   return { clientId, text: content.text, attachments: content.attachments ?? [] };
 }
 
