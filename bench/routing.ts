@@ -114,30 +114,26 @@ async function seed(database: Database) {
   const agents = makeAgents(random, now).map((a) => ({ ...a, id: crypto.randomUUID() }));
   // Sign-in is not measured: one placeholder hash instead of 2,000 slow password hashes.
   await chunks(agents, 500, (c) =>
-    db
-      .insert(users)
-      .values(
-        c.map((a, i) => ({
-          id: a.id,
-          workspaceId: w,
-          email: `${a.id}@bench.test`,
-          name: `Agent ${i}`,
-          role: "agent" as const,
-          passwordHash: "x",
-        })),
-      ),
+    db.insert(users).values(
+      c.map((a, i) => ({
+        id: a.id,
+        workspaceId: w,
+        email: `${a.id}@bench.test`,
+        name: `Agent ${i}`,
+        role: "agent" as const,
+        passwordHash: "x",
+      })),
+    ),
   );
   await chunks(agents, 500, (c) =>
-    db
-      .insert(agentStates)
-      .values(
-        c.map((a) => ({
-          userId: a.id,
-          workspaceId: w,
-          presence: "available" as const,
-          idleSince: new Date(a.idleSince),
-        })),
-      ),
+    db.insert(agentStates).values(
+      c.map((a) => ({
+        userId: a.id,
+        workspaceId: w,
+        presence: "available" as const,
+        idleSince: new Date(a.idleSince),
+      })),
+    ),
   );
   const levels = agents.flatMap((a) =>
     Object.entries(a.skills).map(([s, level]) => ({ workspaceId: w, userId: a.id, skillId: skillId.get(s)!, level })),
@@ -150,32 +146,28 @@ async function seed(database: Database) {
   }));
   await chunks(items, 1000, (c) => db.insert(contacts).values(c.map((i) => ({ id: i.contactId, workspaceId: w }))));
   await chunks(items, 1000, (c) =>
-    db
-      .insert(conversations)
-      .values(
-        c.map((i) => ({
-          id: i.conversationId,
-          workspaceId: w,
-          contactId: i.contactId,
-          inboxId: inbox!.id,
-          channel: "webchat" as const,
-        })),
-      ),
+    db.insert(conversations).values(
+      c.map((i) => ({
+        id: i.conversationId,
+        workspaceId: w,
+        contactId: i.contactId,
+        inboxId: inbox!.id,
+        channel: "webchat" as const,
+      })),
+    ),
   );
   await chunks(items, 1000, (c) =>
-    db
-      .insert(workItems)
-      .values(
-        c.map((i) => ({
-          workspaceId: w,
-          conversationId: i.conversationId,
-          queueId: queue!.id,
-          channel: "webchat",
-          priority: i.priority,
-          requiredSkills: i.requiredSkills,
-          enqueuedAt: new Date(i.enqueuedAt),
-        })),
-      ),
+    db.insert(workItems).values(
+      c.map((i) => ({
+        workspaceId: w,
+        conversationId: i.conversationId,
+        queueId: queue!.id,
+        channel: "webchat",
+        priority: i.priority,
+        requiredSkills: i.requiredSkills,
+        enqueuedAt: new Date(i.enqueuedAt),
+      })),
+    ),
   );
   return w;
 }

@@ -292,14 +292,12 @@ describe("event pruning", () => {
 
   it("still prunes when the database refuses to summarize the age index (a role that does not own it)", async () => {
     const w = await testWorkspace();
-    await w.core.db
-      .insert(events)
-      .values({
-        workspaceId: w.workspaceId,
-        seq: 1_000_000_001,
-        type: "item.created",
-        createdAt: new Date(Date.now() - 40 * 86_400_000),
-      });
+    await w.core.db.insert(events).values({
+      workspaceId: w.workspaceId,
+      seq: 1_000_000_001,
+      type: "item.created",
+      createdAt: new Date(Date.now() - 40 * 86_400_000),
+    });
     const refusing = new Proxy(w.core.db, {
       get: (db, key) =>
         key === "execute" ? () => Promise.reject(new Error("must be owner of index")) : Reflect.get(db, key),

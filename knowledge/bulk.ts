@@ -54,23 +54,21 @@ export async function importArticles(
     });
     await db.transaction(async (tx) => {
       await tx.insert(articles).values(rows);
-      await tx
-        .insert(articleVersions)
-        .values(
-          rows.map((r) => ({
-            workspaceId,
-            articleId: r.id,
-            version: 1,
-            title: r.title,
-            summary: r.summary,
-            body: r.body,
-            tags: r.tags,
-            status: r.status,
-            visibility: r.visibility,
-            locale: r.locale,
-            note: "imported",
-          })),
-        );
+      await tx.insert(articleVersions).values(
+        rows.map((r) => ({
+          workspaceId,
+          articleId: r.id,
+          version: 1,
+          title: r.title,
+          summary: r.summary,
+          body: r.body,
+          tags: r.tags,
+          status: r.status,
+          visibility: r.visibility,
+          locale: r.locale,
+          note: "imported",
+        })),
+      );
       await writePostings(
         tx,
         workspaceId,

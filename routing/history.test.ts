@@ -94,15 +94,13 @@ describe("queue history", () => {
     const other = await testWorkspace();
     const otherQueue = await createQueue(other.core.db, other.workspaceId, { name: "A" });
     const [otherConversation] = await conversations(other, 1);
-    await other.core.db
-      .insert(workItems)
-      .values({
-        workspaceId: other.workspaceId,
-        conversationId: otherConversation!,
-        queueId: otherQueue.id,
-        channel: "webchat",
-        enqueuedAt: ago(5),
-      });
+    await other.core.db.insert(workItems).values({
+      workspaceId: other.workspaceId,
+      conversationId: otherConversation!,
+      queueId: otherQueue.id,
+      channel: "webchat",
+      enqueuedAt: ago(5),
+    });
 
     const history = await queueHistory(w.core.db, w.workspaceId, { minutes: 10, step: 60, now });
     expect(history.step).toBe(60);

@@ -60,16 +60,14 @@ describe("routers running at once", () => {
       const queue = await createQueue(w.core.db, w.workspaceId, { name: "All" });
       await replaceEntryRules(w.core.db, w.workspaceId, [{ queueId: queue.id }]);
       const agents = await Promise.all(Array.from({ length: 12 }, (_, i) => w.actor("agent", `A${i}`)));
-      await w.core.db
-        .insert(agentStates)
-        .values(
-          agents.map((a) => ({
-            userId: a.userId,
-            workspaceId: w.workspaceId,
-            presence: "available" as const,
-            capacity: { voice: 1, chat: 1 + Math.floor(random() * 3), email: 5, messaging: 4 },
-          })),
-        );
+      await w.core.db.insert(agentStates).values(
+        agents.map((a) => ({
+          userId: a.userId,
+          workspaceId: w.workspaceId,
+          presence: "available" as const,
+          capacity: { voice: 1, chat: 1 + Math.floor(random() * 3), email: 5, messaging: 4 },
+        })),
+      );
       const stored = await ingestBatch(
         w.core,
         w.workspaceId,
@@ -355,15 +353,13 @@ describe("live figures in SQL", () => {
     ];
     for (const [n, shape] of shapes.entries()) {
       const c = await customerSays(w, inbox.id, `f${n}`, `f${n}`);
-      await w.core.db
-        .insert(workItems)
-        .values({
-          workspaceId: w.workspaceId,
-          conversationId: c.conversation.id,
-          queueId: queue.id,
-          channel: "webchat",
-          ...shape,
-        });
+      await w.core.db.insert(workItems).values({
+        workspaceId: w.workspaceId,
+        conversationId: c.conversation.id,
+        queueId: queue.id,
+        channel: "webchat",
+        ...shape,
+      });
     }
     const totals = await loadTotals(w.core.db, w.workspaceId, new Date(now.getTime() - 3_600_000), now);
     const expected = totalsOf(shapes, 20, now);
