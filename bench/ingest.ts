@@ -175,13 +175,13 @@ async function batchCounters(url: string) {
 }
 
 /**
- * The server under test is the product itself (`bun apps/main.ts`) in a process of its own, as a
+ * The server under test is the product itself (`bun apps/server/main.ts`) in a process of its own, as a
  * user runs it, with its demo workspace; this process only plays the visitors and the agent.
  */
 export async function startServer(target: Target) {
   // BENCH_SERVER_FLAGS passes flags to the server's bun, e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/prof".
   const flags = process.env.BENCH_SERVER_FLAGS?.split(" ").filter(Boolean) ?? [];
-  const proc = Bun.spawn(["bun", ...flags, "apps/main.ts"], {
+  const proc = Bun.spawn(["bun", ...flags, "apps/server/main.ts"], {
     cwd: join(import.meta.dir, ".."),
     env: {
       ...process.env,

@@ -1,4 +1,4 @@
-import { simulate, type SimulationInput } from "../routing/simulator.ts";
+import { simulate, type SimulationInput } from "../routing/planner.ts";
 
 /**
  * The routing simulator at a million arrivals, every assignment decided by the real ACD (route,

@@ -4,7 +4,7 @@ import { createVisitors, onEachDriver, sendMessage, startServer, type Target } f
 import { summarize } from "./stats.ts";
 
 /**
- * The agent inbox in Chromium against the product running in its own process (`bun apps/main.ts`):
+ * The agent inbox in Chromium against the product running in its own process (`bun apps/server/main.ts`):
  *  - paint latency: a widget message POSTed by a visitor → its timeline item painted in an agent tab
  *    that has the conversation open (200 messages, one every 50 ms so each is measured on its own);
  *  - the conversation list's time to interactive with 10,000 conversations in the database: from

@@ -1,6 +1,6 @@
-import { seedDemo } from "../apps/demo.ts";
-import { createRuntime, housekeep } from "../apps/runtime.ts";
-import { createApp } from "../apps/server.ts";
+import { seedDemo } from "../apps/demo/seed.ts";
+import { createRuntime, housekeep } from "../apps/server/runtime.ts";
+import { createApp } from "../apps/server/app.ts";
 import { twilioSignature } from "../channels/voice/verify.ts";
 import { parseConfig } from "../platform/config.ts";
 import { setLogLevel } from "../platform/log.ts";

@@ -1,6 +1,6 @@
 import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "../test/browser.ts";
-import { buildWidget } from "../channels/webchat/widget/build.ts";
+import { buildWidget } from "../apps/web/widget/build.ts";
 import { percentile } from "./stats.ts";
 
 /**

@@ -134,7 +134,7 @@ export type Config = {
   widgetIpRate: number;
   /** Open widget sockets per visitor and per client IP on one node; events one widget replay may hold. */
   widgetSockets: { perVisitor: number; perIp: number; replayLimit: number };
-  /** Trusted reverse-proxy hops in front of this node (0: none); see apps/client-ip.ts. */
+  /** Trusted reverse-proxy hops in front of this node (0: none); see apps/server/client-ip.ts. */
   trustProxy: number;
   /** Anonymous upload quotas in bytes per 24 hours, and the age at which unattached uploads go. */
   uploads: { visitorBytes: number; ipBytes: number; workspaceBytes: number; orphanAfterMs: number };

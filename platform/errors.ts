@@ -1,5 +1,5 @@
 /**
- * Typed domain errors, thrown anywhere and mapped to HTTP once (apps/http.ts). The JSON shape is
+ * Typed domain errors, thrown anywhere and mapped to HTTP once (apps/server/http.ts). The JSON shape is
  * always `{ error: { code, message, field? } }`.
  */
 export class DomainError extends Error {

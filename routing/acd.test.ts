@@ -15,7 +15,7 @@ import {
   type RoutingOptions,
   type WorkItem,
 } from "./acd.ts";
-import { mulberry32 } from "./simulator.ts";
+import { mulberry32 } from "./planner.ts";
 
 const MINUTE = 60_000;
 const NOW = 1_700_000_000_000;

@@ -2,7 +2,7 @@ import { createInbox } from "../conversations/inbox.ts";
 import { ivrFlows } from "../db/schema/index.ts";
 import { exampleFlow } from "../channels/voice/example-flow.ts";
 import type { IvrFlow } from "../channels/voice/flow.ts";
-import { fakeSid, TwilioSimulator } from "../channels/voice/simulator.ts";
+import { fakeSid, TwilioSimulator } from "../apps/demo/twilio-stand-in.ts";
 import { createQueue } from "../routing/queue.ts";
 import { setAgentSkill } from "../routing/agent.ts";
 import type { TestServer } from "./server.ts";

@@ -16,8 +16,8 @@ import {
   setTeamMembers,
 } from "../../routing/agent.ts";
 import { queueHistory } from "../../routing/history.ts";
-import { body, created, IdParam, Json, ok, router } from "../http.ts";
-import type { Runtime } from "../runtime.ts";
+import { body, created, IdParam, Json, ok, router } from "../server/http.ts";
+import type { Runtime } from "../server/runtime.ts";
 import { parseEmailSetup } from "./email.ts";
 import { acceptInvite, inviteToken, inviteUrl, signedInUser, type AuthEnv } from "./auth.ts";
 

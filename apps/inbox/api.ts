@@ -13,12 +13,12 @@ import { OutboxWorker } from "../../conversations/outbox.ts";
 import { timelinePage } from "../../conversations/timeline.ts";
 import { channels, conversationStatuses, type ConversationStatus } from "../../db/schema/index.ts";
 import { NotFound } from "../../platform/errors.ts";
-import { clientIp } from "../client-ip.ts";
+import { clientIp } from "../server/client-ip.ts";
 import { agentSkillsOf } from "../../routing/agent.ts";
-import { body, created, IdParam, ok, router } from "../http.ts";
-import { streamedUpload } from "../upload.ts";
+import { body, created, IdParam, ok, router } from "../server/http.ts";
+import { streamedUpload } from "../server/upload.ts";
 import { MAX_ATTACHMENT_BYTES } from "../../conversations/attachment.ts";
-import type { Runtime } from "../runtime.ts";
+import type { Runtime } from "../server/runtime.ts";
 import { accountOf, login, logout, type AuthEnv } from "./auth.ts";
 import { routeAccess } from "./route-permission.ts";
 import { adminApi } from "./admin.ts";
@@ -32,7 +32,7 @@ import { knowledgeApi } from "./knowledge.ts";
 import { routingApi } from "./routing.ts";
 import { followAssignment, freeIfIdle, transferToAgent, transferToQueue, transferToTeam } from "../../routing/work.ts";
 import { signedOut } from "../../routing/presence.ts";
-import { publishTyping } from "./typing.ts";
+import { publishTyping } from "../../conversations/typing.ts";
 
 const LoginBody = z
   .object({ email: z.string().min(1).max(320), password: z.string().min(1).max(200) })

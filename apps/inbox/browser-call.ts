@@ -9,10 +9,10 @@ import {
   markConnected,
   relaySignal,
   type CallParty,
-} from "../../conversations/browser-call.ts";
+} from "../../calls/browser-call.ts";
 import { followAssignment } from "../../routing/work.ts";
-import { body, created, IdParam, ok, router } from "../http.ts";
-import type { Runtime } from "../runtime.ts";
+import { body, created, IdParam, ok, router } from "../server/http.ts";
+import type { Runtime } from "../server/runtime.ts";
 import type { AuthEnv } from "./auth.ts";
 
 const CallParams = z.object({ id: z.uuid(), callId: z.uuid() });

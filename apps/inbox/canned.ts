@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createCanned, deleteCanned, listCanned, updateCanned } from "../../conversations/canned.ts";
 import { SHORTCUT_PATTERN } from "../../conversations/canned-template.ts";
-import { body, created, IdParam, ok, router } from "../http.ts";
-import type { Runtime } from "../runtime.ts";
+import { body, created, IdParam, ok, router } from "../server/http.ts";
+import type { Runtime } from "../server/runtime.ts";
 import type { AuthEnv } from "./auth.ts";
 
 const CannedQuery = z.object({ q: z.string().max(200).optional() });

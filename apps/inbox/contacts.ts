@@ -10,8 +10,8 @@ import {
   updateContact,
 } from "../../conversations/contact.ts";
 import { identityKinds } from "../../db/schema/index.ts";
-import { body, created, IdParam, Json, ok, router } from "../http.ts";
-import type { Runtime } from "../runtime.ts";
+import { body, created, IdParam, Json, ok, router } from "../server/http.ts";
+import type { Runtime } from "../server/runtime.ts";
 import type { AuthEnv } from "./auth.ts";
 import { revokeVisitorTokens } from "../../conversations/visitor-tokens.ts";
 

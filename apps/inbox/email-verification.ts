@@ -3,7 +3,7 @@ import { readCredentials } from "../../conversations/inbox.ts";
 import { startEmailVerification, VERIFICATION_CODE_HOURS, VERIFY_TAG } from "../../conversations/inbox-route.ts";
 import type { Inbox } from "../../db/schema/index.ts";
 import { Conflict } from "../../platform/errors.ts";
-import type { Runtime } from "../runtime.ts";
+import type { Runtime } from "../server/runtime.ts";
 
 /**
  * Proving that a workspace owns an email address it gave an inbox: a one-time code is mailed, through

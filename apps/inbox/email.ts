@@ -9,9 +9,9 @@ import type { Executor } from "../../db/connect.ts";
 import { contacts, emailMailboxState, emailParticipants, inboxes, type Conversation } from "../../db/schema/index.ts";
 import { Conflict, Invalid } from "../../platform/errors.ts";
 import { parseInput } from "../../platform/validation.ts";
-import { deleteHeldBack, listHeldBack, releaseHeldBack } from "../gateway/spam-view.ts";
-import { body, created, IdParam, Json, ok, router } from "../http.ts";
-import type { Runtime } from "../runtime.ts";
+import { deleteHeldBack, listHeldBack, releaseHeldBack } from "../../mailboxes/held-back.ts";
+import { body, created, IdParam, Json, ok, router } from "../server/http.ts";
+import type { Runtime } from "../server/runtime.ts";
 import { mailVerificationCodes } from "./email-verification.ts";
 import type { AuthEnv } from "./auth.ts";
 

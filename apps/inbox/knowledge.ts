@@ -28,9 +28,9 @@ import { renderMarkdown } from "../../knowledge/markdown.ts";
 import { MAX_QUERY_INPUT, type SearchHit } from "../../knowledge/search.ts";
 import { suggestForConversation } from "../../knowledge/suggest.ts";
 import { Forbidden } from "../../platform/errors.ts";
-import { articleUrl } from "../gateway/help.ts";
-import { body, created, IdParam, Json, ok, router } from "../http.ts";
-import type { Runtime } from "../runtime.ts";
+import { articleUrl } from "../gateway/help/help-center.ts";
+import { body, created, IdParam, Json, ok, router } from "../server/http.ts";
+import type { Runtime } from "../server/runtime.ts";
 import type { AuthEnv } from "./auth.ts";
 
 const SearchQuery = z.object({

@@ -7,8 +7,8 @@ import type { DomainEvent } from "../../conversations/event.ts";
 import { users } from "../../db/schema/index.ts";
 import { errorBody } from "../../platform/errors.ts";
 import { log } from "../../platform/log.ts";
-import type { Runtime } from "../runtime.ts";
-import { feedSocket, parseAfter } from "../socket.ts";
+import type { Runtime } from "../server/runtime.ts";
+import { feedSocket, parseAfter } from "../server/socket.ts";
 import { authenticate, tokenFrom } from "./auth.ts";
 
 /** A frame as agents get it: `{seq, type, conversationId, ...payload}` without the routing scope. */

@@ -11,7 +11,7 @@ const PUBLIC = "public";
 
 /**
  * Every route of the agent API (under /api/v1) and the permission it needs. A route missing here is
- * refused to everyone (deny by default), and apps/permission.e2e.test.ts fails until it gets its row.
+ * refused to everyone (deny by default), and apps/inbox/permission.e2e.test.ts fails until it gets its row.
  * Finer rules live beside the data they guard: the visibility rule (conversations/actor.ts) on every
  * conversation, contact history, file and event; "own calls only" without calls.control_any.
  */

@@ -25,8 +25,8 @@ import {
 } from "../../routing/queue.ts";
 import { liveQueues } from "../../routing/live.ts";
 import { acceptOffer, liveWorkOf, offersFor, rejectOffer } from "../../routing/work.ts";
-import { body, created, errorResponses, IdParam, Json, ok, router } from "../http.ts";
-import type { Runtime } from "../runtime.ts";
+import { body, created, errorResponses, IdParam, Json, ok, router } from "../server/http.ts";
+import type { Runtime } from "../server/runtime.ts";
 import { requirePermission } from "../../platform/permission.ts";
 import type { AuthEnv } from "./auth.ts";
 

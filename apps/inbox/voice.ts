@@ -1,26 +1,26 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
 import { createInbox, requireInbox, updateInboxSettings } from "../../conversations/inbox.ts";
-import { callById, callData, liveCalls } from "../../conversations/call.ts";
+import { callById, callData, liveCalls } from "../../calls/call.ts";
 import { requireConversation } from "../../conversations/conversation.ts";
 import { contactIdentities, conversations, inboxes, ivrFlows, queues, type Call } from "../../db/schema/index.ts";
 import { checkFlow, IvrFlow, queuesOf } from "../../channels/voice/flow.ts";
 import { Conflict, Forbidden, Invalid, NotFound } from "../../platform/errors.ts";
 import type { Actor } from "../../conversations/actor.ts";
 import { can } from "../../platform/permission.ts";
-import { body, IdParam, ok, router } from "../http.ts";
-import type { Runtime } from "../runtime.ts";
+import { body, IdParam, ok, router } from "../server/http.ts";
+import type { Runtime } from "../server/runtime.ts";
 import { accountHoldsNumber } from "../../channels/voice/rest.ts";
-import { clientIdentity } from "../voice/call-control.ts";
-import { CallLineBody, setCallLine } from "../voice/call-line.ts";
+import { clientIdentity } from "../../calls/call-control.ts";
+import { CallLineBody, setCallLine } from "../../calls/phone-line.ts";
 import {
   CallSignal,
   MonitorMode,
   monitorBrowserCall,
   relayMonitorSignal,
   stopMonitoringBrowserCall,
-} from "../../conversations/browser-call.ts";
-import { mintsTokens, voiceInbox, voiceToken } from "../voice/inbox.ts";
+} from "../../calls/browser-call.ts";
+import { mintsTokens, voiceInbox, voiceToken } from "../../calls/voice-inbox.ts";
 import type { AuthEnv } from "./auth.ts";
 
 const TOKEN_TTL_S = 3600;

@@ -1,0 +1,287 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { count, eq } from "drizzle-orm";
+import { adapters as defaultAdapters } from "../../channels/index.ts";
+import { AttachmentStore } from "../../conversations/attachment.ts";
+import { InProcessBus, PostgresBus, type EventBus } from "../../conversations/bus.ts";
+import type { ChannelAdapter } from "../../conversations/channel.ts";
+import { wakeSnoozed } from "../../conversations/conversation.ts";
+import { pruneEvents } from "../../conversations/event.ts";
+import { resealCredentials } from "../../conversations/inbox.ts";
+import { EventFeed } from "../../conversations/feed.ts";
+import { InboundQueue } from "../../conversations/inbound-queue.ts";
+import { OutboxWorker, type OutboxOptions } from "../../conversations/outbox.ts";
+import type { Core } from "../../conversations/transaction.ts";
+import { prepareEmail } from "../../mailboxes/intake.ts";
+import { connect, type Database } from "../../db/connect.ts";
+import { createKnowledgeBase, type KnowledgeBase } from "../../knowledge/base.ts";
+import { startKnowledgeBot } from "../../routing/knowledge-bot.ts";
+import { markDisconnectedOffline } from "../../routing/presence.ts";
+import { BrowserCallWatch } from "../../calls/browser-call-watch.ts";
+import { Router } from "../../routing/router.ts";
+import { DEFAULT_ROUTING } from "../../routing/work.ts";
+import { outbox } from "../../db/schema/index.ts";
+import { ConfigError, type Config } from "../../platform/config.ts";
+import { Keyring, randomToken } from "../../platform/crypto.ts";
+import { log } from "../../platform/log.ts";
+import { Counter, Gauge, Histogram, Registry, watchEventLoopLag } from "../../platform/metrics.ts";
+import { CallControl } from "../../calls/call-control.ts";
+import { pruneHeldBack } from "../../mailboxes/held-back.ts";
+import { pruneRecordings } from "../../calls/recording.ts";
+
+/** How long the realtime replay log keeps events; resuming from older seqs asks the client to reload. */
+const EVENT_RETENTION_DAYS = 7;
+/** An agent whose realtime socket has been gone this long (no heartbeat on any node) goes offline. */
+const DISCONNECT_GRACE_MS = 90_000;
+
+/** Everything one node runs, wired once: database, bus, realtime feed, outbox worker, metrics. */
+export type Runtime = {
+  config: Config;
+  database: Database;
+  core: Core;
+  feed: EventFeed;
+  /** Where gateways hand inbound messages: batched ingest (inbound-queue.ts). */
+  inbound: InboundQueue;
+  keyring: Keyring;
+  outbox: OutboxWorker;
+  router: Router;
+  /** Phone calls: Twilio's webhooks and agents' call control. */
+  calls: CallControl;
+  files: AttachmentStore;
+  /** Browser calls (chat → voice): timeouts, and ending the calls of a browser that went away. */
+  browserCalls: BrowserCallWatch;
+  knowledge: KnowledgeBase;
+  metrics: {
+    registry: Registry;
+    httpDuration: Histogram;
+    events: Counter;
+    sockets: { agents: number; widgets: number };
+  };
+  close(): Promise<void>;
+};
+
+export type RuntimeOptions = {
+  /** An already connected database (tests share one per process). */
+  database?: Database;
+  adapters?: Partial<Record<string, ChannelAdapter>>;
+  outbox?: Partial<Omit<OutboxOptions, "adapters" | "keyring">>;
+};
+
+/**
+ * SECRET_KEY, or (embedded database only) a key generated once and kept in DATA_DIR so tokens and
+ * sealed credentials survive restarts of a one-machine install. On PostgreSQL a generated key would
+ * differ per node and per new container, and what one sealed the others could not open: refused.
+ */
+export function secretKey(config: Config, driver: Database["driver"]) {
+  if (config.secretKey) return config.secretKey;
+  if (driver === "postgres")
+    throw new ConfigError("SECRET_KEY", "must be set on PostgreSQL: every node and every restart needs the same key");
+  const file = join(config.dataDir, "secret.key");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const key = randomToken(48);
+  writeFileSync(file, key, { mode: 0o600 });
+  log.warn("SECRET_KEY is not set: generated one in DATA_DIR/secret.key (set SECRET_KEY on every node of a cluster)");
+  return key;
+}
+
+/**
+ * DATA_DIR holds the database, customers' files and the generated key: owner-only (0700). One made
+ * by an older version or by hand with wider rights is narrowed, with a warning.
+ */
+function ownerOnlyDataDir(dir: string) {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if ((statSync(dir).mode & 0o077) === 0) return;
+  chmodSync(dir, 0o700);
+  log.warn("DATA_DIR was readable by other users: narrowed to owner-only (0700)", { dir });
+}
+
+export async function createRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  ownerOnlyDataDir(config.dataDir);
+  const database =
+    options.database ??
+    (await connect(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir }));
+  let bus: EventBus;
+  if (database.pg) {
+    const pgBus = new PostgresBus(database.pg);
+    await pgBus.ready();
+    bus = pgBus;
+  } else {
+    bus = new InProcessBus();
+  }
+  const core: Core = { db: database.db, bus };
+  const feed = new EventFeed(database.db, bus);
+  if (bus instanceof PostgresBus) bus.setReconnectHandler(() => feed.catchUp());
+  const keyring = new Keyring(secretKey(config, database.driver), [config.secretKeyPrevious]);
+  // After a rotation, what the previous key sealed is sealed again at once, so it can be retired.
+  if (config.secretKeyPrevious) {
+    const resealed = await resealCredentials(database.db, keyring);
+    if (resealed) log.info("inbox credentials sealed again with the current SECRET_KEY", { inboxes: resealed });
+  }
+  // Email replies get their threading headers from the database just before sending (gateway/email.ts).
+  const prepare: OutboxOptions["prepare"] = {};
+  const worker = new OutboxWorker(core, {
+    ...options.outbox,
+    adapters: options.adapters ?? defaultAdapters,
+    keyring,
+    prepare,
+  });
+
+  const registry = new Registry();
+  const sockets = { agents: 0, widgets: 0 };
+  const events = registry.register(new Counter("switchboard_events_total", "Domain events published, by type"));
+  bus.subscribe((m) => {
+    if ("type" in m) events.inc({ type: m.type });
+  });
+  const httpDuration = registry.register(
+    new Histogram(
+      "switchboard_http_request_duration_seconds",
+      "HTTP request latency",
+      [0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    ),
+  );
+  const stopLagWatch = watchEventLoopLag(
+    registry.register(
+      new Histogram(
+        "switchboard_event_loop_lag_seconds",
+        "How late the event loop ran a timer due every 100 ms",
+        [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+      ),
+    ),
+  );
+  registry.register(
+    new Gauge("switchboard_outbox_backlog", "Outbound messages waiting to be sent", async () => {
+      const [row] = await database.db.select({ n: count() }).from(outbox).where(eq(outbox.status, "pending"));
+      return Number(row?.n ?? 0);
+    }),
+  );
+  registry.register(
+    new Gauge("switchboard_websocket_connections_agents", "Open agent realtime sockets", () => sockets.agents),
+  );
+  registry.register(
+    new Gauge("switchboard_websocket_connections_widgets", "Open widget sockets", () => sockets.widgets),
+  );
+
+  const inbound = new InboundQueue(core, database.driver === "postgres" ? 2 : 1);
+  registry.register(
+    new Gauge("switchboard_ingest_batches_total", "Inbound batches committed", () => inbound.stats.batches, "counter"),
+  );
+  registry.register(
+    new Gauge(
+      "switchboard_ingest_messages_total",
+      "Inbound messages committed in batches",
+      () => inbound.stats.messages,
+      "counter",
+    ),
+  );
+  registry.register(
+    new Gauge(
+      "switchboard_ingest_fallbacks_total",
+      "Inbound batches retried message by message",
+      () => inbound.stats.fallbacks,
+      "counter",
+    ),
+  );
+
+  // Wake the sender right after a reply commits instead of waiting for its next poll.
+  bus.subscribe((m) => {
+    if ("type" in m && m.type === "item.created" && (m.payload.item as { direction?: string }).direction === "out")
+      worker.wake();
+  });
+
+  const router = new Router(
+    core,
+    bus,
+    { watched: (ws) => feed.watched(ws), push: (e) => feed.publishLocal(e) },
+    { ...DEFAULT_ROUTING, autoAccept: config.autoAccept },
+  );
+
+  const knowledge = createKnowledgeBase(database.db, config.meili);
+  knowledge.start();
+
+  // Housekeeping every node may run: the updates are idempotent and row-locked.
+  const housekeeping = setInterval(() => void housekeep(rt), 30_000);
+  housekeeping.unref?.();
+  const browserCalls = new BrowserCallWatch(core);
+
+  let stopBot = () => {};
+  const rt: Runtime = {
+    config,
+    database,
+    core,
+    feed,
+    inbound,
+    keyring,
+    outbox: worker,
+    router,
+    calls: undefined as unknown as CallControl,
+    files: new AttachmentStore(join(config.dataDir, "files")),
+    browserCalls,
+    knowledge,
+    metrics: { registry, httpDuration, events, sockets },
+    async close() {
+      clearInterval(housekeeping);
+      stopLagWatch();
+      browserCalls.close();
+      rt.calls.stop();
+      await router.stop();
+      await worker.stop();
+      stopBot();
+      await knowledge.stop();
+      feed.close();
+      await bus.close();
+      if (!options.database) await database.close();
+    },
+  };
+  prepare.email = prepareEmail(rt);
+  rt.calls = new CallControl(rt);
+  rt.calls.start();
+  registry.register(
+    new Gauge(
+      "switchboard_voice_batches_total",
+      "Batches of call starts and IVR turns committed",
+      () => rt.calls.batchStats.batches,
+      "counter",
+    ),
+  );
+  registry.register(
+    new Gauge(
+      "switchboard_voice_batch_steps_total",
+      "Call starts and IVR turns committed in batches",
+      () => rt.calls.batchStats.items,
+      "counter",
+    ),
+  );
+  registry.register(
+    new Gauge(
+      "switchboard_voice_batch_fallbacks_total",
+      "Batches of call writes retried one by one",
+      () => rt.calls.batchStats.fallbacks,
+      "counter",
+    ),
+  );
+  stopBot = startKnowledgeBot(rt);
+  return rt;
+}
+
+/**
+ * The node's periodic chores (every 30 s): snoozed conversations that are due, agents whose
+ * browser went away, events past retention, recordings to fetch again or past retention, held-back
+ * mail past retention, uploads no message took (UPLOAD_ORPHAN_HOURS). Each failure is logged and
+ * leaves the others running.
+ */
+export function housekeep(rt: Runtime, now = new Date()) {
+  const chore = (name: string, work: () => Promise<unknown>) =>
+    work().catch((err: unknown) => log.error(`${name} failed`, { err }));
+  return Promise.all([
+    chore("wake snoozed", () => wakeSnoozed(rt.core)),
+    chore("presence sweep", () => markDisconnectedOffline(rt.core, DISCONNECT_GRACE_MS)),
+    chore("prune events", () => pruneEvents(rt.database.db, new Date(Date.now() - EVENT_RETENTION_DAYS * 86_400_000))),
+    chore("recording retry", () => rt.calls.retryRecordings()),
+    chore("prune recordings", () => pruneRecordings(rt)),
+    chore("prune held-back mail", () => pruneHeldBack(rt)),
+    chore("prune orphaned uploads", () =>
+      rt.files.pruneOrphans(rt.database.db, new Date(now.getTime() - rt.config.uploads.orphanAfterMs)),
+    ),
+  ]);
+}
