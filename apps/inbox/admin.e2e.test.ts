@@ -101,13 +101,13 @@ describe("GET /users", () => {
 
 describe("inboxes", () => {
   const readmeSnippet = (base: string, key: string) => {
-    // The snippet as README.md documents it, with its example host and key replaced.
-    const readme = readFileSync(join(import.meta.dir, "../..", "README.md"), "utf8");
+    // The snippet as docs/widget.md documents it, with its example host and key replaced.
+    const readme = readFileSync(join(import.meta.dir, "../..", "docs/widget.md"), "utf8");
     const line = readme.split("\n").find((l) => l.includes("/widget.js") && l.includes("data-inbox="))!;
     return line.trim().replace("https://support.example.com", base).replace("wc_XXXX", key);
   };
 
-  it("lists inboxes with the public key to all and the embed snippet, as the README has it, to admins", async () => {
+  it("lists inboxes with the public key to all and the embed snippet, as docs/widget.md has it, to admins", async () => {
     const asAgent = await api(`${s.url}/api/v1/inboxes`, { token: agent });
     expect(asAgent.status).toBe(200);
     expect(asAgent.body.items[0]).toEqual({

@@ -3,7 +3,7 @@ function escapeAttribute(s: string) {
 }
 
 /**
- * The tag a site owner pastes into their pages, exactly as the README documents it:
+ * The tag a site owner pastes into their pages, exactly as docs/widget.md documents it:
  * `<script src="https://HOST/widget.js" data-inbox="PUBLIC_KEY" async></script>`.
  */
 export function embedSnippet(publicUrl: string, publicKey: string) {
