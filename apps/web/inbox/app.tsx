@@ -1,44 +1,19 @@
-import { createContext, useCallback, useContext, useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { AdminPage } from "./admin.tsx";
 import { BrowserCalls } from "./browser-call.tsx";
 import { ApiError, request, session } from "./client.ts";
 import { I18nContext, initialLocale, makeFormatters, saveLocale, useI18n, type Locale } from "./i18n.ts";
 import { InboxPage } from "./inbox.tsx";
 import { InvitePage, LoginPage } from "./login.tsx";
-import type { Inbox, Me, Person, Queue, Team } from "./model.ts";
+import type { Me } from "./model.ts";
 import { OfferToasts } from "./offers.tsx";
 import { PhoneDevice } from "./phone-device.tsx";
 import { Softphone } from "./softphone.tsx";
 import { PresenceMenu } from "./presence.tsx";
-import { Realtime, type Frame } from "./realtime.ts";
 import { href, useRoute } from "./route.ts";
 import { WallboardPage } from "./wallboard.tsx";
 import { KnowledgePage } from "./knowledge.tsx";
-
-/** What every screen of a signed-in user shares: who they are, the socket, and the workspace's names. */
-export type Workspace = {
-  me: Me;
-  realtime: Realtime;
-  users: Person[];
-  teams: Team[];
-  queues: Queue[];
-  inboxes: Inbox[];
-  reload(): Promise<void>;
-};
-const WorkspaceContext = createContext<Workspace | null>(null);
-
-export function useWorkspace() {
-  const ctx = useContext(WorkspaceContext);
-  if (!ctx) throw new Error("useWorkspace outside a signed-in app");
-  return ctx;
-}
-
-/** Subscribes to realtime frames for the life of the component. */
-export function useFrames(fn: (f: Frame) => void, deps: unknown[]) {
-  const { realtime } = useWorkspace();
-  const handler = useCallback(fn, deps);
-  useEffect(() => realtime.on(handler), [realtime, handler]);
-}
+import { useWorkspace, WorkspaceProvider } from "./workspace.tsx";
 
 export function App() {
   const [locale, setLocaleState] = useState<Locale>(initialLocale);
@@ -72,42 +47,13 @@ export function App() {
   if (checking) content = <div className="splash" aria-busy="true" />;
   else if (route.page === "invite" && !me) content = <InvitePage token={route.token} onSignedIn={signedIn} />;
   else if (!me) content = <LoginPage expired={expired} onSignedIn={signedIn} />;
-  else content = <SignedIn key={me.id} me={me} onSignOut={() => setMe(null)} />;
+  else
+    content = (
+      <WorkspaceProvider key={me.id} me={me}>
+        <Shell onSignOut={() => setMe(null)} />
+      </WorkspaceProvider>
+    );
   return <I18nContext.Provider value={i18n}>{content}</I18nContext.Provider>;
-}
-
-function SignedIn({ me, onSignOut }: { me: Me; onSignOut(): void }) {
-  const realtime = useMemo(() => new Realtime(session.token!), []);
-  const [names, setNames] = useState<Pick<Workspace, "users" | "teams" | "queues" | "inboxes">>({
-    users: [],
-    teams: [],
-    queues: [],
-    inboxes: [],
-  });
-  const reload = useCallback(async () => {
-    const list = <T,>(path: string) =>
-      request<{ items: T[] }>(path)
-        .then((r) => r.items)
-        .catch(() => [] as T[]);
-    const [users, teams, queues, inboxes] = await Promise.all([
-      list<Person>("/users"),
-      list<Team>("/teams"),
-      list<Queue>("/queues"),
-      list<Inbox>("/inboxes"),
-    ]);
-    setNames({ users, teams, queues, inboxes });
-  }, []);
-  useEffect(() => {
-    realtime.start();
-    void reload();
-    return () => realtime.stop();
-  }, [realtime, reload]);
-  const workspace = useMemo(() => ({ me, realtime, ...names, reload }), [me, realtime, names, reload]);
-  return (
-    <WorkspaceContext.Provider value={workspace}>
-      <Shell onSignOut={onSignOut} />
-    </WorkspaceContext.Provider>
-  );
 }
 
 function Shell({ onSignOut }: { onSignOut(): void }) {

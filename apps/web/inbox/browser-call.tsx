@@ -8,7 +8,7 @@ import {
   type PeerSignal,
 } from "../rtc/peer.ts";
 import type { BrowserCallView } from "../../../calls/browser-call.ts";
-import { useFrames, useWorkspace } from "./app.tsx";
+import { useFrames, useWorkspace } from "./workspace.tsx";
 import { ApiError, request, session } from "./client.ts";
 import type { MessageKey } from "./catalog.ts";
 import { useNow } from "./hooks.ts";

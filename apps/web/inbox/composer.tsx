@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import { renderTemplate } from "../../../conversations/canned-template.ts";
-import { useWorkspace } from "./app.tsx";
+import { useWorkspace } from "./workspace.tsx";
 import { InviteToCall } from "./browser-call.tsx";
 import { ApiError, request } from "./client.ts";
 import { useI18n } from "./i18n.ts";

@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { can } from "../../../platform/permission.ts";
-import { useFrames, useWorkspace } from "./app.tsx";
+import { useFrames, useWorkspace } from "./workspace.tsx";
 import { ApiError, request } from "./client.ts";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
-import { ChannelBadge } from "./inbox.tsx";
+import { ChannelBadge } from "./channel-badge.tsx";
 import { NewEmail } from "./new-email.tsx";
 import type { ContactProfile, IdentityKind } from "./model.ts";
 

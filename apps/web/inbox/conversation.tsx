@@ -1,12 +1,12 @@
 import { useCallback, useEffect, useState } from "react";
-import { useFrames, useWorkspace } from "./app.tsx";
+import { useFrames, useWorkspace } from "./workspace.tsx";
 import { ApiError, request } from "./client.ts";
 import { Composer } from "./composer.tsx";
 import { ContactPanel } from "./contact.tsx";
 import { isTyping } from "./hooks.ts";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
-import { ChannelBadge } from "./inbox.tsx";
+import { ChannelBadge } from "./channel-badge.tsx";
 import { contactLabel, type Conversation } from "./model.ts";
 import { Participants } from "./participants.tsx";
 import { navigate } from "./route.ts";

@@ -1,11 +1,12 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { useFrames, useWorkspace } from "./app.tsx";
+import { useFrames, useWorkspace } from "./workspace.tsx";
+import { ChannelBadge } from "./channel-badge.tsx";
 import { ApiError, request } from "./client.ts";
 import { ConversationPane } from "./conversation.tsx";
 import { isTyping, useNow } from "./hooks.ts";
 import { clock, useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
-import { contactLabel, channelIcon, type Channel, type Conversation, type Item, type Me } from "./model.ts";
+import { contactLabel, type Channel, type Conversation, type Item, type Me } from "./model.ts";
 import { navigate } from "./route.ts";
 
 export const VIEWS = ["mine", "unassigned", "all", "snoozed", "resolved"] as const;
@@ -289,16 +290,6 @@ function FilterSelect({
         ))}
       </select>
     </label>
-  );
-}
-
-export function ChannelBadge({ channel }: { channel: Channel }) {
-  const { t } = useI18n();
-  const name = t(`channel.${channel}` as MessageKey);
-  return (
-    <span className={`channel channel-${channel}`} role="img" aria-label={name} title={name}>
-      {channelIcon[channel]}
-    </span>
   );
 }
 

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type KeyboardEvent } from "react";
-import { useWorkspace } from "./app.tsx";
+import { useWorkspace } from "./workspace.tsx";
 import { ApiError, request } from "./client.ts";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
-import { useFrames } from "./app.tsx";
+import { useFrames } from "./workspace.tsx";
 import { request } from "./client.ts";
 import { useI18n } from "./i18n.ts";
 import type { Conversation, Participant } from "./model.ts";

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { useFrames, useWorkspace } from "./app.tsx";
+import { useFrames, useWorkspace } from "./workspace.tsx";
 import { ApiError, request } from "./client.ts";
 import { useNow } from "./hooks.ts";
 import { clock, useI18n } from "./i18n.ts";

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { IceServerConfig, PeerSignal } from "../rtc/peer.ts";
 import { MonitorClient, type MonitorMode } from "./call-monitor.ts";
-import { useFrames, useWorkspace } from "./app.tsx";
+import { useFrames, useWorkspace } from "./workspace.tsx";
 import { ApiError, request } from "./client.ts";
 import { useNow } from "./hooks.ts";
 import { clock, useI18n } from "./i18n.ts";

@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
-import { useFrames, useWorkspace } from "./app.tsx";
+import { useFrames, useWorkspace } from "./workspace.tsx";
 import { fileUrl, request } from "./client.ts";
 import { clock, useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
 import { CallTakenBy } from "./browser-call.tsx";
-import { ChannelBadge } from "./inbox.tsx";
+import { ChannelBadge } from "./channel-badge.tsx";
 import type { Conversation, Item } from "./model.ts";
 
 type Page = { items: Item[]; nextCursor: string | null };

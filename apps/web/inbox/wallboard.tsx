@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { useFrames } from "./app.tsx";
+import { useFrames } from "./workspace.tsx";
 import { ApiError, request } from "./client.ts";
 import { useNow } from "./hooks.ts";
 import { clock, useI18n } from "./i18n.ts";

@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useState } from "react";
-import { useWorkspace } from "./app.tsx";
-import { ApiError, request } from "./client.ts";
-import type { MessageKey } from "./catalog.ts";
-import { useI18n } from "./i18n.ts";
-import type { HeldBackMail } from "./model.ts";
-import { href } from "./route.ts";
+import { useWorkspace } from "../workspace.tsx";
+import { ApiError, request } from "../client.ts";
+import type { MessageKey } from "../catalog.ts";
+import { useI18n } from "../i18n.ts";
+import type { HeldBackMail } from "../model.ts";
+import { href } from "../route.ts";
 
 /**
  * The spam view (admins and supervisors): mail an email inbox held back — flagged as spam, from a

@@ -1,9 +1,9 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { Field, useSubmit } from "./admin.tsx";
-import { useWorkspace } from "./app.tsx";
-import { ApiError, request } from "./client.ts";
-import { useI18n } from "./i18n.ts";
-import type { Inbox } from "./model.ts";
+import { Field, useSubmit } from "./form.tsx";
+import { useWorkspace } from "../workspace.tsx";
+import { ApiError, request } from "../client.ts";
+import { useI18n } from "../i18n.ts";
+import type { Inbox } from "../model.ts";
 
 /** Adds a Twilio phone number as a voice inbox; the credentials are sealed on the server. */
 export function PhoneLineForm({ onCreated }: { onCreated(id: string): void }) {

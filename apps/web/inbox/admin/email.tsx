@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { request } from "./client.ts";
-import { useI18n } from "./i18n.ts";
-import { Field, useSubmit } from "./admin.tsx";
+import { request } from "../client.ts";
+import { useI18n } from "../i18n.ts";
+import { Field, useSubmit } from "./form.tsx";
 
 type Security = "tls" | "starttls" | "none";
 type EmailSetup = {
