@@ -4,7 +4,7 @@ import { calls, timelineItems, type Call } from "../db/schema/index.ts";
 import { pruneRecordings, recordingsPastRetention, recordingsToFetch } from "./recording.ts";
 import { indexPlan } from "../test/plan.ts";
 import { readTwiml } from "../channels/voice/twiml-read.ts";
-import type { SimLeg } from "../apps/demo/twilio-stand-in.ts";
+import type { StandInLeg } from "../apps/demo/twilio-stand-in.ts";
 import { createAgent } from "../routing/agent.ts";
 import { createQueue } from "../routing/queue.ts";
 import { createWorkspace } from "../conversations/workspace.ts";
@@ -58,7 +58,7 @@ const settled = async (id: string, status: Call["status"]) =>
   );
 
 /** A caller pressed 0 and the agent behind `token` took the call. */
-async function connectedCall(token: string, from: string): Promise<{ leg: SimLeg; call: Call }> {
+async function connectedCall(token: string, from: string): Promise<{ leg: StandInLeg; call: Call }> {
   const leg = await v.sim.placeCall({ from, to: v.number });
   await v.sim.press(leg, "0");
   const call = await until(

@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 
 /**
  * `bun run call:simulate`: plays a phone call into a running Switchboard (demo mode) without a
- * Twilio account. The server's built-in simulator signs Twilio's webhooks; this prints what the
+ * Twilio account. The server's built-in Twilio stand-in signs the webhooks; this prints what the
  * caller hears and each step, and can answer as a demo agent so the whole call runs by itself:
  *
  *   bun run call:simulate --say 我想退款 --answer-as lina@demo.test --talk 5

@@ -2,14 +2,14 @@ import { createInbox } from "../conversations/inbox.ts";
 import { ivrFlows } from "../db/schema/index.ts";
 import { exampleFlow } from "../channels/voice/example-flow.ts";
 import type { IvrFlow } from "../channels/voice/flow.ts";
-import { fakeSid, TwilioSimulator } from "../apps/demo/twilio-stand-in.ts";
+import { fakeSid, TwilioStandIn } from "../apps/demo/twilio-stand-in.ts";
 import { createQueue } from "../routing/queue.ts";
 import { setAgentSkill } from "../routing/agent.ts";
 import type { TestServer } from "./server.ts";
 
 /**
  * A voice inbox in the test server's workspace with its own Twilio account, whose REST API is the
- * simulator's stand-in (recording every request) on a loopback port, and the demo IVR flow.
+ * Twilio stand-in (recording every request) on a loopback port, and the demo IVR flow.
  */
 export async function startVoice(
   s: TestServer,
@@ -23,7 +23,7 @@ export async function startVoice(
   const accountSid = fakeSid("AC");
   const authToken = `token-${crypto.randomUUID()}`;
   const apiKeySecret = `secret-${crypto.randomUUID()}`;
-  const sim = new TwilioSimulator({ gatewayUrl: s.url, authToken, accountSid });
+  const sim = new TwilioStandIn({ gatewayUrl: s.url, authToken, accountSid });
   const rest = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => sim.rest(req) });
   const number = `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`;
   const db = s.rt.core.db;

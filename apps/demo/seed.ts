@@ -5,7 +5,7 @@ import { createWorkspace } from "../../conversations/workspace.ts";
 import { inboxes, inboxRoutes, ivrFlows, workspaces } from "../../db/schema/index.ts";
 import { exampleFlow } from "../../channels/voice/example-flow.ts";
 import { fakeSid } from "./twilio-stand-in.ts";
-import { SIMULATOR_PATH } from "./twilio-stand-in-routes.ts";
+import { STAND_IN_REST_PATH } from "./twilio-stand-in-routes.ts";
 import { createAgent, createTeam, setAgentSkill } from "../../routing/agent.ts";
 import { createQueue, replaceEntryRules } from "../../routing/queue.ts";
 import { createArticle } from "../../knowledge/article.ts";
@@ -113,7 +113,7 @@ export async function seedDemo(
     name: "Hotline +1 500-555-0006",
     settings: {
       phoneNumber: DEMO_PHONE_NUMBER,
-      apiBaseUrl: SIMULATOR_PATH,
+      apiBaseUrl: STAND_IN_REST_PATH,
       recording: "on_demand",
       recordingRetentionDays: 90,
       language: "zh-CN",

@@ -5,10 +5,10 @@ import { twilioSignature } from "../../channels/voice/verify.ts";
  * Twilio's side of phone calls, played against our gateway over real HTTP: signed webhooks in
  * Twilio's order (incoming → gather results → queue → agent join → status callbacks), and a stand-in
  * for the REST API that records every request and acts on it as Twilio documents (a redirected call
- * fetches its new TwiML, a created call rings and answers, a hold posts the conference event). The
- * built-in call simulator, and what the tests drive whole calls with. No audio: only the signalling.
+ * fetches its new TwiML, a created call rings and answers, a hold posts the conference event). Demo
+ * mode places its calls with it, and the tests drive whole calls with it. No audio: only the signalling.
  */
-export type SimLeg = {
+export type StandInLeg = {
   sid: string;
   from: string;
   to: string;
@@ -29,8 +29,8 @@ type Conference = { sid: string; name: string; statusCallback: string | null; pa
 const hex32 = () => crypto.randomUUID().replace(/-/g, "");
 export const fakeSid = (prefix: string) => prefix + hex32();
 
-export class TwilioSimulator {
-  readonly legs = new Map<string, SimLeg>();
+export class TwilioStandIn {
+  readonly legs = new Map<string, StandInLeg>();
   readonly requests: RestRequest[] = [];
   private readonly conferences = new Map<string, Conference>();
   private readonly work = new Set<Promise<unknown>>();
@@ -60,7 +60,7 @@ export class TwilioSimulator {
    * app with its custom `params`): Twilio's first webhook, and whatever the TwiML leads to.
    */
   async placeCall(input: { from: string; to: string; callerName?: string; params?: Record<string, string> }) {
-    const leg: SimLeg = {
+    const leg: StandInLeg = {
       sid: fakeSid("CA"),
       from: input.from,
       to: input.to,
@@ -86,7 +86,7 @@ export class TwilioSimulator {
     return leg;
   }
 
-  private callParams(leg: SimLeg, extra: Record<string, string> = {}) {
+  private callParams(leg: StandInLeg, extra: Record<string, string> = {}) {
     return {
       AccountSid: this.o.accountSid,
       CallSid: leg.sid,
@@ -98,7 +98,7 @@ export class TwilioSimulator {
   }
 
   /** Runs a TwiML document for a leg until it must wait for the caller, a conference or the end. */
-  async play(leg: SimLeg, twiml: string, requestUrl: string, depth = 0): Promise<void> {
+  async play(leg: StandInLeg, twiml: string, requestUrl: string, depth = 0): Promise<void> {
     if (depth > 20) throw new Error("TwiML redirect loop");
     const verbs = readTwiml(twiml);
     leg.heard.push(...spoken(verbs));
@@ -142,7 +142,7 @@ export class TwilioSimulator {
     await this.end(leg, "completed");
   }
 
-  private async dial(leg: SimLeg, dial: Verb, requestUrl: string) {
+  private async dial(leg: StandInLeg, dial: Verb, requestUrl: string) {
     const conf = dial.children.find((c) => c.verb === "Conference");
     if (!conf) {
       const number = dial.children.find((c) => c.verb === "Number")?.text ?? dial.text;
@@ -178,7 +178,7 @@ export class TwilioSimulator {
     });
   }
 
-  private async end(leg: SimLeg, status: "completed" | "no-answer" | "busy" | "failed" | "canceled") {
+  private async end(leg: StandInLeg, status: "completed" | "no-answer" | "busy" | "failed" | "canceled") {
     if (leg.status === "completed") return;
     leg.status = "completed";
     leg.pending = null;
@@ -192,21 +192,21 @@ export class TwilioSimulator {
   }
 
   /** The caller presses keys at the gather they stand at. */
-  async press(leg: SimLeg, digits: string) {
+  async press(leg: StandInLeg, digits: string) {
     return this.answerGather(leg, { Digits: digits });
   }
 
   /** The caller speaks at the gather (Twilio's speech recognition result). */
-  async say(leg: SimLeg, words: string) {
+  async say(leg: StandInLeg, words: string) {
     return this.answerGather(leg, { SpeechResult: words, Confidence: "0.9" });
   }
 
   /** Silence at the gather: Twilio posts the empty result (actionOnEmptyResult). */
-  async silence(leg: SimLeg) {
+  async silence(leg: StandInLeg) {
     return this.answerGather(leg, {});
   }
 
-  private async answerGather(leg: SimLeg, input: Record<string, string>) {
+  private async answerGather(leg: StandInLeg, input: Record<string, string>) {
     const p = leg.pending;
     if (p?.kind !== "gather") throw new Error(`call ${leg.sid} is not at a gather`);
     leg.pending = null;
@@ -215,7 +215,7 @@ export class TwilioSimulator {
   }
 
   /** The hold music ran out while waiting with nothing pressed: Twilio follows the Redirect. */
-  async musicEnds(leg: SimLeg) {
+  async musicEnds(leg: StandInLeg) {
     const p = leg.pending;
     if (p?.kind !== "gather" || !p.redirect) throw new Error(`call ${leg.sid} is not waiting`);
     leg.pending = null;
@@ -224,7 +224,7 @@ export class TwilioSimulator {
   }
 
   /** The caller leaves a voicemail: Twilio posts the Record action and, later, the recording. */
-  async leaveMessage(leg: SimLeg, recording: { sid: string; seconds: number }) {
+  async leaveMessage(leg: StandInLeg, recording: { sid: string; seconds: number }) {
     const p = leg.pending;
     if (p?.kind !== "record") throw new Error(`call ${leg.sid} is not recording`);
     leg.pending = null;
@@ -241,7 +241,7 @@ export class TwilioSimulator {
   }
 
   /** The caller hangs up. */
-  async hangup(leg: SimLeg) {
+  async hangup(leg: StandInLeg) {
     await this.end(leg, "completed");
   }
 
@@ -252,7 +252,7 @@ export class TwilioSimulator {
 
   private later(task: () => Promise<unknown>) {
     const p = task()
-      .catch((err: unknown) => console.error("simulator:", err instanceof Error ? err.message : err))
+      .catch((err: unknown) => console.error("twilio stand-in:", err instanceof Error ? err.message : err))
       .finally(() => this.work.delete(p));
     this.work.add(p);
   }
@@ -291,7 +291,7 @@ export class TwilioSimulator {
     );
   }
 
-  private callResource(leg: SimLeg) {
+  private callResource(leg: StandInLeg) {
     return {
       sid: leg.sid,
       account_sid: this.o.accountSid,
@@ -306,7 +306,7 @@ export class TwilioSimulator {
   private createCall(form: Record<string, string>) {
     if (!form.To || !form.From || !form.Url)
       return Response.json({ code: 21201, message: "To, From and Url are required", status: 400 }, { status: 400 });
-    const leg: SimLeg = {
+    const leg: StandInLeg = {
       sid: fakeSid("CA"),
       from: form.From,
       to: form.To,

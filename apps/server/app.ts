@@ -11,7 +11,7 @@ import { conversations, timelineItems } from "../../db/schema/index.ts";
 import { errorBody, NotFound, TooLarge, Unauthorized } from "../../platform/errors.ts";
 import { pathId } from "../../platform/validation.ts";
 import { demoPage } from "../demo/page.ts";
-import { simulatorRoutes } from "../demo/twilio-stand-in-routes.ts";
+import { twilioStandInRoutes } from "../demo/twilio-stand-in-routes.ts";
 import { twilioVoiceWebhooks } from "../gateway/voice/webhooks.ts";
 import { SEALED_SUFFIX } from "../../conversations/attachment.ts";
 import { openSealed } from "../../calls/recording.ts";
@@ -101,7 +101,7 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   app.route("/widget/v1", widgetApi(rt, options.widgetLimits));
   app.route("/", twilioVoiceWebhooks(rt));
   // Calls without a Twilio account, for trying the product: only where the demo was asked for.
-  if (rt.config.demo) app.route("/", simulatorRoutes(rt));
+  if (rt.config.demo) app.route("/", twilioStandInRoutes(rt));
   app.route("/", helpCenter(rt));
 
   let widgetJs: Promise<string> | undefined;
