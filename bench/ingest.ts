@@ -1,10 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import postgres from "postgres";
-import { connect, type Database } from "../db/connect.ts";
-import { randomToken } from "../platform/crypto.ts";
-import { summarize } from "./stats.ts";
+import type { Database } from "../db/connect.ts";
+import { onEachDriver, type Driver, type Target } from "./harness/database.ts";
+import { scrapeMetrics } from "./harness/metrics.ts";
+import { startServer } from "./harness/server.ts";
+import { createVisitors, sendMessage } from "./harness/visitors.ts";
+import { summarize } from "./harness/stats.ts";
 
 /**
  * Web chat ingest: visitor POSTs a message → stored → pushed to the agent's socket, measured end to
@@ -18,105 +17,16 @@ const OFFERED_RATE = 1000; // msg/s in the fixed-rate run
 const RUN_MS = 5000;
 const GRACE_MS = 10_000; // a fixed-rate message not pushed this long after the run counts as lost
 const CONCURRENCY = 32;
-// Bounds every request, so a stuck server cannot hang the run; no message could still count later.
-const REQUEST_TIMEOUT_MS = RUN_MS + GRACE_MS;
 const TARGET_P99_MS = 50;
 const TARGET_INGEST_PERCENT_OF_RAW = 50;
-const DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres";
 
-type Driver = "pglite" | "postgres";
 type AgentSocket = Awaited<ReturnType<typeof openAgentSocket>>;
-type Report = Partial<Record<Driver, Awaited<ReturnType<typeof benchDriver>>>>;
+type Report = Partial<Record<Driver, Awaited<ReturnType<typeof measure>> | { skipped: string }>>;
 
 export async function benchIngest({ json }: { json: boolean }) {
-  const drivers: Report = {};
-  // One driver at a time: they would otherwise compete for the same CPUs.
-  for (const driver of ["pglite", "postgres"] as const) drivers[driver] = await benchDriver(driver);
+  const drivers = await onEachDriver(measure);
   if (json) console.log(JSON.stringify({ drivers }));
   else printTable(drivers);
-}
-
-async function benchDriver(driver: Driver) {
-  let target: Target;
-  try {
-    target = driver === "pglite" ? openPglite() : await openPostgres();
-  } catch (err) {
-    return { skipped: err instanceof Error ? err.message : String(err) };
-  }
-  try {
-    return await measure(target);
-  } finally {
-    await target.dispose();
-  }
-}
-
-/**
- * Where the server under test keeps its data: the product's default (PGlite in a data directory) or
- * a fresh PostgreSQL database. `open()` connects this process to the same data for the raw inserts,
- * once the server has stopped (PGlite allows one process at a time).
- */
-export type Target = { env: Record<string, string>; open(): Promise<Database>; dispose(): Promise<void> };
-
-export function openPglite(): Target {
-  const dataDir = mkdtempSync(join(tmpdir(), "switchboard-bench-"));
-  return {
-    env: { DATA_DIR: dataDir },
-    open: () => connect({ dataDir }),
-    dispose: async () => rmSync(dataDir, { recursive: true, force: true }),
-  };
-}
-
-/**
- * Runs `measure` on each driver in turn (one at a time: they would otherwise compete for the same
- * CPUs), each on a fresh database; a driver that cannot be opened (no PostgreSQL here) is skipped.
- */
-export async function onEachDriver<T>(measure: (target: Target) => Promise<T>) {
-  const drivers: Partial<Record<"pglite" | "postgres", T | { skipped: string }>> = {};
-  // BENCH_DRIVERS=pglite (or postgres) measures one driver only, e.g. while profiling.
-  const only = process.env.BENCH_DRIVERS?.split(",");
-  for (const driver of ["pglite", "postgres"] as const) {
-    if (only && !only.includes(driver)) continue;
-    let target: Target;
-    try {
-      target = driver === "pglite" ? openPglite() : await openPostgres();
-    } catch (err) {
-      drivers[driver] = { skipped: err instanceof Error ? err.message : String(err) };
-      continue;
-    }
-    try {
-      drivers[driver] = await measure(target);
-    } finally {
-      await target.dispose();
-    }
-  }
-  return drivers;
-}
-
-/** A fresh database per run: never touches real data, always starts empty, and is dropped after. */
-export async function openPostgres(): Promise<Target> {
-  const base = process.env.DATABASE_URL || DEFAULT_POSTGRES;
-  const name = `switchboard_bench_${process.pid}`;
-  await adminStatement(base, `CREATE DATABASE ${name}`);
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  const dataDir = mkdtempSync(join(tmpdir(), "switchboard-bench-"));
-  return {
-    env: { DATABASE_URL: url.toString(), DATA_DIR: dataDir },
-    open: () => connect({ databaseUrl: url.toString() }),
-    async dispose() {
-      rmSync(dataDir, { recursive: true, force: true });
-      await adminStatement(base, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    },
-  };
-}
-
-async function adminStatement(url: string, statement: string) {
-  const sql = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {} });
-  try {
-    await sql.unsafe(statement);
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
 }
 
 async function measure(target: Target) {
@@ -125,7 +35,7 @@ async function measure(target: Target) {
   let measured;
   try {
     socket = await openAgentSocket(server.url, server.agentToken);
-    const visitors = await createVisitors(server.url, server.inboxKey);
+    const visitors = await createVisitors(server.url, server.inboxKey, VISITORS);
     await warmUp(server.url, socket, visitors);
     await queuesSettled(server.url, server.agentToken, visitors.length);
     const fixedRate = await runFixedRate(server.url, socket, visitors);
@@ -169,84 +79,11 @@ async function measure(target: Target) {
 
 /** The ingest queue's own counters, read from the server's Prometheus metrics. */
 async function batchCounters(url: string) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? 0);
-  return { batches: read("switchboard_ingest_batches_total"), messages: read("switchboard_ingest_messages_total") };
-}
-
-/**
- * The server under test is the product itself (`bun apps/server/main.ts`) in a process of its own, as a
- * user runs it, with its demo workspace; this process only plays the visitors and the agent.
- */
-export async function startServer(target: Target) {
-  // BENCH_SERVER_FLAGS passes flags to the server's bun, e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/prof".
-  const flags = process.env.BENCH_SERVER_FLAGS?.split(" ").filter(Boolean) ?? [];
-  const proc = Bun.spawn(["bun", ...flags, "apps/server/main.ts"], {
-    cwd: join(import.meta.dir, ".."),
-    env: {
-      ...process.env,
-      DATABASE_URL: "",
-      ...target.env,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      LOG_LEVEL: "warn",
-      SWITCHBOARD_DEMO: "1",
-      SECRET_KEY: randomToken(36),
-      // Every visitor shares 127.0.0.1: the benchmark measures ingest, not the per-IP throttle.
-      WIDGET_IP_RATE: "1000000000",
-    },
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  const out = await readUntil(proc.stdout, /Agent API sign-in/, 60_000);
-  const url = /running at (http:\/\/\S+)/.exec(out)?.[1]?.replace("localhost", "127.0.0.1");
-  const inboxKey = /public key:\s+(\S+)/.exec(out)?.[1];
-  if (!url || !inboxKey) {
-    proc.kill();
-    throw new Error(`server did not start: ${out}`);
-  }
-  const { token } = await postJson<{ token: string }>(
-    `${url}/api/v1/auth/login`,
-    { email: "admin@demo.test", password: "demo" },
-    200,
-  );
+  const metrics = await scrapeMetrics(url);
   return {
-    url,
-    inboxKey,
-    agentToken: token,
-    pid: proc.pid,
-    async stop() {
-      proc.kill();
-      await proc.exited;
-    },
+    batches: metrics.counter("switchboard_ingest_batches_total"),
+    messages: metrics.counter("switchboard_ingest_messages_total"),
   };
-}
-
-async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp, ms: number) {
-  const reader = stream.getReader();
-  const deadline = Date.now() + ms;
-  let out = "";
-  while (!pattern.test(out) && Date.now() < deadline) {
-    const next = await Promise.race([
-      reader.read(),
-      Bun.sleep(Math.max(0, deadline - Date.now())).then(() => undefined),
-    ]);
-    if (!next || next.done) break;
-    out += new TextDecoder().decode(next.value);
-  }
-  reader.releaseLock();
-  return out;
-}
-
-export async function postJson<T>(url: string, body: unknown, expected: number): Promise<T> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  if (res.status !== expected) throw new Error(`POST ${url}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
 }
 
 /** The admin's realtime socket; remembers when each message text's `item.created` frame arrived. */
@@ -272,37 +109,6 @@ async function openAgentSocket(url: string, token: string) {
   });
   await hello.finally(() => clearTimeout(timer));
   return { arrivals, duplicates: () => duplicates, close: () => ws.close() };
-}
-
-export async function createVisitors(url: string, inboxKey: string, count = VISITORS) {
-  const tokens: string[] = [];
-  // A few at a time: set-up, not what is measured.
-  while (tokens.length < count) {
-    const batch = Math.min(20, count - tokens.length);
-    const sessions = await Promise.all(
-      Array.from({ length: batch }, () =>
-        postJson<{ visitorToken: string }>(`${url}/widget/v1/sessions`, { inboxKey }, 200),
-      ),
-    );
-    tokens.push(...sessions.map((s) => s.visitorToken));
-  }
-  return tokens;
-}
-
-/** One visitor message; true when the server stored it (201). Failures count, they do not throw. */
-export async function sendMessage(url: string, visitorToken: string, text: string) {
-  try {
-    const res = await fetch(`${url}/widget/v1/messages`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${visitorToken}` },
-      body: JSON.stringify({ text }),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    await res.arrayBuffer();
-    return res.status === 201;
-  } catch {
-    return false;
-  }
 }
 
 /** Polls until `done` or the deadline (performance.now() time). */

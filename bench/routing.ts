@@ -16,8 +16,8 @@ import {
 } from "../db/schema/index.ts";
 import { pickAgent, route, type Agent, type WorkItem } from "../routing/acd.ts";
 import { routeWorkspace } from "../routing/work.ts";
-import { openPglite, openPostgres, type Target } from "./ingest.ts";
-import { summarize } from "./stats.ts";
+import { openPglite, openPostgres, type Target } from "./harness/database.ts";
+import { summarize } from "./harness/stats.ts";
 
 /**
  * The ACD at scale: 10,000 waiting items and 2,000 agents of mixed skills. First the pure decision

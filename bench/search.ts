@@ -1,11 +1,11 @@
-import postgres from "postgres";
 import { connect, type Database } from "../db/connect.ts";
 import { createWorkspace } from "../conversations/workspace.ts";
 import { importArticles, type ImportedArticle } from "../knowledge/bulk.ts";
 import { EmbeddedBackend } from "../knowledge/embedded.ts";
 import { IndexSyncWorker, MeilisearchBackend, enqueueAll } from "../knowledge/meilisearch.ts";
 import type { SearchBackend } from "../knowledge/search.ts";
-import { summarize } from "./stats.ts";
+import { openPostgres, type Target } from "./harness/database.ts";
+import { summarize } from "./harness/stats.ts";
 
 /**
  * `bun run bench search`: 100,000 generated articles (half Chinese, half English) in one workspace,
@@ -16,7 +16,6 @@ import { summarize } from "./stats.ts";
 const ARTICLES = Number(process.env.BENCH_ARTICLES ?? 100_000);
 const ROUNDS = 10;
 const TARGET_P95_MS = 30;
-const DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres";
 
 // Topics as a shop's help center has them, each in both languages.
 const TOPICS: { en: string[]; zh: string[] }[] = [
@@ -173,16 +172,12 @@ export async function benchSearch({ json }: { json: boolean }) {
     }
   }
 
-  const base = process.env.DATABASE_URL ?? DEFAULT_POSTGRES;
   if (drivers.includes("postgres")) {
-    const name = `switchboard_bench_${process.pid}`;
-    const admin = postgres(base, { max: 1, onnotice: () => {} });
+    let target: Target | undefined;
     try {
-      await admin.unsafe(`CREATE DATABASE ${name}`);
-      const url = new URL(base);
-      url.pathname = `/${name}`;
+      target = await openPostgres();
       log(`PostgreSQL: importing ${ARTICLES} articles…`);
-      const pg = await connect({ databaseUrl: url.toString() });
+      const pg = await target.open();
       try {
         const { workspaceId, seconds } = await loadInto(pg);
         rows.push(await measure("embedded (PostgreSQL)", new EmbeddedBackend(pg.db), workspaceId, seconds));
@@ -206,8 +201,7 @@ export async function benchSearch({ json }: { json: boolean }) {
     } catch (err) {
       log(`PostgreSQL skipped: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
-      await admin.end();
+      await target?.dispose().catch(() => {});
     }
   }
 

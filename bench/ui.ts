@@ -1,7 +1,9 @@
 import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "../test/browser.ts";
-import { createVisitors, onEachDriver, sendMessage, startServer, type Target } from "./ingest.ts";
-import { summarize } from "./stats.ts";
+import { onEachDriver, type Target } from "./harness/database.ts";
+import { startServer } from "./harness/server.ts";
+import { summarize } from "./harness/stats.ts";
+import { createVisitors, sendMessage } from "./harness/visitors.ts";
 
 /**
  * The agent inbox in Chromium against the product running in its own process (`bun apps/server/main.ts`):

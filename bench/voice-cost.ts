@@ -7,7 +7,7 @@ import { setLogLevel } from "../platform/log.ts";
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { calls, events, workItems } from "../db/schema/index.ts";
-import { onEachDriver, type Target } from "./ingest.ts";
+import { onEachDriver, type Driver, type Target } from "./harness/database.ts";
 
 /**
  * Handled work items in the demo's voice queue, as if `count` calls had been answered and finished
@@ -53,7 +53,6 @@ const NUMBER = "+15005550006";
 const TOKEN = "demo-twilio-token";
 const BASE = "http://localhost";
 
-type Driver = "pglite" | "postgres";
 type Cost = { statements: number; cpuUs: number; ms: number };
 
 export async function benchVoiceCost({ json }: { json: boolean }) {

@@ -1,8 +1,10 @@
-import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { twilioSignature } from "../channels/voice/verify.ts";
-import { onEachDriver, startServer, type Target } from "./ingest.ts";
-import { summarize } from "./stats.ts";
+import { onEachDriver, type Driver, type Target } from "./harness/database.ts";
+import { scrapeMetrics } from "./harness/metrics.ts";
+import { startServer } from "./harness/server.ts";
+import { summarize } from "./harness/stats.ts";
+import { cpuSeconds, rssMb } from "./harness/usage.ts";
 
 /**
  * Voice webhooks against the server in its own process, on the demo's phone line (+15005550006,
@@ -23,8 +25,6 @@ const TARGET_P99_MS = 20;
 const TARGET_QUEUED = 1000;
 const NUMBER = "+15005550006";
 const TOKEN = "demo-twilio-token";
-
-type Driver = "pglite" | "postgres";
 
 export async function benchVoice({ json }: { json: boolean }) {
   const drivers = await onEachDriver(measure);
@@ -50,22 +50,13 @@ async function post(url: string, params: Record<string, string>) {
 const attr = (xml: string, verb: string, name: string) =>
   new RegExp(`<${verb}[^>]*\\s${name}="([^"]+)"`).exec(xml)?.[1]?.replace(/&amp;/g, "&");
 const sid = (n: number) => `CA${n.toString(16).padStart(32, "0")}`;
-const rss = (pid: number) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-/** CPU seconds the server process has used (user + system), from /proc: clock ticks of 10 ms. */
-const cpuSeconds = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
 /**
  * What the server's Prometheus metrics say, read once: its batches of call writes; how many voice
  * webhooks it answered, and within 20 ms of their handler starting; how many of its 100 ms
  * event-loop samples ran more than 20 ms late.
  */
 async function serverCounters(url: string) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? 0);
-  const sum = (pattern: RegExp) => [...text.matchAll(pattern)].reduce((n, m) => n + Number(m[1]), 0);
+  const { counter: read, sum } = await scrapeMetrics(url);
   const webhook = `switchboard_http_request_duration_seconds_bucket\\{method="POST",route="/webhooks/twilio/voice(?:/:step)?",status="200",le="`;
   return {
     batches: read("switchboard_voice_batches_total"),
@@ -147,7 +138,7 @@ async function measure(target: Target) {
         100 - share(after.lagSamplesWithin20ms - before.lagSamplesWithin20ms, after.lagSamples - before.lagSamples),
     };
     const loadAfter = loadavg()[0]!;
-    const rssAfterCalls = rss(server.pid);
+    const rssAfterCalls = rssMb(server.pid);
 
     // Part 2: everybody waits; announcements come round at the rate 30-second rounds make.
     const queued = waitUrls.length;
@@ -195,7 +186,7 @@ async function measure(target: Target) {
       announcementRate: Math.round(announceRate * 10) / 10,
       announcements: summarize(announcements),
       highestPosition: positions.length ? Math.max(...positions) : 0,
-      serverRssMb: Math.round(rss(server.pid)),
+      serverRssMb: Math.round(rssMb(server.pid)),
       serverRssAfterCallsMb: Math.round(rssAfterCalls),
       errors: errors.length,
       firstError: errors[0] ?? null,

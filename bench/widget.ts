@@ -1,7 +1,7 @@
 import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "../test/browser.ts";
 import { buildWidget } from "../apps/web/widget/build.ts";
-import { percentile } from "./stats.ts";
+import { percentile } from "./harness/stats.ts";
 
 /**
  * The chat widget's weight and its time to first render on a blank page: from navigation start to
