@@ -1,19 +1,24 @@
-import { and, eq, gt } from "drizzle-orm";
-import { endCallsOf, expireCalls, type BrowserCallView, type CallParty } from "./browser-call.ts";
-import type { Core } from "../conversations/transaction.ts";
-import { agentStates, conversations, queues, users } from "../db/schema/index.ts";
+import { and, eq, gt, inArray, lt, or } from "drizzle-orm";
+import { endStatus, liveCallsOf, tellVisitor, type BrowserCallView, type CallParty } from "./browser-call.ts";
+import { changeCallWithin, isFinal } from "./call.ts";
+import { withEvents, type Core } from "../conversations/transaction.ts";
+import { agentStates, calls, conversations, queues, users, workspaces, type Call } from "../db/schema/index.ts";
 import { log } from "../platform/log.ts";
 import { setPresence, startWrapUp, WRAP_UP_SECONDS } from "../routing/presence.ts";
 
 /** How often ringing and connecting browser calls are checked for their timeouts. */
 const SWEEP_MS = 5_000;
+/** Unanswered this long → no_answer. */
+export const RING_TIMEOUT_MS = 30_000;
+/** Answered but media never came up this long → failed. */
+export const CONNECT_TIMEOUT_MS = 30_000;
 
 /**
  * Ends browser calls whose browser went away. A closed tab closes its socket: when a party has no
  * socket left on this node for `graceMs` (long enough to ride out a reconnect), their live calls
  * end. Normally the closing page has already said so (a keep-alive hang-up on `pagehide`) and the
  * other browser sees its peer connection drop; this catches a crashed tab or a lost network. Also
- * runs the ring and connect timeouts (calls/browser-call.ts `expireCalls`), and keeps the
+ * runs the ring and connect timeouts (`expireCalls`), and keeps the
  * agent's presence with the call as phone calls do: busy while talking, wrap-up after.
  */
 export class BrowserCallWatch {
@@ -111,3 +116,73 @@ export class BrowserCallWatch {
 }
 
 const keyOf = (p: CallParty) => (p.kind === "visitor" ? `v:${p.workspaceId}:${p.contactId}` : `a:${p.actor.userId}`);
+
+/**
+ * Housekeeping, on every node (row locks and sticky final statuses make that safe): calls that rang
+ * unanswered for RING_TIMEOUT_MS become no_answer; answered calls whose media never came up within
+ * CONNECT_TIMEOUT_MS become failed.
+ */
+export async function expireCalls(core: Core, now = new Date()) {
+  const stale = await core.db
+    .select({ id: calls.id })
+    .from(calls)
+    .where(
+      and(
+        // Per workspace, so the (workspace_id, status) index finds the few live calls among all calls ever made.
+        inArray(calls.workspaceId, core.db.select({ id: workspaces.id }).from(workspaces)),
+        inArray(calls.status, ["ringing", "connecting"]),
+        eq(calls.provider, "webrtc"),
+        or(
+          and(eq(calls.status, "ringing"), lt(calls.startedAt, new Date(now.getTime() - RING_TIMEOUT_MS))),
+          and(eq(calls.status, "connecting"), lt(calls.updatedAt, new Date(now.getTime() - CONNECT_TIMEOUT_MS))),
+        ),
+      ),
+    );
+  const ended: Call[] = [];
+  for (const { id } of stale) {
+    const { before, after } = await withEvents(core, (tx, events) =>
+      changeCallWithin(
+        tx,
+        events,
+        id,
+        (call) =>
+          call.status === "ringing"
+            ? { status: "no_answer" }
+            : call.status === "connecting"
+              ? { status: "failed" }
+              : null,
+        now,
+      ),
+    );
+    if (after.status !== before.status) {
+      ended.push(after);
+      await tellVisitor(core, after);
+    }
+  }
+  return ended;
+}
+
+/**
+ * A side's browser went away (its socket closed and did not come back): its live calls end — talk
+ * that had started completes, anything before that fails or goes unanswered.
+ */
+export async function endCallsOf(core: Core, party: CallParty) {
+  const live = await liveCallsOf(core.db, party);
+  const ended: Call[] = [];
+  for (const call of live) {
+    // A ringing inbound call waits for any agent; one agent closing a tab does not end it.
+    if (party.kind === "agent" && call.status === "ringing" && call.direction === "in") continue;
+    const { before, after } = await withEvents(core, (tx, events) =>
+      changeCallWithin(tx, events, call.id, (c) => {
+        if (isFinal(c.status)) return null;
+        if (c.status === "connected" || c.status === "on_hold") return { status: "completed" };
+        return { status: c.status === "ringing" ? endStatus(c, party.kind, "hangup") : "failed" };
+      }),
+    );
+    if (after.status !== before.status) {
+      ended.push(after);
+      await tellVisitor(core, after);
+    }
+  }
+  return ended;
+}

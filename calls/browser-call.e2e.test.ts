@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { expireCalls } from "./browser-call.ts";
+import { expireCalls } from "./browser-call-watch.ts";
 import { api, openSocket, startTestServer, wsUrl, type TestServer } from "../test/server.ts";
 import { until } from "../test/voice.ts";
 

@@ -1,21 +1,13 @@
-import { and, desc, eq, inArray, isNull, lt, or } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, or } from "drizzle-orm";
 import { z } from "zod";
 import type { Executor } from "../db/connect.ts";
-import {
-  calls,
-  contacts,
-  conversations,
-  inboxes,
-  users,
-  workspaces,
-  type Call,
-  type CallStatus,
-} from "../db/schema/index.ts";
-import { Conflict, Forbidden, Invalid, NotFound } from "../platform/errors.ts";
+import { calls, contacts, conversations, inboxes, users, type Call, type CallStatus } from "../db/schema/index.ts";
+import { Conflict, Forbidden, NotFound } from "../platform/errors.ts";
 import { canSeeConversation, type Actor } from "../conversations/actor.ts";
-import { changeCallWithin, isFinal, startCall } from "./call.ts";
-import { appendSystemEvent, assignWithin, scopeOf } from "../conversations/conversation.ts";
-import type { DomainEvent } from "../conversations/event.ts";
+import { changeCallWithin, isFinal } from "./call.ts";
+import { startCall } from "./call-start.ts";
+import { assignWithin } from "../conversations/assignment.ts";
+import { scopeOf } from "../conversations/conversation.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 
 /**
@@ -27,41 +19,12 @@ import { withEvents, type Core } from "../conversations/transaction.ts";
  *
  * Lifecycle: ringing (one side asked) → connecting (the other side took it; the agent's browser
  * makes the offer) → connected (a browser saw its peer connection up) → completed / no_answer /
- * abandoned / failed.
+ * abandoned / failed. Signalling is relayed by browser-call-signal.ts, supervisors join through
+ * browser-call-monitor.ts, and timeouts and departed browsers are browser-call-watch.ts's.
  */
-
-/** Unanswered this long → no_answer. */
-export const RING_TIMEOUT_MS = 30_000;
-/** Answered but media never came up this long → failed. */
-export const CONNECT_TIMEOUT_MS = 30_000;
-/**
- * Chromium's SDP for one audio stream is about 1.3 KB (ICE candidates trickle separately). The bound
- * keeps a relayed signal inside one Postgres NOTIFY (conversations/bus.ts, ~7 KB), since ephemeral
- * events are not stored and could not travel to another node as a reference.
- */
-const MAX_SDP = 6000;
 
 /** The external id of a browser call: the id the calling browser chose, so a retried request starts one call. */
 export const browserCallExternalId = (callId: string) => `webrtc:${callId}`;
-
-export const CallSignal = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("offer"), sdp: z.string().min(1).max(MAX_SDP) }),
-  z.object({ kind: z.literal("answer"), sdp: z.string().min(1).max(MAX_SDP) }),
-  z.object({
-    kind: z.literal("candidate"),
-    candidate: z.object({
-      // An empty candidate string is the browser's "end of candidates".
-      candidate: z.string().max(1000),
-      sdpMid: z.string().max(64).nullable().optional(),
-      sdpMLineIndex: z.number().int().min(0).max(64).nullable().optional(),
-      usernameFragment: z.string().max(256).nullable().optional(),
-    }),
-  }),
-]);
-export type CallSignal = z.infer<typeof CallSignal>;
-
-export const MonitorMode = z.enum(["listen", "whisper", "barge"]);
-export type MonitorMode = z.infer<typeof MonitorMode>;
 
 export const HangUpReason = z.enum(["hangup", "failed"]);
 export type HangUpReason = z.infer<typeof HangUpReason>;
@@ -99,7 +62,7 @@ async function agentName(db: Executor, agentId: string | null) {
  * Ephemeral and public, addressed to the conversation's contact: the widget socket's filter lets
  * only that contact's sockets have it, and `onlyFor` keeps it from agents' sockets.
  */
-async function tellVisitor(core: Core, call: Call) {
+export async function tellVisitor(core: Core, call: Call) {
   const [c] = await core.db.select().from(conversations).where(eq(conversations.id, call.conversationId));
   if (!c) return;
   core.bus.publish([
@@ -144,7 +107,7 @@ export async function callOfParty(db: Executor, party: CallParty, callId: string
 }
 
 /** Signalling and hang-up from the agent side are for the agent on the call only. */
-function requireOnCall(party: CallParty, call: Call) {
+export function requireOnCall(party: CallParty, call: Call) {
   if (party.kind === "agent" && call.agentId !== party.actor.userId)
     throw new Forbidden("Only the agent on this call may do that");
 }
@@ -298,44 +261,6 @@ export async function markConnected(core: Core, party: CallParty, callId: string
   return browserCallView(after, await agentName(core.db, after.agentId));
 }
 
-/**
- * Relays one signal to the other browser. Agents make offers and visitors answer them (one
- * negotiation, always in that direction, so two offers never cross); both trickle ICE candidates.
- */
-export async function relaySignal(
-  core: Core,
-  party: CallParty,
-  callId: string,
-  signal: CallSignal,
-  conversationId?: string,
-) {
-  const call = await callOfParty(core.db, party, callId, conversationId);
-  requireOnCall(party, call);
-  if (call.status !== "connecting" && call.status !== "connected")
-    throw new Conflict("The call is not in progress", "callId");
-  if (signal.kind === "offer" && party.kind !== "agent")
-    throw new Invalid("Only the agent's browser makes the offer", "kind");
-  if (signal.kind === "answer" && party.kind !== "visitor")
-    throw new Invalid("Only the visitor's browser answers", "kind");
-  const [c] = await core.db.select().from(conversations).where(eq(conversations.id, call.conversationId));
-  const toVisitor = party.kind === "agent";
-  const event: DomainEvent = {
-    workspaceId: call.workspaceId,
-    seq: 0,
-    type: "call.signal",
-    conversationId: call.conversationId,
-    public: toVisitor,
-    ephemeral: true,
-    payload: {
-      callId: call.id,
-      signal,
-      onlyFor: toVisitor ? { contactId: c!.contactId } : { userId: call.agentId },
-      scope: scopeOf(c!),
-    },
-  };
-  core.bus.publish([event]);
-}
-
 /** How a call ends when `by` hangs up, from where it stood. */
 export function endStatus(
   call: Pick<Call, "status" | "direction">,
@@ -368,76 +293,6 @@ export async function hangUp(
   );
   if (after.status !== before.status) await tellVisitor(core, after);
   return browserCallView(after, await agentName(core.db, after.agentId));
-}
-
-/**
- * Housekeeping, on every node (row locks and sticky final statuses make that safe): calls that rang
- * unanswered for RING_TIMEOUT_MS become no_answer; answered calls whose media never came up within
- * CONNECT_TIMEOUT_MS become failed.
- */
-export async function expireCalls(core: Core, now = new Date()) {
-  const stale = await core.db
-    .select({ id: calls.id })
-    .from(calls)
-    .where(
-      and(
-        // Per workspace, so the (workspace_id, status) index finds the few live calls among all calls ever made.
-        inArray(calls.workspaceId, core.db.select({ id: workspaces.id }).from(workspaces)),
-        inArray(calls.status, ["ringing", "connecting"]),
-        eq(calls.provider, "webrtc"),
-        or(
-          and(eq(calls.status, "ringing"), lt(calls.startedAt, new Date(now.getTime() - RING_TIMEOUT_MS))),
-          and(eq(calls.status, "connecting"), lt(calls.updatedAt, new Date(now.getTime() - CONNECT_TIMEOUT_MS))),
-        ),
-      ),
-    );
-  const ended: Call[] = [];
-  for (const { id } of stale) {
-    const { before, after } = await withEvents(core, (tx, events) =>
-      changeCallWithin(
-        tx,
-        events,
-        id,
-        (call) =>
-          call.status === "ringing"
-            ? { status: "no_answer" }
-            : call.status === "connecting"
-              ? { status: "failed" }
-              : null,
-        now,
-      ),
-    );
-    if (after.status !== before.status) {
-      ended.push(after);
-      await tellVisitor(core, after);
-    }
-  }
-  return ended;
-}
-
-/**
- * A side's browser went away (its socket closed and did not come back): its live calls end — talk
- * that had started completes, anything before that fails or goes unanswered.
- */
-export async function endCallsOf(core: Core, party: CallParty) {
-  const live = await liveCallsOf(core.db, party);
-  const ended: Call[] = [];
-  for (const call of live) {
-    // A ringing inbound call waits for any agent; one agent closing a tab does not end it.
-    if (party.kind === "agent" && call.status === "ringing" && call.direction === "in") continue;
-    const { before, after } = await withEvents(core, (tx, events) =>
-      changeCallWithin(tx, events, call.id, (c) => {
-        if (isFinal(c.status)) return null;
-        if (c.status === "connected" || c.status === "on_hold") return { status: "completed" };
-        return { status: c.status === "ringing" ? endStatus(c, party.kind, "hangup") : "failed" };
-      }),
-    );
-    if (after.status !== before.status) {
-      ended.push(after);
-      await tellVisitor(core, after);
-    }
-  }
-  return ended;
 }
 
 /**
@@ -480,121 +335,4 @@ export async function liveCallsOf(db: Executor, party: CallParty) {
 export async function liveCallViews(db: Executor, party: CallParty) {
   const live = await liveCallsOf(db, party);
   return Promise.all(live.map(async (c) => browserCallView(c, await agentName(db, c.agentId))));
-}
-
-// ── Supervisors on browser calls ──────────────────────────────────────────────────────────────
-//
-// A supervisor listens, whispers or barges from the wallboard over a second peer connection, with
-// the agent's browser: the agent's tab sends the supervisor what it hears and says (the visitor's
-// audio mixed with its microphone), plays what the supervisor says (whisper), and for a barge also
-// mixes the supervisor into what it sends the visitor. The visitor's browser is never involved, so
-// a whisper cannot reach them. The supervisor's browser makes that connection's offer.
-
-/** Where the monitors of a call are kept (`calls.monitors`): a browser link has no Twilio leg. */
-const BROWSER_LEG = "webrtc";
-
-/** Tells the agent on the call about a supervisor joining, changing mode, or leaving (`mode: null`). */
-function tellAgent(core: Core, call: Call, supervisor: { userId: string; name: string }, mode: MonitorMode | null) {
-  if (!call.agentId) return;
-  core.bus.publish([
-    {
-      workspaceId: call.workspaceId,
-      seq: 0,
-      type: "call.monitor",
-      conversationId: call.conversationId,
-      public: false,
-      ephemeral: true,
-      payload: {
-        callId: call.id,
-        supervisorId: supervisor.userId,
-        supervisorName: supervisor.name,
-        mode,
-        onlyFor: { userId: call.agentId },
-      },
-    },
-  ]);
-}
-
-async function monitoredCall(db: Executor, workspaceId: string, callId: string) {
-  const [call] = await db
-    .select()
-    .from(calls)
-    .where(and(eq(calls.workspaceId, workspaceId), eq(calls.id, callId), eq(calls.provider, "webrtc")));
-  if (!call) throw new NotFound("Call", "callId");
-  return call;
-}
-
-/** A supervisor starts listening, whispering or barging on a talking browser call, or changes mode. */
-export async function monitorBrowserCall(core: Core, supervisor: Actor, callId: string, mode: MonitorMode) {
-  const found = await monitoredCall(core.db, supervisor.workspaceId, callId);
-  const { after, joined } = await withEvents(core, async (tx, events) => {
-    let joined = false;
-    const { after } = await changeCallWithin(tx, events, found.id, (c) => {
-      if (c.status !== "connected" && c.status !== "on_hold") throw new Conflict("The call is not connected", "callId");
-      if (c.agentId === supervisor.userId) throw new Conflict("This is your own call", "callId");
-      joined = !c.monitors.some((m) => m.userId === supervisor.userId);
-      const others = c.monitors.filter((m) => m.userId !== supervisor.userId);
-      return { monitors: [...others, { userId: supervisor.userId, legId: BROWSER_LEG, mode }] };
-    });
-    if (joined)
-      await appendSystemEvent(tx, events, after.conversationId, "call_monitored", {
-        callId: after.id,
-        supervisorId: supervisor.userId,
-        mode,
-      });
-    return { after, joined };
-  });
-  tellAgent(core, after, { userId: supervisor.userId, name: supervisor.name }, mode);
-  return { call: after, joined };
-}
-
-/** The supervisor leaves a browser call they were monitoring. */
-export async function stopMonitoringBrowserCall(core: Core, supervisor: Actor, callId: string) {
-  const found = await monitoredCall(core.db, supervisor.workspaceId, callId);
-  const { before, after } = await withEvents(core, (tx, events) =>
-    changeCallWithin(tx, events, found.id, (c) =>
-      c.monitors.some((m) => m.userId === supervisor.userId)
-        ? { monitors: c.monitors.filter((m) => m.userId !== supervisor.userId) }
-        : null,
-    ),
-  );
-  if (after !== before) tellAgent(core, after, { userId: supervisor.userId, name: supervisor.name }, null);
-  return after;
-}
-
-/**
- * Relays the monitoring connection's signalling: a supervisor monitoring the call to its agent, and
- * the agent on the call to a supervisor who monitors it (`supervisorId`). Nobody else has a part.
- */
-export async function relayMonitorSignal(
-  core: Core,
-  actor: Actor,
-  callId: string,
-  signal: CallSignal,
-  supervisorId?: string,
-) {
-  const call = await monitoredCall(core.db, actor.workspaceId, callId);
-  if (isFinal(call.status) || !call.agentId) throw new Conflict("The call is not in progress", "callId");
-  const isAgent = call.agentId === actor.userId;
-  const supervisor = isAgent ? supervisorId : actor.userId;
-  if (!supervisor || !call.monitors.some((m) => m.userId === supervisor))
-    throw new Forbidden("Only the agent on the call and a supervisor monitoring it take part");
-  if (signal.kind === "offer" && isAgent) throw new Invalid("The supervisor's browser makes the offer", "kind");
-  if (signal.kind === "answer" && !isAgent) throw new Invalid("The agent's browser answers", "kind");
-  core.bus.publish([
-    {
-      workspaceId: call.workspaceId,
-      seq: 0,
-      type: "call.monitor.signal",
-      conversationId: call.conversationId,
-      public: false,
-      ephemeral: true,
-      payload: {
-        callId: call.id,
-        supervisorId: supervisor,
-        signal,
-        onlyFor: { userId: isAgent ? supervisor : call.agentId },
-      },
-    },
-  ]);
 }

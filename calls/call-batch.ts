@@ -1,15 +1,9 @@
 import { inArray, type SQLWrapper } from "drizzle-orm";
 import { BatchQueue } from "../conversations/batch-queue.ts";
-import {
-  advanceIvrsQuery,
-  mirroredViews,
-  mirrorQuery,
-  startCallsWithin,
-  type CallStart,
-  type IvrAdvance,
-  type StartedCall,
-} from "./call.ts";
-import { scopeOf, seqsFor, systemItem, writeItems, type ItemWrites } from "../conversations/conversation.ts";
+import { advanceIvrsQuery, mirroredViews, mirrorQuery, type CallStart, type IvrAdvance } from "./call.ts";
+import { startCallsWithin, type StartedCall } from "./call-start.ts";
+import { seqsFor, systemItem, writeItems, type ItemWrites } from "../conversations/append-item.ts";
+import { scopeOf } from "../conversations/conversation.ts";
 import { firstSeq, seqsQuery } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import { combined, rowsOf, type Tx } from "../db/connect.ts";

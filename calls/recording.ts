@@ -1,31 +1,33 @@
 import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname } from "node:path";
 import { and, eq, inArray, isNotNull, isNull, lt } from "drizzle-orm";
-import { SEALED_SUFFIX } from "../conversations/attachment.ts";
+import { SEALED_SUFFIX, type AttachmentStore } from "../conversations/attachment.ts";
+import type { Core } from "../conversations/transaction.ts";
 import { changeCall } from "./call.ts";
 import type { Executor } from "../db/connect.ts";
 import { attachments, calls, inboxes, type Call } from "../db/schema/index.ts";
+import type { TwilioRest } from "../channels/voice/rest.ts";
+import type { Keyring } from "../platform/crypto.ts";
 import { log } from "../platform/log.ts";
-import type { Runtime } from "../apps/server/runtime.ts";
-import type { CallControl } from "./call-control.ts";
-import type { VoiceInbox, VoiceSettings } from "./voice-inbox.ts";
+import type { VoiceSettings } from "./voice-inbox.ts";
 
-const filesRoot = (rt: Runtime) => join(rt.config.dataDir, "files");
+/** What recordings need: the database, the key they are sealed with, and the attachment store's files. */
+export type RecordingDeps = { core: Core; keyring: Keyring; files: Pick<AttachmentStore, "localPath"> };
 
 /**
  * Recordings are fetched from Twilio once, sealed with AES-256-GCM (the keyring's key) into the
  * attachment store, attached to the call's timeline item, and then deleted at Twilio: the only
  * copy is ours, encrypted at rest, readable through the agent API.
  */
-export async function storeRecording(rt: Runtime, control: CallControl, inbox: VoiceInbox, call: Call) {
+export async function storeRecording(deps: RecordingDeps, rest: TwilioRest, call: Call) {
   if (!call.recordingSid) return;
-  const rest = control.rest(inbox);
   const audio = await rest.fetchRecording(call.recordingSid);
   const id = crypto.randomUUID();
   const storageKey = `${call.workspaceId}/${id}${SEALED_SUFFIX}`;
-  await mkdir(join(filesRoot(rt), call.workspaceId), { recursive: true });
-  await Bun.write(join(filesRoot(rt), storageKey), rt.keyring.sealBytes(audio));
-  const stored = await rt.core.db.transaction(async (tx) => {
+  const path = deps.files.localPath(storageKey);
+  await mkdir(dirname(path), { recursive: true });
+  await Bun.write(path, deps.keyring.sealBytes(audio));
+  const stored = await deps.core.db.transaction(async (tx) => {
     // Two nodes fetching the same recording: the first to store it wins, the other's file goes.
     const [locked] = await tx.select().from(calls).where(eq(calls.id, call.id)).for("update");
     if (!locked || locked.recordingId) return false;
@@ -42,10 +44,10 @@ export async function storeRecording(rt: Runtime, control: CallControl, inbox: V
     return true;
   });
   if (!stored) {
-    await rm(join(filesRoot(rt), storageKey), { force: true });
+    await rm(path, { force: true });
     return;
   }
-  await changeCall(rt.core, call.id, { recordingId: id });
+  await changeCall(deps.core, call.id, { recordingId: id });
   try {
     await rest.deleteRecording(call.recordingSid);
   } catch (err) {
@@ -57,8 +59,8 @@ export async function storeRecording(rt: Runtime, control: CallControl, inbox: V
 }
 
 /** Reads a sealed file back (the file route, for readers it has authorized). */
-export async function openSealed(rt: Runtime, storageKey: string) {
-  return rt.keyring.openBytes(new Uint8Array(await Bun.file(join(filesRoot(rt), storageKey)).arrayBuffer()));
+export async function openSealed(deps: Pick<RecordingDeps, "keyring" | "files">, storageKey: string) {
+  return deps.keyring.openBytes(new Uint8Array(await Bun.file(deps.files.localPath(storageKey)).arrayBuffer()));
 }
 
 /** Calls whose recording Twilio announced but we have not stored yet (a crash, an outage). */
@@ -76,8 +78,8 @@ export const recordingsPastRetention = (db: Executor, inboxId: string, before: D
     .where(and(eq(calls.inboxId, inboxId), isNotNull(calls.recordingId), lt(calls.startedAt, before)));
 
 /** Deletes recordings older than their inbox's retention period (settings.recordingRetentionDays). */
-export async function pruneRecordings(rt: Runtime, now = new Date()) {
-  const voice = await rt.core.db
+export async function pruneRecordings(deps: RecordingDeps, now = new Date()) {
+  const voice = await deps.core.db
     .select({ id: inboxes.id, settings: inboxes.settings })
     .from(inboxes)
     .where(eq(inboxes.channel, "voice"));
@@ -85,9 +87,9 @@ export async function pruneRecordings(rt: Runtime, now = new Date()) {
   for (const inbox of voice) {
     const days = (inbox.settings as VoiceSettings).recordingRetentionDays;
     if (!days) continue;
-    const old = await recordingsPastRetention(rt.core.db, inbox.id, new Date(now.getTime() - days * 86_400_000));
+    const old = await recordingsPastRetention(deps.core.db, inbox.id, new Date(now.getTime() - days * 86_400_000));
     if (!old.length) continue;
-    const files = await rt.core.db
+    const files = await deps.core.db
       .select()
       .from(attachments)
       .where(
@@ -96,14 +98,14 @@ export async function pruneRecordings(rt: Runtime, now = new Date()) {
           old.map((c) => c.recordingId!),
         ),
       );
-    for (const f of files) await rm(join(filesRoot(rt), f.storageKey), { force: true });
-    await rt.core.db.delete(attachments).where(
+    for (const f of files) await rm(deps.files.localPath(f.storageKey), { force: true });
+    await deps.core.db.delete(attachments).where(
       inArray(
         attachments.id,
         files.map((f) => f.id),
       ),
     );
-    for (const call of old) await changeCall(rt.core, call.id, { recordingId: null });
+    for (const call of old) await changeCall(deps.core, call.id, { recordingId: null });
     removed += old.length;
   }
   return removed;

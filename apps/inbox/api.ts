@@ -1,12 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import {
-  assign,
-  getConversation,
-  reply,
-  requireConversation,
-  setLabels,
-  setStatus,
-} from "../../conversations/conversation.ts";
+import { assign } from "../../conversations/assignment.ts";
+import { getConversation, requireConversation } from "../../conversations/conversation.ts";
+import { reply } from "../../conversations/reply.ts";
+import { setLabels, setStatus } from "../../conversations/status.ts";
 import { conversationItem, listConversations, markRead } from "../../conversations/conversation-list.ts";
 import { MAX_TEXT } from "../../conversations/channel.ts";
 import { OutboxWorker } from "../../conversations/outbox.ts";
@@ -25,12 +21,14 @@ import { adminApi } from "./admin.ts";
 import { SignInGuard } from "./sign-in-guard.ts";
 import { browserCallApi } from "./browser-call.ts";
 import { voiceApi } from "./voice.ts";
+import { voiceInboxApi } from "./voice-inbox.ts";
 import { emailAdminApi } from "./email.ts";
 import { cannedApi } from "./canned.ts";
 import { contactsApi } from "./contacts.ts";
 import { knowledgeApi } from "./knowledge.ts";
 import { routingApi } from "./routing.ts";
-import { followAssignment, freeIfIdle, transferToAgent, transferToQueue, transferToTeam } from "../../routing/work.ts";
+import { transferToAgent, transferToQueue, transferToTeam } from "../../routing/transfer.ts";
+import { followAssignment, freeIfIdle } from "../../routing/work.ts";
 import { signedOut } from "../../routing/presence.ts";
 import { publishTyping } from "../../conversations/typing.ts";
 
@@ -317,7 +315,7 @@ export function inboxApi(rt: Runtime) {
     async (c) => {
       const actor = c.get("actor");
       const conversation = await requireConversation(db, actor, c.req.valid("param").id);
-      publishTyping(rt, conversation, { type: "agent", name: actor.name }, c.req.valid("json").typing);
+      publishTyping(rt.core.bus, conversation, { type: "agent", name: actor.name }, c.req.valid("json").typing);
       return c.json({ ok: true }, 200);
     },
   );
@@ -338,6 +336,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", adminApi(rt));
   app.route("/", browserCallApi(rt));
   app.route("/", voiceApi(rt));
+  app.route("/", voiceInboxApi(rt));
   app.route("/", emailAdminApi(rt));
   app.route("/", knowledgeApi(rt));
 

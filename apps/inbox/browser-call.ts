@@ -1,15 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   answerCall,
-  CallSignal,
   hangUp,
   HangUpReason,
   inviteToCall,
   liveCallViews,
   markConnected,
-  relaySignal,
   type CallParty,
 } from "../../calls/browser-call.ts";
+import { CallSignal, relaySignal } from "../../calls/browser-call-signal.ts";
 import { followAssignment } from "../../routing/work.ts";
 import { body, created, IdParam, ok, router } from "../server/http.ts";
 import type { Runtime } from "../server/runtime.ts";

@@ -10,7 +10,7 @@ import { OutboundRefused } from "../../platform/outbound.ts";
 import { testDatabase } from "../../test/db.ts";
 import { api, startTestServer, TEST_SECRET, type TestServer } from "../../test/server.ts";
 import { createRuntime, housekeep } from "./runtime.ts";
-import { lookupJson } from "../../calls/call-control.ts";
+import { lookupJson } from "../../calls/inbound.ts";
 
 /** Anonymous limits over real HTTP: client addresses, sign-in, uploads, help center, tokens, metrics. */
 

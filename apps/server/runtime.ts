@@ -5,14 +5,14 @@ import { adapters as defaultAdapters } from "../../channels/index.ts";
 import { AttachmentStore } from "../../conversations/attachment.ts";
 import { InProcessBus, PostgresBus, type EventBus } from "../../conversations/bus.ts";
 import type { ChannelAdapter } from "../../conversations/channel.ts";
-import { wakeSnoozed } from "../../conversations/conversation.ts";
+import { wakeSnoozed } from "../../conversations/status.ts";
 import { pruneEvents } from "../../conversations/event.ts";
 import { resealCredentials } from "../../conversations/inbox.ts";
 import { EventFeed } from "../../conversations/feed.ts";
 import { InboundQueue } from "../../conversations/inbound-queue.ts";
 import { OutboxWorker, type OutboxOptions } from "../../conversations/outbox.ts";
 import type { Core } from "../../conversations/transaction.ts";
-import { prepareEmail } from "../../mailboxes/intake.ts";
+import { prepareEmail } from "../../mailboxes/outbound-headers.ts";
 import { connect, type Database } from "../../db/connect.ts";
 import { createKnowledgeBase, type KnowledgeBase } from "../../knowledge/base.ts";
 import { startKnowledgeBot } from "../../routing/knowledge-bot.ts";
@@ -118,7 +118,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     const resealed = await resealCredentials(database.db, keyring);
     if (resealed) log.info("inbox credentials sealed again with the current SECRET_KEY", { inboxes: resealed });
   }
-  // Email replies get their threading headers from the database just before sending (gateway/email.ts).
+  // Email replies get their threading headers from the database just before sending (mailboxes/outbound-headers.ts).
   const prepare: OutboxOptions["prepare"] = {};
   const worker = new OutboxWorker(core, {
     ...options.outbox,
@@ -203,6 +203,19 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const housekeeping = setInterval(() => void housekeep(rt), 30_000);
   housekeeping.unref?.();
   const browserCalls = new BrowserCallWatch(core);
+  const files = new AttachmentStore(join(config.dataDir, "files"));
+  const calls = new CallControl({
+    core,
+    driver: database.driver,
+    keyring,
+    files,
+    router,
+    twilioAuthToken: config.twilioAuthToken,
+    publicUrl: config.publicUrl,
+    port: config.port,
+    outboundAllowHosts: config.outboundAllowHosts,
+  });
+  calls.start();
 
   let stopBot = () => {};
   const rt: Runtime = {
@@ -214,8 +227,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     keyring,
     outbox: worker,
     router,
-    calls: undefined as unknown as CallControl,
-    files: new AttachmentStore(join(config.dataDir, "files")),
+    calls,
+    files,
     browserCalls,
     knowledge,
     metrics: { registry, httpDuration, events, sockets },
@@ -223,7 +236,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       clearInterval(housekeeping);
       stopLagWatch();
       browserCalls.close();
-      rt.calls.stop();
+      calls.stop();
       await router.stop();
       await worker.stop();
       stopBot();
@@ -234,13 +247,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     },
   };
   prepare.email = prepareEmail(rt);
-  rt.calls = new CallControl(rt);
-  rt.calls.start();
   registry.register(
     new Gauge(
       "switchboard_voice_batches_total",
       "Batches of call starts and IVR turns committed",
-      () => rt.calls.batchStats.batches,
+      () => calls.batchStats.batches,
       "counter",
     ),
   );
@@ -248,7 +259,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     new Gauge(
       "switchboard_voice_batch_steps_total",
       "Call starts and IVR turns committed in batches",
-      () => rt.calls.batchStats.items,
+      () => calls.batchStats.items,
       "counter",
     ),
   );
@@ -256,11 +267,16 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     new Gauge(
       "switchboard_voice_batch_fallbacks_total",
       "Batches of call writes retried one by one",
-      () => rt.calls.batchStats.fallbacks,
+      () => calls.batchStats.fallbacks,
       "counter",
     ),
   );
-  stopBot = startKnowledgeBot(rt);
+  stopBot = startKnowledgeBot({
+    core,
+    search: knowledge.search,
+    router,
+    publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
+  });
   return rt;
 }
 

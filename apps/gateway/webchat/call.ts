@@ -2,15 +2,14 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { VisitorClaims } from "../../../channels/webchat/index.ts";
 import {
   acceptCall,
-  CallSignal,
   hangUp,
   HangUpReason,
   liveCallViews,
   markConnected,
-  relaySignal,
   requestCall,
   type CallParty,
 } from "../../../calls/browser-call.ts";
+import { CallSignal, relaySignal } from "../../../calls/browser-call-signal.ts";
 import type { DomainEvent } from "../../../conversations/event.ts";
 import { and, desc, eq, inArray } from "drizzle-orm";
 import { conversations, inboxes } from "../../../db/schema/index.ts";
