@@ -9,7 +9,8 @@ import {
   type PeerSignal,
 } from "../rtc/peer.ts";
 import { PhoneLine, type PhoneTicket } from "./phone-line.ts";
-import { h, type View } from "./view.ts";
+import { h } from "./dom.ts";
+import type { View } from "./view.ts";
 
 const FINAL = ["completed", "abandoned", "no_answer", "busy", "failed", "voicemail", "transferred_out"];
 const isFinal = (status: string) => FINAL.includes(status);

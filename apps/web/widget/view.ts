@@ -1,5 +1,7 @@
-import type { Article, Attachment, Inbox, Item } from "./api.ts";
+import type { Article, Inbox } from "./api.ts";
 import { catalog, type Locale, type MessageKey } from "./catalog.ts";
+import { h, icon, linkify } from "./dom.ts";
+import { MessageList } from "./messages.ts";
 import { styles } from "./styles.ts";
 
 /** What the view asks of the widget: user actions, and how to turn a file path into a safe URL. */
@@ -22,77 +24,14 @@ export type ViewEvents = {
 export type OfflineState = "ask" | "thanks" | "none";
 
 type Vars = Record<string, string | number>;
-type Child = Node | string | null | undefined | false;
-type Attrs = Record<string, string | boolean | undefined | ((e: never) => void)>;
-
-/** Creates an element. Strings become text nodes, never markup, so server data cannot inject HTML. */
-export function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Attrs = {},
-  ...children: Child[]
-): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (typeof value === "function") el.addEventListener(name.slice(2), value as EventListener);
-    else if (value === true) el.setAttribute(name, "");
-    else if (value) el.setAttribute(name, value);
-  }
-  el.append(...children.filter((c): c is Node | string => !!c));
-  return el;
-}
-
-const ICONS = {
-  chat: "M20 2H4a2 2 0 0 0-2 2v18l4-4h14a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2z",
-  close: "M19 6.4 17.6 5 12 10.6 6.4 5 5 6.4 10.6 12 5 17.6 6.4 19 12 13.4 17.6 19 19 17.6 13.4 12z",
-  send: "M2 21l21-9L2 3v7l15 2-15 2z",
-  phone:
-    "M6.6 10.8a15.1 15.1 0 0 0 6.6 6.6l2.2-2.2a1 1 0 0 1 1-.25 11.4 11.4 0 0 0 3.6.57 1 1 0 0 1 1 1V20a1 1 0 0 1-1 1A17 17 0 0 1 3 4a1 1 0 0 1 1-1h3.5a1 1 0 0 1 1 1c0 1.25.2 2.45.57 3.57a1 1 0 0 1-.25 1z",
-  attach:
-    "M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6z",
-};
-
-export function icon(name: keyof typeof ICONS): SVGSVGElement {
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("class", `i-${name}`);
-  const path = document.createElementNS(ns, "path");
-  path.setAttribute("d", ICONS[name]);
-  svg.append(path);
-  return svg;
-}
-
-const URL_PATTERN = /https?:\/\/[^\s<>"]*[^\s<>"'.,;:!?)\]]/g;
-
-/** Message text with its web addresses as links; the href is always http(s) by construction. */
-function linkify(text: string): Child[] {
-  const parts: Child[] = [];
-  let last = 0;
-  for (const match of text.matchAll(URL_PATTERN)) {
-    parts.push(
-      text.slice(last, match.index),
-      h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer" }, match[0]),
-    );
-    last = match.index + match[0].length;
-  }
-  parts.push(text.slice(last));
-  return parts;
-}
-
-/** How close to the end of the message list counts as "reading the latest", in pixels. */
-const STICK_DISTANCE = 80;
 const NOTICE_MS = 6000;
 
 /** The widget's DOM, inside a shadow root on a host element appended to the page's body. */
 export class View {
   readonly host = document.createElement("switchboard-widget");
   private locale: Locale;
-  /** [today, other days]; made on first use, since creating one costs tens of ms on a cold page. */
-  private formats: Intl.DateTimeFormat[] | undefined;
   /** Translated texts, redone when the locale changes: element → attribute ("" = text) → key and values. */
   private texts = new Map<Element, Map<string, [MessageKey, Vars | undefined]>>();
-  private rows = new Map<string, { item: Item; el: HTMLLIElement }>();
   private noticeTimer: ReturnType<typeof setTimeout> | undefined;
 
   private root: HTMLDivElement;
@@ -102,8 +41,7 @@ export class View {
   private title: HTMLHeadingElement;
   private status: HTMLParagraphElement;
   private greeting: HTMLDivElement;
-  private scroller: HTMLDivElement;
-  private list: HTMLOListElement;
+  readonly messages: MessageList;
   private typing: HTMLParagraphElement;
   private notice: HTMLParagraphElement;
   private prechat: HTMLFormElement;
@@ -163,12 +101,12 @@ export class View {
     this.tx(this.callButton, "callStart", "title");
     this.status = h("p", { class: "status" });
     this.greeting = h("div", { class: "greeting", hidden: true });
-    this.list = this.tx(h("ol", { "aria-live": "polite" }), "messages", "aria-label");
-    this.scroller = h(
-      "div",
-      { class: "scroll", onscroll: () => this.scroller.scrollTop < STICK_DISTANCE && on.scrolledToTop() },
+    this.messages = new MessageList(
+      locale,
+      this.tx(h("ol", { "aria-live": "polite" }), "messages", "aria-label"),
       this.greeting,
-      this.list,
+      (key) => this.t(key),
+      on,
     );
     this.typing = h("p", { class: "typing", hidden: true });
     this.notice = h("p", { class: "notice", role: "alert", hidden: true });
@@ -191,7 +129,7 @@ export class View {
         },
         this.buildHeader(),
         this.callBar,
-        this.scroller,
+        this.messages.scroller,
         this.typing,
         this.notice,
         this.thanks,
@@ -216,9 +154,8 @@ export class View {
   setLocale(locale: Locale) {
     this.locale = locale;
     this.root.lang = locale;
-    this.formats = undefined;
     for (const [el, attrs] of this.texts) for (const [attr, [key, vars]] of attrs) this.apply(el, attr, key, vars);
-    for (const { item } of this.rows.values()) this.put(item);
+    this.messages.setLocale(locale);
   }
 
   setInbox(inbox: Inbox) {
@@ -238,7 +175,7 @@ export class View {
     this.bubble.setAttribute("aria-expanded", String(open));
     this.tx(this.bubble, open ? "close" : "open", "aria-label");
     if (open) {
-      this.scrollToEnd();
+      this.messages.scrollToEnd();
       (this.prechat.hidden ? this.input : this.prechat.querySelector("input"))?.focus();
     } else if (this.host.shadowRoot?.activeElement) {
       this.bubble.focus();
@@ -300,77 +237,6 @@ export class View {
     this.offline.hidden = state !== "ask";
     this.thanks.hidden = state !== "thanks";
     if (state === "thanks") this.tx(this.thanks, "thanks", "", { email });
-  }
-
-  has(id: string) {
-    return this.rows.has(id);
-  }
-
-  /** Adds a message in seq order, or redraws it in place if it is already shown. */
-  put(item: Item) {
-    const row = this.rows.get(item.id);
-    const stick = this.atEnd();
-    const el = this.renderItem(item);
-    this.rows.set(item.id, { item, el });
-    if (row) {
-      row.el.replaceWith(el);
-      return;
-    }
-    // New messages nearly always go last, so look for the row to follow from the end.
-    let anchor = this.list.lastElementChild as HTMLElement | null;
-    while (anchor && Number(anchor.dataset.seq) > item.seq)
-      anchor = anchor.previousElementSibling as HTMLElement | null;
-    if (anchor) anchor.after(el);
-    else this.list.prepend(el);
-    if (stick || item.direction === "in") this.scrollToEnd();
-  }
-
-  remove(id: string) {
-    this.rows.get(id)?.el.remove();
-    this.rows.delete(id);
-  }
-
-  clear() {
-    this.rows.clear();
-    this.list.replaceChildren();
-  }
-
-  /** Runs `change` (adding older messages above) without moving what the visitor is looking at. */
-  keepScroll(change: () => void) {
-    const fromEnd = this.scroller.scrollHeight - this.scroller.scrollTop;
-    change();
-    this.scroller.scrollTop = this.scroller.scrollHeight - fromEnd;
-  }
-
-  private renderItem(item: Item): HTMLLIElement {
-    const out = item.direction === "out";
-    const failed = item.status === "failed";
-    return h(
-      "li",
-      {
-        class: `msg ${out ? "out" : "in"} ${failed || item.status === "pending" ? item.status : ""}`,
-        "data-testid": "switchboard-message",
-        "data-direction": item.direction,
-        "data-seq": String(item.seq),
-      },
-      out && h("span", { class: "who" }, item.sender.name || this.t("agent")),
-      item.text && h("div", { class: "text" }, ...linkify(item.text)),
-      item.attachments.length > 0 && h("div", { class: "files" }, ...item.attachments.map((a) => this.renderFile(a))),
-      failed
-        ? h("button", { class: "retry", type: "button", onclick: () => this.on.retry(item.id) }, this.t("failed"))
-        : h("time", { datetime: item.createdAt }, this.formatTime(item.createdAt)),
-    );
-  }
-
-  private renderFile(file: Attachment) {
-    const href = this.on.fileUrl(file.url);
-    if (!href) return h("span", {}, file.name);
-    const image = file.contentType.startsWith("image/");
-    return h(
-      "a",
-      { href, target: "_blank", rel: "noopener noreferrer" },
-      image ? h("img", { src: href, alt: file.name, loading: "lazy" }) : file.name,
-    );
   }
 
   private buildHeader() {
@@ -483,15 +349,6 @@ export class View {
     this.input.style.height = `${this.input.scrollHeight}px`;
   }
 
-  private atEnd() {
-    const s = this.scroller;
-    return s.scrollHeight - s.scrollTop - s.clientHeight < STICK_DISTANCE;
-  }
-
-  private scrollToEnd() {
-    this.scroller.scrollTop = this.scroller.scrollHeight;
-  }
-
   t(key: MessageKey, vars?: Vars): string {
     return catalog[this.locale][key].replace(/\{(\w+)\}/g, (_, name: string) => String(vars?.[name] ?? ""));
   }
@@ -508,17 +365,5 @@ export class View {
   private apply(el: Element, attr: string, key: MessageKey, vars?: Vars) {
     if (attr) el.setAttribute(attr, this.t(key, vars));
     else el.textContent = this.t(key, vars);
-  }
-
-  /** Today's messages show the time only; older ones the date too. */
-  private formatTime(iso: string): string {
-    const time: Intl.DateTimeFormatOptions = { hour: "numeric", minute: "2-digit" };
-    this.formats ??= [
-      new Intl.DateTimeFormat(this.locale, time),
-      new Intl.DateTimeFormat(this.locale, { ...time, month: "short", day: "numeric" }),
-    ];
-    const date = new Date(iso);
-    const today = date.toDateString() === new Date().toDateString();
-    return this.formats[today ? 0 : 1]?.format(date) ?? "";
   }
 }
