@@ -1,18 +1,18 @@
 import type { Conversation } from "../db/schema/index.ts";
+import type { EventBus } from "./bus.ts";
 import { scopeOf } from "./conversation.ts";
-import type { Runtime } from "../apps/server/runtime.ts";
 
 /**
  * Typing is ephemeral: published on the bus (so every node's sockets get it) but never stored or
  * replayed. An agent's typing is public (the widget shows it); a visitor's goes to agents only.
  */
 export function publishTyping(
-  rt: Runtime,
+  bus: Pick<EventBus, "publish">,
   conversation: Pick<Conversation, "id" | "workspaceId" | "contactId" | "assigneeId" | "teamId">,
   sender: { type: "agent" | "contact"; name: string | null },
   typing: boolean,
 ) {
-  rt.core.bus.publish([
+  bus.publish([
     {
       workspaceId: conversation.workspaceId,
       seq: 0,

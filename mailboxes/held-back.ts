@@ -4,8 +4,8 @@ import type { SenderAuth } from "../channels/email/verify.ts";
 import { attachments, emailQuarantine, inboxes, timelineItems } from "../db/schema/index.ts";
 import { Conflict, Invalid, NotFound } from "../platform/errors.ts";
 import { log } from "../platform/log.ts";
-import type { Runtime } from "../apps/server/runtime.ts";
-import { receiveEmail, type EmailInbox } from "./intake.ts";
+import type { EmailInbox, MailDeps } from "./email-inbox.ts";
+import { receiveEmail } from "./intake.ts";
 import type { HoldKind } from "./quarantine.ts";
 
 /**
@@ -13,8 +13,8 @@ import type { HoldKind } from "./quarantine.ts";
  * released into the inbox ("not spam") or deleted. Every call is scoped to the caller's workspace.
  */
 
-async function emailInbox(rt: Runtime, workspaceId: string, inboxId: string): Promise<EmailInbox> {
-  const [row] = await rt.core.db
+async function emailInbox(deps: MailDeps, workspaceId: string, inboxId: string): Promise<EmailInbox> {
+  const [row] = await deps.core.db
     .select({
       id: inboxes.id,
       workspaceId: inboxes.workspaceId,
@@ -30,8 +30,8 @@ async function emailInbox(rt: Runtime, workspaceId: string, inboxId: string): Pr
   return { id: row.id, workspaceId: row.workspaceId, name: row.name, settings };
 }
 
-async function heldBack(rt: Runtime, workspaceId: string, inboxId: string, id: string) {
-  const [row] = await rt.core.db
+async function heldBack(deps: MailDeps, workspaceId: string, inboxId: string, id: string) {
+  const [row] = await deps.core.db
     .select()
     .from(emailQuarantine)
     .where(
@@ -54,9 +54,9 @@ function isSenderAuth(value: unknown): value is SenderAuth {
 }
 
 /** What is still held back, newest first. */
-export async function listHeldBack(rt: Runtime, workspaceId: string, inboxId: string, limit = 100) {
-  await emailInbox(rt, workspaceId, inboxId);
-  const rows = await rt.core.db
+export async function listHeldBack(deps: MailDeps, workspaceId: string, inboxId: string, limit = 100) {
+  await emailInbox(deps, workspaceId, inboxId);
+  const rows = await deps.core.db
     .select()
     .from(emailQuarantine)
     .where(
@@ -90,10 +90,10 @@ export async function listHeldBack(rt: Runtime, workspaceId: string, inboxId: st
  * the checks that held it back. Releasing twice (a double click, two admins) stores it once: the
  * Message-ID keeps ingest idempotent, and a released row answers with the message it became.
  */
-export async function releaseHeldBack(rt: Runtime, workspaceId: string, inboxId: string, id: string) {
-  const db = rt.core.db;
-  const inbox = await emailInbox(rt, workspaceId, inboxId);
-  const row = await heldBack(rt, workspaceId, inboxId, id);
+export async function releaseHeldBack(deps: MailDeps, workspaceId: string, inboxId: string, id: string) {
+  const db = deps.core.db;
+  const inbox = await emailInbox(deps, workspaceId, inboxId);
+  const row = await heldBack(deps, workspaceId, inboxId, id);
   const answer = async (itemId: string) => {
     const [item] = await db
       .select({ conversationId: timelineItems.conversationId })
@@ -107,7 +107,7 @@ export async function releaseHeldBack(rt: Runtime, workspaceId: string, inboxId:
     throw new Conflict(`This mail cannot be released (${row.reason}); delete it instead`, "itemId");
   // A release running alongside may have finished and removed the copy: then its message is the answer.
   const gone = async () => {
-    const again = await heldBack(rt, workspaceId, inboxId, id);
+    const again = await heldBack(deps, workspaceId, inboxId, id);
     if (again.releasedItemId) return answer(again.releasedItemId);
     throw new Conflict("The stored copy of this mail is gone; delete it instead", "itemId");
   };
@@ -116,7 +116,7 @@ export async function releaseHeldBack(rt: Runtime, workspaceId: string, inboxId:
     .from(attachments)
     .where(and(eq(attachments.workspaceId, workspaceId), eq(attachments.id, row.rawId)));
   if (!raw) return gone();
-  const source = await rt.files.openSealedStream(rt.keyring, raw.storageKey).catch(() => undefined);
+  const source = await deps.files.openSealedStream(deps.keyring, raw.storageKey).catch(() => undefined);
   if (!source) return gone();
   const recipients = Array.isArray(row.details.recipients)
     ? (row.details.recipients as unknown[]).filter((r): r is string => typeof r === "string")
@@ -127,14 +127,16 @@ export async function releaseHeldBack(rt: Runtime, workspaceId: string, inboxId:
   source.once("error", () => (damaged = true));
   // The sender check made on arrival stays the mail's verdict (DNS may have changed since).
   const auth = isSenderAuth(row.details.senderAuth) ? row.details.senderAuth : undefined;
-  const receipt = await receiveEmail(rt, inbox, source, { recipients, released: true, auth }).catch((err: unknown) => {
-    if (damaged)
-      throw new Conflict(
-        "The stored copy of this mail cannot be read (damaged, or sealed with another SECRET_KEY); delete it instead",
-        "itemId",
-      );
-    throw err;
-  });
+  const receipt = await receiveEmail(deps, inbox, source, { recipients, released: true, auth }).catch(
+    (err: unknown) => {
+      if (damaged)
+        throw new Conflict(
+          "The stored copy of this mail cannot be read (damaged, or sealed with another SECRET_KEY); delete it instead",
+          "itemId",
+        );
+      throw err;
+    },
+  );
   if (receipt.status !== "stored" && receipt.status !== "duplicate")
     throw new Conflict(
       `This mail cannot be released: ${"reason" in receipt ? receipt.reason : receipt.status}`,
@@ -146,15 +148,15 @@ export async function releaseHeldBack(rt: Runtime, workspaceId: string, inboxId:
     .set({ releasedAt: new Date(), releasedItemId: receipt.itemId, rawId: null })
     .where(and(eq(emailQuarantine.id, row.id), isNull(emailQuarantine.releasedAt)))
     .returning({ id: emailQuarantine.id });
-  if (marked) await rt.files.remove(db, workspaceId, row.rawId);
+  if (marked) await deps.files.remove(db, workspaceId, row.rawId);
   log.info("email: released from the spam view", { inboxId, itemId: receipt.itemId });
   return answer(receipt.itemId);
 }
 
 /** Deletes a held-back mail and its sealed copy for good. */
-export async function deleteHeldBack(rt: Runtime, workspaceId: string, inboxId: string, id: string) {
-  await emailInbox(rt, workspaceId, inboxId);
-  const [row] = await rt.core.db
+export async function deleteHeldBack(deps: MailDeps, workspaceId: string, inboxId: string, id: string) {
+  await emailInbox(deps, workspaceId, inboxId);
+  const [row] = await deps.core.db
     .delete(emailQuarantine)
     .where(
       and(
@@ -165,18 +167,18 @@ export async function deleteHeldBack(rt: Runtime, workspaceId: string, inboxId: 
     )
     .returning({ rawId: emailQuarantine.rawId });
   if (!row) throw new NotFound("Held-back mail", "itemId");
-  if (row.rawId) await rt.files.remove(rt.core.db, workspaceId, row.rawId);
+  if (row.rawId) await deps.files.remove(deps.core.db, workspaceId, row.rawId);
 }
 
 /** Held-back mail nobody released or deleted is deleted after this long, with its sealed copy. */
 export const HELD_BACK_RETENTION_DAYS = 30;
 
 /** Housekeeping (every node may run it: a row deleted twice is deleted once). */
-export async function pruneHeldBack(rt: Runtime, now = new Date(), days = HELD_BACK_RETENTION_DAYS) {
-  const old = await rt.core.db
+export async function pruneHeldBack(deps: MailDeps, now = new Date(), days = HELD_BACK_RETENTION_DAYS) {
+  const old = await deps.core.db
     .delete(emailQuarantine)
     .where(lt(emailQuarantine.createdAt, new Date(now.getTime() - days * 86_400_000)))
     .returning({ workspaceId: emailQuarantine.workspaceId, rawId: emailQuarantine.rawId });
-  for (const row of old) if (row.rawId) await rt.files.remove(rt.core.db, row.workspaceId, row.rawId);
+  for (const row of old) if (row.rawId) await deps.files.remove(deps.core.db, row.workspaceId, row.rawId);
   return old.length;
 }

@@ -5,8 +5,8 @@ import { EmailCredentials } from "../channels/email/index.ts";
 import type { MailResolver } from "../channels/email/verify.ts";
 import { emailMailboxState, emailQuarantine } from "../db/schema/index.ts";
 import { log } from "../platform/log.ts";
-import type { Runtime } from "../apps/server/runtime.ts";
-import { emailInboxes, receiveEmail, type EmailInbox } from "./intake.ts";
+import { emailInboxes, type EmailInbox, type MailDeps } from "./email-inbox.ts";
+import { receiveEmail } from "./intake.ts";
 import type { HoldKind } from "./quarantine.ts";
 import { RawMailCopy } from "./raw-mail.ts";
 
@@ -36,7 +36,7 @@ export class MailboxImporter {
   readonly synced = new EventTarget();
 
   constructor(
-    private readonly rt: Runtime,
+    private readonly deps: MailDeps,
     private readonly inbox: EmailInbox,
     private readonly credentials: EmailCredentials,
     /** DNS for the sender checks; IMAP knows no connecting host, so only DKIM and DMARC are checked. */
@@ -141,7 +141,7 @@ export class MailboxImporter {
   }
 
   private async state(uidValidity: number) {
-    const db = this.rt.core.db;
+    const db = this.deps.core.db;
     const where = and(eq(emailMailboxState.inboxId, this.inbox.id), eq(emailMailboxState.mailbox, this.imap.mailbox));
     const [row] = await db.select().from(emailMailboxState).where(where);
     if (row && row.uidValidity === uidValidity) return row.lastUid;
@@ -164,7 +164,7 @@ export class MailboxImporter {
   }
 
   private async advance(uid: number) {
-    await this.rt.core.db
+    await this.deps.core.db
       .update(emailMailboxState)
       .set({ lastUid: sql`GREATEST(${emailMailboxState.lastUid}, ${uid})`, updatedAt: new Date() })
       .where(and(eq(emailMailboxState.inboxId, this.inbox.id), eq(emailMailboxState.mailbox, this.imap.mailbox)));
@@ -236,7 +236,7 @@ export class MailboxImporter {
   private async importOne(client: ImapFlow, uid: number, fetched: Buffer | undefined, uidValidity: number) {
     const source = fetched ?? (await this.download(client, uid));
     try {
-      await receiveEmail(this.rt, this.inbox, source, { resolver: this.resolver });
+      await receiveEmail(this.deps, this.inbox, source, { resolver: this.resolver });
       this.failures.delete(uid);
     } catch (err) {
       const n = (this.failures.get(uid) ?? 0) + 1;
@@ -255,12 +255,12 @@ export class MailboxImporter {
     uidValidity: number,
     reason: string,
   ) {
-    const db = this.rt.core.db;
+    const db = this.deps.core.db;
     // A streamed (large) mail was consumed by the failed attempt: it is read once more into the copy.
     let copy: RawMailCopy;
-    if (fetched) copy = RawMailCopy.of(this.rt, this.inbox.workspaceId, fetched);
+    if (fetched) copy = RawMailCopy.of(this.deps, this.inbox.workspaceId, fetched);
     else {
-      const tee = RawMailCopy.tee(this.rt, this.inbox.workspaceId, await this.download(client, uid));
+      const tee = RawMailCopy.tee(this.deps, this.inbox.workspaceId, await this.download(client, uid));
       await finished(tee.stream.resume());
       copy = tee.copy;
     }
@@ -279,7 +279,7 @@ export class MailboxImporter {
       .onConflictDoNothing()
       .returning({ id: emailQuarantine.id });
     // Held back before (the same UID after a restart): that row keeps its own copy.
-    if (!row) await this.rt.files.remove(db, this.inbox.workspaceId, rawId);
+    if (!row) await this.deps.files.remove(db, this.inbox.workspaceId, rawId);
     log.error("imap: mail held back with its raw copy after repeated failures", {
       inboxId: this.inbox.id,
       uid,
@@ -293,11 +293,11 @@ export class MailboxImporter {
  * `rescanMs` the inbox list is read again, so a mailbox configured in the admin screen starts
  * importing without a restart, and a changed one reconnects with its new settings.
  */
-export function startImap(rt: Runtime, options: { rescanMs?: number; resolver?: MailResolver } = {}) {
+export function startImap(deps: MailDeps, options: { rescanMs?: number; resolver?: MailResolver } = {}) {
   const running = new Map<string, Importer & { importer: MailboxImporter }>();
   let stopped = false;
   const scan = async () => {
-    const all = await emailInboxes(rt.core.db);
+    const all = await emailInboxes(deps.core.db);
     const seen = new Set<string>();
     for (const inbox of all) {
       if (!inbox.settings.imap) continue;
@@ -308,11 +308,11 @@ export function startImap(rt: Runtime, options: { rescanMs?: number; resolver?: 
       await current?.stop();
       let credentials: EmailCredentials = {};
       try {
-        credentials = EmailCredentials.parse(inbox.credentials ? JSON.parse(rt.keyring.open(inbox.credentials)) : {});
+        credentials = EmailCredentials.parse(inbox.credentials ? JSON.parse(deps.keyring.open(inbox.credentials)) : {});
       } catch {
         log.warn("imap: credentials cannot be read; importing without a password", { inboxId: inbox.id });
       }
-      const importer = new MailboxImporter(rt, inbox, credentials, options.resolver);
+      const importer = new MailboxImporter(deps, inbox, credentials, options.resolver);
       importer.start();
       running.set(inbox.id, { key, importer, stop: () => importer.stop() });
     }

@@ -2,8 +2,7 @@ import { eq } from "drizzle-orm";
 import type { ParsedEmail } from "../channels/email/index.ts";
 import { emailQuarantine } from "../db/schema/index.ts";
 import { log } from "../platform/log.ts";
-import type { Runtime } from "../apps/server/runtime.ts";
-import type { EmailInbox, Receipt } from "./intake.ts";
+import type { EmailInbox, MailDeps } from "./email-inbox.ts";
 import type { RawMailCopy } from "./raw-mail.ts";
 
 /** Why a mail was held back, as a code the spam view translates (the reason text says it in English). */
@@ -19,6 +18,9 @@ export type HoldKind =
 /** What holding a mail back needs of it: a parsed mail, or the top headers of one the parser gave up on. */
 export type HeldMail = Pick<ParsedEmail, "externalId" | "from" | "subject" | "to" | "size">;
 
+/** What receiving a mail answers when it was held back. */
+export type Quarantined = { status: "quarantined"; reason: string };
+
 /** Envelope recipients kept with a held-back mail: a reply token among them still threads it on release. */
 const KEPT_RECIPIENTS = 20;
 
@@ -28,17 +30,17 @@ const KEPT_RECIPIENTS = 20;
  * back twice (a redelivery) keeps its first row and copy.
  */
 export async function holdBack(
-  rt: Runtime,
+  deps: Pick<MailDeps, "core">,
   inbox: EmailInbox,
   mail: HeldMail,
   raw: RawMailCopy | undefined,
   recipients: string[],
   hold: { kind: HoldKind; reason: string },
   details: Record<string, unknown> = {},
-): Promise<Receipt> {
+): Promise<Quarantined> {
   // The row and its raw copy commit together: the spam view never lists a mail it could not release
   // for want of a copy that is still being written.
-  await rt.core.db.transaction(async (db) => {
+  await deps.core.db.transaction(async (db) => {
     const [row] = await db
       .insert(emailQuarantine)
       .values({

@@ -1,7 +1,7 @@
 import { pipeline, Transform, type Readable } from "node:stream";
 import type { Executor } from "../db/connect.ts";
 import type { SealedWriter } from "../conversations/attachment.ts";
-import type { Runtime } from "../apps/server/runtime.ts";
+import type { MailDeps } from "./email-inbox.ts";
 
 /** A mail up to this size is copied in memory while it is parsed; a larger one goes to a sealed file. */
 const IN_MEMORY_BYTES = 1024 * 1024;
@@ -19,21 +19,25 @@ export class RawMailCopy {
   private settled = false;
 
   private constructor(
-    private readonly rt: Runtime,
+    private readonly deps: Pick<MailDeps, "keyring" | "files">,
     private readonly workspaceId: string,
   ) {}
 
   /** A mail already whole in memory (an IMAP fetch, SMTP to several inboxes): nothing to copy. */
-  static of(rt: Runtime, workspaceId: string, bytes: Uint8Array) {
-    const copy = new RawMailCopy(rt, workspaceId);
+  static of(deps: Pick<MailDeps, "keyring" | "files">, workspaceId: string, bytes: Uint8Array) {
+    const copy = new RawMailCopy(deps, workspaceId);
     copy.chunks.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     copy.size = bytes.byteLength;
     return copy;
   }
 
   /** The stream to parse, copying each chunk as it passes (with back-pressure when writing to disk). */
-  static tee(rt: Runtime, workspaceId: string, source: Readable): { copy: RawMailCopy; stream: Readable } {
-    const copy = new RawMailCopy(rt, workspaceId);
+  static tee(
+    deps: Pick<MailDeps, "keyring" | "files">,
+    workspaceId: string,
+    source: Readable,
+  ): { copy: RawMailCopy; stream: Readable } {
+    const copy = new RawMailCopy(deps, workspaceId);
     const pass = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         copy.add(chunk).then(() => callback(null, chunk), callback);
@@ -47,7 +51,7 @@ export class RawMailCopy {
     if (this.spilled) return this.spilled.write(chunk);
     this.chunks.push(chunk);
     if (this.size <= IN_MEMORY_BYTES) return;
-    this.spilled = await this.rt.files.createSealed(this.workspaceId, this.rt.keyring);
+    this.spilled = await this.deps.files.createSealed(this.workspaceId, this.deps.keyring);
     for (const c of this.chunks.splice(0)) await this.spilled.write(c);
   }
 
@@ -56,7 +60,7 @@ export class RawMailCopy {
     this.settled = true;
     let writer = this.spilled;
     if (!writer) {
-      writer = await this.rt.files.createSealed(this.workspaceId, this.rt.keyring);
+      writer = await this.deps.files.createSealed(this.workspaceId, this.deps.keyring);
       for (const c of this.chunks.splice(0)) await writer.write(c);
     }
     try {

@@ -1,7 +1,8 @@
 import { and, eq } from "drizzle-orm";
-import { appendSystemEvent, sendSystemMessage } from "../conversations/conversation.ts";
+import { appendSystemEvent } from "../conversations/append-item.ts";
+import { sendSystemMessage } from "../conversations/reply.ts";
 import type { TimelineView } from "../conversations/timeline.ts";
-import { withEvents } from "../conversations/transaction.ts";
+import { withEvents, type Core } from "../conversations/transaction.ts";
 import { conversations, inboxes } from "../db/schema/index.ts";
 import {
   answerText,
@@ -13,11 +14,22 @@ import {
   saveBotSession,
   solvedText,
 } from "../knowledge/bot.ts";
+import { articleUrl } from "../knowledge/article-url.ts";
 import { recordEvent } from "../knowledge/events.ts";
+import type { KnowledgeSearch } from "../knowledge/search.ts";
 import { log } from "../platform/log.ts";
+import type { Router } from "./router.ts";
 import { enqueueConversation } from "./work.ts";
-import { articleUrl } from "../apps/gateway/help/help-center.ts";
-import type { Runtime } from "../apps/server/runtime.ts";
+
+/** What the bot needs of the node: the core, public-article search, routing, and where links point. */
+export type KnowledgeBotDeps = {
+  core: Core;
+  search: Pick<KnowledgeSearch, "search">;
+  /** Offers a workspace's queued work to agents once the bot hands a chat over. */
+  router: Pick<Router, "schedule">;
+  /** The public base URL of the help center the bot's article links point to. */
+  publicUrl: string;
+};
 
 /**
  * The self-service bot, per inbox (settings.knowledgeBot): answers a customer's message with the
@@ -25,29 +37,34 @@ import type { Runtime } from "../apps/server/runtime.ts";
  * queue — with the question and the article on the timeline for the agent — when the customer asks
  * for a human, says no, or no article fits. Routing holds bot chats back until then (routing/work.ts).
  */
-export function startKnowledgeBot(rt: Runtime): () => void {
-  return rt.core.bus.subscribe((m) => {
+export function startKnowledgeBot(bot: KnowledgeBotDeps): () => void {
+  return bot.core.bus.subscribe((m) => {
     if (!("type" in m) || m.type !== "item.created" || !m.conversationId) return;
     const item = m.payload.item as TimelineView;
     if (item.type !== "message" || item.sender.type !== "contact" || !item.text?.trim()) return;
-    handleMessage(rt, m.workspaceId, m.conversationId, item).catch(async (err: unknown) => {
+    handleMessage(bot, m.workspaceId, m.conversationId, item).catch(async (err: unknown) => {
       log.error("knowledge bot failed; handing the chat to routing", { err, conversationId: m.conversationId });
       // Fail open: a chat the bot cannot answer must still reach an agent.
-      await saveBotSession(rt.core.db, {
+      await saveBotSession(bot.core.db, {
         conversationId: m.conversationId!,
         workspaceId: m.workspaceId,
         state: "handed_over",
         question: item.text ?? "",
         articleId: null,
       }).catch(() => {});
-      const queued = await enqueueConversation(rt.core, m.conversationId!).catch(() => undefined);
-      if (queued) rt.router.schedule(queued.workspaceId);
+      const queued = await enqueueConversation(bot.core, m.conversationId!).catch(() => undefined);
+      if (queued) bot.router.schedule(queued.workspaceId);
     });
   });
 }
 
-export async function handleMessage(rt: Runtime, workspaceId: string, conversationId: string, item: TimelineView) {
-  const db = rt.core.db;
+export async function handleMessage(
+  bot: KnowledgeBotDeps,
+  workspaceId: string,
+  conversationId: string,
+  item: TimelineView,
+) {
+  const db = bot.core.db;
   const [conv] = await db
     .select({
       id: conversations.id,
@@ -67,13 +84,12 @@ export async function handleMessage(rt: Runtime, workspaceId: string, conversati
   const state = before?.state === "answered" ? "answered" : undefined;
   const hits = state
     ? []
-    : await rt.knowledge.search.search({ workspaceId, q: text, publicOnly: true, limit: 3 }, { recordGap: false });
+    : await bot.search.search({ workspaceId, q: text, publicOnly: true, limit: 3 }, { recordGap: false });
   const action = decide(state, text, hits);
-  const base = rt.config.publicUrl ?? `http://localhost:${rt.config.port}`;
 
   if (action.kind === "answer") {
-    const link = await articleUrl(db, base, workspaceId, action.article.id);
-    await withEvents(rt.core, (tx, events) =>
+    const link = await articleUrl(db, bot.publicUrl, workspaceId, action.article.id);
+    await withEvents(bot.core, (tx, events) =>
       sendSystemMessage(tx, events, conversationId, answerText(action.article, link), {
         senderType: "bot",
         data: { senderName: "Bot", articleId: action.article.id },
@@ -94,7 +110,7 @@ export async function handleMessage(rt: Runtime, workspaceId: string, conversati
       query: text,
     });
   } else if (action.kind === "solved") {
-    await withEvents(rt.core, (tx, events) =>
+    await withEvents(bot.core, (tx, events) =>
       sendSystemMessage(tx, events, conversationId, solvedText(text), {
         senderType: "bot",
         data: { senderName: "Bot" },
@@ -118,7 +134,7 @@ export async function handleMessage(rt: Runtime, workspaceId: string, conversati
     const question = state ? (before?.question ?? text) : text;
     const articleId = state ? (before?.articleId ?? null) : (hits[0]?.id ?? null);
     const articleTitle = state ? null : (hits[0]?.title ?? null);
-    await withEvents(rt.core, async (tx, events) => {
+    await withEvents(bot.core, async (tx, events) => {
       await sendSystemMessage(tx, events, conversationId, handoverText(text), {
         senderType: "bot",
         data: { senderName: "Bot" },
@@ -134,7 +150,7 @@ export async function handleMessage(rt: Runtime, workspaceId: string, conversati
     });
     await saveBotSession(db, { conversationId, workspaceId, state: "handed_over", question, articleId });
     await recordEvent(db, { workspaceId, kind: "handover", articleId, conversationId, query: question });
-    const queued = await enqueueConversation(rt.core, conversationId);
-    if (queued) rt.router.schedule(queued.workspaceId);
+    const queued = await enqueueConversation(bot.core, conversationId);
+    if (queued) bot.router.schedule(queued.workspaceId);
   }
 }

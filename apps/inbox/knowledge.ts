@@ -28,7 +28,7 @@ import { renderMarkdown } from "../../knowledge/markdown.ts";
 import { MAX_QUERY_INPUT, type SearchHit } from "../../knowledge/search.ts";
 import { suggestForConversation } from "../../knowledge/suggest.ts";
 import { Forbidden } from "../../platform/errors.ts";
-import { articleUrl } from "../gateway/help/help-center.ts";
+import { articleUrl } from "../../knowledge/article-url.ts";
 import { body, created, IdParam, Json, ok, router } from "../server/http.ts";
 import type { Runtime } from "../server/runtime.ts";
 import type { AuthEnv } from "./auth.ts";

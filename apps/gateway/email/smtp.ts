@@ -2,7 +2,8 @@ import { SMTPServer, type SMTPServerDataStream } from "smtp-server";
 import { log } from "../../../platform/log.ts";
 import type { Runtime } from "../../server/runtime.ts";
 import type { MailResolver, SmtpPeer } from "../../../channels/email/verify.ts";
-import { inboxForAddress, receiveEmail, type EmailInbox, type Receipt } from "../../../mailboxes/intake.ts";
+import { inboxForAddress, type EmailInbox } from "../../../mailboxes/email-inbox.ts";
+import { receiveEmail, type Receipt } from "../../../mailboxes/intake.ts";
 
 /** The largest mail SMTP-in accepts (announced with SIZE, enforced while streaming). */
 export const SMTP_MAX_BYTES = 60 * 1024 * 1024;

@@ -1,11 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
-import { Hono } from "hono";
-import { upgradeWebSocket } from "hono/bun";
-import type { WSContext } from "hono/ws";
+import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import { routePath } from "hono/route";
 import {
-  clientIdOf,
   isVisitorClaims,
   parseWidgetMessage,
   verifyVisitorIdentity,
@@ -13,13 +9,13 @@ import {
   WidgetMessage,
   type VisitorClaims,
 } from "../../../channels/webchat/index.ts";
-import { mergeContacts, resolveContact } from "../../../conversations/contact.ts";
+import { mergeContacts } from "../../../conversations/contact-identity.ts";
+import { resolveContact } from "../../../conversations/contact.ts";
 import { openConversationOf } from "../../../conversations/conversation.ts";
 import { readCredentials } from "../../../conversations/inbox.ts";
-import { loadTimelineItem, publicView, type TimelineView } from "../../../conversations/timeline.ts";
-import type { Executor } from "../../../db/connect.ts";
-import { contacts, conversations, inboxes, timelineItems, users, type Inbox } from "../../../db/schema/index.ts";
-import { errorBody, Invalid, NotFound, TooManyRequests, Unauthorized } from "../../../platform/errors.ts";
+import { loadTimelineItem, type TimelineView } from "../../../conversations/timeline.ts";
+import { contacts, conversations, inboxes, timelineItems, type Inbox } from "../../../db/schema/index.ts";
+import { Invalid, NotFound, TooManyRequests, Unauthorized } from "../../../platform/errors.ts";
 import { RateLimiter } from "../../../platform/rate-limit.ts";
 import { clientIp } from "../../server/client-ip.ts";
 import { queuePosition } from "../../../routing/estimate.ts";
@@ -29,9 +25,9 @@ import { MAX_ATTACHMENT_BYTES } from "../../../conversations/attachment.ts";
 import { UploadQuota } from "../../../conversations/upload-quota.ts";
 import { publishTyping } from "../../../conversations/typing.ts";
 import type { Runtime } from "../../server/runtime.ts";
-import { articleUrl } from "../help/help-center.ts";
-import { feedSocket, parseAfter, SocketSlots } from "../../server/socket.ts";
-import { widgetCallApi, widgetCallFrame } from "./call.ts";
+import { articleUrl } from "../../../knowledge/article-url.ts";
+import { widgetCallApi } from "./call.ts";
+import { inboxInfo, rememberVisitorDetails, visitorContact, visitorView } from "./visitor.ts";
 
 const SessionBody = z
   .object({
@@ -53,46 +49,12 @@ const HistoryQuery = z.object({
 
 type WidgetEnv = { Variables: { visitor: VisitorClaims } };
 
-/** An item as the visitor sees it, with the widget's own id on the visitor's messages. */
-function visitorView(item: TimelineView) {
-  return { ...publicView(item), clientId: clientIdOf(item) };
-}
-
-const ONLINE_WINDOW_MS = 60_000;
 const INBOX_CACHE_MS = 30_000;
-/** How often an open widget socket checks that its token still names a live contact (revocation). */
-const VISITOR_RECHECK_MS = 30_000;
-
-/** Public, per-inbox widget settings plus whether an agent is online (any node: last_seen_at). */
-async function inboxInfo(db: Executor, inbox: Inbox, locale: string | undefined) {
-  const [online] = await db
-    .select({ id: users.id })
-    .from(users)
-    .where(
-      and(
-        eq(users.workspaceId, inbox.workspaceId),
-        isNotNull(users.lastSeenAt),
-        gt(users.lastSeenAt, new Date(Date.now() - ONLINE_WINDOW_MS)),
-      ),
-    )
-    .limit(1);
-  const s = inbox.settings;
-  return {
-    name: inbox.name,
-    preChatForm: s.preChatForm === true,
-    agentsOnline: !!online,
-    greeting:
-      (locale?.toLowerCase().startsWith("zh") ? s.greeting?.["zh-CN"] : s.greeting?.en) ?? s.greeting?.en ?? null,
-    color: typeof s.color === "string" ? s.color : null,
-    locale: typeof s.locale === "string" ? s.locale : null,
-    // Which way the call button goes: Twilio's Voice SDK to the inbox's phone line, or WebRTC.
-    calls: s.callLine ? ("phone" as const) : ("browser" as const),
-  };
-}
 
 /**
- * The public web chat API (/widget/v1): visitor sessions, messages, uploads, typing, and the
- * visitor's socket. Everything is throttled per IP and per visitor; 429 carries Retry-After.
+ * The public web chat API (/widget/v1): visitor sessions, messages, uploads, typing, queue position
+ * and articles (the visitor's socket is widget-socket.ts). Everything is throttled per IP and per
+ * visitor; 429 carries Retry-After.
  */
 export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond?: number } = {}) {
   const db = rt.core.db;
@@ -355,7 +317,12 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
         .limit(1);
       if (conversation) {
         const [contact] = await db.select({ name: contacts.name }).from(contacts).where(eq(contacts.id, visitor.c));
-        publishTyping(rt, conversation, { type: "contact", name: contact?.name ?? null }, c.req.valid("json").typing);
+        publishTyping(
+          rt.core.bus,
+          conversation,
+          { type: "contact", name: contact?.name ?? null },
+          c.req.valid("json").typing,
+        );
       }
       return c.json({ ok: true }, 200);
     },
@@ -419,140 +386,5 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
     },
   );
 
-  return app;
-}
-
-/**
- * The contact a visitor token names, while the token is good: a token is issued for one contact and
- * never follows a merge. Once its contact was merged into another (the visitor signed in, or a
- * supervisor found them to be a known customer) the token is retired, because following the merge
- * would hand an unproven browser the other contact's whole history and let it write as them.
- */
-async function visitorContact(db: Executor, claims: VisitorClaims) {
-  const [contact] = await db
-    .select({ id: contacts.id })
-    .from(contacts)
-    .where(
-      and(
-        eq(contacts.id, claims.c),
-        eq(contacts.workspaceId, claims.w),
-        isNull(contacts.mergedIntoId),
-        // An agent ended this contact's sessions after the token was issued (visitor-tokens.ts).
-        or(isNull(contacts.visitorTokensRevokedAt), lt(contacts.visitorTokensRevokedAt, new Date(claims.iat))),
-      ),
-    );
-  return contact;
-}
-
-/** Unverified details a visitor typed: kept as contact attributes, never as identities. */
-async function rememberVisitorDetails(db: Executor, contactId: string, name?: string, email?: string) {
-  await db
-    .update(contacts)
-    .set({
-      ...(name ? { name: sql`coalesce(${contacts.name}, ${name})` } : {}),
-      ...(email ? { attributes: sql`${contacts.attributes} || ${JSON.stringify({ email })}::jsonb` } : {}),
-      updatedAt: new Date(),
-    })
-    .where(eq(contacts.id, contactId));
-}
-
-/**
- * The visitor's socket: `/widget/v1/ws?token=…[&after=seq]`, public web chat events of their contact.
- * Anonymous and cheap to open, so bounded: sockets per visitor and per client IP (429 beyond), and a
- * replay reads only the visitor's own conversations' events, at most `WIDGET_REPLAY_LIMIT` of them
- * (beyond, `resync`: the widget reloads its history by HTTP).
- */
-export function widgetSocket(rt: Runtime) {
-  const app = new Hono();
-  const db = rt.core.db;
-  const limits = rt.config.widgetSockets;
-  const perVisitor = new SocketSlots(limits.perVisitor);
-  const perIp = new SocketSlots(limits.perIp);
-  app.get("/ws", async (c, next) => {
-    const claims = rt.keyring.verifyToken<unknown>(c.req.query("token") ?? "");
-    if (!isVisitorClaims(claims)) return c.json(errorBody("unauthorized", "Invalid visitor token"), 401);
-    if (!(await visitorContact(db, claims)))
-      return c.json(errorBody("unauthorized", "This chat session has ended; start a new one"), 401);
-    const after = parseAfter(c.req.query("after"));
-    if (after === "invalid")
-      return c.json(errorBody("invalid", "after must be a non-negative integer seq", "after"), 400);
-    const ip = clientIp(rt.config.trustProxy, c);
-    if (!perIp.take(ip))
-      return c.json(errorBody("rate_limited", `At most ${limits.perIp} chat sockets per address`), 429);
-    if (!perVisitor.take(claims.c)) {
-      perIp.release(ip);
-      return c.json(errorBody("rate_limited", `At most ${limits.perVisitor} chat sockets per visitor`), 429);
-    }
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      perIp.release(ip);
-      perVisitor.release(claims.c);
-    };
-    // A socket must not outlive its token: a merge retires it at once (the event), a revocation by an
-    // agent within a check interval. 4401 tells the widget to start a fresh session, not to reconnect.
-    let socket: WSContext | undefined;
-    let recheck: ReturnType<typeof setInterval> | undefined;
-    const ended = () => socket?.close(4401, "Session ended");
-    const stillValid = () =>
-      void visitorContact(db, claims).then(
-        (still) => still || ended(),
-        () => {},
-      );
-    const upgraded = await upgradeWebSocket(() =>
-      feedSocket(rt, {
-        workspaceId: claims.w,
-        after,
-        replayConversations: async () =>
-          (
-            await db
-              .select({ id: conversations.id })
-              .from(conversations)
-              .where(and(eq(conversations.workspaceId, claims.w), eq(conversations.contactId, claims.c)))
-          ).map((r) => r.id),
-        replayLimit: limits.replayLimit,
-        filter: (e) => {
-          if (e.type === "contact.merged" && e.payload.mergedId === claims.c) ended();
-          return e.public && e.payload.scope?.contactId === claims.c;
-        },
-        frame: (e) => {
-          if (e.type.startsWith("call.")) return widgetCallFrame(e);
-          if (e.type === "typing")
-            return JSON.stringify({
-              seq: e.seq,
-              type: e.type,
-              conversationId: e.conversationId,
-              typing: e.payload.typing,
-              sender: { name: (e.payload.sender as { name?: string }).name ?? null },
-            });
-          const item = e.payload.item as TimelineView | undefined;
-          if (!item || item.channel !== "webchat") return undefined;
-          return JSON.stringify({
-            seq: e.seq,
-            type: e.type,
-            conversationId: e.conversationId,
-            item: visitorView(item),
-          });
-        },
-        hello: {},
-        onOpen: (ws) => {
-          socket = ws;
-          recheck = setInterval(stillValid, VISITOR_RECHECK_MS);
-          rt.metrics.sockets.widgets++;
-          rt.browserCalls.opened({ kind: "visitor", workspaceId: claims.w, contactId: claims.c });
-        },
-        onClose: () => {
-          clearInterval(recheck);
-          release();
-          rt.metrics.sockets.widgets--;
-          rt.browserCalls.closed({ kind: "visitor", workspaceId: claims.w, contactId: claims.c });
-        },
-      }),
-    )(c, next);
-    // Not a WebSocket handshake: no socket will close to give the slots back.
-    if (!upgraded) release();
-    return upgraded;
-  });
   return app;
 }
