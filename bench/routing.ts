@@ -15,7 +15,7 @@ import {
   workItems,
 } from "../db/schema/index.ts";
 import { pickAgent, route, type Agent, type WorkItem } from "../routing/acd.ts";
-import { routeWorkspace } from "../routing/work.ts";
+import { routeWorkspace } from "../routing/offer.ts";
 import { openPglite, openPostgres, type Target } from "./harness/database.ts";
 import { summarize } from "./harness/stats.ts";
 

@@ -5,7 +5,8 @@ import { createQueue } from "../routing/queue.ts";
 import { testWorkspace } from "../test/workspace.ts";
 import { CallBatch } from "./call-batch.ts";
 import type { CallStart } from "./call.ts";
-import { ingestInbound, setStatus } from "../conversations/conversation.ts";
+import { ingestInbound } from "../conversations/ingest.ts";
+import { setStatus } from "../conversations/status.ts";
 
 const menu: IvrState = {
   node: "menu",

@@ -1,5 +1,6 @@
 import { and, eq, inArray, sql, type SQLWrapper } from "drizzle-orm";
-import { appendSystemEvent, assignWithin } from "../conversations/conversation.ts";
+import { appendSystemEvent } from "../conversations/append-item.ts";
+import { assignWithin } from "../conversations/assignment.ts";
 import type { EventLog } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import { combined, type Tx } from "../db/connect.ts";

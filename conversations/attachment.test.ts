@@ -30,7 +30,7 @@ describe("sealed files (held-back mail's raw copies) across a key rotation", () 
     const [row] = await w.core.db.select().from(attachments).where(eq(attachments.id, id));
 
     expect(await readAll(await store.openSealedStream(new Keyring(OLD), row!.storageKey))).toBe(mail);
-    // Rotated: the new key is current, the old one previous. Before, only the current key was tried.
+    // Rotated: the new key is current, the old one previous; a file sealed under the old key still opens.
     expect(await readAll(await store.openSealedStream(new Keyring(NEW, [OLD]), row!.storageKey))).toBe(mail);
     await expect(readAll(await store.openSealedStream(new Keyring(NEW), row!.storageKey))).rejects.toThrow();
   });

@@ -40,8 +40,6 @@ export type ConversationFilter = {
   limit: number;
 };
 
-export type ConversationItem = Awaited<ReturnType<typeof conversationItems>>[number];
-
 function encodeCursor(c: { lastActivityAt: Date; id: string }) {
   return Buffer.from(`${c.lastActivityAt.toISOString()}|${c.id}`).toString("base64url");
 }

@@ -3,9 +3,13 @@ import { eq } from "drizzle-orm";
 import { contactIdentities, conversations, outbox, timelineItems } from "../db/schema/index.ts";
 import { createTeam } from "../routing/agent.ts";
 import { testWorkspace } from "../test/workspace.ts";
-import { contactProfile, mergeContacts } from "./contact.ts";
-import { assign, ingestInbound, reply, setStatus, wakeSnoozed } from "./conversation.ts";
-import { transferToTeam } from "../routing/work.ts";
+import { mergeContacts } from "./contact-identity.ts";
+import { contactProfile } from "./contact.ts";
+import { assign } from "./assignment.ts";
+import { ingestInbound } from "./ingest.ts";
+import { reply } from "./reply.ts";
+import { setStatus, wakeSnoozed } from "./status.ts";
+import { transferToTeam } from "../routing/transfer.ts";
 import { listConversations } from "./conversation-list.ts";
 import { timelinePage } from "./timeline.ts";
 

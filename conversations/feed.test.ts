@@ -5,7 +5,7 @@ import { eq } from "drizzle-orm";
 import { events } from "../db/schema/index.ts";
 import { seedEvents as seedStoredEvents } from "../test/events.ts";
 import { EventFeed, type FeedOptions } from "./feed.ts";
-import { ingestInbound } from "./conversation.ts";
+import { ingestInbound } from "./ingest.ts";
 import { indexPlan } from "../test/plan.ts";
 import { testWorkspace } from "../test/workspace.ts";
 

@@ -2,9 +2,12 @@ import { describe, expect, it } from "bun:test";
 import { and, asc, eq } from "drizzle-orm";
 import { conversations, events, timelineItems } from "../db/schema/index.ts";
 import { testWorkspace } from "../test/workspace.ts";
-import { assign, ingestInbound, reply, setStatus } from "./conversation.ts";
+import { assign } from "./assignment.ts";
+import { ingestInbound } from "./ingest.ts";
+import { reply } from "./reply.ts";
+import { setStatus } from "./status.ts";
 import { ingestBatch, InboundQueue } from "./inbound-queue.ts";
-import { validateInbound } from "./conversation.ts";
+import { validateInbound } from "./ingest.ts";
 
 const message = (inboxId: string, externalId: string, from: string, text = externalId) =>
   validateInbound({

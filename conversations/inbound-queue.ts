@@ -4,16 +4,8 @@ import { NotFound } from "../platform/errors.ts";
 import { BatchQueue } from "./batch-queue.ts";
 import type { NormalizedInbound as InboundInput } from "./channel.ts";
 import { identityKey, resolveContacts } from "./contact.ts";
-import {
-  conversationView,
-  findDelivered,
-  ingestInbound,
-  openConversationsOf,
-  scopeOf,
-  summarize,
-  validateInbound,
-  type IngestResult,
-} from "./conversation.ts";
+import { conversationView, scopeOf, summarize } from "./conversation.ts";
+import { findDelivered, ingestInbound, openConversationsOf, validateInbound, type IngestResult } from "./ingest.ts";
 import { takeSeqs, type DomainEvent } from "./event.ts";
 import { timelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";

@@ -9,7 +9,7 @@ import { api, startTestServer, type TestServer } from "../test/server.ts";
 import { startSmtpSink } from "../test/smtp-sink.ts";
 
 /**
- * Routing keys (issue 18 item 2): an email address, alias or phone number belongs to one inbox of one
+ * Routing keys: an email address, alias or phone number belongs to one inbox of one
  * workspace, enforced by the database; a claim receives nothing until its owner is proven.
  */
 

@@ -2,7 +2,7 @@ import { afterEach, expect, it } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { PermanentSendError, type ChannelAdapter, type OutboundMessage, type SendResult } from "./channel.ts";
 import { createInbox } from "./inbox.ts";
-import { ingestInbound } from "./conversation.ts";
+import { ingestInbound } from "./ingest.ts";
 import { OutboxWorker, type OutboxOptions } from "./outbox.ts";
 import { outbox, timelineItems } from "../db/schema/index.ts";
 import { until } from "../test/poll.ts";

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { agentStates, workItems } from "../db/schema/index.ts";
 import { createAgent } from "./agent.ts";
-import { expireOffers } from "./work.ts";
+import { expireOffers } from "./offer.ts";
 import { api, openSocket, startTestServer, wsUrl, type TestServer } from "../test/server.ts";
 import { until } from "../test/voice.ts";
 

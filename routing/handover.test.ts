@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import { and, desc, eq, inArray } from "drizzle-orm";
-import { ingestInbound, setStatus } from "../conversations/conversation.ts";
+import { ingestInbound } from "../conversations/ingest.ts";
+import { setStatus } from "../conversations/status.ts";
 import { agentStates, conversations, workItems } from "../db/schema/index.ts";
 import { until } from "../test/poll.ts";
 import { testWorkspace } from "../test/workspace.ts";
@@ -8,7 +9,9 @@ import { changeAccount, createTeam } from "./agent.ts";
 import { setPresence } from "./presence.ts";
 import { createQueue, replaceEntryRules } from "./queue.ts";
 import { Router } from "./router.ts";
-import { DEFAULT_ROUTING, enqueueConversation, liveWorkOf, routeWorkspace, transferToTeam } from "./work.ts";
+import { routeWorkspace } from "./offer.ts";
+import { transferToTeam } from "./transfer.ts";
+import { DEFAULT_ROUTING, enqueueConversation, liveWorkOf } from "./work.ts";
 
 const AUTO = { ...DEFAULT_ROUTING, autoAccept: ["chat" as const] };
 const LIVE = ["waiting", "reserved", "assigned"] as const;

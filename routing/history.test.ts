@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { validateInbound } from "../conversations/conversation.ts";
+import { validateInbound } from "../conversations/ingest.ts";
 import { ingestBatch } from "../conversations/inbound-queue.ts";
 import { workItems } from "../db/schema/index.ts";
 import { Invalid } from "../platform/errors.ts";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "bun:test";
 import { and, asc, eq } from "drizzle-orm";
-import { ingestInbound } from "../conversations/conversation.ts";
+import { ingestInbound } from "../conversations/ingest.ts";
 import { timelineItems, workItems } from "../db/schema/index.ts";
 import { createArticle } from "../knowledge/article.ts";
 import { SAMPLE_ARTICLES } from "../knowledge/fixtures.ts";

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "bun:test";
 import { and, inArray } from "drizzle-orm";
-import { ingestInbound, validateInbound } from "../conversations/conversation.ts";
+import { ingestInbound, validateInbound } from "../conversations/ingest.ts";
 import { ingestBatch } from "../conversations/inbound-queue.ts";
 import { agentStates, conversations, workItems } from "../db/schema/index.ts";
 import { testWorkspace } from "../test/workspace.ts";
 import { createQueue, replaceEntryRules } from "./queue.ts";
-import { applyOverflow, DEFAULT_ROUTING, enqueueConversation, expireOffers, routeWorkspace } from "./work.ts";
+import { expireOffers, routeWorkspace } from "./offer.ts";
+import { applyOverflow, DEFAULT_ROUTING, enqueueConversation } from "./work.ts";
 
 /**
  * ARCHITECTURE.md invariant 4: every transaction takes its locks contact → conversation → work item →

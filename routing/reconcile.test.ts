@@ -1,12 +1,13 @@
 import { describe, expect, it } from "bun:test";
 import { and, eq, inArray } from "drizzle-orm";
-import { ingestInbound } from "../conversations/conversation.ts";
+import { ingestInbound } from "../conversations/ingest.ts";
 import { agentStates, conversations, timelineItems, workItems } from "../db/schema/index.ts";
 import { until } from "../test/poll.ts";
 import { testWorkspace } from "../test/workspace.ts";
 import { createQueue, replaceEntryRules } from "./queue.ts";
 import { Router } from "./router.ts";
-import { DEFAULT_ROUTING, enqueueConversation, expireOffers, routeWorkspace } from "./work.ts";
+import { expireOffers, routeWorkspace } from "./offer.ts";
+import { DEFAULT_ROUTING, enqueueConversation } from "./work.ts";
 
 /**
  * Each case bypasses the bus (the event is never delivered, or the row is written directly) and

@@ -5,13 +5,12 @@ import type { DomainEvent } from "../conversations/event.ts";
 import { liveQueues } from "./live.ts";
 import { endWrapUps } from "./presence.ts";
 import { resolvedButHeld, unqueuedConversations } from "./reconcile.ts";
+import { expireOffers, routeWorkspace } from "./offer.ts";
 import {
   applyOverflow,
   DEFAULT_ROUTING,
   enqueueConversation,
-  expireOffers,
   releaseFinishedWork,
-  routeWorkspace,
   workspacesWaiting,
   workspacesWithWork,
   type RoutingSettings,

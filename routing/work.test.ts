@@ -2,7 +2,8 @@ import { describe, expect, it } from "bun:test";
 import { and, eq, inArray } from "drizzle-orm";
 import { indexPlan } from "../test/plan.ts";
 import { ingestBatch } from "../conversations/inbound-queue.ts";
-import { setStatus, validateInbound } from "../conversations/conversation.ts";
+import { validateInbound } from "../conversations/ingest.ts";
+import { setStatus } from "../conversations/status.ts";
 import { agentStates, contacts, conversations, outbox, skills, workItems } from "../db/schema/index.ts";
 import { positionsQuery, queuePosition } from "./estimate.ts";
 import { loadTotals, totalsOf } from "./live.ts";
@@ -10,7 +11,8 @@ import { timelinePage } from "../conversations/timeline.ts";
 import { testWorkspace } from "../test/workspace.ts";
 import { createQueue, replaceEntryRules } from "./queue.ts";
 import { endWrapUps, setPresence, startWrapUp, WRAP_UP_SECONDS } from "./presence.ts";
-import { applyOverflow, DEFAULT_ROUTING, enqueueConversation, finishWork, freeIfIdle, routeWorkspace } from "./work.ts";
+import { routeWorkspace } from "./offer.ts";
+import { applyOverflow, DEFAULT_ROUTING, enqueueConversation, finishWork, freeIfIdle } from "./work.ts";
 
 /** A small deterministic generator, so a failing interleaving can be replayed. */
 function prng(seed: number) {

@@ -1,5 +1,5 @@
 import { and, asc, eq } from "drizzle-orm";
-import { ingestInbound } from "../../conversations/conversation.ts";
+import { ingestInbound } from "../../conversations/ingest.ts";
 import { createInbox } from "../../conversations/inbox.ts";
 import { createWorkspace } from "../../conversations/workspace.ts";
 import { inboxes, inboxRoutes, ivrFlows, workspaces } from "../../db/schema/index.ts";

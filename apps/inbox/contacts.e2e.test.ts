@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { ingestInbound } from "../../conversations/conversation.ts";
+import { ingestInbound } from "../../conversations/ingest.ts";
 import type { Identity } from "../../conversations/channel.ts";
 import { api, openSocket, startTestServer, wsUrl, type TestServer } from "../../test/server.ts";
 

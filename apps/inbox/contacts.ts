@@ -1,11 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { addIdentity, mergeContacts, removeIdentity } from "../../conversations/contact-identity.ts";
 import {
   addContactNote,
-  addIdentity,
   contactProfile,
   deleteContactNote,
-  mergeContacts,
-  removeIdentity,
   searchContacts,
   updateContact,
 } from "../../conversations/contact.ts";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { eq } from "drizzle-orm";
-import { ingestInbound } from "../../conversations/conversation.ts";
+import { ingestInbound } from "../../conversations/ingest.ts";
 import { DEFAULT_SLA_SECONDS } from "../../conversations/conversation-list.ts";
 import { conversations } from "../../db/schema/index.ts";
 import { api, startTestServer, type TestServer } from "../../test/server.ts";

@@ -362,7 +362,7 @@ it("lists searches that found nothing as knowledge gaps, with counts, for editor
 });
 
 it("suggests articles for the customer's latest messages and records an insertion of summary or link", async () => {
-  const { ingestInbound } = await import("../../conversations/conversation.ts");
+  const { ingestInbound } = await import("../../conversations/ingest.ts");
   const a = await publish(editor, {
     title: "Lost parcel claims",
     summary: "File a claim if the parcel is lost.",

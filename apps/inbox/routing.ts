@@ -24,7 +24,8 @@ import {
   updateQueue,
 } from "../../routing/queue.ts";
 import { liveQueues } from "../../routing/live.ts";
-import { acceptOffer, liveWorkOf, offersFor, rejectOffer } from "../../routing/work.ts";
+import { acceptOffer, offersFor, rejectOffer } from "../../routing/offer.ts";
+import { liveWorkOf } from "../../routing/work.ts";
 import { body, created, errorResponses, IdParam, Json, ok, router } from "../server/http.ts";
 import type { Runtime } from "../server/runtime.ts";
 import { requirePermission } from "../../platform/permission.ts";

@@ -132,7 +132,7 @@ export const agentSkills = pgTable(
     skillId: uuid("skill_id")
       .notNull()
       .references(() => skills.id, { onDelete: "cascade" }),
-    // 1 (novice) … 5 (expert); the routing issue matches queues' minimum levels against it.
+    // 1 (novice) … 5 (expert); routing matches it against a queue's minimum level for the skill.
     level: integer("level").notNull().default(1),
   },
   (t) => [primaryKey({ columns: [t.userId, t.skillId] })],

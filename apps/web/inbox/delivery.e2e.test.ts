@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import type { Browser } from "playwright-core";
 import type { ChannelAdapter, OutboundMessage } from "../../../conversations/channel.ts";
-import { ingestInbound } from "../../../conversations/conversation.ts";
+import { ingestInbound } from "../../../conversations/ingest.ts";
 import { createInbox } from "../../../conversations/inbox.ts";
 import { outbox } from "../../../db/schema/index.ts";
 import { launchChromium, signIn } from "../../../test/browser.ts";

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { eq } from "drizzle-orm";
-import { ingestInbound } from "../../../conversations/conversation.ts";
+import { ingestInbound } from "../../../conversations/ingest.ts";
 import { workspaces } from "../../../db/schema/index.ts";
 import { launchChromium, openWidget, signIn } from "../../../test/browser.ts";
 import { api, startTestServer, type TestServer } from "../../../test/server.ts";
