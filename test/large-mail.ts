@@ -58,21 +58,33 @@ export function largeMail(
  * Samples the memory the process holds (JS heap and Buffers) until stopped: the peak above where it
  * started, in MB. Each sample collects garbage first, so what is measured is memory held, not
  * buffers the collector has not got round to (Bun frees them lazily: RSS swings by hundreds of MB).
+ * A full collection costs in proportion to everything the process holds — late in the suite, the heap of
+ * every earlier test file — so the next sample waits at least GC_SHARE times as long as the last one took:
+ * the watcher never takes more than a fifth of the thread from the mail it watches (at a fixed 50 ms it
+ * took all of it, and a 4 s mail took minutes).
  */
 export function watchMemory(everyMs = 50) {
+  const GC_SHARE = 4;
+  let gcMs = 0;
   const held = () => {
+    const started = performance.now();
     Bun.gc(true);
+    gcMs = performance.now() - started;
     const m = process.memoryUsage();
     return m.heapUsed + m.external;
   };
   const start = held();
   let peak = start;
-  const sample = () => (peak = Math.max(peak, held()));
-  const timer = setInterval(sample, everyMs);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const sample = () => {
+    peak = Math.max(peak, held());
+    timer = setTimeout(sample, Math.max(everyMs, gcMs * GC_SHARE));
+  };
+  timer = setTimeout(sample, Math.max(everyMs, gcMs * GC_SHARE));
   return {
     stop() {
-      clearInterval(timer);
-      sample();
+      clearTimeout(timer);
+      peak = Math.max(peak, held());
       return Math.round((peak - start) / 1024 / 1024);
     },
   };
