@@ -1,5 +1,6 @@
 import { seedDemo } from "../apps/demo/seed.ts";
-import { createRuntime, housekeep } from "../apps/server/runtime.ts";
+import { housekeep } from "../apps/server/housekeeping.ts";
+import { createRuntime } from "../apps/server/runtime.ts";
 import { createApp } from "../apps/server/app.ts";
 import { twilioSignature } from "../channels/voice/verify.ts";
 import { parseConfig } from "../platform/config.ts";

@@ -9,7 +9,7 @@ import { followAssignment } from "../routing/work.ts";
 import { changeCall, changeCallWithin, isFinal } from "./call.ts";
 import { clientIdentity, type CallContext } from "./call-context.ts";
 import { startCall } from "./call-start.ts";
-import { abandonCallWork, finishCallWork } from "./queue.ts";
+import { abandonCallWork, finishCallWork } from "./call-queue.ts";
 import type { VoiceInbox } from "./voice-inbox.ts";
 
 const LEG_ENDED = ["completed", "failed", "no-answer", "busy", "canceled"];

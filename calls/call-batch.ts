@@ -8,7 +8,7 @@ import { firstSeq, seqsQuery } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import { combined, rowsOf, type Tx } from "../db/connect.ts";
 import { conversations, type Call, type TimelineItem } from "../db/schema/index.ts";
-import { placeCalls, placementReads, type CallTarget } from "./queue.ts";
+import { placeCalls, placementReads, type CallTarget } from "./call-queue.ts";
 
 /** An IVR turn to save: the call as the webhook read it, the step it answered, and what follows. */
 export type IvrTurn = {

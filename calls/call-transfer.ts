@@ -10,7 +10,7 @@ import { transferToAgent } from "../routing/transfer.ts";
 import { DEFAULT_ROUTING, followAssignment } from "../routing/work.ts";
 import { callById, changeCallWithin } from "./call.ts";
 import { clientIdentity, type CallContext } from "./call-context.ts";
-import { enqueueCall, finishCallWork } from "./queue.ts";
+import { enqueueCall, finishCallWork } from "./call-queue.ts";
 
 /** A transferred call is not offered back to the agent who just let it go. */
 const NOT_STICKY = { ...DEFAULT_ROUTING, stickyMs: 0 };

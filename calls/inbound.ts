@@ -14,7 +14,7 @@ import { callById, changeCall, changeCallWithin, findCall } from "./call.ts";
 import type { CallContext } from "./call-context.ts";
 import { startCall } from "./call-start.ts";
 import { visitorOfCaller, widgetCallTarget } from "./phone-line.ts";
-import { enqueueCallWithin } from "./queue.ts";
+import { enqueueCallWithin } from "./call-queue.ts";
 import type { VoiceInbox } from "./voice-inbox.ts";
 import { current, recordingNotice, waitTwiml, type Eta } from "./waiting.ts";
 

@@ -1,7 +1,7 @@
 /**
  * `bun run screenshots`: starts Switchboard with the demo data in a temporary directory, plays a few
  * customers and agents in Chromium, and saves the main screens to docs/screenshots/ (shown in the
- * README). Run it again after changing the UI.
+ * README and docs/inbox.md). Run it again after changing the UI.
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

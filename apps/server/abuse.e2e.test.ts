@@ -9,7 +9,8 @@ import { parseConfig } from "../../platform/config.ts";
 import { OutboundRefused } from "../../platform/outbound.ts";
 import { testDatabase } from "../../test/db.ts";
 import { api, startTestServer, TEST_SECRET, type TestServer } from "../../test/server.ts";
-import { createRuntime, housekeep } from "./runtime.ts";
+import { housekeep } from "./housekeeping.ts";
+import { createRuntime } from "./runtime.ts";
 import { lookupJson } from "../../calls/inbound.ts";
 
 /** Anonymous limits over real HTTP: client addresses, sign-in, uploads, help center, tokens, metrics. */

@@ -5,8 +5,6 @@ import { adapters as defaultAdapters } from "../../channels/index.ts";
 import { AttachmentStore } from "../../conversations/attachment.ts";
 import { InProcessBus, PostgresBus, type EventBus } from "../../conversations/bus.ts";
 import type { ChannelAdapter } from "../../conversations/channel.ts";
-import { wakeSnoozed } from "../../conversations/status.ts";
-import { pruneEvents } from "../../conversations/event.ts";
 import { resealCredentials } from "../../conversations/inbox.ts";
 import { EventFeed } from "../../conversations/feed.ts";
 import { InboundQueue } from "../../conversations/inbound-queue.ts";
@@ -16,7 +14,6 @@ import { prepareEmail } from "../../mailboxes/outbound-headers.ts";
 import { connect, type Database } from "../../db/connect.ts";
 import { createKnowledgeBase, type KnowledgeBase } from "../../knowledge/base.ts";
 import { startKnowledgeBot } from "../../routing/knowledge-bot.ts";
-import { markDisconnectedOffline } from "../../routing/presence.ts";
 import { BrowserCallWatch } from "../../calls/browser-call-watch.ts";
 import { Router } from "../../routing/router.ts";
 import { DEFAULT_ROUTING } from "../../routing/work.ts";
@@ -25,14 +22,8 @@ import { ConfigError, type Config } from "../../platform/config.ts";
 import { Keyring, randomToken } from "../../platform/crypto.ts";
 import { log } from "../../platform/log.ts";
 import { Counter, Gauge, Histogram, Registry, watchEventLoopLag } from "../../platform/metrics.ts";
+import { housekeep } from "./housekeeping.ts";
 import { CallControl } from "../../calls/call-control.ts";
-import { pruneHeldBack } from "../../mailboxes/held-back.ts";
-import { pruneRecordings } from "../../calls/recording.ts";
-
-/** How long the realtime replay log keeps events; resuming from older seqs asks the client to reload. */
-const EVENT_RETENTION_DAYS = 7;
-/** An agent whose realtime socket has been gone this long (no heartbeat on any node) goes offline. */
-const DISCONNECT_GRACE_MS = 90_000;
 
 /** Everything one node runs, wired once: database, bus, realtime feed, outbox worker, metrics. */
 export type Runtime = {
@@ -278,26 +269,4 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
   });
   return rt;
-}
-
-/**
- * The node's periodic chores (every 30 s): snoozed conversations that are due, agents whose
- * browser went away, events past retention, recordings to fetch again or past retention, held-back
- * mail past retention, uploads no message took (UPLOAD_ORPHAN_HOURS). Each failure is logged and
- * leaves the others running.
- */
-export function housekeep(rt: Runtime, now = new Date()) {
-  const chore = (name: string, work: () => Promise<unknown>) =>
-    work().catch((err: unknown) => log.error(`${name} failed`, { err }));
-  return Promise.all([
-    chore("wake snoozed", () => wakeSnoozed(rt.core)),
-    chore("presence sweep", () => markDisconnectedOffline(rt.core, DISCONNECT_GRACE_MS)),
-    chore("prune events", () => pruneEvents(rt.database.db, new Date(Date.now() - EVENT_RETENTION_DAYS * 86_400_000))),
-    chore("recording retry", () => rt.calls.retryRecordings()),
-    chore("prune recordings", () => pruneRecordings(rt)),
-    chore("prune held-back mail", () => pruneHeldBack(rt)),
-    chore("prune orphaned uploads", () =>
-      rt.files.pruneOrphans(rt.database.db, new Date(now.getTime() - rt.config.uploads.orphanAfterMs)),
-    ),
-  ]);
 }
