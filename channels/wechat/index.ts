@@ -1,0 +1,42 @@
+import type { ChannelAdapter } from "../../conversations/channel.ts";
+import { sendWechat } from "./send.ts";
+import { createAccessTokens } from "./token.ts";
+
+export type WechatAdapterOptions = {
+  /** WeChat's Official Account API, or a local stand-in with the same paths (`WECHAT_API_BASE`). */
+  apiBase?: string;
+  fetch?: typeof fetch;
+  /** Milliseconds since the epoch, for the access tokens' expiry (tests pass their own clock). */
+  now?: () => number;
+};
+
+export const WECHAT_API_BASE = "https://api.weixin.qq.com";
+
+/**
+ * The Official Account adapter the outbox sends through. Its access tokens are cached per adapter, so
+ * the runtime makes one adapter and keeps it.
+ */
+export function createWechatAdapter(options: WechatAdapterOptions = {}): ChannelAdapter {
+  const apiBase = options.apiBase ?? WECHAT_API_BASE;
+  const tokens = createAccessTokens({ apiBase, fetch: options.fetch, now: options.now });
+  return {
+    channel: "wechat",
+    // WeChat has a typing indicator (`custom/typing`) and images, not sent from here yet.
+    capabilities: { text: true, media: false, voice: false, typing: false, readReceipts: false, editWindow: 0 },
+    send: (outbound) => sendWechat(outbound, { apiBase, fetch: options.fetch, tokens }),
+  };
+}
+
+export { sendWechat, wechatAppOf, type WechatSendOptions } from "./send.ts";
+export { createAccessTokens, EXPIRY_MARGIN_MS, type AccessTokens, type WechatApp } from "./token.ts";
+export { verifyPush, plainSignature, messageSignature, type PushToVerify, type PushVerdict } from "./verify.ts";
+export { decryptMessage, encryptMessage, isEncodingAesKey, WechatDecryptError } from "./crypto.ts";
+export {
+  encryptedOf,
+  parsePushXml,
+  toInbound,
+  InvalidPush,
+  MAX_PUSH_BYTES,
+  type InboundPush,
+  type PushFields,
+} from "./parse.ts";
