@@ -113,7 +113,7 @@ describe("the WeChat adapter", () => {
 });
 
 describe("sending a reply", () => {
-  it("fetches an access token with the inbox's AppID and AppSecret, then sends the text to the OpenID with it", async () => {
+  it("fetches a token with the inbox's AppID and AppSecret, then sends the text to the OpenID with it", async () => {
     const result = await adapter().send(reply());
 
     expect(wechat.requests).toEqual([
@@ -273,7 +273,7 @@ describe("a token WeChat refuses mid-send", () => {
 });
 
 describe("WeChat's refusals", () => {
-  it("outside the 48-hour window (45015) fail for good with WeChat's code and text and a sentence for the agent", async () => {
+  it("outside the 48-hour window (45015) fail for good with WeChat's code and text, explained", async () => {
     wechat.sendScript = [{ errcode: 45015, errmsg: "response out of time limit or subscription is canceled" }];
     const err = await failure(adapter().send(reply()));
 

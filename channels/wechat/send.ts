@@ -8,17 +8,18 @@ export type WechatSendOptions = { apiBase: string; fetch?: typeof fetch; tokens:
 const STALE_TOKEN = new Set([40001, 40014, 42001]);
 
 /**
- * Refusals no later attempt can change, with what they mean for the agent who wrote the reply (WeChat's
- * own `errmsg` is terse and sometimes misleading: 45015 says "response out of time limit or subscription
- * is canceled" for both).
+ * Refusals no later attempt can change, with what they mean for the agent who wrote the reply: WeChat's
+ * own `errmsg` is terse English written for developers ("response out of time limit or subscription is
+ * canceled" is the 48-hour rule).
  */
 const REFUSALS: Record<number, string> = {
   40003:
-    "WeChat does not know this customer's OpenID for this Official Account; the conversation may belong to another account.",
+    "WeChat does not know this customer's OpenID for this Official Account; the conversation may belong to " +
+    "another account.",
   43004: "The customer no longer follows this Official Account, so it cannot send them messages.",
   45015:
-    "The customer last wrote more than 48 hours ago; WeChat accepts replies only within 48 hours of the customer's " +
-    "last message. Reach them on another channel, or wait until they write again.",
+    "The customer last wrote more than 48 hours ago (or unfollowed the account); WeChat accepts replies only " +
+    "within 48 hours of the customer's last message. Reach them on another channel, or wait until they write again.",
   45047:
     "WeChat limits how many replies may follow one message of the customer, and this conversation has reached " +
     "the limit; wait until the customer writes again.",
