@@ -48,6 +48,9 @@ const EnvSchema = z.object({
   // Twilio's REST API for checking that an account holds a number a new voice inbox claims: a
   // regional edge, or a local stand-in in tests. Default https://api.twilio.com.
   TWILIO_API_BASE_URL: z.url({ message: "must be a URL such as https://api.twilio.com" }).optional(),
+  // WeChat's Official Account API (access tokens, customer-service messages), or a local stand-in with
+  // the same paths in tests. Default https://api.weixin.qq.com.
+  WECHAT_API_BASE: z.url({ message: "must be a URL such as https://api.weixin.qq.com" }).optional(),
   // Behind N reverse proxies (TRUST_PROXY=1 for one): the client address is the X-Forwarded-For entry
   // the outermost trusted proxy appended, the Nth from the right. 0: the socket's peer address.
   TRUST_PROXY: z.coerce.number().int("must be 0, 1 or a number of proxy hops").min(0).max(10).default(0),
@@ -154,6 +157,8 @@ export type Config = {
   /** Twilio auth token for voice inboxes without their own; "demo-twilio-token" in demo mode. */
   twilioAuthToken: string | undefined;
   twilioApiBaseUrl: string | undefined;
+  /** WECHAT_API_BASE without a trailing slash; unset: WeChat's own host. */
+  wechatApiBase: string | undefined;
   /** SMTP-in listener, when it runs: SMTP_IN_PORT (default 2525) on SMTP_IN_HOST (default loopback). */
   smtpIn: { port: number; host: string } | undefined;
   imapImport: boolean;
@@ -226,6 +231,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     outboundAllowHosts: e.OUTBOUND_ALLOW_HOSTS ? e.OUTBOUND_ALLOW_HOSTS.toLowerCase().split(",") : [],
     twilioAuthToken: e.TWILIO_AUTH_TOKEN ?? (demo ? "demo-twilio-token" : undefined),
     twilioApiBaseUrl: e.TWILIO_API_BASE_URL,
+    wechatApiBase: e.WECHAT_API_BASE?.replace(/\/$/, ""),
     autoAccept: e.ROUTING_AUTO_ACCEPT ? (e.ROUTING_AUTO_ACCEPT.split(",") as Config["autoAccept"]) : [],
     iceServers,
     smtpIn: e.SMTP_IN_PORT !== undefined || demo ? { port: e.SMTP_IN_PORT ?? 2525, host: e.SMTP_IN_HOST } : undefined,

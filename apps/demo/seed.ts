@@ -32,6 +32,7 @@ export async function seedDemo(
     .limit(1);
   if (existing) {
     await ensureDemoEmailInbox(rt, existing.id);
+    await ensureDemoWechatInbox(rt, existing.id);
     const [inbox] = await db
       .select({ key: inboxes.publicKey })
       .from(inboxes)
@@ -91,6 +92,7 @@ export async function seedDemo(
     settings: { greeting: { en: "Hi! How can we help?", "zh-CN": "您好！有什么可以帮您？" }, preChatForm: false },
   });
   await ensureDemoEmailInbox(rt, w);
+  await ensureDemoWechatInbox(rt, w);
   // Routing: refund questions (either language) to agents who know billing, the rest to everyone.
   const vip = [{ attribute: "vip", equals: true, priority: 10 }];
   const refunds = await createQueue(db, w, {
@@ -153,6 +155,35 @@ export async function seedDemo(
     byTopic.set(topic, byTopic.get(topic) ?? saved.id);
   }
   return { created: true, widgetKey: inbox.publicKey, helpSlug: ws.slug };
+}
+
+/**
+ * The fixed secrets of the demo Official Account inbox (a public contract): pushes signed and encrypted
+ * with them can be sent with curl, as docs/channels/wechat.md shows.
+ */
+export const DEMO_WECHAT = {
+  token: "demo-wechat-token",
+  appId: "wx0123456789abcdef",
+  appSecret: "demo-wechat-secret",
+  encodingAesKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+} as const;
+
+/** The demo's Official Account inbox, also added to a demo database seeded before it existed. */
+async function ensureDemoWechatInbox(rt: Runtime, workspaceId: string) {
+  const [found] = await rt.core.db
+    .select({ id: inboxes.id })
+    .from(inboxes)
+    .where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.channel, "wechat")))
+    .limit(1);
+  if (found) return;
+  const { token, appId, appSecret, encodingAesKey } = DEMO_WECHAT;
+  await createInbox(rt.core.db, rt.keyring, {
+    workspaceId,
+    channel: "wechat",
+    name: "WeChat 公众号",
+    settings: { appId, mode: "compatible" },
+    credentials: { token, appSecret, encodingAesKey },
+  });
 }
 
 /** The demo's email inbox (support@demo.test), also added to a demo database seeded before it existed. */

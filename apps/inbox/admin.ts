@@ -1,11 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { embedSnippet } from "../../channels/webchat/index.ts";
+import { wechatInboxOf, WechatSetupInput } from "../../channels/wechat/setup.ts";
 import { createInbox, listInboxes, renameInbox, type ListedInbox } from "../../conversations/inbox.ts";
 import { channels, roles, type Role } from "../../db/schema/index.ts";
 import { Invalid } from "../../platform/errors.ts";
 import { NewPassword } from "../../platform/password.ts";
 import { can } from "../../platform/permission.ts";
+import { parseInput } from "../../platform/validation.ts";
 import {
   activeUsers,
   createAgent,
@@ -23,7 +25,18 @@ import { acceptInvite, inviteToken, inviteUrl, signedInUser, type AuthEnv } from
 
 const InboxName = z.string().trim().min(1).max(100);
 const InboxBody = z
-  .object({ name: InboxName, channel: z.enum(channels), email: Json.optional(), credentials: Json.optional() })
+  .object({
+    name: InboxName,
+    channel: z.enum(channels),
+    email: Json.optional(),
+    credentials: Json.optional(),
+    // An Official Account (channel "wechat"); checked by WechatSetupInput, which names the bad field.
+    token: z.string().max(200).optional(),
+    appId: z.string().max(200).optional(),
+    appSecret: z.string().max(200).optional(),
+    encodingAesKey: z.string().max(200).optional(),
+    mode: z.string().max(20).optional(),
+  })
   .openapi("NewInbox");
 const AgentBody = z
   .object({
@@ -61,6 +74,8 @@ export function adminApi(rt: Runtime) {
       channel: inbox.channel,
       createdAt: inbox.createdAt.toISOString(),
       ...(webchat ? { publicKey: inbox.publicKey } : {}),
+      // The server URL to paste into WeChat's console.
+      ...(inbox.channel === "wechat" ? { webhookUrl: `${publicUrl(c)}/webhooks/wechat/${inbox.id}` } : {}),
       ...(webchat && can({ role }, "inboxes.manage")
         ? { embedSnippet: embedSnippet(publicUrl(c), inbox.publicKey!) }
         : {}),
@@ -136,6 +151,17 @@ export function adminApi(rt: Runtime) {
           ownerProven: false,
         });
         return c.json({ ...inboxView(c, inbox, a.role), email: inbox.settings }, 201);
+      }
+      if (channel === "wechat") {
+        const { settings, credentials } = wechatInboxOf(parseInput(WechatSetupInput, setup));
+        const inbox = await createInbox(db, rt.keyring, {
+          workspaceId: a.workspaceId,
+          channel,
+          name,
+          settings,
+          credentials,
+        });
+        return c.json({ ...inboxView(c, inbox, a.role), appId: settings.appId, mode: settings.mode }, 201);
       }
       if (channel !== "webchat")
         throw new Invalid(`Only webchat inboxes can be created here for now; ${channel} gets its own setup`, "channel");

@@ -13,6 +13,7 @@ import { pathId } from "../../platform/validation.ts";
 import { demoPage } from "../demo/page.ts";
 import { twilioStandInRoutes } from "../demo/twilio-stand-in-routes.ts";
 import { twilioVoiceWebhooks } from "../gateway/voice/webhooks.ts";
+import { wechatWebhooks } from "../gateway/wechat/webhooks.ts";
 import { SEALED_SUFFIX } from "../../conversations/attachment.ts";
 import { openSealed } from "../../calls/recording.ts";
 import { helpCenter } from "../gateway/help/help-center.ts";
@@ -101,6 +102,7 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   app.route("/widget/v1", widgetSocket(rt));
   app.route("/widget/v1", widgetApi(rt, options.widgetLimits));
   app.route("/", twilioVoiceWebhooks(rt));
+  app.route("/", wechatWebhooks(rt));
   // Calls without a Twilio account, for trying the product: only where the demo was asked for.
   if (rt.config.demo) app.route("/", twilioStandInRoutes(rt));
   app.route("/", helpCenter(rt));

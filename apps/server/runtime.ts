@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from "node:path";
 import { count, eq } from "drizzle-orm";
 import { adapters as defaultAdapters } from "../../channels/index.ts";
+import { createWechatAdapter } from "../../channels/wechat/index.ts";
 import { AttachmentStore } from "../../conversations/attachment.ts";
 import { InProcessBus, PostgresBus, type EventBus } from "../../conversations/bus.ts";
 import type { ChannelAdapter } from "../../conversations/channel.ts";
@@ -113,7 +114,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const prepare: OutboxOptions["prepare"] = {};
   const worker = new OutboxWorker(core, {
     ...options.outbox,
-    adapters: options.adapters ?? defaultAdapters,
+    // The WeChat adapter caches access tokens and takes its API host from the config: one per runtime.
+    adapters: options.adapters ?? {
+      ...defaultAdapters,
+      wechat: createWechatAdapter({ apiBase: config.wechatApiBase }),
+    },
     keyring,
     prepare,
   });
