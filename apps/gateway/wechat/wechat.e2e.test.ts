@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { createHash } from "node:crypto";
 import * as wecom from "@wecom/crypto";
+import { and, asc, eq } from "drizzle-orm";
+import { inboxes, timelineItems } from "../../../db/schema/index.ts";
+import { DEMO_WECHAT, seedDemo } from "../../demo/seed.ts";
 import { api, startTestServer, type TestServer } from "../../../test/server.ts";
 
 const TOKEN = "test-wechat-token";
@@ -31,6 +34,8 @@ let webhook: string;
 beforeAll(async () => {
   s = await startTestServer({ env: { WECHAT_API_BASE: `http://127.0.0.1:${wechatApi.port}` } });
   admin = await s.login(s.admin.email, s.admin.password);
+  // Before this file's own inbox: the demo adds its inbox only to a workspace that has no WeChat inbox.
+  await seedDemo(s.rt);
   const created = await api(`${s.url}/api/v1/inboxes`, {
     token: admin,
     body: {
@@ -75,13 +80,17 @@ function plainPush(xml: string, options: { nonce?: string; token?: string } = {}
 }
 
 /** A safe-mode push encrypted and signed with @wecom/crypto, a maintained implementation. */
-function encryptedPush(xml: string, appId = APP_ID) {
+function encryptedPush(
+  xml: string,
+  appId = APP_ID,
+  to: { url: string; token: string; key: string } = { url: webhook, token: TOKEN, key: AES_KEY },
+) {
   const timestamp = now();
   const nonce = freshNonce();
-  const encrypt = wecom.encrypt(AES_KEY, xml, appId);
-  const msgSignature = wecom.getSignature(TOKEN, timestamp, nonce, encrypt);
+  const encrypt = wecom.encrypt(to.key, xml, appId);
+  const msgSignature = wecom.getSignature(to.token, timestamp, nonce, encrypt);
   return fetch(
-    `${webhook}?timestamp=${timestamp}&nonce=${nonce}&encrypt_type=aes&msg_signature=${msgSignature}&openid=x`,
+    `${to.url}?timestamp=${timestamp}&nonce=${nonce}&encrypt_type=aes&msg_signature=${msgSignature}&openid=x`,
     {
       method: "POST",
       headers: { "content-type": "text/xml" },
@@ -235,5 +244,33 @@ describe("the WeChat webhook", () => {
       appid: APP_ID,
       secret: APP_SECRET,
     });
+  });
+});
+
+describe("the demo Official Account inbox", () => {
+  it("has the issue's fixed secrets and takes a safe-mode push made with them", async () => {
+    expect(DEMO_WECHAT).toEqual({
+      token: "demo-wechat-token",
+      appId: "wx0123456789abcdef",
+      appSecret: "demo-wechat-secret",
+      encodingAesKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    });
+    const [demo] = (
+      await s.rt.core.db
+        .select()
+        .from(inboxes)
+        .where(and(eq(inboxes.channel, "wechat"), eq(inboxes.name, "WeChat 公众号")))
+        .orderBy(asc(inboxes.createdAt))
+    ).filter((i) => i.settings.appId === DEMO_WECHAT.appId);
+    expect(demo?.settings).toMatchObject({ appId: DEMO_WECHAT.appId, mode: "compatible" });
+    const msgId = msgIdNew();
+    const res = await encryptedPush(textXml(openIdNew(), "demo 你好", msgId), DEMO_WECHAT.appId, {
+      url: `${s.url}/webhooks/wechat/${demo!.id}`,
+      token: DEMO_WECHAT.token,
+      key: DEMO_WECHAT.encodingAesKey,
+    });
+    expect(res.status).toBe(200);
+    const stored = await s.rt.core.db.select().from(timelineItems).where(eq(timelineItems.externalId, msgId));
+    expect(stored.map((i) => i.text)).toEqual(["demo 你好"]);
   });
 });
