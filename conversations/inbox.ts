@@ -111,9 +111,17 @@ const listed = {
   name: inboxes.name,
   channel: inboxes.channel,
   publicKey: inboxes.publicKey,
+  settings: inboxes.settings,
   createdAt: inboxes.createdAt,
 };
-export type ListedInbox = { id: string; name: string; channel: Channel; publicKey: string | null; createdAt: Date };
+export type ListedInbox = {
+  id: string;
+  name: string;
+  channel: Channel;
+  publicKey: string | null;
+  settings: InboxSettings;
+  createdAt: Date;
+};
 
 /** A workspace's inboxes, oldest first, without their sealed credentials. */
 export async function listInboxes(db: Executor, workspaceId: string): Promise<ListedInbox[]> {

@@ -181,7 +181,7 @@ async function ensureDemoWechatInbox(rt: Runtime, workspaceId: string) {
     workspaceId,
     channel: "wechat",
     name: "WeChat 公众号",
-    settings: { appId, mode: "compatible" },
+    settings: { kind: "official", appId, mode: "compatible" },
     credentials: { token, appSecret, encodingAesKey },
   });
 }

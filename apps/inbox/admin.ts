@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { embedSnippet } from "../../channels/webchat/index.ts";
-import { wechatInboxOf, WechatSetupInput } from "../../channels/wechat/setup.ts";
+import { wechatInboxOf, wechatKindOf, WechatSetupInput } from "../../channels/wechat/setup.ts";
 import { createInbox, listInboxes, renameInbox, type ListedInbox } from "../../conversations/inbox.ts";
 import { channels, roles, type Role } from "../../db/schema/index.ts";
 import { Invalid } from "../../platform/errors.ts";
@@ -30,12 +30,20 @@ const InboxBody = z
     channel: z.enum(channels),
     email: Json.optional(),
     credentials: Json.optional(),
-    // An Official Account (channel "wechat"); checked by WechatSetupInput, which names the bad field.
+    // A WeChat inbox (channel "wechat", kind official, wecom or wechaty); checked by WechatSetupInput,
+    // which names the bad field.
+    kind: z.string().max(20).optional(),
     token: z.string().max(200).optional(),
     appId: z.string().max(200).optional(),
     appSecret: z.string().max(200).optional(),
     encodingAesKey: z.string().max(200).optional(),
     mode: z.string().max(20).optional(),
+    corpId: z.string().max(200).optional(),
+    secret: z.string().max(200).optional(),
+    openKfid: z.string().max(200).optional(),
+    servicerUserId: z.string().max(200).optional(),
+    puppet: z.string().max(100).optional(),
+    puppetToken: z.string().max(500).optional(),
   })
   .openapi("NewInbox");
 const AgentBody = z
@@ -74,11 +82,23 @@ export function adminApi(rt: Runtime) {
       channel: inbox.channel,
       createdAt: inbox.createdAt.toISOString(),
       ...(webchat ? { publicKey: inbox.publicKey } : {}),
-      // The server URL to paste into WeChat's console.
-      ...(inbox.channel === "wechat" ? { webhookUrl: `${publicUrl(c)}/webhooks/wechat/${inbox.id}` } : {}),
+      ...(inbox.channel === "wechat" ? wechatView(c, inbox) : {}),
       ...(webchat && can({ role }, "inboxes.manage")
         ? { embedSnippet: embedSnippet(publicUrl(c), inbox.publicKey!) }
         : {}),
+    };
+  };
+
+  /** Which kind of WeChat inbox, its public ids, and the server URL to paste into WeChat's console. */
+  const wechatView = (c: Context, inbox: ListedInbox) => {
+    const kind = wechatKindOf(inbox.settings);
+    const shown = ["appId", "mode", "corpId", "openKfid", "servicerUserId", "puppet"] as const;
+    return {
+      kind,
+      ...Object.fromEntries(
+        shown.filter((k) => typeof inbox.settings[k] === "string").map((k) => [k, inbox.settings[k]]),
+      ),
+      ...(kind === "wechaty" ? {} : { webhookUrl: `${publicUrl(c)}/webhooks/wechat/${inbox.id}` }),
     };
   };
 
@@ -161,7 +181,7 @@ export function adminApi(rt: Runtime) {
           settings,
           credentials,
         });
-        return c.json({ ...inboxView(c, inbox, a.role), appId: settings.appId, mode: settings.mode }, 201);
+        return c.json(inboxView(c, inbox, a.role), 201);
       }
       if (channel !== "webchat")
         throw new Invalid(`Only webchat inboxes can be created here for now; ${channel} gets its own setup`, "channel");

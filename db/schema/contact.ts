@@ -32,7 +32,16 @@ export const contacts = pgTable(
   (t) => [index("contacts_workspace_idx").on(t.workspaceId)],
 );
 
-export const identityKinds = ["phone", "email", "wechat", "slack", "visitor"] as const;
+export const identityKinds = [
+  "phone",
+  "email",
+  "wechat",
+  "slack",
+  "visitor",
+  "wechat_unionid",
+  "wecom",
+  "wechaty",
+] as const;
 export const identityKindEnum = pgEnum("identity_kind", identityKinds);
 
 /**

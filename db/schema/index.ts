@@ -7,3 +7,4 @@ export * from "./canned.ts";
 export * from "./call.ts";
 export * from "./email.ts";
 export * from "./knowledge.ts";
+export * from "./channel-state.ts";

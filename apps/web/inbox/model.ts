@@ -98,6 +98,10 @@ export const channelsFor: Record<IdentityKind, Channel[]> = {
   email: ["email"],
   phone: ["voice", "sms", "whatsapp"],
   wechat: ["wechat"],
+  // A UnionID joins a person's OpenIDs; messages go to an OpenID, not to it.
+  wechat_unionid: [],
+  wecom: ["wechat"],
+  wechaty: ["wechat"],
   slack: ["slack"],
 };
 
