@@ -1,5 +1,11 @@
-import type { ChannelAdapter } from "../../conversations/channel.ts";
+import {
+  PermanentSendError,
+  type ChannelAdapter,
+  type OutboundMessage,
+  type SendResult,
+} from "../../conversations/channel.ts";
 import { sendWechat } from "./send.ts";
+import { wechatKindOf } from "./setup.ts";
 import { createAccessTokens } from "./token.ts";
 
 export type WechatAdapterOptions = {
@@ -8,13 +14,18 @@ export type WechatAdapterOptions = {
   fetch?: typeof fetch;
   /** Milliseconds since the epoch, for the access tokens' expiry (tests pass their own clock). */
   now?: () => number;
+  /** Sends through a WeCom customer-service account (`kf/send_msg`); inboxes of kind `wecom`. */
+  wecom?: (outbound: OutboundMessage) => Promise<SendResult>;
+  /** Sends through the inbox's running Wechaty bot; inboxes of kind `wechaty`. */
+  wechaty?: (outbound: OutboundMessage) => Promise<SendResult>;
 };
 
 export const WECHAT_API_BASE = "https://api.weixin.qq.com";
 
 /**
- * The Official Account adapter the outbox sends through. Its access tokens are cached per adapter, so
- * the runtime makes one adapter and keeps it.
+ * The WeChat adapter the outbox sends through: an Official Account reply here, WeCom and Wechaty
+ * replies through the senders the runtime gives (they need a token store and a running bot). Access
+ * tokens are cached per adapter, so the runtime makes one adapter and keeps it.
  */
 export function createWechatAdapter(options: WechatAdapterOptions = {}): ChannelAdapter {
   const apiBase = options.apiBase ?? WECHAT_API_BASE;
@@ -23,7 +34,13 @@ export function createWechatAdapter(options: WechatAdapterOptions = {}): Channel
     channel: "wechat",
     // WeChat has a typing indicator (`custom/typing`) and images, not sent from here yet.
     capabilities: { text: true, media: false, voice: false, typing: false, readReceipts: false, editWindow: 0 },
-    send: (outbound) => sendWechat(outbound, { apiBase, fetch: options.fetch, tokens }),
+    send: (outbound) => {
+      const kind = wechatKindOf(outbound.inbox.settings);
+      if (kind === "official") return sendWechat(outbound, { apiBase, fetch: options.fetch, tokens });
+      const sender = options[kind];
+      if (!sender) throw new PermanentSendError(`This server cannot send through WeChat inboxes of kind ${kind}`);
+      return sender(outbound);
+    },
   };
 }
 

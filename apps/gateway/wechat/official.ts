@@ -1,0 +1,107 @@
+import type { Context } from "hono";
+import {
+  decryptMessage,
+  encryptedOf,
+  MAX_PUSH_BYTES,
+  parsePushXml,
+  toInbound,
+  verifyPush,
+  InvalidPush,
+} from "../../../channels/wechat/index.ts";
+import type { WechatSetup } from "../../../channels/wechat/setup.ts";
+import type { NormalizedInbound } from "../../../conversations/channel.ts";
+import type { Inbox } from "../../../db/schema/index.ts";
+import { Invalid } from "../../../platform/errors.ts";
+import { log } from "../../../platform/log.ts";
+import type { Runtime } from "../../server/runtime.ts";
+import { forbidden, refusal } from "./refusal.ts";
+import { WINDOW_SECONDS, type SeenNonces } from "./nonces.ts";
+
+/** Image, voice and video messages carry no text; the agent still needs to see that something came. */
+const PLACEHOLDERS: Record<string, string> = {
+  image: "[图片]",
+  voice: "[语音]",
+  video: "[视频]",
+  shortvideo: "[视频]",
+  file: "[文件]",
+};
+
+function withPlaceholder(inbound: NormalizedInbound): NormalizedInbound {
+  if (inbound.text) return inbound;
+  const msgType = String(inbound.data?.msgType ?? "");
+  const placeholder = PLACEHOLDERS[msgType];
+  return placeholder ? { ...inbound, text: placeholder } : inbound;
+}
+
+/** `GET`: WeChat's URL check, answered with `echostr` when the signature is right. */
+export function officialUrlCheck(c: Context, setup: WechatSetup) {
+  const q = c.req.query();
+  const verdict = verifyPush({
+    token: setup.token,
+    timestamp: q.timestamp,
+    nonce: q.nonce,
+    signature: q.signature,
+    now: Date.now(),
+    maxSkewSeconds: WINDOW_SECONDS,
+  });
+  if (!verdict.ok) {
+    const { message, field } = refusal(verdict);
+    return forbidden(c, message, field);
+  }
+  return c.text(q.echostr ?? "", 200);
+}
+
+/**
+ * `POST`: a message push in plaintext, compatible or safe mode. The message is committed before
+ * `success` is answered, so WeChat's retries (same MsgId) find it stored.
+ */
+export async function officialPush(c: Context, rt: Runtime, row: Inbox, setup: WechatSetup, nonces: SeenNonces) {
+  const declared = Number(c.req.header("content-length") ?? 0);
+  if (declared > MAX_PUSH_BYTES) throw new InvalidPush("too_large", "The push is larger than 64 KB");
+  const body = await c.req.text();
+  if (Buffer.byteLength(body, "utf8") > MAX_PUSH_BYTES) {
+    throw new InvalidPush("too_large", "The push is larger than 64 KB");
+  }
+
+  const q = c.req.query();
+  const encrypted = q.encrypt_type === "aes";
+  if (encrypted && setup.mode === "plaintext") {
+    throw new Invalid("This inbox is in plaintext mode; encrypted pushes are refused", "encrypt_type");
+  }
+  if (!encrypted && setup.mode === "safe") {
+    return forbidden(c, "This inbox is in safe mode: pushes must be encrypted (encrypt_type=aes)", "encrypt_type");
+  }
+  // The signature is checked before the body is trusted for anything but its Encrypt element.
+  const encrypt = encrypted ? encryptedOf(body) : undefined;
+  const now = Date.now();
+  const verdict = verifyPush({
+    token: setup.token,
+    timestamp: q.timestamp,
+    nonce: q.nonce,
+    signature: encrypted ? q.msg_signature : q.signature,
+    encrypt,
+    now,
+    maxSkewSeconds: WINDOW_SECONDS,
+  });
+  if (!verdict.ok) {
+    const { message, field } = refusal(verdict);
+    return forbidden(c, message, field);
+  }
+  const nonce = q.nonce!;
+  if (!nonces.claim(row.id, nonce, now)) return forbidden(c, "This nonce was already used", "nonce");
+
+  try {
+    const xml = encrypt === undefined ? body : decryptMessage(setup.encodingAesKey, encrypt, setup.appId);
+    const push = toInbound(parsePushXml(xml), { inboxId: row.id });
+    if (push.kind === "message") {
+      await rt.inbound.submit(row.workspaceId, withPlaceholder(push.inbound));
+    } else if (push.kind === "contact") {
+      // Subscribe/unsubscribe will mark the contact (follower or not); nothing is stored for them yet.
+      log.info("wechat: follower change not stored yet", { inboxId: row.id, change: push.change });
+    }
+    return c.text("success", 200);
+  } catch (err) {
+    nonces.release(row.id, nonce);
+    throw err;
+  }
+}
