@@ -51,6 +51,7 @@ const EnvSchema = z.object({
   // WeChat's Official Account API (access tokens, customer-service messages), or a local stand-in with
   // the same paths in tests. Default https://api.weixin.qq.com.
   WECHAT_API_BASE: z.url({ message: "must be a URL such as https://api.weixin.qq.com" }).optional(),
+  WECOM_API_BASE: z.url({ message: "must be a URL such as https://qyapi.weixin.qq.com" }).optional(),
   // Behind N reverse proxies (TRUST_PROXY=1 for one): the client address is the X-Forwarded-For entry
   // the outermost trusted proxy appended, the Nth from the right. 0: the socket's peer address.
   TRUST_PROXY: z.coerce.number().int("must be 0, 1 or a number of proxy hops").min(0).max(10).default(0),
@@ -159,6 +160,8 @@ export type Config = {
   twilioApiBaseUrl: string | undefined;
   /** WECHAT_API_BASE without a trailing slash; unset: WeChat's own host. */
   wechatApiBase: string | undefined;
+  /** WECOM_API_BASE without a trailing slash; unset: WeCom's own host (customer service, `/cgi-bin/kf/...`). */
+  wecomApiBase: string | undefined;
   /** SMTP-in listener, when it runs: SMTP_IN_PORT (default 2525) on SMTP_IN_HOST (default loopback). */
   smtpIn: { port: number; host: string } | undefined;
   imapImport: boolean;
@@ -232,6 +235,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     twilioAuthToken: e.TWILIO_AUTH_TOKEN ?? (demo ? "demo-twilio-token" : undefined),
     twilioApiBaseUrl: e.TWILIO_API_BASE_URL,
     wechatApiBase: e.WECHAT_API_BASE?.replace(/\/$/, ""),
+    wecomApiBase: e.WECOM_API_BASE?.replace(/\/$/, ""),
     autoAccept: e.ROUTING_AUTO_ACCEPT ? (e.ROUTING_AUTO_ACCEPT.split(",") as Config["autoAccept"]) : [],
     iceServers,
     smtpIn: e.SMTP_IN_PORT !== undefined || demo ? { port: e.SMTP_IN_PORT ?? 2525, host: e.SMTP_IN_HOST } : undefined,

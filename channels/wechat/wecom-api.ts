@@ -1,0 +1,258 @@
+import { createHash } from "node:crypto";
+import { PermanentSendError, type OutboundMessage, type SendResult } from "../../conversations/channel.ts";
+import { apiUrl, callWechat, errcodeOf, type WechatAnswer } from "./api.ts";
+import type { WecomSyncedMessage } from "./wecom-message.ts";
+
+/**
+ * WeCom's customer-service API (`/cgi-bin/kf/...`) as far as an inbox needs it: pulling messages
+ * (`sync_msg`), replying (`send_msg`) and telling WeChat who serves the chat (`service_state/trans`).
+ * WeCom answers HTTP 200 with `errcode`; a refused access token is fetched again once.
+ */
+
+export const WECOM_API_BASE = "https://qyapi.weixin.qq.com";
+
+/** A WeCom customer-service app: the corp and the secret of its customer-service API. */
+export type WecomApp = { corpId: string; secret: string; inboxId?: string };
+
+/** Access tokens of WeCom apps (channels/wechat/token.ts `createWecomTokens` gives one). */
+export type WecomTokenSource = {
+  tokenFor(app: WecomApp): Promise<string>;
+  invalidate(app: WecomApp, staleToken?: string): void;
+};
+
+export type WecomApiOptions = { apiBase: string; fetch?: typeof fetch; tokens: WecomTokenSource };
+
+/** WeCom refused the access token: expired, or replaced by another fetch. */
+const STALE_TOKEN = new Set([40001, 40014, 42001]);
+
+/** `errcode` of sync_msg when the callback's token is unknown or older than 10 minutes. */
+export const SYNC_TOKEN_REFUSED = 95007;
+
+/** What WeCom said, in the words the agent (or the log) sees: `WeCom <code>: <errmsg>.` */
+export function wecomSays(answer: Record<string, unknown>) {
+  const errmsg = String(answer.errmsg ?? "").trim() || "no reason given";
+  return `WeCom ${errcodeOf(answer)}: ${errmsg}`;
+}
+
+/** One call with the app's token, and once more with a fresh token when WeCom refused it. */
+async function callWithToken(app: WecomApp, path: string, body: unknown, options: WecomApiOptions, purpose: string) {
+  const post = (token: string) =>
+    callWechat(
+      options.fetch ?? fetch,
+      apiUrl(options.apiBase, path, { access_token: token }),
+      {
+        method: "POST",
+        headers: { "Content-Type": "application/json; charset=utf-8" },
+        body: JSON.stringify(body),
+      },
+      purpose,
+    );
+  let token = await options.tokens.tokenFor(app);
+  let reply: WechatAnswer = await post(token);
+  if (STALE_TOKEN.has(errcodeOf(reply.answer))) {
+    options.tokens.invalidate(app, token);
+    token = await options.tokens.tokenFor(app);
+    reply = await post(token);
+  }
+  return reply;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// sync_msg
+
+/** The most sync_msg returns per call (also its default). */
+export const SYNC_LIMIT = 1000;
+
+export type SyncRequest = {
+  /** Where the last pull stopped (`next_cursor`); absent for the very first pull of the account. */
+  cursor?: string | null;
+  /** The callback's `Token`: without it sync_msg is strictly rate-limited. */
+  token?: string | null;
+  openKfid: string;
+  limit?: number;
+};
+
+/** sync_msg's body: cursor and token only when there are some (WeCom refuses empty ones as invalid). */
+export function syncMsgBody(request: SyncRequest) {
+  return {
+    ...(request.cursor ? { cursor: request.cursor } : {}),
+    ...(request.token ? { token: request.token } : {}),
+    limit: Math.min(Math.max(1, request.limit ?? SYNC_LIMIT), SYNC_LIMIT),
+    voice_format: 0,
+    open_kfid: request.openKfid,
+  };
+}
+
+export type SyncPage = { nextCursor: string | null; hasMore: boolean; messages: WecomSyncedMessage[] };
+
+export class WecomSyncError extends Error {
+  constructor(
+    readonly errcode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * sync_msg's answer as a page. `has_more` may be 1 with an empty `msg_list`: the caller keeps pulling
+ * while it is 1, never judging by the list.
+ */
+export function syncPageOf(answer: Record<string, unknown>): SyncPage {
+  const errcode = errcodeOf(answer);
+  if (errcode !== 0) throw new WecomSyncError(errcode, `${wecomSays(answer)} (pulling messages)`);
+  const list = Array.isArray(answer.msg_list) ? answer.msg_list : [];
+  const nextCursor = typeof answer.next_cursor === "string" && answer.next_cursor ? answer.next_cursor : null;
+  return {
+    nextCursor,
+    hasMore: Number(answer.has_more) === 1,
+    messages: list.filter((m): m is WecomSyncedMessage => !!m && typeof m === "object" && !Array.isArray(m)),
+  };
+}
+
+/** One page of messages after `cursor`. */
+export async function syncMsg(app: WecomApp, request: SyncRequest, options: WecomApiOptions): Promise<SyncPage> {
+  const reply = await callWithToken(app, "/cgi-bin/kf/sync_msg", syncMsgBody(request), options, "pulling messages");
+  return syncPageOf(reply.answer);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// send_msg
+
+/** send_msg takes at most 2048 bytes of text per message. */
+export const MAX_TEXT_BYTES = 2048;
+
+/**
+ * Refusals no later attempt can change, with what they mean for the agent who wrote the reply.
+ * WeCom lets a business reply only within 48 hours of the customer's last message, at most 5 replies
+ * per customer message, and only while the chat is new (0) or served through the API (1).
+ */
+const SEND_REFUSALS: Record<number, string> = {
+  40096: "WeCom does not know this customer (external_userid) for this account.",
+  95000: "The inbox's open_kfid is not a valid customer-service account; check the inbox's settings.",
+  95001:
+    "WeCom allows at most 5 replies after each message of the customer, and this conversation has reached the " +
+    "limit; wait until the customer writes again.",
+  95002:
+    "The customer last wrote more than 48 hours ago; WeCom accepts replies only within 48 hours of the " +
+    "customer's last message. Reach them on another channel, or wait until they write again.",
+  95004: "The inbox's customer-service account does not exist (any more) in WeCom.",
+  95013: "The WeCom session has ended; the customer has to write again before a reply can reach them.",
+  95018:
+    "The session's state does not allow replies through the API: it waits in WeCom's queue or a WeCom member " +
+    "serves it from WeCom's own client. It can be replied to again once the customer writes a new message.",
+};
+
+/**
+ * WeCom's `msgid` for a reply: the outbox's idempotency key in WeCom's alphabet ([0-9a-zA-Z_-], at most
+ * 32 bytes), so a resend after a crash carries the same msgid and WeCom does not deliver it twice. A
+ * UUID without its dashes is exactly 32 hex digits; any other key is hashed.
+ */
+export function wecomMsgIdOf(idempotencyKey: string): string {
+  const compact = idempotencyKey.replaceAll("-", "");
+  if (/^[0-9a-zA-Z_]{1,32}$/.test(compact)) return compact;
+  return createHash("sha256").update(idempotencyKey).digest("base64url").slice(0, 32);
+}
+
+/** send_msg's body for a text reply. */
+export function sendMsgBody(to: { externalUserId: string; openKfid: string }, msgId: string, text: string) {
+  return { touser: to.externalUserId, open_kfid: to.openKfid, msgid: msgId, msgtype: "text", text: { content: text } };
+}
+
+/** The WeCom app and account of the inbox a reply goes out through (settings and sealed credentials). */
+export function wecomAccountOf(inbox: OutboundMessage["inbox"]): { app: WecomApp; openKfid: string } {
+  const { corpId, openKfid } = inbox.settings;
+  const secret = inbox.credentials?.secret;
+  if (typeof corpId !== "string" || !corpId) throw new PermanentSendError("This WeCom inbox has no corp id");
+  if (typeof openKfid !== "string" || !openKfid) throw new PermanentSendError("This WeCom inbox has no open_kfid");
+  if (typeof secret !== "string" || !secret) throw new PermanentSendError("This WeCom inbox has no secret");
+  return { app: { corpId, secret, inboxId: inbox.id }, openKfid };
+}
+
+/**
+ * Sends an agent's reply through the inbox's customer-service account (`kf/send_msg`) to the contact's
+ * `wecom` identity (external_userid). Text only: a reply of files alone is refused.
+ */
+export async function sendWecom(outbound: OutboundMessage, options: WecomApiOptions): Promise<SendResult> {
+  const { app, openKfid } = wecomAccountOf(outbound.inbox);
+  const externalUserId = outbound.to.find((identity) => identity.kind === "wecom")?.value;
+  if (!externalUserId) throw new PermanentSendError("The conversation has no WeCom customer (external_userid)");
+  const text = outbound.text?.trim() ? outbound.text : null;
+  if (!text) {
+    if (outbound.attachments.length)
+      throw new PermanentSendError("Images and files are not sent to WeCom yet; only text goes out.");
+    throw new PermanentSendError("The reply has no text to send to WeCom");
+  }
+  if (Buffer.byteLength(text, "utf8") > MAX_TEXT_BYTES)
+    throw new PermanentSendError(
+      `WeCom takes at most ${MAX_TEXT_BYTES} bytes of text per message (about 680 Chinese characters); ` +
+        "shorten the reply or send it in parts.",
+    );
+  const msgId = wecomMsgIdOf(outbound.idempotencyKey);
+  const body = sendMsgBody({ externalUserId, openKfid }, msgId, text);
+  const { answer } = await callWithToken(app, "/cgi-bin/kf/send_msg", body, options, "sending a message");
+  const errcode = errcodeOf(answer);
+  if (errcode === 0)
+    return { externalId: typeof answer.msgid === "string" && answer.msgid ? answer.msgid : msgId, status: "sent" };
+  const refusal = SEND_REFUSALS[errcode];
+  if (refusal) throw new PermanentSendError(`${wecomSays(answer)}. ${refusal}`);
+  if (STALE_TOKEN.has(errcode)) throw new Error(`${wecomSays(answer)} (again, with a freshly fetched access token)`);
+  throw new Error(wecomSays(answer));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// service_state/trans
+
+/**
+ * Session states of WeCom customer service: 0 new, 1 served through the API (智能助手接待), 2 waiting in
+ * WeCom's queue, 3 served by a WeCom member in WeCom's client, 4 ended. send_msg works in 0 and 1 only.
+ */
+export const SERVICE_STATE = { new: 0, api: 1, queued: 2, servicer: 3, ended: 4 } as const;
+export type ServiceState = (typeof SERVICE_STATE)[keyof typeof SERVICE_STATE];
+
+export type ServiceStateChange = {
+  openKfid: string;
+  externalUserId: string;
+  state: ServiceState;
+  /** Required by WeCom for state 3: the WeCom member who serves the chat. */
+  servicerUserId?: string;
+};
+
+export function serviceStateBody(change: ServiceStateChange) {
+  return {
+    open_kfid: change.openKfid,
+    external_userid: change.externalUserId,
+    service_state: change.state,
+    ...(change.servicerUserId ? { servicer_userid: change.servicerUserId } : {}),
+  };
+}
+
+/** Refusals of a state change that retrying cannot fix, with what they mean. */
+const TRANS_REFUSALS: Record<number, string> = {
+  95000: "the inbox's open_kfid is not a valid customer-service account",
+  95004: "the inbox's customer-service account does not exist in WeCom",
+  95013: "the WeCom session has already ended",
+  95014: "the servicer is not a reception member of this account",
+  95016: "WeCom does not allow this change from the session's current state",
+};
+
+export type TransOutcome = { ok: true; msgCode?: string } | { ok: false; permanent: boolean; reason: string };
+
+/** Tells WeChat the session's new state (`kf/service_state/trans`). */
+export async function transServiceState(
+  app: WecomApp,
+  change: ServiceStateChange,
+  options: WecomApiOptions,
+): Promise<TransOutcome> {
+  const { answer } = await callWithToken(
+    app,
+    "/cgi-bin/kf/service_state/trans",
+    serviceStateBody(change),
+    options,
+    "changing a session's state",
+  );
+  const errcode = errcodeOf(answer);
+  if (errcode === 0) return { ok: true, ...(typeof answer.msg_code === "string" ? { msgCode: answer.msg_code } : {}) };
+  const refusal = TRANS_REFUSALS[errcode];
+  return { ok: false, permanent: !!refusal, reason: `${wecomSays(answer)}${refusal ? `. ${refusal}` : ""}` };
+}
