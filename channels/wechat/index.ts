@@ -6,7 +6,7 @@ import {
 } from "../../conversations/channel.ts";
 import { sendWechat } from "./send.ts";
 import { wechatKindOf } from "./setup.ts";
-import { createAccessTokens } from "./token.ts";
+import { createAccessTokens, type SharedTokenStore } from "./token.ts";
 
 export type WechatAdapterOptions = {
   /** WeChat's Official Account API, or a local stand-in with the same paths (`WECHAT_API_BASE`). */
@@ -14,6 +14,8 @@ export type WechatAdapterOptions = {
   fetch?: typeof fetch;
   /** Milliseconds since the epoch, for the access tokens' expiry (tests pass their own clock). */
   now?: () => number;
+  /** Access tokens shared by the nodes (conversations/access-token-store.ts); without it, per node. */
+  tokenStore?: SharedTokenStore;
   /** Sends through a WeCom customer-service account (`kf/send_msg`); inboxes of kind `wecom`. */
   wecom?: (outbound: OutboundMessage) => Promise<SendResult>;
   /** Sends through the inbox's running Wechaty bot; inboxes of kind `wechaty`. */
@@ -29,7 +31,12 @@ export const WECHAT_API_BASE = "https://api.weixin.qq.com";
  */
 export function createWechatAdapter(options: WechatAdapterOptions = {}): ChannelAdapter {
   const apiBase = options.apiBase ?? WECHAT_API_BASE;
-  const tokens = createAccessTokens({ apiBase, fetch: options.fetch, now: options.now });
+  const tokens = createAccessTokens({
+    apiBase,
+    fetch: options.fetch,
+    now: options.now,
+    store: options.tokenStore,
+  });
   return {
     channel: "wechat",
     // WeChat has a typing indicator (`custom/typing`) and images, not sent from here yet.
@@ -45,7 +52,22 @@ export function createWechatAdapter(options: WechatAdapterOptions = {}): Channel
 }
 
 export { sendWechat, wechatAppOf, type WechatSendOptions } from "./send.ts";
-export { createAccessTokens, EXPIRY_MARGIN_MS, type AccessTokens, type WechatApp } from "./token.ts";
+export {
+  createAccessTokens,
+  createTokenCache,
+  createWecomTokens,
+  EXPIRY_MARGIN_MS,
+  tokenApis,
+  type AccessTokens,
+  type SharedTokenStore,
+  type StoredToken,
+  type TokenApi,
+  type TokenCache,
+  type TokenSource,
+  type WechatApp,
+  type WecomApp,
+  type WecomTokens,
+} from "./token.ts";
 export { verifyPush, plainSignature, messageSignature, type PushToVerify, type PushVerdict } from "./verify.ts";
 export { decryptMessage, encryptMessage, isEncodingAesKey, WechatDecryptError } from "./crypto.ts";
 export {

@@ -66,7 +66,13 @@ function answer(scripted: Scripted) {
 function reply(overrides: Partial<OutboundMessage> = {}): OutboundMessage {
   return {
     idempotencyKey: "outbox-1",
-    inbox: { id: "inbox-1", channel: "wechat", settings: { appId: APP_ID }, credentials: { appSecret: APP_SECRET } },
+    // The older /cgi-bin/token here; stable_token (the default) is tested in token.test.ts.
+    inbox: {
+      id: "inbox-1",
+      channel: "wechat",
+      settings: { appId: APP_ID, tokenApi: "token" },
+      credentials: { appSecret: APP_SECRET },
+    },
     conversationId: "conversation-1",
     to: [{ kind: "wechat", value: OPEN_ID }],
     text: "您好，您的订单已发货。",
@@ -250,7 +256,7 @@ describe("a token WeChat refuses mid-send", () => {
 
   it("is forgotten only while the cache still holds it, so a late refusal does not discard a newer token", async () => {
     const tokens = createAccessTokens({ apiBase: wechat.base });
-    const app = { appId: APP_ID, appSecret: APP_SECRET };
+    const app = { appId: APP_ID, appSecret: APP_SECRET, tokenApi: "token" as const };
     expect(await tokens.tokenFor(app)).toBe("token-1");
     tokens.invalidate(APP_ID, "token-0");
     expect(await tokens.tokenFor(app)).toBe("token-1");

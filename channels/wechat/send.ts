@@ -1,6 +1,6 @@
 import { PermanentSendError, type OutboundMessage, type SendResult } from "../../conversations/channel.ts";
 import { apiUrl, callWechat, errcodeOf } from "./api.ts";
-import type { AccessTokens, WechatApp } from "./token.ts";
+import { tokenApis, type AccessTokens, type TokenApi, type WechatApp } from "./token.ts";
 
 export type WechatSendOptions = { apiBase: string; fetch?: typeof fetch; tokens: AccessTokens };
 
@@ -33,7 +33,11 @@ export function wechatAppOf(inbox: OutboundMessage["inbox"]): WechatApp {
   const appSecret = inbox.credentials?.appSecret;
   if (typeof appSecret !== "string" || !appSecret.trim())
     throw new PermanentSendError("This WeChat inbox has no AppSecret (credentials.appSecret)");
-  return { appId: appId.trim(), appSecret: appSecret.trim() };
+  // stable_token unless the inbox chose /cgi-bin/token (settings.tokenApi).
+  const tokenApi = tokenApis.includes(inbox.settings.tokenApi as TokenApi)
+    ? (inbox.settings.tokenApi as TokenApi)
+    : undefined;
+  return { appId: appId.trim(), appSecret: appSecret.trim(), inboxId: inbox.id, tokenApi };
 }
 
 /**

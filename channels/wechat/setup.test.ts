@@ -16,12 +16,21 @@ const refusedField = (input: Record<string, unknown>) => {
 describe("an Official Account inbox's setup", () => {
   it("defaults to compatible mode and keeps the token, AppSecret and EncodingAESKey out of the settings", () => {
     const { settings, credentials } = wechatInboxOf(WechatSetupInput.parse(good));
-    expect(settings).toEqual({ kind: "official", appId: "wx0123456789abcdef", mode: "compatible" });
+    expect(settings).toEqual({
+      kind: "official",
+      appId: "wx0123456789abcdef",
+      mode: "compatible",
+      tokenApi: "stable_token",
+    });
     expect(credentials).toEqual({
       token: good.token,
       appSecret: good.appSecret,
       encodingAesKey: good.encodingAesKey,
     });
+  });
+
+  it("keeps the older /cgi-bin/token when the admin chooses it", () => {
+    expect(wechatInboxOf(WechatSetupInput.parse({ ...good, tokenApi: "token" })).settings.tokenApi).toBe("token");
   });
 
   it("names the field it refuses", () => {
@@ -31,6 +40,7 @@ describe("an Official Account inbox's setup", () => {
     expect(refusedField({ ...good, token: "x" })).toBe("token");
     expect(refusedField({ ...good, appSecret: "" })).toBe("appSecret");
     expect(refusedField({ ...good, mode: "aes" })).toBe("mode");
+    expect(refusedField({ ...good, tokenApi: "cookie" })).toBe("tokenApi");
   });
 
   it("reads a stored inbox back for its webhook, an unknown mode as compatible", () => {

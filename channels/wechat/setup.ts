@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { Invalid } from "../../platform/errors.ts";
 import { isEncodingAesKey } from "./crypto.ts";
+import { tokenApis } from "./token.ts";
 
 /**
  * The three ways a business meets WeChat customers, each an inbox of channel "wechat":
@@ -36,6 +37,8 @@ const OfficialInput = z.object({
   appSecret: z.string().trim().min(1, "appSecret is required").max(128),
   encodingAesKey: EncodingAesKey,
   mode: z.enum(wechatModes).default("compatible"),
+  /** Where access tokens come from: `stable_token` (shared by every caller) or the older `token`. */
+  tokenApi: z.enum(tokenApis).default("stable_token"),
 });
 
 const WecomInput = z.object({
@@ -81,7 +84,7 @@ export function wechatInboxOf(input: WechatSetupInput): {
   switch (input.kind) {
     case "official":
       return {
-        settings: { kind: "official", appId: input.appId, mode: input.mode },
+        settings: { kind: "official", appId: input.appId, mode: input.mode, tokenApi: input.tokenApi },
         credentials: { token: input.token, appSecret: input.appSecret, encodingAesKey: input.encodingAesKey },
       };
     case "wecom":

@@ -21,7 +21,8 @@ const wechatApi = Bun.serve({
     const url = new URL(req.url);
     const body = req.method === "POST" ? await req.json() : undefined;
     recorded.push({ path: url.pathname, query: Object.fromEntries(url.searchParams), body });
-    if (url.pathname === "/cgi-bin/token") return Response.json({ access_token: "stand-in-token", expires_in: 7200 });
+    if (url.pathname === "/cgi-bin/token" || url.pathname === "/cgi-bin/stable_token")
+      return Response.json({ access_token: "stand-in-token", expires_in: 7200 });
     return Response.json({ errcode: 0, errmsg: "ok" });
   },
 });
@@ -240,9 +241,12 @@ describe("the WeChat webhook", () => {
       query: { access_token: "stand-in-token" },
       body: { touser: openId, msgtype: "text", text: { content: "您好，已为您处理" } },
     });
-    expect(recorded.find((r) => r.path === "/cgi-bin/token")?.query).toMatchObject({
+    // An inbox made without tokenApi takes its tokens from stable_token, not forced.
+    expect(recorded.find((r) => r.path === "/cgi-bin/stable_token")?.body).toMatchObject({
+      grant_type: "client_credential",
       appid: APP_ID,
       secret: APP_SECRET,
+      force_refresh: false,
     });
   });
 });
