@@ -6,6 +6,7 @@ import { createWechatAdapter } from "../../channels/wechat/index.ts";
 import { AttachmentStore } from "../../conversations/attachment.ts";
 import { InProcessBus, PostgresBus, type EventBus } from "../../conversations/bus.ts";
 import type { ChannelAdapter } from "../../conversations/channel.ts";
+import { createAccessTokenStore } from "../../conversations/access-token-store.ts";
 import { resealCredentials } from "../../conversations/inbox.ts";
 import { EventFeed } from "../../conversations/feed.ts";
 import { InboundQueue } from "../../conversations/inbound-queue.ts";
@@ -117,7 +118,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     // The WeChat adapter caches access tokens and takes its API host from the config: one per runtime.
     adapters: options.adapters ?? {
       ...defaultAdapters,
-      wechat: createWechatAdapter({ apiBase: config.wechatApiBase }),
+      wechat: createWechatAdapter({
+        apiBase: config.wechatApiBase,
+        // Nodes share each inbox's access token (inbox_states), refreshed by one node at a time.
+        tokenStore: createAccessTokenStore(database, keyring),
+      }),
     },
     keyring,
     prepare,
