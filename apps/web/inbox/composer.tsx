@@ -8,6 +8,7 @@ import { KnowledgeSuggestions } from "./knowledge-panel.tsx";
 import type { MessageKey } from "./catalog.ts";
 import { channelsFor, type Canned, type ContactProfile, type Conversation, type Me } from "./model.ts";
 import type { Realtime } from "./realtime.ts";
+import { ReplyWindowNotice, useReplyWindow } from "./reply-window.tsx";
 
 type Draft = { text: string; mode: "reply" | "note" };
 type Uploaded = { id: string; name: string };
@@ -65,6 +66,9 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
     return inboxes.filter((i) => i.id === conversation.inboxId || reachable.has(i.channel));
   }, [inboxes, contact, conversation.inboxId]);
   const channel = inboxes.find((i) => i.id === inboxId)?.channel ?? conversation.channel;
+  // WeChat's 48 hours bind replies through the conversation's own inbox; notes and other channels go.
+  const replyWindow = useReplyWindow(conversation);
+  const windowShut = replyWindow.closed && draft.mode === "reply" && inboxId === conversation.inboxId;
 
   // "/" at the start of the text opens canned responses, filtered by what follows it.
   const slash = /^\/(\S*)$/.exec(draft.text)?.[1];
@@ -128,7 +132,7 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
 
   const send = async () => {
     const text = draft.text.trim();
-    if ((!text && !files.length) || sending) return;
+    if ((!text && !files.length) || sending || windowShut) return;
     const isEmail = channel === "email" && draft.mode === "reply";
     const to = forwardTo
       .split(/[,;\s]+/)
@@ -164,7 +168,11 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
       setEmailKind("reply");
       typing(false);
     } catch (e) {
-      setError(e instanceof ApiError ? e.message : t("error.generic"));
+      // The window closed between the last look and the send: say so in the UI's words, show the notice.
+      if (e instanceof ApiError && e.code === "reply_window_closed") {
+        setError(t("window.refused"));
+        replyWindow.refresh();
+      } else setError(e instanceof ApiError ? e.message : t("error.generic"));
     } finally {
       setSending(false);
       input.current?.focus();
@@ -296,6 +304,14 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
           ))}
         </ul>
       )}
+      {!note && (
+        <ReplyWindowNotice
+          conversationId={id}
+          contactId={conversation.contact.id}
+          state={replyWindow}
+          onUseInbox={setInboxId}
+        />
+      )}
       <label className="visually-hidden" htmlFor={`composer-${id}`}>
         {note ? t("composer.notePlaceholder") : t("composer.placeholder")}
       </label>
@@ -348,7 +364,7 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
         </label>
         <span className="hint">{t("composer.hint")}</span>
         <InviteToCall conversation={conversation} />
-        <button type="submit" className="primary" disabled={sending} data-testid="send">
+        <button type="submit" className="primary" disabled={sending || windowShut} data-testid="send">
           {note ? t("composer.addNote") : t("composer.send")}
         </button>
       </div>

@@ -6,7 +6,7 @@ import { ContactPanel } from "./contact.tsx";
 import { isTyping } from "./hooks.ts";
 import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
-import { ChannelBadge } from "./channel-badge.tsx";
+import { ChannelBadge, useChannelKind } from "./channel-badge.tsx";
 import { contactLabel, type Conversation } from "./model.ts";
 import { Participants } from "./participants.tsx";
 import { navigate } from "./route.ts";
@@ -103,7 +103,8 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
           <a className="back" href={`#/inbox/${view}`} aria-label={t("conversation.back")}>
             ←
           </a>
-          <ChannelBadge channel={c.channel} />
+          <ChannelBadge channel={c.channel} inboxId={c.inboxId} />
+          <ChannelKind channel={c.channel} inboxId={c.inboxId} />
           <h2 dir="auto">{contactLabel(c.contact, t("contact.anonymous"))}</h2>
           <span className={`status status-${c.status}`} data-testid="conversation-status">
             {t(`status.${c.status}` as MessageKey)}
@@ -159,6 +160,16 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
       )}
     </div>
   );
+}
+
+/** The kind of WeChat inbox, spelled out in the header: agents answer a 公众号 and a 微信机器人 differently. */
+function ChannelKind({ channel, inboxId }: { channel: Conversation["channel"]; inboxId: string | null }) {
+  const kind = useChannelKind(channel, inboxId);
+  return kind ? (
+    <span className="channel-kind" data-testid="channel-kind">
+      {kind}
+    </span>
+  ) : null;
 }
 
 function AssignSelect({ c, onAssign }: { c: Conversation; onAssign(id: string | null): void }) {

@@ -321,7 +321,7 @@ function ConversationRow({
     >
       <button type="button" onClick={onOpen}>
         <span className="row-top">
-          <ChannelBadge channel={c.channel} />
+          <ChannelBadge channel={c.channel} inboxId={c.inboxId} />
           <span className="contact-name" dir="auto">
             {contactLabel(c.contact, t("contact.anonymous"))}
           </span>

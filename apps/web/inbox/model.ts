@@ -8,6 +8,7 @@ import type { CallView } from "../../inbox/voice.ts";
 import type { participantsOf } from "../../inbox/email.ts";
 import type { listHeldBack } from "../../../mailboxes/held-back.ts";
 import type { channels, identityKinds, presences, roles } from "../../../db/schema/index.ts";
+import type { WechatKind, WechatMode, WechatyPuppet } from "../../../channels/wechat/setup.ts";
 
 export type Channel = (typeof channels)[number];
 export type IdentityKind = (typeof identityKinds)[number];
@@ -20,7 +21,20 @@ export type Participant = Awaited<ReturnType<typeof participantsOf>>[number];
 export type HeldBackMail = Awaited<ReturnType<typeof listHeldBack>>[number];
 export type Call = CallView;
 
+/**
+ * When the channel lets an agent reply (WeChat: 48 hours after the customer's last message), and the
+ * other ways to reach the contact once it has closed.
+ */
+export type ReplyWindow = {
+  open: boolean;
+  closesAt: string | null;
+  code: "wechat_48h";
+  alternatives: { kind: "email" | "phone"; value: string; action: "email" | "sms" | "callback" }[];
+};
+
 export type Conversation = ReturnType<typeof conversationView> & {
+  /** Only `GET /conversations/{id}` has it; null when the channel has no window. */
+  replyWindow?: ReplyWindow | null;
   waitingSince?: string | null;
   slaDueAt?: string | null;
   unread?: number;
@@ -61,6 +75,15 @@ export type Inbox = {
   createdAt: string;
   publicKey?: string;
   embedSnippet?: string;
+  /** WeChat inboxes: which of the three, their public ids, and where WeChat pushes (not for Wechaty). */
+  kind?: WechatKind;
+  appId?: string;
+  mode?: WechatMode;
+  corpId?: string;
+  openKfid?: string;
+  servicerUserId?: string;
+  puppet?: WechatyPuppet;
+  webhookUrl?: string;
 };
 export type Person = { id: string; name: string; role: Role };
 export type Team = { id: string; name: string; members: { id: string; name: string }[] };

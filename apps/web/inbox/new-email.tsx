@@ -8,11 +8,20 @@ import { navigate } from "./route.ts";
  * "New email" in the contact panel: a first outbound mail to a contact who has an email address,
  * through one of the workspace's email inboxes. It opens the new conversation, assigned to the agent.
  */
-export function NewEmail({ contactId, addresses }: { contactId: string; addresses: string[] }) {
+export function NewEmail({
+  contactId,
+  addresses,
+  defaultOpen = false,
+}: {
+  contactId: string;
+  addresses: string[];
+  /** Opened from elsewhere (the composer's closed-window notice): the form shows at once. */
+  defaultOpen?: boolean;
+}) {
   const { t } = useI18n();
   const { inboxes } = useWorkspace();
   const emailInboxes = inboxes.filter((i) => i.channel === "email");
-  const [open, setOpen] = useState(false);
+  const [open, setOpen] = useState(defaultOpen);
   const [error, setError] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
   if (!addresses.length || !emailInboxes.length) return null;

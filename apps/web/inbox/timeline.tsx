@@ -162,7 +162,7 @@ function TimelineItem({ item, conversationId }: { item: Item; conversationId: st
       data-item-id={item.id}
     >
       <div className="item-head">
-        {item.channel && <ChannelBadge channel={item.channel} />}
+        {item.channel && <ChannelBadge channel={item.channel} inboxId={item.inboxId} />}
         <span className="sender" dir="auto">
           {sender}
         </span>
@@ -288,7 +288,8 @@ function Attachment({ a }: { a: Item["attachments"][number] }) {
   const { t } = useI18n();
   const [src, setSrc] = useState<string | null>(null);
   const image = a.contentType.startsWith("image/");
-  const audio = a.contentType.startsWith("audio/");
+  // A voice note in a format the browser cannot play (WeChat's AMR, if it was kept as sent) is a download.
+  const audio = a.contentType.startsWith("audio/") && document.createElement("audio").canPlayType(a.contentType) !== "";
   useEffect(() => {
     if (!image && !audio) return;
     let url: string | undefined;

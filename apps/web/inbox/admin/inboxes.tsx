@@ -7,6 +7,7 @@ import { EmailInboxForm } from "./email.tsx";
 import { Field, useSubmit } from "./form.tsx";
 import { Snippet } from "./snippet.tsx";
 import { CallLinePicker, IvrEditor, PhoneLineForm } from "./voice.tsx";
+import { WechatInboxCard, WechatInboxForm } from "./wechat.tsx";
 
 export function Inboxes() {
   const { t } = useI18n();
@@ -14,6 +15,8 @@ export function Inboxes() {
   const { submit, error } = useSubmit();
   const [created, setCreated] = useState<string | null>(null);
   const [addingEmail, setAddingEmail] = useState(false);
+  const [addingWechat, setAddingWechat] = useState(false);
+  const [createdWechat, setCreatedWechat] = useState<string | null>(null);
   const [editing, setEditing] = useState<string | null>(null);
   const create = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
@@ -49,7 +52,25 @@ export function Inboxes() {
       >
         {t("email.admin.add")}
       </button>
+      <button
+        type="button"
+        onClick={() => setAddingWechat((v) => !v)}
+        aria-expanded={addingWechat}
+        data-testid="add-wechat-inbox"
+      >
+        {t("wechat.admin.add")}
+      </button>
       {error}
+      {addingWechat && (
+        <WechatInboxForm
+          onCreated={(id, name) => (setCreated(id), setCreatedWechat(name), setAddingWechat(false), void reload())}
+        />
+      )}
+      {createdWechat && (
+        <p className="notice" role="status" data-testid="wechat-created">
+          {t("wechat.admin.created", { name: createdWechat })}
+        </p>
+      )}
       <PhoneLineForm onCreated={(id) => (setCreated(id), reload())} />
       {addingEmail && <EmailInboxForm onSaved={() => (setAddingEmail(false), void reload())} />}
       <ul className="cards" data-testid="inbox-list">
@@ -59,6 +80,7 @@ export function Inboxes() {
             {i.embedSnippet && <Snippet code={i.embedSnippet} />}
             {i.channel === "webchat" && <CallLinePicker inbox={i} />}
             {i.channel === "voice" && <IvrEditor inbox={i} />}
+            {i.channel === "wechat" && <WechatInboxCard inbox={i} />}
             {i.channel === "email" && (
               <>
                 {" "}
