@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { createHash } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import type { Browser, Page } from "playwright-core";
+import { ingestInbound } from "../../../conversations/ingest.ts";
 import { timelineItems } from "../../../db/schema/index.ts";
 import { launchChromium } from "../../../test/browser.ts";
 import { api, startTestServer, type TestServer } from "../../../test/server.ts";
@@ -100,6 +101,31 @@ async function push(openId: string, text: string) {
   return list.body.items[0] as { id: string; contact: { id: string } };
 }
 
+const PNG_1X1 = Uint8Array.from(
+  atob("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="),
+  (c) => c.charCodeAt(0),
+);
+
+/** A mono 8 kHz 16-bit WAV of silence: what a WeChat voice note becomes once decoded. */
+function silentWav(seconds: number) {
+  const samples = Math.round(8000 * seconds);
+  const out = new DataView(new ArrayBuffer(44 + samples * 2));
+  const text = (at: number, s: string) => [...s].forEach((c, i) => out.setUint8(at + i, c.charCodeAt(0)));
+  text(0, "RIFF");
+  out.setUint32(4, 36 + samples * 2, true);
+  text(8, "WAVEfmt ");
+  out.setUint32(16, 16, true);
+  out.setUint16(20, 1, true);
+  out.setUint16(22, 1, true);
+  out.setUint32(24, 8000, true);
+  out.setUint32(28, 16000, true);
+  out.setUint16(32, 2, true);
+  out.setUint16(34, 16, true);
+  text(36, "data");
+  out.setUint32(40, samples * 2, true);
+  return new Uint8Array(out.buffer);
+}
+
 const openIdNew = () => `oWeb${crypto.randomUUID().replaceAll("-", "").slice(0, 22)}`;
 
 describe("Settings → Inboxes → WeChat (zh-CN)", () => {
@@ -158,6 +184,57 @@ describe("Settings → Inboxes → WeChat (zh-CN)", () => {
     expect(await refusal.innerText()).toContain("企业ID 须为 ww 加 16 位字母或数字");
     await page.context().close();
   }, 60_000);
+
+  it("shows a Wechaty bot's state, its login QR while it waits for a scan, and starts and stops it", async () => {
+    const created = await api(`${s.url}/api/v1/inboxes`, {
+      token: admin,
+      body: { name: "微信小助手", channel: "wechat", kind: "wechaty", puppet: "wechaty-puppet-mock" },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    // The bot's side is another part's (its own tests run a mock puppet): here the screen meets the
+    // API's answers, played by the browser's router, and what it asks of the API is recorded.
+    let state: Record<string, unknown> = { status: "stopped" };
+    const asked: string[] = [];
+    const page = await chinesePage();
+    await page.route(`**/api/v1/inboxes/${id}/wechaty**`, (route) => {
+      const path = new URL(route.request().url()).pathname;
+      if (route.request().method() === "POST") {
+        asked.push(path.split("/").pop()!);
+        state = path.endsWith("/start")
+          ? {
+              status: "scan",
+              qrImage: `data:image/png;base64,${btoa(String.fromCharCode(...PNG_1X1))}`,
+              qrcode: "https://login.weixin.qq.com/l/x",
+            }
+          : { status: "stopped" };
+        return route.fulfill({ json: state });
+      }
+      return route.fulfill({ json: state });
+    });
+    await page.goto(`${s.url}/app/#/admin/inboxes`);
+    const card = page.locator(`[data-inbox-id="${id}"]`);
+    const bot = card.getByTestId("wechaty-bot");
+    await bot.locator("[data-testid=wechaty-status]", { hasText: "已停止" }).waitFor();
+    expect(await card.getByTestId("wechat-kind-label").innerText()).toBe("微信机器人");
+    expect(await card.getByTestId("wechat-webhook").count()).toBe(0);
+
+    await bot.getByRole("button", { name: "启动机器人" }).click();
+    await bot.getByRole("img", { name: "微信登录二维码" }).waitFor();
+    expect(await bot.getByTestId("wechaty-status").innerText()).toBe("等待扫码登录");
+    expect(asked).toEqual(["start"]);
+
+    // Scanned on the phone: the next poll shows who is logged in, and the QR goes.
+    state = { status: "logged_in", user: { name: "小助手" } };
+    await bot.locator("[data-testid=wechaty-status]", { hasText: "已登录：小助手" }).waitFor({ timeout: 5000 });
+    expect(await bot.getByTestId("wechaty-qr").count()).toBe(0);
+    expect(await bot.getByRole("button", { name: "启动机器人" }).isDisabled()).toBe(true);
+
+    await bot.getByRole("button", { name: "停止机器人" }).click();
+    await bot.locator("[data-testid=wechaty-status]", { hasText: "已停止" }).waitFor();
+    expect(asked).toEqual(["start", "stop"]);
+    await page.context().close();
+  }, 60_000);
 });
 
 describe("a WeChat conversation in the inbox (zh-CN)", () => {
@@ -188,6 +265,50 @@ describe("a WeChat conversation in the inbox (zh-CN)", () => {
     const delivery = page.getByTestId("timeline-item").filter({ hasText: "今天下午发货。" }).getByTestId("delivery");
     await delivery.and(page.locator("[data-status=sent], [data-status=delivered]")).waitFor();
     expect(conversation.id).toBeTruthy();
+    await page.context().close();
+  }, 60_000);
+
+  it("plays a voice note and shows an image inline", async () => {
+    const openId = openIdNew();
+    const { contact } = await push(openId, "我发张图片给你");
+    const store = async (name: string, contentType: string, bytes: Uint8Array) =>
+      (
+        await s.rt.files.saveStream(
+          s.rt.core.db,
+          s.workspaceId,
+          { contactId: contact.id },
+          { name, contentType },
+          (async function* () {
+            yield bytes;
+          })(),
+          1 << 20,
+        )
+      ).id;
+    const image = await store("photo.png", "image/png", PNG_1X1);
+    const voice = await store("voice.wav", "audio/wav", silentWav(0.5));
+    const { conversation } = await ingestInbound(s.rt.core, s.workspaceId, {
+      channel: "wechat",
+      channelAccountId: inboxId,
+      externalId: `media-${openId}`,
+      from: { kind: "wechat", value: openId },
+      text: "这是照片和语音",
+      attachments: [image, voice],
+    });
+    const page = await chinesePage();
+    await page.goto(`${s.url}/app/#/inbox/all/${conversation.id}`);
+    const item = page.getByTestId("timeline-item").filter({ hasText: "这是照片和语音" });
+    const img = item.locator("img.attachment-image[alt='photo.png']");
+    await img.waitFor();
+    await until(() => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth === 1), 10_000, "image");
+    const audio = item.locator("audio[controls]");
+    await audio.waitFor();
+    // The browser read the file as playable audio: half a second of it.
+    const duration = await until(
+      () => audio.evaluate((el: HTMLAudioElement) => (el.readyState >= 1 ? el.duration : 0)),
+      10_000,
+      "audio metadata",
+    );
+    expect(duration).toBeCloseTo(0.5, 1);
     await page.context().close();
   }, 60_000);
 
