@@ -4,6 +4,7 @@ import { wakeSnoozed } from "../../conversations/status.ts";
 import { pruneHeldBack } from "../../mailboxes/held-back.ts";
 import { log } from "../../platform/log.ts";
 import { markDisconnectedOffline } from "../../routing/presence.ts";
+import { pruneWebhookNonces } from "../gateway/wechat/nonces.ts";
 import type { CallControl } from "../../calls/call-control.ts";
 import type { AttachmentStore } from "../../conversations/attachment.ts";
 import type { Database } from "../../db/connect.ts";
@@ -39,6 +40,7 @@ export function housekeep(rt: Chores, now = new Date()) {
     chore("recording retry", () => rt.calls.retryRecordings()),
     chore("prune recordings", () => pruneRecordings(rt)),
     chore("prune held-back mail", () => pruneHeldBack(rt)),
+    chore("prune webhook nonces", () => pruneWebhookNonces(rt.database.db, now)),
     chore("prune orphaned uploads", () =>
       rt.files.pruneOrphans(rt.database.db, new Date(now.getTime() - rt.config.uploads.orphanAfterMs)),
     ),

@@ -88,7 +88,7 @@ export async function officialPush(c: Context, rt: Runtime, row: Inbox, setup: W
     return forbidden(c, message, field);
   }
   const nonce = q.nonce!;
-  if (!nonces.claim(row.id, nonce, now)) return forbidden(c, "This nonce was already used", "nonce");
+  if (!(await nonces.claim(row.id, nonce, now))) return forbidden(c, "This nonce was already used", "nonce");
 
   try {
     const xml = encrypt === undefined ? body : decryptMessage(setup.encodingAesKey, encrypt, setup.appId);
@@ -101,7 +101,7 @@ export async function officialPush(c: Context, rt: Runtime, row: Inbox, setup: W
     }
     return c.text("success", 200);
   } catch (err) {
-    nonces.release(row.id, nonce);
+    await nonces.release(row.id, nonce);
     throw err;
   }
 }

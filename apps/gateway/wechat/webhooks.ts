@@ -18,7 +18,7 @@ const InboxId = z.uuid();
  */
 export function wechatWebhooks(rt: Runtime) {
   const app = new Hono();
-  const nonces = new SeenNonces();
+  const nonces = new SeenNonces(rt.core.db);
 
   async function inboxOf(c: Context) {
     const id = InboxId.safeParse(c.req.param("inboxId"));
