@@ -1,7 +1,7 @@
 import { ConfigError, parseConfig } from "../../platform/config.ts";
 import { log, setLogLevel } from "../../platform/log.ts";
 import { seedDemo } from "../demo/seed.ts";
-import { startEmailListeners } from "./listeners.ts";
+import { startEmailListeners, startWechatListeners } from "./listeners.ts";
 import { createRuntime } from "./runtime.ts";
 import { createApp, serve } from "./app.ts";
 
@@ -33,6 +33,7 @@ async function main() {
       return startEmailListeners(rt, { imap: config.imapImport });
     },
   );
+  const wechat = startWechatListeners(rt);
   const url = config.publicUrl ?? `http://localhost:${server.port}`;
   log.info("switchboard started", {
     url,
@@ -56,6 +57,7 @@ async function main() {
   const stop = async () => {
     server.stop();
     await email.stop();
+    await wechat.stop();
     await rt.close();
     process.exit(0);
   };
