@@ -5,6 +5,7 @@ import { pruneHeldBack } from "../../mailboxes/held-back.ts";
 import { log } from "../../platform/log.ts";
 import { markDisconnectedOffline } from "../../routing/presence.ts";
 import { pruneWebhookNonces } from "../gateway/wechat/nonces.ts";
+import { retryMediaDownloads, type WechatDeps } from "../gateway/wechat/media.ts";
 import type { CallControl } from "../../calls/call-control.ts";
 import type { AttachmentStore } from "../../conversations/attachment.ts";
 import type { Database } from "../../db/connect.ts";
@@ -22,13 +23,13 @@ export type Chores = Parameters<typeof pruneRecordings>[0] &
     calls: Pick<CallControl, "retryRecordings">;
     files: Pick<AttachmentStore, "pruneOrphans">;
     config: { uploads: Pick<Config["uploads"], "orphanAfterMs"> };
-  };
+  } & Pick<WechatDeps, "keyring" | "wechat"> & { files: WechatDeps["files"] };
 
 /**
  * The node's periodic chores (every 30 s): snoozed conversations that are due, agents whose
  * browser went away, events past retention, recordings to fetch again or past retention, held-back
- * mail past retention, uploads no message took (UPLOAD_ORPHAN_HOURS). Each failure is logged and
- * leaves the others running.
+ * mail past retention, uploads no message took (UPLOAD_ORPHAN_HOURS), WeChat files whose download is
+ * due (apps/gateway/wechat/media.ts). Each failure is logged and leaves the others running.
  */
 export function housekeep(rt: Chores, now = new Date()) {
   const chore = (name: string, work: () => Promise<unknown>) =>
@@ -41,6 +42,7 @@ export function housekeep(rt: Chores, now = new Date()) {
     chore("prune recordings", () => pruneRecordings(rt)),
     chore("prune held-back mail", () => pruneHeldBack(rt)),
     chore("prune webhook nonces", () => pruneWebhookNonces(rt.database.db, now)),
+    chore("WeChat media downloads", () => retryMediaDownloads(rt)),
     chore("prune orphaned uploads", () =>
       rt.files.pruneOrphans(rt.database.db, new Date(now.getTime() - rt.config.uploads.orphanAfterMs)),
     ),

@@ -2,7 +2,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from "node:path";
 import { count, eq } from "drizzle-orm";
 import { adapters as defaultAdapters } from "../../channels/index.ts";
-import { createWechatAdapter } from "../../channels/wechat/index.ts";
+import { createWechatAdapter, createWecomTokens, type WechatAdapter } from "../../channels/wechat/index.ts";
+import { sendWecom, WECOM_API_BASE } from "../../channels/wechat/wecom-api.ts";
+import { prepareWechat, readAttachment } from "../gateway/wechat/outbound.ts";
 import { AttachmentStore } from "../../conversations/attachment.ts";
 import { InProcessBus, PostgresBus, type EventBus } from "../../conversations/bus.ts";
 import type { ChannelAdapter } from "../../conversations/channel.ts";
@@ -41,6 +43,8 @@ export type Runtime = {
   /** Phone calls: Twilio's webhooks and agents' call control. */
   calls: CallControl;
   files: AttachmentStore;
+  /** The Official Account adapter: its API base and access tokens serve the gateway's media and profile calls. */
+  wechat: WechatAdapter;
   /** Browser calls (chat → voice): timeouts, and ending the calls of a browser that went away. */
   browserCalls: BrowserCallWatch;
   knowledge: KnowledgeBase;
@@ -113,16 +117,26 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   }
   // Email replies get their threading headers from the database just before sending (mailboxes/outbound-headers.ts).
   const prepare: OutboxOptions["prepare"] = {};
+  // WeCom customer-service replies (kf/send_msg), with WeCom's tokens shared by the nodes like WeChat's.
+  const wecomApiBase = config.wecomApiBase ?? WECOM_API_BASE;
+  const wecomApi = {
+    apiBase: wecomApiBase,
+    tokens: createWecomTokens({ apiBase: wecomApiBase, store: createAccessTokenStore(database, keyring) }),
+  };
+  // Image replies read their files from the store, created below.
+  const wechat = createWechatAdapter({
+    apiBase: config.wechatApiBase,
+    readFile: (file) => readAttachment(rt)(file),
+    // Nodes share each inbox's access token (inbox_states), refreshed by one node at a time.
+    tokenStore: createAccessTokenStore(database, keyring),
+    wecom: (outbound) => sendWecom(outbound, wecomApi),
+  });
   const worker = new OutboxWorker(core, {
     ...options.outbox,
     // The WeChat adapter caches access tokens and takes its API host from the config: one per runtime.
     adapters: options.adapters ?? {
       ...defaultAdapters,
-      wechat: createWechatAdapter({
-        apiBase: config.wechatApiBase,
-        // Nodes share each inbox's access token (inbox_states), refreshed by one node at a time.
-        tokenStore: createAccessTokenStore(database, keyring),
-      }),
+      wechat,
     },
     keyring,
     prepare,
@@ -230,6 +244,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     router,
     calls,
     files,
+    wechat,
     browserCalls,
     knowledge,
     metrics: { registry, httpDuration, events, sockets },
@@ -248,6 +263,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     },
   };
   prepare.email = prepareEmail(rt);
+  prepare.wechat = prepareWechat(rt);
   registry.register(
     new Gauge(
       "switchboard_voice_batches_total",

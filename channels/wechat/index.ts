@@ -4,9 +4,9 @@ import {
   type OutboundMessage,
   type SendResult,
 } from "../../conversations/channel.ts";
-import { sendWechat } from "./send.ts";
+import { sendWechat, type WechatSendOptions } from "./send.ts";
 import { wechatKindOf } from "./setup.ts";
-import { createAccessTokens, type SharedTokenStore } from "./token.ts";
+import { createAccessTokens, type AccessTokens, type SharedTokenStore } from "./token.ts";
 
 export type WechatAdapterOptions = {
   /** WeChat's Official Account API, or a local stand-in with the same paths (`WECHAT_API_BASE`). */
@@ -16,6 +16,8 @@ export type WechatAdapterOptions = {
   now?: () => number;
   /** Access tokens shared by the nodes (conversations/access-token-store.ts); without it, per node. */
   tokenStore?: SharedTokenStore;
+  /** The bytes of a reply's attachment, for image replies (the runtime reads its file store). */
+  readFile?: WechatSendOptions["readFile"];
   /** Sends through a WeCom customer-service account (`kf/send_msg`); inboxes of kind `wecom`. */
   wecom?: (outbound: OutboundMessage) => Promise<SendResult>;
   /** Sends through the inbox's running Wechaty bot; inboxes of kind `wechaty`. */
@@ -29,7 +31,10 @@ export const WECHAT_API_BASE = "https://api.weixin.qq.com";
  * replies through the senders the runtime gives (they need a token store and a running bot). Access
  * tokens are cached per adapter, so the runtime makes one adapter and keeps it.
  */
-export function createWechatAdapter(options: WechatAdapterOptions = {}): ChannelAdapter {
+/** The adapter, with its API base and token cache for the gateway's own calls (media, follower profiles). */
+export type WechatAdapter = ChannelAdapter & { apiBase: string; fetch?: typeof fetch; tokens: AccessTokens };
+
+export function createWechatAdapter(options: WechatAdapterOptions = {}): WechatAdapter {
   const apiBase = options.apiBase ?? WECHAT_API_BASE;
   const tokens = createAccessTokens({
     apiBase,
@@ -39,11 +44,15 @@ export function createWechatAdapter(options: WechatAdapterOptions = {}): Channel
   });
   return {
     channel: "wechat",
-    // WeChat has a typing indicator (`custom/typing`) and images, not sent from here yet.
-    capabilities: { text: true, media: false, voice: false, typing: false, readReceipts: false, editWindow: 0 },
+    apiBase,
+    fetch: options.fetch,
+    tokens,
+    // Images (media/upload, then an image message); WeChat's typing indicator (`custom/typing`) is not sent.
+    capabilities: { text: true, media: true, voice: false, typing: false, readReceipts: false, editWindow: 0 },
     send: (outbound) => {
       const kind = wechatKindOf(outbound.inbox.settings);
-      if (kind === "official") return sendWechat(outbound, { apiBase, fetch: options.fetch, tokens });
+      if (kind === "official")
+        return sendWechat(outbound, { apiBase, fetch: options.fetch, tokens, readFile: options.readFile });
       const sender = options[kind];
       if (!sender) throw new PermanentSendError(`This server cannot send through WeChat inboxes of kind ${kind}`);
       return sender(outbound);

@@ -193,6 +193,7 @@ describe("toInbound: messages", () => {
       expect(inbound.data).toEqual({
         msgType: type,
         toUserName: "gh_0123456789ab",
+        openId: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
         mediaId: "media_id_video",
         thumbMediaId: "thumb_media_id",
       });

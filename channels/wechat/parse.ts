@@ -260,7 +260,9 @@ export function toInbound(fields: PushFields, options: { inboxId: string }): Inb
   const sentAt = new Date(Number(createTime) * 1000);
   const from: Identity = { kind: "wechat", value: openId };
   const unionId = fields.UnionId || fields.UnionID || undefined;
-  const common = present({ msgType, toUserName: fields.ToUserName, unionId });
+  // The OpenID is per Official Account: a contact joined by UnionID has several, and a reply goes to the
+  // one of the account it came through (apps/gateway/wechat/outbound.ts reads it from the item).
+  const common = present({ msgType, toUserName: fields.ToUserName, openId, unionId });
 
   let body: Body;
   let externalId: string;

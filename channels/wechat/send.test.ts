@@ -110,11 +110,11 @@ function adapter(clock = { now: Date.parse("2026-12-07T12:00:00Z") }) {
 }
 
 describe("the WeChat adapter", () => {
-  it("is the wechat channel, sending text but no media yet", () => {
+  it("is the wechat channel, sending text and images (media.test.ts sends them)", () => {
     const { channel, capabilities } = createWechatAdapter();
     expect(channel).toBe("wechat");
     expect(capabilities.text).toBe(true);
-    expect(capabilities.media).toBe(false);
+    expect(capabilities.media).toBe(true);
   });
 });
 
@@ -158,11 +158,18 @@ describe("sending a reply", () => {
     expect((wechat.sendRequests()[0]!.body as { touser: string }).touser).toBe(OPEN_ID);
   });
 
-  it("sends the text of a reply that also has files, and only the text", async () => {
-    await adapter().send(reply({ attachments: [photo] }));
-    expect(wechat.sendRequests().map((r) => r.body)).toEqual([
-      { touser: OPEN_ID, msgtype: "text", text: { content: "您好，您的订单已发货。" } },
-    ]);
+  it("sends to the OpenID the runtime chose for this account (channelData.wechatOpenId)", async () => {
+    const other = "oOtherAccountOpenId0000000001";
+    await adapter().send(
+      reply({
+        to: [
+          { kind: "wechat", value: other },
+          { kind: "wechat", value: OPEN_ID },
+        ],
+        channelData: { wechatOpenId: OPEN_ID },
+      }),
+    );
+    expect((wechat.sendRequests()[0]!.body as { touser: string }).touser).toBe(OPEN_ID);
   });
 
   it("accepts an API base with a trailing slash", async () => {
@@ -350,10 +357,17 @@ describe("replies that cannot go to WeChat", () => {
     expect(err.message).toContain("settings.appId");
   });
 
-  it("files without text fail for good: images are not sent yet", async () => {
+  it("files other than images fail for good, naming them, before any request", async () => {
+    const pdf = { ...photo, name: "invoice.pdf", contentType: "application/pdf" };
+    const err = await failure(adapter().send(reply({ attachments: [photo, pdf] })));
+    expect(err).toBeInstanceOf(PermanentSendError);
+    expect(err.message).toContain("invoice.pdf");
+    expect(wechat.requests).toHaveLength(0);
+  });
+
+  it("images fail for good when the adapter was given no way to read files", async () => {
     const err = await failure(adapter().send(reply({ text: null, attachments: [photo] })));
     expect(err).toBeInstanceOf(PermanentSendError);
-    expect(err.message).toContain("not sent to WeChat yet");
     expect(wechat.requests).toHaveLength(0);
   });
 

@@ -9,13 +9,18 @@ import {
   InvalidPush,
 } from "../../../channels/wechat/index.ts";
 import type { WechatSetup } from "../../../channels/wechat/setup.ts";
+import { mediaIdOf, withPendingMedia } from "../../../channels/wechat/media.ts";
 import type { NormalizedInbound } from "../../../conversations/channel.ts";
+import { ingestInbound } from "../../../conversations/ingest.ts";
 import type { Inbox } from "../../../db/schema/index.ts";
 import { Invalid } from "../../../platform/errors.ts";
 import { log } from "../../../platform/log.ts";
 import type { Runtime } from "../../server/runtime.ts";
 import { forbidden, refusal } from "./refusal.ts";
 import { WINDOW_SECONDS, type SeenNonces } from "./nonces.ts";
+import { recordFollow } from "./followers.ts";
+import { downloadMedia, queueMediaDownload } from "./media.ts";
+import { lookUpUnionId } from "./union-id.ts";
 
 /** Image, voice and video messages carry no text; the agent still needs to see that something came. */
 const PLACEHOLDERS: Record<string, string> = {
@@ -31,6 +36,14 @@ function withPlaceholder(inbound: NormalizedInbound): NormalizedInbound {
   const msgType = String(inbound.data?.msgType ?? "");
   const placeholder = PLACEHOLDERS[msgType];
   return placeholder ? { ...inbound, text: placeholder } : inbound;
+}
+
+/**
+ * Work that must not hold up WeChat's 5-second answer (downloads, profile lookups): started once the
+ * handler has returned `success`. Each job records its own outcome and never throws.
+ */
+function afterAnswer(job: () => Promise<unknown>) {
+  setTimeout(() => void job().catch((err: unknown) => log.error("wechat: follow-up failed", { err })), 0);
 }
 
 /** `GET`: WeChat's URL check, answered with `echostr` when the signature is right. */
@@ -94,10 +107,23 @@ export async function officialPush(c: Context, rt: Runtime, row: Inbox, setup: W
     const xml = encrypt === undefined ? body : decryptMessage(setup.encodingAesKey, encrypt, setup.appId);
     const push = toInbound(parsePushXml(xml), { inboxId: row.id });
     if (push.kind === "message") {
-      await rt.inbound.submit(row.workspaceId, withPlaceholder(push.inbound));
+      const inbound = withPendingMedia(withPlaceholder(push.inbound));
+      // A file to download takes the one-by-one ingest, whose transaction also records the download
+      // as due (media.ts), so a node dying right after the answer loses nothing.
+      const stored = mediaIdOf(inbound.data)
+        ? await ingestInbound(rt.core, row.workspaceId, inbound, {
+            stored: (tx, s) => queueMediaDownload(tx, row.workspaceId, s.itemId),
+          })
+        : await rt.inbound.submit(row.workspaceId, inbound);
+      if (!stored.duplicate)
+        afterAnswer(async () => {
+          if (stored.item.data.media) await downloadMedia(rt, stored.item.id);
+          const unionId = typeof inbound.data?.unionId === "string" ? inbound.data.unionId : undefined;
+          await lookUpUnionId(rt, row, stored.contactId, inbound.from.value, unionId);
+        });
     } else if (push.kind === "contact") {
-      // Subscribe/unsubscribe will mark the contact (follower or not); nothing is stored for them yet.
-      log.info("wechat: follower change not stored yet", { inboxId: row.id, change: push.change });
+      const contactId = await recordFollow(rt.core, row.workspaceId, setup.appId, push);
+      if (push.change === "subscribed") afterAnswer(() => lookUpUnionId(rt, row, contactId, push.openId, push.unionId));
     }
     return c.text("success", 200);
   } catch (err) {
