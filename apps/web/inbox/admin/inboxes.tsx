@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import type { MessageKey } from "../catalog.ts";
 import { request } from "../client.ts";
 import { useI18n } from "../i18n.ts";
@@ -18,6 +18,10 @@ export function Inboxes() {
   const [addingWechat, setAddingWechat] = useState(false);
   const [createdWechat, setCreatedWechat] = useState<string | null>(null);
   const [editing, setEditing] = useState<string | null>(null);
+  // A new inbox may land far down the list: bring its card (and a WeChat inbox's server URL) into view.
+  useEffect(() => {
+    if (created) document.querySelector(`[data-inbox-id="${created}"]`)?.scrollIntoView({ block: "nearest" });
+  }, [created, inboxes]);
   const create = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const form = e.currentTarget;
