@@ -4,7 +4,8 @@ import { PermanentSendError, type ChannelAdapter, type OutboundMessage, type Sen
 import { createInbox } from "./inbox.ts";
 import { ingestInbound } from "./ingest.ts";
 import { OutboxWorker, type OutboxOptions } from "./outbox.ts";
-import { outbox, timelineItems } from "../db/schema/index.ts";
+import { conversations, outbox, timelineItems } from "../db/schema/index.ts";
+import { Lease } from "../db/lease.ts";
 import { until } from "../test/poll.ts";
 import { startSmtpSink } from "../test/smtp-sink.ts";
 import { EmailSettings } from "../channels/email/settings.ts";
@@ -397,4 +398,30 @@ it("holds a later reply while an earlier one backs off, and lets it go once the 
   await worker.runOnce();
   expect(sms.texts()).toEqual(["one", "one", "two"]);
   expect(await m.rowOf(secondId)).toMatchObject({ status: "sent", externalId: "SM-two" });
+});
+
+it("leaves a pinned inbox's rows to the node holding its lease, and lets any node take them once it is gone", async () => {
+  const m = await manualOutbox();
+  s = m.server;
+  const conversationId = await smsConversation(s);
+  const [conversation] = await s.rt.core.db.select().from(conversations).where(eq(conversations.id, conversationId));
+  const inboxId = conversation!.inboxId!;
+  const itemId = await m.reply(conversationId, "Your parcel is on its way");
+  const sms = scriptedSms((_, n) => ({ externalId: `SM-pinned-${n}`, status: "delivered" }));
+  const pinned = (holder: string) => ({ pinned: { holder, leasePrefixes: ["test-pin:"] } });
+  const elsewhere = m.worker(sms.adapter, pinned("node-b"));
+  const holder = m.worker(sms.adapter, pinned("node-a"));
+  const lease = new Lease(s.rt.core.db, `test-pin:${inboxId}`, { holder: "node-a", ttlMs: 60_000 });
+  expect(await lease.acquire()).toBe(true);
+
+  expect(await elsewhere.runOnce()).toBe(0);
+  expect(await m.rowOf(itemId)).toMatchObject({ status: "pending", attempts: 0 });
+  expect(await holder.runOnce()).toBe(1);
+  expect(await m.rowOf(itemId)).toMatchObject({ status: "sent", attempts: 1 });
+
+  // Released (or expired): nobody holds the inbox, so any node's worker may claim its next row.
+  await lease.release();
+  const next = await m.reply(conversationId, "It arrives tomorrow");
+  expect(await elsewhere.runOnce()).toBe(1);
+  expect(await m.rowOf(next)).toMatchObject({ status: "sent" });
 });

@@ -5,6 +5,7 @@ import {
   contactIdentities,
   conversations,
   inboxes,
+  leases as namedLeases,
   outbox,
   timelineItems,
   type OutboxRow,
@@ -32,6 +33,13 @@ export type OutboxOptions = {
    * (an email's Message-ID, In-Reply-To, References and recipients). Adapters never query the database.
    */
   prepare?: Partial<Record<string, (message: OutboundMessage, row: OutboxRow) => Promise<OutboundMessage>>>;
+  /**
+   * Inboxes only one node can send through (a Wechaty bot runs on the node holding its lease, named
+   * a prefix plus the inbox id): while another holder's lease on the inbox is live, this worker leaves
+   * its rows alone, so the holder sends them and no attempt is spent elsewhere. With no live lease any
+   * worker claims them, and the adapter's error says why it cannot send.
+   */
+  pinned?: { holder: string; leasePrefixes: string[] };
 };
 
 type Outcome =
@@ -59,7 +67,7 @@ export class OutboxWorker {
   private running = false;
   private again = false;
   private stopped = false;
-  private readonly o: Required<Omit<OutboxOptions, "adapters" | "keyring" | "prepare">>;
+  private readonly o: Required<Omit<OutboxOptions, "adapters" | "keyring" | "prepare" | "pinned">>;
 
   constructor(
     private readonly core: Core,
@@ -122,6 +130,15 @@ export class OutboxWorker {
    */
   async runOnce(): Promise<number> {
     await this.deadLetter();
+    const pinned = this.options.pinned;
+    const elsewhere = pinned?.leasePrefixes.length
+      ? sql`AND NOT EXISTS (
+              SELECT 1 FROM ${namedLeases} l
+              WHERE l.name IN (${sql.join(
+                pinned.leasePrefixes.map((p) => sql`${p} || o.inbox_id::text`),
+                sql`, `,
+              )}) AND l.holder <> ${pinned.holder} AND l.expires_at > now())`
+      : sql``;
     const claimed = rowsOf<{ id: string; lease_id: string }>(
       await this.core.db.execute(sql`
         UPDATE ${outbox} SET locked_until = now() + (${this.o.leaseMs} * interval '1 millisecond'),
@@ -133,6 +150,7 @@ export class OutboxWorker {
             AND NOT EXISTS (
               SELECT 1 FROM ${outbox} e JOIN ${timelineItems} ei ON ei.id = e.timeline_item_id
               WHERE e.conversation_id = o.conversation_id AND e.status = 'pending' AND ei.seq < i.seq)
+            ${elsewhere}
           ORDER BY o.next_attempt_at LIMIT ${this.o.batch}
           FOR UPDATE OF o SKIP LOCKED)
         RETURNING id, lease_id`),
