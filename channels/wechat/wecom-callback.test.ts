@@ -23,7 +23,9 @@ const callbackXml = (
 function signedCallback(xml: string, corpId = setup.corpId) {
   const encrypt = wecom.encrypt(setup.encodingAesKey, xml, corpId);
   const query = { msg_signature: wecom.getSignature(setup.token, ts, "n1", encrypt), timestamp: ts, nonce: "n1" };
-  const body = `<xml><ToUserName><![CDATA[${setup.corpId}]]></ToUserName><AgentID><![CDATA[]]></AgentID><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`;
+  const body =
+    `<xml><ToUserName><![CDATA[${setup.corpId}]]></ToUserName><AgentID><![CDATA[]]></AgentID>` +
+    `<Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`;
   return { query, body };
 }
 

@@ -38,6 +38,7 @@ const SEND_FAILURES: Record<number, string> = {
 };
 
 const str = (v: unknown) => (typeof v === "string" ? v : typeof v === "number" ? String(v) : "");
+const joined = (...parts: unknown[]) => parts.map(str).filter(Boolean).join(" ");
 const obj = (v: unknown): Record<string, unknown> =>
   v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 
@@ -125,7 +126,7 @@ function messageBody(type: string, m: WecomSyncedMessage): Body {
     case "channels_shop_order":
       return {
         kind: "text",
-        text: `[视频号订单] ${[str(part.order_id), str(part.product_titles), str(part.price_wording)].filter(Boolean).join(" ")}`.trim(),
+        text: `[视频号订单] ${joined(part.order_id, part.product_titles, part.price_wording)}`.trim(),
         data: present({ orderId: str(part.order_id), state: str(part.state), shop: str(part.shop_nickname) }),
       };
     case "merged_msg": {

@@ -1,13 +1,14 @@
 import { eq } from "drizzle-orm";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import { wechatKindOf, wechatSetupOf } from "../../../channels/wechat/setup.ts";
+import { wechatKindOf, wechatSetupOf, wecomSetupOf } from "../../../channels/wechat/setup.ts";
 import { readCredentials } from "../../../conversations/inbox.ts";
 import { inboxes } from "../../../db/schema/index.ts";
 import { NotFound } from "../../../platform/errors.ts";
 import type { Runtime } from "../../server/runtime.ts";
 import { SeenNonces } from "./nonces.ts";
 import { officialPush, officialUrlCheck } from "./official.ts";
+import { wecomCallback, wecomUrlCheckRoute } from "./wecom.ts";
 
 const InboxId = z.uuid();
 
@@ -26,18 +27,22 @@ export function wechatWebhooks(rt: Runtime) {
     const [row] = await rt.core.db.select().from(inboxes).where(eq(inboxes.id, id.data));
     if (!row || row.channel !== "wechat") throw new NotFound("Inbox", "inboxId");
     const kind = wechatKindOf(row.settings);
+    const credentials = () => readCredentials(rt.keyring, row, rt.core.db);
+    if (kind === "wecom") return { kind, row, setup: wecomSetupOf(row.settings, credentials()) } as const;
     if (kind !== "official") throw new NotFound("Inbox", "inboxId");
-    return { row, setup: wechatSetupOf(row.settings, readCredentials(rt.keyring, row, rt.core.db)) };
+    return { kind, row, setup: wechatSetupOf(row.settings, credentials()) } as const;
   }
 
   app.get("/webhooks/wechat/:inboxId", async (c) => {
-    const { setup } = await inboxOf(c);
-    return officialUrlCheck(c, setup);
+    const inbox = await inboxOf(c);
+    if (inbox.kind === "wecom") return wecomUrlCheckRoute(c, inbox.setup);
+    return officialUrlCheck(c, inbox.setup);
   });
 
   app.post("/webhooks/wechat/:inboxId", async (c) => {
-    const { row, setup } = await inboxOf(c);
-    return officialPush(c, rt, row, setup, nonces);
+    const inbox = await inboxOf(c);
+    if (inbox.kind === "wecom") return wecomCallback(c, rt, inbox.row, inbox.setup, nonces);
+    return officialPush(c, rt, inbox.row, inbox.setup, nonces);
   });
 
   return app;
