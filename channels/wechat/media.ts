@@ -14,6 +14,8 @@ export type MediaState = {
   reason?: string;
   /** When the state last changed (ISO). */
   at?: string;
+  /** Files written but not yet on the item: removed by the next attempt if this one died before settling. */
+  files?: string[];
 };
 
 /** The message types whose `MediaId` names a file to download with `media/get`. */

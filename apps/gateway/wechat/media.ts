@@ -93,6 +93,8 @@ async function download(deps: WechatDeps, itemId: string) {
   const media = item?.data.media as MediaState | undefined;
   const mediaId = mediaIdOf(item?.data);
   if (!item || !mediaId || media?.state !== "pending") return done(deps, itemId);
+  // An attempt that died between writing its files and settling left them unattached: they go first.
+  if (media.files?.length) await deps.files.discard(db, item.workspaceId, media.files);
 
   // Counted before the download, so a file that crashes the node is not tried for ever.
   const attempts = (media.attempts ?? 0) + 1;
@@ -127,6 +129,10 @@ async function download(deps: WechatDeps, itemId: string) {
     });
   }
   const ids = await store(deps, item, got);
+  await db
+    .update(timelineItems)
+    .set({ data: sql`jsonb_set(${timelineItems.data}, '{media,files}', ${JSON.stringify(ids)}::jsonb)` })
+    .where(eq(timelineItems.id, itemId));
   await settle(deps, item, { state: "stored", attempts }, ids);
 }
 

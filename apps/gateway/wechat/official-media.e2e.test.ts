@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { createHash } from "node:crypto";
-import { eq, like } from "drizzle-orm";
+import { eq, like, sql } from "drizzle-orm";
 import { parsePushXml, toInbound } from "../../../channels/wechat/parse.ts";
 import { withPendingMedia } from "../../../channels/wechat/media.ts";
 import { ingestInbound } from "../../../conversations/ingest.ts";
-import { attachments, leases, timelineItems } from "../../../db/schema/index.ts";
+import { attachments, inboxes as inboxTable, leases, timelineItems } from "../../../db/schema/index.ts";
 import { until } from "../../../test/poll.ts";
 import { api, openSocket, startTestServer, wsUrl, type TestServer } from "../../../test/server.ts";
 import { queueMediaDownload, retryMediaDownloads } from "./media.ts";
+import { lookUpUnionId } from "./union-id.ts";
 
 const TOKEN = "media-wechat-token";
 const APP_A = "wx00112233445566aa";
@@ -52,6 +53,8 @@ const wechatApi = Bun.serve({
       case "/cgi-bin/media/upload":
         return Response.json({ type: "image", media_id: `uploaded-${++uploaded}`, created_at: 1 });
       case "/cgi-bin/user/info": {
+        if (sent.query.openid!.startsWith("oDenied"))
+          return Response.json({ errcode: 48001, errmsg: "api unauthorized" });
         const unionid = unionIds.get(sent.query.openid!);
         return Response.json({ subscribe: 1, openid: sent.query.openid, ...(unionid ? { unionid } : {}) });
       }
@@ -220,6 +223,22 @@ describe("inbound media", () => {
     await retryMediaDownloads(s.rt);
     expect(mediaGets("img-orphan")).toHaveLength(0);
 
+    // The node had written a file and died before putting it on the item: the next attempt removes it.
+    const stray = await s.rt.files.saveStream(
+      s.rt.core.db,
+      s.workspaceId,
+      {},
+      { name: "half.jpg", contentType: "image/jpeg" },
+      (async function* () {
+        yield JPEG;
+      })(),
+      1000,
+    );
+    const pending = { state: "pending", attempts: 1, files: [stray.id] };
+    await s.rt.core.db
+      .update(timelineItems)
+      .set({ data: sql`jsonb_set(${timelineItems.data}, '{media}', ${JSON.stringify(pending)}::jsonb)` })
+      .where(eq(timelineItems.id, stored.item.id));
     await s.rt.core.db
       .update(leases)
       .set({ expiresAt: new Date(Date.now() - 1000) })
@@ -229,6 +248,7 @@ describe("inbound media", () => {
     expect(mediaGets("img-orphan")).toHaveLength(1);
     const files = await s.rt.core.db.select().from(attachments).where(eq(attachments.timelineItemId, stored.item.id));
     expect(files.map((f) => f.contentType)).toEqual(["image/jpeg"]);
+    expect(await s.rt.core.db.select().from(attachments).where(eq(attachments.id, stray.id))).toEqual([]);
     const [item] = await s.rt.core.db.select().from(timelineItems).where(eq(timelineItems.id, stored.item.id));
     expect(item!.data.media).toMatchObject({ state: "stored" });
     expect(await s.rt.core.db.select().from(leases).where(like(leases.name, name))).toEqual([]);
@@ -301,6 +321,21 @@ describe("followers", () => {
 });
 
 describe("UnionID", () => {
+  it("is looked up once per contact; WeChat's refusal (48001) is remembered and never fails the push", async () => {
+    const openId = `oDenied${crypto.randomUUID().slice(0, 8)}`;
+    await push(xml(openId, `<MsgType>text</MsgType><Content>你好</Content><MsgId>${msgIdNew()}</MsgId>`));
+    const contact = await until(
+      () => contactByOpenId(openId),
+      (c) => !!c?.attributes[`wechat:${APP_A}`]?.unionIdCheckedAt,
+    );
+    expect(contact.attributes[`wechat:${APP_A}`].unionIdCheckedAt).toBeString();
+    expect(contact.identities.map((i: any) => i.kind)).toEqual(["wechat"]);
+    // What the next message's follow-up does, awaited here: the remembered lookup asks WeChat nothing.
+    const [inbox] = await s.rt.core.db.select().from(inboxTable).where(eq(inboxTable.id, inboxes[APP_A]!.id));
+    await lookUpUnionId(s.rt, inbox!, contact.id, openId);
+    expect(recorded.filter((r) => r.path === "/cgi-bin/user/info" && r.query.openid === openId)).toHaveLength(1);
+  });
+
   it("joins two Official Accounts' OpenIDs of one person into one contact, and replies go to each account's OpenID", async () => {
     const openA = openIdNew();
     const openB = openIdNew();
