@@ -194,20 +194,22 @@ describe("Settings → Inboxes → WeChat (zh-CN)", () => {
     const id = created.body.id;
     // The bot's side is another part's (its own tests run a mock puppet): here the screen meets the
     // API's answers, played by the browser's router, and what it asks of the API is recorded.
-    let state: Record<string, unknown> = { status: "stopped" };
+    let state: Record<string, unknown> = { status: "stopped", stopped: true };
     const asked: string[] = [];
     const page = await chinesePage();
     await page.route(`**/api/v1/inboxes/${id}/wechaty**`, (route) => {
       const path = new URL(route.request().url()).pathname;
       if (route.request().method() === "POST") {
         asked.push(path.split("/").pop()!);
+        // Stopping answers at once with `stopped`; the node running the bot updates its status later.
         state = path.endsWith("/start")
           ? {
               status: "scan",
+              stopped: false,
               qrImage: `data:image/png;base64,${btoa(String.fromCharCode(...PNG_1X1))}`,
               qrcode: "https://login.weixin.qq.com/l/x",
             }
-          : { status: "stopped" };
+          : { ...state, stopped: true };
         return route.fulfill({ json: state });
       }
       return route.fulfill({ json: state });
@@ -225,14 +227,19 @@ describe("Settings → Inboxes → WeChat (zh-CN)", () => {
     expect(asked).toEqual(["start"]);
 
     // Scanned on the phone: the next poll shows who is logged in, and the QR goes.
-    state = { status: "logged_in", user: { name: "小助手" } };
+    state = { status: "logged_in", stopped: false, user: { name: "小助手" } };
     await bot.locator("[data-testid=wechaty-status]", { hasText: "已登录：小助手" }).waitFor({ timeout: 5000 });
     expect(await bot.getByTestId("wechaty-qr").count()).toBe(0);
     expect(await bot.getByRole("button", { name: "启动机器人" }).isDisabled()).toBe(true);
 
+    // A puppet that fails says why (never a secret: the server keeps only the error's text).
+    state = { status: "error", stopped: false, lastError: "puppet token rejected" };
+    await bot.getByText("出错 — puppet token rejected").waitFor({ timeout: 5000 });
+
     await bot.getByRole("button", { name: "停止机器人" }).click();
     await bot.locator("[data-testid=wechaty-status]", { hasText: "已停止" }).waitFor();
     expect(asked).toEqual(["start", "stop"]);
+    expect(await bot.getByRole("button", { name: "启动机器人" }).isDisabled()).toBe(false);
     await page.context().close();
   }, 60_000);
 });

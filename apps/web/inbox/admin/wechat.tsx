@@ -216,12 +216,15 @@ export function WechatInboxCard({ inbox }: { inbox: Inbox }) {
   );
 }
 
+/** `GET /api/v1/inboxes/{id}/wechaty` (apps/inbox/wechaty.ts), as far as the screen needs it. */
 type BotState = {
   status: "stopped" | "starting" | "scan" | "logged_in" | "logged_out" | "error";
-  qrImage?: string;
-  qrcode?: string;
-  user?: { name: string };
-  error?: string;
+  /** The admin stopped it: it stays stopped, whatever the node running it last wrote. */
+  stopped?: boolean;
+  qrImage?: string | null;
+  qrcode?: string | null;
+  user?: { name: string } | null;
+  lastError?: string | null;
 };
 
 const POLL_MS = 2000;
@@ -258,7 +261,7 @@ function WechatyBot({ inboxId }: { inboxId: string }) {
       setTick((n) => n + 1);
     }
   };
-  const status = state?.status;
+  const status = state?.stopped ? "stopped" : state?.status;
   // The QR is an image when the puppet gives one; otherwise its login URL, opened in a new tab.
   const qrLink = status === "scan" && !state?.qrImage && state?.qrcode?.startsWith("https://") ? state.qrcode : null;
   return (
@@ -271,7 +274,7 @@ function WechatyBot({ inboxId }: { inboxId: string }) {
             ? t("wechaty.status.unavailable")
             : "…"}
       </span>
-      {status === "error" && state?.error && <span className="error"> — {state.error}</span>}
+      {status === "error" && state?.lastError && <span className="error"> — {state.lastError}</span>}
       {status === "scan" && (
         <div className="wechaty-qr">
           <p>{t("wechaty.scan")}</p>
