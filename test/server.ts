@@ -12,6 +12,7 @@ import { startEmailListeners } from "../apps/server/listeners.ts";
 import { parseConfig } from "../platform/config.ts";
 import type { InboxSettings, Role } from "../db/schema/index.ts";
 import { testDatabase } from "./db.ts";
+import type { WechatyRunnerOptions } from "../apps/gateway/wechat/wechaty-runner.ts";
 
 export const TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789";
 
@@ -31,6 +32,11 @@ export async function startTestServer(
     inboxSettings?: InboxSettings;
     /** Email listeners: SMTP-in on a free loopback port, IMAP import of the email inboxes. */
     email?: { smtp?: boolean; imap?: boolean; imapRescanMs?: number };
+    /**
+     * Runs the workspace's Wechaty bots with these options (a wechaty-puppet-mock factory); without it
+     * no bot starts, since every test server shares one database.
+     */
+    wechaty?: Partial<WechatyRunnerOptions>;
     /** More environment variables (TRUST_PROXY, limits…); they win over the test defaults. */
     env?: Record<string, string>;
   } = {},
@@ -52,6 +58,7 @@ export async function startTestServer(
     database,
     adapters: options.adapters,
     outbox: { baseDelayMs: 20, maxDelayMs: 200, pollMs: 50 },
+    wechaty: options.wechaty,
   });
   const ws = await createWorkspace(rt.core.db, `Test ${crypto.randomUUID().slice(0, 8)}`);
   const tag = crypto.randomUUID().slice(0, 8);
@@ -85,6 +92,11 @@ export async function startTestServer(
   );
   rt.outbox.start();
   rt.router.start();
+  if (options.wechaty) {
+    // Only this server's workspace, unless the test names the workspaces itself (two nodes, one workspace).
+    rt.wechaty.options.workspaceIds ??= [ws.id];
+    rt.wechaty.start();
+  }
   const url = `http://127.0.0.1:${server.port}`;
   const email = options.email
     ? await startEmailListeners(rt, {

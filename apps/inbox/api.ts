@@ -22,6 +22,7 @@ import { SignInGuard } from "./sign-in-guard.ts";
 import { browserCallApi } from "./browser-call.ts";
 import { voiceApi } from "./voice.ts";
 import { voiceInboxApi } from "./voice-inbox.ts";
+import { wechatyAdminApi } from "./wechaty.ts";
 import { emailAdminApi } from "./email.ts";
 import { cannedApi } from "./canned.ts";
 import { contactsApi } from "./contacts.ts";
@@ -337,6 +338,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", browserCallApi(rt));
   app.route("/", voiceApi(rt));
   app.route("/", voiceInboxApi(rt));
+  app.route("/", wechatyAdminApi(rt));
   app.route("/", emailAdminApi(rt));
   app.route("/", knowledgeApi(rt));
 

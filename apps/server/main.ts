@@ -23,6 +23,7 @@ async function main() {
   const server = serve(rt, createApp(rt));
   rt.outbox.start();
   rt.router.start();
+  rt.wechaty.start();
   const email = await startEmailListeners(rt, { smtp: config.smtpIn, imap: config.imapImport }).catch(
     (err: unknown) => {
       // A taken SMTP port must not take the inbox down with it: say so, and run without SMTP-in.

@@ -27,6 +27,12 @@ import { Keyring, randomToken } from "../../platform/crypto.ts";
 import { log } from "../../platform/log.ts";
 import { Counter, Gauge, Histogram, Registry, watchEventLoopLag } from "../../platform/metrics.ts";
 import { housekeep } from "./housekeeping.ts";
+import {
+  defaultHolder,
+  WECHATY_LEASE_PREFIX,
+  WechatyRunner,
+  type WechatyRunnerOptions,
+} from "../gateway/wechat/wechaty-runner.ts";
 import { CallControl } from "../../calls/call-control.ts";
 
 /** Everything one node runs, wired once: database, bus, realtime feed, outbox worker, metrics. */
@@ -48,6 +54,8 @@ export type Runtime = {
   /** Browser calls (chat → voice): timeouts, and ending the calls of a browser that went away. */
   browserCalls: BrowserCallWatch;
   knowledge: KnowledgeBase;
+  /** The Wechaty bots this node runs (one node per bot, by lease); started by main.ts, like the outbox. */
+  wechaty: WechatyRunner;
   metrics: {
     registry: Registry;
     httpDuration: Histogram;
@@ -62,6 +70,8 @@ export type RuntimeOptions = {
   database?: Database;
   adapters?: Partial<Record<string, ChannelAdapter>>;
   outbox?: Partial<Omit<OutboxOptions, "adapters" | "keyring">>;
+  /** Wechaty bots: tests give a puppet factory (wechaty-puppet-mock), shorter polls and their workspaces. */
+  wechaty?: Partial<WechatyRunnerOptions>;
 };
 
 /**
@@ -130,7 +140,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     // Nodes share each inbox's access token (inbox_states), refreshed by one node at a time.
     tokenStore: createAccessTokenStore(database, keyring),
     wecom: (outbound) => sendWecom(outbound, wecomApi),
+    wechaty: (outbound) => rt.wechaty.send(outbound),
   });
+  // This node's name in the leases it holds: a Wechaty inbox's replies are sent only where its bot runs.
+  const holder = options.wechaty?.holder ?? defaultHolder();
   const worker = new OutboxWorker(core, {
     ...options.outbox,
     // The WeChat adapter caches access tokens and takes its API host from the config: one per runtime.
@@ -140,6 +153,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     },
     keyring,
     prepare,
+    pinned: { holder, leasePrefixes: [WECHATY_LEASE_PREFIX] },
   });
 
   const registry = new Registry();
@@ -247,6 +261,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     wechat,
     browserCalls,
     knowledge,
+    wechaty: new WechatyRunner({ db: database.db, keyring, inbound }, { ...options.wechaty, holder }),
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       clearInterval(housekeeping);
@@ -254,6 +269,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       browserCalls.close();
       calls.stop();
       await router.stop();
+      await rt.wechaty.stop();
       await worker.stop();
       stopBot();
       await knowledge.stop();
