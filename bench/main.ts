@@ -4,7 +4,7 @@
  */
 export {}; // a module: top-level await and file-scoped names
 
-const USAGE = "usage: bun run bench <ingest|widget|simulate|routing|ui|voice|voice-cost|email|search> [--json]";
+const USAGE = "usage: bun run bench <ingest|widget|simulate|routing|ui|voice|voice-cost|email|search|wechat> [--json]";
 
 const args = process.argv.slice(2);
 const benchmark = args.find((a) => !a.startsWith("--"));
@@ -40,6 +40,9 @@ switch (benchmark) {
     break;
   case "search":
     await (await import("./search.ts")).benchSearch({ json });
+    break;
+  case "wechat":
+    await (await import("./wechat.ts")).benchWechat({ json });
     break;
   default:
     console.error(USAGE);

@@ -11,7 +11,7 @@ import type { OutboundMessage } from "./channel.ts";
 import { createInbox } from "./inbox.ts";
 import { createWorkspace } from "./workspace.ts";
 
-const APP_ID = "wx0123456789abcdef";
+const APP_ID = "wx00112233445566bb";
 const APP_SECRET = "node-shared-secret";
 const OPEN_ID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
 
@@ -60,6 +60,9 @@ let workspaceId: string;
 beforeAll(async () => {
   const { database, url } = await testDatabase();
   nodeA = database;
+  // The demo (seeded by other files on this database) adds its WeChat inbox to the first workspace only if
+  // that one has none: ours must not be first.
+  await createWorkspace(nodeA.db, `Ahead ${crypto.randomUUID().slice(0, 8)}`);
   // On PostgreSQL the second node has its own connections; PGlite has one process, so it shares them.
   nodeB = url ? await connect({ databaseUrl: url, poolSize: 4 }) : database;
   workspaceId = (await createWorkspace(nodeA.db, `Tokens ${crypto.randomUUID().slice(0, 8)}`)).id;

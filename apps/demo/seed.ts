@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import { ingestInbound } from "../../conversations/ingest.ts";
 import { createInbox } from "../../conversations/inbox.ts";
 import { createWorkspace } from "../../conversations/workspace.ts";
@@ -168,12 +168,21 @@ export const DEMO_WECHAT = {
   encodingAesKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
 } as const;
 
-/** The demo's Official Account inbox, also added to a demo database seeded before it existed. */
+/**
+ * The demo's Official Account inbox, also added to a demo database seeded before it existed. Found by
+ * its AppID: the workspace may hold WeChat inboxes of its own that are not the demo's.
+ */
 async function ensureDemoWechatInbox(rt: Runtime, workspaceId: string) {
   const [found] = await rt.core.db
     .select({ id: inboxes.id })
     .from(inboxes)
-    .where(and(eq(inboxes.workspaceId, workspaceId), eq(inboxes.channel, "wechat")))
+    .where(
+      and(
+        eq(inboxes.workspaceId, workspaceId),
+        eq(inboxes.channel, "wechat"),
+        sql`${inboxes.settings}->>'appId' = ${DEMO_WECHAT.appId}`,
+      ),
+    )
     .limit(1);
   if (found) return;
   const { token, appId, appSecret, encodingAesKey } = DEMO_WECHAT;

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import { connect, type Database } from "../../../db/connect.ts";
 import { webhookNonces } from "../../../db/schema/index.ts";
+import { createWorkspace } from "../../../conversations/workspace.ts";
 import { testDatabase } from "../../../test/db.ts";
 import { api, startTestServer, type TestServer } from "../../../test/server.ts";
 import { pruneWebhookNonces, SeenNonces, WINDOW_SECONDS } from "./nonces.ts";
@@ -18,6 +19,9 @@ let inboxId: string;
 let otherNode: Database;
 
 beforeAll(async () => {
+  // The demo (seeded by other files on this database) adds its WeChat inbox to the first workspace only if
+  // that one has none: ours must not be first.
+  await createWorkspace((await testDatabase()).database.db, `Ahead ${crypto.randomUUID().slice(0, 8)}`);
   s1 = await startTestServer({ demo: false });
   s2 = await startTestServer({ demo: false });
   const { database, url } = await testDatabase();

@@ -11,6 +11,12 @@ import { officialPush, officialUrlCheck } from "./official.ts";
 import { wecomCallback, wecomUrlCheckRoute } from "./wecom.ts";
 
 const InboxId = z.uuid();
+/**
+ * How long a node reuses an inbox's row and opened secrets, as voice does (calls/call-context.ts):
+ * reading and unsealing them cost about a tenth of a push's CPU at full load (bench/results/wechat.md).
+ * A changed token or EncodingAESKey applies on every node within this time.
+ */
+const INBOX_CACHE_MS = 5000;
 
 /**
  * A WeChat inbox's server URL (`/webhooks/wechat/<inboxId>`, pasted into WeChat's or WeCom's console):
@@ -21,9 +27,22 @@ export function wechatWebhooks(rt: Runtime) {
   const app = new Hono();
   const nonces = new SeenNonces(rt.core.db);
 
+  type WechatInbox = Awaited<ReturnType<typeof readInbox>>;
+  const cache = new Map<string, { at: number; inbox: WechatInbox }>();
+
   async function inboxOf(c: Context) {
     const id = InboxId.safeParse(c.req.param("inboxId"));
     if (!id.success) throw new NotFound("Inbox", "inboxId");
+    const cached = cache.get(id.data);
+    if (cached && Date.now() - cached.at < INBOX_CACHE_MS) return cached.inbox;
+    // Unknown ids throw and are not remembered: an inbox created a moment ago answers at once.
+    const inbox = await readInbox(id);
+    if (cache.size > 10_000) cache.clear();
+    cache.set(id.data, { at: Date.now(), inbox });
+    return inbox;
+  }
+
+  async function readInbox(id: { data: string }) {
     const [row] = await rt.core.db.select().from(inboxes).where(eq(inboxes.id, id.data));
     if (!row || row.channel !== "wechat") throw new NotFound("Inbox", "inboxId");
     const kind = wechatKindOf(row.settings);
