@@ -7,6 +7,7 @@ import { appendItem } from "./append-item.ts";
 import { MAX_TEXT } from "./channel.ts";
 import { conversationView, getConversation, scopeOf, summarize, visibleConversation } from "./conversation.ts";
 import type { EventLog } from "./event.ts";
+import { assertReplyWindowOpen } from "./reply-window-of.ts";
 import { withEvents, type Core } from "./transaction.ts";
 
 export type ReplyInput = {
@@ -38,6 +39,8 @@ export async function reply(core: Core, actor: Actor, conversationId: string, in
       if (!other) throw new NotFound("Inbox", "inboxId");
       inbox = other;
     }
+    // WeChat refuses replies past 48 hours after the customer's message: say so now, not as a failed send.
+    if (!isNote && inbox.channel === "wechat") await assertReplyWindowOpen(tx, conversation, inbox.id);
     const appended = (await appendItem(
       tx,
       events,

@@ -6,6 +6,7 @@ import { liveQueues } from "./live.ts";
 import { endWrapUps } from "./presence.ts";
 import { resolvedButHeld, unqueuedConversations } from "./reconcile.ts";
 import { expireOffers, routeWorkspace } from "./offer.ts";
+import { announceWaits } from "./wait-notice.ts";
 import {
   applyOverflow,
   DEFAULT_ROUTING,
@@ -38,6 +39,9 @@ export class Router {
   private lastLive = 0;
   private lastReconcile = 0;
   private ticking = false;
+  /** Enqueues and ticks under way, which stop() waits for. */
+  private inflight = 0;
+  private stopped = false;
   /** Conversations the reconciliation found no queue for, and when to ask again. */
   private unroutable = new Map<string, number>();
 
@@ -57,6 +61,7 @@ export class Router {
   ) {}
 
   start() {
+    this.stopped = false;
     this.unsubscribe = this.bus.subscribe((m) => {
       if (!("type" in m) || !m.conversationId) {
         if (!("type" in m) || m.type !== "agent.presence") return;
@@ -93,9 +98,12 @@ export class Router {
   }
 
   async stop() {
+    this.stopped = true;
     clearInterval(this.timer);
     this.unsubscribe?.();
-    while (this.running.size || this.pending.size) await Bun.sleep(5);
+    // A tick or an enqueue still under way would otherwise go on (and schedule passes) after the
+    // database closes; on PostgreSQL a transaction cut off there holds the pool's end for seconds.
+    while (this.inflight || this.running.size || this.pending.size) await Bun.sleep(5);
   }
 
   private async expire() {
@@ -105,6 +113,7 @@ export class Router {
   private async tick() {
     await this.expire();
     for (const ws of await applyOverflow(this.core)) this.schedule(ws);
+    await announceWaits(this.core);
     for (const ws of await endWrapUps(this.core)) this.schedule(ws);
     for (const ws of await workspacesWaiting(this.core)) this.schedule(ws);
     if (Date.now() - this.lastReconcile >= this.reconcile.everyMs) {
@@ -155,7 +164,7 @@ export class Router {
 
   /** One pass per workspace at a time on this node; a request during a pass runs right after it. */
   schedule(workspaceId: string) {
-    if (this.pending.has(workspaceId)) return;
+    if (this.stopped || this.pending.has(workspaceId)) return;
     this.pending.add(workspaceId);
     setImmediate(() => void this.pass(workspaceId));
   }
@@ -174,6 +183,9 @@ export class Router {
   }
 
   private run(work: () => Promise<unknown>) {
-    work().catch((err: unknown) => log.error("router: failed", { err }));
+    this.inflight++;
+    work()
+      .catch((err: unknown) => log.error("router: failed", { err }))
+      .finally(() => this.inflight--);
   }
 }

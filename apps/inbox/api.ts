@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { assign } from "../../conversations/assignment.ts";
 import { getConversation, requireConversation } from "../../conversations/conversation.ts";
 import { reply } from "../../conversations/reply.ts";
+import { replyWindowOf } from "../../conversations/reply-window-of.ts";
 import { setLabels, setStatus } from "../../conversations/status.ts";
 import { conversationItem, listConversations, markRead } from "../../conversations/conversation-list.ts";
 import { MAX_TEXT } from "../../conversations/channel.ts";
@@ -172,10 +173,15 @@ export function inboxApi(rt: Runtime) {
       method: "get",
       path: "/conversations/{id}",
       request: { params: IdParam },
-      responses: ok("A conversation, as in the list"),
+      responses: ok("A conversation, as in the list, with its replyWindow (null where the channel has none)"),
       tags: ["conversations"],
     }),
-    async (c) => c.json(await conversationItem(db, c.get("actor"), c.req.valid("param").id), 200),
+    async (c) => {
+      const actor = c.get("actor");
+      const item = await conversationItem(db, actor, c.req.valid("param").id);
+      const owner = { ...item, workspaceId: actor.workspaceId, contactId: item.contact.id };
+      return c.json({ ...item, replyWindow: await replyWindowOf(db, owner) }, 200);
+    },
   );
 
   app.openapi(

@@ -1,0 +1,92 @@
+import { and, eq, gt, inArray, lte, sql } from "drizzle-orm";
+import { sendSystemMessage } from "../conversations/reply.ts";
+import { withEvents, type Core } from "../conversations/transaction.ts";
+import { conversations, inboxes, timelineItems, workItems } from "../db/schema/index.ts";
+import { queuePositionOf } from "./estimate.ts";
+
+/**
+ * The customer's place in the queue, sent as a message on channels with no live view of it: the web
+ * chat widget shows it and refreshes it (GET /widget/v1/queue), a caller hears it from the IVR, but a
+ * WeChat customer only sees messages. An inbox turns it off with settings.waitNotice = false.
+ */
+export const WAIT_NOTICE_CHANNELS = ["wechat"];
+
+/**
+ * Sent once per queueing, to work still waiting `afterMs` after it was queued (an agent free at once
+ * has been offered it by then: no notice). Work queued longer ago than `withinMs` (a node that was
+ * down) is not told any more: the place would come too late to help.
+ */
+export const WAIT_NOTICE = { afterMs: 2_000, withinMs: 10 * 60_000 };
+
+/** What the customer reads, in the inbox's language: Chinese unless the inbox is English. */
+export function waitNoticeText(locale: unknown, eta: { position: number; estimatedWaitS: number | null }) {
+  const english = typeof locale === "string" && /^en\b/i.test(locale);
+  const ahead = Math.max(0, eta.position - 1);
+  const minutes = eta.estimatedWaitS === null ? null : Math.max(1, Math.round(eta.estimatedWaitS / 60));
+  if (english) {
+    const place =
+      ahead === 0
+        ? "You are next in line"
+        : `There ${ahead === 1 ? "is 1 person" : `are ${ahead} people`} ahead of you`;
+    return minutes === null
+      ? `${place}. We'll be with you as soon as we can.`
+      : `${place}; the estimated wait is about ${minutes} min.`;
+  }
+  const place = ahead === 0 ? "您是下一位" : `您前面还有 ${ahead} 位`;
+  return minutes === null ? `${place}，我们会尽快为您服务。` : `${place}，预计等待约 ${minutes} 分钟。`;
+}
+
+/** The notice already sent for a work item carries its id in the message's data. */
+const notified = (workItemId: unknown) => sql`EXISTS (
+  SELECT 1 FROM ${timelineItems} t WHERE t.conversation_id = ${workItems.conversationId}
+    AND t.data->>'waitNoticeFor' = ${workItemId}::text)`;
+
+/**
+ * Tells customers who were queued a moment ago, and are still waiting, where they stand. Run by the
+ * router's tick on every node: each notice is written with the conversation and the work item locked
+ * (the lock order of routing/work.ts) and checked again inside, so two nodes send it once.
+ */
+export async function announceWaits(core: Core, now = new Date(), timing = WAIT_NOTICE) {
+  const candidates = await core.db
+    .select({ id: workItems.id, conversationId: workItems.conversationId })
+    .from(workItems)
+    .innerJoin(conversations, eq(conversations.id, workItems.conversationId))
+    .innerJoin(inboxes, eq(inboxes.id, conversations.inboxId))
+    .where(
+      and(
+        eq(workItems.state, "waiting"),
+        inArray(workItems.channel, WAIT_NOTICE_CHANNELS),
+        lte(workItems.enqueuedAt, new Date(now.getTime() - timing.afterMs)),
+        gt(workItems.enqueuedAt, new Date(now.getTime() - timing.withinMs)),
+        sql`(${inboxes.settings}->>'waitNotice') IS DISTINCT FROM 'false'`,
+        sql`NOT ${notified(workItems.id)}`,
+      ),
+    );
+  let sent = 0;
+  for (const candidate of candidates) {
+    const done = await withEvents(core, async (tx, events) => {
+      const [c] = await tx
+        .select({ id: conversations.id, inboxId: conversations.inboxId })
+        .from(conversations)
+        .where(eq(conversations.id, candidate.conversationId))
+        .for("update", { skipLocked: true });
+      if (!c) return false;
+      const [w] = await tx
+        .select()
+        .from(workItems)
+        .where(and(eq(workItems.id, candidate.id), eq(workItems.state, "waiting"), sql`NOT ${notified(candidate.id)}`))
+        .for("update", { skipLocked: true });
+      if (!w) return false;
+      const [inbox] = await tx.select({ settings: inboxes.settings }).from(inboxes).where(eq(inboxes.id, c.inboxId));
+      const eta = await queuePositionOf(tx, w);
+      const text = waitNoticeText(inbox?.settings.locale, eta);
+      const message = await sendSystemMessage(tx, events, c.id, text, {
+        senderType: "system",
+        data: { waitNoticeFor: w.id, position: eta.position, estimatedWaitS: eta.estimatedWaitS },
+      });
+      return !!message;
+    });
+    if (done) sent++;
+  }
+  return sent;
+}
