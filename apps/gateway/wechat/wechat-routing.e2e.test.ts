@@ -7,7 +7,7 @@ import { calls, contacts, inboxes, timelineItems, workItems } from "../../../db/
 import { createArticle } from "../../../knowledge/article.ts";
 import { SAMPLE_ARTICLES } from "../../../knowledge/fixtures.ts";
 import { announceWaits } from "../../../routing/wait-notice.ts";
-import { api, startTestServer, type TestServer } from "../../../test/server.ts";
+import { api, openSocket, startTestServer, wsUrl, type TestServer } from "../../../test/server.ts";
 import { startVoice, until } from "../../../test/voice.ts";
 
 /**
@@ -45,6 +45,8 @@ let s: TestServer;
 let admin: string;
 let ann: string;
 let voice: Awaited<ReturnType<typeof startVoice>>;
+/** Ann's inbox socket: an agent without one is signed out by housekeeping (its last-seen time). */
+let annSocket: Awaited<ReturnType<typeof openSocket>>;
 /** The workspace's Official Account inboxes: Chinese, English, and one with the knowledge bot on. */
 const inbox = { zh: "", en: "", bot: "" };
 
@@ -67,12 +69,15 @@ beforeAll(async () => {
   s = await startTestServer({ env: { WECHAT_API_BASE: `http://127.0.0.1:${wechatApi.port}` } });
   admin = await s.login(s.admin.email, s.admin.password);
   ann = await s.login(s.agent.email, s.agent.password);
+  annSocket = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${ann}`);
+  await annSocket.waitFor((f) => f.type === "hello");
   voice = await startVoice(s);
   inbox.zh = await officialInbox("公众号");
   inbox.en = await officialInbox("Official Account (en)", { locale: "en" });
   inbox.bot = await officialInbox("公众号 · 自助", { knowledgeBot: true });
 }, 60_000);
 afterAll(async () => {
+  annSocket.close();
   voice.stop();
   wechatApi.stop(true);
   await s.stop();
