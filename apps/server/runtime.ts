@@ -261,7 +261,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     wechat,
     browserCalls,
     knowledge,
-    wechaty: new WechatyRunner({ db: database.db, keyring, inbound }, { ...options.wechaty, holder }),
+    wechaty: new WechatyRunner({ db: database.db, keyring, inbound, files }, { ...options.wechaty, holder }),
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       clearInterval(housekeeping);

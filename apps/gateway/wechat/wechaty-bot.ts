@@ -17,11 +17,21 @@ export const buildWechaty: WechatyFactory = (setup) =>
 
 export type RoomMember = { id: string; name: string };
 
+/** A media message's file, fetched from the puppet only when the message is stored. */
+export type WechatyFile = { name: string; contentType: string; bytes: Uint8Array };
+
+/** wechaty-puppet's message types whose file the timeline shows: attachment, audio, image, video. */
+const DOWNLOADED_TYPES = new Set([1, 2, 6, 15]);
+
 export type WechatyBotEvents = {
   /** The session changed (scan, login, logout); the runner stores it for every node. */
   session(patch: Partial<WechatySession>): void;
   /** A message reached the bot; a room's message comes with the room's members (the bot excluded). */
-  message(facts: WechatyMessageFacts, members: RoomMember[] | undefined): Promise<void>;
+  message(
+    facts: WechatyMessageFacts,
+    members: RoomMember[] | undefined,
+    file: (() => Promise<WechatyFile>) | undefined,
+  ): Promise<void>;
   /** The puppet failed or logged out: the runner restarts the bot after a while. */
   failed(err: unknown, status: "error" | "logged_out"): void;
   loggedIn(): void;
@@ -104,7 +114,13 @@ export class WechatyBot {
       sentAt: message.date(),
     };
     if (facts.self) return;
-    await this.events.message(facts, room ? await this.membersOf(room) : undefined);
+    const file = DOWNLOADED_TYPES.has(facts.type)
+      ? async () => {
+          const box = await message.toFileBox();
+          return { name: box.name, contentType: box.mediaType, bytes: await box.toBuffer() };
+        }
+      : undefined;
+    await this.events.message(facts, room ? await this.membersOf(room) : undefined, file);
   }
 
   private async membersOf(room: NonNullable<ReturnType<Message["room"]>>): Promise<RoomMember[]> {

@@ -1,10 +1,12 @@
 import { sql } from "drizzle-orm";
 import { wechatyInbound, type WechatyMessageFacts } from "../../../channels/wechat/wechaty-inbound.ts";
-import { contactsOfIdentities } from "../../../conversations/contact.ts";
+import { MAX_ATTACHMENT_BYTES, type AttachmentStore } from "../../../conversations/attachment.ts";
+import { contactsOfIdentities, resolveContact } from "../../../conversations/contact.ts";
 import type { InboundQueue } from "../../../conversations/inbound-queue.ts";
 import type { Db } from "../../../db/connect.ts";
 import { emailParticipants } from "../../../db/schema/index.ts";
-import type { RoomMember } from "./wechaty-bot.ts";
+import { log } from "../../../platform/log.ts";
+import type { RoomMember, WechatyFile } from "./wechaty-bot.ts";
 
 /**
  * A message a Wechaty bot received, into the timeline and the queue. A room's members become the
@@ -12,18 +14,54 @@ import type { RoomMember } from "./wechaty-bot.ts";
  * so agents see who is in the group and a member's direct chat is the same contact.
  */
 export async function receiveWechatyMessage(
-  deps: { db: Db; inbound: InboundQueue },
+  deps: { db: Db; inbound: InboundQueue; files: AttachmentStore },
   target: { workspaceId: string; inboxId: string },
   facts: WechatyMessageFacts,
   members: RoomMember[] | undefined,
+  file?: () => Promise<WechatyFile>,
 ) {
   const inbound = wechatyInbound(facts, target.inboxId);
   if (!inbound) return;
+  if (file) {
+    const attachment = await download(deps, target.workspaceId, inbound.from, file);
+    if (attachment) inbound.attachments = [attachment];
+  }
   const result = await deps.inbound.submit(target.workspaceId, inbound);
   if (!facts.room || result.duplicate) return;
   const everyone = new Map((members ?? []).map((m) => [m.id, m.name]));
   everyone.set(facts.talker.id, facts.talker.name || facts.talker.id);
   await recordParticipants(deps.db, target.workspaceId, result.conversation.id, everyone);
+}
+
+/**
+ * A media message's file as an attachment of the message's contact, with the limits of uploads; a
+ * puppet that cannot give it (or one too large) leaves the placeholder text alone. A redelivered
+ * message downloads again, and the copy no message takes is pruned with other orphans.
+ */
+async function download(
+  deps: { db: Db; files: AttachmentStore },
+  workspaceId: string,
+  from: Parameters<typeof resolveContact>[2],
+  file: () => Promise<WechatyFile>,
+): Promise<string | undefined> {
+  try {
+    const { name, contentType, bytes } = await file();
+    const { contactId } = await deps.db.transaction((tx) => resolveContact(tx, workspaceId, from));
+    const stored = await deps.files.saveStream(
+      deps.db,
+      workspaceId,
+      { contactId },
+      { name: name || "file", contentType },
+      (async function* () {
+        yield bytes;
+      })(),
+      MAX_ATTACHMENT_BYTES,
+    );
+    return stored.id;
+  } catch (err) {
+    log.warn("wechaty: media not downloaded, the placeholder stays", { err: String(err) });
+    return undefined;
+  }
 }
 
 /**

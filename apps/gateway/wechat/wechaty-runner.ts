@@ -10,6 +10,7 @@ import {
   type WechatyStatus,
 } from "../../../channels/wechat/wechaty-session.ts";
 import type { OutboundMessage, SendResult } from "../../../conversations/channel.ts";
+import type { AttachmentStore } from "../../../conversations/attachment.ts";
 import type { InboundQueue } from "../../../conversations/inbound-queue.ts";
 import { readCredentials } from "../../../conversations/inbox.ts";
 import type { Db } from "../../../db/connect.ts";
@@ -67,7 +68,7 @@ export class WechatyRunner {
   private closed = false;
 
   constructor(
-    private readonly deps: { db: Db; keyring: Keyring; inbound: InboundQueue },
+    private readonly deps: { db: Db; keyring: Keyring; inbound: InboundQueue; files: AttachmentStore },
     options: Partial<WechatyRunnerOptions> = {},
   ) {
     this.options = {
@@ -83,7 +84,8 @@ export class WechatyRunner {
 
   start() {
     this.closed = false;
-    this.timer ??= setInterval(() => void this.sync(), this.options.pollMs);
+    // A poll while a pass is still running is skipped rather than queued behind it.
+    this.timer ??= setInterval(() => void (this.syncing ?? this.sync()), this.options.pollMs);
     this.timer.unref?.();
     void this.sync();
   }
@@ -102,14 +104,19 @@ export class WechatyRunner {
     return !!this.running.get(inboxId)?.bot;
   }
 
-  /** Reads the inboxes now (after an admin's start or stop) instead of at the next poll. */
+  /**
+   * Reads the inboxes now (after an admin's start or stop) instead of at the next poll: after the pass
+   * in flight, which may have read them before the change.
+   */
   sync(): Promise<void> {
-    this.syncing ??= this.syncOnce()
+    const pass: Promise<void> = (this.syncing ?? Promise.resolve())
+      .then(() => this.syncOnce())
       .catch((err) => log.error("wechaty: sync failed", { err }))
       .finally(() => {
-        this.syncing = undefined;
+        if (this.syncing === pass) this.syncing = undefined;
       });
-    return this.syncing;
+    this.syncing = pass;
+    return pass;
   }
 
   private async syncOnce() {
@@ -192,12 +199,13 @@ export class WechatyRunner {
         entry.failures = 0;
       },
       failed: (err, status) => this.failed(entry, err, status),
-      message: (facts, members) =>
+      message: (facts, members, file) =>
         receiveWechatyMessage(
-          { db: this.deps.db, inbound: this.deps.inbound },
+          this.deps,
           { workspaceId: entry.workspaceId, inboxId: entry.inboxId },
           facts,
           members,
+          file,
         ),
     });
     entry.bot = bot;
@@ -206,6 +214,8 @@ export class WechatyRunner {
     } catch (err) {
       this.failed(entry, err, "error");
     }
+    // Stored before the pass ends, so an admin's start answers with the session it caused.
+    await entry.writes;
   }
 
   /** A bot that failed or logged out: stopped, and started again after the backoff while this node holds it. */

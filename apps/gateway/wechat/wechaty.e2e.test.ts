@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { eq } from "drizzle-orm";
+import { FileBox } from "file-box";
 import { WechatyBuilder } from "wechaty";
 import { mock, PuppetMock } from "wechaty-puppet-mock";
 import { inboxes } from "../../../db/schema/index.ts";
@@ -134,6 +135,20 @@ describe("a Wechaty inbox", () => {
     expect(sent.status).toBe("sent");
     // The bot's own reply comes back as a message too; it is not stored as the customer's.
     expect((await timeline(a, admin, conversation.id)).filter((i) => i.direction === "in")).toHaveLength(1);
+  });
+
+  it("stores a customer's image as an attachment of the message, with WeChat's placeholder as its text", async () => {
+    const erin = bot.mocker.createContact({ name: "Erin 周" });
+    const png = Buffer.from(
+      "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
+      "base64",
+    );
+    erin.say(FileBox.fromBase64(png.toString("base64"), "photo.png")).to(bot.self);
+    const conversation = await conversationOf(a, admin, "Erin 周");
+    const [item] = await timeline(a, admin, conversation.id);
+    expect(item).toMatchObject({ direction: "in", text: "[图片]" });
+    expect(item.attachments).toHaveLength(1);
+    expect(item.attachments[0]).toMatchObject({ name: "photo.png", contentType: "image/png", size: png.length });
   });
 
   it("makes a room one conversation with its members as participants, and replies in the room", async () => {
