@@ -72,6 +72,12 @@ beforeAll(async () => {
   inboxId = created.body.id;
 });
 afterAll(async () => {
+  // Left stopped: other servers on this database (a node started with main.ts) must not run its bot.
+  if (inboxId)
+    await a.rt.core.db
+      .update(inboxes)
+      .set({ settings: { kind: "wechaty", puppet: "wechaty-puppet-mock", stopped: true } })
+      .where(eq(inboxes.id, inboxId));
   await b?.stop();
   await a?.stop();
 });
