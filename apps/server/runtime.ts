@@ -261,7 +261,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     wechat,
     browserCalls,
     knowledge,
-    wechaty: new WechatyRunner({ db: database.db, keyring, inbound, files }, { ...options.wechaty, holder }),
+    wechaty: new WechatyRunner(
+      { db: database.db, keyring, inbound, files, readFile: (file) => readAttachment(rt)(file) },
+      { ...options.wechaty, holder },
+    ),
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       clearInterval(housekeeping);

@@ -1,3 +1,4 @@
+import { FileBox } from "file-box";
 import { WechatyBuilder, type Message, type Wechaty } from "wechaty";
 import type { WechatyMessageFacts, WechatyTarget } from "../../../channels/wechat/wechaty-inbound.ts";
 import { scanStatusName, type WechatySession } from "../../../channels/wechat/wechaty-session.ts";
@@ -134,14 +135,24 @@ export class WechatyBot {
     return list;
   }
 
-  /** Says `text` in the target chat; the message's id when the puppet tells it. */
-  async say(target: WechatyTarget, text: string): Promise<string | undefined> {
+  /**
+   * Says `text`, then sends each file, in the target chat; the first message's id when the puppet tells
+   * it. Files go as base64 FileBoxes: puppets serialize what they send, and a buffer FileBox cannot be.
+   */
+  async say(
+    target: WechatyTarget,
+    text: string | null,
+    files: { name: string; bytes: Uint8Array }[] = [],
+  ): Promise<string | undefined> {
     const bot = this.bot;
     if (!bot) throw new Error("The WeChat bot is not running");
     const chat =
       target.kind === "room" ? await bot.Room.find({ id: target.id }) : await bot.Contact.find({ id: target.id });
     if (!chat) throw new Error(`The bot cannot find this WeChat ${target.kind === "room" ? "group" : "contact"}`);
-    const sent = await chat.say(text);
-    return sent ? sent.id : undefined;
+    const ids: (string | undefined)[] = [];
+    if (text) ids.push((await chat.say(text))?.id);
+    for (const file of files)
+      ids.push((await chat.say(FileBox.fromBase64(Buffer.from(file.bytes).toString("base64"), file.name)))?.id);
+    return ids.find(Boolean);
   }
 }

@@ -9,7 +9,7 @@ import {
   type WechatySession,
   type WechatyStatus,
 } from "../../../channels/wechat/wechaty-session.ts";
-import type { OutboundMessage, SendResult } from "../../../conversations/channel.ts";
+import { PermanentSendError, type OutboundMessage, type SendResult } from "../../../conversations/channel.ts";
 import type { AttachmentStore } from "../../../conversations/attachment.ts";
 import type { InboundQueue } from "../../../conversations/inbound-queue.ts";
 import { readCredentials } from "../../../conversations/inbox.ts";
@@ -68,7 +68,14 @@ export class WechatyRunner {
   private closed = false;
 
   constructor(
-    private readonly deps: { db: Db; keyring: Keyring; inbound: InboundQueue; files: AttachmentStore },
+    private readonly deps: {
+      db: Db;
+      keyring: Keyring;
+      inbound: InboundQueue;
+      files: AttachmentStore;
+      /** A reply's attached file, as the outbox gives it. */
+      readFile: (file: OutboundMessage["attachments"][number]) => Promise<Uint8Array>;
+    },
     options: Partial<WechatyRunnerOptions> = {},
   ) {
     this.options = {
@@ -284,11 +291,11 @@ export class WechatyRunner {
       throw new Error(
         "The WeChat bot is not logged in: scan its QR code in Settings (微信机器人未登录，请在设置中扫码登录)",
       );
-    const text = [outbound.text ?? "", ...outbound.attachments.map((a) => `[文件] ${a.name}`)]
-      .filter(Boolean)
-      .join("\n");
-    if (!text.trim()) throw new Error("Nothing to send");
-    const id = await bot.say(target, text);
+    if (!outbound.text?.trim() && !outbound.attachments.length) throw new PermanentSendError("Nothing to send");
+    const files = await Promise.all(
+      outbound.attachments.map(async (a) => ({ name: a.name, bytes: await this.deps.readFile(a) })),
+    );
+    const id = await bot.say(target, outbound.text?.trim() ? outbound.text : null, files);
     return { externalId: id ?? outbound.idempotencyKey, status: "sent" };
   }
 }

@@ -21,6 +21,10 @@ const build: WechatyFactory = (setup) => {
   bots.push({ inboxId: setup.inboxId, mocker, puppet });
   return WechatyBuilder.build({ puppet });
 };
+const PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
+  "base64",
+);
 const fast = { build, pollMs: 100, ttlMs: 1500, backoffMs: 600 };
 
 let a: TestServer;
@@ -145,16 +149,41 @@ describe("a Wechaty inbox", () => {
 
   it("stores a customer's image as an attachment of the message, with WeChat's placeholder as its text", async () => {
     const erin = bot.mocker.createContact({ name: "Erin 周" });
-    const png = Buffer.from(
-      "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
-      "base64",
-    );
+    const png = PNG;
     erin.say(FileBox.fromBase64(png.toString("base64"), "photo.png")).to(bot.self);
     const conversation = await conversationOf(a, admin, "Erin 周");
     const [item] = await timeline(a, admin, conversation.id);
     expect(item).toMatchObject({ direction: "in", text: "[图片]" });
     expect(item.attachments).toHaveLength(1);
     expect(item.attachments[0]).toMatchObject({ name: "photo.png", contentType: "image/png", size: png.length });
+  });
+
+  it("sends an agent's image after the text, as a file the customer receives", async () => {
+    const frank = bot.mocker.createContact({ name: "Frank 吴" });
+    const got: { type: number; text?: string }[] = [];
+    frank.on("message", (m) => {
+      if (m.talker().id === bot.self.id) got.push({ type: m.type(), text: m.text() });
+    });
+    frank.say("发一下收据").to(bot.self);
+    const conversation = await conversationOf(a, admin, "Frank 吴");
+    const form = new FormData();
+    form.append("file", new Blob([PNG], { type: "image/png" }), "收据.png");
+    const upload = await fetch(`${a.url}/api/v1/attachments`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${admin}` },
+      body: form,
+    });
+    expect(upload.status).toBe(201);
+    const { id } = (await upload.json()) as { id: string };
+    await api(`${a.url}/api/v1/conversations/${conversation.id}/messages`, {
+      token: admin,
+      body: { text: "这是您的收据", attachments: [id] },
+    });
+    await until(
+      async () => got,
+      (g) => g.length === 2,
+    );
+    expect(got).toEqual([{ type: 7, text: "这是您的收据" }, expect.objectContaining({ type: 6 })]);
   });
 
   it("makes a room one conversation with its members as participants, and replies in the room", async () => {
