@@ -5,8 +5,9 @@ import { useI18n } from "./i18n.ts";
 import type { Conversation, Participant } from "./model.ts";
 
 /**
- * The people an email conversation's mail was also addressed to (Cc'd), each a contact of their own:
- * shown under the header, a click opens their contact in the side panel. Reply-all writes to them.
+ * The people an email conversation's mail was also addressed to (Cc'd), or a WeChat group's members (a
+ * Wechaty room is one conversation), each a contact of their own: shown under the header, a click opens
+ * their contact in the side panel. Reply-all writes to an email's.
  */
 export function Participants({
   conversation,
@@ -17,22 +18,22 @@ export function Participants({
 }) {
   const { t } = useI18n();
   const [people, setPeople] = useState<Participant[]>([]);
-  const isEmail = conversation.channel === "email";
+  const hasPeople = conversation.channel === "email" || conversation.channel === "wechat";
   const load = useCallback(() => {
-    if (isEmail)
+    if (hasPeople)
       void request<{ items: Participant[] }>(`/conversations/${conversation.id}/participants`).then(
         (r) => setPeople(r.items),
         () => setPeople([]),
       );
-  }, [conversation.id, isEmail]);
+  }, [conversation.id, hasPeople]);
   useEffect(() => {
     setPeople([]);
     load();
   }, [load]);
-  // A new mail in the thread may copy someone new.
+  // A new mail in the thread may copy someone new; a group's new message may come from a new member.
   useFrames(
     (f) =>
-      f.type === "item.created" && f.conversationId === conversation.id && f.item?.channel === "email"
+      f.type === "item.created" && f.conversationId === conversation.id && f.item?.channel === conversation.channel
         ? load()
         : undefined,
     [conversation.id, load],
