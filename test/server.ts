@@ -174,6 +174,23 @@ export async function api<T = any>(
   return { status: res.status, body: json as T, headers: res.headers };
 }
 
+/** An agent's upload (`POST /api/v1/attachments`), for a reply to carry; returns the attachment's id. */
+export async function uploadAttachment(
+  baseUrl: string,
+  token: string,
+  file: { bytes: Uint8Array; type: string; name: string },
+) {
+  const form = new FormData();
+  form.append("file", new Blob([file.bytes as Uint8Array<ArrayBuffer>], { type: file.type }), file.name);
+  const res = await fetch(`${baseUrl}/api/v1/attachments`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+    body: form,
+  });
+  if (res.status !== 201) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { id: string }).id;
+}
+
 /** A WebSocket that collects JSON frames and can wait for one matching a predicate. */
 export async function openSocket(url: string) {
   const frames: any[] = [];

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { count, eq } from "drizzle-orm";
 import { adapters as defaultAdapters } from "../../channels/index.ts";
 import { createWechatAdapter, createWecomTokens, type WechatAdapter } from "../../channels/wechat/index.ts";
-import { sendWecom, WECOM_API_BASE } from "../../channels/wechat/wecom-api.ts";
+import { WECOM_API_BASE } from "../../channels/wechat/wecom-api.ts";
 import { prepareWechat, readAttachment } from "../gateway/wechat/outbound.ts";
 import { AttachmentStore } from "../../conversations/attachment.ts";
 import { InProcessBus, PostgresBus, type EventBus } from "../../conversations/bus.ts";
@@ -133,13 +133,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     apiBase: wecomApiBase,
     tokens: createWecomTokens({ apiBase: wecomApiBase, store: createAccessTokenStore(database, keyring) }),
   };
-  // Image replies read their files from the store, created below.
+  // Image and file replies read their files from the store, created below.
   const wechat = createWechatAdapter({
     apiBase: config.wechatApiBase,
     readFile: (file) => readAttachment(rt)(file),
     // Nodes share each inbox's access token (inbox_states), refreshed by one node at a time.
     tokenStore: createAccessTokenStore(database, keyring),
-    wecom: (outbound) => sendWecom(outbound, wecomApi),
+    wecomApi,
     wechaty: (outbound) => rt.wechaty.send(outbound),
   });
   // This node's name in the leases it holds: a Wechaty inbox's replies are sent only where its bot runs.

@@ -51,6 +51,26 @@ export function errcodeOf(answer: Record<string, unknown>) {
   return Number.isInteger(code) ? code : -1;
 }
 
+/** WeChat (and WeCom) refused the access token: expired early, or replaced by another fetch. */
+export const STALE_TOKEN = new Set([40001, 40014, 42001]);
+
+/** Where a call gets its access token, and how it tells the cache that WeChat refused one. */
+export type TokenLease = { get(): Promise<string>; invalidate(staleToken: string): void };
+
+/** Runs a request with a token; when WeChat refuses the token, once more with a freshly fetched one. */
+export async function withFreshToken<T>(
+  tokens: TokenLease,
+  request: (token: string) => Promise<T>,
+  errcode: (answer: T) => number | undefined,
+): Promise<T> {
+  const token = await tokens.get();
+  const answer = await request(token);
+  const code = errcode(answer);
+  if (code === undefined || !STALE_TOKEN.has(code)) return answer;
+  tokens.invalidate(token);
+  return request(await tokens.get());
+}
+
 /** A network error can quote the URL it failed on, and ours carry the access token or the AppSecret. */
 function withoutSecrets(text: string) {
   return text.replace(/(access_token|secret)=[^&\s"']*/gi, "$1=…");

@@ -7,6 +7,7 @@ import {
 import { sendWechat, type WechatSendOptions } from "./send.ts";
 import { wechatKindOf } from "./setup.ts";
 import { createAccessTokens, type AccessTokens, type SharedTokenStore } from "./token.ts";
+import { sendWecom, type WecomApiOptions } from "./wecom-api.ts";
 
 export type WechatAdapterOptions = {
   /** WeChat's Official Account API, or a local stand-in with the same paths (`WECHAT_API_BASE`). */
@@ -18,8 +19,8 @@ export type WechatAdapterOptions = {
   tokenStore?: SharedTokenStore;
   /** The bytes of a reply's attachment, for image replies (the runtime reads its file store). */
   readFile?: WechatSendOptions["readFile"];
-  /** Sends through a WeCom customer-service account (`kf/send_msg`); inboxes of kind `wecom`. */
-  wecom?: (outbound: OutboundMessage) => Promise<SendResult>;
+  /** WeCom's API and its token cache (`WECOM_API_BASE`), for inboxes of kind `wecom` (`kf/send_msg`). */
+  wecomApi?: WecomApiOptions;
   /** Sends through the inbox's running Wechaty bot; inboxes of kind `wechaty`. */
   wechaty?: (outbound: OutboundMessage) => Promise<SendResult>;
 };
@@ -32,7 +33,13 @@ export const WECHAT_API_BASE = "https://api.weixin.qq.com";
  * tokens are cached per adapter, so the runtime makes one adapter and keeps it.
  */
 /** The adapter, with its API base and token cache for the gateway's own calls (media, follower profiles). */
-export type WechatAdapter = ChannelAdapter & { apiBase: string; fetch?: typeof fetch; tokens: AccessTokens };
+export type WechatAdapter = ChannelAdapter & {
+  apiBase: string;
+  fetch?: typeof fetch;
+  tokens: AccessTokens;
+  /** WeCom's API, for the gateway's calls of WeCom inboxes (media, customers' profiles). */
+  wecomApi?: WecomApiOptions;
+};
 
 export function createWechatAdapter(options: WechatAdapterOptions = {}): WechatAdapter {
   const apiBase = options.apiBase ?? WECHAT_API_BASE;
@@ -47,13 +54,17 @@ export function createWechatAdapter(options: WechatAdapterOptions = {}): WechatA
     apiBase,
     fetch: options.fetch,
     tokens,
-    // Images (media/upload, then an image message); WeChat's typing indicator (`custom/typing`) is not sent.
+    wecomApi: options.wecomApi,
+    // Files after the text (media/upload, then a message naming it): images on an Official Account; images,
+    // videos and other files through WeCom. WeChat's typing indicator (`custom/typing`) is not sent.
     capabilities: { text: true, media: true, voice: false, typing: false, readReceipts: false, editWindow: 0 },
     send: (outbound) => {
       const kind = wechatKindOf(outbound.inbox.settings);
       if (kind === "official")
         return sendWechat(outbound, { apiBase, fetch: options.fetch, tokens, readFile: options.readFile });
-      const sender = options[kind];
+      if (kind === "wecom" && options.wecomApi)
+        return sendWecom(outbound, { ...options.wecomApi, readFile: options.readFile });
+      const sender = kind === "wechaty" ? options.wechaty : undefined;
       if (!sender) throw new PermanentSendError(`This server cannot send through WeChat inboxes of kind ${kind}`);
       return sender(outbound);
     },

@@ -1,5 +1,5 @@
 import type { NormalizedInbound } from "../../conversations/channel.ts";
-import { apiUrl, callWechat, errcodeOf } from "./api.ts";
+import { apiUrl, callWechat, errcodeOf, STALE_TOKEN } from "./api.ts";
 
 /**
  * A pushed message's media file, as recorded on its timeline item (`data.media`) until it is downloaded:
@@ -34,7 +34,7 @@ const MEDIA_TIMEOUT_MS = 60_000;
 const PASSING = new Set([-1, 45009, 45011]);
 
 /** WeChat refused the access token: fetch a new one and try once more. */
-export const STALE_TOKEN = new Set([40001, 40014, 42001]);
+export { STALE_TOKEN } from "./api.ts";
 
 /** The media id of a pushed message (image, voice, video, file), or undefined for other messages. */
 export function mediaIdOf(data: Record<string, unknown> | undefined): string | undefined {
@@ -167,22 +167,34 @@ export const UPLOADABLE_IMAGE = /^image\/(jpeg|png|gif)$/;
 
 export type Uploaded = { ok: true; mediaId: string } | { ok: false; errcode: number; errmsg: string };
 
+/** The temporary media types of `media/upload` (WeCom takes all four; an Official Account reply uses images). */
+export type UploadType = "image" | "voice" | "video" | "file";
+
 /**
- * Uploads an image as temporary media (`POST /cgi-bin/media/upload?type=image`, multipart field `media`),
- * for a customer-service `image` message. The answer's `media_id` is valid for 3 days.
+ * Uploads a file as temporary media (`POST /cgi-bin/media/upload?type=…`, multipart field `media`), the
+ * same call on the Official Account API and on WeCom's, for a message that names it by `media_id` (valid
+ * for 3 days).
  */
-export async function uploadImage(
+export async function uploadMedia(
   api: MediaApi,
   token: string,
   file: { bytes: Uint8Array; name: string; contentType: string },
+  type: UploadType = "image",
 ): Promise<Uploaded> {
   const form = new FormData();
   form.append("media", new Blob([file.bytes as Uint8Array<ArrayBuffer>], { type: file.contentType }), file.name);
-  const url = apiUrl(api.apiBase, "/cgi-bin/media/upload", { access_token: token, type: "image" });
-  const { answer } = await callWechat(api.fetch ?? fetch, url, { method: "POST", body: form }, "uploading an image");
+  const url = apiUrl(api.apiBase, "/cgi-bin/media/upload", { access_token: token, type });
+  const { answer } = await callWechat(api.fetch ?? fetch, url, { method: "POST", body: form }, `uploading a ${type}`);
   const errcode = errcodeOf(answer);
   if (errcode !== 0) return { ok: false, errcode, errmsg: String(answer.errmsg ?? "").trim() || "no reason given" };
   if (typeof answer.media_id !== "string" || !answer.media_id)
-    throw new Error("WeChat answered the image upload without a media_id");
+    throw new Error(`WeChat answered the ${type} upload without a media_id`);
   return { ok: true, mediaId: answer.media_id };
 }
+
+/** An image for a customer-service `image` message. */
+export const uploadImage = (
+  api: MediaApi,
+  token: string,
+  file: { bytes: Uint8Array; name: string; contentType: string },
+) => uploadMedia(api, token, file, "image");

@@ -8,6 +8,7 @@ import {
   transServiceState,
   WecomSyncError,
   wecomMsgIdOf,
+  wecomReplyPrefixOf,
   type WecomTokenSource,
 } from "./wecom-api.ts";
 
@@ -18,11 +19,11 @@ function standIn(answers: Record<string, unknown[]> = {}) {
   const calls: Call[] = [];
   const doFetch = (async (input: URL | RequestInfo, init?: RequestInit) => {
     const url = new URL(String(input));
-    calls.push({
-      path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
-      body: JSON.parse(String(init?.body)),
-    });
+    const body =
+      init?.body instanceof FormData
+        ? { file: ((f) => ({ name: f.name, type: f.type }))(init.body.get("media") as File) }
+        : JSON.parse(String(init?.body));
+    calls.push({ path: url.pathname, query: Object.fromEntries(url.searchParams), body });
     const next = answers[url.pathname]?.shift() ?? { errcode: 0, errmsg: "ok" };
     return Response.json(next);
   }) as typeof fetch;
@@ -166,6 +167,71 @@ describe("send_msg", () => {
     );
     await expect(sendWecom(reply({ text: "  " }), o)).rejects.toBeInstanceOf(PermanentSendError);
     await expect(sendWecom(reply({ text: "字".repeat(700) }), o)).rejects.toThrow(/2048 bytes/);
+  });
+});
+
+describe("send_msg with files", () => {
+  const file = (name: string, contentType: string, id = name) => ({ id, name, contentType, size: 3, url: `/f/${id}` });
+  const withFiles = reply({
+    attachments: [file("收据.png", "image/png"), file("说明.pdf", "application/pdf"), file("v.mp4", "video/mp4")],
+  });
+  const readFile = async () => new Uint8Array([1, 2, 3]);
+
+  it("uploads every file first, then sends the text and one message per file, each with its own msgid", async () => {
+    const { calls, doFetch } = standIn({
+      "/cgi-bin/media/upload": [
+        { errcode: 0, type: "image", media_id: "M1" },
+        { errcode: 0, type: "file", media_id: "M2" },
+        { errcode: 0, type: "video", media_id: "M3" },
+      ],
+    });
+    const sent = await sendWecom(withFiles, { apiBase: "http://w", fetch: doFetch, tokens: tokens(), readFile });
+    expect(calls.map((c) => [c.path, c.query.type])).toEqual([
+      ["/cgi-bin/media/upload", "image"],
+      ["/cgi-bin/media/upload", "file"],
+      ["/cgi-bin/media/upload", "video"],
+      ["/cgi-bin/kf/send_msg", undefined],
+      ["/cgi-bin/kf/send_msg", undefined],
+      ["/cgi-bin/kf/send_msg", undefined],
+      ["/cgi-bin/kf/send_msg", undefined],
+    ]);
+    expect(calls[0]!.body.file).toEqual({ name: "收据.png", type: "image/png" });
+    const msgid = "7d6f4a2e0b1c4d5e8f90123456789abc";
+    const to = { touser: "wmCustomer1", open_kfid: "wkTEST0123456789" };
+    expect(calls.slice(3).map((c) => c.body)).toEqual([
+      { ...to, msgid, msgtype: "text", text: { content: "您好，已为您查询" } },
+      { ...to, msgid: `${msgid.slice(0, 28)}_p1`, msgtype: "image", image: { media_id: "M1" } },
+      { ...to, msgid: `${msgid.slice(0, 28)}_p2`, msgtype: "file", file: { media_id: "M2" } },
+      { ...to, msgid: `${msgid.slice(0, 28)}_p3`, msgtype: "video", video: { media_id: "M3" } },
+    ]);
+    expect(sent.externalId).toBe(msgid);
+    // msg_send_fail of a file finds the reply it belongs to.
+    expect(wecomReplyPrefixOf(`${msgid.slice(0, 28)}_p2`)).toBe(msgid.slice(0, 28));
+    expect(wecomReplyPrefixOf(msgid)).toBeUndefined();
+    for (const c of calls) expect(c.body.msgid ?? "").toMatch(/^[0-9a-zA-Z_-]{0,32}$/);
+  });
+
+  it("sends files without text, and sends nothing when an upload is refused", async () => {
+    const alone = standIn({ "/cgi-bin/media/upload": [{ errcode: 0, media_id: "M1" }] });
+    const o = { apiBase: "http://w", fetch: alone.doFetch, tokens: tokens(), readFile };
+    await sendWecom(reply({ text: null, attachments: [file("a.jpg", "image/jpeg")] }), o);
+    expect(alone.calls.map((c) => c.body.msgtype ?? c.path)).toEqual(["/cgi-bin/media/upload", "image"]);
+
+    const refused = standIn({
+      "/cgi-bin/media/upload": [
+        { errcode: 0, media_id: "M1" },
+        { errcode: 40006, errmsg: "invalid file size" },
+      ],
+    });
+    const sent = sendWecom(withFiles, { apiBase: "http://w", fetch: refused.doFetch, tokens: tokens(), readFile });
+    await expect(sent).rejects.toBeInstanceOf(PermanentSendError);
+    await expect(sent).rejects.toThrow(/^WeCom 40006: invalid file size \(uploading 说明\.pdf\)\. /);
+    expect(refused.calls.filter((c) => c.path === "/cgi-bin/kf/send_msg")).toEqual([]);
+  });
+
+  it("refuses files when the server cannot read them", async () => {
+    const o = { apiBase: "http://w", fetch: standIn().doFetch, tokens: tokens() };
+    await expect(sendWecom(withFiles, o)).rejects.toThrow(/cannot read attachments/);
   });
 });
 

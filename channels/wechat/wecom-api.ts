@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { PermanentSendError, type OutboundMessage, type SendResult } from "../../conversations/channel.ts";
-import { apiUrl, callWechat, errcodeOf, type WechatAnswer } from "./api.ts";
+import { apiUrl, callWechat, errcodeOf, STALE_TOKEN, withFreshToken, type TokenLease } from "./api.ts";
+import { uploadMedia, type UploadType } from "./media.ts";
 import type { WecomSyncedMessage } from "./wecom-message.ts";
 
 /**
@@ -22,8 +23,10 @@ export type WecomTokenSource = {
 
 export type WecomApiOptions = { apiBase: string; fetch?: typeof fetch; tokens: WecomTokenSource };
 
-/** WeCom refused the access token: expired, or replaced by another fetch. */
-const STALE_TOKEN = new Set([40001, 40014, 42001]);
+/** The app's tokens as one call needs them (api.ts `withFreshToken`). */
+export function wecomTokenLease(app: WecomApp, options: WecomApiOptions): TokenLease {
+  return { get: () => options.tokens.tokenFor(app), invalidate: (stale) => options.tokens.invalidate(app, stale) };
+}
 
 /** `errcode` of sync_msg when the callback's token is unknown or older than 10 minutes. */
 export const SYNC_TOKEN_REFUSED = 95007;
@@ -35,7 +38,7 @@ export function wecomSays(answer: Record<string, unknown>) {
 }
 
 /** One call with the app's token, and once more with a fresh token when WeCom refused it. */
-async function callWithToken(app: WecomApp, path: string, body: unknown, options: WecomApiOptions, purpose: string) {
+export function callWithToken(app: WecomApp, path: string, body: unknown, options: WecomApiOptions, purpose: string) {
   const post = (token: string) =>
     callWechat(
       options.fetch ?? fetch,
@@ -47,14 +50,7 @@ async function callWithToken(app: WecomApp, path: string, body: unknown, options
       },
       purpose,
     );
-  let token = await options.tokens.tokenFor(app);
-  let reply: WechatAnswer = await post(token);
-  if (STALE_TOKEN.has(errcodeOf(reply.answer))) {
-    options.tokens.invalidate(app, token);
-    token = await options.tokens.tokenFor(app);
-    reply = await post(token);
-  }
-  return reply;
+  return withFreshToken(wecomTokenLease(app, options), post, (reply) => errcodeOf(reply.answer));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -141,6 +137,12 @@ const SEND_REFUSALS: Record<number, string> = {
   95018:
     "The session's state does not allow replies through the API: it waits in WeCom's queue or a WeCom member " +
     "serves it from WeCom's own client. It can be replied to again once the customer writes a new message.",
+  40004: "WeCom did not accept the file's media type.",
+  40005: "WeCom did not accept the file's type (images must be JPEG or PNG, videos MP4).",
+  40006: "WeCom did not accept the file's size.",
+  40009: "The image is larger than WeCom accepts (10 MB); send a smaller one.",
+  40011: "The video is larger than WeCom accepts (10 MB); send a smaller one.",
+  44001: "The file is empty.",
 };
 
 /**
@@ -154,9 +156,40 @@ export function wecomMsgIdOf(idempotencyKey: string): string {
   return createHash("sha256").update(idempotencyKey).digest("base64url").slice(0, 32);
 }
 
-/** send_msg's body for a text reply. */
-export function sendMsgBody(to: { externalUserId: string; openKfid: string }, msgId: string, text: string) {
-  return { touser: to.externalUserId, open_kfid: to.openKfid, msgid: msgId, msgtype: "text", text: { content: text } };
+/** send_msg's body for a text reply, or for a file uploaded as `msgtype` (image, video, file). */
+export function sendMsgBody(
+  to: { externalUserId: string; openKfid: string },
+  msgId: string,
+  content: string | { msgtype: UploadType; mediaId: string },
+) {
+  const head = { touser: to.externalUserId, open_kfid: to.openKfid, msgid: msgId };
+  if (typeof content === "string") return { ...head, msgtype: "text", text: { content } };
+  return { ...head, msgtype: content.msgtype, [content.msgtype]: { media_id: content.mediaId } };
+}
+
+/**
+ * The `msgid` of each message of one reply: the text (or the first file) keeps the reply's own, so
+ * `msg_send_fail` finds the reply by it; each further file takes its first 28 characters, `_p` and its
+ * place, which the sync maps back to the reply (wecomReplyIdOf).
+ */
+export function wecomPartIdOf(replyMsgId: string, part: number) {
+  return part === 0 ? replyMsgId : `${replyMsgId.slice(0, 28)}_p${part}`;
+}
+
+/** The reply's msgid prefix (28 characters) of a later part's msgid, or undefined for a reply's own. */
+export function wecomReplyPrefixOf(msgId: string) {
+  return /^(.{28})_p\d{1,2}$/.exec(msgId)?.[1];
+}
+
+/**
+ * How a reply's file goes to the customer: JPEG and PNG as an image (all WeCom's `image` upload
+ * takes), MP4 as a video that plays in the chat; anything else as a file, which WeCom delivers whatever
+ * its type (a voice note is a file too: WeCom's `voice` wants AMR of at most 60 seconds).
+ */
+export function wecomMediaTypeOf(contentType: string): Exclude<UploadType, "voice"> {
+  if (/^image\/(jpeg|png)$/.test(contentType)) return "image";
+  if (contentType === "video/mp4") return "video";
+  return "file";
 }
 
 /** The WeCom app and account of the inbox a reply goes out through (settings and sealed credentials). */
@@ -169,35 +202,68 @@ export function wecomAccountOf(inbox: OutboundMessage["inbox"]): { app: WecomApp
   return { app: { corpId, secret, inboxId: inbox.id }, openKfid };
 }
 
+export type WecomSendOptions = WecomApiOptions & {
+  /** The bytes of a reply's attachment (the runtime reads its file store); without it files are refused. */
+  readFile?: (file: OutboundMessage["attachments"][number]) => Promise<Uint8Array>;
+};
+
 /**
- * Sends an agent's reply through the inbox's customer-service account (`kf/send_msg`) to the contact's
- * `wecom` identity (external_userid). Text only: a reply of files alone is refused.
+ * Sends an agent's reply through the inbox's customer-service account (`kf/send_msg`) to the customer's
+ * external_userid: `channelData.wecomExternalUserId` when the runtime's prepare step chose it (a contact
+ * joined by UnionID may be a customer of two corps), else the contact's first `wecom` identity. The text
+ * goes first, then each attached file as an image, video or file message. Every file is uploaded
+ * (`media/upload`) before anything is sent, so a failed upload sends nothing; a failure between two
+ * messages makes the outbox's retry send them again with the same msgids, which WeCom does not deliver twice.
  */
-export async function sendWecom(outbound: OutboundMessage, options: WecomApiOptions): Promise<SendResult> {
+export async function sendWecom(outbound: OutboundMessage, options: WecomSendOptions): Promise<SendResult> {
   const { app, openKfid } = wecomAccountOf(outbound.inbox);
-  const externalUserId = outbound.to.find((identity) => identity.kind === "wecom")?.value;
+  const chosen = outbound.channelData?.wecomExternalUserId;
+  const externalUserId =
+    typeof chosen === "string" && chosen ? chosen : outbound.to.find((identity) => identity.kind === "wecom")?.value;
   if (!externalUserId) throw new PermanentSendError("The conversation has no WeCom customer (external_userid)");
   const text = outbound.text?.trim() ? outbound.text : null;
-  if (!text) {
-    if (outbound.attachments.length)
-      throw new PermanentSendError("Images and files are not sent to WeCom yet; only text goes out.");
-    throw new PermanentSendError("The reply has no text to send to WeCom");
-  }
-  if (Buffer.byteLength(text, "utf8") > MAX_TEXT_BYTES)
+  if (!text && !outbound.attachments.length) throw new PermanentSendError("The reply has no text to send to WeCom");
+  if (text && Buffer.byteLength(text, "utf8") > MAX_TEXT_BYTES)
     throw new PermanentSendError(
       `WeCom takes at most ${MAX_TEXT_BYTES} bytes of text per message (about 680 Chinese characters); ` +
         "shorten the reply or send it in parts.",
     );
+  if (outbound.attachments.length && !options.readFile)
+    throw new PermanentSendError("This server cannot read attachments for WeCom replies");
+
+  const files: { msgtype: UploadType; mediaId: string }[] = [];
+  for (const file of outbound.attachments) {
+    const msgtype = wecomMediaTypeOf(file.contentType);
+    const bytes = await options.readFile!(file);
+    const uploaded = await withFreshToken(
+      wecomTokenLease(app, options),
+      (token) => uploadMedia(options, token, { ...file, bytes }, msgtype),
+      (u) => (u.ok ? 0 : u.errcode),
+    );
+    if (!uploaded.ok)
+      throw sendFailure({ errcode: uploaded.errcode, errmsg: uploaded.errmsg }, `uploading ${file.name}`);
+    files.push({ msgtype, mediaId: uploaded.mediaId });
+  }
   const msgId = wecomMsgIdOf(outbound.idempotencyKey);
-  const body = sendMsgBody({ externalUserId, openKfid }, msgId, text);
-  const { answer } = await callWithToken(app, "/cgi-bin/kf/send_msg", body, options, "sending a message");
+  const contents = [...(text ? [text] : []), ...files];
+  let externalId: string | undefined;
+  for (const [part, content] of contents.entries()) {
+    const body = sendMsgBody({ externalUserId, openKfid }, wecomPartIdOf(msgId, part), content);
+    const { answer } = await callWithToken(app, "/cgi-bin/kf/send_msg", body, options, "sending a message");
+    if (errcodeOf(answer) !== 0) throw sendFailure(answer);
+    externalId ??= typeof answer.msgid === "string" && answer.msgid ? answer.msgid : msgId;
+  }
+  return { externalId: externalId ?? msgId, status: "sent" };
+}
+
+/** WeCom's refusal as the outbox needs it: permanent with a sentence for the agent, or to be retried. */
+function sendFailure(answer: Record<string, unknown>, doing?: string) {
+  const says = `${wecomSays(answer)}${doing ? ` (${doing})` : ""}`;
   const errcode = errcodeOf(answer);
-  if (errcode === 0)
-    return { externalId: typeof answer.msgid === "string" && answer.msgid ? answer.msgid : msgId, status: "sent" };
   const refusal = SEND_REFUSALS[errcode];
-  if (refusal) throw new PermanentSendError(`${wecomSays(answer)}. ${refusal}`);
-  if (STALE_TOKEN.has(errcode)) throw new Error(`${wecomSays(answer)} (again, with a freshly fetched access token)`);
-  throw new Error(wecomSays(answer));
+  if (refusal) return new PermanentSendError(`${says}. ${refusal}`);
+  if (STALE_TOKEN.has(errcode)) return new Error(`${says} (again, with a freshly fetched access token)`);
+  return new Error(says);
 }
 
 // ---------------------------------------------------------------------------------------------------

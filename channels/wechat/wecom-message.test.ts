@@ -28,7 +28,7 @@ describe("sync_msg messages of customers (origin 3)", () => {
       text: "你好，我想查询订单",
       attachments: [],
       sentAt: new Date(1615478585 * 1000),
-      data: { msgType: "text", openKfid: base.open_kfid, menuId: "101" },
+      data: { msgType: "text", openKfid: base.open_kfid, externalUserId: base.external_userid, menuId: "101" },
     });
   });
 

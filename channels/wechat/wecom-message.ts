@@ -191,6 +191,8 @@ export function wecomMessageOf(m: WecomSyncedMessage, options: { inboxId: string
       data: {
         msgType: msgType || "unknown",
         openKfid: str(m.open_kfid),
+        // A contact joined by UnionID may be a customer of two corps: a reply goes to the one who wrote here.
+        externalUserId,
         ...body.data,
         ...(fit.truncated ? { truncated: true } : {}),
       },

@@ -7,12 +7,14 @@ import {
   MEDIA_LIFETIME_MS,
   mediaFileName,
   mediaIdOf,
-  STALE_TOKEN,
   type FetchedMedia,
   type MediaState,
 } from "../../../channels/wechat/media.ts";
+import { withFreshToken, type TokenLease } from "../../../channels/wechat/api.ts";
 import { wechatAppOf } from "../../../channels/wechat/send.ts";
+import { wechatKindOf } from "../../../channels/wechat/setup.ts";
 import type { AccessTokens } from "../../../channels/wechat/token.ts";
+import { wecomAccountOf, wecomTokenLease, type WecomApiOptions } from "../../../channels/wechat/wecom-api.ts";
 import { MAX_ATTACHMENT_BYTES, type AttachmentStore } from "../../../conversations/attachment.ts";
 import { PermanentSendError } from "../../../conversations/channel.ts";
 import { scopeOf } from "../../../conversations/conversation.ts";
@@ -26,6 +28,7 @@ import {
   inboxes,
   leases,
   timelineItems,
+  type Inbox,
   type TimelineItem,
 } from "../../../db/schema/index.ts";
 import type { Keyring } from "../../../platform/crypto.ts";
@@ -36,11 +39,12 @@ export type WechatDeps = {
   core: Core;
   keyring: Keyring;
   files: Pick<AttachmentStore, "saveStream" | "discard">;
-  wechat: { apiBase: string; fetch?: typeof fetch; tokens: AccessTokens };
+  wechat: { apiBase: string; fetch?: typeof fetch; tokens: AccessTokens; wecomApi?: WecomApiOptions };
 };
 
 /**
- * A pushed message's file is downloaded after WeChat got its `success` (WeChat waits 5 s at most). The
+ * A message's file (an Official Account's push, or a WeCom customer's message pulled with sync_msg) is
+ * downloaded after WeChat got its `success` (WeChat waits 5 s at most). The
  * download must survive this node dying first, so the ingest transaction leaves a row in `leases`
  * (`wechat-media:<itemId>`), held by this node for a minute: the node downloads at once and deletes it;
  * should it die, housekeeping on any node takes the expired row over (one statement, SKIP LOCKED, so one
@@ -110,8 +114,9 @@ async function download(deps: WechatDeps, itemId: string) {
     });
 
   let got: FetchedMedia;
+  let platform: string;
   try {
-    got = await fetchWithToken(deps, item, mediaId);
+    ({ got, platform } = await fetchWithToken(deps, item, mediaId));
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     if (err instanceof PermanentSendError || attempts >= MAX_MEDIA_ATTEMPTS)
@@ -119,7 +124,7 @@ async function download(deps: WechatDeps, itemId: string) {
     return later(deps, itemId, attempts, reason);
   }
   if (!got.ok) {
-    const refusal = got.errcode === undefined ? got.errmsg : `WeChat ${got.errcode}: ${got.errmsg}`;
+    const refusal = got.errcode === undefined ? got.errmsg : `${platform} ${got.errcode}: ${got.errmsg}`;
     if (!got.permanent && attempts < MAX_MEDIA_ATTEMPTS) return later(deps, itemId, attempts, refusal);
     return settle(deps, item, {
       state: "failed",
@@ -136,20 +141,38 @@ async function download(deps: WechatDeps, itemId: string) {
   await settle(deps, item, { state: "stored", attempts }, ids);
 }
 
+/**
+ * The platform the item came through, with its API and tokens: both answer `GET /cgi-bin/media/get` the
+ * same way, an Official Account at WECHAT_API_BASE with the AppID's token, WeCom customer service at
+ * WECOM_API_BASE with the corp's.
+ */
+function platformOf(deps: WechatDeps, inbox: Inbox) {
+  const credentials = readCredentials(deps.keyring, inbox, deps.core.db);
+  const outbound = { id: inbox.id, channel: inbox.channel, settings: inbox.settings, credentials };
+  if (wechatKindOf(inbox.settings) === "wecom") {
+    const api = deps.wechat.wecomApi;
+    if (!api) throw new PermanentSendError("This server has no WeCom API configured");
+    return { name: "WeCom", api, tokens: wecomTokenLease(wecomAccountOf(outbound).app, api) };
+  }
+  const app = wechatAppOf(outbound);
+  const { tokens, ...api } = deps.wechat;
+  const lease: TokenLease = {
+    get: () => tokens.tokenFor(app),
+    invalidate: (stale) => tokens.invalidate(app.appId, stale),
+  };
+  return { name: "WeChat", api, tokens: lease };
+}
+
 async function fetchWithToken(deps: WechatDeps, item: TimelineItem, mediaId: string) {
   const [inbox] = await deps.core.db.select().from(inboxes).where(eq(inboxes.id, item.inboxId!));
   if (!inbox) throw new PermanentSendError("The inbox of this message no longer exists");
-  const credentials = readCredentials(deps.keyring, inbox, deps.core.db);
-  const app = wechatAppOf({ id: inbox.id, channel: inbox.channel, settings: inbox.settings, credentials });
-  const { tokens, ...api } = deps.wechat;
-  let token = await tokens.tokenFor(app);
-  let got = await fetchMedia(api, token, mediaId, MAX_ATTACHMENT_BYTES);
-  if (!got.ok && got.errcode !== undefined && STALE_TOKEN.has(got.errcode)) {
-    tokens.invalidate(app.appId, token);
-    token = await tokens.tokenFor(app);
-    got = await fetchMedia(api, token, mediaId, MAX_ATTACHMENT_BYTES);
-  }
-  return got;
+  const platform = platformOf(deps, inbox);
+  const got = await withFreshToken(
+    platform.tokens,
+    (token) => fetchMedia(platform.api, token, mediaId, MAX_ATTACHMENT_BYTES),
+    (answer) => (answer.ok ? 0 : answer.errcode),
+  );
+  return { got, platform: platform.name };
 }
 
 /**

@@ -1,35 +1,49 @@
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import { wechatKindOf } from "../../../channels/wechat/setup.ts";
 import type { AttachmentStore } from "../../../conversations/attachment.ts";
 import type { OutboundMessage } from "../../../conversations/channel.ts";
 import type { Core } from "../../../conversations/transaction.ts";
-import { attachments, timelineItems, type OutboxRow } from "../../../db/schema/index.ts";
+import { attachments, conversations, timelineItems, type OutboxRow } from "../../../db/schema/index.ts";
 
 /**
- * OutboxOptions.prepare for Official Account replies: the OpenID to send to. An OpenID is per account,
- * and a contact joined by UnionID (union-id.ts) has one per account it wrote through; the reply goes to
- * the one its latest message through this inbox came from (`data.openId` of that item). Without one the
- * adapter takes the contact's first OpenID.
+ * OutboxOptions.prepare for WeChat replies: whom in WeChat the reply goes to. An OpenID is per Official
+ * Account and an external_userid per WeCom corp, and a contact joined by UnionID (union-id.ts) has one per
+ * account it wrote through: the reply goes to the one its latest message through this inbox came from
+ * (`data.openId`, `data.externalUserId` of that item), in this conversation, else in the contact's others.
+ * Without one the adapter takes the contact's first identity of the kind.
  */
 export function prepareWechat(deps: { core: Core }) {
   return async (message: OutboundMessage, _row: OutboxRow): Promise<OutboundMessage> => {
-    if (wechatKindOf(message.inbox.settings) !== "official") return message;
+    const kind = wechatKindOf(message.inbox.settings);
+    const pick =
+      kind === "official"
+        ? ({ field: "openId", identity: "wechat", channelData: "wechatOpenId" } as const)
+        : kind === "wecom"
+          ? ({ field: "externalUserId", identity: "wecom", channelData: "wecomExternalUserId" } as const)
+          : undefined;
+    if (!pick) return message;
+    const [conversation] = await deps.core.db
+      .select({ contactId: conversations.contactId })
+      .from(conversations)
+      .where(eq(conversations.id, message.conversationId));
+    if (!conversation) return message;
     const [last] = await deps.core.db
       .select({ data: timelineItems.data })
       .from(timelineItems)
+      .innerJoin(conversations, eq(conversations.id, timelineItems.conversationId))
       .where(
         and(
-          eq(timelineItems.conversationId, message.conversationId),
+          eq(conversations.contactId, conversation.contactId),
           eq(timelineItems.inboxId, message.inbox.id),
           eq(timelineItems.direction, "in"),
         ),
       )
-      .orderBy(desc(timelineItems.seq))
+      .orderBy(desc(sql`${timelineItems.conversationId} = ${message.conversationId}`), desc(timelineItems.seq))
       .limit(1);
-    const openId = last?.data.openId;
-    if (typeof openId !== "string" || !message.to.some((i) => i.kind === "wechat" && i.value === openId))
+    const value = last?.data[pick.field];
+    if (typeof value !== "string" || !message.to.some((i) => i.kind === pick.identity && i.value === value))
       return message;
-    return { ...message, channelData: { ...message.channelData, wechatOpenId: openId } };
+    return { ...message, channelData: { ...message.channelData, [pick.channelData]: value } };
   };
 }
 

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, like, sql } from "drizzle-orm";
+import { mediaIdOf, withPendingMedia } from "../../../channels/wechat/media.ts";
 import { wechatKindOf, wecomSetupOf, type WecomSetup } from "../../../channels/wechat/setup.ts";
 import { createWecomTokens } from "../../../channels/wechat/token.ts";
 import {
@@ -7,11 +8,13 @@ import {
   syncMsg,
   WECOM_API_BASE,
   WecomSyncError,
+  wecomReplyPrefixOf,
   type WecomApiOptions,
 } from "../../../channels/wechat/wecom-api.ts";
 import { wecomMessageOf } from "../../../channels/wechat/wecom-message.ts";
 import { createAccessTokenStore } from "../../../conversations/access-token-store.ts";
 import type { InboundQueue } from "../../../conversations/inbound-queue.ts";
+import { ingestInbound, type IngestResult } from "../../../conversations/ingest.ts";
 import { readCredentials } from "../../../conversations/inbox.ts";
 import { OutboxWorker } from "../../../conversations/outbox.ts";
 import type { Core } from "../../../conversations/transaction.ts";
@@ -21,6 +24,8 @@ import { inboxes, timelineItems, type Inbox } from "../../../db/schema/index.ts"
 import type { Keyring } from "../../../platform/crypto.ts";
 import { log } from "../../../platform/log.ts";
 import type { Runtime } from "../../server/runtime.ts";
+import { downloadMedia, queueMediaDownload, type WechatDeps } from "./media.ts";
+import { lookUpCustomers } from "./wecom-customer.ts";
 
 /**
  * Pulls a WeCom customer-service account's messages with `sync_msg`, from the cursor kept in
@@ -47,6 +52,8 @@ export type WecomSyncOptions = {
   waitMs?: number;
   /** How often each WeCom inbox is pulled without a callback. */
   catchUpMs?: number;
+  /** For downloading messages' files and looking up new customers after a page; without it, neither. */
+  followUp?: WechatDeps;
 };
 
 /** A runaway account (or a stand-in that always says has_more) stops here; the next callback goes on. */
@@ -58,6 +65,7 @@ type WecomInbox = { row: Inbox; setup: WecomSetup };
 export class WecomSync {
   private readonly holder = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
   private readonly running = new Map<string, Promise<void>>();
+  private readonly followUps = new Set<Promise<void>>();
   /** Inboxes whose callback came during a pull here: one more pass follows, with the newest token. */
   private readonly again = new Map<string, string | null>();
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -105,6 +113,7 @@ export class WecomSync {
     this.stopped = true;
     clearInterval(this.timer);
     await Promise.allSettled([...this.running.values()]);
+    await Promise.allSettled([...this.followUps]);
   }
 
   /** Pulls each WeCom inbox whose catch-up is due cluster-wide. */
@@ -186,22 +195,62 @@ export class WecomSync {
     }
   }
 
-  /** Commits a page: customers' messages ingested, failed replies marked; resolves once all is stored. */
+  /**
+   * Commits a page, in order: customers' messages ingested (in batches; one with a file alone, its
+   * download recorded as due in the same transaction, media.ts), failed replies marked. Resolves once
+   * all is stored; then the files are downloaded and new customers looked up (wecom-customer.ts).
+   */
   private async store(row: Inbox, setup: WecomSetup, messages: Record<string, unknown>[]) {
-    const writes: Promise<unknown>[] = [];
+    const written: IngestResult[] = [];
+    const marks: Promise<void>[] = [];
+    let batch: Promise<IngestResult>[] = [];
+    const flush = async () => {
+      written.push(...(await Promise.all(batch)));
+      batch = [];
+    };
+    // A write that fails while a later one is awaited must not go unhandled; the pull fails with it below.
+    const settled = <T>(p: Promise<T>) => (p.catch(() => {}), p);
     for (const message of messages) {
       if (typeof message.open_kfid === "string" && message.open_kfid && message.open_kfid !== setup.openKfid) continue;
       const outcome = wecomMessageOf(message, { inboxId: row.id });
-      if (outcome.kind === "message") writes.push(this.o.inbound.submit(row.workspaceId, outcome.inbound));
-      else if (outcome.kind === "send_failed") writes.push(this.markFailed(row, outcome.msgId, outcome.reason));
+      if (outcome.kind === "message" && mediaIdOf(outcome.inbound.data)) {
+        await flush();
+        written.push(
+          await ingestInbound(this.o.core, row.workspaceId, withPendingMedia(outcome.inbound), {
+            stored: (tx, s) => queueMediaDownload(tx, row.workspaceId, s.itemId),
+          }),
+        );
+      } else if (outcome.kind === "message")
+        batch.push(settled(this.o.inbound.submit(row.workspaceId, outcome.inbound)));
+      else if (outcome.kind === "send_failed") marks.push(settled(this.markFailed(row, outcome.msgId, outcome.reason)));
       else log.debug("wecom: entry not stored", { inboxId: row.id, reason: outcome.reason });
     }
-    await Promise.all(writes);
+    await Promise.all([flush(), ...marks]);
+    const fresh = written.filter((r) => !r.duplicate);
+    const deps = this.o.followUp;
+    if (!deps || !fresh.length) return;
+    for (const r of fresh) if (r.item.data.media) this.track(downloadMedia(deps, r.item.id));
+    const customers = fresh.flatMap((r) =>
+      typeof r.item.data.externalUserId === "string"
+        ? [{ contactId: r.contactId, externalUserId: r.item.data.externalUserId }]
+        : [],
+    );
+    this.track(lookUpCustomers(deps, row, customers));
   }
 
-  /** A reply WeCom accepted and then could not deliver (`msg_send_fail`): failed, with the reason, on the timeline. */
+  /** Follow-up work (never throws) that stop() waits for, so nothing outlives the runtime's database. */
+  private track(work: Promise<void>) {
+    this.followUps.add(work);
+    void work.finally(() => this.followUps.delete(work));
+  }
+
+  /**
+   * A reply WeCom accepted and then could not deliver (`msg_send_fail`): failed, with the reason, on the
+   * timeline. A file after a reply's text has a msgid of its own that starts like the reply's (wecom-api.ts).
+   */
   private async markFailed(row: Inbox, msgId: string, reason: string) {
     if (!msgId) return;
+    const prefix = wecomReplyPrefixOf(msgId);
     const [item] = await this.o.core.db
       .select({ id: timelineItems.id })
       .from(timelineItems)
@@ -209,9 +258,12 @@ export class WecomSync {
         and(
           eq(timelineItems.workspaceId, row.workspaceId),
           eq(timelineItems.inboxId, row.id),
-          eq(timelineItems.externalId, msgId),
+          prefix
+            ? like(timelineItems.externalId, `${prefix.replace(/[\\%_]/g, "\\$&")}%`)
+            : eq(timelineItems.externalId, msgId),
         ),
-      );
+      )
+      .limit(1);
     if (item) await OutboxWorker.markFailed(this.o.core, row.workspaceId, item.id, reason);
   }
 
@@ -256,8 +308,12 @@ export function wecomSyncOf(rt: Runtime): WecomSync {
       core: rt.core,
       inbound: rt.inbound,
       keyring: rt.keyring,
-      // The store shares the token with the outbox's sender and the other nodes (one fetch between them).
-      api: { apiBase, tokens: createWecomTokens({ apiBase, store: createAccessTokenStore(rt.database, rt.keyring) }) },
+      // The outbox's sender's API and token cache; its store shares the token with the other nodes.
+      api: rt.wechat.wecomApi ?? {
+        apiBase,
+        tokens: createWecomTokens({ apiBase, store: createAccessTokenStore(rt.database, rt.keyring) }),
+      },
+      followUp: rt,
     });
     perRuntime.set(rt, sync);
   }
