@@ -86,7 +86,9 @@ async function withAttachments(db: Executor, items: TimelineItem[]): Promise<Tim
         attachments.timelineItemId,
         items.map((i) => i.id),
       ),
-    );
+    )
+    // In the order they were stored (a voice note's playable copy before its original), not the heap's.
+    .orderBy(asc(attachments.createdAt), asc(attachments.id));
   return items.map((i) => timelineView(i, files.filter((f) => f.timelineItemId === i.id).map(attachmentView)));
 }
 
