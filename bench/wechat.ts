@@ -37,6 +37,8 @@ const SENDERS = 32;
 const MAX_RUN_S = 5;
 const TARGET_P99_MS = 50;
 const LOOKUPS = 1000;
+/** Seconds the node is watched doing nothing but its own upkeep, between the warm-up and the steady phase. */
+const IDLE_S = 5;
 
 export async function benchWechat({ json }: { json: boolean }) {
   const drivers = await onEachDriver(measure);
@@ -108,6 +110,7 @@ async function measure(target: Target) {
   let steady: number[];
   let warmUp: number[];
   let cpuMsPerPush: number;
+  let idleCpuMsPerS: number;
   let loadAverage: number[];
   let max: { pushes: number; seconds: number; latencies: number[]; cpuMsPerPush: number };
   let serverRssMb = 0;
@@ -143,6 +146,11 @@ async function measure(target: Target) {
       if ((await scrapeMetrics(server.url)).counter("switchboard_outbox_backlog") === 0) break;
       await Bun.sleep(200);
     }
+    // What the node spends with the warm-up's conversations waiting and no pushes coming (router ticks,
+    // timers): the floor under the steady phase's CPU per push.
+    const idleCpuBefore = cpuSeconds(server.pid);
+    await Bun.sleep(IDLE_S * 1000);
+    idleCpuMsPerS = ((cpuSeconds(server.pid) - idleCpuBefore) * 1000) / IDLE_S;
     const load = loadavg()[0]!;
     const cpuBefore = cpuSeconds(server.pid);
     steady = await steadyRun(RUN_S);
@@ -213,6 +221,7 @@ async function measure(target: Target) {
       warmUp: summarize(warmUp!),
       steady: summarize(steady!),
       serverCpuMsPerPush: r2(cpuMsPerPush!),
+      idleServerCpuMsPerS: r2(idleCpuMsPerS!),
       loadAverage: loadAverage!.map(r2),
       maxSustained: {
         senders: SENDERS,
@@ -246,6 +255,9 @@ function print(drivers: Record<Driver, Awaited<ReturnType<typeof measure>> | { s
     );
     console.log(
       `  steady ${r.offeredRate} pushes/s: answer p50 ${f(r.steady.p50)} ms   p99 ${f(r.steady.p99)} ms   max ${f(r.steady.max)} ms   (target p99 < ${TARGET_P99_MS} ms); server CPU ${r.serverCpuMsPerPush} ms per push; load ${r.loadAverage.join(" → ")}`,
+    );
+    console.log(
+      `  idle (${CUSTOMERS} conversations waiting, no pushes): server CPU ${r.idleServerCpuMsPerS} ms per second`,
     );
     const m = r.maxSustained;
     console.log(
