@@ -1,13 +1,5 @@
 import type { Context } from "hono";
-import {
-  decryptMessage,
-  encryptedOf,
-  MAX_PUSH_BYTES,
-  parsePushXml,
-  toInbound,
-  verifyPush,
-  InvalidPush,
-} from "../../../channels/wechat/index.ts";
+import { decryptMessage, encryptedOf, parsePushXml, toInbound, verifyPush } from "../../../channels/wechat/index.ts";
 import type { WechatSetup } from "../../../channels/wechat/setup.ts";
 import { mediaIdOf, withPendingMedia } from "../../../channels/wechat/media.ts";
 import type { NormalizedInbound } from "../../../conversations/channel.ts";
@@ -16,7 +8,7 @@ import type { Inbox } from "../../../db/schema/index.ts";
 import { Invalid } from "../../../platform/errors.ts";
 import { log } from "../../../platform/log.ts";
 import type { Runtime } from "../../server/runtime.ts";
-import { forbidden, refusal } from "./refusal.ts";
+import { forbidden, pushBody, refusal } from "./refusal.ts";
 import { WINDOW_SECONDS, type SeenNonces } from "./nonces.ts";
 import { recordFollow } from "./followers.ts";
 import { downloadMedia, queueMediaDownload } from "./media.ts";
@@ -69,12 +61,7 @@ export function officialUrlCheck(c: Context, setup: WechatSetup) {
  * `success` is answered, so WeChat's retries (same MsgId) find it stored.
  */
 export async function officialPush(c: Context, rt: Runtime, row: Inbox, setup: WechatSetup, nonces: SeenNonces) {
-  const declared = Number(c.req.header("content-length") ?? 0);
-  if (declared > MAX_PUSH_BYTES) throw new InvalidPush("too_large", "The push is larger than 64 KB");
-  const body = await c.req.text();
-  if (Buffer.byteLength(body, "utf8") > MAX_PUSH_BYTES) {
-    throw new InvalidPush("too_large", "The push is larger than 64 KB");
-  }
+  const body = await pushBody(c, "push");
 
   const q = c.req.query();
   const encrypted = q.encrypt_type === "aes";

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { PushVerdict } from "../../../channels/wechat/index.ts";
+import { InvalidPush, MAX_PUSH_BYTES, type PushVerdict } from "../../../channels/wechat/index.ts";
 import { errorBody } from "../../../platform/errors.ts";
 
 export const forbidden = (c: Context, message: string, field?: string) =>
@@ -17,4 +17,13 @@ export function refusal(verdict: Exclude<PushVerdict, { ok: true }>): { message:
     case "timestamp-outside-window":
       return { message: "timestamp is outside the accepted window of 5 minutes", field: "timestamp" };
   }
+}
+
+/** A push's body, refused (413) past 64 KB: by its declared length before reading, then by what came. */
+export async function pushBody(c: Context, what: "push" | "callback") {
+  const tooLarge = () => new InvalidPush("too_large", `The ${what} is larger than 64 KB`);
+  if (Number(c.req.header("content-length") ?? 0) > MAX_PUSH_BYTES) throw tooLarge();
+  const body = await c.req.text();
+  if (Buffer.byteLength(body, "utf8") > MAX_PUSH_BYTES) throw tooLarge();
+  return body;
 }

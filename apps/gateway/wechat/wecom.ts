@@ -1,13 +1,12 @@
 import type { Context } from "hono";
 import { and, eq, sql } from "drizzle-orm";
-import { MAX_PUSH_BYTES, InvalidPush } from "../../../channels/wechat/parse.ts";
 import type { WecomSetup } from "../../../channels/wechat/setup.ts";
 import { verifyWecomCallback, wecomCallbackOf, wecomUrlCheck } from "../../../channels/wechat/wecom-callback.ts";
 import { inboxes, type Inbox } from "../../../db/schema/index.ts";
 import { log } from "../../../platform/log.ts";
 import type { Runtime } from "../../server/runtime.ts";
 import type { SeenNonces } from "./nonces.ts";
-import { forbidden, refusal } from "./refusal.ts";
+import { forbidden, pushBody, refusal } from "./refusal.ts";
 import { pullAfterAnswer, wecomSyncOf } from "./wecom-sync.ts";
 
 /**
@@ -28,11 +27,7 @@ export function wecomUrlCheckRoute(c: Context, setup: WecomSetup) {
 
 /** `POST`: `kf_msg_or_event`. Verified (signature, 5-minute window, fresh nonce), answered, then pulled. */
 export async function wecomCallback(c: Context, rt: Runtime, row: Inbox, setup: WecomSetup, nonces: SeenNonces) {
-  const declared = Number(c.req.header("content-length") ?? 0);
-  if (declared > MAX_PUSH_BYTES) throw new InvalidPush("too_large", "The callback is larger than 64 KB");
-  const body = await c.req.text();
-  if (Buffer.byteLength(body, "utf8") > MAX_PUSH_BYTES)
-    throw new InvalidPush("too_large", "The callback is larger than 64 KB");
+  const body = await pushBody(c, "callback");
 
   const q = c.req.query();
   const now = Date.now();
