@@ -1,8 +1,10 @@
 import { and, eq, gt, inArray, lte, sql } from "drizzle-orm";
 import { sendSystemMessage } from "../conversations/reply.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
-import { conversations, inboxes, timelineItems, workItems } from "../db/schema/index.ts";
-import { queuePositionOf } from "./estimate.ts";
+import { conversations, inboxes, timelineItems, workItems, type WorkItemRow } from "../db/schema/index.ts";
+import { queuePositionsOf } from "./estimate.ts";
+
+type Eta = { position: number; estimatedWaitS: number | null };
 
 /**
  * The customer's place in the queue, sent as a message on channels with no live view of it: the web
@@ -14,9 +16,9 @@ export const WAIT_NOTICE_CHANNELS = ["wechat"];
 /**
  * Sent once per queueing, to work still waiting `afterMs` after it was queued (an agent free at once
  * has been offered it by then: no notice). Work queued longer ago than `withinMs` (a node that was
- * down) is not told any more: the place would come too late to help.
+ * down) is not told any more: the place would come too late to help. A pass sends at most `perPass`.
  */
-export const WAIT_NOTICE = { afterMs: 2_000, withinMs: 10 * 60_000 };
+export const WAIT_NOTICE = { afterMs: 2_000, withinMs: 10 * 60_000, perPass: 100 };
 
 /** What the customer reads, in the inbox's language: Chinese unless the inbox is English. */
 export function waitNoticeText(locale: unknown, eta: { position: number; estimatedWaitS: number | null }) {
@@ -45,10 +47,14 @@ const notified = (workItemId: unknown) => sql`EXISTS (
  * Tells customers who were queued a moment ago, and are still waiting, where they stand. Run by the
  * router's tick on every node: each notice is written with the conversation and the work item locked
  * (the lock order of routing/work.ts) and checked again inside, so two nodes send it once.
+ * The places of all the pass's customers come from one statement per workspace, not one per notice, and
+ * a pass takes at most `timing.perPass` (the oldest first): after a burst of new conversations the
+ * backlog is worked off over a few ticks instead of holding one tick (and the offers it expires) for
+ * seconds.
  */
 export async function announceWaits(core: Core, now = new Date(), timing = WAIT_NOTICE) {
   const candidates = await core.db
-    .select({ id: workItems.id, conversationId: workItems.conversationId })
+    .select({ item: workItems, settings: inboxes.settings })
     .from(workItems)
     .innerJoin(conversations, eq(conversations.id, workItems.conversationId))
     .innerJoin(inboxes, eq(inboxes.id, conversations.inboxId))
@@ -61,26 +67,34 @@ export async function announceWaits(core: Core, now = new Date(), timing = WAIT_
         sql`(${inboxes.settings}->>'waitNotice') IS DISTINCT FROM 'false'`,
         sql`NOT ${notified(workItems.id)}`,
       ),
-    );
+    )
+    .orderBy(workItems.enqueuedAt, workItems.id)
+    .limit(timing.perPass);
+  if (!candidates.length) return 0;
+  const byWorkspace = new Map<string, WorkItemRow[]>();
+  for (const { item } of candidates)
+    byWorkspace.set(item.workspaceId, [...(byWorkspace.get(item.workspaceId) ?? []), item]);
+  const etas = new Map<string, Eta>();
+  for (const items of byWorkspace.values())
+    for (const [id, eta] of await queuePositionsOf(core.db, items)) etas.set(id, eta);
   let sent = 0;
-  for (const candidate of candidates) {
+  for (const { item, settings } of candidates) {
+    const eta = etas.get(item.id);
+    if (!eta) continue;
     const done = await withEvents(core, async (tx, events) => {
       const [c] = await tx
-        .select({ id: conversations.id, inboxId: conversations.inboxId })
+        .select({ id: conversations.id })
         .from(conversations)
-        .where(eq(conversations.id, candidate.conversationId))
+        .where(eq(conversations.id, item.conversationId))
         .for("update", { skipLocked: true });
       if (!c) return false;
       const [w] = await tx
-        .select()
+        .select({ id: workItems.id })
         .from(workItems)
-        .where(and(eq(workItems.id, candidate.id), eq(workItems.state, "waiting"), sql`NOT ${notified(candidate.id)}`))
+        .where(and(eq(workItems.id, item.id), eq(workItems.state, "waiting"), sql`NOT ${notified(item.id)}`))
         .for("update", { skipLocked: true });
       if (!w) return false;
-      const [inbox] = await tx.select({ settings: inboxes.settings }).from(inboxes).where(eq(inboxes.id, c.inboxId));
-      const eta = await queuePositionOf(tx, w);
-      const text = waitNoticeText(inbox?.settings.locale, eta);
-      const message = await sendSystemMessage(tx, events, c.id, text, {
+      const message = await sendSystemMessage(tx, events, c.id, waitNoticeText(settings.locale, eta), {
         senderType: "system",
         data: { waitNoticeFor: w.id, position: eta.position, estimatedWaitS: eta.estimatedWaitS },
       });
