@@ -41,6 +41,8 @@ export const identityKinds = [
   "wechat_unionid",
   "wecom",
   "wechaty",
+  "telegram",
+  "api",
 ] as const;
 export const identityKindEnum = pgEnum("identity_kind", identityKinds);
 
@@ -62,6 +64,8 @@ export const contactIdentities = pgTable(
     value: text("value").notNull(),
     // False for what a visitor typed into a form; true for what a channel or a signature proved.
     verified: boolean("verified").notNull().default(true),
+    // SMS/WhatsApp STOP (退订): nothing is sent to this identity until the person writes START.
+    optedOutAt: timestamp("opted_out_at", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [

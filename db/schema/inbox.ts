@@ -13,7 +13,7 @@ import {
 } from "drizzle-orm/pg-core";
 import { workspaces } from "./workspace.ts";
 
-export const channels = ["webchat", "voice", "email", "wechat", "slack", "sms", "whatsapp"] as const;
+export const channels = ["webchat", "voice", "email", "wechat", "slack", "sms", "whatsapp", "telegram", "api"] as const;
 export const channelEnum = pgEnum("channel", channels);
 
 /** Settings an inbox shows to the public (the widget reads them); secrets go in `credentials`. */

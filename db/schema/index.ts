@@ -8,3 +8,4 @@ export * from "./call.ts";
 export * from "./email.ts";
 export * from "./knowledge.ts";
 export * from "./channel-state.ts";
+export * from "./integration.ts";

@@ -57,6 +57,8 @@ export const users = pgTable(
     disabledAt: timestamp("disabled_at", { withTimezone: true }),
     // Refreshed by the agent's open realtime socket (any node); "online" = seen within a minute.
     lastSeenAt: timestamp("last_seen_at", { withTimezone: true }),
+    // "person", or "service": the user an API key acts as (no password, never routed to, not listed as an agent).
+    kind: text("kind").$type<"person" | "service">().notNull().default("person"),
   },
   (t) => [uniqueIndex("users_email_key").on(t.email), index("users_workspace_idx").on(t.workspaceId)],
 );

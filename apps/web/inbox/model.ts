@@ -126,6 +126,8 @@ export const channelsFor: Record<IdentityKind, Channel[]> = {
   wecom: ["wechat"],
   wechaty: ["wechat"],
   slack: ["slack"],
+  telegram: ["telegram"],
+  api: ["api"],
 };
 
 export const channelIcon: Record<Channel, string> = {
@@ -136,6 +138,8 @@ export const channelIcon: Record<Channel, string> = {
   slack: "#",
   sms: "✆",
   whatsapp: "🟩",
+  telegram: "✈️",
+  api: "⚙️",
 };
 
 /**
