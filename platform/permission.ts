@@ -37,6 +37,7 @@ export const permissions = {
   "knowledge.read": "Read and search knowledge articles, suggest edits, insert into a reply",
   "knowledge.edit": "Write articles and categories, preview, read edit suggestions",
   "knowledge.reports": "Knowledge gaps and the article report",
+  "webhooks.manage": "Outgoing webhooks: register, list and delete them, read their deliveries, re-send one",
 } as const;
 export type Permission = keyof typeof permissions;
 

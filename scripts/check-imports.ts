@@ -26,6 +26,8 @@ const LAYERS: { layer: string; may: string[] }[] = [
   { layer: "routing", may: ["conversations", "knowledge", "db", "platform"] },
   { layer: "calls", may: ["routing", "conversations", "channels/voice", "db", "platform"] },
   { layer: "mailboxes", may: ["conversations", "channels/email", "db", "platform"] },
+  // New domains beside routing/ (docs/architecture.md): outgoing webhooks, and later API keys and the like.
+  { layer: "integrations", may: ["conversations", "db", "platform"] },
   // Channel adapters are pure: the channel contract (conversations/channel.ts: the shapes, limits and the
   // permanent-failure error every adapter shares) and the rest of the core as types only (see TYPE_ONLY).
   { layer: "channels", may: ["conversations/channel.ts", "platform"] },
@@ -39,7 +41,17 @@ const LAYERS: { layer: string; may: string[] }[] = [
   { layer: "scripts", may: ["*"] },
   { layer: "test", may: ["*"] },
 ];
-const BELOW_APPS = ["platform", "db", "knowledge", "conversations", "routing", "calls", "mailboxes", "channels"];
+const BELOW_APPS = [
+  "platform",
+  "db",
+  "knowledge",
+  "conversations",
+  "routing",
+  "calls",
+  "mailboxes",
+  "channels",
+  "integrations",
+];
 /** Imports a layer may make as `import type` (erased at build time) beyond its list above. */
 const TYPE_ONLY: Record<string, string[]> = {
   channels: ["conversations", "db"],

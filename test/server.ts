@@ -58,6 +58,7 @@ export async function startTestServer(
     database,
     adapters: options.adapters,
     outbox: { baseDelayMs: 20, maxDelayMs: 200, pollMs: 50 },
+    webhooks: { backoffMs: [20, 50, 100], pollMs: 50 },
     wechaty: options.wechaty,
   });
   const ws = await createWorkspace(rt.core.db, `Test ${crypto.randomUUID().slice(0, 8)}`);

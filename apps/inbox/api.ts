@@ -28,6 +28,7 @@ import { emailAdminApi } from "./email.ts";
 import { cannedApi } from "./canned.ts";
 import { contactsApi } from "./contacts.ts";
 import { knowledgeApi } from "./knowledge.ts";
+import { webhooksApi } from "./webhooks.ts";
 import { routingApi } from "./routing.ts";
 import { transferToAgent, transferToQueue, transferToTeam } from "../../routing/transfer.ts";
 import { followAssignment, freeIfIdle } from "../../routing/work.ts";
@@ -347,6 +348,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", wechatyAdminApi(rt));
   app.route("/", emailAdminApi(rt));
   app.route("/", knowledgeApi(rt));
+  app.route("/", webhooksApi(rt));
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

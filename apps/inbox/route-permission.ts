@@ -140,6 +140,12 @@ export const routePermissions: Record<string, Permission | typeof PUBLIC> = {
   "DELETE /knowledge/categories/{id}": "knowledge.edit",
   "GET /knowledge/gaps": "knowledge.reports",
   "GET /knowledge/report": "knowledge.reports",
+
+  "GET /webhooks": "webhooks.manage",
+  "POST /webhooks": "webhooks.manage",
+  "DELETE /webhooks/{id}": "webhooks.manage",
+  "GET /webhooks/{id}/deliveries": "webhooks.manage",
+  "POST /webhooks/{id}/deliveries/{deliveryId}/resend": "webhooks.manage",
 };
 
 /** `GET /conversations/{id}`: a route's key in the table, from Hono's method and `:param` path. */

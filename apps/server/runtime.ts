@@ -34,6 +34,8 @@ import {
   type WechatyRunnerOptions,
 } from "../gateway/wechat/wechaty-runner.ts";
 import { CallControl } from "../../calls/call-control.ts";
+import { listenForWebhookEvents } from "../../integrations/webhook.ts";
+import { WebhookWorker, type WebhookWorkerOptions } from "../../integrations/webhook-delivery.ts";
 
 /** Everything one node runs, wired once: database, bus, realtime feed, outbox worker, metrics. */
 export type Runtime = {
@@ -56,6 +58,8 @@ export type Runtime = {
   knowledge: KnowledgeBase;
   /** The Wechaty bots this node runs (one node per bot, by lease); started by main.ts, like the outbox. */
   wechaty: WechatyRunner;
+  /** Outgoing webhooks' deliveries (integrations/webhook-delivery.ts): started with the runtime. */
+  webhooks: WebhookWorker;
   metrics: {
     registry: Registry;
     httpDuration: Histogram;
@@ -72,6 +76,8 @@ export type RuntimeOptions = {
   outbox?: Partial<Omit<OutboxOptions, "adapters" | "keyring">>;
   /** Wechaty bots: tests give a puppet factory (wechaty-puppet-mock), shorter polls and their workspaces. */
   wechaty?: Partial<WechatyRunnerOptions>;
+  /** Outgoing webhooks: tests give a short backoff and poll. */
+  webhooks?: Partial<Omit<WebhookWorkerOptions, "keyring" | "policy">>;
 };
 
 /**
@@ -246,6 +252,15 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   });
   calls.start();
 
+  // Outgoing webhooks: committed events become delivery rows, which any node's worker sends.
+  const webhookWorker = new WebhookWorker(database.db, {
+    ...options.webhooks,
+    keyring,
+    policy: { allowHosts: config.outboundAllowHosts },
+  });
+  const stopWebhookEvents = listenForWebhookEvents(database.db, bus, () => webhookWorker.wake());
+  webhookWorker.start();
+
   let stopBot = () => {};
   const rt: Runtime = {
     config,
@@ -265,8 +280,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       { db: database.db, keyring, inbound, files, readFile: (file) => readAttachment(rt)(file) },
       { ...options.wechaty, holder },
     ),
+    webhooks: webhookWorker,
     metrics: { registry, httpDuration, events, sockets },
     async close() {
+      stopWebhookEvents();
+      await webhookWorker.stop();
       clearInterval(housekeeping);
       stopLagWatch();
       browserCalls.close();
