@@ -1,12 +1,22 @@
 import { and, eq, inArray, isNull, or, sql, type SQL } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
-import type { Attachment, Role } from "../db/schema/index.ts";
+import type { ApiKeyScope, Attachment, Role } from "../db/schema/index.ts";
 import { conversations, emailQuarantine, timelineItems } from "../db/schema/index.ts";
 import { can } from "../platform/permission.ts";
 import type { DomainEvent } from "./event.ts";
 
-/** The signed-in user acting on conversations, with what decides what they may see. */
-export type Actor = { userId: string; workspaceId: string; role: Role; name: string; teamIds: string[] };
+/**
+ * The signed-in user acting on conversations, with what decides what they may see. `scopes`: an API
+ * key's, when the user is the key's service user (conversations/api-key.ts requireScope).
+ */
+export type Actor = {
+  userId: string;
+  workspaceId: string;
+  role: Role;
+  name: string;
+  teamIds: string[];
+  scopes?: ApiKeyScope[];
+};
 
 /**
  * The visibility rule, one for lists, timelines, contacts, files, search and sockets: whoever holds

@@ -42,12 +42,15 @@ export async function createAgent(
   return user;
 }
 
-/** Active users of a workspace by name: who can be picked for assignment, transfer or a team. */
+/**
+ * Active users of a workspace by name: who can be picked for assignment, transfer or a team (people
+ * only: an API key's service user is never picked).
+ */
 export async function activeUsers(db: Executor, workspaceId: string) {
   return db
     .select({ id: users.id, name: users.name, role: users.role })
     .from(users)
-    .where(and(eq(users.workspaceId, workspaceId), isNull(users.disabledAt)))
+    .where(and(eq(users.workspaceId, workspaceId), isNull(users.disabledAt), eq(users.kind, "person")))
     .orderBy(asc(users.name), asc(users.id));
 }
 
@@ -60,7 +63,14 @@ export async function transferTarget(db: Executor, workspaceId: string, agentId:
     .select({ id: users.id, name: users.name, presence: agentStates.presence })
     .from(users)
     .leftJoin(agentStates, eq(agentStates.userId, users.id))
-    .where(and(eq(users.workspaceId, workspaceId), eq(users.id, agentId), isNull(users.disabledAt)));
+    .where(
+      and(
+        eq(users.workspaceId, workspaceId),
+        eq(users.id, agentId),
+        isNull(users.disabledAt),
+        eq(users.kind, "person"),
+      ),
+    );
   if (!row) throw new NotFound("Agent", "agentId");
   if (signedIn && (!row.presence || row.presence === "offline"))
     throw new Conflict(`${row.name} is signed out`, "agentId");
@@ -89,7 +99,14 @@ export async function changeAccount(
         ? await tx
             .select({ id: users.id })
             .from(users)
-            .where(and(eq(users.workspaceId, workspaceId), eq(users.role, "admin"), isNull(users.disabledAt)))
+            .where(
+              and(
+                eq(users.workspaceId, workspaceId),
+                eq(users.role, "admin"),
+                isNull(users.disabledAt),
+                eq(users.kind, "person"),
+              ),
+            )
             .orderBy(asc(users.id))
             .for("update")
         : [];

@@ -26,6 +26,7 @@ import { voiceInboxApi } from "./voice-inbox.ts";
 import { wechatyAdminApi } from "./wechaty.ts";
 import { emailAdminApi } from "./email.ts";
 import { cannedApi } from "./canned.ts";
+import { apiKeysApi } from "./api-keys.ts";
 import { contactsApi } from "./contacts.ts";
 import { knowledgeApi } from "./knowledge.ts";
 import { webhooksApi } from "./webhooks.ts";
@@ -349,6 +350,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", emailAdminApi(rt));
   app.route("/", knowledgeApi(rt));
   app.route("/", webhooksApi(rt));
+  app.route("/", apiKeysApi(rt));
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import type { Executor } from "../../db/connect.ts";
 import { sessions, users, workspaces, type User } from "../../db/schema/index.ts";
 import type { Actor } from "../../conversations/actor.ts";
+import { authenticateApiKey, isApiKey } from "../../conversations/api-key.ts";
 import { withEvents, type Core } from "../../conversations/transaction.ts";
 import { randomToken, sha256Hex, type Keyring } from "../../platform/crypto.ts";
 import { Invalid, Unauthorized } from "../../platform/errors.ts";
@@ -20,7 +21,7 @@ export async function login(db: Executor, email: string, password: string) {
   const [user] = await db
     .select()
     .from(users)
-    .where(and(eq(users.email, email.trim().toLowerCase()), isNull(users.disabledAt)));
+    .where(and(eq(users.email, email.trim().toLowerCase()), isNull(users.disabledAt), eq(users.kind, "person")));
   const ok = await Bun.password.verify(password, user?.passwordHash ?? (await decoyHash));
   if (!user || !ok) throw new Unauthorized("Wrong email or password");
   return { token: await startSession(db, user), user };
@@ -109,7 +110,9 @@ export async function logout(core: Core, token: string) {
   });
 }
 
+/** A session token, or an API key (conversations/api-key.ts): looked up on every request. */
 export async function authenticate(db: Executor, token: string): Promise<Actor | undefined> {
+  if (isApiKey(token)) return authenticateApiKey(db, token);
   const [row] = await db
     .select({ id: users.id, workspaceId: users.workspaceId, role: users.role, name: users.name })
     .from(sessions)

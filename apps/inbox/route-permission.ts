@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { matchedRoutes, routePath } from "hono/route";
 import type { Executor } from "../../db/connect.ts";
+import { requireScope } from "../../conversations/api-key.ts";
 import { Forbidden } from "../../platform/errors.ts";
 import { requirePermission, type Permission } from "../../platform/permission.ts";
 import { requireActor, type AuthEnv } from "./auth.ts";
@@ -82,6 +83,9 @@ export const routePermissions: Record<string, Permission | typeof PUBLIC> = {
   "GET /users": "users.read",
   "GET /teams": "users.read",
   "POST /agents": "users.manage",
+  "GET /api-keys": "users.manage",
+  "POST /api-keys": "users.manage",
+  "DELETE /api-keys/{id}": "users.manage",
   "POST /teams": "teams.manage",
   "PATCH /teams/{id}": "teams.manage",
   "DELETE /teams/{id}": "teams.manage",
@@ -175,6 +179,7 @@ export function routeAccess(db: Executor) {
       if (key !== undefined) {
         if (!permission) throw new Forbidden(`No permission is declared for ${key}`);
         requirePermission(c.get("actor"), permission);
+        requireScope(c.get("actor"), c.req.method, permission);
       }
       await next();
     });

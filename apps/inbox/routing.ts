@@ -132,7 +132,7 @@ export function routingApi(rt: Runtime) {
       const people = await db
         .select({ id: users.id, name: users.name, email: users.email, role: users.role })
         .from(users)
-        .where(and(eq(users.workspaceId, a.workspaceId), isNull(users.disabledAt)))
+        .where(and(eq(users.workspaceId, a.workspaceId), isNull(users.disabledAt), eq(users.kind, "person")))
         .orderBy(asc(users.name));
       const states = await presenceOf(
         db,
