@@ -38,11 +38,14 @@ function receiver() {
 }
 
 let s: TestServer | undefined;
+let s2: TestServer | undefined;
 let r: ReturnType<typeof receiver> | undefined;
 afterEach(async () => {
   r?.stop();
   await s?.stop();
+  await s2?.stop();
   s = undefined;
+  s2 = undefined;
   r = undefined;
 });
 
@@ -64,7 +67,7 @@ async function customerWrites(server: TestServer, workspaceId: string, text: str
     from: { kind: "phone", value: phone },
     text,
   });
-  return result.conversation.id;
+  return { conversationId: result.conversation.id, contactId: result.contactId };
 }
 
 async function register(server: TestServer, token: string, url: string, events: string[]) {
@@ -126,8 +129,8 @@ describe("outgoing webhooks", () => {
     r.state.secret = hook.secret;
     // Another workspace's customer, on the same node and bus: never delivered here.
     const other = await createWorkspace(s.rt.core.db, `Other ${crypto.randomUUID().slice(0, 8)}`);
-    const otherConversation = await customerWrites(s, other.id, "not yours");
-    const conversationId = await customerWrites(s, s.workspaceId, "where is my parcel");
+    const { conversationId: otherConversation } = await customerWrites(s, other.id, "not yours");
+    const { conversationId, contactId } = await customerWrites(s, s.workspaceId, "where is my parcel");
 
     await until(
       async () => r!.got.length,
@@ -168,11 +171,25 @@ describe("outgoing webhooks", () => {
     expect(r.got.some((g) => g.body.data?.item?.text === "internal only")).toBe(false);
     expect(r.got.some((g) => g.raw.includes(otherConversation) || g.raw.includes("not yours"))).toBe(false);
 
+    const renamed = await api(`${s.url}/api/v1/contacts/${contactId}`, {
+      token: admin,
+      method: "PATCH",
+      body: { name: "Parcel Person" },
+    });
+    expect(renamed.status).toBe(200);
+    await until(
+      async () => r!.got.map((g) => g.body.type),
+      (types) => types.includes("contact.updated"),
+    );
+    const contactEvent = r.got.find((g) => g.body.type === "contact.updated")!;
+    expect(contactEvent.verified).toBe(true);
+    expect(contactEvent.body.data.contact).toMatchObject({ id: contactId, name: "Parcel Person" });
+
     const deliveries = await until(
       async () => (await api(`${s!.url}/api/v1/webhooks/${hook.id}/deliveries`, { token: admin })).body.items as any[],
-      (items) => items.length === 3 && items.every((d) => d.status === "delivered"),
+      (items) => items.length === 4 && items.every((d) => d.status === "delivered"),
     );
-    expect(deliveries).toHaveLength(3);
+    expect(deliveries).toHaveLength(4);
     for (const d of deliveries)
       expect(d).toMatchObject({ status: "delivered", attempts: 1, responseStatus: 200, lastError: null });
     expect(deliveries.map((d) => d.id).sort()).toEqual(r.got.map((g) => g.body.id).sort());
@@ -223,6 +240,26 @@ describe("outgoing webhooks", () => {
       method: "POST",
     });
     expect(missing.status).toBe(404);
+  });
+
+  it("delivers each event once when two nodes hear it and both workers poll", async () => {
+    s = await startTestServer();
+    // A second node on the same database: on PostgreSQL it hears the first node's events by NOTIFY
+    // and writes their deliveries too; the (webhook, event) key keeps one, and either worker sends it.
+    s2 = await startTestServer();
+    r = receiver();
+    const admin = await s.login(s.admin.email, s.admin.password);
+    const hook = await register(s, admin, r.url, ["conversation.created", "message.created"]);
+    r.state.secret = hook.secret;
+    for (let i = 0; i < 5; i++) await customerWrites(s, s.workspaceId, `message ${i}`);
+    const deliveries = await until(
+      async () => (await api(`${s!.url}/api/v1/webhooks/${hook.id}/deliveries`, { token: admin })).body.items as any[],
+      (items) => items.length === 10 && items.every((d) => d.status === "delivered"),
+    );
+    expect(deliveries).toHaveLength(10);
+    expect(r.got).toHaveLength(10);
+    expect(new Set(r.got.map((g) => g.body.id)).size).toBe(10);
+    expect(r.got.every((g) => g.verified)).toBe(true);
   });
 
   it("maps domain events to webhook events: resolved beside updated, messages but not notes", () => {
