@@ -1,9 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { ApiSetup } from "../../channels/api/index.ts";
 import { embedSnippet } from "../../channels/webchat/index.ts";
 import { wechatInboxOf, wechatKindOf, WechatSetupInput } from "../../channels/wechat/setup.ts";
 import { createInbox, listInboxes, renameInbox, type ListedInbox } from "../../conversations/inbox.ts";
 import { channels, roles, type Role } from "../../db/schema/index.ts";
+import { checkOutboundUrl, OutboundRefused } from "../../platform/outbound.ts";
+import { randomToken, sha256Hex } from "../../platform/crypto.ts";
 import { Invalid } from "../../platform/errors.ts";
 import { NewPassword } from "../../platform/password.ts";
 import { can } from "../../platform/permission.ts";
@@ -44,6 +47,8 @@ const InboxBody = z
     servicerUserId: z.string().max(200).optional(),
     puppet: z.string().max(100).optional(),
     puppetToken: z.string().max(500).optional(),
+    // An API inbox (channel "api"): where agents' replies are POSTed; checked by ApiSetup.
+    callbackUrl: z.string().max(2000).optional(),
   })
   .openapi("NewInbox");
 const AgentBody = z
@@ -83,6 +88,9 @@ export function adminApi(rt: Runtime) {
       createdAt: inbox.createdAt.toISOString(),
       ...(webchat ? { publicKey: inbox.publicKey } : {}),
       ...(inbox.channel === "wechat" ? wechatView(c, inbox) : {}),
+      ...(inbox.channel === "api"
+        ? { callbackUrl: inbox.settings.callbackUrl, webhookUrl: `${publicUrl(c)}/api/v1/inboxes/${inbox.id}/messages` }
+        : {}),
       ...(webchat && can({ role }, "inboxes.manage")
         ? { embedSnippet: embedSnippet(publicUrl(c), inbox.publicKey!) }
         : {}),
@@ -182,6 +190,27 @@ export function adminApi(rt: Runtime) {
           credentials,
         });
         return c.json(inboxView(c, inbox, a.role), 201);
+      }
+      if (channel === "api") {
+        const settings = parseInput(ApiSetup, { callbackUrl: setup.callbackUrl });
+        // The outbound-URL policy refuses internal addresses now, not only at the first reply.
+        try {
+          await checkOutboundUrl(new URL(settings.callbackUrl), { allowHosts: rt.config.outboundAllowHosts });
+        } catch (err) {
+          if (err instanceof OutboundRefused) throw new Invalid(`callbackUrl: ${err.message}`, "callbackUrl");
+          throw err;
+        }
+        // Shown once: the token only as its SHA-256, the secret sealed with the other credentials.
+        const token = `sbi_${randomToken(32)}`;
+        const secret = `sbs_${randomToken(32)}`;
+        const inbox = await createInbox(db, rt.keyring, {
+          workspaceId: a.workspaceId,
+          channel,
+          name,
+          settings,
+          credentials: { tokenHash: sha256Hex(token), secret },
+        });
+        return c.json({ ...inboxView(c, inbox, a.role), token, secret }, 201);
       }
       if (channel !== "webchat")
         throw new Invalid(`Only webchat inboxes can be created here for now; ${channel} gets its own setup`, "channel");

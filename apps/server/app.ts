@@ -12,6 +12,7 @@ import { errorBody, NotFound, TooLarge, Unauthorized } from "../../platform/erro
 import { pathId } from "../../platform/validation.ts";
 import { demoPage } from "../demo/page.ts";
 import { twilioStandInRoutes } from "../demo/twilio-stand-in-routes.ts";
+import { apiChannelMessages } from "../gateway/api/messages.ts";
 import { twilioVoiceWebhooks } from "../gateway/voice/webhooks.ts";
 import { wechatWebhooks } from "../gateway/wechat/webhooks.ts";
 import { SEALED_SUFFIX } from "../../conversations/attachment.ts";
@@ -97,6 +98,8 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   });
 
   app.route("/", inboxWeb());
+  // API-channel integrations post with their inbox token, not a session: before the agent API's sign-in gate.
+  app.route("/api/v1", apiChannelMessages(rt));
   app.route("/api/v1", agentRealtime(rt));
   app.route("/api/v1", inboxApi(rt));
   app.route("/widget/v1", widgetSocket(rt));

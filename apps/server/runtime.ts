@@ -5,6 +5,7 @@ import { adapters as defaultAdapters } from "../../channels/index.ts";
 import { createWechatAdapter, createWecomTokens, type WechatAdapter } from "../../channels/wechat/index.ts";
 import { WECOM_API_BASE } from "../../channels/wechat/wecom-api.ts";
 import { prepareWechat, readAttachment } from "../gateway/wechat/outbound.ts";
+import { prepareApi } from "../gateway/api/outbound.ts";
 import { AttachmentStore } from "../../conversations/attachment.ts";
 import { InProcessBus, PostgresBus, type EventBus } from "../../conversations/bus.ts";
 import type { ChannelAdapter } from "../../conversations/channel.ts";
@@ -301,6 +302,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   };
   prepare.email = prepareEmail(rt);
   prepare.wechat = prepareWechat(rt);
+  prepare.api = prepareApi(rt);
   registry.register(
     new Gauge(
       "switchboard_voice_batches_total",

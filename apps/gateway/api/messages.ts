@@ -1,0 +1,74 @@
+import { timingSafeEqual } from "node:crypto";
+import { and, eq } from "drizzle-orm";
+import { Hono } from "hono";
+import { ApiInboundMessage, identitiesOf, toInbound } from "../../../channels/api/index.ts";
+import { normalizeIdentity } from "../../../conversations/contact.ts";
+import { readCredentials } from "../../../conversations/inbox.ts";
+import { ingestInbound } from "../../../conversations/ingest.ts";
+import { contactIdentities, inboxes } from "../../../db/schema/index.ts";
+import { sha256Hex } from "../../../platform/crypto.ts";
+import { Invalid, Unauthorized } from "../../../platform/errors.ts";
+import { isUuid, parseInput } from "../../../platform/validation.ts";
+import type { Runtime } from "../../server/runtime.ts";
+
+const WRONG_TOKEN = "Send Authorization: Bearer <the inbox token> of this API inbox";
+
+/**
+ * `POST /api/v1/inboxes/:id/messages`: a customer's message from an API inbox's integration. Not behind
+ * the agents' sign-in: the inbox token (shown once when the inbox was made, only its SHA-256 kept in
+ * the sealed credentials) is the whole authentication, and it is good for its own inbox only. The
+ * same `externalId` again answers 200 with the stored ids and stores nothing.
+ */
+export function apiChannelMessages(rt: Runtime) {
+  const app = new Hono();
+  app.post("/inboxes/:id/messages", async (c) => {
+    const id = c.req.param("id");
+    const token = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+    if (!token || !isUuid(id)) throw new Unauthorized(WRONG_TOKEN);
+    const [inbox] = await rt.core.db
+      .select()
+      .from(inboxes)
+      .where(and(eq(inboxes.id, id), eq(inboxes.channel, "api")));
+    const stored = inbox ? readCredentials(rt.keyring, inbox).tokenHash : undefined;
+    if (typeof stored !== "string" || !sameHex(stored, sha256Hex(token))) throw new Unauthorized(WRONG_TOKEN);
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      throw new Invalid("The body must be a JSON object");
+    }
+    const message = parseInput(ApiInboundMessage, raw);
+    const { extra } = identitiesOf(message.contact);
+    const result = await ingestInbound(
+      rt.core,
+      inbox!.workspaceId,
+      toInbound(inbox!.id, message, crypto.randomUUID()),
+      {
+        // An email or phone number the integration gave joins the contact, unverified, unless it is
+        // another contact's already (then the two are for an agent to merge).
+        stored: async (tx, s) => {
+          for (const identity of extra.map(normalizeIdentity))
+            await tx
+              .insert(contactIdentities)
+              .values({
+                workspaceId: inbox!.workspaceId,
+                contactId: s.contactId,
+                kind: identity.kind,
+                value: identity.value,
+                verified: false,
+              })
+              .onConflictDoNothing();
+        },
+      },
+    );
+    return c.json(
+      { conversationId: result.conversation.id, itemId: result.item.id, contactId: result.contactId },
+      result.duplicate ? 200 : 201,
+    );
+  });
+  return app;
+}
+
+function sameHex(a: string, b: string) {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
