@@ -181,15 +181,18 @@ export function webhookEventsOf(e: DomainEvent): { type: WebhookEventType; event
  * that chose its type. Events that arrive together are written together (one look-up of webhooks and
  * one insert per batch). Every node hears every event (PostgreSQL's NOTIFY), and the unique (webhook,
  * event) key keeps one row whichever node writes first; an event too large for NOTIFY reaches the
- * other nodes only as a reference, but its own node always has it whole.
+ * other nodes only as a reference, but its own node always has it whole. The returned stop writes what
+ * is still waiting.
  */
-export function listenForWebhookEvents(db: Db, bus: EventBus, onWritten: () => void): () => void {
+export function listenForWebhookEvents(db: Db, bus: EventBus, onWritten: () => void): () => Promise<void> {
   let pending: DomainEvent[] = [];
-  let scheduled = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let writing: Promise<void> = Promise.resolve();
   const flush = async () => {
-    scheduled = false;
+    timer = undefined;
     const batch = pending;
     pending = [];
+    if (!batch.length) return;
     const workspaceIds = [...new Set(batch.map((e) => e.workspaceId))];
     const hooks = await db
       .select({ id: webhooks.id, workspaceId: webhooks.workspaceId, events: webhooks.events })
@@ -212,15 +215,20 @@ export function listenForWebhookEvents(db: Db, bus: EventBus, onWritten: () => v
     await db.insert(webhookDeliveries).values(rows).onConflictDoNothing();
     onWritten();
   };
-  return bus.subscribe((m: BusMessage) => {
+  const unsubscribe = bus.subscribe((m: BusMessage) => {
     if (!("type" in m) || m.ephemeral) return;
     if (!webhookEventsOf(m).length) return;
     pending.push(m);
-    if (scheduled) return;
-    scheduled = true;
-    setTimeout(
-      () => void flush().catch((err: unknown) => log.error("webhooks: could not write deliveries", { err })),
-      0,
-    );
+    if (timer) return;
+    timer = setTimeout(() => {
+      writing = flush().catch((err: unknown) => log.error("webhooks: could not write deliveries", { err }));
+    }, 0);
   });
+  // Stopping writes what was heard but not yet written, so a node that shuts down loses no event.
+  return async () => {
+    unsubscribe();
+    clearTimeout(timer);
+    await writing;
+    await flush().catch((err: unknown) => log.error("webhooks: could not write deliveries", { err }));
+  };
 }

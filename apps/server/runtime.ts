@@ -284,7 +284,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     webhooks: webhookWorker,
     metrics: { registry, httpDuration, events, sockets },
     async close() {
-      stopWebhookEvents();
+      await stopWebhookEvents();
       await webhookWorker.stop();
       clearInterval(housekeeping);
       stopLagWatch();
