@@ -193,9 +193,17 @@ export function adminApi(rt: Runtime) {
       }
       if (channel === "api") {
         const settings = parseInput(ApiSetup, { callbackUrl: setup.callbackUrl });
-        // The outbound-URL policy refuses internal addresses now, not only at the first reply.
+        // The outbound-URL policy refuses internal addresses now, not only at the first reply; replies
+        // travel encrypted (https), as outgoing webhooks do, but to a host OUTBOUND_ALLOW_HOSTS lists.
+        const callback = new URL(settings.callbackUrl);
+        const allowHosts = rt.config.outboundAllowHosts;
+        if (callback.protocol !== "https:" && !allowHosts.includes(callback.hostname.toLowerCase()))
+          throw new Invalid(
+            "callbackUrl: must be an https URL (http only to a host OUTBOUND_ALLOW_HOSTS lists)",
+            "callbackUrl",
+          );
         try {
-          await checkOutboundUrl(new URL(settings.callbackUrl), { allowHosts: rt.config.outboundAllowHosts });
+          await checkOutboundUrl(callback, { allowHosts });
         } catch (err) {
           if (err instanceof OutboundRefused) throw new Invalid(`callbackUrl: ${err.message}`, "callbackUrl");
           throw err;

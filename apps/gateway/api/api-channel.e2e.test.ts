@@ -64,7 +64,14 @@ describe("the API channel", () => {
   });
 
   it("refuses a callback URL that is not http(s) or points inside, naming the field", async () => {
-    for (const callbackUrl of ["ftp://example.com/x", "not a url", "http://169.254.169.254/latest", undefined]) {
+    for (const callbackUrl of [
+      "ftp://example.com/x",
+      "not a url",
+      "http://example.com/plain-http",
+      "https://169.254.169.254/latest",
+      "https://10.0.0.1/cb",
+      undefined,
+    ]) {
       const res = await api(`${s.url}/api/v1/inboxes`, {
         token: admin,
         body: { name: "x", channel: "api", callbackUrl },
