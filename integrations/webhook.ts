@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { webhookDeliveries, webhooks, type Webhook, type WebhookDelivery } from "../db/schema/index.ts";
 import type { BusMessage, EventBus } from "../conversations/bus.ts";
@@ -143,6 +143,13 @@ export async function resendDelivery(db: Db, workspaceId: string, webhookId: str
     .returning();
   if (!row) throw new NotFound("Delivery", "deliveryId");
   return deliveryView(row);
+}
+
+/** Deletes delivered and failed deliveries created before `olderThan` (housekeeping); pending ones stay. */
+export async function pruneDeliveries(db: Db, olderThan: Date) {
+  await db
+    .delete(webhookDeliveries)
+    .where(and(inArray(webhookDeliveries.status, ["delivered", "failed"]), lt(webhookDeliveries.createdAt, olderThan)));
 }
 
 /** A domain event as the webhook events it stands for: `{type, eventId, data}` each. */

@@ -1,5 +1,6 @@
 import { pruneRecordings } from "../../calls/recording.ts";
 import { pruneEvents } from "../../conversations/event.ts";
+import { pruneDeliveries } from "../../integrations/webhook.ts";
 import { wakeSnoozed } from "../../conversations/status.ts";
 import { pruneHeldBack } from "../../mailboxes/held-back.ts";
 import { log } from "../../platform/log.ts";
@@ -13,6 +14,8 @@ import type { Config } from "../../platform/config.ts";
 
 /** How long the realtime replay log keeps events; resuming from older seqs asks the client to reload. */
 const EVENT_RETENTION_DAYS = 7;
+/** How long outgoing webhooks' finished deliveries stay listed. */
+const WEBHOOK_DELIVERY_RETENTION_DAYS = 30;
 /** An agent whose realtime socket has been gone this long (no heartbeat on any node) goes offline. */
 const DISCONNECT_GRACE_MS = 90_000;
 
@@ -28,7 +31,7 @@ export type Chores = Parameters<typeof pruneRecordings>[0] &
 /**
  * The node's periodic chores (every 30 s): snoozed conversations that are due, agents whose
  * browser went away, events past retention, recordings to fetch again or past retention, held-back
- * mail past retention, uploads no message took (UPLOAD_ORPHAN_HOURS), WeChat files whose download is
+ * mail past retention, outgoing webhooks' finished deliveries after 30 days, uploads no message took (UPLOAD_ORPHAN_HOURS), WeChat files whose download is
  * due (apps/gateway/wechat/media.ts). Each failure is logged and leaves the others running.
  */
 export function housekeep(rt: Chores, now = new Date()) {
@@ -42,6 +45,9 @@ export function housekeep(rt: Chores, now = new Date()) {
     chore("prune recordings", () => pruneRecordings(rt)),
     chore("prune held-back mail", () => pruneHeldBack(rt)),
     chore("prune webhook nonces", () => pruneWebhookNonces(rt.database.db, now)),
+    chore("prune webhook deliveries", () =>
+      pruneDeliveries(rt.database.db, new Date(now.getTime() - WEBHOOK_DELIVERY_RETENTION_DAYS * 86_400_000)),
+    ),
     chore("WeChat media downloads", () => retryMediaDownloads(rt)),
     chore("prune orphaned uploads", () =>
       rt.files.pruneOrphans(rt.database.db, new Date(now.getTime() - rt.config.uploads.orphanAfterMs)),
