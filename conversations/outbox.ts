@@ -12,6 +12,7 @@ import {
 } from "../db/schema/index.ts";
 import type { Keyring } from "../platform/crypto.ts";
 import { log } from "../platform/log.ts";
+import { PollLoop } from "../platform/poll-loop.ts";
 import { PermanentSendError, type ChannelAdapter, type OutboundMessage, type SendResult } from "./channel.ts";
 import { readCredentials } from "./inbox.ts";
 import { scopeOf } from "./conversation.ts";
@@ -63,10 +64,7 @@ export function retryDelay(attempt: number, baseMs: number, maxMs: number, rando
  * after the lease; the adapter gets the row id as idempotency key for the resend that can cause.
  */
 export class OutboxWorker {
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private running = false;
-  private again = false;
-  private stopped = false;
+  private readonly loop: PollLoop;
   private readonly o: Required<Omit<OutboxOptions, "adapters" | "keyring" | "prepare" | "pinned">>;
 
   constructor(
@@ -80,46 +78,20 @@ export class OutboxWorker {
       batch: options.batch ?? 20,
       pollMs: options.pollMs ?? 1000,
     };
+    this.loop = new PollLoop("outbox", () => this.runOnce(), this.o);
   }
 
   start() {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
-  async stop() {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    while (this.running) await Bun.sleep(5);
+  stop() {
+    return this.loop.stop();
   }
 
   /** Called after a reply commits, so it goes out now rather than at the next poll. */
   wake() {
-    if (this.stopped) return;
-    if (this.running) this.again = true;
-    else this.schedule(0);
-  }
-
-  private schedule(ms: number) {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), ms);
-  }
-
-  private async tick() {
-    if (this.running || this.stopped) return;
-    this.running = true;
-    let sent = 0;
-    try {
-      sent = await this.runOnce();
-    } catch (err) {
-      log.error("outbox: run failed", { err });
-    } finally {
-      this.running = false;
-    }
-    if (this.stopped) return;
-    const more = this.again || sent === this.o.batch;
-    this.again = false;
-    this.schedule(more ? 0 : this.o.pollMs);
+    this.loop.wake();
   }
 
   /**

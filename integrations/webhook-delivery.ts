@@ -4,6 +4,7 @@ import { rowsOf, type Db } from "../db/connect.ts";
 import { webhookDeliveries, webhooks } from "../db/schema/index.ts";
 import type { Keyring } from "../platform/crypto.ts";
 import { log } from "../platform/log.ts";
+import { PollLoop } from "../platform/poll-loop.ts";
 import { fetchOutbound, type OutboundPolicy } from "../platform/outbound.ts";
 
 export type WebhookWorkerOptions = {
@@ -44,10 +45,7 @@ type Claimed = {
  * one the row fails with the last status code or error.
  */
 export class WebhookWorker {
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private running = false;
-  private again = false;
-  private stopped = true;
+  private readonly loop: PollLoop;
   private readonly backoff: number[];
   private readonly leaseMs: number;
   private readonly timeoutMs: number;
@@ -63,46 +61,24 @@ export class WebhookWorker {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.batch = options.batch ?? 20;
     this.pollMs = options.pollMs ?? 1000;
+    this.loop = new PollLoop("webhooks", () => this.runOnce(), {
+      batch: this.batch,
+      pollMs: this.pollMs,
+      idleUntilStarted: true,
+    });
   }
 
   start() {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
-  async stop() {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    while (this.running) await Bun.sleep(5);
+  stop() {
+    return this.loop.stop();
   }
 
   /** New or re-sent deliveries: go now rather than at the next poll. */
   wake() {
-    if (this.stopped) return;
-    if (this.running) this.again = true;
-    else this.schedule(0);
-  }
-
-  private schedule(ms: number) {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), ms);
-  }
-
-  private async tick() {
-    if (this.running || this.stopped) return;
-    this.running = true;
-    let claimed = 0;
-    try {
-      claimed = await this.runOnce();
-    } catch (err) {
-      log.error("webhooks: run failed", { err });
-    } finally {
-      this.running = false;
-    }
-    if (this.stopped) return;
-    const more = this.again || claimed === this.batch;
-    this.again = false;
-    this.schedule(more ? 0 : this.pollMs);
+    this.loop.wake();
   }
 
   /** Claims and delivers one batch of due rows; returns how many were claimed. */
