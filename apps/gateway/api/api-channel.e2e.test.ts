@@ -132,6 +132,8 @@ describe("the API channel", () => {
     }
     // The web chat inbox is not an API inbox, whatever the token.
     expect((await post(s.inbox.id, inbox.token, message)).status).toBe(401);
+    // A malformed id is a 404, as on every route that takes an id.
+    expect((await post("not-a-uuid", inbox.token, message)).status).toBe(404);
     const missing = await post(inbox.id, inbox.token, { contact: { name: "No id" }, text: "hi" });
     expect(missing.status).toBe(400);
     expect(missing.body.error.field).toBe("contact.identifier");

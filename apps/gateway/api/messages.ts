@@ -7,7 +7,7 @@ import { readCredentials } from "../../../conversations/inbox.ts";
 import { ingestInbound } from "../../../conversations/ingest.ts";
 import { contactIdentities, inboxes } from "../../../db/schema/index.ts";
 import { sha256Hex } from "../../../platform/crypto.ts";
-import { Invalid, Unauthorized } from "../../../platform/errors.ts";
+import { Invalid, NotFound, Unauthorized } from "../../../platform/errors.ts";
 import { isUuid, parseInput } from "../../../platform/validation.ts";
 import type { Runtime } from "../../server/runtime.ts";
 
@@ -24,7 +24,10 @@ export function apiChannelMessages(rt: Runtime) {
   app.post("/inboxes/:id/messages", async (c) => {
     const id = c.req.param("id");
     const token = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-    if (!token || !isUuid(id)) throw new Unauthorized(WRONG_TOKEN);
+    // A malformed id is a 404 as on every route; a well-formed one answers 401 unless its own token
+    // comes with it, so whether an inbox exists is not told to whoever lacks the token.
+    if (!isUuid(id)) throw new NotFound("Inbox", "id");
+    if (!token) throw new Unauthorized(WRONG_TOKEN);
     const [inbox] = await rt.core.db
       .select()
       .from(inboxes)
