@@ -20,7 +20,10 @@ export const VERIFICATION_CODE_HOURS = 24;
 /** The plus tag a verification mail is addressed with: `support+verify-<code>@acme.test`. */
 export const VERIFY_TAG = "verify-";
 
-/** The keys an inbox's settings claim: an email inbox's address and aliases, a voice inbox's number. */
+/**
+ * The keys an inbox's settings claim: an email inbox's address and aliases, a voice inbox's number, an
+ * SMS or WhatsApp inbox's account and number, a Slack inbox's team.
+ */
 export function routeKeysOf(channel: Channel, settings: Record<string, unknown>): RouteKey[] {
   const keys: RouteKey[] = [];
   const add = (kind: RouteKind, key: unknown, field: string) => {
@@ -30,7 +33,17 @@ export function routeKeysOf(channel: Channel, settings: Record<string, unknown>)
     add("email", settings.address, "email.address");
     (Array.isArray(settings.aliases) ? settings.aliases : []).forEach((a, i) => add("email", a, `email.aliases.${i}`));
   }
-  if (channel === "voice" || channel === "sms") add(channel, settings.phoneNumber, "phoneNumber");
+  if (channel === "voice") add(channel, settings.phoneNumber, "phoneNumber");
+  // Messaging numbers are keyed with their Twilio account: Twilio's WhatsApp sandbox number is shared
+  // by every account, and a webhook names its AccountSid, whose token must then sign it.
+  if ((channel === "sms" || channel === "whatsapp") && typeof settings.accountSid === "string")
+    add(
+      channel,
+      typeof settings.phoneNumber === "string" ? `${settings.accountSid}:${settings.phoneNumber}` : undefined,
+      "phoneNumber",
+    );
+  // A Slack inbox is its workspace (team): every event names the team it comes from.
+  if (channel === "slack") add("slack_team", settings.teamId, "teamId");
   const seen = new Set<string>();
   return keys.filter((k) => !seen.has(`${k.kind}:${k.key}`) && seen.add(`${k.kind}:${k.key}`));
 }

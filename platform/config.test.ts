@@ -61,6 +61,22 @@ describe("config", () => {
     expect(() => parseConfig({ TWILIO_API_BASE_URL: "api.twilio.com" })).toThrow(/TWILIO_API_BASE_URL/);
   });
 
+  it("reads the messaging providers' API bases (TWILIO_API_BASE first) and lets server-side fetches reach them", () => {
+    const c = parseConfig({
+      TWILIO_API_BASE_URL: "http://127.0.0.1:9",
+      TWILIO_API_BASE: "http://localhost:7001/",
+      SLACK_API_BASE: "http://10.0.0.7:7002",
+      TELEGRAM_API_BASE: "http://[::1]:7003",
+      OUTBOUND_ALLOW_HOSTS: "CRM.internal",
+    });
+    expect(c.twilioApiBaseUrl).toBe("http://localhost:7001");
+    expect(c.slackApiBase).toBe("http://10.0.0.7:7002");
+    expect(c.telegramApiBase).toBe("http://[::1]:7003");
+    expect(c.outboundAllowHosts).toEqual(["crm.internal", "localhost", "10.0.0.7", "::1"]);
+    expect(parseConfig({}).outboundAllowHosts).toEqual([]);
+    expect(() => parseConfig({ SLACK_API_BASE: "slack.com" })).toThrow(/SLACK_API_BASE/);
+  });
+
   it("refuses PostgreSQL without SECRET_KEY, naming the variable, and reads the previous key", () => {
     expect(() => parseConfig({ DATABASE_URL: "postgres://u@h/db" })).toThrow(/SECRET_KEY.*PostgreSQL/);
     expect(parseConfig({}).secretKey).toBeUndefined();

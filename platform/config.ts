@@ -48,6 +48,13 @@ const EnvSchema = z.object({
   // Twilio's REST API for checking that an account holds a number a new voice inbox claims: a
   // regional edge, or a local stand-in in tests. Default https://api.twilio.com.
   TWILIO_API_BASE_URL: z.url({ message: "must be a URL such as https://api.twilio.com" }).optional(),
+  // The same for every Twilio call of SMS and WhatsApp inboxes without an API base of their own, and
+  // for the number check (the issue's public name; TWILIO_API_BASE_URL is the older one, still read).
+  TWILIO_API_BASE: z.url({ message: "must be a URL such as https://api.twilio.com" }).optional(),
+  // Slack's Web API (chat.postMessage, files) and Telegram's Bot API, or local stand-ins with the same
+  // paths: tests and local trials need no account. Defaults https://slack.com and https://api.telegram.org.
+  SLACK_API_BASE: z.url({ message: "must be a URL such as https://slack.com" }).optional(),
+  TELEGRAM_API_BASE: z.url({ message: "must be a URL such as https://api.telegram.org" }).optional(),
   // WeChat's Official Account API (access tokens, customer-service messages), or a local stand-in with
   // the same paths in tests. Default https://api.weixin.qq.com.
   WECHAT_API_BASE: z.url({ message: "must be a URL such as https://api.weixin.qq.com" }).optional(),
@@ -157,7 +164,12 @@ export type Config = {
   iceServers: IceServer[];
   /** Twilio auth token for voice inboxes without their own; "demo-twilio-token" in demo mode. */
   twilioAuthToken: string | undefined;
+  /** TWILIO_API_BASE (else TWILIO_API_BASE_URL) without a trailing slash; unset: Twilio's own host. */
   twilioApiBaseUrl: string | undefined;
+  /** SLACK_API_BASE without a trailing slash; unset: https://slack.com (paths `/api/<method>`). */
+  slackApiBase: string | undefined;
+  /** TELEGRAM_API_BASE without a trailing slash; unset: https://api.telegram.org (`/bot<token>/<method>`). */
+  telegramApiBase: string | undefined;
   /** WECHAT_API_BASE without a trailing slash; unset: WeChat's own host. */
   wechatApiBase: string | undefined;
   /** WECOM_API_BASE without a trailing slash; unset: WeCom's own host (customer service, `/cgi-bin/kf/...`). */
@@ -178,6 +190,10 @@ export class ConfigError extends Error {
   }
 }
 
+function providerHosts(bases: (string | undefined)[]) {
+  return bases.filter((b): b is string => !!b).map((b) => new URL(b).hostname.toLowerCase().replace(/^\[|\]$/g, ""));
+}
+
 /** Empty strings count as unset: `FOO= bun run start` should not fail a URL check. */
 function withoutEmpty(env: Record<string, string | undefined>) {
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
@@ -196,6 +212,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
       "must be set on PostgreSQL (DATABASE_URL is set): every node and every restart needs the same key",
     );
   const demo = e.SWITCHBOARD_DEMO ? e.SWITCHBOARD_DEMO === "1" : !e.DATABASE_URL;
+  const twilioApiBase = (e.TWILIO_API_BASE ?? e.TWILIO_API_BASE_URL)?.replace(/\/$/, "");
   const iceServers = parseIceServers(e.WEBRTC_ICE_SERVERS);
   if (typeof iceServers === "string") throw new ConfigError("WEBRTC_ICE_SERVERS", iceServers);
   return {
@@ -231,9 +248,16 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     help: { gapsPerMinute: e.HELP_GAPS_PER_MINUTE, viewWindowMs: e.HELP_VIEW_WINDOW_MINUTES * 60_000 },
     visitorTokenDays: e.VISITOR_TOKEN_DAYS,
     metricsToken: e.METRICS_TOKEN,
-    outboundAllowHosts: e.OUTBOUND_ALLOW_HOSTS ? e.OUTBOUND_ALLOW_HOSTS.toLowerCase().split(",") : [],
+    outboundAllowHosts: [
+      ...(e.OUTBOUND_ALLOW_HOSTS ? e.OUTBOUND_ALLOW_HOSTS.toLowerCase().split(",") : []),
+      // A provider's API base is where its files are fetched from (a Twilio MediaUrl, a Slack file's
+      // url_private): an operator who points it at a private host means that host.
+      ...providerHosts([twilioApiBase, e.SLACK_API_BASE, e.TELEGRAM_API_BASE]),
+    ],
     twilioAuthToken: e.TWILIO_AUTH_TOKEN ?? (demo ? "demo-twilio-token" : undefined),
-    twilioApiBaseUrl: e.TWILIO_API_BASE_URL,
+    twilioApiBaseUrl: twilioApiBase,
+    slackApiBase: e.SLACK_API_BASE?.replace(/\/$/, ""),
+    telegramApiBase: e.TELEGRAM_API_BASE?.replace(/\/$/, ""),
     wechatApiBase: e.WECHAT_API_BASE?.replace(/\/$/, ""),
     wecomApiBase: e.WECOM_API_BASE?.replace(/\/$/, ""),
     autoAccept: e.ROUTING_AUTO_ACCEPT ? (e.ROUTING_AUTO_ACCEPT.split(",") as Config["autoAccept"]) : [],

@@ -24,6 +24,7 @@ import { queueHistory } from "../../routing/history.ts";
 import { body, created, IdParam, Json, ok, router } from "../server/http.ts";
 import type { Runtime } from "../server/runtime.ts";
 import { parseEmailSetup } from "./email.ts";
+import { channelSetups } from "./inbox-setup.ts";
 import { acceptInvite, inviteToken, inviteUrl, signedInUser, type AuthEnv } from "./auth.ts";
 
 const InboxName = z.string().trim().min(1).max(100);
@@ -50,6 +51,9 @@ const InboxBody = z
     // An API inbox (channel "api"): where agents' replies are POSTed; checked by ApiSetup.
     callbackUrl: z.string().max(2000).optional(),
   })
+  // SMS, WhatsApp, Slack and Telegram inboxes bring their own fields, checked by their entry in
+  // inbox-setup.ts (which names the bad field).
+  .loose()
   .openapi("NewInbox");
 const AgentBody = z
   .object({
@@ -91,6 +95,7 @@ export function adminApi(rt: Runtime) {
       ...(inbox.channel === "api"
         ? { callbackUrl: inbox.settings.callbackUrl, webhookUrl: `${publicUrl(c)}/api/v1/inboxes/${inbox.id}/messages` }
         : {}),
+      ...(channelSetups[inbox.channel]?.view(inbox, publicUrl(c)) ?? {}),
       ...(webchat && can({ role }, "inboxes.manage")
         ? { embedSnippet: embedSnippet(publicUrl(c), inbox.publicKey!) }
         : {}),
@@ -219,6 +224,18 @@ export function adminApi(rt: Runtime) {
           credentials: { tokenHash: sha256Hex(token), secret },
         });
         return c.json({ ...inboxView(c, inbox, a.role), token, secret }, 201);
+      }
+      const channelSetup = channelSetups[channel];
+      if (channelSetup) {
+        const { settings, credentials, shownOnce } = await channelSetup.create(rt, setup);
+        const inbox = await createInbox(db, rt.keyring, {
+          workspaceId: a.workspaceId,
+          channel,
+          name,
+          settings,
+          credentials,
+        });
+        return c.json({ ...inboxView(c, inbox, a.role), ...shownOnce }, 201);
       }
       if (channel !== "webchat")
         throw new Invalid(`Only webchat inboxes can be created here for now; ${channel} gets its own setup`, "channel");

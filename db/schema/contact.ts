@@ -43,6 +43,9 @@ export const identityKinds = [
   "wechaty",
   "telegram",
   "api",
+  // A WhatsApp user (E.164, without "whatsapp:"): apart from "phone", so opting out of WhatsApp leaves
+  // SMS and calls alone and the 24-hour window is the WhatsApp identity's.
+  "whatsapp",
 ] as const;
 export const identityKindEnum = pgEnum("identity_kind", identityKinds);
 

@@ -59,7 +59,7 @@ export type Channel = (typeof channels)[number];
  * Channel families whose keys come from outside and pick the inbox a message or call is for. A phone
  * number may serve voice and SMS at once, so uniqueness is per family, not per key.
  */
-export const routeKinds = ["email", "voice", "sms", "whatsapp", "wechat_app"] as const;
+export const routeKinds = ["email", "voice", "sms", "whatsapp", "wechat_app", "slack_team"] as const;
 export type RouteKind = (typeof routeKinds)[number];
 
 /**

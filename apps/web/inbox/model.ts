@@ -119,7 +119,9 @@ export type ContactProfile = {
 export const channelsFor: Record<IdentityKind, Channel[]> = {
   visitor: ["webchat"],
   email: ["email"],
-  phone: ["voice", "sms", "whatsapp"],
+  // A WhatsApp user has a "whatsapp" identity of their own (opting out of one leaves the other).
+  phone: ["voice", "sms"],
+  whatsapp: ["whatsapp"],
   wechat: ["wechat"],
   // A UnionID joins a person's OpenIDs; messages go to an OpenID, not to it.
   wechat_unionid: [],

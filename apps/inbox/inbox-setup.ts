@@ -1,0 +1,116 @@
+import { accountHoldsNumber } from "../../channels/voice/rest.ts";
+import { SlackSetup, slackInboxOf } from "../../channels/slack/setup.ts";
+import { TelegramSetup, telegramInboxOf } from "../../channels/telegram/setup.ts";
+import { messagingInboxOf, TwilioMessagingSetup } from "../../channels/twilio-messaging/setup.ts";
+import type { ListedInbox } from "../../conversations/inbox.ts";
+import type { Channel, InboxSettings } from "../../db/schema/index.ts";
+import { randomToken } from "../../platform/crypto.ts";
+import { Conflict, Invalid } from "../../platform/errors.ts";
+import { checkOutboundUrl, OutboundRefused } from "../../platform/outbound.ts";
+import { parseInput } from "../../platform/validation.ts";
+import type { Runtime } from "../server/runtime.ts";
+
+/**
+ * How `POST /api/v1/inboxes` creates an inbox of each messaging channel, and what `GET /api/v1/inboxes`
+ * shows of it: one entry per channel, so a new channel adds an entry here instead of a branch in the
+ * route. Each validates its own fields (a 400 naming the field), proves what must be proven with the
+ * provider, and splits what it stores into public settings and sealed credentials.
+ */
+export type NewInbox = {
+  settings: InboxSettings;
+  credentials?: Record<string, unknown>;
+  /** Shown in the 201 only (a generated secret); never again. */
+  shownOnce?: Record<string, unknown>;
+};
+
+export type ChannelSetup = {
+  create(rt: Runtime, input: Record<string, unknown>): Promise<NewInbox>;
+  /** Beyond id, name and channel: public ids and the absolute URL to paste into the provider's console. */
+  view(inbox: ListedInbox, publicUrl: string): Record<string, unknown>;
+};
+
+/** An inbox's own API base is a URL the server will call: the outbound-URL policy applies to it. */
+async function checkApiBase(rt: Runtime, apiBaseUrl: string | undefined) {
+  if (!apiBaseUrl) return;
+  try {
+    await checkOutboundUrl(new URL(apiBaseUrl), { allowHosts: rt.config.outboundAllowHosts });
+  } catch (err) {
+    if (err instanceof OutboundRefused) throw new Invalid(`apiBaseUrl: ${err.message}`, "apiBaseUrl");
+    throw err;
+  }
+}
+
+const pick = (settings: InboxSettings, keys: readonly string[]) =>
+  Object.fromEntries(keys.filter((k) => settings[k] !== undefined).map((k) => [k, settings[k]]));
+
+function twilioMessaging(channel: "sms" | "whatsapp"): ChannelSetup {
+  return {
+    async create(rt, input) {
+      const setup = parseInput(TwilioMessagingSetup, input);
+      if (channel === "sms" && setup.templates.length)
+        throw new Invalid("templates: only WhatsApp inboxes have templates", "templates");
+      await checkApiBase(rt, setup.apiBaseUrl);
+      const apiBaseUrl = setup.apiBaseUrl ?? rt.config.twilioApiBaseUrl;
+      const holds = await accountHoldsNumber({ ...setup, apiBaseUrl }, setup.phoneNumber).catch((err: unknown) => {
+        throw new Conflict(
+          `Twilio could not be asked about this account: ${err instanceof Error ? err.message : String(err)}`,
+          "accountSid",
+        );
+      });
+      if (holds === "unauthorized") throw new Invalid("Twilio refused this Account SID and auth token", "authToken");
+      // An SMS number must be the account's own. A WhatsApp sender need not be one of its phone
+      // numbers (Twilio's sandbox is shared): its routing key names the account, whose token signs
+      // every webhook, so nobody else can take its messages.
+      if (channel === "sms" && !holds)
+        throw new Invalid(
+          "This Twilio account does not hold this number (Phone Numbers in the Twilio console)",
+          "phoneNumber",
+        );
+      return messagingInboxOf(setup);
+    },
+    view(inbox, publicUrl) {
+      return {
+        ...pick(inbox.settings, ["phoneNumber", "accountSid", "templates"]),
+        webhookUrl: `${publicUrl}/webhooks/twilio/messaging`,
+        statusCallbackUrl: `${publicUrl}/webhooks/twilio/messaging/status`,
+      };
+    },
+  };
+}
+
+const slack: ChannelSetup = {
+  async create(rt, input) {
+    const setup = parseInput(SlackSetup, input);
+    await checkApiBase(rt, setup.apiBaseUrl);
+    return slackInboxOf(setup);
+  },
+  view(inbox, publicUrl) {
+    return {
+      ...pick(inbox.settings, ["teamId", "botUserId", "alertChannel"]),
+      webhookUrl: `${publicUrl}/webhooks/slack/events`,
+    };
+  },
+};
+
+const telegram: ChannelSetup = {
+  async create(rt, input) {
+    const setup = parseInput(TelegramSetup, input);
+    await checkApiBase(rt, setup.apiBaseUrl);
+    // Without one given, a strong secret is made; Telegram is told it when the webhook is set.
+    const secretToken = setup.secretToken ?? randomToken(32);
+    return { ...telegramInboxOf(setup, secretToken), shownOnce: setup.secretToken ? {} : { secretToken } };
+  },
+  view(inbox, publicUrl) {
+    return {
+      ...pick(inbox.settings, ["botId", "greeting"]),
+      webhookUrl: `${publicUrl}/webhooks/telegram/${inbox.id}`,
+    };
+  },
+};
+
+export const channelSetups: Partial<Record<Channel, ChannelSetup>> = {
+  sms: twilioMessaging("sms"),
+  whatsapp: twilioMessaging("whatsapp"),
+  slack,
+  telegram,
+};

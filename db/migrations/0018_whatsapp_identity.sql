@@ -1,0 +1,1 @@
+ALTER TYPE "public"."identity_kind" ADD VALUE 'whatsapp';
