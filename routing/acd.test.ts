@@ -1,3 +1,4 @@
+import { channels } from "../db/schema/inbox.ts";
 import { describe, expect, it } from "bun:test";
 import {
   canTake,
@@ -42,15 +43,11 @@ const withLoad = (a: Agent, load: Partial<Agent["load"]>): Agent => ({ ...a, loa
 
 describe("channel classes", () => {
   it("counts each product channel against the capacity of its class", () => {
-    expect(["voice", "webchat", "email", "wechat", "slack", "sms", "whatsapp"].map(channelClass)).toEqual([
-      "voice",
-      "chat",
-      "email",
-      "messaging",
-      "messaging",
-      "messaging",
-      "messaging",
-    ]);
+    expect(
+      ["voice", "webchat", "email", "wechat", "slack", "sms", "whatsapp", "telegram", "api"].map(channelClass),
+    ).toEqual(["voice", "chat", "email", "messaging", "messaging", "messaging", "messaging", "messaging", "messaging"]);
+    // Every channel an inbox can have is routable.
+    for (const channel of channels) expect(() => channelClass(channel)).not.toThrow();
   });
 
   it("refuses a channel it does not know rather than guessing its class", () => {

@@ -14,6 +14,9 @@ const CLASS_OF_CHANNEL: Readonly<Record<string, ChannelClass>> = {
   slack: "messaging",
   sms: "messaging",
   whatsapp: "messaging",
+  telegram: "messaging",
+  // A business's own app posting through the API channel: a written thread like the messengers.
+  api: "messaging",
 };
 
 /** Capacity is counted per class of channel: a WhatsApp thread and an SMS thread weigh the same. */

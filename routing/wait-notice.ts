@@ -9,9 +9,11 @@ type Eta = { position: number; estimatedWaitS: number | null };
 /**
  * The customer's place in the queue, sent as a message on channels with no live view of it: the web
  * chat widget shows it and refreshes it (GET /widget/v1/queue), a caller hears it from the IVR, but a
- * WeChat customer only sees messages. An inbox turns it off with settings.waitNotice = false.
+ * WeChat, SMS, WhatsApp or Telegram customer only sees messages. An inbox turns it off with
+ * settings.waitNotice = false. (Slack's shared channels are business customers talking to a team, not
+ * a queue, and an API channel's app shows what it likes: neither gets one.)
  */
-export const WAIT_NOTICE_CHANNELS = ["wechat"];
+export const WAIT_NOTICE_CHANNELS = ["wechat", "sms", "whatsapp", "telegram"];
 
 /**
  * Sent once per queueing, to work still waiting `afterMs` after it was queued (an agent free at once
