@@ -227,7 +227,7 @@ export function adminApi(rt: Runtime) {
       }
       const channelSetup = channelSetups[channel];
       if (channelSetup) {
-        const { settings, credentials, shownOnce } = await channelSetup.create(rt, setup);
+        const { settings, credentials, shownOnce } = await channelSetup.create(rt, setup, { publicUrl: publicUrl(c) });
         const inbox = await createInbox(db, rt.keyring, {
           workspaceId: a.workspaceId,
           channel,

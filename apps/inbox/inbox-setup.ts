@@ -24,7 +24,8 @@ export type NewInbox = {
 };
 
 export type ChannelSetup = {
-  create(rt: Runtime, input: Record<string, unknown>): Promise<NewInbox>;
+  /** `publicUrl`: where providers reach this server (PUBLIC_URL, else the address the admin used). */
+  create(rt: Runtime, input: Record<string, unknown>, at: { publicUrl: string }): Promise<NewInbox>;
   /** Beyond id, name and channel: public ids and the absolute URL to paste into the provider's console. */
   view(inbox: ListedInbox, publicUrl: string): Record<string, unknown>;
 };
