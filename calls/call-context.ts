@@ -1,4 +1,5 @@
 import type { IvrFlow } from "../channels/voice/flow.ts";
+import { TtlCache } from "../platform/ttl-cache.ts";
 import { TwilioRest } from "../channels/voice/rest.ts";
 import type { CallUrls } from "../channels/voice/twiml.ts";
 import { assignWithin } from "../conversations/assignment.ts";
@@ -43,9 +44,9 @@ export const clientIdentity = (userId: string) => `agent-${userId}`;
  * only a short-lived cache, so any node can answer any webhook.
  */
 export class CallContext {
-  private readonly flows = new Map<string, { at: number; flow: IvrFlow }>();
-  private readonly inboxes = new Map<string, { at: number; inbox: VoiceInbox }>();
-  private readonly numbers = new Map<string, { at: number; inbox: VoiceInbox }>();
+  private readonly flows = new TtlCache<string, IvrFlow>(FLOW_CACHE_MS);
+  private readonly inboxes = new TtlCache<string, VoiceInbox>(FLOW_CACHE_MS);
+  private readonly numbers = new TtlCache<string, VoiceInbox>(FLOW_CACHE_MS);
   private baseUrl: string;
   /** Call starts and IVR turns, written in batches (on PostgreSQL two in flight, as inbound messages). */
   readonly batch: CallBatch;
@@ -71,32 +72,27 @@ export class CallContext {
 
   /** A voice inbox with its opened credentials, reused for a few seconds (every webhook needs it). */
   async inbox(inboxId: string) {
-    const cached = this.inboxes.get(inboxId);
-    if (cached && Date.now() - cached.at < FLOW_CACHE_MS) return cached.inbox;
-    const row = await voiceInboxRow(this.deps.core.db, inboxId);
-    const inbox = row ? voiceInbox(row, this.deps.keyring, this.deps.twilioAuthToken) : undefined;
-    if (inbox) this.inboxes.set(inboxId, { at: Date.now(), inbox });
-    return inbox;
+    return this.inboxes.getOr(inboxId, async () => {
+      const row = await voiceInboxRow(this.deps.core.db, inboxId);
+      return row ? voiceInbox(row, this.deps.keyring, this.deps.twilioAuthToken) : undefined;
+    });
   }
 
   /** The voice inbox a number belongs to, reused like `inbox` (every incoming call looks it up). */
   async inboxByNumber(number: string) {
-    const cached = this.numbers.get(number);
-    if (cached && Date.now() - cached.at < FLOW_CACHE_MS) return cached.inbox;
-    const row = await inboxByNumber(this.deps.core.db, number);
     // Unknown numbers are not remembered: a line added a moment ago answers at once.
-    if (!row) return undefined;
-    const inbox = voiceInbox(row, this.deps.keyring, this.deps.twilioAuthToken);
-    this.numbers.set(number, { at: Date.now(), inbox });
-    return inbox;
+    return this.numbers.getOr(number, async () => {
+      const row = await inboxByNumber(this.deps.core.db, number);
+      return row ? voiceInbox(row, this.deps.keyring, this.deps.twilioAuthToken) : undefined;
+    });
   }
 
   /** The flow of an inbox, read at most every few seconds per node: every webhook of a call needs it. */
   async flow(inboxId: string) {
-    const cached = this.flows.get(inboxId);
-    if (cached && Date.now() - cached.at < FLOW_CACHE_MS) return cached.flow;
+    const kept = this.flows.get(inboxId);
+    if (kept) return kept;
     const flow = await flowOf(this.deps.core.db, inboxId);
-    this.flows.set(inboxId, { at: Date.now(), flow });
+    this.flows.set(inboxId, flow);
     return flow;
   }
 

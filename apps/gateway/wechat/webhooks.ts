@@ -1,4 +1,5 @@
 import { eq } from "drizzle-orm";
+import { TtlCache } from "../../../platform/ttl-cache.ts";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { wechatKindOf, wechatSetupOf, wecomSetupOf } from "../../../channels/wechat/setup.ts";
@@ -28,18 +29,13 @@ export function wechatWebhooks(rt: Runtime) {
   const nonces = new SeenNonces(rt.core.db);
 
   type WechatInbox = Awaited<ReturnType<typeof readInbox>>;
-  const cache = new Map<string, { at: number; inbox: WechatInbox }>();
+  const cache = new TtlCache<string, WechatInbox>(INBOX_CACHE_MS);
 
   async function inboxOf(c: Context) {
     const id = InboxId.safeParse(c.req.param("inboxId"));
     if (!id.success) throw new NotFound("Inbox", "inboxId");
-    const cached = cache.get(id.data);
-    if (cached && Date.now() - cached.at < INBOX_CACHE_MS) return cached.inbox;
     // Unknown ids throw and are not remembered: an inbox created a moment ago answers at once.
-    const inbox = await readInbox(id);
-    if (cache.size > 10_000) cache.clear();
-    cache.set(id.data, { at: Date.now(), inbox });
-    return inbox;
+    return (await cache.getOr(id.data, () => readInbox(id)))!;
   }
 
   async function readInbox(id: { data: string }) {
