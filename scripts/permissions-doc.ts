@@ -1,5 +1,5 @@
 import { permissions, rolePermissions, roles, type Permission } from "../platform/permission.ts";
-import { routePermissions } from "../apps/inbox/route-permission.ts";
+import { routePermissions, type RouteAccess } from "../apps/inbox/route-permission.ts";
 
 /**
  * docs/permissions.md, rendered from the two tables in code (roles → permissions, routes →
@@ -8,7 +8,7 @@ import { routePermissions } from "../apps/inbox/route-permission.ts";
  */
 export function permissionsDoc() {
   const mark = (role: (typeof roles)[number], p: Permission) => (rolePermissions[role].includes(p) ? "yes" : "—");
-  const routesOf = (p: Permission | "public") =>
+  const routesOf = (p: RouteAccess) =>
     Object.entries(routePermissions)
       .filter(([, needed]) => needed === p)
       .map(([route]) => `\`${route}\``);
@@ -39,6 +39,7 @@ export function permissionsDoc() {
     "| Permission | Routes |",
     "|---|---|",
     `| public (no sign-in) | ${routesOf("public").join(", ")} |`,
+    `| an API inbox's own token (no user; sessions and API keys get 401) | ${routesOf("inbox_token").join(", ")} |`,
     ...(Object.keys(permissions) as Permission[])
       .filter((p) => routesOf(p).length)
       .map((p) => `| \`${p}\` | ${routesOf(p).join(", ")} |`),

@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import { conversations, type Role } from "../../db/schema/index.ts";
 import { createTeam } from "../../routing/agent.ts";
 import { can, roles } from "../../platform/permission.ts";
+import { apiChannelMessages } from "../gateway/api/messages.ts";
 import { inboxApi } from "./api.ts";
 import { permissionsDoc } from "../../scripts/permissions-doc.ts";
 import { agentRealtime } from "./realtime.ts";
@@ -31,7 +32,7 @@ afterAll(async () => {
 
 /** Every route the agent API serves, as the table names them (`GET /conversations/{id}`). */
 function servedRoutes() {
-  const apps = [inboxApi(s.rt), agentRealtime(s.rt)];
+  const apps = [inboxApi(s.rt), agentRealtime(s.rt), apiChannelMessages(s.rt)];
   const handlers = apps.flatMap((app) => app.routes.filter((r) => r.method !== "ALL"));
   return [...new Set(handlers.map((r) => routeKey(r.method, r.path)))];
 }
@@ -70,6 +71,15 @@ describe("the permission matrix", () => {
     for (const [key, permission] of Object.entries(routePermissions)) {
       const [method, path] = key.split(" ") as [string, string];
       if (path === "/realtime" || permission === "public") continue;
+      if (permission === "inbox_token") {
+        // No user may post as an API inbox's integration: a session is not its token.
+        for (const role of roles) {
+          const res = await api(`${s.url}/api/v1${fill(path)}`, { method, token: token[role], body: {} });
+          if (res.status !== 401)
+            wrong.push(`${role} ${key}: ${res.status} (an inbox-token route must refuse a session)`);
+        }
+        continue;
+      }
       for (const role of roles) {
         // Signing out ends the session it is sent with: a session of its own.
         const t = path === "/auth/logout" ? await s.signInAs(role) : token[role];

@@ -9,6 +9,13 @@ import { requireActor, type AuthEnv } from "./auth.ts";
 
 /** Routes anyone may call: sign-in, accepting an invitation, and the API's own description. */
 const PUBLIC = "public";
+/**
+ * Routes an integration calls with an inbox's own token instead of a user's session (the API channel's
+ * customer messages, apps/gateway/api/): answered before the sign-in gate, good for their inbox only,
+ * and a session or API key gets 401 there.
+ */
+const INBOX_TOKEN = "inbox_token";
+export type RouteAccess = Permission | typeof PUBLIC | typeof INBOX_TOKEN;
 
 /**
  * Every route of the agent API (under /api/v1) and the permission it needs. A route missing here is
@@ -16,10 +23,11 @@ const PUBLIC = "public";
  * Finer rules live beside the data they guard: the visibility rule (conversations/actor.ts) on every
  * conversation, contact history, file and event; "own calls only" without calls.control_any.
  */
-export const routePermissions: Record<string, Permission | typeof PUBLIC> = {
+export const routePermissions: Record<string, RouteAccess> = {
   "POST /auth/login": PUBLIC,
   "POST /auth/invite/accept": PUBLIC,
   "GET /openapi.json": PUBLIC,
+  "POST /inboxes/{id}/messages": INBOX_TOKEN,
   "POST /auth/logout": "account.self",
   "GET /me": "account.self",
   "GET /realtime": "account.self",
@@ -174,7 +182,9 @@ export function routeAccess(db: Executor) {
   return createMiddleware<AuthEnv>(async (c, next) => {
     const key = answeringRoute(c);
     const permission = key === undefined ? undefined : routePermissions[key];
-    if (permission === PUBLIC) return next();
+    // An inbox-token route is answered by its own app before this gate; should one ever reach here it
+    // is not a user's to call, and its handler checks the inbox token.
+    if (permission === PUBLIC || permission === INBOX_TOKEN) return next();
     return signedIn(c, async () => {
       if (key !== undefined) {
         if (!permission) throw new Forbidden(`No permission is declared for ${key}`);

@@ -7,6 +7,7 @@ import { cors } from "hono/cors";
 import { isVisitorClaims } from "../../channels/webchat/index.ts";
 import { MAX_ATTACHMENT_BYTES } from "../../conversations/attachment.ts";
 import { canReadFile } from "../../conversations/actor.ts";
+import { verifyFileLink } from "../../conversations/file-link.ts";
 import { conversations, timelineItems } from "../../db/schema/index.ts";
 import { errorBody, NotFound, TooLarge, Unauthorized } from "../../platform/errors.ts";
 import { pathId } from "../../platform/validation.ts";
@@ -14,6 +15,8 @@ import { demoPage } from "../demo/page.ts";
 import { twilioStandInRoutes } from "../demo/twilio-stand-in-routes.ts";
 import { apiChannelMessages } from "../gateway/api/messages.ts";
 import { twilioVoiceWebhooks } from "../gateway/voice/webhooks.ts";
+import { twilioMessagingWebhooks } from "../gateway/twilio-messaging/webhooks.ts";
+import { slackEvents } from "../gateway/slack/events.ts";
 import { wechatWebhooks } from "../gateway/wechat/webhooks.ts";
 import { SEALED_SUFFIX } from "../../conversations/attachment.ts";
 import { openSealed } from "../../calls/recording.ts";
@@ -105,7 +108,9 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   app.route("/widget/v1", widgetSocket(rt));
   app.route("/widget/v1", widgetApi(rt, options.widgetLimits));
   app.route("/", twilioVoiceWebhooks(rt));
+  app.route("/", twilioMessagingWebhooks(rt));
   app.route("/", wechatWebhooks(rt));
+  app.route("/", slackEvents(rt));
   // Calls without a Twilio account, for trying the product: only where the demo was asked for.
   if (rt.config.demo) app.route("/", twilioStandInRoutes(rt));
   app.route("/", helpCenter(rt));
@@ -141,11 +146,14 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   // Files: a user who may see what the file belongs to, or the visitor whose conversation it is in.
   app.get("/files/:id", async (c) => {
     const id = pathId(c.req.param("id"), "Attachment");
-    const token = tokenFrom(c.req) ?? "";
-    const actor = await authenticate(rt.core.db, token);
-    const visitor = actor ? undefined : rt.keyring.verifyToken<unknown>(token);
-    if (!actor && !isVisitorClaims(visitor)) throw new Unauthorized();
-    const workspaceId = actor?.workspaceId ?? (visitor as { w: string }).w;
+    // A signed link to this one file (conversations/file-link.ts): a provider fetching a reply's file.
+    const link = c.req.query("link");
+    const linked = link ? verifyFileLink(rt.keyring, link, id) : undefined;
+    const token = linked ? "" : (tokenFrom(c.req) ?? "");
+    const actor = linked ? undefined : await authenticate(rt.core.db, token);
+    const visitor = actor || linked ? undefined : rt.keyring.verifyToken<unknown>(token);
+    if (!linked && !actor && !isVisitorClaims(visitor)) throw new Unauthorized();
+    const workspaceId = linked ?? actor?.workspaceId ?? (visitor as { w: string }).w;
     const { row, file } = await rt.files.open(rt.core.db, workspaceId, id);
     // The visibility rule: a conversation's file only for who may see that conversation.
     if (actor && !(await canReadFile(rt.core.db, actor, row))) throw new NotFound("Attachment");

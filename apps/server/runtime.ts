@@ -6,6 +6,7 @@ import { createWechatAdapter, createWecomTokens, type WechatAdapter } from "../.
 import { WECOM_API_BASE } from "../../channels/wechat/wecom-api.ts";
 import { prepareWechat, readAttachment } from "../gateway/wechat/outbound.ts";
 import { prepareApi } from "../gateway/api/outbound.ts";
+import { prepareTwilioMessaging } from "../gateway/twilio-messaging/outbound.ts";
 import { AttachmentStore } from "../../conversations/attachment.ts";
 import { InProcessBus, PostgresBus, type EventBus } from "../../conversations/bus.ts";
 import type { ChannelAdapter } from "../../conversations/channel.ts";
@@ -303,6 +304,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   prepare.email = prepareEmail(rt);
   prepare.wechat = prepareWechat(rt);
   prepare.api = prepareApi(rt);
+  prepare.sms = prepareTwilioMessaging(rt);
+  prepare.whatsapp = prepareTwilioMessaging(rt);
   registry.register(
     new Gauge(
       "switchboard_voice_batches_total",
