@@ -126,6 +126,8 @@ export async function contactProfile(db: Executor, reader: Actor | { workspaceId
         kind: contactIdentities.kind,
         value: contactIdentities.value,
         verified: contactIdentities.verified,
+        // SMS/WhatsApp STOP: the contact panel shows it beside the number.
+        optedOutAt: contactIdentities.optedOutAt,
       })
       .from(contactIdentities)
       .where(and(eq(contactIdentities.workspaceId, workspaceId), eq(contactIdentities.contactId, contactId)))

@@ -5,6 +5,7 @@ import {
   replyWindowRuleOf,
   ReplyWindowClosed,
   WECHAT_REPLY_WINDOW_MS,
+  WHATSAPP_REPLY_WINDOW_MS,
   windowClosedMessage,
 } from "./reply-window.ts";
 
@@ -18,9 +19,16 @@ describe("which inboxes have a reply window", () => {
     expect(replyWindowRuleOf({ channel: "wechat", settings: { kind: "wecom" } })).toEqual(official);
   });
 
+  it("gives WhatsApp 24 hours", () => {
+    expect(replyWindowRuleOf({ channel: "whatsapp", settings: {} })).toEqual({
+      code: "whatsapp_24h",
+      lengthMs: 24 * HOUR,
+    });
+  });
+
   it("gives none to Wechaty (a person's own account) nor to other channels", () => {
     expect(replyWindowRuleOf({ channel: "wechat", settings: { kind: "wechaty" } })).toBeNull();
-    for (const channel of ["webchat", "email", "voice", "sms"])
+    for (const channel of ["webchat", "email", "voice", "sms", "slack", "telegram", "api"])
       expect(replyWindowRuleOf({ channel, settings: {} })).toBeNull();
   });
 });
@@ -34,6 +42,13 @@ describe("the 48-hour window", () => {
     expect(replyWindowAt(official, last, new Date(closesAt.getTime() - 1)).open).toBe(true);
     expect(replyWindowAt(official, last, closesAt)).toEqual({ open: false, closesAt });
     expect(replyWindowAt(official, last, new Date(closesAt.getTime() + 1)).open).toBe(false);
+  });
+
+  it("is 24 hours on WhatsApp", () => {
+    const whatsapp = replyWindowRuleOf({ channel: "whatsapp", settings: {} })!;
+    const closesAt = new Date(last.getTime() + WHATSAPP_REPLY_WINDOW_MS);
+    expect(replyWindowAt(whatsapp, last, new Date(closesAt.getTime() - 1))).toEqual({ open: true, closesAt });
+    expect(replyWindowAt(whatsapp, last, closesAt).open).toBe(false);
   });
 
   it("is closed with no closing time when the customer has not written yet", () => {
@@ -63,13 +78,28 @@ describe("other ways to reach the contact", () => {
 
   it("explains the refusal with the closing time and the alternatives, as a 409 on the text field", () => {
     const closesAt = new Date("2025-03-03T08:00:00Z");
-    const message = windowClosedMessage(closesAt, [{ kind: "phone", value: "+8613800000001", action: "callback" }]);
-    expect(message).toContain("48 hours");
+    const message = windowClosedMessage(official, closesAt, [
+      { kind: "phone", value: "+8613800000001", action: "callback" },
+    ]);
+    expect(message).toContain("WeChat accepts replies only within 48 hours");
+    expect(message).not.toContain("template");
     expect(message).toContain("2025-03-03T08:00:00.000Z");
     expect(message).toContain("call +8613800000001 back");
     expect(message).toContain("notes");
-    expect(windowClosedMessage(null, [])).toContain("not written");
+    expect(windowClosedMessage(official, null, [])).toContain("not written");
     const error = new ReplyWindowClosed(message);
     expect([error.status, error.code, error.field]).toEqual([409, "reply_window_closed", "text"]);
+  });
+
+  it("names WhatsApp's 24 hours and says an approved template can still be sent", () => {
+    const whatsapp = replyWindowRuleOf({ channel: "whatsapp", settings: {} })!;
+    const message = windowClosedMessage(whatsapp, new Date("2025-03-02T08:00:00Z"), [
+      { kind: "email", value: "wang@example.test", action: "email" },
+    ]);
+    expect(message).toContain("WhatsApp accepts replies only within 24 hours");
+    expect(message).toContain("2025-03-02T08:00:00.000Z");
+    expect(message).toContain("An approved WhatsApp template can still be sent");
+    expect(message).toContain("email wang@example.test");
+    expect(windowClosedMessage(whatsapp, null, [])).toContain("have not written through this number yet");
   });
 });

@@ -7,6 +7,8 @@ import { appendItem } from "./append-item.ts";
 import { MAX_TEXT } from "./channel.ts";
 import { conversationView, getConversation, scopeOf, summarize, visibleConversation } from "./conversation.ts";
 import type { EventLog } from "./event.ts";
+import { assertNotOptedOut } from "./opt-out.ts";
+import { templateReply, templatesOf, type TemplateInput } from "./reply-template.ts";
 import { assertReplyWindowOpen } from "./reply-window-of.ts";
 import { withEvents, type Core } from "./transaction.ts";
 
@@ -17,6 +19,8 @@ export type ReplyInput = {
   inboxId?: string;
   /** Email addressing (recipients, subject, reply-all, forward), kept on the item for the sender. */
   email?: { to?: string[]; cc?: string[]; subject?: string; replyAll?: boolean; forward?: boolean };
+  /** WhatsApp: an approved template (by Content SID) and its variables, instead of text. */
+  template?: TemplateInput;
 };
 
 /**
@@ -24,23 +28,36 @@ export type ReplyInput = {
  * transaction, on the conversation's current inbox or another inbox the agent picks.
  */
 export async function reply(core: Core, actor: Actor, conversationId: string, input: ReplyInput) {
-  const text = input.text?.trim() ? input.text : null;
-  if (!text && !input.attachments?.length) throw new Invalid("A message needs text or an attachment", "text");
+  const isNote = input.private === true;
+  if (input.template && isNote) throw new Invalid("A private note cannot be a template", "template");
+  if (input.template && (input.text?.trim() || input.attachments?.length))
+    throw new Invalid("A template reply sends the template's own text: leave text and attachments out", "template");
+  let text = input.text?.trim() ? input.text : null;
+  if (!text && !input.attachments?.length && !input.template)
+    throw new Invalid("A message needs text or an attachment", "text");
   if (text && text.length > MAX_TEXT) throw new Invalid(`Text is longer than ${MAX_TEXT} characters`, "text");
   return withEvents(core, async (tx, events) => {
     const conversation = await visibleConversation(tx, actor, conversationId, true);
-    const isNote = input.private === true;
     let inbox = { id: conversation.inboxId, channel: conversation.channel };
-    if (!isNote && input.inboxId && input.inboxId !== conversation.inboxId) {
-      const [other] = await tx
-        .select({ id: inboxes.id, channel: inboxes.channel })
+    let template: ReturnType<typeof templateReply>["template"] | undefined;
+    if (!isNote) {
+      const [chosen] = await tx
+        .select({ id: inboxes.id, channel: inboxes.channel, settings: inboxes.settings })
         .from(inboxes)
-        .where(and(eq(inboxes.workspaceId, actor.workspaceId), eq(inboxes.id, input.inboxId)));
-      if (!other) throw new NotFound("Inbox", "inboxId");
-      inbox = other;
+        .where(and(eq(inboxes.workspaceId, actor.workspaceId), eq(inboxes.id, input.inboxId ?? conversation.inboxId)));
+      if (!chosen) throw new NotFound("Inbox", "inboxId");
+      inbox = chosen;
+      if (input.template) {
+        if (chosen.channel !== "whatsapp")
+          throw new Invalid("Templates are sent only through WhatsApp inboxes", "template");
+        ({ text, template } = templateReply(templatesOf(chosen.settings), input.template));
+      }
+      // Nothing goes to a customer who wrote STOP (SMS, WhatsApp) until they write START.
+      await assertNotOptedOut(tx, conversation, chosen);
+      // WeChat (48 h) and WhatsApp (24 h) refuse free-form replies past their window: say so now, not as a
+      // failed send. An approved WhatsApp template is what may still go.
+      if (!template) await assertReplyWindowOpen(tx, conversation, chosen);
     }
-    // WeChat refuses replies past 48 hours after the customer's message: say so now, not as a failed send.
-    if (!isNote && inbox.channel === "wechat") await assertReplyWindowOpen(tx, conversation, inbox.id);
     const appended = (await appendItem(
       tx,
       events,
@@ -53,7 +70,12 @@ export async function reply(core: Core, actor: Actor, conversationId: string, in
         senderType: "agent",
         senderId: actor.userId,
         text,
-        data: { senderName: actor.name, ...(!isNote && inbox.channel === "email" ? input.email : {}) },
+        data: {
+          senderName: actor.name,
+          ...(!isNote && inbox.channel === "email" ? input.email : {}),
+          // The sender sends ContentSid and ContentVariables from it; `text` is what the customer reads.
+          ...(template ? { template } : {}),
+        },
         deliveryStatus: isNote ? null : "pending",
       },
       { ids: input.attachments ?? [], owner: { userId: actor.userId } },

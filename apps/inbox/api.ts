@@ -2,7 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { assign } from "../../conversations/assignment.ts";
 import { getConversation, requireConversation } from "../../conversations/conversation.ts";
 import { reply } from "../../conversations/reply.ts";
-import { replyWindowOf } from "../../conversations/reply-window-of.ts";
+import { replyChoicesOf } from "../../conversations/reply-window-of.ts";
+import { MAX_TEMPLATE_VARIABLE } from "../../conversations/reply-template.ts";
 import { setLabels, setStatus } from "../../conversations/status.ts";
 import { conversationItem, listConversations, markRead } from "../../conversations/conversation-list.ts";
 import { MAX_TEXT } from "../../conversations/channel.ts";
@@ -82,6 +83,18 @@ const ReplyBody = z
         forward: z.boolean().optional(),
       })
       .refine((e) => !e.forward || !!e.to?.length, { message: "a forward needs a recipient", path: ["to"] })
+      .optional(),
+    /** WhatsApp: an approved template by its Content SID, with a value for each {{n}} of its body. */
+    template: z
+      .object({
+        contentSid: z.string().trim().min(1).max(64),
+        variables: z
+          .record(
+            z.string().regex(/^\d{1,3}$/, "variables are named by their placeholder's number"),
+            z.string().max(MAX_TEMPLATE_VARIABLE),
+          )
+          .optional(),
+      })
       .optional(),
   })
   .openapi("Reply");
@@ -175,14 +188,17 @@ export function inboxApi(rt: Runtime) {
       method: "get",
       path: "/conversations/{id}",
       request: { params: IdParam },
-      responses: ok("A conversation, as in the list, with its replyWindow (null where the channel has none)"),
+      responses: ok(
+        "A conversation, as in the list, with its replyWindow (null where the channel has none) and replyOptions " +
+          "(every inbox that reaches the contact, with its window or opt-out state)",
+      ),
       tags: ["conversations"],
     }),
     async (c) => {
       const actor = c.get("actor");
       const item = await conversationItem(db, actor, c.req.valid("param").id);
       const owner = { ...item, workspaceId: actor.workspaceId, contactId: item.contact.id };
-      return c.json({ ...item, replyWindow: await replyWindowOf(db, owner) }, 200);
+      return c.json({ ...item, ...(await replyChoicesOf(db, owner)) }, 200);
     },
   );
 
