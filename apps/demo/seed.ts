@@ -1,6 +1,7 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import { ingestInbound } from "../../conversations/ingest.ts";
 import { createInbox } from "../../conversations/inbox.ts";
+import { sha256Hex } from "../../platform/crypto.ts";
 import { createWorkspace } from "../../conversations/workspace.ts";
 import { inboxes, inboxRoutes, ivrFlows, workspaces } from "../../db/schema/index.ts";
 import { exampleFlow } from "../../channels/voice/example-flow.ts";
@@ -33,6 +34,9 @@ export async function seedDemo(
   if (existing) {
     await ensureDemoEmailInbox(rt, existing.id);
     await ensureDemoWechatInbox(rt, existing.id);
+    await ensureDemoTelegramInbox(rt, existing.id);
+    await ensureDemoApiInbox(rt, existing.id);
+    await ensureDemoSlackInbox(rt, existing.id);
     const [inbox] = await db
       .select({ key: inboxes.publicKey })
       .from(inboxes)
@@ -93,6 +97,9 @@ export async function seedDemo(
   });
   await ensureDemoEmailInbox(rt, w);
   await ensureDemoWechatInbox(rt, w);
+  await ensureDemoTelegramInbox(rt, w);
+  await ensureDemoApiInbox(rt, w);
+  await ensureDemoSlackInbox(rt, w);
   // Routing: refund questions (either language) to agents who know billing, the rest to everyone.
   const vip = [{ attribute: "vip", equals: true, priority: 10 }];
   const refunds = await createQueue(db, w, {
@@ -195,6 +202,54 @@ async function ensureDemoWechatInbox(rt: Runtime, workspaceId: string) {
   });
 }
 
+/**
+ * The fixed secrets of the demo Telegram inbox (a public contract): updates posted with the secret in
+ * `X-Telegram-Bot-Api-Secret-Token` to `/webhooks/telegram/<inboxId>` can be sent with curl, as
+ * docs/channels/telegram.md shows; replies go to TELEGRAM_API_BASE when it is set. No webhook is set
+ * with Telegram: the token is not a real bot's.
+ */
+export const DEMO_TELEGRAM = {
+  botToken: "123456:demo-telegram-token",
+  secretToken: "demo-telegram-secret",
+  botUsername: "switchboard_demo_bot",
+} as const;
+
+/**
+ * The demo's Telegram inbox, also added to a demo database seeded before it existed. Found by its bot
+ * id: the workspace may hold Telegram inboxes of its own. Its conversations route like every other
+ * channel's (the General queue serves all channels).
+ */
+async function ensureDemoTelegramInbox(rt: Runtime, workspaceId: string) {
+  const botId = DEMO_TELEGRAM.botToken.split(":")[0]!;
+  const [found] = await rt.core.db
+    .select({ id: inboxes.id })
+    .from(inboxes)
+    .where(
+      and(
+        eq(inboxes.workspaceId, workspaceId),
+        eq(inboxes.channel, "telegram"),
+        sql`${inboxes.settings}->>'botId' = ${botId}`,
+      ),
+    )
+    .limit(1);
+  if (found) return;
+  const { botToken, secretToken, botUsername } = DEMO_TELEGRAM;
+  await createInbox(rt.core.db, rt.keyring, {
+    workspaceId,
+    channel: "telegram",
+    name: "Telegram bot",
+    settings: {
+      botId,
+      botUsername,
+      greeting: {
+        en: "Hi! This is the Switchboard demo. Ask us anything and an agent will answer here.",
+        "zh-CN": "您好！这里是 Switchboard 演示。请留言，客服会在这里回复您。",
+      },
+    },
+    credentials: { botToken, secretToken },
+  });
+}
+
 /** The demo's email inbox (support@demo.test), also added to a demo database seeded before it existed. */
 async function ensureDemoEmailInbox(rt: Runtime, workspaceId: string) {
   const [found] = await rt.core.db
@@ -219,5 +274,69 @@ async function ensureDemoEmailInbox(rt: Runtime, workspaceId: string) {
       displayName: "Demo Support",
       signature: "Demo Support · support@demo.test",
     },
+  });
+}
+
+/**
+ * The fixed secrets of the demo Slack inbox (a public contract): events signed with the signing secret
+ * can be sent with curl, as docs/channels/slack.md shows; replies go to SLACK_API_BASE when it is set.
+ */
+export const DEMO_SLACK = {
+  teamId: "T0DEMO0001",
+  signingSecret: "demo-slack-signing-secret",
+  botToken: "xoxb-demo-token",
+  botUserId: "U0DEMOBOT",
+} as const;
+
+/** The demo's Slack inbox, also added to a demo database seeded before it existed (unless its team is taken). */
+async function ensureDemoSlackInbox(rt: Runtime, workspaceId: string) {
+  const [held] = await rt.core.db
+    .select({ key: inboxRoutes.key })
+    .from(inboxRoutes)
+    .where(and(eq(inboxRoutes.kind, "slack_team"), eq(inboxRoutes.key, DEMO_SLACK.teamId.toLowerCase())));
+  if (held) return;
+  const { teamId, botUserId, botToken, signingSecret } = DEMO_SLACK;
+  // The General queue's catch-all entry rule routes its conversations like every other channel's.
+  await createInbox(rt.core.db, rt.keyring, {
+    workspaceId,
+    channel: "slack",
+    name: "Slack shared channels",
+    settings: { teamId, botUserId },
+    credentials: { botToken, signingSecret },
+  });
+}
+
+/**
+ * The demo API-channel inbox's fixed token and secret: customer messages can be posted with curl
+ * (docs/channels/api.md), and agents' replies are POSTed, signed with the secret, to a receiver the
+ * trier runs on their own machine (a loopback address: the server calls it only when started with
+ * OUTBOUND_ALLOW_HOSTS=localhost; otherwise the reply fails with that reason, shown in the inbox).
+ */
+export const DEMO_API_INBOX = {
+  token: "sbi_demo-api-inbox-token",
+  secret: "sbs_demo-api-inbox-secret",
+  callbackUrl: "http://localhost:4001/switchboard",
+} as const;
+
+/** The demo's API inbox, found by its callback URL, also added to a demo database seeded before it existed. */
+async function ensureDemoApiInbox(rt: Runtime, workspaceId: string) {
+  const [found] = await rt.core.db
+    .select({ id: inboxes.id })
+    .from(inboxes)
+    .where(
+      and(
+        eq(inboxes.workspaceId, workspaceId),
+        eq(inboxes.channel, "api"),
+        sql`${inboxes.settings}->>'callbackUrl' = ${DEMO_API_INBOX.callbackUrl}`,
+      ),
+    )
+    .limit(1);
+  if (found) return;
+  await createInbox(rt.core.db, rt.keyring, {
+    workspaceId,
+    channel: "api",
+    name: "Our app (API)",
+    settings: { callbackUrl: DEMO_API_INBOX.callbackUrl },
+    credentials: { tokenHash: sha256Hex(DEMO_API_INBOX.token), secret: DEMO_API_INBOX.secret },
   });
 }

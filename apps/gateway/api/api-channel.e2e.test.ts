@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { verifySignature } from "../../../channels/api/index.ts";
 import { api, startTestServer, type TestServer } from "../../../test/server.ts";
+import { DEMO_API_INBOX, seedDemo } from "../../demo/seed.ts";
 
 let s: TestServer;
 let admin: string;
@@ -218,4 +219,24 @@ describe("the API channel", () => {
     expect(new Set(attempts.map((a) => JSON.parse(a.body).id)).size).toBe(1);
     answer = 200;
   }, 30_000);
+});
+
+describe("the demo API inbox", () => {
+  it("takes a customer message posted with its fixed token, and no other token", async () => {
+    await seedDemo(s.rt);
+    const listed = await api(`${s.url}/api/v1/inboxes`, { token: admin });
+    const demo = (listed.body.items as { id: string; channel: string; callbackUrl?: string }[]).find(
+      (i) => i.channel === "api" && i.callbackUrl === DEMO_API_INBOX.callbackUrl,
+    );
+    expect(demo).toBeDefined();
+    const post = (token: string) =>
+      api(`${s.url}/api/v1/inboxes/${demo!.id}/messages`, {
+        token,
+        body: { contact: { identifier: "demo-app-user-1", name: "App user" }, text: "Hello from our app" },
+      });
+    expect((await post("sbi_not-the-demo-token")).status).toBe(401);
+    const res = await post(DEMO_API_INBOX.token);
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ conversationId: expect.any(String), itemId: expect.any(String) });
+  });
 });
