@@ -108,6 +108,8 @@ export type DeliveryView = {
   lastError: string | null;
   createdAt: string;
   deliveredAt: string | null;
+  /** When the worker tries a pending delivery again; null once it is delivered or failed. */
+  nextAttemptAt: string | null;
 };
 
 export const deliveryView = (d: WebhookDelivery): DeliveryView => ({
@@ -119,6 +121,7 @@ export const deliveryView = (d: WebhookDelivery): DeliveryView => ({
   lastError: d.lastError,
   createdAt: d.createdAt.toISOString(),
   deliveredAt: d.deliveredAt?.toISOString() ?? null,
+  nextAttemptAt: d.status === "pending" ? d.nextAttemptAt.toISOString() : null,
 });
 
 /** A webhook's latest deliveries, newest first. */

@@ -81,7 +81,7 @@ export function webhooksApi(rt: Runtime) {
       path: "/webhooks/{id}/deliveries",
       request: { params: IdParam },
       responses: ok(
-        "{items:[{id, type, status, attempts, responseStatus, lastError, createdAt, deliveredAt}]}, newest first",
+        "{items:[{id, type, status, attempts, responseStatus, lastError, createdAt, deliveredAt, nextAttemptAt}]}, newest first",
       ),
       tags: ["webhooks"],
     }),

@@ -2,11 +2,13 @@ import type { MessageKey } from "./catalog.ts";
 import { useI18n } from "./i18n.ts";
 import { useWorkspace } from "./workspace.tsx";
 import { Agents } from "./admin/agents.tsx";
+import { ApiKeys } from "./admin/api-keys.tsx";
 import { CannedResponses } from "./admin/canned.tsx";
 import { Inboxes } from "./admin/inboxes.tsx";
 import { Queues } from "./admin/queues.tsx";
 import { SpamView } from "./admin/spam.tsx";
 import { Teams } from "./admin/teams.tsx";
+import { Webhooks } from "./admin/webhooks.tsx";
 
 const TABS = [
   { id: "inboxes", adminOnly: true },
@@ -15,6 +17,8 @@ const TABS = [
   { id: "queues", adminOnly: false },
   { id: "canned", adminOnly: false },
   { id: "spam", adminOnly: false },
+  { id: "apiKeys", adminOnly: true },
+  { id: "webhooks", adminOnly: true },
 ] as const;
 
 export function AdminPage({ tab }: { tab: string }) {
@@ -43,6 +47,8 @@ export function AdminPage({ tab }: { tab: string }) {
         {current === "queues" && <Queues />}
         {current === "canned" && <CannedResponses />}
         {current === "spam" && <SpamView />}
+        {current === "apiKeys" && <ApiKeys />}
+        {current === "webhooks" && <Webhooks />}
       </section>
     </div>
   );

@@ -5,6 +5,8 @@ import { useI18n } from "../i18n.ts";
 import { useWorkspace } from "../workspace.tsx";
 import { EmailInboxForm } from "./email.tsx";
 import { Field, useSubmit } from "./form.tsx";
+import { MessagingInboxCard } from "./messaging-card.tsx";
+import { MESSAGING_CHANNELS, MessagingInboxForm } from "./messaging-inbox.tsx";
 import { Snippet } from "./snippet.tsx";
 import { CallLinePicker, IvrEditor, PhoneLineForm } from "./voice.tsx";
 import { WechatInboxCard, WechatInboxForm } from "./wechat.tsx";
@@ -16,6 +18,7 @@ export function Inboxes() {
   const [created, setCreated] = useState<string | null>(null);
   const [addingEmail, setAddingEmail] = useState(false);
   const [addingWechat, setAddingWechat] = useState(false);
+  const [addingMessaging, setAddingMessaging] = useState(false);
   const [createdWechat, setCreatedWechat] = useState<string | null>(null);
   const [editing, setEditing] = useState<string | null>(null);
   // A new inbox may land far down the list: bring its card (and a WeChat inbox's server URL) into view.
@@ -64,10 +67,24 @@ export function Inboxes() {
       >
         {t("wechat.admin.add")}
       </button>
+      <button
+        type="button"
+        onClick={() => setAddingMessaging((v) => !v)}
+        aria-expanded={addingMessaging}
+        data-testid="add-messaging-inbox"
+      >
+        {t("inboxForm.add")}
+      </button>
       {error}
       {addingWechat && (
         <WechatInboxForm
           onCreated={(id, name) => (setCreated(id), setCreatedWechat(name), setAddingWechat(false), void reload())}
+        />
+      )}
+      {addingMessaging && (
+        <MessagingInboxForm
+          onCreated={(id) => (setCreated(id), void reload())}
+          onClose={() => setAddingMessaging(false)}
         />
       )}
       {createdWechat && (
@@ -85,6 +102,7 @@ export function Inboxes() {
             {i.channel === "webchat" && <CallLinePicker inbox={i} />}
             {i.channel === "voice" && <IvrEditor inbox={i} />}
             {i.channel === "wechat" && <WechatInboxCard inbox={i} />}
+            {(MESSAGING_CHANNELS as readonly string[]).includes(i.channel) && <MessagingInboxCard inbox={i} />}
             {i.channel === "email" && (
               <>
                 {" "}
