@@ -1,5 +1,7 @@
 import { accountHoldsNumber } from "../../channels/voice/rest.ts";
+import { callSlack, slackApiBaseOf } from "../../channels/slack/api.ts";
 import { SlackSetup, slackInboxOf } from "../../channels/slack/setup.ts";
+import { PermanentSendError } from "../../conversations/channel.ts";
 import { TelegramSetup, telegramInboxOf } from "../../channels/telegram/setup.ts";
 import { messagingInboxOf, TwilioMessagingSetup } from "../../channels/twilio-messaging/setup.ts";
 import type { ListedInbox } from "../../conversations/inbox.ts";
@@ -83,6 +85,21 @@ const slack: ChannelSetup = {
   async create(rt, input) {
     const setup = parseInput(SlackSetup, input);
     await checkApiBase(rt, setup.apiBaseUrl);
+    // The team is a routing key: Slack's auth.test proves the bot token is that team's bot user.
+    const apiBase = slackApiBaseOf({ apiBaseUrl: setup.apiBaseUrl }, rt.config.slackApiBase);
+    const me = await callSlack<{ team_id?: string; user_id?: string }>(
+      { apiBase, token: setup.botToken },
+      "auth.test",
+      {},
+    ).catch((err: unknown) => {
+      if (err instanceof PermanentSendError)
+        throw new Invalid(`Slack refused this bot token: ${err.message}`, "botToken");
+      throw new Conflict(`Slack could not be asked about this bot token: ${(err as Error).message}`, "botToken");
+    });
+    if (me.team_id !== setup.teamId)
+      throw new Invalid(`This bot token belongs to the Slack team ${me.team_id ?? "?"}, not ${setup.teamId}`, "teamId");
+    if (me.user_id !== setup.botUserId)
+      throw new Invalid(`This bot token's bot user is ${me.user_id ?? "?"}, not ${setup.botUserId}`, "botUserId");
     return slackInboxOf(setup);
   },
   view(inbox, publicUrl) {

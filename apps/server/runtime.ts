@@ -6,6 +6,9 @@ import { createWechatAdapter, createWecomTokens, type WechatAdapter } from "../.
 import { WECOM_API_BASE } from "../../channels/wechat/wecom-api.ts";
 import { prepareWechat, readAttachment } from "../gateway/wechat/outbound.ts";
 import { prepareApi } from "../gateway/api/outbound.ts";
+import { createSlackAdapter } from "../../channels/slack/index.ts";
+import { SlackAlerts } from "../gateway/slack/alerts.ts";
+import { prepareSlack } from "../gateway/slack/outbound.ts";
 import { prepareTwilioMessaging } from "../gateway/twilio-messaging/outbound.ts";
 import { AttachmentStore } from "../../conversations/attachment.ts";
 import { InProcessBus, PostgresBus, type EventBus } from "../../conversations/bus.ts";
@@ -62,6 +65,8 @@ export type Runtime = {
   wechaty: WechatyRunner;
   /** Outgoing webhooks' deliveries (integrations/webhook-delivery.ts): started with the runtime. */
   webhooks: WebhookWorker;
+  /** VIP and waiting-too-long conversations posted to Slack inboxes' alert channels. */
+  slackAlerts: SlackAlerts;
   metrics: {
     registry: Registry;
     httpDuration: Histogram;
@@ -158,6 +163,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     adapters: options.adapters ?? {
       ...defaultAdapters,
       wechat,
+      // Slack replies take SLACK_API_BASE from the config and their files from the store.
+      slack: createSlackAdapter({ apiBase: config.slackApiBase, readFile: (file) => readAttachment(rt)(file) }),
     },
     keyring,
     prepare,
@@ -283,10 +290,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       { ...options.wechaty, holder },
     ),
     webhooks: webhookWorker,
+    slackAlerts: new SlackAlerts({ core, bus, keyring, config }),
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       await stopWebhookEvents();
       await webhookWorker.stop();
+      await rt.slackAlerts.stop();
       clearInterval(housekeeping);
       stopLagWatch();
       browserCalls.close();
@@ -304,6 +313,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   prepare.email = prepareEmail(rt);
   prepare.wechat = prepareWechat(rt);
   prepare.api = prepareApi(rt);
+  prepare.slack = prepareSlack(rt);
+  rt.slackAlerts.start();
   prepare.sms = prepareTwilioMessaging(rt);
   prepare.whatsapp = prepareTwilioMessaging(rt);
   registry.register(
