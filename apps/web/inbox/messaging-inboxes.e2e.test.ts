@@ -186,6 +186,11 @@ describe("Settings → Inboxes → New", () => {
     await form.getByLabel("Auth token").fill(AUTH_TOKEN);
     await form.getByRole("button", { name: "Add template" }).click();
     const template = form.getByTestId("whatsapp-template");
+    // WhatsApp's own variable syntax is shown as it is typed, not eaten as a placeholder of the UI's texts.
+    expect(await form.getByTestId("whatsapp-templates").innerText()).toContain("the text with {{1}}, {{2}}…");
+    expect(await template.getByLabel("Text").getAttribute("placeholder")).toBe(
+      "Hello {{1}}, your order {{2}} has shipped.",
+    );
     await template.getByLabel("Template name").fill("order_shipped");
     await template.getByLabel("Content SID").fill("HX123");
     await template.getByLabel("Language").fill("en");

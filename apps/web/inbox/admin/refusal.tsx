@@ -20,7 +20,9 @@ export function useRefusal(prefix: string, fields: readonly string[]) {
       const field =
         err.field && fields.some((f) => err.field === f || err.field!.startsWith(`${f}.`)) ? err.field : null;
       const key = `${prefix}.${(field ?? "").replace(/\.\d+/g, "")}`;
-      const explained = field && locale !== "en" && key in catalog.en ? t(key as MessageKey) : null;
+      // WhatsApp template texts name their variables {{1}}, {{2}}: given as values, not placeholders.
+      const explained =
+        field && locale !== "en" && key in catalog.en ? t(key as MessageKey, { one: "{{1}}", two: "{{2}}" }) : null;
       setRefusal({ field, message: explained ?? err.message });
     },
     [fields, locale, prefix, t],

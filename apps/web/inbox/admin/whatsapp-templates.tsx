@@ -4,6 +4,9 @@ import { useI18n } from "../i18n.ts";
 /** One approved WhatsApp template as channels/twilio-messaging/setup.ts takes it. */
 export type TemplateDraft = { name: string; contentSid: string; language: string; body: string };
 
+/** WhatsApp's numbered variables, given as values: `{{1}}` in a catalog text would read as a placeholder. */
+export const VARIABLES = { one: "{{1}}", two: "{{2}}" };
+
 export const emptyTemplate = (): TemplateDraft => ({ name: "", contentSid: "", language: "en", body: "" });
 
 const PARTS = ["name", "contentSid", "language"] as const;
@@ -30,7 +33,7 @@ export function TemplatesEditor({
   return (
     <fieldset className="templates" data-testid="whatsapp-templates">
       <legend>{t("inboxForm.templates")}</legend>
-      <p className="hint">{t("inboxForm.templatesHelp")}</p>
+      <p className="hint">{t("inboxForm.templatesHelp", VARIABLES)}</p>
       {templates.map((tpl, i) => (
         <div key={i} className="template" data-testid="whatsapp-template">
           {PARTS.map((part) => (
@@ -52,7 +55,7 @@ export function TemplatesEditor({
               rows={2}
               value={tpl.body}
               onChange={(e) => set(i, "body", e.target.value)}
-              placeholder={t("inboxForm.template.bodyPlaceholder")}
+              placeholder={t("inboxForm.template.bodyPlaceholder", VARIABLES)}
               aria-invalid={invalid(`templates.${i}.body`)}
             />
             {errorAt(`templates.${i}.body`)}
