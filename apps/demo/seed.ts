@@ -6,6 +6,7 @@ import { createWorkspace } from "../../conversations/workspace.ts";
 import { inboxes, inboxRoutes, ivrFlows, workspaces } from "../../db/schema/index.ts";
 import { exampleFlow } from "../../channels/voice/example-flow.ts";
 import { fakeSid } from "./twilio-stand-in.ts";
+import { ensureDemoMessagingInboxes } from "./seed-messaging.ts";
 import { STAND_IN_REST_PATH } from "./twilio-stand-in-routes.ts";
 import { createAgent, createTeam, setAgentSkill } from "../../routing/agent.ts";
 import { createQueue, replaceEntryRules } from "../../routing/queue.ts";
@@ -37,6 +38,7 @@ export async function seedDemo(
     await ensureDemoTelegramInbox(rt, existing.id);
     await ensureDemoApiInbox(rt, existing.id);
     await ensureDemoSlackInbox(rt, existing.id);
+    await ensureDemoMessagingInboxes(rt, existing.id);
     const [inbox] = await db
       .select({ key: inboxes.publicKey })
       .from(inboxes)
@@ -100,6 +102,7 @@ export async function seedDemo(
   await ensureDemoTelegramInbox(rt, w);
   await ensureDemoApiInbox(rt, w);
   await ensureDemoSlackInbox(rt, w);
+  await ensureDemoMessagingInboxes(rt, w);
   // Routing: refund questions (either language) to agents who know billing, the rest to everyone.
   const vip = [{ attribute: "vip", equals: true, priority: 10 }];
   const refunds = await createQueue(db, w, {

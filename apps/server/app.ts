@@ -13,6 +13,7 @@ import { errorBody, NotFound, TooLarge, Unauthorized } from "../../platform/erro
 import { pathId } from "../../platform/validation.ts";
 import { demoPage } from "../demo/page.ts";
 import { twilioStandInRoutes } from "../demo/twilio-stand-in-routes.ts";
+import { twilioMessagingStandIn } from "../demo/twilio-messaging-stand-in.ts";
 import { apiChannelMessages } from "../gateway/api/messages.ts";
 import { twilioVoiceWebhooks } from "../gateway/voice/webhooks.ts";
 import { twilioMessagingWebhooks } from "../gateway/twilio-messaging/webhooks.ts";
@@ -113,6 +114,7 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   app.route("/", slackEvents(rt));
   // Calls without a Twilio account, for trying the product: only where the demo was asked for.
   if (rt.config.demo) app.route("/", twilioStandInRoutes(rt));
+  if (rt.config.demo) app.route("/", twilioMessagingStandIn(rt));
   app.route("/", helpCenter(rt));
 
   let widgetJs: Promise<string> | undefined;

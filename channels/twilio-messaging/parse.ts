@@ -56,8 +56,15 @@ export function addressOf(value: string, field: string): { whatsapp: boolean; nu
   return { whatsapp, number };
 }
 
+/** A NUL cannot be stored (PostgreSQL text): refused at the edge, naming the parameter. */
+function refuseNul(params: Record<string, string>) {
+  for (const [key, value] of Object.entries(params))
+    if (value.includes("\u0000")) throw new Invalid(`${key} must not contain NUL characters`, key);
+}
+
 /** An incoming message's parameters (already signature-checked) → its fields; 400 naming the bad one. */
 export function parseInboundMessage(params: Record<string, string>): TwilioMessage {
+  refuseNul(params);
   const p = InboundParams.safeParse(params);
   if (!p.success) {
     const issue = p.error.issues[0]!;
@@ -228,6 +235,7 @@ export type StatusReport = {
 
 /** A status callback's parameters → the delivery state; undefined for a status we do not track. */
 export function parseStatusCallback(params: Record<string, string>): StatusReport | undefined {
+  refuseNul(params);
   const p = StatusParams.safeParse(params);
   if (!p.success) {
     const issue = p.error.issues[0]!;

@@ -166,6 +166,19 @@ describe("incoming messages", () => {
       expect(await itemsOf(inbox.sms, p.MessageSid)).toHaveLength(0);
   });
 
+  it("answers a signed but malformed message with 400 naming the parameter, never 500", async () => {
+    for (const [change, field] of [
+      [{ MessageSid: "SM-not-a-sid" }, "MessageSid"],
+      [{ From: "not a number" }, "From"],
+      [{ Body: "a\u0000b" }, "Body"],
+      [{ From: `whatsapp:${newNumber()}` }, "From"],
+    ] as const) {
+      const res = await inbound({ ...sms(newNumber(), "hi"), ...change });
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body).error.field).toBe(field);
+    }
+  });
+
   it("takes a WhatsApp message with the sender's profile name, onto the contact known by that phone", async () => {
     const fresh = newNumber();
     const first = wa(fresh, "Hola", { ProfileName: "María" });

@@ -17,10 +17,14 @@ const MAX_REDIRECTS = 3;
 
 export type MediaAccount = { accountSid: string; authToken: string; apiBaseUrl: string };
 
-/** The Twilio API base an inbox's media may come from: its own, else TWILIO_API_BASE, else Twilio's. */
-export function apiBaseOf(rt: Pick<Runtime, "config">, settings: Record<string, unknown>) {
+/**
+ * The Twilio API base an inbox's media may come from: its own, else TWILIO_API_BASE, else Twilio's. A
+ * path (the demo's stand-in) is on this server.
+ */
+export function apiBaseOf(rt: Pick<Runtime, "config" | "calls">, settings: Record<string, unknown>) {
   const own = typeof settings.apiBaseUrl === "string" ? settings.apiBaseUrl : undefined;
-  return (own ?? rt.config.twilioApiBaseUrl ?? TWILIO_API).replace(/\/$/, "");
+  const base = (own ?? rt.config.twilioApiBaseUrl ?? TWILIO_API).replace(/\/$/, "");
+  return base.startsWith("/") ? `${rt.config.publicUrl ?? rt.calls.publicBase}${base}` : base;
 }
 
 const EXTENSIONS: Record<string, string> = {
