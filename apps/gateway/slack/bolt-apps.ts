@@ -62,11 +62,10 @@ export class SlackApps {
   private create(setup: { botToken: string; botUserId?: string; apiBase: string }): SlackInboxApp {
     const receiver = new HonoReceiver();
     const app = new App({
-      token: setup.botToken,
-      botUserId: setup.botUserId,
+      // The inbox's own token and bot user, as setup proved them with auth.test: Bolt's single-team
+      // authorization would ask auth.test again on each node before its first event.
+      authorize: async () => ({ botToken: setup.botToken, botUserId: setup.botUserId }),
       receiver,
-      // The token was given by an admin; asking auth.test on every start would cost a round trip.
-      tokenVerificationEnabled: false,
       // Conversation state in one node's memory would differ between nodes: none.
       convoStore: false,
       logger: boltLogger,

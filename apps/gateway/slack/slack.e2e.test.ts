@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { slackSignature } from "../../../channels/slack/index.ts";
-import { attachments, contacts, outbox, timelineItems, workItems } from "../../../db/schema/index.ts";
+import { attachments, contacts, inboxRoutes, outbox, timelineItems, workItems } from "../../../db/schema/index.ts";
 import { createQueue } from "../../../routing/queue.ts";
+import { DEMO_SLACK, seedDemo } from "../../demo/seed.ts";
 import { until } from "../../../test/poll.ts";
 import { api, startTestServer, uploadAttachment, type TestServer } from "../../../test/server.ts";
 
@@ -335,5 +336,30 @@ describe("Slack events", () => {
     );
     expect(breach).toHaveLength(1);
     await s.rt.core.db.delete(workItems).where(eq(workItems.queueId, queue.id));
+  });
+
+  it("serves the demo inbox: a top-level message and its thread in one conversation, the bot ignored", async () => {
+    await seedDemo(s.rt);
+    const [route] = await s.rt.core.db
+      .select()
+      .from(inboxRoutes)
+      .where(and(eq(inboxRoutes.kind, "slack_team"), eq(inboxRoutes.key, DEMO_SLACK.teamId.toLowerCase())));
+    expect(route).toBeDefined();
+    const demo = { secret: DEMO_SLACK.signingSecret };
+    const channel = `C0DEMO${crypto.randomUUID().slice(0, 6).toUpperCase()}`;
+    const event = (e: Record<string, unknown>) => ({
+      ...messageEvent(DEMO_SLACK.teamId, e),
+      event: { ...messageEvent(DEMO_SLACK.teamId, e).event, channel },
+    });
+    const root = nextTs();
+    expect((await deliver(event({ ts: root, text: "Hello from the demo" }), demo)).status).toBe(200);
+    const reply = nextTs();
+    await deliver(event({ ts: reply, thread_ts: root, text: "In the thread" }), demo);
+    const own = nextTs();
+    await deliver(event({ ts: own, user: DEMO_SLACK.botUserId, text: "bot" }), demo);
+    const rootItem = (await stored(route!.inboxId, `${channel}:${root}`))!;
+    expect((await stored(route!.inboxId, `${channel}:${reply}`))!.conversationId).toBe(rootItem.conversationId);
+    expect(await stored(route!.inboxId, `${channel}:${own}`)).toBeUndefined();
+    expect((await deliver(event({ ts: nextTs(), text: "x" }), { secret: SECRET })).status).toBe(403);
   });
 });
