@@ -32,7 +32,7 @@ type TeamInbox = SlackInboxFacts & { signingSecret: string; botUserId?: string; 
  */
 export function slackEvents(rt: Runtime) {
   const app = new Hono();
-  const cache = new Map<string, { at: number; inbox: TeamInbox | undefined }>();
+  const cache = new Map<string, { at: number; inbox: TeamInbox }>();
   const apps = new SlackApps(async (envelope, inboxApp) => {
     const facts = factsOf.get(inboxApp);
     if (facts) await onMessage(rt, facts, envelope, inboxApp);
@@ -67,6 +67,8 @@ export function slackEvents(rt: Runtime) {
           .where(and(eq(inboxes.id, route.inboxId), eq(inboxes.channel, "slack")))
       : [];
     const inbox = row ? open(row) : undefined;
+    // A team without an inbox is not remembered: an inbox created a moment ago answers at once.
+    if (!inbox) return undefined;
     if (cache.size > 10_000) cache.clear();
     cache.set(team, { at: Date.now(), inbox });
     return inbox;
@@ -122,9 +124,8 @@ async function onMessage(rt: Runtime, facts: TeamInbox, envelope: SlackEnvelope,
     log.debug("slack: event ignored", { inboxId: facts.inbox.id, eventId: envelope.event_id, why: decision.ignore });
     return;
   }
-  const name = await inboxApp.displayName(decision.message.userId);
   try {
-    await ingestSlackMessage(rt, facts, decision.message, name);
+    await ingestSlackMessage(rt, facts, decision.message, (userId) => inboxApp.displayName(userId));
   } catch (err) {
     if (err instanceof RootNotYetStored) log.info("slack: a thread reply came before its thread; Slack will retry");
     throw err;

@@ -29,7 +29,7 @@ export async function ingestSlackMessage(
   rt: Runtime,
   facts: SlackInboxFacts,
   message: SlackInbound,
-  displayName: string | undefined,
+  nameOf: (userId: string) => Promise<string | undefined>,
 ) {
   const { inbox } = facts;
   const workspaceId = inbox.workspaceId;
@@ -37,6 +37,7 @@ export async function ingestSlackMessage(
   if (stored) return stored;
   if (!message.topLevel) await awaitRoot(rt, inbox, message);
 
+  const displayName = await nameOf(message.userId);
   const from: Identity = { kind: "slack", value: message.identity, ...(displayName ? { displayName } : {}) };
   const { ids, refused } = await downloadFiles(rt, facts, message, from);
   let text = message.text;

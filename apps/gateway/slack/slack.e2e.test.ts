@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { and, eq } from "drizzle-orm";
+import { and, eq, like } from "drizzle-orm";
 import { slackSignature } from "../../../channels/slack/index.ts";
-import { attachments, contacts, inboxRoutes, outbox, timelineItems, workItems } from "../../../db/schema/index.ts";
+import {
+  attachments,
+  contacts,
+  inboxRoutes,
+  leases,
+  outbox,
+  timelineItems,
+  workItems,
+} from "../../../db/schema/index.ts";
 import { createQueue } from "../../../routing/queue.ts";
 import { DEMO_SLACK, seedDemo } from "../../demo/seed.ts";
 import { until } from "../../../test/poll.ts";
@@ -336,6 +344,57 @@ describe("Slack events", () => {
     );
     expect(breach).toHaveLength(1);
     await s.rt.core.db.delete(workItems).where(eq(workItems.queueId, queue.id));
+  });
+
+  it("retries an alert Slack did not take, and posts it once it does", async () => {
+    const inbox = await slackInbox({ alertChannel: "C0ALERTS2" });
+    const first = nextTs();
+    await deliver(messageEvent(inbox.teamId, { ts: first, text: "hi", user: "U0VIP2" }));
+    const firstItem = (await stored(inbox.id, `C0SHARED1:${first}`))!;
+    await s.rt.core.db
+      .update(contacts)
+      .set({ attributes: { vip: true } })
+      .where(eq(contacts.id, firstItem.senderId!));
+    postError = "internal_error";
+    const second = nextTs();
+    await deliver(messageEvent(inbox.teamId, { ts: second, text: "down again", user: "U0VIP2" }));
+    const conversationId = (await stored(inbox.id, `C0SHARED1:${second}`))!.conversationId;
+    const mark = () =>
+      s.rt.core.db
+        .select()
+        .from(leases)
+        .where(like(leases.name, `slack-alert:${inbox.id}:${conversationId}:vip`))
+        .then((rows) => rows[0]);
+    expect((await until(mark, (m) => m?.holder === "pending:1"))?.holder).toBe("pending:1");
+    postError = undefined;
+    // Due now (the backoff would wait 10 s): the next scan of any node posts it.
+    await s.rt.core.db
+      .update(leases)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(leases.name, (await mark())!.name));
+    await s.rt.slackAlerts.scan();
+    expect((await mark())?.holder).toBe("sent");
+    const posted = calls.filter(
+      (c) => c.method === "chat.postMessage" && c.body.channel === "C0ALERTS2" && c.body.text.includes(conversationId),
+    );
+    // Two attempts reached Slack (the refused one and the one it took); a further scan posts nothing.
+    expect(posted).toHaveLength(2);
+    await s.rt.slackAlerts.scan();
+    expect(
+      calls.filter((c) => c.body.channel === "C0ALERTS2" && String(c.body.text).includes(conversationId)),
+    ).toHaveLength(2);
+  });
+
+  it("answers bad requests with 4xx naming the field", async () => {
+    const notJson = await api(`${s.url}/webhooks/slack/events`, { body: "token=x&team_id=T1" });
+    expect(notJson.status).toBe(400);
+    expect(notJson.body.error.field).toBe("body");
+    const noTeam = await deliver({ type: "event_callback", event: { type: "message" } });
+    expect(noTeam.status).toBe(400);
+    expect(noTeam.body.error.field).toBe("team_id");
+    const noChallenge = await deliver({ type: "url_verification" });
+    expect(noChallenge.status).toBe(400);
+    expect(noChallenge.body.error.field).toBe("challenge");
   });
 
   it("serves the demo inbox: a top-level message and its thread in one conversation, the bot ignored", async () => {
