@@ -36,12 +36,38 @@ const twilio = Bun.serve({
   },
 });
 
-/** Telegram's Bot API as inbox creation may call it (getMe, setWebhook). */
-const telegram = Bun.serve({
+/** Slack's Web API as inbox creation calls it: auth.test names the team and bot user of a bot token. */
+const SLACK_BOT_TOKEN = "xoxb-1234-5678-abcdef";
+const slackAsked: { method: string; auth: string | null }[] = [];
+const slack = Bun.serve({
   hostname: "127.0.0.1",
   port: 0,
   fetch(req) {
-    const method = new URL(req.url).pathname.split("/").at(-1);
+    const method = new URL(req.url).pathname.replace(/^\/api\//, "");
+    slackAsked.push({ method, auth: req.headers.get("authorization") });
+    if (req.headers.get("authorization") !== `Bearer ${SLACK_BOT_TOKEN}`)
+      return Response.json({ ok: false, error: "invalid_auth" });
+    if (method === "auth.test")
+      return Response.json({ ok: true, team_id: TEAM, user_id: "U0BOT0001", bot_id: "B0BOT" });
+    return Response.json({ ok: false, error: "unknown_method" });
+  },
+});
+
+/** Telegram's Bot API as inbox creation calls it (getMe, setWebhook), recorded. */
+const telegramAsked: { method: string; body: any }[] = [];
+const telegram = Bun.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  async fetch(req) {
+    const method = new URL(req.url).pathname.split("/").at(-1) ?? "";
+    const text = await req.text();
+    let body: any = text;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = Object.fromEntries(new URLSearchParams(text));
+    }
+    telegramAsked.push({ method, body });
     if (method === "getMe")
       return Response.json({
         ok: true,
@@ -60,6 +86,7 @@ beforeAll(async () => {
     env: {
       TWILIO_API_BASE: `http://127.0.0.1:${twilio.port}`,
       TELEGRAM_API_BASE: `http://127.0.0.1:${telegram.port}`,
+      SLACK_API_BASE: `http://127.0.0.1:${slack.port}`,
     },
   });
   admin = await s.login(s.admin.email, s.admin.password);
@@ -71,6 +98,7 @@ afterAll(async () => {
   await s?.stop();
   twilio.stop(true);
   telegram.stop(true);
+  slack.stop(true);
 }, 60_000);
 
 async function newInboxForm(locale: "en" | "zh-CN", channel: string): Promise<Page> {
@@ -164,9 +192,16 @@ describe("Settings → Inboxes → New (zh-CN)", () => {
       botId: botToken.split(":")[0],
       greeting: { en: "Hello! How can we help?", "zh-CN": "您好！请问有什么可以帮您？" },
     });
+    const webhookUrl = `${s.url}/webhooks/telegram/${inbox.id}`;
     const card = page.locator(`[data-inbox-id="${inbox.id}"]`);
-    expect(await card.getByTestId("inbox-webhook-url").innerText()).toBe(`${s.url}/webhooks/telegram/${inbox.id}`);
+    expect(await card.getByTestId("inbox-webhook-url").innerText()).toBe(webhookUrl);
     expect(await card.innerText()).toContain("机器人 ID");
+    // Telegram was told the URL and the secret shown once; getMe named the bot.
+    expect(telegramAsked.find((c) => c.method === "setWebhook")?.body).toMatchObject({
+      url: webhookUrl,
+      secret_token: secret,
+    });
+    expect(await card.getByTestId("inbox-botUsername").innerText()).toBe("demo_bot");
 
     await page.getByTestId("inbox-shown-done").click();
     await shown.waitFor({ state: "detached" });
@@ -226,18 +261,27 @@ describe("Settings → Inboxes → New", () => {
     const form = page.getByTestId("messaging-form");
     await form.getByLabel("Inbox name").fill("Slack Connect");
     await form.getByLabel("Slack team ID").fill("acme");
-    await form.getByLabel("Bot token").fill("xoxb-1234-5678-abcdef");
+    await form.getByLabel("Bot token").fill(SLACK_BOT_TOKEN);
     await form.getByLabel("Signing secret").fill("8f742231b10e8888abcd99yyyzzz85a5");
-    await form.getByLabel("Bot user ID").fill("U0BOT0001");
+    await form.getByLabel("Bot user ID").fill("U0OTHER01");
     await form.getByLabel("Alert channel for agents (optional)").fill("C0ALERTS1");
     await form.getByRole("button", { name: "Create Slack inbox" }).click();
     const refusal = form.locator("[data-testid=field-error][data-field=teamId]");
     await refusal.waitFor();
     expect(await refusal.innerText()).toContain("must be a Slack team id");
     // The other fields keep what was typed: only the bad one needs fixing.
-    expect(await form.getByLabel("Bot user ID").inputValue()).toBe("U0BOT0001");
+    expect(await form.getByLabel("Bot user ID").inputValue()).toBe("U0OTHER01");
 
+    // Slack says whose bot the token is: a bot user id that is not it is refused at its field.
     await form.getByLabel("Slack team ID").fill(TEAM);
+    await form.getByRole("button", { name: "Create Slack inbox" }).click();
+    const wrongBot = form.locator("[data-testid=field-error][data-field=botUserId]");
+    await wrongBot.waitFor();
+    expect(await wrongBot.innerText()).toContain("U0BOT0001");
+    expect(await form.getByLabel("Slack team ID").getAttribute("aria-invalid")).toBeNull();
+    expect(slackAsked.at(-1)).toEqual({ method: "auth.test", auth: `Bearer ${SLACK_BOT_TOKEN}` });
+
+    await form.getByLabel("Bot user ID").fill("U0BOT0001");
     await form.getByRole("button", { name: "Create Slack inbox" }).click();
     await page.getByText("Slack inbox “Slack Connect” created.").waitFor();
     const inbox = await listed("Slack Connect");
