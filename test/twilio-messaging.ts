@@ -26,8 +26,11 @@ export function startTwilioStandIn() {
   const accounts = new Map<string, { token: string; numbers: string[] }>();
   const requests: Recorded[] = [];
   const fileRequests: { path: string; auth: string | null }[] = [];
-  /** The next answers to Messages.json, in order (then 201 with a new SID). */
-  const answers: { status: number; body: unknown }[] = [];
+  /**
+   * The next answers to Messages.json, in order (then 201 with a new SID). `callbackFirst`: a signed
+   * status callback with that status is posted before the answer, as Twilio may do.
+   */
+  const answers: { status: number; body: unknown; callbackFirst?: string }[] = [];
 
   // Twilio's media store: another origin, reached by redirect, without the account's credentials.
   const files = Bun.serve({
@@ -61,6 +64,26 @@ export function startTwilioStandIn() {
       }
       if (req.method === "POST" && rest === "Messages.json") {
         const answer = answers.shift();
+        if (answer?.callbackFirst) {
+          const sid = newSid("SM");
+          const params = {
+            MessageSid: sid,
+            AccountSid: m[1]!,
+            From: form.From!,
+            To: form.To!,
+            MessageStatus: answer.callbackFirst,
+          };
+          void fetch(form.StatusCallback!, {
+            method: "POST",
+            headers: {
+              "x-twilio-signature": twilio.getExpectedTwilioSignature(account.token, form.StatusCallback!, params),
+            },
+            body: new URLSearchParams(params),
+          });
+          // The callback is on its way before the send's answer.
+          await Bun.sleep(100);
+          return Response.json({ sid, status: "queued" }, { status: 201 });
+        }
         if (answer) return Response.json(answer.body, { status: answer.status });
         return Response.json({ sid: newSid("SM"), status: "queued" }, { status: 201 });
       }

@@ -231,6 +231,19 @@ describe("status callbacks", () => {
     expect((await item(id)).deliveryStatus).toBe("read");
   });
 
+  it("applies a callback that arrives before the send's SID is recorded, and the late 'sent' does not undo it", async () => {
+    const c = await customerWrites("sms", newNumber(), "race");
+    twilio.answers.push({ status: 201, body: {}, callbackFirst: "delivered" });
+    const id = await agentReplies(admin, c.conversationId, { text: "Racing the callback" });
+    const done = await until(
+      () => item(id),
+      (i) => i.deliveryStatus === "delivered",
+      10_000,
+    );
+    expect(done.deliveryStatus).toBe("delivered");
+    expect(done.externalId).toMatch(/^SM/);
+  });
+
   it("marks a reply failed with the code's meaning, and 21610 marks the recipient opted out", async () => {
     const to = newNumber();
     const c = await customerWrites("sms", to, "text me");
