@@ -38,6 +38,7 @@ export function twilioMessagingStandIn(rt: Runtime) {
 
   app.post(`${MESSAGING_STAND_IN_PATH}/2010-04-01/Accounts/:sid/Messages.json`, async (c) => {
     const accountSid = c.req.param("sid");
+    if (!/^AC[0-9a-fA-F]{32}$/.test(accountSid)) return c.json(errorBody("not_found", "No such account", "sid"), 404);
     const token = await tokenOf(accountSid);
     if (!token || c.req.header("authorization") !== `Basic ${btoa(`${accountSid}:${token}`)}`)
       return c.json({ code: 20003, message: "Authenticate", status: 401 }, 401);
