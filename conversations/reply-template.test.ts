@@ -1,6 +1,7 @@
 import { describe, expect, it } from "bun:test";
 import { DomainError } from "../platform/errors.ts";
-import { fillTemplate, templatePlaceholders, templateReply, templatesOf } from "./reply-template.ts";
+import { templateReply, templatesOf } from "./reply-template.ts";
+import { fillTemplate, templatePlaceholders } from "./template-placeholders.ts";
 
 const ORDER = {
   name: "order_update",

@@ -1,4 +1,5 @@
 import { Invalid } from "../platform/errors.ts";
+import { fillTemplate, templatePlaceholders } from "./template-placeholders.ts";
 
 /**
  * WhatsApp templates on the reply side: outside the 24-hour window only a template Meta approved may be
@@ -12,21 +13,9 @@ export type TemplateInput = { contentSid: string; variables?: Record<string, str
 /** What a template reply stores on its item (`data.template`); the sender turns it into ContentVariables. */
 export type TemplateData = { name: string; contentSid: string; variables: Record<string, string> };
 
-const PLACEHOLDER = /\{\{\s*(\d{1,3})\s*\}\}/g;
 /** Meta refuses parameters with a line break, a tab or more than four spaces in a row (error 132018). */
 const REFUSED_BY_WHATSAPP = /[\n\r\t]| {5,}/;
 export const MAX_TEMPLATE_VARIABLE = 1024;
-
-/** The numbers of a body's placeholders, each once, in numeric order: "Hi {{1}}, {{2}}" → ["1", "2"]. */
-export function templatePlaceholders(body: string): string[] {
-  const found = new Set([...body.matchAll(PLACEHOLDER)].map((m) => String(Number(m[1]))));
-  return [...found].sort((a, b) => Number(a) - Number(b));
-}
-
-/** The body as the customer reads it: each placeholder replaced by its value (left as is without one). */
-export function fillTemplate(body: string, variables: Record<string, string>): string {
-  return body.replace(PLACEHOLDER, (whole, n: string) => variables[String(Number(n))] ?? whole);
-}
 
 /** The templates of an inbox's settings; anything that is not a template is skipped, not trusted. */
 export function templatesOf(settings: Record<string, unknown>): WhatsappTemplate[] {

@@ -36,7 +36,10 @@ const LAYERS: { layer: string; may: string[] }[] = [
   { layer: "apps/demo", may: ["apps/server", "apps/gateway", "BELOW_APPS"] },
   { layer: "apps/server", may: ["apps", "BELOW_APPS"] },
   // The browser app bundles what it imports: server code only as types (see TYPE_ONLY).
-  { layer: "apps/web", may: ["platform/permission.ts", "conversations/canned-template.ts"] },
+  {
+    layer: "apps/web",
+    may: ["platform/permission.ts", "conversations/canned-template.ts", "conversations/template-placeholders.ts"],
+  },
   { layer: "bench", may: ["*"] },
   { layer: "scripts", may: ["*"] },
   { layer: "test", may: ["*"] },

@@ -686,7 +686,8 @@ const en = {
   "window.callback": "Call back {value}",
   "window.sms": "SMS {value}",
   "window.calling": "Calling {value}: your phone rings first.",
-  "window.refusedWhatsapp": "WhatsApp's 24-hour window has closed: this reply was not sent. Send an approved template instead.",
+  "window.refusedWhatsapp":
+    "WhatsApp's 24-hour window has closed: this reply was not sent. Send an approved template instead.",
   "via.closesIn": "window closes in {d}",
   "via.state.window_closed": "window closed",
   "via.state.no_window_yet": "template only",

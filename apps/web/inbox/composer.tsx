@@ -5,10 +5,18 @@ import { InviteToCall } from "./browser-call.tsx";
 import { ApiError, request } from "./client.ts";
 import { useI18n } from "./i18n.ts";
 import { KnowledgeSuggestions } from "./knowledge-panel.tsx";
-import type { MessageKey } from "./catalog.ts";
-import { channelsFor, type Canned, type ContactProfile, type Conversation, type Me } from "./model.ts";
+import type { Canned, ContactProfile, Conversation, Me } from "./model.ts";
 import type { Realtime } from "./realtime.ts";
 import { ReplyWindowNotice, useReplyWindow } from "./reply-window.tsx";
+import {
+  needsTemplate,
+  OptedOutNotice,
+  ReplyVia,
+  SegmentCount,
+  TemplatePicker,
+  templateReady,
+  type TemplateChoice,
+} from "./reply-via.tsx";
 
 type Draft = { text: string; mode: "reply" | "note" };
 type Uploaded = { id: string; name: string };
@@ -40,6 +48,7 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
   const id = conversation.id;
   const [draft, setDraft] = useState<Draft>(() => drafts.load(id));
   const [inboxId, setInboxId] = useState(conversation.inboxId);
+  const [template, setTemplate] = useState<TemplateChoice | null>(null);
   const [files, setFiles] = useState<Uploaded[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
@@ -60,15 +69,28 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
     request<ContactProfile>(`/contacts/${conversation.contact.id}`).then(setContact, () => {});
   }, [conversation.contact.id]);
 
-  // Reply through the conversation's own inbox, or any other inbox the contact can be reached on.
-  const routes = useMemo(() => {
-    const reachable = new Set((contact?.identities ?? []).flatMap((i) => channelsFor[i.kind]));
-    return inboxes.filter((i) => i.id === conversation.inboxId || reachable.has(i.channel));
-  }, [inboxes, contact, conversation.inboxId]);
-  const channel = inboxes.find((i) => i.id === inboxId)?.channel ?? conversation.channel;
-  // WeChat's 48 hours bind replies through the conversation's own inbox; notes and other channels go.
+  // Reply through the conversation's own inbox, or any other inbox that reaches the contact (replyOptions).
   const replyWindow = useReplyWindow(conversation);
-  const windowShut = replyWindow.closed && draft.mode === "reply" && inboxId === conversation.inboxId;
+  const options = replyWindow.options;
+  const chosen = options.find((o) => o.inboxId === inboxId);
+  // A conversation whose own inbox cannot carry a reply (a phone call) starts on the first that can.
+  useEffect(() => {
+    if (!options.some((o) => o.inboxId === inboxId)) {
+      const first = options.find((o) => o.state !== "opted_out");
+      if (first) setInboxId(first.inboxId);
+    }
+  }, [options, inboxId]);
+  const channel = chosen?.channel ?? inboxes.find((i) => i.id === inboxId)?.channel ?? conversation.channel;
+  const replying = draft.mode === "reply";
+  // WeChat's 48 hours: nothing but notes once closed. WhatsApp's 24: a template instead of text.
+  const wechatShut =
+    replying &&
+    (chosen
+      ? chosen.channel === "wechat" && chosen.state !== "open"
+      : replyWindow.closed && replyWindow.replyWindow?.code === "wechat_48h" && inboxId === conversation.inboxId);
+  const templateOnly = replying && needsTemplate(chosen);
+  const optedOut = replying && chosen?.state === "opted_out";
+  const windowShut = wechatShut || optedOut || (templateOnly && !templateReady(chosen?.templates ?? [], template));
 
   // "/" at the start of the text opens canned responses, filtered by what follows it.
   const slash = /^\/(\S*)$/.exec(draft.text)?.[1];
@@ -132,7 +154,9 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
 
   const send = async () => {
     const text = draft.text.trim();
-    if ((!text && !files.length) || sending || windowShut) return;
+    if (sending || windowShut) return;
+    if (templateOnly) return sendTemplate();
+    if (!text && !files.length) return;
     const isEmail = channel === "email" && draft.mode === "reply";
     const to = forwardTo
       .split(/[,;\s]+/)
@@ -168,14 +192,41 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
       setEmailKind("reply");
       typing(false);
     } catch (e) {
-      // The window closed between the last look and the send: say so in the UI's words, show the notice.
-      if (e instanceof ApiError && e.code === "reply_window_closed") {
-        setError(t("window.refused"));
-        replyWindow.refresh();
-      } else setError(e instanceof ApiError ? e.message : t("error.generic"));
+      refused(e);
     } finally {
       setSending(false);
       input.current?.focus();
+    }
+  };
+
+  // The window closed or the customer opted out between the last look and the send: say so in the UI's
+  // words and read the options again (a closed WhatsApp window then shows the template picker).
+  const refused = (e: unknown) => {
+    if (e instanceof ApiError && e.code === "reply_window_closed") {
+      setError(t(channel === "whatsapp" ? "window.refusedWhatsapp" : "window.refused"));
+      replyWindow.refresh();
+    } else if (e instanceof ApiError && e.code === "opted_out") {
+      setError(t("via.refusedOptedOut"));
+      replyWindow.refresh();
+    } else setError(e instanceof ApiError ? e.message : t("error.generic"));
+  };
+
+  const sendTemplate = async () => {
+    if (!template) return;
+    setSending(true);
+    setError(null);
+    try {
+      await request(`/conversations/${id}/messages`, {
+        body: {
+          template: { contentSid: template.contentSid, variables: template.variables },
+          inboxId: inboxId !== conversation.inboxId ? inboxId : undefined,
+        },
+      });
+      setTemplate(null);
+    } catch (e) {
+      refused(e);
+    } finally {
+      setSending(false);
     }
   };
 
@@ -228,17 +279,13 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
         >
           {t("composer.note")}
         </button>
-        {!note && routes.length > 1 && (
-          <label className="field inline">
-            <span>{t("composer.via")}</span>
-            <select value={inboxId} onChange={(e) => setInboxId(e.target.value)} data-testid="reply-via">
-              {routes.map((i) => (
-                <option key={i.id} value={i.id}>
-                  {t(`channel.${i.channel}` as MessageKey)} · {i.name}
-                </option>
-              ))}
-            </select>
-          </label>
+        {!note && options.length > 0 && (
+          <ReplyVia
+            options={options}
+            value={inboxId}
+            now={replyWindow.now}
+            onChange={(next) => (setInboxId(next), setTemplate(null))}
+          />
         )}
       </div>
       {!note && (
@@ -312,10 +359,13 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
           onUseInbox={setInboxId}
         />
       )}
+      {optedOut && chosen && <OptedOutNotice option={chosen} />}
+      {templateOnly && chosen && <TemplatePicker option={chosen} value={template} onChange={setTemplate} />}
       <label className="visually-hidden" htmlFor={`composer-${id}`}>
         {note ? t("composer.notePlaceholder") : t("composer.placeholder")}
       </label>
       <textarea
+        hidden={templateOnly}
         id={`composer-${id}`}
         ref={input}
         data-testid="composer-input"
@@ -331,6 +381,7 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
         onKeyDown={onKeyDown}
         maxLength={20_000}
       />
+      {replying && channel === "sms" && !optedOut && <SegmentCount text={draft.text} />}
       {files.length > 0 && (
         <ul className="pending-files">
           {files.map((f) => (
@@ -353,19 +404,22 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
         </p>
       )}
       <div className="composer-actions">
-        <label className="attach">
-          📎 <span>{t("composer.attach")}</span>
-          <input
-            type="file"
-            multiple
-            onChange={(e) => (void upload(e.target.files), (e.target.value = ""))}
-            data-testid="attach"
-          />
-        </label>
+        {/* A template carries its own approved content: no files beside it. */}
+        {!templateOnly && (
+          <label className="attach">
+            📎 <span>{t("composer.attach")}</span>
+            <input
+              type="file"
+              multiple
+              onChange={(e) => (void upload(e.target.files), (e.target.value = ""))}
+              data-testid="attach"
+            />
+          </label>
+        )}
         <span className="hint">{t("composer.hint")}</span>
         <InviteToCall conversation={conversation} />
         <button type="submit" className="primary" disabled={sending || windowShut} data-testid="send">
-          {note ? t("composer.addNote") : t("composer.send")}
+          {note ? t("composer.addNote") : templateOnly ? t("template.send") : t("composer.send")}
         </button>
       </div>
     </form>

@@ -6,9 +6,9 @@ import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
 import { ChannelBadge } from "./channel-badge.tsx";
 import { NewEmail } from "./new-email.tsx";
-import type { ContactProfile, IdentityKind } from "./model.ts";
+import { channelIcon, channelsFor, type ContactProfile, type IdentityKind } from "./model.ts";
 
-const KINDS: IdentityKind[] = ["phone", "email", "wechat", "slack", "visitor"];
+const KINDS: IdentityKind[] = ["phone", "whatsapp", "email", "wechat", "slack", "telegram", "visitor"];
 type Found = { id: string; name: string | null; identities: { kind: IdentityKind; value: string }[] };
 
 /** Contact 360: identities on every channel, attributes, notes, past conversations; edit and merge. */
@@ -21,7 +21,8 @@ export function ContactPanel({
   currentConversationId: string;
   onClose(): void;
 }) {
-  const { t, ago } = useI18n();
+  const { t, ago, locale } = useI18n();
+  const day = new Intl.DateTimeFormat(locale, { dateStyle: "medium" });
   const { me } = useWorkspace();
   const [p, setP] = useState<ContactProfile | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -73,8 +74,22 @@ export function ContactPanel({
         <h3 id="identities-h">{t("contact.identities")}</h3>
         <ul className="identities" data-testid="identities">
           {p.identities.map((i) => (
-            <li key={i.id}>
-              <span className="kind">{t(`identity.${i.kind}` as MessageKey)}</span> <span dir="auto">{i.value}</span>
+            <li key={i.id} data-kind={i.kind}>
+              <span className="kind">
+                {/* The channel's icon: a phone number, a WhatsApp number, a Slack or Telegram user at a glance. */}
+                {channelsFor[i.kind][0] && (
+                  <span aria-hidden="true" className="identity-icon">
+                    {channelIcon[channelsFor[i.kind][0]!]}
+                  </span>
+                )}{" "}
+                {t(`identity.${i.kind}` as MessageKey)}
+              </span>{" "}
+              <span dir="auto">{i.value}</span>
+              {i.optedOutAt && (
+                <span className="via-state via-opted_out" data-testid="opted-out-badge">
+                  {t("contact.optedOut", { date: day.format(new Date(i.optedOutAt)) })}
+                </span>
+              )}
               {p.identities.length > 1 && (
                 <button
                   type="button"

@@ -9,6 +9,8 @@ import type { participantsOf } from "../../inbox/email.ts";
 import type { listHeldBack } from "../../../mailboxes/held-back.ts";
 import type { channels, identityKinds, presences, roles } from "../../../db/schema/index.ts";
 import type { WechatKind, WechatMode, WechatyPuppet } from "../../../channels/wechat/setup.ts";
+import type { ReplyWindowView } from "../../../conversations/reply-window-of.ts";
+import type { ReplyOption as ReplyOptionView } from "../../../conversations/reply-options.ts";
 
 export type Channel = (typeof channels)[number];
 export type IdentityKind = (typeof identityKinds)[number];
@@ -22,19 +24,19 @@ export type HeldBackMail = Awaited<ReturnType<typeof listHeldBack>>[number];
 export type Call = CallView;
 
 /**
- * When the channel lets an agent reply (WeChat: 48 hours after the customer's last message), and the
- * other ways to reach the contact once it has closed.
+ * When the channel lets an agent reply (WeChat: 48 hours after the customer's last message; WhatsApp:
+ * 24 hours), and the other ways to reach the contact once it has closed.
  */
-export type ReplyWindow = {
-  open: boolean;
-  closesAt: string | null;
-  code: "wechat_48h";
-  alternatives: { kind: "email" | "phone"; value: string; action: "email" | "sms" | "callback" }[];
-};
+export type ReplyWindow = ReplyWindowView;
+/** One way to answer the contact ("reply via"): an inbox, who it reaches, and whether a message can go now. */
+export type ReplyOption = ReplyOptionView;
+export type WhatsappTemplate = NonNullable<ReplyOption["templates"]>[number];
 
 export type Conversation = ReturnType<typeof conversationView> & {
   /** Only `GET /conversations/{id}` has it; null when the channel has no window. */
   replyWindow?: ReplyWindow | null;
+  /** Only `GET /conversations/{id}` has them: every inbox that reaches the contact, the conversation's own first. */
+  replyOptions?: ReplyOption[];
   waitingSince?: string | null;
   slaDueAt?: string | null;
   unread?: number;
@@ -99,7 +101,8 @@ export type Queue = {
   [k: string]: unknown;
 };
 export type Canned = { id: string; shortcut: string; title: string; body: string };
-export type Identity = { id: string; kind: IdentityKind; value: string };
+/** `optedOutAt`: the customer replied STOP (SMS, WhatsApp) and gets nothing there until START. */
+export type Identity = { id: string; kind: IdentityKind; value: string; optedOutAt?: string | null };
 export type ContactProfile = {
   id: string;
   name: string | null;

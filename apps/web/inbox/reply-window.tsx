@@ -1,28 +1,39 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { useFrames, useWorkspace } from "./workspace.tsx";
 import { ApiError, request } from "./client.ts";
 import { useNow } from "./hooks.ts";
 import { useI18n } from "./i18n.ts";
-import type { Conversation, ReplyWindow } from "./model.ts";
+import type { Conversation, ReplyOption, ReplyWindow } from "./model.ts";
 import { NewEmail } from "./new-email.tsx";
 
 const HOUR = 3_600_000;
 /** Below this much time left the composer says when the window closes; earlier it would only be noise. */
 const WARN_BEFORE_MS = 6 * HOUR;
 
+/** Time left in a window as the composer says it: "5 h", "12 min". */
+export function timeLeft(t: ReturnType<typeof useI18n>["t"], ms: number) {
+  return ms >= HOUR
+    ? t("window.hours", { n: Math.round(ms / HOUR) })
+    : t("window.minutes", { n: Math.max(1, Math.ceil(ms / 60_000)) });
+}
+
 /**
- * The conversation's reply window (WeChat's 48 hours since the customer's last message). It is read
- * again when the customer writes (which reopens it) and after the server refused a reply; between
- * those, the clock closes it at `closesAt` without asking the server.
+ * The conversation's reply window (WeChat's 48 hours, WhatsApp's 24, since the customer's last message)
+ * and its "reply via" options. They are read again when the customer writes (which reopens a window),
+ * when the contact changes (an opt-out) and after the server refused a reply; between those, the clock
+ * closes a window at `closesAt` without asking the server.
  */
 export function useReplyWindow(conversation: Conversation) {
   const id = conversation.id;
+  const contactId = conversation.contact.id;
   const [current, setCurrent] = useState<ReplyWindow | null>(conversation.replyWindow ?? null);
+  const [options, setOptions] = useState<ReplyOption[]>(conversation.replyOptions ?? []);
   useEffect(() => setCurrent(conversation.replyWindow ?? null), [conversation.replyWindow]);
+  useEffect(() => setOptions(conversation.replyOptions ?? []), [conversation.replyOptions]);
   const refresh = useCallback(
     () =>
       void request<Conversation>(`/conversations/${id}`).then(
-        (c) => setCurrent(c.replyWindow ?? null),
+        (c) => (setCurrent(c.replyWindow ?? null), setOptions(c.replyOptions ?? [])),
         () => {},
       ),
     [id],
@@ -30,13 +41,30 @@ export function useReplyWindow(conversation: Conversation) {
   useFrames(
     (f) => {
       if (f.conversationId === id && f.type === "item.created" && f.item?.direction === "in") refresh();
+      else if (f.type === "contact.updated" && f.contact?.id === contactId) refresh();
     },
-    [id, refresh],
+    [id, contactId, refresh],
   );
   const now = useNow(30_000);
   const closesAt = current?.closesAt ? Date.parse(current.closesAt) : null;
   const closed = Boolean(current && (!current.open || (closesAt !== null && closesAt <= now)));
-  return { replyWindow: current, closed, leftMs: closesAt === null ? null : closesAt - now, refresh };
+  const live = useMemo(
+    () =>
+      options.map((o) =>
+        o.state === "open" && o.closesAt && Date.parse(o.closesAt) <= now
+          ? { ...o, state: "window_closed" as const }
+          : o,
+      ),
+    [options, now],
+  );
+  return {
+    replyWindow: current,
+    closed,
+    leftMs: closesAt === null ? null : closesAt - now,
+    refresh,
+    options: live,
+    now,
+  };
 }
 
 /**
@@ -61,18 +89,18 @@ export function ReplyWindowNotice({
   const [error, setError] = useState<string | null>(null);
   const { replyWindow, closed, leftMs } = state;
   if (!replyWindow) return null;
+  const channel = t(replyWindow.code === "whatsapp_24h" ? "channel.whatsapp" : "channel.wechat");
   if (!closed) {
     if (leftMs === null || leftMs > WARN_BEFORE_MS) return null;
-    const d =
-      leftMs >= HOUR
-        ? t("window.hours", { n: Math.round(leftMs / HOUR) })
-        : t("window.minutes", { n: Math.max(1, Math.ceil(leftMs / 60_000)) });
+    const d = timeLeft(t, leftMs);
     return (
       <p className="hint reply-window-hint" data-testid="reply-window-hint">
-        ⏳ {t("window.closesIn", { d })}
+        ⏳ {t("window.closesIn", { channel, d })}
       </p>
     );
   }
+  // A closed WhatsApp window is the template picker's to explain (reply-via.tsx): a template still goes.
+  if (replyWindow.code !== "wechat_48h") return null;
   const emailInbox = inboxes.some((i) => i.channel === "email");
   const phoneLine = inboxes.some((i) => i.channel === "voice");
   const smsInbox = inboxes.find((i) => i.channel === "sms");
