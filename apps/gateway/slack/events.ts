@@ -33,9 +33,21 @@ type TeamInbox = SlackInboxFacts & { signingSecret: string; botUserId?: string; 
 export function slackEvents(rt: Runtime) {
   const app = new Hono();
   const cache = new Map<string, { at: number; inbox: TeamInbox }>();
+  // Slack retries a delivery that took over 3 s while the first may still be working (downloading a
+  // file): on this node the retry waits for it instead of downloading again.
+  const inFlight = new Map<string, Promise<unknown>>();
   const apps = new SlackApps(async (envelope, inboxApp) => {
     const facts = factsOf.get(inboxApp);
-    if (facts) await onMessage(rt, facts, envelope, inboxApp);
+    if (!facts) return;
+    const key = `${facts.inbox.id}:${envelope.event?.channel}:${envelope.event?.ts}`;
+    await inFlight.get(key)?.catch(() => {});
+    const work = onMessage(rt, facts, envelope, inboxApp);
+    inFlight.set(key, work);
+    try {
+      await work;
+    } finally {
+      if (inFlight.get(key) === work) inFlight.delete(key);
+    }
   });
   // Which inbox a Bolt app serves, for its listener (an app is made for exactly one inbox).
   const factsOf = new WeakMap<SlackInboxApp, TeamInbox>();

@@ -45,28 +45,37 @@ export async function ingestSlackMessage(
     text = refused.length
       ? refused.map((f) => `[File not received: ${f.name} (${f.reason})]`).join("\n")
       : "[Unsupported Slack message: no text or file]";
-  return ingestInbound(
-    rt.core,
-    workspaceId,
-    {
-      channel: "slack",
-      channelAccountId: inbox.id,
-      externalId: message.externalId,
-      from,
-      threadKey: message.rootKey,
-      kind: ids.length ? "media" : "text",
-      text,
-      attachments: ids,
-      sentAt: message.sentAt,
-      data: {
-        slack: { channel: message.channel, user: message.userId },
-        ...(refused.length ? { filesNotReceived: refused } : {}),
-        ...(message.truncated ? { truncated: true } : {}),
-        ...(!message.text && !ids.length && !refused.length ? { unsupported: true } : {}),
+  let result: Awaited<ReturnType<typeof ingestInbound>>;
+  try {
+    result = await ingestInbound(
+      rt.core,
+      workspaceId,
+      {
+        channel: "slack",
+        channelAccountId: inbox.id,
+        externalId: message.externalId,
+        from,
+        threadKey: message.rootKey,
+        kind: ids.length ? "media" : "text",
+        text,
+        attachments: ids,
+        sentAt: message.sentAt,
+        data: {
+          slack: { channel: message.channel, user: message.userId },
+          ...(refused.length ? { filesNotReceived: refused } : {}),
+          ...(message.truncated ? { truncated: true } : {}),
+          ...(!message.text && !ids.length && !refused.length ? { unsupported: true } : {}),
+        },
       },
-    },
-    { checked: true, place: (tx) => placeInThread(tx, inbox, message) },
-  );
+      { checked: true, place: (tx) => placeInThread(tx, inbox, message) },
+    );
+  } catch (err) {
+    await rt.files.discard(rt.core.db, workspaceId, ids);
+    throw err;
+  }
+  // Another delivery of the same message (a retry on another node) stored it first, with its own files.
+  if (result.duplicate) await rt.files.discard(rt.core.db, workspaceId, ids);
+  return result;
 }
 
 /**

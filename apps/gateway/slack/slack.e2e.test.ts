@@ -19,6 +19,7 @@ import { api, startTestServer, uploadAttachment, type TestServer } from "../../.
 type Call = { method: string; auth: string | null; body: Record<string, any> };
 const calls: Call[] = [];
 let postError: string | undefined;
+let fileRequests = 0;
 let slack: ReturnType<typeof Bun.serve>;
 const FILE_BYTES = new TextEncoder().encode("%PDF-1.4 stand-in invoice");
 
@@ -33,6 +34,11 @@ beforeAll(async () => {
     async fetch(req) {
       const url = new URL(req.url);
       const auth = req.headers.get("authorization");
+      if (url.pathname.startsWith("/slow-files/")) {
+        fileRequests++;
+        await Bun.sleep(300);
+        return new Response(FILE_BYTES, { headers: { "content-type": "application/pdf" } });
+      }
       if (url.pathname.startsWith("/files/")) {
         if (!auth?.endsWith("-files")) return new Response("no", { status: 403 });
         return new Response(FILE_BYTES, { headers: { "content-type": "application/pdf" } });
@@ -248,6 +254,31 @@ describe("Slack events", () => {
     expect(saved.map((a) => [a.name, a.contentType, a.size])).toEqual([
       ["invoice.pdf", "application/pdf", FILE_BYTES.byteLength],
     ]);
+  });
+
+  it("stores a file once when Slack retries while the first delivery is still downloading", async () => {
+    const inbox = await slackInbox();
+    const ts = nextTs();
+    const name = `slow-${crypto.randomUUID().slice(0, 8)}.pdf`;
+    const file = {
+      id: "F0SLOW",
+      name,
+      mimetype: "application/pdf",
+      url_private: `http://127.0.0.1:${slack.port}/slow-files/${name}`,
+    };
+    const event = messageEvent(inbox.teamId, { ts, subtype: "file_share", text: "slow", files: [file] });
+    fileRequests = 0;
+    const answers = await Promise.all([
+      deliver(event),
+      Bun.sleep(50).then(() =>
+        deliver(event, { headers: { "x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout" } }),
+      ),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    expect(fileRequests).toBe(1);
+    const saved = await s.rt.core.db.select().from(attachments).where(eq(attachments.name, name));
+    expect(saved).toHaveLength(1);
+    expect(saved[0]!.timelineItemId).toBe((await stored(inbox.id, `C0SHARED1:${ts}`))!.id);
   });
 
   it("posts an agent's reply into the customer's thread, with its file, and records Slack's refusals", async () => {
