@@ -578,7 +578,7 @@ const en = {
   "inboxForm.intro.slack":
     "Customers write in Slack Connect channels shared with your Slack workspace. In your Slack app, the bot token (xoxb-…) is under OAuth & Permissions and the signing secret under Basic Information.",
   "inboxForm.intro.telegram":
-    "Create a bot with @BotFather and paste its token. Leave the secret token empty to have a strong one generated. The greeting answers /start.",
+    "Create a bot with @BotFather and paste its token: Switchboard checks it and sets the bot's webhook to this inbox. Leave the secret token empty to have a strong one generated. The greeting answers /start.",
   "inboxForm.intro.api":
     "For your own app or a channel Switchboard does not ship: you get a token to post customer messages and a secret that signs the replies sent to your callback URL.",
   "inboxForm.phoneNumber": "Phone number (E.164)",
@@ -622,7 +622,7 @@ const en = {
   "inboxForm.howto.slack":
     "In your Slack app → Event Subscriptions, set the Request URL to this address and subscribe to the bot events message.channels and message.groups; then invite the bot to each shared channel.",
   "inboxForm.howto.telegram":
-    "Telegram pushes the bot's updates to this URL with the secret token (setWebhook: https://api.telegram.org/bot<token>/setWebhook?url=…&secret_token=…).",
+    "Nothing to paste: Switchboard told Telegram this URL and the secret token (setWebhook) when the inbox was created. A bot has one webhook: pointing it elsewhere stops this inbox.",
   "inboxForm.howto.api":
     "Your app POSTs customer messages to the messages URL with Authorization: Bearer <inbox token>; agents' replies are POSTed to the callback URL, signed with the inbox secret.",
   "inboxForm.field.name": "Give the inbox a name (up to 100 characters).",
@@ -1282,7 +1282,7 @@ const zhCN: Record<MessageKey, string> = {
   "inboxForm.intro.slack":
     "客户在与您的 Slack 工作区共享的 Slack Connect 频道中留言。在您的 Slack 应用中，机器人令牌（xoxb-…）位于 OAuth & Permissions，签名密钥位于 Basic Information。",
   "inboxForm.intro.telegram":
-    "通过 @BotFather 创建机器人并粘贴其令牌。密钥令牌留空则自动生成一个强密钥。问候语用于回复 /start。",
+    "通过 @BotFather 创建机器人并粘贴其令牌：Switchboard 会验证令牌并把机器人的 Webhook 设为此收件箱。密钥令牌留空则自动生成一个强密钥。问候语用于回复 /start。",
   "inboxForm.intro.api":
     "用于您自己的应用或 Switchboard 未内置的渠道：您将获得一个用于提交客户消息的令牌，以及一个为发往回调地址的回复签名的密钥。",
   "inboxForm.phoneNumber": "电话号码（E.164 格式）",
@@ -1326,7 +1326,7 @@ const zhCN: Record<MessageKey, string> = {
   "inboxForm.howto.slack":
     "在 Slack 应用 → Event Subscriptions 中，将 Request URL 设为此地址并订阅机器人事件 message.channels 和 message.groups；然后把机器人邀请进每个共享频道。",
   "inboxForm.howto.telegram":
-    "Telegram 会带着密钥令牌把机器人的更新推送到此地址（setWebhook：https://api.telegram.org/bot<令牌>/setWebhook?url=…&secret_token=…）。",
+    "无需粘贴：创建收件箱时 Switchboard 已通过 setWebhook 把此地址和密钥令牌告知 Telegram。一个机器人只有一个 Webhook：改指别处会使此收件箱收不到消息。",
   "inboxForm.howto.api":
     "您的应用携带 Authorization: Bearer <收件箱令牌> 把客户消息 POST 到消息提交地址；坐席的回复会 POST 到回调地址，并用收件箱密钥签名。",
   "inboxForm.field.name": "请为收件箱命名（最多 100 个字符）。",
