@@ -57,6 +57,19 @@ export type SendResult = { externalId: string; status: "sent" | "delivered" };
 /** Thrown by an adapter when retrying cannot help (bad address, rejected content). */
 export class PermanentSendError extends Error {}
 
+/**
+ * Thrown by an adapter when the provider said when to try again (Telegram's 429 with `retry_after`):
+ * the outbox waits at least that long before the next attempt instead of its own, shorter backoff.
+ */
+export class RetryLaterError extends Error {
+  constructor(
+    message: string,
+    readonly afterMs: number,
+  ) {
+    super(message);
+  }
+}
+
 export type ChannelCapabilities = {
   text: boolean;
   media: boolean;

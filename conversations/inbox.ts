@@ -17,6 +17,8 @@ export async function createInbox(
   db: Executor,
   keyring: Keyring,
   input: {
+    /** Chosen before the row exists when a provider must be told the inbox's URL first (Telegram). */
+    id?: string;
     workspaceId: string;
     channel: Channel;
     name: string;
@@ -31,6 +33,7 @@ export async function createInbox(
     const [inbox] = await tx
       .insert(inboxes)
       .values({
+        ...(input.id ? { id: input.id } : {}),
         workspaceId: input.workspaceId,
         channel: input.channel,
         name: input.name,

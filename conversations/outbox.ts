@@ -13,7 +13,13 @@ import {
 import type { Keyring } from "../platform/crypto.ts";
 import { log } from "../platform/log.ts";
 import { PollLoop } from "../platform/poll-loop.ts";
-import { PermanentSendError, type ChannelAdapter, type OutboundMessage, type SendResult } from "./channel.ts";
+import {
+  PermanentSendError,
+  RetryLaterError,
+  type ChannelAdapter,
+  type OutboundMessage,
+  type SendResult,
+} from "./channel.ts";
 import { readCredentials } from "./inbox.ts";
 import { scopeOf } from "./conversation.ts";
 import { attachmentView, isPublicItem, loadTimelineItem } from "./timeline.ts";
@@ -45,7 +51,7 @@ export type OutboxOptions = {
 
 type Outcome =
   | { ok: true; externalId: string; status: SendResult["status"] }
-  | { ok: false; reason: string; final: boolean };
+  | { ok: false; reason: string; final: boolean; afterMs?: number };
 
 /** A provider's error text as the database can hold it: a NUL byte would fail the write that records it. */
 function storable(reason: string) {
@@ -181,7 +187,8 @@ export class OutboxWorker {
       const reason = err instanceof Error ? err.message : String(err);
       const final = err instanceof PermanentSendError || row.attempts >= row.maxAttempts;
       log.warn("outbox: send failed", { outboxId: row.id, channel: row.channel, attempt: row.attempts, final, reason });
-      await this.record(row, { ok: false, reason, final });
+      const afterMs = err instanceof RetryLaterError ? err.afterMs : undefined;
+      await this.record(row, { ok: false, reason, final, afterMs });
       return;
     }
     // The provider has it. Whatever happens while recording that must not make the row pending again:
@@ -241,7 +248,11 @@ export class OutboxWorker {
    * row still holds this worker's lease (returns false when it does not, and writes nothing).
    */
   private async settle(row: OutboxRow, outcome: Outcome): Promise<boolean> {
-    const delay = retryDelay(row.attempts, this.o.baseDelayMs, this.o.maxDelayMs);
+    // A provider that named its own wait (a rate limit) is not asked again sooner.
+    const delay = Math.max(
+      retryDelay(row.attempts, this.o.baseDelayMs, this.o.maxDelayMs),
+      outcome.ok ? 0 : (outcome.afterMs ?? 0),
+    );
     const reason = outcome.ok ? null : storable(outcome.reason);
     const fenced = and(eq(outbox.id, row.id), eq(outbox.leaseId, row.leaseId!), eq(outbox.status, "pending"));
     return withEvents(this.core, async (tx, events) => {

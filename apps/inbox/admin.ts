@@ -227,8 +227,14 @@ export function adminApi(rt: Runtime) {
       }
       const channelSetup = channelSetups[channel];
       if (channelSetup) {
-        const { settings, credentials, shownOnce } = await channelSetup.create(rt, setup, { publicUrl: publicUrl(c) });
+        // The id comes first: a provider may have to be told the inbox's webhook URL before it is stored.
+        const id = crypto.randomUUID();
+        const { settings, credentials, shownOnce } = await channelSetup.create(rt, setup, {
+          publicUrl: publicUrl(c),
+          inboxId: id,
+        });
         const inbox = await createInbox(db, rt.keyring, {
+          id,
           workspaceId: a.workspaceId,
           channel,
           name,

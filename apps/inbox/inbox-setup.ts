@@ -2,7 +2,8 @@ import { accountHoldsNumber } from "../../channels/voice/rest.ts";
 import { callSlack, slackApiBaseOf } from "../../channels/slack/api.ts";
 import { SlackSetup, slackInboxOf } from "../../channels/slack/setup.ts";
 import { PermanentSendError } from "../../conversations/channel.ts";
-import { TelegramSetup, telegramInboxOf } from "../../channels/telegram/setup.ts";
+import { BotRefused, connectBot } from "../../channels/telegram/api.ts";
+import { apiRootOf, TelegramSetup, telegramInboxOf } from "../../channels/telegram/setup.ts";
 import { messagingInboxOf, TwilioMessagingSetup } from "../../channels/twilio-messaging/setup.ts";
 import type { ListedInbox } from "../../conversations/inbox.ts";
 import type { Channel, InboxSettings } from "../../db/schema/index.ts";
@@ -27,7 +28,11 @@ export type NewInbox = {
 
 export type ChannelSetup = {
   /** `publicUrl`: where providers reach this server (PUBLIC_URL, else the address the admin used). */
-  create(rt: Runtime, input: Record<string, unknown>, at: { publicUrl: string }): Promise<NewInbox>;
+  /**
+   * `inboxId`: the id the inbox will be stored under, for providers that must be told its webhook URL
+   * first (Telegram's setWebhook); nothing is stored if this throws.
+   */
+  create(rt: Runtime, input: Record<string, unknown>, at: { publicUrl: string; inboxId: string }): Promise<NewInbox>;
   /** Beyond id, name and channel: public ids and the absolute URL to paste into the provider's console. */
   view(inbox: ListedInbox, publicUrl: string): Record<string, unknown>;
 };
@@ -111,16 +116,28 @@ const slack: ChannelSetup = {
 };
 
 const telegram: ChannelSetup = {
-  async create(rt, input) {
+  async create(rt, input, { publicUrl, inboxId }) {
     const setup = parseInput(TelegramSetup, input);
     await checkApiBase(rt, setup.apiBaseUrl);
     // Without one given, a strong secret is made; Telegram is told it when the webhook is set.
     const secretToken = setup.secretToken ?? randomToken(32);
-    return { ...telegramInboxOf(setup, secretToken), shownOnce: setup.secretToken ? {} : { secretToken } };
+    // Telegram hears of the inbox before it is stored: a refusal (a wrong token, a URL Telegram will not
+    // call) leaves nothing behind.
+    const bot = await connectBot(setup.botToken, apiRootOf(setup, rt.config.telegramApiBase), {
+      url: `${publicUrl}/webhooks/telegram/${inboxId}`,
+      secretToken,
+    }).catch((err: unknown) => {
+      if (err instanceof BotRefused && err.what === "token") throw new Invalid(err.message, "botToken");
+      // PUBLIC_URL is the server's, not a field of this request: the admin must fix the configuration.
+      if (err instanceof BotRefused)
+        throw new Conflict(`${err.message}: Telegram calls only https URLs it can reach (PUBLIC_URL)`);
+      throw new Conflict(err instanceof Error ? err.message : String(err), "botToken");
+    });
+    return { ...telegramInboxOf(setup, secretToken, bot), shownOnce: setup.secretToken ? {} : { secretToken } };
   },
   view(inbox, publicUrl) {
     return {
-      ...pick(inbox.settings, ["botId", "greeting"]),
+      ...pick(inbox.settings, ["botId", "botUsername", "greeting"]),
       webhookUrl: `${publicUrl}/webhooks/telegram/${inbox.id}`,
     };
   },

@@ -19,6 +19,7 @@ import { twilioVoiceWebhooks } from "../gateway/voice/webhooks.ts";
 import { twilioMessagingWebhooks } from "../gateway/twilio-messaging/webhooks.ts";
 import { slackEvents } from "../gateway/slack/events.ts";
 import { wechatWebhooks } from "../gateway/wechat/webhooks.ts";
+import { telegramWebhooks } from "../gateway/telegram/webhooks.ts";
 import { SEALED_SUFFIX } from "../../conversations/attachment.ts";
 import { openSealed } from "../../calls/recording.ts";
 import { helpCenter } from "../gateway/help/help-center.ts";
@@ -111,6 +112,7 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   app.route("/", twilioVoiceWebhooks(rt));
   app.route("/", twilioMessagingWebhooks(rt));
   app.route("/", wechatWebhooks(rt));
+  app.route("/", telegramWebhooks(rt));
   app.route("/", slackEvents(rt));
   // Calls without a Twilio account, for trying the product: only where the demo was asked for.
   if (rt.config.demo) app.route("/", twilioStandInRoutes(rt));

@@ -7,6 +7,7 @@ import { WECOM_API_BASE } from "../../channels/wechat/wecom-api.ts";
 import { prepareWechat, readAttachment } from "../gateway/wechat/outbound.ts";
 import { prepareApi } from "../gateway/api/outbound.ts";
 import { createSlackAdapter } from "../../channels/slack/index.ts";
+import { createTelegramAdapter } from "../../channels/telegram/index.ts";
 import { SlackAlerts } from "../gateway/slack/alerts.ts";
 import { prepareSlack } from "../gateway/slack/outbound.ts";
 import { prepareTwilioMessaging } from "../gateway/twilio-messaging/outbound.ts";
@@ -165,6 +166,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       wechat,
       // Slack replies take SLACK_API_BASE from the config and their files from the store.
       slack: createSlackAdapter({ apiBase: config.slackApiBase, readFile: (file) => readAttachment(rt)(file) }),
+      // Telegram replies take TELEGRAM_API_BASE from the config and their files from the store.
+      telegram: createTelegramAdapter({
+        apiBase: config.telegramApiBase,
+        readFile: (file) => readAttachment(rt)(file),
+      }),
     },
     keyring,
     prepare,

@@ -21,8 +21,33 @@ export const TelegramSetup = z.object({
 });
 export type TelegramSetup = z.output<typeof TelegramSetup>;
 
-export function telegramInboxOf(input: TelegramSetup, secretToken: string) {
+/** The bot as `getMe` describes it: its @username is what customers search for in Telegram. */
+export type TelegramBot = { username?: string };
+
+export function telegramInboxOf(input: TelegramSetup, secretToken: string, bot: TelegramBot = {}) {
   const { botToken, secretToken: _given, ...settings } = input;
   // The bot's numeric id is public (the token's first part) and tells inboxes apart in the admin list.
-  return { settings: { ...settings, botId: botToken.split(":")[0]! }, credentials: { botToken, secretToken } };
+  return {
+    settings: { ...settings, botId: botToken.split(":")[0]!, ...(bot.username ? { botUsername: bot.username } : {}) },
+    credentials: { botToken, secretToken },
+  };
+}
+
+/** Telegram's own Bot API host, for inboxes without an API base of their own and no TELEGRAM_API_BASE. */
+export const TELEGRAM_API_ROOT = "https://api.telegram.org";
+
+/**
+ * Where an inbox's Bot API calls go: its own `apiBaseUrl`, else the server's TELEGRAM_API_BASE, else
+ * Telegram. Paths below it are Telegram's (`/bot<token>/<method>`, `/file/bot<token>/<path>`).
+ */
+export function apiRootOf(settings: Record<string, unknown>, serverDefault: string | undefined) {
+  const own = typeof settings.apiBaseUrl === "string" ? settings.apiBaseUrl : undefined;
+  return (own ?? serverDefault ?? TELEGRAM_API_ROOT).replace(/\/+$/, "");
+}
+
+/** The bot token and webhook secret from an inbox's opened credentials; undefined when either is missing. */
+export function telegramCredentialsOf(credentials: Record<string, unknown>) {
+  const { botToken, secretToken } = credentials;
+  if (typeof botToken !== "string" || typeof secretToken !== "string") return undefined;
+  return { botToken, secretToken };
 }

@@ -1,0 +1,61 @@
+import { and, eq } from "drizzle-orm";
+import { Hono } from "hono";
+import { parseUpdate } from "../../../channels/telegram/parse.ts";
+import { apiRootOf, telegramCredentialsOf } from "../../../channels/telegram/setup.ts";
+import { SECRET_HEADER, verifySecretToken } from "../../../channels/telegram/verify.ts";
+import { readCredentials } from "../../../conversations/inbox.ts";
+import { inboxes } from "../../../db/schema/index.ts";
+import { errorBody, Invalid, NotFound } from "../../../platform/errors.ts";
+import { log } from "../../../platform/log.ts";
+import { isUuid } from "../../../platform/validation.ts";
+import type { Runtime } from "../../server/runtime.ts";
+import { ingestWithFile } from "./files.ts";
+import { recordStart } from "./start.ts";
+
+/**
+ * `POST /webhooks/telegram/<inboxId>`: the URL `setWebhook` gave Telegram for one bot. Every update must
+ * carry the inbox's secret in `X-Telegram-Bot-Api-Secret-Token` (checked before anything is read or
+ * stored). The update is stored before the answer, so a retry (Telegram redelivers anything not
+ * answered 2xx) finds it; what is ignored (groups, other bots, other update types) is still answered
+ * 200, or Telegram would hold back the bot's next updates retrying it.
+ */
+export function telegramWebhooks(rt: Runtime) {
+  const app = new Hono();
+  app.post("/webhooks/telegram/:inboxId", async (c) => {
+    const id = c.req.param("inboxId");
+    if (!isUuid(id)) throw new NotFound("Inbox", "inboxId");
+    const [inbox] = await rt.core.db
+      .select()
+      .from(inboxes)
+      .where(and(eq(inboxes.id, id), eq(inboxes.channel, "telegram")));
+    if (!inbox) throw new NotFound("Inbox", "inboxId");
+    const bot = telegramCredentialsOf(readCredentials(rt.keyring, inbox, rt.core.db));
+    if (!bot || !verifySecretToken(bot.secretToken, c.req.header(SECRET_HEADER)))
+      return c.json(errorBody("forbidden", `Wrong or missing ${SECRET_HEADER}`, SECRET_HEADER), 403);
+
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      throw new Invalid("The update must be a JSON object");
+    }
+    const update = parseUpdate(raw, inbox.id);
+    if (update.kind === "start") await recordStart(rt.core, inbox, update);
+    else if (update.kind === "message" && !update.file) await rt.inbound.submit(inbox.workspaceId, update.inbound);
+    else if (update.kind === "message") {
+      const apiRoot = apiRootOf(inbox.settings, rt.config.telegramApiBase);
+      try {
+        await ingestWithFile(rt, inbox, { botToken: bot.botToken, apiRoot }, update.inbound, update.file!);
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        log.warn("telegram: a file could not be fetched; Telegram will deliver the update again", {
+          inboxId: inbox.id,
+          reason,
+        });
+        return c.json(errorBody("unavailable", `The message's file could not be fetched yet: ${reason}`), 503);
+      }
+    }
+    return c.json({ ok: true });
+  });
+  return app;
+}
