@@ -2,32 +2,35 @@ import { and, eq } from "drizzle-orm";
 import type { Identity } from "../../../conversations/channel.ts";
 import { announceContactUpdated, resolveContact } from "../../../conversations/contact.ts";
 import { withEvents, type Core } from "../../../conversations/transaction.ts";
-import type { Tx } from "../../../db/connect.ts";
+import type { Executor, Tx } from "../../../db/connect.ts";
 import { contactIdentities, contacts, type IdentityKind } from "../../../db/schema/index.ts";
 
 /**
- * A WhatsApp user is a phone number: a customer already known by that number (an SMS, a call, a phone
- * an agent typed) is the same person. Their first WhatsApp message adds the "whatsapp" identity to that
+ * A WhatsApp user is a phone number: a customer already known by that number (an SMS, a call) is the
+ * same person. Their first WhatsApp message adds the "whatsapp" identity to that
  * contact, so it lands in their history instead of a new contact. The identities stay apart (opting out
  * of WhatsApp leaves SMS alone). Only a phone identity a channel proved counts, not one typed by an agent
  * or a visitor (unverified): someone else's typed number must not pull this person's messages in.
  */
-export async function contactOfSender(core: Core, workspaceId: string, from: Identity) {
-  return withEvents(core, async (tx, events) => {
-    if (from.kind === "whatsapp") {
-      const linked = await linkToPhoneContact(tx, workspaceId, from.value);
-      if (linked) {
-        const [contact] = await tx.select().from(contacts).where(eq(contacts.id, linked));
-        if (contact) await announceContactUpdated(events, contact);
-        return linked;
-      }
-    }
-    return (await resolveContact(tx, workspaceId, from)).contactId;
+export async function linkToPhoneContact(core: Core, workspaceId: string, number: string) {
+  // The common case, a WhatsApp user already known, costs one read.
+  const [known] = await identityOf(core.db, workspaceId, "whatsapp", number);
+  if (known) return;
+  await withEvents(core, async (tx, events) => {
+    const linked = await addToPhoneContact(tx, workspaceId, number);
+    if (!linked) return;
+    const [contact] = await tx.select().from(contacts).where(eq(contacts.id, linked));
+    if (contact) await announceContactUpdated(events, contact);
   });
 }
 
+/** The contact behind the sender, created if new (the owner a message's files are stored for). */
+export async function contactOfSender(core: Core, workspaceId: string, from: Identity) {
+  return core.db.transaction(async (tx) => (await resolveContact(tx, workspaceId, from)).contactId);
+}
+
 /** The contact a new WhatsApp identity was added to, or undefined (already known, or no phone contact). */
-async function linkToPhoneContact(tx: Tx, workspaceId: string, number: string) {
+async function addToPhoneContact(tx: Tx, workspaceId: string, number: string) {
   const [known] = await identityOf(tx, workspaceId, "whatsapp", number);
   if (known) return undefined;
   const [phone] = await identityOf(tx, workspaceId, "phone", number);
@@ -46,7 +49,7 @@ async function linkToPhoneContact(tx: Tx, workspaceId: string, number: string) {
   return added?.contactId;
 }
 
-export function identityOf(tx: Tx, workspaceId: string, kind: IdentityKind, value: string) {
+export function identityOf(tx: Executor, workspaceId: string, kind: IdentityKind, value: string) {
   return tx
     .select({
       id: contactIdentities.id,

@@ -202,6 +202,18 @@ describe("incoming messages", () => {
     expect(byWa!.senderId).toBe(bySms!.senderId!);
     expect((await identity("whatsapp", known))?.contactId).toBe(bySms!.senderId!);
     expect((await identity("phone", known))?.contactId).toBe(bySms!.senderId!);
+
+    // A number an agent typed on someone's contact proves nothing: WhatsApp from it is a contact of its own.
+    const typed = newNumber();
+    const added = await api(`${s.url}/api/v1/contacts/${bySms!.senderId}/identities`, {
+      token: admin,
+      body: { kind: "phone", value: typed },
+    });
+    expect(added.status).toBe(201);
+    const fromTyped = wa(typed, "hi");
+    await inbound(fromTyped);
+    const [byTyped] = await itemsOf(inbox.whatsapp, fromTyped.MessageSid);
+    expect(byTyped!.senderId).not.toBe(bySms!.senderId!);
   });
 
   it("downloads media from Twilio with the account's credentials, not passing them on a redirect", async () => {

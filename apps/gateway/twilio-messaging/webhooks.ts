@@ -16,8 +16,9 @@ import { provenRoute } from "../../../conversations/inbox-route.ts";
 import { findDelivered, ingestInbound, type IngestResult } from "../../../conversations/ingest.ts";
 import { inboxes } from "../../../db/schema/index.ts";
 import { errorBody } from "../../../platform/errors.ts";
+import { TtlCache } from "../../../platform/ttl-cache.ts";
 import type { Runtime } from "../../server/runtime.ts";
-import { announceContact, contactOfSender, setConsent } from "./contact-link.ts";
+import { announceContact, contactOfSender, linkToPhoneContact, setConsent } from "./contact-link.ts";
 import { apiBaseOf, downloadMedia } from "./media.ts";
 import { applyStatus } from "./status.ts";
 
@@ -25,6 +26,7 @@ const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 const twiml = (c: Context) => c.body(EMPTY_TWIML, 200, { "content-type": "text/xml; charset=utf-8" });
 const forbidden = (c: Context) => c.json(errorBody("forbidden", "Invalid Twilio signature", "X-Twilio-Signature"), 403);
 const ItemId = z.uuid();
+const INBOX_CACHE_MS = 5000;
 
 type MessagingInbox = {
   id: string;
@@ -48,6 +50,23 @@ export function twilioMessagingWebhooks(rt: Runtime) {
     return rt.config.publicUrl ? `${rt.config.publicUrl}${url.pathname}${url.search}` : c.req.url;
   };
 
+  // An inbox and its opened token for a few seconds: reading and unsealing them on every message costs
+  // more than the rest of a webhook's checks. A changed token applies on every node within this time.
+  const cache = new TtlCache<string, { inbox: MessagingInbox; authToken: string }>(INBOX_CACHE_MS);
+
+  async function inboxOf(channel: "sms" | "whatsapp", key: string) {
+    const route = await provenRoute(rt.core.db, channel, key);
+    if (!route) return undefined;
+    const [row] = await rt.core.db
+      .select()
+      .from(inboxes)
+      .where(and(eq(inboxes.id, route.inboxId), eq(inboxes.workspaceId, route.workspaceId)));
+    if (!row || row.channel !== channel) return undefined;
+    const authToken = readCredentials(rt.keyring, row, rt.core.db).authToken;
+    if (typeof authToken !== "string") return undefined;
+    return { inbox: { id: row.id, workspaceId: row.workspaceId, channel, settings: row.settings }, authToken };
+  }
+
   /** The inbox the request is for, if its token signed it; our number is `To` inbound, `From` in a status. */
   async function signedBy(c: Context, ours: "To" | "From") {
     const params = formParams(await c.req.parseBody());
@@ -57,24 +76,13 @@ export function twilioMessagingWebhooks(rt: Runtime) {
     } catch {
       return undefined;
     }
+    if (!params.AccountSid) return undefined;
     const channel = number.whatsapp ? "whatsapp" : "sms";
-    const route = params.AccountSid
-      ? await provenRoute(rt.core.db, channel, `${params.AccountSid}:${number.number}`)
-      : undefined;
-    if (!route) return undefined;
-    const [row] = await rt.core.db
-      .select()
-      .from(inboxes)
-      .where(and(eq(inboxes.id, route.inboxId), eq(inboxes.workspaceId, route.workspaceId)));
-    if (!row || row.channel !== channel) return undefined;
-    const token = readCredentials(rt.keyring, row, rt.core.db).authToken;
-    if (
-      typeof token !== "string" ||
-      !verifyTwilioSignature(token, c.req.header("x-twilio-signature"), signedUrl(c), params)
-    )
+    const key = `${params.AccountSid}:${number.number}`.toLowerCase();
+    const found = await cache.getOr(`${channel}:${key}`, () => inboxOf(channel, key));
+    if (!found || !verifyTwilioSignature(found.authToken, c.req.header("x-twilio-signature"), signedUrl(c), params))
       return undefined;
-    const inbox: MessagingInbox = { id: row.id, workspaceId: row.workspaceId, channel, settings: row.settings };
-    return { inbox, params, authToken: token };
+    return { ...found, params };
   }
 
   app.post("/webhooks/twilio/messaging", async (c) => {
@@ -82,8 +90,10 @@ export function twilioMessagingWebhooks(rt: Runtime) {
     if (!signed) return forbidden(c);
     const { inbox, params, authToken } = signed;
     const message = parseInboundMessage(params);
-    // A retry of a message already stored: answered as the first time, nothing downloaded again.
-    if (await findDelivered(rt.core.db, inbox.workspaceId, inbox.id, message.messageSid)) return twiml(c);
+    // A retry of a message with files already stored: answered as the first time, nothing downloaded
+    // again. (Without files, ingest itself answers a retry with the stored message.)
+    if (message.media.length && (await findDelivered(rt.core.db, inbox.workspaceId, inbox.id, message.messageSid)))
+      return twiml(c);
     await receive(inbox, message, authToken);
     return twiml(c);
   });
@@ -93,10 +103,10 @@ export function twilioMessagingWebhooks(rt: Runtime) {
     const identity = { kind: message.channel === "whatsapp" ? "whatsapp" : "phone", value: message.from } as const;
     const consent = consentChange(message.body);
     // A WhatsApp sender known by phone joins that contact; files need their owner before they are stored.
-    const contactId =
-      message.channel === "whatsapp" || message.media.length
-        ? await contactOfSender(rt.core, ws, { ...identity, displayName: message.profileName })
-        : undefined;
+    if (message.channel === "whatsapp") await linkToPhoneContact(rt.core, ws, message.from);
+    const contactId = message.media.length
+      ? await contactOfSender(rt.core, ws, { ...identity, displayName: message.profileName })
+      : undefined;
     const media =
       contactId && message.media.length
         ? await downloadMedia(
