@@ -260,6 +260,12 @@ describe("Settings → Inboxes → New", () => {
     const page = await newInboxForm("en", "slack");
     const form = page.getByTestId("messaging-form");
     await form.getByLabel("Inbox name").fill("Slack Connect");
+    // Switching channels keeps the name only: a token typed for one provider is not sent to another.
+    await page.getByTestId("messaging-channel").selectOption("telegram");
+    await form.getByLabel("Bot token").fill("123456:ABCDEFGHIJKLMNOP");
+    await page.getByTestId("messaging-channel").selectOption("slack");
+    expect(await form.getByLabel("Bot token").inputValue()).toBe("");
+    expect(await form.getByLabel("Inbox name").inputValue()).toBe("Slack Connect");
     await form.getByLabel("Slack team ID").fill("acme");
     await form.getByLabel("Bot token").fill(SLACK_BOT_TOKEN);
     await form.getByLabel("Signing secret").fill("8f742231b10e8888abcd99yyyzzz85a5");
@@ -314,6 +320,7 @@ describe("Settings → Inboxes → New", () => {
 
     const inbox = await listed("Mobile app");
     const messagesUrl = `${s.url}/api/v1/inboxes/${inbox.id}/messages`;
+    expect(await page.getByTestId("created-webhook-url").innerText()).toBe(messagesUrl);
     const card = page.locator(`[data-inbox-id="${inbox.id}"]`);
     expect(await card.getByTestId("inbox-webhook-url").innerText()).toBe(messagesUrl);
     expect(await card.getByTestId("inbox-callbackUrl").innerText()).toBe(`http://127.0.0.1:${twilio.port}/replies`);

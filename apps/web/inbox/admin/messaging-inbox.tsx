@@ -5,7 +5,7 @@ import { useI18n } from "../i18n.ts";
 import { Field } from "./form.tsx";
 import type { MessagingInbox } from "./messaging-card.tsx";
 import { useRefusal } from "./refusal.tsx";
-import { ShownOnce } from "./shown-once.tsx";
+import { CopyValue, ShownOnce } from "./shown-once.tsx";
 import { type TemplateDraft, TemplatesEditor } from "./whatsapp-templates.tsx";
 
 export const MESSAGING_CHANNELS = ["sms", "whatsapp", "slack", "telegram", "api"] as const;
@@ -117,6 +117,12 @@ export function MessagingInboxForm({ onCreated, onClose }: { onCreated(id: strin
         <p className="notice" role="status">
           {t("inboxForm.created", { name: made.name, channel: t(`channel.${made.channel}` as MessageKey) })}
         </p>
+        {made.webhookUrl && (
+          <div className="webhook-url">
+            <span>{t(`inboxForm.webhookUrl.${made.channel as MessagingChannel}`)}</span>
+            <CopyValue value={made.webhookUrl} testId="created-webhook-url" />
+          </div>
+        )}
         {once.length > 0 ? (
           <ShownOnce testId="inbox-shown" values={once} onDone={onClose} />
         ) : (
@@ -133,7 +139,12 @@ export function MessagingInboxForm({ onCreated, onClose }: { onCreated(id: strin
       <Field label={t("inboxForm.channel")}>
         <select
           value={channel}
-          onChange={(e) => (setChannel(e.target.value as MessagingChannel), clear())}
+          onChange={(e) => {
+            // What was typed for one provider (a Slack token, say) is not sent to another: only the name stays.
+            setChannel(e.target.value as MessagingChannel);
+            setValues((v) => ({ name: v.name ?? "" }));
+            clear();
+          }}
           data-testid="messaging-channel"
         >
           {MESSAGING_CHANNELS.map((c) => (
