@@ -217,6 +217,7 @@ describe("outgoing webhooks", () => {
       responseStatus: 500,
       lastError: "HTTP 500",
       deliveredAt: null,
+      nextAttemptAt: null,
     });
     expect(r.got).toHaveLength(4);
     expect(r.got.every((g) => g.verified && g.body.id === failed.id)).toBe(true);
@@ -227,11 +228,19 @@ describe("outgoing webhooks", () => {
       method: "POST",
     });
     expect(resent.status).toBe(200);
+    // Pending again: when it is tried next is shown (now).
+    expect(Date.parse(resent.body.nextAttemptAt)).toBeLessThanOrEqual(Date.now() + 1000);
     const [delivered] = await until(
       async () => (await api(`${s!.url}/api/v1/webhooks/${hook.id}/deliveries`, { token: admin })).body.items as any[],
       (items) => items[0]?.status === "delivered",
     );
-    expect(delivered).toMatchObject({ id: failed.id, status: "delivered", attempts: 1, responseStatus: 204 });
+    expect(delivered).toMatchObject({
+      id: failed.id,
+      status: "delivered",
+      attempts: 1,
+      responseStatus: 204,
+      nextAttemptAt: null,
+    });
     expect(delivered.deliveredAt).toBeString();
     expect(r.got).toHaveLength(5);
 
