@@ -28,8 +28,13 @@ export function useReplyWindow(conversation: Conversation) {
   const contactId = conversation.contact.id;
   const [current, setCurrent] = useState<ReplyWindow | null>(conversation.replyWindow ?? null);
   const [options, setOptions] = useState<ReplyOption[]>(conversation.replyOptions ?? []);
-  useEffect(() => setCurrent(conversation.replyWindow ?? null), [conversation.replyWindow]);
-  useEffect(() => setOptions(conversation.replyOptions ?? []), [conversation.replyOptions]);
+  // A conversation from an action's answer or a frame is the bare view, without these: keep what was read.
+  useEffect(() => {
+    if (conversation.replyWindow !== undefined) setCurrent(conversation.replyWindow);
+  }, [conversation.replyWindow]);
+  useEffect(() => {
+    if (conversation.replyOptions) setOptions(conversation.replyOptions);
+  }, [conversation.replyOptions]);
   const refresh = useCallback(
     () =>
       void request<Conversation>(`/conversations/${id}`).then(
