@@ -4,13 +4,16 @@ import { parseUpdate } from "../../../channels/telegram/parse.ts";
 import { apiRootOf, telegramCredentialsOf } from "../../../channels/telegram/setup.ts";
 import { SECRET_HEADER, verifySecretToken } from "../../../channels/telegram/verify.ts";
 import { readCredentials } from "../../../conversations/inbox.ts";
-import { inboxes } from "../../../db/schema/index.ts";
+import { inboxes, type Inbox } from "../../../db/schema/index.ts";
 import { errorBody, Invalid, NotFound } from "../../../platform/errors.ts";
 import { log } from "../../../platform/log.ts";
+import { TtlCache } from "../../../platform/ttl-cache.ts";
 import { isUuid } from "../../../platform/validation.ts";
 import type { Runtime } from "../../server/runtime.ts";
 import { ingestWithFile } from "./files.ts";
 import { recordStart } from "./start.ts";
+
+const INBOX_CACHE_MS = 5_000;
 
 /**
  * `POST /webhooks/telegram/<inboxId>`: the URL `setWebhook` gave Telegram for one bot. Every update must
@@ -21,15 +24,23 @@ import { recordStart } from "./start.ts";
  */
 export function telegramWebhooks(rt: Runtime) {
   const app = new Hono();
+  // Every update reads its inbox and opens the sealed token and secret: kept a few seconds per node, so a
+  // busy bot costs one read per interval (a changed secret applies on every node within that time).
+  const telegramInboxes = new TtlCache<string, { inbox: Inbox; bot: ReturnType<typeof telegramCredentialsOf> }>(
+    INBOX_CACHE_MS,
+  );
   app.post("/webhooks/telegram/:inboxId", async (c) => {
     const id = c.req.param("inboxId");
     if (!isUuid(id)) throw new NotFound("Inbox", "inboxId");
-    const [inbox] = await rt.core.db
-      .select()
-      .from(inboxes)
-      .where(and(eq(inboxes.id, id), eq(inboxes.channel, "telegram")));
-    if (!inbox) throw new NotFound("Inbox", "inboxId");
-    const bot = telegramCredentialsOf(readCredentials(rt.keyring, inbox, rt.core.db));
+    const found = await telegramInboxes.getOr(id, async () => {
+      const [row] = await rt.core.db
+        .select()
+        .from(inboxes)
+        .where(and(eq(inboxes.id, id), eq(inboxes.channel, "telegram")));
+      return row && { inbox: row, bot: telegramCredentialsOf(readCredentials(rt.keyring, row, rt.core.db)) };
+    });
+    if (!found) throw new NotFound("Inbox", "inboxId");
+    const { inbox, bot } = found;
     if (!bot || !verifySecretToken(bot.secretToken, c.req.header(SECRET_HEADER)))
       return c.json(errorBody("forbidden", `Wrong or missing ${SECRET_HEADER}`, SECRET_HEADER), 403);
 

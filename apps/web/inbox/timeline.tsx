@@ -395,6 +395,9 @@ function EventItem({ item }: { item: Item }) {
     case "escalated":
       text = t("event.escalated", { who, to: d.channel ?? "" });
       break;
+    case "telegram.start":
+      text = t("event.telegramStart", { who });
+      break;
     default:
       text = t("event.other", { who, what: item.eventType ?? "" });
   }
