@@ -278,6 +278,31 @@ describe("opt-out", () => {
   });
 });
 
+describe("a reply queued before the customer's STOP", () => {
+  it("is not sent: it fails with the reason when the outbox comes to it", async () => {
+    const c = await inbound(sms.id, "sms", number(), "Send me the code");
+    await s.rt.outbox.stop();
+    let queued: Awaited<ReturnType<typeof post>>;
+    try {
+      queued = await post(c.id, { text: "Your code is 4411" });
+      expect(queued.status).toBe(201);
+      await s.rt.core.db
+        .update(contactIdentities)
+        .set({ optedOutAt: new Date() })
+        .where(and(eq(contactIdentities.contactId, c.contactId), eq(contactIdentities.kind, "phone")));
+    } finally {
+      s.rt.outbox.start();
+    }
+    const item = await until(
+      async () => (await s.rt.core.db.select().from(timelineItems).where(eq(timelineItems.id, queued.body.id)))[0],
+      (i) => i?.deliveryStatus === "failed",
+    );
+    expect(item?.deliveryStatus).toBe("failed");
+    expect(item?.deliveryError).toContain("opted out");
+    expect(sent.some((m) => m.conversationId === c.id)).toBe(false);
+  });
+});
+
 describe("reply options", () => {
   it("lists every inbox of the workspace that reaches the contact, the conversation's own first, and no other workspace's", async () => {
     const other = await createWorkspace(s.rt.core.db, `Other ${crypto.randomUUID().slice(0, 8)}`);
