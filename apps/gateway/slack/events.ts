@@ -86,6 +86,33 @@ export function slackEvents(rt: Runtime) {
     return inbox;
   }
 
+  // The signing secrets of every Slack inbox, opened once per INBOX_CACHE_MS: an unsigned flood of URL
+  // checks costs one read, not one unsealing per inbox per request.
+  let secrets: { at: number; list: Promise<string[]> } | undefined;
+  const secretsAge = () => (secrets ? Date.now() - secrets.at : Number.POSITIVE_INFINITY);
+  function allSecrets(fresh = false) {
+    if (secrets && !fresh && secretsAge() < INBOX_CACHE_MS) return secrets.list;
+    const list = rt.core.db
+      .select()
+      .from(inboxes)
+      .where(eq(inboxes.channel, "slack"))
+      .limit(MAX_VERIFY_CANDIDATES)
+      .then((rows) =>
+        rows.flatMap((row) => {
+          try {
+            const secret = readCredentials(rt.keyring, row).signingSecret;
+            return typeof secret === "string" ? [secret] : [];
+          } catch {
+            // An inbox sealed with a lost key cannot have signed it; the others still may.
+            return [];
+          }
+        }),
+      );
+    secrets = { at: Date.now(), list };
+    list.catch(() => (secrets = undefined));
+    return list;
+  }
+
   app.post("/webhooks/slack/events", async (c) => {
     const raw = await c.req.text();
     const envelope = envelopeOf(raw);
@@ -97,15 +124,9 @@ export function slackEvents(rt: Runtime) {
     if (envelope.type === "url_verification") {
       if (typeof envelope.challenge !== "string") throw new Invalid("challenge is missing", "challenge");
       // Slack signs the check too, but names no team: any Slack inbox whose secret signed it passes.
-      const rows = await rt.core.db
-        .select()
-        .from(inboxes)
-        .where(eq(inboxes.channel, "slack"))
-        .limit(MAX_VERIFY_CANDIDATES);
-      const signed = rows.some((row) => {
-        const secret = readCredentials(rt.keyring, row).signingSecret;
-        return typeof secret === "string" && verifySlackSignature(secret, headers, raw).ok;
-      });
+      const signedBy = (list: string[]) => list.some((secret) => verifySlackSignature(secret, headers, raw).ok);
+      // An inbox created within the cache's time is found by reading again (at most once a second).
+      const signed = signedBy(await allSecrets()) || (secretsAge() > 1000 && signedBy(await allSecrets(true)));
       if (!signed) throw new Forbidden("The request is not signed with the signing secret of a Slack inbox");
       return c.json({ challenge: envelope.challenge });
     }
