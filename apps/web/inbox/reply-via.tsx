@@ -29,7 +29,12 @@ function StateBadge({ option, now }: { option: ReplyOption; now: number }) {
       ? option.closesAt
         ? t("via.closesIn", { d: timeLeft(t, Date.parse(option.closesAt) - now) })
         : null
-      : t(`via.state.${option.state}`);
+      : // Only WhatsApp has templates to start with: a WeChat account the customer never wrote to is just closed.
+        t(
+          option.state === "no_window_yet" && option.channel !== "whatsapp"
+            ? "via.state.window_closed"
+            : `via.state.${option.state}`,
+        );
   return text ? (
     <span className={`via-state via-${option.state}`} data-testid="via-state">
       {text}
@@ -76,7 +81,12 @@ export function ReplyVia({
         <span aria-hidden="true"> ▾</span>
       </button>
       {open && (
-        <fieldset id="reply-via-options" className="via-options" data-testid="reply-via-options">
+        <fieldset
+          id="reply-via-options"
+          className="via-options"
+          data-testid="reply-via-options"
+          onKeyDown={(e) => e.key === "Escape" && (e.stopPropagation(), setOpen(false))}
+        >
           <legend className="visually-hidden">{t("composer.via")}</legend>
           {options.map((o) => {
             const blocked = o.state === "opted_out";
