@@ -34,7 +34,12 @@ export function apiChannelMessages(rt: Runtime) {
     if (!token) throw new Unauthorized(WRONG_TOKEN);
     const inbox = await apiInboxes.getOr(id, async () => {
       const [row] = await rt.core.db
-        .select({ id: inboxes.id, workspaceId: inboxes.workspaceId, credentials: inboxes.credentials })
+        .select({
+          id: inboxes.id,
+          workspaceId: inboxes.workspaceId,
+          name: inboxes.name,
+          credentials: inboxes.credentials,
+        })
         .from(inboxes)
         .where(and(eq(inboxes.id, id), eq(inboxes.channel, "api")));
       if (!row) return undefined;
