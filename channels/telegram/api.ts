@@ -1,5 +1,6 @@
 import { Api, GrammyError, HttpError } from "grammy";
 import { PermanentSendError } from "../../conversations/channel.ts";
+import { OutboundRefused } from "../../platform/outbound.ts";
 
 /** Bot API calls answer within seconds; an upload of a 10 MB file is given longer than a text. */
 const CALL_TIMEOUT_SECONDS = 60;
@@ -41,7 +42,8 @@ export async function openBotFile(
   const res = await fetcher(`${apiRoot}/file/bot${botToken}/${path}`, {
     signal: AbortSignal.timeout(CALL_TIMEOUT_SECONDS * 1000),
   }).catch((err: unknown) => {
-    throw new Error(`Telegram's file download failed: ${err instanceof Error ? err.message : String(err)}`);
+    if (err instanceof OutboundRefused) throw new PermanentSendError(`The file's address is refused: ${err.message}`);
+    throw new Error(`Telegram's file download failed: ${describe(err)}`);
   });
   if (!res.ok || !res.body) {
     await res.body?.cancel();
@@ -51,12 +53,18 @@ export async function openBotFile(
   return { body: res.body, ...(size !== undefined ? { size } : {}) };
 }
 
-/** An error of a Bot API call in words, never with the bot token (grammY's messages leave it out). */
+/**
+ * An error of a Bot API call in words, never with the bot token: grammY's own messages leave it out, but
+ * an HTTP client's error may quote the URL it fetched (`…/bot<token>/…`).
+ */
 export function describe(err: unknown): string {
   if (err instanceof GrammyError) return `${err.error_code}: ${err.description}`;
-  if (err instanceof HttpError) return `network error (${String((err.error as Error)?.message ?? err.error)})`;
-  return err instanceof Error ? err.message : String(err);
+  if (err instanceof HttpError) return redact(`network error (${String((err.error as Error)?.message ?? err.error)})`);
+  return redact(err instanceof Error ? err.message : String(err));
 }
+
+/** A text with every bot token in it replaced. */
+export const redact = (text: string) => text.replace(/\d{1,20}:[A-Za-z0-9_-]{10,}/g, "<bot token>");
 
 /** Why Telegram would not take a bot: its token (`token`), or the webhook (`webhook`: the URL, say). */
 export class BotRefused extends Error {

@@ -4,6 +4,7 @@ import { PermanentSendError, type NormalizedInbound } from "../../../conversatio
 import { resolveContact } from "../../../conversations/contact.ts";
 import { findDelivered, ingestInbound } from "../../../conversations/ingest.ts";
 import { DomainError } from "../../../platform/errors.ts";
+import { fetchOutbound } from "../../../platform/outbound.ts";
 import type { Runtime } from "../../server/runtime.ts";
 
 export type StoredFile = { ok: true; id: string } | { ok: false; reason: string };
@@ -16,14 +17,18 @@ export type StoredFile = { ok: true; id: string } | { ok: false; reason: string 
  * a 5xx) throws, so the webhook answers 503 and Telegram delivers the update again.
  */
 export async function storeMessageFile(
-  rt: Pick<Runtime, "core" | "files">,
+  rt: Pick<Runtime, "core" | "files" | "config">,
   at: { workspaceId: string; contactId: string; botToken: string; apiRoot: string },
   file: TelegramFile,
 ): Promise<StoredFile> {
   if (file.size !== undefined && file.size > MAX_BOT_FILE_BYTES)
     return { ok: false, reason: `larger than the ${MAX_BOT_FILE_BYTES / 1024 / 1024} MB a bot may download` };
   try {
-    const { body } = await openBotFile(at.botToken, at.apiRoot, file.fileId);
+    // The file host is the API root's, which the outbound-URL policy checks again here (an inbox's own
+    // apiBaseUrl was checked when it was set; its name may resolve elsewhere since).
+    const { body } = await openBotFile(at.botToken, at.apiRoot, file.fileId, (url, init) =>
+      fetchOutbound(url, init, { allowHosts: rt.config.outboundAllowHosts }),
+    );
     const saved = await rt.files.saveStream(
       rt.core.db,
       at.workspaceId,
@@ -46,7 +51,7 @@ export async function storeMessageFile(
  * message's text and `data.media`, so the agent knows something came.
  */
 export async function ingestWithFile(
-  rt: Pick<Runtime, "core" | "files">,
+  rt: Pick<Runtime, "core" | "files" | "config">,
   inbox: { id: string; workspaceId: string },
   bot: { botToken: string; apiRoot: string },
   inbound: NormalizedInbound,
