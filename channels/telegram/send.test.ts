@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from "bun:test";
 import { PermanentSendError, RetryLaterError, type OutboundMessage } from "../../conversations/channel.ts";
 import { startBotApiStandIn } from "../../test/telegram-bot-api.ts";
 import { sendTelegram, splitText } from "./send.ts";
+import { redact } from "./api.ts";
 import { verifySecretToken } from "./verify.ts";
 
 const bot = startBotApiStandIn();
@@ -108,5 +109,13 @@ describe("verifySecretToken", () => {
     for (const given of [undefined, null, "", "demo-telegram-secreT", `${secret} `, secret.slice(0, -1)])
       expect(verifySecretToken(secret, given)).toBe(false);
     expect(verifySecretToken("", "")).toBe(false);
+  });
+});
+
+describe("redact", () => {
+  it("takes bot tokens out of an error's text", () => {
+    const text = redact("request to https://api.telegram.org/bot123456:AAbbCCdd-EE_ff/sendMessage failed");
+    expect(text).toBe("request to https://api.telegram.org/bot<bot token>/sendMessage failed");
+    expect(redact("chat 42:7 not found")).toBe("chat 42:7 not found");
   });
 });
