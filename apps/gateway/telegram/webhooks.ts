@@ -5,7 +5,7 @@ import { apiRootOf, telegramCredentialsOf } from "../../../channels/telegram/set
 import { SECRET_HEADER, verifySecretToken } from "../../../channels/telegram/verify.ts";
 import { readCredentials } from "../../../conversations/inbox.ts";
 import { inboxes, type Inbox } from "../../../db/schema/index.ts";
-import { errorBody, Invalid, NotFound } from "../../../platform/errors.ts";
+import { DomainError, errorBody, Invalid, NotFound } from "../../../platform/errors.ts";
 import { log } from "../../../platform/log.ts";
 import { TtlCache } from "../../../platform/ttl-cache.ts";
 import { isUuid } from "../../../platform/validation.ts";
@@ -58,6 +58,8 @@ export function telegramWebhooks(rt: Runtime) {
       try {
         await ingestWithFile(rt, inbox, { botToken: bot.botToken, apiRoot }, update.inbound, update.file!);
       } catch (err) {
+        // Bad input stays a 4xx: a retry of the same update would fail the same way.
+        if (err instanceof DomainError) throw err;
         const reason = err instanceof Error ? err.message : String(err);
         log.warn("telegram: a file could not be fetched; Telegram will deliver the update again", {
           inboxId: inbox.id,
