@@ -26,6 +26,7 @@ export function startBotApiStandIn() {
   const blocked = new Set<string>();
   const unknownChats = new Set<string>();
   const state = {
+    refuseWebhook: false,
     failDownloads: 0,
     rateLimited: 0,
     retryAfter: 1,
@@ -93,6 +94,9 @@ export function startBotApiStandIn() {
             },
           });
         case "setWebhook":
+          // As Telegram answers a URL it will not call (`refuseWebhook`: as if it were plain http).
+          if (state.refuseWebhook)
+            return fail(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook");
           return Response.json({ ok: true, result: true, description: "Webhook was set" });
         case "getFile": {
           const found = files.get(String(body.file_id));

@@ -92,6 +92,24 @@ describe("creating a Telegram inbox", () => {
     expect(after!.n).toBe(before!.n);
   });
 
+  it("answers 409 with Telegram's reason when it refuses the webhook URL, and stores nothing", async () => {
+    const [before] = await s.rt.core.db.select({ n: count() }).from(inboxes).where(eq(inboxes.channel, "telegram"));
+    bot.state.refuseWebhook = true;
+    try {
+      const res = await api(`${s.url}/api/v1/inboxes`, {
+        token: admin,
+        body: { name: "Plain http", channel: "telegram", botToken: "888001:some-bot-token-xyz" },
+      });
+      expect(res.status).toBe(409);
+      expect(res.body.error.message).toContain("An HTTPS URL must be provided");
+      expect(res.body.error.message).toContain("PUBLIC_URL");
+    } finally {
+      bot.state.refuseWebhook = false;
+    }
+    const [after] = await s.rt.core.db.select({ n: count() }).from(inboxes).where(eq(inboxes.channel, "telegram"));
+    expect(after!.n).toBe(before!.n);
+  });
+
   it("makes a secret when none is given, shows it once and gives it to Telegram", async () => {
     const res = await api(`${s.url}/api/v1/inboxes`, {
       token: admin,
