@@ -54,6 +54,14 @@ describe("Slack message events", () => {
     expect(parseMessageEvent({ ...envelope({}), event: { type: "reaction_added" } }, "U0BOT")).toHaveProperty("ignore");
   });
 
+  it("ignores malformed fields instead of failing", () => {
+    expect(parseMessageEvent(envelope({ ts: 12, text: "x" }), "U0BOT")).toHaveProperty("ignore");
+    expect(parseMessageEvent(envelope({ thread_ts: {}, text: "x" }), "U0BOT")).toHaveProperty("ignore");
+    const d = parseMessageEvent(envelope({ text: 42 }), "U0BOT");
+    expect("message" in d && d.message.text).toBeUndefined();
+    expect(parseMessageEvent({ team_id: "T0ACME001", event: "x" as never }, "U0BOT")).toHaveProperty("ignore");
+  });
+
   it("keeps file shares and their files", () => {
     const d = parseMessageEvent(envelope({ subtype: "file_share", files: [{ id: "F1", name: "a.png" }] }), "U0BOT");
     expect("message" in d && d.message.files).toEqual([{ id: "F1", name: "a.png" }]);

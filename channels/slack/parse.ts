@@ -101,11 +101,13 @@ export function parseMessageEvent(envelope: SlackEnvelope, botUserId: string | u
   if (!event.channel_type || !CHANNEL_TYPES.has(event.channel_type))
     return { ignore: `channel type ${event.channel_type ?? "none"}` };
   const { channel, user, ts } = event;
-  if (!channel || !user || !ts) return { ignore: "no channel, user or ts" };
+  const str = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= 64;
+  if (!str(channel) || !str(user) || !str(ts)) return { ignore: "no channel, user or ts" };
+  if (event.thread_ts !== undefined && !str(event.thread_ts)) return { ignore: "a malformed thread_ts" };
   const team = event.user_team ?? event.team ?? teamOf(envelope);
-  if (!team) return { ignore: "no team" };
+  if (!str(team)) return { ignore: "no team" };
   const topLevel = !event.thread_ts || event.thread_ts === ts;
-  const raw = event.text ? unescapeText(event.text) : "";
+  const raw = typeof event.text === "string" ? unescapeText(event.text) : "";
   const seconds = Number(ts);
   return {
     message: {
@@ -117,7 +119,7 @@ export function parseMessageEvent(envelope: SlackEnvelope, botUserId: string | u
       userId: user,
       text: raw ? raw.slice(0, MAX_TEXT) : undefined,
       truncated: raw.length > MAX_TEXT,
-      files: Array.isArray(event.files) ? event.files : [],
+      files: Array.isArray(event.files) ? event.files.filter((f) => !!f && typeof f === "object") : [],
       sentAt: Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000) : undefined,
     },
   };
