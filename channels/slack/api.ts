@@ -66,6 +66,8 @@ export async function callSlack<T extends Record<string, unknown>>(
           "content-type": encoding === "json" ? "application/json; charset=utf-8" : "application/x-www-form-urlencoded",
         },
         body: encoding === "json" ? JSON.stringify(body) : formOf(body),
+        // Slack's API does not redirect; a redirect elsewhere must not take the bot token with it.
+        redirect: "manual",
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
     } catch (err) {

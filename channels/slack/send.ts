@@ -79,6 +79,7 @@ async function uploadFile(
       method: "POST",
       headers: { "content-type": "application/octet-stream" },
       body: new Blob([bytes as Uint8Array<ArrayBuffer>]),
+      redirect: "manual",
       signal: AbortSignal.timeout(60_000),
     });
   } catch (err) {
