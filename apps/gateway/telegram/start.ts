@@ -37,6 +37,14 @@ export async function recordStart(core: Core, inbox: Inbox, start: Start): Promi
         .orderBy(desc(conversations.lastActivityAt))
         .limit(1)
         .for("update");
+      if (conversation && conversation.inboxId !== inbox.id)
+        // The customer is here now (a contact also known from another channel): replies, the greeting
+        // first, go back through this bot, as after any message (ingest does the same).
+        [conversation] = await tx
+          .update(conversations)
+          .set({ inboxId: inbox.id, channel: "telegram" })
+          .where(eq(conversations.id, conversation.id))
+          .returning();
       if (!conversation) {
         [conversation] = await tx
           .insert(conversations)

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { count, eq } from "drizzle-orm";
-import { attachments, conversations, inboxes, workItems } from "../../../db/schema/index.ts";
+import { ingestInbound } from "../../../conversations/ingest.ts";
+import { attachments, contactIdentities, conversations, inboxes, workItems } from "../../../db/schema/index.ts";
 import { postUpdate, startBotApiStandIn, telegramCustomers, telegramItemsOf } from "../../../test/telegram-bot-api.ts";
 import { until } from "../../../test/poll.ts";
 import { api, startTestServer, type TestServer } from "../../../test/server.ts";
@@ -286,6 +287,33 @@ describe("customers' updates", () => {
 });
 
 describe("/start", () => {
+  it("joins a contact's open conversation on another channel, which then answers through the bot", async () => {
+    const user = newUser();
+    const chat = await ingestInbound(s.rt.core, s.workspaceId, {
+      channel: "webchat",
+      channelAccountId: s.inbox.id,
+      externalId: `web-${user.id}`,
+      from: { kind: "visitor", value: `visitor-${user.id}` },
+      text: "I will continue on Telegram",
+    });
+    // The same person, known by Telegram too (as after a merge).
+    await s.rt.core.db
+      .insert(contactIdentities)
+      .values({ workspaceId: s.workspaceId, contactId: chat.contactId, kind: "telegram", value: String(user.id) });
+    expect((await post(update(user, { text: "/start" }))).status).toBe(200);
+    const sent = await until(
+      async () => bot.callsOf("sendMessage").filter((c) => String(c.body.chat_id) === String(user.id)),
+      (l) => l.length > 0,
+    );
+    expect(sent).toHaveLength(1);
+    const [conversation] = await s.rt.core.db
+      .select()
+      .from(conversations)
+      .where(eq(conversations.id, chat.conversation.id));
+    expect(conversation).toMatchObject({ inboxId, channel: "telegram", status: "open" });
+    expect((await itemsOf(user.id)).map((i) => i.conversationId)).toContain(chat.conversation.id);
+  });
+
   it("is an event, not a question: the greeting is sent in the customer's language and nothing is queued", async () => {
     const user = newUser("zh-hans");
     const start = update(user, { text: "/start", entities: [{ type: "bot_command", offset: 0, length: 6 }] });
