@@ -158,6 +158,69 @@ describe("batched ingest", () => {
   });
 });
 
+describe("batched ingest with placements (a channel's own threads)", () => {
+  it("opens a conversation per new thread and puts a reply in its thread's conversation, whoever writes it", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const queue = new InboundQueue(w.core);
+    const fresh = { newConversation: true } as const;
+    // One writer starting two threads in one batch: two conversations, not the writer's one.
+    const [t1, t2] = await Promise.all([
+      queue.submit(w.workspaceId, message(inbox.id, "t1", "uma"), fresh),
+      queue.submit(w.workspaceId, message(inbox.id, "t2", "uma"), fresh),
+    ]);
+    expect(t1!.conversation.id).not.toBe(t2!.conversation.id);
+    expect(queue.stats.batches).toBeGreaterThanOrEqual(1);
+    // Replies by another member, batched with an unplaced message of that member and a placement
+    // naming another workspace's conversation (which opens a new one, as one-by-one ingest does).
+    const other = await testWorkspace();
+    const otherInbox = await other.inbox();
+    const foreign = await ingestInbound(other.core, other.workspaceId, message(otherInbox.id, "f", "zed"));
+    const fallbacksBefore = queue.stats.fallbacks;
+    const [r1, plain, r2, stray] = await Promise.all([
+      queue.submit(w.workspaceId, message(inbox.id, "r1", "vic"), { conversationId: t1!.conversation.id }),
+      queue.submit(w.workspaceId, message(inbox.id, "p1", "vic")),
+      queue.submit(w.workspaceId, message(inbox.id, "r2", "vic"), { conversationId: t2!.conversation.id }),
+      queue.submit(w.workspaceId, message(inbox.id, "s1", "vic"), { conversationId: foreign.conversation.id }),
+    ]);
+    expect(queue.stats.fallbacks).toBe(fallbacksBefore);
+    expect(r1!.conversation.id).toBe(t1!.conversation.id);
+    expect(r2!.conversation.id).toBe(t2!.conversation.id);
+    // The thread stays the first writer's conversation, named after them.
+    expect(r1!.conversation.contact).toMatchObject({ id: t1!.contactId, name: "uma" });
+    expect(r1!.item.sender).toMatchObject({ id: r1!.contactId });
+    expect(plain!.conversation.id).not.toBe(t1!.conversation.id);
+    expect(plain!.conversation.id).not.toBe(t2!.conversation.id);
+    expect(stray!.conversation.id).not.toBe(foreign.conversation.id);
+    expect(stray!.conversation.contact.id).toBe(r1!.contactId);
+    const [foreignAfter] = await other.core.db
+      .select({ lastMessageText: conversations.lastMessageText })
+      .from(conversations)
+      .where(eq(conversations.id, foreign.conversation.id));
+    expect(foreignAfter!.lastMessageText).toBe("f");
+  });
+
+  it("keeps the placement when a failed batch is retried message by message, and for messages with files", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const other = await testWorkspace();
+    const foreignInbox = await other.inbox();
+    const queue = new InboundQueue(w.core);
+    const root = await queue.submit(w.workspaceId, message(inbox.id, "root", "wes"), { newConversation: true });
+    const [reply, , bad] = await Promise.allSettled([
+      queue.submit(w.workspaceId, message(inbox.id, "reply", "xia"), { conversationId: root.conversation.id }),
+      queue.submit(w.workspaceId, message(inbox.id, "other", "xia")),
+      queue.submit(w.workspaceId, message(foreignInbox.id, "bad", "xia")),
+    ]);
+    expect(queue.stats.fallbacks).toBe(1);
+    expect(bad.status).toBe("rejected");
+    expect(reply.status).toBe("fulfilled");
+    expect((reply as PromiseFulfilledResult<{ conversation: { id: string } }>).value.conversation.id).toBe(
+      root.conversation.id,
+    );
+  });
+});
+
 describe("batched ingest beside agent work", () => {
   it("runs inbound batches and agent changes on the same conversations at once without deadlock", async () => {
     const w = await testWorkspace();

@@ -1,5 +1,12 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
-import { conversations, inboxes, timelineItems, type Conversation, type TimelineItem } from "../db/schema/index.ts";
+import {
+  contacts,
+  conversations,
+  inboxes,
+  timelineItems,
+  type Conversation,
+  type TimelineItem,
+} from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import { BatchQueue } from "./batch-queue.ts";
 import type { NormalizedInbound as InboundInput } from "./channel.ts";
@@ -10,7 +17,13 @@ import { takeSeqs, type DomainEvent } from "./event.ts";
 import { timelineView } from "./timeline.ts";
 import { withEvents, type Core } from "./transaction.ts";
 
-type Inbound = ReturnType<typeof validateInbound>;
+/**
+ * Where a channel with threads of its own puts a message instead of the contact's open conversation
+ * (a Slack thread's conversation, a new one for a new thread), as `ingestInbound`'s `place` decides it
+ * for one message.
+ */
+export type BatchPlacement = { conversationId: string } | { newConversation: true };
+type Inbound = ReturnType<typeof validateInbound> & { placement?: BatchPlacement };
 
 /**
  * Inbound messages of a workspace, ingested in batches (batch-queue.ts): every message costs the
@@ -30,7 +43,7 @@ export class InboundQueue {
       {
         name: "inbound",
         batch: (workspaceId, batch) => ingestBatch(core, workspaceId, batch),
-        one: (workspaceId, inbound) => ingestInbound(core, workspaceId, inbound),
+        one: (workspaceId, inbound) => ingestOne(core, workspaceId, inbound),
       },
       parallel,
     );
@@ -43,12 +56,17 @@ export class InboundQueue {
   }
 
   /** Ingests one message; resolves once it is committed (so the provider can be acked). */
-  submit(workspaceId: string, input: InboundInput): Promise<IngestResult> {
-    const inbound = validateInbound(input);
+  submit(workspaceId: string, input: InboundInput, placement?: BatchPlacement): Promise<IngestResult> {
+    const inbound = { ...validateInbound(input), ...(placement ? { placement } : {}) };
     // Files need per-message ownership checks; they take the one-by-one path.
-    if (inbound.attachments.length) return ingestInbound(this.core, workspaceId, inbound);
+    if (inbound.attachments.length) return ingestOne(this.core, workspaceId, inbound);
     return this.queue.submit(workspaceId, inbound);
   }
+}
+
+/** One message alone (files, or a batch that failed), placed where its channel said. */
+function ingestOne(core: Core, workspaceId: string, { placement, ...inbound }: Inbound) {
+  return ingestInbound(core, workspaceId, inbound, placement ? { place: async () => placement } : {});
 }
 
 const key = (inboxId: string, externalId: string) => `${inboxId}\u0000${externalId}`;
@@ -101,9 +119,12 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
     if (!fresh.length) return result;
     const contactIdOf = (i: number) => contactOf.get(identityKey(batch[i]!.from))!;
 
+    // Messages without a placement go to their contact's open conversation (opened for the first one).
     const firstFor = new Map<string, Inbound>();
-    for (const i of fresh) if (!firstFor.has(contactIdOf(i))) firstFor.set(contactIdOf(i), batch[i]!);
-    const { nameOf, conversationOf, created } = await openConversationsOf(
+    const placed = fresh.filter((i) => batch[i]!.placement);
+    for (const i of fresh)
+      if (!batch[i]!.placement && !firstFor.has(contactIdOf(i))) firstFor.set(contactIdOf(i), batch[i]!);
+    const { nameOf, conversationOf, created, placedById } = await openConversationsOf(
       tx,
       workspaceId,
       [...firstFor.keys()],
@@ -111,14 +132,59 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
         inboxId: firstFor.get(contactId)!.channelAccountId,
         channel: firstFor.get(contactId)!.channel,
       }),
+      new Set(),
+      {
+        contactIds: placed.map(contactIdOf),
+        conversationIds: placed.flatMap((i) => {
+          const p = batch[i]!.placement!;
+          return "conversationId" in p ? [p.conversationId] : [];
+        }),
+      },
     );
+    // A placement naming a conversation that is not this workspace's opens a new one, as ingestInbound does.
+    const startsNew = placed.filter((i) => {
+      const p = batch[i]!.placement!;
+      return "newConversation" in p || !placedById.has(p.conversationId);
+    });
+    const openedFor = new Map<number, Conversation>();
+    if (startsNew.length) {
+      const rows = await tx
+        .insert(conversations)
+        .values(
+          startsNew.map((i) => ({
+            workspaceId,
+            contactId: contactIdOf(i),
+            inboxId: batch[i]!.channelAccountId,
+            channel: batch[i]!.channel,
+          })),
+        )
+        .returning();
+      rows.forEach((c, n) => {
+        openedFor.set(startsNew[n]!, c);
+        created.add(c.id);
+      });
+    }
+    // A thread's conversation may belong to someone other than this writer (another member of a shared
+    // channel): their name, for the events and answers (read, not locked: it only labels them).
+    const unnamed = [...placedById.values()].map((c) => c.contactId).filter((id) => !nameOf.has(id));
+    if (unnamed.length)
+      for (const c of await tx
+        .select({ id: contacts.id, name: contacts.name })
+        .from(contacts)
+        .where(inArray(contacts.id, [...new Set(unnamed)])))
+        nameOf.set(c.id, c.name);
+    const conversationFor = (i: number): Conversation => {
+      const p = batch[i]!.placement;
+      if (!p) return conversationOf.get(contactIdOf(i))!;
+      return openedFor.get(i) ?? placedById.get((p as { conversationId: string }).conversationId)!;
+    };
 
     // Number the events: per message, its conversation's creation or reopening first, then the item.
     type Planned = { type: string; conversation: Conversation; index?: number };
     const plan: Planned[] = [];
     const announced = new Set<string>();
     for (const i of fresh) {
-      const conversation = conversationOf.get(contactIdOf(i))!;
+      const conversation = conversationFor(i);
       if (!announced.has(conversation.id)) {
         announced.add(conversation.id);
         if (created.has(conversation.id)) plan.push({ type: "conversation.created", conversation });
@@ -165,7 +231,7 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
     const after = new Map<string, Conversation>();
     for (const i of fresh) {
       const m = batch[i]!;
-      const before = conversationOf.get(contactIdOf(i))!;
+      const before = conversationFor(i);
       const waitingSince = (after.get(before.id) ?? before).waitingSince ?? itemOf.get(i)!.createdAt;
       after.set(before.id, {
         ...before,
@@ -225,7 +291,7 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
       result.set(i, {
         item,
         conversation: after.get(item.conversationId)!,
-        contactName: nameOf.get(item.senderId!) ?? null,
+        contactName: nameOf.get(after.get(item.conversationId)!.contactId) ?? null,
       });
     return result;
   });
@@ -241,7 +307,8 @@ export async function ingestBatch(core: Core, workspaceId: string, batch: Inboun
             name: done.contactName,
           }),
           item: timelineView(done.item),
-          contactId: done.conversation.contactId,
+          // The writer, as ingestInbound answers (in a thread it need not be the conversation's contact).
+          contactId: done.item.senderId!,
         };
       }
       // Stored before this batch, or earlier in it: answered like any provider retry.

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, or, sql } from "drizzle-orm";
 import type { Executor, Tx } from "../db/connect.ts";
 import { contacts, conversations, inboxes, timelineItems, type Conversation } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
@@ -218,30 +218,53 @@ export async function openConversationsOf(
   contactIds: string[],
   fresh: (contactId: string) => Omit<typeof conversations.$inferInsert, "workspaceId" | "contactId">,
   newContacts: Set<string> = new Set(),
+  /**
+   * Messages a channel placed itself (a Slack thread's conversation): their writers are locked and
+   * named with the others, and these conversations locked with the open ones, each kind in one
+   * statement in id order, so two batches cannot lock them in opposite orders.
+   */
+  placed: { contactIds: string[]; conversationIds: string[] } = { contactIds: [], conversationIds: [] },
 ) {
   const all = [...new Set(contactIds)].sort();
   const known = all.filter((id) => !newContacts.has(id));
-  const [locked, open] = await Promise.all([
-    known.length
+  const lockedContacts = [...new Set([...known, ...placed.contactIds.filter((id) => !newContacts.has(id))])];
+  const placedIds = [...new Set(placed.conversationIds)];
+  const [locked, lockedConversations] = await Promise.all([
+    lockedContacts.length
       ? tx
           .select({ id: contacts.id, name: contacts.name })
           .from(contacts)
-          .where(inArray(contacts.id, known))
+          .where(inArray(contacts.id, lockedContacts))
           .orderBy(contacts.id)
           .for("update")
       : [],
-    known.length
+    known.length || placedIds.length
       ? tx
           .select()
           .from(conversations)
-          .where(and(inArray(conversations.contactId, known), inArray(conversations.status, OPEN_STATUSES)))
+          .where(
+            or(
+              known.length
+                ? and(inArray(conversations.contactId, known), inArray(conversations.status, OPEN_STATUSES))
+                : undefined,
+              placedIds.length
+                ? and(eq(conversations.workspaceId, workspaceId), inArray(conversations.id, placedIds))
+                : undefined,
+            ),
+          )
           .orderBy(conversations.id)
           .for("update")
       : [],
   ]);
   const nameOf = new Map<string, string | null>(locked.map((c) => [c.id, c.name]));
   const conversationOf = new Map<string, Conversation>();
-  for (const c of open) {
+  const placedById = new Map<string, Conversation>();
+  const knownSet = new Set(known);
+  const placedSet = new Set(placedIds);
+  for (const c of lockedConversations) {
+    if (placedSet.has(c.id)) placedById.set(c.id, c);
+    // Only an open conversation of a contact looked up for one counts as theirs.
+    if (!knownSet.has(c.contactId) || !OPEN_STATUSES.includes(c.status)) continue;
     const current = conversationOf.get(c.contactId);
     if (!current || c.lastActivityAt > current.lastActivityAt) conversationOf.set(c.contactId, c);
   }
@@ -256,5 +279,5 @@ export async function openConversationsOf(
       created.add(c.id);
     }
   }
-  return { nameOf, conversationOf, created };
+  return { nameOf, conversationOf, created, placedById };
 }
