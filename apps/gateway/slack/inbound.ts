@@ -2,7 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { openSlackFile } from "../../../channels/slack/files.ts";
 import type { SlackInbound } from "../../../channels/slack/index.ts";
 import { MAX_ATTACHMENT_BYTES } from "../../../conversations/attachment.ts";
-import type { Identity } from "../../../conversations/channel.ts";
+import type { Identity, NormalizedInbound } from "../../../conversations/channel.ts";
 import { resolveContact } from "../../../conversations/contact.ts";
 import { findDelivered, ingestInbound, type Placement } from "../../../conversations/ingest.ts";
 import type { Tx } from "../../../db/connect.ts";
@@ -35,7 +35,7 @@ export async function ingestSlackMessage(
   const workspaceId = inbox.workspaceId;
   const stored = await findDelivered(rt.core.db, workspaceId, inbox.id, message.externalId);
   if (stored) return stored;
-  if (!message.topLevel) await awaitRoot(rt, inbox, message);
+  const root = message.topLevel ? undefined : await awaitRoot(rt, inbox, message);
 
   const displayName = await nameOf(message.userId);
   const from: Identity = { kind: "slack", value: message.identity, ...(displayName ? { displayName } : {}) };
@@ -45,30 +45,39 @@ export async function ingestSlackMessage(
     text = refused.length
       ? refused.map((f) => `[File not received: ${f.name} (${f.reason})]`).join("\n")
       : "[Unsupported Slack message: no text or file]";
+  const inbound: NormalizedInbound = {
+    channel: "slack",
+    channelAccountId: inbox.id,
+    externalId: message.externalId,
+    from,
+    threadKey: message.rootKey,
+    kind: ids.length ? "media" : "text",
+    text,
+    attachments: ids,
+    sentAt: message.sentAt,
+    data: {
+      slack: { channel: message.channel, user: message.userId },
+      ...(refused.length ? { filesNotReceived: refused } : {}),
+      ...(message.truncated ? { truncated: true } : {}),
+      ...(!message.text && !ids.length && !refused.length ? { unsupported: true } : {}),
+    },
+  };
+  // A new thread, or a reply whose thread's first message is stored: placed without looking further,
+  // so the message joins the batched ingest (one transaction for many). A reply to a thread this inbox
+  // never saw the start of finds its conversation by its earlier replies, under the thread's lock.
+  const placement = message.topLevel
+    ? ({ newConversation: true } as const)
+    : root
+      ? { conversationId: root.conversation.id }
+      : undefined;
   let result: Awaited<ReturnType<typeof ingestInbound>>;
   try {
-    result = await ingestInbound(
-      rt.core,
-      workspaceId,
-      {
-        channel: "slack",
-        channelAccountId: inbox.id,
-        externalId: message.externalId,
-        from,
-        threadKey: message.rootKey,
-        kind: ids.length ? "media" : "text",
-        text,
-        attachments: ids,
-        sentAt: message.sentAt,
-        data: {
-          slack: { channel: message.channel, user: message.userId },
-          ...(refused.length ? { filesNotReceived: refused } : {}),
-          ...(message.truncated ? { truncated: true } : {}),
-          ...(!message.text && !ids.length && !refused.length ? { unsupported: true } : {}),
-        },
-      },
-      { checked: true, place: (tx) => placeInThread(tx, inbox, message) },
-    );
+    result = placement
+      ? await rt.inbound.submit(workspaceId, inbound, placement)
+      : await ingestInbound(rt.core, workspaceId, inbound, {
+          checked: true,
+          place: (tx) => placeInThread(tx, inbox, message),
+        });
   } catch (err) {
     await rt.files.discard(rt.core.db, workspaceId, ids);
     throw err;
@@ -109,14 +118,16 @@ async function placeInThread(tx: Tx, inbox: Inbox, message: SlackInbound): Promi
 /**
  * Slack sends events concurrently, so a quick reply can arrive before its thread's first message is
  * stored. For a thread started within the last minute the reply waits briefly for it, then asks Slack
- * to deliver it again (a 500), rather than opening a second conversation for the same thread.
+ * to deliver it again (a 500), rather than opening a second conversation for the same thread. The
+ * thread's first message, once stored (undefined for an older thread this inbox never stored).
  */
 async function awaitRoot(rt: Runtime, inbox: Inbox, message: SlackInbound) {
   const rootTs = Number(message.rootKey.slice(message.rootKey.indexOf(":") + 1));
-  if (!Number.isFinite(rootTs) || Date.now() / 1000 - rootTs > ROOT_GRACE_S) return;
+  const recent = Number.isFinite(rootTs) && Date.now() / 1000 - rootTs <= ROOT_GRACE_S;
   const end = Date.now() + ROOT_WAIT_MS;
   for (;;) {
-    if (await findDelivered(rt.core.db, inbox.workspaceId, inbox.id, message.rootKey)) return;
+    const root = await findDelivered(rt.core.db, inbox.workspaceId, inbox.id, message.rootKey);
+    if (root || !recent) return root;
     if (Date.now() > end)
       throw new RootNotYetStored(`The first message of thread ${message.rootKey} is not stored yet`);
     await Bun.sleep(100);
