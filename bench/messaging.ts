@@ -121,7 +121,7 @@ function requestFor(
       url: `${base}/webhooks/telegram/${inbox.id}`,
       headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": DEMO_TELEGRAM_SECRET },
       body: JSON.stringify({
-        update_id: Number(`${tag.slice(0, 3)}${String(i).padStart(6, "0")}`),
+        update_id: 100_000_000 + i,
         message: {
           message_id: i + 1,
           from: { id: userId, is_bot: false, first_name: `Customer ${customer}`, language_code: "zh-hans" },
@@ -187,8 +187,13 @@ function startStandIn() {
       if (path.includes("/Messages.json"))
         return Response.json({ sid: `SM${hex(n, 32)}`, status: "queued" }, { status: 201 });
       if (path.startsWith("/api/")) return Response.json({ ok: true, channel: "C0", ts: `1800000000.${n}` });
+      // Telegram numbers a private chat's messages in both directions together: the bot's replies get
+      // ids the customers' messages (1, 2, 3… here) never take.
       if (path.startsWith("/bot"))
-        return Response.json({ ok: true, result: { message_id: n, date: 0, chat: { id: 1, type: "private" } } });
+        return Response.json({
+          ok: true,
+          result: { message_id: 1_000_000_000 + n, date: 0, chat: { id: 1, type: "private" } },
+        });
       return Response.json({});
     },
   });
@@ -197,7 +202,10 @@ function startStandIn() {
   return state;
 }
 
-const CHANNELS: Channel[] = ["sms", "whatsapp", "slack", "telegram", "api"];
+// BENCH_CHANNELS=slack,api measures some channels only, e.g. while profiling.
+const CHANNELS = (["sms", "whatsapp", "slack", "telegram", "api"] as Channel[]).filter(
+  (c) => !process.env.BENCH_CHANNELS || process.env.BENCH_CHANNELS.split(",").includes(c),
+);
 
 async function measure(target: Target) {
   const standIn = startStandIn();
@@ -260,8 +268,13 @@ async function measure(target: Target) {
       };
       const errorsBefore = errors.length;
       const warmUp = await run(CUSTOMERS, RATE);
-      // Let the warm-up's routing and wait notices finish, so the steady phase measures itself.
-      await Bun.sleep(3000);
+      // Let the warm-up's routing and wait notices (sent to the stand-in a pass at a time) finish, so
+      // the steady phase measures itself: until the stand-in has heard nothing for 3 s.
+      for (let quiet = 0, last = -1, waited = 0; quiet < 3000 && waited < 60_000; waited += 250) {
+        await Bun.sleep(250);
+        quiet = standIn.providerCalls === last ? quiet + 250 : 0;
+        last = standIn.providerCalls;
+      }
       const load = loadavg()[0]!;
       const cpuBefore = cpuSeconds(server.pid);
       const steady = await run(RATE * RUN_S, RATE);

@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { openSlackFile } from "../../../channels/slack/files.ts";
 import type { SlackInbound } from "../../../channels/slack/index.ts";
 import { MAX_ATTACHMENT_BYTES } from "../../../conversations/attachment.ts";
@@ -33,9 +33,17 @@ export async function ingestSlackMessage(
 ) {
   const { inbox } = facts;
   const workspaceId = inbox.workspaceId;
-  const stored = await findDelivered(rt.core.db, workspaceId, inbox.id, message.externalId);
-  if (stored) return stored;
-  const root = message.topLevel ? undefined : await awaitRoot(rt, inbox, message);
+  // One look at both the message (a retry: answered as stored, no file fetched again) and its thread's start.
+  const known = await conversationsOf(
+    rt,
+    inbox,
+    message.topLevel ? [message.externalId] : [message.externalId, message.rootKey],
+  );
+  if (known.has(message.externalId))
+    return (await findDelivered(rt.core.db, workspaceId, inbox.id, message.externalId))!;
+  const rootConversation = message.topLevel
+    ? undefined
+    : (known.get(message.rootKey) ?? (await awaitRoot(rt, inbox, message)));
 
   const displayName = await nameOf(message.userId);
   const from: Identity = { kind: "slack", value: message.identity, ...(displayName ? { displayName } : {}) };
@@ -67,8 +75,8 @@ export async function ingestSlackMessage(
   // never saw the start of finds its conversation by its earlier replies, under the thread's lock.
   const placement = message.topLevel
     ? ({ newConversation: true } as const)
-    : root
-      ? { conversationId: root.conversation.id }
+    : rootConversation
+      ? { conversationId: rootConversation }
       : undefined;
   let result: Awaited<ReturnType<typeof ingestInbound>>;
   try {
@@ -85,6 +93,21 @@ export async function ingestSlackMessage(
   // Another delivery of the same message (a retry on another node) stored it first, with its own files.
   if (result.duplicate) await rt.files.discard(rt.core.db, workspaceId, ids);
   return result;
+}
+
+/** The conversation of each of these messages of the inbox that is stored, by its `<channel>:<ts>`. */
+async function conversationsOf(rt: Runtime, inbox: Inbox, externalIds: string[]) {
+  const rows = await rt.core.db
+    .select({ externalId: timelineItems.externalId, conversationId: timelineItems.conversationId })
+    .from(timelineItems)
+    .where(
+      and(
+        eq(timelineItems.workspaceId, inbox.workspaceId),
+        eq(timelineItems.inboxId, inbox.id),
+        inArray(timelineItems.externalId, externalIds),
+      ),
+    );
+  return new Map(rows.map((r) => [r.externalId!, r.conversationId]));
 }
 
 /**
@@ -119,14 +142,15 @@ async function placeInThread(tx: Tx, inbox: Inbox, message: SlackInbound): Promi
  * Slack sends events concurrently, so a quick reply can arrive before its thread's first message is
  * stored. For a thread started within the last minute the reply waits briefly for it, then asks Slack
  * to deliver it again (a 500), rather than opening a second conversation for the same thread. The
- * thread's first message, once stored (undefined for an older thread this inbox never stored).
+ * conversation of the thread's first message, once stored (undefined for an older thread this inbox
+ * never stored).
  */
 async function awaitRoot(rt: Runtime, inbox: Inbox, message: SlackInbound) {
   const rootTs = Number(message.rootKey.slice(message.rootKey.indexOf(":") + 1));
   const recent = Number.isFinite(rootTs) && Date.now() / 1000 - rootTs <= ROOT_GRACE_S;
   const end = Date.now() + ROOT_WAIT_MS;
   for (;;) {
-    const root = await findDelivered(rt.core.db, inbox.workspaceId, inbox.id, message.rootKey);
+    const root = (await conversationsOf(rt, inbox, [message.rootKey])).get(message.rootKey);
     if (root || !recent) return root;
     if (Date.now() > end)
       throw new RootNotYetStored(`The first message of thread ${message.rootKey} is not stored yet`);
