@@ -26,6 +26,17 @@ type SentMessage = {
 };
 
 /**
+ * The StatusCallback a reply names, if it is this server's own status route (reached at the address
+ * the reply was posted to, or at PUBLIC_URL); anything else is not called.
+ */
+export function ownStatusCallback(given: string | null, requestUrl: string, publicUrl?: string) {
+  if (!given || !URL.canParse(given)) return undefined;
+  const url = new URL(given);
+  const own = [new URL(requestUrl).origin, ...(publicUrl ? [new URL(publicUrl).origin] : [])];
+  return own.includes(url.origin) && url.pathname === "/webhooks/twilio/messaging/status" ? given : undefined;
+}
+
+/**
  * Demo mode only: Twilio's Messages API for the demo's SMS and WhatsApp inboxes, without an account.
  * `POST …/2010-04-01/Accounts/{sid}/Messages.json` takes a reply as Twilio does (Basic auth with the
  * inbox's account and token), answers with a Message SID, and then reports it sent and delivered to its
@@ -59,7 +70,9 @@ export function twilioMessagingStandIn(rt: Runtime) {
     };
     sent.unshift(message);
     sent.length = Math.min(sent.length, KEPT);
-    const callback = form.get("StatusCallback");
+    // Only this server's own status route is called back: the demo token is public, and the stand-in
+    // must not become a way to make the server POST to any address.
+    const callback = ownStatusCallback(form.get("StatusCallback"), c.req.url, rt.config.publicUrl);
     if (callback) void report(callback, message, token);
     return c.json({ sid: message.sid, account_sid: accountSid, to, from, body: message.body, status: "queued" }, 201);
   });
