@@ -98,7 +98,8 @@ describe("Slack events", () => {
     const items = await w.s.rt.core.db
       .select()
       .from(timelineItems)
-      .where(and(eq(timelineItems.conversationId, rootItem.conversationId), eq(timelineItems.type, "message")));
+      .where(and(eq(timelineItems.conversationId, rootItem.conversationId), eq(timelineItems.type, "message")))
+      .orderBy(timelineItems.seq);
     expect(items.map((i) => i.text)).toEqual(["Our invoice is wrong", "Any news?"]);
   });
 
