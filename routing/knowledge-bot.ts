@@ -19,7 +19,7 @@ import { recordEvent } from "../knowledge/events.ts";
 import type { KnowledgeSearch } from "../knowledge/search.ts";
 import { log } from "../platform/log.ts";
 import type { Router } from "./router.ts";
-import { enqueueConversation } from "./work.ts";
+import { DEFAULT_ROUTING, enqueueConversation } from "./work.ts";
 
 /** What the bot needs of the node: the core, public-article search, routing, and where links point. */
 export type KnowledgeBotDeps = {
@@ -150,7 +150,11 @@ export async function handleMessage(
     });
     await saveBotSession(db, { conversationId, workspaceId, state: "handed_over", question, articleId });
     await recordEvent(db, { workspaceId, kind: "handover", articleId, conversationId, query: question });
-    const queued = await enqueueConversation(bot.core, conversationId);
+    // The entry rules read the question as well as this message: "转人工" alone names no queue, and a
+    // refund question asked of the bot belongs where refunds go.
+    const queued = await enqueueConversation(bot.core, conversationId, DEFAULT_ROUTING, new Date(), false, {
+      text: question === text ? text : `${question}\n${text}`,
+    });
     if (queued) bot.router.schedule(queued.workspaceId);
   }
 }

@@ -70,7 +70,8 @@ async function assigneeAtWork(tx: Tx, userId: string) {
  * no rule matches: the conversation stays for agents to pick by hand). `reopened` (a customer wrote
  * again, a snooze ended, the reconciliation found it): an assignee who is no longer at work does not
  * keep it. Idempotent: the live work item is unique per conversation, so every node may call this
- * for the same event.
+ * for the same event. `arrival.text`: what the entry rules read instead of the customer's last message
+ * (the knowledge bot's handover: the question asked, not the "agent, please" that ended the bot's turn).
  */
 export async function enqueueConversation(
   core: Core,
@@ -78,6 +79,7 @@ export async function enqueueConversation(
   settings = DEFAULT_ROUTING,
   now = new Date(),
   reopened = false,
+  arrival: { text?: string } = {},
 ) {
   return withEvents(core, async (tx, events) => {
     // Locked, so a transfer of the same conversation and this enqueue happen one after the other.
@@ -113,7 +115,7 @@ export async function enqueueConversation(
       {
         inboxId: c.inboxId,
         channel: c.channel,
-        text: last?.text ?? null,
+        text: arrival.text ?? last?.text ?? null,
         attributes,
         language: typeof attributes.language === "string" ? attributes.language : null,
       },
