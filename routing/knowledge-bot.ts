@@ -42,6 +42,8 @@ export function startKnowledgeBot(bot: KnowledgeBotDeps): () => void {
     if (!("type" in m) || m.type !== "item.created" || !m.conversationId) return;
     const item = m.payload.item as TimelineView;
     if (item.type !== "message" || item.sender.type !== "contact" || !item.text?.trim()) return;
+    // STOP or START (SMS, WhatsApp) changes what may be sent, and asks nothing: Twilio confirms it itself.
+    if (item.data.consent) return;
     handleMessage(bot, m.workspaceId, m.conversationId, item).catch(async (err: unknown) => {
       log.error("knowledge bot failed; handing the chat to routing", { err, conversationId: m.conversationId });
       // Fail open: a chat the bot cannot answer must still reach an agent.

@@ -1,7 +1,15 @@
 import { and, eq, gt, inArray, lte, sql } from "drizzle-orm";
 import { sendSystemMessage } from "../conversations/reply.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
-import { conversations, inboxes, timelineItems, workItems, type WorkItemRow } from "../db/schema/index.ts";
+import { recipientKindOf, OPT_OUT_CHANNELS } from "../conversations/recipient.ts";
+import {
+  contactIdentities,
+  conversations,
+  inboxes,
+  timelineItems,
+  workItems,
+  type WorkItemRow,
+} from "../db/schema/index.ts";
 import { queuePositionsOf } from "./estimate.ts";
 
 type Eta = { position: number; estimatedWaitS: number | null };
@@ -40,6 +48,25 @@ export function waitNoticeText(locale: unknown, eta: { position: number; estimat
   return minutes === null ? `${place}，我们会尽快为您服务。` : `${place}，预计等待约 ${minutes} 分钟。`;
 }
 
+/**
+ * The customer opted out of the channel (wrote STOP on SMS or WhatsApp) from the number they last wrote
+ * from in the conversation: no notice is written, as none could be sent (the sender refuses it) and a
+ * skipped candidate must not hold a place in every pass.
+ */
+const optedOut = sql`EXISTS (
+  SELECT 1 FROM ${contactIdentities} ci WHERE ci.workspace_id = ${workItems.workspaceId}
+    AND ci.contact_id = ${conversations.contactId} AND ci.opted_out_at IS NOT NULL
+    AND (${sql.join(
+      [...OPT_OUT_CHANNELS].map(
+        (channel) =>
+          sql`(${workItems.channel} = ${channel} AND ci.kind = ${recipientKindOf({ channel, settings: {} })})`,
+      ),
+      sql` OR `,
+    )})
+    AND ci.value = COALESCE((SELECT t.data->>'from' FROM ${timelineItems} t
+      WHERE t.conversation_id = ${workItems.conversationId} AND t.direction = 'in' AND t.type = 'message'
+      ORDER BY t.seq DESC LIMIT 1), ci.value))`;
+
 /** The notice already sent for a work item carries its id in the message's data. */
 const notified = (workItemId: unknown) => sql`EXISTS (
   SELECT 1 FROM ${timelineItems} t WHERE t.conversation_id = ${workItems.conversationId}
@@ -68,6 +95,7 @@ export async function announceWaits(core: Core, now = new Date(), timing = WAIT_
         gt(workItems.enqueuedAt, new Date(now.getTime() - timing.withinMs)),
         sql`(${inboxes.settings}->>'waitNotice') IS DISTINCT FROM 'false'`,
         sql`NOT ${notified(workItems.id)}`,
+        sql`NOT ${optedOut}`,
       ),
     )
     .orderBy(workItems.enqueuedAt, workItems.id)

@@ -37,9 +37,7 @@ const slackApi = Bun.serve({
   async fetch(req) {
     const method = new URL(req.url).pathname.replace("/api/", "");
     const text = await req.text();
-    const body = (req.headers.get("content-type") ?? "").includes("json")
-      ? JSON.parse(text || "{}")
-      : Object.fromEntries(new URLSearchParams(text));
+    const body = text.startsWith("{") ? JSON.parse(text) : Object.fromEntries(new URLSearchParams(text));
     slackCalls.push({ method, body });
     if (method === "users.info") return Response.json({ ok: true, user: { profile: { display_name: "Carol" } } });
     if (method === "chat.postMessage")
@@ -84,11 +82,9 @@ type Channel = {
 };
 
 const rand = (n: number) => crypto.randomUUID().replaceAll("-", "").slice(0, n).toUpperCase();
-const trusted = (
-  channel: Kind,
-  name: string,
-  made: { settings: InboxSettings; credentials: Record<string, unknown> },
-) => createInbox(s.rt.core.db, s.rt.keyring, { workspaceId: s.workspaceId, channel, name, ...made });
+type Made = { settings: InboxSettings; credentials: Record<string, unknown> };
+const trusted = (channel: Kind, name: string, made: Made) =>
+  createInbox(s.rt.core.db, s.rt.keyring, { workspaceId: s.workspaceId, channel, name, ...made });
 /** The conversation a stored message of the inbox went to (the provider was answered once it was stored). */
 async function conversationOf(inboxId: string, externalId: string) {
   const [row] = await s.rt.core.db
@@ -99,7 +95,7 @@ async function conversationOf(inboxId: string, externalId: string) {
   return row!.conversationId;
 }
 
-function twilioChannel(kind: "sms" | "whatsapp", english: boolean): Channel {
+function viaTwilio(kind: "sms" | "whatsapp", english: boolean): Channel {
   const prefix = kind === "whatsapp" ? "whatsapp:" : "";
   return {
     kind,
@@ -172,7 +168,7 @@ const slack: Channel = {
 };
 
 const telegramUsers = new Map<string, ReturnType<typeof newUser>>();
-const telegramChannel: Channel = {
+const telegramBot: Channel = {
   kind: "telegram",
   english: true,
   async inbox(name, settings) {
@@ -226,26 +222,16 @@ const apiChannel: Channel = {
   },
   heard(box, who) {
     const mine = callbacks.filter((c) => c.path === box.address && c.body.data.contact.identifier === who.id);
-    for (const c of mine)
-      expect(
-        verifySignature(
-          box.secret,
-          { timestamp: c.headers.get("x-switchboard-timestamp"), signature: c.headers.get("x-switchboard-signature") },
-          c.raw,
-        ),
-      ).toBe(true);
+    for (const { headers, raw } of mine) {
+      const [timestamp, signature] = [headers.get("x-switchboard-timestamp"), headers.get("x-switchboard-signature")];
+      expect(verifySignature(box.secret, { timestamp, signature }, raw)).toBe(true);
+    }
     return mine.map((c) => c.body.data.text as string);
   },
 };
 
 /** SMS and Telegram customers here read English; WhatsApp's inbox is left Chinese (the default). */
-const CHANNELS: Channel[] = [
-  twilioChannel("sms", true),
-  twilioChannel("whatsapp", false),
-  slack,
-  telegramChannel,
-  apiChannel,
-];
+const CHANNELS: Channel[] = [viaTwilio("sms", true), viaTwilio("whatsapp", false), slack, telegramBot, apiChannel];
 const NEW_CHANNELS = CHANNELS.map((ch) => ch.kind);
 /** Each channel's inbox routed as it comes, and its inbox with the knowledge bot on. */
 const boxes = new Map<Kind, { routed: Box; bot: Box }>();
@@ -339,13 +325,18 @@ const waitNotices = async (conversationId: string) =>
   ).map((r) => r.text);
 const heardAfter = (ch: Channel, box: Box, who: Customer, n: number) =>
   until(async () => ch.heard(box, who), atLeast(n));
+const presence = (token: string, state: string) =>
+  api(`${s.url}/api/v1/me/presence`, { method: "PUT", token, body: { presence: state } });
+const routed = (ch: Channel) => boxes.get(ch.kind)!.routed;
+const refundQuestion = (ch: Channel) => (ch.english ? "How do I get a refund?" : "怎么申请退款？");
+const refundArticle = (ch: Channel) => (ch.english ? "How to get a refund" : "如何申请退款");
 
 describe("routing, estimates, the bot and suggestions on SMS, WhatsApp, Slack, Telegram and the API channel", () => {
   it("tells a waiting customer their place and estimated wait in the inbox's language, where the channel gets a notice", async () => {
     // Ann signs in and takes a first chat: with room for one, she is full while the others wait.
-    await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: ann, body: { presence: "available" } });
+    await presence(ann, "available");
     const first = apiChannel.customer();
-    const busy = await apiChannel.say(boxes.get("api")!.routed, first, "Hello, a first question");
+    const busy = await apiChannel.say(routed(apiChannel), first, "Hello, a first question");
     expect(await queueOf(busy)).toBe(queues.general);
     expect(await offeredTo(ann, busy)).toBe(true);
     const offer = (await api(`${s.url}/api/v1/me/offers`, { token: ann })).body.items[0];
@@ -362,18 +353,14 @@ describe("routing, estimates, the bot and suggestions on SMS, WhatsApp, Slack, T
     const waiting: { ch: Channel; who: Customer; conversationId: string }[] = [];
     for (const ch of CHANNELS) {
       const who = ch.customer();
-      const conversationId = await ch.say(
-        boxes.get(ch.kind)!.routed,
-        who,
-        ch.english ? "Hello, anyone there?" : "你好，在吗？",
-      );
+      const conversationId = await ch.say(routed(ch), who, ch.english ? "Hello, anyone there?" : "你好，在吗？");
       expect(await queueOf(conversationId)).toBe(queues.general);
       waiting.push({ ch, who, conversationId });
     }
     for (const { ch, who, conversationId } of waiting) {
       const text = expected[ch.kind];
       if (text === null) continue;
-      const heard = await heardAfter(ch, boxes.get(ch.kind)!.routed, who, 1);
+      const heard = await heardAfter(ch, routed(ch), who, 1);
       expect([ch.kind, heard]).toEqual([ch.kind, [text]]);
       expect(await waitNotices(conversationId)).toEqual([text]);
     }
@@ -381,7 +368,7 @@ describe("routing, estimates, the bot and suggestions on SMS, WhatsApp, Slack, T
     await announceWaits(s.rt.core, new Date(Date.now() + 5_000));
     for (const { ch, who, conversationId } of waiting.filter((w) => expected[w.ch.kind] === null)) {
       expect([ch.kind, await waitNotices(conversationId)]).toEqual([ch.kind, []]);
-      expect([ch.kind, ch.heard(boxes.get(ch.kind)!.routed, who)]).toEqual([ch.kind, []]);
+      expect([ch.kind, ch.heard(routed(ch), who)]).toEqual([ch.kind, []]);
     }
   });
 
@@ -392,14 +379,10 @@ describe("routing, estimates, the bot and suggestions on SMS, WhatsApp, Slack, T
       token: admin,
       body: { capacity: { messaging: 20 } },
     });
-    await api(`${s.url}/api/v1/me/presence`, { method: "PUT", token: bob, body: { presence: "available" } });
+    await presence(bob, "available");
     s.rt.router.schedule(s.workspaceId);
     for (const ch of CHANNELS) {
-      const conversationId = await ch.say(
-        boxes.get(ch.kind)!.routed,
-        ch.customer(),
-        ch.english ? "How do I get a refund?" : "怎么申请退款？",
-      );
+      const conversationId = await ch.say(routed(ch), ch.customer(), refundQuestion(ch));
       expect([ch.kind, await queueOf(conversationId)]).toEqual([ch.kind, queues.billing]);
       expect([ch.kind, await offeredTo(ann, conversationId)]).toEqual([ch.kind, true]);
       refunds.set(ch.kind, conversationId);
@@ -413,10 +396,7 @@ describe("routing, estimates, the bot and suggestions on SMS, WhatsApp, Slack, T
     for (const ch of CHANNELS) {
       const res = await api(`${s.url}/api/v1/conversations/${refunds.get(ch.kind)}/knowledge`, { token: ann });
       expect(res.status).toBe(200);
-      expect([ch.kind, res.body.items[0]?.title]).toEqual([
-        ch.kind,
-        ch.english ? "How to get a refund" : "如何申请退款",
-      ]);
+      expect([ch.kind, res.body.items[0]?.title]).toEqual([ch.kind, refundArticle(ch)]);
     }
   });
 
@@ -424,12 +404,9 @@ describe("routing, estimates, the bot and suggestions on SMS, WhatsApp, Slack, T
     for (const ch of CHANNELS) {
       const box = boxes.get(ch.kind)!.bot;
       const who = ch.customer();
-      const conversationId = await ch.say(box, who, ch.english ? "How do I get a refund?" : "怎么申请退款？");
+      const conversationId = await ch.say(box, who, refundQuestion(ch));
       const [answer] = await heardAfter(ch, box, who, 1);
-      expect([ch.kind, answer]).toEqual([
-        ch.kind,
-        expect.stringContaining(ch.english ? "How to get a refund" : "如何申请退款"),
-      ]);
+      expect([ch.kind, answer]).toEqual([ch.kind, expect.stringContaining(refundArticle(ch))]);
       expect(answer).toContain(ch.english ? "Did this solve it?" : "这解决了您的问题吗");
       // The bot holds the chat: nobody is offered it.
       expect(await workOf(conversationId)).toEqual([]);
@@ -443,6 +420,30 @@ describe("routing, estimates, the bot and suggestions on SMS, WhatsApp, Slack, T
       // Routed by what the customer asked the bot, not by the words that asked for a person.
       expect([ch.kind, await queueOf(conversationId)]).toEqual([ch.kind, queues.billing]);
       expect(await offeredTo(ann, conversationId)).toBe(true);
+    }
+  });
+
+  it("sends no wait notice and no bot reply to an SMS or WhatsApp customer who wrote STOP", async () => {
+    await presence(ann, "away");
+    await presence(bob, "away");
+    for (const ch of CHANNELS.filter((c) => c.kind === "sms" || c.kind === "whatsapp")) {
+      // Nobody free: a customer queued now would be told their place, but not one who opted out.
+      const who = ch.customer();
+      const stopped = await ch.say(routed(ch), who, "STOP");
+      expect(await queueOf(stopped)).toBe(queues.general);
+      await announceWaits(s.rt.core, new Date(Date.now() + 5_000));
+      expect([ch.kind, await waitNotices(stopped)]).toEqual([ch.kind, []]);
+      // Back in with START, they are told at the next pass.
+      expect(await ch.say(routed(ch), who, "START")).toBe(stopped);
+      await announceWaits(s.rt.core, new Date(Date.now() + 5_000));
+      expect([ch.kind, (await heardAfter(ch, routed(ch), who, 1)).length]).toEqual([ch.kind, 1]);
+
+      // The bot takes STOP and START for what they are, not for questions, and answers the next one.
+      const box = boxes.get(ch.kind)!.bot;
+      const customer = ch.customer();
+      for (const text of ["STOP", "START", refundQuestion(ch)]) await ch.say(box, customer, text);
+      const [answer] = await heardAfter(ch, box, customer, 1);
+      expect([ch.kind, answer]).toEqual([ch.kind, expect.stringContaining(refundArticle(ch))]);
     }
   });
 });
