@@ -59,9 +59,8 @@ const receiver = Bun.serve({
 
 const account = twilio.account();
 let s: TestServer;
-let admin: string;
-let ann: string;
-let bob: string;
+/** Tokens: the admin's, Ann's (an agent with the billing skill) and Bob's (an agent without it). */
+let admin: string, ann: string, bob: string;
 const sockets: Awaited<ReturnType<typeof openSocket>>[] = [];
 const queues = { billing: "", general: "" };
 
@@ -144,8 +143,9 @@ const slack: Channel = {
   customer: () => ({ id: `C${rand(9)}` }),
   async say(box, who, text) {
     const ts = `${++slackTs}.000100`;
-    // The first message starts the thread; the customer's later ones are replies in it.
-    const event = { type: "message", channel: who.id, channel_type: "channel", user: "U0CUST", text, ts };
+    // The first message addresses the app and starts the thread; the customer's later ones reply in it.
+    const said = who.thread ? text : `<@U0BOT> ${text}`;
+    const event = { type: "message", channel: who.id, channel_type: "channel", user: "U0CUST", text: said, ts };
     const raw = JSON.stringify({
       type: "event_callback",
       team_id: box.address,

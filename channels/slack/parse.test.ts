@@ -62,6 +62,23 @@ describe("Slack message events", () => {
     expect(parseMessageEvent({ team_id: "T0ACME001", event: "x" as never }, "U0BOT")).toHaveProperty("ignore");
   });
 
+  it("reads Slack's markup as a person does, dropping the mention of the app a customer addresses", () => {
+    const text = (raw: string) => {
+      const d = parseMessageEvent(envelope({ text: raw }), "U0BOT");
+      return "message" in d ? d.message.text : d.ignore;
+    };
+    expect(text("<@U0BOT> How do I get a refund?")).toBe("How do I get a refund?");
+    expect(text("hi <@U0BOT|support>  where is   it")).toBe("hi where is it");
+    expect(text("<@U0BOT>")).toBe("@U0BOT");
+    expect(text("ask <@U0CAROL> in <#C0GEN|general> <!here>")).toBe("ask @U0CAROL in #general @here");
+    expect(text("see <https://shop.example/o/1|order 1> or <https://shop.example> &lt;b&gt;")).toBe(
+      "see order 1 (https://shop.example/o/1) or https://shop.example <b>",
+    );
+    expect(text("mail <mailto:ada@example.test|ada@example.test>")).toBe("mail ada@example.test");
+    // Spacing is the customer's own when they did not address the app.
+    expect(text("a  b\n\nc")).toBe("a  b\n\nc");
+  });
+
   it("keeps file shares and their files", () => {
     const d = parseMessageEvent(envelope({ subtype: "file_share", files: [{ id: "F1", name: "a.png" }] }), "U0BOT");
     expect("message" in d && d.message.files).toEqual([{ id: "F1", name: "a.png" }]);

@@ -90,6 +90,35 @@ function unescapeText(text: string) {
 }
 
 /**
+ * Slack's markup as a person reads it, before unescaping (an escaped `&lt;` is never markup). Customers
+ * in a shared channel address the app (`<@BOT> how do I…`): that mention is dropped, so the knowledge
+ * bot, suggestions and entry rules read the question alone (the id halved the bot's confidence). Other
+ * mentions and channels keep their label or id (`@U123`, `#general`), `<!here>` reads `@here`, and a
+ * link its label and URL.
+ */
+function readableText(text: string, botUserId: string | undefined) {
+  let addressed = false;
+  // Literal < and > arrive escaped: every <…> left is markup.
+  const plain = text.replace(/<([^<>]+)>/g, (_, inner: string) => {
+    const bar = inner.indexOf("|");
+    const target = bar < 0 ? inner : inner.slice(0, bar);
+    const label = bar < 0 ? undefined : inner.slice(bar + 1);
+    if (botUserId && target === `@${botUserId}`) {
+      addressed = true;
+      return "";
+    }
+    if (target.startsWith("@")) return `@${label ?? target.slice(1)}`;
+    if (target.startsWith("#")) return `#${label ?? target.slice(1)}`;
+    if (target.startsWith("!")) return label ?? `@${target.slice(1)}`;
+    if (target.startsWith("mailto:")) return label ?? target.slice(7);
+    return label && label !== target ? `${label} (${target})` : target;
+  });
+  if (!addressed) return unescapeText(plain);
+  // A message that only names the app keeps the name: it is still the customer's call for attention.
+  return unescapeText(plain.replace(/ {2,}/g, " ").trim()) || `@${botUserId}`;
+}
+
+/**
  * What one event means for the inbox: a customer message, or why it is ignored (the bot's own posts,
  * echoes of our replies, other subtypes, direct messages).
  */
@@ -107,7 +136,7 @@ export function parseMessageEvent(envelope: SlackEnvelope, botUserId: string | u
   const team = event.user_team ?? event.team ?? teamOf(envelope);
   if (!str(team)) return { ignore: "no team" };
   const topLevel = !event.thread_ts || event.thread_ts === ts;
-  const raw = typeof event.text === "string" ? unescapeText(event.text) : "";
+  const raw = typeof event.text === "string" ? readableText(event.text, botUserId) : "";
   const seconds = Number(ts);
   return {
     message: {
