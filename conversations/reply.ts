@@ -7,7 +7,8 @@ import { appendItem } from "./append-item.ts";
 import { MAX_TEXT } from "./channel.ts";
 import { conversationView, getConversation, scopeOf, summarize, visibleConversation } from "./conversation.ts";
 import type { EventLog } from "./event.ts";
-import { assertNotOptedOut } from "./opt-out.ts";
+import { assertNotOptedOut, optedOutRecipient } from "./opt-out.ts";
+import { OPT_OUT_CHANNELS } from "./recipient.ts";
 import { templateReply, templatesOf, type TemplateInput } from "./reply-template.ts";
 import { assertReplyWindowOpen } from "./reply-window-of.ts";
 import { withEvents, type Core } from "./transaction.ts";
@@ -179,6 +180,15 @@ export async function sendSystemMessage(
     .orderBy(desc(timelineItems.seq))
     .limit(1);
   if (last?.data.automated) return undefined;
+  // Nothing automatic (a queue's auto-reply, the bot, a greeting) goes to a customer who wrote STOP on
+  // SMS or WhatsApp: it could only fail at the outbox.
+  if (OPT_OUT_CHANNELS.has(conversation.channel)) {
+    const [inbox] = await tx
+      .select({ id: inboxes.id, channel: inboxes.channel, settings: inboxes.settings })
+      .from(inboxes)
+      .where(eq(inboxes.id, conversation.inboxId));
+    if (inbox && (await optedOutRecipient(tx, conversation, inbox))) return undefined;
+  }
   const appended = (await appendItem(tx, events, conversation, {
     type: "message",
     direction: "out",

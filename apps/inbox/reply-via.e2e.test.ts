@@ -3,6 +3,8 @@ import { and, eq } from "drizzle-orm";
 import type { ChannelAdapter, OutboundMessage } from "../../conversations/channel.ts";
 import { createInbox } from "../../conversations/inbox.ts";
 import { ingestInbound } from "../../conversations/ingest.ts";
+import { sendSystemMessage } from "../../conversations/reply.ts";
+import { withEvents } from "../../conversations/transaction.ts";
 import { createWorkspace } from "../../conversations/workspace.ts";
 import { contactIdentities, timelineItems } from "../../db/schema/index.ts";
 import { until } from "../../test/poll.ts";
@@ -256,6 +258,24 @@ describe("opt-out", () => {
     await optOut(c.contactId, "phone", null);
     expect(optionOf(await detail(c.id), sms.id).state).toBe("open");
     expect((await post(c.id, { text: "Welcome back" })).status).toBe(201);
+  });
+
+  it("writes no automatic message (auto-reply, bot, notice) to a number that replied STOP, and writes it after START", async () => {
+    const phone = number();
+    const c = await inbound(sms.id, "sms", phone, "STOP");
+    await optOut(c.contactId, "phone", stop);
+    const automatic = () =>
+      withEvents(s.rt.core, (tx, events) => sendSystemMessage(tx, events, c.id, "We are busy; we will answer soon."));
+    expect(await automatic()).toBeUndefined();
+    const written = () =>
+      s.rt.core.db
+        .select()
+        .from(timelineItems)
+        .where(and(eq(timelineItems.conversationId, c.id), eq(timelineItems.direction, "out")));
+    expect(await written()).toEqual([]);
+    await optOut(c.contactId, "phone", null);
+    expect(await automatic()).toMatchObject({ text: "We are busy; we will answer soon." });
+    expect((await written()).length).toBe(1);
   });
 
   it("refuses WhatsApp to an opted-out identity even with a template, and leaves SMS to the same number alone", async () => {
