@@ -39,8 +39,22 @@ export async function optedOutRecipient(
   c: { workspaceId: string; contactId: string },
   inbox: { id: string; channel: string; settings: Record<string, unknown> },
 ): Promise<{ value: string; optedOutAt: Date } | null> {
+  if (!OPT_OUT_CHANNELS.has(inbox.channel)) return null;
+  const to = await recipientThrough(db, c, inbox);
+  return to?.optedOutAt ? { value: to.value, optedOutAt: to.optedOutAt } : null;
+}
+
+/**
+ * Who a reply through `inbox` goes to (recipient.ts's rule, read from the database): the identity the
+ * customer last wrote from through the inbox, else the contact's oldest of the kind, with its opt-out.
+ */
+export async function recipientThrough(
+  db: Executor,
+  c: { workspaceId: string; contactId: string },
+  inbox: { id: string; channel: string; settings: Record<string, unknown> },
+): Promise<{ value: string; optedOutAt: Date | null } | undefined> {
   const kind = recipientKindOf(inbox);
-  if (!kind || !OPT_OUT_CHANNELS.has(inbox.channel)) return null;
+  if (!kind) return undefined;
   const [identities, [last]] = await Promise.all([
     db
       .select({
@@ -74,8 +88,7 @@ export async function optedOutRecipient(
       .limit(1),
   ]);
   const from = typeof last?.data.from === "string" ? last.data.from : null;
-  const to = recipientOf(identities, kind, from);
-  return to?.optedOutAt ? { value: to.value, optedOutAt: to.optedOutAt } : null;
+  return recipientOf(identities, kind, from);
 }
 
 /** Refuses a customer reply through `inbox` to a recipient who opted out (409 opted_out). Notes never come here. */

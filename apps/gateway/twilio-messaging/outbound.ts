@@ -1,9 +1,10 @@
-import { and, desc, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { TWILIO_API, type TwilioChannelData } from "../../../channels/twilio-messaging/index.ts";
 import { PermanentSendError, type OutboundMessage } from "../../../conversations/channel.ts";
 import { fileLinkToken } from "../../../conversations/file-link.ts";
+import { recipientThrough } from "../../../conversations/opt-out.ts";
 import type { Core } from "../../../conversations/transaction.ts";
-import { contactIdentities, conversations, timelineItems, type OutboxRow } from "../../../db/schema/index.ts";
+import { conversations, type OutboxRow } from "../../../db/schema/index.ts";
 import type { Keyring } from "../../../platform/crypto.ts";
 
 type Deps = {
@@ -38,43 +39,19 @@ export function prepareTwilioMessaging(deps: Deps) {
       .select({ contactId: conversations.contactId })
       .from(conversations)
       .where(eq(conversations.id, message.conversationId));
-    const [last] = conversation
-      ? await db
-          .select({ data: timelineItems.data })
-          .from(timelineItems)
-          .innerJoin(conversations, eq(conversations.id, timelineItems.conversationId))
-          .where(
-            and(
-              eq(conversations.contactId, conversation.contactId),
-              eq(timelineItems.inboxId, message.inbox.id),
-              eq(timelineItems.direction, "in"),
-            ),
-          )
-          .orderBy(desc(timelineItems.seq))
-          .limit(1)
-      : [];
-    const from = last?.data.from;
+    // The number the composer showed (the one the customer last wrote from), refused again if they
+    // opted out after the reply was queued.
+    const recipient = conversation
+      ? await recipientThrough(db, { workspaceId: row.workspaceId, contactId: conversation.contactId }, message.inbox)
+      : undefined;
     const to =
-      typeof from === "string" && message.to.some((i) => i.kind === kind && i.value === from)
-        ? from
+      recipient && message.to.some((i) => i.kind === kind && i.value === recipient.value)
+        ? recipient.value
         : message.to.find((i) => i.kind === kind)?.value;
-    if (to && conversation) {
-      const [identity] = await db
-        .select({ optedOutAt: contactIdentities.optedOutAt })
-        .from(contactIdentities)
-        .where(
-          and(
-            eq(contactIdentities.workspaceId, row.workspaceId),
-            eq(contactIdentities.contactId, conversation.contactId),
-            eq(contactIdentities.kind, kind),
-            eq(contactIdentities.value, to),
-          ),
-        );
-      if (identity?.optedOutAt)
-        throw new PermanentSendError(
-          `${to} opted out (replied STOP) on ${identity.optedOutAt.toISOString()}: nothing is sent until they write START`,
-        );
-    }
+    if (recipient?.optedOutAt && recipient.value === to)
+      throw new PermanentSendError(
+        `${to} opted out (replied STOP) on ${recipient.optedOutAt.toISOString()}: nothing is sent until they write START`,
+      );
 
     const settingsBase = typeof message.inbox.settings.apiBaseUrl === "string" ? message.inbox.settings.apiBaseUrl : "";
     const base = settingsBase || deps.config.twilioApiBaseUrl || TWILIO_API;
