@@ -1,4 +1,5 @@
 import { and, eq } from "drizzle-orm";
+import { TtlCache } from "../../../platform/ttl-cache.ts";
 import { Hono } from "hono";
 import {
   envelopeOf,
@@ -32,7 +33,7 @@ type TeamInbox = SlackInboxFacts & { signingSecret: string; botUserId?: string; 
  */
 export function slackEvents(rt: Runtime) {
   const app = new Hono();
-  const cache = new Map<string, { at: number; inbox: TeamInbox }>();
+  const cache = new TtlCache<string, TeamInbox>(INBOX_CACHE_MS);
   // Slack retries a delivery that took over 3 s while the first may still be working (downloading a
   // file): on this node the retry waits for it instead of downloading again.
   const inFlight = new Map<string, Promise<unknown>>();
@@ -68,23 +69,18 @@ export function slackEvents(rt: Runtime) {
     };
   };
 
-  async function inboxOfTeam(team: string) {
-    const cached = cache.get(team);
-    if (cached && Date.now() - cached.at < INBOX_CACHE_MS) return cached.inbox;
-    const route = await provenRoute(rt.core.db, "slack_team", team);
-    const [row] = route
-      ? await rt.core.db
-          .select()
-          .from(inboxes)
-          .where(and(eq(inboxes.id, route.inboxId), eq(inboxes.channel, "slack")))
-      : [];
-    const inbox = row ? open(row) : undefined;
-    // A team without an inbox is not remembered: an inbox created a moment ago answers at once.
-    if (!inbox) return undefined;
-    if (cache.size > 10_000) cache.clear();
-    cache.set(team, { at: Date.now(), inbox });
-    return inbox;
-  }
+  // A team without an inbox is not remembered: an inbox created a moment ago answers at once.
+  const inboxOfTeam = (team: string) =>
+    cache.getOr(team, async () => {
+      const route = await provenRoute(rt.core.db, "slack_team", team);
+      const [row] = route
+        ? await rt.core.db
+            .select()
+            .from(inboxes)
+            .where(and(eq(inboxes.id, route.inboxId), eq(inboxes.channel, "slack")))
+        : [];
+      return row ? open(row) : undefined;
+    });
 
   // The signing secrets of every Slack inbox, opened once per INBOX_CACHE_MS: an unsigned flood of URL
   // checks costs one read, not one unsealing per inbox per request.
