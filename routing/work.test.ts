@@ -249,6 +249,44 @@ describe("queue channels and abandonment", () => {
   });
 });
 
+describe("language rules", () => {
+  it("read the contact's language, else the language the customer's app reported with the message", async () => {
+    const w = await testWorkspace();
+    const inbox = await w.inbox();
+    const chinese = await createQueue(w.core.db, w.workspaceId, { name: "中文" });
+    const other = await createQueue(w.core.db, w.workspaceId, { name: "Other" });
+    await replaceEntryRules(w.core.db, w.workspaceId, [
+      { queueId: chinese.id, conditions: { languages: ["zh"] } },
+      { queueId: other.id },
+    ]);
+    const says = async (visitor: string, data?: Record<string, unknown>) => {
+      const [stored] = await ingestBatch(w.core, w.workspaceId, [
+        validateInbound({
+          channel: "webchat",
+          channelAccountId: inbox.id,
+          externalId: visitor,
+          from: { kind: "visitor", value: visitor },
+          text: "你好",
+          ...(data ? { data } : {}),
+        }),
+      ]);
+      return stored!;
+    };
+    // Telegram's language_code for a Simplified Chinese app.
+    const reported = await says("tg-zh", { languageCode: "zh-Hans" });
+    expect((await enqueueConversation(w.core, reported.conversation.id))!.queueId).toBe(chinese.id);
+    const unknown = await says("nobody");
+    expect((await enqueueConversation(w.core, unknown.conversation.id))!.queueId).toBe(other.id);
+    // What an agent recorded on the contact wins over what the app said.
+    const described = await says("tg-en", { languageCode: "zh-hans" });
+    await w.core.db
+      .update(contacts)
+      .set({ attributes: { language: "en" } })
+      .where(eq(contacts.id, described.contactId));
+    expect((await enqueueConversation(w.core, described.conversation.id))!.queueId).toBe(other.id);
+  });
+});
+
 describe("offer timeout per queue", () => {
   it("gives agents the queue's own time to accept, or the channel's default", async () => {
     const { w, inbox } = await oneQueue({ name: "Patient", offerTimeoutSeconds: 45 }, "available");

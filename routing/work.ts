@@ -98,7 +98,7 @@ export async function enqueueConversation(
     const [[contact], [last], served] = await Promise.all([
       tx.select({ attributes: contacts.attributes }).from(contacts).where(eq(contacts.id, c.contactId)),
       tx
-        .select({ text: timelineItems.text })
+        .select({ text: timelineItems.text, data: timelineItems.data })
         .from(timelineItems)
         .where(and(eq(timelineItems.conversationId, c.id), eq(timelineItems.direction, "in")))
         .orderBy(desc(timelineItems.seq))
@@ -117,7 +117,14 @@ export async function enqueueConversation(
         channel: c.channel,
         text: arrival.text ?? last?.text ?? null,
         attributes,
-        language: typeof attributes.language === "string" ? attributes.language : null,
+        // The contact's own language, else what the channel said of the customer's app (Telegram's
+        // language_code, "zh-hans"), so language rules work for a customer nobody has described yet.
+        language:
+          typeof attributes.language === "string"
+            ? attributes.language
+            : typeof last?.data.languageCode === "string"
+              ? last.data.languageCode.toLowerCase()
+              : null,
       },
     );
     if (!rule) return undefined;
