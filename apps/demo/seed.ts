@@ -3,7 +3,7 @@ import { ingestInbound } from "../../conversations/ingest.ts";
 import { createInbox } from "../../conversations/inbox.ts";
 import { sha256Hex } from "../../platform/crypto.ts";
 import { createWorkspace } from "../../conversations/workspace.ts";
-import { inboxes, inboxRoutes, ivrFlows, workspaces } from "../../db/schema/index.ts";
+import { inboxes, inboxRoutes, ivrFlows, workspaces, type Channel } from "../../db/schema/index.ts";
 import { exampleFlow } from "../../channels/voice/example-flow.ts";
 import { fakeSid } from "./twilio-stand-in.ts";
 import { ensureDemoMessagingInboxes } from "./seed-messaging.ts";
@@ -179,22 +179,30 @@ export const DEMO_WECHAT = {
 } as const;
 
 /**
- * The demo's Official Account inbox, also added to a demo database seeded before it existed. Found by
- * its AppID: the workspace may hold WeChat inboxes of its own that are not the demo's.
+ * Whether the workspace holds the demo's inbox of a channel, told apart from the workspace's own by one
+ * public setting (an AppID, a bot id, a callback URL).
  */
-async function ensureDemoWechatInbox(rt: Runtime, workspaceId: string) {
+async function demoInboxExists(rt: Runtime, workspaceId: string, channel: Channel, key: string, value: string) {
   const [found] = await rt.core.db
     .select({ id: inboxes.id })
     .from(inboxes)
     .where(
       and(
         eq(inboxes.workspaceId, workspaceId),
-        eq(inboxes.channel, "wechat"),
-        sql`${inboxes.settings}->>'appId' = ${DEMO_WECHAT.appId}`,
+        eq(inboxes.channel, channel),
+        sql`${inboxes.settings}->>${key} = ${value}`,
       ),
     )
     .limit(1);
-  if (found) return;
+  return !!found;
+}
+
+/**
+ * The demo's Official Account inbox, also added to a demo database seeded before it existed. Found by
+ * its AppID: the workspace may hold WeChat inboxes of its own that are not the demo's.
+ */
+async function ensureDemoWechatInbox(rt: Runtime, workspaceId: string) {
+  if (await demoInboxExists(rt, workspaceId, "wechat", "appId", DEMO_WECHAT.appId)) return;
   const { token, appId, appSecret, encodingAesKey } = DEMO_WECHAT;
   await createInbox(rt.core.db, rt.keyring, {
     workspaceId,
@@ -224,18 +232,7 @@ export const DEMO_TELEGRAM = {
  */
 async function ensureDemoTelegramInbox(rt: Runtime, workspaceId: string) {
   const botId = DEMO_TELEGRAM.botToken.split(":")[0]!;
-  const [found] = await rt.core.db
-    .select({ id: inboxes.id })
-    .from(inboxes)
-    .where(
-      and(
-        eq(inboxes.workspaceId, workspaceId),
-        eq(inboxes.channel, "telegram"),
-        sql`${inboxes.settings}->>'botId' = ${botId}`,
-      ),
-    )
-    .limit(1);
-  if (found) return;
+  if (await demoInboxExists(rt, workspaceId, "telegram", "botId", botId)) return;
   const { botToken, secretToken, botUsername } = DEMO_TELEGRAM;
   await createInbox(rt.core.db, rt.keyring, {
     workspaceId,
@@ -323,18 +320,7 @@ export const DEMO_API_INBOX = {
 
 /** The demo's API inbox, found by its callback URL, also added to a demo database seeded before it existed. */
 async function ensureDemoApiInbox(rt: Runtime, workspaceId: string) {
-  const [found] = await rt.core.db
-    .select({ id: inboxes.id })
-    .from(inboxes)
-    .where(
-      and(
-        eq(inboxes.workspaceId, workspaceId),
-        eq(inboxes.channel, "api"),
-        sql`${inboxes.settings}->>'callbackUrl' = ${DEMO_API_INBOX.callbackUrl}`,
-      ),
-    )
-    .limit(1);
-  if (found) return;
+  if (await demoInboxExists(rt, workspaceId, "api", "callbackUrl", DEMO_API_INBOX.callbackUrl)) return;
   await createInbox(rt.core.db, rt.keyring, {
     workspaceId,
     channel: "api",
