@@ -4,6 +4,7 @@ import { and, count, eq } from "drizzle-orm";
 import { twilioSignature } from "../channels/voice/verify.ts";
 import { timelineItems } from "../db/schema/index.ts";
 import { onEachDriver, type Driver, type Target } from "./harness/database.ts";
+import { closedLoop, openLoop } from "./harness/load.ts";
 import { startServer } from "./harness/server.ts";
 import { summarize } from "./harness/stats.ts";
 import { cpuSeconds, rssMb } from "./harness/usage.ts";
@@ -252,19 +253,10 @@ async function measure(target: Target) {
       }
       inboxOf[channel] = inbox.id;
       let sent = 0;
-      const run = async (n: number, rate: number) => {
+      const run = (n: number, rate: number) => {
         const requests = Array.from({ length: n }, (_, k) => requestFor(channel, server.url, inbox, sent + k, tag));
         sent += n;
-        const latencies: number[] = [];
-        const inFlight: Promise<void>[] = [];
-        const started = performance.now();
-        for (const [k, r] of requests.entries()) {
-          const wait = started + (k * 1000) / rate - performance.now();
-          if (wait > 0) await Bun.sleep(wait);
-          inFlight.push(send(r).then((ms) => void latencies.push(ms), fail));
-        }
-        await Promise.all(inFlight);
-        return latencies;
+        return openLoop(requests, rate, send, fail);
       };
       const errorsBefore = errors.length;
       const warmUp = await run(CUSTOMERS, RATE);
@@ -284,21 +276,9 @@ async function measure(target: Target) {
       const requests = Array.from({ length: 800 * MAX_RUN_S }, (_, k) =>
         requestFor(channel, server.url, inbox, sent + k, tag),
       );
-      const maxLatencies: number[] = [];
-      let next = 0;
       const maxCpuBefore = cpuSeconds(server.pid);
-      const t0 = performance.now();
-      const deadline = t0 + MAX_RUN_S * 1000;
-      await Promise.all(
-        Array.from({ length: SENDERS }, async () => {
-          while (performance.now() < deadline && next < requests.length) {
-            const r = requests[next++]!;
-            await send(r).then((ms) => void maxLatencies.push(ms), fail);
-          }
-        }),
-      );
-      sent += next;
-      const seconds = (performance.now() - t0) / 1000;
+      const max = await closedLoop(requests, SENDERS, MAX_RUN_S, send, fail);
+      sent += max.taken;
       perChannel[channel] = channelResult({
         sent,
         errors: errors.length - errorsBefore,
@@ -308,9 +288,9 @@ async function measure(target: Target) {
         cpuMsPerWebhook,
         load: [load, loadAfter],
         max: {
-          latencies: maxLatencies,
-          seconds,
-          cpuMsPerWebhook: ((cpuSeconds(server.pid) - maxCpuBefore) * 1000) / Math.max(1, maxLatencies.length),
+          latencies: max.latencies,
+          seconds: max.seconds,
+          cpuMsPerWebhook: ((cpuSeconds(server.pid) - maxCpuBefore) * 1000) / Math.max(1, max.latencies.length),
         },
       });
       await Bun.sleep(2000);

@@ -10,6 +10,7 @@ import { SeenNonces } from "../apps/gateway/wechat/nonces.ts";
 import { Keyring, randomToken } from "../platform/crypto.ts";
 import { onEachDriver, type Driver, type Target } from "./harness/database.ts";
 import { scrapeMetrics } from "./harness/metrics.ts";
+import { closedLoop, openLoop } from "./harness/load.ts";
 import { startServer } from "./harness/server.ts";
 import { summarize } from "./harness/stats.ts";
 import { cpuSeconds, rssMb } from "./harness/usage.ts";
@@ -131,19 +132,10 @@ async function measure(target: Target) {
     const webhook = `${server.url}/webhooks/wechat/${inbox.id}`;
 
     /** Open loop at RATE: each push leaves at its time whether or not earlier ones were answered. */
-    async function steadyRun(seconds: number) {
+    function steadyRun(seconds: number) {
       const pushes = preparePushes(webhook, sent, RATE * seconds, runTag);
       sent += pushes.length;
-      const latencies: number[] = [];
-      const started = performance.now();
-      const inFlight: Promise<void>[] = [];
-      for (const [n, push] of pushes.entries()) {
-        const wait = started + (n * 1000) / RATE - performance.now();
-        if (wait > 0) await Bun.sleep(wait);
-        inFlight.push(send(push).then((ms) => void latencies.push(ms), fail));
-      }
-      await Promise.all(inFlight);
-      return latencies;
+      return openLoop(pushes, RATE, send, fail);
     }
 
     warmUp = await steadyRun(WARM_UP_S);
@@ -169,21 +161,9 @@ async function measure(target: Target) {
 
     // Closed loop: as fast as the server answers.
     const pushes = preparePushes(webhook, sent, 600 * MAX_RUN_S, runTag);
-    const latencies: number[] = [];
-    let next = 0;
     const maxCpuBefore = cpuSeconds(server.pid);
-    const t0 = performance.now();
-    const deadline = t0 + MAX_RUN_S * 1000;
-    await Promise.all(
-      Array.from({ length: SENDERS }, async () => {
-        while (performance.now() < deadline && next < pushes.length) {
-          const push = pushes[next++]!;
-          sent++;
-          await send(push).then((ms) => void latencies.push(ms), fail);
-        }
-      }),
-    );
-    const seconds = (performance.now() - t0) / 1000;
+    const { latencies, taken, seconds } = await closedLoop(pushes, SENDERS, MAX_RUN_S, send, fail);
+    sent += taken;
     max = {
       pushes: latencies.length,
       seconds,
