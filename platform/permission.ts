@@ -38,6 +38,14 @@ export const permissions = {
   "knowledge.edit": "Write articles and categories, preview, read edit suggestions",
   "knowledge.reports": "Knowledge gaps and the article report",
   "webhooks.manage": "Outgoing webhooks: register, list and delete them, read their deliveries, re-send one",
+  "tickets.read": "Read tickets the visibility rule allows (as for conversations), their history and links",
+  "tickets.write": "Create tickets, change their status, priority, assignee and fields, comment and link them",
+  "tickets.manage": "The workspace's ticket types and custom fields",
+  "sla.manage": "SLA policies and the workspace's business calendar",
+  "automation.manage": "Automation rules: create, change, order, delete, and dry-run them",
+  "macros.apply": "Apply macros to conversations; keep personal macros",
+  "macros.manage": "Create, change and delete macros shared with the workspace",
+  "csat.read": "Satisfaction survey results of the workspace, by conversation, agent and queue",
 } as const;
 export type Permission = keyof typeof permissions;
 
@@ -56,6 +64,9 @@ const agentWork = [
   "queues.read",
   "canned.read",
   "knowledge.read",
+  "tickets.read",
+  "tickets.write",
+  "macros.apply",
 ] as const satisfies readonly Permission[];
 
 const supervision = [
@@ -72,6 +83,11 @@ const supervision = [
   "spam.manage",
   "canned.manage",
   "knowledge.reports",
+  "tickets.manage",
+  "sla.manage",
+  "automation.manage",
+  "macros.manage",
+  "csat.read",
 ] as const satisfies readonly Permission[];
 
 /**

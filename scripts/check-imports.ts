@@ -28,6 +28,14 @@ const LAYERS: { layer: string; may: string[] }[] = [
   { layer: "mailboxes", may: ["conversations", "channels/email", "db", "platform"] },
   // New domains beside routing/ (docs/architecture.md): outgoing webhooks, and later API keys and the like.
   { layer: "integrations", may: ["conversations", "db", "platform"] },
+  // Service operations (docs/service-operations.md): tickets, SLA clocks, CSAT, and the automation that drives them.
+  { layer: "tickets", may: ["conversations", "db", "platform"] },
+  { layer: "sla", may: ["tickets", "routing", "conversations", "db", "platform"] },
+  { layer: "csat", may: ["routing", "conversations", "db", "platform"] },
+  {
+    layer: "automation",
+    may: ["sla", "tickets", "csat", "integrations", "routing", "conversations", "db", "platform"],
+  },
   // Channel adapters are pure: the channel contract (conversations/channel.ts: the shapes, limits and the
   // permanent-failure error every adapter shares) and the rest of the core as types only (see TYPE_ONLY).
   { layer: "channels", may: ["conversations/channel.ts", "platform"] },
@@ -54,6 +62,10 @@ const BELOW_APPS = [
   "mailboxes",
   "channels",
   "integrations",
+  "tickets",
+  "sla",
+  "csat",
+  "automation",
 ];
 /** Imports a layer may make as `import type` (erased at build time) beyond its list above. */
 const TYPE_ONLY: Record<string, string[]> = {

@@ -9,3 +9,5 @@ export * from "./email.ts";
 export * from "./knowledge.ts";
 export * from "./channel-state.ts";
 export * from "./integration.ts";
+export * from "./ticket.ts";
+export * from "./service.ts";

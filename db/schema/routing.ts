@@ -1,5 +1,16 @@
 import { sql } from "drizzle-orm";
-import { index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 import { conversations } from "./conversation.ts";
 import { users, workspaces } from "./workspace.ts";
 
@@ -40,6 +51,8 @@ export const queues = pgTable(
     // "Answered within T seconds" for this queue's service level.
     serviceLevelSeconds: integer("service_level_seconds").notNull().default(20),
     overflow: jsonb("overflow").$type<OverflowStep[]>().notNull().default([]),
+    // Calls of this queue end with the CSAT question (press 1–5) once the agent hangs up.
+    csatIvr: boolean("csat_ivr").notNull().default(false),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex("queues_workspace_name_key").on(t.workspaceId, t.name)],
