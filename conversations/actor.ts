@@ -73,7 +73,8 @@ export function canSeeEvent(actor: Actor, event: DomainEvent) {
   // Addressed to one person (a browser call's signalling): nobody else, whatever else they may see.
   const onlyFor = event.payload.onlyFor as { userId?: string } | undefined;
   if (onlyFor) return onlyFor.userId === actor.userId;
-  if (!event.conversationId || !scope) return can(actor, "conversations.read");
+  // A ticket's events carry its scope without a conversation: the same rule decides.
+  if (!scope) return can(actor, "conversations.read");
   // An agent who could see the conversation before a reassignment is told it moved away.
   return [scope, previousScope].some(
     (s) => s !== undefined && canSeeConversation(actor, { assigneeId: s.assigneeId ?? null, teamId: s.teamId ?? null }),

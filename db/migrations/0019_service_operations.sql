@@ -199,6 +199,7 @@ CREATE TABLE "workspace_settings" (
 	"workspace_id" uuid PRIMARY KEY NOT NULL,
 	"time_zone" text DEFAULT 'UTC' NOT NULL,
 	"calendar" jsonb,
+	"ticket_notices" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint

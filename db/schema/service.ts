@@ -36,6 +36,9 @@ export const workspaceSettings = pgTable("workspace_settings", {
   timeZone: text("time_zone").notNull().default("UTC"),
   // Null: every hour is a business hour.
   calendar: jsonb("calendar").$type<BusinessHours | null>(),
+  // What the customer is told when a ticket's status changes, per status and language
+  // ({ solved: { en: "…", "zh-CN": "…" } }); a status missing here uses the built-in text.
+  ticketNotices: jsonb("ticket_notices").$type<Record<string, Record<string, string>>>().notNull().default({}),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
 

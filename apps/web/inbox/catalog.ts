@@ -4,7 +4,12 @@
  * because it is a table of strings, one per line: the two languages side by side in one file is what keeps
  * them checked against each other.
  */
-const en = {
+import { automationEn, automationZh } from "./catalog/automation.ts";
+import { csatEn, csatZh } from "./catalog/csat.ts";
+import { slaEn, slaZh } from "./catalog/sla.ts";
+import { ticketsEn, ticketsZh } from "./catalog/tickets.ts";
+
+const base = {
   "nav.inbox": "Inbox",
   "nav.wallboard": "Wallboard",
   "nav.admin": "Settings",
@@ -710,9 +715,12 @@ const en = {
   "contact.optedOut": "opted out {date}",
 } as const;
 
+// Each service-operations screen keeps its texts in a file of its own under catalog/.
+const en = { ...base, ...ticketsEn, ...slaEn, ...automationEn, ...csatEn };
+
 export type MessageKey = keyof typeof en;
 
-const zhCN: Record<MessageKey, string> = {
+const baseZh: Record<keyof typeof base, string> = {
   "nav.inbox": "收件箱",
   "nav.wallboard": "监控大屏",
   "nav.admin": "设置",
@@ -1407,5 +1415,7 @@ const zhCN: Record<MessageKey, string> = {
   "sms.unicode": "Unicode 编码",
   "contact.optedOut": "{date} 已退订",
 };
+
+const zhCN: Record<MessageKey, string> = { ...baseZh, ...ticketsZh, ...slaZh, ...automationZh, ...csatZh };
 
 export const catalog = { en: en as Record<MessageKey, string>, "zh-CN": zhCN };
