@@ -19,6 +19,15 @@ export type Actor = {
 };
 
 /**
+ * Who made a change: an agent (their Actor), the system (a timer, a provider), or an automation
+ * rule, which the timeline shows as done "by rule <name>".
+ */
+export type ChangeBy = Actor | "system" | { rule: { id: string; name: string } };
+
+export const isRule = (by: ChangeBy): by is { rule: { id: string; name: string } } =>
+  typeof by === "object" && "rule" in by;
+
+/**
  * The visibility rule, one for lists, timelines, contacts, files, search and sockets: whoever holds
  * conversations.read_all (supervisors, admins) sees every conversation of their workspace; whoever
  * holds conversations.read (agents) sees their own, unassigned ones and their teams'; anyone else

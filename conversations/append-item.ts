@@ -3,7 +3,7 @@ import { combined, rowsOf, type Tx } from "../db/connect.ts";
 import { insertRecords } from "../db/records.ts";
 import { attachments, conversations, timelineItems, type Conversation, type TimelineItem } from "../db/schema/index.ts";
 import { Invalid, NotFound } from "../platform/errors.ts";
-import type { Actor } from "./actor.ts";
+import { isRule, type ChangeBy } from "./actor.ts";
 import { contactOf, conversationView, scopeOf } from "./conversation.ts";
 import type { DomainEvent, EventLog } from "./event.ts";
 import { firstSeq, nextSeq, seqsQuery } from "./event.ts";
@@ -192,18 +192,20 @@ async function linkAttachments(
 export async function recordChange(
   tx: Tx,
   events: EventLog,
-  by: Actor | "system",
+  by: ChangeBy,
   before: Conversation,
   after: Conversation,
   eventType: string,
   data: Record<string, unknown>,
 ) {
+  const agent = by !== "system" && !isRule(by) ? by : undefined;
   const item = (await appendItem(tx, events, after, {
     type: "event",
-    senderType: by === "system" ? "system" : "agent",
-    senderId: by === "system" ? null : by.userId,
+    senderType: agent ? "agent" : "system",
+    senderId: agent?.userId ?? null,
     eventType,
-    data: { ...data, senderName: by === "system" ? null : by.name },
+    // A rule's change names the rule, so the timeline says "by rule X".
+    data: { ...data, senderName: agent?.name ?? null, ...(isRule(by) ? { rule: by.rule } : {}) },
   }))!;
   const contact = await contactOf(tx, after.contactId);
   await events.append(after.workspaceId, {
