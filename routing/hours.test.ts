@@ -33,3 +33,17 @@ it("stays closed on a holiday and is always open without hours", () => {
   expect(isOpen(withMondayHoliday, new Date("2026-11-23T02:30:00Z"))).toBe(false);
   expect(isOpen(null, new Date())).toBe(true);
 });
+
+it("keeps a span that runs past midnight open into the next day, and takes 24:00 as midnight", () => {
+  const night = { timeZone: "UTC", weekly: { mon: [["22:00", "06:00"]] as [string, string][] }, holidays: [] };
+  // Monday 2026-11-30 23:00 and Tuesday 03:00 are open; Tuesday 07:00 and Monday 21:00 are not.
+  expect(isOpen(night, new Date("2026-11-30T23:00:00Z"))).toBe(true);
+  expect(isOpen(night, new Date("2026-12-01T03:00:00Z"))).toBe(true);
+  expect(isOpen(night, new Date("2026-12-01T07:00:00Z"))).toBe(false);
+  expect(isOpen(night, new Date("2026-11-30T21:00:00Z"))).toBe(false);
+  // A holiday on the Monday drops the night that starts on it.
+  expect(isOpen({ ...night, holidays: ["2026-11-30"] }, new Date("2026-12-01T03:00:00Z"))).toBe(false);
+  const late = { timeZone: "UTC", weekly: { mon: [["18:00", "24:00"]] as [string, string][] }, holidays: [] };
+  expect(isOpen(late, new Date("2026-11-30T23:59:00Z"))).toBe(true);
+  expect(isOpen(late, new Date("2026-12-01T00:00:00Z"))).toBe(false);
+});

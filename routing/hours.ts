@@ -23,12 +23,23 @@ function localParts(date: Date, timeZone: string) {
 }
 
 /**
- * Whether a queue with these hours is open at `date`: on a listed span of that weekday, local to the
- * queue's time zone, and not on a holiday. No hours set means always open.
+ * Whether a queue with these hours is open at `date`, local to the queue's time zone. The span rules
+ * are SLA calendars' (sla/calendar.ts): a span belongs to the weekday it starts on, one that does not
+ * end after its start runs past midnight (["22:00","06:00"]), "24:00" is midnight, and a holiday drops
+ * the spans starting on it. No hours set means always open.
  */
 export function isOpen(hours: BusinessHours | null, date: Date) {
   if (!hours) return true;
   const local = localParts(date, hours.timeZone);
-  if (hours.holidays.includes(local.date)) return false;
-  return (hours.weekly[local.weekday] ?? []).some(([from, to]) => local.time >= from && local.time < to);
+  const today = WEEKDAYS.indexOf(local.weekday);
+  const yesterday = new Date(Date.parse(`${local.date}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+  const openToday =
+    !hours.holidays.includes(local.date) &&
+    (hours.weekly[local.weekday] ?? []).some(([from, to]) =>
+      to > from ? local.time >= from && local.time < to : local.time >= from,
+    );
+  const openSinceYesterday =
+    !hours.holidays.includes(yesterday) &&
+    (hours.weekly[WEEKDAYS[(today + 6) % 7]!] ?? []).some(([from, to]) => to <= from && local.time < to);
+  return openToday || openSinceYesterday;
 }
