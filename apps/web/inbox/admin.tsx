@@ -8,6 +8,7 @@ import { Inboxes } from "./admin/inboxes.tsx";
 import { Queues } from "./admin/queues.tsx";
 import { SpamView } from "./admin/spam.tsx";
 import { Teams } from "./admin/teams.tsx";
+import { TicketSettings } from "./admin/ticket-settings.tsx";
 import { Webhooks } from "./admin/webhooks.tsx";
 
 const TABS = [
@@ -17,6 +18,7 @@ const TABS = [
   { id: "queues", adminOnly: false },
   { id: "canned", adminOnly: false },
   { id: "spam", adminOnly: false },
+  { id: "tickets", adminOnly: false },
   { id: "apiKeys", adminOnly: true },
   { id: "webhooks", adminOnly: true },
 ] as const;
@@ -47,6 +49,7 @@ export function AdminPage({ tab }: { tab: string }) {
         {current === "queues" && <Queues />}
         {current === "canned" && <CannedResponses />}
         {current === "spam" && <SpamView />}
+        {current === "tickets" && <TicketSettings />}
         {current === "apiKeys" && <ApiKeys />}
         {current === "webhooks" && <Webhooks />}
       </section>

@@ -13,6 +13,9 @@ import { PresenceMenu } from "./presence.tsx";
 import { href, useRoute } from "./route.ts";
 import { WallboardPage } from "./wallboard.tsx";
 import { KnowledgePage } from "./knowledge.tsx";
+import { can } from "../../../platform/permission.ts";
+import { NotificationBell } from "./notifications.tsx";
+import { TicketsPage } from "./tickets.tsx";
 import { useWorkspace, WorkspaceProvider } from "./workspace.tsx";
 
 export function App() {
@@ -75,6 +78,12 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
       to: href({ page: "inbox", view: "mine", conversationId: null }),
       show: me.role !== "knowledge_editor",
     },
+    {
+      page: "tickets",
+      label: t("nav.tickets"),
+      to: href({ page: "tickets", view: "mine", ticketId: null }),
+      show: can(me, "tickets.read"),
+    },
     { page: "wallboard", label: t("nav.wallboard"), to: href({ page: "wallboard" }), show: supervises },
     {
       page: "admin",
@@ -102,6 +111,7 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
         <div className="topbar-end">
           {me.role !== "knowledge_editor" && <PhoneDevice />}
           {me.role !== "knowledge_editor" && <PresenceMenu />}
+          {can(me, "tickets.read") && <NotificationBell />}
           <label className="visually-hidden" htmlFor="locale">
             {t("nav.language")}
           </label>
@@ -120,6 +130,8 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
       <main>
         {route.page === "wallboard" && supervises ? (
           <WallboardPage />
+        ) : route.page === "tickets" && can(me, "tickets.read") ? (
+          <TicketsPage view={route.view} ticketId={route.ticketId} />
         ) : route.page === "admin" && supervises ? (
           <AdminPage tab={route.tab} />
         ) : route.page === "knowledge" || me.role === "knowledge_editor" ? (

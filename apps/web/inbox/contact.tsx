@@ -6,6 +6,7 @@ import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
 import { ChannelBadge } from "./channel-badge.tsx";
 import { NewEmail } from "./new-email.tsx";
+import { ContactTickets } from "./contact-tickets.tsx";
 import { channelIcon, channelsFor, type ContactProfile, type IdentityKind } from "./model.ts";
 
 const KINDS: IdentityKind[] = ["phone", "whatsapp", "email", "wechat", "slack", "telegram", "visitor"];
@@ -242,6 +243,8 @@ export function ContactPanel({
           ))}
         </ul>
       </section>
+
+      {can(me, "tickets.read") && <ContactTickets contactId={p.id} />}
 
       {/* Merging decides who reads the moved conversations: supervisors and admins (contacts.merge). */}
       {can(me, "contacts.merge") && <Merge contactId={p.id} onMerged={load} />}

@@ -11,6 +11,8 @@ import { contactLabel, type Conversation } from "./model.ts";
 import { Participants } from "./participants.tsx";
 import { navigate } from "./route.ts";
 import { Timeline } from "./timeline.tsx";
+import { can } from "../../../platform/permission.ts";
+import { CreateTicketButton } from "./ticket-create.tsx";
 
 /** One conversation: header with its actions, the timeline, the composer and the contact panel. */
 export function ConversationPane({ id, view }: { id: string; view: string }) {
@@ -117,6 +119,7 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
                 📞 {t("call.dial")}
               </button>
             )}
+            {can(me, "tickets.write") && <CreateTicketButton conversation={c} />}
             <SnoozeMenu
               onSnooze={(until) => act("status", { status: "snoozed", snoozedUntil: until })}
               disabled={c.status === "resolved"}

@@ -1,11 +1,12 @@
 import { useEffect, useState } from "react";
 
 /**
- * Hash routes (`#/inbox/mine/<conversationId>`, `#/wallboard`, `#/admin/queues`, `#/invite/<token>`):
- * the server serves one page and any deep link survives a reload.
+ * Hash routes (`#/inbox/mine/<conversationId>`, `#/tickets/open/<ticketId>`, `#/wallboard`, `#/admin/queues`,
+ * `#/invite/<token>`): the server serves one page and any deep link survives a reload.
  */
 export type Route =
   | { page: "inbox"; view: string; conversationId: string | null }
+  | { page: "tickets"; view: string; ticketId: string | null }
   | { page: "wallboard" }
   | { page: "admin"; tab: string }
   | { page: "knowledge"; articleId: string | null }
@@ -16,6 +17,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "wallboard") return { page: "wallboard" };
   if (parts[0] === "knowledge") return { page: "knowledge", articleId: parts[1] ?? null };
   if (parts[0] === "admin") return { page: "admin", tab: parts[1] ?? "inboxes" };
+  if (parts[0] === "tickets") return { page: "tickets", view: parts[1] ?? "mine", ticketId: parts[2] ?? null };
   if (parts[0] === "invite" && parts[1]) return { page: "invite", token: parts[1] };
   return { page: "inbox", view: parts[1] ?? "mine", conversationId: parts[2] ?? null };
 }
@@ -24,6 +26,8 @@ export function href(route: Route) {
   switch (route.page) {
     case "inbox":
       return `#/inbox/${encodeURIComponent(route.view)}${route.conversationId ? `/${route.conversationId}` : ""}`;
+    case "tickets":
+      return `#/tickets/${encodeURIComponent(route.view)}${route.ticketId ? `/${route.ticketId}` : ""}`;
     case "wallboard":
       return "#/wallboard";
     case "admin":

@@ -6,6 +6,7 @@ import type { MessageKey } from "./catalog.ts";
 import { CallTakenBy } from "./browser-call.tsx";
 import { ChannelBadge } from "./channel-badge.tsx";
 import type { Conversation, Item } from "./model.ts";
+import { TicketCreatedEvent } from "./ticket-badges.tsx";
 
 type Page = { items: Item[]; nextCursor: string | null };
 
@@ -124,6 +125,7 @@ export function Timeline({ conversation }: { conversation: Conversation }) {
 
 function TimelineItem({ item, conversationId }: { item: Item; conversationId: string }) {
   const { t, when } = useI18n();
+  if (item.type === "event" && item.eventType === "ticket_created") return <TicketCreatedEvent item={item} />;
   if (item.type === "event") return <EventItem item={item} />;
   const kind = item.type === "note" ? "note" : item.type === "call" ? "call" : item.direction === "in" ? "in" : "out";
   const sender =
