@@ -98,6 +98,8 @@ const EnvSchema = z.object({
   SMTP_IN_HOST: z.string().min(1).default("127.0.0.1"),
   // IMAP import of email inboxes' mailboxes ("0" turns it off on a node, e.g. all but one of a cluster).
   IMAP_IMPORT: z.enum(["0", "1"]).default("1"),
+  // How often each node looks for satisfaction surveys due to be sent (csat/survey.ts).
+  CSAT_SWEEP_MS: z.coerce.number().int().min(100).default(10_000),
 });
 
 const IceUrl = z
@@ -177,6 +179,8 @@ export type Config = {
   /** SMTP-in listener, when it runs: SMTP_IN_PORT (default 2525) on SMTP_IN_HOST (default loopback). */
   smtpIn: { port: number; host: string } | undefined;
   imapImport: boolean;
+  /** CSAT_SWEEP_MS: the pause between passes of the survey sweep. */
+  csatSweepMs: number;
 };
 
 const MB = 1024 * 1024;
@@ -264,5 +268,6 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     iceServers,
     smtpIn: e.SMTP_IN_PORT !== undefined || demo ? { port: e.SMTP_IN_PORT ?? 2525, host: e.SMTP_IN_HOST } : undefined,
     imapImport: e.IMAP_IMPORT === "1",
+    csatSweepMs: e.CSAT_SWEEP_MS,
   };
 }

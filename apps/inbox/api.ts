@@ -27,6 +27,8 @@ import { voiceInboxApi } from "./voice-inbox.ts";
 import { wechatyAdminApi } from "./wechaty.ts";
 import { emailAdminApi } from "./email.ts";
 import { cannedApi } from "./canned.ts";
+import { csatApi } from "./csat.ts";
+import { csatOf } from "../../csat/results.ts";
 import { apiKeysApi } from "./api-keys.ts";
 import { contactsApi } from "./contacts.ts";
 import { knowledgeApi } from "./knowledge.ts";
@@ -198,7 +200,7 @@ export function inboxApi(rt: Runtime) {
       const actor = c.get("actor");
       const item = await conversationItem(db, actor, c.req.valid("param").id);
       const owner = { ...item, workspaceId: actor.workspaceId, contactId: item.contact.id };
-      return c.json({ ...item, ...(await replyChoicesOf(db, owner)) }, 200);
+      return c.json({ ...item, ...(await replyChoicesOf(db, owner)), csat: await csatOf(db, item.id) }, 200);
     },
   );
 
@@ -357,6 +359,7 @@ export function inboxApi(rt: Runtime) {
 
   app.route("/", contactsApi(rt));
   app.route("/", cannedApi(rt));
+  app.route("/", csatApi(rt));
   app.route("/", routingApi(rt));
   app.route("/", adminApi(rt));
   app.route("/", browserCallApi(rt));

@@ -23,6 +23,7 @@ import { telegramWebhooks } from "../gateway/telegram/webhooks.ts";
 import { SEALED_SUFFIX } from "../../conversations/attachment.ts";
 import { openSealed } from "../../calls/recording.ts";
 import { helpCenter } from "../gateway/help/help-center.ts";
+import { csatPages } from "../gateway/csat/csat-pages.ts";
 import { widgetApi } from "../gateway/webchat/widget.ts";
 import { widgetSocket } from "../gateway/webchat/widget-socket.ts";
 import { errorResponse, rejectNul } from "./http.ts";
@@ -118,6 +119,7 @@ export function createApp(rt: Runtime, options: { widgetLimits?: { burst?: numbe
   if (rt.config.demo) app.route("/", twilioStandInRoutes(rt));
   if (rt.config.demo) app.route("/", twilioMessagingStandIn(rt));
   app.route("/", helpCenter(rt));
+  app.route("/", csatPages(rt));
 
   let widgetJs: Promise<string> | undefined;
   app.get("/widget.js", async (c) => {

@@ -42,6 +42,7 @@ import {
 import { CallControl } from "../../calls/call-control.ts";
 import { listenForWebhookEvents } from "../../integrations/webhook.ts";
 import { WebhookWorker, type WebhookWorkerOptions } from "../../integrations/webhook-delivery.ts";
+import { CsatSurveys } from "../../csat/survey.ts";
 
 /** Everything one node runs, wired once: database, bus, realtime feed, outbox worker, metrics. */
 export type Runtime = {
@@ -68,6 +69,8 @@ export type Runtime = {
   webhooks: WebhookWorker;
   /** VIP and waiting-too-long conversations posted to Slack inboxes' alert channels. */
   slackAlerts: SlackAlerts;
+  /** Satisfaction surveys: scheduled when a conversation is resolved, sent by a sweep. */
+  csat: CsatSurveys;
   metrics: {
     registry: Registry;
     httpDuration: Histogram;
@@ -297,11 +300,16 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     ),
     webhooks: webhookWorker,
     slackAlerts: new SlackAlerts({ core, bus, keyring, config }),
+    csat: new CsatSurveys(core, bus, {
+      publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
+      sweepMs: config.csatSweepMs,
+    }),
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       await stopWebhookEvents();
       await webhookWorker.stop();
       await rt.slackAlerts.stop();
+      await rt.csat.stop();
       clearInterval(housekeeping);
       stopLagWatch();
       browserCalls.close();
@@ -321,6 +329,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   prepare.api = prepareApi(rt);
   prepare.slack = prepareSlack(rt);
   rt.slackAlerts.start();
+  rt.csat.start();
   prepare.sms = prepareTwilioMessaging(rt);
   prepare.whatsapp = prepareTwilioMessaging(rt);
   registry.register(

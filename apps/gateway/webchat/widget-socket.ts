@@ -77,6 +77,14 @@ export function widgetSocket(rt: Runtime) {
         },
         frame: (e) => {
           if (e.type.startsWith("call.")) return widgetCallFrame(e);
+          if (e.type === "csat.requested")
+            return JSON.stringify({
+              seq: e.seq,
+              type: e.type,
+              conversationId: e.conversationId,
+              scale: e.payload.scale,
+              question: e.payload.question,
+            });
           if (e.type === "typing")
             return JSON.stringify({
               seq: e.seq,

@@ -27,6 +27,7 @@ import { publishTyping } from "../../../conversations/typing.ts";
 import type { Runtime } from "../../server/runtime.ts";
 import { articleUrl } from "../../../knowledge/article-url.ts";
 import { widgetCallApi } from "./call.ts";
+import { widgetCsatApi } from "./csat.ts";
 import { inboxInfo, rememberVisitorDetails, visitorContact, visitorView } from "./visitor.ts";
 
 const SessionBody = z
@@ -362,6 +363,7 @@ export function widgetApi(rt: Runtime, visitorLimit: { burst?: number; perSecond
   );
 
   app.route("/", widgetCallApi(rt));
+  app.route("/", widgetCsatApi(rt));
   // Self-service: public articles for what the visitor is typing (partial words are no knowledge gap).
   app.openapi(
     createRoute({
