@@ -19,7 +19,7 @@ import { appendItem } from "../conversations/append-item.ts";
 import { visibleConversation } from "../conversations/conversation.ts";
 import type { EventLog } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
-import { Invalid } from "../platform/errors.ts";
+import { Invalid, NotFound } from "../platform/errors.ts";
 import { mergeFields } from "./field-value.ts";
 import { authorOf, byOf, ticketScope, ticketViewOf, type TicketView } from "./ticket.ts";
 import { assertTicketType } from "./ticket-types.ts";
@@ -164,6 +164,8 @@ export async function insertTicket(
   const fields = mergeFields(await fieldDefinitions(tx, workspaceId), {}, input.fields ?? {});
   const carried = conversation ? await carriedMessages(tx, conversation, input.messageIds) : [];
   const number = await nextTicketNumber(tx, workspaceId);
+  // Milliseconds, as the list's keyset cursor carries them (the database's default keeps microseconds).
+  const now = new Date();
   const [row] = await tx
     .insert(tickets)
     .values({
@@ -180,6 +182,9 @@ export async function insertTicket(
       source: input.source,
       fields,
       createdBy: authorOf(by),
+      statusChangedAt: now,
+      createdAt: now,
+      updatedAt: now,
     })
     .returning();
   const ticket = row!;
@@ -200,6 +205,8 @@ export async function insertTicket(
       ticketId: ticket.id,
       kind: "customer_message" as const,
       body: m.text ?? "",
+      // Their own time: the history reads what the customer said, then the ticket made of it.
+      createdAt: m.createdAt,
       data: {
         itemId: m.id,
         conversationId: m.conversationId,
@@ -237,7 +244,10 @@ export async function createTicket(
   input: Omit<NewTicket, "source"> & { source?: TicketSource },
 ) {
   return withEvents(core, async (tx, events) => {
-    if (input.conversationId) await visibleConversation(tx, actor, input.conversationId);
+    if (input.conversationId)
+      await visibleConversation(tx, actor, input.conversationId).catch(() => {
+        throw new NotFound("Conversation", "conversationId");
+      });
     return insertTicket(tx, events, actor.workspaceId, { ...input, source: input.source ?? { kind: "api" } }, actor);
   });
 }

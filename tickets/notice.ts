@@ -137,3 +137,25 @@ async function noticeSubject(tx: Tx, conversationId: string, ticket: Pick<Ticket
   const thread = last?.subject?.trim().replace(/^\s*(re|aw|回复|答复)\s*[:：]\s*/i, "") || ticket.title;
   return thread.includes(tag) ? `Re: ${thread}` : `Re: ${thread} ${tag}`;
 }
+
+/** The workspace's own notice texts and the built-in ones they replace, for the settings screen. */
+export async function ticketNoticeSettings(db: Executor, workspaceId: string) {
+  return { notices: await ticketNoticesOf(db, workspaceId), defaults: DEFAULT_NOTICES };
+}
+
+/** Replaces the workspace's notice texts; a status or language left out uses the built-in text. */
+export async function saveTicketNotices(db: Executor, workspaceId: string, notices: NoticeTexts) {
+  const cleaned: NoticeTexts = {};
+  for (const [status, texts] of Object.entries(notices) as [TicketStatus, Record<string, string>][]) {
+    const kept = Object.fromEntries(Object.entries(texts ?? {}).filter(([, t]) => typeof t === "string" && t.trim()));
+    if (Object.keys(kept).length) cleaned[status] = kept;
+  }
+  await db
+    .insert(workspaceSettings)
+    .values({ workspaceId, ticketNotices: cleaned })
+    .onConflictDoUpdate({
+      target: workspaceSettings.workspaceId,
+      set: { ticketNotices: cleaned, updatedAt: new Date() },
+    });
+  return ticketNoticeSettings(db, workspaceId);
+}

@@ -27,6 +27,8 @@ import { voiceInboxApi } from "./voice-inbox.ts";
 import { wechatyAdminApi } from "./wechaty.ts";
 import { emailAdminApi } from "./email.ts";
 import { cannedApi } from "./canned.ts";
+import { ticketsApi } from "./tickets.ts";
+import { ticketSettingsApi } from "./ticket-settings.ts";
 import { csatApi } from "./csat.ts";
 import { csatOf } from "../../csat/results.ts";
 import { apiKeysApi } from "./api-keys.ts";
@@ -359,6 +361,8 @@ export function inboxApi(rt: Runtime) {
 
   app.route("/", contactsApi(rt));
   app.route("/", cannedApi(rt));
+  app.route("/", ticketsApi(rt));
+  app.route("/", ticketSettingsApi(rt));
   app.route("/", csatApi(rt));
   app.route("/", routingApi(rt));
   app.route("/", adminApi(rt));
