@@ -46,8 +46,8 @@ export function useTicketSetup() {
 /** The conversation's timeline item for a ticket made from it: a link to the ticket. */
 export function TicketCreatedEvent({ item }: { item: Item }) {
   const { t, when } = useI18n();
-  const d = item.data as { ticketId?: string; number?: number; title?: string };
-  const who = item.sender.name ?? t("timeline.system");
+  const d = item.data as { ticketId?: string; number?: number; title?: string; senderName?: string };
+  const who = item.sender.name ?? d.senderName ?? t("timeline.system");
   return (
     <li
       className="item item-event"

@@ -3,7 +3,7 @@ import type { MessageKey } from "./catalog.ts";
 import { ApiError, request } from "./client.ts";
 import { useI18n } from "./i18n.ts";
 import type { Person } from "./model.ts";
-import { typeLabel, type TicketEntry, type TicketType } from "./ticket-model.ts";
+import { typeLabel, type TicketEntry, type TicketField, type TicketType } from "./ticket-model.ts";
 import { useWorkspace } from "./workspace.tsx";
 
 const NAMED_FIELDS = ["status", "priority", "assigneeId", "teamId", "type", "title", "description", "fields"];
@@ -19,10 +19,12 @@ export function TicketEntries({
   ticketId,
   refresh,
   types,
+  fields,
 }: {
   ticketId: string;
   refresh: number;
   types: TicketType[];
+  fields: TicketField[];
 }) {
   const { t } = useI18n();
   const [items, setItems] = useState<TicketEntry[]>([]);
@@ -52,7 +54,7 @@ export function TicketEntries({
       <h3 id="ticket-history-h">{t("tickets.history")}</h3>
       <ol data-testid="ticket-entries">
         {items.map((e) => (
-          <Entry key={e.id} entry={e} types={types} />
+          <Entry key={e.id} entry={e} types={types} fields={fields} />
         ))}
       </ol>
       <CommentBox onSend={comment} />
@@ -65,7 +67,7 @@ export function TicketEntries({
   );
 }
 
-function Entry({ entry, types }: { entry: TicketEntry; types: TicketType[] }) {
+function Entry({ entry, types, fields }: { entry: TicketEntry; types: TicketType[]; fields: TicketField[] }) {
   const { t, when, locale } = useI18n();
   const { users, teams } = useWorkspace();
   const d = entry.data;
@@ -90,14 +92,20 @@ function Entry({ entry, types }: { entry: TicketEntry; types: TicketType[] }) {
         ? t("tickets.entry.created", { who })
         : t("tickets.entry.changed", {
             who,
-            field: NAMED_FIELDS.includes(d.field) ? t(`tickets.fieldName.${d.field}` as MessageKey) : String(d.field),
+            field: NAMED_FIELDS.includes(d.field)
+              ? t(`tickets.fieldName.${d.field}` as MessageKey)
+              : // A custom field's change names it `fields.<key>`: shown by its label.
+                (fields.find((f) => `fields.${f.key}` === d.field)?.label ?? String(d.field)),
             from: shown(d.from),
             to: shown(d.to),
           });
   else if (entry.kind === "customer_message")
-    text = t("tickets.entry.customer", { who: d.sender?.name ?? d.senderName ?? t("contact.anonymous") });
+    text = t("tickets.entry.customer", { who: d.senderName ?? t("contact.anonymous") });
   else if (entry.kind === "notification")
-    text = d.error ? t("tickets.entry.noticeFailed", { error: String(d.error) }) : t("tickets.entry.notice");
+    text =
+      d.sent === false
+        ? t("tickets.entry.noticeFailed", { error: String(d.reason ?? "") })
+        : t("tickets.entry.notice", { channel: d.channel ? t(`channel.${d.channel}` as MessageKey) : "" });
   else text = t("tickets.entry.comment", { who });
   return (
     <li className={`ticket-entry entry-${entry.kind}`} data-testid="ticket-entry" data-kind={entry.kind}>

@@ -145,7 +145,7 @@ export function TicketPane({ id, view }: { id: string; view: string }) {
           onSave={(values) => change({ fields: values })}
         />
         <TicketLinks ticket={ticket} onChanged={load} />
-        <TicketEntries ticketId={ticket.id} refresh={history} types={types} />
+        <TicketEntries ticketId={ticket.id} refresh={history} types={types} fields={fields} />
       </div>
     </section>
   );

@@ -7,6 +7,8 @@ import { TICKET_FIELD_KINDS, TICKET_STATUSES, type TicketType } from "../ticket-
 import { Field, useSubmit } from "./form.tsx";
 
 type Notices = Record<string, { en?: string; "zh-CN"?: string }>;
+/** GET/PUT /ticket-notices: the workspace's own texts, and the built-in ones it falls back to. */
+type NoticeSettings = { notices: Notices; defaults: Notices };
 
 /** Settings → Tickets: the ticket types, the custom fields, and what the customer is told per status. */
 export function TicketSettings() {
@@ -191,13 +193,18 @@ function TypeCard({
   );
 }
 
+/** Nothing is sent for a new ticket: the customer hears first when someone works on it. */
+const NOTICE_STATUSES = TICKET_STATUSES.filter((s) => s !== "new");
+
 /** What the customer is told when a ticket reaches each status; empty keeps the built-in text. */
 function NoticeTexts() {
   const { t } = useI18n();
   const { submit, error } = useSubmit();
   const [notices, setNotices] = useState<Notices | null>(null);
+  const [defaults, setDefaults] = useState<Notices>({});
   const [saved, setSaved] = useState(false);
-  useEffect(() => void request<Notices>("/ticket-notices").then(setNotices, () => setNotices({})), []);
+  const show = (s: NoticeSettings) => (setNotices(s.notices), setDefaults(s.defaults));
+  useEffect(() => void request<NoticeSettings>("/ticket-notices").then(show, () => setNotices({})), []);
   if (!notices) return <div aria-busy="true" />;
   const set = (status: string, lang: "en" | "zh-CN", text: string) => {
     setSaved(false);
@@ -210,18 +217,22 @@ function NoticeTexts() {
       data-testid="ticket-notices"
       onSubmit={async (e) => {
         e.preventDefault();
-        if (await submit(() => request("/ticket-notices", { method: "PUT", body: notices }))) setSaved(true);
+        // Every status is sent (an empty one keeps the built-in text).
+        const body = Object.fromEntries(NOTICE_STATUSES.map((s) => [s, notices[s] ?? {}]));
+        const ok = await submit(async () => show(await request("/ticket-notices", { method: "PUT", body })));
+        if (ok) setSaved(true);
       }}
     >
       <h3 id="ticket-notices-h">{t("tickets.admin.notices")}</h3>
       <p className="hint">{t("tickets.admin.noticesHint", { number: "{number}" })}</p>
-      {TICKET_STATUSES.filter((s) => s !== "new").map((status) => (
+      {NOTICE_STATUSES.map((status) => (
         <fieldset key={status}>
           <legend>{t(`tickets.status.${status}` as MessageKey)}</legend>
           <Field label="English">
             <textarea
               rows={2}
               value={notices[status]?.en ?? ""}
+              placeholder={defaults[status]?.en}
               onChange={(e) => set(status, "en", e.target.value)}
               data-testid={`notice-${status}-en`}
             />
@@ -230,6 +241,7 @@ function NoticeTexts() {
             <textarea
               rows={2}
               value={notices[status]?.["zh-CN"] ?? ""}
+              placeholder={defaults[status]?.["zh-CN"]}
               onChange={(e) => set(status, "zh-CN", e.target.value)}
               data-testid={`notice-${status}-zh-CN`}
             />
