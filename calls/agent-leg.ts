@@ -2,7 +2,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import { customerStatus, type StatusCallback } from "../channels/voice/parse.ts";
 import { appendSystemEvent } from "../conversations/append-item.ts";
 import { withEvents } from "../conversations/transaction.ts";
-import { calls, type Call } from "../db/schema/index.ts";
+import { calls, queues, type Call } from "../db/schema/index.ts";
 import { Conflict, Invalid } from "../platform/errors.ts";
 import { log } from "../platform/log.ts";
 import { followAssignment } from "../routing/work.ts";
@@ -215,8 +215,12 @@ async function agentLegStatus(ctx: CallContext, inbox: VoiceInbox, call: Call, p
   }
   if (!LEG_ENDED.includes(p.CallStatus)) return;
   if (call.status === "connected" || call.status === "on_hold") {
-    // The agent hung up: the call is over for the customer too (a transfer clears the leg first).
-    await ctx.quietly(() => ctx.rest(inbox).hangup(call.customerLegId ?? call.externalId));
+    // The agent hung up: the call is over for the customer too (a transfer clears the leg first),
+    // unless the queue asks for a rating: then the caller hears the post-call question (csat step).
+    const customerLeg = call.customerLegId ?? call.externalId;
+    if (await asksForRating(ctx, call))
+      await ctx.quietly(() => ctx.rest(inbox).redirect(customerLeg, ctx.at(inbox, call, "csat")));
+    else await ctx.quietly(() => ctx.rest(inbox).hangup(customerLeg));
     return;
   }
   if (call.status === "connecting" || call.status === "callback") {
@@ -251,6 +255,16 @@ async function consultLegStatus(ctx: CallContext, call: Call, p: StatusCallback)
         agentId: call.consult?.agentId ?? null,
       });
     });
+}
+
+/** The call's queue ends its calls with the satisfaction question (queues.csat_ivr). */
+async function asksForRating(ctx: CallContext, call: Call) {
+  if (!call.queueId) return false;
+  const [queue] = await ctx.deps.core.db
+    .select({ csatIvr: queues.csatIvr })
+    .from(queues)
+    .where(eq(queues.id, call.queueId));
+  return queue?.csatIvr === true;
 }
 
 function waitSeconds(call: Call) {

@@ -19,6 +19,8 @@ export type CsatAnswer = {
   rating: unknown;
   comment?: string | null;
   via: AnswerVia;
+  /** A call's answer names the agent and queue of the call itself (its conversation may move on). */
+  servedBy?: { agentId: string | null; queueId: string | null };
 };
 
 /** The rating (an integer 1–5) and the trimmed comment, or Invalid naming the field. */
@@ -48,11 +50,14 @@ export async function recordResponseIn(tx: Tx, events: EventLog, workspaceId: st
     )
     .for("update");
   if (!conversation) throw new NotFound("Conversation", "conversationId");
-  if (conversation.status !== "resolved")
+  // The post-call question is asked while the caller is still on the line, before anyone resolves the
+  // conversation: the call that just ended is what is rated.
+  if (conversation.status !== "resolved" && answer.via !== "voice")
     throw new Conflict("Only a resolved conversation can be rated", "conversation");
   const [survey] = await tx.select().from(csatSurveys).where(eq(csatSurveys.conversationId, conversation.id));
-  const agentId = survey ? survey.agentId : conversation.assigneeId;
-  const queueId = survey ? survey.queueId : conversation.queueId;
+  const servedBy =
+    answer.servedBy ?? (survey ? survey : { agentId: conversation.assigneeId, queueId: conversation.queueId });
+  const { agentId, queueId } = servedBy;
   const [response] = await tx
     .insert(csatResponses)
     .values({

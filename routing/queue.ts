@@ -36,6 +36,8 @@ export const QueueInput = z
     serviceLevelSeconds: z.number().int().min(1).max(3_600).default(20),
     offerTimeoutSeconds: z.number().int().min(5).max(3_600).nullable().default(null),
     wrapUpSeconds: z.number().int().min(0).max(3_600).nullable().default(null),
+    // Calls end with the satisfaction question (press 1–5) once the agent hangs up (docs/csat.md).
+    csatIvr: z.boolean().default(false),
     overflow: z
       .array(
         z.discriminatedUnion("action", [
@@ -85,6 +87,7 @@ export function queueView(q: Queue) {
     serviceLevelSeconds: q.serviceLevelSeconds,
     offerTimeoutSeconds: q.offerTimeoutSeconds,
     wrapUpSeconds: q.wrapUpSeconds,
+    csatIvr: q.csatIvr,
     overflow: q.overflow,
   };
 }

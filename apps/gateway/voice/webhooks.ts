@@ -19,6 +19,7 @@ import { parseInput } from "../../../platform/validation.ts";
 import type { Runtime } from "../../server/runtime.ts";
 import { fromBrowser } from "../../../calls/phone-line.ts";
 import type { VoiceInbox } from "../../../calls/voice-inbox.ts";
+import { csatAnswerTwiml, csatQuestionTwiml } from "./csat-ivr.ts";
 
 const twiml = (c: Context, body: string) => c.body(body, 200, { "content-type": "text/xml; charset=utf-8" });
 const forbidden = (c: Context) => c.json(errorBody("forbidden", "Invalid Twilio signature", "X-Twilio-Signature"), 403);
@@ -146,6 +147,11 @@ export function twilioVoiceWebhooks(rt: Runtime) {
         return emptyTwiml();
       case "voicemail":
         return control.voicemail(inbox, call);
+      // The post-call satisfaction question (queues.csat_ivr) and the caller's key.
+      case "csat":
+        return csatQuestionTwiml(rt, inbox, call, `csat-answer?inbox=${inbox.row.id}&call=${call.id}`);
+      case "csat-answer":
+        return csatAnswerTwiml(rt, inbox, call, parseInput(GatherResult, params).Digits);
       case "transcription": {
         const p = parseInput(TranscriptionEvent, params);
         if (p.TranscriptionStatus === "completed") await control.transcription(call, p.TranscriptionText);
