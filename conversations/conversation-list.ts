@@ -6,6 +6,7 @@ import {
   conversationReads,
   conversations,
   queues,
+  slaClocks,
   timelineItems,
   type Conversation,
   type ConversationStatus,
@@ -54,7 +55,8 @@ function decodeCursor(cursor: string) {
 
 /**
  * Conversations as the inbox lists them, in one query: the contact with a handle to show, the
- * caller's unread count and when the service level runs out.
+ * caller's unread count and when the service level runs out: the nearest due time of its running
+ * SLA clocks when it has any (null while they are paused), else its queue's service level.
  */
 async function conversationItems(db: Executor, actor: Actor, where: SQL | undefined, limit: number) {
   const rows = await db
@@ -70,6 +72,13 @@ async function conversationItems(db: Executor, actor: Actor, where: SQL | undefi
         WHERE ${timelineItems.conversationId} = ${conversations.id} AND ${timelineItems.type} = 'message'
           AND ${timelineItems.direction} = 'in' AND ${timelineItems.seq} > COALESCE(${conversationReads.lastReadSeq}, -1))`,
       serviceLevelSeconds: queues.serviceLevelSeconds,
+      // SLA clocks (sla/) take over from the queue's service level once a policy applies.
+      liveClocks: sql<number>`(
+        SELECT count(*)::int FROM ${slaClocks}
+        WHERE ${slaClocks.conversationId} = ${conversations.id} AND ${slaClocks.stoppedAt} IS NULL)`,
+      clockDueAt: sql<string | Date | null>`(
+        SELECT min(${slaClocks.dueAt}) FROM ${slaClocks}
+        WHERE ${slaClocks.conversationId} = ${conversations.id} AND ${slaClocks.stoppedAt} IS NULL)`,
     })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
@@ -87,7 +96,10 @@ async function conversationItems(db: Executor, actor: Actor, where: SQL | undefi
       ...view,
       contact: { ...view.contact, handle: r.handle },
       unread: Number(r.unread),
-      slaDueAt: slaDueAt(r.conversation.waitingSince, r.serviceLevelSeconds)?.toISOString() ?? null,
+      slaDueAt:
+        Number(r.liveClocks) > 0
+          ? r.clockDueAt && new Date(r.clockDueAt).toISOString()
+          : (slaDueAt(r.conversation.waitingSince, r.serviceLevelSeconds)?.toISOString() ?? null),
     };
   });
 }

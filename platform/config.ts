@@ -100,6 +100,10 @@ const EnvSchema = z.object({
   IMAP_IMPORT: z.enum(["0", "1"]).default("1"),
   // How often each node looks for satisfaction surveys due to be sent (csat/survey.ts).
   CSAT_SWEEP_MS: z.coerce.number().int().min(100).default(10_000),
+  // How often each node looks for time-based automation rules' idle subjects (automation/listeners.ts).
+  AUTOMATION_SWEEP_MS: z.coerce.number().int().min(50).default(30_000),
+  // How often each node marks SLA clocks that reached their warning share or their due time (sla/sweep.ts).
+  SLA_SWEEP_MS: z.coerce.number().int().min(50).default(5_000),
 });
 
 const IceUrl = z
@@ -181,6 +185,10 @@ export type Config = {
   imapImport: boolean;
   /** CSAT_SWEEP_MS: the pause between passes of the survey sweep. */
   csatSweepMs: number;
+  /** AUTOMATION_SWEEP_MS: the pause between passes of the time-based rules' sweep. */
+  automationSweepMs: number;
+  /** SLA_SWEEP_MS: the pause between passes of the SLA sweep (warnings and breaches). */
+  slaSweepMs: number;
 };
 
 const MB = 1024 * 1024;
@@ -269,5 +277,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     smtpIn: e.SMTP_IN_PORT !== undefined || demo ? { port: e.SMTP_IN_PORT ?? 2525, host: e.SMTP_IN_HOST } : undefined,
     imapImport: e.IMAP_IMPORT === "1",
     csatSweepMs: e.CSAT_SWEEP_MS,
+    automationSweepMs: e.AUTOMATION_SWEEP_MS,
+    slaSweepMs: e.SLA_SWEEP_MS,
   };
 }

@@ -61,8 +61,7 @@ export function localInstant(day: number, time: string, timeZone: string) {
   return shows.length ? Math.min(...shows) : early;
 }
 
-/** A local date ("2026-03-08") as a day number (UTC midnight ms) and back. */
-const dayOf = (date: string) => Date.parse(`${date}T00:00:00Z`);
+/** A day number (UTC midnight ms of a local date) as its date ("2026-03-08"), and the local day of an instant. */
 const dateOf = (day: number) => new Date(day).toISOString().slice(0, 10);
 const localDay = (ms: number, timeZone: string) => {
   const wall = wallClock(ms, timeZone);

@@ -31,6 +31,8 @@ import { ticketsApi } from "./tickets.ts";
 import { ticketSettingsApi } from "./ticket-settings.ts";
 import { csatApi } from "./csat.ts";
 import { csatOf } from "../../csat/results.ts";
+import { slaApi } from "./sla.ts";
+import { slaOf } from "../../sla/view.ts";
 import { apiKeysApi } from "./api-keys.ts";
 import { contactsApi } from "./contacts.ts";
 import { knowledgeApi } from "./knowledge.ts";
@@ -184,7 +186,12 @@ export function inboxApi(rt: Runtime) {
       responses: ok("A page of conversations"),
       tags: ["conversations"],
     }),
-    async (c) => c.json(await listConversations(db, c.get("actor"), c.req.valid("query")), 200),
+    async (c) => {
+      const actor = c.get("actor");
+      const page = await listConversations(db, actor, c.req.valid("query"));
+      const sla = await slaOf(db, actor.workspaceId, { conversationIds: page.items.map((i) => i.id) });
+      return c.json({ ...page, items: page.items.map((i) => ({ ...i, sla: sla.get(i.id) ?? null })) }, 200);
+    },
   );
 
   app.openapi(
@@ -202,7 +209,8 @@ export function inboxApi(rt: Runtime) {
       const actor = c.get("actor");
       const item = await conversationItem(db, actor, c.req.valid("param").id);
       const owner = { ...item, workspaceId: actor.workspaceId, contactId: item.contact.id };
-      return c.json({ ...item, ...(await replyChoicesOf(db, owner)), csat: await csatOf(db, item.id) }, 200);
+      const sla = (await slaOf(db, actor.workspaceId, { conversationIds: [item.id] })).get(item.id) ?? null;
+      return c.json({ ...item, ...(await replyChoicesOf(db, owner)), csat: await csatOf(db, item.id), sla }, 200);
     },
   );
 
@@ -364,6 +372,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", ticketsApi(rt));
   app.route("/", ticketSettingsApi(rt));
   app.route("/", csatApi(rt));
+  app.route("/", slaApi(rt));
   app.route("/", routingApi(rt));
   app.route("/", adminApi(rt));
   app.route("/", browserCallApi(rt));

@@ -156,6 +156,14 @@ export const routePermissions: Record<string, RouteAccess> = {
   "GET /notifications": "account.self",
   "POST /notifications/read": "account.self",
 
+  "GET /sla-policies": "sla.manage",
+  "POST /sla-policies": "sla.manage",
+  "PUT /sla-policies/order": "sla.manage",
+  "PATCH /sla-policies/{id}": "sla.manage",
+  "DELETE /sla-policies/{id}": "sla.manage",
+  "GET /workspace/calendar": "account.self",
+  "PUT /workspace/calendar": "sla.manage",
+
   "GET /canned-responses": "canned.read",
   "POST /canned-responses": "canned.manage",
   "PUT /canned-responses/{id}": "canned.manage",

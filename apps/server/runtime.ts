@@ -43,6 +43,7 @@ import { CallControl } from "../../calls/call-control.ts";
 import { listenForWebhookEvents } from "../../integrations/webhook.ts";
 import { WebhookWorker, type WebhookWorkerOptions } from "../../integrations/webhook-delivery.ts";
 import { CsatSurveys } from "../../csat/survey.ts";
+import { SlaTracking } from "../../sla/tracking.ts";
 
 /** Everything one node runs, wired once: database, bus, realtime feed, outbox worker, metrics. */
 export type Runtime = {
@@ -71,6 +72,8 @@ export type Runtime = {
   slackAlerts: SlackAlerts;
   /** Satisfaction surveys: scheduled when a conversation is resolved, sent by a sweep. */
   csat: CsatSurveys;
+  /** SLA clocks: kept in step with conversations and tickets, swept for warnings and breaches (sla/). */
+  sla: SlaTracking;
   metrics: {
     registry: Registry;
     httpDuration: Histogram;
@@ -304,12 +307,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
       sweepMs: config.csatSweepMs,
     }),
+    sla: new SlaTracking(core, config.slaSweepMs),
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       await stopWebhookEvents();
       await webhookWorker.stop();
       await rt.slackAlerts.stop();
       await rt.csat.stop();
+      await rt.sla.stop();
       clearInterval(housekeeping);
       stopLagWatch();
       browserCalls.close();
@@ -330,6 +335,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   prepare.slack = prepareSlack(rt);
   rt.slackAlerts.start();
   rt.csat.start();
+  rt.sla.start();
   prepare.sms = prepareTwilioMessaging(rt);
   prepare.whatsapp = prepareTwilioMessaging(rt);
   registry.register(

@@ -1,0 +1,49 @@
+import type { BusMessage, EventBus } from "../conversations/bus.ts";
+import type { TimelineView } from "../conversations/timeline.ts";
+import type { Db } from "../db/connect.ts";
+import { log } from "../platform/log.ts";
+import { reconcileConversation } from "./conversation-clocks.ts";
+import { reconcileTicket, type TicketEventPayload } from "./ticket-clocks.ts";
+
+/**
+ * Starts, stops, pauses and re-plans SLA clocks as conversations and tickets change. Every node hears
+ * every event (maybe twice): the work reads the subject's state and writes through unique indexes,
+ * so it is the same whichever node runs it and however often. On one node, a subject's events are
+ * handled one after another, in the order heard.
+ */
+export function listenForSlaEvents(db: Db, bus: EventBus) {
+  const chains = new Map<string, Promise<void>>();
+  const running = new Set<Promise<void>>();
+  const queue = (key: string, work: () => Promise<void>) => {
+    const next = (chains.get(key) ?? Promise.resolve())
+      .then(work)
+      .catch((err: unknown) => log.error("sla: could not update clocks", { err, key }));
+    chains.set(key, next);
+    running.add(next);
+    void next.finally(() => {
+      running.delete(next);
+      if (chains.get(key) === next) chains.delete(key);
+    });
+  };
+  const unsubscribe = bus.subscribe((m: BusMessage) => {
+    if (!("type" in m) || m.ephemeral) return;
+    const { workspaceId, conversationId, payload } = m;
+    if (m.type === "ticket.created" || m.type === "ticket.updated") {
+      const event = payload as unknown as TicketEventPayload;
+      if (event.ticketId) queue(event.ticketId, () => reconcileTicket(db, workspaceId, event));
+      return;
+    }
+    if (!conversationId) return;
+    if (m.type === "conversation.created" || m.type === "conversation.updated")
+      queue(conversationId, () => reconcileConversation(db, workspaceId, conversationId));
+    else if (m.type === "item.created") {
+      const item = payload.item as TimelineView | undefined;
+      if (item?.type === "message")
+        queue(conversationId, () => reconcileConversation(db, workspaceId, conversationId, item));
+    }
+  });
+  return async () => {
+    unsubscribe();
+    await Promise.allSettled([...running]);
+  };
+}

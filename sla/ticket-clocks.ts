@@ -1,0 +1,111 @@
+import { and, eq } from "drizzle-orm";
+import type { ConditionSubject } from "../conversations/condition.ts";
+import type { Db } from "../db/connect.ts";
+import { contacts, conversations, queues, tickets, type SlaMetric, type Ticket } from "../db/schema/index.ts";
+import {
+  everStarted,
+  liveClocks,
+  nearestDueAt,
+  pauseClocks,
+  replanClocks,
+  resumeClocks,
+  startClock,
+  stopClocks,
+  type ClockSubject,
+} from "./clock.ts";
+import { activePolicies, choosePolicy } from "./policy.ts";
+import { workspaceCalendar } from "./workspace-calendar.ts";
+
+const ALL: SlaMetric[] = ["first_response", "next_response", "resolution"];
+/** What an agent changes on a ticket that the customer sees (they are told of a status change). */
+const VISIBLE_CHANGES = new Set(["status", "reply"]);
+
+export type TicketEventPayload = {
+  ticketId: string;
+  changes?: { field: string }[];
+  by?: { type: string };
+};
+
+/**
+ * Brings a ticket's clocks in line with its state after a `ticket.created` / `ticket.updated`
+ * (state, not event order, decides: events repeat and reach every node):
+ * - the policy is chosen by the ticket's priority, type, team, contact (VIP) and its conversation's
+ *   channel and queue; business hours are that queue's, else the workspace calendar;
+ * - first response runs while the ticket is `new`, met by its first move out of `new` or an agent's
+ *   change the customer sees;
+ * - resolution runs from creation (from now once reopened), met at solved or closed;
+ * - `pending_customer` pauses the clocks; any other open status resumes them;
+ * - `tickets.due_at` keeps the nearest running due time.
+ */
+export async function reconcileTicket(db: Db, workspaceId: string, event: TicketEventPayload) {
+  await db.transaction(async (tx) => {
+    const [row] = await tx
+      .select({
+        ticket: tickets,
+        attributes: contacts.attributes,
+        channel: conversations.channel,
+        queueId: conversations.queueId,
+        queueHours: queues.businessHours,
+      })
+      .from(tickets)
+      .leftJoin(contacts, eq(contacts.id, tickets.contactId))
+      .leftJoin(conversations, eq(conversations.id, tickets.conversationId))
+      .leftJoin(queues, and(eq(queues.id, conversations.queueId), eq(queues.workspaceId, tickets.workspaceId)))
+      .where(and(eq(tickets.workspaceId, workspaceId), eq(tickets.id, event.ticketId)));
+    if (!row) return;
+    const t = row.ticket;
+    const subject: ClockSubject = { workspaceId, ticketId: t.id };
+    const now = new Date();
+    const done = t.status === "solved" || t.status === "closed";
+    if (done) await stopClocks(tx, subject, ALL, now);
+    else {
+      const attributes = row.attributes ?? {};
+      const policy = choosePolicy(
+        await activePolicies(tx, workspaceId),
+        ticketSubject(t, attributes, row.channel, row.queueId),
+      );
+      if (policy) {
+        const hours = policy.businessHours ? (row.queueHours ?? (await workspaceCalendar(tx, workspaceId))) : null;
+        const clocks = await liveClocks(tx, subject);
+        await replanClocks(tx, clocks, policy, hours, now);
+        const waiting = t.status === "pending_customer";
+        if (waiting) await pauseClocks(tx, clocks, now);
+        else await resumeClocks(tx, clocks, now);
+        if (!clocks.some((k) => k.metric === "resolution")) {
+          const reopened = await everStarted(tx, subject, "resolution");
+          await startClock(tx, subject, policy, "resolution", hours, reopened ? now : t.createdAt, waiting);
+        }
+        const answered =
+          t.status !== "new" ||
+          (event.by?.type === "agent" && (event.changes ?? []).some((c) => VISIBLE_CHANGES.has(c.field)));
+        if (answered) await stopClocks(tx, subject, ["first_response"], now);
+        else if (!(await everStarted(tx, subject, "first_response")))
+          await startClock(tx, subject, policy, "first_response", hours, t.createdAt, waiting);
+      }
+    }
+    const due = done ? null : await nearestDueAt(tx, subject);
+    if ((due?.getTime() ?? null) !== (t.dueAt?.getTime() ?? null))
+      await tx.update(tickets).set({ dueAt: due }).where(eq(tickets.id, t.id));
+  });
+}
+
+/** A ticket as SLA conditions read it. */
+export function ticketSubject(
+  t: Ticket,
+  attributes: Record<string, unknown>,
+  channel: string | null,
+  queueId: string | null,
+): ConditionSubject {
+  return {
+    kind: "ticket",
+    channel,
+    status: t.status,
+    priority: t.priority,
+    ticketType: t.type,
+    teamId: t.teamId,
+    assigneeId: t.assigneeId,
+    queueId,
+    vip: attributes.vip === true,
+    contact: attributes,
+  };
+}
