@@ -22,10 +22,11 @@ export type Actor = {
  * Who made a change: an agent (their Actor), the system (a timer, a provider), or an automation
  * rule, which the timeline shows as done "by rule <name>".
  */
-export type ChangeBy = Actor | "system" | { rule: { id: string; name: string } };
+export type ChangeBy = Actor | "system" | { rule: RuleRef };
+/** A rule acting; `depth`: how many rule runs led to this one (automation's loop guard). */
+export type RuleRef = { id: string; name: string; depth?: number };
 
-export const isRule = (by: ChangeBy): by is { rule: { id: string; name: string } } =>
-  typeof by === "object" && "rule" in by;
+export const isRule = (by: ChangeBy): by is { rule: RuleRef } => typeof by === "object" && "rule" in by;
 
 /**
  * The visibility rule, one for lists, timelines, contacts, files, search and sockets: whoever holds

@@ -216,6 +216,8 @@ export async function recordChange(
       changes: data,
       scope: scopeOf(after),
       previousScope: scopeOf(before),
+      // Automation's loop guard reads who made the change (a rule never re-runs on its own change).
+      ...(isRule(by) ? { by: { type: "rule", ...by.rule } } : {}),
     },
   });
   return item.view;

@@ -3,7 +3,7 @@ import type { Tx } from "../db/connect.ts";
 import { conversations, teams, users } from "../db/schema/index.ts";
 import { Forbidden, NotFound } from "../platform/errors.ts";
 import { can } from "../platform/permission.ts";
-import type { Actor } from "./actor.ts";
+import type { Actor, ChangeBy } from "./actor.ts";
 import { recordChange } from "./append-item.ts";
 import { contactOf, conversationView, visibleConversation } from "./conversation.ts";
 import type { EventLog } from "./event.ts";
@@ -26,7 +26,7 @@ export async function assign(core: Core, actor: Actor, conversationId: string, a
 export async function assignWithin(
   tx: Tx,
   events: EventLog,
-  by: Actor | "system",
+  by: ChangeBy,
   conversationId: string,
   assigneeId: string | null,
 ) {

@@ -128,7 +128,8 @@ export async function visibleTicket(db: Executor, actor: Actor, idOrNumber: stri
 /** `by` of ticket events: who made the change, as the shared convention spells it. */
 export function byOf(by: ChangeBy) {
   if (by === "system") return { type: "system" as const, id: null, name: "system" };
-  if (isRule(by)) return { type: "rule" as const, id: by.rule.id, name: by.rule.name };
+  // A rule's depth travels with its change: automation's loop guard stops chains by it.
+  if (isRule(by)) return { type: "rule" as const, id: by.rule.id, name: by.rule.name, depth: by.rule.depth ?? 0 };
   return { type: "agent" as const, id: by.userId, name: by.name };
 }
 

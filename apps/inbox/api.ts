@@ -26,6 +26,7 @@ import { voiceApi } from "./voice.ts";
 import { voiceInboxApi } from "./voice-inbox.ts";
 import { wechatyAdminApi } from "./wechaty.ts";
 import { emailAdminApi } from "./email.ts";
+import { automationsApi } from "./automations.ts";
 import { cannedApi } from "./canned.ts";
 import { ticketsApi } from "./tickets.ts";
 import { ticketSettingsApi } from "./ticket-settings.ts";
@@ -36,6 +37,7 @@ import { slaOf } from "../../sla/view.ts";
 import { apiKeysApi } from "./api-keys.ts";
 import { contactsApi } from "./contacts.ts";
 import { knowledgeApi } from "./knowledge.ts";
+import { macrosApi } from "./macros.ts";
 import { webhooksApi } from "./webhooks.ts";
 import { routingApi } from "./routing.ts";
 import { transferToAgent, transferToQueue, transferToTeam } from "../../routing/transfer.ts";
@@ -382,6 +384,8 @@ export function inboxApi(rt: Runtime) {
   app.route("/", emailAdminApi(rt));
   app.route("/", knowledgeApi(rt));
   app.route("/", webhooksApi(rt));
+  app.route("/", automationsApi(rt));
+  app.route("/", macrosApi(rt));
   app.route("/", apiKeysApi(rt));
 
   app.doc31("/openapi.json", {

@@ -194,6 +194,22 @@ export const routePermissions: Record<string, RouteAccess> = {
   "DELETE /webhooks/{id}": "webhooks.manage",
   "GET /webhooks/{id}/deliveries": "webhooks.manage",
   "POST /webhooks/{id}/deliveries/{deliveryId}/resend": "webhooks.manage",
+
+  "GET /automations": "automation.manage",
+  "POST /automations": "automation.manage",
+  "POST /automations/dry-run": "automation.manage",
+  "PUT /automations/order": "automation.manage",
+  "GET /automations/{id}": "automation.manage",
+  "PATCH /automations/{id}": "automation.manage",
+  "DELETE /automations/{id}": "automation.manage",
+  "GET /automations/{id}/runs": "automation.manage",
+
+  // Shared or personal is decided by the domain (automation/macro.ts): macros.manage for shared ones.
+  "GET /macros": "macros.apply",
+  "POST /macros": "macros.apply",
+  "PATCH /macros/{id}": "macros.apply",
+  "DELETE /macros/{id}": "macros.apply",
+  "POST /conversations/{id}/macros/{macroId}": "macros.apply",
 };
 
 /** `GET /conversations/{id}`: a route's key in the table, from Hono's method and `:param` path. */

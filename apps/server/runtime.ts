@@ -42,6 +42,7 @@ import {
 import { CallControl } from "../../calls/call-control.ts";
 import { listenForWebhookEvents } from "../../integrations/webhook.ts";
 import { WebhookWorker, type WebhookWorkerOptions } from "../../integrations/webhook-delivery.ts";
+import { Automation } from "../../automation/listeners.ts";
 import { CsatSurveys } from "../../csat/survey.ts";
 import { SlaTracking } from "../../sla/tracking.ts";
 
@@ -70,6 +71,8 @@ export type Runtime = {
   webhooks: WebhookWorker;
   /** VIP and waiting-too-long conversations posted to Slack inboxes' alert channels. */
   slackAlerts: SlackAlerts;
+  /** Automation rules: run on the bus's events and by the idle sweep (automation/). */
+  automation: Automation;
   /** Satisfaction surveys: scheduled when a conversation is resolved, sent by a sweep. */
   csat: CsatSurveys;
   /** SLA clocks: kept in step with conversations and tickets, swept for warnings and breaches (sla/). */
@@ -303,6 +306,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     ),
     webhooks: webhookWorker,
     slackAlerts: new SlackAlerts({ core, bus, keyring, config }),
+    automation: new Automation(core, bus, {
+      sweepMs: config.automationSweepMs,
+      onWebhook: () => webhookWorker.wake(),
+    }),
     csat: new CsatSurveys(core, bus, {
       publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
       sweepMs: config.csatSweepMs,
@@ -310,6 +317,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     sla: new SlaTracking(core, config.slaSweepMs),
     metrics: { registry, httpDuration, events, sockets },
     async close() {
+      await rt.automation.stop();
       await stopWebhookEvents();
       await webhookWorker.stop();
       await rt.slackAlerts.stop();
@@ -334,6 +342,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   prepare.api = prepareApi(rt);
   prepare.slack = prepareSlack(rt);
   rt.slackAlerts.start();
+  rt.automation.start();
   rt.csat.start();
   rt.sla.start();
   prepare.sms = prepareTwilioMessaging(rt);

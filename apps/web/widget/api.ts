@@ -63,7 +63,13 @@ export type Frame = {
   /** call.signal */
   callId?: string;
   signal?: PeerSignal;
+  /** csat.requested */
+  scale?: SurveyRequest["scale"];
+  question?: string;
 };
+
+/** A satisfaction survey waiting for the visitor's answer (csat.requested, GET /widget/v1/csat). */
+export type SurveyRequest = { conversationId: string; scale: "stars" | "thumbs"; question: string };
 
 /** A browser call as the server tells the widget about it (calls/browser-call.ts). */
 export type CallView = {
@@ -123,6 +129,15 @@ export class Api {
       "GET",
       "/widget/v1/queue",
     );
+  }
+
+  /** The survey of the visitor's latest conversation, while it waits for an answer. */
+  csat() {
+    return this.request<SurveyRequest | null>("GET", "/widget/v1/csat");
+  }
+
+  rate(body: { rating: number; comment?: string }) {
+    return this.request<void>("POST", "/widget/v1/csat", body);
   }
 
   /** Public help articles for what the visitor is typing. */

@@ -44,6 +44,12 @@ const en = {
   callHangUp: "Hang up",
   callMute: "Mute",
   callUnmute: "Unmute",
+  csatStars: "{n} of 5 stars",
+  csatUp: "Good",
+  csatDown: "Bad",
+  csatComment: "Anything to add? (optional)",
+  csatSend: "Send rating",
+  csatThanks: "Thank you for your feedback!",
 };
 
 export type MessageKey = keyof typeof en;
@@ -93,6 +99,12 @@ const zhCN: Record<MessageKey, string> = {
   badType: "不支持此文件类型。",
   failed: "发送失败，点击重试。",
   error: "出错了，请稍后重试。",
+  csatStars: "{n} 星（满分 5 星）",
+  csatUp: "满意",
+  csatDown: "不满意",
+  csatComment: "还有什么想说的吗？（选填）",
+  csatSend: "提交评价",
+  csatThanks: "感谢您的评价！",
 };
 
 export const catalog = { en, "zh-CN": zhCN };

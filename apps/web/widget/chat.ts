@@ -4,6 +4,7 @@ import { toLocale, type Locale } from "./catalog.ts";
 import { WidgetCall } from "./call.ts";
 import { Feed } from "./feed.ts";
 import { QueuePlace } from "./queue-place.ts";
+import { Survey } from "./survey.ts";
 import { TypingSignal } from "./typing.ts";
 import { View } from "./view.ts";
 
@@ -32,6 +33,7 @@ export class Widget {
   private readonly visitorTyping: TypingSignal;
   private readonly articles: ArticleLookup;
   private readonly queuePlace: QueuePlace;
+  private readonly survey: Survey;
   private readonly storageKey: string;
   private readonly listeners = new Map<EventName, Set<Listener>>();
   private locale: Locale;
@@ -82,6 +84,7 @@ export class Widget {
     this.visitorTyping = new TypingSignal((typing) => this.api.typing(typing));
     this.articles = new ArticleLookup(this.api, (items) => this.view.showArticles(items));
     this.queuePlace = new QueuePlace(this.api, this.view);
+    this.survey = new Survey(this.api, this.view);
   }
 
   /** Connects, retrying network and server errors; a refused inbox key hides the widget for good. */
@@ -224,6 +227,8 @@ export class Widget {
       this.lastSeq = Math.max(0, ...page.items.map((i) => i.seq));
     }
     this.feed.connect();
+    this.survey.reset();
+    void this.survey.check();
   }
 
   private async loadOlder() {
@@ -254,6 +259,8 @@ export class Widget {
     if (frame.conversationId && this.session) this.session.conversationId = frame.conversationId;
     if (frame.type === "resync") void this.resync();
     else if (frame.type === "typing") this.showAgentTyping(!!frame.typing, frame.sender?.name);
+    else if (frame.type === "csat.requested" && frame.conversationId && frame.scale && frame.question)
+      this.survey.show({ conversationId: frame.conversationId, scale: frame.scale, question: frame.question });
     else if (frame.type === "item.created" && frame.item) this.add(frame.item, true);
     else if (frame.type === "item.updated" && frame.item && this.view.messages.has(frame.item.id))
       this.view.messages.put(frame.item);

@@ -61,6 +61,15 @@ header .icon,header .icon:hover{color:#fff;align-self:center}
 :focus-visible{outline:2px solid var(--sb-accent);outline-offset:2px}
 .articles{border-top:1px solid #e4e7eb;padding:6px 12px;max-height:40%;overflow-y:auto;font-size:13px}
 .articles-title{margin:0 0 4px;color:#52606d}
+.survey{border-top:1px solid #e4e7eb;padding:8px 16px;background:#f8fafc}
+.survey-question{margin:0 0 4px;font-weight:600}
+.survey-scale{display:flex;gap:4px;margin-bottom:6px}
+.survey-choice{font-size:24px;line-height:1;color:#cbd2d9;padding:2px}
+.stars .survey-choice[aria-pressed=true]{color:#f59e0b}
+.thumbs .survey-choice{filter:grayscale(1);opacity:.6}.thumbs .survey-choice[aria-pressed=true]{filter:none;opacity:1}
+.survey-comment{width:100%;resize:none;border:1px solid #cbd2d9;border-radius:6px;padding:4px 8px}
+.survey-send{margin-top:4px;padding:4px 12px;border-radius:6px;background:var(--sb-accent);color:#fff}
+.survey-send:disabled{opacity:.5;cursor:default}.survey-thanks{margin:0;color:#047857}.survey-error{margin:4px 0 0;color:#b91c1c}
 .articles ul{list-style:none;margin:0;padding:0}
 .articles li{display:grid;padding:3px 0}
 .articles li span{color:#616e7c}

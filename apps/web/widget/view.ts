@@ -53,6 +53,8 @@ export class View {
   readonly callButton: HTMLButtonElement;
   readonly callBar = h("div", { class: "callbar", "data-testid": "switchboard-call", hidden: true });
   private articles: HTMLElement;
+  /** Where the satisfaction survey shows, under the chat (survey.ts). */
+  readonly survey = h("section", { class: "survey", "data-testid": "switchboard-survey", hidden: true });
 
   constructor(
     locale: Locale,
@@ -131,6 +133,7 @@ export class View {
         this.callBar,
         this.messages.scroller,
         this.typing,
+        this.survey,
         this.notice,
         this.thanks,
         this.offline,
