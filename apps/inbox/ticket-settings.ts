@@ -32,11 +32,15 @@ const FieldBody = z
     position: z.number().int().min(0).max(10_000).optional(),
   })
   .openapi("TicketField");
+const NoticeTexts = z.record(z.string().min(2).max(20), z.string().max(1000)).optional();
 const NoticeBody = z
-  .record(
-    z.enum(["open", "pending_customer", "pending_third_party", "solved", "closed"]),
-    z.record(z.string().min(2).max(20), z.string().max(1000)),
-  )
+  .strictObject({
+    open: NoticeTexts,
+    pending_customer: NoticeTexts,
+    pending_third_party: NoticeTexts,
+    solved: NoticeTexts,
+    closed: NoticeTexts,
+  })
   .openapi("TicketNotices");
 const ReadBody = z.object({ ids: z.array(z.uuid()).max(500).optional() });
 

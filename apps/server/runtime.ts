@@ -45,6 +45,7 @@ import { WebhookWorker, type WebhookWorkerOptions } from "../../integrations/web
 import { Automation } from "../../automation/listeners.ts";
 import { CsatSurveys } from "../../csat/survey.ts";
 import { SlaTracking } from "../../sla/tracking.ts";
+import { TicketListeners } from "../../tickets/listeners.ts";
 
 /** Everything one node runs, wired once: database, bus, realtime feed, outbox worker, metrics. */
 export type Runtime = {
@@ -77,6 +78,8 @@ export type Runtime = {
   csat: CsatSurveys;
   /** SLA clocks: kept in step with conversations and tickets, swept for warnings and breaches (sla/). */
   sla: SlaTracking;
+  /** Tickets following conversations: mail to a ticket address, customers' replies (tickets/listeners.ts). */
+  tickets: TicketListeners;
   metrics: {
     registry: Registry;
     httpDuration: Histogram;
@@ -315,6 +318,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       sweepMs: config.csatSweepMs,
     }),
     sla: new SlaTracking(core, config.slaSweepMs),
+    tickets: new TicketListeners(core),
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       await rt.automation.stop();
@@ -323,6 +327,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       await rt.slackAlerts.stop();
       await rt.csat.stop();
       await rt.sla.stop();
+      await rt.tickets.stop();
       clearInterval(housekeeping);
       stopLagWatch();
       browserCalls.close();
@@ -345,6 +350,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   rt.automation.start();
   rt.csat.start();
   rt.sla.start();
+  rt.tickets.start();
   prepare.sms = prepareTwilioMessaging(rt);
   prepare.whatsapp = prepareTwilioMessaging(rt);
   registry.register(

@@ -59,6 +59,8 @@ export const EmailSettings = z
     floodPerHour: z.number().int().min(1).max(10_000).default(30),
     /** Largest attachment kept (MB); larger ones are listed as skipped on the message. */
     maxAttachmentMb: z.number().int().min(1).max(100).default(50),
+    /** A ticket address: every new conversation it receives becomes a ticket (tickets/email-ticket.ts). */
+    createsTickets: z.boolean().default(false),
   })
   .superRefine((s, ctx) => {
     if (s.imap?.security === "none" && !LOOPBACK.test(s.imap.host))
