@@ -68,6 +68,9 @@ export function TicketPane({ id, view }: { id: string; view: string }) {
       </section>
     );
   const people = users.filter((u) => u.role !== "knowledge_editor");
+  // A type deleted since (kept as text on the ticket) is still shown as the ticket's.
+  const typeChoices = types.map((x) => x.name);
+  if (ticket.type && !typeChoices.includes(ticket.type)) typeChoices.push(ticket.type);
   const fieldError = error?.field?.startsWith("fields.") ? error : null;
   return (
     <section
@@ -114,7 +117,7 @@ export function TicketPane({ id, view }: { id: string; view: string }) {
             value={ticket.type ?? ""}
             empty={t("tickets.noType")}
             onChange={(type) => change({ type: type || null })}
-            options={types.map((x) => [x.name, typeLabel(types, x.name, locale)])}
+            options={typeChoices.map((name) => [name, typeLabel(types, name, locale)])}
           />
           <Pick
             label={t("filter.team")}
