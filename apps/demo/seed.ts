@@ -7,6 +7,7 @@ import { inboxes, inboxRoutes, ivrFlows, workspaces, type Channel } from "../../
 import { exampleFlow } from "../../channels/voice/example-flow.ts";
 import { fakeSid } from "./twilio-stand-in.ts";
 import { ensureDemoMessagingInboxes } from "./seed-messaging.ts";
+import { seedDemoTickets } from "./seed-tickets.ts";
 import { STAND_IN_REST_PATH } from "./twilio-stand-in-routes.ts";
 import { createAgent, createTeam, setAgentSkill } from "../../routing/agent.ts";
 import { createQueue, replaceEntryRules } from "../../routing/queue.ts";
@@ -150,6 +151,7 @@ export async function seedDemo(
       text: s.text,
     });
   }
+  await seedDemoTickets(rt, w);
   // The knowledge base: refund, order status and address articles in English and Chinese, each
   // pair linked as translations, so the help center, suggestions and the bot work at once.
   const author = { userId: editor.id, workspaceId: w, role: editor.role };
