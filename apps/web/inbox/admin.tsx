@@ -6,6 +6,7 @@ import { ApiKeys } from "./admin/api-keys.tsx";
 import { CannedResponses } from "./admin/canned.tsx";
 import { Inboxes } from "./admin/inboxes.tsx";
 import { Queues } from "./admin/queues.tsx";
+import { CsatResults } from "./admin/csat.tsx";
 import { SpamView } from "./admin/spam.tsx";
 import { Teams } from "./admin/teams.tsx";
 import { TicketSettings } from "./admin/ticket-settings.tsx";
@@ -19,6 +20,7 @@ const TABS = [
   { id: "canned", adminOnly: false },
   { id: "spam", adminOnly: false },
   { id: "tickets", adminOnly: false },
+  { id: "csat", adminOnly: false },
   { id: "apiKeys", adminOnly: true },
   { id: "webhooks", adminOnly: true },
 ] as const;
@@ -50,6 +52,7 @@ export function AdminPage({ tab }: { tab: string }) {
         {current === "canned" && <CannedResponses />}
         {current === "spam" && <SpamView />}
         {current === "tickets" && <TicketSettings />}
+        {current === "csat" && <CsatResults />}
         {current === "apiKeys" && <ApiKeys />}
         {current === "webhooks" && <Webhooks />}
       </section>

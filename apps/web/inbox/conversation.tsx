@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
+import { CsatBadge } from "./csat-badge.tsx";
 import { useFrames, useWorkspace } from "./workspace.tsx";
 import { ApiError, request } from "./client.ts";
 import { Composer } from "./composer.tsx";
@@ -111,6 +112,7 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
           <span className={`status status-${c.status}`} data-testid="conversation-status">
             {t(`status.${c.status}` as MessageKey)}
           </span>
+          <CsatBadge c={c} />
           <div className="actions">
             <AssignSelect c={c} onAssign={(assigneeId) => act("assign", { assigneeId })} />
             <TransferMenu onTransfer={(target) => act("transfer", target)} />

@@ -4,6 +4,7 @@ import { request } from "../client.ts";
 import { useI18n } from "../i18n.ts";
 import { useWorkspace } from "../workspace.tsx";
 import { EmailInboxForm } from "./email.tsx";
+import { CsatSettingsCard } from "./csat-settings.tsx";
 import { Field, useSubmit } from "./form.tsx";
 import { MessagingInboxCard } from "./messaging-card.tsx";
 import { MESSAGING_CHANNELS, MessagingInboxForm } from "./messaging-inbox.tsx";
@@ -103,6 +104,7 @@ export function Inboxes() {
             {i.channel === "voice" && <IvrEditor inbox={i} />}
             {i.channel === "wechat" && <WechatInboxCard inbox={i} />}
             {(MESSAGING_CHANNELS as readonly string[]).includes(i.channel) && <MessagingInboxCard inbox={i} />}
+            <CsatSettingsCard inboxId={i.id} />
             {i.channel === "email" && (
               <>
                 {" "}

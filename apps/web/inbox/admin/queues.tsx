@@ -63,6 +63,7 @@ export function Queues() {
         maxWaitSeconds: num("maxWaitSeconds"),
         offerTimeoutSeconds: num("offerTimeoutSeconds"),
         wrapUpSeconds: num("wrapUpSeconds"),
+        csatIvr: d.get("csatIvr") === "on",
       };
       if (editing === "new") await request("/queues", { body });
       else await request(`/queues/${(editing as Queue).id}`, { method: "PUT", body });
@@ -173,6 +174,10 @@ export function Queues() {
           <Field label={t("admin.wrapUp")}>
             <input name="wrapUpSeconds" type="number" min={0} max={3600} defaultValue={q?.wrapUpSeconds ?? ""} />
           </Field>
+          <label className="field inline">
+            <input type="checkbox" name="csatIvr" defaultChecked={q?.csatIvr === true} data-testid="queue-csat-ivr" />
+            <span>{t("csat.ivr")}</span>
+          </label>
           <Field label={t("admin.advanced")}>
             <textarea
               name="advanced"
