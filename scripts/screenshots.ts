@@ -107,6 +107,20 @@ try {
   await lina.getByTestId("composer-input").fill("您好，非常抱歉！我马上为您办理退款。");
   await shot(lina, "inbox-zh-CN");
 
+  // Li's refund request becomes a ticket for the back office, with a comment for 李娜.
+  const ticket = await call(admin, `/conversations/${liId}/tickets`, {
+    title: "退款：订单 #20391 杯子破损",
+    type: "refund",
+    priority: "high",
+  });
+  await call(admin, `/tickets/${ticket.id}`, { status: "open" }, "PATCH");
+  await call(admin, `/tickets/${ticket.id}/comments`, { body: "@李娜 请今天内完成退款并通知客户" });
+  const tickets = await tab(browser, "admin@demo.test", DESKTOP, "zh-CN");
+  await tickets.goto(`${url}/app/#/tickets/all/${ticket.id}`);
+  await tickets.getByTestId("ticket-entry").filter({ hasText: "请今天内" }).waitFor();
+  await tickets.getByTestId("ticket-row").first().waitFor();
+  await shot(tickets, "tickets-zh-CN");
+
   // Agents come online: the queues start offering work.
   await call(await token("tom@demo.test"), "/me/presence", { presence: "available" }, "PUT");
   await lina.getByTestId("presence-select").selectOption("available");
