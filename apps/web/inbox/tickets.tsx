@@ -31,7 +31,8 @@ const OPEN = ["new", "open", "pending_customer", "pending_third_party"];
 function belongs(x: Ticket, view: string, f: Filters, meId: string) {
   if (view === "mine" && x.assigneeId !== meId) return false;
   if (view === "unassigned" && x.assigneeId) return false;
-  if (view !== "all" && !f.status && !OPEN.includes(x.status)) return false;
+  // Every view but "all" leaves solved and closed tickets out, whatever the status filter says.
+  if (view !== "all" && !OPEN.includes(x.status)) return false;
   if (f.status && !f.status.split(",").includes(x.status)) return false;
   if (f.priority && x.priority !== f.priority) return false;
   if (f.teamId && x.teamId !== f.teamId) return false;
