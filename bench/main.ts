@@ -5,7 +5,7 @@
 export {}; // a module: top-level await and file-scoped names
 
 const USAGE =
-  "usage: bun run bench <ingest|widget|simulate|routing|ui|voice|voice-cost|email|search|wechat|messaging> [--json]";
+  "usage: bun run bench <ingest|widget|simulate|routing|ui|voice|voice-cost|email|search|wechat|messaging|automation> [--json]";
 
 const args = process.argv.slice(2);
 const benchmark = args.find((a) => !a.startsWith("--"));
@@ -44,6 +44,9 @@ switch (benchmark) {
     break;
   case "wechat":
     await (await import("./wechat.ts")).benchWechat({ json });
+    break;
+  case "automation":
+    await (await import("./automation.ts")).benchAutomation({ json });
     break;
   case "messaging":
     await (await import("./messaging.ts")).benchMessaging({ json });

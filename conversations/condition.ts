@@ -107,13 +107,25 @@ function valueOf(s: ConditionSubject, field: string): unknown {
     case "assignee":
       return s.assigneeId;
     case "text":
-      return s.text?.slice(0, MAX_TEXT);
+      // Sliced only when long: this runs for every text condition of every rule on every event.
+      return s.text && s.text.length > MAX_TEXT ? s.text.slice(0, MAX_TEXT) : s.text;
     default:
       return s[field as keyof ConditionSubject];
   }
 }
 
 const lower = (v: unknown) => (typeof v === "string" ? v.toLocaleLowerCase() : v);
+
+// Hundreds of rules read the same text of one event: it is lower-cased once, not once per condition.
+let lastText: string | undefined;
+let lastLower = "";
+function lowerText(v: string) {
+  if (v !== lastText) {
+    lastText = v;
+    lastLower = v.toLocaleLowerCase();
+  }
+  return lastLower;
+}
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
 
 function compare(field: string, a: unknown, b: unknown): number | undefined {
@@ -169,12 +181,15 @@ function compileOne(c: RuleCondition, index: number): Compiled {
         throw new Invalid(`Condition "${op}" needs text`, `${at}.value`);
       // A list means "any of these" (退款 / refund).
       const needles = list(c.value).map((v) => String(v).toLocaleLowerCase());
-      const has = (s: ConditionSubject) =>
-        list(get(s)).some((v) => {
-          if (typeof v !== "string") return false;
-          const hay = v.toLocaleLowerCase();
-          return needles.some((n) => (op === "starts_with" ? hay.startsWith(n) : hay.includes(n)));
-        });
+      const one = (v: unknown) => {
+        if (typeof v !== "string") return false;
+        const hay = lowerText(v);
+        return needles.some((n) => (op === "starts_with" ? hay.startsWith(n) : hay.includes(n)));
+      };
+      const has = (s: ConditionSubject) => {
+        const v = get(s);
+        return Array.isArray(v) ? v.some(one) : one(v);
+      };
       return op === "not_contains" ? (s) => !has(s) : has;
     }
     case "regex": {
@@ -189,7 +204,11 @@ function compileOne(c: RuleCondition, index: number): Compiled {
       } catch (err) {
         throw new Invalid(`Not a valid pattern: ${(err as Error).message}`, `${at}.value`);
       }
-      return (s) => list(get(s)).some((v) => typeof v === "string" && re.test(v));
+      const one = (v: unknown) => typeof v === "string" && re.test(v);
+      return (s) => {
+        const v = get(s);
+        return Array.isArray(v) ? v.some(one) : one(v);
+      };
     }
     default: {
       const signs: Record<string, (d: number) => boolean> = {
