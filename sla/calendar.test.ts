@@ -118,3 +118,15 @@ describe("business hours", () => {
     expect(businessTimeBetween(weekdays("UTC"), at("2026-11-28T00:00:00Z"), at("2026-11-29T23:00:00Z"))).toBe(0);
   });
 });
+
+it("adds time on a calendar that is always open (every day 00:00–24:00)", () => {
+  const always: BusinessHours = {
+    timeZone: "Asia/Shanghai",
+    weekly: Object.fromEntries(
+      ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map((d) => [d, span("00:00", "24:00")]),
+    ),
+    holidays: [],
+  };
+  expect(addBusinessTime(always, at("2026-11-30T09:00:00Z"), 50 * H).toISOString()).toBe("2026-12-02T11:00:00.000Z");
+  expect(businessTimeBetween(always, at("2026-11-30T09:00:00Z"), at("2026-12-02T11:00:00Z"))).toBe(50 * H);
+});

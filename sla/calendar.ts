@@ -84,7 +84,7 @@ function dayIntervals(hours: BusinessHours, day: number): [number, number][] {
 
 /**
  * Open intervals from the day before `from`'s local date on (a span of yesterday may still run),
- * overlapping ones merged; stops after EMPTY_HORIZON_DAYS days without any.
+ * without overlaps; stops after EMPTY_HORIZON_DAYS days without any.
  */
 function* openIntervals(hours: BusinessHours, from: number): Generator<[number, number]> {
   let day = localDay(from, hours.timeZone) - DAY_MS;
@@ -94,11 +94,12 @@ function* openIntervals(hours: BusinessHours, from: number): Generator<[number, 
     const spans = dayIntervals(hours, day);
     emptyDays = spans.length ? 0 : emptyDays + 1;
     for (const span of spans) {
-      if (pending && span[0] <= pending[1]) pending[1] = Math.max(pending[1], span[1]);
-      else {
-        if (pending) yield pending;
-        pending = [...span];
-      }
+      // An overlap (last night's span running into this morning's) counts once; touching spans are
+      // yielded one by one, or an always-open calendar would never yield.
+      const from = pending ? Math.max(span[0], pending[1]) : span[0];
+      if (span[1] <= from) continue;
+      if (pending) yield pending;
+      pending = [from, span[1]];
     }
     day += DAY_MS;
   }

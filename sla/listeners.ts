@@ -37,9 +37,12 @@ export function listenForSlaEvents(db: Db, bus: EventBus) {
     if (m.type === "conversation.created" || m.type === "conversation.updated")
       queue(conversationId, () => reconcileConversation(db, workspaceId, conversationId));
     else if (m.type === "item.created") {
+      // Messages start and meet response clocks; an event item (a transfer to a queue) may change
+      // the policy or the calendar.
       const item = payload.item as TimelineView | undefined;
-      if (item?.type === "message")
-        queue(conversationId, () => reconcileConversation(db, workspaceId, conversationId, item));
+      queue(conversationId, () =>
+        reconcileConversation(db, workspaceId, conversationId, item?.type === "message" ? item : undefined),
+      );
     }
   });
   return async () => {

@@ -4,6 +4,7 @@ import { updateTicket } from "../../tickets/change-ticket.ts";
 import { createTicket } from "../../tickets/create-ticket.ts";
 import { addComment, listEntries } from "../../tickets/entry.ts";
 import { contactTickets, listTickets, ticketDetail, ticketViewNames } from "../../tickets/find-tickets.ts";
+import { withTicketSla } from "../../sla/view.ts";
 import { linkConversation, linkTickets, unlinkTickets } from "../../tickets/link.ts";
 import { body, created, IdParam, ok, router } from "../server/http.ts";
 import type { Runtime } from "../server/runtime.ts";
@@ -112,7 +113,11 @@ export function ticketsApi(rt: Runtime) {
       responses: ok("{items: Ticket[], nextCursor}: visible tickets, most recently changed first"),
       tags,
     }),
-    async (c) => c.json(await listTickets(db, c.get("actor"), c.req.valid("query")), 200),
+    async (c) => {
+      const actor = c.get("actor");
+      const page = await listTickets(db, actor, c.req.valid("query"));
+      return c.json({ ...page, items: await withTicketSla(db, actor.workspaceId, page.items) }, 200);
+    },
   );
 
   app.openapi(
@@ -123,7 +128,13 @@ export function ticketsApi(rt: Runtime) {
       responses: ok("The ticket (by id or number) with its links and conversations"),
       tags,
     }),
-    async (c) => c.json(await ticketDetail(db, c.get("actor"), c.req.valid("param").id), 200),
+    async (c) => {
+      const actor = c.get("actor");
+      const [ticket] = await withTicketSla(db, actor.workspaceId, [
+        await ticketDetail(db, actor, c.req.valid("param").id),
+      ]);
+      return c.json(ticket!, 200);
+    },
   );
 
   app.openapi(
