@@ -23,6 +23,13 @@ export type CsatAnswer = {
   servedBy?: { agentId: string | null; queueId: string | null };
 };
 
+/** The conversation is open (again): it can be rated once it is resolved. */
+export class NotResolved extends Conflict {
+  constructor() {
+    super("Only a resolved conversation can be rated", "conversation");
+  }
+}
+
 /** The rating (an integer 1–5) and the trimmed comment, or Invalid naming the field. */
 export function parseAnswer(rating: unknown, comment: string | null | undefined) {
   if (typeof rating !== "number" || !Number.isInteger(rating) || rating < 1 || rating > 5)
@@ -52,8 +59,7 @@ export async function recordResponseIn(tx: Tx, events: EventLog, workspaceId: st
   if (!conversation) throw new NotFound("Conversation", "conversationId");
   // The post-call question is asked while the caller is still on the line, before anyone resolves the
   // conversation: the call that just ended is what is rated.
-  if (conversation.status !== "resolved" && answer.via !== "voice")
-    throw new Conflict("Only a resolved conversation can be rated", "conversation");
+  if (conversation.status !== "resolved" && answer.via !== "voice") throw new NotResolved();
   const [survey] = await tx.select().from(csatSurveys).where(eq(csatSurveys.conversationId, conversation.id));
   const servedBy =
     answer.servedBy ?? (survey ? survey : { agentId: conversation.assigneeId, queueId: conversation.queueId });

@@ -110,3 +110,15 @@ it("answers 410 for an expired link and 404 for an unknown one, recording nothin
   expect((await post(unknown, { rating: "5" })).status).toBe(404);
   expect((await fetch(`${s.url}/csat/short`, { headers: { "accept-language": "en" } })).status).toBe(404);
 });
+
+it("refuses an answer while the conversation is open again (409), and takes it once it is resolved", async () => {
+  const link = await surveyLink();
+  const status = (to: "open" | "resolved") =>
+    api(`${s.url}/api/v1/conversations/${link.conversationId}/status`, { token: admin, body: { status: to } });
+  expect((await status("open")).status).toBe(200);
+  const refused = await post(link.path, { rating: "4" });
+  expect(refused.status).toBe(409);
+  expect(await refused.text()).toContain("该会话已重新打开");
+  expect((await status("resolved")).status).toBe(200);
+  expect((await post(link.path, { rating: "4" })).status).toBe(201);
+});

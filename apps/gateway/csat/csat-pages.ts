@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { Hono, type Context } from "hono";
-import { answerByToken, linkStateOf, surveyByToken, SurveyExpired } from "../../../csat/response.ts";
+import { answerByToken, linkStateOf, NotResolved, surveyByToken, SurveyExpired } from "../../../csat/response.ts";
 import { csatLangOf, csatSettingsOf, questionText, type CsatLang } from "../../../csat/settings.ts";
 import { inboxes } from "../../../db/schema/index.ts";
 import { Conflict, Invalid, NotFound } from "../../../platform/errors.ts";
@@ -69,6 +69,7 @@ export function csatPages(rt: Runtime) {
       return outcomePage(c, lang, "thanks");
     } catch (err) {
       if (err instanceof SurveyExpired) return outcomePage(c, lang, "expired");
+      if (err instanceof NotResolved) return outcomePage(c, lang, "reopened");
       if (err instanceof Conflict) return outcomePage(c, lang, "answered");
       if (err instanceof Invalid) return surveyPage(c, { lang, token, question, scale: survey.scale, error: true });
       throw err;

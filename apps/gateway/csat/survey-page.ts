@@ -20,6 +20,8 @@ export const TEXT = {
     expiredDetail: "Its link is no longer valid.",
     notFound: "Survey not found",
     notFoundDetail: "Check that you opened the whole link.",
+    reopened: "This conversation is open again",
+    reopenedDetail: "You can rate it once it is resolved.",
     invalid: "Please choose a rating",
   },
   "zh-CN": {
@@ -37,6 +39,8 @@ export const TEXT = {
     expiredDetail: "此链接已失效。",
     notFound: "找不到该评价",
     notFoundDetail: "请确认打开的是完整链接。",
+    reopened: "该会话已重新打开",
+    reopenedDetail: "会话解决后即可评价。",
     invalid: "请选择评分",
   },
 } as const;
@@ -115,9 +119,13 @@ export function surveyPage(
 }
 
 /** Thanks, or why the link cannot be answered (already answered, expired, unknown, too many tries). */
-export function outcomePage(c: Context, lang: CsatLang, outcome: "thanks" | "answered" | "expired" | "notFound") {
+export function outcomePage(
+  c: Context,
+  lang: CsatLang,
+  outcome: "thanks" | "answered" | "expired" | "notFound" | "reopened",
+) {
   const t = TEXT[lang];
-  const status = { thanks: 201, answered: 409, expired: 410, notFound: 404 } as const;
+  const status = { thanks: 201, answered: 409, expired: 410, notFound: 404, reopened: 409 } as const;
   return frame(
     c,
     lang,
