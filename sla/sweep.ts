@@ -50,7 +50,7 @@ export function breachClaim(tx: Tx, now: Date, batch: number) {
     .for("update", { skipLocked: true });
   return tx
     .update(slaClocks)
-    .set({ breachedAt: now, warnedAt: sql`COALESCE(${slaClocks.warnedAt}, ${now})` })
+    .set({ breachedAt: now, warnedAt: sql`COALESCE(${slaClocks.warnedAt}, ${now.toISOString()}::timestamptz)` })
     .where(and(inArray(slaClocks.id, due), isNull(slaClocks.breachedAt)))
     .returning(returned);
 }
