@@ -36,8 +36,11 @@ export function TicketPane({ id, view }: { id: string; view: string }) {
       if (f.type !== "ticket.updated" || !ticket || f.ticketId !== ticket.id) return;
       setTicket((old) => (old ? { ...old, ...(f.ticket as Ticket), sla: f.ticket.sla ?? old.sla } : old));
       setHistory((n) => n + 1);
+      // Links and conversations are not in the event's ticket: someone else's change to them is read again.
+      const changes = (f.changes ?? []) as { field?: string }[];
+      if (changes.some((c) => c.field === "link" || c.field === "conversation")) void load();
     },
-    [ticket?.id],
+    [ticket?.id, load],
   );
 
   /** PATCH and show the answer; a refused change shows its reason next to the field it names. */

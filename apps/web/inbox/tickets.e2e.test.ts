@@ -175,7 +175,8 @@ describe("tickets in the inbox, in a browser", () => {
     expect(await page.getByTestId("bell-unread").count()).toBe(0);
     await agent.context().close();
     await page.context().close();
-  });
+    // Two people signed in, each in their own browser context.
+  }, 60_000);
 
   it("takes the workspace's ticket types and notice texts from Settings; the customer's notice shows in the history", async () => {
     const page = await pageOf(s.admin);
@@ -204,6 +205,31 @@ describe("tickets in the inbox, in a browser", () => {
     await told.waitFor();
     expect(await told.textContent()).toContain(`Ticket #${made.body.number}: we are on it.`);
     expect(await told.textContent()).toContain("Web chat");
+    await page.context().close();
+  });
+
+  it("links a ticket to another by its number, shows the link from both sides, refuses a self-link and removes it", async () => {
+    const a = await newTicket("Link source");
+    const b = await newTicket("Link target");
+    const page = await pageOf(s.admin);
+    await page.goto(`${s.url}/app/#/tickets/all/${a.id}`);
+    await page.getByTestId("link-number").fill(`#${b.number}`);
+    await page.getByTestId("link-kind").selectOption("duplicate");
+    await page.getByRole("button", { name: "Link", exact: true }).click();
+    const links = page.getByTestId("ticket-links");
+    await links.getByText(`Duplicate of`).waitFor();
+    expect(await links.textContent()).toContain(`#${b.number} Link target`);
+
+    await page.getByTestId("link-number").fill(String(a.number));
+    await page.getByRole("button", { name: "Link", exact: true }).click();
+    await page.locator(".ticket-links [role=alert]").waitFor();
+
+    await page.goto(`${s.url}/app/#/tickets/all/${b.id}`);
+    await page.getByTestId("ticket-links").getByText("Duplicated by").waitFor();
+    await page.getByRole("button", { name: `Remove the link to #${a.number}` }).click();
+    await page.getByTestId("ticket-links").locator("li").waitFor({ state: "detached" });
+    const detail = await api(`${s.url}/api/v1/tickets/${a.id}`, { token: adminToken });
+    expect(detail.body.links).toEqual([]);
     await page.context().close();
   });
 
