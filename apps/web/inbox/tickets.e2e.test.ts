@@ -175,8 +175,7 @@ describe("tickets in the inbox, in a browser", () => {
     expect(await page.getByTestId("bell-unread").count()).toBe(0);
     await agent.context().close();
     await page.context().close();
-    // Two people signed in, each in their own browser context.
-  }, 60_000);
+  }, 60_000); // two people sign in, each in a browser context of their own
 
   it("takes the workspace's ticket types and notice texts from Settings; the customer's notice shows in the history", async () => {
     const page = await pageOf(s.admin);
