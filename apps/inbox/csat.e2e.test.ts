@@ -169,7 +169,11 @@ describe("surveys", () => {
     );
     expect(message!.text).toContain("Rate us?");
     expect(message!.text).toMatch(/\/csat\/[A-Za-z0-9_-]{43}/);
-    const rows = await s.rt.core.db.select().from(outbox).where(eq(outbox.conversationId, r.conversation.id));
+    // The provider took it: the outbox row is marked sent right after.
+    const rows = await until(
+      () => s.rt.core.db.select().from(outbox).where(eq(outbox.conversationId, r.conversation.id)),
+      (rows) => rows.some((o) => o.status === "sent"),
+    );
     expect(rows.map((o) => o.status)).toContain("sent");
     const view = await api(`${s.url}/api/v1/conversations/${r.conversation.id}`, { token: admin });
     expect(view.body.status).toBe("resolved");
