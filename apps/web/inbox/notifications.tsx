@@ -12,6 +12,16 @@ export function NotificationBell() {
   const [unread, setUnread] = useState(0);
   const [open, setOpen] = useState(false);
   const seen = useRef(new Set<string>());
+  const root = useRef<HTMLDivElement>(null);
+  // The panel closes on Escape or a click anywhere else, like a menu.
+  useEffect(() => {
+    if (!open) return;
+    const away = (e: MouseEvent) => !root.current?.contains(e.target as Node) && setOpen(false);
+    const escape = (e: KeyboardEvent) => e.key === "Escape" && setOpen(false);
+    addEventListener("mousedown", away);
+    addEventListener("keydown", escape);
+    return () => (removeEventListener("mousedown", away), removeEventListener("keydown", escape));
+  }, [open]);
   const load = useCallback(
     () =>
       request<{ items: Notification[]; unread: number }>("/notifications").then(
@@ -53,7 +63,7 @@ export function NotificationBell() {
   };
 
   return (
-    <div className="bell">
+    <div className="bell" ref={root}>
       <button
         type="button"
         aria-expanded={open}
