@@ -21,6 +21,7 @@ import type { EventLog } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import { Invalid, NotFound } from "../platform/errors.ts";
 import { mergeFields } from "./field-value.ts";
+import { notify } from "./notification.ts";
 import { authorOf, byOf, ticketScope, ticketViewOf, type TicketView } from "./ticket.ts";
 import { assertTicketType } from "./ticket-types.ts";
 
@@ -224,6 +225,14 @@ export async function insertTicket(
       senderId: authorOf(by),
       eventType: "ticket_created",
       data: { ticketId: ticket.id, number, title, senderName: byOf(by).name, ...rule },
+    });
+  if (ticket.assigneeId && ticket.assigneeId !== authorOf(by))
+    await notify(tx, events, {
+      workspaceId,
+      userId: ticket.assigneeId,
+      kind: "ticket_assigned",
+      text: `#${number} ${title}`,
+      ticketId: ticket.id,
     });
   const view = await ticketViewOf(tx, ticket);
   await events.append(workspaceId, {

@@ -122,6 +122,7 @@ describe("the customer and their ticket", () => {
 
   it("notifies the agents a comment mentions, on their socket only, and an assignee given a ticket by someone else", async () => {
     const bob = await s.signInAs("agent", "Bob Stone");
+    const bobId = (await api(v1("/me"), { token: bob })).body.id as string;
     const annSocket = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${agent}`);
     const bobSocket = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${bob}`);
     await annSocket.waitFor((f) => f.type === "hello");
@@ -150,6 +151,13 @@ describe("the customer and their ticket", () => {
     await api(v1("/notifications/read"), { token: agent, body: {} });
     expect((await api(v1("/notifications"), { token: agent })).body.unread).toBe(0);
     expect((await api(v1("/notifications"), { token: bob })).body.items).toEqual([]);
+    // Made for Bob by someone else: Bob is told; made by Bob for himself: not.
+    await api(v1("/tickets"), { token: admin, body: { title: "For Bob", assigneeId: bobId } });
+    await bobSocket.waitFor((f) => f.type === "notification.created" && f.notification.kind === "ticket_assigned");
+    await api(v1("/tickets"), { token: bob, body: { title: "Bob's own", assigneeId: bobId } });
+    expect((await api(v1("/notifications"), { token: bob })).body.items.map((n: any) => n.text)).toEqual([
+      expect.stringContaining("For Bob"),
+    ]);
     annSocket.close();
     bobSocket.close();
   });
