@@ -11,6 +11,8 @@ import { SpamView } from "./admin/spam.tsx";
 import { Teams } from "./admin/teams.tsx";
 import { TicketSettings } from "./admin/ticket-settings.tsx";
 import { Webhooks } from "./admin/webhooks.tsx";
+import { Automations } from "./admin/automations.tsx";
+import { Macros } from "./admin/macros.tsx";
 
 const TABS = [
   { id: "inboxes", adminOnly: true },
@@ -21,6 +23,8 @@ const TABS = [
   { id: "spam", adminOnly: false },
   { id: "tickets", adminOnly: false },
   { id: "csat", adminOnly: false },
+  { id: "automations", adminOnly: false },
+  { id: "macros", adminOnly: false },
   { id: "apiKeys", adminOnly: true },
   { id: "webhooks", adminOnly: true },
 ] as const;
@@ -53,6 +57,8 @@ export function AdminPage({ tab }: { tab: string }) {
         {current === "spam" && <SpamView />}
         {current === "tickets" && <TicketSettings />}
         {current === "csat" && <CsatResults />}
+        {current === "automations" && <Automations />}
+        {current === "macros" && <Macros />}
         {current === "apiKeys" && <ApiKeys />}
         {current === "webhooks" && <Webhooks />}
       </section>

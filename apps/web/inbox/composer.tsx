@@ -54,6 +54,7 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
   const [sending, setSending] = useState(false);
   const [contact, setContact] = useState<ContactProfile | null>(null);
   const [canned, setCanned] = useState<Canned[] | null>(null);
+  const [macros, setMacros] = useState<{ id: string; name: string }[] | null>(null);
   const [pick, setPick] = useState(0);
   // Email only: how the reply is addressed.
   const [emailKind, setEmailKind] = useState<"reply" | "replyAll" | "forward">("reply");
@@ -101,6 +102,28 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
         () => setCanned([]),
       );
   }, [slash, canned]);
+  // Macros sit beside canned responses under "/": choosing one applies it to the conversation.
+  useEffect(() => {
+    if (slash !== undefined && macros === null)
+      request<{ items: { id: string; name: string }[] }>("/macros").then(
+        (r) => setMacros(r.items),
+        () => setMacros([]),
+      );
+  }, [slash, macros]);
+  const macroMatches = useMemo(() => {
+    if (slash === undefined || !macros) return [];
+    const q = slash.toLowerCase();
+    return macros.filter((m) => m.name.toLowerCase().includes(q)).slice(0, 5);
+  }, [slash, macros]);
+  const applyMacro = async (m: { id: string; name: string }) => {
+    setError(null);
+    try {
+      await request(`/conversations/${id}/macros/${m.id}`, { method: "POST" });
+      setDraft((d) => ({ ...d, text: "" }));
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : t("error.generic"));
+    }
+  };
   const matches = useMemo(() => {
     if (slash === undefined || !canned) return [];
     const q = slash.toLowerCase();
@@ -337,7 +360,7 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
           </label>
         </div>
       )}
-      {matches.length > 0 && (
+      {matches.length + macroMatches.length > 0 && (
         <ul className="canned" role="listbox" aria-label={t("composer.canned")} data-testid="canned-list">
           {matches.map((c, i) => (
             <li
@@ -347,6 +370,17 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
               onMouseDown={(e) => (e.preventDefault(), insertCanned(c))}
             >
               <strong>/{c.shortcut}</strong> {c.title}
+            </li>
+          ))}
+          {macroMatches.map((m) => (
+            <li
+              key={m.id}
+              role="option"
+              aria-selected={false}
+              data-testid="macro-option"
+              onMouseDown={(e) => (e.preventDefault(), void applyMacro(m))}
+            >
+              <strong>{t("macro.menu")}</strong> {m.name}
             </li>
           ))}
         </ul>

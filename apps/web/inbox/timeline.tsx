@@ -337,7 +337,10 @@ function EventItem({ item }: { item: Item }) {
   const { t, when } = useI18n();
   const { users, queues } = useWorkspace();
   const d = item.data as Record<string, any>;
-  const who = item.sender.name ?? d.by ?? t("timeline.system");
+  // A rule's change reads "… by rule X"; a macro's names the agent, then "via macro Y" below.
+  const who = d.rule
+    ? t("automation.byRule", { name: d.rule.name })
+    : (item.sender.name ?? d.by ?? t("timeline.system"));
   const nameOf = (userId: unknown) => users.find((u) => u.id === userId)?.name ?? "";
   const queueName = (queueId: unknown) => queues.find((q) => q.id === queueId)?.name ?? d.queueName ?? "";
   let text: string;
@@ -412,6 +415,7 @@ function EventItem({ item }: { item: Item }) {
       data-event={item.eventType ?? ""}
     >
       <span dir="auto">{text}</span>
+      {d.macro && <span className="via">{t("automation.viaMacro", { name: d.macro.name })}</span>}
       {d.note && <q dir="auto">{d.note}</q>}
       <time dateTime={item.createdAt}>{when(item.createdAt)}</time>
     </li>
