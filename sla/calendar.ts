@@ -96,7 +96,7 @@ function* openIntervals(hours: BusinessHours, from: number): Generator<[number, 
     for (const span of spans) {
       // An overlap (last night's span running into this morning's) counts once; touching spans are
       // yielded one by one, or an always-open calendar would never yield.
-      const from = pending ? Math.max(span[0], pending[1]) : span[0];
+      const from: number = pending ? Math.max(span[0], pending[1]) : span[0];
       if (span[1] <= from) continue;
       if (pending) yield pending;
       pending = [from, span[1]];
