@@ -13,6 +13,7 @@ import { TicketSettings } from "./admin/ticket-settings.tsx";
 import { Webhooks } from "./admin/webhooks.tsx";
 import { Automations } from "./admin/automations.tsx";
 import { Macros } from "./admin/macros.tsx";
+import { SlaSettings } from "./admin/sla.tsx";
 
 const TABS = [
   { id: "inboxes", adminOnly: true },
@@ -23,6 +24,7 @@ const TABS = [
   { id: "spam", adminOnly: false },
   { id: "tickets", adminOnly: false },
   { id: "csat", adminOnly: false },
+  { id: "sla", adminOnly: false },
   { id: "automations", adminOnly: false },
   { id: "macros", adminOnly: false },
   { id: "apiKeys", adminOnly: true },
@@ -57,6 +59,7 @@ export function AdminPage({ tab }: { tab: string }) {
         {current === "spam" && <SpamView />}
         {current === "tickets" && <TicketSettings />}
         {current === "csat" && <CsatResults />}
+        {current === "sla" && <SlaSettings />}
         {current === "automations" && <Automations />}
         {current === "macros" && <Macros />}
         {current === "apiKeys" && <ApiKeys />}

@@ -14,6 +14,7 @@ import { href, useRoute } from "./route.ts";
 import { WallboardPage } from "./wallboard.tsx";
 import { KnowledgePage } from "./knowledge.tsx";
 import { can } from "../../../platform/permission.ts";
+import { SlaAlerts } from "./sla-alerts.tsx";
 import { NotificationBell } from "./notifications.tsx";
 import { TicketsPage } from "./tickets.tsx";
 import { useWorkspace, WorkspaceProvider } from "./workspace.tsx";
@@ -144,6 +145,7 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
         )}
       </main>
       <OfferToasts />
+      {can(me, "sla.manage") && <SlaAlerts />}
       {me.role !== "knowledge_editor" && <BrowserCalls />}
       {me.role !== "knowledge_editor" && <Softphone />}
     </div>

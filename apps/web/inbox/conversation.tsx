@@ -1,3 +1,4 @@
+import { SlaClock } from "./sla-clock.tsx";
 import { useCallback, useEffect, useState } from "react";
 import { CsatBadge } from "./csat-badge.tsx";
 import { useFrames, useWorkspace } from "./workspace.tsx";
@@ -14,6 +15,7 @@ import { navigate } from "./route.ts";
 import { Timeline } from "./timeline.tsx";
 import { can } from "../../../platform/permission.ts";
 import { CreateTicketButton } from "./ticket-create.tsx";
+import { MacroMenu } from "./macro-menu.tsx";
 
 /** One conversation: header with its actions, the timeline, the composer and the contact panel. */
 export function ConversationPane({ id, view }: { id: string; view: string }) {
@@ -113,6 +115,7 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
             {t(`status.${c.status}` as MessageKey)}
           </span>
           <CsatBadge c={c} />
+          <SlaClock sla={c.sla} />
           <div className="actions">
             <AssignSelect c={c} onAssign={(assigneeId) => act("assign", { assigneeId })} />
             <TransferMenu onTransfer={(target) => act("transfer", target)} />
@@ -122,6 +125,7 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
               </button>
             )}
             {can(me, "tickets.write") && <CreateTicketButton conversation={c} />}
+            {can(me, "macros.apply") && <MacroMenu conversationId={c.id} />}
             <SnoozeMenu
               onSnooze={(until) => act("status", { status: "snoozed", snoozedUntil: until })}
               disabled={c.status === "resolved"}

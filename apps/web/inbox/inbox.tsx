@@ -1,3 +1,4 @@
+import { SlaClock } from "./sla-clock.tsx";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useFrames, useWorkspace } from "./workspace.tsx";
 import { ChannelBadge } from "./channel-badge.tsx";
@@ -337,7 +338,7 @@ function ConversationRow({
             </span>
           ) : null}
         </span>
-        {(waitingS !== null || c.status !== "open") && (
+        {(waitingS !== null || c.status !== "open" || c.sla) && (
           <span className="row-meta">
             {c.status !== "open" && (
               <span className={`status status-${c.status}`}>{t(`status.${c.status}` as MessageKey)}</span>
@@ -347,14 +348,18 @@ function ConversationRow({
                 ⏱ {clock(waitingS)}
               </span>
             )}
-            {slaS !== null && (
-              <span
-                className={`sla ${slaS < 0 ? "breached" : slaS < 60 ? "due" : ""}`}
-                title={t("list.sla")}
-                data-testid="sla"
-              >
-                {slaS < 0 ? t("list.slaOver", { t: clock(-slaS) }) : t("list.slaLeft", { t: clock(slaS) })}
-              </span>
+            {c.sla ? (
+              <SlaClock sla={c.sla} dueAt={c.slaDueAt} />
+            ) : (
+              slaS !== null && (
+                <span
+                  className={`sla ${slaS < 0 ? "breached" : slaS < 60 ? "due" : ""}`}
+                  title={t("list.sla")}
+                  data-testid="sla"
+                >
+                  {slaS < 0 ? t("list.slaOver", { t: clock(-slaS) }) : t("list.slaLeft", { t: clock(slaS) })}
+                </span>
+              )
             )}
           </span>
         )}

@@ -1,3 +1,4 @@
+import type { SlaView } from "./sla-clock.tsx";
 /**
  * The shapes the inbox reads, taken from the server's own view functions so they are written once.
  * Fields the list adds to a conversation (unread, SLA) are optional: realtime events carry the bare view.
@@ -39,6 +40,8 @@ export type Conversation = ReturnType<typeof conversationView> & {
   replyOptions?: ReplyOption[];
   waitingSince?: string | null;
   slaDueAt?: string | null;
+  /** Its SLA clocks (sla/view.ts); null when no policy applies. */
+  sla?: SlaView | null;
   unread?: number;
   contact: { id: string; name: string | null; handle?: string | null };
 };
