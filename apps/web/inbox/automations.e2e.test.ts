@@ -83,5 +83,16 @@ it("applies a macro from the composer's / list, the timeline naming it", async (
   );
   expect(done.labels).toEqual(["refund"]);
   await page.getByText("via macro “Refund approved”").first().waitFor();
+
+  // The header's Macros menu applies one too.
+  const other = await visitorMessage("refund for order 2");
+  await page.goto(`${s.url}/app/#/inbox/all/${other}`);
+  await page.getByTestId("macro-menu").selectOption({ label: "Refund approved" });
+  await page.getByTestId("macro-menu-status").getByText("Macro “Refund approved” applied").waitFor();
+  const second = await until(
+    async () => (await api(`${s.url}/api/v1/conversations/${other}`, { token: admin })).body,
+    (c) => c.status === "resolved",
+  );
+  expect(second.labels).toEqual(["refund"]);
   await page.context().close();
 });
