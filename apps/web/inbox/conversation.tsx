@@ -16,7 +16,6 @@ import { Timeline } from "./timeline.tsx";
 import { can } from "../../../platform/permission.ts";
 import { CreateTicketButton } from "./ticket-create.tsx";
 import { MacroMenu } from "./macro-menu.tsx";
-import { MacroMenu } from "./macro-menu.tsx";
 
 /** One conversation: header with its actions, the timeline, the composer and the contact panel. */
 export function ConversationPane({ id, view }: { id: string; view: string }) {
@@ -126,7 +125,6 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
               </button>
             )}
             {can(me, "tickets.write") && <CreateTicketButton conversation={c} />}
-            {can(me, "macros.apply") && <MacroMenu conversationId={c.id} />}
             {can(me, "macros.apply") && <MacroMenu conversationId={c.id} />}
             <SnoozeMenu
               onSnooze={(until) => act("status", { status: "snoozed", snoozedUntil: until })}
