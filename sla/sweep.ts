@@ -1,7 +1,7 @@
 import { and, asc, inArray, isNull, lte, sql } from "drizzle-orm";
 import type { Tx } from "../db/connect.ts";
 import { conversations, slaClocks, tickets } from "../db/schema/index.ts";
-import type { EventLog } from "../conversations/event.ts";
+import { takeSeqs, type EventLog } from "../conversations/event.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import { PollLoop } from "../platform/poll-loop.ts";
 
@@ -82,8 +82,15 @@ async function announce(tx: Tx, log: EventLog, type: "sla.warning" | "sla.breach
   if (ticketIds.length)
     for (const r of await tx.select(pick).from(tickets).where(inArray(tickets.id, ticketIds)))
       scopes.set(r.id, { assigneeId: r.assigneeId, teamId: r.teamId });
-  for (const f of fired)
+  // One counter update per workspace for the whole batch, not one per event: a sweep fires hundreds.
+  const seqs = new Map<string, number>();
+  for (const ws of new Set(fired.map((f) => f.workspaceId)))
+    seqs.set(ws, await takeSeqs(tx, ws, fired.filter((f) => f.workspaceId === ws).length));
+  for (const f of fired) {
+    const seq = seqs.get(f.workspaceId)!;
+    seqs.set(f.workspaceId, seq + 1);
     await log.append(f.workspaceId, {
+      seq,
       type,
       conversationId: f.conversationId,
       payload: {
@@ -94,6 +101,7 @@ async function announce(tx: Tx, log: EventLog, type: "sla.warning" | "sla.breach
         scope: scopes.get((f.conversationId ?? f.ticketId)!) ?? { assigneeId: null, teamId: null },
       },
     });
+  }
 }
 
 /** One pass: warnings, then breaches; returns the larger count (a full batch means: go again). */
