@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import type { Browser } from "playwright-core";
 import { launchChromium, signIn } from "../../../test/browser.ts";
+import { until } from "../../../test/poll.ts";
 import { api, startTestServer, type TestServer } from "../../../test/server.ts";
 
 let s: TestServer;
@@ -39,6 +40,11 @@ describe("SLA in a browser", () => {
       body: { text: "等了好久 still waiting" },
     });
     expect(sent.status).toBe(201);
+    // Clocks start just after the message (a listener on the bus); the list shows them once loaded after that.
+    await until(
+      async () => (await api(`${s.url}/api/v1/conversations/${sent.body.conversationId}`, { token: adminToken })).body,
+      (c) => !!c.sla?.firstResponseDueAt,
+    );
     await page.goto(`${s.url}/app/#/inbox/all`);
     const row = page.locator(`[data-conversation-id="${sent.body.conversationId}"]`);
     const clock = row.getByTestId("sla-clock");
