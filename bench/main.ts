@@ -5,7 +5,7 @@
 export {}; // a module: top-level await and file-scoped names
 
 const USAGE =
-  "usage: bun run bench <ingest|widget|simulate|routing|ui|voice|voice-cost|email|search|wechat|messaging|automation> [--json]";
+  "usage: bun run bench <ingest|widget|simulate|routing|ui|voice|voice-cost|email|search|wechat|messaging|automation|sla> [--json]";
 
 const args = process.argv.slice(2);
 const benchmark = args.find((a) => !a.startsWith("--"));
@@ -47,6 +47,9 @@ switch (benchmark) {
     break;
   case "automation":
     await (await import("./automation.ts")).benchAutomation({ json });
+    break;
+  case "sla":
+    await (await import("./sla.ts")).benchSla({ json });
     break;
   case "messaging":
     await (await import("./messaging.ts")).benchMessaging({ json });
