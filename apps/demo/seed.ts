@@ -10,6 +10,7 @@ import { ensureDemoMessagingInboxes } from "./seed-messaging.ts";
 import { seedDemoTickets } from "./seed-tickets.ts";
 import { seedDemoCsat } from "./seed-csat.ts";
 import { seedDemoAutomation } from "./seed-automation.ts";
+import { seedDemoSla } from "./seed-sla.ts";
 import { STAND_IN_REST_PATH } from "./twilio-stand-in-routes.ts";
 import { createAgent, createTeam, setAgentSkill } from "../../routing/agent.ts";
 import { createQueue, replaceEntryRules } from "../../routing/queue.ts";
@@ -156,6 +157,7 @@ export async function seedDemo(
   await seedDemoTickets(rt, w);
   await seedDemoCsat(rt, w);
   await seedDemoAutomation(rt, w);
+  await seedDemoSla(rt, w);
   // The knowledge base: refund, order status and address articles in English and Chinese, each
   // pair linked as translations, so the help center, suggestions and the bot work at once.
   const author = { userId: editor.id, workspaceId: w, role: editor.role };
