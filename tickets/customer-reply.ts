@@ -35,8 +35,8 @@ export async function carryCustomerMessage(tx: Tx, ticket: Ticket, item: Timelin
 
 /**
  * A customer wrote on a conversation linked to tickets that are not closed: the message joins each
- * ticket's history, and a ticket waiting for the customer is theirs to work again (`open`, by the
- * system).
+ * ticket's history, and a ticket waiting for the customer, or solved, is theirs to work again
+ * (`open`, by the system).
  */
 export async function customerReplied(core: Core, workspaceId: string, conversationId: string, item: TimelineView) {
   const linked = await core.db
@@ -60,7 +60,9 @@ export async function customerReplied(core: Core, workspaceId: string, conversat
 }
 
 async function touch(tx: Tx, events: EventLog, ticket: Ticket) {
-  if (ticket.status === "pending_customer")
+  // As help desks do: a customer who writes again on a solved ticket has not been helped yet; a
+  // closed ticket stays closed (a time-based rule can close solved tickets after a few days).
+  if (ticket.status === "pending_customer" || ticket.status === "solved")
     await changeTicket(tx, events, ticket.workspaceId, ticket.id, { status: "open" }, "system");
   else await tx.update(tickets).set({ updatedAt: new Date() }).where(eq(tickets.id, ticket.id));
 }

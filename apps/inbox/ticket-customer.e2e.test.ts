@@ -117,6 +117,15 @@ describe("the customer and their ticket", () => {
     ]);
     const reopen = entries.find((e) => e.kind === "change" && e.data.field === "status" && e.data.to === "open");
     expect(reopen).toMatchObject({ author: null, data: { from: "pending_customer" } });
+
+    // Solved, then the customer writes again: not helped yet, so open again.
+    await api(v1(`/tickets/${ticket.id}`), { token: agent, method: "PATCH", body: { status: "solved" } });
+    await api(`${s.url}/widget/v1/messages`, { token: v.token, body: { text: "Still not here" } });
+    const again = await until(
+      () => api(v1(`/tickets/${ticket.id}`), { token: agent }),
+      (r) => r.body.status === "open",
+    );
+    expect(again.body).toMatchObject({ status: "open", solvedAt: null });
     v.socket.close();
   });
 

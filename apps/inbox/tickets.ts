@@ -145,7 +145,12 @@ export function ticketsApi(rt: Runtime) {
       responses: ok("The ticket; 409 when it is closed (only reopening to open is allowed)"),
       tags,
     }),
-    async (c) => c.json(await updateTicket(core, c.get("actor"), c.req.valid("param").id, c.req.valid("json")), 200),
+    async (c) => {
+      const actor = c.get("actor");
+      const changed = await updateTicket(core, actor, c.req.valid("param").id, c.req.valid("json"));
+      const [ticket] = await withTicketSla(db, actor.workspaceId, [changed]);
+      return c.json(ticket!, 200);
+    },
   );
 
   app.openapi(
@@ -218,7 +223,11 @@ export function ticketsApi(rt: Runtime) {
       responses: ok("{items}: the contact's visible tickets, newest first"),
       tags,
     }),
-    async (c) => c.json(await contactTickets(db, c.get("actor"), c.req.valid("param").id), 200),
+    async (c) => {
+      const actor = c.get("actor");
+      const page = await contactTickets(db, actor, c.req.valid("param").id);
+      return c.json({ ...page, items: await withTicketSla(db, actor.workspaceId, page.items) }, 200);
+    },
   );
 
   return app;
