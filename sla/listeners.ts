@@ -1,9 +1,26 @@
+import { and, eq, isNull } from "drizzle-orm";
 import type { BusMessage, EventBus } from "../conversations/bus.ts";
 import type { TimelineView } from "../conversations/timeline.ts";
 import type { Db } from "../db/connect.ts";
+import { slaClocks } from "../db/schema/index.ts";
 import { log } from "../platform/log.ts";
+import { hasPolicies } from "./policy.ts";
 import { reconcileConversation } from "./conversation-clocks.ts";
 import { reconcileTicket, type TicketEventPayload } from "./ticket-clocks.ts";
+
+/**
+ * Whether a conversation's event can touch a clock: its workspace has a policy, or the conversation
+ * still runs a clock (its policy was deleted since). Without either, a message costs no transaction.
+ */
+async function clocksMatter(db: Db, workspaceId: string, conversationId: string) {
+  if (await hasPolicies(db, workspaceId)) return true;
+  const [live] = await db
+    .select({ id: slaClocks.id })
+    .from(slaClocks)
+    .where(and(eq(slaClocks.conversationId, conversationId), isNull(slaClocks.stoppedAt)))
+    .limit(1);
+  return !!live;
+}
 
 /**
  * Starts, stops, pauses and re-plans SLA clocks as conversations and tickets change. Every node hears
@@ -35,14 +52,18 @@ export function listenForSlaEvents(db: Db, bus: EventBus) {
     }
     if (!conversationId) return;
     if (m.type === "conversation.created" || m.type === "conversation.updated")
-      queue(conversationId, () => reconcileConversation(db, workspaceId, conversationId));
+      queue(conversationId, async () => {
+        if (await clocksMatter(db, workspaceId, conversationId))
+          await reconcileConversation(db, workspaceId, conversationId);
+      });
     else if (m.type === "item.created") {
       // Messages start and meet response clocks; an event item (a transfer to a queue) may change
       // the policy or the calendar.
       const item = payload.item as TimelineView | undefined;
-      queue(conversationId, () =>
-        reconcileConversation(db, workspaceId, conversationId, item?.type === "message" ? item : undefined),
-      );
+      queue(conversationId, async () => {
+        if (await clocksMatter(db, workspaceId, conversationId))
+          await reconcileConversation(db, workspaceId, conversationId, item?.type === "message" ? item : undefined);
+      });
     }
   });
   return async () => {

@@ -4,6 +4,7 @@ import { compileConditions, type ConditionSubject } from "../conversations/condi
 import { isUniqueViolation, type Executor } from "../db/connect.ts";
 import { slaPolicies, type SlaMetric, type SlaPolicy } from "../db/schema/index.ts";
 import { Conflict, Invalid, NotFound } from "../platform/errors.ts";
+import { TtlCache } from "../platform/ttl-cache.ts";
 
 const YEAR_MINUTES = 366 * 24 * 60;
 const Minutes = z
@@ -88,6 +89,7 @@ export async function createPolicy(db: Executor, workspaceId: string, input: Pol
       .insert(slaPolicies)
       .values({ ...values, name: input.name, workspaceId, position: (last?.position ?? -1) + 1 })
       .returning();
+    policyPresence.delete(workspaceId);
     return policyView(row!);
   } catch (err) {
     throw isUniqueViolation(err) ? taken(input.name) : err;
@@ -104,6 +106,7 @@ export async function updatePolicy(db: Executor, workspaceId: string, id: string
       .where(and(eq(slaPolicies.workspaceId, workspaceId), eq(slaPolicies.id, id)))
       .returning();
     if (!row) throw new NotFound("SLA policy");
+    policyPresence.delete(workspaceId);
     return policyView(row);
   } catch (err) {
     throw isUniqueViolation(err) ? taken(patch.name ?? "") : err;
@@ -117,6 +120,7 @@ export async function deletePolicy(db: Executor, workspaceId: string, id: string
     .where(and(eq(slaPolicies.workspaceId, workspaceId), eq(slaPolicies.id, id)))
     .returning({ id: slaPolicies.id });
   if (!gone.length) throw new NotFound("SLA policy");
+  policyPresence.delete(workspaceId);
 }
 
 /** The workspace's policies in this order: `ids` must name each of them once. */
@@ -158,6 +162,27 @@ export function choosePolicy<P extends Pick<SlaPolicy, "id" | "conditions" | "ac
     if (entry.matches(subject)) return p;
   }
   return null;
+}
+
+/**
+ * Whether a workspace has any SLA policy, kept a few seconds per node: most workspaces' events need no
+ * clock work at all, and asking on every message would cost the hot path a transaction. The node a
+ * policy is saved on forgets at once (and every node handles every event, so that one keeps up); the
+ * others within `POLICY_PRESENCE_MS`.
+ */
+const POLICY_PRESENCE_MS = 5_000;
+const policyPresence = new TtlCache<string, boolean>(POLICY_PRESENCE_MS);
+
+export async function hasPolicies(db: Executor, workspaceId: string) {
+  const known = policyPresence.get(workspaceId);
+  if (known !== undefined) return known;
+  const [row] = await db
+    .select({ id: slaPolicies.id })
+    .from(slaPolicies)
+    .where(eq(slaPolicies.workspaceId, workspaceId))
+    .limit(1);
+  policyPresence.set(workspaceId, !!row);
+  return !!row;
 }
 
 export async function activePolicies(db: Executor, workspaceId: string) {

@@ -124,8 +124,9 @@ describe("ids in paths", () => {
           token: tokenFor(path),
           body: route.method === "GET" || route.method === "DELETE" ? undefined : {},
         });
-        // The help center answers readers with its HTML "not found" page; everything else with the error shape.
-        const shaped = path.startsWith("/help/")
+        // The help center and the survey link page answer people with an HTML "not found" page; everything
+        // else with the error shape.
+        const shaped = /^\/(help|csat)\//.test(path)
           ? /text\/html/.test(res.headers.get("content-type") ?? "")
           : typeof res.body?.error?.code === "string";
         if (![400, 404].includes(res.status) || !shaped) answers.push(`${res.status} ${route.method} ${path}`);
