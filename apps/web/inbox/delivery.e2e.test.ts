@@ -67,10 +67,13 @@ it("shows a dead-lettered reply as not delivered with its reason, and Retry send
   const delivery = page.getByTestId("timeline-item").filter({ hasText: "It left today" }).getByTestId("delivery");
   await delivery.and(page.locator("[data-status=failed]")).waitFor();
   expect(await delivery.textContent()).toContain("Gave up after 6 attempts: no result could be recorded");
-  expect(sends).toHaveLength(0);
+  // Only this conversation's sends: the test database is shared, and another file's server may have left
+  // a message of its own waiting for any node's worker.
+  const ours = () => sends.filter((m) => m.conversationId === conversation.id).map((m) => m.text);
+  expect(ours()).toEqual([]);
 
   await delivery.getByRole("button", { name: "Retry" }).click();
   await delivery.and(page.locator("[data-status=delivered]")).waitFor();
-  expect(sends.map((m) => m.text)).toEqual(["It left today"]);
+  expect(ours()).toEqual(["It left today"]);
   await page.context().close();
 }, 60_000);
