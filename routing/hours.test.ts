@@ -1,5 +1,6 @@
-import { expect, it } from "bun:test";
-import { isOpen } from "./hours.ts";
+import { describe, expect, it } from "bun:test";
+import { Invalid } from "../platform/errors.ts";
+import { BusinessHoursInput, checkBusinessHours, isOpen } from "./hours.ts";
 
 const shanghai = {
   timeZone: "Asia/Shanghai",
@@ -46,4 +47,26 @@ it("keeps a span that runs past midnight open into the next day, and takes 24:00
   const late = { timeZone: "UTC", weekly: { mon: [["18:00", "24:00"]] as [string, string][] }, holidays: [] };
   expect(isOpen(late, new Date("2026-11-30T23:59:00Z"))).toBe(true);
   expect(isOpen(late, new Date("2026-12-01T00:00:00Z"))).toBe(false);
+});
+
+describe("business hours as queues and the workspace calendar take them", () => {
+  const field = (hours: unknown) => {
+    try {
+      checkBusinessHours(BusinessHoursInput.parse(hours), "businessHours.");
+      return "ok";
+    } catch (err) {
+      return err instanceof Invalid ? err.field : String(err);
+    }
+  };
+
+  it("accepts a night shift past midnight and 24:00, refuses a span of no length and an unknown zone", () => {
+    expect(field({ timeZone: "Asia/Shanghai", weekly: { fri: [["22:00", "06:00"]], sat: [["18:00", "24:00"]] } })).toBe(
+      "ok",
+    );
+    expect(field({ timeZone: "Asia/Shanghai", weekly: { mon: [["09:00", "09:00"]] } })).toBe(
+      "businessHours.weekly.mon",
+    );
+    expect(field({ timeZone: "Mars/Olympus", weekly: {} })).toBe("businessHours.timeZone");
+    expect(() => BusinessHoursInput.parse({ timeZone: "UTC", weekly: { mon: [["24:00", "06:00"]] } })).toThrow();
+  });
 });

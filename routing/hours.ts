@@ -1,4 +1,36 @@
+import { z } from "zod";
 import type { BusinessHours } from "../db/schema/index.ts";
+import { Invalid } from "../platform/errors.ts";
+
+const WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
+const START = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM");
+// "24:00" ends a day at midnight.
+const END = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, "must be HH:MM or 24:00");
+
+/**
+ * Business hours as a queue or the workspace calendar takes them. A span that does not end after it
+ * starts runs past midnight (["22:00","06:00"]); a span of no length is refused (checkBusinessHours).
+ */
+export const BusinessHoursInput = z
+  .object({
+    timeZone: z.string().min(1).max(64),
+    weekly: z.partialRecord(z.enum(WEEK), z.array(z.tuple([START, END])).max(6)),
+    holidays: z.array(z.iso.date()).max(366).default([]),
+  })
+  .strict();
+
+/** Checks what zod cannot: the time zone and spans of no length; `prefix` names the fields ("businessHours."). */
+export function checkBusinessHours(hours: BusinessHours | null, prefix = "") {
+  if (!hours) return;
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: hours.timeZone });
+  } catch {
+    throw new Invalid(`Unknown time zone "${hours.timeZone}"`, `${prefix}timeZone`);
+  }
+  for (const [day, spans] of Object.entries(hours.weekly))
+    for (const [from, to] of spans ?? [])
+      if (from === to) throw new Invalid(`A span on ${day} has no length`, `${prefix}weekly.${day}`);
+}
 
 const WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
 

@@ -4,10 +4,9 @@ import type { Executor } from "../db/connect.ts";
 import { channels, entryRules, queues, skills, workItems, type OverflowStep, type Queue } from "../db/schema/index.ts";
 import { DomainError, Invalid, NotFound } from "../platform/errors.ts";
 import { parseInput } from "../platform/validation.ts";
+import { BusinessHoursInput, checkBusinessHours } from "./hours.ts";
 
 const SkillRequirement = z.object({ skill: z.string().min(1).max(100), minLevel: z.number().int().min(1).max(5) });
-const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM");
-const weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 
 export const QueueInput = z
   .object({
@@ -24,14 +23,8 @@ export const QueueInput = z
       )
       .max(50)
       .default([]),
-    businessHours: z
-      .object({
-        timeZone: z.string().min(1).max(64),
-        weekly: z.partialRecord(z.enum(weekdays), z.array(z.tuple([HHMM, HHMM])).max(6)),
-        holidays: z.array(z.iso.date()).max(366).default([]),
-      })
-      .nullable()
-      .default(null),
+    // The same hours model as the workspace calendar: spans past midnight, "24:00" (routing/hours.ts).
+    businessHours: BusinessHoursInput.nullable().default(null),
     maxWaitSeconds: z.number().int().min(1).max(86_400).nullable().default(null),
     serviceLevelSeconds: z.number().int().min(1).max(3_600).default(20),
     offerTimeoutSeconds: z.number().int().min(5).max(3_600).nullable().default(null),
@@ -106,17 +99,7 @@ async function checkQueue(db: Executor, workspaceId: string, input: QueueInput, 
     const missing = named.find((n) => !known.some((k) => k.name === n));
     if (missing) throw new Invalid(`Unknown skill "${missing}"`, "requiredSkills");
   }
-  if (input.businessHours) {
-    try {
-      new Intl.DateTimeFormat("en", { timeZone: input.businessHours.timeZone });
-    } catch {
-      throw new Invalid(`Unknown time zone "${input.businessHours.timeZone}"`, "businessHours.timeZone");
-    }
-    for (const [day, spans] of Object.entries(input.businessHours.weekly))
-      for (const [from, to] of spans ?? [])
-        if (from >= to)
-          throw new Invalid(`Opening hours on ${day} must end after they start`, `businessHours.weekly.${day}`);
-  }
+  checkBusinessHours(input.businessHours, "businessHours.");
   const steps = input.overflow.map((s) => s.afterSeconds);
   if (steps.some((t, i) => i > 0 && t <= steps[i - 1]!))
     throw new Invalid("Overflow steps must come in increasing afterSeconds", "overflow");
