@@ -48,15 +48,16 @@ const slaWhen = (id: string, ok: (sla: any) => boolean) =>
 const clocksOf = (id: string) => s.rt.core.db.select().from(slaClocks).where(eq(slaClocks.conversationId, id));
 
 describe("the public contract", () => {
-  it("breaches a 0.5-minute first response: sla.breached with its seq reaches a supervisor's socket", async () => {
+  // Fractional minutes as the contract allows (0.5 there; 0.1 here, to wait 6 s rather than 30).
+  it("breaches a 0.1-minute first response: sla.breached with its seq reaches a supervisor's socket", async () => {
     const socket = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${supervisor}`);
-    const p = await policy({ firstResponseMinutes: 0.5, resolutionMinutes: 60 });
+    const p = await policy({ firstResponseMinutes: 0.1, resolutionMinutes: 60 });
     const { id } = await visitorWrites("我的订单还没到");
     const sla = await slaWhen(id, (x) => !!x.firstResponseDueAt && !!x.resolutionDueAt);
     expect(sla).toMatchObject({ policyId: p.id, nextResponseDueAt: null, breached: [] });
     const created = Date.parse((await conversation(id)).body.createdAt);
-    expect(Date.parse(sla.firstResponseDueAt) - created).toBeGreaterThanOrEqual(29_000);
-    expect(Date.parse(sla.firstResponseDueAt) - created).toBeLessThanOrEqual(31_000);
+    expect(Date.parse(sla.firstResponseDueAt) - created).toBeGreaterThanOrEqual(5_000);
+    expect(Date.parse(sla.firstResponseDueAt) - created).toBeLessThanOrEqual(7_000);
     expect(Date.parse(sla.resolutionDueAt) - created).toBe(3_600_000);
     // The list's slaDueAt is the nearest due time.
     const listed = (await api(`${s.url}/api/v1/conversations?status=open`, { token: admin })).body.items.find(
