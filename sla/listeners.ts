@@ -5,8 +5,8 @@ import type { Db } from "../db/connect.ts";
 import { slaClocks } from "../db/schema/index.ts";
 import { log } from "../platform/log.ts";
 import { hasPolicies } from "./policy.ts";
-import { reconcileConversation } from "./conversation-clocks.ts";
-import { reconcileTicket, type TicketEventPayload } from "./ticket-clocks.ts";
+import { isAgentReply, reconcileConversation } from "./conversation-clocks.ts";
+import { reconcileTicket, ticketsAnswered, type TicketEventPayload } from "./ticket-clocks.ts";
 
 /**
  * Whether a conversation's event can touch a clock: its workspace has a policy, or the conversation
@@ -61,8 +61,11 @@ export function listenForSlaEvents(db: Db, bus: EventBus) {
       // the policy or the calendar.
       const item = payload.item as TimelineView | undefined;
       queue(conversationId, async () => {
-        if (await clocksMatter(db, workspaceId, conversationId))
-          await reconcileConversation(db, workspaceId, conversationId, item?.type === "message" ? item : undefined);
+        if (!(await clocksMatter(db, workspaceId, conversationId))) return;
+        await reconcileConversation(db, workspaceId, conversationId, item?.type === "message" ? item : undefined);
+        // The reply answers the conversation's tickets too.
+        if (item && isAgentReply(item))
+          await ticketsAnswered(db, workspaceId, conversationId, new Date(item.createdAt));
       });
     }
   });

@@ -1,7 +1,15 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, notInArray } from "drizzle-orm";
 import type { ConditionSubject } from "../conversations/condition.ts";
 import type { Db } from "../db/connect.ts";
-import { contacts, conversations, queues, tickets, type SlaMetric, type Ticket } from "../db/schema/index.ts";
+import {
+  contacts,
+  conversations,
+  queues,
+  ticketConversations,
+  tickets,
+  type SlaMetric,
+  type Ticket,
+} from "../db/schema/index.ts";
 import {
   everStarted,
   liveClocks,
@@ -33,6 +41,8 @@ export type TicketEventPayload = {
  *   channel and queue; business hours are that queue's, else the workspace calendar;
  * - first response runs while the ticket is `new`, met by its first move out of `new` or an agent's
  *   change the customer sees;
+ * - next response runs from a customer's message into the ticket after that, met by the next agent
+ *   change the customer sees or an agent's reply on its conversation;
  * - resolution runs from creation (from now once reopened), met at solved or closed;
  * - `pending_customer` pauses the clocks; any other open status resumes them;
  * - `tickets.due_at` keeps the nearest running due time.
@@ -75,12 +85,21 @@ export async function reconcileTicket(db: Db, workspaceId: string, event: Ticket
           const reopened = await everStarted(tx, subject, "resolution");
           await startClock(tx, subject, policy, "resolution", hours, reopened ? now : t.createdAt, waiting);
         }
-        const answered =
-          t.status !== "new" ||
-          (event.by?.type === "agent" && (event.changes ?? []).some((c) => VISIBLE_CHANGES.has(c.field)));
+        const agentAnswered =
+          event.by?.type === "agent" && (event.changes ?? []).some((c) => VISIBLE_CHANGES.has(c.field));
+        const answered = t.status !== "new" || agentAnswered;
         if (answered) await stopClocks(tx, subject, ["first_response"], now);
         else if (!(await everStarted(tx, subject, "first_response")))
           await startClock(tx, subject, policy, "first_response", hours, t.createdAt, waiting);
+        // Next response: the customer wrote into the ticket after its first response; met by the next
+        // agent change they see (or an agent's reply on its conversation: ticketsAnswered).
+        if (agentAnswered) await stopClocks(tx, subject, ["next_response"], now);
+        else if (
+          (event.changes ?? []).some((c) => c.field === "customer_message") &&
+          answered &&
+          !(await liveClocks(tx, subject)).some((k) => k.metric === "next_response")
+        )
+          await startClock(tx, subject, policy, "next_response", hours, now, waiting);
       }
     }
     const due = done ? null : await nearestDueAt(tx, subject);
@@ -108,4 +127,31 @@ export function ticketSubject(
     vip: attributes.vip === true,
     contact: attributes,
   };
+}
+
+/**
+ * An agent replied on a conversation: the open tickets it belongs to have had their answer too —
+ * their first and next response clocks are met, and their due time follows.
+ */
+export async function ticketsAnswered(db: Db, workspaceId: string, conversationId: string, at: Date) {
+  const linked = await db
+    .select({ id: tickets.id })
+    .from(ticketConversations)
+    .innerJoin(tickets, eq(tickets.id, ticketConversations.ticketId))
+    .where(
+      and(
+        eq(ticketConversations.workspaceId, workspaceId),
+        eq(ticketConversations.conversationId, conversationId),
+        notInArray(tickets.status, ["solved", "closed"]),
+      ),
+    );
+  for (const { id } of linked)
+    await db.transaction(async (tx) => {
+      const subject: ClockSubject = { workspaceId, ticketId: id };
+      await stopClocks(tx, subject, ["first_response", "next_response"], at);
+      await tx
+        .update(tickets)
+        .set({ dueAt: await nearestDueAt(tx, subject) })
+        .where(eq(tickets.id, id));
+    });
 }

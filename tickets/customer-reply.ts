@@ -5,6 +5,7 @@ import type { EventLog } from "../conversations/event.ts";
 import type { TimelineView } from "../conversations/timeline.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import { changeTicket } from "./change-ticket.ts";
+import { ticketScope, ticketViewOf } from "./ticket.ts";
 
 /**
  * Puts a customer's message on a ticket's history once (its item id in data), the ticket's row locked
@@ -55,14 +56,27 @@ export async function customerReplied(core: Core, workspaceId: string, conversat
       const [ticket] = await tx.select().from(tickets).where(eq(tickets.id, id)).for("update");
       if (!ticket || ticket.status === "closed") return;
       if (!(await carryCustomerMessage(tx, ticket, item))) return;
-      await touch(tx, events, ticket);
+      await touch(tx, events, ticket, item);
     });
 }
 
-async function touch(tx: Tx, events: EventLog, ticket: Ticket) {
+async function touch(tx: Tx, events: EventLog, ticket: Ticket, item: TimelineView) {
   // As help desks do: a customer who writes again on a solved ticket has not been helped yet; a
   // closed ticket stays closed (a time-based rule can close solved tickets after a few days).
   if (ticket.status === "pending_customer" || ticket.status === "solved")
     await changeTicket(tx, events, ticket.workspaceId, ticket.id, { status: "open" }, "system");
-  else await tx.update(tickets).set({ updatedAt: new Date() }).where(eq(tickets.id, ticket.id));
+  const [after] = await tx.update(tickets).set({ updatedAt: new Date() }).where(eq(tickets.id, ticket.id)).returning();
+  // The customer's message is a change of its own: it starts the ticket's next-response clock (sla/)
+  // and is a "ticket changed" for automation rules.
+  await events.append(ticket.workspaceId, {
+    type: "ticket.updated",
+    conversationId: null,
+    payload: {
+      ticketId: ticket.id,
+      ticket: await ticketViewOf(tx, after!),
+      changes: [{ field: "customer_message", from: null, to: item.id }],
+      by: { type: "contact", id: item.sender?.id ?? null, name: item.sender?.name ?? null },
+      scope: ticketScope(after!),
+    },
+  });
 }

@@ -237,6 +237,44 @@ describe("tickets", () => {
   }, 30_000);
 });
 
+describe("tickets' next response", () => {
+  it("runs from the customer's message into the ticket after its first response, met by an agent's reply", async () => {
+    await policy({
+      firstResponseMinutes: 60,
+      nextResponseMinutes: 30,
+      conditions: [{ field: "kind", op: "equals", value: "ticket" }],
+    });
+    const v = await visitorWrites("The kettle leaks");
+    const made = await api(`${s.url}/api/v1/conversations/${v.id}/tickets`, {
+      token: admin,
+      body: { title: "Leaking kettle" },
+    });
+    expect(made.status).toBe(201);
+    const ticket = async () => (await api(`${s.url}/api/v1/tickets/${made.body.id}`, { token: admin })).body;
+    await until(ticket, (t) => !!t.sla?.firstResponseDueAt);
+    await api(`${s.url}/api/v1/tickets/${made.body.id}`, { token: admin, method: "PATCH", body: { status: "open" } });
+    const answered = await until(ticket, (t) => t.sla?.firstResponseDueAt === null);
+    expect(answered.sla.nextResponseDueAt).toBeNull();
+
+    // The customer writes again: the next response is due in 30 minutes from then.
+    await visitorWrites("Any news?", v.visitorToken);
+    const waiting = await until(ticket, (t) => !!t.sla?.nextResponseDueAt);
+    const due = Date.parse(waiting.sla.nextResponseDueAt) - Date.now();
+    expect(due).toBeGreaterThan(25 * 60_000);
+    expect(due).toBeLessThanOrEqual(30 * 60_000);
+    expect(waiting.dueAt).toBe(waiting.sla.nextResponseDueAt);
+
+    // An agent answers on the conversation: met.
+    const reply = await api(`${s.url}/api/v1/conversations/${v.id}/messages`, {
+      token: admin,
+      body: { text: "A new one is on its way" },
+    });
+    expect(reply.status).toBe(201);
+    const met = await until(ticket, (t) => t.sla?.nextResponseDueAt === null);
+    expect(met.sla.breached).toEqual([]);
+  }, 30_000);
+});
+
 describe("bad input", () => {
   it("names the field: unknown condition, minutes out of range, a taken name, an unknown time zone", async () => {
     const bad = async (body: unknown, field: string, status = 400) => {
