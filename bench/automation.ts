@@ -17,7 +17,7 @@ import {
 } from "../db/schema/index.ts";
 import { AutomationEngine, compileRule, decide } from "../automation/engine.ts";
 import { handleEvent } from "../automation/listeners.ts";
-import { openPglite, openPostgres, type Target } from "./harness/database.ts";
+import { onEachDriver, type Target } from "./harness/database.ts";
 import { summarize } from "./harness/stats.ts";
 
 /**
@@ -190,23 +190,12 @@ async function benchDatabase(target: Target) {
     };
   } finally {
     await database.close();
-    await target.dispose();
   }
 }
 
 export async function benchAutomation({ json }: { json: boolean }) {
   const pure = benchPure();
-  const drivers: Record<string, unknown> = {};
-  for (const [name, open] of [
-    ["pglite", async () => openPglite()],
-    ["postgres", openPostgres],
-  ] as const) {
-    try {
-      drivers[name] = await benchDatabase(await open());
-    } catch (err) {
-      drivers[name] = { skipped: err instanceof Error ? err.message : String(err) };
-    }
-  }
+  const drivers = await onEachDriver(benchDatabase);
   const report = { rules: RULES, pure, drivers, targetP99Ms: TARGET_P99_MS };
   if (json) return console.log(JSON.stringify(report));
   const rows: [string, string][] = [];

@@ -45,6 +45,13 @@ describe("supervisor and admin screens in a browser", () => {
     const conversationId = await visitor.send("hello new inbox");
     const c = await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: adminToken });
     expect(c.body.inboxId).toBe(listed.id);
+    // Done with it: an open chat left behind would be queued (by the reconciliation) once a later test
+    // adds a queue, and offered next to that test's own.
+    const resolved = await api(`${s.url}/api/v1/conversations/${conversationId}/status`, {
+      token: adminToken,
+      body: { status: "resolved" },
+    });
+    expect(resolved.status).toBe(200);
     await visitor.close();
     await page.context().close();
   });

@@ -111,8 +111,37 @@ const ID_FIELD: Record<string, [string, keyof Choices]> = {
   webhook: ["webhookId", "webhooks"],
 };
 
+/** A rule's or macro's actions, one row each, edited in place. */
+export function ActionList({
+  actions,
+  setActions,
+  types,
+  choices,
+}: {
+  actions: Action[];
+  setActions: (update: (actions: Action[]) => Action[]) => void;
+  types: readonly string[];
+  choices: Choices;
+}) {
+  return (
+    <ul className="cards">
+      {actions.map((a, i) => (
+        <ActionRow
+          key={i}
+          index={i}
+          action={a}
+          types={types}
+          choices={choices}
+          onChange={(next) => setActions((as) => as.map((x, j) => (j === i ? next : x)))}
+          onRemove={() => setActions((as) => as.filter((_, j) => j !== i))}
+        />
+      ))}
+    </ul>
+  );
+}
+
 /** One action row: its type and the fields that type needs, with pickers for ids. */
-export function ActionRow({
+function ActionRow({
   action,
   types,
   choices,
@@ -317,19 +346,7 @@ function RuleEditor({ rule, onSaved, onCancel }: { rule: Rule | null; onSaved: (
         {t("automation.addCondition")}
       </button>
       <h3>{t("automation.actions")}</h3>
-      <ul className="cards">
-        {actions.map((a, i) => (
-          <ActionRow
-            key={i}
-            index={i}
-            action={a}
-            types={ACTION_TYPES}
-            choices={choices}
-            onChange={(next) => setActions((as) => as.map((x, j) => (j === i ? next : x)))}
-            onRemove={() => setActions((as) => as.filter((_, j) => j !== i))}
-          />
-        ))}
-      </ul>
+      <ActionList actions={actions} setActions={setActions} types={ACTION_TYPES} choices={choices} />
       <button type="button" onClick={() => setActions((as) => [...as, { type: "label" }])} data-testid="add-action">
         {t("automation.addAction")}
       </button>

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState } from "react";
 import { request } from "../client.ts";
 import { useI18n } from "../i18n.ts";
 import { useWorkspace } from "../workspace.tsx";
-import { ActionRow, useChoices, type Action } from "./automations.tsx";
+import { ActionList, useChoices, type Action } from "./automations.tsx";
 import { Field, useSubmit } from "./form.tsx";
 
 /** What a macro may do: a rule's actions on the conversation in front of the agent. */
@@ -72,19 +72,7 @@ export function Macros() {
             {t("macro.personal")}
           </label>
         )}
-        <ul className="cards">
-          {actions.map((a, i) => (
-            <ActionRow
-              key={i}
-              index={i}
-              action={a}
-              types={MACRO_ACTIONS}
-              choices={choices}
-              onChange={(next) => setActions((as) => as.map((x, j) => (j === i ? next : x)))}
-              onRemove={() => setActions((as) => as.filter((_, j) => j !== i))}
-            />
-          ))}
-        </ul>
+        <ActionList actions={actions} setActions={setActions} types={MACRO_ACTIONS} choices={choices} />
         <div className="row-form">
           <button type="button" onClick={() => setActions((as) => [...as, { type: "label" }])}>
             {t("automation.addAction")}
