@@ -96,3 +96,37 @@ it("applies a macro from the composer's / list, the timeline naming it", async (
   expect(second.labels).toEqual(["refund"]);
   await page.context().close();
 });
+
+it("names the rule on a note it wrote, and the macro on a note an agent's macro wrote", async () => {
+  const rule = await api(`${s.url}/api/v1/automations`, {
+    token: admin,
+    body: {
+      name: "Note on orders",
+      event: "conversation.created",
+      conditions: [{ field: "text", op: "contains", value: "订单 A-77" }],
+      actions: [{ type: "note", body: "Order questions: check the warehouse first" }],
+    },
+  });
+  expect(rule.status).toBe(201);
+  const macro = await api(`${s.url}/api/v1/macros`, {
+    token: admin,
+    body: { name: "Warehouse asked", actions: [{ type: "note", body: "Asked the warehouse" }] },
+  });
+  expect(macro.status).toBe(201);
+  const id = await visitorMessage("订单 A-77 在哪里？");
+  await until(
+    async () => (await api(`${s.url}/api/v1/conversations/${id}/timeline`, { token: admin })).body.items,
+    (items: { type: string }[]) => items.some((i) => i.type === "note"),
+  );
+  expect(
+    (await api(`${s.url}/api/v1/conversations/${id}/macros/${macro.body.id}`, { token: admin, body: {} })).status,
+  ).toBe(200);
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await signIn(page, s.url, s.admin.email, s.admin.password);
+  await page.goto(`${s.url}/app/#/inbox/all/${id}`);
+  const byRule = page.getByTestId("timeline-item").filter({ hasText: "Order questions: check the warehouse first" });
+  await byRule.locator(".sender").getByText("rule “Note on orders”").waitFor();
+  const byMacro = page.getByTestId("timeline-item").filter({ hasText: "Asked the warehouse" });
+  await byMacro.getByText("via macro “Warehouse asked”").waitFor();
+  await page.context().close();
+});

@@ -128,13 +128,16 @@ function TimelineItem({ item, conversationId }: { item: Item; conversationId: st
   if (item.type === "event" && item.eventType === "ticket_created") return <TicketCreatedEvent item={item} />;
   if (item.type === "event") return <EventItem item={item} />;
   const kind = item.type === "note" ? "note" : item.type === "call" ? "call" : item.direction === "in" ? "in" : "out";
-  const sender =
-    item.sender.name ??
-    (item.sender.type === "contact"
-      ? t("contact.anonymous")
-      : item.sender.type === "bot"
-        ? t("timeline.bot")
-        : t("timeline.system"));
+  // A note or reply an automation rule wrote names the rule; one a macro wrote names the agent, then the macro.
+  const { rule, macro } = item.data as { rule?: { name: string }; macro?: { name: string } };
+  const sender = rule
+    ? t("automation.byRule", { name: rule.name })
+    : (item.sender.name ??
+      (item.sender.type === "contact"
+        ? t("contact.anonymous")
+        : item.sender.type === "bot"
+          ? t("timeline.bot")
+          : t("timeline.system")));
   const data = item.data as {
     subject?: string;
     quotedText?: string;
@@ -168,6 +171,7 @@ function TimelineItem({ item, conversationId }: { item: Item; conversationId: st
         <span className="sender" dir="auto">
           {sender}
         </span>
+        {macro && <span className="via">{t("automation.viaMacro", { name: macro.name })}</span>}
         {item.private && <span className="note-tag">{t("timeline.note")}</span>}
         <time dateTime={item.createdAt}>{when(item.createdAt)}</time>
       </div>
