@@ -8,6 +8,7 @@ import { KnowledgeSuggestions } from "./knowledge-panel.tsx";
 import type { Canned, ContactProfile, Conversation, Me } from "./model.ts";
 import type { Realtime } from "./realtime.ts";
 import { ReplyWindowNotice, useReplyWindow } from "./reply-window.tsx";
+import { applyMacro, useMacroMatches } from "./macro-menu.tsx";
 import {
   needsTemplate,
   OptedOutNotice,
@@ -54,7 +55,6 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
   const [sending, setSending] = useState(false);
   const [contact, setContact] = useState<ContactProfile | null>(null);
   const [canned, setCanned] = useState<Canned[] | null>(null);
-  const [macros, setMacros] = useState<{ id: string; name: string }[] | null>(null);
   const [pick, setPick] = useState(0);
   // Email only: how the reply is addressed.
   const [emailKind, setEmailKind] = useState<"reply" | "replyAll" | "forward">("reply");
@@ -103,22 +103,11 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
       );
   }, [slash, canned]);
   // Macros sit beside canned responses under "/": choosing one applies it to the conversation.
-  useEffect(() => {
-    if (slash !== undefined && macros === null)
-      request<{ items: { id: string; name: string }[] }>("/macros").then(
-        (r) => setMacros(r.items),
-        () => setMacros([]),
-      );
-  }, [slash, macros]);
-  const macroMatches = useMemo(() => {
-    if (slash === undefined || !macros) return [];
-    const q = slash.toLowerCase();
-    return macros.filter((m) => m.name.toLowerCase().includes(q)).slice(0, 5);
-  }, [slash, macros]);
-  const applyMacro = async (m: { id: string; name: string }) => {
+  const macroMatches = useMacroMatches(slash);
+  const runMacro = async (m: { id: string; name: string }) => {
     setError(null);
     try {
-      await request(`/conversations/${id}/macros/${m.id}`, { method: "POST" });
+      await applyMacro(id, m.id);
       setDraft((d) => ({ ...d, text: "" }));
     } catch (e) {
       setError(e instanceof ApiError ? e.message : t("error.generic"));
@@ -378,7 +367,7 @@ export function Composer({ conversation, me }: { conversation: Conversation; me:
               role="option"
               aria-selected={false}
               data-testid="macro-option"
-              onMouseDown={(e) => (e.preventDefault(), void applyMacro(m))}
+              onMouseDown={(e) => (e.preventDefault(), void runMacro(m))}
             >
               <strong>{t("macro.menu")}</strong> {m.name}
             </li>

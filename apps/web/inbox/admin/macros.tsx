@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState } from "react";
 import { request } from "../client.ts";
 import { useI18n } from "../i18n.ts";
 import { useWorkspace } from "../workspace.tsx";
-import { ActionList, useChoices, type Action } from "./automations.tsx";
+import { ActionList, useChoices, type Action } from "./rule-actions.tsx";
 import { Field, useSubmit } from "./form.tsx";
 
 /** What a macro may do: a rule's actions on the conversation in front of the agent. */
