@@ -46,6 +46,15 @@ export const permissions = {
   "macros.apply": "Apply macros to conversations; keep personal macros",
   "macros.manage": "Create, change and delete macros shared with the workspace",
   "csat.read": "Satisfaction survey results of the workspace, by conversation, agent and queue",
+  "reports.read": "Historical reports of the workspace, their CSV exports, the forecast and what-if staffing runs",
+  "reports.schedule": "Reports mailed on a schedule: create, change and delete them",
+  "qa.read": "The QA score and findings of a conversation one may see",
+  "qa.review":
+    "The QA review queue: confirm or dismiss findings, coaching notes, critical alerts, scores by agent and queue",
+  "qa.manage": "The QA scorecard: rules, their weights and alerts; the transcription provider",
+  pii: "See personal data unmasked (ID and bank-card numbers; phones and emails in exports and reports)",
+  "audit.read": "The audit log: who revealed personal data, exported, erased or changed settings",
+  "privacy.manage": "Data subject requests (export and erase a contact) and the retention policy",
 } as const;
 export type Permission = keyof typeof permissions;
 
@@ -67,6 +76,7 @@ const agentWork = [
   "tickets.read",
   "tickets.write",
   "macros.apply",
+  "qa.read",
 ] as const satisfies readonly Permission[];
 
 const supervision = [
@@ -88,6 +98,11 @@ const supervision = [
   "automation.manage",
   "macros.manage",
   "csat.read",
+  "reports.read",
+  "reports.schedule",
+  "qa.review",
+  "qa.manage",
+  "pii",
 ] as const satisfies readonly Permission[];
 
 /**

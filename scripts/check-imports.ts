@@ -36,6 +36,30 @@ const LAYERS: { layer: string; may: string[] }[] = [
     layer: "automation",
     may: ["sla", "tickets", "csat", "integrations", "routing", "conversations", "db", "platform"],
   },
+  // Insight (docs/reports.md, quality.md, privacy.md): report facts and their figures, forecasts and what-if
+  // replays through the real ACD; QA scoring of conversations and call transcripts; data subject requests,
+  // retention and the audit log, which reach into every domain that stores a contact's data.
+  { layer: "reports", may: ["csat", "sla", "tickets", "calls", "routing", "conversations", "db", "platform"] },
+  { layer: "quality", may: ["calls", "routing", "conversations", "db", "platform"] },
+  {
+    layer: "privacy",
+    may: [
+      "reports",
+      "quality",
+      "automation",
+      "csat",
+      "sla",
+      "tickets",
+      "calls",
+      "mailboxes",
+      "knowledge",
+      "integrations",
+      "routing",
+      "conversations",
+      "db",
+      "platform",
+    ],
+  },
   // Channel adapters are pure: the channel contract (conversations/channel.ts: the shapes, limits and the
   // permanent-failure error every adapter shares) and the rest of the core as types only (see TYPE_ONLY).
   { layer: "channels", may: ["conversations/channel.ts", "platform"] },
@@ -66,6 +90,9 @@ const BELOW_APPS = [
   "sla",
   "csat",
   "automation",
+  "reports",
+  "quality",
+  "privacy",
 ];
 /** Imports a layer may make as `import type` (erased at build time) beyond its list above. */
 const TYPE_ONLY: Record<string, string[]> = {

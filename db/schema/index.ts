@@ -11,3 +11,6 @@ export * from "./channel-state.ts";
 export * from "./integration.ts";
 export * from "./ticket.ts";
 export * from "./service.ts";
+export * from "./report.ts";
+export * from "./quality.ts";
+export * from "./privacy.ts";

@@ -39,6 +39,9 @@ export const workspaceSettings = pgTable("workspace_settings", {
   // What the customer is told when a ticket's status changes, per status and language
   // ({ solved: { en: "…", "zh-CN": "…" } }); a status missing here uses the built-in text.
   ticketNotices: jsonb("ticket_notices").$type<Record<string, Record<string, string>>>().notNull().default({}),
+  // Conversations resolved longer ago than this are deleted with their items, files and recordings
+  // (privacy/retention.ts); null keeps everything.
+  retentionDays: integer("retention_days"),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
