@@ -2,7 +2,7 @@ import { and, eq, inArray, isNull, or, sql, type SQL } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
 import type { ApiKeyScope, Attachment, Role } from "../db/schema/index.ts";
 import { conversations, emailQuarantine, timelineItems } from "../db/schema/index.ts";
-import { can } from "../platform/permission.ts";
+import { can, type Permission } from "../platform/permission.ts";
 import type { DomainEvent } from "./event.ts";
 
 /**
@@ -83,6 +83,9 @@ export function canSeeEvent(actor: Actor, event: DomainEvent) {
   // Addressed to one person (a browser call's signalling): nobody else, whatever else they may see.
   const onlyFor = event.payload.onlyFor as { userId?: string } | undefined;
   if (onlyFor) return onlyFor.userId === actor.userId;
+  // Meant for holders of one permission (a QA alert: qa.review), and then only within their view.
+  const permission = event.payload.permission as Permission | undefined;
+  if (permission && !can(actor, permission)) return false;
   // A ticket's events carry its scope without a conversation: the same rule decides.
   if (!scope) return can(actor, "conversations.read");
   // An agent who could see the conversation before a reassignment is told it moved away.

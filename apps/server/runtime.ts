@@ -46,6 +46,9 @@ import { Automation } from "../../automation/listeners.ts";
 import { CsatSurveys } from "../../csat/survey.ts";
 import { SlaTracking } from "../../sla/tracking.ts";
 import { TicketListeners } from "../../tickets/listeners.ts";
+import { QualityScoring } from "../../quality/listeners.ts";
+import { transcriptionProvider } from "../../quality/transcription.ts";
+import { openSealed } from "../../calls/recording.ts";
 
 /** Everything one node runs, wired once: database, bus, realtime feed, outbox worker, metrics. */
 export type Runtime = {
@@ -78,6 +81,8 @@ export type Runtime = {
   csat: CsatSurveys;
   /** SLA clocks: kept in step with conversations and tickets, swept for warnings and breaches (sla/). */
   sla: SlaTracking;
+  /** Automatic QA: every conversation scored seconds after it changes, transcripts of recorded calls (quality/). */
+  quality: QualityScoring;
   /** Tickets following conversations: mail to a ticket address, customers' replies (tickets/listeners.ts). */
   tickets: TicketListeners;
   metrics: {
@@ -319,6 +324,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     }),
     sla: new SlaTracking(core, config.slaSweepMs),
     tickets: new TicketListeners(core),
+    quality: new QualityScoring(core, bus, {
+      debounceMs: 500,
+      sweepMs: config.qaSweepMs,
+      provider: transcriptionProvider(config.transcriptionProvider),
+      readRecording: (storageKey) => openSealed({ keyring, files }, storageKey),
+    }),
     metrics: { registry, httpDuration, events, sockets },
     async close() {
       await rt.automation.stop();
@@ -328,6 +339,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       await rt.csat.stop();
       await rt.sla.stop();
       await rt.tickets.stop();
+      await rt.quality.stop();
       clearInterval(housekeeping);
       stopLagWatch();
       browserCalls.close();
@@ -351,6 +363,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   rt.csat.start();
   rt.sla.start();
   rt.tickets.start();
+  rt.quality.start();
   prepare.sms = prepareTwilioMessaging(rt);
   prepare.whatsapp = prepareTwilioMessaging(rt);
   registry.register(
