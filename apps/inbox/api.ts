@@ -35,6 +35,9 @@ import { csatOf } from "../../csat/results.ts";
 import { slaApi } from "./sla.ts";
 import { slaOf } from "../../sla/view.ts";
 import { apiKeysApi } from "./api-keys.ts";
+import { auditAdminActions, auditApi } from "./audit.ts";
+import { maskPersonalData } from "./masking.ts";
+import { privacyApi } from "./privacy.ts";
 import { contactsApi } from "./contacts.ts";
 import { knowledgeApi } from "./knowledge.ts";
 import { macrosApi } from "./macros.ts";
@@ -148,6 +151,9 @@ export function inboxApi(rt: Runtime) {
 
   // Everything below needs a signed-in user holding the route's permission (route-permission.ts).
   app.use("/*", routeAccess(db));
+  // What a user without pii is answered is masked; admin changes are audited (docs/privacy.md).
+  app.use("/*", maskPersonalData());
+  app.use("/*", auditAdminActions(db, rt.config.trustProxy));
 
   app.openapi(
     createRoute({ method: "post", path: "/auth/logout", responses: ok("Signed out"), tags: ["auth"] }),
@@ -387,6 +393,8 @@ export function inboxApi(rt: Runtime) {
   app.route("/", automationsApi(rt));
   app.route("/", macrosApi(rt));
   app.route("/", apiKeysApi(rt));
+  app.route("/", privacyApi(rt));
+  app.route("/", auditApi(rt));
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

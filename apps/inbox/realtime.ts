@@ -10,6 +10,7 @@ import { log } from "../../platform/log.ts";
 import type { Runtime } from "../server/runtime.ts";
 import { feedSocket, parseAfter } from "../server/socket.ts";
 import { authenticate, tokenFrom } from "./auth.ts";
+import { maskFrame } from "./masking.ts";
 
 /** A frame as agents get it: `{seq, type, conversationId, ...payload}` without the routing scope. */
 export function agentFrame(e: DomainEvent) {
@@ -111,7 +112,8 @@ export function agentRealtime(rt: Runtime) {
         workspaceId: actor.workspaceId,
         after,
         filter: (e) => session.filter(e),
-        frame: agentFrame,
+        // Masked by the agent's role at the time of each frame, as the API masks its answers.
+        frame: (e) => maskFrame(session.actor, agentFrame(e)),
         hello: { user: { id: actor.userId, role: actor.role } },
         onOpen(ws) {
           session.socket = ws;

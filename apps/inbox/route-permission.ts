@@ -57,6 +57,13 @@ export const routePermissions: Record<string, RouteAccess> = {
   "DELETE /contacts/{id}/identities/{identityId}": "contacts.write",
   "POST /contacts/{id}/merge": "contacts.merge",
   "POST /contacts/{id}/visitor-sessions/revoke": "contacts.write",
+  // Personal data (docs/privacy.md): reveal needs pii; a data subject's export and erasure, retention, the audit log.
+  "POST /conversations/{id}/items/{itemId}/reveal": "pii",
+  "GET /contacts/{id}/export": "privacy.manage",
+  "DELETE /contacts/{id}": "privacy.manage",
+  "GET /workspace/retention": "privacy.manage",
+  "PUT /workspace/retention": "privacy.manage",
+  "GET /audit": "audit.read",
 
   "GET /voice/token": "calls.read",
   "GET /calls/live": "calls.read",
@@ -218,7 +225,7 @@ export function routeKey(method: string, path: string) {
 }
 
 /** The route that will answer this request (its path relative to where the API is mounted), if any. */
-function answeringRoute(c: Context) {
+export function answeringRoute(c: Context) {
   const base = routePath(c).replace(/\/?\*$/, "");
   const handler = matchedRoutes(c).find((r) => r.method !== "ALL" && r.path.startsWith(`${base}/`));
   return handler && routeKey(handler.method, handler.path.slice(base.length));
