@@ -104,6 +104,8 @@ const EnvSchema = z.object({
   AUTOMATION_SWEEP_MS: z.coerce.number().int().min(50).default(30_000),
   // How often each node marks SLA clocks that reached their warning share or their due time (sla/sweep.ts).
   SLA_SWEEP_MS: z.coerce.number().int().min(50).default(5_000),
+  // How often each node re-derives the report facts of recently changed conversations (reports/listeners.ts).
+  REPORTS_SWEEP_MS: z.coerce.number().int().min(50).default(10_000),
   // How often each node scores conversations a lost bus message left unscored, and transcribes recorded
   // calls (quality/listeners.ts).
   QA_SWEEP_MS: z.coerce.number().int().min(50).default(60_000),
@@ -195,6 +197,8 @@ export type Config = {
   automationSweepMs: number;
   /** SLA_SWEEP_MS: the pause between passes of the SLA sweep (warnings and breaches). */
   slaSweepMs: number;
+  /** REPORTS_SWEEP_MS: the pause between passes of the report facts' reconciling sweep. */
+  reportsSweepMs: number;
   /** QA_SWEEP_MS: the pause between passes of the QA sweep (stale scores, transcriptions). */
   qaSweepMs: number;
   /** TRANSCRIPTION_PROVIDER: the registered speech-to-text provider's name, if any. */
@@ -289,6 +293,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     csatSweepMs: e.CSAT_SWEEP_MS,
     automationSweepMs: e.AUTOMATION_SWEEP_MS,
     slaSweepMs: e.SLA_SWEEP_MS,
+    reportsSweepMs: e.REPORTS_SWEEP_MS,
     qaSweepMs: e.QA_SWEEP_MS,
     transcriptionProvider: e.TRANSCRIPTION_PROVIDER,
   };

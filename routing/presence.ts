@@ -1,6 +1,14 @@
 import { and, eq, gt, inArray, isNull, lt, ne, or } from "drizzle-orm";
 import type { Executor } from "../db/connect.ts";
-import { agentStates, sessions, users, type AgentState, type Capacity, type Presence } from "../db/schema/index.ts";
+import {
+  agentStates,
+  agentStateSpans,
+  sessions,
+  users,
+  type AgentState,
+  type Capacity,
+  type Presence,
+} from "../db/schema/index.ts";
 import type { Actor } from "../conversations/actor.ts";
 import { withEvents, type Core } from "../conversations/transaction.ts";
 import { Invalid } from "../platform/errors.ts";
@@ -56,6 +64,19 @@ export async function setPresence(
       })
       .where(eq(agentStates.userId, userId))
       .returning();
+    // The presence history reports read (state time, occupancy): the open span closes and the next
+    // starts in the same transaction, so spans never overlap or leave a gap.
+    await tx
+      .update(agentStateSpans)
+      .set({ endedAt: now })
+      .where(and(eq(agentStateSpans.userId, userId), isNull(agentStateSpans.endedAt)));
+    await tx.insert(agentStateSpans).values({
+      workspaceId,
+      userId,
+      presence: change.presence,
+      reason: change.reason ?? null,
+      startedAt: now,
+    });
     await events.append(workspaceId, {
       type: "agent.presence",
       payload: { agent: presenceView(after!), previous: before.presence },

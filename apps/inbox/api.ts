@@ -33,6 +33,7 @@ import { ticketSettingsApi } from "./ticket-settings.ts";
 import { csatApi } from "./csat.ts";
 import { csatOf } from "../../csat/results.ts";
 import { slaApi } from "./sla.ts";
+import { reportsApi } from "./reports.ts";
 import { slaOf } from "../../sla/view.ts";
 import { apiKeysApi } from "./api-keys.ts";
 import { auditAdminActions, auditApi } from "./audit.ts";
@@ -381,6 +382,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", ticketSettingsApi(rt));
   app.route("/", csatApi(rt));
   app.route("/", slaApi(rt));
+  app.route("/", reportsApi(rt));
   app.route("/", routingApi(rt));
   app.route("/", adminApi(rt));
   app.route("/", browserCallApi(rt));

@@ -45,6 +45,7 @@ import { WebhookWorker, type WebhookWorkerOptions } from "../../integrations/web
 import { Automation } from "../../automation/listeners.ts";
 import { CsatSurveys } from "../../csat/survey.ts";
 import { SlaTracking } from "../../sla/tracking.ts";
+import { ReportFacts } from "../../reports/listeners.ts";
 import { TicketListeners } from "../../tickets/listeners.ts";
 import { QualityScoring } from "../../quality/listeners.ts";
 import { transcriptionProvider } from "../../quality/transcription.ts";
@@ -81,6 +82,8 @@ export type Runtime = {
   csat: CsatSurveys;
   /** SLA clocks: kept in step with conversations and tickets, swept for warnings and breaches (sla/). */
   sla: SlaTracking;
+  /** Report facts: derived as events happen and by a reconciling sweep (reports/). */
+  reports: ReportFacts;
   /** Automatic QA: every conversation scored seconds after it changes, transcripts of recorded calls (quality/). */
   quality: QualityScoring;
   /** Tickets following conversations: mail to a ticket address, customers' replies (tickets/listeners.ts). */
@@ -323,6 +326,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       sweepMs: config.csatSweepMs,
     }),
     sla: new SlaTracking(core, config.slaSweepMs),
+    reports: new ReportFacts(core, config.reportsSweepMs),
     tickets: new TicketListeners(core),
     quality: new QualityScoring(core, bus, {
       debounceMs: 500,
@@ -338,6 +342,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       await rt.slackAlerts.stop();
       await rt.csat.stop();
       await rt.sla.stop();
+      await rt.reports.stop();
       await rt.tickets.stop();
       await rt.quality.stop();
       clearInterval(housekeeping);
@@ -362,6 +367,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   rt.automation.start();
   rt.csat.start();
   rt.sla.start();
+  rt.reports.start();
   rt.tickets.start();
   rt.quality.start();
   prepare.sms = prepareTwilioMessaging(rt);

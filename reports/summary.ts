@@ -1,0 +1,180 @@
+import { sql, type SQL } from "drizzle-orm";
+import { rowsOf, type Executor } from "../db/connect.ts";
+import type { Filters, GroupBy, ReportPeriod } from "./period.ts";
+
+/** The rows of the interaction facts a report reads: the workspace's, offered in the period, filtered. */
+export function factsWhere(workspaceId: string, p: ReportPeriod, filters: Filters, alias = "i"): SQL {
+  const col = (c: string) => sql.raw(`${alias}.${c}`);
+  const parts = [
+    sql`${col("workspace_id")} = ${workspaceId}`,
+    sql`${col("offered_at")} >= ${p.from.toISOString()}::timestamptz`,
+    sql`${col("offered_at")} < ${p.to.toISOString()}::timestamptz`,
+  ];
+  const lists: [keyof Filters, string, string][] = [
+    ["queueId", "queue_id", "uuid"],
+    ["agentId", "agent_id", "uuid"],
+    ["inboxId", "inbox_id", "uuid"],
+    ["teamId", "team_id", "uuid"],
+    ["channel", "channel", "text"],
+  ];
+  for (const [name, column, type] of lists) {
+    const values = filters[name];
+    if (values?.length) parts.push(sql`${col(column)} = ANY(${`{${values.join(",")}}`}::${sql.raw(type)}[])`);
+  }
+  return sql.join(parts, sql` AND `);
+}
+
+/** The key (and display name) of each grouping; time keys are in the report's time zone. */
+function grouping(groupBy: GroupBy, tz: string): { key: SQL; name: SQL; join: SQL } {
+  const none = sql``;
+  switch (groupBy) {
+    case "day":
+      return { key: sql`to_char(i.offered_at AT TIME ZONE ${tz}, 'YYYY-MM-DD')`, name: sql`NULL`, join: none };
+    case "hour":
+      // date_trunc in the zone itself: a half-hour zone's hours and a DST day's 23 or 25 hours come out right.
+      return {
+        key: sql`to_char(date_trunc('hour', i.offered_at, ${tz}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`,
+        name: sql`NULL`,
+        join: none,
+      };
+    case "weekday_hour":
+      return { key: sql`to_char(i.offered_at AT TIME ZONE ${tz}, 'ID-HH24')`, name: sql`NULL`, join: none };
+    case "channel":
+      return { key: sql`i.channel`, name: sql`NULL`, join: none };
+    case "inbox":
+      return {
+        key: sql`i.inbox_id::text`,
+        name: sql`max(g.name)`,
+        join: sql`LEFT JOIN inboxes g ON g.id = i.inbox_id`,
+      };
+    case "queue":
+      return { key: sql`i.queue_id::text`, name: sql`max(g.name)`, join: sql`LEFT JOIN queues g ON g.id = i.queue_id` };
+    case "team":
+      return { key: sql`i.team_id::text`, name: sql`max(g.name)`, join: sql`LEFT JOIN teams g ON g.id = i.team_id` };
+    case "agent":
+      return { key: sql`i.agent_id::text`, name: sql`max(g.name)`, join: sql`LEFT JOIN users g ON g.id = i.agent_id` };
+  }
+}
+
+/**
+ * The aggregates of one report row; docs/reports.md defines each. Percentiles are exact
+ * (percentile_cont over the facts); averages of sums (next response) divide the sums.
+ */
+function figures(now: Date) {
+  const at = sql`${now.toISOString()}::timestamptz`;
+  return sql`
+    count(*)::int AS offered,
+    count(i.answered_at)::int AS answered,
+    count(*) FILTER (WHERE i.outcome = 'abandoned')::int AS abandoned,
+    count(*) FILTER (WHERE i.outcome = 'waiting')::int AS waiting,
+    avg(i.wait_s) FILTER (WHERE i.outcome = 'abandoned') AS "abandonS",
+    avg(i.first_response_s) AS "frAvg",
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY i.first_response_s) AS "frP50",
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY i.first_response_s) AS "frP90",
+    sum(i.next_response_sum_s) / nullif(sum(i.next_response_count), 0) AS "nextResponseS",
+    avg(i.resolution_s) AS "resolutionAvg",
+    avg(i.wait_s) FILTER (WHERE i.answered_at IS NOT NULL) AS "asaS",
+    avg(i.handle_s) AS "ahtS",
+    count(*) FILTER (WHERE i.answered_in_sl)::int AS "withinSl",
+    count(*) FILTER (WHERE i.outcome IN ('answered', 'abandoned') AND i.service_level_s IS NOT NULL
+      OR i.outcome = 'waiting' AND extract(epoch from ${at} - i.offered_at) > i.service_level_s)::int AS "judgedSl",
+    coalesce(sum(i.transfers), 0)::int AS transfers,
+    count(*) FILTER (WHERE i.transfers > 0 AND i.answered_at IS NOT NULL)::int AS transferred,
+    count(*) FILTER (WHERE i.first_contact_resolved)::int AS "fcrYes",
+    count(i.first_contact_resolved)::int AS "fcrJudged",
+    count(*) FILTER (WHERE i.callback)::int AS callbacks,
+    count(*) FILTER (WHERE i.callback_kept)::int AS "callbacksKept",
+    count(i.ewt_announced_s) FILTER (WHERE i.answered_at IS NOT NULL)::int AS "ewtAnnounced",
+    avg(i.ewt_announced_s) FILTER (WHERE i.answered_at IS NOT NULL) AS "ewtAvgS",
+    avg(abs(i.wait_s - i.ewt_announced_s)) FILTER (WHERE i.answered_at IS NOT NULL) AS "ewtErrorS",
+    count(*) FILTER (WHERE i.sla_breached)::int AS "slaBreaches",
+    count(*) FILTER (WHERE i.reopened)::int AS reopened,
+    avg(i.csat_score) AS "csatAvg",
+    count(i.csat_score)::int AS "csatResponses"`;
+}
+
+type Raw = Record<string, string | number | null>;
+const num = (v: string | number | null | undefined) => (v == null ? null : Number(v));
+const int = (v: string | number | null | undefined) => Number(v ?? 0);
+const ratio = (a: number, b: number) => (b ? a / b : null);
+
+/** One report row as the public contract shapes it (figures without data are null). */
+export function reportRow(r: Raw) {
+  const answered = int(r.answered);
+  return {
+    key: r.key == null ? null : String(r.key),
+    ...(r.name !== undefined ? { name: r.name == null ? null : String(r.name) } : {}),
+    offered: int(r.offered),
+    answered,
+    abandoned: int(r.abandoned),
+    waiting: int(r.waiting),
+    abandonS: num(r.abandonS),
+    firstResponseS: { avg: num(r.frAvg), p50: num(r.frP50), p90: num(r.frP90) },
+    nextResponseS: num(r.nextResponseS),
+    resolutionS: { avg: num(r.resolutionAvg) },
+    asaS: num(r.asaS),
+    ahtS: num(r.ahtS),
+    serviceLevel: ratio(int(r.withinSl), int(r.judgedSl)),
+    transfers: int(r.transfers),
+    transferRate: ratio(int(r.transferred), answered),
+    fcrRate: ratio(int(r.fcrYes), int(r.fcrJudged)),
+    callbacks: int(r.callbacks),
+    callbacksKept: int(r.callbacksKept),
+    ewt: { announced: int(r.ewtAnnounced), avgAnnouncedS: num(r.ewtAvgS), avgErrorS: num(r.ewtErrorS) },
+    slaBreaches: int(r.slaBreaches),
+    reopened: int(r.reopened),
+    csat: { avg: num(r.csatAvg), responses: int(r.csatResponses) },
+  };
+}
+export type ReportRow = ReturnType<typeof reportRow>;
+
+const NAMED: GroupBy[] = ["inbox", "queue", "team", "agent"];
+
+/** `GET /reports/summary`: one row per group, in key order (no-key rows, e.g. unanswered by agent, last). */
+export async function summary(
+  db: Executor,
+  workspaceId: string,
+  p: ReportPeriod,
+  groupBy: GroupBy,
+  filters: Filters = {},
+  now = new Date(),
+): Promise<ReportRow[]> {
+  const g = grouping(groupBy, p.tz);
+  const rows = rowsOf<Raw>(
+    await db.execute(sql`
+      SELECT ${g.key} AS key, ${g.name} AS name, ${figures(now)}
+      FROM interactions i ${g.join}
+      WHERE ${factsWhere(workspaceId, p, filters)}
+      GROUP BY 1 ORDER BY 1 NULLS LAST`),
+  );
+  return rows.map((r) => {
+    const row = reportRow(r);
+    if (!NAMED.includes(groupBy)) delete (row as { name?: unknown }).name;
+    return row;
+  });
+}
+
+/** The period's totals over every group: the summary's footer and the e-mailed report's headline. */
+export async function totals(
+  db: Executor,
+  workspaceId: string,
+  p: ReportPeriod,
+  filters: Filters = {},
+  now = new Date(),
+) {
+  const [r] = rowsOf<Raw>(
+    await db.execute(sql`
+      SELECT 'total' AS key, ${figures(now)} FROM interactions i WHERE ${factsWhere(workspaceId, p, filters)}`),
+  );
+  const row = reportRow(r!);
+  delete (row as { name?: unknown }).name;
+  return row;
+}
+
+/** The workspace's time zone (workspace_settings), UTC when it has none: what a report's `tz` defaults to. */
+export async function workspaceTimeZone(db: Executor, workspaceId: string) {
+  const [row] = rowsOf<{ tz: string }>(
+    await db.execute(sql`SELECT time_zone AS tz FROM workspace_settings WHERE workspace_id = ${workspaceId}`),
+  );
+  return row?.tz ?? "UTC";
+}
