@@ -25,11 +25,12 @@ const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
  */
 export function auditAdminActions(db: Executor, trustProxy: number) {
   return createMiddleware<AuthEnv>(async (c, next) => {
+    // Which route answers is read before it runs: Hono's route index moves on as handlers run.
+    const key = answeringRoute(c as unknown as Context);
     await next();
     const method = c.req.method;
     if (method === "GET" || method === "HEAD" || method === "OPTIONS" || c.res.status >= 400) return;
     const actor = c.get("actor");
-    const key = answeringRoute(c as unknown as Context);
     if (!actor || !key || SELF_AUDITED.has(key)) return;
     const permission = routePermissions[key];
     if (!permission || (!ADMIN.test(permission) && method !== "DELETE")) return;
