@@ -199,7 +199,7 @@ describe("data subject requests", () => {
         provider: "twilio",
         externalId: `CA${tag}`,
         direction: "in",
-        status: "in-progress",
+        status: "connected",
       })
       .returning();
     const erase = `${s.url}/api/v1/contacts/${contactId}?erase=true`;
