@@ -31,6 +31,7 @@ import { cannedApi } from "./canned.ts";
 import { ticketsApi } from "./tickets.ts";
 import { ticketSettingsApi } from "./ticket-settings.ts";
 import { csatApi } from "./csat.ts";
+import { forecastApi } from "./forecast.ts";
 import { csatOf } from "../../csat/results.ts";
 import { slaApi } from "./sla.ts";
 import { reportsApi } from "./reports.ts";
@@ -381,6 +382,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", ticketsApi(rt));
   app.route("/", ticketSettingsApi(rt));
   app.route("/", csatApi(rt));
+  app.route("/", forecastApi(rt));
   app.route("/", slaApi(rt));
   app.route("/", reportsApi(rt));
   app.route("/", routingApi(rt));

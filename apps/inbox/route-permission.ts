@@ -112,6 +112,8 @@ export const routePermissions: Record<string, RouteAccess> = {
   "PUT /inboxes/{id}/csat": "inboxes.manage",
   "GET /csat": "csat.read",
   "GET /csat/summary": "csat.read",
+  "GET /forecast": "reports.read",
+  "POST /what-if": "reports.read",
   "GET /reports/summary": "reports.read",
   "GET /reports/agents": "reports.read",
   "GET /reports/interactions": "reports.read",
