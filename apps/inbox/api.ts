@@ -32,6 +32,7 @@ import { ticketsApi } from "./tickets.ts";
 import { ticketSettingsApi } from "./ticket-settings.ts";
 import { csatApi } from "./csat.ts";
 import { forecastApi } from "./forecast.ts";
+import { qualityApi } from "./quality.ts";
 import { csatOf } from "../../csat/results.ts";
 import { slaApi } from "./sla.ts";
 import { reportsApi } from "./reports.ts";
@@ -383,6 +384,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", ticketSettingsApi(rt));
   app.route("/", csatApi(rt));
   app.route("/", forecastApi(rt));
+  app.route("/", qualityApi(rt));
   app.route("/", slaApi(rt));
   app.route("/", reportsApi(rt));
   app.route("/", routingApi(rt));

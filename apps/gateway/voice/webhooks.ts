@@ -20,6 +20,7 @@ import type { Runtime } from "../../server/runtime.ts";
 import { fromBrowser } from "../../../calls/phone-line.ts";
 import type { VoiceInbox } from "../../../calls/voice-inbox.ts";
 import { csatAnswerTwiml, csatQuestionTwiml } from "./csat-ivr.ts";
+import { storeTwilioTranscript } from "../../../quality/transcription.ts";
 
 const twiml = (c: Context, body: string) => c.body(body, 200, { "content-type": "text/xml; charset=utf-8" });
 const forbidden = (c: Context) => c.json(errorBody("forbidden", "Invalid Twilio signature", "X-Twilio-Signature"), 403);
@@ -154,7 +155,12 @@ export function twilioVoiceWebhooks(rt: Runtime) {
         return csatAnswerTwiml(rt, inbox, call, parseInput(GatherResult, params).Digits);
       case "transcription": {
         const p = parseInput(TranscriptionEvent, params);
-        if (p.TranscriptionStatus === "completed") await control.transcription(call, p.TranscriptionText);
+        if (p.TranscriptionStatus === "completed" && p.TranscriptionText) {
+          await control.transcription(call, p.TranscriptionText);
+          // QA reads it as the call's transcript (quality/transcription.ts) and scores the call again.
+          await storeTwilioTranscript(rt.core.db, call, p.TranscriptionText);
+          rt.quality.schedule(call.conversationId);
+        }
         return emptyTwiml();
       }
       default:
