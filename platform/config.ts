@@ -112,6 +112,8 @@ const EnvSchema = z.object({
   // The speech-to-text provider for recorded calls without Twilio's transcript (quality/transcription.ts);
   // unset: nothing is transcribed.
   TRANSCRIPTION_PROVIDER: z.string().min(1).optional(),
+  // How often each node looks for scheduled report e-mails that are due (reports/schedule-sweep.ts).
+  REPORT_SCHEDULE_SWEEP_MS: z.coerce.number().int().min(50).default(60_000),
 });
 
 const IceUrl = z
@@ -203,6 +205,8 @@ export type Config = {
   qaSweepMs: number;
   /** TRANSCRIPTION_PROVIDER: the registered speech-to-text provider's name, if any. */
   transcriptionProvider: string | undefined;
+  /** REPORT_SCHEDULE_SWEEP_MS: the pause between passes of the scheduled report e-mails' sweep. */
+  reportScheduleSweepMs: number;
 };
 
 const MB = 1024 * 1024;
@@ -296,5 +300,6 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     reportsSweepMs: e.REPORTS_SWEEP_MS,
     qaSweepMs: e.QA_SWEEP_MS,
     transcriptionProvider: e.TRANSCRIPTION_PROVIDER,
+    reportScheduleSweepMs: e.REPORT_SCHEDULE_SWEEP_MS,
   };
 }

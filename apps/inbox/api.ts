@@ -45,6 +45,7 @@ import { contactsApi } from "./contacts.ts";
 import { knowledgeApi } from "./knowledge.ts";
 import { macrosApi } from "./macros.ts";
 import { webhooksApi } from "./webhooks.ts";
+import { reportSchedulesApi } from "./report-schedules.ts";
 import { routingApi } from "./routing.ts";
 import { transferToAgent, transferToQueue, transferToTeam } from "../../routing/transfer.ts";
 import { followAssignment, freeIfIdle } from "../../routing/work.ts";
@@ -398,6 +399,7 @@ export function inboxApi(rt: Runtime) {
   app.route("/", webhooksApi(rt));
   app.route("/", automationsApi(rt));
   app.route("/", macrosApi(rt));
+  app.route("/", reportSchedulesApi(rt));
   app.route("/", apiKeysApi(rt));
   app.route("/", privacyApi(rt));
   app.route("/", auditApi(rt));

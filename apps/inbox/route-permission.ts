@@ -178,6 +178,10 @@ export const routePermissions: Record<string, RouteAccess> = {
   "GET /notifications": "account.self",
   "POST /notifications/read": "account.self",
 
+  "GET /reports/schedules": "reports.schedule",
+  "POST /reports/schedules": "reports.schedule",
+  "PATCH /reports/schedules/{id}": "reports.schedule",
+  "DELETE /reports/schedules/{id}": "reports.schedule",
   "GET /sla-policies": "sla.manage",
   "POST /sla-policies": "sla.manage",
   "PUT /sla-policies/order": "sla.manage",

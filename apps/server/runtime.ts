@@ -44,6 +44,8 @@ import { listenForWebhookEvents } from "../../integrations/webhook.ts";
 import { WebhookWorker, type WebhookWorkerOptions } from "../../integrations/webhook-delivery.ts";
 import { Automation } from "../../automation/listeners.ts";
 import { CsatSurveys } from "../../csat/survey.ts";
+import { reportScheduleSweep } from "../../reports/schedule-sweep.ts";
+import type { PollLoop } from "../../platform/poll-loop.ts";
 import { SlaTracking } from "../../sla/tracking.ts";
 import { ReportFacts } from "../../reports/listeners.ts";
 import { TicketListeners } from "../../tickets/listeners.ts";
@@ -80,6 +82,8 @@ export type Runtime = {
   automation: Automation;
   /** Satisfaction surveys: scheduled when a conversation is resolved, sent by a sweep. */
   csat: CsatSurveys;
+  /** Reports mailed on a schedule: the sweep that writes each due one to the outbox (reports/schedule-sweep.ts). */
+  reportSchedules: PollLoop;
   /** SLA clocks: kept in step with conversations and tickets, swept for warnings and breaches (sla/). */
   sla: SlaTracking;
   /** Report facts: derived as events happen and by a reconciling sweep (reports/). */
@@ -325,6 +329,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
       sweepMs: config.csatSweepMs,
     }),
+    reportSchedules: reportScheduleSweep({ core, files }, config.reportScheduleSweepMs, () => worker.wake()),
     sla: new SlaTracking(core, config.slaSweepMs),
     reports: new ReportFacts(core, config.reportsSweepMs),
     tickets: new TicketListeners(core),
@@ -341,6 +346,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       await webhookWorker.stop();
       await rt.slackAlerts.stop();
       await rt.csat.stop();
+      await rt.reportSchedules.stop();
       await rt.sla.stop();
       await rt.reports.stop();
       await rt.tickets.stop();
@@ -366,6 +372,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   rt.slackAlerts.start();
   rt.automation.start();
   rt.csat.start();
+  rt.reportSchedules.start();
   rt.sla.start();
   rt.reports.start();
   rt.tickets.start();
