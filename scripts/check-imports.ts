@@ -70,7 +70,13 @@ const LAYERS: { layer: string; may: string[] }[] = [
   // The browser app bundles what it imports: server code only as types (see TYPE_ONLY).
   {
     layer: "apps/web",
-    may: ["platform/permission.ts", "conversations/canned-template.ts", "conversations/template-placeholders.ts"],
+    may: [
+      "platform/permission.ts",
+      // The detectors, pure: the inbox masks ID and card numbers on screen until "Reveal" (docs/privacy.md).
+      "platform/pii.ts",
+      "conversations/canned-template.ts",
+      "conversations/template-placeholders.ts",
+    ],
   },
   { layer: "bench", may: ["*"] },
   { layer: "scripts", may: ["*"] },

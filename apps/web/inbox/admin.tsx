@@ -14,6 +14,7 @@ import { Webhooks } from "./admin/webhooks.tsx";
 import { Automations } from "./admin/automations.tsx";
 import { Macros } from "./admin/macros.tsx";
 import { SlaSettings } from "./admin/sla.tsx";
+import { PrivacySettings } from "./admin/privacy.tsx";
 
 const TABS = [
   { id: "inboxes", adminOnly: true },
@@ -29,6 +30,7 @@ const TABS = [
   { id: "macros", adminOnly: false },
   { id: "apiKeys", adminOnly: true },
   { id: "webhooks", adminOnly: true },
+  { id: "privacy", adminOnly: true },
 ] as const;
 
 export function AdminPage({ tab }: { tab: string }) {
@@ -64,6 +66,7 @@ export function AdminPage({ tab }: { tab: string }) {
         {current === "macros" && <Macros />}
         {current === "apiKeys" && <ApiKeys />}
         {current === "webhooks" && <Webhooks />}
+        {current === "privacy" && <PrivacySettings />}
       </section>
     </div>
   );

@@ -6,6 +6,7 @@
  */
 import { automationEn, automationZh } from "./catalog/automation.ts";
 import { csatEn, csatZh } from "./catalog/csat.ts";
+import { privacyEn, privacyZh } from "./catalog/privacy.ts";
 import { slaEn, slaZh } from "./catalog/sla.ts";
 import { ticketsEn, ticketsZh } from "./catalog/tickets.ts";
 
@@ -716,7 +717,7 @@ const base = {
 } as const;
 
 // Each service-operations screen keeps its texts in a file of its own under catalog/.
-const en = { ...base, ...ticketsEn, ...slaEn, ...automationEn, ...csatEn };
+const en = { ...base, ...ticketsEn, ...slaEn, ...automationEn, ...csatEn, ...privacyEn };
 
 export type MessageKey = keyof typeof en;
 
@@ -1416,6 +1417,13 @@ const baseZh: Record<keyof typeof base, string> = {
   "contact.optedOut": "{date} 已退订",
 };
 
-const zhCN: Record<MessageKey, string> = { ...baseZh, ...ticketsZh, ...slaZh, ...automationZh, ...csatZh };
+const zhCN: Record<MessageKey, string> = {
+  ...baseZh,
+  ...ticketsZh,
+  ...slaZh,
+  ...automationZh,
+  ...csatZh,
+  ...privacyZh,
+};
 
 export const catalog = { en: en as Record<MessageKey, string>, "zh-CN": zhCN };

@@ -9,6 +9,7 @@ import { clock, useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
 import { contactLabel, type Channel, type Conversation, type Item, type Me } from "./model.ts";
 import { navigate } from "./route.ts";
+import { previewText } from "./masked-text.tsx";
 
 export const VIEWS = ["mine", "unassigned", "all", "snoozed", "resolved"] as const;
 const CHANNELS: Channel[] = ["webchat", "email", "voice", "wechat", "slack", "sms", "whatsapp"];
@@ -330,7 +331,7 @@ function ConversationRow({
         </span>
         <span className="row-bottom">
           <span className="last-message" dir="auto">
-            {c.lastMessage.text ?? ""}
+            {previewText(c.lastMessage.text)}
           </span>
           {c.unread ? (
             <span className="unread" data-testid="unread" aria-label={t("list.unread", { n: c.unread })}>

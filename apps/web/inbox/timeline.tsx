@@ -7,6 +7,7 @@ import { CallTakenBy } from "./browser-call.tsx";
 import { ChannelBadge } from "./channel-badge.tsx";
 import type { Conversation, Item } from "./model.ts";
 import { TicketCreatedEvent } from "./ticket-badges.tsx";
+import { MessageText } from "./masked-text.tsx";
 
 type Page = { items: Item[]; nextCursor: string | null };
 
@@ -232,9 +233,7 @@ function TimelineItem({ item, conversationId }: { item: Item; conversationId: st
       )}
       {/* Text only, never HTML: whatever a customer sends renders inert. */}
       {(item.text ?? htmlText(item.html)) && (
-        <p className="text" dir="auto" data-testid="item-text">
-          {item.text ?? htmlText(item.html)}
-        </p>
+        <MessageText text={(item.text ?? htmlText(item.html))!} conversationId={conversationId} itemId={item.id} />
       )}
       {data.quotedText && (
         <details className="quoted">
