@@ -12,6 +12,8 @@ import { Softphone } from "./softphone.tsx";
 import { PresenceMenu } from "./presence.tsx";
 import { href, useRoute } from "./route.ts";
 import { WallboardPage } from "./wallboard.tsx";
+import { ReportsPage } from "./reports.tsx";
+import { ForecastPage } from "./forecast.tsx";
 import { KnowledgePage } from "./knowledge.tsx";
 import { can } from "../../../platform/permission.ts";
 import { SlaAlerts } from "./sla-alerts.tsx";
@@ -86,6 +88,13 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
       show: can(me, "tickets.read"),
     },
     { page: "wallboard", label: t("nav.wallboard"), to: href({ page: "wallboard" }), show: supervises },
+    { page: "reports", label: t("nav.reports"), to: href({ page: "reports" }), show: can(me, "reports.read") },
+    {
+      page: "forecast",
+      label: t("nav.forecast"),
+      to: href({ page: "forecast", tab: "forecast" }),
+      show: can(me, "reports.read"),
+    },
     {
       page: "admin",
       label: t("nav.admin"),
@@ -131,6 +140,10 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
       <main>
         {route.page === "wallboard" && supervises ? (
           <WallboardPage />
+        ) : route.page === "reports" && can(me, "reports.read") ? (
+          <ReportsPage />
+        ) : route.page === "forecast" && can(me, "reports.read") ? (
+          <ForecastPage tab={route.tab} />
         ) : route.page === "tickets" && can(me, "tickets.read") ? (
           <TicketsPage view={route.view} ticketId={route.ticketId} />
         ) : route.page === "admin" && supervises ? (

@@ -6,6 +6,7 @@
  */
 import { automationEn, automationZh } from "./catalog/automation.ts";
 import { csatEn, csatZh } from "./catalog/csat.ts";
+import { forecastEn, forecastZh } from "./catalog/forecast.ts";
 import { privacyEn, privacyZh } from "./catalog/privacy.ts";
 import { slaEn, slaZh } from "./catalog/sla.ts";
 import { ticketsEn, ticketsZh } from "./catalog/tickets.ts";
@@ -717,7 +718,7 @@ const base = {
 } as const;
 
 // Each service-operations screen keeps its texts in a file of its own under catalog/.
-const en = { ...base, ...ticketsEn, ...slaEn, ...automationEn, ...csatEn, ...privacyEn };
+const en = { ...base, ...ticketsEn, ...slaEn, ...automationEn, ...csatEn, ...forecastEn, ...privacyEn };
 
 export type MessageKey = keyof typeof en;
 
@@ -1423,6 +1424,7 @@ const zhCN: Record<MessageKey, string> = {
   ...slaZh,
   ...automationZh,
   ...csatZh,
+  ...forecastZh,
   ...privacyZh,
 };
 
