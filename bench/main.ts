@@ -5,7 +5,7 @@
 export {}; // a module: top-level await and file-scoped names
 
 const USAGE =
-  "usage: bun run bench <ingest|widget|simulate|routing|ui|voice|voice-cost|email|search|wechat|messaging|automation|sla|qa> [--json]";
+  "usage: bun run bench <ingest|widget|simulate|routing|ui|voice|voice-cost|email|search|wechat|messaging|automation|sla|reports|qa> [--json]";
 
 const args = process.argv.slice(2);
 const benchmark = args.find((a) => !a.startsWith("--"));
@@ -50,6 +50,9 @@ switch (benchmark) {
     break;
   case "sla":
     await (await import("./sla.ts")).benchSla({ json });
+    break;
+  case "reports":
+    await (await import("./reports.ts")).benchReports({ json });
     break;
   case "qa":
     await (await import("./qa-throughput.ts")).benchQa({ json });

@@ -119,9 +119,11 @@ export async function deriveInteractions(db: Executor, conversationIds: string[]
         ) tr ON true
         LEFT JOIN LATERAL (
           SELECT true AS reopened FROM timeline_items i
-          WHERE s.ended_at IS NOT NULL AND i.conversation_id = s.conversation_id AND i.type = 'event'
-            AND i.event_type = 'status_changed' AND i.data->>'from' = 'resolved' AND i.data->>'to' = 'open'
-            AND i.created_at >= s.ended_at AND i.created_at <= s.ended_at + ${fcr}
+          WHERE s.ended_at IS NOT NULL AND i.conversation_id = s.conversation_id
+            AND i.created_at > s.ended_at AND i.created_at <= s.ended_at + ${fcr}
+            -- An agent set it open again, or the customer wrote into it again (which reopens a mail thread).
+            AND (i.type = 'event' AND i.event_type = 'status_changed' AND i.data->>'from' = 'resolved'
+              AND i.data->>'to' = 'open' OR i.type = 'message' AND i.direction = 'in')
           LIMIT 1
         ) ro ON true
         LEFT JOIN LATERAL (

@@ -130,6 +130,22 @@ export type ReportRow = ReturnType<typeof reportRow>;
 
 const NAMED: GroupBy[] = ["inbox", "queue", "team", "agent"];
 
+/** The statement of a summary (exported so the benchmark can print its plan). */
+export function summaryQuery(
+  workspaceId: string,
+  p: ReportPeriod,
+  groupBy: GroupBy,
+  filters: Filters = {},
+  now = new Date(),
+) {
+  const g = grouping(groupBy, p.tz);
+  return sql`
+      SELECT ${g.key} AS key, ${g.name} AS name, ${figures(now)}
+      FROM interactions i ${g.join}
+      WHERE ${factsWhere(workspaceId, p, filters)}
+      GROUP BY 1 ORDER BY 1 NULLS LAST`;
+}
+
 /** `GET /reports/summary`: one row per group, in key order (no-key rows, e.g. unanswered by agent, last). */
 export async function summary(
   db: Executor,
@@ -139,14 +155,7 @@ export async function summary(
   filters: Filters = {},
   now = new Date(),
 ): Promise<ReportRow[]> {
-  const g = grouping(groupBy, p.tz);
-  const rows = rowsOf<Raw>(
-    await db.execute(sql`
-      SELECT ${g.key} AS key, ${g.name} AS name, ${figures(now)}
-      FROM interactions i ${g.join}
-      WHERE ${factsWhere(workspaceId, p, filters)}
-      GROUP BY 1 ORDER BY 1 NULLS LAST`),
-  );
+  const rows = rowsOf<Raw>(await db.execute(summaryQuery(workspaceId, p, groupBy, filters, now)));
   return rows.map((r) => {
     const row = reportRow(r);
     if (!NAMED.includes(groupBy)) delete (row as { name?: unknown }).name;

@@ -1,0 +1,210 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
+import { rowsOf, type Database } from "../db/connect.ts";
+import { csvStream } from "../reports/csv.ts";
+import { INTERACTION_COLUMNS, interactionPage, type ExportRow } from "../reports/export.ts";
+import { deriveInteractions } from "../reports/interaction.ts";
+import type { GroupBy, ReportPeriod } from "../reports/period.ts";
+import { summary, summaryQuery } from "../reports/summary.ts";
+import { bigWorkspace } from "./harness/big-workspace.ts";
+import { openPostgres } from "./harness/database.ts";
+import { percentile } from "./harness/stats.ts";
+import { cpuSeconds } from "./harness/usage.ts";
+
+/**
+ * `bun run bench reports`: on PostgreSQL, a workspace with CONVERSATIONS conversations and ten timeline
+ * items each over 90 days (bench/harness/big-workspace.ts), then: the 30-day summary grouped by day and
+ * by agent (RUNS runs each: p50/p95 wall time and the database backend's CPU, and the plans, which must
+ * not touch timeline_items), the raw CSV export of EXPORT_ROWS rows streamed (the process's peak RSS
+ * growth), deriving the facts of 1,000 conversations from their source rows, and, when
+ * bench/qa-throughput.ts exists, its QA scoring throughput on the same data.
+ * Target: p95 < 500 ms per 30-day summary.
+ */
+const CONVERSATIONS = Number(process.env.BENCH_REPORTS_CONVERSATIONS ?? 1_000_000);
+const ITEMS_PER_CONVERSATION = 10;
+const DAYS = 90;
+const RUNS = 25;
+const EXPORT_ROWS = 100_000;
+const DERIVE_SAMPLE = 1_000;
+const TARGET_MS = 500;
+
+type Timing = { p50: number; p95: number; cpuP50: number; cpuP95: number; rows: number };
+
+async function backendPid(database: Database) {
+  const [row] = rowsOf<{ pid: number }>(await database.db.execute(sql`SELECT pg_backend_pid() AS pid`));
+  return Number(row!.pid);
+}
+
+async function time(database: Database, pid: number, run: () => Promise<number>): Promise<Timing> {
+  await run(); // warm the cache: a dashboard is read again and again
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  let rows = 0;
+  for (let i = 0; i < RUNS; i++) {
+    const c = cpuSeconds(pid);
+    const t = performance.now();
+    rows = await run();
+    wall.push(performance.now() - t);
+    cpu.push((cpuSeconds(pid) - c) * 1000);
+  }
+  void database;
+  return {
+    p50: percentile(wall, 50),
+    p95: percentile(wall, 95),
+    cpuP50: percentile(cpu, 50),
+    cpuP95: percentile(cpu, 95),
+    rows,
+  };
+}
+
+async function plan(database: Database, workspaceId: string, p: ReportPeriod, groupBy: GroupBy) {
+  const rows = rowsOf<Record<string, string>>(
+    await database.db.execute(
+      sql.join([sql.raw("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)"), summaryQuery(workspaceId, p, groupBy)], sql.raw(" ")),
+    ),
+  );
+  return rows.map((r) => Object.values(r)[0]).join("\n");
+}
+
+/** Streams the export through the same ReadableStream the route answers with, sampling RSS as it goes. */
+async function exportCsv(database: Database, workspaceId: string, from: Date, until: Date) {
+  // The period that holds the first EXPORT_ROWS facts from `from` (all up to `until` in a smaller run).
+  const [edge] = rowsOf<{ at: string }>(
+    await database.db.execute(sql`
+      SELECT to_char(offered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at FROM interactions
+      WHERE workspace_id = ${workspaceId} AND offered_at >= ${from.toISOString()}::timestamptz
+      ORDER BY offered_at OFFSET ${EXPORT_ROWS} LIMIT 1`),
+  );
+  const p: ReportPeriod = { from, to: edge ? new Date(edge.at) : until, tz: "UTC" };
+  Bun.gc(true);
+  const before = process.memoryUsage().rss;
+  let peak = before;
+  let bytes = 0;
+  let lines = 0;
+  const t = performance.now();
+  const reader = csvStream<ExportRow>(
+    [...INTERACTION_COLUMNS],
+    (r) => INTERACTION_COLUMNS.map((c) => r[c]),
+    (after) => interactionPage(database.db, workspaceId, p, {}, after),
+  ).getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    for (const b of value) if (b === 10) lines++;
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }
+  const ms = performance.now() - t;
+  return {
+    rows: lines - 1,
+    mb: bytes / 1024 / 1024,
+    ms,
+    rowsPerS: ((lines - 1) / ms) * 1000,
+    peakRssGrowthMb: (peak - before) / 1024 / 1024,
+  };
+}
+
+async function derive(database: Database, workspaceId: string) {
+  const ids = rowsOf<{ id: string }>(
+    await database.db.execute(sql`
+      SELECT id FROM conversations WHERE workspace_id = ${workspaceId}
+      ORDER BY created_at DESC LIMIT ${DERIVE_SAMPLE}`),
+  ).map((r) => r.id);
+  const t = performance.now();
+  for (let i = 0; i < ids.length; i += 200) await deriveInteractions(database.db, ids.slice(i, i + 200));
+  const ms = performance.now() - t;
+  return { conversations: ids.length, ms, perConversationMs: ms / ids.length };
+}
+
+/** H3's QA throughput (bench/qa-throughput.ts) on the same data, when that benchmark is present. */
+async function qaThroughput(database: Database, workspaceId: string) {
+  const file = join(import.meta.dir, "qa-throughput.ts");
+  if (!existsSync(file)) return undefined;
+  const mod = (await import(file)) as { qaThroughput?: (db: Database, workspaceId: string) => Promise<unknown> };
+  return mod.qaThroughput ? mod.qaThroughput(database, workspaceId) : undefined;
+}
+
+export async function benchReports({ json }: { json: boolean }) {
+  const target = await openPostgres();
+  // One connection: the backend whose CPU is read is the one that ran the query.
+  const database = await (await import("../db/connect.ts")).connect({
+    databaseUrl: target.env.DATABASE_URL!,
+    poolSize: 1,
+  });
+  const log = (line: string) => !json && console.log(line);
+  try {
+    const end = new Date(Date.UTC(2026, 2, 1));
+    const seedStart = performance.now();
+    const big = await bigWorkspace(database, {
+      conversations: CONVERSATIONS,
+      itemsPerConversation: ITEMS_PER_CONVERSATION,
+      days: DAYS,
+      end,
+      progress: (step, ms) => log(`  generated ${step} in ${(ms / 1000).toFixed(1)} s`),
+    });
+    const seedS = (performance.now() - seedStart) / 1000;
+    const pid = await backendPid(database);
+    const p: ReportPeriod = { from: new Date(end.getTime() - 30 * 86_400_000), to: end, tz: "Asia/Shanghai" };
+    const byDay = await time(database, pid, async () => (await summary(database.db, big.workspaceId, p, "day")).length);
+    const byAgent = await time(
+      database,
+      pid,
+      async () => (await summary(database.db, big.workspaceId, p, "agent")).length,
+    );
+    const plans = {
+      day: await plan(database, big.workspaceId, p, "day"),
+      agent: await plan(database, big.workspaceId, p, "agent"),
+    };
+    const csv = await exportCsv(database, big.workspaceId, p.from, end);
+    const derived = await derive(database, big.workspaceId);
+    const qa = await qaThroughput(database, big.workspaceId);
+    const [counts] = rowsOf<Record<string, number>>(
+      await database.db.execute(sql`SELECT
+        (SELECT count(*) FROM conversations WHERE workspace_id = ${big.workspaceId})::int AS conversations,
+        (SELECT count(*) FROM timeline_items WHERE workspace_id = ${big.workspaceId})::int AS "timelineItems",
+        (SELECT count(*) FROM interactions WHERE workspace_id = ${big.workspaceId})::int AS interactions,
+        (SELECT count(*) FROM interactions WHERE workspace_id = ${big.workspaceId}
+          AND offered_at >= ${p.from.toISOString()}::timestamptz)::int AS "inPeriod"`),
+    );
+    const timelineScan = Object.values(plans).some((x) => /timeline_items/.test(x));
+    const report = {
+      driver: "postgres",
+      counts,
+      seedS,
+      summary30d: { day: byDay, agent: byAgent },
+      targetMs: TARGET_MS,
+      timelineScan,
+      csv,
+      derived,
+      qa,
+      plans,
+    };
+    if (json) return console.log(JSON.stringify(report));
+    const f = (n: number) => n.toFixed(1);
+    console.log(
+      `PostgreSQL: ${counts!.conversations} conversations, ${counts!.timelineItems} timeline items, ` +
+        `${counts!.interactions} interactions (${counts!.inPeriod} in the 30 days); generated in ${f(seedS)} s`,
+    );
+    for (const [name, t] of Object.entries(report.summary30d))
+      console.log(
+        `30-day summary by ${name} (${t.rows} rows): p50 ${f(t.p50)} ms, p95 ${f(t.p95)} ms; ` +
+          `database CPU p50 ${f(t.cpuP50)} ms, p95 ${f(t.cpuP95)} ms (${RUNS} runs)`,
+      );
+    console.log(`timeline_items in the plans: ${timelineScan ? "YES" : "no"}`);
+    console.log(
+      `CSV export: ${csv.rows} rows, ${f(csv.mb)} MB in ${f(csv.ms)} ms (${Math.round(csv.rowsPerS)} rows/s), ` +
+        `peak RSS growth ${f(csv.peakRssGrowthMb)} MB`,
+    );
+    console.log(
+      `deriving facts from the source rows: ${derived.conversations} conversations in ${f(derived.ms)} ms ` +
+        `(${derived.perConversationMs.toFixed(2)} ms each)`,
+    );
+    if (qa !== undefined) console.log(`QA throughput: ${JSON.stringify(qa)}`);
+    for (const [name, text] of Object.entries(plans)) console.log(`-- plan, by ${name}:\n${text}`);
+    console.log(`target: a 30-day summary p95 < ${TARGET_MS} ms`);
+  } finally {
+    await database.close();
+    await target.dispose();
+  }
+}
