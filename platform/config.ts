@@ -114,6 +114,9 @@ const EnvSchema = z.object({
   TRANSCRIPTION_PROVIDER: z.string().min(1).optional(),
   // How often each node looks for scheduled report e-mails that are due (reports/schedule-sweep.ts).
   REPORT_SCHEDULE_SWEEP_MS: z.coerce.number().int().min(50).default(60_000),
+  // How often each node finishes erasures a crash left pending and deletes conversations past their
+  // workspace's retention period (privacy/sweep.ts).
+  ERASURE_SWEEP_MS: z.coerce.number().int().min(50).default(30_000),
 });
 
 const IceUrl = z
@@ -207,6 +210,8 @@ export type Config = {
   transcriptionProvider: string | undefined;
   /** REPORT_SCHEDULE_SWEEP_MS: the pause between passes of the scheduled report e-mails' sweep. */
   reportScheduleSweepMs: number;
+  /** ERASURE_SWEEP_MS: the pause between passes of the privacy sweep (unfinished erasures, retention). */
+  erasureSweepMs: number;
 };
 
 const MB = 1024 * 1024;
@@ -301,5 +306,6 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     qaSweepMs: e.QA_SWEEP_MS,
     transcriptionProvider: e.TRANSCRIPTION_PROVIDER,
     reportScheduleSweepMs: e.REPORT_SCHEDULE_SWEEP_MS,
+    erasureSweepMs: e.ERASURE_SWEEP_MS,
   };
 }

@@ -1,6 +1,4 @@
 import { pruneRecordings } from "../../calls/recording.ts";
-import { sweepErasures } from "../../privacy/erasure.ts";
-import { sweepRetention } from "../../privacy/retention.ts";
 import { pruneEvents } from "../../conversations/event.ts";
 import { pruneDeliveries } from "../../integrations/webhook.ts";
 import { wakeSnoozed } from "../../conversations/status.ts";
@@ -28,7 +26,7 @@ export type Chores = Parameters<typeof pruneRecordings>[0] &
     calls: Pick<CallControl, "retryRecordings">;
     files: Pick<AttachmentStore, "pruneOrphans">;
     config: { uploads: Pick<Config["uploads"], "orphanAfterMs"> };
-  } & Pick<WechatDeps, "keyring" | "wechat"> & { files: WechatDeps["files"] & Pick<AttachmentStore, "localPath"> };
+  } & Pick<WechatDeps, "keyring" | "wechat"> & { files: WechatDeps["files"] };
 
 /**
  * The node's periodic chores (every 30 s): snoozed conversations that are due, agents whose
@@ -51,8 +49,6 @@ export function housekeep(rt: Chores, now = new Date()) {
       pruneDeliveries(rt.database.db, new Date(now.getTime() - WEBHOOK_DELIVERY_RETENTION_DAYS * 86_400_000)),
     ),
     chore("WeChat media downloads", () => retryMediaDownloads(rt)),
-    chore("erasures left unfinished", () => sweepErasures(rt.database.db, rt.files)),
-    chore("retention", () => sweepRetention(rt.database.db, rt.files, now)),
     chore("prune orphaned uploads", () =>
       rt.files.pruneOrphans(rt.database.db, new Date(now.getTime() - rt.config.uploads.orphanAfterMs)),
     ),

@@ -47,6 +47,7 @@ import { CsatSurveys } from "../../csat/survey.ts";
 import { reportScheduleSweep } from "../../reports/schedule-sweep.ts";
 import type { PollLoop } from "../../platform/poll-loop.ts";
 import { SlaTracking } from "../../sla/tracking.ts";
+import { privacySweep } from "../../privacy/sweep.ts";
 import { ReportFacts } from "../../reports/listeners.ts";
 import { TicketListeners } from "../../tickets/listeners.ts";
 import { QualityScoring } from "../../quality/listeners.ts";
@@ -84,6 +85,8 @@ export type Runtime = {
   csat: CsatSurveys;
   /** Reports mailed on a schedule: the sweep that writes each due one to the outbox (reports/schedule-sweep.ts). */
   reportSchedules: PollLoop;
+  /** Erasures left unfinished and the retention period's deletions (privacy/sweep.ts). */
+  privacy: PollLoop;
   /** SLA clocks: kept in step with conversations and tickets, swept for warnings and breaches (sla/). */
   sla: SlaTracking;
   /** Report facts: derived as events happen and by a reconciling sweep (reports/). */
@@ -331,6 +334,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     }),
     reportSchedules: reportScheduleSweep({ core, files }, config.reportScheduleSweepMs, () => worker.wake()),
     sla: new SlaTracking(core, config.slaSweepMs),
+    privacy: privacySweep({ db: core.db, files }, config.erasureSweepMs),
     reports: new ReportFacts(core, config.reportsSweepMs),
     tickets: new TicketListeners(core),
     quality: new QualityScoring(core, bus, {
@@ -347,6 +351,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       await rt.slackAlerts.stop();
       await rt.csat.stop();
       await rt.reportSchedules.stop();
+      await rt.privacy.stop();
       await rt.sla.stop();
       await rt.reports.stop();
       await rt.tickets.stop();
@@ -373,6 +378,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   rt.automation.start();
   rt.csat.start();
   rt.reportSchedules.start();
+  rt.privacy.start();
   rt.sla.start();
   rt.reports.start();
   rt.tickets.start();
