@@ -234,7 +234,8 @@ describe("data subject requests", () => {
       contactId,
       requestedAt: new Date(Date.now() - 120_000),
     });
-    expect(await sweepErasures(s.rt.core.db, s.rt.files)).toBeGreaterThanOrEqual(1);
+    // The server's own sweep may get there first: either way the erasure is finished.
+    await sweepErasures(s.rt.core.db, s.rt.files);
     expect((await api(`${s.url}/api/v1/contacts/${contactId}`, { token: admin })).status).toBe(404);
     expect((await api(`${s.url}/api/v1/conversations/${conversationId}`, { token: admin })).status).toBe(404);
     const [row] = await s.rt.core.db.select().from(erasures).where(eq(erasures.contactId, contactId));
@@ -263,7 +264,7 @@ describe("retention", () => {
       .set({ resolvedAt: new Date(Date.now() - 31 * 86_400_000) })
       .where(eq(conversations.id, old.conversationId));
 
-    expect(await sweepRetention(s.rt.core.db, s.rt.files)).toBeGreaterThanOrEqual(1);
+    await sweepRetention(s.rt.core.db, s.rt.files);
     expect((await api(`${s.url}/api/v1/conversations/${old.conversationId}`, { token: admin })).status).toBe(404);
     expect((await api(`${s.url}/api/v1/conversations/${recent.conversationId}`, { token: admin })).status).toBe(200);
     const audit = await api(`${s.url}/api/v1/audit?action=retention.delete`, { token: admin });
