@@ -14,14 +14,19 @@ import { answeringRoute, routePermissions } from "./route-permission.ts";
 /** Permissions that configure the workspace (settings, users and roles, inboxes, queues, rules…). */
 const ADMIN = /\.manage$|^contacts\.merge$|^reports\.schedule$/;
 /** Routes that write their own, more telling audit row. */
-const SELF_AUDITED = new Set(["DELETE /contacts/{id}"]);
+const SELF_AUDITED = new Set(["DELETE /contacts/{id}", "GET /contacts/{id}/export"]);
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
+/** The query parameters an export's audit row keeps: what was exported, never a search text. */
+const EXPORT_PARAMS = ["from", "to", "groupBy", "tz", "format", "queueId", "agentId", "teamId", "channel", "action"];
+const isExport = (type: string | null) => !!type && /^(text\/csv|application\/zip)/.test(type);
+
 /**
- * Admin actions in the audit log (docs/privacy.md): every change (POST, PUT, PATCH, DELETE) that
- * succeeded on a route whose permission configures the workspace, and every deletion whatever its
- * permission. The row names the permission as its action, the route and the ids in its path — never the
- * request body, which may hold passwords, keys or tokens.
+ * Admin actions and exports in the audit log (docs/privacy.md): every change (POST, PUT, PATCH, DELETE)
+ * that succeeded on a route whose permission configures the workspace, every deletion whatever its
+ * permission, and every CSV or zip download (`<first path segment>.export`: reports, QA, the audit log
+ * itself), so no export route has to remember it. The row names the route and the ids in its path —
+ * never the request body, which may hold passwords, keys or tokens.
  */
 export function auditAdminActions(db: Executor, trustProxy: number) {
   return createMiddleware<AuthEnv>(async (c, next) => {
@@ -29,20 +34,32 @@ export function auditAdminActions(db: Executor, trustProxy: number) {
     const key = answeringRoute(c as unknown as Context);
     await next();
     const method = c.req.method;
-    if (method === "GET" || method === "HEAD" || method === "OPTIONS" || c.res.status >= 400) return;
     const actor = c.get("actor");
-    if (!actor || !key || SELF_AUDITED.has(key)) return;
-    const permission = routePermissions[key];
-    if (!permission || (!ADMIN.test(permission) && method !== "DELETE")) return;
-    const path = new URL(c.req.url).pathname.replace(/^.*?\/api\/v1/, "");
+    if (!actor || !key || SELF_AUDITED.has(key) || c.res.status >= 400) return;
+    const url = new URL(c.req.url);
+    const path = url.pathname.replace(/^.*?\/api\/v1/, "");
     const ids = path.match(UUID) ?? [];
+    const subjectType = path.split("/")[1] || undefined;
+    const permission = routePermissions[key];
+    let action: string;
+    let detail: Record<string, unknown>;
+    if (method === "GET" || method === "HEAD") {
+      if (!isExport(c.res.headers.get("content-type"))) return;
+      action = `${subjectType ?? "data"}.export`;
+      const params = EXPORT_PARAMS.filter((p) => url.searchParams.has(p)).map((p) => [p, url.searchParams.get(p)]);
+      detail = { route: key, ids, params: Object.fromEntries(params) };
+    } else {
+      if (!permission || (!ADMIN.test(permission) && method !== "DELETE")) return;
+      action = permission;
+      detail = { method, route: key, ids, status: c.res.status };
+    }
     await recordAudit(db, {
       workspaceId: actor.workspaceId,
       actor,
-      action: permission,
-      subjectType: path.split("/")[1] || undefined,
+      action,
+      subjectType,
       subjectId: ids[0],
-      detail: { method, route: key, ids, status: c.res.status },
+      detail,
       ip: clientIp(trustProxy, c),
     }).catch((err: unknown) => log.error("audit: could not record an admin action", { err, route: key }));
   });

@@ -112,6 +112,11 @@ describe("audit log", () => {
     const lines = (await csv.text()).trim().split("\n");
     expect(lines[0]).toBe("at,actor_id,actor_name,action,subject_type,subject_id,detail,ip");
     expect(lines.slice(1).some((l) => l.includes('"teams.manage"'))).toBe(true);
+    const exported = await api(`${s.url}/api/v1/audit?action=audit.export`, { token: admin });
+    expect(exported.body.items[0]).toMatchObject({
+      actor: { id: s.admin.id },
+      detail: { route: "GET /audit", params: { format: "csv", action: "teams.manage" } },
+    });
 
     const reversed = await api(`${s.url}/api/v1/audit?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z`, {
       token: admin,
