@@ -84,7 +84,7 @@ type Waiting = {
   offeredTo: string;
 };
 type Entry = { w: Waiting; version: number };
-type Seat = { agent: Agent; onDuty: boolean; total: number };
+type Seat = { agent: Agent; onDuty: boolean; total: number; most: number };
 
 class Tally {
   offered = 0;
@@ -120,6 +120,7 @@ export function replay(input: ReplayInput): ReplayResult {
     },
     onDuty: false,
     total: 0,
+    most: Math.max(a.capacity.voice, a.capacity.chat, a.capacity.email, a.capacity.messaging),
   }));
   const seatOf = new Map(seats.map((s, i) => [s.agent.id, i]));
   const events = new EventQueue();
@@ -132,6 +133,8 @@ export function replay(input: ReplayInput): ReplayResult {
   const slotOffered = new Array<number>(slots).fill(0);
   const slotInSl = new Array<number>(slots).fill(0);
   let reservations = 0;
+  /** Contacts waiting (not yet answered or counted as gone). */
+  let live = 0;
 
   input.shifts.forEach((s, i) => events.push(s.start, SHIFT, i));
   input.arrivals.forEach((a, i) => {
@@ -155,6 +158,7 @@ export function replay(input: ReplayInput): ReplayResult {
 
   const finish = (w: Waiting, answeredAt: number | null) => {
     w.done = true;
+    live--;
     const tallies = [overall, perQueue.get(w.offeredTo)!];
     const slot = Math.min(slots - 1, Math.max(0, Math.floor((w.item.enqueuedAt - input.from) / SLOT_MS)));
     for (const t of tallies) t.offered++;
@@ -180,6 +184,8 @@ export function replay(input: ReplayInput): ReplayResult {
   };
 
   const dispatch = (now: number) => {
+    // Most events (a call ending while nobody waits) can match nothing.
+    if (!live) return;
     const free = seats.filter(
       (s) =>
         s.onDuty &&
@@ -190,7 +196,7 @@ export function replay(input: ReplayInput): ReplayResult {
     if (!free.length) return;
     let room = 0;
     // An upper bound on what the free agents can take now: no list needs more of its first items than this.
-    for (const s of free) room += Math.max(...Object.values(s.agent.capacity)) - s.total;
+    for (const s of free) room += s.most - s.total;
     const offeredNow: Waiting[] = [];
     for (const l of lists.values()) {
       const entries = l.entries;
@@ -276,6 +282,7 @@ export function replay(input: ReplayInput): ReplayResult {
         offeredTo: q.id,
       };
       waiting.push(w);
+      live++;
       byArrival[e.ref] = w;
       list(w);
       scheduleOverflow(w);
