@@ -12,6 +12,7 @@ import { Softphone } from "./softphone.tsx";
 import { PresenceMenu } from "./presence.tsx";
 import { href, useRoute } from "./route.ts";
 import { WallboardPage } from "./wallboard.tsx";
+import { ReportsPage } from "./reports.tsx";
 import { ForecastPage } from "./forecast.tsx";
 import { KnowledgePage } from "./knowledge.tsx";
 import { can } from "../../../platform/permission.ts";
@@ -87,6 +88,7 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
       show: can(me, "tickets.read"),
     },
     { page: "wallboard", label: t("nav.wallboard"), to: href({ page: "wallboard" }), show: supervises },
+    { page: "reports", label: t("nav.reports"), to: href({ page: "reports" }), show: can(me, "reports.read") },
     {
       page: "forecast",
       label: t("nav.forecast"),
@@ -138,6 +140,8 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
       <main>
         {route.page === "wallboard" && supervises ? (
           <WallboardPage />
+        ) : route.page === "reports" && can(me, "reports.read") ? (
+          <ReportsPage />
         ) : route.page === "forecast" && can(me, "reports.read") ? (
           <ForecastPage tab={route.tab} />
         ) : route.page === "tickets" && can(me, "tickets.read") ? (

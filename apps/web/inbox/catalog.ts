@@ -8,6 +8,7 @@ import { automationEn, automationZh } from "./catalog/automation.ts";
 import { csatEn, csatZh } from "./catalog/csat.ts";
 import { forecastEn, forecastZh } from "./catalog/forecast.ts";
 import { privacyEn, privacyZh } from "./catalog/privacy.ts";
+import { reportsEn, reportsZh } from "./catalog/reports.ts";
 import { slaEn, slaZh } from "./catalog/sla.ts";
 import { ticketsEn, ticketsZh } from "./catalog/tickets.ts";
 
@@ -718,7 +719,7 @@ const base = {
 } as const;
 
 // Each service-operations screen keeps its texts in a file of its own under catalog/.
-const en = { ...base, ...ticketsEn, ...slaEn, ...automationEn, ...csatEn, ...forecastEn, ...privacyEn };
+const en = { ...base, ...ticketsEn, ...slaEn, ...automationEn, ...csatEn, ...forecastEn, ...privacyEn, ...reportsEn };
 
 export type MessageKey = keyof typeof en;
 
@@ -1426,6 +1427,7 @@ const zhCN: Record<MessageKey, string> = {
   ...csatZh,
   ...forecastZh,
   ...privacyZh,
+  ...reportsZh,
 };
 
 export const catalog = { en: en as Record<MessageKey, string>, "zh-CN": zhCN };

@@ -8,6 +8,7 @@ export type Route =
   | { page: "inbox"; view: string; conversationId: string | null }
   | { page: "tickets"; view: string; ticketId: string | null }
   | { page: "wallboard" }
+  | { page: "reports" }
   | { page: "forecast"; tab: string }
   | { page: "admin"; tab: string }
   | { page: "knowledge"; articleId: string | null }
@@ -16,6 +17,7 @@ export type Route =
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "wallboard") return { page: "wallboard" };
+  if (parts[0] === "reports") return { page: "reports" };
   if (parts[0] === "forecast") return { page: "forecast", tab: parts[1] ?? "forecast" };
   if (parts[0] === "knowledge") return { page: "knowledge", articleId: parts[1] ?? null };
   if (parts[0] === "admin") return { page: "admin", tab: parts[1] ?? "inboxes" };
@@ -32,6 +34,8 @@ export function href(route: Route) {
       return `#/tickets/${encodeURIComponent(route.view)}${route.ticketId ? `/${route.ticketId}` : ""}`;
     case "wallboard":
       return "#/wallboard";
+    case "reports":
+      return "#/reports";
     case "forecast":
       return route.tab === "forecast" ? "#/forecast" : `#/forecast/${route.tab}`;
     case "admin":
