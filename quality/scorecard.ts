@@ -148,8 +148,14 @@ const finding = (rule: ScorecardRule, f: Pick<Finding, "itemKey" | "itemId" | "e
   ...f,
 });
 
-const fromLine = (rule: ScorecardRule, l: Line, index = 0) =>
-  finding(rule, { itemKey: l.key, itemId: l.itemId, excerpt: excerptAround(l.text, index), agentId: l.agentId });
+/** A finding on one line; a customer's line is put down to the agent the conversation is with. */
+const fromLine = (rule: ScorecardRule, l: Line, agentId: string | null, index = 0) =>
+  finding(rule, {
+    itemKey: l.key,
+    itemId: l.itemId,
+    excerpt: excerptAround(l.text, index),
+    agentId: l.agentId ?? agentId,
+  });
 
 const duration = (s: number) => (s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`);
 
@@ -162,14 +168,15 @@ function evaluate(rule: ScorecardRule, facts: ConversationFacts): Finding[] {
     case "greeting":
       for (const t of threads) {
         const first = t.lines.find((l) => l.role === "agent");
-        if (first && !matcherOf(rule.config).find(first.text)) out.push(fromLine(rule, first));
+        if (first && !matcherOf(rule.config).find(first.text)) out.push(fromLine(rule, first, facts.assigneeId));
       }
       break;
     case "closing":
       // Judged once the thread is over: mid-conversation every last message would fail it.
       for (const t of threads) {
         const last = t.lines.findLast((l) => l.role === "agent");
-        if (t.finished && last && !matcherOf(rule.config).find(last.text)) out.push(fromLine(rule, last));
+        if (t.finished && last && !matcherOf(rule.config).find(last.text))
+          out.push(fromLine(rule, last, facts.assigneeId));
       }
       break;
     case "forbidden_phrase":
@@ -179,7 +186,7 @@ function evaluate(rule: ScorecardRule, facts: ConversationFacts): Finding[] {
       for (const l of lines) {
         if (l.role !== role) continue;
         const hit = matcherOf(rule.config).find(l.text);
-        if (hit) out.push(fromLine(rule, l, hit.index));
+        if (hit) out.push(fromLine(rule, l, facts.assigneeId, hit.index));
       }
       break;
     }

@@ -7,6 +7,8 @@ import { CannedResponses } from "./admin/canned.tsx";
 import { Inboxes } from "./admin/inboxes.tsx";
 import { Queues } from "./admin/queues.tsx";
 import { CsatResults } from "./admin/csat.tsx";
+import { QaReview } from "./admin/qa-review.tsx";
+import { QaScorecard } from "./admin/qa-scorecard.tsx";
 import { SpamView } from "./admin/spam.tsx";
 import { Teams } from "./admin/teams.tsx";
 import { TicketSettings } from "./admin/ticket-settings.tsx";
@@ -25,6 +27,8 @@ const TABS = [
   { id: "spam", adminOnly: false },
   { id: "tickets", adminOnly: false },
   { id: "csat", adminOnly: false },
+  { id: "qa", adminOnly: false },
+  { id: "scorecard", adminOnly: false },
   { id: "sla", adminOnly: false },
   { id: "automations", adminOnly: false },
   { id: "macros", adminOnly: false },
@@ -61,6 +65,8 @@ export function AdminPage({ tab }: { tab: string }) {
         {current === "spam" && <SpamView />}
         {current === "tickets" && <TicketSettings />}
         {current === "csat" && <CsatResults />}
+        {current === "qa" && <QaReview />}
+        {current === "scorecard" && <QaScorecard />}
         {current === "sla" && <SlaSettings />}
         {current === "automations" && <Automations />}
         {current === "macros" && <Macros />}

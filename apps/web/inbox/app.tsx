@@ -17,6 +17,7 @@ import { ForecastPage } from "./forecast.tsx";
 import { KnowledgePage } from "./knowledge.tsx";
 import { can } from "../../../platform/permission.ts";
 import { SlaAlerts } from "./sla-alerts.tsx";
+import { QaAlerts } from "./qa-alerts.tsx";
 import { NotificationBell } from "./notifications.tsx";
 import { TicketsPage } from "./tickets.tsx";
 import { useWorkspace, WorkspaceProvider } from "./workspace.tsx";
@@ -159,6 +160,7 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
       </main>
       <OfferToasts />
       {can(me, "sla.manage") && <SlaAlerts />}
+      {can(me, "qa.review") && <QaAlerts />}
       {me.role !== "knowledge_editor" && <BrowserCalls />}
       {me.role !== "knowledge_editor" && <Softphone />}
     </div>

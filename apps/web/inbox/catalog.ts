@@ -6,6 +6,7 @@
  */
 import { automationEn, automationZh } from "./catalog/automation.ts";
 import { csatEn, csatZh } from "./catalog/csat.ts";
+import { qualityEn, qualityZh } from "./catalog/quality.ts";
 import { forecastEn, forecastZh } from "./catalog/forecast.ts";
 import { privacyEn, privacyZh } from "./catalog/privacy.ts";
 import { reportsEn, reportsZh } from "./catalog/reports.ts";
@@ -719,7 +720,7 @@ const base = {
 } as const;
 
 // Each service-operations screen keeps its texts in a file of its own under catalog/.
-const en = { ...base, ...ticketsEn, ...slaEn, ...automationEn, ...csatEn, ...forecastEn, ...privacyEn, ...reportsEn };
+const en = { ...base, ...ticketsEn, ...slaEn, ...automationEn, ...csatEn, ...qualityEn, ...forecastEn, ...privacyEn, ...reportsEn };
 
 export type MessageKey = keyof typeof en;
 
@@ -1425,6 +1426,7 @@ const zhCN: Record<MessageKey, string> = {
   ...slaZh,
   ...automationZh,
   ...csatZh,
+  ...qualityZh,
   ...forecastZh,
   ...privacyZh,
   ...reportsZh,

@@ -1,6 +1,7 @@
 import { SlaClock } from "./sla-clock.tsx";
 import { useCallback, useEffect, useState } from "react";
 import { CsatBadge } from "./csat-badge.tsx";
+import { QaPanel } from "./qa-panel.tsx";
 import { useFrames, useWorkspace } from "./workspace.tsx";
 import { ApiError, request } from "./client.ts";
 import { Composer } from "./composer.tsx";
@@ -151,6 +152,7 @@ export function ConversationPane({ id, view }: { id: string; view: string }) {
         </header>
         <Participants conversation={c} onOpen={(contactId) => (setPanelContactId(contactId), setShowContact(true))} />
         <Labels c={c} onChange={(labels) => act("labels", labels, "PUT")} />
+        {can(me, "qa.read") && <QaPanel conversationId={c.id} />}
         {error && (
           <p className="error" role="alert">
             {error}
