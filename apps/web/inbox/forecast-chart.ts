@@ -14,6 +14,56 @@ export type ForecastInterval = {
   actual?: number;
 };
 
+export type ReplayInterval = { start: string; offered: number; serviceLevel: number | null; agents: number };
+
+/** A what-if per half-hour: service level before and after as lines, agents on duty before and after as bars. */
+export function drawWhatIf(
+  el: HTMLElement,
+  before: ReplayInterval[],
+  after: ReplayInterval[],
+  labels: { levelBefore: string; levelAfter: string; agentsBefore: string; agentsAfter: string },
+  locale: string,
+) {
+  const chart = echarts.init(el, undefined, { renderer: "svg", locale: locale.startsWith("zh") ? "ZH" : "EN" });
+  const when = new Intl.DateTimeFormat(locale, {
+    month: "numeric",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+  const level = (i: ReplayInterval) => (i.serviceLevel === null ? null : Math.round(i.serviceLevel * 1000) / 10);
+  chart.setOption({
+    animation: false,
+    tooltip: { trigger: "axis" },
+    legend: { top: 0 },
+    grid: { left: 40, right: 40, top: 32, bottom: 28 },
+    xAxis: { type: "category", data: before.map((i) => when.format(new Date(i.start))) },
+    yAxis: [
+      { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
+      { type: "value", minInterval: 1, splitLine: { show: false } },
+    ],
+    series: [
+      {
+        name: labels.agentsBefore,
+        type: "bar",
+        yAxisIndex: 1,
+        data: before.map((i) => i.agents),
+        itemStyle: { opacity: 0.3 },
+      },
+      {
+        name: labels.agentsAfter,
+        type: "bar",
+        yAxisIndex: 1,
+        data: after.map((i) => i.agents),
+        itemStyle: { opacity: 0.3 },
+      },
+      { name: labels.levelBefore, type: "line", connectNulls: true, data: before.map(level) },
+      { name: labels.levelAfter, type: "line", connectNulls: true, data: after.map(level) },
+    ],
+  });
+  return chart;
+}
+
 /** Forecast arrivals and actual arrivals as lines, agents needed as bars on a second axis. */
 export function drawForecast(
   el: HTMLElement,

@@ -101,6 +101,7 @@ it("draws a queue's forecast against the actual with the held-out error, and a w
   // Six agents answer every call at once; the two really on duty fell behind.
   expect(await level.getByTestId("after").textContent()).toBe("100%");
   expect(Number.parseInt((await level.getByTestId("before").textContent())!)).toBeLessThan(50);
+  await page.getByTestId("whatif-chart").locator("svg path").first().waitFor({ state: "attached" });
 
   await page.getByTestId("locale").selectOption("zh-CN");
   await page.getByRole("heading", { name: "假设模拟" }).waitFor();

@@ -162,7 +162,7 @@ function ForecastView() {
                   </tr>
                   <tr>
                     <th>{t("forecast.mae")}</th>
-                    <td>{forecast.error.mae === null ? "—" : forecast.error.mae.toFixed(2)}</td>
+                    <td>{forecast.error.mae === null ? "—" : number(Number(forecast.error.mae.toPrecision(2)))}</td>
                   </tr>
                   <tr>
                     <th>{t("forecast.naive")}</th>

@@ -1,7 +1,8 @@
-import { useMemo, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import type { MessageKey } from "./catalog.ts";
 import { request } from "./client.ts";
 import { Field, useSubmit } from "./admin/form.tsx";
+import type { ReplayInterval } from "./forecast-chart.ts";
 import { useI18n } from "./i18n.ts";
 import { useWorkspace } from "./workspace.tsx";
 
@@ -13,7 +14,8 @@ type Figures = {
   asaS: number | null;
   abandonment: number | null;
 };
-type Result = { arrivals: number; change: unknown; actual: Figures; before: Figures; after: Figures };
+type Replayed = Figures & { intervals: ReplayInterval[] };
+type Result = { arrivals: number; change: unknown; actual: Figures; before: Replayed; after: Replayed };
 type IntervalRow = { start: string; end: string; agents: string };
 type QueueRow = { id: string; skills: string; after: string; action: "none" | "widen" | "move"; target: string };
 
@@ -173,13 +175,15 @@ export function WhatIfPage() {
             </button>
           </div>
         ))}
-        <button
-          type="button"
-          data-testid="whatif-add-interval"
-          onClick={() => setIntervals((rows) => [...rows, { start: period.from, end: period.to, agents: "1" }])}
-        >
-          {t("whatif.addInterval")}
-        </button>
+        <div className="row-form">
+          <button
+            type="button"
+            data-testid="whatif-add-interval"
+            onClick={() => setIntervals((rows) => [...rows, { start: period.from, end: period.to, agents: "1" }])}
+          >
+            {t("whatif.addInterval")}
+          </button>
+        </div>
         <Field label={t("whatif.delta")}>
           <input type="number" data-testid="whatif-delta" value={delta} onChange={(e) => setDelta(e.target.value)} />
         </Field>
@@ -284,8 +288,38 @@ export function WhatIfPage() {
               ))}
             </tbody>
           </table>
+          <IntervalChart before={result.before.intervals} after={result.after.intervals} />
         </section>
       )}
     </form>
   );
+}
+
+/** Service level and agents per half-hour, before and after, drawn once the replay has answered. */
+function IntervalChart({ before, after }: { before: ReplayInterval[]; after: ReplayInterval[] }) {
+  const { t, locale } = useI18n();
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!box.current) return;
+    let disposed = false;
+    let chart: { dispose(): void; resize(): void } | undefined;
+    const onResize = () => chart?.resize();
+    void import("./forecast-chart.ts").then(({ drawWhatIf }) => {
+      if (disposed || !box.current) return;
+      const labels = {
+        levelBefore: t("whatif.levelBefore"),
+        levelAfter: t("whatif.levelAfter"),
+        agentsBefore: t("whatif.agentsBefore"),
+        agentsAfter: t("whatif.agentsAfter"),
+      };
+      chart = drawWhatIf(box.current, before, after, labels, locale);
+      addEventListener("resize", onResize);
+    });
+    return () => {
+      disposed = true;
+      removeEventListener("resize", onResize);
+      chart?.dispose();
+    };
+  }, [before, after, locale]);
+  return <div ref={box} className="chart" role="img" aria-label={t("whatif.chart")} data-testid="whatif-chart" />;
 }

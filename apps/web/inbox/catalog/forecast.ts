@@ -66,6 +66,11 @@ export const forecastEn = {
   "whatif.asa": "Average speed of answer",
   "whatif.abandonment": "Abandonment",
   "whatif.arrivals": "{n} arrivals replayed",
+  "whatif.chart": "Service level and agents per half-hour, before and after",
+  "whatif.levelBefore": "Service level before",
+  "whatif.levelAfter": "Service level after",
+  "whatif.agentsBefore": "Agents before",
+  "whatif.agentsAfter": "Agents after",
 } as const;
 
 export const forecastZh: Record<keyof typeof forecastEn, string> = {
@@ -134,4 +139,9 @@ export const forecastZh: Record<keyof typeof forecastEn, string> = {
   "whatif.asa": "平均应答速度",
   "whatif.abandonment": "放弃率",
   "whatif.arrivals": "已重放 {n} 次来量",
+  "whatif.chart": "调整前后每半小时的服务水平与坐席数",
+  "whatif.levelBefore": "调整前服务水平",
+  "whatif.levelAfter": "调整后服务水平",
+  "whatif.agentsBefore": "调整前坐席",
+  "whatif.agentsAfter": "调整后坐席",
 };
