@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { agentsFor } from "../routing/erlang.ts";
+import { agentsFor, erlangC } from "../routing/erlang.ts";
 import { mulberry32 } from "../routing/planner.ts";
 import { agentsForErlangA, erlangA } from "./erlang-a.ts";
 import {
@@ -12,7 +12,6 @@ import {
   type SlotSeries,
 } from "./forecast.ts";
 import { agentsNeeded, meanPatience } from "./staffing.ts";
-import { erlangC } from "../routing/erlang.ts";
 
 /** Poisson by inversion (small means) from a seeded stream. */
 function poisson(random: () => number, mean: number): number {
