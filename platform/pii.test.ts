@@ -101,6 +101,8 @@ describe("masking rules", () => {
       data: { notes: ["card 411111******1111"] },
       seq: 4111111111111111,
     });
+    const delivered = { externalId: "4111111111111111", text: "ok" };
+    expect(maskDeep(delivered)).toBe(delivered);
     const clean = { text: "hello" };
     expect(maskDeep(clean)).toBe(clean);
   });

@@ -23,10 +23,12 @@ const MAYBE = /\d{4}[ -]?\d{4}|@|\+\d/;
 // SID) is not a match, and neither is any part of it.
 const ID = /(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])/g;
 // A run of digit groups separated by single spaces or dashes; cards are looked for among its groups.
-const DIGIT_GROUPS = /(?<![0-9A-Za-z+-])\d+(?:[ -]\d+)*(?![0-9A-Za-z])/g;
+// Bounded (at most 40 groups, groups of at most 19 digits) so an adversarial run costs linear time.
+const DIGIT_GROUPS = /(?<![0-9A-Za-z+-])\d{1,19}(?:[ -]\d{1,19}){0,40}(?![0-9A-Za-z])/g;
 const MOBILE = /(?<![0-9A-Za-z+])(?:(?:\+|00)86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?![0-9A-Za-z])/g;
 const E164 = /(?<![0-9A-Za-z+])\+[1-9](?:[ -]?\d){6,14}(?![0-9A-Za-z])/g;
-const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b/g;
+const EMAIL =
+  /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b/g;
 
 // Province-level codes GB/T 2260 assigns (the first two digits of every resident ID).
 const PROVINCES = new Set([
@@ -176,7 +178,14 @@ export function maskPii(text: string, kinds: readonly PiiKind[] = piiKinds) {
   return out + text.slice(at);
 }
 
-/** Every string inside a JSON value masked (keys untouched); the same object when nothing needed masking. */
+// A provider's id of a message or call (a WeChat MsgId is 19 digits) is no one's personal data, and clients
+// match deliveries by it: never masked.
+const PROVIDER_ID_KEYS = new Set(["externalId"]);
+
+/**
+ * Every string inside a JSON value masked (keys untouched; provider ids kept); the same object when
+ * nothing needed masking.
+ */
 export function maskDeep<T>(value: T, kinds: readonly PiiKind[] = piiKinds): T {
   if (typeof value === "string") return maskPii(value, kinds) as T;
   if (Array.isArray(value)) {
@@ -192,7 +201,7 @@ export function maskDeep<T>(value: T, kinds: readonly PiiKind[] = piiKinds): T {
     let changed = false;
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      const m = maskDeep(v, kinds);
+      const m = PROVIDER_ID_KEYS.has(k) ? v : maskDeep(v, kinds);
       changed ||= m !== v;
       out[k] = m;
     }
