@@ -1,6 +1,7 @@
 import { describe, expect, it } from "bun:test";
 import { DEFAULT_CAPACITY } from "../routing/acd.ts";
 import { erlangC } from "../routing/erlang.ts";
+import { erlangA } from "./erlang-a.ts";
 import { mulberry32 } from "../routing/planner.ts";
 import { Invalid } from "../platform/errors.ts";
 import { SLOT_MS } from "./forecast.ts";
@@ -101,6 +102,26 @@ describe("replay through the ACD", () => {
     expect(results[2]!.r.serviceLevel!).toBeGreaterThan(results[1]!.r.serviceLevel!);
     expect(results[2]!.r.asaS!).toBeLessThan(results[0]!.r.asaS!);
   });
+
+  // The replay and reports/erlang-a.ts know nothing of each other: agreeing checks both.
+  for (const [n, patience] of [
+    [24, 60],
+    [26, 180],
+  ] as const) {
+    it(`matches Erlang A with impatient callers (${n} agents, patience ${patience} s)`, () => {
+      const calls = poissonArrivals({ ratePerHour: 360, aht: 240, hours: 200, seed: 5, patience });
+      const r = replay(input(200, calls, agents(n)));
+      const e = erlangA({
+        arrivalsPerHour: 360,
+        ahtSeconds: 240,
+        patienceSeconds: patience,
+        agents: n,
+        targetSeconds: 20,
+      });
+      expect(Math.abs(r.serviceLevel! - e.serviceLevel)).toBeLessThan(0.025);
+      expect(Math.abs(r.abandonment! - e.abandonment)).toBeLessThan(0.01);
+    });
+  }
 
   it("loses impatient customers, and fewer when more agents answer", () => {
     const impatient = poissonArrivals({ ratePerHour: 360, aht: 240, hours: 50, seed: 3, patience: 60 });
