@@ -62,14 +62,14 @@ export function drawHeatmap(el: HTMLElement, weekdays: string[], cells: [number,
   chart.setOption({
     animation: false,
     tooltip: { position: "top" },
-    grid: { left: 56, right: 16, top: 8, bottom: 64 },
+    grid: { left: 56, right: 72, top: 8, bottom: 28 },
     xAxis: {
       type: "category",
       data: Array.from({ length: 24 }, (_, h) => String(h).padStart(2, "0")),
       splitArea: { show: true },
     },
     yAxis: { type: "category", data: weekdays, inverse: true, splitArea: { show: true } },
-    visualMap: { min: 0, max, calculable: true, orient: "horizontal", left: "center", bottom: 0 },
+    visualMap: { min: 0, max, calculable: true, orient: "vertical", right: 0, top: "middle", itemHeight: 140 },
     series: [{ type: "heatmap", data: cells, label: { show: false } }],
   });
   return chart;

@@ -83,6 +83,20 @@ export function ReportsPage() {
     };
   }, [period?.from.getTime(), period?.to.getTime(), groupBy, filterQuery.toString()]);
 
+  // Every bucket of the period on the trend's axis, an empty one as no work (0) and no figures (null).
+  const trendRows = useMemo(() => {
+    if (!data || !period) return [];
+    const byKey = new Map(data.trend.rows.map((r) => [r.key, r]));
+    const keys: string[] = [];
+    if (data.trend.groupBy === "hour")
+      for (let t = period.from.getTime(); t < period.to.getTime(); t += 3_600_000)
+        keys.push(new Date(t).toISOString().replace(".000Z", "Z"));
+    else
+      for (let d = Date.parse(period.firstDay); d <= Date.parse(period.lastDay); d += 86_400_000)
+        keys.push(new Date(d).toISOString().slice(0, 10));
+    return keys.map((key) => byKey.get(key) ?? emptyRow(key));
+  }, [data, period]);
+
   if (forbidden) return <p className="notice">{t("reports.forbidden")}</p>;
   const channels = [...new Set(inboxes.map((i) => i.channel))];
   const named = (list: { id: string; name: string }[], id: string | null) =>
@@ -186,22 +200,22 @@ export function ReportsPage() {
             <Trend
               title={t("reports.volume")}
               testId="report-volume"
-              labels={data.trend.rows.map(labelOf(data.trend.groupBy))}
+              labels={trendRows.map(labelOf(data.trend.groupBy))}
               series={[
-                { name: t("reports.col.offered"), data: data.trend.rows.map((r) => r.offered) },
-                { name: t("reports.col.answered"), data: data.trend.rows.map((r) => r.answered) },
-                { name: t("reports.col.abandoned"), data: data.trend.rows.map((r) => r.abandoned) },
+                { name: t("reports.col.offered"), data: trendRows.map((r) => r.offered) },
+                { name: t("reports.col.answered"), data: trendRows.map((r) => r.answered) },
+                { name: t("reports.col.abandoned"), data: trendRows.map((r) => r.abandoned) },
               ]}
               locale={locale}
             />
             <Trend
               title={t("reports.speed")}
               testId="report-speed"
-              labels={data.trend.rows.map(labelOf(data.trend.groupBy))}
+              labels={trendRows.map(labelOf(data.trend.groupBy))}
               series={[
-                { name: t("reports.col.asa"), data: data.trend.rows.map((r) => r.asaS) },
-                { name: t("reports.col.aht"), data: data.trend.rows.map((r) => r.ahtS) },
-                { name: t("reports.col.serviceLevel"), data: data.trend.rows.map((r) => r.serviceLevel), axis: 1 },
+                { name: t("reports.col.asa"), data: trendRows.map((r) => r.asaS) },
+                { name: t("reports.col.aht"), data: trendRows.map((r) => r.ahtS) },
+                { name: t("reports.col.serviceLevel"), data: trendRows.map((r) => r.serviceLevel), axis: 1 },
               ]}
               seconds
               locale={locale}
@@ -251,6 +265,21 @@ export function ReportsPage() {
     </div>
   );
 }
+
+const emptyRow = (key: string): SummaryRow => ({
+  key,
+  offered: 0,
+  answered: 0,
+  abandoned: 0,
+  serviceLevel: null,
+  asaS: null,
+  ahtS: null,
+  firstResponseS: { avg: null, p50: null, p90: null },
+  resolutionS: { avg: null },
+  transferRate: null,
+  fcrRate: null,
+  csat: { avg: null, responses: 0 },
+});
 
 /** Draws with ECharts once the chunk is loaded (the charts load only with this screen). */
 function useChart(
