@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { agentStateSpans, interactions, workspaceSettings } from "../../db/schema/index.ts";
 import { agentsFor } from "../../routing/erlang.ts";
+import { agentsForErlangA } from "../../reports/erlang-a.ts";
 import { createQueue } from "../../routing/queue.ts";
 import { api, startTestServer, type TestServer } from "../../test/server.ts";
 
@@ -112,6 +113,36 @@ describe("GET /api/v1/forecast", () => {
     expect(r.body.intervals).toHaveLength(672);
     expect(r.body.intervals.every((i: { actual?: number }) => i.actual === undefined)).toBe(true);
     expect(r.body.staffing.shrinkage).toBe(0.5);
+  });
+
+  it("staffs by Erlang A where the history shows how long customers wait before hanging up", async () => {
+    const sales = (await createQueue(s.rt.core.db, s.workspaceId, { name: "Sales", serviceLevelSeconds: 30 })).id;
+    const rows: Fixture[] = [];
+    // Three Mondays at 10:00: four callers hang up after 40 s, four are answered after 20 s.
+    for (let w = -3; w < 0; w++)
+      for (let i = 0; i < 8; i++)
+        rows.push({
+          at: MONDAY_10 + w * WEEK + i * MIN,
+          queue: sales,
+          outcome: i < 4 ? "abandoned" : "answered",
+          waitS: i < 4 ? 40 : 20,
+        });
+    await insert(rows);
+    const r = await get(`queueId=${sales}&from=${encodeURIComponent("2026-11-02T00:00:00+08:00")}`);
+    expect(r.status).toBe(200);
+    // Waited in all: 12 × 40 + 12 × 20 = 720 s over 12 hang-ups.
+    expect(r.body.staffing).toMatchObject({ model: "erlang_a", patienceS: 60, targetSeconds: 30 });
+    const monday = r.body.intervals[20];
+    expect(monday.arrivals).toBe(8);
+    expect(monday.agents).toBe(
+      agentsForErlangA({
+        arrivalsPerHour: 16,
+        ahtSeconds: 300,
+        patienceSeconds: 60,
+        targetSeconds: 30,
+        targetServiceLevel: 0.8,
+      }),
+    );
   });
 
   it("refuses bad input naming the field, an unknown queue, and an agent without reports.read", async () => {
