@@ -159,6 +159,8 @@ export async function deriveInteractions(db: Executor, conversationIds: string[]
           f.callback, f.callback_kept, f.reopened, f.first_contact_resolved, f.csat_score, f.csat_max,
           f.sla_breached, ${at}
         FROM facts f
+        -- Rows in one order on every node, so two nodes deriving overlapping batches cannot deadlock.
+        ORDER BY f.id
         ON CONFLICT (id) DO UPDATE SET
           call_id = excluded.call_id, channel = excluded.channel, inbox_id = excluded.inbox_id,
           queue_id = excluded.queue_id, team_id = excluded.team_id, agent_id = excluded.agent_id,

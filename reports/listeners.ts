@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { BusMessage } from "../conversations/bus.ts";
 import type { Core } from "../conversations/transaction.ts";
-import { rowsOf } from "../db/connect.ts";
+import { rowsOf, type Executor } from "../db/connect.ts";
 import { log } from "../platform/log.ts";
 import { deriveInteractions } from "./interaction.ts";
 
@@ -9,16 +9,19 @@ import { deriveInteractions } from "./interaction.ts";
 export const DERIVE_BATCH = 200;
 /** Events of one workspace arriving within this long are derived together. */
 const GATHER_MS = 100;
-/** A node that starts re-derives what changed this long before it: facts a stopped node left behind. */
-const START_LOOKBACK_MS = 60 * 60_000;
+/**
+ * A node that starts re-derives what changed this long before it: facts a node that stopped left behind
+ * (nothing changes while no node runs; other nodes sweep what a stopped one missed).
+ */
+const START_LOOKBACK_MS = 10 * 60_000;
 /** Each pass looks this much before its watermark: a transaction's rows carry its start time, and commit later. */
 const OVERLAP_MS = 30_000;
 
 /**
  * Keeps the report facts (`interactions`) in step as events happen: every event of a conversation marks
  * it, and the marked conversations of a workspace are derived together a moment later. A sweep
- * (REPORTS_SWEEP_MS) re-derives every conversation whose events, calls, answers or clocks changed since
- * its last pass, so a message the bus lost never leaves a wrong figure. Every node does both; the
+ * (REPORTS_SWEEP_MS) re-derives every conversation with events committed since its last pass, so a
+ * message the bus lost never leaves a wrong figure. Every node does both; the
  * derivation writes the same rows whoever runs it.
  */
 export class ReportFacts {
@@ -71,7 +74,7 @@ export class ReportFacts {
   private async flush() {
     const batches = [...this.dirty.values()].map((s) => [...s]);
     this.dirty.clear();
-    for (const ids of batches) await deriveInBatches(this.core, ids);
+    for (const ids of batches) await deriveInBatches(this.core.db, ids);
   }
 
   private scheduleSweep(ms: number) {
@@ -81,30 +84,41 @@ export class ReportFacts {
     }, ms);
   }
 
-  /** One pass of the reconciling sweep; returns how many conversations it derived. */
+  /**
+   * One pass of the reconciling sweep; returns how many conversations it derived, or -1 when another
+   * node's pass was under way (one pass at a time across nodes: this node's watermark then stays, and
+   * its next pass covers the time again).
+   */
   async sweep(now = new Date()) {
     const since = new Date(this.watermark.getTime() - OVERLAP_MS);
-    const ids = await changedSince(this.core, since);
-    await deriveInBatches(this.core, ids, now);
-    this.watermark = now;
-    return ids.length;
+    const swept = await this.core.db.transaction(async (tx) => {
+      const [lock] = rowsOf<{ ok: boolean }>(
+        await tx.execute(sql`SELECT pg_try_advisory_xact_lock(hashtextextended('reports:sweep', 0)) AS ok`),
+      );
+      if (!lock?.ok) return -1;
+      const ids = await changedSince(tx, since);
+      await deriveInBatches(tx, ids, now);
+      return ids.length;
+    });
+    if (swept >= 0) this.watermark = now;
+    return swept;
   }
 }
 
-async function deriveInBatches(core: Core, ids: string[], now = new Date()) {
-  for (let i = 0; i < ids.length; i += DERIVE_BATCH)
-    await deriveInteractions(core.db, ids.slice(i, i + DERIVE_BATCH), now);
+async function deriveInBatches(db: Executor, ids: string[], now = new Date()) {
+  for (let i = 0; i < ids.length; i += DERIVE_BATCH) await deriveInteractions(db, ids.slice(i, i + DERIVE_BATCH), now);
 }
 
-/** Conversations with anything a fact is made of changed since `since`. */
-async function changedSince(core: Core, since: Date) {
-  const t = sql`${since.toISOString()}::timestamptz`;
+/**
+ * Conversations with anything a fact is made of changed since `since`: every such change (a message, an
+ * offer, a call's progress, a CSAT answer, an SLA breach) commits an event, and the events table is read by
+ * its time through a BRIN index, where calls, answers and clocks have no index on their change time.
+ */
+async function changedSince(db: Executor, since: Date) {
   const rows = rowsOf<{ id: string }>(
-    await core.db.execute(sql`
-      SELECT conversation_id AS id FROM events WHERE created_at >= ${t} AND conversation_id IS NOT NULL
-      UNION SELECT conversation_id FROM calls WHERE updated_at >= ${t}
-      UNION SELECT conversation_id FROM csat_responses WHERE created_at >= ${t}
-      UNION SELECT conversation_id FROM sla_clocks WHERE breached_at >= ${t} AND conversation_id IS NOT NULL`),
+    await db.execute(sql`
+      SELECT DISTINCT conversation_id AS id FROM events
+      WHERE created_at >= ${since.toISOString()}::timestamptz AND conversation_id IS NOT NULL`),
   );
   return rows.map((r) => r.id);
 }

@@ -70,7 +70,7 @@ export async function bigWorkspace(database: Database, o: BigWorkspaceOptions): 
   await step(
     "contacts",
     sql`INSERT INTO contacts (id, workspace_id, name)
-      SELECT ${id("k", sql`n`)}, ${w}, 'Contact ' || n FROM generate_series(1, ${contactCount}) n`,
+      SELECT ${id("k", sql`n`)}, ${w}, 'Contact ' || n FROM generate_series(1::bigint, ${contactCount}) n`,
   );
   // Arrival of conversation n: its day is n's share of the span, its time of day bent toward the
   // afternoon (the square root of a uniform share), so hours differ as they do in a real center.
@@ -85,7 +85,7 @@ export async function bigWorkspace(database: Database, o: BigWorkspaceOptions): 
       SELECT ${id("c", sql`n`)}, ${w}, ${id("k", sql`1 + n % ${contactCount}`)},
         ${id("i", sql`array_position(ARRAY['webchat','voice','email'], ${channel})`)}, ${channel}::channel,
         'resolved', ${arrival}, ${arrival} + interval '20 minutes', ${arrival} + interval '20 minutes'
-      FROM generate_series(1, ${o.conversations}) n`,
+      FROM generate_series(1::bigint, ${o.conversations}) n`,
   );
   // Timeline items in slices of a million, so a run shows progress and no statement runs for minutes.
   const perConversation = o.itemsPerConversation;
@@ -112,7 +112,7 @@ export async function bigWorkspace(database: Database, o: BigWorkspaceOptions): 
       (120 + (n * 104729) % 900)::int AS handle, (5 + (n * 31) % 90)::int AS first_response,
       ${id("q", sql`1 + n % ${queueCount}`)} AS queue_id, ${id("u", sql`1 + (n * 13) % ${agents}`)} AS agent_id,
       ${id("k", sql`1 + n % ${contactCount}`)} AS contact_id
-    FROM generate_series(1, ${o.conversations}) n`;
+    FROM generate_series(1::bigint, ${o.conversations}) n`;
   await step(
     "work items",
     sql`INSERT INTO work_items (id, workspace_id, conversation_id, queue_id, channel, state, agent_id, enqueued_at, answered_at, ended_at, estimated_wait_seconds)
