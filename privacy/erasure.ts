@@ -3,6 +3,7 @@ import { and, asc, eq, inArray, lt, notInArray, or, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import {
   attachments,
+  automationRuns,
   calls,
   contactIdentities,
   contacts,
@@ -132,6 +133,17 @@ export async function runErasure(db: Db, files: FileStore, erasureId: string) {
     for (const f of uploads) await rm(files.localPath(f.storageKey), { force: true });
     const rest = await db.transaction(async (tx) => {
       if (!people.length) return { tickets: 0, contacts: 0, events: 0 };
+      const own = await tx
+        .select({ id: tickets.id })
+        .from(tickets)
+        .where(and(eq(tickets.workspaceId, workspaceId), inArray(tickets.contactId, people)));
+      if (own.length)
+        await tx.delete(automationRuns).where(
+          inArray(
+            automationRuns.ticketId,
+            own.map((t) => t.id),
+          ),
+        );
       const gone = await tx
         .delete(tickets)
         .where(and(eq(tickets.workspaceId, workspaceId), inArray(tickets.contactId, people)))

@@ -1,7 +1,16 @@
 import { rm } from "node:fs/promises";
 import { and, eq, inArray, isNotNull, or, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
-import { attachments, calls, conversations, events, timelineItems } from "../db/schema/index.ts";
+import {
+  attachments,
+  automationRuns,
+  calls,
+  conversations,
+  events,
+  knowledgeBotSessions,
+  knowledgeEvents,
+  timelineItems,
+} from "../db/schema/index.ts";
 
 /** Where stored files live on disk (conversations/attachment.ts AttachmentStore). */
 export type FileStore = { localPath(storageKey: string): string };
@@ -12,8 +21,9 @@ export type Removed = { conversations: number; items: number; files: number; rec
  * Deletes conversations for good (an erasure, the retention sweep): their files and call recordings on
  * disk first, then the rows, so a crash in between leaves rows whose files are gone — which a second run
  * deletes — never files nobody can find. The timeline, calls and their transcripts, outbox, reads, work
- * items, CSAT, QA and report facts go with each conversation by foreign key; the replay log's events
- * that name one are deleted here, as nothing references them.
+ * items, CSAT, QA and report facts go with each conversation by foreign key; the replay log's events,
+ * the knowledge bot's sessions and gap queries and automation runs that name one are deleted here, as no
+ * foreign key reaches them.
  */
 export async function removeConversations(
   db: Db,
@@ -46,6 +56,17 @@ export async function removeConversations(
       .select({ items: sql<number>`count(*)::int` })
       .from(timelineItems)
       .where(inArray(timelineItems.conversationId, ids));
+    // Rows that name a conversation without a foreign key: the bot's copy of the customer's question, the
+    // knowledge gaps' queries (customers' words), automation runs.
+    await tx
+      .delete(knowledgeBotSessions)
+      .where(and(eq(knowledgeBotSessions.workspaceId, workspaceId), inArray(knowledgeBotSessions.conversationId, ids)));
+    await tx
+      .delete(knowledgeEvents)
+      .where(and(eq(knowledgeEvents.workspaceId, workspaceId), inArray(knowledgeEvents.conversationId, ids)));
+    await tx
+      .delete(automationRuns)
+      .where(and(eq(automationRuns.workspaceId, workspaceId), inArray(automationRuns.conversationId, ids)));
     const gone = await tx
       .delete(conversations)
       .where(and(eq(conversations.workspaceId, workspaceId), inArray(conversations.id, ids)))

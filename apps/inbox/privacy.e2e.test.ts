@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync } from "node:fs";
 import { eq } from "drizzle-orm";
 import { unzipSync, strFromU8 } from "fflate";
-import { attachments, calls, conversations, erasures } from "../../db/schema/index.ts";
+import { attachments, calls, conversations, erasures, knowledgeEvents } from "../../db/schema/index.ts";
 import { residentIdCheck } from "../../platform/pii.ts";
 import { sweepErasures } from "../../privacy/erasure.ts";
 import { sweepRetention } from "../../privacy/retention.ts";
@@ -207,6 +207,10 @@ describe("data subject requests", () => {
         status: "connected",
       })
       .returning();
+    // The knowledge gaps keep a customer's question by conversation, with no foreign key to it.
+    await s.rt.core.db
+      .insert(knowledgeEvents)
+      .values({ workspaceId: s.workspaceId, kind: "handover", query: `refund ${tag}`, conversationId });
     const erase = `${s.url}/api/v1/contacts/${contactId}?erase=true`;
     const busy = await api(erase, { method: "DELETE", token: admin });
     expect(busy.status).toBe(409);
@@ -227,6 +231,9 @@ describe("data subject requests", () => {
     expect((await api(`${s.url}/api/v1/conversations?q=${tag}`, { token: admin })).body.items).toEqual([]);
     expect((await api(`${s.url}/files/${fileId}`, { token: admin })).status).toBe(404);
     expect(existsSync(onDisk)).toBe(false);
+    expect(
+      await s.rt.core.db.select().from(knowledgeEvents).where(eq(knowledgeEvents.conversationId, conversationId)),
+    ).toEqual([]);
     const audit = await api(`${s.url}/api/v1/audit?action=contact.erase`, { token: admin });
     expect(audit.body.items[0]).toMatchObject({ subjectId: contactId, detail: { erasureId: started.body.erasureId } });
     expect(JSON.stringify(audit.body.items[0])).not.toContain(tag);
