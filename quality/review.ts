@@ -214,5 +214,8 @@ export async function readAlert(db: Executor, actor: Actor, findingId: string) {
     .from(qaFindings)
     .where(and(eq(qaFindings.workspaceId, actor.workspaceId), eq(qaFindings.id, findingId)));
   if (!f) throw new NotFound("Finding", "id");
-  await db.insert(qaAlertReads).values({ findingId, userId: actor.userId }).onConflictDoNothing();
+  await db
+    .insert(qaAlertReads)
+    .values({ findingId, userId: actor.userId, workspaceId: actor.workspaceId })
+    .onConflictDoNothing();
 }

@@ -1,0 +1,2 @@
+ALTER TABLE "qa_alert_reads" ADD COLUMN "workspace_id" uuid NOT NULL;--> statement-breakpoint
+ALTER TABLE "qa_alert_reads" ADD CONSTRAINT "qa_alert_reads_workspace_id_workspaces_id_fk" FOREIGN KEY ("workspace_id") REFERENCES "public"."workspaces"("id") ON DELETE cascade ON UPDATE no action;
