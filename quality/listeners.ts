@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, lt, or } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lt, or } from "drizzle-orm";
 import type { BusMessage, EventBus } from "../conversations/bus.ts";
 import type { DomainEvent } from "../conversations/event.ts";
 import type { Core } from "../conversations/transaction.ts";
@@ -127,6 +127,8 @@ export class QualityScoring {
           or(isNull(qaScores.conversationId), lt(qaScores.scoredAt, conversations.lastActivityAt)),
         ),
       )
+      // The newest first: what a lost message left unscored a moment ago matters more than yesterday's.
+      .orderBy(desc(conversations.lastActivityAt))
       .limit(SWEEP_BATCH);
     for (const c of stale) {
       if (this.stopped) return;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { eq } from "drizzle-orm";
 import { callTranscripts, calls, qaScores, type TranscriptSegment } from "../../db/schema/index.ts";
+import { scoreConversation } from "../../quality/scoring.ts";
 import { registerTranscriptionProvider } from "../../quality/transcription.ts";
 import recorded from "../../quality/fixtures/call-transcript.json";
 import { fakeSid } from "../demo/twilio-stand-in.ts";
@@ -156,6 +157,27 @@ describe("automatic QA of a chat", () => {
     );
     expect(reversed.status).toBe(400);
     expect(reversed.body.error.field).toBe("from");
+  });
+});
+
+describe("scoring again", () => {
+  it("is idempotent: two passes at once leave each finding once and alert once; the sweep restores a lost score", async () => {
+    const sue = await openSocket(`${wsUrl(s.url)}/api/v1/realtime?token=${supervisor}`);
+    const conversationId = await complainingChat();
+    await sue.waitFor((f) => f.type === "qa.alert" && f.conversationId === conversationId, 5000);
+    const before = (await qaOf(conversationId)).body;
+    // Two nodes hearing the same event: both score, one after the other.
+    await Promise.all([scoreConversation(s.rt.core, conversationId), scoreConversation(s.rt.core, conversationId)]);
+    const after = (await qaOf(conversationId)).body;
+    expect(after.findings.map((f: any) => f.id).sort()).toEqual(before.findings.map((f: any) => f.id).sort());
+    expect(after.score).toBe(before.score);
+    // A bus message lost: the score row is gone until the sweep finds the conversation unscored.
+    await s.rt.core.db.delete(qaScores).where(eq(qaScores.conversationId, conversationId));
+    await s.rt.quality.sweep();
+    const [restored] = await s.rt.core.db.select().from(qaScores).where(eq(qaScores.conversationId, conversationId));
+    expect(restored?.score).toBe(before.score);
+    expect(sue.frames.filter((f) => f.type === "qa.alert" && f.conversationId === conversationId)).toHaveLength(1);
+    sue.close();
   });
 });
 
