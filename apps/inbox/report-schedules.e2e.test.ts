@@ -9,6 +9,7 @@ import {
   timelineItems,
   workspaceSettings,
 } from "../../db/schema/index.ts";
+import { createWorkspace } from "../../conversations/workspace.ts";
 import { sweepSchedules } from "../../reports/schedule-sweep.ts";
 import { until } from "../../test/poll.ts";
 import { api, startTestServer, type TestServer } from "../../test/server.ts";
@@ -95,6 +96,17 @@ describe("scheduled report e-mails", () => {
     expect((await schedules(supervisor, { recipients: ["x@"] }, "PATCH", id)).body.error.field).toBe("recipients.0");
     expect((await schedules(supervisor, { weekday: null }, "PATCH", id)).body.error.field).toBe("weekday");
     expect((await schedules(agent, { name: "Mine" }, "PATCH", id)).status).toBe(403);
+
+    // Another workspace's schedule is not found: not listed, not changed, not deleted.
+    const other = await createWorkspace(server.rt.core.db, `Other ${crypto.randomUUID().slice(0, 8)}`);
+    const [theirs] = await server.rt.core.db
+      .insert(reportSchedules)
+      .values({ workspaceId: other.id, name: "Theirs", frequency: "daily", recipients: ["x@y.test"], nextRunAt: next })
+      .returning();
+    expect((await schedules(supervisor, { name: "Mine now" }, "PATCH", theirs!.id)).status).toBe(404);
+    expect((await schedules(supervisor, undefined, "DELETE", theirs!.id)).status).toBe(404);
+    expect((await schedules(supervisor)).body.items.map((s: { id: string }) => s.id)).toEqual([id]);
+    await server.rt.core.db.delete(reportSchedules).where(eq(reportSchedules.id, theirs!.id));
 
     expect((await schedules(supervisor, undefined, "DELETE", id)).status).toBe(200);
     expect((await schedules(supervisor, undefined, "DELETE", id)).status).toBe(404);
