@@ -14,17 +14,25 @@ export const MAX_PERIOD_DAYS = 31;
 export const MAX_ARRIVALS = 200_000;
 
 const Instant = z.iso.datetime({ offset: true });
+const Delta = z.number().int().min(-5000).max(5000);
 const SkillRequirement = z.object({ skill: z.string().min(1).max(100), minLevel: z.number().int().min(1).max(5) });
 
 export const WhatIfChange = z
   .object({
-    /** Agents on duty in [start, end), replacing what was really there. */
+    /**
+     * Agents on duty in [start, end), replacing what was really there; or `{delta}`, the same as
+     * `agentsDelta`.
+     */
     agentsPerInterval: z
-      .array(z.object({ start: Instant, end: Instant, agents: z.number().int().min(0).max(5000) }).strict())
-      .max(1500)
+      .union([
+        z
+          .array(z.object({ start: Instant, end: Instant, agents: z.number().int().min(0).max(5000) }).strict())
+          .max(1500),
+        z.object({ delta: Delta }).strict(),
+      ])
       .optional(),
     /** Agents added to (or, negative, taken from) every interval's real roster. */
-    agentsDelta: z.number().int().min(-5000).max(5000).optional(),
+    agentsDelta: Delta.optional(),
     queues: z
       .array(
         z
@@ -73,7 +81,7 @@ export function checkWhatIf(input: WhatIfInput, queueIds: ReadonlySet<string>) {
   input.queueIds?.forEach((id, i) => {
     if (!queueIds.has(id)) throw new Invalid(`Unknown queue ${id}`, `queueIds.${i}`);
   });
-  input.change.agentsPerInterval?.forEach((r, i) => {
+  intervalsOfChange(input.change).forEach((r, i) => {
     const field = `change.agentsPerInterval.${i}`;
     const start = Date.parse(r.start);
     const end = Date.parse(r.end);
@@ -97,6 +105,10 @@ export function checkWhatIf(input: WhatIfInput, queueIds: ReadonlySet<string>) {
     if (!queueIds.has(p.queueId)) throw new Invalid(`Unknown queue ${p.queueId}`, `change.priority.${i}.queueId`);
   });
 }
+
+const intervalsOfChange = (c: WhatIfChange) => (Array.isArray(c.agentsPerInterval) ? c.agentsPerInterval : []);
+const deltaOfChange = (c: WhatIfChange) =>
+  c.agentsDelta ?? (c.agentsPerInterval && !Array.isArray(c.agentsPerInterval) ? c.agentsPerInterval.delta : 0);
 
 /** The queues as the change leaves them. */
 export function changedQueues(queues: ReplayQueue[], change: WhatIfChange): ReplayQueue[] {
@@ -123,7 +135,9 @@ export function changedShifts(
   queues: ReplayQueue[],
   change: WhatIfChange,
 ): { shifts: Shift[]; agents: ReplayAgent[] } {
-  if (!change.agentsPerInterval?.length && !change.agentsDelta) return { shifts, agents };
+  const ranges = intervalsOfChange(change);
+  const delta = deltaOfChange(change);
+  if (!ranges.length && !delta) return { shifts, agents };
   const known = new Map(agents.map((a) => [a.id, a]));
   const extra: ReplayAgent[] = [];
   const onDutyEver = [...new Set(shifts.flatMap((s) => s.agentIds))].map((id) => known.get(id)!);
@@ -143,8 +157,8 @@ export function changedShifts(
   };
   const byId = [...agents].map((a) => a.id).sort();
   const out = shifts.map((s) => {
-    let count = Math.max(0, s.agentIds.length + (change.agentsDelta ?? 0));
-    for (const r of change.agentsPerInterval ?? []) {
+    let count = Math.max(0, s.agentIds.length + delta);
+    for (const r of ranges) {
       const start = Date.parse(r.start);
       const end = Date.parse(r.end);
       // An interval is changed when the range covers most of it.

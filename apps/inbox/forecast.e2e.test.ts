@@ -201,6 +201,8 @@ describe("POST /api/v1/what-if", () => {
     const more = await whatIf({ ...period, change: { agentsDelta: 2 } });
     expect(more.status).toBe(200);
     expect(more.body.after.serviceLevel).toBe(1);
+    const same = await whatIf({ ...period, change: { agentsPerInterval: { delta: 2 } } });
+    expect(same.body.after).toEqual(more.body.after);
     // Nobody holds "mandarin": the queue's calls wait until the replay gives up on them.
     const skills = [{ skill: "mandarin", minLevel: 3 }];
     const none = await whatIf({
@@ -240,6 +242,9 @@ describe("POST /api/v1/what-if", () => {
       "change.priority.0.priority",
     );
     expect(await field({ ...period, change: { agentsDelta: 1.5 } })).toBe("change.agentsDelta");
+    expect(await field({ ...period, change: { agentsPerInterval: { delta: "two" } } })).toBe(
+      "change.agentsPerInterval",
+    );
     expect((await whatIf({ ...period }, agent)).status).toBe(403);
   });
 });
