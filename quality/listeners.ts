@@ -1,8 +1,8 @@
-import { and, desc, eq, gt, isNull, lt, or } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, lt, or } from "drizzle-orm";
 import type { BusMessage, EventBus } from "../conversations/bus.ts";
 import type { DomainEvent } from "../conversations/event.ts";
 import type { Core } from "../conversations/transaction.ts";
-import { conversations, qaScores, type Call } from "../db/schema/index.ts";
+import { conversationStatuses, conversations, qaScores, workspaces, type Call } from "../db/schema/index.ts";
 import { log } from "../platform/log.ts";
 import { scoreConversation } from "./scoring.ts";
 import { callsToTranscribe, transcribeCall, type TranscriptionProvider } from "./transcription.ts";
@@ -117,22 +117,11 @@ export class QualityScoring {
         );
         if (done) await this.enqueue(r.call.conversationId);
       }
-    const stale = await this.core.db
-      .select({ id: conversations.id })
-      .from(conversations)
-      .leftJoin(qaScores, eq(qaScores.conversationId, conversations.id))
-      .where(
-        and(
-          gt(conversations.lastActivityAt, since),
-          or(isNull(qaScores.conversationId), lt(qaScores.scoredAt, conversations.lastActivityAt)),
-        ),
-      )
-      // The newest first: what a lost message left unscored a moment ago matters more than yesterday's.
-      .orderBy(desc(conversations.lastActivityAt))
-      .limit(SWEEP_BATCH);
-    for (const c of stale) {
-      if (this.stopped) return;
-      await this.enqueue(c.id);
+    for (const w of await this.core.db.select({ id: workspaces.id }).from(workspaces)) {
+      for (const c of await staleConversations(this.core.db, w.id, since)) {
+        if (this.stopped) return;
+        await this.enqueue(c.id);
+      }
     }
   }
 
@@ -145,4 +134,26 @@ export class QualityScoring {
     await this.sweeping;
     await this.chain;
   }
+}
+
+/**
+ * A workspace's conversations active since `since` whose score is missing or older than their last
+ * activity, newest first. Per workspace and with every status named, so the list index
+ * (workspace, status, last activity) serves it instead of a scan of every conversation.
+ */
+function staleConversations(db: Core["db"], workspaceId: string, since: Date) {
+  return db
+    .select({ id: conversations.id })
+    .from(conversations)
+    .leftJoin(qaScores, eq(qaScores.conversationId, conversations.id))
+    .where(
+      and(
+        eq(conversations.workspaceId, workspaceId),
+        inArray(conversations.status, [...conversationStatuses]),
+        gt(conversations.lastActivityAt, since),
+        or(isNull(qaScores.conversationId), lt(qaScores.scoredAt, conversations.lastActivityAt)),
+      ),
+    )
+    .orderBy(desc(conversations.lastActivityAt))
+    .limit(SWEEP_BATCH);
 }
