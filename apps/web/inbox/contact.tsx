@@ -8,6 +8,7 @@ import { ChannelBadge } from "./channel-badge.tsx";
 import { NewEmail } from "./new-email.tsx";
 import { ContactTickets } from "./contact-tickets.tsx";
 import { channelIcon, channelsFor, type ContactProfile, type IdentityKind } from "./model.ts";
+import { previewText } from "./masked-text.tsx";
 
 const KINDS: IdentityKind[] = ["phone", "whatsapp", "email", "wechat", "slack", "telegram", "visitor"];
 type Found = { id: string; name: string | null; identities: { kind: IdentityKind; value: string }[] };
@@ -234,7 +235,7 @@ export function ContactPanel({
           {p.conversations.map((c) => (
             <li key={c.id} aria-current={c.id === currentConversationId ? "true" : undefined}>
               <a href={`#/inbox/all/${c.id}`}>
-                <ChannelBadge channel={c.channel} /> <span dir="auto">{c.lastMessageText ?? ""}</span>
+                <ChannelBadge channel={c.channel} /> <span dir="auto">{previewText(c.lastMessageText)}</span>
                 <small>
                   {t(`status.${c.status}` as MessageKey)} · {ago(c.lastActivityAt)}
                 </small>

@@ -6,6 +6,7 @@ import { useI18n } from "./i18n.ts";
 import type { MessageKey } from "./catalog.ts";
 import { contactLabel, type Conversation, type Offer } from "./model.ts";
 import { navigate } from "./route.ts";
+import { previewText } from "./masked-text.tsx";
 
 /** Work offered to me pops up with accept / reject and the seconds left before it goes to someone else. */
 export function OfferToasts() {
@@ -80,7 +81,7 @@ function OfferToast({ offer, now, onDone }: { offer: Offer; now: number; onDone(
       </p>
       {c?.lastMessage.text && (
         <p className="quote" dir="auto">
-          {c.lastMessage.text}
+          {previewText(c.lastMessage.text)}
         </p>
       )}
       {left !== null && (

@@ -7,6 +7,7 @@ import type { Channel } from "./model.ts";
 import { href } from "./route.ts";
 import { ticketNumber, TicketStatusBadge } from "./ticket-badges.tsx";
 import { TICKET_LINK_KINDS, type Ticket, type TicketDetail, type TicketLinkKind } from "./ticket-model.ts";
+import { previewText } from "./masked-text.tsx";
 
 /** Other tickets this one is linked to (added by number), and the conversations it is about. */
 export function TicketLinks({ ticket, onChanged }: { ticket: TicketDetail; onChanged(): void }) {
@@ -92,7 +93,7 @@ export function TicketLinks({ ticket, onChanged }: { ticket: TicketDetail; onCha
         {ticket.conversations.map((c) => (
           <li key={c.id}>
             <a href={href({ page: "inbox", view: "all", conversationId: c.id })}>
-              <ChannelBadge channel={c.channel as Channel} /> <span dir="auto">{c.lastMessageText ?? ""}</span>{" "}
+              <ChannelBadge channel={c.channel as Channel} /> <span dir="auto">{previewText(c.lastMessageText)}</span>{" "}
               <small>{t(`status.${c.status}` as MessageKey)}</small>
             </a>
           </li>
