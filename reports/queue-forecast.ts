@@ -3,7 +3,7 @@ import { rowsOf, type Executor } from "../db/connect.ts";
 import { queues, workspaceSettings } from "../db/schema/index.ts";
 import { NotFound } from "../platform/errors.ts";
 import { forecastWeek, heldOutError, SLOT_MS, WEEK_SLOTS, type SlotSeries } from "./forecast.ts";
-import { instantOf, wallSlot } from "./local-time.ts";
+import { instantOf, wallClock, wallSlot } from "./local-time.ts";
 import { agentsNeeded, meanPatience, type StaffingTarget } from "./staffing.ts";
 
 /**
@@ -131,20 +131,24 @@ export async function queueForecast(db: Executor, workspaceId: string, req: Fore
     patienceSeconds: meanPatience(waitSum, abandoned),
     shrinkage: req.shrinkage ?? 0,
   };
-  const intervals = actual.map((past, i) => {
+  const intervals = actual.flatMap((past, i) => {
     const k = i % WEEK_SLOTS;
     const wall = fromWall + i * SLOT_MS;
     const start = instantOf(wall, timeZone);
+    // A half-hour the clocks skip (spring forward) does not happen: no interval for it.
+    if (wallClock(start, timeZone) !== wall) return [];
     const arrivals = week.arrivals[k]!;
     const ahtS = week.ahtS[k]!;
-    return {
-      start: new Date(start).toISOString(),
-      arrivals: round(arrivals, 2),
-      ahtS: ahtS === null ? null : round(ahtS, 1),
-      agents: agentsNeeded(arrivals, ahtS, SLOT_MS / 1000, target),
-      // Only intervals that have ended carry what really arrived.
-      ...(start + SLOT_MS <= now ? { actual: past } : {}),
-    };
+    return [
+      {
+        start: new Date(start).toISOString(),
+        arrivals: round(arrivals, 2),
+        ahtS: ahtS === null ? null : round(ahtS, 1),
+        agents: agentsNeeded(arrivals, ahtS, SLOT_MS / 1000, target),
+        // Only intervals that have ended carry what really arrived.
+        ...(start + SLOT_MS <= now ? { actual: past } : {}),
+      },
+    ];
   });
   return {
     queue: { id: queue.id, name: queue.name },
