@@ -54,6 +54,15 @@ describe("the scheduled report's mail", () => {
     expect(mail.html.match(/<tr>/g)!.length).toBe(4);
   });
 
+  it("names channels and shows hours on the workspace's clock", () => {
+    const base = { name: "R", frequency: "daily" as const, language: "zh-CN", timeZone: "Asia/Shanghai" };
+    const days = { firstDay: "2026-03-09", lastDay: "2026-03-09", total: null };
+    const byChannel = renderReportMail({ ...base, ...days, groupBy: "channel", rows: [row("webchat")] });
+    expect(byChannel.text).toContain("网页聊天");
+    const byHour = renderReportMail({ ...base, ...days, groupBy: "hour", rows: [row("2026-03-09T00:00:00Z")] });
+    expect(byHour.text).toContain("2026-03-09 08:00");
+  });
+
   it("says so when nothing was offered, in Chinese", () => {
     const mail = renderReportMail({
       name: "日报",

@@ -39,6 +39,17 @@ const TEXTS = {
       team: "team",
       agent: "agent",
     },
+    channels: {
+      webchat: "Web chat",
+      email: "Email",
+      voice: "Phone",
+      wechat: "WeChat",
+      slack: "Slack",
+      sms: "SMS",
+      whatsapp: "WhatsApp",
+      telegram: "Telegram",
+      api: "API",
+    } as Record<string, string>,
     columns: ["", "Offered", "Answered", "Abandoned", "Service level", "ASA", "AHT", "First response", "CSAT"],
   },
   "zh-CN": {
@@ -60,6 +71,17 @@ const TEXTS = {
       team: "按团队",
       agent: "按坐席",
     },
+    channels: {
+      webchat: "网页聊天",
+      email: "邮件",
+      voice: "电话",
+      wechat: "微信",
+      slack: "Slack",
+      sms: "短信",
+      whatsapp: "WhatsApp",
+      telegram: "Telegram",
+      api: "API",
+    } as Record<string, string>,
     columns: ["", "进线", "接通", "放弃", "服务水平", "平均应答时间", "平均处理时长", "首次响应", "满意度"],
   },
 } as const;
@@ -95,6 +117,26 @@ export function cells(row: MailedRow, label: string) {
   ];
 }
 
+const hourFormats = new Map<string, Intl.DateTimeFormat>();
+/** An hour bucket's ISO start as "2026-03-09 08:00" on the workspace's clock. */
+export function localHour(iso: string, timeZone: string) {
+  let f = hourFormats.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-CA", {
+      timeZone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    });
+    hourFormats.set(timeZone, f);
+  }
+  const p = Object.fromEntries(f.formatToParts(new Date(iso)).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+}
+
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 /** Columns padded to their widest cell (by code points: a CJK cell is off by its width, still readable). */
@@ -123,7 +165,14 @@ export function renderReportMail(m: MailInput) {
   const period = m.firstDay === m.lastDay ? m.firstDay : `${m.firstDay} – ${m.lastDay}`;
   const subject = `${m.name} (${m.frequency === "weekly" ? t.weekly : t.daily}): ${period}`;
   const heading = `${t.period}: ${period} (${t.timeZone} ${m.timeZone}) · ${t.groupedBy}: ${t.groups[m.groupBy]}`;
-  const body = m.rows.map((r) => cells(r, r.name ?? r.key ?? t.noName));
+  // Channels by their names, hours (ISO instants) as the workspace's local date and hour.
+  const label = (r: MailedRow) =>
+    m.groupBy === "channel" && r.key
+      ? (t.channels[r.key] ?? r.key)
+      : m.groupBy === "hour" && r.key
+        ? localHour(r.key, m.timeZone)
+        : (r.name ?? r.key ?? t.noName);
+  const body = m.rows.map((r) => cells(r, label(r)));
   if (m.total) body.push(cells(m.total, t.total));
   const table = [t.columns.slice() as string[], ...body];
   const text = [m.name, heading, m.rows.length ? textTable(table) : t.none, t.attached].join("\n\n");
