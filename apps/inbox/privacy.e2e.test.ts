@@ -150,6 +150,21 @@ describe("data subject requests", () => {
       body: { text: "here it is", attachments: [fileId] },
     });
     expect(reply.status).toBe(201);
+    // A call recording: sealed on disk, plain in the zip.
+    const sealed = await s.rt.files.createSealed(s.workspaceId, s.rt.keyring);
+    await sealed.write(new TextEncoder().encode("RIFF fake audio"));
+    const recordingId = await sealed.keep(s.rt.core.db, { name: "recording.wav", contentType: "audio/wav" });
+    await s.rt.core.db.insert(calls).values({
+      workspaceId: s.workspaceId,
+      conversationId,
+      inboxId: s.inbox.id,
+      timelineItemId: crypto.randomUUID(),
+      provider: "twilio",
+      externalId: `CA${recordingId}`,
+      direction: "in",
+      status: "completed",
+      recordingId,
+    });
     expect((await api(`${s.url}/api/v1/contacts/${contactId}/export`, { token: supervisor })).status).toBe(403);
     const res = await fetch(`${s.url}/api/v1/contacts/${contactId}/export`, {
       headers: { authorization: `Bearer ${admin}` },
@@ -163,6 +178,8 @@ describe("data subject requests", () => {
     expect(conversation.timeline.map((i: any) => i.text)).toContain("please export my data");
     expect(conversation.timeline.map((i: any) => i.text)).toContain("here it is");
     expect(strFromU8(zip[`files/${fileId}-invoice.txt`]!)).toBe("invoice body");
+    expect(strFromU8(zip[`files/${recordingId}-recording.wav`]!)).toBe("RIFF fake audio");
+    expect(conversation.calls.map((c: any) => c.recordingId)).toEqual([recordingId]);
     expect(JSON.parse(strFromU8(zip["tickets.json"]!))).toEqual([]);
     const audit = await api(`${s.url}/api/v1/audit?action=contact.export`, { token: admin });
     expect(audit.body.items[0]).toMatchObject({ subjectType: "contact", subjectId: contactId });
