@@ -55,22 +55,24 @@ async function loadQueues(db: Executor, workspaceId: string): Promise<(ReplayQue
   }));
 }
 
-async function loadAgents(db: Executor, workspaceId: string): Promise<ReplayAgent[]> {
+/** Every person of the workspace (one disabled since may have worked in the period); `active`: those still enabled. */
+async function loadAgents(db: Executor, workspaceId: string): Promise<{ agents: ReplayAgent[]; active: string[] }> {
   const people = await db
-    .select({ id: users.id, capacity: agentStates.capacity })
+    .select({ id: users.id, capacity: agentStates.capacity, disabledAt: users.disabledAt })
     .from(users)
     .leftJoin(agentStates, eq(agentStates.userId, users.id))
-    .where(and(eq(users.workspaceId, workspaceId), eq(users.kind, "person"), isNull(users.disabledAt)));
+    .where(and(eq(users.workspaceId, workspaceId), eq(users.kind, "person")));
   const levels = await db
     .select({ userId: agentSkills.userId, name: skills.name, level: agentSkills.level })
     .from(agentSkills)
     .innerJoin(skills, eq(skills.id, agentSkills.skillId))
     .where(eq(agentSkills.workspaceId, workspaceId));
-  return people.map((p) => ({
+  const agents = people.map((p) => ({
     id: p.id,
     capacity: { ...DEFAULT_CAPACITY, ...p.capacity },
     skills: Object.fromEntries(levels.filter((l) => l.userId === p.id).map((l) => [l.name, l.level])),
   }));
+  return { agents, active: people.filter((p) => !p.disabledAt).map((p) => p.id) };
 }
 
 /**
@@ -218,10 +220,15 @@ export async function runWhatIf(db: Executor, workspaceId: string, raw: unknown)
     .orderBy(interactions.offeredAt, interactions.id)) as Row[];
 
   const arrivals = arrivalsOf(rows, input.seed);
-  const agents = await loadAgents(db, workspaceId);
-  const shifts = await loadRoster(db, workspaceId, from, to, rows);
+  const { agents, active } = await loadAgents(db, workspaceId);
+  const known = new Set(agents.map((a) => a.id));
+  // An answer by a user since deleted names nobody the replay could seat.
+  const shifts = (await loadRoster(db, workspaceId, from, to, rows)).map((s) => ({
+    ...s,
+    agentIds: s.agentIds.filter((id) => known.has(id)),
+  }));
   const before = replay({ from, to, queues: allQueues, arrivals, agents, shifts, budgetMs: REPLAY_BUDGET_MS });
-  const changed = changedShifts(shifts, agents, allQueues, input.change);
+  const changed = changedShifts(shifts, agents, allQueues, input.change, active);
   const after = replay({
     from,
     to,

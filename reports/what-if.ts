@@ -134,13 +134,15 @@ export function changedShifts(
   agents: ReplayAgent[],
   queues: ReplayQueue[],
   change: WhatIfChange,
+  /** Agents who may be put on duty (the enabled ones), before any extra is made up. */
+  addable: readonly string[] = agents.map((a) => a.id),
 ): { shifts: Shift[]; agents: ReplayAgent[] } {
   const ranges = intervalsOfChange(change);
   const delta = deltaOfChange(change);
   if (!ranges.length && !delta) return { shifts, agents };
   const known = new Map(agents.map((a) => [a.id, a]));
   const extra: ReplayAgent[] = [];
-  const onDutyEver = [...new Set(shifts.flatMap((s) => s.agentIds))].map((id) => known.get(id)!);
+  const onDutyEver = [...new Set(shifts.flatMap((s) => s.agentIds))].flatMap((id) => known.get(id) ?? []);
   const templates = onDutyEver.length ? onDutyEver : agents;
   const everySkill: Record<string, number> = {};
   for (const q of queues) for (const r of q.requiredSkills) everySkill[r.skill] = 5;
@@ -155,7 +157,7 @@ export function changedShifts(
     }
     return extra[i]!.id;
   };
-  const byId = [...agents].map((a) => a.id).sort();
+  const byId = [...addable].sort();
   const out = shifts.map((s) => {
     let count = Math.max(0, s.agentIds.length + delta);
     for (const r of ranges) {
