@@ -25,6 +25,8 @@ describe("resident ID numbers (GB 11643)", () => {
   it("masks as the first 6, eight stars and the last 4", () => {
     expect(maskPii(`身份证号${ID_X}，请核实`)).toBe("身份证号110105********002X，请核实");
     expect(maskPii(`ID: ${ID_DIGIT}.`)).toBe(`ID: ${ID_DIGIT.slice(0, 6)}********${ID_DIGIT.slice(14)}.`);
+    expect(maskPii("身份证 110105 19491231 002X 已核实")).toBe("身份证 110105 ******** 002X 已核实");
+    expect(maskPii("110105-19491231-002X")).toBe("110105-********-002X");
   });
 });
 

@@ -21,7 +21,8 @@ const MAYBE = /\d{4}[ -]?\d{4}|@|\+\d/;
 
 // Digit runs are taken whole: a number inside a longer run of letters or digits (an order number, a
 // SID) is not a match, and neither is any part of it.
-const ID = /(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])/g;
+// Written whole, or as 6-8-4 groups (region, birth date, sequence and check) split by spaces or dashes.
+const ID = /(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{6}([ -])\d{8}\1\d{3}[\dXx])(?![0-9A-Za-z])/g;
 // A run of digit groups separated by single spaces or dashes; cards are looked for among its groups.
 // Bounded (at most 40 groups, groups of at most 19 digits) so an adversarial run costs linear time.
 const DIGIT_GROUPS = /(?<![0-9A-Za-z+-])\d{1,19}(?:[ -]\d{1,19}){0,40}(?![0-9A-Za-z])/g;
@@ -112,7 +113,7 @@ export function findPii(text: string, kinds: readonly PiiKind[] = piiKinds): Pii
   const found: PiiSpan[] = [];
   const want = new Set(kinds);
   // In order of precedence: an 18-digit ID that also passes Luhn is an ID.
-  if (want.has("id") || want.has("card")) collect(text, ID, "id", isResidentId, found);
+  if (want.has("id") || want.has("card")) collect(text, ID, "id", (s) => isResidentId(s.replace(/[ -]/g, "")), found);
   if (want.has("card")) {
     DIGIT_GROUPS.lastIndex = 0;
     for (let m = DIGIT_GROUPS.exec(text); m; m = DIGIT_GROUPS.exec(text))
@@ -135,7 +136,7 @@ export function findPii(text: string, kinds: readonly PiiKind[] = piiKinds): Pii
 
 /** Stars over every digit of `s` outside the first `head` and last `tail` digits; separators stay. */
 function starDigits(s: string, head: number, tail: number) {
-  const total = s.replace(/\D/g, "").length;
+  const total = s.replace(/[^\dXx]/g, "").length;
   let seen = 0;
   return s.replace(/[\dXx]/g, (ch) => {
     seen++;
@@ -148,7 +149,7 @@ export function maskSpan(span: Pick<PiiSpan, "kind" | "text">) {
   const t = span.text;
   switch (span.kind) {
     case "id":
-      return `${t.slice(0, 6)}********${t.slice(14)}`;
+      return starDigits(t, 6, 4);
     case "card":
       return starDigits(t, 6, 4);
     case "phone": {
