@@ -25,7 +25,7 @@ const weekdayKey = (d: number) => `reports.weekday.${d === 0 ? 7 : d}` as Messag
 
 /**
  * Reports → Schedules (reports.schedule): the reports mailed daily or weekly, with the page's current
- * filters; added and deleted here. The server says why an input is refused, naming the field.
+ * filters; added, changed (its filters stay those it was made with) and deleted here. The server says why an input is refused, naming the field.
  */
 export function ReportSchedules({ filters }: { filters: Record<string, string[]> }) {
   const { t, when } = useI18n();
@@ -33,38 +33,48 @@ export function ReportSchedules({ filters }: { filters: Record<string, string[]>
   const [items, setItems] = useState<Schedule[]>([]);
   const [frequency, setFrequency] = useState<"daily" | "weekly">("daily");
   const [error, setError] = useState<string | null>(null);
+  const [editing, setEditing] = useState<Schedule | null>(null);
   const load = useCallback(
     () => request<{ items: Schedule[] }>("/reports/schedules").then((r) => setItems(r.items)),
     [],
   );
   useEffect(() => void load().catch(() => {}), [load]);
 
-  const add = async (e: FormEvent<HTMLFormElement>) => {
+  const save = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const form = e.currentTarget;
     const d = new FormData(form);
     setError(null);
     try {
-      await request("/reports/schedules", {
-        body: {
-          name: String(d.get("name") ?? ""),
-          frequency,
-          ...(frequency === "weekly" ? { weekday: Number(d.get("weekday")) } : {}),
-          hour: Number(d.get("hour")),
-          groupBy: String(d.get("groupBy")),
-          language: String(d.get("language")),
-          recipients: String(d.get("recipients") ?? "")
-            .split(/[,;\s]+/)
-            .filter(Boolean),
-          filters,
-        },
-      });
+      const fields = {
+        name: String(d.get("name") ?? ""),
+        frequency,
+        ...(frequency === "weekly" ? { weekday: Number(d.get("weekday")) } : {}),
+        hour: Number(d.get("hour")),
+        groupBy: String(d.get("groupBy")),
+        language: String(d.get("language")),
+        recipients: String(d.get("recipients") ?? "")
+          .split(/[,;\s]+/)
+          .filter(Boolean),
+      };
+      if (editing) await request(`/reports/schedules/${editing.id}`, { method: "PATCH", body: fields });
+      else await request("/reports/schedules", { body: { ...fields, filters } });
       form.reset();
+      setEditing(null);
       setFrequency("daily");
       await load();
     } catch (err) {
       setError(err instanceof ApiError ? err.message : t("error.generic"));
     }
+  };
+  const edit = (s: Schedule) => {
+    setError(null);
+    setEditing(s);
+    setFrequency(s.frequency);
+  };
+  const cancel = () => {
+    setEditing(null);
+    setFrequency("daily");
   };
   const remove = async (s: Schedule) => {
     if (!confirm(t("schedules.deleteConfirm", { name: s.name }))) return;
@@ -121,6 +131,9 @@ export function ReportSchedules({ filters }: { filters: Record<string, string[]>
                 <td>{when(s.nextRunAt)}</td>
                 <td>{s.lastSentAt ? when(s.lastSentAt) : t("schedules.never")}</td>
                 <td>
+                  <button type="button" onClick={() => edit(s)}>
+                    {t("common.edit")}
+                  </button>{" "}
                   <button type="button" onClick={() => remove(s)}>
                     {t("common.delete")}
                   </button>
@@ -130,9 +143,10 @@ export function ReportSchedules({ filters }: { filters: Record<string, string[]>
           </tbody>
         </table>
       )}
-      <form className="row-form" onSubmit={add} data-testid="schedule-form">
+      {/* Keyed by the schedule being changed: its values fill the fields afresh. */}
+      <form className="row-form" onSubmit={save} data-testid="schedule-form" key={editing?.id ?? "new"}>
         <Field label={t("schedules.name")}>
-          <input name="name" required maxLength={200} />
+          <input name="name" required maxLength={200} defaultValue={editing?.name} />
         </Field>
         <Field label={t("schedules.frequency")}>
           <select
@@ -146,7 +160,7 @@ export function ReportSchedules({ filters }: { filters: Record<string, string[]>
         </Field>
         {frequency === "weekly" && (
           <Field label={t("schedules.weekday")}>
-            <select name="weekday" defaultValue="1">
+            <select name="weekday" defaultValue={String(editing?.weekday ?? 1)}>
               {[1, 2, 3, 4, 5, 6, 0].map((d) => (
                 <option key={d} value={d}>
                   {t(weekdayKey(d))}
@@ -156,7 +170,7 @@ export function ReportSchedules({ filters }: { filters: Record<string, string[]>
           </Field>
         )}
         <Field label={t("schedules.hour")}>
-          <select name="hour" defaultValue="7">
+          <select name="hour" defaultValue={String(editing?.hour ?? 7)}>
             {Array.from({ length: 24 }, (_, h) => (
               <option key={h} value={h}>
                 {`${h}:00`}
@@ -165,7 +179,7 @@ export function ReportSchedules({ filters }: { filters: Record<string, string[]>
           </select>
         </Field>
         <Field label={t("reports.groupBy")}>
-          <select name="groupBy" defaultValue="day">
+          <select name="groupBy" defaultValue={editing?.groupBy ?? "day"}>
             {SCHEDULE_GROUPS.map((g) => (
               <option key={g} value={g}>
                 {t(`reports.group.${g}` as MessageKey)}
@@ -174,15 +188,25 @@ export function ReportSchedules({ filters }: { filters: Record<string, string[]>
           </select>
         </Field>
         <Field label={t("schedules.recipients")}>
-          <input name="recipients" required placeholder="lead@example.com, ops@example.com" />
+          <input
+            name="recipients"
+            required
+            placeholder="lead@example.com, ops@example.com"
+            defaultValue={editing?.recipients.join(", ")}
+          />
         </Field>
         <Field label={t("schedules.language")}>
-          <select name="language" defaultValue="en">
+          <select name="language" defaultValue={editing?.language ?? "en"}>
             <option value="en">English</option>
             <option value="zh-CN">中文</option>
           </select>
         </Field>
-        <button type="submit">{t("schedules.add")}</button>
+        <button type="submit">{editing ? t("common.save") : t("schedules.add")}</button>
+        {editing && (
+          <button type="button" onClick={cancel}>
+            {t("common.cancel")}
+          </button>
+        )}
         {error && (
           <span className="error" role="alert">
             {error}

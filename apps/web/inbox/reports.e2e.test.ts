@@ -8,6 +8,7 @@ import { api, startTestServer, type TestServer } from "../../../test/server.ts";
 
 let s: TestServer;
 let browser: Browser;
+let admin: string;
 const SETUP_MS = 60_000;
 const DAY = 86_400_000;
 // The workspace has no time zone of its own: UTC, so "yesterday" is the UTC day before today.
@@ -17,7 +18,7 @@ const day = yesterday.toISOString().slice(0, 10);
 beforeAll(async () => {
   s = await startTestServer();
   browser = await launchChromium();
-  const admin = await s.login(s.admin.email, s.admin.password);
+  admin = await s.login(s.admin.email, s.admin.password);
   const queue = await api(`${s.url}/api/v1/queues`, { token: admin, body: { name: "Billing" } });
   expect(queue.status).toBe(201);
   const db = s.rt.core.db;
@@ -124,5 +125,11 @@ it("shows a supervisor yesterday's figures, the heat map, another grouping, a CS
   const scheduled = page.getByTestId("schedule-list").locator("tbody tr").filter({ hasText: "Daily by agent" });
   await scheduled.waitFor();
   expect(await scheduled.textContent()).toContain("lead@example.test, ops@example.test");
+  await scheduled.getByRole("button", { name: "Edit" }).click();
+  await form.locator('select[name="hour"]').selectOption("9");
+  await form.getByRole("button", { name: "Save" }).click();
+  await scheduled.getByText("Daily at 9:00").waitFor();
+  const [saved] = (await api(`${s.url}/api/v1/reports/schedules`, { token: admin })).body.items;
+  expect(saved).toMatchObject({ name: "Daily by agent", groupBy: "agent", hour: 9 });
   await context.close();
 }, 60_000);
