@@ -88,6 +88,26 @@ describe("forecast", () => {
     expect(none.ahtS[0]).toBeNull();
   });
 
+  it("leaves slots not observed yet out, instead of reading them as quiet", () => {
+    const series = synthetic(4, 9);
+    const smoothed = forecastWeek(series).arrivals;
+    // The last week's Monday afternoon onwards has not happened yet.
+    const partial = {
+      arrivals: series.arrivals.map((x, i) => (i >= 3 * WEEK_SLOTS + 30 ? NaN : x)),
+      handleSum: series.handleSum.map((x, i) => (i >= 3 * WEEK_SLOTS + 30 ? NaN : x)),
+      handled: series.handled.map((x, i) => (i >= 3 * WEEK_SLOTS + 30 ? NaN : x)),
+    };
+    const f = forecastWeek(partial);
+    const afternoon = 15 * 2;
+    expect(f.arrivals[afternoon]).toBeGreaterThan(0);
+    expect(f.arrivals[afternoon]).not.toBe(smoothed[afternoon]);
+    // With the same α, an unobserved slot is what the three observed weeks made of it.
+    const observed = smoothSlots(series.arrivals.slice(0, 3 * WEEK_SLOTS), f.alpha);
+    expect(f.arrivals[afternoon]).toBeCloseTo(observed[afternoon]!, 10);
+    expect(f.ahtS.every((x) => x !== null && Number.isFinite(x))).toBe(true);
+    expect(errorOf([1, 2, NaN], [2, NaN, 5])).toMatchObject({ absSum: 1, actualSum: 2, mae: 1 });
+  });
+
   it("holds nothing out of a single week", () => {
     const e = heldOutError(synthetic(1, 1));
     expect(e).toEqual({ weeks: 0, wape: null, mape: null, mae: null, naiveWape: null });

@@ -48,14 +48,21 @@ function weeksOf(series: readonly number[]): number {
   return series.length / WEEK_SLOTS;
 }
 
-/** Each slot smoothed across the weeks with α; the result is the one-week-ahead forecast (336 values). */
+/**
+ * Each slot smoothed across the weeks with α; the result is the one-week-ahead forecast (336 values).
+ * NaN marks a slot not observed yet (the rest of today when the forecast starts tomorrow): it leaves the
+ * slot's value as it was instead of pulling it toward zero. A slot never observed forecasts 0.
+ */
 export function smoothSlots(series: readonly number[], alpha: number): number[] {
   const weeks = weeksOf(series);
-  if (!weeks) return new Array(WEEK_SLOTS).fill(0);
-  const s = series.slice(0, WEEK_SLOTS);
-  for (let w = 1; w < weeks; w++)
-    for (let k = 0; k < WEEK_SLOTS; k++) s[k] = alpha * series[w * WEEK_SLOTS + k]! + (1 - alpha) * s[k]!;
-  return s;
+  const s = new Array<number>(WEEK_SLOTS).fill(NaN);
+  for (let w = 0; w < weeks; w++)
+    for (let k = 0; k < WEEK_SLOTS; k++) {
+      const x = series[w * WEEK_SLOTS + k]!;
+      if (Number.isNaN(x)) continue;
+      s[k] = Number.isNaN(s[k]!) ? x : alpha * x + (1 - alpha) * s[k]!;
+    }
+  return s.map((v) => (Number.isNaN(v) ? 0 : v));
 }
 
 /** The α of the grid with the smallest sum of one-week-ahead absolute errors (ties: the smaller α). */
@@ -65,11 +72,16 @@ export function chooseAlpha(series: readonly number[]): number {
   let best: number = ALPHAS[0];
   let bestError = Infinity;
   for (const alpha of ALPHAS) {
-    const s = series.slice(0, WEEK_SLOTS);
+    const s = new Array<number>(WEEK_SLOTS).fill(NaN);
     let error = 0;
-    for (let w = 1; w < weeks; w++) {
+    for (let w = 0; w < weeks; w++) {
       for (let k = 0; k < WEEK_SLOTS; k++) {
         const x = series[w * WEEK_SLOTS + k]!;
+        if (Number.isNaN(x)) continue;
+        if (Number.isNaN(s[k]!)) {
+          s[k] = x;
+          continue;
+        }
         error += Math.abs(x - s[k]!);
         s[k] = alpha * x + (1 - alpha) * s[k]!;
       }
@@ -93,8 +105,9 @@ export function forecastWeek(history: SlotSeries): ForecastWeek {
   const arrivals = smoothSlots(history.arrivals, alpha);
   const handleSum = smoothSlots(history.handleSum, alpha);
   const handled = smoothSlots(history.handled, alpha);
-  const totalHandled = history.handled.reduce((a, b) => a + b, 0);
-  const overall = totalHandled ? history.handleSum.reduce((a, b) => a + b, 0) / totalHandled : null;
+  const sum = (xs: number[]) => xs.reduce((a, b) => (Number.isNaN(b) ? a : a + b), 0);
+  const totalHandled = sum(history.handled);
+  const overall = totalHandled ? sum(history.handleSum) / totalHandled : null;
   const ahtS = handled.map((n, k) => {
     if (overall === null) return null;
     return (handleSum[k]! + AHT_PRIOR_WEIGHT * overall) / (n + AHT_PRIOR_WEIGHT);
@@ -107,7 +120,11 @@ export function errorOf(forecast: readonly number[], actual: readonly number[]) 
   let actualSum = 0;
   let apeSum = 0;
   let apeCount = 0;
+  let count = 0;
   for (let i = 0; i < actual.length; i++) {
+    // Intervals not observed (NaN) are left out of every measure.
+    if (Number.isNaN(actual[i]!) || Number.isNaN(forecast[i]!)) continue;
+    count++;
     const e = Math.abs(forecast[i]! - actual[i]!);
     absSum += e;
     actualSum += actual[i]!;
@@ -121,7 +138,7 @@ export function errorOf(forecast: readonly number[], actual: readonly number[]) 
     actualSum,
     wape: actualSum > 0 ? absSum / actualSum : null,
     mape: apeCount ? apeSum / apeCount : null,
-    mae: actual.length ? absSum / actual.length : null,
+    mae: count ? absSum / count : null,
   };
 }
 

@@ -117,6 +117,14 @@ export async function queueForecast(db: Executor, workspaceId: string, req: Fore
       actual[i - total] = r.arrivals;
     }
   }
+  // Half-hours of the window that have not ended yet (a forecast from tomorrow) are unknown, not quiet.
+  const nowWall = wallClock(now, timeZone);
+  for (let i = 0; i < total; i++) {
+    if (historyWall + (i + 1) * SLOT_MS <= nowWall) continue;
+    history.arrivals[i] = NaN;
+    history.handleSum[i] = NaN;
+    history.handled[i] = NaN;
+  }
   // A queue younger than the window: start at its first whole week with arrivals, not on empty weeks.
   const skip = Math.floor(firstSlot / WEEK_SLOTS) * WEEK_SLOTS;
   const used: SlotSeries = {
