@@ -7,8 +7,11 @@ import { deriveInteractions } from "./interaction.ts";
 
 /** Conversations derived in one statement: a busy minute's changes go in a few statements, not hundreds. */
 export const DERIVE_BATCH = 200;
-/** Events of one workspace arriving within this long are derived together. */
-const GATHER_MS = 100;
+/**
+ * Events arriving within this long are derived together: a busy conversation's burst of messages costs
+ * one derivation, not one per message, and a report is never read to the second.
+ */
+const GATHER_MS = 500;
 /**
  * A node that starts re-derives what changed this long before it: facts a node that stopped left behind
  * (nothing changes while no node runs; other nodes sweep what a stopped one missed).

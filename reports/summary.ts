@@ -24,41 +24,38 @@ export function factsWhere(workspaceId: string, p: ReportPeriod, filters: Filter
   return sql.join(parts, sql` AND `);
 }
 
-/** The key (and display name) of each grouping; time keys are in the report's time zone. */
-function grouping(groupBy: GroupBy, tz: string): { key: SQL; name: SQL; join: SQL } {
-  const none = sql``;
+/**
+ * The key of each grouping (time keys in the report's time zone) and, for ids, the table their names
+ * come from: names are joined to the few aggregated rows, not to every fact.
+ */
+function grouping(groupBy: GroupBy, tz: string): { key: SQL; names?: string } {
   switch (groupBy) {
     case "day":
-      return { key: sql`to_char(i.offered_at AT TIME ZONE ${tz}, 'YYYY-MM-DD')`, name: sql`NULL`, join: none };
+      return { key: sql`to_char(i.offered_at AT TIME ZONE ${tz}, 'YYYY-MM-DD')` };
     case "hour":
       // date_trunc in the zone itself: a half-hour zone's hours and a DST day's 23 or 25 hours come out right.
       return {
         key: sql`to_char(date_trunc('hour', i.offered_at, ${tz}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`,
-        name: sql`NULL`,
-        join: none,
       };
     case "weekday_hour":
-      return { key: sql`to_char(i.offered_at AT TIME ZONE ${tz}, 'ID-HH24')`, name: sql`NULL`, join: none };
+      return { key: sql`to_char(i.offered_at AT TIME ZONE ${tz}, 'ID-HH24')` };
     case "channel":
-      return { key: sql`i.channel`, name: sql`NULL`, join: none };
+      return { key: sql`i.channel` };
     case "inbox":
-      return {
-        key: sql`i.inbox_id::text`,
-        name: sql`max(g.name)`,
-        join: sql`LEFT JOIN inboxes g ON g.id = i.inbox_id`,
-      };
+      return { key: sql`i.inbox_id`, names: "inboxes" };
     case "queue":
-      return { key: sql`i.queue_id::text`, name: sql`max(g.name)`, join: sql`LEFT JOIN queues g ON g.id = i.queue_id` };
+      return { key: sql`i.queue_id`, names: "queues" };
     case "team":
-      return { key: sql`i.team_id::text`, name: sql`max(g.name)`, join: sql`LEFT JOIN teams g ON g.id = i.team_id` };
+      return { key: sql`i.team_id`, names: "teams" };
     case "agent":
-      return { key: sql`i.agent_id::text`, name: sql`max(g.name)`, join: sql`LEFT JOIN users g ON g.id = i.agent_id` };
+      return { key: sql`i.agent_id`, names: "users" };
   }
 }
 
 /**
- * The aggregates of one report row; docs/reports.md defines each. Percentiles are exact
- * (percentile_cont over the facts); averages of sums (next response) divide the sums.
+ * The aggregates of one report row but the percentiles; docs/reports.md defines each. All of them
+ * combine from parts, so PostgreSQL can aggregate in parallel workers by hashing; averages of sums
+ * (next response) divide the sums.
  */
 function figures(now: Date) {
   const at = sql`${now.toISOString()}::timestamptz`;
@@ -69,8 +66,6 @@ function figures(now: Date) {
     count(*) FILTER (WHERE i.outcome = 'waiting')::int AS waiting,
     avg(i.wait_s) FILTER (WHERE i.outcome = 'abandoned') AS "abandonS",
     avg(i.first_response_s) AS "frAvg",
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY i.first_response_s) AS "frP50",
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY i.first_response_s) AS "frP90",
     sum(i.next_response_sum_s) / nullif(sum(i.next_response_count), 0) AS "nextResponseS",
     avg(i.resolution_s) AS "resolutionAvg",
     avg(i.wait_s) FILTER (WHERE i.answered_at IS NOT NULL) AS "asaS",
@@ -130,21 +125,66 @@ export type ReportRow = ReturnType<typeof reportRow>;
 
 const NAMED: GroupBy[] = ["inbox", "queue", "team", "agent"];
 
-/** The statement of a summary (exported so the benchmark can print its plan). */
-export function summaryQuery(
+/**
+ * The statements of a report: its figures per group plus the total (grouping sets: one pass), and the
+ * exact percentiles (percentile_cont) over only the facts with a first response, a narrow sort apart
+ * from the wide aggregate. Exported so the benchmark can print their plans.
+ */
+export function summaryQueries(
   workspaceId: string,
   p: ReportPeriod,
-  groupBy: GroupBy,
+  groupBy: GroupBy | null,
   filters: Filters = {},
   now = new Date(),
 ) {
-  const g = grouping(groupBy, p.tz);
-  return sql`
-      SELECT ${g.key} AS key, ${g.name} AS name, ${figures(now)}
-      FROM interactions i ${g.join}
-      WHERE ${factsWhere(workspaceId, p, filters)}
-      GROUP BY 1 ORDER BY 1 NULLS LAST`;
+  const g = groupBy ? grouping(groupBy, p.tz) : { key: sql`NULL::text` };
+  // The key computed once in a subquery: GROUPING() must name the very expression grouped by.
+  const facts = sql`(SELECT ${g.key} AS key, i.* FROM interactions i WHERE ${factsWhere(workspaceId, p, filters)}) i`;
+  const sets = groupBy ? sql`GROUPING SETS ((i.key), ())` : sql`()`;
+  const total = groupBy ? sql`grouping(i.key)` : sql`1`;
+  const names = g.names ? sql.raw(g.names) : undefined;
+  return {
+    figures: sql`
+      SELECT f.*, ${names ? sql`n.name` : sql`NULL`} AS name FROM (
+        SELECT i.key, ${total} AS total, ${figures(now)} FROM ${facts} GROUP BY ${sets}
+      ) f ${names ? sql`LEFT JOIN ${names} n ON n.id = f.key` : sql``}
+      ORDER BY f.total, f.key NULLS LAST`,
+    percentiles: sql`
+      SELECT i.key, ${total} AS total,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY i.first_response_s) AS "frP50",
+        percentile_cont(0.9) WITHIN GROUP (ORDER BY i.first_response_s) AS "frP90"
+      FROM ${facts} WHERE i.first_response_s IS NOT NULL GROUP BY ${sets}`,
+  };
 }
+
+/** A report's rows (in key order; the no-key row, e.g. unanswered by agent, last) and its total. */
+export async function report(
+  db: Executor,
+  workspaceId: string,
+  p: ReportPeriod,
+  groupBy: GroupBy | null,
+  filters: Filters = {},
+  now = new Date(),
+): Promise<{ rows: ReportRow[]; total: ReportRow }> {
+  const q = summaryQueries(workspaceId, p, groupBy, filters, now);
+  const [figureRows, percentileRows] = await Promise.all([
+    db.execute(q.figures).then((r) => rowsOf<Raw>(r)),
+    db.execute(q.percentiles).then((r) => rowsOf<Raw>(r)),
+  ]);
+  const at = (r: Raw) => `${Number(r.total)}:${r.key == null ? "" : String(r.key)}`;
+  const percentiles = new Map(percentileRows.map((r) => [at(r), r]));
+  const named = !!groupBy && NAMED.includes(groupBy);
+  const shaped = figureRows.map((r) => {
+    const row = reportRow({ ...r, ...pick(percentiles.get(at(r))) });
+    if (!named || Number(r.total) === 1) delete (row as { name?: unknown }).name;
+    return { total: Number(r.total) === 1, row };
+  });
+  const total = shaped.find((x) => x.total)?.row ?? reportRow({ key: null, frP50: null, frP90: null });
+  if (total.key !== undefined) total.key = "total";
+  return { rows: shaped.filter((x) => !x.total).map((x) => x.row), total };
+}
+
+const pick = (r: Raw | undefined) => ({ frP50: r?.frP50 ?? null, frP90: r?.frP90 ?? null });
 
 /** `GET /reports/summary`: one row per group, in key order (no-key rows, e.g. unanswered by agent, last). */
 export async function summary(
@@ -155,12 +195,7 @@ export async function summary(
   filters: Filters = {},
   now = new Date(),
 ): Promise<ReportRow[]> {
-  const rows = rowsOf<Raw>(await db.execute(summaryQuery(workspaceId, p, groupBy, filters, now)));
-  return rows.map((r) => {
-    const row = reportRow(r);
-    if (!NAMED.includes(groupBy)) delete (row as { name?: unknown }).name;
-    return row;
-  });
+  return (await report(db, workspaceId, p, groupBy, filters, now)).rows;
 }
 
 /** The period's totals over every group: the summary's footer and the e-mailed report's headline. */
@@ -171,13 +206,7 @@ export async function totals(
   filters: Filters = {},
   now = new Date(),
 ) {
-  const [r] = rowsOf<Raw>(
-    await db.execute(sql`
-      SELECT 'total' AS key, ${figures(now)} FROM interactions i WHERE ${factsWhere(workspaceId, p, filters)}`),
-  );
-  const row = reportRow(r!);
-  delete (row as { name?: unknown }).name;
-  return row;
+  return (await report(db, workspaceId, p, null, filters, now)).total;
 }
 
 /** The workspace's time zone (workspace_settings), UTC when it has none: what a report's `tz` defaults to. */

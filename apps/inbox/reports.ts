@@ -3,7 +3,7 @@ import { agentTable } from "../../reports/agents.ts";
 import { csvStream, flatten } from "../../reports/csv.ts";
 import { INTERACTION_COLUMNS, interactionPage, type ExportRow } from "../../reports/export.ts";
 import { parseFilters, parseGroupBy, parsePeriod } from "../../reports/period.ts";
-import { summary, totals, workspaceTimeZone, type ReportRow } from "../../reports/summary.ts";
+import { report, workspaceTimeZone, type ReportRow } from "../../reports/summary.ts";
 import { errorResponses, Json, router } from "../server/http.ts";
 import type { Runtime } from "../server/runtime.ts";
 import type { AuthEnv } from "./auth.ts";
@@ -89,15 +89,19 @@ export function reportsApi(rt: Runtime) {
       const workspaceId = c.get("actor").workspaceId;
       const groupBy = parseGroupBy(q.groupBy);
       const { period, filters } = await periodOf(workspaceId, q);
-      const rows = await summary(db, workspaceId, period, groupBy, filters);
+      const { rows, total } = await report(db, workspaceId, period, groupBy, filters);
       if (q.format === "csv") {
-        const flat = rows.map((r: ReportRow) => flatten(r));
-        const header = Object.keys(flatten((await totals(db, workspaceId, period, filters)) as ReportRow));
+        // The columns of the total (every figure), with `name` after the key for groupings by id.
+        const header = Object.keys(flatten(total));
         if (groupBy === "inbox" || groupBy === "queue" || groupBy === "team" || groupBy === "agent")
           header.splice(1, 0, "name");
-        return rowsCsv(`report-${groupBy}`, flat, header);
+        return rowsCsv(
+          `report-${groupBy}`,
+          rows.map((r: ReportRow) => flatten(r)),
+          header,
+        );
       }
-      return c.json({ groupBy, tz: period.tz, rows, total: await totals(db, workspaceId, period, filters) }, 200);
+      return c.json({ groupBy, tz: period.tz, rows, total }, 200);
     },
   );
 
