@@ -31,24 +31,27 @@ const TARGET_MS = 500;
 
 type Timing = { p50: number; p95: number; cpuP50: number; cpuP95: number; rows: number };
 
-async function backendPid(database: Database) {
-  const [row] = rowsOf<{ pid: number }>(await database.db.execute(sql`SELECT pg_backend_pid() AS pid`));
-  return Number(row!.pid);
+/** The server processes of the pool's two connections (two statements at once make both connect). */
+async function backendPids(database: Database) {
+  const pid = () =>
+    database.db
+      .execute(sql`SELECT pg_backend_pid() AS pid, pg_sleep(0.2)`)
+      .then((r) => Number(rowsOf<{ pid: number }>(r)[0]!.pid));
+  return [...new Set(await Promise.all([pid(), pid()]))];
 }
 
-async function time(database: Database, pid: number, run: () => Promise<number>): Promise<Timing> {
+async function time(pids: number[], run: () => Promise<number>): Promise<Timing> {
   await run(); // warm the cache: a dashboard is read again and again
   const wall: number[] = [];
   const cpu: number[] = [];
   let rows = 0;
   for (let i = 0; i < RUNS; i++) {
-    const c = cpuSeconds(pid);
+    const c = pids.reduce((n, pid) => n + cpuSeconds(pid), 0);
     const t = performance.now();
     rows = await run();
     wall.push(performance.now() - t);
-    cpu.push((cpuSeconds(pid) - c) * 1000);
+    cpu.push((pids.reduce((n, pid) => n + cpuSeconds(pid), 0) - c) * 1000);
   }
-  void database;
   return {
     p50: percentile(wall, 50),
     p95: percentile(wall, 95),
@@ -129,10 +132,10 @@ async function qaThroughput(database: Database, workspaceId: string) {
 
 export async function benchReports({ json }: { json: boolean }) {
   const target = await openPostgres();
-  // One connection: the backend whose CPU is read is the one that ran the query.
+  // Two connections, as a report's two statements run side by side; their backends' CPU is read.
   const database = await (await import("../db/connect.ts")).connect({
     databaseUrl: target.env.DATABASE_URL!,
-    poolSize: 1,
+    poolSize: 2,
   });
   const log = (line: string) => !json && console.log(line);
   try {
@@ -146,18 +149,24 @@ export async function benchReports({ json }: { json: boolean }) {
       progress: (step, ms) => log(`  generated ${step} in ${(ms / 1000).toFixed(1)} s`),
     });
     const seedS = (performance.now() - seedStart) / 1000;
-    const pid = await backendPid(database);
+    const pids = await backendPids(database);
     const p: ReportPeriod = { from: new Date(end.getTime() - 30 * 86_400_000), to: end, tz: "Asia/Shanghai" };
     // What the route runs: the rows and the total, figures and percentiles.
     const run = (groupBy: GroupBy) => async () => (await report(database.db, big.workspaceId, p, groupBy)).rows.length;
-    const byDay = await time(database, pid, run("day"));
-    const byAgent = await time(database, pid, run("agent"));
+    const byDay = await time(pids, run("day"));
+    const byAgent = await time(pids, run("agent"));
     // Parallel workers are processes of their own, gone when the query ends: without them the backend's
     // CPU is all the query's CPU.
-    await database.db.execute(sql`SET max_parallel_workers_per_gather = 0`);
-    const serialDay = await time(database, pid, run("day"));
-    const serialAgent = await time(database, pid, run("agent"));
-    await database.db.execute(sql`RESET max_parallel_workers_per_gather`);
+    const workers = (n: string) =>
+      Promise.all(
+        [1, 2].map(() =>
+          database.db.execute(sql`SELECT set_config('max_parallel_workers_per_gather', ${n}, false), pg_sleep(0.2)`),
+        ),
+      );
+    await workers("0");
+    const serialDay = await time(pids, run("day"));
+    const serialAgent = await time(pids, run("agent"));
+    await workers("2");
     const plans = {
       day: await plan(database, big.workspaceId, p, "day"),
       agent: await plan(database, big.workspaceId, p, "agent"),

@@ -25,17 +25,22 @@ export function factsWhere(workspaceId: string, p: ReportPeriod, filters: Filter
 }
 
 /**
- * The key of each grouping (time keys in the report's time zone) and, for ids, the table their names
- * come from: names are joined to the few aggregated rows, not to every fact.
+ * What each grouping groups by (`key`: cheap per fact, a timestamp for time groupings), how a group's key
+ * is written (`label`, applied to the few aggregated rows, not to every fact; times in the report's
+ * zone), and for ids the table their names come from.
  */
-function grouping(groupBy: GroupBy, tz: string): { key: SQL; names?: string } {
+function grouping(groupBy: GroupBy, tz: string): { key: SQL; label?: (key: SQL) => SQL; names?: string } {
   switch (groupBy) {
     case "day":
-      return { key: sql`to_char(i.offered_at AT TIME ZONE ${tz}, 'YYYY-MM-DD')` };
-    case "hour":
-      // date_trunc in the zone itself: a half-hour zone's hours and a DST day's 23 or 25 hours come out right.
+      // date_trunc in the zone itself: a DST day's 23 or 25 hours and a half-hour zone's hours come out right.
       return {
-        key: sql`to_char(date_trunc('hour', i.offered_at, ${tz}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`,
+        key: sql`date_trunc('day', i.offered_at, ${tz})`,
+        label: (k) => sql`to_char(${k} AT TIME ZONE ${tz}, 'YYYY-MM-DD')`,
+      };
+    case "hour":
+      return {
+        key: sql`date_trunc('hour', i.offered_at, ${tz})`,
+        label: (k) => sql`to_char(${k} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`,
       };
     case "weekday_hour":
       return { key: sql`to_char(i.offered_at AT TIME ZONE ${tz}, 'ID-HH24')` };
@@ -88,6 +93,35 @@ function figures(now: Date) {
     count(i.csat_score)::int AS "csatResponses"`;
 }
 
+/** The names figures() gives its columns, selected again around the aggregate. */
+const FIGURES = [
+  "offered",
+  "answered",
+  "abandoned",
+  "waiting",
+  "abandonS",
+  "frAvg",
+  "nextResponseS",
+  "resolutionAvg",
+  "asaS",
+  "ahtS",
+  "withinSl",
+  "judgedSl",
+  "transfers",
+  "transferred",
+  "fcrYes",
+  "fcrJudged",
+  "callbacks",
+  "callbacksKept",
+  "ewtAnnounced",
+  "ewtAvgS",
+  "ewtErrorS",
+  "slaBreaches",
+  "reopened",
+  "csatAvg",
+  "csatResponses",
+];
+
 type Raw = Record<string, string | number | null>;
 const num = (v: string | number | null | undefined) => (v == null ? null : Number(v));
 const int = (v: string | number | null | undefined) => Number(v ?? 0);
@@ -137,24 +171,39 @@ export function summaryQueries(
   filters: Filters = {},
   now = new Date(),
 ) {
-  const g = groupBy ? grouping(groupBy, p.tz) : { key: sql`NULL::text` };
+  const g: ReturnType<typeof grouping> = groupBy ? grouping(groupBy, p.tz) : { key: sql`NULL::text` };
   // The key computed once in a subquery: GROUPING() must name the very expression grouped by.
   const facts = sql`(SELECT ${g.key} AS key, i.* FROM interactions i WHERE ${factsWhere(workspaceId, p, filters)}) i`;
   const sets = groupBy ? sql`GROUPING SETS ((i.key), ())` : sql`()`;
   const total = groupBy ? sql`grouping(i.key)` : sql`1`;
+  const label = g.label ? g.label(sql`f.key`) : sql`f.key::text`;
   const names = g.names ? sql.raw(g.names) : undefined;
   return {
     figures: sql`
-      SELECT f.*, ${names ? sql`n.name` : sql`NULL`} AS name FROM (
+      SELECT ${label} AS key, f.total, ${sql.raw(FIGURES.map((c) => `f."${c}"`).join(", "))},
+        ${names ? sql`n.name` : sql`NULL`} AS name FROM (
         SELECT i.key, ${total} AS total, ${figures(now)} FROM ${facts} GROUP BY ${sets}
       ) f ${names ? sql`LEFT JOIN ${names} n ON n.id = f.key` : sql``}
       ORDER BY f.total, f.key NULLS LAST`,
     percentiles: sql`
-      SELECT i.key, ${total} AS total,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY i.first_response_s) AS "frP50",
-        percentile_cont(0.9) WITHIN GROUP (ORDER BY i.first_response_s) AS "frP90"
-      FROM ${facts} WHERE i.first_response_s IS NOT NULL GROUP BY ${sets}`,
+      SELECT ${label} AS key, f.total, f."frP50", f."frP90" FROM (
+        SELECT i.key, ${total} AS total,
+          percentile_cont(0.5) WITHIN GROUP (ORDER BY i.first_response_s) AS "frP50",
+          percentile_cont(0.9) WITHIN GROUP (ORDER BY i.first_response_s) AS "frP90"
+        FROM ${facts} WHERE i.first_response_s IS NOT NULL GROUP BY ${sets}
+      ) f`,
   };
+}
+
+/** PostgreSQL's default 4 MB would sort a month of facts on disk; a report's statement may use this much. */
+const REPORT_WORK_MEM = "64MB";
+
+/** One statement in a transaction of its own with the memory to sort in (the two run side by side). */
+async function reportStatement(db: Executor, statement: SQL) {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql.raw(`SET LOCAL work_mem = '${REPORT_WORK_MEM}'`));
+    return rowsOf<Raw>(await tx.execute(statement));
+  });
 }
 
 /** A report's rows (in key order; the no-key row, e.g. unanswered by agent, last) and its total. */
@@ -168,8 +217,8 @@ export async function report(
 ): Promise<{ rows: ReportRow[]; total: ReportRow }> {
   const q = summaryQueries(workspaceId, p, groupBy, filters, now);
   const [figureRows, percentileRows] = await Promise.all([
-    db.execute(q.figures).then((r) => rowsOf<Raw>(r)),
-    db.execute(q.percentiles).then((r) => rowsOf<Raw>(r)),
+    reportStatement(db, q.figures),
+    reportStatement(db, q.percentiles),
   ]);
   const at = (r: Raw) => `${Number(r.total)}:${r.key == null ? "" : String(r.key)}`;
   const percentiles = new Map(percentileRows.map((r) => [at(r), r]));
