@@ -11,6 +11,7 @@ import { seedDemoTickets } from "./seed-tickets.ts";
 import { seedDemoCsat } from "./seed-csat.ts";
 import { seedDemoAutomation } from "./seed-automation.ts";
 import { seedDemoSla } from "./seed-sla.ts";
+import { seedDemoHistory } from "./seed-history.ts";
 import { STAND_IN_REST_PATH } from "./twilio-stand-in-routes.ts";
 import { createAgent, createTeam, setAgentSkill } from "../../routing/agent.ts";
 import { createQueue, replaceEntryRules } from "../../routing/queue.ts";
@@ -158,6 +159,7 @@ export async function seedDemo(
   await seedDemoCsat(rt, w);
   await seedDemoAutomation(rt, w);
   await seedDemoSla(rt, w);
+  await seedDemoHistory(rt, w);
   // The knowledge base: refund, order status and address articles in English and Chinese, each
   // pair linked as translations, so the help center, suggestions and the bot work at once.
   const author = { userId: editor.id, workspaceId: w, role: editor.role };

@@ -52,6 +52,16 @@ it("starts on embedded PGlite with demo data, the demo page and a working sign-i
     expect(me.body).toMatchObject({ role: "admin" });
     const waiting = await api(`${url}/api/v1/conversations?status=open`, { token: login.body.token });
     expect(waiting.body.items.map((c: any) => c.contact.name).sort()).toEqual(["Emma Clark", "王芳"]);
+    // Five weeks of past chats, so the report screens have figures on first sign-in (apps/demo/seed-history.ts).
+    const to = new Date();
+    const from = new Date(to.getTime() - 35 * 86_400_000);
+    const report = await api(
+      `${url}/api/v1/reports/summary?from=${from.toISOString()}&to=${to.toISOString()}&groupBy=agent`,
+      { token: login.body.token },
+    );
+    const byAgent = new Map(report.body.rows.map((r: any) => [r.name, r]));
+    for (const name of ["李娜", "Tom Baker"]) expect((byAgent.get(name) as any)?.answered).toBeGreaterThan(300);
+    expect(report.body.rows.reduce((n: number, r: any) => n + r.abandoned, 0)).toBeGreaterThan(0);
     const session = await api(`${url}/widget/v1/sessions`, { body: { inboxKey: key } });
     expect(session.status).toBe(200);
 
