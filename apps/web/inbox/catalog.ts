@@ -720,7 +720,17 @@ const base = {
 } as const;
 
 // Each service-operations screen keeps its texts in a file of its own under catalog/.
-const en = { ...base, ...ticketsEn, ...slaEn, ...automationEn, ...csatEn, ...qualityEn, ...forecastEn, ...privacyEn, ...reportsEn };
+const en = {
+  ...base,
+  ...ticketsEn,
+  ...slaEn,
+  ...automationEn,
+  ...csatEn,
+  ...qualityEn,
+  ...forecastEn,
+  ...privacyEn,
+  ...reportsEn,
+};
 
 export type MessageKey = keyof typeof en;
 
