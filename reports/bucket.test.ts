@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "bun:test";
 import { conversations, contacts, interactions } from "../db/schema/index.ts";
 import { testWorkspace } from "../test/workspace.ts";
-import { summary } from "./summary.ts";
+import { summary, totals } from "./summary.ts";
 
 /**
  * Time keys as the database makes them, in the report's zone: New York's clocks jumped from 02:00 to
@@ -80,5 +80,18 @@ describe("time buckets", () => {
       ["7-03", 1],
       ["7-23", 1],
     ]);
+  });
+
+  it("adds the period up in one total, whatever the zone", async () => {
+    expect(await totals(w.core.db, w.workspaceId, period("America/New_York"))).toMatchObject({
+      key: "total",
+      offered: 6,
+      waiting: 6,
+      answered: 0,
+      asaS: null,
+    });
+    // Inside a caller's transaction too (the scheduled e-mail computes its report in one).
+    const inTx = await w.core.db.transaction((tx) => totals(tx, w.workspaceId, period("UTC")));
+    expect(inTx.offered).toBe(6);
   });
 });

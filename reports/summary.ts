@@ -176,18 +176,20 @@ export function summaryQueries(
   const facts = sql`(SELECT ${g.key} AS key, i.* FROM interactions i WHERE ${factsWhere(workspaceId, p, filters)}) i`;
   const sets = groupBy ? sql`GROUPING SETS ((i.key), ())` : sql`()`;
   const total = groupBy ? sql`grouping(i.key)` : sql`1`;
+  // The period's total alone groups by nothing: its key is no column.
+  const key = groupBy ? sql`i.key` : sql`NULL::text AS key`;
   const label = g.label ? g.label(sql`f.key`) : sql`f.key::text`;
   const names = g.names ? sql.raw(g.names) : undefined;
   return {
     figures: sql`
       SELECT ${label} AS key, f.total, ${sql.raw(FIGURES.map((c) => `f."${c}"`).join(", "))},
         ${names ? sql`n.name` : sql`NULL`} AS name FROM (
-        SELECT i.key, ${total} AS total, ${figures(now)} FROM ${facts} GROUP BY ${sets}
+        SELECT ${key}, ${total} AS total, ${figures(now)} FROM ${facts} GROUP BY ${sets}
       ) f ${names ? sql`LEFT JOIN ${names} n ON n.id = f.key` : sql``}
       ORDER BY f.total, f.key NULLS LAST`,
     percentiles: sql`
       SELECT ${label} AS key, f.total, f."frP50", f."frP90" FROM (
-        SELECT i.key, ${total} AS total,
+        SELECT ${key}, ${total} AS total,
           percentile_cont(0.5) WITHIN GROUP (ORDER BY i.first_response_s) AS "frP50",
           percentile_cont(0.9) WITHIN GROUP (ORDER BY i.first_response_s) AS "frP90"
         FROM ${facts} WHERE i.first_response_s IS NOT NULL GROUP BY ${sets}
@@ -216,10 +218,11 @@ export async function report(
   now = new Date(),
 ): Promise<{ rows: ReportRow[]; total: ReportRow }> {
   const q = summaryQueries(workspaceId, p, groupBy, filters, now);
-  const [figureRows, percentileRows] = await Promise.all([
-    reportStatement(db, q.figures),
-    reportStatement(db, q.percentiles),
-  ]);
+  // Inside a caller's transaction (the scheduled e-mail's) both run on its one connection, in turn.
+  const [figureRows, percentileRows] =
+    "rollback" in db
+      ? [rowsOf<Raw>(await db.execute(q.figures)), rowsOf<Raw>(await db.execute(q.percentiles))]
+      : await Promise.all([reportStatement(db, q.figures), reportStatement(db, q.percentiles)]);
   const at = (r: Raw) => `${Number(r.total)}:${r.key == null ? "" : String(r.key)}`;
   const percentiles = new Map(percentileRows.map((r) => [at(r), r]));
   const named = !!groupBy && NAMED.includes(groupBy);
