@@ -116,6 +116,12 @@ it("lists held-back mail in the spam view, and 'Not spam' files it into the conv
     inReplyTo: `<lp1-${tag}@x.test>`,
     headers: { "X-Spam-Flag": "YES" },
   });
+  // The spam view lists what is held when it opens: wait until the held mail is stored (a busy machine).
+  await until(
+    () => api(`${s.url}/api/v1/inboxes/${created.body.id}/email/spam`, { token }),
+    (r) => JSON.stringify(r.body).includes("Re: Lost parcel"),
+    30_000,
+  );
 
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   await signIn(page, s.url, s.admin.email, s.admin.password);
