@@ -4,6 +4,9 @@ import type { DomainEvent } from "../conversations/event.ts";
 import type { Core } from "../conversations/transaction.ts";
 import { conversationStatuses, conversations, qaScores, workspaces, type Call } from "../db/schema/index.ts";
 import { log } from "../platform/log.ts";
+import { TtlCache } from "../platform/ttl-cache.ts";
+import { customerLineMayAlert, type ScorecardRule } from "./scorecard.ts";
+import { asScorecardRule, workspaceRules } from "./scorecard-rules.ts";
 import { scoreConversation } from "./scoring.ts";
 import { callsToTranscribe, transcribeCall, type TranscriptionProvider } from "./transcription.ts";
 
@@ -19,6 +22,19 @@ export function rescores(e: DomainEvent): boolean {
   }
   return false;
 }
+
+/** A customer's message as it arrived (its text, for the alerting rules), or undefined for anything else. */
+export function customerLine(e: DomainEvent): string | undefined {
+  if (e.type !== "item.created") return undefined;
+  const item = e.payload.item as { type?: string; direction?: string; senderType?: string; text?: string | null };
+  return item?.type === "message" && item.direction === "in" && item.senderType === "contact"
+    ? (item.text ?? "")
+    : undefined;
+}
+
+// How long a node keeps a workspace's scorecard for the listener's check of customers' lines: a rule
+// changed on another node applies to those checks within this long.
+const RULES_TTL_MS = 5_000;
 
 export type QualityOptions = {
   /** How long a conversation's events are gathered before it is scored once for all of them. */
@@ -48,6 +64,7 @@ export class QualityScoring {
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
   private sweeping: Promise<void> | undefined;
   private stopped = true;
+  private readonly rules = new TtlCache<string, ScorecardRule[]>(RULES_TTL_MS, 1_000);
 
   constructor(
     private readonly core: Core,
@@ -59,9 +76,28 @@ export class QualityScoring {
     if (!this.stopped) return;
     this.stopped = false;
     this.unsubscribe = this.bus.subscribe((m: BusMessage) => {
-      if ("type" in m && rescores(m)) this.schedule(m.conversationId!, m.seq);
+      if (!("type" in m) || !rescores(m)) return;
+      const line = customerLine(m);
+      if (line === undefined) this.schedule(m.conversationId!, m.seq);
+      else void this.scheduleIfAlerting(m, line);
     });
     this.armSweep();
+  }
+
+  /**
+   * A customer's line is scored at once only when it could raise an alert (customerLineMayAlert); the
+   * score of a conversation only the customer wrote in since is brought up to date later (the agent's
+   * next message, the sweep, or reading it).
+   */
+  private async scheduleIfAlerting(e: DomainEvent, text: string) {
+    try {
+      const rules = await this.rules.getOr(e.workspaceId, async () =>
+        (await workspaceRules(this.core.db, e.workspaceId)).map(asScorecardRule),
+      );
+      if (!this.stopped && customerLineMayAlert(rules ?? [], text)) this.schedule(e.conversationId!, e.seq);
+    } catch (err) {
+      log.error("quality: could not read the scorecard", { err, workspaceId: e.workspaceId });
+    }
   }
 
   /** Scores the conversation after the debounce; events meanwhile join the same pass. */

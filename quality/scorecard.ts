@@ -101,6 +101,23 @@ function matcherOf(config: RuleConfig) {
   return m;
 }
 
+/**
+ * Whether a customer's new line could raise an alert at once: an alerting complaint rule whose phrases it
+ * holds, or an alerting sentiment rule (the trend moves with every line). Only such lines are scored within
+ * the listener's debounce; the rest wait for the agent's next action, the sweep or a read of the score
+ * (which scores a stale conversation on demand), so a flood of customers' messages does not rescore every
+ * conversation on every message.
+ */
+export function customerLineMayAlert(rules: ScorecardRule[], text: string) {
+  return rules.some(
+    (r) =>
+      r.enabled &&
+      r.alert &&
+      r.appliesTo !== "call" &&
+      (r.kind === "sentiment" || (r.kind === "complaint" && matcherOf(r.config).find(text) !== undefined)),
+  );
+}
+
 /** The call's transcript segments as lines, in time order. */
 export function callLines(call: CallFacts): Line[] {
   return call.segments.map((s, i) => ({

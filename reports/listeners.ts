@@ -57,7 +57,7 @@ export class ReportFacts {
   }
 
   private heard(m: BusMessage) {
-    if (!("type" in m) || m.ephemeral || !m.conversationId) return;
+    if (!("type" in m) || m.ephemeral || !m.conversationId || customerMessage(m.type, m.payload)) return;
     let set = this.dirty.get(m.workspaceId);
     if (!set) this.dirty.set(m.workspaceId, (set = new Set()));
     set.add(m.conversationId);
@@ -108,6 +108,17 @@ export class ReportFacts {
   }
 }
 
+/**
+ * A customer's message changes no fact by itself: the response times it starts are measured when an agent
+ * answers (that message is derived), and one that reopens or starts a conversation comes with its own
+ * conversation event. Skipping them keeps a flood of inbound messages from re-deriving every conversation.
+ */
+function customerMessage(type: string, payload: Record<string, unknown>) {
+  if (type !== "item.created") return false;
+  const item = payload.item as { type?: string; direction?: string } | undefined;
+  return item?.type === "message" && item.direction === "in";
+}
+
 async function deriveInBatches(db: Executor, ids: string[], now = new Date()) {
   for (let i = 0; i < ids.length; i += DERIVE_BATCH) await deriveInteractions(db, ids.slice(i, i + DERIVE_BATCH), now);
 }
@@ -121,7 +132,9 @@ async function changedSince(db: Executor, since: Date) {
   const rows = rowsOf<{ id: string }>(
     await db.execute(sql`
       SELECT DISTINCT conversation_id AS id FROM events
-      WHERE created_at >= ${since.toISOString()}::timestamptz AND conversation_id IS NOT NULL`),
+      WHERE created_at >= ${since.toISOString()}::timestamptz AND conversation_id IS NOT NULL
+        AND NOT (type = 'item.created' AND payload->'item'->>'type' = 'message'
+          AND payload->'item'->>'direction' = 'in')`),
   );
   return rows.map((r) => r.id);
 }
