@@ -1,4 +1,5 @@
 import { Invalid } from "../platform/errors.ts";
+import { isTimeZone } from "../platform/wall-clock.ts";
 
 /** How a report's rows are grouped; `weekday_hour` keys are `1-09` (ISO weekday, Monday = 1, and hour). */
 export const GROUPS = ["day", "hour", "weekday_hour", "channel", "inbox", "queue", "team", "agent"] as const;
@@ -15,15 +16,6 @@ export const MAX_DAYS = 366;
 export type ReportPeriod = { from: Date; to: Date; tz: string };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isTimeZone(tz: string) {
-  try {
-    new Intl.DateTimeFormat("en", { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function instant(value: string | undefined, field: "from" | "to") {
   if (!value) throw new Invalid(`${field} is required (an ISO date-time)`, field);

@@ -1,8 +1,8 @@
-import { localInstant } from "../sla/calendar.ts";
+import { localDay, localInstant } from "../platform/wall-clock.ts";
 
 /**
  * When a scheduled report goes out and which period it covers, in the workspace's time zone. Pure:
- * local dates become instants through Intl (sla/calendar.ts `localInstant`), so a run at 07:00 stays
+ * local dates become instants through Intl (platform/wall-clock.ts `localInstant`), so a run at 07:00 stays
  * at 07:00 local across daylight-saving changes.
  */
 
@@ -11,19 +11,8 @@ const DAY_MS = 86_400_000;
 export type Frequency = "daily" | "weekly";
 export type Timing = { frequency: Frequency; weekday: number | null; hour: number };
 
-const dayFormats = new Map<string, Intl.DateTimeFormat>();
-
 /** The local date of an instant as a day number (UTC midnight ms of that date). */
-export function localDate(ms: number, timeZone: string) {
-  let f = dayFormats.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
-    dayFormats.set(timeZone, f);
-  }
-  const parts = f.formatToParts(new Date(ms));
-  const n = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  return Date.UTC(n("year"), n("month") - 1, n("day"));
-}
+export const localDate = localDay;
 
 const at = (day: number, hour: number, timeZone: string) =>
   localInstant(day, `${String(hour).padStart(2, "0")}:00`, timeZone);

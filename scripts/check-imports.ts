@@ -74,6 +74,7 @@ const LAYERS: { layer: string; may: string[] }[] = [
       "platform/permission.ts",
       // The detectors, pure: the inbox masks ID and card numbers on screen until "Reveal" (docs/privacy.md).
       "platform/pii.ts",
+      "platform/wall-clock.ts",
       "conversations/canned-template.ts",
       "conversations/template-placeholders.ts",
     ],

@@ -1,4 +1,5 @@
 import type { BusinessHours } from "../db/schema/index.ts";
+import { DAY_MS, localDay, localInstant } from "../platform/wall-clock.ts";
 
 /**
  * Business-time arithmetic over a calendar (the queues' hours model: a time zone, spans per weekday,
@@ -11,62 +12,12 @@ import type { BusinessHours } from "../db/schema/index.ts";
  * coming due. Null hours = calendar time.
  */
 
-const DAY_MS = 86_400_000;
 /** Longest stretch without any open hour before a calendar counts as having none. */
 const EMPTY_HORIZON_DAYS = 400;
 const WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
 
-const formats = new Map<string, Intl.DateTimeFormat>();
-function formatOf(timeZone: string) {
-  let f = formats.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone,
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-      hourCycle: "h23",
-    });
-    formats.set(timeZone, f);
-  }
-  return f;
-}
-
-/** The local wall clock at `ms` as if it were UTC: its difference to `ms` is the zone's offset. */
-function wallClock(ms: number, timeZone: string) {
-  const parts = formatOf(timeZone).formatToParts(new Date(ms));
-  const n = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  return Date.UTC(n("year"), n("month") - 1, n("day"), n("hour") % 24, n("minute"), n("second"));
-}
-
-const offsetAt = (ms: number, timeZone: string) => {
-  const whole = Math.floor(ms / 1000) * 1000;
-  return wallClock(whole, timeZone) - whole;
-};
-
-/**
- * The instant of a local date and time. In the spring-forward gap (02:30 that never happens) it is
- * the instant after the jump; in the fall-back hour that happens twice, the first of the two.
- */
-export function localInstant(day: number, time: string, timeZone: string) {
-  const [h, m] = time.split(":").map(Number) as [number, number];
-  const wall = day + h * 3_600_000 + m * 60_000;
-  // The zone's offsets half a day either side: at most one change lies between them.
-  const early = wall - offsetAt(wall - 43_200_000, timeZone);
-  const late = wall - offsetAt(wall + 43_200_000, timeZone);
-  const shows = [early, late].filter((t) => wallClock(t, timeZone) === wall);
-  return shows.length ? Math.min(...shows) : early;
-}
-
 /** A day number (UTC midnight ms of a local date) as its date ("2026-03-08"), and the local day of an instant. */
 const dateOf = (day: number) => new Date(day).toISOString().slice(0, 10);
-const localDay = (ms: number, timeZone: string) => {
-  const wall = wallClock(ms, timeZone);
-  return wall - (((wall % DAY_MS) + DAY_MS) % DAY_MS);
-};
 
 /** The open intervals [from, to) (ms) of one local day's spans, in order. */
 function dayIntervals(hours: BusinessHours, day: number): [number, number][] {

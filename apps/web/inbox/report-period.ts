@@ -3,30 +3,9 @@
  * instants through Intl, the way the server counts days (reports/period.ts takes `from` inclusive,
  * `to` exclusive).
  */
+import { DAY_MS, wallClock } from "../../../platform/wall-clock.ts";
 
-const DAY_MS = 86_400_000;
 export type Preset = "today" | "yesterday" | "7d" | "30d" | "custom";
-
-const formats = new Map<string, Intl.DateTimeFormat>();
-function wallClock(ms: number, timeZone: string) {
-  let f = formats.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone,
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-      hourCycle: "h23",
-    });
-    formats.set(timeZone, f);
-  }
-  const parts = f.formatToParts(new Date(ms));
-  const n = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  return Date.UTC(n("year"), n("month") - 1, n("day"), n("hour") % 24, n("minute"), n("second"));
-}
 
 /** The local date (YYYY-MM-DD) of an instant. */
 export function localDateOf(ms: number, timeZone: string) {
