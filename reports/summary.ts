@@ -1,28 +1,8 @@
 import { sql, type SQL } from "drizzle-orm";
 import { rowsOf, type Executor } from "../db/connect.ts";
 import type { Filters, GroupBy, ReportPeriod } from "./period.ts";
-
-/** The rows of the interaction facts a report reads: the workspace's, offered in the period, filtered. */
-export function factsWhere(workspaceId: string, p: ReportPeriod, filters: Filters, alias = "i"): SQL {
-  const col = (c: string) => sql.raw(`${alias}.${c}`);
-  const parts = [
-    sql`${col("workspace_id")} = ${workspaceId}`,
-    sql`${col("offered_at")} >= ${p.from.toISOString()}::timestamptz`,
-    sql`${col("offered_at")} < ${p.to.toISOString()}::timestamptz`,
-  ];
-  const lists: [keyof Filters, string, string][] = [
-    ["queueId", "queue_id", "uuid"],
-    ["agentId", "agent_id", "uuid"],
-    ["inboxId", "inbox_id", "uuid"],
-    ["teamId", "team_id", "uuid"],
-    ["channel", "channel", "text"],
-  ];
-  for (const [name, column, type] of lists) {
-    const values = filters[name];
-    if (values?.length) parts.push(sql`${col(column)} = ANY(${`{${values.join(",")}}`}::${sql.raw(type)}[])`);
-  }
-  return sql.join(parts, sql` AND `);
-}
+import { factsWhere } from "./summary-facts.ts";
+import { rollupApplies, rollupFigures } from "./summary-rollup.ts";
 
 /**
  * What each grouping groups by (`key`: cheap per fact, a timestamp for time groupings), how a group's key
@@ -170,6 +150,7 @@ export function summaryQueries(
   groupBy: GroupBy | null,
   filters: Filters = {},
   now = new Date(),
+  source: "facts" | "rollup" = "facts",
 ) {
   const g: ReturnType<typeof grouping> = groupBy ? grouping(groupBy, p.tz) : { key: sql`NULL::text` };
   // The key computed once in a subquery: GROUPING() must name the very expression grouped by.
@@ -181,7 +162,10 @@ export function summaryQueries(
   const label = g.label ? g.label(sql`f.key`) : sql`f.key::text`;
   const names = g.names ? sql.raw(g.names) : undefined;
   return {
-    figures: sql`
+    figures:
+      source === "rollup"
+        ? rollupFigures(workspaceId, p, groupBy, filters, now, g.key, label, g.names, FIGURES)
+        : sql`
       SELECT ${label} AS key, f.total, ${sql.raw(FIGURES.map((c) => `f."${c}"`).join(", "))},
         ${names ? sql`n.name` : sql`NULL`} AS name FROM (
         SELECT ${key}, ${total} AS total, ${figures(now)} FROM ${facts} GROUP BY ${sets}
@@ -208,7 +192,13 @@ async function reportStatement(db: Executor, statement: SQL) {
   });
 }
 
-/** A report's rows (in key order; the no-key row, e.g. unanswered by agent, last) and its total. */
+/** Where a report's figures come from: the rollup when it can give them (summary-rollup.ts), else the facts. */
+export type ReportSource = "auto" | "facts";
+
+/**
+ * A report's rows (in key order; the no-key row, e.g. unanswered by agent, last), its total, and which
+ * source its figures were read from. `source: "facts"` forces the facts (tests compare both paths).
+ */
 export async function report(
   db: Executor,
   workspaceId: string,
@@ -216,8 +206,10 @@ export async function report(
   groupBy: GroupBy | null,
   filters: Filters = {},
   now = new Date(),
-): Promise<{ rows: ReportRow[]; total: ReportRow }> {
-  const q = summaryQueries(workspaceId, p, groupBy, filters, now);
+  source: ReportSource = "auto",
+): Promise<{ rows: ReportRow[]; total: ReportRow; source: "facts" | "rollup" }> {
+  const read = source === "auto" && (await rollupApplies(db, p, groupBy, filters)) ? "rollup" : "facts";
+  const q = summaryQueries(workspaceId, p, groupBy, filters, now, read);
   // Inside a caller's transaction (the scheduled e-mail's) both run on its one connection, in turn.
   const [figureRows, percentileRows] =
     "rollback" in db
@@ -233,7 +225,7 @@ export async function report(
   });
   const total = shaped.find((x) => x.total)?.row ?? reportRow({ key: null, frP50: null, frP90: null });
   if (total.key !== undefined) total.key = "total";
-  return { rows: shaped.filter((x) => !x.total).map((x) => x.row), total };
+  return { rows: shaped.filter((x) => !x.total).map((x) => x.row), total, source: read };
 }
 
 const pick = (r: Raw | undefined) => ({ frP50: r?.frP50 ?? null, frP90: r?.frP90 ?? null });
