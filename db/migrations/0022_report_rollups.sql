@@ -45,14 +45,22 @@ CREATE INDEX "interaction_rollups_read_idx" ON "interaction_rollups" USING btree
 -- the period's facts from this index alone (an index-only scan), not the wide rows.
 CREATE INDEX "interactions_first_response_idx" ON "interactions" USING btree ("workspace_id","offered_at") INCLUDE ("first_response_s","agent_id","queue_id","channel","inbox_id","team_id");--> statement-breakpoint
 -- Written by hand from here on: the rollup's maintenance (reports/rollup.ts calls it too; docs/reports.md).
--- Recomputes the given (workspace, 30-minute interval) pairs from the facts: under a transaction-scoped
--- advisory lock per pair, taken in one order, so two nodes cannot interleave (the second waits and then
--- sees the first's facts); each statement of a plpgsql function reads the latest committed rows.
+-- Recomputes the given (workspace, 30-minute interval) pairs from the facts: under transaction-scoped
+-- advisory locks, taken in one order (workspaces, then intervals), so two nodes cannot interleave (the
+-- second waits, then sees the first's facts; each statement of a plpgsql function reads the latest
+-- committed rows). A workspace's interval each, under its workspace's lock shared; more than 32 of one
+-- workspace (a backfill, a seed) take its workspace's lock alone, so the lock table cannot fill up.
 CREATE FUNCTION "interaction_rollups_refresh"(ws uuid[], buckets timestamptz[]) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
+  PERFORM CASE WHEN s.n > 32 THEN pg_advisory_xact_lock(s.k) ELSE pg_advisory_xact_lock_shared(s.k) END FROM (
+    SELECT hashtextextended(t.w::text, 20261208) AS k, count(DISTINCT t.b) AS n
+    FROM unnest(ws, buckets) t(w, b) GROUP BY t.w ORDER BY 1
+  ) s;
   PERFORM pg_advisory_xact_lock(s.k) FROM (
     SELECT DISTINCT hashtextextended(t.w::text || ':' || extract(epoch FROM t.b)::bigint::text, 20261208) AS k
-    FROM unnest(ws, buckets) t(w, b) ORDER BY 1
+    FROM unnest(ws, buckets) t(w, b)
+    WHERE t.w IN (SELECT u.w FROM unnest(ws, buckets) u(w, b) GROUP BY u.w HAVING count(DISTINCT u.b) <= 32)
+    ORDER BY 1
   ) s;
   DELETE FROM interaction_rollups r USING (SELECT DISTINCT w, b FROM unnest(ws, buckets) t(w, b)) t
   WHERE r.workspace_id = t.w AND r.bucket = t.b;
