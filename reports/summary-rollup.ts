@@ -172,7 +172,7 @@ export function rollupFigures(
     SELECT ${rollupKey(groupBy, p.tz)} AS key, ${cols}, 0 AS judged_waiting FROM interaction_rollups r
     WHERE r.workspace_id = ${workspaceId} AND r.dim = ${d?.dim ?? "all"}
       ${d ? sql`` : sql`AND r.dim_key = ''`}
-      ${keys?.length ? sql`AND r.dim_key = ANY(${`{${keys.join(",")}}`}::text[])` : sql``}
+      ${keys?.length ? sql`AND r.dim_key = ANY(${`{${keys.join(",")}}`}::${sql.raw(d!.uuid ? "uuid[]::text[]" : "text[]")})` : sql``}
       AND r.bucket >= ${start.toISOString()}::timestamptz AND r.bucket < ${end.toISOString()}::timestamptz`;
   const edge = (from: Date, to: Date) => sql`
     SELECT i.key, ${FACT_PARTS}, 0 AS judged_waiting
