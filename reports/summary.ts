@@ -40,7 +40,9 @@ function grouping(groupBy: GroupBy, tz: string): { key: SQL; label?: (key: SQL) 
 /**
  * The aggregates of one report row but the percentiles; docs/reports.md defines each. All of them
  * combine from parts, so PostgreSQL can aggregate in parallel workers by hashing; averages of sums
- * (next response) divide the sums.
+ * (next response) divide the sums. The rollup stores the same parts (migration 0022's
+ * interaction_rollups_refresh, summary-rollup.ts FACT_PARTS): a figure changed here changes there too,
+ * and reports/rollup.e2e.test.ts compares the two paths figure by figure.
  */
 function figures(now: Date) {
   const at = sql`${now.toISOString()}::timestamptz`;
@@ -142,7 +144,8 @@ const NAMED: GroupBy[] = ["inbox", "queue", "team", "agent"];
 /**
  * The statements of a report: its figures per group plus the total (grouping sets: one pass), and the
  * exact percentiles (percentile_cont) over only the facts with a first response, a narrow sort apart
- * from the wide aggregate. Exported so the benchmark can print their plans.
+ * from the wide aggregate. Exported so the benchmark can print their plans. `source: "rollup"` reads the
+ * figures from interaction_rollups (the caller checks rollupApplies() first); percentiles always the facts.
  */
 export function summaryQueries(
   workspaceId: string,
