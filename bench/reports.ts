@@ -6,7 +6,8 @@ import { csvStream } from "../reports/csv.ts";
 import { INTERACTION_COLUMNS, interactionPage, type ExportRow } from "../reports/export.ts";
 import { deriveInteractions } from "../reports/interaction.ts";
 import type { GroupBy, ReportPeriod } from "../reports/period.ts";
-import { report, summaryQueries } from "../reports/summary.ts";
+import { rebuildRollups } from "../reports/rollup.ts";
+import { report, type ReportSource, summaryQueries } from "../reports/summary.ts";
 import { bigWorkspace } from "./harness/big-workspace.ts";
 import { openPostgres } from "./harness/database.ts";
 import { percentile } from "./harness/stats.ts";
@@ -15,8 +16,9 @@ import { cpuSeconds } from "./harness/usage.ts";
 /**
  * `bun run bench reports`: on PostgreSQL, a workspace with CONVERSATIONS conversations and ten timeline
  * items each over 90 days (bench/harness/big-workspace.ts), then: the 30-day summary grouped by day and
- * by agent (RUNS runs each: p50/p95 wall time and the database backend's CPU, and the plans, which must
- * not touch timeline_items), the raw CSV export of EXPORT_ROWS rows streamed (the process's peak RSS
+ * by agent read from the rollup (interaction_rollups) and, for comparison, from the facts (RUNS runs each:
+ * p50/p95 wall time and the database backend's CPU, and the plans, which must not touch timeline_items),
+ * the time to rebuild the workspace's rollup from its facts, the raw CSV export of EXPORT_ROWS rows streamed (the process's peak RSS
  * growth), deriving the facts of 1,000 conversations from their source rows, and, when
  * bench/qa-throughput.ts exists, its QA scoring throughput on the same data.
  * Target: p95 < 500 ms per 30-day summary.
@@ -63,7 +65,7 @@ async function time(pids: number[], run: () => Promise<number>): Promise<Timing>
 
 async function plan(database: Database, workspaceId: string, p: ReportPeriod, groupBy: GroupBy) {
   const out: string[] = [];
-  for (const [name, statement] of Object.entries(summaryQueries(workspaceId, p, groupBy))) {
+  for (const [name, statement] of Object.entries(summaryQueries(workspaceId, p, groupBy, {}, new Date(), "rollup"))) {
     const rows = rowsOf<Record<string, string>>(
       await database.db.execute(sql.join([sql.raw("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)"), statement], sql.raw(" "))),
     );
@@ -149,12 +151,28 @@ export async function benchReports({ json }: { json: boolean }) {
       progress: (step, ms) => log(`  generated ${step} in ${(ms / 1000).toFixed(1)} s`),
     });
     const seedS = (performance.now() - seedStart) / 1000;
+    // The triggers built the rollup as the facts were inserted; a rebuild from scratch, timed.
+    const rebuildStart = performance.now();
+    await rebuildRollups(database.db, big.workspaceId);
+    const rollupBuildS = (performance.now() - rebuildStart) / 1000;
+    // As autovacuum leaves them after a bulk load: the visibility map set, so the percentiles' covering
+    // index is read without the table.
+    for (const table of ["interactions", "interaction_rollups"])
+      await database.db.execute(sql.raw(`VACUUM ANALYZE ${table}`));
     const pids = await backendPids(database);
     const p: ReportPeriod = { from: new Date(end.getTime() - 30 * 86_400_000), to: end, tz: "Asia/Shanghai" };
     // What the route runs: the rows and the total, figures and percentiles.
-    const run = (groupBy: GroupBy) => async () => (await report(database.db, big.workspaceId, p, groupBy)).rows.length;
+    const run =
+      (groupBy: GroupBy, source: ReportSource = "auto") =>
+      async () => {
+        const r = await report(database.db, big.workspaceId, p, groupBy, {}, new Date(), source);
+        if (source === "auto" && r.source !== "rollup") throw new Error(`by ${groupBy}: read from the ${r.source}`);
+        return r.rows.length;
+      };
     const byDay = await time(pids, run("day"));
     const byAgent = await time(pids, run("agent"));
+    const factsDay = await time(pids, run("day", "facts"));
+    const factsAgent = await time(pids, run("agent", "facts"));
     // Parallel workers are processes of their own, gone when the query ends: without them the backend's
     // CPU is all the query's CPU.
     const workers = (n: string) =>
@@ -179,6 +197,7 @@ export async function benchReports({ json }: { json: boolean }) {
         (SELECT count(*) FROM conversations WHERE workspace_id = ${big.workspaceId})::int AS conversations,
         (SELECT count(*) FROM timeline_items WHERE workspace_id = ${big.workspaceId})::int AS "timelineItems",
         (SELECT count(*) FROM interactions WHERE workspace_id = ${big.workspaceId})::int AS interactions,
+        (SELECT count(*) FROM interaction_rollups WHERE workspace_id = ${big.workspaceId})::int AS rollups,
         (SELECT count(*) FROM interactions WHERE workspace_id = ${big.workspaceId}
           AND offered_at >= ${p.from.toISOString()}::timestamptz)::int AS "inPeriod"`),
     );
@@ -187,9 +206,13 @@ export async function benchReports({ json }: { json: boolean }) {
       driver: "postgres",
       counts,
       seedS,
+      rollupBuildS,
+      loadAverage: (await import("node:os")).loadavg(),
       summary30d: {
         day: byDay,
         agent: byAgent,
+        "day (facts)": factsDay,
+        "agent (facts)": factsAgent,
         "day (no parallel workers)": serialDay,
         "agent (no parallel workers)": serialAgent,
       },
@@ -205,6 +228,10 @@ export async function benchReports({ json }: { json: boolean }) {
     console.log(
       `PostgreSQL: ${counts!.conversations} conversations, ${counts!.timelineItems} timeline items, ` +
         `${counts!.interactions} interactions (${counts!.inPeriod} in the 30 days); generated in ${f(seedS)} s`,
+    );
+    console.log(
+      `rollup: ${counts!.rollups} rows; rebuilt from the facts in ${f(rollupBuildS)} s; ` +
+        `load average ${result.loadAverage.map((x) => x.toFixed(1)).join(" ")}`,
     );
     for (const [name, t] of Object.entries(result.summary30d))
       console.log(

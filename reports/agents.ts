@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { rowsOf, type Executor } from "../db/connect.ts";
 import type { Filters, ReportPeriod } from "./period.ts";
-import { factsWhere } from "./summary.ts";
+import { factsWhere } from "./summary-facts.ts";
 
 /** Presences whose time counts as handling work: holding work (busy) and the after-work (wrap-up). */
 const HANDLING = ["busy", "wrap_up"];

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { rowsOf, type Executor } from "../db/connect.ts";
 import type { Filters, ReportPeriod } from "./period.ts";
-import { factsWhere } from "./summary.ts";
+import { factsWhere } from "./summary-facts.ts";
 
 /** The columns of the raw export, one row per interaction (docs/reports.md names each). */
 export const INTERACTION_COLUMNS = [

@@ -1,28 +1,8 @@
 import { sql, type SQL } from "drizzle-orm";
 import { rowsOf, type Executor } from "../db/connect.ts";
 import type { Filters, GroupBy, ReportPeriod } from "./period.ts";
-
-/** The rows of the interaction facts a report reads: the workspace's, offered in the period, filtered. */
-export function factsWhere(workspaceId: string, p: ReportPeriod, filters: Filters, alias = "i"): SQL {
-  const col = (c: string) => sql.raw(`${alias}.${c}`);
-  const parts = [
-    sql`${col("workspace_id")} = ${workspaceId}`,
-    sql`${col("offered_at")} >= ${p.from.toISOString()}::timestamptz`,
-    sql`${col("offered_at")} < ${p.to.toISOString()}::timestamptz`,
-  ];
-  const lists: [keyof Filters, string, string][] = [
-    ["queueId", "queue_id", "uuid"],
-    ["agentId", "agent_id", "uuid"],
-    ["inboxId", "inbox_id", "uuid"],
-    ["teamId", "team_id", "uuid"],
-    ["channel", "channel", "text"],
-  ];
-  for (const [name, column, type] of lists) {
-    const values = filters[name];
-    if (values?.length) parts.push(sql`${col(column)} = ANY(${`{${values.join(",")}}`}::${sql.raw(type)}[])`);
-  }
-  return sql.join(parts, sql` AND `);
-}
+import { factsWhere } from "./summary-facts.ts";
+import { rollupApplies, rollupFigures } from "./summary-rollup.ts";
 
 /**
  * What each grouping groups by (`key`: cheap per fact, a timestamp for time groupings), how a group's key
@@ -60,7 +40,9 @@ function grouping(groupBy: GroupBy, tz: string): { key: SQL; label?: (key: SQL) 
 /**
  * The aggregates of one report row but the percentiles; docs/reports.md defines each. All of them
  * combine from parts, so PostgreSQL can aggregate in parallel workers by hashing; averages of sums
- * (next response) divide the sums.
+ * (next response) divide the sums. The rollup stores the same parts (migration 0022's
+ * interaction_rollups_refresh, summary-rollup.ts FACT_PARTS): a figure changed here changes there too,
+ * and reports/rollup.e2e.test.ts compares the two paths figure by figure.
  */
 function figures(now: Date) {
   const at = sql`${now.toISOString()}::timestamptz`;
@@ -162,7 +144,8 @@ const NAMED: GroupBy[] = ["inbox", "queue", "team", "agent"];
 /**
  * The statements of a report: its figures per group plus the total (grouping sets: one pass), and the
  * exact percentiles (percentile_cont) over only the facts with a first response, a narrow sort apart
- * from the wide aggregate. Exported so the benchmark can print their plans.
+ * from the wide aggregate. Exported so the benchmark can print their plans. `source: "rollup"` reads the
+ * figures from interaction_rollups (the caller checks rollupApplies() first); percentiles always the facts.
  */
 export function summaryQueries(
   workspaceId: string,
@@ -170,6 +153,7 @@ export function summaryQueries(
   groupBy: GroupBy | null,
   filters: Filters = {},
   now = new Date(),
+  source: "facts" | "rollup" = "facts",
 ) {
   const g: ReturnType<typeof grouping> = groupBy ? grouping(groupBy, p.tz) : { key: sql`NULL::text` };
   // The key computed once in a subquery: GROUPING() must name the very expression grouped by.
@@ -181,7 +165,10 @@ export function summaryQueries(
   const label = g.label ? g.label(sql`f.key`) : sql`f.key::text`;
   const names = g.names ? sql.raw(g.names) : undefined;
   return {
-    figures: sql`
+    figures:
+      source === "rollup"
+        ? rollupFigures(workspaceId, p, groupBy, filters, now, g.key, label, g.names, FIGURES)
+        : sql`
       SELECT ${label} AS key, f.total, ${sql.raw(FIGURES.map((c) => `f."${c}"`).join(", "))},
         ${names ? sql`n.name` : sql`NULL`} AS name FROM (
         SELECT ${key}, ${total} AS total, ${figures(now)} FROM ${facts} GROUP BY ${sets}
@@ -208,7 +195,13 @@ async function reportStatement(db: Executor, statement: SQL) {
   });
 }
 
-/** A report's rows (in key order; the no-key row, e.g. unanswered by agent, last) and its total. */
+/** Where a report's figures come from: the rollup when it can give them (summary-rollup.ts), else the facts. */
+export type ReportSource = "auto" | "facts";
+
+/**
+ * A report's rows (in key order; the no-key row, e.g. unanswered by agent, last), its total, and which
+ * source its figures were read from. `source: "facts"` forces the facts (tests compare both paths).
+ */
 export async function report(
   db: Executor,
   workspaceId: string,
@@ -216,8 +209,10 @@ export async function report(
   groupBy: GroupBy | null,
   filters: Filters = {},
   now = new Date(),
-): Promise<{ rows: ReportRow[]; total: ReportRow }> {
-  const q = summaryQueries(workspaceId, p, groupBy, filters, now);
+  source: ReportSource = "auto",
+): Promise<{ rows: ReportRow[]; total: ReportRow; source: "facts" | "rollup" }> {
+  const read = source === "auto" && (await rollupApplies(db, p, groupBy, filters)) ? "rollup" : "facts";
+  const q = summaryQueries(workspaceId, p, groupBy, filters, now, read);
   // Inside a caller's transaction (the scheduled e-mail's) both run on its one connection, in turn.
   const [figureRows, percentileRows] =
     "rollback" in db
@@ -233,7 +228,7 @@ export async function report(
   });
   const total = shaped.find((x) => x.total)?.row ?? reportRow({ key: null, frP50: null, frP90: null });
   if (total.key !== undefined) total.key = "total";
-  return { rows: shaped.filter((x) => !x.total).map((x) => x.row), total };
+  return { rows: shaped.filter((x) => !x.total).map((x) => x.row), total, source: read };
 }
 
 const pick = (r: Raw | undefined) => ({ frP50: r?.frP50 ?? null, frP90: r?.frP90 ?? null });

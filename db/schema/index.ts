@@ -12,5 +12,6 @@ export * from "./integration.ts";
 export * from "./ticket.ts";
 export * from "./service.ts";
 export * from "./report.ts";
+export * from "./report-rollup.ts";
 export * from "./quality.ts";
 export * from "./privacy.ts";
