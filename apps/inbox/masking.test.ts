@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import type { Actor } from "../../conversations/actor.ts";
 import type { Role } from "../../db/schema/index.ts";
 import type { AuthEnv } from "./auth.ts";
-import { maskPersonalData } from "./masking.ts";
+import { maskJsonText, maskPersonalData } from "./masking.ts";
 
 /** A route behind the masking edge, answered for a user of `role`. */
 function appFor(role: Role, answer: () => Response) {
@@ -47,5 +47,14 @@ describe("the masking edge", () => {
     expect(await res.text()).toBe(
       'name,phone,email\n"Li","138****5678","l***@example.com"\n"Wang","411111******1111",""',
     );
+  });
+
+  it("checks a frame's own text first: long digit runs without an ID pass untouched, an ID after an escape is masked", () => {
+    const plain = JSON.stringify({ seq: 1234567890123, item: { text: "order 1765162800000 shipped" } });
+    expect(maskJsonText(plain, ["id", "card"])).toBe(plain);
+    const escaped = JSON.stringify({ seq: 12345678, item: { text: "身份证:\n11010519491231002X 谢谢" } });
+    const masked = maskJsonText(escaped, ["id", "card"]);
+    expect(masked).not.toContain("11010519491231002X");
+    expect(JSON.parse(masked).item.text).toBe("身份证:\n110105********002X 谢谢");
   });
 });
