@@ -3,6 +3,7 @@ import type { Executor } from "../db/connect.ts";
 import { auditLog, type AuditEntry } from "../db/schema/index.ts";
 import { Invalid } from "../platform/errors.ts";
 import { log } from "../platform/log.ts";
+import { defuseFormula } from "../reports/csv.ts";
 
 /** Who acted: a signed-in user (an Actor has these), or null for the system (the retention sweep). */
 export type AuditActor = { userId: string; workspaceId: string; name: string } | null;
@@ -110,9 +111,8 @@ export function auditView(e: AuditEntry) {
 
 /** A CSV cell: quoted, and a leading =, +, -, @ (a spreadsheet formula) defused with a quote mark. */
 export function csvCell(value: unknown) {
-  let s = value === null || value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);
-  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return `"${s.replace(/"/g, '""')}"`;
+  const s = value === null || value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);
+  return `"${defuseFormula(s).replace(/"/g, '""')}"`;
 }
 
 export const AUDIT_CSV_HEADER = [

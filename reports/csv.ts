@@ -5,10 +5,15 @@
  */
 export function csvCell(value: unknown): string {
   if (value == null) return "";
-  let s = value instanceof Date ? value.toISOString() : String(value);
+  const text = value instanceof Date ? value.toISOString() : String(value);
   // Numbers are data, not formulas: a negative figure keeps its minus sign.
-  if (typeof value !== "number" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  const s = typeof value === "number" ? text : defuseFormula(text);
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/** A text a spreadsheet would run as a formula (= + - @, tab, carriage return first) with an apostrophe before it. */
+export function defuseFormula(text: string): string {
+  return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
 }
 
 export function csvLine(cells: unknown[]): string {
