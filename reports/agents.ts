@@ -38,7 +38,9 @@ export async function agentTable(
   now = new Date(),
 ) {
   const from = sql`${p.from.toISOString()}::timestamptz`;
-  const end = sql`least(${p.to.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz)`;
+  // `now` to the next millisecond: the database stamps spans in microseconds, so a span begun within the
+  // request's own millisecond would otherwise start after the period's end and not be listed.
+  const end = sql`least(${p.to.toISOString()}::timestamptz, ${new Date(now.getTime() + 1).toISOString()}::timestamptz)`;
   const agentFilter = filters.agentId?.length
     ? sql`AND s.user_id = ANY(${`{${filters.agentId.join(",")}}`}::uuid[])`
     : sql``;
